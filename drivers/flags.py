@@ -1,0 +1,310 @@
+"""Flag and enum vocabulary of the driver contract.
+
+Values match libvirt's wherever libvirt defines them, so the libvirt bridge
+passes them through unchanged and users' knowledge of virsh carries over.
+"""
+from __future__ import annotations
+
+import enum
+
+
+class ListFlags(enum.IntFlag):
+    """Filters of ``list_all_domains``: groups ANDed, bits inside a group ORed."""
+
+    ACTIVE = 1 << 0
+    INACTIVE = 1 << 1
+    PERSISTENT = 1 << 2
+    TRANSIENT = 1 << 3
+    RUNNING = 1 << 4
+    PAUSED = 1 << 5
+    SHUTOFF = 1 << 6
+    OTHER = 1 << 7
+    MANAGEDSAVE = 1 << 8
+    NO_MANAGEDSAVE = 1 << 9
+    AUTOSTART = 1 << 10
+    NO_AUTOSTART = 1 << 11
+    HAS_SNAPSHOT = 1 << 12
+    NO_SNAPSHOT = 1 << 13
+
+
+#: The flag groups in display order, each a mask of mutually exclusive bits.
+LIST_GROUPS: tuple[ListFlags, ...] = (
+    ListFlags.RUNNING | ListFlags.PAUSED | ListFlags.SHUTOFF | ListFlags.OTHER,
+    ListFlags.ACTIVE | ListFlags.INACTIVE,
+    ListFlags.PERSISTENT | ListFlags.TRANSIENT,
+    ListFlags.AUTOSTART | ListFlags.NO_AUTOSTART,
+    ListFlags.HAS_SNAPSHOT | ListFlags.NO_SNAPSHOT,
+    ListFlags.MANAGEDSAVE | ListFlags.NO_MANAGEDSAVE,
+)
+LIST_ALL = ListFlags((1 << 14) - 1)
+
+
+class DomainState(enum.IntEnum):
+    NOSTATE = 0
+    RUNNING = 1
+    BLOCKED = 2
+    PAUSED = 3
+    SHUTDOWN = 4  # shutting down
+    SHUTOFF = 5
+    CRASHED = 6
+    PMSUSPENDED = 7
+
+
+class RunningReason(enum.IntEnum):
+    UNKNOWN = 0
+    BOOTED = 1
+    MIGRATED = 2
+    RESTORED = 3
+    FROM_SNAPSHOT = 4
+    UNPAUSED = 5
+    MIGRATION_CANCELED = 6
+    SAVE_CANCELED = 7
+    WAKEUP = 8
+    CRASHED = 9
+    POSTCOPY = 10
+
+
+class PausedReason(enum.IntEnum):
+    UNKNOWN = 0
+    USER = 1
+    MIGRATION = 2
+    SAVE = 3
+    DUMP = 4
+    IOERROR = 5
+    WATCHDOG = 6
+    FROM_SNAPSHOT = 7
+    SHUTTING_DOWN = 8
+    SNAPSHOT = 9
+    CRASHED = 10
+    STARTING_UP = 11
+
+
+class ShutdownReason(enum.IntEnum):
+    UNKNOWN = 0
+    USER = 1
+
+
+class ShutoffReason(enum.IntEnum):
+    UNKNOWN = 0
+    SHUTDOWN = 1
+    DESTROYED = 2
+    CRASHED = 3
+    MIGRATED = 4
+    SAVED = 5
+    FAILED = 6
+    FROM_SNAPSHOT = 7
+    DAEMON = 8
+
+
+class CrashedReason(enum.IntEnum):
+    UNKNOWN = 0
+    PANICKED = 1
+
+
+REASONS: dict[DomainState, type[enum.IntEnum]] = {
+    DomainState.RUNNING: RunningReason,
+    DomainState.PAUSED: PausedReason,
+    DomainState.SHUTDOWN: ShutdownReason,
+    DomainState.SHUTOFF: ShutoffReason,
+    DomainState.CRASHED: CrashedReason,
+}
+
+
+def describe_state(state: int, reason: int) -> str:
+    """Human text for a state and its reason, e.g. 'shut off (saved)'."""
+    st = DomainState(state)
+    text = {DomainState.SHUTOFF: "shut off", DomainState.SHUTDOWN: "shutting down",
+            DomainState.NOSTATE: "no state"}.get(st, st.name.lower())
+    enum_type = REASONS.get(st)
+    if enum_type is None or reason == 0:
+        return text
+    try:
+        why = enum_type(reason).name.lower().replace("_", " ")
+    except ValueError:
+        return text
+    return f"{text} ({why})"
+
+
+class JobType(enum.IntEnum):
+    NONE = 0
+    BOUNDED = 1
+    UNBOUNDED = 2
+
+
+class JobState(enum.IntEnum):
+    RUNNING = 0
+    COMPLETED = 1
+    FAILED = 2
+    CANCELLED = 3
+
+    @property
+    def finished(self) -> bool:
+        return self is not JobState.RUNNING
+
+
+class JobOperation(enum.IntEnum):
+    UNKNOWN = 0
+    START = 1
+    SAVE = 2
+    RESTORE = 3
+    MIGRATION_IN = 4
+    MIGRATION_OUT = 5
+    SNAPSHOT = 6
+    SNAPSHOT_REVERT = 7
+    DUMP = 8
+    BACKUP = 9
+    SNAPSHOT_DELETE = 10
+    DISK_CREATE = 100  # ours: storage creation through qemu-img
+
+
+class JobFlags(enum.IntFlag):
+    ASYNC = 1 << 30
+
+
+class CreateFlags(enum.IntFlag):
+    START_PAUSED = 1 << 0
+    FORCE_BOOT = 1 << 3  # discard a managed-save image instead of restoring it
+
+
+class UndefineFlags(enum.IntFlag):
+    MANAGED_SAVE = 1 << 0
+    SNAPSHOTS_METADATA = 1 << 1
+
+
+class SaveFlags(enum.IntFlag):
+    """For save, managed_save and restore: the state to come back in."""
+
+    BYPASS_CACHE = 1 << 0
+    RUNNING = 1 << 1
+    PAUSED = 1 << 2
+
+
+class SnapshotCreateFlags(enum.IntFlag):
+    HALT = 1 << 3
+    LIVE = 1 << 8
+
+
+class MigrateFlags(enum.IntFlag):
+    LIVE = 1 << 0
+    PEER2PEER = 1 << 1
+    TUNNELLED = 1 << 2
+    PERSIST_DEST = 1 << 3
+    UNDEFINE_SOURCE = 1 << 4
+    PAUSED = 1 << 5
+    NON_SHARED_DISK = 1 << 6
+    NON_SHARED_INC = 1 << 7
+    CHANGE_PROTECTION = 1 << 8
+    UNSAFE = 1 << 9
+    OFFLINE = 1 << 10
+    AUTO_CONVERGE = 1 << 13
+
+
+class Feature(enum.IntEnum):
+    """What a connection can do; values 1-16 are libvirt's VIR_DRV_FEATURE_*."""
+
+    MIGRATION_V1 = 1
+    REMOTE = 2
+    MIGRATION_V2 = 3
+    MIGRATION_P2P = 4
+    MIGRATION_DIRECT = 5
+    MIGRATION_V3 = 6
+    MIGRATE_CHANGE_PROTECTION = 7
+    FD_PASSING = 8
+    TYPED_PARAM_STRING = 9
+    PROGRAM_KEEPALIVE = 10
+    XML_MIGRATABLE = 11
+    MIGRATION_OFFLINE = 12
+    MIGRATION_PARAMS = 13
+    # vmgui's own features, for actions the GUI offers only where they work.
+    JOBS = 100  # get_job_info / abort_job / list_all_jobs
+    BACKUP = 101
+    SNAPSHOTS = 102
+    MANAGED_SAVE = 103
+    SAVE_RESTORE = 104
+    AUTOSTART = 105
+    DEFINE = 106  # define_xml / undefine
+    DISK_CREATE = 107
+    SERIAL_CONSOLE = 108
+    SCREENSHOT = 109
+
+
+class EventType(enum.IntEnum):
+    """Domain event kinds; the lifecycle ones carry libvirt's numbers."""
+
+    DEFINED = 0
+    UNDEFINED = 1
+    STARTED = 2
+    SUSPENDED = 3
+    RESUMED = 4
+    STOPPED = 5
+    SHUTDOWN = 6
+    PMSUSPENDED = 7
+    CRASHED = 8
+    JOB = 100
+    SNAPSHOT = 101
+    DISCONNECTED = 102
+    REBOOT = 103
+
+
+class DefinedDetail(enum.IntEnum):
+    ADDED = 0
+    UPDATED = 1
+    RENAMED = 2
+    FROM_SNAPSHOT = 3
+
+
+class UndefinedDetail(enum.IntEnum):
+    REMOVED = 0
+    RENAMED = 1
+
+
+class StartedDetail(enum.IntEnum):
+    BOOTED = 0
+    MIGRATED = 1
+    RESTORED = 2
+    FROM_SNAPSHOT = 3
+    WAKEUP = 4
+
+
+class SuspendedDetail(enum.IntEnum):
+    PAUSED = 0
+    MIGRATED = 1
+    IOERROR = 2
+    WATCHDOG = 3
+    RESTORED = 4
+    FROM_SNAPSHOT = 5
+    API_ERROR = 6
+
+
+class ResumedDetail(enum.IntEnum):
+    UNPAUSED = 0
+    MIGRATED = 1
+    FROM_SNAPSHOT = 2
+
+
+class StoppedDetail(enum.IntEnum):
+    SHUTDOWN = 0
+    DESTROYED = 1
+    CRASHED = 2
+    MIGRATED = 3
+    SAVED = 4
+    FAILED = 5
+    FROM_SNAPSHOT = 6
+
+
+class ShutdownDetail(enum.IntEnum):
+    FINISHED = 0
+    GUEST = 1
+    HOST = 2
+
+
+class JobEventDetail(enum.IntEnum):
+    STARTED = 0
+    PROGRESS = 1
+    FINISHED = 2
+
+
+class SnapshotEventDetail(enum.IntEnum):
+    CREATED = 0
+    DELETED = 1
+    REVERTED = 2
