@@ -1,0 +1,22 @@
+"""vmgui's embedded driver core: a libvirt-style, synchronous, thread-safe API.
+
+``drivers.open(uri)`` returns a :class:`~drivers.base.Connection`. See
+DESIGN.md section 3 for the contract; no Qt here, ever.
+"""
+from __future__ import annotations
+
+from .base import Connection, Domain, Snapshot
+from .errors import DriverError, ErrorCode
+from .flags import (
+    CreateFlags, DomainState, EventType, Feature, JobFlags, JobOperation, JobState, JobType,
+    ListFlags, MigrateFlags, SaveFlags, UndefineFlags,
+)
+from .records import DomainEvent, DomainInfo, DomainRecord, JobInfo
+from .registry import open_uri as open
+
+__all__ = [
+    "open", "Connection", "Domain", "Snapshot", "DriverError", "ErrorCode", "ListFlags",
+    "DomainState", "JobType", "JobState", "JobOperation", "JobFlags", "MigrateFlags", "Feature",
+    "EventType", "DomainEvent", "DomainRecord", "DomainInfo", "JobInfo", "CreateFlags",
+    "SaveFlags", "UndefineFlags",
+]

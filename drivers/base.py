@@ -1,0 +1,290 @@
+"""The public shape of a connection, a domain and a snapshot.
+
+Drivers subclass these. Every method a driver does not override fails with
+NO_SUPPORT naming the API, which is what ``supports_feature`` lets callers
+avoid. The API is synchronous and thread-safe, like libvirt's C API.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import DriverError, ErrorCode, no_support
+from .flags import Feature, ListFlags, MigrateFlags
+from .records import DomainInfo, DomainRecord, JobInfo
+
+
+class Snapshot:
+    """A named snapshot of one domain."""
+
+    def __init__(self, domain: "Domain", name: str) -> None:
+        self._domain = domain
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def domain(self) -> "Domain":
+        return self._domain
+
+    def xml_desc(self) -> str:
+        raise no_support("snapshot XML")
+
+    def revert(self, flags: int = 0) -> int | None:
+        raise no_support("snapshot revert")
+
+    def delete(self, flags: int = 0) -> int | None:
+        raise no_support("snapshot delete")
+
+    def is_current(self) -> bool:
+        return False
+
+    def parent_name(self) -> str | None:
+        return None
+
+    def __repr__(self) -> str:
+        return f"<Snapshot {self._name!r} of {self._domain.name!r}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Snapshot) and (other._domain, other._name) == (self._domain, self._name)
+
+    def __hash__(self) -> int:
+        return hash((self._domain, self._name))
+
+
+class Domain:
+    """A handle on one domain of one connection; cheap, compares by connection and uuid."""
+
+    def __init__(self, conn: "Connection", name: str, uuid: str) -> None:
+        self._conn = conn
+        self._name = name
+        self._uuid = uuid
+
+    @property
+    def connection(self) -> "Connection":
+        return self._conn
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def uuid(self) -> str:
+        return self._uuid
+
+    @property
+    def id(self) -> int | None:
+        raise no_support("domain id")
+
+    def __repr__(self) -> str:
+        return f"<Domain {self._name!r} {self._uuid} on {self._conn.uri}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Domain) and other._conn is self._conn and other._uuid == self._uuid
+
+    def __hash__(self) -> int:
+        return hash((id(self._conn), self._uuid))
+
+    # queries
+    def state(self) -> tuple[Any, int]:
+        raise no_support("domain state")
+
+    def info(self) -> DomainInfo:
+        raise no_support("domain info")
+
+    def record(self) -> DomainRecord:
+        raise no_support("domain stats")
+
+    def is_active(self) -> bool:
+        return self.id is not None
+
+    def is_persistent(self) -> bool:
+        return self.record().persistent
+
+    def has_managed_save(self) -> bool:
+        return self.record().managed_save
+
+    def snapshot_count(self) -> int:
+        return self.record().snapshot_count
+
+    @property
+    def autostart(self) -> bool:
+        return self.record().autostart
+
+    @autostart.setter
+    def autostart(self, value: bool) -> None:
+        self.set_autostart(value)
+
+    def set_autostart(self, value: bool) -> None:
+        raise no_support("autostart")
+
+    def xml_desc(self, flags: int = 0) -> str:
+        raise no_support("domain XML")
+
+    # lifecycle
+    def create(self, flags: int = 0) -> int | None:
+        raise no_support("start")
+
+    def shutdown(self) -> None:
+        raise no_support("shutdown")
+
+    def destroy(self) -> None:
+        raise no_support("destroy")
+
+    def suspend(self) -> None:
+        raise no_support("suspend")
+
+    def resume(self) -> None:
+        raise no_support("resume")
+
+    def reboot(self) -> None:
+        raise no_support("reboot")
+
+    def undefine(self, flags: int = 0) -> None:
+        raise no_support("undefine")
+
+    # save and snapshots
+    def managed_save(self, flags: int = 0) -> int | None:
+        raise no_support("managed save")
+
+    def managed_save_remove(self) -> None:
+        raise no_support("managed save removal")
+
+    def save(self, path: str, flags: int = 0) -> int | None:
+        raise no_support("save")
+
+    def snapshot_create(self, xml_or_name: str, flags: int = 0) -> Any:
+        raise no_support("snapshots")
+
+    def list_all_snapshots(self) -> list[Snapshot]:
+        raise no_support("snapshots")
+
+    def snapshot_lookup(self, name: str) -> Snapshot:
+        for snap in self.list_all_snapshots():
+            if snap.name == name:
+                return snap
+        raise DriverError(ErrorCode.NO_SNAPSHOT, f"domain '{self.name}' has no snapshot '{name}'")
+
+    # jobs
+    def backup_begin(self, backup_xml: str, flags: int = 0) -> int:
+        raise no_support("backup")
+
+    def backup_get_xml_desc(self, job_id: int = 0) -> str:
+        raise no_support("backup")
+
+    def get_job_info(self, job_id: int = 0) -> JobInfo:
+        raise no_support("job info")
+
+    def abort_job(self, job_id: int = 0) -> None:
+        raise no_support("job abort")
+
+    def migrate(self, dest_conn: "Connection", flags: int = MigrateFlags.LIVE,
+                params: dict[str, Any] | None = None) -> "Domain | int":
+        from .migration import migrate
+        return migrate(self, dest_conn, flags, params)
+
+
+class Connection:
+    """An open connection to one hypervisor; a context manager."""
+
+    #: Features this driver implements; ``supports_feature`` answers from it.
+    FEATURES: frozenset[Feature] = frozenset()
+
+    def __init__(self, uri: str) -> None:
+        self._uri = uri
+        self._closed = False
+
+    @property
+    def uri(self) -> str:
+        return self._uri
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> "Connection":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._uri}{' closed' if self._closed else ''}>"
+
+    def close(self) -> None:
+        """Idempotent; the hypervisor (and its VMs) carry on without us."""
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise DriverError(ErrorCode.OPERATION_INVALID, f"connection {self._uri} is closed")
+
+    def supports_feature(self, feature: Feature | int) -> bool:
+        try:
+            return Feature(feature) in self.FEATURES
+        except ValueError:
+            return False
+
+    def hostname(self) -> str:
+        import socket
+        return socket.gethostname()
+
+    def same_host(self, other: "Connection") -> bool:
+        """True when both connections manage one state (migration must refuse)."""
+        return other is self
+
+    # domains
+    def list_all_domains(self, flags: int = ListFlags(0)) -> list[Domain]:
+        raise no_support("list_all_domains")
+
+    def get_all_domain_stats(self, flags: int = ListFlags(0)) -> list[DomainRecord]:
+        raise no_support("get_all_domain_stats")
+
+    def lookup_by_name(self, name: str) -> Domain:
+        raise no_support("lookup_by_name")
+
+    def lookup_by_uuid(self, uuid: str) -> Domain:
+        raise no_support("lookup_by_uuid")
+
+    def define_xml(self, xml: str) -> Domain:
+        raise no_support("define_xml")
+
+    def create_xml(self, xml: str, flags: int = 0) -> Domain:
+        raise no_support("create_xml")
+
+    def restore(self, path: str, flags: int = 0) -> int | None:
+        raise no_support("restore")
+
+    def list_all_jobs(self) -> list[JobInfo]:
+        raise no_support("list_all_jobs")
+
+    def register_event_callback(self, fn: Any) -> int:
+        raise no_support("events")
+
+    def deregister_event_callback(self, handle: int) -> None:
+        raise no_support("events")
+
+    # migration phases, driven by drivers.migration (both V3 and V2)
+    def migrate_begin(self, dom: Domain, flags: int, params: dict[str, Any]) -> str:
+        raise no_support("migration")
+
+    def migrate_prepare(self, xml: str, flags: int, params: dict[str, Any]) -> dict[str, Any]:
+        raise no_support("migration")
+
+    def migrate_perform(self, dom: Domain, cookie: dict[str, Any], flags: int,
+                        params: dict[str, Any], job: Any) -> None:
+        raise no_support("migration")
+
+    def migrate_finish(self, cookie: dict[str, Any], flags: int, cancelled: bool) -> Domain | None:
+        raise no_support("migration")
+
+    def migrate_confirm(self, dom: Domain, flags: int, cancelled: bool) -> None:
+        raise no_support("migration")
+
+    def migration_job(self, dom: Domain, action: str) -> Any:
+        """Register the source's MIGRATION_OUT job (drivers with jobs override)."""
+        raise no_support("migration")
+
+    def run_job(self, job: Any, worker: Any, asynchronous: bool) -> Any:
+        raise no_support("jobs")

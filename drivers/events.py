@@ -1,0 +1,97 @@
+"""Event callback registry with delivery on a driver-owned thread.
+
+Drivers call :meth:`EventBus.emit` from wherever a change happens, often under
+their own locks. Delivery happens later on the bus's thread, so a callback
+never runs under a driver lock, may call back into the driver, and a slow or
+raising callback cannot break the driver or the other callbacks.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .records import DomainEvent
+
+log = logging.getLogger(__name__)
+
+#: ``callback(conn, domain_or_none, event)``
+EventCallback = Callable[[Any, Any, DomainEvent], None]
+
+_STOP = object()
+
+
+class EventBus:
+    """Callbacks of one hypervisor state, fed in order from one thread."""
+
+    def __init__(self, name: str = "events") -> None:
+        self._name = name
+        self._lock = threading.Lock()
+        self._callbacks: dict[int, tuple[Any, EventCallback]] = {}
+        self._ids = itertools.count(1)
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def register(self, conn: Any, callback: EventCallback) -> int:
+        """Add ``callback`` for events seen through ``conn``; returns a handle > 0."""
+        if not callable(callback):
+            from .errors import invalid_arg
+            raise invalid_arg("event callback must be callable")
+        with self._lock:
+            handle = next(self._ids)
+            self._callbacks[handle] = (conn, callback)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+        return handle
+
+    def deregister(self, handle: int) -> bool:
+        with self._lock:
+            return self._callbacks.pop(handle, None) is not None
+
+    def deregister_conn(self, conn: Any) -> None:
+        """Drop every callback registered through ``conn`` (on close)."""
+        with self._lock:
+            for handle in [h for h, (c, _) in self._callbacks.items() if c is conn]:
+                del self._callbacks[handle]
+
+    def emit(self, domain_factory: Callable[[Any], Any] | None, event: DomainEvent) -> None:
+        """Queue ``event``; ``domain_factory(conn)`` builds the domain handle per connection."""
+        if self._callbacks:
+            self._queue.put((domain_factory, event))
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything emitted so far was delivered (for tests and close)."""
+        if self._thread is None:
+            return True
+        done = threading.Event()
+        self._queue.put(done)
+        return done.wait(timeout)
+
+    def close(self) -> None:
+        with self._lock:
+            self._callbacks.clear()
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(_STOP)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            if isinstance(item, threading.Event):
+                item.set()
+                continue
+            factory, event = item
+            with self._lock:
+                targets = list(self._callbacks.values())
+            for conn, callback in targets:
+                try:
+                    domain = factory(conn) if factory is not None else None
+                    callback(conn, domain, event)
+                except Exception:  # a broken callback must not stop delivery
+                    log.exception("event callback %r raised on %s", callback, event.type.name)

@@ -1,0 +1,120 @@
+"""The migration coordinator (seed 002): negotiate, then drive the phases.
+
+Both connections are asked ``supports_feature`` first; the newest protocol both
+speak is used (V3: begin/prepare/perform/finish/confirm, else V2:
+prepare/perform/finish), and when they share none the call fails with
+NO_SUPPORT before anything is touched. Whatever phase fails, the source keeps
+running (or stays paused if it was) and the destination's half-built guest is
+removed. Disk leases move inside the drivers' perform/finish/confirm phases.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .base import Connection, Domain
+from .errors import DriverError, ErrorCode, check_flags, invalid_arg
+from .flags import Feature, JobFlags, MigrateFlags
+
+log = logging.getLogger(__name__)
+
+_SUPPORTED_FLAGS = (MigrateFlags.LIVE | MigrateFlags.PERSIST_DEST | MigrateFlags.UNDEFINE_SOURCE
+                    | MigrateFlags.PAUSED | MigrateFlags.PEER2PEER | MigrateFlags.TUNNELLED
+                    | MigrateFlags.NON_SHARED_DISK | MigrateFlags.NON_SHARED_INC
+                    | MigrateFlags.CHANGE_PROTECTION | MigrateFlags.UNSAFE | MigrateFlags.OFFLINE
+                    | MigrateFlags.AUTO_CONVERGE)
+
+
+def choose_protocol(src: Connection, dest: Connection) -> str:
+    """'v3' or 'v2', the newest both ends support; NO_SUPPORT when none."""
+    for feature, name in ((Feature.MIGRATION_V3, "v3"), (Feature.MIGRATION_V2, "v2")):
+        if src.supports_feature(feature) and dest.supports_feature(feature):
+            return name
+    missing = [c.uri for c in (src, dest)
+               if not (c.supports_feature(Feature.MIGRATION_V3) or c.supports_feature(Feature.MIGRATION_V2))]
+    detail = (f"{' and '.join(missing)} cannot migrate domains" if missing
+              else "the two connections share no migration protocol (V3 or V2)")
+    raise DriverError(ErrorCode.NO_SUPPORT, f"migration is not possible: {detail}")
+
+
+def _check_request(dom: Domain, dest: Connection, flags: int) -> None:
+    src = dom.connection
+    if not isinstance(dest, Connection):
+        raise invalid_arg(f"migration destination must be a connection, not {type(dest).__name__}")
+    if dest.closed:
+        raise DriverError(ErrorCode.OPERATION_INVALID, f"destination connection {dest.uri} is closed")
+    if src.same_host(dest):
+        raise invalid_arg("Attempt to migrate guest to the same host: source and destination "
+                          f"({src.uri} and {dest.uri}) manage the same domains")
+    if flags & (MigrateFlags.PEER2PEER | MigrateFlags.TUNNELLED):
+        raise DriverError(ErrorCode.NO_SUPPORT,
+                          "peer-to-peer and tunnelled migration are not supported; "
+                          "vmgui drives both hosts itself")
+    if flags & MigrateFlags.NON_SHARED_DISK and flags & MigrateFlags.NON_SHARED_INC:
+        raise invalid_arg("NON_SHARED_DISK and NON_SHARED_INC are mutually exclusive")
+    if flags & MigrateFlags.OFFLINE:
+        for conn in (src, dest):
+            if not conn.supports_feature(Feature.MIGRATION_OFFLINE):
+                raise DriverError(ErrorCode.NO_SUPPORT, f"offline migration is not supported by {conn.uri}")
+        if not flags & MigrateFlags.PERSIST_DEST:
+            raise invalid_arg("offline migration requires PERSIST_DEST")
+    elif not dom.is_active():
+        raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' is not running")
+
+
+def migrate(dom: Domain, dest: Connection, flags: int = MigrateFlags.LIVE,
+            params: dict[str, Any] | None = None) -> Domain | int:
+    """Move ``dom`` to ``dest``. Returns the destination Domain, or a job id with ASYNC."""
+    flags = check_flags(flags, int(_SUPPORTED_FLAGS | JobFlags.ASYNC), "migrate")
+    asynchronous = bool(flags & JobFlags.ASYNC)
+    flags &= ~int(JobFlags.ASYNC)
+    params = dict(params or {})
+    src = dom.connection
+    _check_request(dom, dest, flags)
+    protocol = choose_protocol(src, dest)  # NO_SUPPORT here: nothing touched yet
+    job = src.migration_job(dom, "migrate")
+
+    def worker(job: Any) -> Domain:
+        return _run_phases(protocol, dom, dest, flags, params, job)
+
+    return src.run_job(job, worker, asynchronous)
+
+
+def _run_phases(protocol: str, dom: Domain, dest: Connection, flags: int,
+                params: dict[str, Any], job: Any) -> Domain:
+    src = dom.connection
+    xml = src.migrate_begin(dom, flags, params) if protocol == "v3" else dom.xml_desc()
+    job.raise_if_cancelled()
+    cookie = dest.migrate_prepare(xml, flags, params)
+    try:
+        job.raise_if_cancelled()
+        src.migrate_perform(dom, cookie, flags, params, job)
+    except BaseException:
+        _rollback(dom, dest, cookie, flags)
+        raise
+    try:
+        new_dom = dest.migrate_finish(cookie, flags, cancelled=False)
+    except BaseException:
+        _rollback(dom, dest, cookie, flags)  # finish(cancelled=True) is idempotent
+        raise
+    if new_dom is None:
+        _rollback(dom, dest, cookie, flags, finish_done=True)
+        raise DriverError(ErrorCode.OPERATION_FAILED,
+                          f"the destination {dest.uri} could not start '{dom.name}'; it keeps running here")
+    src.migrate_confirm(dom, flags, cancelled=False)
+    return new_dom
+
+
+def _rollback(dom: Domain, dest: Connection, cookie: dict[str, Any], flags: int,
+              finish_done: bool = False) -> None:
+    """Undo a failed migration: drop the destination copy, resume the source."""
+    src = dom.connection
+    if not finish_done:
+        try:
+            dest.migrate_finish(cookie, flags, cancelled=True)
+        except Exception:
+            log.exception("cleaning up the destination of '%s' failed", dom.name)
+    try:
+        src.migrate_confirm(dom, flags, cancelled=True)
+    except Exception:
+        log.exception("resuming '%s' on the source after a failed migration failed", dom.name)

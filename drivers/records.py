@@ -1,0 +1,125 @@
+"""Immutable value objects that cross the driver boundary.
+
+They are plain data: safe to hand to another thread (the GUI's worker pool)
+and cheap to build in bulk (a listing of 10,000 domains builds 10,000 records).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from .flags import DomainState, EventType, JobOperation, JobState, JobType, ListFlags
+
+
+def filter_bits(active: bool, persistent: bool, state: int, managed_save: bool,
+                autostart: bool, has_snapshot: bool) -> int:
+    """The ListFlags bits a domain satisfies: exactly one bit of every group.
+
+    Filtering then only needs bit tests (see :mod:`drivers.listfilter`), which is
+    what lets the GUI and every driver share one implementation of the rules.
+    """
+    if state == DomainState.RUNNING:
+        state_bit = ListFlags.RUNNING
+    elif state == DomainState.PAUSED:
+        state_bit = ListFlags.PAUSED
+    elif state == DomainState.SHUTOFF:
+        state_bit = ListFlags.SHUTOFF
+    else:
+        state_bit = ListFlags.OTHER
+    return int(
+        (ListFlags.ACTIVE if active else ListFlags.INACTIVE)
+        | (ListFlags.PERSISTENT if persistent else ListFlags.TRANSIENT)
+        | state_bit
+        | (ListFlags.MANAGEDSAVE if managed_save else ListFlags.NO_MANAGEDSAVE)
+        | (ListFlags.AUTOSTART if autostart else ListFlags.NO_AUTOSTART)
+        | (ListFlags.HAS_SNAPSHOT if has_snapshot else ListFlags.NO_SNAPSHOT)
+    )
+
+
+class DomainRecord(NamedTuple):
+    """One domain's facts at one instant, as returned by ``get_all_domain_stats``."""
+
+    name: str
+    uuid: str
+    id: int | None
+    state: DomainState
+    reason: int
+    persistent: bool
+    autostart: bool
+    managed_save: bool
+    snapshot_count: int
+    memory_kib: int
+    max_memory_kib: int
+    vcpus: int
+    cpu_time_ns: int
+    title: str = ""
+
+    @property
+    def active(self) -> bool:
+        return self.id is not None
+
+    @property
+    def bits(self) -> int:
+        """ListFlags bits this record satisfies (one per group)."""
+        return filter_bits(self.id is not None, self.persistent, self.state,
+                           self.managed_save, self.autostart, self.snapshot_count > 0)
+
+
+class DomainInfo(NamedTuple):
+    state: DomainState
+    max_memory_kib: int
+    memory_kib: int
+    vcpus: int
+    cpu_time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobInfo:
+    """A snapshot of one job's progress; ``None`` means 'not known (yet)', never a guess."""
+
+    id: int
+    domain: str
+    operation: JobOperation
+    type: JobType
+    state: JobState
+    started: float
+    elapsed: float
+    remaining: float | None
+    processed: int
+    total: int | None
+    rate: float | None
+    percent: float | None
+    error: str | None = None
+    #: Extra figures a driver can give (migration: 'remaining_bytes',
+    #: 'dirty_rate', 'expected_downtime_ms', 'iteration', ...).
+    details: tuple[tuple[str, float], ...] = ()
+    domain_uuid: str = ""
+
+    @property
+    def finished(self) -> bool:
+        return self.state is not JobState.RUNNING
+
+    def detail(self, key: str, default: float | None = None) -> float | None:
+        for k, v in self.details:
+            if k == key:
+                return v
+        return default
+
+
+@dataclass(frozen=True, slots=True)
+class DomainEvent:
+    """What happened to a domain; ``job`` is set for JOB events."""
+
+    type: EventType
+    detail: int = 0
+    timestamp: float = 0.0
+    job: JobInfo | None = None
+    domain_name: str = ""
+    domain_uuid: str = ""
+    message: str = ""
+
+    @staticmethod
+    def now(type: EventType, detail: int = 0, *, job: JobInfo | None = None,
+            name: str = "", uuid: str = "", message: str = "") -> "DomainEvent":
+        return DomainEvent(type, int(detail), time.time(), job, name, uuid, message)

@@ -1,0 +1,62 @@
+"""URI scheme -> driver. Drivers are imported lazily: opening test:/// never
+pays for importing the QEMU or libvirt code."""
+from __future__ import annotations
+
+import importlib
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .base import Connection
+from .errors import DriverError, ErrorCode
+
+
+@dataclass(frozen=True)
+class DriverEntry:
+    name: str
+    claims: Callable[[str], bool]
+    module: str  # module with ``open_connection(uri) -> Connection``
+    examples: str
+
+
+def _scheme(uri: str) -> str:
+    return urllib.parse.urlsplit(uri).scheme
+
+
+def _is_embedded_qemu(uri: str) -> bool:
+    parts = urllib.parse.urlsplit(uri)
+    return parts.scheme == "qemu" and not parts.netloc and parts.path == "/embed"
+
+
+def _is_other_libvirt(uri: str) -> bool:
+    if uri.startswith("libvirt:"):
+        return True
+    scheme = _scheme(uri).split("+")[0]
+    return scheme in {"qemu", "xen", "lxc", "vbox", "bhyve", "ch", "esx", "vpx", "hyperv", "vz"} \
+        and not _is_embedded_qemu(uri)
+
+
+DRIVERS: tuple[DriverEntry, ...] = (
+    DriverEntry("test", lambda u: _scheme(u) == "test", "drivers.test",
+                "test:///default, test:///abs/path/node.xml"),
+    DriverEntry("qemu", _is_embedded_qemu, "drivers.qemu", "qemu:///embed[?root=DIR]"),
+    DriverEntry("libvirt", _is_other_libvirt, "drivers.libvirt",
+                "libvirt:<any libvirt URI>, qemu:///system, qemu+ssh://user@host/system"),
+)
+
+
+def supported_uris() -> str:
+    return "; ".join(f"{d.name}: {d.examples}" for d in DRIVERS)
+
+
+def open_uri(uri: str) -> Connection:
+    """Open ``uri`` with the driver that claims it; NO_SUPPORT lists what exists."""
+    if not isinstance(uri, str) or not uri.strip():
+        raise DriverError(ErrorCode.INVALID_ARG, f"a connection URI is required ({supported_uris()})")
+    uri = uri.strip()
+    for entry in DRIVERS:
+        if entry.claims(uri):
+            module = importlib.import_module(entry.module)
+            return module.open_connection(uri)
+    raise DriverError(ErrorCode.NO_SUPPORT,
+                      f"no driver handles the URI {uri!r}; supported: {supported_uris()}")

@@ -1,0 +1,131 @@
+"""libvirt ``<domainsnapshot>`` and ``<domainbackup>`` documents."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from .domxml import validate_name
+from .errors import DriverError, ErrorCode
+from .xmlutil import child_text, parse, path_of, to_string, xml_error
+
+
+@dataclass
+class SnapshotDef:
+    """What a snapshot records: the guest's state then and its definition then."""
+
+    name: str
+    description: str = ""
+    state: str = "shutoff"  # the domain state at creation, as libvirt writes it
+    creation_time: int = field(default_factory=lambda: int(time.time()))
+    parent: str | None = None
+    domain_xml: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "SnapshotDef":
+        """A user's snapshot request or a stored snapshot; a missing name gets one."""
+        root = parse(text, "domainsnapshot")
+        name = child_text(root, "name") or str(int(time.time()))
+        try:
+            validate_name(name, "snapshot")
+        except DriverError as exc:
+            raise xml_error(f"/domainsnapshot/name: {exc.message}") from None
+        created = child_text(root, "creationTime")
+        parent = root.find("parent")
+        domain = root.find("domain")
+        return cls(
+            name=name, description=child_text(root, "description", "") or "",
+            state=child_text(root, "state", "shutoff") or "shutoff",
+            creation_time=int(created) if created and created.isdigit() else int(time.time()),
+            parent=child_text(parent, "name") if parent is not None else None,
+            domain_xml=to_string(domain) if domain is not None else None,
+        )
+
+    def to_xml(self) -> str:
+        root = etree.Element("domainsnapshot")
+        etree.SubElement(root, "name").text = self.name
+        if self.description:
+            etree.SubElement(root, "description").text = self.description
+        etree.SubElement(root, "state").text = self.state
+        etree.SubElement(root, "creationTime").text = str(self.creation_time)
+        if self.parent:
+            etree.SubElement(etree.SubElement(root, "parent"), "name").text = self.parent
+        if self.domain_xml:
+            root.append(parse(self.domain_xml, "domain"))
+        return to_string(root)
+
+
+def snapshot_request(xml_or_name: str) -> SnapshotDef:
+    """``snapshot_create`` takes either snapshot XML or just a name."""
+    if not isinstance(xml_or_name, str) or not xml_or_name.strip():
+        raise DriverError(ErrorCode.INVALID_ARG, "a snapshot needs a name or <domainsnapshot> XML")
+    text = xml_or_name.strip()
+    if text.startswith("<"):
+        return SnapshotDef.parse(text)
+    return SnapshotDef(name=validate_name(text, "snapshot"))
+
+
+@dataclass(frozen=True)
+class BackupDisk:
+    name: str  # the disk's target dev, e.g. vda
+    target: str  # absolute path of the file to create
+    format: str = "qcow2"
+
+
+@dataclass(frozen=True)
+class BackupDef:
+    mode: str
+    disks: tuple[BackupDisk, ...]
+
+    @classmethod
+    def parse(cls, text: str, disk_targets: list[str]) -> "BackupDef":
+        """Parse push-mode backup XML and check it against the domain's disks.
+
+        Push mode needs a target for every selected disk; an existing target is
+        refused so a backup never overwrites anything.
+        """
+        root = parse(text, "domainbackup")
+        mode = root.get("mode", "push")
+        if mode != "push":
+            raise DriverError(ErrorCode.NO_SUPPORT, f"backup mode '{mode}' is not supported; use mode='push'")
+        disks = []
+        for el in root.iterfind("disks/disk"):
+            name = el.get("name")
+            if name not in disk_targets:
+                raise xml_error(f"{path_of(el)}: the domain has no disk '{name}'")
+            if el.get("backup", "yes") == "no":
+                continue
+            target = el.find("target")
+            path = target.get("file") if target is not None else None
+            if not path:
+                raise xml_error(f"{path_of(el)}/target: push mode needs a target file")
+            if not os.path.isabs(path) or "\x00" in path:
+                raise DriverError(ErrorCode.INVALID_ARG, f"backup target {path!r} must be an absolute path")
+            if os.path.lexists(path):
+                raise DriverError(ErrorCode.OPERATION_INVALID,
+                                  f"backup target {path} already exists; choose a new file name")
+            if not os.path.isdir(os.path.dirname(path)):
+                raise DriverError(ErrorCode.INVALID_ARG,
+                                  f"the folder of backup target {path} does not exist")
+            drv = el.find("driver")
+            fmt = (drv.get("type") if drv is not None else None) or "qcow2"
+            if fmt not in ("qcow2", "raw"):
+                raise xml_error(f"{path_of(drv)}: backup format must be qcow2 or raw, not {fmt!r}")
+            disks.append(BackupDisk(name=name, target=path, format=fmt))
+        if not disks:
+            raise DriverError(ErrorCode.INVALID_ARG, "the backup selects no disk")
+        targets = [d.target for d in disks]
+        if len(set(targets)) != len(targets):
+            raise DriverError(ErrorCode.INVALID_ARG, "two disks of the backup share one target file")
+        return cls(mode=mode, disks=tuple(disks))
+
+    def to_xml(self) -> str:
+        root = etree.Element("domainbackup", mode=self.mode)
+        disks = etree.SubElement(root, "disks")
+        for d in self.disks:
+            el = etree.SubElement(disks, "disk", name=d.name, type="file")
+            etree.SubElement(el, "target", file=d.target)
+            etree.SubElement(el, "driver", type=d.format)
+        return to_string(root)

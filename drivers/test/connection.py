@@ -1,0 +1,321 @@
+"""``test:///`` connections: listing, definitions, restore and migration phases."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..base import Connection, Domain
+from ..domxml import DomainXML
+from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
+from ..flags import (
+    CreateFlags, DefinedDetail, DomainState, EventType, Feature, JobFlags, JobOperation,
+    ListFlags, MigrateFlags, PausedReason, ResumedDetail, RunningReason, SaveFlags, ShutoffReason,
+    StartedDetail, StoppedDetail, SuspendedDetail, UndefinedDetail,
+)
+from ..jobs import Job
+from ..listfilter import compile_filter
+from ..records import DomainRecord, JobInfo
+from . import jobsim
+from .domain import TestDomain, restore_payload
+from .world import SimDomain, TestHost
+
+BASE_FEATURES = frozenset({
+    Feature.JOBS, Feature.BACKUP, Feature.SNAPSHOTS, Feature.MANAGED_SAVE, Feature.SAVE_RESTORE,
+    Feature.AUTOSTART, Feature.DEFINE, Feature.TYPED_PARAM_STRING,
+})
+MIGRATION_FEATURES = {
+    "v3": frozenset({Feature.MIGRATION_V3, Feature.MIGRATION_V2}),
+    "v2": frozenset({Feature.MIGRATION_V2}),
+    "none": frozenset(),
+}
+
+
+class TestConnection(Connection):
+    """One connection to a simulated host (shared for ``default``, private for node files)."""
+
+    __test__ = False
+
+    def __init__(self, uri: str, host: TestHost, rate_bytes: float, migration: str = "v3") -> None:
+        super().__init__(uri)
+        self.host = host
+        self.rate = rate_bytes
+        self.FEATURES = BASE_FEATURES | MIGRATION_FEATURES[migration]
+
+    # -- connection --------------------------------------------------------
+    def close(self) -> None:
+        if not self._closed:
+            self.host.bus.deregister_conn(self)
+        super().close()
+
+    def same_host(self, other: Connection) -> bool:
+        return isinstance(other, TestConnection) and other.host is self.host
+
+    def domain_handle(self, name: str, uuid: str) -> TestDomain:
+        return TestDomain(self, name, uuid)
+
+    def register_event_callback(self, fn: Any) -> int:
+        self._check_open()
+        return self.host.bus.register(self, fn)
+
+    def deregister_event_callback(self, handle: int) -> None:
+        if not self.host.bus.deregister(handle):
+            raise invalid_arg(f"no event callback is registered with handle {handle!r}")
+
+    # -- listing -----------------------------------------------------------
+    def list_all_domains(self, flags: int = ListFlags(0)) -> list[Domain]:
+        accepts = compile_filter(flags)
+        self._check_open()
+        with self.host.lock:
+            return [TestDomain(self, d.name, d.uuid) for d in self.host.by_uuid.values() if accepts(d.bits)]
+
+    def get_all_domain_stats(self, flags: int = ListFlags(0)) -> list[DomainRecord]:
+        accepts = compile_filter(flags)
+        self._check_open()
+        now = time.monotonic()
+        with self.host.lock:
+            return [d.record(now) for d in self.host.by_uuid.values() if accepts(d.bits)]
+
+    def lookup_by_name(self, name: str) -> Domain:
+        self._check_open()
+        with self.host.lock:
+            sim = self.host.by_name.get(name)
+        if sim is None:
+            raise DriverError(ErrorCode.NO_DOMAIN, f"no domain named '{name}' on {self.uri}")
+        return TestDomain(self, sim.name, sim.uuid)
+
+    def lookup_by_uuid(self, uuid: str) -> Domain:
+        self._check_open()
+        with self.host.lock:
+            sim = self.host.by_uuid.get(str(uuid).lower())
+        if sim is None:
+            raise DriverError(ErrorCode.NO_DOMAIN, f"no domain with uuid {uuid} on {self.uri}")
+        return TestDomain(self, sim.name, sim.uuid)
+
+    def list_all_jobs(self) -> list[JobInfo]:
+        self._check_open()
+        return self.host.jobs.list_all()
+
+    # -- definitions -------------------------------------------------------
+    def _adopt_uuid(self, definition: DomainXML) -> None:
+        """XML without a uuid for an existing name means that domain (virt-install style)."""
+        if not definition.uuid and definition.name in self.host.by_name:
+            definition.uuid = self.host.by_name[definition.name].uuid
+        definition.ensure_uuid()
+
+    def define_xml(self, xml: str) -> Domain:
+        self._check_open()
+        definition = DomainXML.parse(xml)
+        with self.host.lock:
+            self._adopt_uuid(definition)
+            sim = self.host.by_uuid.get(definition.uuid)
+            if sim is None or sim.name != definition.name:
+                new = SimDomain(definition)
+                self.host.add(new)  # refuses name/uuid clashes
+                self.host.emit(new, EventType.DEFINED, DefinedDetail.ADDED)
+                return TestDomain(self, new.name, new.uuid)
+            self.host.jobs.check_idle(sim.uuid, sim.name, "redefine")
+            detail = DefinedDetail.UPDATED if sim.persistent else DefinedDetail.ADDED
+            sim.config = definition
+            sim.title = definition.title
+            sim.persistent = True
+            if not sim.active:
+                sim.live = None
+            sim.touch()
+            self.host.emit(sim, EventType.DEFINED, detail)
+            return TestDomain(self, sim.name, sim.uuid)
+
+    def create_xml(self, xml: str, flags: int = 0) -> Domain:
+        flags = check_flags(flags, int(CreateFlags.START_PAUSED), "create_xml")
+        self._check_open()
+        definition = DomainXML.parse(xml)
+        with self.host.lock:
+            self._adopt_uuid(definition)
+            sim = self.host.by_uuid.get(definition.uuid)
+            if sim is not None and sim.active:
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{sim.name}' is already running")
+            if sim is None:
+                sim = SimDomain(definition, persistent=False)
+                self.host.add(sim)
+            else:
+                self.host.jobs.check_idle(sim.uuid, sim.name, "start")
+            dom = TestDomain(self, sim.name, sim.uuid)
+            self.host.start(sim, DomainState.RUNNING, RunningReason.BOOTED)
+            sim.live = definition
+            self.host.emit(sim, EventType.STARTED, StartedDetail.BOOTED)
+            if flags & CreateFlags.START_PAUSED:
+                sim.set_state(DomainState.PAUSED, PausedReason.USER)
+                sim.touch()
+                self.host.emit(sim, EventType.SUSPENDED, SuspendedDetail.PAUSED)
+            return dom
+
+    def restore(self, path: str, flags: int = 0) -> int | None:
+        flags = check_flags(flags, int(SaveFlags.BYPASS_CACHE | SaveFlags.RUNNING | SaveFlags.PAUSED
+                                       | JobFlags.ASYNC), "restore")
+        self._check_open()
+        payload = restore_payload(path)
+        definition = DomainXML.parse(payload["xml"])
+        from .domain import save_state_flags
+        paused = save_state_flags(flags & ~int(JobFlags.ASYNC), bool(payload.get("paused")))
+        with self.host.lock:
+            sim = self.host.by_uuid.get(definition.uuid)
+            if sim is not None and sim.active:
+                raise DriverError(ErrorCode.OPERATION_INVALID,
+                                  f"domain '{sim.name}' is already running; stop it before restoring")
+            if sim is None and definition.name in self.host.by_name:
+                raise DriverError(ErrorCode.OPERATION_FAILED,
+                                  f"domain '{definition.name}' already exists with another uuid")
+            job = self.host.jobs.begin(definition.uuid, definition.name, JobOperation.RESTORE, "restore")
+
+        def worker(job: Job) -> None:
+            jobsim.transfer(job, int(payload.get("memory") or definition.current_memory_kib * 1024), self.rate)
+            with self.host.lock:
+                target = self.host.by_uuid.get(definition.uuid)
+                if target is None:
+                    target = SimDomain(definition, persistent=False)
+                    self.host.add(target)
+                elif target.active:
+                    raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{target.name}' started meanwhile")
+                self.host.start(target, DomainState.RUNNING, RunningReason.RESTORED)
+                target.live = definition
+                self.host.emit(target, EventType.STARTED, StartedDetail.RESTORED)
+                if paused:
+                    target.set_state(DomainState.PAUSED, PausedReason.USER)
+                    target.touch()
+                    self.host.emit(target, EventType.SUSPENDED, SuspendedDetail.RESTORED)
+
+        return self.run_job(job, worker, bool(flags & JobFlags.ASYNC))
+
+    # -- jobs ----------------------------------------------------------------
+    def run_job(self, job: Job, worker: Any, asynchronous: bool) -> Any:
+        return self.host.jobs.run(job, worker, asynchronous)
+
+    def migration_job(self, dom: Domain, action: str) -> Job:
+        self._check_open()
+        with self.host.lock:
+            sim = self.host.get(dom.uuid, dom.name)
+            return self.host.jobs.begin(sim.uuid, sim.name, JobOperation.MIGRATION_OUT, action)
+
+    # -- migration phases (see drivers.migration) ----------------------------
+    def migrate_begin(self, dom: Domain, flags: int, params: dict[str, Any]) -> str:
+        with self.host.lock:
+            sim = self.host.get(dom.uuid, dom.name)
+            if not sim.active:
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{sim.name}' is not running")
+            return params.get("destination_xml") or sim.definition.to_string()
+
+    def migrate_prepare(self, xml: str, flags: int, params: dict[str, Any]) -> dict[str, Any]:
+        self._check_open()
+        definition = DomainXML.parse(xml)
+        with self.host.lock:
+            sim = self.host.by_uuid.get(definition.uuid)
+            if sim is not None and sim.active:
+                raise DriverError(ErrorCode.OPERATION_INVALID,
+                                  f"domain '{sim.name}' is already running on {self.uri}")
+            other = self.host.by_name.get(definition.name)
+            if other is not None and other.uuid != definition.uuid:
+                raise DriverError(ErrorCode.OPERATION_FAILED,
+                                  f"{self.uri} already has another domain named '{definition.name}'")
+            existed = sim is not None
+            if sim is None:
+                sim = SimDomain(definition, persistent=False)
+                self.host.add(sim)
+            self.host.start(sim, DomainState.PAUSED, PausedReason.MIGRATION)
+            sim.live = definition
+            sim.incoming = True
+            self.host.emit(sim, EventType.STARTED, StartedDetail.MIGRATED)
+            job = self.host.jobs.begin(sim.uuid, sim.name, JobOperation.MIGRATION_IN, "migrate")
+        return {"uuid": sim.uuid, "name": sim.name, "existed": existed, "job": job, "paused": False}
+
+    def migrate_perform(self, dom: Domain, cookie: dict[str, Any], flags: int,
+                        params: dict[str, Any], job: Job) -> None:
+        with self.host.lock:
+            sim = self.host.get(dom.uuid, dom.name)
+            cookie["paused"] = sim.state == DomainState.PAUSED
+            if not flags & MigrateFlags.LIVE and sim.state == DomainState.RUNNING:
+                sim.set_state(DomainState.PAUSED, PausedReason.MIGRATION)
+                sim.touch()
+                self.host.emit(sim, EventType.SUSPENDED, SuspendedDetail.MIGRATED)
+            memory = sim.definition.current_memory_kib * 1024
+            live = bool(flags & MigrateFlags.LIVE) and sim.state == DomainState.RUNNING
+        bandwidth = params.get("bandwidth")
+        rate = float(bandwidth) * 1024 * 1024 if bandwidth else self.rate
+        _simulate_precopy(job, memory, rate, live)
+        with self.host.lock:  # switch-over: the source's vCPUs stop
+            if sim.state == DomainState.RUNNING:
+                sim.set_state(DomainState.PAUSED, PausedReason.MIGRATION)
+                sim.touch()
+                self.host.emit(sim, EventType.SUSPENDED, SuspendedDetail.MIGRATED)
+
+    def migrate_finish(self, cookie: dict[str, Any], flags: int, cancelled: bool) -> Domain | None:
+        with self.host.lock:
+            sim = self.host.by_uuid.get(cookie["uuid"])
+            job: Job = cookie["job"]
+            if cancelled:
+                if sim is not None and sim.incoming:
+                    self.host.stop(sim, ShutoffReason.FAILED)
+                    self.host.emit(sim, EventType.STOPPED, StoppedDetail.FAILED)
+                if job.state.name == "RUNNING":
+                    self.host.jobs.end(job, DriverError(ErrorCode.OPERATION_ABORTED, "migration cancelled"))
+                return None
+            if sim is None or not sim.incoming:
+                raise DriverError(ErrorCode.OPERATION_FAILED, "the incoming guest vanished on the destination")
+            sim.incoming = False
+            if not (flags & MigrateFlags.PAUSED or cookie.get("paused")):
+                sim.set_state(DomainState.RUNNING, RunningReason.MIGRATED)
+                self.host.emit(sim, EventType.RESUMED, ResumedDetail.MIGRATED)
+            if flags & MigrateFlags.PERSIST_DEST:
+                sim.config = sim.definition.copy()
+                sim.persistent = True
+                self.host.emit(sim, EventType.DEFINED, DefinedDetail.ADDED)
+            sim.touch()
+            self.host.jobs.end(job, None)
+            return TestDomain(self, sim.name, sim.uuid)
+
+    def migrate_confirm(self, dom: Domain, flags: int, cancelled: bool) -> None:
+        with self.host.lock:
+            sim = self.host.by_uuid.get(dom.uuid)
+            if sim is None:
+                return
+            if cancelled:
+                if sim.state == DomainState.PAUSED and sim.reason == PausedReason.MIGRATION:
+                    sim.set_state(DomainState.RUNNING, RunningReason.MIGRATION_CANCELED)
+                    sim.touch()
+                    self.host.emit(sim, EventType.RESUMED, ResumedDetail.MIGRATED)
+                return
+            self.host.stop(sim, ShutoffReason.MIGRATED)
+            self.host.emit(sim, EventType.STOPPED, StoppedDetail.MIGRATED)
+            if flags & MigrateFlags.UNDEFINE_SOURCE and sim.persistent:
+                sim.snapshots.clear()
+                self.host.remove(sim)
+                self.host.emit(sim, EventType.UNDEFINED, UndefinedDetail.REMOVED)
+
+
+def _simulate_precopy(job: Job, memory: int, rate: float, live: bool) -> None:
+    """Pre-copy passes: all of RAM, then ever smaller sets of re-dirtied pages.
+
+    The figures (remaining bytes, dirty-page rate, expected downtime, pass
+    number) are what a GUI needs to show whether a migration converges.
+    """
+    sent = 0
+    to_send = memory
+    iteration = 1
+    dirty_rate = rate * 0.1 if live else 0.0
+    while True:
+        start = time.monotonic()
+        base = sent
+        while True:
+            job.raise_if_cancelled()
+            done = min(to_send, int((time.monotonic() - start) * rate))
+            sent = base + done
+            remaining = to_send - done
+            job.progress(sent, sent + remaining, remaining_bytes=remaining, dirty_rate=dirty_rate,
+                         expected_downtime_ms=1000.0 * remaining / rate, iteration=iteration)
+            if done >= to_send:
+                break
+            job.wait_cancel(min(jobsim.TICK, (to_send - done) / rate))
+        if not live or iteration >= 5:
+            return
+        to_send = int(to_send * 0.1)  # pages dirtied while the previous pass ran
+        if to_send < 4 * 1024 * 1024:
+            return
+        iteration += 1

@@ -1,0 +1,473 @@
+"""Domain and snapshot handles of the test driver: the lifecycle state machine.
+
+Wrong-state calls fail with OPERATION_INVALID (libvirt's test driver says
+INTERNAL_ERROR for some; the qemu driver's OPERATION_INVALID is the more
+honest code, and every vmgui driver uses it). ``destroy`` is always allowed:
+it cancels a running job first, as libvirt does.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import TYPE_CHECKING, Any
+
+from ..base import Domain, Snapshot
+from ..domxml import DomainXML
+from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
+from ..flags import (
+    CreateFlags, DomainState, EventType, JobFlags, JobOperation, PausedReason, ResumedDetail,
+    RunningReason, SaveFlags, ShutdownDetail, ShutoffReason, SnapshotCreateFlags, SnapshotEventDetail,
+    StartedDetail, StoppedDetail, SuspendedDetail, UndefineFlags, UndefinedDetail,
+)
+from ..jobs import Job
+from ..records import DomainInfo, DomainRecord, JobInfo
+from ..snapxml import BackupDef, SnapshotDef, snapshot_request
+from . import jobsim
+from .world import SimDomain
+
+if TYPE_CHECKING:
+    from .connection import TestConnection
+
+SAVE_MAGIC = b"VMGUI-TestSave\x00"
+#: Simulated size of each disk for backup jobs.
+DISK_BYTES = 1024 ** 3
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Write ``path`` so that it either has all of ``data`` or does not exist."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".vmgui-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _not_running(name: str) -> DriverError:
+    return DriverError(ErrorCode.OPERATION_INVALID, f"domain '{name}' is not running")
+
+
+def save_state_flags(flags: int, paused_now: bool) -> bool:
+    """Whether a saved guest comes back paused (RUNNING/PAUSED flags override)."""
+    if flags & SaveFlags.RUNNING and flags & SaveFlags.PAUSED:
+        raise invalid_arg("RUNNING and PAUSED are mutually exclusive")
+    if flags & SaveFlags.PAUSED:
+        return True
+    if flags & SaveFlags.RUNNING:
+        return False
+    return paused_now
+
+
+class TestDomain(Domain):
+    __test__ = False
+    _conn: "TestConnection"
+
+    @property
+    def _host(self):  # noqa: ANN202 - TestHost
+        return self._conn.host
+
+    def _sim(self) -> SimDomain:
+        self._conn._check_open()
+        return self._host.get(self._uuid, self._name)
+
+    def _idle(self, action: str) -> SimDomain:
+        """The domain, checked free of running jobs (the busy rule)."""
+        sim = self._sim()
+        self._host.jobs.check_idle(sim.uuid, sim.name, action)
+        return sim
+
+    # -- queries -----------------------------------------------------------
+    @property
+    def id(self) -> int | None:
+        with self._host.lock:
+            return self._sim().id
+
+    def state(self) -> tuple[DomainState, int]:
+        with self._host.lock:
+            sim = self._sim()
+            return sim.state, sim.reason
+
+    def record(self) -> DomainRecord:
+        import time
+        with self._host.lock:
+            return self._sim().record(time.monotonic())
+
+    def info(self) -> DomainInfo:
+        rec = self.record()
+        return DomainInfo(rec.state, rec.max_memory_kib, rec.memory_kib, rec.vcpus, rec.cpu_time_ns)
+
+    def xml_desc(self, flags: int = 0) -> str:
+        check_flags(flags, 0b111, "xml_desc")
+        with self._host.lock:
+            return self._sim().definition.to_string()
+
+    def set_autostart(self, value: bool) -> None:
+        with self._host.lock:
+            sim = self._sim()
+            if not sim.persistent:
+                raise DriverError(ErrorCode.OPERATION_INVALID,
+                                  f"cannot set autostart for transient domain '{sim.name}'")
+            sim.autostart = bool(value)
+            sim.touch()
+
+    # -- lifecycle ---------------------------------------------------------
+    def create(self, flags: int = 0) -> int | None:
+        flags = check_flags(flags, int(CreateFlags.START_PAUSED | CreateFlags.FORCE_BOOT | JobFlags.ASYNC),
+                            "create")
+        with self._host.lock:
+            sim = self._idle("start")
+            if sim.active:
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{sim.name}' is already running")
+            if sim.managed_save and not flags & CreateFlags.FORCE_BOOT:
+                job = self._host.jobs.begin(sim.uuid, sim.name, JobOperation.RESTORE, "start")
+                paused = sim.managed_save_paused or bool(flags & CreateFlags.START_PAUSED)
+                total = sim.config.current_memory_kib * 1024
+            else:
+                sim.managed_save = False
+                self._boot(sim, bool(flags & CreateFlags.START_PAUSED), StartedDetail.BOOTED)
+                return None
+
+        def worker(job: Job) -> None:
+            jobsim.transfer(job, total, self._conn.rate)
+            with self._host.lock:
+                sim.managed_save = False
+                self._boot(sim, paused, StartedDetail.RESTORED)
+
+        return self._conn.run_job(job, worker, bool(flags & JobFlags.ASYNC))
+
+    def _boot(self, sim: SimDomain, paused: bool, detail: StartedDetail) -> None:
+        reason = {StartedDetail.RESTORED: RunningReason.RESTORED,
+                  StartedDetail.MIGRATED: RunningReason.MIGRATED,
+                  StartedDetail.FROM_SNAPSHOT: RunningReason.FROM_SNAPSHOT}.get(detail, RunningReason.BOOTED)
+        self._host.start(sim, DomainState.RUNNING, reason)
+        self._host.emit(sim, EventType.STARTED, detail)
+        if paused:
+            sim.set_state(DomainState.PAUSED, PausedReason.USER)
+            sim.touch()
+            self._host.emit(sim, EventType.SUSPENDED, SuspendedDetail.PAUSED)
+
+    def shutdown(self) -> None:
+        with self._host.lock:
+            sim = self._idle("shut down")
+            if not sim.active:
+                raise _not_running(sim.name)
+            if sim.definition.lifecycle_action("on_poweroff") == "restart":
+                self._host.emit(sim, EventType.REBOOT)
+                return
+            self._host.emit(sim, EventType.SHUTDOWN, ShutdownDetail.FINISHED)
+            self._host.stop(sim, ShutoffReason.SHUTDOWN)
+            self._host.emit(sim, EventType.STOPPED, StoppedDetail.SHUTDOWN)
+
+    def reboot(self) -> None:
+        with self._host.lock:
+            sim = self._idle("reboot")
+            if sim.state != DomainState.RUNNING:
+                raise _not_running(sim.name)
+            if sim.definition.lifecycle_action("on_reboot") == "restart":
+                self._host.emit(sim, EventType.REBOOT)
+                return
+            self._host.stop(sim, ShutoffReason.SHUTDOWN)
+            self._host.emit(sim, EventType.STOPPED, StoppedDetail.SHUTDOWN)
+
+    def destroy(self) -> None:
+        job = self._host.jobs.current(self._uuid)
+        if job is not None:  # destroy wins over any job: cancel it, then power off
+            job.request_cancel()
+            job.wait(30)
+        with self._host.lock:
+            sim = self._sim()
+            if not sim.active:
+                raise _not_running(sim.name)
+            self._host.stop(sim, ShutoffReason.DESTROYED)
+            self._host.emit(sim, EventType.STOPPED, StoppedDetail.DESTROYED)
+
+    def suspend(self) -> None:
+        with self._host.lock:
+            sim = self._idle("pause")
+            if sim.state == DomainState.PAUSED:
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{sim.name}' is already paused")
+            if sim.state != DomainState.RUNNING:
+                raise _not_running(sim.name)
+            sim.set_state(DomainState.PAUSED, PausedReason.USER)
+            sim.touch()
+            self._host.emit(sim, EventType.SUSPENDED, SuspendedDetail.PAUSED)
+
+    def resume(self) -> None:
+        with self._host.lock:
+            sim = self._idle("resume")
+            if sim.state != DomainState.PAUSED:
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{sim.name}' is not paused")
+            sim.set_state(DomainState.RUNNING, RunningReason.UNPAUSED)
+            sim.touch()
+            self._host.emit(sim, EventType.RESUMED, ResumedDetail.UNPAUSED)
+
+    def undefine(self, flags: int = 0) -> None:
+        flags = check_flags(flags, int(UndefineFlags.MANAGED_SAVE | UndefineFlags.SNAPSHOTS_METADATA),
+                            "undefine")
+        with self._host.lock:
+            sim = self._idle("undefine")
+            if not sim.persistent:
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"cannot undefine transient domain '{sim.name}'")
+            if sim.managed_save and not flags & UndefineFlags.MANAGED_SAVE:
+                raise DriverError(ErrorCode.OPERATION_INVALID,
+                                  f"refusing to undefine '{sim.name}' while a managed save image exists; "
+                                  "remove it or pass UndefineFlags.MANAGED_SAVE")
+            if sim.snapshots and not flags & UndefineFlags.SNAPSHOTS_METADATA:
+                raise DriverError(ErrorCode.OPERATION_INVALID,
+                                  f"cannot undefine '{sim.name}' with {len(sim.snapshots)} snapshot(s); "
+                                  "delete them or pass UndefineFlags.SNAPSHOTS_METADATA")
+            sim.managed_save = False
+            sim.snapshots.clear()
+            sim.current_snapshot = None
+            sim.autostart = False
+            if sim.active:
+                sim.persistent = False
+                sim.touch()
+            else:
+                self._host.remove(sim)
+            self._host.emit(sim, EventType.UNDEFINED, UndefinedDetail.REMOVED)
+
+    # -- save --------------------------------------------------------------
+    def _begin_save(self, action: str, operation: JobOperation) -> tuple[SimDomain, Job]:
+        with self._host.lock:
+            sim = self._idle(action)
+            if not sim.active or sim.state not in (DomainState.RUNNING, DomainState.PAUSED):
+                raise _not_running(sim.name)
+            return sim, self._host.jobs.begin(sim.uuid, sim.name, operation, action)
+
+    def _after_save(self, sim: SimDomain) -> None:
+        self._host.stop(sim, ShutoffReason.SAVED)
+        self._host.emit(sim, EventType.STOPPED, StoppedDetail.SAVED)
+
+    def managed_save(self, flags: int = 0) -> int | None:
+        flags = check_flags(flags, int(SaveFlags.BYPASS_CACHE | SaveFlags.RUNNING | SaveFlags.PAUSED
+                                       | JobFlags.ASYNC), "managed_save")
+        with self._host.lock:
+            if not self._sim().persistent:
+                raise DriverError(ErrorCode.OPERATION_INVALID,
+                                  f"cannot do managed save for transient domain '{self._name}'")
+        sim, job = self._begin_save("save", JobOperation.SAVE)
+        paused = save_state_flags(flags, sim.state == DomainState.PAUSED)
+
+        def worker(job: Job) -> None:
+            jobsim.transfer(job, sim.definition.current_memory_kib * 1024, self._conn.rate)
+            with self._host.lock:
+                sim.managed_save = True
+                sim.managed_save_paused = paused
+                self._after_save(sim)
+
+        return self._conn.run_job(job, worker, bool(flags & JobFlags.ASYNC))
+
+    def managed_save_remove(self) -> None:
+        with self._host.lock:
+            sim = self._idle("remove the managed save of")
+            if not sim.managed_save:
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{sim.name}' has no managed save image")
+            sim.managed_save = False
+            sim.touch()
+
+    def save(self, path: str, flags: int = 0) -> int | None:
+        flags = check_flags(flags, int(SaveFlags.BYPASS_CACHE | SaveFlags.RUNNING | SaveFlags.PAUSED
+                                       | JobFlags.ASYNC), "save")
+        if not isinstance(path, str) or not os.path.isabs(path) or "\x00" in path:
+            raise invalid_arg(f"save needs an absolute file path, not {path!r}")
+        if not os.path.isdir(os.path.dirname(path)):
+            raise invalid_arg(f"the folder of {path} does not exist")
+        sim, job = self._begin_save("save", JobOperation.SAVE)
+        paused = save_state_flags(flags, sim.state == DomainState.PAUSED)
+        payload = SAVE_MAGIC + json.dumps({"xml": sim.definition.to_string(), "paused": paused,
+                                           "memory": sim.definition.current_memory_kib * 1024}).encode()
+
+        def worker(job: Job) -> None:
+            jobsim.transfer(job, sim.definition.current_memory_kib * 1024, self._conn.rate)
+            try:
+                write_atomically(path, payload)
+            except OSError as exc:
+                raise DriverError(ErrorCode.OPERATION_FAILED, f"cannot write {path}: {exc.strerror}") from None
+            with self._host.lock:
+                self._after_save(sim)
+
+        return self._conn.run_job(job, worker, bool(flags & JobFlags.ASYNC))
+
+    # -- snapshots ---------------------------------------------------------
+    def snapshot_create(self, xml_or_name: str, flags: int = 0) -> "TestSnapshot | int":
+        flags = check_flags(flags, int(SnapshotCreateFlags.HALT | SnapshotCreateFlags.LIVE | JobFlags.ASYNC),
+                            "snapshot_create")
+        request = snapshot_request(xml_or_name)
+        with self._host.lock:
+            sim = self._idle("snapshot")
+            if request.name in sim.snapshots:
+                raise DriverError(ErrorCode.OPERATION_INVALID,
+                                  f"domain '{sim.name}' already has a snapshot named '{request.name}'")
+            job = self._host.jobs.begin(sim.uuid, sim.name, JobOperation.SNAPSHOT, "snapshot")
+            active = sim.active
+
+        def worker(job: Job) -> TestSnapshot:
+            if active:  # memory goes into the snapshot; the guest is paused meanwhile
+                jobsim.transfer(job, sim.definition.current_memory_kib * 1024, self._conn.rate)
+            with self._host.lock:
+                if request.name in sim.snapshots:
+                    raise DriverError(ErrorCode.OPERATION_INVALID, f"snapshot '{request.name}' exists")
+                snap = SnapshotDef(name=request.name, description=request.description,
+                                   state=_snapshot_state(sim.state), parent=sim.current_snapshot,
+                                   domain_xml=sim.definition.to_string())
+                sim.snapshots[snap.name] = snap
+                sim.current_snapshot = snap.name
+                if flags & SnapshotCreateFlags.HALT and sim.active:
+                    self._host.stop(sim, ShutoffReason.FROM_SNAPSHOT)
+                    self._host.emit(sim, EventType.STOPPED, StoppedDetail.FROM_SNAPSHOT)
+                sim.touch()
+                self._host.emit(sim, EventType.SNAPSHOT, SnapshotEventDetail.CREATED, snap.name)
+            return TestSnapshot(self, snap.name)
+
+        return self._conn.run_job(job, worker, bool(flags & JobFlags.ASYNC))
+
+    def list_all_snapshots(self) -> list[Snapshot]:
+        with self._host.lock:
+            return [TestSnapshot(self, name) for name in self._sim().snapshots]
+
+    # -- backup and jobs ---------------------------------------------------
+    def backup_begin(self, backup_xml: str, flags: int = 0) -> int:
+        check_flags(flags, int(JobFlags.ASYNC), "backup_begin")
+        with self._host.lock:
+            sim = self._idle("back up")
+            if not sim.active:
+                raise DriverError(ErrorCode.OPERATION_INVALID,
+                                  f"domain '{sim.name}' is not running; a push backup needs a running guest")
+            spec = BackupDef.parse(backup_xml, [d.target for d in sim.definition.disks()])
+            job = self._host.jobs.begin(sim.uuid, sim.name, JobOperation.BACKUP, "back up")
+            self._host.backups[job.id] = spec.to_xml()
+
+        def worker(job: Job) -> None:
+            written: list[str] = []
+            try:
+                jobsim.transfer(job, DISK_BYTES * len(spec.disks), self._conn.rate)
+                for disk in spec.disks:
+                    header = f"vmgui test-driver backup of {self._name}/{disk.name} ({disk.format})\n"
+                    if os.path.lexists(disk.target):
+                        raise DriverError(ErrorCode.OPERATION_FAILED, f"{disk.target} appeared meanwhile")
+                    write_atomically(disk.target, header.encode())
+                    written.append(disk.target)
+            except BaseException:
+                for path in written:  # all or nothing: no partial backup stays behind
+                    try:
+                        os.unlink(path)
+                    except FileNotFoundError:
+                        pass
+                raise
+
+        self._conn.run_job(job, worker, True)
+        return job.id
+
+    def backup_get_xml_desc(self, job_id: int = 0) -> str:
+        job = self._host.jobs.find(self._uuid, self._name, job_id)
+        xml = self._host.backups.get(job.id)
+        if xml is None:
+            raise DriverError(ErrorCode.NO_JOB, f"job {job.id} of '{self._name}' is not a backup")
+        return xml
+
+    def get_job_info(self, job_id: int = 0) -> JobInfo:
+        self._conn._check_open()
+        return self._host.jobs.find(self._uuid, self._name, job_id).info()
+
+    def abort_job(self, job_id: int = 0) -> None:
+        self._conn._check_open()
+        self._host.jobs.abort(self._uuid, self._name, job_id)
+
+
+def _snapshot_state(state: DomainState) -> str:
+    return {DomainState.RUNNING: "running", DomainState.PAUSED: "paused"}.get(state, "shutoff")
+
+
+class TestSnapshot(Snapshot):
+    __test__ = False
+    _domain: TestDomain
+
+    def _lookup(self) -> tuple[SimDomain, SnapshotDef]:
+        sim = self._domain._sim()
+        snap = sim.snapshots.get(self._name)
+        if snap is None:
+            raise DriverError(ErrorCode.NO_SNAPSHOT, f"domain '{sim.name}' has no snapshot '{self._name}'")
+        return sim, snap
+
+    def xml_desc(self) -> str:
+        with self._domain._host.lock:
+            return self._lookup()[1].to_xml()
+
+    def is_current(self) -> bool:
+        with self._domain._host.lock:
+            sim, _ = self._lookup()
+            return sim.current_snapshot == self._name
+
+    def parent_name(self) -> str | None:
+        with self._domain._host.lock:
+            return self._lookup()[1].parent
+
+    def revert(self, flags: int = 0) -> None:
+        """Go back to the snapshot: its definition and its run state."""
+        check_flags(flags, 0, "snapshot revert")
+        host = self._domain._host
+        with host.lock:
+            sim, snap = self._lookup()
+            host.jobs.check_idle(sim.uuid, sim.name, "revert")
+            if snap.domain_xml:
+                sim.config = DomainXML.parse(snap.domain_xml) if sim.persistent else sim.config
+            target_active = snap.state in ("running", "paused")
+            if sim.active:
+                host.stop(sim, ShutoffReason.FROM_SNAPSHOT)
+                if not sim.persistent and target_active:
+                    host.add(sim)  # a transient domain reverted to a running state lives on
+                host.emit(sim, EventType.STOPPED, StoppedDetail.FROM_SNAPSHOT)
+            if target_active:
+                host.start(sim, DomainState.RUNNING, RunningReason.FROM_SNAPSHOT)
+                host.emit(sim, EventType.STARTED, StartedDetail.FROM_SNAPSHOT)
+                if snap.state == "paused":
+                    sim.set_state(DomainState.PAUSED, PausedReason.FROM_SNAPSHOT)
+                    host.emit(sim, EventType.SUSPENDED, SuspendedDetail.FROM_SNAPSHOT)
+            sim.current_snapshot = snap.name
+            sim.touch()
+            host.emit(sim, EventType.SNAPSHOT, SnapshotEventDetail.REVERTED, snap.name)
+
+    def delete(self, flags: int = 0) -> None:
+        """Remove the snapshot; its children move up to its parent."""
+        check_flags(flags, 0, "snapshot delete")
+        host = self._domain._host
+        with host.lock:
+            sim, snap = self._lookup()
+            host.jobs.check_idle(sim.uuid, sim.name, "delete a snapshot of")
+            for other in sim.snapshots.values():
+                if other.parent == snap.name:
+                    other.parent = snap.parent
+            del sim.snapshots[snap.name]
+            if sim.current_snapshot == snap.name:
+                sim.current_snapshot = snap.parent
+            sim.touch()
+            host.emit(sim, EventType.SNAPSHOT, SnapshotEventDetail.DELETED, snap.name)
+
+
+def restore_payload(path: str) -> dict[str, Any]:
+    """Read a save image written by :meth:`TestDomain.save`."""
+    if not isinstance(path, str) or not os.path.isabs(path):
+        raise invalid_arg(f"restore needs an absolute file path, not {path!r}")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(8 * 1024 * 1024)
+    except OSError as exc:
+        raise DriverError(ErrorCode.INVALID_ARG, f"cannot read save image {path}: {exc.strerror}") from None
+    if not data.startswith(SAVE_MAGIC):
+        raise DriverError(ErrorCode.INVALID_ARG, f"{path} is not a save image of the test driver")
+    try:
+        payload = json.loads(data[len(SAVE_MAGIC):])
+        assert isinstance(payload, dict) and isinstance(payload["xml"], str)
+    except (ValueError, AssertionError, KeyError):
+        raise DriverError(ErrorCode.INVALID_ARG, f"save image {path} is damaged") from None
+    return payload

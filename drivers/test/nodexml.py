@@ -1,0 +1,103 @@
+"""libvirt test-driver node files: ``<node>`` with ``<domain>`` children.
+
+The ``test:`` namespace elements set the simulated state (runstate,
+transient, hasmanagedsave, domainsnapshot, and vmgui's autostart); any object
+may come from another file through ``file="rel.xml"``, resolved next to the
+node file. Invalid combinations are INVALID_XML, as in libvirt.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from ..domxml import DomainXML
+from ..errors import DriverError, ErrorCode
+from ..flags import DomainState
+from ..snapxml import SnapshotDef
+from ..xmlutil import parse, path_of, to_string, xml_error
+
+TEST_NS = "http://libvirt.org/schemas/domain/test/1.0"
+MAX_NODE_BYTES = 64 * 1024 * 1024  # a node file may hold thousands of domains
+
+
+@dataclass
+class NodeDomain:
+    definition: DomainXML
+    runstate: DomainState = DomainState.RUNNING
+    transient: bool = False
+    managed_save: bool = False
+    autostart: bool = False
+    snapshots: list[SnapshotDef] = field(default_factory=list)
+
+
+def _q(tag: str) -> str:
+    return f"{{{TEST_NS}}}{tag}"
+
+
+def _load_ref(el: etree._Element, base_dir: str | None, root_tag: str) -> etree._Element:
+    ref = el.get("file")
+    if ref is None:
+        return el
+    if base_dir is None:
+        raise xml_error(f"{path_of(el)}: file= references need a node file on disk")
+    path = os.path.normpath(os.path.join(base_dir, ref))
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_NODE_BYTES + 1)
+    except OSError as exc:
+        raise DriverError(ErrorCode.INVALID_ARG, f"{path_of(el)}: cannot read {path}: {exc.strerror}") from None
+    return parse(data, root_tag, f"{path} (<{root_tag}>)")
+
+
+def _domain_of(el: etree._Element, base_dir: str | None) -> NodeDomain:
+    el = _load_ref(el, base_dir, "domain")
+    runstate_el = el.find(_q("runstate"))
+    try:
+        runstate = DomainState(int((runstate_el.text or "").strip())) if runstate_el is not None \
+            else DomainState.RUNNING
+    except ValueError:
+        raise xml_error(f"{path_of(runstate_el)}: unknown runstate {runstate_el.text!r}") from None
+    transient = el.find(_q("transient")) is not None
+    managed_save = el.find(_q("hasmanagedsave")) is not None
+    autostart = el.find(_q("autostart")) is not None
+    snapshots = []
+    for snap_el in el.findall(_q("domainsnapshot")):
+        inner = snap_el.find("domainsnapshot")
+        if snap_el.get("file") is not None:
+            inner = _load_ref(snap_el, base_dir, "domainsnapshot")
+        if inner is None:
+            raise xml_error(f"{path_of(snap_el)}: expected a <domainsnapshot> inside")
+        snapshots.append(SnapshotDef.parse(to_string(inner)))
+    name = el.findtext("name") or "?"
+    if transient and runstate == DomainState.SHUTOFF:
+        raise xml_error(f"domain '{name}': a transient domain cannot be shut off (runstate 5)")
+    if managed_save and runstate != DomainState.SHUTOFF:
+        raise xml_error(f"domain '{name}': a managed save image needs runstate 5 (shut off)")
+    if transient and autostart:
+        raise xml_error(f"domain '{name}': a transient domain cannot autostart")
+    clean = etree.fromstring(etree.tostring(el))
+    for child in list(clean):
+        if isinstance(child.tag, str) and child.tag.startswith(f"{{{TEST_NS}}}"):
+            clean.remove(child)
+    etree.cleanup_namespaces(clean)
+    definition = DomainXML(clean)
+    definition.validate()
+    definition.ensure_uuid()
+    return NodeDomain(definition, runstate, transient, managed_save, autostart, snapshots)
+
+
+def parse_node(text: str | bytes, base_dir: str | None = None) -> list[NodeDomain]:
+    """Domains of a node document; other objects (networks, pools) are ignored."""
+    root = parse(text, "node", max_bytes=MAX_NODE_BYTES)
+    return [_domain_of(el, base_dir) for el in root.findall("domain")]
+
+
+def read_node_file(path: str) -> list[NodeDomain]:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_NODE_BYTES + 1)
+    except OSError as exc:
+        raise DriverError(ErrorCode.INVALID_ARG, f"cannot read test node file {path}: {exc.strerror}") from None
+    return parse_node(data, os.path.dirname(path))

@@ -1,0 +1,189 @@
+"""The simulated hypervisor's state: domains, ids, events and jobs under one lock.
+
+Every mutation happens under :attr:`TestHost.lock` and ends with
+:meth:`SimDomain.touch`, which refreshes the cached filter bits; listing then
+walks one consistent snapshot (no domain skipped or listed twice) in time
+proportional to the number of domains and nothing else.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from ..domxml import DomainXML
+from ..errors import DriverError, ErrorCode
+from ..events import EventBus
+from ..flags import DomainState, EventType, JobEventDetail
+from ..jobs import Job, JobTable
+from ..records import DomainEvent, DomainRecord, filter_bits
+from ..snapxml import SnapshotDef
+
+ACTIVE_STATES = frozenset({DomainState.RUNNING, DomainState.PAUSED, DomainState.BLOCKED,
+                           DomainState.SHUTDOWN, DomainState.CRASHED, DomainState.PMSUSPENDED})
+
+
+class SimDomain:
+    """One simulated domain. Mutate only under the host lock, then ``touch()``."""
+
+    __slots__ = ("config", "live", "name", "uuid", "id", "state", "reason", "persistent",
+                 "autostart", "managed_save", "managed_save_paused", "snapshots", "current_snapshot",
+                 "cpu_ns", "run_since", "load", "bits", "title", "incoming")
+
+    def __init__(self, definition: DomainXML, persistent: bool = True) -> None:
+        self.config = definition
+        self.live: DomainXML | None = None
+        self.name = definition.name
+        self.uuid = definition.ensure_uuid()
+        self.title = definition.title
+        self.id: int | None = None
+        self.state = DomainState.SHUTOFF
+        self.reason = 0
+        self.persistent = persistent
+        self.autostart = False
+        self.managed_save = False
+        self.managed_save_paused = False
+        self.snapshots: OrderedDict[str, SnapshotDef] = OrderedDict()
+        self.current_snapshot: str | None = None
+        self.cpu_ns = 0
+        self.run_since: float | None = None
+        # a stable per-domain CPU load between 5 % and 65 % makes the demo look alive
+        self.load = 0.05 + (zlib.crc32(self.uuid.encode()) % 60) / 100
+        self.incoming = False  # a half-built guest of an incoming migration
+        self.bits = 0
+        self.touch()
+
+    @property
+    def active(self) -> bool:
+        return self.id is not None
+
+    @property
+    def definition(self) -> DomainXML:
+        """What the guest runs with now (live) or will boot with (config)."""
+        return self.live if self.live is not None else self.config
+
+    def touch(self) -> None:
+        self.bits = filter_bits(self.id is not None, self.persistent, self.state, self.managed_save,
+                                self.autostart, bool(self.snapshots))
+
+    def set_state(self, state: DomainState, reason: int) -> None:
+        now = time.monotonic()
+        if self.run_since is not None:
+            self.cpu_ns += int((now - self.run_since) * 1e9 * self.load * self.definition.vcpus)
+            self.run_since = None
+        if state == DomainState.RUNNING:
+            self.run_since = now
+        self.state = state
+        self.reason = int(reason)
+
+    def cpu_time_ns(self, now: float) -> int:
+        if self.run_since is None:
+            return self.cpu_ns
+        return self.cpu_ns + int((now - self.run_since) * 1e9 * self.load * self.definition.vcpus)
+
+    def record(self, now: float) -> DomainRecord:
+        d = self.definition
+        return DomainRecord(self.name, self.uuid, self.id, self.state, self.reason, self.persistent,
+                            self.autostart, self.managed_save, len(self.snapshots),
+                            d.current_memory_kib, d.memory_kib, d.vcpus, self.cpu_time_ns(now), self.title)
+
+
+class TestHost:
+    """One simulated hypervisor; ``test:///default`` has one per process."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.lock = threading.RLock()
+        self.by_uuid: dict[str, SimDomain] = {}
+        self.by_name: dict[str, SimDomain] = {}
+        self.bus = EventBus(f"test-events-{label}")
+        self.jobs = JobTable(self._job_event)
+        self.backups: dict[int, str] = {}  # job id -> backup XML
+        self._next_id = 1
+        self.saved_images: dict[str, Any] = {}
+
+    # -- membership --------------------------------------------------------
+    def add(self, dom: SimDomain) -> None:
+        with self.lock:
+            other = self.by_uuid.get(dom.uuid)
+            if other is not None and other.name != dom.name:
+                raise DriverError(ErrorCode.OPERATION_FAILED,
+                                  f"domain '{other.name}' is already defined with uuid {dom.uuid}")
+            other = self.by_name.get(dom.name)
+            if other is not None and other.uuid != dom.uuid:
+                raise DriverError(ErrorCode.OPERATION_FAILED,
+                                  f"domain '{dom.name}' already exists with uuid {other.uuid}")
+            self.by_uuid[dom.uuid] = dom
+            self.by_name[dom.name] = dom
+
+    def remove(self, dom: SimDomain) -> None:
+        with self.lock:
+            self.by_uuid.pop(dom.uuid, None)
+            if self.by_name.get(dom.name) is dom:
+                del self.by_name[dom.name]
+
+    def get(self, uuid: str, name: str = "") -> SimDomain:
+        dom = self.by_uuid.get(uuid)
+        if dom is None:
+            raise DriverError(ErrorCode.NO_DOMAIN, f"domain '{name or uuid}' no longer exists")
+        return dom
+
+    def next_id(self) -> int:
+        with self.lock:
+            value = self._next_id
+            self._next_id += 1
+            return value
+
+    # -- state changes -----------------------------------------------------
+    def start(self, dom: SimDomain, state: DomainState, reason: int) -> None:
+        """Give ``dom`` a run id and a live definition."""
+        dom.id = self.next_id()
+        dom.live = dom.config.copy()
+        dom.set_state(state, reason)
+        dom.touch()
+
+    def stop(self, dom: SimDomain, reason: int) -> None:
+        """Shut ``dom`` off; a transient domain disappears."""
+        dom.id = None
+        dom.live = None
+        dom.incoming = False
+        dom.set_state(DomainState.SHUTOFF, reason)
+        dom.touch()
+        if not dom.persistent:
+            self.remove(dom)
+
+    # -- events ------------------------------------------------------------
+    def emit(self, dom: SimDomain, type: EventType, detail: int = 0, message: str = "") -> None:
+        event = DomainEvent.now(type, detail, name=dom.name, uuid=dom.uuid, message=message)
+        self.bus.emit(self.handle_factory(dom.name, dom.uuid), event)
+
+    def _job_event(self, job: Job, detail: JobEventDetail) -> None:
+        event = DomainEvent.now(EventType.JOB, detail, job=job.info(), name=job.domain_name,
+                                uuid=job.domain_uuid)
+        self.bus.emit(self.handle_factory(job.domain_name, job.domain_uuid), event)
+
+    @staticmethod
+    def handle_factory(name: str, uuid: str) -> Callable[[Any], Any]:
+        def make(conn: Any) -> Any:
+            return conn.domain_handle(name, uuid)
+        return make
+
+
+_default_lock = threading.Lock()
+_default_host: TestHost | None = None
+
+
+def default_host(loader: Callable[[TestHost], None]) -> TestHost:
+    """The process-wide ``test:///default`` state, built on first use."""
+    global _default_host
+    with _default_lock:
+        if _default_host is None:
+            host = TestHost("default")
+            loader(host)
+            _default_host = host
+        return _default_host
