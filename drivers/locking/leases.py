@@ -93,9 +93,11 @@ class LeaseHolder:
         self.record.vm_pid = pid
         self._publish()
 
-    def set_registered(self, resources: Sequence[Resource]) -> None:
+    def set_registered(self, resources: Sequence[Resource], *, publish: bool = True) -> None:
+        """Record the VM's resource set; ``publish=False`` defers the write to the next acquire/release."""
         self.record.registered = [r.to_json() for r in resources]
-        self._publish()
+        if publish:
+            self._publish()
 
     def _publish(self) -> None:
         self.record.leases = [r.to_json() for r in self.held]

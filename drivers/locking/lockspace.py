@@ -186,9 +186,13 @@ class Lockspace:
         """Replace a holder's record atomically (readers never see half a file)."""
         base = self.holder_base(record.host, record.uuid)
         tmp = base.with_name(f".{base.name}.{os.getpid()}.tmp")
+        data = json.dumps(record.to_json(), separators=(",", ":")).encode()
         try:
-            with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(record.to_json(), fh)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
             os.replace(tmp, base.with_suffix(".json"))
         except OSError as exc:
             raise _internal(f"cannot write holder record {base}.json", exc) from None
