@@ -25,7 +25,6 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 from drivers.errors import DriverError, ErrorCode

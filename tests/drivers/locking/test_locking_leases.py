@@ -107,3 +107,23 @@ def test_one_holder_per_uuid_per_host(ls):
     other_host.register()  # migration: the same VM on two hosts
     other_host.close()
     a.close()
+
+
+def test_holder_without_a_record_is_still_refused(ls, tmp_path, monkeypatch):
+    """A lock taken by something that keeps no record (another tool) still blocks."""
+    import os
+
+    from drivers.locking import leases, ofd
+    monkeypatch.setattr(leases, "NAME_RETRY_S", 0.1)
+    disk = str(tmp_path / "d.img")
+    res = Resource.make(disk, S)
+    fd = ls.ensure().open_lease(res.keys[0].name)
+    assert ofd.try_lock(fd, E)
+    a = holder(ls, 1)
+    with pytest.raises(DriverError) as info:
+        a.acquire([res])
+    assert info.value.code is ErrorCode.RESOURCE_BUSY and "without a record" in info.value.message
+    assert inspect(disk, ls).mode is E and inspect(disk, ls).holders == []
+    os.close(fd)
+    a.acquire([res])
+    a.close()

@@ -254,3 +254,20 @@ def test_sigterm_to_the_supervisor_is_forwarded(lockenv):
     os.kill(sup.supervisor_pid, signal.SIGTERM)
     status = sup.wait(5)
     assert status is not None and status.signal == signal.SIGTERM and status.requested and not status.crashed
+
+
+def test_handle_is_thread_safe(lockenv):
+    from concurrent.futures import ThreadPoolExecutor
+    sup = lockenv.launch(lockenv.manager("threads"))
+    disks = [lockenv.disk(f"t{i}.img") for i in range(8)]
+
+    def churn(disk: str) -> int:
+        for _ in range(20):
+            sup.acquire(disk)
+            assert any(h["path"] == disk for h in sup.holders())
+            sup.release(disk)
+        return 1
+
+    with ThreadPoolExecutor(4) as pool:
+        assert sum(pool.map(churn, disks)) == 8
+    assert sup.holders() == [] and all(inspect(d, lockenv.lockspace).free for d in disks)
