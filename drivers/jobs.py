@@ -321,6 +321,10 @@ class JobTable:
             if job.state is not JobState.RUNNING:
                 raise DriverError(ErrorCode.OPERATION_INVALID,
                                   f"job {job_id} of '{name}' already ended ({job.state.name.lower()})")
+        if job.operation is JobOperation.MIGRATION_IN:
+            raise DriverError(ErrorCode.OPERATION_INVALID,
+                              f"cannot abort the incoming migration of '{name}' here; cancel it on the "
+                              "source, or destroy the domain on this host")
         job.request_cancel()
         return job
 

@@ -12,11 +12,13 @@ table and ``list_all_domains(flags)`` always agree.
 """
 from __future__ import annotations
 
+import functools
+import itertools
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from .errors import check_flags
-from .flags import LIST_ALL, LIST_GROUPS
+from .flags import LIST_ALL, LIST_GROUPS, ListFlags
 
 T = TypeVar("T")
 
@@ -50,7 +52,24 @@ def compile_filter(flags: int) -> Callable[[int], bool]:
     return accepts
 
 
+#: Every bits value a domain can have: exactly one bit from each group (128 of them).
+ALL_DOMAIN_BITS: tuple[int, ...] = tuple(
+    sum(combo) for combo in itertools.product(
+        *[[int(bit) for bit in ListFlags if bit & group] for group in LIST_GROUPS]))
+
+
+@functools.lru_cache(maxsize=1024)
+def accepted_bits(flags: int) -> frozenset[int]:
+    """The domain bits values that pass ``flags``: one set lookup per domain then.
+
+    This is what makes filtering 10,000 domains cost a few milliseconds in
+    pure Python, in the drivers and in the GUI alike.
+    """
+    accepts = compile_filter(flags)
+    return frozenset(bits for bits in ALL_DOMAIN_BITS if accepts(bits))
+
+
 def filter_items(items: Iterable[T], flags: int, bits_of: Callable[[T], int]) -> list[T]:
     """The items whose bits pass ``flags``, in their original order."""
-    accepts = compile_filter(flags)
-    return [item for item in items if accepts(bits_of(item))]
+    accepted = accepted_bits(validate(flags))
+    return [item for item in items if bits_of(item) in accepted]

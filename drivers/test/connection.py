@@ -13,7 +13,7 @@ from ..flags import (
     StartedDetail, StoppedDetail, SuspendedDetail, UndefinedDetail,
 )
 from ..jobs import Job
-from ..listfilter import compile_filter
+from ..listfilter import accepted_bits, validate
 from ..records import DomainRecord, JobInfo
 from . import jobsim
 from .domain import TestDomain, restore_payload
@@ -63,17 +63,17 @@ class TestConnection(Connection):
 
     # -- listing -----------------------------------------------------------
     def list_all_domains(self, flags: int = ListFlags(0)) -> list[Domain]:
-        accepts = compile_filter(flags)
+        accepted = accepted_bits(validate(flags))
         self._check_open()
         with self.host.lock:
-            return [TestDomain(self, d.name, d.uuid) for d in self.host.by_uuid.values() if accepts(d.bits)]
+            return [TestDomain(self, d.name, d.uuid) for d in self.host.by_uuid.values() if d.bits in accepted]
 
     def get_all_domain_stats(self, flags: int = ListFlags(0)) -> list[DomainRecord]:
-        accepts = compile_filter(flags)
+        accepted = accepted_bits(validate(flags))
         self._check_open()
         now = time.monotonic()
         with self.host.lock:
-            return [d.record(now) for d in self.host.by_uuid.values() if accepts(d.bits)]
+            return [d.record(now) for d in self.host.by_uuid.values() if d.bits in accepted]
 
     def lookup_by_name(self, name: str) -> Domain:
         self._check_open()
@@ -139,8 +139,7 @@ class TestConnection(Connection):
             else:
                 self.host.jobs.check_idle(sim.uuid, sim.name, "start")
             dom = TestDomain(self, sim.name, sim.uuid)
-            self.host.start(sim, DomainState.RUNNING, RunningReason.BOOTED)
-            sim.live = definition
+            self.host.start(sim, DomainState.RUNNING, RunningReason.BOOTED, definition)
             self.host.emit(sim, EventType.STARTED, StartedDetail.BOOTED)
             if flags & CreateFlags.START_PAUSED:
                 sim.set_state(DomainState.PAUSED, PausedReason.USER)
@@ -175,8 +174,7 @@ class TestConnection(Connection):
                     self.host.add(target)
                 elif target.active:
                     raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{target.name}' started meanwhile")
-                self.host.start(target, DomainState.RUNNING, RunningReason.RESTORED)
-                target.live = definition
+                self.host.start(target, DomainState.RUNNING, RunningReason.RESTORED, definition)
                 self.host.emit(target, EventType.STARTED, StartedDetail.RESTORED)
                 if paused:
                     target.set_state(DomainState.PAUSED, PausedReason.USER)
@@ -219,8 +217,7 @@ class TestConnection(Connection):
             if sim is None:
                 sim = SimDomain(definition, persistent=False)
                 self.host.add(sim)
-            self.host.start(sim, DomainState.PAUSED, PausedReason.MIGRATION)
-            sim.live = definition
+            self.host.start(sim, DomainState.PAUSED, PausedReason.MIGRATION, definition)
             sim.incoming = True
             self.host.emit(sim, EventType.STARTED, StartedDetail.MIGRATED)
             job = self.host.jobs.begin(sim.uuid, sim.name, JobOperation.MIGRATION_IN, "migrate")

@@ -31,7 +31,7 @@ class SimDomain:
 
     __slots__ = ("config", "live", "name", "uuid", "id", "state", "reason", "persistent",
                  "autostart", "managed_save", "managed_save_paused", "snapshots", "current_snapshot",
-                 "cpu_ns", "run_since", "load", "bits", "title", "incoming")
+                 "cpu_ns", "run_since", "load", "bits", "title", "incoming", "sizes")
 
     def __init__(self, definition: DomainXML, persistent: bool = True) -> None:
         self.config = definition
@@ -66,13 +66,16 @@ class SimDomain:
         return self.live if self.live is not None else self.config
 
     def touch(self) -> None:
+        """Refresh what listing reads, so listing never parses XML."""
+        d = self.definition
+        self.sizes = (d.current_memory_kib, d.memory_kib, d.vcpus)
         self.bits = filter_bits(self.id is not None, self.persistent, self.state, self.managed_save,
                                 self.autostart, bool(self.snapshots))
 
     def set_state(self, state: DomainState, reason: int) -> None:
         now = time.monotonic()
         if self.run_since is not None:
-            self.cpu_ns += int((now - self.run_since) * 1e9 * self.load * self.definition.vcpus)
+            self.cpu_ns += int((now - self.run_since) * 1e9 * self.load * self.sizes[2])
             self.run_since = None
         if state == DomainState.RUNNING:
             self.run_since = now
@@ -82,13 +85,13 @@ class SimDomain:
     def cpu_time_ns(self, now: float) -> int:
         if self.run_since is None:
             return self.cpu_ns
-        return self.cpu_ns + int((now - self.run_since) * 1e9 * self.load * self.definition.vcpus)
+        return self.cpu_ns + int((now - self.run_since) * 1e9 * self.load * self.sizes[2])
 
     def record(self, now: float) -> DomainRecord:
-        d = self.definition
+        memory, max_memory, vcpus = self.sizes
         return DomainRecord(self.name, self.uuid, self.id, self.state, self.reason, self.persistent,
                             self.autostart, self.managed_save, len(self.snapshots),
-                            d.current_memory_kib, d.memory_kib, d.vcpus, self.cpu_time_ns(now), self.title)
+                            memory, max_memory, vcpus, self.cpu_time_ns(now), self.title)
 
 
 class TestHost:
@@ -140,10 +143,12 @@ class TestHost:
             return value
 
     # -- state changes -----------------------------------------------------
-    def start(self, dom: SimDomain, state: DomainState, reason: int) -> None:
-        """Give ``dom`` a run id and a live definition."""
+    def start(self, dom: SimDomain, state: DomainState, reason: int,
+              live: DomainXML | None = None) -> None:
+        """Give ``dom`` a run id and a live definition (its config unless given)."""
         dom.id = self.next_id()
-        dom.live = dom.config.copy()
+        dom.live = live if live is not None else dom.config.copy()
+        dom.touch()
         dom.set_state(state, reason)
         dom.touch()
 

@@ -1,0 +1,33 @@
+"""Fixtures shared by every test directory."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import drivers
+from drivers.test import DEFAULT_NODE_XML
+from nodegen import node_xml  # noqa: F401  (re-exported for tests)
+
+
+@pytest.fixture
+def node_file(tmp_path: Path) -> Path:
+    """The demo host's node XML as a private file."""
+    path = tmp_path / "node.xml"
+    path.write_text(DEFAULT_NODE_XML)
+    return path
+
+
+@pytest.fixture
+def conn(node_file: Path) -> Iterator[drivers.Connection]:
+    """A private copy of the demo host with fast simulated jobs (4 GiB/s)."""
+    with drivers.open(f"test://{node_file}?rate=4096") as c:
+        yield c
+
+
+@pytest.fixture
+def slow_conn(node_file: Path) -> Iterator[drivers.Connection]:
+    """The demo host with slow jobs (64 MiB/s: a 2 GiB save takes 32 s) to observe and cancel."""
+    with drivers.open(f"test://{node_file}?rate=64") as c:
+        yield c

@@ -1,0 +1,88 @@
+"""test:/// URIs, libvirt test-driver node files, and the driver registry."""
+from __future__ import annotations
+
+import pytest
+
+import drivers
+from drivers import DomainState, ErrorCode
+
+NS = "xmlns:test='http://libvirt.org/schemas/domain/test/1.0'"
+
+
+def write(tmp_path, text, name="node.xml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_node_file_states_and_file_references(tmp_path):
+    write(tmp_path, f"<domain type='test' {NS}><name>fromfile</name><memory>65536</memory>"
+          "<test:runstate>3</test:runstate></domain>", "dom.xml")
+    node = write(tmp_path, f"""<node>
+      <domain file='dom.xml'/>
+      <domain type='test' {NS}><name>off</name><memory>65536</memory>
+        <test:runstate>5</test:runstate><test:hasmanagedsave/>
+        <test:domainsnapshot><domainsnapshot><name>s</name></domainsnapshot></test:domainsnapshot>
+      </domain>
+      <domain type='test' {NS}><name>temp</name><memory>65536</memory><test:transient/></domain>
+      <network><name>ignored</name></network>
+    </node>""")
+    with drivers.open(f"test://{node}") as conn:
+        recs = {r.name: r for r in conn.get_all_domain_stats()}
+        assert recs["fromfile"].state is DomainState.PAUSED and recs["fromfile"].id is not None
+        assert recs["off"].managed_save and recs["off"].snapshot_count == 1 and recs["off"].id is None
+        assert not recs["temp"].persistent and recs["temp"].state is DomainState.RUNNING
+        assert "test:" not in conn.lookup_by_name("off").xml_desc()
+
+
+@pytest.mark.parametrize("extra,message", [
+    ("<test:transient/><test:runstate>5</test:runstate>", "transient"),
+    ("<test:hasmanagedsave/>", "managed save"),
+    ("<test:runstate>42</test:runstate>", "runstate"),
+])
+def test_invalid_node_combinations(tmp_path, extra, message):
+    node = write(tmp_path, f"<node><domain type='test' {NS}><name>x</name><memory>1024</memory>{extra}"
+                 "</domain></node>")
+    with pytest.raises(drivers.DriverError) as info:
+        drivers.open(f"test://{node}")
+    assert info.value.code is ErrorCode.INVALID_XML and message in info.value.message
+
+
+@pytest.mark.parametrize("uri,code", [
+    ("test:///", ErrorCode.INVALID_ARG), ("test://", ErrorCode.INVALID_ARG),
+    ("test:///no/such/file.xml", ErrorCode.INVALID_ARG), ("test:///default?rate=-1", ErrorCode.INVALID_ARG),
+    ("test:///default?rate=fast", ErrorCode.INVALID_ARG), ("test:///default?colour=red", ErrorCode.INVALID_ARG),
+    ("test:///default?migration=v9", ErrorCode.INVALID_ARG), ("test://somehost/default", ErrorCode.NO_SUPPORT),
+    ("gopher://x", ErrorCode.NO_SUPPORT), ("", ErrorCode.INVALID_ARG), (None, ErrorCode.INVALID_ARG),
+])
+def test_bad_uris(uri, code):
+    with pytest.raises(drivers.DriverError) as info:
+        drivers.open(uri)
+    assert info.value.code is code
+
+
+def test_unknown_scheme_lists_what_is_supported():
+    with pytest.raises(drivers.DriverError) as info:
+        drivers.open("vmware://esx")
+    assert "test:///default" in info.value.message and "qemu:///embed" in info.value.message
+
+
+def test_connection_is_a_context_manager(node_file):
+    with drivers.open(f"test://{node_file}") as conn:
+        assert conn.uri.startswith("test:///") and not conn.closed
+    assert conn.closed
+
+
+def test_rate_parameter_sets_job_speed(node_file):
+    with drivers.open(f"test://{node_file}?rate=8") as conn:
+        assert conn.rate == 8 * 1024 * 1024
+
+
+def test_supports_feature_answers_truthfully(node_file):
+    from drivers import Feature
+    with drivers.open(f"test://{node_file}") as conn:
+        for feature in (Feature.MIGRATION_V3, Feature.MIGRATION_V2, Feature.JOBS, Feature.BACKUP,
+                        Feature.SNAPSHOTS, Feature.MANAGED_SAVE, Feature.SAVE_RESTORE):
+            assert conn.supports_feature(feature)
+        for feature in (Feature.REMOTE, Feature.MIGRATION_P2P, Feature.SERIAL_CONSOLE, 9999):
+            assert not conn.supports_feature(feature)

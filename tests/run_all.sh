@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs on a Debian machine, then run every test.
+#   bash tests/run_all.sh [pytest arguments]
+# Debian packages: QEMU (real VMs under TCG), Xvfb and Qt's X11 libraries (screenshots),
+# libvirt (the bridge's tests), desktop-file-utils and appstream (packaging validators),
+# and what pip needs to build libvirt-python. Python packages go into .venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+APT_PACKAGES=(
+  python3 python3-venv python3-dev gcc pkg-config
+  qemu-system-x86 qemu-utils
+  xvfb libegl1 libgl1 libfontconfig1 libdbus-1-3 libxkbcommon-x11-0
+  libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-randr0 libxcb-render-util0
+  libxcb-image0 libxcb-xkb1
+  libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
+  desktop-file-utils appstream
+)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "== installing Debian packages: ${missing[*]}"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "== creating .venv"
+  python3 -m venv .venv
+fi
+echo "== installing vmgui with its test and libvirt extras"
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test,libvirt]'
+
+echo "== running the test suite"
+exec .venv/bin/python -m pytest "$@"
