@@ -3,6 +3,18 @@
 Design (issue 4; seed 001; libvirt's virtlockd, reference section 6)
 ====================================================================
 
+Use::
+
+    mgr = LockManager(uuid, name, Lockspace(path_or_None))
+    mgr.add_resource("/vms/a.qcow2")                       # EXCLUSIVE
+    mgr.add_resource("/iso/x.iso", LeaseMode.READONLY)     # or libvirt flags 1 / 2
+    sup = mgr.launch(["qemu-system-x86_64", ...])          # RESOURCE_BUSY: no VM ran
+    sup.acquire(path, mode) / sup.release(path)            # hot-plug / unplug
+    state = sup.release(); sup.acquire_state(state)        # pause / resume, migration
+    sup.shutdown(); sup.exit_status().crashed
+    attach(uuid) / running()                               # after an app restart
+    inspect(path).holders                                  # who holds a disk
+
 Supervisor
     ``LockManager.launch`` starts ``python -m drivers.locking.supervisor`` in a
     new session. It takes the VM's leases, then forks/execs the VM (argv list,
