@@ -1,0 +1,383 @@
+"""The only door from Qt to the drivers.
+
+Driver calls are synchronous and may hang (an unreachable host, a stuck QMP
+socket), so every call runs on a bounded pool of *daemon* threads and is
+awaited from the UI as an asyncio future on the qasync loop. A hung call only
+holds its own thread: the window keeps painting, the connection shows as busy
+(``busyChanged``), the user can give up on it (:meth:`Bridge.give_up`), and a
+hung thread never blocks interpreter exit. Each connection may use at most
+:data:`PER_CONNECTION` threads, so one dead host cannot starve the others.
+
+Driver events arrive on driver threads; they are queued here and re-posted to
+the UI thread in batches (at most one batch per :data:`EVENT_BATCH_S`), so a
+storm of job-progress events costs one slot call, not thousands.
+"""
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import shutil
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+import drivers
+from drivers import DomainEvent, DriverError, ErrorCode, Feature
+
+from .workers import MAX_WORKERS, WorkerPool
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+PER_CONNECTION = 4
+BUSY_AFTER_S = 1.0
+EVENT_BATCH_S = 0.05
+EMBEDDED_URI = "qemu:///embed"
+FALLBACK_URI = "test:///default"
+
+
+class CallAbandoned(Exception):
+    """The user gave up waiting on a call; its thread may still be stuck in the driver."""
+
+
+def default_uri() -> tuple[str, str]:
+    """The embedded default connection and a sentence saying why it was chosen."""
+    if shutil.which("qemu-system-x86_64") is None:
+        return FALLBACK_URI, "qemu-system-x86_64 is not installed: showing the demo host test:///default"
+    try:
+        importlib.import_module("drivers.qemu")
+        if not hasattr(importlib.import_module("drivers.qemu"), "open_connection"):
+            raise ImportError("drivers.qemu has no open_connection")
+    except Exception as exc:  # noqa: BLE001 - any import failure means "not available"
+        return FALLBACK_URI, f"the QEMU driver is not available ({exc}): showing the demo host test:///default"
+    return EMBEDDED_URI, "embedded QEMU (qemu:///embed)"
+
+
+@dataclass(eq=False)
+class _Call:
+    key: str  # connection URI the call belongs to
+    what: str
+    work: Callable[[], Any]
+    future: asyncio.Future[Any]
+    started: float = 0.0
+    timer: Any = None
+
+
+@dataclass
+class _ConnSlots:
+    running: set[_Call] = field(default_factory=set)
+    waiting: deque[_Call] = field(default_factory=deque)
+    busy_text: str = ""
+
+
+class Bridge(QObject):
+    """Runs driver calls off the UI thread and turns driver events into Qt signals."""
+
+    #: uri, list[DomainEvent] in arrival order (already on the UI thread)
+    eventsArrived = Signal(str, list)
+    #: uri, "" when idle or a description of the call that is taking long
+    busyChanged = Signal(str, str)
+    _post = Signal(object)
+
+    def __init__(self, parent: QObject | None = None, max_workers: int = MAX_WORKERS,
+                 per_connection: int = PER_CONNECTION) -> None:
+        super().__init__(parent)
+        self._pool = WorkerPool(max_workers)
+        self._per_conn = per_connection
+        self._conns: dict[str, drivers.Connection] = {}
+        self._slots: dict[str, _ConnSlots] = {}
+        self._handles: dict[str, int] = {}
+        self._events_lock = threading.Lock()
+        self._events: list[tuple[str, DomainEvent]] = []
+        self._flush_pending = False
+        self._last_flush = 0.0
+        self._closed = False
+        self._post.connect(self._run_posted)
+        self._busy_timer = QTimer(self)
+        self._busy_timer.setInterval(250)
+        self._busy_timer.timeout.connect(self._check_busy)
+        self._busy_timer.start()
+
+    # -- calls ---------------------------------------------------------------
+    def connection(self, uri: str) -> drivers.Connection | None:
+        return self._conns.get(uri)
+
+    async def open(self, uri: str, timeout: float | None = None) -> drivers.Connection:
+        """Open ``uri`` in the pool; the connection is then addressed by its URI."""
+        conn = await self._submit(uri, f"connecting to {uri}", lambda: drivers.open(uri), timeout)
+        self._conns[uri] = conn
+        return conn
+
+    async def call(self, uri: str, fn: Callable[[drivers.Connection], T], what: str,
+                   timeout: float | None = None) -> T:
+        """Run ``fn(connection)`` in the pool and return its result."""
+        conn = self._conns.get(uri)
+        if conn is None:
+            raise DriverError(ErrorCode.OPERATION_INVALID, f"connection {uri} is not open")
+        return await self._submit(uri, what, lambda: fn(conn), timeout)
+
+    async def call_domain(self, uri: str, uuid: str, fn: Callable[[drivers.Domain], T], what: str,
+                          timeout: float | None = None) -> T:
+        """Run ``fn(domain)`` with the domain looked up by uuid inside the worker."""
+        return await self.call(uri, lambda conn: fn(conn.lookup_by_uuid(uuid)), what, timeout)
+
+    async def features(self, uri: str) -> frozenset[Feature]:
+        """Every Feature the connection supports, asked once so the UI never has to."""
+        def ask(conn: drivers.Connection) -> frozenset[Feature]:
+            return frozenset(f for f in Feature if conn.supports_feature(f))
+        return await self.call(uri, ask, f"asking {uri} what it supports")
+
+    def _submit(self, key: str, what: str, work: Callable[[], Any], timeout: float | None) -> asyncio.Future[Any]:
+        loop = asyncio.get_event_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if self._closed:
+            future.set_exception(DriverError(ErrorCode.OPERATION_INVALID, "vmgui is shutting down"))
+            return future
+        call = _Call(key, what, work, future)
+        slots = self._slots.setdefault(key, _ConnSlots())
+        slots.waiting.append(call)
+        if timeout is not None:
+            call.timer = loop.call_later(timeout, self._time_out, call, timeout)
+        self._pump(key)
+        return future
+
+    def _pump(self, key: str) -> None:
+        slots = self._slots.get(key)
+        while slots and slots.waiting and len(slots.running) < self._per_conn:
+            call = slots.waiting.popleft()
+            if call.future.done():
+                continue
+            call.started = time.monotonic()
+            slots.running.add(call)
+            self._pool.submit(lambda call=call: self._execute(call))
+
+    def _execute(self, call: _Call) -> None:
+        try:
+            result, error = call.work(), None
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting UI code
+            result, error = None, exc
+        if not self._closed:
+            _emit_safely(self._post, lambda: self._settle(call, result, error))
+
+    def _settle(self, call: _Call, result: Any, error: BaseException | None) -> None:
+        slots = self._slots.get(call.key)
+        if slots is not None:
+            slots.running.discard(call)
+        if call.timer is not None:
+            call.timer.cancel()
+        if not call.future.done():
+            if error is not None:
+                call.future.set_exception(error)
+            else:
+                call.future.set_result(result)
+        self._pump(call.key)
+        self._check_busy()
+
+    def _time_out(self, call: _Call, timeout: float) -> None:
+        if not call.future.done():
+            call.future.set_exception(DriverError(
+                ErrorCode.OPERATION_TIMEOUT,
+                f"{call.what} did not answer within {timeout:g} s; the host may be unreachable"))
+
+    def give_up(self, uri: str) -> int:
+        """Fail every pending call of ``uri`` with :class:`CallAbandoned`; returns how many.
+
+        The threads stay inside the driver until it returns (there is no safe
+        way to interrupt a foreign call); their results are then dropped.
+        They no longer count against the connection's share of the pool.
+        """
+        slots = self._slots.get(uri)
+        if slots is None:
+            return 0
+        calls = list(slots.running) + list(slots.waiting)
+        slots.running.clear()
+        slots.waiting.clear()
+        for call in calls:
+            if not call.future.done():
+                call.future.set_exception(CallAbandoned(f"gave up waiting for {call.what}"))
+        self._check_busy()
+        return len(calls)
+
+    def pending(self, uri: str) -> int:
+        slots = self._slots.get(uri)
+        return len(slots.running) + len(slots.waiting) if slots else 0
+
+    # -- the driver API the models use -------------------------------------------
+    async def list_records(self, uri: str) -> list[drivers.DomainRecord]:
+        """One bulk snapshot of every domain of ``uri``."""
+        return await self.call(uri, lambda c: c.get_all_domain_stats(), f"listing domains of {uri}")
+
+    async def fetch_records(self, uri: str, uuids: list[str]) -> tuple[list[drivers.DomainRecord], list[str]]:
+        """Fresh records of a few domains, and the uuids that no longer exist."""
+        def fetch(conn: drivers.Connection) -> tuple[list[drivers.DomainRecord], list[str]]:
+            records, gone = [], []
+            for uuid in uuids:
+                try:
+                    records.append(conn.lookup_by_uuid(uuid).record())
+                except DriverError as exc:
+                    if exc.code is not ErrorCode.NO_DOMAIN:
+                        raise
+                    gone.append(uuid)
+            return records, gone
+        return await self.call(uri, fetch, f"refreshing {len(uuids)} domain(s) of {uri}")
+
+    async def list_jobs(self, uri: str) -> list[drivers.JobInfo]:
+        return await self.call(uri, lambda c: c.list_all_jobs(), f"listing jobs of {uri}")
+
+    async def abort_job(self, uri: str, info: drivers.JobInfo) -> None:
+        def abort(conn: drivers.Connection) -> None:
+            dom = conn.lookup_by_uuid(info.domain_uuid) if info.domain_uuid else conn.lookup_by_name(info.domain)
+            dom.abort_job(info.id)
+        await self.call(uri, abort, f"cancelling job {info.id} of {info.domain}")
+
+    async def xml_desc(self, uri: str, uuid: str) -> str:
+        return await self.call_domain(uri, uuid, lambda d: d.xml_desc(), "reading the domain XML")
+
+    async def define_new(self, uri: str, name: str, memory_mib: int, vcpus: int) -> str:
+        """Define a new persistent domain; returns its uuid."""
+        def define(conn: drivers.Connection) -> str:
+            from drivers.domxml import DomainXML, validate_name
+            xml = DomainXML.new(validate_name(name), int(memory_mib) * 1024, int(vcpus))
+            return conn.define_xml(xml.to_string()).uuid
+        return await self.call(uri, define, f"defining {name} on {uri}")
+
+    async def run_action(self, uri: str, uuid: str, action: str, what: str, **params: Any) -> Any:
+        """Run a domain action (see :data:`DOMAIN_ACTIONS`); long ones start ASYNC jobs."""
+        op = DOMAIN_ACTIONS[action]
+        if action == "migrate":
+            dest = self._conns.get(params["dest"])
+            if dest is None:
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"destination {params['dest']} is not open")
+            params = {**params, "dest": dest}
+        return await self.call_domain(uri, uuid, lambda d: op(d, **params), what)
+
+    # -- busy ------------------------------------------------------------------
+    @Slot()
+    def _check_busy(self) -> None:
+        now = time.monotonic()
+        for key, slots in self._slots.items():
+            slow = [c for c in slots.running if now - c.started >= BUSY_AFTER_S]
+            text = ""
+            if slow:
+                oldest = min(slow, key=lambda c: c.started)
+                text = f"{oldest.what} ({now - oldest.started:.0f} s)"
+                if len(slow) > 1:
+                    text += f" and {len(slow) - 1} more"
+            if text != slots.busy_text:
+                slots.busy_text = text
+                self.busyChanged.emit(key, text)
+
+    # -- events ----------------------------------------------------------------
+    async def watch(self, uri: str) -> None:
+        """Subscribe to ``uri``'s events; they arrive as ``eventsArrived`` batches."""
+        def callback(_conn: Any, _dom: Any, event: DomainEvent) -> None:
+            self._queue_event(uri, event)
+        self._handles[uri] = await self.call(uri, lambda c: c.register_event_callback(callback),
+                                             f"subscribing to events of {uri}")
+
+    def _queue_event(self, uri: str, event: DomainEvent) -> None:
+        """Driver thread: queue and post at most one flush."""
+        with self._events_lock:
+            self._events.append((uri, event))
+            if self._flush_pending or self._closed:
+                return
+            self._flush_pending = True
+        _emit_safely(self._post, self._flush_events)
+
+    def _flush_events(self) -> None:
+        wait = EVENT_BATCH_S - (time.monotonic() - self._last_flush)
+        if wait > 0:
+            QTimer.singleShot(int(wait * 1000) + 1, self._flush_events)
+            return
+        with self._events_lock:
+            batch, self._events = self._events, []
+            self._flush_pending = False
+        self._last_flush = time.monotonic()
+        grouped: dict[str, list[DomainEvent]] = {}
+        for uri, event in batch:
+            grouped.setdefault(uri, []).append(event)
+        for uri, events in grouped.items():
+            if uri in self._conns:
+                self.eventsArrived.emit(uri, events)
+
+    @Slot(object)
+    def _run_posted(self, fn: Callable[[], None]) -> None:
+        fn()
+
+    # -- teardown --------------------------------------------------------------
+    def forget(self, uri: str) -> drivers.Connection | None:
+        """Stop tracking ``uri``; close it in the background (a hung close never blocks)."""
+        self.give_up(uri)
+        self._slots.pop(uri, None)
+        self._handles.pop(uri, None)
+        conn = self._conns.pop(uri, None)
+        if conn is not None:
+            self._pool.submit(lambda: _quiet_close(conn))
+        return conn
+
+    def shutdown(self) -> None:
+        """Abandon everything and stop the pool without waiting on hung calls."""
+        for uri in list(self._conns):
+            self.forget(uri)
+        for uri in list(self._slots):
+            self.give_up(uri)
+        self._closed = True
+        self._busy_timer.stop()
+        self._pool.shutdown()
+
+
+def _quiet_close(conn: drivers.Connection) -> None:
+    try:
+        conn.close()
+    except Exception:  # noqa: BLE001 - closing is best effort
+        log.warning("closing %s failed", conn.uri, exc_info=True)
+
+
+def _emit_safely(signal: Any, fn: Callable[[], None]) -> None:
+    """Post to the UI thread; after the window is gone there is nobody to tell."""
+    try:
+        signal.emit(fn)
+    except RuntimeError:  # the Bridge's C++ object was deleted during shutdown
+        pass
+
+
+def _backup_xml(dom: drivers.Domain, folder: str) -> str:
+    """Push-backup XML writing every disk of ``dom`` to a new file in ``folder``."""
+    import os
+    from xml.sax.saxutils import quoteattr
+
+    from drivers.domxml import DomainXML
+    disks = [d for d in DomainXML.parse(dom.xml_desc()).disks() if d.device == "disk"]
+    if not disks:
+        raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' has no disk to back up")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    entries = "".join(
+        f"<disk name={quoteattr(d.target)} type='file'>"
+        f"<target file={quoteattr(os.path.join(folder, f'{dom.name}-{d.target}-{stamp}.qcow2'))}/>"
+        "<driver type='qcow2'/></disk>" for d in disks)
+    return f"<domainbackup mode='push'><disks>{entries}</disks></domainbackup>"
+
+
+_ASYNC = int(drivers.JobFlags.ASYNC)
+_DELETE_FLAGS = int(drivers.UndefineFlags.MANAGED_SAVE | drivers.UndefineFlags.SNAPSHOTS_METADATA)
+
+#: action name -> fn(domain, **params); job-creating ones pass JobFlags.ASYNC and return the job id.
+DOMAIN_ACTIONS: dict[str, Callable[..., Any]] = {
+    "start": lambda d: d.create(_ASYNC if d.connection.supports_feature(Feature.JOBS) else 0),
+    "pause": lambda d: d.suspend(),
+    "resume": lambda d: d.resume(),
+    "shutdown": lambda d: d.shutdown(),
+    "reboot": lambda d: d.reboot(),
+    "force_off": lambda d: d.destroy(),
+    "save": lambda d: d.managed_save(_ASYNC),
+    "snapshot": lambda d, name: d.snapshot_create(name, _ASYNC if d.connection.supports_feature(Feature.JOBS) else 0),
+    "backup": lambda d, folder: d.backup_begin(_backup_xml(d, folder), _ASYNC),
+    "migrate": lambda d, dest, flags: d.migrate(dest, int(flags) | _ASYNC),
+    "delete": lambda d: d.undefine(_DELETE_FLAGS),
+}

@@ -1,0 +1,231 @@
+"""Every job of every connection, running and finished, for the job panel.
+
+Rows are keyed by (connection uri, job id) because job ids are unique only per
+connection. Finished rows keep their final figures until the user clears them.
+"""
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+
+from drivers import JobInfo, JobState
+from drivers.jobs import operation_text
+
+from .format import DASH, bytes_text, duration_text, rate_text
+from .jobstats import JobStats
+
+JobKey = tuple[str, int]
+
+
+class JobCol(enum.IntEnum):
+    DOMAIN = 0
+    OPERATION = 1
+    PROGRESS = 2
+    DONE = 3
+    RATE = 4
+    ELAPSED = 5
+    ETA = 6
+    STATE = 7
+    DETAILS = 8
+    CANCEL = 9
+
+
+JOB_HEADERS = ("Domain", "Operation", "Progress", "Transferred", "Rate", "Elapsed", "ETA", "State",
+               "Details", "")
+DISPLAY = Qt.ItemDataRole.DisplayRole.value
+TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
+PERCENT_ROLE = Qt.ItemDataRole.UserRole.value + 1  # int 0-100, or -1 while the total is unknown
+KEY_ROLE = Qt.ItemDataRole.UserRole.value + 2
+_STATE_TEXT = {JobState.RUNNING: "running", JobState.COMPLETED: "completed", JobState.FAILED: "failed",
+               JobState.CANCELLED: "cancelled"}
+
+
+def details_text(info: JobInfo) -> str:
+    """Migration figures, or the error of a failed or cancelled job."""
+    if info.error and info.finished:
+        return info.error
+    parts = []
+    iteration = info.detail("iteration")
+    if iteration is not None:
+        parts.append(f"pass {iteration:.0f}")
+    remaining = info.detail("remaining_bytes")
+    if remaining is not None:
+        parts.append(f"{bytes_text(remaining)} left")
+    dirty = info.detail("dirty_rate")
+    if dirty is not None:
+        parts.append(f"dirtying {rate_text(dirty)}")
+    downtime = info.detail("expected_downtime_ms")
+    if downtime is not None:
+        parts.append(f"downtime ≈ {downtime:.0f} ms")
+    known = {"iteration", "remaining_bytes", "dirty_rate", "expected_downtime_ms"}
+    parts += [f"{k.replace('_', ' ')} {v:g}" for k, v in info.details if k not in known]
+    return " · ".join(parts)
+
+
+class JobRow:
+    __slots__ = ("key", "stats", "texts")
+
+    def __init__(self, key: JobKey, info: JobInfo, now: float) -> None:
+        self.key = key
+        self.stats = JobStats(info, now)
+        self.texts: list[str] = []
+        self.format(now)
+
+    @property
+    def info(self) -> JobInfo:
+        return self.stats.info
+
+    def format(self, now: float) -> None:
+        info, stats = self.info, self.stats
+        percent = stats.percent()
+        done = bytes_text(info.processed)
+        if info.total is not None:
+            done = f"{done} / {bytes_text(info.total)}"
+        self.texts = [
+            info.domain, operation_text(info.operation),
+            DASH if percent is None else f"{percent:.0f} %", done, rate_text(stats.rate()),
+            duration_text(stats.elapsed(now)),
+            duration_text(stats.eta(now)) if not info.finished else DASH,
+            _STATE_TEXT.get(info.state, info.state.name.lower()), details_text(info), "",
+        ]
+
+    def percent_value(self) -> int:
+        percent = self.stats.percent()
+        if percent is None:
+            return 100 if self.info.state is JobState.COMPLETED else -1
+        return int(percent)
+
+
+class JobTableModel(QAbstractTableModel):
+    """Append-only while jobs run; :meth:`clear_finished` removes the ended ones."""
+
+    #: (uri, JobInfo) when a job this model saw running has ended
+    jobFinished = Signal(str, object)
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._rows: list[JobRow] = []
+        self._pos: dict[JobKey, int] = {}
+        self._running_on: dict[tuple[str, str], JobKey] = {}  # (uri, domain uuid or name) -> job
+
+    # -- Qt interface ------------------------------------------------------------
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(JOB_HEADERS)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = DISPLAY) -> Any:
+        if not index.isValid():
+            return None
+        row = self._rows[index.row()]
+        if role == DISPLAY:
+            return row.texts[index.column()]
+        if role == PERCENT_ROLE:
+            return row.percent_value()
+        if role == KEY_ROLE:
+            return row.key
+        if role == TOOLTIP:
+            if index.column() == JobCol.DETAILS:
+                return row.texts[JobCol.DETAILS] or None
+            if index.column() == JobCol.DOMAIN:
+                return f"job {row.key[1]} on {row.key[0]}"
+        return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = DISPLAY) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == DISPLAY and 0 <= section < len(JOB_HEADERS):
+            return JOB_HEADERS[section]
+        return None
+
+    # -- queries -----------------------------------------------------------------
+    def row_at(self, i: int) -> JobRow:
+        return self._rows[i]
+
+    def find(self, key: JobKey) -> int | None:
+        return self._pos.get(key)
+
+    def rows(self) -> list[JobRow]:
+        return list(self._rows)
+
+    def running_job(self, uri: str, uuid: str, name: str = "") -> JobInfo | None:
+        """The running job of a domain, if any (for action enablement)."""
+        key = self._running_on.get((uri, uuid)) or self._running_on.get((uri, name))
+        pos = self._pos.get(key) if key else None
+        return self._rows[pos].info if pos is not None else None
+
+    # -- updates -----------------------------------------------------------------
+    def update(self, uri: str, infos: Iterable[JobInfo], now: float | None = None) -> None:
+        """Merge job snapshots; the newest snapshot of each job wins."""
+        now = time.monotonic() if now is None else now
+        latest: dict[int, JobInfo] = {}
+        for info in infos:
+            latest[info.id] = info
+        new: list[JobRow] = []
+        changed: list[int] = []
+        for job_id, info in latest.items():
+            key = (uri, job_id)
+            pos = self._pos.get(key)
+            if pos is None:
+                new.append(JobRow(key, info, now))
+                self._track(uri, info, key)
+                continue
+            row = self._rows[pos]
+            was_running = not row.info.finished
+            if row.info.finished and not info.finished:
+                continue  # a late progress event after the final one
+            row.stats.update(info, now)
+            row.format(now)
+            self._track(uri, info, key)
+            changed.append(pos)
+            if was_running and info.finished:
+                self.jobFinished.emit(uri, info)
+        if changed:
+            self.dataChanged.emit(self.index(min(changed), 0), self.index(max(changed), len(JOB_HEADERS) - 1))
+        if new:
+            first = len(self._rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            for row in new:
+                self._pos[row.key] = len(self._rows)
+                self._rows.append(row)
+            self.endInsertRows()
+
+    def _track(self, uri: str, info: JobInfo, key: JobKey) -> None:
+        domain = (uri, info.domain_uuid or info.domain)
+        if info.finished:
+            if self._running_on.get(domain) == key:
+                del self._running_on[domain]
+        else:
+            self._running_on[domain] = key
+
+    def tick(self, now: float | None = None) -> None:
+        """Advance elapsed and ETA of running jobs between events."""
+        now = time.monotonic() if now is None else now
+        running = [i for i, row in enumerate(self._rows) if not row.info.finished]
+        for i in running:
+            self._rows[i].format(now)
+        if running:
+            self.dataChanged.emit(self.index(min(running), JobCol.ELAPSED),
+                                  self.index(max(running), JobCol.ETA))
+
+    def clear_finished(self, uri: str | None = None) -> int:
+        """Remove ended jobs (of ``uri``, or of all connections); returns how many."""
+        doomed = [i for i, row in enumerate(self._rows)
+                  if row.info.finished and (uri is None or row.key[0] == uri)]
+        self._remove(doomed)
+        return len(doomed)
+
+    def remove_connection(self, uri: str) -> None:
+        self._remove([i for i, row in enumerate(self._rows) if row.key[0] == uri])
+        self._running_on = {k: v for k, v in self._running_on.items() if k[0] != uri}
+
+    def _remove(self, positions: list[int]) -> None:
+        for i in reversed(positions):  # one signal pair per row keeps views simple and correct
+            self.beginRemoveRows(QModelIndex(), i, i)
+            del self._rows[i]
+            self.endRemoveRows()
+        if positions:
+            self._pos = {row.key: i for i, row in enumerate(self._rows)}

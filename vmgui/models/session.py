@@ -1,0 +1,238 @@
+"""The live state of the window: open connections, their domains and jobs.
+
+The table is fed by one bulk ``get_all_domain_stats`` per connection, then kept
+current by events: a batch of events marks domains dirty and one worker call
+re-reads just those. A cheap bulk re-sync runs every few seconds (it also gives
+the CPU usage column its figures). Nothing here blocks: every driver call is
+awaited through the bridge, and failures land in the message model.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from drivers import DomainEvent, DriverError, ErrorCode, EventType, Feature
+
+from ..bridge import Bridge
+from .connections import ConnectionModel, ConnState
+from .domains import DomainTableModel, Key
+from .filters import FilterState
+from .jobs import JobTableModel
+from .messages import MessageModel
+
+log = logging.getLogger(__name__)
+OPEN_TIMEOUT_S = 120.0
+RESYNC_S = 5.0
+FETCH_FEW = 64  # above this many dirty domains, one bulk listing is cheaper
+
+
+class Session(QObject):
+    """Owns the bridge and the models; the window only talks to this."""
+
+    #: a sentence for the status bar
+    status = Signal(str)
+
+    def __init__(self, bridge: Bridge | None = None, parent: QObject | None = None,
+                 resync_s: float = RESYNC_S) -> None:
+        super().__init__(parent)
+        self.bridge = bridge or Bridge(self)
+        self.connections = ConnectionModel(self)
+        self.domains = DomainTableModel(self)
+        self.jobs = JobTableModel(self)
+        self.messages = MessageModel(self)
+        self.filters = FilterState(self)
+        self.filters.changed.connect(self.apply_filter)
+        self.bridge.eventsArrived.connect(self._on_events)
+        self.bridge.busyChanged.connect(self._on_busy)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._dirty: dict[str, set[str]] = {}
+        self._refreshing: set[str] = set()
+        self._resync = QTimer(self)
+        self._resync.setInterval(int(resync_s * 1000))
+        self._resync.timeout.connect(self._resync_all)
+        self._resync.start()
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(1000)
+        self._ticker.timeout.connect(self.jobs.tick)
+        self._ticker.start()
+
+    # -- tasks -------------------------------------------------------------------
+    def spawn(self, coro: Coroutine[Any, Any, Any], doing: str) -> asyncio.Task[Any]:
+        """Run ``coro`` on the loop; a failure becomes a message, never a traceback."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                self.messages.error(t.exception(), doing)  # type: ignore[arg-type]
+        task.add_done_callback(done)
+        return task
+
+    def stop(self) -> None:
+        self._resync.stop()
+        self._ticker.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        self.bridge.shutdown()
+
+    # -- connections -------------------------------------------------------------
+    async def open(self, uri: str) -> bool:
+        """Connect, subscribe to events, then load domains and jobs; False on failure."""
+        uri = uri.strip()
+        existing = self.connections.get(uri)
+        if existing is not None and existing.state in (ConnState.CONNECTED, ConnState.CONNECTING):
+            self.status.emit(f"{uri} is already open")
+            return True
+        row = self.connections.add(uri)
+        self.connections.update(uri, state=ConnState.CONNECTING, message="")
+        self.domains.set_label(uri, row.label)
+        try:
+            await self.bridge.open(uri, timeout=OPEN_TIMEOUT_S)
+            features = await self.bridge.features(uri)
+            self.connections.update(uri, features=features)
+            try:
+                await self.bridge.watch(uri)
+            except DriverError as exc:
+                if exc.code is not ErrorCode.NO_SUPPORT:
+                    raise
+                self.messages.add("warning", f"{uri} sends no events",
+                                  f"changes show up within {self._resync.interval() // 1000} s instead.")
+            await self.resync(uri)
+            if Feature.JOBS in features:
+                self.jobs.update(uri, await self.bridge.list_jobs(uri))
+        except Exception as exc:  # noqa: BLE001 - shown to the user, the window carries on
+            if self.connections.get(uri) is None:
+                return False  # closed meanwhile
+            self.connections.update(uri, state=ConnState.FAILED, message=str(exc))
+            self.messages.error(exc, f"Connecting to {uri}")
+            self.bridge.forget(uri)
+            return False
+        self.connections.update(uri, state=ConnState.CONNECTED, message="")
+        self.status.emit(f"Connected to {uri}")
+        return True
+
+    def close(self, uri: str) -> None:
+        """Forget ``uri``: its rows and jobs go; a hung close happens in the background."""
+        self.bridge.forget(uri)
+        self.domains.remove_connection(uri)
+        self.jobs.remove_connection(uri)
+        self.connections.remove(uri)
+        self._dirty.pop(uri, None)
+
+    def give_up(self, uri: str) -> None:
+        """Stop waiting on ``uri``'s hung calls; a connection still opening is dropped."""
+        row = self.connections.get(uri)
+        count = self.bridge.give_up(uri)
+        if row is not None and row.state is ConnState.CONNECTING:
+            self.connections.update(uri, state=ConnState.FAILED, message="gave up connecting")
+        self.status.emit(f"Stopped waiting for {count} request(s) to {uri}")
+
+    def _on_busy(self, uri: str, text: str) -> None:
+        self.connections.update(uri, busy=text)
+
+    # -- domains -----------------------------------------------------------------
+    def apply_filter(self) -> None:
+        f = self.filters
+        self.domains.set_filter(f.accepts(), f.search, f.only_uri)
+
+    async def resync(self, uri: str) -> None:
+        records = await self.bridge.list_records(uri)
+        if self.connections.get(uri) is None:
+            return
+        self.domains.apply(uri, records, complete=True)
+        self.connections.update(uri, domains=len(records))
+
+    def _resync_all(self) -> None:
+        for row in self.connections.rows():
+            if row.ready and self.bridge.pending(row.uri) == 0:
+                self.spawn(self.resync(row.uri), f"Refreshing {row.uri}")
+
+    def mark_dirty(self, uri: str, uuids: set[str]) -> None:
+        self._dirty.setdefault(uri, set()).update(uuids)
+        if uri not in self._refreshing:
+            self._refreshing.add(uri)
+            self.spawn(self._refresh(uri), f"Refreshing {uri}")
+
+    async def _refresh(self, uri: str) -> None:
+        """Re-read dirty domains until none are left (events keep coming meanwhile)."""
+        try:
+            while self._dirty.get(uri):
+                uuids = self._dirty.pop(uri)
+                if len(uuids) > FETCH_FEW:
+                    await self.resync(uri)
+                    continue
+                try:
+                    records, gone = await self.bridge.fetch_records(uri, sorted(uuids))
+                except DriverError as exc:
+                    if exc.code is not ErrorCode.NO_SUPPORT:
+                        raise
+                    await self.resync(uri)
+                    continue
+                if self.connections.get(uri) is not None:
+                    self.domains.apply(uri, records, removed=gone)
+                    if gone:
+                        self.connections.update(uri, domains=self.domains.total(uri))
+        finally:
+            self._refreshing.discard(uri)
+
+    def _on_events(self, uri: str, events: list[DomainEvent]) -> None:
+        jobs = []
+        dirty: set[str] = set()
+        for event in events:
+            if event.type == EventType.JOB and event.job is not None:
+                jobs.append(event.job)
+            elif event.type == EventType.DISCONNECTED:
+                self.connections.update(uri, state=ConnState.DISCONNECTED, message=event.message)
+                self.messages.add("error", f"Lost the connection to {uri}", event.message or "the host went away.",
+                                  "Reconnect from Connection ▸ Connect when it is back.")
+            if event.domain_uuid and event.type != EventType.JOB:
+                dirty.add(event.domain_uuid)
+        if jobs:
+            self.jobs.update(uri, jobs)
+        if dirty:
+            self.mark_dirty(uri, dirty)
+
+    # -- actions -----------------------------------------------------------------
+    def run(self, action: str, keys: list[Key], verb: str, **params: Any) -> list[asyncio.Task[Any]]:
+        """Run ``action`` on every domain in ``keys`` (bulk), each call on its own."""
+        return [self.spawn(self._run_one(action, key, verb, params), f"{verb} {self._name(key)}") for key in keys]
+
+    def _name(self, key: Key) -> str:
+        row = self.domains.get(key)
+        return row.rec.name if row is not None else key[1]
+
+    async def _run_one(self, action: str, key: Key, verb: str, params: dict[str, Any]) -> None:
+        uri, uuid = key
+        name = self._name(key)
+        self.domains.set_busy(key, verb.lower())
+        try:
+            await self.bridge.run_action(uri, uuid, action, f"{verb} {name}", **params)
+        finally:
+            self.domains.set_busy(key, "")
+            if self.connections.get(uri) is not None:
+                self.mark_dirty(uri, {uuid})
+        self.status.emit(f"{verb} {name}: done")
+
+    async def define_new(self, uri: str, name: str, memory_mib: int, vcpus: int) -> None:
+        uuid = await self.bridge.define_new(uri, name, memory_mib, vcpus)
+        self.mark_dirty(uri, {uuid})
+        self.status.emit(f"Defined {name} on {uri}")
+
+    def cancel_job(self, uri: str, job_id: int) -> None:
+        pos = self.jobs.find((uri, job_id))
+        if pos is None:
+            return
+        info = self.jobs.row_at(pos).info
+        self.spawn(self.bridge.abort_job(uri, info), f"Cancelling the {info.domain} job")
+
+    async def domain_xml(self, key: Key) -> str:
+        return await self.bridge.xml_desc(*key)
+
+    def time_since(self, start: float) -> float:
+        return time.monotonic() - start
