@@ -91,7 +91,8 @@ class Domain:
         raise no_support("domain state")
 
     def info(self) -> DomainInfo:
-        raise no_support("domain info")
+        rec = self.record()
+        return DomainInfo(rec.state, rec.max_memory_kib, rec.memory_kib, rec.vcpus, rec.cpu_time_ns)
 
     def record(self) -> DomainRecord:
         raise no_support("domain stats")

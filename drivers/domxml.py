@@ -279,11 +279,12 @@ class DomainXML:
         set_child_text(self.root, "vcpu", str(count))
 
     # -- os and behaviour --------------------------------------------------
-    def _os(self, create: bool = False) -> etree._Element | None:
+    def _os(self) -> etree._Element | None:
+        return self.root.find("os")
+
+    def _os_for_edit(self) -> etree._Element:
         el = self.root.find("os")
-        if el is None and create:
-            el = etree.SubElement(self.root, "os")
-        return el
+        return el if el is not None else etree.SubElement(self.root, "os")
 
     @property
     def os_type(self) -> str:
@@ -309,7 +310,7 @@ class DomainXML:
 
     @boot_devices.setter
     def boot_devices(self, devs: list[str]) -> None:
-        os_el = self._os(create=True)
+        os_el = self._os_for_edit()
         for el in os_el.findall("boot"):
             os_el.remove(el)
         for dev in devs:
@@ -333,7 +334,7 @@ class DomainXML:
 
     def set_direct_boot(self, kernel: str | None, initrd: str | None = None,
                         cmdline: str | None = None) -> None:
-        os_el = self._os(create=True)
+        os_el = self._os_for_edit()
         for tag, value in (("kernel", kernel), ("initrd", initrd), ("cmdline", cmdline)):
             set_child_text(os_el, tag, value)
 

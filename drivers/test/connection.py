@@ -13,6 +13,7 @@ from ..flags import (
     StartedDetail, StoppedDetail, SuspendedDetail, UndefinedDetail,
 )
 from ..jobs import Job
+from ..lifecycle import paused_after_restore
 from ..listfilter import accepted_bits, validate
 from ..records import DomainRecord, JobInfo
 from . import jobsim
@@ -153,8 +154,7 @@ class TestConnection(Connection):
         self._check_open()
         payload = restore_payload(path)
         definition = DomainXML.parse(payload["xml"])
-        from .domain import save_state_flags
-        paused = save_state_flags(flags & ~int(JobFlags.ASYNC), bool(payload.get("paused")))
+        paused = paused_after_restore(flags & ~int(JobFlags.ASYNC), bool(payload.get("paused")))
         with self.host.lock:
             sim = self.host.by_uuid.get(definition.uuid)
             if sim is not None and sim.active:

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from typing import TYPE_CHECKING, Any
 
 from ..base import Domain, Snapshot
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
+from ..fsutil import write_atomically
+from ..lifecycle import not_running, paused_after_restore
 from ..flags import (
     CreateFlags, DomainState, EventType, JobFlags, JobOperation, PausedReason, ResumedDetail,
     RunningReason, SaveFlags, ShutdownDetail, ShutoffReason, SnapshotCreateFlags, SnapshotEventDetail,
     StartedDetail, StoppedDetail, SuspendedDetail, UndefineFlags, UndefinedDetail,
 )
 from ..jobs import Job
-from ..records import DomainInfo, DomainRecord, JobInfo
+from ..records import DomainRecord, JobInfo
 from ..snapxml import BackupDef, SnapshotDef, snapshot_request
 from . import jobsim
 from .world import SimDomain
@@ -32,39 +33,6 @@ if TYPE_CHECKING:
 SAVE_MAGIC = b"VMGUI-TestSave\x00"
 #: Simulated size of each disk for backup jobs.
 DISK_BYTES = 1024 ** 3
-
-
-def write_atomically(path: str, data: bytes) -> None:
-    """Write ``path`` so that it either has all of ``data`` or does not exist."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".vmgui-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _not_running(name: str) -> DriverError:
-    return DriverError(ErrorCode.OPERATION_INVALID, f"domain '{name}' is not running")
-
-
-def save_state_flags(flags: int, paused_now: bool) -> bool:
-    """Whether a saved guest comes back paused (RUNNING/PAUSED flags override)."""
-    if flags & SaveFlags.RUNNING and flags & SaveFlags.PAUSED:
-        raise invalid_arg("RUNNING and PAUSED are mutually exclusive")
-    if flags & SaveFlags.PAUSED:
-        return True
-    if flags & SaveFlags.RUNNING:
-        return False
-    return paused_now
 
 
 class TestDomain(Domain):
@@ -100,10 +68,6 @@ class TestDomain(Domain):
         import time
         with self._host.lock:
             return self._sim().record(time.monotonic())
-
-    def info(self) -> DomainInfo:
-        rec = self.record()
-        return DomainInfo(rec.state, rec.max_memory_kib, rec.memory_kib, rec.vcpus, rec.cpu_time_ns)
 
     def xml_desc(self, flags: int = 0) -> str:
         check_flags(flags, 0b111, "xml_desc")
@@ -159,7 +123,7 @@ class TestDomain(Domain):
         with self._host.lock:
             sim = self._idle("shut down")
             if not sim.active:
-                raise _not_running(sim.name)
+                raise not_running(sim.name)
             if sim.definition.lifecycle_action("on_poweroff") == "restart":
                 self._host.emit(sim, EventType.REBOOT)
                 return
@@ -171,7 +135,7 @@ class TestDomain(Domain):
         with self._host.lock:
             sim = self._idle("reboot")
             if sim.state != DomainState.RUNNING:
-                raise _not_running(sim.name)
+                raise not_running(sim.name)
             if sim.definition.lifecycle_action("on_reboot") == "restart":
                 self._host.emit(sim, EventType.REBOOT)
                 return
@@ -186,7 +150,7 @@ class TestDomain(Domain):
         with self._host.lock:
             sim = self._sim()
             if not sim.active:
-                raise _not_running(sim.name)
+                raise not_running(sim.name)
             self._host.stop(sim, ShutoffReason.DESTROYED)
             self._host.emit(sim, EventType.STOPPED, StoppedDetail.DESTROYED)
 
@@ -196,7 +160,7 @@ class TestDomain(Domain):
             if sim.state == DomainState.PAUSED:
                 raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{sim.name}' is already paused")
             if sim.state != DomainState.RUNNING:
-                raise _not_running(sim.name)
+                raise not_running(sim.name)
             sim.set_state(DomainState.PAUSED, PausedReason.USER)
             sim.touch()
             self._host.emit(sim, EventType.SUSPENDED, SuspendedDetail.PAUSED)
@@ -241,7 +205,7 @@ class TestDomain(Domain):
         with self._host.lock:
             sim = self._idle(action)
             if not sim.active or sim.state not in (DomainState.RUNNING, DomainState.PAUSED):
-                raise _not_running(sim.name)
+                raise not_running(sim.name)
             return sim, self._host.jobs.begin(sim.uuid, sim.name, operation, action)
 
     def _after_save(self, sim: SimDomain) -> None:
@@ -256,7 +220,7 @@ class TestDomain(Domain):
                 raise DriverError(ErrorCode.OPERATION_INVALID,
                                   f"cannot do managed save for transient domain '{self._name}'")
         sim, job = self._begin_save("save", JobOperation.SAVE)
-        paused = save_state_flags(flags, sim.state == DomainState.PAUSED)
+        paused = paused_after_restore(flags, sim.state == DomainState.PAUSED)
 
         def worker(job: Job) -> None:
             jobsim.transfer(job, sim.definition.current_memory_kib * 1024, self._conn.rate)
@@ -283,7 +247,7 @@ class TestDomain(Domain):
         if not os.path.isdir(os.path.dirname(path)):
             raise invalid_arg(f"the folder of {path} does not exist")
         sim, job = self._begin_save("save", JobOperation.SAVE)
-        paused = save_state_flags(flags, sim.state == DomainState.PAUSED)
+        paused = paused_after_restore(flags, sim.state == DomainState.PAUSED)
         payload = SAVE_MAGIC + json.dumps({"xml": sim.definition.to_string(), "paused": paused,
                                            "memory": sim.definition.current_memory_kib * 1024}).encode()
 

@@ -14,8 +14,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from ..domainindex import DomainIndex
 from ..domxml import DomainXML
-from ..errors import DriverError, ErrorCode
 from ..events import EventBus
 from ..flags import DomainState, EventType, JobEventDetail
 from ..jobs import Job, JobTable
@@ -94,47 +94,19 @@ class SimDomain:
                             memory, max_memory, vcpus, self.cpu_time_ns(now), self.title)
 
 
-class TestHost:
+class TestHost(DomainIndex[SimDomain]):
     """One simulated hypervisor; ``test:///default`` has one per process."""
 
     __test__ = False  # not a pytest test class
 
     def __init__(self, label: str) -> None:
+        super().__init__()
         self.label = label
-        self.lock = threading.RLock()
-        self.by_uuid: dict[str, SimDomain] = {}
-        self.by_name: dict[str, SimDomain] = {}
         self.bus = EventBus(f"test-events-{label}")
         self.jobs = JobTable(self._job_event)
         self.backups: dict[int, str] = {}  # job id -> backup XML
         self._next_id = 1
         self.saved_images: dict[str, Any] = {}
-
-    # -- membership --------------------------------------------------------
-    def add(self, dom: SimDomain) -> None:
-        with self.lock:
-            other = self.by_uuid.get(dom.uuid)
-            if other is not None and other.name != dom.name:
-                raise DriverError(ErrorCode.OPERATION_FAILED,
-                                  f"domain '{other.name}' is already defined with uuid {dom.uuid}")
-            other = self.by_name.get(dom.name)
-            if other is not None and other.uuid != dom.uuid:
-                raise DriverError(ErrorCode.OPERATION_FAILED,
-                                  f"domain '{dom.name}' already exists with uuid {other.uuid}")
-            self.by_uuid[dom.uuid] = dom
-            self.by_name[dom.name] = dom
-
-    def remove(self, dom: SimDomain) -> None:
-        with self.lock:
-            self.by_uuid.pop(dom.uuid, None)
-            if self.by_name.get(dom.name) is dom:
-                del self.by_name[dom.name]
-
-    def get(self, uuid: str, name: str = "") -> SimDomain:
-        dom = self.by_uuid.get(uuid)
-        if dom is None:
-            raise DriverError(ErrorCode.NO_DOMAIN, f"domain '{name or uuid}' no longer exists")
-        return dom
 
     def next_id(self) -> int:
         with self.lock:
