@@ -1,0 +1,141 @@
+"""Push-mode backup (libvirt ``<domainbackup>``) through QEMU's blockdev-backup.
+
+For every selected disk the driver creates the target image with qemu-img
+(same virtual size), attaches it as a block node and starts one
+``blockdev-backup sync=full`` per disk in a single transaction, so all disks
+are copied as of the same instant (copy-before-write keeps that point in
+time while the guest writes on). Progress comes from ``query-jobs``; abort
+sends ``job-cancel``. A failed or cancelled backup removes every target.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..errors import DriverError, ErrorCode, check_flags
+from ..flags import JobFlags, JobOperation
+from ..jobs import Job
+from ..snapxml import BackupDef
+from . import storage
+from .host import LiveVM, QemuHost
+
+if TYPE_CHECKING:
+    from .domain import QemuDomain
+
+POLL = 0.05
+
+
+def begin(domain: "QemuDomain", backup_xml: str, flags: int = 0) -> int:
+    check_flags(flags, int(JobFlags.ASYNC), "backup_begin")
+    host: QemuHost = domain._host
+    with host.lock:
+        dom = domain._idle("back up")
+        vm = dom.live
+        if vm is None:
+            raise DriverError(ErrorCode.OPERATION_INVALID,
+                              f"domain '{dom.name}' is not running; a push backup needs a running guest")
+        nodes = {d.target: d for d in vm.disks}
+        spec = BackupDef.parse(backup_xml, list(nodes))
+        job = host.jobs.begin(dom.uuid, dom.name, JobOperation.BACKUP, "back up")
+        host.backups[job.id] = spec.to_xml()
+
+    def worker(job: Job) -> None:
+        run(host, vm, spec, nodes, job)
+
+    host.jobs.run(job, worker, True)
+    return job.id
+
+
+def run(host: QemuHost, vm: LiveVM, spec: BackupDef, nodes: dict[str, Any], job: Job) -> None:
+    created: list[str] = []
+    added: list[str] = []
+    job_ids: list[str] = []
+    ok = False
+    try:
+        sizes = {}
+        for disk in spec.disks:
+            src = nodes[disk.name]
+            sizes[disk.name] = int(storage.info(src.path)["virtual-size"])
+        total = sum(sizes.values())
+        job.progress(0, total)
+        for disk in spec.disks:
+            if os.path.lexists(disk.target):
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"backup target {disk.target} already exists")
+            storage.run(["create", "-q", "-f", disk.format, disk.target, str(sizes[disk.name])],
+                        f"creating backup target {disk.target}")
+            created.append(disk.target)
+        job.raise_if_cancelled()
+        actions = []
+        for disk in spec.disks:
+            tnode = f"bk{job.id}-{disk.name}"
+            vm.execute("blockdev-add", {"driver": disk.format, "node-name": tnode,
+                                        "file": {"driver": "file", "filename": disk.target}})
+            added.append(tnode)
+            jid = f"backup{job.id}-{disk.name}"
+            job_ids.append(jid)
+            actions.append({"type": "blockdev-backup",
+                            "data": {"job-id": jid, "device": nodes[disk.name].node, "target": tnode,
+                                     "sync": "full", "auto-dismiss": False, "auto-finalize": True}})
+        vm.execute("transaction", {"actions": actions})
+
+        def cancel() -> None:
+            for jid in job_ids:
+                try:
+                    vm.execute("job-cancel", {"id": jid}, timeout=5)
+                except DriverError:
+                    pass
+        job.on_cancel(cancel)
+        errors = []
+        pending = set(job_ids)
+        while pending:
+            current = done = 0
+            infos = {i.get("id"): i for i in vm.execute("query-jobs")}
+            for jid in job_ids:
+                info = infos.get(jid)
+                if info is None:
+                    pending.discard(jid)
+                    continue
+                current += int(info.get("current-progress") or 0)
+                done += int(info.get("total-progress") or 0)
+                if info.get("status") == "concluded" and jid in pending:
+                    pending.discard(jid)
+                    if info.get("error"):
+                        errors.append(f"{jid}: {info['error']}")
+                    try:
+                        vm.execute("job-dismiss", {"id": jid})
+                    except DriverError:
+                        pass
+            job.progress(min(current, total), total)
+            if pending:
+                time.sleep(POLL)
+        job.raise_if_cancelled()
+        if errors:
+            raise DriverError(ErrorCode.OPERATION_FAILED, "backup failed: " + "; ".join(errors))
+        ok = True
+    finally:
+        for jid in job_ids if not ok else ():
+            try:
+                vm.execute("job-cancel", {"id": jid}, timeout=5)
+            except DriverError:
+                pass
+            try:
+                vm.execute("job-dismiss", {"id": jid}, timeout=5)
+            except DriverError:
+                pass
+        for tnode in added:
+            for _ in range(50):
+                try:
+                    vm.execute("blockdev-del", {"node-name": tnode}, timeout=5)
+                    break
+                except DriverError as exc:
+                    if "Cannot find" in exc.message or "not found" in exc.message or not vm.mon or \
+                            not vm.mon.connected:
+                        break
+                    time.sleep(0.02)  # the job may still hold the node for a moment
+        if not ok:
+            for path in created:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass

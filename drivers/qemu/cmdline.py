@@ -1,0 +1,265 @@
+"""Domain XML -> ``qemu-system-x86_64`` argument list (never a shell string).
+
+Only what the embedded driver can honour is accepted; anything else fails
+with a message naming the XML element and what to use instead. Paths from
+the XML are checked (absolute, no control characters) and commas are escaped
+the way QEMU's option parser expects.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+
+from ..domxml import Disk, DomainXML
+from ..errors import DriverError, ErrorCode
+from .layout import check_path
+
+QEMU_BINARY = "qemu-system-x86_64"
+MACHINES = {"q35": "q35", "pc": "pc"}
+_NIC_MODELS = {None: "virtio-net-pci", "virtio": "virtio-net-pci", "e1000": "e1000", "e1000e": "e1000e",
+               "rtl8139": "rtl8139"}
+_KVM_GET_API_VERSION = 0xAE00
+_KVM_CREATE_VM = 0xAE01
+
+
+def qemu_binary() -> str | None:
+    return shutil.which(os.environ.get("VMGUI_QEMU", QEMU_BINARY))
+
+
+def kvm_problem() -> str | None:
+    """None when KVM is usable; else why not (checked, not just /dev/kvm's existence)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            flags = {w for line in fh if line.startswith("flags") for w in line.split(":", 1)[1].split()}
+    except OSError:
+        flags = set()
+    if not flags & {"vmx", "svm"}:
+        return "the CPU offers no hardware virtualization (no vmx/svm flag): KVM would be slower than TCG"
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+    except OSError as exc:
+        return f"/dev/kvm cannot be opened ({exc.strerror})"
+    try:
+        if fcntl.ioctl(fd, _KVM_GET_API_VERSION) != 12:
+            return "/dev/kvm speaks an unknown KVM API version"
+        vm = fcntl.ioctl(fd, _KVM_CREATE_VM, 0)
+        os.close(vm)
+    except OSError as exc:
+        return f"KVM cannot create a VM ({exc.strerror})"
+    finally:
+        os.close(fd)
+    return None
+
+
+def _esc(value: str) -> str:
+    """Escape a value inside a QEMU ``key=value,...`` option."""
+    return value.replace(",", ",,")
+
+
+def _xml_path(path: str | None, where: str) -> str:
+    if path is None:
+        raise DriverError(ErrorCode.INVALID_XML, f"{where}: a path is required")
+    try:
+        return check_path(path, where)
+    except DriverError as exc:
+        raise DriverError(ErrorCode.INVALID_XML, exc.message) from None
+
+
+def _unsupported(what: str) -> DriverError:
+    return DriverError(ErrorCode.NO_SUPPORT, what)
+
+
+@dataclass
+class BlockNode:
+    """A disk as QEMU sees it: node names for block jobs and snapshots."""
+
+    target: str
+    node: str  # format node (used by block jobs)
+    file_node: str
+    path: str
+    format: str
+    readonly: bool
+    shareable: bool
+    device: str
+
+
+@dataclass
+class CommandLine:
+    argv: list[str]
+    disks: list[BlockNode] = field(default_factory=list)
+    serial_log: str | None = None
+
+
+def build(definition: DomainXML, *, qmp_socket: str, vnc_socket: str | None = None,
+          incoming: str | None = None, paused: bool = False, binary: str | None = None) -> CommandLine:
+    """The argument list that runs ``definition``.
+
+    ``incoming``: a migration URI, or ``defer`` to take it later over QMP.
+    ``paused``: start with the vCPUs stopped (-S).
+    """
+    d = definition
+    binary = binary or qemu_binary()
+    if not binary:
+        raise DriverError(ErrorCode.NO_SUPPORT, f"{QEMU_BINARY} is not installed (Debian: qemu-system-x86)")
+    if d.os_type != "hvm":
+        raise _unsupported(f"/domain/os/type: only 'hvm' guests run here, not {d.os_type!r}")
+    if d.arch not in ("x86_64", "i686"):
+        raise _unsupported(f"/domain/os/type/@arch: {d.arch!r} guests need another emulator; use x86_64")
+    machine = (d.machine or "q35").split("-")[0]
+    if machine.startswith("pc"):
+        machine = "pc"
+    if machine not in MACHINES:
+        raise _unsupported(f"/domain/os/type/@machine: {d.machine!r} is not supported; use q35 or pc")
+    if d.domain_type == "kvm":
+        problem = kvm_problem()
+        if problem:
+            raise DriverError(ErrorCode.OPERATION_INVALID,
+                              f"KVM is not usable on this host: {problem}. Use <domain type='qemu'> "
+                              "(TCG emulation) instead")
+        accel = "kvm"
+    elif d.domain_type == "qemu":
+        accel = "tcg"
+    else:
+        raise _unsupported(f"/domain/@type: {d.domain_type!r} domains cannot run under QEMU; use 'qemu' or 'kvm'")
+    mem_mib = max(1, (d.current_memory_kib or d.memory_kib) // 1024)
+    argv = [binary, "-name", f"guest={d.name},debug-threads=on", "-uuid", d.uuid,
+            "-machine", f"{MACHINES[machine]},accel={accel}", "-m", f"{mem_mib}M", "-smp", str(d.vcpus),
+            "-nodefaults", "-no-user-config", "-msg", "timestamp=on",
+            "-chardev", f"socket,id=qmp,path={_esc(qmp_socket)},server=on,wait=off",
+            "-mon", "chardev=qmp,mode=control"]
+    if accel == "kvm" and d.cpu_mode in ("host-passthrough", "host-model"):
+        argv += ["-cpu", "host"]
+    if d.lifecycle_action("on_reboot") == "destroy":
+        argv.append("-no-reboot")
+    if d.kernel:
+        argv += ["-kernel", _xml_path(d.kernel, "/domain/os/kernel")]
+        if d.initrd:
+            argv += ["-initrd", _xml_path(d.initrd, "/domain/os/initrd")]
+        if d.cmdline:
+            argv += ["-append", d.cmdline]
+    elif d.initrd or d.cmdline:
+        raise DriverError(ErrorCode.INVALID_XML, "/domain/os: initrd and cmdline need a kernel")
+    boot = [b for b in d.boot_devices if b]
+    order = "".join({"hd": "c", "cdrom": "d", "network": "n", "fd": "a"}.get(b, "") for b in boot)
+    if order:
+        argv += ["-boot", f"order={order}"]
+    disks = _disks(d, machine, argv)
+    _nics(d, argv)
+    serial_log = _serials(d, argv)
+    _graphics(d, argv, vnc_socket)
+    if paused or incoming:
+        argv.append("-S")
+    if incoming:
+        argv += ["-incoming", incoming]
+    return CommandLine(argv, disks, serial_log)
+
+
+def _disks(d: DomainXML, machine: str, argv: list[str]) -> list[BlockNode]:
+    nodes = []
+    ide_units = {"pc": ["ide.0,unit=0", "ide.0,unit=1", "ide.1,unit=0", "ide.1,unit=1"],
+                 "q35": [f"ide.{i}" for i in range(6)]}[machine]
+    used_ide = 0
+    for i, disk in enumerate(d.disks()):
+        where = f"/domain/devices/disk[{i + 1}]"
+        if disk.device not in ("disk", "cdrom"):
+            raise _unsupported(f"{where}: device {disk.device!r} is not supported; use disk or cdrom")
+        if disk.type not in ("file", "block"):
+            raise _unsupported(f"{where}: disk type {disk.type!r} is not supported; use file or block")
+        fmt = disk.format or "raw"
+        if fmt not in ("raw", "qcow2"):
+            raise _unsupported(f"{where}/driver: format {fmt!r} is not supported; use raw or qcow2")
+        dev_id = disk.target
+        node = f"fmt-{dev_id}"
+        readonly = disk.readonly or disk.device == "cdrom"
+        if disk.source:
+            path = _xml_path(disk.source, f"{where}/source")
+            if not os.path.exists(path):
+                raise DriverError(ErrorCode.INVALID_ARG, f"{where}/source: disk image {path} does not exist")
+            file_drv = "host_device" if disk.type == "block" else "file"
+            argv += ["-blockdev", json.dumps({"driver": file_drv, "filename": path, "node-name": f"file-{dev_id}",
+                                              "read-only": readonly, "auto-read-only": True,
+                                              "discard": "unmap"}, separators=(",", ":")),
+                     "-blockdev", json.dumps({"driver": fmt, "file": f"file-{dev_id}", "node-name": node,
+                                              "read-only": readonly}, separators=(",", ":"))]
+            nodes.append(BlockNode(dev_id, node, f"file-{dev_id}", path, fmt, readonly, disk.shareable, disk.device))
+        elif disk.device != "cdrom":
+            raise DriverError(ErrorCode.INVALID_XML, f"{where}/source: a disk needs a source file")
+        drive = f",drive={node}" if disk.source else ""
+        share = ",share-rw=on" if disk.shareable and disk.source else ""
+        if disk.device == "cdrom" or disk.bus in ("sata", "ide"):
+            if used_ide >= len(ide_units):
+                raise _unsupported(f"{where}: too many IDE/SATA disks for machine {machine}")
+            kind = "ide-cd" if disk.device == "cdrom" else "ide-hd"
+            argv += ["-device", f"{kind},bus={ide_units[used_ide]}{drive},id={dev_id}{share}"]
+            used_ide += 1
+        elif disk.bus == "virtio":
+            argv += ["-device", f"virtio-blk-pci{drive},id={dev_id}{share}"]
+        else:
+            raise _unsupported(f"{where}/target: bus {disk.bus!r} is not supported; use virtio, sata or ide")
+    return nodes
+
+
+def _nics(d: DomainXML, argv: list[str]) -> None:
+    for i, nic in enumerate(d.interfaces()):
+        where = f"/domain/devices/interface[{i + 1}]"
+        if nic.type != "user":
+            raise _unsupported(f"{where}: interface type {nic.type!r} needs a privileged host network; "
+                               "the embedded driver supports type='user' (user-mode networking)")
+        model = _NIC_MODELS.get(nic.model)
+        if model is None:
+            raise _unsupported(f"{where}/model: NIC model {nic.model!r} is not supported; use virtio or e1000")
+        mac = f",mac={nic.mac}" if nic.mac else ""
+        argv += ["-netdev", f"user,id=net{i}", "-device", f"{model},netdev=net{i},id=nic{i}{mac}"]
+
+
+def _serials(d: DomainXML, argv: list[str]) -> str | None:
+    log = None
+    index = 0
+    for i, ch in enumerate(d.char_devices()):
+        if ch.kind == "console" and index:
+            continue  # libvirt's console mirrors serial0
+        where = f"/domain/devices/{ch.kind}"
+        cid = f"serial{index}"
+        if ch.type == "file":
+            path = _xml_path(ch.path, f"{where}/source/@path")
+            argv += ["-chardev", f"file,id={cid},path={_esc(path)},append=on"]
+            log = log or path
+        elif ch.type == "unix":
+            path = _xml_path(ch.path, f"{where}/source/@path")
+            if len(path.encode()) > 107:
+                raise DriverError(ErrorCode.INVALID_XML, f"{where}/source/@path: {path} is too long for a socket")
+            server = "on" if (ch.mode or "bind") == "bind" else "off"
+            argv += ["-chardev", f"socket,id={cid},path={_esc(path)},server={server},wait=off"]
+        elif ch.type == "pty":
+            argv += ["-chardev", f"pty,id={cid}"]
+        elif ch.type == "null":
+            argv += ["-chardev", f"null,id={cid}"]
+        else:
+            raise _unsupported(f"{where}: serial type {ch.type!r} is not supported; use file, unix, pty or null")
+        argv += ["-serial", f"chardev:{cid}"]
+        index += 1
+    return log
+
+
+def _graphics(d: DomainXML, argv: list[str], vnc_socket: str | None) -> None:
+    graphics = d.graphics()
+    if not graphics:
+        argv += ["-display", "none"]
+        return
+    g = graphics[0]
+    if g.type != "vnc":
+        raise _unsupported(f"/domain/devices/graphics: type {g.type!r} is not supported; use vnc")
+    argv += ["-device", "VGA"]
+    if g.socket or not g.listen and vnc_socket and g.port is None:
+        path = _xml_path(g.socket, "/domain/devices/graphics/@socket") if g.socket else vnc_socket
+        argv += ["-vnc", f"unix:{_esc(path)}"]
+        return
+    listen = g.listen or "127.0.0.1"
+    if listen not in ("127.0.0.1", "::1", "localhost"):
+        raise _unsupported("/domain/devices/graphics/@listen: VNC listens on loopback or a unix socket only")
+    port = g.port if g.port is not None and g.port >= 5900 else None
+    display = (port - 5900) if port is not None else 0
+    argv += ["-vnc", f"{listen}:{display}" if port is not None else f"{listen}:0,to=99"]

@@ -1,0 +1,269 @@
+"""``qemu:///embed`` connections: listing, definitions, restore, disks and migration phases."""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Any
+
+from ..base import Connection, Domain
+from ..domxml import DomainXML
+from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
+from ..flags import (
+    CreateFlags, DefinedDetail, DomainState, EventType, Feature, JobFlags, JobOperation, ListFlags,
+    MigrateFlags, SaveFlags, StartedDetail,
+)
+from ..jobs import Job
+from ..listfilter import compile_filter
+from ..records import DomainRecord, JobInfo
+from . import migration, saveimg, saveops, storage
+from .domain import QemuDomain, boot, transition
+from .host import QDom, QemuHost, release_host
+
+log = logging.getLogger(__name__)
+
+FEATURES = frozenset({
+    Feature.JOBS, Feature.BACKUP, Feature.SNAPSHOTS, Feature.MANAGED_SAVE, Feature.SAVE_RESTORE,
+    Feature.AUTOSTART, Feature.DEFINE, Feature.DISK_CREATE, Feature.SERIAL_CONSOLE, Feature.TYPED_PARAM_STRING,
+    Feature.MIGRATION_V3, Feature.MIGRATION_V2, Feature.MIGRATION_PARAMS, Feature.FD_PASSING,
+})
+
+
+class QemuConnection(Connection):
+    """A connection to one root; connections to the same root share its state."""
+
+    FEATURES = FEATURES
+
+    def __init__(self, uri: str, host: QemuHost) -> None:
+        super().__init__(uri)
+        self.host = host
+
+    # -- connection ----------------------------------------------------------------
+    @property
+    def root(self) -> str:
+        return str(self.host.layout.root)
+
+    def close(self) -> None:
+        if not self._closed:
+            self.host.bus.deregister_conn(self)
+            super().close()
+            release_host(self.host)
+
+    def same_host(self, other: Connection) -> bool:
+        """Two roots are two hosts, even on one machine."""
+        return isinstance(other, QemuConnection) and other.host.layout.root == self.host.layout.root
+
+    def hostname(self) -> str:
+        return socket.gethostname()
+
+    def domain_handle(self, name: str, uuid: str) -> QemuDomain:
+        return QemuDomain(self, name, uuid)
+
+    def register_event_callback(self, fn: Any) -> int:
+        self._check_open()
+        return self.host.bus.register(self, fn)
+
+    def deregister_event_callback(self, handle: int) -> None:
+        if not self.host.bus.deregister(handle):
+            raise invalid_arg(f"no event callback is registered with handle {handle!r}")
+
+    # -- listing ---------------------------------------------------------------------
+    def list_all_domains(self, flags: int = ListFlags(0)) -> list[Domain]:
+        accepts = compile_filter(flags)
+        self._check_open()
+        with self.host.lock:
+            return [QemuDomain(self, d.name, d.uuid) for d in self.host.by_uuid.values() if accepts(d.bits)]
+
+    def get_all_domain_stats(self, flags: int = ListFlags(0)) -> list[DomainRecord]:
+        accepts = compile_filter(flags)
+        self._check_open()
+        with self.host.lock:
+            return [d.record() for d in self.host.by_uuid.values() if accepts(d.bits)]
+
+    def lookup_by_name(self, name: str) -> Domain:
+        self._check_open()
+        with self.host.lock:
+            dom = self.host.by_name.get(name)
+        if dom is None:
+            raise DriverError(ErrorCode.NO_DOMAIN, f"no domain named '{name}' on {self.uri}")
+        return QemuDomain(self, dom.name, dom.uuid)
+
+    def lookup_by_uuid(self, uuid: str) -> Domain:
+        self._check_open()
+        with self.host.lock:
+            dom = self.host.by_uuid.get(str(uuid).lower())
+        if dom is None:
+            raise DriverError(ErrorCode.NO_DOMAIN, f"no domain with uuid {uuid} on {self.uri}")
+        return QemuDomain(self, dom.name, dom.uuid)
+
+    def list_all_jobs(self) -> list[JobInfo]:
+        self._check_open()
+        return self.host.jobs.list_all()
+
+    # -- definitions -----------------------------------------------------------------
+    def _parse(self, xml: str) -> DomainXML:
+        definition = DomainXML.parse(xml)
+        if not definition.uuid and definition.name in self.host.by_name:
+            definition.uuid = self.host.by_name[definition.name].uuid
+        definition.ensure_uuid()
+        if definition.domain_type not in ("qemu", "kvm"):
+            raise DriverError(ErrorCode.INVALID_XML,
+                              f"/domain/@type: {definition.domain_type!r} domains cannot run under QEMU; "
+                              "use type='qemu' (TCG) or type='kvm'")
+        for i, disk in enumerate(definition.disks()):
+            if disk.source is not None and any(c in disk.source for c in "\n\r"):
+                raise DriverError(ErrorCode.INVALID_XML, f"/domain/devices/disk[{i + 1}]/source: bad path")
+        return definition
+
+    def define_xml(self, xml: str) -> Domain:
+        self._check_open()
+        definition = self._parse(xml)
+        host = self.host
+        with host.lock:
+            dom = host.by_uuid.get(definition.uuid)
+            if dom is None or dom.name != definition.name:
+                new = QDom(definition, True, definition.name, definition.uuid)
+                host.add(new)  # refuses name/uuid clashes
+                try:
+                    host.save_config(new)
+                except DriverError:
+                    host.remove(new)
+                    raise
+                host.emit(new, EventType.DEFINED, DefinedDetail.ADDED)
+                return QemuDomain(self, new.name, new.uuid)
+            host.jobs.check_idle(dom.uuid, dom.name, "redefine")
+            detail = DefinedDetail.UPDATED if dom.persistent else DefinedDetail.ADDED
+            old = (dom.config, dom.persistent)
+            dom.config = definition
+            dom.title = definition.title
+            dom.persistent = True
+            try:
+                host.save_config(dom)
+            except DriverError:
+                dom.config, dom.persistent = old
+                raise
+            dom.touch()
+            if dom.live is not None:
+                host.write_state(dom)
+            host.emit(dom, EventType.DEFINED, detail)
+            return QemuDomain(self, dom.name, dom.uuid)
+
+    def create_xml(self, xml: str, flags: int = 0) -> Domain:
+        """Start a transient domain (gone when it stops)."""
+        flags = check_flags(flags, int(CreateFlags.START_PAUSED), "create_xml")
+        self._check_open()
+        definition = self._parse(xml)
+        host = self.host
+        with host.lock:
+            dom = host.by_uuid.get(definition.uuid)
+            if dom is not None and dom.active:
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' is already running")
+            created = dom is None
+            if dom is None:
+                dom = QDom(None, False, definition.name, definition.uuid)
+                host.add(dom)
+        try:
+            with transition(host, dom, "start"):
+                boot(host, dom, definition, bool(flags & CreateFlags.START_PAUSED))
+        except BaseException:
+            if created:
+                with host.lock:
+                    if not dom.active:
+                        host.remove(dom)
+            raise
+        return QemuDomain(self, dom.name, dom.uuid)
+
+    def restore(self, path: str, flags: int = 0) -> int | None:
+        """Start the guest saved in ``path`` in the state it was saved in (or RUNNING/PAUSED)."""
+        flags = check_flags(flags, int(SaveFlags.BYPASS_CACHE | SaveFlags.RUNNING | SaveFlags.PAUSED
+                                       | JobFlags.ASYNC), "restore")
+        self._check_open()
+        header = saveimg.read_header(path)
+        definition = DomainXML.parse(header["xml"])
+        saveops.paused_after(flags, False)  # validates RUNNING|PAUSED
+        host = self.host
+        with host.lock:
+            dom = host.by_uuid.get(definition.uuid)
+            if dom is not None and dom.active:
+                raise DriverError(ErrorCode.OPERATION_INVALID,
+                                  f"domain '{dom.name}' is already running; stop it before restoring")
+            if dom is None and definition.name in host.by_name:
+                raise DriverError(ErrorCode.OPERATION_FAILED,
+                                  f"domain '{definition.name}' already exists with another uuid")
+            job = host.jobs.begin(definition.uuid, definition.name, JobOperation.RESTORE, "restore")
+
+        def worker(job: Job) -> None:
+            saveops.restore_into(host, dom, path, job, flags & ~int(JobFlags.ASYNC), header)
+
+        return self.run_job(job, worker, bool(flags & JobFlags.ASYNC))
+
+    # -- storage ---------------------------------------------------------------------
+    def create_disk(self, path: str, size_bytes: int, fmt: str = "qcow2", flags: int = 0) -> int | None:
+        """Create a disk image with qemu-img, as a DISK_CREATE job.
+
+        ``flags``: ``storage.PREALLOCATE`` (1) allocates every byte now (the
+        job then shows progress), ``JobFlags.ASYNC`` returns the job id at once.
+        INVALID_ARG for a bad path, size or format; OPERATION_INVALID when the
+        file exists.
+        """
+        flags = check_flags(flags, int(storage.PREALLOCATE | JobFlags.ASYNC), "create_disk")
+        self._check_open()
+        path, size, fmt = storage.check_create_args(path, size_bytes, fmt)
+        job = self.host.jobs.begin(f"disk:{path}", os.path.basename(path), JobOperation.DISK_CREATE, "create")
+
+        def worker(job: Job) -> None:
+            storage.create(job, path, size, fmt, bool(flags & storage.PREALLOCATE))
+
+        return self.run_job(job, worker, bool(flags & JobFlags.ASYNC))
+
+    # -- jobs ------------------------------------------------------------------------
+    def run_job(self, job: Job, worker: Any, asynchronous: bool) -> Any:
+        return self.host.jobs.run(job, worker, asynchronous)
+
+    def migration_job(self, dom: Domain, action: str) -> Job:
+        self._check_open()
+        with self.host.lock:
+            qd = self.host.get(dom.uuid, dom.name)
+            if getattr(qd, "_busy", None):
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"cannot {action} '{qd.name}' while it is busy")
+            return self.host.jobs.begin(qd.uuid, qd.name, JobOperation.MIGRATION_OUT, action)
+
+    # -- migration phases (drivers.migration drives them) ----------------------------
+    def migrate_begin(self, dom: Domain, flags: int, params: dict[str, Any]) -> str:
+        return migration.begin(self, dom, flags, params)
+
+    def migrate_prepare(self, xml: str, flags: int, params: dict[str, Any]) -> dict[str, Any]:
+        self._check_open()
+        return migration.prepare(self, self._parse(xml), flags, params)
+
+    def migrate_perform(self, dom: Domain, cookie: dict[str, Any], flags: int,
+                        params: dict[str, Any], job: Any) -> None:
+        migration.perform(self, dom, cookie, flags, params, job)
+
+    def migrate_finish(self, cookie: dict[str, Any], flags: int, cancelled: bool) -> Domain | None:
+        return migration.finish(self, cookie, flags, cancelled)
+
+    def migrate_confirm(self, dom: Domain, flags: int, cancelled: bool) -> None:
+        migration.confirm(self, dom, flags, cancelled)
+
+
+def autostart(host: QemuHost) -> None:
+    """Start the autostart domains once per boot of this machine (per root)."""
+    marker = host.layout.autostart_marker
+    if marker.exists():
+        return
+    try:
+        marker.touch()
+    except OSError:
+        pass
+    with host.lock:
+        todo = [d for d in host.by_uuid.values() if d.autostart and not d.active and d.persistent]
+    for dom in todo:
+        try:
+            with transition(host, dom, "start"):
+                boot(host, dom, dom.config, False)
+        except DriverError as exc:
+            log.warning("autostart of '%s' failed: %s", dom.name, exc)
+
+
+__all__ = ["QemuConnection", "autostart", "DomainState", "StartedDetail"]

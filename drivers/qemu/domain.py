@@ -1,0 +1,343 @@
+"""Domains of ``qemu:///embed``: the lifecycle state machine on real QEMU processes.
+
+Wrong-state calls fail with OPERATION_INVALID, as in the test driver;
+``destroy`` always works (it cancels a running job first). Long operations
+(save, managed save, restore, snapshots, backup) run as jobs with figures
+taken from QEMU.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ..base import Domain, Snapshot
+from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
+from ..flags import (
+    CreateFlags, DomainState, EventType, JobFlags, JobOperation, PausedReason, ResumedDetail, RunningReason,
+    SaveFlags, ShutoffReason, StartedDetail, StoppedDetail, SuspendedDetail, UndefineFlags, UndefinedDetail,
+)
+from ..jobs import Job
+from ..records import DomainInfo, DomainRecord, JobInfo
+from . import backup as backup_mod
+from . import saveops, snapshots
+from .host import QDom, QemuHost
+from .layout import write_atomically
+
+if TYPE_CHECKING:
+    from .connection import QemuConnection
+
+_SAVE_FLAGS = int(SaveFlags.BYPASS_CACHE | SaveFlags.RUNNING | SaveFlags.PAUSED | JobFlags.ASYNC)
+
+
+def not_running(name: str) -> DriverError:
+    return DriverError(ErrorCode.OPERATION_INVALID, f"domain '{name}' is not running")
+
+
+@contextlib.contextmanager
+def transition(host: QemuHost, dom: QDom, action: str) -> Iterator[None]:
+    """Hold ``dom`` busy for a synchronous state change done without the host lock."""
+    with host.lock:
+        host.jobs.check_idle(dom.uuid, dom.name, action)
+        busy = getattr(dom, "_busy", None)
+        if busy:
+            raise DriverError(ErrorCode.OPERATION_INVALID,
+                              f"cannot {action} '{dom.name}' while it is busy with: {busy}")
+        dom._busy = action  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        with host.lock:
+            dom._busy = None  # type: ignore[attr-defined]
+
+
+class QemuDomain(Domain):
+    _conn: "QemuConnection"
+
+    @property
+    def _host(self) -> QemuHost:
+        return self._conn.host
+
+    def _dom(self) -> QDom:
+        self._conn._check_open()
+        return self._host.get(self._uuid, self._name)
+
+    def _idle(self, action: str) -> QDom:
+        dom = self._dom()
+        self._host.jobs.check_idle(dom.uuid, dom.name, action)
+        if getattr(dom, "_busy", None):
+            raise DriverError(ErrorCode.OPERATION_INVALID,
+                              f"cannot {action} '{dom.name}' while it is busy with: {dom._busy}")  # type: ignore
+        return dom
+
+    # -- queries -----------------------------------------------------------------
+    @property
+    def id(self) -> int | None:
+        with self._host.lock:
+            return self._dom().id
+
+    def state(self) -> tuple[DomainState, int]:
+        with self._host.lock:
+            dom = self._dom()
+            return dom.state, dom.reason
+
+    def record(self) -> DomainRecord:
+        with self._host.lock:
+            return self._dom().record()
+
+    def info(self) -> DomainInfo:
+        rec = self.record()
+        return DomainInfo(rec.state, rec.max_memory_kib, rec.memory_kib, rec.vcpus, rec.cpu_time_ns)
+
+    def xml_desc(self, flags: int = 0) -> str:
+        check_flags(flags, 0b111, "xml_desc")
+        with self._host.lock:
+            return self._dom().definition.to_string()
+
+    def set_autostart(self, value: bool) -> None:
+        with self._host.lock:
+            dom = self._dom()
+            if not dom.persistent:
+                raise DriverError(ErrorCode.OPERATION_INVALID,
+                                  f"cannot set autostart for transient domain '{dom.name}'")
+            dom.autostart = bool(value)
+            self._host.save_meta(dom)
+            dom.touch()
+
+    def serial_log(self) -> str | None:
+        """The file the guest's first serial port writes to, if it is a file."""
+        with self._host.lock:
+            dom = self._dom()
+            if dom.live is not None:
+                return dom.live.serial_log
+            for ch in dom.definition.char_devices():
+                if ch.type == "file":
+                    return ch.path
+        return None
+
+    def qemu_pid(self) -> int | None:
+        """The pid of the running QEMU process (None when shut off)."""
+        with self._host.lock:
+            dom = self._dom()
+            return dom.live.pid if dom.live is not None else None
+
+    # -- lifecycle ---------------------------------------------------------------
+    def create(self, flags: int = 0) -> int | None:
+        """Start the domain; a managed-save image is restored unless FORCE_BOOT."""
+        flags = check_flags(flags, int(CreateFlags.START_PAUSED | CreateFlags.FORCE_BOOT | JobFlags.ASYNC), "create")
+        host = self._host
+        with host.lock:
+            dom = self._idle("start")
+            if dom.active:
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' is already running")
+            restore = dom.managed_save and not flags & CreateFlags.FORCE_BOOT
+            if restore:
+                job = host.jobs.begin(dom.uuid, dom.name, JobOperation.RESTORE, "start")
+        if restore:
+            path = str(host.layout.managed_save(dom.uuid))
+            start_paused = bool(flags & CreateFlags.START_PAUSED)
+
+            def worker(job: Job) -> None:
+                saveops.restore_into(host, dom, path, job, SaveFlags.PAUSED if start_paused else 0)
+                with host.lock:
+                    dom.managed_save = False
+                    dom.touch()
+                os.unlink(path)
+
+            return self._conn.run_job(job, worker, bool(flags & JobFlags.ASYNC))
+        with transition(host, dom, "start"):
+            if dom.managed_save:  # FORCE_BOOT: discard the image
+                os.unlink(host.layout.managed_save(dom.uuid))
+                with host.lock:
+                    dom.managed_save = False
+                    dom.touch()
+            boot(host, dom, dom.config, bool(flags & CreateFlags.START_PAUSED))
+        return None
+
+    def shutdown(self) -> None:
+        """Ask the guest to power off (ACPI power button).
+
+        A guest without ACPI support ignores the request and keeps running;
+        use destroy (force off) for it.
+        """
+        with self._host.lock:
+            dom = self._idle("shut down")
+            if dom.live is None:
+                raise not_running(dom.name)
+            vm = dom.live
+        vm.execute("system_powerdown")
+
+    def reboot(self) -> None:
+        """Reset the guest (like pressing the reset button)."""
+        with self._host.lock:
+            dom = self._idle("reboot")
+            if dom.live is None or dom.state != DomainState.RUNNING:
+                raise not_running(dom.name)
+            vm = dom.live
+        vm.execute("system_reset")
+
+    def destroy(self) -> None:
+        """Force the domain off (cancels its running job first)."""
+        host = self._host
+        job = host.jobs.current(self._uuid)
+        if job is not None:
+            job.request_cancel()
+            job.wait(60)
+        with host.lock:
+            dom = self._dom()
+            vm = dom.live
+            if vm is None:
+                raise not_running(dom.name)
+            if vm.ending is None or vm.ending[0] != ShutoffReason.SAVED:
+                vm.ending = (int(ShutoffReason.DESTROYED), int(StoppedDetail.DESTROYED))
+        host.kill(vm)
+        host.finish_stop(dom, vm, vm.ending[0], vm.ending[1])
+
+    def suspend(self) -> None:
+        with self._host.lock:
+            dom = self._idle("pause")
+            if dom.state == DomainState.PAUSED:
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' is already paused")
+            if dom.live is None or dom.state != DomainState.RUNNING:
+                raise not_running(dom.name)
+            vm = dom.live
+            vm.pause_hint = (int(PausedReason.USER), int(SuspendedDetail.PAUSED))
+        vm.execute("stop")
+        self._host.sync_status(dom, vm)
+
+    def resume(self) -> None:
+        with self._host.lock:
+            dom = self._idle("resume")
+            if dom.live is None or dom.state != DomainState.PAUSED:
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' is not paused")
+            vm = dom.live
+            vm.resume_hint = (int(RunningReason.UNPAUSED), int(ResumedDetail.UNPAUSED))
+        vm.execute("cont")
+        self._host.sync_status(dom, vm)
+
+    def undefine(self, flags: int = 0) -> None:
+        flags = check_flags(flags, int(UndefineFlags.MANAGED_SAVE | UndefineFlags.SNAPSHOTS_METADATA), "undefine")
+        host = self._host
+        with host.lock:
+            dom = self._idle("undefine")
+            if not dom.persistent:
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"cannot undefine transient domain '{dom.name}'")
+            if dom.managed_save and not flags & UndefineFlags.MANAGED_SAVE:
+                raise DriverError(ErrorCode.OPERATION_INVALID,
+                                  f"refusing to undefine '{dom.name}' while a managed save image exists; "
+                                  "remove it or pass UndefineFlags.MANAGED_SAVE")
+            if dom.snapshots and not flags & UndefineFlags.SNAPSHOTS_METADATA:
+                raise DriverError(ErrorCode.OPERATION_INVALID,
+                                  f"cannot undefine '{dom.name}' with {len(dom.snapshots)} snapshot(s); "
+                                  "delete them or pass UndefineFlags.SNAPSHOTS_METADATA")
+            host.forget_files(dom)
+            dom.managed_save = False
+            dom.snapshots.clear()
+            dom.current_snapshot = None
+            dom.autostart = False
+            dom.persistent = False
+            dom.config = None
+            if dom.active:
+                dom.touch()
+                host.write_state(dom)
+            else:
+                host.remove(dom)
+            host.emit(dom, EventType.UNDEFINED, UndefinedDetail.REMOVED)
+
+    # -- save --------------------------------------------------------------------
+    def _begin_save(self, action: str) -> tuple[QDom, Job]:
+        with self._host.lock:
+            dom = self._idle(action)
+            if dom.live is None or dom.state not in (DomainState.RUNNING, DomainState.PAUSED):
+                raise not_running(dom.name)
+            return dom, self._host.jobs.begin(dom.uuid, dom.name, JobOperation.SAVE, action)
+
+    def managed_save(self, flags: int = 0) -> int | None:
+        """Save the guest's memory into the root; the next start restores it."""
+        flags = check_flags(flags, _SAVE_FLAGS, "managed_save")
+        with self._host.lock:
+            if not self._dom().persistent:
+                raise DriverError(ErrorCode.OPERATION_INVALID,
+                                  f"cannot do managed save for transient domain '{self._name}'")
+        dom, job = self._begin_save("save")
+        host = self._host
+        path = str(host.layout.managed_save(dom.uuid))
+
+        def worker(job: Job) -> None:
+            saveops.save_to(host, dom, path, job, flags)
+            with host.lock:
+                dom.managed_save = True
+                dom.touch()
+
+        return self._conn.run_job(job, worker, bool(flags & JobFlags.ASYNC))
+
+    def managed_save_remove(self) -> None:
+        with self._host.lock:
+            dom = self._idle("remove the managed save of")
+            if not dom.managed_save:
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' has no managed save image")
+            os.unlink(self._host.layout.managed_save(dom.uuid))
+            dom.managed_save = False
+            if dom.reason == ShutoffReason.SAVED:
+                dom.reason = int(ShutoffReason.UNKNOWN)
+            dom.touch()
+
+    def save(self, path: str, flags: int = 0) -> int | None:
+        """Save the guest's memory to ``path`` and stop it; ``conn.restore(path)`` brings it back."""
+        flags = check_flags(flags, _SAVE_FLAGS, "save")
+        if not isinstance(path, str) or not os.path.isabs(path) or any(c in path for c in "\x00\n"):
+            raise invalid_arg(f"save needs an absolute file path, not {path!r}")
+        if not os.path.isdir(os.path.dirname(path)):
+            raise invalid_arg(f"the folder of {path} does not exist")
+        if os.path.isdir(path):
+            raise invalid_arg(f"{path} is a directory")
+        dom, job = self._begin_save("save")
+        host = self._host
+        return self._conn.run_job(job, lambda job: saveops.save_to(host, dom, path, job, flags),
+                                  bool(flags & JobFlags.ASYNC))
+
+    # -- snapshots ---------------------------------------------------------------
+    def snapshot_create(self, xml_or_name: str, flags: int = 0) -> "snapshots.QemuSnapshot | int":
+        return snapshots.create(self, xml_or_name, flags)
+
+    def list_all_snapshots(self) -> list[Snapshot]:
+        with self._host.lock:
+            return [snapshots.QemuSnapshot(self, name) for name in self._dom().snapshots]
+
+    # -- backup and jobs ---------------------------------------------------------
+    def backup_begin(self, backup_xml: str, flags: int = 0) -> int:
+        return backup_mod.begin(self, backup_xml, flags)
+
+    def backup_get_xml_desc(self, job_id: int = 0) -> str:
+        job = self._host.jobs.find(self._uuid, self._name, job_id)
+        xml = self._host.backups.get(job.id)
+        if xml is None:
+            raise DriverError(ErrorCode.NO_JOB, f"job {job.id} of '{self._name}' is not a backup")
+        return xml
+
+    def get_job_info(self, job_id: int = 0) -> JobInfo:
+        self._conn._check_open()
+        return self._host.jobs.find(self._uuid, self._name, job_id).info()
+
+    def abort_job(self, job_id: int = 0) -> None:
+        self._conn._check_open()
+        job = self._host.jobs.current(self._uuid) if job_id == 0 else None
+        if job is not None and job.operation == JobOperation.MIGRATION_IN:
+            raise DriverError(ErrorCode.OPERATION_INVALID,
+                              "cannot abort incoming migration; abort it on the source or destroy the domain")
+        self._host.jobs.abort(self._uuid, self._name, job_id)
+
+
+def boot(host: QemuHost, dom: QDom, definition: Any, paused: bool,
+         detail: StartedDetail = StartedDetail.BOOTED, extra_args: list[str] | None = None) -> None:
+    """Start QEMU for ``dom`` and record it as running (or paused)."""
+    if definition is None:
+        raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' has no definition to start")
+    live_def = definition.copy()
+    vm = host.launch(dom, live_def, paused=paused, extra_args=extra_args)
+    reason = RunningReason.FROM_SNAPSHOT if detail == StartedDetail.FROM_SNAPSHOT else RunningReason.BOOTED
+    host.started(dom, vm, paused, detail, reason)
+
+
+__all__ = ["QemuDomain", "boot", "write_atomically"]

@@ -1,0 +1,608 @@
+"""The state of one root: its domains, their QEMU processes, events and jobs.
+
+One :class:`QemuHost` exists per root directory per process; every
+connection to that root shares it (like libvirt's daemon state), so a QMP
+socket has exactly one client in this process. Mutations happen under
+:attr:`QemuHost.lock`; QMP commands that take long (jobs) run without it.
+QMP events arrive on the loop thread and are handled, in order, on the
+host's dispatcher thread, which may take the lock and issue QMP commands.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..domxml import DomainXML
+from ..errors import DriverError, ErrorCode
+from ..events import EventBus
+from ..flags import (
+    DomainState, EventType, JobEventDetail, PausedReason, ResumedDetail, RunningReason, ShutdownDetail,
+    ShutoffReason, StartedDetail, StoppedDetail, SuspendedDetail,
+)
+from ..jobs import Job, JobTable
+from ..records import DomainEvent, DomainRecord, filter_bits
+from ..snapxml import SnapshotDef
+from . import cmdline, leases
+from .cmdline import BlockNode
+from .layout import RootLayout, read_json, unlink, write_atomically, write_json
+from .monitor import LoopThread, Monitor
+
+log = logging.getLogger(__name__)
+
+_PAUSED_STATUS = {
+    "paused": PausedReason.USER, "postmigrate": PausedReason.MIGRATION, "finish-migrate": PausedReason.MIGRATION,
+    "inmigrate": PausedReason.MIGRATION, "prelaunch": PausedReason.STARTING_UP, "io-error": PausedReason.IOERROR,
+    "watchdog": PausedReason.WATCHDOG, "save-vm": PausedReason.SNAPSHOT, "restore-vm": PausedReason.FROM_SNAPSHOT,
+    "suspended": PausedReason.UNKNOWN, "internal-error": PausedReason.UNKNOWN, "debug": PausedReason.UNKNOWN,
+    "colo": PausedReason.UNKNOWN, "guest-panicked": PausedReason.CRASHED,
+}
+
+
+class LiveVM:
+    """A running QEMU process of a domain, seen through its supervisor and QMP."""
+
+    def __init__(self, dom_id: int, definition: DomainXML, sup: Any, qmp_path: str,
+                 disks: list[BlockNode], serial_log: str | None) -> None:
+        self.id = dom_id
+        self.definition = definition
+        self.sup = sup
+        self.qmp_path = qmp_path
+        self.disks = disks
+        self.serial_log = serial_log
+        self.mon: Monitor | None = None
+        self.started = time.time()
+        #: (shutoff reason, stopped detail) when we caused or expect the end
+        self.ending: tuple[int, int] | None = None
+        self.incoming = False
+        #: reason / event detail to use for the next pause or resume QEMU reports
+        self.pause_hint: tuple[int, int] | None = None
+        self.resume_hint: tuple[int, int] | None = None
+        self.finished = False
+
+    @property
+    def pid(self) -> int | None:
+        return getattr(self.sup, "vm_pid", None)
+
+    def cpu_time_ns(self) -> int:
+        pid = self.pid
+        if not pid:
+            return 0
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            ticks = int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            return 0
+        return ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+
+    def execute(self, cmd: str, args: dict[str, Any] | None = None, timeout: float = 30.0) -> Any:
+        if self.mon is None:
+            raise DriverError(ErrorCode.OPERATION_INVALID, f"no monitor for '{self.definition.name}'")
+        return self.mon.execute(cmd, args, timeout)
+
+
+class QDom:
+    """One domain of a root. Mutate under the host lock, then ``touch()``."""
+
+    def __init__(self, config: DomainXML | None, persistent: bool, name: str, uuid: str) -> None:
+        self.config = config
+        self.persistent = persistent
+        self.name = name
+        self.uuid = uuid
+        self.title = config.title if config is not None else ""
+        self.autostart = False
+        self.managed_save = False
+        self.snapshots: OrderedDict[str, SnapshotDef] = OrderedDict()
+        self.current_snapshot: str | None = None
+        self.live: LiveVM | None = None
+        self.state = DomainState.SHUTOFF
+        self.reason = int(ShutoffReason.UNKNOWN)
+        self._busy: str | None = None
+        self.bits = 0
+        self.touch()
+
+    @property
+    def id(self) -> int | None:
+        return self.live.id if self.live is not None else None
+
+    @property
+    def active(self) -> bool:
+        return self.live is not None
+
+    @property
+    def definition(self) -> DomainXML:
+        if self.live is not None:
+            return self.live.definition
+        assert self.config is not None
+        return self.config
+
+    def touch(self) -> None:
+        self.bits = filter_bits(self.live is not None, self.persistent, self.state, self.managed_save,
+                                self.autostart, bool(self.snapshots))
+
+    def record(self) -> DomainRecord:
+        d = self.definition
+        cpu = self.live.cpu_time_ns() if self.live is not None else 0
+        return DomainRecord(self.name, self.uuid, self.id, self.state, self.reason, self.persistent,
+                            self.autostart, self.managed_save, len(self.snapshots), d.current_memory_kib,
+                            d.memory_kib, d.vcpus, cpu, self.title)
+
+
+class QemuHost:
+    """Everything of one root in this process; shared by its connections."""
+
+    def __init__(self, layout: RootLayout) -> None:
+        self.layout = layout
+        self.lock = threading.RLock()
+        self.by_uuid: dict[str, QDom] = {}
+        self.by_name: dict[str, QDom] = {}
+        self.bus = EventBus(f"qemu-events-{layout.key}")
+        self.jobs = JobTable(self._job_event)
+        self.backups: dict[int, str] = {}
+        self.loop = LoopThread(f"qemu-qmp-{layout.key}")
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._dispatcher = threading.Thread(target=self._dispatch_loop, name=f"qemu-dispatch-{layout.key}",
+                                            daemon=True)
+        self._dispatcher.start()
+        self._ids = itertools.count(1)
+        self.refs = 0
+        self.closed = False
+        self.host_key = f"{socket.gethostname() or 'localhost'}-{layout.key}"
+        self._lockspace: Any = None
+
+    # -- plumbing ------------------------------------------------------------------
+    @property
+    def lockspace(self) -> Any:
+        if self._lockspace is None:
+            self._lockspace = leases.lockspace()
+        return self._lockspace
+
+    def dispatch(self, fn: Callable[[], None]) -> None:
+        self._queue.put(fn)
+
+    def _dispatch_loop(self) -> None:
+        while True:
+            fn = self._queue.get()
+            if fn is None:
+                return
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - one bad event must not stop the others
+                log.exception("handling a QEMU event failed")
+
+    def flush_dispatch(self, timeout: float = 10.0) -> None:
+        done = threading.Event()
+        self.dispatch(done.set)
+        done.wait(timeout)
+
+    def shutdown(self) -> None:
+        """Last connection closed: drop QMP sessions; the VMs keep running."""
+        with self.lock:
+            self.closed = True
+            vms = [d.live for d in self.by_uuid.values() if d.live is not None]
+        for vm in vms:
+            if vm.mon is not None:
+                vm.mon.close()
+            try:
+                vm.sup.close()
+            except Exception:  # noqa: BLE001
+                pass
+        self._queue.put(None)
+        self.loop.stop()
+        self.bus.close()
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    # -- membership ----------------------------------------------------------------
+    def add(self, dom: QDom) -> None:
+        with self.lock:
+            other = self.by_uuid.get(dom.uuid)
+            if other is not None and other is not dom:
+                raise DriverError(ErrorCode.OPERATION_FAILED,
+                                  f"domain '{other.name}' is already defined with uuid {dom.uuid}")
+            other = self.by_name.get(dom.name)
+            if other is not None and other.uuid != dom.uuid:
+                raise DriverError(ErrorCode.OPERATION_FAILED,
+                                  f"domain '{dom.name}' already exists with uuid {other.uuid}")
+            self.by_uuid[dom.uuid] = dom
+            self.by_name[dom.name] = dom
+
+    def remove(self, dom: QDom) -> None:
+        with self.lock:
+            if self.by_uuid.get(dom.uuid) is dom:
+                del self.by_uuid[dom.uuid]
+            if self.by_name.get(dom.name) is dom:
+                del self.by_name[dom.name]
+
+    def get(self, uuid: str, name: str = "") -> QDom:
+        dom = self.by_uuid.get(uuid)
+        if dom is None:
+            raise DriverError(ErrorCode.NO_DOMAIN, f"domain '{name or uuid}' no longer exists")
+        return dom
+
+    # -- persistence ----------------------------------------------------------------
+    def save_config(self, dom: QDom) -> None:
+        assert dom.config is not None
+        write_atomically(self.layout.config(dom.uuid), dom.config.to_string())
+        self.save_meta(dom)
+
+    def save_meta(self, dom: QDom) -> None:
+        if not dom.persistent and not dom.snapshots:
+            return
+        write_json(self.layout.meta(dom.uuid), {"name": dom.name, "autostart": dom.autostart,
+                                                "current_snapshot": dom.current_snapshot})
+
+    def save_snapshot(self, dom: QDom, snap: SnapshotDef) -> None:
+        write_atomically(self.layout.snapshot_dir(dom.uuid) / f"{snap.name}.xml", snap.to_xml())
+
+    def forget_files(self, dom: QDom) -> None:
+        """Remove a domain's directory (undefine)."""
+        d = self.layout.domain_dir(dom.uuid)
+        for sub in (d / "snapshots",):
+            if sub.is_dir():
+                for f in sub.iterdir():
+                    unlink(f)
+                sub.rmdir()
+        for f in (self.layout.config(dom.uuid), self.layout.meta(dom.uuid), self.layout.managed_save(dom.uuid)):
+            unlink(f)
+        try:
+            d.rmdir()
+        except OSError:
+            pass
+
+    def write_state(self, dom: QDom) -> None:
+        vm = dom.live
+        if vm is None:
+            unlink(self.layout.state(dom.uuid))
+            return
+        write_json(self.layout.state(dom.uuid), {
+            "uuid": dom.uuid, "name": dom.name, "id": vm.id, "xml": vm.definition.to_string(),
+            "qmp": vm.qmp_path, "serial_log": vm.serial_log, "persistent": dom.persistent,
+            "started": vm.started, "reason": dom.reason, "state": int(dom.state),
+            "disks": [d.__dict__ for d in vm.disks]})
+
+    def load(self) -> None:
+        """Read every definition and re-attach to running VMs."""
+        lay = self.layout
+        for d in sorted((lay.root / "domains").iterdir()) if (lay.root / "domains").is_dir() else []:
+            cfg = d / "domain.xml"
+            if not cfg.is_file():
+                continue
+            try:
+                definition = DomainXML.parse(cfg.read_bytes())
+            except (DriverError, OSError) as exc:
+                log.warning("skipping %s: %s", cfg, exc)
+                continue
+            dom = QDom(definition, True, definition.name, definition.ensure_uuid())
+            meta = read_json(lay.meta(dom.uuid)) or {}
+            dom.autostart = bool(meta.get("autostart"))
+            self._load_snapshots(dom, meta)
+            dom.managed_save = lay.managed_save(dom.uuid).is_file()
+            if dom.managed_save:
+                dom.reason = int(ShutoffReason.SAVED)
+            dom.touch()
+            try:
+                self.add(dom)
+            except DriverError as exc:
+                log.warning("skipping %s: %s", cfg, exc)
+        max_id = 0
+        for st in sorted((lay.root / "state").glob("*.json")):
+            data = read_json(st)
+            if not data:
+                continue
+            max_id = max(max_id, int(data.get("id") or 0))
+        self._ids = itertools.count(max_id + 1)
+        for st in sorted((lay.root / "state").glob("*.json")):
+            data = read_json(st)
+            if data:
+                try:
+                    self._reattach(data)
+                except Exception as exc:  # noqa: BLE001 - one broken VM must not hide the others
+                    log.warning("cannot re-attach to %s: %s", st, exc)
+
+    def _load_snapshots(self, dom: QDom, meta: dict[str, Any]) -> None:
+        sdir = self.layout.snapshot_dir(dom.uuid)
+        snaps = []
+        if sdir.is_dir():
+            for f in sdir.glob("*.xml"):
+                try:
+                    snaps.append(SnapshotDef.parse(f.read_text()))
+                except (DriverError, OSError):
+                    continue
+        for s in sorted(snaps, key=lambda s: (s.creation_time, s.name)):
+            dom.snapshots[s.name] = s
+        cur = meta.get("current_snapshot")
+        dom.current_snapshot = cur if cur in dom.snapshots else None
+
+    def _reattach(self, data: dict[str, Any]) -> None:
+        uuid = str(data["uuid"])
+        definition = DomainXML.parse(data["xml"])
+        with self.lock:
+            dom = self.by_uuid.get(uuid)
+            if dom is None:
+                dom = QDom(None, False, definition.name, uuid)
+                if not data.get("persistent"):
+                    meta = read_json(self.layout.meta(uuid)) or {}
+                    self._load_snapshots(dom, meta)
+        sup = leases.attach(uuid, self.layout.supervisors)
+        if sup is None:
+            # the VM ended while nobody watched: record how
+            status = leases.exit_status(uuid, self.layout.supervisors)
+            unlink(self.layout.state(uuid))
+            if dom.persistent:
+                crashed = status is None or status.crashed
+                dom.reason = int(ShutoffReason.CRASHED if crashed else ShutoffReason.SHUTDOWN)
+                dom.touch()
+            return
+        disks = [BlockNode(**d) for d in data.get("disks", [])]
+        vm = LiveVM(int(data.get("id") or self.next_id()), definition, sup, str(data["qmp"]), disks,
+                    data.get("serial_log"))
+        vm.started = float(data.get("started") or time.time())
+        with self.lock:
+            if dom.uuid not in self.by_uuid:
+                self.add(dom)
+            dom.live = vm
+            dom.state = DomainState.RUNNING
+            dom.reason = int(data.get("reason") or RunningReason.UNKNOWN)
+            dom.touch()
+        try:
+            self.connect_monitor(dom, vm)
+            self.sync_status(dom, vm, emit=False)
+        except DriverError as exc:
+            log.warning("re-attached to '%s' without a monitor: %s", dom.name, exc)
+
+    # -- processes ----------------------------------------------------------------
+    def connect_monitor(self, dom: QDom, vm: LiveVM, timeout: float = 10.0) -> None:
+        mon = Monitor(self.loop, dom.name, lambda name, data: self._on_qmp_event(dom, vm, name, data),
+                      self.dispatch)
+        mon.connect(vm.qmp_path, timeout=timeout, alive=vm.sup.alive)
+        vm.mon = mon
+
+    def launch(self, dom: QDom, definition: DomainXML, *, paused: bool = False, incoming: str | None = None,
+               register_only: bool = False, extra_args: list[str] | None = None) -> LiveVM:
+        """Start QEMU for ``dom`` under a lock supervisor and connect QMP (no state change yet)."""
+        lay = self.layout
+        qmp = lay.socket(dom.uuid, "qmp")
+        vnc = lay.socket(dom.uuid, "vnc")
+        cmd = cmdline.build(definition, qmp_socket=qmp, vnc_socket=vnc, incoming=incoming, paused=paused)
+        argv = cmd.argv + list(extra_args or [])
+        for path in (qmp, vnc):
+            unlink(path)
+        mgr = leases.manager(dom.uuid, dom.name, cmd.disks, self.lockspace, self.host_key, lay.supervisors)
+        logfile = lay.log(dom.name)
+        try:
+            with open(logfile, "ab") as fh:
+                fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} starting: {argv!r}\n".encode())
+        except OSError:
+            pass
+        sup = mgr.launch(argv, register_only=register_only, stdout_path=str(logfile), cwd=str(lay.root))
+        vm = LiveVM(self.next_id(), definition, sup, qmp, cmd.disks, cmd.serial_log)
+        try:
+            self.connect_monitor(dom, vm)
+        except DriverError as exc:
+            try:
+                sup.shutdown(5)
+            except DriverError:
+                pass
+            raise DriverError(ErrorCode.OPERATION_FAILED,
+                              f"QEMU could not start '{dom.name}': {self.log_tail(dom.name) or exc.message}") from None
+        return vm
+
+    def log_tail(self, name: str, lines: int = 3) -> str:
+        try:
+            with open(self.layout.log(name), "rb") as fh:
+                fh.seek(max(0, os.fstat(fh.fileno()).st_size - 4096))
+                text = fh.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+        tail = [ln for ln in text.splitlines() if ln.strip() and "starting:" not in ln][-lines:]
+        return " | ".join(tail)
+
+    def attach_live(self, dom: QDom, vm: LiveVM, state: DomainState, reason: int) -> None:
+        """Make ``vm`` the running instance of ``dom`` (under the lock)."""
+        dom.live = vm
+        dom.state = state
+        dom.reason = int(reason)
+        dom.touch()
+        self.write_state(dom)
+
+    def kill(self, vm: LiveVM, timeout: float = 10.0) -> None:
+        """End a QEMU process: QMP quit, then the supervisor's SIGTERM/SIGKILL."""
+        if vm.mon is not None and vm.mon.connected:
+            try:
+                vm.mon.execute("quit", timeout=3)
+            except DriverError:
+                pass
+            if vm.sup.wait(min(5.0, timeout)) is not None:
+                return
+        try:
+            vm.sup.shutdown(timeout)
+        except DriverError as exc:
+            log.warning("stopping '%s': %s", vm.definition.name, exc)
+
+    def finish_stop(self, dom: QDom, vm: LiveVM, reason: int, detail: int, crashed: bool = False) -> None:
+        """Record that ``vm`` ended (idempotent); a transient domain disappears."""
+        with self.lock:
+            if vm.finished or dom.live is not vm:
+                return
+            vm.finished = True
+            if vm.mon is not None:
+                vm.mon.close()
+            try:
+                vm.sup.close()
+            except Exception:  # noqa: BLE001
+                pass
+            dom.live = None
+            dom.state = DomainState.SHUTOFF
+            dom.reason = int(reason)
+            unlink(self.layout.state(dom.uuid))
+            dom.touch()
+            if crashed:
+                self.emit(dom, EventType.CRASHED, 0, "the QEMU process ended unexpectedly")
+            self.emit(dom, EventType.STOPPED, detail)
+            if not dom.persistent:
+                self.remove(dom)
+                sdir = self.layout.snapshot_dir(dom.uuid)
+                if sdir.is_dir():
+                    self.forget_files(dom)
+
+    # -- run state ------------------------------------------------------------------
+    def set_run_state(self, dom: QDom, state: DomainState, reason: int, event: EventType | None,
+                      detail: int = 0) -> None:
+        """Change a running domain's state; emits ``event`` only on a real change."""
+        with self.lock:
+            if dom.live is None:
+                return
+            changed = dom.state != state
+            dom.state = state
+            dom.reason = int(reason)
+            dom.touch()
+            self.write_state(dom)
+            if changed and event is not None:
+                self.emit(dom, event, detail)
+
+    def query_status(self, vm: LiveVM) -> str:
+        return str(vm.execute("query-status", timeout=10)["status"])
+
+    def sync_status(self, dom: QDom, vm: LiveVM, emit: bool = True) -> None:
+        """Align our state with QEMU's run state."""
+        try:
+            status = self.query_status(vm)
+        except DriverError:
+            return
+        with self.lock:
+            if dom.live is not vm:
+                return
+            if status == "running":
+                if dom.state != DomainState.RUNNING:
+                    reason, detail = vm.resume_hint or (RunningReason.UNPAUSED, ResumedDetail.UNPAUSED)
+                    vm.resume_hint = None
+                    self.set_run_state(dom, DomainState.RUNNING, reason, EventType.RESUMED if emit else None, detail)
+            elif status in ("shutdown",):
+                pass  # the process is about to end
+            else:
+                if dom.state != DomainState.PAUSED:
+                    reason = _PAUSED_STATUS.get(status, PausedReason.UNKNOWN)
+                    detail = SuspendedDetail.MIGRATED if reason == PausedReason.MIGRATION else SuspendedDetail.PAUSED
+                    if vm.pause_hint is not None:
+                        reason, detail = vm.pause_hint
+                        vm.pause_hint = None
+                    self.set_run_state(dom, DomainState.PAUSED, reason, EventType.SUSPENDED if emit else None,
+                                       detail)
+
+    def _on_qmp_event(self, dom: QDom, vm: LiveVM, name: str, data: dict[str, Any]) -> None:
+        """Runs on the dispatcher thread, in order."""
+        if vm.finished:
+            return
+        if name in ("STOP", "RESUME"):
+            self.sync_status(dom, vm)
+        elif name == "SHUTDOWN":
+            guest = bool(data.get("guest"))
+            with self.lock:
+                if vm.ending is None:  # not our own quit (destroy, save, migration)
+                    vm.ending = (int(ShutoffReason.SHUTDOWN), int(StoppedDetail.SHUTDOWN))
+                    if dom.live is vm:
+                        self.emit(dom, EventType.SHUTDOWN, ShutdownDetail.GUEST if guest else ShutdownDetail.HOST)
+        elif name == "RESET":
+            with self.lock:
+                if dom.live is vm:
+                    self.emit(dom, EventType.REBOOT)
+        elif name == "GUEST_PANICKED":
+            with self.lock:
+                if dom.live is vm:
+                    self.emit(dom, EventType.CRASHED, 0, "the guest panicked")
+        elif name == "__EOF__":
+            self._on_process_end(dom, vm)
+
+    def _on_process_end(self, dom: QDom, vm: LiveVM) -> None:
+        status = vm.sup.wait(5.0)
+        if vm.finished:
+            return
+        if vm.ending is not None:
+            reason, detail = vm.ending
+            crashed = False
+        elif status is not None and not status.crashed:
+            reason, detail, crashed = int(ShutoffReason.SHUTDOWN), int(StoppedDetail.SHUTDOWN), False
+        else:
+            reason, detail, crashed = int(ShutoffReason.CRASHED), int(StoppedDetail.CRASHED), True
+        job = self.jobs.current(dom.uuid)
+        if job is not None:
+            job.request_cancel()
+        self.finish_stop(dom, vm, reason, detail, crashed)
+
+    # -- events ---------------------------------------------------------------------
+    def emit(self, dom: QDom, type: EventType, detail: int = 0, message: str = "") -> None:
+        event = DomainEvent.now(type, detail, name=dom.name, uuid=dom.uuid, message=message)
+        self.bus.emit(self.handle_factory(dom.name, dom.uuid), event)
+
+    def _job_event(self, job: Job, detail: JobEventDetail) -> None:
+        event = DomainEvent.now(EventType.JOB, detail, job=job.info(), name=job.domain_name, uuid=job.domain_uuid)
+        uuid = job.domain_uuid
+        factory = self.handle_factory(job.domain_name, uuid) if uuid in self.by_uuid else None
+        self.bus.emit(factory, event)
+
+    @staticmethod
+    def handle_factory(name: str, uuid: str) -> Callable[[Any], Any]:
+        def make(conn: Any) -> Any:
+            return conn.domain_handle(name, uuid)
+        return make
+
+    # -- boot -----------------------------------------------------------------------
+    def started(self, dom: QDom, vm: LiveVM, paused: bool, detail: StartedDetail,
+                running_reason: RunningReason) -> None:
+        """Record a freshly started VM and emit STARTED (+ SUSPENDED when paused)."""
+        with self.lock:
+            self.attach_live(dom, vm, DomainState.RUNNING, running_reason)
+            self.emit(dom, EventType.STARTED, detail)
+            if paused:
+                susp = {StartedDetail.RESTORED: SuspendedDetail.RESTORED,
+                        StartedDetail.FROM_SNAPSHOT: SuspendedDetail.FROM_SNAPSHOT,
+                        StartedDetail.MIGRATED: SuspendedDetail.MIGRATED}.get(detail, SuspendedDetail.PAUSED)
+                preason = {StartedDetail.RESTORED: PausedReason.USER,
+                           StartedDetail.FROM_SNAPSHOT: PausedReason.FROM_SNAPSHOT,
+                           StartedDetail.MIGRATED: PausedReason.MIGRATION}.get(detail, PausedReason.USER)
+                self.set_run_state(dom, DomainState.PAUSED, preason, EventType.SUSPENDED, susp)
+
+
+_hosts_lock = threading.Lock()
+_hosts: dict[Path, QemuHost] = {}
+
+
+def acquire_host(root: Path, on_new: Callable[[QemuHost], None]) -> QemuHost:
+    """The process-wide host of ``root`` (created and loaded on first use)."""
+    layout = RootLayout(root)
+    with _hosts_lock:
+        host = _hosts.get(layout.root)
+        if host is None or host.closed:
+            layout.ensure()
+            host = QemuHost(layout)
+            host.load()
+            _hosts[layout.root] = host
+            host.refs += 1
+            try:
+                on_new(host)
+            except Exception:  # noqa: BLE001
+                log.exception("autostart failed")
+            return host
+        host.refs += 1
+        return host
+
+
+def release_host(host: QemuHost) -> None:
+    with _hosts_lock:
+        host.refs -= 1
+        if host.refs > 0:
+            return
+        if _hosts.get(host.layout.root) is host:
+            del _hosts[host.layout.root]
+    host.shutdown()

@@ -1,0 +1,186 @@
+"""Live migration between two ``qemu:///embed`` roots (V3 phases of drivers.migration).
+
+* prepare (destination): QEMU starts with ``-incoming defer`` under a
+  supervisor that only *registers* the disk leases, then listens on TCP
+  (``listen_address`` param, default loopback; port chosen by QEMU).
+* perform (source): ``migrate`` with progress from ``query-migrate``; at
+  switch-over QEMU pauses the source, which then releases its leases.
+* finish (destination): waits for the stream, takes the leases over
+  (``acquire_state``) and resumes the guest (unless PAUSED).
+* confirm (source): stops the source QEMU, or on failure takes the leases
+  back and resumes it.
+"""
+from __future__ import annotations
+
+import socket
+from typing import TYPE_CHECKING, Any
+
+from ..base import Domain
+from ..domxml import DomainXML
+from ..errors import DriverError, ErrorCode
+from ..flags import (
+    DefinedDetail, DomainState, EventType, JobOperation, MigrateFlags, PausedReason, ResumedDetail, RunningReason,
+    ShutoffReason, StartedDetail, StoppedDetail, SuspendedDetail, UndefinedDetail,
+)
+from ..jobs import Job
+from . import streams
+from .host import QDom
+
+if TYPE_CHECKING:
+    from .connection import QemuConnection
+
+
+def begin(conn: "QemuConnection", dom: Domain, flags: int, params: dict[str, Any]) -> str:
+    with conn.host.lock:
+        qd = conn.host.get(dom.uuid, dom.name)
+        if qd.live is None:
+            raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{qd.name}' is not running")
+        return params.get("destination_xml") or qd.live.definition.to_string()
+
+
+def prepare(conn: "QemuConnection", definition: DomainXML, flags: int, params: dict[str, Any]) -> dict[str, Any]:
+    host = conn.host
+    with host.lock:
+        dom = host.by_uuid.get(definition.uuid)
+        if dom is not None and dom.active:
+            raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' is already running on {conn.uri}")
+        other = host.by_name.get(definition.name)
+        if other is not None and other.uuid != definition.uuid:
+            raise DriverError(ErrorCode.OPERATION_FAILED,
+                              f"{conn.uri} already has another domain named '{definition.name}'")
+        existed = dom is not None
+        if dom is None:
+            dom = QDom(None, False, definition.name, definition.uuid)
+            host.add(dom)
+        job = host.jobs.begin(dom.uuid, dom.name, JobOperation.MIGRATION_IN, "migrate")
+    try:
+        vm = host.launch(dom, definition, incoming="defer", register_only=True)
+        try:
+            vm.incoming = True
+            streams.prepare(vm)
+            listen = str(params.get("listen_address") or "127.0.0.1")
+            vm.execute("migrate-incoming", {"uri": f"tcp:{_host_part(listen)}:{int(params.get('port') or 0)}"})
+            addr = vm.execute("query-migrate").get("socket-address") or []
+            port = next((a.get("port") for a in addr if a.get("type") == "inet"), None)
+            if port is None:
+                raise DriverError(ErrorCode.OPERATION_FAILED, "QEMU did not report its migration port")
+            advertised = params.get("migrate_host") or (
+                listen if listen not in ("0.0.0.0", "::") else socket.gethostname())
+        except BaseException:
+            host.kill(vm, 5)
+            raise
+        with host.lock:
+            host.attach_live(dom, vm, DomainState.PAUSED, PausedReason.MIGRATION)
+            host.emit(dom, EventType.STARTED, StartedDetail.MIGRATED)
+    except BaseException as exc:
+        with host.lock:
+            if not existed and not dom.active:
+                host.remove(dom)
+        host.jobs.end(job, exc)
+        raise
+    return {"uuid": dom.uuid, "name": dom.name, "existed": existed, "job": job, "paused": False,
+            "uri": f"tcp:{_host_part(str(advertised))}:{port}"}
+
+
+def _host_part(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def perform(conn: "QemuConnection", dom: Domain, cookie: dict[str, Any], flags: int, params: dict[str, Any],
+            job: Job) -> None:
+    host = conn.host
+    with host.lock:
+        qd = host.get(dom.uuid, dom.name)
+        vm = qd.live
+        if vm is None:
+            raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{qd.name}' is not running")
+        was_paused = qd.state == DomainState.PAUSED
+        cookie["paused"] = was_paused
+        vm.migration_was_paused = was_paused  # type: ignore[attr-defined]
+        vm.migration_released = False  # type: ignore[attr-defined]
+    if not flags & MigrateFlags.LIVE and not was_paused:
+        vm.pause_hint = (int(PausedReason.MIGRATION), int(SuspendedDetail.MIGRATED))
+        vm.execute("stop")
+        host.sync_status(qd, vm)
+    bandwidth = params.get("bandwidth")
+    vm.pause_hint = (int(PausedReason.MIGRATION), int(SuspendedDetail.MIGRATED))
+    streams.run_outgoing(vm, cookie["uri"], job, f"migration of '{qd.name}'",
+                         int(float(bandwidth) * 1024 * 1024) if bandwidth else None)
+    host.sync_status(qd, vm)
+    cookie["leases"] = vm.sup.release()
+    vm.migration_released = True  # type: ignore[attr-defined]
+
+
+def finish(conn: "QemuConnection", cookie: dict[str, Any], flags: int, cancelled: bool) -> Domain | None:
+    from .domain import QemuDomain
+    host = conn.host
+    job: Job = cookie["job"]
+    with host.lock:
+        dom = host.by_uuid.get(cookie["uuid"])
+        vm = dom.live if dom is not None else None
+    if cancelled:
+        if dom is not None and vm is not None and vm.incoming:
+            vm.ending = (int(ShutoffReason.FAILED), int(StoppedDetail.FAILED))
+            host.kill(vm, 5)
+            host.finish_stop(dom, vm, ShutoffReason.FAILED, StoppedDetail.FAILED)
+        if not job.state.finished:
+            host.jobs.end(job, DriverError(ErrorCode.OPERATION_ABORTED, "migration cancelled"))
+        return None
+    try:
+        if dom is None or vm is None or not vm.incoming:
+            raise DriverError(ErrorCode.OPERATION_FAILED, "the incoming guest vanished on the destination")
+        streams.wait_incoming(vm, f"incoming migration of '{dom.name}'", timeout=60)
+        vm.sup.acquire_state(cookie.get("leases") or "")
+        vm.incoming = False
+        if not (flags & MigrateFlags.PAUSED or cookie.get("paused")):
+            vm.resume_hint = (int(RunningReason.MIGRATED), int(ResumedDetail.MIGRATED))
+            vm.execute("cont")
+            host.sync_status(dom, vm)
+        with host.lock:
+            if flags & MigrateFlags.PERSIST_DEST:
+                dom.config = vm.definition.copy()
+                dom.persistent = True
+                host.save_config(dom)
+                host.emit(dom, EventType.DEFINED, DefinedDetail.ADDED)
+            dom.touch()
+            host.write_state(dom)
+    except BaseException as exc:
+        host.jobs.end(job, exc)
+        raise
+    host.jobs.end(job, None)
+    return QemuDomain(conn, dom.name, dom.uuid)
+
+
+def confirm(conn: "QemuConnection", dom: Domain, flags: int, cancelled: bool) -> None:
+    host = conn.host
+    with host.lock:
+        qd = host.by_uuid.get(dom.uuid)
+        vm = qd.live if qd is not None else None
+    if qd is None or vm is None:
+        return
+    if cancelled:
+        if getattr(vm, "migration_released", False):
+            vm.sup.acquire_state("")
+            vm.migration_released = False  # type: ignore[attr-defined]
+        if not getattr(vm, "migration_was_paused", False):
+            try:
+                status = host.query_status(vm)
+                if status != "running":
+                    vm.resume_hint = (int(RunningReason.MIGRATION_CANCELED), int(ResumedDetail.MIGRATED))
+                    vm.execute("cont")
+            except DriverError:
+                pass
+        vm.pause_hint = None
+        host.sync_status(qd, vm)
+        return
+    vm.ending = (int(ShutoffReason.MIGRATED), int(StoppedDetail.MIGRATED))
+    host.kill(vm)
+    host.finish_stop(qd, vm, ShutoffReason.MIGRATED, StoppedDetail.MIGRATED)
+    if flags & MigrateFlags.UNDEFINE_SOURCE:
+        with host.lock:
+            if qd.persistent:
+                host.forget_files(qd)
+                qd.snapshots.clear()
+                qd.persistent = False
+                host.remove(qd)
+                host.emit(qd, EventType.UNDEFINED, UndefinedDetail.REMOVED)

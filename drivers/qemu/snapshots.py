@@ -1,0 +1,251 @@
+"""Internal qcow2 snapshots with libvirt snapshot XML as metadata.
+
+Offline (domain shut off): ``qemu-img snapshot`` on every writable disk.
+Live: QEMU's snapshot-save / snapshot-load / snapshot-delete jobs, which
+also store the guest's memory (in the first qcow2 disk). A live snapshot
+reverts by starting QEMU with ``-loadvm`` when the domain is shut off.
+Every writable disk must be qcow2; raw disks cannot hold snapshots.
+"""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..base import Snapshot
+from ..domxml import DomainXML
+from ..errors import DriverError, ErrorCode, check_flags
+from ..flags import (
+    DomainState, EventType, JobFlags, JobOperation, PausedReason, ShutoffReason, SnapshotCreateFlags,
+    SnapshotEventDetail, StartedDetail, StoppedDetail,
+)
+from ..jobs import Job
+from ..snapxml import SnapshotDef, snapshot_request
+from . import storage
+from .host import LiveVM, QDom, QemuHost
+
+if TYPE_CHECKING:
+    from .domain import QemuDomain
+
+
+def _writable_disks(definition: DomainXML, where: str) -> list[tuple[str, str]]:
+    """(target, path) of every writable disk; NO_SUPPORT when one cannot hold snapshots."""
+    out = []
+    for disk in definition.disks():
+        if disk.readonly or disk.device == "cdrom" or not disk.source:
+            continue
+        if (disk.format or "raw") != "qcow2":
+            raise DriverError(ErrorCode.NO_SUPPORT,
+                              f"{where}: disk {disk.target} ({disk.source}) is {disk.format or 'raw'}; "
+                              "internal snapshots need every writable disk in qcow2 format")
+        out.append((disk.target, disk.source))
+    if not out:
+        raise DriverError(ErrorCode.NO_SUPPORT,
+                          f"{where}: the domain has no writable qcow2 disk to keep the snapshot in")
+    return out
+
+
+def run_qemu_job(vm: LiveVM, job_id: str, cmd: str, args: dict[str, Any], job: Job | None, what: str,
+                 cancellable: bool = False) -> None:
+    """Run a QEMU job command and wait for it to conclude; progress from query-jobs."""
+    vm.execute(cmd, {"job-id": job_id, **args})
+    if job is not None and cancellable:
+        job.on_cancel(lambda: _quiet(vm, "job-cancel", {"id": job_id}))
+    while True:
+        found = None
+        for info in vm.execute("query-jobs"):
+            if info.get("id") == job_id:
+                found = info
+        if found is None:
+            raise DriverError(ErrorCode.OPERATION_FAILED, f"{what}: QEMU lost job {job_id}")
+        if job is not None and found.get("total-progress"):
+            job.progress(int(found.get("current-progress") or 0), int(found["total-progress"]))
+        if found.get("status") in ("concluded", "null"):
+            _quiet(vm, "job-dismiss", {"id": job_id})
+            if found.get("error"):
+                if job is not None and job.cancel_requested:
+                    job.raise_if_cancelled()
+                raise DriverError(ErrorCode.OPERATION_FAILED, f"{what}: {found['error']}")
+            return
+        time.sleep(0.02)
+
+
+def _quiet(vm: LiveVM, cmd: str, args: dict[str, Any]) -> None:
+    try:
+        vm.execute(cmd, args, timeout=5)
+    except DriverError:
+        pass
+
+
+def _nodes(vm: LiveVM) -> list[str]:
+    return [d.node for d in vm.disks if not d.readonly and d.format == "qcow2"]
+
+
+def create(domain: "QemuDomain", xml_or_name: str, flags: int = 0) -> "QemuSnapshot | int":
+    flags = check_flags(flags, int(SnapshotCreateFlags.HALT | SnapshotCreateFlags.LIVE | JobFlags.ASYNC),
+                        "snapshot_create")
+    request = snapshot_request(xml_or_name)
+    host: QemuHost = domain._host
+    with host.lock:
+        dom = domain._idle("snapshot")
+        if request.name in dom.snapshots:
+            raise DriverError(ErrorCode.OPERATION_INVALID,
+                              f"domain '{dom.name}' already has a snapshot named '{request.name}'")
+        definition = dom.definition.copy()
+        disks = _writable_disks(definition, f"snapshot of '{dom.name}'")
+        vm = dom.live
+        state = {DomainState.RUNNING: "running", DomainState.PAUSED: "paused"}.get(dom.state, "shutoff") \
+            if vm is not None else "shutoff"
+        job = host.jobs.begin(dom.uuid, dom.name, JobOperation.SNAPSHOT, "snapshot")
+
+    def worker(job: Job) -> QemuSnapshot:
+        if vm is not None:
+            nodes = _nodes(vm)
+            job.progress(0, 1)
+            run_qemu_job(vm, f"snap-save-{job.id}", "snapshot-save",
+                         {"tag": request.name, "vmstate": nodes[0], "devices": nodes}, job,
+                         f"snapshot '{request.name}' of '{dom.name}'")
+        else:
+            done: list[str] = []
+            try:
+                for _, path in disks:
+                    storage.snapshot("c", path, request.name)
+                    done.append(path)
+            except DriverError:
+                for path in done:
+                    try:
+                        storage.snapshot("d", path, request.name)
+                    except DriverError:
+                        pass
+                raise
+        snap = SnapshotDef(name=request.name, description=request.description, state=state,
+                           creation_time=int(time.time()), parent=dom.current_snapshot,
+                           domain_xml=definition.to_string())
+        with host.lock:
+            dom.snapshots[snap.name] = snap
+            dom.current_snapshot = snap.name
+            host.save_snapshot(dom, snap)
+            host.save_meta(dom)
+            dom.touch()
+            host.emit(dom, EventType.SNAPSHOT, SnapshotEventDetail.CREATED, snap.name)
+        if flags & SnapshotCreateFlags.HALT and vm is not None:
+            vm.ending = (int(ShutoffReason.FROM_SNAPSHOT), int(StoppedDetail.FROM_SNAPSHOT))
+            host.kill(vm)
+            host.finish_stop(dom, vm, ShutoffReason.FROM_SNAPSHOT, StoppedDetail.FROM_SNAPSHOT)
+        return QemuSnapshot(domain, snap.name)
+
+    return domain._conn.run_job(job, worker, bool(flags & JobFlags.ASYNC))
+
+
+class QemuSnapshot(Snapshot):
+    _domain: "QemuDomain"
+
+    def _lookup(self) -> tuple[QDom, SnapshotDef]:
+        dom = self._domain._dom()
+        snap = dom.snapshots.get(self._name)
+        if snap is None:
+            raise DriverError(ErrorCode.NO_SNAPSHOT, f"domain '{dom.name}' has no snapshot '{self._name}'")
+        return dom, snap
+
+    def xml_desc(self) -> str:
+        with self._domain._host.lock:
+            return self._lookup()[1].to_xml()
+
+    def is_current(self) -> bool:
+        with self._domain._host.lock:
+            dom, _ = self._lookup()
+            return dom.current_snapshot == self._name
+
+    def parent_name(self) -> str | None:
+        with self._domain._host.lock:
+            return self._lookup()[1].parent
+
+    def revert(self, flags: int = 0) -> None:
+        """Go back to the snapshot: its disks, its memory (if live) and its run state."""
+        check_flags(flags, 0, "snapshot revert")
+        from .domain import boot
+        host: QemuHost = self._domain._host
+        with host.lock:
+            dom, snap = self._lookup()
+            host.jobs.check_idle(dom.uuid, dom.name, "revert")
+            definition = DomainXML.parse(snap.domain_xml) if snap.domain_xml else dom.definition.copy()
+            disks = _writable_disks(definition, f"revert of '{dom.name}'")
+            vm = dom.live
+            job = host.jobs.begin(dom.uuid, dom.name, JobOperation.SNAPSHOT_REVERT, "revert")
+
+        def worker(job: Job) -> None:
+            live_target = snap.state in ("running", "paused")
+            if vm is not None and live_target:
+                nodes = _nodes(vm)
+                run_qemu_job(vm, f"snap-load-{job.id}", "snapshot-load",
+                             {"tag": snap.name, "vmstate": nodes[0], "devices": nodes}, job,
+                             f"revert of '{dom.name}' to '{snap.name}'")
+                if snap.state == "running":
+                    vm.resume_hint = (4, 2)  # RunningReason.FROM_SNAPSHOT, ResumedDetail.FROM_SNAPSHOT
+                    vm.execute("cont")
+                else:
+                    vm.pause_hint = (int(PausedReason.FROM_SNAPSHOT), 5)
+                    vm.execute("stop")
+                host.sync_status(dom, vm)
+            else:
+                if vm is not None:
+                    vm.ending = (int(ShutoffReason.FROM_SNAPSHOT), int(StoppedDetail.FROM_SNAPSHOT))
+                    host.kill(vm)
+                    host.finish_stop(dom, vm, ShutoffReason.FROM_SNAPSHOT, StoppedDetail.FROM_SNAPSHOT)
+                if live_target:
+                    with host.lock:
+                        if dom.uuid not in host.by_uuid:
+                            host.add(dom)
+                    boot(host, dom, definition, snap.state == "paused", StartedDetail.FROM_SNAPSHOT,
+                         extra_args=["-loadvm", snap.name])
+                else:
+                    for _, path in disks:
+                        storage.snapshot("a", path, snap.name)
+            with host.lock:
+                if dom.persistent and snap.domain_xml:
+                    dom.config = definition
+                    host.save_config(dom)
+                dom.current_snapshot = snap.name
+                host.save_meta(dom)
+                dom.touch()
+                host.emit(dom, EventType.SNAPSHOT, SnapshotEventDetail.REVERTED, snap.name)
+
+        host.jobs.run(job, worker, False)
+
+    def delete(self, flags: int = 0) -> None:
+        """Remove the snapshot from the disks and its metadata; children move up to its parent."""
+        check_flags(flags, 0, "snapshot delete")
+        host: QemuHost = self._domain._host
+        with host.lock:
+            dom, snap = self._lookup()
+            host.jobs.check_idle(dom.uuid, dom.name, "delete a snapshot of")
+            vm = dom.live
+            paths = [d.source for d in dom.definition.disks()
+                     if d.source and not d.readonly and d.device != "cdrom" and (d.format or "raw") == "qcow2"]
+            job = host.jobs.begin(dom.uuid, dom.name, JobOperation.SNAPSHOT_DELETE, "delete a snapshot of")
+
+        def worker(job: Job) -> None:
+            if vm is not None:
+                nodes = _nodes(vm)
+                run_qemu_job(vm, f"snap-del-{job.id}", "snapshot-delete", {"tag": snap.name, "devices": nodes},
+                             job, f"deleting snapshot '{snap.name}' of '{dom.name}'")
+            else:
+                for path in paths:
+                    if snap.name in storage.snapshot_names(path):
+                        storage.snapshot("d", path, snap.name)
+            with host.lock:
+                for other in dom.snapshots.values():
+                    if other.parent == snap.name:
+                        other.parent = snap.parent
+                        host.save_snapshot(dom, other)
+                dom.snapshots.pop(snap.name, None)
+                try:
+                    (host.layout.snapshot_dir(dom.uuid) / f"{snap.name}.xml").unlink()
+                except OSError:
+                    pass
+                if dom.current_snapshot == snap.name:
+                    dom.current_snapshot = snap.parent
+                host.save_meta(dom)
+                dom.touch()
+                host.emit(dom, EventType.SNAPSHOT, SnapshotEventDetail.DELETED, snap.name)
+
+        host.jobs.run(job, worker, False)

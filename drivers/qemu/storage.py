@@ -1,0 +1,108 @@
+"""Disk images through ``qemu-img``: create (as a job), info, offline snapshots."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from typing import Any
+
+from ..errors import DriverError, ErrorCode, invalid_arg
+from ..jobs import Job
+from .layout import check_path
+
+QEMU_IMG = "qemu-img"
+FORMATS = ("qcow2", "raw")
+#: flags of create_disk
+PREALLOCATE = 1 << 0
+
+
+def qemu_img() -> str:
+    path = shutil.which(os.environ.get("VMGUI_QEMU_IMG", QEMU_IMG))
+    if path is None:
+        raise DriverError(ErrorCode.NO_SUPPORT, "qemu-img is not installed (Debian: qemu-utils)")
+    return path
+
+
+def run(args: list[str], what: str, timeout: float = 120.0) -> str:
+    try:
+        proc = subprocess.run([qemu_img(), *args], capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise DriverError(ErrorCode.OPERATION_TIMEOUT, f"{what}: qemu-img did not finish in {timeout:.0f} s") from None
+    except OSError as exc:
+        raise DriverError(ErrorCode.OPERATION_FAILED, f"{what}: cannot run qemu-img: {exc.strerror}") from None
+    if proc.returncode != 0:
+        msg = (proc.stderr or proc.stdout).strip().replace("qemu-img: ", "")
+        raise DriverError(ErrorCode.OPERATION_FAILED, f"{what}: {msg}")
+    return proc.stdout
+
+
+def info(path: str, force_share: bool = True) -> dict[str, Any]:
+    args = ["info", "--output=json"] + (["-U"] if force_share else []) + [path]
+    try:
+        return json.loads(run(args, f"reading {path}"))
+    except ValueError:
+        raise DriverError(ErrorCode.OPERATION_FAILED, f"qemu-img info of {path} gave no JSON") from None
+
+
+def check_create_args(path: object, size_bytes: object, fmt: object) -> tuple[str, int, str]:
+    path = check_path(path, "disk path")
+    if fmt not in FORMATS:
+        raise invalid_arg(f"disk format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if isinstance(size_bytes, bool) or not isinstance(size_bytes, int) or size_bytes <= 0:
+        raise invalid_arg(f"disk size must be a positive number of bytes, not {size_bytes!r}")
+    if size_bytes % 512:
+        raise invalid_arg("disk size must be a multiple of 512 bytes")
+    if os.path.lexists(path):
+        raise DriverError(ErrorCode.OPERATION_INVALID, f"{path} already exists; choose a new file name")
+    if not os.path.isdir(os.path.dirname(path)):
+        raise invalid_arg(f"the folder of {path} does not exist")
+    return path, size_bytes, str(fmt)
+
+
+def create(job: Job, path: str, size: int, fmt: str, preallocate: bool) -> None:
+    """Create an image; with preallocation the job reports the bytes allocated so far."""
+    args = ["create", "-q", "-f", fmt]
+    if preallocate:
+        args += ["-o", "preallocation=full" if fmt == "raw" else "preallocation=falloc"]
+    args += [path, str(size)]
+    job.progress(0, size)
+    try:
+        proc = subprocess.Popen([qemu_img(), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    except OSError as exc:
+        raise DriverError(ErrorCode.OPERATION_FAILED, f"cannot run qemu-img: {exc.strerror}") from None
+    job.on_cancel(proc.kill)
+    try:
+        while proc.poll() is None:
+            try:
+                done = os.stat(path).st_blocks * 512 if preallocate else 0
+            except OSError:
+                done = 0
+            job.progress(min(done, size), size)
+            job.wait_cancel(0.1)
+        err = proc.stderr.read() if proc.stderr else ""
+        job.raise_if_cancelled()
+        if proc.returncode != 0:
+            raise DriverError(ErrorCode.OPERATION_FAILED, f"creating {path}: {err.strip()}")
+        job.progress(size, size)
+    except BaseException:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        raise
+
+
+def snapshot(action: str, path: str, name: str) -> None:
+    """Offline internal snapshot: action c (create), a (apply), d (delete)."""
+    run(["snapshot", f"-{action}", name, path], f"snapshot '{name}' of {path}")
+
+
+def snapshot_names(path: str) -> set[str]:
+    data = info(path)
+    return {s.get("name") for s in data.get("snapshots", [])}

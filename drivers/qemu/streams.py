@@ -1,0 +1,100 @@
+"""QEMU migration streams: outgoing (save, migration) and incoming (restore, migration).
+
+Progress comes from ``query-migrate``: transferred/total bytes plus the
+figures that say whether a live migration converges (remaining bytes,
+dirty-page rate, expected downtime, pass number).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from ..errors import DriverError, ErrorCode
+from ..jobs import Job
+from .host import LiveVM
+
+POLL = 0.05
+#: max-bandwidth when nothing limits it (QEMU's default is 128 MiB/s)
+UNLIMITED = 1 << 40
+
+
+def prepare(vm: LiveVM, bandwidth_bytes: int | None = None) -> None:
+    vm.execute("migrate-set-capabilities", {"capabilities": [{"capability": "events", "state": True}]})
+    vm.execute("migrate-set-parameters", {"max-bandwidth": int(bandwidth_bytes or UNLIMITED)})
+
+
+def run_outgoing(vm: LiveVM, uri: str, job: Job, what: str, bandwidth_bytes: int | None = None,
+                 on_progress: Callable[[dict], None] | None = None) -> dict:
+    """Start ``migrate`` to ``uri`` and wait for it; raises on failure or cancel."""
+    prepare(vm, bandwidth_bytes)
+    cancelled = False
+
+    def cancel() -> None:
+        nonlocal cancelled
+        cancelled = True
+        try:
+            vm.execute("migrate_cancel", timeout=5)
+        except DriverError:
+            pass
+
+    vm.execute("migrate", {"uri": uri})
+    job.on_cancel(cancel)
+    last: dict = {}
+    while True:
+        try:
+            info = vm.execute("query-migrate", timeout=10)
+        except DriverError as exc:
+            raise DriverError(ErrorCode.OPERATION_FAILED, f"{what}: lost QEMU: {exc.message}") from None
+        last = info
+        status = info.get("status")
+        ram = info.get("ram") or {}
+        if ram:
+            total = int(ram.get("total") or 0)
+            sent = int(ram.get("transferred") or 0)
+            remaining = int(ram.get("remaining") or 0)
+            details = {"remaining_bytes": float(remaining),
+                       "dirty_rate": float(ram.get("dirty-pages-rate") or 0) * float(ram.get("page-size") or 4096),
+                       "iteration": float(ram.get("dirty-sync-count") or 0)}
+            if "expected-downtime" in info:
+                details["expected_downtime_ms"] = float(info["expected-downtime"])
+            job.progress(sent, max(total, sent + remaining), **details)
+        if on_progress is not None:
+            on_progress(info)
+        if status == "completed":
+            return info
+        if status in ("failed", "cancelled", "cancelling") or (cancelled and status not in ("active", "setup", "device",
+                                                                                               "pre-switchover")):
+            if cancelled or job.cancel_requested:
+                if status == "cancelling":
+                    time.sleep(POLL)
+                    continue
+                job.raise_if_cancelled()
+            raise DriverError(ErrorCode.OPERATION_FAILED,
+                              f"{what} failed: {info.get('error-desc') or status}")
+        time.sleep(POLL)
+
+
+def wait_incoming(vm: LiveVM, what: str, timeout: float | None = None,
+                  progress: Callable[[], None] | None = None, job: Job | None = None) -> None:
+    """Wait until an incoming stream is fully loaded (the VM is then paused)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        try:
+            info = vm.execute("query-migrate", timeout=10)
+        except DriverError as exc:
+            raise DriverError(ErrorCode.OPERATION_FAILED, f"{what}: QEMU ended while loading: {exc.message}") \
+                from None
+        status = info.get("status")
+        if status == "completed":
+            st = vm.execute("query-status")["status"]
+            if st != "inmigrate":
+                return
+        elif status in ("failed", "cancelled"):
+            raise DriverError(ErrorCode.OPERATION_FAILED, f"{what} failed: {info.get('error-desc') or status}")
+        if progress is not None:
+            progress()
+        if job is not None:
+            job.raise_if_cancelled()
+        if deadline is not None and time.monotonic() > deadline:
+            raise DriverError(ErrorCode.OPERATION_TIMEOUT, f"{what}: QEMU did not finish loading in time")
+        time.sleep(POLL)
