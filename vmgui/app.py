@@ -1,0 +1,98 @@
+"""Entry point: ``vmgui`` / ``python -m vmgui`` -> :func:`main`.
+
+One qasync loop runs on the Qt main thread. The window appears at once;
+connections open in the background, so an unreachable host never delays it.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+import qasync
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+from . import icons
+from .bridge import FALLBACK_URI, default_uri
+from .models import settings as store
+from .models.session import Session
+from .views.mainwindow import MainWindow
+
+log = logging.getLogger(__name__)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="vmgui", description="Manage virtual machines.")
+    parser.add_argument("--connect", metavar="URI", action="append", default=[],
+                        help="open this connection (repeatable); default: the embedded hypervisor "
+                             "and the connections you left open")
+    return parser.parse_args(argv)
+
+
+def open_settings() -> QSettings:
+    """``$VMGUI_SETTINGS`` (an .ini path) when set, else the per-user vmgui settings."""
+    path = os.environ.get("VMGUI_SETTINGS")
+    if path:
+        return QSettings(path, QSettings.Format.IniFormat)
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "vmgui", "vmgui")
+
+
+def start(uris: list[str], settings: QSettings, session: Session | None = None) -> MainWindow:
+    """Build the window and begin opening connections; needs a current event loop."""
+    session = session or Session()
+    window = MainWindow(session, settings)
+    window.setStyleSheet(icons.style_sheet())
+    if uris:
+        for uri in uris:
+            window.connect_uri(uri)
+        return window
+    uri, why = default_uri()
+    window.statusBar().showMessage(f"Default connection: {why}", 15000)
+    if uri == FALLBACK_URI and "not" in why:
+        session.messages.add("info", "Showing the demo host", why + ".",
+                             "Use File ▸ Connect to open another hypervisor.")
+    session.spawn(_open_default(session, uri), f"Connecting to {uri}")
+    for remembered in store.open_uris(settings):
+        if remembered not in (uri, FALLBACK_URI):
+            window.connect_uri(remembered)
+    return window
+
+
+async def _open_default(session: Session, uri: str) -> None:
+    if await session.open(uri) or uri == FALLBACK_URI:
+        return
+    session.close(uri)
+    session.messages.add("warning", f"Could not open {uri}", f"showing the demo host {FALLBACK_URI} instead.",
+                         "The embedded QEMU driver may not be ready on this system.")
+    await session.open(FALLBACK_URI)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run vmgui until its window closes; reuses an existing QApplication."""
+    try:
+        args = parse_args(sys.argv[1:] if argv is None else list(argv))
+    except SystemExit as exc:  # --help or a usage error, already printed by argparse
+        return int(exc.code or 0)
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "vmgui"])
+    app.setApplicationName("vmgui")
+    app.setDesktopFileName("vmgui")
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    settings = open_settings()
+    window = start(args.connect, settings)
+    done = loop.create_future()
+    window.closed.connect(lambda: done.done() or done.set_result(0))
+    window.show()
+    try:
+        return int(loop.run_until_complete(done))
+    finally:
+        window.session.stop()
+        window.deleteLater()
+        asyncio.set_event_loop(None)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""What happens when an action is triggered: ask what is needed, confirm, then run.
+
+Dialogs are opened with ``open()`` (never a nested ``exec()``) and the work
+goes to :class:`vmgui.models.session.Session`, which runs it through the bridge
+on every selected domain the action applies to.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from ..models import actions as rules
+from ..models.domains import Key
+from ..models.session import Session
+from .actions import VERBS
+from .dialogs.simple import MigrateDialog, NewVMDialog, SnapshotDialog
+
+CONFIRM = {
+    "force_off": ("Force off", "Power off {what} at once? Unsaved data in the guest is lost."),
+    "delete": ("Delete", "Delete the definition of {what}? Saved state and snapshot metadata are removed; "
+                         "disk images are kept."),
+}
+
+
+class Commands:
+    """Turns an action name plus the current selection into session calls."""
+
+    def __init__(self, parent: QWidget, session: Session, selection: Callable[[], list[Key]],
+                 states: Callable[[], dict[str, rules.ActionState]]) -> None:
+        self._parent = parent
+        self._session = session
+        self._selection = selection
+        self._states = states
+        self.last_dialog: QWidget | None = None  # the open dialog, for tests and screenshots
+        self.backup_folder = os.path.expanduser("~")
+
+    def trigger(self, name: str) -> None:
+        state = self._states().get(name)
+        if state is None or not state.enabled:
+            return  # a shortcut pressed while the action is disabled
+        if name == "new_vm":
+            self._new_vm()
+            return
+        keys = self._selection()
+        targets = [keys[i] for i in state.targets]
+        ask = {"snapshot": self._ask_snapshot, "backup": self._ask_backup, "migrate": self._ask_migrate}.get(name)
+        if ask is not None:
+            ask(targets)
+        elif name in CONFIRM:
+            self._confirm(name, targets)
+        else:
+            self.run(name, targets)
+
+    def run(self, name: str, targets: list[Key], **params: object) -> None:
+        self._session.run(name, targets, VERBS[name], **params)
+
+    def _what(self, targets: list[Key]) -> str:
+        names = [self._session.domains.get(k).rec.name for k in targets if self._session.domains.get(k)]
+        if len(names) == 1:
+            return f"“{names[0]}”"
+        return f"{len(names)} domains ({', '.join(names[:3])}{', …' if len(names) > 3 else ''})"
+
+    def _show(self, dialog: QWidget, accepted: Callable[[], None]) -> None:
+        self.last_dialog = dialog
+        dialog.accepted.connect(accepted)  # type: ignore[attr-defined]
+        dialog.finished.connect(lambda _r: dialog.deleteLater())  # type: ignore[attr-defined]
+        dialog.open()  # type: ignore[attr-defined]
+
+    def _confirm(self, name: str, targets: list[Key]) -> None:
+        title, text = CONFIRM[name]
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text.format(what=self._what(targets)),
+                          QMessageBox.StandardButton.Cancel, self._parent)
+        box.setObjectName(f"confirm_{name}")
+        yes = box.addButton(title, QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        self.last_dialog = box
+        box.buttonClicked.connect(lambda button: self.run(name, targets) if button is yes else None)
+        box.finished.connect(lambda _r: box.deleteLater())
+        box.open()
+
+    def _ask_snapshot(self, targets: list[Key]) -> None:
+        dialog = SnapshotDialog(len(targets), time.strftime("snap-%Y%m%d-%H%M%S"), self._parent)
+        self._show(dialog, lambda: self.run("snapshot", targets, name=dialog.name.text()))
+
+    def _ask_backup(self, targets: list[Key]) -> None:
+        dialog = QFileDialog(self._parent, f"Back up {self._what(targets)} into folder", self.backup_folder)
+        dialog.setObjectName("backupDialog")
+        dialog.setFileMode(QFileDialog.FileMode.Directory)
+        dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
+        dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)
+
+        def chosen() -> None:
+            files = dialog.selectedFiles()
+            if files:
+                self.backup_folder = files[0]
+                self.run("backup", targets, folder=files[0])
+        self._show(dialog, chosen)
+
+    def _ask_migrate(self, targets: list[Key]) -> None:
+        features = self._session.connections.features()
+        dests = rules.migration_targets(targets[0][0], features) if targets else []
+        names = [self._session.domains.get(k).rec.name for k in targets if self._session.domains.get(k)]
+        dialog = MigrateDialog(names, dests, self._parent)
+        self._show(dialog, lambda: self.run("migrate", [k for k in targets if k[0] != dialog.dest.currentText()],
+                                            dest=dialog.dest.currentText(), flags=dialog.flags()))
+
+    def _new_vm(self) -> None:
+        from drivers import Feature
+        uris = [u for u, f in self._session.connections.features().items() if Feature.DEFINE in f]
+        dialog = NewVMDialog(uris, self._parent)
+
+        def create() -> None:
+            self._session.spawn(self._session.define_new(dialog.conn.currentText(), dialog.name.text().strip(),
+                                                         dialog.memory.value(), dialog.vcpus.value()),
+                                f"Creating {dialog.name.text().strip()}")
+        self._show(dialog, create)

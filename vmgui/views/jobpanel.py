@@ -1,0 +1,184 @@
+"""The job panel: a dock listing every job, with a live progress bar and a cancel button.
+
+Widget names: a job's bar is ``jobProgress_<id>`` and its button ``cancelJob_<id>``.
+Job ids are unique per connection only, so when two connections have a job
+with the same id, the job of the connection opened first keeps the plain names
+and the others get ``jobProgress_<id>_<n>`` / ``cancelJob_<id>_<n>``, where n
+is their connection's number in opening order (1, 2, ...). Names are
+reassigned whenever rows come or go, so the rule holds at all times.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView, QDockWidget, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QTableView,
+    QToolButton, QVBoxLayout, QWidget,
+)
+
+from .. import icons
+from ..models.connections import ConnectionModel
+from ..models.jobs import JobCol, JobKey, JobTableModel
+from .names import name_widget
+
+_WIDTHS = {JobCol.DOMAIN: 130, JobCol.OPERATION: 140, JobCol.PROGRESS: 150, JobCol.DONE: 170,
+           JobCol.RATE: 100, JobCol.ELAPSED: 70, JobCol.ETA: 70, JobCol.STATE: 90, JobCol.DETAILS: 300,
+           JobCol.CANCEL: 36}
+
+
+def widget_suffixes(keys: list[JobKey], ordinal: Callable[[str], int]) -> dict[JobKey, str]:
+    """'' for the job that keeps the plain name, '_<n>' for the others sharing its id."""
+    by_id: dict[int, list[JobKey]] = {}
+    for key in keys:
+        by_id.setdefault(key[1], []).append(key)
+    result: dict[JobKey, str] = {}
+    for same in by_id.values():
+        same.sort(key=lambda k: ordinal(k[0]))
+        result[same[0]] = ""
+        for key in same[1:]:
+            result[key] = f"_{ordinal(key[0])}"
+    return result
+
+
+class JobPanel(QDockWidget):
+    """Dock ``jobPanel`` holding the ``jobView`` table."""
+
+    def __init__(self, model: JobTableModel, connections: ConnectionModel,
+                 cancel: Callable[[str, int], None], parent: QWidget | None = None) -> None:
+        super().__init__("Jobs", parent)
+        name_widget(self, "jobPanel")
+        self.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self._model = model
+        self._connections = connections
+        self._cancel = cancel
+        self._bars: dict[JobKey, QProgressBar] = {}
+        self._buttons: dict[JobKey, QToolButton] = {}
+
+        self.view = QTableView(self)
+        name_widget(self.view, "jobView")
+        self.view.setModel(model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setAlternatingRowColors(True)
+        self.view.setWordWrap(False)
+        self.view.verticalHeader().hide()
+        self.view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.view.verticalHeader().setDefaultSectionSize(26)
+        header = self.view.horizontalHeader()
+        header.setStretchLastSection(False)
+        for col, width in _WIDTHS.items():
+            self.view.setColumnWidth(col, width)
+        header.setSectionResizeMode(JobCol.DETAILS, QHeaderView.ResizeMode.Stretch)
+
+        self.summary = QLabel("No jobs yet. Backups, saves and migrations show their progress here.", self)
+        self.summary.setObjectName("jobSummary")
+        self.clear_button = QToolButton(self)
+        name_widget(self.clear_button, "clearJobs")
+        self.clear_button.setText("Clear finished")
+        self.clear_button.setToolTip("Remove completed, failed and cancelled jobs from the list")
+        self.clear_button.clicked.connect(lambda: model.clear_finished())
+
+        bar = QHBoxLayout()
+        bar.setContentsMargins(4, 2, 4, 2)
+        bar.addWidget(self.summary, 1)
+        bar.addWidget(self.clear_button)
+        body = QWidget(self)
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(bar)
+        layout.addWidget(self.view)
+        self.setWidget(body)
+
+        model.rowsInserted.connect(self._inserted)
+        model.rowsRemoved.connect(self._removed)
+        model.dataChanged.connect(self._changed)
+        model.modelReset.connect(self._removed)
+
+    # -- per-job widgets ------------------------------------------------------------
+    def bar(self, key: JobKey) -> QProgressBar | None:
+        return self._bars.get(key)
+
+    def cancel_button(self, key: JobKey) -> QToolButton | None:
+        return self._buttons.get(key)
+
+    def _inserted(self, _parent: QModelIndex, first: int, last: int) -> None:
+        for i in range(first, last + 1):
+            key = self._model.row_at(i).key
+            bar = QProgressBar(self.view)
+            bar.setTextVisible(True)
+            bar.setMaximumHeight(20)
+            button = QToolButton(self.view)
+            button.setIcon(icons.icon("cancel"))
+            button.setText("Cancel")
+            button.setAutoRaise(True)
+            button.clicked.connect(lambda _c=False, k=key: self._cancel(*k))
+            self.view.setIndexWidget(self._model.index(i, JobCol.PROGRESS), bar)
+            self.view.setIndexWidget(self._model.index(i, JobCol.CANCEL), button)
+            self._bars[key] = bar
+            self._buttons[key] = button
+            self._refresh_row(i)
+        self._rename()
+        self.view.scrollToBottom()
+
+    def _removed(self, *_args: object) -> None:
+        alive = {row.key for row in self._model.rows()}
+        for key in [k for k in self._bars if k not in alive]:
+            del self._bars[key]  # the view deletes index widgets of removed rows
+            del self._buttons[key]
+        self._rename()
+
+    def _changed(self, top: QModelIndex, bottom: QModelIndex, _roles: object = None) -> None:
+        if top.column() > JobCol.STATE:
+            return
+        for i in range(top.row(), bottom.row() + 1):
+            self._refresh_row(i)
+        self._summarize()
+
+    def _refresh_row(self, i: int) -> None:
+        row = self._model.row_at(i)
+        bar, button = self._bars.get(row.key), self._buttons.get(row.key)
+        if bar is None or button is None:
+            return
+        percent = row.percent_value()
+        if percent < 0 and not row.info.finished:
+            bar.setRange(0, 0)  # busy indicator: the total is not known yet
+        else:
+            bar.setRange(0, 100)
+            bar.setValue(max(0, percent))
+        state = row.texts[JobCol.STATE]
+        bar.setFormat("%p %" if not row.info.finished else f"{state} · %p %")
+        bar.setProperty("jobState", state)
+        bar.setToolTip(f"{row.texts[JobCol.OPERATION]} of {row.info.domain}: {state}")
+        button.setEnabled(not row.info.finished)
+        button.setVisible(not row.info.finished)
+        button.setToolTip(f"Cancel the {row.texts[JobCol.OPERATION]} of {row.info.domain}")
+        bar.style().unpolish(bar)
+        bar.style().polish(bar)
+
+    def _rename(self) -> None:
+        def ordinal(uri: str) -> int:
+            conn = self._connections.get(uri)
+            return conn.ordinal if conn is not None else 1 << 30
+        for key, suffix in widget_suffixes(list(self._bars), ordinal).items():
+            name_widget(self._bars[key], f"jobProgress_{key[1]}{suffix}")
+            name_widget(self._buttons[key], f"cancelJob_{key[1]}{suffix}")
+        self._summarize()
+
+    def _summarize(self) -> None:
+        rows = self._model.rows()
+        if not rows:
+            self.summary.setText("No jobs yet. Backups, saves and migrations show their progress here.")
+            return
+        running = sum(1 for r in rows if not r.info.finished)
+        failed = sum(1 for r in rows if r.info.state.name == "FAILED")
+        text = f"{running} running, {len(rows) - running} finished"
+        if failed:
+            text += f" ({failed} failed)"
+        self.summary.setText(text)
+        self.clear_button.setEnabled(running < len(rows))
+        self.setWindowTitle(f"Jobs ({running} running)" if running else "Jobs")
+
+
+__all__ = ["JobPanel", "widget_suffixes", "Qt"]

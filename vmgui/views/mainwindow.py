@@ -1,0 +1,235 @@
+"""The main window: toolbar, filter bar, domain table, details, job dock, status bar.
+
+It arranges views over the session's models and wires signals; the rules
+(what is enabled, what is shown) live in :mod:`vmgui.models`.
+"""
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication, QLabel, QMainWindow, QSplitter, QSystemTrayIcon, QToolBar, QVBoxLayout, QWidget,
+)
+
+from drivers import JobInfo, JobState
+from drivers.jobs import operation_text
+
+from .. import icons
+from ..models import actions as rules
+from ..models import settings as store
+from ..models.session import Session
+from .actions import LAYOUT, DomainActions
+from .commands import Commands
+from .details import DetailsPane
+from .dialogs.connect import ConnectDialog
+from .domaintable import DomainTable
+from .filterbar import FilterBar
+from .jobpanel import JobPanel
+from .messagearea import MessageArea
+from .names import name_action, name_widget
+from .statusbar import ConnectionStatus
+
+#: A job that ran at least this long is "long": its end is announced when the window is not focused.
+LONG_JOB_S = 5.0
+
+
+class MainWindow(QMainWindow):
+    """``mainWindow``. Closing it ends the application's event loop (``closed``)."""
+
+    closed = Signal()
+
+    def __init__(self, session: Session, settings: QSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        name_widget(self, "mainWindow")
+        self.session = session
+        self.settings = settings
+        self.setWindowTitle("vmgui — virtual machines")
+        self.setWindowIcon(icons.icon("vmgui"))
+        self.tray: QSystemTrayIcon | None = None
+        self.notices: list[str] = []  # what was announced (tray or message area), newest last
+
+        self.table = DomainTable(session.domains, self)
+        self.actions = DomainActions(self, self.trigger)
+        self.commands = Commands(self, session, self.table.selected_keys, self.action_states)
+        self.filter_bar = FilterBar(session.filters, session.connections, self)
+        self.details = DetailsPane(session.domain_xml, session.spawn, self)
+        self.message_area = MessageArea(session.messages, self)
+        self.job_panel = JobPanel(session.jobs, session.connections, session.cancel_job, self)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.job_panel)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter.setObjectName("mainSplitter")
+        splitter.addWidget(self.table)
+        splitter.addWidget(self.details)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([1000, 330])
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.message_area)
+        layout.addWidget(self.filter_bar)
+        layout.addWidget(splitter, 1)
+        self.setCentralWidget(central)
+
+        self.connect_action = QAction(icons.icon("action-connect"), "Connect…", self)
+        name_action(self.connect_action, "actionConnect")
+        self.connect_action.setShortcut(QKeySequence("Ctrl+O"))
+        self.connect_action.setToolTip("Connect to another hypervisor (Ctrl+O)")
+        self.connect_action.triggered.connect(self.show_connect_dialog)
+        self._build_toolbar_and_menus()
+
+        self.count_label = QLabel(self)
+        self.count_label.setObjectName("domainCount")
+        self.statusBar().addWidget(self.count_label)
+        self.conn_status = ConnectionStatus(self.statusBar(), session.connections, session.give_up,
+                                            self.close_connection)
+        session.status.connect(lambda text: self.statusBar().showMessage(text, 8000))
+
+        self._refresh_timer = QTimer(self)  # coalesces bursts of model changes into one update
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(30)
+        self._refresh_timer.timeout.connect(self.refresh_selection_state)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._refresh_timer.start())
+        for signal in (session.domains.dataChanged, session.domains.layoutChanged, session.jobs.dataChanged,
+                       session.jobs.rowsInserted, session.connections.connectionChanged):
+            signal.connect(lambda *_: self._refresh_timer.start())
+        session.domains.layoutChanged.connect(self._update_count)
+        session.jobs.jobFinished.connect(self._job_finished)
+        self.resize(1366, 768)
+        self._restore()
+        self.refresh_selection_state()
+
+    # -- layout --------------------------------------------------------------------
+    def _build_toolbar_and_menus(self) -> None:
+        toolbar = QToolBar("Actions", self)
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setMovable(False)
+        toolbar.setIconSize(QSize(22, 22))
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
+        toolbar.addAction(self.connect_action)
+        toolbar.addSeparator()
+        menu_bar = self.menuBar()
+        file_menu = menu_bar.addMenu("&File")
+        file_menu.addAction(self.connect_action)
+        quit_action = file_menu.addAction("Quit", self.close)
+        quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        domain_menu = menu_bar.addMenu("&Domain")
+        menu_items: list[QAction | None] = []
+        for name in LAYOUT:
+            if name is None:
+                toolbar.addSeparator()
+                domain_menu.addSeparator()
+                menu_items.append(None)
+                continue
+            toolbar.addAction(self.actions[name])
+            domain_menu.addAction(self.actions[name])
+            if name != "new_vm":
+                menu_items.append(self.actions[name])
+        self.table.set_menu_actions(menu_items[1:])
+        view_menu = menu_bar.addMenu("&View")
+        view_menu.addAction(self.job_panel.toggleViewAction())
+        find = view_menu.addAction("Find", lambda: self.filter_bar.search.setFocus())
+        find.setShortcut(QKeySequence("Ctrl+F"))
+        self.addToolBar(toolbar)
+
+    # -- actions ---------------------------------------------------------------------
+    def selection(self) -> list[rules.Selected]:
+        result = []
+        for key in self.table.selected_keys():
+            row = self.session.domains.get(key)
+            if row is not None:
+                job = self.session.jobs.running_job(key[0], key[1], row.rec.name)
+                result.append(rules.Selected(key[0], row.rec, job, bool(row.busy)))
+        return result
+
+    def action_states(self) -> dict[str, rules.ActionState]:
+        return rules.compute(self.selection(), self.session.connections.features())
+
+    def trigger(self, name: str) -> None:
+        self.commands.trigger(name)
+
+    def refresh_selection_state(self) -> None:
+        """Action enablement and the details pane follow the selection and the data."""
+        self.actions.apply(self.action_states())
+        keys = self.table.selected_keys()
+        row = self.session.domains.get(keys[0]) if len(keys) == 1 else None
+        job = self.session.jobs.running_job(row.uri, row.rec.uuid, row.rec.name) if row else None
+        self.details.show_row(row, job)
+        self._update_count()
+
+    def _update_count(self) -> None:
+        shown, total = self.session.domains.rowCount(), self.session.domains.total()
+        text = f"{shown:,} of {total:,} domains shown" if shown != total else f"{total:,} domains"
+        described = self.session.filters.describe()
+        self.count_label.setText(f"{text}  ({described})" if described and shown != total else text)
+
+    # -- connections -------------------------------------------------------------------
+    def show_connect_dialog(self) -> None:
+        dialog = ConnectDialog(store.uri_history(self.settings), self)
+        self.commands.last_dialog = dialog
+        dialog.accepted.connect(lambda: self.connect_uri(dialog.uri, remember=True))
+        dialog.finished.connect(lambda _r: dialog.deleteLater())
+        dialog.open()
+
+    def connect_uri(self, uri: str, remember: bool = False) -> None:
+        if remember:
+            store.remember_uri(self.settings, uri)
+            opened = store.open_uris(self.settings)
+            if uri not in opened:
+                store.set_open_uris(self.settings, opened + [uri])
+        self.session.spawn(self.session.open(uri), f"Connecting to {uri}")
+
+    def close_connection(self, uri: str) -> None:
+        self.session.close(uri)
+        store.set_open_uris(self.settings, [u for u in store.open_uris(self.settings) if u != uri])
+
+    # -- notifications -----------------------------------------------------------------
+    def _job_finished(self, uri: str, info: JobInfo) -> None:
+        if info.elapsed < LONG_JOB_S or self.isActiveWindow():
+            return
+        outcome = {JobState.COMPLETED: "finished", JobState.FAILED: "failed",
+                   JobState.CANCELLED: "was cancelled"}.get(info.state, "ended")
+        text = f"The {operation_text(info.operation)} of {info.domain} {outcome}"
+        if info.error and info.state is JobState.FAILED:
+            text += f": {info.error}"
+        self.notices.append(text)
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            if self.tray is None:
+                self.tray = QSystemTrayIcon(icons.icon("vmgui"), self)
+                self.tray.show()
+            self.tray.showMessage("vmgui", text, QSystemTrayIcon.MessageIcon.Information, 10000)
+        else:
+            self.session.messages.add("info", "Job ended while you were away", text + ".")
+        QApplication.alert(self)
+
+    # -- persistence -------------------------------------------------------------------
+    def _restore(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        header = self.settings.value("window/header")
+        if header is not None:
+            self.table.horizontalHeader().restoreState(header)
+        self.session.filters.restore(self.settings)
+
+    def save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/header", self.table.horizontalHeader().saveState())
+        self.session.filters.save(self.settings)
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_settings()
+        super().closeEvent(event)
+        self.closed.emit()
+
+
+__all__ = ["MainWindow", "time"]

@@ -1,0 +1,15 @@
+"""objectName and accessible name together: the contract names (DESIGN.md section 5)
+are what tests and assistive technology both look widgets up by."""
+from __future__ import annotations
+
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QWidget
+
+
+def name_widget(widget: QWidget, name: str) -> None:
+    widget.setObjectName(name)
+    widget.setAccessibleName(name)
+
+
+def name_action(action: QAction, name: str) -> None:
+    action.setObjectName(name)
