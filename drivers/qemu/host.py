@@ -67,6 +67,7 @@ class LiveVM:
         self.pause_hint: tuple[int, int] | None = None
         self.resume_hint: tuple[int, int] | None = None
         self.finished = False
+        self.last_reset = 0.0
 
     @property
     def pid(self) -> int | None:
@@ -514,9 +515,12 @@ class QemuHost:
                     if dom.live is vm:
                         self.emit(dom, EventType.SHUTDOWN, ShutdownDetail.GUEST if guest else ShutdownDetail.HOST)
         elif name == "RESET":
+            # firmware resets again while rebooting: one reboot, one event
+            now = time.monotonic()
             with self.lock:
-                if dom.live is vm:
+                if dom.live is vm and now - vm.last_reset > 2.0:
                     self.emit(dom, EventType.REBOOT)
+                vm.last_reset = now
         elif name == "GUEST_PANICKED":
             with self.lock:
                 if dom.live is vm:

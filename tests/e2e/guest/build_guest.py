@@ -1,6 +1,6 @@
 """Build the e2e test guest (a multiboot ELF kernel) with gcc.
 
-``python tests/e2e/guest/build.py OUT`` or ``build(out_path)`` from a test.
+``python tests/e2e/guest/build_guest.py OUT`` or ``build(out_path)`` from a test.
 Needs only gcc and binutils: the kernel is freestanding (no libc), so
 ``-m32 -ffreestanding -nostdlib`` works without gcc-multilib.
 """

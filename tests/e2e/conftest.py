@@ -1,0 +1,151 @@
+"""Fixtures for the real-QEMU tests: the test guest, private roots, and cleanup.
+
+Each test gets its own runtime directory (sockets, supervisors), lockspace
+and root, so nothing touches the user's VMs, and teardown destroys every VM
+it started and fails the test if a QEMU or supervisor process is left.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "guest"))
+sys.path.insert(0, str(HERE))
+import build_guest as guest_build  # noqa: E402
+from e2e_helpers import QEMU, QEMU_IMG  # noqa: E402,F401
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: ANN001
+    if QEMU and QEMU_IMG:
+        return
+    skip = pytest.mark.skip(reason="qemu-system-x86_64 / qemu-img are not installed "
+                                   "(Debian: qemu-system-x86 qemu-utils)")
+    for item in items:
+        if "qemu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def guest_kernel(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The multiboot test guest, built with gcc for this session."""
+    out = tmp_path_factory.mktemp("guest") / "guest.elf"
+    try:
+        return guest_build.build(str(out))
+    except guest_build.BuildError as exc:
+        pytest.fail(f"cannot build the test guest: {exc}")
+
+
+def _processes_under(marker: str) -> list[int]:
+    """Pids whose command line mentions ``marker`` (our runtime or root dir)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmd = fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if marker in cmd and ("qemu-system" in cmd or "drivers.locking.supervisor" in cmd):
+            pids.append(int(entry))
+    return pids
+
+
+class Env:
+    """One test's private world: runtime dir, lockspace, roots, open connections."""
+
+    def __init__(self, base: Path, kernel: str) -> None:
+        self.base = base
+        self.kernel = kernel
+        self.conns: list = []
+
+    def root(self, name: str = "root") -> Path:
+        return self.base / name
+
+    def uri(self, name: str = "root") -> str:
+        return f"qemu:///embed?root={self.root(name)}"
+
+    def open(self, name: str = "root"):  # noqa: ANN201
+        import drivers
+        conn = drivers.open(self.uri(name))
+        self.conns.append(conn)
+        return conn
+
+    def serial(self, name: str) -> Path:
+        return self.base / f"{name}.serial"
+
+    def xml(self, name: str, *, memory_mib: int = 32, disks: list[dict] | None = None, cmdline: str = "",
+            machine: str = "q35", dom_type: str = "qemu", extra_devices: str = "", serial: str | None = None,
+            uuid: str | None = None) -> str:
+        disk_xml = ""
+        for i, d in enumerate(disks or []):
+            dev = d.get("dev", f"vd{chr(ord('a') + i)}")
+            flags = ("<readonly/>" if d.get("readonly") else "") + ("<shareable/>" if d.get("shareable") else "")
+            disk_xml += (f"<disk type='file' device='{d.get('device', 'disk')}'>"
+                         f"<driver name='qemu' type='{d.get('format', 'qcow2')}'/>"
+                         f"<source file='{d['path']}'/><target dev='{dev}' bus='{d.get('bus', 'virtio')}'/>"
+                         f"{flags}</disk>")
+        serial_path = serial or str(self.serial(name))
+        return (f"<domain type='{dom_type}'><name>{name}</name>"
+                + (f"<uuid>{uuid}</uuid>" if uuid else "")
+                + f"<memory unit='MiB'>{memory_mib}</memory><vcpu>1</vcpu>"
+                f"<os><type arch='x86_64' machine='{machine}'>hvm</type><kernel>{self.kernel}</kernel>"
+                + (f"<cmdline>{cmdline}</cmdline>" if cmdline else "")
+                + f"</os><devices>{disk_xml}<serial type='file'><source path='{serial_path}'/></serial>"
+                f"{extra_devices}</devices></domain>")
+
+    def cleanup(self) -> list[int]:
+        for conn in self.conns:
+            if conn.closed:
+                continue
+            try:
+                for dom in conn.list_all_domains():
+                    try:
+                        if dom.is_active():
+                            dom.destroy()
+                    except Exception:  # noqa: BLE001
+                        pass
+            finally:
+                conn.close()
+        leftovers = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            leftovers = _processes_under(str(self.base))
+            if not leftovers:
+                break
+            time.sleep(0.1)
+        for pid in leftovers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        return leftovers
+
+
+@pytest.fixture
+def env(guest_kernel: str, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    # short paths: unix sockets must stay under 108 bytes
+    base = Path(tempfile.mkdtemp(prefix="vq-", dir="/tmp"))
+    os.chmod(base, 0o700)
+    (base / "run").mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(base / "run"))
+    monkeypatch.setenv("VMGUI_LOCKSPACE", str(base / "lockspace"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(base / "data"))
+    monkeypatch.delenv("VMGUI_RUNTIME_DIR", raising=False)
+    e = Env(base, guest_kernel)
+    yield e
+    leftovers = e.cleanup()
+    shutil.rmtree(base, ignore_errors=True)
+    assert not leftovers, f"QEMU or supervisor processes left behind: {leftovers}"
+
+

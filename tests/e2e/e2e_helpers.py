@@ -1,0 +1,78 @@
+"""Helpers of the real-QEMU tests (imported by the tests; conftest puts this folder on sys.path)."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+QEMU = shutil.which("qemu-system-x86_64")
+QEMU_IMG = shutil.which("qemu-img")
+
+_HB = re.compile(rb"HB (\d+)")
+
+
+def heartbeat(path: Path | str) -> int:
+    """The last heartbeat number the guest printed (0 if none yet)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return 0
+    found = _HB.findall(data[-4096:])
+    return int(found[-1]) if found else 0
+
+
+def wait_heartbeat(path: Path | str, above: int, timeout: float = 20.0) -> int:
+    """Wait until the guest printed a heartbeat greater than ``above``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        hb = heartbeat(path)
+        if hb > above:
+            return hb
+        time.sleep(0.05)
+    raise AssertionError(f"no heartbeat above {above} in {path} within {timeout} s (last {heartbeat(path)})")
+
+
+def boots(path: Path | str) -> int:
+    try:
+        return Path(path).read_bytes().count(b"BOOT mem=")
+    except OSError:
+        return 0
+
+
+def make_qcow2(path: Path, size_mib: int = 16, fill_mib: int = 0) -> str:
+    """A qcow2 image; with ``fill_mib`` its first MiBs hold a non-zero pattern."""
+    if fill_mib:
+        raw = path.with_suffix(".raw")
+        block = (bytes(range(256)) * 4096)  # 1 MiB, non-zero
+        with open(raw, "wb") as fh:
+            for i in range(fill_mib):
+                fh.write(block[i % 256:] + block[:i % 256])
+            fh.truncate(size_mib * 1024 * 1024)
+        subprocess.run([QEMU_IMG, "convert", "-q", "-f", "raw", "-O", "qcow2", str(raw), str(path)], check=True)
+        raw.unlink()
+    else:
+        subprocess.run([QEMU_IMG, "create", "-q", "-f", "qcow2", str(path), f"{size_mib}M"], check=True)
+    return str(path)
+
+
+class EventLog:
+    """Collects (type name, detail) of every event of a connection."""
+
+    def __init__(self, conn) -> None:  # noqa: ANN001
+        self.events: list = []
+        conn.register_event_callback(lambda c, d, e: self.events.append(e))
+
+    def kinds(self, name: str | None = None) -> list[tuple[str, int]]:
+        return [(e.type.name, e.detail) for e in self.events
+                if e.type.name != "JOB" and (name is None or e.domain_name == name)]
+
+    def wait_for(self, kind: str, detail: int | None = None, timeout: float = 10.0):  # noqa: ANN201
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for e in self.events:
+                if e.type.name == kind and (detail is None or e.detail == detail):
+                    return e
+            time.sleep(0.02)
+        raise AssertionError(f"no {kind} event (detail {detail}) within {timeout} s; got {self.kinds()}")

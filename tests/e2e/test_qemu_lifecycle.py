@@ -1,0 +1,210 @@
+"""Real QEMU: lifecycle, events, crash detection, re-attach, transient domains, autostart."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import e2e_helpers as h
+from drivers import DomainState, DriverError, ErrorCode, EventType, ListFlags
+from drivers.flags import ShutoffReason, StoppedDetail
+
+pytestmark = pytest.mark.qemu
+
+
+def test_lifecycle_and_events(env):
+    conn = env.open()
+    log = h.EventLog(conn)
+    dom = conn.define_xml(env.xml("life"))
+    assert dom.state() == (DomainState.SHUTOFF, 0) and dom.id is None and dom.is_persistent()
+    dom.create()
+    assert dom.state()[0] == DomainState.RUNNING and dom.id is not None
+    serial = env.serial("life")
+    hb = h.wait_heartbeat(serial, 2)
+
+    dom.suspend()
+    assert dom.state()[0] == DomainState.PAUSED
+    time.sleep(0.3)
+    frozen = h.heartbeat(serial)
+    time.sleep(0.6)
+    assert h.heartbeat(serial) == frozen, "a paused guest must not run"
+    with pytest.raises(DriverError) as err:
+        dom.suspend()
+    assert err.value.code == ErrorCode.OPERATION_INVALID
+    dom.resume()
+    assert dom.state()[0] == DomainState.RUNNING
+    h.wait_heartbeat(serial, max(hb, frozen))
+
+    # the test guest has no ACPI: a shutdown request is ignored and it runs on
+    dom.shutdown()
+    time.sleep(0.5)
+    assert dom.state()[0] == DomainState.RUNNING
+
+    dom.reboot()
+    log.wait_for("REBOOT")
+    deadline = time.monotonic() + 10
+    while h.boots(serial) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert h.boots(serial) == 2
+
+    info = dom.info()
+    assert info.memory_kib == 32 * 1024 and info.vcpus == 1 and info.cpu_time_ns > 0
+    assert [d.name for d in conn.list_all_domains(ListFlags.RUNNING)] == ["life"]
+
+    dom.destroy()
+    assert dom.state() == (DomainState.SHUTOFF, ShutoffReason.DESTROYED)
+    with pytest.raises(DriverError) as err:
+        dom.destroy()
+    assert err.value.code == ErrorCode.OPERATION_INVALID
+    conn.host.bus.flush()
+    assert log.kinds("life") == [("DEFINED", 0), ("STARTED", 0), ("SUSPENDED", 0), ("RESUMED", 0),
+                                 ("REBOOT", 0), ("STOPPED", StoppedDetail.DESTROYED)]
+    dom.undefine()
+    assert conn.list_all_domains() == []
+
+
+def test_guest_initiated_poweroff(env):
+    conn = env.open()
+    log = h.EventLog(conn)
+    dom = conn.define_xml(env.xml("off", cmdline="poweroff=3"))
+    dom.create()
+    log.wait_for("STOPPED", timeout=30)
+    assert dom.state() == (DomainState.SHUTOFF, ShutoffReason.SHUTDOWN)
+    conn.host.bus.flush()
+    assert ("SHUTDOWN", 1) in log.kinds("off")  # ShutdownDetail.GUEST
+    assert log.kinds("off")[-1] == ("STOPPED", StoppedDetail.SHUTDOWN)
+
+
+def test_crash_detection(env):
+    conn = env.open()
+    log = h.EventLog(conn)
+    dom = conn.define_xml(env.xml("crashy"))
+    dom.create()
+    h.wait_heartbeat(env.serial("crashy"), 1)
+    os.kill(dom.qemu_pid(), signal.SIGKILL)
+    log.wait_for("STOPPED")
+    assert dom.state() == (DomainState.SHUTOFF, ShutoffReason.CRASHED)
+    assert not dom.is_active()
+    conn.host.bus.flush()
+    assert log.kinds("crashy")[-2:] == [("CRASHED", 0), ("STOPPED", StoppedDetail.CRASHED)]
+    # a crashed domain starts again: its leases went with the dead process
+    dom.create()
+    assert dom.is_active()
+
+
+def test_transient_domain(env):
+    conn = env.open()
+    dom = conn.create_xml(env.xml("tmp"))
+    assert dom.is_active() and not dom.is_persistent()
+    h.wait_heartbeat(env.serial("tmp"), 1)
+    assert [d.name for d in conn.list_all_domains(ListFlags.TRANSIENT)] == ["tmp"]
+    dom.destroy()
+    with pytest.raises(DriverError) as err:
+        conn.lookup_by_name("tmp")
+    assert err.value.code == ErrorCode.NO_DOMAIN
+
+
+def test_start_paused_and_busy_rule(env):
+    from drivers import CreateFlags
+    conn = env.open()
+    dom = conn.define_xml(env.xml("paused"))
+    dom.create(CreateFlags.START_PAUSED)
+    assert dom.state()[0] == DomainState.PAUSED
+    time.sleep(0.5)
+    assert h.heartbeat(env.serial("paused")) == 0
+    with pytest.raises(DriverError) as err:
+        dom.create()
+    assert err.value.code == ErrorCode.OPERATION_INVALID
+    dom.resume()
+    h.wait_heartbeat(env.serial("paused"), 1)
+
+
+def test_reattach_after_close(env):
+    conn = env.open()
+    dom = conn.define_xml(env.xml("keep"))
+    dom.create()
+    dom_id = dom.id
+    pid = dom.qemu_pid()
+    serial = env.serial("keep")
+    hb = h.wait_heartbeat(serial, 1)
+    conn.close()
+    # the VM carries on without any connection
+    hb = h.wait_heartbeat(serial, hb)
+    conn2 = env.open()
+    log = h.EventLog(conn2)
+    dom2 = conn2.lookup_by_name("keep")
+    assert dom2.state()[0] == DomainState.RUNNING and dom2.id == dom_id and dom2.qemu_pid() == pid
+    dom2.suspend()
+    assert dom2.state()[0] == DomainState.PAUSED
+    dom2.resume()
+    h.wait_heartbeat(serial, hb)
+    os.kill(pid, signal.SIGKILL)  # events flow again on the new connection
+    log.wait_for("STOPPED")
+    assert dom2.state() == (DomainState.SHUTOFF, ShutoffReason.CRASHED)
+
+
+def test_reattach_after_app_exit(env):
+    """A VM started by a process that exits keeps running; the next process finds it."""
+    script = textwrap.dedent(f"""
+        import drivers
+        conn = drivers.open({env.uri()!r})
+        dom = conn.define_xml({env.xml("survivor")!r})
+        dom.create()
+        print(dom.qemu_pid())
+    """)
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                         cwd=repo, env={**os.environ, "PYTHONPATH": repo})
+    assert out.returncode == 0, out.stderr
+    pid = int(out.stdout.strip())
+    h.wait_heartbeat(env.serial("survivor"), 2)
+    conn = env.open()
+    dom = conn.lookup_by_name("survivor")
+    assert dom.is_active() and dom.qemu_pid() == pid
+    dom.destroy()
+    assert not os.path.exists(f"/proc/{pid}/cmdline") or b"qemu" not in open(f"/proc/{pid}/cmdline", "rb").read()
+
+
+def test_vm_ended_while_detached_is_seen(env):
+    conn = env.open()
+    dom = conn.define_xml(env.xml("gone"))
+    dom.create()
+    pid = dom.qemu_pid()
+    conn.close()
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.5)
+    conn2 = env.open()
+    dom2 = conn2.lookup_by_name("gone")
+    assert dom2.state() == (DomainState.SHUTOFF, ShutoffReason.CRASHED)
+
+
+def test_autostart_on_first_open(env, monkeypatch):
+    conn = env.open()
+    dom = conn.define_xml(env.xml("auto"))
+    dom.autostart = True
+    assert dom.autostart and conn.list_all_domains(ListFlags.AUTOSTART)
+    conn.close()
+    # a new runtime directory is what a reboot gives: the root is opened for the first time
+    run2 = env.base / "run2"
+    run2.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run2))
+    conn2 = env.open()
+    assert conn2.lookup_by_name("auto").is_active()
+    conn2.lookup_by_name("auto").destroy()
+    conn2.close()
+    conn3 = env.open()  # opened again in the same "boot": no second autostart
+    assert not conn3.lookup_by_name("auto").is_active()
+
+
+def test_event_types_are_typed(env):
+    conn = env.open()
+    log = h.EventLog(conn)
+    dom = conn.create_xml(env.xml("typed"))
+    dom.destroy()
+    conn.host.bus.flush()
+    assert all(isinstance(e.type, EventType) for e in log.events)
