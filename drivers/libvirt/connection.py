@@ -1,0 +1,457 @@
+"""A vmgui connection backed by one libvirt connection (any libvirt URI)."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from ..base import Connection, Domain
+from ..errors import DriverError, ErrorCode, check_flags
+from ..events import EventBus
+from ..flags import EventType, Feature, JobFlags, JobOperation, ListFlags, SaveFlags
+from ..jobs import Job, JobTable
+from ..listfilter import compile_filter, validate
+from ..records import DomainEvent, DomainRecord, JobInfo
+from ..xmlutil import parse as parse_xml
+from . import runtime
+from .errors import is_connection_error, translate
+from .jobs import JobTracker
+
+log = logging.getLogger(__name__)
+
+#: Seconds an open (or a reconnect) may take before it fails with OPERATION_TIMEOUT.
+OPEN_TIMEOUT = 15.0
+#: libvirt keepalive: a probe every INTERVAL s; COUNT unanswered probes close the connection.
+KEEPALIVE_INTERVAL = 5
+KEEPALIVE_COUNT = 3
+
+# virDomainStatsTypes
+_STATS = 0x1 | 0x2 | 0x4 | 0x8  # STATE | CPU_TOTAL | BALLOON | VCPU
+# getAllDomainStats understands the ACTIVE, PERSISTENT and STATE groups (same bit values).
+_SERVER_FILTER = 0xFF
+# virConnectCloseReason
+_CLOSE_REASONS = {0: "an I/O error", 1: "end of file (the daemon went away)",
+                  2: "keepalive timeout (the host stopped answering)", 3: "the client"}
+# virDomainEventID
+_EV_LIFECYCLE, _EV_REBOOT, _EV_JOB_COMPLETED = 0, 1, 21
+
+# vmgui features per libvirt driver type (libvirt features 1-13 are asked from libvirt).
+_QEMU_FEATURES = frozenset({Feature.JOBS, Feature.BACKUP, Feature.SNAPSHOTS, Feature.MANAGED_SAVE,
+                            Feature.SAVE_RESTORE, Feature.AUTOSTART, Feature.DEFINE})
+_TYPE_FEATURES = {
+    "QEMU": _QEMU_FEATURES,
+    "TEST": frozenset({Feature.SNAPSHOTS, Feature.MANAGED_SAVE, Feature.SAVE_RESTORE,
+                       Feature.AUTOSTART, Feature.DEFINE}),
+    "LXC": frozenset({Feature.AUTOSTART, Feature.DEFINE}),
+}
+_DEFAULT_TYPE_FEATURES = frozenset({Feature.AUTOSTART, Feature.DEFINE})
+
+
+def check_xml(xml: str, root: str) -> None:
+    """Refuse what vmgui's hardened parser refuses (DOCTYPE/entities, huge or broken XML)."""
+    parse_xml(xml, root)
+
+
+class LibvirtConnection(Connection):
+    """vmgui's driver contract mapped onto a libvirt connection.
+
+    Thread-safe: libvirt connections are, and our own state is guarded. A lost
+    connection (keepalive timeout, daemon gone, I/O error) emits one
+    DISCONNECTED event; the next call reconnects ("on demand") within
+    :data:`OPEN_TIMEOUT`.
+    """
+
+    def __init__(self, uri: str, libvirt_uri: str, *, timeout: float = OPEN_TIMEOUT,
+                 keepalive: tuple[int, int] = (KEEPALIVE_INTERVAL, KEEPALIVE_COUNT),
+                 readonly: bool = False) -> None:
+        super().__init__(uri)
+        self.libvirt_uri = libvirt_uri
+        self.timeout = float(timeout)
+        self.keepalive = keepalive
+        self.readonly = readonly
+        self._lv = runtime.lv()
+        self._lock = threading.RLock()
+        self._vconn: Any = None
+        self._gen = 0
+        self._callback_ids: list[int] = []
+        self._disconnect_reason: str | None = None
+        self._features: dict[int, bool] = {}
+        self._type = ""
+        self.bus = EventBus(f"libvirt-events {libvirt_uri}")
+        self.jobs = JobTable(self._job_event)
+        self.tracker = JobTracker(self.jobs, libvirt_uri)
+        self.backups: dict[int, str] = {}
+        try:
+            self._attach(runtime.open_with_timeout(libvirt_uri, self.timeout, readonly))
+        except BaseException:
+            self.tracker.close()
+            raise
+
+    # -- the libvirt connection -------------------------------------------------
+    def _attach(self, vconn: Any) -> None:
+        """Adopt a freshly opened libvirt connection: keepalive, close callback, events."""
+        lv = self._lv
+        try:
+            vconn.setKeepAlive(*self.keepalive)
+        except lv.libvirtError:
+            pass  # local drivers (test:///, embed) have no keepalive: nothing to lose
+        try:
+            vconn.registerCloseCallback(self._on_close, None)
+        except lv.libvirtError:
+            pass
+        ids = []
+        for event_id, callback in ((_EV_LIFECYCLE, self._on_lifecycle), (_EV_REBOOT, self._on_reboot),
+                                   (_EV_JOB_COMPLETED, self._on_job_completed)):
+            try:
+                ids.append(vconn.domainEventRegisterAny(None, event_id, callback, None))
+            except lv.libvirtError:
+                log.info("%s cannot deliver event %d", self.libvirt_uri, event_id)
+        try:
+            kind = vconn.getType().upper()
+        except lv.libvirtError:
+            kind = ""
+        with self._lock:
+            self._vconn = vconn
+            self._gen += 1
+            self._callback_ids = ids
+            self._disconnect_reason = None
+            self._features = {}
+            self._type = kind
+        self.tracker.paused = False
+        self.tracker.wake()
+
+    def _detach(self, vconn: Any) -> None:
+        lv = self._lv
+        for cid in self._callback_ids:
+            try:
+                vconn.domainEventDeregisterAny(cid)
+            except lv.libvirtError:
+                pass
+        self._callback_ids = []
+        try:
+            vconn.unregisterCloseCallback()
+        except lv.libvirtError:
+            pass
+        try:
+            vconn.close()
+        except lv.libvirtError:
+            pass
+
+    @property
+    def connected(self) -> bool:
+        with self._lock:
+            return self._vconn is not None and not self._closed
+
+    @property
+    def driver_type(self) -> str:
+        """libvirt's hypervisor type of this connection ('QEMU', 'TEST', ...)."""
+        return self._type
+
+    def vconn(self) -> Any:
+        """The live ``libvirt.virConnect``, reconnecting when the old one was lost."""
+        self._check_open()
+        with self._lock:
+            if self._vconn is not None:
+                return self._vconn
+            reason = self._disconnect_reason
+        try:
+            fresh = runtime.open_with_timeout(self.libvirt_uri, self.timeout, self.readonly)
+        except DriverError as exc:
+            raise DriverError(exc.code, f"not connected to {self.libvirt_uri} "
+                                        f"(lost: {reason or 'unknown reason'}); reconnecting failed: "
+                                        f"{exc.message}") from None
+        with self._lock:
+            if self._vconn is not None:  # another thread won the race
+                self._detach(fresh)
+                return self._vconn
+            self._attach(fresh)
+            return self._vconn
+
+    def reconnect(self) -> None:
+        """Open the libvirt connection again now (if it was lost)."""
+        self.vconn()
+
+    def generation(self) -> int:
+        return self._gen
+
+    def call(self, what: str, fn: Any, *args: Any) -> Any:
+        """Run a libvirt call; libvirt errors become DriverError, a broken link a disconnect."""
+        lv = self._lv
+        try:
+            return fn(*args)
+        except lv.libvirtError as exc:
+            error = translate(exc, what)
+            if is_connection_error(exc) or not self._alive():
+                self._lost(error.message)
+                error = DriverError(ErrorCode.OPERATION_FAILED,
+                                    f"lost the connection to {self.libvirt_uri}: {error.message}; "
+                                    "it is reopened on the next call")
+            raise error from None
+
+    def _alive(self) -> bool:
+        with self._lock:
+            vconn = self._vconn
+        if vconn is None:
+            return False
+        try:
+            return bool(vconn.isAlive())
+        except Exception:  # noqa: BLE001
+            return False
+
+    def _lost(self, reason: str) -> None:
+        with self._lock:
+            vconn = self._vconn
+            if vconn is None or self._closed:
+                return
+            self._vconn = None
+            self._disconnect_reason = reason
+        self.tracker.paused = True
+        threading.Thread(target=self._detach, args=(vconn,), name="libvirt-detach", daemon=True).start()
+        self.bus.emit(None, DomainEvent.now(EventType.DISCONNECTED, 0,
+                                            message=f"lost the connection to {self.libvirt_uri}: {reason}"))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            vconn, self._vconn = self._vconn, None
+            self._closed = True
+        self.tracker.close()
+        if vconn is not None:
+            self._detach(vconn)
+        self.bus.close()
+
+    # -- libvirt callbacks (libvirt event-loop thread: translate and queue only) --
+    def _on_close(self, _vconn: Any, reason: int, _opaque: Any) -> None:
+        if reason == 3:  # we closed it ourselves
+            return
+        self._lost(_CLOSE_REASONS.get(reason, f"reason {reason}"))
+
+    def _emit_domain(self, vdom: Any, type_: EventType, detail: int) -> None:
+        name, uuid = vdom.name(), vdom.UUIDString()
+        self.bus.emit(lambda conn: conn.domain_handle(name, uuid),
+                      DomainEvent.now(type_, detail, name=name, uuid=uuid))
+
+    def _on_lifecycle(self, _vconn: Any, vdom: Any, event: int, detail: int, _opaque: Any) -> None:
+        try:
+            type_ = EventType(event)
+        except ValueError:
+            return
+        if type_ >= EventType.JOB:
+            return
+        self._emit_domain(vdom, type_, detail)
+
+    def _on_reboot(self, _vconn: Any, vdom: Any, _opaque: Any) -> None:
+        self._emit_domain(vdom, EventType.REBOOT, 0)
+
+    def _on_job_completed(self, _vconn: Any, vdom: Any, params: dict[str, Any], _opaque: Any) -> None:
+        name, uuid = vdom.name(), vdom.UUIDString()
+        self.tracker.job_completed(uuid, name, params, lambda: vdom)
+
+    def _job_event(self, job: Job, detail: int) -> None:
+        name, uuid = job.domain_name, job.domain_uuid
+        self.bus.emit(lambda conn: conn.domain_handle(name, uuid),
+                      DomainEvent.now(EventType.JOB, detail, job=job.info(), name=name, uuid=uuid))
+
+    def register_event_callback(self, fn: Any) -> int:
+        self._check_open()
+        return self.bus.register(self, fn)
+
+    def deregister_event_callback(self, handle: int) -> None:
+        if not self.bus.deregister(handle):
+            raise DriverError(ErrorCode.INVALID_ARG, f"no event callback is registered with handle {handle!r}")
+
+    # -- features -------------------------------------------------------------
+    def supports_feature(self, feature: Feature | int) -> bool:
+        try:
+            feature = Feature(feature)
+        except ValueError:
+            return False
+        if self._closed:
+            return False
+        if feature <= Feature.MIGRATION_PARAMS:
+            with self._lock:
+                if feature in self._features:
+                    return self._features[feature]
+            try:
+                vconn = self.vconn()
+            except DriverError:
+                return False
+            answer = runtime.driver_supports_feature(vconn, int(feature))
+            if answer is None:
+                answer = self._feature_from_capabilities(vconn, feature)
+            with self._lock:
+                self._features[feature] = answer
+            return answer
+        return feature in _TYPE_FEATURES.get(self._type, _DEFAULT_TYPE_FEATURES)
+
+    def _feature_from_capabilities(self, vconn: Any, feature: Feature) -> bool:
+        """Fallback when virConnectSupportsFeature cannot be called: the host capabilities."""
+        if feature in (Feature.TYPED_PARAM_STRING, Feature.FD_PASSING):
+            return True
+        if feature is Feature.REMOTE:
+            return "://" in self.libvirt_uri and "+" in self.libvirt_uri.split("://")[0]
+        try:
+            caps = vconn.getCapabilities()
+        except self._lv.libvirtError:
+            return False
+        if "<migration_features>" not in caps:
+            return False
+        return self._type == "QEMU" and feature in (
+            Feature.MIGRATION_V2, Feature.MIGRATION_V3, Feature.MIGRATION_P2P, Feature.MIGRATION_PARAMS,
+            Feature.MIGRATION_OFFLINE, Feature.MIGRATE_CHANGE_PROTECTION, Feature.XML_MIGRATABLE,
+            Feature.PROGRAM_KEEPALIVE)
+
+    def hostname(self) -> str:
+        vconn = self.vconn()
+        return self.call("hostname", vconn.getHostname)
+
+    def same_host(self, other: Connection) -> bool:
+        if other is self:
+            return True
+        return isinstance(other, LibvirtConnection) and other.libvirt_uri == self.libvirt_uri \
+            and "://" in self.libvirt_uri and self.libvirt_uri.split("://", 1)[1].startswith("/") \
+            and "socket=" not in self.libvirt_uri and not self.libvirt_uri.startswith("test:")
+
+    # -- domains --------------------------------------------------------------
+    def domain_handle(self, name: str, uuid: str, vdom: Any = None) -> "Domain":
+        from .domain import LibvirtDomain
+        return LibvirtDomain(self, name, uuid, vdom)
+
+    def _wrap(self, vdom: Any) -> "Domain":
+        return self.domain_handle(vdom.name(), vdom.UUIDString(), vdom)
+
+    def list_all_domains(self, flags: int = ListFlags(0)) -> list[Domain]:
+        flags = validate(flags)
+        vconn = self.vconn()
+        return [self._wrap(d) for d in self.call("list_all_domains", vconn.listAllDomains, flags)]
+
+    def get_all_domain_stats(self, flags: int = ListFlags(0)) -> list[DomainRecord]:
+        """One getAllDomainStats round trip plus four listAllDomains for the flags libvirt's
+        stats lack (persistent, autostart, managed save, has snapshot): a constant number of
+        round trips whatever the number of domains. Exact snapshot counts cost one call per
+        domain that has snapshots."""
+        flags = validate(flags)
+        accepts = compile_filter(flags)
+        vconn = self.vconn()
+        results = self.call("get_all_domain_stats", vconn.getAllDomainStats, _STATS, flags & _SERVER_FILTER)
+        if not results:
+            return []
+
+        def uuids(bit: ListFlags) -> set[str]:
+            return {d.UUIDString() for d in self.call("get_all_domain_stats", vconn.listAllDomains, int(bit))}
+
+        persistent = uuids(ListFlags.PERSISTENT)
+        autostart = uuids(ListFlags.AUTOSTART)
+        managed = uuids(ListFlags.MANAGEDSAVE)
+        with_snapshots = uuids(ListFlags.HAS_SNAPSHOT)
+        records = []
+        lv = self._lv
+        for vdom, stats in results:
+            uuid = vdom.UUIDString()
+            dom_id = vdom.ID()
+            snapshots = 0
+            if uuid in with_snapshots:
+                try:
+                    snapshots = vdom.snapshotNum(0)
+                except lv.libvirtError:
+                    snapshots = 1  # it has some: that much is known
+            state = int(stats.get("state.state", 0))
+            if "balloon.maximum" in stats:
+                max_mem = int(stats["balloon.maximum"])
+                mem = int(stats.get("balloon.current", max_mem))
+                vcpus = int(stats.get("vcpu.current", 0))
+                cpu = int(stats.get("cpu.time", 0))
+            else:  # drivers whose stats are state-only (libvirt's test driver)
+                try:
+                    _st, max_mem, mem, vcpus, cpu = vdom.info()
+                except lv.libvirtError:
+                    max_mem = mem = vcpus = cpu = 0
+            from ..flags import DomainState
+            try:
+                dstate = DomainState(state)
+            except ValueError:
+                dstate = DomainState.NOSTATE
+            rec = DomainRecord(
+                name=vdom.name(), uuid=uuid, id=dom_id if dom_id >= 0 else None,
+                state=dstate, reason=int(stats.get("state.reason", 0)),
+                persistent=uuid in persistent, autostart=uuid in autostart,
+                managed_save=uuid in managed, snapshot_count=int(snapshots),
+                memory_kib=int(mem), max_memory_kib=int(max_mem), vcpus=int(vcpus), cpu_time_ns=int(cpu))
+            if accepts(rec.bits):
+                records.append(rec)
+        return records
+
+    def lookup_by_name(self, name: str) -> Domain:
+        vconn = self.vconn()
+        return self._wrap(self.call(f"lookup of '{name}'", vconn.lookupByName, name))
+
+    def lookup_by_uuid(self, uuid: str) -> Domain:
+        vconn = self.vconn()
+        return self._wrap(self.call(f"lookup of {uuid}", vconn.lookupByUUIDString, str(uuid)))
+
+    def define_xml(self, xml: str) -> Domain:
+        check_xml(xml, "domain")
+        vconn = self.vconn()
+        return self._wrap(self.call("define", vconn.defineXML, xml))
+
+    def create_xml(self, xml: str, flags: int = 0) -> Domain:
+        flags = check_flags(flags, 0x3F, "create_xml")
+        check_xml(xml, "domain")
+        vconn = self.vconn()
+        return self._wrap(self.call("create", vconn.createXML, xml, flags))
+
+    def restore(self, path: str, flags: int = 0) -> int | None:
+        flags = check_flags(flags, int(SaveFlags.BYPASS_CACHE | SaveFlags.RUNNING | SaveFlags.PAUSED
+                                       | JobFlags.ASYNC), "restore")
+        asynchronous = bool(flags & JobFlags.ASYNC)
+        flags &= ~int(JobFlags.ASYNC)
+        vconn = self.vconn()
+        name, uuid = self._save_image_identity(vconn, path)
+        job = self.jobs.begin(uuid, name, JobOperation.RESTORE, "restore")
+
+        def get_vdom() -> Any:
+            try:
+                return vconn.lookupByUUIDString(uuid) if len(uuid) == 36 else None
+            except self._lv.libvirtError:
+                return None
+
+        self.tracker.track(job, get_vdom)
+
+        def worker(job: Job) -> None:
+            self.call(f"restore from {path}", vconn.restoreFlags, path, None, flags)
+            self.tracker.apply(job, self.tracker.final_stats(get_vdom()))
+
+        return self.jobs.run(job, worker, asynchronous, lambda _e: self.tracker.untrack(job))
+
+    def _save_image_identity(self, vconn: Any, path: str) -> tuple[str, str]:
+        """(name, uuid) of the domain in a save image; the path when libvirt cannot tell."""
+        try:
+            root = parse_xml(vconn.saveImageGetXMLDesc(path, 0), "domain")
+            name, uuid = root.findtext("name"), root.findtext("uuid")
+            if name and uuid:
+                return name, uuid.lower()
+        except (self._lv.libvirtError, DriverError):
+            pass
+        return path, f"restore:{path}"
+
+    # -- jobs -------------------------------------------------------------------
+    def list_all_jobs(self) -> list[JobInfo]:
+        self._check_open()
+        return self.jobs.list_all()
+
+    def run_job(self, job: Any, worker: Any, asynchronous: bool) -> Any:
+        return self.jobs.run(job, worker, asynchronous)
+
+    def migration_job(self, dom: Domain, action: str) -> Any:
+        self._check_open()
+        return self.jobs.begin(dom.uuid, dom.name, JobOperation.MIGRATION_OUT, action)
+
+    def wait_events(self, timeout: float = 5.0) -> bool:
+        """Deliver everything queued so far (tests, scripts)."""
+        return self.bus.flush(timeout)
+
+
+def now() -> float:
+    return time.time()

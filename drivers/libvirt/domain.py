@@ -1,0 +1,429 @@
+"""Domain and snapshot handles of the libvirt bridge."""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import escape
+
+from ..base import Domain, Snapshot
+from ..errors import DriverError, ErrorCode, check_flags
+from ..flags import (
+    DomainState, EventType, Feature, JobFlags, JobOperation, MigrateFlags, SaveFlags,
+    SnapshotEventDetail,
+)
+from ..jobs import Job
+from ..migration import choose_protocol
+from ..records import DomainEvent, DomainInfo, DomainRecord, JobInfo
+from .jobs import JOB_BOUNDED, JOB_UNBOUNDED, operation_of
+
+if TYPE_CHECKING:
+    from .connection import LibvirtConnection
+
+log = logging.getLogger(__name__)
+
+_SAVE_FLAGS = int(SaveFlags.BYPASS_CACHE | SaveFlags.RUNNING | SaveFlags.PAUSED)
+# virDomainSnapshotCreateFlags that make sense through vmgui (REDEFINE..VALIDATE)
+_SNAPSHOT_CREATE_FLAGS = 0x3FF
+_MIGRATE_FLAGS = (1 << 21) - 1  # every virDomainMigrateFlags bit up to ZEROCOPY
+
+
+def _state(value: int) -> DomainState:
+    try:
+        return DomainState(value)
+    except ValueError:
+        return DomainState.NOSTATE
+
+
+class LibvirtDomain(Domain):
+    """A domain of a libvirt connection, found again by uuid after a reconnect."""
+
+    _conn: "LibvirtConnection"
+
+    def __init__(self, conn: "LibvirtConnection", name: str, uuid: str, vdom: Any = None) -> None:
+        super().__init__(conn, name, uuid.lower())
+        self._vdom = vdom
+        self._vgen = conn.generation() if vdom is not None else -1
+
+    # -- plumbing -------------------------------------------------------------
+    def vdom(self) -> Any:
+        """The ``libvirt.virDomain`` (looked up again on a new libvirt connection)."""
+        conn = self._conn
+        vconn = conn.vconn()
+        if self._vdom is None or self._vgen != conn.generation():
+            self._vdom = conn.call(f"domain '{self._name}'", vconn.lookupByUUIDString, self._uuid)
+            self._vgen = conn.generation()
+        return self._vdom
+
+    def _call(self, what: str, method: str, *args: Any) -> Any:
+        vdom = self.vdom()
+        return self._conn.call(f"{what} '{self._name}'", getattr(vdom, method), *args)
+
+    def _idle(self, action: str) -> None:
+        """vmgui's busy rule: refuse state changes while a vmgui-known job runs."""
+        self._conn._check_open()
+        self._conn.jobs.check_idle(self._uuid, self._name, action)
+
+    def _job(self, operation: JobOperation, action: str, call: Any, asynchronous: bool,
+             result: Any = None) -> Any:
+        """Run the blocking libvirt ``call()`` as a vmgui job (progress polled from jobStats)."""
+        conn = self._conn
+        job = conn.jobs.begin(self._uuid, self._name, operation, action)
+        vdom = self.vdom()
+        tracked = conn.tracker.track(job, lambda: vdom)
+
+        def worker(job: Job) -> Any:
+            value = call()
+            final = tracked.completed_params or conn.tracker.final_stats(vdom)
+            if final:
+                conn.tracker.apply(job, final)
+            return result(value) if result is not None else None
+
+        return conn.jobs.run(job, worker, asynchronous, lambda _e: conn.tracker.untrack(job))
+
+    # -- queries --------------------------------------------------------------
+    @property
+    def id(self) -> int | None:
+        conn = self._conn
+        vconn = conn.vconn()
+        # virDomainGetID answers from the handle: look up again for a current id.
+        fresh = conn.call(f"domain '{self._name}'", vconn.lookupByUUIDString, self._uuid)
+        self._vdom, self._vgen = fresh, conn.generation()
+        dom_id = fresh.ID()
+        return None if dom_id < 0 else dom_id
+
+    def state(self) -> tuple[DomainState, int]:
+        state, reason = self._call("state of", "state", 0)
+        return _state(state), int(reason)
+
+    def info(self) -> DomainInfo:
+        state, max_mem, mem, vcpus, cpu = self._call("info of", "info")
+        return DomainInfo(_state(state), int(max_mem), int(mem), int(vcpus), int(cpu))
+
+    def record(self) -> DomainRecord:
+        info = self.info()
+        state, reason = self.state()
+        return DomainRecord(
+            name=self._name, uuid=self._uuid, id=self.id, state=state, reason=reason,
+            persistent=self.is_persistent(), autostart=self.autostart,
+            managed_save=self.has_managed_save(), snapshot_count=self.snapshot_count(),
+            memory_kib=info.memory_kib, max_memory_kib=info.max_memory_kib, vcpus=info.vcpus,
+            cpu_time_ns=info.cpu_time_ns)
+
+    def is_active(self) -> bool:
+        return bool(self._call("state of", "isActive"))
+
+    def is_persistent(self) -> bool:
+        return bool(self._call("state of", "isPersistent"))
+
+    def has_managed_save(self) -> bool:
+        return bool(self._call("managed save of", "hasManagedSaveImage", 0))
+
+    def snapshot_count(self) -> int:
+        return int(self._call("snapshots of", "snapshotNum", 0))
+
+    @property
+    def autostart(self) -> bool:
+        return bool(self._call("autostart of", "autostart"))
+
+    @autostart.setter
+    def autostart(self, value: bool) -> None:
+        self.set_autostart(value)
+
+    def set_autostart(self, value: bool) -> None:
+        self._call("autostart of", "setAutostart", 1 if value else 0)
+
+    def xml_desc(self, flags: int = 0) -> str:
+        flags = check_flags(flags, 0xF, "xml_desc")
+        return self._call("XML of", "XMLDesc", flags)
+
+    # -- lifecycle --------------------------------------------------------------
+    def create(self, flags: int = 0) -> int | None:
+        flags = check_flags(flags, 0x3F | int(JobFlags.ASYNC), "create")
+        self._idle("start")
+        if flags & JobFlags.ASYNC:
+            vdom = self.vdom()
+            plain = flags & ~int(JobFlags.ASYNC)
+            return self._job(JobOperation.START, "start",
+                             lambda: self._conn.call(f"start of '{self._name}'", vdom.createWithFlags, plain),
+                             True)
+        self._call("start of", "createWithFlags", flags)
+        return None
+
+    def shutdown(self) -> None:
+        self._idle("shut down")
+        self._call("shutdown of", "shutdown")
+
+    def destroy(self) -> None:
+        # Always allowed: libvirt aborts a running job first, as vmgui's contract says.
+        self._call("destroy of", "destroy")
+
+    def suspend(self) -> None:
+        self._idle("pause")
+        self._call("pause of", "suspend")
+
+    def resume(self) -> None:
+        self._idle("resume")
+        self._call("resume of", "resume")
+
+    def reboot(self) -> None:
+        self._idle("reboot")
+        self._call("reboot of", "reboot", 0)
+
+    def undefine(self, flags: int = 0) -> None:
+        flags = check_flags(flags, 0x7F, "undefine")
+        self._idle("undefine")
+        self._call("undefine of", "undefineFlags", flags)
+
+    # -- save -------------------------------------------------------------------
+    def managed_save(self, flags: int = 0) -> int | None:
+        flags = check_flags(flags, _SAVE_FLAGS | int(JobFlags.ASYNC), "managed_save")
+        self._idle("save")
+        vdom = self.vdom()
+        plain = flags & ~int(JobFlags.ASYNC)
+        return self._job(JobOperation.SAVE, "save",
+                         lambda: self._conn.call(f"managed save of '{self._name}'", vdom.managedSave, plain),
+                         bool(flags & JobFlags.ASYNC))
+
+    def managed_save_remove(self) -> None:
+        self._idle("remove the managed save of")
+        self._call("managed save removal of", "managedSaveRemove", 0)
+
+    def save(self, path: str, flags: int = 0) -> int | None:
+        flags = check_flags(flags, _SAVE_FLAGS | int(JobFlags.ASYNC), "save")
+        if not isinstance(path, str) or not path.startswith("/") or "\x00" in path:
+            raise DriverError(ErrorCode.INVALID_ARG, f"save needs an absolute file path, not {path!r}")
+        self._idle("save")
+        vdom = self.vdom()
+        plain = flags & ~int(JobFlags.ASYNC)
+        return self._job(JobOperation.SAVE, "save",
+                         lambda: self._conn.call(f"save of '{self._name}' to {path}", vdom.saveFlags,
+                                                 path, None, plain),
+                         bool(flags & JobFlags.ASYNC))
+
+    # -- snapshots ----------------------------------------------------------------
+    def snapshot_create(self, xml_or_name: str, flags: int = 0) -> "LibvirtSnapshot | int":
+        flags = check_flags(flags, _SNAPSHOT_CREATE_FLAGS | int(JobFlags.ASYNC), "snapshot_create")
+        if not isinstance(xml_or_name, str) or not xml_or_name.strip():
+            raise DriverError(ErrorCode.INVALID_ARG, "a snapshot needs a name or <domainsnapshot> XML")
+        text = xml_or_name.strip()
+        if text.startswith("<"):
+            from .connection import check_xml
+            check_xml(text, "domainsnapshot")
+            xml = text
+        else:
+            xml = f"<domainsnapshot><name>{escape(text)}</name></domainsnapshot>"
+        self._idle("snapshot")
+        vdom = self.vdom()
+        plain = flags & ~int(JobFlags.ASYNC)
+
+        def make(vsnap: Any) -> LibvirtSnapshot:
+            snap = LibvirtSnapshot(self, vsnap.getName())
+            self._snapshot_event(SnapshotEventDetail.CREATED, snap.name)
+            return snap
+
+        return self._job(JobOperation.SNAPSHOT, "snapshot",
+                         lambda: self._conn.call(f"snapshot of '{self._name}'", vdom.snapshotCreateXML,
+                                                 xml, plain),
+                         bool(flags & JobFlags.ASYNC), make)
+
+    def _snapshot_event(self, detail: SnapshotEventDetail, name: str) -> None:
+        dom_name, uuid = self._name, self._uuid
+        self._conn.bus.emit(lambda conn: conn.domain_handle(dom_name, uuid),
+                            DomainEvent.now(EventType.SNAPSHOT, detail, name=dom_name, uuid=uuid, message=name))
+
+    def list_all_snapshots(self) -> list[Snapshot]:
+        return [LibvirtSnapshot(self, s.getName()) for s in self._call("snapshots of", "listAllSnapshots", 0)]
+
+    def snapshot_lookup(self, name: str) -> Snapshot:
+        vsnap = self._call(f"snapshot '{name}' of", "snapshotLookupByName", name, 0)
+        return LibvirtSnapshot(self, vsnap.getName())
+
+    # -- backup and jobs --------------------------------------------------------
+    def backup_begin(self, backup_xml: str, flags: int = 0) -> int:
+        check_flags(flags, int(JobFlags.ASYNC), "backup_begin")  # always asynchronous
+        from .connection import check_xml
+        check_xml(backup_xml, "domainbackup")
+        conn = self._conn
+        self._idle("back up")
+        vdom = self.vdom()
+        with conn.tracker.lock:  # a fast backup's JOB_COMPLETED waits until it is tracked
+            conn.call(f"backup of '{self._name}'", vdom.backupBegin, backup_xml, None, 0)
+            job = conn.jobs.begin(self._uuid, self._name, JobOperation.BACKUP, "back up")
+            try:
+                conn.backups[job.id] = vdom.backupGetXMLDesc(0)
+            except conn._lv.libvirtError:
+                conn.backups[job.id] = backup_xml
+            conn.tracker.track(job, lambda: vdom, watch=True)
+        return job.id
+
+    def backup_get_xml_desc(self, job_id: int = 0) -> str:
+        self._conn._check_open()
+        job = self._conn.jobs.find(self._uuid, self._name, job_id)
+        xml = self._conn.backups.get(job.id)
+        if xml is None:
+            raise DriverError(ErrorCode.NO_JOB, f"job {job.id} of '{self._name}' is not a backup")
+        if not job.info().finished:
+            try:
+                return self.vdom().backupGetXMLDesc(0)
+            except self._conn._lv.libvirtError:
+                pass
+        return xml
+
+    def _adopt_running_job(self) -> Job | None:
+        """A job libvirt runs on this domain that vmgui did not start gets an id now."""
+        conn = self._conn
+        job = conn.jobs.current(self._uuid)
+        if job is not None or not conn.tracker.stats_supported:
+            return job
+        try:
+            vdom = self.vdom()
+            stats = dict(vdom.jobStats(0))
+        except (DriverError, conn._lv.libvirtError):
+            return None
+        if stats.get("type") not in (JOB_BOUNDED, JOB_UNBOUNDED):
+            return None
+        with conn.tracker.lock:
+            job = conn.jobs.current(self._uuid)
+            if job is None:
+                job = conn.jobs.begin(self._uuid, self._name, operation_of(stats), "run a job on")
+                conn.tracker.apply(job, stats)
+                conn.tracker.track(job, lambda: vdom, watch=True)
+        return job
+
+    def get_job_info(self, job_id: int = 0) -> JobInfo:
+        self._conn._check_open()
+        if job_id == 0:
+            self._adopt_running_job()
+        return self._conn.jobs.find(self._uuid, self._name, job_id).info()
+
+    def abort_job(self, job_id: int = 0) -> None:
+        conn = self._conn
+        conn._check_open()
+        if job_id == 0:
+            job = self._adopt_running_job()
+            if job is None:
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"no job is active on domain '{self._name}'")
+        else:
+            job = conn.jobs.find(self._uuid, self._name, job_id)
+            if job.info().finished:
+                raise DriverError(ErrorCode.OPERATION_INVALID,
+                                  f"job {job_id} of '{self._name}' already ended ({job.state.name.lower()})")
+        job.request_cancel()
+        try:
+            self._call("abort of the job of", "abortJob")
+        except DriverError as exc:
+            if exc.code is ErrorCode.OPERATION_INVALID and job.info().finished:
+                return  # it ended on its own meanwhile
+            raise
+        conn.tracker.wake()
+
+    # -- migration ----------------------------------------------------------------
+    def migrate(self, dest_conn: Any, flags: int = MigrateFlags.LIVE,
+                params: dict[str, Any] | None = None) -> "Domain | int":
+        """libvirt runs the migration phases itself: virDomainMigrate3 (or MigrateToURI3
+        with PEER2PEER) with the contract's flags, which carry libvirt's values."""
+        from .connection import LibvirtConnection
+        flags = check_flags(flags, _MIGRATE_FLAGS | int(JobFlags.ASYNC), "migrate")
+        if not isinstance(dest_conn, LibvirtConnection):
+            raise DriverError(ErrorCode.NO_SUPPORT,
+                              f"cannot migrate between the libvirt connection {self._conn.uri} and "
+                              f"{getattr(dest_conn, 'uri', dest_conn)!r}: libvirt can only migrate to "
+                              "another libvirt host")
+        src = self._conn
+        src._check_open()
+        if dest_conn.closed:
+            raise DriverError(ErrorCode.OPERATION_INVALID, f"destination connection {dest_conn.uri} is closed")
+        if src.same_host(dest_conn):
+            raise DriverError(ErrorCode.INVALID_ARG, "Attempt to migrate guest to the same host: "
+                              f"{src.uri} and {dest_conn.uri} manage the same domains")
+        asynchronous = bool(flags & JobFlags.ASYNC)
+        flags &= ~int(JobFlags.ASYNC)
+        peer2peer = bool(flags & MigrateFlags.PEER2PEER)
+        if peer2peer:
+            if not src.supports_feature(Feature.MIGRATION_P2P):
+                raise DriverError(ErrorCode.NO_SUPPORT, f"{src.uri} cannot do peer-to-peer migration")
+        else:
+            choose_protocol(src, dest_conn)  # NO_SUPPORT before anything is touched
+        if not flags & MigrateFlags.OFFLINE and not self.is_active():
+            raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{self._name}' is not running")
+        typed = dict(params or {})
+        self._idle("migrate")
+        vdom = self.vdom()
+        dest_vconn = dest_conn.vconn()
+        incoming = dest_conn.jobs.begin(self._uuid, self._name, JobOperation.MIGRATION_IN, "migrate")
+
+        def call() -> Any:
+            if peer2peer:
+                src.call(f"migration of '{self._name}'", vdom.migrateToURI3,
+                         dest_conn.libvirt_uri, typed, flags)
+                return dest_conn.call("migration", dest_vconn.lookupByUUIDString, self._uuid)
+            return src.call(f"migration of '{self._name}' to {dest_conn.uri}", vdom.migrate3,
+                            dest_vconn, typed, flags)
+
+        def finish_incoming(error: BaseException | None) -> None:
+            dest_conn.jobs.end(incoming, error)
+
+        def result(new_vdom: Any) -> Domain:
+            return dest_conn.domain_handle(new_vdom.name(), new_vdom.UUIDString(), new_vdom)
+
+        conn = src
+        job = conn.jobs.begin(self._uuid, self._name, JobOperation.MIGRATION_OUT, "migrate")
+        tracked = conn.tracker.track(job, lambda: vdom)
+
+        def worker(job: Job) -> Domain:
+            value = call()
+            final = tracked.completed_params or conn.tracker.final_stats(vdom)
+            if final:
+                conn.tracker.apply(job, final)
+                dest_conn.tracker.apply(incoming, final)
+            return result(value)
+
+        def done(error: BaseException | None) -> None:
+            conn.tracker.untrack(job)
+            finish_incoming(error)
+
+        try:
+            return conn.jobs.run(job, worker, asynchronous, done)
+        except BaseException:
+            if not incoming.info().finished:
+                dest_conn.jobs.end(incoming, DriverError(ErrorCode.OPERATION_FAILED, "migration failed"))
+            raise
+
+
+class LibvirtSnapshot(Snapshot):
+    _domain: LibvirtDomain
+
+    def _vsnap(self) -> Any:
+        return self._domain._call(f"snapshot '{self._name}' of", "snapshotLookupByName", self._name, 0)
+
+    def xml_desc(self) -> str:
+        vsnap = self._vsnap()
+        return self._domain._conn.call(f"snapshot '{self._name}'", vsnap.getXMLDesc, 0)
+
+    def is_current(self) -> bool:
+        vsnap = self._vsnap()
+        return bool(self._domain._conn.call(f"snapshot '{self._name}'", vsnap.isCurrent, 0))
+
+    def parent_name(self) -> str | None:
+        vsnap = self._vsnap()
+        try:
+            return self._domain._conn.call(f"parent of snapshot '{self._name}'", vsnap.getParent, 0).getName()
+        except DriverError as exc:
+            if exc.code is ErrorCode.NO_SNAPSHOT:
+                return None
+            raise
+
+    def revert(self, flags: int = 0) -> None:
+        flags = check_flags(flags, 0x7, "snapshot revert")  # RUNNING, PAUSED, FORCE
+        self._domain._idle("revert")
+        vsnap = self._vsnap()
+        self._domain._conn.call(f"revert to snapshot '{self._name}'", self._domain.vdom().revertToSnapshot,
+                                vsnap, flags)
+        self._domain._snapshot_event(SnapshotEventDetail.REVERTED, self._name)
+
+    def delete(self, flags: int = 0) -> None:
+        flags = check_flags(flags, 0x7, "snapshot delete")  # CHILDREN, METADATA_ONLY, CHILDREN_ONLY
+        self._domain._idle("delete a snapshot of")
+        vsnap = self._vsnap()
+        self._domain._conn.call(f"deletion of snapshot '{self._name}'", vsnap.delete, flags)
+        self._domain._snapshot_event(SnapshotEventDetail.DELETED, self._name)
