@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         window.session.stop()
         window.deleteLater()
         asyncio.set_event_loop(None)
+        loop.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,98 @@
+"""Shared fixtures: an offscreen Qt, a qasync loop pytest-qt can drive, private test hosts.
+
+Every test opens private ``test:///<tmp node file>`` connections, so no test
+changes the process-wide ``test:///default`` demo host another test sees.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="vmgui-test-config-")
+
+import pytest  # noqa: E402
+import qasync  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import vmgui_nodes  # noqa: E402
+
+from drivers.test import DEFAULT_NODE_XML  # noqa: E402
+
+# The offscreen platform plugin says this for every top-level window; it is not our bug.
+OFFSCREEN_NOISE = "This plugin does not support propagateSizeHints"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.qt_log_ignore(OFFSCREEN_NOISE))
+
+
+@pytest.fixture
+def aloop(qapp) -> Iterator[asyncio.AbstractEventLoop]:  # noqa: ANN001
+    """A qasync loop marked running, so coroutines advance while qtbot processes Qt events."""
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    asyncio.events._set_running_loop(loop)
+    yield loop
+    asyncio.events._set_running_loop(None)
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> QSettings:
+    return QSettings(str(tmp_path / "vmgui.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def node_uri(tmp_path: Path) -> str:
+    """A private copy of the demo host (same domains as test:///default)."""
+    path = tmp_path / "demo.xml"
+    path.write_text(DEFAULT_NODE_XML, encoding="utf-8")
+    return f"test://{path}"
+
+
+@pytest.fixture
+def make_node(tmp_path: Path):  # noqa: ANN201
+    """make_node(count, name='nodeN.xml', rate=None) -> a private test:/// URI."""
+    counter = iter(range(1000))
+
+    def make(count: int = 0, xml: str | None = None, rate: float | None = None) -> str:
+        path = tmp_path / f"node{next(counter)}.xml"
+        if xml is not None:
+            path.write_text(xml, encoding="utf-8")
+            uri = f"test://{path}"
+        else:
+            uri = vmgui_nodes.write_node(str(path), count)
+        return f"{uri}?rate={rate:g}" if rate else uri
+    return make
+
+
+@pytest.fixture
+def open_window(qtbot, aloop, settings):  # noqa: ANN001, ANN201
+    """open_window(*uris) -> a shown MainWindow whose connections are all connected."""
+    from vmgui.app import start
+    from vmgui.models.connections import ConnState
+    windows = []
+
+    def make(*uris: str, wait: bool = True):  # noqa: ANN202
+        window = start(list(uris), settings)
+        qtbot.addWidget(window)
+        window.show()
+        windows.append(window)
+        if wait:
+            def ready() -> None:
+                states = [window.session.connections.get(u) for u in uris]
+                assert all(s is not None and s.state is not ConnState.CONNECTING for s in states)
+            qtbot.waitUntil(ready, timeout=10000)
+        return window
+
+    yield make
+    for window in windows:
+        window.session.stop()
