@@ -91,6 +91,7 @@ def open_window(qtbot, aloop, settings):  # noqa: ANN001, ANN201
                 states = [window.session.connections.get(u) for u in uris]
                 assert all(s is not None and s.state is not ConnState.CONNECTING for s in states)
             qtbot.waitUntil(ready, timeout=10000)
+            window.refresh_selection_state()
         return window
 
     yield make

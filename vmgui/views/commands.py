@@ -54,8 +54,8 @@ class Commands:
         else:
             self.run(name, targets)
 
-    def run(self, name: str, targets: list[Key], **params: object) -> None:
-        self._session.run(name, targets, VERBS[name], **params)
+    def run(self, action: str, targets: list[Key], **params: object) -> None:
+        self._session.run(action, targets, VERBS[action], **params)
 
     def _what(self, targets: list[Key]) -> str:
         names = [self._session.domains.get(k).rec.name for k in targets if self._session.domains.get(k)]

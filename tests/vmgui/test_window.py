@@ -1,0 +1,199 @@
+"""The real window, offscreen, on private test:/// hosts: names, actions, details, errors."""
+from __future__ import annotations
+
+from drivers import DomainState
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QDialog, QDockWidget, QLineEdit, QMessageBox, QTableView
+
+from vmgui.models.actions import OBJECT_NAMES
+from vmgui.models.connections import ConnState
+from vmgui.models.domains import Col
+
+
+def names(window) -> list[str]:  # noqa: ANN001
+    model = window.table.model()
+    return [model.data(model.index(r, 0)) for r in range(model.rowCount())]
+
+
+def select(window, *domain_names: str) -> None:  # noqa: ANN001
+    window.table.clearSelection()
+    model = window.table.model()
+    for r in range(model.rowCount()):
+        if model.data(model.index(r, 0)) in domain_names:
+            window.table.selectionModel().select(
+                model.index(r, 0), window.table.selectionModel().SelectionFlag.Select
+                | window.table.selectionModel().SelectionFlag.Rows)
+    window.refresh_selection_state()
+
+
+def state_of(window, uri: str, name: str) -> DomainState:  # noqa: ANN001
+    return window.session.bridge.connection(uri).lookup_by_name(name).state()[0]
+
+
+def test_contract_object_names(open_window, node_uri):
+    window = open_window(node_uri)
+    assert window.objectName() == "mainWindow" and window.accessibleName() == "mainWindow"
+    table = window.findChild(QTableView, "domainTable")
+    assert table is window.table and table.accessibleName() == "domainTable"
+    assert sorted(names(window)) == sorted(["test", "web01", "db01", "ci-runner-7", "win11", "legacy-app",
+                                            "kernel-dev", "backup-store"])
+    assert isinstance(window.findChild(QLineEdit, "domainSearch"), QLineEdit)
+    assert isinstance(window.findChild(QDockWidget, "jobPanel"), QDockWidget)
+    assert isinstance(window.findChild(QTableView, "jobView"), QTableView)
+    for object_name in OBJECT_NAMES.values():
+        assert isinstance(window.findChild(QAction, object_name), QAction), object_name
+
+
+def test_search_field_filters_rows(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    qtbot.keyClicks(window.findChild(QLineEdit, "domainSearch"), "web")
+    qtbot.waitUntil(lambda: names(window) == ["web01"])
+    window.filter_bar.search.setText("postgres")  # titles match too
+    qtbot.waitUntil(lambda: names(window) == ["db01"])
+
+
+def test_start_pause_resume_from_the_toolbar_follow_the_driver(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    select(window, "legacy-app")
+    start = window.findChild(QAction, "actionStart")
+    assert start.isEnabled() and not window.findChild(QAction, "actionPause").isEnabled()
+    start.trigger()
+    qtbot.waitUntil(lambda: state_of(window, node_uri, "legacy-app") == DomainState.RUNNING)
+    qtbot.waitUntil(lambda: window.findChild(QAction, "actionPause").isEnabled())
+    assert not start.isEnabled() and "already running" in start.toolTip()
+    window.findChild(QAction, "actionPause").trigger()
+    qtbot.waitUntil(lambda: state_of(window, node_uri, "legacy-app") == DomainState.PAUSED)
+    row = window.table.model().find((node_uri, window.session.bridge.connection(node_uri)
+                                     .lookup_by_name("legacy-app").uuid))
+    qtbot.waitUntil(lambda: window.table.model().index(row, Col.STATE).data() == "paused (user)")
+    resume = window.findChild(QAction, "actionResume")
+    qtbot.waitUntil(resume.isEnabled)  # as for a user: the button enables once the row shows 'paused'
+    resume.trigger()
+    qtbot.waitUntil(lambda: state_of(window, node_uri, "legacy-app") == DomainState.RUNNING)
+
+
+def test_bulk_start_applies_to_every_selected_domain_that_can(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    select(window, "legacy-app", "backup-store", "web01")
+    start = window.findChild(QAction, "actionStart")
+    assert start.isEnabled() and "2 of 3" in start.toolTip()
+    start.trigger()
+    qtbot.waitUntil(lambda: all(state_of(window, node_uri, n) == DomainState.RUNNING
+                                for n in ("legacy-app", "backup-store", "web01")))
+    assert not window.session.messages.messages()  # web01 was skipped, not attempted
+
+
+def test_table_follows_changes_made_elsewhere_through_events(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    window.session.bridge.connection(node_uri).lookup_by_name("db01").resume()  # not through the GUI
+    model = window.table.model()
+
+    def db01_state() -> str:
+        return model.index(names(window).index("db01"), Col.STATE).data()
+    qtbot.waitUntil(lambda: db01_state() == "running (unpaused)", timeout=3000)
+
+
+def test_force_off_asks_first(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    select(window, "web01")
+    window.findChild(QAction, "actionForceOff").trigger()
+    box = window.commands.last_dialog
+    assert isinstance(box, QMessageBox) and "web01" in box.text()
+    box.button(QMessageBox.StandardButton.Cancel).click()
+    qtbot.wait(100)
+    assert state_of(window, node_uri, "web01") == DomainState.RUNNING
+    window.findChild(QAction, "actionForceOff").trigger()
+    box = window.commands.last_dialog
+    next(b for b in box.buttons() if b.text() == "Force off").click()
+    qtbot.waitUntil(lambda: state_of(window, node_uri, "web01") == DomainState.SHUTOFF)
+
+
+def test_delete_after_confirmation_removes_the_row(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    select(window, "legacy-app")
+    window.findChild(QAction, "actionDelete").trigger()
+    box = window.commands.last_dialog
+    next(b for b in box.buttons() if b.text() == "Delete").click()
+    qtbot.waitUntil(lambda: "legacy-app" not in names(window))
+
+
+def test_driver_errors_appear_in_the_message_area_without_traceback(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    select(window, "web01")
+    window.findChild(QAction, "actionSnapshot").trigger()
+    dialog = window.commands.last_dialog
+    dialog.name.setText("before-upgrade")  # web01 already has a snapshot of that name
+    dialog.buttons.accepted.emit()
+    qtbot.waitUntil(lambda: window.session.messages.rowCount() == 1)
+    area = window.findChild(object, "messageArea")
+    qtbot.waitUntil(area.isVisible)
+    text = " ".join(label.text() for label in area.findChildren(object, "messageText"))
+    assert "Snapshotting web01 failed" in text and "before-upgrade" in text
+    assert "Wait until" in text or "try again" in text  # what to do
+    assert "Traceback" not in text
+    assert window.table.isEnabled()
+
+
+def test_bad_input_in_dialogs_is_explained_in_place(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    window.findChild(QAction, "actionNewVM").trigger()
+    dialog = window.commands.last_dialog
+    dialog.name.setText("bad/name")
+    dialog.buttons.accepted.emit()
+    assert dialog.isVisible() and "invalid domain name" in dialog.error.text().lower()
+    dialog.name.setText("fresh01")
+    dialog.memory.setValue(512)
+    dialog.buttons.accepted.emit()
+    qtbot.waitUntil(lambda: "fresh01" in names(window))
+    dom = window.session.bridge.connection(node_uri).lookup_by_name("fresh01")
+    assert dom.info().max_memory_kib == 512 * 1024 and dom.is_persistent()
+
+
+def test_details_pane_shows_overview_and_xml(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    select(window, "web01")
+    assert window.details.values["Title"].text() == "Public web front end"
+    assert window.details.values["Snapshots"].text() == "2"
+    window.details.setCurrentWidget(window.details.xml)
+    qtbot.waitUntil(lambda: "<name>web01</name>" in window.details.xml.toPlainText())
+    assert window.details.xml.isReadOnly()
+
+
+def test_connect_dialog_validates_and_remembers(open_window, node_uri, make_node, settings, qtbot):
+    window = open_window(node_uri)
+    window.show_connect_dialog()
+    dialog = window.commands.last_dialog
+    dialog.combo.setCurrentText("not a uri")
+    dialog._check()
+    assert dialog.isVisible() and "not a URI" in dialog.error.text()
+    other = make_node(3)
+    dialog.combo.setCurrentText(other)
+    dialog._check()
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    qtbot.waitUntil(lambda: "vm00002" in names(window))
+    assert set(names(window)) >= {"web01", "vm00000"}
+    assert settings.value("connections/history")[0] == other
+    window.filter_bar.conn_combo.setCurrentIndex(window.filter_bar.conn_combo.findData(other))
+    qtbot.waitUntil(lambda: sorted(names(window)) == ["vm00000", "vm00001", "vm00002"])
+
+
+def test_unreachable_connection_is_reported_and_the_rest_works(open_window, node_uri, qtbot):
+    window = open_window(node_uri, "test:///no/such/node.xml", wait=False)
+    qtbot.waitUntil(lambda: (window.session.connections.get("test:///no/such/node.xml") or None) is not None
+                    and window.session.connections.get("test:///no/such/node.xml").state is ConnState.FAILED)
+    qtbot.waitUntil(lambda: "web01" in names(window))
+    messages = window.session.messages.messages()
+    assert any("Connecting to test:///no/such/node.xml failed" in m.title for m in messages)
+    assert any("cannot read" in m.text for m in messages)
+    chip = window.conn_status.chips["test:///no/such/node.xml"]
+    assert "failed" in chip.text.text()
+
+
+def test_keyboard_shortcut_pauses(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    window.activateWindow()
+    select(window, "test")
+    window.table.setFocus()
+    qtbot.keyClick(window.table, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: state_of(window, node_uri, "test") == DomainState.PAUSED)
