@@ -98,6 +98,8 @@ class PrivateLibvirtd:
     # -- process -----------------------------------------------------------------
     def start(self, timeout: float = 30.0) -> None:
         self._prepare()
+        for stale in (self.sock, self.sock.with_name("libvirt-admin-sock")):
+            stale.unlink(missing_ok=True)  # from a daemon that was killed
         env = {"HOME": str(self.root), "XDG_RUNTIME_DIR": str(self.root / "run"),
                "XDG_CONFIG_HOME": str(self.root / "config"), "XDG_CACHE_HOME": str(self.root / "cache"),
                "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
