@@ -162,7 +162,6 @@ def test_garbage_is_refused(qtbot, primary: SingleInstance) -> None:
     assert emitted == []
 
 
-@pytest.mark.qt_log_ignore("This plugin does not support")  # offscreen: no raise()
 def test_raise_window_restores_a_minimised_window(qtbot, monkeypatch) -> None:
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QWidget
