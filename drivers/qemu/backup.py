@@ -76,7 +76,8 @@ def run(host: QemuHost, vm: LiveVM, spec: BackupDef, nodes: dict[str, Any], job:
             job_ids.append(jid)
             actions.append({"type": "blockdev-backup",
                             "data": {"job-id": jid, "device": nodes[disk.name].node, "target": tnode,
-                                     "sync": "full", "auto-dismiss": False, "auto-finalize": True}})
+                                     "sync": "full", "auto-dismiss": False, "auto-finalize": True,
+                                     "speed": int(host.job_speed.get(job.id, 0))}})
         vm.execute("transaction", {"actions": actions})
 
         def cancel() -> None:
@@ -88,7 +89,16 @@ def run(host: QemuHost, vm: LiveVM, spec: BackupDef, nodes: dict[str, Any], job:
         job.on_cancel(cancel)
         errors = []
         pending = set(job_ids)
+        applied_speed = int(host.job_speed.get(job.id, 0))
         while pending:
+            speed = host.job_speed.get(job.id, 0)
+            if speed != applied_speed:  # the user throttled (or unthrottled) the backup
+                for jid in pending:
+                    try:
+                        vm.execute("block-job-set-speed", {"device": jid, "speed": int(speed)})
+                    except DriverError:
+                        pass
+                applied_speed = speed
             current = done = 0
             infos = {i.get("id"): i for i in vm.execute("query-jobs")}
             for jid in job_ids:

@@ -172,6 +172,8 @@ def _disks(d: DomainXML, machine: str, argv: list[str]) -> list[BlockNode]:
         if fmt not in ("raw", "qcow2"):
             raise _unsupported(f"{where}/driver: format {fmt!r} is not supported; use raw or qcow2")
         dev_id = disk.target
+        if disk.shareable and fmt != "raw" and not disk.readonly:
+            raise _unsupported(f"{where}: a shareable disk must be raw; qcow2 cannot have two writers")
         node = f"fmt-{dev_id}"
         readonly = disk.readonly or disk.device == "cdrom"
         if disk.source:

@@ -110,9 +110,7 @@ class QemuConnection(Connection):
             raise DriverError(ErrorCode.INVALID_XML,
                               f"/domain/@type: {definition.domain_type!r} domains cannot run under QEMU; "
                               "use type='qemu' (TCG) or type='kvm'")
-        for i, disk in enumerate(definition.disks()):
-            if disk.source is not None and any(c in disk.source for c in "\n\r"):
-                raise DriverError(ErrorCode.INVALID_XML, f"/domain/devices/disk[{i + 1}]/source: bad path")
+        check_paths(definition)
         return definition
 
     def define_xml(self, xml: str) -> Domain:
@@ -245,6 +243,21 @@ class QemuConnection(Connection):
 
     def migrate_confirm(self, dom: Domain, flags: int, cancelled: bool) -> None:
         migration.confirm(self, dom, flags, cancelled)
+
+
+def check_paths(definition: DomainXML) -> None:
+    """Every path the XML names must be absolute and free of control characters."""
+    found: list[tuple[str, str | None]] = [("/domain/os/kernel", definition.kernel),
+                                           ("/domain/os/initrd", definition.initrd)]
+    found += [(f"/domain/devices/disk[{i + 1}]/source", d.source) for i, d in enumerate(definition.disks())]
+    found += [(f"/domain/devices/{c.kind}/source/@path", c.path) for c in definition.char_devices()
+              if c.type in ("file", "unix")]
+    found += [("/domain/devices/graphics/@socket", g.socket) for g in definition.graphics()]
+    for where, path in found:
+        if path is None:
+            continue
+        if not os.path.isabs(path) or any(c in path for c in "\x00\n\r"):
+            raise DriverError(ErrorCode.INVALID_XML, f"{where}: {path!r} must be an absolute path")
 
 
 def autostart(host: QemuHost) -> None:

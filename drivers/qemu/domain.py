@@ -21,7 +21,7 @@ from ..flags import (
 from ..jobs import Job
 from ..records import DomainInfo, DomainRecord, JobInfo
 from . import backup as backup_mod
-from . import saveops, snapshots
+from . import saveops, snapshots, streams
 from .host import QDom, QemuHost
 from .layout import write_atomically
 
@@ -319,6 +319,27 @@ class QemuDomain(Domain):
     def get_job_info(self, job_id: int = 0) -> JobInfo:
         self._conn._check_open()
         return self._host.jobs.find(self._uuid, self._name, job_id).info()
+
+    def job_set_speed(self, bytes_per_second: int, job_id: int = 0) -> None:
+        """Throttle a running backup or outgoing migration (0 = unlimited); takes effect at once."""
+        if isinstance(bytes_per_second, bool) or not isinstance(bytes_per_second, int) or bytes_per_second < 0:
+            raise invalid_arg(f"speed must be a number of bytes per second >= 0, not {bytes_per_second!r}")
+        self._conn._check_open()
+        job = self._host.jobs.find(self._uuid, self._name, job_id)
+        if job.state.finished:
+            raise DriverError(ErrorCode.OPERATION_INVALID, f"job {job.id} of '{self._name}' already ended")
+        if job.operation not in (JobOperation.BACKUP, JobOperation.MIGRATION_OUT):
+            raise DriverError(ErrorCode.NO_SUPPORT, "only backups and outgoing migrations can be throttled")
+        self._host.job_speed[job.id] = bytes_per_second
+        if job.operation == JobOperation.MIGRATION_OUT:
+            with self._host.lock:
+                vm = self._dom().live
+            if vm is not None:
+                try:
+                    vm.execute("migrate-set-parameters",
+                               {"max-bandwidth": bytes_per_second or streams.UNLIMITED})
+                except DriverError:
+                    pass
 
     def abort_job(self, job_id: int = 0) -> None:
         self._conn._check_open()

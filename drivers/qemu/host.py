@@ -149,6 +149,8 @@ class QemuHost:
         self.bus = EventBus(f"qemu-events-{layout.key}")
         self.jobs = JobTable(self._job_event)
         self.backups: dict[int, str] = {}
+        #: job id -> bytes/s limit set with QemuDomain.job_set_speed (0 = unlimited)
+        self.job_speed: dict[int, int] = {}
         self.loop = LoopThread(f"qemu-qmp-{layout.key}")
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._dispatcher = threading.Thread(target=self._dispatch_loop, name=f"qemu-dispatch-{layout.key}",
@@ -395,8 +397,10 @@ class QemuHost:
                 sup.shutdown(5)
             except DriverError:
                 pass
-            raise DriverError(ErrorCode.OPERATION_FAILED,
-                              f"QEMU could not start '{dom.name}': {self.log_tail(dom.name) or exc.message}") from None
+            tail = self.log_tail(dom.name)
+            code = ErrorCode.RESOURCE_BUSY if 'Failed to get "write" lock' in tail or \
+                'Failed to get "consistent read" lock' in tail else ErrorCode.OPERATION_FAILED
+            raise DriverError(code, f"QEMU could not start '{dom.name}': {tail or exc.message}") from None
         return vm
 
     def log_tail(self, name: str, lines: int = 3) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -89,11 +90,19 @@ class Monitor:
         last: Exception | None = None
         while True:
             if os.path.exists(path):
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 try:
-                    self._loop.call(self._connect(path), timeout=max(1.0, deadline - time.monotonic()))
-                    return
-                except (ConnectError, OSError, QMPError, TimeoutError) as exc:
+                    sock.connect(path)  # quietly: qemu.qmp logs failed attempts as errors
+                except OSError as exc:
+                    sock.close()
                     last = exc
+                else:
+                    try:
+                        self._loop.call(self._connect(sock), timeout=max(1.0, deadline - time.monotonic()))
+                        return
+                    except (ConnectError, OSError, QMPError, TimeoutError, EOFError) as exc:
+                        sock.close()
+                        last = exc
             if alive is not None and not alive():
                 raise DriverError(ErrorCode.OPERATION_FAILED, f"QEMU of '{self.name}' exited during start-up")
             if time.monotonic() >= deadline:
@@ -102,11 +111,11 @@ class Monitor:
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
 
-    async def _connect(self, path: str) -> None:
+    async def _connect(self, sock: socket.socket) -> None:
         client = QMPClient(self.name)
         listener = EventListener()
         client.register_listener(listener)
-        await client.connect(path)
+        await client.connect(sock)
         self._client, self._listener = client, listener
         self._tasks = [asyncio.create_task(self._pump_events(listener)),
                        asyncio.create_task(self._watch(client))]

@@ -224,6 +224,7 @@ def test_backup_cancel_leaves_nothing(env):
     dom.create()
     target = env.base / "cancelled.qcow2"
     job_id = dom.backup_begin(_backup_xml(str(target)))
+    dom.job_set_speed(64 * 1024 * 1024, job_id)  # slow enough to be caught half-way
     deadline = time.monotonic() + 20
     while dom.get_job_info(job_id).processed == 0 and time.monotonic() < deadline:
         time.sleep(0.002)
@@ -233,6 +234,7 @@ def test_backup_cancel_leaves_nothing(env):
     dom.abort_job()
     info = _wait_job(dom, job_id)
     assert info.state == JobState.CANCELLED, info
+    assert 0 < info.processed < info.total
     assert not target.exists()
     assert dom.state()[0] == DomainState.RUNNING
     with pytest.raises(DriverError) as err:

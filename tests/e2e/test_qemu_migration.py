@@ -1,0 +1,168 @@
+"""Real QEMU: migration between two roots (two "hosts"), cancel, lease hand-over and conflicts."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import e2e_helpers as h
+from drivers import DomainState, DriverError, ErrorCode, JobFlags, JobOperation, JobState, MigrateFlags
+from drivers.flags import ShutoffReason
+
+pytestmark = pytest.mark.qemu
+
+
+def _wait(cond, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_live_migration_keeps_the_heartbeat(env):
+    src = env.open("hostA")
+    dst = env.open("hostB")
+    assert not src.same_host(dst)
+    log_src, log_dst = h.EventLog(src), h.EventLog(dst)
+    disk = h.make_qcow2(env.base / "shared.qcow2")
+    dom = src.define_xml(env.xml("mover", memory_mib=64, disks=[{"path": disk}]))
+    dom.create()
+    serial = env.serial("mover")
+    before = h.wait_heartbeat(serial, 3)
+    moved = dom.migrate(dst, MigrateFlags.LIVE | MigrateFlags.PERSIST_DEST)
+    assert moved.connection is dst and moved.name == "mover"
+    assert moved.state()[0] == DomainState.RUNNING and moved.is_persistent()
+    assert dom.state() == (DomainState.SHUTOFF, ShutoffReason.MIGRATED) and dom.is_persistent()
+    after = h.wait_heartbeat(serial, before + 3)
+    assert h.boots(serial) == 1, "the guest continued, it was not rebooted"
+    job = dom.get_job_info()
+    assert job.operation == JobOperation.MIGRATION_OUT and job.state == JobState.COMPLETED
+    assert job.processed > 0 and job.total and job.detail("iteration") is not None
+    assert job.detail("remaining_bytes") is not None and job.detail("dirty_rate") is not None
+    src.host.bus.flush()
+    dst.host.bus.flush()
+    assert ("STOPPED", 3) in log_src.kinds("mover")  # StoppedDetail.MIGRATED
+    assert log_dst.kinds("mover")[:1] == [("STARTED", 1)] and ("RESUMED", 1) in log_dst.kinds("mover")
+    # the disk lease moved with the guest: the source cannot start it again meanwhile
+    with pytest.raises(DriverError) as err:
+        dom.create()
+    assert err.value.code == ErrorCode.RESOURCE_BUSY
+    assert not dom.is_active()
+    # and back again, undefining the source this time
+    back = moved.migrate(src, MigrateFlags.LIVE | MigrateFlags.UNDEFINE_SOURCE)
+    assert back.state()[0] == DomainState.RUNNING
+    h.wait_heartbeat(serial, after + 2)
+    with pytest.raises(DriverError) as err:
+        dst.lookup_by_name("mover")
+    assert err.value.code == ErrorCode.NO_DOMAIN
+
+
+def test_offline_style_paused_migration(env):
+    src = env.open("a")
+    dst = env.open("b")
+    dom = src.create_xml(env.xml("pm"))
+    h.wait_heartbeat(env.serial("pm"), 1)
+    moved = dom.migrate(dst, MigrateFlags.PAUSED)
+    assert moved.state()[0] == DomainState.PAUSED and not moved.is_persistent()
+    with pytest.raises(DriverError):
+        src.lookup_by_name("pm")  # transient source disappears
+    moved.resume()
+    h.wait_heartbeat(env.serial("pm"), h.heartbeat(env.serial("pm")))
+
+
+def test_migration_cancel_leaves_source_running(env):
+    src = env.open("a")
+    dst = env.open("b")
+    dom = src.define_xml(env.xml("stay", memory_mib=64))
+    dom.create()
+    serial = env.serial("stay")
+    h.wait_heartbeat(serial, 2)
+    job_id = dom.migrate(dst, MigrateFlags.LIVE | JobFlags.ASYNC, {"bandwidth": 4})
+    assert _wait(lambda: dom.get_job_info(job_id).processed > 0)
+    info = dom.get_job_info(job_id)
+    assert info.total and info.total >= 32 * 1024 * 1024 and info.rate is None or info.rate >= 0
+    assert dst.lookup_by_name("stay").state()[0] == DomainState.PAUSED  # the incoming guest exists
+    dom.abort_job(job_id)
+    assert _wait(lambda: dom.get_job_info(job_id).finished)
+    assert dom.get_job_info(job_id).state == JobState.CANCELLED
+    assert dom.state()[0] == DomainState.RUNNING
+    h.wait_heartbeat(serial, h.heartbeat(serial))
+    assert _wait(lambda: not dst.list_all_domains())
+    assert not h_processes(env, "b")
+    # and it can still migrate afterwards (its leases are back)
+    moved = dom.migrate(dst, MigrateFlags.LIVE)
+    assert moved.is_active()
+
+
+def h_processes(env, root_name):
+    from drivers.qemu.layout import RootLayout
+    import conftest  # noqa: F401
+    lay = RootLayout(env.root(root_name))
+    from conftest import _processes_under
+    return _processes_under(str(lay.runtime))
+
+
+def test_migration_refuses_same_root(env):
+    a = env.open("a")
+    a2 = env.open("a")
+    dom = a.create_xml(env.xml("same"))
+    with pytest.raises(DriverError) as err:
+        dom.migrate(a2)
+    assert err.value.code == ErrorCode.INVALID_ARG
+
+
+def test_migration_to_a_busy_name_fails_cleanly(env):
+    src = env.open("a")
+    dst = env.open("b")
+    dst.define_xml(env.xml("clash"))  # other uuid, same name
+    dom = src.create_xml(env.xml("clash"))
+    with pytest.raises(DriverError):
+        dom.migrate(dst)
+    assert dom.state()[0] == DomainState.RUNNING
+    assert not dst.lookup_by_name("clash").is_active()
+
+
+def test_lease_conflict_on_shared_disk(env):
+    conn = env.open()
+    disk = h.make_qcow2(env.base / "one.qcow2")
+    first = conn.define_xml(env.xml("first", disks=[{"path": disk}]))
+    second = conn.define_xml(env.xml("second", disks=[{"path": disk}]))
+    first.create()
+    with pytest.raises(DriverError) as err:
+        second.create()
+    assert err.value.code == ErrorCode.RESOURCE_BUSY and "first" in err.value.message
+    assert not second.is_active() and second.qemu_pid() is None
+    # another root on the same machine sees the same lease
+    other = env.open("other")
+    third = other.define_xml(env.xml("third", disks=[{"path": disk}]))
+    with pytest.raises(DriverError) as err:
+        third.create()
+    assert err.value.code == ErrorCode.RESOURCE_BUSY
+    first.destroy()
+    second.create()  # the lease was released with the first VM
+    assert second.is_active()
+
+
+def test_shareable_and_readonly_disks(env):
+    conn = env.open()
+    shared = env.base / "shared.raw"
+    shared.write_bytes(b"\0" * (1 << 20))
+    ro = h.make_qcow2(env.base / "ro.qcow2")
+    for name in ("s1", "s2"):
+        conn.define_xml(env.xml(name, disks=[{"path": str(shared), "shareable": True, "format": "raw"},
+                                             {"path": ro, "readonly": True, "dev": "vdb"}]))
+    conn.lookup_by_name("s1").create()
+    conn.lookup_by_name("s2").create()
+    assert all(d.is_active() for d in conn.list_all_domains())
+    # a writer of the read-only image is refused while readers run
+    writer = conn.define_xml(env.xml("w", disks=[{"path": ro}]))
+    with pytest.raises(DriverError) as err:
+        writer.create()
+    assert err.value.code == ErrorCode.RESOURCE_BUSY
+    # qcow2 cannot be shared by writers: refused before anything starts
+    bad = conn.define_xml(env.xml("bad", disks=[{"path": ro, "shareable": True}]))
+    with pytest.raises(DriverError) as err:
+        bad.create()
+    assert err.value.code == ErrorCode.NO_SUPPORT
