@@ -7,6 +7,8 @@ Everything here is generated from constants in this module and in
   icons (scalable SVG plus PNG sizes for the hicolor theme) and the AppStream
   metainfo under ``$XDG_DATA_HOME`` (default ``~/.local/share``) so vmgui
   appears in the desktop's application menu; ``uninstall`` removes them.
+  The ``Exec`` line names this environment's ``vmgui`` by absolute path
+  unless it is in a system directory (see :func:`launcher_command`).
   The same as functions: :func:`install_desktop` / :func:`uninstall_desktop`.
 * ``python packaging/render_icons.py`` (or ``python -m vmgui.desktop export``)
   rewrites the checked-in copies in ``packaging/`` and
@@ -173,8 +175,8 @@ def desktop_entry(exec_command: Sequence[str] = (EXECUTABLE,)) -> str:
     """The ``.desktop`` file. ``exec_command`` is the launcher's argv (unquoted).
 
     The checked-in file uses the default (``vmgui`` looked up in ``$PATH``);
-    :func:`install_desktop` passes an absolute path when the launcher lives in a
-    directory the desktop's ``$PATH`` may not contain (a virtualenv).
+    :func:`install_desktop` passes :func:`launcher_command`, an absolute path
+    unless the launcher is in ``/usr/bin`` or another system directory.
     """
     exec_line = " ".join(_exec_quote(a) for a in exec_command)
     lines = [
@@ -338,27 +340,31 @@ def installed_paths(data_home: str | os.PathLike[str] | None = None) -> list[Pat
     return [base / rel for rel in _relative_files()]
 
 
+#: Directories on every desktop session's ``$PATH``: a launcher there is named plainly.
+SYSTEM_BIN_DIRS = ("/usr/bin", "/bin", "/usr/local/bin")
+
+
 def launcher_command() -> list[str]:
     """The argv the installed launcher runs.
 
-    ``vmgui`` when the ``vmgui`` found in ``$PATH`` is the one next to this
-    Python (a system or ``pip --user`` install); the absolute path of this
-    environment's ``vmgui`` script when it is not on ``$PATH`` (a virtualenv,
-    as in the README's quick start), because menus do not see a shell's
-    ``$PATH``. Falls back to ``vmgui``.
+    This environment's ``vmgui`` script by absolute path (a virtualenv as in
+    the README's quick start, ``pip --user``, pipx: menus do not read the
+    shell's ``$PATH`` additions), or plain ``vmgui`` when that script is in a
+    system directory every session has on ``$PATH`` -- as in the checked-in
+    file for distribution packages. Falls back to ``vmgui`` (with a warning)
+    when this environment has no launcher, e.g. when run from a checkout.
     """
     candidates = []
     for scheme_dir in (sysconfig.get_path("scripts"), os.path.dirname(sys.executable)):
         if scheme_dir:
             candidates.append(Path(scheme_dir) / EXECUTABLE)
     local = next((c for c in candidates if c.is_file() and os.access(c, os.X_OK)), None)
-    on_path = shutil.which(EXECUTABLE)
     if local is None:
-        if on_path is None:
+        if shutil.which(EXECUTABLE) is None:
             log.warning("%s is not installed as a command; the menu entry will run %r "
                         "from $PATH", EXECUTABLE, EXECUTABLE)
         return [EXECUTABLE]
-    if on_path is not None and Path(on_path).resolve() == local.resolve():
+    if str(local.parent) in SYSTEM_BIN_DIRS:
         return [EXECUTABLE]
     return [str(local.absolute())]
 

@@ -5,6 +5,8 @@ stderr would vanish. So, first thing in ``main()``::
 
     log_file = logsetup.setup_logging()   # $XDG_STATE_HOME/vmgui/vmgui.log, rotated
     logsetup.install_excepthook()         # uncaught errors -> log + QMessageBox
+    ...
+    logsetup.install_asyncio_handler(loop)  # the qasync loop's lost task errors too
 
 * :func:`setup_logging` logs to ``$XDG_STATE_HOME/vmgui/vmgui.log``
   (``~/.local/state/vmgui/vmgui.log``), rotated at 1 MiB with 3 old files
@@ -319,6 +321,30 @@ def install_excepthook() -> None:
     _state.setdefault("previous_hooks", (sys.excepthook, threading.excepthook))
     sys.excepthook = excepthook
     threading.excepthook = _threading_excepthook
+
+
+def asyncio_exception_handler(loop, context: dict) -> None:
+    """``loop.set_exception_handler()`` handler: errors of asyncio tasks (qasync)
+    that nobody awaited are logged and shown like any uncaught exception."""
+    exc = context.get("exception")
+    message = context.get("message", "unhandled error in an asyncio task")
+    if exc is None:
+        log.error("asyncio: %s", message)
+        return
+    if isinstance(exc, KeyboardInterrupt):
+        return
+    summary, details = format_exception(type(exc), exc, exc.__traceback__)
+    log.critical("asyncio: %s: %s", message, summary,
+                 exc_info=(type(exc), exc, exc.__traceback__))
+    try:
+        _reporter.report(summary, details)
+    except Exception:  # noqa: BLE001
+        log.exception("could not show the error window")
+
+
+def install_asyncio_handler(loop) -> None:
+    """Route the asyncio (qasync) loop's unhandled task errors to the log and a window."""
+    loop.set_exception_handler(asyncio_exception_handler)
 
 
 def uninstall_excepthook() -> None:

@@ -83,16 +83,34 @@ def test_launcher_in_a_virtualenv_gets_an_absolute_exec(tmp_path: Path, monkeypa
     launcher.chmod(0o755)
     monkeypatch.setattr(desktop.sysconfig, "get_path", lambda name: str(scripts))
     monkeypatch.setattr(desktop.sys, "executable", str(scripts / "python"))
-    # Not on $PATH (menus do not read a venv's activate script): absolute path.
+    # Menus do not read a venv's activate script nor ~/.bashrc: absolute path,
+    # whether or not the shell running the install has it on $PATH.
     monkeypatch.setenv("PATH", "/nonexistent")
     assert desktop.launcher_command() == [str(launcher)]
-    # On $PATH and the same file: the plain name, as in the checked-in file.
     monkeypatch.setenv("PATH", str(scripts))
+    assert desktop.launcher_command() == [str(launcher)]
+    # In a system directory (a distribution package): the plain name, as checked in.
+    monkeypatch.setattr(desktop, "SYSTEM_BIN_DIRS", (str(scripts),))
     assert desktop.launcher_command() == [EXECUTABLE]
-    # No launcher anywhere (running from a checkout): the plain name.
+    # No launcher in this environment (running from a checkout): the plain name.
     launcher.unlink()
     monkeypatch.setenv("PATH", "/nonexistent")
     assert desktop.launcher_command() == [EXECUTABLE]
+
+
+def test_exec_quoting_follows_the_spec() -> None:
+    entry = desktop.desktop_entry(['/a b/x"y$z`w\\v/100%/vmgui'])
+    exec_line = next(line for line in entry.splitlines() if line.startswith("Exec="))
+    # Quoted argument: ", `, $ and \ escaped by a backslash, % doubled; then the
+    # string-value escaping doubles every backslash once more.
+    assert exec_line == 'Exec="/a b/x\\\\"y\\\\$z\\\\`w\\\\\\\\v/100%%/vmgui"'
+    assert "\nExec=/usr/bin/vmgui\n" in desktop.desktop_entry(["/usr/bin/vmgui"])
+
+
+def test_app_icon(qapp) -> None:
+    icon = desktop.app_icon()
+    assert not icon.isNull()
+    assert icon.pixmap(48, 48).width() == 48
 
 
 def test_command_line_install_and_uninstall(tmp_path: Path) -> None:

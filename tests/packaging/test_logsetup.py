@@ -178,3 +178,32 @@ def test_native_crash_traceback_goes_to_crash_log(tmp_path: Path) -> None:
     assert res.returncode != 0
     crash = (tmp_path / "vmgui" / "crash.log").read_text()
     assert "Segmentation fault" in crash or "Fatal Python error" in crash
+
+
+def test_asyncio_task_errors_are_shown(qtbot, tmp_path: Path, clean_logging, reporter) -> None:
+    import asyncio
+
+    path = logsetup.setup_logging(state_home=tmp_path, console=False, capture_qt=False,
+                                  crash_log=False)
+    loop = asyncio.new_event_loop()
+    try:
+        logsetup.install_asyncio_handler(loop)
+
+        async def lost() -> None:
+            raise OSError("connection to qemu+ssh://far/system dropped")
+
+        task = loop.create_task(lost())
+        loop.run_until_complete(asyncio.sleep(0.01))
+        assert task.done()
+        del task            # never awaited: the loop reports it when the task is freed
+        import gc
+        gc.collect()
+        loop.call_exception_handler({"message": "plain message, no exception"})
+    finally:
+        loop.close()
+    assert reporter.box is not None
+    assert "dropped" in reporter.box.informativeText()
+    flush()
+    text = path.read_text()
+    assert "connection to qemu+ssh://far/system dropped" in text
+    assert "plain message, no exception" in text
