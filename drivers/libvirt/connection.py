@@ -9,9 +9,9 @@ from typing import Any
 from ..base import Connection, Domain
 from ..errors import DriverError, ErrorCode, check_flags
 from ..events import EventBus
-from ..flags import EventType, Feature, JobFlags, JobOperation, ListFlags, SaveFlags
+from ..flags import DomainState, EventType, Feature, JobFlags, JobOperation, ListFlags, SaveFlags
 from ..jobs import Job, JobTable
-from ..listfilter import compile_filter, validate
+from ..listfilter import active_groups, compile_filter, validate
 from ..records import DomainEvent, DomainRecord, JobInfo
 from ..xmlutil import parse as parse_xml
 from . import runtime
@@ -28,6 +28,7 @@ KEEPALIVE_COUNT = 3
 
 # virDomainStatsTypes
 _STATS = 0x1 | 0x2 | 0x4 | 0x8  # STATE | CPU_TOTAL | BALLOON | VCPU
+_DOMAIN_STATES = {int(s): s for s in DomainState}
 # getAllDomainStats understands the ACTIVE, PERSISTENT and STATE groups (same bit values).
 _SERVER_FILTER = 0xFF
 # virConnectCloseReason
@@ -74,7 +75,7 @@ class LibvirtConnection(Connection):
         self._lock = threading.RLock()
         self._vconn: Any = None
         self._gen = 0
-        self._callback_ids: list[int] = []
+        self._callback_ids: dict[int, list[int]] = {}
         self._disconnect_reason: str | None = None
         self._features: dict[int, bool] = {}
         self._type = ""
@@ -90,7 +91,11 @@ class LibvirtConnection(Connection):
 
     # -- the libvirt connection -------------------------------------------------
     def _attach(self, vconn: Any) -> None:
-        """Adopt a freshly opened libvirt connection: keepalive, close callback, events."""
+        """Adopt a freshly opened libvirt connection (first open)."""
+        self._install(vconn, *self._prepare(vconn))
+
+    def _prepare(self, vconn: Any) -> tuple[list[int], str]:
+        """Keepalive, close callback, event callbacks: no lock held (these are RPCs)."""
         lv = self._lv
         try:
             vconn.setKeepAlive(*self.keepalive)
@@ -111,10 +116,13 @@ class LibvirtConnection(Connection):
             kind = vconn.getType().upper()
         except lv.libvirtError:
             kind = ""
+        return ids, kind
+
+    def _install(self, vconn: Any, ids: list[int], kind: str) -> None:
         with self._lock:
             self._vconn = vconn
             self._gen += 1
-            self._callback_ids = ids
+            self._callback_ids[id(vconn)] = ids
             self._disconnect_reason = None
             self._features = {}
             self._type = kind
@@ -123,12 +131,13 @@ class LibvirtConnection(Connection):
 
     def _detach(self, vconn: Any) -> None:
         lv = self._lv
-        for cid in self._callback_ids:
+        with self._lock:
+            ids = self._callback_ids.pop(id(vconn), [])
+        for cid in ids:
             try:
                 vconn.domainEventDeregisterAny(cid)
             except lv.libvirtError:
                 pass
-        self._callback_ids = []
         try:
             vconn.unregisterCloseCallback()
         except lv.libvirtError:
@@ -161,12 +170,16 @@ class LibvirtConnection(Connection):
             raise DriverError(exc.code, f"not connected to {self.libvirt_uri} "
                                         f"(lost: {reason or 'unknown reason'}); reconnecting failed: "
                                         f"{exc.message}") from None
+        prepared = self._prepare(fresh)
         with self._lock:
-            if self._vconn is not None:  # another thread won the race
-                self._detach(fresh)
-                return self._vconn
-            self._attach(fresh)
-            return self._vconn
+            current = self._vconn
+            if current is None and not self._closed:
+                self._install(fresh, *prepared)
+                return fresh
+        self._callback_ids[id(fresh)] = prepared[0]
+        self._detach(fresh)  # another thread reconnected first, or we were closed meanwhile
+        self._check_open()
+        return current
 
     def reconnect(self) -> None:
         """Open the libvirt connection again now (if it was lost)."""
@@ -274,9 +287,9 @@ class LibvirtConnection(Connection):
             with self._lock:
                 if feature in self._features:
                     return self._features[feature]
-            try:
-                vconn = self.vconn()
-            except DriverError:
+            with self._lock:
+                vconn = self._vconn
+            if vconn is None:  # not connected: no answer, and no reconnect from a query
                 return False
             answer = runtime.driver_supports_feature(vconn, int(feature))
             if answer is None:
@@ -329,11 +342,13 @@ class LibvirtConnection(Connection):
 
     def get_all_domain_stats(self, flags: int = ListFlags(0)) -> list[DomainRecord]:
         """One getAllDomainStats round trip plus four listAllDomains for the flags libvirt's
-        stats lack (persistent, autostart, managed save, has snapshot): a constant number of
-        round trips whatever the number of domains. Exact snapshot counts cost one call per
-        domain that has snapshots."""
+        stats lack (transient, autostart, managed save, has snapshot; each returns only the
+        usually few domains that have the property): a constant number of round trips
+        whatever the number of domains. Exact snapshot counts cost one call per domain that
+        has snapshots."""
         flags = validate(flags)
-        accepts = compile_filter(flags)
+        local = [g for g in active_groups(flags) if g & ~_SERVER_FILTER]  # groups libvirt can't filter
+        accepts = compile_filter(flags) if local else None
         vconn = self.vconn()
         results = self.call("get_all_domain_stats", vconn.getAllDomainStats, _STATS, flags & _SERVER_FILTER)
         if not results:
@@ -342,12 +357,13 @@ class LibvirtConnection(Connection):
         def uuids(bit: ListFlags) -> set[str]:
             return {d.UUIDString() for d in self.call("get_all_domain_stats", vconn.listAllDomains, int(bit))}
 
-        persistent = uuids(ListFlags.PERSISTENT)
+        transient = uuids(ListFlags.TRANSIENT)
         autostart = uuids(ListFlags.AUTOSTART)
         managed = uuids(ListFlags.MANAGEDSAVE)
         with_snapshots = uuids(ListFlags.HAS_SNAPSHOT)
         records = []
         lv = self._lv
+        states = _DOMAIN_STATES
         for vdom, stats in results:
             uuid = vdom.UUIDString()
             dom_id = vdom.ID()
@@ -357,29 +373,22 @@ class LibvirtConnection(Connection):
                     snapshots = vdom.snapshotNum(0)
                 except lv.libvirtError:
                     snapshots = 1  # it has some: that much is known
-            state = int(stats.get("state.state", 0))
             if "balloon.maximum" in stats:
-                max_mem = int(stats["balloon.maximum"])
-                mem = int(stats.get("balloon.current", max_mem))
-                vcpus = int(stats.get("vcpu.current", 0))
-                cpu = int(stats.get("cpu.time", 0))
+                max_mem = stats["balloon.maximum"]
+                mem = stats.get("balloon.current", max_mem)
+                vcpus = stats.get("vcpu.current", 0)
+                cpu = stats.get("cpu.time", 0)
             else:  # drivers whose stats are state-only (libvirt's test driver)
                 try:
                     _st, max_mem, mem, vcpus, cpu = vdom.info()
                 except lv.libvirtError:
                     max_mem = mem = vcpus = cpu = 0
-            from ..flags import DomainState
-            try:
-                dstate = DomainState(state)
-            except ValueError:
-                dstate = DomainState.NOSTATE
             rec = DomainRecord(
-                name=vdom.name(), uuid=uuid, id=dom_id if dom_id >= 0 else None,
-                state=dstate, reason=int(stats.get("state.reason", 0)),
-                persistent=uuid in persistent, autostart=uuid in autostart,
-                managed_save=uuid in managed, snapshot_count=int(snapshots),
-                memory_kib=int(mem), max_memory_kib=int(max_mem), vcpus=int(vcpus), cpu_time_ns=int(cpu))
-            if accepts(rec.bits):
+                vdom.name(), uuid, dom_id if dom_id >= 0 else None,
+                states.get(stats.get("state.state", 0), DomainState.NOSTATE), stats.get("state.reason", 0),
+                uuid not in transient, uuid in autostart, uuid in managed, snapshots,
+                mem, max_mem, vcpus, cpu)
+            if accepts is None or accepts(rec.bits):
                 records.append(rec)
         return records
 
@@ -412,8 +421,10 @@ class LibvirtConnection(Connection):
         job = self.jobs.begin(uuid, name, JobOperation.RESTORE, "restore")
 
         def get_vdom() -> Any:
+            with self._lock:
+                live = self._vconn
             try:
-                return vconn.lookupByUUIDString(uuid) if len(uuid) == 36 else None
+                return live.lookupByUUIDString(uuid) if live is not None and len(uuid) == 36 else None
             except self._lv.libvirtError:
                 return None
 

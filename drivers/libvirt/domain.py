@@ -54,6 +54,23 @@ class LibvirtDomain(Domain):
             self._vgen = conn.generation()
         return self._vdom
 
+    def _live_vdom(self, strict: bool = False) -> Any:
+        """For job polling: the virDomain on the current libvirt connection, or None
+        (never reconnects: polling must not revive a lost connection). ``strict``
+        lets NO_DOMAIN through, so the poller can end a job whose domain vanished."""
+        conn = self._conn
+        if not conn.connected:
+            return None
+        try:
+            return self.vdom()
+        except DriverError as exc:
+            if strict and exc.code is ErrorCode.NO_DOMAIN:
+                raise
+            return None
+
+    def _poll_vdom(self) -> Any:
+        return self._live_vdom(strict=True)
+
     def _call(self, what: str, method: str, *args: Any) -> Any:
         vdom = self.vdom()
         return self._conn.call(f"{what} '{self._name}'", getattr(vdom, method), *args)
@@ -68,12 +85,11 @@ class LibvirtDomain(Domain):
         """Run the blocking libvirt ``call()`` as a vmgui job (progress polled from jobStats)."""
         conn = self._conn
         job = conn.jobs.begin(self._uuid, self._name, operation, action)
-        vdom = self.vdom()
-        tracked = conn.tracker.track(job, lambda: vdom)
+        tracked = conn.tracker.track(job, self._poll_vdom)
 
         def worker(job: Job) -> Any:
             value = call()
-            final = tracked.completed_params or conn.tracker.final_stats(vdom)
+            final = tracked.completed_params or conn.tracker.final_stats(self._live_vdom())
             if final:
                 conn.tracker.apply(job, final)
             return result(value) if result is not None else None
@@ -253,7 +269,7 @@ class LibvirtDomain(Domain):
                 conn.backups[job.id] = vdom.backupGetXMLDesc(0)
             except conn._lv.libvirtError:
                 conn.backups[job.id] = backup_xml
-            conn.tracker.track(job, lambda: vdom, watch=True)
+            conn.tracker.track(job, self._poll_vdom, watch=True)
         return job.id
 
     def backup_get_xml_desc(self, job_id: int = 0) -> str:
@@ -287,7 +303,7 @@ class LibvirtDomain(Domain):
             if job is None:
                 job = conn.jobs.begin(self._uuid, self._name, operation_of(stats), "run a job on")
                 conn.tracker.apply(job, stats)
-                conn.tracker.track(job, lambda: vdom, watch=True)
+                conn.tracker.track(job, self._poll_vdom, watch=True)
         return job
 
     def get_job_info(self, job_id: int = 0) -> JobInfo:
@@ -368,11 +384,11 @@ class LibvirtDomain(Domain):
 
         conn = src
         job = conn.jobs.begin(self._uuid, self._name, JobOperation.MIGRATION_OUT, "migrate")
-        tracked = conn.tracker.track(job, lambda: vdom)
+        tracked = conn.tracker.track(job, self._poll_vdom)
 
         def worker(job: Job) -> Domain:
             value = call()
-            final = tracked.completed_params or conn.tracker.final_stats(vdom)
+            final = tracked.completed_params or conn.tracker.final_stats(self._live_vdom())
             if final:
                 conn.tracker.apply(job, final)
                 dest_conn.tracker.apply(incoming, final)

@@ -218,7 +218,9 @@ class JobTracker:
                 continue
             try:
                 vdom = tracked.get_vdom()
-                stats = dict(vdom.jobStats(0)) if vdom is not None else {}
+                if vdom is None:  # not connected right now: nothing to learn
+                    continue
+                stats = dict(vdom.jobStats(0))
             except DriverError as exc:
                 if exc.code is ErrorCode.NO_SUPPORT:
                     self.stats_supported = False
