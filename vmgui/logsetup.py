@@ -179,10 +179,13 @@ class _ErrorReporter:
 
     def __init__(self) -> None:
         self.box = None          # the open QMessageBox
+        self.closed_box = None   # the last one closed, deleted later (see _closed)
         self.extra = 0           # errors that arrived while it was open
         self.bridge = None       # QObject in the GUI thread, for other threads
         self.shown = 0           # boxes shown (tests)
         self.lock = threading.Lock()
+        self.hooked_app = 0      # id() of the QApplication whose aboutToQuit discards the box
+        self.text = ""           # the open box's informative text
 
     def report(self, summary: str, details: str) -> None:
         """Show the error; callable from any thread."""
@@ -197,10 +200,9 @@ class _ErrorReporter:
             return
         if not isinstance(app, QApplication):
             return  # a QCoreApplication cannot show widgets
-        if threading.current_thread() is threading.main_thread():
-            self._show(summary, details)
-        else:
-            self._bridge().error.emit(summary, details)
+        # Always queued, also from the GUI thread: the box is built from the event
+        # loop, not inside the Qt callback that just failed.
+        self._bridge().error.emit(summary, details)
 
     def _bridge(self):
         """A QObject in the GUI thread whose queued signal carries errors there."""
@@ -231,34 +233,53 @@ class _ErrorReporter:
         return text
 
     def _show(self, summary: str, details: str) -> None:
-        from PySide6.QtCore import Qt
+        from PySide6.QtCore import QCoreApplication, Qt
         from PySide6.QtWidgets import QMessageBox
 
         if self.box is not None:
             self.extra += 1
             self.box.setInformativeText(
-                f"{self.extra} more error{'s' if self.extra > 1 else ''} occurred since; "
-                "see the log file.")
+                f"{self.text}\n\n{self.extra} more error{'s' if self.extra > 1 else ''} "
+                "occurred since; they are in the log file too.")
             return
         box = QMessageBox(QMessageBox.Icon.Critical, f"{APP_NAME}: unexpected error",
                           f"{APP_NAME} hit an error it did not expect. You can go on "
                           "working, but what you were doing may not have completed.")
-        box.setInformativeText(self._text(summary))
+        self.text = self._text(summary)
+        box.setInformativeText(self.text)
         box.setDetailedText(details)
         box.setStandardButtons(QMessageBox.StandardButton.Close)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         box.setObjectName("vmgui-error-box")
         box.finished.connect(self._closed)
         self.box = box
         self.extra = 0
         self.shown += 1
+        app = QCoreApplication.instance()
+        if app is not None and id(app) != self.hooked_app:
+            # A widget must not outlive the QApplication (a crash at exit).
+            app.aboutToQuit.connect(self.discard)
+            self.hooked_app = id(app)
         # Non-modal show(): no nested event loop inside the code that failed.
         box.show()
 
     def _closed(self, *_args) -> None:
-        self.box = None
+        # Not deleted here: dropping the last reference inside the box's own
+        # ``finished`` signal would free it mid-emission. The closed box waits
+        # in ``closed_box`` until the next one closes or the app quits.
+        self.closed_box, self.box = self.box, None
         self.extra = 0
+
+    def discard(self) -> None:
+        """Delete an open box now, while the QApplication still exists."""
+        import shiboken6
+
+        for box in (self.box, self.closed_box):
+            if box is not None and shiboken6.isValid(box):
+                box.finished.disconnect(self._closed)
+                box.hide()
+                shiboken6.delete(box)
+        self.box = self.closed_box = None
 
     def _show_without_app(self, summary: str, details: str) -> None:
         """An error before the QApplication exists (start-up): a modal box, if possible."""

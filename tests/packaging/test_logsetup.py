@@ -37,8 +37,7 @@ def reporter(monkeypatch) -> Iterator[logsetup._ErrorReporter]:
     rep = logsetup._ErrorReporter()
     monkeypatch.setattr(logsetup, "_reporter", rep)
     yield rep
-    if rep.box is not None:   # a failed test left it open (it deletes itself on close)
-        rep.box.close()
+    rep.discard()             # delete the boxes while the QApplication exists
 
 
 def flush() -> None:
@@ -112,6 +111,8 @@ def test_uncaught_exception_is_logged_and_shown(qtbot, tmp_path: Path, clean_log
         raise ValueError("the disk is made of cheese")
     except ValueError:
         sys.excepthook(*sys.exc_info())
+    # Shown from the event loop, not inside the callback that failed.
+    qtbot.waitUntil(lambda: reporter.box is not None, timeout=3000)
     box = reporter.box
     assert isinstance(box, QMessageBox) and box.isVisible()
     assert "ValueError: the disk is made of cheese" in box.informativeText()
@@ -122,9 +123,17 @@ def test_uncaught_exception_is_logged_and_shown(qtbot, tmp_path: Path, clean_log
         raise KeyError("again")
     except KeyError:
         sys.excepthook(*sys.exc_info())
-    assert reporter.shown == 1 and "1 more error" in box.informativeText()
-    box.close()
-    assert reporter.box is None
+    qtbot.waitUntil(lambda: "1 more error" in box.informativeText(), timeout=3000)
+    assert reporter.shown == 1 and "the disk is made of cheese" in box.informativeText()
+    # Closed by its button: gone, and the next error opens a new box.
+    box.button(QMessageBox.StandardButton.Close).click()
+    assert reporter.box is None and not box.isVisible()
+    try:
+        raise OSError("third")
+    except OSError:
+        sys.excepthook(*sys.exc_info())
+    qtbot.waitUntil(lambda: reporter.box is not None, timeout=3000)
+    assert reporter.shown == 2 and "third" in reporter.box.informativeText()
     flush()
     log_text = path.read_text()
     assert "the disk is made of cheese" in log_text and "Traceback" in log_text
@@ -201,9 +210,43 @@ def test_asyncio_task_errors_are_shown(qtbot, tmp_path: Path, clean_logging, rep
         loop.call_exception_handler({"message": "plain message, no exception"})
     finally:
         loop.close()
-    assert reporter.box is not None
+    qtbot.waitUntil(lambda: reporter.box is not None, timeout=3000)
     assert "dropped" in reporter.box.informativeText()
     flush()
     text = path.read_text()
     assert "connection to qemu+ssh://far/system dropped" in text
     assert "plain message, no exception" in text
+
+
+def test_quitting_with_an_error_box_open_does_not_crash(tmp_path: Path) -> None:
+    """A QMessageBox that outlives the QApplication, or is freed inside its own
+    signal, crashes the process at exit: the reporter must prevent both."""
+    code = """
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
+from vmgui import logsetup
+
+def main():
+    logsetup.setup_logging(capture_qt=False)
+    logsetup.install_excepthook()
+    app = QApplication(sys.argv[:1])
+    window = QMainWindow()
+    window.show()
+    def fail():
+        raise RuntimeError("boom in a slot")
+    def close_first_box():
+        logsetup._reporter.box.button(QMessageBox.StandardButton.Close).click()
+    QTimer.singleShot(50, fail)
+    QTimer.singleShot(300, close_first_box)
+    QTimer.singleShot(350, fail)          # a second box, left open at exit
+    QTimer.singleShot(700, app.quit)
+    status = app.exec()
+    print("shown", logsetup._reporter.shown, flush=True)
+    return status
+
+sys.exit(main())
+"""
+    res = run_python(code, env=python_env(XDG_STATE_HOME=str(tmp_path), QT_QPA_PLATFORM="offscreen"))
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip() == "shown 2"
