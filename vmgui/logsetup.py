@@ -42,7 +42,7 @@ LOG_FILE_NAME = "vmgui.log"
 CRASH_FILE_NAME = "crash.log"
 MAX_BYTES = 1024 * 1024
 BACKUP_COUNT = 3
-LOG_FORMAT = "%(asctime)s %(levelname)-8s %(threadName)s %(name)s: %(message)s"
+LOG_FORMAT = "%(asctime)s %(process)d %(levelname)-8s %(threadName)s %(name)s: %(message)s"
 
 _state: dict[str, object] = {}
 
