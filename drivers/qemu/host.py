@@ -161,6 +161,8 @@ class QemuHost:
         self.closed = False
         self.host_key = f"{socket.gethostname() or 'localhost'}-{layout.key}"
         self._lockspace: Any = None
+        self.launcher = leases.FastLauncher()
+        self.launcher.start()
 
     # -- plumbing ------------------------------------------------------------------
     @property
@@ -200,6 +202,7 @@ class QemuHost:
             except Exception:  # noqa: BLE001
                 pass
         self._queue.put(None)
+        self.launcher.close()
         self.loop.stop()
         self.bus.close()
 
@@ -388,7 +391,8 @@ class QemuHost:
                 fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} starting: {argv!r}\n".encode())
         except OSError:
             pass
-        sup = mgr.launch(argv, register_only=register_only, stdout_path=str(logfile), cwd=str(lay.root))
+        sup = self.launcher.launch(mgr, argv, register_only=register_only, stdout_path=str(logfile),
+                                   cwd=str(lay.root), runtime=lay.supervisors)
         vm = LiveVM(self.next_id(), definition, sup, qmp, cmd.disks, cmd.serial_log)
         try:
             self.connect_monitor(dom, vm)

@@ -34,6 +34,7 @@ class LoopThread:
 
     def __init__(self, name: str) -> None:
         self.loop = asyncio.new_event_loop()
+        self.loop.set_exception_handler(_quiet_handler)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -56,6 +57,15 @@ class LoopThread:
             return
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
+
+
+def _quiet_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """qemu.qmp leaves the EOF of a session that QEMU closed unretrieved: that is no error."""
+    exc = context.get("exception")
+    if isinstance(exc, (EOFError, ConnectionError, QMPError)):
+        log.debug("QMP session ended: %r", exc)
+        return
+    loop.default_exception_handler(context)
 
 
 EventHandler = Callable[[str, dict[str, Any]], None]

@@ -46,7 +46,11 @@ def guest_kernel(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def _processes_under(marker: str) -> list[int]:
-    """Pids whose command line mentions ``marker`` (our runtime or root dir)."""
+    """QEMU, supervisor and helper processes that belong to ``marker`` (a test's base dir).
+
+    Matched by command line, or by environment for supervisors forked by the
+    driver's helper (they inherit the test's XDG_RUNTIME_DIR).
+    """
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
@@ -54,9 +58,12 @@ def _processes_under(marker: str) -> list[int]:
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as fh:
                 cmd = fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
+            with open(f"/proc/{entry}/environ", "rb") as fh:
+                environ = fh.read().decode("utf-8", "replace")
         except OSError:
             continue
-        if marker in cmd and ("qemu-system" in cmd or "drivers.locking.supervisor" in cmd):
+        ours = marker in cmd or marker in environ
+        if ours and ("qemu-system" in cmd or "drivers.locking.supervisor" in cmd or "zygote.py" in cmd):
             pids.append(int(entry))
     return pids
 

@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""Benchmarks of qemu:///embed against the bare tools; prints figures.
+
+    python tests/bench/bench_qemu.py [--runs N] [--disk-mib M] [--guest-mib G]
+
+* start to running: ``dom.create()`` until it returns with the domain running
+  (QEMU under the lock supervisor, QMP connected). Target: under 300 ms.
+* backup throughput: ``backup_begin`` of an image full of data, against
+  ``cp`` + ``sync`` of the same image. Target: at least 0.9x.
+* migration: ``dom.migrate`` between two roots, against a raw QMP migration
+  of the same guest (the destination QEMU started by hand, ``migrate`` over
+  loopback, ``cont``). Target: within 1.1x.
+
+Not collected by pytest (no test_ functions). Needs qemu-system-x86_64,
+qemu-img and gcc (the test guest is built on the fly).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests" / "e2e" / "guest"))
+sys.path.insert(0, str(REPO / "tests" / "e2e"))
+
+
+def _xml(name: str, kernel: str, serial: Path, mem_mib: int, disk: str | None = None) -> str:
+    disk_xml = (f"<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='{disk}'/>"
+                f"<target dev='vda' bus='virtio'/></disk>") if disk else ""
+    return (f"<domain type='qemu'><name>{name}</name><memory unit='MiB'>{mem_mib}</memory><vcpu>1</vcpu>"
+            f"<os><type arch='x86_64' machine='q35'>hvm</type><kernel>{kernel}</kernel></os>"
+            f"<devices>{disk_xml}<serial type='file'><source path='{serial}'/></serial></devices></domain>")
+
+
+def _wait_serial(path: Path, word: bytes, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if word in path.read_bytes():
+                return
+        except OSError:
+            pass
+        time.sleep(0.02)
+    raise RuntimeError(f"{word!r} never appeared in {path}")
+
+
+def _wait_job(dom, job_id: int) -> object:
+    while True:
+        info = dom.get_job_info(job_id)
+        if info.finished:
+            return info
+        time.sleep(0.005)
+
+
+def bench_start(drivers, base: Path, kernel: str, runs: int) -> list[float]:
+    conn = drivers.open(f"qemu:///embed?root={base / 'start'}")
+    try:
+        dom = conn.define_xml(_xml("bench-start", kernel, base / "start.serial", 32))
+        times = []
+        for _ in range(runs + 1):
+            t0 = time.perf_counter()
+            dom.create()
+            times.append(time.perf_counter() - t0)
+            assert dom.state()[0] == drivers.DomainState.RUNNING
+            dom.destroy()
+        return times[1:]  # the first run warms caches
+    finally:
+        conn.close()
+
+
+def bench_backup(drivers, base: Path, kernel: str, disk_mib: int, runs: int) -> tuple[list[float], list[float]]:
+    from e2e_helpers import make_qcow2
+    disk = make_qcow2(base / "bk-src.qcow2", size_mib=disk_mib, fill_mib=disk_mib)
+    conn = drivers.open(f"qemu:///embed?root={base / 'backup'}")
+    ours, cp = [], []
+    try:
+        dom = conn.define_xml(_xml("bench-backup", kernel, base / "bk.serial", 32, disk))
+        dom.create()
+        for i in range(runs):
+            target = base / f"bk-{i}.qcow2"
+            subprocess.run(["sync"], check=True)
+            t0 = time.perf_counter()
+            job = dom.backup_begin(f"<domainbackup mode='push'><disks><disk name='vda' type='file'>"
+                                   f"<target file='{target}'/><driver type='qcow2'/></disk></disks></domainbackup>")
+            info = _wait_job(dom, job)
+            subprocess.run(["sync"], check=True)
+            ours.append(time.perf_counter() - t0)
+            assert info.state == drivers.JobState.COMPLETED, info.error
+            target.unlink()
+            copy = base / f"cp-{i}.qcow2"
+            subprocess.run(["sync"], check=True)
+            t0 = time.perf_counter()
+            subprocess.run(["cp", disk, str(copy)], check=True)
+            subprocess.run(["sync"], check=True)
+            cp.append(time.perf_counter() - t0)
+            copy.unlink()
+        dom.destroy()
+    finally:
+        conn.close()
+    return ours, cp
+
+
+def bench_migration(drivers, base: Path, kernel: str, guest_mib: int, runs: int) -> tuple[list[float], list[float]]:
+    a = drivers.open(f"qemu:///embed?root={base / 'mig-a'}")
+    b = drivers.open(f"qemu:///embed?root={base / 'mig-b'}")
+    ours = []
+    try:
+        serial = base / "mig.serial"
+        dom = a.define_xml(_xml("bench-mig", kernel, serial, guest_mib))
+        dom.create()
+        _wait_serial(serial, b"FILLED")
+        src, dst = a, b
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            dom = dom.migrate(dst, drivers.MigrateFlags.LIVE)
+            ours.append(time.perf_counter() - t0)
+            src, dst = dst, src
+        dom.destroy()
+    finally:
+        a.close()
+        b.close()
+    raw = [asyncio.run(_raw_migration(base, kernel, guest_mib, i)) for i in range(runs)]
+    return ours, raw
+
+
+async def _raw_migration(base: Path, kernel: str, guest_mib: int, i: int) -> float:
+    """The same guest migrated with nothing but QEMU and QMP."""
+    from qemu.qmp import QMPClient
+    qemu = shutil.which("qemu-system-x86_64")
+    serial = base / f"raw{i}.serial"
+
+    def argv(sock: Path, incoming: bool) -> list[str]:
+        cmd = [qemu, "-machine", "q35,accel=tcg", "-m", f"{guest_mib}M", "-smp", "1", "-nodefaults",
+               "-no-user-config", "-display", "none", "-kernel", kernel,
+               "-chardev", f"socket,id=qmp,path={sock},server=on,wait=off", "-mon", "chardev=qmp,mode=control",
+               "-chardev", f"file,id=s0,path={serial},append=on", "-serial", "chardev:s0"]
+        return cmd + (["-S", "-incoming", "defer"] if incoming else [])
+
+    async def connect(sock: Path) -> QMPClient:
+        client = QMPClient("raw")
+        for _ in range(500):
+            if sock.exists():
+                try:
+                    await client.connect(str(sock))
+                    return client
+                except Exception:  # noqa: BLE001
+                    pass
+            await asyncio.sleep(0.005)
+        raise RuntimeError("no QMP socket")
+
+    s_sock, d_sock = base / f"rs{i}.qmp", base / f"rd{i}.qmp"
+    src = subprocess.Popen(argv(s_sock, False), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    dst = None
+    try:
+        qs = await connect(s_sock)
+        while not serial.exists() or b"FILLED" not in serial.read_bytes():
+            await asyncio.sleep(0.02)
+        t0 = time.perf_counter()
+        dst = subprocess.Popen(argv(d_sock, True), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        qd = await connect(d_sock)
+        for q in (qs, qd):
+            await q.execute("migrate-set-capabilities",
+                            {"capabilities": [{"capability": "events", "state": True}]})
+            await q.execute("migrate-set-parameters", {"max-bandwidth": 1 << 40})
+        await qd.execute("migrate-incoming", {"uri": "tcp:127.0.0.1:0"})
+        port = (await qd.execute("query-migrate"))["socket-address"][0]["port"]
+        await qs.execute("migrate", {"uri": f"tcp:127.0.0.1:{port}"})
+        while (await qs.execute("query-migrate"))["status"] != "completed":
+            await asyncio.sleep(0.05)
+        while (await qd.execute("query-status"))["status"] == "inmigrate":
+            await asyncio.sleep(0.05)
+        await qd.execute("cont")
+        await qs.execute("quit")
+        elapsed = time.perf_counter() - t0
+        await qd.execute("quit")
+        return elapsed
+    finally:
+        for p in (src, dst):
+            if p is not None:
+                try:
+                    p.wait(5)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+
+
+def _fmt(values: list[float]) -> str:
+    return f"median {statistics.median(values) * 1000:.0f} ms (min {min(values) * 1000:.0f}, " \
+           f"max {max(values) * 1000:.0f}, n={len(values)})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--disk-mib", type=int, default=256)
+    ap.add_argument("--guest-mib", type=int, default=256)
+    args = ap.parse_args(argv)
+    if not shutil.which("qemu-system-x86_64") or not shutil.which("qemu-img"):
+        print("qemu-system-x86_64 and qemu-img are needed (Debian: qemu-system-x86 qemu-utils)")
+        return 2
+    import build_guest
+    base = Path(tempfile.mkdtemp(prefix="vqb-", dir="/tmp"))
+    os.chmod(base, 0o700)
+    (base / "run").mkdir(mode=0o700)
+    os.environ["XDG_RUNTIME_DIR"] = str(base / "run")
+    os.environ["VMGUI_LOCKSPACE"] = str(base / "lockspace")
+    import drivers
+    try:
+        kernel = build_guest.build(str(base / "guest.elf"))
+        start = bench_start(drivers, base, kernel, args.runs)
+        print(f"start to running:    {_fmt(start)}   target < 300 ms: "
+              f"{'OK' if statistics.median(start) < 0.3 else 'MISSED'}")
+        ours, cp = bench_backup(drivers, base, kernel, args.disk_mib, args.runs)
+        mib = args.disk_mib
+        r_ours, r_cp = mib / statistics.median(ours), mib / statistics.median(cp)
+        print(f"backup {mib} MiB:      {r_ours:.0f} MiB/s ({_fmt(ours)})")
+        print(f"cp + sync {mib} MiB:   {r_cp:.0f} MiB/s ({_fmt(cp)})")
+        print(f"backup / cp ratio:   {r_ours / r_cp:.2f}x   target >= 0.9x: {'OK' if r_ours / r_cp >= 0.9 else 'MISSED'}")
+        ours, raw = bench_migration(drivers, base, kernel, args.guest_mib, args.runs)
+        ratio = statistics.median(ours) / statistics.median(raw)
+        print(f"migrate {args.guest_mib} MiB guest: {_fmt(ours)}")
+        print(f"raw QMP migration:   {_fmt(raw)}")
+        print(f"migration ratio:     {ratio:.2f}x   target <= 1.1x: {'OK' if ratio <= 1.1 else 'MISSED'}")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
