@@ -286,7 +286,7 @@ def render_icon_png(size: int) -> bytes:
     data = QByteArray()
     buf = QBuffer(data)
     buf.open(QIODevice.OpenModeFlag.WriteOnly)
-    if not image.convertToFormat(QImage.Format.Format_ARGB32).save(buf, "PNG"):
+    if not image.convertToFormat(QImage.Format.Format_ARGB32).save(buf, "PNG"):  # type: ignore[call-overload]
         raise OSError(f"could not encode the {size}px icon as PNG")
     buf.close()
     return bytes(data.data())

@@ -32,7 +32,7 @@ import threading
 import traceback
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Any
 
 from vmgui.appid import APP_NAME, DIR_NAME
 
@@ -84,10 +84,11 @@ def setup_logging(level: int = logging.INFO, *, state_home: str | os.PathLike[st
             root.removeHandler(handler)
             handler.close()
     formatter = logging.Formatter(LOG_FORMAT)
-    path: Path | None = log_dir(state_home) / LOG_FILE_NAME
+    wanted = log_dir(state_home) / LOG_FILE_NAME
+    path: Path | None = wanted
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        file_handler = _Handler(path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT,
+        wanted.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        file_handler = _Handler(wanted, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT,
                                 encoding="utf-8", delay=False)
     except OSError as exc:
         print(f"{APP_NAME}: cannot write the log file {path}: {exc}", file=sys.stderr)
@@ -158,7 +159,7 @@ def restore_qt_message_handler() -> None:
     from PySide6.QtCore import qInstallMessageHandler
 
     if "qt_handler" in _state:
-        qInstallMessageHandler(_state.pop("previous_qt_handler", None))
+        qInstallMessageHandler(_state.pop("previous_qt_handler", None))  # type: ignore[arg-type]
         _state.pop("qt_handler", None)
 
 
@@ -178,8 +179,8 @@ class _ErrorReporter:
     """Shows error boxes from the GUI thread; one box at a time."""
 
     def __init__(self) -> None:
-        self.box = None          # the open QMessageBox
-        self.closed_box = None   # the last one closed, deleted later (see _closed)
+        self.box: Any = None          # the open QMessageBox
+        self.closed_box: Any = None   # the last one closed, deleted later (see _closed)
         self.extra = 0           # errors that arrived while it was open
         self.bridge = None       # QObject in the GUI thread, for other threads
         self.shown = 0           # boxes shown (tests)
@@ -323,6 +324,8 @@ def _threading_excepthook(args: threading.ExceptHookArgs) -> None:
     if args.exc_type is SystemExit:
         return
     thread = args.thread.name if args.thread is not None else "?"
+    if args.exc_value is None:
+        return
     log.critical("uncaught exception in thread %s", thread,
                  exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
     summary, details = format_exception(args.exc_type, args.exc_value, args.exc_traceback)

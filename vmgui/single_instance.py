@@ -193,15 +193,17 @@ class SingleInstance(QObject):
         sock = QLocalSocket()
         loop = QEventLoop()
         deadline = QDeadlineTimer(self._timeout_ms)
-        state = {"reply": bytearray(), "failed": False}
+        reply = bytearray()
+        failed = False
 
         def on_ready() -> None:
-            state["reply"] += bytes(sock.readAll().data())
-            if b"\n" in state["reply"]:
+            reply.extend(bytes(sock.readAll().data()))  # type: ignore[call-overload]
+            if b"\n" in reply:
                 loop.quit()
 
-        def on_error(_err) -> None:
-            state["failed"] = True
+        def on_error(_err: object) -> None:
+            nonlocal failed
+            failed = True
             loop.quit()
 
         sock.connected.connect(lambda: sock.write(QByteArray(message)))
@@ -214,10 +216,9 @@ class SingleInstance(QObject):
         # An event loop rather than waitFor*(): the server may live in this very
         # thread (tests), and a stuck first instance must not hang this one.
         sock.connectToServer(str(self._path))
-        if sock.state() != QLocalSocket.LocalSocketState.UnconnectedState and not state["failed"]:
+        if sock.state() != QLocalSocket.LocalSocketState.UnconnectedState and not failed:
             loop.exec()
         timer.stop()
-        reply = bytes(state["reply"])
         connected = sock.state() == QLocalSocket.LocalSocketState.ConnectedState
         sock.abort()
         if reply.startswith(b"ok"):
@@ -267,7 +268,7 @@ class SingleInstance(QObject):
         buf = self._buffers.get(sock)
         if buf is None:
             return
-        buf += bytes(sock.readAll().data())
+        buf += bytes(sock.readAll().data())  # type: ignore[call-overload]
         if len(buf) > _MAX_MESSAGE:
             log.warning("single instance: oversized message dropped")
             sock.abort()
