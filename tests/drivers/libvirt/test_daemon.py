@@ -339,3 +339,59 @@ def test_migration_to_embedded_or_test_driver_is_refused_before_anything(qconn, 
         assert lvtest.list_all_domains() == []
     assert qconn.list_all_jobs() == jobs_before and dom.is_active()
     dom.destroy()
+
+
+def test_table_costs_a_constant_number_of_round_trips(qconn, libvirtd, unique, monkeypatch):
+    import libvirt
+    for i in range(12):
+        qconn.define_xml(libvirtd.domain_xml(f"rt{i}-{unique}"))
+    calls = []
+    for cls, names in ((libvirt.virConnect, ("getAllDomainStats", "listAllDomains", "lookupByUUIDString")),
+                       (libvirt.virDomain, ("info", "state", "isPersistent", "autostart", "hasManagedSaveImage",
+                                            "snapshotNum", "XMLDesc", "isActive"))):
+        for name in names:
+            original = getattr(cls, name)
+
+            def counting(self, *args, _original=original, _name=name):
+                calls.append(_name)
+                return _original(self, *args)
+            monkeypatch.setattr(cls, name, counting)
+    records = qconn.get_all_domain_stats()
+    assert len(records) >= 12
+    assert sorted(calls) == ["getAllDomainStats"] + ["listAllDomains"] * 4, calls
+
+
+def test_reboot_and_job_events(qconn, libvirtd, big_disk, unique):
+    import libvirt
+    rec = Recorder(qconn)
+    dom = qconn.create_xml(libvirtd.domain_xml(f"ev-{unique}", big_disk))
+    dom.vdom().reset(0)  # QEMU's RESET: libvirt's REBOOT event
+    assert rec.wait_for(lambda e: e.type is EventType.REBOOT and e.domain_name == dom.name)
+    # a backup another client starts and finishes without vmgui asking: recorded once, finished
+    target = str(libvirtd.images / f"ev-{unique}.qcow2")
+    other = libvirt.open(libvirtd.uri)
+    try:
+        t0 = time.monotonic()
+        other.lookupByUUIDString(dom.uuid).backupBegin(backup_xml(target), None, 0)
+        assert rec.wait_for(lambda e: e.type is EventType.JOB and e.job.finished and e.domain_name == dom.name,
+                            timeout=60)
+        took = time.monotonic() - t0
+    finally:
+        other.close()
+    time.sleep(0.5)
+    jobs = [j for j in qconn.list_all_jobs() if j.domain == dom.name]
+    assert len(jobs) == 1, jobs
+    assert jobs[0].operation is JobOperation.BACKUP and jobs[0].state is JobState.COMPLETED
+    assert jobs[0].total and jobs[0].processed == jobs[0].total
+    # vmgui's own backup: progress events at most ~4 Hz
+    os.unlink(target)
+    job_id = dom.backup_begin(backup_xml(target))
+    info = wait_job(dom, job_id)
+    assert rec.wait_for(lambda e: e.type is EventType.JOB and e.job.id == job_id and e.job.finished)
+    progress = [e for e in rec.of(EventType.JOB) if e.job.id == job_id and e.detail == JobEventDetail.PROGRESS]
+    assert len(progress) <= 4 * info.elapsed + 2, (len(progress), info.elapsed)
+    stamps = [e.timestamp for e in progress]
+    assert all(b - a >= 0.2 for a, b in zip(stamps, stamps[1:])), stamps
+    assert took < 60
+    os.unlink(target)
+    dom.destroy()
