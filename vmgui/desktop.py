@@ -267,9 +267,9 @@ def icon_svg() -> str:
     return ICON_SVG
 
 
-def render_icon_png(size: int) -> bytes:
-    """Render the icon to a ``size`` x ``size`` PNG (QtSvg; no QApplication needed)."""
-    from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt
+def render_icon_image(size: int):
+    """Render the icon to a ``size`` x ``size`` ARGB32 ``QImage`` (no QApplication needed)."""
+    from PySide6.QtCore import QByteArray, Qt
     from PySide6.QtGui import QImage, QPainter
     from PySide6.QtSvg import QSvgRenderer
 
@@ -283,13 +283,20 @@ def render_icon_png(size: int) -> bytes:
     painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
     renderer.render(painter)
     painter.end()
+    return image.convertToFormat(QImage.Format.Format_ARGB32)
+
+
+def render_icon_png(size: int) -> bytes:
+    """Render the icon to a ``size`` x ``size`` PNG (QtSvg; no QApplication needed)."""
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+
     data = QByteArray()
     buf = QBuffer(data)
     buf.open(QIODevice.OpenModeFlag.WriteOnly)
-    if not image.convertToFormat(QImage.Format.Format_ARGB32).save(buf, "PNG"):  # type: ignore[call-overload]
+    if not render_icon_image(size).save(buf, "PNG"):  # type: ignore[call-overload]
         raise OSError(f"could not encode the {size}px icon as PNG")
     buf.close()
-    return bytes(data.data())
+    return bytes(data.data())  # type: ignore[call-overload]
 
 
 def app_icon():
@@ -299,14 +306,14 @@ def app_icon():
     (so the window has its icon even before ``--install-desktop``). Needs a
     ``QGuiApplication``.
     """
-    from PySide6.QtGui import QIcon, QImage, QPixmap
+    from PySide6.QtGui import QIcon, QPixmap
 
     icon = QIcon.fromTheme(APP_ID)
     if not icon.isNull():
         return icon
     icon = QIcon()
-    for size in ICON_SIZES:
-        icon.addPixmap(QPixmap.fromImage(QImage.fromData(render_icon_png(size), "PNG")))
+    for size in (16, 32, 64, 256):   # Qt scales between these; rendering all costs start-up time
+        icon.addPixmap(QPixmap.fromImage(render_icon_image(size)))
     return icon
 
 
