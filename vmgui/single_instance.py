@@ -19,6 +19,7 @@ crashed) is stale: it is removed and the new instance takes over. A lock
 file around "probe, then listen" makes two simultaneous launches agree on
 one winner.
 
+``VMGUI_SINGLE_INSTANCE=0`` in the environment turns the behaviour off.
 Nothing here ever prevents vmgui from starting: if the runtime dir or the
 socket cannot be set up, :meth:`SingleInstance.claim` logs why and returns
 ``True`` (run without single-instance behaviour).
@@ -43,6 +44,8 @@ from vmgui.appid import APP_ID, DIR_NAME
 
 log = logging.getLogger(__name__)
 
+#: ``VMGUI_SINGLE_INSTANCE=0`` runs an independent instance (development, demos).
+DISABLE_ENV = "VMGUI_SINGLE_INSTANCE"
 #: How long a second instance waits for the first to answer, in milliseconds.
 DEFAULT_TIMEOUT_MS = 3000
 _MAX_MESSAGE = 256 * 1024
@@ -162,6 +165,9 @@ class SingleInstance(QObject):
         """
         if QCoreApplication.instance() is None:
             raise RuntimeError("SingleInstance.claim() needs a QCoreApplication")
+        if os.environ.get(DISABLE_ENV, "").strip().lower() in ("0", "no", "false", "off"):
+            log.info("single instance disabled by %s", DISABLE_ENV)
+            return True
         try:
             self._path = socket_path(self._runtime_base, self._key)
         except (SingleInstanceError, OSError) as exc:

@@ -183,3 +183,11 @@ def test_claim_needs_an_application(monkeypatch) -> None:
         monkeypatch.setattr(single_instance.QCoreApplication, "instance", lambda: None)
     with pytest.raises(RuntimeError):
         SingleInstance().claim([])
+
+
+def test_environment_variable_turns_it_off(primary: SingleInstance, base: str,
+                                           monkeypatch) -> None:
+    monkeypatch.setenv("VMGUI_SINGLE_INSTANCE", "0")
+    independent = SingleInstance(runtime_base=base)
+    assert independent.claim([]) is True and not independent.is_primary
+    assert primary.is_primary
