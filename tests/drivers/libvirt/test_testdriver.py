@@ -168,13 +168,14 @@ def test_lifecycle_and_events(lvconn):
     dom.destroy()
     assert not dom.is_active()
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and len([e for n, e in events if n == "off1"]) < 8:
+    while time.monotonic() < deadline and len([e for n, e in events if n == "off1"]) < 6:
         lvconn.wait_events()
         time.sleep(0.02)
-    kinds = [e.type for n, e in events if n == "off1"]
-    assert kinds[:4] == [EventType.STARTED, EventType.SUSPENDED, EventType.RESUMED, EventType.STOPPED] \
-        or kinds.count(EventType.STARTED) == 2, kinds
-    assert EventType.STOPPED in kinds and kinds.count(EventType.STARTED) == 2
+    got = [(e.type, e.detail) for n, e in events if n == "off1"]
+    # libvirt's test driver: reboot with on_reboot=restart emits nothing
+    assert got == [(EventType.STARTED, 0), (EventType.SUSPENDED, 0), (EventType.RESUMED, 0),
+                   (EventType.STOPPED, 0), (EventType.STARTED, 0), (EventType.STOPPED, 1)], got
+    assert all(e.domain_uuid == dom.uuid and e.timestamp > 0 for n, e in events if n == "off1")
     lvconn.deregister_event_callback(handle)
     with pytest.raises(DriverError):
         lvconn.deregister_event_callback(handle)
