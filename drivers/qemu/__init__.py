@@ -27,5 +27,8 @@ __all__ = ["open_connection", "QemuConnection", "PREALLOCATE"]
 
 def open_connection(uri: str) -> QemuConnection:
     root = parse_uri(uri)
-    host = acquire_host(root, autostart)
-    return QemuConnection(uri, host)
+    host, new = acquire_host(root)
+    conn = QemuConnection(uri, host)
+    if new:
+        autostart(conn)
+    return conn

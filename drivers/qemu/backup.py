@@ -23,7 +23,9 @@ from .host import LiveVM, QemuHost
 if TYPE_CHECKING:
     from .domain import QemuDomain
 
-POLL = 0.05
+POLL = 0.01
+#: in-kernel copies (copy_file_range) where the file system can: markedly faster than buffered copies
+X_PERF = {"use-copy-range": True}
 
 
 def begin(domain: "QemuDomain", backup_xml: str, flags: int = 0) -> int:
@@ -47,16 +49,28 @@ def begin(domain: "QemuDomain", backup_xml: str, flags: int = 0) -> int:
     return job.id
 
 
+def _with_perf(action: dict[str, Any]) -> dict[str, Any]:
+    return {"type": action["type"], "data": {**action["data"], "x-perf": X_PERF}}
+
+
+def _virtual_sizes(vm: LiveVM, disks: list[Any]) -> dict[str, int]:
+    """Virtual size of each disk's format node, asked of QEMU (no qemu-img process)."""
+    by_node = {n.get("node-name"): n for n in vm.execute("query-named-block-nodes", {"flat": True})}
+    out = {}
+    for d in disks:
+        node = by_node.get(d.node)
+        size = (node or {}).get("image", {}).get("virtual-size")
+        out[d.target] = int(size) if size is not None else int(storage.info(d.path)["virtual-size"])
+    return out
+
+
 def run(host: QemuHost, vm: LiveVM, spec: BackupDef, nodes: dict[str, Any], job: Job) -> None:
     created: list[str] = []
     added: list[str] = []
     job_ids: list[str] = []
     ok = False
     try:
-        sizes = {}
-        for disk in spec.disks:
-            src = nodes[disk.name]
-            sizes[disk.name] = int(storage.info(src.path)["virtual-size"])
+        sizes = _virtual_sizes(vm, [nodes[d.name] for d in spec.disks])
         total = sum(sizes.values())
         job.progress(0, total)
         for disk in spec.disks:
@@ -78,7 +92,12 @@ def run(host: QemuHost, vm: LiveVM, spec: BackupDef, nodes: dict[str, Any], job:
                             "data": {"job-id": jid, "device": nodes[disk.name].node, "target": tnode,
                                      "sync": "full", "auto-dismiss": False, "auto-finalize": True,
                                      "speed": int(host.job_speed.get(job.id, 0))}})
-        vm.execute("transaction", {"actions": actions})
+        try:
+            vm.execute("transaction", {"actions": [_with_perf(a) for a in actions]})
+        except DriverError as exc:
+            if "x-perf" not in exc.message and "use-copy-range" not in exc.message:
+                raise
+            vm.execute("transaction", {"actions": actions})  # a QEMU without the tuning knob
 
         def cancel() -> None:
             for jid in job_ids:

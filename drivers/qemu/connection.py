@@ -260,8 +260,12 @@ def check_paths(definition: DomainXML) -> None:
             raise DriverError(ErrorCode.INVALID_XML, f"{where}: {path!r} must be an absolute path")
 
 
-def autostart(host: QemuHost) -> None:
-    """Start the autostart domains once per boot of this machine (per root)."""
+def autostart(conn: QemuConnection) -> None:
+    """Start the autostart domains once per boot of this machine (per root).
+
+    A domain with a managed-save image is restored, as a normal start would.
+    """
+    host = conn.host
     marker = host.layout.autostart_marker
     if marker.exists():
         return
@@ -270,11 +274,11 @@ def autostart(host: QemuHost) -> None:
     except OSError:
         pass
     with host.lock:
-        todo = [d for d in host.by_uuid.values() if d.autostart and not d.active and d.persistent]
+        todo = [QemuDomain(conn, d.name, d.uuid) for d in host.by_uuid.values()
+                if d.autostart and not d.active and d.persistent]
     for dom in todo:
         try:
-            with transition(host, dom, "start"):
-                boot(host, dom, dom.config, False)
+            dom.create()
         except DriverError as exc:
             log.warning("autostart of '%s' failed: %s", dom.name, exc)
 

@@ -91,9 +91,13 @@ class QemuDomain(Domain):
         return DomainInfo(rec.state, rec.max_memory_kib, rec.memory_kib, rec.vcpus, rec.cpu_time_ns)
 
     def xml_desc(self, flags: int = 0) -> str:
+        """The live definition; with INACTIVE (2) the persistent one the next start uses."""
         check_flags(flags, 0b111, "xml_desc")
         with self._host.lock:
-            return self._dom().definition.to_string()
+            dom = self._dom()
+            if flags & 2 and dom.config is not None:
+                return dom.config.to_string()
+            return dom.definition.to_string()
 
     def set_autostart(self, value: bool) -> None:
         with self._host.lock:

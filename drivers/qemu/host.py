@@ -68,6 +68,9 @@ class LiveVM:
         self.resume_hint: tuple[int, int] | None = None
         self.finished = False
         self.last_reset = 0.0
+        #: what a running job did to this VM that a later process must undo if we die
+        #: (e.g. {"kind": "save", "was_running": True}); persisted in the state file
+        self.job_note: dict[str, Any] = {}
 
     @property
     def pid(self) -> int | None:
@@ -275,6 +278,7 @@ class QemuHost:
             "uuid": dom.uuid, "name": dom.name, "id": vm.id, "xml": vm.definition.to_string(),
             "qmp": vm.qmp_path, "serial_log": vm.serial_log, "persistent": dom.persistent,
             "started": vm.started, "reason": dom.reason, "state": int(dom.state),
+            "incoming": vm.incoming, "job_note": vm.job_note,
             "disks": [d.__dict__ for d in vm.disks]})
 
     def load(self) -> None:
@@ -361,11 +365,68 @@ class QemuHost:
             dom.state = DomainState.RUNNING
             dom.reason = int(data.get("reason") or RunningReason.UNKNOWN)
             dom.touch()
+        vm.incoming = bool(data.get("incoming"))
+        vm.job_note = dict(data.get("job_note") or {})
         try:
             self.connect_monitor(dom, vm)
-            self.sync_status(dom, vm, emit=False)
         except DriverError as exc:
             log.warning("re-attached to '%s' without a monitor: %s", dom.name, exc)
+            return
+        if vm.incoming:
+            # an incoming migration whose driver died: nobody will finish it
+            vm.ending = (int(ShutoffReason.FAILED), int(StoppedDetail.FAILED))
+            self.kill(vm, 5)
+            self.finish_stop(dom, vm, ShutoffReason.FAILED, StoppedDetail.FAILED)
+            return
+        self.cleanup_orphans(dom, vm)
+        self.sync_status(dom, vm, emit=False)
+
+    def cleanup_orphans(self, dom: QDom, vm: LiveVM) -> None:
+        """Undo what jobs of a process that died left in QEMU (found on re-attach).
+
+        Backups are cancelled and their targets removed (a backup that did not
+        finish under our eyes leaves nothing); an outgoing migration or save
+        is cancelled and a guest that a save paused runs again.
+        """
+        try:
+            for info in vm.execute("query-jobs"):
+                jid = str(info.get("id", ""))
+                if info.get("status") != "concluded":
+                    try:
+                        vm.execute("job-cancel", {"id": jid})
+                    except DriverError:
+                        pass
+                for _ in range(250):
+                    current = {j.get("id"): j for j in vm.execute("query-jobs")}.get(jid)
+                    if current is None or current.get("status") == "concluded":
+                        break
+                    time.sleep(0.02)
+                try:
+                    vm.execute("job-dismiss", {"id": jid})
+                except DriverError:
+                    pass
+            for node in vm.execute("query-named-block-nodes", {"flat": True}):
+                name = str(node.get("node-name", ""))
+                if name.startswith("bk") and "-" in name:
+                    target = (node.get("image") or {}).get("filename") or node.get("file")
+                    try:
+                        vm.execute("blockdev-del", {"node-name": name})
+                    except DriverError:
+                        continue
+                    if target and os.path.isabs(str(target)):
+                        unlink(str(target))
+            status = vm.execute("query-migrate").get("status")
+            if status in ("setup", "active", "pre-switchover", "device"):
+                vm.execute("migrate_cancel")
+                for _ in range(250):
+                    if vm.execute("query-migrate").get("status") not in ("cancelling", "active", "setup"):
+                        break
+                    time.sleep(0.02)
+            if vm.job_note.get("was_running") and self.query_status(vm) != "running" and status != "completed":
+                vm.execute("cont")
+        except DriverError as exc:
+            log.warning("cleaning up after the jobs of '%s': %s", dom.name, exc)
+        vm.job_note = {}
 
     # -- processes ----------------------------------------------------------------
     def connect_monitor(self, dom: QDom, vm: LiveVM, timeout: float = 10.0) -> None:
@@ -590,31 +651,40 @@ _hosts_lock = threading.Lock()
 _hosts: dict[Path, QemuHost] = {}
 
 
-def acquire_host(root: Path, on_new: Callable[[QemuHost], None]) -> QemuHost:
-    """The process-wide host of ``root`` (created and loaded on first use)."""
+def acquire_host(root: Path) -> tuple[QemuHost, bool]:
+    """The process-wide host of ``root`` (created and loaded on first use); True if new."""
     layout = RootLayout(root)
     with _hosts_lock:
         host = _hosts.get(layout.root)
         if host is None or host.closed:
             layout.ensure()
             host = QemuHost(layout)
-            host.load()
+            try:
+                host.load()
+            except BaseException:
+                host.shutdown()
+                raise
             _hosts[layout.root] = host
             host.refs += 1
-            try:
-                on_new(host)
-            except Exception:  # noqa: BLE001
-                log.exception("autostart failed")
-            return host
+            return host, True
         host.refs += 1
-        return host
+        return host, False
 
 
 def release_host(host: QemuHost) -> None:
+    """A connection closed; the last one cancels running jobs and drops the QMP sessions.
+
+    The VMs keep running. Jobs are cancelled (not left half done): a backup
+    removes its target, a migration or save leaves the guest running.
+    """
     with _hosts_lock:
         host.refs -= 1
         if host.refs > 0:
             return
         if _hosts.get(host.layout.root) is host:
             del _hosts[host.layout.root]
+    for job in host.jobs.running():
+        job.request_cancel()
+    for job in host.jobs.running():
+        job.wait(30)
     host.shutdown()

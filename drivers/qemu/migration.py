@@ -58,14 +58,14 @@ def prepare(conn: "QemuConnection", definition: DomainXML, flags: int, params: d
         try:
             vm.incoming = True
             streams.prepare(vm)
-            listen = str(params.get("listen_address") or "127.0.0.1")
-            vm.execute("migrate-incoming", {"uri": f"tcp:{_host_part(listen)}:{int(params.get('port') or 0)}"})
+            listen, want_port = _listen_of(params)
+            vm.execute("migrate-incoming", {"uri": f"tcp:{_host_part(listen)}:{want_port}"})
             addr = vm.execute("query-migrate").get("socket-address") or []
             port = next((a.get("port") for a in addr if a.get("type") == "inet"), None)
             if port is None:
                 raise DriverError(ErrorCode.OPERATION_FAILED, "QEMU did not report its migration port")
             advertised = params.get("migrate_host") or (
-                listen if listen not in ("0.0.0.0", "::") else socket.gethostname())
+                listen if listen not in ("0.0.0.0", "::") else socket.getfqdn())
         except BaseException:
             host.kill(vm, 5)
             raise
@@ -80,6 +80,18 @@ def prepare(conn: "QemuConnection", definition: DomainXML, flags: int, params: d
         raise
     return {"uuid": dom.uuid, "name": dom.name, "existed": existed, "job": job, "paused": False,
             "uri": f"tcp:{_host_part(str(advertised))}:{port}"}
+
+
+def _listen_of(params: dict[str, Any]) -> tuple[str, int]:
+    """Where the destination listens: ``migrate_uri`` (tcp:HOST:PORT) or ``listen_address``."""
+    uri = params.get("migrate_uri")
+    if uri:
+        text = str(uri)
+        host, sep, port = text[4:].rpartition(":") if text.startswith("tcp:") else ("", "", "")
+        if not sep or not port.isdigit() or not host:
+            raise DriverError(ErrorCode.INVALID_ARG, f"migrate_uri must look like tcp:HOST:PORT, not {text!r}")
+        return host.strip("[]"), int(port)
+    return str(params.get("listen_address") or "127.0.0.1"), 0
 
 
 def _host_part(host: str) -> str:
@@ -98,6 +110,10 @@ def perform(conn: "QemuConnection", dom: Domain, cookie: dict[str, Any], flags: 
         cookie["paused"] = was_paused
         vm.migration_was_paused = was_paused  # type: ignore[attr-defined]
         vm.migration_released = False  # type: ignore[attr-defined]
+    if not was_paused:
+        vm.job_note = {"kind": "migration", "was_running": True}
+        with host.lock:
+            host.write_state(qd)
     if not flags & MigrateFlags.LIVE and not was_paused:
         vm.pause_hint = (int(PausedReason.MIGRATION), int(SuspendedDetail.MIGRATED))
         vm.execute("stop")
@@ -158,6 +174,7 @@ def confirm(conn: "QemuConnection", dom: Domain, flags: int, cancelled: bool) ->
         vm = qd.live if qd is not None else None
     if qd is None or vm is None:
         return
+    vm.job_note = {}
     if cancelled:
         if getattr(vm, "migration_released", False):
             vm.sup.acquire_state("")

@@ -44,6 +44,8 @@ def save_to(host: QemuHost, dom: QDom, path: str, job: Job, flags: int) -> None:
     try:
         os.write(fd, header)
         if was_running:
+            vm.job_note = {"kind": "save", "was_running": True}
+            host.write_state(dom)
             vm.pause_hint = (int(PausedReason.SAVE), int(SuspendedDetail.PAUSED))
             vm.execute("stop")
             host.sync_status(dom, vm)
@@ -65,6 +67,7 @@ def save_to(host: QemuHost, dom: QDom, path: str, job: Job, flags: int) -> None:
                 pass
             with host.lock:
                 still = dom.live is vm
+            vm.job_note = {}
             if still and was_running:
                 try:
                     vm.resume_hint = (int(RunningReason.SAVE_CANCELED), int(ResumedDetail.UNPAUSED))

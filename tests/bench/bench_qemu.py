@@ -157,6 +157,7 @@ async def _raw_migration(base: Path, kernel: str, guest_mib: int, i: int) -> flo
             await asyncio.sleep(0.005)
         raise RuntimeError("no QMP socket")
 
+    asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: None)  # EOF after quit is expected
     s_sock, d_sock = base / f"rs{i}.qmp", base / f"rd{i}.qmp"
     src = subprocess.Popen(argv(s_sock, False), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     dst = None
@@ -182,6 +183,11 @@ async def _raw_migration(base: Path, kernel: str, guest_mib: int, i: int) -> flo
         await qs.execute("quit")
         elapsed = time.perf_counter() - t0
         await qd.execute("quit")
+        for q in (qs, qd):
+            try:
+                await q.disconnect()
+            except Exception:  # noqa: BLE001
+                pass
         return elapsed
     finally:
         for p in (src, dst):

@@ -249,3 +249,57 @@ def test_backup_of_inactive_domain_refused(env):
     with pytest.raises(DriverError) as err:
         dom.backup_begin(_backup_xml(str(env.base / "t.qcow2")))
     assert err.value.code == ErrorCode.OPERATION_INVALID
+
+
+def test_backup_of_a_dead_app_is_cleaned_up_on_reattach(env):
+    """The app dies mid-backup; the next connection cancels it and removes the partial target."""
+    import signal
+    import sys
+    import textwrap
+    disk = h.make_qcow2(env.base / "orphan.qcow2", size_mib=256, fill_mib=256)
+    target = env.base / "orphan-backup.qcow2"
+    script = textwrap.dedent(f"""
+        import sys, time
+        import drivers
+        conn = drivers.open({env.uri()!r})
+        dom = conn.define_xml({env.xml("orphan", disks=[{"path": disk}])!r})
+        dom.create()
+        job = dom.backup_begin({_backup_xml(str(target))!r})
+        dom.job_set_speed(8 * 1024 * 1024, job)
+        while dom.get_job_info(job).processed == 0:
+            time.sleep(0.01)
+        print("copying", flush=True)
+        time.sleep(60)
+    """)
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=repo,
+                            env={**os.environ, "PYTHONPATH": repo})
+    try:
+        assert proc.stdout.readline().strip() == "copying"
+        assert target.exists()
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    conn = env.open()
+    dom = conn.lookup_by_name("orphan")
+    assert dom.state()[0] == DomainState.RUNNING
+    assert not target.exists()
+    # and a new backup works
+    job = dom.backup_begin(_backup_xml(str(target)))
+    assert _wait_job(dom, job).state == JobState.COMPLETED
+
+
+def test_closing_the_last_connection_cancels_jobs(env):
+    conn = env.open()
+    disk = h.make_qcow2(env.base / "cl.qcow2", size_mib=256, fill_mib=256)
+    dom = conn.define_xml(env.xml("closer", disks=[{"path": disk}]))
+    dom.create()
+    target = env.base / "cl-backup.qcow2"
+    job = dom.backup_begin(_backup_xml(str(target)))
+    dom.job_set_speed(8 * 1024 * 1024, job)
+    while dom.get_job_info(job).processed == 0:
+        time.sleep(0.01)
+    conn.close()
+    assert not target.exists()
+    conn = env.open()
+    assert conn.lookup_by_name("closer").state()[0] == DomainState.RUNNING
