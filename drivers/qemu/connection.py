@@ -117,6 +117,7 @@ class QemuConnection(Connection):
         self._check_open()
         definition = self._parse(xml)
         host = self.host
+        host.warm_up()
         with host.lock:
             dom = host.by_uuid.get(definition.uuid)
             if dom is None or dom.name != definition.name:

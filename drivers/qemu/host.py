@@ -164,8 +164,8 @@ class QemuHost:
         self.closed = False
         self.host_key = f"{socket.gethostname() or 'localhost'}-{layout.key}"
         self._lockspace: Any = None
+        #: forks supervisors fast; started once the root has domains (see warm_up)
         self.launcher = leases.FastLauncher()
-        self.launcher.start()
 
     # -- plumbing ------------------------------------------------------------------
     @property
@@ -208,6 +208,10 @@ class QemuHost:
         self.launcher.close()
         self.loop.stop()
         self.bus.close()
+
+    def warm_up(self) -> None:
+        """Start the supervisor helper in the background, ahead of the first VM start."""
+        self.launcher.start()
 
     def next_id(self) -> int:
         return next(self._ids)
@@ -666,6 +670,8 @@ def acquire_host(root: Path) -> tuple[QemuHost, bool]:
                 raise
             _hosts[layout.root] = host
             host.refs += 1
+            if host.by_uuid:
+                host.warm_up()
             return host, True
         host.refs += 1
         return host, False

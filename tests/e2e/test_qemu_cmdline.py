@@ -1,0 +1,80 @@
+"""The XML -> argv builder, without running QEMU (fast; still under tests/e2e with the driver)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from drivers import DriverError, ErrorCode
+from drivers.domxml import DomainXML
+from drivers.qemu import cmdline
+from drivers.qemu.layout import RootLayout, parse_uri
+
+BIN = "/usr/bin/qemu-system-x86_64"
+
+
+def _dom(devices: str = "", os_extra: str = "", machine: str = "q35", dom_type: str = "qemu") -> DomainXML:
+    return DomainXML.parse(
+        f"<domain type='{dom_type}'><name>c</name><uuid>0b8a4bd6-5f6a-4f38-9d6e-53d7c26a3f10</uuid>"
+        f"<memory unit='MiB'>48</memory><vcpu>2</vcpu><os><type arch='x86_64' machine='{machine}'>hvm</type>"
+        f"{os_extra}</os><devices>{devices}</devices></domain>")
+
+
+def _argv(dom: DomainXML, **kw) -> list[str]:
+    return cmdline.build(dom, qmp_socket="/run/x/q.qmp", binary=BIN, **kw).argv
+
+
+def test_basic_machine_memory_and_no_shell():
+    argv = _argv(_dom(os_extra="<kernel>/k</kernel><initrd>/i</initrd><cmdline>a=1 b, c</cmdline>"))
+    assert argv[0] == BIN
+    assert argv[argv.index("-machine") + 1] == "q35,accel=tcg"
+    assert argv[argv.index("-m") + 1] == "48M" and argv[argv.index("-smp") + 1] == "2"
+    assert argv[argv.index("-append") + 1] == "a=1 b, c"  # one list element, no quoting needed
+    assert "-display" in argv and "-S" not in argv
+
+
+def test_disks_become_json_blockdevs_and_commas_are_escaped(tmp_path):
+    img = tmp_path / "a,b.qcow2"
+    img.write_bytes(b"")
+    iso = tmp_path / "cd.iso"
+    iso.write_bytes(b"")
+    serial = tmp_path / "s,1.log"
+    dom = _dom(f"<disk type='file' device='disk'><driver type='qcow2'/><source file='{img}'/>"
+               f"<target dev='vda' bus='virtio'/><shareable/></disk>"
+               f"<disk type='file' device='cdrom'><source file='{iso}'/><target dev='sdb' bus='sata'/></disk>"
+               f"<serial type='file'><source path='{serial}'/></serial>")
+    with pytest.raises(DriverError) as err:  # a shareable qcow2 disk is refused
+        _argv(dom)
+    assert err.value.code == ErrorCode.NO_SUPPORT
+    dom = DomainXML.parse(dom.to_string().replace("<shareable/>", ""))
+    built = cmdline.build(dom, qmp_socket="/run/x/q.qmp", binary=BIN)
+    blockdevs = [json.loads(built.argv[i + 1]) for i, a in enumerate(built.argv) if a == "-blockdev"]
+    assert blockdevs[0]["filename"] == str(img) and blockdevs[1]["driver"] == "qcow2"
+    assert blockdevs[2]["read-only"] is True  # the CD-ROM
+    assert [d.target for d in built.disks] == ["vda", "sdb"] and built.disks[1].readonly
+    assert f"file,id=serial0,path={str(serial).replace(',', ',,')},append=on" in built.argv
+
+
+def test_incoming_and_paused():
+    argv = _argv(_dom(), incoming="defer")
+    assert argv[-3:] == ["-S", "-incoming", "defer"]
+    assert "-S" in _argv(_dom(), paused=True)
+
+
+def test_refusals():
+    for dom, code in ((_dom(machine="virt"), ErrorCode.NO_SUPPORT),
+                      (_dom("<interface type='bridge'><source bridge='br0'/></interface>"), ErrorCode.NO_SUPPORT),
+                      (_dom("<disk type='file'><source file='/no/such.img'/><target dev='vda'/></disk>"),
+                       ErrorCode.INVALID_ARG),
+                      (_dom(os_extra="<cmdline>x</cmdline>"), ErrorCode.INVALID_XML)):
+        with pytest.raises(DriverError) as err:
+            _argv(dom)
+        assert err.value.code == code
+
+
+def test_layout_keys_roots_apart(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    a, b = RootLayout(tmp_path / "a"), RootLayout(tmp_path / "b")
+    assert a.runtime != b.runtime and a.runtime.parent == b.runtime.parent
+    assert len(a.socket("0b8a4bd6-5f6a-4f38-9d6e-53d7c26a3f10", "qmp")) < 108
+    assert parse_uri("qemu:///embed?root=/x/y") == type(tmp_path)("/x/y")
