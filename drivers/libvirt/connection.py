@@ -73,6 +73,7 @@ class LibvirtConnection(Connection):
         self.readonly = readonly
         self._lv = runtime.lv()
         self._lock = threading.RLock()
+        self._reconnecting = threading.Lock()
         self._vconn: Any = None
         self._gen = 0
         self._callback_ids: dict[int, list[int]] = {}
@@ -158,28 +159,40 @@ class LibvirtConnection(Connection):
         return self._type
 
     def vconn(self) -> Any:
-        """The live ``libvirt.virConnect``, reconnecting when the old one was lost."""
+        """The live ``libvirt.virConnect``, reconnecting when the old one was lost.
+
+        One thread reconnects at a time; the others wait for its outcome (at most
+        :attr:`timeout`), so a dead host costs one open attempt, not one per caller.
+        """
         self._check_open()
         with self._lock:
             if self._vconn is not None:
                 return self._vconn
-            reason = self._disconnect_reason
+        if not self._reconnecting.acquire(timeout=self.timeout + 1):
+            raise DriverError(ErrorCode.OPERATION_TIMEOUT,
+                              f"still reconnecting to {self.libvirt_uri}; try again in a moment")
         try:
-            fresh = runtime.open_with_timeout(self.libvirt_uri, self.timeout, self.readonly)
-        except DriverError as exc:
-            raise DriverError(exc.code, f"not connected to {self.libvirt_uri} "
-                                        f"(lost: {reason or 'unknown reason'}); reconnecting failed: "
-                                        f"{exc.message}") from None
-        prepared = self._prepare(fresh)
-        with self._lock:
-            current = self._vconn
-            if current is None and not self._closed:
-                self._install(fresh, *prepared)
-                return fresh
-        self._callback_ids[id(fresh)] = prepared[0]
-        self._detach(fresh)  # another thread reconnected first, or we were closed meanwhile
-        self._check_open()
-        return current
+            with self._lock:
+                if self._vconn is not None:  # another thread reconnected meanwhile
+                    return self._vconn
+                reason = self._disconnect_reason
+            try:
+                fresh = runtime.open_with_timeout(self.libvirt_uri, self.timeout, self.readonly)
+            except DriverError as exc:
+                raise DriverError(exc.code, f"not connected to {self.libvirt_uri} "
+                                            f"(lost: {reason or 'unknown reason'}); reconnecting failed: "
+                                            f"{exc.message}") from None
+            prepared = self._prepare(fresh)
+            with self._lock:
+                if not self._closed:
+                    self._install(fresh, *prepared)
+                    return fresh
+            self._callback_ids[id(fresh)] = prepared[0]
+            self._detach(fresh)  # closed meanwhile
+            self._check_open()
+            return fresh
+        finally:
+            self._reconnecting.release()
 
     def reconnect(self) -> None:
         """Open the libvirt connection again now (if it was lost)."""

@@ -400,15 +400,24 @@ class LibvirtDomain(Domain):
         if not flags & MigrateFlags.OFFLINE and not self.is_active():
             raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{self._name}' is not running")
         typed = dict(params or {})
+        # vmgui's own key, not a libvirt parameter: how the *source host* reaches the
+        # destination in peer-to-peer mode (defaults to this client's URI for it).
+        dest_uri = typed.pop("dest_uri", None) or dest_conn.libvirt_uri
         self._idle("migrate")
         vdom = self.vdom()
         dest_vconn = dest_conn.vconn()
-        incoming = dest_conn.jobs.begin(self._uuid, self._name, JobOperation.MIGRATION_IN, "migrate")
+        conn = src
+        job = conn.jobs.begin(self._uuid, self._name, JobOperation.MIGRATION_OUT, "migrate")
+        try:
+            incoming = dest_conn.jobs.begin(self._uuid, self._name, JobOperation.MIGRATION_IN, "migrate")
+        except DriverError as exc:  # the destination has a job for this uuid: refuse, cleanly
+            conn.jobs.end(job, exc)
+            raise
 
         def call() -> Any:
             if peer2peer:
-                src.call(f"migration of '{self._name}'", vdom.migrateToURI3,
-                         dest_conn.libvirt_uri, typed, flags)
+                src.call(f"migration of '{self._name}' to {dest_uri}", vdom.migrateToURI3,
+                         dest_uri, typed, flags)
                 return dest_conn.call("migration", dest_vconn.lookupByUUIDString, self._uuid)
             return src.call(f"migration of '{self._name}' to {dest_conn.uri}", vdom.migrate3,
                             dest_vconn, typed, flags)
@@ -419,8 +428,6 @@ class LibvirtDomain(Domain):
         def result(new_vdom: Any) -> Domain:
             return dest_conn.domain_handle(new_vdom.name(), new_vdom.UUIDString(), new_vdom)
 
-        conn = src
-        job = conn.jobs.begin(self._uuid, self._name, JobOperation.MIGRATION_OUT, "migrate")
         tracked = conn.tracker.track(job, self._poll_vdom)
 
         def worker(job: Job) -> Domain:

@@ -100,7 +100,8 @@ def libvirtd() -> Iterator["daemon_mod.PrivateLibvirtd"]:
 @pytest.fixture(scope="session")
 def libvirtd2(libvirtd: "daemon_mod.PrivateLibvirtd") -> Iterator["daemon_mod.PrivateLibvirtd"]:
     """A second private libvirtd (another host UUID): a migration destination."""
-    d = daemon_mod.PrivateLibvirtd("5c0c6d43-5a51-4c6a-9d1f-000000000002", label="libvirtd-b")
+    d = daemon_mod.PrivateLibvirtd("5c0c6d43-5a51-4c6a-9d1f-000000000002", label="libvirtd-b",
+                                   tcp_port=daemon_mod.free_port())
     d._prepare()
     d.seed_capabilities(libvirtd)
     try:

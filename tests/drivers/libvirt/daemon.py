@@ -30,6 +30,13 @@ QEMU_DRIVER_DIRS = ("/usr/lib/x86_64-linux-gnu/libvirt/connection-driver", "/usr
                     "/usr/lib/libvirt/connection-driver")
 
 
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def unavailable_reason() -> str | None:
     """Why a private libvirtd with QEMU cannot run here (None when it can)."""
     try:
@@ -51,8 +58,10 @@ def unavailable_reason() -> str | None:
 
 
 class PrivateLibvirtd:
-    def __init__(self, host_uuid: str, root: str | None = None, label: str = "libvirtd") -> None:
+    def __init__(self, host_uuid: str, root: str | None = None, label: str = "libvirtd",
+                 tcp_port: int | None = None) -> None:
         self.host_uuid = host_uuid
+        self.tcp_port = tcp_port  # also listen on 127.0.0.1:PORT without auth (peer-to-peer tests)
         self.label = label
         if os.geteuid() == 0:
             user = pwd.getpwnam("nobody")
@@ -63,6 +72,7 @@ class PrivateLibvirtd:
         self.images = self.root / "images"
         self.sock = self.root / "run" / "libvirt" / "libvirt-sock"
         self.uri = f"qemu:///session?socket={self.sock}"
+        self.tcp_uri = f"qemu+tcp://127.0.0.1:{tcp_port}/session" if tcp_port else None
         self.log = self.root / "libvirtd.log"
         self.proc: subprocess.Popen | None = None
 
@@ -76,9 +86,13 @@ class PrivateLibvirtd:
         os.chmod(self.root, 0o755)
         for sub in ("run", "config/libvirt", "cache", "images"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
+        tcp = ""
+        if self.tcp_port:
+            tcp = (f'listen_tls = 0\nlisten_tcp = 1\nauth_tcp = "none"\ntcp_port = "{self.tcp_port}"\n'
+                   'listen_addr = "127.0.0.1"\n')
         (self.root / "libvirtd.conf").write_text(
             f'host_uuid = "{self.host_uuid}"\n'
-            f'log_outputs = "3:file:{self.log}"\n')
+            f'log_outputs = "3:file:{self.log}"\n' + tcp)
         (self.root / "config/libvirt/qemu.conf").write_text(
             'stdio_handler = "file"\n')
         for dirpath, dirnames, filenames in os.walk(self.root):
@@ -108,7 +122,8 @@ class PrivateLibvirtd:
             kwargs = {"user": self.uid, "group": self.gid, "extra_groups": []}
         with open(self.root / "stderr.log", "ab") as err:
             self.proc = subprocess.Popen(
-                [LIBVIRTD, "--config", str(self.root / "libvirtd.conf")], env=env, cwd=self.root,
+                [LIBVIRTD, "--config", str(self.root / "libvirtd.conf"), *(["--listen"] if self.tcp_port else [])],
+                env=env, cwd=self.root,
                 stdin=subprocess.DEVNULL, stdout=err, stderr=err, start_new_session=True, **kwargs)
         deadline = time.monotonic() + timeout
         while not self.sock.exists():

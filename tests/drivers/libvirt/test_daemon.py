@@ -397,3 +397,22 @@ def test_reboot_and_job_events(qconn, libvirtd, big_disk, unique):
     assert took < 60
     os.unlink(target)
     dom.destroy()
+
+
+def test_peer_to_peer_migration(qconn, qconn2, libvirtd, libvirtd2, unique):
+    dom = qconn.create_xml(libvirtd.domain_xml(f"p2p-{unique}"))
+    # the source daemon itself connects to the destination, and libvirt wants a host in that
+    # URI (a host-less one reads as "the same host"): the second daemon also listens on TCP
+    dest_uri = libvirtd2.tcp_uri
+    with pytest.raises(DriverError) as err:
+        dom.migrate(qconn2, MigrateFlags.LIVE | MigrateFlags.PEER2PEER, MIGRATE_PARAMS)
+    assert err.value.code is ErrorCode.INVALID_ARG and "same host" in err.value.message
+    assert dom.is_active()
+    new = dom.migrate(qconn2, MigrateFlags.LIVE | MigrateFlags.PEER2PEER, dict(MIGRATE_PARAMS, dest_uri=dest_uri))
+    assert new.connection is qconn2 and new.is_active() and new.uuid == dom.uuid
+    with pytest.raises(DriverError) as err:
+        qconn.lookup_by_uuid(dom.uuid)
+    assert err.value.code is ErrorCode.NO_DOMAIN
+    out = [j for j in qconn.list_all_jobs() if j.domain == dom.name][-1]
+    assert out.operation is JobOperation.MIGRATION_OUT and out.state is JobState.COMPLETED
+    new.destroy()
