@@ -14,6 +14,7 @@ daemonized, so they are not the daemon's children).
 """
 from __future__ import annotations
 
+import atexit
 import os
 import pwd
 import shutil
@@ -55,6 +56,19 @@ def unavailable_reason() -> str | None:
         except KeyError:
             return "running as root and there is no 'nobody' user to run an unprivileged libvirtd as"
     return None
+
+
+_RUNNING: "set[PrivateLibvirtd]" = set()
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    """Safety net: whatever ends this process (a crash, ^C), no daemon or QEMU outlives it."""
+    for daemon in list(_RUNNING):
+        try:
+            daemon.stop()
+        except Exception:  # noqa: BLE001
+            pass
 
 
 class PrivateLibvirtd:
@@ -125,6 +139,7 @@ class PrivateLibvirtd:
                 [LIBVIRTD, "--config", str(self.root / "libvirtd.conf"), *(["--listen"] if self.tcp_port else [])],
                 env=env, cwd=self.root,
                 stdin=subprocess.DEVNULL, stdout=err, stderr=err, start_new_session=True, **kwargs)
+        _RUNNING.add(self)
         deadline = time.monotonic() + timeout
         while not self.sock.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -189,9 +204,13 @@ class PrivateLibvirtd:
 
     def stop(self) -> list[int]:
         """Stop everything; returns the pids that had to be killed (should be [])."""
+        _RUNNING.discard(self)
         if self.proc is not None and self.proc.poll() is None:
             self.cont()
-            self.destroy_all()
+            try:
+                self.destroy_all()
+            except Exception:  # noqa: BLE001 - stopping must go on
+                pass
             self.proc.terminate()
             try:
                 self.proc.wait(10)
