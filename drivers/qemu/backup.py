@@ -49,6 +49,35 @@ def begin(domain: "QemuDomain", backup_xml: str, flags: int = 0) -> int:
     return job.id
 
 
+def _delete_nodes(vm: LiveVM, nodes: list[str]) -> None:
+    for tnode in nodes:
+        for _ in range(50):
+            try:
+                vm.execute("blockdev-del", {"node-name": tnode}, timeout=5)
+                break
+            except DriverError as exc:
+                if "Cannot find" in exc.message or "not found" in exc.message or not vm.mon or \
+                        not vm.mon.connected:
+                    break
+                time.sleep(0.02)  # the job may still hold the node for a moment
+
+
+def _fsync(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        dfd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError as exc:
+        raise DriverError(ErrorCode.OPERATION_FAILED, f"cannot write backup {path} to disk: {exc.strerror}") from None
+
+
 def _with_perf(action: dict[str, Any]) -> dict[str, Any]:
     return {"type": action["type"], "data": {**action["data"], "x-perf": X_PERF}}
 
@@ -84,7 +113,9 @@ def run(host: QemuHost, vm: LiveVM, spec: BackupDef, nodes: dict[str, Any], job:
         for disk in spec.disks:
             tnode = f"bk{job.id}-{disk.name}"
             vm.execute("blockdev-add", {"driver": disk.format, "node-name": tnode,
-                                        "file": {"driver": "file", "filename": disk.target}})
+                                        "cache": {"no-flush": True},
+                                        "file": {"driver": "file", "filename": disk.target,
+                                                 "cache": {"no-flush": True}}})
             added.append(tnode)
             jid = f"backup{job.id}-{disk.name}"
             job_ids.append(jid)
@@ -141,6 +172,10 @@ def run(host: QemuHost, vm: LiveVM, spec: BackupDef, nodes: dict[str, Any], job:
         job.raise_if_cancelled()
         if errors:
             raise DriverError(ErrorCode.OPERATION_FAILED, "backup failed: " + "; ".join(errors))
+        _delete_nodes(vm, added)
+        added = []
+        for path in created:  # durable before we say "completed" (one fsync, not QEMU's ordered flushes)
+            _fsync(path)
         ok = True
     finally:
         for jid in job_ids if not ok else ():
@@ -152,16 +187,7 @@ def run(host: QemuHost, vm: LiveVM, spec: BackupDef, nodes: dict[str, Any], job:
                 vm.execute("job-dismiss", {"id": jid}, timeout=5)
             except DriverError:
                 pass
-        for tnode in added:
-            for _ in range(50):
-                try:
-                    vm.execute("blockdev-del", {"node-name": tnode}, timeout=5)
-                    break
-                except DriverError as exc:
-                    if "Cannot find" in exc.message or "not found" in exc.message or not vm.mon or \
-                            not vm.mon.connected:
-                        break
-                    time.sleep(0.02)  # the job may still hold the node for a moment
+        _delete_nodes(vm, added)
         if not ok:
             for path in created:
                 try:

@@ -670,8 +670,7 @@ def acquire_host(root: Path) -> tuple[QemuHost, bool]:
                 raise
             _hosts[layout.root] = host
             host.refs += 1
-            if host.by_uuid:
-                host.warm_up()
+            host.warm_up()  # a migration destination or first start should not wait for it
             return host, True
         host.refs += 1
         return host, False

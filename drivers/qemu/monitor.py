@@ -119,7 +119,7 @@ class Monitor:
                 raise DriverError(ErrorCode.OPERATION_TIMEOUT,
                                   f"cannot connect to the QMP socket of '{self.name}' ({path}): {last or 'absent'}")
             time.sleep(delay)
-            delay = min(delay * 2, 0.05)
+            delay = min(delay * 2, 0.005)
 
     async def _connect(self, sock: socket.socket) -> None:
         client = QMPClient(self.name)

@@ -13,7 +13,7 @@ from ..errors import DriverError, ErrorCode
 from ..jobs import Job
 from .host import LiveVM
 
-POLL = 0.02
+POLL = 0.01
 #: max-bandwidth when nothing limits it (QEMU's default is 128 MiB/s)
 UNLIMITED = 1 << 40
 
