@@ -416,3 +416,36 @@ def test_peer_to_peer_migration(qconn, qconn2, libvirtd, libvirtd2, unique):
     out = [j for j in qconn.list_all_jobs() if j.domain == dom.name][-1]
     assert out.operation is JobOperation.MIGRATION_OUT and out.state is JobState.COMPLETED
     new.destroy()
+
+
+def test_many_threads_one_connection(qconn, libvirtd, unique):
+    doms = [qconn.define_xml(libvirtd.domain_xml(f"mt{i}-{unique}")) for i in range(4)]
+    errors = []
+
+    def lifecycle(dom):
+        try:
+            for _ in range(2):
+                dom.create()
+                dom.suspend()
+                dom.resume()
+                dom.destroy()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    def reader():
+        try:
+            for _ in range(30):
+                recs = qconn.get_all_domain_stats()
+                assert len({r.uuid for r in recs}) == len(recs)
+                qconn.list_all_domains(ListFlags.ACTIVE)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=lifecycle, args=(d,)) for d in doms]
+    threads += [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    assert all(not d.is_active() for d in doms)
