@@ -12,11 +12,12 @@ import os
 import sys
 
 import qasync
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QCoreApplication, QEvent, QSettings
 from PySide6.QtWidgets import QApplication
 
 from . import icons
 from .bridge import FALLBACK_URI, default_uri
+from .gcguard import MainThreadGC
 from .models import settings as store
 from .models.session import Session
 from .views.mainwindow import MainWindow
@@ -82,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     settings = open_settings()
+    collector = MainThreadGC()
     window = start(args.connect, settings)
     done = loop.create_future()
     window.closed.connect(lambda: done.done() or done.set_result(0))
@@ -93,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         window.deleteLater()
         asyncio.set_event_loop(None)
         loop.close()
+        # Delete the window now, on this thread: left to the cyclic GC it could be freed
+        # from a driver thread, and Qt objects must die on the thread they live in.
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+        del window
+        collector.stop()
+        collector.deleteLater()
 
 
 if __name__ == "__main__":  # pragma: no cover

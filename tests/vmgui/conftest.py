@@ -6,9 +6,11 @@ changes the process-wide ``test:///default`` demo host another test sees.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +19,7 @@ os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="vmgui-test-config-")
 
 import pytest  # noqa: E402
 import qasync  # noqa: E402
-from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QEvent, QSettings  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import vmgui_nodes  # noqa: E402
@@ -40,6 +42,9 @@ def aloop(qapp) -> Iterator[asyncio.AbstractEventLoop]:  # noqa: ANN001
     asyncio.set_event_loop(loop)
     asyncio.events._set_running_loop(loop)
     yield loop
+    for _ in range(5):  # let cancelled tasks finish cancelling before the loop closes
+        qapp.processEvents()
+        time.sleep(0.005)
     asyncio.events._set_running_loop(None)
     asyncio.set_event_loop(None)
     loop.close()
@@ -97,3 +102,23 @@ def open_window(qtbot, aloop, settings):  # noqa: ANN001, ANN201
     yield make
     for window in windows:
         window.session.stop()
+        window.close()
+        window.deleteLater()
+
+
+@pytest.fixture(autouse=True)
+def collect_qt_objects_here(qapp) -> Iterator[None]:  # noqa: ANN001
+    """Free this test's Qt objects on the UI thread (see vmgui.gcguard: the app does the same).
+
+    Left to automatic collection, a window could be freed from whatever thread
+    allocates at that moment (a driver or worker thread): Qt then warns that
+    timers cannot be stopped from another thread, or crashes.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    yield
+    for _ in range(2):
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+        gc.collect()
+    if enabled:
+        gc.enable()

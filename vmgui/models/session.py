@@ -50,6 +50,7 @@ class Session(QObject):
         self.bridge.eventsArrived.connect(self._on_events)
         self.bridge.busyChanged.connect(self._on_busy)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._stopped = False
         self._dirty: dict[str, set[str]] = {}
         self._refreshing: set[str] = set()
         self._resync = QTimer(self)
@@ -62,8 +63,11 @@ class Session(QObject):
         self._ticker.start()
 
     # -- tasks -------------------------------------------------------------------
-    def spawn(self, coro: Coroutine[Any, Any, Any], doing: str) -> asyncio.Task[Any]:
+    def spawn(self, coro: Coroutine[Any, Any, Any], doing: str) -> asyncio.Task[Any] | None:
         """Run ``coro`` on the loop; a failure becomes a message, never a traceback."""
+        if self._stopped:
+            coro.close()
+            return None
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
 
@@ -75,6 +79,7 @@ class Session(QObject):
         return task
 
     def stop(self) -> None:
+        self._stopped = True
         self._resync.stop()
         self._ticker.stop()
         for task in list(self._tasks):
@@ -199,7 +204,7 @@ class Session(QObject):
             self.mark_dirty(uri, dirty)
 
     # -- actions -----------------------------------------------------------------
-    def run(self, action: str, keys: list[Key], verb: str, **params: Any) -> list[asyncio.Task[Any]]:
+    def run(self, action: str, keys: list[Key], verb: str, **params: Any) -> list[asyncio.Task[Any] | None]:
         """Run ``action`` on every domain in ``keys`` (bulk), each call on its own."""
         return [self.spawn(self._run_one(action, key, verb, params), f"{verb} {self._name(key)}") for key in keys]
 

@@ -125,8 +125,10 @@ class JobPanel(QDockWidget):
     def _removed(self, *_args: object) -> None:
         alive = {row.key for row in self._model.rows()}
         for key in [k for k in self._bars if k not in alive]:
-            del self._bars[key]  # the view deletes index widgets of removed rows
-            del self._buttons[key]
+            for widget in (self._bars.pop(key), self._buttons.pop(key)):
+                widget.setObjectName("")  # gone at once for findChild; deleted on the next loop turn
+                widget.hide()
+                widget.deleteLater()
         self._rename()
 
     def _changed(self, top: QModelIndex, bottom: QModelIndex, _roles: object = None) -> None:

@@ -44,6 +44,8 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         name_widget(self, "mainWindow")
         self.session = session
+        if session.parent() is None:
+            session.setParent(self)  # deleted with the window, on the UI thread (its timers too)
         self.settings = settings
         self.setWindowTitle("vmgui — virtual machines")
         self.setWindowIcon(icons.icon("vmgui"))

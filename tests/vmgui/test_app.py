@@ -1,0 +1,61 @@
+"""The entry point: main(argv) runs the real loop, reuses QApplication, falls back visibly."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from vmgui import app as vmgui_app
+
+
+def close_when(predicate, seen: dict, qapp) -> None:  # noqa: ANN001
+    """Poll for the main window; record what it shows, then close it."""
+    def poll() -> None:
+        windows = [w for w in qapp.topLevelWidgets() if w.objectName() == "mainWindow" and w.isVisible()]
+        if windows and predicate(windows[0]):
+            seen["window"] = windows[0]
+            seen["rows"] = windows[0].table.model().rowCount()
+            seen["messages"] = [m.full_text() for m in windows[0].session.messages.messages()]
+            windows[0].close()
+            return
+        QTimer.singleShot(20, poll)
+    QTimer.singleShot(0, poll)
+
+
+def test_main_runs_until_the_window_closes(qapp, node_uri, make_node, tmp_path, monkeypatch):
+    monkeypatch.setenv("VMGUI_SETTINGS", str(tmp_path / "s.ini"))
+    other = make_node(5)
+    seen: dict = {}
+    close_when(lambda w: w.table.model().rowCount() == 13, seen, qapp)
+    assert vmgui_app.main(["--connect", node_uri, "--connect", other]) == 0
+    assert seen["rows"] == 13
+    assert QApplication.instance() is qapp  # reused, not a second application
+
+
+def test_default_falls_back_to_the_demo_host_with_a_message(qapp, tmp_path, monkeypatch):
+    monkeypatch.setenv("VMGUI_SETTINGS", str(tmp_path / "s.ini"))
+    monkeypatch.setattr(vmgui_app, "default_uri", lambda: ("test:///missing/embed.xml", "embedded QEMU"))
+    seen: dict = {}
+    close_when(lambda w: w.session.connections.get("test:///default") is not None
+               and w.session.connections.get("test:///default").ready, seen, qapp)
+    assert vmgui_app.main([]) == 0
+    assert any("showing the demo host test:///default instead" in m for m in seen["messages"])
+    assert seen["window"].session.connections.get("test:///missing/embed.xml") is None
+
+
+def test_default_uri_names_the_reason():
+    uri, why = vmgui_app.default_uri()
+    assert uri in ("qemu:///embed", "test:///default") and why
+
+
+def test_command_line_usage(capsys):
+    assert vmgui_app.main(["--help"]) == 0
+    assert "--connect" in capsys.readouterr().out
+    assert vmgui_app.main(["--bogus"]) == 2
+
+
+def test_python_dash_m_vmgui_help():
+    result = subprocess.run([sys.executable, "-m", "vmgui", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "--connect URI" in result.stdout

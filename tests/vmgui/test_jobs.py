@@ -1,0 +1,95 @@
+"""The job panel on real simulated jobs: progress, cancel, final figures, migration, notices."""
+from __future__ import annotations
+
+from drivers import DomainState, JobOperation, JobState
+from PySide6.QtWidgets import QProgressBar, QToolButton
+
+from vmgui.models.jobs import JobCol
+from vmgui.views import mainwindow
+from vmgui.views.jobpanel import widget_suffixes
+
+
+def key_of(window, uri: str, name: str):  # noqa: ANN001, ANN201
+    return uri, window.session.bridge.connection(uri).lookup_by_name(name).uuid
+
+
+def only_job(window, uri: str, operation: JobOperation):  # noqa: ANN001, ANN201
+    rows = [r for r in window.session.jobs.rows() if r.key[0] == uri and r.info.operation == operation]
+    return rows[0] if len(rows) == 1 else None
+
+
+def test_backup_shows_progress_and_can_be_cancelled(open_window, node_uri, tmp_path, qtbot):
+    slow = f"{node_uri}?rate=64"  # 1 GiB per disk at 64 MiB/s: long enough to watch and cancel
+    window = open_window(slow)
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    window.commands.run("backup", [key_of(window, slow, "db01"), key_of(window, slow, "web01")],
+                        folder=str(folder))
+    qtbot.waitUntil(lambda: len(window.session.jobs.rows()) == 2)
+    assert not any(m.level == "error" for m in window.session.messages.messages())
+    db01 = next(r for r in window.session.jobs.rows() if r.info.domain == "db01")
+    job_id = db01.key[1]
+    bar = window.findChild(QProgressBar, f"jobProgress_{job_id}")
+    cancel = window.findChild(QToolButton, f"cancelJob_{job_id}")
+    assert bar is not None and cancel is not None and cancel.isVisibleTo(window)
+    qtbot.waitUntil(lambda: bar.value() >= 1, timeout=10000)
+    model = window.session.jobs
+    row = model.find(db01.key)
+    assert model.index(row, JobCol.OPERATION).data() == "backup"
+    qtbot.waitUntil(lambda: model.index(row, JobCol.RATE).data() != "—")
+    assert "/" in model.index(row, JobCol.DONE).data()  # processed / total
+    cancel.click()
+    qtbot.waitUntil(lambda: model.row_at(row).info.state is JobState.CANCELLED, timeout=5000)
+    qtbot.waitUntil(lambda: model.index(row, JobCol.STATE).data() == "cancelled")
+    assert not cancel.isVisibleTo(window)
+    assert model.row_at(row).info.processed > 0  # final figures stay
+    assert not any("db01" in p.name for p in folder.iterdir())  # a cancelled backup leaves no file
+    other = next(r for r in model.rows() if r.info.domain == "web01")
+    window.session.cancel_job(*other.key)
+    qtbot.waitUntil(lambda: all(r.info.finished for r in model.rows()), timeout=5000)
+    window.job_panel.clear_button.click()
+    assert model.rowCount() == 0 and window.findChild(QProgressBar, f"jobProgress_{job_id}") is None
+
+
+def test_save_runs_as_a_job_and_keeps_its_final_figures(open_window, node_uri, qtbot, monkeypatch):
+    fast = f"{node_uri}?rate=4096"
+    window = open_window(fast)
+    monkeypatch.setattr(mainwindow, "LONG_JOB_S", 0.0)
+    monkeypatch.setattr(window, "isActiveWindow", lambda: False)
+    window.commands.run("save", [key_of(window, fast, "test")])
+    qtbot.waitUntil(lambda: only_job(window, fast, JobOperation.SAVE) is not None
+                    and only_job(window, fast, JobOperation.SAVE).info.state is JobState.COMPLETED, timeout=10000)
+    row = only_job(window, fast, JobOperation.SAVE)
+    bar = window.findChild(QProgressBar, f"jobProgress_{row.key[1]}")
+    assert bar.value() == 100 and "completed" in bar.format()
+    assert window.session.bridge.connection(fast).lookup_by_name("test").has_managed_save()
+    qtbot.waitUntil(lambda: any("save of test finished" in n for n in window.notices))
+
+
+def test_migration_progress_details_and_name_collisions(open_window, node_uri, make_node, qtbot):
+    src = f"{node_uri}?rate=1024"
+    dest = make_node(2)
+    window = open_window(src, dest)
+    window.commands.run("migrate", [key_of(window, src, "test")], dest=dest, flags=1 | 8)  # LIVE|PERSIST_DEST
+    qtbot.waitUntil(lambda: only_job(window, src, JobOperation.MIGRATION_OUT) is not None)
+    out = only_job(window, src, JobOperation.MIGRATION_OUT)
+    qtbot.waitUntil(lambda: "left" in out.texts[JobCol.DETAILS] and "pass" in out.texts[JobCol.DETAILS])
+    qtbot.waitUntil(lambda: only_job(window, dest, JobOperation.MIGRATION_IN) is not None)
+    incoming = only_job(window, dest, JobOperation.MIGRATION_IN)
+    assert incoming.key[1] == out.key[1] == 1  # both hosts numbered their first job 1
+    qtbot.waitUntil(lambda: out.info.state is JobState.COMPLETED, timeout=15000)
+    dest_conn = window.session.bridge.connection(dest)
+    assert dest_conn.lookup_by_name("test").state()[0] == DomainState.RUNNING
+    model = window.table.model()
+    qtbot.waitUntil(lambda: (dest, dest_conn.lookup_by_name("test").uuid) in model.visible_keys())
+    # the first connection's job keeps the plain name, the second's gets its connection number
+    assert window.findChild(QProgressBar, "jobProgress_1") is window.job_panel.bar(out.key)
+    assert window.findChild(QProgressBar, "jobProgress_1_2") is window.job_panel.bar(incoming.key)
+    assert window.findChild(QToolButton, "cancelJob_1_2") is window.job_panel.cancel_button(incoming.key)
+
+
+def test_widget_names_of_colliding_job_ids():
+    ordinal = {"a": 1, "b": 2, "c": 3}.__getitem__
+    assert widget_suffixes([("c", 1), ("b", 1), ("a", 2)], ordinal) == {("b", 1): "", ("c", 1): "_3",
+                                                                        ("a", 2): ""}
+    assert widget_suffixes([("b", 4), ("a", 4)], ordinal) == {("a", 4): "", ("b", 4): "_2"}

@@ -1,0 +1,42 @@
+"""Run Python's cyclic garbage collector on the UI thread only.
+
+Automatic collection runs in whichever thread happens to allocate when a
+threshold is crossed: with worker and driver threads that may be one of them,
+and freeing a Qt object there crashes or makes Qt warn that timers cannot be
+stopped from another thread. So automatic collection is switched off and a
+timer on the UI thread collects instead, generation by generation, as the
+interpreter itself would.
+"""
+from __future__ import annotations
+
+import gc
+
+from PySide6.QtCore import QObject, QTimer
+
+INTERVAL_MS = 250
+
+
+class MainThreadGC(QObject):
+    def __init__(self, parent: QObject | None = None, interval_ms: int = INTERVAL_MS) -> None:
+        super().__init__(parent)
+        self._was_enabled = gc.isenabled()
+        gc.disable()
+        self._threshold = gc.get_threshold()
+        self._timer = QTimer(self)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self.check)
+        self._timer.start()
+
+    def check(self) -> None:
+        counts = gc.get_count()
+        for generation in (2, 1, 0):
+            if counts[generation] > self._threshold[generation]:
+                gc.collect(generation)
+                return
+
+    def stop(self) -> None:
+        """Hand collection back to the interpreter (after the last Qt object is gone)."""
+        self._timer.stop()
+        gc.collect()
+        if self._was_enabled:
+            gc.enable()
