@@ -21,8 +21,8 @@ CAPTIONS: dict[ListFlags, str] = {
     ListFlags.OTHER: "Other", ListFlags.ACTIVE: "Active", ListFlags.INACTIVE: "Inactive",
     ListFlags.PERSISTENT: "Persistent", ListFlags.TRANSIENT: "Transient",
     ListFlags.AUTOSTART: "Autostart", ListFlags.NO_AUTOSTART: "No autostart",
-    ListFlags.HAS_SNAPSHOT: "Snapshots", ListFlags.NO_SNAPSHOT: "No snapshots",
-    ListFlags.MANAGEDSAVE: "Saved", ListFlags.NO_MANAGEDSAVE: "Not saved",
+    ListFlags.HAS_SNAPSHOT: "With snapshots", ListFlags.NO_SNAPSHOT: "No snapshots",
+    ListFlags.MANAGEDSAVE: "Saved state", ListFlags.NO_MANAGEDSAVE: "No saved state",
 }
 GROUP_NAMES = ("State", "Active", "Persistence", "Autostart", "Snapshots", "Saved state")
 

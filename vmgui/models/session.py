@@ -120,6 +120,8 @@ class Session(QObject):
             return False
         self.connections.update(uri, state=ConnState.CONNECTED, message="")
         self.status.emit(f"Connected to {uri}")
+        # a second sample soon gives the CPU column figures without waiting a full re-sync period
+        QTimer.singleShot(1500, lambda: self._resync_one(uri))
         return True
 
     def close(self, uri: str) -> None:
@@ -155,8 +157,13 @@ class Session(QObject):
 
     def _resync_all(self) -> None:
         for row in self.connections.rows():
-            if row.ready and self.bridge.pending(row.uri) == 0:
-                self.spawn(self.resync(row.uri), f"Refreshing {row.uri}")
+            self._resync_one(row.uri)
+
+    def _resync_one(self, uri: str) -> None:
+        """Bulk re-sync unless the connection is gone, not ready or still busy with earlier calls."""
+        row = self.connections.get(uri)
+        if row is not None and row.ready and self.bridge.pending(uri) == 0 and not self._stopped:
+            self.spawn(self.resync(uri), f"Refreshing {uri}")
 
     def mark_dirty(self, uri: str, uuids: set[str]) -> None:
         self._dirty.setdefault(uri, set()).update(uuids)

@@ -8,8 +8,8 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView,
 from ..models.domains import Col, DomainTableModel, Key
 from .names import name_widget
 
-WIDTHS = {Col.NAME: 200, Col.STATE: 170, Col.VCPUS: 56, Col.MEMORY: 84, Col.CPU: 60, Col.PERSISTENT: 84,
-          Col.AUTOSTART: 76, Col.SNAPSHOTS: 78, Col.MANAGED_SAVE: 86, Col.CONNECTION: 150}
+WIDTHS = {Col.NAME: 180, Col.STATE: 150, Col.VCPUS: 60, Col.MEMORY: 84, Col.CPU: 64, Col.PERSISTENT: 84,
+          Col.AUTOSTART: 80, Col.SNAPSHOTS: 96, Col.MANAGED_SAVE: 100, Col.CONNECTION: 130}
 ROW_HEIGHT = 26
 
 

@@ -60,7 +60,10 @@ class FilterBar(QWidget):
 
         groups = QHBoxLayout()
         groups.setContentsMargins(0, 0, 0, 0)
-        groups.setSpacing(10)
+        groups.setSpacing(12)
+        caption = QLabel("Show:", self)
+        caption.setObjectName("filterGroupLabel")
+        groups.addWidget(caption)
         for title, group in zip(GROUP_NAMES, LIST_GROUPS):
             groups.addWidget(self._group_box(title, group))
         groups.addStretch(1)
@@ -81,10 +84,7 @@ class FilterBar(QWidget):
         row = QHBoxLayout(box)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(0)
-        label = QLabel(title, box)
-        label.setObjectName("filterGroupLabel")
-        row.addWidget(label)
-        row.addSpacing(4)
+        box.setToolTip(title)
         exclusive = QButtonGroup(box)
         exclusive.setExclusive(False)
         for flag in group_bits(group):
@@ -92,8 +92,8 @@ class FilterBar(QWidget):
             name_widget(button, object_name(flag))
             button.setText(CAPTIONS[flag])
             button.setCheckable(True)
-            button.setToolTip(f"Show domains that are {CAPTIONS[flag].lower()}. Within a group, "
-                              "checked buttons combine with OR; groups combine with AND")
+            button.setToolTip(f"{title}: show {CAPTIONS[flag].lower()} domains. Checked buttons of one "
+                              "group combine with OR, groups with AND; none checked = no filter")
             button.toggled.connect(lambda on, f=flag: self._filters.set_flag(f, on))
             exclusive.addButton(button)
             row.addWidget(button)
