@@ -449,3 +449,17 @@ def test_many_threads_one_connection(qconn, libvirtd, unique):
         t.join(120)
     assert errors == []
     assert all(not d.is_active() for d in doms)
+
+
+def test_embedded_to_libvirt_migration_is_refused_before_anything(qconn, tmp_path):
+    nodes = __import__("sys").modules["vmgui_libvirt_tests_nodes"]
+    node = tmp_path / "emb.xml"
+    node.write_text(nodes.node_xml({"emb1": (1, False, False, 0)}))
+    with drivers.open(f"test://{node}") as embedded:
+        assert qconn.supports_feature(Feature.MIGRATION_V3)  # libvirt's answer, for everyone else
+        dom = embedded.lookup_by_name("emb1")
+        with pytest.raises(DriverError) as err:
+            dom.migrate(qconn)
+        assert err.value.code is ErrorCode.NO_SUPPORT
+        assert embedded.list_all_jobs() == [] and dom.is_active()
+        assert qconn.list_all_jobs() == [] and "emb1" not in {d.name for d in qconn.list_all_domains()}
