@@ -121,7 +121,7 @@ class Session(QObject):
         self.connections.update(uri, state=ConnState.CONNECTED, message="")
         self.status.emit(f"Connected to {uri}")
         # a second sample soon gives the CPU column figures without waiting a full re-sync period
-        QTimer.singleShot(1500, lambda: self._resync_one(uri))
+        QTimer.singleShot(1500, self, lambda: self._resync_one(uri))
         return True
 
     def close(self, uri: str) -> None:
