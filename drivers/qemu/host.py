@@ -71,6 +71,8 @@ class LiveVM:
         #: what a running job did to this VM that a later process must undo if we die
         #: (e.g. {"kind": "save", "was_running": True}); persisted in the state file
         self.job_note: dict[str, Any] = {}
+        #: set on every QMP job or migration event: pollers sleep on it instead of spinning
+        self.wakeup = threading.Event()
 
     @property
     def pid(self) -> int | None:
@@ -578,7 +580,9 @@ class QemuHost:
         """Runs on the dispatcher thread, in order."""
         if vm.finished:
             return
-        if name in ("STOP", "RESUME"):
+        if name in ("JOB_STATUS_CHANGE", "MIGRATION", "MIGRATION_PASS", "BLOCK_JOB_COMPLETED"):
+            vm.wakeup.set()
+        elif name in ("STOP", "RESUME"):
             self.sync_status(dom, vm)
         elif name == "SHUTDOWN":
             guest = bool(data.get("guest"))
@@ -599,6 +603,7 @@ class QemuHost:
                 if dom.live is vm:
                     self.emit(dom, EventType.CRASHED, 0, "the guest panicked")
         elif name == "__EOF__":
+            vm.wakeup.set()
             self._on_process_end(dom, vm)
 
     def _on_process_end(self, dom: QDom, vm: LiveVM) -> None:

@@ -107,6 +107,7 @@ def restore_into(host: QemuHost, dom: QDom | None, path: str, job: Job, flags: i
             try:
                 os.lseek(fd, saveimg.DATA_OFFSET, os.SEEK_SET)
                 vm.mon.send_fd(fd, "vmgui-restore")  # type: ignore[union-attr]
+                streams.prepare(vm)  # MIGRATION events wake the wait below
                 vm.execute("migrate-incoming", {"uri": "fd:vmgui-restore"})
 
                 def progress() -> None:

@@ -66,7 +66,8 @@ def run_qemu_job(vm: LiveVM, job_id: str, cmd: str, args: dict[str, Any], job: J
                     job.raise_if_cancelled()
                 raise DriverError(ErrorCode.OPERATION_FAILED, f"{what}: {found['error']}")
             return
-        time.sleep(0.02)
+        vm.wakeup.wait(0.1)  # JOB_STATUS_CHANGE events wake us at once
+        vm.wakeup.clear()
 
 
 def _quiet(vm: LiveVM, cmd: str, args: dict[str, Any]) -> None:

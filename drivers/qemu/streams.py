@@ -13,9 +13,15 @@ from ..errors import DriverError, ErrorCode
 from ..jobs import Job
 from .host import LiveVM
 
-POLL = 0.01
+#: how often figures are refreshed while nothing happens; MIGRATION events wake pollers at once
+POLL = 0.1
 #: max-bandwidth when nothing limits it (QEMU's default is 128 MiB/s)
 UNLIMITED = 1 << 40
+
+
+def _sleep(vm: LiveVM, timeout: float) -> None:
+    vm.wakeup.wait(timeout)
+    vm.wakeup.clear()
 
 
 def prepare(vm: LiveVM, bandwidth_bytes: int | None = None) -> None:
@@ -66,12 +72,12 @@ def run_outgoing(vm: LiveVM, uri: str, job: Job, what: str, bandwidth_bytes: int
                                                                                                "pre-switchover")):
             if cancelled or job.cancel_requested:
                 if status == "cancelling":
-                    time.sleep(POLL)
+                    _sleep(vm, 0.01)
                     continue
                 job.raise_if_cancelled()
             raise DriverError(ErrorCode.OPERATION_FAILED,
                               f"{what} failed: {info.get('error-desc') or status}")
-        time.sleep(POLL)
+        _sleep(vm, POLL)
 
 
 def wait_incoming(vm: LiveVM, what: str, timeout: float | None = None,
@@ -97,4 +103,4 @@ def wait_incoming(vm: LiveVM, what: str, timeout: float | None = None,
             job.raise_if_cancelled()
         if deadline is not None and time.monotonic() > deadline:
             raise DriverError(ErrorCode.OPERATION_TIMEOUT, f"{what}: QEMU did not finish loading in time")
-        time.sleep(POLL)
+        _sleep(vm, POLL)
