@@ -134,6 +134,7 @@ def test_hung_daemon_is_detected_by_keepalive(spare_daemon, node_path):
 
 def test_daemon_going_away_then_reconnect_on_demand(spare_daemon):
     conn = drivers.open(f"libvirt:{spare_daemon.uri}")
+    dom = conn.define_xml(spare_daemon.domain_xml("survivor"))  # persistent: outlives the daemon
     events = []
     conn.register_event_callback(lambda c, d, e: events.append(e))
     assert conn.hostname()
@@ -147,8 +148,10 @@ def test_daemon_going_away_then_reconnect_on_demand(spare_daemon):
         conn.list_all_domains()
     assert "not connected" in err.value.message and err.value.code is not ErrorCode.NO_SUPPORT
     spare_daemon.start()
-    assert conn.list_all_domains() == []
+    assert [d.name for d in conn.list_all_domains()] == ["survivor"]
     assert conn.connected and len(events) == 1
+    assert dom.is_persistent() and not dom.is_active()  # old handles work on the new connection
+    dom.undefine()
     conn.close()
 
 
