@@ -46,7 +46,7 @@ def begin(domain: "QemuDomain", backup_xml: str, flags: int = 0) -> int:
     def worker(job: Job) -> None:
         run(host, vm, spec, nodes, job)
 
-    host.jobs.run(job, worker, True)
+    domain._conn.run_job(job, worker, True)
     return job.id
 
 

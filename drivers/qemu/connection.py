@@ -18,6 +18,7 @@ from ..listfilter import compile_filter
 from ..records import DomainRecord, JobInfo
 from . import migration, saveimg, saveops, storage
 from .domain import QemuDomain, boot, transition
+from .guard import guard_worker, guarded
 from .host import QDom, QemuHost, release_host
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ FEATURES = frozenset({
 })
 
 
+@guarded
 class QemuConnection(Connection):
     """A connection to one root; connections to the same root share its state."""
 
@@ -159,7 +161,7 @@ class QemuConnection(Connection):
                 raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' is already running")
             created = dom is None
             if dom is None:
-                dom = QDom(None, False, definition.name, definition.uuid)
+                dom = QDom(None, False, definition.name, definition.uuid, shadow=definition)
                 host.add(dom)
         try:
             with transition(host, dom, "start"):
@@ -217,7 +219,8 @@ class QemuConnection(Connection):
 
     # -- jobs ------------------------------------------------------------------------
     def run_job(self, job: Job, worker: Any, asynchronous: bool) -> Any:
-        return self.host.jobs.run(job, worker, asynchronous)
+        from ..jobs import operation_text
+        return self.host.jobs.run(job, guard_worker(worker, operation_text(job.operation)), asynchronous)
 
     def migration_job(self, dom: Domain, action: str) -> Job:
         self._check_open()

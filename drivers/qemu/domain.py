@@ -23,7 +23,8 @@ from ..records import DomainInfo, DomainRecord, JobInfo
 from . import backup as backup_mod
 from . import saveops, snapshots, streams
 from .host import QDom, QemuHost
-from .layout import write_atomically
+from .guard import guarded
+from .layout import unlink, write_atomically
 
 if TYPE_CHECKING:
     from .connection import QemuConnection
@@ -52,6 +53,7 @@ def transition(host: QemuHost, dom: QDom, action: str) -> Iterator[None]:
             dom._busy = None  # type: ignore[attr-defined]
 
 
+@guarded
 class QemuDomain(Domain):
     _conn: "QemuConnection"
 
@@ -147,12 +149,12 @@ class QemuDomain(Domain):
                 with host.lock:
                     dom.managed_save = False
                     dom.touch()
-                os.unlink(path)
+                unlink(path)
 
             return self._conn.run_job(job, worker, bool(flags & JobFlags.ASYNC))
         with transition(host, dom, "start"):
             if dom.managed_save:  # FORCE_BOOT: discard the image
-                os.unlink(host.layout.managed_save(dom.uuid))
+                unlink(host.layout.managed_save(dom.uuid))
                 with host.lock:
                     dom.managed_save = False
                     dom.touch()
@@ -281,7 +283,7 @@ class QemuDomain(Domain):
             dom = self._idle("remove the managed save of")
             if not dom.managed_save:
                 raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' has no managed save image")
-            os.unlink(self._host.layout.managed_save(dom.uuid))
+            unlink(self._host.layout.managed_save(dom.uuid))
             dom.managed_save = False
             if dom.reason == ShutoffReason.SAVED:
                 dom.reason = int(ShutoffReason.UNKNOWN)

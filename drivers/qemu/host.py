@@ -99,8 +99,11 @@ class LiveVM:
 class QDom:
     """One domain of a root. Mutate under the host lock, then ``touch()``."""
 
-    def __init__(self, config: DomainXML | None, persistent: bool, name: str, uuid: str) -> None:
+    def __init__(self, config: DomainXML | None, persistent: bool, name: str, uuid: str,
+                 shadow: DomainXML | None = None) -> None:
         self.config = config
+        #: what a transient domain that is being started (or restored, or migrated in) will run
+        self.shadow = shadow
         self.persistent = persistent
         self.name = name
         self.uuid = uuid
@@ -128,8 +131,11 @@ class QDom:
     def definition(self) -> DomainXML:
         if self.live is not None:
             return self.live.definition
-        assert self.config is not None
-        return self.config
+        if self.config is not None:
+            return self.config
+        if self.shadow is not None:
+            return self.shadow
+        raise DriverError(ErrorCode.NO_DOMAIN, f"domain '{self.name}' has no definition any more")
 
     def touch(self) -> None:
         self.bits = filter_bits(self.live is not None, self.persistent, self.state, self.managed_save,
@@ -346,7 +352,7 @@ class QemuHost:
         with self.lock:
             dom = self.by_uuid.get(uuid)
             if dom is None:
-                dom = QDom(None, False, definition.name, uuid)
+                dom = QDom(None, False, definition.name, uuid, shadow=definition)
                 if not data.get("persistent"):
                     meta = read_json(self.layout.meta(uuid)) or {}
                     self._load_snapshots(dom, meta)

@@ -50,7 +50,7 @@ def prepare(conn: "QemuConnection", definition: DomainXML, flags: int, params: d
                               f"{conn.uri} already has another domain named '{definition.name}'")
         existed = dom is not None
         if dom is None:
-            dom = QDom(None, False, definition.name, definition.uuid)
+            dom = QDom(None, False, definition.name, definition.uuid, shadow=definition)
             host.add(dom)
         job = host.jobs.begin(dom.uuid, dom.name, JobOperation.MIGRATION_IN, "migrate")
     try:

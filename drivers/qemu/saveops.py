@@ -90,7 +90,7 @@ def restore_into(host: QemuHost, dom: QDom | None, path: str, job: Job, flags: i
         if dom is None:
             dom = host.by_uuid.get(definition.uuid)
             if dom is None:
-                dom = QDom(None, False, definition.name, definition.uuid)
+                dom = QDom(None, False, definition.name, definition.uuid, shadow=definition)
                 host.add(dom)
                 created = True
             else:

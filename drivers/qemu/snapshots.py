@@ -21,6 +21,7 @@ from ..flags import (
 from ..jobs import Job
 from ..snapxml import SnapshotDef, snapshot_request
 from . import storage
+from .guard import guarded
 from .host import LiveVM, QDom, QemuHost
 
 if TYPE_CHECKING:
@@ -137,6 +138,7 @@ def create(domain: "QemuDomain", xml_or_name: str, flags: int = 0) -> "QemuSnaps
     return domain._conn.run_job(job, worker, bool(flags & JobFlags.ASYNC))
 
 
+@guarded
 class QemuSnapshot(Snapshot):
     _domain: "QemuDomain"
 
@@ -165,6 +167,7 @@ class QemuSnapshot(Snapshot):
         check_flags(flags, 0, "snapshot revert")
         from .domain import boot
         host: QemuHost = self._domain._host
+        domain = self._domain
         with host.lock:
             dom, snap = self._lookup()
             host.jobs.check_idle(dom.uuid, dom.name, "revert")
@@ -210,12 +213,13 @@ class QemuSnapshot(Snapshot):
                 dom.touch()
                 host.emit(dom, EventType.SNAPSHOT, SnapshotEventDetail.REVERTED, snap.name)
 
-        host.jobs.run(job, worker, False)
+        domain._conn.run_job(job, worker, False)
 
     def delete(self, flags: int = 0) -> None:
         """Remove the snapshot from the disks and its metadata; children move up to its parent."""
         check_flags(flags, 0, "snapshot delete")
         host: QemuHost = self._domain._host
+        domain = self._domain
         with host.lock:
             dom, snap = self._lookup()
             host.jobs.check_idle(dom.uuid, dom.name, "delete a snapshot of")
@@ -249,4 +253,4 @@ class QemuSnapshot(Snapshot):
                 dom.touch()
                 host.emit(dom, EventType.SNAPSHOT, SnapshotEventDetail.DELETED, snap.name)
 
-        host.jobs.run(job, worker, False)
+        domain._conn.run_job(job, worker, False)
