@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-import time
 from typing import Any
 
 from ..base import Connection, Domain
@@ -507,6 +506,3 @@ class LibvirtConnection(Connection):
         """Deliver everything queued so far (tests, scripts)."""
         return self.bus.flush(timeout)
 
-
-def now() -> float:
-    return time.time()
