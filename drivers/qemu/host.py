@@ -9,6 +9,7 @@ host's dispatcher thread, which may take the lock and issue QMP commands.
 """
 from __future__ import annotations
 
+import fcntl
 import itertools
 import logging
 import os
@@ -172,6 +173,7 @@ class QemuHost:
         self.closed = False
         self.host_key = f"{socket.gethostname() or 'localhost'}-{layout.key}"
         self._lockspace: Any = None
+        self._owner_fd: int | None = None
         #: forks supervisors fast; started once the root has domains (see warm_up)
         self.launcher = leases.FastLauncher()
 
@@ -200,6 +202,24 @@ class QemuHost:
         self.dispatch(done.set)
         done.wait(timeout)
 
+    def claim(self) -> None:
+        """Become the one process that manages this root (QEMU's QMP socket takes one client)."""
+        path = self.layout.runtime / "owner.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            try:
+                owner = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+            finally:
+                os.close(fd)
+            raise DriverError(ErrorCode.RESOURCE_BUSY,
+                              f"the root {self.layout.root} is managed by another process (pid {owner}); "
+                              "close vmgui there, or use another root") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._owner_fd = fd
+
     def shutdown(self) -> None:
         """Last connection closed: drop QMP sessions; the VMs keep running."""
         with self.lock:
@@ -216,6 +236,9 @@ class QemuHost:
         self.launcher.close()
         self.loop.stop()
         self.bus.close()
+        if self._owner_fd is not None:
+            os.close(self._owner_fd)  # drops the flock
+            self._owner_fd = None
 
     def warm_up(self) -> None:
         """Start the supervisor helper in the background, ahead of the first VM start."""
@@ -675,6 +698,7 @@ def acquire_host(root: Path) -> tuple[QemuHost, bool]:
             layout.ensure()
             host = QemuHost(layout)
             try:
+                host.claim()
                 host.load()
             except BaseException:
                 host.shutdown()

@@ -124,9 +124,14 @@ class FastLauncher:
         import time
         api = _api()
         cmd = mgr.supervisor_command(argv, register_only=register_only, notify_fd=987654, cwd=cwd)
-        if cmd[1:3] != ["-m", "drivers.locking.supervisor"] or "987654" not in cmd:
+        try:
+            at = cmd.index("--notify-fd") + 1
+        except ValueError:
+            at = -1
+        if cmd[1:3] != ["-m", "drivers.locking.supervisor"] or at < 0 or cmd[at] != "987654":
             return mgr.launch(argv, register_only=register_only, stdout_path=stdout_path, cwd=cwd)
-        args = ["{notify}" if a == "987654" else a for a in cmd[3:]]
+        cmd[at] = "{notify}"
+        args = cmd[3:]
         mgr.lockspace.ensure()
         if self._sock is None:
             self.start()

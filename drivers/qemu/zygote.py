@@ -51,7 +51,8 @@ def _child(request: dict, notify_fd: int, sock: socket.socket) -> None:
         os.dup2(out, 1)
         os.dup2(out, 2)
         os.chdir(request.get("cwd") or "/")
-        args = [str(notify_fd) if a == "{notify}" else a for a in request["args"]]
+        args = list(request["args"])
+        args[args.index("{notify}")] = str(notify_fd)
         from drivers.locking import supervisor
         code = supervisor.main(args)
     except BaseException:  # noqa: BLE001 - never return into the helper's loop

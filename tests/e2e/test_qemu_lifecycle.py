@@ -208,3 +208,14 @@ def test_event_types_are_typed(env):
     dom.destroy()
     conn.host.bus.flush()
     assert all(isinstance(e.type, EventType) for e in log.events)
+
+
+def test_a_root_has_one_managing_process(env):
+    """QEMU's QMP socket takes one client: a second process is told, not left hanging."""
+    conn = env.open()
+    conn.create_xml(env.xml("solo"))
+    script = f"import drivers\ntry:\n    drivers.open({env.uri()!r})\nexcept drivers.DriverError as e:\n    print(e.code.name, e)\n"
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=repo,
+                         env={**os.environ, "PYTHONPATH": repo})
+    assert out.stdout.startswith("RESOURCE_BUSY") and str(os.getpid()) in out.stdout, out.stdout + out.stderr
