@@ -19,6 +19,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 
 from drivers import DomainRecord, DomainState
 from drivers.flags import describe_state
+from drivers.records import filter_bits
 
 from .. import icons
 from .format import bytes_text
@@ -53,6 +54,28 @@ TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
 ALIGN = Qt.ItemDataRole.TextAlignmentRole.value
 KEY_ROLE = Qt.ItemDataRole.UserRole.value + 1
 _ALIGN_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+
+_BITS: dict[tuple[bool, bool, int, bool, bool, bool], int] = {}
+_STATE_TEXT: dict[tuple[int, int], str] = {}
+
+
+def record_bits(rec: DomainRecord) -> int:
+    """``rec.bits`` (the core's :func:`drivers.records.filter_bits`), memoized: 128 combinations exist."""
+    key = (rec.id is not None, rec.persistent, int(rec.state), rec.managed_save, rec.autostart,
+           rec.snapshot_count > 0)
+    bits = _BITS.get(key)
+    if bits is None:
+        bits = _BITS[key] = filter_bits(*key)
+    return bits
+
+
+def state_text(state: int, reason: int) -> str:
+    key = (int(state), int(reason))
+    text = _STATE_TEXT.get(key)
+    if text is None:
+        text = _STATE_TEXT[key] = describe_state(state, reason)
+    return text
 
 
 @dataclass(slots=True, eq=False)
@@ -92,14 +115,14 @@ class DomainRow:
         if rec.id is None:
             self.cpu, self.sample = None, None
         self.rec = rec
-        self._bits = rec.bits
+        self._bits = record_bits(rec)
         self.lname = rec.name.lower()
         self.haystack = f"{self.lname}\n{rec.title.lower()}\n{rec.uuid}"
         self._format()
 
     def _format(self) -> None:
         rec = self.rec
-        state = describe_state(rec.state, rec.reason)
+        state = state_text(rec.state, rec.reason)
         if self.busy:
             state = f"{state} — {self.busy}…"
         cpu = "—" if self.cpu is None else f"{self.cpu:.0f} %"
@@ -128,8 +151,9 @@ class DomainTableModel(QAbstractTableModel):
         self._rows: dict[Key, DomainRow] = {}
         self._sorted: list[DomainRow] | None = []
         self._visible: list[DomainRow] = []
-        self._pos: dict[Key, int] = {}
+        self._pos: dict[Key, int] | None = {}  # visible row by key; None = rebuild on demand
         self._accepts: Accepts = lambda bits: True
+        self._verdicts: dict[int, bool] = {}  # bits value -> self._accepts(bits), filled lazily
         self._search = ""
         self._only_uri: str | None = None
         self._sort_col = Col.NAME
@@ -144,22 +168,24 @@ class DomainTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(HEADERS)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = DISPLAY) -> Any:
+        # Called ~7 times per painted cell (one per role): cheapest checks first, and roles
+        # we do not provide (font, colours, check state) return before touching the index.
         if role == DISPLAY:
             if not index.isValid():
                 return None
             return self._visible[index.row()].texts[index.column()]
-        if not index.isValid():
-            return None
-        row = self._visible[index.row()]
-        col = index.column()
         if role == DECORATION:
-            return icons.state_icon(row.rec.state, bool(row.busy)) if col == 0 else None
+            if index.column() != 0 or not index.isValid():
+                return None
+            row = self._visible[index.row()]
+            return icons.state_icon(row.rec.state, bool(row.busy))
         if role == ALIGN:
-            return _ALIGN_RIGHT if col in _RIGHT else None
-        if role == TOOLTIP:
-            return self._tooltip(row, col)
-        if role == KEY_ROLE:
-            return row.key
+            return _ALIGN_RIGHT if index.column() in _RIGHT else None
+        if role == TOOLTIP or role == KEY_ROLE:
+            if not index.isValid():
+                return None
+            row = self._visible[index.row()]
+            return row.key if role == KEY_ROLE else self._tooltip(row, index.column())
         return None
 
     def _tooltip(self, row: DomainRow, col: int) -> str | None:
@@ -191,7 +217,7 @@ class DomainTableModel(QAbstractTableModel):
 
     def find(self, key: Key) -> int | None:
         """Visible row of ``key``, or None when it is filtered out or unknown."""
-        return self._pos.get(key)
+        return self._positions().get(key)
 
     def get(self, key: Key) -> DomainRow | None:
         return self._rows.get(key)
@@ -205,8 +231,21 @@ class DomainTableModel(QAbstractTableModel):
         return sum(1 for k in self._rows if k[0] == uri)
 
     # -- filtering -------------------------------------------------------------
+    def _positions(self) -> dict[Key, int]:
+        if self._pos is None:
+            self._pos = {r.key: i for i, r in enumerate(self._visible)}
+        return self._pos
+
+    def _accepted(self, bits: int) -> bool:
+        """The core predicate, asked once per distinct bits value (at most 128 exist)."""
+        verdict = self._verdicts.get(bits)
+        if verdict is None:
+            verdict = self._verdicts[bits] = bool(self._accepts(bits))
+        return verdict
+
     def set_filter(self, accepts: Accepts, search: str = "", only_uri: str | None = None) -> None:
         self._accepts = accepts
+        self._verdicts = {}
         self._search = search.strip().lower()
         self._only_uri = only_uri
         self._relayout()
@@ -223,7 +262,7 @@ class DomainTableModel(QAbstractTableModel):
         changed: list[DomainRow] = []
         seen: set[Key] = set()
         col = self._sort_col
-        accepts = self._accepts
+        accepts = self._accepted
         label = self._labels.get(uri, uri)
         for rec in records:
             key = (uri, rec.uuid)
@@ -243,7 +282,7 @@ class DomainTableModel(QAbstractTableModel):
             if row.sort[col] != old_sort:
                 self._sorted = None
                 structural = True
-            elif accepts(old_bits) != accepts(row.bits):
+            elif accepts(old_bits) != accepts(row._bits):
                 structural = True
             else:
                 changed.append(row)
@@ -259,6 +298,12 @@ class DomainTableModel(QAbstractTableModel):
         else:
             self._rows_changed(changed)
 
+    def retain(self, uri: str, uuids: set[str]) -> None:
+        """Drop the rows of ``uri`` whose uuid is not in ``uuids`` (end of a chunked re-sync)."""
+        gone = [k[1] for k in self._rows if k[0] == uri and k[1] not in uuids]
+        if gone:
+            self.apply(uri, (), removed=gone)
+
     def remove_connection(self, uri: str) -> None:
         self.apply(uri, (), complete=True)
 
@@ -269,7 +314,8 @@ class DomainTableModel(QAbstractTableModel):
             self._rows_changed([row])
 
     def _rows_changed(self, rows: list[DomainRow]) -> None:
-        positions = [p for p in (self._pos.get(r.key) for r in rows) if p is not None]
+        pos = self._positions()
+        positions = [p for p in (pos.get(r.key) for r in rows) if p is not None]
         if positions:
             self.dataChanged.emit(self.index(min(positions), 0),
                                   self.index(max(positions), len(HEADERS) - 1))
@@ -279,21 +325,23 @@ class DomainTableModel(QAbstractTableModel):
             col = self._sort_col
             self._sorted = sorted(self._rows.values(), key=lambda r: (r.sort[col], r.lname, r.uri),
                                   reverse=self._sort_desc)
-        accepts, search, only = self._accepts, self._search, self._only_uri
+        search, only = self._search, self._only_uri
         rows = self._sorted
         if only is not None:
             rows = [r for r in rows if r.key[0] == only]
         if search:
             rows = [r for r in rows if search in r.haystack]
-        visible = [r for r in rows if accepts(r._bits)]
+        allowed = {bits for bits in {r._bits for r in rows} if self._accepted(bits)}
+        visible = [r for r in rows if r._bits in allowed]
         self.layoutAboutToBeChanged.emit()
         persistent = self.persistentIndexList()
         moved = [(self._visible[p.row()].key, p.column()) for p in persistent]
         self._visible = visible
-        self._pos = {r.key: i for i, r in enumerate(visible)}
+        self._pos = None
+        positions = self._positions() if moved else {}
         new = []
         for key, column in moved:
-            pos = self._pos.get(key)
+            pos = positions.get(key)
             new.append(self.index(pos, column) if pos is not None else QModelIndex())
         self.changePersistentIndexList(persistent, new)
         self.layoutChanged.emit()

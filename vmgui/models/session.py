@@ -28,7 +28,8 @@ from .messages import MessageModel
 log = logging.getLogger(__name__)
 OPEN_TIMEOUT_S = 120.0
 RESYNC_S = 5.0
-FETCH_FEW = 64  # above this many dirty domains, one bulk listing is cheaper
+FETCH_FEW = 64
+RESYNC_SLICE = 1000  # records merged per event-loop turn  # above this many dirty domains, one bulk listing is cheaper
 
 
 class Session(QObject):
@@ -149,10 +150,17 @@ class Session(QObject):
         self.domains.set_filter(f.accepts(), f.search, f.only_uri)
 
     async def resync(self, uri: str) -> None:
+        """One bulk listing, merged in slices so a big host never stalls the loop for long."""
         records = await self.bridge.list_records(uri)
+        for start in range(0, len(records), RESYNC_SLICE):
+            if self.connections.get(uri) is None:
+                return
+            self.domains.apply(uri, records[start:start + RESYNC_SLICE])
+            if start + RESYNC_SLICE < len(records):
+                await asyncio.sleep(0)  # let painting and events in between slices
         if self.connections.get(uri) is None:
             return
-        self.domains.apply(uri, records, complete=True)
+        self.domains.retain(uri, {r.uuid for r in records})
         self.connections.update(uri, domains=len(records))
 
     def _resync_all(self) -> None:
