@@ -43,6 +43,8 @@ from ..jobs import Job, JobTable
 log = logging.getLogger(__name__)
 
 POLL_HZ = 3.0
+#: A JOB_COMPLETED this soon after vmgui's own job ended belongs to that job.
+RECENT_S = 10.0
 # virDomainJobType
 JOB_NONE, JOB_BOUNDED, JOB_UNBOUNDED, JOB_COMPLETED, JOB_FAILED, JOB_CANCELLED = range(6)
 STATS_COMPLETED = 1 << 0
@@ -93,6 +95,7 @@ class JobTracker:
         self.table = table
         self.lock = threading.RLock()  # held across 'libvirt call + track' so events wait
         self._tracked: dict[int, Tracked] = {}
+        self._recent: dict[str, tuple[float, Job]] = {}  # uuid -> (when, job) untracked lately
         self._completions: list[tuple[str, str, dict[str, Any], Callable[[], Any]]] = []
         self._wake = threading.Event()
         self._stop = False
@@ -111,7 +114,18 @@ class JobTracker:
 
     def untrack(self, job: Job) -> None:
         with self.lock:
-            self._tracked.pop(job.id, None)
+            if self._tracked.pop(job.id, None) is not None:
+                self._recent[job.domain_uuid] = (time.monotonic(), job)
+
+    def _recently_ended(self, uuid: str, params: dict[str, Any]) -> bool:
+        """A JOB_COMPLETED that arrives just after vmgui's own call returned is that job's."""
+        entry = self._recent.get(uuid)
+        if entry is None or time.monotonic() - entry[0] > RECENT_S:
+            return False
+        if operation_of(params) not in (JobOperation.UNKNOWN, entry[1].operation):
+            return False
+        del self._recent[uuid]  # one completion per job
+        return True
 
     def tracked_for(self, uuid: str) -> Tracked | None:
         with self.lock:
@@ -197,6 +211,8 @@ class JobTracker:
                     self.finish_watched(tracked, params)
                 elif tracked is not None:
                     tracked.completed_params = params  # our call returns soon and uses them
+                elif self._recently_ended(uuid, params):
+                    continue
                 else:
                     self._record_foreign(uuid, name, params)
 
