@@ -483,6 +483,10 @@ class QemuHost:
         mgr = leases.manager(dom.uuid, dom.name, cmd.disks, self.lockspace, self.host_key, lay.supervisors)
         logfile = lay.log(dom.name)
         try:
+            log_start = os.path.getsize(logfile)
+        except OSError:
+            log_start = 0
+        try:
             with open(logfile, "ab") as fh:
                 fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} starting: {argv!r}\n".encode())
         except OSError:
@@ -497,16 +501,17 @@ class QemuHost:
                 sup.shutdown(5)
             except DriverError:
                 pass
-            tail = self.log_tail(dom.name)
+            tail = self.log_tail(dom.name, since=log_start)
             code = ErrorCode.RESOURCE_BUSY if 'Failed to get "write" lock' in tail or \
                 'Failed to get "consistent read" lock' in tail else ErrorCode.OPERATION_FAILED
             raise DriverError(code, f"QEMU could not start '{dom.name}': {tail or exc.message}") from None
         return vm
 
-    def log_tail(self, name: str, lines: int = 3) -> str:
+    def log_tail(self, name: str, lines: int = 3, since: int = 0) -> str:
+        """The last lines QEMU wrote to its log (after offset ``since``)."""
         try:
             with open(self.layout.log(name), "rb") as fh:
-                fh.seek(max(0, os.fstat(fh.fileno()).st_size - 4096))
+                fh.seek(max(since, os.fstat(fh.fileno()).st_size - 4096))
                 text = fh.read().decode("utf-8", "replace")
         except OSError:
             return ""
