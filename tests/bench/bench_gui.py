@@ -70,6 +70,16 @@ def child(count: int) -> dict:
     from vmgui import app as vmgui_app
     from vmgui.models.actions import Selected
     result: dict = {"domains": count}
+    import gc
+    gc_times: list[float] = []
+    gc_start = [0.0]
+
+    def gc_watch(phase: str, info: dict) -> None:
+        if phase == "start":
+            gc_start[0] = time.perf_counter()
+        else:
+            gc_times.append((time.perf_counter() - gc_start[0]) * 1000)
+    gc.callbacks.append(gc_watch)
     t0 = time.perf_counter()
 
     def find_window():  # noqa: ANN202
@@ -140,6 +150,7 @@ def child(count: int) -> dict:
             result["jobs_seen"] = len(jobs)
             result["hung_busy"] = window.session.connections.get("hung:///nowhere").busy
             result["max_stall_ms"] = state["worst"] * 1000
+            result["max_gc_ms"] = max(gc_times, default=0.0)
             _, result["rss_peak_mb"] = rss_mb()
             release.set()
             window.close()
@@ -150,32 +161,53 @@ def child(count: int) -> dict:
     return result
 
 
+def driver_only(count: int) -> dict:
+    """The driver's share: open the same kind of node file and list it, without Qt."""
+    import vmgui_nodes
+    tmp = Path(tempfile.mkdtemp(prefix="vmgui-bench-"))
+    uri = vmgui_nodes.write_node(str(tmp / "node.xml"), count)
+    import drivers
+    start = time.perf_counter()
+    conn = drivers.open(uri)
+    conn.get_all_domain_stats()
+    seconds = time.perf_counter() - start
+    return {"driver_s": seconds, "driver_rss_mb": rss_mb()[0]}
+
+
+def run_child(mode: str, count: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, mode, str(count)], capture_output=True, text=True, timeout=600)
+    line = next((ln for ln in reversed(out.stdout.splitlines()) if ln.startswith("{")), None)
+    if line is None:
+        raise RuntimeError(f"{mode} {count} failed:\n{out.stdout}\n{out.stderr}")
+    return json.loads(line)
+
+
 def main() -> int:
     if len(sys.argv) == 3 and sys.argv[1] == "--child":
         print(json.dumps(child(int(sys.argv[2]))))
         return 0
+    if len(sys.argv) == 3 and sys.argv[1] == "--driver":
+        print(json.dumps(driver_only(int(sys.argv[2]))))
+        return 0
     print(f"vmgui GUI benchmarks, {os.cpu_count()} CPUs, offscreen, test:/// node files\n")
     rows = []
     for count in (1000, 10000):
-        out = subprocess.run([sys.executable, __file__, "--child", str(count)], capture_output=True, text=True,
-                             timeout=600)
-        line = next((ln for ln in reversed(out.stdout.splitlines()) if ln.startswith("{")), None)
-        if line is None:
-            print(out.stdout, out.stderr)
-            return 1
-        rows.append(json.loads(line))
+        rows.append({**run_child("--child", count), **run_child("--driver", count)})
     fmt = "{:<44}" + "{:>12}" * len(rows)
     print(fmt.format("domains", *[f"{r['domains']:,}" for r in rows]))
     for key, label, target in [
         ("populate_s", "main() to populated table (s)", "0.5 / 2"),
+        ("driver_s", "  of which the driver: open node + list (s)", ""),
         ("toggle_p50_ms", "filter toggle + repaint p50 (ms)", ""),
         ("toggle_p95_ms", "filter toggle + repaint p95 (ms)", "16"),
         ("toggle_max_ms", "filter toggle + repaint max (ms)", ""),
         ("max_stall_ms", "max event-loop stall, 8 jobs + hung call (ms)", "50"),
+        ("max_gc_ms", "  longest garbage collection in the run (ms)", ""),
         ("rss_populated_mb", "RSS when populated (MB)", ""),
+        ("driver_rss_mb", "  the driver alone, without Qt (MB)", ""),
         ("rss_peak_mb", "peak RSS (MB)", "200"),
     ]:
-        values = [f"{r[key]:.3f}" if key == "populate_s" else f"{r[key]:.1f}" for r in rows]
+        values = [f"{r[key]:.3f}" if key.endswith("_s") else f"{r[key]:.1f}" for r in rows]
         print(fmt.format(label, *values) + (f"   target {target}" if target else ""))
     print(fmt.format("jobs seen / still running at the end", *[f"{r['jobs_seen']}/{r['jobs_running_during_stall']}"
                                                              for r in rows]))

@@ -78,6 +78,20 @@ def state_text(state: int, reason: int) -> str:
     return text
 
 
+_SHARED: dict[tuple[Any, int], str] = {}
+
+
+def _shared(value: int, fmt: Callable[[int], str]) -> str:
+    """One string object per distinct figure: 10,000 rows mostly repeat a few values."""
+    key = (fmt, value)
+    text = _SHARED.get(key)
+    if text is None:
+        if len(_SHARED) > 50_000:
+            _SHARED.clear()
+        text = _SHARED[key] = fmt(value)
+    return text
+
+
 @dataclass(slots=True, eq=False)
 class DomainRow:
     """One domain with everything the view needs precomputed."""
@@ -89,8 +103,6 @@ class DomainRow:
     sample: tuple[float, int] | None = None  # (monotonic s, cpu_time_ns) of the last record
     busy: str = ""
     texts: tuple[str, ...] = ()
-    sort: tuple[Any, ...] = ()
-    haystack: str = ""
     lname: str = ""
     _bits: int = 0
 
@@ -103,7 +115,7 @@ class DomainRow:
         return self._bits
 
     def refresh(self, rec: DomainRecord, now: float) -> None:
-        """Take a new record: recompute CPU usage, texts and sort keys."""
+        """Take a new record: recompute CPU usage and texts."""
         if rec.id is not None and self.sample is not None and self.rec.id == rec.id:
             dt = now - self.sample[0]
             if dt >= 0.5:
@@ -117,7 +129,6 @@ class DomainRow:
         self.rec = rec
         self._bits = record_bits(rec)
         self.lname = rec.name.lower()
-        self.haystack = f"{self.lname}\n{rec.title.lower()}\n{rec.uuid}"
         self._format()
 
     def _format(self) -> None:
@@ -127,20 +138,34 @@ class DomainRow:
             state = f"{state} — {self.busy}…"
         cpu = "—" if self.cpu is None else f"{self.cpu:.0f} %"
         self.texts = (
-            rec.name, state, str(rec.vcpus), bytes_text(rec.memory_kib * 1024), cpu,
+            rec.name, state, _shared(rec.vcpus, str), _shared(rec.memory_kib * 1024, bytes_text), cpu,
             "yes" if rec.persistent else "transient", "yes" if rec.autostart else "—",
-            str(rec.snapshot_count) if rec.snapshot_count else "—",
+            _shared(rec.snapshot_count, str) if rec.snapshot_count else "—",
             "saved" if rec.managed_save else "—", self.label,
-        )
-        self.sort = (
-            self.lname, _STATE_ORDER.get(rec.state, 9), rec.vcpus, rec.memory_kib,
-            -1.0 if self.cpu is None else self.cpu, rec.persistent, rec.autostart, rec.snapshot_count,
-            rec.managed_save, self.label,
         )
 
     def set_busy(self, text: str) -> None:
         self.busy = text
         self._format()
+
+    def matches(self, search: str) -> bool:
+        rec = self.rec
+        return search in self.lname or search in rec.uuid or (bool(rec.title) and search in rec.title.lower())
+
+
+#: Primary sort key per column (ties are broken by name, then connection).
+SORT_KEYS: dict[Col, Callable[[DomainRow], Any]] = {
+    Col.NAME: lambda r: r.lname,
+    Col.STATE: lambda r: _STATE_ORDER.get(r.rec.state, 9),
+    Col.VCPUS: lambda r: r.rec.vcpus,
+    Col.MEMORY: lambda r: r.rec.memory_kib,
+    Col.CPU: lambda r: -1.0 if r.cpu is None else r.cpu,
+    Col.PERSISTENT: lambda r: r.rec.persistent,
+    Col.AUTOSTART: lambda r: r.rec.autostart,
+    Col.SNAPSHOTS: lambda r: r.rec.snapshot_count,
+    Col.MANAGED_SAVE: lambda r: r.rec.managed_save,
+    Col.CONNECTION: lambda r: r.label,
+}
 
 
 class DomainTableModel(QAbstractTableModel):
@@ -261,7 +286,7 @@ class DomainTableModel(QAbstractTableModel):
         structural = False
         changed: list[DomainRow] = []
         seen: set[Key] = set()
-        col = self._sort_col
+        sort_key = SORT_KEYS[self._sort_col]
         accepts = self._accepted
         label = self._labels.get(uri, uri)
         for rec in records:
@@ -277,9 +302,9 @@ class DomainTableModel(QAbstractTableModel):
                 continue
             if row.rec == rec:
                 continue
-            old_bits, old_sort = row.bits, row.sort[col]
+            old_bits, old_sort = row.bits, sort_key(row)
             row.refresh(rec, now)
-            if row.sort[col] != old_sort:
+            if sort_key(row) != old_sort:
                 self._sorted = None
                 structural = True
             elif accepts(old_bits) != accepts(row._bits):
@@ -322,15 +347,15 @@ class DomainTableModel(QAbstractTableModel):
 
     def _relayout(self) -> None:
         if self._sorted is None:
-            col = self._sort_col
-            self._sorted = sorted(self._rows.values(), key=lambda r: (r.sort[col], r.lname, r.uri),
+            key = SORT_KEYS[self._sort_col]
+            self._sorted = sorted(self._rows.values(), key=lambda r: (key(r), r.lname, r.uri),
                                   reverse=self._sort_desc)
         search, only = self._search, self._only_uri
         rows = self._sorted
         if only is not None:
             rows = [r for r in rows if r.key[0] == only]
         if search:
-            rows = [r for r in rows if search in r.haystack]
+            rows = [r for r in rows if r.matches(search)]
         allowed = {bits for bits in {r._bits for r in rows} if self._accepted(bits)}
         visible = [r for r in rows if r._bits in allowed]
         self.layoutAboutToBeChanged.emit()

@@ -150,13 +150,15 @@ class JobPanel(QDockWidget):
             bar.setRange(0, 100)
             bar.setValue(max(0, percent))
         state = row.texts[JobCol.STATE]
+        if bar.property("jobState") == state:
+            return  # only the value moved; everything below changes with the state alone
         bar.setFormat("%p %" if not row.info.finished else f"{state} · %p %")
         bar.setProperty("jobState", state)
         bar.setToolTip(f"{row.texts[JobCol.OPERATION]} of {row.info.domain}: {state}")
         button.setEnabled(not row.info.finished)
         button.setVisible(not row.info.finished)
         button.setToolTip(f"Cancel the {row.texts[JobCol.OPERATION]} of {row.info.domain}")
-        bar.style().unpolish(bar)
+        bar.style().unpolish(bar)  # re-read the style sheet: the chunk colour follows jobState
         bar.style().polish(bar)
 
     def _rename(self) -> None:
