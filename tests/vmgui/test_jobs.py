@@ -41,7 +41,7 @@ def test_backup_shows_progress_and_can_be_cancelled(open_window, node_uri, tmp_p
     cancel.click()
     qtbot.waitUntil(lambda: model.row_at(row).info.state is JobState.CANCELLED, timeout=5000)
     qtbot.waitUntil(lambda: model.index(row, JobCol.STATE).data() == "cancelled")
-    assert not cancel.isVisibleTo(window)
+    assert not cancel.isEnabled() and cancel.icon().isNull()  # nothing left to cancel
     assert model.row_at(row).info.processed > 0  # final figures stay
     assert not any("db01" in p.name for p in folder.iterdir())  # a cancelled backup leaves no file
     other = next(r for r in model.rows() if r.info.domain == "web01")

@@ -232,12 +232,13 @@ class Session(QObject):
         name = self._name(key)
         self.domains.set_busy(key, verb.lower())
         try:
-            await self.bridge.run_action(uri, uuid, action, f"{verb} {name}", **params)
+            result = await self.bridge.run_action(uri, uuid, action, f"{verb} {name}", **params)
         finally:
             self.domains.set_busy(key, "")
             if self.connections.get(uri) is not None:
                 self.mark_dirty(uri, {uuid})
-        self.status.emit(f"{verb} {name}: done")
+        started = isinstance(result, int) and not isinstance(result, bool)
+        self.status.emit(f"{verb} {name}: started as job {result}" if started else f"{verb} {name}: done")
 
     async def define_new(self, uri: str, name: str, memory_mib: int, vcpus: int) -> None:
         uuid = await self.bridge.define_new(uri, name, memory_mib, vcpus)

@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from PySide6.QtGui import QFont, QFontDatabase
-from PySide6.QtWidgets import QFormLayout, QLabel, QPlainTextEdit, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFormLayout, QLabel, QPlainTextEdit, QScrollArea, QTabWidget, QVBoxLayout, QWidget,
+)
 
 from drivers import JobInfo
 from drivers.flags import describe_state
@@ -36,12 +39,17 @@ class DetailsPane(QTabWidget):
         self._key: Key | None = None
         self._xml_for: Key | None = None
 
-        overview = QWidget(self)
+        scroller = QScrollArea(self)
+        scroller.setWidgetResizable(True)
+        scroller.setFrameShape(QScrollArea.Shape.NoFrame)
+        overview = QWidget(scroller)
+        scroller.setWidget(overview)
         form = QFormLayout(overview)
         self.values: dict[str, QLabel] = {}
         for field in FIELDS:
             label = QLabel("—", overview)
-            label.setWordWrap(True)
+            label.setWordWrap(field not in ("UUID", "Connection"))
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setObjectName(f"detail_{field.lower().replace(' ', '_')}")
             self.values[field] = label
             form.addRow(f"{field}:", label)
@@ -56,7 +64,7 @@ class DetailsPane(QTabWidget):
         self.xml.setReadOnly(True)
         self.xml.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.xml.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont) or QFont("monospace"))
-        self.addTab(overview, "Overview")
+        self.addTab(scroller, "Overview")
         self.addTab(self.xml, "XML")
         self.currentChanged.connect(lambda _i: self._maybe_fetch())
 

@@ -8,8 +8,8 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView,
 from ..models.domains import Col, DomainTableModel, Key
 from .names import name_widget
 
-WIDTHS = {Col.NAME: 180, Col.STATE: 150, Col.VCPUS: 60, Col.MEMORY: 84, Col.CPU: 64, Col.PERSISTENT: 84,
-          Col.AUTOSTART: 80, Col.SNAPSHOTS: 96, Col.MANAGED_SAVE: 100, Col.CONNECTION: 130}
+WIDTHS = {Col.NAME: 160, Col.STATE: 140, Col.VCPUS: 58, Col.MEMORY: 80, Col.CPU: 58, Col.PERSISTENT: 84,
+          Col.AUTOSTART: 78, Col.SNAPSHOTS: 90, Col.MANAGED_SAVE: 96, Col.CONNECTION: 150}
 ROW_HEIGHT = 26
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView, QDockWidget, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QTableView,
     QToolButton, QVBoxLayout, QWidget,
@@ -156,7 +157,8 @@ class JobPanel(QDockWidget):
         bar.setProperty("jobState", state)
         bar.setToolTip(f"{row.texts[JobCol.OPERATION]} of {row.info.domain}: {state}")
         button.setEnabled(not row.info.finished)
-        button.setVisible(not row.info.finished)
+        button.setIcon(icons.icon("cancel") if not row.info.finished else QIcon())
+        button.setText("Cancel" if not row.info.finished else "")
         button.setToolTip(f"Cancel the {row.texts[JobCol.OPERATION]} of {row.info.domain}")
         bar.style().unpolish(bar)  # re-read the style sheet: the chunk colour follows jobState
         bar.style().polish(bar)

@@ -67,7 +67,7 @@ class MainWindow(QMainWindow):
         splitter.addWidget(self.details)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([1060, 300])
+        splitter.setSizes([1020, 346])
         central = QWidget(self)
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -86,7 +86,7 @@ class MainWindow(QMainWindow):
 
         self.count_label = QLabel(self)
         self.count_label.setObjectName("domainCount")
-        self.statusBar().addWidget(self.count_label)
+        self.statusBar().addPermanentWidget(self.count_label)
         self.conn_status = ConnectionStatus(self.statusBar(), session.connections, session.give_up,
                                             self.close_connection)
         session.status.connect(lambda text: self.statusBar().showMessage(text, 8000))

@@ -40,7 +40,8 @@ class ConnectionChip(QWidget):
     def show_row(self, row: ConnRow) -> None:
         busy = bool(row.busy) or row.state is ConnState.CONNECTING
         self.icon.setPixmap(icons.icon("conn-busy" if row.busy else _ICON[row.state]).pixmap(14, 14))
-        self.text.setText(f"{row.label}: {row.status_text()}")
+        status = row.status_text() if row.state is not ConnState.FAILED or row.busy else "failed (see message)"
+        self.text.setText(f"{row.label}: {status}")
         self.setToolTip(f"{row.uri}\n{row.message}" if row.message else row.uri)
         self.give_up.setVisible(busy)
 

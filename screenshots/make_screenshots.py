@@ -1,0 +1,164 @@
+"""Regenerate the screenshots: ``python screenshots/make_screenshots.py``.
+
+Starts Xvfb (it picks a free display itself, ``-displayfd``), runs the real
+application (``vmgui.app.main``) on ``test:///default`` plus a private second
+host, starts a backup and a live migration (and a few short jobs) through the
+window's own actions, and writes PNGs of the real window at 1366x768 next to
+this script. Needs the Debian packages ``xvfb libxcb-icccm4 libxcb-keysyms1
+libxcb-cursor0 libxkbcommon-x11-0``.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+SIZE = (1366, 768)
+
+LAB_HOST = """<node>
+  <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
+    <name>build01</name><uuid>8a1f0c3e-1d2b-4c5d-8e6f-0a1b2c3d4e01</uuid><title>Build server</title>
+    <memory unit='MiB'>4096</memory><vcpu>4</vcpu><os><type arch='x86_64'>hvm</type></os>
+    <devices><disk type='file' device='disk'><source file='/srv/build01.qcow2'/><target dev='vda'/></disk></devices>
+    <test:runstate>1</test:runstate><test:autostart/>
+  </domain>
+  <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
+    <name>staging</name><uuid>8a1f0c3e-1d2b-4c5d-8e6f-0a1b2c3d4e02</uuid>
+    <memory unit='MiB'>2048</memory><vcpu>2</vcpu><os><type arch='x86_64'>hvm</type></os>
+    <devices><disk type='file' device='disk'><source file='/srv/staging.qcow2'/><target dev='vda'/></disk></devices>
+    <test:runstate>5</test:runstate>
+  </domain>
+</node>
+"""
+
+
+def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{SIZE[0]}x{SIZE[1]}x24",
+                             "-nolisten", "tcp"], pass_fds=(write_fd,), stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        display = pipe.readline().strip()
+    if not display:
+        proc.kill()
+        raise SystemExit("Xvfb did not start (is the xvfb package installed?)")
+    return proc, f":{display}"
+
+
+def scenario(tmp: Path, lab_uri: str) -> None:
+    """Drive the running app with timers, grab PNGs, then close it."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    steps: list[tuple[int, object]] = []
+
+    def window():  # noqa: ANN202
+        return next(w for w in app.topLevelWidgets() if w.objectName() == "mainWindow")
+
+    def key(uri: str, name: str):  # noqa: ANN202
+        conn = window().session.bridge.connection(uri)
+        return uri, conn.lookup_by_name(name).uuid
+
+    def select(*names: str) -> None:
+        table = window().table
+        table.clearSelection()
+        model = table.model()
+        for row in range(model.rowCount()):
+            if model.index(row, 0).data() in names:
+                table.selectionModel().select(model.index(row, 0), table.selectionModel().SelectionFlag.Select
+                                              | table.selectionModel().SelectionFlag.Rows)
+
+    def shoot(name: str) -> None:
+        w = window()
+        w.repaint()
+        w.grab().save(str(HERE / name))
+        print("wrote", HERE / name)
+
+    def ready() -> bool:
+        conns = window().session.connections
+        return all(conns.get(u) is not None and conns.get(u).ready for u in ("test:///default", lab_uri))
+
+    def start_jobs() -> None:
+        w = window()
+        folder = tmp / "backups"
+        folder.mkdir(exist_ok=True)
+        w.commands.backup_folder = str(folder)
+        w.commands.run("snapshot", [key("test:///default", "web01")], name="pre-deploy")
+        w.commands.run("backup", [key("test:///default", "ci-runner-7")], folder=str(folder))
+        w.commands.run("backup", [key("test:///default", "db01")], folder=str(folder))
+        w.commands.run("migrate", [key("test:///default", "test")], dest=lab_uri, flags=1 | 8)
+
+    def cancel_one() -> None:
+        jobs = window().session.jobs
+        for row in jobs.rows():
+            if row.info.domain == "ci-runner-7" and not row.info.finished:
+                window().session.cancel_job(*row.key)
+
+    def main_shot() -> None:
+        select("db01")
+        window().refresh_selection_state()
+        QTimer.singleShot(150, lambda: shoot("main-window.png"))
+
+    def filter_shot() -> None:
+        w = window()
+        w.findChild(object, "filter_running").click()
+        w.findChild(object, "filter_paused").click()
+        w.findChild(object, "filter_persistent").click()
+        select("web01")
+        w.refresh_selection_state()
+        w.details.setCurrentWidget(w.details.xml)
+        QTimer.singleShot(600, lambda: shoot("filters-and-xml.png"))
+
+    def error_shot() -> None:
+        w = window()
+        for name in ("filter_running", "filter_paused", "filter_persistent"):
+            w.findChild(object, name).click()
+        w.details.setCurrentIndex(0)
+        w.connect_uri("qemu+ssh://admin@db-host.example/system")
+        select("kernel-dev")
+        w.refresh_selection_state()
+        QTimer.singleShot(1500, lambda: shoot("connection-error.png"))
+
+    def wait_ready() -> None:
+        if ready():
+            start_jobs()
+            QTimer.singleShot(900, cancel_one)
+            QTimer.singleShot(3200, main_shot)
+            QTimer.singleShot(4200, filter_shot)
+            QTimer.singleShot(5600, error_shot)
+            QTimer.singleShot(7800, window().close)
+        else:
+            QTimer.singleShot(50, wait_ready)
+
+    QTimer.singleShot(100, wait_ready)
+    del steps
+
+
+def main() -> int:
+    xvfb, display = start_xvfb()
+    try:
+        os.environ.update(DISPLAY=display, QT_QPA_PLATFORM="xcb", VMGUI_SINGLE_INSTANCE="0")
+        tmp = Path(tempfile.mkdtemp(prefix="vmgui-shots-"))
+        os.environ["VMGUI_SETTINGS"] = str(tmp / "settings.ini")
+        node = tmp / "lab-host.xml"
+        node.write_text(LAB_HOST, encoding="utf-8")
+        lab_uri = f"test://{node}"
+        from PySide6.QtWidgets import QApplication
+        app = QApplication([sys.argv[0]])
+        app.setStyle("Fusion")
+        scenario(tmp, lab_uri)
+        from vmgui.app import main as vmgui_main
+        return vmgui_main(["--connect", "test:///default", "--connect", lab_uri])
+    finally:
+        xvfb.terminate()
+        xvfb.wait(10)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
