@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import JobFlags, JobOperation
 from ..jobs import Job
-from ..snapxml import BackupDef
+from ..snapxml import BackupDef, BackupDisk
 from . import storage
 from .host import LiveVM, QemuHost
 
@@ -98,7 +98,7 @@ def run(host: QemuHost, vm: LiveVM, spec: BackupDef, nodes: dict[str, Any], job:
     created: list[str] = []
     added: list[str] = []
     job_ids: list[str] = []
-    ok = False
+    started = False
     try:
         sizes = _virtual_sizes(vm, [nodes[d.name] for d in spec.disks])
         total = sum(sizes.values())
@@ -130,7 +130,20 @@ def run(host: QemuHost, vm: LiveVM, spec: BackupDef, nodes: dict[str, Any], job:
             if "x-perf" not in exc.message and "use-copy-range" not in exc.message:
                 raise
             vm.execute("transaction", {"actions": actions})  # a QEMU without the tuning knob
+        started = True
+    finally:
+        if not started:
+            _delete_nodes(vm, added)
+            for path in created:
+                _remove(path)
+    follow(host, vm, job, job_ids, added, created, total)
 
+
+def follow(host: QemuHost, vm: LiveVM, job: Job, job_ids: list[str], added: list[str], created: list[str],
+           total: int) -> None:
+    """Wait for QEMU's backup jobs, then finish (flush the targets) or clean up (remove them)."""
+    ok = False
+    try:
         def cancel() -> None:
             for jid in job_ids:
                 try:
@@ -150,15 +163,16 @@ def run(host: QemuHost, vm: LiveVM, spec: BackupDef, nodes: dict[str, Any], job:
                     except DriverError:
                         pass
                 applied_speed = speed
-            current = done = 0
+            current = 0
             infos = {i.get("id"): i for i in vm.execute("query-jobs")}
             for jid in job_ids:
                 info = infos.get(jid)
                 if info is None:
-                    pending.discard(jid)
+                    if jid in pending:
+                        pending.discard(jid)
+                        errors.append(f"{jid}: QEMU lost the job")
                     continue
                 current += int(info.get("current-progress") or 0)
-                done += int(info.get("total-progress") or 0)
                 if info.get("status") == "concluded" and jid in pending:
                     pending.discard(jid)
                     if info.get("error"):
@@ -181,18 +195,59 @@ def run(host: QemuHost, vm: LiveVM, spec: BackupDef, nodes: dict[str, Any], job:
         ok = True
     finally:
         for jid in job_ids if not ok else ():
-            try:
-                vm.execute("job-cancel", {"id": jid}, timeout=5)
-            except DriverError:
-                pass
-            try:
-                vm.execute("job-dismiss", {"id": jid}, timeout=5)
-            except DriverError:
-                pass
+            for cmd in ("job-cancel", "job-dismiss"):
+                try:
+                    vm.execute(cmd, {"id": jid}, timeout=5)
+                except DriverError:
+                    pass
         _delete_nodes(vm, added)
         if not ok:
             for path in created:
-                try:
-                    os.unlink(path)
-                except OSError:
-                    pass
+                _remove(path)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def adopt(host: QemuHost, dom: Any, vm: LiveVM) -> list[int]:
+    """Take over the backups a process that died left running in QEMU (on re-attach).
+
+    Each becomes a BACKUP job of this process with its figures; it finishes
+    normally, or when cancelled (or failed) removes its targets.
+    """
+    from .guard import guard_worker
+    jobs = {str(j.get("id")): j for j in vm.execute("query-jobs")}
+    nodes = {str(n.get("node-name")): n for n in vm.execute("query-named-block-nodes", {"flat": True})}
+    if not any(jid.startswith("backup") for jid in jobs):
+        return []
+    groups: dict[str, list[str]] = {}
+    for jid in jobs:
+        if jid.startswith("backup") and "-" in jid:
+            groups.setdefault(jid[len("backup"):].split("-", 1)[0], []).append(jid)
+    adopted = []
+    for key, job_ids in groups.items():
+        disks, added, created = [], [], []
+        for jid in job_ids:
+            dev = jid.split("-", 1)[1]
+            tnode = f"bk{key}-{dev}"
+            node = nodes.get(tnode) or {}
+            target = str(node.get("file") or "")
+            added.append(tnode)
+            if os.path.isabs(target):
+                created.append(target)
+                disks.append(BackupDisk(name=dev, target=target, format=str(node.get("drv") or "qcow2")))
+        total = sum(int(jobs[j].get("total-progress") or 0) for j in job_ids) or 1
+        with host.lock:
+            job = host.jobs.begin(dom.uuid, dom.name, JobOperation.BACKUP, "back up")
+            host.backups[job.id] = BackupDef(mode="push", disks=tuple(disks)).to_xml()
+        speeds = [int(b.get("speed") or 0) for b in vm.execute("query-block-jobs") if b.get("device") in job_ids]
+        host.job_speed[job.id] = max(speeds) if speeds else 0  # keep the throttle the dead process set
+        worker = guard_worker(lambda job, j=job_ids, a=added, c=created, t=total:
+                              follow(host, vm, job, j, a, c, t), "backup")
+        host.jobs.run(job, worker, True)
+        adopted.append(job.id)
+    return adopted

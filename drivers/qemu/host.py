@@ -417,15 +417,22 @@ class QemuHost:
         self.sync_status(dom, vm, emit=False)
 
     def cleanup_orphans(self, dom: QDom, vm: LiveVM) -> None:
-        """Undo what jobs of a process that died left in QEMU (found on re-attach).
+        """Take over or undo what the jobs of a process that died left in QEMU (on re-attach).
 
-        Backups are cancelled and their targets removed (a backup that did not
-        finish under our eyes leaves nothing); an outgoing migration or save
-        is cancelled and a guest that a save paused runs again.
+        Backups still in QEMU become jobs of this process (they finish, or
+        on cancel or failure remove their targets); other QEMU jobs are
+        cancelled; an outgoing migration or save is cancelled and a guest
+        that a save paused runs again.
         """
         try:
+            from . import backup
+            adopted = backup.adopt(self, dom, vm)
+            if adopted:
+                log.info("'%s': took over backup job(s) %s of a previous process", dom.name, adopted)
             for info in vm.execute("query-jobs"):
                 jid = str(info.get("id", ""))
+                if jid.startswith("backup"):
+                    continue  # adopted above
                 if info.get("status") != "concluded":
                     try:
                         vm.execute("job-cancel", {"id": jid})
@@ -440,9 +447,11 @@ class QemuHost:
                     vm.execute("job-dismiss", {"id": jid})
                 except DriverError:
                     pass
+            busy = {f"bk{str(j.get('id'))[len('backup'):]}" for j in vm.execute("query-jobs")
+                    if str(j.get("id", "")).startswith("backup")}
             for node in vm.execute("query-named-block-nodes", {"flat": True}):
                 name = str(node.get("node-name", ""))
-                if name.startswith("bk") and "-" in name:
+                if name.startswith("bk") and "-" in name and name not in busy:
                     target = (node.get("image") or {}).get("filename") or node.get("file")
                     try:
                         vm.execute("blockdev-del", {"node-name": name})
@@ -629,7 +638,7 @@ class QemuHost:
             # firmware resets again while rebooting: one reboot, one event
             now = time.monotonic()
             with self.lock:
-                if dom.live is vm and now - vm.last_reset > 2.0:
+                if dom.live is vm and now - vm.last_reset > 5.0:
                     self.emit(dom, EventType.REBOOT)
                 vm.last_reset = now
         elif name == "GUEST_PANICKED":

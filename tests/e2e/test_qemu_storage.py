@@ -251,8 +251,9 @@ def test_backup_of_inactive_domain_refused(env):
     assert err.value.code == ErrorCode.OPERATION_INVALID
 
 
-def test_backup_of_a_dead_app_is_cleaned_up_on_reattach(env):
-    """The app dies mid-backup; the next connection cancels it and removes the partial target."""
+@pytest.mark.parametrize("ending", ["finish", "abort"])
+def test_backup_of_a_dead_app_is_taken_over_on_reattach(env, ending):
+    """The app dies mid-backup; the next connection takes the job over: it completes, or aborts cleanly."""
     import signal
     import sys
     import textwrap
@@ -283,10 +284,19 @@ def test_backup_of_a_dead_app_is_cleaned_up_on_reattach(env):
     conn = env.open()
     dom = conn.lookup_by_name("orphan")
     assert dom.state()[0] == DomainState.RUNNING
-    assert not target.exists()
-    # and a new backup works
-    job = dom.backup_begin(_backup_xml(str(target)))
-    assert _wait_job(dom, job).state == JobState.COMPLETED
+    info = dom.get_job_info()
+    assert info.operation == JobOperation.BACKUP and info.state == JobState.RUNNING
+    assert str(target) in dom.backup_get_xml_desc(info.id)
+    if ending == "abort":
+        dom.abort_job()
+        assert _wait_job(dom, info.id).state == JobState.CANCELLED
+        assert not target.exists()
+        return
+    dom.job_set_speed(0, info.id)  # unthrottle: let it finish
+    done = _wait_job(dom, info.id)
+    assert done.state == JobState.COMPLETED, done.error
+    cmp = subprocess.run([h.QEMU_IMG, "compare", "-U", disk, str(target)], capture_output=True, text=True)
+    assert cmp.returncode == 0, cmp.stdout + cmp.stderr
 
 
 def test_closing_the_last_connection_cancels_jobs(env):
