@@ -166,3 +166,25 @@ def test_shareable_and_readonly_disks(env):
     with pytest.raises(DriverError) as err:
         bad.create()
     assert err.value.code == ErrorCode.NO_SUPPORT
+
+
+def test_destination_dying_mid_migration_rolls_back(env):
+    import os
+    import signal
+    src = env.open("a")
+    dst = env.open("b")
+    dom = src.define_xml(env.xml("survive", memory_mib=64))
+    dom.create()
+    serial = env.serial("survive")
+    h.wait_heartbeat(serial, 1)
+    job_id = dom.migrate(dst, MigrateFlags.LIVE | JobFlags.ASYNC, {"bandwidth": 4})
+    assert _wait(lambda: dom.get_job_info(job_id).processed > 0)
+    os.kill(dst.lookup_by_name("survive").qemu_pid(), signal.SIGKILL)
+    assert _wait(lambda: dom.get_job_info(job_id).finished)
+    info = dom.get_job_info(job_id)
+    assert info.state == JobState.FAILED and info.error
+    assert dom.state()[0] == DomainState.RUNNING
+    h.wait_heartbeat(serial, h.heartbeat(serial))
+    assert _wait(lambda: not dst.list_all_domains())
+    moved = dom.migrate(dst, MigrateFlags.LIVE)  # the leases came back: it can go again
+    assert moved.is_active()
