@@ -105,6 +105,7 @@ class LibvirtConnection(Connection):
         self._vconn: Any = None
         self._gen = 0
         self._callback_ids: dict[int, list[int]] = {}
+        self._dead: list[Any] = []  # lost libvirt connections, released on close()
         self._disconnect_reason: str | None = None
         self._features: dict[int, bool] = {}
         self._type = ""
@@ -261,7 +262,11 @@ class LibvirtConnection(Connection):
             self._vconn = None
             self._disconnect_reason = reason
         self.tracker.paused = True
-        threading.Thread(target=self._detach, args=(vconn,), name="libvirt-detach", daemon=True).start()
+        # Not closed now: another thread may still be unwinding a call on it (freeing the
+        # connection under it would crash), and this may run inside libvirt's own close
+        # callback. Dead connections are released when this connection is closed.
+        with self._lock:
+            self._dead.append(vconn)
         self.bus.emit(None, DomainEvent.now(EventType.DISCONNECTED, 0,
                                             message=f"lost the connection to {self.libvirt_uri}: {reason}"))
 
@@ -270,10 +275,11 @@ class LibvirtConnection(Connection):
             if self._closed:
                 return
             vconn, self._vconn = self._vconn, None
+            dead, self._dead = self._dead, []
             self._closed = True
         self.tracker.close()
-        if vconn is not None:
-            self._detach(vconn)
+        for old in [vconn, *dead] if vconn is not None else dead:
+            self._detach(old)
         self.bus.close()
 
     # -- libvirt callbacks (libvirt event-loop thread: translate and queue only) --

@@ -189,11 +189,11 @@ class PrivateLibvirtd:
             conn.close()
 
     def pause(self) -> None:
-        if self.proc is not None:
+        if self.proc is not None and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGSTOP)
 
     def cont(self) -> None:
-        if self.proc is not None:
+        if self.proc is not None and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGCONT)
 
     def kill(self) -> None:
