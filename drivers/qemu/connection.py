@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 FEATURES = frozenset({
     Feature.JOBS, Feature.BACKUP, Feature.SNAPSHOTS, Feature.MANAGED_SAVE, Feature.SAVE_RESTORE,
     Feature.AUTOSTART, Feature.DEFINE, Feature.DISK_CREATE, Feature.TYPED_PARAM_STRING,
-    Feature.MIGRATION_V3, Feature.MIGRATION_PARAMS, Feature.FD_PASSING,
+    Feature.MIGRATION_V3, Feature.MIGRATION_PARAMS, Feature.MIGRATION_OFFLINE, Feature.FD_PASSING,
 })
 
 

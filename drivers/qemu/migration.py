@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 def begin(conn: "QemuConnection", dom: Domain, flags: int, params: dict[str, Any]) -> str:
     with conn.host.lock:
         qd = conn.host.get(dom.uuid, dom.name)
+        if flags & MigrateFlags.OFFLINE:  # only the definition moves
+            if qd.config is None:
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"transient domain '{qd.name}' has no definition to move")
+            return params.get("destination_xml") or qd.config.to_string()
         if qd.live is None:
             raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{qd.name}' is not running")
         return params.get("destination_xml") or qd.live.definition.to_string()
@@ -40,6 +44,13 @@ def begin(conn: "QemuConnection", dom: Domain, flags: int, params: dict[str, Any
 
 def prepare(conn: "QemuConnection", definition: DomainXML, flags: int, params: dict[str, Any]) -> dict[str, Any]:
     host = conn.host
+    if flags & MigrateFlags.OFFLINE:
+        with host.lock:
+            other = host.by_name.get(definition.name)
+            if other is not None and other.uuid != definition.uuid:
+                raise DriverError(ErrorCode.OPERATION_FAILED,
+                                  f"{conn.uri} already has another domain named '{definition.name}'")
+        return {"uuid": definition.uuid, "name": definition.name, "offline": True, "xml": definition.to_string()}
     with host.lock:
         dom = host.by_uuid.get(definition.uuid)
         if dom is not None and dom.active:
@@ -100,6 +111,8 @@ def _host_part(host: str) -> str:
 
 def perform(conn: "QemuConnection", dom: Domain, cookie: dict[str, Any], flags: int, params: dict[str, Any],
             job: Job) -> None:
+    if cookie.get("offline"):
+        return
     host = conn.host
     with host.lock:
         qd = host.get(dom.uuid, dom.name)
@@ -130,6 +143,10 @@ def perform(conn: "QemuConnection", dom: Domain, cookie: dict[str, Any], flags: 
 def finish(conn: "QemuConnection", cookie: dict[str, Any], flags: int, cancelled: bool) -> Domain | None:
     from .domain import QemuDomain
     host = conn.host
+    if cookie.get("offline"):
+        if cancelled:
+            return None
+        return conn.define_xml(cookie["xml"])
     job: Job = cookie["job"]
     with host.lock:
         dom = host.by_uuid.get(cookie["uuid"])
@@ -172,6 +189,10 @@ def confirm(conn: "QemuConnection", dom: Domain, flags: int, cancelled: bool) ->
     with host.lock:
         qd = host.by_uuid.get(dom.uuid)
         vm = qd.live if qd is not None else None
+    if flags & MigrateFlags.OFFLINE:
+        if not cancelled and qd is not None and flags & MigrateFlags.UNDEFINE_SOURCE and not qd.active:
+            _undefine_source(conn, qd)
+        return
     if qd is None or vm is None:
         return
     vm.job_note = {}
@@ -194,10 +215,18 @@ def confirm(conn: "QemuConnection", dom: Domain, flags: int, cancelled: bool) ->
     host.kill(vm)
     host.finish_stop(qd, vm, ShutoffReason.MIGRATED, StoppedDetail.MIGRATED)
     if flags & MigrateFlags.UNDEFINE_SOURCE:
-        with host.lock:
-            if qd.persistent:
-                host.forget_files(qd)
-                qd.snapshots.clear()
-                qd.persistent = False
-                host.remove(qd)
-                host.emit(qd, EventType.UNDEFINED, UndefinedDetail.REMOVED)
+        _undefine_source(conn, qd)
+
+
+def _undefine_source(conn: "QemuConnection", qd: QDom) -> None:
+    """UNDEFINE_SOURCE: the source forgets the domain (snapshot metadata and managed save too)."""
+    host = conn.host
+    with host.lock:
+        if qd.persistent and not qd.active:
+            host.forget_files(qd)
+            qd.snapshots.clear()
+            qd.managed_save = False
+            qd.persistent = False
+            qd.config = None
+            host.remove(qd)
+            host.emit(qd, EventType.UNDEFINED, UndefinedDetail.REMOVED)

@@ -188,3 +188,15 @@ def test_destination_dying_mid_migration_rolls_back(env):
     assert _wait(lambda: not dst.list_all_domains())
     moved = dom.migrate(dst, MigrateFlags.LIVE)  # the leases came back: it can go again
     assert moved.is_active()
+
+
+def test_offline_migration_moves_the_definition(env):
+    src = env.open("a")
+    dst = env.open("b")
+    dom = src.define_xml(env.xml("cold"))
+    moved = dom.migrate(dst, MigrateFlags.OFFLINE | MigrateFlags.PERSIST_DEST | MigrateFlags.UNDEFINE_SOURCE)
+    assert moved.is_persistent() and not moved.is_active() and moved.uuid == dom.uuid
+    with pytest.raises(DriverError):
+        src.lookup_by_name("cold")
+    moved.create()
+    h.wait_heartbeat(env.serial("cold"), 1)
