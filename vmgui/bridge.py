@@ -67,6 +67,8 @@ class _Call:
     future: asyncio.Future[Any]
     started: float = 0.0
     timer: Any = None
+    #: what to do with a result nobody awaits any more (the user gave up, or it timed out)
+    orphan: Callable[[Any], None] | None = None
 
 
 @dataclass
@@ -110,7 +112,8 @@ class Bridge(QObject):
 
     async def open(self, uri: str, timeout: float | None = None) -> drivers.Connection:
         """Open ``uri`` in the pool; the connection is then addressed by its URI."""
-        conn = await self._submit(uri, f"connecting to {uri}", lambda: drivers.open(uri), timeout)
+        conn = await self._submit(uri, f"connecting to {uri}", lambda: drivers.open(uri), timeout,
+                                  orphan=lambda late: self._pool.submit(lambda: _quiet_close(late)))
         self._conns[uri] = conn
         return conn
 
@@ -133,13 +136,14 @@ class Bridge(QObject):
             return frozenset(f for f in Feature if conn.supports_feature(f))
         return await self.call(uri, ask, f"asking {uri} what it supports")
 
-    def _submit(self, key: str, what: str, work: Callable[[], Any], timeout: float | None) -> asyncio.Future[Any]:
-        loop = asyncio.get_event_loop()
+    def _submit(self, key: str, what: str, work: Callable[[], Any], timeout: float | None,
+                orphan: Callable[[Any], None] | None = None) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         if self._closed:
             future.set_exception(DriverError(ErrorCode.OPERATION_INVALID, "vmgui is shutting down"))
             return future
-        call = _Call(key, what, work, future)
+        call = _Call(key, what, work, future, orphan=orphan)
         slots = self._slots.setdefault(key, _ConnSlots())
         slots.waiting.append(call)
         if timeout is not None:
@@ -176,6 +180,8 @@ class Bridge(QObject):
                 call.future.set_exception(error)
             else:
                 call.future.set_result(result)
+        elif error is None and call.orphan is not None:
+            call.orphan(result)  # e.g. a connection that opened after the user gave up: close it
         self._pump(call.key)
         self._check_busy()
 

@@ -16,6 +16,8 @@ is still reclaimed.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import time
 
@@ -23,6 +25,19 @@ from PySide6.QtCore import QObject, QTimer
 
 INTERVAL_MS = 250
 THAW_EVERY_S = 600.0
+
+
+def _malloc_trim() -> None:
+    """Give freed heap pages back to the OS (glibc): loading a big host leaves ~15 MB of holes."""
+
+
+try:
+    _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    if hasattr(_libc, "malloc_trim"):
+        def _malloc_trim() -> None:  # noqa: F811 - the real one where glibc has it
+            _libc.malloc_trim(0)
+except OSError:  # not glibc: nothing to trim
+    pass
 
 
 class MainThreadGC(QObject):
@@ -47,9 +62,19 @@ class MainThreadGC(QObject):
                         self._thawed_at = time.monotonic()
                     gc.collect(2)
                     gc.freeze()
+                    _malloc_trim()
                 else:
                     gc.collect(generation)
                 return
+
+    def settle_soon(self, delay_ms: int = 1000) -> None:
+        """After a big load: one full collection, freeze the survivors, trim the heap."""
+        QTimer.singleShot(delay_ms, self, self.settle)
+
+    def settle(self) -> None:
+        gc.collect()
+        gc.freeze()
+        _malloc_trim()
 
     def stop(self) -> None:
         """Hand collection back to the interpreter (after the last Qt object is gone)."""

