@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from drivers import DomainState
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog, QDockWidget, QLineEdit, QMessageBox, QTableView
 
@@ -197,3 +197,30 @@ def test_keyboard_shortcut_pauses(open_window, node_uri, qtbot):
     window.table.setFocus()
     qtbot.keyClick(window.table, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: state_of(window, node_uri, "test") == DomainState.PAUSED)
+
+
+def test_header_click_sorts_and_context_menu_offers_the_actions(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    header = window.table.horizontalHeader()
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
+                     pos=QPoint(header.sectionViewportPosition(Col.MEMORY) + 10, 5))
+    memory = [window.session.domains.row_at(r).rec.memory_kib for r in range(window.table.model().rowCount())]
+    assert memory == sorted(memory) or memory == sorted(memory, reverse=True)
+    assert memory != [window.session.domains.row_at(0).rec.memory_kib] * len(memory)
+    names_in_menu = [a.objectName() for a in window.table._menu_actions if a is not None]
+    assert {"actionStart", "actionShutdown", "actionForceOff", "actionBackup", "actionDelete"} <= set(names_in_menu)
+
+
+def test_connections_left_open_are_reopened(qtbot, aloop, settings, node_uri, make_node, monkeypatch):
+    from vmgui import app as vmgui_app
+    from vmgui.models import settings as store
+    other = make_node(2)
+    store.set_open_uris(settings, [other])
+    monkeypatch.setattr(vmgui_app, "default_uri", lambda: (node_uri, "a private demo host"))
+    window = vmgui_app.start([], settings)
+    qtbot.addWidget(window)
+    try:
+        qtbot.waitUntil(lambda: len(names(window)) == 10)
+        assert window.session.connections.uris() == [node_uri, other]
+    finally:
+        window.session.stop()
