@@ -16,6 +16,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QSettings
 from PySide6.QtWidgets import QApplication
 
 from . import icons
+from .appid import APP_ID, EXECUTABLE
 from .bridge import FALLBACK_URI, default_uri
 from .gcguard import MainThreadGC
 from .models import settings as store
@@ -77,9 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         args = parse_args(sys.argv[1:] if argv is None else list(argv))
     except SystemExit as exc:  # --help or a usage error, already printed by argparse
         return int(exc.code or 0)
-    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "vmgui"])
-    app.setApplicationName("vmgui")
-    app.setDesktopFileName("vmgui")
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0] if sys.argv else EXECUTABLE])
+    app.setApplicationName(EXECUTABLE)
+    app.setDesktopFileName(APP_ID)  # the Wayland app_id / .desktop file (vmgui.appid)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     settings = open_settings()

@@ -15,6 +15,7 @@ storm of job-progress events costs one slot call, not thousands.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import logging
 import shutil
@@ -159,7 +160,7 @@ class Bridge(QObject):
                 continue
             call.started = time.monotonic()
             slots.running.add(call)
-            self._pool.submit(lambda call=call: self._execute(call))
+            self._pool.submit(functools.partial(self._execute, call))
 
     def _execute(self, call: _Call) -> None:
         try:

@@ -106,6 +106,10 @@ class ConnectionModel(QAbstractListModel):
         """Features of every connected connection (disconnected ones can do nothing)."""
         return {row.uri: (row.features if row.ready else frozenset()) for row in self._rows}
 
+    def definers(self) -> list[str]:
+        """Connected connections that can define new domains."""
+        return [row.uri for row in self._rows if row.ready and Feature.DEFINE in row.features]
+
     # -- updates -----------------------------------------------------------------
     def add(self, uri: str) -> ConnRow:
         row = self.get(uri)

@@ -365,8 +365,8 @@ class DomainTableModel(QAbstractTableModel):
         self._pos = None
         positions = self._positions() if moved else {}
         new = []
-        for key, column in moved:
-            pos = positions.get(key)
+        for row_key, column in moved:
+            pos = positions.get(row_key)
             new.append(self.index(pos, column) if pos is not None else QModelIndex())
         self.changePersistentIndexList(persistent, new)
         self.layoutChanged.emit()

@@ -33,7 +33,7 @@ def group_bits(group: int) -> list[ListFlags]:
 
 def object_name(flag: ListFlags) -> str:
     """``filter_running``, ``filter_no_autostart``, ... (DESIGN.md section 5)."""
-    return f"filter_{flag.name.lower()}"
+    return f"filter_{str(flag.name).lower()}"
 
 
 @lru_cache(maxsize=256)
@@ -112,7 +112,7 @@ class FilterState(QObject):
 
     def restore(self, settings: QSettings) -> None:
         try:
-            flags = int(settings.value("filter/flags", 0) or 0)
+            flags = int(str(settings.value("filter/flags", 0) or 0))
         except (TypeError, ValueError):
             flags = 0
         self._flags = flags & int(LIST_ALL)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -259,6 +258,3 @@ class Session(QObject):
 
     async def domain_xml(self, key: Key) -> str:
         return await self.bridge.xml_desc(*key)
-
-    def time_since(self, start: float) -> float:
-        return time.monotonic() - start

@@ -10,7 +10,9 @@ def _list(settings: QSettings, key: str) -> list[str]:
     value = settings.value(key, [])
     if isinstance(value, str):
         return [value] if value else []
-    return [str(v) for v in value or [] if str(v)]
+    if not isinstance(value, (list, tuple)):
+        return []
+    return [str(v) for v in value if str(v)]
 
 
 def uri_history(settings: QSettings) -> list[str]:

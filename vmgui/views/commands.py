@@ -58,10 +58,14 @@ class Commands:
         self._session.run(action, targets, VERBS[action], **params)
 
     def _what(self, targets: list[Key]) -> str:
-        names = [self._session.domains.get(k).rec.name for k in targets if self._session.domains.get(k)]
+        names = self._names(targets)
         if len(names) == 1:
             return f"“{names[0]}”"
         return f"{len(names)} domains ({', '.join(names[:3])}{', …' if len(names) > 3 else ''})"
+
+    def _names(self, targets: list[Key]) -> list[str]:
+        rows = [self._session.domains.get(k) for k in targets]
+        return [row.rec.name for row in rows if row is not None]
 
     def _show(self, dialog: QWidget, accepted: Callable[[], None]) -> None:
         self.last_dialog = dialog
@@ -102,15 +106,12 @@ class Commands:
     def _ask_migrate(self, targets: list[Key]) -> None:
         features = self._session.connections.features()
         dests = rules.migration_targets(targets[0][0], features) if targets else []
-        names = [self._session.domains.get(k).rec.name for k in targets if self._session.domains.get(k)]
-        dialog = MigrateDialog(names, dests, self._parent)
+        dialog = MigrateDialog(self._names(targets), dests, self._parent)
         self._show(dialog, lambda: self.run("migrate", [k for k in targets if k[0] != dialog.dest.currentText()],
                                             dest=dialog.dest.currentText(), flags=dialog.flags()))
 
     def _new_vm(self) -> None:
-        from drivers import Feature
-        uris = [u for u, f in self._session.connections.features().items() if Feature.DEFINE in f]
-        dialog = NewVMDialog(uris, self._parent)
+        dialog = NewVMDialog(self._session.connections.definers(), self._parent)
 
         def create() -> None:
             self._session.spawn(self._session.define_new(dialog.conn.currentText(), dialog.name.text().strip(),

@@ -6,7 +6,8 @@ for a domain no longer selected is dropped.
 """
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtCore import Qt
@@ -31,7 +32,7 @@ class DetailsPane(QTabWidget):
     """Tabs: Overview and XML."""
 
     def __init__(self, fetch_xml: Callable[[Key], Awaitable[str]],
-                 spawn: Callable[[Awaitable[None], str], object], parent: QWidget | None = None) -> None:
+                 spawn: Callable[[Coroutine[Any, Any, None], str], object], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         name_widget(self, "detailsPane")
         self._fetch_xml = fetch_xml

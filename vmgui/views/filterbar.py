@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (
 from drivers import ListFlags
 from drivers.flags import LIST_GROUPS
 
-from ..models.connections import URI_ROLE, ConnectionModel
+from ..models.connections import ConnectionModel
 from ..models.filters import CAPTIONS, GROUP_NAMES, FilterState, group_bits, object_name
 from .names import name_widget
 
@@ -136,5 +136,3 @@ class FilterBar(QWidget):
     def _conn_chosen(self, index: int) -> None:
         self._filters.set_only_uri(self.conn_combo.itemData(index))
 
-
-__all__ = ["FilterBar", "URI_ROLE"]

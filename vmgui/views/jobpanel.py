@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView, QDockWidget, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QTableView,
@@ -187,4 +187,3 @@ class JobPanel(QDockWidget):
         self.setWindowTitle(f"Jobs ({running} running)" if running else "Jobs")
 
 
-__all__ = ["JobPanel", "widget_suffixes", "Qt"]

@@ -5,8 +5,6 @@ It arranges views over the session's models and wires signals; the rules
 """
 from __future__ import annotations
 
-import time
-
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -53,7 +51,7 @@ class MainWindow(QMainWindow):
         self.notices: list[str] = []  # what was announced (tray or message area), newest last
 
         self.table = DomainTable(session.domains, self)
-        self.actions = DomainActions(self, self.trigger)
+        self.domain_actions = DomainActions(self, self.trigger)
         self.commands = Commands(self, session, self.table.selected_keys, self.action_states)
         self.filter_bar = FilterBar(session.filters, session.connections, self)
         self.details = DetailsPane(session.domain_xml, session.spawn, self)
@@ -127,10 +125,10 @@ class MainWindow(QMainWindow):
                 domain_menu.addSeparator()
                 menu_items.append(None)
                 continue
-            toolbar.addAction(self.actions[name])
-            domain_menu.addAction(self.actions[name])
+            toolbar.addAction(self.domain_actions[name])
+            domain_menu.addAction(self.domain_actions[name])
             if name != "new_vm":
-                menu_items.append(self.actions[name])
+                menu_items.append(self.domain_actions[name])
         self.table.set_menu_actions(menu_items[1:])
         view_menu = menu_bar.addMenu("&View")
         view_menu.addAction(self.job_panel.toggleViewAction())
@@ -156,7 +154,7 @@ class MainWindow(QMainWindow):
 
     def refresh_selection_state(self) -> None:
         """Action enablement and the details pane follow the selection and the data."""
-        self.actions.apply(self.action_states())
+        self.domain_actions.apply(self.action_states())
         keys = self.table.selected_keys()
         row = self.session.domains.get(keys[0]) if len(keys) == 1 else None
         job = self.session.jobs.running_job(row.uri, row.rec.uuid, row.rec.name) if row else None
@@ -234,4 +232,3 @@ class MainWindow(QMainWindow):
         self.closed.emit()
 
 
-__all__ = ["MainWindow", "time"]

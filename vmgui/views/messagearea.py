@@ -28,8 +28,9 @@ class MessageArea(QFrame):
     def rebuild(self, *_args: object) -> None:
         while self._layout.count():
             item = self._layout.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
         messages = self._model.messages()
         for msg in messages[-SHOWN:]:
             self._layout.addWidget(self._row(msg))
