@@ -119,16 +119,20 @@ def bench_migration(drivers, base: Path, kernel: str, guest_mib: int, runs: int)
         dom.create()
         _wait_serial(serial, b"FILLED")
         src, dst = a, b
-        for _ in range(runs):
+        raw = []
+        for i in range(runs):  # interleaved, so both see the same machine load
             t0 = time.perf_counter()
             dom = dom.migrate(dst, drivers.MigrateFlags.LIVE)
             ours.append(time.perf_counter() - t0)
             src, dst = dst, src
+            dom.suspend()  # no CPU for our guest while the raw one runs
+            raw.append(asyncio.run(_raw_migration(base, kernel, guest_mib, i)))
+            dom.resume()
+            time.sleep(0.5)  # let it dirty pages again
         dom.destroy()
     finally:
         a.close()
         b.close()
-    raw = [asyncio.run(_raw_migration(base, kernel, guest_mib, i)) for i in range(runs)]
     return ours, raw
 
 
