@@ -106,7 +106,9 @@ def run(host: QemuHost, vm: LiveVM, spec: BackupDef, nodes: dict[str, Any], job:
         for disk in spec.disks:
             if os.path.lexists(disk.target):
                 raise DriverError(ErrorCode.OPERATION_INVALID, f"backup target {disk.target} already exists")
-            storage.run(["create", "-q", "-f", disk.format, disk.target, str(sizes[disk.name])],
+            # qcow2 metadata laid out up front: the copy then never stops to allocate clusters
+            opts = ["-o", "preallocation=metadata"] if disk.format == "qcow2" else []
+            storage.run(["create", "-q", "-f", disk.format, *opts, disk.target, str(sizes[disk.name])],
                         f"creating backup target {disk.target}")
             created.append(disk.target)
         job.raise_if_cancelled()
