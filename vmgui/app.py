@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = open_settings()
     collector = MainThreadGC()
     window = start(args.connect, settings)
-    window.session.connections.connectionChanged.connect(lambda _uri: collector.settle_soon())
+    window.session.loaded.connect(lambda _uri: collector.settle_soon())
     done = loop.create_future()
     window.closed.connect(lambda: done.done() or done.set_result(0))
     window.show()

@@ -1,13 +1,17 @@
 """The entry point: main(argv) runs the real loop, reuses QApplication, falls back visibly."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from vmgui import app as vmgui_app
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def close_when(predicate, seen: dict, qapp) -> None:  # noqa: ANN001
@@ -59,3 +63,32 @@ def test_command_line_usage(capsys):
 def test_python_dash_m_vmgui_help():
     result = subprocess.run([sys.executable, "-m", "vmgui", "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "--connect URI" in result.stdout
+
+
+EXIT_WITH_A_HUNG_CALL = r"""
+import os, sys, threading
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+import drivers
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+class Hung(drivers.Connection):
+    def register_event_callback(self, fn):
+        return 1
+    def get_all_domain_stats(self, flags=0):
+        threading.Event().wait()  # forever
+
+real_open = drivers.open
+drivers.open = lambda uri: Hung(uri) if uri.startswith("hung:") else real_open(uri)
+app = QApplication([])
+from vmgui.app import main
+QTimer.singleShot(1500, lambda: [w.close() for w in app.topLevelWidgets() if w.objectName() == "mainWindow"])
+sys.exit(main(["--connect", "hung:///x", "--connect", sys.argv[1]]))
+"""
+
+
+def test_quitting_never_waits_for_a_hung_driver_call(node_uri, tmp_path):
+    env = {**os.environ, "VMGUI_SETTINGS": str(tmp_path / "s.ini"), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", EXIT_WITH_A_HUNG_CALL, node_uri], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -36,6 +36,8 @@ class Session(QObject):
 
     #: a sentence for the status bar
     status = Signal(str)
+    #: uri: its domains and jobs are loaded (a moment to tidy memory up)
+    loaded = Signal(str)
 
     def __init__(self, bridge: Bridge | None = None, parent: QObject | None = None,
                  resync_s: float = RESYNC_S) -> None:
@@ -120,6 +122,7 @@ class Session(QObject):
             return False
         self.connections.update(uri, state=ConnState.CONNECTED, message="")
         self.status.emit(f"Connected to {uri}")
+        self.loaded.emit(uri)
         # a second sample soon gives the CPU column figures without waiting a full re-sync period
         QTimer.singleShot(1500, self, lambda: self._resync_one(uri))
         return True
