@@ -9,13 +9,11 @@ import asyncio
 import gc
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="vmgui-test-config-")
 
 import pytest  # noqa: E402
 import qasync  # noqa: E402
@@ -48,6 +46,12 @@ def aloop(qapp) -> Iterator[asyncio.AbstractEventLoop]:  # noqa: ANN001
     asyncio.events._set_running_loop(None)
     asyncio.set_event_loop(None)
     loop.close()
+
+
+@pytest.fixture(autouse=True)
+def private_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever a test starts, it never reads or writes the user's real vmgui settings."""
+    monkeypatch.setenv("VMGUI_SETTINGS", str(tmp_path / "vmgui-settings.ini"))
 
 
 @pytest.fixture

@@ -88,7 +88,7 @@ def test_hung_connection_shows_busy_and_the_rest_keeps_working(open_window, node
     window.findChild(QAction, "actionPause").trigger()
     good = window.session.bridge.connection(node_uri)
     qtbot.waitUntil(lambda: good.lookup_by_name("test").state()[0] == DomainState.PAUSED)
-    assert meter.worst < 0.5, f"the event loop stalled {meter.worst:.3f} s"
+    assert meter.worst < 1.0, f"the event loop stalled {meter.worst:.3f} s"  # frozen = the whole hang
     chip.give_up.click()
     qtbot.waitUntil(lambda: conns.get(HUNG).state is ConnState.FAILED)
     assert "gave up" in conns.get(HUNG).message
