@@ -93,3 +93,37 @@ def test_widget_names_of_colliding_job_ids():
     assert widget_suffixes([("c", 1), ("b", 1), ("a", 2)], ordinal) == {("b", 1): "", ("c", 1): "_3",
                                                                         ("a", 2): ""}
     assert widget_suffixes([("b", 4), ("a", 4)], ordinal) == {("a", 4): "", ("b", 4): "_2"}
+
+
+def select(window, uri: str, name: str) -> None:  # noqa: ANN001
+    window.table.clearSelection()
+    assert window.table.select_key(key_of(window, uri, name))
+    window.refresh_selection_state()
+
+
+def test_backup_and_migrate_through_their_dialogs(open_window, node_uri, make_node, tmp_path, qtbot):
+    from PySide6.QtGui import QAction
+    src = f"{node_uri}?rate=2048"
+    dest = make_node(1)
+    window = open_window(src, dest)
+    select(window, src, "web01")
+    window.findChild(QAction, "actionBackup").trigger()
+    dialog = window.commands.last_dialog
+    assert dialog.objectName() == "backupDialog"
+    dialog.setDirectory(str(tmp_path))
+    dialog.accept()
+    qtbot.waitUntil(lambda: only_job(window, src, JobOperation.BACKUP) is not None
+                    and only_job(window, src, JobOperation.BACKUP).info.state is JobState.COMPLETED, timeout=10000)
+    assert any(p.name.startswith("web01-vda-") for p in tmp_path.iterdir())
+    select(window, src, "web01")
+    migrate = window.findChild(QAction, "actionMigrate")
+    qtbot.waitUntil(migrate.isEnabled)
+    migrate.trigger()
+    dialog = window.commands.last_dialog
+    assert dialog.objectName() == "migrateDialog" and dialog.dest.currentText() == dest
+    dialog.buttons.accepted.emit()
+    qtbot.waitUntil(lambda: only_job(window, src, JobOperation.MIGRATION_OUT) is not None
+                    and only_job(window, src, JobOperation.MIGRATION_OUT).info.state is JobState.COMPLETED,
+                    timeout=15000)
+    dest_conn = window.session.bridge.connection(dest)
+    assert dest_conn.lookup_by_name("web01").is_persistent()  # "keep a persistent definition" was on
