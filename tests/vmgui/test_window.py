@@ -224,3 +224,18 @@ def test_connections_left_open_are_reopened(qtbot, aloop, settings, node_uri, ma
         assert window.session.connections.uris() == [node_uri, other]
     finally:
         window.session.stop()
+
+
+def test_a_failed_connection_can_be_retried(open_window, node_uri, tmp_path, qtbot):
+    late = tmp_path / "late.xml"
+    uri = f"test://{late}"
+    window = open_window(node_uri, uri, wait=False)
+    qtbot.waitUntil(lambda: window.session.connections.get(uri) is not None
+                    and window.session.connections.get(uri).state is ConnState.FAILED)
+    chip = window.conn_status.chips[uri]
+    assert chip.retry.isVisibleTo(window)
+    late.write_text("<node><domain type='test'><name>late01</name><memory>65536</memory>"
+                    "<os><type>hvm</type></os></domain></node>")
+    chip.retry.click()
+    qtbot.waitUntil(lambda: "late01" in names(window))
+    assert not chip.retry.isVisibleTo(window)

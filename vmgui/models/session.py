@@ -96,6 +96,8 @@ class Session(QObject):
         if existing is not None and existing.state in (ConnState.CONNECTED, ConnState.CONNECTING):
             self.status.emit(f"{uri} is already open")
             return True
+        if existing is not None:
+            self.bridge.forget(uri)  # a retry: drop the dead connection object first
         row = self.connections.add(uri)
         self.connections.update(uri, state=ConnState.CONNECTING, message="")
         self.domains.set_label(uri, row.label)

@@ -86,7 +86,7 @@ class MainWindow(QMainWindow):
         self.count_label.setObjectName("domainCount")
         self.statusBar().addPermanentWidget(self.count_label)
         self.conn_status = ConnectionStatus(self.statusBar(), session.connections, session.give_up,
-                                            self.close_connection)
+                                            self.close_connection, self.connect_uri)
         session.status.connect(lambda text: self.statusBar().showMessage(text, 8000))
 
         self._refresh_timer = QTimer(self)  # coalesces bursts of model changes into one update

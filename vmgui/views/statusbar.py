@@ -15,7 +15,7 @@ _ICON = {ConnState.CONNECTED: "conn-ok", ConnState.CONNECTING: "conn-busy", Conn
 
 class ConnectionChip(QWidget):
     def __init__(self, row: ConnRow, give_up: Callable[[str], None], close: Callable[[str], None],
-                 parent: QWidget | None = None) -> None:
+                 retry: Callable[[str], None], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.uri = row.uri
         name_widget(self, f"connectionStatus_{row.ordinal}")
@@ -28,12 +28,16 @@ class ConnectionChip(QWidget):
         self.give_up.setText("Give up")
         self.give_up.setToolTip("Stop waiting for this host; the window and other connections are not affected")
         self.give_up.clicked.connect(lambda: give_up(self.uri))
+        self.retry = QToolButton(self)
+        self.retry.setText("Retry")
+        self.retry.setToolTip("Try to connect again")
+        self.retry.clicked.connect(lambda: retry(self.uri))
         self.close_button = QToolButton(self)
         self.close_button.setText("✕")
         self.close_button.setAutoRaise(True)
         self.close_button.setToolTip(f"Close the connection to {row.uri}")
         self.close_button.clicked.connect(lambda: close(self.uri))
-        for w in (self.icon, self.text, self.give_up, self.close_button):
+        for w in (self.icon, self.text, self.give_up, self.retry, self.close_button):
             line.addWidget(w)
         self.show_row(row)
 
@@ -44,17 +48,19 @@ class ConnectionChip(QWidget):
         self.text.setText(f"{row.label}: {status}")
         self.setToolTip(f"{row.uri}\n{row.message}" if row.message else row.uri)
         self.give_up.setVisible(busy)
+        self.retry.setVisible(not busy and row.state in (ConnState.FAILED, ConnState.DISCONNECTED))
 
 
 class ConnectionStatus:
     """Keeps one chip per connection in ``bar``."""
 
     def __init__(self, bar: QStatusBar, model: ConnectionModel, give_up: Callable[[str], None],
-                 close: Callable[[str], None]) -> None:
+                 close: Callable[[str], None], retry: Callable[[str], None]) -> None:
         self._bar = bar
         self._model = model
         self._give_up = give_up
         self._close = close
+        self._retry = retry
         self.chips: dict[str, ConnectionChip] = {}
         model.connectionChanged.connect(self.refresh)
 
@@ -68,7 +74,7 @@ class ConnectionStatus:
                 del self.chips[uri]
             return
         if chip is None:
-            chip = ConnectionChip(row, self._give_up, self._close, self._bar)
+            chip = ConnectionChip(row, self._give_up, self._close, self._retry, self._bar)
             self.chips[uri] = chip
             self._bar.addPermanentWidget(chip)
         chip.show_row(row)
