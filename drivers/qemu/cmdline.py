@@ -13,7 +13,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 
-from ..domxml import Disk, DomainXML
+from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode
 from .layout import check_path
 

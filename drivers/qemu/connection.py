@@ -11,7 +11,7 @@ from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
 from ..flags import (
     CreateFlags, DefinedDetail, DomainState, EventType, Feature, JobFlags, JobOperation, ListFlags,
-    MigrateFlags, SaveFlags, StartedDetail,
+    SaveFlags, StartedDetail,
 )
 from ..jobs import Job
 from ..listfilter import compile_filter

@@ -45,13 +45,11 @@ def run_outgoing(vm: LiveVM, uri: str, job: Job, what: str, bandwidth_bytes: int
 
     vm.execute("migrate", {"uri": uri})
     job.on_cancel(cancel)
-    last: dict = {}
     while True:
         try:
             info = vm.execute("query-migrate", timeout=10)
         except DriverError as exc:
             raise DriverError(ErrorCode.OPERATION_FAILED, f"{what}: lost QEMU: {exc.message}") from None
-        last = info
         status = info.get("status")
         ram = info.get("ram") or {}
         if ram:

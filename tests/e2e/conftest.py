@@ -7,10 +7,8 @@ it started and fails the test if a QEMU or supervisor process is left.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "guest"))
 sys.path.insert(0, str(HERE))
 import build_guest as guest_build  # noqa: E402
-from e2e_helpers import QEMU, QEMU_IMG  # noqa: E402,F401
+from e2e_helpers import QEMU, QEMU_IMG, processes_under  # noqa: E402,F401
 
 
 def pytest_collection_modifyitems(config, items):  # noqa: ANN001
@@ -43,29 +41,6 @@ def guest_kernel(tmp_path_factory: pytest.TempPathFactory) -> str:
         return guest_build.build(str(out))
     except guest_build.BuildError as exc:
         pytest.fail(f"cannot build the test guest: {exc}")
-
-
-def _processes_under(marker: str) -> list[int]:
-    """QEMU, supervisor and helper processes that belong to ``marker`` (a test's base dir).
-
-    Matched by command line, or by environment for supervisors forked by the
-    driver's helper (they inherit the test's XDG_RUNTIME_DIR).
-    """
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                cmd = fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
-            with open(f"/proc/{entry}/environ", "rb") as fh:
-                environ = fh.read().decode("utf-8", "replace")
-        except OSError:
-            continue
-        ours = marker in cmd or marker in environ
-        if ours and ("qemu-system" in cmd or "drivers.locking.supervisor" in cmd or "zygote.py" in cmd):
-            pids.append(int(entry))
-    return pids
 
 
 class Env:
@@ -127,7 +102,7 @@ class Env:
         leftovers = []
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            leftovers = _processes_under(str(self.base))
+            leftovers = processes_under(str(self.base))
             if not leftovers:
                 break
             time.sleep(0.1)

@@ -1,6 +1,7 @@
 """Helpers of the real-QEMU tests (imported by the tests; conftest puts this folder on sys.path)."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -76,3 +77,26 @@ class EventLog:
                     return e
             time.sleep(0.02)
         raise AssertionError(f"no {kind} event (detail {detail}) within {timeout} s; got {self.kinds()}")
+
+
+def processes_under(marker: str) -> list[int]:
+    """QEMU, supervisor and helper processes that belong to ``marker`` (a test's base dir).
+
+    Matched by command line, or by environment for supervisors forked by the
+    driver's helper (they inherit the test's XDG_RUNTIME_DIR).
+    """
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmd = fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
+            with open(f"/proc/{entry}/environ", "rb") as fh:
+                environ = fh.read().decode("utf-8", "replace")
+        except OSError:
+            continue
+        ours = marker in cmd or marker in environ
+        if ours and ("qemu-system" in cmd or "drivers.locking.supervisor" in cmd or "zygote.py" in cmd):
+            pids.append(int(entry))
+    return pids

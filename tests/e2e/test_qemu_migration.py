@@ -98,10 +98,7 @@ def test_migration_cancel_leaves_source_running(env):
 
 def h_processes(env, root_name):
     from drivers.qemu.layout import RootLayout
-    import conftest  # noqa: F401
-    lay = RootLayout(env.root(root_name))
-    from conftest import _processes_under
-    return _processes_under(str(lay.runtime))
+    return h.processes_under(str(RootLayout(env.root(root_name)).runtime))
 
 
 def test_migration_refuses_same_root(env):
