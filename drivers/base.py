@@ -6,11 +6,50 @@ avoid. The API is synchronous and thread-safe, like libvirt's C API.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import DriverError, ErrorCode, no_support
 from .flags import Feature, ListFlags, MigrateFlags
 from .records import DomainInfo, DomainRecord, JobInfo
+
+
+class Console:
+    """A byte stream to a domain's serial port (what a terminal view shows and types into).
+
+    ``read`` returns what the guest wrote since the last read, or ``b""`` when
+    nothing came within ``timeout``; once the guest side is gone it raises
+    OPERATION_FAILED. ``history`` is what the port printed before the console
+    was opened (scrollback), so a view opened late still shows the boot.
+    """
+
+    def read(self, timeout: float | None = None) -> bytes:
+        raise no_support("serial console")
+
+    def write(self, data: bytes) -> None:
+        raise no_support("serial console input")
+
+    def history(self) -> bytes:
+        return b""
+
+    def close(self) -> None:
+        """Idempotent; the guest keeps running."""
+
+    def __enter__(self) -> "Console":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True)
+class Screenshot:
+    """One frame of a domain's display, encoded as ``mime`` (PPM or PNG)."""
+
+    mime: str
+    data: bytes
+    width: int
+    height: int
 
 
 class Snapshot:
@@ -166,6 +205,15 @@ class Domain:
             if snap.name == name:
                 return snap
         raise DriverError(ErrorCode.NO_SNAPSHOT, f"domain '{self.name}' has no snapshot '{name}'")
+
+    # console and display
+    def open_console(self) -> Console:
+        """A stream to the first serial port (Feature.SERIAL_CONSOLE)."""
+        raise no_support("serial console")
+
+    def screenshot(self) -> Screenshot:
+        """The current picture of the first display (Feature.SCREENSHOT)."""
+        raise no_support("screenshots")
 
     # jobs
     def backup_begin(self, backup_xml: str, flags: int = 0) -> int:

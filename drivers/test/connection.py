@@ -22,7 +22,8 @@ from .world import SimDomain, TestHost
 
 BASE_FEATURES = frozenset({
     Feature.JOBS, Feature.BACKUP, Feature.SNAPSHOTS, Feature.MANAGED_SAVE, Feature.SAVE_RESTORE,
-    Feature.AUTOSTART, Feature.DEFINE, Feature.TYPED_PARAM_STRING,
+    Feature.AUTOSTART, Feature.DEFINE, Feature.TYPED_PARAM_STRING, Feature.SERIAL_CONSOLE,
+    Feature.SCREENSHOT,
 })
 MIGRATION_FEATURES = {
     "v3": frozenset({Feature.MIGRATION_V3, Feature.MIGRATION_V2}),

@@ -11,7 +11,7 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
-from ..base import Domain, Snapshot
+from ..base import Domain, Screenshot, Snapshot
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
 from ..fsutil import write_atomically
@@ -25,6 +25,7 @@ from ..jobs import Job
 from ..records import DomainRecord, JobInfo
 from ..snapxml import BackupDef, SnapshotDef, snapshot_request
 from . import jobsim
+from .console import TestConsole, render_screen
 from .world import SimDomain
 
 if TYPE_CHECKING:
@@ -298,6 +299,22 @@ class TestDomain(Domain):
     def list_all_snapshots(self) -> list[Snapshot]:
         with self._host.lock:
             return [TestSnapshot(self, name) for name in self._sim().snapshots]
+
+    # -- console and screen ------------------------------------------------
+    def open_console(self) -> TestConsole:
+        with self._host.lock:
+            sim = self._sim()
+            if sim.serial is None:
+                raise not_running(sim.name)
+            return TestConsole(sim.serial)
+
+    def screenshot(self) -> Screenshot:
+        with self._host.lock:
+            sim = self._sim()
+            if not sim.active:
+                raise not_running(sim.name)
+            name, uuid, state = sim.name, sim.uuid, sim.state
+        return render_screen(name, uuid, state)
 
     # -- backup and jobs ---------------------------------------------------
     def backup_begin(self, backup_xml: str, flags: int = 0) -> int:

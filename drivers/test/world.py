@@ -21,6 +21,7 @@ from ..flags import DomainState, EventType, JobEventDetail
 from ..jobs import Job, JobTable
 from ..records import DomainEvent, DomainRecord, filter_bits
 from ..snapxml import SnapshotDef
+from .console import SerialPort
 
 ACTIVE_STATES = frozenset({DomainState.RUNNING, DomainState.PAUSED, DomainState.BLOCKED,
                            DomainState.SHUTDOWN, DomainState.CRASHED, DomainState.PMSUSPENDED})
@@ -31,7 +32,7 @@ class SimDomain:
 
     __slots__ = ("config", "live", "name", "uuid", "id", "state", "reason", "persistent",
                  "autostart", "managed_save", "managed_save_paused", "snapshots", "current_snapshot",
-                 "cpu_ns", "run_since", "load", "bits", "title", "incoming", "sizes")
+                 "cpu_ns", "run_since", "load", "bits", "title", "incoming", "sizes", "serial")
 
     def __init__(self, definition: DomainXML, persistent: bool = True) -> None:
         self.config = definition
@@ -53,6 +54,7 @@ class SimDomain:
         # a stable per-domain CPU load between 5 % and 65 % makes the demo look alive
         self.load = 0.05 + (zlib.crc32(self.uuid.encode()) % 60) / 100
         self.incoming = False  # a half-built guest of an incoming migration
+        self.serial: SerialPort | None = None
         self.bits = 0
         self.touch()
 
@@ -120,6 +122,7 @@ class TestHost(DomainIndex[SimDomain]):
         """Give ``dom`` a run id and a live definition (its config unless given)."""
         dom.id = self.next_id()
         dom.live = live if live is not None else dom.config.copy()
+        dom.serial = SerialPort(dom.name)
         dom.touch()
         dom.set_state(state, reason)
         dom.touch()
@@ -128,6 +131,9 @@ class TestHost(DomainIndex[SimDomain]):
         """Shut ``dom`` off; a transient domain disappears."""
         dom.id = None
         dom.live = None
+        if dom.serial is not None:
+            dom.serial.hang_up()
+            dom.serial = None
         dom.incoming = False
         dom.set_state(DomainState.SHUTOFF, reason)
         dom.touch()
