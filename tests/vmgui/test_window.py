@@ -239,3 +239,13 @@ def test_a_failed_connection_can_be_retried(open_window, node_uri, tmp_path, qtb
     chip.retry.click()
     qtbot.waitUntil(lambda: "late01" in names(window))
     assert not chip.retry.isVisibleTo(window)
+
+
+def test_actions_follow_a_new_selection_immediately(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    model = window.table.model()
+    window.table.selectRow([model.index(r, 0).data() for r in range(model.rowCount())].index("legacy-app"))
+    start = window.findChild(QAction, "actionStart")
+    assert start.isEnabled()  # no event-loop turn needed between a click and the next action
+    start.trigger()
+    qtbot.waitUntil(lambda: state_of(window, node_uri, "legacy-app") == DomainState.RUNNING)

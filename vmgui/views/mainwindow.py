@@ -93,7 +93,9 @@ class MainWindow(QMainWindow):
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(30)
         self._refresh_timer.timeout.connect(self.refresh_selection_state)
-        self.table.selectionModel().selectionChanged.connect(lambda *_: self._refresh_timer.start())
+        # a selection change updates the actions at once (a click then a shortcut must just work);
+        # bursts of data changes are coalesced by the timer
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self.refresh_selection_state())
         for signal in (session.domains.dataChanged, session.domains.layoutChanged, session.jobs.dataChanged,
                        session.jobs.rowsInserted, session.connections.connectionChanged):
             signal.connect(lambda *_: self._refresh_timer.start())
