@@ -66,16 +66,25 @@ def operation_of(stats: dict[str, Any], default: JobOperation = JobOperation.UNK
 
 
 def figures(stats: dict[str, Any]) -> tuple[int, int | None, dict[str, float]] | None:
-    """(processed, total, details) from libvirt's typed job parameters."""
+    """(processed, total, details) from libvirt's typed job parameters.
+
+    ``data_*`` (everything) wins, then ``disk_*`` (backup, storage copy), then
+    ``memory_*`` (save, migration); a group whose total is 0 (say, the disk figures
+    of a migration without storage copy) does not count.
+    """
+    details = {ours: float(stats[key]) for key, ours in _DETAIL_KEYS.items() if key in stats}
+    fallback = None
     for prefix in ("data", "disk", "memory"):
         total = stats.get(f"{prefix}_total")
         processed = stats.get(f"{prefix}_processed")
-        if total is not None or processed is not None:
-            if processed is None and total is not None and stats.get(f"{prefix}_remaining") is not None:
-                processed = total - stats[f"{prefix}_remaining"]
-            details = {ours: float(stats[key]) for key, ours in _DETAIL_KEYS.items() if key in stats}
-            return int(processed or 0), (int(total) if total else None), details
-    return None
+        remaining = stats.get(f"{prefix}_remaining")
+        if processed is None and total is not None and remaining is not None:
+            processed = total - remaining
+        if total:
+            return int(processed or 0), int(total), details
+        if processed and fallback is None:
+            fallback = (int(processed), None, details)
+    return fallback
 
 
 class Tracked:
