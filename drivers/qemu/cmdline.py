@@ -91,6 +91,8 @@ class CommandLine:
     argv: list[str]
     disks: list[BlockNode] = field(default_factory=list)
     serial_log: str | None = None
+    #: where VNC listens when the XML left it to us (recorded in the live XML)
+    vnc_socket: str | None = None
 
 
 def build(definition: DomainXML, *, qmp_socket: str, vnc_socket: str | None = None,
@@ -149,12 +151,12 @@ def build(definition: DomainXML, *, qmp_socket: str, vnc_socket: str | None = No
     disks = _disks(d, machine, argv)
     _nics(d, argv)
     serial_log = _serials(d, argv)
-    _graphics(d, argv, vnc_socket)
+    vnc_used = _graphics(d, argv, vnc_socket)
     if paused or incoming:
         argv.append("-S")
     if incoming:
         argv += ["-incoming", incoming]
-    return CommandLine(argv, disks, serial_log)
+    return CommandLine(argv, disks, serial_log, vnc_used)
 
 
 def _disks(d: DomainXML, machine: str, argv: list[str]) -> list[BlockNode]:
@@ -246,11 +248,12 @@ def _serials(d: DomainXML, argv: list[str]) -> str | None:
     return log
 
 
-def _graphics(d: DomainXML, argv: list[str], vnc_socket: str | None) -> None:
+def _graphics(d: DomainXML, argv: list[str], vnc_socket: str | None) -> str | None:
+    """VNC options; returns the socket path chosen for a <graphics> that named none."""
     graphics = d.graphics()
     if not graphics:
         argv += ["-display", "none"]
-        return
+        return None
     g = graphics[0]
     if g.type != "vnc":
         raise _unsupported(f"/domain/devices/graphics: type {g.type!r} is not supported; use vnc")
@@ -258,10 +261,11 @@ def _graphics(d: DomainXML, argv: list[str], vnc_socket: str | None) -> None:
     if g.socket or not g.listen and vnc_socket and g.port is None:
         path = _xml_path(g.socket, "/domain/devices/graphics/@socket") if g.socket else vnc_socket
         argv += ["-vnc", f"unix:{_esc(path)}"]
-        return
+        return None if g.socket else path
     listen = g.listen or "127.0.0.1"
     if listen not in ("127.0.0.1", "::1", "localhost"):
         raise _unsupported("/domain/devices/graphics/@listen: VNC listens on loopback or a unix socket only")
     port = g.port if g.port is not None and g.port >= 5900 else None
     display = (port - 5900) if port is not None else 0
     argv += ["-vnc", f"{listen}:{display}" if port is not None else f"{listen}:0,to=99"]
+    return None

@@ -304,6 +304,15 @@ class QemuHost:
         except OSError:
             pass
 
+    def portable_xml(self, definition: DomainXML) -> str:
+        """The XML without what only this root's runtime directory means (our VNC socket)."""
+        copy = definition.copy()
+        for el in copy.root.iterfind("devices/graphics"):
+            sock = el.get("socket")
+            if sock and sock.startswith(str(self.layout.runtime) + os.sep):
+                del el.attrib["socket"]
+        return copy.to_string()
+
     def write_state(self, dom: QDom) -> None:
         vm = dom.live
         if vm is None:
@@ -487,6 +496,10 @@ class QemuHost:
         vnc = lay.socket(dom.uuid, "vnc")
         cmd = cmdline.build(definition, qmp_socket=qmp, vnc_socket=vnc, incoming=incoming, paused=paused)
         argv = cmd.argv + list(extra_args or [])
+        if cmd.vnc_socket:  # tell clients (xml_desc) where the display is
+            el = definition.root.find("devices/graphics")
+            if el is not None:
+                el.set("socket", cmd.vnc_socket)
         for path in (qmp, vnc):
             unlink(path)
         mgr = leases.manager(dom.uuid, dom.name, cmd.disks, self.lockspace, self.host_key, lay.supervisors)

@@ -39,7 +39,7 @@ def begin(conn: "QemuConnection", dom: Domain, flags: int, params: dict[str, Any
             return params.get("destination_xml") or qd.config.to_string()
         if qd.live is None:
             raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{qd.name}' is not running")
-        return params.get("destination_xml") or qd.live.definition.to_string()
+        return params.get("destination_xml") or conn.host.portable_xml(qd.live.definition)
 
 
 def prepare(conn: "QemuConnection", definition: DomainXML, flags: int, params: dict[str, Any]) -> dict[str, Any]:

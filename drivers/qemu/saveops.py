@@ -34,7 +34,7 @@ def save_to(host: QemuHost, dom: QDom, path: str, job: Job, flags: int) -> None:
             raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' is not running")
         was_running = dom.state == DomainState.RUNNING
         paused = paused_after(flags, not was_running)
-        header = saveimg.header_bytes(vm.definition.to_string(), paused, persistent=dom.persistent)
+        header = saveimg.header_bytes(host.portable_xml(vm.definition), paused, persistent=dom.persistent)
     folder = os.path.dirname(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=folder)

@@ -150,3 +150,16 @@ def test_many_domains_listing_is_consistent(env):
     assert all(r.id is not None and r.state == DomainState.RUNNING for r in stats)
     time.sleep(0.2)
     assert all(r.cpu_time_ns > 0 for r in conn.get_all_domain_stats())
+
+
+def test_default_vnc_socket_is_in_the_live_xml(env):
+    conn = env.open()
+    dom = conn.define_xml(env.xml("vncdef", extra_devices="<graphics type='vnc'/>"))
+    assert "socket=" not in dom.xml_desc()
+    dom.create()
+    live = dom.xml_desc()
+    path = live.split("socket=\"")[1].split("\"")[0]
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(path)
+        assert s.recv(12).startswith(b"RFB ")
+    assert "socket=" not in dom.xml_desc(2)  # the persistent definition is untouched

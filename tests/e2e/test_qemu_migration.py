@@ -197,3 +197,13 @@ def test_offline_migration_moves_the_definition(env):
         src.lookup_by_name("cold")
     moved.create()
     h.wait_heartbeat(env.serial("cold"), 1)
+
+
+def test_vnc_follows_the_guest_to_the_destination_root(env):
+    src = env.open("a")
+    dst = env.open("b")
+    dom = src.create_xml(env.xml("vncmig", extra_devices="<graphics type='vnc'/>"))
+    src_sock = dom.xml_desc().split("socket=\"")[1].split("\"")[0]
+    moved = dom.migrate(dst)
+    dst_sock = moved.xml_desc().split("socket=\"")[1].split("\"")[0]
+    assert dst_sock != src_sock and dst_sock.startswith(str(env.base / "run"))
