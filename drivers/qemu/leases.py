@@ -116,23 +116,37 @@ class FastLauncher:
 
     def launch(self, mgr: Any, argv: list[str], *, register_only: bool, stdout_path: str, cwd: str,
                runtime: Path, timeout: float = 30.0) -> Any:
+        """Start the supervisor: forked by the helper, else by ``LockManager.launch``."""
+        try:
+            return self._fast(mgr, argv, register_only=register_only, stdout_path=stdout_path, cwd=cwd,
+                              runtime=runtime, timeout=timeout)
+        except _Fallback:
+            return mgr.launch(argv, register_only=register_only, stdout_path=stdout_path, cwd=cwd)
+
+    def _fast(self, mgr: Any, argv: list[str], *, register_only: bool, stdout_path: str, cwd: str,
+              runtime: Path, timeout: float) -> Any:
         import array
         import json
         import os
         import select
         import socket
         import time
-        api = _api()
-        cmd = mgr.supervisor_command(argv, register_only=register_only, notify_fd=987654, cwd=cwd)
         try:
+            api = _api()
+            from drivers.locking import protocol
+            cmd = mgr.supervisor_command(argv, register_only=register_only, notify_fd=987654, cwd=cwd)
             at = cmd.index("--notify-fd") + 1
-        except ValueError:
-            at = -1
-        if cmd[1:3] != ["-m", "drivers.locking.supervisor"] or at < 0 or cmd[at] != "987654":
-            return mgr.launch(argv, register_only=register_only, stdout_path=stdout_path, cwd=cwd)
-        cmd[at] = "{notify}"
-        args = cmd[3:]
-        mgr.lockspace.ensure()
+            if cmd[1:3] != ["-m", "drivers.locking.supervisor"] or cmd[at] != "987654":
+                raise _Fallback()
+            cmd[at] = "{notify}"
+            args = cmd[3:]
+            mgr.lockspace.ensure()
+        except _Fallback:
+            raise
+        except DriverError:
+            raise
+        except Exception:  # noqa: BLE001 - the lock manager changed shape: take its own way
+            raise _Fallback() from None
         if self._sock is None:
             self.start()
         r_fd, w_fd = os.pipe2(os.O_CLOEXEC)
@@ -155,7 +169,7 @@ class FastLauncher:
             with self._lock:
                 self._broken = True
             self.close()
-            return mgr.launch(argv, register_only=register_only, stdout_path=stdout_path, cwd=cwd)
+            raise _Fallback() from None
         os.close(w_fd)
         try:
             deadline = time.monotonic() + timeout
@@ -177,6 +191,9 @@ class FastLauncher:
                 pass
             raise DriverError(ErrorCode.INTERNAL_ERROR,
                               f"the supervisor of VM '{mgr.name}' exited or hung before reporting")
-        from drivers.locking import protocol
         result = protocol.parse_reply(data)  # raises the start's DriverError (RESOURCE_BUSY, ...)
         return api.Supervisor({"uuid": mgr.uuid, "name": mgr.name, **result}, runtime)
+
+
+class _Fallback(Exception):
+    """The fast path cannot be used: launch the lock manager's way."""
