@@ -46,7 +46,7 @@ def start(uris: list[str], settings: QSettings, session: Session | None = None) 
     """Build the window and begin opening connections; needs a current event loop."""
     session = session or Session()
     window = MainWindow(session, settings)
-    window.setStyleSheet(icons.style_sheet())
+    window.apply_style(icons.style_sheet())
     if uris:
         for uri in uris:
             window.connect_uri(uri)

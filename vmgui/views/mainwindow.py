@@ -6,7 +6,7 @@ It arranges views over the session's models and wires signals; the rules
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QColor, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QApplication, QLabel, QMainWindow, QSplitter, QSystemTrayIcon, QToolBar, QVBoxLayout, QWidget,
 )
@@ -107,7 +107,7 @@ class MainWindow(QMainWindow):
 
     # -- layout --------------------------------------------------------------------
     def _build_toolbar_and_menus(self) -> None:
-        toolbar = QToolBar("Actions", self)
+        toolbar = self.toolbar = QToolBar("Actions", self)
         toolbar.setObjectName("mainToolbar")
         toolbar.setMovable(False)
         toolbar.setIconSize(QSize(22, 22))
@@ -137,6 +137,21 @@ class MainWindow(QMainWindow):
         find = view_menu.addAction("Find", lambda: self.filter_bar.search.setFocus())
         find.setShortcut(QKeySequence("Ctrl+F"))
         self.addToolBar(toolbar)
+
+    def apply_style(self, qss: str) -> None:
+        """Style every part but the domain table, which gets a palette instead.
+
+        A style sheet on an ancestor routes all of the table's painting through
+        QStyleSheetStyle: 3-5 ms more per repaint of a 10,000-row table.
+        """
+        for widget in (self.toolbar, self.filter_bar, self.message_area, self.details, self.job_panel,
+                       self.statusBar()):
+            widget.setStyleSheet(qss)
+        palette = self.table.palette()
+        palette.setColor(QPalette.ColorRole.AlternateBase, QColor("#f6f7f9"))
+        palette.setColor(QPalette.ColorRole.Highlight, QColor("#cfe0ff"))
+        palette.setColor(QPalette.ColorRole.HighlightedText, QColor("#101828"))
+        self.table.setPalette(palette)
 
     # -- actions ---------------------------------------------------------------------
     def selection(self) -> list[rules.Selected]:
