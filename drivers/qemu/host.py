@@ -502,6 +502,10 @@ class QemuHost:
                 el.set("socket", cmd.vnc_socket)
         for path in (qmp, vnc):
             unlink(path)
+        prev = leases.attach(dom.uuid, lay.supervisors)
+        if prev is not None and prev.wait(10.0) is None:  # a previous QEMU still on its way out
+            raise DriverError(ErrorCode.OPERATION_INVALID,
+                              f"the previous QEMU process of '{dom.name}' (pid {prev.vm_pid}) is still stopping")
         mgr = leases.manager(dom.uuid, dom.name, cmd.disks, self.lockspace, self.host_key, lay.supervisors)
         logfile = lay.log(dom.name)
         try:
@@ -548,19 +552,35 @@ class QemuHost:
         dom.touch()
         self.write_state(dom)
 
-    def kill(self, vm: LiveVM, timeout: float = 10.0) -> None:
-        """End a QEMU process: QMP quit, then the supervisor's SIGTERM/SIGKILL."""
+    def kill(self, vm: LiveVM, timeout: float = 10.0, wait: bool = True) -> None:
+        """End a QEMU process: QMP quit, then the supervisor's SIGTERM/SIGKILL.
+
+        ``wait=False`` returns once QEMU accepted ``quit`` and reaps in the
+        background: only for a VM that holds no leases any more (a migrated
+        source); a later start of the same domain waits for it (see launch).
+        """
         if vm.mon is not None and vm.mon.connected:
             try:
                 vm.mon.execute("quit", timeout=3)
+                quit_ok = True
             except DriverError:
-                pass
+                quit_ok = False
+            if quit_ok and not wait:
+                threading.Thread(target=self._reap, args=(vm, timeout), name="qemu-reap", daemon=True).start()
+                return
             if vm.sup.wait(min(5.0, timeout)) is not None:
                 return
         try:
             vm.sup.shutdown(timeout)
         except DriverError as exc:
             log.warning("stopping '%s': %s", vm.definition.name, exc)
+
+    def _reap(self, vm: LiveVM, timeout: float) -> None:
+        if vm.sup.wait(min(5.0, timeout)) is None:
+            try:
+                vm.sup.shutdown(timeout)
+            except DriverError as exc:
+                log.warning("stopping '%s': %s", vm.definition.name, exc)
 
     def finish_stop(self, dom: QDom, vm: LiveVM, reason: int, detail: int, crashed: bool = False) -> None:
         """Record that ``vm`` ended (idempotent); a transient domain disappears."""
@@ -663,6 +683,8 @@ class QemuHost:
             self._on_process_end(dom, vm)
 
     def _on_process_end(self, dom: QDom, vm: LiveVM) -> None:
+        if vm.finished:
+            return
         status = vm.sup.wait(5.0)
         if vm.finished:
             return

@@ -212,7 +212,7 @@ def confirm(conn: "QemuConnection", dom: Domain, flags: int, cancelled: bool) ->
         host.sync_status(qd, vm)
         return
     vm.ending = (int(ShutoffReason.MIGRATED), int(StoppedDetail.MIGRATED))
-    host.kill(vm)
+    host.kill(vm, wait=False)  # its leases already went to the destination
     host.finish_stop(qd, vm, ShutoffReason.MIGRATED, StoppedDetail.MIGRATED)
     if flags & MigrateFlags.UNDEFINE_SOURCE:
         _undefine_source(conn, qd)
