@@ -15,15 +15,12 @@ storm of job-progress events costs one slot call, not thousands.
 from __future__ import annotations
 
 import asyncio
-import functools
 import importlib
 import logging
 import shutil
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
@@ -31,7 +28,10 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 import drivers
 from drivers import DomainEvent, DriverError, ErrorCode, Feature
 
+from .calls import CallAbandoned, CallQueue
 from .workers import MAX_WORKERS, WorkerPool
+
+__all__ = ["Bridge", "CallAbandoned", "default_uri", "DOMAIN_ACTIONS"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -41,10 +41,6 @@ BUSY_AFTER_S = 1.0
 EVENT_BATCH_S = 0.05
 EMBEDDED_URI = "qemu:///embed"
 FALLBACK_URI = "test:///default"
-
-
-class CallAbandoned(Exception):
-    """The user gave up waiting on a call; its thread may still be stuck in the driver."""
 
 
 def default_uri() -> tuple[str, str]:
@@ -60,25 +56,6 @@ def default_uri() -> tuple[str, str]:
     return EMBEDDED_URI, "embedded QEMU (qemu:///embed)"
 
 
-@dataclass(eq=False)
-class _Call:
-    key: str  # connection URI the call belongs to
-    what: str
-    work: Callable[[], Any]
-    future: asyncio.Future[Any]
-    started: float = 0.0
-    timer: Any = None
-    #: what to do with a result nobody awaits any more (the user gave up, or it timed out)
-    orphan: Callable[[Any], None] | None = None
-
-
-@dataclass
-class _ConnSlots:
-    running: set[_Call] = field(default_factory=set)
-    waiting: deque[_Call] = field(default_factory=deque)
-    busy_text: str = ""
-
-
 class Bridge(QObject):
     """Runs driver calls off the UI thread and turns driver events into Qt signals."""
 
@@ -92,9 +69,8 @@ class Bridge(QObject):
                  per_connection: int = PER_CONNECTION) -> None:
         super().__init__(parent)
         self._pool = WorkerPool(max_workers)
-        self._per_conn = per_connection
+        self._calls = CallQueue(self._pool, per_connection, self._post_from_thread, self._check_busy)
         self._conns: dict[str, drivers.Connection] = {}
-        self._slots: dict[str, _ConnSlots] = {}
         self._handles: dict[str, int] = {}
         self._events_lock = threading.Lock()
         self._events: list[tuple[str, DomainEvent]] = []
@@ -139,81 +115,16 @@ class Bridge(QObject):
 
     def _submit(self, key: str, what: str, work: Callable[[], Any], timeout: float | None,
                 orphan: Callable[[Any], None] | None = None) -> asyncio.Future[Any]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        if self._closed:
-            future.set_exception(DriverError(ErrorCode.OPERATION_INVALID, "vmgui is shutting down"))
-            return future
-        call = _Call(key, what, work, future, orphan=orphan)
-        slots = self._slots.setdefault(key, _ConnSlots())
-        slots.waiting.append(call)
-        if timeout is not None:
-            call.timer = loop.call_later(timeout, self._time_out, call, timeout)
-        self._pump(key)
-        return future
-
-    def _pump(self, key: str) -> None:
-        slots = self._slots.get(key)
-        while slots and slots.waiting and len(slots.running) < self._per_conn:
-            call = slots.waiting.popleft()
-            if call.future.done():
-                continue
-            call.started = time.monotonic()
-            slots.running.add(call)
-            self._pool.submit(functools.partial(self._execute, call))
-
-    def _execute(self, call: _Call) -> None:
-        try:
-            result, error = call.work(), None
-        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting UI code
-            result, error = None, exc
-        if not self._closed:
-            _emit_safely(self._post, lambda: self._settle(call, result, error))
-
-    def _settle(self, call: _Call, result: Any, error: BaseException | None) -> None:
-        slots = self._slots.get(call.key)
-        if slots is not None:
-            slots.running.discard(call)
-        if call.timer is not None:
-            call.timer.cancel()
-        if not call.future.done():
-            if error is not None:
-                call.future.set_exception(error)
-            else:
-                call.future.set_result(result)
-        elif error is None and call.orphan is not None:
-            call.orphan(result)  # e.g. a connection that opened after the user gave up: close it
-        self._pump(call.key)
-        self._check_busy()
-
-    def _time_out(self, call: _Call, timeout: float) -> None:
-        if not call.future.done():
-            call.future.set_exception(DriverError(
-                ErrorCode.OPERATION_TIMEOUT,
-                f"{call.what} did not answer within {timeout:g} s; the host may be unreachable"))
+        return self._calls.submit(key, what, work, timeout, orphan)
 
     def give_up(self, uri: str) -> int:
-        """Fail every pending call of ``uri`` with :class:`CallAbandoned`; returns how many.
-
-        The threads stay inside the driver until it returns (there is no safe
-        way to interrupt a foreign call); their results are then dropped.
-        They no longer count against the connection's share of the pool.
-        """
-        slots = self._slots.get(uri)
-        if slots is None:
-            return 0
-        calls = list(slots.running) + list(slots.waiting)
-        slots.running.clear()
-        slots.waiting.clear()
-        for call in calls:
-            if not call.future.done():
-                call.future.set_exception(CallAbandoned(f"gave up waiting for {call.what}"))
+        """Fail every pending call of ``uri`` with :class:`CallAbandoned`; returns how many."""
+        count = self._calls.give_up(uri)
         self._check_busy()
-        return len(calls)
+        return count
 
     def pending(self, uri: str) -> int:
-        slots = self._slots.get(uri)
-        return len(slots.running) + len(slots.waiting) if slots else 0
+        return self._calls.pending(uri)
 
     # -- the driver API the models use -------------------------------------------
     async def list_records(self, uri: str) -> list[drivers.DomainRecord]:
@@ -267,18 +178,8 @@ class Bridge(QObject):
     # -- busy ------------------------------------------------------------------
     @Slot()
     def _check_busy(self) -> None:
-        now = time.monotonic()
-        for key, slots in self._slots.items():
-            slow = [c for c in slots.running if now - c.started >= BUSY_AFTER_S]
-            text = ""
-            if slow:
-                oldest = min(slow, key=lambda c: c.started)
-                text = f"{oldest.what} ({now - oldest.started:.0f} s)"
-                if len(slow) > 1:
-                    text += f" and {len(slow) - 1} more"
-            if text != slots.busy_text:
-                slots.busy_text = text
-                self.busyChanged.emit(key, text)
+        for key, text in self._calls.busy_changes(BUSY_AFTER_S):
+            self.busyChanged.emit(key, text)
 
     # -- events ----------------------------------------------------------------
     async def watch(self, uri: str) -> None:
@@ -317,11 +218,16 @@ class Bridge(QObject):
     def _run_posted(self, fn: Callable[[], None]) -> None:
         fn()
 
+    def _post_from_thread(self, fn: Callable[[], None]) -> None:
+        """Any thread: run ``fn`` on the UI thread (dropped once shut down)."""
+        if not self._closed:
+            _emit_safely(self._post, fn)
+
     # -- teardown --------------------------------------------------------------
     def forget(self, uri: str) -> drivers.Connection | None:
         """Stop tracking ``uri``; close it in the background (a hung close never blocks)."""
         self.give_up(uri)
-        self._slots.pop(uri, None)
+        self._calls.forget(uri)
         self._handles.pop(uri, None)
         conn = self._conns.pop(uri, None)
         if conn is not None:
@@ -332,8 +238,7 @@ class Bridge(QObject):
         """Abandon everything and stop the pool without waiting on hung calls."""
         for uri in list(self._conns):
             self.forget(uri)
-        for uri in list(self._slots):
-            self.give_up(uri)
+        self._calls.close()
         self._closed = True
         self._busy_timer.stop()
         self._pool.shutdown()
