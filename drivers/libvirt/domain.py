@@ -97,7 +97,7 @@ class LibvirtDomain(Domain):
 
         def worker(job: Job) -> Any:
             value = call()
-            final = tracked.completed_params or conn.tracker.final_stats(self._live_vdom())
+            final = conn.tracker.final_for(tracked, self._live_vdom())
             if final:
                 conn.tracker.apply(job, final)
             return result(value) if result is not None else None
@@ -432,7 +432,7 @@ class LibvirtDomain(Domain):
 
         def worker(job: Job) -> Domain:
             value = call()
-            final = tracked.completed_params or conn.tracker.final_stats(self._live_vdom())
+            final = conn.tracker.final_for(tracked, self._live_vdom())
             if final:
                 conn.tracker.apply(job, final)
                 dest_conn.tracker.apply(incoming, final)

@@ -88,13 +88,14 @@ def figures(stats: dict[str, Any]) -> tuple[int, int | None, dict[str, float]] |
 
 
 class Tracked:
-    __slots__ = ("job", "get_vdom", "watch", "completed_params")
+    __slots__ = ("job", "get_vdom", "watch", "completed_params", "completed")
 
     def __init__(self, job: Job, get_vdom: Callable[[], Any], watch: bool) -> None:
         self.job = job
         self.get_vdom = get_vdom
         self.watch = watch  # True: finished when libvirt says so; False: when our call returns
         self.completed_params: dict[str, Any] | None = None
+        self.completed = threading.Event()  # JOB_COMPLETED seen
 
 
 class JobTracker:
@@ -171,8 +172,20 @@ class JobTracker:
             return {}
         try:
             return dict(vdom.jobStats(STATS_COMPLETED | STATS_KEEP_COMPLETED))
-        except Exception:  # noqa: BLE001 - figures are a bonus, never a failure
+        except Exception as exc:  # noqa: BLE001 - figures are a bonus, never a failure
+            from .errors import libvirt_code
+            if libvirt_code(exc) in (3, 84):
+                self.stats_supported = False
             return {}
+
+    def final_for(self, tracked: Tracked, vdom: Any, wait: float = 1.0) -> dict[str, Any]:
+        """Final figures of a job whose call just returned: the JOB_COMPLETED event's,
+        else libvirt's completed-job stats, else (the domain may be gone, e.g. migrated
+        away) the event's after all, which may trail the call by a moment."""
+        final = tracked.completed_params or self.final_stats(vdom)
+        if not final and self.stats_supported and tracked.completed.wait(wait):
+            final = tracked.completed_params or {}
+        return final
 
     def finish_watched(self, tracked: Tracked, stats: dict[str, Any]) -> None:
         job = tracked.job
@@ -220,6 +233,7 @@ class JobTracker:
                     self.finish_watched(tracked, params)
                 elif tracked is not None:
                     tracked.completed_params = params  # our call returns soon and uses them
+                    tracked.completed.set()
                 elif self._recently_ended(uuid, params):
                     continue
                 else:
