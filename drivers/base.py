@@ -228,6 +228,10 @@ class Domain:
     def abort_job(self, job_id: int = 0) -> None:
         raise no_support("job abort")
 
+    def job_set_speed(self, bytes_per_second: int, job_id: int = 0) -> None:
+        """Throttle a running backup or outgoing migration (0 = unlimited)."""
+        raise no_support("changing a job's speed")
+
     def migrate(self, dest_conn: "Connection", flags: int = MigrateFlags.LIVE,
                 params: dict[str, Any] | None = None) -> "Domain | int":
         from .migration import migrate
