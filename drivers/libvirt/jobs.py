@@ -124,7 +124,8 @@ class JobTracker:
 
     def untrack(self, job: Job) -> None:
         with self.lock:
-            if self._tracked.pop(job.id, None) is not None:
+            tracked = self._tracked.pop(job.id, None)
+            if tracked is not None and not tracked.completed.is_set():  # its JOB_COMPLETED may trail
                 self._recent[job.domain_uuid] = (time.monotonic(), job)
 
     def _recently_ended(self, uuid: str, params: dict[str, Any]) -> bool:
@@ -230,6 +231,7 @@ class JobTracker:
             for uuid, name, params, get_vdom in completions:
                 tracked = self.tracked_for(uuid)
                 if tracked is not None and tracked.watch:
+                    tracked.completed.set()
                     self.finish_watched(tracked, params)
                 elif tracked is not None:
                     tracked.completed_params = params  # our call returns soon and uses them
