@@ -4,7 +4,8 @@ Starts Xvfb (it picks a free display itself, ``-displayfd``), runs the real
 application (``vmgui.app.main``) on ``test:///default`` plus a private second
 host, starts a backup and a live migration (and a few short jobs) through the
 window's own actions, and writes PNGs of the real window at 1366x768 next to
-this script. Needs the Debian packages ``xvfb libxcb-icccm4 libxcb-keysyms1
+this script: main-window.png and jobs.png (the two AppStream screenshots listed
+in vmgui/desktop.py), filters-and-xml.png and connection-error.png. Needs the Debian packages ``xvfb libxcb-icccm4 libxcb-keysyms1
 libxcb-cursor0 libxkbcommon-x11-0``.
 """
 from __future__ import annotations
@@ -52,11 +53,10 @@ def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
 
 def scenario(tmp: Path, lab_uri: str) -> None:
     """Drive the running app with timers, grab PNGs, then close it."""
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance()
-    steps: list[tuple[int, object]] = []
 
     def window():  # noqa: ANN202
         return next(w for w in app.topLevelWidgets() if w.objectName() == "mainWindow")
@@ -100,16 +100,24 @@ def scenario(tmp: Path, lab_uri: str) -> None:
             if row.info.domain == "ci-runner-7" and not row.info.finished:
                 window().session.cancel_job(*row.key)
 
-    def main_shot() -> None:
-        select("db01")
-        window().refresh_selection_state()
-        QTimer.singleShot(150, lambda: shoot("main-window.png"))
-
-    def filter_shot() -> None:
+    def jobs_shot() -> None:
         w = window()
-        w.findChild(object, "filter_running").click()
-        w.findChild(object, "filter_paused").click()
-        w.findChild(object, "filter_persistent").click()
+        select("web01")
+        w.refresh_selection_state()
+        w.resizeDocks([w.job_panel], [330], Qt.Orientation.Vertical)
+        QTimer.singleShot(200, lambda: shoot("jobs.png"))
+
+    def main_shot() -> None:
+        w = window()
+        w.resizeDocks([w.job_panel], [240], Qt.Orientation.Vertical)
+        for name in ("filter_running", "filter_paused", "filter_persistent"):
+            w.findChild(object, name).click()
+        select("db01")
+        w.refresh_selection_state()
+        QTimer.singleShot(200, lambda: shoot("main-window.png"))
+
+    def xml_shot() -> None:
+        w = window()
         select("web01")
         w.refresh_selection_state()
         w.details.setCurrentWidget(w.details.xml)
@@ -129,15 +137,15 @@ def scenario(tmp: Path, lab_uri: str) -> None:
         if ready():
             start_jobs()
             QTimer.singleShot(900, cancel_one)
-            QTimer.singleShot(3200, main_shot)
-            QTimer.singleShot(4200, filter_shot)
+            QTimer.singleShot(2600, jobs_shot)
+            QTimer.singleShot(3600, main_shot)
+            QTimer.singleShot(4400, xml_shot)
             QTimer.singleShot(5600, error_shot)
             QTimer.singleShot(7800, window().close)
         else:
             QTimer.singleShot(50, wait_ready)
 
     QTimer.singleShot(100, wait_ready)
-    del steps
 
 
 def main() -> int:
