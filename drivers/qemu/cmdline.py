@@ -93,14 +93,19 @@ class CommandLine:
     serial_log: str | None = None
     #: where VNC listens when the XML left it to us (recorded in the live XML)
     vnc_socket: str | None = None
+    #: the socket serving serial port 0 as the driver's console (see console.py)
+    console_socket: str | None = None
 
 
 def build(definition: DomainXML, *, qmp_socket: str, vnc_socket: str | None = None,
-          incoming: str | None = None, paused: bool = False, binary: str | None = None) -> CommandLine:
+          incoming: str | None = None, paused: bool = False, binary: str | None = None,
+          console_socket: str | None = None, pty_log: str | None = None) -> CommandLine:
     """The argument list that runs ``definition``.
 
     ``incoming``: a migration URI, or ``defer`` to take it later over QMP.
     ``paused``: start with the vCPUs stopped (-S).
+    ``console_socket``: serve serial port 0 (type file or pty) on this unix
+    socket, QEMU logging its output to the file (``pty_log`` for a pty).
     """
     d = definition
     binary = binary or qemu_binary()
@@ -150,13 +155,13 @@ def build(definition: DomainXML, *, qmp_socket: str, vnc_socket: str | None = No
         argv += ["-boot", f"order={order}"]
     disks = _disks(d, machine, argv)
     _nics(d, argv)
-    serial_log = _serials(d, argv)
+    serial_log, console_used = _serials(d, argv, console_socket, pty_log)
     vnc_used = _graphics(d, argv, vnc_socket)
     if paused or incoming:
         argv.append("-S")
     if incoming:
         argv += ["-incoming", incoming]
-    return CommandLine(argv, disks, serial_log, vnc_used)
+    return CommandLine(argv, disks, serial_log, vnc_used, console_used)
 
 
 def _disks(d: DomainXML, machine: str, argv: list[str]) -> list[BlockNode]:
@@ -219,15 +224,25 @@ def _nics(d: DomainXML, argv: list[str]) -> None:
         argv += ["-netdev", f"user,id=net{i}", "-device", f"{model},netdev=net{i},id=nic{i}{mac}"]
 
 
-def _serials(d: DomainXML, argv: list[str]) -> str | None:
+def _serials(d: DomainXML, argv: list[str], console_socket: str | None,
+             pty_log: str | None) -> tuple[str | None, str | None]:
+    """Serial chardevs; returns (the log file of port 0 or the first file port, port 0's console socket)."""
     log = None
+    console = None
     index = 0
     for i, ch in enumerate(d.char_devices()):
         if ch.kind == "console" and index:
             continue  # libvirt's console mirrors serial0
         where = f"/domain/devices/{ch.kind}"
         cid = f"serial{index}"
-        if ch.type == "file":
+        if index == 0 and console_socket and (ch.type == "file" or ch.type == "pty" and pty_log):
+            # interactive and logged: QEMU writes the log itself, connected or not
+            path = _xml_path(ch.path, f"{where}/source/@path") if ch.type == "file" else str(pty_log)
+            append = "on" if ch.type == "file" else "off"
+            argv += ["-chardev", f"socket,id={cid},path={_esc(console_socket)},server=on,wait=off,"
+                                 f"logfile={_esc(path)},logappend={append}"]
+            log, console = path, console_socket
+        elif ch.type == "file":
             path = _xml_path(ch.path, f"{where}/source/@path")
             argv += ["-chardev", f"file,id={cid},path={_esc(path)},append=on"]
             log = log or path
@@ -245,19 +260,21 @@ def _serials(d: DomainXML, argv: list[str]) -> str | None:
             raise _unsupported(f"{where}: serial type {ch.type!r} is not supported; use file, unix, pty or null")
         argv += ["-serial", f"chardev:{cid}"]
         index += 1
-    return log
+    return log, console
 
 
 def _graphics(d: DomainXML, argv: list[str], vnc_socket: str | None) -> str | None:
     """VNC options; returns the socket path chosen for a <graphics> that named none."""
     graphics = d.graphics()
+    video = _video(d, bool(graphics))
+    if video:
+        argv += ["-device", video]
     if not graphics:
         argv += ["-display", "none"]
         return None
     g = graphics[0]
     if g.type != "vnc":
         raise _unsupported(f"/domain/devices/graphics: type {g.type!r} is not supported; use vnc")
-    argv += ["-device", "VGA"]
     if g.socket or not g.listen and vnc_socket and g.port is None:
         path = _xml_path(g.socket, "/domain/devices/graphics/@socket") if g.socket else vnc_socket
         argv += ["-vnc", f"unix:{_esc(path)}"]
@@ -269,3 +286,24 @@ def _graphics(d: DomainXML, argv: list[str], vnc_socket: str | None) -> str | No
     display = (port - 5900) if port is not None else 0
     argv += ["-vnc", f"{listen}:{display}" if port is not None else f"{listen}:0,to=99"]
     return None
+
+
+_VIDEO_MODELS = {"vga": "VGA", "virtio": "virtio-vga", "bochs": "bochs-display", "cirrus": "cirrus-vga",
+                 "none": None}
+
+
+def _video(d: DomainXML, graphics: bool) -> str | None:
+    """The display adapter: ``<video><model type=.../>``, else VGA when there is a <graphics> (as libvirt)."""
+    model = d.root.find("devices/video/model")
+    if model is None:
+        return "VGA" if graphics or d.root.find("devices/video") is not None else None
+    kind = model.get("type", "vga")
+    if kind not in _VIDEO_MODELS:
+        raise _unsupported(f"/domain/devices/video/model: type {kind!r} is not supported; "
+                           f"use {', '.join(k for k in _VIDEO_MODELS if k != 'none')} or none")
+    return _VIDEO_MODELS[kind]
+
+
+def has_display(d: DomainXML) -> bool:
+    """Whether ``d`` runs with a display adapter (something a screenshot can show)."""
+    return _video(d, bool(d.graphics())) is not None

@@ -14,6 +14,7 @@ from ..flags import (
     SaveFlags, StartedDetail,
 )
 from ..jobs import Job
+from ..lifecycle import paused_after_restore
 from ..listfilter import compile_filter
 from ..records import DomainRecord, JobInfo
 from . import migration, saveimg, saveops, storage
@@ -27,6 +28,7 @@ FEATURES = frozenset({
     Feature.JOBS, Feature.BACKUP, Feature.SNAPSHOTS, Feature.MANAGED_SAVE, Feature.SAVE_RESTORE,
     Feature.AUTOSTART, Feature.DEFINE, Feature.DISK_CREATE, Feature.TYPED_PARAM_STRING,
     Feature.MIGRATION_V3, Feature.MIGRATION_PARAMS, Feature.MIGRATION_OFFLINE, Feature.FD_PASSING,
+    Feature.SERIAL_CONSOLE, Feature.SCREENSHOT,
 })
 
 
@@ -181,7 +183,7 @@ class QemuConnection(Connection):
         self._check_open()
         header = saveimg.read_header(path)
         definition = DomainXML.parse(header["xml"])
-        saveops.paused_after(flags, False)  # validates RUNNING|PAUSED
+        paused_after_restore(flags, False)  # validates RUNNING|PAUSED
         host = self.host
         with host.lock:
             dom = host.by_uuid.get(definition.uuid)

@@ -12,28 +12,26 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..base import Domain, Snapshot
+from ..base import Domain, Screenshot, Snapshot
 from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
 from ..flags import (
     CreateFlags, DomainState, EventType, JobFlags, JobOperation, PausedReason, ResumedDetail, RunningReason,
     SaveFlags, ShutoffReason, StartedDetail, StoppedDetail, SuspendedDetail, UndefineFlags, UndefinedDetail,
 )
 from ..jobs import Job
-from ..records import DomainInfo, DomainRecord, JobInfo
+from ..lifecycle import not_running
+from ..records import DomainRecord, JobInfo
 from . import backup as backup_mod
+from . import console as console_mod
 from . import saveops, snapshots, streams
 from .host import QDom, QemuHost
 from .guard import guarded
-from .layout import unlink, write_atomically
+from .layout import unlink
 
 if TYPE_CHECKING:
     from .connection import QemuConnection
 
 _SAVE_FLAGS = int(SaveFlags.BYPASS_CACHE | SaveFlags.RUNNING | SaveFlags.PAUSED | JobFlags.ASYNC)
-
-
-def not_running(name: str) -> DriverError:
-    return DriverError(ErrorCode.OPERATION_INVALID, f"domain '{name}' is not running")
 
 
 @contextlib.contextmanager
@@ -88,10 +86,6 @@ class QemuDomain(Domain):
         with self._host.lock:
             return self._dom().record()
 
-    def info(self) -> DomainInfo:
-        rec = self.record()
-        return DomainInfo(rec.state, rec.max_memory_kib, rec.memory_kib, rec.vcpus, rec.cpu_time_ns)
-
     def xml_desc(self, flags: int = 0) -> str:
         """The live definition; with INACTIVE (2) the persistent one the next start uses."""
         check_flags(flags, 0b111, "xml_desc")
@@ -112,15 +106,26 @@ class QemuDomain(Domain):
             dom.touch()
 
     def serial_log(self) -> str | None:
-        """The file the guest's first serial port writes to, if it is a file."""
+        """The file the guest's first serial port is logged to (type file, or pty: logs/<name>.serial.log)."""
         with self._host.lock:
             dom = self._dom()
             if dom.live is not None:
                 return dom.live.serial_log
-            for ch in dom.definition.char_devices():
+            for i, ch in enumerate(dom.definition.char_devices()):
                 if ch.type == "file":
                     return ch.path
+                if i == 0 and ch.type == "pty":
+                    return str(self._host.layout.serial_log(dom.name))
         return None
+
+    # -- console and display -----------------------------------------------------
+    def open_console(self) -> console_mod.QemuConsole:
+        """Serial port 0 (type file or pty) as a console; what it printed before is ``history()``."""
+        return console_mod.open_console(self._host, self._dom())
+
+    def screenshot(self) -> Screenshot:
+        """The display as a PPM (QMP screendump); NO_SUPPORT for a domain without a display."""
+        return console_mod.screenshot(self._host, self._dom())
 
     def qemu_pid(self) -> int | None:
         """The pid of the running QEMU process (None when shut off)."""
@@ -367,4 +372,4 @@ def boot(host: QemuHost, dom: QDom, definition: Any, paused: bool,
     host.started(dom, vm, paused, detail, reason)
 
 
-__all__ = ["QemuDomain", "boot", "write_atomically"]
+__all__ = ["QemuDomain", "boot"]

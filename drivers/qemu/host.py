@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..domainindex import DomainIndex
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode
 from ..events import EventBus
@@ -34,7 +35,9 @@ from ..records import DomainEvent, DomainRecord, filter_bits
 from ..snapxml import SnapshotDef
 from . import cmdline, leases
 from .cmdline import BlockNode
-from .layout import RootLayout, read_json, unlink, write_atomically, write_json
+from ..fsutil import read_json
+from .layout import RootLayout, unlink, write_file, write_json
+from .console import SerialHub
 from .monitor import LoopThread, Monitor
 
 log = logging.getLogger(__name__)
@@ -52,13 +55,16 @@ class LiveVM:
     """A running QEMU process of a domain, seen through its supervisor and QMP."""
 
     def __init__(self, dom_id: int, definition: DomainXML, sup: Any, qmp_path: str,
-                 disks: list[BlockNode], serial_log: str | None) -> None:
+                 disks: list[BlockNode], serial_log: str | None, console_socket: str | None = None) -> None:
         self.id = dom_id
         self.definition = definition
         self.sup = sup
         self.qmp_path = qmp_path
         self.disks = disks
         self.serial_log = serial_log
+        #: QEMU's socket for serial port 0, and our one connection to it while consoles are open
+        self.console_socket = console_socket
+        self.hub: SerialHub | None = None
         self.mon: Monitor | None = None
         self.started = time.time()
         #: (shutoff reason, stopped detail) when we caused or expect the end
@@ -150,14 +156,16 @@ class QDom:
                             d.memory_kib, d.vcpus, cpu, self.title)
 
 
-class QemuHost:
-    """Everything of one root in this process; shared by its connections."""
+class QemuHost(DomainIndex[QDom]):
+    """Everything of one root in this process; shared by its connections.
+
+    The domain index (``add``, ``remove``, ``get``, ``by_uuid``, ``by_name``
+    and ``lock``) is the core's, with libvirt's name/uuid clash rules.
+    """
 
     def __init__(self, layout: RootLayout) -> None:
+        super().__init__()
         self.layout = layout
-        self.lock = threading.RLock()
-        self.by_uuid: dict[str, QDom] = {}
-        self.by_name: dict[str, QDom] = {}
         self.bus = EventBus(f"qemu-events-{layout.key}")
         self.jobs = JobTable(self._job_event)
         self.backups: dict[int, str] = {}
@@ -226,6 +234,8 @@ class QemuHost:
             self.closed = True
             vms = [d.live for d in self.by_uuid.values() if d.live is not None]
         for vm in vms:
+            if vm.hub is not None:
+                vm.hub.hang_up()
             if vm.mon is not None:
                 vm.mon.close()
             try:
@@ -247,37 +257,10 @@ class QemuHost:
     def next_id(self) -> int:
         return next(self._ids)
 
-    # -- membership ----------------------------------------------------------------
-    def add(self, dom: QDom) -> None:
-        with self.lock:
-            other = self.by_uuid.get(dom.uuid)
-            if other is not None and other is not dom:
-                raise DriverError(ErrorCode.OPERATION_FAILED,
-                                  f"domain '{other.name}' is already defined with uuid {dom.uuid}")
-            other = self.by_name.get(dom.name)
-            if other is not None and other.uuid != dom.uuid:
-                raise DriverError(ErrorCode.OPERATION_FAILED,
-                                  f"domain '{dom.name}' already exists with uuid {other.uuid}")
-            self.by_uuid[dom.uuid] = dom
-            self.by_name[dom.name] = dom
-
-    def remove(self, dom: QDom) -> None:
-        with self.lock:
-            if self.by_uuid.get(dom.uuid) is dom:
-                del self.by_uuid[dom.uuid]
-            if self.by_name.get(dom.name) is dom:
-                del self.by_name[dom.name]
-
-    def get(self, uuid: str, name: str = "") -> QDom:
-        dom = self.by_uuid.get(uuid)
-        if dom is None:
-            raise DriverError(ErrorCode.NO_DOMAIN, f"domain '{name or uuid}' no longer exists")
-        return dom
-
     # -- persistence ----------------------------------------------------------------
     def save_config(self, dom: QDom) -> None:
         assert dom.config is not None
-        write_atomically(self.layout.config(dom.uuid), dom.config.to_string())
+        write_file(self.layout.config(dom.uuid), dom.config.to_string())
         self.save_meta(dom)
 
     def save_meta(self, dom: QDom) -> None:
@@ -287,7 +270,7 @@ class QemuHost:
                                                 "current_snapshot": dom.current_snapshot})
 
     def save_snapshot(self, dom: QDom, snap: SnapshotDef) -> None:
-        write_atomically(self.layout.snapshot_dir(dom.uuid) / f"{snap.name}.xml", snap.to_xml())
+        write_file(self.layout.snapshot_dir(dom.uuid) / f"{snap.name}.xml", snap.to_xml())
 
     def forget_files(self, dom: QDom) -> None:
         """Remove a domain's directory (undefine)."""
@@ -320,7 +303,8 @@ class QemuHost:
             return
         write_json(self.layout.state(dom.uuid), {
             "uuid": dom.uuid, "name": dom.name, "id": vm.id, "xml": vm.definition.to_string(),
-            "qmp": vm.qmp_path, "serial_log": vm.serial_log, "persistent": dom.persistent,
+            "qmp": vm.qmp_path, "serial_log": vm.serial_log, "console": vm.console_socket,
+            "persistent": dom.persistent,
             "started": vm.started, "reason": dom.reason, "state": int(dom.state),
             "incoming": vm.incoming, "job_note": vm.job_note,
             "disks": [d.__dict__ for d in vm.disks]})
@@ -400,7 +384,7 @@ class QemuHost:
             return
         disks = [BlockNode(**d) for d in data.get("disks", [])]
         vm = LiveVM(int(data.get("id") or self.next_id()), definition, sup, str(data["qmp"]), disks,
-                    data.get("serial_log"))
+                    data.get("serial_log"), data.get("console"))
         vm.started = float(data.get("started") or time.time())
         with self.lock:
             if dom.uuid not in self.by_uuid:
@@ -494,13 +478,15 @@ class QemuHost:
         lay = self.layout
         qmp = lay.socket(dom.uuid, "qmp")
         vnc = lay.socket(dom.uuid, "vnc")
-        cmd = cmdline.build(definition, qmp_socket=qmp, vnc_socket=vnc, incoming=incoming, paused=paused)
+        con = lay.socket(dom.uuid, "con")
+        cmd = cmdline.build(definition, qmp_socket=qmp, vnc_socket=vnc, incoming=incoming, paused=paused,
+                            console_socket=con, pty_log=str(lay.serial_log(dom.name)))
         argv = cmd.argv + list(extra_args or [])
         if cmd.vnc_socket:  # tell clients (xml_desc) where the display is
             el = definition.root.find("devices/graphics")
             if el is not None:
                 el.set("socket", cmd.vnc_socket)
-        for path in (qmp, vnc):
+        for path in (qmp, vnc, con):
             unlink(path)
         prev = leases.attach(dom.uuid, lay.supervisors)
         if prev is not None and prev.wait(10.0) is None:  # a previous QEMU still on its way out
@@ -519,7 +505,7 @@ class QemuHost:
             pass
         sup = self.launcher.launch(mgr, argv, register_only=register_only, stdout_path=str(logfile),
                                    cwd=str(lay.root), runtime=lay.supervisors)
-        vm = LiveVM(self.next_id(), definition, sup, qmp, cmd.disks, cmd.serial_log)
+        vm = LiveVM(self.next_id(), definition, sup, qmp, cmd.disks, cmd.serial_log, cmd.console_socket)
         try:
             self.connect_monitor(dom, vm)
         except DriverError as exc:
@@ -588,6 +574,8 @@ class QemuHost:
             if vm.finished or dom.live is not vm:
                 return
             vm.finished = True
+            if vm.hub is not None:
+                vm.hub.hang_up()  # consoles read what is buffered, then OPERATION_FAILED
             if vm.mon is not None:
                 vm.mon.close()
             try:

@@ -1,4 +1,4 @@
-"""Where an embedded QEMU root keeps its files, and safe file handling.
+"""Where an embedded QEMU root keeps its files (written with :mod:`drivers.fsutil`).
 
 A *root* (``qemu:///embed?root=DIR``, default ``$XDG_DATA_HOME/vmgui/qemu``)
 holds everything that must survive a reboot::
@@ -14,19 +14,20 @@ Sockets live in a 0700 per-user runtime directory keyed by a hash of the
 root, so two roots never collide::
 
     $XDG_RUNTIME_DIR/vmgui/q-<hash>/   (else /tmp/vmgui-<uid>/q-<hash>/)
-        <uuid16>.qmp  <uuid16>.vnc  s/ (the lock supervisors' files)
+        <uuid16>.qmp  <uuid16>.vnc  <uuid16>.con (serial console)  s/ (the lock supervisors' files)
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import stat
 import tempfile
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import fsutil
 from ..errors import DriverError, ErrorCode, invalid_arg
 
 #: Unix socket paths must fit sun_path (108 bytes with the NUL).
@@ -132,6 +133,10 @@ class RootLayout:
     def log(self, name: str) -> Path:
         return self.root / "logs" / f"{name}.log"
 
+    def serial_log(self, name: str) -> Path:
+        """Where QEMU logs serial port 0 of type pty (served as the console socket)."""
+        return self.root / "logs" / f"{name}.serial.log"
+
     def socket(self, uuid: str, kind: str) -> str:
         path = str(self.runtime / f"{uuid.replace('-', '')[:16]}.{kind}")
         if len(path.encode()) > MAX_SOCKET_PATH:
@@ -145,43 +150,23 @@ class RootLayout:
         return self.runtime / "autostarted"
 
 
-def write_atomically(path: Path | str, data: bytes | str) -> None:
-    """tmp + fsync + rename: ``path`` has the old content or all of the new."""
+def _checked(write: Callable[[Path, Any], None], path: Path | str, data: Any) -> None:
     path = Path(path)
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write(path, data)
     except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         raise DriverError(ErrorCode.OPERATION_FAILED, f"cannot write {path}: {exc.strerror}") from None
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    write_atomically(path, json.dumps(data, indent=1, sort_keys=True))
+def write_file(path: Path | str, data: bytes | str) -> None:
+    """:func:`drivers.fsutil.write_atomically`, creating the folder; OPERATION_FAILED on failure."""
+    _checked(fsutil.write_atomically, path, data)
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+def write_json(path: Path | str, data: dict[str, Any]) -> None:
+    """:func:`drivers.fsutil.write_json`, creating the folder; OPERATION_FAILED on failure."""
+    _checked(fsutil.write_json, path, data)
 
 
 def unlink(path: Path | str) -> None:

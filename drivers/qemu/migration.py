@@ -23,6 +23,7 @@ from ..flags import (
     ShutoffReason, StartedDetail, StoppedDetail, SuspendedDetail, UndefinedDetail,
 )
 from ..jobs import Job
+from ..lifecycle import not_running
 from . import streams
 from .host import QDom
 
@@ -38,7 +39,7 @@ def begin(conn: "QemuConnection", dom: Domain, flags: int, params: dict[str, Any
                 raise DriverError(ErrorCode.OPERATION_INVALID, f"transient domain '{qd.name}' has no definition to move")
             return params.get("destination_xml") or qd.config.to_string()
         if qd.live is None:
-            raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{qd.name}' is not running")
+            raise not_running(qd.name)
         return params.get("destination_xml") or conn.host.portable_xml(qd.live.definition)
 
 
@@ -118,7 +119,7 @@ def perform(conn: "QemuConnection", dom: Domain, cookie: dict[str, Any], flags: 
         qd = host.get(dom.uuid, dom.name)
         vm = qd.live
         if vm is None:
-            raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{qd.name}' is not running")
+            raise not_running(qd.name)
         was_paused = qd.state == DomainState.PAUSED
         cookie["paused"] = was_paused
         vm.migration_was_paused = was_paused  # type: ignore[attr-defined]

@@ -5,25 +5,15 @@ import os
 import tempfile
 
 from ..domxml import DomainXML
-from ..errors import DriverError, ErrorCode, invalid_arg
+from ..errors import DriverError, ErrorCode
 from ..flags import (
-    DomainState, PausedReason, ResumedDetail, RunningReason, SaveFlags, ShutoffReason, StartedDetail,
+    DomainState, PausedReason, ResumedDetail, RunningReason, ShutoffReason, StartedDetail,
     StoppedDetail, SuspendedDetail,
 )
 from ..jobs import Job
+from ..lifecycle import not_running, paused_after_restore
 from . import saveimg, streams
 from .host import QDom, QemuHost
-
-
-def paused_after(flags: int, paused_now: bool) -> bool:
-    """Whether a saved guest comes back paused (RUNNING/PAUSED flags override)."""
-    if flags & SaveFlags.RUNNING and flags & SaveFlags.PAUSED:
-        raise invalid_arg("RUNNING and PAUSED are mutually exclusive")
-    if flags & SaveFlags.PAUSED:
-        return True
-    if flags & SaveFlags.RUNNING:
-        return False
-    return paused_now
 
 
 def save_to(host: QemuHost, dom: QDom, path: str, job: Job, flags: int) -> None:
@@ -31,9 +21,9 @@ def save_to(host: QemuHost, dom: QDom, path: str, job: Job, flags: int) -> None:
     with host.lock:
         vm = dom.live
         if vm is None:
-            raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' is not running")
+            raise not_running(dom.name)
         was_running = dom.state == DomainState.RUNNING
-        paused = paused_after(flags, not was_running)
+        paused = paused_after_restore(flags, not was_running)
         header = saveimg.header_bytes(host.portable_xml(vm.definition), paused, persistent=dom.persistent)
     folder = os.path.dirname(path)
     try:
@@ -85,7 +75,7 @@ def restore_into(host: QemuHost, dom: QDom | None, path: str, job: Job, flags: i
     """Start QEMU paused, load ``path`` into it, then run it (or keep it paused)."""
     header = header or saveimg.read_header(path)
     definition = DomainXML.parse(header["xml"])
-    paused = paused_after(flags, bool(header.get("paused")))
+    paused = paused_after_restore(flags, bool(header.get("paused")))
     with host.lock:
         if dom is None:
             dom = host.by_uuid.get(definition.uuid)
@@ -134,4 +124,4 @@ def restore_into(host: QemuHost, dom: QDom | None, path: str, job: Job, flags: i
     return dom
 
 
-__all__ = ["save_to", "restore_into", "paused_after", "DomainState", "SuspendedDetail"]
+__all__ = ["save_to", "restore_into", "DomainState", "SuspendedDetail"]

@@ -2,6 +2,7 @@
  * pages and prints a heartbeat counter on COM1 (0x3f8).
  *
  * Serial output:  "BOOT mem=<KiB>"  "FILLED"  "HB <n>" (about 10 per second)
+ * Serial input: every byte received on COM1 is echoed back (polled LSR data-ready bit).
  * Kernel command line (multiboot): "poweroff=<n>" powers off through ACPI
  * after heartbeat n (a guest-initiated shutdown), "quiet" prints only every
  * tenth heartbeat.
@@ -84,6 +85,7 @@ void kmain(u32 magic, struct mb_info *mb) {
             ram[(LOW + page * PAGE) / 4 + (round & 1023)] = round ^ cursor;
         }
         round++;
+        while (inb(0x3f8 + 5) & 0x01) putc((char)inb(0x3f8));   /* echo COM1 input */
         u64 now = rdtsc();
         if (now - last >= period) {
             last = now;

@@ -1,0 +1,319 @@
+"""The first serial port as an interactive console, and screenshots.
+
+QEMU serves serial port 0 (XML type ``file`` or ``pty``) on a unix socket in
+the VM's 0700 runtime directory (``<uuid16>.con``, ``server=on,wait=off``)
+and writes everything the guest prints to the log file itself (the chardev's
+``logfile=``), whether or not anyone is connected: the log keeps going while
+no console is open and while the application is not running.
+
+A :class:`SerialHub` is this process's one client of that socket (QEMU takes
+one): a reader thread that fans the bytes out to the open
+:class:`QemuConsole` objects. It exists while consoles are open (the first
+one connects, the last close disconnects) and hangs up when the VM stops.
+``history()`` is the tail of the log file.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..base import Console, Screenshot
+from ..errors import DriverError, ErrorCode, invalid_arg
+from ..lifecycle import not_running
+from .cmdline import has_display
+
+if TYPE_CHECKING:
+    from ..domxml import DomainXML
+    from .host import QDom, QemuHost
+
+#: scrollback a console offers (history) and keeps for slow readers
+SCROLLBACK = 64 * 1024
+_WRITE_TIMEOUT = 10.0
+PPM_MIME = "image/x-portable-pixmap"
+
+
+class SerialHub:
+    """One connection to a VM's console socket, shared by that VM's consoles."""
+
+    def __init__(self, name: str, path: str, log_path: str | None) -> None:
+        self.name = name
+        self.log_path = log_path
+        self._cond = threading.Condition()
+        self._buf = bytearray()  # received since connecting, bounded to SCROLLBACK
+        self._dropped = 0
+        self._alive = True
+        self._users = 0
+        self._write_lock = threading.Lock()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(5.0)
+            sock.connect(path)
+            sock.setblocking(False)
+        except OSError as exc:
+            sock.close()
+            raise DriverError(ErrorCode.OPERATION_FAILED,
+                              f"cannot connect to the serial console of '{name}' ({path}): {exc.strerror or exc}"
+                              ) from None
+        self._sock = sock
+        self._thread = threading.Thread(target=self._read_loop, name=f"qemu-console-{name}", daemon=True)
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._alive
+
+    def _read_loop(self) -> None:
+        sock = self._sock
+        try:
+            while self._alive:
+                try:
+                    ready, _, _ = select.select([sock], [], [], 0.5)
+                    if not ready:
+                        continue
+                    data = sock.recv(65536)
+                except BlockingIOError:
+                    continue
+                except (OSError, ValueError):
+                    data = b""
+                if not data:
+                    break  # QEMU went away (or closed the port)
+                with self._cond:
+                    self._buf += data
+                    excess = len(self._buf) - SCROLLBACK
+                    if excess > 0:
+                        del self._buf[:excess]
+                        self._dropped += excess
+                    self._cond.notify_all()
+        finally:
+            self.hang_up()
+            with self._write_lock:
+                sock.close()
+
+    def hang_up(self) -> None:
+        """The guest side is gone: readers get OPERATION_FAILED once the buffer is consumed."""
+        with self._cond:
+            self._alive = False
+            self._cond.notify_all()
+
+    # -- users ------------------------------------------------------------------------
+    def acquire(self) -> int:
+        """A new reader; returns its starting position (only output from now on)."""
+        with self._cond:
+            self._users += 1
+            return self._dropped + len(self._buf)
+
+    def release(self) -> bool:
+        """A reader left; True when it was the last (the caller then hangs up)."""
+        with self._cond:
+            self._users -= 1
+            return self._users <= 0
+
+    @property
+    def users(self) -> int:
+        return self._users
+
+    def read_from(self, pos: int, timeout: float | None) -> tuple[bytes, int]:
+        with self._cond:
+            end = self._dropped + len(self._buf)
+            if pos >= end and self._alive:
+                self._cond.wait(timeout)
+                end = self._dropped + len(self._buf)
+            start = max(pos, self._dropped)
+            data = bytes(self._buf[start - self._dropped:])
+            if not data and not self._alive:
+                raise DriverError(ErrorCode.OPERATION_FAILED,
+                                  f"the serial console of '{self.name}' closed (the domain stopped)")
+            return data, end
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        deadline = time.monotonic() + _WRITE_TIMEOUT
+        with self._write_lock:
+            while view:
+                if not self._alive:
+                    raise DriverError(ErrorCode.OPERATION_FAILED,
+                                      f"the serial console of '{self.name}' closed (the domain stopped)")
+                try:
+                    sent = self._sock.send(view)
+                    view = view[sent:]
+                    continue
+                except BlockingIOError:
+                    pass
+                except OSError as exc:
+                    raise DriverError(ErrorCode.OPERATION_FAILED,
+                                      f"writing to the serial console of '{self.name}': {exc.strerror}") from None
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise DriverError(ErrorCode.OPERATION_TIMEOUT,
+                                      f"the guest '{self.name}' does not read its serial port")
+                select.select([], [self._sock], [], min(left, 0.5))
+
+    def history(self) -> bytes:
+        """The last SCROLLBACK bytes of the log file (or of what came since connecting)."""
+        if self.log_path:
+            tail = log_tail(self.log_path)
+            if tail is not None:
+                return tail
+        with self._cond:
+            return bytes(self._buf)
+
+
+def log_tail(path: str, size: int = SCROLLBACK) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            end = os.fstat(fh.fileno()).st_size
+            fh.seek(max(0, end - size))
+            return fh.read(size)
+    except OSError:
+        return None
+
+
+class QemuConsole(Console):
+    """One reader of a VM's serial port; ``close`` leaves the guest running."""
+
+    def __init__(self, hub: SerialHub, on_last_close: Callable[[SerialHub], None]) -> None:
+        self._hub = hub
+        self._pos = hub.acquire()
+        self._closed = False
+        self._lock = threading.Lock()
+        self._on_last_close = on_last_close
+
+    def _check(self) -> None:
+        if self._closed:
+            raise DriverError(ErrorCode.OPERATION_INVALID, "the console is closed")
+
+    def read(self, timeout: float | None = None) -> bytes:
+        self._check()
+        with self._lock:
+            data, self._pos = self._hub.read_from(self._pos, timeout)
+        return data
+
+    def write(self, data: bytes) -> None:
+        self._check()
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise invalid_arg("console input must be bytes")
+        self._hub.write(bytes(data))
+
+    def history(self) -> bytes:
+        self._check()
+        return self._hub.history()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        if self._hub.release():
+            self._on_last_close(self._hub)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+
+def parse_ppm(data: bytes) -> tuple[int, int]:
+    """Width and height of a binary PPM (P6) as QEMU's screendump writes it."""
+    fields: list[bytes] = []
+    pos = 0
+    while len(fields) < 4:
+        while pos < len(data) and data[pos:pos + 1].isspace():
+            pos += 1
+        if data[pos:pos + 1] == b"#":
+            pos = data.index(b"\n", pos)
+            continue
+        start = pos
+        while pos < len(data) and not data[pos:pos + 1].isspace():
+            pos += 1
+        if start == pos:
+            break
+        fields.append(data[start:pos])
+    if len(fields) < 4 or fields[0] != b"P6":
+        raise DriverError(ErrorCode.OPERATION_FAILED, "QEMU wrote a screenshot that is not a PPM image")
+    return int(fields[1]), int(fields[2])
+
+
+def read_screendump(path: Path) -> Screenshot:
+    """Read (and remove) the PPM QEMU wrote to ``path``."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DriverError(ErrorCode.OPERATION_FAILED, f"cannot read the screenshot {path}: {exc.strerror}") from None
+    finally:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+    width, height = parse_ppm(data)
+    return Screenshot(PPM_MIME, data, width, height)
+
+
+_shots = itertools.count(1)
+
+
+def open_console(host: "QemuHost", dom: "QDom") -> QemuConsole:
+    """A console on serial port 0 of a running domain (connecting the hub if needed)."""
+    with host.lock:
+        vm = dom.live
+        if vm is None:
+            raise not_running(dom.name)
+        if vm.console_socket is None:
+            raise DriverError(ErrorCode.NO_SUPPORT, _no_console_reason(dom.name, vm.definition))
+        hub = vm.hub
+        if hub is None or not hub.alive:
+            hub = vm.hub = SerialHub(dom.name, vm.console_socket, vm.serial_log)
+
+        def last_closed(closing: SerialHub) -> None:
+            with host.lock:
+                if closing.users <= 0:
+                    closing.hang_up()
+                    if vm.hub is closing:
+                        vm.hub = None
+
+        return QemuConsole(hub, last_closed)
+
+
+def _no_console_reason(name: str, definition: "DomainXML") -> str:
+    chars = definition.char_devices()
+    if not chars:
+        return f"domain '{name}' has no serial port; add <serial type='pty'/> to its XML"
+    first = chars[0]
+    if first.type == "unix":
+        return (f"serial port 0 of '{name}' is a unix socket of its own ({first.path}); connect to it "
+                "directly, or use <serial type='pty'/> or type='file' for the console")
+    return (f"serial port 0 of '{name}' is of type {first.type!r}, which has no console; "
+            "use <serial type='pty'/> or type='file'")
+
+
+def screenshot(host: "QemuHost", dom: "QDom") -> Screenshot:
+    """The display of a running domain as a PPM (QMP screendump into the runtime directory)."""
+    with host.lock:
+        vm = dom.live
+        if vm is None:
+            raise not_running(dom.name)
+        if not has_display(vm.definition):
+            raise DriverError(ErrorCode.NO_SUPPORT,
+                              f"domain '{dom.name}' has no display; add <graphics type='vnc'/> or "
+                              "<video><model type='vga'/></video> to its XML")
+    path = host.layout.runtime / f"{dom.uuid.replace('-', '')[:16]}-{os.getpid()}-{next(_shots)}.ppm"
+    try:
+        vm.execute("screendump", {"filename": str(path)}, timeout=15)
+    except DriverError as exc:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+        with host.lock:
+            if dom.live is not vm:
+                raise not_running(dom.name) from None
+        raise DriverError(ErrorCode.OPERATION_FAILED, f"QEMU could not take a screenshot of '{dom.name}': "
+                                                      f"{exc.message}") from None
+    return read_screendump(path)
