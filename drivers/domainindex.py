@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from .errors import DriverError, ErrorCode
 
@@ -50,3 +50,24 @@ class DomainIndex(Generic[D]):
         if dom is None:
             raise DriverError(ErrorCode.NO_DOMAIN, f"domain '{name or uuid}' no longer exists")
         return dom
+
+    def find_by_name(self, name: str, where: str) -> D:
+        """The domain named ``name``, or NO_DOMAIN naming ``where`` (the connection's URI)."""
+        with self.lock:
+            dom = self.by_name.get(name)
+        if dom is None:
+            raise DriverError(ErrorCode.NO_DOMAIN, f"no domain named '{name}' on {where}")
+        return dom
+
+    def find_by_uuid(self, uuid: str, where: str) -> D:
+        with self.lock:
+            dom = self.by_uuid.get(str(uuid).lower())
+        if dom is None:
+            raise DriverError(ErrorCode.NO_DOMAIN, f"no domain with uuid {uuid} on {where}")
+        return dom
+
+    def adopt_uuid(self, definition: Any) -> str:
+        """XML without a uuid for an existing name means that domain (virt-install style); returns the uuid."""
+        if not definition.uuid and definition.name in self.by_name:
+            definition.uuid = self.by_name[definition.name].uuid
+        return str(definition.ensure_uuid())

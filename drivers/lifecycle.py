@@ -1,8 +1,10 @@
 """Lifecycle rules shared by the stateful drivers (test and qemu)."""
 from __future__ import annotations
 
+from typing import Any
+
 from .errors import DriverError, ErrorCode, invalid_arg
-from .flags import SaveFlags
+from .flags import DomainState, SaveFlags, UndefineFlags
 
 
 def not_running(name: str) -> DriverError:
@@ -18,3 +20,47 @@ def paused_after_restore(flags: int, paused_now: bool) -> bool:
     if flags & SaveFlags.RUNNING:
         return False
     return paused_now
+
+
+def check_can_pause(name: str, state: DomainState) -> None:
+    """Only a running domain pauses (OPERATION_INVALID otherwise)."""
+    if state == DomainState.PAUSED:
+        raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{name}' is already paused")
+    if state != DomainState.RUNNING:
+        raise not_running(name)
+
+
+def check_can_resume(name: str, state: DomainState) -> None:
+    if state != DomainState.PAUSED:
+        raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{name}' is not paused")
+
+
+def check_undefine(dom: Any, flags: int) -> None:
+    """libvirt's refusals: a transient domain, or a managed save image or snapshots the flags do not cover.
+
+    ``dom`` has ``name``, ``persistent``, ``managed_save`` and ``snapshots``.
+    """
+    if not dom.persistent:
+        raise DriverError(ErrorCode.OPERATION_INVALID, f"cannot undefine transient domain '{dom.name}'")
+    if dom.managed_save and not flags & UndefineFlags.MANAGED_SAVE:
+        raise DriverError(ErrorCode.OPERATION_INVALID,
+                          f"refusing to undefine '{dom.name}' while a managed save image exists; "
+                          "remove it or pass UndefineFlags.MANAGED_SAVE")
+    if dom.snapshots and not flags & UndefineFlags.SNAPSHOTS_METADATA:
+        raise DriverError(ErrorCode.OPERATION_INVALID,
+                          f"cannot undefine '{dom.name}' with {len(dom.snapshots)} snapshot(s); "
+                          "delete them or pass UndefineFlags.SNAPSHOTS_METADATA")
+
+
+def check_autostart_allowed(dom: Any) -> None:
+    """Autostart is for persistent domains (``dom`` has ``name`` and ``persistent``)."""
+    if not dom.persistent:
+        raise DriverError(ErrorCode.OPERATION_INVALID, f"cannot set autostart for transient domain '{dom.name}'")
+
+
+def find_snapshot(dom: Any, name: str) -> Any:
+    """``dom.snapshots[name]``, or NO_SNAPSHOT (``dom`` has ``name`` and a ``snapshots`` mapping)."""
+    snap = dom.snapshots.get(name)
+    if snap is None:
+        raise DriverError(ErrorCode.NO_SNAPSHOT, f"domain '{dom.name}' has no snapshot '{name}'")
+    return snap

@@ -9,6 +9,7 @@ sends ``job-cancel``. A failed or cancelled backup removes every target.
 """
 from __future__ import annotations
 
+import functools
 import os
 import time
 from typing import TYPE_CHECKING, Any
@@ -141,6 +142,11 @@ def run(host: QemuHost, vm: LiveVM, spec: BackupDef, nodes: dict[str, Any], job:
     follow(host, vm, job, job_ids, added, created, total)
 
 
+def _follow_adopted(host: QemuHost, vm: LiveVM, job_ids: list[str], added: list[str], created: list[str],
+                    total: int, job: Job) -> None:
+    follow(host, vm, job, job_ids, added, created, total)
+
+
 def follow(host: QemuHost, vm: LiveVM, job: Job, job_ids: list[str], added: list[str], created: list[str],
            total: int) -> None:
     """Wait for QEMU's backup jobs, then finish (flush the targets) or clean up (remove them)."""
@@ -248,8 +254,8 @@ def adopt(host: QemuHost, dom: Any, vm: LiveVM) -> list[int]:
             host.backups[job.id] = BackupDef(mode="push", disks=tuple(disks)).to_xml()
         speeds = [int(b.get("speed") or 0) for b in vm.execute("query-block-jobs") if b.get("device") in job_ids]
         host.job_speed[job.id] = max(speeds) if speeds else 0  # keep the throttle the dead process set
-        worker = guard_worker(lambda job, j=job_ids, a=added, c=created, t=total:
-                              follow(host, vm, job, j, a, c, t), "backup")
+        worker = guard_worker(functools.partial(_follow_adopted, host, vm, job_ids, added, created, total),
+                              "backup")
         host.jobs.run(job, worker, True)
         adopted.append(job.id)
     return adopted

@@ -276,7 +276,7 @@ def _graphics(d: DomainXML, argv: list[str], vnc_socket: str | None) -> str | No
     if g.type != "vnc":
         raise _unsupported(f"/domain/devices/graphics: type {g.type!r} is not supported; use vnc")
     if g.socket or not g.listen and vnc_socket and g.port is None:
-        path = _xml_path(g.socket, "/domain/devices/graphics/@socket") if g.socket else vnc_socket
+        path = _xml_path(g.socket, "/domain/devices/graphics/@socket") if g.socket else str(vnc_socket)
         argv += ["-vnc", f"unix:{_esc(path)}"]
         return None if g.socket else path
     listen = g.listen or "127.0.0.1"

@@ -20,14 +20,15 @@ from ..records import DomainRecord, JobInfo
 from . import migration, saveimg, saveops, storage
 from .domain import QemuDomain, boot, transition
 from .guard import guard_worker, guarded
-from .host import QDom, QemuHost, release_host
+from .host import QDom, QemuHost, drop_runtime_sockets, release_host
 
 log = logging.getLogger(__name__)
 
 FEATURES = frozenset({
     Feature.JOBS, Feature.BACKUP, Feature.SNAPSHOTS, Feature.MANAGED_SAVE, Feature.SAVE_RESTORE,
     Feature.AUTOSTART, Feature.DEFINE, Feature.DISK_CREATE, Feature.TYPED_PARAM_STRING,
-    Feature.MIGRATION_V3, Feature.MIGRATION_PARAMS, Feature.MIGRATION_OFFLINE, Feature.FD_PASSING,
+    Feature.MIGRATION_V3, Feature.MIGRATION_V2, Feature.MIGRATION_PARAMS, Feature.MIGRATION_OFFLINE,
+    Feature.FD_PASSING,
     Feature.SERIAL_CONSOLE, Feature.SCREENSHOT,
 })
 
@@ -86,18 +87,12 @@ class QemuConnection(Connection):
 
     def lookup_by_name(self, name: str) -> Domain:
         self._check_open()
-        with self.host.lock:
-            dom = self.host.by_name.get(name)
-        if dom is None:
-            raise DriverError(ErrorCode.NO_DOMAIN, f"no domain named '{name}' on {self.uri}")
+        dom = self.host.find_by_name(name, self.uri)
         return QemuDomain(self, dom.name, dom.uuid)
 
     def lookup_by_uuid(self, uuid: str) -> Domain:
         self._check_open()
-        with self.host.lock:
-            dom = self.host.by_uuid.get(str(uuid).lower())
-        if dom is None:
-            raise DriverError(ErrorCode.NO_DOMAIN, f"no domain with uuid {uuid} on {self.uri}")
+        dom = self.host.find_by_uuid(uuid, self.uri)
         return QemuDomain(self, dom.name, dom.uuid)
 
     def list_all_jobs(self) -> list[JobInfo]:
@@ -107,9 +102,7 @@ class QemuConnection(Connection):
     # -- definitions -----------------------------------------------------------------
     def _parse(self, xml: str) -> DomainXML:
         definition = DomainXML.parse(xml)
-        if not definition.uuid and definition.name in self.host.by_name:
-            definition.uuid = self.host.by_name[definition.name].uuid
-        definition.ensure_uuid()
+        self.host.adopt_uuid(definition)
         if definition.domain_type not in ("qemu", "kvm"):
             raise DriverError(ErrorCode.INVALID_XML,
                               f"/domain/@type: {definition.domain_type!r} domains cannot run under QEMU; "
@@ -238,7 +231,9 @@ class QemuConnection(Connection):
 
     def migrate_prepare(self, xml: str, flags: int, params: dict[str, Any]) -> dict[str, Any]:
         self._check_open()
-        return migration.prepare(self, self._parse(xml), flags, params)
+        definition = self._parse(xml)
+        drop_runtime_sockets(definition)  # V2 sends the source's live XML (V3's begin already did this)
+        return migration.prepare(self, definition, flags, params)
 
     def migrate_perform(self, dom: Domain, cookie: dict[str, Any], flags: int,
                         params: dict[str, Any], job: Any) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..base import Domain, Screenshot, Snapshot
 from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
@@ -19,7 +19,7 @@ from ..flags import (
     SaveFlags, ShutoffReason, StartedDetail, StoppedDetail, SuspendedDetail, UndefineFlags, UndefinedDetail,
 )
 from ..jobs import Job
-from ..lifecycle import not_running
+from ..lifecycle import check_autostart_allowed, check_can_pause, check_can_resume, check_undefine, not_running
 from ..records import DomainRecord, JobInfo
 from . import backup as backup_mod
 from . import console as console_mod
@@ -31,6 +31,7 @@ from .layout import unlink
 if TYPE_CHECKING:
     from .connection import QemuConnection
 
+T = TypeVar("T")
 _SAVE_FLAGS = int(SaveFlags.BYPASS_CACHE | SaveFlags.RUNNING | SaveFlags.PAUSED | JobFlags.ASYNC)
 
 
@@ -71,20 +72,21 @@ class QemuDomain(Domain):
                               f"cannot {action} '{dom.name}' while it is busy with: {dom._busy}")  # type: ignore
         return dom
 
+    def _query(self, read: Callable[[QDom], T]) -> T:
+        """``read(domain)`` under the host lock."""
+        with self._host.lock:
+            return read(self._dom())
+
     # -- queries -----------------------------------------------------------------
     @property
     def id(self) -> int | None:
-        with self._host.lock:
-            return self._dom().id
+        return self._query(lambda dom: dom.id)
 
     def state(self) -> tuple[DomainState, int]:
-        with self._host.lock:
-            dom = self._dom()
-            return dom.state, dom.reason
+        return self._query(lambda dom: (dom.state, dom.reason))
 
     def record(self) -> DomainRecord:
-        with self._host.lock:
-            return self._dom().record()
+        return self._query(QDom.record)
 
     def xml_desc(self, flags: int = 0) -> str:
         """The live definition; with INACTIVE (2) the persistent one the next start uses."""
@@ -98,9 +100,7 @@ class QemuDomain(Domain):
     def set_autostart(self, value: bool) -> None:
         with self._host.lock:
             dom = self._dom()
-            if not dom.persistent:
-                raise DriverError(ErrorCode.OPERATION_INVALID,
-                                  f"cannot set autostart for transient domain '{dom.name}'")
+            check_autostart_allowed(dom)
             dom.autostart = bool(value)
             self._host.save_meta(dom)
             dom.touch()
@@ -206,25 +206,24 @@ class QemuDomain(Domain):
         host.finish_stop(dom, vm, vm.ending[0], vm.ending[1])
 
     def suspend(self) -> None:
-        with self._host.lock:
-            dom = self._idle("pause")
-            if dom.state == DomainState.PAUSED:
-                raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' is already paused")
-            if dom.live is None or dom.state != DomainState.RUNNING:
-                raise not_running(dom.name)
-            vm = dom.live
-            vm.pause_hint = (int(PausedReason.USER), int(SuspendedDetail.PAUSED))
-        vm.execute("stop")
-        self._host.sync_status(dom, vm)
+        self._set_paused(True)
 
     def resume(self) -> None:
+        self._set_paused(False)
+
+    def _set_paused(self, pause: bool) -> None:
+        """QMP stop or cont; the STOP/RESUME event handler would see the same, the hint names the reason."""
         with self._host.lock:
-            dom = self._idle("resume")
-            if dom.live is None or dom.state != DomainState.PAUSED:
-                raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' is not paused")
+            dom = self._idle("pause" if pause else "resume")
+            (check_can_pause if pause else check_can_resume)(
+                dom.name, dom.state if dom.live is not None else DomainState.SHUTOFF)
             vm = dom.live
-            vm.resume_hint = (int(RunningReason.UNPAUSED), int(ResumedDetail.UNPAUSED))
-        vm.execute("cont")
+            assert vm is not None
+            if pause:
+                vm.pause_hint = (int(PausedReason.USER), int(SuspendedDetail.PAUSED))
+            else:
+                vm.resume_hint = (int(RunningReason.UNPAUSED), int(ResumedDetail.UNPAUSED))
+        vm.execute("stop" if pause else "cont")
         self._host.sync_status(dom, vm)
 
     def undefine(self, flags: int = 0) -> None:
@@ -232,16 +231,7 @@ class QemuDomain(Domain):
         host = self._host
         with host.lock:
             dom = self._idle("undefine")
-            if not dom.persistent:
-                raise DriverError(ErrorCode.OPERATION_INVALID, f"cannot undefine transient domain '{dom.name}'")
-            if dom.managed_save and not flags & UndefineFlags.MANAGED_SAVE:
-                raise DriverError(ErrorCode.OPERATION_INVALID,
-                                  f"refusing to undefine '{dom.name}' while a managed save image exists; "
-                                  "remove it or pass UndefineFlags.MANAGED_SAVE")
-            if dom.snapshots and not flags & UndefineFlags.SNAPSHOTS_METADATA:
-                raise DriverError(ErrorCode.OPERATION_INVALID,
-                                  f"cannot undefine '{dom.name}' with {len(dom.snapshots)} snapshot(s); "
-                                  "delete them or pass UndefineFlags.SNAPSHOTS_METADATA")
+            check_undefine(dom, flags)
             host.forget_files(dom)
             dom.managed_save = False
             dom.snapshots.clear()

@@ -36,7 +36,7 @@ from ..snapxml import SnapshotDef
 from . import cmdline, leases
 from .cmdline import BlockNode
 from ..fsutil import read_json
-from .layout import RootLayout, unlink, write_file, write_json
+from .layout import RootLayout, base_runtime_dir, unlink, write_file, write_json
 from .console import SerialHub
 from .monitor import LoopThread, Monitor
 
@@ -96,6 +96,17 @@ class LiveVM:
         except (OSError, IndexError, ValueError):
             return 0
         return ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+
+    def detach(self) -> None:
+        """Drop our ties to the process: consoles hang up (after their buffered output), QMP, supervisor."""
+        if self.hub is not None:
+            self.hub.hang_up()
+        if self.mon is not None:
+            self.mon.close()
+        try:
+            self.sup.close()
+        except Exception:  # noqa: BLE001
+            pass
 
     def execute(self, cmd: str, args: dict[str, Any] | None = None, timeout: float = 30.0) -> Any:
         if self.mon is None:
@@ -234,14 +245,7 @@ class QemuHost(DomainIndex[QDom]):
             self.closed = True
             vms = [d.live for d in self.by_uuid.values() if d.live is not None]
         for vm in vms:
-            if vm.hub is not None:
-                vm.hub.hang_up()
-            if vm.mon is not None:
-                vm.mon.close()
-            try:
-                vm.sup.close()
-            except Exception:  # noqa: BLE001
-                pass
+            vm.detach()
         self._queue.put(None)
         self.launcher.close()
         self.loop.stop()
@@ -290,10 +294,7 @@ class QemuHost(DomainIndex[QDom]):
     def portable_xml(self, definition: DomainXML) -> str:
         """The XML without what only this root's runtime directory means (our VNC socket)."""
         copy = definition.copy()
-        for el in copy.root.iterfind("devices/graphics"):
-            sock = el.get("socket")
-            if sock and sock.startswith(str(self.layout.runtime) + os.sep):
-                del el.attrib["socket"]
+        drop_runtime_sockets(copy)
         return copy.to_string()
 
     def write_state(self, dom: QDom) -> None:
@@ -574,14 +575,7 @@ class QemuHost(DomainIndex[QDom]):
             if vm.finished or dom.live is not vm:
                 return
             vm.finished = True
-            if vm.hub is not None:
-                vm.hub.hang_up()  # consoles read what is buffered, then OPERATION_FAILED
-            if vm.mon is not None:
-                vm.mon.close()
-            try:
-                vm.sup.close()
-            except Exception:  # noqa: BLE001
-                pass
+            vm.detach()
             dom.live = None
             dom.state = DomainState.SHUTOFF
             dom.reason = int(reason)
@@ -720,6 +714,15 @@ class QemuHost(DomainIndex[QDom]):
                            StartedDetail.FROM_SNAPSHOT: PausedReason.FROM_SNAPSHOT,
                            StartedDetail.MIGRATED: PausedReason.MIGRATION}.get(detail, PausedReason.USER)
                 self.set_run_state(dom, DomainState.PAUSED, preason, EventType.SUSPENDED, susp)
+
+
+def drop_runtime_sockets(definition: DomainXML) -> None:
+    """Forget VNC sockets a driver chose in a root's runtime directory (they mean nothing elsewhere)."""
+    base = str(base_runtime_dir()) + os.sep
+    for el in definition.root.iterfind("devices/graphics"):
+        sock = el.get("socket")
+        if sock and sock.startswith(base) and os.path.basename(os.path.dirname(sock)).startswith("q-"):
+            del el.attrib["socket"]
 
 
 _hosts_lock = threading.Lock()

@@ -135,8 +135,7 @@ class Monitor:
             while True:
                 event = await listener.get()
                 name = str(event.get("event", ""))
-                data = dict(event.get("data") or {})
-                self._deliver(name, data)
+                self._deliver(name, _event_data(event))
         except asyncio.CancelledError:
             pass
 
@@ -151,7 +150,7 @@ class Monitor:
             while not self._listener.empty():
                 event = self._listener.clear()
                 for ev in event:
-                    self._deliver(str(ev.get("event", "")), dict(ev.get("data") or {}))
+                    self._deliver(str(ev.get("event", "")), _event_data(ev))
         try:
             await client.disconnect()
         except Exception:  # noqa: BLE001 - the peer is gone; nothing to report
@@ -231,3 +230,9 @@ class Monitor:
         except (QMPError, OSError, EOFError) as exc:
             raise DriverError(ErrorCode.OPERATION_FAILED, f"cannot pass a file to QEMU of '{self.name}': {exc}") \
                 from None
+
+
+def _event_data(event: Any) -> dict[str, Any]:
+    """The ``data`` member of a QMP event as a dict (empty when absent or not an object)."""
+    data = event.get("data")
+    return dict(data) if isinstance(data, dict) else {}

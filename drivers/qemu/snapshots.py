@@ -19,6 +19,7 @@ from ..flags import (
     SnapshotEventDetail, StartedDetail, StoppedDetail,
 )
 from ..jobs import Job
+from ..lifecycle import find_snapshot
 from ..snapxml import SnapshotDef, snapshot_request
 from . import storage
 from .guard import guarded
@@ -144,10 +145,7 @@ class QemuSnapshot(Snapshot):
 
     def _lookup(self) -> tuple[QDom, SnapshotDef]:
         dom = self._domain._dom()
-        snap = dom.snapshots.get(self._name)
-        if snap is None:
-            raise DriverError(ErrorCode.NO_SNAPSHOT, f"domain '{dom.name}' has no snapshot '{self._name}'")
-        return dom, snap
+        return dom, find_snapshot(dom, self._name)
 
     def xml_desc(self) -> str:
         with self._domain._host.lock:
