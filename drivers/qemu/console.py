@@ -128,9 +128,12 @@ class SerialHub:
             start = max(pos, self._dropped)
             data = bytes(self._buf[start - self._dropped:])
             if not data and not self._alive:
-                raise DriverError(ErrorCode.OPERATION_FAILED,
-                                  f"the serial console of '{self.name}' closed (the domain stopped)")
+                raise self._closed_error()
             return data, end
+
+    def _closed_error(self) -> DriverError:
+        return DriverError(ErrorCode.OPERATION_FAILED,
+                           f"the serial console of '{self.name}' closed (the domain stopped, or QEMU hung up)")
 
     def write(self, data: bytes) -> None:
         view = memoryview(data)
@@ -138,8 +141,7 @@ class SerialHub:
         with self._write_lock:
             while view:
                 if not self._alive:
-                    raise DriverError(ErrorCode.OPERATION_FAILED,
-                                      f"the serial console of '{self.name}' closed (the domain stopped)")
+                    raise self._closed_error()
                 try:
                     sent = self._sock.send(view)
                     view = view[sent:]
@@ -286,6 +288,9 @@ def _no_console_reason(name: str, definition: "DomainXML") -> str:
     if not chars:
         return f"domain '{name}' has no serial port; add <serial type='pty'/> to its XML"
     first = chars[0]
+    if first.type in ("file", "pty"):
+        return (f"'{name}' was started without a console socket (by an older vmgui); "
+                "restart the domain to get its console")
     if first.type == "unix":
         return (f"serial port 0 of '{name}' is a unix socket of its own ({first.path}); connect to it "
                 "directly, or use <serial type='pty'/> or type='file' for the console")

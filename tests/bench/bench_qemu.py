@@ -10,6 +10,9 @@
 * migration: ``dom.migrate`` between two roots, against a raw QMP migration
   of the same guest (the destination QEMU started by hand, ``migrate`` over
   loopback, ``cont``). Target: within 1.1x.
+* console: a byte written with ``Console.write`` until the guest's echo comes
+  back through ``Console.read`` (socket -> QEMU -> guest UART -> log + socket),
+  and ``dom.screenshot()`` of the 720x400 VGA text screen (QMP screendump).
 
 Not collected by pytest (no test_ functions). Needs qemu-system-x86_64,
 qemu-img and gcc (the test guest is built on the fly).
@@ -73,6 +76,34 @@ def bench_start(drivers, base: Path, kernel: str, runs: int) -> list[float]:
             assert dom.state()[0] == drivers.DomainState.RUNNING
             dom.destroy()
         return times[1:]  # the first run warms caches
+    finally:
+        conn.close()
+
+
+def bench_console(drivers, base: Path, kernel: str, runs: int) -> tuple[list[float], list[float]]:
+    conn = drivers.open(f"qemu:///embed?root={base / 'console'}")
+    try:
+        xml = _xml("bench-con", kernel, base / "con.serial", 32).replace(
+            "</devices>", "<graphics type='vnc'/></devices>")
+        dom = conn.create_xml(xml)
+        _wait_serial(base / "con.serial", b"HB 1")
+        echo, shots = [], []
+        with dom.open_console() as console:
+            for i in range(runs * 4 + 1):
+                marker = f"<{i:04d}>".encode()
+                t0 = time.perf_counter()
+                console.write(marker)
+                seen = b""
+                while marker not in seen:
+                    seen += console.read(timeout=5)
+                echo.append(time.perf_counter() - t0)
+        for _ in range(runs + 1):
+            t0 = time.perf_counter()
+            shot = dom.screenshot()
+            shots.append(time.perf_counter() - t0)
+            assert shot.width == 720
+        dom.destroy()
+        return echo[1:], shots[1:]
     finally:
         conn.close()
 
@@ -204,8 +235,8 @@ async def _raw_migration(base: Path, kernel: str, guest_mib: int, i: int) -> flo
 
 
 def _fmt(values: list[float]) -> str:
-    return f"median {statistics.median(values) * 1000:.0f} ms (min {min(values) * 1000:.0f}, " \
-           f"max {max(values) * 1000:.0f}, n={len(values)})"
+    return f"median {statistics.median(values) * 1000:.1f} ms (min {min(values) * 1000:.1f}, " \
+           f"max {max(values) * 1000:.1f}, n={len(values)})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -229,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
         start = bench_start(drivers, base, kernel, args.runs)
         print(f"start to running:    {_fmt(start)}   target < 300 ms: "
               f"{'OK' if statistics.median(start) < 0.3 else 'MISSED'}")
+        echo, shots = bench_console(drivers, base, kernel, args.runs)
+        print(f"console echo:        {_fmt(echo)}")
+        print(f"screenshot 720x400:  {_fmt(shots)}")
         ours, cp = bench_backup(drivers, base, kernel, args.disk_mib, args.runs)
         mib = args.disk_mib
         r_ours, r_cp = mib / statistics.median(ours), mib / statistics.median(cp)

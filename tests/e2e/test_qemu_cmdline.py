@@ -78,3 +78,28 @@ def test_layout_keys_roots_apart(tmp_path, monkeypatch):
     assert a.runtime != b.runtime and a.runtime.parent == b.runtime.parent
     assert len(a.socket("0b8a4bd6-5f6a-4f38-9d6e-53d7c26a3f10", "qmp")) < 108
     assert parse_uri("qemu:///embed?root=/x/y") == type(tmp_path)("/x/y")
+
+
+def test_serial_console_socket_and_video(tmp_path):
+    log = tmp_path / "s.log"
+    con = "/run/x/c.con"
+    file_port = _dom(f"<serial type='file'><source path='{log}'/></serial>")
+    built = cmdline.build(file_port, qmp_socket="/run/x/q.qmp", binary=BIN, console_socket=con)
+    assert f"socket,id=serial0,path={con},server=on,wait=off,logfile={log},logappend=on" in built.argv
+    assert (built.serial_log, built.console_socket) == (str(log), con)
+    pty = _dom("<serial type='pty'><target port='0'/></serial><console type='pty'/>")
+    built = cmdline.build(pty, qmp_socket="/run/x/q.qmp", binary=BIN, console_socket=con, pty_log="/r/l,1.log")
+    assert f"socket,id=serial0,path={con},server=on,wait=off,logfile=/r/l,,1.log,logappend=off" in built.argv
+    assert built.argv.count("-serial") == 1 and built.serial_log == "/r/l,1.log"
+    unix = _dom("<serial type='unix'><source mode='bind' path='/tmp/own.sock'/></serial>")
+    built = cmdline.build(unix, qmp_socket="/run/x/q.qmp", binary=BIN, console_socket=con)
+    assert built.console_socket is None
+    # display adapters: VGA with graphics (as libvirt), an explicit <video>, or none
+    assert "VGA" not in _argv(_dom()) and not cmdline.has_display(_dom())
+    assert "VGA" in _argv(_dom("<graphics type='vnc'/>"))
+    video = _dom("<video><model type='virtio'/></video>")
+    assert "virtio-vga" in _argv(video) and cmdline.has_display(video)
+    assert not cmdline.has_display(_dom("<graphics type='vnc'/><video><model type='none'/></video>"))
+    with pytest.raises(DriverError) as err:
+        _argv(_dom("<video><model type='qxl'/></video>"))
+    assert err.value.code == ErrorCode.NO_SUPPORT and "qxl" in err.value.message

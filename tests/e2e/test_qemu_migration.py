@@ -72,15 +72,21 @@ def test_offline_style_paused_migration(env):
     h.wait_heartbeat(env.serial("pm"), h.heartbeat(env.serial("pm")))
 
 
-def test_migration_cancel_leaves_source_running(env):
+def _slow_migration(env, name: str):  # noqa: ANN001, ANN202
+    """A running guest on root a migrating to root b at 4 MiB/s (so it can be interrupted)."""
     src = env.open("a")
     dst = env.open("b")
-    dom = src.define_xml(env.xml("stay", memory_mib=64))
+    dom = src.define_xml(env.xml(name, memory_mib=64))
     dom.create()
-    serial = env.serial("stay")
-    h.wait_heartbeat(serial, 2)
+    serial = env.serial(name)
+    h.wait_heartbeat(serial, 1)
     job_id = dom.migrate(dst, MigrateFlags.LIVE | JobFlags.ASYNC, {"bandwidth": 4})
     assert _wait(lambda: dom.get_job_info(job_id).processed > 0)
+    return src, dst, dom, serial, job_id
+
+
+def test_migration_cancel_leaves_source_running(env):
+    src, dst, dom, serial, job_id = _slow_migration(env, "stay")
     info = dom.get_job_info(job_id)
     assert info.total and info.total >= 32 * 1024 * 1024 and info.rate is None or info.rate >= 0
     assert dst.lookup_by_name("stay").state()[0] == DomainState.PAUSED  # the incoming guest exists
@@ -168,14 +174,7 @@ def test_shareable_and_readonly_disks(env):
 def test_destination_dying_mid_migration_rolls_back(env):
     import os
     import signal
-    src = env.open("a")
-    dst = env.open("b")
-    dom = src.define_xml(env.xml("survive", memory_mib=64))
-    dom.create()
-    serial = env.serial("survive")
-    h.wait_heartbeat(serial, 1)
-    job_id = dom.migrate(dst, MigrateFlags.LIVE | JobFlags.ASYNC, {"bandwidth": 4})
-    assert _wait(lambda: dom.get_job_info(job_id).processed > 0)
+    src, dst, dom, serial, job_id = _slow_migration(env, "survive")
     os.kill(dst.lookup_by_name("survive").qemu_pid(), signal.SIGKILL)
     assert _wait(lambda: dom.get_job_info(job_id).finished)
     info = dom.get_job_info(job_id)
