@@ -238,9 +238,8 @@ def _serials(d: DomainXML, argv: list[str], console_socket: str | None,
         if index == 0 and console_socket and (ch.type == "file" or ch.type == "pty" and pty_log):
             # interactive and logged: QEMU writes the log itself, connected or not
             path = _xml_path(ch.path, f"{where}/source/@path") if ch.type == "file" else str(pty_log)
-            append = "on" if ch.type == "file" else "off"
             argv += ["-chardev", f"socket,id={cid},path={_esc(console_socket)},server=on,wait=off,"
-                                 f"logfile={_esc(path)},logappend={append}"]
+                                 f"logfile={_esc(path)},logappend=on"]
             log, console = path, console_socket
         elif ch.type == "file":
             path = _xml_path(ch.path, f"{where}/source/@path")

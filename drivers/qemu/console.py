@@ -20,7 +20,6 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -103,21 +102,21 @@ class SerialHub:
             self._cond.notify_all()
 
     # -- users ------------------------------------------------------------------------
-    def acquire(self) -> int:
-        """A new reader; returns its starting position (only output from now on)."""
+    def acquire(self) -> int | None:
+        """A new reader's starting position (only output from now on); None once the hub hung up."""
         with self._cond:
+            if not self._alive:
+                return None
             self._users += 1
             return self._dropped + len(self._buf)
 
-    def release(self) -> bool:
-        """A reader left; True when it was the last (the caller then hangs up)."""
+    def release(self) -> None:
+        """A reader left; the last one disconnects (QEMU keeps logging, a new console reconnects)."""
         with self._cond:
             self._users -= 1
-            return self._users <= 0
-
-    @property
-    def users(self) -> int:
-        return self._users
+            if self._users <= 0:
+                self._alive = False
+                self._cond.notify_all()
 
     def read_from(self, pos: int, timeout: float | None) -> tuple[bytes, int]:
         with self._cond:
@@ -180,12 +179,11 @@ def log_tail(path: str, size: int = SCROLLBACK) -> bytes | None:
 class QemuConsole(Console):
     """One reader of a VM's serial port; ``close`` leaves the guest running."""
 
-    def __init__(self, hub: SerialHub, on_last_close: Callable[[SerialHub], None]) -> None:
+    def __init__(self, hub: SerialHub, pos: int) -> None:
         self._hub = hub
-        self._pos = hub.acquire()
+        self._pos = pos
         self._closed = False
         self._lock = threading.Lock()
-        self._on_last_close = on_last_close
 
     def _check(self) -> None:
         if self._closed:
@@ -212,8 +210,7 @@ class QemuConsole(Console):
             if self._closed:
                 return
             self._closed = True
-        if self._hub.release():
-            self._on_last_close(self._hub)
+        self._hub.release()
 
     def __del__(self) -> None:
         try:
@@ -270,17 +267,12 @@ def open_console(host: "QemuHost", dom: "QDom") -> QemuConsole:
         if vm.console_socket is None:
             raise DriverError(ErrorCode.NO_SUPPORT, _no_console_reason(dom.name, vm.definition))
         hub = vm.hub
-        if hub is None or not hub.alive:
+        pos = hub.acquire() if hub is not None else None
+        if hub is None or pos is None:  # none yet, or the last console closed it
             hub = vm.hub = SerialHub(dom.name, vm.console_socket, vm.serial_log)
-
-        def last_closed(closing: SerialHub) -> None:
-            with host.lock:
-                if closing.users <= 0:
-                    closing.hang_up()
-                    if vm.hub is closing:
-                        vm.hub = None
-
-        return QemuConsole(hub, last_closed)
+            pos = hub.acquire()
+            assert pos is not None
+        return QemuConsole(hub, pos)
 
 
 def _no_console_reason(name: str, definition: "DomainXML") -> str:

@@ -357,6 +357,8 @@ def boot(host: QemuHost, dom: QDom, definition: Any, paused: bool,
     if definition is None:
         raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' has no definition to start")
     live_def = definition.copy()
+    if detail == StartedDetail.BOOTED:  # a new boot starts the driver's own serial log afresh
+        unlink(host.layout.serial_log(dom.name))
     vm = host.launch(dom, live_def, paused=paused, extra_args=extra_args)
     reason = RunningReason.FROM_SNAPSHOT if detail == StartedDetail.FROM_SNAPSHOT else RunningReason.BOOTED
     host.started(dom, vm, paused, detail, reason)

@@ -89,7 +89,7 @@ def test_serial_console_socket_and_video(tmp_path):
     assert (built.serial_log, built.console_socket) == (str(log), con)
     pty = _dom("<serial type='pty'><target port='0'/></serial><console type='pty'/>")
     built = cmdline.build(pty, qmp_socket="/run/x/q.qmp", binary=BIN, console_socket=con, pty_log="/r/l,1.log")
-    assert f"socket,id=serial0,path={con},server=on,wait=off,logfile=/r/l,,1.log,logappend=off" in built.argv
+    assert f"socket,id=serial0,path={con},server=on,wait=off,logfile=/r/l,,1.log,logappend=on" in built.argv
     assert built.argv.count("-serial") == 1 and built.serial_log == "/r/l,1.log"
     unix = _dom("<serial type='unix'><source mode='bind' path='/tmp/own.sock'/></serial>")
     built = cmdline.build(unix, qmp_socket="/run/x/q.qmp", binary=BIN, console_socket=con)

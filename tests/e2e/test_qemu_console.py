@@ -108,3 +108,39 @@ def test_no_display_no_console_port(env):
     with pytest.raises(DriverError) as err:
         dom.screenshot()
     assert err.value.code == ErrorCode.OPERATION_INVALID
+
+
+def test_consoles_opened_and_closed_concurrently_and_across_restore(env):
+    import threading
+    conn = env.open()
+    dom = conn.define_xml(env.xml("busy"))
+    dom.create()
+    h.wait_heartbeat(env.serial("busy"), 1)
+    problems: list[BaseException] = []
+
+    def viewer(i: int) -> None:
+        try:
+            for j in range(5):
+                with dom.open_console() as console:
+                    console.write(f"[{i}.{j}]".encode())
+                    read_until(console, f"[{i}.{j}]".encode(), timeout=10)
+        except BaseException as exc:  # noqa: BLE001
+            problems.append(exc)
+
+    threads = [threading.Thread(target=viewer, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not problems, problems
+    console = dom.open_console()
+    dom.managed_save()  # the QEMU process ends: the console hangs up
+    with pytest.raises(DriverError) as err:
+        for _ in range(100):
+            console.read(timeout=0.05)
+    assert err.value.code == ErrorCode.OPERATION_FAILED
+    dom.create()  # restored: the log goes on, a new console works
+    with dom.open_console() as console:
+        assert b"[3.4]" in console.history() and console.history().count(b"BOOT mem=") == 1
+        console.write(b"back\n")
+        read_until(console, b"back")
