@@ -9,7 +9,8 @@ Every writable disk must be qcow2; raw disks cannot hold snapshots.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..base import Snapshot
 from ..domxml import DomainXML
@@ -139,6 +140,9 @@ def create(domain: "QemuDomain", xml_or_name: str, flags: int = 0) -> "QemuSnaps
     return domain._conn.run_job(job, worker, bool(flags & JobFlags.ASYNC))
 
 
+T = TypeVar("T")
+
+
 @guarded
 class QemuSnapshot(Snapshot):
     _domain: "QemuDomain"
@@ -147,18 +151,19 @@ class QemuSnapshot(Snapshot):
         dom = self._domain._dom()
         return dom, find_snapshot(dom, self._name)
 
-    def xml_desc(self) -> str:
+    def _read(self, read: Callable[[QDom, SnapshotDef], T]) -> T:
+        """``read(domain, snapshot)`` under the host lock."""
         with self._domain._host.lock:
-            return self._lookup()[1].to_xml()
+            return read(*self._lookup())
+
+    def xml_desc(self) -> str:
+        return self._read(lambda dom, snap: snap.to_xml())
 
     def is_current(self) -> bool:
-        with self._domain._host.lock:
-            dom, _ = self._lookup()
-            return dom.current_snapshot == self._name
+        return self._read(lambda dom, snap: dom.current_snapshot == snap.name)
 
     def parent_name(self) -> str | None:
-        with self._domain._host.lock:
-            return self._lookup()[1].parent
+        return self._read(lambda dom, snap: snap.parent)
 
     def revert(self, flags: int = 0) -> None:
         """Go back to the snapshot: its disks, its memory (if live) and its run state."""

@@ -1,12 +1,15 @@
 """Helpers of the real-QEMU tests (imported by the tests; conftest puts this folder on sys.path)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import subprocess
 import time
 from pathlib import Path
+
+import pytest
 
 QEMU = shutil.which("qemu-system-x86_64")
 QEMU_IMG = shutil.which("qemu-img")
@@ -100,3 +103,12 @@ def processes_under(marker: str) -> list[int]:
         if ours and ("qemu-system" in cmd or "drivers.locking.supervisor" in cmd or "zygote.py" in cmd):
             pids.append(int(entry))
     return pids
+
+
+@contextlib.contextmanager
+def refused(code):  # noqa: ANN001, ANN201
+    """``with refused(ErrorCode.X): call()``: the call must fail with a DriverError of that code."""
+    from drivers import DriverError
+    with pytest.raises(DriverError) as err:
+        yield err
+    assert err.value.code == code, f"expected {code.name}, got {err.value}"
