@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 OPEN_TIMEOUT_S = 120.0
 RESYNC_S = 5.0
 FETCH_FEW = 64
-RESYNC_SLICE = 1000  # records merged per event-loop turn  # above this many dirty domains, one bulk listing is cheaper
+RESYNC_SLICE = 1000  # records merged per event-loop turn
+EARLY_SAMPLE_MAX = 2000  # above this many dirty domains, one bulk listing is cheaper
 
 
 class Session(QObject):
@@ -125,8 +126,10 @@ class Session(QObject):
         self.connections.update(uri, state=ConnState.CONNECTED, message="")
         self.status.emit(f"Connected to {uri}")
         self.loaded.emit(uri)
-        # a second sample soon gives the CPU column figures without waiting a full re-sync period
-        QTimer.singleShot(1500, self, lambda: self._resync_one(uri))
+        # a second sample soon gives the CPU column figures without waiting a full re-sync
+        # period (on big hosts the regular re-sync will do: an extra bulk listing costs there)
+        if self.domains.total(uri) <= EARLY_SAMPLE_MAX:
+            QTimer.singleShot(1500, self, lambda: self._resync_one(uri))
         return True
 
     def close(self, uri: str) -> None:
