@@ -6,6 +6,10 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QWidget
 
 
+#: How a sentence explaining bad input looks (dialogs sit outside the styled chrome).
+ERROR_STYLE = "color: #b42318;"
+
+
 def name_widget(widget: QWidget, name: str) -> None:
     widget.setObjectName(name)
     widget.setAccessibleName(name)

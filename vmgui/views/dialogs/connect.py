@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
-from ..names import name_widget
+from ..names import ERROR_STYLE, name_widget
 
 EXAMPLES = ("test:///default", "qemu:///embed", "qemu:///system", "qemu+ssh://user@host/system")
 
@@ -35,6 +35,7 @@ class ConnectDialog(QDialog):
         self.error = QLabel("", self)
         self.error.setObjectName("connectError")
         self.error.setWordWrap(True)
+        self.error.setStyleSheet(ERROR_STYLE)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Connect")
         buttons.accepted.connect(self._check)

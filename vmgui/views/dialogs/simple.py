@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...models.validation import migrate_flags, name_problem
-from ..names import name_widget
+from ..names import ERROR_STYLE, name_widget
 
 
 class _FormDialog(QDialog):
@@ -23,6 +23,7 @@ class _FormDialog(QDialog):
         self.error = QLabel("", self)
         self.error.setObjectName("dialogError")
         self.error.setWordWrap(True)
+        self.error.setStyleSheet(ERROR_STYLE)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Cancel, self)
         self.buttons.accepted.connect(self._check)
