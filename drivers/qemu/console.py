@@ -50,17 +50,7 @@ class SerialHub:
         self._alive = True
         self._users = 0
         self._write_lock = threading.Lock()
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(5.0)
-            sock.connect(path)
-            sock.setblocking(False)
-        except OSError as exc:
-            sock.close()
-            raise DriverError(ErrorCode.OPERATION_FAILED,
-                              f"cannot connect to the serial console of '{name}' ({path}): {exc.strerror or exc}"
-                              ) from None
-        self._sock = sock
+        self._sock = _connect(name, path)
         self._thread = threading.Thread(target=self._read_loop, name=f"qemu-console-{name}", daemon=True)
         self._thread.start()
 
@@ -100,6 +90,7 @@ class SerialHub:
         with self._cond:
             self._alive = False
             self._cond.notify_all()
+        _shutdown(self._sock)  # wakes the reader now, and QEMU takes its next client at once
 
     # -- users ------------------------------------------------------------------------
     def acquire(self) -> int | None:
@@ -114,9 +105,12 @@ class SerialHub:
         """A reader left; the last one disconnects (QEMU keeps logging, a new console reconnects)."""
         with self._cond:
             self._users -= 1
-            if self._users <= 0:
+            last = self._users <= 0
+            if last:
                 self._alive = False
                 self._cond.notify_all()
+        if last:
+            _shutdown(self._sock)
 
     def read_from(self, pos: int, timeout: float | None) -> tuple[bytes, int]:
         with self._cond:
@@ -164,6 +158,39 @@ class SerialHub:
                 return tail
         with self._cond:
             return bytes(self._buf)
+
+
+def _connect(name: str, path: str, timeout: float = 5.0) -> socket.socket:
+    """A non-blocking connection to QEMU's console socket.
+
+    A unix socket whose backlog is full (QEMU not yet done with the previous
+    client) refuses a non-blocking connect with EAGAIN: retried until ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            sock.connect(path)
+            return sock
+        except BlockingIOError:
+            sock.close()
+            if time.monotonic() >= deadline:
+                raise DriverError(ErrorCode.OPERATION_FAILED,
+                                  f"the serial console of '{name}' is busy (QEMU takes one client at a time)") from None
+            time.sleep(0.01)
+        except OSError as exc:
+            sock.close()
+            raise DriverError(ErrorCode.OPERATION_FAILED,
+                              f"cannot connect to the serial console of '{name}' ({path}): {exc.strerror or exc}"
+                              ) from None
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
 
 
 def log_tail(path: str, size: int = SCROLLBACK) -> bytes | None:
@@ -259,20 +286,39 @@ _shots = itertools.count(1)
 
 
 def open_console(host: "QemuHost", dom: "QDom") -> QemuConsole:
-    """A console on serial port 0 of a running domain (connecting the hub if needed)."""
+    """A console on serial port 0 of a running domain (connecting the VM's hub if needed).
+
+    The connect happens without the host lock; when two callers race, the
+    first hub installed wins and the other one disconnects again.
+    """
     with host.lock:
         vm = dom.live
         if vm is None:
             raise not_running(dom.name)
         if vm.console_socket is None:
             raise DriverError(ErrorCode.NO_SUPPORT, _no_console_reason(dom.name, vm.definition))
-        hub = vm.hub
-        pos = hub.acquire() if hub is not None else None
-        if hub is None or pos is None:  # none yet, or the last console closed it
-            hub = vm.hub = SerialHub(dom.name, vm.console_socket, vm.serial_log)
-            pos = hub.acquire()
-            assert pos is not None
-        return QemuConsole(hub, pos)
+        console = _join(vm.hub)
+        if console is not None:
+            return console
+        path, log = vm.console_socket, vm.serial_log
+    hub = SerialHub(dom.name, path, log)
+    with host.lock:
+        if dom.live is not vm:
+            hub.hang_up()
+            raise not_running(dom.name)
+        console = _join(vm.hub)
+        if console is not None:
+            hub.hang_up()
+            return console
+        vm.hub = hub
+        console = _join(hub)
+        assert console is not None
+        return console
+
+
+def _join(hub: SerialHub | None) -> QemuConsole | None:
+    pos = hub.acquire() if hub is not None else None
+    return QemuConsole(hub, pos) if hub is not None and pos is not None else None
 
 
 def _no_console_reason(name: str, definition: "DomainXML") -> str:
