@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 
 import qasync
@@ -72,12 +73,23 @@ async def _open_default(session: Session, uri: str) -> None:
     await session.open(FALLBACK_URI)
 
 
+def _log_to_file() -> None:
+    """$XDG_STATE_HOME/vmgui/vmgui.log (vmgui.logsetup); never a reason not to start."""
+    try:
+        from . import logsetup
+        logsetup.setup_logging(capture_qt=False)
+    except Exception as exc:  # noqa: BLE001
+        print(f"vmgui: logging to a file is not available: {exc}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run vmgui until its window closes; reuses an existing QApplication."""
     try:
         args = parse_args(sys.argv[1:] if argv is None else list(argv))
     except SystemExit as exc:  # --help or a usage error, already printed by argparse
         return int(exc.code or 0)
+    if argv is None:  # launched as the program (menu, shell): keep a log file for bug reports
+        _log_to_file()
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0] if sys.argv else EXECUTABLE])
     app.setApplicationName(EXECUTABLE)
@@ -91,9 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     done = loop.create_future()
     window.closed.connect(lambda: done.done() or done.set_result(0))
     window.show()
+    # Ctrl+C in a terminal closes the window like the user would (the periodic timers run
+    # Python often enough for the handler to fire promptly)
+    previous_sigint = signal.signal(signal.SIGINT, lambda *_: window.close())
     try:
         return int(loop.run_until_complete(done))
     finally:
+        signal.signal(signal.SIGINT, previous_sigint)
         window.session.stop()
         window.deleteLater()
         asyncio.set_event_loop(None)
