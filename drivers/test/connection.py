@@ -6,16 +6,15 @@ from typing import Any
 
 from ..base import Connection, Domain
 from ..domxml import DomainXML
-from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
+from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import (
     CreateFlags, DefinedDetail, DomainState, EventType, Feature, JobFlags, JobOperation,
-    ListFlags, MigrateFlags, PausedReason, ResumedDetail, RunningReason, SaveFlags, ShutoffReason,
+    MigrateFlags, PausedReason, ResumedDetail, RunningReason, SaveFlags, ShutoffReason,
     StartedDetail, StoppedDetail, SuspendedDetail, UndefinedDetail,
 )
 from ..jobs import Job
 from ..lifecycle import paused_after_restore
-from ..listfilter import accepted_bits, validate
-from ..records import DomainRecord, JobInfo
+from ..stateful import StatefulConnection
 from . import jobsim
 from .domain import TestDomain, restore_payload
 from .world import SimDomain, TestHost
@@ -32,10 +31,11 @@ MIGRATION_FEATURES = {
 }
 
 
-class TestConnection(Connection):
+class TestConnection(StatefulConnection):
     """One connection to a simulated host (shared for ``default``, private for node files)."""
 
     __test__ = False
+    host: TestHost
 
     def __init__(self, uri: str, host: TestHost, rate_bytes: float, migration: str = "v3") -> None:
         super().__init__(uri)
@@ -44,71 +44,18 @@ class TestConnection(Connection):
         self.FEATURES = BASE_FEATURES | MIGRATION_FEATURES[migration]
 
     # -- connection --------------------------------------------------------
-    def close(self) -> None:
-        if not self._closed:
-            self.host.bus.deregister_conn(self)
-        super().close()
-
     def same_host(self, other: Connection) -> bool:
         return isinstance(other, TestConnection) and other.host is self.host
 
     def domain_handle(self, name: str, uuid: str) -> TestDomain:
         return TestDomain(self, name, uuid)
 
-    def register_event_callback(self, fn: Any) -> int:
-        self._check_open()
-        return self.host.bus.register(self, fn)
-
-    def deregister_event_callback(self, handle: int) -> None:
-        if not self.host.bus.deregister(handle):
-            raise invalid_arg(f"no event callback is registered with handle {handle!r}")
-
-    # -- listing -----------------------------------------------------------
-    def list_all_domains(self, flags: int = ListFlags(0)) -> list[Domain]:
-        accepted = accepted_bits(validate(flags))
-        self._check_open()
-        with self.host.lock:
-            return [TestDomain(self, d.name, d.uuid) for d in self.host.by_uuid.values() if d.bits in accepted]
-
-    def get_all_domain_stats(self, flags: int = ListFlags(0)) -> list[DomainRecord]:
-        accepted = accepted_bits(validate(flags))
-        self._check_open()
-        now = time.monotonic()
-        with self.host.lock:
-            return [d.record(now) for d in self.host.by_uuid.values() if d.bits in accepted]
-
-    def lookup_by_name(self, name: str) -> Domain:
-        self._check_open()
-        with self.host.lock:
-            sim = self.host.by_name.get(name)
-        if sim is None:
-            raise DriverError(ErrorCode.NO_DOMAIN, f"no domain named '{name}' on {self.uri}")
-        return TestDomain(self, sim.name, sim.uuid)
-
-    def lookup_by_uuid(self, uuid: str) -> Domain:
-        self._check_open()
-        with self.host.lock:
-            sim = self.host.by_uuid.get(str(uuid).lower())
-        if sim is None:
-            raise DriverError(ErrorCode.NO_DOMAIN, f"no domain with uuid {uuid} on {self.uri}")
-        return TestDomain(self, sim.name, sim.uuid)
-
-    def list_all_jobs(self) -> list[JobInfo]:
-        self._check_open()
-        return self.host.jobs.list_all()
-
     # -- definitions -------------------------------------------------------
-    def _adopt_uuid(self, definition: DomainXML) -> None:
-        """XML without a uuid for an existing name means that domain (virt-install style)."""
-        if not definition.uuid and definition.name in self.host.by_name:
-            definition.uuid = self.host.by_name[definition.name].uuid
-        definition.ensure_uuid()
-
     def define_xml(self, xml: str) -> Domain:
         self._check_open()
         definition = DomainXML.parse(xml)
         with self.host.lock:
-            self._adopt_uuid(definition)
+            self.host.adopt_uuid(definition)
             sim = self.host.by_uuid.get(definition.uuid)
             if sim is None or sim.name != definition.name:
                 new = SimDomain(definition)
@@ -131,7 +78,7 @@ class TestConnection(Connection):
         self._check_open()
         definition = DomainXML.parse(xml)
         with self.host.lock:
-            self._adopt_uuid(definition)
+            self.host.adopt_uuid(definition)
             sim = self.host.by_uuid.get(definition.uuid)
             if sim is not None and sim.active:
                 raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{sim.name}' is already running")
@@ -183,16 +130,6 @@ class TestConnection(Connection):
                     self.host.emit(target, EventType.SUSPENDED, SuspendedDetail.RESTORED)
 
         return self.run_job(job, worker, bool(flags & JobFlags.ASYNC))
-
-    # -- jobs ----------------------------------------------------------------
-    def run_job(self, job: Job, worker: Any, asynchronous: bool) -> Any:
-        return self.host.jobs.run(job, worker, asynchronous)
-
-    def migration_job(self, dom: Domain, action: str) -> Job:
-        self._check_open()
-        with self.host.lock:
-            sim = self.host.get(dom.uuid, dom.name)
-            return self.host.jobs.begin(sim.uuid, sim.name, JobOperation.MIGRATION_OUT, action)
 
     # -- migration phases (see drivers.migration) ----------------------------
     def migrate_begin(self, dom: Domain, flags: int, params: dict[str, Any]) -> str:

@@ -11,18 +11,22 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
-from ..base import Domain, Screenshot, Snapshot
+from ..base import Screenshot, Snapshot
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
 from ..fsutil import write_atomically
-from ..lifecycle import not_running, paused_after_restore
+from ..lifecycle import (
+    check_autostart_allowed, check_can_pause, check_can_resume, check_undefine, find_snapshot, not_running,
+    paused_after_restore,
+)
 from ..flags import (
     CreateFlags, DomainState, EventType, JobFlags, JobOperation, PausedReason, ResumedDetail,
     RunningReason, SaveFlags, ShutdownDetail, ShutoffReason, SnapshotCreateFlags, SnapshotEventDetail,
     StartedDetail, StoppedDetail, SuspendedDetail, UndefineFlags, UndefinedDetail,
 )
 from ..jobs import Job
-from ..records import DomainRecord, JobInfo
+from ..records import DomainRecord
+from ..stateful import StatefulDomain
 from ..snapxml import BackupDef, SnapshotDef, snapshot_request
 from . import jobsim
 from .console import TestConsole, render_screen
@@ -36,13 +40,9 @@ SAVE_MAGIC = b"VMGUI-TestSave\x00"
 DISK_BYTES = 1024 ** 3
 
 
-class TestDomain(Domain):
+class TestDomain(StatefulDomain):
     __test__ = False
     _conn: "TestConnection"
-
-    @property
-    def _host(self):  # noqa: ANN202 - TestHost
-        return self._conn.host
 
     def _sim(self) -> SimDomain:
         self._conn._check_open()
@@ -78,9 +78,7 @@ class TestDomain(Domain):
     def set_autostart(self, value: bool) -> None:
         with self._host.lock:
             sim = self._sim()
-            if not sim.persistent:
-                raise DriverError(ErrorCode.OPERATION_INVALID,
-                                  f"cannot set autostart for transient domain '{sim.name}'")
+            check_autostart_allowed(sim)
             sim.autostart = bool(value)
             sim.touch()
 
@@ -158,10 +156,7 @@ class TestDomain(Domain):
     def suspend(self) -> None:
         with self._host.lock:
             sim = self._idle("pause")
-            if sim.state == DomainState.PAUSED:
-                raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{sim.name}' is already paused")
-            if sim.state != DomainState.RUNNING:
-                raise not_running(sim.name)
+            check_can_pause(sim.name, sim.state)
             sim.set_state(DomainState.PAUSED, PausedReason.USER)
             sim.touch()
             self._host.emit(sim, EventType.SUSPENDED, SuspendedDetail.PAUSED)
@@ -169,8 +164,7 @@ class TestDomain(Domain):
     def resume(self) -> None:
         with self._host.lock:
             sim = self._idle("resume")
-            if sim.state != DomainState.PAUSED:
-                raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{sim.name}' is not paused")
+            check_can_resume(sim.name, sim.state)
             sim.set_state(DomainState.RUNNING, RunningReason.UNPAUSED)
             sim.touch()
             self._host.emit(sim, EventType.RESUMED, ResumedDetail.UNPAUSED)
@@ -180,16 +174,7 @@ class TestDomain(Domain):
                             "undefine")
         with self._host.lock:
             sim = self._idle("undefine")
-            if not sim.persistent:
-                raise DriverError(ErrorCode.OPERATION_INVALID, f"cannot undefine transient domain '{sim.name}'")
-            if sim.managed_save and not flags & UndefineFlags.MANAGED_SAVE:
-                raise DriverError(ErrorCode.OPERATION_INVALID,
-                                  f"refusing to undefine '{sim.name}' while a managed save image exists; "
-                                  "remove it or pass UndefineFlags.MANAGED_SAVE")
-            if sim.snapshots and not flags & UndefineFlags.SNAPSHOTS_METADATA:
-                raise DriverError(ErrorCode.OPERATION_INVALID,
-                                  f"cannot undefine '{sim.name}' with {len(sim.snapshots)} snapshot(s); "
-                                  "delete them or pass UndefineFlags.SNAPSHOTS_METADATA")
+            check_undefine(sim, flags)
             sim.managed_save = False
             sim.snapshots.clear()
             sim.current_snapshot = None
@@ -349,21 +334,6 @@ class TestDomain(Domain):
         self._conn.run_job(job, worker, True)
         return job.id
 
-    def backup_get_xml_desc(self, job_id: int = 0) -> str:
-        job = self._host.jobs.find(self._uuid, self._name, job_id)
-        xml = self._host.backups.get(job.id)
-        if xml is None:
-            raise DriverError(ErrorCode.NO_JOB, f"job {job.id} of '{self._name}' is not a backup")
-        return xml
-
-    def get_job_info(self, job_id: int = 0) -> JobInfo:
-        self._conn._check_open()
-        return self._host.jobs.find(self._uuid, self._name, job_id).info()
-
-    def abort_job(self, job_id: int = 0) -> None:
-        self._conn._check_open()
-        self._host.jobs.abort(self._uuid, self._name, job_id)
-
 
 def _snapshot_state(state: DomainState) -> str:
     return {DomainState.RUNNING: "running", DomainState.PAUSED: "paused"}.get(state, "shutoff")
@@ -375,10 +345,7 @@ class TestSnapshot(Snapshot):
 
     def _lookup(self) -> tuple[SimDomain, SnapshotDef]:
         sim = self._domain._sim()
-        snap = sim.snapshots.get(self._name)
-        if snap is None:
-            raise DriverError(ErrorCode.NO_SNAPSHOT, f"domain '{sim.name}' has no snapshot '{self._name}'")
-        return sim, snap
+        return sim, find_snapshot(sim, self._name)
 
     def xml_desc(self) -> str:
         with self._domain._host.lock:

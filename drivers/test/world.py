@@ -12,14 +12,11 @@ import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
 
-from ..domainindex import DomainIndex
 from ..domxml import DomainXML
-from ..events import EventBus
-from ..flags import DomainState, EventType, JobEventDetail
-from ..jobs import Job, JobTable
-from ..records import DomainEvent, DomainRecord, filter_bits
+from ..flags import DomainState
+from ..records import DomainRecord, filter_bits
+from ..stateful import StatefulHost
 from ..snapxml import SnapshotDef
 from .console import SerialPort
 
@@ -89,26 +86,23 @@ class SimDomain:
             return self.cpu_ns
         return self.cpu_ns + int((now - self.run_since) * 1e9 * self.load * self.sizes[2])
 
-    def record(self, now: float) -> DomainRecord:
+    def record(self, now: float | None = None) -> DomainRecord:
+        now = time.monotonic() if now is None else now
         memory, max_memory, vcpus = self.sizes
         return DomainRecord(self.name, self.uuid, self.id, self.state, self.reason, self.persistent,
                             self.autostart, self.managed_save, len(self.snapshots),
                             memory, max_memory, vcpus, self.cpu_time_ns(now), self.title)
 
 
-class TestHost(DomainIndex[SimDomain]):
+class TestHost(StatefulHost[SimDomain]):
     """One simulated hypervisor; ``test:///default`` has one per process."""
 
     __test__ = False  # not a pytest test class
 
     def __init__(self, label: str) -> None:
-        super().__init__()
+        super().__init__(f"test-events-{label}")
         self.label = label
-        self.bus = EventBus(f"test-events-{label}")
-        self.jobs = JobTable(self._job_event)
-        self.backups: dict[int, str] = {}  # job id -> backup XML
         self._next_id = 1
-        self.saved_images: dict[str, Any] = {}
 
     def next_id(self) -> int:
         with self.lock:
@@ -139,22 +133,6 @@ class TestHost(DomainIndex[SimDomain]):
         dom.touch()
         if not dom.persistent:
             self.remove(dom)
-
-    # -- events ------------------------------------------------------------
-    def emit(self, dom: SimDomain, type: EventType, detail: int = 0, message: str = "") -> None:
-        event = DomainEvent.now(type, detail, name=dom.name, uuid=dom.uuid, message=message)
-        self.bus.emit(self.handle_factory(dom.name, dom.uuid), event)
-
-    def _job_event(self, job: Job, detail: JobEventDetail) -> None:
-        event = DomainEvent.now(EventType.JOB, detail, job=job.info(), name=job.domain_name,
-                                uuid=job.domain_uuid)
-        self.bus.emit(self.handle_factory(job.domain_name, job.domain_uuid), event)
-
-    @staticmethod
-    def handle_factory(name: str, uuid: str) -> Callable[[Any], Any]:
-        def make(conn: Any) -> Any:
-            return conn.domain_handle(name, uuid)
-        return make
 
 
 _default_lock = threading.Lock()

@@ -1,0 +1,146 @@
+"""What every driver that keeps hypervisor state in this process shares.
+
+The test and qemu drivers both hold their domains in a :class:`StatefulHost`
+(index, event bus, job table) and expose them through
+:class:`StatefulConnection` and :class:`StatefulDomain`. Listing, lookups,
+event registration and job queries are written once, here, so both drivers
+answer them exactly alike.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Generic, Protocol, TypeVar
+
+from .base import Connection, Domain
+from .domainindex import DomainIndex
+from .errors import DriverError, ErrorCode, invalid_arg
+from .events import EventBus
+from .flags import EventType, JobEventDetail, JobOperation, ListFlags
+from .jobs import Job, JobTable
+from .listfilter import accepted_bits, validate
+from .records import DomainEvent, DomainRecord, JobInfo
+
+
+class HostDomain(Protocol):
+    """The host-side object of one domain, as listing needs it."""
+
+    name: str
+    uuid: str
+    bits: int
+
+    def record(self) -> DomainRecord: ...
+
+
+D = TypeVar("D", bound=HostDomain)
+
+
+class StatefulHost(DomainIndex[D], Generic[D]):
+    """Domains, their events and their jobs; ``lock`` guards all of it."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__()
+        self.bus = EventBus(label)
+        self.jobs = JobTable(self._job_event)
+        self.backups: dict[int, str] = {}  # job id -> backup XML
+
+    def emit(self, dom: HostDomain, type: EventType, detail: int = 0, message: str = "") -> None:
+        event = DomainEvent.now(type, detail, name=dom.name, uuid=dom.uuid, message=message)
+        self.bus.emit(handle_factory(dom.name, dom.uuid), event)
+
+    def _job_event(self, job: Job, detail: JobEventDetail) -> None:
+        event = DomainEvent.now(EventType.JOB, detail, job=job.info(), name=job.domain_name,
+                                uuid=job.domain_uuid)
+        # a job can outlive its domain (a transient guest saved away): then no handle
+        known = job.domain_uuid in self.by_uuid
+        self.bus.emit(handle_factory(job.domain_name, job.domain_uuid) if known else None, event)
+
+
+def handle_factory(name: str, uuid: str) -> Callable[[Any], Any]:
+    """Builds each listening connection's own handle for an event's domain."""
+    def make(conn: Any) -> Any:
+        return conn.domain_handle(name, uuid)
+    return make
+
+
+class StatefulConnection(Connection):
+    """Listing, lookups, events and jobs over a :class:`StatefulHost`."""
+
+    host: StatefulHost[Any]
+
+    def domain_handle(self, name: str, uuid: str) -> Domain:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        if not self._closed:
+            self.host.bus.deregister_conn(self)
+        super().close()
+
+    def register_event_callback(self, fn: Any) -> int:
+        self._check_open()
+        return self.host.bus.register(self, fn)
+
+    def deregister_event_callback(self, handle: int) -> None:
+        if not self.host.bus.deregister(handle):
+            raise invalid_arg(f"no event callback is registered with handle {handle!r}")
+
+    def list_all_domains(self, flags: int = ListFlags(0)) -> list[Domain]:
+        accepted = accepted_bits(validate(flags))
+        self._check_open()
+        make = self.domain_handle
+        with self.host.lock:
+            return [make(d.name, d.uuid) for d in self.host.by_uuid.values() if d.bits in accepted]
+
+    def get_all_domain_stats(self, flags: int = ListFlags(0)) -> list[DomainRecord]:
+        accepted = accepted_bits(validate(flags))
+        self._check_open()
+        with self.host.lock:
+            return [d.record() for d in self.host.by_uuid.values() if d.bits in accepted]
+
+    def lookup_by_name(self, name: str) -> Domain:
+        self._check_open()
+        dom = self.host.find_by_name(name, self.uri)
+        return self.domain_handle(dom.name, dom.uuid)
+
+    def lookup_by_uuid(self, uuid: str) -> Domain:
+        self._check_open()
+        dom = self.host.find_by_uuid(uuid, self.uri)
+        return self.domain_handle(dom.name, dom.uuid)
+
+    def list_all_jobs(self) -> list[JobInfo]:
+        self._check_open()
+        return self.host.jobs.list_all()
+
+    def run_job(self, job: Job, worker: Any, asynchronous: bool) -> Any:
+        return self.host.jobs.run(job, worker, asynchronous)
+
+    def migration_job(self, dom: Domain, action: str) -> Job:
+        self._check_open()
+        with self.host.lock:
+            hd = self.host.get(dom.uuid, dom.name)
+            return self.host.jobs.begin(hd.uuid, hd.name, JobOperation.MIGRATION_OUT, action)
+
+
+class StatefulDomain(Domain):
+    """Job queries of a domain on a :class:`StatefulConnection`."""
+
+    _conn: StatefulConnection
+
+    @property
+    def _host(self) -> Any:
+        return self._conn.host
+
+    def get_job_info(self, job_id: int = 0) -> JobInfo:
+        self._conn._check_open()
+        return self._host.jobs.find(self._uuid, self._name, job_id).info()
+
+    def abort_job(self, job_id: int = 0) -> None:
+        self._conn._check_open()
+        self._host.jobs.abort(self._uuid, self._name, job_id)
+
+    def backup_get_xml_desc(self, job_id: int = 0) -> str:
+        self._conn._check_open()
+        job = self._host.jobs.find(self._uuid, self._name, job_id)
+        xml = self._host.backups.get(job.id)
+        if xml is None:
+            raise DriverError(ErrorCode.NO_JOB, f"job {job.id} of '{self._name}' is not a backup")
+        return xml
