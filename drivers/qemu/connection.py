@@ -8,15 +8,14 @@ from typing import Any
 
 from ..base import Connection, Domain
 from ..domxml import DomainXML
-from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
+from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import (
-    CreateFlags, DefinedDetail, DomainState, EventType, Feature, JobFlags, JobOperation, ListFlags,
+    CreateFlags, DefinedDetail, DomainState, EventType, Feature, JobFlags, JobOperation,
     SaveFlags, StartedDetail,
 )
 from ..jobs import Job
 from ..lifecycle import paused_after_restore
-from ..listfilter import compile_filter
-from ..records import DomainRecord, JobInfo
+from ..stateful import StatefulConnection
 from . import migration, saveimg, saveops, storage
 from .domain import QemuDomain, boot, transition
 from .guard import guard_worker, guarded
@@ -34,10 +33,11 @@ FEATURES = frozenset({
 
 
 @guarded
-class QemuConnection(Connection):
+class QemuConnection(StatefulConnection):
     """A connection to one root; connections to the same root share its state."""
 
     FEATURES = FEATURES
+    host: QemuHost
 
     def __init__(self, uri: str, host: QemuHost) -> None:
         super().__init__(uri)
@@ -50,7 +50,6 @@ class QemuConnection(Connection):
 
     def close(self) -> None:
         if not self._closed:
-            self.host.bus.deregister_conn(self)
             super().close()
             release_host(self.host)
 
@@ -63,41 +62,6 @@ class QemuConnection(Connection):
 
     def domain_handle(self, name: str, uuid: str) -> QemuDomain:
         return QemuDomain(self, name, uuid)
-
-    def register_event_callback(self, fn: Any) -> int:
-        self._check_open()
-        return self.host.bus.register(self, fn)
-
-    def deregister_event_callback(self, handle: int) -> None:
-        if not self.host.bus.deregister(handle):
-            raise invalid_arg(f"no event callback is registered with handle {handle!r}")
-
-    # -- listing ---------------------------------------------------------------------
-    def list_all_domains(self, flags: int = ListFlags(0)) -> list[Domain]:
-        accepts = compile_filter(flags)
-        self._check_open()
-        with self.host.lock:
-            return [QemuDomain(self, d.name, d.uuid) for d in self.host.by_uuid.values() if accepts(d.bits)]
-
-    def get_all_domain_stats(self, flags: int = ListFlags(0)) -> list[DomainRecord]:
-        accepts = compile_filter(flags)
-        self._check_open()
-        with self.host.lock:
-            return [d.record() for d in self.host.by_uuid.values() if accepts(d.bits)]
-
-    def lookup_by_name(self, name: str) -> Domain:
-        self._check_open()
-        dom = self.host.find_by_name(name, self.uri)
-        return QemuDomain(self, dom.name, dom.uuid)
-
-    def lookup_by_uuid(self, uuid: str) -> Domain:
-        self._check_open()
-        dom = self.host.find_by_uuid(uuid, self.uri)
-        return QemuDomain(self, dom.name, dom.uuid)
-
-    def list_all_jobs(self) -> list[JobInfo]:
-        self._check_open()
-        return self.host.jobs.list_all()
 
     # -- definitions -----------------------------------------------------------------
     def _parse(self, xml: str) -> DomainXML:

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..base import Domain, Screenshot, Snapshot
+from ..base import Screenshot, Snapshot
 from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
 from ..flags import (
     CreateFlags, DomainState, EventType, JobFlags, JobOperation, PausedReason, ResumedDetail, RunningReason,
@@ -20,7 +20,8 @@ from ..flags import (
 )
 from ..jobs import Job
 from ..lifecycle import check_autostart_allowed, check_can_pause, check_can_resume, check_undefine, not_running
-from ..records import DomainRecord, JobInfo
+from ..records import DomainRecord
+from ..stateful import StatefulDomain
 from . import backup as backup_mod
 from . import console as console_mod
 from . import saveops, snapshots, streams
@@ -53,7 +54,7 @@ def transition(host: QemuHost, dom: QDom, action: str) -> Iterator[None]:
 
 
 @guarded
-class QemuDomain(Domain):
+class QemuDomain(StatefulDomain):
     _conn: "QemuConnection"
 
     @property
@@ -310,17 +311,6 @@ class QemuDomain(Domain):
     def backup_begin(self, backup_xml: str, flags: int = 0) -> int:
         return backup_mod.begin(self, backup_xml, flags)
 
-    def backup_get_xml_desc(self, job_id: int = 0) -> str:
-        job = self._host.jobs.find(self._uuid, self._name, job_id)
-        xml = self._host.backups.get(job.id)
-        if xml is None:
-            raise DriverError(ErrorCode.NO_JOB, f"job {job.id} of '{self._name}' is not a backup")
-        return xml
-
-    def get_job_info(self, job_id: int = 0) -> JobInfo:
-        self._conn._check_open()
-        return self._host.jobs.find(self._uuid, self._name, job_id).info()
-
     def job_set_speed(self, bytes_per_second: int, job_id: int = 0) -> None:
         """Throttle a running backup or outgoing migration (0 = unlimited); takes effect at once."""
         if isinstance(bytes_per_second, bool) or not isinstance(bytes_per_second, int) or bytes_per_second < 0:
@@ -341,14 +331,6 @@ class QemuDomain(Domain):
                                {"max-bandwidth": bytes_per_second or streams.UNLIMITED})
                 except DriverError:
                     pass
-
-    def abort_job(self, job_id: int = 0) -> None:
-        self._conn._check_open()
-        job = self._host.jobs.current(self._uuid) if job_id == 0 else None
-        if job is not None and job.operation == JobOperation.MIGRATION_IN:
-            raise DriverError(ErrorCode.OPERATION_INVALID,
-                              "cannot abort incoming migration; abort it on the source or destroy the domain")
-        self._host.jobs.abort(self._uuid, self._name, job_id)
 
 
 def boot(host: QemuHost, dom: QDom, definition: Any, paused: bool,

@@ -22,20 +22,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..domainindex import DomainIndex
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode
-from ..events import EventBus
 from ..flags import (
-    DomainState, EventType, JobEventDetail, PausedReason, ResumedDetail, RunningReason, ShutdownDetail,
+    DomainState, EventType, PausedReason, ResumedDetail, RunningReason, ShutdownDetail,
     ShutoffReason, StartedDetail, StoppedDetail, SuspendedDetail,
 )
-from ..jobs import Job, JobTable
-from ..records import DomainEvent, DomainRecord, filter_bits
+from ..fsutil import read_json
+from ..records import DomainRecord, filter_bits
 from ..snapxml import SnapshotDef
+from ..stateful import StatefulHost
 from . import cmdline, leases
 from .cmdline import BlockNode
-from ..fsutil import read_json
 from .layout import RootLayout, base_runtime_dir, unlink, write_file, write_json
 from .console import SerialHub
 from .monitor import LoopThread, Monitor
@@ -167,19 +165,16 @@ class QDom:
                             d.memory_kib, d.vcpus, cpu, self.title)
 
 
-class QemuHost(DomainIndex[QDom]):
+class QemuHost(StatefulHost[QDom]):
     """Everything of one root in this process; shared by its connections.
 
-    The domain index (``add``, ``remove``, ``get``, ``by_uuid``, ``by_name``
-    and ``lock``) is the core's, with libvirt's name/uuid clash rules.
+    The domain index, event bus and job table are the core's
+    (:class:`drivers.stateful.StatefulHost`), with libvirt's name/uuid rules.
     """
 
     def __init__(self, layout: RootLayout) -> None:
-        super().__init__()
+        super().__init__(f"qemu-events-{layout.key}")
         self.layout = layout
-        self.bus = EventBus(f"qemu-events-{layout.key}")
-        self.jobs = JobTable(self._job_event)
-        self.backups: dict[int, str] = {}
         #: job id -> bytes/s limit set with QemuDomain.job_set_speed (0 = unlimited)
         self.job_speed: dict[int, int] = {}
         self.loop = LoopThread(f"qemu-qmp-{layout.key}")
@@ -681,23 +676,6 @@ class QemuHost(DomainIndex[QDom]):
         if job is not None:
             job.request_cancel()
         self.finish_stop(dom, vm, reason, detail, crashed)
-
-    # -- events ---------------------------------------------------------------------
-    def emit(self, dom: QDom, type: EventType, detail: int = 0, message: str = "") -> None:
-        event = DomainEvent.now(type, detail, name=dom.name, uuid=dom.uuid, message=message)
-        self.bus.emit(self.handle_factory(dom.name, dom.uuid), event)
-
-    def _job_event(self, job: Job, detail: JobEventDetail) -> None:
-        event = DomainEvent.now(EventType.JOB, detail, job=job.info(), name=job.domain_name, uuid=job.domain_uuid)
-        uuid = job.domain_uuid
-        factory = self.handle_factory(job.domain_name, uuid) if uuid in self.by_uuid else None
-        self.bus.emit(factory, event)
-
-    @staticmethod
-    def handle_factory(name: str, uuid: str) -> Callable[[Any], Any]:
-        def make(conn: Any) -> Any:
-            return conn.domain_handle(name, uuid)
-        return make
 
     # -- boot -----------------------------------------------------------------------
     def started(self, dom: QDom, vm: LiveVM, paused: bool, detail: StartedDetail,
