@@ -7,13 +7,13 @@
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from drivers import fsutil
 from drivers.locking.lockspace import lock_held
 
 
@@ -72,19 +72,8 @@ class RunFiles:
         """Whether a supervisor of this VM runs on this host (holds ``.lock``)."""
         return lock_held(self.lock)
 
-    def write_json(self, path: Path, data: dict[str, Any]) -> None:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
-        os.replace(tmp, path)
-
-    def read_json(self, path: Path) -> dict[str, Any] | None:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                data = json.load(fh)
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
+    write_json = staticmethod(fsutil.write_json)
+    read_json = staticmethod(fsutil.read_json)
 
     def exit_status(self) -> ExitStatus | None:
         data = self.read_json(self.status)
