@@ -77,6 +77,7 @@ def libvirtd() -> Iterator["daemon_mod.PrivateLibvirtd"]:
     reason = daemon_mod.unavailable_reason()
     if reason:
         pytest.skip(f"no libvirtd for the bridge's daemon tests: {reason}")
+    daemon_mod.reap_stale()  # daemons of an earlier run that crashed before its teardown
     d = daemon_mod.PrivateLibvirtd("5c0c6d43-5a51-4c6a-9d1f-000000000001", label="libvirtd-a")
     try:
         d.start()

@@ -61,6 +61,40 @@ def unavailable_reason() -> str | None:
 _RUNNING: "set[PrivateLibvirtd]" = set()
 
 
+def reap_stale(prefix: str = "vmgui-") -> list[int]:
+    """Stop daemons (and their QEMUs) that an earlier, crashed test run left behind.
+
+    Only directories this module created qualify: they hold ``owner.pid``; a daemon is
+    stale when that owner process is gone. Each pid is checked against its command
+    line (which names the directory) before it is signalled.
+    """
+    killed = []
+    for root in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
+        owner_file = root / "owner.pid"
+        try:
+            owner = int(owner_file.read_text())
+        except (OSError, ValueError):
+            continue
+        if owner == os.getpid() or Path(f"/proc/{owner}").exists():
+            continue
+        stale = PrivateLibvirtd.__new__(PrivateLibvirtd)
+        stale.root, stale.proc = root, None
+        for pidfile in [root / "run/libvirt/libvirtd.pid", *(root / "run/libvirt/qemu/run").glob("*.pid")]:
+            try:
+                pid = int(pidfile.read_text().strip())
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except (OSError, ValueError):
+                continue
+            if str(root).encode() in cmdline:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                except ProcessLookupError:
+                    pass
+        shutil.rmtree(root, ignore_errors=True)
+    return killed
+
+
 @atexit.register
 def _stop_leftovers() -> None:
     """Safety net: whatever ends this process (a crash, ^C), no daemon or QEMU outlives it."""
@@ -100,6 +134,7 @@ class PrivateLibvirtd:
         os.chmod(self.root, 0o755)
         for sub in ("run", "config/libvirt", "cache", "images"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
+        (self.root / "owner.pid").write_text(str(os.getpid()))
         tcp = ""
         if self.tcp_port:
             tcp = (f'listen_tls = 0\nlisten_tcp = 1\nauth_tcp = "none"\ntcp_port = "{self.tcp_port}"\n'
