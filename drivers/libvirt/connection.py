@@ -81,14 +81,17 @@ def _asked_by_coordinator_for_foreign_peer(frame: Any) -> bool:
 _SNAPSHOT_BATCH = 16
 
 
-def concurrently(calls: list[Any]) -> list[Any]:
+def concurrently(calls: list[Any], parallel: bool = True) -> list[Any]:
     """Run ``calls`` at the same time (the first in this thread); results in order.
+
+    ``parallel=False`` runs them one after the other: for in-process drivers
+    (test:///, embed) there is no round trip to overlap.
 
     Helper threads are daemons: a call stuck on a dead host never holds up the
     interpreter's exit. The first exception is re-raised after all calls ended.
     """
-    if len(calls) == 1:
-        return [calls[0]()]
+    if len(calls) == 1 or not parallel:
+        return [call() for call in calls]
     results: list[Any] = [None] * len(calls)
     errors: list[BaseException | None] = [None] * len(calls)
 
@@ -130,6 +133,9 @@ class LibvirtConnection(Connection):
                  readonly: bool = False) -> None:
         super().__init__(uri)
         self.libvirt_uri = libvirt_uri
+        scheme, _, rest = libvirt_uri.partition("://")
+        #: calls cross a socket (worth overlapping), unlike in-process drivers
+        self._rpc = not (scheme == "test" or rest.startswith("/embed"))
         self.timeout = float(timeout)
         self.keepalive = keepalive
         self.readonly = readonly
@@ -447,7 +453,7 @@ class LibvirtConnection(Connection):
         results, transient, autostart, managed, with_snapshots = concurrently([
             lambda: self.call("get_all_domain_stats", vconn.getAllDomainStats, _STATS, flags & _SERVER_FILTER),
             uuids(ListFlags.TRANSIENT), uuids(ListFlags.AUTOSTART), uuids(ListFlags.MANAGEDSAVE),
-            uuids(ListFlags.HAS_SNAPSHOT)])
+            uuids(ListFlags.HAS_SNAPSHOT)], self._rpc)
         if not results:
             return []
         counts = self._snapshot_counts([vdom for vdom, _ in results if vdom.UUIDString() in with_snapshots])
@@ -489,7 +495,7 @@ class LibvirtConnection(Connection):
         out: dict[str, int] = {}
         for start in range(0, len(vdoms), _SNAPSHOT_BATCH):
             batch = vdoms[start:start + _SNAPSHOT_BATCH]
-            for vdom, n in zip(batch, concurrently([(lambda v=v: count(v)) for v in batch])):
+            for vdom, n in zip(batch, concurrently([(lambda v=v: count(v)) for v in batch], self._rpc)):
                 out[vdom.UUIDString()] = n
         return out
 
