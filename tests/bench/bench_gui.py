@@ -153,7 +153,9 @@ def child(count: int) -> dict:
 
         def tick() -> None:
             now = time.perf_counter()
-            state["worst"] = max(state["worst"], now - state["last"])
+            if now - state["last"] > state["worst"]:
+                state["worst"] = now - state["last"]
+                state["worst_at"] = now
             state["last"] = now
             state["ticks"] += 1
         timer.timeout.connect(tick)
@@ -166,6 +168,7 @@ def child(count: int) -> dict:
             result["jobs_seen"] = len(jobs)
             result["hung_busy"] = window.session.connections.get("hung:///nowhere").busy
             result["max_stall_ms"] = state["worst"] * 1000
+            result["max_stall_at"] = round(state.get("worst_at", 0.0), 3)
             result["max_gc_ms"] = max(gc_times, default=0.0)
             result["rss_end_mb"], result["rss_peak_mb"] = rss_mb()
             release.set()
