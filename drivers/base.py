@@ -283,6 +283,14 @@ class Connection:
         import socket
         return socket.gethostname()
 
+    def migration_peer_ok(self, other: "Connection") -> bool:
+        """Whether this driver can migrate domains to or from ``other``'s.
+
+        Migration moves a running guest between hypervisors of one kind; the
+        coordinator asks both ends before anything else and fails NO_SUPPORT.
+        """
+        return type(other) is type(self)
+
     def same_host(self, other: "Connection") -> bool:
         """True when both connections manage one state (migration must refuse)."""
         return other is self

@@ -43,6 +43,10 @@ def _check_request(dom: Domain, dest: Connection, flags: int) -> None:
         raise invalid_arg(f"migration destination must be a connection, not {type(dest).__name__}")
     if dest.closed:
         raise DriverError(ErrorCode.OPERATION_INVALID, f"destination connection {dest.uri} is closed")
+    if not (src.migration_peer_ok(dest) and dest.migration_peer_ok(src)):
+        raise DriverError(ErrorCode.NO_SUPPORT,
+                          f"cannot migrate from {src.uri} to {dest.uri}: they run different kinds of "
+                          "hypervisor; move the domain's disks and define it on the destination instead")
     if src.same_host(dest):
         raise invalid_arg("Attempt to migrate guest to the same host: source and destination "
                           f"({src.uri} and {dest.uri}) manage the same domains")

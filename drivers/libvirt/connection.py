@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 from typing import Any
 
@@ -47,34 +46,6 @@ _TYPE_FEATURES = {
     "LXC": frozenset({Feature.AUTOSTART, Feature.DEFINE}),
 }
 _DEFAULT_TYPE_FEATURES = frozenset({Feature.AUTOSTART, Feature.DEFINE})
-
-
-_MIGRATION_FEATURES = frozenset({
-    Feature.MIGRATION_V1, Feature.MIGRATION_V2, Feature.MIGRATION_V3, Feature.MIGRATION_P2P,
-    Feature.MIGRATION_PARAMS, Feature.MIGRATION_OFFLINE, Feature.MIGRATE_CHANGE_PROTECTION})
-
-
-def _asked_by_coordinator_for_foreign_peer(frame: Any) -> bool:
-    """True when drivers.migration's coordinator asks on behalf of a non-libvirt peer.
-
-    The core coordinator (used by embedded sources) negotiates through
-    ``supports_feature`` and then registers a job on its source before calling any
-    phase of the destination. A libvirt destination implements no phases (libvirt
-    runs its own), so for a coordinator-driven migration between an embedded
-    connection and a libvirt one the honest answer is "no common protocol", given
-    here so the call fails NO_SUPPORT before anything is touched. Everyone else
-    (the GUI, scripts, this driver's own ``migrate``) gets libvirt's answer.
-    """
-    from .. import migration
-    codes = (migration.choose_protocol.__code__, migration._check_request.__code__)
-    for _ in range(3):
-        if frame is None:
-            return False
-        if frame.f_code in codes:
-            peers = [frame.f_locals.get(k) for k in ("src", "dest")]
-            return any(p is not None and not isinstance(p, LibvirtConnection) for p in peers)
-        frame = frame.f_back
-    return False
 
 
 #: snapshot counts requested at once (calls in flight on one connection)
@@ -255,6 +226,8 @@ class LibvirtConnection(Connection):
             with self._lock:
                 if not self._closed:
                     self._install(fresh, *prepared)
+                    self.bus.emit(None, DomainEvent.now(
+                        EventType.RECONNECTED, 0, message=f"reconnected to {self.libvirt_uri}"))
                     return fresh
             self._callback_ids[id(fresh)] = prepared[0]
             self._detach(fresh)  # closed meanwhile
@@ -370,8 +343,6 @@ class LibvirtConnection(Connection):
             return False
         if self._closed:
             return False
-        if feature in _MIGRATION_FEATURES and _asked_by_coordinator_for_foreign_peer(sys._getframe(1)):
-            return False  # see _asked_by_coordinator_for_foreign_peer
         if feature <= Feature.MIGRATION_PARAMS:
             with self._lock:
                 if feature in self._features:
