@@ -24,6 +24,7 @@ class ErrorCode(enum.IntEnum):
     NO_SNAPSHOT = 72
     OPERATION_ABORTED = 78
     RESOURCE_BUSY = 87
+    ACCESS_DENIED = 88  # not allowed: read-only connection, failed authentication, ACL
     NO_JOB = 1000  # libvirt has no code for an unknown job id
 
 
@@ -39,6 +40,7 @@ _PREFIX = {
     ErrorCode.NO_SNAPSHOT: "snapshot not found",
     ErrorCode.OPERATION_ABORTED: "operation aborted",
     ErrorCode.RESOURCE_BUSY: "resource busy",
+    ErrorCode.ACCESS_DENIED: "access denied",
     ErrorCode.NO_JOB: "job not found",
 }
 

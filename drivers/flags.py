@@ -242,8 +242,9 @@ class EventType(enum.IntEnum):
     CRASHED = 8
     JOB = 100
     SNAPSHOT = 101
-    DISCONNECTED = 102
+    DISCONNECTED = 102  # the connection to a (remote) host was lost; calls reconnect on demand
     REBOOT = 103
+    RECONNECTED = 104  # a lost connection is back: re-read the domain list
 
 
 class DefinedDetail(enum.IntEnum):

@@ -20,11 +20,11 @@ _CODE_MAP: dict[int, ErrorCode] = {
     8: ErrorCode.INVALID_ARG,           # INVALID_ARG
     9: ErrorCode.OPERATION_FAILED,      # OPERATION_FAILED
     27: ErrorCode.INVALID_XML,          # XML_ERROR
-    29: ErrorCode.OPERATION_FAILED,     # OPERATION_DENIED (read-only connection)
+    29: ErrorCode.ACCESS_DENIED,       # OPERATION_DENIED (read-only connection)
     38: ErrorCode.OPERATION_FAILED,     # SYSTEM_ERROR
     39: ErrorCode.OPERATION_FAILED,     # RPC
     42: ErrorCode.NO_DOMAIN,            # NO_DOMAIN
-    45: ErrorCode.OPERATION_FAILED,     # AUTH_FAILED
+    45: ErrorCode.ACCESS_DENIED,       # AUTH_FAILED
     55: ErrorCode.OPERATION_INVALID,    # OPERATION_INVALID
     67: ErrorCode.NO_SUPPORT,           # CONFIG_UNSUPPORTED
     68: ErrorCode.OPERATION_TIMEOUT,    # OPERATION_TIMEOUT
@@ -33,12 +33,12 @@ _CODE_MAP: dict[int, ErrorCode] = {
     74: ErrorCode.NO_SUPPORT,           # ARGUMENT_UNSUPPORTED
     77: ErrorCode.OPERATION_INVALID,    # SNAPSHOT_REVERT_RISKY
     78: ErrorCode.OPERATION_ABORTED,    # OPERATION_ABORTED
-    79: ErrorCode.OPERATION_FAILED,     # AUTH_CANCELLED
+    79: ErrorCode.ACCESS_DENIED,       # AUTH_CANCELLED
     81: ErrorCode.OPERATION_INVALID,    # MIGRATE_UNSAFE
     84: ErrorCode.NO_SUPPORT,           # OPERATION_UNSUPPORTED
     86: ErrorCode.OPERATION_TIMEOUT,    # AGENT_UNRESPONSIVE
     87: ErrorCode.RESOURCE_BUSY,        # RESOURCE_BUSY
-    88: ErrorCode.OPERATION_FAILED,     # ACCESS_DENIED
+    88: ErrorCode.ACCESS_DENIED,       # ACCESS_DENIED
     92: ErrorCode.INVALID_XML,          # XML_INVALID_SCHEMA
     102: ErrorCode.NO_SNAPSHOT,         # NO_DOMAIN_CHECKPOINT
     104: ErrorCode.NO_JOB,              # NO_DOMAIN_BACKUP

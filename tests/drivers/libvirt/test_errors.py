@@ -31,6 +31,7 @@ class FakeLibvirtError(Exception):
     (74, ErrorCode.NO_SUPPORT), (78, ErrorCode.OPERATION_ABORTED), (84, ErrorCode.NO_SUPPORT),
     (87, ErrorCode.RESOURCE_BUSY), (92, ErrorCode.INVALID_XML), (104, ErrorCode.NO_JOB),
     (38, ErrorCode.OPERATION_FAILED), (9999, ErrorCode.OPERATION_FAILED),
+    (29, ErrorCode.ACCESS_DENIED), (45, ErrorCode.ACCESS_DENIED), (88, ErrorCode.ACCESS_DENIED),
 ])
 def test_codes_map_and_keep_the_message(code, expected):
     err = translate(FakeLibvirtError(code, "the words libvirt used"), "start of 'vm1'")

@@ -153,6 +153,11 @@ def test_daemon_going_away_then_reconnect_on_demand(spare_daemon):
     spare_daemon.start()
     assert [d.name for d in conn.list_all_domains()] == ["survivor"]
     assert conn.connected and len(disconnects()) == 1
+    deadline = time.monotonic() + 5
+    while not any(e.type is EventType.RECONNECTED for e in events) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [e.type for e in events if e.type in (EventType.DISCONNECTED, EventType.RECONNECTED)] == [
+        EventType.DISCONNECTED, EventType.RECONNECTED]  # the GUI clears its 'disconnected' mark
     assert dom.is_persistent() and not dom.is_active()  # old handles work on the new connection
     dom.undefine()
     conn.close()
