@@ -24,8 +24,8 @@ def node_xml(domains: list[dict] | int) -> str:
         if d.get("managed_save"):
             extra += "<test:hasmanagedsave/>"
         if d.get("snapshots"):
-            extra += ("<test:domainsnapshot><domainsnapshot><name>s1</name>"
-                      "<state>running</state></domainsnapshot></test:domainsnapshot>")
+            extra += ("<test:domainsnapshot><name>s1</name><state>running</state>"
+                      "<creationTime>1767225600</creationTime><active>1</active></test:domainsnapshot>")
         parts.append(
             f"<domain type='test' xmlns:test='{TEST_NS}'><name>{d['name']}</name>"
             f"<uuid>{d.get('uuid') or uuidlib.uuid4()}</uuid><memory unit='MiB'>{d.get('memory', 64)}</memory>"

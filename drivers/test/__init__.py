@@ -42,7 +42,7 @@ def load_domains(host: TestHost, domains: list[NodeDomain]) -> None:
             sim.autostart = nd.autostart
             for snap in nd.snapshots:
                 sim.snapshots[snap.name] = snap
-                sim.current_snapshot = snap.name
+            sim.current_snapshot = nd.current_snapshot
             sim.touch()
 
 

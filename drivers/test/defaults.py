@@ -39,11 +39,14 @@ def _domain(name: str, uuid: str, mem_mib: int, vcpus: int, *, extra: str = "", 
   </domain>"""
 
 
-def _snapshot(name: str, parent: str | None, state: str, created: int, description: str) -> str:
+def _snapshot(name: str, parent: str | None, state: str, created: int, description: str,
+              current: bool = False) -> str:
+    """libvirt's test-driver form: the snapshot's elements, ``<active>1</active>`` when current."""
     parent_xml = f"<parent><name>{parent}</name></parent>" if parent else ""
-    return (f"<test:domainsnapshot><domainsnapshot><name>{name}</name>"
+    return (f"<test:domainsnapshot><name>{name}</name>"
             f"<description>{description}</description><state>{state}</state>"
-            f"<creationTime>{created}</creationTime>{parent_xml}</domainsnapshot></test:domainsnapshot>")
+            f"<creationTime>{created}</creationTime>{parent_xml}<active>{int(current)}</active>"
+            "</test:domainsnapshot>")
 
 
 DEFAULT_NODE_XML = f"""<node>
@@ -54,7 +57,8 @@ DEFAULT_NODE_XML = f"""<node>
   {_domain("web01", "1c6b4a8e-2f1d-4e43-9c55-0a1f3b2c7d01", 2048, 2, title="Public web front end",
            extra="<test:runstate>1</test:runstate><test:autostart/>"
                  + _snapshot("before-upgrade", None, "running", 1767225600, "Before the 2.4 upgrade")
-                 + _snapshot("after-upgrade", "before-upgrade", "running", 1767312000, "2.4 installed"))}
+                 + _snapshot("after-upgrade", "before-upgrade", "running", 1767312000, "2.4 installed",
+                           current=True))}
   {_domain("db01", "2d7c5b9f-3a2e-4f54-8d66-1b2a4c3d8e02", 4096, 4, disks=2, title="PostgreSQL primary",
            extra="<test:runstate>3</test:runstate><test:autostart/>")}
   {_domain("ci-runner-7", "3e8d6ca0-4b3f-4065-9e77-2c3b5d4e9f03", 1024, 2, title="Throw-away CI runner",
@@ -63,7 +67,7 @@ DEFAULT_NODE_XML = f"""<node>
            extra="<test:runstate>5</test:runstate><test:hasmanagedsave/>")}
   {_domain("legacy-app", "50af8ec2-6d51-4287-9099-4e5d7f60b105", 512, 1,
            extra="<test:runstate>5</test:runstate>"
-                 + _snapshot("golden", None, "shutoff", 1764547200, "Known good configuration"))}
+                 + _snapshot("golden", None, "shutoff", 1764547200, "Known good configuration", current=True))}
   {_domain("kernel-dev", "61b09fd3-7e62-4398-a1aa-5f6e8071c206", 1024, 2, title="Kernel test box",
            extra="<test:runstate>6</test:runstate>")}
   {_domain("backup-store", "72c1a0e4-8f73-44a9-b2bb-607f9182d307", 1024, 1, disks=3,

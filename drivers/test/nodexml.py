@@ -7,6 +7,7 @@ node file. Invalid combinations are INVALID_XML, as in libvirt.
 """
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass, field
 
@@ -30,6 +31,7 @@ class NodeDomain:
     managed_save: bool = False
     autostart: bool = False
     snapshots: list[SnapshotDef] = field(default_factory=list)
+    current_snapshot: str | None = None
 
 
 def _q(tag: str) -> str:
@@ -51,6 +53,28 @@ def _load_ref(el: etree._Element, base_dir: str | None, root_tag: str) -> etree.
     return parse(data, root_tag, f"{path} (<{root_tag}>)")
 
 
+def _snapshot_of(el: etree._Element, base_dir: str | None) -> tuple[SnapshotDef, bool]:
+    """A ``<test:domainsnapshot>``: libvirt's form (snapshot children and ``<active>1</active>``
+    for the current one), or a nested ``<domainsnapshot>``, or ``file=``."""
+    if el.get("file") is not None:
+        return SnapshotDef.parse(to_string(_load_ref(el, base_dir, "domainsnapshot"))), False
+    nested = el.find("domainsnapshot")
+    if nested is not None:
+        return SnapshotDef.parse(to_string(nested)), False
+    snap = etree.Element("domainsnapshot")
+    active = False
+    for child in el:
+        if not isinstance(child.tag, str) or child.tag.startswith("{"):
+            continue
+        if child.tag == "active":
+            active = (child.text or "").strip() == "1"
+            continue
+        snap.append(copy.deepcopy(child))
+    if snap.find("name") is None:
+        raise xml_error(f"{path_of(el)}: a snapshot needs a <name>")
+    return SnapshotDef.parse(to_string(snap)), active
+
+
 def _domain_of(el: etree._Element, base_dir: str | None) -> NodeDomain:
     el = _load_ref(el, base_dir, "domain")
     runstate_el = el.find(_q("runstate"))
@@ -62,14 +86,12 @@ def _domain_of(el: etree._Element, base_dir: str | None) -> NodeDomain:
     transient = el.find(_q("transient")) is not None
     managed_save = el.find(_q("hasmanagedsave")) is not None
     autostart = el.find(_q("autostart")) is not None
-    snapshots = []
+    snapshots, current = [], None
     for snap_el in el.findall(_q("domainsnapshot")):
-        inner = snap_el.find("domainsnapshot")
-        if snap_el.get("file") is not None:
-            inner = _load_ref(snap_el, base_dir, "domainsnapshot")
-        if inner is None:
-            raise xml_error(f"{path_of(snap_el)}: expected a <domainsnapshot> inside")
-        snapshots.append(SnapshotDef.parse(to_string(inner)))
+        snap, is_current = _snapshot_of(snap_el, base_dir)
+        snapshots.append(snap)
+        if is_current or current is None:
+            current = snap.name
     name = el.findtext("name") or "?"
     if transient and runstate == DomainState.SHUTOFF:
         raise xml_error(f"domain '{name}': a transient domain cannot be shut off (runstate 5)")
@@ -85,7 +107,7 @@ def _domain_of(el: etree._Element, base_dir: str | None) -> NodeDomain:
     definition = DomainXML(clean)
     definition.validate()
     definition.ensure_uuid()
-    return NodeDomain(definition, runstate, transient, managed_save, autostart, snapshots)
+    return NodeDomain(definition, runstate, transient, managed_save, autostart, snapshots, current)
 
 
 def parse_node(text: str | bytes, base_dir: str | None = None) -> list[NodeDomain]:

@@ -87,3 +87,32 @@ def test_supports_feature_answers_truthfully(node_file):
             assert conn.supports_feature(feature)
         for feature in (Feature.REMOTE, Feature.MIGRATION_P2P, Feature.DISK_CREATE, 9999):
             assert not conn.supports_feature(feature)
+
+
+def test_libvirt_snapshot_form_marks_the_current_snapshot(tmp_path):
+    node = write(tmp_path, f"""<node><domain type='test' {NS}><name>x</name><memory>65536</memory>
+      <test:runstate>5</test:runstate>
+      <test:domainsnapshot><name>old</name><state>shutoff</state><active>1</active></test:domainsnapshot>
+      <test:domainsnapshot><name>new</name><state>shutoff</state><parent><name>old</name></parent>
+        <active>0</active></test:domainsnapshot>
+    </domain></node>""")
+    with drivers.open(f"test://{node}") as conn:
+        snaps = {s.name: s for s in conn.lookup_by_name("x").list_all_snapshots()}
+        assert snaps["old"].is_current() and not snaps["new"].is_current()
+        assert snaps["new"].parent_name() == "old"
+
+
+def test_demo_node_file_reads_the_same_in_libvirts_own_test_driver(node_file):
+    """The node format is libvirt's: libvirt's test driver sees the same domains and states."""
+    libvirt = pytest.importorskip("libvirt")
+    libvirt.registerErrorHandler(lambda *_: None, None)
+    theirs = libvirt.open(f"test://{node_file}")
+    try:
+        expected = {d.name(): (d.state()[0], d.isPersistent() == 1, d.hasManagedSaveImage(0) == 1,
+                               d.snapshotNum(0)) for d in theirs.listAllDomains()}
+    finally:
+        theirs.close()
+    with drivers.open(f"test://{node_file}") as ours:
+        got = {r.name: (int(r.state), r.persistent, r.managed_save, r.snapshot_count)
+               for r in ours.get_all_domain_stats()}
+    assert got == expected
