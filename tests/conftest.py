@@ -4,11 +4,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import os
+
 import pytest
 
 import drivers
 from drivers.test import DEFAULT_NODE_XML
 from nodegen import node_xml  # noqa: F401  (re-exported for tests)
+
+# The environment vmgui.app.main() prepares, for QApplications that tests create themselves:
+# Qt's own event dispatcher, not GLib's (libvirt iterates GLib's default context on its thread).
+os.environ.setdefault("QT_NO_GLIB", "1")
 
 
 @pytest.fixture

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import os
 import signal
 import sys
 
 import qasync
-from PySide6.QtCore import QCoreApplication, QEvent, QSettings
+from PySide6.QtCore import QCoreApplication, QEvent, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from . import icons
@@ -22,6 +23,7 @@ from .bridge import FALLBACK_URI, default_uri
 from .gcguard import MainThreadGC
 from .models import settings as store
 from .models.session import Session
+from .single_instance import SingleInstance, raise_window
 from .views.mainwindow import MainWindow
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--connect", metavar="URI", action="append", default=[],
                         help="open this connection (repeatable); default: the embedded hypervisor "
                              "and the connections you left open")
+    parser.add_argument("--install-desktop", action="store_true",
+                        help="add vmgui to the desktop's application menu and exit")
+    parser.add_argument("--uninstall-desktop", action="store_true",
+                        help="remove vmgui from the desktop's application menu and exit")
     return parser.parse_args(argv)
+
+
+def prepare_qt_environment() -> None:
+    """Settings that must be in place before the QApplication exists.
+
+    Qt's GLib event dispatcher iterates GLib's global default context on the
+    GUI thread; libvirt (>= 6.1) iterates the same context on its event thread,
+    and the two race until the process crashes. Qt's own dispatcher avoids it.
+    """
+    os.environ.setdefault("QT_NO_GLIB", "1")
 
 
 def open_settings() -> QSettings:
@@ -73,6 +89,39 @@ async def _open_default(session: Session, uri: str) -> None:
     await session.open(FALLBACK_URI)
 
 
+def _claim_single_instance(app: QApplication, args: argparse.Namespace) -> tuple[bool, SingleInstance | None]:
+    """Whether to go on, and the instance guard to keep while running.
+
+    A second launch (from the menu, say) raises the running window and hands it
+    its ``--connect`` URIs. ``VMGUI_SINGLE_INSTANCE=0`` runs independent copies.
+    """
+    try:
+        instance = SingleInstance(parent=app)
+        forwarded = [arg for uri in args.connect for arg in ("--connect", uri)]
+        return (True, instance) if instance.claim(forwarded) else (False, None)
+    except Exception as exc:  # noqa: BLE001 - a guard that fails must never stop the app
+        log.warning("single-instance check unavailable: %s", exc)
+        return True, None
+
+
+def _set_icon(window: MainWindow) -> None:
+    from . import desktop
+    try:
+        window.setWindowIcon(desktop.app_icon())
+    except Exception as exc:  # noqa: BLE001 - cosmetic
+        log.warning("no window icon: %s", exc)
+
+
+def _activate(window: MainWindow, forwarded: list[str], token: str) -> None:
+    try:
+        uris = parse_args(forwarded).connect
+    except SystemExit:
+        uris = []
+    for uri in uris:
+        window.connect_uri(uri)
+    raise_window(window, token)
+
+
 def _log_to_file() -> None:
     """$XDG_STATE_HOME/vmgui/vmgui.log (vmgui.logsetup); never a reason not to start."""
     try:
@@ -88,17 +137,27 @@ def main(argv: list[str] | None = None) -> int:
         args = parse_args(sys.argv[1:] if argv is None else list(argv))
     except SystemExit as exc:  # --help or a usage error, already printed by argparse
         return int(exc.code or 0)
+    if args.install_desktop or args.uninstall_desktop:
+        from . import desktop
+        return desktop.main(["install" if args.install_desktop else "uninstall"])
     if argv is None:  # launched as the program (menu, shell): keep a log file for bug reports
         _log_to_file()
+    prepare_qt_environment()
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0] if sys.argv else EXECUTABLE])
     app.setApplicationName(EXECUTABLE)
     app.setDesktopFileName(APP_ID)  # the Wayland app_id / .desktop file (vmgui.appid)
+    proceed, instance = _claim_single_instance(app, args) if existing is None else (True, None)
+    if not proceed:
+        return 0  # the running vmgui was asked to show itself (and open the URIs)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     settings = open_settings()
     collector = MainThreadGC()
     window = start(args.connect, settings)
+    QTimer.singleShot(0, functools.partial(_set_icon, window))  # the SVG must not delay the table
+    if instance is not None:
+        instance.activation_requested.connect(functools.partial(_activate, window))
     window.session.loaded.connect(lambda _uri: collector.settle_soon())
     done = loop.create_future()
     window.closed.connect(lambda: done.done() or done.set_result(0))
@@ -120,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         del window
         collector.stop()
         collector.deleteLater()
+        if instance is not None:
+            instance.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

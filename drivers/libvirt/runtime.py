@@ -5,7 +5,9 @@
 * libvirt's default event loop (``virEventRegisterDefaultImpl``) runs on one
   daemon thread, ``libvirt-events``, started before the first connection is
   opened. It carries keepalive, the close callbacks and every domain event of
-  every libvirt connection of the process. Callbacks only translate and queue
+  every libvirt connection of the process. Since libvirt 6.1 that loop iterates
+  GLib's *global* default context: nothing else in the process may iterate it
+  on another thread (Qt's GLib dispatcher does; vmgui.app sets QT_NO_GLIB=1). Callbacks only translate and queue
   (see :mod:`drivers.events`), so nothing slow ever runs on that thread.
 * :func:`open_with_timeout` opens a connection on a helper thread and gives up
   after a deadline: a host that never answers costs its caller the timeout and

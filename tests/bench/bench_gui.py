@@ -44,6 +44,7 @@ def rss_mb() -> tuple[float, float]:
 def child(count: int) -> dict:
     """One scenario in this process; returns the figures."""
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    os.environ["VMGUI_SINGLE_INSTANCE"] = "0"  # measure this process, never hand over to a running vmgui
     tmp = Path(tempfile.mkdtemp(prefix="vmgui-bench-"))
     os.environ["VMGUI_SETTINGS"] = str(tmp / "settings.ini")
     import vmgui_nodes
