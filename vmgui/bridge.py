@@ -27,8 +27,10 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 import drivers
 from drivers import DomainEvent, DriverError, ErrorCode, Feature
+from drivers.base import Console, Screenshot
 
 from .calls import CallAbandoned, CallQueue
+from .streams import ConsoleStream
 from .workers import MAX_WORKERS, WorkerPool
 
 __all__ = ["Bridge", "CallAbandoned", "default_uri", "DOMAIN_ACTIONS"]
@@ -72,6 +74,7 @@ class Bridge(QObject):
         self._calls = CallQueue(self._pool, per_connection, self._post_from_thread, self._check_busy)
         self._conns: dict[str, drivers.Connection] = {}
         self._handles: dict[str, int] = {}
+        self._streams: set[ConsoleStream] = set()
         self._events_lock = threading.Lock()
         self._events: list[tuple[str, DomainEvent]] = []
         self._flush_pending = False
@@ -175,6 +178,30 @@ class Bridge(QObject):
             params = {**params, "dest": dest}
         return await self.call_domain(uri, uuid, lambda d: op(d, **params), what)
 
+    # -- console and screen ------------------------------------------------------
+    async def open_console(self, uri: str, uuid: str, name: str) -> ConsoleStream:
+        """Open ``uuid``'s serial console; its output then streams from a daemon reader thread.
+
+        Set the stream's ``on_data``/``on_end``, then call its ``start``.
+        """
+        def open_it(dom: drivers.Domain) -> tuple[Console, bytes]:
+            console = dom.open_console()
+            return console, console.history()
+        console, history = await self.call_domain(uri, uuid, open_it, f"opening the console of {name}")
+        stream = ConsoleStream(uri, console, self._post_from_thread, f"console-{name}", history)
+        self._streams.add(stream)
+        return stream
+
+    def close_console(self, stream: ConsoleStream) -> None:
+        self._streams.discard(stream)
+        stream.close()
+
+    async def console_write(self, stream: ConsoleStream, data: bytes) -> None:
+        await self._submit(stream.uri, "typing into a console", lambda: stream.console.write(data), None)
+
+    async def screenshot(self, uri: str, uuid: str) -> Screenshot:
+        return await self.call_domain(uri, uuid, lambda d: d.screenshot(), "taking a screenshot")
+
     # -- busy ------------------------------------------------------------------
     @Slot()
     def _check_busy(self) -> None:
@@ -229,6 +256,8 @@ class Bridge(QObject):
         self.give_up(uri)
         self._calls.forget(uri)
         self._handles.pop(uri, None)
+        for stream in [s for s in self._streams if s.uri == uri]:
+            self.close_console(stream)
         conn = self._conns.pop(uri, None)
         if conn is not None:
             self._pool.submit(lambda: _quiet_close(conn))
@@ -238,6 +267,8 @@ class Bridge(QObject):
         """Abandon everything and stop the pool without waiting on hung calls."""
         for uri in list(self._conns):
             self.forget(uri)
+        for stream in list(self._streams):
+            self.close_console(stream)
         self._calls.close()
         self._closed = True
         self._busy_timer.stop()

@@ -15,12 +15,12 @@ from drivers import DomainRecord, DomainState, Feature, JobInfo
 from drivers.jobs import operation_text
 
 ACTIONS = ("new_vm", "start", "pause", "resume", "shutdown", "reboot", "force_off", "save",
-           "snapshot", "backup", "migrate", "delete")
+           "snapshot", "backup", "migrate", "delete", "console")
 OBJECT_NAMES = {
     "new_vm": "actionNewVM", "start": "actionStart", "pause": "actionPause", "resume": "actionResume",
     "shutdown": "actionShutdown", "reboot": "actionReboot", "force_off": "actionForceOff",
     "save": "actionSave", "snapshot": "actionSnapshot", "backup": "actionBackup",
-    "migrate": "actionMigrate", "delete": "actionDelete",
+    "migrate": "actionMigrate", "delete": "actionDelete", "console": "actionConsole",
 }
 DESCRIPTIONS = {
     "new_vm": "Define a new virtual machine",
@@ -36,6 +36,7 @@ DESCRIPTIONS = {
     "backup": "Back up the disks of the selected running domains into a folder",
     "migrate": "Move the selected running domains to another open connection",
     "delete": "Delete the definitions of the selected shut-off domains (disk images are kept)",
+    "console": "Open the serial console of the selected running domain",
 }
 #: Actions whose single effect is guarded by the driver's busy rule while a job runs.
 _BUSY_RULE = frozenset({"start", "pause", "resume", "shutdown", "reboot", "save", "snapshot",
@@ -85,9 +86,10 @@ _RULES: dict[str, tuple[Rule, Feature | None]] = {
     "delete": (lambda r: ("is transient: it disappears when it stops" if not r.persistent
                           else "is running: force it off first" if r.id is not None else None),
                Feature.DEFINE),
+    "console": (_running, Feature.SERIAL_CONSOLE),
 }
 _FEATURE_TEXT = {Feature.MANAGED_SAVE: "saving", Feature.SNAPSHOTS: "snapshots", Feature.BACKUP: "backups",
-                 Feature.DEFINE: "defining and deleting domains"}
+                 Feature.DEFINE: "defining and deleting domains", Feature.SERIAL_CONSOLE: "serial consoles"}
 
 
 def _can_migrate(features: frozenset[Feature]) -> bool:

@@ -13,9 +13,11 @@ from collections.abc import Callable
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from ..models import actions as rules
+from ..models.console import ConsoleModel
 from ..models.domains import Key
 from ..models.session import Session
 from .actions import VERBS
+from .console import ConsoleDialog
 from .dialogs.simple import MigrateDialog, NewVMDialog, SnapshotDialog
 
 CONFIRM = {
@@ -46,6 +48,9 @@ class Commands:
             return
         keys = self._selection()
         targets = [keys[i] for i in state.targets]
+        if name == "console":
+            self.open_console(targets[0])
+            return
         ask = {"snapshot": self._ask_snapshot, "backup": self._ask_backup, "migrate": self._ask_migrate}.get(name)
         if ask is not None:
             ask(targets)
@@ -109,6 +114,16 @@ class Commands:
         dialog = MigrateDialog(self._names(targets), dests, self._parent)
         self._show(dialog, lambda: self.run("migrate", [k for k in targets if k[0] != dialog.dest.currentText()],
                                             dest=dialog.dest.currentText(), flags=dialog.flags()))
+
+    def open_console(self, key: Key) -> ConsoleDialog:
+        """A modeless console window for ``key`` (one per press: each reads on its own)."""
+        name = (self._names([key]) or [key[1]])[0]
+        model = ConsoleModel(self._session.bridge, self._session.spawn, key[0], key[1], name)
+        dialog = ConsoleDialog(model, self._parent)
+        self.last_dialog = dialog
+        dialog.show()
+        model.start()
+        return dialog
 
     def _new_vm(self) -> None:
         dialog = NewVMDialog(self._session.connections.definers(), self._parent)
