@@ -5,6 +5,7 @@ not carry meaning on their own (every icon has text next to it or a tooltip).
 """
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -12,7 +13,18 @@ from PySide6.QtGui import QIcon
 
 from drivers import DomainState
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+
+
+def _find_resources() -> Path:
+    """``resources/`` beside the package (a checkout, an editable install) or the
+    copy a wheel installs under ``<prefix>/share/vmgui``."""
+    beside = Path(__file__).resolve().parent.parent / "resources"
+    if beside.is_dir():
+        return beside
+    return Path(sys.prefix) / "share" / "vmgui" / "resources"
+
+
+RESOURCES = _find_resources()
 
 _STATE_ICONS = {
     DomainState.RUNNING: "state-running", DomainState.BLOCKED: "state-running",
