@@ -16,6 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from drivers import DomainEvent, DriverError, ErrorCode, EventType, Feature
+from drivers.base import Screenshot
 
 from ..bridge import Bridge
 from .connections import ConnectionModel, ConnState
@@ -266,3 +267,10 @@ class Session(QObject):
 
     async def domain_xml(self, key: Key) -> str:
         return await self.bridge.xml_desc(*key)
+
+    async def screenshot(self, key: Key) -> Screenshot:
+        return await self.bridge.screenshot(*key)
+
+    def supports(self, uri: str, feature: Feature) -> bool:
+        """From the features cached at connect time: no driver call."""
+        return feature in self.connections.features().get(uri, frozenset())

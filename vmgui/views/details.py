@@ -1,4 +1,4 @@
-"""The details pane: an overview of the selected domain and its XML (read-only).
+"""The details pane: an overview of the selected domain (with a screen thumbnail) and its XML.
 
 The overview comes from the row already in the table (no driver call); the XML
 is fetched through the session when the XML tab is visible, and a late answer
@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from drivers import JobInfo
+from drivers.base import Screenshot
 from drivers.flags import describe_state
 from drivers.jobs import operation_text
 
@@ -23,6 +24,7 @@ from ..models.domains import DomainRow, Key
 from ..models.format import bytes_text
 from ..models.messages import explain
 from .names import name_widget
+from .screen import ScreenThumbnail
 
 FIELDS = ("Name", "Title", "UUID", "State", "Connection", "vCPUs", "Memory", "CPU usage", "Persistent",
           "Autostart", "Snapshots", "Saved state", "Job")
@@ -32,7 +34,9 @@ class DetailsPane(QTabWidget):
     """Tabs: Overview and XML."""
 
     def __init__(self, fetch_xml: Callable[[Key], Awaitable[str]],
-                 spawn: Callable[[Coroutine[Any, Any, None], str], object], parent: QWidget | None = None) -> None:
+                 spawn: Callable[[Coroutine[Any, Any, None], str], object], parent: QWidget | None = None,
+                 *, fetch_screen: Callable[[Key], Awaitable[Screenshot]] | None = None,
+                 screen_supported: Callable[[str], bool] = lambda _uri: False) -> None:
         super().__init__(parent)
         name_widget(self, "detailsPane")
         self._fetch_xml = fetch_xml
@@ -59,6 +63,11 @@ class DetailsPane(QTabWidget):
         wrapper = QVBoxLayout()
         wrapper.addWidget(self.placeholder)
         form.insertRow(0, wrapper)
+        self.thumbnail: ScreenThumbnail | None = None
+        if fetch_screen is not None:
+            self.thumbnail = ScreenThumbnail(fetch_screen, screen_supported, spawn, overview)
+            self.thumbnail.setVisible(False)
+            form.insertRow(1, self.thumbnail)
 
         self.xml = QPlainTextEdit(self)
         name_widget(self.xml, "domainXml")
@@ -74,6 +83,8 @@ class DetailsPane(QTabWidget):
         changed = (row.key if row else None) != self._key
         self._key = row.key if row else None
         self.placeholder.setVisible(row is None)
+        if self.thumbnail is not None:
+            self.thumbnail.show_row(row)
         if row is None:
             for label in self.values.values():
                 label.setText("—")
