@@ -12,29 +12,30 @@ from typing import NamedTuple
 from .flags import DomainState, EventType, JobOperation, JobState, JobType, ListFlags
 
 
+_ACTIVE, _INACTIVE = int(ListFlags.ACTIVE), int(ListFlags.INACTIVE)
+_PERSISTENT, _TRANSIENT = int(ListFlags.PERSISTENT), int(ListFlags.TRANSIENT)
+_STATE_BITS = {int(DomainState.RUNNING): int(ListFlags.RUNNING), int(DomainState.PAUSED): int(ListFlags.PAUSED),
+               int(DomainState.SHUTOFF): int(ListFlags.SHUTOFF)}
+_OTHER = int(ListFlags.OTHER)
+_MANAGEDSAVE, _NO_MANAGEDSAVE = int(ListFlags.MANAGEDSAVE), int(ListFlags.NO_MANAGEDSAVE)
+_AUTOSTART, _NO_AUTOSTART = int(ListFlags.AUTOSTART), int(ListFlags.NO_AUTOSTART)
+_HAS_SNAPSHOT, _NO_SNAPSHOT = int(ListFlags.HAS_SNAPSHOT), int(ListFlags.NO_SNAPSHOT)
+
+
 def filter_bits(active: bool, persistent: bool, state: int, managed_save: bool,
                 autostart: bool, has_snapshot: bool) -> int:
     """The ListFlags bits a domain satisfies: exactly one bit of every group.
 
     Filtering then only needs bit tests (see :mod:`drivers.listfilter`), which is
     what lets the GUI and every driver share one implementation of the rules.
+    Plain ints, not enum operations: this runs for every domain on every change.
     """
-    if state == DomainState.RUNNING:
-        state_bit = ListFlags.RUNNING
-    elif state == DomainState.PAUSED:
-        state_bit = ListFlags.PAUSED
-    elif state == DomainState.SHUTOFF:
-        state_bit = ListFlags.SHUTOFF
-    else:
-        state_bit = ListFlags.OTHER
-    return int(
-        (ListFlags.ACTIVE if active else ListFlags.INACTIVE)
-        | (ListFlags.PERSISTENT if persistent else ListFlags.TRANSIENT)
-        | state_bit
-        | (ListFlags.MANAGEDSAVE if managed_save else ListFlags.NO_MANAGEDSAVE)
-        | (ListFlags.AUTOSTART if autostart else ListFlags.NO_AUTOSTART)
-        | (ListFlags.HAS_SNAPSHOT if has_snapshot else ListFlags.NO_SNAPSHOT)
-    )
+    return ((_ACTIVE if active else _INACTIVE)
+            | (_PERSISTENT if persistent else _TRANSIENT)
+            | _STATE_BITS.get(state, _OTHER)
+            | (_MANAGEDSAVE if managed_save else _NO_MANAGEDSAVE)
+            | (_AUTOSTART if autostart else _NO_AUTOSTART)
+            | (_HAS_SNAPSHOT if has_snapshot else _NO_SNAPSHOT))
 
 
 class DomainRecord(NamedTuple):

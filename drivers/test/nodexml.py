@@ -99,12 +99,10 @@ def _domain_of(el: etree._Element, base_dir: str | None) -> NodeDomain:
         raise xml_error(f"domain '{name}': a managed save image needs runstate 5 (shut off)")
     if transient and autostart:
         raise xml_error(f"domain '{name}': a transient domain cannot autostart")
-    clean = etree.fromstring(etree.tostring(el))
-    for child in list(clean):
-        if isinstance(child.tag, str) and child.tag.startswith(f"{{{TEST_NS}}}"):
-            clean.remove(child)
-    etree.cleanup_namespaces(clean)
-    definition = DomainXML(clean)
+    for child in el.findall(f"{{{TEST_NS}}}*"):
+        el.remove(child)
+    etree.cleanup_namespaces(el)
+    definition = DomainXML(el)
     definition.validate()
     definition.ensure_uuid()
     return NodeDomain(definition, runstate, transient, managed_save, autostart, snapshots, current)

@@ -29,7 +29,7 @@ class SimDomain:
 
     __slots__ = ("config", "live", "name", "uuid", "id", "state", "reason", "persistent",
                  "autostart", "managed_save", "managed_save_paused", "snapshots", "current_snapshot",
-                 "cpu_ns", "run_since", "load", "bits", "title", "incoming", "sizes", "serial")
+                 "cpu_ns", "run_since", "load", "bits", "title", "incoming", "sizes", "sizes_of", "serial")
 
     def __init__(self, definition: DomainXML, persistent: bool = True) -> None:
         self.config = definition
@@ -52,6 +52,7 @@ class SimDomain:
         self.load = 0.05 + (zlib.crc32(self.uuid.encode()) % 60) / 100
         self.incoming = False  # a half-built guest of an incoming migration
         self.serial: SerialPort | None = None
+        self.sizes_of: DomainXML | None = None
         self.bits = 0
         self.touch()
 
@@ -67,7 +68,9 @@ class SimDomain:
     def touch(self) -> None:
         """Refresh what listing reads, so listing never parses XML."""
         d = self.definition
-        self.sizes = (d.current_memory_kib, d.memory_kib, d.vcpus)
+        if d is not self.sizes_of:  # sizes change only with the definition
+            self.sizes = (d.current_memory_kib, d.memory_kib, d.vcpus)
+            self.sizes_of = d
         self.bits = filter_bits(self.id is not None, self.persistent, self.state, self.managed_save,
                                 self.autostart, bool(self.snapshots))
 
@@ -113,9 +116,13 @@ class TestHost(StatefulHost[SimDomain]):
     # -- state changes -----------------------------------------------------
     def start(self, dom: SimDomain, state: DomainState, reason: int,
               live: DomainXML | None = None) -> None:
-        """Give ``dom`` a run id and a live definition (its config unless given)."""
+        """Give ``dom`` a run id and a live definition (its config unless given).
+
+        Definitions are never edited in place (a change is a new DomainXML), so the
+        live definition can be the config object itself until one of them changes.
+        """
         dom.id = self.next_id()
-        dom.live = live if live is not None else dom.config.copy()
+        dom.live = live if live is not None else dom.config
         dom.serial = SerialPort(dom.name)
         dom.touch()
         dom.set_state(state, reason)
