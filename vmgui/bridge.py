@@ -30,6 +30,7 @@ from drivers import DomainEvent, DriverError, ErrorCode, Feature
 from drivers.base import Console, Screenshot
 
 from .calls import CallAbandoned, CallQueue
+from .snapshots import SnapshotInfo, read_snapshots
 from .streams import ConsoleStream
 from .workers import MAX_WORKERS, WorkerPool
 
@@ -178,6 +179,9 @@ class Bridge(QObject):
             params = {**params, "dest": dest}
         return await self.call_domain(uri, uuid, lambda d: op(d, **params), what)
 
+    async def list_snapshots(self, uri: str, uuid: str) -> list[SnapshotInfo]:
+        return await self.call_domain(uri, uuid, read_snapshots, "listing snapshots")
+
     # -- console and screen ------------------------------------------------------
     async def open_console(self, uri: str, uuid: str, name: str) -> ConsoleStream:
         """Open ``uuid``'s serial console; its output then streams from a daemon reader thread.
@@ -323,4 +327,9 @@ DOMAIN_ACTIONS: dict[str, Callable[..., Any]] = {
     "backup": lambda d, folder: d.backup_begin(_backup_xml(d, folder), _ASYNC),
     "migrate": lambda d, dest, flags: d.migrate(dest, int(flags) | _ASYNC),
     "delete": lambda d: d.undefine(_DELETE_FLAGS),
+    # the snapshot tree dialog's operations (not toolbar actions)
+    "create_snapshot": lambda d, xml: d.snapshot_create(xml, _ASYNC if d.connection.supports_feature(Feature.JOBS)
+                                                         else 0),
+    "revert_snapshot": lambda d, snapshot: d.snapshot_lookup(snapshot).revert(),
+    "delete_snapshot": lambda d, snapshot: d.snapshot_lookup(snapshot).delete(),
 }

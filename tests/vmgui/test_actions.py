@@ -23,10 +23,10 @@ def enabled(states: dict) -> set[str]:
 
 @pytest.mark.parametrize(("state", "expected"), [
     (DomainState.RUNNING, {"pause", "shutdown", "reboot", "force_off", "save", "snapshot", "backup", "migrate",
-                           "console"}),
-    (DomainState.PAUSED, {"resume", "force_off", "save", "snapshot", "backup", "migrate"}),
-    (DomainState.SHUTOFF, {"start", "snapshot", "delete"}),
-    (DomainState.CRASHED, {"force_off", "snapshot", "backup", "migrate"}),
+                           "console", "snapshots"}),
+    (DomainState.PAUSED, {"resume", "force_off", "save", "snapshot", "backup", "migrate", "snapshots"}),
+    (DomainState.SHUTOFF, {"start", "snapshot", "delete", "snapshots"}),
+    (DomainState.CRASHED, {"force_off", "snapshot", "backup", "migrate", "snapshots"}),
 ])
 def test_actions_follow_the_domain_state(state, expected):
     features = {"a": ALL, "b": ALL}
@@ -52,7 +52,7 @@ def test_migrate_needs_another_connection_sharing_a_protocol():
 def test_a_running_job_blocks_state_changes_but_not_force_off():
     job = JobInfo(7, "vm", JobOperation.BACKUP, JobType.BOUNDED, JobState.RUNNING, 0, 1, None, 0, 10, None, None)
     states = compute([Selected("a", rec(DomainState.RUNNING), job=job)], {"a": ALL, "b": ALL})
-    assert enabled(states) == {"new_vm", "force_off", "console"}  # watching the console is harmless
+    assert enabled(states) == {"new_vm", "force_off", "console", "snapshots"}  # looking is harmless
     assert "backup job 7 is running" in states["pause"].reason
 
 

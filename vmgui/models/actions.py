@@ -15,12 +15,13 @@ from drivers import DomainRecord, DomainState, Feature, JobInfo
 from drivers.jobs import operation_text
 
 ACTIONS = ("new_vm", "start", "pause", "resume", "shutdown", "reboot", "force_off", "save",
-           "snapshot", "backup", "migrate", "delete", "console")
+           "snapshot", "backup", "migrate", "delete", "console", "snapshots")
 OBJECT_NAMES = {
     "new_vm": "actionNewVM", "start": "actionStart", "pause": "actionPause", "resume": "actionResume",
     "shutdown": "actionShutdown", "reboot": "actionReboot", "force_off": "actionForceOff",
     "save": "actionSave", "snapshot": "actionSnapshot", "backup": "actionBackup",
     "migrate": "actionMigrate", "delete": "actionDelete", "console": "actionConsole",
+    "snapshots": "actionSnapshots",
 }
 DESCRIPTIONS = {
     "new_vm": "Define a new virtual machine",
@@ -37,6 +38,7 @@ DESCRIPTIONS = {
     "migrate": "Move the selected running domains to another open connection",
     "delete": "Delete the definitions of the selected shut-off domains (disk images are kept)",
     "console": "Open the serial console of the selected running domain",
+    "snapshots": "Show the snapshot tree of the selected domain: create, revert, delete",
 }
 #: Actions whose single effect is guarded by the driver's busy rule while a job runs.
 _BUSY_RULE = frozenset({"start", "pause", "resume", "shutdown", "reboot", "save", "snapshot",
@@ -87,6 +89,7 @@ _RULES: dict[str, tuple[Rule, Feature | None]] = {
                           else "is running: force it off first" if r.id is not None else None),
                Feature.DEFINE),
     "console": (_running, Feature.SERIAL_CONSOLE),
+    "snapshots": (lambda r: None, Feature.SNAPSHOTS),
 }
 _FEATURE_TEXT = {Feature.MANAGED_SAVE: "saving", Feature.SNAPSHOTS: "snapshots", Feature.BACKUP: "backups",
                  Feature.DEFINE: "defining and deleting domains", Feature.SERIAL_CONSOLE: "serial consoles"}

@@ -18,24 +18,25 @@ LABELS = {
     "new_vm": "New VM", "start": "Start", "pause": "Pause", "resume": "Resume", "shutdown": "Shut Down",
     "reboot": "Reboot", "force_off": "Force Off", "save": "Save", "snapshot": "Snapshot",
     "backup": "Backup", "migrate": "Migrate", "delete": "Delete", "console": "Console",
+    "snapshots": "Snapshots",
 }
 #: The verb shown in busy rows and messages ("Starting web01 failed").
 VERBS = {
     "new_vm": "Defining", "start": "Starting", "pause": "Pausing", "resume": "Resuming",
     "shutdown": "Shutting down", "reboot": "Rebooting", "force_off": "Forcing off", "save": "Saving",
     "snapshot": "Snapshotting", "backup": "Backing up", "migrate": "Migrating", "delete": "Deleting",
-    "console": "Opening the console of",
+    "console": "Opening the console of", "snapshots": "Listing the snapshots of",
 }
 SHORTCUTS = {
     "new_vm": "Ctrl+N", "start": "Ctrl+Return", "pause": "Ctrl+P", "resume": "Ctrl+Shift+P",
     "shutdown": "Ctrl+D", "reboot": "Ctrl+Shift+R", "force_off": "Ctrl+Shift+D", "save": "Ctrl+S",
     "snapshot": "Ctrl+Shift+S", "backup": "Ctrl+B", "migrate": "Ctrl+M", "delete": "Del",
-    "console": "Ctrl+Shift+C",
+    "console": "Ctrl+Shift+C", "snapshots": "Ctrl+Shift+T",
 }
 ICONS = {name: f"action-{name.replace('_', '-')}" for name in ACTIONS}
 #: Toolbar/menu layout; None is a separator.
 LAYOUT = ("new_vm", None, "start", "pause", "resume", "shutdown", "reboot", "force_off", None,
-          "save", "snapshot", "backup", "migrate", None, "console", None, "delete")
+          "save", "snapshot", "backup", "migrate", None, "snapshots", "console", None, "delete")
 
 
 class DomainActions:

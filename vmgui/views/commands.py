@@ -15,10 +15,12 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 from ..models import actions as rules
 from ..models.console import ConsoleModel
 from ..models.domains import Key
+from ..models.snapshots import SnapshotTree
 from ..models.session import Session
 from .actions import VERBS
 from .console import ConsoleDialog
 from .dialogs.simple import MigrateDialog, NewVMDialog, SnapshotDialog
+from .dialogs.snapshots import SnapshotTreeDialog
 
 CONFIRM = {
     "force_off": ("Force off", "Power off {what} at once? Unsaved data in the guest is lost."),
@@ -50,6 +52,9 @@ class Commands:
         targets = [keys[i] for i in state.targets]
         if name == "console":
             self.open_console(targets[0])
+            return
+        if name == "snapshots":
+            self.open_snapshots(targets[0])
             return
         ask = {"snapshot": self._ask_snapshot, "backup": self._ask_backup, "migrate": self._ask_migrate}.get(name)
         if ask is not None:
@@ -123,6 +128,15 @@ class Commands:
         self.last_dialog = dialog
         dialog.show()
         model.start()
+        return dialog
+
+    def open_snapshots(self, key: Key) -> SnapshotTreeDialog:
+        """The snapshot tree of ``key``, modeless (its jobs show in the job panel meanwhile)."""
+        name = (self._names([key]) or [key[1]])[0]
+        dialog = SnapshotTreeDialog(SnapshotTree(self._session, key, name), self._parent)
+        dialog.finished.connect(lambda _r: dialog.deleteLater())
+        self.last_dialog = dialog
+        dialog.show()
         return dialog
 
     def _new_vm(self) -> None:

@@ -1,0 +1,83 @@
+"""The snapshot tree dialog on a private host: tree shape, create (a live ASYNC job), revert, delete."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMessageBox, QPushButton, QTreeWidget, QTreeWidgetItem
+
+from vmgui.views.dialogs.snapshots import CURRENT, NewSnapshotDialog, SnapshotTreeDialog
+
+from test_window import select
+
+FIND = Qt.MatchFlag.MatchRecursive | Qt.MatchFlag.MatchContains
+
+
+def shape(tree: QTreeWidget) -> dict[str, str | None]:
+    """name shown -> the name shown of its parent item."""
+    result: dict[str, str | None] = {}
+
+    def walk(item: QTreeWidgetItem, parent: str | None) -> None:
+        result[item.text(0)] = parent
+        for i in range(item.childCount()):
+            walk(item.child(i), item.text(0))
+    for i in range(tree.topLevelItemCount()):
+        walk(tree.topLevelItem(i), None)
+    return result
+
+
+def choose(dialog: SnapshotTreeDialog, name: str) -> None:
+    dialog.tree.clearSelection()
+    for item in dialog.tree.findItems(name, FIND):  # MatchRecursive | MatchContains
+        if item.data(0, Qt.ItemDataRole.UserRole) == name:
+            item.setSelected(True)
+
+
+def test_tree_create_revert_delete(open_window, node_uri, qtbot):
+    uri = f"{node_uri}?rate=8192"
+    window = open_window(uri)
+    select(window, "web01")
+    action = window.findChild(QAction, "actionSnapshots")
+    assert action.isEnabled()
+    action.trigger()
+    dialog = window.commands.last_dialog
+    assert isinstance(dialog, SnapshotTreeDialog)
+    tree = dialog.findChild(QTreeWidget, "snapshotTree")
+    qtbot.waitUntil(lambda: shape(tree) == {"before-upgrade": None, "after-upgrade" + CURRENT: "before-upgrade"},
+                    timeout=5000)
+    assert not dialog.findChild(QPushButton, "snapshotRevert").isEnabled()  # nothing chosen yet
+
+    dialog.findChild(QPushButton, "snapshotCreate").click()
+    create = dialog.last_dialog
+    assert isinstance(create, NewSnapshotDialog)
+    create.name.setText("nightly")
+    create.description.setPlainText("before <the> weekend & more")
+    create.buttons.accepted.emit()
+    qtbot.waitUntil(lambda: shape(tree).get("nightly" + CURRENT) == "after-upgrade", timeout=5000)
+    assert window.session.jobs.rowCount() >= 1  # the live snapshot ran as a job
+    item = tree.findItems("nightly" + CURRENT, FIND)[0]
+    assert item.text(3) == "before <the> weekend & more" and item.text(2) == "running"
+
+    choose(dialog, "before-upgrade")
+    dialog.findChild(QPushButton, "snapshotRevert").click()
+    qtbot.waitUntil(lambda: "before-upgrade" + CURRENT in shape(tree), timeout=5000)
+
+    choose(dialog, "after-upgrade")
+    dialog.findChild(QPushButton, "snapshotDelete").click()
+    box = dialog.last_dialog
+    assert isinstance(box, QMessageBox) and box.objectName() == "confirm_delete_snapshot"
+    next(b for b in box.buttons() if b.text() == "Delete").click()
+    qtbot.waitUntil(lambda: shape(tree) == {"before-upgrade" + CURRENT: None,
+                                            "nightly": "before-upgrade" + CURRENT}, timeout=5000)
+    dialog.close()
+
+
+def test_a_failure_goes_to_the_message_area(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    select(window, "legacy-app")
+    dialog = window.commands.open_snapshots(window.table.selected_keys()[0])
+    qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() == 1, timeout=5000)
+    dialog.model.create("golden", "")  # exists already
+    qtbot.waitUntil(lambda: any("already has a snapshot" in m.full_text() for m in window.session.messages.messages()),
+                    timeout=5000)
+    qtbot.waitUntil(lambda: "failed" in dialog.status.text(), timeout=5000)
+    dialog.close()

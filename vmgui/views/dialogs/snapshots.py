@@ -1,0 +1,146 @@
+"""The snapshot tree of one domain: parents and children, the current one marked.
+
+Create asks for a name and a description; Revert and Delete act on the
+selected snapshot (Delete after a confirmation). Everything runs through
+:class:`vmgui.models.snapshots.SnapshotTree`; failures land in the window's
+message area and a short status line here.
+"""
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QDialog, QDialogButtonBox, QLabel, QLineEdit, QMessageBox, QPlainTextEdit, QPushButton, QTreeWidget,
+    QTreeWidgetItem, QVBoxLayout, QWidget,
+)
+
+from ...models.snapshots import SnapshotTree
+from ...models.validation import name_problem
+from ...snapshots import SnapshotInfo
+from ..names import name_widget
+from .simple import _FormDialog
+
+CURRENT = " (current)"
+
+
+class NewSnapshotDialog(_FormDialog):
+    def __init__(self, domain: str, parent: QWidget | None = None) -> None:
+        super().__init__(f"New snapshot of {domain}", "newSnapshotDialog", parent)
+        self.name = QLineEdit(time.strftime("snap-%Y%m%d-%H%M%S"), self)
+        name_widget(self.name, "newSnapshotName")
+        self.description = QPlainTextEdit(self)
+        name_widget(self.description, "newSnapshotDescription")
+        self.description.setFixedHeight(72)
+        self.form.addRow("Name:", self.name)
+        self.form.addRow("Description:", self.description)
+        self.finish_layout()
+
+    def problem(self) -> str | None:
+        return name_problem(self.name.text(), "snapshot")
+
+
+class SnapshotTreeDialog(QDialog):
+    """``snapshotTreeDialog``: ``snapshotTree`` and ``snapshotCreate``/``Revert``/``Delete`` buttons."""
+
+    def __init__(self, model: SnapshotTree, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        name_widget(self, "snapshotTreeDialog")
+        self.model = model
+        model.setParent(self)
+        self.setWindowTitle(f"Snapshots of {model.name}")
+        self.resize(640, 400)
+        self.last_dialog: QDialog | None = None
+        self.tree = QTreeWidget(self)
+        name_widget(self.tree, "snapshotTree")
+        self.tree.setHeaderLabels(["Name", "Taken", "Guest was", "Description"])
+        self.tree.setColumnWidth(0, 200)
+        self.status = QLabel("Loading…", self)
+        self.status.setObjectName("snapshotStatus")
+        self.status.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        buttons.rejected.connect(self.reject)
+        self.create_button = self._button(buttons, "Create…", "snapshotCreate", self._ask_create)
+        self.revert_button = self._button(buttons, "Revert", "snapshotRevert", self._revert)
+        self.delete_button = self._button(buttons, "Delete…", "snapshotDelete", self._ask_delete)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.tree, 1)
+        layout.addWidget(self.status)
+        layout.addWidget(buttons)
+        model.loaded.connect(self._fill)
+        model.status.connect(self.status.setText)
+        self.tree.itemSelectionChanged.connect(self._update_buttons)
+        self.finished.connect(lambda _r: model.close())
+        self._update_buttons()
+        model.reload()
+
+    def _button(self, box: QDialogButtonBox, text: str, name: str, slot: object) -> QPushButton:
+        button = box.addButton(text, QDialogButtonBox.ButtonRole.ActionRole)
+        button.setObjectName(name)
+        button.setAutoDefault(False)
+        button.clicked.connect(slot)
+        return button
+
+    def selected(self) -> str | None:
+        items = self.tree.selectedItems()
+        return items[0].data(0, Qt.ItemDataRole.UserRole) if items else None
+
+    def _fill(self, snapshots: list[SnapshotInfo]) -> None:
+        keep = self.selected()
+        self.tree.clear()
+
+        def add(parent: QTreeWidget | QTreeWidgetItem, snap: SnapshotInfo) -> None:
+            item = QTreeWidgetItem(parent, [snap.name + (CURRENT if snap.current else ""), snap.created_text,
+                                            snap.state, snap.description])
+            item.setData(0, Qt.ItemDataRole.UserRole, snap.name)
+            if snap.current:
+                font = QFont(item.font(0))
+                font.setBold(True)
+                item.setFont(0, font)
+                item.setToolTip(0, "The current snapshot: new snapshots become its children")
+            if snap.name == keep:
+                item.setSelected(True)
+            for child in self.model.children_of(snap.name):
+                add(item, child)
+        for root in self.model.children_of(None):
+            add(self.tree, root)
+        self.tree.expandAll()
+        if not snapshots:
+            self.status.setText(f"{self.model.name} has no snapshots yet.")
+        elif self.status.text() == "Loading…":
+            self.status.setText(f"{len(snapshots)} snapshot(s).")
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        chosen = self.selected() is not None
+        self.revert_button.setEnabled(chosen)
+        self.delete_button.setEnabled(chosen)
+
+    def _ask_create(self) -> None:
+        dialog = NewSnapshotDialog(self.model.name, self)
+        self.last_dialog = dialog
+        dialog.accepted.connect(lambda: self.model.create(dialog.name.text().strip(),
+                                                          dialog.description.toPlainText()))
+        dialog.finished.connect(lambda _r: dialog.deleteLater())
+        dialog.open()
+
+    def _revert(self) -> None:
+        name = self.selected()
+        if name is not None:
+            self.model.revert(name)
+
+    def _ask_delete(self) -> None:
+        name = self.selected()
+        if name is None:
+            return
+        box = QMessageBox(QMessageBox.Icon.Warning, "Delete snapshot",
+                          f"Delete the snapshot “{name}” of {self.model.name}? Its children are kept "
+                          "and move up to its parent.", QMessageBox.StandardButton.Cancel, self)
+        box.setObjectName("confirm_delete_snapshot")
+        yes = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        self.last_dialog = box
+        box.buttonClicked.connect(lambda button: self.model.delete(name) if button is yes else None)
+        box.finished.connect(lambda _r: box.deleteLater())
+        box.open()
