@@ -5,7 +5,8 @@ application (``vmgui.app.main``) on ``test:///default`` plus a private second
 host, starts a backup and a live migration (and a few short jobs) through the
 window's own actions, and writes PNGs of the real window at 1366x768 next to
 this script: main-window.png and jobs.png (the two AppStream screenshots listed
-in vmgui/desktop.py), filters-and-xml.png and connection-error.png. Needs the Debian packages ``xvfb libxcb-icccm4 libxcb-keysyms1
+in vmgui/desktop.py), filters-and-xml.png, connection-error.png, and the
+console.png and snapshots.png dialogs. Needs the Debian packages ``xvfb libxcb-icccm4 libxcb-keysyms1
 libxcb-cursor0 libxkbcommon-x11-0``.
 """
 from __future__ import annotations
@@ -133,6 +134,31 @@ def scenario(tmp: Path, lab_uri: str) -> None:
         w.refresh_selection_state()
         QTimer.singleShot(1500, lambda: shoot("connection-error.png"))
 
+    def console_shot() -> None:
+        w = window()
+        w.commands.open_console(key("test:///default", "web01"))
+        dialog = w.commands.last_dialog
+        dialog.move(w.x() + 300, w.y() + 160)
+
+        def type_some() -> None:
+            dialog.model.send(b"uname\rhostname\rhelp\r")
+            dialog.input.setText("uptime")
+        QTimer.singleShot(300, type_some)
+        QTimer.singleShot(900, lambda: save(dialog, "console.png"))
+        QTimer.singleShot(1000, dialog.close)
+
+    def snapshots_shot() -> None:
+        w = window()
+        dialog = w.commands.open_snapshots(key("test:///default", "web01"))
+        dialog.move(w.x() + 300, w.y() + 160)
+        QTimer.singleShot(500, lambda: save(dialog, "snapshots.png"))
+        QTimer.singleShot(600, dialog.close)
+
+    def save(widget, name: str) -> None:  # noqa: ANN001
+        widget.repaint()
+        widget.grab().save(str(HERE / name))
+        print("wrote", HERE / name)
+
     def wait_ready() -> None:
         if ready():
             start_jobs()
@@ -141,7 +167,9 @@ def scenario(tmp: Path, lab_uri: str) -> None:
             QTimer.singleShot(3600, main_shot)
             QTimer.singleShot(4400, xml_shot)
             QTimer.singleShot(5600, error_shot)
-            QTimer.singleShot(7800, window().close)
+            QTimer.singleShot(7400, console_shot)
+            QTimer.singleShot(8400, snapshots_shot)
+            QTimer.singleShot(11000, window().close)
         else:
             QTimer.singleShot(50, wait_ready)
 

@@ -67,7 +67,7 @@ class DetailsPane(QTabWidget):
         if fetch_screen is not None:
             self.thumbnail = ScreenThumbnail(fetch_screen, screen_supported, spawn, overview)
             self.thumbnail.setVisible(False)
-            form.insertRow(1, self.thumbnail)
+            form.addRow(self.thumbnail)  # last: the fields stay in view on a short pane
 
         self.xml = QPlainTextEdit(self)
         name_widget(self.xml, "domainXml")

@@ -22,7 +22,7 @@ from ..models.domains import DomainRow, Key
 from ..models.messages import explain
 
 REFRESH_S = 3.0
-SIZE = (320, 200)
+SIZE = (240, 150)
 
 
 class ScreenThumbnail(QLabel):
@@ -34,7 +34,7 @@ class ScreenThumbnail(QLabel):
         super().__init__(parent)
         self.setObjectName("screenThumbnail")
         self.setAccessibleName("screenThumbnail")
-        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.setMinimumHeight(80)
         self.setWordWrap(True)
         self._fetch, self._supported, self._spawn = fetch, supported, spawn

@@ -50,12 +50,13 @@ class SnapshotTreeDialog(QDialog):
         self.model = model
         model.setParent(self)
         self.setWindowTitle(f"Snapshots of {model.name}")
-        self.resize(640, 400)
+        self.resize(760, 400)
         self.last_dialog: QDialog | None = None
         self.tree = QTreeWidget(self)
         name_widget(self.tree, "snapshotTree")
         self.tree.setHeaderLabels(["Name", "Taken", "Guest was", "Description"])
-        self.tree.setColumnWidth(0, 200)
+        self.tree.setColumnWidth(0, 230)
+        self.tree.setColumnWidth(1, 130)
         self.status = QLabel("Loading…", self)
         self.status.setObjectName("snapshotStatus")
         self.status.setWordWrap(True)
