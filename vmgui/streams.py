@@ -46,8 +46,14 @@ class ConsoleStream:
         self._thread.start()
 
     def close(self) -> None:
-        """Stop reading (the thread ends within READ_TIMEOUT_S unless the driver hangs)."""
+        """Stop reading (the thread ends within READ_TIMEOUT_S unless the driver hangs).
+
+        The console itself is closed on the reader thread (a driver's close may
+        block too); a stream closed before it started gets its thread just for that.
+        """
         self._stop.set()
+        if not self._thread.is_alive() and self._thread.ident is None:
+            self._thread.start()
 
     def _run(self) -> None:
         why = ""

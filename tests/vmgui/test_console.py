@@ -26,6 +26,7 @@ def test_cleaner_keeps_sequences_and_characters_cut_between_reads():
 
 def test_scrollback_is_capped_and_backspace_erases(qapp):
     model = ConsoleModel(None, lambda coro, _doing: coro.close(), "u", "id", "vm")  # type: ignore[arg-type]
+    model._stream = object()  # type: ignore[assignment]  # as if open
     model._on_data(b"".join(b"line %d\r\n" % i for i in range(MAX_LINES + 50)))
     assert len(model.lines) == MAX_LINES and model.lines[-2] == f"line {MAX_LINES + 49}"
     model._on_data(b"abc\b \bd")
@@ -70,7 +71,17 @@ def test_type_into_the_guest_then_see_it_hang_up(open_window, node_uri, qtbot):
     qtbot.waitUntil(lambda: "closed" in status.text(), timeout=5000)
     assert "web01" in status.text() and "serial port closed" in status.text(), status.text()
     assert not field.isEnabled() and not dialog.model.open
+    assert window.session.messages.messages() == []  # a hang-up is not an error
     dialog.close()
+
+
+def test_closing_while_opening_leaves_no_error(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    uuid = window.session.bridge.connection(node_uri).lookup_by_name("web01").uuid
+    dialog = window.commands.open_console((node_uri, uuid))
+    dialog.close()
+    qtbot.wait(300)
+    assert window.session.messages.messages() == [] and not window.session.bridge._streams
 
 
 def test_closing_the_dialog_stops_the_reader(open_window, node_uri, qtbot):
@@ -82,3 +93,21 @@ def test_closing_the_dialog_stops_the_reader(open_window, node_uri, qtbot):
     dialog.close()
     qtbot.waitUntil(lambda: not stream._thread.is_alive(), timeout=2000)
     assert stream not in window.session.bridge._streams
+
+
+def test_a_stream_closed_before_it_started_still_closes_its_console():
+    import threading
+    from vmgui.streams import ConsoleStream
+
+    class Fake:
+        closed = threading.Event()
+
+        def read(self, timeout=None):  # noqa: ANN001, ANN202
+            raise AssertionError("never read after close")
+
+        def close(self) -> None:
+            self.closed.set()
+    fake = Fake()
+    stream = ConsoleStream("u", fake, lambda fn: None)  # type: ignore[arg-type]
+    stream.close()
+    assert fake.closed.wait(2)

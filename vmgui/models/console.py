@@ -74,8 +74,9 @@ class ConsoleModel(QObject):
         try:
             stream = await self.bridge.open_console(self.uri, self.uuid, self.name)
         except Exception as exc:  # noqa: BLE001 - shown in the dialog
-            title, message, _hint = explain(exc, f"Opening the console of {self.name}")
-            self._finish(f"{title}: {message}")
+            if not self.end_reason:  # else the dialog is gone already
+                title, message, _hint = explain(exc, f"Opening the console of {self.name}")
+                self._finish(f"{title}: {message}")
             return
         if self.end_reason:  # closed while opening
             self.bridge.close_console(stream)
@@ -88,6 +89,8 @@ class ConsoleModel(QObject):
         stream.start()
 
     def _on_data(self, data: bytes) -> None:
+        if self._stream is None:
+            return  # posted just before we closed it
         text = self._cleaner.feed(data)
         if not text:
             return
@@ -105,6 +108,8 @@ class ConsoleModel(QObject):
         self.appended.emit(text)
 
     def _on_end(self, why: str) -> None:
+        if self._stream is None:
+            return
         self._finish(f"The console of {self.name} closed: {why}")
 
     def _finish(self, sentence: str) -> None:
