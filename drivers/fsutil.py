@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Any
 
 
-def write_atomically(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o600) -> None:
+def write_atomically(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o600,
+                     durable: bool = True) -> None:
     """Write ``path`` so that it holds either all of ``data`` or its old content.
 
     The data goes to a temporary file in the same folder, is fsynced, renamed
     over the target, and the folder is fsynced so the rename survives a crash.
+    ``durable=False`` skips the fsyncs for runtime state that a reboot makes
+    meaningless anyway (readers still never see half a file).
     """
     target = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
@@ -21,8 +24,9 @@ def write_atomically(path: str | os.PathLike[str], data: bytes | str, mode: int 
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
         try:
@@ -30,6 +34,8 @@ def write_atomically(path: str | os.PathLike[str], data: bytes | str, mode: int 
         except FileNotFoundError:
             pass
         raise
+    if not durable:
+        return
     dir_fd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(dir_fd)
@@ -37,8 +43,8 @@ def write_atomically(path: str | os.PathLike[str], data: bytes | str, mode: int 
         os.close(dir_fd)
 
 
-def write_json(path: str | os.PathLike[str], data: dict[str, Any]) -> None:
-    write_atomically(path, json.dumps(data, indent=1, sort_keys=True))
+def write_json(path: str | os.PathLike[str], data: dict[str, Any], durable: bool = True) -> None:
+    write_atomically(path, json.dumps(data, indent=1, sort_keys=True), durable=durable)
 
 
 def read_json(path: str | os.PathLike[str]) -> dict[str, Any] | None:

@@ -72,7 +72,11 @@ class RunFiles:
         """Whether a supervisor of this VM runs on this host (holds ``.lock``)."""
         return lock_held(self.lock)
 
-    write_json = staticmethod(fsutil.write_json)
+    @staticmethod
+    def write_json(path: Path, data: dict[str, Any]) -> None:
+        """Runtime state: atomic, not fsynced (a reboot ends every supervisor anyway)."""
+        fsutil.write_json(path, data, durable=False)
+
     read_json = staticmethod(fsutil.read_json)
 
     def exit_status(self) -> ExitStatus | None:
