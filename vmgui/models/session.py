@@ -240,7 +240,7 @@ class Session(QObject):
         row = self.domains.get(key)
         return row.rec.name if row is not None else key[1]
 
-    async def _run_one(self, action: str, key: Key, verb: str, params: dict[str, Any]) -> None:
+    async def _run_one(self, action: str, key: Key, verb: str, params: dict[str, Any]) -> Any:
         uri, uuid = key
         name = self._name(key)
         self.domains.set_busy(key, verb.lower())
@@ -252,6 +252,7 @@ class Session(QObject):
                 self.mark_dirty(uri, {uuid})
         started = isinstance(result, int) and not isinstance(result, bool)
         self.status.emit(f"{verb} {name}: started as job {result}" if started else f"{verb} {name}: done")
+        return result  # the job id of an ASYNC job
 
     async def define_new(self, uri: str, name: str, memory_mib: int, vcpus: int) -> None:
         uuid = await self.bridge.define_new(uri, name, memory_mib, vcpus)

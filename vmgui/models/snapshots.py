@@ -40,6 +40,8 @@ class SnapshotTree(QObject):
         count = self._snapshot_count()
         if count != self._count:
             self._count = count
+            if not self._closed:
+                self.status.emit(f"{self.name} now has {count} snapshot(s).")
             self.reload()
 
     def reload(self) -> None:
@@ -81,7 +83,10 @@ class SnapshotTree(QObject):
         if self._closed:
             return
         failed = task.cancelled() or task.exception() is not None
-        self.status.emit("That failed: see the message above the table." if failed else "Done.")
+        job = None if failed else task.result()
+        self.status.emit("That failed: see the message above the table." if failed
+                         else f"Running as job {job} (see the job panel); the tree follows when it ends."
+                         if isinstance(job, int) and not isinstance(job, bool) else "Done.")
         self.reload()
 
     def close(self) -> None:
