@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QLabel, QLineEdit, QPlainTextEdit
+from PySide6.QtWidgets import QLabel, QLineEdit, QPlainTextEdit, QPushButton
 
 from vmgui.models.console import MAX_LINES, ConsoleModel, TextCleaner
 from vmgui.views.console import ConsoleDialog
@@ -72,6 +72,13 @@ def test_type_into_the_guest_then_see_it_hang_up(open_window, node_uri, qtbot):
     assert "web01" in status.text() and "serial port closed" in status.text(), status.text()
     assert not field.isEnabled() and not dialog.model.open
     assert window.session.messages.messages() == []  # a hang-up is not an error
+
+    window.session.bridge.connection(node_uri).lookup_by_name("web01").create()
+    reconnect = dialog.findChild(QPushButton, "consoleReconnect")
+    assert reconnect.isVisible()
+    reconnect.click()
+    qtbot.waitUntil(lambda: dialog.model.open and field.isEnabled(), timeout=5000)
+    qtbot.waitUntil(lambda: output.toPlainText().count("ttyS0") == 2, timeout=5000)  # the new boot banner
     dialog.close()
 
 

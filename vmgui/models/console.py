@@ -67,6 +67,9 @@ class ConsoleModel(QObject):
         return "\n".join(self.lines)
 
     def start(self) -> None:
+        """Open (or re-open, after a hang-up) the console through the bridge."""
+        self.end_reason = ""
+        self._cleaner = TextCleaner()
         self.status.emit(f"Connecting to the serial console of {self.name}…")
         self._spawn(self._open(), f"Opening the console of {self.name}")
 

@@ -2,7 +2,8 @@
 
 A modeless dialog (several can be open, the main window stays usable). Typing
 happens in a line field: Return sends the line and a carriage return, as a
-terminal would; buttons send Ctrl+C and a bare Return for prompts that wait.
+terminal would (an empty line sends a bare Return); a button sends Ctrl+C, and
+Reconnect appears once the guest side hung up.
 All I/O goes through :class:`vmgui.models.console.ConsoleModel`.
 """
 from __future__ import annotations
@@ -50,9 +51,16 @@ class ConsoleDialog(QDialog):
         ctrl_c.setToolTip("Send an interrupt (Ctrl+C) to the guest")
         ctrl_c.setAutoDefault(False)
         ctrl_c.clicked.connect(lambda: model.send(b"\x03"))
+        self.reconnect = QPushButton("Reconnect", self)
+        self.reconnect.setObjectName("consoleReconnect")
+        self.reconnect.setToolTip("Open the console again (after the domain was started again)")
+        self.reconnect.setAutoDefault(False)
+        self.reconnect.setVisible(False)
+        self.reconnect.clicked.connect(self._reconnect)
         row = QHBoxLayout()
         row.addWidget(self.input, 1)
         row.addWidget(ctrl_c)
+        row.addWidget(self.reconnect)
         layout = QVBoxLayout(self)
         layout.addWidget(self.output, 1)
         layout.addLayout(row)
@@ -81,7 +89,15 @@ class ConsoleDialog(QDialog):
 
     def _ended(self, _sentence: str) -> None:
         self.input.setEnabled(False)
+        self.reconnect.setVisible(True)
         self.status.setStyleSheet("color: #b42318; font-weight: 600;")
+
+    def _reconnect(self) -> None:
+        self.reconnect.setVisible(False)
+        self.input.setEnabled(True)
+        self.status.setStyleSheet("")
+        self._append("\n")
+        self.model.start()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.model.close()
