@@ -104,6 +104,16 @@ def _claim_single_instance(app: QApplication, args: argparse.Namespace) -> tuple
         return True, None
 
 
+def _finish_cancelled_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    """Let cancelled tasks unwind before the loop closes (else: 'Task was destroyed but it is
+    pending!'). They only await futures of driver calls, so this never waits for a driver."""
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
 def _set_icon(window: MainWindow) -> None:
     from . import desktop
     try:
@@ -170,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         signal.signal(signal.SIGINT, previous_sigint)
         window.session.stop()
+        _finish_cancelled_tasks(loop)
         window.deleteLater()
         asyncio.set_event_loop(None)
         loop.close()
