@@ -179,6 +179,29 @@ class Bridge(QObject):
             params = {**params, "dest": dest}
         return await self.call_domain(uri, uuid, lambda d: op(d, **params), what)
 
+    async def file_sizes(self, uri: str, paths: list[str]) -> dict[str, int | None]:
+        """Sizes of local files (None when missing), read in the worker pool."""
+        def sizes() -> dict[str, int | None]:
+            import os
+            return {p: (os.path.getsize(p) if os.path.isfile(p) else None) for p in paths}
+        return await self._submit(uri, "reading backup file sizes", sizes, None)
+
+    async def disk_users(self, uri: str) -> dict[str, list[str]]:
+        """Disk source path -> names of the domains of ``uri`` that use it."""
+        def users(conn: drivers.Connection) -> dict[str, list[str]]:
+            from drivers.domxml import DomainXML
+            result: dict[str, list[str]] = {}
+            for dom in conn.list_all_domains():
+                try:
+                    disks = DomainXML.parse(dom.xml_desc()).disks()
+                except DriverError:
+                    continue  # it went away meanwhile
+                for disk in disks:
+                    if disk.source:
+                        result.setdefault(disk.source, []).append(dom.name)
+            return result
+        return await self.call(uri, users, f"reading the disks of every domain of {uri}")
+
     async def list_snapshots(self, uri: str, uuid: str) -> list[SnapshotInfo]:
         return await self.call_domain(uri, uuid, read_snapshots, "listing snapshots")
 
@@ -311,6 +334,20 @@ def _backup_xml(dom: drivers.Domain, folder: str) -> str:
     return f"<domainbackup mode='push'><disks>{entries}</disks></domainbackup>"
 
 
+def _delete(dom: drivers.Domain, flags: int, force: bool, files: Any) -> list[str]:
+    """Force off (if asked), undefine, then unlink the chosen disk files that exist; returns those."""
+    import os
+    if force and dom.is_active():
+        dom.destroy()
+    dom.undefine(int(flags))
+    removed = []
+    for path in files:
+        if os.path.isfile(path):
+            os.unlink(path)
+            removed.append(path)
+    return removed
+
+
 _ASYNC = int(drivers.JobFlags.ASYNC)
 _DELETE_FLAGS = int(drivers.UndefineFlags.MANAGED_SAVE | drivers.UndefineFlags.SNAPSHOTS_METADATA)
 
@@ -324,9 +361,9 @@ DOMAIN_ACTIONS: dict[str, Callable[..., Any]] = {
     "force_off": lambda d: d.destroy(),
     "save": lambda d: d.managed_save(_ASYNC),
     "snapshot": lambda d, name: d.snapshot_create(name, _ASYNC if d.connection.supports_feature(Feature.JOBS) else 0),
-    "backup": lambda d, folder: d.backup_begin(_backup_xml(d, folder), _ASYNC),
+    "backup": lambda d, folder=None, xml=None: d.backup_begin(xml or _backup_xml(d, folder or "."), _ASYNC),
     "migrate": lambda d, dest, flags: d.migrate(dest, int(flags) | _ASYNC),
-    "delete": lambda d: d.undefine(_DELETE_FLAGS),
+    "delete": lambda d, flags=_DELETE_FLAGS, force=False, files=(): _delete(d, flags, force, files),
     # the snapshot tree dialog's operations (not toolbar actions)
     "create_snapshot": lambda d, xml: d.snapshot_create(xml, _ASYNC if d.connection.supports_feature(Feature.JOBS)
                                                          else 0),

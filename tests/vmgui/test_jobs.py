@@ -108,10 +108,12 @@ def test_backup_and_migrate_through_their_dialogs(open_window, node_uri, make_no
     window = open_window(src, dest)
     select(window, src, "web01")
     window.findChild(QAction, "actionBackup").trigger()
+    qtbot.waitUntil(lambda: window.commands.last_dialog is not None
+                    and window.commands.last_dialog.objectName() == "backupDialog")
     dialog = window.commands.last_dialog
-    assert dialog.objectName() == "backupDialog"
-    dialog.setDirectory(str(tmp_path))
-    dialog.accept()
+    dialog.folder.setText(str(tmp_path))
+    assert dialog.ok.isEnabled()
+    dialog.ok.click()
     qtbot.waitUntil(lambda: only_job(window, src, JobOperation.BACKUP) is not None
                     and only_job(window, src, JobOperation.BACKUP).info.state is JobState.COMPLETED, timeout=10000)
     assert any(p.name.startswith("web01-vda-") for p in tmp_path.iterdir())

@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import Callable
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from ..models import actions as rules
 from ..models.console import ConsoleModel
@@ -18,6 +18,7 @@ from ..models.domains import Key
 from ..models.snapshots import SnapshotTree
 from ..models.session import Session
 from .actions import VERBS
+from .backupflow import BackupFlow
 from .console import ConsoleDialog
 from .dialogs.simple import MigrateDialog, NewVMDialog, SnapshotDialog
 from .dialogs.snapshots import SnapshotTreeDialog
@@ -39,7 +40,8 @@ class Commands:
         self._selection = selection
         self._states = states
         self.last_dialog: QWidget | None = None  # the open dialog, for tests and screenshots
-        self.backup_folder = os.path.expanduser("~")
+        self.backup = BackupFlow(session, self._show, parent)
+        self.backup.folder = os.path.expanduser("~")
 
     def trigger(self, name: str) -> None:
         state = self._states().get(name)
@@ -56,7 +58,7 @@ class Commands:
         if name == "snapshots":
             self.open_snapshots(targets[0])
             return
-        ask = {"snapshot": self._ask_snapshot, "backup": self._ask_backup, "migrate": self._ask_migrate}.get(name)
+        ask = {"snapshot": self._ask_snapshot, "backup": self.backup.ask, "migrate": self._ask_migrate}.get(name)
         if ask is not None:
             ask(targets)
         elif name in CONFIRM:
@@ -98,20 +100,6 @@ class Commands:
     def _ask_snapshot(self, targets: list[Key]) -> None:
         dialog = SnapshotDialog(len(targets), time.strftime("snap-%Y%m%d-%H%M%S"), self._parent)
         self._show(dialog, lambda: self.run("snapshot", targets, name=dialog.name.text()))
-
-    def _ask_backup(self, targets: list[Key]) -> None:
-        dialog = QFileDialog(self._parent, f"Back up {self._what(targets)} into folder", self.backup_folder)
-        dialog.setObjectName("backupDialog")
-        dialog.setFileMode(QFileDialog.FileMode.Directory)
-        dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
-        dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)
-
-        def chosen() -> None:
-            files = dialog.selectedFiles()
-            if files:
-                self.backup_folder = files[0]
-                self.run("backup", targets, folder=files[0])
-        self._show(dialog, chosen)
 
     def _ask_migrate(self, targets: list[Key]) -> None:
         features = self._session.connections.features()

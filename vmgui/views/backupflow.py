@@ -1,0 +1,75 @@
+"""Backup from the dialog to the message area: open the dialog, start jobs, report the files."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from drivers import JobInfo, JobOperation, JobState
+from drivers.domxml import DomainXML
+
+from ..models.backup import BackupPlan
+from ..models.domains import Key
+from ..models.format import bytes_text
+from ..models.session import Session
+from .actions import VERBS
+from .dialogs.backup import BackupDialog
+
+
+class BackupFlow:
+    """Reads the disks, shows :class:`BackupDialog`, runs the jobs and lists the finished files."""
+
+    def __init__(self, session: Session, show: Callable[[Any, Callable[[], None]], None], parent: Any) -> None:
+        self._session = session
+        self._show = show
+        self._parent = parent
+        self.folder = ""
+        self._pending: dict[tuple[str, int], BackupPlan] = {}  # (uri, job id) -> its plan
+        self._done: dict[tuple[str, int], JobInfo] = {}  # finished before the job id came back
+        session.jobs.jobFinished.connect(self._finished)
+
+    def ask(self, targets: list[Key]) -> None:
+        self._session.spawn(self._ask(targets), "Reading the disks to back up")
+
+    async def _ask(self, targets: list[Key]) -> None:
+        names = {k: self._session.domains.get(k) for k in targets}
+        xmls = await asyncio.gather(*(self._session.domain_xml(k) for k in targets))
+        domains = [((row.rec.name if row else k[1]), DomainXML.parse(x).disks())
+                   for (k, row), x in zip(names.items(), xmls)]
+        dialog = BackupDialog(domains, self.folder, self._parent)
+        by_name = {name: k for (name, _), k in zip(domains, targets)}
+
+        def start() -> None:
+            self.folder = dialog.folder.text().strip()
+            for plan in dialog.plans():
+                key = by_name[plan.domain]
+                self._session.spawn(self._start(key, plan), f"Backing up {plan.domain}")
+        self._show(dialog, start)
+
+    async def _start(self, key: Key, plan: BackupPlan) -> None:
+        task = self._session.run("backup", [key], VERBS["backup"], xml=plan.xml())[0]
+        if task is None:
+            return
+        job_id = await task
+        if isinstance(job_id, int):
+            self._pending[(key[0], job_id)] = plan
+            info = self._done.pop((key[0], job_id), None)
+            if info is not None:
+                self._finished(key[0], info)
+
+    def _finished(self, uri: str, info: JobInfo) -> None:
+        plan = self._pending.pop((uri, info.id), None)
+        if plan is None:
+            if info.operation is JobOperation.BACKUP:
+                self._done[(uri, info.id)] = info
+                while len(self._done) > 64:  # someone else's backups: keep only a few
+                    self._done.pop(next(iter(self._done)))
+            return
+        if info.state is JobState.COMPLETED:
+            self._session.spawn(self._report(uri, plan), f"Reporting the backup of {plan.domain}")
+
+    async def _report(self, uri: str, plan: BackupPlan) -> None:
+        sizes = await self._session.bridge.file_sizes(uri, plan.paths())
+        lines = [f"{path} ({bytes_text(size) if size is not None else 'not found on this machine'})"
+                 for path, size in sizes.items()]
+        self._session.messages.add("info", f"Backup of {plan.domain} finished", "\n".join(lines))

@@ -1,0 +1,99 @@
+"""The backup dialog (issue 8): pick disks and a target folder, checked as you type."""
+from __future__ import annotations
+
+import time
+
+from PySide6.QtWidgets import (
+    QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout,
+    QWidget,
+)
+
+from drivers.domxml import Disk
+
+from ...models.backup import BackupPlan, default_checked
+from ..names import ERROR_STYLE, name_widget
+
+
+class BackupDialog(QDialog):
+    """One checkbox per disk of each domain; OK stays disabled (with the reason) until the plan is valid."""
+
+    def __init__(self, domains: list[tuple[str, list[Disk]]], folder: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        name_widget(self, "backupDialog")
+        self.setWindowTitle("Back up")
+        self.stamp = time.strftime("%Y%m%d-%H%M%S")
+        layout = QVBoxLayout(self)
+        self.checks: dict[tuple[str, str], QCheckBox] = {}
+        for name, disks in domains:
+            layout.addWidget(QLabel(f"Disks of {name}:", self))
+            for disk in disks:
+                label = f"{disk.target} ({disk.device}) {disk.source or 'no source'}"
+                if disk.readonly:
+                    label += " [read-only]"
+                box = QCheckBox(label, self)
+                name_widget(box, f"backupDisk_{name}_{disk.target}")
+                box.setChecked(default_checked(disk))
+                box.toggled.connect(self.validate)
+                self.checks[(name, disk.target)] = box
+                layout.addWidget(box)
+        self._names = [name for name, _ in domains]
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Target folder:", self))
+        self.folder = QLineEdit(folder, self)
+        name_widget(self.folder, "backupFolder")
+        self.folder.textChanged.connect(self.validate)
+        self.browse = QPushButton("Browse…", self)
+        name_widget(self.browse, "backupBrowse")
+        self.browse.clicked.connect(self._browse)
+        row.addWidget(self.folder, 1)
+        row.addWidget(self.browse)
+        layout.addLayout(row)
+        self.error = QLabel("", self)
+        self.error.setObjectName("dialogError")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet(ERROR_STYLE)
+        layout.addWidget(self.error)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                        | QDialogButtonBox.StandardButton.Cancel, self)
+        self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.buttons.accepted.connect(self._accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self.validate()
+
+    def plans(self) -> list[BackupPlan]:
+        """One plan per domain that has at least one ticked disk."""
+        folder = self.folder.text().strip()
+        result = []
+        for name in self._names:
+            targets = tuple(t for (n, t), box in self.checks.items() if n == name and box.isChecked())
+            if targets:
+                result.append(BackupPlan(name, folder, self.stamp, targets))
+        return result
+
+    def problem(self) -> str | None:
+        plans = self.plans()
+        if not plans:
+            return "Tick at least one disk."
+        return next((why for why in (p.problem() for p in plans) if why), None)
+
+    def validate(self) -> None:
+        why = self.problem()
+        self.error.setText(why or "")
+        self.ok.setEnabled(why is None)
+        self.ok.setToolTip(why or "")
+
+    def _accept(self) -> None:
+        self.validate()
+        if self.ok.isEnabled():
+            self.accept()
+
+    def _browse(self) -> None:
+        chooser = QFileDialog(self, "Back up into folder", self.folder.text())
+        chooser.setObjectName("backupFolderChooser")
+        chooser.setFileMode(QFileDialog.FileMode.Directory)
+        chooser.setOption(QFileDialog.Option.ShowDirsOnly, True)
+        chooser.setOption(QFileDialog.Option.DontUseNativeDialog, True)
+        chooser.fileSelected.connect(self.folder.setText)
+        chooser.finished.connect(lambda _r: chooser.deleteLater())
+        chooser.open()
