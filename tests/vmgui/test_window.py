@@ -113,8 +113,10 @@ def test_delete_after_confirmation_removes_the_row(open_window, node_uri, qtbot)
     window = open_window(node_uri)
     select(window, "legacy-app")
     window.findChild(QAction, "actionDelete").trigger()
-    box = window.commands.last_dialog
-    next(b for b in box.buttons() if b.text() == "Delete").click()
+    qtbot.waitUntil(lambda: getattr(window.commands.last_dialog, "objectName", str)() == "deleteDialog")
+    dialog = window.commands.last_dialog
+    dialog.metadata.setChecked(True)  # legacy-app has a snapshot
+    dialog.ok.click()
     qtbot.waitUntil(lambda: "legacy-app" not in names(window))
 
 

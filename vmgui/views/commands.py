@@ -19,14 +19,13 @@ from ..models.snapshots import SnapshotTree
 from ..models.session import Session
 from .actions import VERBS
 from .backupflow import BackupFlow
+from .deleteflow import DeleteFlow
 from .console import ConsoleDialog
 from .dialogs.simple import MigrateDialog, NewVMDialog, SnapshotDialog
 from .dialogs.snapshots import SnapshotTreeDialog
 
 CONFIRM = {
     "force_off": ("Force off", "Power off {what} at once? Unsaved data in the guest is lost."),
-    "delete": ("Delete", "Delete the definition of {what}? Saved state and snapshot metadata are removed; "
-                         "disk images are kept."),
 }
 
 
@@ -42,6 +41,7 @@ class Commands:
         self.last_dialog: QWidget | None = None  # the open dialog, for tests and screenshots
         self.backup = BackupFlow(session, self._show, parent)
         self.backup.folder = os.path.expanduser("~")
+        self.delete = DeleteFlow(session, self._show, parent)
 
     def trigger(self, name: str) -> None:
         state = self._states().get(name)
@@ -58,7 +58,8 @@ class Commands:
         if name == "snapshots":
             self.open_snapshots(targets[0])
             return
-        ask = {"snapshot": self._ask_snapshot, "backup": self.backup.ask, "migrate": self._ask_migrate}.get(name)
+        ask = {"snapshot": self._ask_snapshot, "backup": self.backup.ask, "delete": self.delete.ask,
+               "migrate": self._ask_migrate}.get(name)
         if ask is not None:
             ask(targets)
         elif name in CONFIRM:

@@ -1,0 +1,88 @@
+"""The delete dialog: warnings, explicit undefine flags, and disk files removed only when ticked."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from drivers.domxml import Disk, DomainXML
+from PySide6.QtGui import QAction
+
+from vmgui.views.dialogs.delete import DeleteDialog
+
+
+def _uuid(window, uri: str, name: str) -> str | None:  # noqa: ANN001
+    try:
+        return window.session.bridge.connection(uri).lookup_by_name(name).uuid
+    except Exception:  # noqa: BLE001 - gone
+        return None
+
+
+def open_delete(window, uri: str, name: str, qtbot) -> DeleteDialog:  # noqa: ANN001
+    window.commands.last_dialog = None
+    window.table.clearSelection()
+    assert window.table.select_key((uri, _uuid(window, uri, name)))
+    window.refresh_selection_state()
+    window.findChild(QAction, "actionDelete").trigger()
+    qtbot.waitUntil(lambda: isinstance(window.commands.last_dialog, DeleteDialog))
+    return window.commands.last_dialog
+
+
+def gone_from_table(window, key) -> bool:  # noqa: ANN001
+    return window.session.domains.get(key) is None
+
+
+def test_warnings_and_the_explicit_snapshot_tick(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    dialog = open_delete(window, node_uri, "win11", qtbot)
+    assert "managed save" in dialog.warning.text() and dialog.metadata.isVisibleTo(dialog)
+    assert all(not b.isChecked() for b in dialog.file_checks.values()) and dialog.file_checks
+    dialog.reject()
+    key = (node_uri, _uuid(window, node_uri, "legacy-app"))
+    dialog = open_delete(window, node_uri, "legacy-app", qtbot)
+    assert "1 snapshot(s)" in dialog.warning.text()
+    dialog.ok.click()  # without the tick: libvirt refuses
+    qtbot.waitUntil(lambda: any(m.level == "error" and "legacy-app" in m.title
+                                for m in window.session.messages.messages()))
+    msg = next(m for m in window.session.messages.messages() if m.level == "error")
+    assert "snapshot" in msg.text and window.session.domains.get(key) is not None
+    dialog = open_delete(window, node_uri, "legacy-app", qtbot)
+    dialog.metadata.setChecked(True)
+    dialog.ok.click()
+    qtbot.waitUntil(lambda: gone_from_table(window, key))
+
+
+def test_disk_file_deleted_only_when_ticked(open_window, node_uri, tmp_path: Path, qtbot):
+    window = open_window(node_uri)
+    conn = window.session.bridge.connection(node_uri)
+    files = {}
+    for name in ("keep-me", "drop-me"):
+        image = tmp_path / f"{name}.qcow2"
+        image.write_bytes(b"disk")
+        files[name] = image
+        xml = DomainXML.new(name, 65536, 1)
+        xml.add_disk(Disk("vda", source=str(image), format="qcow2"))
+        conn.define_xml(xml.to_string())
+    window.session.mark_dirty(node_uri, {_uuid(window, node_uri, n) for n in files})
+    qtbot.waitUntil(lambda: all(window.session.domains.get((node_uri, _uuid(window, node_uri, n))) is not None
+                                for n in files))
+    for name, tick in (("keep-me", False), ("drop-me", True)):
+        key = (node_uri, _uuid(window, node_uri, name))
+        dialog = open_delete(window, node_uri, name, qtbot)
+        box = dialog.file_checks[(name, str(files[name]))]
+        assert not box.isChecked()
+        box.setChecked(tick)
+        dialog.ok.click()
+        qtbot.waitUntil(lambda: gone_from_table(window, key))
+    qtbot.waitUntil(lambda: not files["drop-me"].exists())
+    assert files["keep-me"].exists()
+    assert not any(m.level == "error" for m in window.session.messages.messages())
+
+
+def test_shared_disk_warning(qtbot):
+    entry_disks = [Disk("vda", source="/img/shared.qcow2", shareable=True)]
+    from vmgui.models.deletion import DeleteEntry
+    entry = DeleteEntry("a", False, False, 0, entry_disks, {"/img/shared.qcow2": ["a", "b"]})
+    dialog = DeleteDialog([entry])
+    qtbot.addWidget(dialog)
+    text = dialog.warning.text()
+    assert "shareable" in text and "also used by b" in text
+    assert dialog.flags() == 0 and not dialog.metadata.isVisibleTo(dialog)

@@ -1,0 +1,41 @@
+"""What deleting a domain would touch, as plain data: its disks and the warnings to show."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from drivers.domxml import Disk
+
+
+@dataclass(frozen=True)
+class DeleteEntry:
+    """One domain to delete, with the facts the dialog warns about."""
+
+    name: str
+    running: bool
+    managed_save: bool
+    snapshot_count: int
+    disks: list[Disk]
+    users: dict[str, list[str]] = field(default_factory=dict)  # disk source -> domains using it
+
+    def files(self) -> list[Disk]:
+        """Disks backed by a file the user may choose to delete."""
+        return [d for d in self.disks if d.type == "file" and d.source and d.device == "disk"]
+
+    def needs_metadata_flags(self) -> bool:
+        return self.managed_save or self.snapshot_count > 0
+
+    def warnings(self) -> list[str]:
+        out = []
+        if self.snapshot_count:
+            out.append(f"{self.name} has {self.snapshot_count} snapshot(s): their metadata would be removed")
+        if self.managed_save:
+            out.append(f"{self.name} has a saved state (managed save) that would be discarded")
+        if self.running:
+            out.append(f"{self.name} is running")
+        for disk in self.disks:
+            if disk.shareable:
+                out.append(f"{self.name}: disk {disk.target} is marked shareable")
+            others = [n for n in self.users.get(disk.source or "", []) if n != self.name]
+            if others:
+                out.append(f"{self.name}: disk {disk.target} ({disk.source}) is also used by {', '.join(others)}")
+        return out

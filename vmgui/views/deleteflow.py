@@ -1,0 +1,44 @@
+"""Delete from the dialog to the session: read disks and who shares them, ask, then undefine."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from drivers.domxml import DomainXML
+
+from ..models.deletion import DeleteEntry
+from ..models.domains import Key
+from ..models.session import Session
+from .actions import VERBS
+from .dialogs.delete import DeleteDialog
+
+
+class DeleteFlow:
+    """Builds :class:`DeleteDialog` from the domains' XML and runs the deletes it allows."""
+
+    def __init__(self, session: Session, show: Callable[[Any, Callable[[], None]], None], parent: Any) -> None:
+        self._session = session
+        self._show = show
+        self._parent = parent
+
+    def ask(self, targets: list[Key]) -> None:
+        self._session.spawn(self._ask(targets), "Reading the disks of the domains to delete")
+
+    async def _ask(self, targets: list[Key]) -> None:
+        rows = [self._session.domains.get(k) for k in targets]
+        keys = [k for k, row in zip(targets, rows) if row is not None]
+        rows = [row for row in rows if row is not None]
+        xmls = await asyncio.gather(*(self._session.domain_xml(k) for k in keys))
+        uris = sorted({k[0] for k in keys})
+        users = dict(zip(uris, await asyncio.gather(*(self._session.bridge.disk_users(u) for u in uris))))
+        entries = [DeleteEntry(row.rec.name, row.rec.id is not None, row.rec.managed_save, row.rec.snapshot_count,
+                               DomainXML.parse(x).disks(), users[k[0]])
+                   for k, row, x in zip(keys, rows, xmls)]
+        dialog = DeleteDialog(entries, self._parent)
+
+        def delete() -> None:
+            for key, entry in zip(keys, entries):
+                self._session.run("delete", [key], VERBS["delete"], flags=dialog.flags(),
+                                  force=dialog.force.isChecked(), files=dialog.files(entry.name))
+        self._show(dialog, delete)

@@ -1,0 +1,58 @@
+"""The delete dialog (issue 8): disks to remove too, and explicit ticks for what libvirt refuses."""
+from __future__ import annotations
+
+from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
+
+from drivers import UndefineFlags
+
+from ...models.deletion import DeleteEntry
+from ..names import ERROR_STYLE, name_widget
+
+
+class DeleteDialog(QDialog):
+    """Per domain: warnings and one unticked "also delete this disk file" box per file disk."""
+
+    def __init__(self, entries: list[DeleteEntry], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        name_widget(self, "deleteDialog")
+        self.setWindowTitle("Delete")
+        self.entries = entries
+        layout = QVBoxLayout(self)
+        self.file_checks: dict[tuple[str, str], QCheckBox] = {}  # (domain, path) -> box
+        warnings: list[str] = []
+        for entry in entries:
+            layout.addWidget(QLabel(f"Delete the definition of {entry.name}.", self))
+            for disk in entry.files():
+                box = QCheckBox(f"Also delete this disk file: {disk.source} ({disk.target})", self)
+                name_widget(box, f"deleteFile_{entry.name}_{disk.target}")
+                self.file_checks[(entry.name, disk.source or "")] = box
+                layout.addWidget(box)
+            warnings += entry.warnings()
+        self.warning = QLabel("\n".join(f"⚠ {w}" for w in warnings), self)
+        self.warning.setObjectName("deleteWarnings")
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet(ERROR_STYLE)
+        self.warning.setVisible(bool(warnings))
+        layout.addWidget(self.warning)
+        self.metadata = QCheckBox("Also remove snapshot metadata and saved states", self)
+        name_widget(self.metadata, "deleteMetadata")
+        self.metadata.setVisible(any(e.needs_metadata_flags() for e in entries))
+        layout.addWidget(self.metadata)
+        self.force = QCheckBox("Force off running domains", self)
+        name_widget(self.force, "deleteForce")
+        self.force.setVisible(any(e.running for e in entries))
+        layout.addWidget(self.force)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
+        self.ok = self.buttons.addButton("Delete", QDialogButtonBox.ButtonRole.DestructiveRole)
+        self.ok.clicked.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+
+    def flags(self) -> int:
+        """Undefine flags: only what the user explicitly allowed."""
+        if self.metadata.isChecked():
+            return int(UndefineFlags.SNAPSHOTS_METADATA | UndefineFlags.MANAGED_SAVE)
+        return 0
+
+    def files(self, name: str) -> list[str]:
+        return [path for (n, path), box in self.file_checks.items() if n == name and box.isChecked()]
