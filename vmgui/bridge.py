@@ -340,11 +340,17 @@ def _delete(dom: drivers.Domain, flags: int, force: bool, files: Any) -> list[st
     if force and dom.is_active():
         dom.destroy()
     dom.undefine(int(flags))
-    removed = []
+    removed, failed = [], []
     for path in files:
-        if os.path.isfile(path):
-            os.unlink(path)
-            removed.append(path)
+        try:
+            if os.path.isfile(path):
+                os.unlink(path)
+                removed.append(path)
+        except OSError as exc:
+            failed.append(f"{path} ({exc.strerror or exc})")
+    if failed:
+        raise DriverError(ErrorCode.OPERATION_FAILED, f"the definition of '{dom.name}' was deleted, but "
+                          f"these disk files could not be: {', '.join(failed)}")
     return removed
 
 

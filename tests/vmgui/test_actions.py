@@ -23,10 +23,10 @@ def enabled(states: dict) -> set[str]:
 
 @pytest.mark.parametrize(("state", "expected"), [
     (DomainState.RUNNING, {"pause", "shutdown", "reboot", "force_off", "save", "snapshot", "backup", "migrate",
-                           "console", "snapshots"}),
-    (DomainState.PAUSED, {"resume", "force_off", "save", "snapshot", "backup", "migrate", "snapshots"}),
+                           "console", "snapshots", "delete"}),
+    (DomainState.PAUSED, {"resume", "force_off", "save", "snapshot", "backup", "migrate", "snapshots", "delete"}),
     (DomainState.SHUTOFF, {"start", "snapshot", "delete", "snapshots"}),
-    (DomainState.CRASHED, {"force_off", "snapshot", "backup", "migrate", "snapshots"}),
+    (DomainState.CRASHED, {"force_off", "snapshot", "backup", "migrate", "snapshots", "delete"}),
 ])
 def test_actions_follow_the_domain_state(state, expected):
     features = {"a": ALL, "b": ALL}
@@ -36,7 +36,7 @@ def test_actions_follow_the_domain_state(state, expected):
 
 def test_features_gate_actions_and_the_tooltip_says_why():
     states = compute([Selected("a", rec(DomainState.RUNNING))], {"a": BASIC})
-    assert enabled(states) == {"new_vm", "pause", "shutdown", "reboot", "force_off"}
+    assert enabled(states) == {"new_vm", "pause", "shutdown", "reboot", "force_off", "delete"}
     assert "does not support backups" in states["backup"].reason
     assert "does not support saving" in states["save"].reason
     assert "cannot migrate" in states["migrate"].reason

@@ -86,3 +86,16 @@ def test_shared_disk_warning(qtbot):
     text = dialog.warning.text()
     assert "shareable" in text and "also used by b" in text
     assert dialog.flags() == 0 and not dialog.metadata.isVisibleTo(dialog)
+
+
+def test_running_domain_needs_the_force_off_tick(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    key = (node_uri, _uuid(window, node_uri, "test"))
+    dialog = open_delete(window, node_uri, "test", qtbot)
+    assert dialog.force.isVisibleTo(dialog) and not dialog.ok.isEnabled()
+    assert "Force off" in dialog.error.text()
+    dialog.force.setChecked(True)
+    assert dialog.ok.isEnabled() and not dialog.error.text()
+    dialog.ok.click()
+    qtbot.waitUntil(lambda: gone_from_table(window, key))
+    assert not any(m.level == "error" for m in window.session.messages.messages())

@@ -36,7 +36,7 @@ DESCRIPTIONS = {
     "snapshot": "Take a named snapshot of the selected domains",
     "backup": "Back up the disks of the selected running domains into a folder",
     "migrate": "Move the selected running domains to another open connection",
-    "delete": "Delete the definitions of the selected shut-off domains (disk images are kept)",
+    "delete": "Delete the definitions of the selected domains (disk files only when ticked in the dialog)",
     "console": "Open the serial console of the selected running domain",
     "snapshots": "Show the snapshot tree of the selected domain: create, revert, delete",
 }
@@ -85,9 +85,8 @@ _RULES: dict[str, tuple[Rule, Feature | None]] = {
     "backup": (lambda r: None if r.id is not None else "is not running (a push backup needs a running guest)",
                Feature.BACKUP),
     "migrate": (lambda r: None if r.id is not None else "is not running", None),
-    "delete": (lambda r: ("is transient: it disappears when it stops" if not r.persistent
-                          else "is running: force it off first" if r.id is not None else None),
-               Feature.DEFINE),
+    "delete": (lambda r: "is transient: it disappears when it stops" if not r.persistent else None,
+               Feature.DEFINE),  # running ones: the dialog asks for an explicit "Force off" tick
     "console": (_running, Feature.SERIAL_CONSOLE),
     "snapshots": (lambda r: None, Feature.SNAPSHOTS),
 }

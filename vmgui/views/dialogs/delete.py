@@ -41,12 +41,28 @@ class DeleteDialog(QDialog):
         self.force = QCheckBox("Force off running domains", self)
         name_widget(self.force, "deleteForce")
         self.force.setVisible(any(e.running for e in entries))
+        self.force.toggled.connect(self.validate)
         layout.addWidget(self.force)
+        self.error = QLabel("", self)
+        self.error.setObjectName("dialogError")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet(ERROR_STYLE)
+        layout.addWidget(self.error)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
         self.ok = self.buttons.addButton("Delete", QDialogButtonBox.ButtonRole.DestructiveRole)
         self.ok.clicked.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
+        self.validate()
+
+    def validate(self) -> None:
+        """Running domains are only deleted after the explicit "Force off" tick."""
+        running = [e.name for e in self.entries if e.running]
+        why = (f"{', '.join(running)} {'is' if len(running) == 1 else 'are'} running: tick "
+               "“Force off running domains” or stop them first." if running and not self.force.isChecked() else "")
+        self.error.setText(why)
+        self.ok.setEnabled(not why)
+        self.ok.setToolTip(why)
 
     def flags(self) -> int:
         """Undefine flags: only what the user explicitly allowed."""
