@@ -89,7 +89,7 @@ def scenario(tmp: Path, lab_uri: str) -> None:
         w = window()
         folder = tmp / "backups"
         folder.mkdir(exist_ok=True)
-        w.commands.backup_folder = str(folder)
+        w.commands.backup.folder = str(folder)
         w.commands.run("snapshot", [key("test:///default", "web01")], name="pre-deploy")
         w.commands.run("backup", [key("test:///default", "ci-runner-7")], folder=str(folder))
         w.commands.run("backup", [key("test:///default", "db01")], folder=str(folder))
