@@ -26,9 +26,9 @@ class DeleteFlow:
         self._session.spawn(self._ask(targets), "Reading the disks of the domains to delete")
 
     async def _ask(self, targets: list[Key]) -> None:
-        rows = [self._session.domains.get(k) for k in targets]
-        keys = [k for k, row in zip(targets, rows) if row is not None]
-        rows = [row for row in rows if row is not None]
+        pairs = [(k, row) for k in targets if (row := self._session.domains.get(k)) is not None]
+        keys = [k for k, _row in pairs]
+        rows = [row for _k, row in pairs]
         xmls = await asyncio.gather(*(self._session.domain_xml(k) for k in keys))
         uris = sorted({k[0] for k in keys})
         users = dict(zip(uris, await asyncio.gather(*(self._session.bridge.disk_users(u) for u in uris))))
