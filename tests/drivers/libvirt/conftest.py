@@ -79,11 +79,7 @@ def libvirtd() -> Iterator["daemon_mod.PrivateLibvirtd"]:
         pytest.skip(f"no libvirtd for the bridge's daemon tests: {reason}")
     daemon_mod.reap_stale()  # daemons of an earlier run that crashed before its teardown
     d = daemon_mod.PrivateLibvirtd("5c0c6d43-5a51-4c6a-9d1f-000000000001", label="libvirtd-a")
-    try:
-        d.start()
-    except RuntimeError as exc:
-        d.remove()
-        pytest.skip(str(exc))
+    d.start_or_skip()
     try:
         probe = libvirt.open(d.uri)
         probe.getDomainCapabilities(None, "x86_64", None, "qemu")  # probe QEMU once, up front
@@ -105,11 +101,7 @@ def libvirtd2(libvirtd: "daemon_mod.PrivateLibvirtd") -> Iterator["daemon_mod.Pr
                                    tcp_port=daemon_mod.free_port())
     d._prepare()
     d.seed_capabilities(libvirtd)
-    try:
-        d.start()
-    except RuntimeError as exc:
-        d.remove()
-        pytest.skip(str(exc))
+    d.start_or_skip()
     yield d
     leftovers = d.stop()
     d.remove()

@@ -271,6 +271,15 @@ class PrivateLibvirtd:
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
 
+    def start_or_skip(self) -> None:
+        """Start, or skip the calling test with the daemon's reason (machine cannot run it)."""
+        import pytest
+        try:
+            self.start()
+        except RuntimeError as exc:
+            self.remove()
+            pytest.skip(str(exc))
+
     # -- disks -------------------------------------------------------------------
     def disk(self, name: str, size_mib: int, data_mib: int = 0) -> Path:
         """A qcow2 image owned by the daemon's user, with ``data_mib`` MiB of non-zero data."""

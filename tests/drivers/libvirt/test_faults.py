@@ -53,11 +53,7 @@ def spare_daemon():
     if reason:
         pytest.skip(f"no libvirtd: {reason}")
     d = daemon_mod.PrivateLibvirtd(str(uuidlib.uuid4()), label="libvirtd-spare")
-    try:
-        d.start()
-    except RuntimeError as exc:
-        d.remove()
-        pytest.skip(str(exc))
+    d.start_or_skip()
     yield d
     d.cont()
     assert d.stop() == []
