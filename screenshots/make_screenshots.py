@@ -6,7 +6,7 @@ host, starts a backup and a live migration (and a few short jobs) through the
 window's own actions, and writes PNGs of the real window at 1366x768 next to
 this script: main-window.png and jobs.png (the two AppStream screenshots listed
 in vmgui/desktop.py), filters-and-xml.png, connection-error.png, and the
-console.png and snapshots.png dialogs. Needs the Debian packages ``xvfb libxcb-icccm4 libxcb-keysyms1
+console, snapshots, backup and delete dialogs. Needs the Debian packages ``xvfb libxcb-icccm4 libxcb-keysyms1
 libxcb-cursor0 libxkbcommon-x11-0``.
 """
 from __future__ import annotations
@@ -159,19 +159,43 @@ def scenario(tmp: Path, lab_uri: str) -> None:
         widget.grab().save(str(HERE / name))
         print("wrote", HERE / name)
 
+    def dialog_shot(open_it, name: str, wait_ms: int = 700, prepare=None) -> None:  # noqa: ANN001
+        """Open a dialog through the window's own flow, grab it once it is filled in, close it."""
+        w = window()
+        open_it(w)
+
+        def grab() -> None:
+            dialog = w.commands.last_dialog
+            if dialog is None:
+                print("no dialog for", name)
+                return
+            dialog.move(w.x() + 250, w.y() + 110)
+            if prepare is not None:
+                prepare(dialog)
+            QTimer.singleShot(200, lambda: (save(dialog, name), dialog.close()))
+        QTimer.singleShot(wait_ms, grab)
+
+    def backup_shot() -> None:
+        dialog_shot(lambda w: w.commands.backup.ask([key("test:///default", "web01")]), "backup.png")
+
+    def delete_shot() -> None:
+        dialog_shot(lambda w: w.commands.delete.ask([key("test:///default", "web01")]), "delete.png")
+
+    shots = [  # (ms after the previous step, step)
+        (900, cancel_one), (1700, jobs_shot), (1000, main_shot), (800, xml_shot), (1200, error_shot),
+        (1800, console_shot), (1000, snapshots_shot), (1000, backup_shot), (1500, delete_shot),
+        (1500, lambda: window().close()),
+    ]
+
     def wait_ready() -> None:
-        if ready():
-            start_jobs()
-            QTimer.singleShot(900, cancel_one)
-            QTimer.singleShot(2600, jobs_shot)
-            QTimer.singleShot(3600, main_shot)
-            QTimer.singleShot(4400, xml_shot)
-            QTimer.singleShot(5600, error_shot)
-            QTimer.singleShot(7400, console_shot)
-            QTimer.singleShot(8400, snapshots_shot)
-            QTimer.singleShot(11000, window().close)
-        else:
+        if not ready():
             QTimer.singleShot(50, wait_ready)
+            return
+        start_jobs()
+        at = 0
+        for delay, step in shots:
+            at += delay
+            QTimer.singleShot(at, step)
 
     QTimer.singleShot(100, wait_ready)
 

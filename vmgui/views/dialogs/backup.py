@@ -21,6 +21,7 @@ class BackupDialog(QDialog):
         super().__init__(parent)
         name_widget(self, "backupDialog")
         self.setWindowTitle("Back up")
+        self.setMinimumWidth(560)  # room for a full folder path
         self.stamp = time.strftime("%Y%m%d-%H%M%S")
         layout = QVBoxLayout(self)
         self.checks: dict[tuple[str, str], QCheckBox] = {}
