@@ -371,8 +371,8 @@ DOMAIN_ACTIONS: dict[str, Callable[..., Any]] = {
     "migrate": lambda d, dest, flags: d.migrate(dest, int(flags) | _ASYNC),
     "delete": lambda d, flags=_DELETE_FLAGS, force=False, files=(): _delete(d, flags, force, files),
     # the snapshot tree dialog's operations (not toolbar actions)
-    "create_snapshot": lambda d, xml: d.snapshot_create(xml, _ASYNC if d.connection.supports_feature(Feature.JOBS)
-                                                         else 0),
+    "create_snapshot": lambda d, xml, flags=0: d.snapshot_create(
+        xml, int(flags) | (_ASYNC if d.connection.supports_feature(Feature.JOBS) else 0)),
     "revert_snapshot": lambda d, snapshot: d.snapshot_lookup(snapshot).revert(),
     "delete_snapshot": lambda d, snapshot: d.snapshot_lookup(snapshot).delete(),
 }

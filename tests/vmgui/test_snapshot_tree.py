@@ -83,3 +83,35 @@ def test_a_failure_goes_to_the_message_area(open_window, node_uri, qtbot):
                     timeout=5000)
     qtbot.waitUntil(lambda: "failed" in dialog.status.text(), timeout=5000)
     dialog.close()
+
+
+def test_offline_snapshot_shuts_the_guest_off_afterwards(open_window, node_uri, qtbot):
+    window = open_window(f"{node_uri}?rate=8192")
+    select(window, "web01")
+    key = window.table.selected_keys()[0]
+    dialog = window.commands.open_snapshots(key)
+    qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() >= 1, timeout=5000)
+    dialog.findChild(QPushButton, "snapshotCreate").click()
+    create = dialog.last_dialog
+    assert create.live.isVisible() and create.live.isChecked()  # running: live is the default
+    create.name.setText("cold")
+    create.offline.setChecked(True)
+    create.buttons.accepted.emit()
+    qtbot.waitUntil(lambda: "cold" + CURRENT in shape(dialog.tree), timeout=5000)
+    qtbot.waitUntil(lambda: not window.session.domains.get(key).rec.active, timeout=5000)
+    item = dialog.tree.findItems("cold" + CURRENT, FIND)[0]
+    assert item.text(2) == "running"  # the memory was saved while it ran
+    dialog.close()
+
+
+def test_a_shut_off_domain_offers_no_live_mode(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    select(window, "legacy-app")
+    dialog = window.commands.open_snapshots(window.table.selected_keys()[0])
+    qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() == 1, timeout=5000)
+    dialog.findChild(QPushButton, "snapshotCreate").click()
+    create = dialog.last_dialog
+    assert isinstance(create, NewSnapshotDialog)
+    assert not create.live.isVisible() and not create.offline.isVisible()
+    create.reject()
+    dialog.close()

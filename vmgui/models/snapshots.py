@@ -8,7 +8,10 @@ domain's snapshot count changes (an ASYNC create finishing later).
 from __future__ import annotations
 
 import asyncio
+import enum
 from typing import Any
+
+from drivers.flags import SnapshotCreateFlags
 
 from PySide6.QtCore import QObject, Signal
 
@@ -16,6 +19,13 @@ from ..snapshots import SnapshotInfo, snapshot_xml
 from .domains import Key
 from .messages import explain
 from .session import Session
+
+
+class SnapshotMode(enum.Enum):
+    """How a running guest is snapshotted: it runs on (LIVE) or is shut off afterwards (OFFLINE, libvirt's HALT)."""
+
+    LIVE = int(SnapshotCreateFlags.LIVE)
+    OFFLINE = int(SnapshotCreateFlags.HALT)
 
 
 class SnapshotTree(QObject):
@@ -64,8 +74,14 @@ class SnapshotTree(QObject):
         names = {s.name for s in self.snapshots}
         return [s for s in self.snapshots if (s.parent if s.parent in names else None) == parent]
 
-    def create(self, name: str, description: str) -> None:
-        self._run("create_snapshot", "Snapshotting", f"Taking snapshot “{name}”…", xml=snapshot_xml(name, description))
+    def active(self) -> bool:
+        row = self.session.domains.get(self.key)
+        return row is not None and row.rec.active
+
+    def create(self, name: str, description: str, mode: SnapshotMode = SnapshotMode.LIVE) -> None:
+        flags = mode.value if self.active() else 0
+        self._run("create_snapshot", "Snapshotting", f"Taking snapshot “{name}”…",
+                  xml=snapshot_xml(name, description), flags=flags)
 
     def revert(self, snapshot: str) -> None:
         self._run("revert_snapshot", "Reverting", f"Reverting to “{snapshot}”…", snapshot=snapshot)

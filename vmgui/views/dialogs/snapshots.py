@@ -1,6 +1,6 @@
 """The snapshot tree of one domain: parents and children, the current one marked.
 
-Create asks for a name and a description; Revert and Delete act on the
+Create asks for a name, a description and (for a running guest) live or offline; Revert and Delete act on the
 selected snapshot (Delete after a confirmation). Everything runs through
 :class:`vmgui.models.snapshots.SnapshotTree`; failures land in the window's
 message area and a short status line here.
@@ -12,11 +12,11 @@ import time
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
-    QDialog, QDialogButtonBox, QLabel, QLineEdit, QMessageBox, QPlainTextEdit, QPushButton, QTreeWidget,
-    QTreeWidgetItem, QVBoxLayout, QWidget,
+    QDialog, QDialogButtonBox, QLabel, QLineEdit, QMessageBox, QPlainTextEdit, QPushButton, QRadioButton,
+    QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
-from ...models.snapshots import SnapshotTree
+from ...models.snapshots import SnapshotMode, SnapshotTree
 from ...models.validation import name_problem
 from ...snapshots import SnapshotInfo
 from ..names import name_widget
@@ -26,7 +26,9 @@ CURRENT = " (current)"
 
 
 class NewSnapshotDialog(_FormDialog):
-    def __init__(self, domain: str, parent: QWidget | None = None) -> None:
+    """Name, description and, for an active domain, live (keeps running) or offline (shut off afterwards)."""
+
+    def __init__(self, domain: str, active: bool = False, parent: QWidget | None = None) -> None:
         super().__init__(f"New snapshot of {domain}", "newSnapshotDialog", parent)
         self.name = QLineEdit(time.strftime("snap-%Y%m%d-%H%M%S"), self)
         name_widget(self.name, "newSnapshotName")
@@ -35,10 +37,25 @@ class NewSnapshotDialog(_FormDialog):
         self.description.setFixedHeight(72)
         self.form.addRow("Name:", self.name)
         self.form.addRow("Description:", self.description)
+        self.live = QRadioButton("Live: memory and disks; the guest runs on afterwards", self)
+        name_widget(self.live, "newSnapshotLive")
+        self.offline = QRadioButton("Offline: memory and disks, then the guest is shut off", self)
+        name_widget(self.offline, "newSnapshotOffline")
+        self.live.setChecked(True)
+        if active:
+            self.form.addRow("Mode:", self.live)
+            self.form.addRow("", self.offline)
+        else:
+            self.live.hide()
+            self.offline.hide()
+            self.form.addRow("Mode:", QLabel(f"{domain} is shut off: the snapshot holds its disks.", self))
         self.finish_layout()
 
     def problem(self) -> str | None:
         return name_problem(self.name.text(), "snapshot")
+
+    def mode(self) -> SnapshotMode:
+        return SnapshotMode.OFFLINE if self.offline.isChecked() else SnapshotMode.LIVE
 
 
 class SnapshotTreeDialog(QDialog):
@@ -119,10 +136,10 @@ class SnapshotTreeDialog(QDialog):
         self.delete_button.setEnabled(chosen)
 
     def _ask_create(self) -> None:
-        dialog = NewSnapshotDialog(self.model.name, self)
+        dialog = NewSnapshotDialog(self.model.name, self.model.active(), self)
         self.last_dialog = dialog
         dialog.accepted.connect(lambda: self.model.create(dialog.name.text().strip(),
-                                                          dialog.description.toPlainText()))
+                                                          dialog.description.toPlainText(), dialog.mode()))
         dialog.finished.connect(lambda _r: dialog.deleteLater())
         dialog.open()
 
