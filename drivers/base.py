@@ -184,6 +184,17 @@ class Domain:
     def undefine(self, flags: int = 0) -> None:
         raise no_support("undefine")
 
+    def rename(self, new_name: str, flags: int = 0) -> None:
+        """Give an inactive persistent domain a new name (Feature.RENAME), as virDomainRename.
+
+        OPERATION_INVALID while it is active, transient, busy with a job, has
+        snapshots, or when ``new_name`` is its own or another domain's name;
+        INVALID_ARG for a name ``domxml.validate_name`` rejects. Emits UNDEFINED
+        (RENAMED) under the old name, then DEFINED (RENAMED) under the new one;
+        this handle's ``name`` follows.
+        """
+        raise no_support("renaming a domain")
+
     # save and snapshots
     def managed_save(self, flags: int = 0) -> int | None:
         raise no_support("managed save")
@@ -319,6 +330,27 @@ class Connection:
 
     def list_all_jobs(self) -> list[JobInfo]:
         raise no_support("list_all_jobs")
+
+    # storage
+    def create_disk(self, path: str, size_bytes: int, fmt: str = "qcow2", flags: int = 0) -> int | None:
+        """Create an empty disk image at the absolute ``path`` as a DISK_CREATE job (Feature.DISK_CREATE).
+
+        ``fmt`` is qcow2 or raw; ``flags``: ``DiskCreateFlags.PREALLOCATE``
+        allocates every byte now (the job shows progress, cancel removes the
+        file), ``JobFlags.ASYNC`` returns the job id at once (else None when
+        done). INVALID_ARG for a relative path, a missing folder, a bad size or
+        format; OPERATION_INVALID when the file exists.
+        """
+        raise no_support("creating disk images", "Create the disk file on the host, then pick it.")
+
+    def storage_visible(self, paths: list[str]) -> dict[str, bool | None]:
+        """Whether this host can see each disk file: True, False, or None (cannot tell).
+
+        The migration dialog's compatibility check asks the destination this
+        about the source's disks; drivers without a way to know answer None.
+        """
+        self._check_open()
+        return {path: None for path in paths}
 
     def register_event_callback(self, fn: Any) -> int:
         raise no_support("events")

@@ -166,6 +166,12 @@ class CreateFlags(enum.IntFlag):
     FORCE_BOOT = 1 << 3  # discard a managed-save image instead of restoring it
 
 
+class DiskCreateFlags(enum.IntFlag):
+    """For ``Connection.create_disk`` (combine with ``JobFlags.ASYNC``)."""
+
+    PREALLOCATE = 1 << 0  # allocate every byte now; the DISK_CREATE job shows the progress
+
+
 class UndefineFlags(enum.IntFlag):
     MANAGED_SAVE = 1 << 0
     SNAPSHOTS_METADATA = 1 << 1
@@ -226,6 +232,7 @@ class Feature(enum.IntEnum):
     DISK_CREATE = 107
     SERIAL_CONSOLE = 108
     SCREENSHOT = 109
+    RENAME = 110  # Domain.rename (libvirt: virDomainRename)
 
 
 class EventType(enum.IntEnum):

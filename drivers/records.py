@@ -55,6 +55,10 @@ class DomainRecord(NamedTuple):
     vcpus: int
     cpu_time_ns: int
     title: str = ""
+    #: epoch seconds the domain last started; None while inactive or not known
+    started_at: float | None = None
+    #: host memory the guest really uses (QEMU: the process's RSS); None when not known
+    memory_used_kib: int | None = None
 
     @property
     def active(self) -> bool:

@@ -8,13 +8,14 @@ import subprocess
 from typing import Any
 
 from ..errors import DriverError, ErrorCode, invalid_arg
+from ..flags import DiskCreateFlags
 from ..jobs import Job
 from .layout import check_path
 
 QEMU_IMG = "qemu-img"
 FORMATS = ("qcow2", "raw")
-#: flags of create_disk
-PREALLOCATE = 1 << 0
+#: flags of create_disk (an alias kept for older callers)
+PREALLOCATE = DiskCreateFlags.PREALLOCATE
 
 
 def qemu_img() -> str:
