@@ -6,8 +6,10 @@ from pathlib import Path
 from drivers import JobOperation, JobState
 from drivers.domxml import Disk
 from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QLabel
 
 from vmgui.models.backup import BackupPlan
+from vmgui.models.hosts import remote_host
 from vmgui.views.dialogs.backup import BackupDialog
 
 
@@ -54,6 +56,23 @@ def test_invalid_folder_keeps_ok_disabled_with_a_reason(qtbot, tmp_path: Path):
     assert not dialog.ok.isEnabled() and "already exists" in dialog.error.text()
     dialog.checks[("web01", "vda")].setChecked(False)
     assert not dialog.ok.isEnabled() and "Tick at least one disk" in dialog.error.text()
+
+
+def test_a_remote_hosts_folder_is_not_checked_on_this_machine(qtbot):
+    dialog = BackupDialog([("db01", [Disk("vda")])], "/srv/backups/not-here", remote={"db01": "db-host.example"})
+    qtbot.addWidget(dialog)
+    assert dialog.ok.isEnabled()  # /srv/backups/not-here lives on db-host, not here
+    assert "db01 on db-host.example" in dialog.findChild(QLabel, "backupRemoteNote").text()
+    dialog.folder.setText("relative")
+    assert not dialog.ok.isEnabled() and "absolute" in dialog.error.text()
+
+
+def test_remote_host_names_only_other_machines():
+    assert remote_host("qemu+ssh://admin@db-host.example/system") == "db-host.example"
+    assert remote_host("libvirt:qemu+tcp://10.0.0.7/system") == "10.0.0.7"
+    for local in ("test:///default", "qemu:///embed?root=/x", "qemu:///system", "qemu+ssh://localhost/system",
+                  "libvirt:test:///default"):
+        assert remote_host(local) is None, local
 
 
 def test_backup_job_writes_the_file_and_reports_it(open_window, tmp_path: Path, qtbot):

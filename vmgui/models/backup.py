@@ -20,12 +20,14 @@ def target_path(folder: str, domain: str, target: str, stamp: str) -> str:
     return os.path.join(folder, f"{domain}-{target}-{stamp}.qcow2")
 
 
-def folder_problem(folder: str) -> str | None:
-    """Why ``folder`` cannot receive backups, or None."""
+def folder_problem(folder: str, local: bool = True) -> str | None:
+    """Why ``folder`` cannot receive backups, or None (on a remote host only the form is checked)."""
     if not folder.strip():
         return "Choose a target folder."
     if not os.path.isabs(folder):
         return f"The folder must be an absolute path: {folder}"
+    if not local:
+        return None  # the host itself refuses a bad folder when the job starts
     if not os.path.isdir(folder):
         return f"No such folder: {folder}"
     if not os.access(folder, os.W_OK | os.X_OK):
@@ -41,6 +43,8 @@ class BackupPlan:
     folder: str
     stamp: str
     targets: tuple[str, ...]
+    #: the domain's host is this machine (else the folder is on that host and not checked here)
+    local: bool = True
 
     def paths(self) -> list[str]:
         return [target_path(self.folder, self.domain, t, self.stamp) for t in self.targets]
@@ -48,8 +52,8 @@ class BackupPlan:
     def problem(self) -> str | None:
         if not self.targets:
             return f"Tick at least one disk of {self.domain}."
-        why = folder_problem(self.folder)
-        if why:
+        why = folder_problem(self.folder, self.local)
+        if why or not self.local:
             return why
         for path in self.paths():
             if os.path.lexists(path):

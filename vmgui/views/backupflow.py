@@ -11,6 +11,7 @@ from drivers.domxml import DomainXML
 from ..models.backup import BackupPlan
 from ..models.domains import Key
 from ..models.format import bytes_text
+from ..models.hosts import remote_host
 from ..models.session import Session
 from .actions import VERBS
 from .dialogs.backup import BackupDialog
@@ -36,7 +37,8 @@ class BackupFlow:
         xmls = await asyncio.gather(*(self._session.domain_xml(k) for k in targets))
         domains = [((row.rec.name if row else k[1]), DomainXML.parse(x).disks())
                    for (k, row), x in zip(names.items(), xmls)]
-        dialog = BackupDialog(domains, self.folder, self._parent)
+        remote = {name: host for (name, _), k in zip(domains, targets) if (host := remote_host(k[0]))}
+        dialog = BackupDialog(domains, self.folder, self._parent, remote)
         by_name = {name: k for (name, _), k in zip(domains, targets)}
 
         def start() -> None:
@@ -69,6 +71,10 @@ class BackupFlow:
             self._session.spawn(self._report(uri, plan), f"Reporting the backup of {plan.domain}")
 
     async def _report(self, uri: str, plan: BackupPlan) -> None:
+        if not plan.local:
+            self._session.messages.add("info", f"Backup of {plan.domain} finished",
+                                       "\n".join(f"{path} on {remote_host(uri)}" for path in plan.paths()))
+            return
         sizes = await self._session.bridge.file_sizes(uri, plan.paths())
         lines = [f"{path} ({bytes_text(size) if size is not None else 'not found on this machine'})"
                  for path, size in sizes.items()]

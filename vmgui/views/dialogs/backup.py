@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from PySide6.QtWidgets import (
     QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout,
@@ -17,7 +18,8 @@ from ..names import ERROR_STYLE, name_widget
 class BackupDialog(QDialog):
     """One checkbox per disk of each domain; OK stays disabled (with the reason) until the plan is valid."""
 
-    def __init__(self, domains: list[tuple[str, list[Disk]]], folder: str, parent: QWidget | None = None) -> None:
+    def __init__(self, domains: list[tuple[str, list[Disk]]], folder: str, parent: QWidget | None = None,
+                 remote: Mapping[str, str] | None = None) -> None:
         super().__init__(parent)
         name_widget(self, "backupDialog")
         self.setWindowTitle("Back up")
@@ -38,6 +40,7 @@ class BackupDialog(QDialog):
                 self.checks[(name, disk.target)] = box
                 layout.addWidget(box)
         self._names = [name for name, _ in domains]
+        self._remote = dict(remote or {})  # domain name -> the other host its folder is on
         row = QHBoxLayout()
         row.addWidget(QLabel("Target folder:", self))
         self.folder = QLineEdit(folder, self)
@@ -49,6 +52,13 @@ class BackupDialog(QDialog):
         row.addWidget(self.folder, 1)
         row.addWidget(self.browse)
         layout.addLayout(row)
+        if self._remote:
+            where = ", ".join(f"{n} on {h}" for n, h in self._remote.items())
+            note = QLabel(f"The folder is on the domain's host ({where}); that host checks it when the backup "
+                          "starts.", self)
+            note.setObjectName("backupRemoteNote")
+            note.setWordWrap(True)
+            layout.addWidget(note)
         self.error = QLabel("", self)
         self.error.setObjectName("dialogError")
         self.error.setWordWrap(True)
@@ -69,7 +79,7 @@ class BackupDialog(QDialog):
         for name in self._names:
             targets = tuple(t for (n, t), box in self.checks.items() if n == name and box.isChecked())
             if targets:
-                result.append(BackupPlan(name, folder, self.stamp, targets))
+                result.append(BackupPlan(name, folder, self.stamp, targets, name not in self._remote))
         return result
 
     def problem(self) -> str | None:
