@@ -88,6 +88,17 @@ def test_shared_disk_warning(qtbot):
     assert dialog.flags() == 0 and not dialog.metadata.isVisibleTo(dialog)
 
 
+def test_a_remote_hosts_disk_files_are_never_offered_for_deletion(qtbot, tmp_path: Path):
+    from vmgui.models.deletion import DeleteEntry
+    local_twin = tmp_path / "db01.qcow2"  # the same path on this machine must survive
+    local_twin.write_text("not the remote disk")
+    entry = DeleteEntry("db01", False, False, 0, [Disk("vda", source=str(local_twin))], {}, "db-host.example")
+    dialog = DeleteDialog([entry])
+    qtbot.addWidget(dialog)
+    assert dialog.file_checks == {} and dialog.files("db01") == []
+    assert "stay on db-host.example" in dialog.warning.text()
+
+
 def test_running_domain_needs_the_force_off_tick(open_window, node_uri, qtbot):
     window = open_window(node_uri)
     key = (node_uri, _uuid(window, node_uri, "test"))

@@ -16,9 +16,13 @@ class DeleteEntry:
     snapshot_count: int
     disks: list[Disk]
     users: dict[str, list[str]] = field(default_factory=dict)  # disk source -> domains using it
+    #: the other machine the domain lives on; its files are not this machine's to delete
+    remote: str | None = None
 
     def files(self) -> list[Disk]:
-        """Disks backed by a file the user may choose to delete."""
+        """Disks backed by a file the user may choose to delete (only on this machine: removal is a local unlink)."""
+        if self.remote:
+            return []
         return [d for d in self.disks if d.type == "file" and d.source and d.device == "disk"]
 
     def needs_metadata_flags(self) -> bool:
@@ -38,4 +42,6 @@ class DeleteEntry:
             others = [n for n in self.users.get(disk.source or "", []) if n != self.name]
             if others:
                 out.append(f"{self.name}: disk {disk.target} ({disk.source}) is also used by {', '.join(others)}")
+        if self.remote and any(d.type == "file" and d.source for d in self.disks):
+            out.append(f"{self.name}'s disk files stay on {self.remote}: delete them there if you no longer need them")
         return out

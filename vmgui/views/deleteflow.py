@@ -9,6 +9,7 @@ from drivers.domxml import DomainXML
 
 from ..models.deletion import DeleteEntry
 from ..models.domains import Key
+from ..models.hosts import remote_host
 from ..models.session import Session
 from .actions import VERBS
 from .dialogs.delete import DeleteDialog
@@ -33,7 +34,7 @@ class DeleteFlow:
         uris = sorted({k[0] for k in keys})
         users = dict(zip(uris, await asyncio.gather(*(self._session.bridge.disk_users(u) for u in uris))))
         entries = [DeleteEntry(row.rec.name, row.rec.id is not None, row.rec.managed_save, row.rec.snapshot_count,
-                               DomainXML.parse(x).disks(), users[k[0]])
+                               DomainXML.parse(x).disks(), users[k[0]], remote_host(k[0]))
                    for k, row, x in zip(keys, rows, xmls)]
         dialog = DeleteDialog(entries, self._parent)
 
