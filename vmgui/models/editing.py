@@ -1,0 +1,263 @@
+"""Editing a domain's definition as plain data: form values, their rules, the new XML, the diff.
+
+The edit form and the XML editor are thin views over this module. A new
+definition is always built from the *inactive* definition (what the next start
+uses), keeps the uuid and the name (a new name goes through ``Domain.rename``,
+which libvirt allows only while the domain is shut off), and is checked with
+the core's own :meth:`DomainXML.validate` before anything reaches a driver.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass
+
+from lxml import etree
+
+from drivers.domxml import MAX_VCPUS, Disk, DomainXML, Interface
+from drivers.errors import DriverError
+
+from .validation import name_problem
+
+try:  # the named flag where the core has it
+    from drivers.flags import DomainXMLFlags  # type: ignore[attr-defined]
+    XML_INACTIVE = int(DomainXMLFlags.INACTIVE)
+except ImportError:  # pragma: no cover - depends on the core's version
+    XML_INACTIVE = 2  # libvirt's VIR_DOMAIN_XML_INACTIVE, which every driver's xml_desc accepts
+
+BOOT_DEVICES = ("hd", "cdrom", "network")
+NIC_TYPES = ("user", "network", "bridge")
+NEXT_START = "Changes apply at the next start."
+
+
+@dataclass(frozen=True)
+class Nic:
+    """One network interface of the form; ``index`` is its place in the original XML (None: new)."""
+
+    type: str
+    source: str | None = None
+    model: str | None = "virtio"
+    mac: str | None = None
+    index: int | None = None
+
+    def text(self) -> str:
+        where = {"user": "user-mode (NAT)", "network": f"network {self.source}",
+                 "bridge": f"bridge {self.source}"}.get(self.type, f"{self.type} {self.source or ''}".strip())
+        return f"{self.model or 'default'} on {where}" + (f", MAC {self.mac}" if self.mac else "")
+
+
+@dataclass(frozen=True)
+class EditValues:
+    """Everything the edit form shows and changes."""
+
+    name: str
+    title: str
+    memory_mib: int
+    vcpus: int
+    autostart: bool
+    boot: tuple[str, ...]
+    disks: tuple[Disk, ...]
+    nics: tuple[Nic, ...]
+
+
+@dataclass(frozen=True)
+class EditContext:
+    """Facts about the domain and its connection that the rules need."""
+
+    taken_names: frozenset[str] = frozenset()  # other domains' names on the connection
+    running: bool = False
+    can_rename: bool = True
+    max_vcpus: int = MAX_VCPUS
+
+
+@dataclass(frozen=True)
+class EditPlan:
+    """What applying the form does: define ``xml`` (None: unchanged), rename, set autostart."""
+
+    xml: str | None = None
+    rename_to: str | None = None
+    autostart: bool | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.xml is None and self.rename_to is None and self.autostart is None
+
+
+def values_of(xml: DomainXML, autostart: bool) -> EditValues:
+    nics = tuple(Nic(i.type, i.source, i.model, i.mac, index) for index, i in enumerate(xml.interfaces()))
+    return EditValues(xml.name, xml.title, max(1, xml.memory_kib // 1024), xml.vcpus, autostart,
+                      tuple(xml.boot_devices), tuple(xml.disks()), nics)
+
+
+# -- disks and NICs the form adds ------------------------------------------------
+def next_target(disks: tuple[Disk, ...], bus: str) -> str:
+    """The first free target name of ``bus`` (vda, vdb, ... / sda, sdb, ...)."""
+    prefix = {"virtio": "vd", "sata": "sd", "scsi": "sd", "usb": "sd", "ide": "hd"}.get(bus, "vd")
+    used = {d.target for d in disks}
+    for letter in "abcdefghijklmnopqrstuvwxyz":
+        if prefix + letter not in used:
+            return prefix + letter
+    return prefix + "aa"  # validate() then names the clash
+
+
+def disk_for_file(path: str, disks: tuple[Disk, ...]) -> Disk:
+    """An existing image file as a new disk: an ISO becomes a SATA cdrom, anything else a virtio disk."""
+    lower = path.lower()
+    if lower.endswith(".iso"):
+        return Disk(next_target(disks, "sata"), "cdrom", source=path, bus="sata", format="raw", readonly=True)
+    fmt = "qcow2" if lower.endswith(".qcow2") else "raw"
+    return Disk(next_target(disks, "virtio"), "disk", source=path, bus="virtio", format=fmt)
+
+
+def new_nic(nic_type: str, source: str = "") -> Nic:
+    return Nic(nic_type, source.strip() or None, "virtio")
+
+
+# -- rules -------------------------------------------------------------------------
+def problem(values: EditValues, original: EditValues, ctx: EditContext) -> str | None:
+    """The first reason these values cannot be applied, as a sentence; None when they can."""
+    if values.name != original.name:
+        why = name_problem(values.name, "domain")
+        if why:
+            return why
+        if values.name in ctx.taken_names:
+            return f"Another domain on this connection is already called {values.name}."
+        if ctx.running:
+            return "Shut the domain off to rename it."
+        if not ctx.can_rename:
+            return "This connection cannot rename domains."
+    if values.memory_mib < 1:
+        return "Memory must be at least 1 MiB."
+    if not 1 <= values.vcpus <= ctx.max_vcpus:
+        return f"vCPUs must be between 1 and {ctx.max_vcpus}."
+    if len(set(values.boot)) != len(values.boot) or not set(values.boot) <= set(BOOT_DEVICES):
+        return "Each boot device (hd, cdrom, network) may appear once."
+    for disk in values.disks:
+        if disk.source and not os.path.isabs(disk.source):
+            return f"The path of disk {disk.target} must be absolute: {disk.source}"
+        if disk.type == "file" and disk.device == "disk" and not disk.source:
+            return f"Disk {disk.target} needs a file."
+    for nic in values.nics:
+        if nic.type not in NIC_TYPES and nic.index is None:
+            return f"Unknown network type {nic.type!r}."
+        if nic.type in ("network", "bridge") and not nic.source:
+            return f"Name the {nic.type} the new interface connects to."
+    return None
+
+
+def xml_problem(xml: DomainXML) -> str | None:
+    """The core's validation sentence (with the element path) or None."""
+    try:
+        xml.copy().validate()
+    except DriverError as exc:
+        return exc.message[0].upper() + exc.message[1:]
+    return None
+
+
+# -- building ------------------------------------------------------------------------
+def build(original: DomainXML, values: EditValues) -> DomainXML:
+    """A copy of ``original`` with the values applied; name and uuid stay (rename is separate)."""
+    xml = original.copy()
+    xml.title = values.title.strip()
+    kib = values.memory_mib * 1024
+    if kib != (original.memory_kib // 1024) * 1024:  # untouched memory keeps its exact size and unit
+        xml.memory_kib = kib
+        xml.current_memory_kib = kib
+    xml.vcpus = values.vcpus
+    vcpu = xml.root.find("vcpu")
+    if vcpu is not None and vcpu.get("current", "").isdigit() and int(vcpu.get("current", "0")) > values.vcpus:
+        del vcpu.attrib["current"]
+    if tuple(original.boot_devices) != values.boot:
+        xml.boot_devices = list(values.boot)
+    _apply_disks(xml, values.disks)
+    _apply_nics(xml, values.nics)
+    return xml
+
+
+def _apply_disks(xml: DomainXML, disks: tuple[Disk, ...]) -> None:
+    wanted = {d.target: d for d in disks}
+    for el in list(xml.root.iterfind("devices/disk")):
+        target = el.find("target")
+        dev = target.get("dev") if target is not None else None
+        disk = wanted.get(dev or "")
+        if disk is None:
+            el.getparent().remove(el)
+            continue
+        src = el.find("source")
+        old = (src.get("file") or src.get("dev")) if src is not None else None
+        if old != disk.source:  # a cdrom's new ISO (or ejected with None)
+            _set_source(el, disk.source)
+    present = {d.target for d in xml.disks()}
+    for disk in disks:
+        if disk.target not in present:
+            xml.add_disk(disk)
+
+
+def _set_source(disk_el: etree._Element, path: str | None) -> None:
+    src = disk_el.find("source")
+    if path is None:
+        if src is not None:
+            disk_el.remove(src)
+        return
+    if src is None:
+        src = etree.Element("source")
+        driver = disk_el.find("driver")
+        (driver.addnext(src) if driver is not None else disk_el.insert(0, src))
+    for attr in ("dev", "file"):
+        src.attrib.pop(attr, None)
+    src.set("dev" if disk_el.get("type") == "block" else "file", path)
+
+
+def _apply_nics(xml: DomainXML, nics: tuple[Nic, ...]) -> None:
+    kept = {n.index for n in nics if n.index is not None}
+    for index, el in enumerate(list(xml.root.iterfind("devices/interface"))):
+        if index not in kept:
+            el.getparent().remove(el)
+    devices = xml.root.find("devices")
+    if devices is None:
+        devices = etree.SubElement(xml.root, "devices")
+    for nic in nics:
+        if nic.index is None:
+            el = etree.SubElement(devices, "interface", type=nic.type)
+            if nic.mac:
+                etree.SubElement(el, "mac", address=nic.mac)
+            if nic.source:
+                etree.SubElement(el, "source", {nic.type: nic.source})
+            etree.SubElement(el, "model", type=nic.model or "virtio")
+
+
+def normalized(xml: DomainXML) -> str:
+    """Serialized with fresh indentation, so added elements and old ones line up in a diff."""
+    copy = xml.copy()
+    etree.indent(copy.root, space="  ")
+    return copy.to_string()
+
+
+def plan(original: DomainXML, values: EditValues, before: EditValues) -> EditPlan:
+    """What to do to get from ``before`` (the form as opened) to ``values``."""
+    new = build(original, values)
+    changed = normalized(new) != normalized(original)
+    return EditPlan(xml=new.to_string() if changed else None,
+                    rename_to=values.name if values.name != before.name else None,
+                    autostart=values.autostart if values.autostart != before.autostart else None)
+
+
+# -- the XML editor ------------------------------------------------------------------
+def check_edited_xml(text: str, uuid: str, name: str) -> tuple[DomainXML | None, str | None]:
+    """Parse (hardened) and validate edited XML; refuse a new uuid or name with a sentence."""
+    try:
+        xml = DomainXML.parse(text)
+    except DriverError as exc:
+        return None, exc.message[0].upper() + exc.message[1:]
+    if xml.uuid != uuid:
+        return None, (f"/domain/uuid: the UUID must stay {uuid}; "
+                      "another UUID would define a different domain.")
+    if xml.name != name:
+        return None, f"/domain/name: the name must stay {name}; rename the domain with Edit… instead."
+    return xml, None
+
+
+def unified_diff(old: str, new: str, old_label: str = "current", new_label: str = "edited") -> list[str]:
+    """Lines of a unified diff (no trailing newlines); empty when nothing changed."""
+    return list(difflib.unified_diff(old.splitlines(), new.splitlines(), old_label, new_label, lineterm=""))
+
