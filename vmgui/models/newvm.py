@@ -1,0 +1,291 @@
+"""The New VM wizard's plan as plain data: what to create, what is wrong with it, its domain XML.
+
+No widgets and no driver calls, so the wizard, the flow that runs it and the
+tests share one set of rules. File checks (does the ISO exist, is the target
+disk free) read the local file system: the wizard only offers connections
+whose files live on this machine or says otherwise.
+"""
+from __future__ import annotations
+
+import enum
+import os
+import re
+from dataclasses import dataclass, field, replace
+
+from lxml import etree
+
+from drivers.domxml import MAX_VCPUS, Disk, DomainXML
+
+from .format import bytes_text
+from .validation import name_problem
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+FORMATS = ("qcow2", "raw")
+DEFAULT_MEMORY_MIB = 2048
+DEFAULT_VCPUS = 2
+DEFAULT_DISK_BYTES = 20 * GIB
+MIN_MEMORY_MIB = 16
+MAX_MEMORY_MIB = 4 * 1024 * 1024  # 4 TiB
+MIN_DISK_BYTES = MIB
+MAX_DISK_BYTES = 64 * 1024 * GIB  # 64 TiB
+QCOW2_MAGIC = b"QFI\xfb"
+
+
+class Source(enum.Enum):
+    """How the new VM gets an operating system."""
+
+    ISO = "iso"  # boot an installer CD first, install onto a new empty disk
+    IMPORT = "import"  # an existing disk image that already holds a system
+    KERNEL = "kernel"  # direct kernel boot (kernel, optional initrd and command line)
+
+
+#: which wizard page shows the problems of which field
+PAGE_FIELDS = {0: frozenset({"name", "connection", "source"}), 1: frozenset({"memory", "vcpus", "disk"})}
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the wizard knows about one connection it may create the VM on (read once, off the UI thread)."""
+
+    uri: str
+    image_dir: str  # where new disks go by default
+    can_create_disks: bool = True  # Feature.DISK_CREATE
+    graphics: bool = True  # the driver shows a screen (VNC)
+    domain_type: str = "qemu"  # 'kvm' where KVM works on that host
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One reason the plan cannot be created, and the field it belongs to (for the page that shows it)."""
+
+    field: str
+    text: str
+
+
+def user_data_dir() -> str:
+    data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(data, "vmgui")
+
+
+def image_dir_for(root: str | None) -> str:
+    """``<root>/images`` for a connection with a root folder (qemu:///embed), else a per-user data folder."""
+    return os.path.join(root, "images") if root else os.path.join(user_data_dir(), "images")
+
+
+def host_memory_mib() -> int | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // MIB
+    except (OSError, ValueError):
+        return None
+
+
+def default_memory_mib(host_mib: int | None) -> int:
+    """2 GiB, but never more than half of this machine's memory (at least 256 MiB)."""
+    if not host_mib:
+        return DEFAULT_MEMORY_MIB
+    return max(256, min(DEFAULT_MEMORY_MIB, host_mib // 2 // 256 * 256))
+
+
+def default_vcpus(cpus: int | None) -> int:
+    return max(1, min(DEFAULT_VCPUS, cpus or 1))
+
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": GIB, "k": 1024, "m": MIB, "g": GIB, "t": 1024 * GIB}
+
+
+def parse_size(text: str) -> int | None:
+    """``'20 GiB'``, ``'64M'``, ``'1.5 TB'`` (binary units; a bare number is GiB) -> bytes, rounded up
+    to a whole MiB; None when it is not a size."""
+    match = _SIZE_RE.match(text)
+    if not match:
+        return None
+    value = float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
+    return int(-(-value // MIB)) * MIB
+
+
+def size_text(size: int) -> str:
+    """The inverse of :func:`parse_size` for whole MiB or GiB."""
+    return f"{size // GIB} GiB" if size % GIB == 0 else f"{size // MIB} MiB"
+
+
+def sniff_format(path: str) -> str:
+    """qcow2 when the file starts with qcow2's magic, else raw (read from the file, never guessed by name)."""
+    try:
+        with open(path, "rb") as fh:
+            return "qcow2" if fh.read(4) == QCOW2_MAGIC else "raw"
+    except OSError:
+        return "raw"
+
+
+def file_problem(path: str, what: str) -> str | None:
+    """Why ``path`` cannot be used as ``what`` (an existing, readable file), or None."""
+    if not path:
+        return f"Choose the {what}."
+    if not os.path.isabs(path):
+        return f"The {what} must be an absolute path: {path}"
+    if not os.path.exists(path):
+        return f"The {what} {path} does not exist."
+    if not os.path.isfile(path):
+        return f"The {what} {path} is not a file."
+    if not os.access(path, os.R_OK):
+        return f"The {what} {path} cannot be read (permissions)."
+    return None
+
+
+@dataclass(frozen=True)
+class NewVMPlan:
+    """Everything the wizard asked; :meth:`problems` says what is wrong, :meth:`xml` what gets defined."""
+
+    target: Target
+    name: str = ""
+    source: Source = Source.ISO
+    iso: str = ""
+    import_path: str = ""
+    kernel: str = ""
+    initrd: str = ""
+    cmdline: str = ""
+    new_disk: bool = True  # ISO and kernel boot: create an empty disk (import never does)
+    disk_path: str = ""  # empty: <image dir>/<name>.<format>
+    disk_size: int = DEFAULT_DISK_BYTES
+    disk_format: str = "qcow2"
+    preallocate: bool = False
+    memory_mib: int = DEFAULT_MEMORY_MIB
+    vcpus: int = DEFAULT_VCPUS
+    start: bool = True
+    uuid: str = ""  # fixed by the wizard so the preview shows exactly what gets defined
+    #: names already used on the target connection (from the domain table)
+    taken: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def uri(self) -> str:
+        return self.target.uri
+
+    def with_(self, **changes: object) -> "NewVMPlan":
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    # -- the disk ---------------------------------------------------------------
+    def creates_disk(self) -> bool:
+        return self.source is not Source.IMPORT and self.new_disk
+
+    def default_disk_path(self) -> str:
+        return os.path.join(self.target.image_dir, f"{self.name or 'new-vm'}.{self.disk_format}")
+
+    def disk_target(self) -> str:
+        """The new disk's file: what the user typed, else the default in the image folder."""
+        return self.disk_path or self.default_disk_path()
+
+    def needs_image_dir(self) -> bool:
+        """The new disk goes into the default image folder, which the flow creates when missing."""
+        return self.creates_disk() and os.path.dirname(self.disk_target()) == self.target.image_dir
+
+    # -- checks -----------------------------------------------------------------
+    def problems(self) -> list[str]:
+        return [issue.text for issue in self.issues()]
+
+    def issues(self) -> list[Issue]:
+        """Every reason the plan cannot be created, in the order the wizard asks."""
+        out: list[Issue] = []
+        why = name_problem(self.name, "domain")
+        if why:
+            out.append(Issue("name", why))
+        elif self.name in self.taken:
+            out.append(Issue("name", f"A domain named “{self.name}” already exists on {self.uri}."))
+        if not self.uri:
+            out.append(Issue("connection", "Open a connection that can define domains first."))
+        out += [Issue("source", text) for text in self._source_problems()]
+        if not MIN_MEMORY_MIB <= self.memory_mib <= MAX_MEMORY_MIB:
+            out.append(Issue("memory", f"Memory must be {MIN_MEMORY_MIB} MiB to {bytes_text(MAX_MEMORY_MIB * MIB)}."))
+        if not 1 <= self.vcpus <= MAX_VCPUS:
+            out.append(Issue("vcpus", f"vCPUs must be 1 to {MAX_VCPUS}."))
+        out += [Issue("disk", text) for text in self._disk_problems()]
+        return out
+
+    def _source_problems(self) -> list[str]:
+        if self.source is Source.ISO:
+            why = file_problem(self.iso, "ISO image")
+            return [why] if why else []
+        if self.source is Source.IMPORT:
+            why = file_problem(self.import_path, "disk image to import")
+            return [why] if why else []
+        out = [file_problem(self.kernel, "kernel")]
+        if self.initrd:
+            out.append(file_problem(self.initrd, "initrd"))
+        return [why for why in out if why]
+
+    def _disk_problems(self) -> list[str]:
+        if not self.creates_disk():
+            return []
+        if not self.target.can_create_disks:
+            return [f"{self.uri} cannot create disk images: untick “Create a new disk”, or import an existing disk."]
+        out = []
+        if self.disk_format not in FORMATS:
+            out.append(f"Unknown disk format “{self.disk_format}”: use {' or '.join(FORMATS)}.")
+        if not MIN_DISK_BYTES <= self.disk_size <= MAX_DISK_BYTES:
+            out.append(f"The disk size must be {bytes_text(MIN_DISK_BYTES)} to {bytes_text(MAX_DISK_BYTES)}.")
+        if not self.disk_path and name_problem(self.name, "domain"):
+            return out  # the default file is named after the VM: fix the name first
+        path = self.disk_target()
+        folder = os.path.dirname(path)
+        if not os.path.isabs(path):
+            out.append(f"The new disk file must be an absolute path: {path}")
+        elif os.path.lexists(path):
+            out.append(f"{path} already exists: choose another file name, or import it.")
+        elif not self.needs_image_dir() and not os.path.isdir(folder):
+            out.append(f"The folder {folder} does not exist.")
+        return out
+
+    # -- the definition ---------------------------------------------------------
+    def xml(self) -> str:
+        """The domain XML to define (call when :meth:`problems` is empty)."""
+        dom = DomainXML.new(self.name, self.memory_mib * 1024, self.vcpus, self.target.domain_type,
+                            self.uuid or None)
+        boot = []
+        if self.source is Source.ISO:
+            dom.add_disk(Disk("sda", device="cdrom", source=self.iso, bus="sata", format="raw", readonly=True))
+            boot.append("cdrom")
+        elif self.source is Source.IMPORT:
+            dom.add_disk(Disk("vda", source=self.import_path, format=sniff_format(self.import_path)))
+            boot.append("hd")
+        else:
+            dom.set_direct_boot(self.kernel, self.initrd or None, self.cmdline or None)
+        if self.creates_disk():
+            dom.add_disk(Disk("vda", source=self.disk_target(), format=self.disk_format))
+            if self.source is Source.ISO:
+                boot.append("hd")
+        if boot:
+            dom.boot_devices = boot
+        _add_standard_devices(dom, self.target.graphics)
+        return dom.to_string()
+
+    def summary(self) -> list[str]:
+        """Lines for the wizard's last page."""
+        source = {Source.ISO: f"Install from {self.iso}", Source.IMPORT: f"Boot the existing disk {self.import_path}",
+                  Source.KERNEL: f"Boot the kernel {self.kernel}"}[self.source]
+        lines = [f"{self.name} on {self.uri}", source,
+                 f"{self.memory_mib} MiB memory, {self.vcpus} vCPU{'s' if self.vcpus != 1 else ''}"]
+        if self.creates_disk():
+            alloc = ", allocated now" if self.preallocate else ""
+            lines.append(f"New {size_text(self.disk_size)} {self.disk_format} disk {self.disk_target()}{alloc}")
+        elif self.source is not Source.IMPORT:
+            lines.append("No disk")
+        return lines
+
+
+def _add_standard_devices(dom: DomainXML, graphics: bool) -> None:
+    """What someone who just wants a VM expects: user-mode network, serial console, a screen.
+
+    DomainXML has no helpers for these yet, so they are built on its root.
+    """
+    devices = dom.root.find("devices")
+    nic = etree.SubElement(devices, "interface", type="user")
+    etree.SubElement(nic, "model", type="virtio")
+    serial = etree.SubElement(devices, "serial", type="pty")
+    etree.SubElement(serial, "target", port="0")
+    console = etree.SubElement(devices, "console", type="pty")
+    etree.SubElement(console, "target", type="serial", port="0")
+    if graphics:
+        etree.SubElement(devices, "graphics", type="vnc")
+        video = etree.SubElement(devices, "video")
+        etree.SubElement(video, "model", type="vga")

@@ -1,0 +1,282 @@
+"""The New VM wizard (issue 8): name and install source, then resources and disk, then the XML.
+
+Every page checks its fields as you type with the rules of
+:class:`vmgui.models.newvm.NewVMPlan` and keeps Next/Finish disabled with the
+reasons written in red under the form. Nothing here calls a driver: the
+connections' facts arrive as :class:`Target` data and the result is a plan.
+"""
+from __future__ import annotations
+
+import os
+import uuid as uuidlib
+from collections.abc import Callable
+
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import (
+    QButtonGroup, QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+    QPlainTextEdit, QPushButton, QRadioButton, QSpinBox, QVBoxLayout, QWidget, QWizard, QWizardPage,
+)
+
+from drivers.domxml import MAX_VCPUS
+
+from ...models.format import bytes_text
+from ...models.newvm import (
+    FORMATS, MAX_MEMORY_MIB, MIB, MIN_MEMORY_MIB, PAGE_FIELDS, Issue, NewVMPlan, Source, Target,
+    default_memory_mib, default_vcpus, parse_size, size_text,
+)
+from ..names import ERROR_STYLE, name_widget
+
+SOURCE_LABELS = {Source.ISO: "Install from an ISO image (CD/DVD)", Source.IMPORT: "Import an existing disk image",
+                 Source.KERNEL: "Boot a kernel directly (kernel, initrd, command line)"}
+SOURCE_NAMES = {Source.ISO: "newVmSourceIso", Source.IMPORT: "newVmSourceImport", Source.KERNEL: "newVmSourceKernel"}
+
+
+class _Page(QWizardPage):
+    """A form with a red sentence per problem of its fields; complete when it has none."""
+
+    def __init__(self, wizard: "NewVMDialog", index: int | None, title: str) -> None:
+        super().__init__(wizard)
+        self._wizard = wizard
+        self._index = index  # None: the summary page, which needs the whole plan to be right
+        self.setTitle(title)
+        self.box = QVBoxLayout(self)
+        self.form = QFormLayout()
+        self.box.addLayout(self.form)
+        self.error = QLabel("", self)
+        self.error.setObjectName("dialogError")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet(ERROR_STYLE)
+
+    def finish_layout(self) -> None:
+        self.box.addStretch(1)
+        self.box.addWidget(self.error)
+
+    def issues(self, all_issues: list[Issue]) -> list[Issue]:
+        if self._index is None:
+            return all_issues
+        return [i for i in all_issues if i.field in PAGE_FIELDS[self._index]]
+
+    def show_issues(self, all_issues: list[Issue]) -> None:
+        self.error.setText("\n".join(i.text for i in self.issues(all_issues)))
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:  # noqa: N802 - Qt's name
+        return not self.issues(self._wizard.issues())
+
+
+class NewVMDialog(QWizard):
+    """Three pages; :meth:`plan` is what Finish creates (through :mod:`vmgui.views.newvmflow`)."""
+
+    def __init__(self, targets: list[Target], taken: Callable[[str], frozenset[str]],
+                 parent: QWidget | None = None, host_mib: int | None = None, cpus: int | None = None) -> None:
+        super().__init__(parent)
+        name_widget(self, "newVmDialog")
+        self.setWindowTitle("New virtual machine")
+        self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage, True)
+        self.setMinimumWidth(620)
+        self._targets = {t.uri: t for t in targets}
+        self._taken = taken
+        self._uuid = str(uuidlib.uuid4())
+        self._host_mib = host_mib
+        self._issues: list[Issue] = []
+        self.source_page = self._build_source_page([t.uri for t in targets])
+        self.resources_page = self._build_resources_page(host_mib, cpus)
+        self.summary_page = self._build_summary_page()
+        for page in (self.source_page, self.resources_page, self.summary_page):
+            self.addPage(page)
+        self.conn.currentTextChanged.connect(self._connection_changed)
+        self._source_changed()
+        self._connection_changed()
+
+    # -- pages ------------------------------------------------------------------
+    def _line(self, name: str, placeholder: str = "", text: str = "") -> QLineEdit:
+        edit = QLineEdit(text, self)
+        name_widget(edit, name)
+        edit.setPlaceholderText(placeholder)
+        edit.textChanged.connect(self.refresh)
+        return edit
+
+    def _path_row(self, edit: QLineEdit, title: str, save: bool = False) -> QWidget:
+        row = QWidget(self)
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(edit, 1)
+        browse = QPushButton("Browse…", row)
+        name_widget(browse, f"{edit.objectName()}Browse")
+        browse.clicked.connect(lambda: self._browse(edit, title, save))
+        layout.addWidget(browse)
+        return row
+
+    def _build_source_page(self, uris: list[str]) -> _Page:
+        page = _Page(self, 0, "Name and operating system")
+        self.name = self._line("newVmName", "e.g. web02")
+        self.conn = QComboBox(page)
+        name_widget(self.conn, "newVmConnection")
+        self.conn.addItems(uris)
+        page.form.addRow("Name:", self.name)
+        page.form.addRow("Connection:", self.conn)
+        self.sources = QButtonGroup(page)
+        self.source_buttons: dict[Source, QRadioButton] = {}
+        for source in Source:
+            button = QRadioButton(SOURCE_LABELS[source], page)
+            name_widget(button, SOURCE_NAMES[source])
+            self.sources.addButton(button)
+            self.source_buttons[source] = button
+            page.form.addRow(button)
+        self.source_buttons[Source.ISO].setChecked(True)
+        self.sources.buttonToggled.connect(lambda _b, on: on and self._source_changed())
+        self.iso = self._line("newVmIso", "/path/to/installer.iso")
+        self.import_path = self._line("newVmImport", "/path/to/disk.qcow2")
+        self.kernel = self._line("newVmKernel", "/path/to/vmlinuz")
+        self.initrd = self._line("newVmInitrd", "optional")
+        self.cmdline = self._line("newVmCmdline", "optional, e.g. console=ttyS0")
+        self._source_rows = {
+            Source.ISO: [self._add_row(page, "ISO image:", self._path_row(self.iso, "Choose an ISO image"))],
+            Source.IMPORT: [self._add_row(page, "Disk image:", self._path_row(self.import_path, "Choose a disk"))],
+            Source.KERNEL: [self._add_row(page, "Kernel:", self._path_row(self.kernel, "Choose a kernel")),
+                            self._add_row(page, "Initrd:", self._path_row(self.initrd, "Choose an initrd")),
+                            self._add_row(page, "Command line:", self.cmdline)],
+        }
+        page.finish_layout()
+        return page
+
+    @staticmethod
+    def _add_row(page: _Page, label: str, field: QWidget) -> QWidget:
+        page.form.addRow(label, field)
+        return field
+
+    def _build_resources_page(self, host_mib: int | None, cpus: int | None) -> _Page:
+        page = _Page(self, 1, "Memory, processors and disk")
+        self.memory = QSpinBox(page)
+        name_widget(self.memory, "newVmMemory")
+        self.memory.setRange(MIN_MEMORY_MIB, MAX_MEMORY_MIB)
+        self.memory.setSingleStep(256)
+        self.memory.setSuffix(" MiB")
+        self.memory.setValue(default_memory_mib(host_mib))
+        self.memory.valueChanged.connect(self.refresh)
+        if host_mib:
+            self.memory.setToolTip(f"This machine has {bytes_text(host_mib * MIB)} of memory.")
+        self.vcpus = QSpinBox(page)
+        name_widget(self.vcpus, "newVmVcpus")
+        self.vcpus.setRange(1, MAX_VCPUS)
+        self.vcpus.setValue(default_vcpus(cpus))
+        self.vcpus.valueChanged.connect(self.refresh)
+        page.form.addRow("Memory:", self.memory)
+        page.form.addRow("vCPUs:", self.vcpus)
+        self.new_disk = QCheckBox("Create a new disk", page)
+        name_widget(self.new_disk, "newVmNewDisk")
+        self.new_disk.setChecked(True)
+        self.new_disk.toggled.connect(self._disk_changed)
+        self.no_disk_create = QLabel("", page)
+        self.no_disk_create.setObjectName("newVmNoDiskCreate")
+        self.no_disk_create.setWordWrap(True)
+        self.disk_path = self._line("newVmDiskPath")
+        self.disk_size = self._line("newVmDiskSize", "e.g. 20 GiB", size_text(NewVMPlan.disk_size))
+        self.disk_format = QComboBox(page)
+        name_widget(self.disk_format, "newVmDiskFormat")
+        self.disk_format.addItems(list(FORMATS))
+        self.disk_format.currentTextChanged.connect(self.refresh)
+        self.preallocate = QCheckBox("Allocate all of it now (slower to create, never runs out later)", page)
+        name_widget(self.preallocate, "newVmPreallocate")
+        self.preallocate.toggled.connect(self.refresh)
+        page.form.addRow(self.new_disk)
+        page.form.addRow(self.no_disk_create)
+        self._disk_rows = [self._add_row(page, "Disk file:", self._path_row(self.disk_path, "New disk file", True)),
+                           self._add_row(page, "Size:", self.disk_size),
+                           self._add_row(page, "Format:", self.disk_format),
+                           self._add_row(page, "", self.preallocate)]
+        page.finish_layout()
+        return page
+
+    def _build_summary_page(self) -> _Page:
+        page = _Page(self, None, "Summary")
+        self.summary = QLabel("", page)
+        self.summary.setObjectName("newVmSummary")
+        self.summary.setWordWrap(True)
+        page.form.addRow(self.summary)
+        self.xml = QPlainTextEdit(page)
+        name_widget(self.xml, "newVmXml")
+        self.xml.setReadOnly(True)
+        self.xml.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.xml.setMinimumHeight(260)
+        page.form.addRow(QLabel("Domain XML to define:", page))
+        page.form.addRow(self.xml)
+        self.start = QCheckBox("Start it now", page)
+        name_widget(self.start, "newVmStart")
+        self.start.setChecked(True)
+        page.form.addRow(self.start)
+        page.finish_layout()
+        return page
+
+    # -- state ------------------------------------------------------------------
+    def target(self) -> Target | None:
+        return self._targets.get(self.conn.currentText())
+
+    def source(self) -> Source:
+        return next((s for s, b in self.source_buttons.items() if b.isChecked()), Source.ISO)
+
+    def plan(self) -> NewVMPlan:
+        target = self.target() or Target("", "")
+        size = parse_size(self.disk_size.text())
+        return NewVMPlan(
+            target, name=self.name.text().strip(), source=self.source(), iso=self.iso.text().strip(),
+            import_path=self.import_path.text().strip(), kernel=self.kernel.text().strip(),
+            initrd=self.initrd.text().strip(), cmdline=self.cmdline.text().strip(),
+            new_disk=self.new_disk.isChecked(), disk_path=self.disk_path.text().strip(),
+            disk_size=size if size is not None else -1, disk_format=self.disk_format.currentText(),
+            preallocate=self.preallocate.isChecked(), memory_mib=self.memory.value(), vcpus=self.vcpus.value(),
+            start=self.start.isChecked(), uuid=self._uuid,
+            taken=self._taken(target.uri) if target.uri else frozenset())
+
+    def issues(self) -> list[Issue]:
+        return self._issues
+
+    def refresh(self) -> None:
+        """Re-check the plan, show each page's problems and the XML that would be defined."""
+        if not hasattr(self, "start"):
+            return  # still building the pages
+        plan = self.plan()
+        self._issues = plan.issues()
+        for page in (self.source_page, self.resources_page, self.summary_page):
+            page.show_issues(self._issues)
+        self.disk_path.setPlaceholderText(plan.default_disk_path())
+        self.summary.setText("\n".join(plan.summary()) if not self._issues else "")
+        self.xml.setPlainText(plan.xml() if not self._issues else "")
+
+    def _source_changed(self) -> None:
+        source = self.source()
+        for kind, rows in self._source_rows.items():
+            for row in rows:
+                self.source_page.form.setRowVisible(row, kind is source)
+        self._disk_changed()
+
+    def _connection_changed(self) -> None:
+        target = self.target()
+        can = target is None or target.can_create_disks
+        self.new_disk.setEnabled(can)
+        if not can:
+            self.new_disk.setChecked(False)
+        self.no_disk_create.setText("" if can else f"{target.uri} cannot create disk images here: "  # type: ignore
+                                    "import an existing disk, or boot from an ISO or kernel without a disk.")
+        self._disk_changed()
+
+    def _disk_changed(self) -> None:
+        importing = self.source() is Source.IMPORT
+        self.resources_page.form.setRowVisible(self.new_disk, not importing)
+        for row in self._disk_rows:
+            self.resources_page.form.setRowVisible(row, not importing and self.new_disk.isChecked())
+        self.refresh()
+
+    def _browse(self, edit: QLineEdit, title: str, save: bool) -> None:
+        """A non-modal file chooser that fills ``edit``."""
+        start = edit.text().strip() or edit.placeholderText()
+        chooser = QFileDialog(self, title, os.path.dirname(start) if os.path.isabs(start) else os.path.expanduser("~"))
+        chooser.setObjectName("newVmFileChooser")
+        if save:
+            chooser.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+            chooser.setFileMode(QFileDialog.FileMode.AnyFile)
+        else:
+            chooser.setFileMode(QFileDialog.FileMode.ExistingFile)
+        chooser.fileSelected.connect(edit.setText)
+        chooser.finished.connect(lambda _r: chooser.deleteLater())
+        chooser.open()
