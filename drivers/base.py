@@ -331,6 +331,10 @@ class Connection:
     def list_all_jobs(self) -> list[JobInfo]:
         raise no_support("list_all_jobs")
 
+    def abort_job(self, job_id: int) -> None:
+        """Cancel a running job by id, whatever it belongs to (a disk creation has no domain)."""
+        raise no_support("cancelling jobs by id")
+
     # storage
     def create_disk(self, path: str, size_bytes: int, fmt: str = "qcow2", flags: int = 0) -> int | None:
         """Create an empty disk image at the absolute ``path`` as a DISK_CREATE job (Feature.DISK_CREATE).

@@ -44,6 +44,14 @@ class DomainIndex(Generic[D]):
             if self.by_name.get(dom.name) is dom:
                 del self.by_name[dom.name]
 
+    def rename(self, dom: D, new_name: str) -> None:
+        """Move ``dom`` to ``new_name`` in the index (the caller checked the name is free)."""
+        with self.lock:
+            if self.by_name.get(dom.name) is dom:
+                del self.by_name[dom.name]
+            dom.name = new_name
+            self.by_name[new_name] = dom
+
     def get(self, uuid: str, name: str = "") -> D:
         """The domain, or NO_DOMAIN when it vanished since the handle was made."""
         dom = self.by_uuid.get(uuid)

@@ -310,6 +310,16 @@ class JobTable:
             raise DriverError(ErrorCode.NO_JOB, f"domain '{name}' has no job with id {job_id}")
         return job
 
+    def by_id(self, job_id: int) -> Job:
+        """Any job of the table by its id (domain-less ones such as disk creation too)."""
+        if isinstance(job_id, bool) or not isinstance(job_id, int) or job_id <= 0:
+            raise DriverError(ErrorCode.INVALID_ARG, f"job id must be a positive integer, not {job_id!r}")
+        with self._lock:
+            job = self._all.get(job_id)
+        if job is None:
+            raise DriverError(ErrorCode.NO_JOB, f"there is no job with id {job_id}")
+        return job
+
     def abort(self, uuid: str, name: str, job_id: int = 0) -> Job:
         """Ask a running job to stop; OPERATION_INVALID when there is nothing to abort."""
         if job_id == 0:

@@ -52,6 +52,31 @@ def check_undefine(dom: Any, flags: int) -> None:
                           "delete them or pass UndefineFlags.SNAPSHOTS_METADATA")
 
 
+def check_rename(dom: Any, new_name: object, taken: Any) -> str:
+    """libvirt's rename refusals (qemuDomainRename, virDomainObjListRename), in libvirt's order.
+
+    ``dom`` has ``name``, ``active``, ``persistent``, ``managed_save`` and
+    ``snapshots``; ``taken`` is the name index. Returns the validated name.
+    """
+    from .domxml import validate_name
+    name = validate_name(new_name)
+    if dom.active:
+        raise DriverError(ErrorCode.OPERATION_INVALID, f"cannot rename active domain '{dom.name}'; shut it off first")
+    if not dom.persistent:
+        raise DriverError(ErrorCode.OPERATION_INVALID, f"cannot rename transient domain '{dom.name}'")
+    if dom.managed_save:
+        raise DriverError(ErrorCode.OPERATION_INVALID,
+                          f"domain '{dom.name}' with a managed saved state can't be renamed; "
+                          "start it or remove the saved state first")
+    if dom.snapshots:
+        raise DriverError(ErrorCode.OPERATION_INVALID, f"cannot rename domain '{dom.name}' with snapshots")
+    if name == dom.name:
+        raise DriverError(ErrorCode.OPERATION_INVALID, f"cannot rename domain '{dom.name}' to itself")
+    if name in taken:
+        raise DriverError(ErrorCode.OPERATION_INVALID, f"domain with name '{name}' already exists")
+    return name
+
+
 def check_autostart_allowed(dom: Any) -> None:
     """Autostart is for persistent domains (``dom`` has ``name`` and ``persistent``)."""
     if not dom.persistent:

@@ -43,9 +43,12 @@ class StatefulHost(DomainIndex[D], Generic[D]):
         self.jobs = JobTable(self._job_event)
         self.backups: dict[int, str] = {}  # job id -> backup XML
 
-    def emit(self, dom: HostDomain, type: EventType, detail: int = 0, message: str = "") -> None:
-        event = DomainEvent.now(type, detail, name=dom.name, uuid=dom.uuid, message=message)
-        self.bus.emit(handle_factory(dom.name, dom.uuid), event)
+    def emit(self, dom: HostDomain, type: EventType, detail: int = 0, message: str = "",
+             name: str | None = None) -> None:
+        """Send an event about ``dom``; ``name`` overrides its name (a rename's UNDEFINED names the old one)."""
+        name = dom.name if name is None else name
+        event = DomainEvent.now(type, detail, name=name, uuid=dom.uuid, message=message)
+        self.bus.emit(handle_factory(name, dom.uuid), event)
 
     def _job_event(self, job: Job, detail: JobEventDetail) -> None:
         event = DomainEvent.now(EventType.JOB, detail, job=job.info(), name=job.domain_name,
@@ -109,6 +112,12 @@ class StatefulConnection(Connection):
     def list_all_jobs(self) -> list[JobInfo]:
         self._check_open()
         return self.host.jobs.list_all()
+
+    def abort_job(self, job_id: int) -> None:
+        """Cancel any running job of this host by id, including domain-less ones (disk creation)."""
+        self._check_open()
+        job = self.host.jobs.by_id(job_id)
+        self.host.jobs.abort(job.domain_uuid, job.domain_name, job.id)
 
     def run_job(self, job: Job, worker: Any, asynchronous: bool) -> Any:
         return self.host.jobs.run(job, worker, asynchronous)

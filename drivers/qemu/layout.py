@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import fsutil
+from ..diskimage import check_path  # noqa: F401  (re-exported: cmdline and storage check paths alike)
 from ..errors import DriverError, ErrorCode, invalid_arg
 
 #: Unix socket paths must fit sun_path (108 bytes with the NUL).
@@ -64,17 +65,6 @@ def parse_uri(uri: str) -> Path:
     root = query["root"][-1]
     check_path(root, "root directory")
     return Path(os.path.normpath(root))
-
-
-def check_path(path: object, what: str = "path") -> str:
-    """An absolute path without NUL or newline; INVALID_ARG otherwise."""
-    if not isinstance(path, str) or not path:
-        raise invalid_arg(f"{what} must be a non-empty string, not {path!r}")
-    if not os.path.isabs(path):
-        raise invalid_arg(f"{what} {path!r} must be absolute")
-    if any(c in path for c in "\x00\n\r"):
-        raise invalid_arg(f"{what} {path!r} contains a control character")
-    return path
 
 
 def private_dir(path: Path) -> Path:

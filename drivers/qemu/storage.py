@@ -7,13 +7,13 @@ import shutil
 import subprocess
 from typing import Any
 
-from ..errors import DriverError, ErrorCode, invalid_arg
+from ..diskimage import FORMATS, check_create_args
+from ..errors import DriverError, ErrorCode
 from ..flags import DiskCreateFlags
 from ..jobs import Job
-from .layout import check_path
 
 QEMU_IMG = "qemu-img"
-FORMATS = ("qcow2", "raw")
+__all__ = ["FORMATS", "PREALLOCATE", "check_create_args", "create", "info", "run", "snapshot", "snapshot_names"]
 #: flags of create_disk (an alias kept for older callers)
 PREALLOCATE = DiskCreateFlags.PREALLOCATE
 
@@ -45,21 +45,6 @@ def info(path: str, force_share: bool = True) -> dict[str, Any]:
         return json.loads(run(args, f"reading {path}"))
     except ValueError:
         raise DriverError(ErrorCode.OPERATION_FAILED, f"qemu-img info of {path} gave no JSON") from None
-
-
-def check_create_args(path: object, size_bytes: object, fmt: object) -> tuple[str, int, str]:
-    path = check_path(path, "disk path")
-    if fmt not in FORMATS:
-        raise invalid_arg(f"disk format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    if isinstance(size_bytes, bool) or not isinstance(size_bytes, int) or size_bytes <= 0:
-        raise invalid_arg(f"disk size must be a positive number of bytes, not {size_bytes!r}")
-    if size_bytes % 512:
-        raise invalid_arg("disk size must be a multiple of 512 bytes")
-    if os.path.lexists(path):
-        raise DriverError(ErrorCode.OPERATION_INVALID, f"{path} already exists; choose a new file name")
-    if not os.path.isdir(os.path.dirname(path)):
-        raise invalid_arg(f"the folder of {path} does not exist")
-    return path, size_bytes, str(fmt)
 
 
 def create(job: Job, path: str, size: int, fmt: str, preallocate: bool) -> None:

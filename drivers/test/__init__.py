@@ -16,6 +16,7 @@ from ..errors import DriverError, ErrorCode, invalid_arg
 from ..flags import DomainState, PausedReason, RunningReason, ShutoffReason
 from .connection import MIGRATION_FEATURES, TestConnection
 from .defaults import DEFAULT_NODE_XML
+from . import storage
 from .nodexml import NodeDomain, parse_node, read_node_file
 from .world import SimDomain, TestHost, default_host
 
@@ -81,5 +82,7 @@ def open_connection(uri: str) -> TestConnection:
         if not os.path.isabs(path):
             raise invalid_arg(f"the node file path in {uri!r} must be absolute")
         host = TestHost(os.path.basename(path))
-        load_domains(host, read_node_file(path))
+        node = read_node_file(path)
+        load_domains(host, node.domains)
+        storage.register(node.volumes)
     return TestConnection(uri, host, rate, migration)

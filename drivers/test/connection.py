@@ -1,28 +1,30 @@
 """``test:///`` connections: listing, definitions, restore and migration phases."""
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 from ..base import Connection, Domain
+from ..diskimage import check_create_args, check_paths, job_key
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import (
-    CreateFlags, DefinedDetail, DomainState, EventType, Feature, JobFlags, JobOperation,
+    CreateFlags, DefinedDetail, DiskCreateFlags, DomainState, EventType, Feature, JobFlags, JobOperation,
     MigrateFlags, PausedReason, ResumedDetail, RunningReason, SaveFlags, ShutoffReason,
     StartedDetail, StoppedDetail, SuspendedDetail, UndefinedDetail,
 )
 from ..jobs import Job
 from ..lifecycle import paused_after_restore
 from ..stateful import StatefulConnection
-from . import jobsim
+from . import jobsim, storage
 from .domain import TestDomain, restore_payload
 from .world import SimDomain, TestHost
 
 BASE_FEATURES = frozenset({
     Feature.JOBS, Feature.BACKUP, Feature.SNAPSHOTS, Feature.MANAGED_SAVE, Feature.SAVE_RESTORE,
     Feature.AUTOSTART, Feature.DEFINE, Feature.TYPED_PARAM_STRING, Feature.SERIAL_CONSOLE,
-    Feature.SCREENSHOT,
+    Feature.SCREENSHOT, Feature.DISK_CREATE, Feature.RENAME,
 })
 MIGRATION_FEATURES = {
     "v3": frozenset({Feature.MIGRATION_V3, Feature.MIGRATION_V2}),
@@ -130,6 +132,25 @@ class TestConnection(StatefulConnection):
                     self.host.emit(target, EventType.SUSPENDED, SuspendedDetail.RESTORED)
 
         return self.run_job(job, worker, bool(flags & JobFlags.ASYNC))
+
+    # -- storage -------------------------------------------------------------
+    def create_disk(self, path: str, size_bytes: int, fmt: str = "qcow2", flags: int = 0) -> int | None:
+        """A DISK_CREATE job writing a sparse file (see :func:`storage.create`); the qemu driver's rules."""
+        flags = check_flags(flags, int(DiskCreateFlags.PREALLOCATE | JobFlags.ASYNC), "create_disk")
+        self._check_open()
+        path, size, _fmt = check_create_args(path, size_bytes, fmt)
+        job = self.host.jobs.begin(job_key(path), os.path.basename(path), JobOperation.DISK_CREATE, "create")
+
+        def worker(job: Job) -> None:
+            storage.create(job, path, size, self.rate, bool(flags & DiskCreateFlags.PREALLOCATE))
+
+        return self.run_job(job, worker, bool(flags & JobFlags.ASYNC))
+
+    def storage_visible(self, paths: list[str]) -> dict[str, bool | None]:
+        """Test hosts share one simulated storage (see :mod:`drivers.test.storage`)."""
+        paths = check_paths(paths)
+        self._check_open()
+        return storage.visible(paths)
 
     # -- migration phases (see drivers.migration) ----------------------------
     def migrate_begin(self, dom: Domain, flags: int, params: dict[str, Any]) -> str:

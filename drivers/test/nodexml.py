@@ -108,16 +108,46 @@ def _domain_of(el: etree._Element, base_dir: str | None) -> NodeDomain:
     return NodeDomain(definition, runstate, transient, managed_save, autostart, snapshots, current)
 
 
-def parse_node(text: str | bytes, base_dir: str | None = None) -> list[NodeDomain]:
-    """Domains of a node document; other objects (networks, pools) are ignored."""
+@dataclass
+class Node:
+    """What a node file declares that vmgui simulates: domains, and the disk paths of its pools."""
+
+    domains: list[NodeDomain]
+    volumes: list[str] = field(default_factory=list)
+
+
+def _volumes_of(pool: etree._Element, base_dir: str | None) -> list[str]:
+    """Paths of a ``<pool>``'s volumes; as in libvirt, a volume without one lives in the pool's target."""
+    pool = _load_ref(pool, base_dir, "pool")
+    pool_path = (pool.findtext("target/path") or "").strip()
+    paths = []
+    for vol_el in pool.findall("volume"):
+        vol = _load_ref(vol_el, base_dir, "volume")
+        path = (vol.findtext("target/path") or "").strip()
+        name = (vol.findtext("name") or "").strip()
+        if not path and pool_path and name:
+            path = os.path.join(pool_path, name)
+        if os.path.isabs(path):
+            paths.append(path)
+    return paths
+
+
+def load_node(text: str | bytes, base_dir: str | None = None) -> Node:
+    """Domains and pool volumes of a node document; other objects (networks, ...) are ignored."""
     root = parse(text, "node", max_bytes=MAX_NODE_BYTES)
-    return [_domain_of(el, base_dir) for el in root.findall("domain")]
+    domains = [_domain_of(el, base_dir) for el in root.findall("domain")]
+    return Node(domains, [p for pool in root.findall("pool") for p in _volumes_of(pool, base_dir)])
 
 
-def read_node_file(path: str) -> list[NodeDomain]:
+def parse_node(text: str | bytes, base_dir: str | None = None) -> list[NodeDomain]:
+    """Domains of a node document."""
+    return load_node(text, base_dir).domains
+
+
+def read_node_file(path: str) -> Node:
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_NODE_BYTES + 1)
     except OSError as exc:
         raise DriverError(ErrorCode.INVALID_ARG, f"cannot read test node file {path}: {exc.strerror}") from None
-    return parse_node(data, os.path.dirname(path))
+    return load_node(data, os.path.dirname(path))

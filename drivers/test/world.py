@@ -7,6 +7,7 @@ proportional to the number of domains and nothing else.
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
 import zlib
@@ -29,7 +30,7 @@ class SimDomain:
 
     __slots__ = ("config", "live", "name", "uuid", "id", "state", "reason", "persistent",
                  "autostart", "managed_save", "managed_save_paused", "snapshots", "current_snapshot",
-                 "cpu_ns", "run_since", "load", "bits", "title", "incoming", "sizes", "sizes_of", "serial")
+                 "cpu_ns", "run_since", "started_at", "load", "bits", "title", "incoming", "sizes", "sizes_of", "serial")
 
     def __init__(self, definition: DomainXML, persistent: bool = True) -> None:
         self.config = definition
@@ -48,6 +49,7 @@ class SimDomain:
         self.current_snapshot: str | None = None
         self.cpu_ns = 0
         self.run_since: float | None = None
+        self.started_at: float | None = None  # wall clock, for the details pane's uptime
         # a stable per-domain CPU load between 5 % and 65 % makes the demo look alive
         self.load = 0.05 + (zlib.crc32(self.uuid.encode()) % 60) / 100
         self.incoming = False  # a half-built guest of an incoming migration
@@ -89,12 +91,20 @@ class SimDomain:
             return self.cpu_ns
         return self.cpu_ns + int((now - self.run_since) * 1e9 * self.load * self.sizes[2])
 
+    def memory_used_kib(self, now: float) -> int | None:
+        """A plausible resident size: 55-80 % of the guest's memory, drifting slowly with time."""
+        if self.id is None:
+            return None
+        share = 0.55 + 0.25 * self.load + 0.08 * math.sin(now / 7.0 + self.load * 40)
+        return int(self.sizes[0] * share)
+
     def record(self, now: float | None = None) -> DomainRecord:
         now = time.monotonic() if now is None else now
         memory, max_memory, vcpus = self.sizes
         return DomainRecord(self.name, self.uuid, self.id, self.state, self.reason, self.persistent,
                             self.autostart, self.managed_save, len(self.snapshots),
-                            memory, max_memory, vcpus, self.cpu_time_ns(now), self.title)
+                            memory, max_memory, vcpus, self.cpu_time_ns(now), self.title,
+                            self.started_at, self.memory_used_kib(now))
 
 
 class TestHost(StatefulHost[SimDomain]):
@@ -122,6 +132,7 @@ class TestHost(StatefulHost[SimDomain]):
         live definition can be the config object itself until one of them changes.
         """
         dom.id = self.next_id()
+        dom.started_at = time.time()
         dom.live = live if live is not None else dom.config
         dom.serial = SerialPort(dom.name)
         dom.touch()
@@ -131,6 +142,7 @@ class TestHost(StatefulHost[SimDomain]):
     def stop(self, dom: SimDomain, reason: int) -> None:
         """Shut ``dom`` off; a transient domain disappears."""
         dom.id = None
+        dom.started_at = None
         dom.live = None
         if dom.serial is not None:
             dom.serial.hang_up()

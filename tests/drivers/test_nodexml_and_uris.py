@@ -83,9 +83,9 @@ def test_supports_feature_answers_truthfully(node_file):
     with drivers.open(f"test://{node_file}") as conn:
         for feature in (Feature.MIGRATION_V3, Feature.MIGRATION_V2, Feature.JOBS, Feature.BACKUP,
                         Feature.SNAPSHOTS, Feature.MANAGED_SAVE, Feature.SAVE_RESTORE,
-                        Feature.SERIAL_CONSOLE, Feature.SCREENSHOT):
+                        Feature.SERIAL_CONSOLE, Feature.SCREENSHOT, Feature.DISK_CREATE, Feature.RENAME):
             assert conn.supports_feature(feature)
-        for feature in (Feature.REMOTE, Feature.MIGRATION_P2P, Feature.DISK_CREATE, 9999):
+        for feature in (Feature.REMOTE, Feature.MIGRATION_P2P, 9999):
             assert not conn.supports_feature(feature)
 
 
