@@ -9,6 +9,8 @@ from vmgui.models.actions import ACTIONS, Selected, compute, migration_targets
 
 ALL = frozenset(Feature)
 BASIC = frozenset({Feature.DEFINE})
+NO_VIEWER: tuple = ()
+REMOTE_VIEWER = (("remote-viewer", "/usr/bin/remote-viewer"),)
 
 
 def rec(state: DomainState, *, persistent: bool = True, name: str = "vm") -> DomainRecord:
@@ -23,19 +25,21 @@ def enabled(states: dict) -> set[str]:
 
 @pytest.mark.parametrize(("state", "expected"), [
     (DomainState.RUNNING, {"pause", "shutdown", "reboot", "force_off", "save", "snapshot", "backup", "migrate",
-                           "console", "snapshots", "delete"}),
-    (DomainState.PAUSED, {"resume", "force_off", "save", "snapshot", "backup", "migrate", "snapshots", "delete"}),
-    (DomainState.SHUTOFF, {"start", "snapshot", "delete", "snapshots"}),
-    (DomainState.CRASHED, {"force_off", "snapshot", "backup", "migrate", "snapshots", "delete"}),
+                           "console", "snapshots", "delete", "graphical_console"}),
+    (DomainState.PAUSED, {"resume", "force_off", "save", "snapshot", "backup", "migrate", "snapshots", "delete",
+                          "graphical_console"}),
+    (DomainState.SHUTOFF, {"start", "snapshot", "delete", "snapshots", "migrate"}),  # migrate: offline
+    (DomainState.CRASHED, {"force_off", "snapshot", "backup", "migrate", "snapshots", "delete",
+                           "graphical_console"}),
 ])
 def test_actions_follow_the_domain_state(state, expected):
     features = {"a": ALL, "b": ALL}
-    states = compute([Selected("a", rec(state))], features)
+    states = compute([Selected("a", rec(state))], features, REMOTE_VIEWER)
     assert enabled(states) - {"new_vm"} == expected
 
 
 def test_features_gate_actions_and_the_tooltip_says_why():
-    states = compute([Selected("a", rec(DomainState.RUNNING))], {"a": BASIC})
+    states = compute([Selected("a", rec(DomainState.RUNNING))], {"a": BASIC}, NO_VIEWER)
     assert enabled(states) == {"new_vm", "pause", "shutdown", "reboot", "force_off", "delete"}
     assert "does not support backups" in states["backup"].reason
     assert "does not support saving" in states["save"].reason
@@ -51,8 +55,8 @@ def test_migrate_needs_another_connection_sharing_a_protocol():
 
 def test_a_running_job_blocks_state_changes_but_not_force_off():
     job = JobInfo(7, "vm", JobOperation.BACKUP, JobType.BOUNDED, JobState.RUNNING, 0, 1, None, 0, 10, None, None)
-    states = compute([Selected("a", rec(DomainState.RUNNING), job=job)], {"a": ALL, "b": ALL})
-    assert enabled(states) == {"new_vm", "force_off", "console", "snapshots"}  # looking is harmless
+    states = compute([Selected("a", rec(DomainState.RUNNING), job=job)], {"a": ALL, "b": ALL}, REMOTE_VIEWER)
+    assert enabled(states) == {"new_vm", "force_off", "console", "snapshots", "graphical_console"}  # looking
     assert "backup job 7 is running" in states["pause"].reason
 
 
@@ -82,3 +86,36 @@ def test_transient_domains_cannot_be_saved_or_deleted():
     assert not states["save"].enabled and "transient" in states["save"].reason
     assert not states["delete"].enabled
     assert set(states) == set(ACTIONS)
+
+
+def test_offline_migration_of_a_shut_off_domain_where_both_ends_support_it():
+    online_only = frozenset(ALL - {Feature.MIGRATION_OFFLINE})
+    off = [Selected("a", rec(DomainState.SHUTOFF))]
+    assert compute(off, {"a": ALL, "b": ALL})["migrate"].enabled
+    assert "offline migration" in compute(off, {"a": ALL, "b": ALL})["migrate"].reason
+    why = compute(off, {"a": online_only, "b": ALL})["migrate"].reason
+    assert "'vm' is shut off, and a cannot migrate a definition offline" in why
+    why = compute(off, {"a": ALL, "b": online_only})["migrate"].reason
+    assert "no open destination accepts an offline migration" in why
+    transient = [Selected("a", rec(DomainState.SHUTOFF, persistent=False))]
+    assert "is not running" in compute(transient, {"a": ALL, "b": ALL})["migrate"].reason
+
+
+def test_graphical_console_names_the_viewer_or_says_why_not(monkeypatch):
+    from vmgui.models import vnc
+    running = [Selected("qemu:///embed", rec(DomainState.RUNNING))]
+    features = {"qemu:///embed": ALL}
+    state = compute(running, features, REMOTE_VIEWER)["graphical_console"]
+    assert state.enabled and state.reason == "Open the graphical console in remote-viewer"
+    assert "no VNC viewer is installed" in compute(running, features, NO_VIEWER)["graphical_console"].reason
+    off = compute([Selected("qemu:///embed", rec(DomainState.SHUTOFF))], features, REMOTE_VIEWER)
+    assert "'vm' is not running" in off["graphical_console"].reason
+    remote = "qemu+ssh://admin@far.example/system"
+    why = compute([Selected(remote, rec(DomainState.RUNNING))], {remote: ALL}, REMOTE_VIEWER)
+    assert "runs on another machine: only virt-viewer" in why["graphical_console"].reason
+    virt = (("virt-viewer", "/usr/bin/virt-viewer"),) + REMOTE_VIEWER
+    state = compute([Selected(remote, rec(DomainState.RUNNING))], {remote: ALL}, virt)["graphical_console"]
+    assert state.enabled and state.reason.endswith("in virt-viewer")
+    monkeypatch.setattr(vnc, "_WITHOUT_VNC", {("qemu:///embed", "uuid-vm")})
+    why = compute(running, features, REMOTE_VIEWER)["graphical_console"].reason
+    assert "has no VNC graphics" in why

@@ -6,6 +6,7 @@ from PySide6.QtWidgets import QProgressBar, QToolButton
 
 from vmgui.models.jobs import JobCol
 from vmgui.views import mainwindow
+from vmgui.views.dialogs.migrate import MigrateDialog
 from vmgui.views.jobpanel import widget_suffixes
 
 
@@ -88,6 +89,19 @@ def test_migration_progress_details_and_name_collisions(open_window, node_uri, m
     assert window.findChild(QToolButton, "cancelJob_1_2") is window.job_panel.cancel_button(incoming.key)
 
 
+def test_only_jobs_the_driver_can_abort_offer_a_cancel():
+    from drivers import JobInfo, JobType
+    from vmgui.models.jobs import cancel_refusal
+
+    def job(op: JobOperation, state: JobState = JobState.RUNNING) -> JobInfo:
+        return JobInfo(3, "web01", op, JobType.UNBOUNDED, state, 0, 1, None, 0, None, None, None)
+    assert cancel_refusal(job(JobOperation.MIGRATION_OUT)) is None
+    assert cancel_refusal(job(JobOperation.BACKUP)) is None
+    why = cancel_refusal(job(JobOperation.MIGRATION_IN))
+    assert why is not None and "cancel the outgoing migration of web01 there" in why
+    assert "already ended" in cancel_refusal(job(JobOperation.BACKUP, JobState.COMPLETED))
+
+
 def test_widget_names_of_colliding_job_ids():
     ordinal = {"a": 1, "b": 2, "c": 3}.__getitem__
     assert widget_suffixes([("c", 1), ("b", 1), ("a", 2)], ordinal) == {("b", 1): "", ("c", 1): "_3",
@@ -123,6 +137,8 @@ def test_backup_and_migrate_through_their_dialogs(open_window, node_uri, make_no
     migrate.trigger()
     dialog = window.commands.last_dialog
     assert dialog.objectName() == "migrateDialog" and dialog.dest.currentText() == dest
+    if isinstance(dialog, MigrateDialog):  # the checked dialog: Start waits for the compatibility check
+        qtbot.waitUntil(dialog.start.isEnabled)
     dialog.buttons.accepted.emit()
     qtbot.waitUntil(lambda: only_job(window, src, JobOperation.MIGRATION_OUT) is not None
                     and only_job(window, src, JobOperation.MIGRATION_OUT).info.state is JobState.COMPLETED,

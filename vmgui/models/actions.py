@@ -14,14 +14,16 @@ from dataclasses import dataclass
 from drivers import DomainRecord, DomainState, Feature, JobInfo
 from drivers.jobs import operation_text
 
+from . import vnc
+
 ACTIONS = ("new_vm", "start", "pause", "resume", "shutdown", "reboot", "force_off", "save",
-           "snapshot", "backup", "migrate", "delete", "console", "snapshots")
+           "snapshot", "backup", "migrate", "delete", "console", "snapshots", "graphical_console")
 OBJECT_NAMES = {
     "new_vm": "actionNewVM", "start": "actionStart", "pause": "actionPause", "resume": "actionResume",
     "shutdown": "actionShutdown", "reboot": "actionReboot", "force_off": "actionForceOff",
     "save": "actionSave", "snapshot": "actionSnapshot", "backup": "actionBackup",
     "migrate": "actionMigrate", "delete": "actionDelete", "console": "actionConsole",
-    "snapshots": "actionSnapshots",
+    "snapshots": "actionSnapshots", "graphical_console": "actionGraphicalConsole",
 }
 DESCRIPTIONS = {
     "new_vm": "Define a new virtual machine",
@@ -35,10 +37,12 @@ DESCRIPTIONS = {
     "save": "Save the guests' memory to disk and stop them; Start restores them",
     "snapshot": "Take a named snapshot of the selected domains",
     "backup": "Back up the disks of the selected running domains into a folder",
-    "migrate": "Move the selected running domains to another open connection",
+    "migrate": "Move the selected domains to another open connection: running ones live, "
+               "shut-off ones as their definition (offline migration)",
     "delete": "Delete the definitions of the selected domains (disk files only when ticked in the dialog)",
     "console": "Open the serial console of the selected running domain",
     "snapshots": "Show the snapshot tree of the selected domain: create, revert, delete",
+    "graphical_console": "Open the graphical console of the selected running domain in a VNC viewer",
 }
 #: Actions whose single effect is guarded by the driver's busy rule while a job runs.
 _BUSY_RULE = frozenset({"start", "pause", "resume", "shutdown", "reboot", "save", "snapshot",
@@ -84,11 +88,12 @@ _RULES: dict[str, tuple[Rule, Feature | None]] = {
     "snapshot": (lambda r: None, Feature.SNAPSHOTS),
     "backup": (lambda r: None if r.id is not None else "is not running (a push backup needs a running guest)",
                Feature.BACKUP),
-    "migrate": (lambda r: None if r.id is not None else "is not running", None),
+    "migrate": (lambda r: None, None),  # see _migrate_why_not: it needs the other connections too
     "delete": (lambda r: "is transient: it disappears when it stops" if not r.persistent else None,
                Feature.DEFINE),  # running ones: the dialog asks for an explicit "Force off" tick
     "console": (_running, Feature.SERIAL_CONSOLE),
     "snapshots": (lambda r: None, Feature.SNAPSHOTS),
+    "graphical_console": (lambda r: None if r.id is not None else "is not running", None),
 }
 _FEATURE_TEXT = {Feature.MANAGED_SAVE: "saving", Feature.SNAPSHOTS: "snapshots", Feature.BACKUP: "backups",
                  Feature.DEFINE: "defining and deleting domains", Feature.SERIAL_CONSOLE: "serial consoles"}
@@ -105,7 +110,8 @@ def migration_targets(uri: str, features: Mapping[str, frozenset[Feature]]) -> l
             if other != uri and ({Feature.MIGRATION_V3, Feature.MIGRATION_V2} & mine & feats)]
 
 
-def _why_not(action: str, sel: Selected, features: Mapping[str, frozenset[Feature]]) -> str | None:
+def _why_not(action: str, sel: Selected, features: Mapping[str, frozenset[Feature]],
+             viewers: Sequence[tuple[str, str]]) -> str | None:
     rec = sel.record
     feats = features.get(sel.uri, frozenset())
     if not feats:
@@ -116,17 +122,44 @@ def _why_not(action: str, sel: Selected, features: Mapping[str, frozenset[Featur
     if feature is not None and feature not in feats:
         return f"{sel.uri} does not support {_FEATURE_TEXT[feature]}"
     if action == "migrate":
-        if not _can_migrate(feats):
-            return f"{sel.uri} cannot migrate domains"
-        if not migration_targets(sel.uri, features):
-            return "no other open connection can receive it (connect to a destination first)"
+        why = _migrate_why_not(sel, features)
+        if why:
+            return why
+    if action == "graphical_console":
+        why = vnc.why_no_viewer(sel.uri, viewers, (sel.uri, rec.uuid), rec.name)
+        if why:
+            return why
     if sel.job is not None and action in _BUSY_RULE:
         return f"its {operation_text(sel.job.operation)} job {sel.job.id} is running"
     return rule(rec)
 
 
-def compute(selection: Sequence[Selected], features: Mapping[str, frozenset[Feature]]) -> dict[str, ActionState]:
-    """The state of every action in :data:`ACTIONS` for ``selection``."""
+def _migrate_why_not(sel: Selected, features: Mapping[str, frozenset[Feature]]) -> str | None:
+    """Running domains move live; a shut-off persistent one moves offline where both ends can."""
+    feats = features.get(sel.uri, frozenset())
+    if not _can_migrate(feats):
+        return f"{sel.uri} cannot migrate domains"
+    dests = migration_targets(sel.uri, features)
+    if not dests:
+        return "no other open connection can receive it (connect to a destination first)"
+    if sel.record.id is not None:
+        return None
+    if not sel.record.persistent:
+        return "is not running"
+    if Feature.MIGRATION_OFFLINE not in feats:
+        return f"is shut off, and {sel.uri} cannot migrate a definition offline (start it first)"
+    if not any(Feature.MIGRATION_OFFLINE in features[d] for d in dests):
+        return "is shut off, and no open destination accepts an offline migration (start it first)"
+    return None
+
+
+def compute(selection: Sequence[Selected], features: Mapping[str, frozenset[Feature]],
+            viewers: Sequence[tuple[str, str]] | None = None) -> dict[str, ActionState]:
+    """The state of every action in :data:`ACTIONS` for ``selection``.
+
+    ``viewers`` are the installed VNC viewers, (name, executable); None looks them up on PATH (cached).
+    """
+    viewers = vnc.installed_viewers() if viewers is None else viewers
     result: dict[str, ActionState] = {}
     definers = [u for u, f in features.items() if Feature.DEFINE in f]
     result["new_vm"] = ActionState(bool(definers), DESCRIPTIONS["new_vm"] if definers else
@@ -135,7 +168,7 @@ def compute(selection: Sequence[Selected], features: Mapping[str, frozenset[Feat
         if not selection:
             result[action] = ActionState(False, f"{DESCRIPTIONS[action]}. Select one or more domains first")
             continue
-        reasons = [_why_not(action, sel, features) for sel in selection]
+        reasons = [_why_not(action, sel, features, viewers) for sel in selection]
         targets = tuple(i for i, why in enumerate(reasons) if why is None)
         if not targets:
             first = next(i for i, why in enumerate(reasons) if why)
@@ -145,6 +178,8 @@ def compute(selection: Sequence[Selected], features: Mapping[str, frozenset[Feat
                        f"{reasons[first]}{others}")
             continue
         text = DESCRIPTIONS[action]
+        if action == "graphical_console":
+            text = f"Open the graphical console in {vnc.viewer_for(selection[targets[0]].uri, viewers)}"
         if len(targets) < len(selection):
             text += f". Applies to {len(targets)} of {len(selection)} selected"
         result[action] = ActionState(True, text, targets)

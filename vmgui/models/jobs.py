@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 
-from drivers import JobInfo, JobState
+from drivers import JobInfo, JobOperation, JobState
 from drivers.jobs import operation_text
 
 from .format import DASH, bytes_text, duration_text, rate_text
@@ -64,6 +64,20 @@ def details_text(info: JobInfo) -> str:
     known = {"iteration", "remaining_bytes", "dirty_rate", "expected_downtime_ms"}
     parts += [f"{k.replace('_', ' ')} {v:g}" for k, v in info.details if k not in known]
     return " · ".join(parts)
+
+
+def cancel_refusal(info: JobInfo) -> str | None:
+    """Why this job cannot be cancelled from here, or None when its cancel button may work.
+
+    The drivers refuse to abort an incoming migration (only its source can stop
+    it cleanly), so its row offers no active button, just this sentence.
+    """
+    if info.finished:
+        return f"the {operation_text(info.operation)} already ended"
+    if info.operation is JobOperation.MIGRATION_IN:
+        return (f"an incoming migration is cancelled on its source: cancel the outgoing migration of "
+                f"{info.domain} there")
+    return None
 
 
 class JobRow:

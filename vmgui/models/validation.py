@@ -15,11 +15,19 @@ def name_problem(name: str, what: str) -> str | None:
     return None
 
 
-def migrate_flags(persist: bool, undefine_source: bool) -> int:
-    """A live migration, optionally persistent on the destination and undefined at the source."""
-    flags = MigrateFlags.LIVE
-    if persist:
-        flags |= MigrateFlags.PERSIST_DEST
+def migrate_flags(persist: bool, undefine_source: bool, live: bool = True, offline: bool = False) -> int:
+    """Driver flags for the migration dialog's options.
+
+    Unticking *live* leaves the guest paused while its memory is copied (it
+    converges sooner). An offline migration moves a shut-off domain's definition
+    only, and libvirt requires the result to be persistent there.
+    """
+    if offline:
+        flags = MigrateFlags.OFFLINE | MigrateFlags.PERSIST_DEST
+    else:
+        flags = MigrateFlags.LIVE if live else MigrateFlags(0)
+        if persist:
+            flags |= MigrateFlags.PERSIST_DEST
     if undefine_source:
         flags |= MigrateFlags.UNDEFINE_SOURCE
     return int(flags)

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from .. import icons
 from ..models.connections import ConnectionModel
-from ..models.jobs import JobCol, JobKey, JobTableModel
+from ..models.jobs import JobCol, JobKey, JobTableModel, cancel_refusal
 from .names import name_widget
 
 _WIDTHS = {JobCol.DOMAIN: 130, JobCol.OPERATION: 140, JobCol.PROGRESS: 150, JobCol.DONE: 170,
@@ -163,10 +163,12 @@ class JobPanel(QDockWidget):
         palette = bar.palette()
         palette.setColor(QPalette.ColorRole.Highlight, QColor(_CHUNK.get(state, _CHUNK["running"])))
         bar.setPalette(palette)
-        button.setEnabled(not row.info.finished)
-        button.setIcon(icons.icon("cancel") if not row.info.finished else QIcon())
-        button.setText("Cancel" if not row.info.finished else "")
-        button.setToolTip(f"Cancel the {row.texts[JobCol.OPERATION]} of {row.info.domain}")
+        refusal = cancel_refusal(row.info)
+        button.setEnabled(refusal is None)
+        button.setIcon(icons.icon("cancel") if refusal is None else QIcon())
+        button.setText("Cancel" if refusal is None else "")
+        button.setToolTip(f"Cancel the {row.texts[JobCol.OPERATION]} of {row.info.domain}" if refusal is None
+                          else f"Cannot cancel here: {refusal}")
 
     def _rename(self) -> None:
         def ordinal(uri: str) -> int:

@@ -1,0 +1,242 @@
+"""Can this domain move to that connection? The migration dialog's compatibility check.
+
+Split in two so the rules are testable without a driver: :func:`evaluate`
+turns plain :class:`Facts` into a :class:`Check` (findings a person can read,
+each naming the thing that blocks), and :func:`gather` collects those facts off
+the UI thread through the session's bridge. The driver would refuse most of
+these cases too, but only after the user pressed Start; here the reason shows
+before, next to the destination.
+"""
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+import drivers
+from drivers import DomainState, DriverError, ErrorCode, Feature, JobInfo
+from drivers.domxml import DomainXML
+from drivers.jobs import operation_text
+
+from ..bridge import CallAbandoned
+from .domains import Key
+from .validation import migrate_flags
+
+if TYPE_CHECKING:
+    from .session import Session
+
+PROTOCOLS = ((Feature.MIGRATION_V3, "V3"), (Feature.MIGRATION_V2, "V2"))
+
+
+class Level(enum.IntEnum):
+    """How a finding weighs; a check is as bad as its worst finding."""
+
+    OK = 0
+    WARNING = 1
+    BLOCKED = 2
+
+
+class Mode(enum.Enum):
+    LIVE = "live"  # the running guest moves
+    OFFLINE = "offline"  # a shut-off persistent domain: only its definition moves
+    NONE = "none"  # blocked before a mode could be chosen
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: Level
+    text: str
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything the rules need about one (domain, destination) pair."""
+
+    key: Key
+    name: str
+    dest: str
+    state: DomainState
+    persistent: bool
+    src_features: frozenset[Feature] = frozenset()
+    dest_features: frozenset[Feature] = frozenset()
+    job: JobInfo | None = None
+    peer_ok: bool = True  # both drivers accept each other (one kind of hypervisor)
+    same_host: bool = False
+    dest_uuid: str | None = None  # a domain of this name on the destination, if any
+    dest_active: bool = False
+    disks: Mapping[str, bool | None] = field(default_factory=dict)  # path -> the destination sees it
+    error: str | None = None  # the facts could not be gathered
+
+
+@dataclass(frozen=True)
+class Check:
+    key: Key
+    name: str
+    dest: str
+    mode: Mode
+    findings: tuple[Finding, ...]
+
+    @property
+    def level(self) -> Level:
+        return max((f.level for f in self.findings), default=Level.OK)
+
+    @property
+    def blocked(self) -> bool:
+        return self.level is Level.BLOCKED
+
+    def reasons(self) -> list[str]:
+        """The blocking sentences."""
+        return [f.text for f in self.findings if f.level is Level.BLOCKED]
+
+
+def _protocol(src: frozenset[Feature], dest: frozenset[Feature]) -> str | None:
+    return next((name for feature, name in PROTOCOLS if feature in src and feature in dest), None)
+
+
+def _can_migrate(features: frozenset[Feature]) -> bool:
+    return any(feature in features for feature, _name in PROTOCOLS)
+
+
+def _protocol_findings(f: Facts) -> list[Finding]:
+    src_uri = f.key[0]
+    if not _can_migrate(f.src_features):
+        return [Finding(Level.BLOCKED, f"{src_uri} cannot migrate domains")]
+    if not _can_migrate(f.dest_features):
+        return [Finding(Level.BLOCKED, f"the destination {f.dest} cannot receive migrations")]
+    protocol = _protocol(f.src_features, f.dest_features)
+    if protocol is None:
+        return [Finding(Level.BLOCKED, f"{src_uri} and {f.dest} share no migration protocol (V3 or V2)")]
+    if not f.peer_ok:
+        return [Finding(Level.BLOCKED, f"{src_uri} and {f.dest} run different kinds of hypervisor")]
+    if f.same_host:
+        return [Finding(Level.BLOCKED, f"{src_uri} and {f.dest} are the same host (they manage the same "
+                                       "domains)")]
+    return [Finding(Level.OK, f"migration protocol {protocol}, supported by both")]
+
+
+def _mode(f: Facts) -> tuple[Mode, Finding]:
+    if f.state not in (DomainState.SHUTOFF, DomainState.NOSTATE):
+        return Mode.LIVE, Finding(Level.OK, f"{f.name} is running: its memory is copied while it runs")
+    if not f.persistent:
+        return Mode.NONE, Finding(Level.BLOCKED, f"{f.name} is not running and has no definition to move")
+    missing = [uri for uri, feats in ((f.key[0], f.src_features), (f.dest, f.dest_features))
+               if Feature.MIGRATION_OFFLINE not in feats]
+    if missing:
+        return Mode.NONE, Finding(Level.BLOCKED, f"{f.name} is shut off and {' and '.join(missing)} cannot "
+                                                 "migrate a definition offline (start it first)")
+    return Mode.OFFLINE, Finding(Level.OK, f"{f.name} is shut off: only its definition moves (offline migration)")
+
+
+def _name_findings(f: Facts) -> list[Finding]:
+    if f.dest_uuid is None:
+        return [Finding(Level.OK, f"the name {f.name} is free on {f.dest}")]
+    if f.dest_uuid != f.key[1]:
+        return [Finding(Level.BLOCKED, f"a domain named {f.name} already exists on {f.dest}")]
+    if f.dest_active:
+        return [Finding(Level.BLOCKED, f"{f.name} is already running on {f.dest}")]
+    return [Finding(Level.WARNING, f"{f.dest} already holds a definition of {f.name} (same UUID); "
+                                   "the migration replaces it")]
+
+
+def _disk_findings(f: Facts) -> list[Finding]:
+    if not f.disks:
+        return [Finding(Level.OK, f"{f.name} has no disk files to check")]
+    found = []
+    for path, seen in f.disks.items():
+        if seen is False:
+            found.append(Finding(Level.BLOCKED, f"the destination {f.dest} cannot see {path}"))
+        elif seen is None:
+            found.append(Finding(Level.WARNING, f"cannot tell whether the destination {f.dest} sees {path}"))
+    if not found:
+        count = len(f.disks)
+        found.append(Finding(Level.OK, f"{f.dest} sees {'its disk' if count == 1 else f'all {count} disks'}"))
+    return found
+
+
+def evaluate(f: Facts) -> Check:
+    """The findings for one pair; every blocking one names what blocks."""
+    if f.error is not None:
+        return Check(f.key, f.name, f.dest, Mode.NONE, (Finding(Level.BLOCKED, f.error),))
+    if f.key[0] == f.dest:
+        return Check(f.key, f.name, f.dest, Mode.NONE,
+                     (Finding(Level.BLOCKED, f"{f.name} already lives on {f.dest}"),))
+    findings: list[Finding] = []
+    if f.job is not None:
+        findings.append(Finding(Level.BLOCKED, f"{f.name} is busy: its {operation_text(f.job.operation)} "
+                                               f"job {f.job.id} is running"))
+    findings += _protocol_findings(f)
+    mode, said = _mode(f)
+    findings.append(said)
+    findings += _name_findings(f)
+    findings += _disk_findings(f)
+    return Check(f.key, f.name, f.dest, mode, tuple(findings))
+
+
+def flags_for(check: Check, live: bool, persist: bool, undefine_source: bool) -> int:
+    """The driver flags of one migration from the dialog's options and the check's mode."""
+    return migrate_flags(persist, undefine_source, live, offline=check.mode is Mode.OFFLINE)
+
+
+def disk_paths(xml: str) -> list[str]:
+    """Files the destination must see: file/block disk sources (an empty cdrom has none)."""
+    return [d.source for d in DomainXML.parse(xml).disks() if d.source and d.type in ("file", "block")]
+
+
+def _dest_facts(conn: drivers.Connection, name: str, paths: list[str]) -> tuple[str | None, bool,
+                                                                                 dict[str, bool | None]]:
+    """Worker side, on the destination: who holds ``name`` there, and which ``paths`` it sees."""
+    try:
+        other = conn.lookup_by_name(name)
+        uuid, active = other.uuid, other.is_active()
+    except DriverError as exc:
+        if exc.code is not ErrorCode.NO_DOMAIN:
+            raise
+        uuid, active = None, False
+    visible = getattr(conn, "storage_visible", None)
+    seen: dict[str, bool | None] = dict.fromkeys(paths)
+    if visible is not None and paths:
+        try:
+            seen.update(visible(paths))
+        except DriverError as exc:
+            if exc.code is not ErrorCode.NO_SUPPORT:
+                raise
+    return uuid, active, seen
+
+
+def _peer_facts(src: drivers.Connection, dest: drivers.Connection) -> tuple[bool, bool]:
+    """Worker side: (one kind of hypervisor, the same host)."""
+    return (src.migration_peer_ok(dest) and dest.migration_peer_ok(src)), src.same_host(dest)
+
+
+async def gather(session: Session, key: Key, dest: str) -> Facts:
+    """The facts for ``key`` -> ``dest``, read in the bridge's workers; failures become ``error``."""
+    row = session.domains.get(key)
+    name = row.rec.name if row is not None else key[1]
+    if row is None:
+        return Facts(key, name, dest, DomainState.NOSTATE, False, error=f"{name} is gone from {key[0]}")
+    features = session.connections.features()
+    base = Facts(key, name, dest, row.rec.state, row.rec.persistent, features.get(key[0], frozenset()),
+                 features.get(dest, frozenset()), session.jobs.running_job(key[0], key[1], name))
+    if key[0] == dest:
+        return base
+    bridge = session.bridge
+    dest_conn = bridge.connection(dest)
+    if dest_conn is None or not base.dest_features:
+        return replace(base, error=f"the destination {dest} is not connected")
+    try:
+        paths = disk_paths(await session.domain_xml(key))
+        peer, dest_side = await asyncio.gather(
+            bridge.call(key[0], lambda c: _peer_facts(c, dest_conn), f"checking {dest} as a destination"),
+            bridge.call(dest, lambda c: _dest_facts(c, name, paths), f"checking {dest} for {name}"))
+    except (DriverError, CallAbandoned) as exc:
+        return replace(base, error=f"cannot check {name}: {getattr(exc, 'message', None) or exc}")
+    return replace(base, peer_ok=peer[0], same_host=peer[1], dest_uuid=dest_side[0], dest_active=dest_side[1],
+                    disks=dest_side[2])
+
+
+async def check_all(session: Session, keys: list[Key], dest: str) -> list[Check]:
+    """One :class:`Check` per domain, gathered in parallel."""
+    facts = await asyncio.gather(*(gather(session, key, dest) for key in keys))
+    return [evaluate(f) for f in facts]

@@ -1,0 +1,257 @@
+"""The graphical console in an external VNC viewer: which viewer, which address, which argv.
+
+vmgui draws no VNC itself; where a viewer is installed it starts one, detached,
+pointed at the address the *live* domain XML gives (``<graphics type='vnc'>``
+with a port or a unix socket). Viewers differ in what they accept, so each has
+a small argv builder that returns None when it cannot reach that address (no
+unix sockets in gvncviewer, xtightvncviewer and krdc). Domains of a remote
+libvirt host are reached through virt-viewer's ``--connect`` (libvirt tunnels
+the display); a raw address of another machine would not be reachable.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import urllib.parse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from drivers import DriverError, ErrorCode
+from drivers.domxml import DomainXML
+
+from .domains import Key
+
+if TYPE_CHECKING:
+    from .session import Session
+
+#: Preference order: virt-viewer's tools first (they also speak SPICE and libvirt), then plain VNC viewers.
+VIEWERS = ("remote-viewer", "virt-viewer", "vncviewer", "gvncviewer", "xtightvncviewer", "krdc")
+LOOPBACK = ("127.0.0.1", "::1", "localhost", "0.0.0.0", "::")
+
+
+@dataclass(frozen=True)
+class VncAddress:
+    """Where a domain's VNC server listens: a unix socket, or host and TCP port."""
+
+    socket: str | None = None
+    host: str = "127.0.0.1"
+    port: int | None = None
+
+    def describe(self) -> str:
+        return self.socket if self.socket else f"{_bracket(self.host)}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to connect a viewer to: the address, and for libvirt the URI and domain name."""
+
+    address: VncAddress | None
+    libvirt_uri: str | None = None  # set for domains of a libvirt connection
+    remote: bool = False  # that libvirt host is another machine
+    domain: str = ""
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _connect_host(host: str) -> str:
+    """A wildcard listen address is reached on loopback."""
+    return {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+
+
+def vnc_address(xml: str) -> VncAddress | None:
+    """The first ``<graphics type='vnc'>`` of live XML; None when it has none or its port is not known yet."""
+    for g in DomainXML.parse(xml).graphics():
+        if g.type != "vnc":
+            continue
+        if g.socket:
+            return VncAddress(socket=g.socket)
+        if g.port is not None and g.port > 0:
+            return VncAddress(host=_connect_host(g.listen or "127.0.0.1"), port=g.port)
+        return None
+    return None
+
+
+def has_vnc(xml: str) -> bool:
+    return any(g.type == "vnc" for g in DomainXML.parse(xml).graphics())
+
+
+def libvirt_target(uri: str) -> tuple[str | None, bool]:
+    """(the libvirt URI behind a vmgui connection URI, whether it names another machine)."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.scheme == "test" or (parts.scheme == "qemu" and parts.path == "/embed" and not parts.netloc):
+        return None, False
+    inner = uri[len("libvirt:"):] if uri.startswith("libvirt:") else uri
+    host = urllib.parse.urlsplit(inner).hostname
+    return inner, bool(host) and host not in LOOPBACK
+
+
+# -- one argv builder per viewer: None = it cannot reach this target ---------------------------
+def _remote_viewer(exe: str, t: Target) -> list[str] | None:
+    a = t.address
+    if a is None or t.remote:
+        return None
+    if a.socket:
+        return [exe, f"vnc+unix://{a.socket}"]
+    return [exe, f"vnc://{_bracket(a.host)}:{a.port}"]
+
+
+def _virt_viewer(exe: str, t: Target) -> list[str] | None:
+    if t.libvirt_uri is None:  # it only speaks libvirt; an embedded host is not one
+        return None
+    return [exe, "--connect", t.libvirt_uri, t.domain]
+
+
+def _vncviewer(exe: str, t: Target) -> list[str] | None:
+    a = t.address
+    if a is None or t.remote:
+        return None
+    if a.socket:  # TigerVNC takes a socket path as the server
+        return [exe, a.socket]
+    return [exe, f"{_bracket(a.host)}::{a.port}"]
+
+
+def _display_number(exe: str, t: Target) -> list[str] | None:
+    """gvncviewer: host:display (port 5900 + n); no sockets, no other ports."""
+    a = t.address
+    if a is None or t.remote or a.socket or a.port is None or not 5900 <= a.port < 5900 + 10000:
+        return None
+    return [exe, f"{_bracket(a.host)}:{a.port - 5900}"]
+
+
+def _host_port(exe: str, t: Target) -> list[str] | None:
+    a = t.address
+    if a is None or t.remote or a.socket:
+        return None
+    return [exe, f"{_bracket(a.host)}::{a.port}"]
+
+
+def _krdc(exe: str, t: Target) -> list[str] | None:
+    a = t.address
+    if a is None or t.remote or a.socket:
+        return None
+    return [exe, f"vnc://{_bracket(a.host)}:{a.port}"]
+
+
+BUILDERS: dict[str, Callable[[str, Target], list[str] | None]] = {
+    "remote-viewer": _remote_viewer, "virt-viewer": _virt_viewer, "vncviewer": _vncviewer,
+    "gvncviewer": _display_number, "xtightvncviewer": _host_port, "krdc": _krdc,
+}
+
+
+@lru_cache(maxsize=8)
+def _installed(path: str) -> tuple[tuple[str, str], ...]:
+    found = ((name, shutil.which(name, path=path)) for name in VIEWERS)
+    return tuple((name, exe) for name, exe in found if exe)
+
+
+def installed_viewers() -> tuple[tuple[str, str], ...]:
+    """(name, executable) of every known viewer on PATH, in preference order (cached per PATH)."""
+    return _installed(os.environ.get("PATH", os.defpath))
+
+
+def choose(viewers: Sequence[tuple[str, str]], target: Target) -> tuple[list[str] | None, str]:
+    """The argv of the first viewer that can reach ``target``, or (None, why not)."""
+    if not viewers:
+        return None, "no VNC viewer is installed (install virt-viewer or TigerVNC)"
+    for name, exe in viewers:
+        argv = BUILDERS[name](exe, target)
+        if argv is not None:
+            return argv, name
+    names = ", ".join(name for name, _exe in viewers)
+    if target.remote:
+        return None, f"{target.domain} runs on another machine: only virt-viewer reaches its display (found {names})"
+    if target.address is None:
+        return None, f"{target.domain} has no VNC address to connect to"
+    return None, f"none of the installed viewers ({names}) can open {target.address.describe()}"
+
+
+#: (uri, uuid) of domains whose live XML had no VNC graphics when last read: the action says so.
+_WITHOUT_VNC: set[Key] = set()
+
+
+def known_without_vnc(key: Key) -> bool:
+    return key in _WITHOUT_VNC
+
+
+def _remember(key: Key, vnc: bool) -> None:
+    if vnc:
+        _WITHOUT_VNC.discard(key)
+    elif len(_WITHOUT_VNC) < 10000:
+        _WITHOUT_VNC.add(key)
+
+
+def _probe(uri: str) -> Target:
+    """A typical target of ``uri`` before its XML is read: embedded QEMU uses a socket, libvirt a port."""
+    libvirt_uri, remote = libvirt_target(uri)
+    address = VncAddress(socket="/probe.vnc") if libvirt_uri is None else VncAddress(port=5900)
+    return Target(address, libvirt_uri, remote, "")
+
+
+def viewer_for(uri: str, viewers: Sequence[tuple[str, str]]) -> str:
+    """The name of the viewer a domain of ``uri`` would most likely open in."""
+    target = _probe(uri)
+    return next((name for name, exe in viewers if BUILDERS[name](exe, target) is not None),
+                viewers[0][0] if viewers else "a VNC viewer")
+
+
+def why_no_viewer(uri: str, viewers: Sequence[tuple[str, str]], key: Key, name: str) -> str | None:
+    """Why the graphical console cannot open for a domain of ``uri`` (before its XML is read), or None.
+
+    Phrased to follow the domain's name, as the other action tooltips are.
+    """
+    if not viewers:
+        return "cannot be shown: no VNC viewer is installed (install virt-viewer or TigerVNC)"
+    if known_without_vnc(key):
+        return "has no VNC graphics (add <graphics type='vnc'/> to its definition)"
+    target = _probe(uri)
+    if any(BUILDERS[n](exe, target) is not None for n, exe in viewers):
+        return None
+    if target.remote:
+        return "runs on another machine: only virt-viewer reaches its display (install virt-viewer)"
+    return (f"cannot be shown: {', '.join(n for n, _exe in viewers)} cannot open a display of {uri} "
+            "(install remote-viewer or TigerVNC)")
+
+
+def plan(xml: str, uri: str, name: str, viewers: Sequence[tuple[str, str]]) -> tuple[list[str] | None, str]:
+    """The viewer argv for ``name``'s live XML on ``uri``, or (None, why not)."""
+    if not has_vnc(xml):
+        return None, f"{name} has no VNC graphics (add <graphics type='vnc'/> to its definition)"
+    libvirt_uri, remote = libvirt_target(uri)
+    return choose(viewers, Target(vnc_address(xml), libvirt_uri, remote, name))
+
+
+def launch(argv: list[str]) -> None:
+    """Start the viewer in its own session: it outlives a closing vmgui and gets no terminal signals."""
+    try:
+        subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL,  # noqa: S603 - argv list
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True)
+    except OSError as exc:
+        raise DriverError(ErrorCode.OPERATION_FAILED, f"cannot start {argv[0]}: {exc.strerror or exc}") from None
+
+
+async def open_graphical_console(session: Session, key: Key) -> list[str] | None:
+    """Read ``key``'s live XML through the bridge and start a viewer on it; failures go to the messages."""
+    row = session.domains.get(key)
+    name = row.rec.name if row is not None else key[1]
+    try:
+        xml = await session.domain_xml(key)
+    except DriverError as exc:
+        session.messages.error(exc, f"Opening the graphical console of {name}")
+        return None
+    _remember(key, has_vnc(xml))
+    argv, why = plan(xml, key[0], name, installed_viewers())
+    if argv is None:
+        session.messages.add("warning", f"Cannot open the graphical console of {name}", why[0].upper() + why[1:] + ".")
+        return None
+    try:
+        launch(argv)
+    except DriverError as exc:
+        session.messages.error(exc, f"Opening the graphical console of {name}")
+        return None
+    session.status.emit(f"Opened the graphical console of {name} in {why}")
+    return argv
