@@ -1,0 +1,103 @@
+"""The New VM wizard on real QEMU: direct kernel boot of the e2e test guest with a new qcow2 disk."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from drivers import DomainState, JobState
+from drivers.domxml import DomainXML
+from vmgui.models.newvm import MIB, Source
+
+from test_newvm import disk_jobs, open_wizard
+
+# The real-QEMU fixtures (private roots and runtime dirs, the multiboot guest, leftover-process checks)
+# live in tests/e2e/conftest.py: imported, not copied.
+_spec = importlib.util.spec_from_file_location("e2e_fixtures", Path(__file__).resolve().parents[1] / "e2e" / "conftest.py")
+e2e = importlib.util.module_from_spec(_spec)
+sys.modules["e2e_fixtures"] = e2e
+_spec.loader.exec_module(e2e)
+env = e2e.env
+guest_kernel = e2e.guest_kernel
+from e2e_helpers import QEMU, QEMU_IMG, wait_heartbeat  # noqa: E402 - on sys.path once e2e's conftest ran
+
+pytestmark = [pytest.mark.qemu,
+              pytest.mark.skipif(not (QEMU and QEMU_IMG), reason="qemu-system-x86_64 / qemu-img are not installed "
+                                                                 "(Debian: qemu-system-x86 qemu-utils)")]
+
+
+def image_info(path: Path) -> dict:
+    """What qemu-img says of a disk file (-U: the running VM holds its lock)."""
+    out = subprocess.run([QEMU_IMG, "info", "-U", "--output=json", str(path)], check=True, capture_output=True,
+                         text=True).stdout
+    return json.loads(out)
+
+
+def test_kernel_boot_with_a_new_qcow2_disk_runs(env, open_window, qtbot):  # noqa: ANN001 - env first: torn down last
+    uri = env.uri()
+    window = open_window(uri)
+    dialog = open_wizard(window, qtbot)
+    assert dialog.target().can_create_disks and dialog.target().image_dir == str(env.root() / "images")
+    dialog.name.setText("wizard1")
+    dialog.source_buttons[Source.KERNEL].setChecked(True)
+    dialog.kernel.setText(env.kernel)
+    dialog.next()
+    dialog.memory.setValue(64)
+    dialog.vcpus.setValue(1)
+    dialog.disk_size.setText("64 MiB")
+    dialog.next()
+    assert dialog.issues() == [] and dialog.start.isChecked()
+    dialog.accept()
+    conn = window.session.bridge.connection(uri)
+    path = env.root() / "images" / "wizard1.qcow2"
+    try:
+        qtbot.waitUntil(lambda: any(d.name == "wizard1" and d.is_active() for d in conn.list_all_domains()),
+                        timeout=30000)
+        jobs = disk_jobs(window, uri)
+        assert [j.state for j in jobs] == [JobState.COMPLETED] and jobs[0].domain == "wizard1.qcow2"
+        dom = conn.lookup_by_name("wizard1")
+        assert dom.state()[0] is DomainState.RUNNING
+        definition = DomainXML.parse(dom.xml_desc())
+        assert definition.kernel == env.kernel and [d.source for d in definition.disks()] == [str(path)]
+        info = image_info(path)
+        assert info["format"] == "qcow2" and info["virtual-size"] == 64 * MIB
+        wait_heartbeat(env.root() / "logs" / "wizard1.serial.log", 0)  # the guest really runs
+    finally:
+        for d in conn.list_all_domains():
+            if d.is_active():
+                d.destroy()
+
+
+def test_iso_install_with_a_preallocated_raw_disk_starts(env, open_window, qtbot, tmp_path):  # noqa: ANN001
+    iso = tmp_path / "installer.iso"
+    iso.write_bytes(bytes(1024 * 1024))  # not bootable: the VM runs its firmware, which is all this needs
+    uri = env.uri()
+    window = open_window(uri)
+    dialog = open_wizard(window, qtbot)
+    dialog.name.setText("wizard2")
+    dialog.iso.setText(str(iso))
+    dialog.next()
+    dialog.memory.setValue(64)
+    dialog.disk_size.setText("32 MiB")
+    dialog.disk_format.setCurrentText("raw")
+    dialog.preallocate.setChecked(True)
+    dialog.next()
+    dialog.accept()
+    conn = window.session.bridge.connection(uri)
+    path = env.root() / "images" / "wizard2.raw"
+    try:
+        qtbot.waitUntil(lambda: any(d.name == "wizard2" and d.is_active() for d in conn.list_all_domains()),
+                        timeout=30000)
+        definition = DomainXML.parse(conn.lookup_by_name("wizard2").xml_desc())
+        assert definition.boot_devices == ["cdrom", "hd"] and [g.type for g in definition.graphics()] == ["vnc"]
+        info = image_info(path)
+        assert info["format"] == "raw" and info["virtual-size"] == 32 * MIB
+        assert path.stat().st_blocks * 512 >= 32 * MIB  # allocated now, not sparse
+    finally:
+        for d in conn.list_all_domains():
+            if d.is_active():
+                d.destroy()
