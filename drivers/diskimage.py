@@ -46,7 +46,7 @@ def job_key(path: str) -> str:
     return f"disk:{path}"
 
 
-def check_paths(paths: object) -> list[str]:
+def check_path_list(paths: object) -> list[str]:
     """``storage_visible``'s argument: a list of strings (INVALID_ARG otherwise)."""
     if isinstance(paths, (str, bytes)) or not isinstance(paths, Iterable):
         raise invalid_arg(f"paths must be a list of file paths, not {paths!r}")

@@ -12,8 +12,8 @@ Modules: layout (root and runtime paths), cmdline (XML -> argv), monitor
 events), domain (lifecycle), saveops/saveimg/streams (save, restore),
 snapshots, backup, migration, storage (qemu-img), connection.
 
-Extras beyond the contract: ``conn.create_disk(path, size_bytes, fmt, flags)``,
-``conn.root``, ``dom.serial_log()``, ``dom.qemu_pid()``.
+Extras beyond the contract: ``conn.root``, ``dom.serial_log()``, ``dom.qemu_pid()``;
+``PREALLOCATE`` is an alias of ``drivers.DiskCreateFlags.PREALLOCATE``.
 """
 from __future__ import annotations
 

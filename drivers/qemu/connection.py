@@ -7,6 +7,7 @@ import socket
 from typing import Any
 
 from ..base import Connection, Domain
+from ..diskimage import check_path_list, job_key, locally_visible
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import (
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 
 FEATURES = frozenset({
     Feature.JOBS, Feature.BACKUP, Feature.SNAPSHOTS, Feature.MANAGED_SAVE, Feature.SAVE_RESTORE,
-    Feature.AUTOSTART, Feature.DEFINE, Feature.DISK_CREATE, Feature.TYPED_PARAM_STRING,
+    Feature.AUTOSTART, Feature.DEFINE, Feature.DISK_CREATE, Feature.RENAME, Feature.TYPED_PARAM_STRING,
     Feature.MIGRATION_V3, Feature.MIGRATION_V2, Feature.MIGRATION_PARAMS, Feature.MIGRATION_OFFLINE,
     Feature.FD_PASSING,
     Feature.SERIAL_CONSOLE, Feature.SCREENSHOT,
@@ -161,20 +162,26 @@ class QemuConnection(StatefulConnection):
     def create_disk(self, path: str, size_bytes: int, fmt: str = "qcow2", flags: int = 0) -> int | None:
         """Create a disk image with qemu-img, as a DISK_CREATE job.
 
-        ``flags``: ``storage.PREALLOCATE`` (1) allocates every byte now (the
-        job then shows progress), ``JobFlags.ASYNC`` returns the job id at once.
-        INVALID_ARG for a bad path, size or format; OPERATION_INVALID when the
-        file exists.
+        ``flags``: ``DiskCreateFlags.PREALLOCATE`` allocates every byte now (the
+        job then shows progress; ``abort_job(id)`` kills qemu-img and removes the
+        file), ``JobFlags.ASYNC`` returns the job id at once. INVALID_ARG for a
+        bad path, size or format; OPERATION_INVALID when the file exists.
         """
         flags = check_flags(flags, int(storage.PREALLOCATE | JobFlags.ASYNC), "create_disk")
         self._check_open()
         path, size, fmt = storage.check_create_args(path, size_bytes, fmt)
-        job = self.host.jobs.begin(f"disk:{path}", os.path.basename(path), JobOperation.DISK_CREATE, "create")
+        job = self.host.jobs.begin(job_key(path), os.path.basename(path), JobOperation.DISK_CREATE, "create")
 
         def worker(job: Job) -> None:
             storage.create(job, path, size, fmt, bool(flags & storage.PREALLOCATE))
 
         return self.run_job(job, worker, bool(flags & JobFlags.ASYNC))
+
+    def storage_visible(self, paths: list[str]) -> dict[str, bool | None]:
+        """The local filesystem: a file (or device) is there; a directory or dangling symlink is not."""
+        paths = check_path_list(paths)
+        self._check_open()
+        return {path: locally_visible(path) for path in paths}
 
     # -- jobs ------------------------------------------------------------------------
     def run_job(self, job: Job, worker: Any, asynchronous: bool) -> Any:

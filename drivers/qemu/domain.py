@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..base import Screenshot, Snapshot
 from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
 from ..flags import (
-    CreateFlags, DomainState, EventType, JobFlags, JobOperation, PausedReason, ResumedDetail, RunningReason,
+    CreateFlags, DefinedDetail, DomainState, EventType, JobFlags, JobOperation, PausedReason, ResumedDetail, RunningReason,
     SaveFlags, ShutoffReason, StartedDetail, StoppedDetail, SuspendedDetail, UndefineFlags, UndefinedDetail,
 )
 from ..jobs import Job
-from ..lifecycle import check_autostart_allowed, check_can_pause, check_can_resume, check_undefine, not_running
+from ..lifecycle import (
+    check_autostart_allowed, check_can_pause, check_can_resume, check_rename, check_undefine, not_running,
+)
 from ..records import DomainRecord
 from ..stateful import StatefulDomain
 from . import backup as backup_mod
@@ -246,6 +248,35 @@ class QemuDomain(StatefulDomain):
             else:
                 host.remove(dom)
             host.emit(dom, EventType.UNDEFINED, UndefinedDetail.REMOVED)
+
+    def rename(self, new_name: str, flags: int = 0) -> None:
+        """Rename an inactive persistent domain: its config (kept under its uuid) is rewritten atomically."""
+        check_flags(flags, 0, "rename")
+        host = self._host
+        with host.lock:
+            dom = self._idle("rename")
+            name = check_rename(dom, new_name, host.by_name)
+            old_name, old_config = dom.name, dom.config
+            assert old_config is not None  # persistent
+            config = old_config.copy()
+            config.name = name
+            dom.config = config
+            host.rename(dom, name)
+            try:
+                host.save_config(dom)
+            except DriverError:
+                dom.config = old_config
+                host.rename(dom, old_name)
+                try:
+                    host.save_config(dom)
+                except DriverError:
+                    pass
+                raise
+            host.rename_files(old_name, name)
+            dom.touch()
+            self._name = name
+            host.emit(dom, EventType.UNDEFINED, UndefinedDetail.RENAMED, name=old_name)
+            host.emit(dom, EventType.DEFINED, DefinedDetail.RENAMED)
 
     # -- save --------------------------------------------------------------------
     def _begin_save(self, action: str) -> tuple[QDom, Job]:

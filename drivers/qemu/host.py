@@ -49,6 +49,9 @@ _PAUSED_STATUS = {
 }
 
 
+_PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
 class LiveVM:
     """A running QEMU process of a domain, seen through its supervisor and QMP."""
 
@@ -94,6 +97,18 @@ class LiveVM:
         except (OSError, IndexError, ValueError):
             return 0
         return ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+
+    def rss_kib(self) -> int | None:
+        """Resident memory of the QEMU process (VmRSS), from /proc/<pid>/statm: one short read, no parsing."""
+        pid = self.pid
+        if not pid:
+            return None
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as fh:
+                resident = int(fh.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            return None
+        return resident * _PAGE_KIB
 
     def detach(self) -> None:
         """Drop our ties to the process: consoles hang up (after their buffered output), QMP, supervisor."""
@@ -159,10 +174,14 @@ class QDom:
 
     def record(self) -> DomainRecord:
         d = self.definition
-        cpu = self.live.cpu_time_ns() if self.live is not None else 0
-        return DomainRecord(self.name, self.uuid, self.id, self.state, self.reason, self.persistent,
+        vm = self.live
+        if vm is None:
+            return DomainRecord(self.name, self.uuid, None, self.state, self.reason, self.persistent,
+                                self.autostart, self.managed_save, len(self.snapshots), d.current_memory_kib,
+                                d.memory_kib, d.vcpus, 0, self.title)
+        return DomainRecord(self.name, self.uuid, vm.id, self.state, self.reason, self.persistent,
                             self.autostart, self.managed_save, len(self.snapshots), d.current_memory_kib,
-                            d.memory_kib, d.vcpus, cpu, self.title)
+                            d.memory_kib, d.vcpus, vm.cpu_time_ns(), self.title, vm.started, vm.rss_kib())
 
 
 class QemuHost(StatefulHost[QDom]):
@@ -267,6 +286,16 @@ class QemuHost(StatefulHost[QDom]):
             return
         write_json(self.layout.meta(dom.uuid), {"name": dom.name, "autostart": dom.autostart,
                                                 "current_snapshot": dom.current_snapshot})
+
+    def rename_files(self, old: str, new: str) -> None:
+        """Move QEMU's log of a renamed domain along (unless one of the new name is there already)."""
+        src, dst = self.layout.log(old), self.layout.log(new)
+        if src.exists() and not dst.exists():
+            try:
+                os.replace(src, dst)
+            except OSError as exc:
+                log.warning("keeping %s after the rename to '%s': %s", src, new, exc.strerror)
+        unlink(self.layout.serial_log(old))  # a new boot starts it afresh anyway
 
     def save_snapshot(self, dom: QDom, snap: SnapshotDef) -> None:
         write_file(self.layout.snapshot_dir(dom.uuid) / f"{snap.name}.xml", snap.to_xml())

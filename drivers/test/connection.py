@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from ..base import Connection, Domain
-from ..diskimage import check_create_args, check_paths, job_key
+from ..diskimage import check_create_args, check_path_list, job_key
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import (
@@ -148,7 +148,7 @@ class TestConnection(StatefulConnection):
 
     def storage_visible(self, paths: list[str]) -> dict[str, bool | None]:
         """Test hosts share one simulated storage (see :mod:`drivers.test.storage`)."""
-        paths = check_paths(paths)
+        paths = check_path_list(paths)
         self._check_open()
         return storage.visible(paths)
 
