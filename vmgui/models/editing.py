@@ -17,6 +17,7 @@ from lxml import etree
 from drivers.domxml import MAX_VCPUS, Disk, DomainXML, Interface
 from drivers.errors import DriverError
 
+from .hardware import nic_text
 from .validation import name_problem
 
 try:  # the named flag where the core has it
@@ -41,9 +42,7 @@ class Nic:
     index: int | None = None
 
     def text(self) -> str:
-        where = {"user": "user-mode (NAT)", "network": f"network {self.source}",
-                 "bridge": f"bridge {self.source}"}.get(self.type, f"{self.type} {self.source or ''}".strip())
-        return f"{self.model or 'default'} on {where}" + (f", MAC {self.mac}" if self.mac else "")
+        return nic_text(self.type, self.source, self.model, self.mac)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,9 @@ from drivers.base import Screenshot
 from ..bridge import Bridge
 from .connections import ConnectionModel, ConnState
 from .domains import DomainTableModel, Key
+from .editing import XML_INACTIVE, EditPlan
 from .filters import FilterState
+from .history import History
 from .jobs import JobTableModel
 from .messages import MessageModel
 
@@ -50,6 +52,7 @@ class Session(QObject):
         self.jobs = JobTableModel(self)
         self.messages = MessageModel(self)
         self.filters = FilterState(self)
+        self.history = History(self)  # CPU/memory graphs of the recently shown domains
         self.filters.changed.connect(self.apply_filter)
         self.bridge.eventsArrived.connect(self._on_events)
         self.bridge.busyChanged.connect(self._on_busy)
@@ -140,6 +143,7 @@ class Session(QObject):
         self.jobs.remove_connection(uri)
         self.connections.remove(uri)
         self._dirty.pop(uri, None)
+        self.history.forget_connection(uri)
 
     def give_up(self, uri: str) -> None:
         """Stop waiting on ``uri``'s hung calls; a connection still opening is dropped."""
@@ -175,6 +179,7 @@ class Session(QObject):
             return
         self.domains.retain(uri, {r.uuid for r in records})
         self.connections.update(uri, domains=len(records))
+        self.history.collect(self.domains.get, uri)
 
     def _resync_all(self) -> None:
         for row in self.connections.rows():
@@ -209,6 +214,7 @@ class Session(QObject):
                     continue
                 if self.connections.get(uri) is not None:
                     self.domains.apply(uri, records, removed=gone)
+                    self.history.collect(self.domains.get, uri)
                     if gone:
                         self.connections.update(uri, domains=self.domains.total(uri))
         finally:
@@ -275,3 +281,46 @@ class Session(QObject):
     def supports(self, uri: str, feature: Feature) -> bool:
         """From the features cached at connect time: no driver call."""
         return feature in self.connections.features().get(uri, frozenset())
+
+    # -- details: sampling and editing ----------------------------------------------
+    def sample(self, key: Key) -> None:
+        """Re-read one domain now (the details pane's graphs), unless its connection is busy or not ready."""
+        row = self.connections.get(key[0])
+        if row is not None and row.ready and self.bridge.pending(key[0]) == 0 and not self._stopped:
+            self.mark_dirty(key[0], {key[1]})
+
+    async def inactive_xml(self, key: Key) -> str:
+        """The definition the next start uses (the live one of a transient domain)."""
+        return await self.bridge.call_domain(*key, _inactive_xml, "reading the definition to edit")
+
+    async def edit_source(self, key: Key) -> tuple[str, bool, frozenset[str]]:
+        """The definition the next start uses, the autostart flag, and the other domains' names."""
+        def read(conn: Any) -> tuple[str, bool, frozenset[str]]:
+            dom = conn.lookup_by_uuid(key[1])
+            names = frozenset(d.name for d in conn.list_all_domains()) - {dom.name}
+            return _inactive_xml(dom), bool(dom.autostart), names
+        return await self.bridge.call(key[0], read, "reading the definition to edit")
+
+    async def apply_edit(self, key: Key, plan: EditPlan) -> None:
+        """Define the new XML (same uuid), then rename, then set autostart: in that order, in one worker call."""
+        name = self._name(key)
+
+        def apply(dom: Any) -> None:
+            if plan.xml is not None:
+                dom.connection.define_xml(plan.xml)
+            if plan.rename_to is not None:
+                dom.rename(plan.rename_to)
+            if plan.autostart is not None:
+                dom.set_autostart(plan.autostart)
+        self.domains.set_busy(key, "applying changes")
+        try:
+            await self.bridge.call_domain(key[0], key[1], apply, f"applying changes to {name}")
+        finally:
+            self.domains.set_busy(key, "")
+            if self.connections.get(key[0]) is not None:
+                self.mark_dirty(key[0], {key[1]})
+        self.status.emit(f"Applied the changes to {plan.rename_to or name}")
+
+
+def _inactive_xml(dom: Any) -> str:
+    return str(dom.xml_desc(XML_INACTIVE if dom.is_persistent() else 0))

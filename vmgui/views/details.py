@@ -1,58 +1,71 @@
-"""The details pane: an overview of the selected domain (with a screen thumbnail) and its XML.
+"""The details pane: overview (with uptime, CPU and memory graphs and a screen thumbnail),
+hardware summary and XML (viewable, editable with a diff before applying).
 
-The overview comes from the row already in the table (no driver call); the XML
-is fetched through the session when the XML tab is visible, and a late answer
-for a domain no longer selected is dropped.
+The overview comes from the row already in the table (no driver call). While
+it shows a running domain, that one domain is re-read about once a second
+through the session (off the UI thread), which feeds its graphs; the sampling
+stops when the pane shows another tab, another domain, or nothing. The other
+tabs read the XML through the session when shown; late answers for a domain
+no longer selected are dropped.
 """
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+import time
 
-from PySide6.QtGui import QFont, QFontDatabase
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
-    QFormLayout, QLabel, QPlainTextEdit, QScrollArea, QTabWidget, QVBoxLayout, QWidget,
+    QFormLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QTabWidget, QVBoxLayout, QWidget,
 )
 
-from drivers import JobInfo
-from drivers.base import Screenshot
+from drivers import Feature, JobInfo
 from drivers.flags import describe_state
 from drivers.jobs import operation_text
 
 from ..models.domains import DomainRow, Key
-from ..models.format import bytes_text
-from ..models.messages import explain
+from ..models.format import DASH, bytes_text, duration_text
+from ..models.session import Session
+from .editflow import EditFlow
+from .graphs import Graph
+from .hardware import HardwareView
 from .names import name_widget
 from .screen import ScreenThumbnail
+from .xmltab import XmlPane
 
-FIELDS = ("Name", "Title", "UUID", "State", "Connection", "vCPUs", "Memory", "CPU usage", "Persistent",
+FIELDS = ("Name", "Title", "UUID", "State", "Uptime", "Connection", "vCPUs", "Memory", "CPU usage", "Persistent",
           "Autostart", "Snapshots", "Saved state", "Job")
+#: how often the shown running domain is re-read for its graphs
+SAMPLE_S = 1.0
+
+
+def uptime_text(started_at: float | None, active: bool, now: float) -> str:
+    """``3 d 4:05:06``, ``12:34`` — or a dash while stopped or when the driver does not say."""
+    if not active or started_at is None:
+        return DASH
+    days, rest = divmod(max(0.0, now - started_at), 86400)
+    return f"{int(days)} d {duration_text(rest)}" if days else duration_text(rest)
 
 
 class DetailsPane(QTabWidget):
-    """Tabs: Overview and XML."""
+    """Tabs: Overview, Hardware and XML, over the selected domain."""
 
-    def __init__(self, fetch_xml: Callable[[Key], Awaitable[str]],
-                 spawn: Callable[[Coroutine[Any, Any, None], str], object], parent: QWidget | None = None,
-                 *, fetch_screen: Callable[[Key], Awaitable[Screenshot]] | None = None,
-                 screen_supported: Callable[[str], bool] = lambda _uri: False) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None, sample_s: float = SAMPLE_S) -> None:
         super().__init__(parent)
         name_widget(self, "detailsPane")
-        self._fetch_xml = fetch_xml
-        self._spawn = spawn
+        self._session = session
         self._key: Key | None = None
-        self._xml_for: Key | None = None
+        self._row: DomainRow | None = None
+        self.flow = EditFlow(session, self, self._applied)
 
         scroller = QScrollArea(self)
         scroller.setWidgetResizable(True)
         scroller.setFrameShape(QScrollArea.Shape.NoFrame)
         overview = QWidget(scroller)
         scroller.setWidget(overview)
+        self.overview = scroller
         form = QFormLayout(overview)
         self.values: dict[str, QLabel] = {}
         for field in FIELDS:
-            label = QLabel("—", overview)
+            label = QLabel(DASH, overview)
             label.setWordWrap(field not in ("UUID", "Connection"))
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setObjectName(f"detail_{field.lower().replace(' ', '_')}")
@@ -60,41 +73,62 @@ class DetailsPane(QTabWidget):
             form.addRow(f"{field}:", label)
         self.placeholder = QLabel("Select a domain to see its details.", overview)
         self.placeholder.setObjectName("detailsPlaceholder")
+        self.edit_button = QPushButton("Edit…", overview)
+        name_widget(self.edit_button, "editDomain")
+        self.edit_button.clicked.connect(self.edit)
+        top = QHBoxLayout()
+        top.addWidget(self.placeholder, 1)
+        top.addStretch(1)
+        top.addWidget(self.edit_button)
         wrapper = QVBoxLayout()
-        wrapper.addWidget(self.placeholder)
+        wrapper.addLayout(top)
         form.insertRow(0, wrapper)
-        self.thumbnail: ScreenThumbnail | None = None
-        if fetch_screen is not None:
-            self.thumbnail = ScreenThumbnail(fetch_screen, screen_supported, spawn, overview)
-            self.thumbnail.setVisible(False)
-            form.addRow(self.thumbnail)  # last: the fields stay in view on a short pane
+        self.cpu_graph = Graph("cpuGraph", "CPU", lambda v: f"{v:.0f} %", "#1570ef", overview)
+        self.memory_graph = Graph("memoryGraph", "Memory", bytes_text, "#7a5af8", overview)
+        form.addRow(self.cpu_graph)
+        form.addRow(self.memory_graph)
+        self.thumbnail = ScreenThumbnail(session.screenshot, lambda uri: session.supports(uri, Feature.SCREENSHOT),
+                                         session.spawn, overview)
+        self.thumbnail.setVisible(False)
+        form.addRow(self.thumbnail)  # last: the fields stay in view on a short pane
 
-        self.xml = QPlainTextEdit(self)
-        name_widget(self.xml, "domainXml")
-        self.xml.setReadOnly(True)
-        self.xml.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        self.xml.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont) or QFont("monospace"))
+        self.hardware = HardwareView(session, self)
+        self.xml = XmlPane(session, self.flow, self)
         self.addTab(scroller, "Overview")
+        self.addTab(self.hardware, "Hardware")
         self.addTab(self.xml, "XML")
-        self.currentChanged.connect(lambda _i: self._maybe_fetch())
+        self.currentChanged.connect(lambda _i: self._tab_shown())
+        self._sampler = QTimer(self)
+        self._sampler.setInterval(int(sample_s * 1000))
+        self._sampler.timeout.connect(self._tick)
+        session.history.changed.connect(self._history_changed)
+        self._set_edit_enabled()
 
+    # -- the selection ---------------------------------------------------------------
     def show_row(self, row: DomainRow | None, job: JobInfo | None = None) -> None:
         """Fill the overview from ``row`` (None: nothing or several selected)."""
-        changed = (row.key if row else None) != self._key
-        self._key = row.key if row else None
+        key = row.key if row else None
+        changed = key != self._key
+        self._key, self._row = key, row
         self.placeholder.setVisible(row is None)
-        if self.thumbnail is not None:
-            self.thumbnail.show_row(row)
+        self.thumbnail.show_row(row)
+        if changed:
+            self.hardware.show_key(key)
+            self.xml.show_key(key)
+            if key is not None:
+                self._session.history.track(key)
+        self._set_edit_enabled()
         if row is None:
             for label in self.values.values():
-                label.setText("—")
-            self.xml.setPlainText("")
-            self._xml_for = None
+                label.setText(DASH)
+            self._draw_graphs()
+            self._sampler.stop()
             return
         rec = row.rec
         values = {
-            "Name": rec.name, "Title": rec.title or "—", "UUID": rec.uuid,
+            "Name": rec.name, "Title": rec.title or DASH, "UUID": rec.uuid,
             "State": describe_state(rec.state, rec.reason) + (f" — {row.busy}…" if row.busy else ""),
+            "Uptime": uptime_text(getattr(rec, "started_at", None), rec.id is not None, time.time()),
             "Connection": row.uri, "vCPUs": str(rec.vcpus),
             "Memory": f"{bytes_text(rec.memory_kib * 1024)} of {bytes_text(rec.max_memory_kib * 1024)}",
             "CPU usage": row.texts[4], "Persistent": "yes" if rec.persistent else "no (transient)",
@@ -105,21 +139,73 @@ class DetailsPane(QTabWidget):
         for field, text in values.items():
             self.values[field].setText(text)
         if changed:
-            self._xml_for = None
-            self.xml.setPlainText("")
-            self._maybe_fetch()
+            self._draw_graphs()
+            self._tab_shown()
+        self._update_sampler()
 
-    def _maybe_fetch(self) -> None:
-        if self.currentWidget() is self.xml and self._key is not None and self._xml_for != self._key:
-            self._xml_for = self._key
-            self.xml.setPlainText("Loading…")
-            self._spawn(self._load(self._key), "Reading the domain XML")
+    def _set_edit_enabled(self) -> None:
+        row = self._row
+        ok = row is not None and self._session.supports(row.uri, Feature.DEFINE)
+        self.edit_button.setEnabled(ok)
+        self.edit_button.setToolTip(
+            "Change name, memory, vCPUs, boot order, disks and network" if ok
+            else "Select one domain to edit it" if row is None
+            else f"{row.uri} cannot change definitions")
 
-    async def _load(self, key: Key) -> None:
-        try:
-            text = await self._fetch_xml(key)
-        except Exception as exc:  # noqa: BLE001 - shown in place, not as a dialog
-            title, message, hint = explain(exc, "Reading the XML")
-            text = f"<!-- {title}: {message} {hint} -->"
-        if self._key == key:
-            self.xml.setPlainText(text)
+    def edit(self) -> None:
+        if self._key is not None:
+            self.flow.edit(self._key)
+
+    def _applied(self, key: Key) -> None:
+        """A new definition: the hardware and XML tabs read it again."""
+        if key == self._key:
+            self.hardware.reload()
+            self.xml.reload()
+            self._tab_shown()
+
+    # -- tabs and sampling ---------------------------------------------------------------
+    def _tab_shown(self) -> None:
+        if self.currentWidget() is self.xml:
+            self.xml.maybe_fetch()
+        elif self.currentWidget() is self.hardware:
+            self.hardware.maybe_fetch()
+        self._update_sampler()
+
+    def sampling(self) -> bool:
+        """Whether the shown domain is being re-read for its graphs."""
+        return self._sampler.isActive()
+
+    def _update_sampler(self) -> None:
+        row = self._row
+        wanted = row is not None and row.rec.id is not None and self.currentWidget() is self.overview
+        if wanted and not self._sampler.isActive():
+            self._sampler.start()
+        elif not wanted:
+            self._sampler.stop()
+
+    def _tick(self) -> None:
+        row = self._row
+        if row is None or row.rec.id is None or not self.isVisible() or self.currentWidget() is not self.overview:
+            self._sampler.stop()
+            return
+        self._session.sample(row.key)
+        self.values["Uptime"].setText(uptime_text(getattr(row.rec, "started_at", None), True, time.time()))
+
+    # -- graphs ------------------------------------------------------------------------
+    def _history_changed(self, key: Key) -> None:
+        if key == self._key:
+            self._draw_graphs()
+
+    def _draw_graphs(self) -> None:
+        row = self._row
+        if row is None:
+            self.cpu_graph.set_values([], note=DASH)
+            self.memory_graph.set_values([], note=DASH)
+            return
+        points = self._session.history.points(row.key)
+        note = "" if row.rec.id is not None else "not running"
+        if not note and len(points) < 2:
+            note = "collecting…" if not points or points[-1].cpu is None else ""
+        self.cpu_graph.set_values([p.cpu for p in points], 100.0, note)
+        self.memory_graph.set_values([p.memory_kib * 1024 for p in points], row.rec.max_memory_kib * 1024,
+                                     "" if points and row.rec.id is not None else note)

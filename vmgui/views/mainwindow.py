@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (
     QApplication, QLabel, QMainWindow, QSplitter, QSystemTrayIcon, QToolBar, QVBoxLayout, QWidget,
 )
 
-from drivers import Feature, JobInfo, JobState
+from drivers import JobInfo, JobState
 from drivers.jobs import operation_text
 
 from .. import icons
@@ -54,8 +54,7 @@ class MainWindow(QMainWindow):
         self.domain_actions = DomainActions(self, self.trigger)
         self.commands = Commands(self, session, self.table.selected_keys, self.action_states)
         self.filter_bar = FilterBar(session.filters, session.connections, self)
-        self.details = DetailsPane(session.domain_xml, session.spawn, self, fetch_screen=session.screenshot,
-                                   screen_supported=lambda uri: session.supports(uri, Feature.SCREENSHOT))
+        self.details = DetailsPane(session, self)
         self.message_area = MessageArea(session.messages, self)
         self.job_panel = JobPanel(session.jobs, session.connections, session.cancel_job, self)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.job_panel)

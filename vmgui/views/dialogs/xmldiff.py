@@ -1,0 +1,57 @@
+"""``xmlDiffDialog``: what a new definition changes, as a coloured unified diff, before it is applied.
+
+Both the edit form and the XML editor end here: nothing is defined until the
+person has seen the lines that change and pressed Apply.
+"""
+from __future__ import annotations
+
+from html import escape
+
+from PySide6.QtGui import QFont, QFontDatabase
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTextEdit, QVBoxLayout, QWidget
+
+from ..names import name_widget
+
+_COLOURS = {"+": ("#067647", "#ecfdf3"), "-": ("#b42318", "#fef3f2"), "@": ("#475467", "#f2f4f7")}
+
+
+def diff_html(lines: list[str]) -> str:
+    """Added lines green, removed red, hunk headers grey; everything escaped."""
+    out = []
+    for line in lines:
+        key = "" if line.startswith(("+++", "---")) else line[:1]
+        fg, bg = _COLOURS.get(key, ("#101828", "transparent"))
+        out.append(f'<div style="color:{fg}; background:{bg}; white-space:pre">{escape(line) or "&nbsp;"}</div>')
+    return "".join(out)
+
+
+class XmlDiffDialog(QDialog):
+    """Apply (``diffApply``) accepts, Cancel rejects; ``lines`` are the unified diff shown."""
+
+    def __init__(self, name: str, lines: list[str], note: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        name_widget(self, "xmlDiffDialog")
+        self.setWindowTitle(f"Apply these changes to {name}?")
+        self.lines = lines
+        layout = QVBoxLayout(self)
+        changed = sum(1 for x in lines if x[:1] in "+-" and not x.startswith(("+++", "---")))
+        layout.addWidget(QLabel(f"The new definition of {name} changes {changed} line(s):", self))
+        view = QTextEdit(self)
+        name_widget(view, "xmlDiff")
+        view.setReadOnly(True)
+        view.setLineWrapMode(QTextEdit.LineWrapMode.NoWrap)
+        view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont) or QFont("monospace"))
+        view.setHtml(diff_html(lines))
+        layout.addWidget(view, 1)
+        if note:
+            notice = QLabel(note, self)
+            notice.setObjectName("diffNote")
+            notice.setWordWrap(True)
+            layout.addWidget(notice)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
+        self.apply = buttons.addButton("Apply", QDialogButtonBox.ButtonRole.AcceptRole)
+        name_widget(self.apply, "diffApply")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.resize(720, 480)

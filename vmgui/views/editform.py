@@ -1,0 +1,257 @@
+"""``editDialog``: the editable basics of one domain (name, title, memory, vCPUs, autostart, boot
+order, disks, network), checked as you type with the rules of :mod:`vmgui.models.editing`.
+
+The dialog only collects values: OK stays disabled with the reason shown in red
+until they are valid, and :meth:`EditDialog.plan` says what applying them does.
+The caller shows the diff and applies through the session.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+    QListWidget, QListWidgetItem, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+)
+
+from drivers.domxml import MAX_VCPUS, DomainXML
+
+from ..models import editing
+from ..models.editing import BOOT_DEVICES, NEXT_START, NIC_TYPES, EditContext, EditPlan, EditValues
+from ..models.hardware import disk_text
+from .names import ERROR_STYLE, name_widget
+
+MAX_MEMORY_MIB = 16 * 1024 * 1024
+
+
+def _button(text: str, name: str, parent: QWidget) -> QPushButton:
+    button = QPushButton(text, parent)
+    name_widget(button, name)
+    return button
+
+
+class EditDialog(QDialog):
+    """The form over one domain's inactive definition ``xml``."""
+
+    def __init__(self, xml: DomainXML, autostart: bool, ctx: EditContext, parent: QWidget | None = None,
+                 can_autostart: bool = True) -> None:
+        super().__init__(parent)
+        name_widget(self, "editDialog")
+        self.setWindowTitle(f"Edit {xml.name}")
+        self.original = xml
+        self.before = editing.values_of(xml, autostart)
+        self.ctx = ctx
+        self._disks = self.before.disks
+        self._nics = self.before.nics
+        form = QFormLayout(self)
+
+        self.name = QLineEdit(xml.name, self)
+        name_widget(self.name, "editName")
+        if ctx.running or not ctx.can_rename:
+            self.name.setEnabled(False)
+            self.name.setToolTip("Shut the domain off to rename it." if ctx.running
+                                 else "This connection cannot rename domains.")
+        self.title_edit = QLineEdit(xml.title, self)
+        name_widget(self.title_edit, "editTitle")
+        self.memory = QSpinBox(self)
+        name_widget(self.memory, "editMemory")
+        self.memory.setRange(0, MAX_MEMORY_MIB)
+        self.memory.setSingleStep(256)
+        self.memory.setSuffix(" MiB")
+        self.memory.setValue(self.before.memory_mib)
+        self.vcpus = QSpinBox(self)
+        name_widget(self.vcpus, "editVcpus")
+        self.vcpus.setRange(0, 2 * MAX_VCPUS)  # beyond the maximum: the rule says why, no silent clamp
+        self.vcpus.setValue(self.before.vcpus)
+        self.autostart = QCheckBox("Start with the host", self)
+        name_widget(self.autostart, "editAutostart")
+        self.autostart.setChecked(autostart)
+        self.autostart.setEnabled(can_autostart)
+        form.addRow("Name:", self.name)
+        form.addRow("Title:", self.title_edit)
+        form.addRow("Memory:", self.memory)
+        form.addRow("vCPUs:", self.vcpus)
+        form.addRow("Autostart:", self.autostart)
+        form.addRow("Boot order:", self._boot_box())
+        form.addRow("Disks:", self._disk_box())
+        form.addRow("Network:", self._nic_box())
+
+        self.notice = QLabel(self._notice_text(), self)
+        self.notice.setObjectName("editNotice")
+        self.notice.setWordWrap(True)
+        form.addRow(self.notice)
+        self.error = QLabel("", self)
+        self.error.setObjectName("dialogError")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet(ERROR_STYLE)
+        form.addRow(self.error)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                        | QDialogButtonBox.StandardButton.Cancel, self)
+        self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok.setText("Apply…")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        form.addRow(self.buttons)
+        for edit in (self.name, self.title_edit):
+            edit.textChanged.connect(self.validate)
+        for spin in (self.memory, self.vcpus):
+            spin.valueChanged.connect(self.validate)
+        self.autostart.toggled.connect(self.validate)
+        self._changed()
+
+    def _notice_text(self) -> str:
+        parts = []
+        if self.ctx.running:
+            parts.append(f"The domain is running: {NEXT_START} Shut it off to rename it.")
+        elif not self.ctx.can_rename:
+            parts.append("This connection cannot rename domains.")
+        return " ".join(parts)
+
+    # -- boot order ------------------------------------------------------------
+    def _boot_box(self) -> QWidget:
+        box = QWidget(self)
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.boot = QListWidget(box)
+        name_widget(self.boot, "editBoot")
+        self.boot.setMaximumHeight(72)
+        order = list(self.before.boot) + [d for d in BOOT_DEVICES if d not in self.before.boot]
+        for dev in order:
+            item = QListWidgetItem(dev, self.boot)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if dev in self.before.boot else Qt.CheckState.Unchecked)
+        self.boot.itemChanged.connect(lambda _i: self.validate())
+        buttons = QVBoxLayout()
+        for text, name, step in (("Up", "editBootUp", -1), ("Down", "editBootDown", 1)):
+            button = _button(text, name, box)
+            button.clicked.connect(lambda _c=False, s=step: self.move_boot(s))
+            buttons.addWidget(button)
+        row.addWidget(self.boot, 1)
+        row.addLayout(buttons)
+        return box
+
+    def move_boot(self, step: int) -> None:
+        """Move the selected boot device up (-1) or down (1)."""
+        i = self.boot.currentRow()
+        j = i + step
+        if i < 0 or not 0 <= j < self.boot.count():
+            return
+        item = self.boot.takeItem(i)
+        self.boot.insertItem(j, item)
+        self.boot.setCurrentRow(j)
+        self.validate()
+
+    def boot_order(self) -> tuple[str, ...]:
+        items = (self.boot.item(i) for i in range(self.boot.count()))
+        return tuple(it.text() for it in items if it.checkState() == Qt.CheckState.Checked)
+
+    # -- disks -------------------------------------------------------------------
+    def _list_box(self, name: str, height: int, *rows: list[QWidget]) -> tuple[QWidget, QListWidget]:
+        """A list with rows of controls under it."""
+        box = QWidget(self)
+        col = QVBoxLayout(box)
+        col.setContentsMargins(0, 0, 0, 0)
+        items = QListWidget(box)
+        name_widget(items, name)
+        items.setMaximumHeight(height)
+        col.addWidget(items)
+        for widgets in rows:
+            row = QHBoxLayout()
+            for widget in widgets:
+                widget.setParent(box)
+                row.addWidget(widget)
+            col.addLayout(row)
+        return box, items
+
+    def _buttons(self, *specs: tuple[str, str, Callable[[], None]]) -> list[QWidget]:
+        buttons: list[QWidget] = []
+        for text, name, slot in specs:
+            button = _button(text, name, self)
+            button.clicked.connect(slot)
+            buttons.append(button)
+        return buttons
+
+    def _changed(self) -> None:
+        """Show the current disks and NICs, then check everything again."""
+        self.disk_list.clear()
+        self.disk_list.addItems([f"{disk.target}: {disk_text(disk)}" for disk in self._disks])
+        self.nic_list.clear()
+        self.nic_list.addItems([nic.text() for nic in self._nics])
+        self.validate()
+
+    # -- disks -------------------------------------------------------------------
+    def _disk_box(self) -> QWidget:
+        self.disk_path = QLineEdit(self)
+        name_widget(self.disk_path, "editDiskPath")
+        self.disk_path.setPlaceholderText("/absolute/path/to/image.qcow2 or .iso")
+        box, self.disk_list = self._list_box("editDisks", 90, [self.disk_path], self._buttons(
+            ("Add as disk", "editDiskAdd", self.add_disk), ("Use as CD-ROM medium", "editCdromSet", self.set_cdrom),
+            ("Remove", "editDiskRemove", self.remove_disk)))
+        return box
+
+    def add_disk(self) -> None:
+        path = self.disk_path.text().strip()
+        if path:
+            self._disks += (editing.disk_for_file(path, self._disks),)
+            self._changed()
+
+    def set_cdrom(self) -> None:
+        """The path field becomes the medium of the selected CD-ROM (empty: eject)."""
+        i = self.disk_list.currentRow()
+        if i < 0 or self._disks[i].device != "cdrom":
+            self.error.setText("Select a CD-ROM in the list first.")
+            return
+        disks = list(self._disks)
+        disks[i] = replace(disks[i], source=self.disk_path.text().strip() or None)
+        self._disks = tuple(disks)
+        self._changed()
+
+    def remove_disk(self) -> None:
+        i = self.disk_list.currentRow()
+        if i >= 0:
+            self._disks = self._disks[:i] + self._disks[i + 1:]
+            self._changed()
+
+    # -- network -----------------------------------------------------------------
+    def _nic_box(self) -> QWidget:
+        self.nic_type = QComboBox(self)
+        name_widget(self.nic_type, "editNicType")
+        self.nic_type.addItems(NIC_TYPES)
+        self.nic_source = QLineEdit(self)
+        name_widget(self.nic_source, "editNicSource")
+        self.nic_source.setPlaceholderText("network or bridge name (e.g. default, br0)")
+        box, self.nic_list = self._list_box("editNics", 72, [self.nic_type, self.nic_source, *self._buttons(
+            ("Add", "editNicAdd", self.add_nic), ("Remove", "editNicRemove", self.remove_nic))])
+        return box
+
+    def add_nic(self) -> None:
+        self._nics += (editing.new_nic(self.nic_type.currentText(), self.nic_source.text()),)
+        self._changed()
+
+    def remove_nic(self) -> None:
+        i = self.nic_list.currentRow()
+        if i >= 0:
+            self._nics = self._nics[:i] + self._nics[i + 1:]
+            self._changed()
+
+    # -- result ------------------------------------------------------------------
+    def values(self) -> EditValues:
+        return EditValues(self.name.text(), self.title_edit.text(), self.memory.value(), self.vcpus.value(),
+                          self.autostart.isChecked(), self.boot_order(), self._disks, self._nics)
+
+    def problem(self) -> str | None:
+        values = self.values()
+        why = editing.problem(values, self.before, self.ctx)
+        return why or editing.xml_problem(editing.build(self.original, values))
+
+    def validate(self) -> None:
+        """OK is enabled only for values that can be applied; the reason otherwise, in red."""
+        why = self.problem()
+        self.error.setText(why or "")
+        self.ok.setEnabled(why is None)
+        self.ok.setToolTip(why or "Show the changes, then apply them")
+
+    def plan(self) -> EditPlan:
+        return editing.plan(self.original, self.values(), self.before)
