@@ -126,7 +126,7 @@ def _why_not(action: str, sel: Selected, features: Mapping[str, frozenset[Featur
         if why:
             return why
     if action == "graphical_console":
-        why = vnc.why_no_viewer(sel.uri, viewers, (sel.uri, rec.uuid), rec.name)
+        why = vnc.why_no_viewer(sel.uri, viewers, (sel.uri, rec.uuid))
         if why:
             return why
     if sel.job is not None and action in _BUSY_RULE:
@@ -159,7 +159,7 @@ def compute(selection: Sequence[Selected], features: Mapping[str, frozenset[Feat
 
     ``viewers`` are the installed VNC viewers, (name, executable); None looks them up on PATH (cached).
     """
-    viewers = vnc.installed_viewers() if viewers is None else viewers
+    viewers = vnc.installed_viewers() if viewers is None else tuple(viewers)
     result: dict[str, ActionState] = {}
     definers = [u for u, f in features.items() if Feature.DEFINE in f]
     result["new_vm"] = ActionState(bool(definers), DESCRIPTIONS["new_vm"] if definers else

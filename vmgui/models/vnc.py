@@ -199,8 +199,8 @@ def viewer_for(uri: str, viewers: Sequence[tuple[str, str]]) -> str:
                 viewers[0][0] if viewers else "a VNC viewer")
 
 
-def why_no_viewer(uri: str, viewers: Sequence[tuple[str, str]], key: Key, name: str) -> str | None:
-    """Why the graphical console cannot open for a domain of ``uri`` (before its XML is read), or None.
+def why_no_viewer(uri: str, viewers: Sequence[tuple[str, str]], key: Key) -> str | None:
+    """Why the graphical console cannot open for ``key`` of ``uri`` (before its XML is read), or None.
 
     Phrased to follow the domain's name, as the other action tooltips are.
     """
@@ -208,6 +208,12 @@ def why_no_viewer(uri: str, viewers: Sequence[tuple[str, str]], key: Key, name: 
         return "cannot be shown: no VNC viewer is installed (install virt-viewer or TigerVNC)"
     if known_without_vnc(key):
         return "has no VNC graphics (add <graphics type='vnc'/> to its definition)"
+    return _viewer_problem(uri, tuple(viewers))
+
+
+@lru_cache(maxsize=64)
+def _viewer_problem(uri: str, viewers: tuple[tuple[str, str], ...]) -> str | None:
+    """Per connection, not per domain: a selection of thousands asks once."""
     target = _probe(uri)
     if any(BUILDERS[n](exe, target) is not None for n, exe in viewers):
         return None
