@@ -216,3 +216,22 @@ def test_check_rules_as_plain_data():
     assert any("protocol V2" in f.text for f in evaluate(Facts(**v2)).findings)
     gone = evaluate(Facts(**base, error="the destination b is not connected"))
     assert gone.blocked and gone.mode is Mode.NONE
+
+
+def test_unticking_live_pauses_the_guest_during_the_copy(open_window, node_uri, make_node, qtbot):
+    from drivers.flags import PausedReason
+    src = f"{node_uri}?rate=256"
+    dest = make_node(0)
+    window = open_window(src, dest)
+    dialog = ask(window, qtbot, src, "web01")
+    dialog.live.setChecked(False)
+    dialog.start.click()
+    source = window.session.bridge.connection(src).lookup_by_name("web01")
+    qtbot.waitUntil(lambda: only_job(window, src, JobOperation.MIGRATION_OUT) is not None)
+    out = only_job(window, src, JobOperation.MIGRATION_OUT)
+    # paused from the start of the copy (a live one pauses only at the switch-over, seconds later)
+    qtbot.waitUntil(lambda: source.state() == (DomainState.PAUSED, PausedReason.MIGRATION), timeout=2000)
+    assert not out.info.finished
+    window.session.cancel_job(*out.key)
+    qtbot.waitUntil(lambda: out.info.state is JobState.CANCELLED, timeout=5000)
+    qtbot.waitUntil(lambda: source.state()[0] == DomainState.RUNNING)  # and running again after the cancel
