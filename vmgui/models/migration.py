@@ -118,7 +118,8 @@ def _protocol_findings(f: Facts) -> list[Finding]:
 
 def _mode(f: Facts) -> tuple[Mode, Finding]:
     if f.state not in (DomainState.SHUTOFF, DomainState.NOSTATE):
-        return Mode.LIVE, Finding(Level.OK, f"{f.name} is running: its memory is copied while it runs")
+        how = "paused" if f.state is DomainState.PAUSED else "running"
+        return Mode.LIVE, Finding(Level.OK, f"{f.name} is {how}: its memory moves with it")
     if not f.persistent:
         return Mode.NONE, Finding(Level.BLOCKED, f"{f.name} is not running and has no definition to move")
     missing = [uri for uri, feats in ((f.key[0], f.src_features), (f.dest, f.dest_features))
