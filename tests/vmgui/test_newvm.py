@@ -311,3 +311,14 @@ def test_a_failed_define_removes_the_new_disk(open_window, make_node, files, ima
                                 if m.level == "error"), timeout=15000)
     assert disk_jobs(window, uri)[0].state is JobState.COMPLETED
     qtbot.waitUntil(lambda: not (images / "racer.qcow2").exists(), timeout=5000)
+
+
+def test_a_remote_hosts_files_are_checked_by_that_host(qtbot, files):
+    remote = Target("libvirt:qemu+ssh://admin@far/system", "/var/lib/images", can_create_disks=False, remote=True)
+    plan = plan_of(files, target=remote, source=Source.IMPORT, import_path="/srv/vm/disk.qcow2")
+    assert plan.problems() == []
+    assert [d.format for d in DomainXML.parse(plan.xml()).disks()] == ["qcow2"]  # by its name: unreadable here
+    assert "must be an absolute path" in plan.with_(import_path="disk.qcow2").problems()[0]
+    dialog = NewVMDialog([remote], lambda _uri: frozenset(), None)
+    qtbot.addWidget(dialog)
+    assert "Paths are on that host" in dialog.findChild(QLabel, "newVmRemoteNote").text()

@@ -53,6 +53,8 @@ class Target:
     can_create_disks: bool = True  # Feature.DISK_CREATE
     graphics: bool = True  # the driver shows a screen (VNC)
     domain_type: str = "qemu"  # 'kvm' where KVM works on that host
+    #: the host is another machine: its files cannot be checked from here (it refuses bad ones itself)
+    remote: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,8 +112,10 @@ def size_text(size: int) -> str:
     return f"{size // GIB} GiB" if size % GIB == 0 else f"{size // MIB} MiB"
 
 
-def sniff_format(path: str) -> str:
-    """qcow2 when the file starts with qcow2's magic, else raw (read from the file, never guessed by name)."""
+def sniff_format(path: str, local: bool = True) -> str:
+    """qcow2 when the file starts with qcow2's magic, else raw; a remote host's file by its name."""
+    if not local:
+        return "qcow2" if path.lower().endswith((".qcow2", ".qcow")) else "raw"
     try:
         with open(path, "rb") as fh:
             return "qcow2" if fh.read(4) == QCOW2_MAGIC else "raw"
@@ -119,12 +123,17 @@ def sniff_format(path: str) -> str:
         return "raw"
 
 
-def file_problem(path: str, what: str) -> str | None:
-    """Why ``path`` cannot be used as ``what`` (an existing, readable file), or None."""
+def file_problem(path: str, what: str, local: bool = True) -> str | None:
+    """Why ``path`` cannot be used as ``what`` (an existing, readable file), or None.
+
+    On another host only the form is checked: a local look would test the wrong machine.
+    """
     if not path:
         return f"Choose the {what}."
     if not os.path.isabs(path):
         return f"The {what} must be an absolute path: {path}"
+    if not local:
+        return None
     if not os.path.exists(path):
         return f"The {what} {path} does not exist."
     if not os.path.isfile(path):
@@ -203,15 +212,15 @@ class NewVMPlan:
         return out
 
     def _source_problems(self) -> list[str]:
+        local = not self.target.remote
         if self.source is Source.ISO:
-            why = file_problem(self.iso, "ISO image")
-            return [why] if why else []
-        if self.source is Source.IMPORT:
-            why = file_problem(self.import_path, "disk image to import")
-            return [why] if why else []
-        out = [file_problem(self.kernel, "kernel")]
-        if self.initrd:
-            out.append(file_problem(self.initrd, "initrd"))
+            out = [file_problem(self.iso, "ISO image", local)]
+        elif self.source is Source.IMPORT:
+            out = [file_problem(self.import_path, "disk image to import", local)]
+        else:
+            out = [file_problem(self.kernel, "kernel", local)]
+            if self.initrd:
+                out.append(file_problem(self.initrd, "initrd", local))
         return [why for why in out if why]
 
     def _disk_problems(self) -> list[str]:
@@ -230,6 +239,8 @@ class NewVMPlan:
         folder = os.path.dirname(path)
         if not os.path.isabs(path):
             out.append(f"The new disk file must be an absolute path: {path}")
+        elif self.target.remote:
+            pass  # that host refuses an existing file or a missing folder itself
         elif os.path.lexists(path):
             out.append(f"{path} already exists: choose another file name, or import it.")
         elif not self.needs_image_dir() and not os.path.isdir(folder):
@@ -246,7 +257,8 @@ class NewVMPlan:
             dom.add_disk(Disk("sda", device="cdrom", source=self.iso, bus="sata", format="raw", readonly=True))
             boot.append("cdrom")
         elif self.source is Source.IMPORT:
-            dom.add_disk(Disk("vda", source=self.import_path, format=sniff_format(self.import_path)))
+            fmt = sniff_format(self.import_path, not self.target.remote)
+            dom.add_disk(Disk("vda", source=self.import_path, format=fmt))
             boot.append("hd")
         else:
             dom.set_direct_boot(self.kernel, self.initrd or None, self.cmdline or None)

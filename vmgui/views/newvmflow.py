@@ -17,6 +17,7 @@ import drivers
 from drivers import DiskCreateFlags, Feature, JobFlags, JobInfo, JobState
 
 from ..models.domains import Key
+from ..models.hosts import remote_host
 from ..models.newvm import NewVMPlan, Target, host_memory_mib, image_dir_for
 from ..models.session import Session
 from .actions import VERBS
@@ -75,7 +76,7 @@ class NewVMFlow:
         features = self._session.connections.features().get(uri, frozenset())
         root, kvm = await self._session.bridge.call(uri, _host_facts, f"reading where {uri} keeps disk images")
         return Target(uri, image_dir_for(root), Feature.DISK_CREATE in features, Feature.SCREENSHOT in features,
-                      "kvm" if kvm else "qemu")
+                      "kvm" if kvm else "qemu", remote_host(uri) is not None)
 
     def _taken(self, uri: str) -> frozenset[str]:
         domains = self._session.domains

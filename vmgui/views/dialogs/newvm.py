@@ -115,6 +115,10 @@ class NewVMDialog(QWizard):
         self.conn.addItems(uris)
         page.form.addRow("Name:", self.name)
         page.form.addRow("Connection:", self.conn)
+        self.remote_note = QLabel("", page)
+        self.remote_note.setObjectName("newVmRemoteNote")
+        self.remote_note.setWordWrap(True)
+        page.form.addRow(self.remote_note)
         self.sources = QButtonGroup(page)
         self.source_buttons: dict[Source, QRadioButton] = {}
         for source in Source:
@@ -258,6 +262,10 @@ class NewVMDialog(QWizard):
             self.new_disk.setChecked(False)
         self.no_disk_create.setText("" if can else f"{target.uri} cannot create disk images here: "  # type: ignore
                                     "import an existing disk, or boot from an ISO or kernel without a disk.")
+        remote = target is not None and target.remote
+        self.remote_note.setText("Paths are on that host: it checks them when the VM is defined and started."
+                                 if remote else "")
+        self.source_page.form.setRowVisible(self.remote_note, remote)
         self._disk_changed()
 
     def _disk_changed(self) -> None:
