@@ -14,7 +14,7 @@ import time
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
-    QFormLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QTabWidget, QVBoxLayout, QWidget,
+    QFormLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy, QTabWidget, QWidget,
 )
 
 from drivers import Feature, JobInfo
@@ -63,30 +63,31 @@ class DetailsPane(QTabWidget):
         scroller.setWidget(overview)
         self.overview = scroller
         form = QFormLayout(overview)
+        self.placeholder = QLabel("Select a domain to see its details.", overview)
+        self.placeholder.setObjectName("detailsPlaceholder")
+        form.addRow(self.placeholder)
+        self.cpu_graph = Graph("cpuGraph", "CPU", lambda v: f"{v:.0f} %", "#1570ef", overview)
+        self.memory_graph = Graph("memoryGraph", "Memory", bytes_text, "#7a5af8", overview)
         self.values: dict[str, QLabel] = {}
         for field in FIELDS:
             label = QLabel(DASH, overview)
-            label.setWordWrap(field not in ("UUID", "Connection"))
+            if field in ("UUID", "Connection"):  # long unbreakable words: clipped, never widening the pane
+                label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            else:
+                label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setObjectName(f"detail_{field.lower().replace(' ', '_')}")
             self.values[field] = label
             form.addRow(f"{field}:", label)
-        self.placeholder = QLabel("Select a domain to see its details.", overview)
-        self.placeholder.setObjectName("detailsPlaceholder")
-        self.edit_button = QPushButton("Edit…", overview)
+            if field == "Uptime":  # live figures next to the state, static facts below
+                graphs = QHBoxLayout()
+                graphs.addWidget(self.cpu_graph)
+                graphs.addWidget(self.memory_graph)
+                form.addRow(graphs)
+        self.edit_button = QPushButton("Edit…", self)
         name_widget(self.edit_button, "editDomain")
         self.edit_button.clicked.connect(self.edit)
-        top = QHBoxLayout()
-        top.addWidget(self.placeholder, 1)
-        top.addStretch(1)
-        top.addWidget(self.edit_button)
-        wrapper = QVBoxLayout()
-        wrapper.addLayout(top)
-        form.insertRow(0, wrapper)
-        self.cpu_graph = Graph("cpuGraph", "CPU", lambda v: f"{v:.0f} %", "#1570ef", overview)
-        self.memory_graph = Graph("memoryGraph", "Memory", bytes_text, "#7a5af8", overview)
-        form.addRow(self.cpu_graph)
-        form.addRow(self.memory_graph)
+        self.setCornerWidget(self.edit_button, Qt.Corner.TopRightCorner)
         self.thumbnail = ScreenThumbnail(session.screenshot, lambda uri: session.supports(uri, Feature.SCREENSHOT),
                                          session.spawn, overview)
         self.thumbnail.setVisible(False)
@@ -138,6 +139,8 @@ class DetailsPane(QTabWidget):
         }
         for field, text in values.items():
             self.values[field].setText(text)
+        for field in ("UUID", "Connection"):
+            self.values[field].setToolTip(values[field])
         if changed:
             self._draw_graphs()
             self._tab_shown()

@@ -40,6 +40,7 @@ class EditDialog(QDialog):
         super().__init__(parent)
         name_widget(self, "editDialog")
         self.setWindowTitle(f"Edit {xml.name}")
+        self.setMinimumWidth(560)
         self.original = xml
         self.before = editing.values_of(xml, autostart)
         self.ctx = ctx

@@ -29,10 +29,10 @@ class Graph(QWidget):
         self.ceiling: float | None = None
         self.note = ""  # shown instead of a graph (e.g. "not running")
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setMinimumHeight(64)
+        self.setMinimumSize(100, 64)
 
     def sizeHint(self) -> QSize:
-        return QSize(240, 64)
+        return QSize(150, 64)
 
     def last_text(self) -> str:
         """The figure shown in the corner, also the accessible description."""

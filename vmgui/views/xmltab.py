@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QFont, QFontDatabase, QResizeEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
 from drivers.domxml import DomainXML
 
@@ -51,13 +51,16 @@ class XmlPane(QPlainTextEdit):
         self._identity: tuple[str, str] = ("", "")  # uuid and name the edited XML must keep
 
         self.bar = QWidget(self)
-        row = QHBoxLayout(self.bar)
-        row.setContentsMargins(4, 2, 4, 2)
+        column = QVBoxLayout(self.bar)
+        column.setContentsMargins(4, 2, 4, 2)
         self.error = QLabel("", self.bar)
         name_widget(self.error, "xmlError")
         self.error.setWordWrap(True)
         self.error.setStyleSheet(ERROR_STYLE)
-        row.addWidget(self.error, 1)
+        column.addWidget(self.error)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        column.addLayout(row)
         self.edit_button = self._button("Edit XML", "editXml", self.start_edit)
         self.validate_button = self._button("Validate", "validateXml", self.validate)
         self.apply_button = self._button("Apply…", "applyXml", self.apply)
@@ -83,7 +86,10 @@ class XmlPane(QPlainTextEdit):
         self._place_bar()
 
     def _place_bar(self) -> None:
-        height = self.bar.sizeHint().height()
+        self.error.setVisible(bool(self.error.text()))
+        width = self.viewport().width()
+        height = self.bar.heightForWidth(width) if self.bar.hasHeightForWidth() else -1
+        height = height if height > 0 else self.bar.sizeHint().height()
         self.setViewportMargins(0, 0, 0, height)
         view = self.viewport().geometry()
         self.bar.setGeometry(view.left(), view.bottom() + 1, view.width(), height)
@@ -163,6 +169,7 @@ class XmlPane(QPlainTextEdit):
         if note and self.error.text() == "":
             self.error.setStyleSheet("")
             self.error.setText(note)
+            self._place_bar()
 
     def _edited(self) -> None:
         if self.editing is not None:
