@@ -322,3 +322,14 @@ def test_a_remote_hosts_files_are_checked_by_that_host(qtbot, files):
     dialog = NewVMDialog([remote], lambda _uri: frozenset(), None)
     qtbot.addWidget(dialog)
     assert "Paths are on that host" in dialog.findChild(QLabel, "newVmRemoteNote").text()
+
+
+def test_browse_opens_a_chooser_without_blocking_and_fills_the_path(qtbot, files):
+    from PySide6.QtWidgets import QFileDialog, QPushButton
+    dialog = make_dialog(qtbot, files)
+    dialog.findChild(QPushButton, "newVmIsoBrowse").click()  # returns at once: open(), not exec()
+    chooser = dialog.findChild(QFileDialog, "newVmFileChooser")
+    assert chooser is not None and chooser.isVisible() and chooser.fileMode() is QFileDialog.FileMode.ExistingFile
+    chooser.fileSelected.emit(files["iso"])
+    chooser.reject()
+    assert dialog.iso.text() == files["iso"]

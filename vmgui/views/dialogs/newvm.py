@@ -158,14 +158,16 @@ class NewVMDialog(QWizard):
         self.memory.setSuffix(" MiB")
         self.memory.setValue(default_memory_mib(host_mib))
         self.memory.valueChanged.connect(self.refresh)
-        if host_mib:
-            self.memory.setToolTip(f"This machine has {bytes_text(host_mib * MIB)} of memory.")
         self.vcpus = QSpinBox(page)
         name_widget(self.vcpus, "newVmVcpus")
         self.vcpus.setRange(1, MAX_VCPUS)
         self.vcpus.setValue(default_vcpus(cpus))
         self.vcpus.valueChanged.connect(self.refresh)
         page.form.addRow("Memory:", self.memory)
+        if host_mib:
+            hint = QLabel(f"This machine has {bytes_text(host_mib * MIB)} of memory.", page)
+            hint.setObjectName("newVmMemoryHint")
+            page.form.addRow("", hint)
         page.form.addRow("vCPUs:", self.vcpus)
         self.new_disk = QCheckBox("Create a new disk", page)
         name_widget(self.new_disk, "newVmNewDisk")
@@ -262,6 +264,7 @@ class NewVMDialog(QWizard):
             self.new_disk.setChecked(False)
         self.no_disk_create.setText("" if can else f"{target.uri} cannot create disk images here: "  # type: ignore
                                     "import an existing disk, or boot from an ISO or kernel without a disk.")
+        self.resources_page.form.setRowVisible(self.no_disk_create, not can)
         remote = target is not None and target.remote
         self.remote_note.setText("Paths are on that host: it checks them when the VM is defined and started."
                                  if remote else "")
