@@ -1,0 +1,51 @@
+"""Real QEMU behind the edit form: a new memory size defined through the window is what the guest gets.
+
+The private-root fixtures (``env``, ``guest_kernel``) are tests/e2e/conftest.py's, loaded from
+that file (a conftest is not importable as a module); the window is this directory's offscreen one.
+"""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from drivers.domxml import DomainXML
+from test_details import INACTIVE, changed_lines, open_form
+
+
+def _e2e_fixtures():  # noqa: ANN202
+    path = Path(__file__).resolve().parent.parent / "e2e" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("e2e_fixtures_for_details", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+_e2e = _e2e_fixtures()  # also puts tests/e2e on sys.path
+env, guest_kernel = _e2e.env, _e2e.guest_kernel
+import e2e_helpers as h  # noqa: E402
+
+pytestmark = [pytest.mark.qemu,
+              pytest.mark.skipif(not (h.QEMU and h.QEMU_IMG), reason="qemu-system-x86_64 / qemu-img are not installed")]
+
+
+def test_memory_edited_in_the_form_is_what_qemu_reports_after_start(env, open_window, qtbot):  # noqa: ANN001, F811
+    conn = env.open()
+    conn.define_xml(env.xml("sized", memory_mib=32))
+    window = open_window(env.uri())
+    dialog = open_form(window, qtbot, "sized")
+    dialog.memory.setValue(48)
+    dialog.ok.click()
+    qtbot.waitUntil(lambda: window.details.flow.diff is not None and window.details.flow.diff.isVisible())
+    diff = window.details.flow.diff
+    assert any("49152" in line for line in changed_lines(diff.lines) if line.startswith("+"))
+    diff.findChild(type(dialog.ok), "diffApply").click()
+    qtbot.waitUntil(lambda: DomainXML.parse(conn.lookup_by_name("sized").xml_desc(INACTIVE)).memory_kib == 48 * 1024,
+                    timeout=10000)
+    dom = conn.lookup_by_name("sized")
+    dom.create()
+    h.wait_heartbeat(env.serial("sized"), 1)
+    summary = dom._dom().live.execute("query-memory-size-summary")  # QEMU's own figure, over QMP
+    assert summary["base-memory"] == 48 * 1024 * 1024
+    qtbot.waitUntil(lambda: window.details.values["Memory"].text().startswith("48.0 MiB"), timeout=10000)
