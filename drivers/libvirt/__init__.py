@@ -14,6 +14,12 @@ existing libvirt setups appear in the same table, filters and job panel:
 * Events come from libvirt's event loop on a driver thread
   (:mod:`.runtime`); running jobs are polled at 3 Hz on a per-connection
   thread and reported as JOB events.
+* ``Domain.rename`` is ``virDomainRename`` (Feature.RENAME for libvirt's qemu
+  and test drivers); ``storage_visible`` asks ``virStorageVolLookupByPath``
+  (a pool volume is True, any other path None: libvirt cannot tell);
+  ``create_disk`` stays NO_SUPPORT (create the file on the host). Records
+  carry ``memory_used_kib`` from the ``balloon.rss`` stat where libvirt has
+  it; ``started_at`` is None, libvirt does not report a start time.
 * Opening has a timeout, keepalive is on, a lost connection emits
   ``EventType.DISCONNECTED`` and the next call reconnects.
 

@@ -6,6 +6,7 @@ import threading
 from typing import Any
 
 from ..base import Connection, Domain
+from ..diskimage import check_path_list
 from ..errors import DriverError, ErrorCode, check_flags
 from ..events import EventBus
 from ..flags import DomainState, EventType, Feature, JobFlags, JobOperation, ListFlags, SaveFlags
@@ -46,6 +47,10 @@ _TYPE_FEATURES = {
     "LXC": frozenset({Feature.AUTOSTART, Feature.DEFINE}),
 }
 _DEFAULT_TYPE_FEATURES = frozenset({Feature.AUTOSTART, Feature.DEFINE})
+#: libvirt drivers that implement virDomainRename (when libvirt-python has it)
+_RENAME_TYPES = frozenset({"QEMU", "TEST"})
+# virErrorNumber VIR_ERR_NO_STORAGE_VOL: the path is in no storage pool of the host
+_NO_STORAGE_VOL = 50
 
 
 #: snapshot counts requested at once (calls in flight on one connection)
@@ -83,6 +88,11 @@ def concurrently(calls: list[Any], parallel: bool = True) -> list[Any]:
         if error is not None:
             raise error
     return results
+
+
+def _raise(exc: BaseException) -> None:
+    """Re-raise ``exc`` inside :meth:`LibvirtConnection.call`, which maps it (and notices a lost link)."""
+    raise exc
 
 
 def check_xml(xml: str, root: str) -> None:
@@ -357,6 +367,8 @@ class LibvirtConnection(Connection):
             with self._lock:
                 self._features[feature] = answer
             return answer
+        if feature is Feature.RENAME:
+            return self._type in _RENAME_TYPES and hasattr(self._lv.virDomain, "rename")
         return feature in _TYPE_FEATURES.get(self._type, _DEFAULT_TYPE_FEATURES)
 
     def _feature_from_capabilities(self, vconn: Any, feature: Feature) -> bool:
@@ -449,10 +461,33 @@ class LibvirtConnection(Connection):
                 vdom.name(), uuid, dom_id if dom_id >= 0 else None,
                 states.get(stats.get("state.state", 0), DomainState.NOSTATE), stats.get("state.reason", 0),
                 uuid not in transient, uuid in autostart, uuid in managed, snapshots,
-                mem, max_mem, vcpus, cpu)
+                mem, max_mem, vcpus, cpu, "", None, stats.get("balloon.rss"))
             if accepts is None or accepts(rec.bits):
                 records.append(rec)
         return records
+
+    def storage_visible(self, paths: list[str]) -> dict[str, bool | None]:
+        """True for a volume of one of the host's storage pools; None for any other path.
+
+        libvirt can only tell about pool volumes: a file outside every pool may
+        still exist there, so "not in a pool" is "cannot tell", never False.
+        """
+        paths = check_path_list(paths)
+        vconn = self.vconn()
+        lv = self._lv
+
+        def ask(path: str) -> Any:
+            def lookup() -> bool | None:
+                try:
+                    vconn.storageVolLookupByPath(path)
+                    return True
+                except lv.libvirtError as exc:
+                    if exc.get_error_code() == _NO_STORAGE_VOL:
+                        return None
+                    return self.call(f"looking up {path}", _raise, exc)
+            return lookup
+
+        return dict(zip(paths, concurrently([ask(p) for p in paths], self._rpc))) if paths else {}
 
     def _snapshot_counts(self, vdoms: list[Any]) -> dict[str, int]:
         lv = self._lv

@@ -149,7 +149,8 @@ class LibvirtDomain(Domain):
             autostart=bool(conn.call(what, fresh.autostart)),
             managed_save=bool(conn.call(what, fresh.hasManagedSaveImage, 0)),
             snapshot_count=int(conn.call(what, fresh.snapshotNum, 0)),
-            memory_kib=int(mem), max_memory_kib=int(max_mem), vcpus=int(vcpus), cpu_time_ns=int(cpu))
+            memory_kib=int(mem), max_memory_kib=int(max_mem), vcpus=int(vcpus), cpu_time_ns=int(cpu),
+            memory_used_kib=stats.get("balloon.rss"))
 
     def is_active(self) -> bool:
         return bool(self._call("state of", "isActive"))
@@ -215,6 +216,16 @@ class LibvirtDomain(Domain):
         flags = check_flags(flags, 0x7F, "undefine")
         self._idle("undefine")
         self._call("undefine of", "undefineFlags", flags)
+
+    def rename(self, new_name: str, flags: int = 0) -> None:
+        """virDomainRename: libvirt's own refusals (its test driver, unlike qemu, allows snapshots)."""
+        from ..domxml import validate_name
+        check_flags(flags, 0, "rename")
+        name = validate_name(new_name)
+        self._idle("rename")
+        self._call("rename of", "rename", name, 0)
+        self._name = name
+        self._vdom = None  # libvirt-python's handle may keep the old name; find it again by uuid
 
     # -- save -------------------------------------------------------------------
     def managed_save(self, flags: int = 0) -> int | None:

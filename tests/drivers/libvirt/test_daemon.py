@@ -85,7 +85,8 @@ def test_tcg_lifecycle_stats_and_events(qconn, libvirtd, unique):
     assert me.state is drivers.DomainState.RUNNING and me.max_memory_kib == 32 * 1024 and me.vcpus == 1
     assert me.persistent and not me.autostart and not me.managed_save
     single = dom.record()
-    assert single._replace(cpu_time_ns=0, memory_kib=0) == me._replace(cpu_time_ns=0, memory_kib=0)
+    assert single._replace(cpu_time_ns=0, memory_kib=0, memory_used_kib=0) == \
+        me._replace(cpu_time_ns=0, memory_kib=0, memory_used_kib=0)
     assert dom.name in {d.name for d in qconn.list_all_domains(ListFlags.RUNNING | ListFlags.PERSISTENT)}
     assert dom.name not in {d.name for d in qconn.list_all_domains(ListFlags.SHUTOFF)}
     dom.suspend()
