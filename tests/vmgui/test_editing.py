@@ -21,7 +21,7 @@ def domain() -> DomainXML:
     xml.add_disk(Disk("vda", source="/srv/web01.qcow2", format="qcow2"))
     xml.add_disk(Disk("sda", "cdrom", source="/srv/install.iso", bus="sata", readonly=True))
     xml.boot_devices = ["hd"]
-    editing._apply_nics(xml, (new_nic("network", "default"),))
+    editing._apply_nics(xml, (editing.Nic("network", "default", "virtio", "52:54:00:12:34:56"),))
     return xml
 
 
@@ -155,3 +155,14 @@ def test_history_keeps_only_the_recently_shown(qapp):
     for uuid in ("a", "b", "a", "c"):
         history.track((URI, uuid))
     assert history.tracked() == [(URI, "a"), (URI, "c")]
+
+
+def test_check_adds_the_core_validation_with_its_element_path():
+    xml = domain()
+    before = values_of(xml, False)
+    disks = tuple(replace(d, source="/srv/a.iso") if d.device == "cdrom" else d for d in before.disks)
+    xml.root.find("devices/interface/mac").set("address", "52:54:00:zz")  # broken in the definition itself
+    why = editing.check(xml, replace(before, disks=disks), before, EditContext())
+    assert why.startswith("/domain/devices/interface/mac") and "invalid MAC" in why
+    assert "control character" in editing.check(xml, replace(before, title="a\x00b"), before, EditContext())
+    assert editing.check(domain(), before, before, EditContext()) is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from dataclasses import dataclass
 
 from lxml import etree
@@ -26,6 +27,7 @@ try:  # the named flag where the core has it
 except ImportError:  # pragma: no cover - depends on the core's version
     XML_INACTIVE = 2  # libvirt's VIR_DOMAIN_XML_INACTIVE, which every driver's xml_desc accepts
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 BOOT_DEVICES = ("hd", "cdrom", "network")
 NIC_TYPES = ("user", "network", "bridge")
 NEXT_START = "Changes apply at the next start."
@@ -65,6 +67,7 @@ class EditContext:
 
     taken_names: frozenset[str] = frozenset()  # other domains' names on the connection
     running: bool = False
+    persistent: bool = True
     can_rename: bool = True
     max_vcpus: int = MAX_VCPUS
 
@@ -125,6 +128,11 @@ def problem(values: EditValues, original: EditValues, ctx: EditContext) -> str |
             return "Shut the domain off to rename it."
         if not ctx.can_rename:
             return "This connection cannot rename domains."
+    texts = [("The title", values.title)] + [(f"The path of disk {d.target}", d.source or "") for d in values.disks]
+    texts += [("The network or bridge name", n.source or "") for n in values.nics]
+    for what, text in texts:
+        if _CONTROL.search(text):
+            return f"{what} contains a control character; XML cannot hold it."
     if values.memory_mib < 1:
         return "Memory must be at least 1 MiB."
     if not 1 <= values.vcpus <= ctx.max_vcpus:
@@ -144,13 +152,22 @@ def problem(values: EditValues, original: EditValues, ctx: EditContext) -> str |
     return None
 
 
-def xml_problem(xml: DomainXML) -> str | None:
-    """The core's validation sentence (with the element path) or None."""
+def check(original: DomainXML, values: EditValues, before: EditValues, ctx: EditContext) -> str | None:
+    """Every rule, then the core's validation of the definition the values make (with its element path)."""
+    why = problem(values, before, ctx)
+    if why is not None:
+        return why
     try:
-        xml.copy().validate()
+        build(original, values).validate()
     except DriverError as exc:
-        return exc.message[0].upper() + exc.message[1:]
+        return _sentence(exc)
+    except ValueError as exc:  # lxml refusing a string it cannot store
+        return f"{exc}."
     return None
+
+
+def _sentence(exc: DriverError) -> str:
+    return exc.message[0].upper() + exc.message[1:]
 
 
 # -- building ------------------------------------------------------------------------
@@ -247,7 +264,7 @@ def check_edited_xml(text: str, uuid: str, name: str) -> tuple[DomainXML | None,
     try:
         xml = DomainXML.parse(text)
     except DriverError as exc:
-        return None, exc.message[0].upper() + exc.message[1:]
+        return None, _sentence(exc)
     if xml.uuid != uuid:
         return None, (f"/domain/uuid: the UUID must stay {uuid}; "
                       "another UUID would define a different domain.")

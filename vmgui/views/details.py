@@ -188,9 +188,11 @@ class DetailsPane(QTabWidget):
 
     def _tick(self) -> None:
         row = self._row
-        if row is None or row.rec.id is None or not self.isVisible() or self.currentWidget() is not self.overview:
+        if row is None or row.rec.id is None or self.currentWidget() is not self.overview:
             self._sampler.stop()
             return
+        if not self.isVisible():
+            return  # a minimized or hidden window: no re-reads, resumed when shown again
         self._session.sample(row.key)
         self.values["Uptime"].setText(uptime_text(getattr(row.rec, "started_at", None), True, time.time()))
 

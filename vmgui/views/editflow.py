@@ -43,7 +43,8 @@ class EditFlow:
         if row is None:
             return  # it went away meanwhile
         uri = key[0]
-        ctx = EditContext(names, running=row.rec.id is not None, can_rename=session.supports(uri, Feature.RENAME))
+        ctx = EditContext(names, running=row.rec.id is not None, persistent=row.rec.persistent,
+                          can_rename=session.supports(uri, Feature.RENAME))
         dialog = EditDialog(DomainXML.parse(text), autostart, ctx, self._parent.window(),
                             can_autostart=session.supports(uri, Feature.AUTOSTART))
         self.dialog = dialog

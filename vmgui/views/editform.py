@@ -104,6 +104,8 @@ class EditDialog(QDialog):
 
     def _notice_text(self) -> str:
         parts = []
+        if not self.ctx.persistent:
+            parts.append("The domain is transient: applying changes gives it a persistent definition.")
         if self.ctx.running:
             parts.append(f"The domain is running: {NEXT_START} Shut it off to rename it.")
         elif not self.ctx.can_rename:
@@ -243,9 +245,7 @@ class EditDialog(QDialog):
                           self.autostart.isChecked(), self.boot_order(), self._disks, self._nics)
 
     def problem(self) -> str | None:
-        values = self.values()
-        why = editing.problem(values, self.before, self.ctx)
-        return why or editing.xml_problem(editing.build(self.original, values))
+        return editing.check(self.original, self.values(), self.before, self.ctx)
 
     def validate(self) -> None:
         """OK is enabled only for values that can be applied; the reason otherwise, in red."""
