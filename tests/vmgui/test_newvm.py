@@ -299,10 +299,10 @@ def test_cancelling_the_preallocation_defines_nothing_and_leaves_no_file(open_wi
 
 
 def test_a_failed_define_removes_the_new_disk(open_window, make_node, files, images, qtbot):
-    uri = make_node(1, rate=64)
+    uri = make_node(1, rate=32)  # 2 s to allocate 64 MiB: time for another client to take the name
     window = open_window(uri)
     dialog = open_wizard(window, qtbot)
-    fill(dialog, "racer", files["iso"], size="256 MiB", preallocate=True)
+    fill(dialog, "racer", files["iso"], size="64 MiB", preallocate=True)
     dialog.accept()
     qtbot.waitUntil(lambda: any(not j.finished for j in disk_jobs(window, uri)), timeout=10000)
     conn = window.session.bridge.connection(uri)

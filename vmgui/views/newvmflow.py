@@ -14,8 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 import drivers
-from drivers import DiskCreateFlags, Feature, JobFlags, JobInfo, JobState
+from drivers import DiskCreateFlags, DriverError, Feature, JobFlags, JobInfo, JobState
 
+from ..bridge import CallAbandoned
 from ..models.domains import Key
 from ..models.hosts import remote_host
 from ..models.newvm import NewVMPlan, Target, host_memory_mib, image_dir_for
@@ -27,6 +28,8 @@ from .dialogs.newvm import NewVMDialog
 WATCH_S = 0.3
 #: every this many looks, re-read the job from the driver too (connections without JOB events)
 REREAD_EVERY = 10
+#: how long the wizard waits for a connection's root folder before it opens with the defaults
+FACTS_TIMEOUT_S = 5.0
 
 
 def _host_facts(conn: drivers.Connection) -> tuple[str | None, bool]:
@@ -74,7 +77,11 @@ class NewVMFlow:
 
     async def _target(self, uri: str) -> Target:
         features = self._session.connections.features().get(uri, frozenset())
-        root, kvm = await self._session.bridge.call(uri, _host_facts, f"reading where {uri} keeps disk images")
+        try:
+            root, kvm = await self._session.bridge.call(uri, _host_facts, f"reading where {uri} keeps disk images",
+                                                        timeout=FACTS_TIMEOUT_S)
+        except (DriverError, CallAbandoned):  # a busy or hung host must not keep the wizard shut
+            root, kvm = None, False
         return Target(uri, image_dir_for(root), Feature.DISK_CREATE in features, Feature.SCREENSHOT in features,
                       "kvm" if kvm else "qemu", remote_host(uri) is not None)
 
