@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from drivers.domxml import MAX_VCPUS, Disk, DomainXML, Interface
+from drivers.domxml import MAX_VCPUS, Disk, DomainXML
 from drivers.errors import DriverError
 
 from .hardware import nic_text

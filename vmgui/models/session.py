@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from drivers import DomainEvent, DriverError, ErrorCode, EventType, Feature
+from drivers import Connection, Domain, DomainEvent, DriverError, ErrorCode, EventType, Feature
 from drivers.base import Screenshot
 
 from ..bridge import Bridge
@@ -295,7 +295,7 @@ class Session(QObject):
 
     async def edit_source(self, key: Key) -> tuple[str, bool, frozenset[str]]:
         """The definition the next start uses, the autostart flag, and the other domains' names."""
-        def read(conn: Any) -> tuple[str, bool, frozenset[str]]:
+        def read(conn: Connection) -> tuple[str, bool, frozenset[str]]:
             dom = conn.lookup_by_uuid(key[1])
             names = frozenset(d.name for d in conn.list_all_domains()) - {dom.name}
             return _inactive_xml(dom), bool(dom.autostart), names
@@ -305,7 +305,7 @@ class Session(QObject):
         """Define the new XML (same uuid), then rename, then set autostart: in that order, in one worker call."""
         name = self._name(key)
 
-        def apply(dom: Any) -> None:
+        def apply(dom: Domain) -> None:
             if plan.xml is not None:
                 dom.connection.define_xml(plan.xml)
             if plan.rename_to is not None:
@@ -322,5 +322,5 @@ class Session(QObject):
         self.status.emit(f"Applied the changes to {plan.rename_to or name}")
 
 
-def _inactive_xml(dom: Any) -> str:
-    return str(dom.xml_desc(XML_INACTIVE if dom.is_persistent() else 0))
+def _inactive_xml(dom: Domain) -> str:
+    return dom.xml_desc(XML_INACTIVE if dom.is_persistent() else 0)
