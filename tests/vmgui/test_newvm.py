@@ -70,10 +70,13 @@ def test_each_problem_is_reported(files, changes, expected):
     assert len(problems) == 1 and expected in problems[0], problems
 
 
-def test_an_existing_target_disk_and_an_unreadable_iso_are_problems(files):
+def test_an_existing_target_disk_is_a_problem(files):
     Path(files["images"], "vm1.qcow2").write_bytes(b"")
     assert plan_of(files).problems() == [f"{files['images']}/vm1.qcow2 already exists: choose another file name, "
                                          "or import it."]
+
+
+def test_an_unreadable_iso_is_a_problem(files):
     os.chmod(files["iso"], 0)
     if os.access(files["iso"], os.R_OK):
         pytest.skip("running as root: every file is readable")
@@ -333,3 +336,18 @@ def test_browse_opens_a_chooser_without_blocking_and_fills_the_path(qtbot, files
     chooser.fileSelected.emit(files["iso"])
     chooser.reject()
     assert dialog.iso.text() == files["iso"]
+
+
+def test_switching_connections_follows_each_hosts_folder_and_disk_support(qtbot, files):
+    targets = [Target("qemu:///embed", "/q/images"), Target("libvirt:qemu:///system", "/l", can_create_disks=False)]
+    taken = {"qemu:///embed": frozenset({"a"}), "libvirt:qemu:///system": frozenset({"b"})}
+    dialog = NewVMDialog(targets, taken.__getitem__, None)
+    qtbot.addWidget(dialog)
+    dialog.name.setText("b")
+    assert dialog.new_disk.isChecked() and dialog.disk_path.placeholderText() == "/q/images/b.qcow2"
+    assert "already exists" not in dialog.source_page.error.text()
+    dialog.conn.setCurrentIndex(1)
+    assert not dialog.new_disk.isEnabled() and not dialog.new_disk.isChecked()
+    assert "“b” already exists on libvirt:qemu:///system" in dialog.source_page.error.text()
+    dialog.conn.setCurrentIndex(0)
+    assert dialog.new_disk.isEnabled() and dialog.new_disk.isChecked()  # unticked by the host, not the user

@@ -79,6 +79,7 @@ class NewVMDialog(QWizard):
         self._uuid = str(uuidlib.uuid4())
         self._host_mib = host_mib
         self._issues: list[Issue] = []
+        self._unticked_for_host = False  # "Create a new disk" was unticked because a host cannot
         self.source_page = self._build_source_page([t.uri for t in targets])
         self.resources_page = self._build_resources_page(host_mib, cpus)
         self.summary_page = self._build_summary_page()
@@ -259,9 +260,13 @@ class NewVMDialog(QWizard):
     def _connection_changed(self) -> None:
         target = self.target()
         can = target is None or target.can_create_disks
-        self.new_disk.setEnabled(can)
-        if not can:
+        if not can and self.new_disk.isChecked():
+            self._unticked_for_host = True
             self.new_disk.setChecked(False)
+        elif can and self._unticked_for_host:
+            self._unticked_for_host = False
+            self.new_disk.setChecked(True)  # the user never chose "no disk": back to the default
+        self.new_disk.setEnabled(can)
         self.no_disk_create.setText("" if can else f"{target.uri} cannot create disk images here: "  # type: ignore
                                     "import an existing disk, or boot from an ISO or kernel without a disk.")
         self.resources_page.form.setRowVisible(self.no_disk_create, not can)
