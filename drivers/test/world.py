@@ -7,12 +7,12 @@ proportional to the number of domains and nothing else.
 """
 from __future__ import annotations
 
-import math
 import threading
 import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable
+from math import sin as _sin
 
 from ..domxml import DomainXML
 from ..flags import DomainState
@@ -30,7 +30,7 @@ class SimDomain:
 
     __slots__ = ("config", "live", "name", "uuid", "id", "state", "reason", "persistent",
                  "autostart", "managed_save", "managed_save_paused", "snapshots", "current_snapshot",
-                 "cpu_ns", "run_since", "started_at", "load", "bits", "title", "incoming", "sizes", "sizes_of", "serial")
+                 "cpu_ns", "run_since", "started_at", "load", "rss_shape", "bits", "title", "incoming", "sizes", "sizes_of", "serial")
 
     def __init__(self, definition: DomainXML, persistent: bool = True) -> None:
         self.config = definition
@@ -52,6 +52,8 @@ class SimDomain:
         self.started_at: float | None = None  # wall clock, for the details pane's uptime
         # a stable per-domain CPU load between 5 % and 65 % makes the demo look alive
         self.load = 0.05 + (zlib.crc32(self.uuid.encode()) % 60) / 100
+        # simulated resident memory: a busier guest touches more of its RAM (see record())
+        self.rss_shape = (0.55 + 0.25 * self.load, self.load * 40)
         self.incoming = False  # a half-built guest of an incoming migration
         self.serial: SerialPort | None = None
         self.sizes_of: DomainXML | None = None
@@ -91,20 +93,22 @@ class SimDomain:
             return self.cpu_ns
         return self.cpu_ns + int((now - self.run_since) * 1e9 * self.load * self.sizes[2])
 
-    def memory_used_kib(self, now: float) -> int | None:
-        """A plausible resident size: 55-80 % of the guest's memory, drifting slowly with time."""
-        if self.id is None:
-            return None
-        share = 0.55 + 0.25 * self.load + 0.08 * math.sin(now / 7.0 + self.load * 40)
-        return int(self.sizes[0] * share)
-
     def record(self, now: float | None = None) -> DomainRecord:
+        """The domain's row; an active one "uses" 55-80 % of its memory, drifting slowly with time.
+
+        Inlined arithmetic, no helper calls: this runs 10,000 times per listing.
+        """
         now = time.monotonic() if now is None else now
         memory, max_memory, vcpus = self.sizes
+        if self.id is None:
+            used = None
+        else:
+            base, phase = self.rss_shape
+            used = int(memory * (base + 0.08 * _sin(now / 7.0 + phase)))
         return DomainRecord(self.name, self.uuid, self.id, self.state, self.reason, self.persistent,
                             self.autostart, self.managed_save, len(self.snapshots),
                             memory, max_memory, vcpus, self.cpu_time_ns(now), self.title,
-                            self.started_at, self.memory_used_kib(now))
+                            self.started_at, used)
 
 
 class TestHost(StatefulHost[SimDomain]):
