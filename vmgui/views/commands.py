@@ -17,11 +17,13 @@ from ..models.console import ConsoleModel
 from ..models.domains import Key
 from ..models.snapshots import SnapshotTree
 from ..models.session import Session
+from ..models.vnc import open_graphical_console
 from .actions import VERBS
 from .backupflow import BackupFlow
 from .deleteflow import DeleteFlow
+from .migrateflow import MigrateFlow
 from .console import ConsoleDialog
-from .dialogs.simple import MigrateDialog, NewVMDialog, SnapshotDialog
+from .dialogs.simple import NewVMDialog, SnapshotDialog
 from .dialogs.snapshots import SnapshotTreeDialog
 
 CONFIRM = {
@@ -42,6 +44,7 @@ class Commands:
         self.backup = BackupFlow(session, self._show, parent)
         self.backup.folder = os.path.expanduser("~")
         self.delete = DeleteFlow(session, self._show, parent)
+        self.migrate = MigrateFlow(session, self._show, parent)
 
     def trigger(self, name: str) -> None:
         state = self._states().get(name)
@@ -58,8 +61,12 @@ class Commands:
         if name == "snapshots":
             self.open_snapshots(targets[0])
             return
+        if name == "graphical_console":
+            self._session.spawn(open_graphical_console(self._session, targets[0]),
+                                f"Opening the graphical console of {self._what(targets)}")
+            return
         ask = {"snapshot": self._ask_snapshot, "backup": self.backup.ask, "delete": self.delete.ask,
-               "migrate": self._ask_migrate}.get(name)
+               "migrate": self.migrate.ask}.get(name)
         if ask is not None:
             ask(targets)
         elif name in CONFIRM:
@@ -101,13 +108,6 @@ class Commands:
     def _ask_snapshot(self, targets: list[Key]) -> None:
         dialog = SnapshotDialog(len(targets), time.strftime("snap-%Y%m%d-%H%M%S"), self._parent)
         self._show(dialog, lambda: self.run("snapshot", targets, name=dialog.name.text()))
-
-    def _ask_migrate(self, targets: list[Key]) -> None:
-        features = self._session.connections.features()
-        dests = rules.migration_targets(targets[0][0], features) if targets else []
-        dialog = MigrateDialog(self._names(targets), dests, self._parent)
-        self._show(dialog, lambda: self.run("migrate", [k for k in targets if k[0] != dialog.dest.currentText()],
-                                            dest=dialog.dest.currentText(), flags=dialog.flags()))
 
     def open_console(self, key: Key) -> ConsoleDialog:
         """A modeless console window for ``key`` (one per press: each reads on its own)."""

@@ -1,4 +1,4 @@
-"""The small dialogs of issue 3: new VM, snapshot name, migration destination.
+"""The small dialogs: new VM (the quick form), snapshot name; and the base of the form dialogs.
 
 Each validates its input in place (a red sentence, the OK button stays) rather
 than letting a bad value reach the driver. All are opened with ``open()``:
@@ -7,10 +7,10 @@ never a nested, window-freezing ``exec()``.
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QSpinBox, QWidget,
+    QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QSpinBox, QWidget,
 )
 
-from ...models.validation import migrate_flags, name_problem
+from ...models.validation import name_problem
 from ..names import ERROR_STYLE, name_widget
 
 
@@ -84,26 +84,3 @@ class SnapshotDialog(_FormDialog):
 
     def problem(self) -> str | None:
         return name_problem(self.name.text(), "snapshot")
-
-
-class MigrateDialog(_FormDialog):
-    def __init__(self, names: list[str], destinations: list[str], parent: QWidget | None = None) -> None:
-        super().__init__("Migrate", "migrateDialog", parent)
-        shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
-        self.form.addRow(QLabel(f"Move {shown} (live) to:", self))
-        self.dest = QComboBox(self)
-        name_widget(self.dest, "migrateDestination")
-        self.dest.addItems(destinations)
-        self.persist = QCheckBox("Keep a persistent definition on the destination", self)
-        self.persist.setChecked(True)
-        self.undefine = QCheckBox("Remove the definition from the source afterwards", self)
-        self.form.addRow("Destination:", self.dest)
-        self.form.addRow(self.persist)
-        self.form.addRow(self.undefine)
-        self.finish_layout()
-
-    def problem(self) -> str | None:
-        return None if self.dest.currentText() else "Open a destination connection first."
-
-    def flags(self) -> int:
-        return migrate_flags(self.persist.isChecked(), self.undefine.isChecked())
