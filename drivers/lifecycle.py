@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .domxml import validate_name
 from .errors import DriverError, ErrorCode, invalid_arg
 from .flags import DomainState, SaveFlags, UndefineFlags
 
@@ -58,10 +59,10 @@ def check_rename(dom: Any, new_name: object, taken: Any) -> str:
     ``dom`` has ``name``, ``active``, ``persistent``, ``managed_save`` and
     ``snapshots``; ``taken`` is the name index. Returns the validated name.
     """
-    from .domxml import validate_name
     name = validate_name(new_name)
     if dom.active:
-        raise DriverError(ErrorCode.OPERATION_INVALID, f"cannot rename active domain '{dom.name}'; shut it off first")
+        raise DriverError(ErrorCode.OPERATION_INVALID,
+                          f"cannot rename active domain '{dom.name}'; shut it off first")
     if not dom.persistent:
         raise DriverError(ErrorCode.OPERATION_INVALID, f"cannot rename transient domain '{dom.name}'")
     if dom.managed_save:

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..base import Screenshot, Snapshot
 from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
 from ..flags import (
-    CreateFlags, DefinedDetail, DomainState, EventType, JobFlags, JobOperation, PausedReason, ResumedDetail, RunningReason,
-    SaveFlags, ShutoffReason, StartedDetail, StoppedDetail, SuspendedDetail, UndefineFlags, UndefinedDetail,
+    CreateFlags, DefinedDetail, DomainState, EventType, JobFlags, JobOperation, PausedReason, ResumedDetail,
+    RunningReason, SaveFlags, ShutoffReason, StartedDetail, StoppedDetail, SuspendedDetail, UndefineFlags,
+    UndefinedDetail,
 )
 from ..jobs import Job
 from ..lifecycle import (

@@ -187,6 +187,7 @@ class TestDomain(StatefulDomain):
             self._host.emit(sim, EventType.UNDEFINED, UndefinedDetail.REMOVED)
 
     def rename(self, new_name: str, flags: int = 0) -> None:
+        """In memory: the config gets the new name; the index and this handle follow."""
         check_flags(flags, 0, "rename")
         with self._host.lock:
             sim = self._idle("rename")

@@ -30,7 +30,8 @@ class SimDomain:
 
     __slots__ = ("config", "live", "name", "uuid", "id", "state", "reason", "persistent",
                  "autostart", "managed_save", "managed_save_paused", "snapshots", "current_snapshot",
-                 "cpu_ns", "run_since", "started_at", "load", "rss_shape", "bits", "title", "incoming", "sizes", "sizes_of", "serial")
+                 "cpu_ns", "run_since", "started_at", "load", "rss_shape", "bits", "title", "incoming", "sizes",
+                 "sizes_of", "serial")
 
     def __init__(self, definition: DomainXML, persistent: bool = True) -> None:
         self.config = definition
