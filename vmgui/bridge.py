@@ -154,20 +154,15 @@ class Bridge(QObject):
 
     async def abort_job(self, uri: str, info: drivers.JobInfo) -> None:
         def abort(conn: drivers.Connection) -> None:
+            if info.operation is drivers.JobOperation.DISK_CREATE:
+                conn.abort_job(info.id)  # a disk creation belongs to no domain
+                return
             dom = conn.lookup_by_uuid(info.domain_uuid) if info.domain_uuid else conn.lookup_by_name(info.domain)
             dom.abort_job(info.id)
         await self.call(uri, abort, f"cancelling job {info.id} of {info.domain}")
 
     async def xml_desc(self, uri: str, uuid: str) -> str:
         return await self.call_domain(uri, uuid, lambda d: d.xml_desc(), "reading the domain XML")
-
-    async def define_new(self, uri: str, name: str, memory_mib: int, vcpus: int) -> str:
-        """Define a new persistent domain; returns its uuid."""
-        def define(conn: drivers.Connection) -> str:
-            from drivers.domxml import DomainXML, validate_name
-            xml = DomainXML.new(validate_name(name), int(memory_mib) * 1024, int(vcpus))
-            return conn.define_xml(xml.to_string()).uuid
-        return await self.call(uri, define, f"defining {name} on {uri}")
 
     async def run_action(self, uri: str, uuid: str, action: str, what: str, **params: Any) -> Any:
         """Run a domain action (see :data:`DOMAIN_ACTIONS`); long ones start ASYNC jobs."""

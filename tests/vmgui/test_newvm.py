@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QLabel, QWizard
+from PySide6.QtWidgets import QLabel, QToolButton, QWizard
 
 from drivers import DomainState, JobOperation, JobState
 from drivers.domxml import DomainXML
@@ -14,7 +14,6 @@ from vmgui.models.newvm import (
     GIB, MIB, QCOW2_MAGIC, NewVMPlan, Source, Target, default_memory_mib, image_dir_for, parse_size,
 )
 from vmgui.views.dialogs.newvm import NewVMDialog
-from vmgui.views.newvmflow import NewVMFlow
 
 
 @pytest.fixture
@@ -222,10 +221,6 @@ def images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def open_wizard(window, qtbot) -> NewVMDialog:  # noqa: ANN001
     window.findChild(QAction, "actionNewVM").trigger()
-    old = window.commands.last_dialog
-    if old is not None and not isinstance(old, NewVMDialog):  # the stub, until the lead wires the wizard in
-        old.reject()
-        NewVMFlow(window.session, window.commands._show, window).ask()
     qtbot.waitUntil(lambda: isinstance(window.commands.last_dialog, NewVMDialog), timeout=5000)
     return window.commands.last_dialog
 
@@ -291,8 +286,11 @@ def test_cancelling_the_preallocation_defines_nothing_and_leaves_no_file(open_wi
     dialog.accept()
     qtbot.waitUntil(lambda: any(not j.finished for j in disk_jobs(window, uri)), timeout=10000)
     job = disk_jobs(window, uri)[0]
-    # as the job panel's Cancel does (a disk job belongs to no domain: the connection aborts it)
-    window.session.bridge.connection(uri).abort_job(job.id)
+    # the job panel's Cancel (a disk job belongs to no domain: the connection aborts it by id)
+    qtbot.waitUntil(lambda: window.findChild(QToolButton, f"cancelJob_{job.id}") is not None, timeout=5000)
+    cancel = window.findChild(QToolButton, f"cancelJob_{job.id}")
+    assert cancel.isEnabled()
+    cancel.click()
     qtbot.waitUntil(lambda: disk_jobs(window, uri)[0].state is JobState.CANCELLED, timeout=10000)
     qtbot.waitUntil(lambda: any("never was not created" in m.title for m in window.session.messages.messages()),
                     timeout=10000)

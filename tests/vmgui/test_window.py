@@ -139,17 +139,16 @@ def test_driver_errors_appear_in_the_message_area_without_traceback(open_window,
 
 def test_bad_input_in_dialogs_is_explained_in_place(open_window, node_uri, qtbot):
     window = open_window(node_uri)
-    window.findChild(QAction, "actionNewVM").trigger()
+    select(window, "legacy-app")
+    window.findChild(QAction, "actionSnapshot").trigger()
     dialog = window.commands.last_dialog
     dialog.name.setText("bad/name")
     dialog.buttons.accepted.emit()
-    assert dialog.isVisible() and "invalid domain name" in dialog.error.text().lower()
+    assert dialog.isVisible() and "invalid snapshot name" in dialog.error.text().lower()
     dialog.name.setText("fresh01")
-    dialog.memory.setValue(512)
     dialog.buttons.accepted.emit()
-    qtbot.waitUntil(lambda: "fresh01" in names(window))
-    dom = window.session.bridge.connection(node_uri).lookup_by_name("fresh01")
-    assert dom.info().max_memory_kib == 512 * 1024 and dom.is_persistent()
+    dom = window.session.bridge.connection(node_uri).lookup_by_name("legacy-app")
+    qtbot.waitUntil(lambda: "fresh01" in [s.name for s in dom.list_all_snapshots()])
 
 
 def test_details_pane_shows_overview_and_xml(open_window, node_uri, qtbot):

@@ -106,6 +106,10 @@ class DomainTableModel(QAbstractTableModel):
     def visible_keys(self) -> list[Key]:
         return [r.key for r in self._visible]
 
+    def names(self, uri: str) -> set[str]:
+        """Names of every domain of ``uri``, filtered out or not (a new name must differ from all)."""
+        return {row.rec.name for key, row in self._rows.items() if key[0] == uri}
+
     def total(self, uri: str | None = None) -> int:
         if uri is None:
             return len(self._rows)

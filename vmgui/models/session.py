@@ -260,11 +260,6 @@ class Session(QObject):
         self.status.emit(f"{verb} {name}: started as job {result}" if started else f"{verb} {name}: done")
         return result  # the job id of an ASYNC job
 
-    async def define_new(self, uri: str, name: str, memory_mib: int, vcpus: int) -> None:
-        uuid = await self.bridge.define_new(uri, name, memory_mib, vcpus)
-        self.mark_dirty(uri, {uuid})
-        self.status.emit(f"Defined {name} on {uri}")
-
     def cancel_job(self, uri: str, job_id: int) -> None:
         pos = self.jobs.find((uri, job_id))
         if pos is None:

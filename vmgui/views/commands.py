@@ -22,8 +22,9 @@ from .actions import VERBS
 from .backupflow import BackupFlow
 from .deleteflow import DeleteFlow
 from .migrateflow import MigrateFlow
+from .newvmflow import NewVMFlow
 from .console import ConsoleDialog
-from .dialogs.simple import NewVMDialog, SnapshotDialog
+from .dialogs.simple import SnapshotDialog
 from .dialogs.snapshots import SnapshotTreeDialog
 
 CONFIRM = {
@@ -45,13 +46,14 @@ class Commands:
         self.backup.folder = os.path.expanduser("~")
         self.delete = DeleteFlow(session, self._show, parent)
         self.migrate = MigrateFlow(session, self._show, parent)
+        self.new_vm = NewVMFlow(session, self._show, parent)
 
     def trigger(self, name: str) -> None:
         state = self._states().get(name)
         if state is None or not state.enabled:
             return  # a shortcut pressed while the action is disabled
         if name == "new_vm":
-            self._new_vm()
+            self.new_vm.ask()
             return
         keys = self._selection()
         targets = [keys[i] for i in state.targets]
@@ -127,12 +129,3 @@ class Commands:
         self.last_dialog = dialog
         dialog.show()
         return dialog
-
-    def _new_vm(self) -> None:
-        dialog = NewVMDialog(self._session.connections.definers(), self._parent)
-
-        def create() -> None:
-            self._session.spawn(self._session.define_new(dialog.conn.currentText(), dialog.name.text().strip(),
-                                                         dialog.memory.value(), dialog.vcpus.value()),
-                                f"Creating {dialog.name.text().strip()}")
-        self._show(dialog, create)

@@ -86,12 +86,7 @@ class NewVMFlow:
                       "kvm" if kvm else "qemu", remote_host(uri) is not None)
 
     def _taken(self, uri: str) -> frozenset[str]:
-        domains = self._session.domains
-        names = getattr(domains, "names", None)
-        if names is not None:
-            return frozenset(names(uri))
-        # until DomainTableModel.names(uri) exists (asked of the lead)
-        return frozenset(row.rec.name for key, row in domains._rows.items() if key[0] == uri)
+        return frozenset(self._session.domains.names(uri))
 
     # -- creating -----------------------------------------------------------------
     def create(self, plan: NewVMPlan) -> asyncio.Task[Any] | None:

@@ -1,4 +1,4 @@
-"""The small dialogs: new VM (the quick form), snapshot name; and the base of the form dialogs.
+"""The snapshot-name dialog, and the base of the small form dialogs.
 
 Each validates its input in place (a red sentence, the OK button stays) rather
 than letting a bad value reach the driver. All are opened with ``open()``:
@@ -7,7 +7,7 @@ never a nested, window-freezing ``exec()``.
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
-    QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QSpinBox, QWidget,
+    QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QWidget,
 )
 
 from ...models.validation import name_problem
@@ -42,36 +42,6 @@ class _FormDialog(QDialog):
             self.error.setText(why)
             return
         self.accept()
-
-
-class NewVMDialog(_FormDialog):
-    def __init__(self, uris: list[str], parent: QWidget | None = None) -> None:
-        super().__init__("New virtual machine", "newVmDialog", parent)
-        self.name = QLineEdit(self)
-        name_widget(self.name, "newVmName")
-        self.name.setPlaceholderText("e.g. web02")
-        self.memory = QSpinBox(self)
-        name_widget(self.memory, "newVmMemory")
-        self.memory.setRange(16, 4 * 1024 * 1024)
-        self.memory.setSingleStep(256)
-        self.memory.setValue(1024)
-        self.memory.setSuffix(" MiB")
-        self.vcpus = QSpinBox(self)
-        name_widget(self.vcpus, "newVmVcpus")
-        self.vcpus.setRange(1, 4096)
-        self.vcpus.setValue(1)
-        self.conn = QComboBox(self)
-        name_widget(self.conn, "newVmConnection")
-        self.conn.addItems(uris)
-        self.form.addRow("Name:", self.name)
-        self.form.addRow("Memory:", self.memory)
-        self.form.addRow("vCPUs:", self.vcpus)
-        self.form.addRow("Connection:", self.conn)
-        self.form.addRow(QLabel("Disks, network and install media come with the full wizard (later).", self))
-        self.finish_layout()
-
-    def problem(self) -> str | None:
-        return name_problem(self.name.text(), "domain")
 
 
 class SnapshotDialog(_FormDialog):
