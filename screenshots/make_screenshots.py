@@ -181,16 +181,55 @@ def scenario(tmp: Path, lab_uri: str) -> None:
     def delete_shot() -> None:
         dialog_shot(lambda w: w.commands.delete.ask([key("test:///default", "web01")]), "delete.png")
 
+    def migrate_shot() -> None:
+        dialog_shot(lambda w: w.commands.migrate.ask([key("test:///default", n) for n in ("web01", "db01",
+                                                                                         "legacy-app")]),
+                    "migrate.png", wait_ms=1200)
+
+    def newvm_shot() -> None:
+        iso = tmp / "debian-12.8-amd64-netinst.iso"
+        iso.write_bytes(bytes(2048))
+
+        def prepare(dialog) -> None:  # noqa: ANN001
+            dialog.name.setText("web03")
+            dialog.iso.setText(str(iso))
+            dialog.next()  # memory, vCPUs, disk
+            dialog.next()  # the summary with the XML preview
+        dialog_shot(lambda w: w.commands.trigger("new_vm"), "new-vm.png", prepare=prepare)
+
+    def details_shot() -> None:
+        w = window()
+        select("web01")
+        w.refresh_selection_state()
+        w.details.setCurrentWidget(w.details.overview)
+        QTimer.singleShot(4000, lambda: shoot("details.png"))  # a few graph points by then
+
+    def edit_shot() -> None:
+        w = window()
+        select("win11")
+        w.refresh_selection_state()
+        w.details.edit()
+
+        def form() -> None:
+            d = w.details.flow.dialog
+            d.move(w.x() + 250, w.y() + 60)
+            d.memory.setValue(6144)
+            QTimer.singleShot(200, lambda: (save(d, "edit.png"), d.ok.click()))
+        QTimer.singleShot(700, form)
+        QTimer.singleShot(1400, lambda: (save(w.details.flow.diff, "xml-diff.png"), w.details.flow.diff.reject()))
+
     shots = [  # (ms after the previous step, step)
         (900, cancel_one), (1700, jobs_shot), (1000, main_shot), (800, xml_shot), (1200, error_shot),
-        (1800, console_shot), (1000, snapshots_shot), (1000, backup_shot), (1500, delete_shot),
-        (1500, lambda: window().close()),
+        (1800, console_shot), (1000, snapshots_shot), (1000, backup_shot), (1500, delete_shot), (1500, migrate_shot),
+        (1800, newvm_shot), (1500, details_shot), (6000, edit_shot),
+        (2000, lambda: window().close()),
     ]
 
     def wait_ready() -> None:
         if not ready():
             QTimer.singleShot(50, wait_ready)
             return
+        window().activateWindow()  # the user is watching: no "ended while you were away" notices
         start_jobs()
         at = 0
         for delay, step in shots:
