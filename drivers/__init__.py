@@ -8,7 +8,7 @@ from __future__ import annotations
 from .base import Connection, Domain, Snapshot
 from .errors import DriverError, ErrorCode
 from .flags import (
-    CreateFlags, DiskCreateFlags, DomainState, EventType, Feature, JobFlags, JobOperation, JobState, JobType,
+    CreateFlags, DiskCreateFlags, DomainState, DomainXMLFlags, EventType, Feature, JobFlags, JobOperation, JobState, JobType,
     ListFlags, MigrateFlags, SaveFlags, UndefineFlags,
 )
 from .records import DomainEvent, DomainInfo, DomainRecord, JobInfo
@@ -18,5 +18,5 @@ __all__ = [
     "open", "Connection", "Domain", "Snapshot", "DriverError", "ErrorCode", "ListFlags",
     "DomainState", "JobType", "JobState", "JobOperation", "JobFlags", "MigrateFlags", "Feature",
     "EventType", "DomainEvent", "DomainRecord", "DomainInfo", "JobInfo", "CreateFlags",
-    "SaveFlags", "UndefineFlags", "DiskCreateFlags",
+    "SaveFlags", "UndefineFlags", "DiskCreateFlags", "DomainXMLFlags",
 ]

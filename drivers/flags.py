@@ -166,6 +166,14 @@ class CreateFlags(enum.IntFlag):
     FORCE_BOOT = 1 << 3  # discard a managed-save image instead of restoring it
 
 
+class DomainXMLFlags(enum.IntFlag):
+    """For ``Domain.xml_desc`` (libvirt's values)."""
+
+    SECURE = 1 << 0
+    INACTIVE = 1 << 1  # the persistent definition the next start uses, not the running one
+    UPDATE_CPU = 1 << 2
+
+
 class DiskCreateFlags(enum.IntFlag):
     """For ``Connection.create_disk`` (combine with ``JobFlags.ASYNC``)."""
 

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..base import Screenshot, Snapshot
 from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
 from ..flags import (
-    CreateFlags, DefinedDetail, DomainState, EventType, JobFlags, JobOperation, PausedReason, ResumedDetail,
-    RunningReason, SaveFlags, ShutoffReason, StartedDetail, StoppedDetail, SuspendedDetail, UndefineFlags,
-    UndefinedDetail,
+    CreateFlags, DefinedDetail, DomainState, DomainXMLFlags, EventType, JobFlags, JobOperation, PausedReason,
+    ResumedDetail, RunningReason, SaveFlags, ShutoffReason, StartedDetail, StoppedDetail, SuspendedDetail,
+    UndefineFlags, UndefinedDetail,
 )
 from ..jobs import Job
 from ..lifecycle import (
@@ -97,7 +97,7 @@ class QemuDomain(StatefulDomain):
         check_flags(flags, 0b111, "xml_desc")
         with self._host.lock:
             dom = self._dom()
-            if flags & 2 and dom.config is not None:
+            if flags & DomainXMLFlags.INACTIVE and dom.config is not None:
                 return dom.config.to_string()
             return dom.definition.to_string()
 

@@ -20,9 +20,9 @@ from ..lifecycle import (
     not_running, paused_after_restore,
 )
 from ..flags import (
-    CreateFlags, DefinedDetail, DomainState, EventType, JobFlags, JobOperation, PausedReason, ResumedDetail,
-    RunningReason, SaveFlags, ShutdownDetail, ShutoffReason, SnapshotCreateFlags, SnapshotEventDetail,
-    StartedDetail, StoppedDetail, SuspendedDetail, UndefineFlags, UndefinedDetail,
+    CreateFlags, DefinedDetail, DomainState, DomainXMLFlags, EventType, JobFlags, JobOperation, PausedReason,
+    ResumedDetail, RunningReason, SaveFlags, ShutdownDetail, ShutoffReason, SnapshotCreateFlags,
+    SnapshotEventDetail, StartedDetail, StoppedDetail, SuspendedDetail, UndefineFlags, UndefinedDetail,
 )
 from ..jobs import Job
 from ..records import DomainRecord
@@ -71,9 +71,12 @@ class TestDomain(StatefulDomain):
             return self._sim().record(time.monotonic())
 
     def xml_desc(self, flags: int = 0) -> str:
+        """The live definition; with INACTIVE the persistent one the next start uses."""
         check_flags(flags, 0b111, "xml_desc")
         with self._host.lock:
-            return self._sim().definition.to_string()
+            sim = self._sim()
+            inactive = flags & DomainXMLFlags.INACTIVE and sim.persistent
+            return (sim.config if inactive else sim.definition).to_string()
 
     def set_autostart(self, value: bool) -> None:
         with self._host.lock:

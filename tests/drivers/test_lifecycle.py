@@ -114,6 +114,17 @@ def test_define_update_and_clash_rules(conn):
     assert rec.of("fresh", LIFECYCLE) == [(EventType.DEFINED, 0)]
 
 
+def test_redefining_a_running_domain_changes_only_the_next_boot(conn):
+    dom = conn.lookup_by_name("web01")
+    assert dom.is_active()
+    live = dom.xml_desc()
+    conn.define_xml(live.replace("<title>", "<title>v2 "))
+    assert dom.xml_desc() == live  # the running guest is unchanged
+    assert "<title>v2 " in dom.xml_desc(drivers.DomainXMLFlags.INACTIVE)
+    dom.destroy()
+    assert "<title>v2 " in dom.xml_desc()  # and the next boot uses it
+
+
 def test_create_xml_makes_a_running_transient_domain(conn):
     dom = conn.create_xml(drivers.domxml.DomainXML.new("scratch", 65536).to_string())
     assert dom.is_active() and not dom.is_persistent()

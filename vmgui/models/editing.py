@@ -17,15 +17,12 @@ from lxml import etree
 
 from drivers.domxml import MAX_VCPUS, Disk, DomainXML
 from drivers.errors import DriverError
+from drivers.flags import DomainXMLFlags
 
 from .hardware import nic_text
 from .validation import name_problem
 
-try:  # the named flag where the core has it
-    from drivers.flags import DomainXMLFlags  # type: ignore[attr-defined]
-    XML_INACTIVE = int(DomainXMLFlags.INACTIVE)
-except ImportError:  # pragma: no cover - depends on the core's version
-    XML_INACTIVE = 2  # libvirt's VIR_DOMAIN_XML_INACTIVE, which every driver's xml_desc accepts
+XML_INACTIVE = int(DomainXMLFlags.INACTIVE)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 BOOT_DEVICES = ("hd", "cdrom", "network")
