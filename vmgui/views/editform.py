@@ -21,7 +21,7 @@ from drivers.domxml import MAX_VCPUS, DomainXML
 from ..models import editing
 from ..models.editing import BOOT_DEVICES, NEXT_START, NIC_TYPES, EditContext, EditPlan, EditValues
 from ..models.hardware import disk_text
-from .names import ERROR_STYLE, name_widget
+from .names import error_label, name_widget
 
 MAX_MEMORY_MIB = 16 * 1024 * 1024
 
@@ -83,10 +83,7 @@ class EditDialog(QDialog):
         self.notice.setObjectName("editNotice")
         self.notice.setWordWrap(True)
         form.addRow(self.notice)
-        self.error = QLabel("", self)
-        self.error.setObjectName("dialogError")
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet(ERROR_STYLE)
+        self.error = error_label(self)
         form.addRow(self.error)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Cancel, self)

@@ -3,7 +3,7 @@ are what tests and assistive technology both look widgets up by."""
 from __future__ import annotations
 
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QLabel, QWidget
 
 
 #: How a sentence explaining bad input looks (dialogs sit outside the styled chrome).
@@ -17,3 +17,12 @@ def name_widget(widget: QWidget, name: str) -> None:
 
 def name_action(action: QAction, name: str) -> None:
     action.setObjectName(name)
+
+
+def error_label(parent: QWidget, name: str = "dialogError") -> QLabel:
+    """The red, wrapping sentence a dialog shows under its fields for bad input (empty until there is some)."""
+    label = QLabel("", parent)
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    label.setStyleSheet(ERROR_STYLE)
+    return label

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (
 from drivers.domxml import Disk
 
 from ...models.backup import BackupPlan, default_checked
-from ..names import ERROR_STYLE, name_widget
+from ..names import error_label, name_widget
 
 
 class BackupDialog(QDialog):
@@ -59,10 +59,7 @@ class BackupDialog(QDialog):
             note.setObjectName("backupRemoteNote")
             note.setWordWrap(True)
             layout.addWidget(note)
-        self.error = QLabel("", self)
-        self.error.setObjectName("dialogError")
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet(ERROR_STYLE)
+        self.error = error_label(self)
         layout.addWidget(self.error)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Cancel, self)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
-from ..names import ERROR_STYLE, name_widget
+from ..names import error_label, name_widget
 
 EXAMPLES = ("test:///default", "qemu:///embed", "qemu:///system", "qemu+ssh://user@host/system")
 
@@ -32,10 +32,7 @@ class ConnectDialog(QDialog):
         for uri in history + [u for u in EXAMPLES if u not in history]:
             self.combo.addItem(uri)
         self.combo.setCurrentText(history[0] if history else EXAMPLES[0])
-        self.error = QLabel("", self)
-        self.error.setObjectName("connectError")
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet(ERROR_STYLE)
+        self.error = error_label(self, "connectError")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Connect")
         buttons.accepted.connect(self._check)

@@ -6,7 +6,7 @@ from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QLabel, QVBo
 from drivers import UndefineFlags
 
 from ...models.deletion import DeleteEntry
-from ..names import ERROR_STYLE, name_widget
+from ..names import ERROR_STYLE, error_label, name_widget
 
 
 class DeleteDialog(QDialog):
@@ -43,10 +43,7 @@ class DeleteDialog(QDialog):
         self.force.setVisible(any(e.running for e in entries))
         self.force.toggled.connect(self.validate)
         layout.addWidget(self.force)
-        self.error = QLabel("", self)
-        self.error.setObjectName("dialogError")
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet(ERROR_STYLE)
+        self.error = error_label(self)
         layout.addWidget(self.error)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
         self.ok = self.buttons.addButton("Delete", QDialogButtonBox.ButtonRole.DestructiveRole)

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from ... import icons
 from ...models.migration import Check, Level, Mode, flags_for
-from ..names import ERROR_STYLE, name_widget
+from ..names import ERROR_STYLE, error_label, name_widget
 
 _ICONS = {Level.OK: "check-ok", Level.WARNING: "msg-warning", Level.BLOCKED: "msg-error"}
 UNDEFINE_WARNING = ("The source keeps no definition afterwards: the domain can then only be started "
@@ -87,10 +87,7 @@ class MigrateDialog(QDialog):
         for widget in (self.live, self.persist, self.undefine, self.undefine_warning, self.offline_note):
             layout.addWidget(widget)
 
-        self.error = QLabel("", self)
-        self.error.setObjectName("dialogError")
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet(ERROR_STYLE)
+        self.error = error_label(self)
         layout.addWidget(self.error)
         self.note = QLabel("", self)
         name_widget(self.note, "migrateSummary")

@@ -24,7 +24,7 @@ from ...models.newvm import (
     FORMATS, MAX_MEMORY_MIB, MIB, MIN_MEMORY_MIB, PAGE_FIELDS, Issue, NewVMPlan, Source, Target,
     default_memory_mib, default_vcpus, parse_size, size_text,
 )
-from ..names import ERROR_STYLE, name_widget
+from ..names import error_label, name_widget
 
 SOURCE_LABELS = {Source.ISO: "Install from an ISO image (CD/DVD)", Source.IMPORT: "Import an existing disk image",
                  Source.KERNEL: "Boot a kernel directly (kernel, initrd, command line)"}
@@ -42,10 +42,7 @@ class _Page(QWizardPage):
         self.box = QVBoxLayout(self)
         self.form = QFormLayout()
         self.box.addLayout(self.form)
-        self.error = QLabel("", self)
-        self.error.setObjectName("dialogError")
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet(ERROR_STYLE)
+        self.error = error_label(self)
 
     def finish_layout(self) -> None:
         self.box.addStretch(1)

@@ -7,11 +7,11 @@ never a nested, window-freezing ``exec()``.
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
-    QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QWidget,
+    QDialog, QDialogButtonBox, QFormLayout, QLineEdit, QWidget,
 )
 
 from ...models.validation import name_problem
-from ..names import ERROR_STYLE, name_widget
+from ..names import error_label, name_widget
 
 
 class _FormDialog(QDialog):
@@ -20,10 +20,7 @@ class _FormDialog(QDialog):
         name_widget(self, object_name)
         self.setWindowTitle(title)
         self.form = QFormLayout(self)
-        self.error = QLabel("", self)
-        self.error.setObjectName("dialogError")
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet(ERROR_STYLE)
+        self.error = error_label(self)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Cancel, self)
         self.buttons.accepted.connect(self._check)
