@@ -65,7 +65,7 @@ def run_qemu_job(vm: LiveVM, job_id: str, cmd: str, args: dict[str, Any], job: J
         if found.get("status") in ("concluded", "null"):
             _quiet(vm, "job-dismiss", {"id": job_id})
             if found.get("error"):
-                if job is not None and job.cancel_requested:
+                if job is not None and cancellable and job.cancel_requested:
                     job.raise_if_cancelled()
                 raise DriverError(ErrorCode.OPERATION_FAILED, f"{what}: {found['error']}")
             return
@@ -165,15 +165,20 @@ class QemuSnapshot(Snapshot):
     def parent_name(self) -> str | None:
         return self._read(lambda dom, snap: snap.parent)
 
-    def revert(self, flags: int = 0) -> None:
-        """Go back to the snapshot: its disks, its memory (if live) and its run state."""
-        check_flags(flags, 0, "snapshot revert")
+    def revert(self, flags: int = 0) -> int | None:
+        """Go back to the snapshot: its disks, its memory (if live) and its run state.
+
+        Always a SNAPSHOT_REVERT job (QMP snapshot-load, a restart with -loadvm, or
+        qemu-img -a); with ``JobFlags.ASYNC`` its id comes back at once. It cannot be
+        cancelled: QEMU loads the snapshot in one main-loop step that job-cancel does not stop.
+        """
+        flags = check_flags(flags, int(JobFlags.ASYNC), "snapshot revert")
         from .domain import boot
         host: QemuHost = self._domain._host
         domain = self._domain
         with host.lock:
             dom, snap = self._lookup()
-            host.jobs.check_idle(dom.uuid, dom.name, "revert")
+            domain._idle("revert")
             definition = DomainXML.parse(snap.domain_xml) if snap.domain_xml else dom.definition.copy()
             disks = _writable_disks(definition, f"revert of '{dom.name}'")
             vm = dom.live
@@ -216,16 +221,21 @@ class QemuSnapshot(Snapshot):
                 dom.touch()
                 host.emit(dom, EventType.SNAPSHOT, SnapshotEventDetail.REVERTED, snap.name)
 
-        domain._conn.run_job(job, worker, False)
+        return domain._conn.run_job(job, worker, bool(flags & JobFlags.ASYNC))
 
-    def delete(self, flags: int = 0) -> None:
-        """Remove the snapshot from the disks and its metadata; children move up to its parent."""
-        check_flags(flags, 0, "snapshot delete")
+    def delete(self, flags: int = 0) -> int | None:
+        """Remove the snapshot from the disks and its metadata; children move up to its parent.
+
+        Always a SNAPSHOT_DELETE job (QMP snapshot-delete, or qemu-img -d per disk of a
+        shut-off domain); with ``JobFlags.ASYNC`` its id comes back at once. Not cancellable:
+        stopping half-way would leave the snapshot on some disks and not on others.
+        """
+        flags = check_flags(flags, int(JobFlags.ASYNC), "snapshot delete")
         host: QemuHost = self._domain._host
         domain = self._domain
         with host.lock:
             dom, snap = self._lookup()
-            host.jobs.check_idle(dom.uuid, dom.name, "delete a snapshot of")
+            domain._idle("delete a snapshot of")
             vm = dom.live
             paths = [d.source for d in dom.definition.disks()
                      if d.source and not d.readonly and d.device != "cdrom" and (d.format or "raw") == "qcow2"]
@@ -256,4 +266,4 @@ class QemuSnapshot(Snapshot):
                 dom.touch()
                 host.emit(dom, EventType.SNAPSHOT, SnapshotEventDetail.DELETED, snap.name)
 
-        domain._conn.run_job(job, worker, False)
+        return domain._conn.run_job(job, worker, bool(flags & JobFlags.ASYNC))
