@@ -1,32 +1,22 @@
 """Real QEMU behind the GUI: the migration dialog between two qemu:///embed roots, and the VNC address.
 
-The window fixtures are tests/vmgui/conftest.py's, loaded from that file (a
-conftest is not importable as a module), so this file drives the same
-offscreen window the GUI tests do.
+The window fixtures are tests/vmgui/conftest.py's (borrowed_fixtures), so this
+file drives the same offscreen window the GUI tests do.
 """
 from __future__ import annotations
 
-import importlib.util
 import socket
-from pathlib import Path
 
 import pytest
 
 import e2e_helpers as h
+from borrowed_fixtures import borrow
 from drivers import DomainState, JobOperation, JobState
 from vmgui.models import vnc
 from vmgui.views.migrateflow import MigrateFlow
 
 
-def _gui_fixtures():  # noqa: ANN202
-    path = Path(__file__).resolve().parent.parent / "vmgui" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("vmgui_gui_fixtures", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-_gui = _gui_fixtures()
+_gui = borrow("vmgui")
 aloop, settings, open_window = _gui.aloop, _gui.settings, _gui.open_window
 private_settings, collect_qt_objects_here = _gui.private_settings, _gui.collect_qt_objects_here
 

@@ -1,28 +1,18 @@
 """Real QEMU behind the edit form: a new memory size defined through the window is what the guest gets.
 
-The private-root fixtures (``env``, ``guest_kernel``) are tests/e2e/conftest.py's, loaded from
-that file (a conftest is not importable as a module); the window is this directory's offscreen one.
+The private-root fixtures (``env``, ``guest_kernel``) are tests/e2e/conftest.py's (borrowed_fixtures);
+the window is this directory's offscreen one.
 """
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
+from borrowed_fixtures import borrow
 from drivers.domxml import DomainXML
 from test_details import INACTIVE, changed_lines, open_form
 
 
-def _e2e_fixtures():  # noqa: ANN202
-    path = Path(__file__).resolve().parent.parent / "e2e" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("e2e_fixtures_for_details", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-_e2e = _e2e_fixtures()  # also puts tests/e2e on sys.path
+_e2e = borrow("e2e")  # also puts tests/e2e on sys.path
 env, guest_kernel = _e2e.env, _e2e.guest_kernel
 import e2e_helpers as h  # noqa: E402
 

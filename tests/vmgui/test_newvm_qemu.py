@@ -1,14 +1,13 @@
 """The New VM wizard on real QEMU: direct kernel boot of the e2e test guest with a new qcow2 disk."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from borrowed_fixtures import borrow
 from drivers import DomainState, JobState
 from drivers.domxml import DomainXML
 from vmgui.models.newvm import MIB, Source
@@ -17,10 +16,7 @@ from test_newvm import disk_jobs, open_wizard
 
 # The real-QEMU fixtures (private roots and runtime dirs, the multiboot guest, leftover-process checks)
 # live in tests/e2e/conftest.py: imported, not copied.
-_spec = importlib.util.spec_from_file_location("e2e_fixtures", Path(__file__).resolve().parents[1] / "e2e" / "conftest.py")
-e2e = importlib.util.module_from_spec(_spec)
-sys.modules["e2e_fixtures"] = e2e
-_spec.loader.exec_module(e2e)
+e2e = borrow("e2e")
 env = e2e.env
 guest_kernel = e2e.guest_kernel
 from e2e_helpers import QEMU, QEMU_IMG, wait_heartbeat  # noqa: E402 - on sys.path once e2e's conftest ran
