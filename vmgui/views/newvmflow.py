@@ -73,7 +73,10 @@ class NewVMFlow:
         uris = self._session.connections.definers()
         targets = list(await asyncio.gather(*(self._target(u) for u in uris)))
         dialog = NewVMDialog(targets, self._taken, self._parent, host_memory_mib(), os.cpu_count())
-        self._show(dialog, lambda: self.create(dialog.plan()))
+
+        def accepted() -> None:
+            self.create(dialog.plan())
+        self._show(dialog, accepted)
 
     async def _target(self, uri: str) -> Target:
         features = self._session.connections.features().get(uri, frozenset())

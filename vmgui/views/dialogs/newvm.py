@@ -126,7 +126,7 @@ class NewVMDialog(QWizard):
             self.source_buttons[source] = button
             page.form.addRow(button)
         self.source_buttons[Source.ISO].setChecked(True)
-        self.sources.buttonToggled.connect(lambda _b, on: on and self._source_changed())
+        self.sources.buttonToggled.connect(lambda _b, on: self._source_changed() if on else None)
         self.iso = self._line("newVmIso", "/path/to/installer.iso")
         self.import_path = self._line("newVmImport", "/path/to/disk.qcow2")
         self.kernel = self._line("newVmKernel", "/path/to/vmlinuz")
