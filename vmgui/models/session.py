@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from drivers import Connection, Domain, DomainEvent, DriverError, ErrorCode, EventType, Feature
+from drivers import Domain, DomainEvent, DriverError, ErrorCode, EventType, Feature
 from drivers.base import Screenshot
 
 from ..bridge import Bridge
@@ -289,12 +289,15 @@ class Session(QObject):
         return await self.bridge.call_domain(*key, _inactive_xml, "reading the definition to edit")
 
     async def edit_source(self, key: Key) -> tuple[str, bool, frozenset[str]]:
-        """The definition the next start uses, the autostart flag, and the other domains' names."""
-        def read(conn: Connection) -> tuple[str, bool, frozenset[str]]:
-            dom = conn.lookup_by_uuid(key[1])
-            names = frozenset(d.name for d in conn.list_all_domains()) - {dom.name}
-            return _inactive_xml(dom), bool(dom.autostart), names
-        return await self.bridge.call(key[0], read, "reading the definition to edit")
+        """The definition the next start uses, the autostart flag, and the other domains' names.
+
+        The names come from the table (no listing of a big host); a name taken since is
+        still refused by the driver's rename.
+        """
+        def read(dom: Domain) -> tuple[str, str, bool]:
+            return dom.name, _inactive_xml(dom), bool(dom.autostart)
+        name, text, autostart = await self.bridge.call_domain(*key, read, "reading the definition to edit")
+        return text, autostart, frozenset(self.domains.names(key[0]) - {name})
 
     async def apply_edit(self, key: Key, plan: EditPlan) -> None:
         """Define the new XML (same uuid), then rename, then set autostart: in that order, in one worker call."""
