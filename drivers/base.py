@@ -71,9 +71,14 @@ class Snapshot:
         raise no_support("snapshot XML")
 
     def revert(self, flags: int = 0) -> int | None:
+        """Go back to the snapshot. With ``JobFlags.ASYNC`` it runs as a SNAPSHOT_REVERT job
+        and its id is returned at once (the busy rule holds meanwhile; ``abort_job`` refuses
+        it, since QEMU cannot stop a load half-way); without, the call waits and returns None."""
         raise no_support("snapshot revert")
 
     def delete(self, flags: int = 0) -> int | None:
+        """Remove the snapshot (its children move up to its parent). With ``JobFlags.ASYNC``
+        it runs as a SNAPSHOT_DELETE job whose id is returned, like :meth:`revert`."""
         raise no_support("snapshot delete")
 
     def is_current(self) -> bool:
