@@ -368,6 +368,8 @@ DOMAIN_ACTIONS: dict[str, Callable[..., Any]] = {
     # the snapshot tree dialog's operations (not toolbar actions)
     "create_snapshot": lambda d, xml, flags=0: d.snapshot_create(
         xml, int(flags) | (_ASYNC if d.connection.supports_feature(Feature.JOBS) else 0)),
-    "revert_snapshot": lambda d, snapshot: d.snapshot_lookup(snapshot).revert(),
-    "delete_snapshot": lambda d, snapshot: d.snapshot_lookup(snapshot).delete(),
+    "revert_snapshot": lambda d, snapshot: d.snapshot_lookup(snapshot).revert(
+        _ASYNC if d.connection.supports_feature(Feature.JOBS) else 0),
+    "delete_snapshot": lambda d, snapshot: d.snapshot_lookup(snapshot).delete(
+        _ASYNC if d.connection.supports_feature(Feature.JOBS) else 0),
 }

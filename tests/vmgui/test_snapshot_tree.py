@@ -1,10 +1,14 @@
-"""The snapshot tree dialog on a private host: tree shape, create (a live ASYNC job), revert, delete."""
+"""The snapshot tree dialog on a private host: tree shape, create, revert and delete (ASYNC jobs the tree follows)."""
 from __future__ import annotations
+
+import time
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox, QPushButton, QTreeWidget, QTreeWidgetItem
 
+from drivers import JobInfo, JobOperation, JobState, JobType
+from nodegen import node_xml
 from vmgui.views.dialogs.snapshots import CURRENT, NewSnapshotDialog, SnapshotTreeDialog
 
 from test_window import select
@@ -114,4 +118,82 @@ def test_a_shut_off_domain_offers_no_live_mode(open_window, node_uri, qtbot):
     assert isinstance(create, NewSnapshotDialog)
     assert not create.live.isVisible() and not create.offline.isVisible()
     create.reject()
+    dialog.close()
+
+
+def job_rows(window, operation):  # noqa: ANN001, ANN201
+    """The job model's rows of one operation."""
+    return [row.info for row in window.session.jobs.rows() if row.info.operation is operation]
+
+
+def test_revert_and_delete_are_jobs_and_the_tree_follows_their_end(open_window, node_uri, qtbot):
+    window = open_window(f"{node_uri}?rate=2048")  # web01's 2 GiB load: about one second
+    select(window, "web01")
+    key = window.table.selected_keys()[0]
+    dialog = window.commands.open_snapshots(key)
+    tree = dialog.tree
+    said: list[str] = []
+    dialog.model.status.connect(said.append)
+    qtbot.waitUntil(lambda: "after-upgrade" + CURRENT in shape(tree), timeout=5000)
+
+    choose(dialog, "before-upgrade")
+    dialog.findChild(QPushButton, "snapshotRevert").click()
+    qtbot.waitUntil(lambda: "Running as job" in dialog.status.text(), timeout=5000)
+    reverts = job_rows(window, JobOperation.SNAPSHOT_REVERT)
+    assert len(reverts) == 1 and reverts[0].domain == "web01"
+    job_id = reverts[0].id
+    assert f"job {job_id}" in dialog.status.text()
+    if not reverts[0].finished:  # the call returned with the job running: the tree has not moved yet
+        assert "after-upgrade" + CURRENT in shape(tree)
+    qtbot.waitUntil(lambda: "before-upgrade" + CURRENT in shape(tree), timeout=10000)
+    assert job_rows(window, JobOperation.SNAPSHOT_REVERT)[0].state is JobState.COMPLETED
+    assert f"Snapshot revert job {job_id} finished." in said
+
+    choose(dialog, "after-upgrade")
+    dialog.findChild(QPushButton, "snapshotDelete").click()
+    next(b for b in dialog.last_dialog.buttons() if b.text() == "Delete").click()
+    qtbot.waitUntil(lambda: shape(tree) == {"before-upgrade" + CURRENT: None}, timeout=10000)
+    deletes = job_rows(window, JobOperation.SNAPSHOT_DELETE)
+    assert len(deletes) == 1 and deletes[0].state is JobState.COMPLETED
+    assert f"Snapshot delete job {deletes[0].id} finished." in said
+    dialog.close()
+
+
+def test_a_failed_revert_job_is_said_in_the_dialog(open_window, make_node, qtbot):
+    damaged = "<domain type='test'><name>broken</name><memory unit='MiB'>lots</memory></domain>"
+    xml = node_xml([{"name": "broken", "snapshots": True}]).replace(
+        "</test:domainsnapshot>", damaged + "</test:domainsnapshot>")  # its definition cannot be read back
+    window = open_window(make_node(xml=xml))
+    select(window, "broken")
+    dialog = window.commands.open_snapshots(window.table.selected_keys()[0])
+    qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() == 1, timeout=5000)
+    choose(dialog, "s1")
+    dialog.findChild(QPushButton, "snapshotRevert").click()
+    qtbot.waitUntil(lambda: "job 1 failed: /domain/memory: expected an integer" in dialog.status.text(),
+                    timeout=5000)
+    failed = job_rows(window, JobOperation.SNAPSHOT_REVERT)
+    assert len(failed) == 1 and failed[0].state is JobState.FAILED
+    dialog.close()
+
+
+def finished_job(job_id: int, operation: JobOperation, uuid: str, name: str) -> JobInfo:
+    return JobInfo(id=job_id, domain=name, operation=operation, type=JobType.UNBOUNDED, state=JobState.COMPLETED,
+                   started=time.time(), elapsed=0.01, remaining=0.0, processed=0, total=None, rate=None,
+                   percent=None, error=None, domain_uuid=uuid)
+
+
+def test_a_job_that_reaches_the_panel_already_finished_is_followed_too(open_window, node_uri, qtbot):
+    """A quick job's start and end can reach the job model in one batch: no jobFinished then."""
+    window = open_window(node_uri)
+    select(window, "web01")
+    uri, uuid = key = window.table.selected_keys()[0]
+    dialog = window.commands.open_snapshots(key)
+    qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() >= 1, timeout=5000)
+    said: list[str] = []
+    dialog.model.status.connect(said.append)
+    window.session.jobs.update(uri, [finished_job(900, JobOperation.SAVE, uuid, "web01"),  # not a snapshot job
+                                     finished_job(901, JobOperation.SNAPSHOT_DELETE, "0" * 32, "other")])
+    assert said == []
+    window.session.jobs.update(uri, [finished_job(902, JobOperation.SNAPSHOT_DELETE, uuid, "web01")])
+    assert said == ["Snapshot delete job 902 finished."]
     dialog.close()

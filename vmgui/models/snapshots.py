@@ -1,17 +1,22 @@
 """One domain's snapshots for the snapshot tree dialog: load, create, revert, delete.
 
-Every operation runs through :meth:`Session.run` (so the row shows as busy, a
-live snapshot becomes an ASYNC job in the job panel, and failures land in the
-message area); the list is re-read when an operation ends and whenever the
-domain's snapshot count changes (an ASYNC create finishing later).
+Every operation runs through :meth:`Session.run` (so the row shows as busy, an
+operation becomes an ASYNC job in the job panel where the driver has jobs, and
+failures land in the message area); the list is re-read when an operation's call
+returns, when one of this domain's snapshot jobs ends (a revert changes no count,
+so the count alone would miss it), and whenever the domain's snapshot count
+changes (another client's work).
 """
 from __future__ import annotations
 
 import asyncio
 import enum
+import time
 from typing import Any
 
+from drivers import JobInfo, JobOperation, JobState
 from drivers.flags import SnapshotCreateFlags
+from drivers.jobs import operation_text
 
 from PySide6.QtCore import QObject, Signal
 
@@ -19,6 +24,18 @@ from ..snapshots import SnapshotInfo, snapshot_xml
 from .domains import Key
 from .messages import explain
 from .session import Session
+
+
+#: The jobs whose end changes the tree: create, revert (the current snapshot) and delete.
+SNAPSHOT_JOBS = frozenset({JobOperation.SNAPSHOT, JobOperation.SNAPSHOT_REVERT, JobOperation.SNAPSHOT_DELETE})
+
+
+def ended_text(info: JobInfo) -> str:
+    """'Snapshot revert job 7 finished.', or how it failed or was cancelled."""
+    what = f"{operation_text(info.operation).capitalize()} job {info.id}"
+    if info.state is JobState.COMPLETED:
+        return f"{what} finished."
+    return f"{what} {info.state.name.lower()}: {info.error or 'no reason given'}"
 
 
 class SnapshotMode(enum.Enum):
@@ -41,6 +58,9 @@ class SnapshotTree(QObject):
         self._closed = False
         self._count = self._snapshot_count()
         session.domains.dataChanged.connect(self._maybe_changed)
+        self._opened = time.time()
+        session.jobs.jobFinished.connect(self._job_finished)
+        session.jobs.rowsInserted.connect(self._jobs_inserted)
 
     def _snapshot_count(self) -> int | None:
         row = self.session.domains.get(self.key)
@@ -53,6 +73,35 @@ class SnapshotTree(QObject):
             if not self._closed:
                 self.status.emit(f"{self.name} now has {count} snapshot(s).")
             self.reload()
+
+    # -- following this domain's snapshot jobs ----------------------------------------
+    def _ours(self, uri: str, info: JobInfo) -> bool:
+        """A snapshot job of this domain (by uuid where the driver names it, else by name)."""
+        if uri != self.key[0] or info.operation not in SNAPSHOT_JOBS:
+            return False
+        return info.domain_uuid == self.key[1] if info.domain_uuid else info.domain == self.name
+
+    def _job_finished(self, uri: str, info: JobInfo) -> None:
+        if not self._closed and self._ours(uri, info):
+            self.status.emit(ended_text(info))
+            self.reload()
+
+    def _jobs_inserted(self, _parent: Any, first: int, last: int) -> None:
+        """A job whose start and end reached the job model in one batch arrives finished,
+        without a jobFinished: follow it too (if it ended while this tree was open)."""
+        for i in range(first, last + 1):
+            row = self.session.jobs.row_at(i)
+            info = row.info
+            if info.finished and info.started + info.elapsed >= self._opened:
+                self._job_finished(row.key[0], info)
+
+    def _job_text(self, job_id: int) -> str:
+        """What to say once the call returned a job id: it may have ended already."""
+        pos = self.session.jobs.find((self.key[0], job_id))
+        info = self.session.jobs.row_at(pos).info if pos is not None else None
+        if info is not None and info.finished:
+            return ended_text(info)
+        return f"Running as job {job_id} (see the job panel); the tree follows when it ends."
 
     def reload(self) -> None:
         if not self._closed:
@@ -101,13 +150,16 @@ class SnapshotTree(QObject):
         failed = task.cancelled() or task.exception() is not None
         job = None if failed else task.result()
         self.status.emit("That failed: see the message above the table." if failed
-                         else f"Running as job {job} (see the job panel); the tree follows when it ends."
-                         if isinstance(job, int) and not isinstance(job, bool) else "Done.")
+                         else self._job_text(job) if isinstance(job, int) and not isinstance(job, bool)
+                         else "Done.")
         self.reload()
 
     def close(self) -> None:
         self._closed = True
-        try:
-            self.session.domains.dataChanged.disconnect(self._maybe_changed)
-        except (RuntimeError, TypeError):
-            pass
+        jobs = self.session.jobs
+        for signal, slot in ((self.session.domains.dataChanged, self._maybe_changed),
+                             (jobs.jobFinished, self._job_finished), (jobs.rowsInserted, self._jobs_inserted)):
+            try:
+                signal.disconnect(slot)
+            except (RuntimeError, TypeError):
+                pass
