@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import drivers
+import drivers.jobs
 from drivers import DomainState, ErrorCode, EventType, JobFlags, JobOperation, JobState
 from drivers.flags import JobEventDetail, RunningReason
 
@@ -145,3 +146,19 @@ def test_a_revert_that_fails_ends_failed_with_the_error(tmp_path: Path):
         with pytest.raises(drivers.DriverError) as err:  # the synchronous call raises the same error
             dom.snapshot_lookup("bad").revert()
         assert err.value.code is ErrorCode.INVALID_XML
+
+
+@pytest.mark.skipif(not hasattr(drivers.jobs, "UNCANCELLABLE"),
+                    reason="the job table's refusal (drivers.jobs.UNCANCELLABLE) is not applied yet")
+@pytest.mark.parametrize("operation", ["revert", "delete"])
+def test_abort_is_refused_for_revert_and_delete(slow_conn, operation):
+    """QEMU cannot stop a snapshot load or delete half-way, so no driver offers it."""
+    dom = slow_conn.lookup_by_name("web01")
+    job_id = getattr(dom.snapshot_lookup("after-upgrade"), operation)(ASYNC)
+    for which in (job_id, 0):
+        with pytest.raises(drivers.DriverError) as err:
+            dom.abort_job(which)
+        assert err.value.code is ErrorCode.OPERATION_INVALID and "cannot be cancelled" in err.value.message
+    assert dom.get_job_info(job_id).state is JobState.RUNNING
+    dom.destroy()  # destroy still wins (the test driver's job stops before changing anything)
+    assert dom.get_job_info(job_id).state is JobState.CANCELLED and "after-upgrade" in snapshot_names(dom)

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMessageBox, QPushButton, QTreeWidget, QTreeWidgetItem
+from PySide6.QtWidgets import QAbstractButton, QMessageBox, QPushButton, QTreeWidget, QTreeWidgetItem
 
+import drivers.jobs
 from drivers import JobInfo, JobOperation, JobState, JobType
 from nodegen import node_xml
 from vmgui.views.dialogs.snapshots import CURRENT, NewSnapshotDialog, SnapshotTreeDialog
@@ -196,4 +198,22 @@ def test_a_job_that_reaches_the_panel_already_finished_is_followed_too(open_wind
     assert said == []
     window.session.jobs.update(uri, [finished_job(902, JobOperation.SNAPSHOT_DELETE, uuid, "web01")])
     assert said == ["Snapshot delete job 902 finished."]
+    dialog.close()
+
+
+@pytest.mark.skipif(not hasattr(drivers.jobs, "UNCANCELLABLE"),
+                    reason="the drivers' refusal (drivers.jobs.UNCANCELLABLE) is not applied yet")
+def test_the_job_panel_offers_no_cancel_for_a_revert(open_window, node_uri, qtbot):
+    window = open_window(f"{node_uri}?rate=1024")  # web01's 2 GiB load: about two seconds
+    select(window, "web01")
+    dialog = window.commands.open_snapshots(window.table.selected_keys()[0])
+    qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() >= 1, timeout=5000)
+    choose(dialog, "before-upgrade")
+    dialog.findChild(QPushButton, "snapshotRevert").click()
+    qtbot.waitUntil(lambda: bool(job_rows(window, JobOperation.SNAPSHOT_REVERT)), timeout=5000)
+    job_id = job_rows(window, JobOperation.SNAPSHOT_REVERT)[0].id
+    qtbot.waitUntil(lambda: window.findChild(QAbstractButton, f"cancelJob_{job_id}") is not None, timeout=5000)
+    button = window.findChild(QAbstractButton, f"cancelJob_{job_id}")
+    assert not button.isEnabled() and "cannot stop half-way" in button.toolTip()
+    qtbot.waitUntil(lambda: "before-upgrade" + CURRENT in shape(dialog.tree), timeout=10000)
     dialog.close()

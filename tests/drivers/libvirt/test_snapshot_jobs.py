@@ -2,12 +2,14 @@
 (libvirt's test driver through libvirt-python; its calls are synchronous)."""
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
 import pytest
 
 import drivers
+import drivers.jobs
 from drivers import ErrorCode, EventType, JobFlags, JobOperation, JobState
 from drivers.flags import SnapshotEventDetail
 
@@ -68,20 +70,29 @@ def test_libvirt_refusing_inside_the_job_ends_it_failed(lvconn):
     assert err.value.code is ErrorCode.INVALID_ARG
 
 
-def test_the_busy_rule_holds_while_libvirt_reverts(lvconn, monkeypatch):
-    dom = lvconn.lookup_by_name("run2")
+@contextlib.contextmanager
+def held_revert(conn, monkeypatch):  # noqa: ANN001, ANN201
+    """While inside, libvirt's revert call is held (as a large guest's revert takes a while)."""
     entered, release = threading.Event(), threading.Event()
-    plain_call = lvconn.call
+    plain_call = conn.call
 
-    def slow_call(what, fn, *args):  # libvirt's revert of a large guest takes a while
+    def slow_call(what, fn, *args):  # noqa: ANN001, ANN002, ANN202
         if what.startswith("revert to snapshot"):
             entered.set()
             release.wait(20)
         return plain_call(what, fn, *args)
 
-    monkeypatch.setattr(lvconn, "call", slow_call)
-    job_id = dom.snapshot_lookup("s0").revert(ASYNC)
+    monkeypatch.setattr(conn, "call", slow_call)
     try:
+        yield entered
+    finally:
+        release.set()
+
+
+def test_the_busy_rule_holds_while_libvirt_reverts(lvconn, monkeypatch):
+    dom = lvconn.lookup_by_name("run2")
+    with held_revert(lvconn, monkeypatch) as entered:
+        job_id = dom.snapshot_lookup("s0").revert(ASYNC)
         assert entered.wait(10)
         assert dom.get_job_info(0).id == job_id and dom.get_job_info(0).state is JobState.RUNNING
         for call in (dom.suspend, lambda: dom.snapshot_create("other"),
@@ -90,11 +101,22 @@ def test_the_busy_rule_holds_while_libvirt_reverts(lvconn, monkeypatch):
                 call()
             assert err.value.code is ErrorCode.OPERATION_INVALID
             assert f"snapshot revert job {job_id}" in err.value.message
-    finally:
-        release.set()
     assert finished(dom, job_id).state is JobState.COMPLETED
     assert not dom.is_active()  # the snapshot was taken shut off
     dom.snapshot_create("other")  # free again
+
+
+@pytest.mark.skipif(not hasattr(drivers.jobs, "UNCANCELLABLE"),
+                    reason="the job table's refusal (drivers.jobs.UNCANCELLABLE) is not applied yet")
+def test_abort_of_a_revert_is_refused_as_on_the_other_drivers(lvconn, monkeypatch):
+    dom = lvconn.lookup_by_name("run2")
+    with held_revert(lvconn, monkeypatch) as entered:
+        job_id = dom.snapshot_lookup("s0").revert(ASYNC)
+        assert entered.wait(10)
+        with pytest.raises(drivers.DriverError) as err:
+            dom.abort_job(0)
+        assert err.value.code is ErrorCode.OPERATION_INVALID and "cannot be cancelled" in err.value.message
+    assert finished(dom, job_id).state is JobState.COMPLETED
 
 
 @pytest.mark.slow
