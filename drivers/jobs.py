@@ -40,6 +40,11 @@ _OPERATION_TEXT = {
 }
 
 
+#: Jobs that cannot stop half-way: QEMU loads or deletes an internal snapshot in one main-loop
+#: step that job-cancel does not interrupt, and libvirt offers no abort for them either.
+UNCANCELLABLE = frozenset({JobOperation.SNAPSHOT_REVERT, JobOperation.SNAPSHOT_DELETE})
+
+
 def operation_text(op: JobOperation) -> str:
     return _OPERATION_TEXT.get(op, op.name.lower())
 
@@ -335,6 +340,10 @@ class JobTable:
             raise DriverError(ErrorCode.OPERATION_INVALID,
                               f"cannot abort the incoming migration of '{name}' here; cancel it on the "
                               "source, or destroy the domain on this host")
+        if job.operation in UNCANCELLABLE:
+            raise DriverError(ErrorCode.OPERATION_INVALID,
+                              f"the {operation_text(job.operation)} job {job.id} of '{name}' cannot be "
+                              "cancelled: it cannot stop half-way; wait for it to end")
         job.request_cancel()
         return job
 

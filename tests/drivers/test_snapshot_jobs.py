@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 import drivers
-import drivers.jobs
 from drivers import DomainState, ErrorCode, EventType, JobFlags, JobOperation, JobState
 from drivers.flags import JobEventDetail, RunningReason
 
@@ -148,8 +147,6 @@ def test_a_revert_that_fails_ends_failed_with_the_error(tmp_path: Path):
         assert err.value.code is ErrorCode.INVALID_XML
 
 
-@pytest.mark.skipif(not hasattr(drivers.jobs, "UNCANCELLABLE"),
-                    reason="the job table's refusal (drivers.jobs.UNCANCELLABLE) is not applied yet")
 @pytest.mark.parametrize("operation", ["revert", "delete"])
 def test_abort_is_refused_for_revert_and_delete(slow_conn, operation):
     """QEMU cannot stop a snapshot load or delete half-way, so no driver offers it."""

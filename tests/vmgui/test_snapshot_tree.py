@@ -3,12 +3,10 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QAbstractButton, QMessageBox, QPushButton, QTreeWidget, QTreeWidgetItem
 
-import drivers.jobs
 from drivers import JobInfo, JobOperation, JobState, JobType
 from nodegen import node_xml
 from vmgui.views.dialogs.snapshots import CURRENT, NewSnapshotDialog, SnapshotTreeDialog
@@ -201,8 +199,6 @@ def test_a_job_that_reaches_the_panel_already_finished_is_followed_too(open_wind
     dialog.close()
 
 
-@pytest.mark.skipif(not hasattr(drivers.jobs, "UNCANCELLABLE"),
-                    reason="the drivers' refusal (drivers.jobs.UNCANCELLABLE) is not applied yet")
 def test_the_job_panel_offers_no_cancel_for_a_revert(open_window, node_uri, qtbot):
     window = open_window(f"{node_uri}?rate=1024")  # web01's 2 GiB load: about two seconds
     select(window, "web01")

@@ -13,7 +13,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 
 from drivers import JobInfo, JobOperation, JobState
-from drivers.jobs import operation_text
+from drivers.jobs import UNCANCELLABLE, operation_text
 
 from .format import DASH, bytes_text, duration_text, rate_text
 from .jobstats import JobStats
@@ -70,13 +70,16 @@ def cancel_refusal(info: JobInfo) -> str | None:
     """Why this job cannot be cancelled from here, or None when its cancel button may work.
 
     The drivers refuse to abort an incoming migration (only its source can stop
-    it cleanly), so its row offers no active button, just this sentence.
+    it cleanly) and snapshot reverts/deletes (they cannot stop half-way), so
+    those rows offer no active button, just this sentence.
     """
     if info.finished:
         return f"the {operation_text(info.operation)} already ended"
     if info.operation is JobOperation.MIGRATION_IN:
         return (f"an incoming migration is cancelled on its source: cancel the outgoing migration of "
                 f"{info.domain} there")
+    if info.operation in UNCANCELLABLE:
+        return f"a {operation_text(info.operation)} cannot stop half-way; it ends on its own"
     return None
 
 

@@ -9,7 +9,6 @@ import time
 import pytest
 
 import drivers
-import drivers.jobs
 from drivers import ErrorCode, EventType, JobFlags, JobOperation, JobState
 from drivers.flags import SnapshotEventDetail
 
@@ -106,8 +105,6 @@ def test_the_busy_rule_holds_while_libvirt_reverts(lvconn, monkeypatch):
     dom.snapshot_create("other")  # free again
 
 
-@pytest.mark.skipif(not hasattr(drivers.jobs, "UNCANCELLABLE"),
-                    reason="the job table's refusal (drivers.jobs.UNCANCELLABLE) is not applied yet")
 def test_abort_of_a_revert_is_refused_as_on_the_other_drivers(lvconn, monkeypatch):
     dom = lvconn.lookup_by_name("run2")
     with held_revert(lvconn, monkeypatch) as entered:
