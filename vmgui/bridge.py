@@ -352,24 +352,27 @@ def _delete(dom: drivers.Domain, flags: int, force: bool, files: Any) -> list[st
 _ASYNC = int(drivers.JobFlags.ASYNC)
 _DELETE_FLAGS = int(drivers.UndefineFlags.MANAGED_SAVE | drivers.UndefineFlags.SNAPSHOTS_METADATA)
 
+
+def _async_if_jobs(dom: drivers.Domain) -> int:
+    """JobFlags.ASYNC where the driver runs jobs (the call returns a job id), else 0 (it blocks a worker)."""
+    return _ASYNC if dom.connection.supports_feature(Feature.JOBS) else 0
+
+
 #: action name -> fn(domain, **params); job-creating ones pass JobFlags.ASYNC and return the job id.
 DOMAIN_ACTIONS: dict[str, Callable[..., Any]] = {
-    "start": lambda d: d.create(_ASYNC if d.connection.supports_feature(Feature.JOBS) else 0),
+    "start": lambda d: d.create(_async_if_jobs(d)),
     "pause": lambda d: d.suspend(),
     "resume": lambda d: d.resume(),
     "shutdown": lambda d: d.shutdown(),
     "reboot": lambda d: d.reboot(),
     "force_off": lambda d: d.destroy(),
     "save": lambda d: d.managed_save(_ASYNC),
-    "snapshot": lambda d, name: d.snapshot_create(name, _ASYNC if d.connection.supports_feature(Feature.JOBS) else 0),
+    "snapshot": lambda d, name: d.snapshot_create(name, _async_if_jobs(d)),
     "backup": lambda d, folder=None, xml=None: d.backup_begin(xml or _backup_xml(d, folder or "."), _ASYNC),
     "migrate": lambda d, dest, flags: d.migrate(dest, int(flags) | _ASYNC),
     "delete": lambda d, flags=_DELETE_FLAGS, force=False, files=(): _delete(d, flags, force, files),
     # the snapshot tree dialog's operations (not toolbar actions)
-    "create_snapshot": lambda d, xml, flags=0: d.snapshot_create(
-        xml, int(flags) | (_ASYNC if d.connection.supports_feature(Feature.JOBS) else 0)),
-    "revert_snapshot": lambda d, snapshot: d.snapshot_lookup(snapshot).revert(
-        _ASYNC if d.connection.supports_feature(Feature.JOBS) else 0),
-    "delete_snapshot": lambda d, snapshot: d.snapshot_lookup(snapshot).delete(
-        _ASYNC if d.connection.supports_feature(Feature.JOBS) else 0),
+    "create_snapshot": lambda d, xml, flags=0: d.snapshot_create(xml, int(flags) | _async_if_jobs(d)),
+    "revert_snapshot": lambda d, snapshot: d.snapshot_lookup(snapshot).revert(_async_if_jobs(d)),
+    "delete_snapshot": lambda d, snapshot: d.snapshot_lookup(snapshot).delete(_async_if_jobs(d)),
 }
