@@ -5,8 +5,10 @@ application (``vmgui.app.main``) on ``test:///default`` plus a private second
 host, starts a backup and a live migration (and a few short jobs) through the
 window's own actions, and writes PNGs of the real window at 1366x768 next to
 this script: main-window.png and jobs.png (the two AppStream screenshots listed
-in vmgui/desktop.py), filters-and-xml.png, connection-error.png, and the
-console, snapshots, backup and delete dialogs. Needs the Debian packages ``xvfb libxcb-icccm4 libxcb-keysyms1
+in vmgui/desktop.py), filters-and-xml.png, connection-error.png, details.png, and
+the console, snapshot, backup, delete, migration, new-VM, edit and XML-diff
+dialogs. Steps run one after another; a dialog is grabbed once it has appeared
+and settled. Needs the Debian packages ``xvfb libxcb-icccm4 libxcb-keysyms1
 libxcb-cursor0 libxkbcommon-x11-0``.
 """
 from __future__ import annotations
@@ -152,41 +154,60 @@ def scenario(tmp: Path, lab_uri: str) -> None:
         dialog = w.commands.open_snapshots(key("test:///default", "web01"))
         dialog.move(w.x() + 300, w.y() + 160)
         QTimer.singleShot(500, lambda: save(dialog, "snapshots.png"))
-        QTimer.singleShot(600, dialog.close)
+
+        def create() -> None:
+            dialog.create_button.click()
+            new = dialog.last_dialog
+            new.description.setPlainText("Before the PHP 8.3 upgrade")
+            QTimer.singleShot(200, lambda: (save(new, "snapshot-create.png"), new.reject(), dialog.close()))
+        QTimer.singleShot(600, create)
 
     def save(widget, name: str) -> None:  # noqa: ANN001
         widget.repaint()
         widget.grab().save(str(HERE / name))
         print("wrote", HERE / name)
 
-    def dialog_shot(open_it, name: str, wait_ms: int = 700, prepare=None) -> None:  # noqa: ANN001
-        """Open a dialog through the window's own flow, grab it once it is filled in, close it."""
+    def dialog_shot(open_it, name: str, done, settle_ms: int = 300, prepare=None) -> None:  # noqa: ANN001
+        """Open a dialog through the window's own flow, wait until it is there and settled, grab it, close it."""
         w = window()
+        before = w.commands.last_dialog
         open_it(w)
+        waited = [0]
 
-        def grab() -> None:
+        def poll() -> None:
             dialog = w.commands.last_dialog
-            if dialog is None:
-                print("no dialog for", name)
+            if dialog is None or dialog is before:
+                waited[0] += 50
+                if waited[0] > 10000:
+                    print("no dialog for", name)
+                    done()
+                else:
+                    QTimer.singleShot(50, poll)
                 return
             dialog.move(w.x() + 250, w.y() + 110)
             if prepare is not None:
                 prepare(dialog)
-            QTimer.singleShot(200, lambda: (save(dialog, name), dialog.close()))
-        QTimer.singleShot(wait_ms, grab)
 
-    def backup_shot() -> None:
-        dialog_shot(lambda w: w.commands.backup.ask([key("test:///default", "web01")]), "backup.png")
+            def grab() -> None:
+                save(dialog, name)
+                dialog.close()
+                done()
+            QTimer.singleShot(settle_ms, grab)
+        poll()
 
-    def delete_shot() -> None:
-        dialog_shot(lambda w: w.commands.delete.ask([key("test:///default", "web01")]), "delete.png")
+    def backup_shot(done) -> None:  # noqa: ANN001
+        dialog_shot(lambda w: w.commands.backup.ask([key("test:///default", "web01")]), "backup.png", done)
 
-    def migrate_shot() -> None:
+    def delete_shot(done) -> None:  # noqa: ANN001
+        dialog_shot(lambda w: w.commands.delete.ask([key("test:///default", "web01")]), "delete.png", done)
+
+    def migrate_shot(done) -> None:  # noqa: ANN001
         dialog_shot(lambda w: w.commands.migrate.ask([key("test:///default", n) for n in ("web01", "db01",
                                                                                          "legacy-app")]),
-                    "migrate.png", wait_ms=1200)
+                    "migrate.png", done, settle_ms=1200,  # the compatibility check fills in meanwhile
+                    prepare=lambda dialog: dialog.resize(dialog.width(), 620))
 
-    def newvm_shot() -> None:
+    def newvm_shot(done) -> None:  # noqa: ANN001
         iso = tmp / "debian-12.8-amd64-netinst.iso"
         iso.write_bytes(bytes(2048))
 
@@ -195,7 +216,7 @@ def scenario(tmp: Path, lab_uri: str) -> None:
             dialog.iso.setText(str(iso))
             dialog.next()  # memory, vCPUs, disk
             dialog.next()  # the summary with the XML preview
-        dialog_shot(lambda w: w.commands.trigger("new_vm"), "new-vm.png", prepare=prepare)
+        dialog_shot(lambda w: w.commands.trigger("new_vm"), "new-vm.png", done, prepare=prepare)
 
     def details_shot() -> None:
         w = window()
@@ -218,12 +239,22 @@ def scenario(tmp: Path, lab_uri: str) -> None:
         QTimer.singleShot(700, form)
         QTimer.singleShot(1400, lambda: (save(w.details.flow.diff, "xml-diff.png"), w.details.flow.diff.reject()))
 
-    shots = [  # (ms after the previous step, step)
-        (900, cancel_one), (1700, jobs_shot), (1000, main_shot), (800, xml_shot), (1200, error_shot),
-        (1800, console_shot), (1000, snapshots_shot), (1000, backup_shot), (1500, delete_shot), (1500, migrate_shot),
-        (1800, newvm_shot), (1500, details_shot), (6000, edit_shot),
-        (2000, lambda: window().close()),
+    def at_once(step):  # noqa: ANN001, ANN202
+        """A step that is over when it returns (its own timers finish before the next step's delay)."""
+        return lambda done: (step(), done())
+
+    steps = [  # (ms to wait before the step, step(done)): one after another, never overlapping
+        (900, at_once(cancel_one)), (1700, at_once(jobs_shot)), (1000, at_once(main_shot)),
+        (800, at_once(xml_shot)), (1200, at_once(error_shot)), (1800, at_once(console_shot)),
+        (1200, at_once(snapshots_shot)), (1200, backup_shot), (300, delete_shot), (300, migrate_shot),
+        (300, newvm_shot), (300, at_once(details_shot)), (4600, at_once(edit_shot)),
+        (2000, at_once(lambda: window().close())),
     ]
+
+    def run(index: int) -> None:
+        if index < len(steps):
+            delay, step = steps[index]
+            QTimer.singleShot(delay, lambda: step(lambda: run(index + 1)))
 
     def wait_ready() -> None:
         if not ready():
@@ -231,10 +262,7 @@ def scenario(tmp: Path, lab_uri: str) -> None:
             return
         window().activateWindow()  # the user is watching: no "ended while you were away" notices
         start_jobs()
-        at = 0
-        for delay, step in shots:
-            at += delay
-            QTimer.singleShot(at, step)
+        run(0)
 
     QTimer.singleShot(100, wait_ready)
 
