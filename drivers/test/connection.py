@@ -17,7 +17,7 @@ from ..flags import (
 from ..jobs import Job
 from ..lifecycle import paused_after_restore
 from ..stateful import StatefulConnection
-from . import jobsim, storage
+from . import jobsim, offline, storage
 from .domain import TestDomain, restore_payload
 from .world import SimDomain, TestHost
 
@@ -26,9 +26,10 @@ BASE_FEATURES = frozenset({
     Feature.AUTOSTART, Feature.DEFINE, Feature.TYPED_PARAM_STRING, Feature.SERIAL_CONSOLE,
     Feature.SCREENSHOT, Feature.DISK_CREATE, Feature.RENAME,
 })
+# offline migration (definition only, drivers.test.offline) needs no memory stream: any protocol carries it
 MIGRATION_FEATURES = {
-    "v3": frozenset({Feature.MIGRATION_V3, Feature.MIGRATION_V2}),
-    "v2": frozenset({Feature.MIGRATION_V2}),
+    "v3": frozenset({Feature.MIGRATION_V3, Feature.MIGRATION_V2, Feature.MIGRATION_OFFLINE}),
+    "v2": frozenset({Feature.MIGRATION_V2, Feature.MIGRATION_OFFLINE}),
     "none": frozenset(),
 }
 
@@ -154,6 +155,8 @@ class TestConnection(StatefulConnection):
 
     # -- migration phases (see drivers.migration) ----------------------------
     def migrate_begin(self, dom: Domain, flags: int, params: dict[str, Any]) -> str:
+        if flags & MigrateFlags.OFFLINE:
+            return offline.begin(self, dom, params)
         with self.host.lock:
             sim = self.host.get(dom.uuid, dom.name)
             if not sim.active:
@@ -163,15 +166,11 @@ class TestConnection(StatefulConnection):
     def migrate_prepare(self, xml: str, flags: int, params: dict[str, Any]) -> dict[str, Any]:
         self._check_open()
         definition = DomainXML.parse(xml)
+        if flags & MigrateFlags.OFFLINE:
+            return offline.prepare(self, definition)
         with self.host.lock:
+            offline.check_arrival(self.host, definition, self.uri)
             sim = self.host.by_uuid.get(definition.uuid)
-            if sim is not None and sim.active:
-                raise DriverError(ErrorCode.OPERATION_INVALID,
-                                  f"domain '{sim.name}' is already running on {self.uri}")
-            other = self.host.by_name.get(definition.name)
-            if other is not None and other.uuid != definition.uuid:
-                raise DriverError(ErrorCode.OPERATION_FAILED,
-                                  f"{self.uri} already has another domain named '{definition.name}'")
             existed = sim is not None
             if sim is None:
                 sim = SimDomain(definition, persistent=False)
@@ -184,6 +183,9 @@ class TestConnection(StatefulConnection):
 
     def migrate_perform(self, dom: Domain, cookie: dict[str, Any], flags: int,
                         params: dict[str, Any], job: Job) -> None:
+        if flags & MigrateFlags.OFFLINE:
+            offline.perform(self, dom)
+            return
         with self.host.lock:
             sim = self.host.get(dom.uuid, dom.name)
             cookie["paused"] = sim.state == DomainState.PAUSED
@@ -203,6 +205,8 @@ class TestConnection(StatefulConnection):
                 self.host.emit(sim, EventType.SUSPENDED, SuspendedDetail.MIGRATED)
 
     def migrate_finish(self, cookie: dict[str, Any], flags: int, cancelled: bool) -> Domain | None:
+        if cookie.get("offline"):
+            return offline.finish(self, cookie, cancelled)
         with self.host.lock:
             sim = self.host.by_uuid.get(cookie["uuid"])
             job: Job = cookie["job"]
@@ -228,6 +232,9 @@ class TestConnection(StatefulConnection):
             return TestDomain(self, sim.name, sim.uuid)
 
     def migrate_confirm(self, dom: Domain, flags: int, cancelled: bool) -> None:
+        if flags & MigrateFlags.OFFLINE:
+            offline.confirm(self, dom, flags, cancelled)
+            return
         with self.host.lock:
             sim = self.host.by_uuid.get(dom.uuid)
             if sim is None:
@@ -241,9 +248,17 @@ class TestConnection(StatefulConnection):
             self.host.stop(sim, ShutoffReason.MIGRATED)
             self.host.emit(sim, EventType.STOPPED, StoppedDetail.MIGRATED)
             if flags & MigrateFlags.UNDEFINE_SOURCE and sim.persistent:
-                sim.snapshots.clear()
-                self.host.remove(sim)
-                self.host.emit(sim, EventType.UNDEFINED, UndefinedDetail.REMOVED)
+                self.undefine_source(sim)
+
+    def undefine_source(self, sim: SimDomain) -> None:
+        """UNDEFINE_SOURCE after a migration: the shut-off source is forgotten with its metadata."""
+        with self.host.lock:
+            sim.snapshots.clear()
+            sim.current_snapshot = None
+            sim.managed_save = False
+            sim.persistent = False
+            self.host.remove(sim)
+            self.host.emit(sim, EventType.UNDEFINED, UndefinedDetail.REMOVED)
 
 
 def _simulate_precopy(job: Job, memory: int, rate: float, live: bool) -> None:

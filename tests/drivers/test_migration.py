@@ -157,3 +157,139 @@ def test_unknown_and_unsupported_flags(conn, dest):
     with pytest.raises(drivers.DriverError) as info:
         dom.migrate("not a connection")
     assert info.value.code is ErrorCode.INVALID_ARG
+
+
+# -- offline migration: only the persistent definition moves (libvirt's VIR_MIGRATE_OFFLINE) --------------
+
+OFFLINE = MigrateFlags.OFFLINE | MigrateFlags.PERSIST_DEST
+
+
+def lifecycle_events(conn):
+    """Every non-JOB event of ``conn`` as (type, domain name), recorded from now on."""
+    seen = []
+    conn.register_event_callback(lambda c, d, e: seen.append((e.type, d.name if d else None))
+                                 if e.type is not EventType.JOB else None)
+    return seen
+
+
+def test_offline_migration_defines_a_shut_off_copy_and_copies_no_memory(conn, dest):
+    assert conn.supports_feature(Feature.MIGRATION_OFFLINE) and dest.supports_feature(Feature.MIGRATION_OFFLINE)
+    src_dom = conn.lookup_by_name("backup-store")
+    new = src_dom.migrate(dest, OFFLINE)
+    assert new.connection is dest and new.name == "backup-store" and new.uuid == src_dom.uuid
+    assert new.state()[0] is DomainState.SHUTOFF and new.is_persistent() and new.id is None
+    assert dest.lookup_by_uuid(src_dom.uuid).xml_desc().strip() == src_dom.xml_desc().strip()
+    assert src_dom.state()[0] is DomainState.SHUTOFF and src_dom.is_persistent()  # still defined here
+    [job] = conn.list_all_jobs()
+    assert job.operation is JobOperation.MIGRATION_OUT and job.state is JobState.COMPLETED
+    assert job.processed == 0 and job.detail("iteration") is None and job.detail("remaining_bytes") is None
+    assert dest.list_all_jobs() == []  # nothing incoming: no guest was started there
+
+
+def test_offline_migration_undefines_the_source_when_asked(conn, dest):
+    src_dom = conn.lookup_by_name("backup-store")
+    src_dom.migrate(dest, OFFLINE | MigrateFlags.UNDEFINE_SOURCE)
+    with pytest.raises(drivers.DriverError) as info:
+        conn.lookup_by_name("backup-store")
+    assert info.value.code is ErrorCode.NO_DOMAIN
+    assert dest.lookup_by_name("backup-store").is_persistent()
+
+
+def test_offline_migration_events_define_and_undefine_only(conn, dest):
+    src_seen, dst_seen = lifecycle_events(conn), lifecycle_events(dest)
+    conn.lookup_by_name("backup-store").migrate(dest, OFFLINE | MigrateFlags.UNDEFINE_SOURCE)
+    conn.host.bus.flush()
+    dest.host.bus.flush()
+    assert src_seen == [(EventType.UNDEFINED, "backup-store")]
+    assert dst_seen == [(EventType.DEFINED, "backup-store")]
+
+
+def test_offline_migration_requires_persist_dest_and_support_on_both_ends(conn, dest, tmp_path):
+    dom = conn.lookup_by_name("backup-store")
+    with pytest.raises(drivers.DriverError) as info:
+        dom.migrate(dest, MigrateFlags.OFFLINE)
+    assert info.value.code is ErrorCode.INVALID_ARG and "PERSIST_DEST" in info.value.message
+    with open_dest(tmp_path, "migration=none") as none:
+        assert not any(none.supports_feature(f) for f in (Feature.MIGRATION_OFFLINE, Feature.MIGRATION_V3,
+                                                          Feature.MIGRATION_V2))
+        with pytest.raises(drivers.DriverError) as info:
+            dom.migrate(none, OFFLINE)
+        assert info.value.code is ErrorCode.NO_SUPPORT and none.list_all_domains() == []
+    with pytest.raises(drivers.DriverError) as info:  # a shut-off domain cannot move live
+        dom.migrate(dest, MigrateFlags.LIVE | MigrateFlags.PERSIST_DEST)
+    assert info.value.code is ErrorCode.OPERATION_INVALID
+    assert conn.list_all_jobs() == [] and [d.name for d in dest.list_all_domains()] == ["resident"]
+
+
+UUID_OTHER = "99999999-0000-4000-8000-000000000001"
+
+
+@pytest.mark.parametrize("resident,code", [
+    ({"name": "backup-store", "runstate": 5, "uuid": UUID_OTHER}, ErrorCode.OPERATION_FAILED),  # name taken
+    ({"name": "archive", "runstate": 5, "uuid": "same"}, ErrorCode.OPERATION_FAILED),  # uuid under another name
+    ({"name": "backup-store", "runstate": 1, "uuid": "same"}, ErrorCode.OPERATION_INVALID),  # running there
+])
+def test_offline_clash_on_the_destination_fails_before_anything_changes(conn, tmp_path, resident, code):
+    src_dom = conn.lookup_by_name("backup-store")
+    resident = {**resident, "uuid": src_dom.uuid if resident["uuid"] == "same" else resident["uuid"]}
+    path = tmp_path / "clash.xml"
+    path.write_text(node_xml([resident]))
+    with drivers.open(f"test://{path}") as dst:
+        before = [(d.name, d.uuid, d.state()) for d in dst.list_all_domains()]
+        dst_seen = lifecycle_events(dst)
+        with pytest.raises(drivers.DriverError) as info:
+            src_dom.migrate(dst, OFFLINE | MigrateFlags.UNDEFINE_SOURCE)
+        assert info.value.code is code
+        dst.host.bus.flush()
+        assert [(d.name, d.uuid, d.state()) for d in dst.list_all_domains()] == before and dst_seen == []
+        assert src_dom.is_persistent() and src_dom.state()[0] is DomainState.SHUTOFF
+        assert conn.list_all_jobs()[-1].state is JobState.FAILED
+
+
+def test_offline_migration_replaces_an_inactive_definition_of_the_same_domain(conn, tmp_path):
+    src_dom = conn.lookup_by_name("backup-store")
+    path = tmp_path / "stale.xml"
+    path.write_text(node_xml([{"name": "backup-store", "runstate": 5, "uuid": src_dom.uuid, "memory": 32}]))
+    with drivers.open(f"test://{path}") as dst:
+        dst_seen = lifecycle_events(dst)
+        new = src_dom.migrate(dst, OFFLINE)
+        dst.host.bus.flush()
+        assert new.info().max_memory_kib == src_dom.info().max_memory_kib != 32 * 1024
+        assert dst_seen == [(EventType.DEFINED, "backup-store")] and len(dst.list_all_domains()) == 1
+
+
+def test_offline_migration_of_a_running_domain_copies_its_definition_and_leaves_it_running(conn, dest):
+    """libvirt: OFFLINE moves the definition "without stopping it on the source host"."""
+    src_seen = lifecycle_events(conn)
+    src_dom = conn.lookup_by_name("web01")
+    new = src_dom.migrate(dest, OFFLINE | MigrateFlags.UNDEFINE_SOURCE)
+    conn.host.bus.flush()
+    assert new.state()[0] is DomainState.SHUTOFF and new.is_persistent()
+    assert src_dom.state()[0] is DomainState.RUNNING and src_dom.is_persistent()  # an active source stays
+    assert src_seen == [] and dest.list_all_jobs() == []
+
+
+@pytest.mark.parametrize("protocol", ["v3", "v2"])
+def test_offline_migration_of_a_transient_domain_is_refused(node_file, tmp_path, protocol):
+    with drivers.open(f"test://{node_file}?rate=4096&migration={protocol}") as src, \
+            open_dest(tmp_path, "rate=4096") as dst:
+        dom = src.lookup_by_name("ci-runner-7")
+        with pytest.raises(drivers.DriverError) as info:
+            dom.migrate(dst, OFFLINE)
+        assert info.value.code is ErrorCode.OPERATION_INVALID and "no definition to move" in info.value.message
+        assert dom.state()[0] is DomainState.RUNNING and dst.list_all_domains() == []
+
+
+def test_offline_migration_over_v2_and_as_a_job(node_file, tmp_path):
+    with drivers.open(f"test://{node_file}?rate=4096&migration=v2") as src, \
+            open_dest(tmp_path, "rate=4096&migration=v2") as dst:
+        dom = src.lookup_by_name("backup-store")
+        job_id = dom.migrate(dst, OFFLINE | MigrateFlags.UNDEFINE_SOURCE | JobFlags.ASYNC)
+        assert isinstance(job_id, int) and job_id > 0
+        deadline = time.monotonic() + 5
+        while not src.list_all_jobs()[-1].finished:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert src.list_all_jobs()[-1].state is JobState.COMPLETED
+        assert not dst.lookup_by_name("backup-store").is_active()
+        assert [d.name for d in src.list_all_domains()].count("backup-store") == 0
