@@ -114,13 +114,42 @@ def test_no_migration_protocol_on_the_destination(open_window, node_uri, make_no
     assert not dialog.start.isEnabled()
 
 
-def test_shut_off_domain_without_offline_support_says_so(open_window, node_uri, make_node, qtbot):
+def test_shut_off_domain_moves_offline_and_lands_defined_and_shut_off(open_window, node_uri, make_node, qtbot):
+    src = f"{node_uri}?rate=4096"
     dest = make_node(0)
-    window = open_window(node_uri, dest)
-    dialog = ask(window, qtbot, node_uri, "legacy-app")
-    assert any("legacy-app is shut off and" in t and "cannot migrate a definition offline" in t
-               for t in texts(dialog))
-    assert not dialog.start.isEnabled()
+    window = open_window(src, dest)
+    dialog = ask(window, qtbot, src, "backup-store")
+    assert "backup-store is shut off: only its definition moves (offline migration)" in texts(dialog)
+    [check] = dialog.runnable()
+    assert check.mode is Mode.OFFLINE and dialog.start.isEnabled() and not dialog.error.text()
+    assert dialog.offline_note.isVisibleTo(dialog) and not dialog.live.isEnabled()
+    assert dialog.flags(check) == MigrateFlags.OFFLINE | MigrateFlags.PERSIST_DEST
+    dialog.start.click()
+    qtbot.waitUntil(lambda: only_job(window, src, JobOperation.MIGRATION_OUT) is not None
+                    and only_job(window, src, JobOperation.MIGRATION_OUT).info.state is JobState.COMPLETED,
+                    timeout=10000)
+    source_key = key_of(window, src, "backup-store")
+    dest_key = (dest, source_key[1])  # the same uuid on the destination
+    qtbot.waitUntil(lambda: window.session.domains.get(dest_key) is not None, timeout=5000)
+    landed = window.session.domains.get(dest_key).rec
+    assert landed.name == "backup-store" and landed.persistent and landed.state == DomainState.SHUTOFF
+    assert window.session.domains.get(source_key).rec.persistent  # the source keeps its definition
+    assert only_job(window, dest, JobOperation.MIGRATION_IN) is None  # no guest started, no memory sent
+    assert not any(m.level == "error" for m in window.session.messages.messages())
+
+
+def test_shut_off_domain_without_offline_support_says_so(qtbot):
+    """A destination that cannot take a definition offline (test:/// hosts can; some libvirt hosts cannot)."""
+    v3 = frozenset({Feature.MIGRATION_V3})
+    facts = Facts(("a", "u1"), "legacy-app", "b", DomainState.SHUTOFF, True,
+                  v3 | {Feature.MIGRATION_OFFLINE}, v3, disks={"/img/l.qcow2": True})
+    check = evaluate(facts)
+    assert check.blocked and check.mode is Mode.NONE
+    assert check.reasons() == ["legacy-app is shut off and b cannot migrate a definition offline (start it first)"]
+    dialog = MigrateDialog(["legacy-app"], ["b"], any_running=False)
+    qtbot.addWidget(dialog)
+    dialog.set_checks("b", [check])
+    assert not dialog.start.isEnabled() and check.reasons()[0] in dialog.error.text()
 
 
 def test_bulk_skips_a_busy_domain_and_migrates_the_rest(open_window, node_uri, make_node, tmp_path, qtbot):
