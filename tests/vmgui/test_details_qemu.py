@@ -1,4 +1,4 @@
-"""Real QEMU behind the edit form: a new memory size defined through the window is what the guest gets.
+"""Real QEMU behind the details pane: an edited memory size is what the guest gets; the screen thumbnail.
 
 The private-root fixtures (``env``, ``guest_kernel``) are tests/e2e/conftest.py's (borrowed_fixtures);
 the window is this directory's offscreen one.
@@ -6,10 +6,12 @@ the window is this directory's offscreen one.
 from __future__ import annotations
 
 import pytest
+from PySide6.QtWidgets import QLabel
 
 from borrowed_fixtures import borrow
 from drivers.domxml import DomainXML
 from test_details import INACTIVE, changed_lines, open_form
+from test_window import select
 
 
 _e2e = borrow("e2e")  # also puts tests/e2e on sys.path
@@ -39,3 +41,20 @@ def test_memory_edited_in_the_form_is_what_qemu_reports_after_start(env, open_wi
     summary = dom._dom().live.execute("query-memory-size-summary")  # QEMU's own figure, over QMP
     assert summary["base-memory"] == 48 * 1024 * 1024
     qtbot.waitUntil(lambda: window.details.values["Memory"].text().startswith("48.0 MiB"), timeout=10000)
+
+
+def test_the_thumbnail_shows_qemus_screen_and_follows_the_guest(env, open_window, qtbot):  # noqa: ANN001, F811
+    conn = env.open()
+    dom = conn.define_xml(env.xml("screen", extra_devices="<graphics type='vnc'/>"))
+    dom.create()
+    h.wait_heartbeat(env.serial("screen"), 1)
+    window = open_window(env.uri())
+    thumb = window.findChild(QLabel, "screenThumbnail")
+    thumb._timer.setInterval(200)
+    select(window, "screen")
+    qtbot.waitUntil(lambda: thumb.has_picture, timeout=15000)  # a QMP screendump, scaled
+    first = thumb.frames
+    assert thumb.pixmap().width() > 0 and thumb.pixmap().height() > 0
+    qtbot.waitUntil(lambda: thumb.frames > first, timeout=15000)  # it keeps refreshing while shown
+    dom.destroy()
+    qtbot.waitUntil(lambda: not thumb.has_picture and "not running" in thumb.text(), timeout=15000)
