@@ -1,4 +1,4 @@
-"""Real QEMU behind the details pane: an edited memory size is what the guest gets; the screen thumbnail.
+"""Real QEMU behind the details pane and console: edited memory, the screen thumbnail, the serial console.
 
 The private-root fixtures (``env``, ``guest_kernel``) are tests/e2e/conftest.py's (borrowed_fixtures);
 the window is this directory's offscreen one.
@@ -6,6 +6,7 @@ the window is this directory's offscreen one.
 from __future__ import annotations
 
 import pytest
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel
 
 from borrowed_fixtures import borrow
@@ -58,3 +59,20 @@ def test_the_thumbnail_shows_qemus_screen_and_follows_the_guest(env, open_window
     qtbot.waitUntil(lambda: thumb.frames > first, timeout=15000)  # it keeps refreshing while shown
     dom.destroy()
     qtbot.waitUntil(lambda: not thumb.has_picture and "not running" in thumb.text(), timeout=15000)
+
+
+def test_the_console_window_streams_the_guest_and_types_into_it(env, open_window, qtbot):  # noqa: ANN001, F811
+    conn = env.open()
+    conn.define_xml(env.xml("talk")).create()
+    h.wait_heartbeat(env.serial("talk"), 1)
+    window = open_window(env.uri())
+    select(window, "talk")
+    window.findChild(QAction, "actionConsole").trigger()
+    dialog = window.commands.last_dialog
+    qtbot.waitUntil(lambda: "HB " in dialog.output.toPlainText(), timeout=15000)  # history, then live
+    dialog.input.setText("ping-gui-7")
+    dialog.input.returnPressed.emit()
+    qtbot.waitUntil(lambda: "ping-gui-7" in dialog.output.toPlainText(), timeout=15000)  # the guest's echo
+    conn.lookup_by_name("talk").destroy()
+    qtbot.waitUntil(lambda: dialog.reconnect.isVisible(), timeout=15000)  # hung up, offers to reconnect
+    dialog.close()
