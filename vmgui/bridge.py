@@ -181,6 +181,12 @@ class Bridge(QObject):
             return {p: (os.path.getsize(p) if os.path.isfile(p) else None) for p in paths}
         return await self._submit(uri, "reading backup file sizes", sizes, None)
 
+    async def local_files(self, work: Callable[[], T], what: str, timeout: float) -> T:
+        """Run a blocking look at this machine's files (stat, a few bytes) in the pool, under a key of its
+        own ("local files"): a hung network mount then holds only that key's slots, never a connection's,
+        and the caller gets the result or an OPERATION_TIMEOUT DriverError after ``timeout`` s."""
+        return await self._submit("local files", what, work, timeout)
+
     async def disk_users(self, uri: str) -> dict[str, list[str]]:
         """Disk source path -> names of the domains of ``uri`` that use it."""
         def users(conn: drivers.Connection) -> dict[str, list[str]]:
