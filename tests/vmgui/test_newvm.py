@@ -1,19 +1,39 @@
-"""The New VM wizard: plan rules and XML, inline validation, and the whole flow on the test driver."""
+"""The New VM wizard: plan rules and XML, inline validation, and the whole flow on the test driver.
+
+The plan's rules are checked with hand-made file facts (no file system); the
+dialog gets real facts of temporary files, looked at as the flow would.
+"""
 from __future__ import annotations
 
 import os
+import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QToolButton, QWizard
 
 from drivers import DomainState, JobOperation, JobState
 from drivers.domxml import DomainXML
+from vmgui.models import pathprobe
 from vmgui.models.newvm import (
     GIB, MIB, QCOW2_MAGIC, NewVMPlan, Source, Target, default_memory_mib, image_dir_for, parse_size,
 )
+from vmgui.models.pathprobe import UNANSWERED, PathFacts, probe
 from vmgui.views.dialogs.newvm import NewVMDialog
+from vmgui.views.names import ERROR_STYLE
+
+from test_hung import StallMeter, run
+
+FILE = PathFacts(lexists=True, exists=True, is_file=True, readable=True, writable=True)
+DIR = PathFacts(lexists=True, exists=True, is_dir=True, readable=True, writable=True)
+#: hand-made facts of the machine the plan tests pretend to run on; any other path is missing
+WORLD = {"/isos/d.iso": FILE, "/img": DIR, "/": DIR, "/boot/vmlinuz": FILE, "/boot/initrd": FILE,
+         "/disks/q.qcow2": replace(FILE, magic=QCOW2_MAGIC), "/disks/r.raw": replace(FILE, magic=bytes(4)),
+         "/isos/secret.iso": replace(FILE, readable=False), "/img/taken.qcow2": FILE,
+         "/img/dangling.qcow2": PathFacts(lexists=True), "/mnt/nfs/d.iso": UNANSWERED}
 
 
 @pytest.fixture
@@ -29,18 +49,23 @@ def files(tmp_path: Path) -> dict[str, str]:
     return out
 
 
-def plan_of(files: dict[str, str], **changes: object) -> NewVMPlan:
-    target = Target("test:///x", files["images"])
-    return NewVMPlan(target, name="vm1", iso=files["iso"], taken=frozenset({"web01"})).with_(**changes)
+def seen(plan: NewVMPlan, world: dict[str, PathFacts] = WORLD) -> NewVMPlan:
+    """``plan`` with the facts a worker would bring back for its local paths from ``world``."""
+    return plan.with_(facts={p: world.get(p, PathFacts()) for p in plan.local_paths()})
+
+
+def plan_of(**changes: object) -> NewVMPlan:
+    plan = NewVMPlan(Target("test:///x", "/img"), name="vm1", iso="/isos/d.iso", taken=frozenset({"web01"}))
+    return seen(plan.with_(**changes))
 
 
 # -- the plan ---------------------------------------------------------------------------------------------
-def test_a_plain_plan_has_sensible_defaults_and_no_problem(files):
-    plan = plan_of(files)
-    assert plan.problems() == []
+def test_a_plain_plan_has_sensible_defaults_and_no_problem():
+    plan = plan_of()
+    assert plan.problems() == [] and plan.local_paths() == ["/isos/d.iso", "/img/vm1.qcow2"]
     assert (plan.memory_mib, plan.vcpus, plan.disk_size, plan.disk_format, plan.start) == (2048, 2, 20 * GIB,
                                                                                            "qcow2", True)
-    assert plan.disk_target() == os.path.join(files["images"], "vm1.qcow2")
+    assert plan.disk_target() == "/img/vm1.qcow2"
     assert default_memory_mib(64 * 1024) == 2048 and default_memory_mib(2048) == 1024
     assert image_dir_for("/r") == "/r/images"
 
@@ -51,49 +76,59 @@ def test_a_plain_plan_has_sensible_defaults_and_no_problem(files):
     ({"name": "web01"}, "“web01” already exists on test:///x"),
     ({"iso": ""}, "Choose the ISO image."),
     ({"iso": "relative.iso"}, "must be an absolute path"),
-    ({"iso": "/nonexistent/x.iso"}, "/nonexistent/x.iso does not exist"),
-    ({"iso": "/"}, "is not a file"),
+    ({"iso": "/nonexistent/x.iso"}, "The ISO image /nonexistent/x.iso does not exist."),
+    ({"iso": "/"}, "The ISO image / is not a file."),
+    ({"iso": "/isos/secret.iso"}, "The ISO image /isos/secret.iso cannot be read (permissions)."),
+    ({"iso": "/mnt/nfs/d.iso"}, "The ISO image /mnt/nfs/d.iso does not answer (a hung network mount?)"),
     ({"source": Source.IMPORT, "import_path": "/nonexistent/d.qcow2"}, "disk image to import /nonexistent/d"),
     ({"source": Source.KERNEL, "kernel": ""}, "Choose the kernel."),
-    ({"source": Source.KERNEL, "kernel": "/bin/sh", "initrd": "/nonexistent/initrd"}, "initrd /nonexistent/initrd does not exist"),
+    ({"source": Source.KERNEL, "kernel": "/boot/vmlinuz", "initrd": "/nonexistent/initrd"},
+     "The initrd /nonexistent/initrd does not exist."),
     ({"memory_mib": 8}, "Memory must be 16 MiB"),
     ({"vcpus": 0}, "vCPUs must be 1 to 4096"),
     ({"disk_size": 0}, "disk size must be 1.0 MiB to 64.0 TiB"),
     ({"disk_format": "vmdk"}, "Unknown disk format “vmdk”"),
     ({"disk_path": "/nonexistent/dir/d.qcow2"}, "The folder /nonexistent/dir does not exist."),
     ({"disk_path": "d.qcow2"}, "must be an absolute path"),
+    ({"disk_path": "/img/taken.qcow2"}, "/img/taken.qcow2 already exists: choose another file name, or import it."),
+    ({"disk_path": "/img/dangling.qcow2"}, "/img/dangling.qcow2 already exists"),
     ({"target": Target("libvirt:x", "/tmp", can_create_disks=False)}, "libvirt:x cannot create disk images"),
 ])
-def test_each_problem_is_reported(files, changes, expected):
-    problems = plan_of(files, **changes).problems()
+def test_each_problem_is_reported(changes, expected):
+    problems = plan_of(**changes).problems()
     assert len(problems) == 1 and expected in problems[0], problems
 
 
-def test_an_existing_target_disk_is_a_problem(files):
-    Path(files["images"], "vm1.qcow2").write_bytes(b"")
-    assert plan_of(files).problems() == [f"{files['images']}/vm1.qcow2 already exists: choose another file name, "
-                                         "or import it."]
+def test_paths_without_facts_yet_are_a_wait_not_a_mistake():
+    plan = plan_of().with_(facts={})
+    assert [(i.field, i.text, i.checking) for i in plan.issues()] == [
+        ("source", "Checking /isos/d.iso…", True), ("disk", "Checking /img/vm1.qcow2…", True)]
+    plan = plan_of(iso="", disk_path="/elsewhere/d.qcow2").with_(facts={"/elsewhere/d.qcow2": PathFacts()})
+    assert [(i.text, i.checking) for i in plan.issues()] == [("Choose the ISO image.", False),
+                                                             ("Checking /elsewhere…", True)]
 
 
-def test_an_unreadable_iso_is_a_problem(files):
-    os.chmod(files["iso"], 0)
-    if os.access(files["iso"], os.R_OK):
-        pytest.skip("running as root: every file is readable")
-    assert "cannot be read" in plan_of(files, new_disk=False).problems()[0]
+def test_a_hung_disk_folder_does_not_answer():
+    world = {**WORLD, "/mnt/nfs/vm/d.qcow2": UNANSWERED, "/mnt/nfs/vm": UNANSWERED}
+    plan = seen(plan_of(disk_path="/mnt/nfs/vm/d.qcow2"), world)
+    assert plan.problems() == ["The new disk file /mnt/nfs/vm/d.qcow2 does not answer (a hung network mount?)"]
+    plan = seen(plan, {**world, "/mnt/nfs/vm/d.qcow2": PathFacts()})
+    assert plan.problems() == ["The folder /mnt/nfs/vm does not answer (a hung network mount?)"]
 
 
-def test_disk_rules_apply_only_when_a_disk_is_created(files):
+def test_disk_rules_apply_only_when_a_disk_is_created():
     no_disks = Target("libvirt:x", "/tmp", can_create_disks=False)
-    assert plan_of(files, target=no_disks, new_disk=False).problems() == []
-    assert plan_of(files, target=no_disks, source=Source.IMPORT, import_path=files["raw"], disk_size=0).problems() == []
+    assert plan_of(target=no_disks, new_disk=False).problems() == []
+    plan = plan_of(target=no_disks, source=Source.IMPORT, import_path="/disks/r.raw", disk_size=0)
+    assert plan.problems() == [] and plan.local_paths() == ["/disks/r.raw"]
 
 
-def test_the_default_image_folder_may_be_missing_another_may_not(files):
-    missing = os.path.join(files["images"], "not-yet")
-    plan = plan_of(files, target=Target("test:///x", missing))
+def test_the_default_image_folder_may_be_missing_another_may_not():
+    plan = plan_of(target=Target("test:///x", "/img/not-yet"))
     assert plan.problems() == [] and plan.needs_image_dir()  # the flow creates it
-    elsewhere = plan.with_(disk_path=os.path.join(files["images"], "other", "x.qcow2"))
-    assert not elsewhere.needs_image_dir() and "does not exist" in elsewhere.problems()[0]
+    assert plan.local_paths() == ["/isos/d.iso", "/img/not-yet/vm1.qcow2"]  # the folder itself is not looked at
+    elsewhere = plan.with_(disk_path="/img/other/x.qcow2")
+    assert not elsewhere.needs_image_dir() and seen(elsewhere).problems() == ["The folder /img/other does not exist."]
 
 
 def test_sizes_are_read_in_binary_units_and_bare_numbers_are_gib():
@@ -103,53 +138,70 @@ def test_sizes_are_read_in_binary_units_and_bare_numbers_are_gib():
     assert parse_size("") is None and parse_size("lots") is None and parse_size("-1 GiB") is None
 
 
-def test_iso_xml_boots_the_cd_first_then_the_new_disk(files):
-    dom = DomainXML.parse(plan_of(files, uuid="6695eb01-f6a4-8304-79aa-97f2502e193f").xml())
+def test_iso_xml_boots_the_cd_first_then_the_new_disk():
+    dom = DomainXML.parse(plan_of(uuid="6695eb01-f6a4-8304-79aa-97f2502e193f").xml())
     assert dom.name == "vm1" and dom.uuid == "6695eb01-f6a4-8304-79aa-97f2502e193f"
     assert dom.memory_kib == 2048 * 1024 and dom.vcpus == 2 and dom.domain_type == "qemu"
     assert dom.boot_devices == ["cdrom", "hd"] and dom.kernel is None
     cd, disk = dom.disks()
-    assert (cd.device, cd.source, cd.readonly, cd.bus) == ("cdrom", files["iso"], True, "sata")
-    assert (disk.device, disk.source, disk.format, disk.target) == ("disk", plan_of(files).disk_target(), "qcow2",
-                                                                    "vda")
+    assert (cd.device, cd.source, cd.readonly, cd.bus) == ("cdrom", "/isos/d.iso", True, "sata")
+    assert (disk.device, disk.source, disk.format, disk.target) == ("disk", "/img/vm1.qcow2", "qcow2", "vda")
     assert [(i.type, i.model) for i in dom.interfaces()] == [("user", "virtio")]
     assert [(c.kind, c.type) for c in dom.char_devices()] == [("serial", "pty"), ("console", "pty")]
     assert [g.type for g in dom.graphics()] == ["vnc"]
 
 
-def test_an_iso_without_a_disk_and_no_screen_where_the_driver_has_none(files):
-    target = Target("test:///x", files["images"], graphics=False)
-    dom = DomainXML.parse(plan_of(files, new_disk=False, target=target).xml())
+def test_an_iso_without_a_disk_and_no_screen_where_the_driver_has_none():
+    dom = DomainXML.parse(plan_of(new_disk=False, target=Target("test:///x", "/img", graphics=False)).xml())
     assert [d.device for d in dom.disks()] == ["cdrom"] and dom.boot_devices == ["cdrom"]
     assert dom.graphics() == [] and dom.root.find("devices/video") is None
 
 
-@pytest.mark.parametrize("kind, fmt", [("qcow2", "qcow2"), ("raw", "raw")])
-def test_import_boots_the_disk_with_its_real_format(files, kind, fmt):
-    plan = plan_of(files, source=Source.IMPORT, import_path=files[kind], disk_format="raw")
+@pytest.mark.parametrize("path, fmt", [("/disks/q.qcow2", "qcow2"), ("/disks/r.raw", "raw")])
+def test_import_boots_the_disk_with_its_real_format(path, fmt):
+    plan = plan_of(source=Source.IMPORT, import_path=path, disk_format="raw")
     assert plan.problems() == [] and not plan.creates_disk()
     dom = DomainXML.parse(plan.xml())
-    assert [(d.source, d.format, d.device) for d in dom.disks()] == [(files[kind], fmt, "disk")]
+    assert [(d.source, d.format, d.device) for d in dom.disks()] == [(path, fmt, "disk")]
     assert dom.boot_devices == ["hd"]
 
 
-def test_direct_kernel_boot_with_initrd_cmdline_and_optional_disk(files):
-    plan = plan_of(files, source=Source.KERNEL, kernel=files["kernel"], initrd=files["initrd"],
-                   cmdline="console=ttyS0", disk_format="raw", disk_size=64 * MIB)
+def test_the_worker_reads_the_real_format_of_a_file(files):
+    plan = NewVMPlan(Target("test:///x", files["images"]), name="vm1", source=Source.IMPORT)
+    for kind in ("qcow2", "raw"):
+        real = plan.with_(import_path=files[kind])
+        real = real.with_(facts=probe(real.local_paths()))
+        assert real.problems() == [] and DomainXML.parse(real.xml()).disks()[0].format == kind
+
+
+def test_direct_kernel_boot_with_initrd_cmdline_and_optional_disk():
+    plan = plan_of(source=Source.KERNEL, kernel="/boot/vmlinuz", initrd="/boot/initrd", cmdline="console=ttyS0",
+                   disk_format="raw", disk_size=64 * MIB)
+    assert plan.problems() == []
     dom = DomainXML.parse(plan.xml())
-    assert (dom.kernel, dom.initrd, dom.cmdline) == (files["kernel"], files["initrd"], "console=ttyS0")
-    assert dom.boot_devices == [] and [(d.source, d.format) for d in dom.disks()] == [(plan.disk_target(), "raw")]
-    assert plan.disk_target().endswith("vm1.raw")
+    assert (dom.kernel, dom.initrd, dom.cmdline) == ("/boot/vmlinuz", "/boot/initrd", "console=ttyS0")
+    assert dom.boot_devices == [] and [(d.source, d.format) for d in dom.disks()] == [("/img/vm1.raw", "raw")]
     assert DomainXML.parse(plan.with_(new_disk=False).xml()).disks() == []
     assert "New 64 MiB raw disk" in plan.summary()[-1]
 
 
 # -- the dialog -------------------------------------------------------------------------------------------
+def answer_at_once(dialog: NewVMDialog) -> None:
+    """Answer the dialog's questions about files with their real facts, as the flow's worker would."""
+    dialog.checker.wanted.connect(lambda round_, paths: dialog.checker.take(round_, probe(paths)))
+
+
 def make_dialog(qtbot, files, taken=frozenset({"web01"}), **target) -> NewVMDialog:  # noqa: ANN001
     dialog = NewVMDialog([Target("test:///x", files["images"], **target)], lambda _uri: taken, None, 8192, 8)
+    answer_at_once(dialog)
     qtbot.addWidget(dialog)
     dialog.open()
     return dialog
+
+
+def settle(qtbot, dialog: NewVMDialog) -> None:  # noqa: ANN001
+    """Wait until the files the dialog shows have been looked at."""
+    qtbot.waitUntil(lambda: not dialog.checker.busy())
 
 
 def next_button(dialog: QWizard):  # noqa: ANN201
@@ -159,16 +211,51 @@ def next_button(dialog: QWizard):  # noqa: ANN201
 def test_next_stays_disabled_with_the_reason_until_name_and_iso_are_right(qtbot, files):
     dialog = make_dialog(qtbot, files)
     error = dialog.source_page.findChild(QLabel, "dialogError")
+    settle(qtbot, dialog)
     assert not next_button(dialog).isEnabled()
     assert "Invalid domain name" in error.text() and "Choose the ISO image." in error.text()
     dialog.name.setText("web01")
     assert not next_button(dialog).isEnabled() and "“web01” already exists" in error.text()
     dialog.name.setText("web02")
     dialog.iso.setText("/nonexistent.iso")
+    assert error.text() == "Checking /nonexistent.iso…"  # at once: nothing is looked at on the UI thread
+    settle(qtbot, dialog)
     assert not next_button(dialog).isEnabled() and error.text() == "The ISO image /nonexistent.iso does not exist."
     dialog.iso.setText(files["iso"])
+    settle(qtbot, dialog)
     assert next_button(dialog).isEnabled() and error.text() == ""
     assert error.isVisible() or error.text() == ""
+
+
+def test_a_path_reads_checking_until_its_facts_arrive_and_late_answers_are_dropped(qtbot, files):
+    dialog = NewVMDialog([Target("test:///x", files["images"])], lambda _uri: frozenset(), None)
+    qtbot.addWidget(dialog)
+    dialog.open()
+    questions: list[tuple[int, list[str]]] = []
+    dialog.checker.wanted.connect(lambda round_, paths: questions.append((round_, paths)))
+    dialog.name.setText("vm1")
+    dialog.iso.setText("/nonexistent.iso")
+    error = dialog.source_page.error
+    assert error.text() == "Checking /nonexistent.iso…" and not next_button(dialog).isEnabled()
+    assert error.styleSheet() != ERROR_STYLE  # a wait, not the user's mistake: not in red
+    qtbot.waitUntil(lambda: len(questions) == 1)
+    first, paths = questions[0]
+    assert paths == sorted(["/nonexistent.iso", os.path.join(files["images"], "vm1.qcow2")])
+    dialog.iso.setText(files["iso"])  # typed over before the answer came
+    qtbot.waitUntil(lambda: len(questions) == 2)
+    second, paths = questions[1]
+    assert paths == [files["iso"]]  # the disk file is still being looked at: not asked twice
+    dialog.checker.take(first, probe(["/nonexistent.iso"]))  # late, for a path no longer shown: dropped
+    assert error.text() == f"Checking {files['iso']}…"
+    dialog.checker.take(second, probe(paths))
+    assert error.text() == "" and next_button(dialog).isEnabled()
+    assert dialog.resources_page.error.text() == f"Checking {os.path.join(files['images'], 'vm1.qcow2')}…"
+    dialog.checker.take(first, probe([os.path.join(files["images"], "vm1.qcow2")]))
+    assert dialog.issues() == [] and dialog.resources_page.error.text() == ""
+    dialog.iso.setText("/nonexistent.iso")
+    qtbot.waitUntil(lambda: len(questions) == 3)
+    dialog.checker.take(questions[2][0], probe(questions[2][1]))
+    assert error.text() == "The ISO image /nonexistent.iso does not exist." and error.styleSheet() == ERROR_STYLE
 
 
 def test_resources_page_checks_size_and_target_then_finish_shows_the_xml(qtbot, files):
@@ -177,6 +264,7 @@ def test_resources_page_checks_size_and_target_then_finish_shows_the_xml(qtbot, 
     dialog.source_buttons[Source.KERNEL].setChecked(True)
     assert "Choose the kernel." in dialog.source_page.error.text()
     dialog.kernel.setText(files["kernel"])
+    settle(qtbot, dialog)
     dialog.next()
     assert dialog.currentPage() is dialog.resources_page
     assert (dialog.memory.value(), dialog.vcpus.value(), dialog.disk_size.text()) == (2048, 2, "20 GiB")
@@ -186,8 +274,10 @@ def test_resources_page_checks_size_and_target_then_finish_shows_the_xml(qtbot, 
     dialog.disk_size.setText("64 MiB")
     Path(files["images"], "taken.qcow2").write_bytes(b"")
     dialog.disk_path.setText(os.path.join(files["images"], "taken.qcow2"))
+    settle(qtbot, dialog)
     assert not next_button(dialog).isEnabled() and "already exists" in dialog.resources_page.error.text()
     dialog.disk_path.setText("")
+    settle(qtbot, dialog)
     dialog.next()
     assert dialog.currentPage() is dialog.summary_page
     finish = dialog.button(QWizard.WizardButton.FinishButton)
@@ -205,10 +295,13 @@ def test_a_connection_without_disk_creation_offers_import_and_diskless_boots(qtb
     assert "cannot create disk images" in note.text()
     dialog.name.setText("vm1")
     dialog.iso.setText(files["iso"])
+    settle(qtbot, dialog)
     assert dialog.issues() == [] and not dialog.plan().creates_disk()
     dialog.source_buttons[Source.IMPORT].setChecked(True)
     dialog.import_path.setText(files["qcow2"])
+    settle(qtbot, dialog)
     assert dialog.issues() == [] and dialog.plan().source is Source.IMPORT
+    assert DomainXML.parse(dialog.xml.toPlainText()).disks()[0].format == "qcow2"  # its magic, read by the worker
 
 
 # -- the flow through the window ----------------------------------------------------------------------------
@@ -219,19 +312,37 @@ def images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "data" / "vmgui" / "images"
 
 
+@pytest.fixture
+def dead_mount(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    """Paths under /mnt/dead hang like a dead NFS server's until the test ends; looks time out after 0.5 s."""
+    release = threading.Event()
+    real = pathprobe.probe
+
+    def hanging(paths):  # noqa: ANN001, ANN202
+        if any(p.startswith("/mnt/dead") for p in paths):
+            release.wait(60)
+        return real(paths)
+    monkeypatch.setattr(pathprobe, "probe", hanging)
+    monkeypatch.setattr(pathprobe, "TIMEOUT_S", 0.5)
+    yield "/mnt/dead"
+    release.set()  # let the stuck daemon threads finish
+
+
 def open_wizard(window, qtbot) -> NewVMDialog:  # noqa: ANN001
     window.findChild(QAction, "actionNewVM").trigger()
     qtbot.waitUntil(lambda: isinstance(window.commands.last_dialog, NewVMDialog), timeout=5000)
     return window.commands.last_dialog
 
 
-def fill(dialog: NewVMDialog, name: str, iso: str, size: str = "64 MiB", preallocate: bool = False,
-         start: bool = True) -> None:
+def fill(qtbot, dialog: NewVMDialog, name: str, iso: str, size: str = "64 MiB",  # noqa: ANN001
+         preallocate: bool = False, start: bool = True) -> None:
     dialog.name.setText(name)
     dialog.iso.setText(iso)
+    qtbot.waitUntil(next_button(dialog).isEnabled)  # once the worker has looked at the ISO and the disk file
     dialog.next()
     dialog.disk_size.setText(size)
     dialog.preallocate.setChecked(preallocate)
+    qtbot.waitUntil(next_button(dialog).isEnabled)
     dialog.next()
     dialog.start.setChecked(start)
     assert dialog.issues() == [], dialog.issues()
@@ -252,7 +363,7 @@ def test_finish_creates_the_disk_as_a_job_defines_and_starts(open_window, node_u
     window = open_window(node_uri)
     dialog = open_wizard(window, qtbot)
     assert dialog.conn.currentText() == node_uri and dialog.target().image_dir == str(images)
-    fill(dialog, "fresh", files["iso"], preallocate=True)
+    fill(qtbot, dialog, "fresh", files["iso"], preallocate=True)
     dialog.accept()
     qtbot.waitUntil(lambda: shown(window, node_uri, "fresh"), timeout=10000)
     jobs = disk_jobs(window, node_uri)
@@ -269,7 +380,7 @@ def test_finish_creates_the_disk_as_a_job_defines_and_starts(open_window, node_u
 def test_without_start_the_new_domain_stays_off(open_window, node_uri, files, images, qtbot):
     window = open_window(node_uri)
     dialog = open_wizard(window, qtbot)
-    fill(dialog, "idle", files["iso"], start=False)
+    fill(qtbot, dialog, "idle", files["iso"], start=False)
     dialog.accept()
     qtbot.waitUntil(lambda: (images / "idle.qcow2").exists(), timeout=10000)
     conn = window.session.bridge.connection(node_uri)
@@ -282,7 +393,7 @@ def test_cancelling_the_preallocation_defines_nothing_and_leaves_no_file(open_wi
     uri = make_node(1, rate=16)  # 16 MiB/s: a 4 GiB preallocation takes minutes
     window = open_window(uri)
     dialog = open_wizard(window, qtbot)
-    fill(dialog, "never", files["iso"], size="4 GiB", preallocate=True)
+    fill(qtbot, dialog, "never", files["iso"], size="4 GiB", preallocate=True)
     dialog.accept()
     qtbot.waitUntil(lambda: any(not j.finished for j in disk_jobs(window, uri)), timeout=10000)
     job = disk_jobs(window, uri)[0]
@@ -303,7 +414,7 @@ def test_a_failed_define_removes_the_new_disk(open_window, make_node, files, ima
     uri = make_node(1, rate=32)  # 2 s to allocate 64 MiB: time for another client to take the name
     window = open_window(uri)
     dialog = open_wizard(window, qtbot)
-    fill(dialog, "racer", files["iso"], size="64 MiB", preallocate=True)
+    fill(qtbot, dialog, "racer", files["iso"], size="64 MiB", preallocate=True)
     dialog.accept()
     qtbot.waitUntil(lambda: any(not j.finished for j in disk_jobs(window, uri)), timeout=10000)
     conn = window.session.bridge.connection(uri)
@@ -314,10 +425,49 @@ def test_a_failed_define_removes_the_new_disk(open_window, make_node, files, ima
     qtbot.waitUntil(lambda: not (images / "racer.qcow2").exists(), timeout=5000)
 
 
+def test_finish_looks_at_the_files_again_before_creating(open_window, node_uri, files, images, qtbot):
+    window = open_window(node_uri)
+    dialog = open_wizard(window, qtbot)
+    fill(qtbot, dialog, "late", files["iso"])
+    images.mkdir(parents=True, exist_ok=True)
+    (images / "late.qcow2").write_bytes(b"mine")  # another program takes the file after the wizard looked
+    dialog.accept()
+    qtbot.waitUntil(lambda: any(m.title == "late was not created" for m in window.session.messages.messages()))
+    msg = next(m for m in window.session.messages.messages() if m.title == "late was not created")
+    assert f"{images / 'late.qcow2'} already exists" in msg.text
+    assert (images / "late.qcow2").read_bytes() == b"mine" and disk_jobs(window, node_uri) == []
+    assert "late" not in [d.name for d in window.session.bridge.connection(node_uri).list_all_domains()]
+
+
+def test_a_hung_mount_does_not_answer_while_the_window_keeps_working(open_window, node_uri, files, images,
+                                                                     dead_mount, qtbot):
+    window = open_window(node_uri)
+    dialog = open_wizard(window, qtbot)
+    meter = StallMeter()
+    try:
+        dialog.name.setText("vm1")
+        dialog.iso.setText(f"{dead_mount}/d.iso")
+        error = dialog.source_page.error
+        assert error.text() == f"Checking {dead_mount}/d.iso…"
+        qtbot.waitUntil(lambda: error.text() == f"The ISO image {dead_mount}/d.iso does not answer "
+                                                "(a hung network mount?)", timeout=5000)
+        assert not next_button(dialog).isEnabled() and error.styleSheet() == ERROR_STYLE
+        assert meter.worst < 1.0, f"the event loop stalled {meter.worst:.3f} s"  # frozen = until the test ends
+        bridge = window.session.bridge
+        assert bridge.pending(node_uri) == 0  # the look holds no slot of the connection
+        assert len(run(qtbot, bridge.list_records(node_uri)).result()) == 8  # which still answers
+        dialog.iso.setText(files["iso"])  # another file answers while the dead mount still holds its worker
+        qtbot.waitUntil(next_button(dialog).isEnabled)
+        assert error.text() == ""
+    finally:
+        meter.timer.stop()
+        meter.timer.deleteLater()
+
+
 def test_a_remote_hosts_files_are_checked_by_that_host(qtbot, files):
     remote = Target("libvirt:qemu+ssh://admin@far/system", "/var/lib/images", can_create_disks=False, remote=True)
-    plan = plan_of(files, target=remote, source=Source.IMPORT, import_path="/srv/vm/disk.qcow2")
-    assert plan.problems() == []
+    plan = plan_of(target=remote, source=Source.IMPORT, import_path="/srv/vm/disk.qcow2")
+    assert plan.problems() == [] and plan.local_paths() == []  # nothing here is looked at
     assert [d.format for d in DomainXML.parse(plan.xml()).disks()] == ["qcow2"]  # by its name: unreadable here
     assert "must be an absolute path" in plan.with_(import_path="disk.qcow2").problems()[0]
     dialog = NewVMDialog([remote], lambda _uri: frozenset(), None)

@@ -1,15 +1,18 @@
 """The New VM wizard's plan as plain data: what to create, what is wrong with it, its domain XML.
 
-No widgets and no driver calls, so the wizard, the flow that runs it and the
-tests share one set of rules. File checks (does the ISO exist, is the target
-disk free) read the local file system: the wizard only offers connections
-whose files live on this machine or says otherwise.
+No widgets, no driver calls and no file system: the wizard, the flow that
+runs it and the tests share one set of rules. File checks (does the ISO exist,
+is the target disk free) read :class:`PathFacts` that a worker gathered for
+:meth:`NewVMPlan.local_paths` (a hung mount must never freeze the window); a
+path without facts yet reads "Checking …". Paths on another host are only
+checked for their form: that host refuses bad ones itself.
 """
 from __future__ import annotations
 
 import enum
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from lxml import etree
@@ -17,6 +20,7 @@ from lxml import etree
 from drivers.domxml import MAX_VCPUS, Disk, DomainXML
 
 from .format import bytes_text
+from .pathprobe import PathFacts, is_checking, unsettled
 from .validation import name_problem
 
 MIB = 1024 * 1024
@@ -63,6 +67,11 @@ class Issue:
 
     field: str
     text: str
+
+    @property
+    def checking(self) -> bool:
+        """Only a wait for a file's facts, not a mistake of the user's."""
+        return is_checking(self.text)
 
 
 def user_data_dir() -> str:
@@ -112,18 +121,15 @@ def size_text(size: int) -> str:
     return f"{size // GIB} GiB" if size % GIB == 0 else f"{size // MIB} MiB"
 
 
-def sniff_format(path: str, local: bool = True) -> str:
-    """qcow2 when the file starts with qcow2's magic, else raw; a remote host's file by its name."""
-    if not local:
+def image_format(path: str, facts: PathFacts | None) -> str:
+    """qcow2 when the file starts with qcow2's magic (read by the probe), else raw; a file without facts
+    (on a remote host) by its name."""
+    if facts is None:
         return "qcow2" if path.lower().endswith((".qcow2", ".qcow")) else "raw"
-    try:
-        with open(path, "rb") as fh:
-            return "qcow2" if fh.read(4) == QCOW2_MAGIC else "raw"
-    except OSError:
-        return "raw"
+    return "qcow2" if facts.magic == QCOW2_MAGIC else "raw"
 
 
-def file_problem(path: str, what: str, local: bool = True) -> str | None:
+def file_problem(path: str, what: str, facts: Mapping[str, PathFacts], local: bool = True) -> str | None:
     """Why ``path`` cannot be used as ``what`` (an existing, readable file), or None.
 
     On another host only the form is checked: a local look would test the wrong machine.
@@ -134,11 +140,15 @@ def file_problem(path: str, what: str, local: bool = True) -> str | None:
         return f"The {what} must be an absolute path: {path}"
     if not local:
         return None
-    if not os.path.exists(path):
+    why = unsettled(facts, path, f"The {what}")
+    if why:
+        return why
+    found = facts[path]
+    if not found.exists:
         return f"The {what} {path} does not exist."
-    if not os.path.isfile(path):
+    if not found.is_file:
         return f"The {what} {path} is not a file."
-    if not os.access(path, os.R_OK):
+    if not found.readable:
         return f"The {what} {path} cannot be read (permissions)."
     return None
 
@@ -166,6 +176,8 @@ class NewVMPlan:
     uuid: str = ""  # fixed by the wizard so the preview shows exactly what gets defined
     #: names already used on the target connection (from the domain table)
     taken: frozenset[str] = field(default_factory=frozenset)
+    #: what a worker found at :meth:`local_paths` (a path missing here is still being looked at)
+    facts: Mapping[str, PathFacts] = field(default_factory=dict, hash=False)
 
     @property
     def uri(self) -> str:
@@ -190,6 +202,35 @@ class NewVMPlan:
         return self.creates_disk() and os.path.dirname(self.disk_target()) == self.target.image_dir
 
     # -- checks -----------------------------------------------------------------
+    def source_files(self) -> list[str]:
+        """The files the chosen source boots from (as typed; empty ones included)."""
+        if self.source is Source.ISO:
+            return [self.iso]
+        if self.source is Source.IMPORT:
+            return [self.import_path]
+        return [self.kernel] + ([self.initrd] if self.initrd else [])
+
+    def local_paths(self) -> list[str]:
+        """Every path whose facts :meth:`issues` reads: what a worker must look at (none on another host)."""
+        if self.target.remote:
+            return []
+        out = [p for p in self.source_files() if os.path.isabs(p)]
+        disk = self._disk_file()
+        if disk is not None:
+            out.append(disk)
+            if not self.needs_image_dir():
+                out.append(os.path.dirname(disk))
+        return out
+
+    def _disk_file(self) -> str | None:
+        """The new disk's file when it is checked on this machine (an absolute path, a valid default name)."""
+        if not self.creates_disk() or not self.target.can_create_disks:
+            return None
+        if not self.disk_path and name_problem(self.name, "domain"):
+            return None  # the default file is named after the VM: fix the name first
+        path = self.disk_target()
+        return path if os.path.isabs(path) else None
+
     def problems(self) -> list[str]:
         return [issue.text for issue in self.issues()]
 
@@ -212,15 +253,10 @@ class NewVMPlan:
         return out
 
     def _source_problems(self) -> list[str]:
-        local = not self.target.remote
-        if self.source is Source.ISO:
-            out = [file_problem(self.iso, "ISO image", local)]
-        elif self.source is Source.IMPORT:
-            out = [file_problem(self.import_path, "disk image to import", local)]
-        else:
-            out = [file_problem(self.kernel, "kernel", local)]
-            if self.initrd:
-                out.append(file_problem(self.initrd, "initrd", local))
+        whats = {Source.ISO: ["ISO image"], Source.IMPORT: ["disk image to import"],
+                 Source.KERNEL: ["kernel", "initrd"]}[self.source]
+        out = [file_problem(path, what, self.facts, not self.target.remote)
+               for path, what in zip(self.source_files(), whats)]
         return [why for why in out if why]
 
     def _disk_problems(self) -> list[str]:
@@ -236,16 +272,25 @@ class NewVMPlan:
         if not self.disk_path and name_problem(self.name, "domain"):
             return out  # the default file is named after the VM: fix the name first
         path = self.disk_target()
-        folder = os.path.dirname(path)
         if not os.path.isabs(path):
             out.append(f"The new disk file must be an absolute path: {path}")
-        elif self.target.remote:
-            pass  # that host refuses an existing file or a missing folder itself
-        elif os.path.lexists(path):
-            out.append(f"{path} already exists: choose another file name, or import it.")
-        elif not self.needs_image_dir() and not os.path.isdir(folder):
-            out.append(f"The folder {folder} does not exist.")
+        elif not self.target.remote and (why := self._disk_file_problem(path)):
+            out.append(why)  # (another host refuses an existing file or a missing folder itself)
         return out
+
+    def _disk_file_problem(self, path: str) -> str | None:
+        why = unsettled(self.facts, path, "The new disk file")
+        if why:
+            return why
+        if self.facts[path].lexists:
+            return f"{path} already exists: choose another file name, or import it."
+        if self.needs_image_dir():
+            return None  # the flow creates the default image folder
+        folder = os.path.dirname(path)
+        why = unsettled(self.facts, folder, "The folder")
+        if why:
+            return why
+        return None if self.facts[folder].is_dir else f"The folder {folder} does not exist."
 
     # -- the definition ---------------------------------------------------------
     def xml(self) -> str:
@@ -257,7 +302,7 @@ class NewVMPlan:
             dom.add_disk(Disk("sda", device="cdrom", source=self.iso, bus="sata", format="raw", readonly=True))
             boot.append("cdrom")
         elif self.source is Source.IMPORT:
-            fmt = sniff_format(self.import_path, not self.target.remote)
+            fmt = image_format(self.import_path, None if self.target.remote else self.facts.get(self.import_path))
             dom.add_disk(Disk("vda", source=self.import_path, format=fmt))
             boot.append("hd")
         else:

@@ -1,8 +1,10 @@
 """New VM from the wizard to a defined (and started) domain, every step through the session.
 
-Order: create the new disk as a DISK_CREATE job (it shows in the job panel by
-its own JOB events), wait for it to finish, define the XML, optionally start
-it, then select the new row. A failed or cancelled disk job defines nothing;
+Order: look at the plan's local files again (in a worker: the wizard's facts
+may be a moment old), create the new disk as a DISK_CREATE job (it shows in
+the job panel by its own JOB events), wait for it to finish, define the XML
+(an imported disk's format comes from the magic the worker read), optionally
+start it, then select the new row. A failed or cancelled disk job defines nothing;
 a failed define removes the disk file this flow just created (never an
 imported one). Failures land in the message area; the UI never waits.
 """
@@ -20,9 +22,11 @@ from ..bridge import CallAbandoned
 from ..models.domains import Key
 from ..models.hosts import remote_host
 from ..models.newvm import NewVMPlan, Target, host_memory_mib, image_dir_for
+from ..models.pathprobe import look_up
 from ..models.session import Session
 from .actions import VERBS
 from .dialogs.newvm import NewVMDialog
+from .pathcheck import serve
 
 #: how often the flow looks at the job model for the disk job's end (no driver call)
 WATCH_S = 0.3
@@ -73,6 +77,7 @@ class NewVMFlow:
         uris = self._session.connections.definers()
         targets = list(await asyncio.gather(*(self._target(u) for u in uris)))
         dialog = NewVMDialog(targets, self._taken, self._parent, host_memory_mib(), os.cpu_count())
+        serve(self._session, dialog.checker)
 
         def accepted() -> None:
             self.create(dialog.plan())
@@ -97,6 +102,11 @@ class NewVMFlow:
 
     async def _create(self, plan: NewVMPlan) -> Key | None:
         bridge, uri = self._session.bridge, plan.uri
+        plan = plan.with_(facts=await look_up(bridge.local_files, plan.local_paths()))
+        if plan.problems():
+            self._session.messages.add("error", f"{plan.name} was not created", "\n".join(plan.problems()),
+                                       "Nothing was defined.")
+            return None
         created = None
         if plan.creates_disk():
             path = plan.disk_target()

@@ -2,8 +2,10 @@
 
 Every page checks its fields as you type with the rules of
 :class:`vmgui.models.newvm.NewVMPlan` and keeps Next/Finish disabled with the
-reasons written in red under the form. Nothing here calls a driver: the
-connections' facts arrive as :class:`Target` data and the result is a plan.
+reasons written in red under the form. Nothing here calls a driver or looks at
+a file: the connections' facts arrive as :class:`Target` data, the files' as
+answers to ``checker.wanted`` (see :mod:`vmgui.views.pathcheck`), and the
+result is a plan.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from ...models.newvm import (
     default_memory_mib, default_vcpus, parse_size, size_text,
 )
 from ..names import error_label, name_widget
+from ..pathcheck import PathChecker, show_sentences
 
 SOURCE_LABELS = {Source.ISO: "Install from an ISO image (CD/DVD)", Source.IMPORT: "Import an existing disk image",
                  Source.KERNEL: "Boot a kernel directly (kernel, initrd, command line)"}
@@ -54,7 +57,7 @@ class _Page(QWizardPage):
         return [i for i in all_issues if i.field in PAGE_FIELDS[self._index]]
 
     def show_issues(self, all_issues: list[Issue]) -> None:
-        self.error.setText("\n".join(i.text for i in self.issues(all_issues)))
+        show_sentences(self.error, [i.text for i in self.issues(all_issues)])
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:  # noqa: N802 - Qt's name
@@ -77,6 +80,7 @@ class NewVMDialog(QWizard):
         self._host_mib = host_mib
         self._issues: list[Issue] = []
         self._unticked_for_host = False  # "Create a new disk" was unticked because a host cannot
+        self.checker = PathChecker(self, lambda: self.plan().local_paths(), self._recheck)
         self.source_page = self._build_source_page([t.uri for t in targets])
         self.resources_page = self._build_resources_page(host_mib, cpus)
         self.summary_page = self._build_summary_page()
@@ -230,15 +234,20 @@ class NewVMDialog(QWizard):
             disk_size=size if size is not None else -1, disk_format=self.disk_format.currentText(),
             preallocate=self.preallocate.isChecked(), memory_mib=self.memory.value(), vcpus=self.vcpus.value(),
             start=self.start.isChecked(), uuid=self._uuid,
-            taken=self._taken(target.uri) if target.uri else frozenset())
+            taken=self._taken(target.uri) if target.uri else frozenset(), facts=dict(self.checker.facts))
 
     def issues(self) -> list[Issue]:
         return self._issues
 
     def refresh(self) -> None:
-        """Re-check the plan, show each page's problems and the XML that would be defined."""
+        """Re-check the plan now and look at its files again once the user pauses."""
         if not hasattr(self, "start"):
             return  # still building the pages
+        self._recheck()
+        self.checker.schedule()
+
+    def _recheck(self) -> None:
+        """Show each page's problems by the facts known now, and the XML that would be defined."""
         plan = self.plan()
         self._issues = plan.issues()
         for page in (self.source_page, self.resources_page, self.summary_page):
