@@ -1,8 +1,14 @@
-"""The backup dialog: disks and defaults, inline folder checks, a real job and its report."""
+"""The backup dialog: disks and defaults, inline folder checks, a real job and its report.
+
+The plan's rules are checked with hand-made file facts (no file system); the
+dialog gets real facts of temporary folders, looked at as the flow would.
+"""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from drivers import JobOperation, JobState
 from drivers.domxml import Disk
 from PySide6.QtGui import QAction
@@ -10,7 +16,12 @@ from PySide6.QtWidgets import QLabel
 
 from vmgui.models.backup import BackupPlan
 from vmgui.models.hosts import remote_host
+from vmgui.models.pathprobe import UNANSWERED, PathFacts
 from vmgui.views.dialogs.backup import BackupDialog
+from vmgui.views.names import ERROR_STYLE
+
+from test_hung import StallMeter
+from test_newvm import DIR, FILE, answer_at_once, dead_mount, settle  # noqa: F401 - dead_mount is a fixture
 
 
 def key_of(window, uri: str, name: str):  # noqa: ANN001, ANN201
@@ -26,12 +37,50 @@ def open_backup(window, uri: str, name: str, qtbot) -> BackupDialog:  # noqa: AN
     return window.commands.last_dialog
 
 
+def make_dialog(qtbot, domains, folder: str, **kwargs) -> BackupDialog:  # noqa: ANN001
+    dialog = BackupDialog(domains, folder, **kwargs)
+    answer_at_once(dialog)
+    qtbot.addWidget(dialog)
+    return dialog
+
+
+# -- the plan ---------------------------------------------------------------------------------------------
+TARGET = "/b/web01-vda-20260101-000000.qcow2"
+
+
+@pytest.mark.parametrize("folder, facts, expected", [
+    ("", {}, "Choose a target folder."),
+    ("rel/dir", {}, "The folder must be an absolute path: rel/dir"),
+    ("/b", {}, "Checking /b…"),
+    ("/b", {"/b": UNANSWERED}, "The folder /b does not answer (a hung network mount?)"),
+    ("/b", {"/b": PathFacts()}, "No such folder: /b"),
+    ("/b", {"/b": FILE}, "No such folder: /b"),
+    ("/b", {"/b": replace(DIR, writable=False)}, "The folder is not writable: /b"),
+    ("/b", {"/b": DIR}, f"Checking {TARGET}…"),
+    ("/b", {"/b": DIR, TARGET: UNANSWERED}, f"The target file {TARGET} does not answer (a hung network mount?)"),
+    ("/b", {"/b": DIR, TARGET: PathFacts(lexists=True)}, f"The target file already exists: {TARGET}"),
+    ("/b", {"/b": DIR, TARGET: PathFacts()}, None),
+])
+def test_each_folder_problem_from_the_facts(folder, facts, expected):
+    plan = BackupPlan("web01", folder, "20260101-000000", ("vda",))
+    assert plan.problem(facts) == expected
+    assert plan.local_paths() == ([] if folder != "/b" else ["/b", TARGET])
+
+
+def test_a_remote_folder_and_no_disk_need_no_facts():
+    assert BackupPlan("db01", "/srv/b", "s", ("vda",), local=False).problem({}) is None
+    assert BackupPlan("db01", "/srv/b", "s", ("vda",), local=False).local_paths() == []
+    assert BackupPlan("db01", "/b", "s", ()).problem({}) == "Tick at least one disk of db01."
+
+
+# -- the dialog -------------------------------------------------------------------------------------------
 def test_disks_listed_with_cdroms_and_readonly_unticked(qtbot, tmp_path: Path):
     disks = [Disk("vda", source="/i/a.qcow2"), Disk("sda", device="cdrom", source="/i/x.iso"),
              Disk("vdb", source="/i/b.qcow2", readonly=True)]
-    dialog = BackupDialog([("web01", disks)], str(tmp_path))
-    qtbot.addWidget(dialog)
+    dialog = make_dialog(qtbot, [("web01", disks)], str(tmp_path))
     assert [b.isChecked() for b in dialog.checks.values()] == [True, False, False]
+    assert not dialog.ok.isEnabled() and dialog.error.text() == f"Checking {tmp_path}…"
+    settle(qtbot, dialog)
     assert dialog.ok.isEnabled()
     plan = dialog.plans()[0]
     assert plan.targets == ("vda",)
@@ -41,26 +90,31 @@ def test_disks_listed_with_cdroms_and_readonly_unticked(qtbot, tmp_path: Path):
 
 
 def test_invalid_folder_keeps_ok_disabled_with_a_reason(qtbot, tmp_path: Path):
-    dialog = BackupDialog([("web01", [Disk("vda")])], "relative/dir")
-    qtbot.addWidget(dialog)
+    dialog = make_dialog(qtbot, [("web01", [Disk("vda")])], "relative/dir")
     assert not dialog.ok.isEnabled() and "absolute" in dialog.error.text()
     dialog.folder.setText(str(tmp_path / "missing"))
+    assert dialog.error.text() == f"Checking {tmp_path / 'missing'}…" and dialog.error.styleSheet() != ERROR_STYLE
+    settle(qtbot, dialog)
     assert not dialog.ok.isEnabled() and "No such folder" in dialog.error.text()
+    assert dialog.error.styleSheet() == ERROR_STYLE
     a_file = tmp_path / "file"
     a_file.write_text("x")
     dialog.folder.setText(str(a_file))
-    assert not dialog.ok.isEnabled()
+    settle(qtbot, dialog)
+    assert not dialog.ok.isEnabled() and dialog.error.text() == f"No such folder: {a_file}"
     dialog.folder.setText(str(tmp_path))
+    settle(qtbot, dialog)
+    assert dialog.ok.isEnabled()
     Path(BackupPlan("web01", str(tmp_path), dialog.stamp, ("vda",)).paths()[0]).write_text("old")
-    dialog.validate()
+    dialog.validate()  # looks again
+    settle(qtbot, dialog)
     assert not dialog.ok.isEnabled() and "already exists" in dialog.error.text()
     dialog.checks[("web01", "vda")].setChecked(False)
     assert not dialog.ok.isEnabled() and "Tick at least one disk" in dialog.error.text()
 
 
 def test_a_remote_hosts_folder_is_not_checked_on_this_machine(qtbot):
-    dialog = BackupDialog([("db01", [Disk("vda")])], "/srv/backups/not-here", remote={"db01": "db-host.example"})
-    qtbot.addWidget(dialog)
+    dialog = make_dialog(qtbot, [("db01", [Disk("vda")])], "/srv/backups/not-here", remote={"db01": "db-host.example"})
     assert dialog.ok.isEnabled()  # /srv/backups/not-here lives on db-host, not here
     assert "db01 on db-host.example" in dialog.findChild(QLabel, "backupRemoteNote").text()
     dialog.folder.setText("relative")
@@ -86,7 +140,7 @@ def test_backup_job_writes_the_file_and_reports_it(open_window, tmp_path: Path, 
     out = tmp_path / "out"
     out.mkdir()
     dialog.folder.setText(str(out))
-    assert dialog.ok.isEnabled(), dialog.error.text()
+    qtbot.waitUntil(dialog.ok.isEnabled)  # once a worker has looked at the folder and the target files
     paths = dialog.plans()[0].paths()
     dialog.ok.click()
     qtbot.waitUntil(lambda: any(r.info.operation is JobOperation.BACKUP and r.info.state is JobState.COMPLETED
@@ -96,3 +150,21 @@ def test_backup_job_writes_the_file_and_reports_it(open_window, tmp_path: Path, 
     msg = next(m for m in window.session.messages.messages() if m.title == "Backup of db01 finished")
     assert all(p in msg.text for p in paths) and "B)" in msg.text
     assert not any(m.level == "error" for m in window.session.messages.messages())
+
+
+def test_a_folder_on_a_hung_mount_does_not_answer_and_the_dialog_keeps_working(open_window, node_uri, dead_mount,
+                                                                               tmp_path: Path, qtbot):
+    window = open_window(node_uri)
+    dialog = open_backup(window, node_uri, "web01", qtbot)
+    meter = StallMeter()
+    try:
+        dialog.folder.setText(f"{dead_mount}/backups")
+        assert dialog.error.text() == f"Checking {dead_mount}/backups…" and not dialog.ok.isEnabled()
+        qtbot.waitUntil(lambda: dialog.error.text() == f"The folder {dead_mount}/backups does not answer "
+                                                       "(a hung network mount?)", timeout=5000)
+        assert not dialog.ok.isEnabled() and meter.worst < 1.0, f"the event loop stalled {meter.worst:.3f} s"
+        dialog.folder.setText(str(tmp_path))  # a healthy folder answers while the dead one holds its worker
+        qtbot.waitUntil(dialog.ok.isEnabled)
+    finally:
+        meter.timer.stop()
+        meter.timer.deleteLater()

@@ -1,14 +1,19 @@
 """Push-backup plans as plain data: which disks, which files, the libvirt XML, what is wrong.
 
-No widgets and no driver calls, so the dialog and the tests share one set of rules.
+No widgets, no driver calls and no file system, so the dialog and the tests share one set of
+rules: the folder and target checks read :class:`PathFacts` a worker gathered for
+:meth:`BackupPlan.local_paths` (a hung mount must never freeze the dialog).
 """
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from xml.sax.saxutils import quoteattr
 
 from drivers.domxml import Disk
+
+from .pathprobe import PathFacts, unsettled
 
 
 def default_checked(disk: Disk) -> bool:
@@ -20,17 +25,26 @@ def target_path(folder: str, domain: str, target: str, stamp: str) -> str:
     return os.path.join(folder, f"{domain}-{target}-{stamp}.qcow2")
 
 
-def folder_problem(folder: str, local: bool = True) -> str | None:
-    """Why ``folder`` cannot receive backups, or None (on a remote host only the form is checked)."""
+def folder_form_problem(folder: str) -> str | None:
+    """Why ``folder`` is not even a folder name backups can use (no file system look), or None."""
     if not folder.strip():
         return "Choose a target folder."
     if not os.path.isabs(folder):
         return f"The folder must be an absolute path: {folder}"
-    if not local:
-        return None  # the host itself refuses a bad folder when the job starts
-    if not os.path.isdir(folder):
+    return None
+
+
+def folder_problem(folder: str, facts: Mapping[str, PathFacts], local: bool = True) -> str | None:
+    """Why ``folder`` cannot receive backups, or None (on a remote host only the form is checked)."""
+    why = folder_form_problem(folder)
+    if why or not local:
+        return why  # the remote host itself refuses a bad folder when the job starts
+    why = unsettled(facts, folder, "The folder")
+    if why:
+        return why
+    if not facts[folder].is_dir:
         return f"No such folder: {folder}"
-    if not os.access(folder, os.W_OK | os.X_OK):
+    if not facts[folder].writable:
         return f"The folder is not writable: {folder}"
     return None
 
@@ -49,14 +63,24 @@ class BackupPlan:
     def paths(self) -> list[str]:
         return [target_path(self.folder, self.domain, t, self.stamp) for t in self.targets]
 
-    def problem(self) -> str | None:
+    def local_paths(self) -> list[str]:
+        """Every path whose facts :meth:`problem` reads: what a worker must look at (none on another host)."""
+        if not self.local or folder_form_problem(self.folder):
+            return []
+        return [self.folder, *self.paths()]
+
+    def problem(self, facts: Mapping[str, PathFacts]) -> str | None:
+        """The first reason this backup cannot start, by ``facts`` about :meth:`local_paths`; None if none."""
         if not self.targets:
             return f"Tick at least one disk of {self.domain}."
-        why = folder_problem(self.folder, self.local)
+        why = folder_problem(self.folder, facts, self.local)
         if why or not self.local:
             return why
         for path in self.paths():
-            if os.path.lexists(path):
+            why = unsettled(facts, path, "The target file")
+            if why:
+                return why
+            if facts[path].lexists:
                 return f"The target file already exists: {path}"
         return None
 

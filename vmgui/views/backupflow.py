@@ -15,6 +15,7 @@ from ..models.hosts import remote_host
 from ..models.session import Session
 from .actions import VERBS
 from .dialogs.backup import BackupDialog
+from .pathcheck import serve
 
 
 class BackupFlow:
@@ -39,6 +40,7 @@ class BackupFlow:
                    for (k, row), x in zip(names.items(), xmls)]
         remote = {name: host for (name, _), k in zip(domains, targets) if (host := remote_host(k[0]))}
         dialog = BackupDialog(domains, self.folder, self._parent, remote)
+        serve(self._session, dialog.checker)
         by_name = {name: k for (name, _), k in zip(domains, targets)}
 
         def start() -> None:

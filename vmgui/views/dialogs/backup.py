@@ -1,4 +1,10 @@
-"""The backup dialog (issue 8): pick disks and a target folder, checked as you type."""
+"""The backup dialog (issue 8): pick disks and a target folder, checked as you type.
+
+The folder and target files are looked at by a worker (answers to
+``checker.wanted``, see :mod:`vmgui.views.pathcheck`), never here: a folder on
+a hung network mount shows "Checking …", then "does not answer", and the
+dialog keeps responding.
+"""
 from __future__ import annotations
 
 import time
@@ -13,6 +19,7 @@ from drivers.domxml import Disk
 
 from ...models.backup import BackupPlan, default_checked
 from ..names import error_label, name_widget
+from ..pathcheck import PathChecker, show_sentences
 
 
 class BackupDialog(QDialog):
@@ -41,6 +48,7 @@ class BackupDialog(QDialog):
                 layout.addWidget(box)
         self._names = [name for name, _ in domains]
         self._remote = dict(remote or {})  # domain name -> the other host its folder is on
+        self.checker = PathChecker(self, self._local_paths, self._recheck)
         row = QHBoxLayout()
         row.addWidget(QLabel("Target folder:", self))
         self.folder = QLineEdit(folder, self)
@@ -79,15 +87,24 @@ class BackupDialog(QDialog):
                 result.append(BackupPlan(name, folder, self.stamp, targets, name not in self._remote))
         return result
 
+    def _local_paths(self) -> list[str]:
+        return [path for plan in self.plans() for path in plan.local_paths()]
+
     def problem(self) -> str | None:
         plans = self.plans()
         if not plans:
             return "Tick at least one disk."
-        return next((why for why in (p.problem() for p in plans) if why), None)
+        facts = self.checker.facts
+        return next((why for why in (p.problem(facts) for p in plans) if why), None)
 
     def validate(self) -> None:
+        """Re-check now by the facts known, and look at the files again once the user pauses."""
+        self._recheck()
+        self.checker.schedule()
+
+    def _recheck(self) -> None:
         why = self.problem()
-        self.error.setText(why or "")
+        show_sentences(self.error, [why] if why else [])
         self.ok.setEnabled(why is None)
         self.ok.setToolTip(why or "")
 
