@@ -12,7 +12,7 @@ from drivers import DomainState, JobState
 from drivers.domxml import DomainXML
 from vmgui.models.newvm import MIB, Source
 
-from test_newvm import disk_jobs, open_wizard
+from test_newvm import disk_jobs, next_button, open_wizard
 
 # The real-QEMU fixtures (private roots and runtime dirs, the multiboot guest, leftover-process checks)
 # live in tests/e2e/conftest.py: imported, not copied.
@@ -41,12 +41,14 @@ def test_kernel_boot_with_a_new_qcow2_disk_runs(env, open_window, qtbot):  # noq
     dialog.name.setText("wizard1")
     dialog.source_buttons[Source.KERNEL].setChecked(True)
     dialog.kernel.setText(env.kernel)
+    qtbot.waitUntil(next_button(dialog).isEnabled)  # once a worker has looked at the kernel and the disk file
     dialog.next()
     dialog.memory.setValue(64)
     dialog.vcpus.setValue(1)
     dialog.disk_size.setText("64 MiB")
     dialog.next()
-    assert dialog.issues() == [] and dialog.start.isChecked()
+    qtbot.waitUntil(lambda: dialog.issues() == [])
+    assert dialog.start.isChecked()
     dialog.accept()
     conn = window.session.bridge.connection(uri)
     path = env.root() / "images" / "wizard1.qcow2"
