@@ -214,9 +214,15 @@ def scenario(tmp: Path, lab_uri: str) -> None:
         def prepare(dialog) -> None:  # noqa: ANN001
             dialog.name.setText("web03")
             dialog.iso.setText(str(iso))
-            dialog.next()  # memory, vCPUs, disk
-            dialog.next()  # the summary with the XML preview
-        dialog_shot(lambda w: w.commands.trigger("new_vm"), "new-vm.png", done, prepare=prepare)
+
+            def advance() -> None:  # once a worker has looked at the ISO and the new disk's file
+                if dialog.checker.busy():
+                    QTimer.singleShot(50, advance)
+                    return
+                dialog.next()  # memory, vCPUs, disk
+                dialog.next()  # the summary with the XML preview
+            advance()
+        dialog_shot(lambda w: w.commands.trigger("new_vm"), "new-vm.png", done, settle_ms=900, prepare=prepare)
 
     def details_shot() -> None:
         w = window()
