@@ -20,7 +20,7 @@ from lxml import etree
 from drivers.domxml import MAX_VCPUS, Disk, DomainXML
 
 from .format import bytes_text
-from .pathprobe import PathFacts, is_checking, unsettled
+from .pathprobe import PathFacts, unsettled
 from .validation import name_problem
 
 MIB = 1024 * 1024
@@ -67,11 +67,6 @@ class Issue:
 
     field: str
     text: str
-
-    @property
-    def checking(self) -> bool:
-        """Only a wait for a file's facts, not a mistake of the user's."""
-        return is_checking(self.text)
 
 
 def user_data_dir() -> str:
