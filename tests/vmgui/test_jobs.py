@@ -126,7 +126,7 @@ def test_backup_and_migrate_through_their_dialogs(open_window, node_uri, make_no
                     and window.commands.last_dialog.objectName() == "backupDialog")
     dialog = window.commands.last_dialog
     dialog.folder.setText(str(tmp_path))
-    assert dialog.ok.isEnabled()
+    qtbot.waitUntil(dialog.ok.isEnabled)  # once a worker has looked at the folder and the target file
     dialog.ok.click()
     qtbot.waitUntil(lambda: only_job(window, src, JobOperation.BACKUP) is not None
                     and only_job(window, src, JobOperation.BACKUP).info.state is JobState.COMPLETED, timeout=10000)
@@ -136,9 +136,8 @@ def test_backup_and_migrate_through_their_dialogs(open_window, node_uri, make_no
     qtbot.waitUntil(migrate.isEnabled)
     migrate.trigger()
     dialog = window.commands.last_dialog
-    assert dialog.objectName() == "migrateDialog" and dialog.dest.currentText() == dest
-    if isinstance(dialog, MigrateDialog):  # the checked dialog: Start waits for the compatibility check
-        qtbot.waitUntil(dialog.start.isEnabled)
+    assert isinstance(dialog, MigrateDialog) and dialog.dest.currentText() == dest
+    qtbot.waitUntil(dialog.start.isEnabled)  # Start waits for the compatibility check
     dialog.buttons.accepted.emit()
     qtbot.waitUntil(lambda: only_job(window, src, JobOperation.MIGRATION_OUT) is not None
                     and only_job(window, src, JobOperation.MIGRATION_OUT).info.state is JobState.COMPLETED,
