@@ -9,6 +9,7 @@ import pytest
 import drivers
 from drivers import DiskCreateFlags, DomainState, ErrorCode, EventType, Feature, JobFlags, JobOperation, JobState
 from drivers.flags import DefinedDetail, UndefinedDetail
+from jobwait import connection_job_end as wait_job
 
 MIB = 1024 * 1024
 
@@ -26,15 +27,6 @@ class _Refused:
         assert isinstance(exc, drivers.DriverError), f"expected {self.code.name}, got {exc!r}"
         assert exc.code is self.code and self.words in exc.message, repr(exc)
         return True
-
-
-def wait_job(conn, job_id, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        job = next(j for j in conn.list_all_jobs() if j.id == job_id)
-        if job.finished or time.monotonic() > deadline:
-            return job
-        time.sleep(0.02)
 
 
 # -- create_disk ------------------------------------------------------------------

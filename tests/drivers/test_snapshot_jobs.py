@@ -1,7 +1,6 @@
 """Snapshot revert and delete as jobs on the test driver (issue 8): ids, the busy rule, failure."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -11,20 +10,10 @@ from drivers import DomainState, ErrorCode, EventType, JobFlags, JobOperation, J
 from drivers.flags import JobEventDetail, RunningReason
 
 from nodegen import TEST_NS
+from jobwait import connection_job_end as finished
 
 ASYNC = JobFlags.ASYNC
 GIB = 1024 ** 3
-
-
-def finished(conn: drivers.Connection, job_id: int, timeout: float = 10.0) -> drivers.JobInfo:
-    """The job's final info, once it ended."""
-    deadline = time.monotonic() + timeout
-    while True:
-        info = next(j for j in conn.list_all_jobs() if j.id == job_id)
-        if info.finished:
-            return info
-        assert time.monotonic() < deadline, f"job {job_id} still {info.state.name} after {timeout} s"
-        time.sleep(0.02)
 
 
 def snapshot_names(dom: drivers.Domain) -> dict[str, str | None]:

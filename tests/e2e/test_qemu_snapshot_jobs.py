@@ -8,19 +8,10 @@ import pytest
 
 import e2e_helpers as h
 from drivers import DomainState, ErrorCode, EventType, JobFlags, JobOperation, JobState
+from jobwait import domain_job_end as _finished
 
 pytestmark = pytest.mark.qemu
 ASYNC = JobFlags.ASYNC
-
-
-def _finished(dom, job_id: int, timeout: float = 60.0):  # noqa: ANN001, ANN202
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        info = dom.get_job_info(job_id)
-        if info.finished:
-            return info
-        time.sleep(0.02)
-    raise AssertionError(f"job {job_id} did not finish")
 
 
 def _disk_snapshots(path: str) -> str:

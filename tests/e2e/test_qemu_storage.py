@@ -11,18 +11,9 @@ import e2e_helpers as h
 from drivers import DomainState, DriverError, ErrorCode, JobFlags, JobOperation, JobState, SaveFlags
 from drivers.flags import ShutoffReason
 from drivers.qemu import PREALLOCATE
+from jobwait import domain_job_end as _wait_job
 
 pytestmark = pytest.mark.qemu
-
-
-def _wait_job(dom, job_id, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        info = dom.get_job_info(job_id)
-        if info.finished:
-            return info
-        time.sleep(0.02)
-    raise AssertionError(f"job {job_id} did not finish")
 
 
 def test_save_and_restore_keeps_the_guest_running(env):

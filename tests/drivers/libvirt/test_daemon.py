@@ -10,6 +10,7 @@ import pytest
 import drivers
 from drivers import DriverError, ErrorCode, EventType, Feature, JobFlags, JobOperation, JobState, ListFlags
 from drivers.flags import JobEventDetail, MigrateFlags
+from jobwait import domain_job_end as wait_job
 
 pytestmark = [pytest.mark.libvirt, pytest.mark.slow]
 
@@ -17,16 +18,6 @@ pytestmark = [pytest.mark.libvirt, pytest.mark.slow]
 def backup_xml(target: str) -> str:
     return (f"<domainbackup mode='push'><disks><disk name='vda' type='file'><target file='{target}'/>"
             f"<driver type='qcow2'/></disk></disks></domainbackup>")
-
-
-def wait_job(dom, job_id: int, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        info = dom.get_job_info(job_id)
-        if info.finished:
-            return info
-        assert time.monotonic() < deadline, f"job {job_id} still running: {info}"
-        time.sleep(0.05)
 
 
 class Recorder:

@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 
 import pytest
 
 import drivers
 from drivers import ErrorCode, EventType, JobFlags, JobOperation, JobState
 from drivers.flags import SnapshotEventDetail
+from jobwait import domain_job_end as finished
 
 pytestmark = pytest.mark.libvirt
 ASYNC = JobFlags.ASYNC
 REVERT_RUNNING, REVERT_PAUSED = 1, 2  # virDomainSnapshotRevertFlags
-
-
-def finished(dom: drivers.Domain, job_id: int, timeout: float = 20.0) -> drivers.JobInfo:
-    deadline = time.monotonic() + timeout
-    while True:
-        info = dom.get_job_info(job_id)
-        if info.finished:
-            return info
-        assert time.monotonic() < deadline, f"job {job_id} did not finish"
-        time.sleep(0.02)
 
 
 def test_async_revert_and_delete_are_jobs_with_their_events(lvconn):

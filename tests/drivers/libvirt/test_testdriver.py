@@ -13,6 +13,7 @@ from drivers import DriverError, ErrorCode, EventType, Feature, JobFlags, ListFl
 from drivers.flags import LIST_GROUPS, SnapshotEventDetail
 from drivers.listfilter import compile_filter
 from drivers.registry import DRIVERS
+from jobwait import domain_job_end as _wait_job
 
 pytestmark = pytest.mark.libvirt
 
@@ -273,15 +274,6 @@ def test_managed_save(lvconn):
     info = _wait_job(dom, job_id)
     assert info.state is drivers.JobState.COMPLETED and info.operation is drivers.JobOperation.SAVE
     assert dom.has_managed_save()
-
-
-def _wait_job(dom, job_id, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        info = dom.get_job_info(job_id)
-        if info.finished or time.monotonic() > deadline:
-            return info
-        time.sleep(0.05)
 
 
 def test_save_and_restore(lvconn, tmp_path):
