@@ -1,7 +1,6 @@
 """Real QEMU: rename, disk creation by id-cancel, storage visibility, uptime and resident memory (issue 8)."""
 from __future__ import annotations
 
-import os
 import time
 
 import pytest

@@ -5,7 +5,6 @@ import time
 
 import pytest
 
-import drivers
 from drivers import DriverError, ErrorCode, EventType, Feature
 from drivers.flags import DefinedDetail, UndefinedDetail
 
