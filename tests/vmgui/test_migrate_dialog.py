@@ -1,11 +1,15 @@
 """The migration dialog on private test hosts: the compatibility check, Start, flags, bulk, cancel."""
 from __future__ import annotations
 
+import threading
+
 import pytest
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QProgressBar, QToolButton
 
 from drivers import DomainState, Feature, JobOperation, JobState, MigrateFlags
 from vmgui.models.jobs import JobCol
+from vmgui.models import migration
 from vmgui.models.migration import Facts, Level, Mode, evaluate
 from vmgui.views.dialogs.migrate import MigrateDialog
 from vmgui.views.migrateflow import MigrateFlow
@@ -19,9 +23,7 @@ def key_of(window, uri: str, name: str):  # noqa: ANN001, ANN201
 
 
 def flow_of(window) -> MigrateFlow:  # noqa: ANN001
-    """The window's migrate flow once the lead wires it into Commands, else one built the same way."""
-    flow = getattr(window.commands, "migrate", None)
-    return flow if isinstance(flow, MigrateFlow) else MigrateFlow(window.session, window.commands._show, window)
+    return window.commands.migrate
 
 
 def ask(window, qtbot, uri: str, *names: str, dest: str | None = None) -> MigrateDialog:  # noqa: ANN001
@@ -95,6 +97,32 @@ def test_disk_the_destination_cannot_see_blocks(open_window, make_node, qtbot):
     dialog = ask(window, qtbot, src, "vm00000")
     reason = f"the destination {dest} cannot see /var/lib/vmgui/images/vm00000.qcow2"
     assert reason in texts(dialog) and reason in dialog.error.text() and not dialog.start.isEnabled()
+
+
+def test_a_destination_that_does_not_answer_blocks_with_the_reason(open_window, node_uri, make_node, monkeypatch,
+                                                                   qtbot):
+    dest = make_node(0)
+    window = open_window(node_uri, dest)
+    release = threading.Event()
+    real_lookup = window.session.bridge.connection(dest).lookup_by_name
+
+    def hanging_lookup(name: str):  # noqa: ANN202 - the destination host stops answering
+        release.wait(30)
+        return real_lookup(name)
+    monkeypatch.setattr(window.session.bridge.connection(dest), "lookup_by_name", hanging_lookup)
+    monkeypatch.setattr(migration, "CHECK_TIMEOUT_S", 0.5)
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(20)
+    try:
+        dialog = ask(window, qtbot, node_uri, "web01")
+        assert any("did not answer within 0.5 s" in t for t in texts(dialog)), texts(dialog)
+        assert not dialog.start.isEnabled() and "did not answer" in dialog.start.toolTip()
+        assert len(ticks) >= 10  # the window kept running while it waited
+    finally:
+        timer.stop()
+        release.set()
 
 
 def test_same_host_is_refused(open_window, qtbot):

@@ -211,6 +211,11 @@ def _peer_facts(src: drivers.Connection, dest: drivers.Connection) -> tuple[bool
     return (src.migration_peer_ok(dest) and dest.migration_peer_ok(src)), src.same_host(dest)
 
 
+#: A host that has not answered a check by then is reported as not answering (Start stays off),
+#: rather than leaving the dialog at "Checking…" until the user gives up on the connection.
+CHECK_TIMEOUT_S = 20.0
+
+
 async def gather(session: Session, key: Key, dest: str) -> Facts:
     """The facts for ``key`` -> ``dest``, read in the bridge's workers; failures become ``error``."""
     row = session.domains.get(key)
@@ -229,8 +234,10 @@ async def gather(session: Session, key: Key, dest: str) -> Facts:
     try:
         paths = disk_paths(await session.domain_xml(key))
         peer, dest_side = await asyncio.gather(
-            bridge.call(key[0], lambda c: _peer_facts(c, dest_conn), f"checking {dest} as a destination"),
-            bridge.call(dest, lambda c: _dest_facts(c, name, paths), f"checking {dest} for {name}"))
+            bridge.call(key[0], lambda c: _peer_facts(c, dest_conn), f"checking {dest} as a destination",
+                        CHECK_TIMEOUT_S),
+            bridge.call(dest, lambda c: _dest_facts(c, name, paths), f"checking {dest} for {name}",
+                        CHECK_TIMEOUT_S))
     except (DriverError, CallAbandoned) as exc:
         return replace(base, error=f"cannot check {name}: {getattr(exc, 'message', None) or exc}")
     return replace(base, peer_ok=peer[0], same_host=peer[1], dest_uuid=dest_side[0], dest_active=dest_side[1],
