@@ -102,6 +102,21 @@ def test_only_jobs_the_driver_can_abort_offer_a_cancel():
     assert "already ended" in cancel_refusal(job(JobOperation.BACKUP, JobState.COMPLETED))
 
 
+def test_migration_figures_read_in_order_and_a_failure_shows_its_error():
+    from drivers import JobInfo, JobType
+    from vmgui.models.jobs import details_text
+
+    def job(details: tuple, state: JobState = JobState.RUNNING, error: str | None = None) -> JobInfo:
+        return JobInfo(3, "web01", JobOperation.MIGRATION_OUT, JobType.BOUNDED, state, 0, 1, None, 0, None, None,
+                       None, error, details)
+    figures = (("expected_downtime_ms", 12.4), ("dirty_rate", 2 * 1024 * 1024), ("iteration", 3),
+               ("remaining_bytes", 512 * 1024 * 1024), ("xbzrle_cache_miss", 7))
+    assert details_text(job(figures)) == "pass 3 · 512 MiB left · dirtying 2.0 MiB/s · downtime ≈ 12 ms · " \
+                                         "xbzrle cache miss 7"
+    assert details_text(job(())) == ""
+    assert details_text(job(figures, JobState.FAILED, "connection lost")) == "connection lost"
+
+
 def test_widget_names_of_colliding_job_ids():
     ordinal = {"a": 1, "b": 2, "c": 3}.__getitem__
     assert widget_suffixes([("c", 1), ("b", 1), ("a", 2)], ordinal) == {("b", 1): "", ("c", 1): "_3",

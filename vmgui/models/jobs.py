@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
@@ -44,25 +44,22 @@ _STATE_TEXT = {JobState.RUNNING: "running", JobState.COMPLETED: "completed", Job
                JobState.CANCELLED: "cancelled"}
 
 
+#: The convergence figures a migration job reports, in the order shown, and how each reads.
+_DETAIL_TEXT: tuple[tuple[str, Callable[[float], str]], ...] = (
+    ("iteration", lambda v: f"pass {v:.0f}"),
+    ("remaining_bytes", lambda v: f"{bytes_text(v)} left"),
+    ("dirty_rate", lambda v: f"dirtying {rate_text(v)}"),
+    ("expected_downtime_ms", lambda v: f"downtime ≈ {v:.0f} ms"),
+)
+_KNOWN_DETAILS = frozenset(key for key, _ in _DETAIL_TEXT)
+
+
 def details_text(info: JobInfo) -> str:
     """Migration figures, or the error of a failed or cancelled job."""
     if info.error and info.finished:
         return info.error
-    parts = []
-    iteration = info.detail("iteration")
-    if iteration is not None:
-        parts.append(f"pass {iteration:.0f}")
-    remaining = info.detail("remaining_bytes")
-    if remaining is not None:
-        parts.append(f"{bytes_text(remaining)} left")
-    dirty = info.detail("dirty_rate")
-    if dirty is not None:
-        parts.append(f"dirtying {rate_text(dirty)}")
-    downtime = info.detail("expected_downtime_ms")
-    if downtime is not None:
-        parts.append(f"downtime ≈ {downtime:.0f} ms")
-    known = {"iteration", "remaining_bytes", "dirty_rate", "expected_downtime_ms"}
-    parts += [f"{k.replace('_', ' ')} {v:g}" for k, v in info.details if k not in known]
+    parts = [text(value) for key, text in _DETAIL_TEXT if (value := info.detail(key)) is not None]
+    parts += [f"{k.replace('_', ' ')} {v:g}" for k, v in info.details if k not in _KNOWN_DETAILS]
     return " · ".join(parts)
 
 
