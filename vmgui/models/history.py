@@ -34,8 +34,7 @@ class Point:
 
 def memory_in_use_kib(row: DomainRow) -> int:
     """What the guest really uses when the driver knows it (QEMU: RSS), else its current memory."""
-    used = getattr(row.rec, "memory_used_kib", None)
-    return int(used) if used else row.rec.memory_kib
+    return row.rec.memory_used_kib or row.rec.memory_kib
 
 
 class _Series:

@@ -129,7 +129,7 @@ class DetailsPane(QTabWidget):
         values = {
             "Name": rec.name, "Title": rec.title or DASH, "UUID": rec.uuid,
             "State": describe_state(rec.state, rec.reason) + (f" — {row.busy}…" if row.busy else ""),
-            "Uptime": uptime_text(getattr(rec, "started_at", None), rec.id is not None, time.time()),
+            "Uptime": uptime_text(rec.started_at, rec.id is not None, time.time()),
             "Connection": row.uri, "vCPUs": str(rec.vcpus),
             "Memory": f"{bytes_text(rec.memory_kib * 1024)} of {bytes_text(rec.max_memory_kib * 1024)}",
             "CPU usage": row.texts[4], "Persistent": "yes" if rec.persistent else "no (transient)",
@@ -194,7 +194,7 @@ class DetailsPane(QTabWidget):
         if not self.isVisible():
             return  # a minimized or hidden window: no re-reads, resumed when shown again
         self._session.sample(row.key)
-        self.values["Uptime"].setText(uptime_text(getattr(row.rec, "started_at", None), True, time.time()))
+        self.values["Uptime"].setText(uptime_text(row.rec.started_at, True, time.time()))
 
     # -- graphs ------------------------------------------------------------------------
     def _history_changed(self, key: Key) -> None:
