@@ -23,13 +23,13 @@ from drivers import DriverError, ErrorCode
 from drivers.domxml import DomainXML
 
 from .domains import Key
+from .hosts import LIBVIRT_PREFIX, remote_host
 
 if TYPE_CHECKING:
     from .session import Session
 
 #: Preference order: virt-viewer's tools first (they also speak SPICE and libvirt), then plain VNC viewers.
 VIEWERS = ("remote-viewer", "virt-viewer", "vncviewer", "gvncviewer", "xtightvncviewer", "krdc")
-LOOPBACK = ("127.0.0.1", "::1", "localhost", "0.0.0.0", "::")
 
 
 @dataclass(frozen=True)
@@ -85,9 +85,8 @@ def libvirt_target(uri: str) -> tuple[str | None, bool]:
     parts = urllib.parse.urlsplit(uri)
     if parts.scheme == "test" or (parts.scheme == "qemu" and parts.path == "/embed" and not parts.netloc):
         return None, False
-    inner = uri[len("libvirt:"):] if uri.startswith("libvirt:") else uri
-    host = urllib.parse.urlsplit(inner).hostname
-    return inner, bool(host) and host not in LOOPBACK
+    inner = uri[len(LIBVIRT_PREFIX):] if uri.startswith(LIBVIRT_PREFIX) else uri
+    return inner, remote_host(inner) is not None
 
 
 # -- one argv builder per viewer: None = it cannot reach this target ---------------------------
