@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..base import Snapshot
-from ..domxml import DomainXML
+from ..domxml import Disk, DomainXML
 from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import (
     DomainState, EventType, JobFlags, JobOperation, PausedReason, ShutoffReason, SnapshotCreateFlags,
@@ -30,11 +30,16 @@ if TYPE_CHECKING:
     from .domain import QemuDomain
 
 
+def _holds_snapshots(disk: Disk) -> bool:
+    """A disk an internal snapshot is written to: one with a file the guest can write."""
+    return bool(disk.source) and not disk.readonly and disk.device != "cdrom"
+
+
 def _writable_disks(definition: DomainXML, where: str) -> list[tuple[str, str]]:
     """(target, path) of every writable disk; NO_SUPPORT when one cannot hold snapshots."""
     out = []
     for disk in definition.disks():
-        if disk.readonly or disk.device == "cdrom" or not disk.source:
+        if not _holds_snapshots(disk):
             continue
         if (disk.format or "raw") != "qcow2":
             raise DriverError(ErrorCode.NO_SUPPORT,
@@ -237,8 +242,8 @@ class QemuSnapshot(Snapshot):
             dom, snap = self._lookup()
             domain._idle("delete a snapshot of")
             vm = dom.live
-            paths = [d.source for d in dom.definition.disks()
-                     if d.source and not d.readonly and d.device != "cdrom" and (d.format or "raw") == "qcow2"]
+            # unlike a revert, a delete skips a disk that is not qcow2: it cannot hold the snapshot anyway
+            paths = [d.source for d in dom.definition.disks() if _holds_snapshots(d) and d.format == "qcow2"]
             job = host.jobs.begin(dom.uuid, dom.name, JobOperation.SNAPSHOT_DELETE, "delete a snapshot of")
 
         def worker(job: Job) -> None:
