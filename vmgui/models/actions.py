@@ -99,7 +99,8 @@ _FEATURE_TEXT = {Feature.MANAGED_SAVE: "saving", Feature.SNAPSHOTS: "snapshots",
                  Feature.DEFINE: "defining and deleting domains", Feature.SERIAL_CONSOLE: "serial consoles"}
 
 
-def _can_migrate(features: frozenset[Feature]) -> bool:
+def can_migrate(features: frozenset[Feature]) -> bool:
+    """The driver speaks a migration protocol (V3 or V2), so its domains may move at all."""
     return Feature.MIGRATION_V3 in features or Feature.MIGRATION_V2 in features
 
 
@@ -137,7 +138,7 @@ def _why_not(action: str, sel: Selected, features: Mapping[str, frozenset[Featur
 def _migrate_why_not(sel: Selected, features: Mapping[str, frozenset[Feature]]) -> str | None:
     """Running domains move live; a shut-off persistent one moves offline where both ends can."""
     feats = features.get(sel.uri, frozenset())
-    if not _can_migrate(feats):
+    if not can_migrate(feats):
         return f"{sel.uri} cannot migrate domains"
     dests = migration_targets(sel.uri, features)
     if not dests:

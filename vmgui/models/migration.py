@@ -21,6 +21,7 @@ from drivers.domxml import DomainXML
 from drivers.jobs import operation_text
 
 from ..bridge import CallAbandoned
+from .actions import can_migrate
 from .domains import Key
 from .validation import migrate_flags
 
@@ -95,15 +96,11 @@ def _protocol(src: frozenset[Feature], dest: frozenset[Feature]) -> str | None:
     return next((name for feature, name in PROTOCOLS if feature in src and feature in dest), None)
 
 
-def _can_migrate(features: frozenset[Feature]) -> bool:
-    return any(feature in features for feature, _name in PROTOCOLS)
-
-
 def _protocol_findings(f: Facts) -> list[Finding]:
     src_uri = f.key[0]
-    if not _can_migrate(f.src_features):
+    if not can_migrate(f.src_features):
         return [Finding(Level.BLOCKED, f"{src_uri} cannot migrate domains")]
-    if not _can_migrate(f.dest_features):
+    if not can_migrate(f.dest_features):
         return [Finding(Level.BLOCKED, f"the destination {f.dest} cannot receive migrations")]
     protocol = _protocol(f.src_features, f.dest_features)
     if protocol is None:
