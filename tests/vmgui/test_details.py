@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QPushButton
 
 from drivers.domxml import DomainXML
+from vmgui.models.editing import changed_lines
 from test_window import names, select
 
 INACTIVE = 2
@@ -27,10 +28,6 @@ def open_form(window, qtbot, name: str):  # noqa: ANN001, ANN201
     window.details.findChild(QPushButton, "editDomain").click()
     qtbot.waitUntil(lambda: window.details.flow.dialog is not None and window.details.flow.dialog.isVisible())
     return window.details.flow.dialog
-
-
-def changed_lines(lines: list[str]) -> list[str]:
-    return [x for x in lines if x[:1] in "+-" and not x.startswith(("+++", "---"))]
 
 
 def test_overview_uptime_and_graphs_follow_the_shown_running_domain(open_window, node_uri, qtbot):

@@ -11,7 +11,8 @@ from PySide6.QtWidgets import QLabel
 
 from borrowed_fixtures import borrow
 from drivers.domxml import DomainXML
-from test_details import INACTIVE, changed_lines, open_form
+from vmgui.models.editing import changed_lines
+from test_details import INACTIVE, open_form
 from test_window import select
 
 

@@ -102,8 +102,9 @@ def test_edited_xml_errors_carry_the_element_path_and_refuse_identity_changes():
 def test_diff_holds_exactly_the_changed_lines():
     old = domain().to_string()
     new = old.replace("<vcpu>2</vcpu>", "<vcpu>6</vcpu>")
-    changed = [line for line in editing.unified_diff(old, new) if line[:1] in "+-" and line[:3] not in ("+++", "---")]
-    assert changed == ["-  <vcpu>2</vcpu>", "+  <vcpu>6</vcpu>"]
+    lines = editing.unified_diff(old, new)
+    assert editing.changed_lines(lines) == ["-  <vcpu>2</vcpu>", "+  <vcpu>6</vcpu>"]
+    assert lines[:2] == ["--- current", "+++ edited"]  # the file labels are not changed lines
     assert editing.unified_diff(old, old) == []
 
 

@@ -274,3 +274,12 @@ def unified_diff(old: str, new: str, old_label: str = "current", new_label: str 
     """Lines of a unified diff (no trailing newlines); empty when nothing changed."""
     return list(difflib.unified_diff(old.splitlines(), new.splitlines(), old_label, new_label, lineterm=""))
 
+
+def is_header(line: str) -> bool:
+    """A diff's ``---``/``+++`` file label, not a changed line."""
+    return line.startswith(("+++", "---"))
+
+
+def changed_lines(lines: list[str]) -> list[str]:
+    """The removed (``-``) and added (``+``) lines of a unified diff, without its file labels."""
+    return [x for x in lines if x[:1] in "+-" and not is_header(x)]

@@ -10,6 +10,7 @@ from html import escape
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTextEdit, QVBoxLayout, QWidget
 
+from ...models.editing import changed_lines, is_header
 from ..names import name_widget
 
 _COLOURS = {"+": ("#067647", "#ecfdf3"), "-": ("#b42318", "#fef3f2"), "@": ("#475467", "#f2f4f7")}
@@ -19,7 +20,7 @@ def diff_html(lines: list[str]) -> str:
     """Added lines green, removed red, hunk headers grey; everything escaped."""
     out = []
     for line in lines:
-        key = "" if line.startswith(("+++", "---")) else line[:1]
+        key = "" if is_header(line) else line[:1]
         fg, bg = _COLOURS.get(key, ("#101828", "transparent"))
         out.append(f'<div style="color:{fg}; background:{bg}; white-space:pre">{escape(line) or "&nbsp;"}</div>')
     return "".join(out)
@@ -34,8 +35,7 @@ class XmlDiffDialog(QDialog):
         self.setWindowTitle(f"Apply these changes to {name}?")
         self.lines = lines
         layout = QVBoxLayout(self)
-        changed = sum(1 for x in lines if x[:1] in "+-" and not x.startswith(("+++", "---")))
-        layout.addWidget(QLabel(f"The new definition of {name} changes {changed} line(s):", self))
+        layout.addWidget(QLabel(f"The new definition of {name} changes {len(changed_lines(lines))} line(s):", self))
         view = QTextEdit(self)
         name_widget(view, "xmlDiff")
         view.setReadOnly(True)
