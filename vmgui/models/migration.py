@@ -192,14 +192,9 @@ def _dest_facts(conn: drivers.Connection, name: str, paths: list[str]) -> tuple[
         if exc.code is not ErrorCode.NO_DOMAIN:
             raise
         uuid, active = None, False
-    visible = getattr(conn, "storage_visible", None)
     seen: dict[str, bool | None] = dict.fromkeys(paths)
-    if visible is not None and paths:
-        try:
-            seen.update(visible(paths))
-        except DriverError as exc:
-            if exc.code is not ErrorCode.NO_SUPPORT:
-                raise
+    if paths:
+        seen.update(conn.storage_visible(paths))  # None where that driver cannot tell
     return uuid, active, seen
 
 
