@@ -36,6 +36,15 @@ def choose(dialog: SnapshotTreeDialog, name: str) -> None:
             item.setSelected(True)
 
 
+def open_tree(open_window, uri: str, name: str, qtbot):  # noqa: ANN001, ANN201
+    """The window on ``uri`` and the snapshot tree dialog of ``name``, once its snapshots are listed."""
+    window = open_window(uri)
+    select(window, name)
+    dialog = window.commands.open_snapshots(window.table.selected_keys()[0])
+    qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() >= 1, timeout=5000)
+    return window, dialog
+
+
 def test_tree_create_revert_delete(open_window, node_uri, qtbot):
     uri = f"{node_uri}?rate=8192"
     window = open_window(uri)
@@ -78,10 +87,7 @@ def test_tree_create_revert_delete(open_window, node_uri, qtbot):
 
 
 def test_a_failure_goes_to_the_message_area(open_window, node_uri, qtbot):
-    window = open_window(node_uri)
-    select(window, "legacy-app")
-    dialog = window.commands.open_snapshots(window.table.selected_keys()[0])
-    qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() == 1, timeout=5000)
+    window, dialog = open_tree(open_window, node_uri, "legacy-app", qtbot)
     dialog.model.create("golden", "")  # exists already
     qtbot.waitUntil(lambda: any("already has a snapshot" in m.full_text() for m in window.session.messages.messages()),
                     timeout=5000)
@@ -90,11 +96,8 @@ def test_a_failure_goes_to_the_message_area(open_window, node_uri, qtbot):
 
 
 def test_offline_snapshot_shuts_the_guest_off_afterwards(open_window, node_uri, qtbot):
-    window = open_window(f"{node_uri}?rate=8192")
-    select(window, "web01")
-    key = window.table.selected_keys()[0]
-    dialog = window.commands.open_snapshots(key)
-    qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() >= 1, timeout=5000)
+    window, dialog = open_tree(open_window, f"{node_uri}?rate=8192", "web01", qtbot)
+    key = dialog.model.key
     dialog.findChild(QPushButton, "snapshotCreate").click()
     create = dialog.last_dialog
     assert create.live.isVisible() and create.live.isChecked()  # running: live is the default
@@ -109,10 +112,7 @@ def test_offline_snapshot_shuts_the_guest_off_afterwards(open_window, node_uri, 
 
 
 def test_a_shut_off_domain_offers_no_live_mode(open_window, node_uri, qtbot):
-    window = open_window(node_uri)
-    select(window, "legacy-app")
-    dialog = window.commands.open_snapshots(window.table.selected_keys()[0])
-    qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() == 1, timeout=5000)
+    _window, dialog = open_tree(open_window, node_uri, "legacy-app", qtbot)
     dialog.findChild(QPushButton, "snapshotCreate").click()
     create = dialog.last_dialog
     assert isinstance(create, NewSnapshotDialog)
@@ -127,10 +127,7 @@ def job_rows(window, operation):  # noqa: ANN001, ANN201
 
 
 def test_revert_and_delete_are_jobs_and_the_tree_follows_their_end(open_window, node_uri, qtbot):
-    window = open_window(f"{node_uri}?rate=2048")  # web01's 2 GiB load: about one second
-    select(window, "web01")
-    key = window.table.selected_keys()[0]
-    dialog = window.commands.open_snapshots(key)
+    window, dialog = open_tree(open_window, f"{node_uri}?rate=2048", "web01", qtbot)  # 2 GiB load: about 1 s
     tree = dialog.tree
     said: list[str] = []
     dialog.model.status.connect(said.append)
@@ -163,10 +160,7 @@ def test_a_failed_revert_job_is_said_in_the_dialog(open_window, make_node, qtbot
     damaged = "<domain type='test'><name>broken</name><memory unit='MiB'>lots</memory></domain>"
     xml = node_xml([{"name": "broken", "snapshots": True}]).replace(
         "</test:domainsnapshot>", damaged + "</test:domainsnapshot>")  # its definition cannot be read back
-    window = open_window(make_node(xml=xml))
-    select(window, "broken")
-    dialog = window.commands.open_snapshots(window.table.selected_keys()[0])
-    qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() == 1, timeout=5000)
+    window, dialog = open_tree(open_window, make_node(xml=xml), "broken", qtbot)
     choose(dialog, "s1")
     dialog.findChild(QPushButton, "snapshotRevert").click()
     qtbot.waitUntil(lambda: "job 1 failed: /domain/memory: expected an integer" in dialog.status.text(),
@@ -184,11 +178,8 @@ def finished_job(job_id: int, operation: JobOperation, uuid: str, name: str) -> 
 
 def test_a_job_that_reaches_the_panel_already_finished_is_followed_too(open_window, node_uri, qtbot):
     """A quick job's start and end can reach the job model in one batch: no jobFinished then."""
-    window = open_window(node_uri)
-    select(window, "web01")
-    uri, uuid = key = window.table.selected_keys()[0]
-    dialog = window.commands.open_snapshots(key)
-    qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() >= 1, timeout=5000)
+    window, dialog = open_tree(open_window, node_uri, "web01", qtbot)
+    uri, uuid = dialog.model.key
     said: list[str] = []
     dialog.model.status.connect(said.append)
     window.session.jobs.update(uri, [finished_job(900, JobOperation.SAVE, uuid, "web01"),  # not a snapshot job
@@ -200,10 +191,7 @@ def test_a_job_that_reaches_the_panel_already_finished_is_followed_too(open_wind
 
 
 def test_the_job_panel_offers_no_cancel_for_a_revert(open_window, node_uri, qtbot):
-    window = open_window(f"{node_uri}?rate=1024")  # web01's 2 GiB load: about two seconds
-    select(window, "web01")
-    dialog = window.commands.open_snapshots(window.table.selected_keys()[0])
-    qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() >= 1, timeout=5000)
+    window, dialog = open_tree(open_window, f"{node_uri}?rate=1024", "web01", qtbot)  # 2 GiB load: about 2 s
     choose(dialog, "before-upgrade")
     dialog.findChild(QPushButton, "snapshotRevert").click()
     qtbot.waitUntil(lambda: bool(job_rows(window, JobOperation.SNAPSHOT_REVERT)), timeout=5000)
