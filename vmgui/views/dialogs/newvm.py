@@ -241,8 +241,6 @@ class NewVMDialog(QWizard):
 
     def refresh(self) -> None:
         """Re-check the plan now and look at its files again once the user pauses."""
-        if not hasattr(self, "start"):
-            return  # still building the pages
         self._recheck()
         self.checker.schedule()
 
