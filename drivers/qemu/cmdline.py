@@ -13,9 +13,9 @@ import os
 import shutil
 from dataclasses import dataclass, field
 
+from ..diskimage import check_path
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode
-from .layout import check_path
 
 QEMU_BINARY = "qemu-system-x86_64"
 MACHINES = {"q35": "q35", "pc": "pc"}

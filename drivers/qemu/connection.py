@@ -7,11 +7,11 @@ import socket
 from typing import Any
 
 from ..base import Connection, Domain
-from ..diskimage import check_path_list, job_key, locally_visible
+from ..diskimage import check_create_args, check_path_list, job_key, locally_visible
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import (
-    CreateFlags, DefinedDetail, DomainState, EventType, Feature, JobFlags, JobOperation,
+    CreateFlags, DefinedDetail, DiskCreateFlags, DomainState, EventType, Feature, JobFlags, JobOperation,
     SaveFlags, StartedDetail,
 )
 from ..jobs import Job
@@ -167,13 +167,13 @@ class QemuConnection(StatefulConnection):
         file), ``JobFlags.ASYNC`` returns the job id at once. INVALID_ARG for a
         bad path, size or format; OPERATION_INVALID when the file exists.
         """
-        flags = check_flags(flags, int(storage.PREALLOCATE | JobFlags.ASYNC), "create_disk")
+        flags = check_flags(flags, int(DiskCreateFlags.PREALLOCATE | JobFlags.ASYNC), "create_disk")
         self._check_open()
-        path, size, fmt = storage.check_create_args(path, size_bytes, fmt)
+        path, size, fmt = check_create_args(path, size_bytes, fmt)
         job = self.host.jobs.begin(job_key(path), os.path.basename(path), JobOperation.DISK_CREATE, "create")
 
         def worker(job: Job) -> None:
-            storage.create(job, path, size, fmt, bool(flags & storage.PREALLOCATE))
+            storage.create(job, path, size, fmt, bool(flags & DiskCreateFlags.PREALLOCATE))
 
         return self.run_job(job, worker, bool(flags & JobFlags.ASYNC))
 

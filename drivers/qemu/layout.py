@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import fsutil
-from ..diskimage import check_path  # noqa: F401  (re-exported: cmdline and storage check paths alike)
+from ..diskimage import check_path
 from ..errors import DriverError, ErrorCode, invalid_arg
 
 #: Unix socket paths must fit sun_path (108 bytes with the NUL).

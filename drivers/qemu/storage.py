@@ -7,14 +7,12 @@ import shutil
 import subprocess
 from typing import Any
 
-from ..diskimage import FORMATS, check_create_args
 from ..errors import DriverError, ErrorCode
 from ..flags import DiskCreateFlags
 from ..jobs import Job
 
 QEMU_IMG = "qemu-img"
-__all__ = ["FORMATS", "PREALLOCATE", "check_create_args", "create", "info", "run", "snapshot", "snapshot_names"]
-#: flags of create_disk (an alias kept for older callers)
+#: flags of create_disk (an alias kept for older callers of drivers.qemu.PREALLOCATE)
 PREALLOCATE = DiskCreateFlags.PREALLOCATE
 
 
