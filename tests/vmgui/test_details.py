@@ -196,3 +196,22 @@ def test_xml_edits_survive_a_selection_change_as_a_draft(open_window, node_uri, 
     assert pane.toPlainText() == edited and not pane.isReadOnly()
     pane.findChild(QPushButton, "discardXml").click()
     qtbot.waitUntil(lambda: "<vcpu>1</vcpu>" in pane.toPlainText() and pane.isReadOnly())
+
+
+def test_remove_takes_out_only_the_selected_disk_or_nic(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    before = definition(window, node_uri, "web01")
+    dialog = open_form(window, qtbot, "web01")
+    disks = [dialog.disk_list.item(i).text() for i in range(dialog.disk_list.count())]
+    assert disks and dialog.nic_list.count() == len(before.interfaces()) >= 1
+    dialog.findChild(QPushButton, "editDiskRemove").click()  # nothing selected: nothing removed
+    assert dialog.disk_list.count() == len(disks)
+    dialog.disk_list.setCurrentRow(0)
+    dialog.findChild(QPushButton, "editDiskRemove").click()
+    assert [dialog.disk_list.item(i).text() for i in range(dialog.disk_list.count())] == disks[1:]
+    dialog.nic_list.setCurrentRow(0)
+    dialog.findChild(QPushButton, "editNicRemove").click()
+    new = DomainXML.parse(dialog.plan().xml)
+    assert [d.target for d in new.disks()] == [d.target for d in before.disks()[1:]]
+    assert new.interfaces() == before.interfaces()[1:]
+    dialog.reject()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TypeVar
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -24,6 +25,12 @@ from ..models.hardware import disk_text
 from .names import error_label, name_widget
 
 MAX_MEMORY_MIB = 16 * 1024 * 1024
+T = TypeVar("T")
+
+
+def _without(items: tuple[T, ...], i: int) -> tuple[T, ...]:
+    """``items`` without its ``i``-th (a list row; -1, nothing selected, removes nothing)."""
+    return items[:i] + items[i + 1:] if i >= 0 else items
 
 
 def _button(text: str, name: str, parent: QWidget) -> QPushButton:
@@ -147,7 +154,7 @@ class EditDialog(QDialog):
         items = (self.boot.item(i) for i in range(self.boot.count()))
         return tuple(it.text() for it in items if it.checkState() == Qt.CheckState.Checked)
 
-    # -- disks -------------------------------------------------------------------
+    # -- the disk and NIC lists ----------------------------------------------------
     def _list_box(self, name: str, height: int, *rows: list[QWidget]) -> tuple[QWidget, QListWidget]:
         """A list with rows of controls under it."""
         box = QWidget(self)
@@ -209,10 +216,8 @@ class EditDialog(QDialog):
         self._changed()
 
     def remove_disk(self) -> None:
-        i = self.disk_list.currentRow()
-        if i >= 0:
-            self._disks = self._disks[:i] + self._disks[i + 1:]
-            self._changed()
+        self._disks = _without(self._disks, self.disk_list.currentRow())
+        self._changed()
 
     # -- network -----------------------------------------------------------------
     def _nic_box(self) -> QWidget:
@@ -231,10 +236,8 @@ class EditDialog(QDialog):
         self._changed()
 
     def remove_nic(self) -> None:
-        i = self.nic_list.currentRow()
-        if i >= 0:
-            self._nics = self._nics[:i] + self._nics[i + 1:]
-            self._changed()
+        self._nics = _without(self._nics, self.nic_list.currentRow())
+        self._changed()
 
     # -- result ------------------------------------------------------------------
     def values(self) -> EditValues:
