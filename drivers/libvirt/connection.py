@@ -37,18 +37,17 @@ _CLOSE_REASONS = {0: "an I/O error", 1: "end of file (the daemon went away)",
 # virDomainEventID
 _EV_LIFECYCLE, _EV_REBOOT, _EV_JOB_COMPLETED = 0, 1, 21
 
-# vmgui features per libvirt driver type (libvirt features 1-13 are asked from libvirt).
+# vmgui features per libvirt driver type (libvirt features 1-13 are asked from libvirt);
+# RENAME: the drivers that implement virDomainRename.
 _QEMU_FEATURES = frozenset({Feature.JOBS, Feature.BACKUP, Feature.SNAPSHOTS, Feature.MANAGED_SAVE,
-                            Feature.SAVE_RESTORE, Feature.AUTOSTART, Feature.DEFINE})
+                            Feature.SAVE_RESTORE, Feature.AUTOSTART, Feature.DEFINE, Feature.RENAME})
 _TYPE_FEATURES = {
     "QEMU": _QEMU_FEATURES,
     "TEST": frozenset({Feature.SNAPSHOTS, Feature.MANAGED_SAVE, Feature.SAVE_RESTORE,
-                       Feature.AUTOSTART, Feature.DEFINE}),
+                       Feature.AUTOSTART, Feature.DEFINE, Feature.RENAME}),
     "LXC": frozenset({Feature.AUTOSTART, Feature.DEFINE}),
 }
 _DEFAULT_TYPE_FEATURES = frozenset({Feature.AUTOSTART, Feature.DEFINE})
-#: libvirt drivers that implement virDomainRename (when libvirt-python has it)
-_RENAME_TYPES = frozenset({"QEMU", "TEST"})
 # virErrorNumber VIR_ERR_NO_STORAGE_VOL: the path is in no storage pool of the host
 _NO_STORAGE_VOL = 50
 
@@ -367,8 +366,6 @@ class LibvirtConnection(Connection):
             with self._lock:
                 self._features[feature] = answer
             return answer
-        if feature is Feature.RENAME:
-            return self._type in _RENAME_TYPES and hasattr(self._lv.virDomain, "rename")
         return feature in _TYPE_FEATURES.get(self._type, _DEFAULT_TYPE_FEATURES)
 
     def _feature_from_capabilities(self, vconn: Any, feature: Feature) -> bool:
