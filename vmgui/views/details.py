@@ -178,17 +178,19 @@ class DetailsPane(QTabWidget):
         """Whether the shown domain is being re-read for its graphs."""
         return self._sampler.isActive()
 
+    def _wants_samples(self) -> bool:
+        """A running domain shown with its graphs in view."""
+        return self._row is not None and self._row.rec.active and self.currentWidget() is self.overview
+
     def _update_sampler(self) -> None:
-        row = self._row
-        wanted = row is not None and row.rec.id is not None and self.currentWidget() is self.overview
-        if wanted and not self._sampler.isActive():
-            self._sampler.start()
-        elif not wanted:
+        if not self._wants_samples():
             self._sampler.stop()
+        elif not self._sampler.isActive():
+            self._sampler.start()
 
     def _tick(self) -> None:
         row = self._row
-        if row is None or row.rec.id is None or self.currentWidget() is not self.overview:
+        if row is None or not self._wants_samples():
             self._sampler.stop()
             return
         if not self.isVisible():
