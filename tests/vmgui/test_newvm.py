@@ -334,12 +334,16 @@ def open_wizard(window, qtbot) -> NewVMDialog:  # noqa: ANN001
 
 
 def fill(qtbot, dialog: NewVMDialog, name: str, iso: str, size: str = "64 MiB",  # noqa: ANN001
-         preallocate: bool = False, start: bool = True) -> None:
+         preallocate: bool = False, start: bool = True, memory_mib: int | None = None,
+         disk_format: str = "qcow2") -> None:
     dialog.name.setText(name)
     dialog.iso.setText(iso)
     qtbot.waitUntil(next_button(dialog).isEnabled)  # once the worker has looked at the ISO and the disk file
     dialog.next()
+    if memory_mib is not None:
+        dialog.memory.setValue(memory_mib)
     dialog.disk_size.setText(size)
+    dialog.disk_format.setCurrentText(disk_format)
     dialog.preallocate.setChecked(preallocate)
     qtbot.waitUntil(next_button(dialog).isEnabled)
     dialog.next()

@@ -3,16 +3,19 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from borrowed_fixtures import borrow
+import drivers
 from drivers import DomainState, JobState
 from drivers.domxml import DomainXML
 from vmgui.models.newvm import MIB, Source
 
-from test_newvm import disk_jobs, next_button, open_wizard
+from test_newvm import disk_jobs, fill, next_button, open_wizard
 
 # The real-QEMU fixtures (private roots and runtime dirs, the multiboot guest, leftover-process checks)
 # live in tests/e2e/conftest.py: imported, not copied.
@@ -33,6 +36,20 @@ def image_info(path: Path) -> dict:
     return json.loads(out)
 
 
+@contextmanager
+def running(window, qtbot, uri: str, name: str) -> Iterator[drivers.Connection]:  # noqa: ANN001
+    """``uri``'s connection once the wizard's ``name`` runs there; every running domain is destroyed after."""
+    conn = window.session.bridge.connection(uri)
+    try:
+        qtbot.waitUntil(lambda: any(d.name == name and d.is_active() for d in conn.list_all_domains()),
+                        timeout=30000)
+        yield conn
+    finally:
+        for d in conn.list_all_domains():
+            if d.is_active():
+                d.destroy()
+
+
 def test_kernel_boot_with_a_new_qcow2_disk_runs(env, open_window, qtbot):  # noqa: ANN001 - env first: torn down last
     uri = env.uri()
     window = open_window(uri)
@@ -50,11 +67,8 @@ def test_kernel_boot_with_a_new_qcow2_disk_runs(env, open_window, qtbot):  # noq
     qtbot.waitUntil(lambda: dialog.issues() == [])
     assert dialog.start.isChecked()
     dialog.accept()
-    conn = window.session.bridge.connection(uri)
     path = env.root() / "images" / "wizard1.qcow2"
-    try:
-        qtbot.waitUntil(lambda: any(d.name == "wizard1" and d.is_active() for d in conn.list_all_domains()),
-                        timeout=30000)
+    with running(window, qtbot, uri, "wizard1") as conn:
         jobs = disk_jobs(window, uri)
         assert [j.state for j in jobs] == [JobState.COMPLETED] and jobs[0].domain == "wizard1.qcow2"
         dom = conn.lookup_by_name("wizard1")
@@ -64,10 +78,6 @@ def test_kernel_boot_with_a_new_qcow2_disk_runs(env, open_window, qtbot):  # noq
         info = image_info(path)
         assert info["format"] == "qcow2" and info["virtual-size"] == 64 * MIB
         wait_heartbeat(env.root() / "logs" / "wizard1.serial.log", 0)  # the guest really runs
-    finally:
-        for d in conn.list_all_domains():
-            if d.is_active():
-                d.destroy()
 
 
 def test_iso_install_with_a_preallocated_raw_disk_starts(env, open_window, qtbot, tmp_path):  # noqa: ANN001
@@ -76,26 +86,12 @@ def test_iso_install_with_a_preallocated_raw_disk_starts(env, open_window, qtbot
     uri = env.uri()
     window = open_window(uri)
     dialog = open_wizard(window, qtbot)
-    dialog.name.setText("wizard2")
-    dialog.iso.setText(str(iso))
-    dialog.next()
-    dialog.memory.setValue(64)
-    dialog.disk_size.setText("32 MiB")
-    dialog.disk_format.setCurrentText("raw")
-    dialog.preallocate.setChecked(True)
-    dialog.next()
+    fill(qtbot, dialog, "wizard2", str(iso), "32 MiB", preallocate=True, memory_mib=64, disk_format="raw")
     dialog.accept()
-    conn = window.session.bridge.connection(uri)
     path = env.root() / "images" / "wizard2.raw"
-    try:
-        qtbot.waitUntil(lambda: any(d.name == "wizard2" and d.is_active() for d in conn.list_all_domains()),
-                        timeout=30000)
+    with running(window, qtbot, uri, "wizard2") as conn:
         definition = DomainXML.parse(conn.lookup_by_name("wizard2").xml_desc())
         assert definition.boot_devices == ["cdrom", "hd"] and [g.type for g in definition.graphics()] == ["vnc"]
         info = image_info(path)
         assert info["format"] == "raw" and info["virtual-size"] == 32 * MIB
         assert path.stat().st_blocks * 512 >= 32 * MIB  # allocated now, not sparse
-    finally:
-        for d in conn.list_all_domains():
-            if d.is_active():
-                d.destroy()
