@@ -175,13 +175,10 @@ class QDom:
     def record(self) -> DomainRecord:
         d = self.definition
         vm = self.live
-        if vm is None:
-            return DomainRecord(self.name, self.uuid, None, self.state, self.reason, self.persistent,
-                                self.autostart, self.managed_save, len(self.snapshots), d.current_memory_kib,
-                                d.memory_kib, d.vcpus, 0, self.title)
-        return DomainRecord(self.name, self.uuid, vm.id, self.state, self.reason, self.persistent,
+        cpu, started, used = (0, None, None) if vm is None else (vm.cpu_time_ns(), vm.started, vm.rss_kib())
+        return DomainRecord(self.name, self.uuid, self.id, self.state, self.reason, self.persistent,
                             self.autostart, self.managed_save, len(self.snapshots), d.current_memory_kib,
-                            d.memory_kib, d.vcpus, vm.cpu_time_ns(), self.title, vm.started, vm.rss_kib())
+                            d.memory_kib, d.vcpus, cpu, self.title, started, used)
 
 
 class QemuHost(StatefulHost[QDom]):
