@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QFont, QFontDatabase, QResizeEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
 from drivers.domxml import DomainXML
 
@@ -23,7 +23,7 @@ from ..models.editing import EditPlan
 from ..models.messages import explain
 from ..models.session import Session
 from .editflow import EditFlow
-from .names import ERROR_STYLE, name_widget
+from .names import ERROR_STYLE, error_label, name_widget
 
 VALIDATE_DELAY_MS = 250
 
@@ -53,10 +53,8 @@ class XmlPane(QPlainTextEdit):
         self.bar = QWidget(self)
         column = QVBoxLayout(self.bar)
         column.setContentsMargins(4, 2, 4, 2)
-        self.error = QLabel("", self.bar)
-        name_widget(self.error, "xmlError")
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet(ERROR_STYLE)
+        self.error = error_label(self.bar, "xmlError")
+        name_widget(self.error, "xmlError")  # the accessible name too
         column.addWidget(self.error)
         row = QHBoxLayout()
         row.addStretch(1)
