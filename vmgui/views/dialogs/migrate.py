@@ -17,7 +17,9 @@ from PySide6.QtWidgets import (
 
 from ... import icons
 from ...models.migration import Check, Level, Mode, flags_for
+from ...models.pathprobe import Checking
 from ..names import ERROR_STYLE, error_label, name_widget
+from ..pathcheck import show_sentences
 
 _ICONS = {Level.OK: "check-ok", Level.WARNING: "msg-warning", Level.BLOCKED: "msg-error"}
 UNDEFINE_WARNING = ("The source keeps no definition afterwards: the domain can then only be started "
@@ -161,7 +163,7 @@ class MigrateDialog(QDialog):
         if not dest:
             return "Open a destination connection first (Connection ▸ Connect)."
         if self._checks is None:
-            return f"Checking {dest}…"
+            return Checking(f"Checking {dest}…")  # a wait, shown in the normal colour
         if not self.runnable():
             first = self._checks[0] if self._checks else None
             why = first.reasons()[0] if first is not None and first.reasons() else "nothing to migrate"
@@ -180,7 +182,7 @@ class MigrateDialog(QDialog):
 
     def validate(self) -> None:
         why = self.problem()
-        self.error.setText(why or "")
+        show_sentences(self.error, [why] if why else [])
         self.note.setText("" if why else self.summary())
         self.start.setEnabled(why is None)
         self.start.setToolTip(why or "")
