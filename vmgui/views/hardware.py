@@ -36,11 +36,10 @@ class HardwareView(QScrollArea):
         self._session = session
         self.key: Key | None = None
         self._loaded_for: Key | None = None
-        self.rows: list[tuple[str, str]] = []
 
     def show_key(self, key: Key | None) -> None:
         if key != self.key:
-            self.key, self._loaded_for, self.rows = key, None, []
+            self.key, self._loaded_for = key, None
             self.label.setText("" if key is None else "Loading…")
 
     def reload(self) -> None:
@@ -58,7 +57,6 @@ class HardwareView(QScrollArea):
             text = "<table cellspacing='3'>" + "".join(
                 f"<tr><td><b>{escape(head)}</b></td><td>{escape(value)}</td></tr>" for head, value in rows) + "</table>"
         except Exception as exc:  # noqa: BLE001 - shown in place, not as a dialog
-            rows, text = [], escape(" ".join(explain(exc, "Reading the hardware")))
+            text = escape(" ".join(explain(exc, "Reading the hardware")))
         if key == self.key:
-            self.rows = rows
             self.label.setText(text)
