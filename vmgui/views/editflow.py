@@ -73,8 +73,7 @@ class EditFlow:
         _open(diff)
 
     def apply(self, key: Key, steps: EditPlan, done: Done | None = None) -> None:
-        row = self._session.domains.get(key)
-        self._session.spawn(self._apply(key, steps, done), f"Applying the changes to {row.rec.name if row else key[1]}")
+        self._session.spawn(self._apply(key, steps, done), f"Applying the changes to {self._session.name_of(key)}")
 
     async def _apply(self, key: Key, steps: EditPlan, done: Done | None) -> None:
         try:
