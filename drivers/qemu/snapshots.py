@@ -30,22 +30,23 @@ if TYPE_CHECKING:
     from .domain import QemuDomain
 
 
-def _holds_snapshots(disk: Disk) -> bool:
-    """A disk an internal snapshot is written to: one with a file the guest can write."""
-    return bool(disk.source) and not disk.readonly and disk.device != "cdrom"
+def _writable_path(disk: Disk) -> str | None:
+    """The file of a disk an internal snapshot is written to (one the guest can write), else None."""
+    return disk.source if disk.source and not disk.readonly and disk.device != "cdrom" else None
 
 
 def _writable_disks(definition: DomainXML, where: str) -> list[tuple[str, str]]:
     """(target, path) of every writable disk; NO_SUPPORT when one cannot hold snapshots."""
     out = []
     for disk in definition.disks():
-        if not _holds_snapshots(disk):
+        path = _writable_path(disk)
+        if path is None:
             continue
         if (disk.format or "raw") != "qcow2":
             raise DriverError(ErrorCode.NO_SUPPORT,
                               f"{where}: disk {disk.target} ({disk.source}) is {disk.format or 'raw'}; "
                               "internal snapshots need every writable disk in qcow2 format")
-        out.append((disk.target, disk.source))
+        out.append((disk.target, path))
     if not out:
         raise DriverError(ErrorCode.NO_SUPPORT,
                           f"{where}: the domain has no writable qcow2 disk to keep the snapshot in")
@@ -243,7 +244,7 @@ class QemuSnapshot(Snapshot):
             domain._idle("delete a snapshot of")
             vm = dom.live
             # unlike a revert, a delete skips a disk that is not qcow2: it cannot hold the snapshot anyway
-            paths = [d.source for d in dom.definition.disks() if _holds_snapshots(d) and d.format == "qcow2"]
+            paths = [p for d in dom.definition.disks() if (p := _writable_path(d)) and d.format == "qcow2"]
             job = host.jobs.begin(dom.uuid, dom.name, JobOperation.SNAPSHOT_DELETE, "delete a snapshot of")
 
         def worker(job: Job) -> None:
