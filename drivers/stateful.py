@@ -13,10 +13,12 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from .base import Connection, Domain
 from .domainindex import DomainIndex
-from .errors import DriverError, ErrorCode, invalid_arg
+from .domxml import DomainXML
+from .errors import DriverError, ErrorCode, check_flags, invalid_arg
 from .events import EventBus
-from .flags import EventType, JobEventDetail, JobOperation, ListFlags
+from .flags import DefinedDetail, EventType, JobEventDetail, JobOperation, ListFlags, UndefinedDetail
 from .jobs import Job, JobTable
+from .lifecycle import check_rename
 from .listfilter import accepted_bits, validate
 from .records import DomainEvent, DomainRecord, JobInfo
 
@@ -153,3 +155,29 @@ class StatefulDomain(Domain):
         if xml is None:
             raise DriverError(ErrorCode.NO_JOB, f"job {job.id} of '{self._name}' is not a backup")
         return xml
+
+    def _idle(self, action: str) -> Any:
+        """The host-side domain, checked free of running jobs (each driver's busy rule)."""
+        raise NotImplementedError
+
+    def rename(self, new_name: str, flags: int = 0) -> None:
+        """libvirt's refusals and events, alike on both drivers: the config gets the new
+        name, the index and this handle follow; :meth:`_store_rename` makes it last."""
+        check_flags(flags, 0, "rename")
+        host = self._host
+        with host.lock:
+            dom = self._idle("rename")
+            name = check_rename(dom, new_name, host.by_name)
+            old_name, old_config = dom.name, dom.config
+            config = old_config.copy()
+            config.name = name
+            dom.config = config
+            host.rename(dom, name)
+            self._store_rename(dom, old_name, old_config)
+            dom.touch()
+            self._name = name
+            host.emit(dom, EventType.UNDEFINED, UndefinedDetail.RENAMED, name=old_name)
+            host.emit(dom, EventType.DEFINED, DefinedDetail.RENAMED)
+
+    def _store_rename(self, dom: Any, old_name: str, old_config: DomainXML) -> None:
+        """Write a rename to disk; on failure put ``old_name`` back and raise. In memory: nothing."""

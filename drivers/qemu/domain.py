@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..base import Screenshot, Snapshot
 from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
 from ..flags import (
-    CreateFlags, DefinedDetail, DomainState, DomainXMLFlags, EventType, JobFlags, JobOperation, PausedReason,
+    CreateFlags, DomainState, DomainXMLFlags, EventType, JobFlags, JobOperation, PausedReason,
     ResumedDetail, RunningReason, SaveFlags, ShutoffReason, StartedDetail, StoppedDetail, SuspendedDetail,
     UndefineFlags, UndefinedDetail,
 )
 from ..jobs import Job
 from ..lifecycle import (
-    check_autostart_allowed, check_can_pause, check_can_resume, check_rename, check_undefine, not_running,
+    check_autostart_allowed, check_can_pause, check_can_resume, check_undefine, not_running,
 )
 from ..records import DomainRecord
 from ..stateful import StatefulDomain
@@ -33,6 +33,7 @@ from .guard import guarded
 from .layout import unlink
 
 if TYPE_CHECKING:
+    from ..domxml import DomainXML
     from .connection import QemuConnection
 
 T = TypeVar("T")
@@ -250,34 +251,21 @@ class QemuDomain(StatefulDomain):
                 host.remove(dom)
             host.emit(dom, EventType.UNDEFINED, UndefinedDetail.REMOVED)
 
-    def rename(self, new_name: str, flags: int = 0) -> None:
-        """Rename an inactive persistent domain: its config (kept under its uuid) is rewritten atomically."""
-        check_flags(flags, 0, "rename")
+    def _store_rename(self, dom: QDom, old_name: str, old_config: DomainXML) -> None:
+        """The config (kept under the uuid) and its name in the metadata are rewritten atomically;
+        if either write fails, both go back to the old name."""
         host = self._host
-        with host.lock:
-            dom = self._idle("rename")
-            name = check_rename(dom, new_name, host.by_name)
-            old_name, old_config = dom.name, dom.config
-            assert old_config is not None  # persistent
-            config = old_config.copy()
-            config.name = name
-            dom.config = config
-            host.rename(dom, name)
+        try:
+            host.save_config(dom)
+        except DriverError:
+            dom.config = old_config
+            host.rename(dom, old_name)
             try:
                 host.save_config(dom)
             except DriverError:
-                dom.config = old_config
-                host.rename(dom, old_name)
-                try:
-                    host.save_config(dom)
-                except DriverError:
-                    pass
-                raise
-            host.rename_files(old_name, name)
-            dom.touch()
-            self._name = name
-            host.emit(dom, EventType.UNDEFINED, UndefinedDetail.RENAMED, name=old_name)
-            host.emit(dom, EventType.DEFINED, DefinedDetail.RENAMED)
+                pass
+            raise
+        host.rename_files(old_name, dom.name)
 
     # -- save --------------------------------------------------------------------
     def _begin_save(self, action: str) -> tuple[QDom, Job]:

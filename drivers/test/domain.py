@@ -17,11 +17,11 @@ from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
 from ..fsutil import write_atomically
 from ..lifecycle import (
-    check_autostart_allowed, check_can_pause, check_can_resume, check_rename, check_undefine, find_snapshot,
+    check_autostart_allowed, check_can_pause, check_can_resume, check_undefine, find_snapshot,
     not_running, paused_after_restore,
 )
 from ..flags import (
-    CreateFlags, DefinedDetail, DomainState, DomainXMLFlags, EventType, JobFlags, JobOperation, PausedReason,
+    CreateFlags, DomainState, DomainXMLFlags, EventType, JobFlags, JobOperation, PausedReason,
     ResumedDetail, RunningReason, SaveFlags, ShutdownDetail, ShutoffReason, SnapshotCreateFlags,
     SnapshotEventDetail, StartedDetail, StoppedDetail, SuspendedDetail, UndefineFlags, UndefinedDetail,
 )
@@ -189,22 +189,6 @@ class TestDomain(StatefulDomain):
             else:
                 self._host.remove(sim)
             self._host.emit(sim, EventType.UNDEFINED, UndefinedDetail.REMOVED)
-
-    def rename(self, new_name: str, flags: int = 0) -> None:
-        """In memory: the config gets the new name; the index and this handle follow."""
-        check_flags(flags, 0, "rename")
-        with self._host.lock:
-            sim = self._idle("rename")
-            name = check_rename(sim, new_name, self._host.by_name)
-            old = sim.name
-            config = sim.config.copy()
-            config.name = name
-            sim.config = config
-            self._host.rename(sim, name)
-            sim.touch()
-            self._name = name
-            self._host.emit(sim, EventType.UNDEFINED, UndefinedDetail.RENAMED, name=old)
-            self._host.emit(sim, EventType.DEFINED, DefinedDetail.RENAMED)
 
     # -- save --------------------------------------------------------------
     def _begin_save(self, action: str, operation: JobOperation) -> tuple[SimDomain, Job]:

@@ -6,7 +6,7 @@ import time
 import pytest
 
 import e2e_helpers as h
-from drivers import DiskCreateFlags, DomainState, ErrorCode, Feature, JobFlags, JobState
+from drivers import DiskCreateFlags, DomainState, DriverError, ErrorCode, Feature, JobFlags, JobState
 from drivers.flags import DefinedDetail, UndefinedDetail
 
 pytestmark = pytest.mark.qemu
@@ -34,6 +34,33 @@ def test_rename_survives_a_restart_of_the_driver(env):
     dom.create()
     h.wait_heartbeat(env.serial("alpha"), 1)  # the serial file path is part of the definition
     assert (env.root() / "logs" / "beta.log").exists() and not (env.root() / "logs" / "alpha.log").exists()
+
+
+def test_a_rename_that_cannot_be_written_leaves_the_old_name_everywhere(env, monkeypatch):
+    conn = env.open()
+    events = h.EventLog(conn)
+    dom = conn.define_xml(env.xml("alpha"))
+    uuid = dom.uuid
+    save_meta, calls = conn.host.save_meta, []
+
+    def full_disk_once(qdom):  # noqa: ANN001, ANN202
+        calls.append(qdom.name)
+        if len(calls) == 1:  # the config is written by now; its metadata is not
+            raise DriverError(ErrorCode.OPERATION_FAILED, "No space left on device")
+        save_meta(qdom)
+
+    monkeypatch.setattr(conn.host, "save_meta", full_disk_once)
+    with h.refused(ErrorCode.OPERATION_FAILED):
+        dom.rename("beta")
+    assert calls == ["beta", "alpha"]
+    conn.host.bus.flush()
+    assert dom.name == "alpha" and conn.lookup_by_uuid(uuid).name == "alpha"
+    with h.refused(ErrorCode.NO_DOMAIN):
+        conn.lookup_by_name("beta")
+    assert ("UNDEFINED", UndefinedDetail.RENAMED) not in events.kinds()
+    conn.close()
+    conn = env.open()
+    assert conn.lookup_by_uuid(uuid).name == "alpha" and "<name>alpha</name>" in conn.lookup_by_uuid(uuid).xml_desc()
 
 
 def test_rename_refusals(env):
