@@ -9,6 +9,7 @@ import drivers
 from drivers import DomainState, ErrorCode, EventType, Feature, JobFlags, JobOperation, JobState, MigrateFlags
 from drivers.migration import choose_protocol
 
+from jobwait import connection_job_end
 from nodegen import node_xml
 
 
@@ -286,10 +287,7 @@ def test_offline_migration_over_v2_and_as_a_job(node_file, tmp_path):
         dom = src.lookup_by_name("backup-store")
         job_id = dom.migrate(dst, OFFLINE | MigrateFlags.UNDEFINE_SOURCE | JobFlags.ASYNC)
         assert isinstance(job_id, int) and job_id > 0
-        deadline = time.monotonic() + 5
-        while not src.list_all_jobs()[-1].finished:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-        assert src.list_all_jobs()[-1].state is JobState.COMPLETED
+        info = connection_job_end(src, job_id, timeout=5)
+        assert info.operation is JobOperation.MIGRATION_OUT and info.state is JobState.COMPLETED
         assert not dst.lookup_by_name("backup-store").is_active()
         assert [d.name for d in src.list_all_domains()].count("backup-store") == 0
