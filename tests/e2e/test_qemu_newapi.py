@@ -8,6 +8,7 @@ import pytest
 import e2e_helpers as h
 from drivers import DiskCreateFlags, DomainState, DriverError, ErrorCode, Feature, JobFlags, JobState
 from drivers.flags import DefinedDetail, UndefinedDetail
+from jobwait import connection_job_end
 
 pytestmark = pytest.mark.qemu
 
@@ -90,11 +91,7 @@ def test_a_preallocating_disk_creation_is_cancelled_by_job_id(env):
     path = env.base / "big.raw"
     job_id = conn.create_disk(str(path), 4 << 30, "raw", DiskCreateFlags.PREALLOCATE | JobFlags.ASYNC)
     conn.abort_job(job_id)
-    deadline = time.monotonic() + 30
-    while not (job := next(j for j in conn.list_all_jobs() if j.id == job_id)).finished:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    assert job.state is JobState.CANCELLED and not path.exists()
+    assert connection_job_end(conn, job_id, timeout=30).state is JobState.CANCELLED and not path.exists()
 
 
 def test_storage_visible_is_the_local_filesystem(env):
