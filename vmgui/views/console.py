@@ -9,13 +9,13 @@ All I/O goes through :class:`vmgui.models.console.ConsoleModel`.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QCloseEvent, QFont, QFontDatabase, QTextCursor
+from PySide6.QtGui import QCloseEvent, QTextCursor
 from PySide6.QtWidgets import (
     QDialog, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget,
 )
 
 from ..models.console import MAX_LINES, ConsoleModel
-from .names import name_widget
+from .names import fixed_font, name_widget
 
 
 class ConsoleDialog(QDialog):
@@ -36,7 +36,7 @@ class ConsoleDialog(QDialog):
         self.output.setReadOnly(True)
         self.output.setMaximumBlockCount(MAX_LINES)
         self.output.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
-        self.output.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont) or QFont("monospace"))
+        self.output.setFont(fixed_font())
         self.output.setStyleSheet("QPlainTextEdit { background: #1e2127; color: #d8dee9; }")
         self.status = QLabel("", self)
         self.status.setObjectName("consoleStatus")

@@ -2,7 +2,7 @@
 are what tests and assistive technology both look widgets up by."""
 from __future__ import annotations
 
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QFont, QFontDatabase
 from PySide6.QtWidgets import QLabel, QWidget
 
 
@@ -26,3 +26,8 @@ def error_label(parent: QWidget, name: str = "dialogError") -> QLabel:
     label.setWordWrap(True)
     label.setStyleSheet(ERROR_STYLE)
     return label
+
+
+def fixed_font() -> QFont:
+    """The desktop's monospace font: XML, diffs and the serial console line up in columns."""
+    return QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)

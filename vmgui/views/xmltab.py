@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QTimer
-from PySide6.QtGui import QFont, QFontDatabase, QResizeEvent
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
 from drivers.domxml import DomainXML
@@ -23,7 +23,7 @@ from ..models.editing import EditPlan
 from ..models.messages import explain
 from ..models.session import Session
 from .editflow import EditFlow
-from .names import ERROR_STYLE, error_label, name_widget
+from .names import ERROR_STYLE, error_label, fixed_font, name_widget
 
 VALIDATE_DELAY_MS = 250
 
@@ -43,7 +43,7 @@ class XmlPane(QPlainTextEdit):
         self._session, self._flow = session, flow
         self.setReadOnly(True)
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        self.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont) or QFont("monospace"))
+        self.setFont(fixed_font())
         self.key: Key | None = None
         self._loaded_for: Key | None = None
         self.editing: Draft | None = None

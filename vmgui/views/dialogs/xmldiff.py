@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from html import escape
 
-from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTextEdit, QVBoxLayout, QWidget
 
 from ...models.editing import changed_lines, is_header
-from ..names import name_widget
+from ..names import fixed_font, name_widget
 
 _COLOURS = {"+": ("#067647", "#ecfdf3"), "-": ("#b42318", "#fef3f2"), "@": ("#475467", "#f2f4f7")}
 
@@ -40,7 +39,7 @@ class XmlDiffDialog(QDialog):
         name_widget(view, "xmlDiff")
         view.setReadOnly(True)
         view.setLineWrapMode(QTextEdit.LineWrapMode.NoWrap)
-        view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont) or QFont("monospace"))
+        view.setFont(fixed_font())
         view.setHtml(diff_html(lines))
         layout.addWidget(view, 1)
         if note:
