@@ -129,9 +129,7 @@ class NewVMFlow:
         records, _gone = await bridge.fetch_records(uri, [uuid])
         self._session.domains.apply(uri, records)
         self._session.status.emit(f"Defined {plan.name} on {uri}")
-        table = getattr(self._parent, "table", None)
-        if table is not None:
-            table.select_key(key)
+        self._parent.table.select_key(key)  # the main window's table (Commands builds this flow for it)
         if plan.start:
             self._session.run("start", [key], VERBS["start"])
         return key
