@@ -79,8 +79,9 @@ class NewVMDialog(QWizard):
         self._uuid = str(uuidlib.uuid4())
         self._host_mib = host_mib
         self._issues: list[Issue] = []
+        self._plan = NewVMPlan(Target("", ""))  # the plan shown: one read of the fields per edit
         self._unticked_for_host = False  # "Create a new disk" was unticked because a host cannot
-        self.checker = PathChecker(self, lambda: self.plan().local_paths(), self._recheck)
+        self.checker = PathChecker(self, lambda: self._plan.local_paths(), self._facts_arrived)
         self.source_page = self._build_source_page([t.uri for t in targets])
         self.resources_page = self._build_resources_page(host_mib, cpus)
         self.summary_page = self._build_summary_page()
@@ -241,12 +242,16 @@ class NewVMDialog(QWizard):
 
     def refresh(self) -> None:
         """Re-check the plan now and look at its files again once the user pauses."""
-        self._recheck()
+        self._show(self.plan())
         self.checker.schedule()
 
-    def _recheck(self) -> None:
+    def _facts_arrived(self) -> None:
+        """The shown plan with the new facts: the fields (and the connection's domain names) are not read again."""
+        self._show(self._plan.with_(facts=dict(self.checker.facts)))
+
+    def _show(self, plan: NewVMPlan) -> None:
         """Show each page's problems by the facts known now, and the XML that would be defined."""
-        plan = self.plan()
+        self._plan = plan
         self._issues = plan.issues()
         for page in (self.source_page, self.resources_page, self.summary_page):
             page.show_issues(self._issues)
