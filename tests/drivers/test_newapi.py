@@ -10,23 +10,9 @@ import drivers
 from drivers import DiskCreateFlags, DomainState, ErrorCode, EventType, Feature, JobFlags, JobOperation, JobState
 from drivers.flags import DefinedDetail, UndefinedDetail
 from jobwait import connection_job_end as wait_job
+from refusals import refused
 
 MIB = 1024 * 1024
-
-
-class _Refused:
-    """``with _Refused(code, words):`` — the call fails with ``code`` and a message naming ``words``."""
-
-    def __init__(self, code: ErrorCode, words: str) -> None:
-        self.code, self.words = code, words
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, exc, tb) -> bool:
-        assert isinstance(exc, drivers.DriverError), f"expected {self.code.name}, got {exc!r}"
-        assert exc.code is self.code and self.words in exc.message, repr(exc)
-        return True
 
 
 # -- create_disk ------------------------------------------------------------------
@@ -44,15 +30,15 @@ def test_create_disk_writes_a_sparse_file_as_a_finished_job(conn, tmp_path):
 def test_create_disk_refuses_what_the_qemu_driver_refuses(conn, tmp_path):
     taken = tmp_path / "taken.raw"
     taken.write_bytes(b"data")
-    with _Refused(ErrorCode.OPERATION_INVALID, "already exists"):
+    with refused(ErrorCode.OPERATION_INVALID, "already exists"):
         conn.create_disk(str(taken), MIB, "raw")
     assert taken.read_bytes() == b"data"
     for args in (("rel.img", MIB, "raw"), (str(tmp_path / "x.img"), 0, "raw"),
                  (str(tmp_path / "x.img"), 1000, "raw"), (str(tmp_path / "x.img"), MIB, "vmdk"),
                  (str(tmp_path / "no" / "x.img"), MIB, "raw")):
-        with _Refused(ErrorCode.INVALID_ARG, ""):
+        with refused(ErrorCode.INVALID_ARG, ""):
             conn.create_disk(*args)
-    with _Refused(ErrorCode.INVALID_ARG, "flags"):
+    with refused(ErrorCode.INVALID_ARG, "flags"):
         conn.create_disk(str(tmp_path / "x.img"), MIB, "raw", 1 << 5)
     assert sorted(os.listdir(tmp_path)) == ["node.xml", "taken.raw"]
 
@@ -73,9 +59,9 @@ def test_preallocation_progresses_at_the_simulated_rate_and_a_cancel_removes_the
     assert not path.exists()
     slow_conn.host.bus.flush()
     assert {e.job.id for e in events} == {job_id} and events[-1].job.state is JobState.CANCELLED
-    with _Refused(ErrorCode.OPERATION_INVALID, "already ended"):
+    with refused(ErrorCode.OPERATION_INVALID, "already ended"):
         slow_conn.abort_job(job_id)
-    with _Refused(ErrorCode.NO_JOB, ""):
+    with refused(ErrorCode.NO_JOB, ""):
         slow_conn.abort_job(99999)
 
 
@@ -105,7 +91,7 @@ def test_rename_moves_an_inactive_domain_to_its_new_name(conn):
     dom.rename("archive")
     assert dom.name == "archive" and "<name>archive</name>" in dom.xml_desc()
     assert conn.lookup_by_name("archive").uuid == uuid
-    with _Refused(ErrorCode.NO_DOMAIN, "backup-store"):
+    with refused(ErrorCode.NO_DOMAIN, "backup-store"):
         conn.lookup_by_name("backup-store")
     assert [r.name for r in conn.get_all_domain_stats() if r.uuid == uuid] == ["archive"]
     assert events.lifecycle() == [("backup-store", EventType.UNDEFINED, UndefinedDetail.RENAMED),
@@ -127,7 +113,7 @@ def test_rename_moves_an_inactive_domain_to_its_new_name(conn):
 def test_rename_refuses_as_libvirt_does(conn, name, new, code, words):
     events = Events(conn)
     dom = conn.lookup_by_name(name)
-    with _Refused(code, words):
+    with refused(code, words):
         dom.rename(new)
     assert dom.name == name and conn.lookup_by_name(name).uuid == dom.uuid
     assert events.lifecycle() == []
@@ -136,7 +122,7 @@ def test_rename_refuses_as_libvirt_does(conn, name, new, code, words):
 def test_rename_waits_for_a_running_job(slow_conn):
     dom = slow_conn.lookup_by_name("win11")
     job_id = dom.create(JobFlags.ASYNC)  # restores its managed save: a job on an inactive domain
-    with _Refused(ErrorCode.OPERATION_INVALID, "while its restore job"):
+    with refused(ErrorCode.OPERATION_INVALID, "while its restore job"):
         dom.rename("renamed")
     dom.abort_job(job_id)
     assert wait_job(slow_conn, job_id).state is JobState.CANCELLED
@@ -175,7 +161,7 @@ def test_storage_visible_answers_for_real_and_simulated_disks(conn, tmp_path):
         str(tmp_path / "gone"): False, demo_disk: True, "rel.img": False}
     assert conn.storage_visible([]) == {}
     for bad in ("/a/path", [1], None):
-        with _Refused(ErrorCode.INVALID_ARG, ""):
+        with refused(ErrorCode.INVALID_ARG, ""):
             conn.storage_visible(bad)
 
 

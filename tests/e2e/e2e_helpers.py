@@ -1,7 +1,6 @@
 """Helpers of the real-QEMU tests (imported by the tests; conftest puts this folder on sys.path)."""
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
@@ -9,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
+from refusals import refused  # noqa: F401 - the e2e tests call it as h.refused
 
 QEMU = shutil.which("qemu-system-x86_64")
 QEMU_IMG = shutil.which("qemu-img")
@@ -103,12 +102,3 @@ def processes_under(marker: str) -> list[int]:
         if ours and ("qemu-system" in cmd or "drivers.locking.supervisor" in cmd or "zygote.py" in cmd):
             pids.append(int(entry))
     return pids
-
-
-@contextlib.contextmanager
-def refused(code):  # noqa: ANN001, ANN201
-    """``with refused(ErrorCode.X): call()``: the call must fail with a DriverError of that code."""
-    from drivers import DriverError
-    with pytest.raises(DriverError) as err:
-        yield err
-    assert err.value.code == code, f"expected {code.name}, got {err.value}"

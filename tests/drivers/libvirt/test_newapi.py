@@ -1,23 +1,15 @@
 """Issue-8 additions through the libvirt bridge: rename, storage visibility, disk creation, record figures."""
 from __future__ import annotations
 
-import contextlib
 import time
 
 import pytest
 
-from drivers import DriverError, ErrorCode, EventType, Feature
+from drivers import ErrorCode, EventType, Feature
 from drivers.flags import DefinedDetail, UndefinedDetail
+from refusals import refused
 
 pytestmark = pytest.mark.libvirt
-
-
-@contextlib.contextmanager
-def refused(code: ErrorCode, words: str = ""):
-    """``with refused(code, words):`` the call fails with a DriverError of ``code`` whose message names ``words``."""
-    with pytest.raises(DriverError) as err:
-        yield
-    assert err.value.code is code and words in err.value.message, repr(err.value)
 
 
 def lifecycle_events(conn, events, count, timeout=5.0):
