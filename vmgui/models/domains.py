@@ -106,6 +106,11 @@ class DomainTableModel(QAbstractTableModel):
     def visible_keys(self) -> list[Key]:
         return [r.key for r in self._visible]
 
+    def name_of(self, key: Key) -> str:
+        """The domain's name; its uuid when the row is gone (for status lines and dialog titles)."""
+        row = self._rows.get(key)
+        return row.rec.name if row is not None else key[1]
+
     def names(self, uri: str) -> set[str]:
         """Names of every domain of ``uri``, filtered out or not (a new name must differ from all)."""
         return {row.rec.name for key, row in self._rows.items() if key[0] == uri}

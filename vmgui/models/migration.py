@@ -211,7 +211,7 @@ CHECK_TIMEOUT_S = 20.0
 async def gather(session: Session, key: Key, dest: str) -> Facts:
     """The facts for ``key`` -> ``dest``, read in the bridge's workers; failures become ``error``."""
     row = session.domains.get(key)
-    name = row.rec.name if row is not None else key[1]
+    name = session.domains.name_of(key)
     if row is None:
         return Facts(key, name, dest, DomainState.NOSTATE, False, error=f"{name} is gone from {key[0]}")
     features = session.connections.features()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from lxml import etree
 
+from drivers.diskimage import FORMATS
 from drivers.domxml import MAX_VCPUS, Disk, DomainXML
 
 from .format import bytes_text
@@ -25,7 +26,6 @@ from .validation import name_problem
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
-FORMATS = ("qcow2", "raw")
 DEFAULT_MEMORY_MIB = 2048
 DEFAULT_VCPUS = 2
 DEFAULT_DISK_BYTES = 20 * GIB

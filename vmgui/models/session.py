@@ -240,16 +240,11 @@ class Session(QObject):
     # -- actions -----------------------------------------------------------------
     def run(self, action: str, keys: list[Key], verb: str, **params: Any) -> list[asyncio.Task[Any] | None]:
         """Run ``action`` on every domain in ``keys`` (bulk), each call on its own."""
-        return [self.spawn(self._run_one(action, key, verb, params), f"{verb} {self.name_of(key)}") for key in keys]
-
-    def name_of(self, key: Key) -> str:
-        """The domain's name from the table; its uuid when the row is gone (for status lines)."""
-        row = self.domains.get(key)
-        return row.rec.name if row is not None else key[1]
+        return [self.spawn(self._run_one(action, key, verb, params), f"{verb} {self.domains.name_of(key)}") for key in keys]
 
     async def _run_one(self, action: str, key: Key, verb: str, params: dict[str, Any]) -> Any:
         uri, uuid = key
-        name = self.name_of(key)
+        name = self.domains.name_of(key)
         self.domains.set_busy(key, verb.lower())
         try:
             result = await self.bridge.run_action(uri, uuid, action, f"{verb} {name}", **params)
@@ -302,7 +297,7 @@ class Session(QObject):
 
     async def apply_edit(self, key: Key, plan: EditPlan) -> None:
         """Define the new XML (same uuid), then rename, then set autostart: in that order, in one worker call."""
-        name = self.name_of(key)
+        name = self.domains.name_of(key)
 
         def apply(dom: Domain) -> None:
             if plan.xml is not None:

@@ -241,8 +241,7 @@ def launch(argv: list[str]) -> None:
 
 async def open_graphical_console(session: Session, key: Key) -> list[str] | None:
     """Read ``key``'s live XML through the bridge and start a viewer on it; failures go to the messages."""
-    row = session.domains.get(key)
-    name = row.rec.name if row is not None else key[1]
+    name = session.domains.name_of(key)
     try:
         xml = await session.domain_xml(key)
     except DriverError as exc:

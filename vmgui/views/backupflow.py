@@ -34,10 +34,8 @@ class BackupFlow:
         self._session.spawn(self._ask(targets), "Reading the disks to back up")
 
     async def _ask(self, targets: list[Key]) -> None:
-        names = {k: self._session.domains.get(k) for k in targets}
         xmls = await asyncio.gather(*(self._session.domain_xml(k) for k in targets))
-        domains = [((row.rec.name if row else k[1]), DomainXML.parse(x).disks())
-                   for (k, row), x in zip(names.items(), xmls)]
+        domains = [(self._session.domains.name_of(k), DomainXML.parse(x).disks()) for k, x in zip(targets, xmls)]
         remote = {name: host for (name, _), k in zip(domains, targets) if (host := remote_host(k[0]))}
         dialog = BackupDialog(domains, self.folder, self._parent, remote)
         serve(self._session, dialog.checker)

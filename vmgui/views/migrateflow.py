@@ -38,7 +38,7 @@ class MigrateFlow:
 
     def ask(self, targets: list[Key]) -> MigrateDialog:
         rows = [self._session.domains.get(k) for k in targets]
-        names = [row.rec.name if row is not None else k[1] for k, row in zip(targets, rows)]
+        names = [self._session.domains.name_of(k) for k in targets]
         running = any(row is not None and row.rec.id is not None for row in rows)
         dialog = MigrateDialog(names, self.destinations(targets), running, self._parent)
         dialog.destinationChanged.connect(lambda dest: self._check(dialog, targets, dest))
