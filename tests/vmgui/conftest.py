@@ -9,6 +9,7 @@ import asyncio
 import gc
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import vmgui_nodes  # noqa: E402
 
 from drivers.test import DEFAULT_NODE_XML  # noqa: E402
+from vmgui.models import pathprobe  # noqa: E402
 
 # The offscreen platform plugin says this for every top-level window; it is not our bug.
 OFFSCREEN_NOISE = "This plugin does not support propagateSizeHints"
@@ -128,3 +130,19 @@ def collect_qt_objects_here(qapp) -> Iterator[None]:  # noqa: ANN001
         gc.collect()
     if enabled:
         gc.enable()
+
+
+@pytest.fixture
+def dead_mount(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    """Paths under /mnt/dead hang like a dead NFS server's until the test ends; looks time out after 0.5 s."""
+    release = threading.Event()
+    real = pathprobe.probe
+
+    def hanging(paths):  # noqa: ANN001, ANN202
+        if any(p.startswith("/mnt/dead") for p in paths):
+            release.wait(60)
+        return real(paths)
+    monkeypatch.setattr(pathprobe, "probe", hanging)
+    monkeypatch.setattr(pathprobe, "TIMEOUT_S", 0.5)
+    yield "/mnt/dead"
+    release.set()  # let the stuck daemon threads finish

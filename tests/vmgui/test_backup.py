@@ -21,7 +21,7 @@ from vmgui.views.dialogs.backup import BackupDialog
 from vmgui.views.names import ERROR_STYLE
 
 from test_hung import StallMeter
-from test_newvm import DIR, FILE, answer_at_once, dead_mount, settle  # noqa: F401 - dead_mount is a fixture
+from test_newvm import DIR, FILE, answer_at_once, settle
 
 
 def key_of(window, uri: str, name: str):  # noqa: ANN001, ANN201

@@ -6,7 +6,6 @@ dialog gets real facts of temporary files, looked at as the flow would.
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -329,22 +328,6 @@ def images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """test:/// keeps new disks in the per-user data folder: a private one here."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     return tmp_path / "data" / "vmgui" / "images"
-
-
-@pytest.fixture
-def dead_mount(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
-    """Paths under /mnt/dead hang like a dead NFS server's until the test ends; looks time out after 0.5 s."""
-    release = threading.Event()
-    real = pathprobe.probe
-
-    def hanging(paths):  # noqa: ANN001, ANN202
-        if any(p.startswith("/mnt/dead") for p in paths):
-            release.wait(60)
-        return real(paths)
-    monkeypatch.setattr(pathprobe, "probe", hanging)
-    monkeypatch.setattr(pathprobe, "TIMEOUT_S", 0.5)
-    yield "/mnt/dead"
-    release.set()  # let the stuck daemon threads finish
 
 
 def open_wizard(window, qtbot) -> NewVMDialog:  # noqa: ANN001
