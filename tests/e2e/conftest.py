@@ -20,6 +20,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "guest"))
 sys.path.insert(0, str(HERE))
 import build_guest as guest_build  # noqa: E402
+import linuxguest  # noqa: E402
+from linuxguest.serial import GuestSerial  # noqa: E402
 from e2e_helpers import QEMU, QEMU_IMG, processes_under  # noqa: E402,F401
 
 
@@ -43,12 +45,22 @@ def guest_kernel(tmp_path_factory: pytest.TempPathFactory) -> str:
         pytest.fail(f"cannot build the test guest: {exc}")
 
 
+@pytest.fixture(scope="session")
+def linux_guest() -> linuxguest.LinuxGuest:
+    """Debian's kernel with the busybox initramfs of the data-safety tests (cached)."""
+    try:
+        return linuxguest.build()
+    except linuxguest.GuestBuildError as exc:
+        pytest.fail(f"cannot build the Linux test guest: {exc}")
+
+
 class Env:
     """One test's private world: runtime dir, lockspace, roots, open connections."""
 
-    def __init__(self, base: Path, kernel: str) -> None:
+    def __init__(self, base: Path, kernel: str, linux: linuxguest.LinuxGuest | None = None) -> None:
         self.base = base
         self.kernel = kernel
+        self._linux = linux
         self.conns: list = []
 
     def root(self, name: str = "root") -> Path:
@@ -68,7 +80,7 @@ class Env:
 
     def xml(self, name: str, *, memory_mib: int = 32, disks: list[dict] | None = None, cmdline: str = "",
             machine: str = "q35", dom_type: str = "qemu", extra_devices: str = "", serial: str | None = None,
-            uuid: str | None = None) -> str:
+            uuid: str | None = None, kernel: str | None = None, initrd: str | None = None) -> str:
         disk_xml = ""
         for i, d in enumerate(disks or []):
             dev = d.get("dev", f"vd{chr(ord('a') + i)}")
@@ -81,10 +93,23 @@ class Env:
         return (f"<domain type='{dom_type}'><name>{name}</name>"
                 + (f"<uuid>{uuid}</uuid>" if uuid else "")
                 + f"<memory unit='MiB'>{memory_mib}</memory><vcpu>1</vcpu>"
-                f"<os><type arch='x86_64' machine='{machine}'>hvm</type><kernel>{self.kernel}</kernel>"
+                f"<os><type arch='x86_64' machine='{machine}'>hvm</type><kernel>{kernel or self.kernel}</kernel>"
+                + (f"<initrd>{initrd}</initrd>" if initrd else "")
                 + (f"<cmdline>{cmdline}</cmdline>" if cmdline else "")
                 + f"</os><devices>{disk_xml}<serial type='file'><source path='{serial_path}'/></serial>"
                 f"{extra_devices}</devices></domain>")
+
+    def linux_xml(self, name: str, *work: str, memory_mib: int = 256, ram_mib: int = 24,
+                  disks: list[dict] | None = None, **kw) -> str:  # noqa: ANN003
+        """A domain booting the Linux test guest running ``work`` ("ram", "disk")."""
+        assert self._linux is not None, "the test needs the linux_guest fixture"
+        g = self._linux
+        return self.xml(name, memory_mib=memory_mib, disks=disks, kernel=g.kernel, initrd=g.initrd,
+                        cmdline=g.cmdline(*work, ram_mib=ram_mib), **kw)
+
+    def guest(self, name: str) -> GuestSerial:
+        """The Linux guest's serial log of domain ``name``."""
+        return GuestSerial(self.serial(name))
 
     def cleanup(self) -> list[int]:
         for conn in self.conns:
@@ -115,7 +140,7 @@ class Env:
 
 
 @pytest.fixture
-def env(guest_kernel: str, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+def env(guest_kernel: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest):  # noqa: ANN201
     # short paths: unix sockets must stay under 108 bytes
     base = Path(tempfile.mkdtemp(prefix="vq-", dir="/tmp"))
     os.chmod(base, 0o700)
@@ -124,7 +149,8 @@ def env(guest_kernel: str, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     monkeypatch.setenv("VMGUI_LOCKSPACE", str(base / "lockspace"))
     monkeypatch.setenv("XDG_DATA_HOME", str(base / "data"))
     monkeypatch.delenv("VMGUI_RUNTIME_DIR", raising=False)
-    e = Env(base, guest_kernel)
+    linux = request.getfixturevalue("linux_guest") if "linux_guest" in request.fixturenames else None
+    e = Env(base, guest_kernel, linux)
     yield e
     leftovers = e.cleanup()
     shutil.rmtree(base, ignore_errors=True)

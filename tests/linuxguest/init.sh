@@ -1,0 +1,62 @@
+#!/bin/busybox sh
+# /init of the vmgui test guest: a busybox userland on Debian's kernel.
+# Workloads are chosen on the kernel command line (vmgui.work=ram,disk) and report on the
+# serial console in lines starting with "VMGUI " so that tests can parse them.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs -o size=90% tmp /tmp
+for m in $(cat /etc/modules); do insmod "/lib/modules/$m.ko" 2>/dev/null; done
+
+say() { echo "VMGUI $*"; }
+arg() { # arg NAME DEFAULT: the value of vmgui.NAME= on the kernel command line
+    for word in $(cat /proc/cmdline); do
+        case "$word" in "vmgui.$1="*) echo "${word#*=}"; return;; esac
+    done
+    echo "$2"
+}
+
+BOOT=$(cat /proc/sys/kernel/random/boot_id)
+WORK=$(arg work "")
+RAM_MIB=$(arg ram 24)
+DISK=$(arg disk /dev/vda)
+hostname vmguest
+
+# The ACPI power button (QMP system_powerdown) powers the guest off, as a distribution does.
+mkdir -p /etc/acpi/PWRF
+printf '#!/bin/sh\necho "VMGUI POWEROFF" > /dev/console\nsync\npoweroff -f\n' > /etc/acpi/PWRF/00000080
+chmod +x /etc/acpi/PWRF/00000080
+acpid -c /etc/acpi -l /tmp/acpid.log
+
+ram_work() { # copy a random buffer back and forth in RAM, checking its md5 after each copy
+    dd if=/dev/urandom of=/tmp/ram.0 bs=1M count="$RAM_MIB" 2>/dev/null
+    want=$(md5sum < /tmp/ram.0)
+    n=0; src=0; dst=1
+    while :; do
+        n=$((n + 1))
+        cp /tmp/ram.$src /tmp/ram.$dst
+        rm /tmp/ram.$src
+        if [ "$(md5sum < /tmp/ram.$dst)" = "$want" ]; then say "RAM ok $n"; else say "RAM BAD $n"; fi
+        src=$dst; dst=$((1 - dst))
+    done
+}
+
+disk_work() { # numbered 512-byte records, each with its md5, synced to the disk one by one
+    n=0
+    [ -b "$DISK" ] || { say "DISK missing $DISK"; return; }
+    while :; do
+        body=$(printf 'VMGUIREC %08d %s' "$n" "$BOOT")
+        sum=$(printf '%s' "$body" | md5sum | cut -c1-32)
+        printf '%-511s\n' "$body $sum" | dd of="$DISK" bs=512 seek="$n" count=1 conv=notrunc,fsync 2>/dev/null \
+            && say "DISK $n" || say "DISK failed $n"
+        n=$((n + 1))
+    done
+}
+
+say "BOOT $BOOT"
+case ",$WORK," in *,ram,*) ram_work & ;; esac
+case ",$WORK," in *,disk,*) disk_work & ;; esac
+say "READY"
+while :; do setsid cttyhack sh -l; done
