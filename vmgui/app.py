@@ -172,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     done = loop.create_future()
     window.closed.connect(lambda: done.done() or done.set_result(0))
     window.show()
+    log.info("main window shown")
     # Ctrl+C in a terminal closes the window like the user would (the periodic timers run
     # Python often enough for the handler to fire promptly)
     previous_sigint = signal.signal(signal.SIGINT, lambda *_: window.close())
