@@ -12,10 +12,10 @@ from .flags import (
     ListFlags, MigrateFlags, SaveFlags, UndefineFlags,
 )
 from .records import DomainEvent, DomainInfo, DomainRecord, JobInfo
-from .registry import open_uri as open
+from .registry import driver_for, open_uri as open
 
 __all__ = [
-    "open", "Connection", "Domain", "Snapshot", "DriverError", "ErrorCode", "ListFlags",
+    "open", "driver_for", "Connection", "Domain", "Snapshot", "DriverError", "ErrorCode", "ListFlags",
     "DomainState", "JobType", "JobState", "JobOperation", "JobFlags", "MigrateFlags", "Feature",
     "EventType", "DomainEvent", "DomainRecord", "DomainInfo", "JobInfo", "CreateFlags",
     "SaveFlags", "UndefineFlags", "DiskCreateFlags", "DomainXMLFlags",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import importlib.metadata
 import logging
 import os
 import signal
@@ -16,6 +17,8 @@ import sys
 import qasync
 from PySide6.QtCore import QCoreApplication, QEvent, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
+
+import drivers
 
 from . import icons
 from .appid import APP_ID, EXECUTABLE
@@ -31,9 +34,10 @@ log = logging.getLogger(__name__)
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="vmgui", description="Manage virtual machines.")
-    parser.add_argument("--connect", metavar="URI", action="append", default=[],
-                        help="open this connection (repeatable); default: the embedded hypervisor "
-                             "and the connections you left open")
+    parser.add_argument("-c", "--connect", metavar="URI", action="append", default=[],
+                        help="open this connection (repeatable), as virsh -c; default: the embedded "
+                             "hypervisor, $LIBVIRT_DEFAULT_URI and the connections you left open")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument("--install-desktop", action="store_true",
                         help="add vmgui to the desktop's application menu and exit")
     parser.add_argument("--uninstall-desktop", action="store_true",
@@ -74,10 +78,31 @@ def start(uris: list[str], settings: QSettings, session: Session | None = None) 
         session.messages.add("info", "Showing the demo host", why + ".",
                              "Use File ▸ Connect to open another hypervisor.")
     session.spawn(_open_default(session, uri), f"Connecting to {uri}")
+    opened = {uri, FALLBACK_URI}
+    from_env = libvirt_default_uri()
+    if from_env is not None:
+        window.connect_uri(from_env)
+        opened.add(from_env)
     for remembered in store.open_uris(settings):
-        if remembered not in (uri, FALLBACK_URI):
+        if remembered not in opened:
             window.connect_uri(remembered)
     return window
+
+
+def libvirt_default_uri() -> str | None:
+    """``$LIBVIRT_DEFAULT_URI`` as libvirt's own tools read it: always a libvirt connection,
+    so ``test:///default`` there is libvirt's test driver, not vmgui's."""
+    value = os.environ.get("LIBVIRT_DEFAULT_URI", "").strip()
+    if not value:
+        return None
+    return value if drivers.driver_for(value) == "libvirt" else f"libvirt:{value}"
+
+
+def version() -> str:
+    try:
+        return importlib.metadata.version("vmgui")
+    except importlib.metadata.PackageNotFoundError:  # a checkout that was never installed
+        return "unknown"
 
 
 async def _open_default(session: Session, uri: str) -> None:
