@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QApplication
 
 import drivers
 
-from . import icons
+from . import icons, logsetup
 from .appid import APP_ID, EXECUTABLE
 from .bridge import FALLBACK_URI, default_uri
 from .gcguard import MainThreadGC
@@ -158,10 +158,11 @@ def _activate(window: MainWindow, forwarded: list[str], token: str) -> None:
 
 
 def _log_to_file() -> None:
-    """$XDG_STATE_HOME/vmgui/vmgui.log (vmgui.logsetup); never a reason not to start."""
+    """$XDG_STATE_HOME/vmgui/vmgui.log (vmgui.logsetup), and an error window naming it for any
+    exception nobody caught (Qt slots, threads, asyncio tasks); never a reason not to start."""
     try:
-        from . import logsetup
         logsetup.setup_logging(capture_qt=False)
+        logsetup.install_excepthook()
     except Exception as exc:  # noqa: BLE001
         print(f"vmgui: logging to a file is not available: {exc}", file=sys.stderr)
 
@@ -187,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0  # the running vmgui was asked to show itself (and open the URIs)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
+    if argv is None:
+        logsetup.install_asyncio_handler(loop)
     settings = open_settings()
     collector = MainThreadGC()
     window = start(args.connect, settings)

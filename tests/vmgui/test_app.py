@@ -95,6 +95,42 @@ def test_python_dash_m_vmgui_help():
     assert result.returncode == 0 and "--connect URI" in result.stdout
 
 
+UNCAUGHT_IN_A_SLOT = r"""
+import os, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from vmgui.app import main
+
+def fail():
+    raise RuntimeError("a slot went wrong")
+
+def look():
+    boxes = [w for w in app.topLevelWidgets() if w.objectName() == "vmgui-error-box" and w.isVisible()]
+    print("BOX", boxes[0].informativeText().replace(chr(10), " ") if boxes else "none", flush=True)
+    for w in app.topLevelWidgets():
+        if w.objectName() == "mainWindow":
+            w.close()
+
+QTimer.singleShot(300, fail)
+QTimer.singleShot(1500, look)
+sys.argv = ["vmgui", "--connect", sys.argv[1]]
+sys.exit(main())
+"""
+
+
+def test_an_uncaught_exception_shows_a_window_naming_the_log(node_uri, tmp_path):
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "VMGUI_SETTINGS": str(tmp_path / "s.ini"),
+           "VMGUI_SINGLE_INSTANCE": "0"}
+    result = subprocess.run([sys.executable, "-c", UNCAUGHT_IN_A_SLOT, node_uri], capture_output=True, text=True,
+                            timeout=120, env=env, cwd=ROOT)
+    log = tmp_path / "state" / "vmgui" / "vmgui.log"
+    assert "BOX RuntimeError: a slot went wrong" in result.stdout, result.stdout + result.stderr
+    assert str(log) in result.stdout
+    assert "a slot went wrong" in log.read_text()
+
+
 EXIT_WITH_A_HUNG_CALL = r"""
 import os, sys, threading
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
