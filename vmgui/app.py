@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import importlib.metadata
 import logging
 import os
 import signal
@@ -21,7 +20,7 @@ from PySide6.QtWidgets import QApplication
 import drivers
 
 from . import icons, logsetup
-from .appid import APP_ID, EXECUTABLE
+from .appid import APP_ID, EXECUTABLE, version
 from .bridge import FALLBACK_URI, default_uri
 from .gcguard import MainThreadGC
 from .models import settings as store
@@ -97,12 +96,6 @@ def libvirt_default_uri() -> str | None:
         return None
     return value if drivers.driver_for(value) == "libvirt" else f"libvirt:{value}"
 
-
-def version() -> str:
-    try:
-        return importlib.metadata.version("vmgui")
-    except importlib.metadata.PackageNotFoundError:  # a checkout that was never installed
-        return "unknown"
 
 
 async def _open_default(session: Session, uri: str) -> None:

@@ -21,6 +21,7 @@ from ..models.session import Session
 from .actions import LAYOUT, DomainActions
 from .commands import Commands
 from .details import DetailsPane
+from .dialogs.about import show_about
 from .dialogs.connect import ConnectDialog
 from .domaintable import DomainTable
 from .filterbar import FilterBar
@@ -136,6 +137,8 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.job_panel.toggleViewAction())
         find = view_menu.addAction("Find", lambda: self.filter_bar.search.setFocus())
         find.setShortcut(QKeySequence("Ctrl+F"))
+        help_menu = menu_bar.addMenu("&Help")
+        help_menu.addAction("About vmgui", lambda: show_about(self))
         self.addToolBar(toolbar)
 
     def apply_style(self, qss: str) -> None:
