@@ -263,3 +263,10 @@ def test_help_about_names_version_licence_and_log(open_window, node_uri, qtbot):
     assert box.isVisible() and version() != "unknown" and f"Version {version()}" in text
     assert "GPL-2.0-or-later" in text and ("Log file: " in text or "No log file" in text)
     box.close()
+
+
+def test_the_domain_count_speaks_english(open_window, make_node, qtbot):
+    window = open_window(make_node(1))
+    qtbot.waitUntil(lambda: window.count_label.text() == "1 domain")
+    window.filter_bar.search.setText("no such domain")
+    qtbot.waitUntil(lambda: window.count_label.text().startswith("0 of 1 domain shown"))

@@ -16,6 +16,7 @@ from drivers.jobs import operation_text
 
 from .. import icons
 from ..models import actions as rules
+from ..models.format import count_text
 from ..models import settings as store
 from ..models.session import Session
 from .actions import LAYOUT, DomainActions
@@ -184,7 +185,7 @@ class MainWindow(QMainWindow):
 
     def _update_count(self) -> None:
         shown, total = self.session.domains.rowCount(), self.session.domains.total()
-        text = f"{shown:,} of {total:,} domains shown" if shown != total else f"{total:,} domains"
+        text = f"{shown:,} of {count_text(total, 'domain')} shown" if shown != total else count_text(total, "domain")
         described = self.session.filters.describe()
         self.count_label.setText(f"{text}  ({described})" if described and shown != total else text)
 
