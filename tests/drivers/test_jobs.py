@@ -7,7 +7,7 @@ import time
 import pytest
 
 import drivers
-from drivers import DomainState, ErrorCode, EventType, JobFlags, JobOperation, JobState, JobType
+from drivers import DomainState, ErrorCode, EventType, JobFlags, JobOperation, JobState, JobType, JobUnit
 from drivers.flags import JobEventDetail
 from drivers.jobs import JobTable, RateMeter
 
@@ -164,3 +164,32 @@ def test_job_table_unbounded_job_has_no_percent():
     assert info.type is JobType.UNBOUNDED and info.percent is None and info.remaining is None
     table.end(job, RuntimeError("disk full"))
     assert job.info().state is JobState.FAILED and "disk full" in job.info().error
+
+
+def test_a_finished_job_reports_its_average_rate_not_what_its_last_samples_saw():
+    """A restore read from the page cache: by the first sample nearly all of it was loaded."""
+    table = JobTable()
+    job = table.begin("u", "d", JobOperation.RESTORE, "restore")
+    time.sleep(0.3)
+    job.progress((80 << 20) - (256 << 10), 80 << 20)
+    time.sleep(0.3)
+    job.progress(80 << 20, 80 << 20)
+    table.end(job, None)
+    info = job.info()
+    assert info.unit is JobUnit.BYTES and info.processed == 80 << 20
+    assert info.rate == pytest.approx(info.processed / info.elapsed)  # about 130 MiB/s, not 1 MiB/s
+
+
+def test_a_job_counted_in_steps_has_no_rate():
+    table = JobTable()
+    job = table.begin("u", "d", JobOperation.SNAPSHOT, "snapshot")
+    job.steps(0, 1)
+    time.sleep(0.3)
+    job.steps(1, 1)
+    running = job.info()
+    assert running.unit is JobUnit.STEPS and not running.in_bytes
+    assert (running.processed, running.total, running.percent) == (1, 1, 100.0)
+    assert running.rate is None and running.remaining is None
+    table.end(job, None)
+    done = job.info()
+    assert (done.unit, done.rate, done.percent) == (JobUnit.STEPS, None, 100.0)

@@ -19,11 +19,6 @@ pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 RUNS = 3
 
 
-def _backup_xml(target: str) -> str:
-    return (f"<domainbackup mode='push'><disks><disk name='vda' type='file'><target file='{target}'/>"
-            "<driver type='qcow2'/></disk></disks></domainbackup>")
-
-
 def test_a_push_backup_holds_the_records_synced_when_it_began(env, linux_guest):
     disk = h.make_qcow2(env.base / "rec.qcow2", 16)
     conn = env.open()
@@ -36,7 +31,7 @@ def test_a_push_backup_holds_the_records_synced_when_it_began(env, linux_guest):
         last = serial.wait_disk_record(last + 3)  # the guest is writing while the backup begins
         target = str(env.base / f"backup{run}.qcow2")
         before = serial.last_disk_record()
-        job_id = dom.backup_begin(_backup_xml(target))
+        job_id = dom.backup_begin(h.backup_xml(target))
         after = serial.last_disk_record()
         info = domain_job_end(dom, job_id, timeout=120)
         assert info.state == JobState.COMPLETED, info.error
