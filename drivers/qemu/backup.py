@@ -195,13 +195,13 @@ def follow(host: QemuHost, vm: LiveVM, job: Job, job_ids: list[str], added: list
                 if info is None:
                     if jid in pending:
                         pending.discard(jid)
-                        errors.append(f"{jid}: QEMU lost the job")
+                        errors.append(f"disk {_disk_of(jid)}: QEMU lost the copy")
                     continue
                 current += int(info.get("current-progress") or 0)
                 if info.get("status") == "concluded" and jid in pending:
                     pending.discard(jid)
                     if info.get("error"):
-                        errors.append(f"{jid}: {info['error']}")
+                        errors.append(f"disk {_disk_of(jid)}: {info['error']}")
                     try:
                         vm.execute("job-dismiss", {"id": jid})
                     except DriverError:
@@ -231,6 +231,11 @@ def follow(host: QemuHost, vm: LiveVM, job: Job, job_ids: list[str], added: list
                 _remove(path)
 
 
+def _disk_of(jid: str) -> str:
+    """The disk (target name) a QEMU backup job ``backup<job>-<disk>`` copies."""
+    return jid.split("-", 1)[1]
+
+
 def _remove(path: str) -> None:
     try:
         os.unlink(path)
@@ -256,7 +261,7 @@ def adopt(host: QemuHost, dom: Any, vm: LiveVM) -> list[int]:
     for key, job_ids in groups.items():
         disks, added, created = [], [], []
         for jid in job_ids:
-            dev = jid.split("-", 1)[1]
+            dev = _disk_of(jid)
             tnode = f"bk{key}-{dev}"
             node = nodes.get(tnode) or {}
             target = str(node.get("file") or "")

@@ -10,10 +10,11 @@ import contextlib
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -171,3 +172,22 @@ def module_env(guest_kernel: str, linux_guest: linuxguest.LinuxGuest):  # noqa: 
     """One private world for all tests of a module: a guest booted once serves several tests."""
     with pytest.MonkeyPatch.context() as mp, private_env(guest_kernel, linux_guest, mp) as e:
         yield e
+
+
+@pytest.fixture
+def small_fs(env: Env) -> Iterator[Callable[[int], Path]]:
+    """``small_fs(mib)``: a fresh tmpfs of ``mib`` MiB, where writes really run out of space (needs root)."""
+    mounted: list[Path] = []
+
+    def make(mib: int) -> Path:
+        where = env.base / f"small{len(mounted)}"
+        where.mkdir(mode=0o700)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={mib}m,mode=0700", "tmpfs", str(where)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a small tmpfs to fill (needs root): {done.stderr.strip()}")
+        mounted.append(where)
+        return where
+    yield make
+    for where in mounted:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
