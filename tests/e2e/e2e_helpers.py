@@ -87,6 +87,15 @@ class EventLog:
         raise AssertionError(f"no {kind} event (detail {detail}) within {timeout} s; got {self.kinds()}")
 
 
+def command_line(pid: int) -> str:
+    """The command line of process ``pid`` ("" once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
 def processes_under(marker: str) -> list[int]:
     """QEMU, supervisor and helper processes that belong to ``marker`` (a test's base dir).
 
