@@ -268,6 +268,8 @@ class TestDomain(StatefulDomain):
         def worker(job: Job) -> TestSnapshot:
             if active:  # memory goes into the snapshot; the guest is paused meanwhile
                 jobsim.transfer(job, sim.definition.current_memory_kib * 1024, self._conn.rate)
+            else:  # the disks only: one step
+                jobsim.one_step(job, 0.0)
             with self._host.lock:
                 if request.name in sim.snapshots:
                     raise DriverError(ErrorCode.OPERATION_INVALID, f"snapshot '{request.name}' exists")
@@ -401,7 +403,7 @@ class TestSnapshot(Snapshot):
 
         def worker(job: Job) -> None:
             rate = self._domain._conn.rate
-            if in_steps:
+            if in_steps or not total:  # a shut-off snapshot has no memory to load: nothing moves
                 jobsim.one_step(job, total / rate)
             else:
                 jobsim.transfer(job, total, rate)

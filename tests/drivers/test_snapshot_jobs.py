@@ -58,9 +58,13 @@ def test_shut_off_snapshot_jobs_have_nothing_to_load(conn):
     dom = conn.lookup_by_name("legacy-app")  # shut off, one shut-off snapshot
     info = finished(conn, dom.snapshot_lookup("golden").revert(ASYNC))
     assert info.state is JobState.COMPLETED and info.operation is JobOperation.SNAPSHOT_REVERT
+    assert (info.unit, info.processed, info.total, info.rate) == (JobUnit.STEPS, 1, 1, None)  # no bytes moved
     assert not dom.is_active()
     info = finished(conn, dom.snapshot_lookup("golden").delete(ASYNC))
     assert info.state is JobState.COMPLETED and dom.snapshot_count() == 0
+    assert (info.unit, info.rate) == (JobUnit.STEPS, None)
+    made = finished(conn, dom.snapshot_create("cold", ASYNC))
+    assert (made.unit, made.processed, made.total, made.rate) == (JobUnit.STEPS, 1, 1, None)
 
 
 def test_the_busy_rule_holds_while_a_revert_runs(slow_conn):
