@@ -189,8 +189,12 @@ class Job:
             end = self._ended if self._ended is not None else time.monotonic()
             elapsed = end - self._started
             running = self._state is JobState.RUNNING
-            rate = self._final_rate if not running else \
-                self._meter.rate() if self._unit is JobUnit.BYTES else None
+            if not running:
+                rate = self._final_rate
+            elif self._unit is JobUnit.BYTES:
+                rate = self._meter.rate()
+            else:
+                rate = None  # steps per second is no transfer rate
             total = self._total
             percent = remaining = None
             if total:

@@ -54,7 +54,12 @@ def create(job: Job, path: str, size: int, fmt: str, preallocate: bool) -> None:
     if preallocate:
         args += ["-o", "preallocation=full" if fmt == "raw" else "preallocation=falloc"]
     args += [path, str(size)]
-    report = (lambda done: job.progress(min(done, size), size)) if preallocate else (lambda done: job.steps(0, 1))
+
+    def report(allocated: int) -> None:
+        if preallocate:
+            job.progress(min(allocated, size), size)
+        else:
+            job.steps(0, 1)
     report(0)
     try:
         proc = subprocess.Popen([qemu_img(), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
