@@ -142,6 +142,13 @@ class JobState(enum.IntEnum):
         return self is not JobState.RUNNING
 
 
+class JobUnit(enum.Enum):
+    """What a job's ``processed`` and ``total`` count."""
+
+    BYTES = "bytes"  # data moved: rate in bytes/s
+    STEPS = "steps"  # stages of an operation QEMU runs as a whole (a snapshot load): no rate
+
+
 class JobOperation(enum.IntEnum):
     UNKNOWN = 0
     START = 1

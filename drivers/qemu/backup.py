@@ -4,8 +4,10 @@ For every selected disk the driver creates the target image with qemu-img
 (same virtual size), attaches it as a block node and starts one
 ``blockdev-backup sync=full`` per disk in a single transaction, so all disks
 are copied as of the same instant (copy-before-write keeps that point in
-time while the guest writes on). Progress comes from ``query-jobs``; abort
-sends ``job-cancel``. A failed or cancelled backup removes every target.
+time while the guest writes on). That transaction runs before ``backup_begin``
+returns, so the backup holds the disks as they were during the call. Progress
+comes from ``query-jobs``; abort sends ``job-cancel``. A failed or cancelled
+backup removes every target.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from ..flags import JobFlags, JobOperation
 from ..jobs import Job
 from ..snapxml import BackupDef, BackupDisk
 from . import storage
+from .guard import guard_worker, translate
 from .host import LiveVM, QemuHost
 
 if TYPE_CHECKING:
@@ -43,9 +46,17 @@ def begin(domain: "QemuDomain", backup_xml: str, flags: int = 0) -> int:
         spec = BackupDef.parse(backup_xml, list(nodes))
         job = host.jobs.begin(dom.uuid, dom.name, JobOperation.BACKUP, "back up")
         host.backups[job.id] = spec.to_xml()
+    # QEMU's copy starts before the call returns: the point in time is the call, not some moment
+    # after it, and a backup that cannot start fails here (the job ends failed too)
+    try:
+        job_ids, added, created, total = start(host, vm, spec, nodes, job)
+    except BaseException as exc:
+        error = translate(exc, "backup")
+        host.jobs.end(job, error)
+        raise error from None
 
     def worker(job: Job) -> None:
-        run(host, vm, spec, nodes, job)
+        follow(host, vm, job, job_ids, added, created, total)
 
     domain._conn.run_job(job, worker, True)
     return job.id
@@ -95,7 +106,13 @@ def _virtual_sizes(vm: LiveVM, disks: list[Any]) -> dict[str, int]:
     return out
 
 
-def run(host: QemuHost, vm: LiveVM, spec: BackupDef, nodes: dict[str, Any], job: Job) -> None:
+def start(host: QemuHost, vm: LiveVM, spec: BackupDef, nodes: dict[str, Any],
+          job: Job) -> tuple[list[str], list[str], list[str], int]:
+    """Create the targets and start QEMU's copies in one transaction (the backup's point in time).
+
+    Returns (QEMU job ids, target nodes, target files, total bytes) for :func:`follow`; on
+    failure nothing is left behind.
+    """
     created: list[str] = []
     added: list[str] = []
     job_ids: list[str] = []
@@ -139,7 +156,7 @@ def run(host: QemuHost, vm: LiveVM, spec: BackupDef, nodes: dict[str, Any], job:
             _delete_nodes(vm, added)
             for path in created:
                 _remove(path)
-    follow(host, vm, job, job_ids, added, created, total)
+    return job_ids, added, created, total
 
 
 def _follow_adopted(host: QemuHost, vm: LiveVM, job_ids: list[str], added: list[str], created: list[str],
@@ -178,13 +195,13 @@ def follow(host: QemuHost, vm: LiveVM, job: Job, job_ids: list[str], added: list
                 if info is None:
                     if jid in pending:
                         pending.discard(jid)
-                        errors.append(f"{jid}: QEMU lost the job")
+                        errors.append(f"disk {_disk_of(jid)}: QEMU lost the copy")
                     continue
                 current += int(info.get("current-progress") or 0)
                 if info.get("status") == "concluded" and jid in pending:
                     pending.discard(jid)
                     if info.get("error"):
-                        errors.append(f"{jid}: {info['error']}")
+                        errors.append(f"disk {_disk_of(jid)}: {info['error']}")
                     try:
                         vm.execute("job-dismiss", {"id": jid})
                     except DriverError:
@@ -214,6 +231,11 @@ def follow(host: QemuHost, vm: LiveVM, job: Job, job_ids: list[str], added: list
                 _remove(path)
 
 
+def _disk_of(jid: str) -> str:
+    """The disk (target name) a QEMU backup job ``backup<job>-<disk>`` copies."""
+    return jid.split("-", 1)[1]
+
+
 def _remove(path: str) -> None:
     try:
         os.unlink(path)
@@ -227,7 +249,6 @@ def adopt(host: QemuHost, dom: Any, vm: LiveVM) -> list[int]:
     Each becomes a BACKUP job of this process with its figures; it finishes
     normally, or when cancelled (or failed) removes its targets.
     """
-    from .guard import guard_worker
     jobs = {str(j.get("id")): j for j in vm.execute("query-jobs")}
     nodes = {str(n.get("node-name")): n for n in vm.execute("query-named-block-nodes", {"flat": True})}
     if not any(jid.startswith("backup") for jid in jobs):
@@ -240,7 +261,7 @@ def adopt(host: QemuHost, dom: Any, vm: LiveVM) -> list[int]:
     for key, job_ids in groups.items():
         disks, added, created = [], [], []
         for jid in job_ids:
-            dev = jid.split("-", 1)[1]
+            dev = _disk_of(jid)
             tnode = f"bk{key}-{dev}"
             node = nodes.get(tnode) or {}
             target = str(node.get("file") or "")

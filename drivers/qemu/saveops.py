@@ -41,7 +41,7 @@ def save_to(host: QemuHost, dom: QDom, path: str, job: Job, flags: int) -> None:
             host.sync_status(dom, vm)
         job.raise_if_cancelled()
         vm.mon.send_fd(fd, "vmgui-save")  # type: ignore[union-attr]
-        streams.run_outgoing(vm, "fd:vmgui-save", job, f"save of '{dom.name}'")
+        streams.run_outgoing(vm, "fd:vmgui-save", job, f"save of '{dom.name}'", to_file=True)
         os.fsync(fd)
         os.close(fd)
         fd = -1

@@ -51,7 +51,10 @@ def create(job: Job, path: str, size: int, rate: float, preallocate: bool) -> No
     the connection's ``rate`` (the allocation qemu-img would do) and can be
     cancelled, which removes the file; without it, the job completes at once.
     """
-    job.progress(0, size)
+    if preallocate:
+        job.progress(0, size)
+    else:
+        job.steps(0, 1)  # a sparse file: nothing is written, so no byte figures
     try:
         with open(path, "xb") as fh:
             fh.truncate(size)
@@ -69,4 +72,3 @@ def create(job: Job, path: str, size: int, rate: float, preallocate: bool) -> No
         except OSError:
             pass
         raise
-    job.progress(size, size)

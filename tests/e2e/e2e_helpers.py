@@ -60,6 +60,12 @@ def make_qcow2(path: Path, size_mib: int = 16, fill_mib: int = 0) -> str:
     return str(path)
 
 
+def backup_xml(target: str, dev: str = "vda", fmt: str = "qcow2") -> str:
+    """A push backup of disk ``dev`` to a new image ``target``."""
+    return (f"<domainbackup mode='push'><disks><disk name='{dev}' type='file'><target file='{target}'/>"
+            f"<driver type='{fmt}'/></disk></disks></domainbackup>")
+
+
 class EventLog:
     """Collects (type name, detail) of every event of a connection."""
 
@@ -79,6 +85,15 @@ class EventLog:
                     return e
             time.sleep(0.02)
         raise AssertionError(f"no {kind} event (detail {detail}) within {timeout} s; got {self.kinds()}")
+
+
+def command_line(pid: int) -> str:
+    """The command line of process ``pid`` ("" once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return ""
 
 
 def processes_under(marker: str) -> list[int]:
