@@ -8,14 +8,26 @@ from pathlib import Path
 from typing import Any
 
 
+def publish_new(tmp: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """Give the finished file ``tmp`` the name ``target`` only if nothing has that name.
+
+    A hard link cannot replace anything, unlike a rename: FileExistsError if
+    ``target`` (a file, a symlink, a device node) appeared meanwhile, and then
+    ``tmp`` is left for the caller to remove.
+    """
+    os.link(tmp, target, follow_symlinks=False)
+    os.unlink(tmp)
+
+
 def write_atomically(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o600,
-                     durable: bool = True) -> None:
+                     durable: bool = True, replace: bool = True) -> None:
     """Write ``path`` so that it holds either all of ``data`` or its old content.
 
     The data goes to a temporary file in the same folder, is fsynced, renamed
     over the target, and the folder is fsynced so the rename survives a crash.
     ``durable=False`` skips the fsyncs for runtime state that a reboot makes
-    meaningless anyway (readers still never see half a file).
+    meaningless anyway (readers still never see half a file). ``replace=False``
+    creates a new file only (:func:`publish_new`): FileExistsError if ``path`` exists.
     """
     target = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
@@ -27,7 +39,10 @@ def write_atomically(path: str | os.PathLike[str], data: bytes | str, mode: int 
             if durable:
                 fh.flush()
                 os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        if replace:
+            os.replace(tmp, target)
+        else:
+            publish_new(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..diskdelete import DomainUse
+from ..diskimage import check_guest_files, guest_files
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode
 from ..flags import (
@@ -202,6 +204,7 @@ class QemuHost(StatefulHost[QDom]):
         self.refs = 0
         self.closed = False
         self.host_key = f"{socket.gethostname() or 'localhost'}-{layout.key}"
+        self.lease_host = self.host_key
         self._lockspace: Any = None
         self._owner_fd: int | None = None
         #: forks supervisors fast; started once the root has domains (see warm_up)
@@ -271,6 +274,13 @@ class QemuHost(StatefulHost[QDom]):
 
     def next_id(self) -> int:
         return next(self._ids)
+
+    def disk_use(self, dom: QDom) -> DomainUse:
+        """Every file of the definition, the running one and a transient one being started."""
+        vm = dom.live
+        defs = [d for d in (dom.config, dom.shadow, vm.definition if vm is not None else None) if d is not None]
+        files = frozenset(path for d in defs for _, path, _ in guest_files(d))
+        return DomainUse(dom.name, dom.uuid, vm is not None, vm.pid if vm is not None else None, files)
 
     # -- persistence ----------------------------------------------------------------
     def save_config(self, dom: QDom) -> None:
@@ -497,6 +507,7 @@ class QemuHost(StatefulHost[QDom]):
     def launch(self, dom: QDom, definition: DomainXML, *, paused: bool = False, incoming: str | None = None,
                register_only: bool = False, extra_args: list[str] | None = None) -> LiveVM:
         """Start QEMU for ``dom`` under a lock supervisor and connect QMP (no state change yet)."""
+        check_guest_files(definition, ErrorCode.OPERATION_INVALID)  # a symlink may point elsewhere by now
         lay = self.layout
         qmp = lay.socket(dom.uuid, "qmp")
         vnc = lay.socket(dom.uuid, "vnc")
