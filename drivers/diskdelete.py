@@ -95,8 +95,12 @@ def _describe(use: DomainUse, where: str) -> str:
     return f"domain '{use.name}' (uuid {use.uuid}, defined on {where})"
 
 
-def defined_users(paths: list[str], ignore: Ignore | None = None) -> dict[str, list[str]]:
-    """path -> descriptions of the domains of open hosts that use it (running ones first)."""
+def defined_users(paths: list[str], ignore: Ignore | None = None,
+                  skip: dict[str, set[tuple[str, str]]] | None = None) -> dict[str, list[str]]:
+    """path -> descriptions of the domains of open hosts that use it (running ones first).
+
+    ``skip``: path -> (lease host, uuid) of VMs already named as lease holders of it.
+    """
     wanted = {p: _identity(p) for p in paths}
     found: dict[str, list[tuple[bool, str]]] = {}
     for host, where in _open_hosts():
@@ -105,6 +109,8 @@ def defined_users(paths: list[str], ignore: Ignore | None = None) -> dict[str, l
                 continue
             ids = [_identity(f) for f in use.files]
             for path, ident in wanted.items():
+                if (host.lease_host, use.uuid) in (skip or {}).get(path, set()):
+                    continue
                 if any(_same(ident, other) for other in ids):
                     found.setdefault(path, []).append((not use.running, _describe(use, where)))
     return {p: [text for _, text in sorted(users)] for p, users in found.items()}
@@ -115,13 +121,15 @@ def _lease_host_names() -> dict[str, str]:
     return {host.lease_host: where for host, where in _open_hosts() if getattr(host, "lease_host", None)}
 
 
-def lease_users(paths: list[str], ignore_holder: tuple[str, str] | None = None) -> dict[str, list[str]]:
-    """path -> the live lease holders (VMs of any root or process) that hold or registered it."""
+def lease_users(paths: list[str], ignore_holder: tuple[str, str] | None = None
+                ) -> dict[str, dict[tuple[str, str], str]]:
+    """path -> {(host, uuid): description} of the live lease holders (VMs of any root or process)
+    that hold or registered it."""
     from drivers.locking import Lockspace, lease_keys
     space = Lockspace().ensure()
     keys = {p: {k.name for k in lease_keys(p)[1]} for p in paths}
     names = _lease_host_names()
-    found: dict[str, list[str]] = {}
+    found: dict[str, dict[tuple[str, str], str]] = {}
     for rec in space.live_records():
         if ignore_holder is not None and (rec.host, rec.uuid) == ignore_holder:
             continue
@@ -139,7 +147,7 @@ def lease_users(paths: list[str], ignore_holder: tuple[str, str] | None = None) 
             how = f" as {modes[path]}" if path in modes else " (registered for it)"
             who = (f"VM '{rec.name}' (uuid {rec.uuid}, {pid}, running on {where})" if where
                    else rec.describe())
-            found.setdefault(path, []).append(who + how)
+            found.setdefault(path, {})[(rec.host, rec.uuid)] = who + how
     return found
 
 
@@ -172,10 +180,10 @@ def refusals(paths: Iterable[object], ignore: Ignore | None = None,
         if why is not None:
             out[path] = why
     rest = [p for p in checked if p not in out]
-    busy: dict[str, list[str]] = {}
-    for users in (lease_users(rest, ignore_holder), defined_users(rest, ignore)):
-        for path, who in users.items():
-            busy.setdefault(path, []).extend(w for w in who if w not in busy.get(path, []))
+    holders = lease_users(rest, ignore_holder)
+    busy = {path: list(who.values()) for path, who in holders.items()}
+    for path, who in defined_users(rest, ignore, {p: set(w) for p, w in holders.items()}).items():
+        busy.setdefault(path, []).extend(who)
     for path, who in busy.items():
         out[path] = DriverError(ErrorCode.RESOURCE_BUSY, f"disk {path} is in use by {'; '.join(who)}")
     return out
