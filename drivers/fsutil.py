@@ -1,6 +1,7 @@
 """File writes that never leave half a file behind (configs, save images, state)."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -13,9 +14,19 @@ def publish_new(tmp: str | os.PathLike[str], target: str | os.PathLike[str]) -> 
 
     A hard link cannot replace anything, unlike a rename: FileExistsError if
     ``target`` (a file, a symlink, a device node) appeared meanwhile, and then
-    ``tmp`` is left for the caller to remove.
+    ``tmp`` is left for the caller to remove. On a file system without hard
+    links (FAT, some FUSE ones) the name is looked up first and then renamed:
+    a narrow race there, which no caller can avoid on such a file system.
     """
-    os.link(tmp, target, follow_symlinks=False)
+    try:
+        os.link(tmp, target, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        if os.path.lexists(target):
+            raise FileExistsError(errno.EEXIST, "File exists", os.fspath(target)) from None
+        os.rename(tmp, target)
+        return
     os.unlink(tmp)
 
 

@@ -178,6 +178,13 @@ class QemuConnection(StatefulConnection):
 
         return self.run_job(job, worker, bool(flags & JobFlags.ASYNC))
 
+    def delete_disks(self, paths: list[str], flags: int = 0) -> list[str]:
+        """Removes only image files no VM of any root holds a lease on and no open root's domain uses."""
+        return super().delete_disks(paths, flags)
+
+    def check_delete_disks(self, paths: list[str], domain: Domain | None = None) -> dict[str, DriverError]:
+        return super().check_delete_disks(paths, domain)
+
     def storage_visible(self, paths: list[str]) -> dict[str, bool | None]:
         """The local filesystem: a file (or device) is there; a directory or dangling symlink is not."""
         paths = check_path_list(paths)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-import time
 import uuid as uuidlib
 
 import pytest
@@ -14,15 +13,6 @@ from drivers import DomainState, DriverError, ErrorCode
 from linuxguest.records import read_records
 
 pytestmark = pytest.mark.qemu
-
-
-def _wait(cond, timeout=60.0):  # noqa: ANN001, ANN202
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.mark.slow
@@ -62,7 +52,7 @@ def test_a_disk_the_running_vm_of_another_root_writes_is_never_deleted(env, linu
     last = serial.wait_disk_record(first + 15)
     again.shutdown()
     serial.wait_for(b"VMGUI POWEROFF", timeout=60)
-    assert _wait(lambda: again.state()[0] == DomainState.SHUTOFF), "the guest powers off"
+    assert h.wait_until(lambda: again.state()[0] == DomainState.SHUTOFF), "the guest powers off"
     records = read_records(disk)
     assert not records.torn and not records.after_gap
     assert records.count >= last + 1, f"records synced while deletion was refused are all there ({records.count})"

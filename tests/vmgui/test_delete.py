@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from drivers.domxml import Disk, DomainXML
 from PySide6.QtGui import QAction
 
@@ -121,12 +123,17 @@ def _define_with_disk(window, uri: str, name: str, image: Path) -> str:  # noqa:
     return uuid
 
 
-def test_a_disk_another_hosts_vm_runs_on_is_not_offered_and_the_reason_is_shown(open_window, node_uri, make_node,
-                                                                                  tmp_path: Path, qtbot):
+@pytest.fixture
+def two_hosts(open_window, node_uri, make_node, tmp_path: Path):  # noqa: ANN001, ANN201
+    """(window showing the demo host and an empty second host, that host's URI, a disk image file)."""
     other = make_node(0)
-    window = open_window(node_uri, other)
-    image = tmp_path / "shared.qcow2"
+    image = tmp_path / "disk.qcow2"
     image.write_bytes(b"guest data")
+    return open_window(node_uri, other), other, image
+
+
+def test_a_disk_another_hosts_vm_runs_on_is_not_offered_and_the_reason_is_shown(two_hosts, node_uri, qtbot):
+    window, other, image = two_hosts
     writer = _define_with_disk(window, other, "writer", image)
     window.session.bridge.connection(other).lookup_by_uuid(writer).create()
     copy = _define_with_disk(window, node_uri, "copy", image)  # the shut-off copy a migration leaves
@@ -145,12 +152,8 @@ def test_a_disk_another_hosts_vm_runs_on_is_not_offered_and_the_reason_is_shown(
     assert not any(m.level == "error" for m in window.session.messages.messages())
 
 
-def test_when_the_driver_refuses_at_delete_time_nothing_is_undefined(open_window, node_uri, make_node,
-                                                                     tmp_path: Path, qtbot):
-    other = make_node(0)
-    window = open_window(node_uri, other)
-    image = tmp_path / "late.qcow2"
-    image.write_bytes(b"guest data")
+def test_when_the_driver_refuses_at_delete_time_nothing_is_undefined(two_hosts, node_uri, qtbot):
+    window, other, image = two_hosts
     key = (node_uri, _define_with_disk(window, node_uri, "late", image))
     qtbot.waitUntil(lambda: window.session.domains.get(key) is not None)
     dialog = open_delete(window, node_uri, "late", qtbot)
