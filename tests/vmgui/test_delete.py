@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from drivers import DriverError, ErrorCode
 from drivers.domxml import Disk, DomainXML
 from PySide6.QtGui import QAction
 
@@ -169,3 +170,17 @@ def test_when_the_driver_refuses_at_delete_time_nothing_is_undefined(two_hosts, 
     assert "'late' was not deleted" in msg.text and "in use by VM 'late-writer'" in msg.text
     assert window.session.bridge.connection(node_uri).lookup_by_uuid(key[1]).is_persistent()
     assert window.session.domains.get(key) is not None and image.read_bytes() == b"guest data"
+
+
+def test_without_an_answer_from_the_driver_no_disk_file_is_offered(two_hosts, node_uri, monkeypatch, qtbot):
+    window, _other, image = two_hosts
+    key = (node_uri, _define_with_disk(window, node_uri, "unsure", image))
+    qtbot.waitUntil(lambda: window.session.domains.get(key) is not None)
+
+    async def no_answer(uri, uuid, paths):  # noqa: ANN001, ANN202 - the host stopped answering
+        raise DriverError(ErrorCode.OPERATION_TIMEOUT, "the host did not answer within 30 s")
+    monkeypatch.setattr(window.session.bridge, "check_delete_disks", no_answer)
+    dialog = open_delete(window, node_uri, "unsure", qtbot)
+    assert not dialog.file_checks[("unsure", str(image))].isEnabled()
+    assert "cannot tell whether" in dialog.refusals[("unsure", str(image))].text()
+    assert "did not answer" in dialog.refusals[("unsure", str(image))].text()

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from drivers import DriverError
 from drivers.domxml import DomainXML
 
 from ..models.deletion import DeleteEntry
@@ -53,5 +54,8 @@ class DeleteFlow:
         paths = [d.source for d in entry.files() if d.source]
         if not paths:
             return {}
-        found = await self._session.bridge.check_delete_disks(key[0], key[1], paths)
+        try:
+            found = await self._session.bridge.check_delete_disks(key[0], key[1], paths)
+        except DriverError as exc:  # no answer is no permission: the files are kept
+            return {path: f"cannot tell whether {path} is in use: {exc.message}" for path in paths}
         return {path: error.message for path, error in found.items()}
