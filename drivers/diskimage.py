@@ -114,18 +114,17 @@ def system_location(path: str, dirs: tuple[str, ...] = SYSTEM_DIRS) -> str | Non
 
 
 def _not_a_file(real: str) -> str | None:
-    """Why the existing ``real`` can hold no guest data: a character device, a pipe, a socket."""
+    """Why the existing ``real`` is a device node or channel no guest may get: a character
+    device (/dev/mem, /dev/zero), a pipe, a socket. (QEMU itself refuses a directory.)"""
     try:
         st = os.stat(real)
     except OSError:
         return None
-    if stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode):
-        return None
     if stat.S_ISCHR(st.st_mode):
         return "a character device, not a disk"
-    if stat.S_ISDIR(st.st_mode):
-        return "a directory, not a disk image"
-    return "a pipe or socket, not a disk image"
+    if stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode):
+        return "a pipe or socket, not a disk image"
+    return None
 
 
 def unsafe_source(path: str, boot_file: bool = False) -> str | None:

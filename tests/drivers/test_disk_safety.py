@@ -225,3 +225,10 @@ def test_a_block_device_is_still_a_disk(conn):
     if not blocks:
         pytest.skip("no block device node here")
     _with_disk(conn, "blk", blocks[0]).undefine()
+
+
+def test_a_pipe_is_no_disk(conn, tmp_path):
+    fifo = tmp_path / "guest.pipe"
+    os.mkfifo(fifo)
+    with refused(ErrorCode.INVALID_XML, f"{fifo} is a pipe or socket, not a disk image"):
+        _with_disk(conn, "piped", str(fifo))
