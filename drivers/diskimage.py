@@ -47,6 +47,22 @@ def already_exists(path: str) -> DriverError:
     return DriverError(ErrorCode.OPERATION_INVALID, f"{path} already exists; choose a new file name")
 
 
+def reserve_new_file(path: str) -> None:
+    """Take the name ``path`` with an empty file of our own before a tool (qemu-img) writes it.
+
+    qemu-img truncates whatever it is pointed at: a file that appeared after
+    the caller's checks is refused here (OPERATION_INVALID) instead of
+    overwritten. The caller removes the file if its work fails.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        raise already_exists(path) from None
+    except OSError as exc:
+        raise DriverError(ErrorCode.OPERATION_FAILED, f"cannot create {path}: {exc.strerror}") from None
+    os.close(fd)
+
+
 def check_new_file(path: str, what: str = "path") -> str:
     """A file a driver is about to create: nothing may have the name yet (a file, a symlink, a
     device node: OPERATION_INVALID, never replaced), its folder must exist (INVALID_ARG), and it

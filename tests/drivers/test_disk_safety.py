@@ -232,3 +232,26 @@ def test_a_pipe_is_no_disk(conn, tmp_path):
     os.mkfifo(fifo)
     with refused(ErrorCode.INVALID_XML, f"{fifo} is a pipe or socket, not a disk image"):
         _with_disk(conn, "piped", str(fifo))
+
+
+def test_backup_targets_in_system_folders_are_refused(conn):
+    dom = conn.lookup_by_name("test")
+    xml = ("<domainbackup mode='push'><disks><disk name='vda' type='file'><target file='/etc/vmgui-backup.qcow2'/>"
+           "<driver type='qcow2'/></disk></disks></domainbackup>")
+    with refused(ErrorCode.INVALID_ARG, "backup target /etc/vmgui-backup.qcow2 is in the system folder /etc"):
+        dom.backup_begin(xml)
+    assert not os.path.lexists("/etc/vmgui-backup.qcow2")
+
+
+def test_a_name_taken_before_qemu_img_writes_is_refused_not_truncated(tmp_path):
+    from drivers.diskimage import reserve_new_file
+    taken = Path(_image(tmp_path, "taken.qcow2", b"someone else's"))
+    dangling = tmp_path / "dangling.qcow2"
+    dangling.symlink_to(tmp_path / "target-of-link")
+    for path in (taken, dangling):
+        with refused(ErrorCode.OPERATION_INVALID, f"{path} already exists"):
+            reserve_new_file(str(path))
+    assert taken.read_bytes() == b"someone else's" and not (tmp_path / "target-of-link").exists()
+    fresh = tmp_path / "fresh.qcow2"
+    reserve_new_file(str(fresh))
+    assert fresh.stat().st_size == 0
