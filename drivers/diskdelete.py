@@ -71,21 +71,26 @@ def _open_hosts() -> list[tuple[Any, str]]:
     return list(seen.values())
 
 
-def _identity(path: str) -> tuple[str, tuple[int, int] | None]:
-    """The canonical path and, for an existing file, its (device, inode): aliases agree on one."""
+def _matcher(path: str) -> Callable[[str], bool]:
+    """Whether a domain's file is ``path`` under any name: for an existing file one stat per
+    candidate (symlinks, ``..`` and hard links lead to the same inode); for a missing one
+    (a simulated disk, a file gone) the same normalised path."""
+    norm = os.path.normpath(path)
     try:
-        real = os.path.realpath(path)
+        st = os.stat(path)
     except OSError:
-        real = os.path.normpath(path)
-    try:
-        st = os.stat(real)
-    except OSError:
-        return real, None
-    return real, (st.st_dev, st.st_ino)
+        return lambda other: os.path.normpath(other) == norm
+    inode = (st.st_dev, st.st_ino)
 
-
-def _same(a: tuple[str, tuple[int, int] | None], b: tuple[str, tuple[int, int] | None]) -> bool:
-    return a[0] == b[0] or (a[1] is not None and a[1] == b[1])
+    def same(other: str) -> bool:
+        if other == path:
+            return True
+        try:
+            ost = os.stat(other)
+        except OSError:
+            return False
+        return (ost.st_dev, ost.st_ino) == inode
+    return same
 
 
 def _describe(use: DomainUse, where: str) -> str:
@@ -101,17 +106,16 @@ def defined_users(paths: list[str], ignore: Ignore | None = None,
 
     ``skip``: path -> (lease host, uuid) of VMs already named as lease holders of it.
     """
-    wanted = {p: _identity(p) for p in paths}
+    wanted = {p: _matcher(p) for p in paths}
     found: dict[str, list[tuple[bool, str]]] = {}
     for host, where in _open_hosts():
         for use in host.disk_uses():
             if ignore is not None and ignore.host is host and ignore.uuid == use.uuid:
                 continue
-            ids = [_identity(f) for f in use.files]
-            for path, ident in wanted.items():
+            for path, same in wanted.items():
                 if (host.lease_host, use.uuid) in (skip or {}).get(path, set()):
                     continue
-                if any(_same(ident, other) for other in ids):
+                if any(same(other) for other in use.files):
                     found.setdefault(path, []).append((not use.running, _describe(use, where)))
     return {p: [text for _, text in sorted(users)] for p, users in found.items()}
 

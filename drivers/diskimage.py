@@ -12,6 +12,8 @@ import stat
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from lxml import etree
+
 from .errors import DriverError, ErrorCode, invalid_arg
 
 if TYPE_CHECKING:
@@ -165,6 +167,18 @@ def guest_files(definition: "DomainXML") -> list[tuple[str, str, bool]]:
     found += [(f"/domain/devices/{c.kind}/source/@path", c.path, False)
               for c in definition.char_devices() if c.type == "file" and c.path]
     return found
+
+
+#: The same files as :func:`guest_files`, in one XPath: what the deletion checks read of every
+#: domain of every open host, so it must stay cheap at 10,000 domains.
+_GUEST_FILES = etree.XPath("os/kernel/text() | os/initrd/text() | devices/disk/source/@file"
+                           " | devices/disk/source/@dev | devices/serial[@type='file']/source/@path"
+                           " | devices/console[@type='file']/source/@path")
+
+
+def guest_file_paths(definition: "DomainXML") -> frozenset[str]:
+    """Every host file a definition hands its guest, without where each is named."""
+    return frozenset(str(p).strip() for p in _GUEST_FILES(definition.root) if str(p).strip())
 
 
 def check_guest_files(definition: "DomainXML", code: ErrorCode = ErrorCode.INVALID_XML) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..diskdelete import DomainUse
-from ..diskimage import check_guest_files, guest_files
+from ..diskimage import check_guest_files, guest_file_paths
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode
 from ..flags import (
@@ -278,8 +278,8 @@ class QemuHost(StatefulHost[QDom]):
     def disk_use(self, dom: QDom) -> DomainUse:
         """Every file of the definition, the running one and a transient one being started."""
         vm = dom.live
-        defs = [d for d in (dom.config, dom.shadow, vm.definition if vm is not None else None) if d is not None]
-        files = frozenset(path for d in defs for _, path, _ in guest_files(d))
+        defs = {id(d): d for d in (dom.config, dom.shadow, vm.definition if vm is not None else None) if d is not None}
+        files = frozenset().union(*(guest_file_paths(d) for d in defs.values()))
         return DomainUse(dom.name, dom.uuid, vm is not None, vm.pid if vm is not None else None, files)
 
     # -- persistence ----------------------------------------------------------------

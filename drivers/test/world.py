@@ -15,7 +15,7 @@ from collections.abc import Callable
 from math import sin as _sin
 
 from ..diskdelete import DomainUse
-from ..diskimage import guest_files
+from ..diskimage import guest_file_paths
 from ..domxml import DomainXML
 from ..flags import DomainState
 from ..records import DomainRecord, filter_bits
@@ -125,8 +125,9 @@ class TestHost(StatefulHost[SimDomain]):
         self._next_id = 1
 
     def disk_use(self, dom: SimDomain) -> DomainUse:
-        defs = [d for d in (dom.config, dom.live) if d is not None]
-        files = frozenset(path for d in defs for _, path, _ in guest_files(d))
+        files = guest_file_paths(dom.config)
+        if dom.live is not None and dom.live is not dom.config:
+            files |= guest_file_paths(dom.live)
         return DomainUse(dom.name, dom.uuid, dom.id is not None, None, files)
 
     def next_id(self) -> int:

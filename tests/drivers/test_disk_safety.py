@@ -80,6 +80,14 @@ def test_aliases_of_a_disk_in_use_are_refused_too(conn, tmp_path):
     with refused(ErrorCode.RESOURCE_BUSY, "domain 'user'"):
         conn.delete_disks([str(hard)])
     assert os.path.exists(hard)
+    other = _image(tmp_path, "other.qcow2")
+    (tmp_path / "sub").mkdir()
+    link = tmp_path / "sub" / "by-link.qcow2"
+    link.symlink_to(other)
+    _with_disk(conn, "via-link", str(tmp_path / "sub" / ".." / "sub" / "by-link.qcow2"))
+    with refused(ErrorCode.RESOURCE_BUSY, "domain 'via-link'"):
+        conn.delete_disks([other])
+    assert os.path.exists(other)
 
 
 def test_only_regular_image_files_are_deleted(conn, tmp_path):
