@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 import uuid as uuidlib
 import weakref
 from collections.abc import Callable, Iterable
@@ -54,17 +55,21 @@ class Ignore:
 
 
 _tracked: "weakref.WeakSet[Any]" = weakref.WeakSet()
+_tracked_lock = threading.Lock()
 
 
 def track(conn: Any) -> None:
     """Make an open stateful connection's host (``conn.host``: ``disk_uses()``) known to deletion checks."""
-    _tracked.add(conn)
+    with _tracked_lock:
+        _tracked.add(conn)
 
 
 def _open_hosts() -> list[tuple[Any, str]]:
     """(host, the URI of one open connection to it) for every host of this process, each once."""
+    with _tracked_lock:
+        conns = list(_tracked)
     seen: dict[int, tuple[Any, str]] = {}
-    for conn in list(_tracked):
+    for conn in conns:
         host = getattr(conn, "host", None)
         if host is not None and not conn.closed and id(host) not in seen:
             seen[id(host)] = (host, conn.uri)
