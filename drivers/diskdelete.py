@@ -224,7 +224,10 @@ def delete(paths: Iterable[object], missing: Callable[[str], bool] | None = None
     failed: list[str] = []
     try:
         present = [p for p in checked if os.path.lexists(p)]
-        holder.acquire([Resource.make(p, LeaseMode.EXCLUSIVE) for p in present])
+        try:
+            holder.acquire([Resource.make(p, LeaseMode.EXCLUSIVE) for p in present])
+        except DriverError as exc:  # a VM started with one of them since the check
+            raise DriverError(exc.code, f"nothing was deleted: {exc.message}") from None
         found = refusals(present, ignore_holder=(holder.record.host, holder.record.uuid))
         if found:  # a domain was defined with it meanwhile
             raise _refuse(found)
