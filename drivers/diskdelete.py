@@ -143,17 +143,17 @@ def lease_users(paths: list[str], ignore_holder: tuple[str, str] | None = None
         if ignore_holder is not None and (rec.host, rec.uuid) == ignore_holder:
             continue
         used: set[str] = set()
-        modes: dict[str, str] = {}
+        holding: set[str] = set()
         for lease, held in [(x, True) for x in rec.leases] + [(x, False) for x in rec.registered]:
             for path, names_of_path in keys.items():
                 if names_of_path.intersection(lease.get("keys", ())):
                     used.add(path)
                     if held:
-                        modes[path] = str(lease.get("mode", ""))
+                        holding.add(path)
         for path in used:
             where = names.get(rec.host)
             pid = f"pid {rec.vm_pid}" if rec.vm_pid else f"supervisor pid {rec.supervisor_pid}"
-            how = f" as {modes[path]}" if path in modes else " (registered for it)"
+            how = "" if path in holding else " (paused or arriving by migration: it takes the disk again)"
             who = (f"VM '{rec.name}' (uuid {rec.uuid}, {pid}, running on {where})" if where
                    else rec.describe())
             found.setdefault(path, {})[(rec.host, rec.uuid)] = who + how
