@@ -125,6 +125,24 @@ def defined_users(paths: list[str], ignore: Ignore | None = None,
     return {p: [text for _, text in sorted(users)] for p, users in found.items()}
 
 
+#: Drivers that launch VMs name the place a lease holder runs on: (holder host name, VM pid) -> a URI, or None.
+_placers: list[Callable[[str, int | None], str | None]] = []
+
+
+def add_placer(place: Callable[[str, int | None], str | None]) -> None:
+    """How a driver recognises its own VMs in lease records (also of roots no connection has open)."""
+    if place not in _placers:
+        _placers.append(place)
+
+
+def _place(host_name: str, vm_pid: int | None) -> str | None:
+    for place in list(_placers):
+        where = place(host_name, vm_pid)
+        if where:
+            return where
+    return None
+
+
 def _lease_host_names() -> dict[str, str]:
     """Lock-manager host name -> the URI of an open root that launches its VMs under that name."""
     return {host.lease_host: where for host, where in _open_hosts() if getattr(host, "lease_host", None)}
@@ -151,7 +169,7 @@ def lease_users(paths: list[str], ignore_holder: tuple[str, str] | None = None
                     if held:
                         holding.add(path)
         for path in used:
-            where = names.get(rec.host)
+            where = names.get(rec.host) or _place(rec.host, rec.vm_pid)
             pid = f"pid {rec.vm_pid}" if rec.vm_pid else f"supervisor pid {rec.supervisor_pid}"
             how = "" if path in holding else " (paused or arriving by migration: it takes the disk again)"
             who = (f"VM '{rec.name}' (uuid {rec.uuid}, {pid}, running on {where})" if where

@@ -43,7 +43,8 @@ def test_a_disk_the_running_vm_of_another_root_writes_is_never_deleted(env, linu
 
     # with root A's connection closed, only the lock manager knows: still refused, the holder named
     root_a.close()
-    with h.refused(ErrorCode.RESOURCE_BUSY, f"VM 'deb' (uuid {running.uuid}, pid {pid}"):
+    with h.refused(ErrorCode.RESOURCE_BUSY, f"VM 'deb' (uuid {running.uuid}, pid {pid}, running on "
+                                            f"qemu:///embed?root={env.root('A')})"):
         root_b.delete_disks([disk])
     assert os.stat(disk).st_ino == inode, "the very file the guest writes is still there"
 
