@@ -110,9 +110,12 @@ def locally_visible(path: str) -> bool | None:
 #: Folders of the operating system itself: a guest never gets their files as disks (as root it
 #: could rewrite /etc/shadow or /boot), and nothing a driver writes goes there.
 SYSTEM_DIRS = ("/etc", "/boot", "/usr", "/proc", "/sys", "/bin", "/sbin", "/lib", "/lib32", "/lib64")
-#: What a boot file (kernel, initrd) may come from: distributions install kernels in /boot and
-#: firmware in /usr, and QEMU only reads them; configuration and kernel state stay out.
+#: Where a boot file (kernel, initrd) may not come from: distributions install kernels in /boot
+#: and firmware in /usr, and QEMU only reads them; configuration and kernel state stay out.
 BOOT_FILE_REFUSED_DIRS = ("/etc", "/proc", "/sys")
+#: Where a read-only disk or CD-ROM may not come from: images shipped in /usr (driver ISOs) are
+#: public; /boot holds root-only files (System.map) besides kernels.
+READ_ONLY_REFUSED_DIRS = ("/etc", "/boot", "/proc", "/sys")
 
 
 def _under(real: str, dirs: tuple[str, ...]) -> str | None:
@@ -145,11 +148,11 @@ def _not_a_file(real: str) -> str | None:
     return None
 
 
-def unsafe_source(path: str, boot_file: bool = False) -> str | None:
-    """Why a guest must not get ``path`` (a disk, a serial log, or with ``boot_file`` a kernel or
-    initrd), or None: a system file, or a device node other than a block device (/dev/null,
-    /dev/zero, /dev/mem). Block devices, under /dev or elsewhere, are legitimate disks."""
-    top = system_location(path, BOOT_FILE_REFUSED_DIRS if boot_file else SYSTEM_DIRS)
+def unsafe_source(path: str, refused_dirs: tuple[str, ...] = SYSTEM_DIRS) -> str | None:
+    """Why a guest must not get ``path`` (a disk, a serial log, a kernel), or None: a file in one
+    of ``refused_dirs`` (system files; fewer for what QEMU only reads), or a device node other
+    than a block device (/dev/null, /dev/zero, /dev/mem). Block devices are legitimate disks."""
+    top = system_location(path, refused_dirs)
     real = os.path.realpath(path)
     shown = path if real == path else f"{path} (which is {real})"
     if top is not None:
@@ -158,13 +161,14 @@ def unsafe_source(path: str, boot_file: bool = False) -> str | None:
     return f"{shown} is {why}" if why else None
 
 
-def guest_files(definition: "DomainXML") -> list[tuple[str, str, bool]]:
-    """(element path, file, is a boot file) of every host file a definition hands its guest."""
-    found = [(f"/domain/os/{tag}", path, True)
+def guest_files(definition: "DomainXML") -> list[tuple[str, str, tuple[str, ...]]]:
+    """(element path, file, folders it may not come from) of every host file a definition hands its guest."""
+    found = [(f"/domain/os/{tag}", path, BOOT_FILE_REFUSED_DIRS)
              for tag, path in (("kernel", definition.kernel), ("initrd", definition.initrd)) if path]
-    found += [(f"/domain/devices/disk[{i + 1}]/source", d.source, False)
+    found += [(f"/domain/devices/disk[{i + 1}]/source", d.source,
+               READ_ONLY_REFUSED_DIRS if d.readonly or d.device == "cdrom" else SYSTEM_DIRS)
               for i, d in enumerate(definition.disks()) if d.source]
-    found += [(f"/domain/devices/{c.kind}/source/@path", c.path, False)
+    found += [(f"/domain/devices/{c.kind}/source/@path", c.path, SYSTEM_DIRS)
               for c in definition.char_devices() if c.type == "file" and c.path]
     return found
 
@@ -187,9 +191,9 @@ def check_guest_files(definition: "DomainXML", code: ErrorCode = ErrorCode.INVAL
     Asked at define (INVALID_XML, the element named) and again at every start
     (``code`` OPERATION_INVALID): a symlink may point elsewhere by then.
     """
-    for where, path, boot in guest_files(definition):
+    for where, path, refused_dirs in guest_files(definition):
         if not os.path.isabs(path):
             continue  # the drivers' own checks name relative paths
-        why = unsafe_source(path, boot_file=boot)
+        why = unsafe_source(path, refused_dirs)
         if why:
             raise DriverError(code, f"{where}: {why}")

@@ -218,6 +218,20 @@ def test_a_disk_swapped_for_a_link_into_etc_is_refused_at_start(conn, tmp_path):
     assert not dom.is_active()
 
 
+def test_a_read_only_image_may_come_from_usr_but_never_from_etc_or_boot(conn):
+    xml = DomainXML.new("iso", 65536, 1)
+    xml.add_disk(Disk("sda", device="cdrom", source="/usr/share/virtio-win/virtio-win.iso", bus="sata"))
+    xml.add_disk(Disk("vdb", source="/usr/share/images/tools.img", readonly=True))
+    conn.define_xml(xml.to_string()).undefine()
+    for source in ("/etc/shadow", "/boot/System.map-6.1"):
+        xml = DomainXML.new("iso", 65536, 1)
+        xml.add_disk(Disk("sda", device="cdrom", source=source, bus="sata"))
+        with refused(ErrorCode.INVALID_XML, f"{source} is a system file"):
+            conn.define_xml(xml.to_string())
+    with refused(ErrorCode.INVALID_XML, "is a system file (under /usr)"):
+        _with_disk(conn, "writable", "/usr/share/images/tools.img")
+
+
 def test_boot_files_may_come_from_boot_but_never_from_etc(conn):
     xml = DomainXML.new("direct", 65536, 1)
     xml.set_direct_boot("/boot/vmlinuz-6.1", "/boot/initrd.img-6.1")
