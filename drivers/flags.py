@@ -248,6 +248,7 @@ class Feature(enum.IntEnum):
     SERIAL_CONSOLE = 108
     SCREENSHOT = 109
     RENAME = 110  # Domain.rename (libvirt: virDomainRename)
+    DELETE_DISKS = 111  # Connection.delete_disks / check_delete_disks
 
 
 class EventType(enum.IntEnum):

@@ -16,6 +16,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..diskimage import reserve_new_file
 from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import JobFlags, JobOperation
 from ..jobs import Job
@@ -122,13 +123,12 @@ def start(host: QemuHost, vm: LiveVM, spec: BackupDef, nodes: dict[str, Any],
         total = sum(sizes.values())
         job.progress(0, total)
         for disk in spec.disks:
-            if os.path.lexists(disk.target):
-                raise DriverError(ErrorCode.OPERATION_INVALID, f"backup target {disk.target} already exists")
+            reserve_new_file(disk.target)  # a file that appeared since the request is refused, never truncated
+            created.append(disk.target)
             # qcow2 metadata laid out up front: the copy then never stops to allocate clusters
             opts = ["-o", "preallocation=metadata"] if disk.format == "qcow2" else []
             storage.run(["create", "-q", "-f", disk.format, *opts, disk.target, str(sizes[disk.name])],
                         f"creating backup target {disk.target}")
-            created.append(disk.target)
         job.raise_if_cancelled()
         actions = []
         for disk in spec.disks:

@@ -22,6 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import diskdelete
+from ..diskdelete import DomainUse
+from ..diskimage import check_guest_files, guest_file_paths
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode
 from ..flags import (
@@ -201,7 +204,8 @@ class QemuHost(StatefulHost[QDom]):
         self._ids = itertools.count(1)
         self.refs = 0
         self.closed = False
-        self.host_key = f"{socket.gethostname() or 'localhost'}-{layout.key}"
+        self.host_key = lease_host_key(layout)
+        self.lease_host = self.host_key
         self._lockspace: Any = None
         self._owner_fd: int | None = None
         #: forks supervisors fast; started once the root has domains (see warm_up)
@@ -271,6 +275,13 @@ class QemuHost(StatefulHost[QDom]):
 
     def next_id(self) -> int:
         return next(self._ids)
+
+    def disk_use(self, dom: QDom) -> DomainUse:
+        """Every file of the definition, the running one and a transient one being started."""
+        vm = dom.live
+        defs = {id(d): d for d in (dom.config, dom.shadow, vm.definition if vm is not None else None) if d is not None}
+        files = frozenset().union(*(guest_file_paths(d) for d in defs.values()))
+        return DomainUse(dom.name, dom.uuid, vm is not None, vm.pid if vm is not None else None, files)
 
     # -- persistence ----------------------------------------------------------------
     def save_config(self, dom: QDom) -> None:
@@ -497,6 +508,7 @@ class QemuHost(StatefulHost[QDom]):
     def launch(self, dom: QDom, definition: DomainXML, *, paused: bool = False, incoming: str | None = None,
                register_only: bool = False, extra_args: list[str] | None = None) -> LiveVM:
         """Start QEMU for ``dom`` under a lock supervisor and connect QMP (no state change yet)."""
+        check_guest_files(definition, ErrorCode.OPERATION_INVALID)  # a symlink may point elsewhere by now
         lay = self.layout
         qmp = lay.socket(dom.uuid, "qmp")
         vnc = lay.socket(dom.uuid, "vnc")
@@ -728,6 +740,25 @@ def drop_runtime_sockets(definition: DomainXML) -> None:
         if sock and sock.startswith(base) and os.path.basename(os.path.dirname(sock)).startswith("q-"):
             del el.attrib["socket"]
 
+
+def lease_host_key(layout: RootLayout) -> str:
+    """The host name a root's VMs hold their leases under: two roots are two hosts."""
+    return f"{socket.gethostname() or 'localhost'}-{layout.key}"
+
+
+def place_lease_holder(host_name: str, vm_pid: int | None) -> str | None:
+    """The URI of the root a lease holder's QEMU runs in (it runs with the root as its working
+    directory), checked against the holder's host name; None when it is not one of ours."""
+    if not vm_pid or not host_name.startswith(f"{socket.gethostname() or 'localhost'}-"):
+        return None
+    try:
+        root = os.readlink(f"/proc/{vm_pid}/cwd")
+    except OSError:
+        return None
+    return f"qemu:///embed?root={root}" if lease_host_key(RootLayout(Path(root))) == host_name else None
+
+
+diskdelete.add_placer(place_lease_holder)
 
 _hosts_lock = threading.Lock()
 _hosts: dict[Path, QemuHost] = {}

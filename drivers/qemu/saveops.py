@@ -4,8 +4,10 @@ from __future__ import annotations
 import os
 import tempfile
 
+from ..diskimage import already_exists
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode
+from ..fsutil import publish_new
 from ..flags import (
     DomainState, PausedReason, ResumedDetail, RunningReason, ShutoffReason, StartedDetail,
     StoppedDetail, SuspendedDetail,
@@ -45,7 +47,10 @@ def save_to(host: QemuHost, dom: QDom, path: str, job: Job, flags: int) -> None:
         os.fsync(fd)
         os.close(fd)
         fd = -1
-        os.replace(tmp, path)
+        try:
+            publish_new(tmp, path)
+        except FileExistsError:
+            raise already_exists(path) from None
         ok = True
     finally:
         if fd >= 0:

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from typing import Any
 
+from ..diskimage import reserve_new_file
 from ..errors import DriverError, ErrorCode
 from ..flags import DiskCreateFlags
 from ..jobs import Job
@@ -61,11 +62,15 @@ def create(job: Job, path: str, size: int, fmt: str, preallocate: bool) -> None:
         else:
             job.steps(0, 1)
     report(0)
+    reserve_new_file(path)  # a file that appeared since the request is refused, never truncated
     try:
         proc = subprocess.Popen([qemu_img(), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
-    except OSError as exc:
-        raise DriverError(ErrorCode.OPERATION_FAILED, f"cannot run qemu-img: {exc.strerror}") from None
+    except BaseException as exc:
+        os.unlink(path)
+        if isinstance(exc, OSError):
+            raise DriverError(ErrorCode.OPERATION_FAILED, f"cannot run qemu-img: {exc.strerror}") from None
+        raise
     job.on_cancel(proc.kill)
     try:
         while proc.poll() is None:

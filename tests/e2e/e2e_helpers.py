@@ -37,6 +37,16 @@ def wait_heartbeat(path: Path | str, above: int, timeout: float = 20.0) -> int:
     raise AssertionError(f"no heartbeat above {above} in {path} within {timeout} s (last {heartbeat(path)})")
 
 
+def wait_until(cond, timeout: float = 60.0) -> bool:  # noqa: ANN001
+    """Poll ``cond()`` until it is true (True) or ``timeout`` s passed (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def boots(path: Path | str) -> int:
     try:
         return Path(path).read_bytes().count(b"BOOT mem=")
