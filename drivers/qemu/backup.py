@@ -196,10 +196,6 @@ def follow(host: QemuHost, dom: Any, vm: LiveVM, job: Job, job_ids: list[str], a
                     pending.discard(jid)
                     if info.get("error"):
                         errors.append(f"{jid}: {info['error']}")
-                    try:
-                        vm.execute("job-dismiss", {"id": jid})
-                    except DriverError:
-                        pass
             job.progress(min(current, total), total)
             if pending:
                 if host.leaving.is_set() and not job.cancel_requested:
@@ -212,10 +208,16 @@ def follow(host: QemuHost, dom: Any, vm: LiveVM, job: Job, job_ids: list[str], a
         job.raise_if_cancelled()
         if errors:
             raise DriverError(ErrorCode.OPERATION_FAILED, "backup failed: " + "; ".join(errors))
+        # QEMU copied every disk: from here on a successor finishes the backup rather than removing it
+        _note(host, dom, vm, {**vm.job_note, "copied": True})
+        for jid in job_ids:
+            try:
+                vm.execute("job-dismiss", {"id": jid})
+            except DriverError:
+                pass
         _delete_nodes(vm, added)
         added = []
-        for part, final in targets:  # durable before we say "completed" (one fsync, not QEMU's ordered flushes)
-            partfiles.publish(part, final, replace=False)
+        publish(targets)
         ok = True
     finally:
         if not left:
@@ -232,6 +234,21 @@ def follow(host: QemuHost, dom: Any, vm: LiveVM, job: Job, job_ids: list[str], a
             _note(host, dom, vm, {})
 
 
+def publish(targets: list[tuple[str, str]]) -> None:
+    """Give the copies of a backup QEMU completed their final names (durable first: one fsync each).
+
+    A copy no longer under its temporary name was published before (by a process that then died).
+    """
+    for part, final in targets:
+        if os.path.exists(part) or not os.path.exists(final):
+            partfiles.publish(part, final, replace=False)
+
+
+def noted_targets(note: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (.part file, final name) pairs a backup's note in the state file lists."""
+    return [(str(pair[0]), str(pair[1])) for pair in (note.get("targets") or {}).values()]
+
+
 def adopt(host: QemuHost, dom: Any, vm: LiveVM) -> set[str]:
     """Take over the backup a closed connection or a dead process left running in QEMU (on re-attach).
 
@@ -241,7 +258,7 @@ def adopt(host: QemuHost, dom: Any, vm: LiveVM) -> set[str]:
     can be taken over; the ids of QEMU's jobs taken over are returned.
     """
     from .guard import guard_worker
-    note = vm.job_note if vm.job_note.get("kind") == "backup" else {}
+    note = vm.job_note if vm.job_note.get("kind") == "backup" and not vm.job_note.get("copied") else {}
     key = str(note.get("key", ""))
     noted = {str(dev): (str(pair[0]), str(pair[1])) for dev, pair in (note.get("targets") or {}).items()}
     job_ids = [jid for jid in (str(j.get("id")) for j in vm.execute("query-jobs"))

@@ -66,8 +66,12 @@ def reattached(host: QemuHost, dom: QDom, vm: LiveVM) -> None:
         if adopted:
             log.info("'%s': took over backup job(s) %s of a previous process", dom.name, sorted(adopted))
         _cancel_qemu_jobs(vm, adopted)
-        _drop_backup_nodes(vm, adopted)
-        if kind == "backup" and not adopted:
+        copied = kind == "backup" and bool(note.get("copied"))
+        _drop_backup_nodes(vm, adopted, {part for part, _ in backup.noted_targets(note)} if copied else set())
+        if copied:
+            _forget(host, dom, vm)
+            _finish_backup(host, dom, note)
+        elif kind == "backup" and not adopted:
             gone = _discard_backup(note)
             _forget(host, dom, vm)
             report(host, dom, JobOperation.BACKUP,
@@ -97,6 +101,8 @@ def vm_gone(host: QemuHost, dom: QDom, data: dict[str, Any]) -> None:
         gone = [str(note["part"])] if note.get("part") and partfiles.discard(str(note["part"])) else []
         report(host, dom, JobOperation.SAVE, f"the save of '{dom.name}' was interrupted and its QEMU process "
                                              f"ended; the unfinished image was removed{_listed(gone)}")
+    elif kind == "backup" and note.get("copied"):
+        _finish_backup(host, dom, note)
     elif kind == "backup":
         report(host, dom, JobOperation.BACKUP, f"the backup of '{dom.name}' was interrupted: its VM stopped "
                                                f"before the copy was complete; the unfinished copies were "
@@ -108,7 +114,17 @@ def vm_gone(host: QemuHost, dom: QDom, data: dict[str, Any]) -> None:
 
 def _discard_backup(note: dict[str, Any]) -> list[str]:
     """Remove the .part files of a backup note; the ones that were there."""
-    return [str(pair[0]) for pair in (note.get("targets") or {}).values() if partfiles.discard(str(pair[0]))]
+    return [part for part, _ in backup.noted_targets(note) if partfiles.discard(part)]
+
+
+def _finish_backup(host: QemuHost, dom: QDom, note: dict[str, Any]) -> None:
+    """QEMU had copied every disk when the process died: the copies get their final names."""
+    try:
+        backup.publish(backup.noted_targets(note))
+    except DriverError as exc:
+        report(host, dom, JobOperation.BACKUP, f"the backup of '{dom.name}' was copied but not stored: {exc.message}")
+        return
+    report(host, dom, JobOperation.BACKUP, None)
 
 
 def _listed(paths: list[str]) -> str:
@@ -148,8 +164,8 @@ def _cancel_qemu_jobs(vm: LiveVM, adopted: set[str]) -> None:
             pass
 
 
-def _drop_backup_nodes(vm: LiveVM, adopted: set[str]) -> None:
-    """Detach the target nodes of backups not taken over and remove their (unfinished) files."""
+def _drop_backup_nodes(vm: LiveVM, adopted: set[str], keep: set[str]) -> None:
+    """Detach the target nodes of backups not taken over and remove their files (but those in ``keep``)."""
     busy = {f"bk{jid[len('backup'):]}" for jid in adopted}
     for node in vm.execute("query-named-block-nodes", {"flat": True}):
         name = str(node.get("node-name", ""))
@@ -159,7 +175,7 @@ def _drop_backup_nodes(vm: LiveVM, adopted: set[str]) -> None:
                 vm.execute("blockdev-del", {"node-name": name})
             except DriverError:
                 continue
-            if target and os.path.isabs(str(target)):
+            if target and os.path.isabs(str(target)) and str(target) not in keep:
                 unlink(str(target))
 
 
