@@ -431,6 +431,8 @@ class QemuHost(StatefulHost[QDom]):
             vm.ending = (int(ShutoffReason.FAILED), int(StoppedDetail.FAILED))
             self.kill(vm, 5)
             self.finish_stop(dom, vm, ShutoffReason.FAILED, StoppedDetail.FAILED)
+            from . import recovery
+            recovery.report(self, dom, JobOperation.MIGRATION_IN, recovery.incoming_lost(dom.name, "was stopped"))
             return
         self.cleanup_orphans(dom, vm)
         self.sync_status(dom, vm, emit=False)

@@ -97,7 +97,9 @@ def vm_gone(host: QemuHost, dom: QDom, data: dict[str, Any]) -> None:
     """A VM ended while no process watched it: remove what its interrupted job left unfinished."""
     note = data.get("job_note") or {}
     kind = note.get("kind")
-    if kind == "save":
+    if data.get("incoming"):
+        report(host, dom, JobOperation.MIGRATION_IN, incoming_lost(dom.name, "had stopped"))
+    elif kind == "save":
         gone = [str(note["part"])] if note.get("part") and partfiles.discard(str(note["part"])) else []
         report(host, dom, JobOperation.SAVE, f"the save of '{dom.name}' was interrupted and its QEMU process "
                                              f"ended; the unfinished image was removed{_listed(gone)}")
@@ -110,6 +112,12 @@ def vm_gone(host: QemuHost, dom: QDom, data: dict[str, Any]) -> None:
     elif kind in _OPERATION:
         report(host, dom, _OPERATION[kind], f"the {operation_text(_OPERATION[kind])} of '{dom.name}' was "
                                             "interrupted and its QEMU process ended")
+
+
+def incoming_lost(name: str, what_happened: str) -> str:
+    """How an incoming migration that was never handed over ends."""
+    return f"the incoming migration of '{name}' was interrupted before the guest was handed over; its copy " \
+           f"here {what_happened}"
 
 
 def _discard_backup(note: dict[str, Any]) -> list[str]:
@@ -223,19 +231,24 @@ def _settle_save(host: QemuHost, dom: QDom, vm: LiveVM, note: dict[str, Any]) ->
     image = part if os.path.exists(part) else path
     complete = status == "completed" and host.query_status(vm) == "postmigrate" and bool(path) and \
         os.path.exists(image) and os.path.getsize(image) > saveimg.DATA_OFFSET
+    why = "QEMU had not finished it"
     if complete:
-        from .saveops import stop_saved
-        if image == part:
-            partfiles.publish(part, path, replace=True)
-        _forget(host, dom, vm)
-        stop_saved(host, dom, vm, bool(note.get("managed")))
-        report(host, dom, JobOperation.SAVE, None)
-        return
+        try:
+            if image == part:
+                partfiles.publish(part, path, replace=True)
+        except DriverError as exc:
+            why = f"QEMU had finished it but the image could not be stored ({exc.message})"
+        else:
+            from .saveops import stop_saved
+            _forget(host, dom, vm)
+            stop_saved(host, dom, vm, bool(note.get("managed")))
+            report(host, dom, JobOperation.SAVE, None)
+            return
     partfiles.discard(part)
     _forget(host, dom, vm)
     outcome = _resume_if(host, dom, vm, bool(note.get("was_running")),
                          (int(RunningReason.SAVE_CANCELED), int(ResumedDetail.UNPAUSED)))
-    report(host, dom, JobOperation.SAVE, f"the save of '{dom.name}' was interrupted before QEMU finished it; "
+    report(host, dom, JobOperation.SAVE, f"the save of '{dom.name}' was interrupted and {why}; "
                                          f"the unfinished image was removed and the guest {outcome}")
 
 

@@ -5,7 +5,7 @@ Run by test_qemu_interrupted_jobs.py as ``python interrupted_child.py JSON``, JS
 (where to wait: ``progress`` once ``fraction`` of the job is done, or ``before_stream``,
 ``before_publish``, ``before_finish``, ``before_confirm``, the driver step it waits in front
 of), ``speed`` (bytes/s the copy is throttled to), ``target`` (save image or backup target),
-``dest_uri`` (migration). It prints ``stopped`` once there and sleeps until killed.
+``dest_uri`` and ``live`` (migration, live unless false). It prints ``stopped`` once there and sleeps until killed.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 import drivers
-from drivers import JobFlags, MigrateFlags
+from drivers import DriverError, JobFlags, MigrateFlags
 from drivers.qemu import migration, partfiles, streams
 
 
@@ -65,14 +65,22 @@ def main(spec: dict[str, Any]) -> None:
     else:
         dest = drivers.open(spec["dest_uri"])
         params = {"bandwidth": spec["speed"] / (1 << 20)} if spec.get("speed") else {}
-        threading.Thread(target=dom.migrate, args=(dest, MigrateFlags.LIVE, params), daemon=True).start()
+        flags = MigrateFlags.LIVE if spec.get("live", True) else MigrateFlags(0)
+        threading.Thread(target=dom.migrate, args=(dest, flags, params), daemon=True).start()
         job_id = 0
     if stop == "progress":
-        while True:
-            info = dom.get_job_info(job_id)
-            if info.total and info.processed >= spec["fraction"] * info.total:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                info = dom.get_job_info(job_id)
+            except DriverError:  # the migration thread has not begun its job yet
+                info = None
+            if info is not None and info.total and info.processed >= spec["fraction"] * info.total:
                 break
             time.sleep(0.02)
+        else:
+            print(f"{spec['job']} never got {spec['fraction']:.0%} done", flush=True)
+            return
     elif not reached.wait(120):
         print(f"never reached {stop}", flush=True)
         return

@@ -54,11 +54,14 @@ def _boot(env, name: str, work: str, disk: str, root: str = "root") -> None:  # 
     conn.close()
 
 
-def _leases_held(env, disk: str) -> None:  # noqa: ANN001
-    """A VM of another root cannot start on ``disk``: the recovered guest still holds its lease."""
+def _leases_held(env, disk: str, holder: str) -> None:  # noqa: ANN001
+    """A VM of another root is refused ``disk`` by the lease check: VM ``holder`` still holds its lease.
+
+    (QEMU's own image locks would refuse it too, but only on this machine and only while the image is active.)
+    """
     other = env.open("other")
     try:
-        with h.refused(ErrorCode.RESOURCE_BUSY, disk):
+        with h.refused(ErrorCode.RESOURCE_BUSY, f"{disk} is in use by VM '{holder}'"):
             other.define_xml(env.xml("intruder", disks=[{"path": disk}])).create()
     finally:
         other.close()
@@ -114,7 +117,7 @@ def test_an_interrupted_save_is_rolled_back_midway_and_finished_once_qemu_comple
     _no_part_files(env.base)
     _outcome(conn, JobOperation.SAVE, JobState.FAILED, "the guest runs again")
     env.guest("sv").wait_ram_ok(1)
-    _leases_held(env, disk)
+    _leases_held(env, disk, "sv")
     conn.close()
 
     # near the end: QEMU completed the stream, the image was not renamed yet: the save is finished
@@ -130,7 +133,7 @@ def test_an_interrupted_save_is_rolled_back_midway_and_finished_once_qemu_comple
     assert env.guest("sv").boots() == 1, "the guest went on from its saved memory, it did not boot again"
     env.guest("sv").wait_ram_ok(2)
     assert env.guest("sv").ram_checks()[0] > ram_ok
-    _leases_held(env, disk)
+    _leases_held(env, disk, "sv")
 
 
 def test_an_interrupted_managed_save_is_rolled_back_early_and_finished_when_qemu_completed_alone(env, linux_guest):
@@ -146,7 +149,7 @@ def test_an_interrupted_managed_save_is_rolled_back_early_and_finished_when_qemu
     _no_part_files(domains)
     _outcome(conn, JobOperation.SAVE, JobState.FAILED, "the unfinished image was removed")
     env.guest("ms").wait_ram_ok(1)
-    _leases_held(env, disk)
+    _leases_held(env, disk, "ms")
     conn.close()
 
     # midway, then QEMU completes the stream while no process watches: finished on the next open
@@ -163,7 +166,7 @@ def test_an_interrupted_managed_save_is_rolled_back_early_and_finished_when_qemu
     assert dom.state()[0] == DomainState.RUNNING and not dom.has_managed_save()
     assert env.guest("ms").boots() == 1
     env.guest("ms").wait_ram_ok(2)
-    _leases_held(env, disk)
+    _leases_held(env, disk, "ms")
 
 
 def test_an_interrupted_migration_leaves_the_guest_running_with_its_leases_on_one_side(env, linux_guest):
@@ -180,8 +183,9 @@ def test_an_interrupted_migration_leaves_the_guest_running_with_its_leases_on_on
     _outcome(src, JobOperation.MIGRATION_OUT, JobState.FAILED, "the guest runs again here")
     dst = env.open("b")
     assert not [d for d in dst.list_all_domains() if d.is_active()], "the half-migrated copy was stopped"
+    _outcome(dst, JobOperation.MIGRATION_IN, JobState.FAILED, "interrupted before the guest was handed over")
     guest.wait_ram_ok(1)
-    _leases_held(env, disk)
+    _leases_held(env, disk, "mg")
     src.close()
     dst.close()
 
@@ -189,17 +193,20 @@ def test_an_interrupted_migration_leaves_the_guest_running_with_its_leases_on_on
     _interrupt(env, **move, stop="before_finish")
     dst = env.open("b")  # the destination first, this time: its paused copy without leases is dropped
     assert not [d for d in dst.list_all_domains() if d.is_active()]
+    _outcome(dst, JobOperation.MIGRATION_IN, JobState.FAILED, "interrupted before the guest was handed over")
     src = env.open("a")
     dom = src.lookup_by_name("mg")
     assert dom.state()[0] == DomainState.RUNNING
     _outcome(src, JobOperation.MIGRATION_OUT, JobState.FAILED, "the guest runs again here")
     guest.wait_ram_ok(1)
-    _leases_held(env, disk)
+    _leases_held(env, disk, "mg")
     src.close()
     dst.close()
 
-    # the destination runs the guest with its leases, the source was not stopped yet: it stops as migrated
-    _interrupt(env, **move, stop="before_confirm")
+    # the destination runs the guest with its leases, the source was not stopped yet: it stops as migrated.
+    # The guest is paused while it streams: QEMU 7.2 under TCG sometimes damages the memory of a guest
+    # running this workload on arrival of a *live* migration, with or without this driver.
+    _interrupt(env, **move, stop="before_confirm", live=False)
     src = env.open("a")
     assert src.lookup_by_name("mg").state() == (DomainState.SHUTOFF, ShutoffReason.MIGRATED)
     _outcome(src, JobOperation.MIGRATION_OUT, JobState.COMPLETED)
@@ -207,7 +214,7 @@ def test_an_interrupted_migration_leaves_the_guest_running_with_its_leases_on_on
     assert dst.lookup_by_name("mg").state()[0] == DomainState.RUNNING
     assert guest.boots() == 1
     guest.wait_ram_ok(2)
-    _leases_held(env, disk)
+    _leases_held(env, disk, "mg")
 
 
 def test_an_interrupted_backup_is_taken_over_or_removed_never_left_under_its_name(env, linux_guest):
@@ -239,7 +246,7 @@ def test_an_interrupted_backup_is_taken_over_or_removed_never_left_under_its_nam
     assert dom.get_job_info(info.id).state is JobState.COMPLETED, dom.get_job_info(info.id).error
     _no_part_files(env.base)
     records_whole(first, synced)
-    _leases_held(env, disk)
+    _leases_held(env, disk, "bk")
     conn.close()
 
     # near the end: QEMU finished copying, the target was not renamed yet: the next process completes it
@@ -251,7 +258,7 @@ def test_an_interrupted_backup_is_taken_over_or_removed_never_left_under_its_nam
     assert dom.get_job_info().state is JobState.COMPLETED, dom.get_job_info().error
     _no_part_files(env.base)
     records_whole(second, synced)
-    _leases_held(env, disk)
+    _leases_held(env, disk, "bk")
     pid = dom.qemu_pid()
     conn.close()
 
