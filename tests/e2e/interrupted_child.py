@@ -2,10 +2,10 @@
 
 Run by test_qemu_interrupted_jobs.py as ``python interrupted_child.py JSON``, JSON holding:
 ``uri``, ``name`` (a running domain), ``job`` (save, managed_save, backup, migrate), ``stop``
-(where to wait: ``progress`` once ``fraction`` of the job is done, or ``before_stream``,
-``before_publish``, ``before_finish``, ``before_confirm``, the driver step it waits in front
-of), ``speed`` (bytes/s the copy is throttled to), ``target`` (save image or backup target),
-``dest_uri`` and ``live`` (migration, live unless false). It prints ``stopped`` once there and sleeps until killed.
+(where to wait: ``progress`` once ``fraction`` of the job is done, or in front of a driver step:
+``before_stream``, ``before_transaction``, ``before_publish``, ``before_finish``, ``before_confirm``),
+``speed`` (bytes/s the copy is throttled to), ``target`` (save image), ``backup_xml``, ``dest_uri``
+and ``live`` (migration, live unless false). It prints ``stopped`` once there and sleeps until killed.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import Any
 
 import drivers
 from drivers import DriverError, JobFlags, MigrateFlags
-from drivers.qemu import migration, partfiles, streams
+from drivers.qemu import backup, migration, partfiles, streams
 
 
 def _halt_before(module: Any, name: str, reached: threading.Event, when: Any = None) -> None:
@@ -44,6 +44,8 @@ def main(spec: dict[str, Any]) -> None:
     stop = spec["stop"]
     if stop == "before_stream":
         _halt_before(streams, "run_outgoing", reached)
+    elif stop == "before_transaction":
+        _halt_before(backup, "_with_perf", reached)
     elif stop == "before_publish":
         _halt_before(partfiles, "publish", reached)
     elif stop == "before_finish":
