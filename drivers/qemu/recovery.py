@@ -46,7 +46,7 @@ _OPERATION = {"save": JobOperation.SAVE, "migration": JobOperation.MIGRATION_OUT
 def report(host: QemuHost, dom: QDom, operation: JobOperation, failure: str | None) -> None:
     """Record how an interrupted job ended as a finished job of this process (and log it)."""
     if failure is None:
-        log.info("'%s': an interrupted %s job was finished", dom.name, operation.name.lower())
+        log.info("'%s': the interrupted %s was finished", dom.name, operation_text(operation))
     else:
         log.warning("'%s': %s", dom.name, failure)
     try:
