@@ -226,9 +226,10 @@ class QemuDomain(StatefulDomain):
             assert vm is not None
             if pause:
                 vm.pause_hint = (int(PausedReason.USER), int(SuspendedDetail.PAUSED))
-            else:
-                vm.resume_hint = (int(RunningReason.UNPAUSED), int(ResumedDetail.UNPAUSED))
-        vm.execute("stop" if pause else "cont")
+        if not pause:
+            self._host.run_guest(dom, vm, (int(RunningReason.UNPAUSED), int(ResumedDetail.UNPAUSED)))
+            return
+        vm.execute("stop")
         self._host.sync_status(dom, vm)
 
     def undefine(self, flags: int = 0) -> None:
@@ -286,13 +287,8 @@ class QemuDomain(StatefulDomain):
         host = self._host
         path = str(host.layout.managed_save(dom.uuid))
 
-        def worker(job: Job) -> None:
-            saveops.save_to(host, dom, path, job, flags)
-            with host.lock:
-                dom.managed_save = True
-                dom.touch()
-
-        return self._conn.run_job(job, worker, bool(flags & JobFlags.ASYNC))
+        return self._conn.run_job(job, lambda job: saveops.save_to(host, dom, path, job, flags, managed=True),
+                                  bool(flags & JobFlags.ASYNC))
 
     def managed_save_remove(self) -> None:
         with self._host.lock:

@@ -70,10 +70,15 @@ def make_qcow2(path: Path, size_mib: int = 16, fill_mib: int = 0) -> str:
     return str(path)
 
 
-def backup_xml(target: str, dev: str = "vda", fmt: str = "qcow2") -> str:
-    """A push backup of disk ``dev`` to a new image ``target``."""
+def backup_xml(target: Path | str, dev: str = "vda", fmt: str = "qcow2") -> str:
+    """A push backup of disk ``dev`` to ``target``."""
     return (f"<domainbackup mode='push'><disks><disk name='{dev}' type='file'><target file='{target}'/>"
             f"<driver type='{fmt}'/></disk></disks></domainbackup>")
+
+
+def part_files(target: Path) -> list[Path]:
+    """The temporary files a save or backup to ``target`` writes until it completes."""
+    return sorted(target.parent.glob(f".{target.name}.*.part"))
 
 
 class EventLog:

@@ -254,7 +254,7 @@ def test_backup_of_a_dead_app_is_taken_over_on_reattach(env, ending):
                             env={**os.environ, "PYTHONPATH": repo})
     try:
         assert proc.stdout.readline().strip() == "copying"
-        assert target.exists()
+        assert not target.exists() and h.part_files(target), "the copy is written under a temporary name"
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -267,16 +267,18 @@ def test_backup_of_a_dead_app_is_taken_over_on_reattach(env, ending):
     if ending == "abort":
         dom.abort_job()
         assert _wait_job(dom, info.id).state == JobState.CANCELLED
-        assert not target.exists()
+        assert not target.exists() and not h.part_files(target)
         return
     dom.job_set_speed(0, info.id)  # unthrottle: let it finish
     done = _wait_job(dom, info.id)
     assert done.state == JobState.COMPLETED, done.error
+    assert not h.part_files(target)
     cmp = subprocess.run([h.QEMU_IMG, "compare", "-U", disk, str(target)], capture_output=True, text=True)
     assert cmp.returncode == 0, cmp.stdout + cmp.stderr
 
 
-def test_closing_the_last_connection_cancels_jobs(env):
+def test_closing_the_last_connection_leaves_a_backup_to_qemu(env):
+    """Like the VMs, a backup goes on when the app closes; the next connection takes it over, and it completes."""
     conn = env.open()
     disk = h.make_qcow2(env.base / "cl.qcow2", size_mib=256, fill_mib=256)
     dom = conn.define_xml(env.xml("closer", disks=[{"path": disk}]))
@@ -287,6 +289,20 @@ def test_closing_the_last_connection_cancels_jobs(env):
     while dom.get_job_info(job).processed == 0:
         time.sleep(0.01)
     conn.close()
-    assert not target.exists()
+    assert not target.exists() and h.part_files(target)
     conn = env.open()
-    assert conn.lookup_by_name("closer").state()[0] == DomainState.RUNNING
+    dom = conn.lookup_by_name("closer")
+    assert dom.state()[0] == DomainState.RUNNING
+    info = dom.get_job_info()
+    assert info.operation == JobOperation.BACKUP and info.state == JobState.RUNNING
+    conn.close()  # opened and at once closed again: still not cancelled
+    conn = env.open()
+    dom = conn.lookup_by_name("closer")
+    info = dom.get_job_info()
+    assert info.operation == JobOperation.BACKUP and info.state == JobState.RUNNING
+    dom.job_set_speed(0, info.id)
+    done = _wait_job(dom, info.id)
+    assert done.state == JobState.COMPLETED, done.error
+    assert not h.part_files(target)
+    cmp = subprocess.run([h.QEMU_IMG, "compare", "-U", disk, str(target)], capture_output=True, text=True)
+    assert cmp.returncode == 0, cmp.stdout + cmp.stderr
