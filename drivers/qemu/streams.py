@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from ..errors import DriverError, ErrorCode
 from ..jobs import Job
@@ -36,7 +37,7 @@ class DirtyRate:
         self._syncs = 0
         self._elapsed_ms = 0
 
-    def read(self, info: dict) -> float | None:
+    def read(self, info: dict[str, Any]) -> float | None:
         ram = info.get("ram") or {}
         syncs = int(ram.get("dirty-sync-count") or 0)
         if syncs > self._syncs and self._syncs and self._elapsed_ms >= self.PERIOD_MS:
