@@ -76,6 +76,8 @@ class LiveVM:
         self.resume_hint: tuple[int, int] | None = None
         self.finished = False
         self.last_reset = 0.0
+        #: a graceful reboot was asked for: the guest's next shutdown is followed by a reset, not an exit
+        self.reboot_pending = False
         #: what a running job did to this VM that a later process must undo if we die
         #: (e.g. {"kind": "save", "was_running": True}); persisted in the state file
         self.job_note: dict[str, Any] = {}
@@ -328,7 +330,7 @@ class QemuHost(StatefulHost[QDom]):
             "qmp": vm.qmp_path, "serial_log": vm.serial_log, "console": vm.console_socket,
             "persistent": dom.persistent,
             "started": vm.started, "reason": dom.reason, "state": int(dom.state),
-            "incoming": vm.incoming, "job_note": vm.job_note,
+            "incoming": vm.incoming, "job_note": vm.job_note, "reboot_pending": vm.reboot_pending,
             "disks": [d.__dict__ for d in vm.disks]})
 
     def load(self) -> None:
@@ -417,6 +419,7 @@ class QemuHost(StatefulHost[QDom]):
             dom.touch()
         vm.incoming = bool(data.get("incoming"))
         vm.job_note = dict(data.get("job_note") or {})
+        vm.reboot_pending = bool(data.get("reboot_pending"))
         try:
             self.connect_monitor(dom, vm)
         except DriverError as exc:
@@ -429,6 +432,8 @@ class QemuHost(StatefulHost[QDom]):
             self.finish_stop(dom, vm, ShutoffReason.FAILED, StoppedDetail.FAILED)
             return
         self.cleanup_orphans(dom, vm)
+        if self.query_status(vm) == "shutdown":  # shut down for a reboot while no vmgui was watching
+            self.dispatch(lambda: self._after_guest_shutdown(dom, vm))
         self.sync_status(dom, vm, emit=False)
 
     def cleanup_orphans(self, dom: QDom, vm: LiveVM) -> None:
@@ -666,10 +671,15 @@ class QemuHost(StatefulHost[QDom]):
         elif name == "SHUTDOWN":
             guest = bool(data.get("guest"))
             with self.lock:
-                if vm.ending is None:  # not our own quit (destroy, save, migration)
+                if vm.ending is not None:  # our own quit (destroy, save, migration)
+                    return
+                rebooting = vm.reboot_pending and guest
+                if not rebooting:
                     vm.ending = (int(ShutoffReason.SHUTDOWN), int(StoppedDetail.SHUTDOWN))
-                    if dom.live is vm:
-                        self.emit(dom, EventType.SHUTDOWN, ShutdownDetail.GUEST if guest else ShutdownDetail.HOST)
+                if dom.live is vm:
+                    self.emit(dom, EventType.SHUTDOWN, ShutdownDetail.GUEST if guest else ShutdownDetail.HOST)
+            if rebooting:
+                self._after_guest_shutdown(dom, vm)
         elif name == "RESET":
             # firmware resets again while rebooting: one reboot, one event
             now = time.monotonic()
@@ -684,6 +694,44 @@ class QemuHost(StatefulHost[QDom]):
         elif name == "__EOF__":
             vm.wakeup.set()
             self._on_process_end(dom, vm)
+
+    # -- graceful reboot ----------------------------------------------------------------
+    def expect_reboot(self, dom: QDom, vm: LiveVM, pending: bool) -> None:
+        """Make the guest's next shutdown a reboot (``pending``) or a power-off again.
+
+        QEMU's shutdown action (QMP ``set-action``) is "pause" only while a
+        reboot is pending: the guest then stops in the "shutdown" run state and
+        :meth:`_after_guest_shutdown` resets and continues it. Otherwise a guest
+        shutdown ends the QEMU process itself, also while no vmgui is running.
+        """
+        vm.execute("set-action", {"shutdown": "pause" if pending else "poweroff"})
+        with self.lock:
+            vm.reboot_pending = pending
+            if dom.live is vm:
+                self.write_state(dom)
+
+    def _after_guest_shutdown(self, dom: QDom, vm: LiveVM) -> None:
+        """The guest shut down and QEMU paused it: reset and continue it (a graceful reboot), or end QEMU.
+
+        Runs on the dispatcher thread. A reboot that QEMU refuses ends the
+        process as a shutdown would, so a guest is never left stopped for ever.
+        """
+        if vm.reboot_pending:
+            try:
+                vm.execute("system_reset")
+                deadline = time.monotonic() + 10.0
+                while self.query_status(vm) == "shutdown" and time.monotonic() < deadline:
+                    time.sleep(0.02)  # QEMU resets in its main loop, after answering
+                self.expect_reboot(dom, vm, False)
+                vm.execute("cont")
+                self.set_run_state(dom, DomainState.RUNNING, RunningReason.BOOTED, None)
+                return
+            except DriverError as exc:
+                log.warning("rebooting '%s' after its shutdown failed, ending it: %s", dom.name, exc)
+        with self.lock:
+            if vm.ending is None:
+                vm.ending = (int(ShutoffReason.SHUTDOWN), int(StoppedDetail.SHUTDOWN))
+        threading.Thread(target=self.kill, args=(vm,), name=f"qemu-end-{dom.name}", daemon=True).start()
 
     def _on_process_end(self, dom: QDom, vm: LiveVM) -> None:
         if vm.finished:
