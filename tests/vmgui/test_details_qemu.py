@@ -73,7 +73,25 @@ def test_the_console_window_streams_the_guest_and_types_into_it(env, open_window
     qtbot.waitUntil(lambda: "HB " in dialog.output.toPlainText(), timeout=15000)  # history, then live
     dialog.input.setText("ping-gui-7")
     dialog.input.returnPressed.emit()
-    qtbot.waitUntil(lambda: "ping-gui-7" in dialog.output.toPlainText(), timeout=15000)  # the guest's echo
+    qtbot.waitUntil(lambda: "ping-gui-7" in h.without_heartbeats(dialog.output.toPlainText()),
+                    timeout=15000)  # the guest's echo
     conn.lookup_by_name("talk").destroy()
     qtbot.waitUntil(lambda: dialog.reconnect.isVisible(), timeout=15000)  # hung up, offers to reconnect
     dialog.close()
+
+
+def test_a_line_typed_as_the_console_window_opens_reaches_the_guest_every_time(env, open_window, qtbot):  # noqa: ANN001, F811
+    conn = env.open()
+    conn.define_xml(env.xml("eager")).create()
+    h.wait_heartbeat(env.serial("eager"), 1)
+    window = open_window(env.uri())
+    select(window, "eager")
+    for i in range(30):  # typed before the console is connected; the previous window's client just left
+        window.findChild(QAction, "actionConsole").trigger()
+        dialog = window.commands.last_dialog
+        dialog.input.setText(f"eager-{i:02d}")
+        dialog.input.returnPressed.emit()
+        qtbot.waitUntil(lambda: f"eager-{i:02d}" in h.without_heartbeats(dialog.output.toPlainText()),
+                        timeout=15000)
+        dialog.close()
+    conn.lookup_by_name("eager").destroy()
