@@ -30,6 +30,8 @@ from .dialogs.snapshots import SnapshotTreeDialog
 
 CONFIRM = {
     "force_off": ("Force off", "Power off {what} at once? Unsaved data in the guest is lost."),
+    "reset": ("Reset", "Reset {what} at once? The guest starts again without shutting down: "
+                       "unsaved data in it is lost."),
 }
 
 
@@ -73,6 +75,16 @@ class Commands:
         if ask is not None:
             ask(targets)
         elif name in CONFIRM:
+            self._confirm(name, targets)
+        else:
+            self.run(name, targets)
+
+    def offer(self, name: str, targets: list[Key]) -> None:
+        """An action a message offers (Force Off after an unanswered shutdown): confirmed like the toolbar's."""
+        targets = [k for k in targets if self._session.domains.get(k) is not None]
+        if not targets:
+            return
+        if name in CONFIRM:
             self._confirm(name, targets)
         else:
             self.run(name, targets)
