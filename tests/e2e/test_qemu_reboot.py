@@ -27,13 +27,19 @@ def wait_state(dom, state: DomainState, timeout: float = 30.0) -> None:  # noqa:
     assert dom.state()[0] == state, f"{dom.name} is {dom.state()}, not {state.name}"
 
 
-def test_reboot_powers_the_guest_off_and_boots_it_again_in_the_same_qemu(env, linux_guest):
+def linux_ready(env, name: str):  # noqa: ANN001, ANN201
+    """A started Linux guest once it is up: (connection, its EventLog, domain, serial)."""
     conn = env.open()
     log = h.EventLog(conn)
-    dom = conn.define_xml(env.linux_xml("rb"))
+    dom = conn.define_xml(env.linux_xml(name))
     dom.create()
-    serial = env.guest("rb")
+    serial = env.guest(name)
     serial.wait_for(b"VMGUI READY", timeout=60)
+    return conn, log, dom, serial
+
+
+def test_reboot_powers_the_guest_off_and_boots_it_again_in_the_same_qemu(env, linux_guest):
+    conn, log, dom, serial = linux_ready(env, "rb")
     pid = dom.qemu_pid()
 
     dom.reboot()
@@ -57,12 +63,7 @@ def test_reboot_powers_the_guest_off_and_boots_it_again_in_the_same_qemu(env, li
 
 
 def test_reset_boots_again_without_the_guest_shutting_down(env, linux_guest):
-    conn = env.open()
-    log = h.EventLog(conn)
-    dom = conn.define_xml(env.linux_xml("rs"))
-    dom.create()
-    serial = env.guest("rs")
-    serial.wait_for(b"VMGUI READY", timeout=60)
+    conn, log, dom, serial = linux_ready(env, "rs")
     dom.reset()
     serial.wait_for(b"VMGUI BOOT", count=2, timeout=90)
     assert b"VMGUI POWEROFF" not in serial.text(), "a reset does not ask the guest"
@@ -74,11 +75,7 @@ def test_reset_boots_again_without_the_guest_shutting_down(env, linux_guest):
 
 
 def test_a_reboot_asked_while_vmgui_was_closed_finishes_when_it_comes_back(env, linux_guest):
-    conn = env.open()
-    dom = conn.define_xml(env.linux_xml("away"))
-    dom.create()
-    serial = env.guest("away")
-    serial.wait_for(b"VMGUI READY", timeout=60)
+    conn, _log, dom, serial = linux_ready(env, "away")
     dom.reboot()
     conn.close()  # nobody watches while the guest shuts down: QEMU waits, stopped, for the reset
     serial.wait_for(b"VMGUI POWEROFF", timeout=60)

@@ -57,6 +57,7 @@ def test_a_guest_that_ignores_shut_down_shows_shutting_down_then_force_off_is_of
     qtbot.waitUntil(lambda: "shutting down" not in row_state(window, "deaf"), timeout=5000)
 
 
+@pytest.mark.slow
 def test_reboot_then_shut_down_of_a_linux_guest_end_when_the_guest_did_them(  # noqa: F811
         env, linux_guest, open_window, settings, qtbot):  # noqa: ANN001
     settings.setValue(SHUTDOWN_TIMEOUT_KEY, 120)

@@ -1,6 +1,7 @@
 """Shut Down and Reboot are done when the guest did them; Reset asks first; the wait comes from the settings."""
 from __future__ import annotations
 
+import pytest
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox
 
@@ -23,18 +24,19 @@ class Clock:
         return self.now
 
 
-def recorded(pending: PendingRequests) -> list[tuple]:
+def asked(action: str, name: str, timeout_s: float) -> tuple[Clock, PendingRequests, list[tuple]]:
+    """A request just begun on a fake clock, and the list of what the model said about it."""
+    clock = Clock()
+    pending = PendingRequests(timeout_s=timeout_s, clock=clock)
     said: list[tuple] = []
     pending.finished.connect(lambda key, text: said.append(("finished", key, text)))
-    pending.overdue.connect(lambda key, action, text: said.append(("overdue", key, action, text)))
-    return said
+    pending.overdue.connect(lambda key, fallback, text: said.append(("overdue", key, fallback, text)))
+    pending.begin(KEY, action, name)
+    return clock, pending, said
 
 
 def test_a_shutdown_is_pending_until_off_and_overdue_once_after_the_timeout(qapp):
-    clock = Clock()
-    pending = PendingRequests(timeout_s=60, clock=clock)
-    said = recorded(pending)
-    pending.begin(KEY, "shutdown", "web01")
+    clock, pending, said = asked("shutdown", "web01", 60)
     assert pending.doing(KEY) == "shutting down…"
     clock.now += 59
     pending.check()
@@ -52,10 +54,7 @@ def test_a_shutdown_is_pending_until_off_and_overdue_once_after_the_timeout(qapp
 
 
 def test_a_reboot_ends_with_the_reboot_event_or_the_domain_going_off(qapp):
-    clock = Clock()
-    pending = PendingRequests(timeout_s=5, clock=clock)
-    said = recorded(pending)
-    pending.begin(KEY, "reboot", "db01")
+    clock, pending, said = asked("reboot", "db01", 5)
     assert pending.doing(KEY) == "rebooting…"
     pending.on_event(KEY, EventType.SHUTDOWN)  # the guest's half of a graceful reboot
     assert KEY in pending
@@ -79,27 +78,21 @@ def statuses(window) -> list[str]:  # noqa: ANN001
     return said
 
 
-def test_shut_down_is_reported_when_the_domain_is_off_never_as_done_when_asked(open_window, node_uri, qtbot):
+@pytest.mark.parametrize(("action", "sentence", "after"), [
+    ("actionShutdown", "web01 shut down", DomainState.SHUTOFF),
+    ("actionReboot", "web01 rebooted", DomainState.RUNNING)])
+def test_shut_down_and_reboot_are_reported_when_they_happened_never_as_done_when_asked(
+        open_window, node_uri, qtbot, action, sentence, after):  # noqa: ANN001
     window = open_window(node_uri)
     said = statuses(window)
     select(window, "web01")
-    window.findChild(QAction, "actionShutdown").trigger()
-    qtbot.waitUntil(lambda: "web01 shut down" in said, timeout=5000)
-    assert state_of(window, node_uri, "web01") == DomainState.SHUTOFF
+    window.findChild(QAction, action).trigger()
+    qtbot.waitUntil(lambda: sentence in said, timeout=5000)
+    assert state_of(window, node_uri, "web01") == after
     assert not any("done" in s for s in said), said
-    model = window.table.model()
-    qtbot.waitUntil(lambda: model.index(names(window).index("web01"), Col.STATE).data() == "shut off (shutdown)",
-                    timeout=5000)
-
-
-def test_reboot_is_reported_when_the_guest_rebooted(open_window, node_uri, qtbot):
-    window = open_window(node_uri)
-    said = statuses(window)
-    select(window, "web01")
-    window.findChild(QAction, "actionReboot").trigger()
-    qtbot.waitUntil(lambda: "web01 rebooted" in said, timeout=5000)
-    assert state_of(window, node_uri, "web01") == DomainState.RUNNING
     assert window.session.messages.messages() == []
+    model = window.table.model()
+    qtbot.waitUntil(lambda: "—" not in model.index(names(window).index("web01"), Col.STATE).data(), timeout=5000)
 
 
 def test_reset_asks_first(open_window, node_uri, qtbot):
