@@ -432,7 +432,11 @@ class QemuHost(StatefulHost[QDom]):
             self.finish_stop(dom, vm, ShutoffReason.FAILED, StoppedDetail.FAILED)
             return
         self.cleanup_orphans(dom, vm)
-        if self.query_status(vm) == "shutdown":  # shut down for a reboot while no vmgui was watching
+        try:
+            stopped_for_reboot = self.query_status(vm) == "shutdown"  # shut down while no vmgui was watching
+        except DriverError:
+            stopped_for_reboot = False
+        if stopped_for_reboot:
             self.dispatch(lambda: self._after_guest_shutdown(dom, vm))
         self.sync_status(dom, vm, emit=False)
 

@@ -152,6 +152,8 @@ class Session(QObject):
         self._dirty.pop(uri, None)
         self.history.forget_connection(uri)
         self.pending.forget_connection(uri)
+        for key in [k for k in self._overdue_messages if k[0] == uri]:
+            self.messages.dismiss(self._overdue_messages.pop(key))
 
     def give_up(self, uri: str) -> None:
         """Stop waiting on ``uri``'s hung calls; a connection still opening is dropped."""
