@@ -432,10 +432,11 @@ class QemuHost(StatefulHost[QDom]):
             self.finish_stop(dom, vm, ShutoffReason.FAILED, StoppedDetail.FAILED)
             return
         self.cleanup_orphans(dom, vm)
-        try:
-            stopped_for_reboot = self.query_status(vm) == "shutdown"  # shut down while no vmgui was watching
+        try:  # the guest shut down while no vmgui was watching, or a reboot was cut short after the reset
+            status = self.query_status(vm)
         except DriverError:
-            stopped_for_reboot = False
+            status = ""
+        stopped_for_reboot = status == "shutdown" or (vm.reboot_pending and status == "prelaunch")
         if stopped_for_reboot:
             self.dispatch(lambda: self._after_guest_shutdown(dom, vm))
         self.sync_status(dom, vm, emit=False)
@@ -688,8 +689,11 @@ class QemuHost(StatefulHost[QDom]):
             # firmware resets again while rebooting: one reboot, one event
             now = time.monotonic()
             with self.lock:
-                if dom.live is vm and now - vm.last_reset > 5.0:
-                    self.emit(dom, EventType.REBOOT)
+                if dom.live is vm:
+                    vm.started = time.time()  # the guest's uptime starts again (the record's started_at)
+                    self.write_state(dom)
+                    if now - vm.last_reset > 5.0:
+                        self.emit(dom, EventType.REBOOT)
                 vm.last_reset = now
         elif name == "GUEST_PANICKED":
             with self.lock:
@@ -718,7 +722,10 @@ class QemuHost(StatefulHost[QDom]):
         """The guest shut down and QEMU paused it: reset and continue it (a graceful reboot), or end QEMU.
 
         Runs on the dispatcher thread. A reboot that QEMU refuses ends the
-        process as a shutdown would, so a guest is never left stopped for ever.
+        process as a shutdown would, so a guest is never left stopped for ever;
+        one cut short because this process let go of the VM (the last
+        connection closed) is left to the next re-attach, which sees the guest
+        stopped in the "shutdown" state and carries the reboot out.
         """
         if vm.reboot_pending:
             try:
@@ -731,6 +738,8 @@ class QemuHost(StatefulHost[QDom]):
                 self.set_run_state(dom, DomainState.RUNNING, RunningReason.BOOTED, None)
                 return
             except DriverError as exc:
+                if self.closed:  # our QMP session went with the last connection: a re-attach finishes it
+                    return
                 log.warning("rebooting '%s' after its shutdown failed, ending it: %s", dom.name, exc)
         with self.lock:
             if vm.ending is None:

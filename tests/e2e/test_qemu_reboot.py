@@ -2,7 +2,9 @@
 the guest ignores never turns into an exit later."""
 from __future__ import annotations
 
+import json
 import re
+import socket
 import time
 
 import pytest
@@ -40,7 +42,7 @@ def linux_ready(env, name: str):  # noqa: ANN001, ANN201
 
 def test_reboot_powers_the_guest_off_and_boots_it_again_in_the_same_qemu(env, linux_guest):
     conn, log, dom, serial = linux_ready(env, "rb")
-    pid = dom.qemu_pid()
+    pid, booted_at = dom.qemu_pid(), dom.record().started_at
 
     dom.reboot()
     serial.wait_for(b"VMGUI BOOT", count=2, timeout=90)
@@ -49,6 +51,7 @@ def test_reboot_powers_the_guest_off_and_boots_it_again_in_the_same_qemu(env, li
     first, second = boot_ids(serial)
     assert first != second, "a new boot of the kernel (a new boot id)"
     assert dom.state()[0] == DomainState.RUNNING and dom.qemu_pid() == pid, "the same QEMU process runs on"
+    assert dom.record().started_at > booted_at, "the uptime starts again with the new boot"
     log.wait_for("REBOOT")
     conn.host.bus.flush()
     assert log.kinds("rb") == [("DEFINED", 0), ("STARTED", 0), ("SHUTDOWN", ShutdownDetail.GUEST), ("REBOOT", 0)]
@@ -88,6 +91,33 @@ def test_a_reboot_asked_while_vmgui_was_closed_finishes_when_it_comes_back(env, 
     serial.wait_for(b"VMGUI READY", count=2, timeout=60)
     dom.shutdown()
     wait_state(dom, DomainState.SHUTOFF, 60)
+
+
+def qmp(path: str, *commands: str) -> None:
+    """Run QMP commands on a socket this process's driver has let go of."""
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(path)
+        reader = sock.makefile("rb")
+        reader.readline()  # the greeting
+        for cmd in ("qmp_capabilities",) + commands:
+            sock.sendall(json.dumps({"execute": cmd}).encode() + b"\n")
+            while b'"return"' not in (line := reader.readline()):
+                assert line and b'"error"' not in line, line
+
+
+def test_a_reboot_cut_short_after_the_reset_is_finished_on_re_attach(env, linux_guest):
+    conn, _log, dom, serial = linux_ready(env, "cut")
+    path = dom._dom().live.qmp_path
+    dom.reboot()
+    conn.close()
+    serial.wait_for(b"VMGUI POWEROFF", timeout=60)
+    qmp(path, "system_reset")  # what the driver did before it let go: the guest now waits to be continued
+    time.sleep(1.0)
+    assert serial.boots() == 1
+    dom = env.open().lookup_by_name("cut")
+    serial.wait_for(b"VMGUI BOOT", count=2, timeout=90)
+    assert dom.state()[0] == DomainState.RUNNING
 
 
 def test_a_guest_that_ignores_the_reboot_keeps_running_and_still_resets_and_forces_off(env):

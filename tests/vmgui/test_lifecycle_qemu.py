@@ -40,6 +40,7 @@ def test_a_guest_that_ignores_shut_down_shows_shutting_down_then_force_off_is_of
     window.findChild(QAction, "actionShutdown").trigger()
     qtbot.waitUntil(lambda: "Asked deaf to shut down; waiting for its guest" in said, timeout=15000)
     assert row_state(window, "deaf").endswith(" — shutting down…")
+    qtbot.waitUntil(lambda: window.details.values["State"].text() == row_state(window, "deaf"), timeout=5000)
     qtbot.waitUntil(lambda: window.findChild(QToolButton, "messageAction_force_off") is not None, timeout=15000)
     assert dom.state()[0] == DomainState.RUNNING
     assert row_state(window, "deaf").endswith(" — shutting down, no answer after 2 s")
