@@ -184,7 +184,12 @@ class Domain:
         raise no_support("resume")
 
     def reboot(self) -> None:
+        """Ask the guest to reboot (gracefully: it shuts down, then starts again)."""
         raise no_support("reboot")
+
+    def reset(self) -> None:
+        """Reset the guest at once, like the reset button (virDomainReset): unsaved guest state is lost."""
+        raise no_support("reset")
 
     def undefine(self, flags: int = 0) -> None:
         raise no_support("undefine")

@@ -382,6 +382,7 @@ DOMAIN_ACTIONS: dict[str, Callable[..., Any]] = {
     "resume": lambda d: d.resume(),
     "shutdown": lambda d: d.shutdown(),
     "reboot": lambda d: d.reboot(),
+    "reset": lambda d: d.reset(),
     "force_off": lambda d: d.destroy(),
     "save": lambda d: d.managed_save(_ASYNC),
     "snapshot": lambda d, name: d.snapshot_create(name, _async_if_jobs(d)),

@@ -212,8 +212,15 @@ class LibvirtDomain(Domain):
         self._call("resume of", "resume")
 
     def reboot(self) -> None:
+        """virDomainReboot with libvirt's default method: for QEMU the guest agent if configured, else
+        the ACPI power button, then a reset and continue once the guest shut down (a graceful reboot)."""
         self._idle("reboot")
         self._call("reboot of", "reboot", 0)
+
+    def reset(self) -> None:
+        """virDomainReset: a hard reset, the guest's unsaved state is lost."""
+        self._idle("reset")
+        self._call("reset of", "reset", 0)
 
     def undefine(self, flags: int = 0) -> None:
         flags = check_flags(flags, 0x7F, "undefine")

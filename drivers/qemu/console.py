@@ -11,13 +11,22 @@ one): a reader thread that fans the bytes out to the open
 :class:`QemuConsole` objects. It exists while consoles are open (the first
 one connects, the last close disconnects) and hangs up when the VM stops.
 ``history()`` is the tail of the log file.
+
+QEMU drops what is still unread in its socket when the client hangs up (it
+reads the port a byte at a time, as fast as the guest's UART takes them), so
+the last close first waits until QEMU has read every byte written
+(:func:`unread_bytes`): a line typed just before a console closes still
+reaches the guest.
 """
 from __future__ import annotations
 
+import fcntl
 import itertools
 import os
 import select
 import socket
+import struct
+import termios
 import threading
 import time
 from pathlib import Path
@@ -35,6 +44,8 @@ if TYPE_CHECKING:
 #: scrollback a console offers (history) and keeps for slow readers
 SCROLLBACK = 64 * 1024
 _WRITE_TIMEOUT = 10.0
+#: how long the last close waits for QEMU to read the input written (a guest may never read its port)
+_DRAIN_TIMEOUT = 5.0
 PPM_MIME = "image/x-portable-pixmap"
 
 
@@ -102,15 +113,28 @@ class SerialHub:
             return self._dropped + len(self._buf)
 
     def release(self) -> None:
-        """A reader left; the last one disconnects (QEMU keeps logging, a new console reconnects)."""
+        """A reader left; the last one disconnects (QEMU keeps logging, a new console reconnects).
+
+        The input written is handed over first: the disconnect waits (up to
+        _DRAIN_TIMEOUT) until QEMU read it all. A console opened meanwhile keeps the hub.
+        """
         with self._cond:
             self._users -= 1
-            last = self._users <= 0
-            if last:
-                self._alive = False
-                self._cond.notify_all()
-        if last:
-            _shutdown(self._sock)
+            if self._users > 0 or not self._alive:
+                return
+        self._wait_until_read()
+        with self._cond:
+            if self._users > 0:
+                return
+            self._alive = False
+            self._cond.notify_all()
+        _shutdown(self._sock)
+
+    def _wait_until_read(self) -> None:
+        deadline = time.monotonic() + _DRAIN_TIMEOUT
+        with self._write_lock:  # a write still going on finishes first
+            while self._alive and unread_bytes(self._sock) and time.monotonic() < deadline:
+                time.sleep(0.01)
 
     def read_from(self, pos: int, timeout: float | None) -> tuple[bytes, int]:
         with self._cond:
@@ -184,6 +208,14 @@ def _connect(name: str, path: str, timeout: float = 5.0) -> socket.socket:
             raise DriverError(ErrorCode.OPERATION_FAILED,
                               f"cannot connect to the serial console of '{name}' ({path}): {exc.strerror or exc}"
                               ) from None
+
+
+def unread_bytes(sock: socket.socket) -> int:
+    """Bytes written to a unix socket that its peer has not read yet (SIOCOUTQ; 0 once closed)."""
+    try:
+        return int(struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0])
+    except (OSError, ValueError):
+        return 0
 
 
 def _shutdown(sock: socket.socket) -> None:

@@ -28,7 +28,7 @@ from ..stateful import StatefulDomain
 from . import backup as backup_mod
 from . import console as console_mod
 from . import migration, saveops, snapshots, streams
-from .host import QDom, QemuHost
+from .host import LiveVM, QDom, QemuHost
 from .guard import guarded
 from .layout import unlink
 
@@ -178,26 +178,47 @@ class QemuDomain(StatefulDomain):
         return None
 
     def shutdown(self) -> None:
-        """Ask the guest to power off (ACPI power button).
+        """Ask the guest to power off (ACPI power button); a pending reboot becomes a shutdown.
 
         A guest without ACPI support ignores the request and keeps running;
         use destroy (force off) for it.
         """
-        with self._host.lock:
-            dom = self._idle("shut down")
-            if dom.live is None:
-                raise not_running(dom.name)
-            vm = dom.live
+        vm = self._live("shut down")
+        if vm.reboot_pending:
+            self._host.expect_reboot(self._dom(), vm, False)
         vm.execute("system_powerdown")
 
     def reboot(self) -> None:
-        """Reset the guest (like pressing the reset button)."""
+        """Ask the guest to reboot, as libvirt's QEMU driver does by default.
+
+        The ACPI power button is pressed; once the guest has shut down, QEMU
+        resets and continues it (REBOOT event) instead of exiting. A guest
+        without ACPI ignores it (use reset). With ``<on_reboot>destroy`` the
+        guest just shuts down.
+        """
         with self._host.lock:
             dom = self._idle("reboot")
             if dom.live is None or dom.state != DomainState.RUNNING:
                 raise not_running(dom.name)
             vm = dom.live
+            graceful = dom.definition.lifecycle_action("on_reboot") != "destroy"
+        self._host.expect_reboot(dom, vm, graceful)
+        vm.execute("system_powerdown")
+
+    def reset(self) -> None:
+        """Reset the guest at once (QMP system_reset): what it had not saved is lost; a pending reboot is dropped."""
+        vm = self._live("reset")
+        if vm.reboot_pending:
+            self._host.expect_reboot(self._dom(), vm, False)
         vm.execute("system_reset")
+
+    def _live(self, action: str) -> LiveVM:
+        """The running (or paused) QEMU of an idle domain."""
+        with self._host.lock:
+            dom = self._idle(action)
+            if dom.live is None:
+                raise not_running(dom.name)
+            return dom.live
 
     def destroy(self) -> None:
         """Force the domain off (cancels its running job first)."""

@@ -79,6 +79,8 @@ class LiveVM:
         self.resume_hint: tuple[int, int] | None = None
         self.finished = False
         self.last_reset = 0.0
+        #: a graceful reboot was asked for: the guest's next shutdown is followed by a reset, not an exit
+        self.reboot_pending = False
         #: what a running job did to this VM that a later process must undo if we die
         #: (e.g. {"kind": "save", "was_running": True}); persisted in the state file
         self.job_note: dict[str, Any] = {}
@@ -343,7 +345,7 @@ class QemuHost(StatefulHost[QDom]):
             "qmp": vm.qmp_path, "serial_log": vm.serial_log, "console": vm.console_socket,
             "persistent": dom.persistent,
             "started": vm.started, "reason": dom.reason, "state": int(dom.state),
-            "incoming": vm.incoming, "job_note": vm.job_note,
+            "incoming": vm.incoming, "job_note": vm.job_note, "reboot_pending": vm.reboot_pending,
             "disks": [d.__dict__ for d in vm.disks]})
 
     def load(self) -> None:
@@ -434,6 +436,7 @@ class QemuHost(StatefulHost[QDom]):
             dom.touch()
         vm.incoming = bool(data.get("incoming"))
         vm.job_note = dict(data.get("job_note") or {})
+        vm.reboot_pending = bool(data.get("reboot_pending"))
         try:
             self.connect_monitor(dom, vm)
         except DriverError as exc:
@@ -448,6 +451,13 @@ class QemuHost(StatefulHost[QDom]):
             recovery.report(self, dom, JobOperation.MIGRATION_IN, recovery.incoming_lost(dom.name, "was stopped"))
             return
         self.cleanup_orphans(dom, vm)
+        try:  # the guest shut down while no vmgui was watching, or a reboot was cut short after the reset
+            status = self.query_status(vm)
+        except DriverError:
+            status = ""
+        stopped_for_reboot = status == "shutdown" or (vm.reboot_pending and status == "prelaunch")
+        if stopped_for_reboot:
+            self.dispatch(lambda: self._after_guest_shutdown(dom, vm))
         self.sync_status(dom, vm, emit=False)
 
     def cleanup_orphans(self, dom: QDom, vm: LiveVM) -> None:
@@ -645,16 +655,24 @@ class QemuHost(StatefulHost[QDom]):
         elif name == "SHUTDOWN":
             guest = bool(data.get("guest"))
             with self.lock:
-                if vm.ending is None:  # not our own quit (destroy, save, migration)
+                if vm.ending is not None:  # our own quit (destroy, save, migration)
+                    return
+                rebooting = vm.reboot_pending and guest
+                if not rebooting:
                     vm.ending = (int(ShutoffReason.SHUTDOWN), int(StoppedDetail.SHUTDOWN))
-                    if dom.live is vm:
-                        self.emit(dom, EventType.SHUTDOWN, ShutdownDetail.GUEST if guest else ShutdownDetail.HOST)
+                if dom.live is vm:
+                    self.emit(dom, EventType.SHUTDOWN, ShutdownDetail.GUEST if guest else ShutdownDetail.HOST)
+            if rebooting:
+                self._after_guest_shutdown(dom, vm)
         elif name == "RESET":
             # firmware resets again while rebooting: one reboot, one event
             now = time.monotonic()
             with self.lock:
-                if dom.live is vm and now - vm.last_reset > 5.0:
-                    self.emit(dom, EventType.REBOOT)
+                if dom.live is vm:
+                    vm.started = time.time()  # the guest's uptime starts again (the record's started_at)
+                    self.write_state(dom)
+                    if now - vm.last_reset > 5.0:
+                        self.emit(dom, EventType.REBOOT)
                 vm.last_reset = now
         elif name == "GUEST_PANICKED":
             with self.lock:
@@ -663,6 +681,49 @@ class QemuHost(StatefulHost[QDom]):
         elif name == "__EOF__":
             vm.wakeup.set()
             self._on_process_end(dom, vm)
+
+    # -- graceful reboot ----------------------------------------------------------------
+    def expect_reboot(self, dom: QDom, vm: LiveVM, pending: bool) -> None:
+        """Make the guest's next shutdown a reboot (``pending``) or a power-off again.
+
+        QEMU's shutdown action (QMP ``set-action``) is "pause" only while a
+        reboot is pending: the guest then stops in the "shutdown" run state and
+        :meth:`_after_guest_shutdown` resets and continues it. Otherwise a guest
+        shutdown ends the QEMU process itself, also while no vmgui is running.
+        """
+        vm.execute("set-action", {"shutdown": "pause" if pending else "poweroff"})
+        with self.lock:
+            vm.reboot_pending = pending
+            if dom.live is vm:
+                self.write_state(dom)
+
+    def _after_guest_shutdown(self, dom: QDom, vm: LiveVM) -> None:
+        """The guest shut down and QEMU paused it: reset and continue it (a graceful reboot), or end QEMU.
+
+        Runs on the dispatcher thread. A reboot that QEMU refuses ends the
+        process as a shutdown would, so a guest is never left stopped for ever;
+        one cut short because this process let go of the VM (the last
+        connection closed) is left to the next re-attach, which sees the guest
+        stopped in the "shutdown" state and carries the reboot out.
+        """
+        if vm.reboot_pending:
+            try:
+                vm.execute("system_reset")
+                deadline = time.monotonic() + 10.0
+                while self.query_status(vm) == "shutdown" and time.monotonic() < deadline:
+                    time.sleep(0.02)  # QEMU resets in its main loop, after answering
+                self.expect_reboot(dom, vm, False)
+                vm.execute("cont")
+                self.set_run_state(dom, DomainState.RUNNING, RunningReason.BOOTED, None)
+                return
+            except DriverError as exc:
+                if self.closed:  # our QMP session went with the last connection: a re-attach finishes it
+                    return
+                log.warning("rebooting '%s' after its shutdown failed, ending it: %s", dom.name, exc)
+        with self.lock:
+            if vm.ending is None:
+                vm.ending = (int(ShutoffReason.SHUTDOWN), int(StoppedDetail.SHUTDOWN))
+        threading.Thread(target=self.kill, args=(vm,), name=f"qemu-end-{dom.name}", daemon=True).start()
 
     def _on_process_end(self, dom: QDom, vm: LiveVM) -> None:
         if vm.finished:

@@ -147,6 +147,14 @@ class TestDomain(StatefulDomain):
             self._host.stop(sim, ShutoffReason.SHUTDOWN)
             self._host.emit(sim, EventType.STOPPED, StoppedDetail.SHUTDOWN)
 
+    def reset(self) -> None:
+        """A simulated guest resets at once and runs on: REBOOT, as QEMU's RESET gives."""
+        with self._host.lock:
+            sim = self._idle("reset")
+            if not sim.active:
+                raise not_running(sim.name)
+            self._host.emit(sim, EventType.REBOOT)
+
     def destroy(self) -> None:
         job = self._host.jobs.current(self._uuid)
         if job is not None:  # destroy wins over any job: cancel it, then power off

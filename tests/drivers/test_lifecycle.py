@@ -77,7 +77,7 @@ def test_pause_resume_shutdown_start_with_events(conn):
 
 @pytest.mark.parametrize("call,state_name", [
     ("suspend", "win11"), ("resume", "test"), ("shutdown", "win11"), ("destroy", "win11"),
-    ("reboot", "win11"), ("create", "test")])
+    ("reboot", "win11"), ("reset", "win11"), ("create", "test")])
 def test_wrong_state_is_operation_invalid(conn, call, state_name):
     dom = conn.lookup_by_name(state_name)
     before = dom.state()
@@ -86,6 +86,14 @@ def test_wrong_state_is_operation_invalid(conn, call, state_name):
     assert info.value.code is ErrorCode.OPERATION_INVALID
     assert state_name in info.value.message
     assert dom.state() == before
+
+
+def test_reset_keeps_the_domain_running_and_reports_a_reboot(conn):
+    rec = Recorder(conn)
+    dom = conn.lookup_by_name("test")
+    dom.reset()
+    assert dom.state()[0] is DomainState.RUNNING
+    assert rec.of("test") == [(EventType.REBOOT, 0)]
 
 
 def test_transient_domain_disappears_when_stopped(conn):

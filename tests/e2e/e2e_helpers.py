@@ -26,6 +26,20 @@ def heartbeat(path: Path | str) -> int:
     return int(found[-1]) if found else 0
 
 
+_HB_LINE = re.compile(r"HB \d+\n")
+
+
+def without_heartbeats(text: str) -> str:
+    """The test guest's output without its heartbeat lines.
+
+    The guest echoes input a byte at a time, as QEMU's UART hands it over, and
+    its heartbeat timer keeps printing meanwhile: a line printed between two
+    echoed bytes splits the echo ("pHB 5\ning-7"). Without those lines the echo
+    reads as it was typed.
+    """
+    return _HB_LINE.sub("", text)
+
+
 def wait_heartbeat(path: Path | str, above: int, timeout: float = 20.0) -> int:
     """Wait until the guest printed a heartbeat greater than ``above``."""
     deadline = time.monotonic() + timeout

@@ -44,7 +44,7 @@ def test_lifecycle_and_events(env):
     time.sleep(0.5)
     assert dom.state()[0] == DomainState.RUNNING
 
-    dom.reboot()
+    dom.reset()  # a hard reset: the guest boots again
     log.wait_for("REBOOT")
     deadline = time.monotonic() + 10
     while h.boots(serial) < 2 and time.monotonic() < deadline:

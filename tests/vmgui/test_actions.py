@@ -24,9 +24,9 @@ def enabled(states: dict) -> set[str]:
 
 
 @pytest.mark.parametrize(("state", "expected"), [
-    (DomainState.RUNNING, {"pause", "shutdown", "reboot", "force_off", "save", "snapshot", "backup", "migrate",
+    (DomainState.RUNNING, {"pause", "shutdown", "reboot", "reset", "force_off", "save", "snapshot", "backup", "migrate",
                            "console", "snapshots", "delete", "graphical_console"}),
-    (DomainState.PAUSED, {"resume", "force_off", "save", "snapshot", "backup", "migrate", "snapshots", "delete",
+    (DomainState.PAUSED, {"resume", "reset", "force_off", "save", "snapshot", "backup", "migrate", "snapshots", "delete",
                           "graphical_console"}),
     (DomainState.SHUTOFF, {"start", "snapshot", "delete", "snapshots", "migrate"}),  # migrate: offline
     (DomainState.CRASHED, {"force_off", "snapshot", "backup", "migrate", "snapshots", "delete",
@@ -40,7 +40,7 @@ def test_actions_follow_the_domain_state(state, expected):
 
 def test_features_gate_actions_and_the_tooltip_says_why():
     states = compute([Selected("a", rec(DomainState.RUNNING))], {"a": BASIC}, NO_VIEWER)
-    assert enabled(states) == {"new_vm", "pause", "shutdown", "reboot", "force_off", "delete"}
+    assert enabled(states) == {"new_vm", "pause", "shutdown", "reboot", "reset", "force_off", "delete"}
     assert "does not support backups" in states["backup"].reason
     assert "does not support saving" in states["save"].reason
     assert "cannot migrate" in states["migrate"].reason

@@ -82,6 +82,21 @@ def test_type_into_the_guest_then_see_it_hang_up(open_window, node_uri, qtbot):
     dialog.close()
 
 
+def test_lines_typed_while_the_console_connects_reach_the_guest_in_order(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    uuid = window.session.bridge.connection(node_uri).lookup_by_name("web01").uuid
+    dialog = window.commands.open_console((node_uri, uuid))
+    assert not dialog.model.open  # still connecting: the field takes input all the same
+    for line in ("hostname", "uname", "hostname"):
+        dialog.input.setText(line)
+        dialog.input.returnPressed.emit()
+    output = dialog.findChild(QPlainTextEdit, "consoleOutput")
+    qtbot.waitUntil(lambda: output.toPlainText().count("root@web01:~# ") == 4, timeout=5000)
+    typed = [ln.split("# ", 1)[1] for ln in output.toPlainText().splitlines() if ln.startswith("root@web01:~# ")]
+    assert typed[:3] == ["hostname", "uname", "hostname"]
+    dialog.close()
+
+
 def test_closing_while_opening_leaves_no_error(open_window, node_uri, qtbot):
     window = open_window(node_uri)
     uuid = window.session.bridge.connection(node_uri).lookup_by_name("web01").uuid

@@ -62,18 +62,44 @@ def test_the_thumbnail_shows_qemus_screen_and_follows_the_guest(env, open_window
     qtbot.waitUntil(lambda: not thumb.has_picture and "not running" in thumb.text(), timeout=15000)
 
 
-def test_the_console_window_streams_the_guest_and_types_into_it(env, open_window, qtbot):  # noqa: ANN001, F811
+def running_in_window(env, open_window, name: str):  # noqa: ANN001, ANN201
+    """A running test guest, selected in a window on its root: (connection, window)."""
     conn = env.open()
-    conn.define_xml(env.xml("talk")).create()
-    h.wait_heartbeat(env.serial("talk"), 1)
+    conn.define_xml(env.xml(name)).create()
+    h.wait_heartbeat(env.serial(name), 1)
     window = open_window(env.uri())
-    select(window, "talk")
+    select(window, name)
+    return conn, window
+
+
+def type_line(dialog, text: str) -> None:  # noqa: ANN001
+    dialog.input.setText(text)
+    dialog.input.returnPressed.emit()
+
+
+def echoed(dialog, text: str) -> bool:  # noqa: ANN001
+    return text in h.without_heartbeats(dialog.output.toPlainText())
+
+
+def test_the_console_window_streams_the_guest_and_types_into_it(env, open_window, qtbot):  # noqa: ANN001, F811
+    conn, window = running_in_window(env, open_window, "talk")
     window.findChild(QAction, "actionConsole").trigger()
     dialog = window.commands.last_dialog
     qtbot.waitUntil(lambda: "HB " in dialog.output.toPlainText(), timeout=15000)  # history, then live
-    dialog.input.setText("ping-gui-7")
-    dialog.input.returnPressed.emit()
-    qtbot.waitUntil(lambda: "ping-gui-7" in dialog.output.toPlainText(), timeout=15000)  # the guest's echo
+    type_line(dialog, "ping-gui-7")
+    qtbot.waitUntil(lambda: echoed(dialog, "ping-gui-7"), timeout=15000)  # the guest's echo
     conn.lookup_by_name("talk").destroy()
     qtbot.waitUntil(lambda: dialog.reconnect.isVisible(), timeout=15000)  # hung up, offers to reconnect
     dialog.close()
+
+
+def test_a_line_typed_as_the_console_window_opens_reaches_the_guest_every_time(env, open_window, qtbot):  # noqa: ANN001, F811
+    conn, window = running_in_window(env, open_window, "eager")
+    for i in range(30):  # typed before the console is connected; the previous window's client just left
+        window.findChild(QAction, "actionConsole").trigger()
+        dialog = window.commands.last_dialog
+        assert not dialog.model.open
+        type_line(dialog, f"eager-{i:02d}")
+        qtbot.waitUntil(lambda: echoed(dialog, f"eager-{i:02d}"), timeout=15000)
+        dialog.close()
+    conn.lookup_by_name("eager").destroy()

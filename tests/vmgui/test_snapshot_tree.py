@@ -39,6 +39,15 @@ def choose(dialog: SnapshotTreeDialog, name: str) -> None:
             item.setSelected(True)
 
 
+def revert(dialog: SnapshotTreeDialog, answer: str = "Revert") -> QMessageBox:
+    """Press Revert and answer the confirmation (it discards the current state)."""
+    dialog.findChild(QPushButton, "snapshotRevert").click()
+    box = dialog.last_dialog
+    assert isinstance(box, QMessageBox) and box.objectName() == "confirm_revert_snapshot"
+    next(b for b in box.buttons() if b.text() == answer).click()
+    return box
+
+
 def open_tree(open_window, uri: str, name: str, qtbot):  # noqa: ANN001, ANN201
     """The window on ``uri`` and the snapshot tree dialog of ``name``, once its snapshots are listed."""
     window = open_window(uri)
@@ -76,7 +85,11 @@ def test_tree_create_revert_delete(open_window, node_uri, qtbot):
     assert item.text(3) == "before <the> weekend & more" and item.text(2) == "running"
 
     choose(dialog, "before-upgrade")
-    dialog.findChild(QPushButton, "snapshotRevert").click()
+    box = revert(dialog, "Cancel")
+    assert "discarded" in box.text() and "before-upgrade" in box.text()
+    qtbot.wait(200)
+    assert "nightly" + CURRENT in shape(tree) and not job_rows(window, JobOperation.SNAPSHOT_REVERT)
+    revert(dialog)
     qtbot.waitUntil(lambda: "before-upgrade" + CURRENT in shape(tree), timeout=5000)
 
     choose(dialog, "after-upgrade")
@@ -137,7 +150,7 @@ def test_revert_and_delete_are_jobs_and_the_tree_follows_their_end(open_window, 
     qtbot.waitUntil(lambda: "after-upgrade" + CURRENT in shape(tree), timeout=5000)
 
     choose(dialog, "before-upgrade")
-    dialog.findChild(QPushButton, "snapshotRevert").click()
+    revert(dialog)
     qtbot.waitUntil(lambda: "Running as job" in dialog.status.text(), timeout=5000)
     reverts = job_rows(window, JobOperation.SNAPSHOT_REVERT)
     assert len(reverts) == 1 and reverts[0].domain == "web01"
@@ -191,7 +204,7 @@ def test_a_failed_revert_job_is_said_in_the_dialog(open_window, make_node, qtbot
         "</test:domainsnapshot>", damaged + "</test:domainsnapshot>")  # its definition cannot be read back
     window, dialog = open_tree(open_window, make_node(xml=xml), "broken", qtbot)
     choose(dialog, "s1")
-    dialog.findChild(QPushButton, "snapshotRevert").click()
+    revert(dialog)
     qtbot.waitUntil(lambda: "job 1 failed: /domain/memory: expected an integer" in dialog.status.text(),
                     timeout=5000)
     failed = job_rows(window, JobOperation.SNAPSHOT_REVERT)
@@ -222,7 +235,7 @@ def test_a_job_that_reaches_the_panel_already_finished_is_followed_too(open_wind
 def test_the_job_panel_offers_no_cancel_for_a_revert(open_window, node_uri, qtbot):
     window, dialog = open_tree(open_window, f"{node_uri}?rate=1024", "web01", qtbot)  # 2 GiB load: about 2 s
     choose(dialog, "before-upgrade")
-    dialog.findChild(QPushButton, "snapshotRevert").click()
+    revert(dialog)
     qtbot.waitUntil(lambda: bool(job_rows(window, JobOperation.SNAPSHOT_REVERT)), timeout=5000)
     job_id = job_rows(window, JobOperation.SNAPSHOT_REVERT)[0].id
     qtbot.waitUntil(lambda: window.findChild(QAbstractButton, f"cancelJob_{job_id}") is not None, timeout=5000)

@@ -16,11 +16,11 @@ from drivers.jobs import operation_text
 
 from . import vnc
 
-ACTIONS = ("new_vm", "start", "pause", "resume", "shutdown", "reboot", "force_off", "save",
+ACTIONS = ("new_vm", "start", "pause", "resume", "shutdown", "reboot", "reset", "force_off", "save",
            "snapshot", "backup", "migrate", "delete", "console", "snapshots", "graphical_console")
 OBJECT_NAMES = {
     "new_vm": "actionNewVM", "start": "actionStart", "pause": "actionPause", "resume": "actionResume",
-    "shutdown": "actionShutdown", "reboot": "actionReboot", "force_off": "actionForceOff",
+    "shutdown": "actionShutdown", "reboot": "actionReboot", "reset": "actionReset", "force_off": "actionForceOff",
     "save": "actionSave", "snapshot": "actionSnapshot", "backup": "actionBackup",
     "migrate": "actionMigrate", "delete": "actionDelete", "console": "actionConsole",
     "snapshots": "actionSnapshots", "graphical_console": "actionGraphicalConsole",
@@ -32,7 +32,10 @@ DESCRIPTIONS = {
     "resume": "Resume the selected paused domains",
     "shutdown": "Ask the guests to shut down (ACPI power button). "
                 "A guest without ACPI ignores it: use Force Off then",
-    "reboot": "Ask the guests to reboot",
+    "reboot": "Ask the guests to reboot (ACPI power button: they shut down and start again). "
+              "A guest without ACPI ignores it: use Reset then",
+    "reset": "Reset at once, like the reset button: the guest starts again without shutting down "
+             "(unsaved guest data is lost)",
     "force_off": "Power off at once, like pulling the plug (unsaved guest data is lost)",
     "save": "Save the guests' memory to disk and stop them; Start restores them",
     "snapshot": "Take a named snapshot of the selected domains",
@@ -45,7 +48,7 @@ DESCRIPTIONS = {
     "graphical_console": "Open the graphical console of the selected running domain in a VNC viewer",
 }
 #: Actions whose single effect is guarded by the driver's busy rule while a job runs.
-_BUSY_RULE = frozenset({"start", "pause", "resume", "shutdown", "reboot", "save", "snapshot",
+_BUSY_RULE = frozenset({"start", "pause", "resume", "shutdown", "reboot", "reset", "save", "snapshot",
                         "backup", "migrate", "delete"})
 ACTIVE = frozenset({DomainState.RUNNING, DomainState.BLOCKED, DomainState.PAUSED, DomainState.SHUTDOWN,
                     DomainState.CRASHED, DomainState.PMSUSPENDED})
@@ -81,6 +84,8 @@ _RULES: dict[str, tuple[Rule, Feature | None]] = {
     "resume": (lambda r: None if r.state == DomainState.PAUSED else "is not paused", None),
     "shutdown": (_running, None),
     "reboot": (_running, None),
+    "reset": (lambda r: None if r.state in (DomainState.RUNNING, DomainState.BLOCKED, DomainState.PAUSED)
+              else "is not running", None),
     "force_off": (lambda r: None if r.id is not None else "is not running", None),
     "save": (lambda r: ("is not running" if r.state not in (DomainState.RUNNING, DomainState.PAUSED)
                         else None if r.persistent else "is transient (only persistent domains keep a saved state)"),

@@ -6,6 +6,11 @@ them), line endings are normalised, and the scrollback is capped at
 :data:`MAX_LINES`. Opening, reading and writing all go through the bridge, so
 the view never touches a driver; a guest hanging up ends the stream with a
 sentence (:attr:`ConsoleModel.ended`), never a traceback.
+
+Input is never dropped while the console opens: what is typed before the
+stream is open waits in an outbox and goes first once it is, and one writer at
+a time empties the outbox, so lines reach the guest whole and in the order typed
+(separate calls could run on different worker threads and overtake each other).
 """
 from __future__ import annotations
 
@@ -62,6 +67,8 @@ class ConsoleModel(QObject):
         self.lines: deque[str] = deque([""], maxlen=MAX_LINES)
         self.open = False
         self.end_reason = ""
+        self._outbox: list[bytes] = []  # typed, not yet handed to the driver
+        self._writing = False
 
     def text(self) -> str:
         return "\n".join(self.lines)
@@ -90,6 +97,7 @@ class ConsoleModel(QObject):
         self.open = True
         self.status.emit(f"Connected to the serial console of {self.name} (ttyS0)")
         stream.start()
+        self._drain()  # what was typed while connecting
 
     def _on_data(self, data: bytes) -> None:
         if self._stream is None:
@@ -116,6 +124,7 @@ class ConsoleModel(QObject):
         self._finish(f"The console of {self.name} closed: {why}")
 
     def _finish(self, sentence: str) -> None:
+        self._outbox.clear()  # nobody is there to read it; the dialog disables input
         self.open = False
         self.end_reason = sentence
         self._stream = None
@@ -123,23 +132,38 @@ class ConsoleModel(QObject):
         self.ended.emit(sentence)
 
     def send(self, data: bytes) -> None:
-        """Type ``data`` into the guest (through the bridge's call queue)."""
-        if self._stream is None:
-            return
-        self._spawn(self._write(self._stream, data), f"Typing into the console of {self.name}")
+        """Type ``data`` into the guest: now, or as soon as the console is open."""
+        if self.end_reason:
+            return  # closed or hung up: input is disabled
+        self._outbox.append(data)
+        self._drain()
 
-    async def _write(self, stream: ConsoleStream, data: bytes) -> None:
+    def _drain(self) -> None:
+        if self._stream is not None and self._outbox and not self._writing:
+            self._writing = True
+            self._spawn(self._write(self._stream), f"Typing into the console of {self.name}")
+
+    async def _write(self, stream: ConsoleStream) -> None:
+        """Hand the outbox to the driver, oldest first, until it is empty (one writer at a time)."""
         try:
-            await self.bridge.console_write(stream, data)
-        except Exception as exc:  # noqa: BLE001 - the guest went away between two keys
-            if self.open:
-                title, message, _hint = explain(exc, "Typing into the console")
-                self.status.emit(f"{title}: {message}")
+            while self._outbox and self._stream is stream:
+                data = b"".join(self._outbox)
+                self._outbox.clear()
+                try:
+                    await self.bridge.console_write(stream, data)
+                except Exception as exc:  # noqa: BLE001 - the guest went away between two keys
+                    if self.open:
+                        title, message, _hint = explain(exc, "Typing into the console")
+                        self.status.emit(f"{title}: {message}")
+                    return
+        finally:
+            self._writing = False
 
     def close(self) -> None:
         """Stop reading; the guest keeps running."""
         if self._stream is not None:
             self.bridge.close_console(self._stream)
         self._stream = None
+        self._outbox.clear()
         self.open = False
         self.end_reason = self.end_reason or "closed"

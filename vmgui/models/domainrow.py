@@ -96,6 +96,7 @@ class DomainRow:
     cpu: float | None = None
     sample: tuple[float, int] | None = None  # (monotonic s, cpu_time_ns) of the last record
     busy: str = ""
+    pending: str = ""  # a request the guest has not carried out yet ("shutting down…")
     texts: tuple[str, ...] = ()
     lname: str = ""
     _bits: int = 0
@@ -130,6 +131,8 @@ class DomainRow:
         state = state_text(rec.state, rec.reason)
         if self.busy:
             state = f"{state} — {self.busy}…"
+        elif self.pending:
+            state = f"{state} — {self.pending}"
         cpu = "—" if self.cpu is None else f"{self.cpu:.0f} %"
         self.texts = (
             rec.name, state, _shared(rec.vcpus, str), _shared(rec.memory_kib * 1024, bytes_text), cpu,
@@ -140,6 +143,10 @@ class DomainRow:
 
     def set_busy(self, text: str) -> None:
         self.busy = text
+        self._format()
+
+    def set_pending(self, text: str) -> None:
+        self.pending = text
         self._format()
 
     def matches(self, search: str) -> bool:

@@ -203,6 +203,12 @@ class DomainTableModel(QAbstractTableModel):
             row.set_busy(text)
             self._rows_changed([row])
 
+    def set_pending(self, key: Key, text: str) -> None:
+        row = self._rows.get(key)
+        if row is not None and row.pending != text:
+            row.set_pending(text)
+            self._rows_changed([row])
+
     def _rows_changed(self, rows: list[DomainRow]) -> None:
         pos = self._positions()
         positions = [p for p in (pos.get(r.key) for r in rows) if p is not None]

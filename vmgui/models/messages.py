@@ -47,6 +47,9 @@ class Message:
     hint: str = ""
     count: int = 1
     when: float = 0.0
+    #: a domain action the message offers (e.g. "force_off"), and the domain it is for
+    action: str = ""
+    target: Any = None
 
     def full_text(self) -> str:
         repeat = f" (×{self.count})" if self.count > 1 else ""
@@ -86,16 +89,17 @@ class MessageModel(QAbstractListModel):
     def messages(self) -> list[Message]:
         return list(self._items)
 
-    def add(self, level: str, title: str, text: str, hint: str = "") -> Message:
+    def add(self, level: str, title: str, text: str, hint: str = "", action: str = "",
+            target: Any = None) -> Message:
         for i, item in enumerate(self._items):
-            if (item.level, item.title, item.text) == (level, title, text):
+            if (item.level, item.title, item.text, item.target) == (level, title, text, target):
                 item.count += 1
                 item.when = time.time()
                 self.dataChanged.emit(self.index(i), self.index(i))
                 return item
         if len(self._items) >= MAX_MESSAGES:
             self.dismiss(self._items[0].id)
-        msg = Message(next(self._ids), level, title, text, hint, when=time.time())
+        msg = Message(next(self._ids), level, title, text, hint, when=time.time(), action=action, target=target)
         self.beginInsertRows(QModelIndex(), len(self._items), len(self._items))
         self._items.append(msg)
         self.endInsertRows()

@@ -26,6 +26,7 @@ from .filters import FilterState
 from .history import History
 from .jobs import JobTableModel
 from .messages import MessageModel
+from .pending import FALLBACK, PendingRequests
 
 log = logging.getLogger(__name__)
 OPEN_TIMEOUT_S = 120.0
@@ -53,6 +54,12 @@ class Session(QObject):
         self.messages = MessageModel(self)
         self.filters = FilterState(self)
         self.history = History(self)  # CPU/memory graphs of the recently shown domains
+        #: shutdowns and reboots asked for and not yet carried out by the guest
+        self.pending = PendingRequests(self)
+        self.pending.changed.connect(lambda key: self.domains.set_pending(key, self.pending.doing(key)))
+        self.pending.finished.connect(self._request_done)
+        self.pending.overdue.connect(self._request_overdue)
+        self._overdue_messages: dict[Key, int] = {}
         self.filters.changed.connect(self.apply_filter)
         self.bridge.eventsArrived.connect(self._on_events)
         self.bridge.busyChanged.connect(self._on_busy)
@@ -144,6 +151,9 @@ class Session(QObject):
         self.connections.remove(uri)
         self._dirty.pop(uri, None)
         self.history.forget_connection(uri)
+        self.pending.forget_connection(uri)
+        for key in [k for k in self._overdue_messages if k[0] == uri]:
+            self.messages.dismiss(self._overdue_messages.pop(key))
 
     def give_up(self, uri: str) -> None:
         """Stop waiting on ``uri``'s hung calls; a connection still opening is dropped."""
@@ -177,7 +187,9 @@ class Session(QObject):
                 await asyncio.sleep(0)  # let painting and events in between slices
         if self.connections.get(uri) is None:
             return
-        self.domains.retain(uri, {r.uuid for r in records})
+        uuids = {r.uuid for r in records}
+        self.domains.retain(uri, uuids)
+        self.pending.on_records(uri, records, self.pending.uuids(uri) - uuids)
         self.connections.update(uri, domains=len(records))
         self.history.collect(self.domains.get, uri)
 
@@ -214,6 +226,7 @@ class Session(QObject):
                     continue
                 if self.connections.get(uri) is not None:
                     self.domains.apply(uri, records, removed=gone)
+                    self.pending.on_records(uri, records, gone)
                     self.history.collect(self.domains.get, uri)
                     if gone:
                         self.connections.update(uri, domains=self.domains.total(uri))
@@ -232,6 +245,7 @@ class Session(QObject):
                                   "Reconnect from Connection ▸ Connect when it is back.")
             if event.domain_uuid and event.type != EventType.JOB:
                 dirty.add(event.domain_uuid)
+                self.pending.on_event((uri, event.domain_uuid), event.type, event.detail)
         if jobs:
             self.jobs.update(uri, jobs)
         if dirty:
@@ -245,16 +259,44 @@ class Session(QObject):
     async def _run_one(self, action: str, key: Key, verb: str, params: dict[str, Any]) -> Any:
         uri, uuid = key
         name = self.domains.name_of(key)
+        request = action in FALLBACK  # a shutdown or reboot: done once the guest did it, not when asked
+        if request:
+            self.pending.begin(key, action, name)
         self.domains.set_busy(key, verb.lower())
         try:
             result = await self.bridge.run_action(uri, uuid, action, f"{verb} {name}", **params)
+        except BaseException:
+            if request:
+                self.pending.cancel(key)
+            raise
         finally:
             self.domains.set_busy(key, "")
             if self.connections.get(uri) is not None:
                 self.mark_dirty(uri, {uuid})
         started = isinstance(result, int) and not isinstance(result, bool)
-        self.status.emit(f"{verb} {name}: started as job {result}" if started else f"{verb} {name}: done")
+        if request:
+            if key in self.pending:
+                self.status.emit(f"Asked {name} to {_ASKED[action]}; waiting for its guest")
+        else:
+            self.status.emit(f"{verb} {name}: started as job {result}" if started else f"{verb} {name}: done")
         return result  # the job id of an ASYNC job
+
+    def _request_done(self, key: Key, sentence: str) -> None:
+        """A shutdown or reboot happened: say so, and drop the offer of the hard way."""
+        self.status.emit(sentence)
+        msg_id = self._overdue_messages.pop(key, None)
+        if msg_id is not None:
+            self.messages.dismiss(msg_id)
+
+    def _request_overdue(self, key: Key, fallback: str, sentence: str) -> None:
+        name = self.domains.name_of(key)
+        what = "shut down" if fallback == "force_off" else "reboot"
+        hint = ("Force Off powers it off at once" if fallback == "force_off"
+                else "Reset restarts it at once, without shutting down") + " (unsaved data in the guest is lost)."
+        msg = self.messages.add("warning", f"{name} did not {what}", sentence + ".", hint,
+                                action=fallback, target=key)
+        self._overdue_messages[key] = msg.id
+        self.status.emit(sentence)
 
     def cancel_job(self, uri: str, job_id: int) -> None:
         pos = self.jobs.find((uri, job_id))
@@ -314,6 +356,9 @@ class Session(QObject):
             if self.connections.get(key[0]) is not None:
                 self.mark_dirty(key[0], {key[1]})
         self.status.emit(f"Applied the changes to {plan.rename_to or name}")
+
+
+_ASKED = {"shutdown": "shut down", "reboot": "reboot"}
 
 
 def _inactive_xml(dom: Domain) -> str:

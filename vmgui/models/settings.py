@@ -1,9 +1,13 @@
-"""What vmgui remembers across runs (QSettings): URI history and open connections."""
+"""What vmgui remembers across runs (QSettings): URI history, open connections, and how long a guest
+gets to shut down or reboot before Force Off or Reset is offered."""
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings
 
+from .pending import DEFAULT_TIMEOUT_S
+
 HISTORY_MAX = 15
+SHUTDOWN_TIMEOUT_KEY = "lifecycle/shutdown_timeout_s"
 
 
 def _list(settings: QSettings, key: str) -> list[str]:
@@ -32,3 +36,20 @@ def open_uris(settings: QSettings) -> list[str]:
 
 def set_open_uris(settings: QSettings, uris: list[str]) -> None:
     settings.setValue("connections/open", list(uris))
+
+
+def shutdown_timeout(settings: QSettings) -> float:
+    """Seconds (``lifecycle/shutdown_timeout_s``, default 60) a guest gets to carry out a shutdown or reboot.
+
+    The default is written back when the key is missing or not a positive number,
+    so the settings file shows what can be changed.
+    """
+    raw = settings.value(SHUTDOWN_TIMEOUT_KEY)
+    try:
+        value = float(raw) if raw is not None else 0.0
+    except (TypeError, ValueError):
+        value = 0.0
+    if value <= 0:
+        value = DEFAULT_TIMEOUT_S
+        settings.setValue(SHUTDOWN_TIMEOUT_KEY, value)
+    return value

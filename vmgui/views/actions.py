@@ -16,27 +16,27 @@ from .names import name_action
 
 LABELS = {
     "new_vm": "New VM", "start": "Start", "pause": "Pause", "resume": "Resume", "shutdown": "Shut Down",
-    "reboot": "Reboot", "force_off": "Force Off", "save": "Save", "snapshot": "Snapshot",
+    "reboot": "Reboot", "reset": "Reset", "force_off": "Force Off", "save": "Save", "snapshot": "Snapshot",
     "backup": "Backup", "migrate": "Migrate", "delete": "Delete", "console": "Console",
     "snapshots": "Snapshots", "graphical_console": "Display",
 }
 #: The verb shown in busy rows and messages ("Starting web01 failed").
 VERBS = {
     "new_vm": "Defining", "start": "Starting", "pause": "Pausing", "resume": "Resuming",
-    "shutdown": "Shutting down", "reboot": "Rebooting", "force_off": "Forcing off", "save": "Saving",
+    "shutdown": "Shutting down", "reboot": "Rebooting", "reset": "Resetting", "force_off": "Forcing off", "save": "Saving",
     "snapshot": "Snapshotting", "backup": "Backing up", "migrate": "Migrating", "delete": "Deleting",
     "console": "Opening the console of", "snapshots": "Listing the snapshots of",
     "graphical_console": "Opening the graphical console of",
 }
 SHORTCUTS = {
     "new_vm": "Ctrl+N", "start": "Ctrl+Return", "pause": "Ctrl+P", "resume": "Ctrl+Shift+P",
-    "shutdown": "Ctrl+D", "reboot": "Ctrl+Shift+R", "force_off": "Ctrl+Shift+D", "save": "Ctrl+S",
+    "shutdown": "Ctrl+D", "reboot": "Ctrl+Shift+R", "reset": "Ctrl+Alt+R", "force_off": "Ctrl+Shift+D", "save": "Ctrl+S",
     "snapshot": "Ctrl+Shift+S", "backup": "Ctrl+B", "migrate": "Ctrl+M", "delete": "Del",
     "console": "Ctrl+Shift+C", "snapshots": "Ctrl+Shift+T", "graphical_console": "Ctrl+Shift+G",
 }
 ICONS = {name: f"action-{name.replace('_', '-')}" for name in ACTIONS}
 #: Toolbar/menu layout; None is a separator.
-LAYOUT = ("new_vm", None, "start", "pause", "resume", "shutdown", "reboot", "force_off", None,
+LAYOUT = ("new_vm", None, "start", "pause", "resume", "shutdown", "reboot", "reset", "force_off", None,
           "save", "snapshot", "backup", "migrate", None, "snapshots", "console", "graphical_console", None,
           "delete")
 

@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import Callable
 
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QWidget
 
 from ..models import actions as rules
 from ..models.console import ConsoleModel
@@ -19,6 +19,7 @@ from ..models.snapshots import SnapshotTree
 from ..models.session import Session
 from ..models.vnc import open_graphical_console
 from .actions import VERBS
+from . import confirm
 from .backupflow import BackupFlow
 from .deleteflow import DeleteFlow
 from .migrateflow import MigrateFlow
@@ -29,6 +30,8 @@ from .dialogs.snapshots import SnapshotTreeDialog
 
 CONFIRM = {
     "force_off": ("Force off", "Power off {what} at once? Unsaved data in the guest is lost."),
+    "reset": ("Reset", "Reset {what} at once? The guest starts again without shutting down: "
+                       "unsaved data in it is lost."),
 }
 
 
@@ -76,6 +79,16 @@ class Commands:
         else:
             self.run(name, targets)
 
+    def offer(self, name: str, targets: list[Key]) -> None:
+        """An action a message offers (Force Off after an unanswered shutdown): confirmed like the toolbar's."""
+        targets = [k for k in targets if self._session.domains.get(k) is not None]
+        if not targets:
+            return
+        if name in CONFIRM:
+            self._confirm(name, targets)
+        else:
+            self.run(name, targets)
+
     def run(self, action: str, targets: list[Key], **params: object) -> None:
         self._session.run(action, targets, VERBS[action], **params)
 
@@ -97,15 +110,8 @@ class Commands:
 
     def _confirm(self, name: str, targets: list[Key]) -> None:
         title, text = CONFIRM[name]
-        box = QMessageBox(QMessageBox.Icon.Warning, title, text.format(what=self._what(targets)),
-                          QMessageBox.StandardButton.Cancel, self._parent)
-        box.setObjectName(f"confirm_{name}")
-        yes = box.addButton(title, QMessageBox.ButtonRole.DestructiveRole)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        self.last_dialog = box
-        box.buttonClicked.connect(lambda button: self.run(name, targets) if button is yes else None)
-        box.finished.connect(lambda _r: box.deleteLater())
-        box.open()
+        self.last_dialog = confirm.ask(self._parent, title, text.format(what=self._what(targets)),
+                                       f"confirm_{name}", title, lambda: self.run(name, targets))
 
     def _ask_snapshot(self, targets: list[Key]) -> None:
         dialog = SnapshotDialog(len(targets), time.strftime("snap-%Y%m%d-%H%M%S"), self._parent)

@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
 )
 
 from drivers import Feature, JobInfo
-from drivers.flags import describe_state
 from drivers.jobs import operation_text
 
+from ..models.domainrow import Col
 from ..models.domains import DomainRow, Key
 from ..models.format import DASH, bytes_text, duration_text
 from ..models.session import Session
@@ -128,7 +128,7 @@ class DetailsPane(QTabWidget):
         rec = row.rec
         values = {
             "Name": rec.name, "Title": rec.title or DASH, "UUID": rec.uuid,
-            "State": describe_state(rec.state, rec.reason) + (f" — {row.busy}…" if row.busy else ""),
+            "State": row.texts[Col.STATE],  # as in the table: with what is going on ("shutting down…")
             "Uptime": uptime_text(rec.started_at, rec.id is not None, time.time()),
             "Connection": row.uri, "vCPUs": str(rec.vcpus),
             "Memory": f"{bytes_text(rec.memory_kib * 1024)} of {bytes_text(rec.max_memory_kib * 1024)}",

@@ -47,6 +47,7 @@ class MainWindow(QMainWindow):
         if session.parent() is None:
             session.setParent(self)  # deleted with the window, on the UI thread (its timers too)
         self.settings = settings
+        session.pending.timeout_s = store.shutdown_timeout(settings)
         self.setWindowTitle("vmgui — virtual machines")
         self.setWindowIcon(icons.icon("vmgui"))
         self.tray: QSystemTrayIcon | None = None
@@ -58,6 +59,7 @@ class MainWindow(QMainWindow):
         self.filter_bar = FilterBar(session.filters, session.connections, self)
         self.details = DetailsPane(session, self)
         self.message_area = MessageArea(session.messages, self)
+        self.message_area.actionRequested.connect(lambda name, key: self.commands.offer(name, [key]))
         self.job_panel = JobPanel(session.jobs, session.connections, session.cancel_job, self)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.job_panel)
 

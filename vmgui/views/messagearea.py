@@ -1,11 +1,12 @@
 """The non-modal message area above the table: newest messages, each dismissable."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from .. import icons
 from ..models.messages import Message, MessageModel
+from .actions import LABELS
 from .names import name_widget
 
 SHOWN = 3
@@ -13,6 +14,9 @@ SHOWN = 3
 
 class MessageArea(QFrame):
     """Shows the last :data:`SHOWN` messages; hidden when there are none."""
+
+    #: action name, target: the button of a message that offers an action was pressed
+    actionRequested = Signal(str, object)
 
     def __init__(self, model: MessageModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -62,6 +66,12 @@ class MessageArea(QFrame):
         text.setWordWrap(True)
         text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         line.addWidget(text, 1)
+        if msg.action:
+            offer = QToolButton(row)
+            offer.setObjectName(f"messageAction_{msg.action}")
+            offer.setText(LABELS[msg.action])
+            offer.clicked.connect(lambda _c=False, m=msg: self.actionRequested.emit(m.action, m.target))
+            line.addWidget(offer)
         close = QToolButton(row)
         close.setText("✕")
         close.setAutoRaise(True)

@@ -163,6 +163,8 @@ def test_lifecycle_and_events(lvconn):
     assert dom.state()[0] is drivers.DomainState.PAUSED
     dom.resume()
     dom.reboot()
+    dom.reset()
+    assert dom.state()[0] is drivers.DomainState.RUNNING
     dom.shutdown()
     assert dom.state()[0] is drivers.DomainState.SHUTOFF
     dom.create()

@@ -1,7 +1,7 @@
 """The snapshot tree of one domain: parents and children, the current one marked.
 
 Create asks for a name, a description and (for a running guest) live or offline; Revert and Delete act on the
-selected snapshot (Delete after a confirmation). Everything runs through
+selected snapshot (both after a confirmation: they discard state). Everything runs through
 :class:`vmgui.models.snapshots.SnapshotTree`; failures land in the window's
 message area and a short status line here.
 """
@@ -12,13 +12,14 @@ import time
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
-    QDialog, QDialogButtonBox, QLabel, QLineEdit, QMessageBox, QPlainTextEdit, QPushButton, QRadioButton,
+    QDialog, QDialogButtonBox, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QRadioButton,
     QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
 from ...models.snapshots import SnapshotMode, SnapshotTree
 from ...models.validation import name_problem
 from ...snapshots import SnapshotInfo
+from .. import confirm
 from ..names import name_widget
 from .simple import _FormDialog
 
@@ -145,20 +146,19 @@ class SnapshotTreeDialog(QDialog):
 
     def _revert(self) -> None:
         name = self.selected()
-        if name is not None:
-            self.model.revert(name)
+        if name is None:
+            return
+        self.last_dialog = confirm.ask(
+            self, "Revert to snapshot",
+            f"Revert {self.model.name} to the snapshot “{name}”? Its current state (what runs now and "
+            "everything written to its disks since) is discarded.",
+            "confirm_revert_snapshot", "Revert", lambda: self.model.revert(name))
 
     def _ask_delete(self) -> None:
         name = self.selected()
         if name is None:
             return
-        box = QMessageBox(QMessageBox.Icon.Warning, "Delete snapshot",
-                          f"Delete the snapshot “{name}” of {self.model.name}? Its children are kept "
-                          "and move up to its parent.", QMessageBox.StandardButton.Cancel, self)
-        box.setObjectName("confirm_delete_snapshot")
-        yes = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        self.last_dialog = box
-        box.buttonClicked.connect(lambda button: self.model.delete(name) if button is yes else None)
-        box.finished.connect(lambda _r: box.deleteLater())
-        box.open()
+        self.last_dialog = confirm.ask(
+            self, "Delete snapshot",
+            f"Delete the snapshot “{name}” of {self.model.name}? Its children are kept and move up to its parent.",
+            "confirm_delete_snapshot", "Delete", lambda: self.model.delete(name))
