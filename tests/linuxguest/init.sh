@@ -28,6 +28,17 @@ hostname vmguest
 mkdir -p /etc/acpi/PWRF
 printf '#!/bin/sh\necho "VMGUI POWEROFF" > /dev/console\nsync\npoweroff -f\n' > /etc/acpi/PWRF/00000080
 chmod +x /etc/acpi/PWRF/00000080
+# acpid opens the input devices present when it starts: wait until devtmpfs made a node for
+# every input device the kernel registered (the power button among them)
+i=0
+while [ $i -lt 100 ]; do
+    missing=0
+    for ev in $(sed -n 's/.*Handlers=.*\(event[0-9]*\).*/\1/p' /proc/bus/input/devices); do
+        [ -e "/dev/input/$ev" ] || missing=1
+    done
+    grep -q "Power Button" /proc/bus/input/devices && [ $missing = 0 ] && break
+    sleep 0.05; i=$((i + 1))
+done
 acpid -c /etc/acpi -l /tmp/acpid.log
 
 ram_work() { # copy a random buffer back and forth in RAM, checking its md5 after each copy
