@@ -159,3 +159,13 @@ def test_selection_model_survives_layout_changes(make_node):
     model.sort(Col.NAME, Qt.SortOrder.DescendingOrder)
     rows = selection.selectedRows()
     assert [model.data(i) for i in rows] == [chosen]
+
+
+def test_connection_labels_tell_hosts_apart_at_a_glance():
+    from vmgui.models.connections import short_label
+    assert short_label("qemu:///embed?root=/srv/vms/A") == "embed (A)"
+    assert short_label("qemu:///embed?root=/srv/vms/B") == "embed (B)"
+    assert short_label("qemu:///embed") == "qemu:///embed"
+    assert short_label("test:///default") == "test:///default"
+    assert short_label("qemu+ssh://admin@web01.example.org/system") == "web01.example.org/system"
+    assert short_label("test:///home/me/lab/hosts/node-with-long-name.xml") == "test: node-with-long-name.xml"

@@ -28,12 +28,22 @@ class ConnState(enum.Enum):
 
 
 def short_label(uri: str) -> str:
-    """A URI short enough for a table column: long file paths keep only their file name."""
+    """A label short enough for a table column that still tells two hosts apart.
+
+    ``qemu:///embed?root=/srv/vms`` -> ``embed (vms)``, ``qemu+ssh://admin@web.example/system``
+    -> ``web.example/system``, ``test:///abs/path/node.xml`` -> ``test: node.xml``; short plain
+    URIs (``qemu:///embed``, ``test:///default``) stay as they are.
+    """
+    parts = urllib.parse.urlsplit(uri)
+    root = urllib.parse.parse_qs(parts.query).get("root")
+    if root:
+        return f"{parts.path.strip('/') or parts.scheme} ({root[0].rstrip('/').rsplit('/', 1)[-1] or '/'})"
     if len(uri) <= 28:
         return uri
-    parts = urllib.parse.urlsplit(uri)
+    if parts.hostname:
+        return f"{parts.hostname}{parts.path}"
     name = parts.path.rstrip("/").rsplit("/", 1)[-1]
-    return f"{parts.scheme}://{parts.netloc}/…/{name}" if name else uri
+    return f"{parts.scheme}: {name}" if name else uri
 
 
 @dataclass

@@ -9,7 +9,7 @@ listed and skipped.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QListWidget, QListWidgetItem,
     QProgressBar, QPushButton, QVBoxLayout, QWidget,
@@ -64,6 +64,10 @@ class MigrateDialog(QDialog):
         self.check_list = QListWidget(self)
         name_widget(self.check_list, "migrateCheck")
         self.check_list.setMinimumHeight(140)
+        # a reason is read whole: long findings wrap instead of running off to the right
+        self.check_list.setWordWrap(True)
+        self.check_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.check_list.setResizeMode(QListWidget.ResizeMode.Adjust)
         layout.addWidget(self.check_list, 1)
 
         self.live = QCheckBox("Live: the guest keeps running while its memory is copied "
