@@ -1,7 +1,7 @@
 """vmgui's embedded driver core: a libvirt-style, synchronous, thread-safe API.
 
 ``drivers.open(uri)`` returns a :class:`~drivers.base.Connection`. See
-DESIGN.md section 3 for the contract; no Qt here, ever.
+the module docstrings for the contract; no Qt here, ever.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The one implementation of ``list_all_domains`` filter semantics.
 
-Rules (seed 000, libvirt's virDomainObjMatchFilter): flags come in groups;
+Rules (libvirt's virDomainObjMatchFilter): flags come in groups;
 a group with no bit set does not filter, and neither does one with every bit
 set; groups are ANDed, bits inside a group ORed; an impossible combination
 simply matches nothing; bits outside the known groups are INVALID_ARG.

@@ -1,4 +1,4 @@
-"""The migration coordinator (seed 002): negotiate, then drive the phases.
+"""The migration coordinator: negotiate a protocol, then drive the phases.
 
 Both connections are asked ``supports_feature`` first; the newest protocol both
 speak is used (V3: begin/prepare/perform/finish/confirm, else V2:

@@ -1,4 +1,4 @@
-"""DESIGN.md §6: PySide6-Essentials 6.12.0 on Python 3.11 loses a reference on every signal
+"""PySide6-Essentials 6.12.0 on Python 3.11 loses a reference on every signal
 delivered to a Python slot and aborts after a few thousand. The pin in pyproject keeps us off it;
 this test delivers 10,000 signals in a child interpreter so a regression shows as a failure, not
 as a crashed test run."""

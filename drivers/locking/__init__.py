@@ -1,7 +1,7 @@
 """The lock manager: a supervisor per VM holds the VM's disk leases for exactly its lifetime.
 
-Design (issue 4; seed 001; libvirt's virtlockd, reference section 6)
-====================================================================
+Design (after libvirt's virtlockd)
+==================================
 
 Use::
 

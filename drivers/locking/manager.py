@@ -1,6 +1,6 @@
 """LockManager: a VM's resources before start, and the launch of its supervisor.
 
-Mirrors the seed's virLockManager: create one per VM (uuid, name), register
+Shaped like libvirt's virLockManager: create one per VM (uuid, name), register
 resources before start, get the supervisor's argv, launch. After launch the
 returned :class:`Supervisor` handle does acquire/release/inquire.
 """

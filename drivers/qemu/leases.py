@@ -1,4 +1,4 @@
-"""The lock manager (drivers.locking, issue 4) as the QEMU driver uses it.
+"""The lock manager (drivers.locking) as the QEMU driver uses it.
 
 Every VM runs under a supervisor holding its disk leases: writable disks
 EXCLUSIVE, ``<shareable/>`` SHARED, ``<readonly/>`` and CD-ROMs READONLY.

@@ -11,7 +11,7 @@ on generated test:/// node files, through the real ``vmgui.app.main()``:
   and the periodic bulk re-sync runs;
 * resident memory once populated (VmRSS) and its peak (VmHWM).
 
-Targets (issue 3): 1,000 rows < 0.5 s, 10,000 < 2 s; toggle p95 < 16 ms at
+Targets: 1,000 rows < 0.5 s, 10,000 < 2 s; toggle p95 < 16 ms at
 10,000; stall < 50 ms; memory < 200 MB at 10,000.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The list filter obeys seed 000's rules for every flag combination."""
+"""The list filter obeys libvirt's filter rules (virConnectListAllDomains) for every flag combination."""
 from __future__ import annotations
 
 import pytest
@@ -16,7 +16,7 @@ STATES = [DomainState.RUNNING, DomainState.PAUSED, DomainState.SHUTOFF, DomainSt
 
 def brute_force(flags: int, active: bool, persistent: bool, state: DomainState, managed_save: bool,
                 autostart: bool, snapshots: bool) -> bool:
-    """The seed's text, read literally: each group filters only when one of its bits is set."""
+    """libvirt's documented rule, read literally: each group filters only when one of its bits is set."""
     F = ListFlags
 
     def group(bits: list[tuple[int, bool]]) -> bool:

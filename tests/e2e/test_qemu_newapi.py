@@ -1,4 +1,4 @@
-"""Real QEMU: rename, disk creation by id-cancel, storage visibility, uptime and resident memory (issue 8)."""
+"""Real QEMU: rename, disk creation by id-cancel, storage visibility, uptime and resident memory."""
 from __future__ import annotations
 
 import time

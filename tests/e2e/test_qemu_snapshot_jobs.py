@@ -1,4 +1,4 @@
-"""Real QEMU (issue 8): snapshot revert and delete as jobs, on a running guest and a shut-off one."""
+"""Real QEMU: snapshot revert and delete as jobs, on a running guest and a shut-off one."""
 from __future__ import annotations
 
 import subprocess

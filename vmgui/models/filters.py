@@ -32,7 +32,7 @@ def group_bits(group: int) -> list[ListFlags]:
 
 
 def object_name(flag: ListFlags) -> str:
-    """``filter_running``, ``filter_no_autostart``, ... (DESIGN.md section 5)."""
+    """``filter_running``, ``filter_no_autostart``, ... (the filter buttons' object names)."""
     return f"filter_{str(flag.name).lower()}"
 
 

@@ -1,4 +1,4 @@
-"""objectName and accessible name together: the contract names (DESIGN.md section 5)
+"""objectName and accessible name together: the names tests and tools find widgets by
 are what tests and assistive technology both look widgets up by."""
 from __future__ import annotations
 

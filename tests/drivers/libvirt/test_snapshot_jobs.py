@@ -1,4 +1,4 @@
-"""libvirt bridge (issue 8): snapshot revert and delete with JobFlags.ASYNC run as vmgui jobs
+"""libvirt bridge: snapshot revert and delete with JobFlags.ASYNC run as vmgui jobs
 (libvirt's test driver through libvirt-python; its calls are synchronous)."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The backup dialog (issue 8): pick disks and a target folder, checked as you type.
+"""The backup dialog: pick disks and a target folder, checked as you type.
 
 The folder and target files are looked at by a worker (answers to
 ``checker.wanted``, see :mod:`vmgui.views.pathcheck`), never here: a folder on

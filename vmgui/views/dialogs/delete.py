@@ -1,4 +1,4 @@
-"""The delete dialog (issue 8): disks to remove too, and explicit ticks for what libvirt refuses."""
+"""The delete dialog: disks to remove too, and explicit ticks for what libvirt refuses."""
 from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget

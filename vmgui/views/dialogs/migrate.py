@@ -1,4 +1,4 @@
-"""The migration dialog (issue 8): destination, a compatibility check per domain, options.
+"""The migration dialog: destination, a compatibility check per domain, options.
 
 The dialog only shows: when the destination changes it emits
 ``destinationChanged`` and the flow (vmgui/views/migrateflow.py) runs the check

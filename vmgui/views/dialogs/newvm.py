@@ -1,4 +1,4 @@
-"""The New VM wizard (issue 8): name and install source, then resources and disk, then the XML.
+"""The New VM wizard: name and install source, then resources and disk, then the XML.
 
 Every page checks its fields as you type with the rules of
 :class:`vmgui.models.newvm.NewVMPlan` and keeps Next/Finish disabled with the
