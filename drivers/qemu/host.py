@@ -393,6 +393,8 @@ class QemuHost(StatefulHost[QDom]):
             except Exception as exc:  # noqa: BLE001 - one broken VM must not hide the others
                 log.warning("cannot re-attach to %s: %s", st, exc)
                 salvage.unreadable_state(self, st, exc)
+        from .snapjournal import settle_all
+        settle_all(self)  # snapshot operations a dead process left half done (QEMU's jobs have ended)
 
     def _load_snapshots(self, dom: QDom, meta: dict[str, Any]) -> None:
         sdir = self.layout.snapshot_dir(dom.uuid)

@@ -28,6 +28,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lxml import etree
+
 from .. import xmlutil
 from ..domxml import DomainXML, validate_name, validate_uuid
 from ..errors import DriverError, ErrorCode
@@ -121,11 +123,18 @@ def _usable_name(host: "QemuHost", uuid: str, *candidates: Any) -> str:
 
 def _salvaged_text(root: Any, name: str, uuid: str) -> str:
     """The readable part of the file with its uuid and name in place: a start to correct and apply."""
-    definition = DomainXML(root) if root is not None else DomainXML.new(name, 0)
+    definition = DomainXML(root) if root is not None else skeleton(name, uuid)
     definition.uuid = uuid
     if definition.name != name:
         definition.name = name
     return definition.to_string()
+
+
+def skeleton(name: str, uuid: str) -> DomainXML:
+    """A definition that only names the domain (its figures read as 0): nothing else is known."""
+    definition = DomainXML(etree.Element("domain", type="qemu"))
+    definition.name, definition.uuid = name, uuid
+    return definition
 
 
 def take_name(host: "QemuHost", dom: "QDom", name: str) -> None:
@@ -179,7 +188,7 @@ def unreadable_state(host: "QemuHost", path: Path, exc: Exception) -> None:
             meta = read_json(host.layout.meta(uuid)) or {}
             dom = QDom(None, False, _usable_name(host, uuid, meta.get("name")), uuid)
             host._load_snapshots(dom, meta)
-        definition = dom.config.copy() if dom.config is not None else DomainXML.new(dom.name, 0)
+        definition = dom.config.copy() if dom.config is not None else skeleton(dom.name, uuid)
         vm = LiveVM(host.next_id(), definition, sup, host.layout.socket(uuid, "qmp"), [], None)
         dom.live = vm
         dom.state, dom.reason = DomainState.RUNNING, int(RunningReason.UNKNOWN)
