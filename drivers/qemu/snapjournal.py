@@ -113,8 +113,11 @@ def settle(host: "QemuHost", dom: "QDom", path: Path) -> str:
         if known is not None:
             snapshots.forget_metadata(host, dom, known)
     unlink(path)
-    what = "deletion was finished" if data.get("op") == "delete" else "incomplete snapshot was removed"
-    return f"the {what}: '{name}' is on no disk and in no metadata now"
+    if data.get("op") == "delete":
+        return f"the deletion of '{name}' was finished"
+    if holding:
+        return f"the incomplete snapshot '{name}' was removed from {len(holding)} of {len(files)} disk(s)"
+    return f"snapshot '{name}' never reached a disk; its name is free"
 
 
 def _remove(vm: "LiveVM | None", paths: list[str], name: str, what: str) -> None:

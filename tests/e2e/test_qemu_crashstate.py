@@ -97,6 +97,7 @@ def test_a_live_snapshot_whose_app_is_killed_is_listed_as_the_disk_holds_it(env,
         assert not list((env.root() / "domains" / dom.uuid / "snapshots").glob("*.pending"))
         conn.close()
     assert serial.kernel_trouble() == []
+    env.open().lookup_by_name("snappy").destroy()
 
 
 def offline_snapshot_dies(env, disks: list[str], done: list[str]) -> None:  # noqa: ANN001
