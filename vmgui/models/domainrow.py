@@ -17,6 +17,7 @@ from drivers.flags import describe_state
 from drivers.records import filter_bits
 
 from .format import bytes_text
+from .problems import state_suffix
 
 Key = tuple[str, str]  # (connection uri, domain uuid)
 Accepts = Callable[[int], bool]
@@ -127,7 +128,7 @@ class DomainRow:
 
     def _format(self) -> None:
         rec = self.rec
-        state = state_text(rec.state, rec.reason)
+        state = state_text(rec.state, rec.reason) + state_suffix(rec)
         if self.busy:
             state = f"{state} — {self.busy}…"
         cpu = "—" if self.cpu is None else f"{self.cpu:.0f} %"

@@ -5,7 +5,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from drivers.domxml import DomainXML
+from drivers import DriverError, xmlutil
+from drivers.domxml import Disk, DomainXML
 
 from ..models.deletion import DeleteEntry
 from ..models.domains import Key
@@ -34,7 +35,7 @@ class DeleteFlow:
         uris = sorted({k[0] for k in keys})
         users = dict(zip(uris, await asyncio.gather(*(self._session.bridge.disk_users(u) for u in uris))))
         entries = [DeleteEntry(row.rec.name, row.rec.id is not None, row.rec.managed_save, row.rec.snapshot_count,
-                               DomainXML.parse(x).disks(), users[k[0]], remote_host(k[0]))
+                               listed_disks(x), users[k[0]], remote_host(k[0]))
                    for k, row, x in zip(keys, rows, xmls)]
         dialog = DeleteDialog(entries, self._parent)
 
@@ -43,3 +44,11 @@ class DeleteFlow:
                 self._session.run("delete", [key], VERBS["delete"], flags=dialog.flags(),
                                   force=dialog.force.isChecked(), files=dialog.files(entry.name))
         self._show(dialog, delete)
+
+
+def listed_disks(xml: str) -> list[Disk]:
+    """The disks the XML names; also of a broken domain's salvaged XML, which need not be a valid definition."""
+    try:
+        return DomainXML(xmlutil.parse(xml, "domain")).disks()
+    except DriverError:
+        return []

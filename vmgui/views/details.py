@@ -23,11 +23,12 @@ from drivers.jobs import operation_text
 
 from ..models.domains import DomainRow, Key
 from ..models.format import DASH, bytes_text, duration_text
+from ..models.problems import problem_text
 from ..models.session import Session
 from .editflow import EditFlow
 from .graphs import Graph
 from .hardware import HardwareView
-from .names import name_widget
+from .names import error_label, name_widget
 from .screen import ScreenThumbnail
 from .xmltab import XmlPane
 
@@ -66,6 +67,12 @@ class DetailsPane(QTabWidget):
         self.placeholder = QLabel("Select a domain to see its details.", overview)
         self.placeholder.setObjectName("detailsPlaceholder")
         form.addRow(self.placeholder)
+        #: what is wrong with the domain's files and the way out; shown only when something is
+        self.problem = error_label(overview, "detailProblem")
+        self.problem.setAccessibleName("Problem")
+        self.problem.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.problem.setVisible(False)
+        form.addRow(self.problem)
         self.cpu_graph = Graph("cpuGraph", "CPU", lambda v: f"{v:.0f} %", "#1570ef", overview)
         self.memory_graph = Graph("memoryGraph", "Memory", bytes_text, "#7a5af8", overview)
         self.values: dict[str, QLabel] = {}
@@ -119,6 +126,8 @@ class DetailsPane(QTabWidget):
             if key is not None:
                 self._session.history.track(key)
         self._set_edit_enabled()
+        self.problem.setText(problem_text(row.rec) if row is not None else "")
+        self.problem.setVisible(bool(self.problem.text()))
         if row is None:
             for label in self.values.values():
                 label.setText(DASH)
@@ -148,11 +157,13 @@ class DetailsPane(QTabWidget):
 
     def _set_edit_enabled(self) -> None:
         row = self._row
-        ok = row is not None and self._session.supports(row.uri, Feature.DEFINE)
+        broken = row is not None and row.rec.broken
+        ok = row is not None and not broken and self._session.supports(row.uri, Feature.DEFINE)
         self.edit_button.setEnabled(ok)
         self.edit_button.setToolTip(
             "Change name, memory, vCPUs, boot order, disks and network" if ok
             else "Select one domain to edit it" if row is None
+            else "Its definition cannot be read: correct it in the XML tab (Edit XML)" if broken
             else f"{row.uri} cannot change definitions")
 
     def edit(self) -> None:
