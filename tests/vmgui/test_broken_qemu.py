@@ -96,3 +96,25 @@ def test_force_off_in_the_window_stops_a_qemu_whose_state_file_is_garbled(env, o
     window.refresh_selection_state()
     assert action(window, "actionStart").isEnabled() and not problem.isVisible()
     assert not os.path.exists(env.root() / "state" / f"{dom.uuid}.json")
+
+
+def test_a_broken_entry_is_deleted_with_the_disk_its_salvaged_xml_names(env, open_window, qtbot, tmp_path):  # noqa: ANN001, F811
+    from test_delete import gone_from_table, open_delete
+    disk = Path(h.make_qcow2(tmp_path / "scrap.qcow2"))
+    conn = env.open()
+    uuid = conn.define_xml(env.xml("scrap", disks=[{"path": str(disk)}])).uuid
+    conn.close()
+    cfg = env.root() / "domains" / uuid / "domain.xml"
+    data = cfg.read_bytes()
+    cfg.write_bytes(data[:data.index(b"<target")])  # cut right after the disk's source
+
+    window = open_window(env.uri())
+    qtbot.waitUntil(lambda: state_cell(window, "scrap") == "broken")
+    dialog = open_delete(window, env.uri(), "scrap", qtbot)
+    box = dialog.file_checks[("scrap", str(disk))]
+    box.setChecked(True)
+    dialog.ok.click()
+    qtbot.waitUntil(lambda: gone_from_table(window, (env.uri(), uuid)), timeout=10000)
+    qtbot.waitUntil(lambda: not disk.exists())
+    assert not (env.root() / "domains" / uuid).exists()
+    assert not any(m.level == "error" for m in window.session.messages.messages())
