@@ -32,7 +32,7 @@ from ..fsutil import read_json
 from ..records import DomainRecord, filter_bits
 from ..snapxml import SnapshotDef
 from ..stateful import StatefulHost
-from . import cmdline, leases, salvage
+from . import cmdline, leases, salvage, snapjournal
 from .cmdline import BlockNode
 from .layout import RootLayout, base_runtime_dir, unlink, write_file, write_json
 from .console import SerialHub
@@ -393,8 +393,7 @@ class QemuHost(StatefulHost[QDom]):
             except Exception as exc:  # noqa: BLE001 - one broken VM must not hide the others
                 log.warning("cannot re-attach to %s: %s", st, exc)
                 salvage.unreadable_state(self, st, exc)
-        from .snapjournal import settle_all
-        settle_all(self)  # snapshot operations a dead process left half done (QEMU's jobs have ended)
+        snapjournal.settle_all(self)  # snapshot operations a dead process left half done (QEMU's jobs ended)
 
     def _load_snapshots(self, dom: QDom, meta: dict[str, Any]) -> None:
         sdir = self.layout.snapshot_dir(dom.uuid)
@@ -444,7 +443,7 @@ class QemuHost(StatefulHost[QDom]):
         vm.incoming = bool(data.get("incoming"))
         vm.job_note = dict(data.get("job_note") or {})
         try:
-            self.connect_monitor(dom, vm)
+            self.connect_monitor(dom, vm, timeout=snapjournal.monitor_wait(self, uuid, 10.0))
         except DriverError as exc:
             log.warning("re-attached to '%s' without a monitor: %s", dom.name, exc)
             return

@@ -45,7 +45,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SUFFIX = ".pending"
+#: how long re-attaching waits for the QMP of a VM whose snapshot was under way: QEMU takes a new
+#: client only once its main loop runs again, i.e. once it finished saving the guest's memory
+BUSY_QMP_WAIT_S = 90.0
 _settle_ids = itertools.count(1)
+
+
+def monitor_wait(host: "QemuHost", uuid: str, usual: float) -> float:
+    """The QMP connect timeout for re-attaching to ``uuid``'s VM: longer while a snapshot may be saving."""
+    sdir = host.layout.snapshot_dir(uuid)
+    return BUSY_QMP_WAIT_S if sdir.is_dir() and any(sdir.glob(f"*{SUFFIX}")) else usual
 
 
 def marker(host: "QemuHost", dom: "QDom", name: str) -> Path:
@@ -94,6 +103,8 @@ def settle(host: "QemuHost", dom: "QDom", path: Path) -> str:
     with host.lock:
         vm = dom.live
         files = snapshots.snapshot_paths(dom.definition)
+    if vm is not None and vm.mon is None:  # QEMU may still be saving: what the disks hold is not final
+        raise DriverError(ErrorCode.OPERATION_INVALID, f"the QEMU of '{dom.name}' does not answer on QMP")
     tables = {p: storage.snapshot_table(p) for p in files}
     holding = [p for p in files if name in tables[p]]
     live = snap.state in ("running", "paused")
