@@ -25,7 +25,7 @@ from typing import Any
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode
 from ..flags import (
-    DomainState, EventType, NostateReason, PausedReason, ResumedDetail, RunningReason, ShutdownDetail,
+    DomainState, EventType, PausedReason, ResumedDetail, RunningReason, ShutdownDetail,
     ShutoffReason, StartedDetail, StoppedDetail, SuspendedDetail,
 )
 from ..fsutil import read_json
@@ -186,9 +186,7 @@ class QDom:
 
     def shown_state(self) -> tuple[DomainState, int]:
         """The state callers see: NOSTATE (BROKEN) while :attr:`broken`."""
-        if self.broken:
-            return DomainState.NOSTATE, int(NostateReason.BROKEN)
-        return self.state, self.reason
+        return salvage.BROKEN_STATE if self.broken else (self.state, self.reason)
 
     def touch(self) -> None:
         self.bits = filter_bits(self.live is not None, self.persistent, self.shown_state()[0], self.managed_save,

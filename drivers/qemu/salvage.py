@@ -34,7 +34,7 @@ from .. import xmlutil
 from ..domxml import DomainXML, validate_name, validate_uuid
 from ..errors import DriverError, ErrorCode
 from ..fsutil import read_json
-from ..flags import DomainState, RunningReason
+from ..flags import DomainState, NostateReason, RunningReason
 from . import leases
 from .layout import unlink
 
@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: the state and reason a broken domain shows (DomainRecord.broken; the filters count it as OTHER)
+BROKEN_STATE: tuple[DomainState, int] = (DomainState.NOSTATE, int(NostateReason.BROKEN))
 #: how often a watcher looks whether a process without a readable state has ended
 WATCH_S = 1.0
 
