@@ -193,6 +193,21 @@ def test_a_truncated_definition_of_a_shut_off_vm_is_broken_until_a_corrected_one
     assert env.open().lookup_by_name("cut").record().problem == ""  # the file on disk is whole again
 
 
+@pytest.mark.parametrize(("damage", "words"), [
+    ((b"<vcpu>1</vcpu>", b"<vcpu>lots</vcpu>"), "domain.xml is not a valid definition"),
+    ((b"<devices>", b"<devices><<"), "domain.xml is not well-formed XML"),
+], ids=["invalid", "malformed"])
+def test_a_damaged_definition_says_how_it_is_damaged(env, damage, words):
+    conn = env.open()
+    uuid = conn.define_xml(env.xml("hurt")).uuid
+    conn.close()
+    cfg = env.root() / "domains" / uuid / "domain.xml"
+    assert damage[0] in cfg.read_bytes()
+    cfg.write_bytes(cfg.read_bytes().replace(*damage))
+    rec = env.open().lookup_by_name("hurt").record()
+    assert rec.broken and rec.problem.startswith(words) and str(cfg) in rec.problem
+
+
 def test_a_broken_entry_can_be_deleted(env):
     conn = env.open()
     uuid = conn.define_xml(env.xml("empty")).uuid

@@ -17,7 +17,7 @@ def way_out(rec: DomainRecord) -> str:
     if not rec.problem:
         return ""
     if rec.broken and rec.id is not None:
-        return "Force Off stops the process that runs without it; the domain can then be started again."
+        return "Force Off stops the process that still runs; then the domain can be started again."
     if rec.broken:
         return "Correct the definition in the XML tab (Edit XML, then Apply…), or delete the domain."
     return "It runs on the definition it started with: correct the definition in the XML tab before it stops."
