@@ -159,3 +159,24 @@ def test_selection_model_survives_layout_changes(make_node):
     model.sort(Col.NAME, Qt.SortOrder.DescendingOrder)
     rows = selection.selectedRows()
     assert [model.data(i) for i in rows] == [chosen]
+
+
+def test_a_broken_row_reads_broken_with_its_problem_and_a_damaged_running_one_needs_attention(make_node):
+    from drivers.flags import NostateReason
+    from vmgui.models.domainrow import TOOLTIP
+    conn = drivers.open(make_node(2))
+    running, off = sorted(conn.get_all_domain_stats(), key=lambda r: r.id is None)[:2]
+    broken = off._replace(id=None, state=DomainState.NOSTATE, reason=NostateReason.BROKEN,
+                          problem="domain.xml is empty.")
+    damaged = running._replace(problem="domain.xml is truncated (9 bytes).")
+    model = DomainTableModel()
+    model.apply(conn.uri, [broken, damaged], complete=True)
+    cells = {model.data(model.index(r, Col.NAME)): (model.data(model.index(r, Col.STATE)),
+                                                   model.data(model.index(r, Col.STATE), TOOLTIP))
+             for r in range(model.rowCount())}
+    assert cells[broken.name] == ("broken", "domain.xml is empty. Correct the definition in the XML tab "
+                                            "(Edit XML, then Apply…), or delete the domain.")
+    state, tip = cells[damaged.name]
+    assert state.endswith(", needs attention") and tip.startswith("domain.xml is truncated (9 bytes).")
+    model.set_filter(compile_filter(ListFlags.OTHER), "", None)
+    assert [model.data(model.index(r, Col.NAME)) for r in range(model.rowCount())] == [broken.name]
