@@ -357,6 +357,7 @@ class QemuHost(StatefulHost[QDom]):
     def load(self) -> None:
         """Read every definition and re-attach to running VMs."""
         lay = self.layout
+        broken: list[tuple[Path, Exception]] = []
         for d in sorted((lay.root / "domains").iterdir()) if (lay.root / "domains").is_dir() else []:
             cfg = d / "domain.xml"
             if not cfg.is_file():
@@ -364,7 +365,7 @@ class QemuHost(StatefulHost[QDom]):
             try:
                 definition = DomainXML.parse(cfg.read_bytes())
             except (DriverError, OSError) as exc:
-                salvage.broken_definition(self, d, exc)  # listed as broken, not skipped
+                broken.append((d, exc))
                 continue
             dom = QDom(definition, True, definition.name, definition.ensure_uuid())
             meta = read_json(lay.meta(dom.uuid)) or {}
@@ -378,6 +379,8 @@ class QemuHost(StatefulHost[QDom]):
                 self.add(dom)
             except DriverError as exc:
                 log.warning("skipping %s: %s", cfg, exc)
+        for d, exc in broken:  # listed as broken, not skipped; after the readable ones, which keep their names
+            salvage.broken_definition(self, d, exc)
         max_id = 0
         for st in sorted((lay.root / "state").glob("*.json")):
             data = read_json(st)

@@ -106,8 +106,11 @@ def broken_definition(host: "QemuHost", ddir: Path, exc: Exception) -> None:
     host._load_snapshots(dom, meta)
     dom.managed_save = host.layout.managed_save(uuid).is_file()
     dom.touch()
-    with host.lock:
+    try:
         host.add(dom)
+    except DriverError as exc:  # its uuid is another domain's: that one's files are what counts
+        log.warning("skipping %s: %s (%s)", cfg, exc.message, dom.config_problem)
+        return
     log.warning("'%s' is listed as broken: %s", name, dom.config_problem)
 
 

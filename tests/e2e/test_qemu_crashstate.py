@@ -208,6 +208,19 @@ def test_a_damaged_definition_says_how_it_is_damaged(env, damage, words):
     assert rec.broken and rec.problem.startswith(words) and str(cfg) in rec.problem
 
 
+def test_a_broken_entry_never_takes_the_name_of_a_readable_domain(env):
+    conn = env.open()
+    conn.define_xml(env.xml("twin", uuid="ffffffff-0000-4000-8000-000000000001"))
+    first = "00000000-0000-4000-8000-000000000002"  # read first: its folder sorts first
+    conn.define_xml(env.xml("other", uuid=first))
+    conn.close()
+    twin_xml = (env.root() / "domains" / "ffffffff-0000-4000-8000-000000000001" / "domain.xml").read_bytes()
+    (env.root() / "domains" / first / "domain.xml").write_bytes(twin_xml[:len(twin_xml) // 2])  # a cut copy
+    conn = env.open()
+    assert not conn.lookup_by_name("twin").record().broken  # the readable one keeps its name
+    assert conn.lookup_by_uuid(first).name == "other" and conn.lookup_by_uuid(first).record().broken
+
+
 def test_a_broken_entry_can_be_deleted(env):
     conn = env.open()
     uuid = conn.define_xml(env.xml("empty")).uuid
