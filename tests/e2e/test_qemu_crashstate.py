@@ -293,3 +293,21 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_a_vm_without_a_readable_state_that_ends_by_itself_is_seen_to_end(env):
+    from drivers.flags import ShutoffReason
+    conn = env.open()
+    dom = conn.define_xml(env.xml("alone"))
+    dom.create()
+    h.wait_heartbeat(env.serial("alone"), 1)
+    pid = dom.qemu_pid()
+    conn.close()
+    (env.root() / "state" / f"{dom.uuid}.json").write_text("")
+    conn = env.open()
+    dom = conn.lookup_by_name("alone")
+    assert dom.record().broken and "it is empty" in dom.record().problem
+    events = h.EventLog(conn)
+    os.kill(pid, signal.SIGKILL)  # no QMP session tells: its supervisor does
+    events.wait_for("STOPPED", timeout=20)
+    assert dom.state() == (DomainState.SHUTOFF, ShutoffReason.CRASHED) and dom.record().problem == ""
