@@ -53,6 +53,7 @@ def test_a_truncated_definition_shows_broken_with_its_reason_until_the_xml_tab_a
     problem = window.details.findChild(QLabel, "detailProblem")
     assert problem.isVisible() and "domain.xml is truncated" in problem.text()
     assert "XML tab" in problem.text() and problem.accessibleName() == "Problem"
+    assert window.details.values["Memory"].text() == "—"  # not "0 B": nothing says
     start = action(window, "actionStart")
     assert not start.isEnabled() and "is broken: domain.xml is truncated" in start.toolTip()
     assert action(window, "actionDelete").isEnabled()  # a way out

@@ -166,8 +166,8 @@ def test_a_broken_row_reads_broken_with_its_problem_and_a_damaged_running_one_ne
     from vmgui.models.domainrow import TOOLTIP
     conn = drivers.open(make_node(2))
     running, off = sorted(conn.get_all_domain_stats(), key=lambda r: r.id is None)[:2]
-    broken = off._replace(id=None, state=DomainState.NOSTATE, reason=NostateReason.BROKEN,
-                          problem="domain.xml is empty.")
+    broken = off._replace(id=None, state=DomainState.NOSTATE, reason=NostateReason.BROKEN, vcpus=0,
+                          memory_kib=0, max_memory_kib=0, problem="domain.xml is empty.")
     damaged = running._replace(problem="domain.xml is truncated (9 bytes).")
     model = DomainTableModel()
     model.apply(conn.uri, [broken, damaged], complete=True)
@@ -176,6 +176,8 @@ def test_a_broken_row_reads_broken_with_its_problem_and_a_damaged_running_one_ne
              for r in range(model.rowCount())}
     assert cells[broken.name] == ("broken", "domain.xml is empty. Correct the definition in the XML tab "
                                             "(Edit XML, then Apply…), or delete the domain.")
+    row = next(r for r in range(model.rowCount()) if model.data(model.index(r, Col.NAME)) == broken.name)
+    assert [model.data(model.index(row, c)) for c in (Col.VCPUS, Col.MEMORY)] == ["—", "—"]  # nothing to read
     state, tip = cells[damaged.name]
     assert state.endswith(", needs attention") and tip.startswith("domain.xml is truncated (9 bytes).")
     model.set_filter(compile_filter(ListFlags.OTHER), "", None)

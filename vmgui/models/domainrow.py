@@ -132,8 +132,10 @@ class DomainRow:
         if self.busy:
             state = f"{state} — {self.busy}…"
         cpu = "—" if self.cpu is None else f"{self.cpu:.0f} %"
+        unknown = rec.broken and not rec.vcpus  # no definition to read the figures from
         self.texts = (
-            rec.name, state, _shared(rec.vcpus, str), _shared(rec.memory_kib * 1024, bytes_text), cpu,
+            rec.name, state, "—" if unknown else _shared(rec.vcpus, str),
+            "—" if unknown else _shared(rec.memory_kib * 1024, bytes_text), cpu,
             "yes" if rec.persistent else "transient", "yes" if rec.autostart else "—",
             _shared(rec.snapshot_count, str) if rec.snapshot_count else "—",
             "saved" if rec.managed_save else "—", self.label,

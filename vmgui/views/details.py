@@ -21,7 +21,7 @@ from drivers import Feature, JobInfo
 from drivers.flags import describe_state
 from drivers.jobs import operation_text
 
-from ..models.domains import DomainRow, Key
+from ..models.domains import Col, DomainRow, Key
 from ..models.format import DASH, bytes_text, duration_text
 from ..models.problems import problem_text
 from ..models.session import Session
@@ -139,8 +139,9 @@ class DetailsPane(QTabWidget):
             "Name": rec.name, "Title": rec.title or DASH, "UUID": rec.uuid,
             "State": describe_state(rec.state, rec.reason) + (f" — {row.busy}…" if row.busy else ""),
             "Uptime": uptime_text(rec.started_at, rec.id is not None, time.time()),
-            "Connection": row.uri, "vCPUs": str(rec.vcpus),
-            "Memory": f"{bytes_text(rec.memory_kib * 1024)} of {bytes_text(rec.max_memory_kib * 1024)}",
+            "Connection": row.uri, "vCPUs": row.texts[Col.VCPUS],
+            "Memory": DASH if row.texts[Col.MEMORY] == DASH else
+            f"{bytes_text(rec.memory_kib * 1024)} of {bytes_text(rec.max_memory_kib * 1024)}",
             "CPU usage": row.texts[4], "Persistent": "yes" if rec.persistent else "no (transient)",
             "Autostart": "yes" if rec.autostart else "no", "Snapshots": str(rec.snapshot_count),
             "Saved state": "yes (Start restores it)" if rec.managed_save else "no",
