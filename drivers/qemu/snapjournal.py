@@ -96,10 +96,11 @@ def settle(host: "QemuHost", dom: "QDom", path: Path) -> str:
     from . import snapshots
     name = path.name[:-len(SUFFIX)]
     data = read_json(path) or {}
+    op = data.get("op") if data.get("op") in ("create", "delete") else "create"
     try:
         snap = SnapshotDef.parse(str(data["snapshot"]))
     except (KeyError, DriverError):
-        snap = SnapshotDef(name=name)  # an unreadable marker: settle as a creation without metadata
+        snap = SnapshotDef(name=name)  # an unreadable marker: settle as a creation, without its metadata
     with host.lock:
         vm = dom.live
         files = snapshots.snapshot_paths(dom.definition)
@@ -109,7 +110,7 @@ def settle(host: "QemuHost", dom: "QDom", path: Path) -> str:
     holding = [p for p in files if name in tables[p]]
     live = snap.state in ("running", "paused")
     whole = bool(files) and len(holding) == len(files) and (not live or tables[files[0]][name] > 0)
-    if data.get("op") == "create" and whole:
+    if op == "create" and whole:
         with host.lock:
             if name not in dom.snapshots:
                 if snap.parent not in dom.snapshots:
@@ -124,7 +125,7 @@ def settle(host: "QemuHost", dom: "QDom", path: Path) -> str:
         if known is not None:
             snapshots.forget_metadata(host, dom, known)
     unlink(path)
-    if data.get("op") == "delete":
+    if op == "delete":
         return f"the deletion of '{name}' was finished"
     if holding:
         return f"the incomplete snapshot '{name}' was removed from {len(holding)} of {len(files)} disk(s)"
