@@ -155,6 +155,19 @@ def test_a_deletion_cut_short_is_finished(env, tmp_path):
     assert all(disk_tags(p) == set() for p in disks)
 
 
+def test_an_unreadable_marker_never_costs_a_whole_snapshot(env, tmp_path):
+    disk = h.make_qcow2(tmp_path / "keep.qcow2")
+    conn = env.open()
+    dom = conn.define_xml(env.xml("off", disks=[{"path": disk}]))
+    dom.snapshot_create("keep")
+    conn.close()
+    marker = env.root() / "domains" / dom.uuid / "snapshots" / "keep.pending"
+    marker.write_bytes(b"\x00{garbage")
+    dom = env.open().lookup_by_name("off")
+    assert [s.name for s in dom.list_all_snapshots()] == ["keep"] and disk_tags(disk) == {"keep"}
+    assert not marker.exists()
+
+
 def truncate(path: Path, keep: float = 0.5) -> None:
     data = path.read_bytes()
     path.write_bytes(data[:int(len(data) * keep)])
