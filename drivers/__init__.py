@@ -9,14 +9,14 @@ from .base import Connection, Domain, Snapshot
 from .errors import DriverError, ErrorCode
 from .flags import (
     CreateFlags, DiskCreateFlags, DomainState, DomainXMLFlags, EventType, Feature, JobFlags, JobOperation, JobState, JobType,
-    ListFlags, MigrateFlags, SaveFlags, UndefineFlags,
+    JobUnit, ListFlags, MigrateFlags, SaveFlags, UndefineFlags,
 )
 from .records import DomainEvent, DomainInfo, DomainRecord, JobInfo
-from .registry import open_uri as open
+from .registry import driver_for, open_uri as open
 
 __all__ = [
-    "open", "Connection", "Domain", "Snapshot", "DriverError", "ErrorCode", "ListFlags",
-    "DomainState", "JobType", "JobState", "JobOperation", "JobFlags", "MigrateFlags", "Feature",
+    "open", "driver_for", "Connection", "Domain", "Snapshot", "DriverError", "ErrorCode", "ListFlags",
+    "DomainState", "JobType", "JobUnit", "JobState", "JobOperation", "JobFlags", "MigrateFlags", "Feature",
     "EventType", "DomainEvent", "DomainRecord", "DomainInfo", "JobInfo", "CreateFlags",
     "SaveFlags", "UndefineFlags", "DiskCreateFlags", "DomainXMLFlags",
 ]

@@ -361,6 +361,30 @@ class Connection:
         self._check_open()
         return {path: None for path in paths}
 
+    def delete_disks(self, paths: list[str], flags: int = 0) -> list[str]:
+        """Delete the disk image files ``paths`` (Feature.DELETE_DISKS); returns those removed.
+
+        The only way vmgui deletes a disk. All or nothing is refused, before
+        anything is removed: RESOURCE_BUSY, naming the holder, for a file a
+        running VM on this machine holds a lease on (whatever root, connection
+        or process) or another defined domain uses; INVALID_ARG for what is no
+        image file (a symlink, a directory, a device, a system file). A missing
+        file is not an error and is not in the result. Backing files are never
+        touched: only the files named.
+        """
+        raise no_support("deleting disk files", "Delete the files on the host itself.")
+
+    def check_delete_disks(self, paths: list[str], domain: Domain | None = None) -> dict[str, DriverError]:
+        """Why :meth:`delete_disks` would refuse each path now; a path not in the result would be deleted.
+
+        Ask before undefining: ``domain`` (of this connection) is the one about
+        to be deleted, whose own definition and lease do not count against its
+        disks. Changes nothing.
+        """
+        self._check_open()
+        error = no_support("deleting disk files", "Delete the files on the host itself.")
+        return {path: error for path in paths}
+
     def register_event_callback(self, fn: Any) -> int:
         raise no_support("events")
 

@@ -1,15 +1,23 @@
-"""Rules every driver's ``create_disk`` and ``storage_visible`` share.
+"""Rules every driver's disk paths share: ``create_disk``, ``storage_visible``, guest files.
 
 One place decides what a valid request is (so the test driver refuses exactly
-what qemu-img would be asked to do and the qemu driver refuses) and what
-"this host sees that disk" means on a local filesystem.
+what qemu-img would be asked to do and the qemu driver refuses), what
+"this host sees that disk" means on a local filesystem, and which host files
+a guest may never be given (system files, character devices).
 """
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from lxml import etree
 
 from .errors import DriverError, ErrorCode, invalid_arg
+
+if TYPE_CHECKING:
+    from .domxml import DomainXML
 
 FORMATS = ("qcow2", "raw")
 
@@ -34,11 +42,42 @@ def check_create_args(path: object, size_bytes: object, fmt: object) -> tuple[st
         raise invalid_arg(f"disk size must be a positive number of bytes, not {size_bytes!r}")
     if size_bytes % 512:
         raise invalid_arg("disk size must be a multiple of 512 bytes")
+    return check_new_file(path), size_bytes, str(fmt)
+
+
+def already_exists(path: str) -> DriverError:
+    return DriverError(ErrorCode.OPERATION_INVALID, f"{path} already exists; choose a new file name")
+
+
+def reserve_new_file(path: str) -> None:
+    """Take the name ``path`` with an empty file of our own before a tool (qemu-img) writes it.
+
+    qemu-img truncates whatever it is pointed at: a file that appeared after
+    the caller's checks is refused here (OPERATION_INVALID) instead of
+    overwritten. The caller removes the file if its work fails.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        raise already_exists(path) from None
+    except OSError as exc:
+        raise DriverError(ErrorCode.OPERATION_FAILED, f"cannot create {path}: {exc.strerror}") from None
+    os.close(fd)
+
+
+def check_new_file(path: str, what: str = "path") -> str:
+    """A file a driver is about to create: nothing may have the name yet (a file, a symlink, a
+    device node: OPERATION_INVALID, never replaced), its folder must exist (INVALID_ARG), and it
+    must not lie in a system folder (INVALID_ARG)."""
+    path = check_path(path, what)
     if os.path.lexists(path):
-        raise DriverError(ErrorCode.OPERATION_INVALID, f"{path} already exists; choose a new file name")
+        raise already_exists(path)
     if not os.path.isdir(os.path.dirname(path)):
         raise invalid_arg(f"the folder of {path} does not exist")
-    return path, size_bytes, str(fmt)
+    top = system_location(path)
+    if top is not None:
+        raise invalid_arg(f"{path} is in the system folder {top}; choose a folder of your own")
+    return path
 
 
 def job_key(path: str) -> str:
@@ -66,3 +105,95 @@ def locally_visible(path: str) -> bool | None:
     if not os.path.isabs(path) or "\x00" in path:
         return None
     return os.path.exists(path) and not os.path.isdir(path)
+
+
+#: Folders of the operating system itself: a guest never gets their files as disks (as root it
+#: could rewrite /etc/shadow or /boot), and nothing a driver writes goes there.
+SYSTEM_DIRS = ("/etc", "/boot", "/usr", "/proc", "/sys", "/bin", "/sbin", "/lib", "/lib32", "/lib64")
+#: Where a boot file (kernel, initrd) may not come from: distributions install kernels in /boot
+#: and firmware in /usr, and QEMU only reads them; configuration and kernel state stay out.
+BOOT_FILE_REFUSED_DIRS = ("/etc", "/proc", "/sys")
+#: Where a read-only disk or CD-ROM may not come from: images shipped in /usr (driver ISOs) are
+#: public; /boot holds root-only files (System.map) besides kernels.
+READ_ONLY_REFUSED_DIRS = ("/etc", "/boot", "/proc", "/sys")
+
+
+def _under(real: str, dirs: tuple[str, ...]) -> str | None:
+    for top in dirs:
+        if real == top or real.startswith(top + "/"):
+            return top
+    return None
+
+
+def system_location(path: str, dirs: tuple[str, ...] = SYSTEM_DIRS) -> str | None:
+    """The system folder ``path`` lies in once symlinks and ``..`` are resolved, or None."""
+    try:
+        real = os.path.realpath(path)
+    except OSError:  # a symlink loop: nothing can be opened through it either
+        real = os.path.normpath(path)
+    return _under(real, dirs) or _under(os.path.normpath(path), dirs)
+
+
+def _not_a_file(real: str) -> str | None:
+    """Why the existing ``real`` is a device node or channel no guest may get: a character
+    device (/dev/mem, /dev/zero), a pipe, a socket. (QEMU itself refuses a directory.)"""
+    try:
+        st = os.stat(real)
+    except OSError:
+        return None
+    if stat.S_ISCHR(st.st_mode):
+        return "a character device, not a disk"
+    if stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode):
+        return "a pipe or socket, not a disk image"
+    return None
+
+
+def unsafe_source(path: str, refused_dirs: tuple[str, ...] = SYSTEM_DIRS) -> str | None:
+    """Why a guest must not get ``path`` (a disk, a serial log, a kernel), or None: a file in one
+    of ``refused_dirs`` (system files; fewer for what QEMU only reads), or a device node other
+    than a block device (/dev/null, /dev/zero, /dev/mem). Block devices are legitimate disks."""
+    top = system_location(path, refused_dirs)
+    real = os.path.realpath(path)
+    shown = path if real == path else f"{path} (which is {real})"
+    if top is not None:
+        return f"{shown} is a system file (under {top}); give the guest an image file or a block device"
+    why = _not_a_file(real)
+    return f"{shown} is {why}" if why else None
+
+
+def guest_files(definition: "DomainXML") -> list[tuple[str, str, tuple[str, ...]]]:
+    """(element path, file, folders it may not come from) of every host file a definition hands its guest."""
+    found = [(f"/domain/os/{tag}", path, BOOT_FILE_REFUSED_DIRS)
+             for tag, path in (("kernel", definition.kernel), ("initrd", definition.initrd)) if path]
+    found += [(f"/domain/devices/disk[{i + 1}]/source", d.source,
+               READ_ONLY_REFUSED_DIRS if d.readonly or d.device == "cdrom" else SYSTEM_DIRS)
+              for i, d in enumerate(definition.disks()) if d.source]
+    found += [(f"/domain/devices/{c.kind}/source/@path", c.path, SYSTEM_DIRS)
+              for c in definition.char_devices() if c.type == "file" and c.path]
+    return found
+
+
+#: The same files as :func:`guest_files`, in one XPath: what the deletion checks read of every
+#: domain of every open host, so it must stay cheap at 10,000 domains.
+_GUEST_FILES = etree.XPath("os/kernel/text() | os/initrd/text() | devices/disk/source/@file"
+                           " | devices/disk/source/@dev | devices/serial[@type='file']/source/@path"
+                           " | devices/console[@type='file']/source/@path")
+
+
+def guest_file_paths(definition: "DomainXML") -> frozenset[str]:
+    """Every host file a definition hands its guest, without where each is named."""
+    return frozenset(str(p).strip() for p in _GUEST_FILES(definition.root) if str(p).strip())
+
+
+def check_guest_files(definition: "DomainXML", code: ErrorCode = ErrorCode.INVALID_XML) -> None:
+    """Refuse a definition that hands its guest a system file or a non-block device node.
+
+    Asked at define (INVALID_XML, the element named) and again at every start
+    (``code`` OPERATION_INVALID): a symlink may point elsewhere by then.
+    """
+    for where, path, refused_dirs in guest_files(definition):
+        if not os.path.isabs(path):
+            continue  # the drivers' own checks name relative paths
+        why = unsafe_source(path, refused_dirs)
+        if why:
+            raise DriverError(code, f"{where}: {why}")

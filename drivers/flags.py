@@ -152,6 +152,13 @@ class JobState(enum.IntEnum):
         return self is not JobState.RUNNING
 
 
+class JobUnit(enum.Enum):
+    """What a job's ``processed`` and ``total`` count."""
+
+    BYTES = "bytes"  # data moved: rate in bytes/s
+    STEPS = "steps"  # stages of an operation QEMU runs as a whole (a snapshot load): no rate
+
+
 class JobOperation(enum.IntEnum):
     UNKNOWN = 0
     START = 1
@@ -251,6 +258,7 @@ class Feature(enum.IntEnum):
     SERIAL_CONSOLE = 108
     SCREENSHOT = 109
     RENAME = 110  # Domain.rename (libvirt: virDomainRename)
+    DELETE_DISKS = 111  # Connection.delete_disks / check_delete_disks
 
 
 class EventType(enum.IntEnum):

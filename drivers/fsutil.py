@@ -1,6 +1,7 @@
 """File writes that never leave half a file behind (configs, save images, state)."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -8,14 +9,36 @@ from pathlib import Path
 from typing import Any
 
 
+def publish_new(tmp: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """Give the finished file ``tmp`` the name ``target`` only if nothing has that name.
+
+    A hard link cannot replace anything, unlike a rename: FileExistsError if
+    ``target`` (a file, a symlink, a device node) appeared meanwhile, and then
+    ``tmp`` is left for the caller to remove. On a file system without hard
+    links (FAT, some FUSE ones) the name is looked up first and then renamed:
+    a narrow race there, which no caller can avoid on such a file system.
+    """
+    try:
+        os.link(tmp, target, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        if os.path.lexists(target):
+            raise FileExistsError(errno.EEXIST, "File exists", os.fspath(target)) from None
+        os.rename(tmp, target)
+        return
+    os.unlink(tmp)
+
+
 def write_atomically(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o600,
-                     durable: bool = True) -> None:
+                     durable: bool = True, replace: bool = True) -> None:
     """Write ``path`` so that it holds either all of ``data`` or its old content.
 
     The data goes to a temporary file in the same folder, is fsynced, renamed
     over the target, and the folder is fsynced so the rename survives a crash.
     ``durable=False`` skips the fsyncs for runtime state that a reboot makes
-    meaningless anyway (readers still never see half a file).
+    meaningless anyway (readers still never see half a file). ``replace=False``
+    creates a new file only (:func:`publish_new`): FileExistsError if ``path`` exists.
     """
     target = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
@@ -27,7 +50,10 @@ def write_atomically(path: str | os.PathLike[str], data: bytes | str, mode: int 
             if durable:
                 fh.flush()
                 os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        if replace:
+            os.replace(tmp, target)
+        else:
+            publish_new(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)

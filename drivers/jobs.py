@@ -1,4 +1,4 @@
-"""Long operations as jobs with integer ids (seeds 003 and 004).
+"""Long operations as jobs with integer ids.
 
 A :class:`JobTable` belongs to one hypervisor state. Ids are positive and never
 reused; id 0 means "the domain's current job". While a job runs on a domain,
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .errors import DriverError, ErrorCode
-from .flags import JobEventDetail, JobOperation, JobState, JobType
+from .flags import JobEventDetail, JobOperation, JobState, JobType, JobUnit
 from .records import JobInfo
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ class Job:
         self._ended: float | None = None
         self._processed = 0
         self._total: int | None = None
+        self._unit = JobUnit.BYTES
         self._details: dict[str, float] = {}
         self._state = JobState.RUNNING
         self._error: str | None = None
@@ -104,11 +105,19 @@ class Job:
 
     # -- worker side -------------------------------------------------------
     def progress(self, processed: int, total: int | None = None, **details: float) -> None:
-        """Report figures; emits a throttled JOB progress event."""
+        """Report bytes processed (of ``total``); emits a throttled JOB progress event."""
+        self._report(JobUnit.BYTES, processed, total, details)
+
+    def steps(self, done: int, total: int) -> None:
+        """Report progress that is not data moved: ``done`` of ``total`` stages (no rate follows)."""
+        self._report(JobUnit.STEPS, done, total, {})
+
+    def _report(self, unit: JobUnit, processed: int, total: int | None, details: dict[str, float]) -> None:
         now = time.monotonic()
         with self._lock:
             if self._state is not JobState.RUNNING:
                 return
+            self._unit = unit
             self._processed = int(processed)
             if total is not None:
                 self._total = int(total)
@@ -157,16 +166,15 @@ class Job:
 
     def _finish(self, state: JobState, error: str | None) -> None:
         with self._lock:
-            self._final_rate = self._meter.rate()
-            if self._final_rate is None:
-                span = time.monotonic() - self._started
-                if span > 0 and self._processed:
-                    self._final_rate = self._processed / span
             self._state = state
             self._error = error
             self._ended = time.monotonic()
             if state is JobState.COMPLETED and self._total is not None:
                 self._processed = self._total
+            # what a finished job reports is its average: the bytes it moved over the time it took
+            span = self._ended - self._started
+            moved = self._unit is JobUnit.BYTES and self._processed > 0 and span > 0
+            self._final_rate = self._processed / span if moved else None
         self._done.set()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -181,7 +189,12 @@ class Job:
             end = self._ended if self._ended is not None else time.monotonic()
             elapsed = end - self._started
             running = self._state is JobState.RUNNING
-            rate = self._meter.rate() if running else self._final_rate
+            if not running:
+                rate = self._final_rate
+            elif self._unit is JobUnit.BYTES:
+                rate = self._meter.rate()
+            else:
+                rate = None  # steps per second is no transfer rate
             total = self._total
             percent = remaining = None
             if total:
@@ -196,7 +209,7 @@ class Job:
                 started=self._started_wall, elapsed=elapsed, remaining=remaining,
                 processed=self._processed, total=total, rate=rate, percent=percent,
                 error=self._error, details=tuple(sorted(self._details.items())),
-                domain_uuid=self.domain_uuid,
+                domain_uuid=self.domain_uuid, unit=self._unit,
             )
 
 

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .flags import DomainState, EventType, JobOperation, JobState, JobType, ListFlags, NostateReason
+from .flags import DomainState, EventType, JobOperation, JobState, JobType, JobUnit, ListFlags, NostateReason
 
 
 _ACTIVE, _INACTIVE = int(ListFlags.ACTIVE), int(ListFlags.INACTIVE)
@@ -95,7 +95,11 @@ class DomainInfo(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class JobInfo:
-    """A snapshot of one job's progress; ``None`` means 'not known (yet)', never a guess."""
+    """A snapshot of one job's progress; ``None`` means 'not known (yet)', never a guess.
+
+    ``processed`` and ``total`` count ``unit``: bytes, or steps for an operation QEMU runs
+    as a whole (its ``rate`` is then None). A finished job's ``rate`` is its average.
+    """
 
     id: int
     domain: str
@@ -114,6 +118,11 @@ class JobInfo:
     #: 'dirty_rate', 'expected_downtime_ms', 'iteration', ...).
     details: tuple[tuple[str, float], ...] = ()
     domain_uuid: str = ""
+    unit: JobUnit = JobUnit.BYTES
+
+    @property
+    def in_bytes(self) -> bool:
+        return self.unit is JobUnit.BYTES
 
     @property
     def finished(self) -> bool:

@@ -49,6 +49,11 @@ def supported_uris() -> str:
     return "; ".join(f"{d.name}: {d.examples}" for d in DRIVERS)
 
 
+def driver_for(uri: str) -> str | None:
+    """The name of the driver that would open ``uri`` ("test", "qemu", "libvirt"), or None."""
+    return next((entry.name for entry in DRIVERS if entry.claims(uri.strip())), None)
+
+
 def open_uri(uri: str) -> Connection:
     """Open ``uri`` with the driver that claims it; NO_SUPPORT lists what exists."""
     if not isinstance(uri, str) or not uri.strip():

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from .diskimage import system_location
 from .domxml import validate_name
 from .errors import DriverError, ErrorCode
 from .xmlutil import child_text, parse, path_of, to_string, xml_error
@@ -109,6 +110,9 @@ class BackupDef:
             if not os.path.isdir(os.path.dirname(path)):
                 raise DriverError(ErrorCode.INVALID_ARG,
                                   f"the folder of backup target {path} does not exist")
+            if system_location(path) is not None:
+                raise DriverError(ErrorCode.INVALID_ARG, f"backup target {path} is in the system folder "
+                                  f"{system_location(path)}; choose a folder of your own")
             drv = el.find("driver")
             fmt = (drv.get("type") if drv is not None else None) or "qcow2"
             if fmt not in ("qcow2", "raw"):

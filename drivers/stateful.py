@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
+from . import diskdelete
 from .base import Connection, Domain
+from .diskdelete import DomainUse
 from .domainindex import DomainIndex
 from .domxml import DomainXML
 from .errors import DriverError, ErrorCode, check_flags, invalid_arg
@@ -39,11 +41,22 @@ D = TypeVar("D", bound=HostDomain)
 class StatefulHost(DomainIndex[D], Generic[D]):
     """Domains, their events and their jobs; ``lock`` guards all of it."""
 
+    #: the host name this host's VMs hold their disk leases under (None: it takes no leases)
+    lease_host: str | None = None
+
     def __init__(self, label: str) -> None:
         super().__init__()
         self.bus = EventBus(label)
         self.jobs = JobTable(self._job_event)
         self.backups: dict[int, str] = {}  # job id -> backup XML
+
+    def disk_uses(self) -> list[DomainUse]:
+        """The host files every domain uses (for the deletion checks of every open connection)."""
+        with self.lock:
+            return [self.disk_use(d) for d in self.by_uuid.values()]
+
+    def disk_use(self, dom: D) -> DomainUse:
+        raise NotImplementedError
 
     def emit(self, dom: HostDomain, type: EventType, detail: int = 0, message: str = "",
              name: str | None = None) -> None:
@@ -68,9 +81,33 @@ def handle_factory(name: str, uuid: str) -> Callable[[Any], Any]:
 
 
 class StatefulConnection(Connection):
-    """Listing, lookups, events and jobs over a :class:`StatefulHost`."""
+    """Listing, lookups, events, jobs and disk deletion over a :class:`StatefulHost`."""
 
     host: StatefulHost[Any]
+
+    def __init__(self, uri: str) -> None:
+        super().__init__(uri)
+        diskdelete.track(self)
+
+    def delete_disks(self, paths: list[str], flags: int = 0) -> list[str]:
+        """See :meth:`Connection.delete_disks`; the rules are :mod:`drivers.diskdelete`'s."""
+        check_flags(flags, 0, "delete_disks")
+        self._check_open()
+        return diskdelete.delete(paths, self._forget_missing_disk)
+
+    def check_delete_disks(self, paths: list[str], domain: Domain | None = None) -> dict[str, DriverError]:
+        self._check_open()
+        ignore = holder = None
+        if domain is not None:
+            if domain.connection is not self:
+                raise invalid_arg(f"{domain!r} is not a domain of {self.uri}")
+            ignore = diskdelete.Ignore(self.host, domain.uuid)
+            holder = (self.host.lease_host, domain.uuid) if self.host.lease_host else None
+        return diskdelete.refusals(paths, ignore, holder)
+
+    def _forget_missing_disk(self, path: str) -> bool:
+        """A path without a file: whether this host knew it as a (simulated) disk and forgot it now."""
+        return False
 
     def domain_handle(self, name: str, uuid: str) -> Domain:
         raise NotImplementedError

@@ -17,6 +17,12 @@ from nodegen import node_xml  # noqa: F401  (re-exported for tests)
 os.environ.setdefault("QT_NO_GLIB", "1")
 
 
+@pytest.fixture(autouse=True)
+def private_lockspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Disk deletion and VM starts consult the lock manager's lockspace: never the user's real one."""
+    monkeypatch.setenv("VMGUI_LOCKSPACE", str(tmp_path / "lockspace"))
+
+
 @pytest.fixture
 def node_file(tmp_path: Path) -> Path:
     """The demo host's node XML as a private file."""

@@ -17,8 +17,10 @@ import qasync
 from PySide6.QtCore import QCoreApplication, QEvent, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
-from . import icons
-from .appid import APP_ID, EXECUTABLE
+import drivers
+
+from . import icons, logsetup
+from .appid import APP_ID, EXECUTABLE, version
 from .bridge import FALLBACK_URI, default_uri
 from .gcguard import MainThreadGC
 from .models import settings as store
@@ -31,9 +33,10 @@ log = logging.getLogger(__name__)
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="vmgui", description="Manage virtual machines.")
-    parser.add_argument("--connect", metavar="URI", action="append", default=[],
-                        help="open this connection (repeatable); default: the embedded hypervisor "
-                             "and the connections you left open")
+    parser.add_argument("-c", "--connect", metavar="URI", action="append", default=[],
+                        help="open this connection (repeatable), as virsh -c; default: the embedded "
+                             "hypervisor, $LIBVIRT_DEFAULT_URI and the connections you left open")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument("--install-desktop", action="store_true",
                         help="add vmgui to the desktop's application menu and exit")
     parser.add_argument("--uninstall-desktop", action="store_true",
@@ -74,10 +77,25 @@ def start(uris: list[str], settings: QSettings, session: Session | None = None) 
         session.messages.add("info", "Showing the demo host", why + ".",
                              "Use File ▸ Connect to open another hypervisor.")
     session.spawn(_open_default(session, uri), f"Connecting to {uri}")
+    opened = {uri, FALLBACK_URI}
+    from_env = libvirt_default_uri()
+    if from_env is not None:
+        window.connect_uri(from_env)
+        opened.add(from_env)
     for remembered in store.open_uris(settings):
-        if remembered not in (uri, FALLBACK_URI):
+        if remembered not in opened:
             window.connect_uri(remembered)
     return window
+
+
+def libvirt_default_uri() -> str | None:
+    """``$LIBVIRT_DEFAULT_URI`` as libvirt's own tools read it: always a libvirt connection,
+    so ``test:///default`` there is libvirt's test driver, not vmgui's."""
+    value = os.environ.get("LIBVIRT_DEFAULT_URI", "").strip()
+    if not value:
+        return None
+    return value if drivers.driver_for(value) == "libvirt" else f"libvirt:{value}"
+
 
 
 async def _open_default(session: Session, uri: str) -> None:
@@ -133,10 +151,11 @@ def _activate(window: MainWindow, forwarded: list[str], token: str) -> None:
 
 
 def _log_to_file() -> None:
-    """$XDG_STATE_HOME/vmgui/vmgui.log (vmgui.logsetup); never a reason not to start."""
+    """$XDG_STATE_HOME/vmgui/vmgui.log (vmgui.logsetup), and an error window naming it for any
+    exception nobody caught (Qt slots, threads, asyncio tasks); never a reason not to start."""
     try:
-        from . import logsetup
         logsetup.setup_logging(capture_qt=False)
+        logsetup.install_excepthook()
     except Exception as exc:  # noqa: BLE001
         print(f"vmgui: logging to a file is not available: {exc}", file=sys.stderr)
 
@@ -162,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0  # the running vmgui was asked to show itself (and open the URIs)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
+    if argv is None:
+        logsetup.install_asyncio_handler(loop)
     settings = open_settings()
     collector = MainThreadGC()
     window = start(args.connect, settings)
@@ -172,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     done = loop.create_future()
     window.closed.connect(lambda: done.done() or done.set_result(0))
     window.show()
+    log.info("main window shown")
     # Ctrl+C in a terminal closes the window like the user would (the periodic timers run
     # Python often enough for the handler to fire promptly)
     previous_sigint = signal.signal(signal.SIGINT, lambda *_: window.close())

@@ -9,6 +9,8 @@ to regenerate the checked-in files in ``packaging/``).
 """
 from __future__ import annotations
 
+import importlib.metadata
+
 #: Reverse-DNS application id (``.desktop`` base name, AppStream id, icon name).
 APP_ID = "org.vmgui.VMGui"
 
@@ -29,4 +31,16 @@ SUMMARY = "Manage virtual machines, local and remote, without waiting"
 #: Project home; AppStream screenshot URLs live under it.
 HOMEPAGE = "https://vmgui.org/"
 
-__all__ = ["APP_ID", "APP_NAME", "EXECUTABLE", "DIR_NAME", "SUMMARY", "HOMEPAGE"]
+#: SPDX id of the project's licence (pyproject.toml, AppStream <project_license>).
+PROJECT_LICENSE = "GPL-2.0-or-later"
+
+
+def version() -> str:
+    """The installed package's version ("unknown" in a checkout that was never installed)."""
+    try:
+        return importlib.metadata.version("vmgui")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+__all__ = ["APP_ID", "APP_NAME", "EXECUTABLE", "DIR_NAME", "SUMMARY", "HOMEPAGE", "PROJECT_LICENSE", "version"]

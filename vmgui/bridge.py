@@ -203,6 +203,11 @@ class Bridge(QObject):
             return result
         return await self.call(uri, users, f"reading the disks of every domain of {uri}")
 
+    async def check_delete_disks(self, uri: str, uuid: str, paths: list[str]) -> dict[str, DriverError]:
+        """Why the driver would refuse to delete each of ``paths`` of domain ``uuid`` (absent: it would not)."""
+        return await self.call(uri, lambda c: c.check_delete_disks(paths, c.lookup_by_uuid(uuid)),
+                               f"asking {uri} whether the disk files may be deleted")
+
     async def list_snapshots(self, uri: str, uuid: str) -> list[SnapshotInfo]:
         return await self.call_domain(uri, uuid, read_snapshots, "listing snapshots")
 
@@ -336,23 +341,29 @@ def _backup_xml(dom: drivers.Domain, folder: str) -> str:
 
 
 def _delete(dom: drivers.Domain, flags: int, force: bool, files: Any) -> list[str]:
-    """Force off (if asked), undefine, then unlink the chosen disk files that exist; returns those."""
-    import os
+    """Force off (if asked), undefine, then have the driver delete the chosen disk files; returns those deleted.
+
+    The driver is asked first whether it would delete them: a refusal (a disk
+    in use elsewhere) leaves the domain defined, so nothing is half done.
+    """
+    files = list(files)
+    conn = dom.connection
+    if files:
+        refused = conn.check_delete_disks(files, dom)
+        if refused:
+            first = next(iter(refused.values()))
+            raise DriverError(first.code, f"'{dom.name}' was not deleted: "
+                              + "; ".join(e.message for e in refused.values()))
     if force and dom.is_active():
         dom.destroy()
     dom.undefine(int(flags))
-    removed, failed = [], []
-    for path in files:
-        try:
-            if os.path.isfile(path):
-                os.unlink(path)
-                removed.append(path)
-        except OSError as exc:
-            failed.append(f"{path} ({exc.strerror or exc})")
-    if failed:
-        raise DriverError(ErrorCode.OPERATION_FAILED, f"the definition of '{dom.name}' was deleted, but "
-                          f"these disk files could not be: {', '.join(failed)}")
-    return removed
+    if not files:
+        return []
+    try:
+        return conn.delete_disks(files)
+    except DriverError as exc:
+        raise DriverError(exc.code, f"the definition of '{dom.name}' was deleted, but its disk files were "
+                          f"kept: {exc.message}") from None
 
 
 _ASYNC = int(drivers.JobFlags.ASYNC)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from vmgui.appid import APP_ID, APP_NAME, EXECUTABLE, HOMEPAGE, SUMMARY
+from vmgui.appid import APP_ID, APP_NAME, EXECUTABLE, HOMEPAGE, PROJECT_LICENSE, SUMMARY
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,6 @@ GENERIC_NAME = "Virtual Machine Manager"
 CATEGORIES = ("System", "Emulator")
 KEYWORDS = ("virtual machine", "VM", "QEMU", "KVM", "libvirt", "virtualization",
             "hypervisor", "migration", "backup", "snapshot")
-PROJECT_LICENSE = "GPL-2.0-or-later"
 METADATA_LICENSE = "CC0-1.0"
 DEVELOPER_NAME = "The vmgui developers"
 BUGTRACKER_URL = HOMEPAGE + "issues"

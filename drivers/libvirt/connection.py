@@ -6,7 +6,8 @@ import threading
 from typing import Any
 
 from ..base import Connection, Domain
-from ..diskimage import check_path_list
+from .. import diskdelete
+from ..diskimage import check_path, check_path_list
 from ..errors import DriverError, ErrorCode, check_flags
 from ..events import EventBus
 from ..flags import DomainState, EventType, Feature, JobFlags, JobOperation, ListFlags, SaveFlags
@@ -40,11 +41,12 @@ _EV_LIFECYCLE, _EV_REBOOT, _EV_JOB_COMPLETED = 0, 1, 21
 # vmgui features per libvirt driver type (libvirt features 1-13 are asked from libvirt);
 # RENAME: the drivers that implement virDomainRename.
 _QEMU_FEATURES = frozenset({Feature.JOBS, Feature.BACKUP, Feature.SNAPSHOTS, Feature.MANAGED_SAVE,
-                            Feature.SAVE_RESTORE, Feature.AUTOSTART, Feature.DEFINE, Feature.RENAME})
+                            Feature.SAVE_RESTORE, Feature.AUTOSTART, Feature.DEFINE, Feature.RENAME,
+                            Feature.DELETE_DISKS})
 _TYPE_FEATURES = {
     "QEMU": _QEMU_FEATURES,
     "TEST": frozenset({Feature.SNAPSHOTS, Feature.MANAGED_SAVE, Feature.SAVE_RESTORE,
-                       Feature.AUTOSTART, Feature.DEFINE, Feature.RENAME}),
+                       Feature.AUTOSTART, Feature.DEFINE, Feature.RENAME, Feature.DELETE_DISKS}),
     "LXC": frozenset({Feature.AUTOSTART, Feature.DEFINE}),
 }
 _DEFAULT_TYPE_FEATURES = frozenset({Feature.AUTOSTART, Feature.DEFINE})
@@ -116,6 +118,8 @@ class LibvirtConnection(Connection):
         scheme, _, rest = libvirt_uri.partition("://")
         #: calls cross a socket (worth overlapping), unlike in-process drivers
         self._rpc = not (scheme == "test" or rest.startswith("/embed"))
+        #: the hypervisor runs on this machine (no host in the URI): its files are this machine's files
+        self.local = rest.startswith("/")
         self.timeout = float(timeout)
         self.keepalive = keepalive
         self.readonly = readonly
@@ -485,6 +489,82 @@ class LibvirtConnection(Connection):
             return lookup
 
         return dict(zip(paths, concurrently([ask(p) for p in paths], self._rpc))) if paths else {}
+
+    # -- deleting disk files (libvirt's storage API) --------------------------------
+    def check_delete_disks(self, paths: list[str], domain: Domain | None = None) -> dict[str, DriverError]:
+        """Why :meth:`delete_disks` would refuse each path: NO_SUPPORT outside every storage pool of the
+        host (libvirt deletes only pool volumes), RESOURCE_BUSY for a volume a domain of the host uses
+        (libvirt itself would delete it under a running guest) and, on this machine, one a VM holds a
+        lease on or a domain of another open connection uses."""
+        paths = [check_path(p, "disk path") for p in check_path_list(paths)]
+        vconn = self.vconn()
+        found: dict[str, DriverError] = {}
+        for path in paths:
+            if self._volume(vconn, path) is None:
+                found[path] = DriverError(ErrorCode.NO_SUPPORT, f"{path} is in no storage pool of "
+                                          f"{self.libvirt_uri}; libvirt deletes only pool volumes: delete "
+                                          "the file on that host itself")
+        rest = [p for p in paths if p not in found]
+        busy = self._domains_using(vconn, rest, domain.uuid if domain is not None else None)
+        if self.local:
+            for users in (diskdelete.lease_users(rest), diskdelete.defined_users(rest)):
+                for path, who in users.items():
+                    busy.setdefault(path, []).extend(who.values() if isinstance(who, dict) else who)
+        for path, who in busy.items():
+            found[path] = DriverError(ErrorCode.RESOURCE_BUSY, f"disk {path} is in use by {'; '.join(who)}")
+        return found
+
+    def delete_disks(self, paths: list[str], flags: int = 0) -> list[str]:
+        """Delete pool volumes through libvirt (storageVolLookupByPath, then delete); all or none refused."""
+        check_flags(flags, 0, "delete_disks")
+        paths = list(dict.fromkeys(check_path(p, "disk path") for p in check_path_list(paths)))
+        found = self.check_delete_disks(paths)
+        if found:
+            code = ErrorCode.RESOURCE_BUSY if any(e.code is ErrorCode.RESOURCE_BUSY for e in found.values()) \
+                else next(iter(found.values())).code
+            raise DriverError(code, "nothing was deleted: " + "; ".join(e.message for e in found.values()))
+        vconn = self.vconn()
+        removed = []
+        for path in paths:
+            vol = self._volume(vconn, path)
+            if vol is not None:
+                self.call(f"deleting {path}", vol.delete, 0)
+                removed.append(path)
+        return removed
+
+    def _volume(self, vconn: Any, path: str) -> Any:
+        """The storage volume at ``path``, or None when no pool of the host has it."""
+        try:
+            return vconn.storageVolLookupByPath(path)
+        except self._lv.libvirtError as exc:
+            if exc.get_error_code() == _NO_STORAGE_VOL:
+                return None
+            return self.call(f"looking up {path}", _raise, exc)
+
+    def _domains_using(self, vconn: Any, paths: list[str], skip_uuid: str | None) -> dict[str, list[str]]:
+        """path -> the domains of this libvirt host whose definition (or running XML) names it."""
+        if not paths:
+            return {}
+        found: dict[str, list[str]] = {}
+        for vdom in self.call("listing domains", vconn.listAllDomains, 0):
+            uuid = vdom.UUIDString()
+            if uuid == skip_uuid:
+                continue
+            sources: set[str] = set()
+            for flags in (0, 2) if vdom.isPersistent() else (0,):  # live, then the inactive definition
+                try:
+                    root = parse_xml(vdom.XMLDesc(flags), "domain")
+                except (self._lv.libvirtError, DriverError):
+                    continue
+                sources.update(src.get("file") or src.get("dev") or ""
+                               for src in root.iterfind("devices/disk/source"))
+            running = vdom.isActive()
+            for path in paths:
+                if path in sources:
+                    state = "running" if running else "defined"
+                    found.setdefault(path, []).append(
+                        f"{'VM' if running else 'domain'} '{vdom.name()}' (uuid {uuid}, {state} on {self.libvirt_uri})")
+        return found
 
     def _snapshot_counts(self, vdoms: list[Any]) -> dict[str, int]:
         lv = self._lv

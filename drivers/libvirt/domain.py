@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from ..base import Domain, Snapshot
+from ..diskimage import check_new_file
 from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import (
     DomainState, EventType, Feature, JobFlags, JobOperation, MigrateFlags, SaveFlags,
@@ -246,6 +247,8 @@ class LibvirtDomain(Domain):
         flags = check_flags(flags, _SAVE_FLAGS | int(JobFlags.ASYNC), "save")
         if not isinstance(path, str) or not path.startswith("/") or "\x00" in path:
             raise DriverError(ErrorCode.INVALID_ARG, f"save needs an absolute file path, not {path!r}")
+        if self._conn.local:  # libvirt would truncate whatever is there; on this machine we can look first
+            check_new_file(path, "save image path")
         self._idle("save")
         vdom = self.vdom()
         plain = flags & ~int(JobFlags.ASYNC)

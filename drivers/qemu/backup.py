@@ -4,8 +4,17 @@ For every selected disk the driver creates the target image with qemu-img
 (same virtual size), attaches it as a block node and starts one
 ``blockdev-backup sync=full`` per disk in a single transaction, so all disks
 are copied as of the same instant (copy-before-write keeps that point in
-time while the guest writes on). Progress comes from ``query-jobs``; abort
-sends ``job-cancel``. A failed or cancelled backup removes every target.
+time while the guest writes on). That transaction runs before ``backup_begin``
+returns, so the backup holds the disks as they were during the call. Progress
+comes from ``query-jobs``; abort sends ``job-cancel``. A failed or cancelled
+backup removes every target.
+
+Targets are written as ``.part`` files (partfiles.py) named in the VM's
+state file, and get their final names only once every disk is copied and on
+disk. QEMU runs the copy on its own: when the connection closes or the
+process dies, the backup goes on, and the next connection to the root takes
+it over (:func:`adopt`); a backup whose VM stopped meanwhile cannot be proven
+complete, and the next connection removes its ``.part`` files.
 """
 from __future__ import annotations
 
@@ -14,11 +23,13 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..diskimage import already_exists
 from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import JobFlags, JobOperation
 from ..jobs import Job
 from ..snapxml import BackupDef, BackupDisk
-from . import storage
+from . import partfiles, storage
+from .guard import guard_worker, translate
 from .host import LiveVM, QemuHost
 
 if TYPE_CHECKING:
@@ -43,9 +54,20 @@ def begin(domain: "QemuDomain", backup_xml: str, flags: int = 0) -> int:
         spec = BackupDef.parse(backup_xml, list(nodes))
         job = host.jobs.begin(dom.uuid, dom.name, JobOperation.BACKUP, "back up")
         host.backups[job.id] = spec.to_xml()
+        targets = {d.name: (partfiles.part_name(d.target), d.target) for d in spec.disks}
+        # before any file exists: whoever finds the note knows which files are unfinished
+        _note(host, dom, vm, {"kind": "backup", "key": str(job.id), "targets": targets})
+    # QEMU's copy starts before the call returns: the point in time is the call, not some moment
+    # after it, and a backup that cannot start fails here (the job ends failed too)
+    try:
+        job_ids, added, total = start(host, dom, vm, spec, nodes, targets, job)
+    except BaseException as exc:
+        error = translate(exc, "backup")
+        host.jobs.end(job, error)
+        raise error from None
 
     def worker(job: Job) -> None:
-        run(host, vm, spec, nodes, job)
+        follow(host, dom, vm, job, job_ids, added, list(targets.values()), total)
 
     domain._conn.run_job(job, worker, True)
     return job.id
@@ -64,20 +86,12 @@ def _delete_nodes(vm: LiveVM, nodes: list[str]) -> None:
                 time.sleep(0.02)  # the job may still hold the node for a moment
 
 
-def _fsync(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        dfd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError as exc:
-        raise DriverError(ErrorCode.OPERATION_FAILED, f"cannot write backup {path} to disk: {exc.strerror}") from None
+def _note(host: QemuHost, dom: Any, vm: LiveVM, note: dict[str, Any]) -> None:
+    """Record (or with {} forget) the running backup in the VM's state file."""
+    with host.lock:
+        vm.job_note = note
+        if dom.live is vm:
+            host.write_state(dom)
 
 
 def _with_perf(action: dict[str, Any]) -> dict[str, Any]:
@@ -95,7 +109,12 @@ def _virtual_sizes(vm: LiveVM, disks: list[Any]) -> dict[str, int]:
     return out
 
 
-def run(host: QemuHost, vm: LiveVM, spec: BackupDef, nodes: dict[str, Any], job: Job) -> None:
+def start(host: QemuHost, dom: Any, vm: LiveVM, spec: BackupDef, nodes: dict[str, Any],
+          targets: dict[str, tuple[str, str]], job: Job) -> tuple[list[str], list[str], int]:
+    """Create the targets (as .part files) and start QEMU's copies in one transaction: the point in time.
+
+    Returns (QEMU job ids, target nodes, total bytes) for :func:`follow`; on failure nothing is left.
+    """
     created: list[str] = []
     added: list[str] = []
     job_ids: list[str] = []
@@ -106,19 +125,20 @@ def run(host: QemuHost, vm: LiveVM, spec: BackupDef, nodes: dict[str, Any], job:
         job.progress(0, total)
         for disk in spec.disks:
             if os.path.lexists(disk.target):
-                raise DriverError(ErrorCode.OPERATION_INVALID, f"backup target {disk.target} already exists")
+                raise already_exists(disk.target)
+            part = targets[disk.name][0]
             # qcow2 metadata laid out up front: the copy then never stops to allocate clusters
             opts = ["-o", "preallocation=metadata"] if disk.format == "qcow2" else []
-            storage.run(["create", "-q", "-f", disk.format, *opts, disk.target, str(sizes[disk.name])],
+            created.append(part)
+            storage.run(["create", "-q", "-f", disk.format, *opts, part, str(sizes[disk.name])],
                         f"creating backup target {disk.target}")
-            created.append(disk.target)
         job.raise_if_cancelled()
         actions = []
         for disk in spec.disks:
             tnode = f"bk{job.id}-{disk.name}"
             vm.execute("blockdev-add", {"driver": disk.format, "node-name": tnode,
                                         "cache": {"no-flush": True},
-                                        "file": {"driver": "file", "filename": disk.target,
+                                        "file": {"driver": "file", "filename": targets[disk.name][0],
                                                  "cache": {"no-flush": True}}})
             added.append(tnode)
             jid = f"backup{job.id}-{disk.name}"
@@ -138,19 +158,26 @@ def run(host: QemuHost, vm: LiveVM, spec: BackupDef, nodes: dict[str, Any], job:
         if not started:
             _delete_nodes(vm, added)
             for path in created:
-                _remove(path)
-    follow(host, vm, job, job_ids, added, created, total)
+                partfiles.discard(path)
+            _note(host, dom, vm, {})
+    return job_ids, added, total
 
 
-def _follow_adopted(host: QemuHost, vm: LiveVM, job_ids: list[str], added: list[str], created: list[str],
-                    total: int, job: Job) -> None:
-    follow(host, vm, job, job_ids, added, created, total)
+def _follow_adopted(host: QemuHost, dom: Any, vm: LiveVM, job_ids: list[str], added: list[str],
+                    targets: list[tuple[str, str]], total: int, job: Job) -> None:
+    follow(host, dom, vm, job, job_ids, added, targets, total)
 
 
-def follow(host: QemuHost, vm: LiveVM, job: Job, job_ids: list[str], added: list[str], created: list[str],
-           total: int) -> None:
-    """Wait for QEMU's backup jobs, then finish (flush the targets) or clean up (remove them)."""
+def follow(host: QemuHost, dom: Any, vm: LiveVM, job: Job, job_ids: list[str], added: list[str],
+           targets: list[tuple[str, str]], total: int) -> None:
+    """Wait for QEMU's backup jobs, then finish (targets on disk, under their names) or clean up (removed).
+
+    ``targets`` are (.part file, final name) pairs. When the host closes
+    (its last connection) the job ends here but QEMU's copy and the note in
+    the state file stay, for the next connection to take over.
+    """
     ok = False
+    left = False
     try:
         def cancel() -> None:
             for jid in job_ids:
@@ -184,78 +211,97 @@ def follow(host: QemuHost, vm: LiveVM, job: Job, job_ids: list[str], added: list
                 if info.get("status") == "concluded" and jid in pending:
                     pending.discard(jid)
                     if info.get("error"):
-                        errors.append(f"{jid}: {info['error']}")
-                    try:
-                        vm.execute("job-dismiss", {"id": jid})
-                    except DriverError:
-                        pass
+                        errors.append(f"disk {_disk_of(jid)}: {info['error']}")
             job.progress(min(current, total), total)
             if pending:
+                if host.leaving.is_set() and not job.cancel_requested:
+                    left = True
+                    raise DriverError(ErrorCode.OPERATION_ABORTED,
+                                      f"backup of '{dom.name}' left to QEMU: the connection closed; the next "
+                                      "connection to the root takes it over")
                 vm.wakeup.wait(POLL)
                 vm.wakeup.clear()
         job.raise_if_cancelled()
         if errors:
             raise DriverError(ErrorCode.OPERATION_FAILED, "backup failed: " + "; ".join(errors))
+        # QEMU copied every disk: from here on a successor finishes the backup rather than removing it
+        _note(host, dom, vm, {**vm.job_note, "copied": True})
+        for jid in job_ids:
+            try:
+                vm.execute("job-dismiss", {"id": jid})
+            except DriverError:
+                pass
         _delete_nodes(vm, added)
         added = []
-        for path in created:  # durable before we say "completed" (one fsync, not QEMU's ordered flushes)
-            _fsync(path)
+        publish(targets)
         ok = True
     finally:
-        for jid in job_ids if not ok else ():
-            for cmd in ("job-cancel", "job-dismiss"):
-                try:
-                    vm.execute(cmd, {"id": jid}, timeout=5)
-                except DriverError:
-                    pass
-        _delete_nodes(vm, added)
-        if not ok:
-            for path in created:
-                _remove(path)
+        if not left:
+            for jid in job_ids if not ok else ():
+                for cmd in ("job-cancel", "job-dismiss"):
+                    try:
+                        vm.execute(cmd, {"id": jid}, timeout=5)
+                    except DriverError:
+                        pass
+            _delete_nodes(vm, added)
+            if not ok:
+                for part, _ in targets:
+                    partfiles.discard(part)
+            _note(host, dom, vm, {})
 
 
-def _remove(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+def _disk_of(jid: str) -> str:
+    """The disk (target name) a QEMU backup job ``backup<job>-<disk>`` copies."""
+    return jid.split("-", 1)[1]
 
 
-def adopt(host: QemuHost, dom: Any, vm: LiveVM) -> list[int]:
-    """Take over the backups a process that died left running in QEMU (on re-attach).
+def publish(targets: list[tuple[str, str]]) -> None:
+    """Give the copies of a backup QEMU completed their final names (durable first: one fsync each).
 
-    Each becomes a BACKUP job of this process with its figures; it finishes
-    normally, or when cancelled (or failed) removes its targets.
+    A copy no longer under its temporary name was published before (by a process that then died).
     """
-    from .guard import guard_worker
+    for part, final in targets:
+        if os.path.exists(part) or not os.path.exists(final):
+            partfiles.publish(part, final, replace=False)
+
+
+def noted_targets(note: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (.part file, final name) pairs a backup's note in the state file lists."""
+    return [(str(pair[0]), str(pair[1])) for pair in (note.get("targets") or {}).values()]
+
+
+def adopt(host: QemuHost, dom: Any, vm: LiveVM) -> set[str]:
+    """Take over the backup a closed connection or a dead process left running in QEMU (on re-attach).
+
+    It becomes a BACKUP job of this process with its figures; it finishes
+    normally (the targets get their final names), or when cancelled (or
+    failed) removes its targets. Only the backup the VM's state file names
+    can be taken over; the ids of QEMU's jobs taken over are returned.
+    """
+    note = vm.job_note if vm.job_note.get("kind") == "backup" and not vm.job_note.get("copied") else {}
+    key = str(note.get("key", ""))
+    noted = {str(dev): (str(pair[0]), str(pair[1])) for dev, pair in (note.get("targets") or {}).items()}
+    job_ids = [jid for jid in (str(j.get("id")) for j in vm.execute("query-jobs"))
+               if key and jid.startswith(f"backup{key}-") and _disk_of(jid) in noted]
+    if not job_ids:
+        return set()
     jobs = {str(j.get("id")): j for j in vm.execute("query-jobs")}
     nodes = {str(n.get("node-name")): n for n in vm.execute("query-named-block-nodes", {"flat": True})}
-    if not any(jid.startswith("backup") for jid in jobs):
-        return []
-    groups: dict[str, list[str]] = {}
-    for jid in jobs:
-        if jid.startswith("backup") and "-" in jid:
-            groups.setdefault(jid[len("backup"):].split("-", 1)[0], []).append(jid)
-    adopted = []
-    for key, job_ids in groups.items():
-        disks, added, created = [], [], []
-        for jid in job_ids:
-            dev = jid.split("-", 1)[1]
-            tnode = f"bk{key}-{dev}"
-            node = nodes.get(tnode) or {}
-            target = str(node.get("file") or "")
-            added.append(tnode)
-            if os.path.isabs(target):
-                created.append(target)
-                disks.append(BackupDisk(name=dev, target=target, format=str(node.get("drv") or "qcow2")))
-        total = sum(int(jobs[j].get("total-progress") or 0) for j in job_ids) or 1
-        with host.lock:
-            job = host.jobs.begin(dom.uuid, dom.name, JobOperation.BACKUP, "back up")
-            host.backups[job.id] = BackupDef(mode="push", disks=tuple(disks)).to_xml()
-        speeds = [int(b.get("speed") or 0) for b in vm.execute("query-block-jobs") if b.get("device") in job_ids]
-        host.job_speed[job.id] = max(speeds) if speeds else 0  # keep the throttle the dead process set
-        worker = guard_worker(functools.partial(_follow_adopted, host, vm, job_ids, added, created, total),
-                              "backup")
-        host.jobs.run(job, worker, True)
-        adopted.append(job.id)
-    return adopted
+    disks, added, targets = [], [], []
+    for jid in job_ids:
+        dev = _disk_of(jid)
+        part, final = noted[dev]
+        added.append(f"bk{key}-{dev}")
+        targets.append((part, final))
+        disks.append(BackupDisk(name=dev, target=final,
+                                format=str((nodes.get(f"bk{key}-{dev}") or {}).get("drv") or "qcow2")))
+    total = sum(int(jobs[j].get("total-progress") or 0) for j in job_ids) or 1
+    with host.lock:
+        job = host.jobs.begin(dom.uuid, dom.name, JobOperation.BACKUP, "back up")
+        host.backups[job.id] = BackupDef(mode="push", disks=tuple(disks)).to_xml()
+    speeds = [int(b.get("speed") or 0) for b in vm.execute("query-block-jobs") if b.get("device") in job_ids]
+    host.job_speed[job.id] = max(speeds) if speeds else 0  # keep the throttle set before
+    worker = guard_worker(functools.partial(_follow_adopted, host, dom, vm, job_ids, added, targets, total),
+                          "backup")
+    host.jobs.run(job, worker, True)
+    return set(job_ids)

@@ -7,7 +7,7 @@ import socket
 from typing import Any
 
 from ..base import Connection, Domain
-from ..diskimage import check_create_args, check_path_list, job_key, locally_visible
+from ..diskimage import check_create_args, check_guest_files, check_path_list, job_key, locally_visible
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import (
@@ -29,7 +29,7 @@ FEATURES = frozenset({
     Feature.AUTOSTART, Feature.DEFINE, Feature.DISK_CREATE, Feature.RENAME, Feature.TYPED_PARAM_STRING,
     Feature.MIGRATION_V3, Feature.MIGRATION_V2, Feature.MIGRATION_PARAMS, Feature.MIGRATION_OFFLINE,
     Feature.FD_PASSING,
-    Feature.SERIAL_CONSOLE, Feature.SCREENSHOT,
+    Feature.SERIAL_CONSOLE, Feature.SCREENSHOT, Feature.DELETE_DISKS,
 })
 
 
@@ -73,6 +73,7 @@ class QemuConnection(StatefulConnection):
                               f"/domain/@type: {definition.domain_type!r} domains cannot run under QEMU; "
                               "use type='qemu' (TCG) or type='kvm'")
         check_paths(definition)
+        check_guest_files(definition)
         return definition
 
     def define_xml(self, xml: str) -> Domain:
@@ -179,6 +180,13 @@ class QemuConnection(StatefulConnection):
             storage.create(job, path, size, fmt, bool(flags & DiskCreateFlags.PREALLOCATE))
 
         return self.run_job(job, worker, bool(flags & JobFlags.ASYNC))
+
+    def delete_disks(self, paths: list[str], flags: int = 0) -> list[str]:
+        """Removes only image files no VM of any root holds a lease on and no open root's domain uses."""
+        return super().delete_disks(paths, flags)
+
+    def check_delete_disks(self, paths: list[str], domain: Domain | None = None) -> dict[str, DriverError]:
+        return super().check_delete_disks(paths, domain)
 
     def storage_visible(self, paths: list[str]) -> dict[str, bool | None]:
         """The local filesystem: a file (or device) is there; a directory or dangling symlink is not."""

@@ -8,11 +8,11 @@ taken from QEMU.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..base import Screenshot, Snapshot
+from ..diskimage import check_new_file
 from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
 from ..flags import (
     CreateFlags, DomainState, DomainXMLFlags, EventType, JobFlags, JobOperation, PausedReason,
@@ -230,9 +230,10 @@ class QemuDomain(StatefulDomain):
             assert vm is not None
             if pause:
                 vm.pause_hint = (int(PausedReason.USER), int(SuspendedDetail.PAUSED))
-            else:
-                vm.resume_hint = (int(RunningReason.UNPAUSED), int(ResumedDetail.UNPAUSED))
-        vm.execute("stop" if pause else "cont")
+        if not pause:
+            self._host.run_guest(dom, vm, (int(RunningReason.UNPAUSED), int(ResumedDetail.UNPAUSED)))
+            return
+        vm.execute("stop")
         self._host.sync_status(dom, vm)
 
     def undefine(self, flags: int = 0) -> None:
@@ -290,13 +291,8 @@ class QemuDomain(StatefulDomain):
         host = self._host
         path = str(host.layout.managed_save(dom.uuid))
 
-        def worker(job: Job) -> None:
-            saveops.save_to(host, dom, path, job, flags)
-            with host.lock:
-                dom.managed_save = True
-                dom.touch()
-
-        return self._conn.run_job(job, worker, bool(flags & JobFlags.ASYNC))
+        return self._conn.run_job(job, lambda job: saveops.save_to(host, dom, path, job, flags, managed=True),
+                                  bool(flags & JobFlags.ASYNC))
 
     def managed_save_remove(self) -> None:
         with self._host.lock:
@@ -310,14 +306,12 @@ class QemuDomain(StatefulDomain):
             dom.touch()
 
     def save(self, path: str, flags: int = 0) -> int | None:
-        """Save the guest's memory to ``path`` and stop it; ``conn.restore(path)`` brings it back."""
+        """Save the guest's memory to the new file ``path`` and stop it; ``conn.restore(path)`` brings it back.
+
+        An existing ``path`` (file, symlink, device) is refused with OPERATION_INVALID.
+        """
         flags = check_flags(flags, _SAVE_FLAGS, "save")
-        if not isinstance(path, str) or not os.path.isabs(path) or any(c in path for c in "\x00\n"):
-            raise invalid_arg(f"save needs an absolute file path, not {path!r}")
-        if not os.path.isdir(os.path.dirname(path)):
-            raise invalid_arg(f"the folder of {path} does not exist")
-        if os.path.isdir(path):
-            raise invalid_arg(f"{path} is a directory")
+        path = check_new_file(path, "save image path")  # never replaces a file, link or device
         dom, job = self._begin_save("save")
         host = self._host
         return self._conn.run_job(job, lambda job: saveops.save_to(host, dom, path, job, flags),

@@ -22,10 +22,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import diskdelete
+from ..diskdelete import DomainUse
+from ..diskimage import check_guest_files, guest_file_paths
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode
 from ..flags import (
-    DomainState, EventType, PausedReason, ResumedDetail, RunningReason, ShutdownDetail,
+    DomainState, EventType, JobOperation, PausedReason, ResumedDetail, RunningReason, ShutdownDetail,
     ShutoffReason, StartedDetail, StoppedDetail, SuspendedDetail,
 )
 from ..fsutil import read_json
@@ -223,7 +226,10 @@ class QemuHost(StatefulHost[QDom]):
         self._ids = itertools.count(1)
         self.refs = 0
         self.closed = False
-        self.host_key = f"{socket.gethostname() or 'localhost'}-{layout.key}"
+        self.host_key = lease_host_key(layout)
+        self.lease_host = self.host_key
+        #: set when the last connection closes: jobs QEMU runs on its own (backups) stop being followed
+        self.leaving = threading.Event()
         self._lockspace: Any = None
         self._owner_fd: int | None = None
         #: forks supervisors fast; started once the root has domains (see warm_up)
@@ -293,6 +299,13 @@ class QemuHost(StatefulHost[QDom]):
 
     def next_id(self) -> int:
         return next(self._ids)
+
+    def disk_use(self, dom: QDom) -> DomainUse:
+        """Every file of the definition, the running one and a transient one being started."""
+        vm = dom.live
+        defs = {id(d): d for d in (dom.config, dom.shadow, vm.definition if vm is not None else None) if d is not None}
+        files = frozenset().union(*(guest_file_paths(d) for d in defs.values()))
+        return DomainUse(dom.name, dom.uuid, vm is not None, vm.pid if vm is not None else None, files)
 
     # -- persistence ----------------------------------------------------------------
     def save_config(self, dom: QDom) -> None:
@@ -429,6 +442,8 @@ class QemuHost(StatefulHost[QDom]):
                 crashed = status is None or status.crashed
                 dom.reason = int(ShutoffReason.CRASHED if crashed else ShutoffReason.SHUTDOWN)
                 dom.touch()
+            from . import recovery
+            recovery.vm_gone(self, dom, data)
             return
         disks = [BlockNode(**d) for d in data.get("disks", [])]
         vm = LiveVM(int(data.get("id") or self.next_id()), definition, sup, str(data["qmp"]), disks,
@@ -453,65 +468,16 @@ class QemuHost(StatefulHost[QDom]):
             vm.ending = (int(ShutoffReason.FAILED), int(StoppedDetail.FAILED))
             self.kill(vm, 5)
             self.finish_stop(dom, vm, ShutoffReason.FAILED, StoppedDetail.FAILED)
+            from . import recovery
+            recovery.report(self, dom, JobOperation.MIGRATION_IN, recovery.incoming_lost(dom.name, "was stopped"))
             return
         self.cleanup_orphans(dom, vm)
         self.sync_status(dom, vm, emit=False)
 
     def cleanup_orphans(self, dom: QDom, vm: LiveVM) -> None:
-        """Take over or undo what the jobs of a process that died left in QEMU (on re-attach).
-
-        Backups still in QEMU become jobs of this process (they finish, or
-        on cancel or failure remove their targets); other QEMU jobs are
-        cancelled; an outgoing migration or save is cancelled and a guest
-        that a save paused runs again.
-        """
-        try:
-            from . import backup
-            adopted = backup.adopt(self, dom, vm)
-            if adopted:
-                log.info("'%s': took over backup job(s) %s of a previous process", dom.name, adopted)
-            for info in vm.execute("query-jobs"):
-                jid = str(info.get("id", ""))
-                if jid.startswith("backup"):
-                    continue  # adopted above
-                if info.get("status") != "concluded":
-                    try:
-                        vm.execute("job-cancel", {"id": jid})
-                    except DriverError:
-                        pass
-                for _ in range(250):
-                    current = {j.get("id"): j for j in vm.execute("query-jobs")}.get(jid)
-                    if current is None or current.get("status") == "concluded":
-                        break
-                    time.sleep(0.02)
-                try:
-                    vm.execute("job-dismiss", {"id": jid})
-                except DriverError:
-                    pass
-            busy = {f"bk{str(j.get('id'))[len('backup'):]}" for j in vm.execute("query-jobs")
-                    if str(j.get("id", "")).startswith("backup")}
-            for node in vm.execute("query-named-block-nodes", {"flat": True}):
-                name = str(node.get("node-name", ""))
-                if name.startswith("bk") and "-" in name and name not in busy:
-                    target = (node.get("image") or {}).get("filename") or node.get("file")
-                    try:
-                        vm.execute("blockdev-del", {"node-name": name})
-                    except DriverError:
-                        continue
-                    if target and os.path.isabs(str(target)):
-                        unlink(str(target))
-            status = vm.execute("query-migrate").get("status")
-            if status in ("setup", "active", "pre-switchover", "device"):
-                vm.execute("migrate_cancel")
-                for _ in range(250):
-                    if vm.execute("query-migrate").get("status") not in ("cancelling", "active", "setup"):
-                        break
-                    time.sleep(0.02)
-            if vm.job_note.get("was_running") and self.query_status(vm) != "running" and status != "completed":
-                vm.execute("cont")
-        except DriverError as exc:
-            log.warning("cleaning up after the jobs of '%s': %s", dom.name, exc)
-        vm.job_note = {}
+        """Finish or roll back what the jobs of a process that died left in QEMU (recovery.py)."""
+        from . import recovery
+        recovery.reattached(self, dom, vm)
 
     # -- processes ----------------------------------------------------------------
     def connect_monitor(self, dom: QDom, vm: LiveVM, timeout: float = 10.0) -> None:
@@ -523,6 +489,7 @@ class QemuHost(StatefulHost[QDom]):
     def launch(self, dom: QDom, definition: DomainXML, *, paused: bool = False, incoming: str | None = None,
                register_only: bool = False, extra_args: list[str] | None = None) -> LiveVM:
         """Start QEMU for ``dom`` under a lock supervisor and connect QMP (no state change yet)."""
+        check_guest_files(definition, ErrorCode.OPERATION_INVALID)  # a symlink may point elsewhere by now
         lay = self.layout
         qmp = lay.socket(dom.uuid, "qmp")
         vnc = lay.socket(dom.uuid, "vnc")
@@ -656,6 +623,16 @@ class QemuHost(StatefulHost[QDom]):
     def query_status(self, vm: LiveVM) -> str:
         return str(vm.execute("query-status", timeout=10)["status"])
 
+    def run_guest(self, dom: QDom, vm: LiveVM, hint: tuple[int, int]) -> None:
+        """QMP ``cont``, once the supervisor holds the disk leases: no guest runs without them.
+
+        ``hint`` is the (running reason, resumed detail) the RESUMED event reports.
+        """
+        leases.hold(vm.sup, dom.name)
+        vm.resume_hint = hint
+        vm.execute("cont")
+        self.sync_status(dom, vm)
+
     def sync_status(self, dom: QDom, vm: LiveVM, emit: bool = True) -> None:
         """Align our state with QEMU's run state."""
         try:
@@ -756,6 +733,25 @@ def drop_runtime_sockets(definition: DomainXML) -> None:
             del el.attrib["socket"]
 
 
+def lease_host_key(layout: RootLayout) -> str:
+    """The host name a root's VMs hold their leases under: two roots are two hosts."""
+    return f"{socket.gethostname() or 'localhost'}-{layout.key}"
+
+
+def place_lease_holder(host_name: str, vm_pid: int | None) -> str | None:
+    """The URI of the root a lease holder's QEMU runs in (it runs with the root as its working
+    directory), checked against the holder's host name; None when it is not one of ours."""
+    if not vm_pid or not host_name.startswith(f"{socket.gethostname() or 'localhost'}-"):
+        return None
+    try:
+        root = os.readlink(f"/proc/{vm_pid}/cwd")
+    except OSError:
+        return None
+    return f"qemu:///embed?root={root}" if lease_host_key(RootLayout(Path(root))) == host_name else None
+
+
+diskdelete.add_placer(place_lease_holder)
+
 _hosts_lock = threading.Lock()
 _hosts: dict[Path, QemuHost] = {}
 
@@ -783,10 +779,12 @@ def acquire_host(root: Path) -> tuple[QemuHost, bool]:
 
 
 def release_host(host: QemuHost) -> None:
-    """A connection closed; the last one cancels running jobs and drops the QMP sessions.
+    """A connection closed; the last one ends what needs this process and drops the QMP sessions.
 
-    The VMs keep running. Jobs are cancelled (not left half done): a backup
-    removes its target, a migration or save leaves the guest running.
+    The VMs keep running, and so do backups: QEMU copies on its own, and the
+    next connection to the root takes them over. Jobs this process drives
+    (save, migration, disk creation) are cancelled, not left half done: the
+    guest runs on, their files are removed.
     """
     with _hosts_lock:
         host.refs -= 1
@@ -794,8 +792,14 @@ def release_host(host: QemuHost) -> None:
             return
         if _hosts.get(host.layout.root) is host:
             del _hosts[host.layout.root]
+    host.leaving.set()
+    with host.lock:
+        vms = [d.live for d in host.by_uuid.values() if d.live is not None]
+    for vm in vms:
+        vm.wakeup.set()  # a backup's follower sees the host leaving at once
     for job in host.jobs.running():
-        job.request_cancel()
+        if job.operation is not JobOperation.BACKUP:
+            job.request_cancel()
     for job in host.jobs.running():
         job.wait(30)
     host.shutdown()

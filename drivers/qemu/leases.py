@@ -47,6 +47,24 @@ def attach(uuid: str, runtime: Path) -> Any:
     return _api().attach(uuid, runtime_dir=runtime)
 
 
+def hold(sup: Any, name: str) -> None:
+    """Have the supervisor hold every lease of the VM before its vCPUs run (nothing to do if it does).
+
+    A supervisor lets its leases go at a migration's switch-over; if the
+    process driving the migration dies there, the guest must not run again
+    until they are back. RESOURCE_BUSY (naming the holder) when another VM
+    took them meanwhile, e.g. the migration's destination: the guest stays
+    paused.
+    """
+    try:
+        sup.acquire_state("")
+    except DriverError as exc:
+        if exc.code is not ErrorCode.RESOURCE_BUSY:
+            raise
+        raise DriverError(ErrorCode.RESOURCE_BUSY, f"'{name}' stays paused without its disk leases: "
+                                                   f"{exc.message}") from None
+
+
 def exit_status(uuid: str, runtime: Path) -> Any:
     from drivers.locking.runfiles import RunFiles
     return RunFiles(runtime, uuid).exit_status()

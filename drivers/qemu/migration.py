@@ -24,7 +24,7 @@ from ..flags import (
 )
 from ..jobs import Job
 from ..lifecycle import not_running
-from . import streams
+from . import leases, streams
 from .host import QDom
 
 if TYPE_CHECKING:
@@ -123,11 +123,8 @@ def perform(conn: "QemuConnection", dom: Domain, cookie: dict[str, Any], flags: 
         was_paused = qd.state == DomainState.PAUSED
         cookie["paused"] = was_paused
         vm.migration_was_paused = was_paused  # type: ignore[attr-defined]
-        vm.migration_released = False  # type: ignore[attr-defined]
-    if not was_paused:
-        vm.job_note = {"kind": "migration", "was_running": True}
-        with host.lock:
-            host.write_state(qd)
+        vm.job_note = {"kind": "migration", "was_running": not was_paused}
+        host.write_state(qd)
     if not flags & MigrateFlags.LIVE and not was_paused:
         vm.pause_hint = (int(PausedReason.MIGRATION), int(SuspendedDetail.MIGRATED))
         vm.execute("stop")
@@ -138,7 +135,6 @@ def perform(conn: "QemuConnection", dom: Domain, cookie: dict[str, Any], flags: 
                          int(float(bandwidth) * 1024 * 1024) if bandwidth else None)
     host.sync_status(qd, vm)
     cookie["leases"] = vm.sup.release()
-    vm.migration_released = True  # type: ignore[attr-defined]
 
 
 def finish(conn: "QemuConnection", cookie: dict[str, Any], flags: int, cancelled: bool) -> Domain | None:
@@ -165,8 +161,12 @@ def finish(conn: "QemuConnection", cookie: dict[str, Any], flags: int, cancelled
             raise DriverError(ErrorCode.OPERATION_FAILED, "the incoming guest vanished on the destination")
         streams.wait_incoming(vm, f"incoming migration of '{dom.name}'", timeout=60)
         vm.sup.acquire_state(cookie.get("leases") or "")
-        vm.incoming = False
-        if not (flags & MigrateFlags.PAUSED or cookie.get("paused")):
+        resume = not (flags & MigrateFlags.PAUSED or cookie.get("paused"))
+        with host.lock:  # the guest is ours from here on: a restart must keep it, not kill it
+            vm.incoming = False
+            vm.job_note = {"kind": "migration_in", "resume": resume}
+            host.write_state(dom)
+        if resume:
             vm.resume_hint = (int(RunningReason.MIGRATED), int(ResumedDetail.MIGRATED))
             vm.execute("cont")
             host.sync_status(dom, vm)
@@ -177,6 +177,7 @@ def finish(conn: "QemuConnection", cookie: dict[str, Any], flags: int, cancelled
                 host.save_config(dom)
                 host.emit(dom, EventType.DEFINED, DefinedDetail.ADDED)
             dom.touch()
+            vm.job_note = {}
             host.write_state(dom)
     except BaseException as exc:
         host.jobs.end(job, exc)
@@ -196,22 +197,22 @@ def confirm(conn: "QemuConnection", dom: Domain, flags: int, cancelled: bool) ->
         return
     if qd is None or vm is None:
         return
-    vm.job_note = {}
     if cancelled:
-        if getattr(vm, "migration_released", False):
-            vm.sup.acquire_state("")
-            vm.migration_released = False  # type: ignore[attr-defined]
-        if not getattr(vm, "migration_was_paused", False):
-            try:
-                status = host.query_status(vm)
-                if status != "running":
-                    vm.resume_hint = (int(RunningReason.MIGRATION_CANCELED), int(ResumedDetail.MIGRATED))
-                    vm.execute("cont")
-            except DriverError:
-                pass
         vm.pause_hint = None
+        try:
+            status: str | None = host.query_status(vm)
+        except DriverError:
+            status = None  # QEMU ended meanwhile: nothing to resume
+        if status is not None and status != "running" and not getattr(vm, "migration_was_paused", False):
+            host.run_guest(qd, vm, (int(RunningReason.MIGRATION_CANCELED), int(ResumedDetail.MIGRATED)))
+        elif status is not None:
+            leases.hold(vm.sup, qd.name)  # given up at the switch-over
+        with host.lock:
+            vm.job_note = {}
+            host.write_state(qd)
         host.sync_status(qd, vm)
         return
+    vm.job_note = {}
     vm.ending = (int(ShutoffReason.MIGRATED), int(StoppedDetail.MIGRATED))
     host.kill(vm, wait=False)  # its leases already went to the destination
     host.finish_stop(qd, vm, ShutoffReason.MIGRATED, StoppedDetail.MIGRATED)

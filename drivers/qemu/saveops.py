@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode
@@ -12,12 +11,17 @@ from ..flags import (
 )
 from ..jobs import Job
 from ..lifecycle import not_running, paused_after_restore
-from . import saveimg, streams
-from .host import QDom, QemuHost
+from . import partfiles, saveimg, streams
+from .host import LiveVM, QDom, QemuHost
 
 
-def save_to(host: QemuHost, dom: QDom, path: str, job: Job, flags: int) -> None:
-    """Pause, stream the memory to ``path`` (atomically), stop QEMU; resume on failure."""
+def save_to(host: QemuHost, dom: QDom, path: str, job: Job, flags: int, managed: bool = False) -> None:
+    """Pause, stream the memory to ``path`` (atomically), stop QEMU; resume on failure.
+
+    The image is written as a ``.part`` file named in the VM's state file
+    before it exists, so if this process dies the next one finishes the save
+    (QEMU completed it) or removes the file and resumes the guest (recovery.py).
+    """
     with host.lock:
         vm = dom.live
         if vm is None:
@@ -25,49 +29,56 @@ def save_to(host: QemuHost, dom: QDom, path: str, job: Job, flags: int) -> None:
         was_running = dom.state == DomainState.RUNNING
         paused = paused_after_restore(flags, not was_running)
         header = saveimg.header_bytes(host.portable_xml(vm.definition), paused, persistent=dom.persistent)
-    folder = os.path.dirname(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=folder)
-    except OSError as exc:
-        raise DriverError(ErrorCode.OPERATION_FAILED, f"cannot create a file in {folder}: {exc.strerror}") from None
+        part = partfiles.part_name(path)
+        vm.job_note = {"kind": "save", "was_running": was_running, "part": part, "path": path, "managed": managed}
+        host.write_state(dom)
     ok = False
+    fd = -1
     try:
+        try:
+            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise DriverError(ErrorCode.OPERATION_FAILED,
+                              f"cannot create a file in {os.path.dirname(path)}: {exc.strerror}") from None
         os.write(fd, header)
         if was_running:
-            vm.job_note = {"kind": "save", "was_running": True}
-            host.write_state(dom)
             vm.pause_hint = (int(PausedReason.SAVE), int(SuspendedDetail.PAUSED))
             vm.execute("stop")
             host.sync_status(dom, vm)
         job.raise_if_cancelled()
         vm.mon.send_fd(fd, "vmgui-save")  # type: ignore[union-attr]
-        streams.run_outgoing(vm, "fd:vmgui-save", job, f"save of '{dom.name}'")
-        os.fsync(fd)
+        streams.run_outgoing(vm, "fd:vmgui-save", job, f"save of '{dom.name}'", to_file=True)
         os.close(fd)
         fd = -1
-        os.replace(tmp, path)
+        partfiles.publish(part, path, replace=managed)  # a managed save replaces only its own image
         ok = True
     finally:
         if fd >= 0:
             os.close(fd)
         if not ok:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+            partfiles.discard(part)
             with host.lock:
                 still = dom.live is vm
-            vm.job_note = {}
+                vm.job_note = {}
+                if still:
+                    host.write_state(dom)
             if still and was_running:
                 try:
-                    vm.resume_hint = (int(RunningReason.SAVE_CANCELED), int(ResumedDetail.UNPAUSED))
-                    vm.execute("cont")
-                    host.sync_status(dom, vm)
+                    host.run_guest(dom, vm, (int(RunningReason.SAVE_CANCELED), int(ResumedDetail.UNPAUSED)))
                 except DriverError:
                     pass
+    stop_saved(host, dom, vm, managed)
+
+
+def stop_saved(host: QemuHost, dom: QDom, vm: LiveVM, managed: bool) -> None:
+    """End the QEMU process of a guest whose memory is saved: shut off, reason SAVED."""
     vm.ending = (int(ShutoffReason.SAVED), int(StoppedDetail.SAVED))
     host.kill(vm)
     host.finish_stop(dom, vm, ShutoffReason.SAVED, StoppedDetail.SAVED)
+    if managed:
+        with host.lock:
+            dom.managed_save = True
+            dom.touch()
 
 
 def restore_into(host: QemuHost, dom: QDom | None, path: str, job: Job, flags: int,

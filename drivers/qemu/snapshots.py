@@ -72,7 +72,7 @@ def run_qemu_job(vm: LiveVM, job_id: str, cmd: str, args: dict[str, Any], job: J
         if found is None:
             raise DriverError(ErrorCode.OPERATION_FAILED, f"{what}: QEMU lost job {job_id}")
         if job is not None and found.get("total-progress"):
-            job.progress(int(found.get("current-progress") or 0), int(found["total-progress"]))
+            job.steps(int(found.get("current-progress") or 0), int(found["total-progress"]))
         if found.get("status") in ("concluded", "null"):
             _quiet(vm, "job-dismiss", {"id": job_id})
             if found.get("error"):
@@ -89,6 +89,14 @@ def _quiet(vm: LiveVM, cmd: str, args: dict[str, Any]) -> None:
         vm.execute(cmd, args, timeout=5)
     except DriverError:
         pass
+
+
+def _each_disk(job: Job, paths: list[str], apply: Callable[[str], None]) -> None:
+    """``apply`` to every disk in turn; the job counts the disks done (qemu-img tells no more)."""
+    job.steps(0, len(paths))
+    for done, path in enumerate(paths, 1):
+        apply(path)
+        job.steps(done, len(paths))
 
 
 def _nodes(vm: LiveVM) -> list[str]:
@@ -119,16 +127,18 @@ def create(domain: "QemuDomain", xml_or_name: str, flags: int = 0) -> "QemuSnaps
         with snapjournal.noted(host, dom, "create", snap):
             if vm is not None:
                 nodes = _nodes(vm)
-                job.progress(0, 1)
+                job.steps(0, 1)
                 run_qemu_job(vm, f"snap-save-{job.id}", "snapshot-save",
                              {"tag": request.name, "vmstate": nodes[0], "devices": nodes}, job,
                              f"snapshot '{request.name}' of '{dom.name}'")
             else:
                 done: list[str] = []
+
+                def take(path: str) -> None:
+                    storage.snapshot("c", path, request.name)
+                    done.append(path)
                 try:
-                    for _, path in disks:
-                        storage.snapshot("c", path, request.name)
-                        done.append(path)
+                    _each_disk(job, [path for _, path in disks], take)
                 except DriverError:
                     for path in done:
                         try:
@@ -193,6 +203,8 @@ class QemuSnapshot(Snapshot):
 
         def worker(job: Job) -> None:
             live_target = snap.state in ("running", "paused")
+            if live_target:
+                job.steps(0, 1)
             if vm is not None and live_target:
                 nodes = _nodes(vm)
                 run_qemu_job(vm, f"snap-load-{job.id}", "snapshot-load",
@@ -217,8 +229,7 @@ class QemuSnapshot(Snapshot):
                     boot(host, dom, definition, snap.state == "paused", StartedDetail.FROM_SNAPSHOT,
                          extra_args=["-loadvm", snap.name])
                 else:
-                    for _, path in disks:
-                        storage.snapshot("a", path, snap.name)
+                    _each_disk(job, [path for _, path in disks], lambda path: storage.snapshot("a", path, snap.name))
             with host.lock:
                 if dom.persistent and snap.domain_xml:
                     dom.config = definition
@@ -252,12 +263,14 @@ class QemuSnapshot(Snapshot):
             with snapjournal.noted(host, dom, "delete", snap):
                 if vm is not None:
                     nodes = _nodes(vm)
+                    job.steps(0, 1)
                     run_qemu_job(vm, f"snap-del-{job.id}", "snapshot-delete", {"tag": snap.name, "devices": nodes},
                                  job, f"deleting snapshot '{snap.name}' of '{dom.name}'")
                 else:
-                    for path in paths:
+                    def remove(path: str) -> None:
                         if snap.name in storage.snapshot_names(path):
                             storage.snapshot("d", path, snap.name)
+                    _each_disk(job, paths, remove)
                 with host.lock:
                     forget_metadata(host, dom, snap)
 

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from typing import Any
 
+from ..diskimage import reserve_new_file
 from ..errors import DriverError, ErrorCode
 from ..flags import DiskCreateFlags
 from ..jobs import Job
@@ -46,17 +47,30 @@ def info(path: str, force_share: bool = True) -> dict[str, Any]:
 
 
 def create(job: Job, path: str, size: int, fmt: str, preallocate: bool) -> None:
-    """Create an image; with preallocation the job reports the bytes allocated so far."""
+    """Create an image; with preallocation the job reports the bytes allocated so far.
+
+    Without it qemu-img writes a few KiB of metadata: one step, no byte figures.
+    """
     args = ["create", "-q", "-f", fmt]
     if preallocate:
         args += ["-o", "preallocation=full" if fmt == "raw" else "preallocation=falloc"]
     args += [path, str(size)]
-    job.progress(0, size)
+
+    def report(allocated: int) -> None:
+        if preallocate:
+            job.progress(min(allocated, size), size)
+        else:
+            job.steps(0, 1)
+    report(0)
+    reserve_new_file(path)  # a file that appeared since the request is refused, never truncated
     try:
         proc = subprocess.Popen([qemu_img(), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
-    except OSError as exc:
-        raise DriverError(ErrorCode.OPERATION_FAILED, f"cannot run qemu-img: {exc.strerror}") from None
+    except BaseException as exc:
+        os.unlink(path)
+        if isinstance(exc, OSError):
+            raise DriverError(ErrorCode.OPERATION_FAILED, f"cannot run qemu-img: {exc.strerror}") from None
+        raise
     job.on_cancel(proc.kill)
     try:
         while proc.poll() is None:
@@ -64,13 +78,12 @@ def create(job: Job, path: str, size: int, fmt: str, preallocate: bool) -> None:
                 done = os.stat(path).st_blocks * 512 if preallocate else 0
             except OSError:
                 done = 0
-            job.progress(min(done, size), size)
+            report(done)
             job.wait_cancel(0.1)
         err = proc.stderr.read() if proc.stderr else ""
         job.raise_if_cancelled()
         if proc.returncode != 0:
             raise DriverError(ErrorCode.OPERATION_FAILED, f"creating {path}: {err.strip()}")
-        job.progress(size, size)
     except BaseException:
         if proc.poll() is None:
             proc.kill()

@@ -30,8 +30,13 @@ def prepare(vm: LiveVM, bandwidth_bytes: int | None = None) -> None:
 
 
 def run_outgoing(vm: LiveVM, uri: str, job: Job, what: str, bandwidth_bytes: int | None = None,
-                 on_progress: Callable[[dict], None] | None = None) -> dict:
-    """Start ``migrate`` to ``uri`` and wait for it; raises on failure or cancel."""
+                 on_progress: Callable[[dict], None] | None = None, to_file: bool = False) -> dict:
+    """Start ``migrate`` to ``uri`` and wait for it; raises on failure or cancel.
+
+    The job's total is the guest's memory; ``to_file`` (a save) makes it the bytes written
+    plus the memory still to go instead, so a finished save counts what its image holds
+    (QEMU writes no zero page).
+    """
     prepare(vm, bandwidth_bytes)
     cancelled = False
 
@@ -61,7 +66,7 @@ def run_outgoing(vm: LiveVM, uri: str, job: Job, what: str, bandwidth_bytes: int
                        "iteration": float(ram.get("dirty-sync-count") or 0)}
             if "expected-downtime" in info:
                 details["expected_downtime_ms"] = float(info["expected-downtime"])
-            job.progress(sent, max(total, sent + remaining), **details)
+            job.progress(sent, sent + remaining if to_file else max(total, sent + remaining), **details)
         if on_progress is not None:
             on_progress(info)
         if status == "completed":

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from ..base import Connection, Domain
-from ..diskimage import check_create_args, check_path_list, job_key
+from ..diskimage import check_create_args, check_guest_files, check_path_list, job_key
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import (
@@ -24,7 +24,7 @@ from .world import SimDomain, TestHost
 BASE_FEATURES = frozenset({
     Feature.JOBS, Feature.BACKUP, Feature.SNAPSHOTS, Feature.MANAGED_SAVE, Feature.SAVE_RESTORE,
     Feature.AUTOSTART, Feature.DEFINE, Feature.TYPED_PARAM_STRING, Feature.SERIAL_CONSOLE,
-    Feature.SCREENSHOT, Feature.DISK_CREATE, Feature.RENAME,
+    Feature.SCREENSHOT, Feature.DISK_CREATE, Feature.RENAME, Feature.DELETE_DISKS,
 })
 # offline migration (definition only, drivers.test.offline) needs no memory stream: any protocol carries it
 MIGRATION_FEATURES = {
@@ -57,6 +57,7 @@ class TestConnection(StatefulConnection):
     def define_xml(self, xml: str) -> Domain:
         self._check_open()
         definition = DomainXML.parse(xml)
+        check_guest_files(definition)
         with self.host.lock:
             self.host.adopt_uuid(definition)
             sim = self.host.by_uuid.get(definition.uuid)
@@ -80,6 +81,7 @@ class TestConnection(StatefulConnection):
         flags = check_flags(flags, int(CreateFlags.START_PAUSED), "create_xml")
         self._check_open()
         definition = DomainXML.parse(xml)
+        check_guest_files(definition)
         with self.host.lock:
             self.host.adopt_uuid(definition)
             sim = self.host.by_uuid.get(definition.uuid)
@@ -147,6 +149,10 @@ class TestConnection(StatefulConnection):
 
         return self.run_job(job, worker, bool(flags & JobFlags.ASYNC))
 
+    def _forget_missing_disk(self, path: str) -> bool:
+        """A simulated disk (demo image, pool volume) has no file: deleting it forgets it."""
+        return storage.forget(path)
+
     def storage_visible(self, paths: list[str]) -> dict[str, bool | None]:
         """Test hosts share one simulated storage (see :mod:`drivers.test.storage`)."""
         paths = check_path_list(paths)
@@ -166,6 +172,7 @@ class TestConnection(StatefulConnection):
     def migrate_prepare(self, xml: str, flags: int, params: dict[str, Any]) -> dict[str, Any]:
         self._check_open()
         definition = DomainXML.parse(xml)
+        check_guest_files(definition)
         if flags & MigrateFlags.OFFLINE:
             return offline.prepare(self, definition)
         with self.host.lock:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..base import Screenshot, Snapshot
+from ..diskimage import already_exists, check_guest_files, check_new_file
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
 from ..fsutil import write_atomically
@@ -94,6 +95,7 @@ class TestDomain(StatefulDomain):
             sim = self._idle("start")
             if sim.active:
                 raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{sim.name}' is already running")
+            check_guest_files(sim.config, ErrorCode.OPERATION_INVALID)  # a symlink may point elsewhere by now
             if sim.managed_save and not flags & CreateFlags.FORCE_BOOT:
                 job = self._host.jobs.begin(sim.uuid, sim.name, JobOperation.RESTORE, "start")
                 paused = sim.managed_save_paused or bool(flags & CreateFlags.START_PAUSED)
@@ -232,10 +234,7 @@ class TestDomain(StatefulDomain):
     def save(self, path: str, flags: int = 0) -> int | None:
         flags = check_flags(flags, int(SaveFlags.BYPASS_CACHE | SaveFlags.RUNNING | SaveFlags.PAUSED
                                        | JobFlags.ASYNC), "save")
-        if not isinstance(path, str) or not os.path.isabs(path) or "\x00" in path:
-            raise invalid_arg(f"save needs an absolute file path, not {path!r}")
-        if not os.path.isdir(os.path.dirname(path)):
-            raise invalid_arg(f"the folder of {path} does not exist")
+        path = check_new_file(path, "save image path")  # never replaces a file, link or device
         sim, job = self._begin_save("save", JobOperation.SAVE)
         paused = paused_after_restore(flags, sim.state == DomainState.PAUSED)
         payload = SAVE_MAGIC + json.dumps({"xml": sim.definition.to_string(), "paused": paused,
@@ -244,7 +243,9 @@ class TestDomain(StatefulDomain):
         def worker(job: Job) -> None:
             jobsim.transfer(job, sim.definition.current_memory_kib * 1024, self._conn.rate)
             try:
-                write_atomically(path, payload)
+                write_atomically(path, payload, replace=False)
+            except FileExistsError:
+                raise already_exists(path) from None
             except OSError as exc:
                 raise DriverError(ErrorCode.OPERATION_FAILED, f"cannot write {path}: {exc.strerror}") from None
             with self._host.lock:
@@ -268,6 +269,8 @@ class TestDomain(StatefulDomain):
         def worker(job: Job) -> TestSnapshot:
             if active:  # memory goes into the snapshot; the guest is paused meanwhile
                 jobsim.transfer(job, sim.definition.current_memory_kib * 1024, self._conn.rate)
+            else:  # the disks only: one step
+                jobsim.one_step(job, 0.0)
             with self._host.lock:
                 if request.name in sim.snapshots:
                     raise DriverError(ErrorCode.OPERATION_INVALID, f"snapshot '{request.name}' exists")
@@ -323,9 +326,10 @@ class TestDomain(StatefulDomain):
                 jobsim.transfer(job, DISK_BYTES * len(spec.disks), self._conn.rate)
                 for disk in spec.disks:
                     header = f"vmgui test-driver backup of {self._name}/{disk.name} ({disk.format})\n"
-                    if os.path.lexists(disk.target):
-                        raise DriverError(ErrorCode.OPERATION_FAILED, f"{disk.target} appeared meanwhile")
-                    write_atomically(disk.target, header.encode())
+                    try:
+                        write_atomically(disk.target, header.encode(), replace=False)
+                    except FileExistsError:
+                        raise DriverError(ErrorCode.OPERATION_FAILED, f"{disk.target} appeared meanwhile") from None
                     written.append(disk.target)
             except BaseException:
                 for path in written:  # all or nothing: no partial backup stays behind
@@ -375,17 +379,19 @@ class TestSnapshot(Snapshot):
     def delete(self, flags: int = 0) -> int | None:
         """Remove the snapshot; its children move up to its parent.
 
-        With ``JobFlags.ASYNC`` a SNAPSHOT_DELETE job frees the saved memory first: a
-        short job (1/16 of a revert's), but one the GUI can follow.
+        With ``JobFlags.ASYNC`` a SNAPSHOT_DELETE job frees the saved memory first: one
+        step, as long as moving 1/16 of it would take, short but one the GUI can follow.
+        No data moves, so the job has no byte figures.
         """
         return self._run(flags, JobOperation.SNAPSHOT_DELETE, "delete a snapshot of", self._apply_delete,
-                         lambda sim, snap: _saved_memory(sim, snap) // 16)
+                         lambda sim, snap: _saved_memory(sim, snap) // 16, in_steps=True)
 
     def _run(self, flags: int, operation: JobOperation, action: str,
              commit: Callable[[SimDomain, SnapshotDef], None], size: Callable[[SimDomain, SnapshotDef], int],
-             ) -> int | None:
+             in_steps: bool = False) -> int | None:
         """``commit`` at once (no ASYNC, as libvirt's test driver), or after a simulated
-        transfer of ``size`` bytes in a job; a cancel (destroy) stops it before any change."""
+        transfer of ``size`` bytes in a job (``in_steps``: one step taking that long);
+        a cancel (destroy) stops it before any change."""
         flags = check_flags(flags, int(JobFlags.ASYNC), operation_text(operation))
         host = self._domain._host
         with host.lock:
@@ -398,7 +404,11 @@ class TestSnapshot(Snapshot):
             total = size(sim, snap)
 
         def worker(job: Job) -> None:
-            jobsim.transfer(job, total, self._domain._conn.rate)
+            rate = self._domain._conn.rate
+            if in_steps or not total:  # a shut-off snapshot has no memory to load: nothing moves
+                jobsim.one_step(job, total / rate)
+            else:
+                jobsim.transfer(job, total, rate)
             with host.lock:
                 commit(sim, snap)
 

@@ -23,3 +23,15 @@ def transfer(job: Job, total: int, rate: float, **details: float) -> None:
         if done >= total:
             return
         job.wait_cancel(min(TICK, (total - done) / rate))
+
+
+def one_step(job: Job, seconds: float) -> None:
+    """A job of one step that takes ``seconds`` and moves no data (its figures are steps, not bytes)."""
+    job.steps(0, 1)
+    deadline = time.monotonic() + seconds
+    while True:
+        job.raise_if_cancelled()
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        job.wait_cancel(min(TICK, left))

@@ -3,8 +3,8 @@
 Simulated hosts stand for machines on one network with shared storage, so a
 disk is visible from all of them when a real file exists at its path, it is
 an image of the built-in demo host (they exist only in the simulation), or a
-node file's ``<pool>`` lists it. A disk made with ``create_disk`` is a real
-file, so it is visible for as long as nobody deletes it.
+node file's ``<pool>`` lists it, until ``delete_disks`` removes it. A disk made
+with ``create_disk`` is a real file, so it is visible for as long as nobody deletes it.
 """
 from __future__ import annotations
 
@@ -20,12 +20,25 @@ from . import jobsim
 
 _lock = threading.Lock()
 _known: set[str] = set()
+_deleted: set[str] = set()  # simulated disks removed with delete_disks
 
 
 def register(paths: Iterable[str]) -> None:
     """Add simulated disks to the shared namespace (demo images, pool volumes)."""
+    added = [p for p in paths if p]
     with _lock:
-        _known.update(p for p in paths if p)
+        _known.update(added)
+        _deleted.difference_update(added)
+
+
+def forget(path: str) -> bool:
+    """Delete a simulated disk (no file behind it); False if there was none at ``path``."""
+    with _lock:
+        if path in _deleted or not (path in _known or path in _demo_images()):
+            return False
+        _known.discard(path)
+        _deleted.add(path)
+        return True
 
 
 @functools.cache
@@ -39,7 +52,7 @@ def _demo_images() -> frozenset[str]:
 def visible(paths: list[str]) -> dict[str, bool | None]:
     """True for a simulated or real disk; False otherwise (a test host always can tell)."""
     with _lock:
-        known = _known | _demo_images()
+        known = (_known | _demo_images()) - _deleted
     return {p: p in known or bool(locally_visible(p)) for p in paths}
 
 
@@ -51,7 +64,10 @@ def create(job: Job, path: str, size: int, rate: float, preallocate: bool) -> No
     the connection's ``rate`` (the allocation qemu-img would do) and can be
     cancelled, which removes the file; without it, the job completes at once.
     """
-    job.progress(0, size)
+    if preallocate:
+        job.progress(0, size)
+    else:
+        job.steps(0, 1)  # a sparse file: nothing is written, so no byte figures
     try:
         with open(path, "xb") as fh:
             fh.truncate(size)
@@ -69,4 +85,3 @@ def create(job: Job, path: str, size: int, rate: float, preallocate: bool) -> No
         except OSError:
             pass
         raise
-    job.progress(size, size)

@@ -14,6 +14,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from math import sin as _sin
 
+from ..diskdelete import DomainUse
+from ..diskimage import guest_file_paths
 from ..domxml import DomainXML
 from ..flags import DomainState
 from ..records import DomainRecord, filter_bits
@@ -121,6 +123,12 @@ class TestHost(StatefulHost[SimDomain]):
         super().__init__(f"test-events-{label}")
         self.label = label
         self._next_id = 1
+
+    def disk_use(self, dom: SimDomain) -> DomainUse:
+        files = guest_file_paths(dom.config)
+        if dom.live is not None and dom.live is not dom.config:
+            files |= guest_file_paths(dom.live)
+        return DomainUse(dom.name, dom.uuid, dom.id is not None, None, files)
 
     def next_id(self) -> int:
         with self.lock:

@@ -109,7 +109,7 @@ def bench_console(drivers, base: Path, kernel: str, runs: int) -> tuple[list[flo
 
 
 def bench_backup(drivers, base: Path, kernel: str, disk_mib: int, runs: int) -> tuple[list[float], list[float]]:
-    from e2e_helpers import make_qcow2
+    from e2e_helpers import backup_xml, make_qcow2
     disk = make_qcow2(base / "bk-src.qcow2", size_mib=disk_mib, fill_mib=disk_mib)
     conn = drivers.open(f"qemu:///embed?root={base / 'backup'}")
     ours, cp = [], []
@@ -120,8 +120,7 @@ def bench_backup(drivers, base: Path, kernel: str, disk_mib: int, runs: int) -> 
             target = base / f"bk-{i}.qcow2"
             subprocess.run(["sync"], check=True)
             t0 = time.perf_counter()
-            job = dom.backup_begin(f"<domainbackup mode='push'><disks><disk name='vda' type='file'>"
-                                   f"<target file='{target}'/><driver type='qcow2'/></disk></disks></domainbackup>")
+            job = dom.backup_begin(backup_xml(str(target)))
             info = _wait_job(dom, job)
             subprocess.run(["sync"], check=True)
             ours.append(time.perf_counter() - t0)

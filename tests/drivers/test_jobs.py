@@ -7,9 +7,11 @@ import time
 import pytest
 
 import drivers
-from drivers import DomainState, ErrorCode, EventType, JobFlags, JobOperation, JobState, JobType
+from drivers import DomainState, ErrorCode, EventType, JobFlags, JobOperation, JobState, JobType, JobUnit
 from drivers.flags import JobEventDetail
 from drivers.jobs import JobTable, RateMeter
+from jobwait import connection_job_end
+from nodegen import node_xml
 
 ASYNC = JobFlags.ASYNC
 
@@ -164,3 +166,66 @@ def test_job_table_unbounded_job_has_no_percent():
     assert info.type is JobType.UNBOUNDED and info.percent is None and info.remaining is None
     table.end(job, RuntimeError("disk full"))
     assert job.info().state is JobState.FAILED and "disk full" in job.info().error
+
+
+def test_a_finished_job_reports_its_average_rate_not_what_its_last_samples_saw():
+    """A restore read from the page cache: by the first sample nearly all of it was loaded."""
+    table = JobTable()
+    job = table.begin("u", "d", JobOperation.RESTORE, "restore")
+    time.sleep(0.3)
+    job.progress((80 << 20) - (256 << 10), 80 << 20)
+    time.sleep(0.3)
+    job.progress(80 << 20, 80 << 20)
+    table.end(job, None)
+    info = job.info()
+    assert info.unit is JobUnit.BYTES and info.processed == 80 << 20
+    assert info.rate == pytest.approx(info.processed / info.elapsed)  # about 130 MiB/s, not 1 MiB/s
+
+
+def test_a_job_counted_in_steps_has_no_rate():
+    table = JobTable()
+    job = table.begin("u", "d", JobOperation.SNAPSHOT, "snapshot")
+    job.steps(0, 1)
+    time.sleep(0.3)
+    job.steps(1, 1)
+    running = job.info()
+    assert running.unit is JobUnit.STEPS and not running.in_bytes
+    assert (running.processed, running.total, running.percent) == (1, 1, 100.0)
+    assert running.rate is None and running.remaining is None
+    table.end(job, None)
+    done = job.info()
+    assert (done.unit, done.rate, done.percent) == (JobUnit.STEPS, None, 100.0)
+
+
+def test_every_job_of_the_test_driver_counts_bytes_at_its_average_rate_or_steps_without_one(conn, tmp_path):
+    dest_file = tmp_path / "dest.xml"
+    dest_file.write_text(node_xml([]))
+    dom = conn.lookup_by_name("test")  # running
+    dom.save(str(tmp_path / "test.save"))
+    conn.restore(str(tmp_path / "test.save"))
+    dom.managed_save()
+    dom.create()  # restores the managed save
+    snap = dom.snapshot_create("<domainsnapshot><name>live</name></domainsnapshot>")
+    connection_job_end(conn, snap.revert(ASYNC))
+    connection_job_end(conn, snap.delete(ASYNC))
+    connection_job_end(conn, dom.backup_begin(
+        f"<domainbackup mode='push'><disks><disk name='vda' type='file'><target file='{tmp_path / 'b.qcow2'}'/>"
+        "<driver type='qcow2'/></disk></disks></domainbackup>"))
+    conn.create_disk(str(tmp_path / "sparse.qcow2"), 1 << 30)
+    connection_job_end(conn, conn.create_disk(str(tmp_path / "full.raw"), 64 << 20, "raw",
+                                              drivers.DiskCreateFlags.PREALLOCATE | ASYNC))
+    with drivers.open(f"test://{dest_file}?rate=4096") as dest:
+        dom.migrate(dest, drivers.MigrateFlags.LIVE)
+    in_steps = {JobOperation.SNAPSHOT_DELETE}
+    jobs = conn.list_all_jobs()
+    assert {j.operation for j in jobs} == {JobOperation.SAVE, JobOperation.RESTORE, JobOperation.SNAPSHOT,
+                                       JobOperation.SNAPSHOT_REVERT, JobOperation.SNAPSHOT_DELETE,
+                                       JobOperation.BACKUP, JobOperation.DISK_CREATE, JobOperation.MIGRATION_OUT}
+    for job in jobs:
+        assert job.state is JobState.COMPLETED, job
+        sparse = job.operation is JobOperation.DISK_CREATE and job.domain == "sparse.qcow2"
+        if job.operation in in_steps or sparse:
+            assert (job.unit, job.processed, job.total, job.rate) == (JobUnit.STEPS, 1, 1, None), job
+        else:
+            assert job.unit is JobUnit.BYTES and job.processed == job.total > 0, job
+            assert job.rate == pytest.approx(job.processed / job.elapsed), job

@@ -1,4 +1,4 @@
-"""Issue-8 additions on the test driver: disk creation, rename, storage visibility, uptime and memory figures."""
+"""The test driver's disk creation, rename, storage visibility, uptime and memory figures."""
 from __future__ import annotations
 
 import os
@@ -7,7 +7,7 @@ import time
 import pytest
 
 import drivers
-from drivers import DiskCreateFlags, DomainState, ErrorCode, EventType, Feature, JobFlags, JobOperation, JobState
+from drivers import DiskCreateFlags, DomainState, ErrorCode, EventType, Feature, JobFlags, JobOperation, JobState, JobUnit
 from drivers.flags import DefinedDetail, UndefinedDetail
 from jobwait import connection_job_end as wait_job
 from refusals import refused
@@ -22,8 +22,9 @@ def test_create_disk_writes_a_sparse_file_as_a_finished_job(conn, tmp_path):
     assert conn.create_disk(str(path), 8 * 1024 * MIB) is None
     assert path.stat().st_size == 8 * 1024 * MIB and path.stat().st_blocks * 512 < MIB
     job = conn.list_all_jobs()[-1]
-    assert (job.operation, job.state, job.processed, job.total) == (
-        JobOperation.DISK_CREATE, JobState.COMPLETED, 8 * 1024 * MIB, 8 * 1024 * MIB)
+    # a sparse file writes nothing: one step done, no bytes and no rate
+    assert (job.operation, job.state, job.unit, job.processed, job.total, job.rate) == (
+        JobOperation.DISK_CREATE, JobState.COMPLETED, JobUnit.STEPS, 1, 1, None)
     assert job.domain == "new.qcow2"
 
 

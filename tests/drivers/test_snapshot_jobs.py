@@ -1,4 +1,4 @@
-"""Snapshot revert and delete as jobs on the test driver (issue 8): ids, the busy rule, failure."""
+"""Snapshot revert and delete as jobs on the test driver: ids, the busy rule, failure, figures."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import drivers
-from drivers import DomainState, ErrorCode, EventType, JobFlags, JobOperation, JobState
+from drivers import DomainState, ErrorCode, EventType, JobFlags, JobOperation, JobState, JobUnit
 from drivers.flags import JobEventDetail, RunningReason
 
 from nodegen import TEST_NS
@@ -33,6 +33,7 @@ def test_async_revert_is_a_job_that_loads_the_memory(conn):
     info = finished(conn, job_id)
     assert info.operation is JobOperation.SNAPSHOT_REVERT and info.state is JobState.COMPLETED
     assert info.domain == "web01" and info.total == 2 * GIB and info.processed == 2 * GIB
+    assert info.unit is JobUnit.BYTES and info.rate == pytest.approx(info.processed / info.elapsed)
     assert current(dom) == "before-upgrade"
     assert dom.state() == (DomainState.RUNNING, RunningReason.FROM_SNAPSHOT)
     conn.host.bus.flush()
@@ -46,7 +47,9 @@ def test_async_delete_is_a_short_job_and_children_move_up(conn):
     assert isinstance(job_id, int) and job_id > 0
     info = finished(conn, job_id)
     assert info.operation is JobOperation.SNAPSHOT_DELETE and info.state is JobState.COMPLETED
-    assert info.total == 2 * GIB // 16  # the saved memory is freed: 1/16 of a revert's time
+    # freeing the saved memory moves no data: one step, no byte figures, 1/16 of a revert's time
+    assert (info.unit, info.processed, info.total, info.rate) == (JobUnit.STEPS, 1, 1, None)
+    assert info.elapsed >= 2 * GIB / 16 / (4096 * 1024 * 1024)
     assert snapshot_names(dom) == {"after-upgrade": None}
     assert current(dom) == "after-upgrade"
 
@@ -55,9 +58,13 @@ def test_shut_off_snapshot_jobs_have_nothing_to_load(conn):
     dom = conn.lookup_by_name("legacy-app")  # shut off, one shut-off snapshot
     info = finished(conn, dom.snapshot_lookup("golden").revert(ASYNC))
     assert info.state is JobState.COMPLETED and info.operation is JobOperation.SNAPSHOT_REVERT
+    assert (info.unit, info.processed, info.total, info.rate) == (JobUnit.STEPS, 1, 1, None)  # no bytes moved
     assert not dom.is_active()
     info = finished(conn, dom.snapshot_lookup("golden").delete(ASYNC))
     assert info.state is JobState.COMPLETED and dom.snapshot_count() == 0
+    assert (info.unit, info.rate) == (JobUnit.STEPS, None)
+    made = finished(conn, dom.snapshot_create("cold", ASYNC))
+    assert (made.unit, made.processed, made.total, made.rate) == (JobUnit.STEPS, 1, 1, None)
 
 
 def test_the_busy_rule_holds_while_a_revert_runs(slow_conn):

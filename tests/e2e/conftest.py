@@ -6,12 +6,15 @@ it started and fails the test if a QEMU or supervisor process is left.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -139,21 +142,52 @@ class Env:
         return leftovers
 
 
-@pytest.fixture
-def env(guest_kernel: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest):  # noqa: ANN201
+@contextlib.contextmanager
+def private_env(kernel: str, linux: linuxguest.LinuxGuest | None, mp: pytest.MonkeyPatch) -> Iterator[Env]:
+    """A private world in a fresh directory, its variables set through ``mp``; checked for leftovers."""
     # short paths: unix sockets must stay under 108 bytes
     base = Path(tempfile.mkdtemp(prefix="vq-", dir="/tmp"))
     os.chmod(base, 0o700)
     (base / "run").mkdir(mode=0o700)
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(base / "run"))
-    monkeypatch.setenv("VMGUI_LOCKSPACE", str(base / "lockspace"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(base / "data"))
-    monkeypatch.delenv("VMGUI_RUNTIME_DIR", raising=False)
-    linux = request.getfixturevalue("linux_guest") if "linux_guest" in request.fixturenames else None
-    e = Env(base, guest_kernel, linux)
+    mp.setenv("XDG_RUNTIME_DIR", str(base / "run"))
+    mp.setenv("VMGUI_LOCKSPACE", str(base / "lockspace"))
+    mp.setenv("XDG_DATA_HOME", str(base / "data"))
+    mp.delenv("VMGUI_RUNTIME_DIR", raising=False)
+    e = Env(base, kernel, linux)
     yield e
     leftovers = e.cleanup()
     shutil.rmtree(base, ignore_errors=True)
     assert not leftovers, f"QEMU or supervisor processes left behind: {leftovers}"
 
 
+@pytest.fixture
+def env(guest_kernel: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest):  # noqa: ANN201
+    linux = request.getfixturevalue("linux_guest") if "linux_guest" in request.fixturenames else None
+    with private_env(guest_kernel, linux, monkeypatch) as e:
+        yield e
+
+
+@pytest.fixture(scope="module")
+def module_env(guest_kernel: str, linux_guest: linuxguest.LinuxGuest):  # noqa: ANN201
+    """One private world for all tests of a module: a guest booted once serves several tests."""
+    with pytest.MonkeyPatch.context() as mp, private_env(guest_kernel, linux_guest, mp) as e:
+        yield e
+
+
+@pytest.fixture
+def small_fs(env: Env) -> Iterator[Callable[[int], Path]]:
+    """``small_fs(mib)``: a fresh tmpfs of ``mib`` MiB, where writes really run out of space (needs root)."""
+    mounted: list[Path] = []
+
+    def make(mib: int) -> Path:
+        where = env.base / f"small{len(mounted)}"
+        where.mkdir(mode=0o700)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={mib}m,mode=0700", "tmpfs", str(where)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a small tmpfs to fill (needs root): {done.stderr.strip()}")
+        mounted.append(where)
+        return where
+    yield make
+    for where in mounted:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)

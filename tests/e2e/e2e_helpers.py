@@ -37,6 +37,16 @@ def wait_heartbeat(path: Path | str, above: int, timeout: float = 20.0) -> int:
     raise AssertionError(f"no heartbeat above {above} in {path} within {timeout} s (last {heartbeat(path)})")
 
 
+def wait_until(cond, timeout: float = 60.0) -> bool:  # noqa: ANN001
+    """Poll ``cond()`` until it is true (True) or ``timeout`` s passed (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def boots(path: Path | str) -> int:
     try:
         return Path(path).read_bytes().count(b"BOOT mem=")
@@ -60,6 +70,17 @@ def make_qcow2(path: Path, size_mib: int = 16, fill_mib: int = 0) -> str:
     return str(path)
 
 
+def backup_xml(target: Path | str, dev: str = "vda", fmt: str = "qcow2") -> str:
+    """A push backup of disk ``dev`` to ``target``."""
+    return (f"<domainbackup mode='push'><disks><disk name='{dev}' type='file'><target file='{target}'/>"
+            f"<driver type='{fmt}'/></disk></disks></domainbackup>")
+
+
+def part_files(target: Path) -> list[Path]:
+    """The temporary files a save or backup to ``target`` writes until it completes."""
+    return sorted(target.parent.glob(f".{target.name}.*.part"))
+
+
 class EventLog:
     """Collects (type name, detail) of every event of a connection."""
 
@@ -79,6 +100,15 @@ class EventLog:
                     return e
             time.sleep(0.02)
         raise AssertionError(f"no {kind} event (detail {detail}) within {timeout} s; got {self.kinds()}")
+
+
+def command_line(pid: int) -> str:
+    """The command line of process ``pid`` ("" once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return ""
 
 
 def processes_under(marker: str) -> list[int]:

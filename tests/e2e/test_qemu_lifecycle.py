@@ -215,3 +215,64 @@ def test_a_root_has_one_managing_process(env):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=repo,
                          env={**os.environ, "PYTHONPATH": repo})
     assert out.stdout.startswith("RESOURCE_BUSY") and str(os.getpid()) in out.stdout, out.stdout + out.stderr
+
+
+_RACER = textwrap.dedent("""
+    import sys, time
+    import drivers
+    uri, at = sys.argv[1], float(sys.argv[2])
+    time.sleep(max(0.0, at - time.time()))  # every racer opens at the same instant
+    try:
+        conn = drivers.open(uri)
+    except drivers.DriverError as exc:
+        print("open", exc.code.name)
+        sys.exit(0)
+    try:
+        conn.lookup_by_name("twice").create()
+        print("start ok")
+    except drivers.DriverError as exc:
+        print("start", exc.code.name)
+    conn.close()  # the VM outlives its manager
+""")
+
+
+def _qemus(env) -> list[int]:  # noqa: ANN001
+    """The QEMU processes (not supervisors) of this test's roots."""
+    return [pid for pid in h.processes_under(str(env.base)) if "qemu-system" in h.command_line(pid)]
+
+
+def _race(env, racers: int = 3) -> list[str]:  # noqa: ANN001
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    at = time.time() + 2.0
+    procs = [subprocess.Popen([sys.executable, "-c", _RACER, env.uri(), str(at)], stdout=subprocess.PIPE,
+                              text=True, cwd=repo, env={**os.environ, "PYTHONPATH": repo}) for _ in range(racers)]
+    return sorted(p.communicate(timeout=120)[0].strip() for p in procs)
+
+
+def test_processes_racing_for_one_root_run_its_vm_once(env, monkeypatch):
+    conn = env.open()
+    dom = conn.define_xml(env.xml("twice"))
+    dom.autostart = True
+    conn.close()
+    run2 = env.base / "run2"  # a fresh runtime directory: the first open autostarts
+    run2.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run2))
+    first = _race(env)
+    # each racer either manages the root (the VM runs already: autostart, or the start is refused)
+    # or is told another process does; none starts a second QEMU
+    assert all(line in ("open RESOURCE_BUSY", "start OPERATION_INVALID") for line in first), first
+    assert "start OPERATION_INVALID" in first, first
+    assert len(_qemus(env)) == 1, first
+    second = _race(env)  # the VM kept running without a manager: the next ones find it running
+    assert all(line in ("open RESOURCE_BUSY", "start OPERATION_INVALID") for line in second), second
+    assert len(_qemus(env)) == 1, second
+    h.wait_heartbeat(env.serial("twice"), 1)
+    assert h.boots(env.serial("twice")) == 1
+    again = env.open()
+    again.lookup_by_name("twice").destroy()
+    again.close()
+    third = _race(env)  # shut off, no autostart left in this boot: one racer starts it
+    assert third.count("start ok") == 1, third
+    assert all(line in ("start ok", "open RESOURCE_BUSY", "start OPERATION_INVALID") for line in third), third
+    assert len(_qemus(env)) == 1, third
+    env.open().lookup_by_name("twice").destroy()

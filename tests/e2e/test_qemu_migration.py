@@ -144,6 +144,25 @@ def test_lease_conflict_on_shared_disk(env):
     assert second.is_active()
 
 
+def test_resume_takes_back_the_leases_a_switch_over_gave_up(env):
+    """A source paused at the switch-over without its leases (its driver died there) runs again only with them."""
+    conn = env.open()
+    disk = h.make_qcow2(env.base / "given.qcow2")
+    dom = conn.define_xml(env.xml("given", disks=[{"path": disk}]))
+    dom.create()
+    dom.suspend()
+    with conn.host.lock:
+        sup = conn.host.by_name["given"].live.sup
+    sup.release()  # what a migration's switch-over does
+    assert not sup.info()["active"]
+    dom.resume()
+    assert dom.state()[0] == DomainState.RUNNING and sup.info()["active"]
+    h.wait_heartbeat(env.serial("given"), h.heartbeat(env.serial("given")))
+    other = env.open("other")
+    with h.refused(ErrorCode.RESOURCE_BUSY, f"{disk} is in use by VM 'given'"):  # the lease, not QEMU's lock
+        other.define_xml(env.xml("intruder", disks=[{"path": disk}])).create()
+
+
 def test_shareable_and_readonly_disks(env):
     conn = env.open()
     shared = env.base / "shared.raw"

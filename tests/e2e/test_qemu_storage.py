@@ -176,18 +176,13 @@ def test_create_disk(env):
     assert os.stat(raw).st_blocks * 512 >= 32 * 1024 * 1024
 
 
-def _backup_xml(target, dev="vda", fmt="qcow2"):
-    return (f"<domainbackup mode='push'><disks><disk name='{dev}' type='file'><target file='{target}'/>"
-            f"<driver type='{fmt}'/></disk></disks></domainbackup>")
-
-
 def test_backup_equals_source(env):
     conn = env.open()
     disk = h.make_qcow2(env.base / "data.qcow2", size_mib=64, fill_mib=48)
     dom = conn.define_xml(env.xml("bk", disks=[{"path": disk}]))
     dom.create()
     target = str(env.base / "backup.qcow2")
-    job_id = dom.backup_begin(_backup_xml(target))
+    job_id = dom.backup_begin(h.backup_xml(target))
     assert job_id > 0 and "backup.qcow2" in dom.backup_get_xml_desc(job_id)
     info = _wait_job(dom, job_id)
     assert info.state == JobState.COMPLETED, info.error
@@ -197,7 +192,7 @@ def test_backup_equals_source(env):
     # the guest kept running throughout
     assert dom.state()[0] == DomainState.RUNNING
     with pytest.raises(DriverError) as err:
-        dom.backup_begin(_backup_xml(target))
+        dom.backup_begin(h.backup_xml(target))
     assert err.value.code == ErrorCode.OPERATION_INVALID  # target exists
 
 
@@ -207,7 +202,7 @@ def test_backup_cancel_leaves_nothing(env):
     dom = conn.define_xml(env.xml("bkc", disks=[{"path": disk}]))
     dom.create()
     target = env.base / "cancelled.qcow2"
-    job_id = dom.backup_begin(_backup_xml(str(target)))
+    job_id = dom.backup_begin(h.backup_xml(str(target)))
     dom.job_set_speed(64 * 1024 * 1024, job_id)  # slow enough to be caught half-way
     deadline = time.monotonic() + 20
     while dom.get_job_info(job_id).processed == 0 and time.monotonic() < deadline:
@@ -230,7 +225,7 @@ def test_backup_of_inactive_domain_refused(env):
     disk = h.make_qcow2(env.base / "d.qcow2")
     dom = conn.define_xml(env.xml("bki", disks=[{"path": disk}]))
     with h.refused(ErrorCode.OPERATION_INVALID):
-        dom.backup_begin(_backup_xml(str(env.base / "t.qcow2")))
+        dom.backup_begin(h.backup_xml(str(env.base / "t.qcow2")))
 
 
 @pytest.mark.parametrize("ending", ["finish", "abort"])
@@ -247,7 +242,7 @@ def test_backup_of_a_dead_app_is_taken_over_on_reattach(env, ending):
         conn = drivers.open({env.uri()!r})
         dom = conn.define_xml({env.xml("orphan", disks=[{"path": disk}])!r})
         dom.create()
-        job = dom.backup_begin({_backup_xml(str(target))!r})
+        job = dom.backup_begin({h.backup_xml(str(target))!r})
         dom.job_set_speed(8 * 1024 * 1024, job)
         while dom.get_job_info(job).processed == 0:
             time.sleep(0.01)
@@ -259,7 +254,7 @@ def test_backup_of_a_dead_app_is_taken_over_on_reattach(env, ending):
                             env={**os.environ, "PYTHONPATH": repo})
     try:
         assert proc.stdout.readline().strip() == "copying"
-        assert target.exists()
+        assert not target.exists() and h.part_files(target), "the copy is written under a temporary name"
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -272,26 +267,42 @@ def test_backup_of_a_dead_app_is_taken_over_on_reattach(env, ending):
     if ending == "abort":
         dom.abort_job()
         assert _wait_job(dom, info.id).state == JobState.CANCELLED
-        assert not target.exists()
+        assert not target.exists() and not h.part_files(target)
         return
     dom.job_set_speed(0, info.id)  # unthrottle: let it finish
     done = _wait_job(dom, info.id)
     assert done.state == JobState.COMPLETED, done.error
+    assert not h.part_files(target)
     cmp = subprocess.run([h.QEMU_IMG, "compare", "-U", disk, str(target)], capture_output=True, text=True)
     assert cmp.returncode == 0, cmp.stdout + cmp.stderr
 
 
-def test_closing_the_last_connection_cancels_jobs(env):
+def test_closing_the_last_connection_leaves_a_backup_to_qemu(env):
+    """Like the VMs, a backup goes on when the app closes; the next connection takes it over, and it completes."""
     conn = env.open()
     disk = h.make_qcow2(env.base / "cl.qcow2", size_mib=256, fill_mib=256)
     dom = conn.define_xml(env.xml("closer", disks=[{"path": disk}]))
     dom.create()
     target = env.base / "cl-backup.qcow2"
-    job = dom.backup_begin(_backup_xml(str(target)))
+    job = dom.backup_begin(h.backup_xml(str(target)))
     dom.job_set_speed(8 * 1024 * 1024, job)
     while dom.get_job_info(job).processed == 0:
         time.sleep(0.01)
     conn.close()
-    assert not target.exists()
+    assert not target.exists() and h.part_files(target)
     conn = env.open()
-    assert conn.lookup_by_name("closer").state()[0] == DomainState.RUNNING
+    dom = conn.lookup_by_name("closer")
+    assert dom.state()[0] == DomainState.RUNNING
+    info = dom.get_job_info()
+    assert info.operation == JobOperation.BACKUP and info.state == JobState.RUNNING
+    conn.close()  # opened and at once closed again: still not cancelled
+    conn = env.open()
+    dom = conn.lookup_by_name("closer")
+    info = dom.get_job_info()
+    assert info.operation == JobOperation.BACKUP and info.state == JobState.RUNNING
+    dom.job_set_speed(0, info.id)
+    done = _wait_job(dom, info.id)
+    assert done.state == JobState.COMPLETED, done.error
+    assert not h.part_files(target)
+    cmp = subprocess.run([h.QEMU_IMG, "compare", "-U", disk, str(target)], capture_output=True, text=True)
+    assert cmp.returncode == 0, cmp.stdout + cmp.stderr

@@ -71,8 +71,10 @@ def build(cache: Path | None = None) -> LinuxGuest:
     cache = cache or cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     debs = _download(cache / "debs")
+    # the packages, /init and this builder itself: a change to any of them builds anew
     key = hashlib.sha256("".join(sorted(p.name for p in debs)).encode()
-                         + (HERE / "init.sh").read_bytes() + " ".join(MODULES).encode()).hexdigest()[:16]
+                         + b"".join((HERE / f).read_bytes() for f in ("init.sh", "__init__.py", "cpio.py"))
+                         ).hexdigest()[:16]
     out = cache / key
     kernel, initrd = out / "vmlinuz", out / "initrd.gz"
     version_file = out / "version"
@@ -129,19 +131,27 @@ def _assemble(debs: list[Path], tmp: Path, out: Path) -> str:
         raise GuestBuildError("the kernel package holds no /boot/vmlinuz-*")
     version = kernels[-1].name.removeprefix("vmlinuz-")
     shutil.copyfile(kernels[-1], out / "vmlinuz")
-    modules = _module_files(tree / "lib" / "modules" / version)
+    modules = _module_files(_first(tree, f"lib/modules/{version}", f"usr/lib/modules/{version}"))
     with gzip.open(out / "initrd.gz", "wb", compresslevel=1) as fh:
         cpio = CpioWriter(fh)
         for d in ("bin", "dev", "etc", "lib", "lib/modules", "proc", "sys", "tmp", "root"):
             cpio.directory(d)
         cpio.char_device("dev/console", 5, 1)
-        cpio.file("bin/busybox", (tree / "bin" / "busybox").read_bytes(), 0o755)
+        cpio.file("bin/busybox", _first(tree, "bin/busybox", "usr/bin/busybox").read_bytes(), 0o755)
         cpio.file("init", (HERE / "init.sh").read_bytes(), 0o755)
         cpio.file("etc/modules", ("\n".join(name for name, _ in modules) + "\n").encode())
         for name, data in modules:
             cpio.file(f"lib/modules/{name}.ko", data)
         cpio.close()
     return version
+
+
+def _first(tree: Path, *paths: str) -> Path:
+    """The first of ``paths`` in the unpacked packages (Debian 13 ships /usr/bin, /usr/lib)."""
+    for path in paths:
+        if (tree / path).exists():
+            return tree / path
+    raise GuestBuildError(f"the packages hold none of {', '.join(paths)}")
 
 
 def _module_files(moddir: Path) -> list[tuple[str, bytes]]:

@@ -91,7 +91,7 @@ def test_newest_release_is_the_project_version() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert desktop.RELEASES[0].version == project["version"], (
         "add a Release to vmgui/desktop.py RELEASES for the new version")
-    assert desktop.PROJECT_LICENSE == project["license"]["text"]
+    assert desktop.PROJECT_LICENSE == project["license"]["text"]  # the AppStream licence is the package's
     dates = [r.date for r in desktop.RELEASES]
     assert dates == sorted(dates, reverse=True)
 

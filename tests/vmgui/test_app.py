@@ -60,9 +60,75 @@ def test_command_line_usage(capsys):
     assert vmgui_app.main(["--bogus"]) == 2
 
 
+def test_dash_c_and_version_as_virsh_has_them(capsys):
+    assert vmgui_app.parse_args(["-c", "test:///default", "--connect", "qemu:///embed"]).connect == [
+        "test:///default", "qemu:///embed"]
+    try:
+        vmgui_app.parse_args(["--version"])
+    except SystemExit as exc:
+        assert exc.code == 0
+    assert capsys.readouterr().out.strip() == f"vmgui {vmgui_app.version()}"
+    assert vmgui_app.version() != "unknown"  # the test environment installs the package
+
+
+def test_libvirt_default_uri_always_means_libvirt(monkeypatch):
+    monkeypatch.delenv("LIBVIRT_DEFAULT_URI", raising=False)
+    assert vmgui_app.libvirt_default_uri() is None
+    monkeypatch.setenv("LIBVIRT_DEFAULT_URI", "qemu:///session")
+    assert vmgui_app.libvirt_default_uri() == "qemu:///session"
+    monkeypatch.setenv("LIBVIRT_DEFAULT_URI", "test:///default")
+    assert vmgui_app.libvirt_default_uri() == "libvirt:test:///default"
+
+
+def test_libvirt_default_uri_opens_beside_the_default(qapp, tmp_path, monkeypatch):
+    monkeypatch.setenv("VMGUI_SETTINGS", str(tmp_path / "s.ini"))
+    monkeypatch.setattr(vmgui_app, "default_uri", lambda: ("test:///default", "the demo host"))
+    monkeypatch.setattr(vmgui_app, "libvirt_default_uri", lambda: "test:///missing/libvirt-env.xml")
+    seen: dict = {}
+    close_when(lambda w: w.session.connections.get("test:///missing/libvirt-env.xml") is not None
+               and w.session.connections.get("test:///default") is not None, seen, qapp)
+    assert vmgui_app.main([]) == 0
+
+
 def test_python_dash_m_vmgui_help():
     result = subprocess.run([sys.executable, "-m", "vmgui", "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "--connect URI" in result.stdout
+
+
+UNCAUGHT_IN_A_SLOT = r"""
+import os, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from vmgui.app import main
+
+def fail():
+    raise RuntimeError("a slot went wrong")
+
+def look():
+    boxes = [w for w in app.topLevelWidgets() if w.objectName() == "vmgui-error-box" and w.isVisible()]
+    print("BOX", boxes[0].informativeText().replace(chr(10), " ") if boxes else "none", flush=True)
+    for w in app.topLevelWidgets():
+        if w.objectName() == "mainWindow":
+            w.close()
+
+QTimer.singleShot(300, fail)
+QTimer.singleShot(1500, look)
+sys.argv = ["vmgui", "--connect", sys.argv[1]]
+sys.exit(main())
+"""
+
+
+def test_an_uncaught_exception_shows_a_window_naming_the_log(node_uri, tmp_path):
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "VMGUI_SETTINGS": str(tmp_path / "s.ini"),
+           "VMGUI_SINGLE_INSTANCE": "0"}
+    result = subprocess.run([sys.executable, "-c", UNCAUGHT_IN_A_SLOT, node_uri], capture_output=True, text=True,
+                            timeout=120, env=env, cwd=ROOT)
+    log = tmp_path / "state" / "vmgui" / "vmgui.log"
+    assert "BOX RuntimeError: a slot went wrong" in result.stdout, result.stdout + result.stderr
+    assert str(log) in result.stdout
+    assert "a slot went wrong" in log.read_text()
 
 
 EXIT_WITH_A_HUNG_CALL = r"""

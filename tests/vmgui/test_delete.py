@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from drivers import DriverError, ErrorCode
 from drivers.domxml import Disk, DomainXML
 from PySide6.QtGui import QAction
 
@@ -110,3 +113,74 @@ def test_running_domain_needs_the_force_off_tick(open_window, node_uri, qtbot):
     dialog.ok.click()
     qtbot.waitUntil(lambda: gone_from_table(window, key))
     assert not any(m.level == "error" for m in window.session.messages.messages())
+
+
+def _define_with_disk(window, uri: str, name: str, image: Path) -> str:  # noqa: ANN001
+    conn = window.session.bridge.connection(uri)
+    xml = DomainXML.new(name, 65536, 1)
+    xml.add_disk(Disk("vda", source=str(image), format="qcow2"))
+    uuid = conn.define_xml(xml.to_string()).uuid
+    window.session.mark_dirty(uri, {uuid})
+    return uuid
+
+
+@pytest.fixture
+def two_hosts(open_window, node_uri, make_node, tmp_path: Path):  # noqa: ANN001, ANN201
+    """(window showing the demo host and an empty second host, that host's URI, a disk image file)."""
+    other = make_node(0)
+    image = tmp_path / "disk.qcow2"
+    image.write_bytes(b"guest data")
+    return open_window(node_uri, other), other, image
+
+
+def test_a_disk_another_hosts_vm_runs_on_is_not_offered_and_the_reason_is_shown(two_hosts, node_uri, qtbot):
+    window, other, image = two_hosts
+    writer = _define_with_disk(window, other, "writer", image)
+    window.session.bridge.connection(other).lookup_by_uuid(writer).create()
+    copy = _define_with_disk(window, node_uri, "copy", image)  # the shut-off copy a migration leaves
+    qtbot.waitUntil(lambda: window.session.domains.get((node_uri, copy)) is not None)
+    dialog = open_delete(window, node_uri, "copy", qtbot)
+    box = dialog.file_checks[("copy", str(image))]
+    note = dialog.refusals[("copy", str(image))]
+    assert not box.isEnabled() and not box.isChecked()
+    assert f"disk {image} is in use by VM 'writer' (uuid {writer}, running on {other})" in note.text()
+    assert note.isVisibleTo(dialog) and "in use by VM 'writer'" in box.accessibleDescription()
+    box.setChecked(True)  # even forced, a disabled box deletes nothing
+    assert dialog.files("copy") == []
+    dialog.ok.click()
+    qtbot.waitUntil(lambda: gone_from_table(window, (node_uri, copy)))
+    assert image.read_bytes() == b"guest data"
+    assert not any(m.level == "error" for m in window.session.messages.messages())
+
+
+def test_when_the_driver_refuses_at_delete_time_nothing_is_undefined(two_hosts, node_uri, qtbot):
+    window, other, image = two_hosts
+    key = (node_uri, _define_with_disk(window, node_uri, "late", image))
+    qtbot.waitUntil(lambda: window.session.domains.get(key) is not None)
+    dialog = open_delete(window, node_uri, "late", qtbot)
+    box = dialog.file_checks[("late", str(image))]
+    assert box.isEnabled() and not dialog.refusals
+    # while the dialog is open, a VM of another host starts on the same file
+    writer = _define_with_disk(window, other, "late-writer", image)
+    window.session.bridge.connection(other).lookup_by_uuid(writer).create()
+    box.setChecked(True)
+    dialog.ok.click()
+    qtbot.waitUntil(lambda: any(m.level == "error" for m in window.session.messages.messages()))
+    msg = next(m for m in window.session.messages.messages() if m.level == "error")
+    assert "'late' was not deleted" in msg.text and "in use by VM 'late-writer'" in msg.text
+    assert window.session.bridge.connection(node_uri).lookup_by_uuid(key[1]).is_persistent()
+    assert window.session.domains.get(key) is not None and image.read_bytes() == b"guest data"
+
+
+def test_without_an_answer_from_the_driver_no_disk_file_is_offered(two_hosts, node_uri, monkeypatch, qtbot):
+    window, _other, image = two_hosts
+    key = (node_uri, _define_with_disk(window, node_uri, "unsure", image))
+    qtbot.waitUntil(lambda: window.session.domains.get(key) is not None)
+
+    async def no_answer(uri, uuid, paths):  # noqa: ANN001, ANN202 - the host stopped answering
+        raise DriverError(ErrorCode.OPERATION_TIMEOUT, "the host did not answer within 30 s")
+    monkeypatch.setattr(window.session.bridge, "check_delete_disks", no_answer)
+    dialog = open_delete(window, node_uri, "unsure", qtbot)
+    assert not dialog.file_checks[("unsure", str(image))].isEnabled()
+    assert "cannot tell whether" in dialog.refusals[("unsure", str(image))].text()
+    assert "did not answer" in dialog.refusals[("unsure", str(image))].text()

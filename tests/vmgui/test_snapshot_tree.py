@@ -5,10 +5,13 @@ import time
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QAbstractButton, QMessageBox, QPushButton, QTreeWidget, QTreeWidgetItem
+from PySide6.QtWidgets import (
+    QAbstractButton, QMessageBox, QPushButton, QTableView, QTreeWidget, QTreeWidgetItem,
+)
 
 from drivers import JobInfo, JobOperation, JobState, JobType
 from nodegen import node_xml
+from vmgui.models.jobs import JobCol
 from vmgui.views.dialogs.snapshots import CURRENT, NewSnapshotDialog, SnapshotTreeDialog
 
 from test_window import select
@@ -153,6 +156,32 @@ def test_revert_and_delete_are_jobs_and_the_tree_follows_their_end(open_window, 
     deletes = job_rows(window, JobOperation.SNAPSHOT_DELETE)
     assert len(deletes) == 1 and deletes[0].state is JobState.COMPLETED
     assert f"Snapshot delete job {deletes[0].id} finished." in said
+    dialog.close()
+
+
+def test_the_job_panel_shows_no_bytes_for_a_job_counted_in_steps(open_window, node_uri, qtbot):
+    """A snapshot delete moves no data: its row reads a percentage, never bytes or a rate."""
+    window, dialog = open_tree(open_window, f"{node_uri}?rate=64", "web01", qtbot)  # about 2 s
+    choose(dialog, "after-upgrade")
+    dialog.findChild(QPushButton, "snapshotDelete").click()
+    next(b for b in dialog.last_dialog.buttons() if b.text() == "Delete").click()
+    qtbot.waitUntil(lambda: bool(job_rows(window, JobOperation.SNAPSHOT_DELETE)), timeout=5000)
+    view = window.findChild(QTableView, "jobView")
+    shown = view.model()
+
+    def cells() -> dict[JobCol, str]:
+        row = next(i for i in range(shown.rowCount())
+                   if shown.index(i, JobCol.OPERATION).data() == "snapshot delete")
+        return {col: shown.index(row, col).data() for col in (JobCol.PROGRESS, JobCol.DONE, JobCol.RATE,
+                                                              JobCol.ETA, JobCol.STATE)}
+    # its first step under way: a percentage, and no bytes, rate or time left
+    qtbot.waitUntil(lambda: cells()[JobCol.PROGRESS] == "0 %" and cells()[JobCol.STATE] == "running", timeout=5000)
+    window.session.jobs.tick()
+    running = cells()
+    assert (running[JobCol.DONE], running[JobCol.RATE], running[JobCol.ETA]) == ("—", "—", "—")
+    qtbot.waitUntil(lambda: cells()[JobCol.STATE] == "completed", timeout=10000)
+    done = cells()
+    assert (done[JobCol.PROGRESS], done[JobCol.DONE], done[JobCol.RATE]) == ("100 %", "—", "—")
     dialog.close()
 
 

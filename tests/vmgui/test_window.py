@@ -6,6 +6,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog, QDockWidget, QLineEdit, QMessageBox, QTableView
 
+from vmgui.appid import version
 from vmgui.models.actions import OBJECT_NAMES
 from vmgui.models.connections import ConnState
 from vmgui.models.domains import Col
@@ -250,3 +251,22 @@ def test_actions_follow_a_new_selection_immediately(open_window, node_uri, qtbot
     assert start.isEnabled()  # no event-loop turn needed between a click and the next action
     start.trigger()
     qtbot.waitUntil(lambda: state_of(window, node_uri, "legacy-app") == DomainState.RUNNING)
+
+
+def test_help_about_names_version_licence_and_log(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
+    next(a for a in help_menu.actions() if a.text() == "About vmgui").trigger()
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox, "aboutDialog") is not None)
+    box = window.findChild(QMessageBox, "aboutDialog")
+    text = box.informativeText()
+    assert box.isVisible() and version() != "unknown" and f"Version {version()}" in text
+    assert "GPL-2.0-or-later" in text and ("Log file: " in text or "No log file" in text)
+    box.close()
+
+
+def test_the_domain_count_speaks_english(open_window, make_node, qtbot):
+    window = open_window(make_node(1))
+    qtbot.waitUntil(lambda: window.count_label.text() == "1 domain")
+    window.filter_bar.search.setText("no such domain")
+    qtbot.waitUntil(lambda: window.count_label.text().startswith("0 of 1 domain shown"))

@@ -18,12 +18,18 @@ class DeleteEntry:
     users: dict[str, list[str]] = field(default_factory=dict)  # disk source -> domains using it
     #: the other machine the domain lives on; its files are not this machine's to delete
     remote: str | None = None
+    #: disk source -> why the driver refuses to delete it (in use by another VM, not supported, ...)
+    refused: dict[str, str] = field(default_factory=dict)
 
     def files(self) -> list[Disk]:
-        """Disks backed by a file the user may choose to delete (only on this machine: removal is a local unlink)."""
+        """Disks backed by a file the dialog lists for deletion (only on this machine)."""
         if self.remote:
             return []
         return [d for d in self.disks if d.type == "file" and d.source and d.device == "disk"]
+
+    def refusal(self, disk: Disk) -> str | None:
+        """Why this disk's file cannot be deleted, in the driver's words; None if it can."""
+        return self.refused.get(disk.source or "")
 
     def needs_metadata_flags(self) -> bool:
         return self.managed_save or self.snapshot_count > 0

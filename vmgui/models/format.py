@@ -18,6 +18,11 @@ def bytes_text(value: float | None) -> str:
     return DASH  # pragma: no cover - the loop always returns
 
 
+def count_text(count: int, noun: str, plural: str | None = None) -> str:
+    """ "1 domain", "2 domains", "1,024 domains"."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
+
+
 def rate_text(bytes_per_s: float | None) -> str:
     return DASH if bytes_per_s is None else f"{bytes_text(bytes_per_s)}/s"
 

@@ -63,6 +63,14 @@ def details_text(info: JobInfo) -> str:
     return " · ".join(parts)
 
 
+def transferred_text(info: JobInfo) -> str:
+    """Bytes moved (of the total), or a dash: a job counted in steps, or one that told nothing yet."""
+    if not info.in_bytes or (info.total is None and not info.processed):
+        return DASH
+    done = bytes_text(info.processed)
+    return done if info.total is None else f"{done} / {bytes_text(info.total)}"
+
+
 def cancel_refusal(info: JobInfo) -> str | None:
     """Why this job cannot be cancelled from here, or None when its cancel button may work.
 
@@ -96,12 +104,9 @@ class JobRow:
     def format(self, now: float) -> None:
         info, stats = self.info, self.stats
         percent = stats.percent()
-        done = bytes_text(info.processed)
-        if info.total is not None:
-            done = f"{done} / {bytes_text(info.total)}"
         self.texts = [
             info.domain, operation_text(info.operation),
-            DASH if percent is None else f"{percent:.0f} %", done, rate_text(stats.rate()),
+            DASH if percent is None else f"{percent:.0f} %", transferred_text(info), rate_text(stats.rate()),
             duration_text(stats.elapsed(now)),
             duration_text(stats.eta(now)) if not info.finished else DASH,
             _STATE_TEXT.get(info.state, info.state.name.lower()), details_text(info), "",

@@ -32,6 +32,8 @@ class JobStats:
                 self._samples.popleft()
 
     def rate(self) -> float | None:
+        if not self.info.in_bytes:
+            return None  # steps done per second is no transfer rate
         if self.info.rate is not None:
             return self.info.rate
         if len(self._samples) < 2:

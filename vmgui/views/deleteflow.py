@@ -1,8 +1,10 @@
-"""Delete from the dialog to the session: read disks and who shares them, ask, then undefine."""
+"""Delete from the dialog to the session: read disks, who shares them and which the driver refuses to
+delete, ask, then undefine (and have the driver delete the ticked disk files)."""
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from drivers import DriverError, xmlutil
@@ -37,6 +39,9 @@ class DeleteFlow:
         entries = [DeleteEntry(row.rec.name, row.rec.id is not None, row.rec.managed_save, row.rec.snapshot_count,
                                listed_disks(x), users[k[0]], remote_host(k[0]))
                    for k, row, x in zip(keys, rows, xmls)]
+        # the driver says, before anything is undefined, which disk files it would refuse to delete
+        refusals = await asyncio.gather(*(self._refusals(k, e) for k, e in zip(keys, entries)))
+        entries = [replace(e, refused=r) for e, r in zip(entries, refusals)]
         dialog = DeleteDialog(entries, self._parent)
 
         def delete() -> None:
@@ -44,6 +49,16 @@ class DeleteFlow:
                 self._session.run("delete", [key], VERBS["delete"], flags=dialog.flags(),
                                   force=dialog.force.isChecked(), files=dialog.files(entry.name))
         self._show(dialog, delete)
+
+    async def _refusals(self, key: Key, entry: DeleteEntry) -> dict[str, str]:
+        paths = [d.source for d in entry.files() if d.source]
+        if not paths:
+            return {}
+        try:
+            found = await self._session.bridge.check_delete_disks(key[0], key[1], paths)
+        except DriverError as exc:  # no answer is no permission: the files are kept
+            return {path: f"cannot tell whether {path} is in use: {exc.message}" for path in paths}
+        return {path: error.message for path, error in found.items()}
 
 
 def listed_disks(xml: str) -> list[Disk]:

@@ -16,11 +16,13 @@ from drivers.jobs import operation_text
 
 from .. import icons
 from ..models import actions as rules
+from ..models.format import count_text
 from ..models import settings as store
 from ..models.session import Session
 from .actions import LAYOUT, DomainActions
 from .commands import Commands
 from .details import DetailsPane
+from .dialogs.about import show_about
 from .dialogs.connect import ConnectDialog
 from .domaintable import DomainTable
 from .filterbar import FilterBar
@@ -136,6 +138,8 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.job_panel.toggleViewAction())
         find = view_menu.addAction("Find", lambda: self.filter_bar.search.setFocus())
         find.setShortcut(QKeySequence("Ctrl+F"))
+        help_menu = menu_bar.addMenu("&Help")
+        help_menu.addAction("About vmgui", lambda: show_about(self))
         self.addToolBar(toolbar)
 
     def apply_style(self, qss: str) -> None:
@@ -181,7 +185,7 @@ class MainWindow(QMainWindow):
 
     def _update_count(self) -> None:
         shown, total = self.session.domains.rowCount(), self.session.domains.total()
-        text = f"{shown:,} of {total:,} domains shown" if shown != total else f"{total:,} domains"
+        text = f"{shown:,} of {count_text(total, 'domain')} shown" if shown != total else count_text(total, "domain")
         described = self.session.filters.describe()
         self.count_label.setText(f"{text}  ({described})" if described and shown != total else text)
 

@@ -11,6 +11,7 @@ imported one). Failures land in the message area; the UI never waits.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +28,8 @@ from ..models.session import Session
 from .actions import VERBS
 from .dialogs.newvm import NewVMDialog
 from .pathcheck import serve
+
+log = logging.getLogger(__name__)
 
 #: how often the flow looks at the job model for the disk job's end (no driver call)
 WATCH_S = 0.3
@@ -55,11 +58,16 @@ def _create_disk(conn: drivers.Connection, plan: NewVMPlan) -> int:
     return conn.create_disk(path, plan.disk_size, plan.disk_format, flags)  # type: ignore[return-value]
 
 
-def _remove_file(path: str) -> None:
+def _remove_new_disk(conn: drivers.Connection, path: str) -> None:
+    """The disk made for a definition that failed goes again, deleted by the driver (worker thread).
+
+    The define's error is what the user must read: a refusal here (something
+    uses the file by now) keeps the file and is only logged.
+    """
     try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+        conn.delete_disks([path])
+    except DriverError as exc:
+        log.warning("keeping the new disk %s: %s", path, exc)
 
 
 class NewVMFlow:
@@ -123,7 +131,7 @@ class NewVMFlow:
             uuid = await bridge.call(uri, lambda c: c.define_xml(xml).uuid, f"defining {plan.name} on {uri}")
         except BaseException:
             if created is not None:
-                await bridge.call(uri, lambda _c: _remove_file(created), f"removing the new disk {created}")
+                await bridge.call(uri, lambda c: _remove_new_disk(c, created), f"removing the new disk {created}")
             raise
         key = (uri, uuid)
         records, _gone = await bridge.fetch_records(uri, [uuid])

@@ -10,7 +10,8 @@ from ..names import ERROR_STYLE, error_label, name_widget
 
 
 class DeleteDialog(QDialog):
-    """Per domain: warnings and one unticked "also delete this disk file" box per file disk."""
+    """Per domain: warnings and one unticked "also delete this disk file" box per file disk; a disk the
+    driver refuses to delete (in use by another VM) gets a disabled box and the driver's reason."""
 
     def __init__(self, entries: list[DeleteEntry], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -19,6 +20,7 @@ class DeleteDialog(QDialog):
         self.entries = entries
         layout = QVBoxLayout(self)
         self.file_checks: dict[tuple[str, str], QCheckBox] = {}  # (domain, path) -> box
+        self.refusals: dict[tuple[str, str], QLabel] = {}  # (domain, path) -> why the driver keeps it
         warnings: list[str] = []
         for entry in entries:
             layout.addWidget(QLabel(f"Delete the definition of {entry.name}.", self))
@@ -27,6 +29,17 @@ class DeleteDialog(QDialog):
                 name_widget(box, f"deleteFile_{entry.name}_{disk.target}")
                 self.file_checks[(entry.name, disk.source or "")] = box
                 layout.addWidget(box)
+                why = entry.refusal(disk)
+                if why:  # the driver refuses: the file is not offered for deletion
+                    box.setEnabled(False)
+                    box.setToolTip(why)
+                    box.setAccessibleDescription(why)
+                    note = QLabel(f"Kept: {why}", self)
+                    note.setObjectName(f"deleteRefused_{entry.name}_{disk.target}")
+                    note.setWordWrap(True)
+                    note.setStyleSheet(ERROR_STYLE)
+                    self.refusals[(entry.name, disk.source or "")] = note
+                    layout.addWidget(note)
             warnings += entry.warnings()
         self.warning = QLabel("\n".join(f"⚠ {w}" for w in warnings), self)
         self.warning.setObjectName("deleteWarnings")
@@ -68,4 +81,5 @@ class DeleteDialog(QDialog):
         return 0
 
     def files(self, name: str) -> list[str]:
-        return [path for (n, path), box in self.file_checks.items() if n == name and box.isChecked()]
+        return [path for (n, path), box in self.file_checks.items()
+                if n == name and box.isChecked() and box.isEnabled()]
