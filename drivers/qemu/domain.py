@@ -102,8 +102,8 @@ class QemuDomain(StatefulDomain):
             dom = self._dom()
             if flags & DomainXMLFlags.INACTIVE and dom.config is not None:
                 return dom.config.to_string()
-            if dom.live is None and dom.config is None and dom.salvaged_xml is not None:
-                return dom.salvaged_xml  # a broken definition: what could be read of it
+            if dom.live is None and dom.config is None and dom.salvaged is not None:
+                return dom.salvaged.to_string()  # a broken definition: what could be read of it
             return dom.definition.to_string()
 
     def set_autostart(self, value: bool) -> None:

@@ -154,8 +154,9 @@ class QDom:
         self.config_problem = ""
         #: why the running VM's state file could not be read (cleared when its process ends)
         self.run_problem = ""
-        #: what could be read of a broken domain.xml: xml_desc shows it, to be corrected and applied
-        self.salvaged_xml: str | None = None
+        #: what could be read of a broken domain.xml: xml_desc shows it, to be corrected and applied,
+        #: and the deletion checks count the disks it names as this domain's
+        self.salvaged: DomainXML | None = None
         self.bits = 0
         self.touch()
 
@@ -303,7 +304,8 @@ class QemuHost(StatefulHost[QDom]):
     def disk_use(self, dom: QDom) -> DomainUse:
         """Every file of the definition, the running one and a transient one being started."""
         vm = dom.live
-        defs = {id(d): d for d in (dom.config, dom.shadow, vm.definition if vm is not None else None) if d is not None}
+        defs = {id(d): d for d in (dom.config, dom.shadow, vm.definition if vm is not None else None, dom.salvaged)
+                if d is not None}
         files = frozenset().union(*(guest_file_paths(d) for d in defs.values()))
         return DomainUse(dom.name, dom.uuid, vm is not None, vm.pid if vm is not None else None, files)
 
@@ -311,7 +313,7 @@ class QemuHost(StatefulHost[QDom]):
     def save_config(self, dom: QDom) -> None:
         assert dom.config is not None
         write_file(self.layout.config(dom.uuid), dom.config.to_string())
-        dom.config_problem, dom.salvaged_xml = "", None  # the file is whole again
+        dom.config_problem, dom.salvaged = "", None  # the file is whole again
         self.save_meta(dom)
 
     def save_meta(self, dom: QDom) -> None:

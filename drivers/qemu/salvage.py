@@ -101,7 +101,7 @@ def broken_definition(host: "QemuHost", ddir: Path, exc: Exception) -> None:
                         meta.get("name"))
     dom = QDom(None, True, name, uuid)
     dom.config_problem = definition_problem(cfg, data, exc)
-    dom.salvaged_xml = _salvaged_text(salvaged, name, uuid)
+    dom.salvaged = _salvaged(salvaged, name, uuid)
     dom.autostart = bool(meta.get("autostart"))
     host._load_snapshots(dom, meta)
     dom.managed_save = host.layout.managed_save(uuid).is_file()
@@ -126,13 +126,13 @@ def _usable_name(host: "QemuHost", uuid: str, *candidates: Any) -> str:
     return uuid
 
 
-def _salvaged_text(root: Any, name: str, uuid: str) -> str:
+def _salvaged(root: Any, name: str, uuid: str) -> DomainXML:
     """The readable part of the file with its uuid and name in place: a start to correct and apply."""
     definition = DomainXML(root) if root is not None else skeleton(name, uuid)
     definition.uuid = uuid
     if definition.name != name:
         definition.name = name
-    return definition.to_string()
+    return definition
 
 
 def skeleton(name: str, uuid: str) -> DomainXML:

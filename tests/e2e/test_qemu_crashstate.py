@@ -233,6 +233,18 @@ def test_a_broken_entry_never_takes_the_name_of_a_readable_domain(env):
     assert conn.lookup_by_uuid(first).name == "other" and conn.lookup_by_uuid(first).record().broken
 
 
+def test_the_disks_a_broken_definition_names_still_count_as_in_use(env, tmp_path):
+    disk = h.make_qcow2(tmp_path / "kept.qcow2")
+    conn = env.open()
+    uuid = conn.define_xml(env.xml("holder", disks=[{"path": disk}])).uuid
+    conn.close()
+    cfg = env.root() / "domains" / uuid / "domain.xml"
+    data = cfg.read_bytes()
+    cfg.write_bytes(data[:data.index(b"<target")])  # cut right after the disk's source
+    found = env.open().check_delete_disks([disk])  # what another domain's Delete would ask
+    assert disk in found and "holder" in found[disk].message
+
+
 def test_a_broken_entry_can_be_deleted(env):
     conn = env.open()
     uuid = conn.define_xml(env.xml("empty")).uuid
