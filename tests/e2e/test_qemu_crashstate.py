@@ -306,29 +306,39 @@ def test_a_garbled_state_file_of_a_running_vm(env, linux_guest, tmp_path):
         with h.refused(ErrorCode.OPERATION_INVALID, "Force it off"):
             call()
     dom.destroy()  # Force Off: through its supervisor
-    assert not os.path.exists(f"/proc/{pid}") or _zombie(pid), "its QEMU process still runs"
+    assert process_gone(pid), "its QEMU process still runs"
     rec = dom.record()
     assert rec.state == DomainState.SHUTOFF and rec.problem == "" and not state.exists()
     dom.create()
     serial.wait_ram_ok(1, timeout=90)  # it boots again and its RAM checks pass
 
 
-def _zombie(pid: int) -> bool:
+def process_gone(pid: int) -> bool:
+    """No such process any more (or only its zombie, waiting to be reaped)."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
 
 
+def left_running(env, name: str, state: str) -> tuple[str, int]:  # noqa: ANN001
+    """The small guest ``name`` left running by an app that closed, its state file then replaced by ``state``.
+
+    Returns (uuid, pid of its QEMU).
+    """
+    conn = env.open()
+    dom = conn.define_xml(env.xml(name))
+    dom.create()
+    h.wait_heartbeat(env.serial(name), 1)
+    uuid, pid = dom.uuid, dom.qemu_pid()
+    conn.close()
+    (env.root() / "state" / f"{uuid}.json").write_text(state)
+    return uuid, pid
+
+
 def test_a_vm_without_a_readable_state_that_ends_by_itself_is_seen_to_end(env):
     from drivers.flags import ShutoffReason
-    conn = env.open()
-    dom = conn.define_xml(env.xml("alone"))
-    dom.create()
-    h.wait_heartbeat(env.serial("alone"), 1)
-    pid = dom.qemu_pid()
-    conn.close()
-    (env.root() / "state" / f"{dom.uuid}.json").write_text("")
+    _uuid, pid = left_running(env, "alone", "")
     conn = env.open()
     dom = conn.lookup_by_name("alone")
     assert dom.record().broken and "it is empty" in dom.record().problem

@@ -19,6 +19,7 @@ from test_window import select
 _e2e = borrow("e2e")  # also puts tests/e2e on sys.path
 env, guest_kernel = _e2e.env, _e2e.guest_kernel
 import e2e_helpers as h  # noqa: E402
+from test_qemu_crashstate import left_running, process_gone  # noqa: E402
 
 pytestmark = [pytest.mark.qemu,
               pytest.mark.skipif(not (h.QEMU and h.QEMU_IMG), reason="qemu-system-x86_64 / qemu-img are not installed")]
@@ -73,13 +74,7 @@ def test_a_truncated_definition_shows_broken_with_its_reason_until_the_xml_tab_a
 
 
 def test_force_off_in_the_window_stops_a_qemu_whose_state_file_is_garbled(env, open_window, qtbot):  # noqa: ANN001, F811
-    conn = env.open()
-    dom = conn.define_xml(env.xml("lost"))
-    dom.create()
-    h.wait_heartbeat(env.serial("lost"), 1)
-    pid = dom.qemu_pid()
-    conn.close()
-    (env.root() / "state" / f"{dom.uuid}.json").write_text('{"uuid": "' + dom.uuid)
+    uuid, pid = left_running(env, "lost", '{"uuid": "')
 
     window = open_window(env.uri())
     qtbot.waitUntil(lambda: state_cell(window, "lost") == "broken")
@@ -93,10 +88,10 @@ def test_force_off_in_the_window_stops_a_qemu_whose_state_file_is_garbled(env, o
     assert isinstance(box, QMessageBox)
     next(b for b in box.buttons() if box.buttonRole(b) == QMessageBox.ButtonRole.DestructiveRole).click()
     qtbot.waitUntil(lambda: state_cell(window, "lost") == "shut off (destroyed)", timeout=20000)
-    assert not Path(f"/proc/{pid}/cmdline").exists() or not Path(f"/proc/{pid}/cmdline").read_bytes()
+    assert process_gone(pid)
     window.refresh_selection_state()
     assert action(window, "actionStart").isEnabled() and not problem.isVisible()
-    assert not os.path.exists(env.root() / "state" / f"{dom.uuid}.json")
+    assert not os.path.exists(env.root() / "state" / f"{uuid}.json")
 
 
 def test_a_broken_entry_is_deleted_with_the_disk_its_salvaged_xml_names(env, open_window, qtbot, tmp_path):  # noqa: ANN001, F811
