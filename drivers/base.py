@@ -248,6 +248,15 @@ class Domain:
         """Throttle a running backup or outgoing migration (0 = unlimited)."""
         raise no_support("changing a job's speed")
 
+    def live_migration_problem(self) -> str | None:
+        """Why this running domain cannot keep running while its memory is copied, or None.
+
+        A driver that knows its hypervisor loses guest writes during a live copy
+        answers the reason here and migrates such a domain paused instead (unless
+        ``MigrateFlags.UNSAFE``); the GUI shows the sentence before the user starts.
+        """
+        return None
+
     def migrate(self, dest_conn: "Connection", flags: int = MigrateFlags.LIVE,
                 params: dict[str, Any] | None = None) -> "Domain | int":
         from .migration import migrate

@@ -25,6 +25,27 @@ _SUPPORTED_FLAGS = (MigrateFlags.LIVE | MigrateFlags.PERSIST_DEST | MigrateFlags
                     | MigrateFlags.AUTO_CONVERGE)
 
 
+#: The first QEMU whose TCG accelerator records every guest store during a live migration.
+#: Before it, clearing the migration dirty bitmap a 64-page word at a time left the vCPUs'
+#: TLB entries writable without dirty tracking, so stores made after a pass went
+#: unrecorded and the destination resumed on stale pages (QEMU commit 03bfc2188f,
+#: "physmem: Fix migration dirty bitmap coherency with TCG memory access").
+TCG_DIRTY_TRACKING_FIXED = (9, 0, 0)
+
+
+def live_copy_problem(version: tuple[int, int, int], accelerator: str) -> str | None:
+    """Why a live copy of a guest's memory would lose writes on this QEMU, or None when it is safe.
+
+    ``accelerator`` is what runs the guest: ``"tcg"`` (emulation) or ``"kvm"``
+    (dirty pages come from the kernel, which this bug does not touch).
+    """
+    if accelerator != "tcg" or tuple(version) >= TCG_DIRTY_TRACKING_FIXED:
+        return None
+    shown = ".".join(str(part) for part in version)
+    return (f"QEMU {shown} under TCG emulation loses guest memory writes made while a live migration "
+            "copies memory (fixed in QEMU 9.0), so the guest is paused during the copy")
+
+
 def choose_protocol(src: Connection, dest: Connection) -> str:
     """'v3' or 'v2', the newest both ends support; NO_SUPPORT when none."""
     for feature, name in ((Feature.MIGRATION_V3, "v3"), (Feature.MIGRATION_V2, "v2")):

@@ -9,13 +9,14 @@ from xml.sax.saxutils import escape
 
 from ..base import Domain, Snapshot
 from ..diskimage import check_new_file
+from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import (
     DomainState, EventType, Feature, JobFlags, JobOperation, MigrateFlags, SaveFlags,
     SnapshotEventDetail,
 )
 from ..jobs import Job
-from ..migration import choose_protocol
+from ..migration import choose_protocol, live_copy_problem
 from ..records import DomainEvent, DomainInfo, DomainRecord, JobInfo
 from .jobs import JOB_BOUNDED, JOB_UNBOUNDED, operation_of
 
@@ -379,6 +380,21 @@ class LibvirtDomain(Domain):
         conn.tracker.wake()
 
     # -- migration ----------------------------------------------------------------
+    def live_migration_problem(self) -> str | None:
+        """Why a live migration would lose this guest's writes under this libvirt's QEMU, or None.
+
+        libvirt's hypervisor version is its QEMU's (major * 1,000,000 + minor * 1,000 + micro);
+        a ``<domain type='qemu'>`` guest runs under TCG.
+        """
+        conn = self._conn
+        vconn = conn.vconn()
+        if conn.call("hypervisor type", vconn.getType).upper() != "QEMU":
+            return None
+        number = int(conn.call("hypervisor version", vconn.getVersion))
+        domain_type = DomainXML.parse(self.xml_desc()).domain_type
+        return live_copy_problem((number // 1_000_000, number // 1000 % 1000, number % 1000),
+                                 "kvm" if domain_type == "kvm" else "tcg")
+
     def migrate(self, dest_conn: Any, flags: int = MigrateFlags.LIVE,
                 params: dict[str, Any] | None = None) -> "Domain | int":
         """libvirt runs the migration phases itself: virDomainMigrate3 (or MigrateToURI3
@@ -414,10 +430,16 @@ class LibvirtDomain(Domain):
         # destination in peer-to-peer mode (defaults to this client's URI for it).
         dest_uri = typed.pop("dest_uri", None) or dest_conn.libvirt_uri
         self._idle("migrate")
+        paused_copy = bool(flags & MigrateFlags.LIVE and not flags & (MigrateFlags.UNSAFE | MigrateFlags.OFFLINE)
+                           and self.live_migration_problem())
+        if paused_copy:
+            flags &= ~int(MigrateFlags.LIVE)  # libvirt pauses the guest while its memory moves
         vdom = self.vdom()
         dest_vconn = dest_conn.vconn()
         conn = src
         job = conn.jobs.begin(self._uuid, self._name, JobOperation.MIGRATION_OUT, "migrate")
+        if paused_copy:
+            job.progress(0, None, paused_copy=1.0)
         try:
             incoming = dest_conn.jobs.begin(self._uuid, self._name, JobOperation.MIGRATION_IN, "migrate")
         except DriverError as exc:  # the destination has a job for this uuid: refuse, cleanly

@@ -27,7 +27,7 @@ from ..records import DomainRecord
 from ..stateful import StatefulDomain
 from . import backup as backup_mod
 from . import console as console_mod
-from . import salvage, saveops, snapshots, streams
+from . import migration, salvage, saveops, snapshots, streams
 from .host import QDom, QemuHost
 from .guard import guarded
 from .layout import unlink
@@ -141,6 +141,12 @@ class QemuDomain(StatefulDomain):
         with self._host.lock:
             dom = self._dom()
             return dom.live.pid if dom.live is not None else None
+
+    def live_migration_problem(self) -> str | None:
+        """Why a live migration would lose this guest's writes here (it then moves paused), or None."""
+        with self._host.lock:
+            vm = self._dom().live
+        return None if vm is None else migration.live_copy_problem(vm)
 
     # -- lifecycle ---------------------------------------------------------------
     def create(self, flags: int = 0) -> int | None:

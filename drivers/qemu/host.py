@@ -84,6 +84,8 @@ class LiveVM:
         self.job_note: dict[str, Any] = {}
         #: set on every QMP job or migration event: pollers sleep on it instead of spinning
         self.wakeup = threading.Event()
+        #: (QEMU version, accelerator) of this process, asked once over QMP (see migration.live_copy_problem)
+        self.engine: tuple[tuple[int, int, int], str] | None = None
 
     @property
     def pid(self) -> int | None:

@@ -24,11 +24,21 @@ from ..flags import (
 )
 from ..jobs import Job
 from ..lifecycle import not_running
+from ..migration import live_copy_problem as engine_problem
 from . import leases, streams
-from .host import QDom
+from .host import LiveVM, QDom
 
 if TYPE_CHECKING:
     from .connection import QemuConnection
+
+
+def live_copy_problem(vm: LiveVM) -> str | None:
+    """Why a live copy of this QEMU process's memory would lose guest writes, or None (see drivers.migration)."""
+    if vm.engine is None:
+        version = vm.execute("query-version")["qemu"]
+        accelerator = "kvm" if vm.execute("query-kvm").get("enabled") else "tcg"
+        vm.engine = ((int(version["major"]), int(version["minor"]), int(version["micro"])), accelerator)
+    return engine_problem(*vm.engine)
 
 
 def begin(conn: "QemuConnection", dom: Domain, flags: int, params: dict[str, Any]) -> str:
@@ -125,7 +135,11 @@ def perform(conn: "QemuConnection", dom: Domain, cookie: dict[str, Any], flags: 
         vm.migration_was_paused = was_paused  # type: ignore[attr-defined]
         vm.job_note = {"kind": "migration", "was_running": not was_paused}
         host.write_state(qd)
-    if not flags & MigrateFlags.LIVE and not was_paused:
+    live = bool(flags & MigrateFlags.LIVE)
+    if live and not was_paused and not flags & MigrateFlags.UNSAFE and live_copy_problem(vm):
+        live = False  # a paused copy: nothing writes to the memory while it moves
+        job.progress(0, None, paused_copy=1.0)
+    if not live and not was_paused:
         vm.pause_hint = (int(PausedReason.MIGRATION), int(SuspendedDetail.MIGRATED))
         vm.execute("stop")
         host.sync_status(qd, vm)

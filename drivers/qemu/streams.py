@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from ..errors import DriverError, ErrorCode
 from ..jobs import Job
@@ -17,6 +18,35 @@ from .host import LiveVM
 POLL = 0.1
 #: max-bandwidth when nothing limits it (QEMU's default is 128 MiB/s)
 UNLIMITED = 1 << 40
+
+
+class DirtyRate:
+    """The guest's dirtying rate in bytes/s from successive ``query-migrate`` answers, once QEMU measured it.
+
+    QEMU reports ``ram.dirty-pages-rate`` (pages/s) as 0 until a dirty-bitmap sync
+    (the end of a pass) comes more than a second after its setup: only then has it
+    measured a period. A sync shows as ``dirty-sync-count`` rising; if it rose after
+    an answer already a second past the setup, the figure is real. Completed answers
+    carry no rate, so the last one measured stays.
+    """
+
+    PERIOD_MS = 1000
+
+    def __init__(self) -> None:
+        self._measured = False
+        self._syncs = 0
+        self._elapsed_ms = 0
+
+    def read(self, info: dict[str, Any]) -> float | None:
+        ram = info.get("ram") or {}
+        syncs = int(ram.get("dirty-sync-count") or 0)
+        if syncs > self._syncs and self._syncs and self._elapsed_ms >= self.PERIOD_MS:
+            self._measured = True
+        self._syncs = max(self._syncs, syncs)
+        self._elapsed_ms = int(info.get("total-time") or 0) - int(info.get("setup-time") or 0)
+        if not self._measured or "dirty-pages-rate" not in ram:
+            return None
+        return float(ram["dirty-pages-rate"]) * float(ram.get("page-size") or 4096)
 
 
 def _sleep(vm: LiveVM, timeout: float) -> None:
@@ -50,6 +80,7 @@ def run_outgoing(vm: LiveVM, uri: str, job: Job, what: str, bandwidth_bytes: int
 
     vm.execute("migrate", {"uri": uri})
     job.on_cancel(cancel)
+    rate = DirtyRate()
     while True:
         try:
             info = vm.execute("query-migrate", timeout=10)
@@ -61,9 +92,10 @@ def run_outgoing(vm: LiveVM, uri: str, job: Job, what: str, bandwidth_bytes: int
             total = int(ram.get("total") or 0)
             sent = int(ram.get("transferred") or 0)
             remaining = int(ram.get("remaining") or 0)
-            details = {"remaining_bytes": float(remaining),
-                       "dirty_rate": float(ram.get("dirty-pages-rate") or 0) * float(ram.get("page-size") or 4096),
-                       "iteration": float(ram.get("dirty-sync-count") or 0)}
+            details = {"remaining_bytes": float(remaining), "iteration": float(ram.get("dirty-sync-count") or 0)}
+            dirty = rate.read(info)
+            if dirty is not None:
+                details["dirty_rate"] = dirty
             if "expected-downtime" in info:
                 details["expected_downtime_ms"] = float(info["expected-downtime"])
             job.progress(sent, sent + remaining if to_file else max(total, sent + remaining), **details)

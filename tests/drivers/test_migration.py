@@ -291,3 +291,34 @@ def test_offline_migration_over_v2_and_as_a_job(node_file, tmp_path):
         assert info.operation is JobOperation.MIGRATION_OUT and info.state is JobState.COMPLETED
         assert not dst.lookup_by_name("backup-store").is_active()
         assert [d.name for d in src.list_all_domains()].count("backup-store") == 0
+
+
+def test_live_copy_is_unsafe_only_on_tcg_before_qemu_9():
+    from drivers.migration import live_copy_problem
+    problem = live_copy_problem((7, 2, 22), "tcg")
+    assert problem is not None and problem.startswith("QEMU 7.2.22 under TCG emulation loses guest memory writes")
+    assert problem.endswith("so the guest is paused during the copy")
+    assert live_copy_problem((8, 2, 9), "tcg") is not None
+    assert live_copy_problem((9, 0, 0), "tcg") is None and live_copy_problem((10, 0, 13), "tcg") is None
+    assert live_copy_problem((7, 2, 22), "kvm") is None  # the kernel tracks dirty pages under KVM
+
+
+def test_the_test_driver_knows_no_reason_to_copy_paused(conn):
+    assert conn.lookup_by_name("web01").live_migration_problem() is None
+
+
+def test_the_dirty_rate_is_unknown_until_qemu_measured_a_period():
+    from drivers.qemu.streams import DirtyRate
+
+    def answer(ms: int, syncs: int, pages: int | None, status: str = "active") -> dict:
+        ram = {"dirty-sync-count": syncs, "page-size": 4096}
+        if pages is not None:
+            ram["dirty-pages-rate"] = pages
+        return {"status": status, "total-time": ms, "setup-time": 10, "ram": ram}
+    rate = DirtyRate()
+    assert rate.read(answer(100, 1, 0)) is None
+    assert rate.read(answer(700, 2, 0)) is None  # a pass ended within QEMU's first second: nothing measured
+    assert rate.read(answer(1200, 2, 0)) is None
+    assert rate.read(answer(1300, 3, 250)) == 250 * 4096  # this pass ended more than a second in
+    assert rate.read(answer(1400, 4, 0)) == 0.0  # measured: a real zero
+    assert rate.read(answer(1500, 4, None, "completed")) is None  # QEMU drops the figure; the job keeps the last

@@ -33,11 +33,11 @@ def test_a_backup_never_overwrites_a_file_that_appeared_under_its_name(tmp_path)
     final.write_bytes(b"the user's file")
     with pytest.raises(DriverError) as err:
         partfiles.publish(part, str(final), replace=False)
-    assert err.value.code is ErrorCode.OPERATION_FAILED and str(final) in err.value.message
+    assert err.value.code is ErrorCode.OPERATION_INVALID and str(final) in err.value.message
     assert final.read_bytes() == b"the user's file"
 
 
-def test_a_save_replaces_an_older_image(tmp_path):
+def test_a_managed_save_replaces_its_older_image(tmp_path):
     final = tmp_path / "guest.img"
     final.write_bytes(b"older image")
     part = partfiles.part_name(str(final))

@@ -39,6 +39,17 @@ def _throttle_streams(speed: int) -> None:
     streams.prepare = lambda vm, bandwidth_bytes=None: original(vm, bandwidth_bytes or speed)
 
 
+def _throttle_backups(speed: int) -> None:
+    """Backups copy at ``speed`` bytes/s from their first byte: QEMU's copy starts inside
+    backup_begin, before a job_set_speed could reach it."""
+    original = backup._with_perf
+
+    def throttled(action: dict[str, Any]) -> dict[str, Any]:
+        action["data"]["speed"] = speed  # in place: the fallback without x-perf sends it too
+        return original(action)
+    backup._with_perf = throttled
+
+
 def main(spec: dict[str, Any]) -> None:
     reached = threading.Event()
     stop = spec["stop"]
@@ -54,6 +65,8 @@ def main(spec: dict[str, Any]) -> None:
         _halt_before(migration, "confirm", reached, lambda conn, dom, flags, cancelled: not cancelled)
     if spec["job"] in ("save", "managed_save"):
         _throttle_streams(int(spec.get("speed") or 0))
+    if spec["job"] == "backup" and spec.get("speed"):
+        _throttle_backups(int(spec["speed"]))
     conn = drivers.open(spec["uri"])
     dom = conn.lookup_by_name(spec["name"])
     if spec["job"] == "save":
@@ -61,9 +74,9 @@ def main(spec: dict[str, Any]) -> None:
     elif spec["job"] == "managed_save":
         job_id = dom.managed_save(JobFlags.ASYNC)
     elif spec["job"] == "backup":
-        job_id = dom.backup_begin(spec["backup_xml"])
-        if spec.get("speed"):
-            dom.job_set_speed(int(spec["speed"]), job_id)
+        # its own thread: halted before the transaction, backup_begin never returns
+        threading.Thread(target=dom.backup_begin, args=(spec["backup_xml"],), daemon=True).start()
+        job_id = 0
     else:
         dest = drivers.open(spec["dest_uri"])
         params = {"bandwidth": spec["speed"] / (1 << 20)} if spec.get("speed") else {}

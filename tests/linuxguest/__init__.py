@@ -33,9 +33,8 @@ HERE = Path(__file__).resolve().parent
 MODULES = ("virtio_pci", "virtio_blk", "virtio_net", "virtio_console", "button", "evdev",
            "tpm_crb", "tpm_tis", "sr_mod", "isofs", "ahci")
 # Kernel arguments for every boot: the serial console, errors shown, no waiting on a
-# missing clock source calibration or random numbers, and no early IO-APIC timer check
-# (on a loaded machine TCG can be too slow for it, and the boot then panics with
-# "IO-APIC + timer doesn't work!").
+# missing clock source calibration or random numbers, and no IO-APIC timer check (on a
+# busy host TCG can miss its deadline; the kernel then panics "IO-APIC + timer doesn't work").
 BASE_CMDLINE = "console=ttyS0 loglevel=4 panic=-1 random.trust_cpu=on tsc=unstable no_timer_check"
 
 

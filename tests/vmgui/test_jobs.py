@@ -114,6 +114,8 @@ def test_migration_figures_read_in_order_and_a_failure_shows_its_error():
     assert details_text(job(figures)) == "pass 3 · 512 MiB left · dirtying 2.0 MiB/s · downtime ≈ 12 ms · " \
                                          "xbzrle cache miss 7"
     assert details_text(job(())) == ""
+    assert details_text(job((("iteration", 2), ("paused_copy", 1.0)))) == \
+        "pass 2 · copied paused (a live copy would lose guest writes here)"
     assert details_text(job(figures, JobState.FAILED, "connection lost")) == "connection lost"
 
 

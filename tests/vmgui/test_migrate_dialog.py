@@ -296,3 +296,24 @@ def test_unticking_live_pauses_the_guest_during_the_copy(open_window, node_uri, 
     window.session.cancel_job(*out.key)
     qtbot.waitUntil(lambda: out.info.state is JobState.CANCELLED, timeout=5000)
     qtbot.waitUntil(lambda: source.state()[0] == DomainState.RUNNING)  # and running again after the cancel
+
+
+def test_a_guest_whose_live_copy_would_lose_writes_moves_paused_and_the_dialog_says_why(qtbot):
+    v3 = frozenset({Feature.MIGRATION_V3})
+    why = "QEMU 7.2.22 under TCG emulation loses guest memory writes (fixed in QEMU 9.0)"
+    unsafe = evaluate(Facts(("a", "u1"), "web01", "b", DomainState.RUNNING, True, v3, v3, live_problem=why))
+    assert unsafe.level is Level.WARNING and not unsafe.blocked and unsafe.live_problem == why
+    assert f"web01 moves paused, not live: {why}" in [f.text for f in unsafe.findings]
+    dialog = MigrateDialog(["web01", "db01"], ["b"])
+    qtbot.addWidget(dialog)
+    assert dialog.live.isChecked()
+    dialog.set_checks("b", [unsafe])
+    assert dialog.start.isEnabled() and not dialog.live.isChecked() and not dialog.live.isEnabled()
+    assert dialog.live.toolTip() == f"Not available: {why}."
+    assert dialog.flags(unsafe) == MigrateFlags.PERSIST_DEST  # asked paused, as the driver would copy it
+    # a selection where another guest can copy live: Live is the user's choice again, for that guest
+    safe = evaluate(Facts(("a", "u2"), "db01", "b", DomainState.RUNNING, True, v3, v3))
+    dialog.set_checks("b", [unsafe, safe])
+    assert dialog.live.isEnabled() and dialog.live.isChecked() and not dialog.live.toolTip()
+    assert dialog.flags(safe) == MigrateFlags.LIVE | MigrateFlags.PERSIST_DEST
+    assert dialog.flags(unsafe) == MigrateFlags.PERSIST_DEST

@@ -50,6 +50,7 @@ _DETAIL_TEXT: tuple[tuple[str, Callable[[float], str]], ...] = (
     ("remaining_bytes", lambda v: f"{bytes_text(v)} left"),
     ("dirty_rate", lambda v: f"dirtying {rate_text(v)}"),
     ("expected_downtime_ms", lambda v: f"downtime ≈ {v:.0f} ms"),
+    ("paused_copy", lambda v: "copied paused (a live copy would lose guest writes here)"),
 )
 _KNOWN_DETAILS = frozenset(key for key, _ in _DETAIL_TEXT)
 

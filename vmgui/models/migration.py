@@ -68,6 +68,7 @@ class Facts:
     dest_uuid: str | None = None  # a domain of this name on the destination, if any
     dest_active: bool = False
     disks: Mapping[str, bool | None] = field(default_factory=dict)  # path -> the destination sees it
+    live_problem: str | None = None  # the source driver's reason a live copy would lose guest writes
     error: str | None = None  # the facts could not be gathered
 
 
@@ -78,6 +79,8 @@ class Check:
     dest: str
     mode: Mode
     findings: tuple[Finding, ...]
+    #: why this guest moves paused even when Live is ticked (the source driver's answer), or None
+    live_problem: str | None = None
 
     @property
     def level(self) -> Level:
@@ -115,6 +118,8 @@ def _protocol_findings(f: Facts) -> list[Finding]:
 
 def _mode(f: Facts) -> tuple[Mode, Finding]:
     if f.state not in (DomainState.SHUTOFF, DomainState.NOSTATE):
+        if f.live_problem is not None:
+            return Mode.LIVE, Finding(Level.WARNING, f"{f.name} moves paused, not live: {f.live_problem}")
         how = "paused" if f.state is DomainState.PAUSED else "running"
         return Mode.LIVE, Finding(Level.OK, f"{f.name} is {how}: its memory moves with it")
     if not f.persistent:
@@ -169,12 +174,16 @@ def evaluate(f: Facts) -> Check:
     findings.append(said)
     findings += _name_findings(f)
     findings += _disk_findings(f)
-    return Check(f.key, f.name, f.dest, mode, tuple(findings))
+    return Check(f.key, f.name, f.dest, mode, tuple(findings), f.live_problem if mode is Mode.LIVE else None)
 
 
 def flags_for(check: Check, live: bool, persist: bool, undefine_source: bool) -> int:
-    """The driver flags of one migration from the dialog's options and the check's mode."""
-    return migrate_flags(persist, undefine_source, live, offline=check.mode is Mode.OFFLINE)
+    """The driver flags of one migration from the dialog's options and the check's mode.
+
+    A guest whose live copy would lose writes is asked for paused, as the driver would do anyway.
+    """
+    return migrate_flags(persist, undefine_source, live and check.live_problem is None,
+                         offline=check.mode is Mode.OFFLINE)
 
 
 def disk_paths(xml: str) -> list[str]:
@@ -198,9 +207,11 @@ def _dest_facts(conn: drivers.Connection, name: str, paths: list[str]) -> tuple[
     return uuid, active, seen
 
 
-def _peer_facts(src: drivers.Connection, dest: drivers.Connection) -> tuple[bool, bool]:
-    """Worker side: (one kind of hypervisor, the same host)."""
-    return (src.migration_peer_ok(dest) and dest.migration_peer_ok(src)), src.same_host(dest)
+def _source_facts(src: drivers.Connection, dest: drivers.Connection, uuid: str,
+                  running: bool) -> tuple[bool, bool, str | None]:
+    """Worker side: (one kind of hypervisor, the same host, why a live copy would lose writes)."""
+    problem = src.lookup_by_uuid(uuid).live_migration_problem() if running else None
+    return (src.migration_peer_ok(dest) and dest.migration_peer_ok(src)), src.same_host(dest), problem
 
 
 #: A host that has not answered a check by then is reported as not answering (Start stays off),
@@ -225,15 +236,16 @@ async def gather(session: Session, key: Key, dest: str) -> Facts:
         return replace(base, error=f"the destination {dest} is not connected")
     try:
         paths = disk_paths(await session.domain_xml(key))
+        running = base.state in (DomainState.RUNNING, DomainState.BLOCKED)
         peer, dest_side = await asyncio.gather(
-            bridge.call(key[0], lambda c: _peer_facts(c, dest_conn), f"checking {dest} as a destination",
-                        CHECK_TIMEOUT_S),
+            bridge.call(key[0], lambda c: _source_facts(c, dest_conn, key[1], running),
+                        f"checking {dest} as a destination", CHECK_TIMEOUT_S),
             bridge.call(dest, lambda c: _dest_facts(c, name, paths), f"checking {dest} for {name}",
                         CHECK_TIMEOUT_S))
     except (DriverError, CallAbandoned) as exc:
         return replace(base, error=f"cannot check {name}: {getattr(exc, 'message', None) or exc}")
-    return replace(base, peer_ok=peer[0], same_host=peer[1], dest_uuid=dest_side[0], dest_active=dest_side[1],
-                    disks=dest_side[2])
+    return replace(base, peer_ok=peer[0], same_host=peer[1], live_problem=peer[2], dest_uuid=dest_side[0],
+                   dest_active=dest_side[1], disks=dest_side[2])
 
 
 async def check_all(session: Session, keys: list[Key], dest: str) -> list[Check]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 
@@ -11,6 +12,7 @@ import drivers
 from drivers import DriverError, ErrorCode, EventType, Feature, JobFlags, JobOperation, JobState, ListFlags
 from drivers.flags import JobEventDetail, MigrateFlags
 from jobwait import domain_job_end as wait_job
+from qemuversion import binary_version, live_copy_sentence
 
 pytestmark = [pytest.mark.libvirt, pytest.mark.slow]
 
@@ -263,10 +265,17 @@ def test_errors_map_with_libvirts_message(qconn, libvirtd, unique):
 MIGRATE_PARAMS = {"migrate_uri": "tcp://127.0.0.1"}
 
 
+def test_the_bridge_names_the_qemu_that_loses_live_writes(qconn, libvirtd, unique):
+    dom = qconn.create_xml(libvirtd.domain_xml(f"ask-{unique}"))  # type='qemu': TCG
+    assert dom.live_migration_problem() == live_copy_sentence(binary_version(shutil.which("qemu-system-x86_64")))
+    dom.destroy()
+
+
 def test_migration_between_two_libvirtds(qconn, qconn2, libvirtd, unique):
     rec_src, rec_dst = Recorder(qconn), Recorder(qconn2)
     dom = qconn.define_xml(libvirtd.domain_xml(f"mig-{unique}"))
     dom.create()
+    problem = dom.live_migration_problem()
     new = dom.migrate(qconn2, MigrateFlags.LIVE, MIGRATE_PARAMS)
     assert isinstance(new, drivers.Domain) and new.connection is qconn2
     assert new.uuid == dom.uuid and new.is_active() and not new.is_persistent()
@@ -274,6 +283,7 @@ def test_migration_between_two_libvirtds(qconn, qconn2, libvirtd, unique):
     assert dom.is_persistent()
     out = [j for j in qconn.list_all_jobs() if j.domain == dom.name][-1]
     assert out.operation is JobOperation.MIGRATION_OUT and out.state is JobState.COMPLETED and out.total
+    assert out.detail("paused_copy") == (1.0 if problem else None), "a live copy only where it loses nothing"
     incoming = [j for j in qconn2.list_all_jobs() if j.domain == dom.name][-1]
     assert incoming.operation is JobOperation.MIGRATION_IN and incoming.state is JobState.COMPLETED
     assert rec_src.wait_for(lambda e: e.type is EventType.STOPPED and e.domain_name == dom.name)

@@ -70,6 +70,7 @@ class MigrateDialog(QDialog):
                               "(unticked: paused during the copy, which converges sooner)", self)
         name_widget(self.live, "migrateLive")
         self.live.setChecked(any_running)
+        self._live_wanted: bool | None = None  # the user's choice while no guest can copy live
         self.persist = QCheckBox("Persist on the destination (keep a definition there, not just the running guest)",
                                  self)
         name_widget(self.persist, "migratePersist")
@@ -138,11 +139,27 @@ class MigrateDialog(QDialog):
                 prefix = "    " if many else ""
                 self.check_list.addItem(QListWidgetItem(icons.icon(_ICONS[finding.level]), prefix + finding.text))
         movable = self.runnable()
-        self.live.setEnabled(any(c.mode is Mode.LIVE for c in movable))
+        self._offer_live([c for c in movable if c.mode is Mode.LIVE])
         offline = [c for c in movable if c.mode is Mode.OFFLINE]
         self.offline_note.setVisible(bool(offline))
         self.persist.setEnabled(len(offline) < len(movable) or not movable)
         self.validate()
+
+    def _offer_live(self, live: list[Check]) -> None:
+        """Live is a choice only where some guest can copy live; else unticked, with the driver's reason."""
+        problems = [c.live_problem for c in live if c.live_problem]
+        if live and len(problems) == len(live):
+            if self.live.isEnabled():
+                self._live_wanted = self.live.isChecked()
+            self.live.setChecked(False)
+            self.live.setEnabled(False)
+            self.live.setToolTip(f"Not available: {problems[0]}.")
+            return
+        if not self.live.isEnabled() and self._live_wanted is not None:
+            self.live.setChecked(self._live_wanted)
+            self._live_wanted = None
+        self.live.setEnabled(bool(live))
+        self.live.setToolTip("")
 
     # -- results ---------------------------------------------------------------------
     def checks(self) -> list[Check] | None:
