@@ -50,6 +50,13 @@ class DomainState(enum.IntEnum):
     PMSUSPENDED = 7
 
 
+class NostateReason(enum.IntEnum):
+    UNKNOWN = 0
+    #: ours: the driver cannot read this domain's files; DomainRecord.problem says what is wrong.
+    #: Only forcing off a process that still runs, a new definition, or undefining work on it.
+    BROKEN = 100
+
+
 class RunningReason(enum.IntEnum):
     UNKNOWN = 0
     BOOTED = 1
@@ -102,6 +109,7 @@ class CrashedReason(enum.IntEnum):
 
 
 REASONS: dict[DomainState, type[enum.IntEnum]] = {
+    DomainState.NOSTATE: NostateReason,
     DomainState.RUNNING: RunningReason,
     DomainState.PAUSED: PausedReason,
     DomainState.SHUTDOWN: ShutdownReason,
@@ -113,6 +121,8 @@ REASONS: dict[DomainState, type[enum.IntEnum]] = {
 def describe_state(state: int, reason: int) -> str:
     """Human text for a state and its reason, e.g. 'shut off (saved)'."""
     st = DomainState(state)
+    if st == DomainState.NOSTATE and reason == NostateReason.BROKEN:
+        return "broken"
     text = {DomainState.SHUTOFF: "shut off", DomainState.SHUTDOWN: "shutting down",
             DomainState.NOSTATE: "no state"}.get(st, st.name.lower())
     enum_type = REASONS.get(st)

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .flags import DomainState, EventType, JobOperation, JobState, JobType, JobUnit, ListFlags
+from .flags import DomainState, EventType, JobOperation, JobState, JobType, JobUnit, ListFlags, NostateReason
 
 
 _ACTIVE, _INACTIVE = int(ListFlags.ACTIVE), int(ListFlags.INACTIVE)
@@ -59,10 +59,24 @@ class DomainRecord(NamedTuple):
     started_at: float | None = None
     #: host memory the guest really uses (QEMU: the process's RSS); None when not known
     memory_used_kib: int | None = None
+    #: what is wrong with the domain's files, in a sentence ("domain.xml is truncated: …");
+    #: empty when nothing is. A running domain can have one (its definition on disk is
+    #: unreadable) and still be managed; see :attr:`broken` for the state that cannot.
+    problem: str = ""
 
     @property
     def active(self) -> bool:
         return self.id is not None
+
+    @property
+    def broken(self) -> bool:
+        """The driver cannot manage this domain until :attr:`problem` is dealt with.
+
+        Its state is NOSTATE (reason BROKEN), which the filters count as OTHER. The
+        ways out: force off a process that still runs (``id`` is set), define a
+        corrected XML with its uuid, or undefine it.
+        """
+        return self.state == DomainState.NOSTATE and self.reason == NostateReason.BROKEN
 
     @property
     def bits(self) -> int:

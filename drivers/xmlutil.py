@@ -60,6 +60,28 @@ def parse(text: str | bytes, root_tag: str, what: str | None = None,
     return root
 
 
+_RECOVERING = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+    huge_tree=False, remove_blank_text=False, collect_ids=False, recover=True,
+)
+
+
+def salvage(data: bytes, root_tag: str, max_bytes: int = MAX_XML_BYTES) -> etree._Element | None:
+    """What can be read of a damaged document (a truncated file: its open elements closed), or None.
+
+    The same refusals as :func:`parse` (size, DOCTYPE); nothing is expanded or fetched.
+    For showing a person what was there, never for running it unchecked.
+    """
+    if len(data) > max_bytes or _DOCTYPE.search(data) or not data.strip():
+        return None
+    data = re.sub(rb"^\s*<\?xml[^>]*\?>", b"", data, count=1)
+    try:
+        root = etree.fromstring(data, _RECOVERING)
+    except etree.XMLSyntaxError:
+        return None
+    return root if root is not None and root.tag == root_tag else None
+
+
 def path_of(el: etree._Element) -> str:
     """A readable element path like ``/domain/devices/disk[2]/target`` for messages."""
     parts = []

@@ -40,9 +40,11 @@ def icon(name: str) -> QIcon:
     return QIcon(str(path)) if path.exists() else QIcon()
 
 
-def state_icon(state: int, busy: bool = False) -> QIcon:
+def state_icon(state: int, busy: bool = False, broken: bool = False) -> QIcon:
     if busy:
         return icon("state-busy")
+    if broken:  # files the driver cannot read: the warning look of a crash
+        return icon("state-crashed")
     return icon(_STATE_ICONS.get(DomainState(state), "state-shutoff"))
 
 

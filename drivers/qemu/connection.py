@@ -17,7 +17,7 @@ from ..flags import (
 from ..jobs import Job
 from ..lifecycle import paused_after_restore
 from ..stateful import StatefulConnection
-from . import migration, saveimg, saveops, storage
+from . import migration, salvage, saveimg, saveops, storage
 from .domain import QemuDomain, boot, transition
 from .guard import guard_worker, guarded
 from .host import QDom, QemuHost, drop_runtime_sockets, release_host
@@ -83,6 +83,9 @@ class QemuConnection(StatefulConnection):
         host.warm_up()
         with host.lock:
             dom = host.by_uuid.get(definition.uuid)
+            if dom is not None:
+                salvage.check_usable(dom, "redefine", definition_fix=True)
+                salvage.take_name(host, dom, definition.name)  # a broken entry gets its name back
             if dom is None or dom.name != definition.name:
                 new = QDom(definition, True, definition.name, definition.uuid)
                 host.add(new)  # refuses name/uuid clashes

@@ -27,7 +27,7 @@ from ..records import DomainRecord
 from ..stateful import StatefulDomain
 from . import backup as backup_mod
 from . import console as console_mod
-from . import migration, saveops, snapshots, streams
+from . import migration, salvage, saveops, snapshots, streams
 from .host import LiveVM, QDom, QemuHost
 from .guard import guarded
 from .layout import unlink
@@ -69,8 +69,10 @@ class QemuDomain(StatefulDomain):
         self._conn._check_open()
         return self._host.get(self._uuid, self._name)
 
-    def _idle(self, action: str) -> QDom:
+    def _idle(self, action: str, definition_fix: bool = False) -> QDom:
+        """The domain, free of jobs and usable (a broken one only for ``definition_fix``: see salvage)."""
         dom = self._dom()
+        salvage.check_usable(dom, action, definition_fix)
         self._host.jobs.check_idle(dom.uuid, dom.name, action)
         if getattr(dom, "_busy", None):
             raise DriverError(ErrorCode.OPERATION_INVALID,
@@ -88,7 +90,7 @@ class QemuDomain(StatefulDomain):
         return self._query(lambda dom: dom.id)
 
     def state(self) -> tuple[DomainState, int]:
-        return self._query(lambda dom: (dom.state, dom.reason))
+        return self._query(QDom.shown_state)
 
     def record(self) -> DomainRecord:
         return self._query(QDom.record)
@@ -100,6 +102,8 @@ class QemuDomain(StatefulDomain):
             dom = self._dom()
             if flags & DomainXMLFlags.INACTIVE and dom.config is not None:
                 return dom.config.to_string()
+            if dom.live is None and dom.config is None and dom.salvaged is not None:
+                return dom.salvaged.to_string()  # a broken definition: what could be read of it
             return dom.definition.to_string()
 
     def set_autostart(self, value: bool) -> None:
@@ -263,7 +267,7 @@ class QemuDomain(StatefulDomain):
         flags = check_flags(flags, int(UndefineFlags.MANAGED_SAVE | UndefineFlags.SNAPSHOTS_METADATA), "undefine")
         host = self._host
         with host.lock:
-            dom = self._idle("undefine")
+            dom = self._idle("undefine", definition_fix=True)
             check_undefine(dom, flags)
             host.forget_files(dom)
             dom.managed_save = False

@@ -35,7 +35,7 @@ from ..fsutil import read_json
 from ..records import DomainRecord, filter_bits
 from ..snapxml import SnapshotDef
 from ..stateful import StatefulHost
-from . import cmdline, leases
+from . import cmdline, leases, salvage, snapjournal
 from .cmdline import BlockNode
 from .layout import RootLayout, base_runtime_dir, unlink, write_file, write_json
 from .console import SerialHub
@@ -154,6 +154,13 @@ class QDom:
         self.state = DomainState.SHUTOFF
         self.reason = int(ShutoffReason.UNKNOWN)
         self._busy: str | None = None
+        #: why domain.xml could not be read (cleared when a definition is written); see salvage
+        self.config_problem = ""
+        #: why the running VM's state file could not be read (cleared when its process ends)
+        self.run_problem = ""
+        #: what could be read of a broken domain.xml: xml_desc shows it, to be corrected and applied,
+        #: and the deletion checks count the disks it names as this domain's
+        self.salvaged: DomainXML | None = None
         self.bits = 0
         self.touch()
 
@@ -175,17 +182,33 @@ class QDom:
             return self.shadow
         raise DriverError(ErrorCode.NO_DOMAIN, f"domain '{self.name}' has no definition any more")
 
+    @property
+    def problem(self) -> str:
+        """What is wrong with this domain's files, for DomainRecord.problem ("" when nothing)."""
+        return " ".join(p for p in (self.run_problem, self.config_problem) if p)
+
+    @property
+    def broken(self) -> bool:
+        """Nothing to manage it by: its process runs without a readable state, or it has no definition."""
+        return bool(self.run_problem) or (bool(self.config_problem) and self.live is None)
+
+    def shown_state(self) -> tuple[DomainState, int]:
+        """The state callers see: NOSTATE (BROKEN) while :attr:`broken`."""
+        return salvage.BROKEN_STATE if self.broken else (self.state, self.reason)
+
     def touch(self) -> None:
-        self.bits = filter_bits(self.live is not None, self.persistent, self.state, self.managed_save,
+        self.bits = filter_bits(self.live is not None, self.persistent, self.shown_state()[0], self.managed_save,
                                 self.autostart, bool(self.snapshots))
 
     def record(self) -> DomainRecord:
-        d = self.definition
         vm = self.live
+        d = self.definition if vm is not None or self.config is not None or self.shadow is not None else None
+        memory, max_memory, vcpus = (d.current_memory_kib, d.memory_kib, d.vcpus) if d is not None else (0, 0, 0)
         cpu, started, used = (0, None, None) if vm is None else (vm.cpu_time_ns(), vm.started, vm.rss_kib())
-        return DomainRecord(self.name, self.uuid, self.id, self.state, self.reason, self.persistent,
-                            self.autostart, self.managed_save, len(self.snapshots), d.current_memory_kib,
-                            d.memory_kib, d.vcpus, cpu, self.title, started, used)
+        state, reason = self.shown_state()
+        return DomainRecord(self.name, self.uuid, self.id, state, reason, self.persistent,
+                            self.autostart, self.managed_save, len(self.snapshots), memory,
+                            max_memory, vcpus, cpu, self.title, started, used, self.problem)
 
 
 class QemuHost(StatefulHost[QDom]):
@@ -285,7 +308,8 @@ class QemuHost(StatefulHost[QDom]):
     def disk_use(self, dom: QDom) -> DomainUse:
         """Every file of the definition, the running one and a transient one being started."""
         vm = dom.live
-        defs = {id(d): d for d in (dom.config, dom.shadow, vm.definition if vm is not None else None) if d is not None}
+        defs = {id(d): d for d in (dom.config, dom.shadow, vm.definition if vm is not None else None, dom.salvaged)
+                if d is not None}
         files = frozenset().union(*(guest_file_paths(d) for d in defs.values()))
         return DomainUse(dom.name, dom.uuid, vm is not None, vm.pid if vm is not None else None, files)
 
@@ -293,6 +317,7 @@ class QemuHost(StatefulHost[QDom]):
     def save_config(self, dom: QDom) -> None:
         assert dom.config is not None
         write_file(self.layout.config(dom.uuid), dom.config.to_string())
+        dom.config_problem, dom.salvaged = "", None  # the file is whole again
         self.save_meta(dom)
 
     def save_meta(self, dom: QDom) -> None:
@@ -351,6 +376,7 @@ class QemuHost(StatefulHost[QDom]):
     def load(self) -> None:
         """Read every definition and re-attach to running VMs."""
         lay = self.layout
+        broken: list[tuple[Path, Exception]] = []
         for d in sorted((lay.root / "domains").iterdir()) if (lay.root / "domains").is_dir() else []:
             cfg = d / "domain.xml"
             if not cfg.is_file():
@@ -358,7 +384,7 @@ class QemuHost(StatefulHost[QDom]):
             try:
                 definition = DomainXML.parse(cfg.read_bytes())
             except (DriverError, OSError) as exc:
-                log.warning("skipping %s: %s", cfg, exc)
+                broken.append((d, exc))
                 continue
             dom = QDom(definition, True, definition.name, definition.ensure_uuid())
             meta = read_json(lay.meta(dom.uuid)) or {}
@@ -372,6 +398,8 @@ class QemuHost(StatefulHost[QDom]):
                 self.add(dom)
             except DriverError as exc:
                 log.warning("skipping %s: %s", cfg, exc)
+        for d, exc in broken:  # listed as broken, not skipped; after the readable ones, which keep their names
+            salvage.broken_definition(self, d, exc)
         max_id = 0
         for st in sorted((lay.root / "state").glob("*.json")):
             data = read_json(st)
@@ -380,12 +408,12 @@ class QemuHost(StatefulHost[QDom]):
             max_id = max(max_id, int(data.get("id") or 0))
         self._ids = itertools.count(max_id + 1)
         for st in sorted((lay.root / "state").glob("*.json")):
-            data = read_json(st)
-            if data:
-                try:
-                    self._reattach(data)
-                except Exception as exc:  # noqa: BLE001 - one broken VM must not hide the others
-                    log.warning("cannot re-attach to %s: %s", st, exc)
+            try:
+                self._reattach(salvage.read_state(st))
+            except Exception as exc:  # noqa: BLE001 - one broken VM must not hide the others
+                log.warning("cannot re-attach to %s: %s", st, exc)
+                salvage.unreadable_state(self, st, exc)
+        snapjournal.settle_all(self)  # snapshot operations a dead process left half done (QEMU's jobs ended)
 
     def _load_snapshots(self, dom: QDom, meta: dict[str, Any]) -> None:
         sdir = self.layout.snapshot_dir(dom.uuid)
@@ -438,7 +466,7 @@ class QemuHost(StatefulHost[QDom]):
         vm.job_note = dict(data.get("job_note") or {})
         vm.reboot_pending = bool(data.get("reboot_pending"))
         try:
-            self.connect_monitor(dom, vm)
+            self.connect_monitor(dom, vm, timeout=snapjournal.monitor_wait(self, uuid, 10.0))
         except DriverError as exc:
             log.warning("re-attached to '%s' without a monitor: %s", dom.name, exc)
             return
@@ -577,6 +605,7 @@ class QemuHost(StatefulHost[QDom]):
             vm.finished = True
             vm.detach()
             dom.live = None
+            dom.run_problem = ""  # an unreadable state file goes with the process it described
             dom.state = DomainState.SHUTOFF
             dom.reason = int(reason)
             unlink(self.layout.state(dom.uuid))

@@ -22,12 +22,17 @@ from ..flags import (
 from ..jobs import Job
 from ..lifecycle import find_snapshot
 from ..snapxml import SnapshotDef, snapshot_request
-from . import storage
+from . import snapjournal, storage
 from .guard import guarded
 from .host import LiveVM, QDom, QemuHost
 
 if TYPE_CHECKING:
     from .domain import QemuDomain
+
+
+def snapshot_paths(definition: DomainXML) -> list[str]:
+    """The files that hold internal snapshots: writable qcow2 disks (a raw one cannot hold any)."""
+    return [p for d in definition.disks() if (p := _writable_path(d)) and d.format == "qcow2"]
 
 
 def _writable_path(disk: Disk) -> str | None:
@@ -116,37 +121,33 @@ def create(domain: "QemuDomain", xml_or_name: str, flags: int = 0) -> "QemuSnaps
         job = host.jobs.begin(dom.uuid, dom.name, JobOperation.SNAPSHOT, "snapshot")
 
     def worker(job: Job) -> QemuSnapshot:
-        if vm is not None:
-            nodes = _nodes(vm)
-            job.steps(0, 1)
-            run_qemu_job(vm, f"snap-save-{job.id}", "snapshot-save",
-                         {"tag": request.name, "vmstate": nodes[0], "devices": nodes}, job,
-                         f"snapshot '{request.name}' of '{dom.name}'")
-        else:
-            done: list[str] = []
-
-            def take(path: str) -> None:
-                storage.snapshot("c", path, request.name)
-                done.append(path)
-            try:
-                _each_disk(job, [path for _, path in disks], take)
-            except DriverError:
-                for path in done:
-                    try:
-                        storage.snapshot("d", path, request.name)
-                    except DriverError:
-                        pass
-                raise
         snap = SnapshotDef(name=request.name, description=request.description, state=state,
                            creation_time=int(time.time()), parent=dom.current_snapshot,
                            domain_xml=definition.to_string())
-        with host.lock:
-            dom.snapshots[snap.name] = snap
-            dom.current_snapshot = snap.name
-            host.save_snapshot(dom, snap)
-            host.save_meta(dom)
-            dom.touch()
-            host.emit(dom, EventType.SNAPSHOT, SnapshotEventDetail.CREATED, snap.name)
+        with snapjournal.noted(host, dom, "create", snap):
+            if vm is not None:
+                nodes = _nodes(vm)
+                job.steps(0, 1)
+                run_qemu_job(vm, f"snap-save-{job.id}", "snapshot-save",
+                             {"tag": request.name, "vmstate": nodes[0], "devices": nodes}, job,
+                             f"snapshot '{request.name}' of '{dom.name}'")
+            else:
+                done: list[str] = []
+
+                def take(path: str) -> None:
+                    storage.snapshot("c", path, request.name)
+                    done.append(path)
+                try:
+                    _each_disk(job, [path for _, path in disks], take)
+                except DriverError:
+                    for path in done:
+                        try:
+                            storage.snapshot("d", path, request.name)
+                        except DriverError:
+                            pass
+                    raise
+            with host.lock:
+                record_created(host, dom, snap)
         if flags & SnapshotCreateFlags.HALT and vm is not None:
             vm.ending = (int(ShutoffReason.FROM_SNAPSHOT), int(StoppedDetail.FROM_SNAPSHOT))
             host.kill(vm)
@@ -255,34 +256,50 @@ class QemuSnapshot(Snapshot):
             domain._idle("delete a snapshot of")
             vm = dom.live
             # unlike a revert, a delete skips a disk that is not qcow2: it cannot hold the snapshot anyway
-            paths = [p for d in dom.definition.disks() if (p := _writable_path(d)) and d.format == "qcow2"]
+            paths = snapshot_paths(dom.definition)
             job = host.jobs.begin(dom.uuid, dom.name, JobOperation.SNAPSHOT_DELETE, "delete a snapshot of")
 
         def worker(job: Job) -> None:
-            if vm is not None:
-                nodes = _nodes(vm)
-                job.steps(0, 1)
-                run_qemu_job(vm, f"snap-del-{job.id}", "snapshot-delete", {"tag": snap.name, "devices": nodes},
-                             job, f"deleting snapshot '{snap.name}' of '{dom.name}'")
-            else:
-                def remove(path: str) -> None:
-                    if snap.name in storage.snapshot_names(path):
-                        storage.snapshot("d", path, snap.name)
-                _each_disk(job, paths, remove)
-            with host.lock:
-                for other in dom.snapshots.values():
-                    if other.parent == snap.name:
-                        other.parent = snap.parent
-                        host.save_snapshot(dom, other)
-                dom.snapshots.pop(snap.name, None)
-                try:
-                    (host.layout.snapshot_dir(dom.uuid) / f"{snap.name}.xml").unlink()
-                except OSError:
-                    pass
-                if dom.current_snapshot == snap.name:
-                    dom.current_snapshot = snap.parent
-                host.save_meta(dom)
-                dom.touch()
-                host.emit(dom, EventType.SNAPSHOT, SnapshotEventDetail.DELETED, snap.name)
+            with snapjournal.noted(host, dom, "delete", snap):
+                if vm is not None:
+                    nodes = _nodes(vm)
+                    job.steps(0, 1)
+                    run_qemu_job(vm, f"snap-del-{job.id}", "snapshot-delete", {"tag": snap.name, "devices": nodes},
+                                 job, f"deleting snapshot '{snap.name}' of '{dom.name}'")
+                else:
+                    def remove(path: str) -> None:
+                        if snap.name in storage.snapshot_names(path):
+                            storage.snapshot("d", path, snap.name)
+                    _each_disk(job, paths, remove)
+                with host.lock:
+                    forget_metadata(host, dom, snap)
 
         return domain._conn.run_job(job, worker, bool(flags & JobFlags.ASYNC))
+
+
+def record_created(host: QemuHost, dom: QDom, snap: SnapshotDef) -> None:
+    """The metadata of a snapshot the disks now hold; it becomes the current one (under the lock)."""
+    dom.snapshots[snap.name] = snap
+    dom.current_snapshot = snap.name
+    host.save_snapshot(dom, snap)
+    host.save_meta(dom)
+    dom.touch()
+    host.emit(dom, EventType.SNAPSHOT, SnapshotEventDetail.CREATED, snap.name)
+
+
+def forget_metadata(host: QemuHost, dom: QDom, snap: SnapshotDef) -> None:
+    """Drop a snapshot the disks no longer hold; its children move up to its parent (under the lock)."""
+    for other in dom.snapshots.values():
+        if other.parent == snap.name:
+            other.parent = snap.parent
+            host.save_snapshot(dom, other)
+    dom.snapshots.pop(snap.name, None)
+    try:
+        (host.layout.snapshot_dir(dom.uuid) / f"{snap.name}.xml").unlink()
+    except OSError:
+        pass
+    if dom.current_snapshot == snap.name:
+        dom.current_snapshot = snap.parent
+    host.save_meta(dom)
+    dom.touch()
+    host.emit(dom, EventType.SNAPSHOT, SnapshotEventDetail.DELETED, snap.name)

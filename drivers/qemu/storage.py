@@ -101,5 +101,9 @@ def snapshot(action: str, path: str, name: str) -> None:
 
 
 def snapshot_names(path: str) -> set[str]:
-    data = info(path)
-    return {s.get("name") for s in data.get("snapshots", [])}
+    return set(snapshot_table(path))
+
+
+def snapshot_table(path: str) -> dict[str, int]:
+    """The internal snapshots of an image (read with -U, so also while QEMU runs): name -> VM state bytes."""
+    return {str(s.get("name")): int(s.get("vm-state-size") or 0) for s in info(path).get("snapshots", [])}

@@ -75,3 +75,13 @@ def test_driver_listing_equals_brute_force_over_domain_facts(flags):
 
 def test_int_and_listflags_are_both_accepted(conn):
     assert conn.list_all_domains(int(ListFlags.RUNNING)) == conn.list_all_domains(ListFlags.RUNNING)
+
+
+def test_a_broken_record_counts_as_other_and_reads_broken():
+    from drivers import DomainRecord
+    from drivers.flags import NostateReason, describe_state
+    broken = DomainRecord("b", "u", None, DomainState.NOSTATE, NostateReason.BROKEN, True, False, False, 0, 0, 0, 0,
+                          0, problem="domain.xml is empty.")
+    assert broken.broken and broken.bits & ListFlags.OTHER and not broken.bits & ListFlags.SHUTOFF
+    assert describe_state(broken.state, broken.reason) == "broken"
+    assert not broken._replace(reason=0).broken  # NOSTATE alone is libvirt's "no state", not broken

@@ -119,3 +119,16 @@ def test_graphical_console_names_the_viewer_or_says_why_not(monkeypatch):
     monkeypatch.setattr(vnc, "_WITHOUT_VNC", {("qemu:///embed", "uuid-vm")})
     why = compute(running, features, REMOTE_VIEWER)["graphical_console"].reason
     assert "has no VNC graphics" in why
+
+
+@pytest.mark.parametrize(("running", "expected"), [(False, {"delete"}), (True, {"force_off", "delete"})])
+def test_a_broken_domain_offers_only_its_ways_out_and_says_why_not_the_rest(running, expected):
+    from drivers.flags import NostateReason
+    broken = rec(DomainState.NOSTATE)._replace(id=7 if running else None, reason=NostateReason.BROKEN,
+                                               problem="domain.xml is truncated (40 bytes): Premature end of data.")
+    states = compute([Selected("a", broken)], {"a": ALL, "b": ALL}, REMOTE_VIEWER)
+    assert enabled(states) - {"new_vm"} == expected
+    assert "'vm' is broken: domain.xml is truncated (40 bytes)" in states["start"].reason
+    # a running domain whose definition on disk is damaged is not broken: it is managed as usual
+    damaged = rec(DomainState.RUNNING)._replace(problem="domain.xml is empty.")
+    assert "shutdown" in enabled(compute([Selected("a", damaged)], {"a": ALL}, REMOTE_VIEWER))

@@ -169,3 +169,26 @@ def test_connection_labels_tell_hosts_apart_at_a_glance():
     assert short_label("test:///default") == "test:///default"
     assert short_label("qemu+ssh://admin@web01.example.org/system") == "web01.example.org/system"
     assert short_label("test:///home/me/lab/hosts/node-with-long-name.xml") == "test: node-with-long-name.xml"
+
+
+def test_a_broken_row_reads_broken_with_its_problem_and_a_damaged_running_one_needs_attention(make_node):
+    from drivers.flags import NostateReason
+    from vmgui.models.domainrow import TOOLTIP
+    conn = drivers.open(make_node(2))
+    running, off = sorted(conn.get_all_domain_stats(), key=lambda r: r.id is None)[:2]
+    broken = off._replace(id=None, state=DomainState.NOSTATE, reason=NostateReason.BROKEN, vcpus=0,
+                          memory_kib=0, max_memory_kib=0, problem="domain.xml is empty.")
+    damaged = running._replace(problem="domain.xml is truncated (9 bytes).")
+    model = DomainTableModel()
+    model.apply(conn.uri, [broken, damaged], complete=True)
+    cells = {model.data(model.index(r, Col.NAME)): (model.data(model.index(r, Col.STATE)),
+                                                   model.data(model.index(r, Col.STATE), TOOLTIP))
+             for r in range(model.rowCount())}
+    assert cells[broken.name] == ("broken", "domain.xml is empty. Correct the definition in the XML tab "
+                                            "(Edit XML, then Apply…), or delete the domain.")
+    row = next(r for r in range(model.rowCount()) if model.data(model.index(r, Col.NAME)) == broken.name)
+    assert [model.data(model.index(row, c)) for c in (Col.VCPUS, Col.MEMORY)] == ["—", "—"]  # nothing to read
+    state, tip = cells[damaged.name]
+    assert state.endswith(", needs attention") and tip.startswith("domain.xml is truncated (9 bytes).")
+    model.set_filter(compile_filter(ListFlags.OTHER), "", None)
+    assert [model.data(model.index(r, Col.NAME)) for r in range(model.rowCount())] == [broken.name]

@@ -15,6 +15,7 @@ from drivers import DomainRecord, DomainState, Feature, JobInfo
 from drivers.jobs import operation_text
 
 from . import vnc
+from .problems import WAYS_OUT
 
 ACTIONS = ("new_vm", "start", "pause", "resume", "shutdown", "reboot", "reset", "force_off", "save",
            "snapshot", "backup", "migrate", "delete", "console", "snapshots", "graphical_console")
@@ -124,6 +125,8 @@ def _why_not(action: str, sel: Selected, features: Mapping[str, frozenset[Featur
         return f"its connection {sel.uri} is not connected"
     if sel.busy:
         return "is busy with another request"
+    if rec.broken and action not in WAYS_OUT:
+        return f"is broken: {rec.problem}"
     rule, feature = _RULES[action]
     if feature is not None and feature not in feats:
         return f"{sel.uri} does not support {_FEATURE_TEXT[feature]}"

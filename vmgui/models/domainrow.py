@@ -17,6 +17,7 @@ from drivers.flags import describe_state
 from drivers.records import filter_bits
 
 from .format import bytes_text
+from .problems import state_suffix
 
 Key = tuple[str, str]  # (connection uri, domain uuid)
 Accepts = Callable[[int], bool]
@@ -128,14 +129,16 @@ class DomainRow:
 
     def _format(self) -> None:
         rec = self.rec
-        state = state_text(rec.state, rec.reason)
+        state = state_text(rec.state, rec.reason) + state_suffix(rec)
         if self.busy:
             state = f"{state} — {self.busy}…"
         elif self.pending:
             state = f"{state} — {self.pending}"
         cpu = "—" if self.cpu is None else f"{self.cpu:.0f} %"
+        unknown = rec.broken and not rec.vcpus  # no definition to read the figures from
         self.texts = (
-            rec.name, state, _shared(rec.vcpus, str), _shared(rec.memory_kib * 1024, bytes_text), cpu,
+            rec.name, state, "—" if unknown else _shared(rec.vcpus, str),
+            "—" if unknown else _shared(rec.memory_kib * 1024, bytes_text), cpu,
             "yes" if rec.persistent else "transient", "yes" if rec.autostart else "—",
             _shared(rec.snapshot_count, str) if rec.snapshot_count else "—",
             "saved" if rec.managed_save else "—", self.label,

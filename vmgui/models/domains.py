@@ -23,6 +23,7 @@ from .domainrow import (  # noqa: F401 - Col, HEADERS, Key, DomainRow are this m
     Col, DomainRow, Key,
 )
 from .format import bytes_text
+from .problems import problem_text
 
 class DomainTableModel(QAbstractTableModel):
     """Rows = visible domains. Find a row by (uri, uuid) in O(1) with :meth:`find`."""
@@ -59,7 +60,7 @@ class DomainTableModel(QAbstractTableModel):
             if index.column() != 0 or not index.isValid():
                 return None
             row = self._visible[index.row()]
-            return icons.state_icon(row.rec.state, bool(row.busy))
+            return icons.state_icon(row.rec.state, bool(row.busy), row.rec.broken)
         if role == ALIGN:
             return ALIGN_RIGHT if index.column() in RIGHT_ALIGNED else None
         if role == TOOLTIP or role == KEY_ROLE:
@@ -77,6 +78,8 @@ class DomainTableModel(QAbstractTableModel):
             return f"{bytes_text(rec.memory_kib * 1024)} in use of {bytes_text(rec.max_memory_kib * 1024)} maximum"
         if col == Col.CONNECTION:
             return row.uri
+        if col == Col.STATE and rec.problem:
+            return problem_text(rec)
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = DISPLAY) -> Any:

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from drivers import DriverError
-from drivers.domxml import DomainXML
+from drivers import DriverError, xmlutil
+from drivers.domxml import Disk, DomainXML
 
 from ..models.deletion import DeleteEntry
 from ..models.domains import Key
@@ -37,7 +37,7 @@ class DeleteFlow:
         uris = sorted({k[0] for k in keys})
         users = dict(zip(uris, await asyncio.gather(*(self._session.bridge.disk_users(u) for u in uris))))
         entries = [DeleteEntry(row.rec.name, row.rec.id is not None, row.rec.managed_save, row.rec.snapshot_count,
-                               DomainXML.parse(x).disks(), users[k[0]], remote_host(k[0]))
+                               listed_disks(x), users[k[0]], remote_host(k[0]))
                    for k, row, x in zip(keys, rows, xmls)]
         # the driver says, before anything is undefined, which disk files it would refuse to delete
         refusals = await asyncio.gather(*(self._refusals(k, e) for k, e in zip(keys, entries)))
@@ -59,3 +59,11 @@ class DeleteFlow:
         except DriverError as exc:  # no answer is no permission: the files are kept
             return {path: f"cannot tell whether {path} is in use: {exc.message}" for path in paths}
         return {path: error.message for path, error in found.items()}
+
+
+def listed_disks(xml: str) -> list[Disk]:
+    """The disks the XML names; also of a broken domain's salvaged XML, which need not be a valid definition."""
+    try:
+        return DomainXML(xmlutil.parse(xml, "domain")).disks()
+    except DriverError:
+        return []

@@ -20,14 +20,14 @@ from PySide6.QtWidgets import (
 from drivers import Feature, JobInfo
 from drivers.jobs import operation_text
 
-from ..models.domainrow import Col
-from ..models.domains import DomainRow, Key
+from ..models.domains import Col, DomainRow, Key
 from ..models.format import DASH, bytes_text, duration_text
+from ..models.problems import problem_text
 from ..models.session import Session
 from .editflow import EditFlow
 from .graphs import Graph
 from .hardware import HardwareView
-from .names import name_widget
+from .names import error_label, name_widget
 from .screen import ScreenThumbnail
 from .xmltab import XmlPane
 
@@ -66,6 +66,12 @@ class DetailsPane(QTabWidget):
         self.placeholder = QLabel("Select a domain to see its details.", overview)
         self.placeholder.setObjectName("detailsPlaceholder")
         form.addRow(self.placeholder)
+        #: what is wrong with the domain's files and the way out; shown only when something is
+        self.problem = error_label(overview, "detailProblem")
+        self.problem.setAccessibleName("Problem")
+        self.problem.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.problem.setVisible(False)
+        form.addRow(self.problem)
         self.cpu_graph = Graph("cpuGraph", "CPU", lambda v: f"{v:.0f} %", "#1570ef", overview)
         self.memory_graph = Graph("memoryGraph", "Memory", bytes_text, "#7a5af8", overview)
         self.values: dict[str, QLabel] = {}
@@ -119,6 +125,8 @@ class DetailsPane(QTabWidget):
             if key is not None:
                 self._session.history.track(key)
         self._set_edit_enabled()
+        self.problem.setText(problem_text(row.rec) if row is not None else "")
+        self.problem.setVisible(bool(self.problem.text()))
         if row is None:
             for label in self.values.values():
                 label.setText(DASH)
@@ -130,8 +138,9 @@ class DetailsPane(QTabWidget):
             "Name": rec.name, "Title": rec.title or DASH, "UUID": rec.uuid,
             "State": row.texts[Col.STATE],  # as in the table: with what is going on ("shutting down…")
             "Uptime": uptime_text(rec.started_at, rec.id is not None, time.time()),
-            "Connection": row.uri, "vCPUs": str(rec.vcpus),
-            "Memory": f"{bytes_text(rec.memory_kib * 1024)} of {bytes_text(rec.max_memory_kib * 1024)}",
+            "Connection": row.uri, "vCPUs": row.texts[Col.VCPUS],
+            "Memory": DASH if row.texts[Col.MEMORY] == DASH else
+            f"{bytes_text(rec.memory_kib * 1024)} of {bytes_text(rec.max_memory_kib * 1024)}",
             "CPU usage": row.texts[4], "Persistent": "yes" if rec.persistent else "no (transient)",
             "Autostart": "yes" if rec.autostart else "no", "Snapshots": str(rec.snapshot_count),
             "Saved state": "yes (Start restores it)" if rec.managed_save else "no",
@@ -148,11 +157,13 @@ class DetailsPane(QTabWidget):
 
     def _set_edit_enabled(self) -> None:
         row = self._row
-        ok = row is not None and self._session.supports(row.uri, Feature.DEFINE)
+        broken = row is not None and row.rec.broken
+        ok = row is not None and not broken and self._session.supports(row.uri, Feature.DEFINE)
         self.edit_button.setEnabled(ok)
         self.edit_button.setToolTip(
             "Change name, memory, vCPUs, boot order, disks and network" if ok
             else "Select one domain to edit it" if row is None
+            else "Its definition cannot be read: correct it in the XML tab (Edit XML)" if broken
             else f"{row.uri} cannot change definitions")
 
     def edit(self) -> None:

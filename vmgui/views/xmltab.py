@@ -15,6 +15,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
+from drivers import xmlutil
 from drivers.domxml import DomainXML
 
 from ..models import editing
@@ -155,8 +156,8 @@ class XmlPane(QPlainTextEdit):
             self._begin(Draft(text, text), "")
 
     def _begin(self, draft: Draft, note: str) -> None:
-        try:
-            base = DomainXML.parse(draft.base)
+        try:  # well-formed is enough: a broken domain's salvaged XML names it without being valid
+            base = DomainXML(xmlutil.parse(draft.base, "domain"))
             self._identity = (base.uuid, base.name)
         except Exception:  # noqa: BLE001 - a definition the core cannot read: keep whatever it says
             self._identity = ("", "")

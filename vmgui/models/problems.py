@@ -1,0 +1,33 @@
+"""What the window says about a domain whose files the driver cannot read, and the way out.
+
+The driver says what is wrong (``DomainRecord.problem``) and whether it can
+still manage the domain (``DomainRecord.broken``); this adds what the user can
+do about it in this window. Plain data, no widgets.
+"""
+from __future__ import annotations
+
+from drivers import DomainRecord
+
+#: The actions a broken domain still takes: they stop its process or remove it.
+WAYS_OUT = frozenset({"force_off", "delete"})
+
+
+def way_out(rec: DomainRecord) -> str:
+    """The next step for a domain with a problem ("" when it has none)."""
+    if not rec.problem:
+        return ""
+    if rec.broken and rec.id is not None:
+        return "Force Off stops the process that still runs; then the domain can be started again."
+    if rec.broken:
+        return "Correct the definition in the XML tab (Edit XML, then Apply…), or delete the domain."
+    return "It runs on the definition it started with: correct the definition in the XML tab before it stops."
+
+
+def problem_text(rec: DomainRecord) -> str:
+    """The problem and the way out, for the details pane and the table's tooltip."""
+    return f"{rec.problem} {way_out(rec)}" if rec.problem else ""
+
+
+def state_suffix(rec: DomainRecord) -> str:
+    """Added to the state of a domain that still runs although it has a problem."""
+    return ", needs attention" if rec.problem and not rec.broken else ""
