@@ -90,6 +90,22 @@ def backup_xml(target: Path | str, dev: str = "vda", fmt: str = "qcow2") -> str:
             f"<driver type='{fmt}'/></disk></disks></domainbackup>")
 
 
+def throttle_backups(monkeypatch, speed: int) -> None:  # noqa: ANN001
+    """Backups of this process copy at ``speed`` bytes/s from their first byte.
+
+    QEMU's copy starts inside ``backup_begin`` (the backup's point in time), so a
+    ``job_set_speed`` after it returns comes late for a test that wants to catch
+    the copy midway.
+    """
+    from drivers.qemu import backup
+    original = backup._with_perf
+
+    def throttled(action: dict) -> dict:
+        action["data"]["speed"] = speed  # in place: the fallback without x-perf sends it too
+        return original(action)
+    monkeypatch.setattr(backup, "_with_perf", throttled)
+
+
 def part_files(target: Path) -> list[Path]:
     """The temporary files a save or backup to ``target`` writes until it completes."""
     return sorted(target.parent.glob(f".{target.name}.*.part"))
