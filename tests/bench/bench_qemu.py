@@ -32,6 +32,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+sys.path.insert(1, str(REPO / "tests"))  # after the repository: tests/drivers must not shadow drivers
 sys.path.insert(0, str(REPO / "tests" / "e2e" / "guest"))
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 
