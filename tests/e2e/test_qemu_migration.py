@@ -1,8 +1,6 @@
 """Real QEMU: migration between two roots (two "hosts"), cancel, lease hand-over and conflicts."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
 import e2e_helpers as h
@@ -10,15 +8,6 @@ from drivers import DomainState, DriverError, ErrorCode, JobFlags, JobOperation,
 from drivers.flags import ShutoffReason
 
 pytestmark = pytest.mark.qemu
-
-
-def _wait(cond, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_live_migration_keeps_the_heartbeat(env):
@@ -79,7 +68,7 @@ def _slow_migration(env, name: str):  # noqa: ANN001, ANN202
     serial = env.serial(name)
     h.wait_heartbeat(serial, 1)
     job_id = dom.migrate(dst, MigrateFlags.LIVE | JobFlags.ASYNC, {"bandwidth": 4})
-    assert _wait(lambda: dom.get_job_info(job_id).processed > 0)
+    assert h.wait_until(lambda: dom.get_job_info(job_id).processed > 0)
     return src, dst, dom, serial, job_id
 
 
@@ -89,11 +78,11 @@ def test_migration_cancel_leaves_source_running(env):
     assert info.total and info.total >= 32 * 1024 * 1024 and info.rate is None or info.rate >= 0
     assert dst.lookup_by_name("stay").state()[0] == DomainState.PAUSED  # the incoming guest exists
     dom.abort_job(job_id)
-    assert _wait(lambda: dom.get_job_info(job_id).finished)
+    assert h.wait_until(lambda: dom.get_job_info(job_id).finished)
     assert dom.get_job_info(job_id).state == JobState.CANCELLED
     assert dom.state()[0] == DomainState.RUNNING
     h.wait_heartbeat(serial, h.heartbeat(serial))
-    assert _wait(lambda: not dst.list_all_domains())
+    assert h.wait_until(lambda: not dst.list_all_domains())
     assert not h_processes(env, "b")
     # and it can still migrate afterwards (its leases are back)
     moved = dom.migrate(dst, MigrateFlags.LIVE)
@@ -189,12 +178,12 @@ def test_destination_dying_mid_migration_rolls_back(env):
     import signal
     src, dst, dom, serial, job_id = _slow_migration(env, "survive")
     os.kill(dst.lookup_by_name("survive").qemu_pid(), signal.SIGKILL)
-    assert _wait(lambda: dom.get_job_info(job_id).finished)
+    assert h.wait_until(lambda: dom.get_job_info(job_id).finished)
     info = dom.get_job_info(job_id)
     assert info.state == JobState.FAILED and info.error
     assert dom.state()[0] == DomainState.RUNNING
     h.wait_heartbeat(serial, h.heartbeat(serial))
-    assert _wait(lambda: not dst.list_all_domains())
+    assert h.wait_until(lambda: not dst.list_all_domains())
     moved = dom.migrate(dst, MigrateFlags.LIVE)  # the leases came back: it can go again
     assert moved.is_active()
 
