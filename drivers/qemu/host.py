@@ -389,7 +389,7 @@ class QemuHost(StatefulHost[QDom]):
             dom = QDom(definition, True, definition.name, definition.ensure_uuid())
             meta = read_json(lay.meta(dom.uuid)) or {}
             dom.autostart = bool(meta.get("autostart"))
-            self._load_snapshots(dom, meta)
+            self.load_snapshots(dom, meta)
             dom.managed_save = lay.managed_save(dom.uuid).is_file()
             if dom.managed_save:
                 dom.reason = int(ShutoffReason.SAVED)
@@ -415,7 +415,7 @@ class QemuHost(StatefulHost[QDom]):
                 salvage.unreadable_state(self, st, exc)
         snapjournal.settle_all(self)  # snapshot operations a dead process left half done (QEMU's jobs ended)
 
-    def _load_snapshots(self, dom: QDom, meta: dict[str, Any]) -> None:
+    def load_snapshots(self, dom: QDom, meta: dict[str, Any]) -> None:
         sdir = self.layout.snapshot_dir(dom.uuid)
         snaps = []
         if sdir.is_dir():
@@ -438,7 +438,7 @@ class QemuHost(StatefulHost[QDom]):
                 dom = QDom(None, False, definition.name, uuid, shadow=definition)
                 if not data.get("persistent"):
                     meta = read_json(self.layout.meta(uuid)) or {}
-                    self._load_snapshots(dom, meta)
+                    self.load_snapshots(dom, meta)
         sup = leases.attach(uuid, self.layout.supervisors)
         if sup is None:
             # the VM ended while nobody watched: record how
@@ -709,7 +709,7 @@ class QemuHost(StatefulHost[QDom]):
                     self.emit(dom, EventType.CRASHED, 0, "the guest panicked")
         elif name == "__EOF__":
             vm.wakeup.set()
-            self._on_process_end(dom, vm)
+            self.on_process_end(dom, vm)
 
     # -- graceful reboot ----------------------------------------------------------------
     def expect_reboot(self, dom: QDom, vm: LiveVM, pending: bool) -> None:
@@ -754,7 +754,7 @@ class QemuHost(StatefulHost[QDom]):
                 vm.ending = (int(ShutoffReason.SHUTDOWN), int(StoppedDetail.SHUTDOWN))
         threading.Thread(target=self.kill, args=(vm,), name=f"qemu-end-{dom.name}", daemon=True).start()
 
-    def _on_process_end(self, dom: QDom, vm: LiveVM) -> None:
+    def on_process_end(self, dom: QDom, vm: LiveVM) -> None:
         if vm.finished:
             return
         status = vm.sup.wait(5.0)

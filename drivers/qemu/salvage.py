@@ -103,7 +103,7 @@ def broken_definition(host: "QemuHost", ddir: Path, exc: Exception) -> None:
     dom.config_problem = definition_problem(cfg, data, exc)
     dom.salvaged = _salvaged(salvaged, name, uuid)
     dom.autostart = bool(meta.get("autostart"))
-    host._load_snapshots(dom, meta)
+    host.load_snapshots(dom, meta)
     dom.managed_save = host.layout.managed_save(uuid).is_file()
     dom.touch()
     try:
@@ -192,7 +192,7 @@ def unreadable_state(host: "QemuHost", path: Path, exc: Exception) -> None:
         if dom is None:
             meta = read_json(host.layout.meta(uuid)) or {}
             dom = QDom(None, False, _usable_name(host, uuid, meta.get("name")), uuid)
-            host._load_snapshots(dom, meta)
+            host.load_snapshots(dom, meta)
         definition = dom.config.copy() if dom.config is not None else skeleton(dom.name, uuid)
         vm = LiveVM(host.next_id(), definition, sup, host.layout.socket(uuid, "qmp"), [], None)
         dom.live = vm
@@ -214,5 +214,5 @@ def _watch(host: "QemuHost", dom: "QDom", vm: Any) -> None:
         except Exception:  # noqa: BLE001 - the handle closed (the host shut down)
             return
         if ended:
-            host.dispatch(lambda: host._on_process_end(dom, vm))
+            host.dispatch(lambda: host.on_process_end(dom, vm))
             return
