@@ -39,5 +39,6 @@ def test_a_driver_that_cannot_tell_answers_none_for_every_path():
 
 def test_records_built_positionally_keep_working_and_default_the_new_figures():
     rec = DomainRecord("vm", "u", None, DomainState.SHUTOFF, 0, True, False, False, 0, 1024, 2048, 1, 0)
-    assert rec.started_at is None and rec.memory_used_kib is None and rec.title == ""
-    assert rec._replace(started_at=5.0, memory_used_kib=512)[-2:] == (5.0, 512)
+    assert rec.started_at is None and rec.memory_used_kib is None and rec.title == "" and rec.problem == ""
+    moved = rec._replace(started_at=5.0, memory_used_kib=512)
+    assert (moved.started_at, moved.memory_used_kib, moved.problem) == (5.0, 512, "")
