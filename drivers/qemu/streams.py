@@ -78,6 +78,9 @@ def run_outgoing(vm: LiveVM, uri: str, job: Job, what: str, bandwidth_bytes: int
         except DriverError:
             pass
 
+    # a guest paused during the copy (a save, a paused migration) writes nothing while its
+    # memory moves: it has no dirty rate and no downtime to expect, whatever QEMU estimates
+    running = bool(vm.execute("query-status").get("running"))
     vm.execute("migrate", {"uri": uri})
     job.on_cancel(cancel)
     rate = DirtyRate()
@@ -93,10 +96,10 @@ def run_outgoing(vm: LiveVM, uri: str, job: Job, what: str, bandwidth_bytes: int
             sent = int(ram.get("transferred") or 0)
             remaining = int(ram.get("remaining") or 0)
             details = {"remaining_bytes": float(remaining), "iteration": float(ram.get("dirty-sync-count") or 0)}
-            dirty = rate.read(info)
+            dirty = rate.read(info) if running else None
             if dirty is not None:
                 details["dirty_rate"] = dirty
-            if "expected-downtime" in info:
+            if running and "expected-downtime" in info:
                 details["expected_downtime_ms"] = float(info["expected-downtime"])
             job.progress(sent, sent + remaining if to_file else max(total, sent + remaining), **details)
         if on_progress is not None:

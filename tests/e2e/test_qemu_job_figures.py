@@ -136,4 +136,6 @@ def test_a_paused_migration_reports_the_bytes_it_sent(env):
     out = _last(src, JobOperation.MIGRATION_OUT)
     _bytes_job(out, out.total, wall)
     assert out.total >= 64 * MIB
+    assert out.detail("expected_downtime_ms") is None and out.detail("dirty_rate") is None, \
+        "a guest paused during the copy dirties nothing and has no downtime to expect"
     moved.destroy()
