@@ -270,3 +270,29 @@ def test_the_domain_count_speaks_english(open_window, make_node, qtbot):
     qtbot.waitUntil(lambda: window.count_label.text() == "1 domain")
     window.filter_bar.search.setText("no such domain")
     qtbot.waitUntil(lambda: window.count_label.text().startswith("0 of 1 domain shown"))
+
+
+def test_a_connection_that_failed_offers_retry_and_forget(open_window, node_uri, make_node, tmp_path, qtbot):
+    from PySide6.QtWidgets import QToolButton
+    from vmgui.models import settings as store
+    missing = tmp_path / "later.xml"
+    uri = f"test://{missing}"
+    window = open_window(node_uri)
+    window.connect_uri(uri, remember=True)  # a remembered host that does not answer (yet)
+    qtbot.waitUntil(lambda: window.findChild(QToolButton, "messageAction_retry_connection") is not None)
+    assert window.session.connections.get(uri).state is ConnState.FAILED
+
+    # the host is back: Retry opens it, and its message goes
+    missing.write_text(open(make_node(3).removeprefix("test://")).read())
+    window.findChild(QToolButton, "messageAction_retry_connection").click()
+    qtbot.waitUntil(lambda: window.session.connections.get(uri).state is ConnState.CONNECTED)
+    assert not [m for m in window.session.messages.messages() if m.target == uri]
+
+    # gone for good: Forget closes it and the next start does not try it again
+    missing.unlink()
+    window.close_connection(uri)
+    window.connect_uri(uri, remember=True)
+    qtbot.waitUntil(lambda: window.findChild(QToolButton, "messageAction_forget_connection") is not None)
+    window.findChild(QToolButton, "messageAction_forget_connection").click()
+    qtbot.waitUntil(lambda: window.session.connections.get(uri) is None)
+    assert uri not in store.open_uris(window.settings)

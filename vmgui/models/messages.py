@@ -21,6 +21,8 @@ from ..bridge import CallAbandoned
 log = logging.getLogger(__name__)
 DISPLAY = Qt.ItemDataRole.DisplayRole.value
 MAX_MESSAGES = 50
+#: What a failed connection's message offers: open it again, or stop opening it at each start.
+CONNECTION_ACTIONS = {"retry_connection": "Retry", "forget_connection": "Forget"}
 
 _HINTS = {
     ErrorCode.NO_SUPPORT: "This connection cannot do that; another connection or driver may.",
@@ -47,8 +49,9 @@ class Message:
     hint: str = ""
     count: int = 1
     when: float = 0.0
-    #: a domain action the message offers (e.g. "force_off"), and the domain it is for
-    action: str = ""
+    #: the actions the message offers as buttons (a domain action such as "force_off", or a
+    #: connection action of CONNECTION_ACTIONS), and the domain key or URI they are for
+    actions: tuple[str, ...] = ()
     target: Any = None
 
     def full_text(self) -> str:
@@ -89,7 +92,7 @@ class MessageModel(QAbstractListModel):
     def messages(self) -> list[Message]:
         return list(self._items)
 
-    def add(self, level: str, title: str, text: str, hint: str = "", action: str = "",
+    def add(self, level: str, title: str, text: str, hint: str = "", actions: tuple[str, ...] = (),
             target: Any = None) -> Message:
         for i, item in enumerate(self._items):
             if (item.level, item.title, item.text, item.target) == (level, title, text, target):
@@ -99,14 +102,15 @@ class MessageModel(QAbstractListModel):
                 return item
         if len(self._items) >= MAX_MESSAGES:
             self.dismiss(self._items[0].id)
-        msg = Message(next(self._ids), level, title, text, hint, when=time.time(), action=action, target=target)
+        msg = Message(next(self._ids), level, title, text, hint, when=time.time(), actions=actions,
+                      target=target)
         self.beginInsertRows(QModelIndex(), len(self._items), len(self._items))
         self._items.append(msg)
         self.endInsertRows()
         return msg
 
-    def error(self, exc: BaseException, doing: str) -> Message:
-        return self.add("error", *explain(exc, doing))
+    def error(self, exc: BaseException, doing: str, actions: tuple[str, ...] = (), target: Any = None) -> Message:
+        return self.add("error", *explain(exc, doing), actions=actions, target=target)
 
     def dismiss(self, msg_id: int) -> None:
         for i, item in enumerate(self._items):

@@ -25,7 +25,7 @@ from .editing import XML_INACTIVE, EditPlan
 from .filters import FilterState
 from .history import History
 from .jobs import JobTableModel
-from .messages import MessageModel
+from .messages import CONNECTION_ACTIONS, MessageModel
 from .pending import FALLBACK, PendingRequests
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ class Session(QObject):
             if self.connections.get(uri) is None:
                 return False  # closed meanwhile
             self.connections.update(uri, state=ConnState.FAILED, message=str(exc))
-            self.messages.error(exc, f"Connecting to {uri}")
+            self.messages.error(exc, f"Connecting to {uri}", actions=tuple(CONNECTION_ACTIONS), target=uri)
             self.bridge.forget(uri)
             return False
         self.connections.update(uri, state=ConnState.CONNECTED, message="")
@@ -294,7 +294,7 @@ class Session(QObject):
         hint = ("Force Off powers it off at once" if fallback == "force_off"
                 else "Reset restarts it at once, without shutting down") + " (unsaved data in the guest is lost)."
         msg = self.messages.add("warning", f"{name} did not {what}", sentence + ".", hint,
-                                action=fallback, target=key)
+                                actions=(fallback,), target=key)
         self._overdue_messages[key] = msg.id
         self.status.emit(sentence)
 

@@ -17,6 +17,7 @@ from drivers.jobs import operation_text
 from .. import icons
 from ..models import actions as rules
 from ..models.format import count_text
+from ..models.messages import Message
 from ..models import settings as store
 from ..models.session import Session
 from .actions import LAYOUT, DomainActions
@@ -59,7 +60,7 @@ class MainWindow(QMainWindow):
         self.filter_bar = FilterBar(session.filters, session.connections, self)
         self.details = DetailsPane(session, self)
         self.message_area = MessageArea(session.messages, self)
-        self.message_area.actionRequested.connect(lambda name, key: self.commands.offer(name, [key]))
+        self.message_area.actionRequested.connect(self._message_action)
         self.job_panel = JobPanel(session.jobs, session.connections, session.cancel_job, self)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.job_panel)
 
@@ -206,6 +207,17 @@ class MainWindow(QMainWindow):
             if uri not in opened:
                 store.set_open_uris(self.settings, opened + [uri])
         self.session.spawn(self.session.open(uri), f"Connecting to {uri}")
+
+    def _message_action(self, name: str, msg: Message) -> None:
+        """A message's button: a connection's Retry or Forget, or a domain action (it asks first where it must)."""
+        if name == "retry_connection":
+            self.session.messages.dismiss(msg.id)
+            self.connect_uri(msg.target)
+        elif name == "forget_connection":
+            self.session.messages.dismiss(msg.id)
+            self.close_connection(msg.target)  # and no longer opened at start
+        else:
+            self.commands.offer(name, [msg.target])
 
     def close_connection(self, uri: str) -> None:
         self.session.close(uri)

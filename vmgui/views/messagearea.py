@@ -5,7 +5,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from .. import icons
-from ..models.messages import Message, MessageModel
+from ..models.messages import CONNECTION_ACTIONS, Message, MessageModel
 from .actions import LABELS
 from .names import name_widget
 
@@ -15,7 +15,7 @@ SHOWN = 3
 class MessageArea(QFrame):
     """Shows the last :data:`SHOWN` messages; hidden when there are none."""
 
-    #: action name, target: the button of a message that offers an action was pressed
+    #: action name, the Message: the button of a message that offers an action was pressed
     actionRequested = Signal(str, object)
 
     def __init__(self, model: MessageModel, parent: QWidget | None = None) -> None:
@@ -66,11 +66,11 @@ class MessageArea(QFrame):
         text.setWordWrap(True)
         text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         line.addWidget(text, 1)
-        if msg.action:
+        for action in msg.actions:
             offer = QToolButton(row)
-            offer.setObjectName(f"messageAction_{msg.action}")
-            offer.setText(LABELS[msg.action])
-            offer.clicked.connect(lambda _c=False, m=msg: self.actionRequested.emit(m.action, m.target))
+            offer.setObjectName(f"messageAction_{action}")
+            offer.setText(CONNECTION_ACTIONS.get(action) or LABELS[action])
+            offer.clicked.connect(lambda _c=False, a=action, m=msg: self.actionRequested.emit(a, m))
             line.addWidget(offer)
         close = QToolButton(row)
         close.setText("✕")
