@@ -28,6 +28,11 @@ done
 if [ "${#missing[@]}" -gt 0 ] || ! apt-cache show linux-image-amd64 busybox-static >/dev/null 2>&1; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
 fi
+# Debian 13 ships libvirt's storage driver as a package of its own (Debian 12: inside libvirt-daemon)
+if apt-cache show libvirt-daemon-driver-storage >/dev/null 2>&1 \
+    && ! dpkg-query -W -f='${Status}' libvirt-daemon-driver-storage 2>/dev/null | grep -q "install ok installed"; then
+  missing+=(libvirt-daemon-driver-storage)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "== installing Debian packages: ${missing[*]}"
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
