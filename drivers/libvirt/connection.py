@@ -551,14 +551,17 @@ class LibvirtConnection(Connection):
             if uuid == skip_uuid:
                 continue
             sources: set[str] = set()
-            for flags in (0, 2) if vdom.isPersistent() else (0,):  # live, then the inactive definition
+            try:
+                persistent, running = bool(vdom.isPersistent()), bool(vdom.isActive())
+            except self._lv.libvirtError:
+                continue  # undefined while we listed: it uses nothing any more
+            for flags in (0, 2) if persistent else (0,):  # live, then the inactive definition
                 try:
                     root = parse_xml(vdom.XMLDesc(flags), "domain")
                 except (self._lv.libvirtError, DriverError):
                     continue
                 sources.update(src.get("file") or src.get("dev") or ""
                                for src in root.iterfind("devices/disk/source"))
-            running = vdom.isActive()
             for path in paths:
                 if path in sources:
                     state = "running" if running else "defined"

@@ -234,8 +234,8 @@ def _settle_save(host: QemuHost, dom: QDom, vm: LiveVM, note: dict[str, Any]) ->
     why = "QEMU had not finished it"
     if complete:
         try:
-            if image == part:
-                partfiles.publish(part, path, replace=True)
+            if image == part:  # never over a file that appeared under a plain save's name meanwhile
+                partfiles.publish(part, path, replace=bool(note.get("managed")))
         except DriverError as exc:
             why = f"QEMU had finished it but the image could not be stored ({exc.message})"
         else:
