@@ -90,7 +90,9 @@ def reattached(host: QemuHost, dom: QDom, vm: LiveVM) -> None:
         if dom.live is vm:
             _keep_leases(host, dom, vm)
     except DriverError as exc:
-        log.warning("settling the interrupted jobs of '%s': %s", dom.name, exc)
+        # said where the user looks (the job panel), not only in the log: the guest may be left paused
+        report(host, dom, _OPERATION.get(str(kind), JobOperation.UNKNOWN),
+               f"settling the interrupted job of '{dom.name}' failed: {exc.message}")
 
 
 def vm_gone(host: QemuHost, dom: QDom, data: dict[str, Any]) -> None:
