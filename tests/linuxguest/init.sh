@@ -39,7 +39,12 @@ while [ $i -lt 100 ]; do
     grep -q "Power Button" /proc/bus/input/devices && [ $missing = 0 ] && break
     sleep 0.05; i=$((i + 1))
 done
-acpid -c /etc/acpi -l /tmp/acpid.log
+acpid -f -c /etc/acpi -l /tmp/acpid.log &
+# a power button pressed before acpid has opened the input devices would go unheard
+i=0
+while [ $i -lt 100 ] && ! ls -l /proc/$!/fd 2>/dev/null | grep -q /dev/input/event; do
+    sleep 0.05; i=$((i + 1))
+done
 
 ram_work() { # copy a random buffer back and forth in RAM, checking its md5 after each copy
     dd if=/dev/urandom of=/tmp/ram.0 bs=1M count="$RAM_MIB" 2>/dev/null
