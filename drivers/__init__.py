@@ -8,11 +8,25 @@ from __future__ import annotations
 from .base import Connection, Domain, Snapshot
 from .errors import DriverError, ErrorCode
 from .flags import (
-    CreateFlags, DiskCreateFlags, DomainState, DomainXMLFlags, EventType, Feature, JobFlags, JobOperation, JobState, JobType,
-    JobUnit, ListFlags, MigrateFlags, SaveFlags, UndefineFlags,
+    CreateFlags,
+    DiskCreateFlags,
+    DomainState,
+    DomainXMLFlags,
+    EventType,
+    Feature,
+    JobFlags,
+    JobOperation,
+    JobState,
+    JobType,
+    JobUnit,
+    ListFlags,
+    MigrateFlags,
+    SaveFlags,
+    UndefineFlags,
 )
 from .records import DomainEvent, DomainInfo, DomainRecord, JobInfo
-from .registry import driver_for, open_uri as open
+from .registry import driver_for
+from .registry import open_uri as open
 
 __all__ = [
     "open", "driver_for", "Connection", "Domain", "Snapshot", "DriverError", "ErrorCode", "ListFlags",

@@ -35,7 +35,7 @@ class Console:
     def close(self) -> None:
         """Idempotent; the guest keeps running."""
 
-    def __enter__(self) -> "Console":
+    def __enter__(self) -> Console:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -55,7 +55,7 @@ class Screenshot:
 class Snapshot:
     """A named snapshot of one domain."""
 
-    def __init__(self, domain: "Domain", name: str) -> None:
+    def __init__(self, domain: Domain, name: str) -> None:
         self._domain = domain
         self._name = name
 
@@ -64,7 +64,7 @@ class Snapshot:
         return self._name
 
     @property
-    def domain(self) -> "Domain":
+    def domain(self) -> Domain:
         return self._domain
 
     def xml_desc(self) -> str:
@@ -100,13 +100,13 @@ class Snapshot:
 class Domain:
     """A handle on one domain of one connection; cheap, compares by connection and uuid."""
 
-    def __init__(self, conn: "Connection", name: str, uuid: str) -> None:
+    def __init__(self, conn: Connection, name: str, uuid: str) -> None:
         self._conn = conn
         self._name = name
         self._uuid = uuid
 
     @property
-    def connection(self) -> "Connection":
+    def connection(self) -> Connection:
         return self._conn
 
     @property
@@ -262,8 +262,8 @@ class Domain:
         """
         return None
 
-    def migrate(self, dest_conn: "Connection", flags: int = MigrateFlags.LIVE,
-                params: dict[str, Any] | None = None) -> "Domain | int":
+    def migrate(self, dest_conn: Connection, flags: int = MigrateFlags.LIVE,
+                params: dict[str, Any] | None = None) -> Domain | int:
         from .migration import migrate
         return migrate(self, dest_conn, flags, params)
 
@@ -286,7 +286,7 @@ class Connection:
     def closed(self) -> bool:
         return self._closed
 
-    def __enter__(self) -> "Connection":
+    def __enter__(self) -> Connection:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -313,7 +313,7 @@ class Connection:
         import socket
         return socket.gethostname()
 
-    def migration_peer_ok(self, other: "Connection") -> bool:
+    def migration_peer_ok(self, other: Connection) -> bool:
         """Whether this driver can migrate domains to or from ``other``'s.
 
         Migration moves a running guest between hypervisors of one kind; the
@@ -321,7 +321,7 @@ class Connection:
         """
         return type(other) is type(self)
 
-    def same_host(self, other: "Connection") -> bool:
+    def same_host(self, other: Connection) -> bool:
         """True when both connections manage one state (migration must refuse)."""
         return other is self
 

@@ -54,7 +54,7 @@ class Ignore:
     uuid: str
 
 
-_tracked: "weakref.WeakSet[Any]" = weakref.WeakSet()
+_tracked: weakref.WeakSet[Any] = weakref.WeakSet()
 _tracked_lock = threading.Lock()
 
 

@@ -161,7 +161,7 @@ def unsafe_source(path: str, refused_dirs: tuple[str, ...] = SYSTEM_DIRS) -> str
     return f"{shown} is {why}" if why else None
 
 
-def guest_files(definition: "DomainXML") -> list[tuple[str, str, tuple[str, ...]]]:
+def guest_files(definition: DomainXML) -> list[tuple[str, str, tuple[str, ...]]]:
     """(element path, file, folders it may not come from) of every host file a definition hands its guest."""
     found = [(f"/domain/os/{tag}", path, BOOT_FILE_REFUSED_DIRS)
              for tag, path in (("kernel", definition.kernel), ("initrd", definition.initrd)) if path]
@@ -180,12 +180,12 @@ _GUEST_FILES = etree.XPath("os/kernel/text() | os/initrd/text() | devices/disk/s
                            " | devices/console[@type='file']/source/@path")
 
 
-def guest_file_paths(definition: "DomainXML") -> frozenset[str]:
+def guest_file_paths(definition: DomainXML) -> frozenset[str]:
     """Every host file a definition hands its guest, without where each is named."""
     return frozenset(str(p).strip() for p in _GUEST_FILES(definition.root) if str(p).strip())
 
 
-def check_guest_files(definition: "DomainXML", code: ErrorCode = ErrorCode.INVALID_XML) -> None:
+def check_guest_files(definition: DomainXML, code: ErrorCode = ErrorCode.INVALID_XML) -> None:
     """Refuse a definition that hands its guest a system file or a non-block device node.
 
     Asked at define (INVALID_XML, the element named) and again at every start

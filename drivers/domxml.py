@@ -110,7 +110,7 @@ class DomainXML:
 
     # -- construction ------------------------------------------------------
     @classmethod
-    def parse(cls, text: str | bytes) -> "DomainXML":
+    def parse(cls, text: str | bytes) -> DomainXML:
         """Parse and validate; INVALID_XML names the offending element."""
         dom = cls(parse(text, "domain"))
         dom.validate()
@@ -118,7 +118,7 @@ class DomainXML:
 
     @classmethod
     def new(cls, name: str, memory_kib: int, vcpus: int = 1, domain_type: str = "qemu",
-            uuid: str | None = None) -> "DomainXML":
+            uuid: str | None = None) -> DomainXML:
         root = etree.Element("domain", type=domain_type)
         dom = cls(root)
         dom.name = name
@@ -131,7 +131,7 @@ class DomainXML:
         etree.SubElement(root, "devices")
         return dom
 
-    def copy(self) -> "DomainXML":
+    def copy(self) -> DomainXML:
         return DomainXML(copy.deepcopy(self.root))
 
     def to_string(self) -> str:

@@ -79,7 +79,7 @@ class RateMeter:
 class Job:
     """One running or finished job; all mutation goes through its lock."""
 
-    def __init__(self, table: "JobTable", job_id: int, domain_name: str, domain_uuid: str,
+    def __init__(self, table: JobTable, job_id: int, domain_name: str, domain_uuid: str,
                  operation: JobOperation) -> None:
         self.id = job_id
         self.domain_name = domain_name
@@ -291,7 +291,7 @@ class JobTable:
             result = None
             try:
                 result = worker(job)
-            except BaseException as exc:  # noqa: BLE001 - recorded on the job
+            except BaseException as exc:
                 error = exc
                 if not isinstance(exc, DriverError):
                     log.exception("job %d (%s) crashed", job.id, operation_text(job.operation))

@@ -11,7 +11,6 @@ from typing import NamedTuple
 
 from .flags import DomainState, EventType, JobOperation, JobState, JobType, JobUnit, ListFlags, NostateReason
 
-
 _ACTIVE, _INACTIVE = int(ListFlags.ACTIVE), int(ListFlags.INACTIVE)
 _PERSISTENT, _TRANSIENT = int(ListFlags.PERSISTENT), int(ListFlags.TRANSIENT)
 _STATE_BITS = {int(DomainState.RUNNING): int(ListFlags.RUNNING), int(DomainState.PAUSED): int(ListFlags.PAUSED),
@@ -149,5 +148,5 @@ class DomainEvent:
 
     @staticmethod
     def now(type: EventType, detail: int = 0, *, job: JobInfo | None = None,
-            name: str = "", uuid: str = "", message: str = "") -> "DomainEvent":
+            name: str = "", uuid: str = "", message: str = "") -> DomainEvent:
         return DomainEvent(type, int(detail), time.time(), job, name, uuid, message)

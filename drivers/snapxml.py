@@ -25,7 +25,7 @@ class SnapshotDef:
     domain_xml: str | None = None
 
     @classmethod
-    def parse(cls, text: str) -> "SnapshotDef":
+    def parse(cls, text: str) -> SnapshotDef:
         """A user's snapshot request or a stored snapshot; a missing name gets one."""
         root = parse(text, "domainsnapshot")
         name = child_text(root, "name") or str(int(time.time()))
@@ -81,7 +81,7 @@ class BackupDef:
     disks: tuple[BackupDisk, ...]
 
     @classmethod
-    def parse(cls, text: str, disk_targets: list[str]) -> "BackupDef":
+    def parse(cls, text: str, disk_targets: list[str]) -> BackupDef:
         """Parse push-mode backup XML and check it against the domain's disks.
 
         Push mode needs a target for every selected disk; an existing target is

@@ -61,10 +61,10 @@ def scenario(tmp: Path, lab_uri: str) -> None:
 
     app = QApplication.instance()
 
-    def window():  # noqa: ANN202
+    def window():
         return next(w for w in app.topLevelWidgets() if w.objectName() == "mainWindow")
 
-    def key(uri: str, name: str):  # noqa: ANN202
+    def key(uri: str, name: str):
         conn = window().session.bridge.connection(uri)
         return uri, conn.lookup_by_name(name).uuid
 
@@ -162,12 +162,12 @@ def scenario(tmp: Path, lab_uri: str) -> None:
             QTimer.singleShot(200, lambda: (save(new, "snapshot-create.png"), new.reject(), dialog.close()))
         QTimer.singleShot(600, create)
 
-    def save(widget, name: str) -> None:  # noqa: ANN001
+    def save(widget, name: str) -> None:
         widget.repaint()
         widget.grab().save(str(HERE / name))
         print("wrote", HERE / name)
 
-    def dialog_shot(open_it, name: str, done, settle_ms: int = 300, prepare=None) -> None:  # noqa: ANN001
+    def dialog_shot(open_it, name: str, done, settle_ms: int = 300, prepare=None) -> None:
         """Open a dialog through the window's own flow, wait until it is there and settled, grab it, close it."""
         w = window()
         before = w.commands.last_dialog
@@ -195,23 +195,23 @@ def scenario(tmp: Path, lab_uri: str) -> None:
             QTimer.singleShot(settle_ms, grab)
         poll()
 
-    def backup_shot(done) -> None:  # noqa: ANN001
+    def backup_shot(done) -> None:
         dialog_shot(lambda w: w.commands.backup.ask([key("test:///default", "web01")]), "backup.png", done)
 
-    def delete_shot(done) -> None:  # noqa: ANN001
+    def delete_shot(done) -> None:
         dialog_shot(lambda w: w.commands.delete.ask([key("test:///default", "web01")]), "delete.png", done)
 
-    def migrate_shot(done) -> None:  # noqa: ANN001
+    def migrate_shot(done) -> None:
         dialog_shot(lambda w: w.commands.migrate.ask([key("test:///default", n) for n in ("web01", "db01",
                                                                                          "legacy-app")]),
                     "migrate.png", done, settle_ms=1200,  # the compatibility check fills in meanwhile
                     prepare=lambda dialog: dialog.resize(dialog.width(), 620))
 
-    def newvm_shot(done) -> None:  # noqa: ANN001
+    def newvm_shot(done) -> None:
         iso = tmp / "debian-12.8-amd64-netinst.iso"
         iso.write_bytes(bytes(2048))
 
-        def prepare(dialog) -> None:  # noqa: ANN001
+        def prepare(dialog) -> None:
             dialog.name.setText("web03")
             dialog.iso.setText(str(iso))
 
@@ -245,7 +245,7 @@ def scenario(tmp: Path, lab_uri: str) -> None:
         QTimer.singleShot(700, form)
         QTimer.singleShot(1400, lambda: (save(w.details.flow.diff, "xml-diff.png"), w.details.flow.diff.reject()))
 
-    def at_once(step):  # noqa: ANN001, ANN202
+    def at_once(step):
         """A step that is over when it returns (its own timers finish before the next step's delay)."""
         return lambda done: (step(), done())
 

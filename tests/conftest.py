@@ -1,16 +1,15 @@
 """Fixtures shared by every test directory."""
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import os
-
 import pytest
+from nodegen import node_xml  # noqa: F401  (re-exported for tests)
 
 import drivers
 from drivers.test import DEFAULT_NODE_XML
-from nodegen import node_xml  # noqa: F401  (re-exported for tests)
 
 # The environment vmgui.app.main() prepares, for QApplications that tests create themselves:
 # Qt's own event dispatcher, not GLib's (libvirt iterates GLib's default context on its thread).

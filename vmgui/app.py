@@ -196,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     log.info("main window shown")
     # Ctrl+C in a terminal closes the window like the user would (the periodic timers run
     # Python often enough for the handler to fire promptly)
-    previous_sigint = signal.signal(signal.SIGINT, lambda *_: window.close())
+    close_window = window.close
+    previous_sigint = signal.signal(signal.SIGINT, lambda *_: close_window())
     try:
         return int(loop.run_until_complete(done))
     finally:
@@ -209,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         # Delete the window now, on this thread: left to the cyclic GC it could be freed
         # from a driver thread, and Qt objects must die on the thread they live in.
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
-        del window
+        del window, close_window
         collector.stop()
         collector.deleteLater()
         if instance is not None:

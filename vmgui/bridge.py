@@ -311,7 +311,7 @@ class Bridge(QObject):
 def _quiet_close(conn: drivers.Connection) -> None:
     try:
         conn.close()
-    except Exception:  # noqa: BLE001 - closing is best effort
+    except Exception:
         log.warning("closing %s failed", conn.uri, exc_info=True)
 
 

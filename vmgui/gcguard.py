@@ -34,7 +34,7 @@ def _malloc_trim() -> None:
 try:
     _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
     if hasattr(_libc, "malloc_trim"):
-        def _malloc_trim() -> None:  # noqa: F811 - the real one where glibc has it
+        def _malloc_trim() -> None:
             _libc.malloc_trim(0)
 except OSError:  # not glibc: nothing to trim
     pass

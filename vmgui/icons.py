@@ -6,13 +6,12 @@ not carry meaning on their own (every icon has text next to it or a tooltip).
 from __future__ import annotations
 
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
 from drivers import DomainState
-
 
 
 def _find_resources() -> Path:
@@ -34,7 +33,7 @@ _STATE_ICONS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def icon(name: str) -> QIcon:
     path = RESOURCES / "icons" / f"{name}.svg"
     return QIcon(str(path)) if path.exists() else QIcon()

@@ -127,7 +127,7 @@ def _isatty(stream: IO[str] | None) -> bool:
 def _enable_faulthandler(path: Path) -> None:
     old = _state.pop("crash_file", None)
     try:
-        crash_file = open(path, "a", encoding="utf-8")  # noqa: SIM115 (kept open for faulthandler)
+        crash_file = open(path, "a", encoding="utf-8")
     except OSError:
         return
     faulthandler.enable(file=crash_file, all_threads=True)
@@ -316,7 +316,7 @@ def excepthook(exc_type: type[BaseException], exc: BaseException,
         sys.stderr.write(details)
     try:
         _reporter.report(summary, details)
-    except Exception:  # noqa: BLE001 - never raise from the excepthook
+    except Exception:
         log.exception("could not show the error window")
 
 
@@ -331,7 +331,7 @@ def _threading_excepthook(args: threading.ExceptHookArgs) -> None:
     summary, details = format_exception(args.exc_type, args.exc_value, args.exc_traceback)
     try:
         _reporter.report(f"{summary}\n(in thread {thread})", details)
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("could not show the error window")
 
 
@@ -362,7 +362,7 @@ def asyncio_exception_handler(loop, context: dict) -> None:
                  exc_info=(type(exc), exc, exc.__traceback__))
     try:
         _reporter.report(summary, details)
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("could not show the error window")
 
 

@@ -36,8 +36,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import (QByteArray, QCoreApplication, QDeadlineTimer, QEventLoop,
-                            QLockFile, QObject, QTimer, Signal)
+from PySide6.QtCore import QByteArray, QCoreApplication, QDeadlineTimer, QEventLoop, QLockFile, QObject, QTimer, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 from vmgui.appid import APP_ID, DIR_NAME

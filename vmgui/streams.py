@@ -64,13 +64,13 @@ class ConsoleStream:
                     self._post(lambda d=data: self.on_data(d))  # type: ignore[misc]
         except DriverError as exc:
             why = exc.message or str(exc)
-        except Exception as exc:  # noqa: BLE001 - a driver bug ends the stream, not the app
+        except Exception as exc:
             log.warning("console reader of %s failed", self.uri, exc_info=True)
             why = f"the console failed: {exc}"
         finally:
             try:
                 self.console.close()
-            except Exception:  # noqa: BLE001 - closing is best effort
+            except Exception:
                 log.debug("closing a console failed", exc_info=True)
         if not self._stop.is_set():
             self._stop.set()

@@ -46,7 +46,7 @@ class WorkerPool:
                 return
             try:
                 work()
-            except Exception:  # noqa: BLE001 - work items report their own errors
+            except Exception:
                 log.exception("worker item failed")
             with self._lock:
                 self._idle += 1

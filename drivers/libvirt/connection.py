@@ -5,8 +5,8 @@ import logging
 import threading
 from typing import Any
 
-from ..base import Connection, Domain
 from .. import diskdelete
+from ..base import Connection, Domain
 from ..diskimage import check_path, check_path_list
 from ..errors import DriverError, ErrorCode, check_flags
 from ..events import EventBus
@@ -401,11 +401,11 @@ class LibvirtConnection(Connection):
             and "socket=" not in self.libvirt_uri and not self.libvirt_uri.startswith("test:")
 
     # -- domains --------------------------------------------------------------
-    def domain_handle(self, name: str, uuid: str, vdom: Any = None) -> "Domain":
+    def domain_handle(self, name: str, uuid: str, vdom: Any = None) -> Domain:
         from .domain import LibvirtDomain
         return LibvirtDomain(self, name, uuid, vdom)
 
-    def _wrap(self, vdom: Any) -> "Domain":
+    def _wrap(self, vdom: Any) -> Domain:
         return self.domain_handle(vdom.name(), vdom.UUIDString(), vdom)
 
     def list_all_domains(self, flags: int = ListFlags(0)) -> list[Domain]:
@@ -488,7 +488,7 @@ class LibvirtConnection(Connection):
                     return self.call(f"looking up {path}", _raise, exc)
             return lookup
 
-        return dict(zip(paths, concurrently([ask(p) for p in paths], self._rpc))) if paths else {}
+        return dict(zip(paths, concurrently([ask(p) for p in paths], self._rpc), strict=False)) if paths else {}
 
     # -- deleting disk files (libvirt's storage API) --------------------------------
     def check_delete_disks(self, paths: list[str], domain: Domain | None = None) -> dict[str, DriverError]:
@@ -581,7 +581,7 @@ class LibvirtConnection(Connection):
         out: dict[str, int] = {}
         for start in range(0, len(vdoms), _SNAPSHOT_BATCH):
             batch = vdoms[start:start + _SNAPSHOT_BATCH]
-            for vdom, n in zip(batch, concurrently([(lambda v=v: count(v)) for v in batch], self._rpc)):
+            for vdom, n in zip(batch, concurrently([(lambda v=v: count(v)) for v in batch], self._rpc), strict=False):
                 out[vdom.UUIDString()] = n
         return out
 

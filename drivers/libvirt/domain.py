@@ -12,7 +12,13 @@ from ..diskimage import check_new_file
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import (
-    DomainState, EventType, Feature, JobFlags, JobOperation, MigrateFlags, SaveFlags,
+    DomainState,
+    EventType,
+    Feature,
+    JobFlags,
+    JobOperation,
+    MigrateFlags,
+    SaveFlags,
     SnapshotEventDetail,
 )
 from ..jobs import Job
@@ -41,9 +47,9 @@ def _state(value: int) -> DomainState:
 class LibvirtDomain(Domain):
     """A domain of a libvirt connection, found again by uuid after a reconnect."""
 
-    _conn: "LibvirtConnection"
+    _conn: LibvirtConnection
 
-    def __init__(self, conn: "LibvirtConnection", name: str, uuid: str, vdom: Any = None) -> None:
+    def __init__(self, conn: LibvirtConnection, name: str, uuid: str, vdom: Any = None) -> None:
         super().__init__(conn, name, uuid.lower())
         self._vdom = vdom
         self._vgen = conn.generation() if vdom is not None else -1
@@ -266,7 +272,7 @@ class LibvirtDomain(Domain):
                          bool(flags & JobFlags.ASYNC))
 
     # -- snapshots ----------------------------------------------------------------
-    def snapshot_create(self, xml_or_name: str, flags: int = 0) -> "LibvirtSnapshot | int":
+    def snapshot_create(self, xml_or_name: str, flags: int = 0) -> LibvirtSnapshot | int:
         flags = check_flags(flags, _SNAPSHOT_CREATE_FLAGS | int(JobFlags.ASYNC), "snapshot_create")
         if not isinstance(xml_or_name, str) or not xml_or_name.strip():
             raise DriverError(ErrorCode.INVALID_ARG, "a snapshot needs a name or <domainsnapshot> XML")
@@ -403,7 +409,7 @@ class LibvirtDomain(Domain):
                                  "kvm" if domain_type == "kvm" else "tcg")
 
     def migrate(self, dest_conn: Any, flags: int = MigrateFlags.LIVE,
-                params: dict[str, Any] | None = None) -> "Domain | int":
+                params: dict[str, Any] | None = None) -> Domain | int:
         """libvirt runs the migration phases itself: virDomainMigrate3 (or MigrateToURI3
         with PEER2PEER) with the contract's flags, which carry libvirt's values."""
         from .connection import LibvirtConnection

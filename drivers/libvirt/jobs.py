@@ -222,7 +222,7 @@ class JobTracker:
             try:
                 self._handle_completions()
                 self._poll_once()
-            except Exception:  # noqa: BLE001 - the poller must survive anything
+            except Exception:
                 log.exception("libvirt job poller failed")
 
     def _handle_completions(self) -> None:

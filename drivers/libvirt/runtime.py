@@ -47,7 +47,7 @@ def lv() -> Any:
     with _lock:
         if _libvirt is None:
             try:
-                import libvirt  # noqa: PLC0415 - optional dependency
+                import libvirt
             except ImportError as exc:
                 raise DriverError(ErrorCode.NO_SUPPORT, f"{INSTALL_HINT} ({exc})") from None
             # libvirt prints every error to stderr by default; we raise them instead.
@@ -67,7 +67,7 @@ def _start_event_loop(libvirt: Any) -> None:
         while True:
             try:
                 libvirt.virEventRunDefaultImpl()
-            except Exception:  # noqa: BLE001 - keep the loop alive whatever a callback did
+            except Exception:
                 log.exception("libvirt event loop iteration failed")
 
     _loop_thread = threading.Thread(target=run, name="libvirt-events", daemon=True)

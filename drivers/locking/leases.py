@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from drivers.errors import DriverError, ErrorCode
 from drivers.locking import ofd
@@ -32,7 +33,7 @@ class Resource:
     keys: tuple[LeaseKey, ...] = ()
 
     @classmethod
-    def make(cls, path: object, mode: object = LeaseMode.EXCLUSIVE, kind: object = "disk") -> "Resource":
+    def make(cls, path: object, mode: object = LeaseMode.EXCLUSIVE, kind: object = "disk") -> Resource:
         """Validate and canonicalise; INVALID_ARG / NO_SUPPORT as in modes.check_kind."""
         kind = check_kind(kind)
         lease_mode = parse_mode(mode)

@@ -18,9 +18,10 @@ import re
 import socket
 import stat
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from drivers.errors import DriverError, ErrorCode
 from drivers.locking import ofd
@@ -133,7 +134,7 @@ class HolderRecord:
                 "leases": self.leases, "registered": self.registered}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "HolderRecord":
+    def from_json(cls, data: dict[str, Any]) -> HolderRecord:
         return cls(str(data["uuid"]), str(data["name"]), str(data["host"]), int(data["supervisor_pid"]),
                    data.get("vm_pid"), list(data.get("leases", [])), list(data.get("registered", [])))
 
@@ -156,7 +157,7 @@ class Lockspace:
     def __repr__(self) -> str:
         return f"Lockspace({str(self.path)!r})"
 
-    def ensure(self) -> "Lockspace":
+    def ensure(self) -> Lockspace:
         """Create the directory tree if needed (idempotent)."""
         if not self._ready:
             ensure_private_dir(self.path)

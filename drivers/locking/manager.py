@@ -13,14 +13,15 @@ import subprocess
 import sys
 import time
 import uuid as uuidlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from drivers.errors import DriverError, ErrorCode
 from drivers.locking import protocol
 from drivers.locking.client import Supervisor
 from drivers.locking.leases import Resource
-from drivers.locking.lockspace import Lockspace, default_host, runtime_dir as _runtime_dir
+from drivers.locking.lockspace import Lockspace, default_host
+from drivers.locking.lockspace import runtime_dir as _runtime_dir
 from drivers.locking.modes import LeaseMode
 
 #: The directory holding the ``drivers`` package: the supervisor's working

@@ -43,7 +43,7 @@ class LeaseMode(enum.Enum):
         return {LeaseMode.EXCLUSIVE: 0, LeaseMode.SHARED: FLAG_SHARED,
                 LeaseMode.READONLY: FLAG_READONLY}[self]
 
-    def conflicts_with(self, other: "LeaseMode") -> bool:
+    def conflicts_with(self, other: LeaseMode) -> bool:
         """True when a holder in ``self`` mode excludes one in ``other`` mode."""
         return self is LeaseMode.EXCLUSIVE or other is LeaseMode.EXCLUSIVE
 

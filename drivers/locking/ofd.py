@@ -66,7 +66,7 @@ Types = tuple[int, int]
 UNLOCKED: Types = (fcntl.F_UNLCK, fcntl.F_UNLCK)
 
 
-def wanted(modes: "set[LeaseMode] | frozenset[LeaseMode]") -> Types:
+def wanted(modes: set[LeaseMode] | frozenset[LeaseMode]) -> Types:
     """Lock types one holder needs on a lease file to hold every mode in ``modes``."""
     if LeaseMode.EXCLUSIVE in modes:
         return fcntl.F_WRLCK, fcntl.F_WRLCK

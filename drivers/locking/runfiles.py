@@ -52,7 +52,7 @@ class ExitStatus:
                 "requested": self.requested, "lost": self.lost}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "ExitStatus":
+    def from_json(cls, data: dict[str, Any]) -> ExitStatus:
         return cls(data.get("exit_code"), data.get("signal"), bool(data.get("requested")),
                    bool(data.get("lost")))
 

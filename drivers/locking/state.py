@@ -7,7 +7,7 @@ not: inode identities are host-local, so the receiver recomputes them.
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from collections.abc import Sequence
 
 from drivers.errors import DriverError, ErrorCode
 from drivers.locking.leases import Resource

@@ -25,13 +25,13 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Any, NoReturn, Sequence
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from drivers.errors import DriverError, ErrorCode
-from drivers.locking import protocol, state
+from drivers.locking import ofd, protocol, state
 from drivers.locking.leases import LeaseHolder, Resource
 from drivers.locking.lockspace import Lockspace, open_lock_file, runtime_dir
-from drivers.locking import ofd
 from drivers.locking.modes import LeaseMode
 from drivers.locking.runfiles import ExitStatus, RunFiles
 
@@ -305,7 +305,7 @@ class Supervisor:
                 reply = protocol.reply_ok(self.handle(op, args))
             except DriverError as err:
                 reply = protocol.reply_error(err)
-            except Exception as exc:  # never let one request kill the VM's lease holder
+            except Exception as exc:  # noqa: BLE001 - never let one request kill the VM's lease holder
                 reply = protocol.reply_error(DriverError(ErrorCode.INTERNAL_ERROR, f"supervisor: {exc!r}"))
             try:
                 conn.sendall(reply)
@@ -355,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         notify.send(protocol.reply_error(err))
         print(f"vmgui-supervisor: {err}", file=sys.stderr)
         return 1
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the starter must hear why, whatever it was
         if sup is not None:
             sup.cleanup()
         notify.send(protocol.reply_error(DriverError(ErrorCode.INTERNAL_ERROR, f"supervisor start: {exc!r}")))

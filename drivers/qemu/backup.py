@@ -41,7 +41,7 @@ POLL = 0.25
 X_PERF = {"use-copy-range": True}
 
 
-def begin(domain: "QemuDomain", backup_xml: str, flags: int = 0) -> int:
+def begin(domain: QemuDomain, backup_xml: str, flags: int = 0) -> int:
     check_flags(flags, int(JobFlags.ASYNC), "backup_begin")
     host: QemuHost = domain._host
     with host.lock:
@@ -61,7 +61,7 @@ def begin(domain: "QemuDomain", backup_xml: str, flags: int = 0) -> int:
     # after it, and a backup that cannot start fails here (the job ends failed too)
     try:
         job_ids, added, total = start(host, dom, vm, spec, nodes, targets, job)
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: BLE001 - the job ends failed whatever stopped the start
         error = translate(exc, "backup")
         host.jobs.end(job, error)
         raise error from None

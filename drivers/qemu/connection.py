@@ -11,8 +11,16 @@ from ..diskimage import check_create_args, check_guest_files, check_path_list, j
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import (
-    CreateFlags, DefinedDetail, DiskCreateFlags, DomainState, EventType, Feature, JobFlags, JobOperation,
-    SaveFlags, StartedDetail,
+    CreateFlags,
+    DefinedDetail,
+    DiskCreateFlags,
+    DomainState,
+    EventType,
+    Feature,
+    JobFlags,
+    JobOperation,
+    SaveFlags,
+    StartedDetail,
 )
 from ..jobs import Job
 from ..lifecycle import paused_after_restore

@@ -317,7 +317,7 @@ def read_screendump(path: Path) -> Screenshot:
 _shots = itertools.count(1)
 
 
-def open_console(host: "QemuHost", dom: "QDom") -> QemuConsole:
+def open_console(host: QemuHost, dom: QDom) -> QemuConsole:
     """A console on serial port 0 of a running domain (connecting the VM's hub if needed).
 
     The connect happens without the host lock; when two callers race, the
@@ -353,7 +353,7 @@ def _join(hub: SerialHub | None) -> QemuConsole | None:
     return QemuConsole(hub, pos) if hub is not None and pos is not None else None
 
 
-def _no_console_reason(name: str, definition: "DomainXML") -> str:
+def _no_console_reason(name: str, definition: DomainXML) -> str:
     chars = definition.char_devices()
     if not chars:
         return f"domain '{name}' has no serial port; add <serial type='pty'/> to its XML"
@@ -368,7 +368,7 @@ def _no_console_reason(name: str, definition: "DomainXML") -> str:
             "use <serial type='pty'/> or type='file'")
 
 
-def screenshot(host: "QemuHost", dom: "QDom") -> Screenshot:
+def screenshot(host: QemuHost, dom: QDom) -> Screenshot:
     """The display of a running domain as a PPM (QMP screendump into the runtime directory)."""
     with host.lock:
         vm = dom.live

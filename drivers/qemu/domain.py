@@ -15,21 +15,38 @@ from ..base import Screenshot, Snapshot
 from ..diskimage import check_new_file
 from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
 from ..flags import (
-    CreateFlags, DomainState, DomainXMLFlags, EventType, JobFlags, JobOperation, PausedReason,
-    ResumedDetail, RunningReason, SaveFlags, ShutoffReason, StartedDetail, StoppedDetail, SuspendedDetail,
-    UndefineFlags, UndefinedDetail,
+    CreateFlags,
+    DomainState,
+    DomainXMLFlags,
+    EventType,
+    JobFlags,
+    JobOperation,
+    PausedReason,
+    ResumedDetail,
+    RunningReason,
+    SaveFlags,
+    ShutoffReason,
+    StartedDetail,
+    StoppedDetail,
+    SuspendedDetail,
+    UndefinedDetail,
+    UndefineFlags,
 )
 from ..jobs import Job
 from ..lifecycle import (
-    check_autostart_allowed, check_can_pause, check_can_resume, check_undefine, not_running,
+    check_autostart_allowed,
+    check_can_pause,
+    check_can_resume,
+    check_undefine,
+    not_running,
 )
 from ..records import DomainRecord
 from ..stateful import StatefulDomain
 from . import backup as backup_mod
 from . import console as console_mod
 from . import migration, salvage, saveops, snapshots, streams
-from .host import LiveVM, QDom, QemuHost
 from .guard import guarded
+from .host import LiveVM, QDom, QemuHost
 from .layout import unlink
 
 if TYPE_CHECKING:
@@ -59,7 +76,7 @@ def transition(host: QemuHost, dom: QDom, action: str) -> Iterator[None]:
 
 @guarded
 class QemuDomain(StatefulDomain):
-    _conn: "QemuConnection"
+    _conn: QemuConnection
 
     @property
     def _host(self) -> QemuHost:
@@ -345,7 +362,7 @@ class QemuDomain(StatefulDomain):
                                   bool(flags & JobFlags.ASYNC))
 
     # -- snapshots ---------------------------------------------------------------
-    def snapshot_create(self, xml_or_name: str, flags: int = 0) -> "snapshots.QemuSnapshot | int":
+    def snapshot_create(self, xml_or_name: str, flags: int = 0) -> snapshots.QemuSnapshot | int:
         return snapshots.create(self, xml_or_name, flags)
 
     def list_all_snapshots(self) -> list[Snapshot]:

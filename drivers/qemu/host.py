@@ -28,8 +28,17 @@ from ..diskimage import check_guest_files, guest_file_paths
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode
 from ..flags import (
-    DomainState, EventType, JobOperation, PausedReason, ResumedDetail, RunningReason, ShutdownDetail,
-    ShutoffReason, StartedDetail, StoppedDetail, SuspendedDetail,
+    DomainState,
+    EventType,
+    JobOperation,
+    PausedReason,
+    ResumedDetail,
+    RunningReason,
+    ShutdownDetail,
+    ShutoffReason,
+    StartedDetail,
+    StoppedDetail,
+    SuspendedDetail,
 )
 from ..fsutil import read_json
 from ..records import DomainRecord, filter_bits
@@ -37,8 +46,8 @@ from ..snapxml import SnapshotDef
 from ..stateful import StatefulHost
 from . import cmdline, leases, salvage, snapjournal
 from .cmdline import BlockNode
-from .layout import RootLayout, base_runtime_dir, unlink, write_file, write_json
 from .console import SerialHub
+from .layout import RootLayout, base_runtime_dir, unlink, write_file, write_json
 from .monitor import LoopThread, Monitor
 
 log = logging.getLogger(__name__)
@@ -257,7 +266,7 @@ class QemuHost(StatefulHost[QDom]):
                 return
             try:
                 fn()
-            except Exception:  # noqa: BLE001 - one bad event must not stop the others
+            except Exception:
                 log.exception("handling a QEMU event failed")
 
     def flush_dispatch(self, timeout: float = 10.0) -> None:

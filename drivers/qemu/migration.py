@@ -19,8 +19,19 @@ from ..base import Domain
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode
 from ..flags import (
-    DefinedDetail, DomainState, EventType, JobOperation, MigrateFlags, PausedReason, ResumedDetail, RunningReason,
-    ShutoffReason, StartedDetail, StoppedDetail, SuspendedDetail, UndefinedDetail,
+    DefinedDetail,
+    DomainState,
+    EventType,
+    JobOperation,
+    MigrateFlags,
+    PausedReason,
+    ResumedDetail,
+    RunningReason,
+    ShutoffReason,
+    StartedDetail,
+    StoppedDetail,
+    SuspendedDetail,
+    UndefinedDetail,
 )
 from ..jobs import Job
 from ..lifecycle import not_running
@@ -41,7 +52,7 @@ def live_copy_problem(vm: LiveVM) -> str | None:
     return engine_problem(*vm.engine)
 
 
-def begin(conn: "QemuConnection", dom: Domain, flags: int, params: dict[str, Any]) -> str:
+def begin(conn: QemuConnection, dom: Domain, flags: int, params: dict[str, Any]) -> str:
     with conn.host.lock:
         qd = conn.host.get(dom.uuid, dom.name)
         if flags & MigrateFlags.OFFLINE:  # only the definition moves
@@ -53,7 +64,7 @@ def begin(conn: "QemuConnection", dom: Domain, flags: int, params: dict[str, Any
         return params.get("destination_xml") or conn.host.portable_xml(qd.live.definition)
 
 
-def prepare(conn: "QemuConnection", definition: DomainXML, flags: int, params: dict[str, Any]) -> dict[str, Any]:
+def prepare(conn: QemuConnection, definition: DomainXML, flags: int, params: dict[str, Any]) -> dict[str, Any]:
     host = conn.host
     if flags & MigrateFlags.OFFLINE:
         with host.lock:
@@ -120,7 +131,7 @@ def _host_part(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
-def perform(conn: "QemuConnection", dom: Domain, cookie: dict[str, Any], flags: int, params: dict[str, Any],
+def perform(conn: QemuConnection, dom: Domain, cookie: dict[str, Any], flags: int, params: dict[str, Any],
             job: Job) -> None:
     if cookie.get("offline"):
         return
@@ -151,7 +162,7 @@ def perform(conn: "QemuConnection", dom: Domain, cookie: dict[str, Any], flags: 
     cookie["leases"] = vm.sup.release()
 
 
-def finish(conn: "QemuConnection", cookie: dict[str, Any], flags: int, cancelled: bool) -> Domain | None:
+def finish(conn: QemuConnection, cookie: dict[str, Any], flags: int, cancelled: bool) -> Domain | None:
     from .domain import QemuDomain
     host = conn.host
     if cookie.get("offline"):
@@ -200,7 +211,7 @@ def finish(conn: "QemuConnection", cookie: dict[str, Any], flags: int, cancelled
     return QemuDomain(conn, dom.name, dom.uuid)
 
 
-def confirm(conn: "QemuConnection", dom: Domain, flags: int, cancelled: bool) -> None:
+def confirm(conn: QemuConnection, dom: Domain, flags: int, cancelled: bool) -> None:
     host = conn.host
     with host.lock:
         qd = host.by_uuid.get(dom.uuid)
@@ -234,7 +245,7 @@ def confirm(conn: "QemuConnection", dom: Domain, flags: int, cancelled: bool) ->
         _undefine_source(conn, qd)
 
 
-def _undefine_source(conn: "QemuConnection", qd: QDom) -> None:
+def _undefine_source(conn: QemuConnection, qd: QDom) -> None:
     """UNDEFINE_SOURCE: the source forgets the domain (snapshot metadata and managed save too)."""
     host = conn.host
     with host.lock:

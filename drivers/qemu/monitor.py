@@ -190,7 +190,7 @@ class Monitor:
                 pass
         try:
             self._loop.call(_close(), timeout=5)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.debug("closing the QMP session of %s failed", self.name, exc_info=True)
 
     # -- commands -----------------------------------------------------------------

@@ -29,8 +29,8 @@ import time
 from typing import Any
 
 from ..errors import DriverError, ErrorCode
-from ..jobs import operation_text
 from ..flags import JobOperation, ResumedDetail, RunningReason, ShutoffReason, StoppedDetail
+from ..jobs import operation_text
 from . import backup, leases, partfiles, saveimg
 from .host import LiveVM, QDom, QemuHost
 from .layout import unlink

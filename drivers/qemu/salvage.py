@@ -33,8 +33,8 @@ from lxml import etree
 from .. import xmlutil
 from ..domxml import DomainXML, validate_name, validate_uuid
 from ..errors import DriverError, ErrorCode
-from ..fsutil import read_json
 from ..flags import DomainState, NostateReason, RunningReason
+from ..fsutil import read_json
 from . import leases
 from .layout import unlink
 
@@ -53,7 +53,7 @@ class Unreadable(Exception):
     """A state file that holds no usable JSON object."""
 
 
-def check_usable(dom: "QDom", action: str, definition_fix: bool = False) -> None:
+def check_usable(dom: QDom, action: str, definition_fix: bool = False) -> None:
     """OPERATION_INVALID when ``dom`` is broken; ``definition_fix``: the action replaces or removes
     the definition, which a broken definition allows (a process without a readable state does not)."""
     if dom.run_problem:
@@ -82,7 +82,7 @@ def definition_problem(path: Path, data: bytes | None, exc: Exception) -> str:
     return f"domain.xml is not a valid definition ({path}): {detail}."
 
 
-def broken_definition(host: "QemuHost", ddir: Path, exc: Exception) -> None:
+def broken_definition(host: QemuHost, ddir: Path, exc: Exception) -> None:
     """List the domain of ``ddir`` whose domain.xml did not parse, as broken (called by ``load``)."""
     from .host import QDom
     try:
@@ -114,7 +114,7 @@ def broken_definition(host: "QemuHost", ddir: Path, exc: Exception) -> None:
     log.warning("'%s' is listed as broken: %s", name, dom.config_problem)
 
 
-def _usable_name(host: "QemuHost", uuid: str, *candidates: Any) -> str:
+def _usable_name(host: QemuHost, uuid: str, *candidates: Any) -> str:
     """The first readable name no other domain has, else the uuid."""
     for name in candidates:
         try:
@@ -142,7 +142,7 @@ def skeleton(name: str, uuid: str) -> DomainXML:
     return definition
 
 
-def take_name(host: "QemuHost", dom: "QDom", name: str) -> None:
+def take_name(host: QemuHost, dom: QDom, name: str) -> None:
     """A definition that replaces a broken one may carry the real name back (if no other domain has it)."""
     if dom.config_problem and dom.live is None and dom.name != name and name not in host.by_name:
         host.rename(dom, name)
@@ -166,7 +166,7 @@ def read_state(path: Path) -> dict[str, Any]:
     return data
 
 
-def unreadable_state(host: "QemuHost", path: Path, exc: Exception) -> None:
+def unreadable_state(host: QemuHost, path: Path, exc: Exception) -> None:
     """A state file that could not be used: list its still-running QEMU as broken, or forget a dead one."""
     from .host import LiveVM, QDom
     try:
@@ -206,7 +206,7 @@ def unreadable_state(host: "QemuHost", path: Path, exc: Exception) -> None:
     threading.Thread(target=_watch, args=(host, dom, vm), name=f"qemu-watch-{uuid[:8]}", daemon=True).start()
 
 
-def _watch(host: "QemuHost", dom: "QDom", vm: Any) -> None:
+def _watch(host: QemuHost, dom: QDom, vm: Any) -> None:
     """Without QMP nothing reports the process's end: notice it through its supervisor."""
     while not host.closed and not vm.finished:
         try:

@@ -6,8 +6,14 @@ import os
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode
 from ..flags import (
-    DomainState, PausedReason, ResumedDetail, RunningReason, ShutoffReason, StartedDetail,
-    StoppedDetail, SuspendedDetail,
+    DomainState,
+    PausedReason,
+    ResumedDetail,
+    RunningReason,
+    ShutoffReason,
+    StartedDetail,
+    StoppedDetail,
+    SuspendedDetail,
 )
 from ..jobs import Job
 from ..lifecycle import not_running, paused_after_restore

@@ -51,18 +51,18 @@ BUSY_QMP_WAIT_S = 90.0
 _settle_ids = itertools.count(1)
 
 
-def monitor_wait(host: "QemuHost", uuid: str, usual: float) -> float:
+def monitor_wait(host: QemuHost, uuid: str, usual: float) -> float:
     """The QMP connect timeout for re-attaching to ``uuid``'s VM: longer while a snapshot may be saving."""
     sdir = host.layout.snapshot_dir(uuid)
     return BUSY_QMP_WAIT_S if sdir.is_dir() and any(sdir.glob(f"*{SUFFIX}")) else usual
 
 
-def marker(host: "QemuHost", dom: "QDom", name: str) -> Path:
+def marker(host: QemuHost, dom: QDom, name: str) -> Path:
     return host.layout.snapshot_dir(dom.uuid) / f"{name}{SUFFIX}"
 
 
 @contextlib.contextmanager
-def noted(host: "QemuHost", dom: "QDom", op: str, snap: SnapshotDef) -> Iterator[None]:
+def noted(host: QemuHost, dom: QDom, op: str, snap: SnapshotDef) -> Iterator[None]:
     """Hold a marker of ``op`` ("create" or "delete") on ``snap`` while the block runs.
 
     The block ends with the metadata written (or with an error this process saw
@@ -76,7 +76,7 @@ def noted(host: "QemuHost", dom: "QDom", op: str, snap: SnapshotDef) -> Iterator
         unlink(path)
 
 
-def settle_all(host: "QemuHost") -> None:
+def settle_all(host: QemuHost) -> None:
     """Settle the markers of every domain that can be read (at load, after re-attaching)."""
     with host.lock:
         doms = [d for d in host.by_uuid.values() if not d.broken]
@@ -91,7 +91,7 @@ def settle_all(host: "QemuHost") -> None:
             log.warning("'%s': an interrupted snapshot operation was settled: %s", dom.name, outcome)
 
 
-def settle(host: "QemuHost", dom: "QDom", path: Path) -> str:
+def settle(host: QemuHost, dom: QDom, path: Path) -> str:
     """Make the disks and metadata agree on one marker's snapshot; returns what was done."""
     from . import snapshots
     name = path.name[:-len(SUFFIX)]
@@ -132,7 +132,7 @@ def settle(host: "QemuHost", dom: "QDom", path: Path) -> str:
     return f"snapshot '{name}' never reached a disk; its name is free"
 
 
-def _remove(vm: "LiveVM | None", paths: list[str], name: str, what: str) -> None:
+def _remove(vm: LiveVM | None, paths: list[str], name: str, what: str) -> None:
     """Delete the snapshot from ``paths``: through QMP while QEMU has them open, else with qemu-img."""
     from .snapshots import run_qemu_job
     if vm is None:

@@ -16,8 +16,16 @@ from ..base import Snapshot
 from ..domxml import Disk, DomainXML
 from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import (
-    DomainState, EventType, JobFlags, JobOperation, PausedReason, ShutoffReason, SnapshotCreateFlags,
-    SnapshotEventDetail, StartedDetail, StoppedDetail,
+    DomainState,
+    EventType,
+    JobFlags,
+    JobOperation,
+    PausedReason,
+    ShutoffReason,
+    SnapshotCreateFlags,
+    SnapshotEventDetail,
+    StartedDetail,
+    StoppedDetail,
 )
 from ..jobs import Job
 from ..lifecycle import find_snapshot
@@ -103,7 +111,7 @@ def _nodes(vm: LiveVM) -> list[str]:
     return [d.node for d in vm.disks if not d.readonly and d.format == "qcow2"]
 
 
-def create(domain: "QemuDomain", xml_or_name: str, flags: int = 0) -> "QemuSnapshot | int":
+def create(domain: QemuDomain, xml_or_name: str, flags: int = 0) -> QemuSnapshot | int:
     flags = check_flags(flags, int(SnapshotCreateFlags.HALT | SnapshotCreateFlags.LIVE | JobFlags.ASYNC),
                         "snapshot_create")
     request = snapshot_request(xml_or_name)
@@ -162,7 +170,7 @@ T = TypeVar("T")
 
 @guarded
 class QemuSnapshot(Snapshot):
-    _domain: "QemuDomain"
+    _domain: QemuDomain
 
     def _lookup(self) -> tuple[QDom, SnapshotDef]:
         dom = self._domain._dom()

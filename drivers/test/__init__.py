@@ -14,9 +14,9 @@ import urllib.parse
 
 from ..errors import DriverError, ErrorCode, invalid_arg
 from ..flags import DomainState, PausedReason, RunningReason, ShutoffReason
+from . import storage
 from .connection import MIGRATION_FEATURES, TestConnection
 from .defaults import DEFAULT_NODE_XML
-from . import storage
 from .nodexml import NodeDomain, parse_node, read_node_file
 from .world import SimDomain, TestHost, default_host
 

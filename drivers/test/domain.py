@@ -16,20 +16,41 @@ from ..base import Screenshot, Snapshot
 from ..diskimage import already_exists, check_guest_files, check_new_file
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
-from ..fsutil import write_atomically
-from ..lifecycle import (
-    check_autostart_allowed, check_can_pause, check_can_resume, check_undefine, find_snapshot,
-    not_running, paused_after_restore,
-)
 from ..flags import (
-    CreateFlags, DomainState, DomainXMLFlags, EventType, JobFlags, JobOperation, PausedReason,
-    ResumedDetail, RunningReason, SaveFlags, ShutdownDetail, ShutoffReason, SnapshotCreateFlags,
-    SnapshotEventDetail, StartedDetail, StoppedDetail, SuspendedDetail, UndefineFlags, UndefinedDetail,
+    CreateFlags,
+    DomainState,
+    DomainXMLFlags,
+    EventType,
+    JobFlags,
+    JobOperation,
+    PausedReason,
+    ResumedDetail,
+    RunningReason,
+    SaveFlags,
+    ShutdownDetail,
+    ShutoffReason,
+    SnapshotCreateFlags,
+    SnapshotEventDetail,
+    StartedDetail,
+    StoppedDetail,
+    SuspendedDetail,
+    UndefinedDetail,
+    UndefineFlags,
 )
+from ..fsutil import write_atomically
 from ..jobs import Job, operation_text
+from ..lifecycle import (
+    check_autostart_allowed,
+    check_can_pause,
+    check_can_resume,
+    check_undefine,
+    find_snapshot,
+    not_running,
+    paused_after_restore,
+)
 from ..records import DomainRecord
-from ..stateful import StatefulDomain
 from ..snapxml import BackupDef, SnapshotDef, snapshot_request
+from ..stateful import StatefulDomain
 from . import jobsim
 from .console import TestConsole, render_screen
 from .world import SimDomain
@@ -44,7 +65,7 @@ DISK_BYTES = 1024 ** 3
 
 class TestDomain(StatefulDomain):
     __test__ = False
-    _conn: "TestConnection"
+    _conn: TestConnection
 
     def _sim(self) -> SimDomain:
         self._conn._check_open()
@@ -262,7 +283,7 @@ class TestDomain(StatefulDomain):
         return self._conn.run_job(job, worker, bool(flags & JobFlags.ASYNC))
 
     # -- snapshots ---------------------------------------------------------
-    def snapshot_create(self, xml_or_name: str, flags: int = 0) -> "TestSnapshot | int":
+    def snapshot_create(self, xml_or_name: str, flags: int = 0) -> TestSnapshot | int:
         flags = check_flags(flags, int(SnapshotCreateFlags.HALT | SnapshotCreateFlags.LIVE | JobFlags.ASYNC),
                             "snapshot_create")
         request = snapshot_request(xml_or_name)

@@ -46,27 +46,27 @@ def check_arrival(host: TestHost, definition: DomainXML, uri: str) -> None:
         raise DriverError(ErrorCode.OPERATION_FAILED, f"{uri} already has another domain named '{definition.name}'")
 
 
-def begin(conn: "TestConnection", dom: Domain, params: dict[str, Any]) -> str:
+def begin(conn: TestConnection, dom: Domain, params: dict[str, Any]) -> str:
     """V3 begin: the persistent definition (not the live one), or the caller's destination XML."""
     with conn.host.lock:
         sim = definition_to_move(conn.host, dom)
         return params.get("destination_xml") or sim.config.to_string()
 
 
-def prepare(conn: "TestConnection", definition: DomainXML) -> dict[str, Any]:
+def prepare(conn: TestConnection, definition: DomainXML) -> dict[str, Any]:
     """Destination: check only; nothing is created until finish."""
     with conn.host.lock:
         check_arrival(conn.host, definition, conn.uri)
     return {"uuid": definition.uuid, "name": definition.name, "offline": True, "xml": definition.to_string()}
 
 
-def perform(conn: "TestConnection", dom: Domain) -> None:
+def perform(conn: TestConnection, dom: Domain) -> None:
     """Source: nothing to copy; V2 has no begin phase, so the source is checked here too."""
     with conn.host.lock:
         definition_to_move(conn.host, dom)
 
 
-def finish(conn: "TestConnection", cookie: dict[str, Any], cancelled: bool) -> Domain | None:
+def finish(conn: TestConnection, cookie: dict[str, Any], cancelled: bool) -> Domain | None:
     """Destination: define the domain (shut off, persistent); a cancel has nothing to undo."""
     if cancelled:
         return None
@@ -75,7 +75,7 @@ def finish(conn: "TestConnection", cookie: dict[str, Any], cancelled: bool) -> D
         return conn.define_xml(cookie["xml"])
 
 
-def confirm(conn: "TestConnection", dom: Domain, flags: int, cancelled: bool) -> None:
+def confirm(conn: TestConnection, dom: Domain, flags: int, cancelled: bool) -> None:
     """Source: the domain stays as it was, unless UNDEFINE_SOURCE and it is shut off."""
     if cancelled or not flags & MigrateFlags.UNDEFINE_SOURCE:
         return

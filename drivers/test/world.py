@@ -19,8 +19,8 @@ from ..diskimage import guest_file_paths
 from ..domxml import DomainXML
 from ..flags import DomainState
 from ..records import DomainRecord, filter_bits
-from ..stateful import StatefulHost
 from ..snapxml import SnapshotDef
+from ..stateful import StatefulHost
 from .console import SerialPort
 
 ACTIVE_STATES = frozenset({DomainState.RUNNING, DomainState.PAUSED, DomainState.BLOCKED,

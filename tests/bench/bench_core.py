@@ -19,9 +19,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import drivers  # noqa: E402
-from drivers import ListFlags  # noqa: E402
-from nodegen import node_xml  # noqa: E402
+from nodegen import node_xml
+
+import drivers
+from drivers import ListFlags
 
 
 def measure(fn, rounds: int = 40) -> tuple[float, float]:

@@ -21,12 +21,13 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "vmgui"))
 
-import drivers  # noqa: E402
-from drivers.locking import LeaseHolder, LeaseMode, Lockspace, Resource  # noqa: E402
 import vmgui_nodes  # noqa: E402
 
+import drivers  # noqa: E402
+from drivers.locking import LeaseHolder, LeaseMode, Lockspace, Resource  # noqa: E402
 
-def median_ms(fn, rounds: int) -> tuple[float, float]:  # noqa: ANN001
+
+def median_ms(fn, rounds: int) -> tuple[float, float]:
     times = []
     for _ in range(rounds):
         t0 = time.perf_counter()

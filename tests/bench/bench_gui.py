@@ -50,9 +50,10 @@ def child(count: int) -> dict:
     import vmgui_nodes
     uri = vmgui_nodes.write_node(str(tmp / "node.xml"), count) + "?rate=32"
 
-    import drivers
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
+
+    import drivers
 
     release = threading.Event()
     real_open = drivers.open
@@ -60,7 +61,7 @@ def child(count: int) -> dict:
     class Hung(drivers.Connection):
         FEATURES = frozenset()
 
-        def register_event_callback(self, fn) -> int:  # noqa: ANN001
+        def register_event_callback(self, fn) -> int:
             return 1
 
         def get_all_domain_stats(self, flags: int = 0) -> list:
@@ -92,7 +93,7 @@ def child(count: int) -> dict:
     gc.callbacks.append(gc_watch)
     t0 = time.perf_counter()
 
-    def find_window():  # noqa: ANN202
+    def find_window():
         return next((w for w in app.topLevelWidgets() if w.objectName() == "mainWindow"), None)
 
     def wait_window() -> None:
@@ -103,7 +104,7 @@ def child(count: int) -> dict:
             return
         window.session.domains.layoutChanged.connect(lambda: populated(window))
 
-    def populated(window) -> None:  # noqa: ANN001
+    def populated(window) -> None:
         if "populate_s" in result or window.table.model().rowCount() != count:
             return
         window.table.viewport().repaint()  # the first paint of the rows
@@ -112,7 +113,7 @@ def child(count: int) -> dict:
         result["rss_populated_mb"], _ = rss_mb()
         QTimer.singleShot(SETTLE_MS, lambda: toggles(window))
 
-    def toggles(window) -> None:  # noqa: ANN001
+    def toggles(window) -> None:
         times = []
         names = ["filter_running", "filter_paused", "filter_shutoff", "filter_autostart", "filter_has_snapshot",
                  "filter_transient"]
@@ -131,7 +132,7 @@ def child(count: int) -> dict:
         result["toggle_max_ms"] = times[-1]
         start_jobs(window)
 
-    def start_jobs(window) -> None:  # noqa: ANN001
+    def start_jobs(window) -> None:
         session = window.session
         running = [session.domains.row_at(i) for i in range(session.domains.rowCount())
                    if session.domains.row_at(i).rec.state == drivers.DomainState.RUNNING
@@ -147,7 +148,7 @@ def child(count: int) -> dict:
         assert all(Selected(r.uri, r.rec) for r in running)
         QTimer.singleShot(500, lambda: measure_stall(window))
 
-    def measure_stall(window) -> None:  # noqa: ANN001
+    def measure_stall(window) -> None:
         state = {"last": time.perf_counter(), "worst": 0.0, "ticks": 0}
         timer = QTimer(window)
         timer.setInterval(10)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from drivers.locking import LeaseHolder, LeaseMode, LockManager, Lockspace, Resource, ofd  # noqa: E402
+from drivers.locking import LeaseHolder, LeaseMode, LockManager, Lockspace, Resource, ofd
 
 
 def figures(name: str, acquire: list[float], release: list[float]) -> None:

@@ -35,13 +35,13 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
+import linuxguest  # noqa: E402
+from linuxguest.serial import GuestSerial  # noqa: E402
 from qemu.qmp.legacy import QEMUMonitorProtocol  # noqa: E402
 from qemu.qmp.protocol import ConnectError  # noqa: E402
 
-import linuxguest  # noqa: E402
 from drivers.domxml import DomainXML  # noqa: E402
 from drivers.qemu import cmdline  # noqa: E402
-from linuxguest.serial import GuestSerial  # noqa: E402
 
 UUID = "6f1c9a1e-3c1b-4f3e-9a57-0d5c2b0e7a11"
 

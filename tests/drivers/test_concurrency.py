@@ -4,10 +4,11 @@ from __future__ import annotations
 import random
 import threading
 
+from nodegen import node_xml
+
 import drivers
 from drivers import ListFlags
 from drivers.domxml import DomainXML
-from nodegen import node_xml
 
 
 def test_no_domain_is_skipped_or_listed_twice_while_others_change(tmp_path):

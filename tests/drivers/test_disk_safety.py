@@ -6,13 +6,13 @@ import stat
 from pathlib import Path
 
 import pytest
+from jobwait import domain_job_end
+from refusals import refused
 
 import drivers
 from drivers import DomainState, ErrorCode, Feature, JobFlags, JobState
 from drivers.domxml import Disk, DomainXML
 from drivers.locking import LeaseHolder, LeaseMode, Lockspace, Resource
-from jobwait import domain_job_end
-from refusals import refused
 
 
 def _with_disk(conn: drivers.Connection, name: str, *paths: str) -> drivers.Domain:
@@ -29,7 +29,7 @@ def _image(tmp_path: Path, name: str, data: bytes = b"QFI\xfb guest data") -> st
 
 
 @pytest.fixture
-def other_host(tmp_path: Path):  # noqa: ANN201
+def other_host(tmp_path: Path):
     """A second simulated host (its own node file): another 'root' of this process."""
     node = tmp_path / "other.xml"
     node.write_text("<node/>")

@@ -4,13 +4,12 @@ from __future__ import annotations
 import time
 
 import pytest
+from jobwait import connection_job_end
+from nodegen import node_xml
 
 import drivers
 from drivers import DomainState, ErrorCode, EventType, Feature, JobFlags, JobOperation, JobState, MigrateFlags
 from drivers.migration import choose_protocol
-
-from jobwait import connection_job_end
-from nodegen import node_xml
 
 
 @pytest.fixture

@@ -5,12 +5,22 @@ import os
 import time
 
 import pytest
-
-import drivers
-from drivers import DiskCreateFlags, DomainState, ErrorCode, EventType, Feature, JobFlags, JobOperation, JobState, JobUnit
-from drivers.flags import DefinedDetail, UndefinedDetail
 from jobwait import connection_job_end as wait_job
 from refusals import refused
+
+import drivers
+from drivers import (
+    DiskCreateFlags,
+    DomainState,
+    ErrorCode,
+    EventType,
+    Feature,
+    JobFlags,
+    JobOperation,
+    JobState,
+    JobUnit,
+)
+from drivers.flags import DefinedDetail, UndefinedDetail
 
 MIB = 1024 * 1024
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from jobwait import connection_job_end as finished
+from nodegen import TEST_NS
 
 import drivers
 from drivers import DomainState, ErrorCode, EventType, JobFlags, JobOperation, JobState, JobUnit
 from drivers.flags import JobEventDetail, RunningReason
-
-from nodegen import TEST_NS
-from jobwait import connection_job_end as finished
 
 ASYNC = JobFlags.ASYNC
 GIB = 1024 ** 3

@@ -24,11 +24,11 @@ sys.path.insert(0, str(HERE / "guest"))
 sys.path.insert(0, str(HERE))
 import build_guest as guest_build  # noqa: E402
 import linuxguest  # noqa: E402
+from e2e_helpers import QEMU, QEMU_IMG, processes_under  # noqa: E402
 from linuxguest.serial import GuestSerial  # noqa: E402
-from e2e_helpers import QEMU, QEMU_IMG, processes_under  # noqa: E402,F401
 
 
-def pytest_collection_modifyitems(config, items):  # noqa: ANN001
+def pytest_collection_modifyitems(config, items):
     if QEMU and QEMU_IMG:
         return
     skip = pytest.mark.skip(reason="qemu-system-x86_64 / qemu-img are not installed "
@@ -72,7 +72,7 @@ class Env:
     def uri(self, name: str = "root") -> str:
         return f"qemu:///embed?root={self.root(name)}"
 
-    def open(self, name: str = "root"):  # noqa: ANN201
+    def open(self, name: str = "root"):
         import drivers
         conn = drivers.open(self.uri(name))
         self.conns.append(conn)
@@ -103,7 +103,7 @@ class Env:
                 f"{extra_devices}</devices></domain>")
 
     def linux_xml(self, name: str, *work: str, memory_mib: int = 256, ram_mib: int = 24,
-                  disks: list[dict] | None = None, **kw) -> str:  # noqa: ANN003
+                  disks: list[dict] | None = None, **kw) -> str:
         """A domain booting the Linux test guest running ``work`` ("ram", "disk")."""
         assert self._linux is not None, "the test needs the linux_guest fixture"
         g = self._linux
@@ -161,14 +161,14 @@ def private_env(kernel: str, linux: linuxguest.LinuxGuest | None, mp: pytest.Mon
 
 
 @pytest.fixture
-def env(guest_kernel: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest):  # noqa: ANN201
+def env(guest_kernel: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest):
     linux = request.getfixturevalue("linux_guest") if "linux_guest" in request.fixturenames else None
     with private_env(guest_kernel, linux, monkeypatch) as e:
         yield e
 
 
 @pytest.fixture(scope="module")
-def module_env(guest_kernel: str, linux_guest: linuxguest.LinuxGuest):  # noqa: ANN201
+def module_env(guest_kernel: str, linux_guest: linuxguest.LinuxGuest):
     """One private world for all tests of a module: a guest booted once serves several tests."""
     with pytest.MonkeyPatch.context() as mp, private_env(guest_kernel, linux_guest, mp) as e:
         yield e

@@ -51,7 +51,7 @@ def wait_heartbeat(path: Path | str, above: int, timeout: float = 20.0) -> int:
     raise AssertionError(f"no heartbeat above {above} in {path} within {timeout} s (last {heartbeat(path)})")
 
 
-def wait_until(cond, timeout: float = 60.0) -> bool:  # noqa: ANN001
+def wait_until(cond, timeout: float = 60.0) -> bool:
     """Poll ``cond()`` until it is true (True) or ``timeout`` s passed (False)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -90,7 +90,7 @@ def backup_xml(target: Path | str, dev: str = "vda", fmt: str = "qcow2") -> str:
             f"<driver type='{fmt}'/></disk></disks></domainbackup>")
 
 
-def throttle_backups(monkeypatch, speed: int) -> None:  # noqa: ANN001
+def throttle_backups(monkeypatch, speed: int) -> None:
     """Backups of this process copy at ``speed`` bytes/s from their first byte.
 
     QEMU's copy starts inside ``backup_begin`` (the backup's point in time), so a
@@ -114,7 +114,7 @@ def part_files(target: Path) -> list[Path]:
 class EventLog:
     """Collects (type name, detail) of every event of a connection."""
 
-    def __init__(self, conn) -> None:  # noqa: ANN001
+    def __init__(self, conn) -> None:
         self.events: list = []
         conn.register_event_callback(lambda c, d, e: self.events.append(e))
 
@@ -122,7 +122,7 @@ class EventLog:
         return [(e.type.name, e.detail) for e in self.events
                 if e.type.name != "JOB" and (name is None or e.domain_name == name)]
 
-    def wait_for(self, kind: str, detail: int | None = None, timeout: float = 10.0):  # noqa: ANN201
+    def wait_for(self, kind: str, detail: int | None = None, timeout: float = 10.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for e in self.events:

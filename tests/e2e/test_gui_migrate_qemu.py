@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import socket
 
-import pytest
-
 import e2e_helpers as h
+import pytest
 from borrowed_fixtures import borrow
+
 from drivers import DomainState, JobOperation, JobState
 from vmgui.models import vnc
 from vmgui.views.migrateflow import MigrateFlow
-
 
 _gui = borrow("vmgui")
 aloop, settings, open_window = _gui.aloop, _gui.settings, _gui.open_window
@@ -64,7 +63,7 @@ def test_the_computed_vnc_address_answers_rfb(env, graphics):
     assert argv[1] == (f"vnc+unix://{address.socket}" if address.socket else f"vnc://127.0.0.1:{address.port}")
 
 
-def _ask(window, qtbot, uri: str, name: str, dest: str):  # noqa: ANN001, ANN202
+def _ask(window, qtbot, uri: str, name: str, dest: str):
     key = (uri, window.session.bridge.connection(uri).lookup_by_name(name).uuid)
     qtbot.waitUntil(lambda: window.session.domains.get(key) is not None)
     dialog = MigrateFlow(window.session, window.commands._show, window).ask([key])

@@ -7,12 +7,12 @@ the first one it could report after the call returned: the point in time is fixe
 """
 from __future__ import annotations
 
-import pytest
-
 import e2e_helpers as h
-from drivers import JobState
+import pytest
 from jobwait import domain_job_end
 from linuxguest.records import read_records
+
+from drivers import JobState
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 

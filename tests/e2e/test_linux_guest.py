@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 import e2e_helpers as h
-from drivers import DomainState
+import pytest
 from linuxguest.records import read_records
+
+from drivers import DomainState
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 

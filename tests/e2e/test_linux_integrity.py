@@ -11,14 +11,14 @@ import os
 import time
 from pathlib import Path
 
-import pytest
-
 import e2e_helpers as h
+import pytest
+from linuxguest.records import read_records
+from linuxguest.serial import GuestSerial
+
 from drivers import Domain, DomainState, JobOperation, MigrateFlags
 from drivers.flags import SnapshotCreateFlags
 from drivers.qemu.saveimg import DATA_OFFSET
-from linuxguest.records import read_records
-from linuxguest.serial import GuestSerial
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 
@@ -37,7 +37,7 @@ def _wait_state(dom: Domain, state: DomainState, timeout: float = 60.0) -> None:
 class Keeper:
     """The module's guest: which root holds it now, and a running domain on demand."""
 
-    def __init__(self, env) -> None:  # noqa: ANN001
+    def __init__(self, env) -> None:
         self.env = env
         self.disk = h.make_qcow2(env.base / "keeper.qcow2", 16)
         self.roots = {name: env.open(name) for name in ("a", "b", "c")}
@@ -45,7 +45,7 @@ class Keeper:
         self.serial: GuestSerial = env.guest(NAME)
 
     @property
-    def conn(self):  # noqa: ANN201
+    def conn(self):
         return self.roots[self.where]
 
     def dom(self) -> Domain:
@@ -83,7 +83,7 @@ class Keeper:
 
 
 @pytest.fixture(scope="module")
-def keeper(module_env) -> Keeper:  # noqa: ANN001
+def keeper(module_env) -> Keeper:
     return Keeper(module_env)
 
 

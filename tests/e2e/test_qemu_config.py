@@ -5,10 +5,10 @@ import os
 import socket
 import time
 
+import e2e_helpers as h
 import pytest
 
 import drivers
-import e2e_helpers as h
 from drivers import DomainState, DriverError, ErrorCode, Feature
 from drivers.qemu import cmdline
 

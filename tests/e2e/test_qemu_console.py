@@ -11,7 +11,7 @@ from drivers import DriverError, ErrorCode, Feature
 pytestmark = pytest.mark.qemu
 
 
-def read_until(console, needle: bytes, timeout: float = 15.0) -> bytes:  # noqa: ANN001
+def read_until(console, needle: bytes, timeout: float = 15.0) -> bytes:
     """Read until ``needle`` came (an echo may have heartbeat lines between its bytes)."""
     out = b""
     deadline = time.monotonic() + timeout

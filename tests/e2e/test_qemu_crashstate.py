@@ -16,9 +16,9 @@ import textwrap
 import time
 from pathlib import Path
 
+import e2e_helpers as h
 import pytest
 
-import e2e_helpers as h
 from drivers import DomainState, ErrorCode, ListFlags
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
@@ -33,7 +33,7 @@ def disk_tags(path: str) -> set[str]:
     return {s["name"] for s in json.loads(out).get("snapshots", [])}
 
 
-def die_during(env, body: str, after: str, delay: float) -> None:  # noqa: ANN001
+def die_during(env, body: str, after: str, delay: float) -> None:
     """Run ``body`` in an app process on the test's root; SIGKILL it ``delay`` s after it prints ``after``."""
     script = f"import time\nimport drivers\nconn = drivers.open({env.uri()!r})\n" + textwrap.dedent(body)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO,
@@ -50,11 +50,11 @@ def die_during(env, body: str, after: str, delay: float) -> None:  # noqa: ANN00
         proc.wait()
 
 
-def ram_numbers(serial, since: int = 0) -> list[int]:  # noqa: ANN001
+def ram_numbers(serial, since: int = 0) -> list[int]:
     return [int(n) for n in _RAM_N.findall(serial.text()[since:])]
 
 
-def reverts_to(dom, name: str, serial) -> None:  # noqa: ANN001
+def reverts_to(dom, name: str, serial) -> None:
     """Revert to the live snapshot ``name``: the guest's counter goes back, and its RAM checks keep passing."""
     serial.wait_ram_ok(2)  # the counter is now past the snapshot's moment
     last, mark = ram_numbers(serial)[-1], len(serial.text())
@@ -100,7 +100,7 @@ def test_a_live_snapshot_whose_app_is_killed_is_listed_as_the_disk_holds_it(env,
     env.open().lookup_by_name("snappy").destroy()
 
 
-def offline_snapshot_dies(env, disks: list[str], done: list[str]) -> None:  # noqa: ANN001
+def offline_snapshot_dies(env, disks: list[str], done: list[str]) -> None:
     """An app that dies while it snapshots a shut-off domain: ``done`` disks hold the snapshot 'half'."""
     die_during(env, f"""
         from drivers.qemu import snapjournal, storage
@@ -173,7 +173,7 @@ def truncate(path: Path, keep: float = 0.5) -> None:
     path.write_bytes(data[:int(len(data) * keep)])
 
 
-def names(conn, flags: int) -> list[str]:  # noqa: ANN001
+def names(conn, flags: int) -> list[str]:
     return [d.name for d in conn.list_all_domains(flags)]
 
 
@@ -321,7 +321,7 @@ def process_gone(pid: int) -> bool:
         return True
 
 
-def left_running(env, name: str, state: str) -> tuple[str, int]:  # noqa: ANN001
+def left_running(env, name: str, state: str) -> tuple[str, int]:
     """The small guest ``name`` left running by an app that closed, its state file then replaced by ``state``.
 
     Returns (uuid, pid of its QEMU).

@@ -6,11 +6,11 @@ import os
 import stat
 import uuid as uuidlib
 
-import pytest
-
 import e2e_helpers as h
-from drivers import DomainState, DriverError, ErrorCode
+import pytest
 from linuxguest.records import read_records
+
+from drivers import DomainState, DriverError, ErrorCode
 
 pytestmark = pytest.mark.qemu
 

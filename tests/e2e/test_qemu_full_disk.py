@@ -7,19 +7,19 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 import e2e_helpers as h
+import pytest
+from jobwait import connection_job_end
+
 from drivers import DomainState, ErrorCode, JobFlags, JobOperation, JobState
 from drivers.qemu import PREALLOCATE
-from jobwait import connection_job_end
 
 pytestmark = pytest.mark.qemu
 
 MIB = 1024 * 1024
 
 
-def _fill(where) -> None:  # noqa: ANN001
+def _fill(where) -> None:
     """Take every free byte of ``where`` (a file the test keeps)."""
     with open(where / "filler", "wb") as fh:
         try:
@@ -29,7 +29,7 @@ def _fill(where) -> None:  # noqa: ANN001
             pass
 
 
-def _last(conn, operation: JobOperation):  # noqa: ANN001, ANN202
+def _last(conn, operation: JobOperation):
     return [j for j in conn.list_all_jobs() if j.operation is operation][-1]
 
 

@@ -14,12 +14,12 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 import e2e_helpers as h
+import pytest
+from linuxguest.records import read_records
+
 from drivers import DomainState, ErrorCode, JobOperation, JobState
 from drivers.flags import ShutoffReason
-from linuxguest.records import read_records
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 
@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 
 
-def _interrupt(env, **spec) -> None:  # noqa: ANN001, ANN003
+def _interrupt(env, **spec) -> None:
     """Run interrupted_child.py with ``spec`` until it stops where asked, then SIGKILL it."""
     spec.setdefault("uri", env.uri())
     proc = subprocess.Popen([sys.executable, str(HERE / "interrupted_child.py"), json.dumps(spec)],
@@ -41,7 +41,7 @@ def _interrupt(env, **spec) -> None:  # noqa: ANN001, ANN003
     assert line == "stopped", f"the job never reached {spec['stop']}: {line} {err[-2000:]}"
 
 
-def _boot(env, linux, name: str, work: str, disk: str, root: str = "root") -> None:  # noqa: ANN001
+def _boot(env, linux, name: str, work: str, disk: str, root: str = "root") -> None:
     """Start the Linux guest on ``root`` and let it run on with no process attached.
 
     ``no_timer_check``: on a loaded machine TCG can be too slow for the kernel's early IO-APIC timer
@@ -60,7 +60,7 @@ def _boot(env, linux, name: str, work: str, disk: str, root: str = "root") -> No
     conn.close()
 
 
-def _leases_held(env, disk: str, holder: str) -> None:  # noqa: ANN001
+def _leases_held(env, disk: str, holder: str) -> None:
     """A VM of another root is refused ``disk`` by the lease check: VM ``holder`` still holds its lease.
 
     (QEMU's own image locks would refuse it too, but only on this machine and only while the image is active.)
@@ -73,7 +73,7 @@ def _leases_held(env, disk: str, holder: str) -> None:  # noqa: ANN001
         other.close()
 
 
-def _outcome(conn, operation: JobOperation, state: JobState, words: str = ""):  # noqa: ANN001, ANN202
+def _outcome(conn, operation: JobOperation, state: JobState, words: str = ""):
     """The finished job that reports how an interrupted job ended; no job is left running."""
     jobs = conn.list_all_jobs()
     assert not [j for j in jobs if j.state is JobState.RUNNING], jobs
@@ -102,7 +102,7 @@ def _open_by_a_process(path: Path) -> bool:
     return False
 
 
-def _wait_until(cond, what: str, timeout: float = 120.0) -> None:  # noqa: ANN001
+def _wait_until(cond, what: str, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while not cond():
         assert time.monotonic() < deadline, f"{what} within {timeout} s"
@@ -228,7 +228,7 @@ def test_an_interrupted_backup_is_taken_over_or_removed_never_left_under_its_nam
     _boot(env, linux_guest, "bk", "disk", disk)
     guest = env.guest("bk")
 
-    def back_up(target: Path, **stop) -> int:  # noqa: ANN003
+    def back_up(target: Path, **stop) -> int:
         synced = guest.last_disk_record()
         _interrupt(env, job="backup", name="bk", backup_xml=h.backup_xml(target), **stop)
         assert not target.exists() and h.part_files(target), "the copy is written under a temporary name"

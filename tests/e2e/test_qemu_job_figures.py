@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 import time
 
-import pytest
-
 import e2e_helpers as h
+import pytest
+from jobwait import connection_job_end, domain_job_end
+
 from drivers import JobFlags, JobInfo, JobOperation, JobState, JobUnit, MigrateFlags
 from drivers.qemu import PREALLOCATE
 from drivers.qemu.saveimg import DATA_OFFSET
-from jobwait import connection_job_end, domain_job_end
 
 pytestmark = pytest.mark.qemu
 
@@ -46,11 +46,11 @@ def _steps_job(info: JobInfo) -> None:
     assert info.rate is None and info.remaining == 0
 
 
-def _last(conn, operation: JobOperation) -> JobInfo:  # noqa: ANN001
+def _last(conn, operation: JobOperation) -> JobInfo:
     return [j for j in conn.list_all_jobs() if j.operation is operation][-1]
 
 
-def _timed(call):  # noqa: ANN001, ANN202
+def _timed(call):
     start = time.monotonic()
     result = call()
     return result, time.monotonic() - start

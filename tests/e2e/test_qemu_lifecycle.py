@@ -8,9 +8,9 @@ import sys
 import textwrap
 import time
 
+import e2e_helpers as h
 import pytest
 
-import e2e_helpers as h
 from drivers import DomainState, ErrorCode, EventType, ListFlags
 from drivers.flags import ShutoffReason, StoppedDetail
 
@@ -236,12 +236,12 @@ _RACER = textwrap.dedent("""
 """)
 
 
-def _qemus(env) -> list[int]:  # noqa: ANN001
+def _qemus(env) -> list[int]:
     """The QEMU processes (not supervisors) of this test's roots."""
     return [pid for pid in h.processes_under(str(env.base)) if "qemu-system" in h.command_line(pid)]
 
 
-def _race(env, racers: int = 3) -> list[str]:  # noqa: ANN001
+def _race(env, racers: int = 3) -> list[str]:
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     at = time.time() + 2.0
     procs = [subprocess.Popen([sys.executable, "-c", _RACER, env.uri(), str(at)], stdout=subprocess.PIPE,

@@ -1,9 +1,9 @@
 """Real QEMU: migration between two roots (two "hosts"), cancel, lease hand-over and conflicts."""
 from __future__ import annotations
 
+import e2e_helpers as h
 import pytest
 
-import e2e_helpers as h
 from drivers import DomainState, DriverError, ErrorCode, JobFlags, JobOperation, JobState, MigrateFlags
 from drivers.flags import ShutoffReason
 
@@ -59,7 +59,7 @@ def test_offline_style_paused_migration(env):
     h.wait_heartbeat(env.serial("pm"), h.heartbeat(env.serial("pm")))
 
 
-def _slow_migration(env, name: str):  # noqa: ANN001, ANN202
+def _slow_migration(env, name: str):
     """A running guest on root a migrating to root b at 4 MiB/s (so it can be interrupted)."""
     src = env.open("a")
     dst = env.open("b")

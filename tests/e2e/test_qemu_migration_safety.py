@@ -11,17 +11,17 @@ from __future__ import annotations
 import time
 
 import pytest
+from qemuversion import binary_version, live_copy_sentence
 
 from drivers import DomainState, JobFlags, JobOperation, JobState, MigrateFlags
 from drivers.qemu.cmdline import qemu_binary
-from qemuversion import binary_version, live_copy_sentence
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 
 HOPS = 20
 
 
-def _ram_guest(env, name: str):  # noqa: ANN001, ANN202
+def _ram_guest(env, name: str):
     """Two roots and the RAM-workload guest running on the first, its checks passing."""
     a, b = env.open("a"), env.open("b")
     dom = a.define_xml(env.linux_xml(name, "ram"))

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 import e2e_helpers as h
+import pytest
+from jobwait import connection_job_end
+
 from drivers import DiskCreateFlags, DomainState, DriverError, ErrorCode, Feature, JobFlags, JobState
 from drivers.flags import DefinedDetail, UndefinedDetail
-from jobwait import connection_job_end
 
 pytestmark = pytest.mark.qemu
 
@@ -44,7 +44,7 @@ def test_a_rename_that_cannot_be_written_leaves_the_old_name_everywhere(env, mon
     uuid = dom.uuid
     save_meta, calls = conn.host.save_meta, []
 
-    def full_disk_once(qdom):  # noqa: ANN001, ANN202
+    def full_disk_once(qdom):
         calls.append(qdom.name)
         if len(calls) == 1:  # the config is written by now; its metadata is not
             raise DriverError(ErrorCode.OPERATION_FAILED, "No space left on device")

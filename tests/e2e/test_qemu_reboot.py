@@ -7,9 +7,9 @@ import re
 import socket
 import time
 
+import e2e_helpers as h
 import pytest
 
-import e2e_helpers as h
 from drivers import DomainState, EventType
 from drivers.flags import ShutdownDetail, ShutoffReason, StoppedDetail
 
@@ -18,18 +18,18 @@ pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 _BOOT = re.compile(rb"VMGUI BOOT (\S+)")
 
 
-def boot_ids(serial) -> list[bytes]:  # noqa: ANN001
+def boot_ids(serial) -> list[bytes]:
     return _BOOT.findall(serial.text())
 
 
-def wait_state(dom, state: DomainState, timeout: float = 30.0) -> None:  # noqa: ANN001
+def wait_state(dom, state: DomainState, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while dom.state()[0] != state and time.monotonic() < deadline:
         time.sleep(0.05)
     assert dom.state()[0] == state, f"{dom.name} is {dom.state()}, not {state.name}"
 
 
-def linux_ready(env, name: str):  # noqa: ANN001, ANN201
+def linux_ready(env, name: str):
     """A started Linux guest once it is up: (connection, its EventLog, domain, serial)."""
     conn = env.open()
     log = h.EventLog(conn)

@@ -4,11 +4,11 @@ from __future__ import annotations
 import subprocess
 import time
 
-import pytest
-
 import e2e_helpers as h
-from drivers import DomainState, ErrorCode, EventType, JobFlags, JobOperation, JobState
+import pytest
 from jobwait import domain_job_end as _finished
+
+from drivers import DomainState, ErrorCode, EventType, JobFlags, JobOperation, JobState
 
 pytestmark = pytest.mark.qemu
 ASYNC = JobFlags.ASYNC

@@ -5,13 +5,13 @@ import os
 import subprocess
 import time
 
-import pytest
-
 import e2e_helpers as h
+import pytest
+from jobwait import domain_job_end as _wait_job
+
 from drivers import DomainState, DriverError, ErrorCode, JobFlags, JobOperation, JobState, SaveFlags
 from drivers.flags import ShutoffReason
 from drivers.qemu import PREALLOCATE
-from jobwait import domain_job_end as _wait_job
 
 pytestmark = pytest.mark.qemu
 

@@ -8,7 +8,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import pytest  # noqa: E402
+import pytest
 
 HERE = Path(__file__).resolve().parent
 # The offscreen platform plugin says these for top-level windows; they are not our bugs.

@@ -6,8 +6,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from desktop_support import (PACKAGING, ROOT, assert_desktop_valid, assert_metainfo_valid,
-                             read_desktop)
+from desktop_support import PACKAGING, ROOT, assert_desktop_valid, assert_metainfo_valid, read_desktop
 from PySide6.QtGui import QImage
 
 from vmgui import desktop

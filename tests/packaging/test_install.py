@@ -7,8 +7,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from desktop_support import (PACKAGING, ROOT, assert_desktop_valid, assert_metainfo_valid,
-                             python_env, read_desktop, run_python, run_tool)
+from desktop_support import (
+    PACKAGING,
+    ROOT,
+    assert_desktop_valid,
+    assert_metainfo_valid,
+    python_env,
+    read_desktop,
+    run_python,
+    run_tool,
+)
 
 from vmgui import desktop
 from vmgui.appid import APP_ID, EXECUTABLE

@@ -16,15 +16,15 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import pytest  # noqa: E402
-import qasync  # noqa: E402
-from PySide6.QtCore import QCoreApplication, QEvent, QSettings  # noqa: E402
+import pytest
+import qasync
+from PySide6.QtCore import QCoreApplication, QEvent, QSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import vmgui_nodes  # noqa: E402
+import vmgui_nodes
 
-from drivers.test import DEFAULT_NODE_XML  # noqa: E402
-from vmgui.models import pathprobe  # noqa: E402
+from drivers.test import DEFAULT_NODE_XML
+from vmgui.models import pathprobe
 
 # The offscreen platform plugin says this for every top-level window; it is not our bug.
 OFFSCREEN_NOISE = "This plugin does not support propagateSizeHints"
@@ -38,7 +38,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
-def aloop(qapp) -> Iterator[asyncio.AbstractEventLoop]:  # noqa: ANN001
+def aloop(qapp) -> Iterator[asyncio.AbstractEventLoop]:
     """A qasync loop marked running, so coroutines advance while qtbot processes Qt events."""
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
@@ -72,7 +72,7 @@ def node_uri(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def make_node(tmp_path: Path):  # noqa: ANN201
+def make_node(tmp_path: Path):
     """make_node(count, name='nodeN.xml', rate=None) -> a private test:/// URI."""
     counter = iter(range(1000))
 
@@ -88,13 +88,13 @@ def make_node(tmp_path: Path):  # noqa: ANN201
 
 
 @pytest.fixture
-def open_window(qtbot, aloop, settings):  # noqa: ANN001, ANN201
+def open_window(qtbot, aloop, settings):
     """open_window(*uris) -> a shown MainWindow whose connections are all connected."""
     from vmgui.app import start
     from vmgui.models.connections import ConnState
     windows = []
 
-    def make(*uris: str, wait: bool = True):  # noqa: ANN202
+    def make(*uris: str, wait: bool = True):
         window = start(list(uris), settings)
         qtbot.addWidget(window)
         window.show()
@@ -115,7 +115,7 @@ def open_window(qtbot, aloop, settings):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture(autouse=True)
-def collect_qt_objects_here(qapp) -> Iterator[None]:  # noqa: ANN001
+def collect_qt_objects_here(qapp) -> Iterator[None]:
     """Free this test's Qt objects on the UI thread (see vmgui.gcguard: the app does the same).
 
     Left to automatic collection, a window could be freed from whatever thread
@@ -133,12 +133,12 @@ def collect_qt_objects_here(qapp) -> Iterator[None]:  # noqa: ANN001
 
 
 @pytest.fixture
-def dead_mount(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+def dead_mount(monkeypatch: pytest.MonkeyPatch):
     """Paths under /mnt/dead hang like a dead NFS server's until the test ends; looks time out after 0.5 s."""
     release = threading.Event()
     real = pathprobe.probe
 
-    def hanging(paths):  # noqa: ANN001, ANN202
+    def hanging(paths):
         if any(p.startswith("/mnt/dead") for p in paths):
             release.wait(60)
         return real(paths)

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from drivers import DomainRecord, DomainState, Feature, JobOperation, JobState, JobType, JobInfo
-
+from drivers import DomainRecord, DomainState, Feature, JobInfo, JobOperation, JobState, JobType
 from vmgui.models.actions import ACTIONS, Selected, compute, migration_targets
 
 ALL = frozenset(Feature)

@@ -14,7 +14,7 @@ from vmgui import app as vmgui_app
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def close_when(predicate, seen: dict, qapp) -> None:  # noqa: ANN001
+def close_when(predicate, seen: dict, qapp) -> None:
     """Poll for the main window; record what it shows, then close it."""
     def poll() -> None:
         windows = [w for w in qapp.topLevelWidgets() if w.objectName() == "mainWindow" and w.isVisible()]

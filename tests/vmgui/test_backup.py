@@ -9,26 +9,25 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from drivers import JobOperation, JobState
-from drivers.domxml import Disk
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel
+from test_hung import StallMeter
+from test_newvm import DIR, FILE, answer_at_once, settle
 
+from drivers import JobOperation, JobState
+from drivers.domxml import Disk
 from vmgui.models.backup import BackupPlan
 from vmgui.models.hosts import remote_host
 from vmgui.models.pathprobe import UNANSWERED, PathFacts
 from vmgui.views.dialogs.backup import BackupDialog
 from vmgui.views.names import ERROR_STYLE
 
-from test_hung import StallMeter
-from test_newvm import DIR, FILE, answer_at_once, settle
 
-
-def key_of(window, uri: str, name: str):  # noqa: ANN001, ANN201
+def key_of(window, uri: str, name: str):
     return uri, window.session.bridge.connection(uri).lookup_by_name(name).uuid
 
 
-def open_backup(window, uri: str, name: str, qtbot) -> BackupDialog:  # noqa: ANN001
+def open_backup(window, uri: str, name: str, qtbot) -> BackupDialog:
     window.table.clearSelection()
     assert window.table.select_key(key_of(window, uri, name))
     window.refresh_selection_state()
@@ -37,7 +36,7 @@ def open_backup(window, uri: str, name: str, qtbot) -> BackupDialog:  # noqa: AN
     return window.commands.last_dialog
 
 
-def make_dialog(qtbot, domains, folder: str, **kwargs) -> BackupDialog:  # noqa: ANN001
+def make_dialog(qtbot, domains, folder: str, **kwargs) -> BackupDialog:
     dialog = BackupDialog(domains, folder, **kwargs)
     answer_at_once(dialog)
     qtbot.addWidget(dialog)

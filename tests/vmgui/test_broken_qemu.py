@@ -8,13 +8,13 @@ import os
 from pathlib import Path
 
 import pytest
+from borrowed_fixtures import borrow
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton
-
-from borrowed_fixtures import borrow
-from vmgui.models.domainrow import Col, TOOLTIP
 from test_details import start_xml_edit
 from test_window import select
+
+from vmgui.models.domainrow import TOOLTIP, Col
 
 _e2e = borrow("e2e")  # also puts tests/e2e on sys.path
 env, guest_kernel = _e2e.env, _e2e.guest_kernel
@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.qemu,
               pytest.mark.skipif(not (h.QEMU and h.QEMU_IMG), reason="qemu-system-x86_64 / qemu-img are not installed")]
 
 
-def state_cell(window, name: str, role: int = 0):  # noqa: ANN001, ANN201
+def state_cell(window, name: str, role: int = 0):
     """The State column of ``name``'s row (display text, or another role)."""
     model = window.table.model()
     for r in range(model.rowCount()):
@@ -34,12 +34,12 @@ def state_cell(window, name: str, role: int = 0):  # noqa: ANN001, ANN201
     return None
 
 
-def action(window, name: str) -> QAction:  # noqa: ANN001
+def action(window, name: str) -> QAction:
     return window.findChild(QAction, name)
 
 
 def test_a_truncated_definition_shows_broken_with_its_reason_until_the_xml_tab_applies_a_corrected_one(
-        env, open_window, qtbot):  # noqa: ANN001, F811
+        env, open_window, qtbot):
     conn = env.open()
     uuid = conn.define_xml(env.xml("cracked")).uuid
     xml = env.xml("cracked", uuid=uuid)
@@ -73,7 +73,7 @@ def test_a_truncated_definition_shows_broken_with_its_reason_until_the_xml_tab_a
     assert start.isEnabled() and edit.isEnabled()
 
 
-def test_force_off_in_the_window_stops_a_qemu_whose_state_file_is_garbled(env, open_window, qtbot):  # noqa: ANN001, F811
+def test_force_off_in_the_window_stops_a_qemu_whose_state_file_is_garbled(env, open_window, qtbot):
     uuid, pid = left_running(env, "lost", '{"uuid": "')
 
     window = open_window(env.uri())
@@ -94,7 +94,7 @@ def test_force_off_in_the_window_stops_a_qemu_whose_state_file_is_garbled(env, o
     assert not os.path.exists(env.root() / "state" / f"{uuid}.json")
 
 
-def test_a_broken_entry_is_deleted_with_the_disk_its_salvaged_xml_names(env, open_window, qtbot, tmp_path):  # noqa: ANN001, F811
+def test_a_broken_entry_is_deleted_with_the_disk_its_salvaged_xml_names(env, open_window, qtbot, tmp_path):
     from test_delete import gone_from_table, open_delete
     disk = Path(h.make_qcow2(tmp_path / "scrap.qcow2"))
     conn = env.open()

@@ -4,11 +4,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QLineEdit, QPlainTextEdit, QPushButton
+from test_window import select
 
 from vmgui.models.console import MAX_LINES, ConsoleModel, TextCleaner
 from vmgui.views.console import ConsoleDialog
-
-from test_window import select
 
 
 def test_cleaner_strips_ansi_and_normalises_line_ends():
@@ -119,12 +118,13 @@ def test_closing_the_dialog_stops_the_reader(open_window, node_uri, qtbot):
 
 def test_a_stream_closed_before_it_started_still_closes_its_console():
     import threading
+
     from vmgui.streams import ConsoleStream
 
     class Fake:
         closed = threading.Event()
 
-        def read(self, timeout=None):  # noqa: ANN001, ANN202
+        def read(self, timeout=None):
             raise AssertionError("never read after close")
 
         def close(self) -> None:

@@ -4,22 +4,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PySide6.QtGui import QAction
 
 from drivers import DriverError, ErrorCode
 from drivers.domxml import Disk, DomainXML
-from PySide6.QtGui import QAction
-
 from vmgui.views.dialogs.delete import DeleteDialog
 
 
-def _uuid(window, uri: str, name: str) -> str | None:  # noqa: ANN001
+def _uuid(window, uri: str, name: str) -> str | None:
     try:
         return window.session.bridge.connection(uri).lookup_by_name(name).uuid
     except Exception:  # noqa: BLE001 - gone
         return None
 
 
-def open_delete(window, uri: str, name: str, qtbot) -> DeleteDialog:  # noqa: ANN001
+def open_delete(window, uri: str, name: str, qtbot) -> DeleteDialog:
     window.commands.last_dialog = None
     window.table.clearSelection()
     assert window.table.select_key((uri, _uuid(window, uri, name)))
@@ -29,7 +28,7 @@ def open_delete(window, uri: str, name: str, qtbot) -> DeleteDialog:  # noqa: AN
     return window.commands.last_dialog
 
 
-def gone_from_table(window, key) -> bool:  # noqa: ANN001
+def gone_from_table(window, key) -> bool:
     return window.session.domains.get(key) is None
 
 
@@ -115,7 +114,7 @@ def test_running_domain_needs_the_force_off_tick(open_window, node_uri, qtbot):
     assert not any(m.level == "error" for m in window.session.messages.messages())
 
 
-def _define_with_disk(window, uri: str, name: str, image: Path) -> str:  # noqa: ANN001
+def _define_with_disk(window, uri: str, name: str, image: Path) -> str:
     conn = window.session.bridge.connection(uri)
     xml = DomainXML.new(name, 65536, 1)
     xml.add_disk(Disk("vda", source=str(image), format="qcow2"))
@@ -125,7 +124,7 @@ def _define_with_disk(window, uri: str, name: str, image: Path) -> str:  # noqa:
 
 
 @pytest.fixture
-def two_hosts(open_window, node_uri, make_node, tmp_path: Path):  # noqa: ANN001, ANN201
+def two_hosts(open_window, node_uri, make_node, tmp_path: Path):
     """(window showing the demo host and an empty second host, that host's URI, a disk image file)."""
     other = make_node(0)
     image = tmp_path / "disk.qcow2"
@@ -177,7 +176,7 @@ def test_without_an_answer_from_the_driver_no_disk_file_is_offered(two_hosts, no
     key = (node_uri, _define_with_disk(window, node_uri, "unsure", image))
     qtbot.waitUntil(lambda: window.session.domains.get(key) is not None)
 
-    async def no_answer(uri, uuid, paths):  # noqa: ANN001, ANN202 - the host stopped answering
+    async def no_answer(uri, uuid, paths):
         raise DriverError(ErrorCode.OPERATION_TIMEOUT, "the host did not answer within 30 s")
     monkeypatch.setattr(window.session.bridge, "check_delete_disks", no_answer)
     dialog = open_delete(window, node_uri, "unsure", qtbot)

@@ -7,23 +7,23 @@ import zlib
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QPushButton
+from test_window import names, select
 
 from drivers.domxml import DomainXML
 from vmgui.models.editing import changed_lines
-from test_window import names, select
 
 INACTIVE = 2
 
 
-def conn(window, uri):  # noqa: ANN001, ANN201
+def conn(window, uri):
     return window.session.bridge.connection(uri)
 
 
-def definition(window, uri: str, name: str) -> DomainXML:  # noqa: ANN001
+def definition(window, uri: str, name: str) -> DomainXML:
     return DomainXML.parse(conn(window, uri).lookup_by_name(name).xml_desc(INACTIVE))
 
 
-def open_form(window, qtbot, name: str):  # noqa: ANN001, ANN201
+def open_form(window, qtbot, name: str):
     select(window, name)
     window.details.findChild(QPushButton, "editDomain").click()
     qtbot.waitUntil(lambda: window.details.flow.dialog is not None and window.details.flow.dialog.isVisible())
@@ -143,7 +143,7 @@ def test_rename_of_a_shut_off_domain(open_window, node_uri, qtbot):
     assert dom.uuid == uuid and dom.autostart and "backup-store" not in names(window)
 
 
-def start_xml_edit(window, qtbot, name: str):  # noqa: ANN001, ANN201
+def start_xml_edit(window, qtbot, name: str):
     select(window, name)
     pane = window.details.xml
     window.details.setCurrentWidget(pane)

@@ -6,15 +6,14 @@ the window is this directory's offscreen one.
 from __future__ import annotations
 
 import pytest
+from borrowed_fixtures import borrow
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel
-
-from borrowed_fixtures import borrow
-from drivers.domxml import DomainXML
-from vmgui.models.editing import changed_lines
 from test_details import INACTIVE, open_form
 from test_window import select
 
+from drivers.domxml import DomainXML
+from vmgui.models.editing import changed_lines
 
 _e2e = borrow("e2e")  # also puts tests/e2e on sys.path
 env, guest_kernel = _e2e.env, _e2e.guest_kernel
@@ -24,7 +23,7 @@ pytestmark = [pytest.mark.qemu,
               pytest.mark.skipif(not (h.QEMU and h.QEMU_IMG), reason="qemu-system-x86_64 / qemu-img are not installed")]
 
 
-def test_memory_edited_in_the_form_is_what_qemu_reports_after_start(env, open_window, qtbot):  # noqa: ANN001, F811
+def test_memory_edited_in_the_form_is_what_qemu_reports_after_start(env, open_window, qtbot):
     conn = env.open()
     conn.define_xml(env.xml("sized", memory_mib=32))
     window = open_window(env.uri())
@@ -45,7 +44,7 @@ def test_memory_edited_in_the_form_is_what_qemu_reports_after_start(env, open_wi
     qtbot.waitUntil(lambda: window.details.values["Memory"].text().startswith("48.0 MiB"), timeout=10000)
 
 
-def test_the_thumbnail_shows_qemus_screen_and_follows_the_guest(env, open_window, qtbot):  # noqa: ANN001, F811
+def test_the_thumbnail_shows_qemus_screen_and_follows_the_guest(env, open_window, qtbot):
     conn = env.open()
     dom = conn.define_xml(env.xml("screen", extra_devices="<graphics type='vnc'/>"))
     dom.create()
@@ -62,7 +61,7 @@ def test_the_thumbnail_shows_qemus_screen_and_follows_the_guest(env, open_window
     qtbot.waitUntil(lambda: not thumb.has_picture and "not running" in thumb.text(), timeout=15000)
 
 
-def running_in_window(env, open_window, name: str):  # noqa: ANN001, ANN201
+def running_in_window(env, open_window, name: str):
     """A running test guest, selected in a window on its root: (connection, window)."""
     conn = env.open()
     conn.define_xml(env.xml(name)).create()
@@ -72,16 +71,16 @@ def running_in_window(env, open_window, name: str):  # noqa: ANN001, ANN201
     return conn, window
 
 
-def type_line(dialog, text: str) -> None:  # noqa: ANN001
+def type_line(dialog, text: str) -> None:
     dialog.input.setText(text)
     dialog.input.returnPressed.emit()
 
 
-def echoed(dialog, text: str) -> bool:  # noqa: ANN001
+def echoed(dialog, text: str) -> bool:
     return text in h.without_heartbeats(dialog.output.toPlainText())
 
 
-def test_the_console_window_streams_the_guest_and_types_into_it(env, open_window, qtbot):  # noqa: ANN001, F811
+def test_the_console_window_streams_the_guest_and_types_into_it(env, open_window, qtbot):
     conn, window = running_in_window(env, open_window, "talk")
     window.findChild(QAction, "actionConsole").trigger()
     dialog = window.commands.last_dialog
@@ -93,7 +92,7 @@ def test_the_console_window_streams_the_guest_and_types_into_it(env, open_window
     dialog.close()
 
 
-def test_a_line_typed_as_the_console_window_opens_reaches_the_guest_every_time(env, open_window, qtbot):  # noqa: ANN001, F811
+def test_a_line_typed_as_the_console_window_opens_reaches_the_guest_every_time(env, open_window, qtbot):
     conn, window = running_in_window(env, open_window, "eager")
     for i in range(30):  # typed before the console is connected; the previous window's client just left
         window.findChild(QAction, "actionConsole").trigger()

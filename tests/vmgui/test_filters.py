@@ -1,11 +1,12 @@
 """The GUI filters exactly like ``list_all_domains(flags)``: same core function, same answer."""
 from __future__ import annotations
 
-import drivers
-from drivers import ListFlags
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PySide6.QtCore import Qt
 
+import drivers
+from drivers import ListFlags
 from vmgui.models.domains import DomainTableModel
 from vmgui.models.filters import FilterState, object_name
 

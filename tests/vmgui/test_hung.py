@@ -9,12 +9,12 @@ import asyncio
 import threading
 import time
 
-import drivers
 import pytest
-from drivers import DomainState, DriverError, ErrorCode, Feature
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QAction
 
+import drivers
+from drivers import DomainState, DriverError, ErrorCode, Feature
 from vmgui.bridge import Bridge, CallAbandoned
 from vmgui.models.connections import ConnState
 
@@ -30,7 +30,7 @@ class HungConnection(drivers.Connection):
         super().__init__(uri)
         self.release = release
 
-    def register_event_callback(self, fn) -> int:  # noqa: ANN001
+    def register_event_callback(self, fn) -> int:
         return 1
 
     def get_all_domain_stats(self, flags: int = 0) -> list:
@@ -39,7 +39,7 @@ class HungConnection(drivers.Connection):
 
 
 @pytest.fixture
-def release(monkeypatch):  # noqa: ANN001, ANN201
+def release(monkeypatch):
     """Route hung:/// URIs to HungConnection (and hang-open:/// to an open() that hangs)."""
     event = threading.Event()
     real_open = drivers.open
@@ -110,7 +110,7 @@ def test_open_that_hangs_never_delays_the_window(open_window, node_uri, release,
     assert window.table.model().rowCount() == 8
 
 
-def run(qtbot, coro):  # noqa: ANN001, ANN201
+def run(qtbot, coro):
     """Drive ``coro`` on the qasync loop while Qt events are processed."""
     task = asyncio.ensure_future(coro)
     qtbot.waitUntil(task.done, timeout=10000)

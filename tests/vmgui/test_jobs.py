@@ -1,20 +1,20 @@
 """The job panel on real simulated jobs: progress, cancel, final figures, migration, notices."""
 from __future__ import annotations
 
-from drivers import DomainState, JobOperation, JobState
 from PySide6.QtWidgets import QProgressBar, QToolButton
 
+from drivers import DomainState, JobOperation, JobState
 from vmgui.models.jobs import JobCol
 from vmgui.views import mainwindow
 from vmgui.views.dialogs.migrate import MigrateDialog
 from vmgui.views.jobpanel import widget_suffixes
 
 
-def key_of(window, uri: str, name: str):  # noqa: ANN001, ANN201
+def key_of(window, uri: str, name: str):
     return uri, window.session.bridge.connection(uri).lookup_by_name(name).uuid
 
 
-def only_job(window, uri: str, operation: JobOperation):  # noqa: ANN001, ANN201
+def only_job(window, uri: str, operation: JobOperation):
     rows = [r for r in window.session.jobs.rows() if r.key[0] == uri and r.info.operation == operation]
     return rows[0] if len(rows) == 1 else None
 
@@ -126,7 +126,7 @@ def test_widget_names_of_colliding_job_ids():
     assert widget_suffixes([("b", 4), ("a", 4)], ordinal) == {("a", 4): "", ("b", 4): "_2"}
 
 
-def select(window, uri: str, name: str) -> None:  # noqa: ANN001
+def select(window, uri: str, name: str) -> None:
     window.table.clearSelection()
     assert window.table.select_key(key_of(window, uri, name))
     window.refresh_selection_state()

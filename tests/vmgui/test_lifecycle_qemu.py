@@ -3,16 +3,15 @@ does not answer (the multiboot test guest has no ACPI; the Linux guest obeys the
 from __future__ import annotations
 
 import pytest
+from borrowed_fixtures import borrow
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox, QToolButton
+from test_lifecycle_requests import statuses
+from test_window import names, select
 
-from borrowed_fixtures import borrow
 from drivers import DomainState
 from vmgui.models.domainrow import Col
 from vmgui.models.settings import SHUTDOWN_TIMEOUT_KEY
-
-from test_lifecycle_requests import statuses
-from test_window import names, select
 
 _e2e = borrow("e2e")  # also puts tests/e2e on sys.path
 env, guest_kernel, linux_guest = _e2e.env, _e2e.guest_kernel, _e2e.linux_guest
@@ -22,13 +21,13 @@ pytestmark = [pytest.mark.qemu,
               pytest.mark.skipif(not (h.QEMU and h.QEMU_IMG), reason="qemu-system-x86_64 / qemu-img are not installed")]
 
 
-def row_state(window, name: str) -> str:  # noqa: ANN001
+def row_state(window, name: str) -> str:
     model = window.table.model()
     return model.index(names(window).index(name), Col.STATE).data()
 
 
-def test_a_guest_that_ignores_shut_down_shows_shutting_down_then_force_off_is_offered(  # noqa: F811
-        env, open_window, settings, qtbot):  # noqa: ANN001
+def test_a_guest_that_ignores_shut_down_shows_shutting_down_then_force_off_is_offered(
+        env, open_window, settings, qtbot):
     settings.setValue(SHUTDOWN_TIMEOUT_KEY, 2)
     conn = env.open()
     dom = conn.define_xml(env.xml("deaf"))
@@ -59,8 +58,8 @@ def test_a_guest_that_ignores_shut_down_shows_shutting_down_then_force_off_is_of
 
 
 @pytest.mark.slow
-def test_reboot_then_shut_down_of_a_linux_guest_end_when_the_guest_did_them(  # noqa: F811
-        env, linux_guest, open_window, settings, qtbot):  # noqa: ANN001
+def test_reboot_then_shut_down_of_a_linux_guest_end_when_the_guest_did_them(
+        env, linux_guest, open_window, settings, qtbot):
     settings.setValue(SHUTDOWN_TIMEOUT_KEY, 120)
     conn = env.open()
     dom = conn.define_xml(env.linux_xml("lin"))

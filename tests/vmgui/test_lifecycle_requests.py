@@ -4,14 +4,13 @@ from __future__ import annotations
 import pytest
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox
+from test_window import names, select, state_of
 
 from drivers import DomainRecord, DomainState, EventType
 from drivers.flags import ShutoffReason, StoppedDetail
 from vmgui.models.domainrow import Col
 from vmgui.models.pending import PendingRequests
 from vmgui.models.settings import SHUTDOWN_TIMEOUT_KEY
-
-from test_window import names, select, state_of
 
 KEY = ("test:///x", "u1")
 
@@ -72,7 +71,7 @@ def test_a_reboot_ends_with_the_reboot_event_or_the_domain_going_off(qapp):
     assert KEY not in pending and said[-1][2] == "db01 was forced off"
 
 
-def statuses(window) -> list[str]:  # noqa: ANN001
+def statuses(window) -> list[str]:
     said: list[str] = []
     window.session.status.connect(said.append)
     return said
@@ -82,7 +81,7 @@ def statuses(window) -> list[str]:  # noqa: ANN001
     ("actionShutdown", "web01 shut down", DomainState.SHUTOFF),
     ("actionReboot", "web01 rebooted", DomainState.RUNNING)])
 def test_shut_down_and_reboot_are_reported_when_they_happened_never_as_done_when_asked(
-        open_window, node_uri, qtbot, action, sentence, after):  # noqa: ANN001
+        open_window, node_uri, qtbot, action, sentence, after):
     window = open_window(node_uri)
     said = statuses(window)
     select(window, "web01")

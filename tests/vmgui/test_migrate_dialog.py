@@ -8,8 +8,8 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QProgressBar, QToolButton
 
 from drivers import DomainState, Feature, JobOperation, JobState, MigrateFlags
-from vmgui.models.jobs import JobCol
 from vmgui.models import migration
+from vmgui.models.jobs import JobCol
 from vmgui.models.migration import Facts, Level, Mode, evaluate
 from vmgui.views.dialogs.migrate import MigrateDialog
 from vmgui.views.migrateflow import MigrateFlow
@@ -19,15 +19,15 @@ NS = "http://libvirt.org/schemas/domain/test/1.0"
 UUID_OTHER = "99999999-0000-4000-8000-000000000001"
 
 
-def key_of(window, uri: str, name: str):  # noqa: ANN001, ANN201
+def key_of(window, uri: str, name: str):
     return uri, window.session.bridge.connection(uri).lookup_by_name(name).uuid
 
 
-def flow_of(window) -> MigrateFlow:  # noqa: ANN001
+def flow_of(window) -> MigrateFlow:
     return window.commands.migrate
 
 
-def ask(window, qtbot, uri: str, *names: str, dest: str | None = None) -> MigrateDialog:  # noqa: ANN001
+def ask(window, qtbot, uri: str, *names: str, dest: str | None = None) -> MigrateDialog:
     dialog = flow_of(window).ask([key_of(window, uri, n) for n in names])  # a child of the window
     if dest is not None:
         dialog.dest.setCurrentText(dest)
@@ -45,7 +45,7 @@ def node_with(name: str, uuid: str = UUID_OTHER, runstate: int = 5) -> str:
             f"<devices/><test:runstate>{runstate}</test:runstate></domain></node>")
 
 
-def only_job(window, uri: str, operation: JobOperation):  # noqa: ANN001, ANN201
+def only_job(window, uri: str, operation: JobOperation):
     rows = [r for r in window.session.jobs.rows() if r.key[0] == uri and r.info.operation == operation]
     return rows[0] if len(rows) == 1 else None
 
@@ -107,7 +107,7 @@ def test_a_destination_that_does_not_answer_blocks_with_the_reason(open_window, 
     release = threading.Event()
     real_lookup = window.session.bridge.connection(dest).lookup_by_name
 
-    def hanging_lookup(name: str):  # noqa: ANN202 - the destination host stops answering
+    def hanging_lookup(name: str):
         release.wait(30)
         return real_lookup(name)
     monkeypatch.setattr(window.session.bridge.connection(dest), "lookup_by_name", hanging_lookup)

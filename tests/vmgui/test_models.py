@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import dataclasses
 
+from PySide6.QtCore import QItemSelectionModel, QPersistentModelIndex, Qt
+
 import drivers
 from drivers import DomainState, JobOperation, JobState, JobType, ListFlags
 from drivers.listfilter import compile_filter
-from PySide6.QtCore import QItemSelectionModel, QPersistentModelIndex, Qt
-
 from vmgui.models.connections import ConnectionModel, ConnState
 from vmgui.models.domains import Col, DomainTableModel
 from vmgui.models.jobs import PERCENT_ROLE, JobCol, JobTableModel

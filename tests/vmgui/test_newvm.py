@@ -12,18 +12,25 @@ from pathlib import Path
 import pytest
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QToolButton, QWizard
+from test_hung import StallMeter, run
 
 from drivers import DomainState, JobOperation, JobState
 from drivers.domxml import DomainXML
 from vmgui.models import pathprobe
 from vmgui.models.newvm import (
-    GIB, MIB, QCOW2_MAGIC, NewVMPlan, Source, Target, default_memory_mib, image_dir_for, parse_size,
+    GIB,
+    MIB,
+    QCOW2_MAGIC,
+    NewVMPlan,
+    Source,
+    Target,
+    default_memory_mib,
+    image_dir_for,
+    parse_size,
 )
 from vmgui.models.pathprobe import UNANSWERED, PathFacts, probe
 from vmgui.views.dialogs.newvm import NewVMDialog
 from vmgui.views.names import ERROR_STYLE
-
-from test_hung import StallMeter, run
 
 FILE = PathFacts(lexists=True, exists=True, is_file=True, readable=True, writable=True)
 DIR = PathFacts(lexists=True, exists=True, is_dir=True, readable=True, writable=True)
@@ -189,7 +196,7 @@ def answer_at_once(dialog: NewVMDialog) -> None:
     dialog.checker.wanted.connect(lambda round_, paths: dialog.checker.take(round_, probe(paths)))
 
 
-def make_dialog(qtbot, files, taken=frozenset({"web01"}), **target) -> NewVMDialog:  # noqa: ANN001
+def make_dialog(qtbot, files, taken=frozenset({"web01"}), **target) -> NewVMDialog:
     dialog = NewVMDialog([Target("test:///x", files["images"], **target)], lambda _uri: taken, None, 8192, 8)
     answer_at_once(dialog)
     qtbot.addWidget(dialog)
@@ -197,12 +204,12 @@ def make_dialog(qtbot, files, taken=frozenset({"web01"}), **target) -> NewVMDial
     return dialog
 
 
-def settle(qtbot, dialog: NewVMDialog) -> None:  # noqa: ANN001
+def settle(qtbot, dialog: NewVMDialog) -> None:
     """Wait until the files the dialog shows have been looked at."""
     qtbot.waitUntil(lambda: not dialog.checker.busy())
 
 
-def next_button(dialog: QWizard):  # noqa: ANN201
+def next_button(dialog: QWizard):
     return dialog.button(QWizard.WizardButton.NextButton)
 
 
@@ -330,13 +337,13 @@ def images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "data" / "vmgui" / "images"
 
 
-def open_wizard(window, qtbot) -> NewVMDialog:  # noqa: ANN001
+def open_wizard(window, qtbot) -> NewVMDialog:
     window.findChild(QAction, "actionNewVM").trigger()
     qtbot.waitUntil(lambda: isinstance(window.commands.last_dialog, NewVMDialog), timeout=5000)
     return window.commands.last_dialog
 
 
-def fill(qtbot, dialog: NewVMDialog, name: str, iso: str, size: str = "64 MiB",  # noqa: ANN001
+def fill(qtbot, dialog: NewVMDialog, name: str, iso: str, size: str = "64 MiB",
          preallocate: bool = False, start: bool = True, memory_mib: int | None = None,
          disk_format: str = "qcow2") -> None:
     dialog.name.setText(name)
@@ -354,13 +361,13 @@ def fill(qtbot, dialog: NewVMDialog, name: str, iso: str, size: str = "64 MiB", 
     assert dialog.issues() == [], dialog.issues()
 
 
-def shown(window, uri: str, name: str) -> bool:  # noqa: ANN001
+def shown(window, uri: str, name: str) -> bool:
     """The domain table has a row for ``name`` on ``uri``."""
     model = window.session.domains
     return any(model.row_at(i).key[0] == uri and model.row_at(i).rec.name == name for i in range(model.rowCount()))
 
 
-def disk_jobs(window, uri: str) -> list:  # noqa: ANN001
+def disk_jobs(window, uri: str) -> list:
     return [r.info for r in window.session.jobs.rows()
             if r.key[0] == uri and r.info.operation is JobOperation.DISK_CREATE]
 

@@ -8,14 +8,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
 from borrowed_fixtures import borrow
+from test_newvm import disk_jobs, fill, next_button, open_wizard
+
 import drivers
 from drivers import DomainState, JobState
 from drivers.domxml import DomainXML
 from vmgui.models.newvm import MIB, Source
-
-from test_newvm import disk_jobs, fill, next_button, open_wizard
 
 # The real-QEMU fixtures (private roots and runtime dirs, the multiboot guest, leftover-process checks)
 # live in tests/e2e/conftest.py: imported, not copied.
@@ -37,7 +36,7 @@ def image_info(path: Path) -> dict:
 
 
 @contextmanager
-def running(window, qtbot, uri: str, name: str) -> Iterator[drivers.Connection]:  # noqa: ANN001
+def running(window, qtbot, uri: str, name: str) -> Iterator[drivers.Connection]:
     """``uri``'s connection once the wizard's ``name`` runs there; every running domain is destroyed after."""
     conn = window.session.bridge.connection(uri)
     try:
@@ -50,7 +49,7 @@ def running(window, qtbot, uri: str, name: str) -> Iterator[drivers.Connection]:
                 d.destroy()
 
 
-def test_kernel_boot_with_a_new_qcow2_disk_runs(env, open_window, qtbot):  # noqa: ANN001 - env first: torn down last
+def test_kernel_boot_with_a_new_qcow2_disk_runs(env, open_window, qtbot):
     uri = env.uri()
     window = open_window(uri)
     dialog = open_wizard(window, qtbot)
@@ -80,7 +79,7 @@ def test_kernel_boot_with_a_new_qcow2_disk_runs(env, open_window, qtbot):  # noq
         wait_heartbeat(env.root() / "logs" / "wizard1.serial.log", 0)  # the guest really runs
 
 
-def test_iso_install_with_a_preallocated_raw_disk_starts(env, open_window, qtbot, tmp_path):  # noqa: ANN001
+def test_iso_install_with_a_preallocated_raw_disk_starts(env, open_window, qtbot, tmp_path):
     iso = tmp_path / "installer.iso"
     iso.write_bytes(bytes(1024 * 1024))  # not bootable: the VM runs its firmware, which is all this needs
     uri = env.uri()

@@ -7,14 +7,13 @@ import threading
 from pathlib import Path
 
 import pytest
-from drivers import DriverError, ErrorCode
+from test_hung import run
 
+from drivers import DriverError, ErrorCode
 from vmgui.bridge import Bridge
 from vmgui.models import pathprobe
 from vmgui.models.newvm import QCOW2_MAGIC
 from vmgui.models.pathprobe import UNANSWERED, FactBook, PathFacts, look_up, probe, unsettled
-
-from test_hung import run
 
 
 # -- the blocking look ------------------------------------------------------------------------------------
@@ -79,7 +78,7 @@ def test_a_path_being_looked_at_is_not_asked_again_and_only_its_own_round_counts
 
 # -- one path per worker call, a timeout for each -------------------------------------------------------------
 def test_look_up_marks_only_the_path_that_timed_out():
-    async def runner(work, what, timeout):  # noqa: ANN001, ANN202 - Bridge.local_files' shape
+    async def runner(work, what, timeout):
         assert timeout == 0.5
         if "/hung" in what:
             raise DriverError(ErrorCode.OPERATION_TIMEOUT, f"{what} did not answer")
@@ -89,7 +88,7 @@ def test_look_up_marks_only_the_path_that_timed_out():
 
 
 def test_other_errors_are_not_taken_for_a_hung_mount():
-    async def runner(work, what, timeout):  # noqa: ANN001, ANN202
+    async def runner(work, what, timeout):
         raise DriverError(ErrorCode.OPERATION_INVALID, "vmgui is shutting down")
     with pytest.raises(DriverError):
         asyncio.run(look_up(runner, ["/"]))
@@ -99,7 +98,7 @@ def test_a_hung_path_times_out_in_the_bridge_and_the_others_answer(aloop, qtbot,
     release = threading.Event()
     real = pathprobe.probe
 
-    def hanging(paths):  # noqa: ANN001, ANN202 - stat() on a dead NFS server
+    def hanging(paths):
         if any(p.startswith("/mnt/dead") for p in paths):
             release.wait(30)
         return real(paths)

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel
-
 from test_window import select
 
 
-def colour(thumb: QLabel):  # noqa: ANN201
+def colour(thumb: QLabel):
     image = thumb.pixmap().toImage()
     return image.pixelColor(image.width() // 2, image.height() - 5)
 

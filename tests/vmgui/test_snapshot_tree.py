@@ -3,18 +3,22 @@ from __future__ import annotations
 
 import time
 
+from nodegen import node_xml
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
-    QAbstractButton, QMessageBox, QPushButton, QTableView, QTreeWidget, QTreeWidgetItem,
+    QAbstractButton,
+    QMessageBox,
+    QPushButton,
+    QTableView,
+    QTreeWidget,
+    QTreeWidgetItem,
 )
+from test_window import select
 
 from drivers import JobInfo, JobOperation, JobState, JobType
-from nodegen import node_xml
 from vmgui.models.jobs import JobCol
 from vmgui.views.dialogs.snapshots import CURRENT, NewSnapshotDialog, SnapshotTreeDialog
-
-from test_window import select
 
 FIND = Qt.MatchFlag.MatchRecursive | Qt.MatchFlag.MatchContains
 
@@ -48,7 +52,7 @@ def revert(dialog: SnapshotTreeDialog, answer: str = "Revert") -> QMessageBox:
     return box
 
 
-def open_tree(open_window, uri: str, name: str, qtbot):  # noqa: ANN001, ANN201
+def open_tree(open_window, uri: str, name: str, qtbot):
     """The window on ``uri`` and the snapshot tree dialog of ``name``, once its snapshots are listed."""
     window = open_window(uri)
     select(window, name)
@@ -137,7 +141,7 @@ def test_a_shut_off_domain_offers_no_live_mode(open_window, node_uri, qtbot):
     dialog.close()
 
 
-def job_rows(window, operation):  # noqa: ANN001, ANN201
+def job_rows(window, operation):
     """The job model's rows of one operation."""
     return [row.info for row in window.session.jobs.rows() if row.info.operation is operation]
 

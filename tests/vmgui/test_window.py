@@ -1,23 +1,23 @@
 """The real window, offscreen, on private test:/// hosts: names, actions, details, errors."""
 from __future__ import annotations
 
-from drivers import DomainState
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog, QDockWidget, QLineEdit, QMessageBox, QTableView
 
+from drivers import DomainState
 from vmgui.appid import version
 from vmgui.models.actions import OBJECT_NAMES
 from vmgui.models.connections import ConnState
 from vmgui.models.domains import Col
 
 
-def names(window) -> list[str]:  # noqa: ANN001
+def names(window) -> list[str]:
     model = window.table.model()
     return [model.data(model.index(r, 0)) for r in range(model.rowCount())]
 
 
-def select(window, *domain_names: str) -> None:  # noqa: ANN001
+def select(window, *domain_names: str) -> None:
     window.table.clearSelection()
     model = window.table.model()
     for r in range(model.rowCount()):
@@ -28,7 +28,7 @@ def select(window, *domain_names: str) -> None:  # noqa: ANN001
     window.refresh_selection_state()
 
 
-def state_of(window, uri: str, name: str) -> DomainState:  # noqa: ANN001
+def state_of(window, uri: str, name: str) -> DomainState:
     return window.session.bridge.connection(uri).lookup_by_name(name).state()[0]
 
 
@@ -274,6 +274,7 @@ def test_the_domain_count_speaks_english(open_window, make_node, qtbot):
 
 def test_a_connection_that_failed_offers_retry_and_forget(open_window, node_uri, make_node, tmp_path, qtbot):
     from PySide6.QtWidgets import QToolButton
+
     from vmgui.models import settings as store
     missing = tmp_path / "later.xml"
     uri = f"test://{missing}"

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 
 from PySide6.QtGui import QAction
-
 from test_vnc import NS, _recording_viewer
+
 from vmgui.views.dialogs.migrate import MigrateDialog
 
 

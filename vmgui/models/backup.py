@@ -87,5 +87,5 @@ class BackupPlan:
     def xml(self) -> str:
         entries = "".join(
             f"<disk name={quoteattr(t)} type='file'><target file={quoteattr(p)}/><driver type='qcow2'/></disk>"
-            for t, p in zip(self.targets, self.paths()))
+            for t, p in zip(self.targets, self.paths(), strict=False))
         return f"<domainbackup mode='push'><disks>{entries}</disks></domainbackup>"

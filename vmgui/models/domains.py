@@ -18,12 +18,24 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from drivers import DomainRecord
 
 from .. import icons
-from .domainrow import (  # noqa: F401 - Col, HEADERS, Key, DomainRow are this module's public names too
-    ALIGN, ALIGN_RIGHT, DECORATION, DISPLAY, HEADERS, KEY_ROLE, RIGHT_ALIGNED, SORT_KEYS, TOOLTIP, Accepts,
-    Col, DomainRow, Key,
+from .domainrow import (
+    ALIGN,
+    ALIGN_RIGHT,
+    DECORATION,
+    DISPLAY,
+    HEADERS,
+    KEY_ROLE,
+    RIGHT_ALIGNED,
+    SORT_KEYS,
+    TOOLTIP,
+    Accepts,
+    Col,
+    DomainRow,
+    Key,
 )
 from .format import bytes_text
 from .problems import problem_text
+
 
 class DomainTableModel(QAbstractTableModel):
     """Rows = visible domains. Find a row by (uri, uuid) in O(1) with :meth:`find`."""

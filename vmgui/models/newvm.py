@@ -178,7 +178,7 @@ class NewVMPlan:
     def uri(self) -> str:
         return self.target.uri
 
-    def with_(self, **changes: object) -> "NewVMPlan":
+    def with_(self, **changes: object) -> NewVMPlan:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     # -- the disk ---------------------------------------------------------------
@@ -251,7 +251,7 @@ class NewVMPlan:
         whats = {Source.ISO: ["ISO image"], Source.IMPORT: ["disk image to import"],
                  Source.KERNEL: ["kernel", "initrd"]}[self.source]
         out = [file_problem(path, what, self.facts, not self.target.remote)
-               for path, what in zip(self.source_files(), whats)]
+               for path, what in zip(self.source_files(), whats, strict=False)]
         return [why for why in out if why]
 
     def _disk_problems(self) -> list[str]:

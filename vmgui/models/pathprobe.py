@@ -97,7 +97,7 @@ async def look_up(run: Runner, paths: Iterable[str], timeout: float | None = Non
                 raise
             return UNANSWERED
         return facts[path]  # type: ignore[no-any-return]
-    return dict(zip(wanted, await asyncio.gather(*(one(p) for p in wanted))))
+    return dict(zip(wanted, await asyncio.gather(*(one(p) for p in wanted)), strict=False))
 
 
 def unsettled(facts: Facts, path: str, what: str) -> str | None:

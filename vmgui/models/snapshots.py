@@ -14,17 +14,16 @@ import enum
 import time
 from typing import Any
 
+from PySide6.QtCore import QObject, Signal
+
 from drivers import JobInfo, JobOperation, JobState
 from drivers.flags import SnapshotCreateFlags
 from drivers.jobs import operation_text
-
-from PySide6.QtCore import QObject, Signal
 
 from ..snapshots import SnapshotInfo, snapshot_xml
 from .domains import Key
 from .messages import explain
 from .session import Session
-
 
 #: The jobs whose end changes the tree: create, revert (the current snapshot) and delete.
 SNAPSHOT_JOBS = frozenset({JobOperation.SNAPSHOT, JobOperation.SNAPSHOT_REVERT, JobOperation.SNAPSHOT_DELETE})

@@ -233,7 +233,7 @@ def plan(xml: str, uri: str, name: str, viewers: Sequence[tuple[str, str]]) -> t
 def launch(argv: list[str]) -> None:
     """Start the viewer in its own session: it outlives a closing vmgui and gets no terminal signals."""
     try:
-        subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL,  # noqa: S603 - argv list
+        subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True)
     except OSError as exc:
         raise DriverError(ErrorCode.OPERATION_FAILED, f"cannot start {argv[0]}: {exc.strerror or exc}") from None

@@ -35,11 +35,11 @@ class BackupFlow:
 
     async def _ask(self, targets: list[Key]) -> None:
         xmls = await asyncio.gather(*(self._session.domain_xml(k) for k in targets))
-        domains = [(self._session.domains.name_of(k), DomainXML.parse(x).disks()) for k, x in zip(targets, xmls)]
-        remote = {name: host for (name, _), k in zip(domains, targets) if (host := remote_host(k[0]))}
+        domains = [(self._session.domains.name_of(k), DomainXML.parse(x).disks()) for k, x in zip(targets, xmls, strict=False)]
+        remote = {name: host for (name, _), k in zip(domains, targets, strict=False) if (host := remote_host(k[0]))}
         dialog = BackupDialog(domains, self.folder, self._parent, remote)
         serve(self._session, dialog.checker)
-        by_name = {name: k for (name, _), k in zip(domains, targets)}
+        by_name = {name: k for (name, _), k in zip(domains, targets, strict=False)}
 
         def start() -> None:
             self.folder = dialog.folder.text().strip()

@@ -15,18 +15,18 @@ from PySide6.QtWidgets import QWidget
 from ..models import actions as rules
 from ..models.console import ConsoleModel
 from ..models.domains import Key
-from ..models.snapshots import SnapshotTree
 from ..models.session import Session
+from ..models.snapshots import SnapshotTree
 from ..models.vnc import open_graphical_console
-from .actions import VERBS
 from . import confirm
+from .actions import VERBS
 from .backupflow import BackupFlow
-from .deleteflow import DeleteFlow
-from .migrateflow import MigrateFlow
-from .newvmflow import NewVMFlow
 from .console import ConsoleDialog
+from .deleteflow import DeleteFlow
 from .dialogs.simple import SnapshotDialog
 from .dialogs.snapshots import SnapshotTreeDialog
+from .migrateflow import MigrateFlow
+from .newvmflow import NewVMFlow
 
 CONFIRM = {
     "force_off": ("Force off", "Power off {what} at once? Unsaved data in the guest is lost."),

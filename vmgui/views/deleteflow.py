@@ -35,17 +35,17 @@ class DeleteFlow:
         rows = [row for _k, row in pairs]
         xmls = await asyncio.gather(*(self._session.domain_xml(k) for k in keys))
         uris = sorted({k[0] for k in keys})
-        users = dict(zip(uris, await asyncio.gather(*(self._session.bridge.disk_users(u) for u in uris))))
+        users = dict(zip(uris, await asyncio.gather(*(self._session.bridge.disk_users(u) for u in uris)), strict=False))
         entries = [DeleteEntry(row.rec.name, row.rec.id is not None, row.rec.managed_save, row.rec.snapshot_count,
                                listed_disks(x), users[k[0]], remote_host(k[0]))
-                   for k, row, x in zip(keys, rows, xmls)]
+                   for k, row, x in zip(keys, rows, xmls, strict=False)]
         # the driver says, before anything is undefined, which disk files it would refuse to delete
-        refusals = await asyncio.gather(*(self._refusals(k, e) for k, e in zip(keys, entries)))
-        entries = [replace(e, refused=r) for e, r in zip(entries, refusals)]
+        refusals = await asyncio.gather(*(self._refusals(k, e) for k, e in zip(keys, entries, strict=False)))
+        entries = [replace(e, refused=r) for e, r in zip(entries, refusals, strict=False)]
         dialog = DeleteDialog(entries, self._parent)
 
         def delete() -> None:
-            for key, entry in zip(keys, entries):
+            for key, entry in zip(keys, entries, strict=False):
                 self._session.run("delete", [key], VERBS["delete"], flags=dialog.flags(),
                                   force=dialog.force.isChecked(), files=dialog.files(entry.name))
         self._show(dialog, delete)

@@ -78,7 +78,7 @@ class EditFlow:
     async def _apply(self, key: Key, steps: EditPlan, done: Done | None) -> None:
         try:
             await self._session.apply_edit(key, steps)
-        except Exception as exc:  # noqa: BLE001 - the caller shows it in place, else the message area does
+        except Exception as exc:
             if done is None:
                 raise
             done(exc)

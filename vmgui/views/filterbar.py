@@ -3,7 +3,15 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer
 from PySide6.QtWidgets import (
-    QButtonGroup, QComboBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QToolButton, QVBoxLayout, QWidget,
+    QButtonGroup,
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
 )
 
 from drivers import ListFlags
@@ -64,7 +72,7 @@ class FilterBar(QWidget):
         caption = QLabel("Show:", self)
         caption.setObjectName("filterGroupLabel")
         groups.addWidget(caption)
-        for title, group in zip(GROUP_NAMES, LIST_GROUPS):
+        for title, group in zip(GROUP_NAMES, LIST_GROUPS, strict=False):
             groups.addWidget(self._group_box(title, group))
         groups.addStretch(1)
 

@@ -8,7 +8,14 @@ from __future__ import annotations
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QColor, QKeySequence, QPalette
 from PySide6.QtWidgets import (
-    QApplication, QLabel, QMainWindow, QSplitter, QSystemTrayIcon, QToolBar, QVBoxLayout, QWidget,
+    QApplication,
+    QLabel,
+    QMainWindow,
+    QSplitter,
+    QSystemTrayIcon,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
 )
 
 from drivers import JobInfo, JobState
@@ -16,9 +23,9 @@ from drivers.jobs import operation_text
 
 from .. import icons
 from ..models import actions as rules
+from ..models import settings as store
 from ..models.format import count_text
 from ..models.messages import Message
-from ..models import settings as store
 from ..models.session import Session
 from .actions import LAYOUT, DomainActions
 from .commands import Commands

@@ -5,7 +5,6 @@ from __future__ import annotations
 from PySide6.QtGui import QAction, QFont, QFontDatabase
 from PySide6.QtWidgets import QLabel, QWidget
 
-
 #: How a sentence explaining bad input looks (dialogs sit outside the styled chrome).
 ERROR_STYLE = "color: #b42318;"
 

@@ -72,7 +72,7 @@ def lvconn(node_path: Path) -> Iterator[drivers.Connection]:
 # -- real libvirtd ----------------------------------------------------------------
 
 @pytest.fixture(scope="session")
-def libvirtd() -> Iterator["daemon_mod.PrivateLibvirtd"]:
+def libvirtd() -> Iterator[daemon_mod.PrivateLibvirtd]:
     """A private unprivileged libvirtd running QEMU under TCG (session-wide)."""
     reason = daemon_mod.unavailable_reason()
     if reason:
@@ -95,7 +95,7 @@ def libvirtd() -> Iterator["daemon_mod.PrivateLibvirtd"]:
 
 
 @pytest.fixture(scope="session")
-def libvirtd2(libvirtd: "daemon_mod.PrivateLibvirtd") -> Iterator["daemon_mod.PrivateLibvirtd"]:
+def libvirtd2(libvirtd: daemon_mod.PrivateLibvirtd) -> Iterator[daemon_mod.PrivateLibvirtd]:
     """A second private libvirtd (another host UUID): a migration destination."""
     d = daemon_mod.PrivateLibvirtd("5c0c6d43-5a51-4c6a-9d1f-000000000002", label="libvirtd-b",
                                    tcp_port=daemon_mod.free_port())

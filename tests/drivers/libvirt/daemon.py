@@ -58,7 +58,7 @@ def unavailable_reason() -> str | None:
     return None
 
 
-_RUNNING: "set[PrivateLibvirtd]" = set()
+_RUNNING: set[PrivateLibvirtd] = set()
 
 
 def reap_stale(prefix: str = "vmgui-") -> list[int]:
@@ -149,7 +149,7 @@ class PrivateLibvirtd:
             for name in filenames:
                 self._own(Path(dirpath) / name)
 
-    def seed_capabilities(self, other: "PrivateLibvirtd") -> None:
+    def seed_capabilities(self, other: PrivateLibvirtd) -> None:
         """Reuse another daemon's QEMU capability cache (probing costs seconds)."""
         src = other.root / "cache/libvirt/qemu/capabilities"
         if src.is_dir():

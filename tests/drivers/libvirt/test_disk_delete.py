@@ -5,10 +5,10 @@ import os
 from pathlib import Path
 
 import pytest
+from refusals import refused
 
 import drivers
 from drivers import ErrorCode, Feature
-from refusals import refused
 
 POOL_NODE = """<node>
   <pool type='dir'><name>p</name><uuid>35bb2ad9-388a-cdfe-461a-b8907f6e53fe</uuid>
@@ -30,7 +30,7 @@ FREE, USED, MINE = "/srv/lvpool/free.qcow2", "/srv/lvpool/used.qcow2", "/srv/lvp
 
 
 @pytest.fixture
-def pooled(tmp_path: Path):  # noqa: ANN201
+def pooled(tmp_path: Path):
     node = tmp_path / "pool.xml"
     node.write_text(POOL_NODE)
     with drivers.open(f"libvirt:test://{node}") as conn:

@@ -4,10 +4,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from refusals import refused
 
 from drivers import ErrorCode, EventType, Feature
 from drivers.flags import DefinedDetail, UndefinedDetail
-from refusals import refused
 
 pytestmark = pytest.mark.libvirt
 

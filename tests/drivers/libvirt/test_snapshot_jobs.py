@@ -6,11 +6,11 @@ import contextlib
 import threading
 
 import pytest
+from jobwait import domain_job_end as finished
 
 import drivers
 from drivers import ErrorCode, EventType, JobFlags, JobOperation, JobState
 from drivers.flags import SnapshotEventDetail
-from jobwait import domain_job_end as finished
 
 pytestmark = pytest.mark.libvirt
 ASYNC = JobFlags.ASYNC
@@ -60,12 +60,12 @@ def test_libvirt_refusing_inside_the_job_ends_it_failed(lvconn):
 
 
 @contextlib.contextmanager
-def held_revert(conn, monkeypatch):  # noqa: ANN001, ANN201
+def held_revert(conn, monkeypatch):
     """While inside, libvirt's revert call is held (as a large guest's revert takes a while)."""
     entered, release = threading.Event(), threading.Event()
     plain_call = conn.call
 
-    def slow_call(what, fn, *args):  # noqa: ANN001, ANN002, ANN202
+    def slow_call(what, fn, *args):
         if what.startswith("revert to snapshot"):
             entered.set()
             release.wait(20)

@@ -7,13 +7,13 @@ import time
 from pathlib import Path
 
 import pytest
+from jobwait import domain_job_end as _wait_job
 
 import drivers
 from drivers import DriverError, ErrorCode, EventType, Feature, JobFlags, ListFlags
 from drivers.flags import LIST_GROUPS, SnapshotEventDetail
 from drivers.listfilter import compile_filter
 from drivers.registry import DRIVERS
-from jobwait import domain_job_end as _wait_job
 
 pytestmark = pytest.mark.libvirt
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from drivers.locking import Lockspace, LockManager, Supervisor
+from drivers.locking import LockManager, Lockspace, Supervisor
 
 
 class LockEnv:
@@ -44,7 +44,7 @@ class LockEnv:
         self.handles.append(sup)
         return sup
 
-    def other_host(self, host: str) -> "LockEnv":
+    def other_host(self, host: str) -> LockEnv:
         env = LockEnv(self.root, host, self.lockspace)
         env.handles = self.handles  # one cleanup list
         return env

@@ -60,7 +60,7 @@ def lease_worker(idx: int, ls_path: str, pool, rounds: int, seed: int, table, gu
         picks = rng.sample(pool, rng.randint(1, 3))
         resources = [Resource.make(path, rng.choice(MODES)) for path, _ in picks]
         mine: dict[int, LeaseMode] = {}
-        for (_, disk), res in zip(picks, resources):
+        for (_, disk), res in zip(picks, resources, strict=False):
             if disk not in mine or STRENGTH[res.mode] > STRENGTH[mine[disk]]:
                 mine[disk] = res.mode
         try:

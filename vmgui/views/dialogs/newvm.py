@@ -15,16 +15,41 @@ from collections.abc import Callable
 
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
-    QButtonGroup, QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-    QPlainTextEdit, QPushButton, QRadioButton, QSpinBox, QVBoxLayout, QWidget, QWizard, QWizardPage,
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+    QWizardPage,
 )
 
 from drivers.domxml import MAX_VCPUS
 
 from ...models.format import bytes_text
 from ...models.newvm import (
-    FORMATS, MAX_MEMORY_MIB, MIB, MIN_MEMORY_MIB, PAGE_FIELDS, Issue, NewVMPlan, Source, Target,
-    default_memory_mib, default_vcpus, parse_size, size_text,
+    FORMATS,
+    MAX_MEMORY_MIB,
+    MIB,
+    MIN_MEMORY_MIB,
+    PAGE_FIELDS,
+    Issue,
+    NewVMPlan,
+    Source,
+    Target,
+    default_memory_mib,
+    default_vcpus,
+    parse_size,
+    size_text,
 )
 from ..names import error_label, name_widget
 from ..pathcheck import PathChecker, show_sentences
@@ -37,7 +62,7 @@ SOURCE_NAMES = {Source.ISO: "newVmSourceIso", Source.IMPORT: "newVmSourceImport"
 class _Page(QWizardPage):
     """A form with a red sentence per problem of its fields; complete when it has none."""
 
-    def __init__(self, wizard: "NewVMDialog", index: int | None, title: str) -> None:
+    def __init__(self, wizard: NewVMDialog, index: int | None, title: str) -> None:
         super().__init__(wizard)
         self._wizard = wizard
         self._index = index  # None: the summary page, which needs the whole plan to be right
@@ -60,7 +85,7 @@ class _Page(QWizardPage):
         show_sentences(self.error, [i.text for i in self.issues(all_issues)])
         self.completeChanged.emit()
 
-    def isComplete(self) -> bool:  # noqa: N802 - Qt's name
+    def isComplete(self) -> bool:
         return not self.issues(self._wizard.issues())
 
 

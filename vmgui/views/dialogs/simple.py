@@ -7,7 +7,11 @@ never a nested, window-freezing ``exec()``.
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
-    QDialog, QDialogButtonBox, QFormLayout, QLineEdit, QWidget,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLineEdit,
+    QWidget,
 )
 
 from ...models.validation import name_problem
