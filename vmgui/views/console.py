@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from ..models.console import MAX_LINES, ConsoleModel
 from .names import fixed_font, name_widget
+from .theme import error_style
 
 
 class ConsoleDialog(QDialog):
@@ -97,7 +98,7 @@ class ConsoleDialog(QDialog):
     def _ended(self, _sentence: str) -> None:
         self.input.setEnabled(False)
         self.reconnect.setVisible(True)
-        self.status.setStyleSheet("color: #b42318; font-weight: 600;")
+        self.status.setStyleSheet(f"{error_style()} font-weight: 600;")
 
     def _reconnect(self) -> None:
         self.reconnect.setVisible(False)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from PySide6.QtGui import QAction, QFont, QFontDatabase
 from PySide6.QtWidgets import QLabel, QWidget
 
-#: How a sentence explaining bad input looks (dialogs sit outside the styled chrome).
-ERROR_STYLE = "color: #b42318;"
+from .theme import error_style
 
 
 def name_widget(widget: QWidget, name: str) -> None:
@@ -23,7 +22,7 @@ def error_label(parent: QWidget, name: str = "dialogError") -> QLabel:
     label = QLabel("", parent)
     label.setObjectName(name)
     label.setWordWrap(True)
-    label.setStyleSheet(ERROR_STYLE)
+    label.setStyleSheet(error_style())
     return label
 
 
