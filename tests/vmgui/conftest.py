@@ -58,6 +58,12 @@ def private_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VMGUI_SETTINGS", str(tmp_path / "vmgui-settings.ini"))
 
 
+@pytest.fixture(autouse=True)
+def no_desktop_notifications(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job a test finishes "in the background" never pops up on the desktop of whoever runs the tests."""
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path / 'no-session-bus'}")
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> QSettings:
     return QSettings(str(tmp_path / "vmgui.ini"), QSettings.Format.IniFormat)

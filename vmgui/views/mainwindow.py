@@ -6,6 +6,7 @@ It arranges views over the session's models and wires signals; the rules
 from __future__ import annotations
 
 import functools
+import logging
 
 from PySide6.QtCore import QEvent, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QKeySequence, QPalette
@@ -30,6 +31,8 @@ from ..models import settings as store
 from ..models.format import count_text
 from ..models.messages import Message
 from ..models.session import Session
+from ..notifications import Notice, NotificationsUnavailable, announce
+from ..single_instance import raise_window
 from . import theme
 from .actions import LAYOUT, DomainActions
 from .commands import Commands
@@ -45,6 +48,7 @@ from .statusbar import ConnectionStatus
 
 #: A job that ran at least this long is "long": its end is announced when the window is not focused.
 LONG_JOB_S = 5.0
+log = logging.getLogger(__name__)
 
 
 class MainWindow(QMainWindow):
@@ -282,14 +286,35 @@ class MainWindow(QMainWindow):
         if info.error and info.state is JobState.FAILED:
             text += f": {info.error}"
         self.notices.append(text)
-        if QSystemTrayIcon.isSystemTrayAvailable():
-            if self.tray is None:
-                self.tray = QSystemTrayIcon(icons.icon("vmgui"), self)
-                self.tray.show()
-            self.tray.showMessage("vmgui", text, QSystemTrayIcon.MessageIcon.Information, 10000)
-        else:
-            self.session.messages.add("info", "Job ended while you were away", text + ".")
+        summary = {JobState.COMPLETED: "Job finished", JobState.FAILED: "Job failed"}.get(info.state, "Job ended")
+        notice = Notice(summary, text + ".", urgency=2 if info.state is JobState.FAILED else 1)
+        self.session.spawn(self._announce(notice), "announcing the end of a job")
         QApplication.alert(self)
+
+    async def _announce(self, notice: Notice) -> None:
+        """The desktop's notification server first; the tray icon, then the message area, where none answers."""
+        try:
+            await announce(notice)
+            return
+        except NotificationsUnavailable as exc:
+            log.info("desktop notification not sent (%s): falling back", exc)
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            self._tray().showMessage(notice.summary, notice.body, QSystemTrayIcon.MessageIcon.Information, 10000)
+        else:
+            self.session.messages.add("info", f"{notice.summary} while you were away", notice.body)
+
+    def _tray(self) -> QSystemTrayIcon:
+        """The tray icon, made when first needed, with a menu to bring the window back or quit."""
+        if self.tray is None:
+            self.tray = QSystemTrayIcon(icons.icon("vmgui"), self)
+            self.tray.setToolTip("vmgui — virtual machines")
+            menu = QMenu(self)
+            name_action(menu.addAction("Show vmgui", lambda: raise_window(self)), "trayShow")
+            name_action(menu.addAction("Quit", self.close), "trayQuit")
+            self.tray.setContextMenu(menu)
+            self.tray.activated.connect(lambda _reason: raise_window(self))
+            self.tray.show()
+        return self.tray
 
     # -- persistence -------------------------------------------------------------------
     def _restore(self) -> None:
