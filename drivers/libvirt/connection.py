@@ -42,12 +42,12 @@ _EV_LIFECYCLE, _EV_REBOOT, _EV_JOB_COMPLETED = 0, 1, 21
 # RENAME: the drivers that implement virDomainRename.
 _QEMU_FEATURES = frozenset({Feature.JOBS, Feature.BACKUP, Feature.SNAPSHOTS, Feature.MANAGED_SAVE,
                             Feature.SAVE_RESTORE, Feature.AUTOSTART, Feature.DEFINE, Feature.RENAME,
-                            Feature.DELETE_DISKS})
+                            Feature.DELETE_DISKS, Feature.GUESTS_OUTLIVE_CLIENT})
 _TYPE_FEATURES = {
     "QEMU": _QEMU_FEATURES,
     "TEST": frozenset({Feature.SNAPSHOTS, Feature.MANAGED_SAVE, Feature.SAVE_RESTORE,
                        Feature.AUTOSTART, Feature.DEFINE, Feature.RENAME, Feature.DELETE_DISKS}),
-    "LXC": frozenset({Feature.AUTOSTART, Feature.DEFINE}),
+    "LXC": frozenset({Feature.AUTOSTART, Feature.DEFINE, Feature.GUESTS_OUTLIVE_CLIENT}),
 }
 _DEFAULT_TYPE_FEATURES = frozenset({Feature.AUTOSTART, Feature.DEFINE})
 # virErrorNumber VIR_ERR_NO_STORAGE_VOL: the path is in no storage pool of the host

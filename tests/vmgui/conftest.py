@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import vmgui_nodes
 
 from drivers.test import DEFAULT_NODE_XML
-from vmgui.models import pathprobe
+from vmgui.models import pathprobe, quitting
 
 # The offscreen platform plugin says this for every top-level window; it is not our bug.
 OFFSCREEN_NOISE = "This plugin does not support propagateSizeHints"
@@ -114,6 +114,7 @@ def open_window(qtbot, aloop, settings):
         return window
 
     yield make
+    settings.setValue(quitting.SETTING, "false")  # the test is over: close without asking
     for window in windows:
         window.session.stop()
         window.close()

@@ -10,7 +10,7 @@ followed by one ``layoutChanged``. Display strings are precomputed per row, so
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
@@ -129,6 +129,10 @@ class DomainTableModel(QAbstractTableModel):
     def names(self, uri: str) -> set[str]:
         """Names of every domain of ``uri``, filtered out or not (a new name must differ from all)."""
         return {row.rec.name for key, row in self._rows.items() if key[0] == uri}
+
+    def rows_of(self, uris: Collection[str]) -> list[DomainRow]:
+        """Every row of those connections, shown or filtered out."""
+        return [row for key, row in self._rows.items() if key[0] in uris]
 
     def total(self, uri: str | None = None) -> int:
         if uri is None:

@@ -12,6 +12,7 @@ from PySide6.QtCore import QEvent, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QApplication,
+    QDialog,
     QLabel,
     QMainWindow,
     QMenu,
@@ -27,6 +28,7 @@ from drivers.jobs import operation_text
 
 from .. import icons
 from ..models import actions as rules
+from ..models import quitting
 from ..models import settings as store
 from ..models.format import count_text
 from ..models.messages import Message
@@ -39,6 +41,7 @@ from .commands import Commands
 from .details import DetailsPane
 from .dialogs.about import show_about
 from .dialogs.connect import ConnectDialog
+from .dialogs.quitnotice import QuitNotice
 from .domaintable import DomainTable
 from .filterbar import FilterBar
 from .jobpanel import JobPanel
@@ -65,6 +68,8 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self._style_template: str | None = None
         self._style_colours: theme.Colours | None = None
+        self._quit_confirmed = False
+        self.quit_notice: QuitNotice | None = None
         self._desktop_palette = QApplication.palette()  # before a colour scheme of vmgui's replaces it
         session.pending.timeout_s = store.shutdown_timeout(settings)
         self.setWindowTitle("vmgui — virtual machines")
@@ -329,6 +334,25 @@ class MainWindow(QMainWindow):
             self.table.horizontalHeader().restoreState(header)
         self.session.filters.restore(self.settings)
 
+    def _ask_before_quitting(self, running: list[str]) -> None:
+        """Once per quit: the VMs in ``running`` go on without vmgui; Quit closes, Cancel stays."""
+        if self.quit_notice is not None:
+            self.quit_notice.raise_()
+            return
+        notice = self.quit_notice = QuitNotice(quitting.notice_text(running), self)
+
+        def finished(result: int) -> None:
+            self.quit_notice = None
+            notice.deleteLater()
+            if result != QDialog.DialogCode.Accepted:
+                return
+            if notice.again.isChecked():
+                quitting.never_again(self.settings)
+            self._quit_confirmed = True
+            self.close()
+        notice.finished.connect(finished)
+        notice.open()
+
     def save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
@@ -337,6 +361,12 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._quit_confirmed and quitting.wanted(self.settings):
+            running = quitting.guests_left_running(self.session.domains, self.session.connections.features())
+            if running:
+                event.ignore()
+                self._ask_before_quitting(running)
+                return
         self.save_settings()
         super().closeEvent(event)
         self.closed.emit()
