@@ -40,7 +40,7 @@ class ConsoleDialog(QDialog):
         self.resize(760, 480)
 
         self.output = QPlainTextEdit(self)
-        name_widget(self.output, "consoleOutput")
+        name_widget(self.output, "consoleOutput", "Console output")
         self.output.setReadOnly(True)
         self.output.setMaximumBlockCount(MAX_LINES)
         self.output.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
@@ -50,7 +50,7 @@ class ConsoleDialog(QDialog):
         self.status.setObjectName("consoleStatus")
         self.status.setWordWrap(True)
         self.input = QLineEdit(self)
-        name_widget(self.input, "consoleInput")
+        name_widget(self.input, "consoleInput", "Type into the console")
         self.input.setPlaceholderText("Type a command and press Return")
         self.input.setFont(self.output.font())
         self.input.returnPressed.connect(self._send_line)

@@ -22,7 +22,7 @@ class Graph(QWidget):
     def __init__(self, object_name: str, title: str, fmt: Callable[[float], str], colour: str,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        name_widget(self, object_name)
+        name_widget(self, object_name, title)
         self.title = title
         self._fmt = fmt
         self._colour = QColor(colour)

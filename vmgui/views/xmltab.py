@@ -41,7 +41,7 @@ class XmlPane(QPlainTextEdit):
 
     def __init__(self, session: Session, flow: EditFlow, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        name_widget(self, "domainXml")
+        name_widget(self, "domainXml", "Domain XML")
         self._session, self._flow = session, flow
         self.setReadOnly(True)
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)

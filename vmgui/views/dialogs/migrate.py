@@ -73,7 +73,7 @@ class MigrateDialog(QDialog):
         self.checking.hide()
         layout.addWidget(self.checking)
         self.check_list = QListWidget(self)
-        name_widget(self.check_list, "migrateCheck")
+        name_widget(self.check_list, "migrateCheck", "Checks")
         self.check_list.setMinimumHeight(140)
         # a reason is read whole: long findings wrap instead of running off to the right
         self.check_list.setWordWrap(True)
