@@ -100,8 +100,8 @@ def test_the_dialogs_name_every_control_for_a_screen_reader(open_window, node_ur
     window = open_window(node_uri, make_node(2))
     problems = {}
     for name, action in (("web01", "actionSnapshot"), ("web01", "actionBackup"), ("web01", "actionDelete"),
-                         ("web01", "actionMigrate"), ("web01", "actionSnapshots"), ("web01", "actionConsole"), (None, "actionNewVM"),
-                         (None, "actionConnect")):
+                         ("web01", "actionMigrate"), ("web01", "actionSnapshots"), ("web01", "actionConsole"),
+                         (None, "actionNewVM"), (None, "actionConnect")):
         if name:
             select(window, name)
             window.refresh_selection_state()
