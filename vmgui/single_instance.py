@@ -38,6 +38,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QCoreApplication, QDeadlineTimer, QEventLoop, QLockFile, QObject, QTimer, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtWidgets import QWidget
 
 from vmgui.appid import APP_ID, DIR_NAME
 
@@ -109,7 +110,7 @@ def socket_path(base: str | os.PathLike[str] | None = None, key: str = APP_ID) -
     return path
 
 
-def raise_window(window, activation_token: str | None = None) -> None:
+def raise_window(window: QWidget, activation_token: str | None = None) -> None:
     """Show ``window`` (a QWidget) on top, restored from minimised, and focus it."""
     from PySide6.QtCore import Qt
 

@@ -20,6 +20,10 @@ TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
 URI_ROLE = Qt.ItemDataRole.UserRole.value + 1
 
 
+#: The invisible root: a flat model's rows all hang off it.
+_ROOT = QModelIndex()
+
+
 class ConnState(enum.Enum):
     CONNECTING = "connecting"
     CONNECTED = "connected"
@@ -84,7 +88,7 @@ class ConnectionModel(QAbstractListModel):
         self._rows: list[ConnRow] = []
         self._next_ordinal = 1
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = DISPLAY) -> Any:

@@ -254,7 +254,8 @@ class Session(QObject):
     # -- actions -----------------------------------------------------------------
     def run(self, action: str, keys: list[Key], verb: str, **params: Any) -> list[asyncio.Task[Any] | None]:
         """Run ``action`` on every domain in ``keys`` (bulk), each call on its own."""
-        return [self.spawn(self._run_one(action, key, verb, params), f"{verb} {self.domains.name_of(key)}") for key in keys]
+        return [self.spawn(self._run_one(action, key, verb, params), f"{verb} {self.domains.name_of(key)}")
+                for key in keys]
 
     async def _run_one(self, action: str, key: Key, verb: str, params: dict[str, Any]) -> Any:
         uri, uuid = key
