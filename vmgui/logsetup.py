@@ -39,7 +39,7 @@ from vmgui.appid import APP_NAME, DIR_NAME
 if TYPE_CHECKING:  # Qt is imported where it is used: logging starts before Qt does
     from asyncio import AbstractEventLoop
 
-    from PySide6.QtCore import QMessageLogContext, QObject, QtMsgType
+    from PySide6.QtCore import QCoreApplication, QMessageLogContext, QtMsgType
 
 log = logging.getLogger("vmgui")
 
@@ -187,7 +187,7 @@ class _ErrorReporter:
         self.box: Any = None          # the open QMessageBox
         self.closed_box: Any = None   # the last one closed, deleted later (see _closed)
         self.extra = 0           # errors that arrived while it was open
-        self.bridge = None       # QObject in the GUI thread, for other threads
+        self.bridge: Any = None  # a QObject in the GUI thread, for other threads (its class is made on first use)
         self.shown = 0           # boxes shown (tests)
         self.lock = threading.Lock()
         self.hooked_app = 0      # id() of the QApplication whose aboutToQuit discards the box
@@ -208,13 +208,13 @@ class _ErrorReporter:
             return  # a QCoreApplication cannot show widgets
         # Always queued, also from the GUI thread: the box is built from the event
         # loop, not inside the Qt callback that just failed.
-        self._bridge().error.emit(summary, details)
+        self._bridge(app).error.emit(summary, details)
 
-    def _bridge(self) -> QObject:
+    def _bridge(self, app: QCoreApplication) -> Any:
         """A QObject in the GUI thread whose queued signal carries errors there."""
         with self.lock:
             if self.bridge is None:
-                from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal, Slot
+                from PySide6.QtCore import QObject, Qt, Signal, Slot
 
                 reporter = self
 
@@ -226,7 +226,7 @@ class _ErrorReporter:
                         reporter._show(summary, details)
 
                 bridge = Bridge()
-                bridge.moveToThread(QCoreApplication.instance().thread())
+                bridge.moveToThread(app.thread())
                 bridge.error.connect(bridge.show_error, Qt.ConnectionType.QueuedConnection)
                 self.bridge = bridge
             return self.bridge

@@ -36,6 +36,9 @@ from .domainrow import (
 from .format import bytes_text
 from .problems import problem_text
 
+# The row types are part of the table's interface: views import them from here.
+__all__ = ["Col", "DomainRow", "DomainTableModel", "Key"]
+
 #: The invisible root: a flat model's rows all hang off it.
 _ROOT = QModelIndex()
 
