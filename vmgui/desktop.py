@@ -299,7 +299,7 @@ def render_icon_png(size: int) -> bytes:
     if not render_icon_image(size).save(buf, "PNG"):  # type: ignore[call-overload]
         raise OSError(f"could not encode the {size}px icon as PNG")
     buf.close()
-    return bytes(data.data())  # type: ignore[call-overload]
+    return bytes(data.data())
 
 
 def app_icon() -> QIcon:

@@ -203,7 +203,7 @@ class SingleInstance(QObject):
         failed = False
 
         def on_ready() -> None:
-            reply.extend(bytes(sock.readAll().data()))  # type: ignore[call-overload]
+            reply.extend(bytes(sock.readAll().data()))
             if b"\n" in reply:
                 loop.quit()
 
@@ -274,7 +274,7 @@ class SingleInstance(QObject):
         buf = self._buffers.get(sock)
         if buf is None:
             return
-        buf += bytes(sock.readAll().data())  # type: ignore[call-overload]
+        buf += bytes(sock.readAll().data())
         if len(buf) > _MAX_MESSAGE:
             log.warning("single instance: oversized message dropped")
             sock.abort()

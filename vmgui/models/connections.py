@@ -71,11 +71,12 @@ class ConnRow:
     def status_text(self) -> str:
         if self.busy:
             return f"busy: {self.busy}"
+        state: str = self.state.value  # read before the check below narrows self.state (mypy loses the type)
         if self.state is ConnState.CONNECTED:
             return f"{self.domains} domain{'s' if self.domains != 1 else ''}"
         if self.message:
-            return f"{self.state.value}: {self.message}"
-        return self.state.value
+            return f"{state}: {self.message}"
+        return state
 
 
 class ConnectionModel(QAbstractListModel):

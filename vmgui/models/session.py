@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from drivers import Domain, DomainEvent, DriverError, ErrorCode, EventType, Feature
+from drivers import Domain, DomainEvent, DomainRecord, DriverError, ErrorCode, EventType, Feature
 from drivers.base import Screenshot
 
 from ..bridge import Bridge
@@ -176,7 +176,7 @@ class Session(QObject):
         records = await self.bridge.list_records(uri)
         if self.domains.total(uri) == 0 and self.connections.get(uri) is not None:
             self.domains.apply(uri, records)  # first load: one sort, one layout change
-            records_left: list = []
+            records_left: list[DomainRecord] = []
         else:
             records_left = records
         for start in range(0, len(records_left), RESYNC_SLICE):
