@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from .. import diskdelete
 from ..base import Connection, Domain
@@ -20,6 +21,7 @@ from .errors import is_connection_error, translate
 from .jobs import JobTracker
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")  # what a job's worker returns
 
 #: Seconds an open (or a reconnect) may take before it fails with OPERATION_TIMEOUT.
 OPEN_TIMEOUT = 15.0
@@ -645,7 +647,7 @@ class LibvirtConnection(Connection):
         self._check_open()
         return self.jobs.list_all()
 
-    def run_job(self, job: Any, worker: Any, asynchronous: bool) -> Any:
+    def run_job(self, job: Job, worker: Callable[[Job], T], asynchronous: bool) -> T | int:
         return self.jobs.run(job, worker, asynchronous)
 
     def migration_job(self, dom: Domain, action: str) -> Any:

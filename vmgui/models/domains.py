@@ -36,6 +36,12 @@ from .domainrow import (
 from .format import bytes_text
 from .problems import problem_text
 
+# The row types are part of the table's interface: views import them from here.
+__all__ = ["Col", "DomainRow", "DomainTableModel", "Key"]
+
+#: The invisible root: a flat model's rows all hang off it.
+_ROOT = QModelIndex()
+
 
 class DomainTableModel(QAbstractTableModel):
     """Rows = visible domains. Find a row by (uri, uuid) in O(1) with :meth:`find`."""
@@ -55,10 +61,10 @@ class DomainTableModel(QAbstractTableModel):
         self._labels: dict[str, str] = {}
 
     # -- Qt model interface ----------------------------------------------------
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
         return 0 if parent.isValid() else len(self._visible)
 
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
         return 0 if parent.isValid() else len(HEADERS)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = DISPLAY) -> Any:

@@ -35,7 +35,8 @@ class BackupFlow:
 
     async def _ask(self, targets: list[Key]) -> None:
         xmls = await asyncio.gather(*(self._session.domain_xml(k) for k in targets))
-        domains = [(self._session.domains.name_of(k), DomainXML.parse(x).disks()) for k, x in zip(targets, xmls, strict=False)]
+        domains = [(self._session.domains.name_of(k), DomainXML.parse(x).disks())
+                   for k, x in zip(targets, xmls, strict=False)]
         remote = {name: host for (name, _), k in zip(domains, targets, strict=False) if (host := remote_host(k[0]))}
         dialog = BackupDialog(domains, self.folder, self._parent, remote)
         serve(self._session, dialog.checker)

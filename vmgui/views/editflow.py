@@ -73,7 +73,8 @@ class EditFlow:
         _open(diff)
 
     def apply(self, key: Key, steps: EditPlan, done: Done | None = None) -> None:
-        self._session.spawn(self._apply(key, steps, done), f"Applying the changes to {self._session.domains.name_of(key)}")
+        what = f"Applying the changes to {self._session.domains.name_of(key)}"
+        self._session.spawn(self._apply(key, steps, done), what)
 
     async def _apply(self, key: Key, steps: EditPlan, done: Done | None) -> None:
         try:

@@ -121,7 +121,8 @@ class NewVMFlow:
             job_id = await bridge.call(uri, lambda c: _create_disk(c, plan), f"creating the disk {path}")
             info = await self.wait_job(uri, job_id)
             if info.state is not JobState.COMPLETED:
-                what = "was cancelled" if info.state is JobState.CANCELLED else f"failed: {info.error or 'no reason given'}"
+                what = ("was cancelled" if info.state is JobState.CANCELLED
+                        else f"failed: {info.error or 'no reason given'}")
                 self._session.messages.add("error", f"{plan.name} was not created",
                                            f"Creating its disk {path} {what}.", "Nothing was defined.")
                 return None

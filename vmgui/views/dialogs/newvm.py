@@ -33,11 +33,11 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from drivers.diskimage import FORMATS
 from drivers.domxml import MAX_VCPUS
 
 from ...models.format import bytes_text
 from ...models.newvm import (
-    FORMATS,
     MAX_MEMORY_MIB,
     MIB,
     MIN_MEMORY_MIB,
