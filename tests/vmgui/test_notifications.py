@@ -133,7 +133,8 @@ def test_without_a_notification_server_the_window_says_it_instead(open_window, n
 
 
 # The offscreen platform has no tray to dock into; Qt says so once when the icon is made.
-@pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints", "No such signal QPlatformNativeInterface::systemTrayWindowChanged")
+@pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints",
+                           "No such signal QPlatformNativeInterface::systemTrayWindowChanged")
 def test_the_tray_icon_is_only_a_fallback_and_has_a_menu(open_window, node_uri, qtbot, monkeypatch):
     monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: True))
     fast = f"{node_uri}?rate=4096"
