@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from lxml import etree
 
@@ -163,7 +163,7 @@ def unsafe_source(path: str, refused_dirs: tuple[str, ...] = SYSTEM_DIRS) -> str
 
 def guest_files(definition: DomainXML) -> list[tuple[str, str, tuple[str, ...]]]:
     """(element path, file, folders it may not come from) of every host file a definition hands its guest."""
-    found = [(f"/domain/os/{tag}", path, BOOT_FILE_REFUSED_DIRS)
+    found: list[tuple[str, str, tuple[str, ...]]] = [(f"/domain/os/{tag}", path, BOOT_FILE_REFUSED_DIRS)
              for tag, path in (("kernel", definition.kernel), ("initrd", definition.initrd)) if path]
     found += [(f"/domain/devices/disk[{i + 1}]/source", d.source,
                READ_ONLY_REFUSED_DIRS if d.readonly or d.device == "cdrom" else SYSTEM_DIRS)
@@ -182,7 +182,8 @@ _GUEST_FILES = etree.XPath("os/kernel/text() | os/initrd/text() | devices/disk/s
 
 def guest_file_paths(definition: DomainXML) -> frozenset[str]:
     """Every host file a definition hands its guest, without where each is named."""
-    return frozenset(str(p).strip() for p in _GUEST_FILES(definition.root) if str(p).strip())
+    paths = cast("list[str]", _GUEST_FILES(definition.root))  # text() and @attribute results: always a list
+    return frozenset(str(p).strip() for p in paths if str(p).strip())
 
 
 def check_guest_files(definition: DomainXML, code: ErrorCode = ErrorCode.INVALID_XML) -> None:

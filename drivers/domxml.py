@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from .errors import DriverError, ErrorCode
-from .xmlutil import child_text, parse, path_of, set_child_text, to_string, xml_error
+from .xmlutil import child_text, ensure_child, parse, path_of, set_child_text, to_string, xml_error
 
 _UNITS = {
     "b": 1, "bytes": 1, "k": 1024, "kib": 1024, "kb": 1000, "m": 1024 ** 2, "mib": 1024 ** 2,
@@ -184,7 +184,7 @@ class DomainXML:
         for el in self.root.iterfind("devices/disk"):
             target = el.find("target")
             dev = target.get("dev") if target is not None else None
-            if not dev or not _DEV_RE.match(dev):
+            if target is None or not dev or not _DEV_RE.match(dev):
                 raise xml_error(f"{path_of(el)}/target: missing or invalid dev {dev!r}")
             if dev in seen:
                 raise xml_error(f"{path_of(target)}: target '{dev}' is used twice")
@@ -264,8 +264,9 @@ class DomainXML:
     def _set_memory(self, tag: str, kib: int) -> None:
         if not isinstance(kib, int) or kib <= 0:
             raise DriverError(ErrorCode.INVALID_ARG, f"{tag} must be a positive number of KiB")
-        set_child_text(self.root, tag, str(kib))
-        self.root.find(tag).set("unit", "KiB")
+        child = ensure_child(self.root, tag)
+        child.text = str(kib)
+        child.set("unit", "KiB")
 
     @property
     def vcpus(self) -> int:
@@ -392,10 +393,11 @@ class DomainXML:
         self._validate_disks()
 
     def remove_disk(self, target: str) -> None:
-        for el in self.root.iterfind("devices/disk"):
-            if self._disk_of(el).target == target:
-                el.getparent().remove(el)
-                return
+        for devices in self.root.iterfind("devices"):
+            for el in devices.iterfind("disk"):
+                if self._disk_of(el).target == target:
+                    devices.remove(el)
+                    return
         raise DriverError(ErrorCode.INVALID_ARG, f"no disk with target '{target}'")
 
     def interfaces(self) -> list[Interface]:

@@ -115,7 +115,7 @@ class BackupDef:
                                   f"{system_location(path)}; choose a folder of your own")
             drv = el.find("driver")
             fmt = (drv.get("type") if drv is not None else None) or "qcow2"
-            if fmt not in ("qcow2", "raw"):
+            if drv is not None and fmt not in ("qcow2", "raw"):  # without <driver>: qcow2
                 raise xml_error(f"{path_of(drv)}: backup format must be qcow2 or raw, not {fmt!r}")
             disks.append(BackupDisk(name=name, target=path, format=fmt))
         if not disks:

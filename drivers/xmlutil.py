@@ -85,7 +85,7 @@ def salvage(data: bytes, root_tag: str, max_bytes: int = MAX_XML_BYTES) -> etree
 def path_of(el: etree._Element) -> str:
     """A readable element path like ``/domain/devices/disk[2]/target`` for messages."""
     parts = []
-    node = el
+    node: etree._Element | None = el
     while node is not None:
         parent = node.getparent()
         tag = node.tag if isinstance(node.tag, str) else "?"
@@ -109,13 +109,17 @@ def child_text(el: etree._Element, tag: str, default: str | None = None) -> str 
     return child.text.strip()
 
 
+def ensure_child(el: etree._Element, tag: str) -> etree._Element:
+    """The first direct child ``tag`` of ``el``, appended if there is none."""
+    child = el.find(tag)
+    return child if child is not None else etree.SubElement(el, tag)
+
+
 def set_child_text(el: etree._Element, tag: str, value: str | None) -> None:
     """Set (or with ``None`` remove) the text of a direct child, keeping others."""
-    child = el.find(tag)
     if value is None:
+        child = el.find(tag)
         if child is not None:
             el.remove(child)
         return
-    if child is None:
-        child = etree.SubElement(el, tag)
-    child.text = value
+    ensure_child(el, tag).text = value

@@ -5,10 +5,12 @@ there. The list may only shrink. This runs mypy once with every such relaxation 
 everywhere, the rest of the configuration unchanged), collects the (module, error code) pairs it
 reports, and names each relaxed code that is not among them.
 
-    python tests/check_mypy_overrides.py    # from the checkout, with mypy installed
+    python tests/check_mypy_overrides.py           # from the checkout, with mypy installed
+    python tests/check_mypy_overrides.py --needed  # print the override each not-yet-clean module needs
 """
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -83,7 +85,14 @@ def unneeded(relaxed: dict[str, set[str]], found: dict[str, set[str]]) -> list[t
     return sorted((module, code) for module, codes in relaxed.items() for code in codes - found.get(module, set()))
 
 
-def main() -> int:
+def override_blocks(found: dict[str, set[str]]) -> str:
+    """The ``[[tool.mypy.overrides]]`` entries that relax exactly what strict mode reports."""
+    return "\n\n".join(f"[[tool.mypy.overrides]]\nmodule = {json.dumps(module)}\n"
+                        f"disable_error_code = {json.dumps(sorted(codes))}"
+                        for module, codes in sorted(found.items()))
+
+
+def main(argv: list[str]) -> int:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
     with tempfile.TemporaryDirectory() as tmp:
         ini = Path(tmp) / "mypy.ini"
@@ -95,11 +104,15 @@ def main() -> int:
     if result.returncode not in (0, 1):  # 2: mypy itself failed (bad configuration, crash)
         sys.stderr.write(result.stdout + result.stderr)
         return 2
-    stale = unneeded(relaxations(config), reported(result.stdout.splitlines()))
+    found = reported(result.stdout.splitlines())
+    if "--needed" in argv:
+        print(override_blocks(found))
+        return 0
+    stale = unneeded(relaxations(config), found)
     for module, code in stale:
         print(f"pyproject.toml: {module} no longer needs {code} relaxed; remove it from its [[tool.mypy.overrides]]")
     return 1 if stale else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

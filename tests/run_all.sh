@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install everything the test suite needs on a Debian machine, then run every test.
+# Install everything the test suite needs on a Debian machine, run the static gates
+# (tests/gates.sh: lint, types, layers), then every test; fails if either fails.
 #   bash tests/run_all.sh [pytest arguments]
 # Debian packages: QEMU (real VMs under TCG), Xvfb and Qt's X11 libraries (screenshots),
 # libvirt (the bridge's tests), desktop-file-utils and appstream (packaging validators), a private
@@ -44,9 +45,17 @@ if [ ! -x .venv/bin/python ]; then
   echo "== creating .venv"
   python3 -m venv .venv
 fi
-echo "== installing vmgui with its test and libvirt extras"
+echo "== installing vmgui with its test, libvirt and lint extras"
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test,libvirt]'
+.venv/bin/python -m pip install -q -e '.[test,libvirt,lint]'
+
+gates=0
+bash tests/gates.sh .venv/bin/python || gates=$?
 
 echo "== running the test suite"
-exec .venv/bin/python -m pytest "$@"
+tests=0
+.venv/bin/python -m pytest "$@" || tests=$?
+if [ "$gates" -ne 0 ]; then
+  echo "== the static gates failed (see above): bash tests/gates.sh" >&2
+fi
+exit $(( tests != 0 ? tests : gates ))

@@ -78,11 +78,12 @@ def _snapshot_of(el: etree._Element, base_dir: str | None) -> tuple[SnapshotDef,
 def _domain_of(el: etree._Element, base_dir: str | None) -> NodeDomain:
     el = _load_ref(el, base_dir, "domain")
     runstate_el = el.find(_q("runstate"))
-    try:
-        runstate = DomainState(int((runstate_el.text or "").strip())) if runstate_el is not None \
-            else DomainState.RUNNING
-    except ValueError:
-        raise xml_error(f"{path_of(runstate_el)}: unknown runstate {runstate_el.text!r}") from None
+    runstate = DomainState.RUNNING
+    if runstate_el is not None:
+        try:
+            runstate = DomainState(int((runstate_el.text or "").strip()))
+        except ValueError:
+            raise xml_error(f"{path_of(runstate_el)}: unknown runstate {runstate_el.text!r}") from None
     transient = el.find(_q("transient")) is not None
     managed_save = el.find(_q("hasmanagedsave")) is not None
     autostart = el.find(_q("autostart")) is not None

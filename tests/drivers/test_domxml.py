@@ -83,6 +83,8 @@ def test_unknown_elements_survive_a_round_trip_and_an_edit():
     ("<domain><name>../../etc</name><memory>1024</memory></domain>", "/domain/name"),
     ("<domain><name>x</name><memory>1024</memory><devices><disk><target dev='vda'/></disk>"
      "<disk><target dev='vda'/></disk></devices></domain>", "/domain/devices/disk[2]/target"),
+    ("<domain><name>x</name><memory>1024</memory><devices><disk/></devices></domain>",
+     "/domain/devices/disk/target"),
     ("<domain><name>x</name><memory>1024</memory><devices><disk><source file='rel.img'/>"
      "<target dev='vda'/></disk></devices></domain>", "/domain/devices/disk/source"),
     ("<domain><name>x</name><memory>1024</memory><devices><disk device='tape'><target dev='vda'/>"
@@ -98,6 +100,27 @@ def test_invalid_xml_names_the_element(broken, where):
         DomainXML.parse(broken)
     assert info.value.code is ErrorCode.INVALID_XML
     assert where in info.value.message
+
+
+def test_memory_is_written_in_kib_whatever_unit_it_was_read_in():
+    dom = DomainXML.parse(VIRSH_DUMP)  # <memory unit='GiB'>4</memory>, <currentMemory unit='MiB'>
+    dom.memory_kib = 3 * 1024 * 1024
+    dom.current_memory_kib = 1024 * 1024
+    text = dom.to_string()
+    assert '<memory unit="KiB">3145728</memory>' in text and '<currentMemory unit="KiB">1048576</currentMemory>' in text
+    bare = DomainXML.parse("<domain><name>x</name><memory>2048</memory></domain>")
+    bare.current_memory_kib = 1024  # an element it did not have
+    assert DomainXML.parse(bare.to_string()).current_memory_kib == 1024
+
+
+def test_remove_disk_removes_that_disk_only():
+    dom = DomainXML.parse(VIRSH_DUMP)
+    targets = [d.target for d in dom.disks()]
+    dom.remove_disk(targets[0])
+    assert [d.target for d in DomainXML.parse(dom.to_string()).disks()] == targets[1:]
+    with pytest.raises(drivers.DriverError) as info:
+        dom.remove_disk(targets[0])
+    assert info.value.code is ErrorCode.INVALID_ARG and targets[0] in info.value.message
 
 
 def test_entities_and_doctypes_are_refused():

@@ -39,6 +39,7 @@ def test_node_file_states_and_file_references(tmp_path):
     ("<test:transient/><test:runstate>5</test:runstate>", "transient"),
     ("<test:hasmanagedsave/>", "managed save"),
     ("<test:runstate>42</test:runstate>", "runstate"),
+    ("<test:runstate>soon</test:runstate>", "runstate"),
 ])
 def test_invalid_node_combinations(tmp_path, extra, message):
     node = write(tmp_path, f"<node><domain type='test' {NS}><name>x</name><memory>1024</memory>{extra}"

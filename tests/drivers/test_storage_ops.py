@@ -141,6 +141,8 @@ def test_cancelled_backup_leaves_no_target(slow_conn, tmp_path):
     ("<domainbackup><disks><disk name='vda'><target file='rel.qcow2'/></disk></disks></domainbackup>",
      ErrorCode.INVALID_ARG),
     ("<domainbackup><disks><disk name='vda'/></disks></domainbackup>", ErrorCode.INVALID_XML),
+    ("<domainbackup><disks><disk name='vda'><driver type='vmdk'/><target file='/tmp/vmgui-never.vmdk'/>"
+     "</disk></disks></domainbackup>", ErrorCode.INVALID_XML),
     ("<domainbackup>", ErrorCode.INVALID_XML),
 ])
 def test_bad_backup_requests(conn, xml, code):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +37,32 @@ def test_main_runs_until_the_window_closes(qapp, node_uri, make_node, tmp_path, 
     assert vmgui_app.main(["--connect", node_uri, "--connect", other]) == 0
     assert seen["rows"] == 13
     assert QApplication.instance() is qapp  # reused, not a second application
+
+
+def test_ctrl_c_in_the_terminal_closes_the_window(qapp, node_uri, tmp_path, monkeypatch):
+    monkeypatch.setenv("VMGUI_SETTINGS", str(tmp_path / "s.ini"))
+    before = signal.getsignal(signal.SIGINT)
+    sent: list[bool] = []
+
+    def interrupt_once_shown() -> None:
+        windows = [w for w in qapp.topLevelWidgets() if w.objectName() == "mainWindow" and w.isVisible()]
+        if windows and not sent:
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGINT)
+        if not sent:
+            QTimer.singleShot(20, interrupt_once_shown)
+    QTimer.singleShot(0, interrupt_once_shown)
+    unheard: list[bool] = []
+
+    def close_it_ourselves() -> None:  # so a Ctrl+C nobody handles fails the test instead of hanging it
+        for w in qapp.topLevelWidgets():
+            if w.objectName() == "mainWindow" and w.isVisible():
+                unheard.append(True)
+                w.close()
+    QTimer.singleShot(30000, close_it_ourselves)
+    assert vmgui_app.main(["--connect", node_uri]) == 0
+    assert sent and not unheard
+    assert signal.getsignal(signal.SIGINT) is before  # the terminal's Ctrl+C is the shell's again
 
 
 def test_default_falls_back_to_the_demo_host_with_a_message(qapp, tmp_path, monkeypatch):
