@@ -21,7 +21,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
@@ -34,12 +34,17 @@ from .snapshots import SnapshotInfo, read_snapshots
 from .streams import ConsoleStream
 from .workers import MAX_WORKERS, WorkerPool
 
+if TYPE_CHECKING:
+    from drivers.libvirt.discover import Candidate
+
 __all__ = ["Bridge", "CallAbandoned", "default_uri", "DOMAIN_ACTIONS"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PER_CONNECTION = 4
+#: seconds a libvirt daemon of this machine gets to answer before it is left closed at start
+DISCOVERY_PROBE_S = 3.0
 BUSY_AFTER_S = 1.0
 EVENT_BATCH_S = 0.05
 EMBEDDED_URI = "qemu:///embed"
@@ -210,6 +215,17 @@ class Bridge(QObject):
 
     async def list_snapshots(self, uri: str, uuid: str) -> list[SnapshotInfo]:
         return await self.call_domain(uri, uuid, read_snapshots, "listing snapshots")
+
+    async def discover_libvirt(self, probe_timeout: float = DISCOVERY_PROBE_S) -> list[Candidate]:
+        """This machine's libvirt daemons, probed in the pool (:mod:`drivers.libvirt.discover`).
+
+        The module is imported there too: the window never waits for the libvirt bridge's code.
+        """
+        def discover() -> list[Candidate]:
+            module = importlib.import_module("drivers.libvirt.discover")
+            return module.discover(probe_timeout)
+        return await self._submit("libvirt discovery", "looking for libvirt daemons", discover,
+                                  probe_timeout + 30.0)
 
     # -- console and screen ------------------------------------------------------
     async def open_console(self, uri: str, uuid: str, name: str) -> ConsoleStream:
