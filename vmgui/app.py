@@ -36,7 +36,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="vmgui", description="Manage virtual machines.")
     parser.add_argument("-c", "--connect", metavar="URI", action="append", default=[],
                         help="open this connection (repeatable), as virsh -c; default: the embedded "
-                             "hypervisor, $LIBVIRT_DEFAULT_URI and the connections you left open")
+                             "hypervisor, $LIBVIRT_DEFAULT_URI, the connections you left open and "
+                             "the libvirt daemons running on this machine")
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument("--install-desktop", action="store_true",
                         help="add vmgui to the desktop's application menu and exit")

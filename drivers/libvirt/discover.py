@@ -27,7 +27,9 @@ Who may use the system daemon: connecting to a UNIX socket needs write
 permission on it, which the kernel checks and root always has. The daemon
 grants that with ``unix_sock_group``/``unix_sock_rw_perms`` (Debian: group
 ``libvirt``, 0770); where the socket is world-writable, its ``auth_unix_rw``
-(polkit) decides, and a refusal is simply an open that fails the probe.
+(polkit) decides. libvirt-python opens without an authentication agent (only
+virsh starts one), so a polkit refusal is an open that fails the probe at
+once, never a password prompt.
 """
 from __future__ import annotations
 

@@ -69,6 +69,7 @@ class PrivateSshd:
         self.proc: subprocess.Popen | None = None
 
     def _prepare(self) -> None:
+        assert SSHD is not None and SSH is not None and SSH_KEYGEN is not None, unavailable_reason()
         os.chmod(self.root, 0o700)
         host_key = self.root / "host_ed25519"
         for path in (host_key, self.key):
@@ -92,6 +93,7 @@ class PrivateSshd:
 
     def start(self, timeout: float = 30.0) -> None:
         self._prepare()
+        assert SSHD is not None
         if os.geteuid() == 0:
             PRIVSEP_DIR.mkdir(mode=0o755, exist_ok=True)
         log = open(self.root / "sshd.log", "ab")

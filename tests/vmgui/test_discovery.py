@@ -49,21 +49,41 @@ def table_names(window) -> list[str]:
     return [model.index(row, 0).data() for row in range(model.rowCount())]
 
 
-def test_the_users_libvirt_vms_show_up_in_the_window(qtbot, aloop, settings, machine, monkeypatch):
+@pytest.fixture(scope="module")
+def users_daemon():
+    """The user's own session daemon, holding a VM made with another libvirt tool."""
     with running_libvirtd("5c0c6d43-5a51-4c6a-9d1f-0000000000d1", "libvirtd-discovery") as daemon:
-        monkeypatch.setenv("XDG_RUNTIME_DIR", str(daemon.root / "run"))
         conn = libvirt.open(daemon.uri)
         conn.defineXML(daemon.domain_xml("from-virt-manager"))
         conn.close()
-        window, found = open_at_start(qtbot, settings)
-        qtbot.waitUntil(lambda: "from-virt-manager" in table_names(window), timeout=60000)
-        uri = f"qemu:///session?socket={daemon.sock}"
-        assert found == [[uri]]
-        assert window.session.connections.get(uri).state is ConnState.CONNECTED
-        texts = [m.full_text() for m in window.session.messages.messages()]
-        assert any(f"qemu:///session: libvirt's session daemon answered ({daemon.sock})" in t for t in texts), texts
-        assert store.open_uris(settings) == []  # found anew each start, never remembered as the user's
-        window.session.close(uri)
+        yield daemon
+
+
+def test_the_users_libvirt_vms_show_up_in_the_window(qtbot, aloop, settings, machine, monkeypatch, users_daemon):
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(users_daemon.root / "run"))
+    window, found = open_at_start(qtbot, settings)
+    qtbot.waitUntil(lambda: "from-virt-manager" in table_names(window), timeout=60000)
+    uri = f"qemu:///session?socket={users_daemon.sock}"
+    assert found == [[uri]]
+    assert window.session.connections.get(uri).state is ConnState.CONNECTED
+    texts = [m.full_text() for m in window.session.messages.messages()]
+    assert any(f"qemu:///session: libvirt's session daemon answered ({users_daemon.sock})" in t
+               for t in texts), texts
+    assert store.open_uris(settings) == []  # found anew each start, never remembered as the user's
+    window.session.close(uri)
+
+
+def test_a_daemon_already_open_is_not_opened_twice(qtbot, aloop, settings, machine, monkeypatch, users_daemon):
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(users_daemon.root / "run"))
+    uri = f"qemu:///session?socket={users_daemon.sock}"
+    monkeypatch.setenv("LIBVIRT_DEFAULT_URI", uri)
+    window, found = open_at_start(qtbot, settings)
+    qtbot.waitUntil(lambda: bool(found), timeout=30000)
+    assert found == [[]]
+    qtbot.waitUntil(lambda: "from-virt-manager" in table_names(window), timeout=60000)
+    assert table_names(window).count("from-virt-manager") == 1
+    assert window.session.messages.messages() == []
+    window.session.close(uri)
 
 
 def test_no_daemon_opens_nothing_and_says_nothing(qtbot, aloop, settings, machine, node_uri):
@@ -104,3 +124,14 @@ def test_the_setting_turns_discovery_off(qtbot, aloop, settings, machine, node_u
     qtbot.waitUntil(lambda: ready(window, node_uri), timeout=10000)
     qtbot.wait(200)
     assert found == [] and calls == []
+
+
+def test_the_switch_is_on_by_default_and_shows_in_the_settings_file(settings):
+    assert store.discover_libvirt(settings)
+    settings.sync()
+    assert "discover_libvirt=true" in Path(settings.fileName()).read_text()
+    for off in ("false", "0", "no", "off", "False"):
+        settings.setValue(store.DISCOVER_LIBVIRT_KEY, off)
+        assert not store.discover_libvirt(settings), off
+    settings.setValue(store.DISCOVER_LIBVIRT_KEY, "true")
+    assert store.discover_libvirt(settings)
