@@ -118,7 +118,7 @@ def _session(env: Mapping[str, str], euid: int, timeout: float) -> Candidate | N
     same = _aliases(uri) | (_aliases(SESSION_URI) if euid > 0 else frozenset())
     error = probe(uri, timeout)
     if error is not None:
-        return Candidate(SESSION_URI, uri, False, f"the session daemon at {sock} did not answer "
+        return Candidate(SESSION_URI, uri, False, f"the session daemon at {sock} could not be opened "
                          f"({error.message})", same)
     return Candidate(SESSION_URI, uri, True, f"libvirt's session daemon answered ({sock})", same)
 
@@ -135,7 +135,7 @@ def _system(directory: Path, euid: int, timeout: float) -> Candidate | None:
                          "lets the members of its socket's group in, on Debian the group libvirt)", same)
     error = probe(uri, timeout)
     if error is not None:
-        return Candidate(SYSTEM_URI, uri, False, f"the system daemon did not let this user in "
+        return Candidate(SYSTEM_URI, uri, False, f"the system daemon at {sock} could not be opened "
                          f"({error.message})", same)
     who = "running as root" if euid == 0 else "this user may write to its socket"
     return Candidate(SYSTEM_URI, uri, True, f"libvirt's system daemon answered ({who})", same)

@@ -116,14 +116,19 @@ def test_a_silent_daemon_is_left_closed_and_the_window_never_waits(qtbot, aloop,
         silent.close()
 
 
-def test_the_setting_turns_discovery_off(qtbot, aloop, settings, machine, node_uri, monkeypatch):
-    settings.setValue(store.DISCOVER_LIBVIRT_KEY, "false")
+@pytest.mark.parametrize("switch", ["true", "false"])
+def test_the_setting_turns_discovery_off(qtbot, aloop, settings, machine, node_uri, monkeypatch, switch):
+    settings.setValue(store.DISCOVER_LIBVIRT_KEY, switch)
     calls: list[str] = []
     monkeypatch.setattr(discover, "discover", lambda *a, **k: calls.append("asked") or [])
     window, found = open_at_start(qtbot, settings)
     qtbot.waitUntil(lambda: ready(window, node_uri), timeout=10000)
-    qtbot.wait(200)
-    assert found == [] and calls == []
+    if switch == "true":  # the same path does ask when switched on: the "false" case is not vacuous
+        qtbot.waitUntil(lambda: bool(found), timeout=30000)
+        assert calls == ["asked"] and found == [[]]
+    else:
+        qtbot.wait(1000)
+        assert calls == [] and found == []
 
 
 def test_the_switch_is_on_by_default_and_shows_in_the_settings_file(settings):

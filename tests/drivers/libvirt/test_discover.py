@@ -85,3 +85,13 @@ def test_an_unprivileged_user_also_counts_plain_qemu_session_as_the_same_daemon(
     assert "qemu:///session" in as_user.same_as and "libvirt:qemu:///session" in as_user.same_as
     # libvirt maps a root user's /session to the system daemon: only the named socket is this one
     assert "qemu:///session" not in as_root.same_as and as_root.uri in as_root.same_as
+
+
+def test_a_system_socket_whose_daemon_refuses_is_not_opened(libvirtd, tmp_path):
+    """Root may use any socket; what answers there still has to accept qemu:///system."""
+    system_dir = libvirtd.sock.parent  # an unprivileged daemon, which serves only /session
+    found = discover.discover(env={"XDG_RUNTIME_DIR": str(tmp_path)}, system_dir=system_dir, euid=0)
+    assert [(c.name, c.usable) for c in found] == [("qemu:///system", False)]
+    assert found[0].uri == f"qemu:///system?socket={libvirtd.sock}"  # not where plain qemu:///system goes
+    assert found[0].reason.startswith(f"the system daemon at {libvirtd.sock} could not be opened (")
+    assert "session" in found[0].reason, found[0].reason  # libvirt's own words say why
