@@ -120,16 +120,27 @@ class PrivateSshd:
         """The host goes away: the server and every session it serves (the tunnels) die at once."""
         if self.proc is None:
             return
-        doomed = [self.proc.pid, *_children(self.proc.pid)]
-        for pid in doomed:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        self._signal_all(signal.SIGKILL)
         self.proc.wait(10)
         self.proc = None
 
+    def freeze(self) -> None:
+        """The host stops answering but nothing closes: server and sessions stopped, TCP still open."""
+        self._signal_all(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self._signal_all(signal.SIGCONT)
+
+    def _signal_all(self, signum: int) -> None:
+        if self.proc is not None:
+            for pid in [self.proc.pid, *_children(self.proc.pid)]:
+                try:
+                    os.kill(pid, signum)
+                except ProcessLookupError:
+                    pass
+
     def stop(self) -> None:
+        self.thaw()
         self.kill()
 
     def remove(self) -> None:

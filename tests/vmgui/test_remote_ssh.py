@@ -1,7 +1,8 @@
 """A remote libvirt host for real: ``qemu+ssh://`` through a private sshd on 127.0.0.1 to a private
 libvirtd, in the real window. List, start, a save job with its figures, then the host going away
 (sshd and its tunnels killed) shows as disconnected while the window keeps painting, and
-connecting again works once sshd is back."""
+connecting again works once sshd is back. A host that stops answering without closing anything
+(sshd frozen) is found out by libvirt's keepalive, while the other connections go on working."""
 from __future__ import annotations
 
 import pytest
@@ -111,6 +112,37 @@ def test_a_host_over_ssh_lists_starts_saves_goes_away_and_comes_back(open_window
         qtbot.waitUntil(lambda: record(window, key).state is DomainState.RUNNING, timeout=60000)
         assert not record(window, key).managed_save
         assert meter.worst < 1.0, f"the event loop stalled {meter.worst:.3f} s"
+    finally:
+        meter.timer.stop()
+        meter.timer.deleteLater()
+    window.session.close(uri)
+
+
+def test_a_host_that_stops_answering_is_dropped_by_keepalive_and_nothing_waits(open_window, node_uri, qtbot,
+                                                                               remote):
+    daemon, sshd = remote
+    uri = sshd.libvirt_uri(daemon.sock)
+    window = open_window(uri, node_uri)
+    conns = window.session.connections
+    assert conns.get(uri).state is ConnState.CONNECTED, conns.get(uri).message
+    meter = StallMeter()
+    try:
+        sshd.freeze()  # no FIN, no RST: only keepalive can tell
+        good = window.session.bridge.connection(node_uri)
+        key = select(window, node_uri, "test")
+        trigger(window, qtbot, "actionPause")  # the other host still answers meanwhile
+        qtbot.waitUntil(lambda: good.lookup_by_name("test").state()[0] is DomainState.PAUSED, timeout=10000)
+        # the regular re-sync runs into the silence: the host shows as busy, not the window
+        qtbot.waitUntil(lambda: "listing domains" in conns.get(uri).busy, timeout=30000)
+        qtbot.waitUntil(lambda: conns.get(uri).state is ConnState.DISCONNECTED, timeout=90000)
+        lost = [m for m in window.session.messages.messages() if m.title == f"Lost the connection to {uri}"]
+        assert lost and "keepalive timeout" in lost[0].text, [m.full_text() for m in lost]
+        assert record(window, key).state is DomainState.PAUSED
+        assert meter.worst < 1.0, f"the event loop stalled {meter.worst:.3f} s"
+        sshd.thaw()
+        window.connect_uri(uri)
+        qtbot.waitUntil(lambda: conns.get(uri).state is ConnState.CONNECTED, timeout=60000)
+        assert GUEST in window.session.domains.names(uri)
     finally:
         meter.timer.stop()
         meter.timer.deleteLater()
