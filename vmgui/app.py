@@ -88,7 +88,7 @@ def start(uris: list[str], settings: QSettings, session: Session | None = None) 
         if remembered not in opened:
             window.connect_uri(remembered)
     if store.discover_libvirt(settings):
-        session.spawn(open_discovered(session), "Looking for this machine's libvirt daemons")
+        session.spawn(open_discovered(session, settings.fileName()), "Looking for this machine's libvirt daemons")
     return window
 
 
@@ -101,7 +101,7 @@ def libvirt_default_uri() -> str | None:
     return value if drivers.driver_for(value) == "libvirt" else f"libvirt:{value}"
 
 
-async def open_discovered(session: Session) -> None:
+async def open_discovered(session: Session, settings_file: str) -> None:
     """Open the libvirt daemons of this machine that answered, saying which and why.
 
     Finding none, or only ones that refuse or stay silent, is no news: that goes to the log only.
@@ -125,7 +125,7 @@ async def open_discovered(session: Session) -> None:
         return
     session.messages.add("info", "Opened this machine's libvirt connections",
                          "; ".join(c.sentence() for c in chosen) + ".",
-                         "To stop this, set discover_libvirt = false under [connections] in the settings file.")
+                         f"To stop this, set discover_libvirt = false under [connections] in {settings_file}.")
     for candidate in chosen:
         session.spawn(_open_candidate(session, candidate.uri, candidate.sentence()),
                       f"Connecting to {candidate.uri}")

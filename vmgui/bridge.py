@@ -43,8 +43,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PER_CONNECTION = 4
-#: seconds a libvirt daemon of this machine gets to answer before it is left closed at start
-DISCOVERY_PROBE_S = 3.0
+#: seconds the whole look for this machine's libvirt daemons may take (each probe has a shorter timeout)
+DISCOVERY_DEADLINE_S = 60.0
 BUSY_AFTER_S = 1.0
 EVENT_BATCH_S = 0.05
 EMBEDDED_URI = "qemu:///embed"
@@ -216,16 +216,15 @@ class Bridge(QObject):
     async def list_snapshots(self, uri: str, uuid: str) -> list[SnapshotInfo]:
         return await self.call_domain(uri, uuid, read_snapshots, "listing snapshots")
 
-    async def discover_libvirt(self, probe_timeout: float = DISCOVERY_PROBE_S) -> list[Candidate]:
+    async def discover_libvirt(self) -> list[Candidate]:
         """This machine's libvirt daemons, probed in the pool (:mod:`drivers.libvirt.discover`).
 
         The module is imported there too: the window never waits for the libvirt bridge's code.
         """
         def discover() -> list[Candidate]:
-            module = importlib.import_module("drivers.libvirt.discover")
-            return module.discover(probe_timeout)
+            return importlib.import_module("drivers.libvirt.discover").discover()
         return await self._submit("libvirt discovery", "looking for libvirt daemons", discover,
-                                  probe_timeout + 30.0)
+                                  DISCOVERY_DEADLINE_S)
 
     # -- console and screen ------------------------------------------------------
     async def open_console(self, uri: str, uuid: str, name: str) -> ConsoleStream:
