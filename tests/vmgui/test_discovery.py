@@ -70,6 +70,8 @@ def test_the_users_libvirt_vms_show_up_in_the_window(qtbot, aloop, settings, mac
     assert any(f"qemu:///session: libvirt's session daemon answered ({users_daemon.sock})" in t
                for t in texts), texts
     assert any(f"discover_libvirt = false under [connections] in {settings.fileName()}" in t for t in texts), texts
+    sentence = f"qemu:///session: libvirt's session daemon answered ({users_daemon.sock})"
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == sentence, timeout=10000)
     assert store.open_uris(settings) == []  # found anew each start, never remembered as the user's
     window.session.close(uri)
 
