@@ -19,6 +19,7 @@ APT_PACKAGES=(
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-randr0 libxcb-render-util0
   libxcb-image0 libxcb-xkb1
   libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
+  openssh-server openssh-client netcat-openbsd
   desktop-file-utils appstream
   dbus-daemon dunst
 )

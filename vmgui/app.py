@@ -18,6 +18,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 import drivers
+from drivers import DriverError
 
 from . import icons, logsetup
 from .appid import APP_ID, EXECUTABLE, version
@@ -35,7 +36,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="vmgui", description="Manage virtual machines.")
     parser.add_argument("-c", "--connect", metavar="URI", action="append", default=[],
                         help="open this connection (repeatable), as virsh -c; default: the embedded "
-                             "hypervisor, $LIBVIRT_DEFAULT_URI and the connections you left open")
+                             "hypervisor, $LIBVIRT_DEFAULT_URI, the connections you left open and "
+                             "the libvirt daemons running on this machine")
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument("--install-desktop", action="store_true",
                         help="add vmgui to the desktop's application menu and exit")
@@ -85,6 +87,8 @@ def start(uris: list[str], settings: QSettings, session: Session | None = None) 
     for remembered in store.open_uris(settings):
         if remembered not in opened:
             window.connect_uri(remembered)
+    if store.discover_libvirt(settings):
+        session.spawn(open_discovered(session, settings.fileName()), "Looking for this machine's libvirt daemons")
     return window
 
 
@@ -96,6 +100,40 @@ def libvirt_default_uri() -> str | None:
         return None
     return value if drivers.driver_for(value) == "libvirt" else f"libvirt:{value}"
 
+
+async def open_discovered(session: Session, settings_file: str) -> None:
+    """Open the libvirt daemons of this machine that answered, saying which and why.
+
+    Finding none, or only ones that refuse or stay silent, is no news: that goes to the log only.
+    """
+    try:
+        found = await session.bridge.discover_libvirt()
+    except DriverError as exc:  # libvirt-python is not installed: nothing to discover
+        log.info("not looking for libvirt daemons: %s", exc.message)
+        session.discovered.emit([])
+        return
+    chosen = []
+    for candidate in found:
+        if not candidate.usable:
+            log.info("not opening %s", candidate.sentence())
+        elif candidate.same_as & set(session.connections.uris()):
+            log.info("%s is open already", candidate.name)
+        else:
+            chosen.append(candidate)
+    session.discovered.emit([c.uri for c in chosen])
+    if not chosen:
+        return
+    session.messages.add("info", "Opened this machine's libvirt connections",
+                         "; ".join(c.sentence() for c in chosen) + ".",
+                         f"To stop this, set discover_libvirt = false under [connections] in {settings_file}.")
+    for candidate in chosen:
+        session.spawn(_open_candidate(session, candidate.uri, candidate.sentence()),
+                      f"Connecting to {candidate.uri}")
+
+
+async def _open_candidate(session: Session, uri: str, sentence: str) -> None:
+    if await session.open(uri):
+        session.status.emit(sentence)
 
 
 async def _open_default(session: Session, uri: str) -> None:

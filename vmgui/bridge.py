@@ -28,6 +28,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 import drivers
 from drivers import DomainEvent, DriverError, ErrorCode, Feature
 from drivers.base import Console, Screenshot
+from drivers.discovery import Candidate, discover_local
 
 from .calls import CallAbandoned, CallQueue
 from .snapshots import SnapshotInfo, read_snapshots
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PER_CONNECTION = 4
+#: seconds the whole look for this machine's libvirt daemons may take (each probe has a shorter timeout)
+DISCOVERY_DEADLINE_S = 60.0
 BUSY_AFTER_S = 1.0
 EVENT_BATCH_S = 0.05
 EMBEDDED_URI = "qemu:///embed"
@@ -210,6 +213,14 @@ class Bridge(QObject):
 
     async def list_snapshots(self, uri: str, uuid: str) -> list[SnapshotInfo]:
         return await self.call_domain(uri, uuid, read_snapshots, "listing snapshots")
+
+    async def discover_libvirt(self) -> list[Candidate]:
+        """This machine's libvirt daemons, probed in the pool (:func:`drivers.discovery.discover_local`).
+
+        The driver's code is imported there too: the window never waits for it.
+        """
+        return await self._submit("libvirt discovery", "looking for libvirt daemons", discover_local,
+                                  DISCOVERY_DEADLINE_S)
 
     # -- console and screen ------------------------------------------------------
     async def open_console(self, uri: str, uuid: str, name: str) -> ConsoleStream:

@@ -22,6 +22,9 @@ existing libvirt setups appear in the same table, filters and job panel:
   it; ``started_at`` is None, libvirt does not report a start time.
 * Opening has a timeout, keepalive is on, a lost connection emits
   ``EventType.DISCONNECTED`` and the next call reconnects.
+* :mod:`.discover` names this machine's running libvirt QEMU daemons
+  (session, system) that this user may use and that answer, without
+  starting one: the GUI opens them at start.
 
 libvirt-python is the optional extra ``vmgui[libvirt]``.
 """

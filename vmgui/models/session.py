@@ -43,6 +43,8 @@ class Session(QObject):
     status = Signal(str)
     #: uri: its domains and jobs are loaded (a moment to tidy memory up)
     loaded = Signal(str)
+    #: list[str]: the libvirt daemons of this machine found at start and being opened (maybe none)
+    discovered = Signal(list)
 
     def __init__(self, bridge: Bridge | None = None, parent: QObject | None = None,
                  resync_s: float = RESYNC_S) -> None:

@@ -1,5 +1,6 @@
-"""What vmgui remembers across runs (QSettings): URI history, open connections, how long a guest
-gets to shut down or reboot before Force Off or Reset is offered, and the colour scheme."""
+"""What vmgui remembers across runs (QSettings): URI history, open connections, whether to look for
+this machine's libvirt daemons at start, how long a guest gets to shut down or reboot before
+Force Off or Reset is offered, and the colour scheme."""
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings
@@ -10,6 +11,7 @@ HISTORY_MAX = 15
 SHUTDOWN_TIMEOUT_KEY = "lifecycle/shutdown_timeout_s"
 COLOUR_SCHEME_KEY = "appearance/colour_scheme"
 COLOUR_SCHEMES = ("system", "light", "dark")
+DISCOVER_LIBVIRT_KEY = "connections/discover_libvirt"
 
 
 def _list(settings: QSettings, key: str) -> list[str]:
@@ -38,6 +40,19 @@ def open_uris(settings: QSettings) -> list[str]:
 
 def set_open_uris(settings: QSettings, uris: list[str]) -> None:
     settings.setValue("connections/open", list(uris))
+
+
+def discover_libvirt(settings: QSettings) -> bool:
+    """Whether to open the libvirt daemons of this machine that answer at start
+    (``[connections] discover_libvirt``, default true; false, no, off or 0 turns it off).
+
+    The default is written back when the key is missing, so the settings file shows the switch.
+    """
+    raw = settings.value(DISCOVER_LIBVIRT_KEY)
+    if raw is None:
+        settings.setValue(DISCOVER_LIBVIRT_KEY, True)
+        return True
+    return str(raw).strip().lower() not in ("false", "no", "off", "0")
 
 
 def shutdown_timeout(settings: QSettings) -> float:

@@ -1,0 +1,149 @@
+"""A remote libvirt host for real: ``qemu+ssh://`` through a private sshd on 127.0.0.1 to a private
+libvirtd, in the real window. List, start, a save job with its figures, then the host going away
+(sshd and its tunnels killed) shows as disconnected while the window keeps painting, and
+connecting again works once sshd is back. A host that stops answering without closing anything
+(sshd frozen) is found out by libvirt's keepalive, while the other connections go on working."""
+from __future__ import annotations
+
+import pytest
+from libvirt_hosts import running_libvirtd
+from private_sshd import PrivateSshd, unavailable_reason
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QProgressBar
+from test_hung import StallMeter
+
+from drivers import DomainState, EventType, JobOperation, JobState
+from drivers.flags import JobEventDetail
+from vmgui.models.connections import ConnState
+
+pytestmark = [pytest.mark.libvirt, pytest.mark.qemu, pytest.mark.slow]
+libvirt = pytest.importorskip("libvirt")
+
+GUEST = "over-ssh"
+MEMORY_MIB = 256
+
+
+@pytest.fixture
+def remote():
+    """(daemon, sshd): a libvirtd reachable only through the private sshd's qemu+ssh URI."""
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(f"no private sshd: {reason}")
+    with running_libvirtd("5c0c6d43-5a51-4c6a-9d1f-0000000000e1", "libvirtd-ssh") as daemon:
+        sshd = PrivateSshd()
+        try:
+            sshd.start()
+            conn = libvirt.open(daemon.uri)
+            conn.defineXML(daemon.domain_xml(GUEST, memory_mib=MEMORY_MIB))
+            conn.close()
+            yield daemon, sshd
+        finally:
+            sshd.stop()
+            sshd.remove()
+
+
+def select(window, uri: str, name: str) -> tuple[str, str]:
+    model = window.session.domains
+    key = next(model.row_at(i).key for i in range(model.rowCount())
+               if model.row_at(i).key[0] == uri and model.row_at(i).rec.name == name)
+    window.table.clearSelection()
+    assert window.table.select_key(key)
+    window.refresh_selection_state()
+    return key
+
+
+def record(window, key):
+    row = window.session.domains.get(key)
+    return row.rec if row is not None else None
+
+
+def trigger(window, qtbot, name: str) -> None:
+    action = window.findChild(QAction, name)
+    qtbot.waitUntil(action.isEnabled, timeout=10000)  # as for a user: once the row shows the state
+    action.trigger()
+
+
+def test_a_host_over_ssh_lists_starts_saves_goes_away_and_comes_back(open_window, qtbot, remote):
+    daemon, sshd = remote
+    uri = sshd.libvirt_uri(daemon.sock)
+    window = open_window(uri)
+    conns = window.session.connections
+    assert conns.get(uri).state is ConnState.CONNECTED, conns.get(uri).message
+    key = select(window, uri, GUEST)
+    assert record(window, key).state is DomainState.SHUTOFF
+
+    trigger(window, qtbot, "actionStart")
+    qtbot.waitUntil(lambda: record(window, key).state is DomainState.RUNNING, timeout=60000)
+
+    jobs: list = []
+    window.session.bridge.eventsArrived.connect(
+        lambda u, events: jobs.extend(e for e in events if u == uri and e.type == EventType.JOB))
+    trigger(window, qtbot, "actionSave")
+
+    def saved_job():
+        return next((r for r in window.session.jobs.rows() if r.key[0] == uri
+                     and r.info.operation is JobOperation.SAVE and r.info.finished), None)
+    qtbot.waitUntil(lambda: saved_job() is not None, timeout=120000)
+    final = saved_job().info
+    assert final.state is JobState.COMPLETED, final.error
+    assert final.total and final.processed == final.total >= MEMORY_MIB * 1024 * 1024 // 2
+    assert any(e.job.state is JobState.RUNNING for e in jobs), "no running job was reported over ssh"
+    bar = window.findChild(QProgressBar, f"jobProgress_{final.id}")
+    assert bar.value() == 100 and "completed" in bar.format()
+    assert all(0 <= e.job.processed <= (e.job.total or e.job.processed) for e in jobs
+               if e.detail == JobEventDetail.PROGRESS)
+    qtbot.waitUntil(lambda: record(window, key).managed_save, timeout=30000)
+
+    meter = StallMeter()
+    try:
+        sshd.kill()  # the host goes away: server and tunnel
+        qtbot.waitUntil(lambda: conns.get(uri).state is ConnState.DISCONNECTED, timeout=60000)
+        assert any(m.title == f"Lost the connection to {uri}" for m in window.session.messages.messages())
+        assert "Traceback" not in "".join(m.full_text() for m in window.session.messages.messages())
+        qtbot.wait(1000)  # the window goes on painting with the host gone
+        assert meter.worst < 1.0, f"the event loop stalled {meter.worst:.3f} s"
+
+        sshd.start()  # back, same address and keys
+        window.connect_uri(uri)
+        qtbot.waitUntil(lambda: conns.get(uri).state is ConnState.CONNECTED, timeout=60000)
+        key = select(window, uri, GUEST)
+        assert record(window, key).managed_save
+        trigger(window, qtbot, "actionStart")  # restores the saved guest
+        qtbot.waitUntil(lambda: record(window, key).state is DomainState.RUNNING, timeout=60000)
+        assert not record(window, key).managed_save
+        assert meter.worst < 1.0, f"the event loop stalled {meter.worst:.3f} s"
+    finally:
+        meter.timer.stop()
+        meter.timer.deleteLater()
+    window.session.close(uri)
+
+
+def test_a_host_that_stops_answering_is_dropped_by_keepalive_and_nothing_waits(open_window, node_uri, qtbot,
+                                                                               remote):
+    daemon, sshd = remote
+    uri = sshd.libvirt_uri(daemon.sock)
+    window = open_window(uri, node_uri)
+    conns = window.session.connections
+    assert conns.get(uri).state is ConnState.CONNECTED, conns.get(uri).message
+    meter = StallMeter()
+    try:
+        sshd.freeze()  # no FIN, no RST: only keepalive can tell
+        good = window.session.bridge.connection(node_uri)
+        key = select(window, node_uri, "test")
+        trigger(window, qtbot, "actionPause")  # the other host still answers meanwhile
+        qtbot.waitUntil(lambda: good.lookup_by_name("test").state()[0] is DomainState.PAUSED, timeout=10000)
+        # the regular re-sync runs into the silence: the host shows as busy, not the window
+        qtbot.waitUntil(lambda: "listing domains" in conns.get(uri).busy, timeout=30000)
+        qtbot.waitUntil(lambda: conns.get(uri).state is ConnState.DISCONNECTED, timeout=90000)
+        lost = [m for m in window.session.messages.messages() if m.title == f"Lost the connection to {uri}"]
+        assert lost and "keepalive timeout" in lost[0].text, [m.full_text() for m in lost]
+        assert record(window, key).state is DomainState.PAUSED
+        assert meter.worst < 1.0, f"the event loop stalled {meter.worst:.3f} s"
+        sshd.thaw()
+        window.connect_uri(uri)
+        qtbot.waitUntil(lambda: conns.get(uri).state is ConnState.CONNECTED, timeout=60000)
+        assert GUEST in window.session.domains.names(uri)
+    finally:
+        meter.timer.stop()
+        meter.timer.deleteLater()
+    window.session.close(uri)
