@@ -542,7 +542,7 @@ class QemuHost(StatefulHost[QDom]):
         except OSError:
             pass
         sup = self.launcher.launch(mgr, argv, register_only=register_only, stdout_path=str(logfile),
-                                   cwd=str(lay.root), runtime=lay.supervisors)
+                                   cwd=str(lay.root))
         vm = LiveVM(self.next_id(), definition, sup, qmp, cmd.disks, cmd.serial_log, cmd.console_socket)
         try:
             self.connect_monitor(dom, vm)
