@@ -133,7 +133,8 @@ class Supervisor:
         """uuid, name, host, pids, lockspace, ``active`` (leases held), leases, registered."""
         info = self._call("info")
         if not isinstance(info, dict):
-            raise DriverError(ErrorCode.INTERNAL_ERROR, f"the supervisor of VM '{self.name}' sent no info: {info!r}")
+            raise DriverError(ErrorCode.INTERNAL_ERROR,
+                              f"the supervisor of VM '{self.name}' answered info with {info!r}")
         return info
 
     def holders(self) -> list[dict[str, Any]]:
