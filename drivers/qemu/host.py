@@ -451,10 +451,10 @@ class QemuHost(StatefulHost[QDom]):
         sup = leases.attach(uuid, self.layout.supervisors)
         if sup is None:
             # the VM ended while nobody watched: record how
-            status = leases.exit_status(uuid, self.layout.supervisors)
+            ended = leases.exit_status(uuid, self.layout.supervisors)
             unlink(self.layout.state(uuid))
             if dom.persistent:
-                crashed = status is None or status.crashed
+                crashed = ended is None or ended.crashed
                 dom.reason = int(ShutoffReason.CRASHED if crashed else ShutoffReason.SHUTDOWN)
                 dom.touch()
             from . import recovery
