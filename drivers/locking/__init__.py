@@ -8,11 +8,15 @@ Use::
     mgr = LockManager(uuid, name, Lockspace(path_or_None))
     mgr.add_resource("/vms/a.qcow2")                       # EXCLUSIVE
     mgr.add_resource("/iso/x.iso", LeaseMode.READONLY)     # or libvirt flags 1 / 2
+    mgr.add_resource(path, LeaseMode.for_disk(readonly=False, shareable=True))
     sup = mgr.launch(["qemu-system-x86_64", ...])          # RESOURCE_BUSY: no VM ran
+    sup = Launcher().launch(mgr, argv)                     # the same, forked in milliseconds
+    sup.vm_pid, sup.supervisor_pid, sup.socket_path
     sup.acquire(path, mode) / sup.release(path)            # hot-plug / unplug
     state = sup.release(); sup.acquire_state(state)        # pause / resume, migration
-    sup.shutdown(); sup.exit_status().crashed
+    sup.shutdown(); sup.wait(timeout); sup.exit_status().crashed
     attach(uuid) / running()                               # after an app restart
+    exit_status_of(uuid)                                   # how it ended while nobody watched
     inspect(path).holders                                  # who holds a disk
 
 Supervisor
@@ -24,6 +28,9 @@ Supervisor
     so no VM ever runs without its leases. VMs outlive the app; ``attach(uuid)``
     and ``running()`` find them again. Control is a JSON-lines unix socket in a
     0700 per-user runtime directory ($XDG_RUNTIME_DIR/vmgui, else /tmp/vmgui-<uid>).
+    A ``Launcher`` starts the same supervisor by forking it from a fork server
+    that imported it once (``forkserver``), instead of a new interpreter per VM;
+    how supervisors and the fork server are invoked is this package's business.
 
 Primitive
     fcntl byte-range locks, as open-file-description (OFD) locks where the
@@ -86,8 +93,9 @@ Migration
 """
 from __future__ import annotations
 
-from drivers.locking.client import Supervisor, attach, running
+from drivers.locking.client import Supervisor, attach, exit_status_of, running
 from drivers.locking.holders import HolderInfo, LeaseInfo, inspect
+from drivers.locking.launcher import Launcher
 from drivers.locking.leases import LeaseHolder, Resource
 from drivers.locking.lockspace import Lockspace, default_lockspace_dir, default_runtime_dir
 from drivers.locking.manager import LockManager
@@ -96,7 +104,7 @@ from drivers.locking.paths import lease_keys, lease_name
 from drivers.locking.runfiles import ExitStatus
 
 __all__ = [
-    "ExitStatus", "FLAG_READONLY", "FLAG_SHARED", "HolderInfo", "LeaseHolder", "LeaseInfo", "LeaseMode",
+    "ExitStatus", "FLAG_READONLY", "FLAG_SHARED", "HolderInfo", "Launcher", "LeaseHolder", "LeaseInfo", "LeaseMode",
     "LockManager", "Lockspace", "Resource", "Supervisor", "attach", "default_lockspace_dir",
-    "default_runtime_dir", "inspect", "lease_keys", "lease_name", "running",
+    "default_runtime_dir", "exit_status_of", "inspect", "lease_keys", "lease_name", "running",
 ]

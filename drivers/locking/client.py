@@ -5,6 +5,7 @@ restarted), from :func:`attach`. Every method is thread-safe.
 """
 from __future__ import annotations
 
+import io
 import os
 import select
 import signal
@@ -17,9 +18,10 @@ from typing import Any
 
 from drivers.errors import DriverError, ErrorCode
 from drivers.locking import protocol
+from drivers.locking.leases import Resource
 from drivers.locking.lockspace import runtime_dir as _runtime_dir
 from drivers.locking.modes import LeaseMode
-from drivers.locking.runfiles import ExitStatus, RunFiles
+from drivers.locking.runfiles import ExitStatus, RunFiles, check_uuid
 
 #: Longest a supervisor may take to answer one request (lock calls never wait,
 #: but naming a holder can retry for up to a second, and NFS can be slow).
@@ -38,10 +40,15 @@ class Supervisor:
         self._popen = popen
         self._lock = threading.Lock()
         self._conn: socket.socket | None = None
-        self._rfile: Any = None
+        self._rfile: io.BufferedReader | None = None
 
     def __repr__(self) -> str:
         return f"<Supervisor {self.name} uuid={self.uuid} pid={self.supervisor_pid} vm_pid={self.vm_pid}>"
+
+    @property
+    def socket_path(self) -> Path:
+        """The supervisor's control socket (JSON lines, see ``protocol``)."""
+        return self.files.sock
 
     # -- liveness -------------------------------------------------------------------------------
     def alive(self) -> bool:
@@ -88,7 +95,7 @@ class Supervisor:
         with self._lock:
             for attempt in (0, 1):
                 try:
-                    if self._conn is None:
+                    if self._conn is None or self._rfile is None:
                         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                         conn.settimeout(CALL_TIMEOUT_S)
                         conn.connect(str(self.files.sock))
@@ -109,12 +116,13 @@ class Supervisor:
         return protocol.parse_reply(line)
 
     def _close(self) -> None:
-        if self._conn is not None:
-            try:
-                self._rfile.close()
-                self._conn.close()
-            finally:
-                self._conn = self._rfile = None
+        conn, rfile, self._conn, self._rfile = self._conn, self._rfile, None, None
+        try:
+            if rfile is not None:
+                rfile.close()
+        finally:
+            if conn is not None:
+                conn.close()
 
     def close(self) -> None:
         """Drop the control connection (the supervisor and VM keep running)."""
@@ -140,7 +148,6 @@ class Supervisor:
         leases are untouched: refuse the hot-plug. Acquiring what is already held
         in the same mode does nothing. While released (paused) it only registers.
         """
-        from drivers.locking.leases import Resource
         res = Resource.make(path, mode, kind)  # validate here: errors carry no socket round trip
         self._call("acquire", path=res.path, mode=res.mode.value, kind=res.kind)
 
@@ -221,7 +228,6 @@ def attach(uuid: str, lockspace: object = None, *, runtime_dir: str | os.PathLik
     ``lockspace`` is accepted for symmetry; the runtime directory is what names
     a host's supervisors. INVALID_ARG for a malformed uuid.
     """
-    from drivers.locking.manager import check_uuid
     files = RunFiles(_runtime_dir(runtime_dir), check_uuid(uuid))
     if not files.alive():
         return None
@@ -241,3 +247,13 @@ def running(*, runtime_dir: str | os.PathLike[str] | None = None) -> list[Superv
             if sup is not None:
                 out.append(sup)
     return out
+
+
+def exit_status_of(uuid: str, *, runtime_dir: str | os.PathLike[str] | None = None) -> ExitStatus | None:
+    """How VM ``uuid`` last ended on this host, as its supervisor recorded it; None if nothing is recorded.
+
+    For a VM that ended while no app watched: the record tells a crash from a
+    shutdown. A supervisor removes the record when it starts, so a running VM
+    has none. INVALID_ARG for a malformed uuid.
+    """
+    return RunFiles(_runtime_dir(runtime_dir), check_uuid(uuid)).exit_status()

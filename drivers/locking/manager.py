@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import time
-import uuid as uuidlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from drivers.locking.leases import Resource
 from drivers.locking.lockspace import Lockspace, default_host
 from drivers.locking.lockspace import runtime_dir as _runtime_dir
 from drivers.locking.modes import LeaseMode
+from drivers.locking.runfiles import check_uuid
 
 #: The directory holding the ``drivers`` package: the supervisor's working
 #: directory, so ``python -m drivers.locking.supervisor`` imports this very copy.
@@ -31,17 +32,8 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent
 #: Longest a launch waits for the supervisor to report (lock calls never block).
 START_TIMEOUT_S = 30.0
 
-
-def check_uuid(value: object) -> str:
-    """The canonical lower-case form of a VM uuid; INVALID_ARG if it is not one."""
-    try:
-        return str(uuidlib.UUID(str(value))) if isinstance(value, (str, uuidlib.UUID)) else _bad_uuid(value)
-    except ValueError:
-        return _bad_uuid(value)
-
-
-def _bad_uuid(value: object) -> str:
-    raise DriverError(ErrorCode.INVALID_ARG, f"invalid VM uuid {value!r}")
+#: The module a supervisor process runs (``python -m``).
+SUPERVISOR_MODULE = "drivers.locking.supervisor"
 
 
 def _check_argv(vm_argv: object) -> list[str]:
@@ -105,29 +97,85 @@ class LockManager:
         self._resources.append(res)
         return res
 
+    @property
+    def runtime_dir(self) -> Path:
+        """The runtime directory of this host's supervisors (created 0700; INTERNAL_ERROR if unsafe)."""
+        return _runtime_dir(self._runtime_arg)
+
+    def supervisor_args(self, vm_argv: Sequence[str], *, register_only: bool = False,
+                        notify_fd: int | None = None, cwd: str | os.PathLike[str] | None = None,
+                        pass_fds: Sequence[int] = ()) -> list[str]:
+        """The supervisor's arguments (what ``supervisor.main`` takes), ending in ``-- VM ARGV``.
+
+        ``register_only``: start without taking the leases (paused migration
+        destination). INVALID_ARG for a bad argv.
+        """
+        argv = _check_argv(vm_argv)
+        args = ["--uuid", self.uuid, "--name", self.name, "--lockspace", str(self.lockspace.path),
+                "--runtime-dir", str(self.runtime_dir), "--host", self.host]
+        for res in self._resources:
+            args += ["--resource", f"{res.mode.value}:{res.kind}:{res.path}"]
+        if register_only:
+            args.append("--register-only")
+        if notify_fd is not None:
+            args += ["--notify-fd", str(int(notify_fd))]
+        args += ["--cwd", os.fspath(cwd) if cwd is not None else os.getcwd()]
+        for fd in pass_fds:
+            args += ["--pass-fd", str(int(fd))]
+        return args + ["--"] + argv
+
     def supervisor_command(self, vm_argv: Sequence[str], *, register_only: bool = False,
                            notify_fd: int | None = None, cwd: str | os.PathLike[str] | None = None,
                            pass_fds: Sequence[int] = ()) -> list[str]:
-        """The supervisor's path and arguments, ending in ``-- VM ARGV``.
+        """The supervisor's path and arguments (see :meth:`supervisor_args`).
 
         Run it with the working directory :data:`PACKAGE_ROOT` (or with
-        ``drivers`` importable). ``register_only``: start without taking the
-        leases (paused migration destination). INVALID_ARG for a bad argv.
+        ``drivers`` importable).
+        """
+        return [sys.executable, "-m", SUPERVISOR_MODULE,
+                *self.supervisor_args(vm_argv, register_only=register_only, notify_fd=notify_fd, cwd=cwd,
+                                      pass_fds=pass_fds)]
+
+    def prepare(self, vm_argv: Sequence[str], env: Mapping[str, str] | None = None) -> list[str]:
+        """Check a launch before any process starts: the VM's argv (returned as a list) and the lockspace.
+
+        INVALID_ARG for a bad argv or a program not on ``PATH``; INTERNAL_ERROR
+        if the lockspace cannot be made.
         """
         argv = _check_argv(vm_argv)
-        cmd = [sys.executable, "-m", "drivers.locking.supervisor", "--uuid", self.uuid, "--name", self.name,
-               "--lockspace", str(self.lockspace.path), "--runtime-dir", str(_runtime_dir(self._runtime_arg)),
-               "--host", self.host]
-        for res in self._resources:
-            cmd += ["--resource", f"{res.mode.value}:{res.kind}:{res.path}"]
-        if register_only:
-            cmd.append("--register-only")
-        if notify_fd is not None:
-            cmd += ["--notify-fd", str(int(notify_fd))]
-        cmd += ["--cwd", os.fspath(cwd) if cwd is not None else os.getcwd()]
-        for fd in pass_fds:
-            cmd += ["--pass-fd", str(int(fd))]
-        return cmd + ["--"] + argv
+        search = (env or os.environ).get("PATH", os.defpath)
+        if os.sep not in argv[0] and shutil.which(argv[0], path=search) is None:
+            raise DriverError(ErrorCode.INVALID_ARG, f"VM program {argv[0]!r} not found in PATH")
+        self.lockspace.ensure()
+        return argv
+
+    def started(self, report: bytes, supervisor_pid: int, popen: subprocess.Popen[bytes] | None = None
+                ) -> Supervisor:
+        """The handle of a supervisor whose start-up ``report`` arrived; raises the start's DriverError.
+
+        An empty report means the supervisor died or hung before reporting: it
+        is SIGKILLed (its death drops whatever it took, and its VM) and
+        INTERNAL_ERROR raised.
+        """
+        if not report:
+            if popen is not None:
+                if popen.poll() is None:
+                    popen.kill()
+                popen.wait()
+                why = f" (status {popen.returncode})"
+            else:
+                _kill(supervisor_pid)
+                why = ""
+            raise DriverError(ErrorCode.INTERNAL_ERROR,
+                              f"the supervisor of VM '{self.name}' exited or hung before reporting{why}")
+        try:
+            result = protocol.parse_reply(report)
+        except DriverError:
+            if popen is not None:
+                popen.wait()
+            raise
+        self._launched = True
+        return Supervisor({"uuid": self.uuid, "name": self.name, **result}, self.runtime_dir, popen)
 
     def launch(self, vm_argv: Sequence[str], *, register_only: bool = False, env: Mapping[str, str] | None = None,
                cwd: str | os.PathLike[str] | None = None, stdout_path: str | os.PathLike[str] | None = None,
@@ -142,57 +190,60 @@ class LockManager:
         VM uuid is held elsewhere; holder named), OPERATION_FAILED (exec failed),
         INTERNAL_ERROR (I/O, or the supervisor died or did not report in time).
         """
-        argv = _check_argv(vm_argv)
-        search = (env or os.environ).get("PATH", os.defpath)
-        if os.sep not in argv[0] and shutil.which(argv[0], path=search) is None:
-            raise DriverError(ErrorCode.INVALID_ARG, f"VM program {argv[0]!r} not found in PATH")
-        self.lockspace.ensure()
-        runtime = _runtime_dir(self._runtime_arg)
+        argv = self.prepare(vm_argv, env)
+        out = open_output(stdout_path)
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
-        cmd = self.supervisor_command(argv, register_only=register_only, notify_fd=write_fd,
-                                      cwd=cwd, pass_fds=pass_fds)
-        out = open(stdout_path, "ab") if stdout_path is not None else subprocess.DEVNULL
         try:
+            cmd = self.supervisor_command(argv, register_only=register_only, notify_fd=write_fd,
+                                          cwd=cwd, pass_fds=pass_fds)
             popen = subprocess.Popen(cmd, cwd=PACKAGE_ROOT, env=dict(env) if env is not None else None,
                                      stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
                                      pass_fds=(write_fd, *pass_fds))
-        except OSError as exc:
+        except BaseException as exc:
             os.close(read_fd)
-            raise DriverError(ErrorCode.INTERNAL_ERROR, f"cannot start the VM supervisor: {exc}") from None
+            if isinstance(exc, OSError):
+                raise DriverError(ErrorCode.INTERNAL_ERROR, f"cannot start the VM supervisor: {exc}") from None
+            raise
         finally:
             os.close(write_fd)
-            if out is not subprocess.DEVNULL:
-                out.close()  # type: ignore[union-attr]
+            os.close(out)
         try:
-            line = self._read_report(read_fd, timeout)
+            report = read_report(read_fd, timeout)
         finally:
             os.close(read_fd)
-        if not line:
-            if popen.poll() is None:
-                popen.kill()  # hung in start-up: its death drops whatever it took, and its VM
-            popen.wait()
-            raise DriverError(ErrorCode.INTERNAL_ERROR,
-                              f"the supervisor of VM '{self.name}' exited or hung before reporting "
-                              f"(status {popen.returncode})")
-        try:
-            result = protocol.parse_reply(line)
-        except DriverError:
-            popen.wait()
-            raise
-        self._launched = True
-        info = {"uuid": self.uuid, "name": self.name, **result}
-        return Supervisor(info, runtime, popen)
+        return self.started(report, popen.pid, popen)
 
-    @staticmethod
-    def _read_report(fd: int, timeout: float) -> bytes:
-        deadline = time.monotonic() + timeout
-        data = b""
-        while not data.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                return b""
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                return b""
-            data += chunk
-        return data
+
+def open_output(path: str | os.PathLike[str] | None) -> int:
+    """An fd appending to the file a supervisor and its VM write their output to (/dev/null for None).
+
+    INTERNAL_ERROR if it cannot be opened: the launch stops before any process starts.
+    """
+    target = os.devnull if path is None else os.fspath(path)
+    try:
+        return os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise DriverError(ErrorCode.INTERNAL_ERROR, f"cannot open {target} for the VM's output: "
+                                                    f"{exc.strerror or exc}") from None
+
+
+def read_report(fd: int, timeout: float) -> bytes:
+    """A supervisor's start-up report line from pipe ``fd``; b"" if it closed or ``timeout`` passed first."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while not data.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return b""
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b""
+        data += chunk
+    return data
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass

@@ -43,6 +43,16 @@ class LeaseMode(enum.Enum):
         return {LeaseMode.EXCLUSIVE: 0, LeaseMode.SHARED: FLAG_SHARED,
                 LeaseMode.READONLY: FLAG_READONLY}[self]
 
+    @classmethod
+    def for_disk(cls, *, readonly: bool, shareable: bool) -> LeaseMode:
+        """The mode a disk is leased in: ``<readonly/>`` (and CD-ROMs) READONLY, ``<shareable/>`` SHARED,
+        any other disk EXCLUSIVE. Read-only wins: a read-only disk is never written, shared or not."""
+        if readonly:
+            return cls.READONLY
+        if shareable:
+            return cls.SHARED
+        return cls.EXCLUSIVE
+
     def conflicts_with(self, other: LeaseMode) -> bool:
         """True when a holder in ``self`` mode excludes one in ``other`` mode."""
         return self is LeaseMode.EXCLUSIVE or other is LeaseMode.EXCLUSIVE

@@ -9,12 +9,27 @@ from __future__ import annotations
 
 import os
 import signal
+import uuid as uuidlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from drivers import fsutil
+from drivers.errors import DriverError, ErrorCode
 from drivers.locking.lockspace import lock_held
+
+
+def check_uuid(value: object) -> str:
+    """The canonical lower-case form of a VM uuid; INVALID_ARG if it is not one.
+
+    A VM's runtime files are named by it, so nothing else may reach a path.
+    """
+    try:
+        if isinstance(value, (str, uuidlib.UUID)):
+            return str(uuidlib.UUID(str(value)))
+    except ValueError:
+        pass
+    raise DriverError(ErrorCode.INVALID_ARG, f"invalid VM uuid {value!r}")
 
 
 @dataclass(frozen=True)

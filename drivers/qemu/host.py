@@ -451,10 +451,10 @@ class QemuHost(StatefulHost[QDom]):
         sup = leases.attach(uuid, self.layout.supervisors)
         if sup is None:
             # the VM ended while nobody watched: record how
-            status = leases.exit_status(uuid, self.layout.supervisors)
+            ended = leases.exit_status(uuid, self.layout.supervisors)
             unlink(self.layout.state(uuid))
             if dom.persistent:
-                crashed = status is None or status.crashed
+                crashed = ended is None or ended.crashed
                 dom.reason = int(ShutoffReason.CRASHED if crashed else ShutoffReason.SHUTDOWN)
                 dom.touch()
             from . import recovery
@@ -542,7 +542,7 @@ class QemuHost(StatefulHost[QDom]):
         except OSError:
             pass
         sup = self.launcher.launch(mgr, argv, register_only=register_only, stdout_path=str(logfile),
-                                   cwd=str(lay.root), runtime=lay.supervisors)
+                                   cwd=str(lay.root))
         vm = LiveVM(self.next_id(), definition, sup, qmp, cmd.disks, cmd.serial_log, cmd.console_socket)
         try:
             self.connect_monitor(dom, vm)

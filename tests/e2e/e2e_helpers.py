@@ -142,10 +142,10 @@ def command_line(pid: int) -> str:
 
 
 def processes_under(marker: str) -> list[int]:
-    """QEMU, supervisor and helper processes that belong to ``marker`` (a test's base dir).
+    """QEMU, supervisor and fork-server processes that belong to ``marker`` (a test's base dir).
 
     Matched by command line, or by environment for supervisors forked by the
-    driver's helper (they inherit the test's XDG_RUNTIME_DIR).
+    lock manager's fork server (they inherit the test's XDG_RUNTIME_DIR).
     """
     pids = []
     for entry in os.listdir("/proc"):
@@ -159,6 +159,7 @@ def processes_under(marker: str) -> list[int]:
         except OSError:
             continue
         ours = marker in cmd or marker in environ
-        if ours and ("qemu-system" in cmd or "drivers.locking.supervisor" in cmd or "zygote.py" in cmd):
+        if ours and ("qemu-system" in cmd or "drivers.locking.supervisor" in cmd
+                     or "drivers.locking.forkserver" in cmd):
             pids.append(int(entry))
     return pids

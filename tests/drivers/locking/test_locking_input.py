@@ -50,6 +50,15 @@ def test_flags_in_range(flags, mode):
     assert parse_mode(flags) is mode
 
 
+@pytest.mark.parametrize("readonly,shareable,mode", [(False, False, LeaseMode.EXCLUSIVE),
+                                                     (False, True, LeaseMode.SHARED),
+                                                     (True, False, LeaseMode.READONLY),
+                                                     (True, True, LeaseMode.READONLY)])
+def test_a_disk_is_leased_in_the_mode_its_flags_say(readonly, shareable, mode):
+    """A read-only disk is never written, so it takes no write lease even when shareable."""
+    assert LeaseMode.for_disk(readonly=readonly, shareable=shareable) is mode
+
+
 @pytest.mark.parametrize("vm_uuid", ["", "not-a-uuid", None, 12, "6f1e1c9a-3c0b-4a53-9a7f"])
 def test_bad_uuid(tmp_path, vm_uuid):
     assert code_of(LockManager, vm_uuid, "vm", Lockspace(tmp_path)) is ErrorCode.INVALID_ARG
