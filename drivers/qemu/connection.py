@@ -22,15 +22,21 @@ from ..flags import (
     SaveFlags,
     StartedDetail,
 )
-from ..jobs import Job
+from ..jobs import Job, operation_text
 from ..lifecycle import paused_after_restore
 from ..stateful import StatefulConnection
-from . import migration, salvage, saveimg, saveops, storage
-from .domain import QemuDomain, boot, transition
+from . import migration, recovery, salvage, saveimg, saveops, snapjournal, storage
+from .domain import QemuDomain, transition
 from .guard import guard_worker, guarded
-from .host import QDom, QemuHost, drop_runtime_sockets, release_host
+from .host import QemuHost, register_adopter, release_host
+from .state import QDom
+from .store import drop_runtime_sockets
 
 log = logging.getLogger(__name__)
+
+# what a previous process left is settled at open: jobs and ended VMs first, then snapshot operations
+register_adopter(recovery.ADOPTER)
+register_adopter(snapjournal.ADOPTER)
 
 FEATURES = frozenset({
     Feature.JOBS, Feature.BACKUP, Feature.SNAPSHOTS, Feature.MANAGED_SAVE, Feature.SAVE_RESTORE,
@@ -137,7 +143,7 @@ class QemuConnection(StatefulConnection):
                 host.add(dom)
         try:
             with transition(host, dom, "start"):
-                boot(host, dom, definition, bool(flags & CreateFlags.START_PAUSED))
+                host.boot(dom, definition, bool(flags & CreateFlags.START_PAUSED))
         except BaseException:
             if created:
                 with host.lock:
@@ -204,14 +210,13 @@ class QemuConnection(StatefulConnection):
 
     # -- jobs ------------------------------------------------------------------------
     def run_job(self, job: Job, worker: Any, asynchronous: bool) -> Any:
-        from ..jobs import operation_text
         return self.host.jobs.run(job, guard_worker(worker, operation_text(job.operation)), asynchronous)
 
     def migration_job(self, dom: Domain, action: str) -> Job:
         self._check_open()
         with self.host.lock:
             qd = self.host.get(dom.uuid, dom.name)
-            if getattr(qd, "_busy", None):
+            if qd.busy:
                 raise DriverError(ErrorCode.OPERATION_INVALID, f"cannot {action} '{qd.name}' while it is busy")
             return self.host.jobs.begin(qd.uuid, qd.name, JobOperation.MIGRATION_OUT, action)
 

@@ -32,8 +32,10 @@ from ..errors import DriverError, ErrorCode
 from ..flags import JobOperation, ResumedDetail, RunningReason, ShutoffReason, StoppedDetail
 from ..jobs import operation_text
 from . import backup, leases, partfiles, saveimg
-from .host import LiveVM, QDom, QemuHost
+from .host import Adopter, QemuHost
 from .layout import unlink
+from .saveops import stop_saved
+from .state import LiveVM, QDom
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,9 @@ def report(host: QemuHost, dom: QDom, operation: JobOperation, failure: str | No
 
 def reattached(host: QemuHost, dom: QDom, vm: LiveVM) -> None:
     """Settle what the jobs of a process that died left in a running QEMU (on re-attach)."""
+    if vm.incoming:
+        _stop_incoming(host, dom, vm)
+        return
     note = dict(vm.job_note)
     kind = note.get("kind")
     adopted: set[str] = set()
@@ -114,6 +119,14 @@ def vm_gone(host: QemuHost, dom: QDom, data: dict[str, Any]) -> None:
     elif kind in _OPERATION:
         report(host, dom, _OPERATION[kind], f"the {operation_text(_OPERATION[kind])} of '{dom.name}' was "
                                             "interrupted and its QEMU process ended")
+
+
+def _stop_incoming(host: QemuHost, dom: QDom, vm: LiveVM) -> None:
+    """An incoming migration whose driver died: nobody will finish it."""
+    vm.ending = (int(ShutoffReason.FAILED), int(StoppedDetail.FAILED))
+    host.kill(vm, 5)
+    host.finish_stop(dom, vm, ShutoffReason.FAILED, StoppedDetail.FAILED)
+    report(host, dom, JobOperation.MIGRATION_IN, incoming_lost(dom.name, "was stopped"))
 
 
 def incoming_lost(name: str, what_happened: str) -> str:
@@ -241,7 +254,6 @@ def _settle_save(host: QemuHost, dom: QDom, vm: LiveVM, note: dict[str, Any]) ->
         except DriverError as exc:
             why = f"QEMU had finished it but the image could not be stored ({exc.message})"
         else:
-            from .saveops import stop_saved
             _forget(host, dom, vm)
             stop_saved(host, dom, vm, bool(note.get("managed")))
             report(host, dom, JobOperation.SAVE, None)
@@ -286,3 +298,7 @@ def _settle_incoming_migration(host: QemuHost, dom: QDom, vm: LiveVM, note: dict
     if note.get("resume") and host.query_status(vm) != "running":
         host.run_guest(dom, vm, (int(RunningReason.MIGRATED), int(ResumedDetail.MIGRATED)))
     report(host, dom, JobOperation.MIGRATION_IN, None)
+
+
+#: at re-attach: jobs of a dead process (backups taken over first), and VMs that ended meanwhile
+ADOPTER = Adopter("recovery", reattached=reattached, gone=vm_gone)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode
@@ -18,7 +19,8 @@ from ..flags import (
 from ..jobs import Job
 from ..lifecycle import not_running, paused_after_restore
 from . import partfiles, saveimg, streams
-from .host import LiveVM, QDom, QemuHost
+from .host import QemuHost
+from .state import LiveVM, QDom
 
 
 def save_to(host: QemuHost, dom: QDom, path: str, job: Job, flags: int, managed: bool = False) -> None:
@@ -52,7 +54,7 @@ def save_to(host: QemuHost, dom: QDom, path: str, job: Job, flags: int, managed:
             vm.execute("stop")
             host.sync_status(dom, vm)
         job.raise_if_cancelled()
-        vm.mon.send_fd(fd, "vmgui-save")  # type: ignore[union-attr]
+        vm.monitor().send_fd(fd, "vmgui-save")
         streams.run_outgoing(vm, "fd:vmgui-save", job, f"save of '{dom.name}'", to_file=True)
         os.close(fd)
         fd = -1
@@ -88,7 +90,7 @@ def stop_saved(host: QemuHost, dom: QDom, vm: LiveVM, managed: bool) -> None:
 
 
 def restore_into(host: QemuHost, dom: QDom | None, path: str, job: Job, flags: int,
-                 header: dict | None = None) -> QDom:
+                 header: dict[str, Any] | None = None) -> QDom:
     """Start QEMU paused, load ``path`` into it, then run it (or keep it paused)."""
     header = header or saveimg.read_header(path)
     definition = DomainXML.parse(header["xml"])
@@ -113,7 +115,7 @@ def restore_into(host: QemuHost, dom: QDom | None, path: str, job: Job, flags: i
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             try:
                 os.lseek(fd, saveimg.DATA_OFFSET, os.SEEK_SET)
-                vm.mon.send_fd(fd, "vmgui-restore")  # type: ignore[union-attr]
+                vm.monitor().send_fd(fd, "vmgui-restore")
                 streams.prepare(vm)  # MIGRATION events wake the wait below
                 vm.execute("migrate-incoming", {"uri": "fd:vmgui-restore"})
 

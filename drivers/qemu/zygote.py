@@ -17,11 +17,17 @@ is the child's pid.
 from __future__ import annotations
 
 import array
+import ctypes
 import json
 import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
+from typing import Any
+
+#: the supervisor's entry point, ``drivers.locking.supervisor.main`` (imported once, before any fork)
+Supervise = Callable[[list[str]], Any]
 
 
 def _recv(sock: socket.socket) -> tuple[bytes, list[int]]:
@@ -33,13 +39,12 @@ def _recv(sock: socket.socket) -> tuple[bytes, list[int]]:
     return data, list(fds)
 
 
-def _child(request: dict, notify_fd: int, sock: socket.socket) -> None:
+def _child(request: dict[str, Any], notify_fd: int, sock: socket.socket, supervise: Supervise) -> None:
     """In the forked child: become a detached supervisor process."""
     try:
         sock.close()
         os.setsid()
         try:  # name it in ps/top: its command line is still the helper's
-            import ctypes
             ctypes.CDLL(None).prctl(15, b"vmgui-supervise", 0, 0, 0)  # PR_SET_NAME
         except (OSError, AttributeError):
             pass
@@ -53,14 +58,13 @@ def _child(request: dict, notify_fd: int, sock: socket.socket) -> None:
         os.chdir(request.get("cwd") or "/")
         args = list(request["args"])
         args[args.index("{notify}")] = str(notify_fd)
-        from drivers.locking import supervisor
-        code = supervisor.main(args)
+        code = supervise(args)
     except BaseException:  # noqa: BLE001 - never return into the helper's loop
         code = 1
     os._exit(code if isinstance(code, int) else 1)
 
 
-def serve(fd: int) -> int:
+def serve(fd: int, supervise: Supervise) -> int:
     sock = socket.socket(fileno=fd)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children reap themselves
     sock.sendall(b"ready\n")
@@ -81,7 +85,7 @@ def serve(fd: int) -> int:
             continue
         pid = os.fork()
         if pid == 0:
-            _child(request, notify, sock)
+            _child(request, notify, sock, supervise)
         for f in fds:
             os.close(f)
         sock.sendall(json.dumps({"pid": pid}).encode() + b"\n")
@@ -92,5 +96,5 @@ if __name__ == "__main__":
         os.path.abspath(__file__))))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
     sys.path.insert(0, root)
-    import drivers.locking.supervisor  # noqa: F401 - the point: import once, fork many
-    sys.exit(serve(int(sys.argv[1])))
+    import drivers.locking.supervisor  # the point: import once, fork many
+    sys.exit(serve(int(sys.argv[1]), drivers.locking.supervisor.main))
