@@ -220,7 +220,11 @@ class QemuConnection(StatefulConnection):
                 raise DriverError(ErrorCode.OPERATION_INVALID, f"cannot {action} '{qd.name}' while it is busy")
             return self.host.jobs.begin(qd.uuid, qd.name, JobOperation.MIGRATION_OUT, action)
 
-    # -- migration phases (drivers.migration drives them) ----------------------------
+    # -- migration phases (drivers.migration drives them: MigrationPhases) -----------
+    def migration_peer_ok(self, other: Connection) -> bool:
+        """Guests move between ``qemu:///embed`` roots only."""
+        return isinstance(other, QemuConnection)
+
     def migrate_begin(self, dom: Domain, flags: int, params: dict[str, Any]) -> str:
         return migration.begin(self, dom, flags, params)
 
