@@ -31,8 +31,8 @@ from ..snapxml import BackupDef, BackupDisk
 from . import partfiles, storage
 from .cmdline import BlockNode
 from .context import DomainOps
+from .events import EventHost
 from .guard import guard_worker, translate
-from .host import QemuHost
 from .state import LiveVM, QDom
 
 #: progress refresh while nothing happens; QMP job events wake the loop at once
@@ -86,7 +86,7 @@ def _delete_nodes(vm: LiveVM, nodes: list[str]) -> None:
                 time.sleep(0.02)  # the job may still hold the node for a moment
 
 
-def _note(host: QemuHost, dom: QDom, vm: LiveVM, note: dict[str, Any]) -> None:
+def _note(host: EventHost, dom: QDom, vm: LiveVM, note: dict[str, Any]) -> None:
     """Record (or with {} forget) the running backup in the VM's state file."""
     with host.lock:
         vm.job_note = note
@@ -109,7 +109,7 @@ def _virtual_sizes(vm: LiveVM, disks: list[BlockNode]) -> dict[str, int]:
     return out
 
 
-def start(host: QemuHost, dom: QDom, vm: LiveVM, spec: BackupDef, nodes: dict[str, BlockNode],
+def start(host: EventHost, dom: QDom, vm: LiveVM, spec: BackupDef, nodes: dict[str, BlockNode],
           targets: dict[str, tuple[str, str]], job: Job) -> tuple[list[str], list[str], int]:
     """Create the targets (as .part files) and start QEMU's copies in one transaction: the point in time.
 
@@ -163,12 +163,12 @@ def start(host: QemuHost, dom: QDom, vm: LiveVM, spec: BackupDef, nodes: dict[st
     return job_ids, added, total
 
 
-def _follow_adopted(host: QemuHost, dom: QDom, vm: LiveVM, job_ids: list[str], added: list[str],
+def _follow_adopted(host: EventHost, dom: QDom, vm: LiveVM, job_ids: list[str], added: list[str],
                     targets: list[tuple[str, str]], total: int, job: Job) -> None:
     follow(host, dom, vm, job, job_ids, added, targets, total)
 
 
-def follow(host: QemuHost, dom: QDom, vm: LiveVM, job: Job, job_ids: list[str], added: list[str],
+def follow(host: EventHost, dom: QDom, vm: LiveVM, job: Job, job_ids: list[str], added: list[str],
            targets: list[tuple[str, str]], total: int) -> None:
     """Wait for QEMU's backup jobs, then finish (targets on disk, under their names) or clean up (removed).
 
@@ -270,7 +270,7 @@ def noted_targets(note: dict[str, Any]) -> list[tuple[str, str]]:
     return [(str(pair[0]), str(pair[1])) for pair in (note.get("targets") or {}).values()]
 
 
-def adopt(host: QemuHost, dom: QDom, vm: LiveVM) -> set[str]:
+def adopt(host: EventHost, dom: QDom, vm: LiveVM) -> set[str]:
     """Take over the backup a closed connection or a dead process left running in QEMU (on re-attach).
 
     It becomes a BACKUP job of this process with its figures; it finishes

@@ -26,9 +26,10 @@ from ..jobs import Job, operation_text
 from ..lifecycle import paused_after_restore
 from ..stateful import StatefulConnection
 from . import migration, recovery, salvage, saveimg, saveops, snapjournal, storage
+from .adopters import register_adopter
 from .domain import QemuDomain, transition
 from .guard import guard_worker, guarded
-from .host import QemuHost, register_adopter, release_host
+from .host import QemuHost, release_host
 from .state import QDom
 from .store import drop_runtime_sockets
 

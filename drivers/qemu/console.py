@@ -15,9 +15,9 @@ from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode
 from ..lifecycle import not_running
 from .cmdline import has_display
-from .host import QemuHost
 from .serialhub import QemuConsole, SerialHub
 from .state import QDom
+from .store import DomainStore
 
 PPM_MIME = "image/x-portable-pixmap"
 
@@ -61,7 +61,7 @@ def read_screendump(path: Path) -> Screenshot:
 _shots = itertools.count(1)
 
 
-def open_console(host: QemuHost, dom: QDom) -> QemuConsole:
+def open_console(host: DomainStore, dom: QDom) -> QemuConsole:
     """A console on serial port 0 of a running domain (connecting the VM's hub if needed).
 
     The connect happens without the host lock; when two callers race, the
@@ -112,7 +112,7 @@ def _no_console_reason(name: str, definition: DomainXML) -> str:
             "use <serial type='pty'/> or type='file'")
 
 
-def screenshot(host: QemuHost, dom: QDom) -> Screenshot:
+def screenshot(host: DomainStore, dom: QDom) -> Screenshot:
     """The display of a running domain as a PPM (QMP screendump into the runtime directory)."""
     with host.lock:
         vm = dom.live

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..base import Domain
 from ..jobs import Job
-from .host import QemuHost
+from .events import EventHost
 from .state import QDom
 
 #: runs a job's worker, at once (asynchronous: the id is returned) or to its end (the worker's result)
@@ -25,7 +25,7 @@ class DomainOps:
 
     #: the public handle, what the operation's results (snapshots) belong to
     handle: Domain
-    host: QemuHost
+    host: EventHost
     #: the domain now: NO_DOMAIN once it is gone, OPERATION_INVALID on a closed connection
     lookup: Callable[[], QDom]
     #: the domain, free of jobs and usable for the action named (call under the host lock)

@@ -45,8 +45,8 @@ from . import backup as backup_mod
 from . import console as console_mod
 from . import migration, salvage, saveops, snapshots, streams
 from .context import DomainOps
+from .events import EventHost
 from .guard import guarded
-from .host import QemuHost
 from .layout import unlink
 from .state import LiveVM, QDom
 
@@ -58,7 +58,7 @@ _SAVE_FLAGS = int(SaveFlags.BYPASS_CACHE | SaveFlags.RUNNING | SaveFlags.PAUSED 
 
 
 @contextlib.contextmanager
-def transition(host: QemuHost, dom: QDom, action: str) -> Iterator[None]:
+def transition(host: EventHost, dom: QDom, action: str) -> Iterator[None]:
     """Hold ``dom`` busy for a synchronous state change done without the host lock."""
     with host.lock:
         host.jobs.check_idle(dom.uuid, dom.name, action)
@@ -76,8 +76,8 @@ def transition(host: QemuHost, dom: QDom, action: str) -> Iterator[None]:
 @guarded
 class QemuDomain(StatefulDomain):
     @property
-    def _host(self) -> QemuHost:
-        return cast(QemuHost, self._conn.host)  # a QemuConnection makes its domains' handles
+    def _host(self) -> EventHost:
+        return cast(EventHost, self._conn.host)  # a QemuConnection makes its domains' handles
 
     def _dom(self) -> QDom:
         self._conn.check_open()

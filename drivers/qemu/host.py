@@ -7,10 +7,11 @@ socket has exactly one client in this process. Mutations happen under
 
 The host is built in layers, each importing only those below it:
 :mod:`state` (declared state) <- :mod:`store` (files) <- :mod:`process`
-(launch, kill, reap, boot) <- :mod:`events` (QMP events to state) <- this
-module (claiming the root, opening and re-attaching). What a previous
+(launch, kill, reap, boot) <- :mod:`events` (QMP events to state) <-
+:mod:`salvage` (unreadable files) and :mod:`adopters` <- this module
+(claiming the root, opening and re-attaching). What a previous
 process left behind (jobs half done, snapshot operations) is settled by the
-feature modules through :class:`Adopter` hooks they register: the host
+feature modules through the :mod:`adopters` hooks they register: the host
 knows no feature.
 """
 from __future__ import annotations
@@ -21,8 +22,6 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from ..errors import DriverError, ErrorCode
 from ..flags import DomainState, JobOperation, RunningReason, ShutoffReason
 from ..fsutil import read_json
 from . import leases, salvage
+from .adopters import registered
 from .cmdline import BlockNode
 from .events import EventHost
 from .layout import RootLayout, unlink
@@ -47,30 +47,6 @@ BUSY_QMP_WAIT_S = 90.0
 QMP_WAIT_S = 10.0
 
 
-@dataclass(frozen=True)
-class Adopter:
-    """What a feature does at open with what a previous process left: each hook is optional.
-
-    ``reattached(host, dom, vm)``: a VM still runs (its monitor connected), in
-    registration order; ``gone(host, dom, state)``: a VM ended while no process
-    watched it (``state`` is its state file's object); ``opened(host)``: every
-    VM was re-attached.
-    """
-
-    name: str
-    reattached: Callable[[QemuHost, QDom, LiveVM], None] | None = None
-    gone: Callable[[QemuHost, QDom, dict[str, Any]], None] | None = None
-    opened: Callable[[QemuHost], None] | None = None
-
-
-_adopters: list[Adopter] = []
-
-
-def register_adopter(adopter: Adopter) -> None:
-    """Add (or, by name, replace) a feature's hooks for every root opened from now on."""
-    _adopters[:] = [a for a in _adopters if a.name != adopter.name] + [adopter]
-
-
 class QemuHost(EventHost):
     """Everything of one root in this process; shared by its connections.
 
@@ -80,11 +56,7 @@ class QemuHost(EventHost):
 
     def __init__(self, layout: RootLayout) -> None:
         super().__init__(layout)
-        #: job id -> bytes/s limit set with QemuDomain.job_set_speed (0 = unlimited)
-        self.job_speed: dict[int, int] = {}
         self.refs = 0
-        #: set when the last connection closes: jobs QEMU runs on its own (backups) stop being followed
-        self.leaving = threading.Event()
         self._owner_fd: int | None = None
 
     def claim(self) -> None:
@@ -130,7 +102,7 @@ class QemuHost(EventHost):
             except Exception as exc:  # noqa: BLE001 - one broken VM must not hide the others
                 log.warning("cannot re-attach to %s: %s", st, exc)
                 salvage.unreadable_state(self, st, exc)
-        for adopter in list(_adopters):
+        for adopter in registered():
             if adopter.opened is not None:
                 adopter.opened(self)
 
@@ -153,7 +125,7 @@ class QemuHost(EventHost):
                 crashed = status is None or status.crashed
                 dom.reason = int(ShutoffReason.CRASHED if crashed else ShutoffReason.SHUTDOWN)
                 dom.touch()
-            for adopter in list(_adopters):
+            for adopter in registered():
                 if adopter.gone is not None:
                     adopter.gone(self, dom, data)
             return
@@ -176,7 +148,7 @@ class QemuHost(EventHost):
         except DriverError as exc:
             log.warning("re-attached to '%s' without a monitor: %s", dom.name, exc)
             return
-        for adopter in list(_adopters):  # finish or roll back what the jobs of a process that died left in QEMU
+        for adopter in registered():  # finish or roll back what the jobs of a process that died left in QEMU
             if adopter.reattached is not None and not vm.finished:
                 adopter.reattached(self, dom, vm)
         if vm.finished:

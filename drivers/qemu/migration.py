@@ -37,7 +37,7 @@ from ..jobs import Job
 from ..lifecycle import not_running
 from ..migration import live_copy_problem as engine_problem
 from . import leases, streams
-from .host import QemuHost
+from .events import EventHost
 from .state import LiveVM, QDom
 
 
@@ -45,7 +45,7 @@ class MigrationEnd(Protocol):
     """A connection at one end of a migration, as the phases need it (QemuConnection is one)."""
 
     @property
-    def host(self) -> QemuHost: ...
+    def host(self) -> EventHost: ...
 
     @property
     def uri(self) -> str: ...

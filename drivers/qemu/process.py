@@ -50,6 +50,10 @@ class ProcessHost(DomainStore):
         self._ids = itertools.count(1)
         #: set once the last connection closed: the QMP sessions are gone
         self.closed = False
+        #: set when the last connection closes: jobs QEMU runs on its own (backups) stop being followed
+        self.leaving = threading.Event()
+        #: job id -> bytes/s limit of the copy QEMU runs for it (backup, outgoing migration; 0 = unlimited)
+        self.job_speed: dict[int, int] = {}
         self.host_key = lease_host_key(layout)
         self.lease_host = self.host_key
         self._lockspace: Any = None

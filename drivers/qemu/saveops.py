@@ -19,11 +19,11 @@ from ..flags import (
 from ..jobs import Job
 from ..lifecycle import not_running, paused_after_restore
 from . import partfiles, saveimg, streams
-from .host import QemuHost
+from .events import EventHost
 from .state import LiveVM, QDom
 
 
-def save_to(host: QemuHost, dom: QDom, path: str, job: Job, flags: int, managed: bool = False) -> None:
+def save_to(host: EventHost, dom: QDom, path: str, job: Job, flags: int, managed: bool = False) -> None:
     """Pause, stream the memory to ``path`` (atomically), stop QEMU; resume on failure.
 
     The image is written as a ``.part`` file named in the VM's state file
@@ -78,7 +78,7 @@ def save_to(host: QemuHost, dom: QDom, path: str, job: Job, flags: int, managed:
     stop_saved(host, dom, vm, managed)
 
 
-def stop_saved(host: QemuHost, dom: QDom, vm: LiveVM, managed: bool) -> None:
+def stop_saved(host: EventHost, dom: QDom, vm: LiveVM, managed: bool) -> None:
     """End the QEMU process of a guest whose memory is saved: shut off, reason SAVED."""
     vm.ending = (int(ShutoffReason.SAVED), int(StoppedDetail.SAVED))
     host.kill(vm)
@@ -89,7 +89,7 @@ def stop_saved(host: QemuHost, dom: QDom, vm: LiveVM, managed: bool) -> None:
             dom.touch()
 
 
-def restore_into(host: QemuHost, dom: QDom | None, path: str, job: Job, flags: int,
+def restore_into(host: EventHost, dom: QDom | None, path: str, job: Job, flags: int,
                  header: dict[str, Any] | None = None) -> QDom:
     """Start QEMU paused, load ``path`` into it, then run it (or keep it paused)."""
     header = header or saveimg.read_header(path)

@@ -37,7 +37,7 @@ from ..errors import DriverError, ErrorCode
 from ..fsutil import read_json
 from ..snapxml import SnapshotDef
 from . import storage
-from .host import Adopter
+from .adopters import Adopter
 from .layout import unlink, write_json
 from .qemujob import run_qemu_job
 from .snapmeta import forget_metadata, record_created, snapshot_paths
