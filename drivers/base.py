@@ -317,14 +317,6 @@ class Connection:
         import socket
         return socket.gethostname()
 
-    def migration_peer_ok(self, other: Connection) -> bool:
-        """Whether this driver can migrate domains to or from ``other``'s.
-
-        Migration moves a running guest between hypervisors of one kind; the
-        coordinator asks both ends before anything else and fails NO_SUPPORT.
-        """
-        return type(other) is type(self)
-
     def same_host(self, other: Connection) -> bool:
         """True when both connections manage one state (migration must refuse)."""
         return other is self
@@ -408,27 +400,6 @@ class Connection:
 
     def deregister_event_callback(self, handle: int) -> None:
         raise no_support("events")
-
-    # migration phases, driven by drivers.migration (both V3 and V2)
-    def migrate_begin(self, dom: Domain, flags: int, params: dict[str, Any]) -> str:
-        raise no_support("migration")
-
-    def migrate_prepare(self, xml: str, flags: int, params: dict[str, Any]) -> dict[str, Any]:
-        raise no_support("migration")
-
-    def migrate_perform(self, dom: Domain, cookie: dict[str, Any], flags: int,
-                        params: dict[str, Any], job: Any) -> None:
-        raise no_support("migration")
-
-    def migrate_finish(self, cookie: dict[str, Any], flags: int, cancelled: bool) -> Domain | None:
-        raise no_support("migration")
-
-    def migrate_confirm(self, dom: Domain, flags: int, cancelled: bool) -> None:
-        raise no_support("migration")
-
-    def migration_job(self, dom: Domain, action: str) -> Any:
-        """Register the source's MIGRATION_OUT job (drivers with jobs override)."""
-        raise no_support("migration")
 
     def run_job(self, job: Job, worker: Callable[[Job], T], asynchronous: bool) -> T | int:
         raise no_support("jobs")

@@ -6,14 +6,19 @@ prepare/perform/finish), and when they share none the call fails with
 NO_SUPPORT before anything is touched. Whatever phase fails, the source keeps
 running (or stays paused if it was) and the destination's half-built guest is
 removed. Disk leases move inside the drivers' perform/finish/confirm phases.
+
+The phases are no part of the public :class:`~drivers.base.Connection`: a
+connection this module can drive implements :class:`MigrationPhases`, and
+one that only answers which connections it can migrate with (the libvirt
+bridge, whose domains migrate through libvirt itself) :class:`MigrationPeer`.
 """
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from .base import Connection, Domain
-from .errors import DriverError, ErrorCode, check_flags, invalid_arg
+from .errors import DriverError, ErrorCode, check_flags, invalid_arg, no_support
 from .flags import Feature, JobFlags, MigrateFlags
 
 log = logging.getLogger(__name__)
@@ -23,6 +28,48 @@ _SUPPORTED_FLAGS = (MigrateFlags.LIVE | MigrateFlags.PERSIST_DEST | MigrateFlags
                     | MigrateFlags.NON_SHARED_DISK | MigrateFlags.NON_SHARED_INC
                     | MigrateFlags.CHANGE_PROTECTION | MigrateFlags.UNSAFE | MigrateFlags.OFFLINE
                     | MigrateFlags.AUTO_CONVERGE)
+
+
+@runtime_checkable
+class MigrationPeer(Protocol):
+    """A connection that can say which connections it migrates domains to and from."""
+
+    def migration_peer_ok(self, other: Connection) -> bool:
+        """Whether a guest can move between this connection's hypervisor and ``other``'s (one kind)."""
+        ...
+
+
+@runtime_checkable
+class MigrationPhases(MigrationPeer, Protocol):
+    """A connection whose migrations this module drives: the V3 phases (V2 uses prepare/perform/finish)."""
+
+    def migration_job(self, dom: Domain, action: str) -> Any:
+        """Register the source's MIGRATION_OUT job (the worker then runs the phases)."""
+        ...
+
+    def migrate_begin(self, dom: Domain, flags: int, params: dict[str, Any]) -> str: ...
+
+    def migrate_prepare(self, xml: str, flags: int, params: dict[str, Any]) -> dict[str, Any]: ...
+
+    def migrate_perform(self, dom: Domain, cookie: dict[str, Any], flags: int,
+                        params: dict[str, Any], job: Any) -> None: ...
+
+    def migrate_finish(self, cookie: dict[str, Any], flags: int, cancelled: bool) -> Domain | None: ...
+
+    def migrate_confirm(self, dom: Domain, flags: int, cancelled: bool) -> None: ...
+
+
+def peers_compatible(src: Connection, dest: Connection) -> bool:
+    """Whether a domain can move between the two connections: both run one kind of hypervisor."""
+    return isinstance(src, MigrationPeer) and isinstance(dest, MigrationPeer) and \
+        src.migration_peer_ok(dest) and dest.migration_peer_ok(src)
+
+
+def _phases(conn: Connection) -> MigrationPhases:
+    """``conn`` as the phases' end; NO_SUPPORT for a connection whose driver has none."""
+    if not isinstance(conn, MigrationPhases):
+        raise no_support("migration")
+    return conn
 
 
 #: The first QEMU whose TCG accelerator records every guest store during a live migration.
@@ -64,7 +111,10 @@ def _check_request(dom: Domain, dest: Connection, flags: int) -> None:
         raise invalid_arg(f"migration destination must be a connection, not {type(dest).__name__}")
     if dest.closed:
         raise DriverError(ErrorCode.OPERATION_INVALID, f"destination connection {dest.uri} is closed")
-    if not (src.migration_peer_ok(dest) and dest.migration_peer_ok(src)):
+    for conn in (src, dest):
+        if not isinstance(conn, MigrationPeer):
+            raise DriverError(ErrorCode.NO_SUPPORT, f"migration is not possible: {conn.uri} cannot migrate domains")
+    if not peers_compatible(src, dest):
         raise DriverError(ErrorCode.NO_SUPPORT,
                           f"cannot migrate from {src.uri} to {dest.uri}: they run different kinds of "
                           "hypervisor; move the domain's disks and define it on the destination instead")
@@ -97,7 +147,8 @@ def migrate(dom: Domain, dest: Connection, flags: int = MigrateFlags.LIVE,
     src = dom.connection
     _check_request(dom, dest, flags)
     protocol = choose_protocol(src, dest)  # NO_SUPPORT here: nothing touched yet
-    job = src.migration_job(dom, "migrate")
+    src_end, _ = _phases(src), _phases(dest)
+    job = src_end.migration_job(dom, "migrate")
 
     def worker(job: Any) -> Domain:
         return _run_phases(protocol, dom, dest, flags, params, job)
@@ -107,10 +158,10 @@ def migrate(dom: Domain, dest: Connection, flags: int = MigrateFlags.LIVE,
 
 def _run_phases(protocol: str, dom: Domain, dest: Connection, flags: int,
                 params: dict[str, Any], job: Any) -> Domain:
-    src = dom.connection
+    src, dest_end = _phases(dom.connection), _phases(dest)
     xml = src.migrate_begin(dom, flags, params) if protocol == "v3" else dom.xml_desc()
     job.raise_if_cancelled()
-    cookie = dest.migrate_prepare(xml, flags, params)
+    cookie = dest_end.migrate_prepare(xml, flags, params)
     try:
         job.raise_if_cancelled()
         src.migrate_perform(dom, cookie, flags, params, job)
@@ -118,7 +169,7 @@ def _run_phases(protocol: str, dom: Domain, dest: Connection, flags: int,
         _rollback(dom, dest, cookie, flags)
         raise
     try:
-        new_dom = dest.migrate_finish(cookie, flags, cancelled=False)
+        new_dom = dest_end.migrate_finish(cookie, flags, cancelled=False)
     except BaseException:
         _rollback(dom, dest, cookie, flags)  # finish(cancelled=True) is idempotent
         raise
@@ -133,10 +184,10 @@ def _run_phases(protocol: str, dom: Domain, dest: Connection, flags: int,
 def _rollback(dom: Domain, dest: Connection, cookie: dict[str, Any], flags: int,
               finish_done: bool = False) -> None:
     """Undo a failed migration: drop the destination copy, resume the source."""
-    src = dom.connection
+    src, dest_end = _phases(dom.connection), _phases(dest)
     if not finish_done:
         try:
-            dest.migrate_finish(cookie, flags, cancelled=True)
+            dest_end.migrate_finish(cookie, flags, cancelled=True)
         except Exception:
             log.exception("cleaning up the destination of '%s' failed", dom.name)
     try:

@@ -90,6 +90,10 @@ class StatefulConnection(Connection):
         super().__init__(uri)
         diskdelete.track(self)
 
+    def check_open(self) -> None:
+        """OPERATION_INVALID once the connection is closed: what the driver's domain handles check first."""
+        self._check_open()
+
     def delete_disks(self, paths: list[str], flags: int = 0) -> list[str]:
         """See :meth:`Connection.delete_disks`; the rules are :mod:`drivers.diskdelete`'s."""
         check_flags(flags, 0, "delete_disks")

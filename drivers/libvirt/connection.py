@@ -395,6 +395,10 @@ class LibvirtConnection(Connection):
         vconn = self.vconn()
         return self.call("hostname", vconn.getHostname)
 
+    def migration_peer_ok(self, other: Connection) -> bool:
+        """Guests move between libvirt hosts only (libvirt migrates them itself: see LibvirtDomain.migrate)."""
+        return isinstance(other, LibvirtConnection)
+
     def same_host(self, other: Connection) -> bool:
         if other is self:
             return True
@@ -649,10 +653,6 @@ class LibvirtConnection(Connection):
 
     def run_job(self, job: Job, worker: Callable[[Job], T], asynchronous: bool) -> T | int:
         return self.jobs.run(job, worker, asynchronous)
-
-    def migration_job(self, dom: Domain, action: str) -> Any:
-        self._check_open()
-        return self.jobs.begin(dom.uuid, dom.name, JobOperation.MIGRATION_OUT, action)
 
     def wait_events(self, timeout: float = 5.0) -> bool:
         """Deliver everything queued so far (tests, scripts)."""

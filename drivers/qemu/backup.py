@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..diskimage import already_exists
 from ..errors import DriverError, ErrorCode, check_flags
@@ -29,11 +29,11 @@ from ..flags import JobFlags, JobOperation
 from ..jobs import Job
 from ..snapxml import BackupDef, BackupDisk
 from . import partfiles, storage
+from .cmdline import BlockNode
+from .context import DomainOps
+from .events import EventHost
 from .guard import guard_worker, translate
-from .host import LiveVM, QemuHost
-
-if TYPE_CHECKING:
-    from .domain import QemuDomain
+from .state import LiveVM, QDom
 
 #: progress refresh while nothing happens; QMP job events wake the loop at once
 POLL = 0.25
@@ -41,11 +41,11 @@ POLL = 0.25
 X_PERF = {"use-copy-range": True}
 
 
-def begin(domain: QemuDomain, backup_xml: str, flags: int = 0) -> int:
+def begin(ops: DomainOps, backup_xml: str, flags: int = 0) -> int:
     check_flags(flags, int(JobFlags.ASYNC), "backup_begin")
-    host: QemuHost = domain._host
+    host = ops.host
     with host.lock:
-        dom = domain._idle("back up")
+        dom = ops.idle("back up")
         vm = dom.live
         if vm is None:
             raise DriverError(ErrorCode.OPERATION_INVALID,
@@ -69,7 +69,7 @@ def begin(domain: QemuDomain, backup_xml: str, flags: int = 0) -> int:
     def worker(job: Job) -> None:
         follow(host, dom, vm, job, job_ids, added, list(targets.values()), total)
 
-    domain._conn.run_job(job, worker, True)
+    ops.run_job(job, worker, True)
     return job.id
 
 
@@ -86,7 +86,7 @@ def _delete_nodes(vm: LiveVM, nodes: list[str]) -> None:
                 time.sleep(0.02)  # the job may still hold the node for a moment
 
 
-def _note(host: QemuHost, dom: Any, vm: LiveVM, note: dict[str, Any]) -> None:
+def _note(host: EventHost, dom: QDom, vm: LiveVM, note: dict[str, Any]) -> None:
     """Record (or with {} forget) the running backup in the VM's state file."""
     with host.lock:
         vm.job_note = note
@@ -98,7 +98,7 @@ def _with_perf(action: dict[str, Any]) -> dict[str, Any]:
     return {"type": action["type"], "data": {**action["data"], "x-perf": X_PERF}}
 
 
-def _virtual_sizes(vm: LiveVM, disks: list[Any]) -> dict[str, int]:
+def _virtual_sizes(vm: LiveVM, disks: list[BlockNode]) -> dict[str, int]:
     """Virtual size of each disk's format node, asked of QEMU (no qemu-img process)."""
     by_node = {n.get("node-name"): n for n in vm.execute("query-named-block-nodes", {"flat": True})}
     out = {}
@@ -109,7 +109,7 @@ def _virtual_sizes(vm: LiveVM, disks: list[Any]) -> dict[str, int]:
     return out
 
 
-def start(host: QemuHost, dom: Any, vm: LiveVM, spec: BackupDef, nodes: dict[str, Any],
+def start(host: EventHost, dom: QDom, vm: LiveVM, spec: BackupDef, nodes: dict[str, BlockNode],
           targets: dict[str, tuple[str, str]], job: Job) -> tuple[list[str], list[str], int]:
     """Create the targets (as .part files) and start QEMU's copies in one transaction: the point in time.
 
@@ -163,12 +163,12 @@ def start(host: QemuHost, dom: Any, vm: LiveVM, spec: BackupDef, nodes: dict[str
     return job_ids, added, total
 
 
-def _follow_adopted(host: QemuHost, dom: Any, vm: LiveVM, job_ids: list[str], added: list[str],
+def _follow_adopted(host: EventHost, dom: QDom, vm: LiveVM, job_ids: list[str], added: list[str],
                     targets: list[tuple[str, str]], total: int, job: Job) -> None:
     follow(host, dom, vm, job, job_ids, added, targets, total)
 
 
-def follow(host: QemuHost, dom: Any, vm: LiveVM, job: Job, job_ids: list[str], added: list[str],
+def follow(host: EventHost, dom: QDom, vm: LiveVM, job: Job, job_ids: list[str], added: list[str],
            targets: list[tuple[str, str]], total: int) -> None:
     """Wait for QEMU's backup jobs, then finish (targets on disk, under their names) or clean up (removed).
 
@@ -270,7 +270,7 @@ def noted_targets(note: dict[str, Any]) -> list[tuple[str, str]]:
     return [(str(pair[0]), str(pair[1])) for pair in (note.get("targets") or {}).values()]
 
 
-def adopt(host: QemuHost, dom: Any, vm: LiveVM) -> set[str]:
+def adopt(host: EventHost, dom: QDom, vm: LiveVM) -> set[str]:
     """Take over the backup a closed connection or a dead process left running in QEMU (on re-attach).
 
     It becomes a BACKUP job of this process with its figures; it finishes

@@ -23,16 +23,23 @@ from ..flags import (
     SaveFlags,
     StartedDetail,
 )
-from ..jobs import Job
+from ..jobs import Job, operation_text
 from ..lifecycle import paused_after_restore
 from ..stateful import StatefulConnection
-from . import migration, salvage, saveimg, saveops, storage
-from .domain import QemuDomain, boot, transition
+from . import migration, recovery, salvage, saveimg, saveops, snapjournal, storage
+from .adopters import register_adopter
+from .domain import QemuDomain, transition
 from .guard import guard_worker, guarded
-from .host import QDom, QemuHost, drop_runtime_sockets, release_host
+from .host import QemuHost, release_host
+from .state import QDom
+from .store import drop_runtime_sockets
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")  # what a job's worker returns
+
+# what a previous process left is settled at open: jobs and ended VMs first, then snapshot operations
+register_adopter(recovery.ADOPTER)
+register_adopter(snapjournal.ADOPTER)
 
 FEATURES = frozenset({
     Feature.JOBS, Feature.BACKUP, Feature.SNAPSHOTS, Feature.MANAGED_SAVE, Feature.SAVE_RESTORE,
@@ -140,7 +147,7 @@ class QemuConnection(StatefulConnection):
                 host.add(dom)
         try:
             with transition(host, dom, "start"):
-                boot(host, dom, definition, bool(flags & CreateFlags.START_PAUSED))
+                host.boot(dom, definition, bool(flags & CreateFlags.START_PAUSED))
         except BaseException:
             if created:
                 with host.lock:
@@ -207,18 +214,21 @@ class QemuConnection(StatefulConnection):
 
     # -- jobs ------------------------------------------------------------------------
     def run_job(self, job: Job, worker: Callable[[Job], T], asynchronous: bool) -> T | int:
-        from ..jobs import operation_text
         return self.host.jobs.run(job, guard_worker(worker, operation_text(job.operation)), asynchronous)
 
     def migration_job(self, dom: Domain, action: str) -> Job:
         self._check_open()
         with self.host.lock:
             qd = self.host.get(dom.uuid, dom.name)
-            if getattr(qd, "_busy", None):
+            if qd.busy:
                 raise DriverError(ErrorCode.OPERATION_INVALID, f"cannot {action} '{qd.name}' while it is busy")
             return self.host.jobs.begin(qd.uuid, qd.name, JobOperation.MIGRATION_OUT, action)
 
-    # -- migration phases (drivers.migration drives them) ----------------------------
+    # -- migration phases (drivers.migration drives them: MigrationPhases) -----------
+    def migration_peer_ok(self, other: Connection) -> bool:
+        """Guests move between ``qemu:///embed`` roots only."""
+        return isinstance(other, QemuConnection)
+
     def migrate_begin(self, dom: Domain, flags: int, params: dict[str, Any]) -> str:
         return migration.begin(self, dom, flags, params)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
-from ..base import Screenshot, Snapshot
+from ..base import Console, Screenshot, Snapshot
 from ..diskimage import check_new_file
 from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
 from ..flags import (
@@ -26,7 +26,6 @@ from ..flags import (
     RunningReason,
     SaveFlags,
     ShutoffReason,
-    StartedDetail,
     StoppedDetail,
     SuspendedDetail,
     UndefinedDetail,
@@ -45,55 +44,57 @@ from ..stateful import StatefulDomain
 from . import backup as backup_mod
 from . import console as console_mod
 from . import migration, salvage, saveops, snapshots, streams
+from .context import DomainOps
+from .events import EventHost
 from .guard import guarded
-from .host import LiveVM, QDom, QemuHost
 from .layout import unlink
+from .state import LiveVM, QDom
 
 if TYPE_CHECKING:
     from ..domxml import DomainXML
-    from .connection import QemuConnection
 
 T = TypeVar("T")
 _SAVE_FLAGS = int(SaveFlags.BYPASS_CACHE | SaveFlags.RUNNING | SaveFlags.PAUSED | JobFlags.ASYNC)
 
 
 @contextlib.contextmanager
-def transition(host: QemuHost, dom: QDom, action: str) -> Iterator[None]:
+def transition(host: EventHost, dom: QDom, action: str) -> Iterator[None]:
     """Hold ``dom`` busy for a synchronous state change done without the host lock."""
     with host.lock:
         host.jobs.check_idle(dom.uuid, dom.name, action)
-        busy = getattr(dom, "_busy", None)
-        if busy:
+        if dom.busy:
             raise DriverError(ErrorCode.OPERATION_INVALID,
-                              f"cannot {action} '{dom.name}' while it is busy with: {busy}")
-        dom._busy = action
+                              f"cannot {action} '{dom.name}' while it is busy with: {dom.busy}")
+        dom.busy = action
     try:
         yield
     finally:
         with host.lock:
-            dom._busy = None
+            dom.busy = None
 
 
 @guarded
 class QemuDomain(StatefulDomain):
-    _conn: QemuConnection
-
     @property
-    def _host(self) -> QemuHost:
-        return self._conn.host
+    def _host(self) -> EventHost:
+        return cast(EventHost, self._conn.host)  # a QemuConnection makes its domains' handles
 
     def _dom(self) -> QDom:
-        self._conn._check_open()
+        self._conn.check_open()
         return self._host.get(self._uuid, self._name)
+
+    def _ops(self) -> DomainOps:
+        """This domain as the operation modules (snapshots, backup) see it."""
+        return DomainOps(self, self._host, self._dom, self._idle, self._conn.run_job)
 
     def _idle(self, action: str, definition_fix: bool = False) -> QDom:
         """The domain, free of jobs and usable (a broken one only for ``definition_fix``: see salvage)."""
         dom = self._dom()
         salvage.check_usable(dom, action, definition_fix)
         self._host.jobs.check_idle(dom.uuid, dom.name, action)
-        if getattr(dom, "_busy", None):
+        if dom.busy:
             raise DriverError(ErrorCode.OPERATION_INVALID,
-                              f"cannot {action} '{dom.name}' while it is busy with: {dom._busy}")
+                              f"cannot {action} '{dom.name}' while it is busy with: {dom.busy}")
         return dom
 
     def _query(self, read: Callable[[QDom], T]) -> T:
@@ -145,7 +146,7 @@ class QemuDomain(StatefulDomain):
         return None
 
     # -- console and display -----------------------------------------------------
-    def open_console(self) -> console_mod.QemuConsole:
+    def open_console(self) -> Console:
         """Serial port 0 (type file or pty) as a console; what it printed before is ``history()``."""
         return console_mod.open_console(self._host, self._dom())
 
@@ -195,7 +196,7 @@ class QemuDomain(StatefulDomain):
                 with host.lock:
                     dom.managed_save = False
                     dom.touch()
-            boot(host, dom, dom.config, bool(flags & CreateFlags.START_PAUSED))
+            host.boot(dom, dom.config, bool(flags & CreateFlags.START_PAUSED))
         return None
 
     def shutdown(self) -> None:
@@ -363,21 +364,21 @@ class QemuDomain(StatefulDomain):
 
     # -- snapshots ---------------------------------------------------------------
     def snapshot_create(self, xml_or_name: str, flags: int = 0) -> snapshots.QemuSnapshot | int:
-        return snapshots.create(self, xml_or_name, flags)
+        return snapshots.create(self._ops(), xml_or_name, flags)
 
     def list_all_snapshots(self) -> list[Snapshot]:
         with self._host.lock:
-            return [snapshots.QemuSnapshot(self, name) for name in self._dom().snapshots]
+            return [snapshots.QemuSnapshot(self._ops(), name) for name in self._dom().snapshots]
 
     # -- backup and jobs ---------------------------------------------------------
     def backup_begin(self, backup_xml: str, flags: int = 0) -> int:
-        return backup_mod.begin(self, backup_xml, flags)
+        return backup_mod.begin(self._ops(), backup_xml, flags)
 
     def job_set_speed(self, bytes_per_second: int, job_id: int = 0) -> None:
         """Throttle a running backup or outgoing migration (0 = unlimited); takes effect at once."""
         if isinstance(bytes_per_second, bool) or not isinstance(bytes_per_second, int) or bytes_per_second < 0:
             raise invalid_arg(f"speed must be a number of bytes per second >= 0, not {bytes_per_second!r}")
-        self._conn._check_open()
+        self._conn.check_open()
         job = self._host.jobs.find(self._uuid, self._name, job_id)
         if job.state.finished:
             raise DriverError(ErrorCode.OPERATION_INVALID, f"job {job.id} of '{self._name}' already ended")
@@ -395,17 +396,4 @@ class QemuDomain(StatefulDomain):
                     pass
 
 
-def boot(host: QemuHost, dom: QDom, definition: Any, paused: bool,
-         detail: StartedDetail = StartedDetail.BOOTED, extra_args: list[str] | None = None) -> None:
-    """Start QEMU for ``dom`` and record it as running (or paused)."""
-    if definition is None:
-        raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' has no definition to start")
-    live_def = definition.copy()
-    if detail == StartedDetail.BOOTED:  # a new boot starts the driver's own serial log afresh
-        unlink(host.layout.serial_log(dom.name))
-    vm = host.launch(dom, live_def, paused=paused, extra_args=extra_args)
-    reason = RunningReason.FROM_SNAPSHOT if detail == StartedDetail.FROM_SNAPSHOT else RunningReason.BOOTED
-    host.started(dom, vm, paused, detail, reason)
-
-
-__all__ = ["QemuDomain", "boot"]
+__all__ = ["QemuDomain", "transition"]

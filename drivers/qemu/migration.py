@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..base import Domain
 from ..domxml import DomainXML
@@ -37,10 +37,22 @@ from ..jobs import Job
 from ..lifecycle import not_running
 from ..migration import live_copy_problem as engine_problem
 from . import leases, streams
-from .host import LiveVM, QDom
+from .events import EventHost
+from .state import LiveVM, QDom
 
-if TYPE_CHECKING:
-    from .connection import QemuConnection
+
+class MigrationEnd(Protocol):
+    """A connection at one end of a migration, as the phases need it (QemuConnection is one)."""
+
+    @property
+    def host(self) -> EventHost: ...
+
+    @property
+    def uri(self) -> str: ...
+
+    def define_xml(self, xml: str) -> Domain: ...
+
+    def domain_handle(self, name: str, uuid: str) -> Domain: ...
 
 
 def live_copy_problem(vm: LiveVM) -> str | None:
@@ -52,7 +64,7 @@ def live_copy_problem(vm: LiveVM) -> str | None:
     return engine_problem(*vm.engine)
 
 
-def begin(conn: QemuConnection, dom: Domain, flags: int, params: dict[str, Any]) -> str:
+def begin(conn: MigrationEnd, dom: Domain, flags: int, params: dict[str, Any]) -> str:
     with conn.host.lock:
         qd = conn.host.get(dom.uuid, dom.name)
         if flags & MigrateFlags.OFFLINE:  # only the definition moves
@@ -65,7 +77,7 @@ def begin(conn: QemuConnection, dom: Domain, flags: int, params: dict[str, Any])
         return params.get("destination_xml") or conn.host.portable_xml(qd.live.definition)
 
 
-def prepare(conn: QemuConnection, definition: DomainXML, flags: int, params: dict[str, Any]) -> dict[str, Any]:
+def prepare(conn: MigrationEnd, definition: DomainXML, flags: int, params: dict[str, Any]) -> dict[str, Any]:
     host = conn.host
     if flags & MigrateFlags.OFFLINE:
         with host.lock:
@@ -132,7 +144,7 @@ def _host_part(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
-def perform(conn: QemuConnection, dom: Domain, cookie: dict[str, Any], flags: int, params: dict[str, Any],
+def perform(conn: MigrationEnd, dom: Domain, cookie: dict[str, Any], flags: int, params: dict[str, Any],
             job: Job) -> None:
     if cookie.get("offline"):
         return
@@ -144,7 +156,7 @@ def perform(conn: QemuConnection, dom: Domain, cookie: dict[str, Any], flags: in
             raise not_running(qd.name)
         was_paused = qd.state == DomainState.PAUSED
         cookie["paused"] = was_paused
-        vm.migration_was_paused = was_paused  # type: ignore[attr-defined]
+        vm.migration_was_paused = was_paused
         vm.job_note = {"kind": "migration", "was_running": not was_paused}
         host.write_state(qd)
     live = bool(flags & MigrateFlags.LIVE)
@@ -163,8 +175,7 @@ def perform(conn: QemuConnection, dom: Domain, cookie: dict[str, Any], flags: in
     cookie["leases"] = vm.sup.release()
 
 
-def finish(conn: QemuConnection, cookie: dict[str, Any], flags: int, cancelled: bool) -> Domain | None:
-    from .domain import QemuDomain
+def finish(conn: MigrationEnd, cookie: dict[str, Any], flags: int, cancelled: bool) -> Domain | None:
     host = conn.host
     if cookie.get("offline"):
         if cancelled:
@@ -209,10 +220,10 @@ def finish(conn: QemuConnection, cookie: dict[str, Any], flags: int, cancelled: 
         host.jobs.end(job, exc)
         raise
     host.jobs.end(job, None)
-    return QemuDomain(conn, dom.name, dom.uuid)
+    return conn.domain_handle(dom.name, dom.uuid)
 
 
-def confirm(conn: QemuConnection, dom: Domain, flags: int, cancelled: bool) -> None:
+def confirm(conn: MigrationEnd, dom: Domain, flags: int, cancelled: bool) -> None:
     host = conn.host
     with host.lock:
         qd = host.by_uuid.get(dom.uuid)
@@ -229,7 +240,7 @@ def confirm(conn: QemuConnection, dom: Domain, flags: int, cancelled: bool) -> N
             status: str | None = host.query_status(vm)
         except DriverError:
             status = None  # QEMU ended meanwhile: nothing to resume
-        if status is not None and status != "running" and not getattr(vm, "migration_was_paused", False):
+        if status is not None and status != "running" and not vm.migration_was_paused:
             host.run_guest(qd, vm, (int(RunningReason.MIGRATION_CANCELED), int(ResumedDetail.MIGRATED)))
         elif status is not None:
             leases.hold(vm.sup, qd.name)  # given up at the switch-over
@@ -246,7 +257,7 @@ def confirm(conn: QemuConnection, dom: Domain, flags: int, cancelled: bool) -> N
         _undefine_source(conn, qd)
 
 
-def _undefine_source(conn: QemuConnection, qd: QDom) -> None:
+def _undefine_source(conn: MigrationEnd, qd: QDom) -> None:
     """UNDEFINE_SOURCE: the source forgets the domain (snapshot metadata and managed save too)."""
     host = conn.host
     with host.lock:

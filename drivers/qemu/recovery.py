@@ -32,8 +32,11 @@ from ..errors import DriverError, ErrorCode
 from ..flags import JobOperation, ResumedDetail, RunningReason, ShutoffReason, StoppedDetail
 from ..jobs import operation_text
 from . import backup, leases, partfiles, saveimg
-from .host import LiveVM, QDom, QemuHost
+from .adopters import Adopter
+from .events import EventHost
 from .layout import unlink
+from .saveops import stop_saved
+from .state import LiveVM, QDom
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +46,7 @@ _OPERATION = {"save": JobOperation.SAVE, "migration": JobOperation.MIGRATION_OUT
               "migration_in": JobOperation.MIGRATION_IN, "backup": JobOperation.BACKUP}
 
 
-def report(host: QemuHost, dom: QDom, operation: JobOperation, failure: str | None) -> None:
+def report(host: EventHost, dom: QDom, operation: JobOperation, failure: str | None) -> None:
     """Record how an interrupted job ended as a finished job of this process (and log it)."""
     if failure is None:
         log.info("'%s': the interrupted %s was finished", dom.name, operation_text(operation))
@@ -56,8 +59,11 @@ def report(host: QemuHost, dom: QDom, operation: JobOperation, failure: str | No
     host.jobs.end(job, None if failure is None else DriverError(ErrorCode.OPERATION_FAILED, failure))
 
 
-def reattached(host: QemuHost, dom: QDom, vm: LiveVM) -> None:
+def reattached(host: EventHost, dom: QDom, vm: LiveVM) -> None:
     """Settle what the jobs of a process that died left in a running QEMU (on re-attach)."""
+    if vm.incoming:
+        _stop_incoming(host, dom, vm)
+        return
     note = dict(vm.job_note)
     kind = note.get("kind")
     adopted: set[str] = set()
@@ -95,7 +101,7 @@ def reattached(host: QemuHost, dom: QDom, vm: LiveVM) -> None:
                f"settling the interrupted job of '{dom.name}' failed: {exc.message}")
 
 
-def vm_gone(host: QemuHost, dom: QDom, data: dict[str, Any]) -> None:
+def vm_gone(host: EventHost, dom: QDom, data: dict[str, Any]) -> None:
     """A VM ended while no process watched it: remove what its interrupted job left unfinished."""
     note = data.get("job_note") or {}
     kind = note.get("kind")
@@ -116,6 +122,14 @@ def vm_gone(host: QemuHost, dom: QDom, data: dict[str, Any]) -> None:
                                             "interrupted and its QEMU process ended")
 
 
+def _stop_incoming(host: EventHost, dom: QDom, vm: LiveVM) -> None:
+    """An incoming migration whose driver died: nobody will finish it."""
+    vm.ending = (int(ShutoffReason.FAILED), int(StoppedDetail.FAILED))
+    host.kill(vm, 5)
+    host.finish_stop(dom, vm, ShutoffReason.FAILED, StoppedDetail.FAILED)
+    report(host, dom, JobOperation.MIGRATION_IN, incoming_lost(dom.name, "was stopped"))
+
+
 def incoming_lost(name: str, what_happened: str) -> str:
     """How an incoming migration that was never handed over ends."""
     return f"the incoming migration of '{name}' was interrupted before the guest was handed over; its copy " \
@@ -127,7 +141,7 @@ def _discard_backup(note: dict[str, Any]) -> list[str]:
     return [part for part, _ in backup.noted_targets(note) if partfiles.discard(part)]
 
 
-def _finish_backup(host: QemuHost, dom: QDom, note: dict[str, Any]) -> None:
+def _finish_backup(host: EventHost, dom: QDom, note: dict[str, Any]) -> None:
     """QEMU had copied every disk when the process died: the copies get their final names."""
     try:
         backup.publish(backup.noted_targets(note))
@@ -141,7 +155,7 @@ def _listed(paths: list[str]) -> str:
     return f" ({', '.join(paths)})" if paths else ""
 
 
-def _forget(host: QemuHost, dom: QDom, vm: LiveVM) -> None:
+def _forget(host: EventHost, dom: QDom, vm: LiveVM) -> None:
     with host.lock:
         vm.job_note = {}
         if dom.live is vm:
@@ -206,7 +220,7 @@ def _stop_stream(vm: LiveVM) -> str | None:
     return status
 
 
-def _keep_leases(host: QemuHost, dom: QDom, vm: LiveVM) -> None:
+def _keep_leases(host: EventHost, dom: QDom, vm: LiveVM) -> None:
     """A guest whose vCPUs run must hold its leases; one that cannot take them back is paused."""
     try:
         leases.hold(vm.sup, dom.name)
@@ -218,7 +232,7 @@ def _keep_leases(host: QemuHost, dom: QDom, vm: LiveVM) -> None:
         log.warning("%s", exc.message)
 
 
-def _resume_if(host: QemuHost, dom: QDom, vm: LiveVM, was_running: bool, hint: tuple[int, int]) -> str:
+def _resume_if(host: EventHost, dom: QDom, vm: LiveVM, was_running: bool, hint: tuple[int, int]) -> str:
     """Run a guest the job had paused again (leases first); what became of it, for the report."""
     if not was_running:
         return "stays paused, as it was before"
@@ -227,7 +241,7 @@ def _resume_if(host: QemuHost, dom: QDom, vm: LiveVM, was_running: bool, hint: t
     return "runs again"
 
 
-def _settle_save(host: QemuHost, dom: QDom, vm: LiveVM, note: dict[str, Any]) -> None:
+def _settle_save(host: EventHost, dom: QDom, vm: LiveVM, note: dict[str, Any]) -> None:
     part, path = str(note.get("part") or ""), str(note.get("path") or "")
     status = _stop_stream(vm)
     image = part if os.path.exists(part) else path
@@ -241,7 +255,6 @@ def _settle_save(host: QemuHost, dom: QDom, vm: LiveVM, note: dict[str, Any]) ->
         except DriverError as exc:
             why = f"QEMU had finished it but the image could not be stored ({exc.message})"
         else:
-            from .saveops import stop_saved
             _forget(host, dom, vm)
             stop_saved(host, dom, vm, bool(note.get("managed")))
             report(host, dom, JobOperation.SAVE, None)
@@ -254,7 +267,7 @@ def _settle_save(host: QemuHost, dom: QDom, vm: LiveVM, note: dict[str, Any]) ->
                                          f"the unfinished image was removed and the guest {outcome}")
 
 
-def _settle_outgoing_migration(host: QemuHost, dom: QDom, vm: LiveVM, note: dict[str, Any]) -> None:
+def _settle_outgoing_migration(host: EventHost, dom: QDom, vm: LiveVM, note: dict[str, Any]) -> None:
     status = _stop_stream(vm)
     moved = status == "completed" and host.query_status(vm) == "postmigrate"
     try:
@@ -280,9 +293,13 @@ def _settle_outgoing_migration(host: QemuHost, dom: QDom, vm: LiveVM, note: dict
            f"the migration of '{dom.name}' was interrupted; the guest {outcome} here")
 
 
-def _settle_incoming_migration(host: QemuHost, dom: QDom, vm: LiveVM, note: dict[str, Any]) -> None:
+def _settle_incoming_migration(host: EventHost, dom: QDom, vm: LiveVM, note: dict[str, Any]) -> None:
     """The destination had the whole guest and its leases when the process died: it runs on here."""
     _forget(host, dom, vm)
     if note.get("resume") and host.query_status(vm) != "running":
         host.run_guest(dom, vm, (int(RunningReason.MIGRATED), int(ResumedDetail.MIGRATED)))
     report(host, dom, JobOperation.MIGRATION_IN, None)
+
+
+#: at re-attach: jobs of a dead process (backups taken over first), and VMs that ended meanwhile
+ADOPTER = Adopter("recovery", reattached=reattached, gone=vm_gone)

@@ -26,25 +26,23 @@ import logging
 import re
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lxml import etree
 
 from .. import xmlutil
 from ..domxml import DomainXML, validate_name, validate_uuid
 from ..errors import DriverError, ErrorCode
-from ..flags import DomainState, NostateReason, RunningReason
+from ..flags import DomainState, RunningReason
 from ..fsutil import read_json
 from . import leases
+from .events import EventHost
 from .layout import unlink
-
-if TYPE_CHECKING:
-    from .host import QDom, QemuHost
+from .state import LiveVM, QDom
+from .store import DomainStore
 
 log = logging.getLogger(__name__)
 
-#: the state and reason a broken domain shows (DomainRecord.broken; the filters count it as OTHER)
-BROKEN_STATE: tuple[DomainState, int] = (DomainState.NOSTATE, int(NostateReason.BROKEN))
 #: how often a watcher looks whether a process without a readable state has ended
 WATCH_S = 1.0
 
@@ -82,9 +80,8 @@ def definition_problem(path: Path, data: bytes | None, exc: Exception) -> str:
     return f"domain.xml is not a valid definition ({path}): {detail}."
 
 
-def broken_definition(host: QemuHost, ddir: Path, exc: Exception) -> None:
+def broken_definition(host: DomainStore, ddir: Path, exc: Exception) -> None:
     """List the domain of ``ddir`` whose domain.xml did not parse, as broken (called by ``load``)."""
-    from .host import QDom
     try:
         uuid = validate_uuid(ddir.name)
     except DriverError:
@@ -114,7 +111,7 @@ def broken_definition(host: QemuHost, ddir: Path, exc: Exception) -> None:
     log.warning("'%s' is listed as broken: %s", name, dom.config_problem)
 
 
-def _usable_name(host: QemuHost, uuid: str, *candidates: Any) -> str:
+def _usable_name(host: DomainStore, uuid: str, *candidates: Any) -> str:
     """The first readable name no other domain has, else the uuid."""
     for name in candidates:
         try:
@@ -142,7 +139,7 @@ def skeleton(name: str, uuid: str) -> DomainXML:
     return definition
 
 
-def take_name(host: QemuHost, dom: QDom, name: str) -> None:
+def take_name(host: DomainStore, dom: QDom, name: str) -> None:
     """A definition that replaces a broken one may carry the real name back (if no other domain has it)."""
     if dom.config_problem and dom.live is None and dom.name != name and name not in host.by_name:
         host.rename(dom, name)
@@ -166,9 +163,8 @@ def read_state(path: Path) -> dict[str, Any]:
     return data
 
 
-def unreadable_state(host: QemuHost, path: Path, exc: Exception) -> None:
+def unreadable_state(host: EventHost, path: Path, exc: Exception) -> None:
     """A state file that could not be used: list its still-running QEMU as broken, or forget a dead one."""
-    from .host import LiveVM, QDom
     try:
         uuid = validate_uuid(path.stem)
     except DriverError:
@@ -206,7 +202,7 @@ def unreadable_state(host: QemuHost, path: Path, exc: Exception) -> None:
     threading.Thread(target=_watch, args=(host, dom, vm), name=f"qemu-watch-{uuid[:8]}", daemon=True).start()
 
 
-def _watch(host: QemuHost, dom: QDom, vm: Any) -> None:
+def _watch(host: EventHost, dom: QDom, vm: LiveVM) -> None:
     """Without QMP nothing reports the process's end: notice it through its supervisor."""
     while not host.closed and not vm.finished:
         try:

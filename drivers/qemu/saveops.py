@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode
@@ -18,10 +19,11 @@ from ..flags import (
 from ..jobs import Job
 from ..lifecycle import not_running, paused_after_restore
 from . import partfiles, saveimg, streams
-from .host import LiveVM, QDom, QemuHost
+from .events import EventHost
+from .state import LiveVM, QDom
 
 
-def save_to(host: QemuHost, dom: QDom, path: str, job: Job, flags: int, managed: bool = False) -> None:
+def save_to(host: EventHost, dom: QDom, path: str, job: Job, flags: int, managed: bool = False) -> None:
     """Pause, stream the memory to ``path`` (atomically), stop QEMU; resume on failure.
 
     The image is written as a ``.part`` file named in the VM's state file
@@ -52,7 +54,7 @@ def save_to(host: QemuHost, dom: QDom, path: str, job: Job, flags: int, managed:
             vm.execute("stop")
             host.sync_status(dom, vm)
         job.raise_if_cancelled()
-        vm.mon.send_fd(fd, "vmgui-save")  # type: ignore[union-attr]
+        vm.monitor().send_fd(fd, "vmgui-save")
         streams.run_outgoing(vm, "fd:vmgui-save", job, f"save of '{dom.name}'", to_file=True)
         os.close(fd)
         fd = -1
@@ -76,7 +78,7 @@ def save_to(host: QemuHost, dom: QDom, path: str, job: Job, flags: int, managed:
     stop_saved(host, dom, vm, managed)
 
 
-def stop_saved(host: QemuHost, dom: QDom, vm: LiveVM, managed: bool) -> None:
+def stop_saved(host: EventHost, dom: QDom, vm: LiveVM, managed: bool) -> None:
     """End the QEMU process of a guest whose memory is saved: shut off, reason SAVED."""
     vm.ending = (int(ShutoffReason.SAVED), int(StoppedDetail.SAVED))
     host.kill(vm)
@@ -87,8 +89,8 @@ def stop_saved(host: QemuHost, dom: QDom, vm: LiveVM, managed: bool) -> None:
             dom.touch()
 
 
-def restore_into(host: QemuHost, dom: QDom | None, path: str, job: Job, flags: int,
-                 header: dict | None = None) -> QDom:
+def restore_into(host: EventHost, dom: QDom | None, path: str, job: Job, flags: int,
+                 header: dict[str, Any] | None = None) -> QDom:
     """Start QEMU paused, load ``path`` into it, then run it (or keep it paused)."""
     header = header or saveimg.read_header(path)
     definition = DomainXML.parse(header["xml"])
@@ -113,7 +115,7 @@ def restore_into(host: QemuHost, dom: QDom | None, path: str, job: Job, flags: i
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             try:
                 os.lseek(fd, saveimg.DATA_OFFSET, os.SEEK_SET)
-                vm.mon.send_fd(fd, "vmgui-restore")  # type: ignore[union-attr]
+                vm.monitor().send_fd(fd, "vmgui-restore")
                 streams.prepare(vm)  # MIGRATION events wake the wait below
                 vm.execute("migrate-incoming", {"uri": "fd:vmgui-restore"})
 

@@ -32,37 +32,29 @@ import itertools
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..errors import DriverError, ErrorCode
 from ..fsutil import read_json
 from ..snapxml import SnapshotDef
 from . import storage
+from .adopters import Adopter
 from .layout import unlink, write_json
-
-if TYPE_CHECKING:
-    from .host import LiveVM, QDom, QemuHost
+from .qemujob import run_qemu_job
+from .snapmeta import forget_metadata, record_created, snapshot_paths
+from .state import LiveVM, QDom
+from .store import PENDING_SUFFIX as SUFFIX
+from .store import DomainStore
 
 log = logging.getLogger(__name__)
-SUFFIX = ".pending"
-#: how long re-attaching waits for the QMP of a VM whose snapshot was under way: QEMU takes a new
-#: client only once its main loop runs again, i.e. once it finished saving the guest's memory
-BUSY_QMP_WAIT_S = 90.0
 _settle_ids = itertools.count(1)
 
 
-def monitor_wait(host: QemuHost, uuid: str, usual: float) -> float:
-    """The QMP connect timeout for re-attaching to ``uuid``'s VM: longer while a snapshot may be saving."""
-    sdir = host.layout.snapshot_dir(uuid)
-    return BUSY_QMP_WAIT_S if sdir.is_dir() and any(sdir.glob(f"*{SUFFIX}")) else usual
-
-
-def marker(host: QemuHost, dom: QDom, name: str) -> Path:
+def marker(host: DomainStore, dom: QDom, name: str) -> Path:
     return host.layout.snapshot_dir(dom.uuid) / f"{name}{SUFFIX}"
 
 
 @contextlib.contextmanager
-def noted(host: QemuHost, dom: QDom, op: str, snap: SnapshotDef) -> Iterator[None]:
+def noted(host: DomainStore, dom: QDom, op: str, snap: SnapshotDef) -> Iterator[None]:
     """Hold a marker of ``op`` ("create" or "delete") on ``snap`` while the block runs.
 
     The block ends with the metadata written (or with an error this process saw
@@ -76,7 +68,7 @@ def noted(host: QemuHost, dom: QDom, op: str, snap: SnapshotDef) -> Iterator[Non
         unlink(path)
 
 
-def settle_all(host: QemuHost) -> None:
+def settle_all(host: DomainStore) -> None:
     """Settle the markers of every domain that can be read (at load, after re-attaching)."""
     with host.lock:
         doms = [d for d in host.by_uuid.values() if not d.broken]
@@ -91,9 +83,8 @@ def settle_all(host: QemuHost) -> None:
             log.warning("'%s': an interrupted snapshot operation was settled: %s", dom.name, outcome)
 
 
-def settle(host: QemuHost, dom: QDom, path: Path) -> str:
+def settle(host: DomainStore, dom: QDom, path: Path) -> str:
     """Make the disks and metadata agree on one marker's snapshot; returns what was done."""
-    from . import snapshots
     name = path.name[:-len(SUFFIX)]
     data = read_json(path) or {}
     op = data.get("op") if data.get("op") in ("create", "delete") else "create"
@@ -103,7 +94,7 @@ def settle(host: QemuHost, dom: QDom, path: Path) -> str:
         snap = SnapshotDef(name=name)  # an unreadable marker: settle as a creation, without its metadata
     with host.lock:
         vm = dom.live
-        files = snapshots.snapshot_paths(dom.definition)
+        files = snapshot_paths(dom.definition)
     if vm is not None and vm.mon is None:  # QEMU may still be saving: what the disks hold is not final
         raise DriverError(ErrorCode.OPERATION_INVALID, f"the QEMU of '{dom.name}' does not answer on QMP")
     tables = {p: storage.snapshot_table(p) for p in files}
@@ -115,7 +106,7 @@ def settle(host: QemuHost, dom: QDom, path: Path) -> str:
             if name not in dom.snapshots:
                 if snap.parent not in dom.snapshots:
                     snap.parent = None
-                snapshots.record_created(host, dom, snap)
+                record_created(host, dom, snap)
         unlink(path)
         return f"snapshot '{name}' was complete on every disk and is listed again"
     if holding:
@@ -123,7 +114,7 @@ def settle(host: QemuHost, dom: QDom, path: Path) -> str:
     with host.lock:
         known = dom.snapshots.get(name)
         if known is not None:
-            snapshots.forget_metadata(host, dom, known)
+            forget_metadata(host, dom, known)
     unlink(path)
     if op == "delete":
         return f"the deletion of '{name}' was finished"
@@ -134,7 +125,6 @@ def settle(host: QemuHost, dom: QDom, path: Path) -> str:
 
 def _remove(vm: LiveVM | None, paths: list[str], name: str, what: str) -> None:
     """Delete the snapshot from ``paths``: through QMP while QEMU has them open, else with qemu-img."""
-    from .snapshots import run_qemu_job
     if vm is None:
         for p in paths:
             storage.snapshot("d", p, name)
@@ -144,3 +134,7 @@ def _remove(vm: LiveVM | None, paths: list[str], name: str, what: str) -> None:
     nodes = [d.node for d in vm.disks if d.path in paths]
     run_qemu_job(vm, f"snap-settle-{next(_settle_ids)}", "snapshot-delete", {"tag": name, "devices": nodes},
                  None, what)
+
+
+#: at open, once every VM is re-attached (QEMU's own snapshot jobs have ended by then)
+ADOPTER = Adopter("snapshot journal", opened=settle_all)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TypeVar
 
 from ..base import Snapshot
-from ..domxml import Disk, DomainXML
+from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import (
     DomainState,
@@ -31,72 +31,11 @@ from ..jobs import Job
 from ..lifecycle import find_snapshot
 from ..snapxml import SnapshotDef, snapshot_request
 from . import snapjournal, storage
+from .context import DomainOps
 from .guard import guarded
-from .host import LiveVM, QDom, QemuHost
-
-if TYPE_CHECKING:
-    from .domain import QemuDomain
-
-
-def snapshot_paths(definition: DomainXML) -> list[str]:
-    """The files that hold internal snapshots: writable qcow2 disks (a raw one cannot hold any)."""
-    return [p for d in definition.disks() if (p := _writable_path(d)) and d.format == "qcow2"]
-
-
-def _writable_path(disk: Disk) -> str | None:
-    """The file of a disk an internal snapshot is written to (one the guest can write), else None."""
-    return disk.source if disk.source and not disk.readonly and disk.device != "cdrom" else None
-
-
-def _writable_disks(definition: DomainXML, where: str) -> list[tuple[str, str]]:
-    """(target, path) of every writable disk; NO_SUPPORT when one cannot hold snapshots."""
-    out = []
-    for disk in definition.disks():
-        path = _writable_path(disk)
-        if path is None:
-            continue
-        if (disk.format or "raw") != "qcow2":
-            raise DriverError(ErrorCode.NO_SUPPORT,
-                              f"{where}: disk {disk.target} ({disk.source}) is {disk.format or 'raw'}; "
-                              "internal snapshots need every writable disk in qcow2 format")
-        out.append((disk.target, path))
-    if not out:
-        raise DriverError(ErrorCode.NO_SUPPORT,
-                          f"{where}: the domain has no writable qcow2 disk to keep the snapshot in")
-    return out
-
-
-def run_qemu_job(vm: LiveVM, job_id: str, cmd: str, args: dict[str, Any], job: Job | None, what: str,
-                 cancellable: bool = False) -> None:
-    """Run a QEMU job command and wait for it to conclude; progress from query-jobs."""
-    vm.execute(cmd, {"job-id": job_id, **args})
-    if job is not None and cancellable:
-        job.on_cancel(lambda: _quiet(vm, "job-cancel", {"id": job_id}))
-    while True:
-        found = None
-        for info in vm.execute("query-jobs"):
-            if info.get("id") == job_id:
-                found = info
-        if found is None:
-            raise DriverError(ErrorCode.OPERATION_FAILED, f"{what}: QEMU lost job {job_id}")
-        if job is not None and found.get("total-progress"):
-            job.steps(int(found.get("current-progress") or 0), int(found["total-progress"]))
-        if found.get("status") in ("concluded", "null"):
-            _quiet(vm, "job-dismiss", {"id": job_id})
-            if found.get("error"):
-                if job is not None and cancellable and job.cancel_requested:
-                    job.raise_if_cancelled()
-                raise DriverError(ErrorCode.OPERATION_FAILED, f"{what}: {found['error']}")
-            return
-        vm.wakeup.wait(0.1)  # JOB_STATUS_CHANGE events wake us at once
-        vm.wakeup.clear()
-
-
-def _quiet(vm: LiveVM, cmd: str, args: dict[str, Any]) -> None:
-    try:
-        vm.execute(cmd, args, timeout=5)
-    except DriverError:
-        pass
+from .qemujob import run_qemu_job
+from .snapmeta import forget_metadata, record_created, snapshot_paths, writable_disks
+from .state import LiveVM, QDom
 
 
 def _each_disk(job: Job, paths: list[str], apply: Callable[[str], None]) -> None:
@@ -111,18 +50,18 @@ def _nodes(vm: LiveVM) -> list[str]:
     return [d.node for d in vm.disks if not d.readonly and d.format == "qcow2"]
 
 
-def create(domain: QemuDomain, xml_or_name: str, flags: int = 0) -> QemuSnapshot | int:
+def create(ops: DomainOps, xml_or_name: str, flags: int = 0) -> QemuSnapshot | int:
     flags = check_flags(flags, int(SnapshotCreateFlags.HALT | SnapshotCreateFlags.LIVE | JobFlags.ASYNC),
                         "snapshot_create")
     request = snapshot_request(xml_or_name)
-    host: QemuHost = domain._host
+    host = ops.host
     with host.lock:
-        dom = domain._idle("snapshot")
+        dom = ops.idle("snapshot")
         if request.name in dom.snapshots:
             raise DriverError(ErrorCode.OPERATION_INVALID,
                               f"domain '{dom.name}' already has a snapshot named '{request.name}'")
         definition = dom.definition.copy()
-        disks = _writable_disks(definition, f"snapshot of '{dom.name}'")
+        disks = writable_disks(definition, f"snapshot of '{dom.name}'")
         vm = dom.live
         state = {DomainState.RUNNING: "running", DomainState.PAUSED: "paused"}.get(dom.state, "shutoff") \
             if vm is not None else "shutoff"
@@ -160,9 +99,9 @@ def create(domain: QemuDomain, xml_or_name: str, flags: int = 0) -> QemuSnapshot
             vm.ending = (int(ShutoffReason.FROM_SNAPSHOT), int(StoppedDetail.FROM_SNAPSHOT))
             host.kill(vm)
             host.finish_stop(dom, vm, ShutoffReason.FROM_SNAPSHOT, StoppedDetail.FROM_SNAPSHOT)
-        return QemuSnapshot(domain, snap.name)
+        return QemuSnapshot(ops, snap.name)
 
-    return domain._conn.run_job(job, worker, bool(flags & JobFlags.ASYNC))
+    return ops.run_job(job, worker, bool(flags & JobFlags.ASYNC))
 
 
 T = TypeVar("T")
@@ -170,15 +109,17 @@ T = TypeVar("T")
 
 @guarded
 class QemuSnapshot(Snapshot):
-    _domain: QemuDomain
+    def __init__(self, ops: DomainOps, name: str) -> None:
+        super().__init__(ops.handle, name)
+        self._ops = ops
 
     def _lookup(self) -> tuple[QDom, SnapshotDef]:
-        dom = self._domain._dom()
+        dom = self._ops.lookup()
         return dom, find_snapshot(dom, self._name)
 
     def _read(self, read: Callable[[QDom, SnapshotDef], T]) -> T:
         """``read(domain, snapshot)`` under the host lock."""
-        with self._domain._host.lock:
+        with self._ops.host.lock:
             return read(*self._lookup())
 
     def xml_desc(self) -> str:
@@ -198,14 +139,12 @@ class QemuSnapshot(Snapshot):
         cancelled: QEMU loads the snapshot in one main-loop step that job-cancel does not stop.
         """
         flags = check_flags(flags, int(JobFlags.ASYNC), "snapshot revert")
-        from .domain import boot
-        host: QemuHost = self._domain._host
-        domain = self._domain
+        host = self._ops.host
         with host.lock:
             dom, snap = self._lookup()
-            domain._idle("revert")
+            self._ops.idle("revert")
             definition = DomainXML.parse(snap.domain_xml) if snap.domain_xml else dom.definition.copy()
-            disks = _writable_disks(definition, f"revert of '{dom.name}'")
+            disks = writable_disks(definition, f"revert of '{dom.name}'")
             vm = dom.live
             job = host.jobs.begin(dom.uuid, dom.name, JobOperation.SNAPSHOT_REVERT, "revert")
 
@@ -234,7 +173,7 @@ class QemuSnapshot(Snapshot):
                     with host.lock:
                         if dom.uuid not in host.by_uuid:
                             host.add(dom)
-                    boot(host, dom, definition, snap.state == "paused", StartedDetail.FROM_SNAPSHOT,
+                    host.boot(dom, definition, snap.state == "paused", StartedDetail.FROM_SNAPSHOT,
                          extra_args=["-loadvm", snap.name])
                 else:
                     _each_disk(job, [path for _, path in disks], lambda path: storage.snapshot("a", path, snap.name))
@@ -247,7 +186,7 @@ class QemuSnapshot(Snapshot):
                 dom.touch()
                 host.emit(dom, EventType.SNAPSHOT, SnapshotEventDetail.REVERTED, snap.name)
 
-        return domain._conn.run_job(job, worker, bool(flags & JobFlags.ASYNC))
+        return self._ops.run_job(job, worker, bool(flags & JobFlags.ASYNC))
 
     def delete(self, flags: int = 0) -> int | None:
         """Remove the snapshot from the disks and its metadata; children move up to its parent.
@@ -257,11 +196,10 @@ class QemuSnapshot(Snapshot):
         stopping half-way would leave the snapshot on some disks and not on others.
         """
         flags = check_flags(flags, int(JobFlags.ASYNC), "snapshot delete")
-        host: QemuHost = self._domain._host
-        domain = self._domain
+        host = self._ops.host
         with host.lock:
             dom, snap = self._lookup()
-            domain._idle("delete a snapshot of")
+            self._ops.idle("delete a snapshot of")
             vm = dom.live
             # unlike a revert, a delete skips a disk that is not qcow2: it cannot hold the snapshot anyway
             paths = snapshot_paths(dom.definition)
@@ -282,32 +220,4 @@ class QemuSnapshot(Snapshot):
                 with host.lock:
                     forget_metadata(host, dom, snap)
 
-        return domain._conn.run_job(job, worker, bool(flags & JobFlags.ASYNC))
-
-
-def record_created(host: QemuHost, dom: QDom, snap: SnapshotDef) -> None:
-    """The metadata of a snapshot the disks now hold; it becomes the current one (under the lock)."""
-    dom.snapshots[snap.name] = snap
-    dom.current_snapshot = snap.name
-    host.save_snapshot(dom, snap)
-    host.save_meta(dom)
-    dom.touch()
-    host.emit(dom, EventType.SNAPSHOT, SnapshotEventDetail.CREATED, snap.name)
-
-
-def forget_metadata(host: QemuHost, dom: QDom, snap: SnapshotDef) -> None:
-    """Drop a snapshot the disks no longer hold; its children move up to its parent (under the lock)."""
-    for other in dom.snapshots.values():
-        if other.parent == snap.name:
-            other.parent = snap.parent
-            host.save_snapshot(dom, other)
-    dom.snapshots.pop(snap.name, None)
-    try:
-        (host.layout.snapshot_dir(dom.uuid) / f"{snap.name}.xml").unlink()
-    except OSError:
-        pass
-    if dom.current_snapshot == snap.name:
-        dom.current_snapshot = snap.parent
-    host.save_meta(dom)
-    dom.touch()
-    host.emit(dom, EventType.SNAPSHOT, SnapshotEventDetail.DELETED, snap.name)
+        return self._ops.run_job(job, worker, bool(flags & JobFlags.ASYNC))

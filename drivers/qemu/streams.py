@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import DriverError, ErrorCode
 from ..jobs import Job
-from .host import LiveVM
+from .state import LiveVM
 
 #: how often figures are refreshed while nothing happens; MIGRATION events wake pollers at once
 POLL = 0.1

@@ -174,7 +174,11 @@ class TestConnection(StatefulConnection):
         self._check_open()
         return storage.visible(paths)
 
-    # -- migration phases (see drivers.migration) ----------------------------
+    # -- migration phases (see drivers.migration: MigrationPhases) -------------
+    def migration_peer_ok(self, other: Connection) -> bool:
+        """Simulated guests move between test hosts only."""
+        return isinstance(other, TestConnection)
+
     def migrate_begin(self, dom: Domain, flags: int, params: dict[str, Any]) -> str:
         if flags & MigrateFlags.OFFLINE:
             return offline.begin(self, dom, params)

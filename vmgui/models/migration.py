@@ -19,6 +19,7 @@ import drivers
 from drivers import DomainState, DriverError, ErrorCode, Feature, JobInfo
 from drivers.domxml import DomainXML
 from drivers.jobs import operation_text
+from drivers.migration import peers_compatible
 
 from ..bridge import CallAbandoned
 from .actions import can_migrate
@@ -211,7 +212,7 @@ def _source_facts(src: drivers.Connection, dest: drivers.Connection, uuid: str,
                   running: bool) -> tuple[bool, bool, str | None]:
     """Worker side: (one kind of hypervisor, the same host, why a live copy would lose writes)."""
     problem = src.lookup_by_uuid(uuid).live_migration_problem() if running else None
-    return (src.migration_peer_ok(dest) and dest.migration_peer_ok(src)), src.same_host(dest), problem
+    return peers_compatible(src, dest), src.same_host(dest), problem
 
 
 #: A host that has not answered a check by then is reported as not answering (Start stays off),
