@@ -22,10 +22,11 @@ from ..flags import (
     SaveFlags,
     StartedDetail,
 )
+from ..hostfacts import HostFacts
 from ..jobs import Job
 from ..lifecycle import paused_after_restore
 from ..stateful import StatefulConnection
-from . import migration, salvage, saveimg, saveops, storage
+from . import hostfacts, migration, salvage, saveimg, saveops, storage
 from .domain import QemuDomain, boot, transition
 from .guard import guard_worker, guarded
 from .host import QDom, QemuHost, drop_runtime_sockets, release_host
@@ -68,6 +69,11 @@ class QemuConnection(StatefulConnection):
 
     def hostname(self) -> str:
         return socket.gethostname()
+
+    def host_facts(self) -> HostFacts:
+        """This machine: new images under ``ROOT/images``, KVM as actually checked, the firmware found."""
+        self._check_open()
+        return hostfacts.host_facts(self.root)
 
     def domain_handle(self, name: str, uuid: str) -> QemuDomain:
         return QemuDomain(self, name, uuid)
