@@ -8,6 +8,7 @@ import pytest
 import drivers
 from drivers import DomainState
 from drivers.hostfacts import Firmware, FirmwareInterface
+from drivers.libvirt.hostfacts import is_local_uri
 
 libvirt = pytest.importorskip("libvirt")
 
@@ -78,3 +79,11 @@ def test_a_default_pool_on_the_daemon_gives_its_folder(qconn, libvirtd):
     finally:
         vconn.close()
     assert qconn.host_facts().image_dir is None
+
+
+@pytest.mark.parametrize("uri, local", [
+    ("qemu:///system", True), ("test:///default", True), ("qemu+ssh://localhost/system", True),
+    ("qemu+ssh://admin@db.example/system", False), ("qemu+tcp://10.0.0.5/session", False),
+])
+def test_disk_paths_are_this_machines_only_when_the_uri_names_no_other_host(uri, local):
+    assert is_local_uri(uri) is local
