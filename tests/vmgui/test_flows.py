@@ -9,10 +9,14 @@ from pathlib import Path
 import pytest
 from test_hung import run
 
-from drivers import DomainState, JobOperation, JobState
+from drivers import DomainState, JobOperation, JobState, UndefineFlags
 from drivers.domxml import DomainXML
+from vmgui.flows.backup import BackupController
+from vmgui.flows.delete import DeleteController
 from vmgui.flows.newvm import NewVMController
+from vmgui.models.backup import BackupPlan
 from vmgui.models.domains import Key
+from vmgui.models.format import bytes_text
 from vmgui.models.newvm import MIB, NewVMPlan
 from vmgui.models.session import Session
 
@@ -84,3 +88,52 @@ def test_a_name_already_taken_defines_nothing_and_says_why(session, qtbot, node_
     assert f"A domain named “test” already exists on {node_uri}." in message.text
     assert not (images / "test.qcow2").exists()
     assert [d.name for d in session.bridge.connection(node_uri).list_all_domains()].count("test") == 1
+
+
+def _key(session: Session, uri: str, name: str) -> Key:
+    return uri, session.bridge.connection(uri).lookup_by_name(name).uuid
+
+
+def _disk_xml(name: str, *paths: Path) -> str:
+    disks = "".join(f"<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='{p}'/>"
+                    f"<target dev='vd{chr(ord('a') + i)}'/></disk>" for i, p in enumerate(paths))
+    return f"<domain type='qemu'><name>{name}</name><memory>65536</memory><devices>{disks}</devices></domain>"
+
+
+def test_the_delete_flow_keeps_a_shared_disk_and_deletes_the_ticked_one(session, qtbot, node_uri, tmp_path):
+    conn = session.bridge.connection(node_uri)
+    own, shared = tmp_path / "own.qcow2", tmp_path / "shared.qcow2"
+    for path in (own, shared):
+        conn.create_disk(str(path), MIB)
+    conn.define_xml(_disk_xml("leaving", own, shared))
+    conn.define_xml(_disk_xml("staying", shared))
+    run(qtbot, session.resync(node_uri))
+    flow = DeleteController(session, {"delete": "Deleting"})
+    entries = run(qtbot, flow.entries([_key(session, node_uri, "leaving")])).result()
+    assert [e.name for _k, e in entries] == ["leaving"]
+    entry = entries[0][1]
+    assert [d.source for d in entry.files()] == [str(own), str(shared)]
+    assert sorted(entry.users[str(shared)]) == ["leaving", "staying"]
+    assert set(entry.refused) == {str(shared)} and "staying" in entry.refused[str(shared)]
+    flow.delete(entries, int(UndefineFlags(0)), False, lambda name: [str(own)] if name == "leaving" else [])
+    qtbot.waitUntil(lambda: "leaving" not in [d.name for d in conn.list_all_domains()], timeout=10000)
+    qtbot.waitUntil(lambda: not own.exists(), timeout=5000)
+    assert shared.exists() and conn.lookup_by_name("staying").name == "staying"
+
+
+def test_the_backup_flow_writes_the_files_and_lists_them_with_their_sizes(session, qtbot, node_uri, tmp_path):
+    key = _key(session, node_uri, "db01")
+    flow = BackupController(session, {"backup": "Backing up"})
+    sources = run(qtbot, flow.sources([key])).result()
+    assert [(name, [d.target for d in disks]) for name, disks in sources.domains] == [("db01", ["vda", "vdb"])]
+    assert sources.remote == {} and sources.keys == {"db01": key}
+    out = tmp_path / "out"
+    out.mkdir()
+    plan = BackupPlan("db01", str(out), "20260101-000000", ("vda",))
+    flow.start(sources, [plan])
+    title = "Backup of db01 finished"
+    qtbot.waitUntil(lambda: any(m.title == title for m in session.messages.messages()), timeout=15000)
+    message = next(m for m in session.messages.messages() if m.title == title)
+    (path,) = plan.paths()
+    assert Path(path).is_file()
+    assert message.text == f"{path} ({bytes_text(os.path.getsize(path))})"
