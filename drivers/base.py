@@ -6,13 +6,17 @@ avoid. The API is synchronous and thread-safe, like libvirt's C API.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import DriverError, ErrorCode, no_support
 from .flags import Feature, ListFlags, MigrateFlags
 from .hostfacts import HostFacts
+from .jobs import Job
 from .records import DomainInfo, DomainRecord, JobInfo
+
+T = TypeVar("T")  # what a job's worker returns
 
 
 class Console:
@@ -435,5 +439,5 @@ class Connection:
         """Register the source's MIGRATION_OUT job (drivers with jobs override)."""
         raise no_support("migration")
 
-    def run_job(self, job: Any, worker: Any, asynchronous: bool) -> Any:
+    def run_job(self, job: Job, worker: Callable[[Job], T], asynchronous: bool) -> T | int:
         raise no_support("jobs")

@@ -64,7 +64,8 @@ class DriverError(Exception):
     def __repr__(self) -> str:
         return f"DriverError({self.code.name}, {self.message!r})"
 
-    def __reduce__(self) -> tuple[type[DriverError], tuple[ErrorCode, str]]:  # picklable across processes (lock supervisor, tests)
+    def __reduce__(self) -> tuple[type[DriverError], tuple[ErrorCode, str]]:
+        # picklable across processes (lock supervisor, tests)
         return (DriverError, (self.code, self.message))
 
 

@@ -259,6 +259,7 @@ class Feature(enum.IntEnum):
     SCREENSHOT = 109
     RENAME = 110  # Domain.rename (libvirt: virDomainRename)
     DELETE_DISKS = 111  # Connection.delete_disks / check_delete_disks
+    GUESTS_OUTLIVE_CLIENT = 112  # running guests go on when this process ends (a daemon or supervisors hold them)
 
 
 class EventType(enum.IntEnum):

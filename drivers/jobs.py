@@ -17,7 +17,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar, cast
 
 from .errors import DriverError, ErrorCode
 from .flags import JobEventDetail, JobOperation, JobState, JobType, JobUnit
@@ -286,9 +286,9 @@ class JobTable:
         Without ASYNC the call blocks and raises the worker's error (a cancel
         from another thread becomes OPERATION_ABORTED), as libvirt does.
         """
-        def body() -> Any:
+        def body() -> T | None:
             error: BaseException | None = None
-            result = None
+            result: T | None = None
             try:
                 result = worker(job)
             except BaseException as exc:
@@ -307,7 +307,7 @@ class JobTable:
         if asynchronous:
             threading.Thread(target=body, name=f"job-{job.id}", daemon=True).start()
             return job.id
-        return body()
+        return cast(T, body())  # without ASYNC, body() raises the worker's error or returns its result
 
     # -- queries -----------------------------------------------------------
     def find(self, uuid: str, name: str, job_id: int) -> Job:

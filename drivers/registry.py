@@ -61,7 +61,7 @@ def open_uri(uri: str) -> Connection:
     uri = uri.strip()
     for entry in DRIVERS:
         if entry.claims(uri):
-            module = importlib.import_module(entry.module)
-            return module.open_connection(uri)
+            open_connection: Callable[[str], Connection] = importlib.import_module(entry.module).open_connection
+            return open_connection(uri)
     raise DriverError(ErrorCode.NO_SUPPORT,
                       f"no driver handles the URI {uri!r}; supported: {supported_uris()}")

@@ -36,6 +36,7 @@ class HostDomain(Protocol):
 
 
 D = TypeVar("D", bound=HostDomain)
+T = TypeVar("T")  # what a job's worker returns
 
 
 class StatefulHost(DomainIndex[D], Generic[D]):
@@ -158,7 +159,7 @@ class StatefulConnection(Connection):
         job = self.host.jobs.by_id(job_id)
         self.host.jobs.abort(job.domain_uuid, job.domain_name, job.id)
 
-    def run_job(self, job: Job, worker: Any, asynchronous: bool) -> Any:
+    def run_job(self, job: Job, worker: Callable[[Job], T], asynchronous: bool) -> T | int:
         return self.host.jobs.run(job, worker, asynchronous)
 
     def migration_job(self, dom: Domain, action: str) -> Job:
@@ -174,7 +175,7 @@ class StatefulDomain(Domain):
     _conn: StatefulConnection
 
     @property
-    def _host(self) -> Any:
+    def _host(self) -> StatefulHost[Any]:
         return self._conn.host
 
     def get_job_info(self, job_id: int = 0) -> JobInfo:

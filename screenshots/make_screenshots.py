@@ -119,6 +119,17 @@ def scenario(tmp: Path, lab_uri: str) -> None:
         w.refresh_selection_state()
         QTimer.singleShot(200, lambda: shoot("main-window.png"))
 
+    def dark_shot() -> None:
+        """The main window as View ▸ Colours ▸ Dark shows it, then back to the desktop's colours."""
+        from vmgui.views.theme import Scheme
+        w = window()
+        w.set_colour_scheme(Scheme.DARK)
+
+        def back() -> None:
+            shoot("main-window-dark.png")
+            w.set_colour_scheme(Scheme.SYSTEM)
+        QTimer.singleShot(400, back)
+
     def xml_shot() -> None:
         w = window()
         select("web01")
@@ -250,7 +261,7 @@ def scenario(tmp: Path, lab_uri: str) -> None:
         return lambda done: (step(), done())
 
     steps = [  # (ms to wait before the step, step(done)): one after another, never overlapping
-        (900, at_once(cancel_one)), (1700, at_once(jobs_shot)), (1000, at_once(main_shot)),
+        (900, at_once(cancel_one)), (1700, at_once(jobs_shot)), (1000, at_once(main_shot)), (800, at_once(dark_shot)),
         (800, at_once(xml_shot)), (1200, at_once(error_shot)), (1800, at_once(console_shot)),
         (1200, at_once(snapshots_shot)), (1200, backup_shot), (300, delete_shot), (300, migrate_shot),
         (300, newvm_shot), (300, at_once(details_shot)), (4600, at_once(edit_shot)),

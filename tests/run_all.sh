@@ -2,7 +2,8 @@
 # Install everything the test suite needs on a Debian machine, then run every test.
 #   bash tests/run_all.sh [pytest arguments]
 # Debian packages: QEMU (real VMs under TCG), Xvfb and Qt's X11 libraries (screenshots),
-# libvirt (the bridge's tests), desktop-file-utils and appstream (packaging validators),
+# libvirt (the bridge's tests), desktop-file-utils and appstream (packaging validators), a private
+# session bus and dunst (desktop notifications),
 # and what pip needs to build libvirt-python. Python packages go into .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,7 @@ APT_PACKAGES=(
   libxcb-image0 libxcb-xkb1
   libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
   desktop-file-utils appstream
+  dbus-daemon dunst
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

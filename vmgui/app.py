@@ -140,6 +140,10 @@ def _set_icon(window: MainWindow) -> None:
         log.warning("no window icon: %s", exc)
 
 
+def _close_on_signal(window: MainWindow, _signum: int, _frame: object) -> None:
+    window.close()
+
+
 def _activate(window: MainWindow, forwarded: list[str], token: str) -> None:
     try:
         uris = parse_args(forwarded).connect
@@ -196,8 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("main window shown")
     # Ctrl+C in a terminal closes the window like the user would (the periodic timers run
     # Python often enough for the handler to fire promptly)
-    close_window = window.close
-    previous_sigint = signal.signal(signal.SIGINT, lambda *_: close_window())
+    previous_sigint = signal.signal(signal.SIGINT, functools.partial(_close_on_signal, window))
     try:
         return int(loop.run_until_complete(done))
     finally:
@@ -210,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         # Delete the window now, on this thread: left to the cyclic GC it could be freed
         # from a driver thread, and Qt objects must die on the thread they live in.
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
-        del window, close_window
+        del window
         collector.stop()
         collector.deleteLater()
         if instance is not None:

@@ -117,8 +117,8 @@ class Bridge(QObject):
             return frozenset(f for f in Feature if conn.supports_feature(f))
         return await self.call(uri, ask, f"asking {uri} what it supports")
 
-    def _submit(self, key: str, what: str, work: Callable[[], Any], timeout: float | None,
-                orphan: Callable[[Any], None] | None = None) -> asyncio.Future[Any]:
+    def _submit(self, key: str, what: str, work: Callable[[], T], timeout: float | None,
+                orphan: Callable[[T], None] | None = None) -> asyncio.Future[T]:
         return self._calls.submit(key, what, work, timeout, orphan)
 
     def give_up(self, uri: str) -> int:

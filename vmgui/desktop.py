@@ -30,9 +30,13 @@ import sysconfig
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 from vmgui.appid import APP_ID, APP_NAME, EXECUTABLE, HOMEPAGE, PROJECT_LICENSE, SUMMARY
+
+if TYPE_CHECKING:  # QtGui is imported where it is used: installing the launcher needs no display
+    from PySide6.QtGui import QIcon, QImage
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +270,7 @@ def icon_svg() -> str:
     return ICON_SVG
 
 
-def render_icon_image(size: int):
+def render_icon_image(size: int) -> QImage:
     """Render the icon to a ``size`` x ``size`` ARGB32 ``QImage`` (no QApplication needed)."""
     from PySide6.QtCore import QByteArray, Qt
     from PySide6.QtGui import QImage, QPainter
@@ -295,10 +299,10 @@ def render_icon_png(size: int) -> bytes:
     if not render_icon_image(size).save(buf, "PNG"):  # type: ignore[call-overload]
         raise OSError(f"could not encode the {size}px icon as PNG")
     buf.close()
-    return bytes(data.data())  # type: ignore[call-overload]
+    return bytes(data.data())
 
 
-def app_icon():
+def app_icon() -> QIcon:
     """A ``QIcon`` of the application icon for ``QApplication.setWindowIcon``.
 
     Uses the installed theme icon when present, otherwise the embedded SVG

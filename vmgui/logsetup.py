@@ -32,9 +32,14 @@ import threading
 import traceback
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from vmgui.appid import APP_NAME, DIR_NAME
+
+if TYPE_CHECKING:  # Qt is imported where it is used: logging starts before Qt does
+    from asyncio import AbstractEventLoop
+
+    from PySide6.QtCore import QCoreApplication, QMessageLogContext, QtMsgType
 
 log = logging.getLogger("vmgui")
 
@@ -146,7 +151,7 @@ def _install_qt_message_handler() -> None:
         QtMsgType.QtFatalMsg: logging.CRITICAL,
     }
 
-    def handler(msg_type, context, message: str) -> None:
+    def handler(msg_type: QtMsgType, context: QMessageLogContext, message: str) -> None:
         category = getattr(context, "category", None) or "qt"
         qt_log.log(levels.get(msg_type, logging.WARNING), "[%s] %s", category, message)
 
@@ -182,7 +187,7 @@ class _ErrorReporter:
         self.box: Any = None          # the open QMessageBox
         self.closed_box: Any = None   # the last one closed, deleted later (see _closed)
         self.extra = 0           # errors that arrived while it was open
-        self.bridge = None       # QObject in the GUI thread, for other threads
+        self.bridge: Any = None  # a QObject in the GUI thread, for other threads (its class is made on first use)
         self.shown = 0           # boxes shown (tests)
         self.lock = threading.Lock()
         self.hooked_app = 0      # id() of the QApplication whose aboutToQuit discards the box
@@ -203,13 +208,13 @@ class _ErrorReporter:
             return  # a QCoreApplication cannot show widgets
         # Always queued, also from the GUI thread: the box is built from the event
         # loop, not inside the Qt callback that just failed.
-        self._bridge().error.emit(summary, details)
+        self._bridge(app).error.emit(summary, details)
 
-    def _bridge(self):
+    def _bridge(self, app: QCoreApplication) -> Any:
         """A QObject in the GUI thread whose queued signal carries errors there."""
         with self.lock:
             if self.bridge is None:
-                from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal, Slot
+                from PySide6.QtCore import QObject, Qt, Signal, Slot
 
                 reporter = self
 
@@ -221,7 +226,7 @@ class _ErrorReporter:
                         reporter._show(summary, details)
 
                 bridge = Bridge()
-                bridge.moveToThread(QCoreApplication.instance().thread())
+                bridge.moveToThread(app.thread())
                 bridge.error.connect(bridge.show_error, Qt.ConnectionType.QueuedConnection)
                 self.bridge = bridge
             return self.bridge
@@ -264,7 +269,7 @@ class _ErrorReporter:
         # Non-modal show(): no nested event loop inside the code that failed.
         box.show()
 
-    def _closed(self, *_args) -> None:
+    def _closed(self, *_args: object) -> None:
         # Not deleted here: dropping the last reference inside the box's own
         # ``finished`` signal would free it mid-emission. The closed box waits
         # in ``closed_box`` until the next one closes or the app quits.
@@ -347,7 +352,7 @@ def install_excepthook() -> None:
     threading.excepthook = _threading_excepthook
 
 
-def asyncio_exception_handler(loop, context: dict) -> None:
+def asyncio_exception_handler(loop: AbstractEventLoop, context: dict[str, Any]) -> None:
     """``loop.set_exception_handler()`` handler: errors of asyncio tasks (qasync)
     that nobody awaited are logged and shown like any uncaught exception."""
     exc = context.get("exception")
@@ -366,7 +371,7 @@ def asyncio_exception_handler(loop, context: dict) -> None:
         log.exception("could not show the error window")
 
 
-def install_asyncio_handler(loop) -> None:
+def install_asyncio_handler(loop: AbstractEventLoop) -> None:
     """Route the asyncio (qasync) loop's unhandled task errors to the log and a window."""
     loop.set_exception_handler(asyncio_exception_handler)
 

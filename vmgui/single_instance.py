@@ -38,6 +38,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QCoreApplication, QDeadlineTimer, QEventLoop, QLockFile, QObject, QTimer, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtWidgets import QWidget
 
 from vmgui.appid import APP_ID, DIR_NAME
 
@@ -109,7 +110,7 @@ def socket_path(base: str | os.PathLike[str] | None = None, key: str = APP_ID) -
     return path
 
 
-def raise_window(window, activation_token: str | None = None) -> None:
+def raise_window(window: QWidget, activation_token: str | None = None) -> None:
     """Show ``window`` (a QWidget) on top, restored from minimised, and focus it."""
     from PySide6.QtCore import Qt
 
@@ -202,7 +203,7 @@ class SingleInstance(QObject):
         failed = False
 
         def on_ready() -> None:
-            reply.extend(bytes(sock.readAll().data()))  # type: ignore[call-overload]
+            reply.extend(bytes(sock.readAll().data()))
             if b"\n" in reply:
                 loop.quit()
 
@@ -273,7 +274,7 @@ class SingleInstance(QObject):
         buf = self._buffers.get(sock)
         if buf is None:
             return
-        buf += bytes(sock.readAll().data())  # type: ignore[call-overload]
+        buf += bytes(sock.readAll().data())
         if len(buf) > _MAX_MESSAGE:
             log.warning("single instance: oversized message dropped")
             sock.abort()

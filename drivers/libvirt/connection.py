@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from .. import diskdelete
 from ..base import Connection, Domain
@@ -21,6 +22,7 @@ from .errors import is_connection_error, translate
 from .jobs import JobTracker
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")  # what a job's worker returns
 
 #: Seconds an open (or a reconnect) may take before it fails with OPERATION_TIMEOUT.
 OPEN_TIMEOUT = 15.0
@@ -43,12 +45,12 @@ _EV_LIFECYCLE, _EV_REBOOT, _EV_JOB_COMPLETED = 0, 1, 21
 # RENAME: the drivers that implement virDomainRename.
 _QEMU_FEATURES = frozenset({Feature.JOBS, Feature.BACKUP, Feature.SNAPSHOTS, Feature.MANAGED_SAVE,
                             Feature.SAVE_RESTORE, Feature.AUTOSTART, Feature.DEFINE, Feature.RENAME,
-                            Feature.DELETE_DISKS})
+                            Feature.DELETE_DISKS, Feature.GUESTS_OUTLIVE_CLIENT})
 _TYPE_FEATURES = {
     "QEMU": _QEMU_FEATURES,
     "TEST": frozenset({Feature.SNAPSHOTS, Feature.MANAGED_SAVE, Feature.SAVE_RESTORE,
                        Feature.AUTOSTART, Feature.DEFINE, Feature.RENAME, Feature.DELETE_DISKS}),
-    "LXC": frozenset({Feature.AUTOSTART, Feature.DEFINE}),
+    "LXC": frozenset({Feature.AUTOSTART, Feature.DEFINE, Feature.GUESTS_OUTLIVE_CLIENT}),
 }
 _DEFAULT_TYPE_FEATURES = frozenset({Feature.AUTOSTART, Feature.DEFINE})
 # virErrorNumber VIR_ERR_NO_STORAGE_VOL: the path is in no storage pool of the host
@@ -650,7 +652,7 @@ class LibvirtConnection(Connection):
         self._check_open()
         return self.jobs.list_all()
 
-    def run_job(self, job: Any, worker: Any, asynchronous: bool) -> Any:
+    def run_job(self, job: Job, worker: Callable[[Job], T], asynchronous: bool) -> T | int:
         return self.jobs.run(job, worker, asynchronous)
 
     def migration_job(self, dom: Domain, action: str) -> Any:

@@ -228,7 +228,7 @@ class JobTracker:
     def _handle_completions(self) -> None:
         with self.lock:
             completions, self._completions = self._completions, []
-            for uuid, name, params, get_vdom in completions:
+            for uuid, name, params, _get_vdom in completions:
                 tracked = self.tracked_for(uuid)
                 if tracked is not None and tracked.watch:
                     tracked.completed.set()

@@ -123,7 +123,8 @@ class Supervisor:
 
     def info(self) -> dict[str, Any]:
         """uuid, name, host, pids, lockspace, ``active`` (leases held), leases, registered."""
-        return self._call("info")
+        reply: dict[str, Any] = self._call("info")
+        return reply
 
     def holders(self) -> list[dict[str, Any]]:
         """The leases this VM holds now: dicts of path, mode, kind, keys."""

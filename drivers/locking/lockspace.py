@@ -12,6 +12,7 @@ crashed holders are ignored rather than cleaned up.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -102,7 +103,7 @@ def lock_held(path: Path) -> bool:
     except OSError:
         return False
     try:
-        return ofd.probe(fd, 0) != ofd.fcntl.F_UNLCK
+        return ofd.probe(fd, 0) != fcntl.F_UNLCK
     except OSError:
         return False
     finally:

@@ -50,7 +50,7 @@ def _check_argv(vm_argv: object) -> list[str]:
     argv = [os.fspath(a) if isinstance(a, os.PathLike) else a for a in vm_argv]
     if not all(isinstance(a, str) and "\0" not in a for a in argv):
         raise DriverError(ErrorCode.INVALID_ARG, f"VM command has a non-string or NUL argument: {vm_argv!r}")
-    return argv  # type: ignore[return-value]
+    return argv
 
 
 class LockManager:

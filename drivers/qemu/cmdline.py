@@ -230,7 +230,7 @@ def _serials(d: DomainXML, argv: list[str], console_socket: str | None,
     log = None
     console = None
     index = 0
-    for i, ch in enumerate(d.char_devices()):
+    for ch in d.char_devices():
         if ch.kind == "console" and index:
             continue  # libvirt's console mirrors serial0
         where = f"/domain/devices/{ch.kind}"

@@ -4,7 +4,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from ..base import Connection, Domain
 from ..diskimage import check_create_args, check_guest_files, check_path_list, job_key, locally_visible
@@ -32,6 +33,7 @@ from .guard import guard_worker, guarded
 from .host import QDom, QemuHost, drop_runtime_sockets, release_host
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")  # what a job's worker returns
 
 FEATURES = frozenset({
     Feature.JOBS, Feature.BACKUP, Feature.SNAPSHOTS, Feature.MANAGED_SAVE, Feature.SAVE_RESTORE,
@@ -39,6 +41,7 @@ FEATURES = frozenset({
     Feature.MIGRATION_V3, Feature.MIGRATION_V2, Feature.MIGRATION_PARAMS, Feature.MIGRATION_OFFLINE,
     Feature.FD_PASSING,
     Feature.SERIAL_CONSOLE, Feature.SCREENSHOT, Feature.DELETE_DISKS,
+    Feature.GUESTS_OUTLIVE_CLIENT,  # each VM runs under its own supervisor, not in this process
 })
 
 
@@ -209,7 +212,7 @@ class QemuConnection(StatefulConnection):
         return {path: locally_visible(path) for path in paths}
 
     # -- jobs ------------------------------------------------------------------------
-    def run_job(self, job: Job, worker: Any, asynchronous: bool) -> Any:
+    def run_job(self, job: Job, worker: Callable[[Job], T], asynchronous: bool) -> T | int:
         from ..jobs import operation_text
         return self.host.jobs.run(job, guard_worker(worker, operation_text(job.operation)), asynchronous)
 

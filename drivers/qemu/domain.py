@@ -66,12 +66,12 @@ def transition(host: QemuHost, dom: QDom, action: str) -> Iterator[None]:
         if busy:
             raise DriverError(ErrorCode.OPERATION_INVALID,
                               f"cannot {action} '{dom.name}' while it is busy with: {busy}")
-        dom._busy = action  # type: ignore[attr-defined]
+        dom._busy = action
     try:
         yield
     finally:
         with host.lock:
-            dom._busy = None  # type: ignore[attr-defined]
+            dom._busy = None
 
 
 @guarded
@@ -93,7 +93,7 @@ class QemuDomain(StatefulDomain):
         self._host.jobs.check_idle(dom.uuid, dom.name, action)
         if getattr(dom, "_busy", None):
             raise DriverError(ErrorCode.OPERATION_INVALID,
-                              f"cannot {action} '{dom.name}' while it is busy with: {dom._busy}")  # type: ignore
+                              f"cannot {action} '{dom.name}' while it is busy with: {dom._busy}")
         return dom
 
     def _query(self, read: Callable[[QDom], T]) -> T:

@@ -12,9 +12,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ..errors import DriverError, ErrorCode
+from ..jobs import Job
 
 log = logging.getLogger(__name__)
 C = TypeVar("C", bound=type)
+T = TypeVar("T")
 
 
 def translate(exc: BaseException, what: str) -> DriverError:
@@ -47,6 +49,6 @@ def guarded(cls: C) -> C:
     return cls
 
 
-def guard_worker(worker: Callable[[Any], Any], what: str) -> Callable[[Any], Any]:
+def guard_worker(worker: Callable[[Job], T], what: str) -> Callable[[Job], T]:
     """The same translation for job workers (their errors end up in JobInfo.error)."""
     return _wrap(worker, what)

@@ -407,8 +407,8 @@ class QemuHost(StatefulHost[QDom]):
                 self.add(dom)
             except DriverError as exc:
                 log.warning("skipping %s: %s", cfg, exc)
-        for d, exc in broken:  # listed as broken, not skipped; after the readable ones, which keep their names
-            salvage.broken_definition(self, d, exc)
+        for d, error in broken:  # listed as broken, not skipped; after the readable ones, which keep their names
+            salvage.broken_definition(self, d, error)
         max_id = 0
         for st in sorted((lay.root / "state").glob("*.json")):
             data = read_json(st)

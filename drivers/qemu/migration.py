@@ -57,7 +57,8 @@ def begin(conn: QemuConnection, dom: Domain, flags: int, params: dict[str, Any])
         qd = conn.host.get(dom.uuid, dom.name)
         if flags & MigrateFlags.OFFLINE:  # only the definition moves
             if qd.config is None:
-                raise DriverError(ErrorCode.OPERATION_INVALID, f"transient domain '{qd.name}' has no definition to move")
+                raise DriverError(ErrorCode.OPERATION_INVALID,
+                                  f"transient domain '{qd.name}' has no definition to move")
             return params.get("destination_xml") or qd.config.to_string()
         if qd.live is None:
             raise not_running(qd.name)

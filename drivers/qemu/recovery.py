@@ -191,7 +191,7 @@ def _drop_backup_nodes(vm: LiveVM, adopted: set[str], keep: set[str]) -> None:
 
 def _stop_stream(vm: LiveVM) -> str | None:
     """Cancel an outgoing migration stream still going; the state it ended in."""
-    status = vm.execute("query-migrate").get("status")
+    status: str | None = vm.execute("query-migrate").get("status")
     if status not in _STREAMING:
         return status
     try:

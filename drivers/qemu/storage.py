@@ -41,7 +41,8 @@ def run(args: list[str], what: str, timeout: float = 120.0) -> str:
 def info(path: str, force_share: bool = True) -> dict[str, Any]:
     args = ["info", "--output=json"] + (["-U"] if force_share else []) + [path]
     try:
-        return json.loads(run(args, f"reading {path}"))
+        parsed: dict[str, Any] = json.loads(run(args, f"reading {path}"))
+        return parsed
     except ValueError:
         raise DriverError(ErrorCode.OPERATION_FAILED, f"qemu-img info of {path} gave no JSON") from None
 

@@ -60,7 +60,7 @@ def prepare(vm: LiveVM, bandwidth_bytes: int | None = None) -> None:
 
 
 def run_outgoing(vm: LiveVM, uri: str, job: Job, what: str, bandwidth_bytes: int | None = None,
-                 on_progress: Callable[[dict], None] | None = None, to_file: bool = False) -> dict:
+                 on_progress: Callable[[dict[str, Any]], None] | None = None, to_file: bool = False) -> dict[str, Any]:
     """Start ``migrate`` to ``uri`` and wait for it; raises on failure or cancel.
 
     The job's total is the guest's memory; ``to_file`` (a save) makes it the bytes written
@@ -86,7 +86,7 @@ def run_outgoing(vm: LiveVM, uri: str, job: Job, what: str, bandwidth_bytes: int
     rate = DirtyRate()
     while True:
         try:
-            info = vm.execute("query-migrate", timeout=10)
+            info: dict[str, Any] = vm.execute("query-migrate", timeout=10)
         except DriverError as exc:
             raise DriverError(ErrorCode.OPERATION_FAILED, f"{what}: lost QEMU: {exc.message}") from None
         status = info.get("status")

@@ -31,7 +31,8 @@ def _domain(name: str, uuid: str, mem_mib: int, vcpus: int, *, extra: str = "", 
     <on_poweroff>destroy</on_poweroff>
     <on_reboot>restart</on_reboot>
     <devices>{disk_xml}
-      <interface type='network'><mac address='52:54:00:{uuid[0:2]}:{uuid[2:4]}:{uuid[4:6]}'/><source network='default'/><model type='virtio'/></interface>
+      <interface type='network'><mac address='52:54:00:{uuid[0:2]}:{uuid[2:4]}:{uuid[4:6]}'/>
+        <source network='default'/><model type='virtio'/></interface>
       <serial type='pty'><target port='0'/></serial>
       <graphics type='vnc' port='-1' autoport='yes'/>
     </devices>

@@ -53,7 +53,7 @@ from ..snapxml import BackupDef, SnapshotDef, snapshot_request
 from ..stateful import StatefulDomain
 from . import jobsim
 from .console import TestConsole, render_screen
-from .world import SimDomain
+from .world import SimDomain, TestHost
 
 if TYPE_CHECKING:
     from .connection import TestConnection
@@ -66,6 +66,10 @@ DISK_BYTES = 1024 ** 3
 class TestDomain(StatefulDomain):
     __test__ = False
     _conn: TestConnection
+
+    @property
+    def _host(self) -> TestHost:
+        return self._conn.host
 
     def _sim(self) -> SimDomain:
         self._conn._check_open()

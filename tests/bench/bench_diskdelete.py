@@ -56,7 +56,8 @@ def main() -> None:
         own = conn.list_all_domains()[0]
         disk = base / "free.qcow2"
         med, p95 = median_ms(lambda: conn.check_delete_disks([str(disk)], own), 20)
-        print(f"check_delete_disks, 1 disk, {domains} domains, {holders} holders: median {med:7.1f} ms  p95 {p95:7.1f} ms")
+        print(f"check_delete_disks, 1 disk, {domains} domains, {holders} holders:"
+              f" median {med:7.1f} ms  p95 {p95:7.1f} ms")
 
         def delete_one() -> None:
             disk.write_bytes(b"x")

@@ -32,7 +32,8 @@ VIRSH_DUMP = """<domain type='kvm' id='3' xmlns:qemu='http://libvirt.org/schemas
     <disk type='file' device='cdrom'>
       <source file='/isos/Fedora.iso'/><target dev='sda' bus='sata'/><readonly/>
     </disk>
-    <interface type='network'><mac address='52:54:00:aa:bb:cc'/><source network='default'/><model type='virtio'/></interface>
+    <interface type='network'><mac address='52:54:00:aa:bb:cc'/><source network='default'/>
+      <model type='virtio'/></interface>
     <serial type='pty'><target type='isa-serial' port='0'/></serial>
     <console type='pty'><target type='serial' port='0'/></console>
     <graphics type='spice' autoport='yes'><listen type='address'/></graphics>

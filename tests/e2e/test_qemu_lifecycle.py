@@ -210,7 +210,8 @@ def test_a_root_has_one_managing_process(env):
     """QEMU's QMP socket takes one client: a second process is told, not left hanging."""
     conn = env.open()
     conn.create_xml(env.xml("solo"))
-    script = f"import drivers\ntry:\n    drivers.open({env.uri()!r})\nexcept drivers.DriverError as e:\n    print(e.code.name, e)\n"
+    script = (f"import drivers\ntry:\n    drivers.open({env.uri()!r})\n"
+              "except drivers.DriverError as e:\n    print(e.code.name, e)\n")
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=repo,
                          env={**os.environ, "PYTHONPATH": repo})

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import vmgui_nodes
 
 from drivers.test import DEFAULT_NODE_XML
-from vmgui.models import pathprobe
+from vmgui.models import pathprobe, quitting
 
 # The offscreen platform plugin says this for every top-level window; it is not our bug.
 OFFSCREEN_NOISE = "This plugin does not support propagateSizeHints"
@@ -56,6 +56,12 @@ def aloop(qapp) -> Iterator[asyncio.AbstractEventLoop]:
 def private_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Whatever a test starts, it never reads or writes the user's real vmgui settings."""
     monkeypatch.setenv("VMGUI_SETTINGS", str(tmp_path / "vmgui-settings.ini"))
+
+
+@pytest.fixture(autouse=True)
+def no_desktop_notifications(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job a test finishes "in the background" never pops up on the desktop of whoever runs the tests."""
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path / 'no-session-bus'}")
 
 
 @pytest.fixture
@@ -108,6 +114,7 @@ def open_window(qtbot, aloop, settings):
         return window
 
     yield make
+    settings.setValue(quitting.SETTING, "false")  # the test is over: close without asking
     for window in windows:
         window.session.stop()
         window.close()

@@ -25,8 +25,8 @@ def enabled(states: dict) -> set[str]:
 @pytest.mark.parametrize(("state", "expected"), [
     (DomainState.RUNNING, {"pause", "shutdown", "reboot", "reset", "force_off", "save", "snapshot", "backup", "migrate",
                            "console", "snapshots", "delete", "graphical_console"}),
-    (DomainState.PAUSED, {"resume", "reset", "force_off", "save", "snapshot", "backup", "migrate", "snapshots", "delete",
-                          "graphical_console"}),
+    (DomainState.PAUSED, {"resume", "reset", "force_off", "save", "snapshot", "backup", "migrate", "snapshots",
+                          "delete", "graphical_console"}),
     (DomainState.SHUTOFF, {"start", "snapshot", "delete", "snapshots", "migrate"}),  # migrate: offline
     (DomainState.CRASHED, {"force_off", "snapshot", "backup", "migrate", "snapshots", "delete",
                            "graphical_console"}),

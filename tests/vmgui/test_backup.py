@@ -20,7 +20,7 @@ from vmgui.models.backup import BackupPlan
 from vmgui.models.hosts import remote_host
 from vmgui.models.pathprobe import UNANSWERED, PathFacts
 from vmgui.views.dialogs.backup import BackupDialog
-from vmgui.views.names import ERROR_STYLE
+from vmgui.views.theme import error_style
 
 
 def key_of(window, uri: str, name: str):
@@ -92,10 +92,10 @@ def test_invalid_folder_keeps_ok_disabled_with_a_reason(qtbot, tmp_path: Path):
     dialog = make_dialog(qtbot, [("web01", [Disk("vda")])], "relative/dir")
     assert not dialog.ok.isEnabled() and "absolute" in dialog.error.text()
     dialog.folder.setText(str(tmp_path / "missing"))
-    assert dialog.error.text() == f"Checking {tmp_path / 'missing'}…" and dialog.error.styleSheet() != ERROR_STYLE
+    assert dialog.error.text() == f"Checking {tmp_path / 'missing'}…" and dialog.error.styleSheet() != error_style()
     settle(qtbot, dialog)
     assert not dialog.ok.isEnabled() and "No such folder" in dialog.error.text()
-    assert dialog.error.styleSheet() == ERROR_STYLE
+    assert dialog.error.styleSheet() == error_style()
     a_file = tmp_path / "file"
     a_file.write_text("x")
     dialog.folder.setText(str(a_file))

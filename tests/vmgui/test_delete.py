@@ -73,7 +73,7 @@ def test_disk_file_deleted_only_when_ticked(open_window, node_uri, tmp_path: Pat
         assert not box.isChecked()
         box.setChecked(tick)
         dialog.ok.click()
-        qtbot.waitUntil(lambda: gone_from_table(window, key))
+        qtbot.waitUntil(lambda key=key: gone_from_table(window, key))
     qtbot.waitUntil(lambda: not files["drop-me"].exists())
     assert files["keep-me"].exists()
     assert not any(m.level == "error" for m in window.session.messages.messages())

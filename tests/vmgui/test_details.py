@@ -43,7 +43,7 @@ def test_overview_uptime_and_graphs_follow_the_shown_running_domain(open_window,
     cpu = details.cpu_graph.values
     assert all(abs(v - load) <= 2 for v in cpu if v is not None) and len(cpu) >= 2
     assert details.cpu_graph.last_text().endswith("%")
-    assert details.cpu_graph.accessibleName() == "cpuGraph"
+    assert details.cpu_graph.accessibleName() == "CPU"  # what a person reads, not the objectName
     rec = window.session.domains.get(key).rec
     used = details.memory_graph.values[-1]
     assert 0 < used < rec.memory_kib * 1024 and used % 1024 == 0  # what the guest uses, not its allocation

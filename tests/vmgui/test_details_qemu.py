@@ -99,6 +99,6 @@ def test_a_line_typed_as_the_console_window_opens_reaches_the_guest_every_time(e
         dialog = window.commands.last_dialog
         assert not dialog.model.open
         type_line(dialog, f"eager-{i:02d}")
-        qtbot.waitUntil(lambda: echoed(dialog, f"eager-{i:02d}"), timeout=15000)
+        qtbot.waitUntil(lambda dialog=dialog, i=i: echoed(dialog, f"eager-{i:02d}"), timeout=15000)
         dialog.close()
     conn.lookup_by_name("eager").destroy()

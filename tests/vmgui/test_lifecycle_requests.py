@@ -63,7 +63,8 @@ def test_a_reboot_ends_with_the_reboot_event_or_the_domain_going_off(qapp):
     clock.now += 5
     pending.check()
     assert said[-1][:3] == ("overdue", KEY, "reset")
-    off = DomainRecord("db01", "u1", None, DomainState.SHUTOFF, ShutoffReason.DESTROYED, True, False, False, 0, 1024, 1024, 1, 0)
+    off = DomainRecord("db01", "u1", None, DomainState.SHUTOFF, ShutoffReason.DESTROYED,
+                       True, False, False, 0, 1024, 1024, 1, 0)
     pending.on_records("test:///x", [off])  # a connection without events: the record says it
     assert said[-1] == ("finished", KEY, "db01 was forced off")
     pending.begin(KEY, "shutdown", "db01")

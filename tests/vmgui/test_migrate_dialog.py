@@ -13,7 +13,7 @@ from vmgui.models.jobs import JobCol
 from vmgui.models.migration import Facts, Level, Mode, evaluate
 from vmgui.views.dialogs.migrate import MigrateDialog
 from vmgui.views.migrateflow import MigrateFlow
-from vmgui.views.names import ERROR_STYLE
+from vmgui.views.theme import error_style
 
 NS = "http://libvirt.org/schemas/domain/test/1.0"
 UUID_OTHER = "99999999-0000-4000-8000-000000000001"
@@ -214,12 +214,12 @@ def test_changing_the_destination_checks_again(open_window, node_uri, make_node,
     assert not dialog.start.isEnabled()
     dialog.dest.setCurrentText(free)
     assert dialog.checks() is None and not dialog.start.isEnabled()  # checking: Start waits
-    assert dialog.error.text() == f"Checking {free}…" and dialog.error.styleSheet() != ERROR_STYLE  # not red
+    assert dialog.error.text() == f"Checking {free}…" and dialog.error.styleSheet() != error_style()  # not red
     qtbot.waitUntil(lambda: dialog.checks() is not None)
     assert dialog.start.isEnabled() and dialog.checks()[0].dest == free
     dialog.dest.setCurrentText(taken)
     qtbot.waitUntil(lambda: dialog.checks() is not None)
-    assert "already exists" in dialog.error.text() and dialog.error.styleSheet() == ERROR_STYLE
+    assert "already exists" in dialog.error.text() and dialog.error.styleSheet() == error_style()
 
 
 def test_cancel_from_the_job_panel_keeps_the_source_running(open_window, node_uri, make_node, qtbot):

@@ -30,7 +30,7 @@ from vmgui.models.newvm import (
 )
 from vmgui.models.pathprobe import UNANSWERED, PathFacts, probe
 from vmgui.views.dialogs.newvm import NewVMDialog
-from vmgui.views.names import ERROR_STYLE
+from vmgui.views.theme import error_style
 
 FILE = PathFacts(lexists=True, exists=True, is_file=True, readable=True, writable=True)
 DIR = PathFacts(lexists=True, exists=True, is_dir=True, readable=True, writable=True)
@@ -262,7 +262,7 @@ def test_a_path_reads_checking_until_its_facts_arrive_and_late_answers_are_dropp
     dialog.iso.setText("/nonexistent.iso")
     error = dialog.source_page.error
     assert error.text() == "Checking /nonexistent.iso…" and not next_button(dialog).isEnabled()
-    assert error.styleSheet() != ERROR_STYLE  # a wait, not the user's mistake: not in red
+    assert error.styleSheet() != error_style()  # a wait, not the user's mistake: not in red
     qtbot.waitUntil(lambda: len(questions) == 1)
     first, paths = questions[0]
     assert paths == sorted(["/nonexistent.iso", os.path.join(files["images"], "vm1.qcow2")])
@@ -280,7 +280,7 @@ def test_a_path_reads_checking_until_its_facts_arrive_and_late_answers_are_dropp
     dialog.iso.setText("/nonexistent.iso")
     qtbot.waitUntil(lambda: len(questions) == 3)
     dialog.checker.take(questions[2][0], probe(questions[2][1]))
-    assert error.text() == "The ISO image /nonexistent.iso does not exist." and error.styleSheet() == ERROR_STYLE
+    assert error.text() == "The ISO image /nonexistent.iso does not exist." and error.styleSheet() == error_style()
 
 
 def test_resources_page_checks_size_and_target_then_finish_shows_the_xml(qtbot, files):
@@ -464,7 +464,7 @@ def test_a_hung_mount_does_not_answer_while_the_window_keeps_working(open_window
         assert error.text() == f"Checking {dead_mount}/d.iso…"
         qtbot.waitUntil(lambda: error.text() == f"The ISO image {dead_mount}/d.iso does not answer "
                                                 "(a hung network mount?)", timeout=5000)
-        assert not next_button(dialog).isEnabled() and error.styleSheet() == ERROR_STYLE
+        assert not next_button(dialog).isEnabled() and error.styleSheet() == error_style()
         assert meter.worst < 1.0, f"the event loop stalled {meter.worst:.3f} s"  # frozen = until the test ends
         bridge = window.session.bridge
         assert bridge.pending(node_uri) == 0  # the look holds no slot of the connection

@@ -20,6 +20,10 @@ TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
 URI_ROLE = Qt.ItemDataRole.UserRole.value + 1
 
 
+#: The invisible root: a flat model's rows all hang off it.
+_ROOT = QModelIndex()
+
+
 class ConnState(enum.Enum):
     CONNECTING = "connecting"
     CONNECTED = "connected"
@@ -67,11 +71,12 @@ class ConnRow:
     def status_text(self) -> str:
         if self.busy:
             return f"busy: {self.busy}"
+        state: str = self.state.value  # read before the check below narrows self.state (mypy loses the type)
         if self.state is ConnState.CONNECTED:
             return f"{self.domains} domain{'s' if self.domains != 1 else ''}"
         if self.message:
-            return f"{self.state.value}: {self.message}"
-        return self.state.value
+            return f"{state}: {self.message}"
+        return state
 
 
 class ConnectionModel(QAbstractListModel):
@@ -84,7 +89,7 @@ class ConnectionModel(QAbstractListModel):
         self._rows: list[ConnRow] = []
         self._next_ordinal = 1
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = DISPLAY) -> Any:

@@ -10,7 +10,7 @@ followed by one ``layoutChanged``. Display strings are precomputed per row, so
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
@@ -36,6 +36,12 @@ from .domainrow import (
 from .format import bytes_text
 from .problems import problem_text
 
+# The row types are part of the table's interface: views import them from here.
+__all__ = ["Col", "DomainRow", "DomainTableModel", "Key"]
+
+#: The invisible root: a flat model's rows all hang off it.
+_ROOT = QModelIndex()
+
 
 class DomainTableModel(QAbstractTableModel):
     """Rows = visible domains. Find a row by (uri, uuid) in O(1) with :meth:`find`."""
@@ -55,10 +61,10 @@ class DomainTableModel(QAbstractTableModel):
         self._labels: dict[str, str] = {}
 
     # -- Qt model interface ----------------------------------------------------
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
         return 0 if parent.isValid() else len(self._visible)
 
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
         return 0 if parent.isValid() else len(HEADERS)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = DISPLAY) -> Any:
@@ -129,6 +135,10 @@ class DomainTableModel(QAbstractTableModel):
     def names(self, uri: str) -> set[str]:
         """Names of every domain of ``uri``, filtered out or not (a new name must differ from all)."""
         return {row.rec.name for key, row in self._rows.items() if key[0] == uri}
+
+    def rows_of(self, uris: Collection[str]) -> list[DomainRow]:
+        """Every row of those connections, shown or filtered out."""
+        return [row for key, row in self._rows.items() if key[0] in uris]
 
     def total(self, uri: str | None = None) -> int:
         if uri is None:

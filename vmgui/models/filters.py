@@ -6,6 +6,7 @@ value: the table shows precisely what ``list_all_domains(flags)`` returns.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -37,7 +38,7 @@ def object_name(flag: ListFlags) -> str:
 
 
 @lru_cache(maxsize=256)
-def predicate(flags: int):  # noqa: ANN201 - Callable[[int], bool]
+def predicate(flags: int) -> Callable[[int], bool]:
     return compile_filter(flags)
 
 
@@ -64,7 +65,7 @@ class FilterState(QObject):
     def only_uri(self) -> str | None:
         return self._only_uri
 
-    def accepts(self):  # noqa: ANN201 - Callable[[int], bool]
+    def accepts(self) -> Callable[[int], bool]:
         return predicate(self._flags)
 
     def set_flag(self, flag: int, on: bool) -> None:

@@ -21,6 +21,10 @@ from .jobstats import JobStats
 JobKey = tuple[str, int]
 
 
+#: The invisible root: a flat model's rows all hang off it.
+_ROOT = QModelIndex()
+
+
 class JobCol(enum.IntEnum):
     DOMAIN = 0
     OPERATION = 1
@@ -133,10 +137,10 @@ class JobTableModel(QAbstractTableModel):
         self._running_on: dict[tuple[str, str], JobKey] = {}  # (uri, domain uuid or name) -> job
 
     # -- Qt interface ------------------------------------------------------------
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
         return 0 if parent.isValid() else len(JOB_HEADERS)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = DISPLAY) -> Any:

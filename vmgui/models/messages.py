@@ -40,6 +40,10 @@ _HINTS = {
 }
 
 
+#: The invisible root: a flat model's rows all hang off it.
+_ROOT = QModelIndex()
+
+
 @dataclass
 class Message:
     id: int
@@ -81,7 +85,7 @@ class MessageModel(QAbstractListModel):
         super().__init__(parent)
         self._items: list[Message] = []
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
         return 0 if parent.isValid() else len(self._items)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = DISPLAY) -> Any:

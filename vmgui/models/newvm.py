@@ -331,6 +331,7 @@ def _add_standard_devices(dom: DomainXML, graphics: bool) -> None:
     DomainXML has no helpers for these yet, so they are built on its root.
     """
     devices = dom.root.find("devices")
+    assert devices is not None, "DomainXML.new always writes <devices>"
     nic = etree.SubElement(devices, "interface", type="user")
     etree.SubElement(nic, "model", type="virtio")
     serial = etree.SubElement(devices, "serial", type="pty")

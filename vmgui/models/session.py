@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from drivers import Domain, DomainEvent, DriverError, ErrorCode, EventType, Feature, JobInfo
+from drivers import Domain, DomainEvent, DomainRecord, DriverError, ErrorCode, EventType, Feature, JobInfo
 from drivers.base import Screenshot
 from drivers.hostfacts import HostFacts
 
@@ -180,7 +180,7 @@ class Session(QObject):
         records = await self.bridge.list_records(uri)
         if self.domains.total(uri) == 0 and self.connections.get(uri) is not None:
             self.domains.apply(uri, records)  # first load: one sort, one layout change
-            records_left: list = []
+            records_left: list[DomainRecord] = []
         else:
             records_left = records
         for start in range(0, len(records_left), RESYNC_SLICE):
@@ -258,7 +258,8 @@ class Session(QObject):
     # -- actions -----------------------------------------------------------------
     def run(self, action: str, keys: list[Key], verb: str, **params: Any) -> list[asyncio.Task[Any] | None]:
         """Run ``action`` on every domain in ``keys`` (bulk), each call on its own."""
-        return [self.spawn(self._run_one(action, key, verb, params), f"{verb} {self.domains.name_of(key)}") for key in keys]
+        return [self.spawn(self._run_one(action, key, verb, params), f"{verb} {self.domains.name_of(key)}")
+                for key in keys]
 
     async def _run_one(self, action: str, key: Key, verb: str, params: dict[str, Any]) -> Any:
         uri, uuid = key

@@ -1,5 +1,5 @@
-"""What vmgui remembers across runs (QSettings): URI history, open connections, and how long a guest
-gets to shut down or reboot before Force Off or Reset is offered."""
+"""What vmgui remembers across runs (QSettings): URI history, open connections, how long a guest
+gets to shut down or reboot before Force Off or Reset is offered, and the colour scheme."""
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings
@@ -8,6 +8,8 @@ from .pending import DEFAULT_TIMEOUT_S
 
 HISTORY_MAX = 15
 SHUTDOWN_TIMEOUT_KEY = "lifecycle/shutdown_timeout_s"
+COLOUR_SCHEME_KEY = "appearance/colour_scheme"
+COLOUR_SCHEMES = ("system", "light", "dark")
 
 
 def _list(settings: QSettings, key: str) -> list[str]:
@@ -53,3 +55,13 @@ def shutdown_timeout(settings: QSettings) -> float:
         value = DEFAULT_TIMEOUT_S
         settings.setValue(SHUTDOWN_TIMEOUT_KEY, value)
     return value
+
+
+def colour_scheme(settings: QSettings) -> str:
+    """``appearance/colour_scheme``: "system" (follow the desktop, the default), "light" or "dark"."""
+    value = str(settings.value(COLOUR_SCHEME_KEY, "system"))
+    return value if value in COLOUR_SCHEMES else "system"
+
+
+def set_colour_scheme(settings: QSettings, scheme: str) -> None:
+    settings.setValue(COLOUR_SCHEME_KEY, scheme if scheme in COLOUR_SCHEMES else "system")

@@ -23,14 +23,16 @@ LABELS = {
 #: The verb shown in busy rows and messages ("Starting web01 failed").
 VERBS = {
     "new_vm": "Defining", "start": "Starting", "pause": "Pausing", "resume": "Resuming",
-    "shutdown": "Shutting down", "reboot": "Rebooting", "reset": "Resetting", "force_off": "Forcing off", "save": "Saving",
+    "shutdown": "Shutting down", "reboot": "Rebooting", "reset": "Resetting", "force_off": "Forcing off",
+    "save": "Saving",
     "snapshot": "Snapshotting", "backup": "Backing up", "migrate": "Migrating", "delete": "Deleting",
     "console": "Opening the console of", "snapshots": "Listing the snapshots of",
     "graphical_console": "Opening the graphical console of",
 }
 SHORTCUTS = {
     "new_vm": "Ctrl+N", "start": "Ctrl+Return", "pause": "Ctrl+P", "resume": "Ctrl+Shift+P",
-    "shutdown": "Ctrl+D", "reboot": "Ctrl+Shift+R", "reset": "Ctrl+Alt+R", "force_off": "Ctrl+Shift+D", "save": "Ctrl+S",
+    "shutdown": "Ctrl+D", "reboot": "Ctrl+Shift+R", "reset": "Ctrl+Alt+R", "force_off": "Ctrl+Shift+D",
+    "save": "Ctrl+S",
     "snapshot": "Ctrl+Shift+S", "backup": "Ctrl+B", "migrate": "Ctrl+M", "delete": "Del",
     "console": "Ctrl+Shift+C", "snapshots": "Ctrl+Shift+T", "graphical_console": "Ctrl+Shift+G",
 }

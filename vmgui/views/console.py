@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from ..models.console import MAX_LINES, ConsoleModel
 from .names import fixed_font, name_widget
+from .theme import error_style
 
 
 class ConsoleDialog(QDialog):
@@ -39,7 +40,7 @@ class ConsoleDialog(QDialog):
         self.resize(760, 480)
 
         self.output = QPlainTextEdit(self)
-        name_widget(self.output, "consoleOutput")
+        name_widget(self.output, "consoleOutput", "Console output")
         self.output.setReadOnly(True)
         self.output.setMaximumBlockCount(MAX_LINES)
         self.output.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
@@ -49,7 +50,7 @@ class ConsoleDialog(QDialog):
         self.status.setObjectName("consoleStatus")
         self.status.setWordWrap(True)
         self.input = QLineEdit(self)
-        name_widget(self.input, "consoleInput")
+        name_widget(self.input, "consoleInput", "Type into the console")
         self.input.setPlaceholderText("Type a command and press Return")
         self.input.setFont(self.output.font())
         self.input.returnPressed.connect(self._send_line)
@@ -97,7 +98,7 @@ class ConsoleDialog(QDialog):
     def _ended(self, _sentence: str) -> None:
         self.input.setEnabled(False)
         self.reconnect.setVisible(True)
-        self.status.setStyleSheet("color: #b42318; font-weight: 600;")
+        self.status.setStyleSheet(f"{error_style()} font-weight: 600;")
 
     def _reconnect(self) -> None:
         self.reconnect.setVisible(False)

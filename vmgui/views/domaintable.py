@@ -18,7 +18,7 @@ class DomainTable(QTableView):
 
     def __init__(self, model: DomainTableModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        name_widget(self, "domainTable")
+        name_widget(self, "domainTable", "Domains")
         self.setModel(model)
         self._model = model
         self._menu_actions: list[QAction | None] = []

@@ -134,7 +134,7 @@ class EditDialog(QDialog):
         row = QHBoxLayout(box)
         row.setContentsMargins(0, 0, 0, 0)
         self.boot = QListWidget(box)
-        name_widget(self.boot, "editBoot")
+        name_widget(self.boot, "editBoot", "Boot order")
         self.boot.setMaximumHeight(72)
         order = list(self.before.boot) + [d for d in BOOT_DEVICES if d not in self.before.boot]
         for dev in order:
@@ -203,11 +203,12 @@ class EditDialog(QDialog):
     # -- disks -------------------------------------------------------------------
     def _disk_box(self) -> QWidget:
         self.disk_path = QLineEdit(self)
-        name_widget(self.disk_path, "editDiskPath")
+        name_widget(self.disk_path, "editDiskPath", "Disk image or medium path")
         self.disk_path.setPlaceholderText("/absolute/path/to/image.qcow2 or .iso")
         box, self.disk_list = self._list_box("editDisks", 90, [self.disk_path], self._buttons(
             ("Add as disk", "editDiskAdd", self.add_disk), ("Use as CD-ROM medium", "editCdromSet", self.set_cdrom),
             ("Remove", "editDiskRemove", self.remove_disk)))
+        self.disk_list.setAccessibleName("Disks")
         return box
 
     def add_disk(self) -> None:
@@ -234,13 +235,14 @@ class EditDialog(QDialog):
     # -- network -----------------------------------------------------------------
     def _nic_box(self) -> QWidget:
         self.nic_type = QComboBox(self)
-        name_widget(self.nic_type, "editNicType")
+        name_widget(self.nic_type, "editNicType", "Network interface type")
         self.nic_type.addItems(NIC_TYPES)
         self.nic_source = QLineEdit(self)
-        name_widget(self.nic_source, "editNicSource")
+        name_widget(self.nic_source, "editNicSource", "Network or bridge")
         self.nic_source.setPlaceholderText("network or bridge name (e.g. default, br0)")
         box, self.nic_list = self._list_box("editNics", 72, [self.nic_type, self.nic_source, *self._buttons(
             ("Add", "editNicAdd", self.add_nic), ("Remove", "editNicRemove", self.remove_nic))])
+        self.nic_list.setAccessibleName("Network interfaces")
         return box
 
     def add_nic(self) -> None:

@@ -35,7 +35,7 @@ class FilterBar(QWidget):
         self.buttons: dict[ListFlags, QToolButton] = {}
 
         self.search = QLineEdit(self)
-        name_widget(self.search, "domainSearch")
+        name_widget(self.search, "domainSearch", "Search domains")
         self.search.setPlaceholderText("Search by name, title or UUID  (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
         self.search.setMinimumWidth(240)

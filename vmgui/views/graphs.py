@@ -12,6 +12,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from . import theme
 from .names import name_widget
 
 
@@ -21,7 +22,7 @@ class Graph(QWidget):
     def __init__(self, object_name: str, title: str, fmt: Callable[[float], str], colour: str,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        name_widget(self, object_name)
+        name_widget(self, object_name, title)
         self.title = title
         self._fmt = fmt
         self._colour = QColor(colour)
@@ -50,8 +51,9 @@ class Graph(QWidget):
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         box = QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
-        painter.setPen(QPen(QColor("#d0d5dd")))
-        painter.setBrush(QColor("#ffffff"))
+        chosen = theme.colours(self.palette())
+        painter.setPen(QPen(QColor(chosen.graph_border)))
+        painter.setBrush(QColor(chosen.graph_bg))
         painter.drawRect(box)
         plot = box.adjusted(2, 16, -2, -2)
         known = [v for v in self.values if v is not None]
@@ -69,7 +71,7 @@ class Graph(QWidget):
                 y = plot.bottom() - plot.height() * min(1.0, max(0.0, value / top))
                 line.append(QPointF(plot.left() + i * step, y))
             painter.drawPolyline(line)
-        painter.setPen(QColor("#344054"))
+        painter.setPen(QColor(chosen.graph_text))
         painter.drawText(box.adjusted(4, 1, -4, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, self.title)
         painter.drawText(box.adjusted(4, 1, -4, 0), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,
                          self.last_text())

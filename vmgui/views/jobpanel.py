@@ -69,7 +69,7 @@ class JobPanel(QDockWidget):
         self._buttons: dict[JobKey, QToolButton] = {}
 
         self.view = QTableView(self)
-        name_widget(self.view, "jobView")
+        name_widget(self.view, "jobView", "Jobs")
         self.view.setModel(model)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setAlternatingRowColors(True)

@@ -58,6 +58,7 @@ class MessageArea(QFrame):
         line.setContentsMargins(6, 3, 3, 3)
         icon = QLabel(row)
         icon.setPixmap(icons.icon(f"msg-{msg.level}").pixmap(18, 18))
+        icon.setAccessibleName(msg.level.capitalize())  # "Error", "Warning", "Info"
         line.addWidget(icon)
         repeat = f" (×{msg.count})" if msg.count > 1 else ""
         text = QLabel(f"<b>{_esc(msg.title)}{repeat}</b> — {_esc(msg.text)}"

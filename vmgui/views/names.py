@@ -1,17 +1,22 @@
-"""objectName and accessible name together: the names tests and tools find widgets by
-are what tests and assistive technology both look widgets up by."""
+"""Names for widgets: the objectName tests and tools find a widget by, and the accessible name a
+screen reader says, which is what a person reads ("Memory", "Start"), never the objectName.
+
+Qt already names most widgets from what they show: a button or check box by its text, a field
+by the label whose buddy it is (QFormLayout sets that up), a window by its title. Only widgets
+that show no words of their own (an icon button, a table, a graph) need one here."""
 from __future__ import annotations
 
 from PySide6.QtGui import QAction, QFont, QFontDatabase
 from PySide6.QtWidgets import QLabel, QWidget
 
-#: How a sentence explaining bad input looks (dialogs sit outside the styled chrome).
-ERROR_STYLE = "color: #b42318;"
+from .theme import error_style
 
 
-def name_widget(widget: QWidget, name: str) -> None:
+def name_widget(widget: QWidget, name: str, spoken: str | None = None) -> None:
+    """``name`` is the objectName; ``spoken``, when given, the accessible name."""
     widget.setObjectName(name)
-    widget.setAccessibleName(name)
+    if spoken is not None:
+        widget.setAccessibleName(spoken)
 
 
 def name_action(action: QAction, name: str) -> None:
@@ -23,7 +28,7 @@ def error_label(parent: QWidget, name: str = "dialogError") -> QLabel:
     label = QLabel("", parent)
     label.setObjectName(name)
     label.setWordWrap(True)
-    label.setStyleSheet(ERROR_STYLE)
+    label.setStyleSheet(error_style())
     return label
 
 

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QLabel
 from shiboken6 import isValid
 
 from ..models.pathprobe import FactBook, Facts, PathFacts, is_checking
-from .names import ERROR_STYLE
+from .theme import error_style
 
 if TYPE_CHECKING:
     from ..models.session import Session
@@ -76,4 +76,4 @@ def serve(session: Session, checker: PathChecker) -> None:
 def show_sentences(label: QLabel, sentences: list[str]) -> None:
     """Problems in red; "Checking …" waits alone in the normal colour (they are not the user's mistake)."""
     label.setText("\n".join(sentences))
-    label.setStyleSheet("" if sentences and all(is_checking(s) for s in sentences) else ERROR_STYLE)
+    label.setStyleSheet("" if sentences and all(is_checking(s) for s in sentences) else error_style())

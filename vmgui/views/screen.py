@@ -33,7 +33,7 @@ class ScreenThumbnail(QLabel):
                  refresh_s: float = REFRESH_S) -> None:
         super().__init__(parent)
         self.setObjectName("screenThumbnail")
-        self.setAccessibleName("screenThumbnail")
+        self.setAccessibleName("Screen")
         self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.setMinimumHeight(80)
         self.setWordWrap(True)

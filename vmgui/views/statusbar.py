@@ -45,6 +45,7 @@ class ConnectionChip(QWidget):
         busy = bool(row.busy) or row.state is ConnState.CONNECTING
         self.icon.setPixmap(icons.icon("conn-busy" if row.busy else _ICON[row.state]).pixmap(14, 14))
         status = row.status_text() if row.state is not ConnState.FAILED or row.busy else "failed (see message)"
+        self.icon.setAccessibleName(status)
         self.text.setText(f"{row.label}: {status}")
         self.setToolTip(f"{row.uri}\n{row.message}" if row.message else row.uri)
         self.give_up.setVisible(busy)

@@ -24,7 +24,8 @@ from ..models.editing import EditPlan
 from ..models.messages import explain
 from ..models.session import Session
 from .editflow import EditFlow
-from .names import ERROR_STYLE, error_label, fixed_font, name_widget
+from .names import error_label, fixed_font, name_widget
+from .theme import error_style
 
 VALIDATE_DELAY_MS = 250
 
@@ -40,7 +41,7 @@ class XmlPane(QPlainTextEdit):
 
     def __init__(self, session: Session, flow: EditFlow, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        name_widget(self, "domainXml")
+        name_widget(self, "domainXml", "Domain XML")
         self._session, self._flow = session, flow
         self.setReadOnly(True)
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
@@ -182,7 +183,7 @@ class XmlPane(QPlainTextEdit):
         self._timer.stop()
         text = self.toPlainText()
         _xml, why = editing.check_edited_xml(text, *self._identity)
-        self.error.setStyleSheet(ERROR_STYLE)
+        self.error.setStyleSheet(error_style())
         if why is None and text == self.editing.base:
             self.error.setStyleSheet("")
             self.error.setText("No changes yet.")
@@ -208,7 +209,7 @@ class XmlPane(QPlainTextEdit):
             return
         if exc is not None:
             title, message, hint = explain(exc, "Applying the XML")
-            self.error.setStyleSheet(ERROR_STYLE)
+            self.error.setStyleSheet(error_style())
             self.error.setText(f"{message} {hint}".strip())
             self._place_bar()
             return

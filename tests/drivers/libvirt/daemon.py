@@ -144,7 +144,7 @@ class PrivateLibvirtd:
             f'log_outputs = "3:file:{self.log}"\n' + tcp)
         (self.root / "config/libvirt/qemu.conf").write_text(
             'stdio_handler = "file"\n')
-        for dirpath, dirnames, filenames in os.walk(self.root):
+        for dirpath, _dirnames, filenames in os.walk(self.root):
             self._own(Path(dirpath))
             for name in filenames:
                 self._own(Path(dirpath) / name)

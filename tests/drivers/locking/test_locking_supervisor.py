@@ -200,8 +200,8 @@ def test_env_cwd_stdout_and_fds(lockenv):
     r, w = os.pipe()
     os.set_inheritable(w, False)
     script = f'import os; print(os.environ["VMGUI_T"], os.getcwd()); os.write({w}, b"fd\\n")'
-    sup = lockenv.launch(lockenv.manager("envy"), [sys.executable, "-c", script], env={**os.environ, "VMGUI_T": "hello"},
-                         cwd=lockenv.root, stdout_path=log, pass_fds=(w,))
+    sup = lockenv.launch(lockenv.manager("envy"), [sys.executable, "-c", script],
+                         env={**os.environ, "VMGUI_T": "hello"}, cwd=lockenv.root, stdout_path=log, pass_fds=(w,))
     os.close(w)
     assert sup.wait(5) is not None
     assert os.read(r, 10) == b"fd\n"

@@ -58,9 +58,11 @@ class BackupDialog(QDialog):
         self._remote = dict(remote or {})  # domain name -> the other host its folder is on
         self.checker = PathChecker(self, self._local_paths, self._recheck)
         row = QHBoxLayout()
-        row.addWidget(QLabel("Target folder:", self))
+        folder_label = QLabel("Target &folder:", self)
+        row.addWidget(folder_label)
         self.folder = QLineEdit(folder, self)
         name_widget(self.folder, "backupFolder")
+        folder_label.setBuddy(self.folder)
         self.folder.textChanged.connect(self.validate)
         self.browse = QPushButton("Browse…", self)
         name_widget(self.browse, "backupBrowse")

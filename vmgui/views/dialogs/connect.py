@@ -26,8 +26,11 @@ class ConnectDialog(QDialog):
         name_widget(self, "connectDialog")
         self.setWindowTitle("Connect to a hypervisor")
         self.combo = QComboBox(self)
-        name_widget(self.combo, "connectUri")
+        name_widget(self.combo, "connectUri", "Connection URI")
         self.combo.setEditable(True)
+        line = self.combo.lineEdit()
+        if line is not None:
+            line.setAccessibleName("Connection URI")
         self.combo.setMinimumWidth(380)
         for uri in history + [u for u in EXAMPLES if u not in history]:
             self.combo.addItem(uri)

@@ -6,7 +6,8 @@ from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QLabel, QVBo
 from drivers import UndefineFlags
 
 from ...models.deletion import DeleteEntry
-from ..names import ERROR_STYLE, error_label, name_widget
+from ..names import error_label, name_widget
+from ..theme import error_style
 
 
 class DeleteDialog(QDialog):
@@ -37,14 +38,14 @@ class DeleteDialog(QDialog):
                     note = QLabel(f"Kept: {why}", self)
                     note.setObjectName(f"deleteRefused_{entry.name}_{disk.target}")
                     note.setWordWrap(True)
-                    note.setStyleSheet(ERROR_STYLE)
+                    note.setStyleSheet(error_style())
                     self.refusals[(entry.name, disk.source or "")] = note
                     layout.addWidget(note)
             warnings += entry.warnings()
         self.warning = QLabel("\n".join(f"⚠ {w}" for w in warnings), self)
         self.warning.setObjectName("deleteWarnings")
         self.warning.setWordWrap(True)
-        self.warning.setStyleSheet(ERROR_STYLE)
+        self.warning.setStyleSheet(error_style())
         self.warning.setVisible(bool(warnings))
         layout.addWidget(self.warning)
         self.metadata = QCheckBox("Also remove snapshot metadata and saved states", self)

@@ -28,8 +28,9 @@ from PySide6.QtWidgets import (
 from ... import icons
 from ...models.migration import Check, Level, Mode, flags_for
 from ...models.pathprobe import Checking
-from ..names import ERROR_STYLE, error_label, name_widget
+from ..names import error_label, name_widget
 from ..pathcheck import show_sentences
+from ..theme import error_style
 
 _ICONS = {Level.OK: "check-ok", Level.WARNING: "msg-warning", Level.BLOCKED: "msg-error"}
 UNDEFINE_WARNING = ("The source keeps no definition afterwards: the domain can then only be started "
@@ -72,7 +73,7 @@ class MigrateDialog(QDialog):
         self.checking.hide()
         layout.addWidget(self.checking)
         self.check_list = QListWidget(self)
-        name_widget(self.check_list, "migrateCheck")
+        name_widget(self.check_list, "migrateCheck", "Checks")
         self.check_list.setMinimumHeight(140)
         # a reason is read whole: long findings wrap instead of running off to the right
         self.check_list.setWordWrap(True)
@@ -94,7 +95,7 @@ class MigrateDialog(QDialog):
         self.undefine_warning = QLabel(UNDEFINE_WARNING, self)
         name_widget(self.undefine_warning, "migrateUndefineWarning")
         self.undefine_warning.setWordWrap(True)
-        self.undefine_warning.setStyleSheet(ERROR_STYLE)
+        self.undefine_warning.setStyleSheet(error_style())
         self.undefine_warning.setVisible(False)
         self.undefine.toggled.connect(self.undefine_warning.setVisible)
         self.offline_note = QLabel(OFFLINE_NOTE, self)

@@ -33,11 +33,11 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from drivers.diskimage import FORMATS
 from drivers.domxml import MAX_VCPUS
 
 from ...models.format import bytes_text
 from ...models.newvm import (
-    FORMATS,
     MAX_MEMORY_MIB,
     MIB,
     MIN_MEMORY_MIB,
@@ -126,6 +126,7 @@ class NewVMDialog(QWizard):
 
     def _path_row(self, edit: QLineEdit, title: str, save: bool = False) -> QWidget:
         row = QWidget(self)
+        edit.setAccessibleName(title)  # the form's label is the row's buddy, not the field's
         layout = QHBoxLayout(row)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(edit, 1)

@@ -80,7 +80,7 @@ class SnapshotTreeDialog(QDialog):
         self.resize(760, 400)
         self.last_dialog: QDialog | None = None
         self.tree = QTreeWidget(self)
-        name_widget(self.tree, "snapshotTree")
+        name_widget(self.tree, "snapshotTree", "Snapshots")
         self.tree.setHeaderLabels(["Name", "Taken", "Guest was", "Description"])
         self.tree.setColumnWidth(0, 230)
         self.tree.setColumnWidth(1, 130)

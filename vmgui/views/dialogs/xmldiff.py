@@ -10,18 +10,21 @@ from html import escape
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTextEdit, QVBoxLayout, QWidget
 
 from ...models.editing import changed_lines, is_header
+from .. import theme
 from ..names import fixed_font, name_widget
-
-_COLOURS = {"+": ("#067647", "#ecfdf3"), "-": ("#b42318", "#fef3f2"), "@": ("#475467", "#f2f4f7")}
 
 
 def diff_html(lines: list[str]) -> str:
-    """Added lines green, removed red, hunk headers grey; everything escaped."""
+    """Added lines green, removed red, hunk headers grey, others in the palette's text colour;
+    everything escaped."""
+    chosen = theme.colours()
+    styles = {key: f"color:{fg}; background:{bg}; " for key, (fg, bg) in
+              (("+", chosen.diff_added), ("-", chosen.diff_removed), ("@", chosen.diff_header))}
     out = []
     for line in lines:
         key = "" if is_header(line) else line[:1]
-        fg, bg = _COLOURS.get(key, ("#101828", "transparent"))
-        out.append(f'<div style="color:{fg}; background:{bg}; white-space:pre">{escape(line) or "&nbsp;"}</div>')
+        style = styles.get(key, "")
+        out.append(f'<div style="{style}white-space:pre">{escape(line) or "&nbsp;"}</div>')
     return "".join(out)
 
 
