@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_hung import run
+from test_hung import HungConnection, run
 
+import drivers
 from drivers import DomainState, JobOperation, JobState, UndefineFlags
 from drivers.domxml import DomainXML
+from drivers.hostfacts import HostFacts
 from vmgui.flows.backup import BackupController
 from vmgui.flows.delete import DeleteController
 from vmgui.flows.newvm import NewVMController
@@ -137,3 +140,45 @@ def test_the_backup_flow_writes_the_files_and_lists_them_with_their_sizes(sessio
     (path,) = plan.paths()
     assert Path(path).is_file()
     assert message.text == f"{path} ({bytes_text(os.path.getsize(path))})"
+
+
+FACTLESS, SLOW_FACTS = "hung:///factless", "hung:///slow-facts"
+
+
+class SlowFactsConnection(HungConnection):
+    """A host whose facts never come (until the test ends)."""
+
+    def host_facts(self) -> HostFacts:
+        self.release.wait(60)
+        return HostFacts("late", "/late", None)
+
+
+@pytest.fixture
+def odd_hosts(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """FACTLESS: a driver older than host facts (the base class's NO_SUPPORT); SLOW_FACTS: facts that hang."""
+    release = threading.Event()
+    real_open = drivers.open
+    kinds = {FACTLESS: HungConnection, SLOW_FACTS: SlowFactsConnection}
+    monkeypatch.setattr(drivers, "open", lambda uri: kinds[uri](uri, release) if uri in kinds else real_open(uri))
+    yield
+    release.set()  # let the stuck worker finish
+
+
+def test_a_host_without_facts_gets_the_wizards_defaults(aloop, qtbot, images, odd_hosts):
+    session = Session()
+    try:
+        run(qtbot, session.bridge.open(FACTLESS))
+        assert run(qtbot, session.host_facts(FACTLESS)).result() is None
+        target = run(qtbot, NewVMController(session, VERBS).target(FACTLESS)).result()
+        assert (target.image_dir, target.domain_type, target.remote) == (str(images), "qemu", False)
+    finally:
+        session.stop()
+
+
+def test_facts_that_do_not_come_in_time_are_none(aloop, qtbot, odd_hosts):
+    session = Session()
+    try:
+        run(qtbot, session.bridge.open(SLOW_FACTS))
+        assert run(qtbot, session.host_facts(SLOW_FACTS, timeout=0.2)).result() is None
+    finally:
+        session.stop()

@@ -16,10 +16,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from drivers import DriverError, Feature, JobInfo, JobState
-from drivers.hostfacts import HostFacts
+from drivers import Feature, JobInfo, JobState
 
-from ..calls import CallAbandoned
 from ..models.domains import Key
 from ..models.hosts import remote_host
 from ..models.newvm import NewVMPlan, Target, image_dir_for
@@ -52,10 +50,8 @@ class NewVMController(QObject):
 
     async def target(self, uri: str) -> Target:
         features = self._session.connections.features().get(uri, frozenset())
-        try:
-            facts: HostFacts | None = await self._session.host_facts(uri, timeout=FACTS_TIMEOUT_S)
-        except (DriverError, CallAbandoned):  # a busy, hung or older host must not keep the wizard shut
-            facts = None
+        # a busy, hung or older host must not keep the wizard shut: it opens with the defaults
+        facts = await self._session.host_facts(uri, timeout=FACTS_TIMEOUT_S)
         can_create, graphics = Feature.DISK_CREATE in features, Feature.SCREENSHOT in features
         if facts is None:
             return Target(uri, image_dir_for(None), can_create, graphics, "qemu", remote_host(uri) is not None)

@@ -19,7 +19,7 @@ from drivers import Domain, DomainEvent, DomainRecord, DriverError, ErrorCode, E
 from drivers.base import Screenshot
 from drivers.hostfacts import HostFacts
 
-from ..bridge import Bridge
+from ..bridge import Bridge, CallAbandoned
 from .connections import ConnectionModel, ConnState
 from .domains import DomainTableModel, Key
 from .editing import XML_INACTIVE, EditPlan
@@ -321,10 +321,15 @@ class Session(QObject):
         return feature in self.connections.features().get(uri, frozenset())
 
     # -- hosts, new domains and files ------------------------------------------------
-    async def host_facts(self, uri: str, timeout: float | None = None) -> HostFacts:
-        """What ``uri``'s host offers a new domain (``Connection.host_facts``)."""
-        return await self.bridge.call(uri, lambda c: c.host_facts(), f"reading what {uri} offers a new domain",
-                                      timeout=timeout)
+    async def host_facts(self, uri: str, timeout: float | None = None) -> HostFacts | None:
+        """What ``uri``'s host offers a new domain (``Connection.host_facts``); None when it cannot tell
+        within ``timeout`` (a driver without host facts, a busy or hung host, a call given up on)."""
+        try:
+            return await self.bridge.call(uri, lambda c: c.host_facts(), f"reading what {uri} offers a new domain",
+                                          timeout=timeout)
+        except (DriverError, CallAbandoned) as exc:
+            log.info("no host facts from %s: %s", uri, exc)
+            return None
 
     async def create_disk(self, uri: str, plan: NewVMPlan) -> int:
         """Start creating ``plan``'s new disk as a DISK_CREATE job; its id (the job panel shows it by events)."""
