@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from .errors import DriverError, ErrorCode, no_support
 from .flags import Feature, ListFlags, MigrateFlags
+from .hostfacts import HostFacts
 from .jobs import Job
 from .records import DomainInfo, DomainRecord, JobInfo
 
@@ -316,6 +317,14 @@ class Connection:
     def hostname(self) -> str:
         import socket
         return socket.gethostname()
+
+    def host_facts(self) -> HostFacts:
+        """What this host offers a new domain: default image folder, KVM, firmware, name, locality.
+
+        Cheap enough to ask each time the New VM wizard opens; a driver that
+        cannot tell fails NO_SUPPORT and the caller falls back to its defaults.
+        """
+        raise no_support("describing the host", "Type the disk path and domain type yourself.")
 
     def same_host(self, other: Connection) -> bool:
         """True when both connections manage one state (migration must refuse)."""

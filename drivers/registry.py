@@ -54,6 +54,24 @@ def driver_for(uri: str) -> str | None:
     return next((entry.name for entry in DRIVERS if entry.claims(uri.strip())), None)
 
 
+def driver_problem(name: str) -> str | None:
+    """Why the driver ``name`` ("test", "qemu", "libvirt") cannot open connections in this process, or None.
+
+    Imports the driver's module (what opening its first URI would do anyway):
+    an installation missing a dependency is named here, before any connection.
+    """
+    entry = next((e for e in DRIVERS if e.name == name), None)
+    if entry is None:
+        return f"there is no driver named {name!r} (known: {', '.join(d.name for d in DRIVERS)})"
+    try:
+        module = importlib.import_module(entry.module)
+    except Exception as exc:  # noqa: BLE001 - any import failure means "not available", said in words
+        return f"{entry.module} cannot be imported: {exc}"
+    if not hasattr(module, "open_connection"):
+        return f"{entry.module} has no open_connection"
+    return None
+
+
 def open_uri(uri: str) -> Connection:
     """Open ``uri`` with the driver that claims it; NO_SUPPORT lists what exists."""
     if not isinstance(uri, str) or not uri.strip():

@@ -15,7 +15,6 @@ storm of job-progress events costs one slot call, not thousands.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import shutil
 import threading
@@ -29,6 +28,7 @@ import drivers
 from drivers import DomainEvent, DriverError, ErrorCode, Feature
 from drivers.base import Console, Screenshot
 from drivers.discovery import Candidate, discover_local
+from drivers.registry import driver_problem
 
 from .calls import CallAbandoned, CallQueue
 from .snapshots import SnapshotInfo, read_snapshots
@@ -53,12 +53,9 @@ def default_uri() -> tuple[str, str]:
     """The embedded default connection and a sentence saying why it was chosen."""
     if shutil.which("qemu-system-x86_64") is None:
         return FALLBACK_URI, "qemu-system-x86_64 is not installed: showing the demo host test:///default"
-    try:
-        importlib.import_module("drivers.qemu")
-        if not hasattr(importlib.import_module("drivers.qemu"), "open_connection"):
-            raise ImportError("drivers.qemu has no open_connection")
-    except Exception as exc:  # noqa: BLE001 - any import failure means "not available"
-        return FALLBACK_URI, f"the QEMU driver is not available ({exc}): showing the demo host test:///default"
+    problem = driver_problem("qemu")
+    if problem is not None:
+        return FALLBACK_URI, f"the QEMU driver is not available ({problem}): showing the demo host test:///default"
     return EMBEDDED_URI, "embedded QEMU (qemu:///embed)"
 
 

@@ -12,11 +12,12 @@ from ..diskimage import check_path, check_path_list
 from ..errors import DriverError, ErrorCode, check_flags
 from ..events import EventBus
 from ..flags import DomainState, EventType, Feature, JobFlags, JobOperation, ListFlags, SaveFlags
+from ..hostfacts import HostFacts
 from ..jobs import Job, JobTable
 from ..listfilter import active_groups, compile_filter, validate
 from ..records import DomainEvent, DomainRecord, JobInfo
 from ..xmlutil import parse as parse_xml
-from . import runtime
+from . import hostfacts, runtime
 from .errors import is_connection_error, translate
 from .jobs import JobTracker
 
@@ -398,6 +399,10 @@ class LibvirtConnection(Connection):
     def migration_peer_ok(self, other: Connection) -> bool:
         """Guests move between libvirt hosts only (libvirt migrates them itself: see LibvirtDomain.migrate)."""
         return isinstance(other, LibvirtConnection)
+
+    def host_facts(self) -> HostFacts:
+        """libvirt's storage pool 'default', its domain capabilities (KVM, firmware) and host name."""
+        return hostfacts.host_facts(self)
 
     def same_host(self, other: Connection) -> bool:
         if other is self:

@@ -23,10 +23,11 @@ from ..flags import (
     SaveFlags,
     StartedDetail,
 )
+from ..hostfacts import HostFacts
 from ..jobs import Job, operation_text
 from ..lifecycle import paused_after_restore
 from ..stateful import StatefulConnection
-from . import migration, recovery, salvage, saveimg, saveops, snapjournal, storage
+from . import hostfacts, migration, recovery, salvage, saveimg, saveops, snapjournal, storage
 from .adopters import register_adopter
 from .domain import QemuDomain, transition
 from .guard import guard_worker, guarded
@@ -78,6 +79,11 @@ class QemuConnection(StatefulConnection):
 
     def hostname(self) -> str:
         return socket.gethostname()
+
+    def host_facts(self) -> HostFacts:
+        """This machine: new images under ``ROOT/images``, KVM as actually checked, the firmware found."""
+        self._check_open()
+        return hostfacts.host_facts(self.root)
 
     def domain_handle(self, name: str, uuid: str) -> QemuDomain:
         return QemuDomain(self, name, uuid)

@@ -29,6 +29,7 @@ from ..flags import (
     SuspendedDetail,
     UndefinedDetail,
 )
+from ..hostfacts import Firmware, FirmwareInterface, HostFacts, user_image_dir
 from ..jobs import Job
 from ..lifecycle import paused_after_restore
 from ..stateful import StatefulConnection
@@ -48,6 +49,8 @@ MIGRATION_FEATURES = {
     "none": frozenset(),
 }
 
+SIMULATED_KVM_PROBLEM = "the simulated host runs no hypervisor: its domains are not accelerated"
+
 
 class TestConnection(StatefulConnection):
     """One connection to a simulated host (shared for ``default``, private for node files)."""
@@ -64,6 +67,13 @@ class TestConnection(StatefulConnection):
     # -- connection --------------------------------------------------------
     def same_host(self, other: Connection) -> bool:
         return isinstance(other, TestConnection) and other.host is self.host
+
+    def host_facts(self) -> HostFacts:
+        """A simulated host on this machine: its disks are real files here (``create_disk`` writes them),
+        in this user's image folder; it runs no hypervisor, so no KVM and only a built-in BIOS."""
+        self._check_open()
+        return HostFacts(self.hostname(), user_image_dir(), SIMULATED_KVM_PROBLEM,
+                         (Firmware(FirmwareInterface.BIOS),), local=True)
 
     def domain_handle(self, name: str, uuid: str) -> TestDomain:
         return TestDomain(self, name, uuid)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 import drivers
-from drivers import DomainState, ErrorCode
+from drivers import DomainState, ErrorCode, registry
 
 NS = "xmlns:test='http://libvirt.org/schemas/domain/test/1.0'"
 
@@ -117,3 +117,12 @@ def test_demo_node_file_reads_the_same_in_libvirts_own_test_driver(node_file):
         got = {r.name: (int(r.state), r.persistent, r.managed_save, r.snapshot_count)
                for r in ours.get_all_domain_stats()}
     assert got == expected
+
+
+def test_driver_problem_names_what_keeps_a_driver_from_opening(monkeypatch):
+    assert registry.driver_problem("test") is None and registry.driver_problem("qemu") is None
+    assert registry.driver_problem("xen") == "there is no driver named 'xen' (known: test, qemu, libvirt)"
+    broken = registry.DriverEntry("qemu", lambda _u: False, "drivers.no_such_module", "")
+    monkeypatch.setattr(registry, "DRIVERS", (broken,))
+    assert registry.driver_problem("qemu") == ("drivers.no_such_module cannot be imported: "
+                                               "No module named 'drivers.no_such_module'")

@@ -15,10 +15,11 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from drivers import Domain, DomainEvent, DomainRecord, DriverError, ErrorCode, EventType, Feature
+from drivers import Domain, DomainEvent, DomainRecord, DriverError, ErrorCode, EventType, Feature, JobInfo
 from drivers.base import Screenshot
+from drivers.hostfacts import HostFacts
 
-from ..bridge import Bridge
+from ..bridge import Bridge, CallAbandoned
 from .connections import ConnectionModel, ConnState
 from .domains import DomainTableModel, Key
 from .editing import XML_INACTIVE, EditPlan
@@ -26,7 +27,10 @@ from .filters import FilterState
 from .history import History
 from .jobs import JobTableModel
 from .messages import CONNECTION_ACTIONS, MessageModel
+from .newvm import NewVMPlan
+from .pathprobe import Facts, look_up
 from .pending import FALLBACK, PendingRequests
+from .provision import create_disk, remove_new_disk
 
 log = logging.getLogger(__name__)
 OPEN_TIMEOUT_S = 120.0
@@ -317,6 +321,57 @@ class Session(QObject):
     def supports(self, uri: str, feature: Feature) -> bool:
         """From the features cached at connect time: no driver call."""
         return feature in self.connections.features().get(uri, frozenset())
+
+    # -- hosts, new domains and files ------------------------------------------------
+    async def host_facts(self, uri: str, timeout: float | None = None) -> HostFacts | None:
+        """What ``uri``'s host offers a new domain (``Connection.host_facts``); None when it cannot tell
+        within ``timeout`` (a driver without host facts, a busy or hung host, a call given up on)."""
+        try:
+            return await self.bridge.call(uri, lambda c: c.host_facts(), f"reading what {uri} offers a new domain",
+                                          timeout=timeout)
+        except (DriverError, CallAbandoned) as exc:
+            log.info("no host facts from %s: %s", uri, exc)
+            return None
+
+    async def create_disk(self, uri: str, plan: NewVMPlan) -> int:
+        """Start creating ``plan``'s new disk as a DISK_CREATE job; its id (the job panel shows it by events)."""
+        return await self.bridge.call(uri, lambda c: create_disk(c, plan), f"creating the disk {plan.disk_target()}")
+
+    async def remove_new_disk(self, uri: str, path: str) -> None:
+        """Delete the disk made for a definition that failed (a refusal keeps it and is only logged)."""
+        await self.bridge.call(uri, lambda c: remove_new_disk(c, path), f"removing the new disk {path}")
+
+    async def define(self, uri: str, xml: str, name: str) -> Key:
+        """Define ``xml`` (a persistent domain named ``name``) and show its row at once; its key."""
+        uuid = await self.bridge.call(uri, lambda c: c.define_xml(xml).uuid, f"defining {name} on {uri}")
+        records, _gone = await self.bridge.fetch_records(uri, [uuid])
+        self.domains.apply(uri, records)
+        return uri, uuid
+
+    async def refresh_job(self, uri: str, job_id: int) -> None:
+        """Re-read job ``job_id`` from the driver into the job model (for connections without JOB events)."""
+        self.jobs.update(uri, [j for j in await self.bridge.list_jobs(uri) if j.id == job_id])
+
+    def job_info(self, uri: str, job_id: int) -> JobInfo | None:
+        """The job model's latest figures of job ``job_id`` (no driver call)."""
+        pos = self.jobs.find((uri, job_id))
+        return None if pos is None else self.jobs.row_at(pos).info
+
+    async def local_facts(self, paths: list[str]) -> Facts:
+        """Facts about local ``paths``, each looked at in a worker with a timeout (a hung mount answers late)."""
+        return await look_up(self.bridge.local_files, paths)
+
+    async def file_sizes(self, uri: str, paths: list[str]) -> dict[str, int | None]:
+        """Sizes of files on this machine (None when missing), read in a worker."""
+        return await self.bridge.file_sizes(uri, paths)
+
+    async def disk_users(self, uri: str) -> dict[str, list[str]]:
+        """Disk path -> names of the domains of ``uri`` that use it."""
+        return await self.bridge.disk_users(uri)
+
+    async def delete_refusals(self, key: Key, paths: list[str]) -> dict[str, DriverError]:
+        """Why the driver would refuse to delete each of ``paths`` with domain ``key`` (absent: it would not)."""
+        return await self.bridge.check_delete_disks(key[0], key[1], paths)
 
     # -- details: sampling and editing ----------------------------------------------
     def sample(self, key: Key) -> None:

@@ -1,7 +1,7 @@
-"""From "Edit…" to a new definition: read it, show the form, show the diff, apply through the session.
+"""From "Edit…" to a new definition, the window side: show the form, then the diff; the flow does the rest.
 
 The XML editor reuses :meth:`EditFlow.confirm` (diff, then apply), so both ways
-of changing a definition end with the same dialog and the same session call.
+of changing a definition end with the same dialog and the same flow call.
 """
 from __future__ import annotations
 
@@ -9,18 +9,12 @@ from collections.abc import Callable
 
 from PySide6.QtWidgets import QDialog, QWidget
 
-from drivers import Feature
-from drivers.domxml import DomainXML
-
-from ..models import editing
+from ..flows.edit import Done, EditController
 from ..models.domains import Key
-from ..models.editing import NEXT_START, EditContext, EditPlan
+from ..models.editing import EditPlan
 from ..models.session import Session
 from .dialogs.xmldiff import XmlDiffDialog
 from .editform import EditDialog
-
-#: called with None after a successful apply, or with the exception that stopped it
-Done = Callable[[BaseException | None], None]
 
 
 class EditFlow:
@@ -29,7 +23,8 @@ class EditFlow:
     def __init__(self, session: Session, parent: QWidget, applied: Callable[[Key], None] = lambda _k: None) -> None:
         self._session = session
         self._parent = parent
-        self._applied = applied  # told after every successful apply
+        self.flow = EditController(session)
+        self.flow.applied.connect(applied)  # told after every successful apply
         self.dialog: EditDialog | None = None
         self.diff: XmlDiffDialog | None = None
 
@@ -37,16 +32,11 @@ class EditFlow:
         self._session.spawn(self._edit(key), "Opening the definition to edit")
 
     async def _edit(self, key: Key) -> None:
-        session = self._session
-        text, autostart, names = await session.edit_source(key)
-        row = session.domains.get(key)
-        if row is None:
+        source = await self.flow.source(key)
+        if source is None:
             return  # it went away meanwhile
-        uri = key[0]
-        ctx = EditContext(names, running=row.rec.id is not None, persistent=row.rec.persistent,
-                          can_rename=session.supports(uri, Feature.RENAME))
-        dialog = EditDialog(DomainXML.parse(text), autostart, ctx, self._parent.window(),
-                            can_autostart=session.supports(uri, Feature.AUTOSTART))
+        dialog = EditDialog(source.original, source.autostart, source.context, self._parent.window(),
+                            can_autostart=source.can_autostart)
         self.dialog = dialog
         dialog.accepted.connect(lambda: self._confirm_form(key, dialog))
         _open(dialog)
@@ -54,39 +44,22 @@ class EditFlow:
     def _confirm_form(self, key: Key, dialog: EditDialog) -> None:
         steps = dialog.plan()
         if steps.empty:
-            self._session.status.emit("Nothing changed")
+            self.flow.nothing_changed()
             return
         if steps.xml is None:  # only a rename or autostart: nothing to diff
             self.apply(key, steps)
             return
-        lines = editing.unified_diff(editing.normalized(dialog.original),
-                                     editing.normalized(DomainXML.parse(steps.xml)))
-        self.confirm(key, dialog.original.name, lines, steps)
+        self.confirm(key, dialog.original.name, self.flow.diff(dialog.original, steps.xml), steps)
 
     def confirm(self, key: Key, name: str, lines: list[str], steps: EditPlan, done: Done | None = None) -> None:
         """Show the diff; Apply applies ``steps``, Cancel changes nothing."""
-        row = self._session.domains.get(key)
-        note = f"{name} is running: {NEXT_START}" if row is not None and row.rec.id is not None else ""
-        diff = XmlDiffDialog(name, lines, note, self._parent.window())
+        diff = XmlDiffDialog(name, lines, self.flow.note(key, name), self._parent.window())
         self.diff = diff
         diff.accepted.connect(lambda: self.apply(key, steps, done))
         _open(diff)
 
     def apply(self, key: Key, steps: EditPlan, done: Done | None = None) -> None:
-        what = f"Applying the changes to {self._session.domains.name_of(key)}"
-        self._session.spawn(self._apply(key, steps, done), what)
-
-    async def _apply(self, key: Key, steps: EditPlan, done: Done | None) -> None:
-        try:
-            await self._session.apply_edit(key, steps)
-        except Exception as exc:
-            if done is None:
-                raise
-            done(exc)
-            return
-        if done is not None:
-            done(None)
-        self._applied(key)
+        self.flow.apply(key, steps, done)
 
 
 def _open(dialog: QDialog) -> None:

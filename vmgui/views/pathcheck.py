@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel
 from shiboken6 import isValid
 
-from ..models.pathprobe import FactBook, Facts, PathFacts, is_checking, look_up
+from ..models.pathprobe import FactBook, Facts, PathFacts, is_checking
 from .theme import error_style
 
 if TYPE_CHECKING:
@@ -65,9 +65,9 @@ class PathChecker(QObject):
 
 
 def serve(session: Session, checker: PathChecker) -> None:
-    """Answer ``checker``'s questions through the session's bridge (each path in a worker, with a timeout)."""
+    """Answer ``checker``'s questions through the session (each path in a worker, with a timeout)."""
     async def answer(round_: int, paths: list[str]) -> None:
-        facts = await look_up(session.bridge.local_files, paths)
+        facts = await session.local_facts(paths)
         if isValid(checker):  # the dialog may be gone meanwhile: nobody to tell
             checker.take(round_, facts)
     checker.wanted.connect(lambda round_, paths: session.spawn(answer(round_, paths), "Looking at local files"))

@@ -1,0 +1,89 @@
+"""Host facts through the libvirt bridge: libvirt's test driver and a private libvirtd running QEMU."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import drivers
+from drivers import DomainState
+from drivers.hostfacts import Firmware, FirmwareInterface
+from drivers.libvirt.hostfacts import is_local_uri
+
+libvirt = pytest.importorskip("libvirt")
+
+POOL_XML = """<pool type='dir'><name>default</name>
+  <uuid>35bb2ad9-388a-cdfe-461a-b8907f6e53fe</uuid><target><path>{path}</path></target></pool>"""
+
+
+def test_a_host_without_a_default_pool_names_no_image_folder(lvconn):
+    facts = lvconn.host_facts()
+    assert facts.image_dir is None
+    assert facts.hostname == lvconn.vconn().getHostname()
+    assert facts.local is True
+    # libvirt's test driver has no domain capabilities: no KVM, and libvirt's words say why
+    assert facts.kvm is False and "not supported" in facts.kvm_problem
+    assert facts.firmware == ()
+
+
+def test_the_default_pool_is_where_new_images_go(tmp_path):
+    node = tmp_path / "pool-node.xml"
+    node.write_text(f"<node>{POOL_XML.format(path='/srv/vm-images')}</node>")
+    with drivers.open(f"libvirt:test://{node}") as conn:
+        assert conn.host_facts().image_dir == "/srv/vm-images"
+
+
+@pytest.mark.libvirt
+@pytest.mark.slow
+def test_kvm_and_firmware_come_from_libvirts_domain_capabilities(qconn, libvirtd):
+    facts = qconn.host_facts()
+    vconn = libvirt.open(libvirtd.uri)
+    try:
+        try:
+            vconn.getDomainCapabilities(None, "x86_64", None, "kvm")
+            refusal = None
+        except libvirt.libvirtError as exc:
+            refusal = exc.get_error_message()
+    finally:
+        vconn.close()
+    assert facts.kvm is (refusal is None)
+    if refusal is not None:
+        assert refusal in facts.kvm_problem
+    assert Firmware(FirmwareInterface.BIOS) in facts.firmware
+    assert facts.local is True
+
+
+@pytest.mark.libvirt
+@pytest.mark.slow
+def test_the_domain_type_the_facts_name_starts_under_libvirtd(qconn, libvirtd, unique):
+    facts = qconn.host_facts()
+    xml = libvirtd.domain_xml(f"typed-{unique}").replace("<domain type='qemu'>",
+                                                         f"<domain type='{facts.domain_type}'>")
+    dom = qconn.define_xml(xml)
+    dom.create()
+    assert dom.state()[0] is DomainState.RUNNING
+    dom.destroy()
+
+
+@pytest.mark.libvirt
+@pytest.mark.slow
+def test_a_default_pool_on_the_daemon_gives_its_folder(qconn, libvirtd):
+    folder = Path(libvirtd.images)
+    vconn = libvirt.open(libvirtd.uri)
+    try:
+        pool = vconn.storagePoolDefineXML(POOL_XML.format(path=folder), 0)
+        try:
+            assert qconn.host_facts().image_dir == str(folder)
+        finally:
+            pool.undefine()
+    finally:
+        vconn.close()
+    assert qconn.host_facts().image_dir is None
+
+
+@pytest.mark.parametrize("uri, local", [
+    ("qemu:///system", True), ("test:///default", True), ("qemu+ssh://localhost/system", True),
+    ("qemu+ssh://admin@db.example/system", False), ("qemu+tcp://10.0.0.5/session", False),
+])
+def test_disk_paths_are_this_machines_only_when_the_uri_names_no_other_host(uri, local):
+    assert is_local_uri(uri) is local

@@ -1,0 +1,93 @@
+"""Backup from the chosen disks to the finished files: read the disks, start one job per plan, report.
+
+Each plan starts a BACKUP job through the session; when a job this flow
+started completes, the message area lists its files (with their sizes where
+they are on this machine). A job may finish before its id comes back from
+the driver: its end is kept for a moment and matched then.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject
+
+from drivers import JobInfo, JobOperation, JobState
+from drivers.domxml import Disk, DomainXML
+
+from ..models.backup import BackupPlan
+from ..models.domains import Key
+from ..models.format import bytes_text
+from ..models.hosts import remote_host
+from ..models.session import Session
+
+#: finished backups nobody here started, kept in case their id is one of ours still on its way
+KEEP_FOREIGN = 64
+
+
+@dataclass(frozen=True)
+class BackupSources:
+    """What the dialog offers: each domain's name and disks, which live on another host, and their keys."""
+
+    domains: list[tuple[str, list[Disk]]]
+    remote: dict[str, str]  # domain name -> the other host it lives on
+    keys: dict[str, Key]  # domain name -> its key
+
+
+class BackupController(QObject):
+    """Reads the disks to back up, runs the jobs and lists the finished files."""
+
+    def __init__(self, session: Session, verbs: Mapping[str, str], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._session = session
+        self._verbs = verbs
+        self._pending: dict[tuple[str, int], BackupPlan] = {}  # (uri, job id) -> its plan
+        self._done: dict[tuple[str, int], JobInfo] = {}  # finished before the job id came back
+        session.jobs.jobFinished.connect(self._finished)
+
+    async def sources(self, targets: list[Key]) -> BackupSources:
+        session = self._session
+        xmls = await asyncio.gather(*(session.domain_xml(k) for k in targets))
+        names = [session.domains.name_of(k) for k in targets]
+        domains = [(name, DomainXML.parse(x).disks()) for name, x in zip(names, xmls, strict=True)]
+        remote = {name: host for name, k in zip(names, targets, strict=True) if (host := remote_host(k[0]))}
+        return BackupSources(domains, remote, dict(zip(names, targets, strict=True)))
+
+    def start(self, sources: BackupSources, plans: list[BackupPlan]) -> None:
+        """One backup job per plan (each domain on its own)."""
+        for plan in plans:
+            key = sources.keys[plan.domain]
+            self._session.spawn(self._start(key, plan), f"Backing up {plan.domain}")
+
+    async def _start(self, key: Key, plan: BackupPlan) -> None:
+        task = self._session.run("backup", [key], self._verbs["backup"], xml=plan.xml())[0]
+        if task is None:
+            return
+        job_id = await task
+        if isinstance(job_id, int):
+            self._pending[(key[0], job_id)] = plan
+            info = self._done.pop((key[0], job_id), None)
+            if info is not None:
+                self._finished(key[0], info)
+
+    def _finished(self, uri: str, info: JobInfo) -> None:
+        plan = self._pending.pop((uri, info.id), None)
+        if plan is None:
+            if info.operation is JobOperation.BACKUP:
+                self._done[(uri, info.id)] = info
+                while len(self._done) > KEEP_FOREIGN:  # someone else's backups: keep only a few
+                    self._done.pop(next(iter(self._done)))
+            return
+        if info.state is JobState.COMPLETED:
+            self._session.spawn(self._report(uri, plan), f"Reporting the backup of {plan.domain}")
+
+    async def _report(self, uri: str, plan: BackupPlan) -> None:
+        if not plan.local:
+            self._session.messages.add("info", f"Backup of {plan.domain} finished",
+                                       "\n".join(f"{path} on {remote_host(uri)}" for path in plan.paths()))
+            return
+        sizes = await self._session.file_sizes(uri, plan.paths())
+        lines = [f"{path} ({bytes_text(size) if size is not None else 'not found on this machine'})"
+                 for path, size in sizes.items()]
+        self._session.messages.add("info", f"Backup of {plan.domain} finished", "\n".join(lines))

@@ -1,0 +1,110 @@
+"""New VM from a plan to a defined (and started) domain, every step through the session.
+
+Order: look at the plan's local files again (in a worker: the wizard's facts
+may be a moment old), create the new disk as a DISK_CREATE job (it shows in
+the job panel by its own JOB events), wait for it to finish, define the XML
+(an imported disk's format comes from the magic the worker read), optionally
+start it, then tell who shows it (``created``). A failed or cancelled disk job
+defines nothing; a failed define removes the disk file this flow just created
+(never an imported one). Failures land in the message area; the UI never waits.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from drivers import Feature, JobInfo, JobState
+
+from ..models.domains import Key
+from ..models.hosts import remote_host
+from ..models.newvm import NewVMPlan, Target, image_dir_for
+from ..models.session import Session
+
+#: how often the flow looks at the job model for the disk job's end (no driver call)
+WATCH_S = 0.3
+#: every this many looks, re-read the job from the driver too (connections without JOB events)
+REREAD_EVERY = 10
+#: how long the wizard waits for a connection's host facts before it opens with the defaults
+FACTS_TIMEOUT_S = 5.0
+
+
+class NewVMController(QObject):
+    """The New VM wizard's questions to the hosts, and the creation of what it returns."""
+
+    #: Key of a domain this flow just defined (the window selects its row)
+    created = Signal(object)
+
+    def __init__(self, session: Session, verbs: Mapping[str, str], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._session = session
+        self._verbs = verbs  # action -> the verb its busy rows and messages use ("Starting")
+
+    # -- what the wizard offers ------------------------------------------------------
+    async def targets(self) -> list[Target]:
+        """One :class:`Target` per connection that can define domains, each from its host's facts."""
+        uris = self._session.connections.definers()
+        return list(await asyncio.gather(*(self.target(u) for u in uris)))
+
+    async def target(self, uri: str) -> Target:
+        features = self._session.connections.features().get(uri, frozenset())
+        # a busy, hung or older host must not keep the wizard shut: it opens with the defaults
+        facts = await self._session.host_facts(uri, timeout=FACTS_TIMEOUT_S)
+        can_create, graphics = Feature.DISK_CREATE in features, Feature.SCREENSHOT in features
+        if facts is None:
+            return Target(uri, image_dir_for(None), can_create, graphics, "qemu", remote_host(uri) is not None)
+        return Target(uri, facts.image_dir or image_dir_for(None), can_create, graphics, facts.domain_type,
+                      not facts.local)
+
+    def taken(self, uri: str) -> frozenset[str]:
+        """Names already used on ``uri`` (from the table: no driver call)."""
+        return frozenset(self._session.domains.names(uri))
+
+    # -- creating --------------------------------------------------------------------
+    def create(self, plan: NewVMPlan) -> asyncio.Task[Any] | None:
+        return self._session.spawn(self.run(plan), f"Creating {plan.name}")
+
+    async def run(self, plan: NewVMPlan) -> Key | None:
+        """Create ``plan``: its disk (a job), its definition, its start; the new domain's key, or None."""
+        session, uri = self._session, plan.uri
+        plan = plan.with_(facts=await session.local_facts(plan.local_paths()))
+        if plan.problems():
+            session.messages.add("error", f"{plan.name} was not created", "\n".join(plan.problems()),
+                                 "Nothing was defined.")
+            return None
+        created = None
+        if plan.creates_disk():
+            path = plan.disk_target()
+            info = await self.wait_job(uri, await session.create_disk(uri, plan))
+            if info.state is not JobState.COMPLETED:
+                what = ("was cancelled" if info.state is JobState.CANCELLED
+                        else f"failed: {info.error or 'no reason given'}")
+                session.messages.add("error", f"{plan.name} was not created",
+                                     f"Creating its disk {path} {what}.", "Nothing was defined.")
+                return None
+            created = path
+        try:
+            key = await session.define(uri, plan.xml(), plan.name)
+        except BaseException:
+            if created is not None:
+                await session.remove_new_disk(uri, created)
+            raise
+        session.status.emit(f"Defined {plan.name} on {uri}")
+        self.created.emit(key)
+        if plan.start:
+            session.run("start", [key], self._verbs["start"])
+        return key
+
+    async def wait_job(self, uri: str, job_id: int) -> JobInfo:
+        """The finished job ``job_id``: watched in the job model, re-read from the driver now and then."""
+        looks = 0
+        while True:
+            info = self._session.job_info(uri, job_id)
+            if info is not None and info.finished:
+                return info
+            if looks % REREAD_EVERY == REREAD_EVERY - 1:
+                await self._session.refresh_job(uri, job_id)
+            looks += 1
+            await asyncio.sleep(WATCH_S)
