@@ -28,6 +28,9 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 import drivers
 from drivers import DomainEvent, DriverError, ErrorCode, Feature
 from drivers.base import Console, Screenshot
+from drivers.domaindelete import DEFAULT_UNDEFINE, delete_domain
+from drivers.domxml import DomainXML
+from drivers.snapxml import BackupDef
 
 from .calls import CallAbandoned, CallQueue
 from .snapshots import SnapshotInfo, read_snapshots
@@ -190,7 +193,6 @@ class Bridge(QObject):
     async def disk_users(self, uri: str) -> dict[str, list[str]]:
         """Disk source path -> names of the domains of ``uri`` that use it."""
         def users(conn: drivers.Connection) -> dict[str, list[str]]:
-            from drivers.domxml import DomainXML
             result: dict[str, list[str]] = {}
             for dom in conn.list_all_domains():
                 try:
@@ -325,49 +327,11 @@ def _emit_safely(signal: Any, fn: Callable[[], None]) -> None:
 
 def _backup_xml(dom: drivers.Domain, folder: str) -> str:
     """Push-backup XML writing every disk of ``dom`` to a new file in ``folder``."""
-    import os
-    from xml.sax.saxutils import quoteattr
-
-    from drivers.domxml import DomainXML
-    disks = [d for d in DomainXML.parse(dom.xml_desc()).disks() if d.device == "disk"]
-    if not disks:
-        raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' has no disk to back up")
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    entries = "".join(
-        f"<disk name={quoteattr(d.target)} type='file'>"
-        f"<target file={quoteattr(os.path.join(folder, f'{dom.name}-{d.target}-{stamp}.qcow2'))}/>"
-        "<driver type='qcow2'/></disk>" for d in disks)
-    return f"<domainbackup mode='push'><disks>{entries}</disks></domainbackup>"
-
-
-def _delete(dom: drivers.Domain, flags: int, force: bool, files: Any) -> list[str]:
-    """Force off (if asked), undefine, then have the driver delete the chosen disk files; returns those deleted.
-
-    The driver is asked first whether it would delete them: a refusal (a disk
-    in use elsewhere) leaves the domain defined, so nothing is half done.
-    """
-    files = list(files)
-    conn = dom.connection
-    if files:
-        refused = conn.check_delete_disks(files, dom)
-        if refused:
-            first = next(iter(refused.values()))
-            raise DriverError(first.code, f"'{dom.name}' was not deleted: "
-                              + "; ".join(e.message for e in refused.values()))
-    if force and dom.is_active():
-        dom.destroy()
-    dom.undefine(int(flags))
-    if not files:
-        return []
-    try:
-        return conn.delete_disks(files)
-    except DriverError as exc:
-        raise DriverError(exc.code, f"the definition of '{dom.name}' was deleted, but its disk files were "
-                          f"kept: {exc.message}") from None
+    disks = [d.target for d in DomainXML.parse(dom.xml_desc()).disks() if d.device == "disk"]
+    return BackupDef.into_folder(dom.name, disks, folder, time.strftime("%Y%m%d-%H%M%S")).to_xml()
 
 
 _ASYNC = int(drivers.JobFlags.ASYNC)
-_DELETE_FLAGS = int(drivers.UndefineFlags.MANAGED_SAVE | drivers.UndefineFlags.SNAPSHOTS_METADATA)
 
 
 def _async_if_jobs(dom: drivers.Domain) -> int:
@@ -388,7 +352,7 @@ DOMAIN_ACTIONS: dict[str, Callable[..., Any]] = {
     "snapshot": lambda d, name: d.snapshot_create(name, _async_if_jobs(d)),
     "backup": lambda d, folder=None, xml=None: d.backup_begin(xml or _backup_xml(d, folder or "."), _ASYNC),
     "migrate": lambda d, dest, flags: d.migrate(dest, int(flags) | _ASYNC),
-    "delete": lambda d, flags=_DELETE_FLAGS, force=False, files=(): _delete(d, flags, force, files),
+    "delete": lambda d, flags=DEFAULT_UNDEFINE, force=False, files=(): delete_domain(d, flags, force, files),
     # the snapshot tree dialog's operations (not toolbar actions)
     "create_snapshot": lambda d, xml, flags=0: d.snapshot_create(xml, int(flags) | _async_if_jobs(d)),
     "revert_snapshot": lambda d, snapshot: d.snapshot_lookup(snapshot).revert(_async_if_jobs(d)),
