@@ -28,16 +28,15 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 import drivers
 from drivers import DomainEvent, DriverError, ErrorCode, Feature
 from drivers.base import Console, Screenshot
-from drivers.domaindelete import DEFAULT_UNDEFINE, delete_domain
 from drivers.domxml import DomainXML
-from drivers.snapxml import BackupDef
 
+from .actions.requests import DomainRequest
 from .calls import CallAbandoned, CallQueue
 from .snapshots import SnapshotInfo, read_snapshots
 from .streams import ConsoleStream
 from .workers import MAX_WORKERS, WorkerPool
 
-__all__ = ["Bridge", "CallAbandoned", "default_uri", "DOMAIN_ACTIONS"]
+__all__ = ["Bridge", "CallAbandoned", "default_uri"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -167,15 +166,10 @@ class Bridge(QObject):
     async def xml_desc(self, uri: str, uuid: str) -> str:
         return await self.call_domain(uri, uuid, lambda d: d.xml_desc(), "reading the domain XML")
 
-    async def run_action(self, uri: str, uuid: str, action: str, what: str, **params: Any) -> Any:
-        """Run a domain action (see :data:`DOMAIN_ACTIONS`); long ones start ASYNC jobs."""
-        op = DOMAIN_ACTIONS[action]
-        if action == "migrate":
-            dest = self._conns.get(params["dest"])
-            if dest is None:
-                raise DriverError(ErrorCode.OPERATION_INVALID, f"destination {params['dest']} is not open")
-            params = {**params, "dest": dest}
-        return await self.call_domain(uri, uuid, lambda d: op(d, **params), what)
+    async def run_action(self, uri: str, uuid: str, request: DomainRequest, what: str) -> int | None:
+        """Run ``request`` on domain ``uuid`` in the pool; the job id of an ASYNC job, else None."""
+        peers = dict(self._conns)  # read here, on the UI thread: a migration's destination
+        return await self.call_domain(uri, uuid, lambda d: request.run(d, peers), what)
 
     async def file_sizes(self, uri: str, paths: list[str]) -> dict[str, int | None]:
         """Sizes of local files (None when missing), read in the worker pool."""
@@ -323,38 +317,3 @@ def _emit_safely(signal: Any, fn: Callable[[], None]) -> None:
         signal.emit(fn)
     except RuntimeError:  # the Bridge's C++ object was deleted during shutdown
         pass
-
-
-def _backup_xml(dom: drivers.Domain, folder: str) -> str:
-    """Push-backup XML writing every disk of ``dom`` to a new file in ``folder``."""
-    disks = [d.target for d in DomainXML.parse(dom.xml_desc()).disks() if d.device == "disk"]
-    return BackupDef.into_folder(dom.name, disks, folder, time.strftime("%Y%m%d-%H%M%S")).to_xml()
-
-
-_ASYNC = int(drivers.JobFlags.ASYNC)
-
-
-def _async_if_jobs(dom: drivers.Domain) -> int:
-    """JobFlags.ASYNC where the driver runs jobs (the call returns a job id), else 0 (it blocks a worker)."""
-    return _ASYNC if dom.connection.supports_feature(Feature.JOBS) else 0
-
-
-#: action name -> fn(domain, **params); job-creating ones pass JobFlags.ASYNC and return the job id.
-DOMAIN_ACTIONS: dict[str, Callable[..., Any]] = {
-    "start": lambda d: d.create(_async_if_jobs(d)),
-    "pause": lambda d: d.suspend(),
-    "resume": lambda d: d.resume(),
-    "shutdown": lambda d: d.shutdown(),
-    "reboot": lambda d: d.reboot(),
-    "reset": lambda d: d.reset(),
-    "force_off": lambda d: d.destroy(),
-    "save": lambda d: d.managed_save(_ASYNC),
-    "snapshot": lambda d, name: d.snapshot_create(name, _async_if_jobs(d)),
-    "backup": lambda d, folder=None, xml=None: d.backup_begin(xml or _backup_xml(d, folder or "."), _ASYNC),
-    "migrate": lambda d, dest, flags: d.migrate(dest, int(flags) | _ASYNC),
-    "delete": lambda d, flags=DEFAULT_UNDEFINE, force=False, files=(): delete_domain(d, flags, force, files),
-    # the snapshot tree dialog's operations (not toolbar actions)
-    "create_snapshot": lambda d, xml, flags=0: d.snapshot_create(xml, int(flags) | _async_if_jobs(d)),
-    "revert_snapshot": lambda d, snapshot: d.snapshot_lookup(snapshot).revert(_async_if_jobs(d)),
-    "delete_snapshot": lambda d, snapshot: d.snapshot_lookup(snapshot).delete(_async_if_jobs(d)),
-}

@@ -8,12 +8,12 @@ from typing import Any
 from drivers import JobInfo, JobOperation, JobState
 from drivers.domxml import DomainXML
 
+from ..actions.requests import Backup
 from ..models.backup import BackupPlan
 from ..models.domains import Key
 from ..models.format import bytes_text
 from ..models.hosts import remote_host
 from ..models.session import Session
-from .actions import VERBS
 from .dialogs.backup import BackupDialog
 from .pathcheck import serve
 
@@ -49,7 +49,7 @@ class BackupFlow:
         self._show(dialog, start)
 
     async def _start(self, key: Key, plan: BackupPlan) -> None:
-        task = self._session.run("backup", [key], VERBS["backup"], xml=plan.xml())[0]
+        task = self._session.run(Backup(xml=plan.xml()), [key])[0]
         if task is None:
             return
         job_id = await task

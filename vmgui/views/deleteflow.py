@@ -10,11 +10,11 @@ from typing import Any
 from drivers import DriverError, xmlutil
 from drivers.domxml import Disk, DomainXML
 
+from ..actions.requests import Delete
 from ..models.deletion import DeleteEntry
 from ..models.domains import Key
 from ..models.hosts import remote_host
 from ..models.session import Session
-from .actions import VERBS
 from .dialogs.delete import DeleteDialog
 
 
@@ -46,8 +46,8 @@ class DeleteFlow:
 
         def delete() -> None:
             for key, entry in zip(keys, entries, strict=False):
-                self._session.run("delete", [key], VERBS["delete"], flags=dialog.flags(),
-                                  force=dialog.force.isChecked(), files=dialog.files(entry.name))
+                self._session.run(Delete(dialog.flags(), dialog.force.isChecked(), tuple(dialog.files(entry.name))),
+                                  [key])
         self._show(dialog, delete)
 
     async def _refusals(self, key: Key, entry: DeleteEntry) -> dict[str, str]:

@@ -12,11 +12,11 @@ from typing import Any
 
 from shiboken6 import isValid
 
+from ..actions.requests import Migrate
 from ..models import actions as rules
 from ..models.domains import Key
 from ..models.migration import Check, check_all
 from ..models.session import Session
-from .actions import VERBS
 from .dialogs.migrate import MigrateDialog
 
 
@@ -58,7 +58,7 @@ class MigrateFlow:
         """One job per domain that passed; the skipped ones are listed with their reasons."""
         dest = dialog.dest.currentText()
         for check in dialog.runnable():
-            self._session.run("migrate", [check.key], VERBS["migrate"], dest=dest, flags=dialog.flags(check))
+            self._session.run(Migrate(dest, dialog.flags(check)), [check.key])
         skipped = dialog.skipped()
         if skipped:
             self._session.messages.add("warning", f"Not migrated to {dest}: {len(skipped)} domain(s)",

@@ -19,13 +19,13 @@ from typing import Any
 import drivers
 from drivers import DiskCreateFlags, DriverError, Feature, JobFlags, JobInfo, JobState
 
+from ..actions.requests import Start
 from ..bridge import CallAbandoned
 from ..models.domains import Key
 from ..models.hosts import remote_host
 from ..models.newvm import NewVMPlan, Target, host_memory_mib, image_dir_for
 from ..models.pathprobe import look_up
 from ..models.session import Session
-from .actions import VERBS
 from .dialogs.newvm import NewVMDialog
 from .pathcheck import serve
 
@@ -139,7 +139,7 @@ class NewVMFlow:
         self._session.status.emit(f"Defined {plan.name} on {uri}")
         self._parent.table.select_key(key)  # the main window's table (Commands builds this flow for it)
         if plan.start:
-            self._session.run("start", [key], VERBS["start"])
+            self._session.run(Start(), [key])
         return key
 
     async def wait_job(self, uri: str, job_id: int) -> JobInfo:
