@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -68,6 +69,11 @@ def snapshot_request(xml_or_name: str) -> SnapshotDef:
     return SnapshotDef(name=validate_name(text, "snapshot"))
 
 
+def backup_file(folder: str, domain: str, disk: str, stamp: str) -> str:
+    """Where a push backup writes disk ``disk`` of ``domain``: a new qcow2 file named after both and ``stamp``."""
+    return os.path.join(folder, f"{domain}-{disk}-{stamp}.qcow2")
+
+
 @dataclass(frozen=True)
 class BackupDisk:
     name: str  # the disk's target dev, e.g. vda
@@ -79,6 +85,13 @@ class BackupDisk:
 class BackupDef:
     mode: str
     disks: tuple[BackupDisk, ...]
+
+    @classmethod
+    def into_folder(cls, domain: str, disks: Sequence[str], folder: str, stamp: str) -> BackupDef:
+        """A push backup of ``disks`` (target devs) of ``domain``, each to a new :func:`backup_file` in ``folder``."""
+        if not disks:
+            raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{domain}' has no disk to back up")
+        return cls("push", tuple(BackupDisk(d, backup_file(folder, domain, d, stamp)) for d in disks))
 
     @classmethod
     def parse(cls, text: str, disk_targets: list[str]) -> BackupDef:

@@ -59,6 +59,9 @@ def scenario(tmp: Path, lab_uri: str) -> None:
     from PySide6.QtCore import Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
+    from vmgui.actions import ActionId
+    from vmgui.actions.requests import Backup, Migrate, Snapshot
+
     app = QApplication.instance()
 
     def window():
@@ -92,10 +95,10 @@ def scenario(tmp: Path, lab_uri: str) -> None:
         folder = tmp / "backups"
         folder.mkdir(exist_ok=True)
         w.commands.backup.folder = str(folder)
-        w.commands.run("snapshot", [key("test:///default", "web01")], name="pre-deploy")
-        w.commands.run("backup", [key("test:///default", "ci-runner-7")], folder=str(folder))
-        w.commands.run("backup", [key("test:///default", "db01")], folder=str(folder))
-        w.commands.run("migrate", [key("test:///default", "test")], dest=lab_uri, flags=1 | 8)
+        w.commands.run(Snapshot("pre-deploy"), [key("test:///default", "web01")])
+        w.commands.run(Backup(folder=str(folder)), [key("test:///default", "ci-runner-7")])
+        w.commands.run(Backup(folder=str(folder)), [key("test:///default", "db01")])
+        w.commands.run(Migrate(lab_uri, flags=1 | 8), [key("test:///default", "test")])
 
     def cancel_one() -> None:
         jobs = window().session.jobs
@@ -233,7 +236,7 @@ def scenario(tmp: Path, lab_uri: str) -> None:
                 dialog.next()  # memory, vCPUs, disk
                 dialog.next()  # the summary with the XML preview
             advance()
-        dialog_shot(lambda w: w.commands.trigger("new_vm"), "new-vm.png", done, settle_ms=900, prepare=prepare)
+        dialog_shot(lambda w: w.commands.trigger(ActionId.NEW_VM), "new-vm.png", done, settle_ms=900, prepare=prepare)
 
     def details_shot() -> None:
         w = window()

@@ -28,14 +28,16 @@ import drivers
 from drivers import DomainEvent, DriverError, ErrorCode, Feature
 from drivers.base import Console, Screenshot
 from drivers.discovery import Candidate, discover_local
+from drivers.domxml import DomainXML
 from drivers.registry import driver_problem
 
+from .actions.requests import DomainRequest
 from .calls import CallAbandoned, CallQueue
 from .snapshots import SnapshotInfo, read_snapshots
 from .streams import ConsoleStream
 from .workers import MAX_WORKERS, WorkerPool
 
-__all__ = ["Bridge", "CallAbandoned", "default_uri", "DOMAIN_ACTIONS"]
+__all__ = ["Bridge", "CallAbandoned", "default_uri"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -164,15 +166,10 @@ class Bridge(QObject):
     async def xml_desc(self, uri: str, uuid: str) -> str:
         return await self.call_domain(uri, uuid, lambda d: d.xml_desc(), "reading the domain XML")
 
-    async def run_action(self, uri: str, uuid: str, action: str, what: str, **params: Any) -> Any:
-        """Run a domain action (see :data:`DOMAIN_ACTIONS`); long ones start ASYNC jobs."""
-        op = DOMAIN_ACTIONS[action]
-        if action == "migrate":
-            dest = self._conns.get(params["dest"])
-            if dest is None:
-                raise DriverError(ErrorCode.OPERATION_INVALID, f"destination {params['dest']} is not open")
-            params = {**params, "dest": dest}
-        return await self.call_domain(uri, uuid, lambda d: op(d, **params), what)
+    async def run_action(self, uri: str, uuid: str, request: DomainRequest, what: str) -> int | None:
+        """Run ``request`` on domain ``uuid`` in the pool; the job id of an ASYNC job, else None."""
+        peers = dict(self._conns)  # read here, on the UI thread: a migration's destination
+        return await self.call_domain(uri, uuid, lambda d: request.run(d, peers), what)
 
     async def file_sizes(self, uri: str, paths: list[str]) -> dict[str, int | None]:
         """Sizes of local files (None when missing), read in the worker pool."""
@@ -190,7 +187,6 @@ class Bridge(QObject):
     async def disk_users(self, uri: str) -> dict[str, list[str]]:
         """Disk source path -> names of the domains of ``uri`` that use it."""
         def users(conn: drivers.Connection) -> dict[str, list[str]]:
-            from drivers.domxml import DomainXML
             result: dict[str, list[str]] = {}
             for dom in conn.list_all_domains():
                 try:
@@ -329,76 +325,3 @@ def _emit_safely(signal: Any, fn: Callable[[], None]) -> None:
         signal.emit(fn)
     except RuntimeError:  # the Bridge's C++ object was deleted during shutdown
         pass
-
-
-def _backup_xml(dom: drivers.Domain, folder: str) -> str:
-    """Push-backup XML writing every disk of ``dom`` to a new file in ``folder``."""
-    import os
-    from xml.sax.saxutils import quoteattr
-
-    from drivers.domxml import DomainXML
-    disks = [d for d in DomainXML.parse(dom.xml_desc()).disks() if d.device == "disk"]
-    if not disks:
-        raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' has no disk to back up")
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    entries = "".join(
-        f"<disk name={quoteattr(d.target)} type='file'>"
-        f"<target file={quoteattr(os.path.join(folder, f'{dom.name}-{d.target}-{stamp}.qcow2'))}/>"
-        "<driver type='qcow2'/></disk>" for d in disks)
-    return f"<domainbackup mode='push'><disks>{entries}</disks></domainbackup>"
-
-
-def _delete(dom: drivers.Domain, flags: int, force: bool, files: Any) -> list[str]:
-    """Force off (if asked), undefine, then have the driver delete the chosen disk files; returns those deleted.
-
-    The driver is asked first whether it would delete them: a refusal (a disk
-    in use elsewhere) leaves the domain defined, so nothing is half done.
-    """
-    files = list(files)
-    conn = dom.connection
-    if files:
-        refused = conn.check_delete_disks(files, dom)
-        if refused:
-            first = next(iter(refused.values()))
-            raise DriverError(first.code, f"'{dom.name}' was not deleted: "
-                              + "; ".join(e.message for e in refused.values()))
-    if force and dom.is_active():
-        dom.destroy()
-    dom.undefine(int(flags))
-    if not files:
-        return []
-    try:
-        return conn.delete_disks(files)
-    except DriverError as exc:
-        raise DriverError(exc.code, f"the definition of '{dom.name}' was deleted, but its disk files were "
-                          f"kept: {exc.message}") from None
-
-
-_ASYNC = int(drivers.JobFlags.ASYNC)
-_DELETE_FLAGS = int(drivers.UndefineFlags.MANAGED_SAVE | drivers.UndefineFlags.SNAPSHOTS_METADATA)
-
-
-def _async_if_jobs(dom: drivers.Domain) -> int:
-    """JobFlags.ASYNC where the driver runs jobs (the call returns a job id), else 0 (it blocks a worker)."""
-    return _ASYNC if dom.connection.supports_feature(Feature.JOBS) else 0
-
-
-#: action name -> fn(domain, **params); job-creating ones pass JobFlags.ASYNC and return the job id.
-DOMAIN_ACTIONS: dict[str, Callable[..., Any]] = {
-    "start": lambda d: d.create(_async_if_jobs(d)),
-    "pause": lambda d: d.suspend(),
-    "resume": lambda d: d.resume(),
-    "shutdown": lambda d: d.shutdown(),
-    "reboot": lambda d: d.reboot(),
-    "reset": lambda d: d.reset(),
-    "force_off": lambda d: d.destroy(),
-    "save": lambda d: d.managed_save(_ASYNC),
-    "snapshot": lambda d, name: d.snapshot_create(name, _async_if_jobs(d)),
-    "backup": lambda d, folder=None, xml=None: d.backup_begin(xml or _backup_xml(d, folder or "."), _ASYNC),
-    "migrate": lambda d, dest, flags: d.migrate(dest, int(flags) | _ASYNC),
-    "delete": lambda d, flags=_DELETE_FLAGS, force=False, files=(): _delete(d, flags, force, files),
-    # the snapshot tree dialog's operations (not toolbar actions)
-    "create_snapshot": lambda d, xml, flags=0: d.snapshot_create(xml, int(flags) | _async_if_jobs(d)),
-    "revert_snapshot": lambda d, snapshot: d.snapshot_lookup(snapshot).revert(_async_if_jobs(d)),
-    "delete_snapshot": lambda d, snapshot: d.snapshot_lookup(snapshot).delete(_async_if_jobs(d)),
-}

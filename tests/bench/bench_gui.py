@@ -79,6 +79,7 @@ def child(count: int) -> dict:
     drivers.open = timed_open
     app = QApplication([])
     from vmgui import app as vmgui_app
+    from vmgui.actions.requests import Backup, Save
     from vmgui.models.actions import Selected
     result: dict = {"domains": count}
     import gc
@@ -141,9 +142,9 @@ def child(count: int) -> dict:
         folder.mkdir()
         for i, row in enumerate(running):
             if i % 2:
-                session.run("save", [row.key], "Saving")
+                session.run(Save(), [row.key])
             else:
-                session.run("backup", [row.key], "Backing up", folder=str(folder))
+                session.run(Backup(folder=str(folder)), [row.key])
         window.connect_uri("hung:///nowhere")
         assert all(Selected(r.uri, r.rec) for r in running)
         QTimer.singleShot(500, lambda: measure_stall(window))

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from drivers import DomainRecord, DomainState, Feature, JobInfo, JobOperation, JobState, JobType
-from vmgui.models.actions import ACTIONS, Selected, compute, migration_targets
+from vmgui.actions import SPECS
+from vmgui.models.actions import Selected, compute, migration_targets
 
 ALL = frozenset(Feature)
 BASIC = frozenset({Feature.DEFINE})
@@ -84,7 +85,7 @@ def test_transient_domains_cannot_be_saved_or_deleted():
     states = compute([Selected("a", rec(DomainState.RUNNING, persistent=False))], {"a": ALL, "b": ALL})
     assert not states["save"].enabled and "transient" in states["save"].reason
     assert not states["delete"].enabled
-    assert set(states) == set(ACTIONS)
+    assert set(states) == set(SPECS)
 
 
 def test_offline_migration_of_a_shut_off_domain_where_both_ends_support_it():

@@ -23,8 +23,6 @@ from vmgui.models.format import bytes_text
 from vmgui.models.newvm import MIB, NewVMPlan
 from vmgui.models.session import Session
 
-VERBS = {"start": "Starting"}
-
 
 @pytest.fixture
 def images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -48,7 +46,7 @@ def iso(tmp_path: Path) -> str:
 
 
 def test_the_wizards_target_comes_from_the_hosts_facts(session, qtbot, node_uri, images):
-    targets = run(qtbot, NewVMController(session, VERBS).targets()).result()
+    targets = run(qtbot, NewVMController(session).targets()).result()
     assert [t.uri for t in targets] == [node_uri]
     target = targets[0]
     facts = session.bridge.connection(node_uri).host_facts()
@@ -59,7 +57,7 @@ def test_the_wizards_target_comes_from_the_hosts_facts(session, qtbot, node_uri,
 
 
 def test_the_new_vm_flow_defines_starts_and_announces_the_planned_domain(session, qtbot, node_uri, images, iso):
-    flow = NewVMController(session, VERBS)
+    flow = NewVMController(session)
     target = run(qtbot, flow.target(node_uri)).result()
     announced: list[Key] = []
     flow.created.connect(announced.append)
@@ -81,7 +79,7 @@ def test_the_new_vm_flow_defines_starts_and_announces_the_planned_domain(session
 
 
 def test_a_name_already_taken_defines_nothing_and_says_why(session, qtbot, node_uri, images, iso):
-    flow = NewVMController(session, VERBS)
+    flow = NewVMController(session)
     target = run(qtbot, flow.target(node_uri)).result()
     assert "test" in flow.taken(node_uri)
     plan = NewVMPlan(target, name="test", iso=iso, disk_size=8 * MIB, taken=flow.taken(node_uri))
@@ -111,7 +109,7 @@ def test_the_delete_flow_keeps_a_shared_disk_and_deletes_the_ticked_one(session,
     conn.define_xml(_disk_xml("leaving", own, shared))
     conn.define_xml(_disk_xml("staying", shared))
     run(qtbot, session.resync(node_uri))
-    flow = DeleteController(session, {"delete": "Deleting"})
+    flow = DeleteController(session)
     entries = run(qtbot, flow.entries([_key(session, node_uri, "leaving")])).result()
     assert [e.name for _k, e in entries] == ["leaving"]
     entry = entries[0][1]
@@ -126,7 +124,7 @@ def test_the_delete_flow_keeps_a_shared_disk_and_deletes_the_ticked_one(session,
 
 def test_the_backup_flow_writes_the_files_and_lists_them_with_their_sizes(session, qtbot, node_uri, tmp_path):
     key = _key(session, node_uri, "db01")
-    flow = BackupController(session, {"backup": "Backing up"})
+    flow = BackupController(session)
     sources = run(qtbot, flow.sources([key])).result()
     assert [(name, [d.target for d in disks]) for name, disks in sources.domains] == [("db01", ["vda", "vdb"])]
     assert sources.remote == {} and sources.keys == {"db01": key}
@@ -169,7 +167,7 @@ def test_a_host_without_facts_gets_the_wizards_defaults(aloop, qtbot, images, od
     try:
         run(qtbot, session.bridge.open(FACTLESS))
         assert run(qtbot, session.host_facts(FACTLESS)).result() is None
-        target = run(qtbot, NewVMController(session, VERBS).target(FACTLESS)).result()
+        target = run(qtbot, NewVMController(session).target(FACTLESS)).result()
         assert (target.image_dir, target.domain_type, target.remote) == (str(images), "qemu", False)
     finally:
         session.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QProgressBar, QToolButton
 
 from drivers import DomainState, JobOperation, JobState
+from vmgui.actions.requests import Backup, Migrate, Save
 from vmgui.models.jobs import JobCol
 from vmgui.views import mainwindow
 from vmgui.views.dialogs.migrate import MigrateDialog
@@ -24,8 +25,7 @@ def test_backup_shows_progress_and_can_be_cancelled(open_window, node_uri, tmp_p
     window = open_window(slow)
     folder = tmp_path / "backups"
     folder.mkdir()
-    window.commands.run("backup", [key_of(window, slow, "db01"), key_of(window, slow, "web01")],
-                        folder=str(folder))
+    window.commands.run(Backup(folder=str(folder)), [key_of(window, slow, "db01"), key_of(window, slow, "web01")])
     qtbot.waitUntil(lambda: len(window.session.jobs.rows()) == 2)
     assert not any(m.level == "error" for m in window.session.messages.messages())
     db01 = next(r for r in window.session.jobs.rows() if r.info.domain == "db01")
@@ -57,7 +57,7 @@ def test_save_runs_as_a_job_and_keeps_its_final_figures(open_window, node_uri, q
     window = open_window(fast)
     monkeypatch.setattr(mainwindow, "LONG_JOB_S", 0.0)
     monkeypatch.setattr(window, "isActiveWindow", lambda: False)
-    window.commands.run("save", [key_of(window, fast, "test")])
+    window.commands.run(Save(), [key_of(window, fast, "test")])
     qtbot.waitUntil(lambda: only_job(window, fast, JobOperation.SAVE) is not None
                     and only_job(window, fast, JobOperation.SAVE).info.state is JobState.COMPLETED, timeout=10000)
     row = only_job(window, fast, JobOperation.SAVE)
@@ -71,7 +71,7 @@ def test_migration_progress_details_and_name_collisions(open_window, node_uri, m
     src = f"{node_uri}?rate=1024"
     dest = make_node(2)
     window = open_window(src, dest)
-    window.commands.run("migrate", [key_of(window, src, "test")], dest=dest, flags=1 | 8)  # LIVE|PERSIST_DEST
+    window.commands.run(Migrate(dest, flags=1 | 8), [key_of(window, src, "test")])  # LIVE|PERSIST_DEST
     qtbot.waitUntil(lambda: only_job(window, src, JobOperation.MIGRATION_OUT) is not None)
     out = only_job(window, src, JobOperation.MIGRATION_OUT)
     qtbot.waitUntil(lambda: "left" in out.texts[JobCol.DETAILS] and "pass" in out.texts[JobCol.DETAILS])

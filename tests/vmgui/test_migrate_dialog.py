@@ -8,6 +8,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QProgressBar, QToolButton
 
 from drivers import DomainState, Feature, JobOperation, JobState, MigrateFlags
+from vmgui.actions.requests import Backup
 from vmgui.models import migration
 from vmgui.models.jobs import JobCol
 from vmgui.models.migration import Facts, Level, Mode, evaluate
@@ -185,7 +186,7 @@ def test_bulk_skips_a_busy_domain_and_migrates_the_rest(open_window, node_uri, m
     src = f"{node_uri}?rate=64"  # the backup keeps web01 busy for a while
     dest = make_node(0)
     window = open_window(src, dest)
-    window.commands.run("backup", [key_of(window, src, "web01")], folder=str(tmp_path))
+    window.commands.run(Backup(folder=str(tmp_path)), [key_of(window, src, "web01")])
     qtbot.waitUntil(lambda: only_job(window, src, JobOperation.BACKUP) is not None)
     job_id = only_job(window, src, JobOperation.BACKUP).key[1]
     dialog = ask(window, qtbot, src, "web01", "test")

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QSystemTrayIcon
 
 from drivers import JobOperation, JobState
 from vmgui import notifications
+from vmgui.actions.requests import Save
 from vmgui.notifications import Notice, NotificationsUnavailable
 from vmgui.views import mainwindow
 
@@ -105,7 +106,7 @@ def test_a_job_that_ends_in_the_background_is_a_desktop_notification(
     window = open_window(fast)
     monkeypatch.setattr(mainwindow, "LONG_JOB_S", 0.0)
     monkeypatch.setattr(window, "isActiveWindow", lambda: False)
-    window.commands.run("save", [key_of(window, fast, "test")])
+    window.commands.run(Save(), [key_of(window, fast, "test")])
 
     def saved() -> bool:
         rows = [r for r in window.session.jobs.rows() if r.info.operation is JobOperation.SAVE]
@@ -127,7 +128,7 @@ def test_without_a_notification_server_the_window_says_it_instead(open_window, n
     window = open_window(fast)
     monkeypatch.setattr(mainwindow, "LONG_JOB_S", 0.0)
     monkeypatch.setattr(window, "isActiveWindow", lambda: False)
-    window.commands.run("save", [key_of(window, fast, "test")])
+    window.commands.run(Save(), [key_of(window, fast, "test")])
     qtbot.waitUntil(lambda: any(m.title == "Job finished while you were away"
                                 for m in window.session.messages.messages()), timeout=10000)
 
@@ -141,7 +142,7 @@ def test_the_tray_icon_is_only_a_fallback_and_has_a_menu(open_window, node_uri, 
     window = open_window(fast)
     monkeypatch.setattr(mainwindow, "LONG_JOB_S", 0.0)
     monkeypatch.setattr(window, "isActiveWindow", lambda: False)
-    window.commands.run("save", [key_of(window, fast, "test")])
+    window.commands.run(Save(), [key_of(window, fast, "test")])
     qtbot.waitUntil(lambda: window.tray is not None, timeout=10000)
     menu = window.tray.contextMenu()
     assert [a.text() for a in menu.actions()] == ["Show vmgui", "Quit"]

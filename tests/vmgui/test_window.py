@@ -6,8 +6,8 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog, QDockWidget, QLineEdit, QMessageBox, QTableView
 
 from drivers import DomainState
+from vmgui.actions import SPECS
 from vmgui.appid import version
-from vmgui.models.actions import OBJECT_NAMES
 from vmgui.models.connections import ConnState
 from vmgui.models.domains import Col
 
@@ -42,7 +42,7 @@ def test_contract_object_names(open_window, node_uri):
     assert isinstance(window.findChild(QLineEdit, "domainSearch"), QLineEdit)
     assert isinstance(window.findChild(QDockWidget, "jobPanel"), QDockWidget)
     assert isinstance(window.findChild(QTableView, "jobView"), QTableView)
-    for object_name in OBJECT_NAMES.values():
+    for object_name in (spec.object_name for spec in SPECS.values()):
         assert isinstance(window.findChild(QAction, object_name), QAction), object_name
 
 

@@ -8,7 +8,6 @@ the driver: its end is kept for a moment and matched then.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject
@@ -16,6 +15,7 @@ from PySide6.QtCore import QObject
 from drivers import JobInfo, JobOperation, JobState
 from drivers.domxml import Disk, DomainXML
 
+from ..actions.requests import Backup
 from ..models.backup import BackupPlan
 from ..models.domains import Key
 from ..models.format import bytes_text
@@ -38,10 +38,9 @@ class BackupSources:
 class BackupController(QObject):
     """Reads the disks to back up, runs the jobs and lists the finished files."""
 
-    def __init__(self, session: Session, verbs: Mapping[str, str], parent: QObject | None = None) -> None:
+    def __init__(self, session: Session, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._session = session
-        self._verbs = verbs
         self._pending: dict[tuple[str, int], BackupPlan] = {}  # (uri, job id) -> its plan
         self._done: dict[tuple[str, int], JobInfo] = {}  # finished before the job id came back
         session.jobs.jobFinished.connect(self._finished)
@@ -61,7 +60,7 @@ class BackupController(QObject):
             self._session.spawn(self._start(key, plan), f"Backing up {plan.domain}")
 
     async def _start(self, key: Key, plan: BackupPlan) -> None:
-        task = self._session.run("backup", [key], self._verbs["backup"], xml=plan.xml())[0]
+        task = self._session.run(Backup(xml=plan.xml()), [key])[0]
         if task is None:
             return
         job_id = await task

@@ -3,12 +3,13 @@ driver refuses to delete, then undefine (and have the driver delete the ticked d
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
 
 from drivers import DriverError, xmlutil
 from drivers.domxml import Disk, DomainXML
 
+from ..actions.requests import Delete
 from ..models.deletion import DeleteEntry
 from ..models.domains import Key
 from ..models.hosts import remote_host
@@ -18,9 +19,8 @@ from ..models.session import Session
 class DeleteController:
     """What deleting each domain would touch, and the deletes the dialog allows."""
 
-    def __init__(self, session: Session, verbs: Mapping[str, str]) -> None:
+    def __init__(self, session: Session) -> None:
         self._session = session
-        self._verbs = verbs
 
     async def entries(self, targets: list[Key]) -> list[tuple[Key, DeleteEntry]]:
         """One entry per domain still in the table, with the driver's refusals read before anything is undone."""
@@ -40,8 +40,7 @@ class DeleteController:
                files: Callable[[str], list[str]]) -> None:
         """Delete each domain (``files(name)``: the disk files ticked for it), each on its own."""
         for key, entry in entries:
-            self._session.run("delete", [key], self._verbs["delete"], flags=flags, force=force,
-                              files=files(entry.name))
+            self._session.run(Delete(flags, force, tuple(files(entry.name))), [key])
 
     async def _refusals(self, key: Key, entry: DeleteEntry) -> dict[str, str]:
         paths = [d.source for d in entry.files() if d.source]

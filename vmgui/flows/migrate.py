@@ -7,8 +7,7 @@ in the message area. Progress, convergence figures and cancel are the job panel'
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-
+from ..actions.requests import Migrate
 from ..models import actions as rules
 from ..models.domains import Key
 from ..models.migration import Check, check_all
@@ -18,9 +17,8 @@ from ..models.session import Session
 class MigrateController:
     """Destinations and checks for a selection, and the jobs Start runs."""
 
-    def __init__(self, session: Session, verbs: Mapping[str, str]) -> None:
+    def __init__(self, session: Session) -> None:
         self._session = session
-        self._verbs = verbs
 
     def destinations(self, targets: list[Key]) -> list[str]:
         """Connected connections other than the (single) source; those sharing a protocol first."""
@@ -44,7 +42,7 @@ class MigrateController:
     def start(self, dest: str, runs: list[tuple[Check, int]], skipped: list[Check]) -> None:
         """One job per ``(check, flags)`` that passed; the skipped ones are listed with their reasons."""
         for check, flags in runs:
-            self._session.run("migrate", [check.key], self._verbs["migrate"], dest=dest, flags=flags)
+            self._session.run(Migrate(dest, flags), [check.key])
         if skipped:
             self._session.messages.add("warning", f"Not migrated to {dest}: {len(skipped)} domain(s)",
                                        "\n".join(skip_line(c) for c in skipped))

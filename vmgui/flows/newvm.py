@@ -11,13 +11,13 @@ defines nothing; a failed define removes the disk file this flow just created
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from drivers import Feature, JobInfo, JobState
 
+from ..actions.requests import Start
 from ..models.domains import Key
 from ..models.hosts import remote_host
 from ..models.newvm import NewVMPlan, Target, image_dir_for
@@ -37,10 +37,9 @@ class NewVMController(QObject):
     #: Key of a domain this flow just defined (the window selects its row)
     created = Signal(object)
 
-    def __init__(self, session: Session, verbs: Mapping[str, str], parent: QObject | None = None) -> None:
+    def __init__(self, session: Session, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._session = session
-        self._verbs = verbs  # action -> the verb its busy rows and messages use ("Starting")
 
     # -- what the wizard offers ------------------------------------------------------
     async def targets(self) -> list[Target]:
@@ -94,7 +93,7 @@ class NewVMController(QObject):
         session.status.emit(f"Defined {plan.name} on {uri}")
         self.created.emit(key)
         if plan.start:
-            session.run("start", [key], self._verbs["start"])
+            session.run(Start(), [key])
         return key
 
     async def wait_job(self, uri: str, job_id: int) -> JobInfo:

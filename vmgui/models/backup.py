@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import quoteattr
 
 from drivers.domxml import Disk
+from drivers.snapxml import backup_file
 
 from .pathprobe import PathFacts, unsettled
 
@@ -19,10 +20,6 @@ from .pathprobe import PathFacts, unsettled
 def default_checked(disk: Disk) -> bool:
     """Disks are backed up by default; cdroms, floppies and read-only disks are not."""
     return disk.device == "disk" and not disk.readonly
-
-
-def target_path(folder: str, domain: str, target: str, stamp: str) -> str:
-    return os.path.join(folder, f"{domain}-{target}-{stamp}.qcow2")
 
 
 def folder_form_problem(folder: str) -> str | None:
@@ -61,7 +58,7 @@ class BackupPlan:
     local: bool = True
 
     def paths(self) -> list[str]:
-        return [target_path(self.folder, self.domain, t, self.stamp) for t in self.targets]
+        return [backup_file(self.folder, self.domain, t, self.stamp) for t in self.targets]
 
     def local_paths(self) -> list[str]:
         """Every path whose facts :meth:`problem` reads: what a worker must look at (none on another host)."""

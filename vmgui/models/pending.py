@@ -18,11 +18,12 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from drivers import DomainRecord, EventType
 from drivers.flags import ShutoffReason, StoppedDetail
 
+from ..actions import SPECS, ActionId
 from .domainrow import Key
 
 DEFAULT_TIMEOUT_S = 60.0
-#: the hard way the window offers once a request is overdue
-FALLBACK = {"shutdown": "force_off", "reboot": "reset"}
+#: the requests a guest may ignore, and the hard way the window offers once one is overdue
+FALLBACK = {spec.id: spec.fallback for spec in SPECS.values() if spec.fallback is not None}
 DOING = {"shutdown": "shutting down", "reboot": "rebooting"}
 _DONE = {"shutdown": "{name} shut down", "reboot": "{name} rebooted"}
 _OVERDUE = {
@@ -35,7 +36,7 @@ _OVERDUE = {
 
 @dataclass
 class Request:
-    action: str  # "shutdown" or "reboot"
+    action: ActionId  # SHUTDOWN or REBOOT
     name: str
     since: float
     overdue: bool = False
@@ -64,9 +65,9 @@ class PendingRequests(QObject):
     def __contains__(self, key: object) -> bool:
         return key in self._requests
 
-    def begin(self, key: Key, action: str, name: str) -> None:
+    def begin(self, key: Key, action: ActionId, name: str) -> None:
         """``action`` was asked of ``key`` (before the call: its events may come before it returns)."""
-        self._requests[key] = Request(action, name, self._clock())
+        self._requests[key] = Request(ActionId(action), name, self._clock())
         self._timer.start()
         self.changed.emit(key)
 

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from drivers import DomainRecord
 
-#: The actions a broken domain still takes: they stop its process or remove it.
-WAYS_OUT = frozenset({"force_off", "delete"})
-
 
 def way_out(rec: DomainRecord) -> str:
     """The next step for a domain with a problem ("" when it has none)."""

@@ -19,6 +19,8 @@ from drivers import Domain, DomainEvent, DomainRecord, DriverError, ErrorCode, E
 from drivers.base import Screenshot
 from drivers.hostfacts import HostFacts
 
+from ..actions import ACTION_OF, ActionId
+from ..actions.requests import DomainRequest
 from ..bridge import Bridge, CallAbandoned
 from .connections import ConnectionModel, ConnState
 from .domains import DomainTableModel, Key
@@ -258,34 +260,36 @@ class Session(QObject):
             self.mark_dirty(uri, dirty)
 
     # -- actions -----------------------------------------------------------------
-    def run(self, action: str, keys: list[Key], verb: str, **params: Any) -> list[asyncio.Task[Any] | None]:
-        """Run ``action`` on every domain in ``keys`` (bulk), each call on its own."""
-        return [self.spawn(self._run_one(action, key, verb, params), f"{verb} {self.domains.name_of(key)}")
+    def run(self, request: DomainRequest, keys: list[Key]) -> list[asyncio.Task[Any] | None]:
+        """Run ``request`` on every domain in ``keys`` (bulk), each call on its own."""
+        return [self.spawn(self._run_one(request, key), f"{request.verb} {self.domains.name_of(key)}")
                 for key in keys]
 
-    async def _run_one(self, action: str, key: Key, verb: str, params: dict[str, Any]) -> Any:
+    async def _run_one(self, request: DomainRequest, key: Key) -> int | None:
         uri, uuid = key
         name = self.domains.name_of(key)
-        request = action in FALLBACK  # a shutdown or reboot: done once the guest did it, not when asked
-        if request:
-            self.pending.begin(key, action, name)
+        verb = request.verb
+        action = ACTION_OF.get(type(request))
+        # a shutdown or reboot: done once the guest did it, not when asked
+        asked = action if action is not None and action in FALLBACK else None
+        if asked is not None:
+            self.pending.begin(key, asked, name)
         self.domains.set_busy(key, verb.lower())
         try:
-            result = await self.bridge.run_action(uri, uuid, action, f"{verb} {name}", **params)
+            result = await self.bridge.run_action(uri, uuid, request, f"{verb} {name}")
         except BaseException:
-            if request:
+            if asked is not None:
                 self.pending.cancel(key)
             raise
         finally:
             self.domains.set_busy(key, "")
             if self.connections.get(uri) is not None:
                 self.mark_dirty(uri, {uuid})
-        started = isinstance(result, int) and not isinstance(result, bool)
-        if request:
+        if asked is not None:
             if key in self.pending:
-                self.status.emit(f"Asked {name} to {_ASKED[action]}; waiting for its guest")
+                self.status.emit(f"Asked {name} to {_ASKED[asked]}; waiting for its guest")
         else:
-            self.status.emit(f"{verb} {name}: started as job {result}" if started else f"{verb} {name}: done")
+            self.status.emit(f"{verb} {name}: " + (f"started as job {result}" if result is not None else "done"))
         return result  # the job id of an ASYNC job
 
     def _request_done(self, key: Key, sentence: str) -> None:
@@ -297,8 +301,8 @@ class Session(QObject):
 
     def _request_overdue(self, key: Key, fallback: str, sentence: str) -> None:
         name = self.domains.name_of(key)
-        what = "shut down" if fallback == "force_off" else "reboot"
-        hint = ("Force Off powers it off at once" if fallback == "force_off"
+        what = "shut down" if fallback == ActionId.FORCE_OFF else "reboot"
+        hint = ("Force Off powers it off at once" if fallback == ActionId.FORCE_OFF
                 else "Reset restarts it at once, without shutting down") + " (unsaved data in the guest is lost)."
         msg = self.messages.add("warning", f"{name} did not {what}", sentence + ".", hint,
                                 actions=(fallback,), target=key)
@@ -416,7 +420,7 @@ class Session(QObject):
         self.status.emit(f"Applied the changes to {plan.rename_to or name}")
 
 
-_ASKED = {"shutdown": "shut down", "reboot": "reboot"}
+_ASKED = {ActionId.SHUTDOWN: "shut down", ActionId.REBOOT: "reboot"}
 
 
 def _inactive_xml(dom: Domain) -> str:

@@ -20,6 +20,7 @@ from drivers import JobInfo, JobOperation, JobState
 from drivers.flags import SnapshotCreateFlags
 from drivers.jobs import operation_text
 
+from ..actions.requests import CreateSnapshot, DeleteSnapshot, DomainRequest, RevertSnapshot
 from ..snapshots import SnapshotInfo, snapshot_xml
 from .domains import Key
 from .messages import explain
@@ -128,18 +129,17 @@ class SnapshotTree(QObject):
 
     def create(self, name: str, description: str, mode: SnapshotMode = SnapshotMode.LIVE) -> None:
         flags = mode.value if self.active() else 0
-        self._run("create_snapshot", "Snapshotting", f"Taking snapshot “{name}”…",
-                  xml=snapshot_xml(name, description), flags=flags)
+        self._run(CreateSnapshot(snapshot_xml(name, description), flags), f"Taking snapshot “{name}”…")
 
     def revert(self, snapshot: str) -> None:
-        self._run("revert_snapshot", "Reverting", f"Reverting to “{snapshot}”…", snapshot=snapshot)
+        self._run(RevertSnapshot(snapshot), f"Reverting to “{snapshot}”…")
 
     def delete(self, snapshot: str) -> None:
-        self._run("delete_snapshot", "Deleting a snapshot of", f"Deleting “{snapshot}”…", snapshot=snapshot)
+        self._run(DeleteSnapshot(snapshot), f"Deleting “{snapshot}”…")
 
-    def _run(self, action: str, verb: str, doing: str, **params: Any) -> None:
+    def _run(self, request: DomainRequest, doing: str) -> None:
         self.status.emit(doing)
-        for task in self.session.run(action, [self.key], verb, **params):
+        for task in self.session.run(request, [self.key]):
             if task is not None:
                 task.add_done_callback(self._done)
 

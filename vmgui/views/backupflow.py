@@ -7,7 +7,6 @@ from typing import Any
 from ..flows.backup import BackupController
 from ..models.domains import Key
 from ..models.session import Session
-from .actions import VERBS
 from .dialogs.backup import BackupDialog
 from .pathcheck import serve
 
@@ -20,7 +19,7 @@ class BackupFlow:
         self._show = show
         self._parent = parent
         self.folder = ""
-        self.flow = BackupController(session, VERBS)
+        self.flow = BackupController(session)
 
     def ask(self, targets: list[Key]) -> None:
         self._session.spawn(self._ask(targets), "Reading the disks to back up")

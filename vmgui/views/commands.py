@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from PySide6.QtWidgets import QWidget
 
-from ..models import actions as rules
+from ..actions import SPECS, ActionId, ActionSpec, ActionState, Asks, Confirm
+from ..actions.requests import DomainRequest, Snapshot
 from ..models.console import ConsoleModel
 from ..models.domains import Key
 from ..models.session import Session
 from ..models.snapshots import SnapshotTree
 from ..models.vnc import open_graphical_console
 from . import confirm
-from .actions import VERBS
 from .backupflow import BackupFlow
 from .console import ConsoleDialog
 from .deleteflow import DeleteFlow
@@ -28,18 +28,12 @@ from .dialogs.snapshots import SnapshotTreeDialog
 from .migrateflow import MigrateFlow
 from .newvmflow import NewVMFlow
 
-CONFIRM = {
-    "force_off": ("Force off", "Power off {what} at once? Unsaved data in the guest is lost."),
-    "reset": ("Reset", "Reset {what} at once? The guest starts again without shutting down: "
-                       "unsaved data in it is lost."),
-}
-
 
 class Commands:
-    """Turns an action name plus the current selection into session calls."""
+    """Turns an action plus the current selection into session calls, as its spec says."""
 
     def __init__(self, parent: QWidget, session: Session, selection: Callable[[], list[Key]],
-                 states: Callable[[], dict[str, rules.ActionState]]) -> None:
+                 states: Callable[[], Mapping[ActionId, ActionState]]) -> None:
         self._parent = parent
         self._session = session
         self._selection = selection
@@ -50,47 +44,43 @@ class Commands:
         self.delete = DeleteFlow(session, self._show, parent)
         self.migrate = MigrateFlow(session, self._show, parent)
         self.new_vm = NewVMFlow(session, self._show, parent)
+        #: what opens for the actions that ask in a dialog or open a window (Asks.DIALOG, Asks.WINDOW)
+        self.openers: dict[ActionId, Callable[[list[Key]], object]] = {
+            ActionId.NEW_VM: lambda _targets: self.new_vm.ask(),
+            ActionId.SNAPSHOT: self._ask_snapshot,
+            ActionId.BACKUP: self.backup.ask,
+            ActionId.MIGRATE: self.migrate.ask,
+            ActionId.DELETE: self.delete.ask,
+            ActionId.CONSOLE: lambda targets: self.open_console(targets[0]),
+            ActionId.SNAPSHOTS: lambda targets: self.open_snapshots(targets[0]),
+            ActionId.GRAPHICAL_CONSOLE: self._open_graphical_console,
+        }
 
-    def trigger(self, name: str) -> None:
+    def trigger(self, name: ActionId) -> None:
         state = self._states().get(name)
         if state is None or not state.enabled:
             return  # a shortcut pressed while the action is disabled
-        if name == "new_vm":
-            self.new_vm.ask()
-            return
         keys = self._selection()
-        targets = [keys[i] for i in state.targets]
-        if name == "console":
-            self.open_console(targets[0])
-            return
-        if name == "snapshots":
-            self.open_snapshots(targets[0])
-            return
-        if name == "graphical_console":
-            self._session.spawn(open_graphical_console(self._session, targets[0]),
-                                f"Opening the graphical console of {self._what(targets)}")
-            return
-        ask = {"snapshot": self._ask_snapshot, "backup": self.backup.ask, "delete": self.delete.ask,
-               "migrate": self.migrate.ask}.get(name)
-        if ask is not None:
-            ask(targets)
-        elif name in CONFIRM:
-            self._confirm(name, targets)
-        else:
-            self.run(name, targets)
+        self._start(SPECS[name], [keys[i] for i in state.targets])
 
-    def offer(self, name: str, targets: list[Key]) -> None:
+    def offer(self, name: ActionId, targets: list[Key]) -> None:
         """An action a message offers (Force Off after an unanswered shutdown): confirmed like the toolbar's."""
         targets = [k for k in targets if self._session.domains.get(k) is not None]
-        if not targets:
-            return
-        if name in CONFIRM:
-            self._confirm(name, targets)
-        else:
-            self.run(name, targets)
+        if targets:
+            self._start(SPECS[name], targets)
 
-    def run(self, action: str, targets: list[Key], **params: object) -> None:
-        self._session.run(action, targets, VERBS[action], **params)
+    def _start(self, spec: ActionSpec, targets: list[Key]) -> None:
+        if spec.asks in (Asks.DIALOG, Asks.WINDOW):
+            self.openers[spec.id](targets)
+        elif spec.request is None:
+            return
+        elif spec.confirm is not None:
+            self._confirm(spec.confirm, spec.confirm_name, spec.request(), targets)
+        else:
+            self.run(spec.request(), targets)
+
+    def run(self, request: DomainRequest, targets: list[Key]) -> None:
+        self._session.run(request, targets)
 
     def _what(self, targets: list[Key]) -> str:
         names = self._names(targets)
@@ -108,14 +98,17 @@ class Commands:
         dialog.finished.connect(lambda _r: dialog.deleteLater())  # type: ignore[attr-defined]
         dialog.open()  # type: ignore[attr-defined]
 
-    def _confirm(self, name: str, targets: list[Key]) -> None:
-        title, text = CONFIRM[name]
-        self.last_dialog = confirm.ask(self._parent, title, text.format(what=self._what(targets)),
-                                       f"confirm_{name}", title, lambda: self.run(name, targets))
+    def _confirm(self, question: Confirm, object_name: str, request: DomainRequest, targets: list[Key]) -> None:
+        self.last_dialog = confirm.ask(self._parent, question.title, question.question.format(what=self._what(targets)),
+                                       object_name, question.title, lambda: self.run(request, targets))
 
     def _ask_snapshot(self, targets: list[Key]) -> None:
         dialog = SnapshotDialog(len(targets), time.strftime("snap-%Y%m%d-%H%M%S"), self._parent)
-        self._show(dialog, lambda: self.run("snapshot", targets, name=dialog.name.text()))
+        self._show(dialog, lambda: self.run(Snapshot(dialog.name.text()), targets))
+
+    def _open_graphical_console(self, targets: list[Key]) -> None:
+        self._session.spawn(open_graphical_console(self._session, targets[0]),
+                            f"Opening the graphical console of {self._what(targets)}")
 
     def open_console(self, key: Key) -> ConsoleDialog:
         """A modeless console window for ``key`` (one per press: each reads on its own)."""

@@ -7,7 +7,6 @@ from typing import Any
 from ..flows.delete import DeleteController
 from ..models.domains import Key
 from ..models.session import Session
-from .actions import VERBS
 from .dialogs.delete import DeleteDialog
 
 
@@ -18,7 +17,7 @@ class DeleteFlow:
         self._session = session
         self._show = show
         self._parent = parent
-        self.flow = DeleteController(session, VERBS)
+        self.flow = DeleteController(session)
 
     def ask(self, targets: list[Key]) -> None:
         self._session.spawn(self._ask(targets), "Reading the disks of the domains to delete")

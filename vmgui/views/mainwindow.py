@@ -27,6 +27,7 @@ from drivers import JobInfo, JobState
 from drivers.jobs import operation_text
 
 from .. import icons
+from ..actions import LAYOUT, SPECS, ActionId, ActionState, context_menu
 from ..models import actions as rules
 from ..models import quitting
 from ..models import settings as store
@@ -36,7 +37,7 @@ from ..models.session import Session
 from ..notifications import Notice, NotificationsUnavailable, announce
 from ..single_instance import raise_window
 from . import theme
-from .actions import LAYOUT, DomainActions
+from .actions import DomainActions
 from .commands import Commands
 from .details import DetailsPane
 from .dialogs.about import show_about
@@ -150,18 +151,16 @@ class MainWindow(QMainWindow):
         quit_action = file_menu.addAction("Quit", self.close)
         quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         domain_menu = menu_bar.addMenu("&Domain")
-        menu_items: list[QAction | None] = []
         for name in LAYOUT:
             if name is None:
                 toolbar.addSeparator()
                 domain_menu.addSeparator()
-                menu_items.append(None)
                 continue
-            toolbar.addAction(self.domain_actions[name])
-            domain_menu.addAction(self.domain_actions[name])
-            if name != "new_vm":
-                menu_items.append(self.domain_actions[name])
-        self.table.set_menu_actions(menu_items[1:])
+            action = self.domain_actions[name]
+            toolbar.addAction(action)
+            toolbar.widgetForAction(action).setAccessibleName(SPECS[name].label)
+            domain_menu.addAction(action)
+        self.table.set_menu_actions([None if name is None else self.domain_actions[name] for name in context_menu()])
         view_menu = menu_bar.addMenu("&View")
         view_menu.addAction(self.job_panel.toggleViewAction())
         find = view_menu.addAction("Find", lambda: self.filter_bar.search.setFocus())
@@ -229,10 +228,10 @@ class MainWindow(QMainWindow):
                 result.append(rules.Selected(key[0], row.rec, job, bool(row.busy)))
         return result
 
-    def action_states(self) -> dict[str, rules.ActionState]:
+    def action_states(self) -> dict[ActionId, ActionState]:
         return rules.compute(self.selection(), self.session.connections.features())
 
-    def trigger(self, name: str) -> None:
+    def trigger(self, name: ActionId) -> None:
         self.commands.trigger(name)
 
     def refresh_selection_state(self) -> None:
@@ -275,7 +274,7 @@ class MainWindow(QMainWindow):
             self.session.messages.dismiss(msg.id)
             self.close_connection(msg.target)  # and no longer opened at start
         else:
-            self.commands.offer(name, [msg.target])
+            self.commands.offer(ActionId(name), [msg.target])
 
     def close_connection(self, uri: str) -> None:
         self.session.close(uri)

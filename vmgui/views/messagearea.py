@@ -5,8 +5,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from .. import icons
+from ..actions import SPECS, ActionId
 from ..models.messages import CONNECTION_ACTIONS, Message, MessageModel
-from .actions import LABELS
 from .names import name_widget
 
 SHOWN = 3
@@ -70,7 +70,7 @@ class MessageArea(QFrame):
         for action in msg.actions:
             offer = QToolButton(row)
             offer.setObjectName(f"messageAction_{action}")
-            offer.setText(CONNECTION_ACTIONS.get(action) or LABELS[action])
+            offer.setText(CONNECTION_ACTIONS.get(action) or SPECS[ActionId(action)].label)
             offer.clicked.connect(lambda _c=False, a=action, m=msg: self.actionRequested.emit(a, m))
             line.addWidget(offer)
         close = QToolButton(row)

@@ -13,7 +13,6 @@ from shiboken6 import isValid
 from ..flows.migrate import MigrateController
 from ..models.domains import Key
 from ..models.session import Session
-from .actions import VERBS
 from .dialogs.migrate import MigrateDialog
 
 
@@ -24,7 +23,7 @@ class MigrateFlow:
         self._session = session
         self._show = show
         self._parent = parent
-        self.flow = MigrateController(session, VERBS)
+        self.flow = MigrateController(session)
 
     def destinations(self, targets: list[Key]) -> list[str]:
         return self.flow.destinations(targets)

@@ -15,7 +15,6 @@ from ..flows.newvm import NewVMController
 from ..models.domains import Key
 from ..models.newvm import NewVMPlan, host_memory_mib
 from ..models.session import Session
-from .actions import VERBS
 from .dialogs.newvm import NewVMDialog
 from .pathcheck import serve
 
@@ -27,7 +26,7 @@ class NewVMFlow:
         self._session = session
         self._show = show
         self._parent = parent
-        self.flow = NewVMController(session, VERBS)
+        self.flow = NewVMController(session)
         self.flow.created.connect(self._select)
 
     def ask(self) -> None:
