@@ -183,8 +183,15 @@ class DomainXML(XMLNode):
     def interface_nodes(self) -> list[InterfaceNode]:
         return [InterfaceNode(el) for el in self._device_elements("interface")]
 
-    def disks(self) -> list[Disk]:
-        return [node.values(Disk) for node in self.disk_nodes()]
+    def graphics_nodes(self) -> list[GraphicsNode]:
+        return [GraphicsNode(el) for el in self._device_elements("graphics")]
+
+    def char_device_nodes(self) -> list[CharDeviceNode]:
+        """Serial ports first, then consoles."""
+        return [CharDeviceNode(el) for kind in ("serial", "console") for el in self._device_elements(kind)]
+
+    def video_nodes(self) -> list[VideoNode]:
+        return [VideoNode(el) for el in self._device_elements("video")]
 
     def disk(self, target: str) -> DiskNode:
         """The disk at ``target`` (``vda``, ``sda``, ...) to edit in place; INVALID_ARG when there is none."""
@@ -193,18 +200,20 @@ class DomainXML(XMLNode):
                 return node
         raise DriverError(ErrorCode.INVALID_ARG, f"no disk with target '{target}'")
 
+    def disks(self) -> list[Disk]:
+        return [node.values(Disk) for node in self.disk_nodes()]
+
     def interfaces(self) -> list[Interface]:
         return [node.values(Interface) for node in self.interface_nodes()]
 
     def graphics(self) -> list[Graphics]:
-        return [GraphicsNode(el).values(Graphics) for el in self._device_elements("graphics")]
+        return [node.values(Graphics) for node in self.graphics_nodes()]
 
     def char_devices(self) -> list[CharDevice]:
-        return [CharDeviceNode(el).values(CharDevice)
-                for kind in ("serial", "console") for el in self._device_elements(kind)]
+        return [node.values(CharDevice) for node in self.char_device_nodes()]
 
     def videos(self) -> list[Video]:
-        return [VideoNode(el).values(Video) for el in self._device_elements("video")]
+        return [node.values(Video) for node in self.video_nodes()]
 
     def add_device(self, device: Device) -> XMLNode:
         """Append ``device`` as a new element after the other devices; returns its node."""
