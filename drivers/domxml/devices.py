@@ -93,13 +93,13 @@ class DiskNode(XMLNode):
         src.set("dev" if self.el.get("type") == "block" else "file", path)
 
     def assign(self, disk: object) -> None:
-        """Fill a new, empty ``<disk>`` element: driver, source (always ``@file``), target, flags."""
+        """Fill a new, empty ``<disk>`` element: driver, source, target, flags."""
         if not isinstance(disk, Disk):
             raise TypeError(f"a <disk> element holds a Disk, not {type(disk).__name__}")
         self.type, self.device = disk.type, disk.device
         self.driver_name, self.format = "qemu", disk.format or "raw"
         if disk.source:
-            self.child("source").set("file", disk.source)
+            self.source = disk.source
         self.target, self.bus = disk.target, disk.bus
         self.readonly, self.shareable = disk.readonly, disk.shareable
 

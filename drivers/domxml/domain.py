@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import uuid as uuidlib
 from collections.abc import Callable, Iterator
 
@@ -34,6 +35,7 @@ LIFECYCLE_ACTIONS = {
     "on_crash": ("destroy", ("destroy", "restart", "preserve", "rename-restart", "coredump-destroy",
                              "coredump-restart")),
 }
+_FEATURE_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 
 
 def _positive_kib(tag: str) -> Callable[[int | None], int]:
@@ -151,6 +153,9 @@ class DomainXML(XMLNode):
 
     def set_feature(self, feature: str, present: bool) -> None:
         """Add (empty) or remove a ``<features>`` child such as ``acpi``; an existing one keeps its attributes."""
+        if not _FEATURE_RE.match(feature):
+            raise DriverError(ErrorCode.INVALID_ARG, f"invalid feature name {feature!r}: use lower-case letters, "
+                              "digits, - or _, starting with a letter")
         el = self.el.find(f"features/{feature}")
         if present and el is None:
             etree.SubElement(self.child("features"), feature)
@@ -161,7 +166,7 @@ class DomainXML(XMLNode):
         """``on_poweroff``/``on_reboot``/``on_crash`` with libvirt's defaults."""
         default = LIFECYCLE_ACTIONS[event][0]
         el = self.el.find(event)
-        return (el.text or "").strip() or default if el is not None else default
+        return ((el.text or "").strip() or default) if el is not None else default
 
     def set_lifecycle_action(self, event: str, action: str) -> None:
         """What the domain does on ``event``; INVALID_ARG for an event or action libvirt does not know."""

@@ -89,7 +89,7 @@ class XMLNode:
 class XMLProperty(Generic[T]):
     """One typed field at ``path`` below its node's element.
 
-    ``path`` is ``a/b`` for an element's text (``kind=bool``: whether the element is there) or
+    ``path`` is ``a/b`` (or ``./a/b``) for an element's text (``kind=bool``: whether the element is there) or
     ``a/b/@attr`` / ``@attr`` for an attribute. ``kind=int`` reads integers: a value that is not one
     is INVALID_XML naming the element, or the default with ``lenient``; with ``unit`` the element's
     own ``unit`` attribute is converted (libvirt memory sizes) and writing sets ``unit``. An empty
@@ -100,7 +100,7 @@ class XMLProperty(Generic[T]):
                  unit: str | None = None, lenient: bool = False,
                  check: Callable[[T], T | None] | None = None) -> None:
         element, _, attr = path.rpartition("@") if "@" in path else (path, "", "")
-        self.element = element.rstrip("/")
+        self.element = element.rstrip("/").removeprefix("./")
         self.attr = attr or None
         if kind is bool and self.attr is not None:
             raise ValueError(f"{path}: a boolean property is an element's presence")
@@ -108,9 +108,6 @@ class XMLProperty(Generic[T]):
             raise ValueError(f"{path}: a unit applies to an integer element with a known unit")
         self.path, self.default, self.kind, self.unit = path, cast(T, default), kind, unit
         self.lenient, self.check = lenient, check
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
 
     @overload
     def __get__(self, node: None, owner: type) -> XMLProperty[T]: ...

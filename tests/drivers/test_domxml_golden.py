@@ -124,6 +124,11 @@ def _(dom):
     dom.disk("sdb").source = "/isos/tools.iso"  # no <source> yet: after <driver>
 
 
+@edit("directboot.add-block-disk")
+def _(dom):
+    dom.add_disk(Disk("vdc", type="block", source="/dev/vg0/scratch"))
+
+
 @edit("directboot.graphics-port")
 def _(dom):
     node = dom.graphics_nodes()[0]
