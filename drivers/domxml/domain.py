@@ -86,6 +86,11 @@ class DomainXML(XMLNode):
         return dom
 
     @classmethod
+    def read(cls, text: str | bytes) -> DomainXML:
+        """Parse (hardened) without validating: a definition that may be broken, to show or take apart."""
+        return cls(parse(text, "domain"))
+
+    @classmethod
     def new(cls, name: str, memory_kib: int, vcpus: int = 1, domain_type: str = "qemu",
             uuid: str | None = None) -> DomainXML:
         dom = cls(etree.Element("domain"))

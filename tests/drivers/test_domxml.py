@@ -100,6 +100,15 @@ def test_invalid_xml_names_the_element(broken, where):
     assert where in info.value.message
 
 
+def test_read_takes_a_broken_definition_apart_without_validating_it():
+    dom = DomainXML.read("<domain><name>../x</name><devices><disk><source file='rel.img'/></disk></devices></domain>")
+    assert dom.name == "../x" and dom.memory_kib == 0 and dom.disks()[0].source == "rel.img"
+    for bad in ("<domain><name>x", "<!DOCTYPE d [<!ENTITY e 'e'>]><domain/>", "<domian/>"):
+        with pytest.raises(drivers.DriverError) as info:
+            DomainXML.read(bad)
+        assert info.value.code is ErrorCode.INVALID_XML
+
+
 def test_entities_and_doctypes_are_refused():
     laughs = ("<?xml version='1.0'?><!DOCTYPE lolz [<!ENTITY lol 'lol'>"
               "<!ENTITY lol2 '&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;'>]>"
