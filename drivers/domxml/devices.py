@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from ..errors import DriverError, ErrorCode
 from .props import XMLNode, XMLProperty, drop_attributes
 
 
@@ -170,9 +171,14 @@ def node_for(value: Device, el: etree._Element) -> XMLNode:
 
 def tag_of(value: Device) -> str:
     """The element tag of a device value: ``serial``/``console`` from a char device's kind."""
-    return value.kind if isinstance(value, CharDevice) else _NODES[type(value)][0]
+    if not isinstance(value, CharDevice):
+        return _NODES[type(value)][0]
+    if value.kind not in CHAR_KINDS:
+        raise DriverError(ErrorCode.INVALID_ARG, f"a character device is a serial or console port, not {value.kind!r}")
+    return value.kind
 
 
+CHAR_KINDS = ("serial", "console")
 Device = Disk | Interface | Graphics | CharDevice | Video
 _NODES: dict[type, tuple[str, type[XMLNode]]] = {
     Disk: ("disk", DiskNode), Interface: ("interface", InterfaceNode), Graphics: ("graphics", GraphicsNode),

@@ -12,6 +12,7 @@ from ..errors import DriverError, ErrorCode
 from ..xmlutil import parse, to_string
 from .checks import validate_disks, validate_domain, validate_name, validate_uuid, validate_vcpus
 from .devices import (
+    CHAR_KINDS,
     CharDevice,
     CharDeviceNode,
     Device,
@@ -198,7 +199,7 @@ class DomainXML(XMLNode):
 
     def char_device_nodes(self) -> list[CharDeviceNode]:
         """Serial ports first, then consoles."""
-        return [CharDeviceNode(el) for kind in ("serial", "console") for el in self._device_elements(kind)]
+        return [CharDeviceNode(el) for kind in CHAR_KINDS for el in self._device_elements(kind)]
 
     def video_nodes(self) -> list[VideoNode]:
         return [VideoNode(el) for el in self._device_elements("video")]

@@ -161,6 +161,7 @@ def test_define_xml_through_the_driver_rejects_invalid_xml(conn):
     (lambda d: d.set_lifecycle_action("on_boot", "destroy"), "unknown lifecycle event 'on_boot'"),
     (lambda d: d.set_lifecycle_action("on_reboot", "coredump-destroy"), "on_reboot cannot be 'coredump-destroy'"),
     (lambda d: d.set_feature("acpi/../..", True), "invalid feature name 'acpi/../..'"),
+    (lambda d: d.add_device(CharDevice("parallel", "pty")), "serial or console port, not 'parallel'"),
     (lambda d: d.remove_disk("vdz"), "no disk with target 'vdz'"),
     (lambda d: d.disk("vdz"), "no disk with target 'vdz'"),
     (lambda d: d.add_disk(Disk("vda", source="/srv/other.img")), "disk target 'vda' already exists"),
