@@ -5,7 +5,7 @@ import pytest
 
 import drivers
 from drivers import ErrorCode
-from drivers.domxml import Disk, DomainXML
+from drivers.domxml import CharDevice, Disk, DomainXML, Graphics, Interface, Video, XMLProperty
 
 VIRSH_DUMP = """<domain type='kvm' id='3' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
   <name>fedora</name>
@@ -123,6 +123,15 @@ def test_remove_disk_removes_that_disk_only():
     assert info.value.code is ErrorCode.INVALID_ARG and targets[0] in info.value.message
 
 
+def test_read_takes_a_broken_definition_apart_without_validating_it():
+    dom = DomainXML.read("<domain><name>../x</name><devices><disk><source file='rel.img'/></disk></devices></domain>")
+    assert dom.name == "../x" and dom.memory_kib == 0 and dom.disks()[0].source == "rel.img"
+    for bad in ("<domain><name>x", "<!DOCTYPE d [<!ENTITY e 'e'>]><domain/>", "<domian/>"):
+        with pytest.raises(drivers.DriverError) as info:
+            DomainXML.read(bad)
+        assert info.value.code is ErrorCode.INVALID_XML
+
+
 def test_entities_and_doctypes_are_refused():
     laughs = ("<?xml version='1.0'?><!DOCTYPE lolz [<!ENTITY lol 'lol'>"
               "<!ENTITY lol2 '&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;'>]>"
@@ -162,3 +171,68 @@ def test_define_xml_through_the_driver_rejects_invalid_xml(conn):
         conn.define_xml("<domain><name>x</name></domain>")
     assert info.value.code is ErrorCode.INVALID_XML
     assert "x" not in {d.name for d in conn.list_all_domains()}
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda d: setattr(d, "memory_kib", 0), "memory must be a positive number of KiB"),
+    (lambda d: setattr(d, "current_memory_kib", -5), "currentMemory must be a positive number of KiB"),
+    (lambda d: setattr(d, "vcpus", 0), "vCPU count must be 1..4096"),
+    (lambda d: setattr(d, "vcpus", 4097), "vCPU count must be 1..4096"),
+    (lambda d: setattr(d, "name", "../etc"), "invalid domain name"),
+    (lambda d: setattr(d, "name", None), "invalid domain name"),
+    (lambda d: setattr(d, "uuid", "not-a-uuid"), "invalid UUID"),
+    (lambda d: d.set_lifecycle_action("on_boot", "destroy"), "unknown lifecycle event 'on_boot'"),
+    (lambda d: d.set_lifecycle_action("on_reboot", "coredump-destroy"), "on_reboot cannot be 'coredump-destroy'"),
+    (lambda d: d.set_feature("acpi/../..", True), "invalid feature name 'acpi/../..'"),
+    (lambda d: d.add_device(CharDevice("parallel", "pty")), "serial or console port, not 'parallel'"),
+    (lambda d: d.remove_disk("vdz"), "no disk with target 'vdz'"),
+    (lambda d: d.disk("vdz"), "no disk with target 'vdz'"),
+    (lambda d: d.add_disk(Disk("vda", source="/srv/other.img")), "disk target 'vda' already exists"),
+    (lambda d: d.remove_device(DomainXML.parse(VIRSH_DUMP).disk_nodes()[0]), "not a device of this domain"),
+])
+def test_refused_edits_are_invalid_arg_and_change_nothing(change, words):
+    dom = DomainXML.parse(VIRSH_DUMP)
+    before = dom.to_string()
+    with pytest.raises(drivers.DriverError) as info:
+        change(dom)
+    assert info.value.code is ErrorCode.INVALID_ARG and words in info.value.message
+    assert dom.to_string() == before
+
+
+def test_a_disk_that_validation_refuses_is_invalid_xml():
+    dom = DomainXML.parse(VIRSH_DUMP)
+    with pytest.raises(drivers.DriverError) as info:
+        dom.add_disk(Disk("vdb", source="relative.img"))
+    assert info.value.code is ErrorCode.INVALID_XML and "must be absolute" in info.value.message
+
+
+def test_device_values_read_every_mapped_field():
+    dom = DomainXML.parse(VIRSH_DUMP)
+    assert dom.char_devices() == [CharDevice("serial", "pty", target_type="isa-serial", target_port=0),
+                                  CharDevice("console", "pty", target_type="serial", target_port=0)]
+    assert dom.videos() == [Video("virtio")]
+    assert dom.interfaces() == [Interface("network", "52:54:00:aa:bb:cc", "virtio", "default")]
+    assert dom.graphics() == [Graphics("spice")]
+    assert (dom.current_vcpus, dom.lifecycle_action("on_crash"), dom.machine) == (None, "destroy", "pc-q35-7.2")
+
+
+def test_integers_that_are_not_numbers():
+    dom = DomainXML.parse(VIRSH_DUMP.replace("<vcpu placement='static'>", "<vcpu placement='static' current='x'>")
+                          .replace("autoport='yes'", "port='auto'"))
+    assert dom.current_vcpus is None and dom.graphics()[0].port is None  # lenient fields
+    dom.el.find("vcpu").text = "many"  # strict: names the element
+    with pytest.raises(drivers.DriverError) as info:
+        _ = dom.vcpus
+    assert info.value.code is ErrorCode.INVALID_XML and info.value.message.startswith("/domain/vcpu:")
+    dom.el.find("memory").set("unit", "parsecs")
+    with pytest.raises(drivers.DriverError, match="unknown unit 'parsecs'"):
+        _ = dom.memory_kib
+
+
+def test_a_property_declaration_that_cannot_work_is_refused():
+    with pytest.raises(ValueError, match="presence"):
+        XMLProperty[bool]("target/@flag", kind=bool)
+    with pytest.raises(ValueError, match="unit"):
+        XMLProperty[int]("memory/@size", kind=int, unit="KiB")
+    with pytest.raises(ValueError, match="unit"):
+        XMLProperty[int]("memory", kind=int, unit="furlongs")

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 
-from drivers import DriverError, xmlutil
+from drivers import DriverError
 from drivers.domxml import Disk, DomainXML
 
 from ..actions.requests import Delete
@@ -56,6 +56,6 @@ class DeleteController:
 def listed_disks(xml: str) -> list[Disk]:
     """The disks the XML names; also of a broken domain's salvaged XML, which need not be a valid definition."""
     try:
-        return DomainXML(xmlutil.parse(xml, "domain")).disks()
+        return DomainXML.read(xml).disks()
     except DriverError:
         return []

@@ -13,9 +13,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from lxml import etree
-
-from drivers.domxml import MAX_VCPUS, Disk, DomainXML
+from drivers.domxml import MAX_VCPUS, Disk, DomainXML, Interface
 from drivers.errors import DriverError
 from drivers.flags import DomainXMLFlags
 
@@ -158,7 +156,7 @@ def check(original: DomainXML, values: EditValues, before: EditValues, ctx: Edit
         build(original, values).validate()
     except DriverError as exc:
         return _sentence(exc)
-    except ValueError as exc:  # lxml refusing a string it cannot store
+    except ValueError as exc:  # a string XML cannot hold
         return f"{exc}."
     return None
 
@@ -177,9 +175,9 @@ def build(original: DomainXML, values: EditValues) -> DomainXML:
         xml.memory_kib = kib
         xml.current_memory_kib = kib
     xml.vcpus = values.vcpus
-    vcpu = xml.root.find("vcpu")
-    if vcpu is not None and vcpu.get("current", "").isdigit() and int(vcpu.get("current", "0")) > values.vcpus:
-        del vcpu.attrib["current"]
+    current = xml.current_vcpus
+    if current is not None and current > values.vcpus:
+        xml.current_vcpus = None
     if tuple(original.boot_devices) != values.boot:
         xml.boot_devices = list(values.boot)
     _apply_disks(xml, values.disks)
@@ -189,61 +187,31 @@ def build(original: DomainXML, values: EditValues) -> DomainXML:
 
 def _apply_disks(xml: DomainXML, disks: tuple[Disk, ...]) -> None:
     wanted = {d.target: d for d in disks}
-    for el in list(xml.root.iterfind("devices/disk")):
-        target = el.find("target")
-        dev = target.get("dev") if target is not None else None
-        disk = wanted.get(dev or "")
+    for node in xml.disk_nodes():
+        disk = wanted.get(node.target)
         if disk is None:
-            el.getparent().remove(el)
-            continue
-        src = el.find("source")
-        old = (src.get("file") or src.get("dev")) if src is not None else None
-        if old != disk.source:  # a cdrom's new ISO (or ejected with None)
-            _set_source(el, disk.source)
+            xml.remove_device(node)
+        elif node.source != disk.source:  # a cdrom's new ISO (or ejected with None)
+            node.source = disk.source
     present = {d.target for d in xml.disks()}
     for disk in disks:
         if disk.target not in present:
             xml.add_disk(disk)
 
 
-def _set_source(disk_el: etree._Element, path: str | None) -> None:
-    src = disk_el.find("source")
-    if path is None:
-        if src is not None:
-            disk_el.remove(src)
-        return
-    if src is None:
-        src = etree.Element("source")
-        driver = disk_el.find("driver")
-        (driver.addnext(src) if driver is not None else disk_el.insert(0, src))
-    for attr in ("dev", "file"):
-        src.attrib.pop(attr, None)
-    src.set("dev" if disk_el.get("type") == "block" else "file", path)
-
-
 def _apply_nics(xml: DomainXML, nics: tuple[Nic, ...]) -> None:
     kept = {n.index for n in nics if n.index is not None}
-    for index, el in enumerate(list(xml.root.iterfind("devices/interface"))):
+    for index, node in enumerate(xml.interface_nodes()):
         if index not in kept:
-            el.getparent().remove(el)
-    devices = xml.root.find("devices")
-    if devices is None:
-        devices = etree.SubElement(xml.root, "devices")
+            xml.remove_device(node)
     for nic in nics:
         if nic.index is None:
-            el = etree.SubElement(devices, "interface", type=nic.type)
-            if nic.mac:
-                etree.SubElement(el, "mac", address=nic.mac)
-            if nic.source:
-                etree.SubElement(el, "source", {nic.type: nic.source})
-            etree.SubElement(el, "model", type=nic.model or "virtio")
+            xml.add_device(Interface(nic.type, nic.mac, nic.model or "virtio", nic.source))
 
 
 def normalized(xml: DomainXML) -> str:
     """Serialized with fresh indentation, so added elements and old ones line up in a diff."""
-    copy = xml.copy()
-    etree.indent(copy.root, space="  ")
-    return copy.to_string()
+    return xml.to_string(reindent=True)
 
 
 def plan(original: DomainXML, values: EditValues, before: EditValues) -> EditPlan:

@@ -15,10 +15,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from lxml import etree
-
 from drivers.diskimage import FORMATS
-from drivers.domxml import MAX_VCPUS, Disk, DomainXML
+from drivers.domxml import MAX_VCPUS, CharDevice, Disk, DomainXML, Graphics, Interface, Video
 
 from .format import bytes_text
 from .pathprobe import PathFacts, unsettled
@@ -326,19 +324,10 @@ class NewVMPlan:
 
 
 def _add_standard_devices(dom: DomainXML, graphics: bool) -> None:
-    """What someone who just wants a VM expects: user-mode network, serial console, a screen.
-
-    DomainXML has no helpers for these yet, so they are built on its root.
-    """
-    devices = dom.root.find("devices")
-    assert devices is not None, "DomainXML.new always writes <devices>"
-    nic = etree.SubElement(devices, "interface", type="user")
-    etree.SubElement(nic, "model", type="virtio")
-    serial = etree.SubElement(devices, "serial", type="pty")
-    etree.SubElement(serial, "target", port="0")
-    console = etree.SubElement(devices, "console", type="pty")
-    etree.SubElement(console, "target", type="serial", port="0")
+    """What someone who just wants a VM expects: user-mode network, serial console, a screen."""
+    dom.add_device(Interface("user", model="virtio"))
+    dom.add_device(CharDevice("serial", "pty", target_port=0))
+    dom.add_device(CharDevice("console", "pty", target_type="serial", target_port=0))
     if graphics:
-        etree.SubElement(devices, "graphics", type="vnc")
-        video = etree.SubElement(devices, "video")
-        etree.SubElement(video, "model", type="vga")
+        dom.add_device(Graphics("vnc"))
+        dom.add_device(Video("vga"))

@@ -15,7 +15,6 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
-from drivers import xmlutil
 from drivers.domxml import DomainXML
 
 from ..models import editing
@@ -158,7 +157,7 @@ class XmlPane(QPlainTextEdit):
 
     def _begin(self, draft: Draft, note: str) -> None:
         try:  # well-formed is enough: a broken domain's salvaged XML names it without being valid
-            base = DomainXML(xmlutil.parse(draft.base, "domain"))
+            base = DomainXML.read(draft.base)
             self._identity = (base.uuid, base.name)
         except Exception:  # noqa: BLE001 - a definition the core cannot read: keep whatever it says
             self._identity = ("", "")
