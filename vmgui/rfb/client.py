@@ -150,8 +150,11 @@ class RfbClient:
                     self._read(16 * screens)
                     if y != 0:  # an answer to a SetDesktopSize we never sent: a failed resize
                         continue
+                fb = self.framebuffer
+                if (w, h) == (fb.width, fb.height):
+                    continue  # also the answer to every full (non-incremental) request
                 with self.lock:
-                    self.framebuffer.resize(w, h)
+                    fb.resize(w, h)
                 listener.on_resize(w, h)
                 damage = [Rect(0, 0, w, h)]
                 resized = True
@@ -218,6 +221,8 @@ class RfbClient:
     def _read(self, n: int) -> bytes:
         try:
             data = self._rfile.read(n)
+        except ConnectionResetError:
+            raise RfbError("the VNC server closed the connection") from None
         except (OSError, ValueError) as exc:  # ValueError: the file was closed by close()
             raise RfbError(f"the connection to the VNC server broke ({exc})") from None
         if len(data) != n:
