@@ -2,5 +2,7 @@
 from .client import RfbClient, RfbListener, ServerInit
 from .framebuffer import Cursor, Framebuffer, Rect
 from .protocol import Encoding, RfbError
+from .session import RfbSession
 
-__all__ = ["Cursor", "Encoding", "Framebuffer", "Rect", "RfbClient", "RfbError", "RfbListener", "ServerInit"]
+__all__ = ["Cursor", "Encoding", "Framebuffer", "Rect", "RfbClient", "RfbError", "RfbListener", "RfbSession",
+           "ServerInit"]
