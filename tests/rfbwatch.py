@@ -5,6 +5,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from PySide6.QtGui import QImage
+
 from drivers.base import Screenshot
 from vmgui.rfb import Rect, RfbClient, RfbError, RfbListener
 
@@ -78,11 +80,13 @@ class Watcher(RfbListener):
 
 
 def wait_until_equal(frame: Callable[[], tuple[int, int, bytes]], screenshot: Callable[[], Screenshot],
-                     quiet_since: Callable[[], float], timeout: float = 60) -> int:
+                     quiet_since: Callable[[], float], timeout: float = 60,
+                     sleep: Callable[[float], None] = time.sleep) -> int:
     """Take screendumps until one equals the client's frame pixel for pixel; returns the attempts.
 
     Between a screendump and the comparison the client is given time to receive what changed
     (it must go 0.3 s without a drawing update); a screen that keeps changing fails the test.
+    ``sleep`` lets a Qt test keep its event loop running meanwhile.
     """
     deadline = time.monotonic() + timeout
     attempts, worst = 0, ""
@@ -91,8 +95,8 @@ def wait_until_equal(frame: Callable[[], tuple[int, int, bytes]], screenshot: Ca
         shot = screenshot()
         settle = time.monotonic() + 5
         while time.monotonic() - quiet_since() < 0.3 and time.monotonic() < settle:
-            time.sleep(0.05)
-        time.sleep(0.1)
+            sleep(0.05)
+        sleep(0.1)
         width, height, rgb = frame()
         want = ppm_rgb(shot)
         if (width, height) == (shot.width, shot.height) and rgb == want:
@@ -100,3 +104,11 @@ def wait_until_equal(frame: Callable[[], tuple[int, int, bytes]], screenshot: Ca
         worst = (f"{width}x{height} frame vs {shot.width}x{shot.height} screendump, "
                  f"{differing_pixels(rgb, want)} pixels differ")
     raise AssertionError(f"the client's frame never equalled QEMU's screendump in {attempts} tries: {worst}")
+
+
+def qimage_rgb(image: QImage) -> tuple[int, int, bytes]:
+    """(width, height, R, G, B bytes) of a QImage, row padding dropped."""
+    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+    w, h, bpl = rgb.width(), rgb.height(), rgb.bytesPerLine()
+    data = bytes(rgb.constBits())[:bpl * h]
+    return w, h, b"".join(data[r * bpl:r * bpl + w * 3] for r in range(h))
