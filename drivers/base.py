@@ -243,7 +243,7 @@ class Domain:
         For VNC it speaks RFB from the server's first message on. The caller owns the socket.
         OPERATION_INVALID when the domain is not running, NO_SUPPORT when it has no such display.
         """
-        raise no_support("opening the display in vmgui", "use an external viewer instead")
+        raise no_support("a display stream", "An external VNC viewer can still open the display")
 
     # jobs
     def backup_begin(self, backup_xml: str, flags: int = 0) -> int:

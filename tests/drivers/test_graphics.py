@@ -8,5 +8,5 @@ from drivers import ErrorCode
 
 def test_the_test_driver_has_no_display_stream(conn):
     dom = conn.lookup_by_name("test")
-    with refused(ErrorCode.NO_SUPPORT, "use an external viewer"):
+    with refused(ErrorCode.NO_SUPPORT, "An external VNC viewer can still open the display"):
         dom.open_graphics()
