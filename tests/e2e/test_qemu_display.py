@@ -68,3 +68,25 @@ def test_open_graphics_refusals(env):
     assert err.value.code == ErrorCode.NO_SUPPORT and "index 0" in err.value.message
     with h.refused(ErrorCode.INVALID_ARG):
         shown.open_graphics(-1)
+
+
+@pytest.mark.slow
+def test_the_frame_follows_the_guest_into_a_1024x768_mode(env, linux_guest):
+    """Connected from power-on: the kernel's switch from VGA text to a VESA mode arrives as a desktop
+    resize, and the new screen is drawn whole."""
+    conn = env.open()
+    cmdline = linux_guest.cmdline("tty1", extra="vga=0x318")
+    dom = conn.create_xml(env.xml("vesa", memory_mib=256, kernel=linux_guest.kernel, initrd=linux_guest.initrd,
+                                  cmdline=cmdline, extra_devices=VNC))
+    client = RfbClient(dom.open_graphics())
+    init = client.handshake()
+    assert (init.width, init.height) != (1024, 768), "connected before the guest set its mode"
+    watcher = Watcher(client)
+    try:
+        env.guest("vesa").wait_for(b"VMGUI READY", timeout=90)
+        wait_until_equal(watcher.frame_rgb, dom.screenshot, lambda: watcher.last_update)
+        assert watcher.resizes and watcher.resizes[-1] == (1024, 768), watcher.resizes
+        assert watcher.frame_rgb()[:2] == (1024, 768)
+    finally:
+        watcher.stop()
+    assert watcher.error is None
