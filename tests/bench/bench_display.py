@@ -35,6 +35,7 @@ import linuxguest  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 
 import drivers  # noqa: E402
+from drivers.qemu.domain import QemuDomain  # noqa: E402
 from vmgui.rfb import Rect, RfbClient, RfbError, RfbListener  # noqa: E402
 from vmgui.rfb.client import DEFAULT_ENCODINGS, ZRLE_FIRST  # noqa: E402
 
@@ -60,7 +61,7 @@ class Counter(RfbListener):
                 self.pixels += sum(r.width * r.height for r in damage)
 
 
-def measure(dom: drivers.Domain, encodings: tuple[int, ...], seconds: float) -> dict[str, float]:
+def measure(dom: QemuDomain, encodings: tuple[int, ...], seconds: float) -> dict[str, float]:
     """Connect, let the first full frame pass, then count for ``seconds``."""
     client = RfbClient(dom.open_graphics(), encodings)
     init = client.handshake()
@@ -69,6 +70,7 @@ def measure(dom: drivers.Domain, encodings: tuple[int, ...], seconds: float) -> 
     reader.start()
     time.sleep(1.0)
     qemu_pid = dom.qemu_pid()
+    assert qemu_pid is not None, "the guest is running"
     with counter.lock:
         frames0, pixels0 = counter.frames, counter.pixels
     cpu0, q0, t0 = time.process_time(), process_cpu_s(qemu_pid), time.monotonic()
@@ -132,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     conn = drivers.open(f"qemu:///embed?root={base / 'root'}")
     try:
         dom = conn.create_xml(xml)
+        assert isinstance(dom, QemuDomain)
         deadline = time.monotonic() + 120
         while b"VMGUI READY" not in (serial.read_bytes() if serial.exists() else b""):
             if time.monotonic() > deadline:
