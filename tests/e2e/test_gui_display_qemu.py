@@ -9,7 +9,7 @@ import time
 
 import pytest
 from borrowed_fixtures import borrow
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from rfbwatch import qimage_rgb, wait_until_equal
 
 _gui = borrow("vmgui")
@@ -57,6 +57,17 @@ def test_the_display_tab_shows_the_screen_and_types_into_the_guest(env, linux_gu
     assert (width, height) == (720, 400) and rgb.count(b"\xa8\xa8\xa8") > 1000, "the console's text is on screen"
     drawn = qimage_rgb(tab.view.grab().toImage())  # what the widget paints at 1:1
     assert drawn == shown(), "the view paints the frame unscaled at 1:1"
+
+    tab.fit.setChecked(True)  # scaled: pointer positions map back to framebuffer pixels
+    qtbot.waitUntil(lambda: tab.view.size() != tab.view.framebuffer_image().size())
+    target = tab.view.target()
+    assert target.width() / target.height() == pytest.approx(720 / 400, rel=0.01), "the shape is kept"
+    x, y = tab.view.to_framebuffer(target.center().toPoint())
+    assert abs(x - 360) <= 2 and abs(y - 200) <= 2
+    assert tab.view.to_framebuffer(target.topLeft().toPoint()) == (0, 0)
+    assert tab.view.to_framebuffer(QPoint(-5, -5)) is None
+    qtbot.mouseClick(tab.view, Qt.MouseButton.LeftButton, pos=target.center().toPoint())
+    assert tab.model.open, "pointer events leave the session open"
 
     details.setCurrentWidget(details.overview)
     assert not tab.model.busy, "leaving the tab closes the display"
