@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QEvent, Qt
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QAction, QKeyEvent
 
 from vmgui.rfb.keys import evdev_to_xt
 from vmgui.views.displaykeys import KeyCode, key_code
+
+CTRL_ALT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
 
 
 def key_event(key: Qt.Key, text: str = "", modifiers=Qt.KeyboardModifier.NoModifier) -> QKeyEvent:
@@ -70,3 +72,23 @@ def test_a_shut_off_domain_has_no_screen_to_show(open_window, node_uri, qtbot):
     assert tab.status.text() == "win11 is not running: start it to see its screen here."
     assert not tab.connect_button.isEnabled()
     assert tab.model is not None and not tab.model.busy
+
+
+def test_window_shortcuts_do_not_take_keys_typed_into_the_screen(open_window, node_uri, qtbot):
+    """Ctrl+D, Del and the like are the guest's while its screen has focus (a probe shortcut stands in for them)."""
+    window = open_window(node_uri)
+    tab = _show(window, qtbot, node_uri, "web01")
+    fired: list[str] = []
+    action = QAction("Probe", window)
+    action.setShortcut("Ctrl+Alt+F9")
+    action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+    action.triggered.connect(lambda: fired.append("probe"))
+    window.addAction(action)
+    qtbot.waitUntil(lambda: tab.model is not None and bool(tab.model.end_reason), timeout=10000)
+    other = window.table
+    other.setFocus()
+    qtbot.keyClick(other, Qt.Key.Key_F9, CTRL_ALT)
+    assert fired == ["probe"], "the probe shortcut works elsewhere in the window"
+    tab.view.setFocus()
+    qtbot.keyClick(tab.view, Qt.Key.Key_F9, CTRL_ALT)
+    assert fired == ["probe"], "typed into the screen, the key is not a window shortcut"

@@ -8,7 +8,7 @@ the guest, so no modifier stays stuck.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt
+from PySide6.QtCore import QEvent, QPoint, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import (
     QCursor,
     QFocusEvent,
@@ -134,6 +134,14 @@ class DisplayView(QWidget):
         self.setCursor(QCursor(QPixmap.fromImage(image), cur.hot_x, cur.hot_y))
 
     # -- keys -----------------------------------------------------------------------------
+    def event(self, event: QEvent) -> bool:
+        """Every key goes to the guest while the screen has focus, before any window shortcut sees it
+        (Ctrl+D is end-of-input to a shell there, not Shut Down here)."""
+        if event.type() == QEvent.Type.ShortcutOverride and self.model is not None:
+            event.accept()
+            return True
+        return super().event(event)
+
     def focusNextPrevChild(self, _next: bool) -> bool:
         return False  # Tab belongs to the guest
 
