@@ -71,3 +71,7 @@ def test_the_display_tab_shows_the_screen_and_types_into_the_guest(env, linux_gu
 
     details.setCurrentWidget(details.overview)
     assert not tab.model.busy, "leaving the tab closes the display"
+    details.setCurrentWidget(tab)
+    qtbot.waitUntil(lambda: tab.model.open, timeout=30000)
+    window.hide()
+    assert not tab.model.busy, "a hidden window closes the display"

@@ -12,12 +12,14 @@ from PySide6.QtCore import QEvent, QPoint, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import (
     QCursor,
     QFocusEvent,
+    QHideEvent,
     QImage,
     QKeyEvent,
     QMouseEvent,
     QPainter,
     QPaintEvent,
     QPixmap,
+    QShowEvent,
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
@@ -360,9 +362,19 @@ class DisplayTab(DisplayPane):
             self.disconnect_display()
         self._follow()
 
+    def hideEvent(self, event: QHideEvent) -> None:
+        """A closed or hidden window: nobody looks, so the stream closes (and opens again when shown)."""
+        if self.model is not None and self.model.busy:
+            self.disconnect_display()
+        super().hideEvent(event)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._follow()
+
     def _follow(self) -> None:
         model = self.model
-        if model is None or not (self._shown and self._active) or self._declined:
+        if model is None or not (self._shown and self._active) or self._declined or not self.isVisible():
             return
         if not model.busy:
             self.connect_display()
