@@ -68,6 +68,7 @@ class RfbClient:
         self._encodings = list(encodings)
         self._zrle = decoders.ZrleDecoder()
         self._closed = False
+        self._running = False  # run() owns the reading side (and closes it when it returns)
         #: held while a rectangle is written into :attr:`framebuffer`; hold it to read a whole frame
         self.lock = threading.Lock()
         self.framebuffer = Framebuffer(0, 0)
@@ -119,6 +120,7 @@ class RfbClient:
     # -- the reader loop -------------------------------------------------------------
     def run(self, listener: RfbListener) -> None:
         """Read and apply server messages until the stream ends (RfbError says how, unless closed)."""
+        self._running = True
         try:
             while True:
                 kind = self._read(1)[0]
@@ -218,6 +220,8 @@ class RfbClient:
         except OSError:
             pass
         self._sock.close()
+        if not self._running:
+            self._rfile.close()
 
     # -- bytes -----------------------------------------------------------------------
     def _read(self, n: int) -> bytes:

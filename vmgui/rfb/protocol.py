@@ -81,10 +81,13 @@ def parse_version(banner: bytes) -> tuple[int, int]:
 
 
 def client_version(server: tuple[int, int]) -> tuple[int, int]:
-    """The version we speak with ``server``: 3.8, 3.7 or 3.3 (RFC 6143 7.1.1)."""
+    """The version we speak with ``server``: 3.8, 3.7 or 3.3.
+
+    RFC 6143 7.1.1: other 3.x numbers (Apple's 3.889 among them) mean 3.3; a newer major gets our newest.
+    """
     major, minor = server
     if major < 3:
         raise RfbError(f"the VNC server speaks RFB {major}.{minor}, older than 3.3")
-    if major > 3 or minor >= 8:
+    if major > 3 or minor == 8:
         return 3, 8
     return (3, 7) if minor == 7 else (3, 3)
