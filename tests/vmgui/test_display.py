@@ -35,6 +35,15 @@ def test_keys_without_a_native_scancode_map_to_keysym_and_us_layout_position(qap
     assert key_code(key_event(key, text)) == want
 
 
+def test_on_x11_the_native_scancode_gives_the_position_whatever_the_layout_typed(qapp):
+    """On an AZERTY keyboard the key where QWERTY has A types q: it still goes as the A position."""
+    event = QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Q, Qt.KeyboardModifier.NoModifier, 30 + 8, 0x71, 0, "q")
+    assert key_code(event, "xcb") == KeyCode(0x71, 30)
+    assert key_code(event, "offscreen") == KeyCode(0x71, 16), "without a native code: the US position of q"
+    up = QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Up, Qt.KeyboardModifier.NoModifier, 103 + 8, 0xFF52, 0, "")
+    assert key_code(up, "wayland") == KeyCode(0xFF52, 103)
+
+
 def test_a_key_qt_cannot_name_and_that_has_no_text_is_not_sent(qapp):
     assert key_code(key_event(Qt.Key.Key_unknown)) is None
 

@@ -43,16 +43,17 @@ class KeyCode:
     needs_shift: bool = False  # on the US layout this character needs Shift (fallback only)
 
 
-def native_evdev(event: QKeyEvent) -> int:
+def native_evdev(event: QKeyEvent, platform: str) -> int:
     """The evdev code from the platform, 0 where it gives none."""
-    if QGuiApplication.platformName() in ("xcb", "wayland") and event.nativeScanCode() > 8:
+    if platform in ("xcb", "wayland") and event.nativeScanCode() > 8:
         return event.nativeScanCode() - 8
     return 0
 
 
-def key_code(event: QKeyEvent) -> KeyCode | None:
-    """What to send for ``event``; None for a key vmgui does not know how to send."""
-    native = native_evdev(event)
+def key_code(event: QKeyEvent, platform: str | None = None) -> KeyCode | None:
+    """What to send for ``event`` (``platform``: Qt's platform plugin, the running one by default);
+    None for a key vmgui does not know how to send."""
+    native = native_evdev(event, QGuiApplication.platformName() if platform is None else platform)
     special = SPECIAL.get(event.key())
     text = event.text()
     if special is not None:
