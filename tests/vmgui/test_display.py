@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QAction, QKeyEvent
 
+from vmgui.models.display import DisplayModel
 from vmgui.rfb.keys import evdev_to_xt
 from vmgui.views.displaykeys import KeyCode, key_code
 
@@ -101,3 +102,19 @@ def test_window_shortcuts_do_not_take_keys_typed_into_the_screen(open_window, no
     tab.view.setFocus()
     qtbot.keyClick(tab.view, Qt.Key.Key_F9, CTRL_ALT)
     assert fired == ["probe"], "typed into the screen, the key is not a window shortcut"
+
+
+def test_an_answer_for_a_display_closed_while_opening_is_dropped(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    uuid = window.session.bridge.connection(node_uri).lookup_by_name("web01").uuid
+    model = DisplayModel(window.session.bridge, window.session.spawn, node_uri, uuid, "web01", window)
+    said: list[str] = []
+    model.status.connect(said.append)
+    model.start()
+    model.close()
+    qtbot.wait(300)  # the bridge answers (NO_SUPPORT) after the close
+    assert said == ["Connecting to the display of web01…"] and model.end_reason == "closed"
+    model.start()
+    qtbot.waitUntil(lambda: len(said) == 3, timeout=5000)
+    assert said[2].startswith("Opening the display of web01 failed: not supported")
+    assert not model.busy

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from PySide6.QtCore import QObject, QRect, Signal
+from PySide6.QtCore import QObject, QRect, Signal, Slot
 from PySide6.QtGui import QImage
 
 from ..bridge import Bridge
@@ -71,7 +71,8 @@ class DisplayModel(QObject):
         self.end_reason = ""
         self.frames = 0  # frames taken by the UI (for tests and figures)
         self._wake.connect(self._deliver)
-        self._posted.connect(lambda fn: fn())
+        self._posted.connect(self._run_posted)
+        self._attempt = 0  # which start() an answer of the bridge belongs to
 
     # -- life ------------------------------------------------------------------------
     def start(self) -> None:
@@ -79,17 +80,19 @@ class DisplayModel(QObject):
         self.close()
         self.end_reason = ""
         self.connecting = True
+        self._attempt += 1
         self.status.emit(f"Connecting to the display of {self.name}…")
-        self._spawn(self._open(), f"Opening the display of {self.name}")
+        self._spawn(self._open(self._attempt), f"Opening the display of {self.name}")
 
-    async def _open(self) -> None:
+    async def _open(self, attempt: int) -> None:
         try:
             sock = await self.bridge.open_graphics(self.uri, self.uuid, self.name)
         except Exception as exc:  # noqa: BLE001 - shown as the view's status line
-            title, message, _hint = explain(exc, f"Opening the display of {self.name}")
-            self._finish(f"{title}: {message}")
+            if attempt == self._attempt and self.connecting:
+                title, message, _hint = explain(exc, f"Opening the display of {self.name}")
+                self._finish(f"{title}: {message}")
             return
-        if self.end_reason:  # closed while opening
+        if attempt != self._attempt or not self.connecting:  # closed, or started again, while opening
             _close_quietly(sock)
             return
         self._relay = _Relay(self)
@@ -117,6 +120,10 @@ class DisplayModel(QObject):
         self.ended.emit(sentence)
 
     # -- from the reader thread ------------------------------------------------------------
+    @Slot(object)
+    def _run_posted(self, fn: Callable[[], None]) -> None:
+        fn()
+
     def _post(self, fn: Callable[[], None]) -> None:
         try:
             self._posted.emit(fn)
@@ -156,6 +163,7 @@ class DisplayModel(QObject):
             return  # closed by us
         self._finish(f"The display of {self.name} closed: {why}" if why else f"The display of {self.name} closed")
 
+    @Slot()
     def _deliver(self) -> None:
         session = self._session
         with self._lock:
