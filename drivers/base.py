@@ -6,6 +6,7 @@ avoid. The API is synchronous and thread-safe, like libvirt's C API.
 """
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -240,6 +241,14 @@ class Domain:
     def screenshot(self) -> Screenshot:
         """The current picture of the first display (Feature.SCREENSHOT)."""
         raise no_support("screenshots")
+
+    def open_graphics(self, index: int = 0) -> socket.socket:
+        """A connected stream to display ``index`` of the running domain (libvirt's virDomainOpenGraphicsFD).
+
+        For VNC it speaks RFB from the server's first message on. The caller owns the socket.
+        OPERATION_INVALID when the domain is not running, NO_SUPPORT when it has no such display.
+        """
+        raise no_support("a display stream", "An external VNC viewer can still open the display")
 
     # jobs
     def backup_begin(self, backup_xml: str, flags: int = 0) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -238,6 +239,10 @@ class Bridge(QObject):
 
     async def screenshot(self, uri: str, uuid: str) -> Screenshot:
         return await self.call_domain(uri, uuid, lambda d: d.screenshot(), "taking a screenshot")
+
+    async def open_graphics(self, uri: str, uuid: str, name: str) -> socket.socket:
+        """A connected stream to ``uuid``'s display; the caller owns it (and reads it on a thread of its own)."""
+        return await self.call_domain(uri, uuid, lambda d: d.open_graphics(), f"opening the display of {name}")
 
     # -- busy ------------------------------------------------------------------
     @Slot()

@@ -8,6 +8,7 @@ taken from QEMU.
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar, cast
 
@@ -43,6 +44,7 @@ from ..records import DomainRecord
 from ..stateful import StatefulDomain
 from . import backup as backup_mod
 from . import console as console_mod
+from . import graphics as graphics_mod
 from . import migration, salvage, saveops, snapshots, streams
 from .context import DomainOps
 from .events import EventHost
@@ -153,6 +155,10 @@ class QemuDomain(StatefulDomain):
     def screenshot(self) -> Screenshot:
         """The display as a PPM (QMP screendump); NO_SUPPORT for a domain without a display."""
         return console_mod.screenshot(self._host, self._dom())
+
+    def open_graphics(self, index: int = 0) -> socket.socket:
+        """A stream speaking RFB from the VM's VNC server (a socket pair QEMU's ``add_client`` took)."""
+        return graphics_mod.open_graphics(self._host, self._dom(), index)
 
     def qemu_pid(self) -> int | None:
         """The pid of the running QEMU process (None when shut off)."""

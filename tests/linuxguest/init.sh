@@ -71,8 +71,14 @@ disk_work() { # numbered 512-byte records, each with its md5, synced to the disk
     done
 }
 
+tty1_shell() { # a shell on the VGA console for tests that type into the display (cursor hidden: no blinking)
+    printf '\033[?25l' > /dev/tty1
+    while :; do setsid sh -c 'exec sh -i <>/dev/tty1 >&0 2>&0'; done
+}
+
 say "BOOT $BOOT"
 case ",$WORK," in *,ram,*) ram_work & ;; esac
 case ",$WORK," in *,disk,*) disk_work & ;; esac
+case ",$WORK," in *,tty1,*) tty1_shell & ;; esac
 say "READY"
 while :; do setsid cttyhack sh -l; done

@@ -1,5 +1,5 @@
 """The details pane: overview (with uptime, CPU and memory graphs and a screen thumbnail),
-hardware summary and XML (viewable, editable with a diff before applying).
+hardware summary, XML (viewable, editable with a diff before applying) and the display.
 
 The overview comes from the row already in the table (no driver call). While
 it shows a running domain, that one domain is re-read about once a second
@@ -31,6 +31,7 @@ from ..models.domains import Col, DomainRow, Key
 from ..models.format import DASH, bytes_text, duration_text
 from ..models.problems import problem_text
 from ..models.session import Session
+from .display import DisplayTab
 from .editflow import EditFlow
 from .graphs import Graph
 from .hardware import HardwareView
@@ -53,7 +54,7 @@ def uptime_text(started_at: float | None, active: bool, now: float) -> str:
 
 
 class DetailsPane(QTabWidget):
-    """Tabs: Overview, Hardware and XML, over the selected domain."""
+    """Tabs: Overview, Hardware, XML and Display, over the selected domain."""
 
     def __init__(self, session: Session, parent: QWidget | None = None, sample_s: float = SAMPLE_S) -> None:
         super().__init__(parent)
@@ -111,6 +112,8 @@ class DetailsPane(QTabWidget):
         self.addTab(scroller, "Overview")
         self.addTab(self.hardware, "Hardware")
         self.addTab(self.xml, "XML")
+        self.display = DisplayTab(session, self)
+        self.addTab(self.display, "Display")
         self.currentChanged.connect(lambda _i: self._tab_shown())
         self._sampler = QTimer(self)
         self._sampler.setInterval(int(sample_s * 1000))
@@ -126,6 +129,7 @@ class DetailsPane(QTabWidget):
         self._key, self._row = key, row
         self.placeholder.setVisible(row is None)
         self.thumbnail.show_row(row)
+        self.display.show_row(row)
         if changed:
             self.hardware.show_key(key)
             self.xml.show_key(key)
@@ -190,6 +194,7 @@ class DetailsPane(QTabWidget):
             self.xml.maybe_fetch()
         elif self.currentWidget() is self.hardware:
             self.hardware.maybe_fetch()
+        self.display.set_shown(self.currentWidget() is self.display)
         self._update_sampler()
 
     def sampling(self) -> bool:

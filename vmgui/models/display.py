@@ -1,0 +1,199 @@
+"""The display of one domain inside the window: frames as QImages, input to the guest.
+
+The stream comes from the bridge (``Domain.open_graphics`` off the UI thread);
+an :class:`~vmgui.rfb.session.RfbSession` then reads it on threads of its own.
+A frame is handed to the UI thread at most once per event-loop turn: the
+reader merges what changed while the UI is busy, and the UI copies the whole
+framebuffer into a QImage when it takes the frame, so a slow window never
+queues up frames and never sees a half-applied update.
+"""
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from PySide6.QtCore import QObject, QRect, Signal, Slot
+from PySide6.QtGui import QImage
+
+from ..bridge import Bridge
+from ..rfb import Cursor, Rect, RfbSession, ServerInit
+from ..rfb.session import SessionListener
+from .messages import explain
+
+Spawn = Callable[[Coroutine[Any, Any, Any], str], object]
+
+
+class _Relay(SessionListener):
+    """Reader thread -> the model: notes what changed, wakes the UI thread once."""
+
+    def __init__(self, model: DisplayModel) -> None:
+        self._model = model
+
+    def on_connected(self, init: ServerInit) -> None:
+        self._model._post(lambda: self._model._connected(self, init))
+
+    def on_update(self, damage: list[Rect]) -> None:
+        self._model._damaged(damage)
+
+    def on_cursor(self, cursor: Cursor) -> None:
+        self._model._post(lambda: self._model._cursor(self, cursor))
+
+    def on_end(self, why: str) -> None:
+        self._model._post(lambda: self._model._ended(self, why))
+
+
+class DisplayModel(QObject):
+    """``frameChanged(QRect)``: take the new frame with :meth:`frame`; ``status``/``ended`` carry sentences."""
+
+    frameChanged = Signal(QRect)
+    cursorChanged = Signal()
+    status = Signal(str)
+    ended = Signal(str)
+    _wake = Signal()
+    _posted = Signal(object)
+
+    def __init__(self, bridge: Bridge, spawn: Spawn, uri: str, uuid: str, name: str,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.bridge, self.uri, self.uuid, self.name = bridge, uri, uuid, name
+        self._spawn = spawn
+        self._session: RfbSession | None = None
+        self._relay: _Relay | None = None  # the current session's: a late word from an old one is dropped
+        self._lock = threading.Lock()
+        self._damage: QRect | None = None  # merged since the UI last took a frame
+        self._woken = False
+        self._image = QImage()
+        self.cursor: Cursor | None = None
+        self.open = False
+        self.connecting = False
+        self.end_reason = ""
+        self.frames = 0  # frames taken by the UI (for tests and figures)
+        self._wake.connect(self._deliver)
+        self._posted.connect(self._run_posted)
+        self._attempt = 0  # which start() an answer of the bridge belongs to
+
+    # -- life ------------------------------------------------------------------------
+    def start(self) -> None:
+        """Open (or open again) the display through the bridge."""
+        self.close()
+        self.end_reason = ""
+        self.connecting = True
+        self._attempt += 1
+        self.status.emit(f"Connecting to the display of {self.name}…")
+        self._spawn(self._open(self._attempt), f"Opening the display of {self.name}")
+
+    async def _open(self, attempt: int) -> None:
+        try:
+            sock = await self.bridge.open_graphics(self.uri, self.uuid, self.name)
+        except Exception as exc:  # noqa: BLE001 - shown as the view's status line
+            if attempt == self._attempt and self.connecting:
+                title, message, _hint = explain(exc, f"Opening the display of {self.name}")
+                self._finish(f"{title}: {message}")
+            return
+        if attempt != self._attempt or not self.connecting:  # closed, or started again, while opening
+            _close_quietly(sock)
+            return
+        self._relay = _Relay(self)
+        self._session = RfbSession(sock, self._relay, name=self.name)
+        self._session.start()
+
+    def close(self) -> None:
+        """Stop showing the display; the guest keeps running."""
+        session, self._session, self._relay = self._session, None, None
+        if session is not None:
+            session.close()
+        self.open = self.connecting = False
+        self.end_reason = self.end_reason or "closed"
+
+    @property
+    def busy(self) -> bool:
+        """Connected or connecting."""
+        return self.open or self.connecting
+
+    def _finish(self, sentence: str) -> None:
+        self.open = self.connecting = False
+        self.end_reason = sentence
+        self._session, self._relay = None, None
+        self.status.emit(sentence)
+        self.ended.emit(sentence)
+
+    # -- from the reader thread ------------------------------------------------------------
+    @Slot(object)
+    def _run_posted(self, fn: Callable[[], None]) -> None:
+        fn()
+
+    def _post(self, fn: Callable[[], None]) -> None:
+        try:
+            self._posted.emit(fn)
+        except RuntimeError:  # the model was deleted: nobody is left to tell
+            pass
+
+    def _damaged(self, damage: list[Rect]) -> None:
+        if not damage:
+            return
+        with self._lock:
+            for r in damage:
+                rect = QRect(r.x, r.y, r.width, r.height)
+                self._damage = rect if self._damage is None else self._damage.united(rect)
+            if self._woken:
+                return
+            self._woken = True
+        try:
+            self._wake.emit()
+        except RuntimeError:
+            pass
+
+    # -- on the UI thread -------------------------------------------------------------------
+    def _connected(self, relay: _Relay, init: ServerInit) -> None:
+        if relay is not self._relay:
+            return
+        self.open, self.connecting = True, False
+        self.status.emit(f"Connected to the display of {self.name} ({init.width}×{init.height})")
+
+    def _cursor(self, relay: _Relay, cursor: Cursor) -> None:
+        if relay is not self._relay:
+            return
+        self.cursor = cursor
+        self.cursorChanged.emit()
+
+    def _ended(self, relay: _Relay, why: str) -> None:
+        if relay is not self._relay:
+            return  # closed by us
+        self._finish(f"The display of {self.name} closed: {why}" if why else f"The display of {self.name} closed")
+
+    @Slot()
+    def _deliver(self) -> None:
+        session = self._session
+        with self._lock:
+            damage, self._damage, self._woken = self._damage, None, False
+        if session is None or damage is None:
+            return
+        client = session.client
+        with client.lock:
+            fb = client.framebuffer
+            if fb.width and fb.height:
+                self._image = QImage(fb.data, fb.width, fb.height, fb.stride, QImage.Format.Format_RGB32).copy()
+        self.frames += 1
+        self.frameChanged.emit(damage)
+
+    def frame(self) -> QImage:
+        """The latest whole frame (a copy: the reader thread never writes into it)."""
+        return self._image
+
+    # -- input ------------------------------------------------------------------------------
+    def key(self, down: bool, keysym: int, scancode: int = 0) -> None:
+        if self._session is not None:
+            self._session.key(down, keysym, scancode)
+
+    def pointer(self, buttons: int, x: int, y: int) -> None:
+        if self._session is not None:
+            self._session.pointer(buttons, x, y)
+
+
+def _close_quietly(sock: socket.socket) -> None:
+    try:
+        sock.close()
+    except OSError:
+        pass

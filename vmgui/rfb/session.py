@@ -1,0 +1,89 @@
+"""An RFB client on daemon threads of its own: one reads the screen, one sends input.
+
+The socket may block (a guest whose QEMU stopped reading, a stream that
+broke): no caller ever waits on it. The listener's methods run on the reader
+thread; :meth:`RfbSession.key` and :meth:`RfbSession.pointer` only queue.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import socket
+import threading
+from collections.abc import Callable
+
+from .client import DEFAULT_ENCODINGS, RfbClient, RfbListener, ServerInit
+from .protocol import RfbError
+
+log = logging.getLogger(__name__)
+
+
+class SessionListener(RfbListener):
+    def on_connected(self, init: ServerInit) -> None:
+        """The handshake is done; updates follow."""
+
+    def on_end(self, why: str) -> None:
+        """The session ended: ``why`` is "" when it was closed on purpose, else what went wrong."""
+
+
+class RfbSession:
+    """Owns ``sock`` from now on; :meth:`start` once, :meth:`close` when done."""
+
+    def __init__(self, sock: socket.socket, listener: SessionListener,
+                 encodings: tuple[int, ...] = DEFAULT_ENCODINGS, name: str = "display") -> None:
+        self.client = RfbClient(sock, encodings)
+        self._listener = listener
+        self._outbox: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._closed = threading.Event()
+        self._reader = threading.Thread(target=self._read, name=f"vmgui-rfb-{name}", daemon=True)
+        self._writer = threading.Thread(target=self._write, name=f"vmgui-rfb-in-{name}", daemon=True)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def start(self) -> None:
+        self._reader.start()
+        self._writer.start()
+
+    def key(self, down: bool, keysym: int, scancode: int = 0) -> None:
+        self._outbox.put(lambda: self.client.key(down, keysym, scancode))
+
+    def pointer(self, buttons: int, x: int, y: int) -> None:
+        self._outbox.put(lambda: self.client.pointer(buttons, x, y))
+
+    def close(self) -> None:
+        """Stop both threads (the reader sees the stream shut); the guest keeps running."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self._outbox.put(None)
+        self.client.close()
+
+    def _read(self) -> None:
+        why = ""
+        try:
+            self._listener.on_connected(self.client.handshake())
+            self.client.run(self._listener)
+            why = "" if self._closed.is_set() else "the VNC server closed the connection"
+        except RfbError as exc:
+            why = "" if self._closed.is_set() else str(exc)
+        except Exception as exc:  # a decoder bug ends the session with a sentence instead of killing the thread
+            log.exception("the display reader failed")
+            why = f"unexpected {type(exc).__name__}: {exc}"
+        finally:
+            if not self._closed.is_set():
+                self._closed.set()
+                self._outbox.put(None)
+                self.client.close()
+            self._listener.on_end(why)
+
+    def _write(self) -> None:
+        while True:
+            send = self._outbox.get()
+            if send is None or self._closed.is_set():
+                return
+            try:
+                send()
+            except RfbError:
+                return  # the reader reports the end
