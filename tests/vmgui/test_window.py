@@ -297,3 +297,13 @@ def test_a_connection_that_failed_offers_retry_and_forget(open_window, node_uri,
     window.findChild(QToolButton, "messageAction_forget_connection").click()
     qtbot.waitUntil(lambda: window.session.connections.get(uri) is None)
     assert uri not in store.open_uris(window.settings)
+
+
+def test_view_jobs_hides_and_shows_the_job_panel(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    toggle = window.findChild(QAction, "actionShowJobs")
+    assert toggle.isEnabled() and toggle.isChecked() and window.job_panel.isVisible()
+    toggle.trigger()
+    qtbot.waitUntil(lambda: not window.job_panel.isVisible())
+    toggle.trigger()
+    qtbot.waitUntil(lambda: window.job_panel.isVisible())

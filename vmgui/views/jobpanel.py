@@ -61,7 +61,8 @@ class JobPanel(QDockWidget):
         super().__init__("Jobs", parent)
         name_widget(self, "jobPanel")
         self.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)  # View ▸ Jobs brings it back
         self._model = model
         self._connections = connections
         self._cancel = cancel
