@@ -23,6 +23,7 @@ import os
 import time
 from typing import Any
 
+from .. import backupcatalog
 from ..diskimage import already_exists
 from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import JobFlags, JobOperation
@@ -55,8 +56,9 @@ def begin(ops: DomainOps, backup_xml: str, flags: int = 0) -> int:
         job = host.jobs.begin(dom.uuid, dom.name, JobOperation.BACKUP, "back up")
         host.backups[job.id] = spec.to_xml()
         targets = {d.name: (partfiles.part_name(d.target), d.target) for d in spec.disks}
+        started = time.time()
         # before any file exists: whoever finds the note knows which files are unfinished
-        _note(host, dom, vm, {"kind": "backup", "key": str(job.id), "targets": targets})
+        _note(host, dom, vm, {"kind": "backup", "key": str(job.id), "targets": targets, "started": started})
     # QEMU's copy starts before the call returns: the point in time is the call, not some moment
     # after it, and a backup that cannot start fails here (the job ends failed too)
     try:
@@ -66,8 +68,11 @@ def begin(ops: DomainOps, backup_xml: str, flags: int = 0) -> int:
         host.jobs.end(job, error)
         raise error from None
 
+    written = [backupcatalog.Written(target=d.name, path=targets[d.name][0], final=d.target, format=d.format)
+               for d in spec.disks]
+
     def worker(job: Job) -> None:
-        follow(host, dom, vm, job, job_ids, added, list(targets.values()), total)
+        follow(host, dom, vm, job, job_ids, added, written, total, started)
 
     ops.run_job(job, worker, True)
     return job.id
@@ -164,20 +169,23 @@ def start(host: EventHost, dom: QDom, vm: LiveVM, spec: BackupDef, nodes: dict[s
 
 
 def _follow_adopted(host: EventHost, dom: QDom, vm: LiveVM, job_ids: list[str], added: list[str],
-                    targets: list[tuple[str, str]], total: int, job: Job) -> None:
-    follow(host, dom, vm, job, job_ids, added, targets, total)
+                    written: list[backupcatalog.Written], total: int, started: float, job: Job) -> None:
+    follow(host, dom, vm, job, job_ids, added, written, total, started)
 
 
 def follow(host: EventHost, dom: QDom, vm: LiveVM, job: Job, job_ids: list[str], added: list[str],
-           targets: list[tuple[str, str]], total: int) -> None:
+           written: list[backupcatalog.Written], total: int, started: float) -> None:
     """Wait for QEMU's backup jobs, then finish (targets on disk, under their names) or clean up (removed).
 
-    ``targets`` are (.part file, final name) pairs. When the host closes
+    ``written`` names each disk's .part file and final name. A backup into a
+    folder of its own is hashed and gets a catalog manifest (drivers.backupcatalog)
+    as the job's last step, after the images have their names. When the host closes
     (its last connection) the job ends here but QEMU's copy and the note in
     the state file stay, for the next connection to take over.
     """
     ok = False
     left = False
+    targets = [(w.path, w.final) for w in written]
     try:
         def cancel() -> None:
             for jid in job_ids:
@@ -233,7 +241,14 @@ def follow(host: EventHost, dom: QDom, vm: LiveVM, job: Job, job_ids: list[str],
                 pass
         _delete_nodes(vm, added)
         added = []
+        catalog_folder = backupcatalog.dedicated_folder(written)
+        images = []
+        if catalog_folder is not None:
+            images = backupcatalog.describe(written, cancelled=lambda: job.cancel_requested)
         publish(targets)
+        if catalog_folder is not None:
+            backupcatalog.write_manifest(catalog_folder, dom.name, dom.uuid, vm.definition.to_string(),
+                                         started, images)
         ok = True
     finally:
         if not left:
@@ -287,21 +302,22 @@ def adopt(host: EventHost, dom: QDom, vm: LiveVM) -> set[str]:
         return set()
     jobs = {str(j.get("id")): j for j in vm.execute("query-jobs")}
     nodes = {str(n.get("node-name")): n for n in vm.execute("query-named-block-nodes", {"flat": True})}
-    disks, added, targets = [], [], []
+    disks, added, written = [], [], []
     for jid in job_ids:
         dev = _disk_of(jid)
         part, final = noted[dev]
         added.append(f"bk{key}-{dev}")
-        targets.append((part, final))
-        disks.append(BackupDisk(name=dev, target=final,
-                                format=str((nodes.get(f"bk{key}-{dev}") or {}).get("drv") or "qcow2")))
+        fmt = str((nodes.get(f"bk{key}-{dev}") or {}).get("drv") or "qcow2")
+        written.append(backupcatalog.Written(target=dev, path=part, final=final, format=fmt))
+        disks.append(BackupDisk(name=dev, target=final, format=fmt))
     total = sum(int(jobs[j].get("total-progress") or 0) for j in job_ids) or 1
     with host.lock:
         job = host.jobs.begin(dom.uuid, dom.name, JobOperation.BACKUP, "back up")
         host.backups[job.id] = BackupDef(mode="push", disks=tuple(disks)).to_xml()
     speeds = [int(b.get("speed") or 0) for b in vm.execute("query-block-jobs") if b.get("device") in job_ids]
     host.job_speed[job.id] = max(speeds) if speeds else 0  # keep the throttle set before
-    worker = guard_worker(functools.partial(_follow_adopted, host, dom, vm, job_ids, added, targets, total),
-                          "backup")
+    started = float(note.get("started") or time.time())
+    worker = guard_worker(functools.partial(_follow_adopted, host, dom, vm, job_ids, added, written, total,
+                                            started), "backup")
     host.jobs.run(job, worker, True)
     return set(job_ids)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .. import backupcatalog
 from ..base import Screenshot, Snapshot
 from ..diskimage import already_exists, check_guest_files, check_new_file
 from ..domxml import DomainXML
@@ -352,6 +354,10 @@ class TestDomain(StatefulDomain):
             spec = BackupDef.parse(backup_xml, [d.target for d in sim.definition.disks()])
             job = self._host.jobs.begin(sim.uuid, sim.name, JobOperation.BACKUP, "back up")
             self._host.backups[job.id] = spec.to_xml()
+            uuid, domain_xml = sim.uuid, sim.definition.to_string()
+        started = time.time()
+        images = [backupcatalog.Written(target=d.name, path=d.target, final=d.target, format=d.format,
+                                        virtual_size=DISK_BYTES) for d in spec.disks]
 
         def worker(job: Job) -> None:
             written: list[str] = []
@@ -364,6 +370,10 @@ class TestDomain(StatefulDomain):
                     except FileExistsError:
                         raise DriverError(ErrorCode.OPERATION_FAILED, f"{disk.target} appeared meanwhile") from None
                     written.append(disk.target)
+                folder = backupcatalog.dedicated_folder(images)
+                if folder is not None:  # a folder of its own: a catalog entry, like the qemu driver's
+                    entries = backupcatalog.describe(images, cancelled=lambda: job.cancel_requested)
+                    backupcatalog.write_manifest(folder, self._name, uuid, domain_xml, started, entries)
             except BaseException:
                 for path in written:  # all or nothing: no partial backup stays behind
                     try:
