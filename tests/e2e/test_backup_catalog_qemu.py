@@ -1,0 +1,62 @@
+"""Real QEMU, real Linux: a backup into a folder of its own is a catalog entry that verifies against QEMU's copy."""
+from __future__ import annotations
+
+import hashlib
+
+import e2e_helpers as h
+import pytest
+from jobwait import domain_job_end
+from linuxguest.records import read_records
+
+from drivers import JobState
+from drivers import backupcatalog as catalog
+
+pytestmark = [pytest.mark.qemu, pytest.mark.slow]
+
+
+def _sha256(path: str) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def test_a_backup_taken_while_the_guest_writes_has_a_manifest_that_verifies(env, linux_guest):
+    disk = h.make_qcow2(env.base / "rec.qcow2", 16)
+    conn = env.open()
+    dom = conn.define_xml(env.linux_xml("bkcat", "disk", disks=[{"path": disk}]))
+    dom.create()
+    serial = env.guest("bkcat")
+    serial.wait_for(b"VMGUI READY", timeout=90)
+    last = serial.wait_disk_record(5, timeout=90)
+    folder = catalog.backup_folder(str(env.base / "backups"), "bkcat", "20261207-0700")
+    (env.base / "backups" / "bkcat-20261207-0700").mkdir(parents=True)
+    serial.wait_disk_record(last + 3)  # the guest is writing while the backup begins
+    before = serial.last_disk_record()
+    job_id = dom.backup_begin(h.backup_xml(f"{folder}/vda.qcow2"))
+    after = serial.last_disk_record()
+    info = domain_job_end(dom, job_id, timeout=180)
+    assert info.state == JobState.COMPLETED, info.error
+
+    [backup] = catalog.find([str(env.base / "backups")], dom.uuid)
+    [image] = backup.images
+    path = backup.path(image)
+    assert (image.target, image.file, image.format) == ("vda", "vda.qcow2", "qcow2")
+    assert image.virtual_size == 16 << 20
+    assert image.sha256 == _sha256(path)
+    assert backup.domain_name == "bkcat" and "bkcat" in backup.domain_xml
+    found = read_records(path)
+    assert not found.torn and not found.after_gap
+    assert before <= found.count - 1 <= after + 1
+
+    result = catalog.verify(backup)  # sha256 and a real qemu-img check
+    assert result.ok, result.problems
+    catalog.record_verification(backup, result)
+    assert catalog.read(folder).verification == result
+
+    with open(path, "r+b") as fh:  # a record's byte in the data: qemu-img check cannot see it, the hash does
+        data = fh.read()
+        at = data.index(b"VMGUIREC 00000001")
+        fh.seek(at + 9)
+        fh.write(b"X")
+    bad = catalog.verify(catalog.read(folder))
+    assert not bad.ok and "does not match the backup's checksum" in bad.summary()
+    assert not serial.kernel_trouble()
