@@ -172,6 +172,8 @@ class JobOperation(enum.IntEnum):
     BACKUP = 9
     SNAPSHOT_DELETE = 10
     DISK_CREATE = 100  # ours: storage creation through qemu-img
+    BACKUP_VERIFY = 101  # ours: a catalogued backup checked against its manifest
+    BACKUP_RESTORE = 102  # ours: a catalogued backup copied to a new VM or onto a shut-off one
 
 
 class JobFlags(enum.IntFlag):

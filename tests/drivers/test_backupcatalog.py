@@ -8,10 +8,10 @@ import shutil
 import subprocess
 
 import pytest
-from jobwait import domain_job_end
+from jobwait import connection_job_end, domain_job_end
 from refusals import refused
 
-from drivers import ErrorCode, JobState
+from drivers import ErrorCode, JobFlags, JobOperation, JobState
 from drivers import backupcatalog as catalog
 from drivers.domxml import DomainXML
 from drivers.test.domain import DISK_BYTES
@@ -168,3 +168,109 @@ def test_qemu_img_check_names_a_damaged_qcow2_image(tmp_path):
         fh.write((8).to_bytes(8, "big"))
     why = catalog.qemu_img_check(image, "qcow2")
     assert why is not None and why.startswith("qemu-img check found disk.qcow2 damaged")
+
+
+# -- verify and restore as jobs ---------------------------------------------------------------
+
+
+def _victim_xml(name, disk_path, mac="52:54:00:aa:bb:cc"):
+    return (f"<domain type='test'><name>{name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
+            "<os><type arch='x86_64'>hvm</type></os><devices>"
+            f"<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{disk_path}'/>"
+            "<target dev='hda' bus='ide'/></disk>"
+            f"<interface type='network'><mac address='{mac}'/><source network='default'/></interface>"
+            "</devices></domain>")
+
+
+def _big_backup(conn, tmp_path, mib):
+    """A catalogued backup of a defined domain with one raw image of ``mib`` MiB of non-zero data."""
+    dom = conn.define_xml(_victim_xml("big", str(tmp_path / "big.img")))
+    folder = tmp_path / "backups" / "big-1"
+    folder.mkdir(parents=True)
+    image = folder / "hda.img"
+    block = os.urandom(1 << 20)
+    with open(image, "wb") as fh:
+        for _ in range(mib):
+            fh.write(block)
+    written = [catalog.Written("hda", str(image), str(image), "raw")]
+    catalog.write_manifest(str(folder), "big", dom.uuid, dom.xml_desc(), 0.0, catalog.describe(written))
+    return dom, str(folder), image
+
+
+def test_verify_as_a_job_records_its_outcome_and_fails_naming_the_damaged_image(conn, tmp_path):
+    dev = _disk_devs(conn)[0]
+    folder = catalog.backup_folder(str(tmp_path), "test", "j")
+    _back_up(conn, folder, devs=(dev,))
+    info = connection_job_end(conn, conn.backup_verify(folder, JobFlags.ASYNC))
+    assert info.state is JobState.COMPLETED and info.operation is JobOperation.BACKUP_VERIFY, info.error
+    assert catalog.read(folder).verification.ok
+    with open(os.path.join(folder, f"{dev}.img"), "ab") as fh:
+        fh.write(b"!")
+    info = connection_job_end(conn, conn.backup_verify(folder, JobFlags.ASYNC))
+    assert info.state is JobState.FAILED
+    assert info.error == (f"the backup test-j is damaged: image {dev}.img of disk {dev} does not match the "
+                          "backup's checksum: it changed or was damaged after the backup was taken")
+    assert not catalog.read(folder).verification.ok
+    with refused(ErrorCode.INVALID_ARG, "no finished backup"):
+        conn.backup_verify(str(tmp_path))
+
+
+def test_restore_to_a_new_vm_copies_the_images_and_defines_it_with_new_identity(conn, tmp_path):
+    dom, folder, image = _big_backup(conn, tmp_path, 4)
+    images = tmp_path / "images"
+    info = connection_job_end(conn, conn.backup_restore(folder, "big-restored", str(images), JobFlags.ASYNC))
+    assert info.state is JobState.COMPLETED and info.operation is JobOperation.BACKUP_RESTORE, info.error
+    assert info.processed == info.total == 4 << 20
+    restored = conn.lookup_by_name("big-restored")
+    dx = DomainXML.parse(restored.xml_desc())
+    assert restored.uuid != dom.uuid
+    assert [i.mac for i in dx.interfaces()] != ["52:54:00:aa:bb:cc"]
+    assert dx.interfaces()[0].mac.startswith("52:54:00:")
+    [disk] = dx.disks()
+    assert disk.source == str(images / "big-restored-hda.raw")
+    assert (images / "big-restored-hda.raw").read_bytes() == image.read_bytes()
+    assert sorted(os.listdir(images)) == ["big-restored-hda.raw"]
+    with refused(ErrorCode.OPERATION_INVALID, "already exists"):
+        conn.backup_restore(folder, "big-restored", str(images))
+
+
+def test_restore_onto_a_shut_off_vm_replaces_its_disk_and_refuses_a_running_one(conn, tmp_path):
+    dom, folder, image = _big_backup(conn, tmp_path, 2)
+    (tmp_path / "big.img").write_bytes(b"old disk")
+    info = connection_job_end(conn, conn.backup_restore_onto(folder, "big", JobFlags.ASYNC))
+    assert info.state is JobState.COMPLETED, info.error
+    assert (tmp_path / "big.img").read_bytes() == image.read_bytes()
+    assert sorted(os.listdir(tmp_path)) == ["backups", "big.img", "node.xml"]
+    dom.create()
+    with refused(ErrorCode.OPERATION_INVALID, "not shut off"):
+        conn.backup_restore_onto(folder, "big")
+    assert dom.get_job_info(0).state is not JobState.RUNNING  # the refused restore left no job behind
+
+
+@pytest.mark.parametrize("onto", [False, True], ids=["to-new-vm", "onto-vm"])
+def test_a_cancelled_restore_leaves_the_old_disk_and_no_partial_file(conn, tmp_path, onto):
+    _, folder, image = _big_backup(conn, tmp_path, 768)
+    (tmp_path / "big.img").write_bytes(b"old disk")
+    images = tmp_path / "images"
+    images.mkdir()
+    job_id = (conn.backup_restore_onto(folder, "big", JobFlags.ASYNC) if onto
+              else conn.backup_restore(folder, "copy", str(images), JobFlags.ASYNC))
+    running = [j for j in conn.list_all_jobs() if j.id == job_id]
+    assert running and running[0].state is JobState.RUNNING
+    conn.abort_job(job_id)
+    info = connection_job_end(conn, job_id)
+    assert info.state is JobState.CANCELLED, info
+    assert (tmp_path / "big.img").read_bytes() == b"old disk"
+    assert os.listdir(images) == []
+    assert sorted(os.listdir(tmp_path)) == ["backups", "big.img", "images", "node.xml"]
+    assert "copy" not in [d.name for d in conn.list_all_domains()]
+
+
+def test_a_cancelled_verify_job_records_nothing(conn, tmp_path):
+    _, folder, _ = _big_backup(conn, tmp_path, 768)
+    manifest = (tmp_path / "backups" / "big-1" / catalog.MANIFEST).read_bytes()
+    job_id = conn.backup_verify(folder, JobFlags.ASYNC)
+    conn.abort_job(job_id)
+    assert connection_job_end(conn, job_id).state is JobState.CANCELLED
+    assert (tmp_path / "backups" / "big-1" / catalog.MANIFEST).read_bytes() == manifest
+    assert sorted(os.listdir(folder)) == ["hda.img", catalog.MANIFEST]
