@@ -5,10 +5,10 @@ import hashlib
 
 import e2e_helpers as h
 import pytest
-from jobwait import domain_job_end
+from jobwait import connection_job_end, domain_job_end
 from linuxguest.records import read_records
 
-from drivers import JobState
+from drivers import JobFlags, JobState
 from drivers import backupcatalog as catalog
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
@@ -59,4 +59,50 @@ def test_a_backup_taken_while_the_guest_writes_has_a_manifest_that_verifies(env,
         fh.write(b"X")
     bad = catalog.verify(catalog.read(folder))
     assert not bad.ok and "does not match the backup's checksum" in bad.summary()
+    assert not serial.kernel_trouble()
+
+
+def test_a_backup_restores_to_a_new_vm_and_onto_the_vm_with_exactly_its_records_and_both_boot(env, linux_guest):
+    disk = h.make_qcow2(env.base / "orig.qcow2", 16)
+    conn = env.open()
+    dom = conn.define_xml(env.linux_xml("bkres", "disk", disks=[{"path": disk}]))
+    dom.create()
+    serial = env.guest("bkres")
+    serial.wait_for(b"VMGUI READY", timeout=90)
+    serial.wait_disk_record(8, timeout=90)
+    folder = env.base / "backups" / "bkres-1"
+    folder.mkdir(parents=True)
+    job_id = dom.backup_begin(h.backup_xml(f"{folder}/vda.qcow2"))
+    assert domain_job_end(dom, job_id, timeout=180).state == JobState.COMPLETED
+    backed_up = read_records(str(folder / "vda.qcow2"))
+    assert backed_up.count > 8 and not backed_up.torn
+    serial.wait_disk_record(backed_up.count + 2, timeout=90)  # the disk moves on past the backup
+    dom.destroy()
+    assert read_records(disk).count > backed_up.count
+
+    images = env.base / "images"
+    job_id = conn.backup_restore(str(folder), "bkres-copy", str(images), JobFlags.ASYNC)
+    info = connection_job_end(conn, job_id, timeout=180)
+    assert info.state == JobState.COMPLETED, info.error
+    copy_disk = str(images / "bkres-copy-vda.qcow2")
+    restored = read_records(copy_disk)
+    assert (restored.count, restored.torn, restored.boot_id) == (backed_up.count, [], backed_up.boot_id)
+    copy = conn.lookup_by_name("bkres-copy")
+    assert copy.uuid != dom.uuid
+    # its own serial log, so the two guests can be told apart
+    conn.define_xml(copy.xml_desc().replace(str(env.serial("bkres")), str(env.serial("bkres-copy"))))
+    copy.create()
+    env.guest("bkres-copy").wait_for(b"VMGUI READY", timeout=90)
+    copy.destroy()
+
+    job_id = conn.backup_restore_onto(str(folder), "bkres", JobFlags.ASYNC)
+    info = connection_job_end(conn, job_id, timeout=180)
+    assert info.state == JobState.COMPLETED, info.error
+    onto = read_records(disk)
+    assert (onto.count, onto.torn, onto.after_gap) == (backed_up.count, [], [])
+    assert sorted(p.name for p in env.base.iterdir() if p.name.startswith("orig")) == ["orig.qcow2"]
+    env.serial("bkres").unlink()  # the log of the boot after the restore alone
+    dom.create()
+    serial.wait_for(b"VMGUI READY", timeout=90)
+    assert serial.boots() == 1
     assert not serial.kernel_trouble()
