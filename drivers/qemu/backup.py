@@ -23,7 +23,7 @@ import os
 import time
 from typing import Any
 
-from .. import backupcatalog
+from .. import backupcatalog, backuprestore
 from ..diskimage import already_exists
 from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import JobFlags, JobOperation
@@ -49,8 +49,7 @@ def begin(ops: DomainOps, backup_xml: str, flags: int = 0) -> int:
         dom = ops.idle("back up")
         vm = dom.live
         if vm is None:
-            raise DriverError(ErrorCode.OPERATION_INVALID,
-                              f"domain '{dom.name}' is not running; a push backup needs a running guest")
+            return _begin_offline(ops, dom, backup_xml)
         nodes = {d.target: d for d in vm.disks}
         spec = BackupDef.parse(backup_xml, list(nodes))
         job = host.jobs.begin(dom.uuid, dom.name, JobOperation.BACKUP, "back up")
@@ -73,6 +72,50 @@ def begin(ops: DomainOps, backup_xml: str, flags: int = 0) -> int:
 
     def worker(job: Job) -> None:
         follow(host, dom, vm, job, job_ids, added, written, total, started)
+
+    ops.run_job(job, worker, True)
+    return job.id
+
+
+def _begin_offline(ops: DomainOps, dom: QDom, backup_xml: str) -> int:
+    """Back up a shut-off domain (under the host lock): qemu-img copies of its disks, as one job.
+
+    The job keeps the domain busy, so nothing starts it (and writes its disks)
+    until the copies are done; they are ``.part`` files until then.
+    """
+    host = ops.host
+    if dom.config is None:
+        raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' has no definition to back up")
+    definition = dom.config
+    sources = {n.target: (n.source, n.format or "raw") for n in definition.disk_nodes() if n.source}
+    spec = BackupDef.parse(backup_xml, list(sources))
+    job = host.jobs.begin(dom.uuid, dom.name, JobOperation.BACKUP, "back up")
+    host.backups[job.id] = spec.to_xml()
+    written = [backupcatalog.Written(target=d.name, path=partfiles.part_name(d.target), final=d.target,
+                                     format=d.format) for d in spec.disks]
+    started, name, uuid, xml = time.time(), dom.name, dom.uuid, definition.to_string()
+
+    def worker(job: Job) -> None:
+        try:
+            sizes = [int(storage.info(str(sources[w.target][0]))["virtual-size"]) for w in written]
+            total, done = sum(sizes), 0
+            job.progress(0, total)
+            for w, size in zip(written, sizes, strict=True):
+                src, fmt = sources[w.target]
+
+                def report(frac: float, base: int = done, size: int = size) -> None:
+                    job.progress(base + int(frac * size), total)
+                backuprestore.convert(str(src), fmt, w.path, w.format, report, lambda: job.cancel_requested)
+                done += size
+            job.raise_if_cancelled()
+            folder = backupcatalog.dedicated_folder(written)
+            images = backupcatalog.describe(written, cancelled=lambda: job.cancel_requested) if folder else []
+            publish([(w.path, w.final) for w in written])
+            if folder is not None:
+                backupcatalog.write_manifest(folder, name, uuid, xml, started, images)
+        finally:
+            for w in written:
+                partfiles.discard(w.path)  # gone once published; what a failure or cancel left
 
     ops.run_job(job, worker, True)
     return job.id

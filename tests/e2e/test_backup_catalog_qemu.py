@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
 
 import e2e_helpers as h
 import pytest
@@ -106,3 +108,23 @@ def test_a_backup_restores_to_a_new_vm_and_onto_the_vm_with_exactly_its_records_
     serial.wait_for(b"VMGUI READY", timeout=90)
     assert serial.boots() == 1
     assert not serial.kernel_trouble()
+
+
+def test_a_shut_off_vm_is_backed_up_with_qemu_img_into_a_catalogued_folder(env):
+    disk = h.make_qcow2(env.base / "off.qcow2", 32, fill_mib=8)
+    conn = env.open()
+    dom = conn.define_xml(env.xml("bkoff", disks=[{"path": disk}]))
+    folder = env.base / "backups" / "bkoff-1"
+    folder.mkdir(parents=True)
+    job_id = dom.backup_begin(h.backup_xml(f"{folder}/vda.qcow2"))
+    info = domain_job_end(dom, job_id, timeout=120)
+    assert info.state == JobState.COMPLETED, info.error
+    assert info.processed == info.total == 32 << 20
+    [backup] = catalog.find([str(folder)])
+    assert backup.domain_uuid == dom.uuid and backup.images[0].virtual_size == 32 << 20
+    cmp = subprocess.run([h.QEMU_IMG, "compare", disk, str(folder / "vda.qcow2")], capture_output=True, text=True)
+    assert cmp.returncode == 0, cmp.stdout + cmp.stderr
+    assert sorted(os.listdir(folder)) == [catalog.MANIFEST, "vda.qcow2"]
+    assert catalog.verify(backup).ok
+    dom.create()  # the job is over: the domain is free again
+    assert dom.is_active()
