@@ -376,3 +376,20 @@ def verify(backup: Backup, progress: Progress = _silent, cancelled: Cancelled = 
     if cancelled():
         raise DriverError(ErrorCode.OPERATION_ABORTED, f"verify of the backup in {backup.folder} stopped")
     return Verification(at=iso_time(time.time()), ok=not problems, problems=tuple(problems))
+
+
+def delete(backup: Backup) -> None:
+    """Remove a backup: its manifest first (from then on it is no longer listed), then its images and folder.
+
+    Files in the folder that the manifest does not name are left, and then so is the folder.
+    """
+    os.unlink(os.path.join(backup.folder, MANIFEST))
+    for image in backup.images:
+        try:
+            os.unlink(backup.path(image))
+        except FileNotFoundError:
+            pass
+    try:
+        os.rmdir(backup.folder)
+    except OSError:
+        pass  # something else lives there: not ours to remove
