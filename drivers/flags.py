@@ -193,6 +193,14 @@ class DomainXMLFlags(enum.IntFlag):
     UPDATE_CPU = 1 << 2
 
 
+class BackupFlags(enum.IntFlag):
+    """For ``Domain.backup_begin`` (combine with ``JobFlags.ASYNC``)."""
+
+    #: ours: a shut-off domain is backed up too (its disks copied with qemu-img); without it only a
+    #: running one, as libvirt's push backup
+    SHUT_OFF = 1 << 16
+
+
 class DiskCreateFlags(enum.IntFlag):
     """For ``Connection.create_disk`` (combine with ``JobFlags.ASYNC``)."""
 

@@ -26,7 +26,7 @@ from typing import Any
 from .. import backupcatalog, backuprestore
 from ..diskimage import already_exists
 from ..errors import DriverError, ErrorCode, check_flags
-from ..flags import JobFlags, JobOperation
+from ..flags import BackupFlags, JobFlags, JobOperation
 from ..jobs import Job
 from ..snapxml import BackupDef, BackupDisk
 from . import partfiles, storage
@@ -43,13 +43,17 @@ X_PERF = {"use-copy-range": True}
 
 
 def begin(ops: DomainOps, backup_xml: str, flags: int = 0) -> int:
-    check_flags(flags, int(JobFlags.ASYNC), "backup_begin")
+    check_flags(flags, int(JobFlags.ASYNC | BackupFlags.SHUT_OFF), "backup_begin")
     host = ops.host
     with host.lock:
         dom = ops.idle("back up")
         vm = dom.live
-        if vm is None:
+        if vm is None and flags & BackupFlags.SHUT_OFF:
             return _begin_offline(ops, dom, backup_xml)
+        if vm is None:
+            raise DriverError(ErrorCode.OPERATION_INVALID,
+                              f"domain '{dom.name}' is not running; a push backup needs a running guest "
+                              "(BackupFlags.SHUT_OFF backs up a shut-off one)")
         nodes = {d.target: d for d in vm.disks}
         spec = BackupDef.parse(backup_xml, list(nodes))
         job = host.jobs.begin(dom.uuid, dom.name, JobOperation.BACKUP, "back up")

@@ -19,6 +19,7 @@ from ..diskimage import already_exists, check_guest_files, check_new_file
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
 from ..flags import (
+    BackupFlags,
     CreateFlags,
     DomainState,
     DomainXMLFlags,
@@ -345,10 +346,10 @@ class TestDomain(StatefulDomain):
 
     # -- backup and jobs ---------------------------------------------------
     def backup_begin(self, backup_xml: str, flags: int = 0) -> int:
-        check_flags(flags, int(JobFlags.ASYNC), "backup_begin")
+        check_flags(flags, int(JobFlags.ASYNC | BackupFlags.SHUT_OFF), "backup_begin")
         with self._host.lock:
             sim = self._idle("back up")
-            if not sim.active:
+            if not sim.active and not flags & BackupFlags.SHUT_OFF:
                 raise DriverError(ErrorCode.OPERATION_INVALID,
                                   f"domain '{sim.name}' is not running; a push backup needs a running guest")
             spec = BackupDef.parse(backup_xml, [d.target for d in sim.definition.disks()])

@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
                 def backup(folder: Path) -> Callable[[], None]:
                     def go() -> None:
                         folder.mkdir(parents=True)
-                        info = _wait_job(dom, dom.backup_begin(backup_xml(str(folder / "vda.qcow2"))))
+                        info = _wait_job(dom, dom.backup_begin(backup_xml(str(folder / "vda.qcow2")),
+                                                               drivers.BackupFlags.SHUT_OFF))
                         assert info.state == drivers.JobState.COMPLETED, info.error
                     return go
                 dom.create()

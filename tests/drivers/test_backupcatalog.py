@@ -11,7 +11,7 @@ import pytest
 from jobwait import connection_job_end, domain_job_end
 from refusals import refused
 
-from drivers import ErrorCode, JobFlags, JobOperation, JobState
+from drivers import BackupFlags, ErrorCode, JobFlags, JobOperation, JobState
 from drivers import backupcatalog as catalog
 from drivers.domxml import DomainXML
 from drivers.test.domain import DISK_BYTES
@@ -274,3 +274,17 @@ def test_a_cancelled_verify_job_records_nothing(conn, tmp_path):
     assert connection_job_end(conn, job_id).state is JobState.CANCELLED
     assert (tmp_path / "backups" / "big-1" / catalog.MANIFEST).read_bytes() == manifest
     assert sorted(os.listdir(folder)) == ["hda.img", catalog.MANIFEST]
+
+
+def test_a_shut_off_domain_is_backed_up_only_when_asked_for_and_then_catalogued(conn, tmp_path):
+    dom = conn.lookup_by_name("win11")
+    dev = _disk_devs(conn, "win11")[0]
+    folder = tmp_path / "win11-1"
+    folder.mkdir()
+    xml = _backup_xml((dev, str(folder / f"{dev}.img")))
+    with refused(ErrorCode.OPERATION_INVALID, "not running"):
+        dom.backup_begin(xml)
+    info = domain_job_end(dom, dom.backup_begin(xml, BackupFlags.SHUT_OFF))
+    assert info.state is JobState.COMPLETED, info.error
+    [backup] = catalog.find([str(tmp_path)], dom.uuid)
+    assert backup.domain_name == "win11" and [i.target for i in backup.images] == [dev]

@@ -10,7 +10,7 @@ import pytest
 from jobwait import connection_job_end, domain_job_end
 from linuxguest.records import read_records
 
-from drivers import JobFlags, JobState
+from drivers import BackupFlags, JobFlags, JobState
 from drivers import backupcatalog as catalog
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
@@ -116,7 +116,7 @@ def test_a_shut_off_vm_is_backed_up_with_qemu_img_into_a_catalogued_folder(env):
     dom = conn.define_xml(env.xml("bkoff", disks=[{"path": disk}]))
     folder = env.base / "backups" / "bkoff-1"
     folder.mkdir(parents=True)
-    job_id = dom.backup_begin(h.backup_xml(f"{folder}/vda.qcow2"))
+    job_id = dom.backup_begin(h.backup_xml(f"{folder}/vda.qcow2"), BackupFlags.SHUT_OFF)
     info = domain_job_end(dom, job_id, timeout=120)
     assert info.state == JobState.COMPLETED, info.error
     assert info.processed == info.total == 32 << 20
