@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QLineEdit,
-    QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -24,7 +23,7 @@ from ...flows.backupcatalog import CatalogController
 from ...models.backupcatalog import CatalogRow, restore_name_problem
 from .. import confirm
 from ..names import name_widget
-from .simple import _FormDialog
+from .simple import _FormDialog, action_button
 
 
 class RestoreNameDialog(_FormDialog):
@@ -66,12 +65,12 @@ class BackupsDialog(QDialog):
         self.status.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
-        self.restore_new_button = self._button(buttons, "Restore to New VM…", "backupRestoreNew", self._ask_new)
-        self.restore_onto_button = self._button(buttons, f"Restore onto {flow.domain}…", "backupRestoreOnto",
+        self.restore_new_button = action_button(buttons, "Restore to New VM…", "backupRestoreNew", self._ask_new)
+        self.restore_onto_button = action_button(buttons, f"Restore onto {flow.domain}…", "backupRestoreOnto",
                                                 self._ask_onto)
-        self.verify_button = self._button(buttons, "Verify", "backupVerify", self._verify)
-        self.delete_button = self._button(buttons, "Delete Backup…", "backupDelete", self._ask_delete)
-        self.open_button = self._button(buttons, "Open Folder…", "backupOpenFolder", self._ask_folder)
+        self.verify_button = action_button(buttons, "Verify", "backupVerify", self._verify)
+        self.delete_button = action_button(buttons, "Delete Backup…", "backupDelete", self._ask_delete)
+        self.open_button = action_button(buttons, "Open Folder…", "backupOpenFolder", self._ask_folder)
         layout = QVBoxLayout(self)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.status)
@@ -81,13 +80,6 @@ class BackupsDialog(QDialog):
         self.list.itemSelectionChanged.connect(self._update_buttons)
         self._update_buttons()
         flow.reload()
-
-    def _button(self, box: QDialogButtonBox, text: str, name: str, slot: object) -> QPushButton:
-        button = box.addButton(text, QDialogButtonBox.ButtonRole.ActionRole)
-        button.setObjectName(name)
-        button.setAutoDefault(False)
-        button.clicked.connect(slot)
-        return button
 
     def selected(self) -> CatalogRow | None:
         items = self.list.selectedItems()
