@@ -254,6 +254,12 @@ class StatefulConnection(Connection):
             if dom.state()[0] is not DomainState.SHUTOFF:
                 raise DriverError(ErrorCode.OPERATION_INVALID, f"'{domain}' is not shut off; shut it down before "
                                   "restoring a backup onto its disks")
+            if dom.has_managed_save():
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"'{domain}' has a saved state that belongs to its "
+                                  "current disks; discard it before restoring a backup onto them")
+            if dom.snapshot_count():
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"'{domain}' has snapshots kept in its current "
+                                  "disks; delete them before restoring a backup onto them")
             dests = backuprestore.onto_paths(backup, definition)
         except DriverError as exc:
             self.host.jobs.end(job, exc)

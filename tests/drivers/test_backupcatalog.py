@@ -288,3 +288,18 @@ def test_a_shut_off_domain_is_backed_up_only_when_asked_for_and_then_catalogued(
     assert info.state is JobState.COMPLETED, info.error
     [backup] = catalog.find([str(tmp_path)], dom.uuid)
     assert backup.domain_name == "win11" and [i.target for i in backup.images] == [dev]
+
+
+def test_restore_onto_refuses_a_vm_whose_saved_state_or_snapshots_belong_to_its_current_disks(conn, tmp_path):
+    dom, folder, _ = _big_backup(conn, tmp_path, 1)
+    (tmp_path / "big.img").write_bytes(b"old disk")
+    dom.snapshot_create("<domainsnapshot><name>s1</name></domainsnapshot>")
+    with refused(ErrorCode.OPERATION_INVALID, "has snapshots"):
+        conn.backup_restore_onto(folder, "big")
+    assert (tmp_path / "big.img").read_bytes() == b"old disk"
+    dom.snapshot_lookup("s1").delete()
+    dom.create()
+    dom.managed_save()
+    with refused(ErrorCode.OPERATION_INVALID, "saved state"):
+        conn.backup_restore_onto(folder, "big")
+    assert (tmp_path / "big.img").read_bytes() == b"old disk"
