@@ -8,6 +8,7 @@ from __future__ import annotations
 from .base import Connection, Domain, Snapshot
 from .errors import DriverError, ErrorCode
 from .flags import (
+    BackupFlags,
     CreateFlags,
     DiskCreateFlags,
     DomainState,
@@ -32,5 +33,5 @@ __all__ = [
     "open", "driver_for", "Connection", "Domain", "Snapshot", "DriverError", "ErrorCode", "ListFlags",
     "DomainState", "JobType", "JobUnit", "JobState", "JobOperation", "JobFlags", "MigrateFlags", "Feature",
     "EventType", "DomainEvent", "DomainRecord", "DomainInfo", "JobInfo", "CreateFlags",
-    "SaveFlags", "UndefineFlags", "DiskCreateFlags", "DomainXMLFlags",
+    "SaveFlags", "UndefineFlags", "DiskCreateFlags", "BackupFlags", "DomainXMLFlags",
 ]

@@ -368,6 +368,31 @@ class Connection:
         """Cancel a running job by id, whatever it belongs to (a disk creation has no domain)."""
         raise no_support("cancelling jobs by id")
 
+    # backups (drivers.backupcatalog)
+    def backup_verify(self, folder: str, flags: int = 0) -> int | None:
+        """Check the catalogued backup in ``folder`` (sha256 and qemu-img check) as a BACKUP_VERIFY job.
+
+        The outcome and its time are recorded in the backup's manifest; the job
+        fails naming each damaged image. ``JobFlags.ASYNC`` returns the job id.
+        """
+        raise no_support("verifying backups")
+
+    def backup_restore(self, folder: str, name: str, image_dir: str | None = None, flags: int = 0) -> int | None:
+        """Restore the backup in ``folder`` as a new VM ``name`` (new uuid and MACs), a BACKUP_RESTORE job.
+
+        The images are copied into ``image_dir`` (default: the host's image
+        folder); the VM is defined once every copy is complete.
+        """
+        raise no_support("restoring backups")
+
+    def backup_restore_onto(self, folder: str, domain: str, flags: int = 0) -> int | None:
+        """Restore the backup in ``folder`` onto the disks of the shut-off VM ``domain``, a BACKUP_RESTORE job.
+
+        The old disks stay until every copy is complete, then each is replaced
+        atomically; a cancel or failure leaves them untouched and no partial file.
+        """
+        raise no_support("restoring backups")
+
     # storage
     def create_disk(self, path: str, size_bytes: int, fmt: str = "qcow2", flags: int = 0) -> int | None:
         """Create an empty disk image at the absolute ``path`` as a DISK_CREATE job (Feature.DISK_CREATE).

@@ -172,6 +172,8 @@ class JobOperation(enum.IntEnum):
     BACKUP = 9
     SNAPSHOT_DELETE = 10
     DISK_CREATE = 100  # ours: storage creation through qemu-img
+    BACKUP_VERIFY = 101  # ours: a catalogued backup checked against its manifest
+    BACKUP_RESTORE = 102  # ours: a catalogued backup copied to a new VM or onto a shut-off one
 
 
 class JobFlags(enum.IntFlag):
@@ -189,6 +191,14 @@ class DomainXMLFlags(enum.IntFlag):
     SECURE = 1 << 0
     INACTIVE = 1 << 1  # the persistent definition the next start uses, not the running one
     UPDATE_CPU = 1 << 2
+
+
+class BackupFlags(enum.IntFlag):
+    """For ``Domain.backup_begin`` (combine with ``JobFlags.ASYNC``)."""
+
+    #: ours: a shut-off domain is backed up too (its disks copied with qemu-img); without it only a
+    #: running one, as libvirt's push backup
+    SHUT_OFF = 1 << 16
 
 
 class DiskCreateFlags(enum.IntFlag):

@@ -37,6 +37,7 @@ _OPERATION_TEXT = {
     JobOperation.SNAPSHOT: "snapshot", JobOperation.SNAPSHOT_REVERT: "snapshot revert",
     JobOperation.SNAPSHOT_DELETE: "snapshot delete", JobOperation.BACKUP: "backup",
     JobOperation.DUMP: "dump", JobOperation.START: "start", JobOperation.DISK_CREATE: "disk creation",
+    JobOperation.BACKUP_VERIFY: "backup verify", JobOperation.BACKUP_RESTORE: "backup restore",
 }
 
 

@@ -8,17 +8,29 @@ answer them exactly alike.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
-from . import diskdelete
+from . import backupcatalog, backuprestore, diskdelete
 from .base import Connection, Domain
 from .diskdelete import DomainUse
+from .diskimage import job_key
 from .domainindex import DomainIndex
 from .domxml import DomainXML
 from .errors import DriverError, ErrorCode, check_flags, invalid_arg
 from .events import EventBus
-from .flags import DefinedDetail, EventType, JobEventDetail, JobOperation, ListFlags, UndefinedDetail
+from .flags import (
+    DefinedDetail,
+    DomainState,
+    DomainXMLFlags,
+    EventType,
+    JobEventDetail,
+    JobFlags,
+    JobOperation,
+    ListFlags,
+    UndefinedDetail,
+)
 from .jobs import Job, JobTable
 from .lifecycle import check_rename
 from .listfilter import accepted_bits, validate
@@ -165,6 +177,109 @@ class StatefulConnection(Connection):
 
     def run_job(self, job: Job, worker: Callable[[Job], T], asynchronous: bool) -> T | int:
         return self.host.jobs.run(job, worker, asynchronous)
+
+    # -- backups -----------------------------------------------------------------
+    def _backup_job(self, folder: str, operation: JobOperation, action: str,
+                    uuid: str | None = None, name: str | None = None) -> tuple[backupcatalog.Backup, Job]:
+        self._check_open()
+        backup = backupcatalog.read(os.path.abspath(folder))
+        why = backupcatalog.unfinished_reason(backup)
+        if why:
+            raise DriverError(ErrorCode.OPERATION_INVALID, f"the backup in {backup.folder} cannot be used: {why}")
+        job = self.host.jobs.begin(uuid or job_key(backup.folder), name or backup.id, operation, action)
+        return backup, job
+
+    def backup_verify(self, folder: str, flags: int = 0) -> int | None:
+        flags = check_flags(flags, int(JobFlags.ASYNC), "backup_verify")
+        backup, job = self._backup_job(folder, JobOperation.BACKUP_VERIFY, "verify")
+
+        def worker(job: Job) -> None:
+            result = backupcatalog.verify(backup, job.progress, lambda: job.cancel_requested)
+            backupcatalog.record_verification(backup, result)
+            if not result.ok:
+                raise DriverError(ErrorCode.OPERATION_FAILED,
+                                  f"the backup {backup.id} is damaged: {result.summary()}")
+
+        return self._job_result(self.run_job(job, worker, bool(flags & JobFlags.ASYNC)))
+
+    def backup_restore(self, folder: str, name: str, image_dir: str | None = None, flags: int = 0) -> int | None:
+        flags = check_flags(flags, int(JobFlags.ASYNC), "backup_restore")
+        self._check_open()
+        try:
+            self.lookup_by_name(name)
+        except DriverError as exc:
+            if exc.code is not ErrorCode.NO_DOMAIN:
+                raise
+        else:
+            raise DriverError(ErrorCode.OPERATION_INVALID, f"a domain named '{name}' already exists; "
+                              "choose another name for the restored VM")
+        folder_for_images = image_dir or self.host_facts().image_dir
+        if not folder_for_images:
+            raise DriverError(ErrorCode.INVALID_ARG, "this host names no image folder; choose one for the restore")
+        backup = backupcatalog.read(os.path.abspath(folder))
+        dests = backuprestore.new_vm_paths(backup, name, folder_for_images)
+        xml = backuprestore.new_vm_xml(backup, name, dests)
+        DomainXML.parse(xml).validate()
+        for path, _ in dests.values():
+            if os.path.lexists(path):
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"{path} already exists; nothing was overwritten")
+        backup, job = self._backup_job(folder, JobOperation.BACKUP_RESTORE, "restore", name=name)
+
+        def worker(job: Job) -> None:
+            os.makedirs(folder_for_images, mode=0o700, exist_ok=True)
+            parts = backuprestore.copy_images(backup, dests, job.progress, lambda: job.cancel_requested)
+            try:
+                job.raise_if_cancelled()
+                backuprestore.publish(parts, replace=False)
+                self.define_xml(xml)
+            except BaseException:
+                for part, dest in parts:
+                    for path in (part, dest):
+                        try:
+                            os.unlink(path)
+                        except FileNotFoundError:
+                            pass
+                raise
+
+        return self._job_result(self.run_job(job, worker, bool(flags & JobFlags.ASYNC)))
+
+    def backup_restore_onto(self, folder: str, domain: str, flags: int = 0) -> int | None:
+        flags = check_flags(flags, int(JobFlags.ASYNC), "backup_restore_onto")
+        self._check_open()
+        dom = self.lookup_by_name(domain)
+        definition = DomainXML.parse(dom.xml_desc(int(DomainXMLFlags.INACTIVE)))
+        # the job makes the domain busy: from here on nothing starts it until the restore ends
+        backup, job = self._backup_job(folder, JobOperation.BACKUP_RESTORE, "restore", dom.uuid, dom.name)
+        try:
+            if dom.state()[0] is not DomainState.SHUTOFF:
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"'{domain}' is not shut off; shut it down before "
+                                  "restoring a backup onto its disks")
+            if dom.has_managed_save():
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"'{domain}' has a saved state that belongs to its "
+                                  "current disks; discard it before restoring a backup onto them")
+            if dom.snapshot_count():
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"'{domain}' has snapshots kept in its current "
+                                  "disks; delete them before restoring a backup onto them")
+            dests = backuprestore.onto_paths(backup, definition)
+        except DriverError as exc:
+            self.host.jobs.end(job, exc)
+            raise
+
+        def worker(job: Job) -> None:
+            parts = backuprestore.copy_images(backup, dests, job.progress, lambda: job.cancel_requested)
+            try:
+                job.raise_if_cancelled()
+            except BaseException:
+                for part, _ in parts:
+                    os.unlink(part)
+                raise
+            backuprestore.publish(parts, replace=True)
+
+        return self._job_result(self.run_job(job, worker, bool(flags & JobFlags.ASYNC)))
+
+    @staticmethod
+    def _job_result(outcome: object) -> int | None:
+        return outcome if isinstance(outcome, int) else None
 
     def migration_job(self, dom: Domain, action: str) -> Job:
         self._check_open()

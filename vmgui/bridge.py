@@ -38,6 +38,10 @@ from .snapshots import SnapshotInfo, read_snapshots
 from .streams import ConsoleStream
 from .workers import MAX_WORKERS, WorkerPool
 
+#: jobs cancelled through the connection: they may belong to no domain
+HOST_JOBS = frozenset({drivers.JobOperation.DISK_CREATE, drivers.JobOperation.BACKUP_VERIFY,
+                       drivers.JobOperation.BACKUP_RESTORE})
+
 __all__ = ["Bridge", "CallAbandoned", "default_uri"]
 
 log = logging.getLogger(__name__)
@@ -157,8 +161,8 @@ class Bridge(QObject):
 
     async def abort_job(self, uri: str, info: drivers.JobInfo) -> None:
         def abort(conn: drivers.Connection) -> None:
-            if info.operation is drivers.JobOperation.DISK_CREATE:
-                conn.abort_job(info.id)  # a disk creation belongs to no domain
+            if info.operation in HOST_JOBS:
+                conn.abort_job(info.id)  # a disk creation or backup verify belongs to no domain
                 return
             dom = conn.lookup_by_uuid(info.domain_uuid) if info.domain_uuid else conn.lookup_by_name(info.domain)
             dom.abort_job(info.id)

@@ -23,9 +23,10 @@ import os
 import time
 from typing import Any
 
+from .. import backupcatalog, backuprestore
 from ..diskimage import already_exists
 from ..errors import DriverError, ErrorCode, check_flags
-from ..flags import JobFlags, JobOperation
+from ..flags import BackupFlags, JobFlags, JobOperation
 from ..jobs import Job
 from ..snapxml import BackupDef, BackupDisk
 from . import partfiles, storage
@@ -42,21 +43,25 @@ X_PERF = {"use-copy-range": True}
 
 
 def begin(ops: DomainOps, backup_xml: str, flags: int = 0) -> int:
-    check_flags(flags, int(JobFlags.ASYNC), "backup_begin")
+    check_flags(flags, int(JobFlags.ASYNC | BackupFlags.SHUT_OFF), "backup_begin")
     host = ops.host
     with host.lock:
         dom = ops.idle("back up")
         vm = dom.live
+        if vm is None and flags & BackupFlags.SHUT_OFF:
+            return _begin_offline(ops, dom, backup_xml)
         if vm is None:
             raise DriverError(ErrorCode.OPERATION_INVALID,
-                              f"domain '{dom.name}' is not running; a push backup needs a running guest")
+                              f"domain '{dom.name}' is not running; a push backup needs a running guest "
+                              "(BackupFlags.SHUT_OFF backs up a shut-off one)")
         nodes = {d.target: d for d in vm.disks}
         spec = BackupDef.parse(backup_xml, list(nodes))
         job = host.jobs.begin(dom.uuid, dom.name, JobOperation.BACKUP, "back up")
         host.backups[job.id] = spec.to_xml()
         targets = {d.name: (partfiles.part_name(d.target), d.target) for d in spec.disks}
+        started = time.time()
         # before any file exists: whoever finds the note knows which files are unfinished
-        _note(host, dom, vm, {"kind": "backup", "key": str(job.id), "targets": targets})
+        _note(host, dom, vm, {"kind": "backup", "key": str(job.id), "targets": targets, "started": started})
     # QEMU's copy starts before the call returns: the point in time is the call, not some moment
     # after it, and a backup that cannot start fails here (the job ends failed too)
     try:
@@ -66,8 +71,55 @@ def begin(ops: DomainOps, backup_xml: str, flags: int = 0) -> int:
         host.jobs.end(job, error)
         raise error from None
 
+    written = [backupcatalog.Written(target=d.name, path=targets[d.name][0], final=d.target, format=d.format)
+               for d in spec.disks]
+
     def worker(job: Job) -> None:
-        follow(host, dom, vm, job, job_ids, added, list(targets.values()), total)
+        follow(host, dom, vm, job, job_ids, added, written, total, started)
+
+    ops.run_job(job, worker, True)
+    return job.id
+
+
+def _begin_offline(ops: DomainOps, dom: QDom, backup_xml: str) -> int:
+    """Back up a shut-off domain (under the host lock): qemu-img copies of its disks, as one job.
+
+    The job keeps the domain busy, so nothing starts it (and writes its disks)
+    until the copies are done; they are ``.part`` files until then.
+    """
+    host = ops.host
+    if dom.config is None:
+        raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' has no definition to back up")
+    definition = dom.config
+    sources = {n.target: (n.source, n.format or "raw") for n in definition.disk_nodes() if n.source}
+    spec = BackupDef.parse(backup_xml, list(sources))
+    job = host.jobs.begin(dom.uuid, dom.name, JobOperation.BACKUP, "back up")
+    host.backups[job.id] = spec.to_xml()
+    written = [backupcatalog.Written(target=d.name, path=partfiles.part_name(d.target), final=d.target,
+                                     format=d.format) for d in spec.disks]
+    started, name, uuid, xml = time.time(), dom.name, dom.uuid, definition.to_string()
+
+    def worker(job: Job) -> None:
+        try:
+            sizes = [int(storage.info(str(sources[w.target][0]))["virtual-size"]) for w in written]
+            total, done = sum(sizes), 0
+            job.progress(0, total)
+            for w, size in zip(written, sizes, strict=True):
+                src, fmt = sources[w.target]
+
+                def report(frac: float, base: int = done, size: int = size) -> None:
+                    job.progress(base + int(frac * size), total)
+                backuprestore.convert(str(src), fmt, w.path, w.format, report, lambda: job.cancel_requested)
+                done += size
+            job.raise_if_cancelled()
+            folder = backupcatalog.dedicated_folder(written)
+            images = backupcatalog.describe(written, cancelled=lambda: job.cancel_requested) if folder else []
+            publish([(w.path, w.final) for w in written])
+            if folder is not None:
+                backupcatalog.write_manifest(folder, name, uuid, xml, started, images)
+        finally:
+            for w in written:
+                partfiles.discard(w.path)  # gone once published; what a failure or cancel left
 
     ops.run_job(job, worker, True)
     return job.id
@@ -164,20 +216,23 @@ def start(host: EventHost, dom: QDom, vm: LiveVM, spec: BackupDef, nodes: dict[s
 
 
 def _follow_adopted(host: EventHost, dom: QDom, vm: LiveVM, job_ids: list[str], added: list[str],
-                    targets: list[tuple[str, str]], total: int, job: Job) -> None:
-    follow(host, dom, vm, job, job_ids, added, targets, total)
+                    written: list[backupcatalog.Written], total: int, started: float, job: Job) -> None:
+    follow(host, dom, vm, job, job_ids, added, written, total, started)
 
 
 def follow(host: EventHost, dom: QDom, vm: LiveVM, job: Job, job_ids: list[str], added: list[str],
-           targets: list[tuple[str, str]], total: int) -> None:
+           written: list[backupcatalog.Written], total: int, started: float) -> None:
     """Wait for QEMU's backup jobs, then finish (targets on disk, under their names) or clean up (removed).
 
-    ``targets`` are (.part file, final name) pairs. When the host closes
+    ``written`` names each disk's .part file and final name. A backup into a
+    folder of its own is hashed and gets a catalog manifest (drivers.backupcatalog)
+    as the job's last step, after the images have their names. When the host closes
     (its last connection) the job ends here but QEMU's copy and the note in
     the state file stay, for the next connection to take over.
     """
     ok = False
     left = False
+    targets = [(w.path, w.final) for w in written]
     try:
         def cancel() -> None:
             for jid in job_ids:
@@ -233,7 +288,14 @@ def follow(host: EventHost, dom: QDom, vm: LiveVM, job: Job, job_ids: list[str],
                 pass
         _delete_nodes(vm, added)
         added = []
+        catalog_folder = backupcatalog.dedicated_folder(written)
+        images = []
+        if catalog_folder is not None:
+            images = backupcatalog.describe(written, cancelled=lambda: job.cancel_requested)
         publish(targets)
+        if catalog_folder is not None:
+            backupcatalog.write_manifest(catalog_folder, dom.name, dom.uuid, vm.definition.to_string(),
+                                         started, images)
         ok = True
     finally:
         if not left:
@@ -287,21 +349,22 @@ def adopt(host: EventHost, dom: QDom, vm: LiveVM) -> set[str]:
         return set()
     jobs = {str(j.get("id")): j for j in vm.execute("query-jobs")}
     nodes = {str(n.get("node-name")): n for n in vm.execute("query-named-block-nodes", {"flat": True})}
-    disks, added, targets = [], [], []
+    disks, added, written = [], [], []
     for jid in job_ids:
         dev = _disk_of(jid)
         part, final = noted[dev]
         added.append(f"bk{key}-{dev}")
-        targets.append((part, final))
-        disks.append(BackupDisk(name=dev, target=final,
-                                format=str((nodes.get(f"bk{key}-{dev}") or {}).get("drv") or "qcow2")))
+        fmt = str((nodes.get(f"bk{key}-{dev}") or {}).get("drv") or "qcow2")
+        written.append(backupcatalog.Written(target=dev, path=part, final=final, format=fmt))
+        disks.append(BackupDisk(name=dev, target=final, format=fmt))
     total = sum(int(jobs[j].get("total-progress") or 0) for j in job_ids) or 1
     with host.lock:
         job = host.jobs.begin(dom.uuid, dom.name, JobOperation.BACKUP, "back up")
         host.backups[job.id] = BackupDef(mode="push", disks=tuple(disks)).to_xml()
     speeds = [int(b.get("speed") or 0) for b in vm.execute("query-block-jobs") if b.get("device") in job_ids]
     host.job_speed[job.id] = max(speeds) if speeds else 0  # keep the throttle set before
-    worker = guard_worker(functools.partial(_follow_adopted, host, dom, vm, job_ids, added, targets, total),
-                          "backup")
+    started = float(note.get("started") or time.time())
+    worker = guard_worker(functools.partial(_follow_adopted, host, dom, vm, job_ids, added, written, total,
+                                            started), "backup")
     host.jobs.run(job, worker, True)
     return set(job_ids)

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .. import backupcatalog
 from ..base import Screenshot, Snapshot
 from ..diskimage import already_exists, check_guest_files, check_new_file
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
 from ..flags import (
+    BackupFlags,
     CreateFlags,
     DomainState,
     DomainXMLFlags,
@@ -343,15 +346,19 @@ class TestDomain(StatefulDomain):
 
     # -- backup and jobs ---------------------------------------------------
     def backup_begin(self, backup_xml: str, flags: int = 0) -> int:
-        check_flags(flags, int(JobFlags.ASYNC), "backup_begin")
+        check_flags(flags, int(JobFlags.ASYNC | BackupFlags.SHUT_OFF), "backup_begin")
         with self._host.lock:
             sim = self._idle("back up")
-            if not sim.active:
+            if not sim.active and not flags & BackupFlags.SHUT_OFF:
                 raise DriverError(ErrorCode.OPERATION_INVALID,
                                   f"domain '{sim.name}' is not running; a push backup needs a running guest")
             spec = BackupDef.parse(backup_xml, [d.target for d in sim.definition.disks()])
             job = self._host.jobs.begin(sim.uuid, sim.name, JobOperation.BACKUP, "back up")
             self._host.backups[job.id] = spec.to_xml()
+            uuid, domain_xml = sim.uuid, sim.definition.to_string()
+        started = time.time()
+        images = [backupcatalog.Written(target=d.name, path=d.target, final=d.target, format=d.format,
+                                        virtual_size=DISK_BYTES) for d in spec.disks]
 
         def worker(job: Job) -> None:
             written: list[str] = []
@@ -364,6 +371,10 @@ class TestDomain(StatefulDomain):
                     except FileExistsError:
                         raise DriverError(ErrorCode.OPERATION_FAILED, f"{disk.target} appeared meanwhile") from None
                     written.append(disk.target)
+                folder = backupcatalog.dedicated_folder(images)
+                if folder is not None:  # a folder of its own: a catalog entry, like the qemu driver's
+                    entries = backupcatalog.describe(images, cancelled=lambda: job.cancel_requested)
+                    backupcatalog.write_manifest(folder, self._name, uuid, domain_xml, started, entries)
             except BaseException:
                 for path in written:  # all or nothing: no partial backup stays behind
                     try:

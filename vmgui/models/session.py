@@ -15,7 +15,19 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from drivers import Domain, DomainEvent, DomainRecord, DriverError, ErrorCode, EventType, Feature, JobInfo
+from drivers import (
+    Domain,
+    DomainEvent,
+    DomainRecord,
+    DriverError,
+    ErrorCode,
+    EventType,
+    Feature,
+    JobFlags,
+    JobInfo,
+    backupcatalog,
+)
+from drivers.backupcatalog import Backup
 from drivers.base import Screenshot
 from drivers.hostfacts import HostFacts
 
@@ -351,6 +363,32 @@ class Session(QObject):
         records, _gone = await self.bridge.fetch_records(uri, [uuid])
         self.domains.apply(uri, records)
         return uri, uuid
+
+    # -- backup catalog (drivers.backupcatalog): the files are read and copied in the pool ---------------
+    async def list_backups(self, uri: str, folders: list[str], uuid: str | None) -> list[Backup]:
+        """The restorable backups in ``folders`` (of domain ``uuid``, or of any domain when None)."""
+        return await self.bridge.call(uri, lambda _c: backupcatalog.find(folders, uuid),
+                                      f"reading the backups in {', '.join(folders)}")
+
+    async def verify_backup(self, uri: str, folder: str) -> int:
+        """Start verifying the backup in ``folder`` as a job; its id."""
+        return int(await self.bridge.call(uri, lambda c: c.backup_verify(folder, int(JobFlags.ASYNC)) or 0,
+                                          f"verifying the backup in {folder}"))
+
+    async def restore_backup(self, uri: str, folder: str, name: str) -> int:
+        """Start restoring the backup in ``folder`` as the new VM ``name`` (images in the host's image folder)."""
+        return int(await self.bridge.call(
+            uri, lambda c: c.backup_restore(folder, name, None, int(JobFlags.ASYNC)) or 0,
+            f"restoring the backup in {folder} as {name}"))
+
+    async def restore_backup_onto(self, uri: str, folder: str, domain: str) -> int:
+        """Start restoring the backup in ``folder`` onto the disks of the shut-off ``domain``; the job id."""
+        return int(await self.bridge.call(
+            uri, lambda c: c.backup_restore_onto(folder, domain, int(JobFlags.ASYNC)) or 0,
+            f"restoring the backup in {folder} onto {domain}"))
+
+    async def delete_backup(self, uri: str, backup: Backup) -> None:
+        await self.bridge.call(uri, lambda _c: backupcatalog.delete(backup), f"deleting the backup in {backup.folder}")
 
     async def refresh_job(self, uri: str, job_id: int) -> None:
         """Re-read job ``job_id`` from the driver into the job model (for connections without JOB events)."""

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QWidget
 
 from ..actions import SPECS, ActionId, ActionSpec, ActionState, Asks, Confirm
 from ..actions.requests import DomainRequest, Snapshot
+from ..flows.backupcatalog import CatalogController
 from ..models.console import ConsoleModel
 from ..models.domains import Key
 from ..models.session import Session
@@ -23,6 +24,7 @@ from . import confirm
 from .backupflow import BackupFlow
 from .console import ConsoleDialog
 from .deleteflow import DeleteFlow
+from .dialogs.backups import BackupsDialog
 from .dialogs.simple import SnapshotDialog
 from .dialogs.snapshots import SnapshotTreeDialog
 from .migrateflow import MigrateFlow
@@ -118,6 +120,15 @@ class Commands:
         self.last_dialog = dialog
         dialog.show()
         model.start()
+        return dialog
+
+    def open_backups(self, key: Key, folders: list[str] | None = None) -> BackupsDialog:
+        """The catalogued backups of ``key`` (in the folder backups were last written to), modeless."""
+        flow = CatalogController(self._session, key, folders if folders is not None else [self.backup.folder])
+        dialog = BackupsDialog(flow, self._session.domains.names(key[0]), self._parent)
+        dialog.finished.connect(lambda _r: dialog.deleteLater())
+        self.last_dialog = dialog
+        dialog.show()
         return dialog
 
     def open_snapshots(self, key: Key) -> SnapshotTreeDialog:

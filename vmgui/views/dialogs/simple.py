@@ -1,4 +1,4 @@
-"""The snapshot-name dialog, and the base of the small form dialogs.
+"""The snapshot-name dialog, the base of the small form dialogs, and their action buttons.
 
 Each validates its input in place (a red sentence, the OK button stays) rather
 than letting a bad value reach the driver. All are opened with ``open()``:
@@ -6,16 +6,28 @@ never a nested, window-freezing ``exec()``.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QLineEdit,
+    QPushButton,
     QWidget,
 )
 
 from ...models.validation import name_problem
 from ..names import error_label, name_widget
+
+
+def action_button(box: QDialogButtonBox, text: str, name: str, slot: Callable[[], None]) -> QPushButton:
+    """A button of a dialog's button row that acts on what is chosen (never the default: Enter does not press it)."""
+    button = box.addButton(text, QDialogButtonBox.ButtonRole.ActionRole)
+    button.setObjectName(name)
+    button.setAutoDefault(False)
+    button.clicked.connect(slot)
+    return button
 
 
 class _FormDialog(QDialog):

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
-    QPushButton,
     QRadioButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -30,7 +29,7 @@ from ...models.validation import name_problem
 from ...snapshots import SnapshotInfo
 from .. import confirm
 from ..names import name_widget
-from .simple import _FormDialog
+from .simple import _FormDialog, action_button
 
 CURRENT = " (current)"
 
@@ -89,9 +88,9 @@ class SnapshotTreeDialog(QDialog):
         self.status.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
-        self.create_button = self._button(buttons, "Create…", "snapshotCreate", self._ask_create)
-        self.revert_button = self._button(buttons, "Revert", "snapshotRevert", self._revert)
-        self.delete_button = self._button(buttons, "Delete…", "snapshotDelete", self._ask_delete)
+        self.create_button = action_button(buttons, "Create…", "snapshotCreate", self._ask_create)
+        self.revert_button = action_button(buttons, "Revert", "snapshotRevert", self._revert)
+        self.delete_button = action_button(buttons, "Delete…", "snapshotDelete", self._ask_delete)
         layout = QVBoxLayout(self)
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.status)
@@ -102,13 +101,6 @@ class SnapshotTreeDialog(QDialog):
         self.finished.connect(lambda _r: model.close())
         self._update_buttons()
         model.reload()
-
-    def _button(self, box: QDialogButtonBox, text: str, name: str, slot: object) -> QPushButton:
-        button = box.addButton(text, QDialogButtonBox.ButtonRole.ActionRole)
-        button.setObjectName(name)
-        button.setAutoDefault(False)
-        button.clicked.connect(slot)
-        return button
 
     def selected(self) -> str | None:
         items = self.tree.selectedItems()

@@ -1,0 +1,395 @@
+"""The backup catalog: a ``manifest.json`` beside a backup's disk images, and finding backups by it.
+
+A backup is a folder (``<folder>/<domain>-<stamp>/`` by :func:`backup_folder`) holding the
+disk images and a manifest naming the domain (name, uuid, its XML at backup time), the start
+and end time, the kind (``full``; an ``incremental`` one names its ``parent`` backup by id),
+each image's target, file, format, virtual size, bytes and sha256, and the vmgui version. The
+manifest is written last and atomically, so a folder without one (or still holding ``.part``
+files) is a backup that never finished and is never listed as restorable. Backups are found by
+their manifests alone: a folder moved to another disk or machine lists as it did.
+
+The sha256 of each image is computed right after the copy, as part of the backup job, from the
+finished file (one sequential read of each image; the page cache usually still holds it).
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import struct
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from .errors import DriverError, ErrorCode
+from .fsutil import write_atomically
+
+MANIFEST = "manifest.json"
+#: manifest layout version: readers refuse a newer one rather than misread it
+SCHEMA = 1
+KINDS = ("full", "incremental")
+#: read size for hashing: large enough that the hash, not the system calls, sets the pace
+CHUNK = 4 << 20
+#: suffix of job outputs not finished yet (drivers.qemu.partfiles uses the same)
+PART_SUFFIX = ".part"
+_QCOW2_MAGIC = b"QFI\xfb"
+
+#: called with (bytes done, bytes in all) while hashing
+Progress = Callable[[int, int], None]
+#: true once the caller wants the work stopped
+Cancelled = Callable[[], bool]
+
+
+def _never() -> bool:
+    return False
+
+
+def _silent(done: int, total: int) -> None:
+    pass
+
+
+def app_version() -> str:
+    """The installed vmgui version the manifest records (``unknown`` when run from an uninstalled tree)."""
+    try:
+        return importlib.metadata.version("vmgui")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def backup_folder(folder: str, domain: str, stamp: str) -> str:
+    """Where one backup of ``domain`` taken at ``stamp`` lives inside the backups folder ``folder``."""
+    return os.path.join(folder, f"{domain}-{stamp}")
+
+
+def iso_time(when: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
+
+
+@dataclass(frozen=True)
+class Image:
+    """One disk image of a backup, as the manifest describes it."""
+
+    target: str  # the disk's target dev in the domain (vda)
+    file: str  # file name inside the backup folder
+    format: str
+    virtual_size: int
+    bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The outcome of one verify: when it ran and what was wrong (nothing when ``ok``)."""
+
+    at: str
+    ok: bool
+    problems: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        return "verified, no problem found" if self.ok else "; ".join(self.problems)
+
+
+@dataclass(frozen=True)
+class Backup:
+    """One backup found by its manifest: ``folder`` is where it is now, wherever it was written."""
+
+    folder: str
+    id: str
+    domain_name: str
+    domain_uuid: str
+    domain_xml: str
+    started: str
+    ended: str
+    images: tuple[Image, ...]
+    kind: str = "full"
+    parent: str | None = None
+    app_version: str = "unknown"
+    verification: Verification | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def size(self) -> int:
+        return sum(i.bytes for i in self.images)
+
+    def path(self, image: Image) -> str:
+        return os.path.join(self.folder, image.file)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.extra, "schema": SCHEMA, "id": self.id, "kind": self.kind, "parent": self.parent,
+                "domain": {"name": self.domain_name, "uuid": self.domain_uuid, "xml": self.domain_xml},
+                "started": self.started, "ended": self.ended, "vmgui_version": self.app_version,
+                "disks": [asdict(i) for i in self.images],
+                "verification": None if self.verification is None else {
+                    "at": self.verification.at, "ok": self.verification.ok,
+                    "problems": list(self.verification.problems)}}
+
+
+def _bad(folder: str, why: str) -> DriverError:
+    return DriverError(ErrorCode.INVALID_ARG, f"the backup in {folder} has an unreadable manifest: {why}")
+
+
+def _image(folder: str, raw: Any) -> Image:
+    if not isinstance(raw, dict):
+        raise _bad(folder, "a disk entry is not an object")
+    try:
+        image = Image(target=str(raw["target"]), file=str(raw["file"]), format=str(raw["format"]),
+                      virtual_size=int(raw["virtual_size"]), bytes=int(raw["bytes"]), sha256=str(raw["sha256"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _bad(folder, f"a disk entry lacks {exc}") from None
+    if os.path.basename(image.file) != image.file or image.file in ("", ".", ".."):
+        raise _bad(folder, f"disk file {image.file!r} is not a plain file name")
+    return image
+
+
+def parse(folder: str, data: dict[str, Any]) -> Backup:
+    """The backup a manifest's JSON describes, located in ``folder``; INVALID_ARG naming what is wrong."""
+    if int(data.get("schema", 0) or 0) > SCHEMA:
+        raise _bad(folder, f"it was written by a newer vmgui (layout {data.get('schema')})")
+    dom = data.get("domain")
+    disks = data.get("disks")
+    if not isinstance(dom, dict) or not isinstance(disks, list) or not disks:
+        raise _bad(folder, "it names no domain or no disk")
+    kind = str(data.get("kind", "full"))
+    if kind not in KINDS:
+        raise _bad(folder, f"unknown kind {kind!r}")
+    ver = data.get("verification")
+    verification = None
+    if isinstance(ver, dict):
+        verification = Verification(at=str(ver.get("at", "")), ok=bool(ver.get("ok")),
+                                    problems=tuple(str(p) for p in ver.get("problems") or ()))
+    known = {"schema", "id", "kind", "parent", "domain", "started", "ended", "vmgui_version", "disks",
+             "verification"}
+    return Backup(folder=folder, id=str(data.get("id") or os.path.basename(folder)),
+                  domain_name=str(dom.get("name", "")), domain_uuid=str(dom.get("uuid", "")),
+                  domain_xml=str(dom.get("xml", "")), started=str(data.get("started", "")),
+                  ended=str(data.get("ended", "")), images=tuple(_image(folder, d) for d in disks),
+                  kind=kind, parent=None if data.get("parent") is None else str(data["parent"]),
+                  app_version=str(data.get("vmgui_version", "unknown")), verification=verification,
+                  extra={k: v for k, v in data.items() if k not in known})
+
+
+def read(folder: str) -> Backup:
+    """The backup in ``folder`` by its manifest; INVALID_ARG when there is none or it cannot be read."""
+    path = os.path.join(folder, MANIFEST)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        raise DriverError(ErrorCode.INVALID_ARG, f"{folder} holds no finished backup (no {MANIFEST})") from None
+    except (OSError, ValueError) as exc:
+        raise _bad(folder, str(exc)) from None
+    if not isinstance(data, dict):
+        raise _bad(folder, "it is not a JSON object")
+    return parse(folder, data)
+
+
+def unfinished_reason(backup: Backup) -> str | None:
+    """Why the backup cannot be restored as it lies (an image missing, ``.part`` files), or None."""
+    try:
+        names = set(os.listdir(backup.folder))
+    except OSError as exc:
+        return f"its folder cannot be read: {exc.strerror}"
+    if any(n.endswith(PART_SUFFIX) for n in names):
+        return "it still holds unfinished .part files"
+    missing = [i.file for i in backup.images if i.file not in names]
+    if missing:
+        return "image missing: " + ", ".join(missing)
+    return None
+
+
+def _candidates(folder: str) -> Iterable[str]:
+    yield folder
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            yield entry.path
+
+
+def find(folders: Sequence[str], domain_uuid: str | None = None) -> list[Backup]:
+    """The restorable backups in ``folders`` (each folder itself and its sub-folders), oldest first.
+
+    ``domain_uuid`` keeps one domain's; without it every domain's backups are
+    listed (a folder the user points at). Unreadable manifests and unfinished
+    backups are left out.
+    """
+    found: dict[str, Backup] = {}
+    for folder in folders:
+        for candidate in _candidates(os.path.abspath(folder)):
+            if not os.path.isfile(os.path.join(candidate, MANIFEST)):
+                continue
+            try:
+                backup = read(candidate)
+            except DriverError:
+                continue
+            if domain_uuid is not None and backup.domain_uuid != domain_uuid:
+                continue
+            if unfinished_reason(backup) is None:
+                found[os.path.realpath(candidate)] = backup
+    return sorted(found.values(), key=lambda b: (b.started, b.folder))
+
+
+def virtual_size(path: str, fmt: str) -> int:
+    """The guest-visible size of an image: the qcow2 header's size field, or a raw file's length."""
+    if fmt == "qcow2":
+        with open(path, "rb") as fh:
+            head = fh.read(32)
+        if len(head) == 32 and head[:4] == _QCOW2_MAGIC:
+            return int(struct.unpack(">Q", head[24:32])[0])
+    return os.stat(path).st_size
+
+
+def sha256_of(path: str, progress: Progress = _silent, cancelled: Cancelled = _never, done: int = 0,
+              total: int = 0) -> str:
+    """The sha256 of a file, read in large chunks; OPERATION_ABORTED once ``cancelled()`` turns true."""
+    digest = hashlib.sha256()
+    with open(path, "rb", buffering=0) as fh:
+        buf = bytearray(CHUNK)
+        view = memoryview(buf)
+        while True:
+            if cancelled():
+                raise DriverError(ErrorCode.OPERATION_ABORTED, f"stopped while reading {path}")
+            n = fh.readinto(buf)
+            if not n:
+                break
+            digest.update(view[:n])
+            done += n
+            progress(done, total)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Written:
+    """One image a backup job finished: where it is now (maybe a .part file) and its final name."""
+
+    target: str
+    path: str
+    final: str
+    format: str
+    virtual_size: int | None = None
+
+
+def describe(written: Sequence[Written], progress: Progress = _silent, cancelled: Cancelled = _never) -> list[Image]:
+    """Hash and measure the finished images of a backup: the disk entries of its manifest."""
+    total = sum(os.stat(w.path).st_size for w in written)
+    done = 0
+    images = []
+    for w in written:
+        size = os.stat(w.path).st_size
+        digest = sha256_of(w.path, progress, cancelled, done, total)
+        done += size
+        vsize = w.virtual_size if w.virtual_size is not None else virtual_size(w.path, w.format)
+        images.append(Image(target=w.target, file=os.path.basename(w.final), format=w.format,
+                            virtual_size=vsize, bytes=size, sha256=digest))
+    return images
+
+
+def dedicated_folder(written: Sequence[Written]) -> str | None:
+    """The folder a backup's images were written into if it holds nothing else, else None.
+
+    Only such a folder is a catalog entry: images written beside other files
+    (the folder of a libvirt-style push backup) get no manifest.
+    """
+    folders = {os.path.dirname(w.final) for w in written}
+    if len(folders) != 1:
+        return None
+    folder = folders.pop()
+    ours = {os.path.basename(p) for w in written for p in (w.path, w.final)}
+    try:
+        names = set(os.listdir(folder))
+    except OSError:
+        return None
+    return folder if names <= ours else None
+
+
+def write_manifest(folder: str, domain_name: str, domain_uuid: str, domain_xml: str, started: float,
+                   images: Sequence[Image], kind: str = "full", parent: str | None = None) -> Backup:
+    """Record a finished backup in ``folder`` (atomic, durable, never over an existing manifest)."""
+    backup = Backup(folder=folder, id=os.path.basename(folder), domain_name=domain_name,
+                    domain_uuid=domain_uuid, domain_xml=domain_xml, started=iso_time(started),
+                    ended=iso_time(time.time()), images=tuple(images), kind=kind, parent=parent,
+                    app_version=app_version())
+    try:
+        write_atomically(os.path.join(folder, MANIFEST), json.dumps(backup.to_json(), indent=1, sort_keys=True),
+                         mode=0o644, replace=False)
+    except FileExistsError:
+        raise DriverError(ErrorCode.OPERATION_FAILED, f"{folder} already holds a backup manifest") from None
+    return backup
+
+
+def record_verification(backup: Backup, result: Verification) -> Backup:
+    """Store a verify's outcome in the backup's manifest (atomic replace); the updated backup."""
+    updated = replace(backup, verification=result)
+    write_atomically(os.path.join(backup.folder, MANIFEST),
+                     json.dumps(updated.to_json(), indent=1, sort_keys=True), mode=0o644)
+    return updated
+
+
+def qemu_img_check(path: str, fmt: str) -> str | None:
+    """What ``qemu-img check`` finds wrong with a qcow2 image (None: consistent; raw has nothing to check)."""
+    if fmt != "qcow2":
+        return None
+    try:
+        proc = subprocess.run(["qemu-img", "check", "-q", "-f", fmt, path], capture_output=True, text=True,
+                              check=False, timeout=3600)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"qemu-img check could not run on {os.path.basename(path)}: {exc}"
+    if proc.returncode == 0:
+        return None
+    detail = (proc.stderr or proc.stdout).strip().splitlines()
+    return (f"qemu-img check found {os.path.basename(path)} damaged"
+            + (f": {detail[-1]}" if detail else f" (exit status {proc.returncode})"))
+
+
+def verify(backup: Backup, progress: Progress = _silent, cancelled: Cancelled = _never) -> Verification:
+    """Check every image against its manifest entry: its sha256, then ``qemu-img check``.
+
+    OPERATION_ABORTED when cancelled (nothing recorded); the caller records
+    the outcome with :func:`record_verification`.
+    """
+    problems: list[str] = []
+    present = []
+    for image in backup.images:
+        if os.path.isfile(backup.path(image)):
+            present.append(image)
+        else:
+            problems.append(f"image {image.file} of disk {image.target} is missing")
+    total = sum(os.stat(backup.path(i)).st_size for i in present)
+    done = 0
+    for image in present:
+        path = backup.path(image)
+        size = os.stat(path).st_size
+        digest = sha256_of(path, progress, cancelled, done, total)
+        done += size
+        if size != image.bytes or digest != image.sha256:
+            problems.append(f"image {image.file} of disk {image.target} does not match the backup's checksum: "
+                            "it changed or was damaged after the backup was taken")
+            continue
+        why = qemu_img_check(path, image.format)
+        if why:
+            problems.append(why)
+    if cancelled():
+        raise DriverError(ErrorCode.OPERATION_ABORTED, f"verify of the backup in {backup.folder} stopped")
+    return Verification(at=iso_time(time.time()), ok=not problems, problems=tuple(problems))
+
+
+def delete(backup: Backup) -> None:
+    """Remove a backup: its manifest first (from then on it is no longer listed), then its images and folder.
+
+    Files in the folder that the manifest does not name are left, and then so is the folder.
+    """
+    os.unlink(os.path.join(backup.folder, MANIFEST))
+    for image in backup.images:
+        try:
+            os.unlink(backup.path(image))
+        except FileNotFoundError:
+            pass
+    try:
+        os.rmdir(backup.folder)
+    except OSError:
+        pass  # something else lives there: not ours to remove
