@@ -21,7 +21,7 @@ from .theme import error_style
 
 
 class ConsoleDialog(QDialog):
-    """``consoleDialog``: ``consoleTerminal``, ``consoleStatus``, ``consoleReconnect``."""
+    """``consoleDialog``: ``consoleTerminal``, ``consoleStatus``, ``consoleReconnect``, copy and paste."""
 
     def __init__(self, model: ConsoleModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -46,6 +46,17 @@ class ConsoleDialog(QDialog):
         row = QHBoxLayout()
         row.addWidget(self.status, 1)
         row.addWidget(self.reconnect)
+        for name, label, tip, slot in (
+                ("consoleCopy", "Copy", "Copy the selected text (Ctrl+Shift+C)", self.terminal.copy),
+                ("consolePaste", "Paste", "Type the clipboard into the console (Ctrl+Shift+V)",
+                 self.terminal.paste_clipboard)):
+            button = QPushButton(label, self)
+            button.setObjectName(name)
+            button.setToolTip(tip)
+            button.setAutoDefault(False)
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the keys stay with the terminal
+            button.clicked.connect(slot)
+            row.addWidget(button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.terminal, 1)
         layout.addLayout(row)

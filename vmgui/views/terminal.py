@@ -178,6 +178,10 @@ class TerminalView(QWidget):
         self.scroll_to(0)
         self.model.send(data)
 
+    def paste_clipboard(self) -> None:
+        self.paste(QGuiApplication.clipboard().text())
+        self.setFocus()
+
     def mousePressEvent(self, event: QMouseEvent) -> None:
         self.setFocus(Qt.FocusReason.MouseFocusReason)
         if event.button() == Qt.MouseButton.LeftButton:
@@ -227,7 +231,7 @@ class TerminalView(QWidget):
             if key == Qt.Key.Key_C:
                 self.copy()
             else:
-                self.paste(QGuiApplication.clipboard().text())
+                self.paste_clipboard()
             return
         if mods & Qt.KeyboardModifier.ShiftModifier and key in (Qt.Key.Key_PageUp, Qt.Key.Key_PageDown):
             page = self.term.rows - 1
