@@ -58,6 +58,17 @@ def test_resizing_wraps_at_the_new_width():
     assert term.display()[:2] == ["0123456789", "abc       "]
 
 
+def test_fewer_rows_keep_every_line():
+    term = TerminalScreen(20, 10)
+    term.feed(b"".join(b"row %d\r\n" % i for i in range(6)))  # cursor on row 6, rows 7..9 blank
+    term.resize(20, 8)  # the blank rows go
+    assert term.history_lines == 0 and term.display()[0].rstrip() == "row 0" and term.cursor[1] == 6
+    term.resize(20, 4)  # then the top rows scroll into the scrollback
+    assert term.text().splitlines() == [f"row {i}" for i in range(6)] and term.cursor[1] == 3
+    term.feed(b"next")
+    assert term.display()[3].rstrip() == "next"
+
+
 def test_keys_are_the_bytes_a_terminal_sends():
     assert key_bytes(K.Key_A, NONE, "a") == b"a"
     assert key_bytes(K.Key_Return, NONE, "\r") == b"\r"

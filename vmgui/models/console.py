@@ -36,6 +36,7 @@ from .terminal import SCROLLBACK, TerminalScreen
 MAX_LINES = SCROLLBACK
 FEED_SLICE_S = 0.008  # screen updates per event-loop turn, at most (then the window gets its turn)
 FEED_CHUNK = 4096
+SEEN_TAIL = 256  # bytes of output remembered to find, in a reopened console's history, where the screen left off
 Spawn = Callable[[Coroutine[Any, Any, Any], str], object]
 #: events after which the domain runs (again): a hung-up console is opened again
 RUNNING_AGAIN = frozenset({EventType.STARTED, EventType.REBOOT})
@@ -71,6 +72,8 @@ class ConsoleModel(QObject):
         self._writing = False
         self._inbox: deque[bytes] = deque()  # read, not yet on the screen
         self._feeding = False
+        self._seen = b""  # the last bytes put on the screen
+        self._skip_seen = False  # the next data is a reopened console's history: drop what is on screen
         if bridge is not None:
             bridge.eventsArrived.connect(self._on_events)
 
@@ -102,6 +105,7 @@ class ConsoleModel(QObject):
             self.bridge.close_console(stream)
             return
         reopened, self._was_open = self._was_open, True
+        self._skip_seen = reopened
         self._stream = stream
         stream.on_data = self._on_data
         stream.on_end = self._on_end
@@ -122,10 +126,23 @@ class ConsoleModel(QObject):
     def _on_data(self, data: bytes) -> None:
         if self._stream is None:
             return  # posted just before we closed it
+        if self._skip_seen:
+            self._skip_seen = False
+            data = self._unseen(data)
+        self._seen = (self._seen + data)[-SEEN_TAIL:]
         self._inbox.append(data)
         if not self._feeding:
             self._feeding = True
             QTimer.singleShot(0, self._feed)
+
+    def _unseen(self, history: bytes) -> bytes:
+        """The part of a reopened console's history after what the screen shows already.
+
+        A VM's serial log may go on across restarts: its history then starts with
+        output shown before the hang-up, which must not be printed twice.
+        """
+        at = history.rfind(self._seen) if self._seen else -1
+        return history[at + len(self._seen):] if at != -1 else history
 
     def _feed(self) -> None:
         """Put read bytes on the screen for a few milliseconds, then yield to the window."""

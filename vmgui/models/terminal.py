@@ -52,8 +52,26 @@ class TerminalScreen:
     def resize(self, columns: int, rows: int) -> None:
         """The view's size in cells (nothing goes to the guest: a serial line has no size)."""
         columns, rows = max(columns, 2), max(rows, 2)
+        if rows < self.rows:
+            self._shrink(rows)
         if (columns, rows) != (self.columns, self.rows):
             self.screen.resize(rows, columns)
+
+    def _shrink(self, rows: int) -> None:
+        """Fewer rows, losing nothing: blank rows below the cursor go first, then the top rows
+        scroll into the scrollback (pyte itself would drop the top rows)."""
+        screen, buffer = self.screen, self.screen.buffer
+        excess = self.rows - rows
+        below = self.rows - 1 - screen.cursor.y
+        push = max(0, excess - below)
+        for y in range(push):
+            screen.history.top.append(buffer[y])
+        kept = {y - push: buffer[y] for y in range(push, self.rows) if y - push < rows}
+        buffer.clear()
+        buffer.update(kept)
+        screen.cursor.y -= push
+        screen.lines = rows
+        screen.set_margins()
 
     @property
     def history_lines(self) -> int:
