@@ -92,7 +92,8 @@ async def run(keys: int, count: int, base: Path) -> dict[str, float]:
             painted = term.repaints
             start = time.perf_counter()
             QTest.keyClicks(term, letter)
-            await until(lambda: screen.screen.buffer[y][x].data == letter and term.repaints > painted, 30, "the echo")
+            await until(lambda x=x, y=y, c=letter, n=painted: screen.screen.buffer[y][x].data == c
+                        and term.repaints > n, 30, "the echo")
             latencies.append((time.perf_counter() - start) * 1000)
             if x > 60:
                 QTest.keyClick(term, Qt.Key.Key_U, Qt.KeyboardModifier.ControlModifier)  # clear the line
@@ -110,7 +111,7 @@ async def run(keys: int, count: int, base: Path) -> dict[str, float]:
         timer = QTimer()
         timer.setInterval(10)
         timer.timeout.connect(tick)
-        painted, start = term.repaints, time.perf_counter()
+        before, start = term.repaints, time.perf_counter()
         timer.start()
         for key in f"yes | head -{count}; echo YES-$((40+2))-DONE":
             QTest.keyClicks(term, key)
@@ -126,7 +127,7 @@ async def run(keys: int, count: int, base: Path) -> dict[str, float]:
             "yes_s": seconds,
             "yes_bytes_per_s": count * 2 / seconds,
             "yes_max_stall_ms": state["worst"] * 1000,
-            "yes_repaints": term.repaints - painted,
+            "yes_repaints": term.repaints - before,
         }
     finally:
         session.stop()

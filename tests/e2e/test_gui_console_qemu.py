@@ -11,6 +11,7 @@ import pytest
 from borrowed_fixtures import borrow
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
+from pytestqt.exceptions import TimeoutError as WaitTimedOut
 
 from vmgui.views.terminal import TerminalView
 
@@ -47,7 +48,7 @@ def wait_line(qtbot, dialog, text: str, count: int = 1) -> None:
         return dialog.model.text().splitlines().count(text) >= count
     try:
         qtbot.waitUntil(seen, timeout=WAIT_MS)
-    except Exception:
+    except WaitTimedOut:
         raise AssertionError(f"{text!r} (x{count}) never showed; the screen:\n"
                              + "\n".join(dialog.model.terminal.display())) from None
 
@@ -118,7 +119,7 @@ def test_the_console_opens_again_by_itself_when_the_vm_runs_again(env, linux_gue
     qtbot.waitUntil(lambda: dialog.model.open, timeout=WAIT_MS)
     try:
         qtbot.waitUntil(lambda: dialog.model.text().count("VMGUI BOOT") == boots + 1, timeout=WAIT_MS)
-    except Exception:
+    except WaitTimedOut:
         raise AssertionError(f"the second boot never showed after {boots} boot(s); the console:\n"
                              + dialog.model.text()[-3000:]) from None
     wait_line(qtbot, dialog, "VMGUI READY", count=2)
