@@ -39,9 +39,26 @@ from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 import drivers  # noqa: E402
+from vmgui.gcguard import MainThreadGC  # noqa: E402
 from vmgui.models.console import ConsoleModel  # noqa: E402
 from vmgui.models.session import Session  # noqa: E402
 from vmgui.views.console import ConsoleDialog  # noqa: E402
+
+
+class Longest:
+    """Wraps a method of one object and keeps its longest run (where a stall comes from)."""
+
+    def __init__(self, owner: object, name: str) -> None:
+        self.ms = 0.0
+        real = getattr(owner, name)
+
+        def timed(*args):
+            start = time.perf_counter()
+            try:
+                return real(*args)
+            finally:
+                self.ms = max(self.ms, (time.perf_counter() - start) * 1000)
+        setattr(owner, name, timed)
 
 
 def domain_xml(base: Path, guest: linuxguest.LinuxGuest) -> str:
@@ -111,6 +128,7 @@ async def run(keys: int, count: int, base: Path) -> dict[str, float]:
         timer = QTimer()
         timer.setInterval(10)
         timer.timeout.connect(tick)
+        feed, paint = Longest(model, "_feed"), Longest(term, "paintEvent")
         before, start = term.repaints, time.perf_counter()
         timer.start()
         for key in f"yes | head -{count}; echo YES-$((40+2))-DONE":
@@ -128,6 +146,8 @@ async def run(keys: int, count: int, base: Path) -> dict[str, float]:
             "yes_bytes_per_s": count * 2 / seconds,
             "yes_max_stall_ms": state["worst"] * 1000,
             "yes_repaints": term.repaints - before,
+            "yes_longest_feed_ms": feed.ms,
+            "yes_longest_paint_ms": paint.ms,
         }
     finally:
         session.stop()
@@ -146,12 +166,14 @@ def main() -> int:
     os.environ.update(XDG_RUNTIME_DIR=str(base / "run"), VMGUI_LOCKSPACE=str(base / "lockspace"),
                       XDG_DATA_HOME=str(base / "data"))
     app = QApplication([])
+    collector = MainThreadGC()  # as the application runs: collection on the UI thread, old objects frozen
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     try:
         with loop:
             figures = loop.run_until_complete(run(args.keys, args.lines, base))
     finally:
+        collector.stop()
         shutil.rmtree(base, ignore_errors=True)
     print(f"vmgui terminal benchmark, {os.cpu_count()} CPUs, offscreen, real QEMU (TCG) Linux guest\n")
     print(f"key press to echo on screen and painted ({args.keys} keys):")
@@ -160,6 +182,8 @@ def main() -> int:
     print(f"yes | head -{args.lines} in the guest:")
     print(f"  {figures['yes_s']:.1f} s ({figures['yes_bytes_per_s'] / 1024:.0f} KiB/s on screen), "
           f"longest UI stall {figures['yes_max_stall_ms']:.1f} ms, {figures['yes_repaints']} repaints")
+    print(f"  longest screen update slice {figures['yes_longest_feed_ms']:.1f} ms, "
+          f"longest paint {figures['yes_longest_paint_ms']:.1f} ms")
     return 0
 
 

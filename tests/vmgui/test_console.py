@@ -231,6 +231,9 @@ def test_type_into_the_guest_see_it_stop_and_reconnect_by_itself(open_window, no
     qtbot.keyClicks(term, "uname")
     qtbot.keyClick(term, K.Key_Return)
     qtbot.waitUntil(lambda: "simulated by vmgui" in dialog.model.text(), timeout=5000)
+    qtbot.keyClick(term, K.Key_Escape)  # the guest's key: the window stays open
+    qtbot.keyClick(term, K.Key_Tab)
+    assert dialog.isVisible() and term.hasFocus()
     dialog.close()
 
 

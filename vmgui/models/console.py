@@ -35,7 +35,7 @@ from .terminal import SCROLLBACK, TerminalScreen
 
 MAX_LINES = SCROLLBACK
 FEED_SLICE_S = 0.008  # screen updates per event-loop turn, at most (then the window gets its turn)
-FEED_CHUNK = 4096
+FEED_CHUNK = 512  # pyte takes ~25 µs a line: a slice may overrun by one chunk, a few ms
 SEEN_TAIL = 256  # bytes of output remembered to find, in a reopened console's history, where the screen left off
 Spawn = Callable[[Coroutine[Any, Any, Any], str], object]
 #: events after which the domain runs (again): a hung-up console is opened again

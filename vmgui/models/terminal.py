@@ -14,7 +14,7 @@ from itertools import islice
 
 import pyte
 from pyte import modes
-from pyte.screens import Char
+from pyte.screens import Char as Char  # re-exported: the views draw these cells
 
 SCROLLBACK = 10_000
 COLUMNS, ROWS = 80, 24

@@ -26,7 +26,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QWidget
 
 from ..models.console import ConsoleModel
-from ..models.terminal import APP_CURSOR_KEYS, BRACKETED_PASTE
+from ..models.terminal import APP_CURSOR_KEYS, BRACKETED_PASTE, Char
 from .names import fixed_font, name_widget
 from .terminalkeys import key_bytes
 
@@ -115,33 +115,26 @@ class TerminalView(QWidget):
         bold = QFont(base)
         bold.setBold(True)
         first = self.term.history_lines - self.scrolled
+        columns = self.term.columns
         for y, row in enumerate(self.term.visible(self.scrolled)):
+            # cells never written are blank: stop after the last one that was
+            width = min(columns, max(row.keys(), default=-1) + 1)
+            if self._selection is not None:
+                width = columns
             x = 0
-            while x < self.term.columns:
+            while x < width:
                 char = row[x]
-                start = x
+                start, look = x, (char.fg, char.bg, char.bold, char.reverse, char.underscore)
+                marked = self._selected(first + y, x)
                 text = []
-                while x < self.term.columns:
+                while x < width:
                     c = row[x]
-                    if (c.fg, c.bg, c.bold, c.reverse, c.underscore) != (
-                            char.fg, char.bg, char.bold, char.reverse, char.underscore) \
-                            or self._selected(first + y, x) != self._selected(first + y, start):
+                    if (c.fg, c.bg, c.bold, c.reverse, c.underscore) != look or (
+                            self._selection is not None and self._selected(first + y, x) != marked):
                         break
                     text.append(c.data or " ")
                     x += 1
-                fg, bg = colour(char.fg, FOREGROUND), colour(char.bg, BACKGROUND)
-                if char.reverse != self._selected(first + y, start):
-                    fg, bg = bg, fg
-                rect = QRect(start * self.cell_w, y * self.cell_h, (x - start) * self.cell_w, self.cell_h)
-                if bg != QColor(BACKGROUND):
-                    painter.fillRect(rect, bg)
-                run = "".join(text)
-                if run.strip():
-                    font = QFont(bold if char.bold else base)
-                    font.setUnderline(char.underscore)
-                    painter.setFont(font)
-                    painter.setPen(fg)
-                    painter.drawText(start * self.cell_w, y * self.cell_h + self._ascent, run)
+                self._draw_run(painter, start, y, "".join(text), char, marked, base, bold)
         cx, cy, shown = self.term.cursor
         if shown and self.scrolled < self.term.rows - cy:
             rect = QRect(cx * self.cell_w, (cy + self.scrolled) * self.cell_h, self.cell_w, self.cell_h)
@@ -152,6 +145,22 @@ class TerminalView(QWidget):
             else:
                 painter.drawRect(rect.adjusted(0, 0, -1, -1))
         painter.end()
+
+    def _draw_run(self, painter: QPainter, column: int, y: int, run: str, char: Char, marked: bool,
+                  base: QFont, bold: QFont) -> None:
+        """One run of cells that look alike: background, then the text."""
+        fg, bg = colour(char.fg, FOREGROUND), colour(char.bg, BACKGROUND)
+        if char.reverse != marked:
+            fg, bg = bg, fg
+        rect = QRect(column * self.cell_w, y * self.cell_h, len(run) * self.cell_w, self.cell_h)
+        if bg != QColor(BACKGROUND):
+            painter.fillRect(rect, bg)
+        if run.strip():
+            font = QFont(bold if char.bold else base)
+            font.setUnderline(char.underscore)
+            painter.setFont(font)
+            painter.setPen(fg)
+            painter.drawText(column * self.cell_w, y * self.cell_h + self._ascent, run)
 
     # -- selection, copy and paste ----------------------------------------------
     def _selected(self, line: int, col: int) -> bool:
