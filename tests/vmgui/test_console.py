@@ -51,6 +51,16 @@ def test_scrollback_holds_ten_thousand_lines_and_is_capped():
     assert [r[0].data for r in term.visible(MAX_LINES)][:1] == ["l"]  # the oldest page is reachable
 
 
+def test_a_scrolling_region_keeps_its_lines_out_of_the_scrollback_and_erase_3_clears_it():
+    term = TerminalScreen(20, 5)
+    term.feed(b"a\r\nb\r\nc\r\nd\r\ne\r\nf")  # the whole screen scrolls: "a" goes into the scrollback
+    assert term.history_lines == 1 and term.line_text(0) == "a"
+    term.feed(b"\x1b[1;4r\x1b[4;1H\r\n\r\n")  # a region of rows 1-4 scrolls (as vi's text above its status line)
+    assert term.history_lines == 1
+    term.feed(b"\x1b[r\x1b[3J")
+    assert term.history_lines == 0
+
+
 def test_resizing_wraps_at_the_new_width():
     term = TerminalScreen(80, 24)
     term.resize(10, 5)

@@ -9,8 +9,10 @@ handed back through ``reply``. Lines that scroll off the top are kept, up to
 """
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from itertools import islice
+from typing import Any
 
 import pyte
 from pyte import modes
@@ -25,12 +27,35 @@ BRACKETED_PASTE = 2004 << 5
 Row = dict[int, Char]
 
 
+class ScrollbackScreen(pyte.Screen):
+    """pyte's screen keeping the lines that scroll off the top of the whole screen.
+
+    (pyte's own HistoryScreen wraps every attribute access, which halves the speed
+    at which a guest's output reaches the screen.)
+    """
+
+    def __init__(self, columns: int, lines: int, scrollback: int) -> None:
+        self.scrollback: deque[Row] = deque(maxlen=scrollback)
+        super().__init__(columns, lines)
+
+    def index(self) -> None:
+        top, bottom = self.margins or (0, self.lines - 1)
+        if top == 0 and bottom == self.lines - 1 and self.cursor.y == bottom:  # the whole screen, not a region
+            self.scrollback.append(self.buffer[top])
+        super().index()
+
+    def erase_in_display(self, how: int = 0, *args: Any, **kwargs: Any) -> None:
+        if how == 3:  # "clear the scrollback too" (clear -x does not send it)
+            self.scrollback.clear()
+        super().erase_in_display(how, *args, **kwargs)
+
+
 class TerminalScreen:
     """The screen and scrollback of one console; ``feed`` takes the guest's bytes."""
 
     def __init__(self, columns: int = COLUMNS, rows: int = ROWS, scrollback: int = SCROLLBACK,
                  reply: Callable[[bytes], None] | None = None) -> None:
-        self.screen = pyte.HistoryScreen(columns, rows, history=scrollback)
+        self.screen = ScrollbackScreen(columns, rows, scrollback)
         self.screen.write_process_input = self._reply  # type: ignore[method-assign]
         self._stream = pyte.ByteStream(self.screen)
         self._on_reply = reply or (lambda _data: None)
@@ -65,7 +90,7 @@ class TerminalScreen:
         below = self.rows - 1 - screen.cursor.y
         push = max(0, excess - below)
         for y in range(push):
-            screen.history.top.append(buffer[y])
+            screen.scrollback.append(buffer[y])
         kept = {y - push: buffer[y] for y in range(push, self.rows) if y - push < rows}
         buffer.clear()
         buffer.update(kept)
@@ -76,7 +101,7 @@ class TerminalScreen:
     @property
     def history_lines(self) -> int:
         """How many lines scrolled off the top and can be scrolled back to."""
-        return len(self.screen.history.top)
+        return len(self.screen.scrollback)
 
     def mode(self, mode: int) -> bool:
         return mode in self.screen.mode
@@ -89,14 +114,14 @@ class TerminalScreen:
 
     def row(self, index: int) -> Row:
         """Line ``index`` counted from the oldest line of the scrollback (0) to the last screen row."""
-        top = self.screen.history.top
+        top = self.screen.scrollback
         if index < len(top):
             return top[index]
         return self.screen.buffer[index - len(top)]
 
     def visible(self, offset: int = 0) -> list[Row]:
         """The rows shown ``offset`` lines up into the scrollback (0: the live screen)."""
-        top = self.screen.history.top
+        top = self.screen.scrollback
         offset = max(0, min(offset, len(top)))
         buffer = self.screen.buffer
         rows: list[Row] = list(islice(top, len(top) - offset, len(top)))
