@@ -3,7 +3,7 @@
 What is typed into the terminal widget runs in busybox's shell; the widget's screen (pyte's
 cells) is checked where a person would look: echoed text, the shell's history on arrow-up,
 text placed by cursor addressing and by ``vi``, colours, Ctrl+C, 10,000 lines of scrollback,
-and the console opening again by itself after the VM stopped and started or rebooted.
+the VM paused, and the console opening again by itself after the VM stopped and started or rebooted.
 """
 from __future__ import annotations
 
@@ -110,6 +110,16 @@ def test_the_console_opens_again_by_itself_when_the_vm_runs_again(env, linux_gue
     status = dialog.findChild(QLabel, "consoleStatus")
     run(qtbot, term, "echo FIRST-$((3*3))")
     wait_line(qtbot, dialog, "FIRST-9")
+
+    dom.suspend()  # paused: the screen stays, typing says so and reaches the guest once it runs
+    qtbot.waitUntil(lambda: "is paused" in status.text(), timeout=WAIT_MS)
+    qtbot.keyClicks(term, "echo PAUSED-$((2*5))")
+    assert "what you type reaches the guest when it runs again" in status.text() and dialog.model.open
+    assert "FIRST-9" in dialog.model.text().splitlines()
+    dom.resume()
+    qtbot.waitUntil(lambda: "Connected" in status.text(), timeout=WAIT_MS)
+    qtbot.keyClick(term, K.Key_Return)
+    wait_line(qtbot, dialog, "PAUSED-10")
     boots = dialog.model.text().count("VMGUI BOOT")
 
     dom.destroy()
