@@ -158,7 +158,7 @@ def scenario(tmp: Path, lab_uri: str) -> None:
 
         def type_some() -> None:
             dialog.model.send(b"uname\rhostname\rhelp\r")
-            dialog.input.setText("uptime")
+            dialog.model.send(b"uptime")  # typed, not yet run
         QTimer.singleShot(300, type_some)
         QTimer.singleShot(900, lambda: save(dialog, "console.png"))
         QTimer.singleShot(1000, dialog.close)

@@ -1,61 +1,58 @@
-"""One serial console's state: terminal bytes turned into plain text, plus input.
+"""One serial console's state: a terminal screen fed with the guest's bytes, plus input.
 
-The guest's bytes are decoded incrementally (a UTF-8 character may straddle
-two reads), ANSI escape sequences are stripped (a plain-text view cannot draw
-them), line endings are normalised, and the scrollback is capped at
-:data:`MAX_LINES`. Opening, reading and writing all go through the bridge, so
-the view never touches a driver; a guest hanging up ends the stream with a
-sentence (:attr:`ConsoleModel.ended`), never a traceback.
+The guest's bytes go to a :class:`~vmgui.models.terminal.TerminalScreen`
+(a VT100/xterm emulator with scrollback) in slices of a few milliseconds per
+event-loop turn, so a guest printing without pause never stalls the window;
+``changed`` says the screen moved on (a view repaints at most once a frame).
+Opening, reading and writing all go through the bridge, so the view never
+touches a driver; a guest hanging up ends the stream with a sentence
+(:attr:`ConsoleModel.ended`), never a traceback.
+
+The model watches the domain's events: when the domain starts again after its
+console hung up the console is opened again by itself, and while the domain is
+paused the screen stays readable and typing says that it is paused.
 
 Input is never dropped while the console opens: what is typed before the
 stream is open waits in an outbox and goes first once it is, and one writer at
-a time empties the outbox, so lines reach the guest whole and in the order typed
+a time empties the outbox, so keys reach the guest whole and in the order typed
 (separate calls could run on different worker threads and overtake each other).
 """
 from __future__ import annotations
 
-import codecs
-import re
+import time
 from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from drivers import DomainEvent, EventType
 
 from ..bridge import Bridge
 from ..models.messages import explain
 from ..streams import ConsoleStream
+from .terminal import SCROLLBACK, TerminalScreen
 
-MAX_LINES = 10_000
-#: CSI (ESC [ ... final), OSC (ESC ] ... BEL/ST), and two-byte ESC sequences
-ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+MAX_LINES = SCROLLBACK
+FEED_SLICE_S = 0.008  # screen updates per event-loop turn, at most (then the window gets its turn)
+FEED_CHUNK = 512  # pyte takes ~25 µs a line: a slice may overrun by one chunk, a few ms
+SEEN_TAIL = 256  # bytes of output remembered to find, in a reopened console's history, where the screen left off
 Spawn = Callable[[Coroutine[Any, Any, Any], str], object]
-
-
-class TextCleaner:
-    """Bytes of a terminal stream -> plain text chunks (stateful across reads)."""
-
-    def __init__(self) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._pending = ""  # an escape sequence cut off at the end of a read
-
-    def feed(self, data: bytes) -> str:
-        text = self._pending + self._decoder.decode(data)
-        self._pending = ""
-        cut = text.rfind("\x1b")
-        if cut != -1 and not ANSI.match(text, cut) and len(text) - cut < 32:
-            text, self._pending = text[:cut], text[cut:]
-        text = ANSI.sub("", text).replace("\r\n", "\n").replace("\r", "")
-        return "".join(c for c in text if c in "\n\t\b" or c >= " ")
+#: events after which the domain runs (again): a hung-up console is opened again
+RUNNING_AGAIN = frozenset({EventType.STARTED, EventType.REBOOT})
 
 
 class ConsoleModel(QObject):
-    """The console of one domain: ``appended`` carries new text (``\\b`` erases one char)."""
+    """The console of one domain: ``terminal`` holds the screen; ``changed`` says it moved on."""
 
-    appended = Signal(str)
+    changed = Signal()
     #: a sentence: the console is open, or why it is not (any more)
     status = Signal(str)
     ended = Signal(str)
+    #: the console is open again after it ended (opened by itself or by a Reconnect)
+    reopened = Signal()
+    #: bool: the domain is paused (the screen stays, typed keys wait)
+    paused = Signal(bool)
 
     def __init__(self, bridge: Bridge, spawn: Spawn, uri: str, uuid: str, name: str,
                  parent: QObject | None = None) -> None:
@@ -63,20 +60,34 @@ class ConsoleModel(QObject):
         self.bridge, self.uri, self.uuid, self.name = bridge, uri, uuid, name
         self._spawn = spawn
         self._stream: ConsoleStream | None = None
-        self._cleaner = TextCleaner()
-        self.lines: deque[str] = deque([""], maxlen=MAX_LINES)
+        self.terminal = TerminalScreen(reply=self.send)
         self.open = False
+        self.is_paused = False
         self.end_reason = ""
+        self._closed = False  # by the user: never opened again
+        self._opening = False
+        self._was_open = False
+        self._restarted = False  # the domain ran again while the old stream was still open
         self._outbox: list[bytes] = []  # typed, not yet handed to the driver
         self._writing = False
+        self._inbox: deque[bytes] = deque()  # read, not yet on the screen
+        self._feeding = False
+        self._seen = b""  # the last bytes put on the screen
+        self._skip_seen = False  # the next data is a reopened console's history: drop what is on screen
+        if bridge is not None:
+            bridge.eventsArrived.connect(self._on_events)
 
     def text(self) -> str:
-        return "\n".join(self.lines)
+        """Scrollback and screen as plain text."""
+        return self.terminal.text()
 
     def start(self) -> None:
         """Open (or re-open, after a hang-up) the console through the bridge."""
+        if self._closed or self._opening or self.open:
+            return
         self.end_reason = ""
-        self._cleaner = TextCleaner()
+        self._opening = True
+        self._restarted = False
         self.status.emit(f"Connecting to the serial console of {self.name}…")
         self._spawn(self._open(), f"Opening the console of {self.name}")
 
@@ -84,57 +95,128 @@ class ConsoleModel(QObject):
         try:
             stream = await self.bridge.open_console(self.uri, self.uuid, self.name)
         except Exception as exc:  # noqa: BLE001 - shown in the dialog
-            if not self.end_reason:  # else the dialog is gone already
+            self._opening = False
+            if not self._closed:
                 title, message, _hint = explain(exc, f"Opening the console of {self.name}")
                 self._finish(f"{title}: {message}")
             return
-        if self.end_reason:  # closed while opening
+        self._opening = False
+        if self._closed:  # closed while opening
             self.bridge.close_console(stream)
             return
+        reopened, self._was_open = self._was_open, True
+        self._skip_seen = reopened
         self._stream = stream
         stream.on_data = self._on_data
         stream.on_end = self._on_end
         self.open = True
-        self.status.emit(f"Connected to the serial console of {self.name} (ttyS0)")
+        self._show_state()
+        if reopened:
+            self.reopened.emit()
         stream.start()
         self._drain()  # what was typed while connecting
+
+    def _show_state(self) -> None:
+        if self.is_paused:
+            self.status.emit(f"{self.name} is paused: the screen and scrollback stay, "
+                             "and what you type reaches the guest when it runs again")
+        elif self.open:
+            self.status.emit(f"Connected to the serial console of {self.name} (ttyS0)")
 
     def _on_data(self, data: bytes) -> None:
         if self._stream is None:
             return  # posted just before we closed it
-        text = self._cleaner.feed(data)
-        if not text:
-            return
-        for i, part in enumerate(text.split("\n")):
-            if i:
-                self.lines.append("")
-            while "\b" in part:  # backspace: erase in the current line
-                at = part.index("\b")
-                if at == 0:
-                    self.lines[-1] = self.lines[-1][:-1]
-                    part = part[1:]
-                else:
-                    part = part[:at - 1] + part[at + 1:]
-            self.lines[-1] += part
-        self.appended.emit(text)
+        if self._skip_seen:
+            self._skip_seen = False
+            data = self._unseen(data)
+        self._seen = (self._seen + data)[-SEEN_TAIL:]
+        self._inbox.append(data)
+        if not self._feeding:
+            self._feeding = True
+            QTimer.singleShot(0, self._feed)
+
+    def _unseen(self, history: bytes) -> bytes:
+        """The part of a reopened console's history after what the screen shows already.
+
+        A VM's serial log may go on across restarts: its history then starts with
+        output shown before the hang-up, which must not be printed twice.
+        """
+        at = history.rfind(self._seen) if self._seen else -1
+        return history[at + len(self._seen):] if at != -1 else history
+
+    def _feed(self) -> None:
+        """Put read bytes on the screen for a few milliseconds, then yield to the window."""
+        deadline = time.monotonic() + FEED_SLICE_S
+        fed = False
+        while self._inbox and time.monotonic() < deadline:
+            data = self._inbox.popleft()
+            if len(data) > FEED_CHUNK:
+                self._inbox.appendleft(data[FEED_CHUNK:])
+                data = data[:FEED_CHUNK]
+            self.terminal.feed(data)
+            fed = True
+        if fed:
+            self.changed.emit()
+        if self._inbox:
+            QTimer.singleShot(0, self._feed)
+        else:
+            self._feeding = False
+
+    def flush(self) -> None:
+        """Put everything read so far on the screen now."""
+        while self._inbox:
+            self.terminal.feed(self._inbox.popleft())
+        self.changed.emit()
 
     def _on_end(self, why: str) -> None:
         if self._stream is None:
             return
-        self._finish(f"The console of {self.name} closed: {why}")
+        self._finish(f"VM stopped: the console of {self.name} closed ({why}). "
+                     f"It opens again by itself when {self.name} runs again.")
+        if self._restarted:  # the domain started again before its old console hung up
+            self.start()
 
     def _finish(self, sentence: str) -> None:
-        self._outbox.clear()  # nobody is there to read it; the dialog disables input
+        self._outbox.clear()  # nobody is there to read it
         self.open = False
         self.end_reason = sentence
         self._stream = None
         self.status.emit(sentence)
         self.ended.emit(sentence)
 
+    def _on_events(self, uri: str, events: list[DomainEvent]) -> None:
+        if uri != self.uri or self._closed:
+            return
+        for event in events:
+            if event.domain_uuid != self.uuid:
+                continue
+            if event.type in RUNNING_AGAIN:
+                self._set_paused(False)
+                if self.open:
+                    self._restarted = event.type == EventType.STARTED
+                else:
+                    self.start()
+            elif event.type == EventType.SUSPENDED:
+                self._set_paused(True)
+            elif event.type == EventType.RESUMED:
+                self._set_paused(False)
+
+    def _set_paused(self, paused: bool) -> None:
+        if paused != self.is_paused:
+            self.is_paused = paused
+            self.paused.emit(paused)
+            self._show_state()
+
+    def set_paused(self, paused: bool) -> None:
+        """What the domain list knows when the console opens (events tell the changes after)."""
+        self._set_paused(paused)
+
     def send(self, data: bytes) -> None:
         """Type ``data`` into the guest: now, or as soon as the console is open."""
-        if self.end_reason:
-            return  # closed or hung up: input is disabled
+        if self.end_reason or self._closed:
+            return  # closed or hung up: nothing reads it
+        if self.is_paused:
+            self.status.emit(f"{self.name} is paused: what you type reaches the guest when it runs again")
         self._outbox.append(data)
         self._drain()
 
@@ -161,9 +243,11 @@ class ConsoleModel(QObject):
 
     def close(self) -> None:
         """Stop reading; the guest keeps running."""
+        self._closed = True
         if self._stream is not None:
             self.bridge.close_console(self._stream)
         self._stream = None
         self._outbox.clear()
+        self._inbox.clear()
         self.open = False
         self.end_reason = self.end_reason or "closed"

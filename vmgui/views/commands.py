@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 
 from PySide6.QtWidgets import QWidget
 
+from drivers import DomainState
+
 from ..actions import SPECS, ActionId, ActionSpec, ActionState, Asks, Confirm
 from ..actions.requests import DomainRequest, Snapshot
 from ..flows.backupcatalog import CatalogController
@@ -116,6 +118,8 @@ class Commands:
         """A modeless console window for ``key`` (one per press: each reads on its own)."""
         name = (self._names([key]) or [key[1]])[0]
         model = ConsoleModel(self._session.bridge, self._session.spawn, key[0], key[1], name)
+        row = self._session.domains.get(key)
+        model.set_paused(row is not None and row.rec.state == DomainState.PAUSED)
         dialog = ConsoleDialog(model, self._parent)
         self.last_dialog = dialog
         dialog.show()
