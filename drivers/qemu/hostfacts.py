@@ -83,12 +83,16 @@ def _read_descriptor(path: str) -> Firmware | None:
         interfaces = [_INTERFACES[i] for i in data.get("interface-types", []) if i in _INTERFACES]
         arches = {t.get("architecture") for t in data.get("targets", []) if isinstance(t, dict)}
         mapping = data.get("mapping", {})
-        image = (mapping.get("executable") or {}).get("filename") if mapping.get("device") == "flash" \
-            else mapping.get("filename")
+        flash = mapping.get("device") == "flash"
+        image = (mapping.get("executable") or {}).get("filename") if flash else mapping.get("filename")
+        template = (mapping.get("nvram-template") or {}).get("filename") if flash else None
+        features = set(data.get("features", []))
     except (OSError, ValueError, AttributeError, TypeError) as exc:
         log.warning("ignoring the firmware descriptor %s: %s", path, exc)
         return None
     if not interfaces or ARCH not in arches or not isinstance(image, str) or not os.path.isfile(image):
         return None
     interface = FirmwareInterface.UEFI if FirmwareInterface.UEFI in interfaces else interfaces[0]
-    return Firmware(interface, image, "secure-boot" in data.get("features", []))
+    template = template if isinstance(template, str) and os.path.isfile(template) else None
+    return Firmware(interface, image, "secure-boot" in features, "enrolled-keys" in features,
+                    "requires-smm" in features, template)

@@ -83,7 +83,7 @@ def test_uefi_images_come_from_qemus_descriptors_in_priority_order(tmp_path):
     (system / "80-broken.json").write_text("{not json")
     firmware = find_firmware([str(system), str(local)])
     assert firmware[0].interface is FirmwareInterface.BIOS
-    assert firmware[1:] == (Firmware(FirmwareInterface.UEFI, str(secure), True),
+    assert firmware[1:] == (Firmware(FirmwareInterface.UEFI, str(secure), True, enrolled_keys=True),
                             Firmware(FirmwareInterface.UEFI, str(plain), False))
 
 
