@@ -79,9 +79,9 @@ tty1_shell() { # a shell on the VGA console for tests that type into the display
 firmware_report() { # "EFI yes secureboot 1" under UEFI (Secure Boot state from efivars), "EFI no" under a BIOS
     if [ -d /sys/firmware/efi ]; then
         mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null
-        sb=$(od -An -tu1 -j4 -N1 /sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c \
-             2>/dev/null | tr -d ' ')
-        echo "EFI yes secureboot ${sb:-none}"
+        # 4 bytes of attributes, then the value (efivarfs files cannot seek: read them whole)
+        set -- $(od -An -tu1 /sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c 2>/dev/null)
+        echo "EFI yes secureboot ${5:-none}"
     else
         echo "EFI no"
     fi

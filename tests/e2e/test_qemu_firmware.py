@@ -1,0 +1,170 @@
+"""Real QEMU, real Linux under OVMF: UEFI, Secure Boot, the VM's variable store, and a TPM 2.0 from swtpm.
+
+The Linux test guest (Debian's signed kernel, direct kernel boot) prints
+``VMGUI EFI yes secureboot N`` and ``VMGUI TPM yes 2`` from /sys.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from e2e_helpers import processes_under
+
+from drivers import DomainState, DriverError, ErrorCode, UndefineFlags
+from drivers.domxml import DomainXML, Tpm
+from drivers.qemu import hostfacts
+
+pytestmark = [pytest.mark.qemu, pytest.mark.slow]
+
+#: OVMF under TCG on a busy two-core machine takes far longer than SeaBIOS
+BOOT_TIMEOUT = 240.0
+_PCR9 = re.compile(rb"VMGUI PCR9 ([0-9A-Fa-f]{64})")
+
+needs_ovmf = pytest.mark.skipif(not any(f.nvram_template for f in hostfacts.find_firmware()),
+                                reason="OVMF is not installed (Debian: ovmf)")
+
+
+def uefi_xml(env, name: str, *, secure_boot: bool = False, tpm: bool = False) -> str:
+    dom = DomainXML.parse(env.linux_xml(name))
+    dom.firmware = "efi"
+    dom.set_firmware_feature("secure-boot", secure_boot)
+    dom.set_firmware_feature("enrolled-keys", secure_boot)
+    if tpm:
+        dom.add_device(Tpm())
+    return dom.to_string()
+
+
+def wait_state(dom, state: DomainState, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while dom.state()[0] != state and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert dom.state()[0] == state
+
+
+def swtpm_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie has ended; only its parent has not reaped it)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def swtpms_under(env) -> list[int]:
+    """The running swtpm processes of the test's roots."""
+    found = []
+    for pid in processes_under(str(env.base)):
+        try:
+            exe = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+        except OSError:
+            continue
+        if exe.endswith(b"swtpm") and swtpm_alive(pid):
+            found.append(pid)
+    return found
+
+
+def swtpm_pid(env, dom) -> int:
+    return int((env.root() / "domains" / dom.uuid / "tpm" / "swtpm.pid").read_text())
+
+
+def read_pcr9(dom, serial, times: int) -> str:
+    """PCR 9 (where the EFI stub measured the initrd) as the guest reads it from its TPM."""
+    with dom.open_console() as console:
+        console.write(b'echo "VMGUI PC""R9 $(cat /sys/class/tpm/tpm0/pcr-sha256/9)"\r')
+        serial.wait_for(b"VMGUI PCR9 ", timeout=60, count=times)
+    return _PCR9.findall(serial.text())[times - 1].decode()
+
+
+@needs_ovmf
+def test_a_uefi_guest_boots_under_ovmf_with_its_own_variable_store(env, linux_guest):
+    conn = env.open()
+    dom = conn.define_xml(uefi_xml(env, "efi"))
+    defined = DomainXML.parse(dom.xml_desc())
+    nvram = Path(defined.nvram or "")
+    assert nvram == env.root() / "domains" / dom.uuid / "VARS.fd"
+    assert defined.loader_type == "pflash" and defined.loader_readonly == "yes" and defined.nvram_template
+    assert not defined.secure_boot and not nvram.exists(), "the store is made at the first start"
+
+    dom.create()
+    serial = env.guest("efi")
+    serial.wait_for(b"VMGUI EFI yes secureboot", timeout=BOOT_TIMEOUT)
+    serial.wait_for(b"VMGUI READY", timeout=60)
+    assert b"VMGUI EFI yes secureboot 0" in serial.text() or b"VMGUI EFI yes secureboot none" in serial.text()
+    assert nvram.is_file() and nvram.stat().st_size == os.path.getsize(defined.nvram_template or "")
+    inode = nvram.stat().st_ino
+    dom.destroy()
+
+    dom.create()
+    serial.wait_for(b"VMGUI READY", timeout=BOOT_TIMEOUT, count=2)
+    assert nvram.stat().st_ino == inode, "a restart keeps the domain's variable store"
+    dom.destroy()
+    assert not swtpms_under(env)
+
+    with pytest.raises(DriverError) as refused:
+        dom.undefine()
+    assert refused.value.code is ErrorCode.OPERATION_INVALID and "NVRAM" in refused.value.message
+    assert nvram.is_file() and conn.lookup_by_name("efi")
+    dom.undefine(UndefineFlags.NVRAM)
+    assert not nvram.exists() and not (env.root() / "domains" / dom.uuid).exists()
+
+
+@needs_ovmf
+def test_secure_boot_is_on_in_the_guest_with_smm_and_the_enrolled_keys(env, linux_guest):
+    conn = env.open()
+    dom = conn.define_xml(uefi_xml(env, "sb", secure_boot=True))
+    defined = DomainXML.parse(dom.xml_desc())
+    assert defined.secure_boot and defined.loader_secure == "yes" and defined.smm is True
+    assert defined.firmware_feature("enrolled-keys") is True
+    dom.create()
+    serial = env.guest("sb")
+    serial.wait_for(b"VMGUI EFI yes", timeout=BOOT_TIMEOUT)
+    serial.wait_for(b"VMGUI READY", timeout=60)
+    assert b"VMGUI EFI yes secureboot 1" in serial.text(), serial.text()[-1500:]
+
+
+@needs_ovmf
+def test_secure_boot_on_the_pc_machine_is_refused_at_define(env):
+    conn = env.open()
+    xml = DomainXML.parse(env.xml("pcsb", machine="pc"))
+    xml.firmware = "efi"
+    xml.set_firmware_feature("secure-boot", True)
+    with pytest.raises(DriverError) as refused:
+        conn.define_xml(xml.to_string())
+    assert refused.value.code is ErrorCode.INVALID_ARG and "q35" in refused.value.message
+
+
+@needs_ovmf
+def test_the_tpm_survives_save_and_restore_and_swtpm_ends_with_qemu(env, linux_guest, tmp_path):
+    conn = env.open()
+    dom = conn.define_xml(uefi_xml(env, "tpm", tpm=True))
+    dom.create()
+    serial = env.guest("tpm")
+    serial.wait_for(b"VMGUI READY", timeout=BOOT_TIMEOUT)
+    assert b"VMGUI TPM yes 2" in serial.text()
+    state_dir = env.root() / "domains" / dom.uuid / "tpm"
+    assert state_dir.stat().st_mode & 0o777 == 0o700
+    before = read_pcr9(dom, serial, 1)
+    assert before != "0" * 64, "the EFI stub measured the initrd into PCR 9"
+    first = swtpm_pid(env, dom)
+
+    image = str(tmp_path / "tpm.save")
+    dom.save(image)
+    wait_state(dom, DomainState.SHUTOFF)
+    assert not swtpm_alive(first), "swtpm ends with the QEMU of a saved VM"
+    conn.restore(image)
+    wait_state(dom, DomainState.RUNNING)
+    assert swtpm_pid(env, dom) != first
+    assert read_pcr9(dom, serial, 2) == before, "the restored guest's TPM holds the state it had"
+
+    second = swtpm_pid(env, dom)
+    os.kill(dom.qemu_pid(), signal.SIGKILL)  # a crash of QEMU
+    wait_state(dom, DomainState.SHUTOFF)
+    deadline = time.monotonic() + 30
+    while swtpm_alive(second) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not swtpm_alive(second), "swtpm ends when its QEMU is killed"
+    assert not swtpms_under(env), "no swtpm of the test's root is left"
