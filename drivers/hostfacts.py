@@ -47,6 +47,8 @@ class HostFacts:
     firmware: tuple[Firmware, ...] = ()
     #: disk paths of this host are paths on this machine: local file checks mean something
     local: bool = True
+    #: the host can emulate a TPM 2.0 for a domain (swtpm)
+    tpm: bool = False
 
     @property
     def kvm(self) -> bool:

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 
 from ..hostfacts import Firmware, FirmwareInterface, HostFacts
 from .cmdline import kvm_problem
+from .swtpm import swtpm_binary
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ _INTERFACES = {"bios": FirmwareInterface.BIOS, "uefi": FirmwareInterface.UEFI}
 def host_facts(root: str) -> HostFacts:
     """The facts of the root ``root`` on this machine (new images go to ``ROOT/images``)."""
     return HostFacts(socket.gethostname(), os.path.join(root, "images"), kvm_problem(), find_firmware(),
-                     local=True)
+                     local=True, tpm=swtpm_binary() is not None)
 
 
 def descriptor_dirs() -> tuple[str, ...]:
