@@ -1,7 +1,10 @@
 """Real QEMU, real Linux under OVMF: UEFI, Secure Boot, the VM's variable store, and a TPM 2.0 from swtpm.
 
 The Linux test guest (Debian's signed kernel, direct kernel boot) prints
-``VMGUI EFI yes secureboot N`` and ``VMGUI TPM yes 2`` from /sys.
+``VMGUI EFI yes secureboot N`` and ``VMGUI TPM yes 2`` from /sys. Migration
+moves the variable store and the TPM state in QEMU's stream: the flash
+device's contents travel as guest memory and QEMU writes them into the
+destination's own copy.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from pathlib import Path
 import pytest
 from e2e_helpers import processes_under
 
-from drivers import DomainState, DriverError, ErrorCode, UndefineFlags
+from drivers import DomainState, DriverError, ErrorCode, MigrateFlags, UndefineFlags
 from drivers.domxml import DomainXML, Tpm
 from drivers.qemu import hostfacts
 
@@ -168,3 +171,29 @@ def test_the_tpm_survives_save_and_restore_and_swtpm_ends_with_qemu(env, linux_g
         time.sleep(0.1)
     assert not swtpm_alive(second), "swtpm ends when its QEMU is killed"
     assert not swtpms_under(env), "no swtpm of the test's root is left"
+
+
+@needs_ovmf
+def test_migration_moves_the_variables_and_the_tpm_state_in_the_stream(env, linux_guest):
+    src, dst = env.open("a"), env.open("b")
+    dom = src.define_xml(uefi_xml(env, "mig", tpm=True))
+    dom.create()
+    serial = env.guest("mig")
+    serial.wait_for(b"VMGUI READY", timeout=BOOT_TIMEOUT)
+    before = read_pcr9(dom, serial, 1)
+    source_vars = Path(DomainXML.parse(dom.xml_desc()).nvram or "")
+    with dom.open_console() as console:  # a variable the guest writes: it must arrive with the guest
+        console.write(b"printf '\\x07\\x00\\x00\\x00vmgui' > /sys/firmware/efi/efivars/"
+                      b"VmguiMark-3d2e6a40-5c1b-4f6e-9a8d-7b3c2e1f0a59; echo VMGUI MA\"RK\"\r")
+        serial.wait_for(b"VMGUI MARK", timeout=60)
+
+    moved = dom.migrate(dst, MigrateFlags.LIVE | MigrateFlags.PERSIST_DEST | MigrateFlags.UNDEFINE_SOURCE)
+    dest_vars = env.root("b") / "domains" / moved.uuid / "VARS.fd"
+    assert DomainXML.parse(moved.xml_desc()).nvram == str(dest_vars)
+    assert read_pcr9(moved, serial, 2) == before, "the TPM arrived with the guest"
+    assert b"vmgui" in dest_vars.read_bytes(), "the guest's new variable is in the destination's store"
+    assert not source_vars.exists(), "the source's copy went with its definition"
+    moved.destroy()
+    with pytest.raises(DriverError) as refused:
+        moved.migrate(src, MigrateFlags.OFFLINE | MigrateFlags.PERSIST_DEST)
+    assert refused.value.code is ErrorCode.OPERATION_INVALID and "would stay behind" in refused.value.message
