@@ -197,3 +197,15 @@ def test_migration_moves_the_variables_and_the_tpm_state_in_the_stream(env, linu
     with pytest.raises(DriverError) as refused:
         moved.migrate(src, MigrateFlags.OFFLINE | MigrateFlags.PERSIST_DEST)
     assert refused.value.code is ErrorCode.OPERATION_INVALID and "would stay behind" in refused.value.message
+
+
+@needs_ovmf
+def test_a_transient_tpm_domain_leaves_no_state_when_it_stops(env, linux_guest):
+    conn = env.open()
+    dom = conn.create_xml(uefi_xml(env, "once", tpm=True))
+    serial = env.guest("once")
+    serial.wait_for(b"VMGUI TPM yes 2", timeout=BOOT_TIMEOUT)
+    state_dir = env.root() / "domains" / dom.uuid / "tpm"
+    assert state_dir.is_dir()
+    dom.destroy()
+    assert not state_dir.exists() and not swtpms_under(env)
