@@ -12,8 +12,8 @@ from .base import Domain
 from .errors import DriverError
 from .flags import UndefineFlags
 
-#: What deleting a domain also removes by default: its saved state and its snapshots' metadata.
-DEFAULT_UNDEFINE = UndefineFlags.MANAGED_SAVE | UndefineFlags.SNAPSHOTS_METADATA
+#: What deleting a domain also removes by default: its saved state, its snapshots' metadata, its UEFI variables.
+DEFAULT_UNDEFINE = UndefineFlags.MANAGED_SAVE | UndefineFlags.SNAPSHOTS_METADATA | UndefineFlags.NVRAM
 
 
 def delete_domain(dom: Domain, flags: int = DEFAULT_UNDEFINE, force_off: bool = False,

@@ -208,8 +208,12 @@ class DiskCreateFlags(enum.IntFlag):
 
 
 class UndefineFlags(enum.IntFlag):
+    """libvirt's values: NVRAM removes a UEFI domain's variable store, KEEP_NVRAM keeps the file."""
+
     MANAGED_SAVE = 1 << 0
     SNAPSHOTS_METADATA = 1 << 1
+    NVRAM = 1 << 2
+    KEEP_NVRAM = 1 << 3
 
 
 class SaveFlags(enum.IntFlag):

@@ -27,6 +27,12 @@ class Firmware:
     #: the image (UEFI: its code part) on the host; None: the hypervisor's built-in one, no file named
     path: str | None = None
     secure_boot: bool = False
+    #: Secure Boot keys (Microsoft's) are in the variable template: Secure Boot is on from the first boot
+    enrolled_keys: bool = False
+    #: the firmware guards its variables with SMM: the guest needs ``<smm state='on'/>`` (q35)
+    requires_smm: bool = False
+    #: the variable store each domain's own copy starts from (UEFI flash images that keep variables)
+    nvram_template: str | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,8 @@ class HostFacts:
     firmware: tuple[Firmware, ...] = ()
     #: disk paths of this host are paths on this machine: local file checks mean something
     local: bool = True
+    #: the host can emulate a TPM 2.0 for a domain (swtpm)
+    tpm: bool = False
 
     @property
     def kvm(self) -> bool:

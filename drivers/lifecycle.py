@@ -36,8 +36,9 @@ def check_can_resume(name: str, state: DomainState) -> None:
         raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{name}' is not paused")
 
 
-def check_undefine(dom: Any, flags: int) -> None:
-    """libvirt's refusals: a transient domain, or a managed save image or snapshots the flags do not cover.
+def check_undefine(dom: Any, flags: int, nvram: bool = False) -> None:
+    """libvirt's refusals: a transient domain, or a managed save image, snapshots or (``nvram``) a UEFI
+    variable store the flags do not cover.
 
     ``dom`` has ``name``, ``persistent``, ``managed_save`` and ``snapshots``.
     """
@@ -51,6 +52,12 @@ def check_undefine(dom: Any, flags: int) -> None:
         raise DriverError(ErrorCode.OPERATION_INVALID,
                           f"cannot undefine '{dom.name}' with {len(dom.snapshots)} snapshot(s); "
                           "delete them or pass UndefineFlags.SNAPSHOTS_METADATA")
+    if flags & UndefineFlags.NVRAM and flags & UndefineFlags.KEEP_NVRAM:
+        raise DriverError(ErrorCode.INVALID_ARG, "UndefineFlags.NVRAM and KEEP_NVRAM exclude each other")
+    if nvram and not flags & (UndefineFlags.NVRAM | UndefineFlags.KEEP_NVRAM):
+        raise DriverError(ErrorCode.OPERATION_INVALID,
+                          f"cannot undefine '{dom.name}': it has a UEFI variable store (NVRAM); pass "
+                          "UndefineFlags.NVRAM to delete it with the domain or KEEP_NVRAM to keep the file")
 
 
 def check_rename(dom: Any, new_name: object, taken: Any) -> str:

@@ -20,14 +20,17 @@ from .devices import (
     GraphicsNode,
     Interface,
     InterfaceNode,
+    Tpm,
+    TpmNode,
     Video,
     VideoNode,
 )
-from .domain import LIFECYCLE_ACTIONS, DomainXML
+from .domain import FIRMWARE_FEATURES, LIFECYCLE_ACTIONS, DomainXML
 from .props import XMLNode, XMLProperty, to_kib
 
 __all__ = [
-    "DISK_BUSES", "DISK_DEVICES", "LIFECYCLE_ACTIONS", "MAX_VCPUS", "CharDevice", "CharDeviceNode", "Device",
-    "Disk", "DiskNode", "DomainXML", "Graphics", "GraphicsNode", "Interface", "InterfaceNode", "Video",
-    "VideoNode", "XMLNode", "XMLProperty", "to_kib", "validate_name", "validate_uuid",
+    "DISK_BUSES", "DISK_DEVICES", "FIRMWARE_FEATURES", "LIFECYCLE_ACTIONS", "MAX_VCPUS", "CharDevice",
+    "CharDeviceNode", "Device", "Disk", "DiskNode", "DomainXML", "Graphics", "GraphicsNode", "Interface",
+    "InterfaceNode", "Tpm", "TpmNode", "Video", "VideoNode", "XMLNode", "XMLProperty", "to_kib", "validate_name",
+    "validate_uuid",
 ]

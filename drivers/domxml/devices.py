@@ -60,6 +60,15 @@ class Video:
     model: str | None = None
 
 
+@dataclass(frozen=True)
+class Tpm:
+    """A TPM: ``tpm-crb`` or ``tpm-tis`` with an emulator (swtpm) or passthrough backend."""
+
+    model: str = "tpm-crb"
+    backend: str = "emulator"
+    version: str | None = "2.0"
+
+
 class DiskNode(XMLNode):
     """A ``<disk>`` element."""
 
@@ -164,6 +173,14 @@ class VideoNode(XMLNode):
     model = XMLProperty[str | None]("model/@type")
 
 
+class TpmNode(XMLNode):
+    """A ``<tpm>`` element."""
+
+    model = XMLProperty[str]("@model", default="tpm-tis")
+    backend = XMLProperty[str]("backend/@type", default="")
+    version = XMLProperty[str | None]("backend/@version")
+
+
 def node_for(value: Device, el: etree._Element) -> XMLNode:
     """The node class that maps ``value``'s kind of device, bound to ``el``."""
     return _NODES[type(value)][1](el)
@@ -179,8 +196,8 @@ def tag_of(value: Device) -> str:
 
 
 CHAR_KINDS = ("serial", "console")
-Device = Disk | Interface | Graphics | CharDevice | Video
+Device = Disk | Interface | Graphics | CharDevice | Video | Tpm
 _NODES: dict[type, tuple[str, type[XMLNode]]] = {
     Disk: ("disk", DiskNode), Interface: ("interface", InterfaceNode), Graphics: ("graphics", GraphicsNode),
-    CharDevice: ("", CharDeviceNode), Video: ("video", VideoNode),
+    CharDevice: ("", CharDeviceNode), Video: ("video", VideoNode), Tpm: ("tpm", TpmNode),
 }

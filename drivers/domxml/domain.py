@@ -22,6 +22,8 @@ from .devices import (
     GraphicsNode,
     Interface,
     InterfaceNode,
+    Tpm,
+    TpmNode,
     Video,
     VideoNode,
     node_for,
@@ -37,6 +39,10 @@ LIFECYCLE_ACTIONS = {
                              "coredump-restart")),
 }
 _FEATURE_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+#: the firmware features libvirt matches against QEMU's descriptors (``<os><firmware><feature>``)
+FIRMWARE_FEATURES = ("enrolled-keys", "secure-boot")
+#: the order libvirt writes the firmware elements of ``<os>`` in, right after ``<type>``
+_OS_HEAD = ("type", "firmware", "loader", "nvram")
 
 
 def _positive_kib(tag: str) -> Callable[[int | None], int]:
@@ -72,6 +78,18 @@ class DomainXML(XMLNode):
     initrd = XMLProperty[str | None]("os/initrd")
     cmdline = XMLProperty[str | None]("os/cmdline")
     cpu_mode = XMLProperty[str | None]("cpu/@mode")
+    #: ``efi`` or ``bios``: the driver picks the image from QEMU's firmware descriptors (None: as loader says)
+    firmware = XMLProperty[str | None]("os/@firmware")
+    #: the firmware image (UEFI: its code part); None: the hypervisor's built-in BIOS
+    loader = XMLProperty[str | None]("os/loader")
+    loader_type = XMLProperty[str | None]("os/loader/@type")
+    loader_readonly = XMLProperty[str | None]("os/loader/@readonly")
+    loader_secure = XMLProperty[str | None]("os/loader/@secure")
+    #: the domain's own copy of the UEFI variable store, and the file it is first copied from
+    nvram = XMLProperty[str | None]("os/nvram")
+    nvram_template = XMLProperty[str | None]("os/nvram/@template")
+    _smm = XMLProperty[bool]("features/smm", kind=bool)
+    _smm_state = XMLProperty[str]("features/smm/@state", default="on")
 
     @property
     def root(self) -> etree._Element:
@@ -153,6 +171,84 @@ class DomainXML(XMLNode):
         self.kernel, self.initrd, self.cmdline = kernel, initrd, cmdline
 
     @property
+    def smm(self) -> bool | None:
+        """System Management Mode, which a Secure Boot firmware needs to protect its variables (None: not stated)."""
+        return self._smm_state == "on" if self._smm else None
+
+    @smm.setter
+    def smm(self, on: bool | None) -> None:
+        if on is None:
+            self._smm = False
+        else:
+            self._smm_state = "on" if on else "off"
+
+    @property
+    def uefi(self) -> bool:
+        """Whether the domain boots UEFI firmware (chosen by ``firmware='efi'`` or a pflash loader)."""
+        return self.firmware == "efi" or self.loader_type == "pflash"
+
+    @property
+    def secure_boot(self) -> bool:
+        """Whether the domain asks for Secure Boot (a firmware feature or a secure loader)."""
+        return self.firmware_feature("secure-boot") is True or self.loader_secure == "yes"
+
+    def firmware_feature(self, name: str) -> bool | None:
+        """``<os><firmware><feature name=… enabled=…>``: True, False, or None when not stated."""
+        for el in self.el.iterfind("os/firmware/feature"):
+            if el.get("name") == name:
+                return el.get("enabled") == "yes"
+        return None
+
+    def set_firmware_feature(self, name: str, enabled: bool | None) -> None:
+        """State (or, with None, drop) one firmware feature the firmware must have or lack."""
+        if name not in FIRMWARE_FEATURES:
+            raise DriverError(ErrorCode.INVALID_ARG, f"unknown firmware feature {name!r}: use "
+                              f"{', '.join(FIRMWARE_FEATURES)}")
+        holder = self.el.find("os/firmware")
+        if holder is not None:
+            for el in [f for f in holder.iterfind("feature") if f.get("name") == name]:
+                holder.remove(el)
+        if enabled is not None:
+            holder = holder if holder is not None else self._os_slot("firmware")
+            etree.SubElement(holder, "feature", enabled="yes" if enabled else "no", name=name)
+        elif holder is not None and not len(holder):
+            self.child("os").remove(holder)
+
+    def set_loader(self, path: str | None, *, secure: bool = False, kind: str = "pflash") -> None:
+        """Name the firmware image (read-only, as libvirt writes a UEFI code image); None drops it."""
+        if path is None:
+            self.loader = None
+            return
+        self._os_slot("loader")
+        self.loader_readonly, self.loader_secure, self.loader_type = "yes", "yes" if secure else "no", kind
+        self.loader = path
+
+    def set_nvram(self, path: str | None, template: str | None = None) -> None:
+        """Name the domain's variable store and the template it starts from; None drops it."""
+        if path is None:
+            self.nvram = None
+            return
+        self._os_slot("nvram")
+        self.nvram_template = template
+        self.nvram = path
+
+    def _os_slot(self, tag: str) -> etree._Element:
+        """``os/<tag>``, created after the ``<os>`` children libvirt writes before it."""
+        os_el = self.child("os")
+        found = os_el.find(tag)
+        if found is not None:
+            return found
+        el = etree.Element(tag)
+        before = _OS_HEAD[:_OS_HEAD.index(tag)]
+        prior = [c for c in os_el if c.tag in before]
+        if prior:
+            prior[-1].addnext(el)
+            el.tail = prior[-1].tail  # keep the indentation of hand-written XML
+        else:
+            os_el.insert(0, el)
+        return el
+
+    @property
     def features(self) -> list[str]:
         el = self.el.find("features")
         return [f.tag for f in el if isinstance(f.tag, str)] if el is not None else []
@@ -203,6 +299,12 @@ class DomainXML(XMLNode):
 
     def video_nodes(self) -> list[VideoNode]:
         return [VideoNode(el) for el in self._device_elements("video")]
+
+    def tpm_nodes(self) -> list[TpmNode]:
+        return [TpmNode(el) for el in self._device_elements("tpm")]
+
+    def tpms(self) -> list[Tpm]:
+        return [node.values(Tpm) for node in self.tpm_nodes()]
 
     def disk(self, target: str) -> DiskNode:
         """The disk at ``target`` (``vda``, ``sda``, ...) to edit in place; INVALID_ARG when there is none."""

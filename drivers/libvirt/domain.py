@@ -14,6 +14,7 @@ from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import (
     DomainState,
+    DomainXMLFlags,
     EventType,
     Feature,
     JobFlags,
@@ -21,6 +22,7 @@ from ..flags import (
     MigrateFlags,
     SaveFlags,
     SnapshotEventDetail,
+    UndefineFlags,
 )
 from ..jobs import Job
 from ..migration import choose_protocol, live_copy_problem
@@ -231,8 +233,13 @@ class LibvirtDomain(Domain):
         self._call("reset of", "reset", 0)
 
     def undefine(self, flags: int = 0) -> None:
+        """virDomainUndefineFlags; the NVRAM flags go only with a domain that has a variable store
+        (libvirt's test driver, for one, refuses them otherwise)."""
         flags = check_flags(flags, 0x7F, "undefine")
         self._idle("undefine")
+        nvram_flags = int(UndefineFlags.NVRAM | UndefineFlags.KEEP_NVRAM)
+        if flags & nvram_flags and DomainXML.read(self.xml_desc(DomainXMLFlags.INACTIVE)).nvram is None:
+            flags &= ~nvram_flags
         self._call("undefine of", "undefineFlags", flags)
 
     def rename(self, new_name: str, flags: int = 0) -> None:

@@ -38,7 +38,7 @@ def host_facts(conn: LibvirtConnection) -> HostFacts:
     hostname = conn.call("reading the host name", vconn.getHostname)
     caps, kvm_problem = _domain_caps(conn, vconn, hostname)
     return HostFacts(hostname, _pool_path(conn, vconn), kvm_problem, _firmware(caps),
-                     local=is_local_uri(conn.libvirt_uri))
+                     local=is_local_uri(conn.libvirt_uri), tpm=tpm_emulator(caps))
 
 
 def is_local_uri(libvirt_uri: str) -> bool:
@@ -87,6 +87,16 @@ def _pool_path(conn: LibvirtConnection, vconn: Any) -> str | None:
         return None
     path = parse_xml(text, "pool").findtext("target/path")
     return path.strip() if path and path.strip().startswith("/") else None
+
+
+def tpm_emulator(caps: etree._Element | None) -> bool:
+    """Whether the host emulates a TPM 2.0 (``<tpm supported='yes'>`` with the emulator backend)."""
+    tpm = caps.find("devices/tpm") if caps is not None else None
+    if tpm is None or tpm.get("supported") != "yes":
+        return False
+    backends = {v.text for v in tpm.iterfind("enum[@name='backendModel']/value")}
+    versions = {v.text for v in tpm.iterfind("enum[@name='backendVersion']/value")}
+    return "emulator" in backends and (not versions or "2.0" in versions)
 
 
 def _firmware(caps: etree._Element | None) -> tuple[Firmware, ...]:

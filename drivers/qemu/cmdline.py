@@ -99,13 +99,15 @@ class CommandLine:
 
 def build(definition: DomainXML, *, qmp_socket: str, vnc_socket: str | None = None,
           incoming: str | None = None, paused: bool = False, binary: str | None = None,
-          console_socket: str | None = None, pty_log: str | None = None) -> CommandLine:
+          console_socket: str | None = None, pty_log: str | None = None,
+          tpm_socket: str | None = None) -> CommandLine:
     """The argument list that runs ``definition``.
 
     ``incoming``: a migration URI, or ``defer`` to take it later over QMP.
     ``paused``: start with the vCPUs stopped (-S).
     ``console_socket``: serve serial port 0 (type file or pty) on this unix
     socket, QEMU logging its output to the file (``pty_log`` for a pty).
+    ``tpm_socket``: the control socket of the swtpm serving the domain's TPM.
     """
     d = definition
     binary = binary or qemu_binary()
@@ -132,9 +134,10 @@ def build(definition: DomainXML, *, qmp_socket: str, vnc_socket: str | None = No
     else:
         raise _unsupported(f"/domain/@type: {d.domain_type!r} domains cannot run under QEMU; use 'qemu' or 'kvm'")
     mem_mib = max(1, (d.current_memory_kib or d.memory_kib) // 1024)
+    flash, machine_opts = _firmware(d)
     argv = [binary, "-name", f"guest={d.name},debug-threads=on", "-uuid", d.uuid,
-            "-machine", f"{MACHINES[machine]},accel={accel}", "-m", f"{mem_mib}M", "-smp", str(d.vcpus),
-            "-nodefaults", "-no-user-config", "-msg", "timestamp=on",
+            "-machine", f"{MACHINES[machine]},accel={accel}{machine_opts}", "-m", f"{mem_mib}M",
+            "-smp", str(d.vcpus), "-nodefaults", "-no-user-config", "-msg", "timestamp=on", *flash,
             "-chardev", f"socket,id=qmp,path={_esc(qmp_socket)},server=on,wait=off",
             "-mon", "chardev=qmp,mode=control"]
     if accel == "kvm" and d.cpu_mode in ("host-passthrough", "host-model"):
@@ -154,6 +157,7 @@ def build(definition: DomainXML, *, qmp_socket: str, vnc_socket: str | None = No
     if order:
         argv += ["-boot", f"order={order}"]
     disks = _disks(d, machine, argv)
+    _tpm(d, argv, tpm_socket)
     _nics(d, argv)
     serial_log, console_used = _serials(d, argv, console_socket, pty_log)
     vnc_used = _graphics(d, argv, vnc_socket)
@@ -209,6 +213,47 @@ def _disks(d: DomainXML, machine: str, argv: list[str]) -> list[BlockNode]:
         else:
             raise _unsupported(f"{where}/target: bus {disk.bus!r} is not supported; use virtio, sata or ide")
     return nodes
+
+
+def _firmware(d: DomainXML) -> tuple[list[str], str]:
+    """The pflash nodes of a UEFI domain and the ``-machine`` options naming them (and SMM)."""
+    smm = {True: ",smm=on", False: ",smm=off", None: ""}[d.smm]
+    if not d.loader:
+        if d.uefi:
+            raise DriverError(ErrorCode.INVALID_XML, "/domain/os/loader: a UEFI domain needs its firmware image "
+                              "(define it again to have one chosen)")
+        return [], smm
+    code = _xml_path(d.loader, "/domain/os/loader")
+    if d.loader_type != "pflash":
+        return ["-bios", code], smm
+    if d.loader_readonly == "no":
+        raise _unsupported("/domain/os/loader/@readonly: the firmware code is mapped read-only; "
+                           "its variables go to <nvram>")
+    argv = _flash_node("pflash0", code, readonly=True)
+    if d.nvram:
+        argv += _flash_node("pflash1", _xml_path(d.nvram, "/domain/os/nvram"), readonly=False)
+    names = ",pflash0=pflash0" + (",pflash1=pflash1" if d.nvram else "")
+    if d.loader_secure == "yes":
+        argv += ["-global", "driver=cfi.pflash01,property=secure,value=on"]
+    return argv, names + smm
+
+
+def _flash_node(name: str, path: str, readonly: bool) -> list[str]:
+    return ["-blockdev", json.dumps({"driver": "file", "filename": path, "node-name": f"{name}-file",
+                                     "read-only": readonly}, separators=(",", ":")),
+            "-blockdev", json.dumps({"driver": "raw", "file": f"{name}-file", "node-name": name,
+                                     "read-only": readonly}, separators=(",", ":"))]
+
+
+def _tpm(d: DomainXML, argv: list[str], tpm_socket: str | None) -> None:
+    """An emulated TPM: QEMU talks to the VM's swtpm over its control socket."""
+    tpms = d.tpms()
+    if not tpms:
+        return
+    if tpm_socket is None:
+        raise DriverError(ErrorCode.OPERATION_INVALID, "/domain/devices/tpm: no swtpm runs for this domain")
+    argv += ["-chardev", f"socket,id=chrtpm,path={_esc(tpm_socket)}",
+             "-tpmdev", "emulator,id=tpm0,chardev=chrtpm", "-device", f"{tpms[0].model},tpmdev=tpm0"]
 
 
 def _nics(d: DomainXML, argv: list[str]) -> None:

@@ -27,7 +27,7 @@ from ..hostfacts import HostFacts
 from ..jobs import Job, operation_text
 from ..lifecycle import paused_after_restore
 from ..stateful import StatefulConnection
-from . import hostfacts, migration, recovery, salvage, saveimg, saveops, snapjournal, storage
+from . import firmware, hostfacts, migration, recovery, salvage, saveimg, saveops, snapjournal, storage, swtpm
 from .adopters import register_adopter
 from .domain import QemuDomain, transition
 from .guard import guard_worker, guarded
@@ -96,6 +96,8 @@ class QemuConnection(StatefulConnection):
             raise DriverError(ErrorCode.INVALID_XML,
                               f"/domain/@type: {definition.domain_type!r} domains cannot run under QEMU; "
                               "use type='qemu' (TCG) or type='kvm'")
+        firmware.resolve(definition, hostfacts.find_firmware(), str(self.host.layout.nvram(definition.uuid)))
+        swtpm.check_tpms(definition)
         check_paths(definition)
         check_guest_files(definition)
         return definition
@@ -263,6 +265,8 @@ def check_paths(definition: DomainXML) -> None:
     found += [(f"/domain/devices/{c.kind}/source/@path", c.path) for c in definition.char_devices()
               if c.type in ("file", "unix")]
     found += [("/domain/devices/graphics/@socket", g.socket) for g in definition.graphics()]
+    found += [("/domain/os/loader", definition.loader), ("/domain/os/nvram", definition.nvram),
+              ("/domain/os/nvram/@template", definition.nvram_template)]
     for where, path in found:
         if path is None:
             continue

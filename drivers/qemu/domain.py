@@ -8,6 +8,7 @@ taken from QEMU.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar, cast
@@ -288,12 +289,14 @@ class QemuDomain(StatefulDomain):
         self._host.sync_status(dom, vm)
 
     def undefine(self, flags: int = 0) -> None:
-        flags = check_flags(flags, int(UndefineFlags.MANAGED_SAVE | UndefineFlags.SNAPSHOTS_METADATA), "undefine")
+        flags = check_flags(flags, int(UndefineFlags.MANAGED_SAVE | UndefineFlags.SNAPSHOTS_METADATA
+                                       | UndefineFlags.NVRAM | UndefineFlags.KEEP_NVRAM), "undefine")
         host = self._host
         with host.lock:
             dom = self._idle("undefine", definition_fix=True)
-            check_undefine(dom, flags)
-            host.forget_files(dom)
+            nvram = dom.config.nvram if dom.config is not None else None
+            check_undefine(dom, flags, nvram=bool(nvram and os.path.lexists(nvram)))
+            host.forget_files(dom, keep_nvram=bool(flags & UndefineFlags.KEEP_NVRAM))
             dom.managed_save = False
             dom.snapshots.clear()
             dom.current_snapshot = None

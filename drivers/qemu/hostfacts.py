@@ -17,6 +17,7 @@ from collections.abc import Iterable
 
 from ..hostfacts import Firmware, FirmwareInterface, HostFacts
 from .cmdline import kvm_problem
+from .swtpm import swtpm_binary
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ _INTERFACES = {"bios": FirmwareInterface.BIOS, "uefi": FirmwareInterface.UEFI}
 def host_facts(root: str) -> HostFacts:
     """The facts of the root ``root`` on this machine (new images go to ``ROOT/images``)."""
     return HostFacts(socket.gethostname(), os.path.join(root, "images"), kvm_problem(), find_firmware(),
-                     local=True)
+                     local=True, tpm=swtpm_binary() is not None)
 
 
 def descriptor_dirs() -> tuple[str, ...]:
@@ -83,12 +84,16 @@ def _read_descriptor(path: str) -> Firmware | None:
         interfaces = [_INTERFACES[i] for i in data.get("interface-types", []) if i in _INTERFACES]
         arches = {t.get("architecture") for t in data.get("targets", []) if isinstance(t, dict)}
         mapping = data.get("mapping", {})
-        image = (mapping.get("executable") or {}).get("filename") if mapping.get("device") == "flash" \
-            else mapping.get("filename")
+        flash = mapping.get("device") == "flash"
+        image = (mapping.get("executable") or {}).get("filename") if flash else mapping.get("filename")
+        template = (mapping.get("nvram-template") or {}).get("filename") if flash else None
+        features = set(data.get("features", []))
     except (OSError, ValueError, AttributeError, TypeError) as exc:
         log.warning("ignoring the firmware descriptor %s: %s", path, exc)
         return None
     if not interfaces or ARCH not in arches or not isinstance(image, str) or not os.path.isfile(image):
         return None
     interface = FirmwareInterface.UEFI if FirmwareInterface.UEFI in interfaces else interfaces[0]
-    return Firmware(interface, image, "secure-boot" in data.get("features", []))
+    template = template if isinstance(template, str) and os.path.isfile(template) else None
+    return Firmware(interface, image, "secure-boot" in features, "enrolled-keys" in features,
+                    "requires-smm" in features, template)

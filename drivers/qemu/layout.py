@@ -114,6 +114,14 @@ class RootLayout:
     def managed_save(self, uuid: str) -> Path:
         return self.domain_dir(uuid) / "managed.save"
 
+    def nvram(self, uuid: str) -> Path:
+        """The UEFI variable store a domain gets when its XML names none."""
+        return self.domain_dir(uuid) / "VARS.fd"
+
+    def tpm_dir(self, uuid: str) -> Path:
+        """The emulated TPM's state (swtpm), 0700."""
+        return self.domain_dir(uuid) / "tpm"
+
     def snapshot_dir(self, uuid: str) -> Path:
         return self.domain_dir(uuid) / "snapshots"
 
@@ -122,6 +130,10 @@ class RootLayout:
 
     def log(self, name: str) -> Path:
         return self.root / "logs" / f"{name}.log"
+
+    def tpm_log(self, name: str) -> Path:
+        """What the VM's swtpm reports (errors only)."""
+        return self.root / "logs" / f"{name}.swtpm.log"
 
     def serial_log(self, name: str) -> Path:
         """Where QEMU logs serial port 0 of type pty (served as the console socket)."""

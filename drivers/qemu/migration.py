@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import os
 import socket
 from typing import Any, Protocol
 
@@ -71,10 +72,31 @@ def begin(conn: MigrationEnd, dom: Domain, flags: int, params: dict[str, Any]) -
             if qd.config is None:
                 raise DriverError(ErrorCode.OPERATION_INVALID,
                                   f"transient domain '{qd.name}' has no definition to move")
+            _check_offline_state(conn, qd)
             return params.get("destination_xml") or qd.config.to_string()
         if qd.live is None:
             raise not_running(qd.name)
         return params.get("destination_xml") or conn.host.portable_xml(qd.live.definition)
+
+
+def _check_offline_state(conn: MigrationEnd, qd: QDom) -> None:
+    """An offline move takes only the definition: refuse one that would leave UEFI variables or a TPM behind."""
+    left = []
+    nvram = qd.config.nvram if qd.config is not None else None
+    if nvram and os.path.exists(nvram):
+        left.append(f"its UEFI variable store {nvram}")
+    if any(conn.host.layout.tpm_dir(qd.uuid).glob("tpm2-*")):
+        left.append("its TPM state")
+    if left:
+        raise DriverError(ErrorCode.OPERATION_INVALID,
+                          f"an offline migration of '{qd.name}' moves only its definition: {' and '.join(left)} "
+                          "would stay behind. Migrate it while it runs (QEMU carries both in the stream)")
+
+
+def local_nvram(conn: MigrationEnd, definition: DomainXML) -> None:
+    """An incoming UEFI guest keeps its variables in this root's folder (QEMU copies them in the stream)."""
+    if definition.uefi:
+        definition.set_nvram(str(conn.host.layout.nvram(definition.uuid)), definition.nvram_template)
 
 
 def prepare(conn: MigrationEnd, definition: DomainXML, flags: int, params: dict[str, Any]) -> dict[str, Any]:
@@ -86,6 +108,7 @@ def prepare(conn: MigrationEnd, definition: DomainXML, flags: int, params: dict[
                 raise DriverError(ErrorCode.OPERATION_FAILED,
                                   f"{conn.uri} already has another domain named '{definition.name}'")
         return {"uuid": definition.uuid, "name": definition.name, "offline": True, "xml": definition.to_string()}
+    local_nvram(conn, definition)
     with host.lock:
         dom = host.by_uuid.get(definition.uuid)
         if dom is not None and dom.active:

@@ -28,7 +28,7 @@ from ..flags import (
     StartedDetail,
     SuspendedDetail,
 )
-from . import cmdline, leases
+from . import cmdline, firmware, leases, swtpm
 from .layout import RootLayout, unlink
 from .monitor import LoopThread, Monitor
 from .state import LiveVM, QDom
@@ -125,8 +125,10 @@ class ProcessHost(DomainStore):
         qmp = lay.socket(dom.uuid, "qmp")
         vnc = lay.socket(dom.uuid, "vnc")
         con = lay.socket(dom.uuid, "con")
+        tpm = lay.socket(dom.uuid, "tpm") if definition.tpms() else None
         cmd = cmdline.build(definition, qmp_socket=qmp, vnc_socket=vnc, incoming=incoming, paused=paused,
-                            console_socket=con, pty_log=str(lay.serial_log(dom.name)))
+                            console_socket=con, pty_log=str(lay.serial_log(dom.name)), tpm_socket=tpm)
+        firmware.prepare_nvram(definition)
         argv = cmd.argv + list(extra_args or [])
         if cmd.vnc_socket:  # tell clients (xml_desc) where the display is
             el = definition.root.find("devices/graphics")
@@ -149,8 +151,14 @@ class ProcessHost(DomainStore):
                 fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} starting: {argv!r}\n".encode())
         except OSError:
             pass
-        sup = self.launcher.launch(mgr, argv, register_only=register_only, stdout_path=str(logfile),
-                                   cwd=str(lay.root))
+        tpm_pid = swtpm.start(lay.tpm_dir(dom.uuid), tpm, lay.tpm_log(dom.name)) if tpm else None
+        try:
+            sup = self.launcher.launch(mgr, argv, register_only=register_only, stdout_path=str(logfile),
+                                       cwd=str(lay.root))
+        except BaseException:
+            if tpm_pid is not None:
+                swtpm.stop(tpm_pid)
+            raise
         vm = LiveVM(self.next_id(), definition, sup, qmp, cmd.disks, cmd.serial_log, cmd.console_socket)
         try:
             self.connect_monitor(dom, vm)
@@ -159,6 +167,8 @@ class ProcessHost(DomainStore):
                 sup.shutdown(5)
             except DriverError:
                 pass
+            if tpm_pid is not None:
+                swtpm.stop(tpm_pid)
             tail = self.log_tail(dom.name, since=log_start)
             code = ErrorCode.RESOURCE_BUSY if 'Failed to get "write" lock' in tail or \
                 'Failed to get "consistent read" lock' in tail else ErrorCode.OPERATION_FAILED
@@ -233,8 +243,8 @@ class ProcessHost(DomainStore):
             if not dom.persistent:
                 self.remove(dom)
                 sdir = self.layout.snapshot_dir(dom.uuid)
-                if sdir.is_dir():
-                    self.forget_files(dom)
+                if sdir.is_dir() or self.layout.tpm_dir(dom.uuid).is_dir():
+                    self.forget_files(dom, keep_nvram=True)
 
     def set_run_state(self, dom: QDom, state: DomainState, reason: int, event: EventType | None,
                       detail: int = 0) -> None:

@@ -152,18 +152,27 @@ class QemuSnapshot(Snapshot):
             live_target = snap.state in ("running", "paused")
             if live_target:
                 job.steps(0, 1)
-            if vm is not None and live_target:
-                nodes = _nodes(vm)
-                run_qemu_job(vm, f"snap-load-{job.id}", "snapshot-load",
+            live = vm
+            if vm is None and live_target and definition.uefi:
+                # -loadvm would look for the snapshot on every writable node, the UEFI variable store
+                # (raw) included: start paused and load it onto the disks that hold it instead
+                with host.lock:
+                    if dom.uuid not in host.by_uuid:
+                        host.add(dom)
+                host.boot(dom, definition, True, StartedDetail.FROM_SNAPSHOT)
+                live = dom.live
+            if live is not None and live_target:
+                nodes = _nodes(live)
+                run_qemu_job(live, f"snap-load-{job.id}", "snapshot-load",
                              {"tag": snap.name, "vmstate": nodes[0], "devices": nodes}, job,
                              f"revert of '{dom.name}' to '{snap.name}'")
                 if snap.state == "running":
-                    vm.resume_hint = (4, 2)  # RunningReason.FROM_SNAPSHOT, ResumedDetail.FROM_SNAPSHOT
-                    vm.execute("cont")
+                    live.resume_hint = (4, 2)  # RunningReason.FROM_SNAPSHOT, ResumedDetail.FROM_SNAPSHOT
+                    live.execute("cont")
                 else:
-                    vm.pause_hint = (int(PausedReason.FROM_SNAPSHOT), 5)
-                    vm.execute("stop")
-                host.sync_status(dom, vm)
+                    live.pause_hint = (int(PausedReason.FROM_SNAPSHOT), 5)
+                    live.execute("stop")
+                host.sync_status(dom, live)
             else:
                 if vm is not None:
                     vm.ending = (int(ShutoffReason.FROM_SNAPSHOT), int(StoppedDetail.FROM_SNAPSHOT))

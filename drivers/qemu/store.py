@@ -68,10 +68,13 @@ class DomainStore(StatefulHost[QDom]):
     def save_snapshot(self, dom: QDom, snap: SnapshotDef) -> None:
         write_file(self.layout.snapshot_dir(dom.uuid) / f"{snap.name}.xml", snap.to_xml())
 
-    def forget_files(self, dom: QDom) -> None:
-        """Remove a domain's directory (undefine)."""
+    def forget_files(self, dom: QDom, keep_nvram: bool = False) -> None:
+        """Remove a domain's directory (undefine): its TPM state too, and its UEFI variables unless kept."""
         d = self.layout.domain_dir(dom.uuid)
-        for sub in (d / "snapshots",):
+        nvram = dom.config.nvram if dom.config is not None else None
+        if nvram and not keep_nvram:
+            unlink(nvram)
+        for sub in (d / "snapshots", self.layout.tpm_dir(dom.uuid)):
             if sub.is_dir():
                 for f in sub.iterdir():
                     unlink(f)

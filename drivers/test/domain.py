@@ -212,7 +212,8 @@ class TestDomain(StatefulDomain):
             self._host.emit(sim, EventType.RESUMED, ResumedDetail.UNPAUSED)
 
     def undefine(self, flags: int = 0) -> None:
-        flags = check_flags(flags, int(UndefineFlags.MANAGED_SAVE | UndefineFlags.SNAPSHOTS_METADATA),
+        flags = check_flags(flags, int(UndefineFlags.MANAGED_SAVE | UndefineFlags.SNAPSHOTS_METADATA
+                                       | UndefineFlags.NVRAM | UndefineFlags.KEEP_NVRAM),
                             "undefine")
         with self._host.lock:
             sim = self._idle("undefine")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers.domxml import CharDevice, Disk, DomainXML, Graphics, Interface, Video
+from drivers.domxml import CharDevice, Disk, DomainXML, Graphics, Interface, Tpm, Video
 
 GOLDEN = Path(__file__).with_name("domxml_golden")
 INPUTS = sorted(p.stem for p in GOLDEN.glob("*.xml") if "." not in p.stem)
@@ -111,6 +111,41 @@ def _(dom):
     dom.boot_devices = ["hd"]
     dom.add_disk(Disk("vda", source="/srv/tiny.img"))
     dom.add_device(Interface("user", model="virtio"))
+
+
+@edit("minimal.secure-boot-tpm")
+def _(dom):
+    dom.machine = "q35"
+    dom.firmware = "efi"
+    dom.set_firmware_feature("enrolled-keys", True)
+    dom.set_firmware_feature("secure-boot", True)
+    dom.set_loader("/usr/share/OVMF/OVMF_CODE_4M.secboot.fd", secure=True)
+    dom.set_nvram("/srv/vms/domains/2e1b7a5d/VARS.fd", template="/usr/share/OVMF/OVMF_VARS_4M.ms.fd")
+    dom.smm = True
+    dom.add_device(Tpm())
+
+
+@edit("ovmf.to-bios")
+def _(dom):
+    assert dom.uefi and dom.secure_boot and dom.firmware_feature("enrolled-keys") is True
+    assert dom.tpms() == [Tpm()] and dom.smm is True
+    dom.firmware = None
+    dom.set_firmware_feature("enrolled-keys", None)
+    dom.set_firmware_feature("secure-boot", None)
+    dom.set_loader(None)
+    dom.set_nvram(None)
+    dom.smm = None
+    dom.remove_device(dom.tpm_nodes()[0])
+
+
+@edit("minimal.uefi")
+def _(dom):
+    dom.firmware = "efi"
+    dom.set_firmware_feature("secure-boot", False)
+    dom.set_firmware_feature("secure-boot", None)
+    dom.set_firmware_feature("enrolled-keys", False)
+    dom.set_nvram("/srv/tiny_VARS.fd")
+    dom.add_device(Tpm("tpm-tis"))
 
 
 @edit("minimal.direct-boot")

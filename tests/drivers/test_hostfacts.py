@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def test_uefi_images_come_from_qemus_descriptors_in_priority_order(tmp_path):
     (system / "80-broken.json").write_text("{not json")
     firmware = find_firmware([str(system), str(local)])
     assert firmware[0].interface is FirmwareInterface.BIOS
-    assert firmware[1:] == (Firmware(FirmwareInterface.UEFI, str(secure), True),
+    assert firmware[1:] == (Firmware(FirmwareInterface.UEFI, str(secure), True, enrolled_keys=True),
                             Firmware(FirmwareInterface.UEFI, str(plain), False))
 
 
@@ -96,3 +97,16 @@ def test_a_later_folder_overrides_or_hides_a_descriptor_of_the_same_name(tmp_pat
     _descriptor(local, "50-plain.json", "uefi", other)  # same name, later folder: it wins
     (local / "60-other.json").write_text("")  # empty: hides the system one
     assert find_firmware([str(system), str(local)])[1:] == (Firmware(FirmwareInterface.UEFI, str(other)),)
+
+
+def test_debians_ovmf_descriptors_name_the_variable_templates_and_secure_boot_needs():
+    system = Path("/usr/share/qemu/firmware")
+    if not (system / "40-edk2-x86_64-secure-enrolled.json").is_file():
+        pytest.skip("Debian's ovmf is not installed")
+    found = [f for f in find_firmware([str(system)]) if f.interface is FirmwareInterface.UEFI]
+    enrolled = found[0]
+    assert os.path.realpath(enrolled.path or "") == "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd"
+    assert enrolled.nvram_template == "/usr/share/OVMF/OVMF_VARS_4M.ms.fd"
+    assert enrolled.secure_boot and enrolled.enrolled_keys and enrolled.requires_smm
+    plain = next(f for f in found if not f.secure_boot)
+    assert plain.path == "/usr/share/OVMF/OVMF_CODE_4M.fd" and plain.nvram_template == "/usr/share/OVMF/OVMF_VARS_4M.fd"

@@ -103,3 +103,36 @@ def test_serial_console_socket_and_video(tmp_path):
     with pytest.raises(DriverError) as err:
         _argv(_dom("<video><model type='qxl'/></video>"))
     assert err.value.code == ErrorCode.NO_SUPPORT and "qxl" in err.value.message
+
+
+def test_uefi_becomes_pflash_blockdevs_named_by_the_machine_with_smm_and_a_tpm():
+    secure = ("<loader readonly='yes' secure='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.secboot.fd</loader>"
+              "<nvram template='/usr/share/OVMF/OVMF_VARS_4M.ms.fd'>/srv/vms/d/VARS,1.fd</nvram>")
+    dom = _dom("<tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>", os_extra=secure)
+    dom.smm = True
+    argv = _argv(dom, tpm_socket="/run/x/t,1.tpm")
+    assert argv[argv.index("-machine") + 1] == "q35,accel=tcg,pflash0=pflash0,pflash1=pflash1,smm=on"
+    nodes = [json.loads(argv[i + 1]) for i, a in enumerate(argv) if a == "-blockdev"]
+    assert nodes == [
+        {"driver": "file", "filename": "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd", "node-name": "pflash0-file",
+         "read-only": True},
+        {"driver": "raw", "file": "pflash0-file", "node-name": "pflash0", "read-only": True},
+        {"driver": "file", "filename": "/srv/vms/d/VARS,1.fd", "node-name": "pflash1-file", "read-only": False},
+        {"driver": "raw", "file": "pflash1-file", "node-name": "pflash1", "read-only": False}]
+    assert argv[argv.index("-global") + 1] == "driver=cfi.pflash01,property=secure,value=on"
+    assert argv[argv.index("-tpmdev") + 1] == "emulator,id=tpm0,chardev=chrtpm"
+    assert "socket,id=chrtpm,path=/run/x/t,,1.tpm" in argv and "tpm-crb,tpmdev=tpm0" in argv
+
+
+def test_bios_domains_keep_their_command_line_and_uefi_needs_its_image():
+    argv = _argv(_dom())
+    assert argv[argv.index("-machine") + 1] == "q35,accel=tcg"
+    assert "-blockdev" not in argv and "-tpmdev" not in argv
+    plain = _dom()
+    plain.firmware = "efi"  # defined elsewhere than through the driver: no image chosen
+    with pytest.raises(DriverError) as refused:
+        _argv(plain)
+    assert refused.value.code is ErrorCode.INVALID_XML and "loader" in refused.value.message
+    with pytest.raises(DriverError) as no_swtpm:
+        _argv(_dom("<tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>"))
+    assert no_swtpm.value.code is ErrorCode.OPERATION_INVALID

@@ -29,9 +29,10 @@ from linuxguest.cpio import CpioWriter
 
 HERE = Path(__file__).resolve().parent
 # Drivers the guest loads: virtio disks, the ACPI power button and its input device, TPM,
-# the virtio console (guest agent) and the CD-ROM; their dependencies are added from modinfo.
+# the virtio console (guest agent), the CD-ROM and efivarfs (the Secure Boot state); their
+# dependencies are added from modinfo.
 MODULES = ("virtio_pci", "virtio_blk", "virtio_net", "virtio_console", "button", "evdev",
-           "tpm_crb", "tpm_tis", "sr_mod", "isofs", "ahci")
+           "tpm_crb", "tpm_tis", "sr_mod", "isofs", "ahci", "efivarfs")
 # Kernel arguments for every boot: the serial console, errors shown, no waiting on a
 # missing clock source calibration or random numbers, and no IO-APIC timer check (on a
 # busy host TCG can miss its deadline; the kernel then panics "IO-APIC + timer doesn't work").

@@ -76,7 +76,20 @@ tty1_shell() { # a shell on the VGA console for tests that type into the display
     while :; do setsid sh -c 'exec sh -i <>/dev/tty1 >&0 2>&0'; done
 }
 
+firmware_report() { # "EFI yes secureboot 1" under UEFI (Secure Boot state from efivars), "EFI no" under a BIOS
+    if [ -d /sys/firmware/efi ]; then
+        mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null
+        # 4 bytes of attributes, then the value (efivarfs files cannot seek: read them whole)
+        set -- $(od -An -tu1 /sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c 2>/dev/null)
+        echo "EFI yes secureboot ${5:-none}"
+    else
+        echo "EFI no"
+    fi
+}
+
 say "BOOT $BOOT"
+say "$(firmware_report)"
+if [ -e /sys/class/tpm/tpm0 ]; then say "TPM yes $(cat /sys/class/tpm/tpm0/tpm_version_major 2>/dev/null)"; else say "TPM no"; fi
 case ",$WORK," in *,ram,*) ram_work & ;; esac
 case ",$WORK," in *,disk,*) disk_work & ;; esac
 case ",$WORK," in *,tty1,*) tty1_shell & ;; esac

@@ -11,6 +11,7 @@ from test_window import names, select
 
 from drivers.domxml import DomainXML
 from vmgui.models.editing import changed_lines
+from vmgui.models.hardware import summary
 
 INACTIVE = 2
 
@@ -215,3 +216,20 @@ def test_remove_takes_out_only_the_selected_disk_or_nic(open_window, node_uri, q
     assert [d.target for d in new.disks()] == [d.target for d in before.disks()[1:]]
     assert new.interfaces() == before.interfaces()[1:]
     dialog.reject()
+
+
+def test_the_firmware_and_tpm_show_in_the_hardware_summary():
+    xml = DomainXML.parse("<domain type='qemu'><name>s</name><memory>65536</memory><os firmware='efi'>"
+                          "<type machine='q35'>hvm</type><firmware><feature enabled='yes' name='secure-boot'/>"
+                          "</firmware></os><devices><tpm model='tpm-crb'><backend type='emulator' version='2.0'/>"
+                          "</tpm></devices></domain>")
+    assert ("Firmware", "UEFI with Secure Boot, TPM 2.0 (tpm-crb)") in summary(xml)
+    bios = DomainXML.parse("<domain type='qemu'><name>b</name><memory>65536</memory></domain>")
+    assert ("Firmware", "BIOS") in summary(bios)
+
+
+def test_the_edit_form_shows_the_firmware_read_only(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    dialog = open_form(window, qtbot, "backup-store")
+    assert dialog.firmware.text() == "BIOS (chosen when the VM was created)"
+    assert isinstance(dialog.firmware, QLabel) and dialog.firmware.accessibleName() == "Firmware"

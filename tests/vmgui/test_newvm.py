@@ -15,15 +15,19 @@ from PySide6.QtWidgets import QLabel, QToolButton, QWizard
 from test_hung import StallMeter, run
 
 from drivers import DomainState, JobOperation, JobState
-from drivers.domxml import DomainXML
+from drivers.domxml import DomainXML, Tpm
+from drivers.hostfacts import Firmware, FirmwareInterface, HostFacts
 from vmgui.models import pathprobe
 from vmgui.models.newvm import (
     GIB,
     MIB,
+    PAGE_FIELDS,
     QCOW2_MAGIC,
+    Boot,
     NewVMPlan,
     Source,
     Target,
+    boots_of,
     default_memory_mib,
     image_dir_for,
     parse_size,
@@ -512,3 +516,48 @@ def test_switching_connections_follows_each_hosts_folder_and_disk_support(qtbot,
     assert "“b” already exists on libvirt:qemu:///system" in dialog.source_page.error.text()
     dialog.conn.setCurrentIndex(0)
     assert dialog.new_disk.isEnabled() and dialog.new_disk.isChecked()  # unticked by the host, not the user
+
+
+# -- firmware and TPM -------------------------------------------------------------------------------------
+def test_uefi_with_secure_boot_and_a_tpm_is_written_as_libvirt_reads_it():
+    target = Target("qemu:///embed", "/img", boots=(Boot.BIOS, Boot.UEFI, Boot.SECURE_BOOT), tpm=True)
+    plan = plan_of(target=target, boot=Boot.SECURE_BOOT, tpm=True)
+    assert plan.problems() == []
+    dom = DomainXML.parse(plan.xml())
+    assert dom.firmware == "efi" and dom.secure_boot and dom.firmware_feature("enrolled-keys") is True
+    assert dom.loader is None, "the host picks the image from its descriptors"
+    assert dom.tpms() == [Tpm("tpm-crb", "emulator", "2.0")]
+    assert "UEFI with Secure Boot firmware, TPM 2.0" in plan.summary()
+    plain = DomainXML.parse(plan_of(target=target, boot=Boot.UEFI).xml())
+    assert plain.uefi and not plain.secure_boot and plain.tpms() == []
+    assert DomainXML.parse(plan_of().xml()).firmware is None and not DomainXML.parse(plan_of().xml()).uefi
+
+
+def test_firmware_and_tpm_a_host_lacks_are_problems_of_the_resources_page():
+    plan = plan_of(boot=Boot.UEFI, tpm=True)
+    assert {(i.field, i.text.split(": ")[0]) for i in plan.issues()} == {
+        ("firmware", "test:///x has no UEFI firmware"), ("tpm", "test:///x cannot emulate a TPM")}
+    assert {"firmware", "tpm"} <= PAGE_FIELDS[1]
+
+
+def test_the_firmware_offered_comes_from_the_hosts_facts():
+    bios = Firmware(FirmwareInterface.BIOS)
+    facts = HostFacts("h", "/img", None, (bios,))
+    assert boots_of(facts) == (Boot.BIOS,)
+    uefi = Firmware(FirmwareInterface.UEFI, "/fw/CODE.fd")
+    assert boots_of(replace(facts, firmware=(bios, uefi))) == (Boot.BIOS, Boot.UEFI)
+    secure = Firmware(FirmwareInterface.UEFI, "/fw/CODE.secboot.fd", True, True, True, "/fw/VARS.ms.fd")
+    assert boots_of(replace(facts, firmware=(bios, uefi, secure))) == (Boot.BIOS, Boot.UEFI, Boot.SECURE_BOOT)
+
+
+def test_the_wizard_offers_only_what_the_host_has(qtbot, files):
+    dialog = make_dialog(qtbot, files)
+    assert [dialog.firmware.itemText(i) for i in range(dialog.firmware.count())] == ["BIOS"]
+    assert not dialog.tpm.isEnabled() and dialog.firmware.accessibleName() == "Firmware"
+    rich = make_dialog(qtbot, files, boots=(Boot.BIOS, Boot.UEFI, Boot.SECURE_BOOT), tpm=True)
+    assert [rich.firmware.itemText(i) for i in range(rich.firmware.count())] == [
+        "BIOS", "UEFI", "UEFI with Secure Boot"]
+    rich.firmware.setCurrentIndex(2)
+    rich.tpm.setChecked(True)
+    plan = rich.plan()
+    assert (plan.boot, plan.tpm) == (Boot.SECURE_BOOT, True)

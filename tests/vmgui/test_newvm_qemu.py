@@ -14,7 +14,7 @@ from test_newvm import disk_jobs, fill, next_button, open_wizard
 import drivers
 from drivers import DomainState, JobState
 from drivers.domxml import DomainXML
-from vmgui.models.newvm import MIB, Source
+from vmgui.models.newvm import MIB, Boot, Source
 
 # The real-QEMU fixtures (private roots and runtime dirs, the multiboot guest, leftover-process checks)
 # live in tests/e2e/conftest.py: imported, not copied.
@@ -94,3 +94,35 @@ def test_iso_install_with_a_preallocated_raw_disk_starts(env, open_window, qtbot
         info = image_info(path)
         assert info["format"] == "raw" and info["virtual-size"] == 32 * MIB
         assert path.stat().st_blocks * 512 >= 32 * MIB  # allocated now, not sparse
+
+
+def test_uefi_with_secure_boot_and_a_tpm_from_the_wizard_runs_under_ovmf(env, open_window, qtbot, tmp_path):
+    iso = tmp_path / "installer.iso"
+    iso.write_bytes(bytes(1024 * 1024))  # not bootable: OVMF itself runs, which is what this checks
+    uri = env.uri()
+    window = open_window(uri)
+    dialog = open_wizard(window, qtbot)
+    offered = [dialog.firmware.itemData(i) for i in range(dialog.firmware.count())]
+    if Boot.SECURE_BOOT not in offered or not dialog.tpm.isEnabled():
+        pytest.skip("OVMF's Secure Boot build or swtpm is not installed (Debian: ovmf swtpm swtpm-tools)")
+    assert offered == [Boot.BIOS, Boot.UEFI, Boot.SECURE_BOOT]
+    dialog.name.setText("wizard3")
+    dialog.iso.setText(str(iso))
+    qtbot.waitUntil(next_button(dialog).isEnabled)
+    dialog.next()
+    dialog.memory.setValue(128)
+    dialog.firmware.setCurrentIndex(offered.index(Boot.SECURE_BOOT))
+    dialog.tpm.setChecked(True)
+    dialog.disk_size.setText("32 MiB")
+    qtbot.waitUntil(next_button(dialog).isEnabled)
+    dialog.next()
+    assert dialog.issues() == [] and "UEFI with Secure Boot firmware, TPM 2.0" in dialog.summary.text()
+    dialog.accept()
+    with running(window, qtbot, uri, "wizard3") as conn:
+        dom = conn.lookup_by_name("wizard3")
+        definition = DomainXML.parse(dom.xml_desc())
+        assert definition.secure_boot and definition.smm is True and definition.loader_type == "pflash"
+        assert [t.model for t in definition.tpms()] == ["tpm-crb"]
+        assert Path(definition.nvram or "").is_file(), "the variable store was made at the start"
+        argv = Path(f"/proc/{dom.qemu_pid()}/cmdline").read_bytes().split(b"\0")
+        assert b"tpm-crb,tpmdev=tpm0" in argv and any(b"pflash1=pflash1,smm=on" in a for a in argv)

@@ -20,7 +20,7 @@ from drivers import Feature, JobInfo, JobState
 from ..actions.requests import Start
 from ..models.domains import Key
 from ..models.hosts import remote_host
-from ..models.newvm import NewVMPlan, Target, image_dir_for
+from ..models.newvm import NewVMPlan, Target, boots_of, image_dir_for
 from ..models.session import Session
 
 #: how often the flow looks at the job model for the disk job's end (no driver call)
@@ -55,7 +55,7 @@ class NewVMController(QObject):
         if facts is None:
             return Target(uri, image_dir_for(None), can_create, graphics, "qemu", remote_host(uri) is not None)
         return Target(uri, facts.image_dir or image_dir_for(None), can_create, graphics, facts.domain_type,
-                      not facts.local)
+                      not facts.local, boots_of(facts), facts.tpm)
 
     def taken(self, uri: str) -> frozenset[str]:
         """Names already used on ``uri`` (from the table: no driver call)."""

@@ -23,9 +23,17 @@ def nic_text(nic_type: str, source: str | None, model: str | None, mac: str | No
     return f"{model or 'default model'} on {where}, MAC {mac or 'automatic'}"
 
 
+def firmware_text(xml: DomainXML) -> str:
+    """``UEFI with Secure Boot`` / ``UEFI`` / ``BIOS``, and the TPM when there is one."""
+    boot = ("UEFI with Secure Boot" if xml.secure_boot else "UEFI") if xml.uefi else "BIOS"
+    tpms = xml.tpms()
+    return boot + (f", TPM {tpms[0].version or '2.0'} ({tpms[0].model})" if tpms else "")
+
+
 def summary(xml: DomainXML) -> list[tuple[str, str]]:
-    """(heading, text) rows: machine, then every disk, NIC, graphics and serial device."""
+    """(heading, text) rows: machine, firmware, then every disk, NIC, graphics and serial device."""
     rows = [("Machine", f"{xml.arch}, {xml.machine or 'default machine'}, {xml.domain_type}"),
+            ("Firmware", firmware_text(xml)),
             ("Boot order", ", ".join(xml.boot_devices) or "default (hd)")]
     for disk in xml.disks():
         rows.append((f"Disk {disk.target}", disk_text(disk)))
@@ -36,6 +44,6 @@ def summary(xml: DomainXML) -> list[tuple[str, str]]:
         rows.append(("Graphics", f"{g.type.upper()} ({where})"))
     for dev in xml.char_devices():
         rows.append((dev.kind.capitalize(), f"{dev.type}" + (f": {dev.path}" if dev.path else "")))
-    if len(rows) == 2:
+    if len(rows) == 3:
         rows.append(("Devices", "none"))
     return rows

@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from drivers.diskimage import FORMATS
-from drivers.domxml import MAX_VCPUS, CharDevice, Disk, DomainXML, Graphics, Interface, Video
+from drivers.domxml import MAX_VCPUS, CharDevice, Disk, DomainXML, Graphics, Interface, Tpm, Video
+from drivers.hostfacts import FirmwareInterface, HostFacts
 
 from .format import bytes_text
 from .pathprobe import PathFacts, unsettled
@@ -42,8 +43,19 @@ class Source(enum.Enum):
     KERNEL = "kernel"  # direct kernel boot (kernel, optional initrd and command line)
 
 
+class Boot(enum.Enum):
+    """The firmware the new VM starts with."""
+
+    BIOS = "bios"
+    UEFI = "uefi"
+    SECURE_BOOT = "secure-boot"  # UEFI with Secure Boot on and Microsoft's keys enrolled
+
+
+BOOT_LABELS = {Boot.BIOS: "BIOS", Boot.UEFI: "UEFI", Boot.SECURE_BOOT: "UEFI with Secure Boot"}
+
 #: which wizard page shows the problems of which field
-PAGE_FIELDS = {0: frozenset({"name", "connection", "source"}), 1: frozenset({"memory", "vcpus", "disk"})}
+PAGE_FIELDS = {0: frozenset({"name", "connection", "source"}),
+               1: frozenset({"memory", "vcpus", "firmware", "tpm", "disk"})}
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,17 @@ class Target:
     domain_type: str = "qemu"  # 'kvm' where KVM works on that host
     #: the host is another machine: its files cannot be checked from here (it refuses bad ones itself)
     remote: bool = False
+    #: the firmware the host has (UEFI only where OVMF was found)
+    boots: tuple[Boot, ...] = (Boot.BIOS,)
+    #: the host can emulate a TPM 2.0 (swtpm)
+    tpm: bool = False
+
+
+def boots_of(facts: HostFacts) -> tuple[Boot, ...]:
+    """The firmware choices a host's facts allow: BIOS always, UEFI and Secure Boot where found."""
+    uefi = facts.firmware_of(FirmwareInterface.UEFI)
+    return (Boot.BIOS,) + ((Boot.UEFI,) if uefi else ()) + \
+        ((Boot.SECURE_BOOT,) if any(f.secure_boot for f in uefi) else ())
 
 
 @dataclass(frozen=True)
@@ -165,6 +188,8 @@ class NewVMPlan:
     preallocate: bool = False
     memory_mib: int = DEFAULT_MEMORY_MIB
     vcpus: int = DEFAULT_VCPUS
+    boot: Boot = Boot.BIOS
+    tpm: bool = False
     start: bool = True
     uuid: str = ""  # fixed by the wizard so the preview shows exactly what gets defined
     #: names already used on the target connection (from the domain table)
@@ -242,6 +267,12 @@ class NewVMPlan:
             out.append(Issue("memory", f"Memory must be {MIN_MEMORY_MIB} MiB to {bytes_text(MAX_MEMORY_MIB * MIB)}."))
         if not 1 <= self.vcpus <= MAX_VCPUS:
             out.append(Issue("vcpus", f"vCPUs must be 1 to {MAX_VCPUS}."))
+        if self.boot not in self.target.boots:
+            out.append(Issue("firmware", f"{self.uri or 'This connection'} has no {BOOT_LABELS[self.boot]} "
+                             "firmware: choose BIOS, or install OVMF (Debian: ovmf) on that host."))
+        if self.tpm and not self.target.tpm:
+            out.append(Issue("tpm", f"{self.uri or 'This connection'} cannot emulate a TPM: untick it, or install "
+                             "swtpm (Debian: swtpm swtpm-tools) on that host."))
         out += [Issue("disk", text) for text in self._disk_problems()]
         return out
 
@@ -306,7 +337,14 @@ class NewVMPlan:
                 boot.append("hd")
         if boot:
             dom.boot_devices = boot
+        if self.boot is not Boot.BIOS:
+            secure = self.boot is Boot.SECURE_BOOT
+            dom.firmware = "efi"  # the host picks the image and makes the variable store
+            dom.set_firmware_feature("enrolled-keys", secure)
+            dom.set_firmware_feature("secure-boot", secure)
         _add_standard_devices(dom, self.target.graphics)
+        if self.tpm:
+            dom.add_device(Tpm())
         return dom.to_string()
 
     def summary(self) -> list[str]:
@@ -314,7 +352,8 @@ class NewVMPlan:
         source = {Source.ISO: f"Install from {self.iso}", Source.IMPORT: f"Boot the existing disk {self.import_path}",
                   Source.KERNEL: f"Boot the kernel {self.kernel}"}[self.source]
         lines = [f"{self.name} on {self.uri}", source,
-                 f"{self.memory_mib} MiB memory, {self.vcpus} vCPU{'s' if self.vcpus != 1 else ''}"]
+                 f"{self.memory_mib} MiB memory, {self.vcpus} vCPU{'s' if self.vcpus != 1 else ''}",
+                 f"{BOOT_LABELS[self.boot]} firmware" + (", TPM 2.0" if self.tpm else "")]
         if self.creates_disk():
             alloc = ", allocated now" if self.preallocate else ""
             lines.append(f"New {size_text(self.disk_size)} {self.disk_format} disk {self.disk_target()}{alloc}")

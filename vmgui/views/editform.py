@@ -33,7 +33,7 @@ from drivers.domxml import MAX_VCPUS, DomainXML
 
 from ..models import editing
 from ..models.editing import BOOT_DEVICES, NEXT_START, NIC_TYPES, EditContext, EditPlan, EditValues
-from ..models.hardware import disk_text
+from ..models.hardware import disk_text, firmware_text
 from .names import error_label, name_widget
 
 MAX_MEMORY_MIB = 16 * 1024 * 1024
@@ -94,6 +94,10 @@ class EditDialog(QDialog):
         form.addRow("Memory:", self.memory)
         form.addRow("vCPUs:", self.vcpus)
         form.addRow("Autostart:", self.autostart)
+        self.firmware = QLabel(firmware_text(xml) + " (chosen when the VM was created)", self)
+        self.firmware.setObjectName("editFirmware")
+        self.firmware.setAccessibleName("Firmware")
+        form.addRow("Firmware:", self.firmware)
         form.addRow("Boot order:", self._boot_box())
         form.addRow("Disks:", self._disk_box())
         form.addRow("Network:", self._nic_box())

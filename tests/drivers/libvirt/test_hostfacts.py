@@ -4,11 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 import drivers
 from drivers import DomainState
 from drivers.hostfacts import Firmware, FirmwareInterface
-from drivers.libvirt.hostfacts import is_local_uri
+from drivers.libvirt.hostfacts import is_local_uri, tpm_emulator
 
 libvirt = pytest.importorskip("libvirt")
 
@@ -51,6 +52,19 @@ def test_kvm_and_firmware_come_from_libvirts_domain_capabilities(qconn, libvirtd
         assert refusal in facts.kvm_problem
     assert Firmware(FirmwareInterface.BIOS) in facts.firmware
     assert facts.local is True
+
+
+@pytest.mark.parametrize("caps, tpm", [
+    ("<domainCapabilities><devices><tpm supported='yes'><enum name='backendModel'><value>passthrough</value>"
+     "<value>emulator</value></enum><enum name='backendVersion'><value>2.0</value></enum></tpm></devices>"
+     "</domainCapabilities>", True),
+    ("<domainCapabilities><devices><tpm supported='yes'><enum name='backendModel'><value>passthrough</value>"
+     "</enum></tpm></devices></domainCapabilities>", False),
+    ("<domainCapabilities><devices><tpm supported='no'/></devices></domainCapabilities>", False),
+    ("<domainCapabilities/>", False),
+])
+def test_a_tpm_is_offered_where_libvirt_can_emulate_one(caps, tpm):
+    assert tpm_emulator(etree.fromstring(caps)) is tpm
 
 
 @pytest.mark.libvirt

@@ -11,6 +11,7 @@ from jobwait import domain_job_end as _wait_job
 
 import drivers
 from drivers import DriverError, ErrorCode, EventType, Feature, JobFlags, ListFlags
+from drivers.domaindelete import DEFAULT_UNDEFINE, delete_domain
 from drivers.flags import LIST_GROUPS, SnapshotEventDetail
 from drivers.listfilter import compile_filter
 from drivers.registry import DRIVERS
@@ -379,3 +380,12 @@ def test_thread_safety_of_listing_while_domains_change(lvconn):
         stop.set()
         worker.join()
     assert errors == []
+
+
+def test_the_delete_flags_undefine_a_domain_without_a_variable_store(lvconn):
+    """libvirt's test driver refuses VIR_DOMAIN_UNDEFINE_NVRAM: it goes only with a domain that has <nvram>."""
+    dom = lvconn.lookup_by_name("off1")
+    delete_domain(dom, DEFAULT_UNDEFINE)
+    with pytest.raises(DriverError) as err:
+        lvconn.lookup_by_name("off1")
+    assert err.value.code is ErrorCode.NO_DOMAIN

@@ -78,7 +78,7 @@ class DeleteDialog(QDialog):
     def flags(self) -> int:
         """Undefine flags: only what the user explicitly allowed."""
         if self.metadata.isChecked():
-            return int(UndefineFlags.SNAPSHOTS_METADATA | UndefineFlags.MANAGED_SAVE)
+            return int(UndefineFlags.SNAPSHOTS_METADATA | UndefineFlags.MANAGED_SAVE | UndefineFlags.NVRAM)
         return 0
 
     def files(self, name: str) -> list[str]:

@@ -38,10 +38,12 @@ from drivers.domxml import MAX_VCPUS
 
 from ...models.format import bytes_text
 from ...models.newvm import (
+    BOOT_LABELS,
     MAX_MEMORY_MIB,
     MIB,
     MIN_MEMORY_MIB,
     PAGE_FIELDS,
+    Boot,
     Issue,
     NewVMPlan,
     Source,
@@ -198,6 +200,15 @@ class NewVMDialog(QWizard):
             hint.setObjectName("newVmMemoryHint")
             page.form.addRow("", hint)
         page.form.addRow("vCPUs:", self.vcpus)
+        self.firmware = QComboBox(page)
+        name_widget(self.firmware, "newVmFirmware")
+        self.firmware.setAccessibleName("Firmware")
+        self.firmware.currentIndexChanged.connect(self.refresh)
+        page.form.addRow("Firmware:", self.firmware)
+        self.tpm = QCheckBox("Emulated TPM 2.0", page)
+        name_widget(self.tpm, "newVmTpm")
+        self.tpm.toggled.connect(self.refresh)
+        page.form.addRow(self.tpm)
         self.new_disk = QCheckBox("Create a new disk", page)
         name_widget(self.new_disk, "newVmNewDisk")
         self.new_disk.setChecked(True)
@@ -260,6 +271,7 @@ class NewVMDialog(QWizard):
             new_disk=self.new_disk.isChecked(), disk_path=self.disk_path.text().strip(),
             disk_size=size if size is not None else -1, disk_format=self.disk_format.currentText(),
             preallocate=self.preallocate.isChecked(), memory_mib=self.memory.value(), vcpus=self.vcpus.value(),
+            boot=self.firmware.currentData() or Boot.BIOS, tpm=self.tpm.isChecked(),
             start=self.start.isChecked(), uuid=self._uuid,
             taken=self._taken(target.uri) if target.uri else frozenset(), facts=dict(self.checker.facts))
 
@@ -309,7 +321,22 @@ class NewVMDialog(QWizard):
         self.remote_note.setText("Paths are on that host: it checks them when the VM is defined and started."
                                  if remote else "")
         self.source_page.form.setRowVisible(self.remote_note, remote)
+        self._offer_firmware(target or Target("", ""))
         self._disk_changed()
+
+    def _offer_firmware(self, target: Target) -> None:
+        """The firmware and TPM the connection's host has: the choice stays where the host offers it."""
+        chosen = self.firmware.currentData()
+        self.firmware.blockSignals(True)
+        self.firmware.clear()
+        for boot in target.boots:
+            self.firmware.addItem(BOOT_LABELS[boot], boot)
+        self.firmware.setCurrentIndex(max(0, self.firmware.findData(chosen)))
+        self.firmware.blockSignals(False)
+        if not target.tpm:
+            self.tpm.setChecked(False)
+        self.tpm.setEnabled(target.tpm)
+        self.tpm.setToolTip("" if target.tpm else "This host has no TPM emulator (swtpm).")
 
     def _disk_changed(self) -> None:
         importing = self.source() is Source.IMPORT

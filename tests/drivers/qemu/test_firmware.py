@@ -1,0 +1,78 @@
+"""UEFI firmware picked from QEMU's descriptors at define, as libvirt does, and the variable store's first copy."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from drivers import DriverError, ErrorCode
+from drivers.domxml import DomainXML
+from drivers.hostfacts import Firmware, FirmwareInterface
+from drivers.qemu import firmware
+
+
+@pytest.fixture
+def images(tmp_path):
+    for name in ("CODE.fd", "CODE.secboot.fd", "VARS.fd", "VARS.ms.fd"):
+        (tmp_path / name).write_bytes(name.encode() * 64)
+    bios = Firmware(FirmwareInterface.BIOS)
+    secure = Firmware(FirmwareInterface.UEFI, str(tmp_path / "CODE.secboot.fd"), True, True, True,
+                      str(tmp_path / "VARS.ms.fd"))
+    plain = Firmware(FirmwareInterface.UEFI, str(tmp_path / "CODE.fd"), nvram_template=str(tmp_path / "VARS.fd"))
+    return tmp_path, (bios, secure, plain)
+
+
+def _efi(machine: str = "q35", secure_boot: bool | None = None) -> DomainXML:
+    dom = DomainXML.parse(f"<domain type='qemu'><name>u</name><memory>65536</memory>"
+                          f"<os firmware='efi'><type machine='{machine}'>hvm</type></os></domain>")
+    if secure_boot is not None:
+        dom.set_firmware_feature("secure-boot", secure_boot)
+    return dom
+
+
+def test_the_first_descriptor_with_the_features_asked_for_is_written_down(images):
+    folder, found = images
+    dom = _efi(secure_boot=False)
+    firmware.resolve(dom, found, "/root/d/VARS.fd")
+    assert (dom.loader, dom.loader_secure, dom.nvram, dom.nvram_template) == (
+        str(folder / "CODE.fd"), "no", "/root/d/VARS.fd", str(folder / "VARS.fd"))
+    assert dom.smm is None and dom.firmware_feature("secure-boot") is False
+    unsaid = _efi()  # no feature named: the first in priority order, as libvirt
+    firmware.resolve(unsaid, found, "/root/d/VARS.fd")
+    assert unsaid.loader == str(folder / "CODE.secboot.fd") and unsaid.loader_secure == "yes"
+    assert unsaid.smm is True and unsaid.firmware_feature("enrolled-keys") is True
+
+
+def test_secure_boot_needs_q35_smm_and_an_installed_image(images):
+    _folder, found = images
+    with pytest.raises(DriverError, match="q35"):
+        firmware.resolve(_efi("pc-i440fx-7.2", secure_boot=True), found, "/x")
+    no_smm = _efi(secure_boot=True)
+    no_smm.smm = False
+    with pytest.raises(DriverError, match="needs SMM"):
+        firmware.resolve(no_smm, found, "/x")
+    with pytest.raises(DriverError) as none:
+        firmware.resolve(_efi(secure_boot=True), found[:1], "/x")
+    assert none.value.code is ErrorCode.INVALID_ARG and "install OVMF" in none.value.message
+    bios = DomainXML.parse("<domain type='qemu'><name>b</name><memory>65536</memory></domain>")
+    firmware.resolve(bios, found, "/x")
+    assert bios.loader is None and bios.nvram is None
+
+
+def test_the_variable_store_is_copied_once_and_then_kept(images):
+    folder, found = images
+    dom = _efi(secure_boot=False)
+    target = folder / "dom" / "VARS.fd"
+    firmware.resolve(dom, found, str(target))
+    assert firmware.prepare_nvram(dom) == str(target)
+    assert target.read_bytes() == (folder / "VARS.fd").read_bytes() and target.stat().st_mode & 0o777 == 0o600
+    target.write_bytes(b"the guest's variables")
+    firmware.prepare_nvram(dom)
+    assert target.read_bytes() == b"the guest's variables"
+    assert [p for p in os.listdir(folder / "dom") if p != "VARS.fd"] == []
+    gone = _efi(secure_boot=False)
+    gone.set_loader(str(folder / "CODE.fd"))
+    gone.set_nvram(str(folder / "other" / "VARS.fd"), str(folder / "missing.fd"))
+    with pytest.raises(DriverError) as refused:
+        firmware.prepare_nvram(gone)
+    assert refused.value.code is ErrorCode.OPERATION_INVALID and "no template" in refused.value.message
