@@ -284,12 +284,14 @@ class Session(QObject):
                         raise
                     await self.resync(uri)
                     continue
-                if self.connections.get(uri) is not None:
+                row = self.connections.get(uri)
+                if row is not None:
                     self.domains.apply(uri, records, removed=gone)
                     self.pending.on_records(uri, records, gone)
                     self.history.collect(self.domains.get, uri)
-                    if gone:
-                        self.connections.update(uri, domains=self.domains.total(uri))
+                    total = self.domains.total(uri)
+                    if row.domains != total:  # a domain defined or undefined: the status bar says so now
+                        self.connections.update(uri, domains=total)
         finally:
             self._refreshing.discard(uri)
 
