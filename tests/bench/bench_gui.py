@@ -34,6 +34,24 @@ SETTLE_MS = 1500  # after the table fills, before toggling: a user does not clic
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "vmgui"))
 
+from test_hung import HungConnection  # noqa: E402 - its listing blocks until released
+
+import drivers  # noqa: E402 - the project root is on the path only from the lines above
+
+
+def route_opens(release: threading.Event, opened_at: list[float]) -> None:
+    """``drivers.open``: hung:/// URIs give a HungConnection (the hang is the point), the rest
+    open for real, each noting in ``opened_at`` when it returned."""
+    real_open = drivers.open
+
+    def open_or_hang(uri: str) -> drivers.Connection:
+        if uri.startswith("hung:"):
+            return HungConnection(uri, release)
+        conn = real_open(uri)
+        opened_at.append(time.perf_counter())
+        return conn
+    drivers.open = open_or_hang
+
 
 def rss_mb() -> tuple[float, float]:
     fields = {}
@@ -56,30 +74,9 @@ def child(count: int) -> dict:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    import drivers
-
     release = threading.Event()
-    real_open = drivers.open
-
-    class Hung(drivers.Connection):
-        FEATURES = frozenset()
-
-        def register_event_callback(self, fn) -> int:
-            return 1
-
-        def get_all_domain_stats(self, flags: int = 0) -> list:
-            release.wait(120)
-            return []
-
     opened_at: list[float] = []
-
-    def timed_open(u: str) -> drivers.Connection:
-        if u.startswith("hung:"):
-            return Hung(u)  # the hang is the point
-        conn = real_open(u)
-        opened_at.append(time.perf_counter())
-        return conn
-    drivers.open = timed_open
+    route_opens(release, opened_at)
     app = QApplication([])
     from vmgui import app as vmgui_app
     from vmgui.actions.requests import Backup, Save
@@ -199,24 +196,8 @@ def child_hosts(hosts: int, per_host: int, hung: bool) -> dict:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    import drivers
-
     release = threading.Event()
-    real_open = drivers.open
-
-    class Hung(drivers.Connection):
-        FEATURES = frozenset()
-
-        def register_event_callback(self, fn) -> int:
-            return 1
-
-        def get_all_domain_stats(self, flags: int = 0) -> list:
-            release.wait(120)
-            return []
-
-    def open_or_hang(u: str) -> drivers.Connection:
-        return Hung(u) if u.startswith("hung:") else real_open(u)
-    drivers.open = open_or_hang
+    route_opens(release, [])
     if hung:
         uris.append("hung:///nowhere")
     app = QApplication([])
@@ -266,7 +247,6 @@ def driver_only(count: int) -> dict:
     import vmgui_nodes
     tmp = Path(tempfile.mkdtemp(prefix="vmgui-bench-"))
     uri = vmgui_nodes.write_node(str(tmp / "node.xml"), count)
-    import drivers
     start = time.perf_counter()
     conn = drivers.open(uri)
     conn.get_all_domain_stats()
