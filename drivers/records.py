@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .flags import DomainState, EventType, JobOperation, JobState, JobType, JobUnit, ListFlags, NostateReason
+from .guestclock import uptime_s
 
 _ACTIVE, _INACTIVE = int(ListFlags.ACTIVE), int(ListFlags.INACTIVE)
 _PERSISTENT, _TRANSIENT = int(ListFlags.PERSISTENT), int(ListFlags.TRANSIENT)
@@ -54,7 +55,7 @@ class DomainRecord(NamedTuple):
     vcpus: int
     cpu_time_ns: int
     title: str = ""
-    #: epoch seconds the domain last started; None while inactive or not known
+    #: epoch seconds the guest last booted (a guest reboot restarts it); None while inactive or not known
     started_at: float | None = None
     #: host memory the guest really uses (QEMU: the process's RSS); None when not known
     memory_used_kib: int | None = None
@@ -62,10 +63,21 @@ class DomainRecord(NamedTuple):
     #: empty when nothing is. A running domain can have one (its definition on disk is
     #: unreadable) and still be managed; see :attr:`broken` for the state that cannot.
     problem: str = ""
+    #: seconds the guest was paused since it booted, the pause going on now excepted
+    paused_s: float = 0.0
+    #: epoch seconds the pause going on now began; None while the guest runs
+    paused_since: float | None = None
 
     @property
     def active(self) -> bool:
         return self.id is not None
+
+    def uptime_s(self, now: float | None = None) -> float | None:
+        """The guest's running time since it booted at ``now`` (epoch seconds), frozen while
+        paused; None while inactive or when the driver does not know when the guest booted."""
+        if self.id is None or self.started_at is None:
+            return None
+        return uptime_s(self.started_at, self.paused_s, self.paused_since, time.time() if now is None else now)
 
     @property
     def broken(self) -> bool:

@@ -116,7 +116,7 @@ async def open_discovered(session: Session, settings_file: str) -> None:
     for candidate in found:
         if not candidate.usable:
             log.info("not opening %s", candidate.sentence())
-        elif candidate.same_as & set(session.connections.uris()):
+        elif candidate.same_as & set(session.uris()):
             log.info("%s is open already", candidate.name)
         else:
             chosen.append(candidate)

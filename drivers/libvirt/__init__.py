@@ -19,7 +19,10 @@ existing libvirt setups appear in the same table, filters and job panel:
   (a pool volume is True, any other path None: libvirt cannot tell);
   ``create_disk`` stays NO_SUPPORT (create the file on the host). Records
   carry ``memory_used_kib`` from the ``balloon.rss`` stat where libvirt has
-  it; ``started_at`` is None, libvirt does not report a start time.
+  it; ``started_at`` is None (the uptime is not known, the details pane
+  shows a dash): libvirt reports neither when the guest booted nor how long
+  it was paused, and a time counted from when this connection first saw the
+  domain run would be wrong for every domain started before it.
 * Opening has a timeout, keepalive is on, a lost connection emits
   ``EventType.DISCONNECTED`` and the next call reconnects.
 * :mod:`.discover` names this machine's running libvirt QEMU daemons

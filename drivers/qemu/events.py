@@ -104,7 +104,7 @@ class EventHost(ProcessHost):
             now = time.monotonic()
             with self.lock:
                 if dom.live is vm:
-                    vm.started = time.time()  # the guest's uptime starts again (the record's started_at)
+                    vm.clock.reboot()  # the guest's uptime starts again from 0
                     self.write_state(dom)
                     if now - vm.last_reset > 5.0:
                         self.emit(dom, EventType.REBOOT)

@@ -21,7 +21,6 @@ import logging
 import os
 import socket
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode
 from ..flags import DomainState, JobOperation, RunningReason, ShutoffReason
 from ..fsutil import read_json
+from ..guestclock import GuestClock
 from . import leases, salvage
 from .adopters import registered
 from .cmdline import BlockNode
@@ -132,7 +132,7 @@ class QemuHost(EventHost):
         disks = [BlockNode(**d) for d in data.get("disks", [])]
         vm = LiveVM(int(data.get("id") or self.next_id()), definition, sup, str(data["qmp"]), disks,
                     data.get("serial_log"), data.get("console"))
-        vm.started = float(data.get("started") or time.time())
+        vm.clock = GuestClock.from_state(data)
         with self.lock:
             if dom.uuid not in self.by_uuid:
                 self.add(dom)

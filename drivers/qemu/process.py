@@ -254,6 +254,10 @@ class ProcessHost(DomainStore):
                 return
             changed = dom.state != state
             dom.state = state
+            if state == DomainState.PAUSED:
+                dom.live.clock.pause()
+            elif state == DomainState.RUNNING:
+                dom.live.clock.resume()
             dom.reason = int(reason)
             dom.touch()
             self.write_state(dom)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode
 from ..flags import DomainState, NostateReason, ShutoffReason
+from ..guestclock import GuestClock
 from ..records import DomainRecord, filter_bits
 from ..snapxml import SnapshotDef
 from .cmdline import BlockNode
@@ -43,7 +43,8 @@ class LiveVM:
     console_socket: str | None = None
     hub: SerialHub | None = None
     mon: Monitor | None = None
-    started: float = field(default_factory=time.time)
+    #: when the guest booted and how long it was paused since (the record's uptime figures)
+    clock: GuestClock = field(default_factory=GuestClock)
     #: (shutoff reason, stopped detail) when we caused or expect the end
     ending: tuple[int, int] | None = None
     #: an incoming migration's QEMU that has not been handed the guest (and its leases) yet
@@ -188,8 +189,13 @@ class QDom:
         vm = self.live
         d = self.definition if vm is not None or self.config is not None or self.shadow is not None else None
         memory, max_memory, vcpus = (d.current_memory_kib, d.memory_kib, d.vcpus) if d is not None else (0, 0, 0)
-        cpu, started, used = (0, None, None) if vm is None else (vm.cpu_time_ns(), vm.started, vm.rss_kib())
         state, reason = self.shown_state()
+        if vm is None:
+            return DomainRecord(self.name, self.uuid, self.id, state, reason, self.persistent,
+                                self.autostart, self.managed_save, len(self.snapshots), memory,
+                                max_memory, vcpus, 0, self.title, None, None, self.problem)
+        clock = vm.clock
         return DomainRecord(self.name, self.uuid, self.id, state, reason, self.persistent,
                             self.autostart, self.managed_save, len(self.snapshots), memory,
-                            max_memory, vcpus, cpu, self.title, started, used, self.problem)
+                            max_memory, vcpus, vm.cpu_time_ns(), self.title, clock.booted_at, vm.rss_kib(),
+                            self.problem, clock.paused_s, clock.paused_since)

@@ -101,7 +101,7 @@ class DomainStore(StatefulHost[QDom]):
             "uuid": dom.uuid, "name": dom.name, "id": vm.id, "xml": vm.definition.to_string(),
             "qmp": vm.qmp_path, "serial_log": vm.serial_log, "console": vm.console_socket,
             "persistent": dom.persistent,
-            "started": vm.started, "reason": dom.reason, "state": int(dom.state),
+            **vm.clock.to_state(), "reason": dom.reason, "state": int(dom.state),
             "incoming": vm.incoming, "job_note": vm.job_note, "reboot_pending": vm.reboot_pending,
             "disks": [d.__dict__ for d in vm.disks]})
 

@@ -158,7 +158,7 @@ class TestDomain(StatefulDomain):
             if not sim.active:
                 raise not_running(sim.name)
             if sim.definition.lifecycle_action("on_poweroff") == "restart":
-                self._host.emit(sim, EventType.REBOOT)
+                self._host.guest_rebooted(sim)
                 return
             self._host.emit(sim, EventType.SHUTDOWN, ShutdownDetail.FINISHED)
             self._host.stop(sim, ShutoffReason.SHUTDOWN)
@@ -170,7 +170,7 @@ class TestDomain(StatefulDomain):
             if sim.state != DomainState.RUNNING:
                 raise not_running(sim.name)
             if sim.definition.lifecycle_action("on_reboot") == "restart":
-                self._host.emit(sim, EventType.REBOOT)
+                self._host.guest_rebooted(sim)
                 return
             self._host.stop(sim, ShutoffReason.SHUTDOWN)
             self._host.emit(sim, EventType.STOPPED, StoppedDetail.SHUTDOWN)
@@ -181,7 +181,7 @@ class TestDomain(StatefulDomain):
             sim = self._idle("reset")
             if not sim.active:
                 raise not_running(sim.name)
-            self._host.emit(sim, EventType.REBOOT)
+            self._host.guest_rebooted(sim)
 
     def destroy(self) -> None:
         job = self._host.jobs.current(self._uuid)

@@ -17,7 +17,8 @@ from math import sin as _sin
 from ..diskdelete import DomainUse
 from ..diskimage import guest_file_paths
 from ..domxml import DomainXML
-from ..flags import DomainState
+from ..flags import DomainState, EventType
+from ..guestclock import GuestClock
 from ..records import DomainRecord, filter_bits
 from ..snapxml import SnapshotDef
 from ..stateful import StatefulHost
@@ -32,7 +33,7 @@ class SimDomain:
 
     __slots__ = ("config", "live", "name", "uuid", "id", "state", "reason", "persistent",
                  "autostart", "managed_save", "managed_save_paused", "snapshots", "current_snapshot",
-                 "cpu_ns", "run_since", "started_at", "load", "rss_shape", "bits", "title", "incoming", "sizes",
+                 "cpu_ns", "run_since", "clock", "load", "rss_shape", "bits", "title", "incoming", "sizes",
                  "sizes_of", "serial")
 
     def __init__(self, definition: DomainXML, persistent: bool = True) -> None:
@@ -52,7 +53,7 @@ class SimDomain:
         self.current_snapshot: str | None = None
         self.cpu_ns = 0
         self.run_since: float | None = None
-        self.started_at: float | None = None  # wall clock, for the details pane's uptime
+        self.clock: GuestClock | None = None  # the guest's uptime while it is active
         # a stable per-domain CPU load between 5 % and 65 % makes the demo look alive
         self.load = 0.05 + (zlib.crc32(self.uuid.encode()) % 60) / 100
         # simulated resident memory: a busier guest touches more of its RAM (see record())
@@ -88,6 +89,11 @@ class SimDomain:
             self.run_since = None
         if state == DomainState.RUNNING:
             self.run_since = now
+        if self.clock is not None:
+            if state == DomainState.PAUSED:
+                self.clock.pause()
+            else:
+                self.clock.resume()
         self.state = state
         self.reason = int(reason)
 
@@ -103,6 +109,7 @@ class SimDomain:
         """
         now = time.monotonic() if now is None else now
         memory, max_memory, vcpus = self.sizes
+        clock = self.clock
         if self.id is None:
             used = None
         else:
@@ -111,7 +118,8 @@ class SimDomain:
         return DomainRecord(self.name, self.uuid, self.id, self.state, self.reason, self.persistent,
                             self.autostart, self.managed_save, len(self.snapshots),
                             memory, max_memory, vcpus, self.cpu_time_ns(now), self.title,
-                            self.started_at, used)
+                            None if clock is None else clock.booted_at, used, "",
+                            0.0 if clock is None else clock.paused_s, None if clock is None else clock.paused_since)
 
 
 class TestHost(StatefulHost[SimDomain]):
@@ -145,17 +153,23 @@ class TestHost(StatefulHost[SimDomain]):
         live definition can be the config object itself until one of them changes.
         """
         dom.id = self.next_id()
-        dom.started_at = time.time()
+        dom.clock = GuestClock()
         dom.live = live if live is not None else dom.config
         dom.serial = SerialPort(dom.name)
         dom.touch()
         dom.set_state(state, reason)
         dom.touch()
 
+    def guest_rebooted(self, dom: SimDomain) -> None:
+        """The simulated guest booted again, at once: its uptime restarts; REBOOT, as QEMU's RESET gives."""
+        if dom.clock is not None:
+            dom.clock.reboot()
+        self.emit(dom, EventType.REBOOT)
+
     def stop(self, dom: SimDomain, reason: int) -> None:
         """Shut ``dom`` off; a transient domain disappears."""
         dom.id = None
-        dom.started_at = None
+        dom.clock = None
         dom.live = None
         if dom.serial is not None:
             dom.serial.hang_up()

@@ -9,7 +9,10 @@ on generated test:/// node files, through the real ``vmgui.app.main()``:
 * the longest event-loop stall (gap between ticks of a 10 ms timer) over 6 s
   while 8 jobs report progress, a driver call hangs on a second connection
   and the periodic bulk re-sync runs;
-* resident memory once populated (VmRSS) and its peak (VmHWM).
+* resident memory once populated (VmRSS) and its peak (VmHWM);
+* many hosts at start: 20 ``--connect`` URIs (19 test:/// hosts of 100 domains
+  and, in one run, a host that never answers): when the 1,900 rows are shown
+  and the longest event-loop stall in the first 3 s, with when it happened.
 
 Targets: 1,000 rows < 0.5 s, 10,000 < 2 s; toggle p95 < 16 ms at
 10,000; stall < 50 ms; memory < 200 MB at 10,000.
@@ -30,6 +33,24 @@ ROOT = Path(__file__).resolve().parents[2]
 SETTLE_MS = 1500  # after the table fills, before toggling: a user does not click within 200 ms
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "vmgui"))
+
+from test_hung import HungConnection  # noqa: E402 - its listing blocks until released
+
+import drivers  # noqa: E402 - the project root is on the path only from the lines above
+
+
+def route_opens(release: threading.Event, opened_at: list[float]) -> None:
+    """``drivers.open``: hung:/// URIs give a HungConnection (the hang is the point), the rest
+    open for real, each noting in ``opened_at`` when it returned."""
+    real_open = drivers.open
+
+    def open_or_hang(uri: str) -> drivers.Connection:
+        if uri.startswith("hung:"):
+            return HungConnection(uri, release)
+        conn = real_open(uri)
+        opened_at.append(time.perf_counter())
+        return conn
+    drivers.open = open_or_hang
 
 
 def rss_mb() -> tuple[float, float]:
@@ -53,30 +74,9 @@ def child(count: int) -> dict:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    import drivers
-
     release = threading.Event()
-    real_open = drivers.open
-
-    class Hung(drivers.Connection):
-        FEATURES = frozenset()
-
-        def register_event_callback(self, fn) -> int:
-            return 1
-
-        def get_all_domain_stats(self, flags: int = 0) -> list:
-            release.wait(120)
-            return []
-
     opened_at: list[float] = []
-
-    def timed_open(u: str) -> drivers.Connection:
-        if u.startswith("hung:"):
-            return Hung(u)  # the hang is the point
-        conn = real_open(u)
-        opened_at.append(time.perf_counter())
-        return conn
-    drivers.open = timed_open
+    route_opens(release, opened_at)
     app = QApplication([])
     from vmgui import app as vmgui_app
     from vmgui.actions.requests import Backup, Save
@@ -183,12 +183,70 @@ def child(count: int) -> dict:
     return result
 
 
+def child_hosts(hosts: int, per_host: int, hung: bool) -> dict:
+    """Start with ``hosts`` --connect URIs; the longest stall of the first 3 s and when it happened."""
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    os.environ["VMGUI_SINGLE_INSTANCE"] = "0"
+    tmp = Path(tempfile.mkdtemp(prefix="vmgui-bench-"))
+    os.environ["VMGUI_SETTINGS"] = str(tmp / "settings.ini")
+    import vmgui_nodes
+    uris = [vmgui_nodes.write_node(str(tmp / f"node{i}.xml"), per_host) for i in range(hosts)]
+    expected = hosts * per_host
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    release = threading.Event()
+    route_opens(release, [])
+    if hung:
+        uris.append("hung:///nowhere")
+    app = QApplication([])
+    from vmgui import app as vmgui_app
+    result: dict = {"hosts": len(uris), "domains": expected}
+    state = {"last": 0.0, "worst": 0.0, "worst_at": 0.0}
+    stalls: list[tuple[float, float]] = []
+    t0 = time.perf_counter()
+
+    def tick() -> None:
+        now, cpu = time.perf_counter(), time.thread_time()
+        if not state["last"]:  # the loop's first tick: building the window before it is not a stall
+            result["loop_started_s"] = now - t0
+            state["last"], state["cpu"] = now, cpu
+        if now - state["last"] > 0.05:  # began at, lasted, of which the UI thread ran (ms)
+            stalls.append((round(state["last"] - t0, 3), round((now - state["last"]) * 1000, 1),
+                           round((cpu - state["cpu"]) * 1000, 1)))
+        state["cpu"] = cpu
+        if now - state["last"] > state["worst"]:
+            state["worst"] = now - state["last"]
+            state["worst_at"] = state["last"] - t0  # when the stall began
+        state["last"] = now
+        window = next((w for w in app.topLevelWidgets() if w.objectName() == "mainWindow"), None)
+        if window is not None and "rows_s" not in result and window.table.model().rowCount() == expected:
+            result["rows_s"] = now - t0
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(tick)
+    timer.start()
+
+    def done() -> None:
+        timer.stop()
+        result["max_stall_ms"] = state["worst"] * 1000
+        result["max_stall_at_s"] = state["worst_at"]
+        result["stalls_over_50ms"] = stalls
+        release.set()
+        for w in app.topLevelWidgets():
+            if w.objectName() == "mainWindow":
+                w.close()
+    QTimer.singleShot(3000, done)
+    vmgui_app.main([arg for u in uris for arg in ("--connect", u)])
+    return result
+
+
 def driver_only(count: int) -> dict:
     """The driver's share: open the same kind of node file and list it, without Qt."""
     import vmgui_nodes
     tmp = Path(tempfile.mkdtemp(prefix="vmgui-bench-"))
     uri = vmgui_nodes.write_node(str(tmp / "node.xml"), count)
-    import drivers
     start = time.perf_counter()
     conn = drivers.open(uri)
     conn.get_all_domain_stats()
@@ -196,11 +254,11 @@ def driver_only(count: int) -> dict:
     return {"driver_s": seconds, "driver_rss_mb": rss_mb()[0]}
 
 
-def run_child(mode: str, count: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, mode, str(count)], capture_output=True, text=True, timeout=600)
+def run_child(mode: str, *args: object) -> dict:
+    out = subprocess.run([sys.executable, __file__, mode, *map(str, args)], capture_output=True, text=True, timeout=600)
     line = next((ln for ln in reversed(out.stdout.splitlines()) if ln.startswith("{")), None)
     if line is None:
-        raise RuntimeError(f"{mode} {count} failed:\n{out.stdout}\n{out.stderr}")
+        raise RuntimeError(f"{mode} {args} failed:\n{out.stdout}\n{out.stderr}")
     return json.loads(line)
 
 
@@ -211,6 +269,11 @@ def main() -> int:
     if len(sys.argv) == 3 and sys.argv[1] == "--driver":
         print(json.dumps(driver_only(int(sys.argv[2]))))
         return 0
+    if len(sys.argv) == 5 and sys.argv[1] == "--hosts":
+        print(json.dumps(child_hosts(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "hung")))
+        return 0
+    if sys.argv[1:] == ["hosts"]:
+        return print_hosts()
     print(f"vmgui GUI benchmarks, {os.cpu_count()} CPUs, offscreen, test:/// node files\n")
     rows = []
     for count in (1000, 10000):
@@ -236,7 +299,23 @@ def main() -> int:
     print(fmt.format("jobs seen / still running at the end", *[f"{r['jobs_seen']}/{r['jobs_running_during_stall']}"
                                                              for r in rows]))
     print(fmt.format("hung connection shown as busy", *["yes" if r["hung_busy"] else "no" for r in rows]))
-    print("\nFor reference, virt-manager needs about 5-8 s to show 1,000 domains.")
+    print("\nFor reference, virt-manager needs about 5-8 s to show 1,000 domains.\n")
+    return print_hosts()
+
+
+def print_hosts() -> int:
+    """Start with 20 hosts (19 of 100 domains, with and without a host that never answers)."""
+    fmt = "{:<44}" + "{:>12}" * 2
+    rows = [run_child("--hosts", 20, 100, "plain"), run_child("--hosts", 19, 100, "hung")]
+    print(fmt.format("start with many hosts", "20 answer", "19 + 1 hung"))
+    print(fmt.format("main() to 1,900 rows shown (s)", *[f"{r.get('rows_s', float('nan')):.3f}" for r in rows]))
+    print(fmt.format("max event-loop stall, first 3 s (ms)", *[f"{r['max_stall_ms']:.1f}" for r in rows])
+          + "   target 50")
+    print(fmt.format("  the stall began at (s after main())", *[f"{r['max_stall_at_s']:.3f}" for r in rows]))
+    print(fmt.format("  event loop running at (s after main())", *[f"{r['loop_started_s']:.3f}" for r in rows]))
+    for r in rows:
+        print(f"stalls over 50 ms with {r['hosts']} hosts (began at s, lasted ms, UI thread ran ms):",
+              r["stalls_over_50ms"])
     return 0
 
 

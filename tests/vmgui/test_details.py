@@ -233,3 +233,22 @@ def test_the_edit_form_shows_the_firmware_read_only(open_window, node_uri, qtbot
     dialog = open_form(window, qtbot, "backup-store")
     assert dialog.firmware.text() == "BIOS (chosen when the VM was created)"
     assert isinstance(dialog.firmware, QLabel) and dialog.firmware.accessibleName() == "Firmware"
+
+
+def test_uptime_is_frozen_and_says_paused_while_paused_and_restarts_at_a_guest_reset(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    uptime = window.details.values["Uptime"]
+    dom = conn(window, node_uri).lookup_by_name("test")
+    select(window, "test")
+    qtbot.wait(1100)  # the pane re-reads a running domain every second
+    assert re.fullmatch(r"0:0[1-9]", uptime.text())
+    dom.suspend()  # not through the GUI: the pane follows the event
+    qtbot.waitUntil(lambda: uptime.text().endswith(" (paused)"), timeout=5000)
+    frozen = uptime.text()
+    assert re.fullmatch(r"0:0[1-9] \(paused\)", frozen)
+    qtbot.wait(2100)
+    window.refresh_selection_state()
+    assert uptime.text() == frozen, "no time passes for a paused guest"
+    dom.resume()
+    dom.reset()  # the guest boots again: its uptime starts from 0
+    qtbot.waitUntil(lambda: uptime.text() == "0:00", timeout=5000)

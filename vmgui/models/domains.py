@@ -172,9 +172,31 @@ class DomainTableModel(QAbstractTableModel):
     def apply(self, uri: str, records: Iterable[DomainRecord], complete: bool = False,
               removed: Iterable[str] = (), now: float | None = None) -> None:
         """Merge records of ``uri``; ``complete`` means they are all of its domains."""
-        now = time.monotonic() if now is None else now
-        structural = False
         changed: list[DomainRow] = []
+        structural = self._merge(uri, records, complete, removed, time.monotonic() if now is None else now, changed)
+        self._show(structural, changed)
+
+    def apply_many(self, batch: dict[str, list[DomainRecord]], now: float | None = None) -> None:
+        """Merge the records of several connections with one sort and one layout change (hosts
+        that answer together at start must not re-sort the whole table once each)."""
+        now = time.monotonic() if now is None else now
+        changed: list[DomainRow] = []
+        structural = False
+        for uri, records in batch.items():
+            structural = self._merge(uri, records, False, (), now, changed) or structural
+        self._show(structural, changed)
+
+    def _show(self, structural: bool, changed: list[DomainRow]) -> None:
+        """One layout change after a structural merge, else one dataChanged over the changed rows."""
+        if structural:
+            self._relayout()
+        else:
+            self._rows_changed(changed)
+
+    def _merge(self, uri: str, records: Iterable[DomainRecord], complete: bool, removed: Iterable[str],
+               now: float, changed: list[DomainRow]) -> bool:
+        """Merge into the rows; True when the layout must be redone, else ``changed`` gets the rows."""
+        structural = False
         seen: set[Key] = set()
         sort_key = SORT_KEYS[self._sort_col]
         accepts = self._accepted
@@ -208,10 +230,7 @@ class DomainTableModel(QAbstractTableModel):
         if gone:
             self._sorted = None
             structural = True
-        if structural:
-            self._relayout()
-        else:
-            self._rows_changed(changed)
+        return structural
 
     def retain(self, uri: str, uuids: set[str]) -> None:
         """Drop the rows of ``uri`` whose uuid is not in ``uuids`` (end of a chunked re-sync)."""

@@ -87,6 +87,10 @@ class Session(QObject):
         self._stopped = False
         self._dirty: dict[str, set[str]] = {}
         self._refreshing: set[str] = set()
+        self._setup_turn: asyncio.Future[None] | None = None  # the last host to set up (see _take_setup_turn)
+        self._awaiting_setup: list[str] = []  # asked to open, waiting for their setup turn
+        self._first_loads: dict[str, list[DomainRecord]] = {}  # first listings merged together next turn
+        self._first_loads_merged: asyncio.Future[None] | None = None
         self._resync = QTimer(self)
         self._resync.setInterval(int(resync_s * 1000))
         self._resync.timeout.connect(self._resync_all)
@@ -124,15 +128,23 @@ class Session(QObject):
     async def open(self, uri: str) -> bool:
         """Connect, subscribe to events, then load domains and jobs; False on failure."""
         uri = uri.strip()
-        existing = self.connections.get(uri)
-        if existing is not None and existing.state in (ConnState.CONNECTED, ConnState.CONNECTING):
-            self.status.emit(f"{uri} is already open")
-            return True
-        if existing is not None:
-            self.bridge.forget(uri)  # a retry: drop the dead connection object first
-        row = self.connections.add(uri)
-        self.connections.update(uri, state=ConnState.CONNECTING, message="")
-        self.domains.set_label(uri, row.label)
+        self._awaiting_setup.append(uri)
+        try:
+            turn = await self._take_setup_turn()
+        finally:
+            self._awaiting_setup.remove(uri)
+        try:
+            existing = self.connections.get(uri)
+            if existing is not None and existing.state in (ConnState.CONNECTED, ConnState.CONNECTING):
+                self.status.emit(f"{uri} is already open")
+                return True
+            if existing is not None:
+                self.bridge.forget(uri)  # a retry: drop the dead connection object first
+            row = self.connections.add(uri)
+            self.connections.update(uri, state=ConnState.CONNECTING, message="")
+            self.domains.set_label(uri, row.label)
+        finally:
+            self._end_setup_turn(turn)
         try:
             await self.bridge.open(uri, timeout=OPEN_TIMEOUT_S)
             features = await self.bridge.features(uri)
@@ -162,6 +174,46 @@ class Session(QObject):
         if self.domains.total(uri) <= EARLY_SAMPLE_MAX:
             QTimer.singleShot(1500, self, lambda: self._resync_one(uri))
         return True
+
+    def uris(self) -> list[str]:
+        """Every connection's URI, with those asked to open and not set up yet."""
+        return self.connections.uris() + [u for u in self._awaiting_setup if self.connections.get(u) is None]
+
+    async def _take_setup_turn(self) -> asyncio.Future[None]:
+        """Wait until the host asked for before this one has set up (its row, status chip and
+        worker): twenty ``--connect`` URIs then take twenty short loop turns, not one long one."""
+        previous = self._setup_turn
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._setup_turn = mine
+        if previous is not None:
+            try:
+                await asyncio.shield(previous)
+            except BaseException:
+                self._end_setup_turn(mine)
+                raise
+        return mine
+
+    def _end_setup_turn(self, turn: asyncio.Future[None]) -> None:
+        """The next host sets up in a later loop turn, after painting and timers had theirs."""
+        asyncio.get_running_loop().call_soon(_resolve, turn)
+
+    async def _merge_first_listing(self, uri: str, records: list[DomainRecord]) -> None:
+        """Merge a connection's first listing together with those of every other host that
+        answered in the same loop turn: one sort and one layout change for all of them."""
+        self._first_loads[uri] = records
+        if self._first_loads_merged is None:
+            self._first_loads_merged = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_soon(self._merge_first_loads)
+        await asyncio.shield(self._first_loads_merged)
+
+    def _merge_first_loads(self) -> None:
+        batch, self._first_loads = self._first_loads, {}
+        merged, self._first_loads_merged = self._first_loads_merged, None
+        try:
+            self.domains.apply_many({u: r for u, r in batch.items() if self.connections.get(u) is not None})
+        finally:
+            if merged is not None:
+                merged.set_result(None)
 
     def close(self, uri: str) -> None:
         """Forget ``uri``: its rows and jobs go; a hung close happens in the background."""
@@ -195,7 +247,7 @@ class Session(QObject):
         """One bulk listing, merged in slices so a big host never stalls the loop for long."""
         records = await self.bridge.list_records(uri)
         if self.domains.total(uri) == 0 and self.connections.get(uri) is not None:
-            self.domains.apply(uri, records)  # first load: one sort, one layout change
+            await self._merge_first_listing(uri, records)  # one sort, one layout change
             records_left: list[DomainRecord] = []
         else:
             records_left = records
@@ -244,12 +296,14 @@ class Session(QObject):
                         raise
                     await self.resync(uri)
                     continue
-                if self.connections.get(uri) is not None:
+                row = self.connections.get(uri)
+                if row is not None:
                     self.domains.apply(uri, records, removed=gone)
                     self.pending.on_records(uri, records, gone)
                     self.history.collect(self.domains.get, uri)
-                    if gone:
-                        self.connections.update(uri, domains=self.domains.total(uri))
+                    total = self.domains.total(uri)
+                    if row.domains != total:  # a domain defined or undefined: the status bar says so now
+                        self.connections.update(uri, domains=total)
         finally:
             self._refreshing.discard(uri)
 
@@ -463,3 +517,8 @@ _ASKED = {ActionId.SHUTDOWN: "shut down", ActionId.REBOOT: "reboot"}
 
 def _inactive_xml(dom: Domain) -> str:
     return dom.xml_desc(XML_INACTIVE if dom.is_persistent() else 0)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from drivers import Feature, JobInfo
+from drivers import DomainRecord, Feature, JobInfo
 from drivers.jobs import operation_text
 
 from ..models.domains import Col, DomainRow, Key
@@ -45,12 +45,15 @@ FIELDS = ("Name", "Title", "UUID", "State", "Uptime", "Connection", "vCPUs", "Me
 SAMPLE_S = 1.0
 
 
-def uptime_text(started_at: float | None, active: bool, now: float) -> str:
-    """``3 d 4:05:06``, ``12:34`` — or a dash while stopped or when the driver does not say."""
-    if not active or started_at is None:
+def uptime_text(rec: DomainRecord, now: float) -> str:
+    """The guest's running time since it booted: ``3 d 4:05:06``, ``12:34``, ``0:05 (paused)``
+    (frozen while paused) — or a dash while stopped or when the driver does not say."""
+    seconds = rec.uptime_s(now)
+    if seconds is None:
         return DASH
-    days, rest = divmod(max(0.0, now - started_at), 86400)
-    return f"{int(days)} d {duration_text(rest)}" if days else duration_text(rest)
+    days, rest = divmod(seconds, 86400)
+    text = f"{int(days)} d {duration_text(rest)}" if days else duration_text(rest)
+    return f"{text} (paused)" if rec.paused_since is not None else text
 
 
 class DetailsPane(QTabWidget):
@@ -148,7 +151,7 @@ class DetailsPane(QTabWidget):
         values = {
             "Name": rec.name, "Title": rec.title or DASH, "UUID": rec.uuid,
             "State": row.texts[Col.STATE],  # as in the table: with what is going on ("shutting down…")
-            "Uptime": uptime_text(rec.started_at, rec.id is not None, time.time()),
+            "Uptime": uptime_text(rec, time.time()),
             "Connection": row.uri, "vCPUs": row.texts[Col.VCPUS],
             "Memory": DASH if row.texts[Col.MEMORY] == DASH else
             f"{bytes_text(rec.memory_kib * 1024)} of {bytes_text(rec.max_memory_kib * 1024)}",
@@ -219,7 +222,7 @@ class DetailsPane(QTabWidget):
         if not self.isVisible():
             return  # a minimized or hidden window: no re-reads, resumed when shown again
         self._session.sample(row.key)
-        self.values["Uptime"].setText(uptime_text(row.rec.started_at, True, time.time()))
+        self.values["Uptime"].setText(uptime_text(row.rec, time.time()))
 
     # -- graphs ------------------------------------------------------------------------
     def _history_changed(self, key: Key) -> None:

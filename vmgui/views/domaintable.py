@@ -1,9 +1,9 @@
 """The domain table view: fixed row heights, sensible widths, a context menu."""
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QPoint, Qt, Signal
+from PySide6.QtGui import QAction, QResizeEvent
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QMenu, QTableView, QWidget
 
 from ..models.domains import Col, DomainTableModel, Key
 from .names import name_widget
@@ -11,10 +11,32 @@ from .names import name_widget
 WIDTHS = {Col.NAME: 160, Col.STATE: 140, Col.VCPUS: 58, Col.MEMORY: 80, Col.CPU: 58, Col.PERSISTENT: 84,
           Col.AUTOSTART: 78, Col.SNAPSHOTS: 90, Col.MANAGED_SAVE: 96, Col.CONNECTION: 150}
 ROW_HEIGHT = 26
+NO_MATCH = "No domain matches these filters — Clear filters"
+
+
+class NoMatchHint(QLabel):
+    """``noMatchHint``: shown in the empty table when filters hide every domain; its link clears them."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        name_widget(self, "noMatchHint", NO_MATCH)
+        self.setText('No domain matches these filters — <a href="clear">Clear filters</a>')
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
+                                     | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hide()
 
 
 class DomainTable(QTableView):
-    """``domainTable``: sortable, multi-select; the model's rows are the visible domains."""
+    """``domainTable``: sortable, multi-select; the model's rows are the visible domains.
+
+    The selection is the user's: a selected domain that a filter hides is selected again
+    when it shows again (a selection the user makes replaces it).
+    """
+
+    #: the empty table's "Clear filters" link was followed
+    clearFiltersRequested = Signal()
 
     def __init__(self, model: DomainTableModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -22,6 +44,14 @@ class DomainTable(QTableView):
         self.setModel(model)
         self._model = model
         self._menu_actions: list[QAction | None] = []
+        self._chosen: list[Key] = []  # what the user selected, kept while filters hide some of it
+        self._relayout = False
+        self.no_match = NoMatchHint(self.viewport())
+        self.no_match.linkActivated.connect(lambda _link: self.clearFiltersRequested.emit())
+        model.layoutAboutToBeChanged.connect(self._layout_begins)
+        model.layoutChanged.connect(self._layout_done)  # after the selection model's own handler
+        self.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.clicked.connect(self._selection_changed)  # a click is a choice, even of what is selected already
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setAlternatingRowColors(True)
@@ -41,6 +71,38 @@ class DomainTable(QTableView):
         header.setSectionsMovable(True)
         for col, width in WIDTHS.items():
             self.setColumnWidth(col, width)
+
+    def _layout_begins(self) -> None:
+        self._relayout = True
+
+    def _selection_changed(self, *_args: object) -> None:
+        if not self._relayout:
+            self._chosen = self.selected_keys()
+
+    def _layout_done(self) -> None:
+        """Select again what the user chose and the filters show again; show the hint when empty."""
+        try:
+            wanted = sorted(p for p in (self._model.find(k) for k in self._chosen) if p is not None)
+            selection = self.selectionModel()
+            if wanted != sorted({i.row() for i in selection.selectedRows()}):
+                ranges = QItemSelection()
+                last = self._model.columnCount() - 1
+                for row in wanted:
+                    ranges.select(self._model.index(row, 0), self._model.index(row, last))
+                selection.select(ranges, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        finally:
+            self._relayout = False
+        self._place_hint()
+
+    def _place_hint(self) -> None:
+        empty = self._model.rowCount() == 0 and self._model.total() > 0
+        if empty:
+            self.no_match.setGeometry(0, 0, self.viewport().width(), 3 * ROW_HEIGHT)
+        self.no_match.setVisible(empty)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._place_hint()
 
     def set_menu_actions(self, actions: list[QAction | None]) -> None:
         """Actions for the context menu; None is a separator."""

@@ -57,7 +57,7 @@ class FilterBar(QWidget):
         name_widget(self.clear_button, "clearFilters")
         self.clear_button.setText("Clear filters")
         self.clear_button.setToolTip("Show every domain again")
-        self.clear_button.clicked.connect(self._clear)
+        self.clear_button.clicked.connect(self.clear_all)
 
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
@@ -120,7 +120,8 @@ class FilterBar(QWidget):
                 self.search.setText(self._filters.search)
         self.clear_button.setEnabled(bool(flags or self._filters.search or self._filters.only_uri))
 
-    def _clear(self) -> None:
+    def clear_all(self) -> None:
+        """Show every domain again: no search, every connection, no toggle."""
         self._search_timer.stop()
         with QSignalBlocker(self.search):
             self.search.clear()

@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self.domain_actions = DomainActions(self, self.trigger)
         self.commands = Commands(self, session, self.table.selected_keys, self.action_states)
         self.filter_bar = FilterBar(session.filters, session.connections, self)
+        self.table.clearFiltersRequested.connect(self.filter_bar.clear_all)
         self.details = DetailsPane(session, self)
         self.message_area = MessageArea(session.messages, self)
         self.message_area.actionRequested.connect(self._message_action)

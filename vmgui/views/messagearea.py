@@ -1,8 +1,15 @@
-"""The non-modal message area above the table: newest messages, each dismissable."""
+"""The non-modal message area above the table: newest messages, each dismissable.
+
+Each message is one line (a long text ends in "…", the whole of it in the tooltip and
+the accessible name) and at most :data:`SHOWN` are listed, the rest folded into
+"N more": however many and however long the messages, the table below moves by
+at most four lines.
+"""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QPainter, QPaintEvent
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from .. import icons
 from ..actions import SPECS, ActionId
@@ -42,7 +49,7 @@ class MessageArea(QFrame):
             more = QWidget(self)
             line = QHBoxLayout(more)
             line.setContentsMargins(0, 0, 0, 0)
-            line.addWidget(QLabel(f"{len(messages) - SHOWN} older message(s)", more), 1)
+            line.addWidget(QLabel(f"{len(messages) - SHOWN} more", more), 1)
             clear = QToolButton(more)
             clear.setText("Dismiss all")
             clear.clicked.connect(self._model.clear)
@@ -61,11 +68,8 @@ class MessageArea(QFrame):
         icon.setAccessibleName(msg.level.capitalize())  # "Error", "Warning", "Info"
         line.addWidget(icon)
         repeat = f" (×{msg.count})" if msg.count > 1 else ""
-        text = QLabel(f"<b>{_esc(msg.title)}{repeat}</b> — {_esc(msg.text)}"
-                      + (f"<br><i>{_esc(msg.hint)}</i>" if msg.hint else ""), row)
+        text = OneLineLabel(f"{msg.title}{repeat} — {msg.text}" + (f" {msg.hint}" if msg.hint else ""), row)
         text.setObjectName("messageText")
-        text.setWordWrap(True)
-        text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         line.addWidget(text, 1)
         for action in msg.actions:
             offer = QToolButton(row)
@@ -82,5 +86,25 @@ class MessageArea(QFrame):
         return row
 
 
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+class OneLineLabel(QLabel):
+    """Plain text on one line whatever its length: ``text()`` is all of it, the painted line
+    ends in "…" when it does not fit, the tooltip and the accessible name say all of it."""
+
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setToolTip(text)
+        self.setAccessibleName(text)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(0, self.fontMetrics().height())
+
+    def sizeHint(self) -> QSize:
+        return QSize(self.fontMetrics().horizontalAdvance(self.text()), self.fontMetrics().height())
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        rect = self.contentsRect()
+        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width())
+        painter = QPainter(self)
+        painter.drawText(rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), shown)

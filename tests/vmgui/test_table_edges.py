@@ -1,0 +1,75 @@
+"""The table and status bar keep up with the user: selection across filters, an empty result, counts."""
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QLabel
+
+from drivers import ListFlags
+from vmgui.models.filters import object_name
+
+
+def names(window) -> list[str]:
+    model = window.table.model()
+    return [model.data(model.index(r, 0)) for r in range(model.rowCount())]
+
+
+def selected_names(window) -> list[str]:
+    return [window.session.domains.name_of(k) for k in window.table.selected_keys()]
+
+
+def click_row(window, qtbot, name: str, modifier=Qt.KeyboardModifier.NoModifier) -> None:
+    table = window.table
+    rect = table.visualRect(table.model().index(names(window).index(name), 0))
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, modifier, rect.center())
+
+
+def test_a_selected_domain_hidden_by_a_filter_is_selected_again_when_it_shows(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    click_row(window, qtbot, "db01")  # paused
+    click_row(window, qtbot, "test", Qt.KeyboardModifier.ControlModifier)  # running
+    assert sorted(selected_names(window)) == ["db01", "test"]
+    running = window.findChild(object, object_name(ListFlags.RUNNING))
+    running.click()
+    assert "db01" not in names(window)
+    assert selected_names(window) == ["test"]
+    running.click()
+    assert sorted(selected_names(window)) == ["db01", "test"]
+    running.click()
+    window.findChild(object, "clearFilters").click()
+    assert sorted(selected_names(window)) == ["db01", "test"]
+    running.click()
+    click_row(window, qtbot, "test")  # a new choice: db01 is no longer wanted
+    running.click()
+    assert selected_names(window) == ["test"]
+
+
+def test_an_empty_filter_result_says_so_and_offers_to_clear_the_filters(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    hint = window.table.findChild(QLabel, "noMatchHint")
+    assert hint is not None and not hint.isVisible()
+    window.filter_bar.search.setText("no such domain anywhere")
+    qtbot.waitUntil(lambda: window.table.model().rowCount() == 0, timeout=3000)
+    assert hint.isVisible()
+    assert hint.accessibleName() == "No domain matches these filters — Clear filters"
+    assert hint.geometry().intersects(window.table.viewport().rect())
+    metrics = hint.fontMetrics()  # the centred line ends with the link: click its middle
+    end = (hint.width() + metrics.horizontalAdvance(hint.accessibleName())) // 2
+    qtbot.mouseClick(hint, Qt.MouseButton.LeftButton,
+                     pos=QPoint(end - metrics.horizontalAdvance("Clear filters") // 2, hint.height() // 2))
+    assert window.filter_bar.search.text() == ""
+    assert window.table.model().rowCount() == window.session.domains.total()
+    assert not hint.isVisible()
+
+
+def test_the_status_bar_counts_a_new_domain_as_soon_as_the_table_shows_it(open_window, make_node, qtbot):
+    uri = make_node(2)
+    window = open_window(uri)
+    chip = window.conn_status.chips[uri]
+    assert chip.text.text().endswith("2 domains")
+    conn = window.session.bridge.connection(uri)
+    conn.define_xml("<domain type='test'><name>newcomer</name><memory unit='MiB'>64</memory>"
+                    "<os><type>hvm</type></os></domain>")
+    qtbot.waitUntil(lambda: "newcomer" in names(window), timeout=3000)
+    qtbot.wait(50)
+    assert chip.text.text().endswith("3 domains")
+    assert window.count_label.text() == "3 domains"
