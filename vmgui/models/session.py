@@ -35,6 +35,7 @@ from ..actions import ACTION_OF, ActionId
 from ..actions.requests import DomainRequest
 from ..bridge import Bridge, CallAbandoned
 from .connections import ConnectionModel, ConnState
+from .console import ConsoleModel
 from .domains import DomainTableModel, Key
 from .editing import XML_INACTIVE, EditPlan
 from .filters import FilterState
@@ -101,6 +102,10 @@ class Session(QObject):
         self._ticker.start()
 
     # -- tasks -------------------------------------------------------------------
+    def console_model(self, key: Key, name: str) -> ConsoleModel:
+        """The serial console of ``key``, streamed through the bridge off the UI thread."""
+        return ConsoleModel(self.bridge, self.spawn, key[0], key[1], name)
+
     def spawn(self, coro: Coroutine[Any, Any, Any], doing: str) -> asyncio.Task[Any] | None:
         """Run ``coro`` on the loop; a failure becomes a message, never a traceback."""
         if self._stopped:

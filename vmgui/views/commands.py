@@ -17,7 +17,6 @@ from drivers import DomainState
 from ..actions import SPECS, ActionId, ActionSpec, ActionState, Asks, Confirm
 from ..actions.requests import DomainRequest, Snapshot
 from ..flows.backupcatalog import CatalogController
-from ..models.console import ConsoleModel
 from ..models.domains import Key
 from ..models.session import Session
 from ..models.snapshots import SnapshotTree
@@ -117,7 +116,7 @@ class Commands:
     def open_console(self, key: Key) -> ConsoleDialog:
         """A modeless console window for ``key`` (one per press: each reads on its own)."""
         name = (self._names([key]) or [key[1]])[0]
-        model = ConsoleModel(self._session.bridge, self._session.spawn, key[0], key[1], name)
+        model = self._session.console_model(key, name)
         row = self._session.domains.get(key)
         model.set_paused(row is not None and row.rec.state == DomainState.PAUSED)
         dialog = ConsoleDialog(model, self._parent)
