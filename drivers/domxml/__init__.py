@@ -18,6 +18,8 @@ from .devices import (
     DiskNode,
     Graphics,
     GraphicsNode,
+    Input,
+    InputNode,
     Interface,
     InterfaceNode,
     Video,
@@ -28,6 +30,6 @@ from .props import XMLNode, XMLProperty, to_kib
 
 __all__ = [
     "DISK_BUSES", "DISK_DEVICES", "LIFECYCLE_ACTIONS", "MAX_VCPUS", "CharDevice", "CharDeviceNode", "Device",
-    "Disk", "DiskNode", "DomainXML", "Graphics", "GraphicsNode", "Interface", "InterfaceNode", "Video",
-    "VideoNode", "XMLNode", "XMLProperty", "to_kib", "validate_name", "validate_uuid",
+    "Disk", "DiskNode", "DomainXML", "Graphics", "GraphicsNode", "Input", "InputNode", "Interface", "InterfaceNode",
+    "Video", "VideoNode", "XMLNode", "XMLProperty", "to_kib", "validate_name", "validate_uuid",
 ]

@@ -60,6 +60,14 @@ class Video:
     model: str | None = None
 
 
+@dataclass(frozen=True)
+class Input:
+    """A pointer or keyboard: ``type`` is tablet (absolute: the pointer is never grabbed), mouse or keyboard."""
+
+    type: str
+    bus: str | None = None
+
+
 class DiskNode(XMLNode):
     """A ``<disk>`` element."""
 
@@ -164,6 +172,13 @@ class VideoNode(XMLNode):
     model = XMLProperty[str | None]("model/@type")
 
 
+class InputNode(XMLNode):
+    """An ``<input>`` element."""
+
+    type = XMLProperty[str]("@type", default="mouse")
+    bus = XMLProperty[str | None]("@bus")
+
+
 def node_for(value: Device, el: etree._Element) -> XMLNode:
     """The node class that maps ``value``'s kind of device, bound to ``el``."""
     return _NODES[type(value)][1](el)
@@ -179,8 +194,8 @@ def tag_of(value: Device) -> str:
 
 
 CHAR_KINDS = ("serial", "console")
-Device = Disk | Interface | Graphics | CharDevice | Video
+Device = Disk | Interface | Graphics | CharDevice | Video | Input
 _NODES: dict[type, tuple[str, type[XMLNode]]] = {
     Disk: ("disk", DiskNode), Interface: ("interface", InterfaceNode), Graphics: ("graphics", GraphicsNode),
-    CharDevice: ("", CharDeviceNode), Video: ("video", VideoNode),
+    CharDevice: ("", CharDeviceNode), Video: ("video", VideoNode), Input: ("input", InputNode),
 }

@@ -20,6 +20,8 @@ from .devices import (
     DiskNode,
     Graphics,
     GraphicsNode,
+    Input,
+    InputNode,
     Interface,
     InterfaceNode,
     Video,
@@ -204,6 +206,9 @@ class DomainXML(XMLNode):
     def video_nodes(self) -> list[VideoNode]:
         return [VideoNode(el) for el in self._device_elements("video")]
 
+    def input_nodes(self) -> list[InputNode]:
+        return [InputNode(el) for el in self._device_elements("input")]
+
     def disk(self, target: str) -> DiskNode:
         """The disk at ``target`` (``vda``, ``sda``, ...) to edit in place; INVALID_ARG when there is none."""
         for node in self.disk_nodes():
@@ -225,6 +230,13 @@ class DomainXML(XMLNode):
 
     def videos(self) -> list[Video]:
         return [node.values(Video) for node in self.video_nodes()]
+
+    def inputs(self) -> list[Input]:
+        return [node.values(Input) for node in self.input_nodes()]
+
+    def has_tablet(self) -> bool:
+        """An absolute pointer is there: the guest's cursor follows the host's, nothing grabs the mouse."""
+        return any(i.type == "tablet" for i in self.inputs())
 
     def add_device(self, device: Device) -> XMLNode:
         """Append ``device`` as a new element after the other devices; returns its node."""
