@@ -132,7 +132,7 @@ def test_a_domain_without_vnc_gets_a_sentence_and_the_action_learns_it(open_wind
     key = (uri, window.session.bridge.connection(uri).lookup_by_name("vm00000").uuid)
     assert window.table.select_key(key)
     window.refresh_selection_state()
-    action = window.domain_actions["graphical_console"]
+    action = window.domain_actions["external_viewer"]
     assert action.isEnabled() and "in remote-viewer" in action.toolTip()
     window.session.spawn(vnc.open_graphical_console(window.session, key), "opening the display")
     qtbot.waitUntil(lambda: any("Cannot open the graphical console of vm00000" in m.title
