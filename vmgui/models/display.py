@@ -15,8 +15,8 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from PySide6.QtCore import QBuffer, QIODevice, QObject, QRect, Signal, Slot
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QRect, Signal, Slot
+from PySide6.QtGui import QImage, QImageWriter
 
 from drivers.errors import DriverError, ErrorCode
 from drivers.fsutil import write_atomically
@@ -218,7 +218,7 @@ def screenshot_png(image: QImage) -> bytes:
         raise DriverError(ErrorCode.OPERATION_INVALID, "the display has not shown a picture yet: connect first")
     buffer = QBuffer()
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    if not image.save(buffer, b"PNG"):
+    if not QImageWriter(buffer, QByteArray(b"PNG")).write(image):
         raise DriverError(ErrorCode.INTERNAL_ERROR, "the screen could not be encoded as PNG")
     return bytes(buffer.data().data())
 
