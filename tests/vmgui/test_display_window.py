@@ -3,15 +3,17 @@ over the picture as the domain starts, pauses and resumes. Its picture of a real
 tests/e2e/test_gui_display_window_qemu.py's."""
 from __future__ import annotations
 
+import json
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from test_vnc import NS
+from test_vnc import NS, _recording_viewer
 
 from drivers.test import DEFAULT_NODE_XML as DEMO_NODE_XML
 from vmgui.views.displaywin import DisplayWindow
 
 SPICE_NODE = (f"<node><domain type='test' xmlns:test='{NS}'><name>sp</name><memory unit='MiB'>64</memory>"
-              "<vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os><devices><graphics type='spice'/></devices>"
+              "<vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os><devices><graphics type='spice' port='5930'/></devices>"
               "<test:runstate>1</test:runstate></domain></node>")
 
 
@@ -119,7 +121,12 @@ def test_a_shut_off_domain_offers_start_and_a_paused_one_resume(open_window, mak
     assert window.session.domains.get(key).rec.active
 
 
-def test_a_spice_only_domain_says_so_and_offers_the_external_viewer(open_window, make_node, qtbot):
+def test_a_spice_only_domain_says_so_and_its_button_opens_remote_viewer(open_window, make_node, qtbot, tmp_path,
+                                                                         monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    recorded = _recording_viewer(bin_dir, "remote-viewer")
+    monkeypatch.setenv("PATH", str(bin_dir))
     uri = make_node(xml=SPICE_NODE)
     window = open_window(uri)
     win = _open(window, qtbot, uri, "sp")
@@ -128,3 +135,6 @@ def test_a_spice_only_domain_says_so_and_offers_the_external_viewer(open_window,
                     timeout=10000)
     assert notice.button.text() == "Open in External Viewer" and notice.button.isVisible()
     assert not any(m.level == "error" for m in window.session.messages.messages()), "the window says it, no dialog"
+    notice.button.click()
+    qtbot.waitUntil(lambda: recorded.exists() and recorded.read_text().endswith("}"), timeout=10000)
+    assert json.loads(recorded.read_text())["argv"][1:] == ["spice://127.0.0.1:5930"]
