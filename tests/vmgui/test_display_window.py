@@ -13,7 +13,8 @@ from drivers.test import DEFAULT_NODE_XML as DEMO_NODE_XML
 from vmgui.views.displaywin import DisplayWindow
 
 SPICE_NODE = (f"<node><domain type='test' xmlns:test='{NS}'><name>sp</name><memory unit='MiB'>64</memory>"
-              "<vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os><devices><graphics type='spice' port='5930'/></devices>"
+              "<vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os>"
+              "<devices><graphics type='spice' port='5930'/></devices>"
               "<test:runstate>1</test:runstate></domain></node>")
 
 
