@@ -343,8 +343,10 @@ class DisplayPane(QWidget):
         self.notice.hide()
         bar = QHBoxLayout()
         bar.addWidget(self.status, 1)
+        self.menu_buttons: list[QToolButton] = []  # the menus in the bar (a window with a menu bar hides them)
         for menu in (self.view_menu, self.send_key_menu):
             button = QToolButton(self)
+            self.menu_buttons.append(button)
             button.setText(menu.title().replace("&", ""))
             button.setAccessibleName(button.text())
             button.setMenu(menu)

@@ -41,6 +41,8 @@ class DisplayWindow(QMainWindow):
         close.setShortcut(QKeySequence("Ctrl+W"))
         menus.addMenu(self.pane.view_menu)
         menus.addMenu(self.pane.send_key_menu)
+        for button in self.pane.menu_buttons:  # the menu bar has them
+            button.hide()
         self.hint = QLabel(FULL_SCREEN_HINT, self)
         self.hint.setObjectName("displayFullScreenHint")
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
