@@ -11,7 +11,7 @@ import time
 
 import pytest
 from borrowed_fixtures import borrow
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QAction, QImage
 from rfbwatch import differing_pixels, ppm_rgb, qimage_rgb, wait_until_equal
 
@@ -114,4 +114,31 @@ def test_the_display_window_shows_sends_keys_saves_and_reconnects(env, linux_gue
     serial.wait_for(b"VMGUI READY", count=2, timeout=90)
     settle()
     assert not pane.notice.isVisible()
+    win.close()
+
+
+def test_a_vm_with_only_a_mouse_gets_the_pointer_on_a_click_and_ctrl_alt_takes_it_back(env, linux_guest,
+                                                                                       open_window, qtbot):
+    conn = env.open()
+    dom = conn.define_xml(env.linux_xml("mouse", "tty1", extra_devices="<graphics type='vnc'/>"))
+    dom.create()
+    env.guest("mouse").wait_for(b"VMGUI READY", timeout=90)
+    window = open_window(env.uri())
+    key = (env.uri(), dom.uuid)
+    qtbot.waitUntil(lambda: window.session.domains.get(key) is not None, timeout=10000)
+    win = window.commands.open_display(key)
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow)
+    pane, view = win.pane, win.pane.view
+    qtbot.waitUntil(lambda: pane.model is not None and pane.model.open, timeout=30000)
+    qtbot.waitUntil(lambda: pane.model.absolute_pointer is False, timeout=10000)  # QEMU: a PS/2 mouse only
+    assert pane.pointer_hint.isVisible()
+    assert pane.pointer_hint.text() == ("This VM has no tablet: click into the screen to move its pointer; "
+                                        "Ctrl+Alt releases it.")
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.rect().center())
+    assert view.grabbed and pane.pointer_hint.text() == "The VM has the pointer: press Ctrl+Alt to release it."
+    qtbot.mouseMove(view, view.rect().center() + QPoint(30, 10))
+    assert pane.model.open, "motion of a held pointer keeps the session open"
+    qtbot.keyClick(view, Qt.Key.Key_Alt, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+    assert not view.grabbed and pane.pointer_hint.text().startswith("This VM has no tablet")
     win.close()

@@ -27,7 +27,7 @@ from drivers.test import DEFAULT_NODE_XML
 from vmgui.models import pathprobe, quitting
 
 # The offscreen platform plugin says these for top-level windows (it has no window manager); not our bug.
-OFFSCREEN_NOISE = "This plugin does not support (propagateSizeHints|raise)"
+OFFSCREEN_NOISE = "This plugin does not support (propagateSizeHints|raise|grabbing the mouse)"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

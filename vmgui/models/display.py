@@ -42,7 +42,10 @@ class _Relay(SessionListener):
         self._model._post(lambda: self._model._connected(self, init))
 
     def on_update(self, damage: list[Rect]) -> None:
-        self._model._damaged(damage)
+        if damage:
+            self._model._damaged(damage)
+        else:  # only pseudo-encodings (QEMU's pointer mode): nothing to draw, a state to take
+            self._model._post(lambda: self._model._pointer_mode(self))
 
     def on_cursor(self, cursor: Cursor) -> None:
         self._model._post(lambda: self._model._cursor(self, cursor))
@@ -56,6 +59,7 @@ class DisplayModel(QObject):
 
     frameChanged = Signal(QRect)
     cursorChanged = Signal()
+    pointerModeChanged = Signal()  # the guest's pointer turned out (or became) absolute or relative
     status = Signal(str)
     ended = Signal(str)
     _wake = Signal()
@@ -73,6 +77,9 @@ class DisplayModel(QObject):
         self._woken = False
         self._image = QImage()
         self.cursor: Cursor | None = None
+        #: True: the guest has a tablet (positions are absolute); False: only a mouse (the view grabs the
+        #: pointer and sends motion); None until the server says
+        self.absolute_pointer: bool | None = None
         self.open = False
         self.connecting = False
         self.end_reason = ""
@@ -188,7 +195,18 @@ class DisplayModel(QObject):
             if fb.width and fb.height:
                 self._image = QImage(fb.data, fb.width, fb.height, fb.stride, QImage.Format.Format_RGB32).copy()
         self.frames += 1
+        self._take_pointer_mode(session)
         self.frameChanged.emit(damage)
+
+    def _pointer_mode(self, relay: _Relay) -> None:
+        if relay is self._relay and self._session is not None:
+            self._take_pointer_mode(self._session)
+
+    def _take_pointer_mode(self, session: RfbSession) -> None:
+        absolute = session.client.absolute_pointer
+        if absolute != self.absolute_pointer:
+            self.absolute_pointer = absolute
+            self.pointerModeChanged.emit()
 
     def frame(self) -> QImage:
         """The latest whole frame (a copy: the reader thread never writes into it)."""
@@ -202,6 +220,10 @@ class DisplayModel(QObject):
     def pointer(self, buttons: int, x: int, y: int) -> None:
         if self._session is not None:
             self._session.pointer(buttons, x, y)
+
+    def pointer_relative(self, buttons: int, dx: int, dy: int) -> None:
+        if self._session is not None:
+            self._session.pointer_relative(buttons, dx, dy)
 
     def send_combo(self, keys: tuple[tuple[int, int], ...]) -> None:
         """Press ``keys`` (keysym, evdev code) in order and release them in reverse, by position (QEMU's

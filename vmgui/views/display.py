@@ -54,12 +54,18 @@ from ..models.vnc import open_graphical_console
 from ..rfb.keys import KEY_COMBOS, evdev_to_xt
 from .displaykeys import SHIFT, KeyCode, key_code
 
+_CTRL_ALT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
 _BUTTONS = {Qt.MouseButton.LeftButton: 1, Qt.MouseButton.MiddleButton: 2, Qt.MouseButton.RightButton: 4}
 WHEEL_UP, WHEEL_DOWN = 8, 16
 
 
 class DisplayView(QWidget):
-    """``displayView``: the frame, scaled to fit or 1:1; takes keyboard focus on a click."""
+    """``displayView``: the frame, scaled to fit or 1:1; takes keyboard focus on a click.
+
+    A guest with only a relative mouse (no tablet) cannot follow the host's pointer: a click then
+    grabs the pointer, its motion goes to the guest, and Ctrl+Alt gives it back (``grabChanged``)."""
+
+    grabChanged = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -76,8 +82,10 @@ class DisplayView(QWidget):
         self._buttons = 0
         #: the few key combinations that stay the window's while the screen has focus (full screen in and out)
         self.reserved: set[QKeyCombination] = set()
+        self.grabbed = False
 
     def set_model(self, model: DisplayModel | None) -> None:
+        self.release_pointer()
         if self.model is not None:
             self.release_all()
             self.model.frameChanged.disconnect(self._frame)
@@ -168,6 +176,12 @@ class DisplayView(QWidget):
         return False  # Tab belongs to the guest
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
+        if self.grabbed and event.key() in (Qt.Key.Key_Control, Qt.Key.Key_Alt) and (
+                event.modifiers() & _CTRL_ALT) == _CTRL_ALT:
+            self.release_pointer()
+            self.release_all()  # Ctrl and Alt are the host's here: the guest gets them released
+            event.accept()
+            return
         code = key_code(event)
         if code is None or self.model is None:
             event.ignore()
@@ -219,6 +233,7 @@ class DisplayView(QWidget):
             self.model.pointer(0, 0, 0)
 
     def focusOutEvent(self, event: QFocusEvent) -> None:
+        self.release_pointer()
         self.release_all()
         super().focusOutEvent(event)
 
@@ -233,12 +248,42 @@ class DisplayView(QWidget):
         return min(x, self._image.width() - 1), min(y, self._image.height() - 1)
 
     def _pointer(self, pos: QPoint, buttons: int) -> None:
+        if self.grabbed and self.model is not None:
+            self.model.pointer_relative(buttons, 0, 0)  # buttons and wheel of a held pointer: no motion
+            return
         at = self.to_framebuffer(pos)
         if at is not None and self.model is not None:
             self.model.pointer(buttons, *at)
 
+    @property
+    def relative(self) -> bool:
+        """The guest has only a relative mouse (its server said so)."""
+        return self.model is not None and self.model.absolute_pointer is False
+
+    def grab_pointer(self) -> None:
+        """The pointer belongs to the guest until Ctrl+Alt (or focus leaving): hidden, held in the middle."""
+        if self.grabbed or not self.relative:
+            return
+        self.grabbed = True
+        self.grabMouse(QCursor(Qt.CursorShape.BlankCursor))
+        QCursor.setPos(self._centre())
+        self.grabChanged.emit(True)
+
+    def release_pointer(self) -> None:
+        if not self.grabbed:
+            return
+        self.grabbed = False
+        self.releaseMouse()
+        self.grabChanged.emit(False)
+
+    def _centre(self) -> QPoint:
+        return self.mapToGlobal(self.rect().center())
+
     def mousePressEvent(self, event: QMouseEvent) -> None:
         self.setFocus(Qt.FocusReason.MouseFocusReason)
+        if self.relative and not self.grabbed:
+            self.grab_pointer()  # the click that grabs is not the guest's
+            return
         self._buttons |= _BUTTONS.get(event.button(), 0)
         self._pointer(event.position().toPoint(), self._buttons)
 
@@ -247,6 +292,14 @@ class DisplayView(QWidget):
         self._pointer(event.position().toPoint(), self._buttons)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self.grabbed:
+            centre = self._centre()
+            delta = event.globalPosition().toPoint() - centre
+            if delta.x() or delta.y():
+                assert self.model is not None
+                self.model.pointer_relative(self._buttons, delta.x(), delta.y())
+                QCursor.setPos(centre)
+            return
         self._pointer(event.position().toPoint(), self._buttons)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
@@ -341,6 +394,10 @@ class DisplayPane(QWidget):
         self.notice = DisplayNotice(self.scroller)
         self.scroller.installEventFilter(self.notice)
         self.notice.hide()
+        self.pointer_hint = QLabel("", self)
+        self.pointer_hint.setObjectName("displayPointerHint")
+        self.pointer_hint.hide()
+        self.view.grabChanged.connect(self._show_pointer_hint)
         bar = QHBoxLayout()
         bar.addWidget(self.status, 1)
         self.menu_buttons: list[QToolButton] = []  # the menus in the bar (a window with a menu bar hides them)
@@ -357,6 +414,7 @@ class DisplayPane(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
+        layout.addWidget(self.pointer_hint)
         layout.addWidget(self.scroller, 1)
 
     def _build_actions(self) -> None:
@@ -391,6 +449,17 @@ class DisplayPane(QWidget):
         action.setCheckable(checkable)
         return action
 
+    def _show_pointer_hint(self, *_args: object) -> None:
+        """Said only where the guest has no tablet: how its pointer is taken and given back."""
+        if self.view.grabbed:
+            text = "The VM has the pointer: press Ctrl+Alt to release it."
+        elif self.view.relative and self.model is not None and self.model.open:
+            text = "This VM has no tablet: click into the screen to move its pointer; Ctrl+Alt releases it."
+        else:
+            text = ""
+        self.pointer_hint.setText(text)
+        self.pointer_hint.setVisible(bool(text))
+
     def send_keys(self, keys: tuple[tuple[int, int], ...]) -> None:
         """A Send Key combination: pressed and released in the guest, whatever the host keyboard holds."""
         if self.model is not None:
@@ -403,17 +472,20 @@ class DisplayPane(QWidget):
         if old is not None:
             old.status.disconnect(self._status)
             old.ended.disconnect(self._ended)
+            old.pointerModeChanged.disconnect(self._show_pointer_hint)
             self.view.set_model(None)
             old.close()
             old.deleteLater()
         self.model = model
         self.view.set_model(model)
+        self._show_pointer_hint()
         if model is None:
             self.status.setText("")
             self.connect_button.setEnabled(False)
             return
         model.status.connect(self._status)
         model.ended.connect(self._ended)
+        model.pointerModeChanged.connect(self._show_pointer_hint)
         self.connect_button.setEnabled(True)
         self.connect_button.setText("Connect")
 
@@ -437,6 +509,7 @@ class DisplayPane(QWidget):
 
     def _status(self, text: str) -> None:
         self.status.setText(text)
+        self._show_pointer_hint()
 
     def _ended(self, _sentence: str) -> None:
         self.connect_button.setText("Connect")
