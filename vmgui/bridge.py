@@ -66,6 +66,18 @@ def default_uri() -> tuple[str, str]:
     return EMBEDDED_URI, "embedded QEMU (qemu:///embed)"
 
 
+#: What the Display tab says of a domain whose only display speaks SPICE (vmgui draws VNC only).
+SPICE_ONLY = "This VM's display is SPICE: open it in an external viewer"
+
+
+def open_vnc(dom: drivers.Domain) -> socket.socket:
+    """The stream of ``dom``'s first VNC display (worker thread); a SPICE-only domain is refused, typed."""
+    kinds = [g.type for g in DomainXML.read(dom.xml_desc()).graphics()]
+    if "vnc" not in kinds and "spice" in kinds:
+        raise DriverError(ErrorCode.NO_SUPPORT, SPICE_ONLY)
+    return dom.open_graphics(kinds.index("vnc") if "vnc" in kinds else 0)
+
+
 class Bridge(QObject):
     """Runs driver calls off the UI thread and turns driver events into Qt signals."""
 
@@ -246,7 +258,7 @@ class Bridge(QObject):
 
     async def open_graphics(self, uri: str, uuid: str, name: str) -> socket.socket:
         """A connected stream to ``uuid``'s display; the caller owns it (and reads it on a thread of its own)."""
-        return await self.call_domain(uri, uuid, lambda d: d.open_graphics(), f"opening the display of {name}")
+        return await self.call_domain(uri, uuid, open_vnc, f"opening the display of {name}")
 
     # -- busy ------------------------------------------------------------------
     @Slot()

@@ -18,6 +18,8 @@ from .devices import (
     DiskNode,
     Graphics,
     GraphicsNode,
+    Input,
+    InputNode,
     Interface,
     InterfaceNode,
     Tpm,
@@ -30,7 +32,7 @@ from .props import XMLNode, XMLProperty, to_kib
 
 __all__ = [
     "DISK_BUSES", "DISK_DEVICES", "FIRMWARE_FEATURES", "LIFECYCLE_ACTIONS", "MAX_VCPUS", "CharDevice",
-    "CharDeviceNode", "Device", "Disk", "DiskNode", "DomainXML", "Graphics", "GraphicsNode", "Interface",
-    "InterfaceNode", "Tpm", "TpmNode", "Video", "VideoNode", "XMLNode", "XMLProperty", "to_kib", "validate_name",
-    "validate_uuid",
+    "CharDeviceNode", "Device", "Disk", "DiskNode", "DomainXML", "Graphics", "GraphicsNode", "Input", "InputNode",
+    "Interface", "InterfaceNode", "Tpm", "TpmNode", "Video", "VideoNode", "XMLNode", "XMLProperty", "to_kib",
+    "validate_name", "validate_uuid",
 ]

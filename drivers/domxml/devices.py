@@ -69,6 +69,14 @@ class Tpm:
     version: str | None = "2.0"
 
 
+@dataclass(frozen=True)
+class Input:
+    """A pointer or keyboard: ``type`` is tablet (absolute: the pointer is never grabbed), mouse or keyboard."""
+
+    type: str
+    bus: str | None = None
+
+
 class DiskNode(XMLNode):
     """A ``<disk>`` element."""
 
@@ -181,6 +189,13 @@ class TpmNode(XMLNode):
     version = XMLProperty[str | None]("backend/@version")
 
 
+class InputNode(XMLNode):
+    """An ``<input>`` element."""
+
+    type = XMLProperty[str]("@type", default="mouse")
+    bus = XMLProperty[str | None]("@bus")
+
+
 def node_for(value: Device, el: etree._Element) -> XMLNode:
     """The node class that maps ``value``'s kind of device, bound to ``el``."""
     return _NODES[type(value)][1](el)
@@ -196,8 +211,9 @@ def tag_of(value: Device) -> str:
 
 
 CHAR_KINDS = ("serial", "console")
-Device = Disk | Interface | Graphics | CharDevice | Video | Tpm
+Device = Disk | Interface | Graphics | CharDevice | Video | Tpm | Input
 _NODES: dict[type, tuple[str, type[XMLNode]]] = {
     Disk: ("disk", DiskNode), Interface: ("interface", InterfaceNode), Graphics: ("graphics", GraphicsNode),
     CharDevice: ("", CharDeviceNode), Video: ("video", VideoNode), Tpm: ("tpm", TpmNode),
+    Input: ("input", InputNode),
 }

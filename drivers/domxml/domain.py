@@ -20,6 +20,8 @@ from .devices import (
     DiskNode,
     Graphics,
     GraphicsNode,
+    Input,
+    InputNode,
     Interface,
     InterfaceNode,
     Tpm,
@@ -306,6 +308,9 @@ class DomainXML(XMLNode):
     def tpms(self) -> list[Tpm]:
         return [node.values(Tpm) for node in self.tpm_nodes()]
 
+    def input_nodes(self) -> list[InputNode]:
+        return [InputNode(el) for el in self._device_elements("input")]
+
     def disk(self, target: str) -> DiskNode:
         """The disk at ``target`` (``vda``, ``sda``, ...) to edit in place; INVALID_ARG when there is none."""
         for node in self.disk_nodes():
@@ -327,6 +332,13 @@ class DomainXML(XMLNode):
 
     def videos(self) -> list[Video]:
         return [node.values(Video) for node in self.video_nodes()]
+
+    def inputs(self) -> list[Input]:
+        return [node.values(Input) for node in self.input_nodes()]
+
+    def has_tablet(self) -> bool:
+        """An absolute pointer is there: the guest's cursor follows the host's, nothing grabs the mouse."""
+        return any(i.type == "tablet" for i in self.inputs())
 
     def add_device(self, device: Device) -> XMLNode:
         """Append ``device`` as a new element after the other devices; returns its node."""

@@ -161,6 +161,7 @@ def build(definition: DomainXML, *, qmp_socket: str, vnc_socket: str | None = No
     _nics(d, argv)
     serial_log, console_used = _serials(d, argv, console_socket, pty_log)
     vnc_used = _graphics(d, argv, vnc_socket)
+    _inputs(d, argv)
     if paused or incoming:
         argv.append("-S")
     if incoming:
@@ -330,6 +331,29 @@ def _graphics(d: DomainXML, argv: list[str], vnc_socket: str | None) -> str | No
     display = (port - 5900) if port is not None else 0
     argv += ["-vnc", f"{listen}:{display}" if port is not None else f"{listen}:0,to=99"]
     return None
+
+
+#: (type, bus) -> the QEMU device; PS/2 mouse and keyboard come with the machine (as libvirt's implicit ones).
+_INPUT_DEVICES = {("tablet", "usb"): "usb-tablet", ("mouse", "usb"): "usb-mouse", ("keyboard", "usb"): "usb-kbd",
+                  ("tablet", "virtio"): "virtio-tablet-pci", ("mouse", "virtio"): "virtio-mouse-pci",
+                  ("keyboard", "virtio"): "virtio-keyboard-pci", ("mouse", "ps2"): None, ("keyboard", "ps2"): None}
+
+
+def _inputs(d: DomainXML, argv: list[str]) -> None:
+    """``<input>`` devices; USB ones get one xHCI controller (``usb``) to plug into."""
+    usb = False
+    for i in d.inputs():
+        bus = i.bus or ("usb" if i.type == "tablet" else "ps2")
+        if (i.type, bus) not in _INPUT_DEVICES:
+            raise _unsupported(f"/domain/devices/input: type {i.type!r} on bus {bus!r} is not supported; "
+                               "use a tablet, mouse or keyboard on usb or virtio (mouse and keyboard also ps2)")
+        device = _INPUT_DEVICES[(i.type, bus)]
+        if device is None:
+            continue
+        if bus == "usb" and not usb:
+            argv += ["-device", "qemu-xhci,id=usb"]
+            usb = True
+        argv += ["-device", f"{device},bus=usb.0" if bus == "usb" else device]
 
 
 _VIDEO_MODELS = {"vga": "VGA", "virtio": "virtio-vga", "bochs": "bochs-display", "cirrus": "cirrus-vga",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers.domxml import CharDevice, Disk, DomainXML, Graphics, Interface, Tpm, Video
+from drivers.domxml import CharDevice, Disk, DomainXML, Graphics, Input, Interface, Tpm, Video
 
 GOLDEN = Path(__file__).with_name("domxml_golden")
 INPUTS = sorted(p.stem for p in GOLDEN.glob("*.xml") if "." not in p.stem)
@@ -75,6 +75,13 @@ def _(dom):
         dom.remove_device(node)
     dom.add_device(Graphics("vnc", listen="127.0.0.1", port=5901))
     dom.add_device(Video("vga"))
+
+
+@edit("fedora.add-tablet")
+def _(dom):
+    assert not dom.has_tablet()
+    dom.add_device(Input("tablet", "usb"))
+    assert dom.has_tablet() and Input("tablet", "usb") in dom.inputs()
 
 
 @edit("fedora.nics")

@@ -136,3 +136,17 @@ def test_bios_domains_keep_their_command_line_and_uefi_needs_its_image():
     with pytest.raises(DriverError) as no_swtpm:
         _argv(_dom("<tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>"))
     assert no_swtpm.value.code is ErrorCode.OPERATION_INVALID
+
+
+def test_a_usb_tablet_gets_one_xhci_controller_and_ps2_devices_are_the_machine_s():
+    argv = _argv(_dom("<input type='tablet' bus='usb'/><input type='keyboard' bus='usb'/>"
+                      "<input type='mouse' bus='ps2'/><input type='keyboard' bus='ps2'/>"))
+    devices = [argv[i + 1] for i, a in enumerate(argv) if a == "-device"]
+    assert devices.count("qemu-xhci,id=usb") == 1
+    assert "usb-tablet,bus=usb.0" in devices and "usb-kbd,bus=usb.0" in devices
+    assert not any("ps2" in d or "mouse" in d for d in devices), "PS/2 mouse and keyboard are built in"
+    assert "virtio-tablet-pci" in _argv(_dom("<input type='tablet' bus='virtio'/>"))
+    assert "qemu-xhci,id=usb" not in _argv(_dom("<input type='mouse' bus='ps2'/>"))
+    with pytest.raises(DriverError) as err:
+        _argv(_dom("<input type='passthrough' bus='virtio'/>"))
+    assert err.value.code == ErrorCode.NO_SUPPORT and "passthrough" in err.value.message

@@ -25,12 +25,12 @@ def enabled(states: dict) -> set[str]:
 
 @pytest.mark.parametrize(("state", "expected"), [
     (DomainState.RUNNING, {"pause", "shutdown", "reboot", "reset", "force_off", "save", "snapshot", "backup", "migrate",
-                           "console", "snapshots", "delete", "graphical_console"}),
+                           "console", "snapshots", "delete", "graphical_console", "external_viewer"}),
     (DomainState.PAUSED, {"resume", "reset", "force_off", "save", "snapshot", "backup", "migrate", "snapshots",
-                          "delete", "graphical_console"}),
+                          "delete", "graphical_console", "external_viewer"}),
     (DomainState.SHUTOFF, {"start", "snapshot", "delete", "snapshots", "migrate"}),  # migrate: offline
     (DomainState.CRASHED, {"force_off", "snapshot", "backup", "migrate", "snapshots", "delete",
-                           "graphical_console"}),
+                           "graphical_console", "external_viewer"}),
 ])
 def test_actions_follow_the_domain_state(state, expected):
     features = {"a": ALL, "b": ALL}
@@ -40,7 +40,10 @@ def test_actions_follow_the_domain_state(state, expected):
 
 def test_features_gate_actions_and_the_tooltip_says_why():
     states = compute([Selected("a", rec(DomainState.RUNNING))], {"a": BASIC}, NO_VIEWER)
-    assert enabled(states) == {"new_vm", "pause", "shutdown", "reboot", "reset", "force_off", "delete"}
+    # the display window draws the screen itself: it needs no viewer, unlike the external one
+    assert enabled(states) == {"new_vm", "pause", "shutdown", "reboot", "reset", "force_off", "delete",
+                               "graphical_console"}
+    assert "no VNC viewer is installed" in states["external_viewer"].reason
     assert "does not support backups" in states["backup"].reason
     assert "does not support saving" in states["save"].reason
     assert "cannot migrate" in states["migrate"].reason
@@ -56,7 +59,8 @@ def test_migrate_needs_another_connection_sharing_a_protocol():
 def test_a_running_job_blocks_state_changes_but_not_force_off():
     job = JobInfo(7, "vm", JobOperation.BACKUP, JobType.BOUNDED, JobState.RUNNING, 0, 1, None, 0, 10, None, None)
     states = compute([Selected("a", rec(DomainState.RUNNING), job=job)], {"a": ALL, "b": ALL}, REMOTE_VIEWER)
-    assert enabled(states) == {"new_vm", "force_off", "console", "snapshots", "graphical_console"}  # looking
+    assert enabled(states) == {"new_vm", "force_off", "console", "snapshots", "graphical_console",  # looking
+                               "external_viewer"}
     assert "backup job 7 is running" in states["pause"].reason
 
 
@@ -101,23 +105,23 @@ def test_offline_migration_of_a_shut_off_domain_where_both_ends_support_it():
     assert "is not running" in compute(transient, {"a": ALL, "b": ALL})["migrate"].reason
 
 
-def test_graphical_console_names_the_viewer_or_says_why_not(monkeypatch):
+def test_the_external_viewer_names_the_viewer_or_says_why_not(monkeypatch):
     from vmgui.models import vnc
     running = [Selected("qemu:///embed", rec(DomainState.RUNNING))]
     features = {"qemu:///embed": ALL}
-    state = compute(running, features, REMOTE_VIEWER)["graphical_console"]
+    state = compute(running, features, REMOTE_VIEWER)["external_viewer"]
     assert state.enabled and state.reason == "Open the graphical console in remote-viewer"
-    assert "no VNC viewer is installed" in compute(running, features, NO_VIEWER)["graphical_console"].reason
+    assert "no VNC viewer is installed" in compute(running, features, NO_VIEWER)["external_viewer"].reason
     off = compute([Selected("qemu:///embed", rec(DomainState.SHUTOFF))], features, REMOTE_VIEWER)
-    assert "'vm' is not running" in off["graphical_console"].reason
+    assert "'vm' is not running" in off["external_viewer"].reason
     remote = "qemu+ssh://admin@far.example/system"
     why = compute([Selected(remote, rec(DomainState.RUNNING))], {remote: ALL}, REMOTE_VIEWER)
-    assert "runs on another machine: only virt-viewer" in why["graphical_console"].reason
+    assert "runs on another machine: only virt-viewer" in why["external_viewer"].reason
     virt = (("virt-viewer", "/usr/bin/virt-viewer"),) + REMOTE_VIEWER
-    state = compute([Selected(remote, rec(DomainState.RUNNING))], {remote: ALL}, virt)["graphical_console"]
+    state = compute([Selected(remote, rec(DomainState.RUNNING))], {remote: ALL}, virt)["external_viewer"]
     assert state.enabled and state.reason.endswith("in virt-viewer")
     monkeypatch.setattr(vnc, "_WITHOUT_VNC", {("qemu:///embed", "uuid-vm")})
-    why = compute(running, features, REMOTE_VIEWER)["graphical_console"].reason
+    why = compute(running, features, REMOTE_VIEWER)["external_viewer"].reason
     assert "has no VNC graphics" in why
 
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QLabel, QToolButton, QWizard
 from test_hung import StallMeter, run
 
 from drivers import DomainState, JobOperation, JobState
-from drivers.domxml import DomainXML, Tpm
+from drivers.domxml import DomainXML, Input, Tpm
 from drivers.hostfacts import Firmware, FirmwareInterface, HostFacts
 from vmgui.models import pathprobe
 from vmgui.models.newvm import (
@@ -158,12 +158,13 @@ def test_iso_xml_boots_the_cd_first_then_the_new_disk():
     assert [(i.type, i.model) for i in dom.interfaces()] == [("user", "virtio")]
     assert [(c.kind, c.type) for c in dom.char_devices()] == [("serial", "pty"), ("console", "pty")]
     assert [g.type for g in dom.graphics()] == ["vnc"]
+    assert dom.inputs() == [Input("tablet", "usb")], "an absolute pointer: the display never grabs the mouse"
 
 
 def test_an_iso_without_a_disk_and_no_screen_where_the_driver_has_none():
     dom = DomainXML.parse(plan_of(new_disk=False, target=Target("test:///x", "/img", graphics=False)).xml())
     assert [d.device for d in dom.disks()] == ["cdrom"] and dom.boot_devices == ["cdrom"]
-    assert dom.graphics() == [] and dom.root.find("devices/video") is None
+    assert dom.graphics() == [] and dom.root.find("devices/video") is None and dom.inputs() == []
 
 
 @pytest.mark.parametrize("path, fmt", [("/disks/q.qcow2", "qcow2"), ("/disks/r.raw", "raw")])

@@ -70,6 +70,21 @@ def test_remote_libvirt_domains_go_through_virt_viewer():
     assert argv is None and "web01 runs on another machine: only virt-viewer" in why
 
 
+def test_a_spice_only_domain_opens_in_remote_viewer_or_virt_viewer():
+    spice = xml("<graphics type='spice' port='5930' listen='0.0.0.0'/>")
+    viewers = (("vncviewer", "/bin/vncviewer"), ("remote-viewer", "/bin/remote-viewer"))
+    assert vnc.plan(spice, "libvirt:qemu:///system", "sp", viewers) == (
+        ["/bin/remote-viewer", "spice://127.0.0.1:5930"], "remote-viewer")
+    remote = "qemu+ssh://admin@far.example/system"
+    virt = (("remote-viewer", "/bin/remote-viewer"), ("virt-viewer", "/bin/virt-viewer"))
+    assert vnc.plan(spice, remote, "sp", virt) == (["/bin/virt-viewer", "--connect", remote, "sp"], "virt-viewer")
+    argv, why = vnc.plan(spice, "libvirt:qemu:///system", "sp", viewers[:1])
+    assert argv is None and why == ("sp's display is SPICE: only remote-viewer or virt-viewer opens it "
+                                    "(install virt-viewer)")
+    assert vnc.spice_uri(xml("<graphics type='spice' socket='/run/s.sock'/>")) == "spice+unix:///run/s.sock"
+    assert vnc.spice_uri(xml("<graphics type='spice' autoport='yes'/>")) is None, "no port yet: nothing to reach"
+
+
 def test_the_first_viewer_that_can_reach_the_address_wins():
     viewers = (("krdc", "/bin/krdc"), ("vncviewer", "/bin/vncviewer"))
     assert vnc.choose(viewers, Target(SOCK, domain="g")) == (["/bin/vncviewer", "/run/vmgui/a.vnc"], "vncviewer")
@@ -132,7 +147,7 @@ def test_a_domain_without_vnc_gets_a_sentence_and_the_action_learns_it(open_wind
     key = (uri, window.session.bridge.connection(uri).lookup_by_name("vm00000").uuid)
     assert window.table.select_key(key)
     window.refresh_selection_state()
-    action = window.domain_actions["graphical_console"]
+    action = window.domain_actions["external_viewer"]
     assert action.isEnabled() and "in remote-viewer" in action.toolTip()
     window.session.spawn(vnc.open_graphical_console(window.session, key), "opening the display")
     qtbot.waitUntil(lambda: any("Cannot open the graphical console of vm00000" in m.title

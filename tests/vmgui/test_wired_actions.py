@@ -1,4 +1,4 @@
-"""The toolbar actions reach their flows: the graphical console starts a viewer, Migrate opens the checked dialog."""
+"""The toolbar actions reach their flows: the external viewer starts a viewer, Migrate opens the checked dialog."""
 from __future__ import annotations
 
 import json
@@ -21,7 +21,7 @@ def test_action_opens_the_viewer(open_window, make_node, tmp_path, monkeypatch, 
     window = open_window(uri)
     assert window.table.select_key((uri, window.session.bridge.connection(uri).lookup_by_name("g").uuid))
     window.refresh_selection_state()
-    action = window.findChild(QAction, "actionGraphicalConsole")
+    action = window.findChild(QAction, "actionExternalViewer")
     assert action.isEnabled() and "in vncviewer" in action.toolTip()
     action.trigger()
     qtbot.waitUntil(lambda: recorded.exists() and recorded.read_text().endswith("}"), timeout=10000)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from .ids import ActionId
 from .rules import Context, Selected
-from .specs import ACTION_OF, LAYOUT, SPECS, ActionSpec, Asks, Confirm, context_menu
+from .specs import ACTION_OF, LAYOUT, MENU_ONLY, SPECS, ActionSpec, Asks, Confirm, context_menu
 from .state import ActionState, compute
 
-__all__ = ["ACTION_OF", "LAYOUT", "SPECS", "ActionId", "ActionSpec", "ActionState", "Asks", "Confirm", "Context",
-           "Selected", "compute", "context_menu"]
+__all__ = ["ACTION_OF", "LAYOUT", "MENU_ONLY", "SPECS", "ActionId", "ActionSpec", "ActionState", "Asks", "Confirm",
+           "Context", "Selected", "compute", "context_menu"]

@@ -27,3 +27,4 @@ class ActionId(enum.StrEnum):
     CONSOLE = "console"
     SNAPSHOTS = "snapshots"
     GRAPHICAL_CONSOLE = "graphical_console"
+    EXTERNAL_VIEWER = "external_viewer"

@@ -145,7 +145,11 @@ _SPECS = (
                "Show the snapshot tree of the selected domain: create, revert, delete", feature=Feature.SNAPSHOTS,
                asks=Asks.WINDOW),
     ActionSpec(ActionId.GRAPHICAL_CONSOLE, "Display", "actionGraphicalConsole", "action-graphical-console",
-               "Ctrl+Shift+G", "Open the graphical console of the selected running domain in a VNC viewer",
+               "Ctrl+Shift+G", "Show the screen of the selected running domain in its own window",
+               rules.active, asks=Asks.WINDOW),
+    ActionSpec(ActionId.EXTERNAL_VIEWER, "Open in External Viewer", "actionExternalViewer",
+               "action-graphical-console", "Ctrl+Shift+E",
+               "Open the graphical console of the selected running domain in a VNC or SPICE viewer",
                rules.active, needs=rules.viewable, enabled_text=rules.viewer_text, asks=Asks.WINDOW),
 )
 #: Every action by id, in the order of :class:`ActionId`.
@@ -155,8 +159,11 @@ SPECS: dict[ActionId, ActionSpec] = {s.id: s for s in _SPECS}
 LAYOUT: tuple[ActionId | None, ...] = (
     ActionId.NEW_VM, None, ActionId.START, ActionId.PAUSE, ActionId.RESUME, ActionId.SHUTDOWN, ActionId.REBOOT,
     ActionId.RESET, ActionId.FORCE_OFF, None, ActionId.SAVE, ActionId.SNAPSHOT, ActionId.BACKUP, ActionId.MIGRATE,
-    None, ActionId.SNAPSHOTS, ActionId.CONSOLE, ActionId.GRAPHICAL_CONSOLE, None, ActionId.DELETE,
+    None, ActionId.SNAPSHOTS, ActionId.CONSOLE, ActionId.GRAPHICAL_CONSOLE, ActionId.EXTERNAL_VIEWER, None,
+    ActionId.DELETE,
 )
+#: In the Domain menu and the context menu but not on the toolbar (the Display button leads to it).
+MENU_ONLY: frozenset[ActionId] = frozenset({ActionId.EXTERNAL_VIEWER})
 
 
 def context_menu(layout: Sequence[ActionId | None] = LAYOUT) -> list[ActionId | None]:

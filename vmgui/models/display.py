@@ -9,18 +9,25 @@ queues up frames and never sees a half-applied update.
 """
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from PySide6.QtCore import QObject, QRect, Signal, Slot
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QRect, Signal, Slot
+from PySide6.QtGui import QImage, QImageWriter
 
-from ..bridge import Bridge
+from drivers.errors import DriverError, ErrorCode
+from drivers.fsutil import write_atomically
+
+from ..bridge import SPICE_ONLY, Bridge
 from ..rfb import Cursor, Rect, RfbSession, ServerInit
+from ..rfb.keys import evdev_to_xt
 from ..rfb.session import SessionListener
 from .messages import explain
+
+__all__ = ["SPICE_ONLY", "DisplayModel", "save_png", "screenshot_png", "write_screenshot"]
 
 Spawn = Callable[[Coroutine[Any, Any, Any], str], object]
 
@@ -35,7 +42,10 @@ class _Relay(SessionListener):
         self._model._post(lambda: self._model._connected(self, init))
 
     def on_update(self, damage: list[Rect]) -> None:
-        self._model._damaged(damage)
+        if damage:
+            self._model._damaged(damage)
+        else:  # only pseudo-encodings (QEMU's pointer mode): nothing to draw, a state to take
+            self._model._post(lambda: self._model._pointer_mode(self))
 
     def on_cursor(self, cursor: Cursor) -> None:
         self._model._post(lambda: self._model._cursor(self, cursor))
@@ -49,6 +59,7 @@ class DisplayModel(QObject):
 
     frameChanged = Signal(QRect)
     cursorChanged = Signal()
+    pointerModeChanged = Signal()  # the guest's pointer turned out (or became) absolute or relative
     status = Signal(str)
     ended = Signal(str)
     _wake = Signal()
@@ -66,9 +77,14 @@ class DisplayModel(QObject):
         self._woken = False
         self._image = QImage()
         self.cursor: Cursor | None = None
+        #: True: the guest has a tablet (positions are absolute); False: only a mouse (the view grabs the
+        #: pointer and sends motion); None until the server says
+        self.absolute_pointer: bool | None = None
         self.open = False
         self.connecting = False
         self.end_reason = ""
+        self.closed_by_vm = False  # the stream ended from the other side (not closed here, not refused)
+        self.spice_only = False  # refused: the domain's only display is SPICE
         self.frames = 0  # frames taken by the UI (for tests and figures)
         self._wake.connect(self._deliver)
         self._posted.connect(self._run_posted)
@@ -79,6 +95,7 @@ class DisplayModel(QObject):
         """Open (or open again) the display through the bridge."""
         self.close()
         self.end_reason = ""
+        self.closed_by_vm = self.spice_only = False
         self.connecting = True
         self._attempt += 1
         self.status.emit(f"Connecting to the display of {self.name}…")
@@ -89,6 +106,7 @@ class DisplayModel(QObject):
             sock = await self.bridge.open_graphics(self.uri, self.uuid, self.name)
         except Exception as exc:  # noqa: BLE001 - shown as the view's status line
             if attempt == self._attempt and self.connecting:
+                self.spice_only = isinstance(exc, DriverError) and exc.message == SPICE_ONLY
                 title, message, _hint = explain(exc, f"Opening the display of {self.name}")
                 self._finish(f"{title}: {message}")
             return
@@ -161,6 +179,7 @@ class DisplayModel(QObject):
     def _ended(self, relay: _Relay, why: str) -> None:
         if relay is not self._relay:
             return  # closed by us
+        self.closed_by_vm = True
         self._finish(f"The display of {self.name} closed: {why}" if why else f"The display of {self.name} closed")
 
     @Slot()
@@ -176,7 +195,18 @@ class DisplayModel(QObject):
             if fb.width and fb.height:
                 self._image = QImage(fb.data, fb.width, fb.height, fb.stride, QImage.Format.Format_RGB32).copy()
         self.frames += 1
+        self._take_pointer_mode(session)
         self.frameChanged.emit(damage)
+
+    def _pointer_mode(self, relay: _Relay) -> None:
+        if relay is self._relay and self._session is not None:
+            self._take_pointer_mode(self._session)
+
+    def _take_pointer_mode(self, session: RfbSession) -> None:
+        absolute = session.client.absolute_pointer
+        if absolute != self.absolute_pointer:
+            self.absolute_pointer = absolute
+            self.pointerModeChanged.emit()
 
     def frame(self) -> QImage:
         """The latest whole frame (a copy: the reader thread never writes into it)."""
@@ -190,6 +220,42 @@ class DisplayModel(QObject):
     def pointer(self, buttons: int, x: int, y: int) -> None:
         if self._session is not None:
             self._session.pointer(buttons, x, y)
+
+    def pointer_relative(self, buttons: int, dx: int, dy: int) -> None:
+        if self._session is not None:
+            self._session.pointer_relative(buttons, dx, dy)
+
+    def send_combo(self, keys: tuple[tuple[int, int], ...]) -> None:
+        """Press ``keys`` (keysym, evdev code) in order and release them in reverse, by position (QEMU's
+        extended key event): what the host's window manager would take for itself reaches the guest."""
+        for keysym, evdev in keys:
+            self.key(True, keysym, evdev_to_xt(evdev))
+        for keysym, evdev in reversed(keys):
+            self.key(False, keysym, evdev_to_xt(evdev))
+
+
+def screenshot_png(image: QImage) -> bytes:
+    """``image`` (the framebuffer at 1:1) as PNG bytes; a display that has shown nothing has no picture."""
+    if image.isNull():
+        raise DriverError(ErrorCode.OPERATION_INVALID, "the display has not shown a picture yet: connect first")
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not QImageWriter(buffer, QByteArray(b"PNG")).write(image):
+        raise DriverError(ErrorCode.INTERNAL_ERROR, "the screen could not be encoded as PNG")
+    return bytes(buffer.data().data())
+
+
+async def write_screenshot(path: str, data: bytes) -> None:
+    """:func:`save_png` on a worker thread: a slow disk never stalls the window."""
+    await asyncio.to_thread(save_png, path, data)
+
+
+def save_png(path: str, data: bytes) -> None:
+    """Write the screenshot atomically (a crash leaves the old file or none, never half a PNG); worker thread."""
+    try:
+        write_atomically(path, data, mode=0o644)
+    except OSError as exc:
+        raise DriverError(ErrorCode.OPERATION_FAILED, f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _close_quietly(sock: socket.socket) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from drivers.diskimage import FORMATS
-from drivers.domxml import MAX_VCPUS, CharDevice, Disk, DomainXML, Graphics, Interface, Tpm, Video
+from drivers.domxml import MAX_VCPUS, CharDevice, Disk, DomainXML, Graphics, Input, Interface, Tpm, Video
 from drivers.hostfacts import FirmwareInterface, HostFacts
 
 from .format import bytes_text
@@ -370,3 +370,4 @@ def _add_standard_devices(dom: DomainXML, graphics: bool) -> None:
     if graphics:
         dom.add_device(Graphics("vnc"))
         dom.add_device(Video("vga"))
+        dom.add_device(Input("tablet", "usb"))  # absolute pointer: the display never grabs the mouse

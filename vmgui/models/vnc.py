@@ -1,12 +1,14 @@
-"""The graphical console in an external VNC viewer: which viewer, which address, which argv.
+"""The graphical console in an external VNC or SPICE viewer: which viewer, which address, which argv.
 
-vmgui draws no VNC itself; where a viewer is installed it starts one, detached,
+The Display window draws VNC itself; for the rest (SPICE, or a user's preference)
+where a viewer is installed vmgui starts one, detached,
 pointed at the address the *live* domain XML gives (``<graphics type='vnc'>``
 with a port or a unix socket). Viewers differ in what they accept, so each has
 a small argv builder that returns None when it cannot reach that address (no
 unix sockets in gvncviewer, xtightvncviewer and krdc). Domains of a remote
 libvirt host are reached through virt-viewer's ``--connect`` (libvirt tunnels
-the display); a raw address of another machine would not be reachable.
+the display); a raw address of another machine would not be reachable. A
+SPICE-only domain goes to remote-viewer or virt-viewer, the ones that speak SPICE.
 """
 from __future__ import annotations
 
@@ -78,6 +80,31 @@ def vnc_address(xml: str) -> VncAddress | None:
 
 def has_vnc(xml: str) -> bool:
     return any(g.type == "vnc" for g in DomainXML.parse(xml).graphics())
+
+
+def spice_uri(xml: str) -> str | None:
+    """remote-viewer's URI of the first ``<graphics type='spice'>`` (None: none, or its port not known yet)."""
+    for g in DomainXML.parse(xml).graphics():
+        if g.type != "spice":
+            continue
+        if g.socket:
+            return f"spice+unix://{g.socket}"
+        if g.port is not None and g.port > 0:
+            return f"spice://{_bracket(_connect_host(g.listen or '127.0.0.1'))}:{g.port}"
+        return None
+    return None
+
+
+def plan_spice(xml: str, uri: str, name: str, viewers: Sequence[tuple[str, str]]) -> tuple[list[str] | None, str]:
+    """The argv of a SPICE viewer for ``name`` (remote-viewer at its address, virt-viewer through libvirt)."""
+    libvirt_uri, remote = libvirt_target(uri)
+    address = spice_uri(xml)
+    for viewer, exe in viewers:
+        if viewer == "remote-viewer" and address is not None and not remote:
+            return [exe, address], viewer
+        if viewer == "virt-viewer" and libvirt_uri is not None:
+            return [exe, "--connect", libvirt_uri, name], viewer
+    return None, f"{name}'s display is SPICE: only remote-viewer or virt-viewer opens it (install virt-viewer)"
 
 
 def libvirt_target(uri: str) -> tuple[str | None, bool]:
@@ -225,6 +252,8 @@ def _viewer_problem(uri: str, viewers: tuple[tuple[str, str], ...]) -> str | Non
 def plan(xml: str, uri: str, name: str, viewers: Sequence[tuple[str, str]]) -> tuple[list[str] | None, str]:
     """The viewer argv for ``name``'s live XML on ``uri``, or (None, why not)."""
     if not has_vnc(xml):
+        if any(g.type == "spice" for g in DomainXML.parse(xml).graphics()):
+            return plan_spice(xml, uri, name, viewers)
         return None, f"{name} has no VNC graphics (add <graphics type='vnc'/> to its definition)"
     libvirt_uri, remote = libvirt_target(uri)
     return choose(viewers, Target(vnc_address(xml), libvirt_uri, remote, name))
@@ -247,7 +276,7 @@ async def open_graphical_console(session: Session, key: Key) -> list[str] | None
     except DriverError as exc:
         session.messages.error(exc, f"Opening the graphical console of {name}")
         return None
-    _remember(key, has_vnc(xml))
+    _remember(key, has_vnc(xml) or spice_uri(xml) is not None)
     argv, why = plan(xml, key[0], name, installed_viewers())
     if argv is None:
         session.messages.add("warning", f"Cannot open the graphical console of {name}", why[0].upper() + why[1:] + ".")

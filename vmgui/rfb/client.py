@@ -212,6 +212,12 @@ class RfbClient:
         fb = self.framebuffer
         self._send(protocol.pointer_event(buttons, max(0, min(x, fb.width - 1)), max(0, min(y, fb.height - 1))))
 
+    def pointer_relative(self, buttons: int, dx: int, dy: int) -> None:
+        """Move a relative pointer (a guest with only a mouse) by (dx, dy): QEMU reads a position as its
+        offset from 0x7FFF once it told the client that the pointer is relative."""
+        x, y = (max(0, min(0xFFFF, 0x7FFF + d)) for d in (dx, dy))
+        self._send(protocol.pointer_event(buttons, x, y))
+
     def close(self) -> None:
         """End the session; a reader blocked in :meth:`run` returns."""
         self._closed = True

@@ -68,3 +68,15 @@ for _plain, _shifted in zip("1234567890-=[];'`\\,./", "!@#$%^&*()_+{}:\"~|<>?", 
 for _c in "abcdefghijklmnopqrstuvwxyz":
     US_LAYOUT[_c.upper()] = (US_LAYOUT[_c][0], True)
 US_LAYOUT[" "] = (57, False)
+
+#: (keysym, evdev code) of the keys the Send Key menu presses
+_CTRL, _ALT = (0xFFE3, 29), (0xFFE9, 56)
+_F_KEYS = [(0xFFBE + i, 59 + i) for i in range(10)] + [(0xFFC8, 87), (0xFFC9, 88)]
+
+#: What the Send Key menu offers: (label, keys pressed in order and released in reverse).
+KEY_COMBOS: tuple[tuple[str, tuple[tuple[int, int], ...]], ...] = (
+    ("Ctrl+Alt+Del", (_CTRL, _ALT, (0xFFFF, 111))),
+    ("Ctrl+Alt+Backspace", (_CTRL, _ALT, (0xFF08, 14))),
+    *((f"Ctrl+Alt+F{i + 1}", (_CTRL, _ALT, key)) for i, key in enumerate(_F_KEYS)),
+    ("PrintScreen", ((0xFF61, 99),)),
+)

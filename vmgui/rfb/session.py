@@ -52,6 +52,9 @@ class RfbSession:
     def pointer(self, buttons: int, x: int, y: int) -> None:
         self._outbox.put(lambda: self.client.pointer(buttons, x, y))
 
+    def pointer_relative(self, buttons: int, dx: int, dy: int) -> None:
+        self._outbox.put(lambda: self.client.pointer_relative(buttons, dx, dy))
+
     def close(self) -> None:
         """Stop both threads (the reader sees the stream shut); the guest keeps running."""
         if self._closed.is_set():

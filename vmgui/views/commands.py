@@ -28,6 +28,7 @@ from .deleteflow import DeleteFlow
 from .dialogs.backups import BackupsDialog
 from .dialogs.simple import SnapshotDialog
 from .dialogs.snapshots import SnapshotTreeDialog
+from .displaywin import DisplayWindow
 from .migrateflow import MigrateFlow
 from .newvmflow import NewVMFlow
 
@@ -47,6 +48,7 @@ class Commands:
         self.delete = DeleteFlow(session, self._show, parent)
         self.migrate = MigrateFlow(session, self._show, parent)
         self.new_vm = NewVMFlow(session, self._show, parent)
+        self.display_windows: dict[Key, DisplayWindow] = {}  # open ones: pressing Display again raises it
         #: what opens for the actions that ask in a dialog or open a window (Asks.DIALOG, Asks.WINDOW)
         self.openers: dict[ActionId, Callable[[list[Key]], object]] = {
             ActionId.NEW_VM: lambda _targets: self.new_vm.ask(),
@@ -56,7 +58,8 @@ class Commands:
             ActionId.DELETE: self.delete.ask,
             ActionId.CONSOLE: lambda targets: self.open_console(targets[0]),
             ActionId.SNAPSHOTS: lambda targets: self.open_snapshots(targets[0]),
-            ActionId.GRAPHICAL_CONSOLE: self._open_graphical_console,
+            ActionId.GRAPHICAL_CONSOLE: lambda targets: self.open_display(targets[0]),
+            ActionId.EXTERNAL_VIEWER: self._open_graphical_console,
         }
 
     def trigger(self, name: ActionId) -> None:
@@ -112,6 +115,18 @@ class Commands:
     def _open_graphical_console(self, targets: list[Key]) -> None:
         self._session.spawn(open_graphical_console(self._session, targets[0]),
                             f"Opening the graphical console of {self._what(targets)}")
+
+    def open_display(self, key: Key, full_screen: bool = False) -> DisplayWindow:
+        """The display window of ``key``: one per domain, brought to the front when it is open already."""
+        window = self.display_windows.get(key)
+        if window is None:
+            window = DisplayWindow(self._session, key, self._parent)
+            self.display_windows[key] = window
+            window.destroyed.connect(lambda _o=None, k=key: self.display_windows.pop(k, None))
+        window.present()
+        if full_screen:
+            window.set_full_screen(True)
+        return window
 
     def open_console(self, key: Key) -> ConsoleDialog:
         """A modeless console window for ``key`` (one per press: each reads on its own)."""

@@ -8,13 +8,19 @@ the guest, so no modifier stays stuck.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QPoint, QRect, QRectF, QSize, Qt
+import os
+import time
+
+from PySide6.QtCore import QEvent, QKeyCombination, QObject, QPoint, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
     QCursor,
     QFocusEvent,
     QHideEvent,
     QImage,
     QKeyEvent,
+    QKeySequence,
     QMouseEvent,
     QPainter,
     QPaintEvent,
@@ -24,27 +30,42 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QCheckBox,
+    QFileDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPushButton,
     QScrollArea,
     QSizePolicy,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from ..models.display import DisplayModel
+from drivers.errors import DriverError
+
+from ..actions import rules
+from ..actions.requests import Resume, Start
+from ..models.display import SPICE_ONLY, DisplayModel, screenshot_png, write_screenshot
 from ..models.domains import DomainRow, Key
 from ..models.session import Session
-from ..rfb.keys import evdev_to_xt
+from ..models.vnc import open_graphical_console
+from ..rfb.keys import KEY_COMBOS, evdev_to_xt
 from .displaykeys import SHIFT, KeyCode, key_code
 
+_CTRL_ALT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
 _BUTTONS = {Qt.MouseButton.LeftButton: 1, Qt.MouseButton.MiddleButton: 2, Qt.MouseButton.RightButton: 4}
 WHEEL_UP, WHEEL_DOWN = 8, 16
 
 
 class DisplayView(QWidget):
-    """``displayView``: the frame, scaled to fit or 1:1; takes keyboard focus on a click."""
+    """``displayView``: the frame, scaled to fit or 1:1; takes keyboard focus on a click.
+
+    A guest with only a relative mouse (no tablet) cannot follow the host's pointer: a click then
+    grabs the pointer, its motion goes to the guest, and Ctrl+Alt gives it back (``grabChanged``)."""
+
+    grabChanged = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -59,8 +80,12 @@ class DisplayView(QWidget):
         self._image = QImage()
         self._held: dict[int, int] = {}  # evdev code -> keysym of keys down in the guest
         self._buttons = 0
+        #: the few key combinations that stay the window's while the screen has focus (full screen in and out)
+        self.reserved: set[QKeyCombination] = set()
+        self.grabbed = False
 
     def set_model(self, model: DisplayModel | None) -> None:
+        self.release_pointer()
         if self.model is not None:
             self.release_all()
             self.model.frameChanged.disconnect(self._frame)
@@ -140,6 +165,9 @@ class DisplayView(QWidget):
         """Every key goes to the guest while the screen has focus, before any window shortcut sees it
         (Ctrl+D is end-of-input to a shell there, not Shut Down here)."""
         if event.type() == QEvent.Type.ShortcutOverride and self.model is not None:
+            assert isinstance(event, QKeyEvent)
+            if event.keyCombination() in self.reserved:
+                return super().event(event)
             event.accept()
             return True
         return super().event(event)
@@ -148,6 +176,12 @@ class DisplayView(QWidget):
         return False  # Tab belongs to the guest
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
+        if self.grabbed and event.key() in (Qt.Key.Key_Control, Qt.Key.Key_Alt) and (
+                event.modifiers() & _CTRL_ALT) == _CTRL_ALT:
+            self.release_pointer()
+            self.release_all()  # Ctrl and Alt are the host's here: the guest gets them released
+            event.accept()
+            return
         code = key_code(event)
         if code is None or self.model is None:
             event.ignore()
@@ -199,6 +233,7 @@ class DisplayView(QWidget):
             self.model.pointer(0, 0, 0)
 
     def focusOutEvent(self, event: QFocusEvent) -> None:
+        self.release_pointer()
         self.release_all()
         super().focusOutEvent(event)
 
@@ -213,12 +248,42 @@ class DisplayView(QWidget):
         return min(x, self._image.width() - 1), min(y, self._image.height() - 1)
 
     def _pointer(self, pos: QPoint, buttons: int) -> None:
+        if self.grabbed and self.model is not None:
+            self.model.pointer_relative(buttons, 0, 0)  # buttons and wheel of a held pointer: no motion
+            return
         at = self.to_framebuffer(pos)
         if at is not None and self.model is not None:
             self.model.pointer(buttons, *at)
 
+    @property
+    def relative(self) -> bool:
+        """The guest has only a relative mouse (its server said so)."""
+        return self.model is not None and self.model.absolute_pointer is False
+
+    def grab_pointer(self) -> None:
+        """The pointer belongs to the guest until Ctrl+Alt (or focus leaving): hidden, held in the middle."""
+        if self.grabbed or not self.relative:
+            return
+        self.grabbed = True
+        self.grabMouse(QCursor(Qt.CursorShape.BlankCursor))
+        QCursor.setPos(self._centre())
+        self.grabChanged.emit(True)
+
+    def release_pointer(self) -> None:
+        if not self.grabbed:
+            return
+        self.grabbed = False
+        self.releaseMouse()
+        self.grabChanged.emit(False)
+
+    def _centre(self) -> QPoint:
+        return self.mapToGlobal(self.rect().center())
+
     def mousePressEvent(self, event: QMouseEvent) -> None:
         self.setFocus(Qt.FocusReason.MouseFocusReason)
+        if self.relative and not self.grabbed:
+            self.grab_pointer()  # the click that grabs is not the guest's
+            return
         self._buttons |= _BUTTONS.get(event.button(), 0)
         self._pointer(event.position().toPoint(), self._buttons)
 
@@ -227,6 +292,14 @@ class DisplayView(QWidget):
         self._pointer(event.position().toPoint(), self._buttons)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self.grabbed:
+            centre = self._centre()
+            delta = event.globalPosition().toPoint() - centre
+            if delta.x() or delta.y():
+                assert self.model is not None
+                self.model.pointer_relative(self._buttons, delta.x(), delta.y())
+                QCursor.setPos(centre)
+            return
         self._pointer(event.position().toPoint(), self._buttons)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
@@ -238,8 +311,62 @@ class DisplayView(QWidget):
         event.accept()
 
 
+class DisplayNotice(QFrame):
+    """``displayNotice``: what the picture cannot say (not running, paused, connecting, closed), said over it,
+    with the one button that helps (Start, Resume, Connect, Open in External Viewer)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("displayNotice")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setAutoFillBackground(True)
+        self.text = QLabel("", self)
+        self.text.setObjectName("displayNoticeText")
+        self.text.setWordWrap(True)
+        self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.button = QPushButton("", self)
+        self.button.setObjectName("displayNoticeButton")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.text)
+        layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignHCenter)
+
+    def say(self, text: str, button: str = "") -> None:
+        """Show ``text`` (empty: hide) and a button labelled ``button`` (empty: none)."""
+        self.text.setText(text)
+        self.setAccessibleName(text)
+        self.button.setText(button)
+        self.button.setAccessibleName(button)
+        self.button.setVisible(bool(button))
+        self.setVisible(bool(text))
+        self.adjustSize()
+        self._place()
+
+    def _place(self) -> None:
+        parent = self.parentWidget()
+        if parent is None:
+            return
+        width = min(parent.width() - 20, max(320, self.sizeHint().width()))
+        height = self.heightForWidth(width) if self.hasHeightForWidth() else self.sizeHint().height()
+        self.setGeometry((parent.width() - width) // 2, (parent.height() - height) // 2, width, height)
+        self.raise_()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize and watched is self.parentWidget():
+            self._place()
+        return False
+
+
+#: Full screen in and out; typed into the screen, these stay the window's.
+FULL_SCREEN_KEYS = (QKeyCombination(Qt.Key.Key_F11),
+                    QKeyCombination(Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier,
+                                    Qt.Key.Key_F))
+FULL_SCREEN_HINT = "Full screen: press F11, Ctrl+Alt+F or Esc to leave."
+
+
 class DisplayPane(QWidget):
-    """A status line, Connect/Disconnect, "Scale to fit", and the view in a scroll area (for 1:1)."""
+    """A status line, the View and Send Key menus, Connect/Disconnect, and the view in a scroll area (for 1:1)."""
+
+    fullScreenRequested = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -257,19 +384,87 @@ class DisplayPane(QWidget):
         self.fit.setObjectName("displayScaleToFit")
         self.fit.setChecked(True)
         self.fit.toggled.connect(self._set_fit)
+        self._build_actions()
         self.view = DisplayView()
+        self.view.reserved = set(FULL_SCREEN_KEYS)
         self.scroller = QScrollArea(self)
         self.scroller.setWidgetResizable(True)
         self.scroller.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.scroller.setWidget(self.view)
+        self.notice = DisplayNotice(self.scroller)
+        self.scroller.installEventFilter(self.notice)
+        self.notice.hide()
+        self.pointer_hint = QLabel("", self)
+        self.pointer_hint.setObjectName("displayPointerHint")
+        self.pointer_hint.hide()
+        self.view.grabChanged.connect(self._show_pointer_hint)
         bar = QHBoxLayout()
         bar.addWidget(self.status, 1)
+        self.menu_buttons: list[QToolButton] = []  # the menus in the bar (a window with a menu bar hides them)
+        for menu in (self.view_menu, self.send_key_menu):
+            button = QToolButton(self)
+            self.menu_buttons.append(button)
+            button.setText(menu.title().replace("&", ""))
+            button.setAccessibleName(button.text())
+            button.setMenu(menu)
+            button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+            bar.addWidget(button)
         bar.addWidget(self.fit)
         bar.addWidget(self.connect_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
+        layout.addWidget(self.pointer_hint)
         layout.addWidget(self.scroller, 1)
+
+    def _build_actions(self) -> None:
+        """View ▸ Scale to Fit / Actual Size / Full Screen / Take Screenshot…, and Send Key ▸ the combinations."""
+        self.view_menu = QMenu("&View", self)
+        group = QActionGroup(self)
+        self.fit_action = self._action(self.view_menu, "Scale to Fit", "displayActionFit", checkable=True)
+        self.actual_action = self._action(self.view_menu, "Actual Size (1:1)", "displayActionActual", checkable=True)
+        for action in (self.fit_action, self.actual_action):
+            group.addAction(action)
+        self.fit_action.setChecked(True)
+        self.fit_action.toggled.connect(self.fit.setChecked)
+        self.fit.toggled.connect(lambda fit: (self.fit_action if fit else self.actual_action).setChecked(True))
+        self.full_screen_action = self._action(self.view_menu, "Full Screen", "displayActionFullScreen",
+                                               checkable=True)
+        self.full_screen_action.setShortcuts([QKeySequence(k) for k in FULL_SCREEN_KEYS])
+        self.full_screen_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.full_screen_action.toggled.connect(self.fullScreenRequested)
+        self.addAction(self.full_screen_action)
+        self.view_menu.addSeparator()
+        self.screenshot_action = self._action(self.view_menu, "Take Screenshot…", "displayActionScreenshot")
+        self.send_key_menu = QMenu("Send &Key", self)
+        self.send_key_actions: dict[str, QAction] = {}
+        for label, keys in KEY_COMBOS:
+            action = self._action(self.send_key_menu, label, f"displaySendKey{label.replace('+', '')}")
+            action.triggered.connect(lambda _c=False, k=keys: self.send_keys(k))
+            self.send_key_actions[label] = action
+
+    def _action(self, menu: QMenu, label: str, object_name: str, checkable: bool = False) -> QAction:
+        action = menu.addAction(label)
+        action.setObjectName(object_name)
+        action.setCheckable(checkable)
+        return action
+
+    def _show_pointer_hint(self, *_args: object) -> None:
+        """Said only where the guest has no tablet: how its pointer is taken and given back."""
+        if self.view.grabbed:
+            text = "The VM has the pointer: press Ctrl+Alt to release it."
+        elif self.view.relative and self.model is not None and self.model.open:
+            text = "This VM has no tablet: click into the screen to move its pointer; Ctrl+Alt releases it."
+        else:
+            text = ""
+        self.pointer_hint.setText(text)
+        self.pointer_hint.setVisible(bool(text))
+
+    def send_keys(self, keys: tuple[tuple[int, int], ...]) -> None:
+        """A Send Key combination: pressed and released in the guest, whatever the host keyboard holds."""
+        if self.model is not None:
+            self.view.release_all()
+            self.model.send_combo(keys)
 
     def set_model(self, model: DisplayModel | None) -> None:
         """Show ``model``'s display (None: nothing); the previous model is closed."""
@@ -277,17 +472,20 @@ class DisplayPane(QWidget):
         if old is not None:
             old.status.disconnect(self._status)
             old.ended.disconnect(self._ended)
+            old.pointerModeChanged.disconnect(self._show_pointer_hint)
             self.view.set_model(None)
             old.close()
             old.deleteLater()
         self.model = model
         self.view.set_model(model)
+        self._show_pointer_hint()
         if model is None:
             self.status.setText("")
             self.connect_button.setEnabled(False)
             return
         model.status.connect(self._status)
         model.ended.connect(self._ended)
+        model.pointerModeChanged.connect(self._show_pointer_hint)
         self.connect_button.setEnabled(True)
         self.connect_button.setText("Connect")
 
@@ -311,6 +509,7 @@ class DisplayPane(QWidget):
 
     def _status(self, text: str) -> None:
         self.status.setText(text)
+        self._show_pointer_hint()
 
     def _ended(self, _sentence: str) -> None:
         self.connect_button.setText("Connect")
@@ -323,37 +522,54 @@ class DisplayPane(QWidget):
 
 
 class DisplayTab(DisplayPane):
-    """The details pane's "Display" tab: connects while it is in view and its domain runs."""
+    """The display of the row it is given: connects while it is in view and its domain runs, says the
+    domain's state over the picture, and connects again by itself when the domain starts again.
+
+    The details pane's "Display" tab holds one; so does each detached display window."""
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._session = session
-        self._key: Key | None = None
+        self._row: DomainRow | None = None
         self._active = False
         self._shown = False
         self._declined = False  # the user pressed Disconnect: no connecting again by itself
+        self._run_id: int | None = None  # the domain's id when the display last connected
+        self._given_up_id: int | None = None  # its id when the display ended: no retry until it runs again
         self.connect_button.clicked.connect(self._clicked)
         self.connect_button.setEnabled(False)
+        self.notice.button.clicked.connect(self._notice_pressed)
+        self.screenshot_action.triggered.connect(self.ask_screenshot)
         self.status.setText("Select a domain to see its screen.")
+        self.notice.say("Select a domain to see its screen.")
+        self.screenshot_folder = os.path.expanduser("~")
+
+    @property
+    def key(self) -> Key | None:
+        return self._row.key if self._row is not None else None
 
     def show_row(self, row: DomainRow | None) -> None:
         key = row.key if row is not None else None
-        if key != self._key:
-            self._key, self._declined = key, False
+        if key != self.key:
+            self._declined, self._run_id, self._given_up_id = False, None, None
             self.set_model(None if row is None else DisplayModel(
                 self._session.bridge, self._session.spawn, row.uri, row.rec.uuid, row.rec.name, self))
+            if self.model is not None:
+                self.model.status.connect(self._update_notice)
+                self.model.ended.connect(self._model_ended)
             if row is None:
                 self.status.setText("Select a domain to see its screen.")
+        self._row = row
         was_active, self._active = self._active, row is not None and row.rec.active
         if row is not None and not self._active:
             self.connect_button.setEnabled(False)
-            self.status.setText(f"{row.rec.name} is not running: start it to see its screen here.")
-            if was_active and self.model is not None:
+            if was_active and self.model is not None and self.model.busy:
                 self.disconnect_display()
-                self.status.setText(f"{row.rec.name} is not running: start it to see its screen here.")
+            self.status.setText(f"{row.rec.name} is not running: start it to see its screen here.")
         elif row is not None:
             self.connect_button.setEnabled(True)
         self._follow()
+        self._update_notice()
 
     def set_shown(self, shown: bool) -> None:
         """The tab came into view (connect if it can) or left it (disconnect: nobody looks)."""
@@ -373,12 +589,97 @@ class DisplayTab(DisplayPane):
         self._follow()
 
     def _follow(self) -> None:
-        model = self.model
-        if model is None or not (self._shown and self._active) or self._declined or not self.isVisible():
+        model, row = self.model, self._row
+        if model is None or row is None or not (self._shown and self._active) or self._declined:
             return
-        if not model.busy:
-            self.connect_display()
+        if not self.isVisible() or model.busy or row.rec.id == self._given_up_id:
+            return
+        self._run_id = row.rec.id
+        self.connect_display()
+
+    def _model_ended(self, _sentence: str) -> None:
+        """The VM closed the stream or refused it: wait until it runs again (a new id) before trying again."""
+        self._given_up_id = self._run_id if self._row is None else self._row.rec.id
+        self._update_notice()
 
     def _clicked(self) -> None:
         """After the pane's own handler: Disconnect pressed means stay disconnected until Connect."""
         self._declined = self.model is not None and not self.model.busy
+        if self.model is not None and self.model.busy and self._row is not None:
+            self._run_id, self._given_up_id = self._row.rec.id, None
+        self._update_notice()
+
+    # -- what is said over the picture ------------------------------------------------------
+    def notice_state(self) -> tuple[str, str]:
+        """(sentence, button) for the domain and its display now; an empty sentence: the picture says it."""
+        row, model = self._row, self.model
+        if row is None or model is None:
+            return "Select a domain to see its screen.", ""
+        name = row.rec.name
+        if not row.rec.active:
+            return f"{name} is not running.", "Start"
+        if model.spice_only:
+            return SPICE_ONLY + ".", "Open in External Viewer"
+        if rules.paused(row.rec) is None:
+            return f"{name} is paused.", "Resume"
+        if model.connecting:
+            return f"Connecting to the display of {name}…", ""
+        if model.open:
+            return "", ""
+        if model.closed_by_vm:
+            return f"The display was closed by the VM {name}.", "Connect"
+        if model.end_reason and model.end_reason != "closed":
+            return model.end_reason, "Open in External Viewer"
+        return f"Not connected to the display of {name}.", "Connect"
+
+    def _update_notice(self, *_args: object) -> None:
+        self.notice.say(*self.notice_state())
+
+    def _notice_pressed(self) -> None:
+        row, label = self._row, self.notice.button.text()
+        if row is None:
+            return
+        if label == "Start":
+            self._session.run(Start(), [row.key])
+        elif label == "Resume":
+            self._session.run(Resume(), [row.key])
+        elif label == "Connect":
+            self._declined = False
+            self._run_id, self._given_up_id = row.rec.id, None
+            self.connect_display()
+        elif label == "Open in External Viewer":
+            self._session.spawn(open_graphical_console(self._session, row.key),
+                                f"Opening the graphical console of {row.rec.name}")
+        self._update_notice()
+
+    # -- screenshot ---------------------------------------------------------------------------
+    def ask_screenshot(self) -> QFileDialog:
+        """Ask where the PNG goes (a modeless dialog), then write it."""
+        name = self._row.rec.name if self._row is not None else "screen"
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        dialog = QFileDialog(self, "Take Screenshot", os.path.join(self.screenshot_folder, f"{name}-{stamp}.png"),
+                             "PNG images (*.png)")
+        dialog.setObjectName("displayScreenshotDialog")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setDefaultSuffix("png")
+        dialog.setOption(QFileDialog.Option.DontUseNativeDialog)
+        dialog.fileSelected.connect(self.save_screenshot)
+        dialog.finished.connect(lambda _r: dialog.deleteLater())
+        dialog.open()
+        return dialog
+
+    def save_screenshot(self, path: str) -> None:
+        """The framebuffer at 1:1 as PNG to ``path``, written atomically off the UI thread."""
+        name = self._row.rec.name if self._row is not None else "the domain"
+        doing = f"Saving a screenshot of {name}"
+        try:
+            data = screenshot_png(self.view.framebuffer_image())
+        except DriverError as exc:
+            self._session.messages.error(exc, doing)
+            return
+        self.screenshot_folder = os.path.dirname(path) or self.screenshot_folder
+        self._session.spawn(self._write(path, data, name), doing)
+
+    async def _write(self, path: str, data: bytes, name: str) -> None:
+        await write_screenshot(path, data)
+        self.status.setText(f"Saved a screenshot of {name} to {path}")

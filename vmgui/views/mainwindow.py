@@ -27,7 +27,7 @@ from drivers import JobInfo, JobState
 from drivers.jobs import operation_text
 
 from .. import icons
-from ..actions import LAYOUT, SPECS, ActionId, ActionState, context_menu
+from ..actions import LAYOUT, MENU_ONLY, SPECS, ActionId, ActionState, context_menu
 from ..models import actions as rules
 from ..models import quitting
 from ..models import settings as store
@@ -84,6 +84,7 @@ class MainWindow(QMainWindow):
         self.filter_bar = FilterBar(session.filters, session.connections, self)
         self.table.clearFiltersRequested.connect(self.filter_bar.clear_all)
         self.details = DetailsPane(session, self)
+        self.details.display.fullScreenRequested.connect(self._display_full_screen)
         self.message_area = MessageArea(session.messages, self)
         self.message_area.actionRequested.connect(self._message_action)
         self.job_panel = JobPanel(session.jobs, session.connections, session.cancel_job, self)
@@ -158,8 +159,9 @@ class MainWindow(QMainWindow):
                 domain_menu.addSeparator()
                 continue
             action = self.domain_actions[name]
-            toolbar.addAction(action)
-            toolbar.widgetForAction(action).setAccessibleName(SPECS[name].label)
+            if name not in MENU_ONLY:
+                toolbar.addAction(action)
+                toolbar.widgetForAction(action).setAccessibleName(SPECS[name].label)
             domain_menu.addAction(action)
         self.table.set_menu_actions([None if name is None else self.domain_actions[name] for name in context_menu()])
         view_menu = menu_bar.addMenu("&View")
@@ -237,6 +239,14 @@ class MainWindow(QMainWindow):
 
     def trigger(self, name: ActionId) -> None:
         self.commands.trigger(name)
+
+    def _display_full_screen(self, on: bool) -> None:
+        """Full Screen in the details pane's tab: the display goes to its own window, full screen."""
+        tab = self.details.display
+        if not on or tab.key is None:
+            return
+        tab.full_screen_action.setChecked(False)
+        self.commands.open_display(tab.key, full_screen=True)
 
     def refresh_selection_state(self) -> None:
         """Action enablement and the details pane follow the selection and the data."""

@@ -1,0 +1,118 @@
+"""The display window's screenshot: ``python screenshots/display_shot.py`` writes display.png.
+
+Boots the Linux test guest (tests/linuxguest; a shell on its VGA console) on a
+private ``qemu:///embed`` host, runs the real application under Xvfb (as
+make_screenshots.py does), opens the guest's display window with the Display
+action, types a command into it and grabs the window. Needs qemu-system-x86_64
+and the Xvfb packages make_screenshots.py names.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from make_screenshots import HERE, ROOT, start_xvfb
+
+sys.path.insert(0, str(ROOT / "tests"))
+
+import linuxguest
+
+import drivers
+from drivers.domxml import CharDevice, DomainXML, Graphics, Input, Video
+
+NAME = "debian-console"
+
+
+def boot_guest(base: Path) -> str:
+    """Define and start the guest on a private embedded host; its URI once the shell is up."""
+    guest = linuxguest.build()
+    serial = base / "serial.log"
+    uri = f"qemu:///embed?root={base / 'root'}"
+    dom = DomainXML.new(NAME, 256 * 1024)
+    dom.set_direct_boot(guest.kernel, guest.initrd, guest.cmdline("tty1"))
+    for device in (CharDevice("serial", "file", path=str(serial), target_port=0), Graphics("vnc"), Video("vga"),
+                   Input("tablet", "usb")):
+        dom.add_device(device)
+    conn = drivers.open(uri)
+    conn.define_xml(dom.to_string()).create()
+    deadline = time.monotonic() + 120
+    while b"VMGUI READY" not in (serial.read_bytes() if serial.exists() else b""):
+        if time.monotonic() > deadline:
+            raise SystemExit("the guest did not boot")
+        time.sleep(0.2)
+    conn.close()
+    return uri
+
+
+def scenario(uri: str) -> None:
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    from vmgui.actions import ActionId
+
+    app = QApplication.instance()
+
+    def main_window():
+        return next(w for w in app.topLevelWidgets() if w.objectName() == "mainWindow")
+
+    def open_display() -> None:
+        w = main_window()
+        rows = [k for k in w.session.domains.visible_keys() if w.session.domains.name_of(k) == NAME]
+        if not rows:
+            QTimer.singleShot(100, open_display)
+            return
+        w.table.select_key(rows[0])
+        w.refresh_selection_state()
+        w.commands.trigger(ActionId.GRAPHICAL_CONSOLE)
+        win = w.commands.display_windows[rows[0]]
+        win.resize(760, 500)
+        win.move(300, 120)
+        QTimer.singleShot(3000, lambda: type_into(win))
+
+    def type_into(win) -> None:
+        view = win.pane.view
+        view.setFocus()
+        QTest.keyClicks(view, "uname -sr; free -m; ls /")
+        QTest.keyClick(view, Qt.Key.Key_Return)
+        QTimer.singleShot(2500, lambda: shoot(win))
+
+    def shoot(win) -> None:
+        win.grab().save(str(HERE / "display.png"))
+        print("wrote", HERE / "display.png")
+        for d in main_window().session.bridge.connection(uri).list_all_domains():
+            if d.is_active():
+                d.destroy()
+        main_window().close()
+
+    QTimer.singleShot(500, open_display)
+
+
+def main() -> int:
+    base = Path(tempfile.mkdtemp(prefix="vmgui-display-", dir="/tmp"))
+    os.chmod(base, 0o700)
+    (base / "run").mkdir(mode=0o700)
+    os.environ.update(XDG_RUNTIME_DIR=str(base / "run"), VMGUI_LOCKSPACE=str(base / "lockspace"))
+    xvfb, display = start_xvfb()
+    try:
+        uri = boot_guest(base)
+        os.environ.update(DISPLAY=display, QT_QPA_PLATFORM="xcb", VMGUI_SINGLE_INSTANCE="0",
+                          VMGUI_SETTINGS=str(base / "settings.ini"))
+        from PySide6.QtWidgets import QApplication
+        app = QApplication([sys.argv[0]])
+        app.setStyle("Fusion")
+        scenario(uri)
+        from vmgui.app import main as vmgui_main
+        return vmgui_main(["--connect", uri])
+    finally:
+        xvfb.terminate()
+        xvfb.wait(10)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
