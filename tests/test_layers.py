@@ -171,3 +171,25 @@ def _tree(root: Path, files: dict[str, str]) -> Path:
 def test_the_check_sees_each_kind_of_violation(tmp_path: Path, files: dict[str, str],
                                                expected: set[tuple[str, str]]) -> None:
     assert set(violations(_tree(tmp_path, files))) == expected
+
+
+def bridge_reaches(root: Path) -> list[str]:
+    """Places in vmgui.views that touch an object's ``bridge`` attribute ("module:line"): a view hands its
+    work to the session's methods, which go through the bridge, and never holds the bridge itself."""
+    found = []
+    for module, path in source_modules(root).items():
+        if not within(module, "vmgui.views"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr == "bridge":
+                found.append(f"{module}:{node.lineno}")
+    return found
+
+
+def test_views_never_reach_the_bridge_through_the_session() -> None:
+    assert bridge_reaches(ROOT) == []
+
+
+def test_the_bridge_check_sees_an_attribute_reach(tmp_path: Path) -> None:
+    root = _tree(tmp_path, {"vmgui/views/w.py": "def f(session):\n    return session.bridge.call\n"})
+    assert bridge_reaches(root) == ["vmgui.views.w:2"]

@@ -36,6 +36,7 @@ from ..actions.requests import DomainRequest
 from ..bridge import Bridge, CallAbandoned
 from .connections import ConnectionModel, ConnState
 from .console import ConsoleModel
+from .display import DisplayModel
 from .domains import DomainTableModel, Key
 from .editing import XML_INACTIVE, EditPlan
 from .filters import FilterState
@@ -105,6 +106,10 @@ class Session(QObject):
     def console_model(self, key: Key, name: str) -> ConsoleModel:
         """The serial console of ``key``, streamed through the bridge off the UI thread."""
         return ConsoleModel(self.bridge, self.spawn, key[0], key[1], name)
+
+    def display_model(self, key: Key, name: str, parent: QObject | None = None) -> DisplayModel:
+        """The screen of ``key``: an RFB stream the bridge opens, read off the UI thread."""
+        return DisplayModel(self.bridge, self.spawn, key[0], key[1], name, parent)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], doing: str) -> asyncio.Task[Any] | None:
         """Run ``coro`` on the loop; a failure becomes a message, never a traceback."""

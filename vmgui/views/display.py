@@ -552,8 +552,7 @@ class DisplayTab(DisplayPane):
         key = row.key if row is not None else None
         if key != self.key:
             self._declined, self._run_id, self._given_up_id = False, None, None
-            self.set_model(None if row is None else DisplayModel(
-                self._session.bridge, self._session.spawn, row.uri, row.rec.uuid, row.rec.name, self))
+            self.set_model(None if row is None else self._session.display_model(row.key, row.rec.name, self))
             if self.model is not None:
                 self.model.status.connect(self._update_notice)
                 self.model.ended.connect(self._model_ended)
