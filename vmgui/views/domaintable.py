@@ -8,8 +8,8 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QMenu, QTa
 from ..models.domains import Col, DomainTableModel, Key
 from .names import name_widget
 
-WIDTHS = {Col.NAME: 160, Col.STATE: 140, Col.VCPUS: 58, Col.MEMORY: 80, Col.CPU: 58, Col.PERSISTENT: 84,
-          Col.AUTOSTART: 78, Col.SNAPSHOTS: 90, Col.MANAGED_SAVE: 96, Col.CONNECTION: 150}
+WIDTHS = {Col.NAME: 160, Col.STATE: 130, Col.VCPUS: 58, Col.MEMORY: 80, Col.CPU: 58, Col.PERSISTENT: 84,
+          Col.AUTOSTART: 78, Col.SNAPSHOTS: 80, Col.MANAGED_SAVE: 86, Col.CONNECTION: 150}
 ROW_HEIGHT = 26
 NO_MATCH = "No domain matches these filters — Clear filters"
 
