@@ -25,12 +25,12 @@ def enabled(states: dict) -> set[str]:
 
 @pytest.mark.parametrize(("state", "expected"), [
     (DomainState.RUNNING, {"pause", "shutdown", "reboot", "reset", "force_off", "save", "snapshot", "backup", "migrate",
-                           "console", "snapshots", "delete", "graphical_console", "external_viewer"}),
+                           "console", "snapshots", "delete", "graphical_console", "external_viewer", "backups"}),
     (DomainState.PAUSED, {"resume", "reset", "force_off", "save", "snapshot", "backup", "migrate", "snapshots",
-                          "delete", "graphical_console", "external_viewer"}),
-    (DomainState.SHUTOFF, {"start", "snapshot", "delete", "snapshots", "migrate"}),  # migrate: offline
+                          "delete", "graphical_console", "external_viewer", "backups"}),
+    (DomainState.SHUTOFF, {"start", "snapshot", "delete", "snapshots", "migrate", "backups"}),  # migrate: offline
     (DomainState.CRASHED, {"force_off", "snapshot", "backup", "migrate", "snapshots", "delete",
-                           "graphical_console", "external_viewer"}),
+                           "graphical_console", "external_viewer", "backups"}),
 ])
 def test_actions_follow_the_domain_state(state, expected):
     features = {"a": ALL, "b": ALL}
@@ -60,7 +60,7 @@ def test_a_running_job_blocks_state_changes_but_not_force_off():
     job = JobInfo(7, "vm", JobOperation.BACKUP, JobType.BOUNDED, JobState.RUNNING, 0, 1, None, 0, 10, None, None)
     states = compute([Selected("a", rec(DomainState.RUNNING), job=job)], {"a": ALL, "b": ALL}, REMOTE_VIEWER)
     assert enabled(states) == {"new_vm", "force_off", "console", "snapshots", "graphical_console",  # looking
-                               "external_viewer"}
+                               "external_viewer", "backups"}
     assert "backup job 7 is running" in states["pause"].reason
 
 

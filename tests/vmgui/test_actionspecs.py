@@ -132,9 +132,9 @@ def test_the_package_needs_no_qt():
     (DomainState.RUNNING, set(DOMAIN_ACTIONS) - {ActionId.START, ActionId.RESUME}),
     (DomainState.PAUSED, {ActionId.RESUME, ActionId.RESET, ActionId.FORCE_OFF, ActionId.SAVE, ActionId.SNAPSHOT,
                           ActionId.BACKUP, ActionId.MIGRATE, ActionId.DELETE, ActionId.SNAPSHOTS,
-                          ActionId.GRAPHICAL_CONSOLE, ActionId.EXTERNAL_VIEWER}),
+                          ActionId.GRAPHICAL_CONSOLE, ActionId.EXTERNAL_VIEWER, ActionId.BACKUPS}),
     (DomainState.SHUTOFF, {ActionId.START, ActionId.SNAPSHOT, ActionId.MIGRATE, ActionId.DELETE,
-                           ActionId.SNAPSHOTS}),
+                           ActionId.SNAPSHOTS, ActionId.BACKUPS}),  # a shut-off VM's backups: to restore one
 ])
 def test_each_state_enables_what_it_allows(state, expected):
     context = ctx({"a": ALL, "b": ALL})
@@ -149,7 +149,7 @@ def test_a_running_job_blocks_what_the_driver_refuses_meanwhile():
     allowed = {i for i in DOMAIN_ACTIONS if SPECS[i].why_not(sel, ctx({"a": ALL, "b": ALL})) is None}
     assert allowed == {i for i in DOMAIN_ACTIONS if not SPECS[i].job_blocks}
     assert allowed == {ActionId.FORCE_OFF, ActionId.CONSOLE, ActionId.SNAPSHOTS, ActionId.GRAPHICAL_CONSOLE,
-                       ActionId.EXTERNAL_VIEWER}
+                       ActionId.EXTERNAL_VIEWER, ActionId.BACKUPS}
     assert SPECS[ActionId.SAVE].why_not(sel, ctx({"a": ALL})) == "its backup job 7 is running"
 
 
@@ -158,6 +158,7 @@ def test_a_running_job_blocks_what_the_driver_refuses_meanwhile():
     (Feature.SNAPSHOTS, ActionId.SNAPSHOT, "snapshots"),
     (Feature.SNAPSHOTS, ActionId.SNAPSHOTS, "snapshots"),
     (Feature.BACKUP, ActionId.BACKUP, "backups"),
+    (Feature.BACKUP, ActionId.BACKUPS, "backups"),
     (Feature.SERIAL_CONSOLE, ActionId.CONSOLE, "serial consoles"),
     (Feature.DEFINE, ActionId.DELETE, "defining and deleting domains"),
 ])

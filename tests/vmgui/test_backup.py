@@ -44,7 +44,8 @@ def make_dialog(qtbot, domains, folder: str, **kwargs) -> BackupDialog:
 
 
 # -- the plan ---------------------------------------------------------------------------------------------
-TARGET = "/b/web01-vda-20260101-000000.qcow2"
+BACKUP_DIR = "/b/web01-20260101-000000"  # a backup on this machine gets a folder of its own
+TARGET = f"{BACKUP_DIR}/vda.qcow2"
 
 
 @pytest.mark.parametrize("folder, facts, expected", [
@@ -55,15 +56,22 @@ TARGET = "/b/web01-vda-20260101-000000.qcow2"
     ("/b", {"/b": PathFacts()}, "No such folder: /b"),
     ("/b", {"/b": FILE}, "No such folder: /b"),
     ("/b", {"/b": replace(DIR, writable=False)}, "The folder is not writable: /b"),
-    ("/b", {"/b": DIR}, f"Checking {TARGET}…"),
-    ("/b", {"/b": DIR, TARGET: UNANSWERED}, f"The target file {TARGET} does not answer (a hung network mount?)"),
-    ("/b", {"/b": DIR, TARGET: PathFacts(lexists=True)}, f"The target file already exists: {TARGET}"),
-    ("/b", {"/b": DIR, TARGET: PathFacts()}, None),
+    ("/b", {"/b": DIR}, f"Checking {BACKUP_DIR}…"),
+    ("/b", {"/b": DIR, BACKUP_DIR: UNANSWERED},
+     f"The backup's folder {BACKUP_DIR} does not answer (a hung network mount?)"),
+    ("/b", {"/b": DIR, BACKUP_DIR: DIR},
+     f"A backup of web01 taken at this second is already there: {BACKUP_DIR}"),
+    ("/b", {"/b": DIR, BACKUP_DIR: PathFacts()}, f"Checking {TARGET}…"),
+    ("/b", {"/b": DIR, BACKUP_DIR: PathFacts(), TARGET: UNANSWERED},
+     f"The target file {TARGET} does not answer (a hung network mount?)"),
+    ("/b", {"/b": DIR, BACKUP_DIR: PathFacts(), TARGET: PathFacts(lexists=True)},
+     f"The target file already exists: {TARGET}"),
+    ("/b", {"/b": DIR, BACKUP_DIR: PathFacts(), TARGET: PathFacts()}, None),
 ])
 def test_each_folder_problem_from_the_facts(folder, facts, expected):
     plan = BackupPlan("web01", folder, "20260101-000000", ("vda",))
     assert plan.problem(facts) == expected
-    assert plan.local_paths() == ([] if folder != "/b" else ["/b", TARGET])
+    assert plan.local_paths() == ([] if folder != "/b" else ["/b", BACKUP_DIR, TARGET])
 
 
 def test_a_remote_folder_and_no_disk_need_no_facts():
@@ -85,7 +93,7 @@ def test_disks_listed_with_cdroms_and_readonly_unticked(qtbot, tmp_path: Path):
     assert plan.targets == ("vda",)
     xml = plan.xml()
     assert xml.startswith("<domainbackup mode='push'><disks><disk name=\"vda\" type='file'><target file=")
-    assert f"{tmp_path}/web01-vda-{dialog.stamp}.qcow2" in xml and "<driver type='qcow2'/>" in xml
+    assert f"{tmp_path}/web01-{dialog.stamp}/vda.qcow2" in xml and "<driver type='qcow2'/>" in xml
 
 
 def test_invalid_folder_keeps_ok_disabled_with_a_reason(qtbot, tmp_path: Path):
@@ -104,10 +112,10 @@ def test_invalid_folder_keeps_ok_disabled_with_a_reason(qtbot, tmp_path: Path):
     dialog.folder.setText(str(tmp_path))
     settle(qtbot, dialog)
     assert dialog.ok.isEnabled()
-    Path(BackupPlan("web01", str(tmp_path), dialog.stamp, ("vda",)).paths()[0]).write_text("old")
+    Path(BackupPlan("web01", str(tmp_path), dialog.stamp, ("vda",)).directory).mkdir()
     dialog.validate()  # looks again
     settle(qtbot, dialog)
-    assert not dialog.ok.isEnabled() and "already exists" in dialog.error.text()
+    assert not dialog.ok.isEnabled() and "already there" in dialog.error.text()
     dialog.checks[("web01", "vda")].setChecked(False)
     assert not dialog.ok.isEnabled() and "Tick at least one disk" in dialog.error.text()
 

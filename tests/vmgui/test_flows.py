@@ -138,6 +138,27 @@ def test_the_backup_flow_writes_the_files_and_lists_them_with_their_sizes(sessio
     (path,) = plan.paths()
     assert Path(path).is_file()
     assert message.text == f"{path} ({bytes_text(os.path.getsize(path))})"
+    assert Path(path).parent == out / "db01-20260101-000000"  # a folder of its own, with its manifest
+    assert (out / "db01-20260101-000000" / "manifest.json").is_file()
+
+
+def test_a_backup_that_cannot_start_leaves_no_empty_folder(session, qtbot, node_uri, tmp_path):
+    key = _key(session, node_uri, "db01")
+    flow = BackupController(session)
+    sources = run(qtbot, flow.sources([key])).result()
+    out = tmp_path / "out"
+    out.mkdir()
+    plan = BackupPlan("db01", str(out), "20260101-000000", ("nosuchdisk",))  # the driver refuses it
+    flow.start(sources, [plan])
+    qtbot.waitUntil(lambda: any("db01" in m.title for m in session.messages.messages()), timeout=15000)
+    qtbot.waitUntil(lambda: not Path(plan.directory).exists(), timeout=5000)
+    assert list(out.iterdir()) == []
+
+    blocked = BackupPlan("db01", str(out / "missing"), "20260101-000001", ("vda",))
+    flow.start(sources, [blocked])  # its folder cannot be made: said, and no job starts
+    qtbot.waitUntil(lambda: any(m.title == "db01 was not backed up" for m in session.messages.messages()),
+                    timeout=15000)
+    assert not session.jobs.rows()
 
 
 FACTLESS, SLOW_FACTS = "hung:///factless", "hung:///slow-facts"

@@ -1,9 +1,11 @@
 """The job panel on real simulated jobs: progress, cancel, final figures, migration, notices."""
 from __future__ import annotations
 
+import os
+
 from PySide6.QtWidgets import QProgressBar, QToolButton
 
-from drivers import DomainState, JobOperation, JobState
+from drivers import DomainState, JobOperation, JobState, backupcatalog
 from vmgui.actions.requests import Backup, Migrate, Save
 from vmgui.models.jobs import JobCol
 from vmgui.views import mainwindow
@@ -147,7 +149,13 @@ def test_backup_and_migrate_through_their_dialogs(open_window, node_uri, make_no
     dialog.ok.click()
     qtbot.waitUntil(lambda: only_job(window, src, JobOperation.BACKUP) is not None
                     and only_job(window, src, JobOperation.BACKUP).info.state is JobState.COMPLETED, timeout=10000)
-    assert any(p.name.startswith("web01-vda-") for p in tmp_path.iterdir())
+    [made] = backupcatalog.find([str(tmp_path)])  # a folder of its own, with a manifest: in the catalog
+    assert made.domain_name == "web01" and [image.target for image in made.images] == ["vda"]
+    assert os.path.dirname(made.folder) == str(tmp_path) and os.path.basename(made.folder).startswith("web01-")
+    window.findChild(QAction, "actionBackups").trigger()  # Domain ▸ Backups lists it, in the folder just used
+    qtbot.waitUntil(lambda: window.commands.last_dialog.objectName() == "backupsDialog"
+                    and window.commands.last_dialog.list.topLevelItemCount() == 1)
+    window.commands.last_dialog.reject()
     select(window, src, "web01")
     migrate = window.findChild(QAction, "actionMigrate")
     qtbot.waitUntil(migrate.isEnabled)

@@ -28,3 +28,4 @@ class ActionId(enum.StrEnum):
     SNAPSHOTS = "snapshots"
     GRAPHICAL_CONSOLE = "graphical_console"
     EXTERNAL_VIEWER = "external_viewer"
+    BACKUPS = "backups"

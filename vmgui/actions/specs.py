@@ -151,6 +151,9 @@ _SPECS = (
                "action-graphical-console", "Ctrl+Shift+E",
                "Open the graphical console of the selected running domain in a VNC or SPICE viewer",
                rules.active, needs=rules.viewable, enabled_text=rules.viewer_text, asks=Asks.WINDOW),
+    ActionSpec(ActionId.BACKUPS, "Backups", "actionBackups", "action-backup", "Ctrl+Shift+B",
+               "List the backups of the selected domain: verify them, restore one or delete it",
+               feature=Feature.BACKUP, asks=Asks.WINDOW),
 )
 #: Every action by id, in the order of :class:`ActionId`.
 SPECS: dict[ActionId, ActionSpec] = {s.id: s for s in _SPECS}
@@ -158,12 +161,13 @@ SPECS: dict[ActionId, ActionSpec] = {s.id: s for s in _SPECS}
 #: The toolbar and the Domain menu, in order; None is a separator.
 LAYOUT: tuple[ActionId | None, ...] = (
     ActionId.NEW_VM, None, ActionId.START, ActionId.PAUSE, ActionId.RESUME, ActionId.SHUTDOWN, ActionId.REBOOT,
-    ActionId.RESET, ActionId.FORCE_OFF, None, ActionId.SAVE, ActionId.SNAPSHOT, ActionId.BACKUP, ActionId.MIGRATE,
+    ActionId.RESET, ActionId.FORCE_OFF, None, ActionId.SAVE, ActionId.SNAPSHOT, ActionId.BACKUP, ActionId.BACKUPS,
+    ActionId.MIGRATE,
     None, ActionId.SNAPSHOTS, ActionId.CONSOLE, ActionId.GRAPHICAL_CONSOLE, ActionId.EXTERNAL_VIEWER, None,
     ActionId.DELETE,
 )
-#: In the Domain menu and the context menu but not on the toolbar (the Display button leads to it).
-MENU_ONLY: frozenset[ActionId] = frozenset({ActionId.EXTERNAL_VIEWER})
+#: In the Domain menu and the context menu but not on the toolbar (the Display and Backup buttons lead to them).
+MENU_ONLY: frozenset[ActionId] = frozenset({ActionId.EXTERNAL_VIEWER, ActionId.BACKUPS})
 
 
 def context_menu(layout: Sequence[ActionId | None] = LAYOUT) -> list[ActionId | None]:

@@ -60,15 +60,26 @@ class BackupController(QObject):
             self._session.spawn(self._start(key, plan), f"Backing up {plan.domain}")
 
     async def _start(self, key: Key, plan: BackupPlan) -> None:
+        if plan.local:
+            try:
+                await self._session.make_backup_folder(plan.directory)
+            except OSError as exc:
+                self._session.messages.add("error", f"{plan.domain} was not backed up",
+                                           f"The folder {plan.directory} could not be made: {exc.strerror or exc}.")
+                return
         task = self._session.run(Backup(xml=plan.xml()), [key])[0]
-        if task is None:
+        try:
+            job_id = await task if task is not None else None
+        except Exception:  # noqa: BLE001 - the session's task has said why; here only its folder goes
+            job_id = None
+        if not isinstance(job_id, int):  # refused before it began: no job will end it
+            if plan.local:
+                await self._session.remove_empty_folder(plan.directory)
             return
-        job_id = await task
-        if isinstance(job_id, int):
-            self._pending[(key[0], job_id)] = plan
-            info = self._done.pop((key[0], job_id), None)
-            if info is not None:
-                self._finished(key[0], info)
+        self._pending[(key[0], job_id)] = plan
+        info = self._done.pop((key[0], job_id), None)
+        if info is not None:
+            self._finished(key[0], info)
 
     def _finished(self, uri: str, info: JobInfo) -> None:
         plan = self._pending.pop((uri, info.id), None)
@@ -80,6 +91,9 @@ class BackupController(QObject):
             return
         if info.state is JobState.COMPLETED:
             self._session.spawn(self._report(uri, plan), f"Reporting the backup of {plan.domain}")
+        elif plan.local:
+            self._session.spawn(self._session.remove_empty_folder(plan.directory),
+                                f"Tidying up after the backup of {plan.domain}")
 
     async def _report(self, uri: str, plan: BackupPlan) -> None:
         if not plan.local:

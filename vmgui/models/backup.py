@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from xml.sax.saxutils import quoteattr
 
+from drivers.backupcatalog import backup_folder
 from drivers.domxml import Disk
 from drivers.snapxml import backup_file
 
@@ -48,7 +49,13 @@ def folder_problem(folder: str, facts: Mapping[str, PathFacts], local: bool = Tr
 
 @dataclass(frozen=True)
 class BackupPlan:
-    """One domain's backup: the chosen disk targets written as new qcow2 files."""
+    """One domain's backup: the chosen disk targets written as new qcow2 files.
+
+    On this machine a backup gets a folder of its own (``<folder>/<domain>-<stamp>/<disk>.qcow2``),
+    which the driver records in a manifest: the backup is then in the catalog (Domain ▸ Backups),
+    can be verified and restored. On another host the files go straight into ``folder`` (the
+    folder is that host's, and vmgui cannot make it there).
+    """
 
     domain: str
     folder: str
@@ -57,14 +64,21 @@ class BackupPlan:
     #: the domain's host is this machine (else the folder is on that host and not checked here)
     local: bool = True
 
+    @property
+    def directory(self) -> str:
+        """The folder the images go into: one of its own on this machine."""
+        return backup_folder(self.folder, self.domain, self.stamp) if self.local else self.folder
+
     def paths(self) -> list[str]:
+        if self.local:
+            return [os.path.join(self.directory, f"{t}.qcow2") for t in self.targets]
         return [backup_file(self.folder, self.domain, t, self.stamp) for t in self.targets]
 
     def local_paths(self) -> list[str]:
         """Every path whose facts :meth:`problem` reads: what a worker must look at (none on another host)."""
         if not self.local or folder_form_problem(self.folder):
             return []
-        return [self.folder, *self.paths()]
+        return [self.folder, self.directory, *self.paths()]
 
     def problem(self, facts: Mapping[str, PathFacts]) -> str | None:
         """The first reason this backup cannot start, by ``facts`` about :meth:`local_paths`; None if none."""
@@ -73,6 +87,11 @@ class BackupPlan:
         why = folder_problem(self.folder, facts, self.local)
         if why or not self.local:
             return why
+        why = unsettled(facts, self.directory, "The backup's folder")
+        if why:
+            return why
+        if facts[self.directory].lexists:
+            return f"A backup of {self.domain} taken at this second is already there: {self.directory}"
         for path in self.paths():
             why = unsettled(facts, path, "The target file")
             if why:

@@ -9,7 +9,9 @@ awaited through the bridge, and failures land in the message model.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import os
 from collections.abc import Coroutine
 from typing import Any
 
@@ -50,6 +52,8 @@ from .provision import create_disk, remove_new_disk
 
 log = logging.getLogger(__name__)
 OPEN_TIMEOUT_S = 120.0
+#: how long making or removing a backup's folder may take before it counts as a hung mount
+FOLDER_TIMEOUT_S = 20.0
 RESYNC_S = 5.0
 FETCH_FEW = 64
 RESYNC_SLICE = 1000  # records merged per event-loop turn
@@ -466,6 +470,19 @@ class Session(QObject):
     async def local_facts(self, paths: list[str]) -> Facts:
         """Facts about local ``paths``, each looked at in a worker with a timeout (a hung mount answers late)."""
         return await look_up(self.bridge.local_files, paths)
+
+    async def make_backup_folder(self, path: str) -> None:
+        """Create the folder of one backup on this machine (0700: the images hold the guest's data),
+        in a worker; OSError when it cannot be made (it exists, no permission)."""
+        await self.bridge.local_files(functools.partial(os.mkdir, path, 0o700), f"creating {path}",
+                                      FOLDER_TIMEOUT_S)
+
+    async def remove_empty_folder(self, path: str) -> None:
+        """Remove a backup's folder that a failed or cancelled job left empty (a full one stays)."""
+        try:
+            await self.bridge.local_files(functools.partial(os.rmdir, path), f"removing {path}", FOLDER_TIMEOUT_S)
+        except OSError as exc:
+            log.info("left %s: %s", path, exc)
 
     async def file_sizes(self, uri: str, paths: list[str]) -> dict[str, int | None]:
         """Sizes of files on this machine (None when missing), read in a worker."""

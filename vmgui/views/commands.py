@@ -60,6 +60,7 @@ class Commands:
             ActionId.SNAPSHOTS: lambda targets: self.open_snapshots(targets[0]),
             ActionId.GRAPHICAL_CONSOLE: lambda targets: self.open_display(targets[0]),
             ActionId.EXTERNAL_VIEWER: self._open_graphical_console,
+            ActionId.BACKUPS: lambda targets: self.open_backups(targets[0]),
         }
 
     def trigger(self, name: ActionId) -> None:
