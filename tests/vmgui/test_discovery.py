@@ -65,7 +65,9 @@ def test_the_users_libvirt_vms_show_up_in_the_window(qtbot, aloop, settings, mac
     qtbot.waitUntil(lambda: "from-virt-manager" in table_names(window), timeout=60000)
     uri = f"qemu:///session?socket={users_daemon.sock}"
     assert found == [[uri]]
-    assert window.session.connections.get(uri).state is ConnState.CONNECTED
+    # its rows can be on screen a moment before the connection's row says connected (the first
+    # listing is shown as soon as it arrives)
+    qtbot.waitUntil(lambda: window.session.connections.get(uri).state is ConnState.CONNECTED, timeout=10000)
     texts = [m.full_text() for m in window.session.messages.messages()]
     assert any(f"qemu:///session: libvirt's session daemon answered ({users_daemon.sock})" in t
                for t in texts), texts
