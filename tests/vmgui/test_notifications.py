@@ -99,14 +99,20 @@ def key_of(window, uri: str, name: str) -> tuple[str, str]:
     return uri, window.session.bridge.connection(uri).lookup_by_name(name).uuid
 
 
-def test_a_job_that_ends_in_the_background_is_a_desktop_notification(
-        open_window, node_uri, qtbot, monkeypatch, notification_server):
-    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", notification_server.address)
+def save_in_the_background(open_window, node_uri: str, monkeypatch):
+    """A window that is not the active one, saving the guest "test" as a job long enough to be announced."""
     fast = f"{node_uri}?rate=4096"
     window = open_window(fast)
     monkeypatch.setattr(mainwindow, "LONG_JOB_S", 0.0)
     monkeypatch.setattr(window, "isActiveWindow", lambda: False)
     window.commands.run(Save(), [key_of(window, fast, "test")])
+    return window
+
+
+def test_a_job_that_ends_in_the_background_is_a_desktop_notification(
+        open_window, node_uri, qtbot, monkeypatch, notification_server):
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", notification_server.address)
+    window = save_in_the_background(open_window, node_uri, monkeypatch)
 
     def saved() -> bool:
         rows = [r for r in window.session.jobs.rows() if r.info.operation is JobOperation.SAVE]
@@ -124,11 +130,7 @@ def test_a_job_that_ends_in_the_background_is_a_desktop_notification(
 
 def test_without_a_notification_server_the_window_says_it_instead(open_window, node_uri, qtbot, monkeypatch):
     monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: False))
-    fast = f"{node_uri}?rate=4096"
-    window = open_window(fast)
-    monkeypatch.setattr(mainwindow, "LONG_JOB_S", 0.0)
-    monkeypatch.setattr(window, "isActiveWindow", lambda: False)
-    window.commands.run(Save(), [key_of(window, fast, "test")])
+    window = save_in_the_background(open_window, node_uri, monkeypatch)
     qtbot.waitUntil(lambda: any(m.title == "Job finished while you were away"
                                 for m in window.session.messages.messages()), timeout=10000)
 
@@ -138,11 +140,7 @@ def test_without_a_notification_server_the_window_says_it_instead(open_window, n
                            "No such signal QPlatformNativeInterface::systemTrayWindowChanged")
 def test_the_tray_icon_is_only_a_fallback_and_has_a_menu(open_window, node_uri, qtbot, monkeypatch):
     monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: True))
-    fast = f"{node_uri}?rate=4096"
-    window = open_window(fast)
-    monkeypatch.setattr(mainwindow, "LONG_JOB_S", 0.0)
-    monkeypatch.setattr(window, "isActiveWindow", lambda: False)
-    window.commands.run(Save(), [key_of(window, fast, "test")])
+    window = save_in_the_background(open_window, node_uri, monkeypatch)
     qtbot.waitUntil(lambda: window.tray is not None, timeout=10000)
     menu = window.tray.contextMenu()
     assert [a.text() for a in menu.actions()] == ["Show vmgui", "Quit"]
