@@ -99,8 +99,8 @@ def test_the_display_window_shows_sends_keys_saves_and_reconnects(env, linux_gue
     pane.send_key_actions["Ctrl+Alt+F2"].trigger()
     _wait(qtbot, lambda: differing_pixels(ppm_rgb(dom.screenshot()), before) > 2000, 30,
           "Ctrl+Alt+F2 reached the guest: its screen changed to another terminal")
-    settle()
-    assert shown()[2] == ppm_rgb(dom.screenshot()), "the window shows terminal 2 too"
+    settle()  # the window shows terminal 2 too: a screendump equal to its frame, pixel for pixel (comparing
+    # once more after that would race terminal 2's blinking cursor)
     pane.send_key_actions["Ctrl+Alt+F1"].trigger()
     _wait(qtbot, lambda: ppm_rgb(dom.screenshot()).count(b"\xa8\xa8\xa8") > 1000, 30, "back on the shell's terminal")
     settle()
