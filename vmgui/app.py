@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QApplication
 import drivers
 from drivers import DriverError
 
-from . import icons, logsetup
+from . import i18n, icons, logsetup
 from .appid import APP_ID, EXECUTABLE, version
 from .bridge import FALLBACK_URI, default_uri
 from .gcguard import MainThreadGC
@@ -218,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0] if sys.argv else EXECUTABLE])
     app.setApplicationName(EXECUTABLE)
     app.setDesktopFileName(APP_ID)  # the Wayland app_id / .desktop file (vmgui.appid)
+    i18n.install_locale_translator(app)  # a vmgui_<locale>.qm from resources/translations, when one ships
     proceed, instance = _claim_single_instance(app, args) if existing is None else (True, None)
     if not proceed:
         return 0  # the running vmgui was asked to show itself (and open the URIs)
