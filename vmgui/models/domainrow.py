@@ -1,7 +1,9 @@
-"""One domain as the table shows it: precomputed texts, CPU usage, filter bits, sort keys.
+"""One domain as the table shows it: its texts, CPU usage, filter bits, sort keys.
 
-Everything the view asks for is computed once per record here, so the model's
-``data()`` is a tuple lookup and a re-filter is a pass over integers.
+Everything the view asks for is computed at most once per record here, so the model's
+``data()`` is a tuple lookup and a re-filter is a pass over integers. The texts are made
+when first asked for: a host's first listing merges hundreds of rows in one loop turn,
+and only the few on screen are ever painted before the next record replaces them.
 """
 from __future__ import annotations
 
@@ -98,7 +100,7 @@ class DomainRow:
     sample: tuple[float, int] | None = None  # (monotonic s, cpu_time_ns) of the last record
     busy: str = ""
     pending: str = ""  # a request the guest has not carried out yet ("shutting down…")
-    texts: tuple[str, ...] = ()
+    _texts: tuple[str, ...] | None = None  # made on first use, dropped when anything shown changes
     lname: str = ""
     _bits: int = 0
 
@@ -125,9 +127,17 @@ class DomainRow:
         self.rec = rec
         self._bits = record_bits(rec)
         self.lname = rec.name.lower()
-        self._format()
+        self._texts = None
 
-    def _format(self) -> None:
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """The cells' texts, one per :class:`Col`."""
+        texts = self._texts
+        if texts is None:
+            texts = self._texts = self._format()
+        return texts
+
+    def _format(self) -> tuple[str, ...]:
         rec = self.rec
         state = state_text(rec.state, rec.reason) + state_suffix(rec)
         if self.busy:
@@ -136,7 +146,7 @@ class DomainRow:
             state = f"{state} — {self.pending}"
         cpu = "—" if self.cpu is None else f"{self.cpu:.0f} %"
         unknown = rec.broken and not rec.vcpus  # no definition to read the figures from
-        self.texts = (
+        return (
             rec.name, state, "—" if unknown else _shared(rec.vcpus, str),
             "—" if unknown else _shared(rec.memory_kib * 1024, bytes_text), cpu,
             "yes" if rec.persistent else "transient", "yes" if rec.autostart else "—",
@@ -146,11 +156,11 @@ class DomainRow:
 
     def set_busy(self, text: str) -> None:
         self.busy = text
-        self._format()
+        self._texts = None
 
     def set_pending(self, text: str) -> None:
         self.pending = text
-        self._format()
+        self._texts = None
 
     def matches(self, search: str) -> bool:
         rec = self.rec
