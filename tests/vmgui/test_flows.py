@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from isoimages import make_iso
 from test_hung import HungConnection, run
 
 import drivers
@@ -40,9 +41,7 @@ def session(aloop, qtbot, node_uri) -> Iterator[Session]:
 
 @pytest.fixture
 def iso(tmp_path: Path) -> str:
-    path = tmp_path / "install.iso"
-    path.write_bytes(b"CD001")
-    return str(path)
+    return str(make_iso(tmp_path / "install.iso", "INSTALLER"))
 
 
 def test_the_wizards_target_comes_from_the_hosts_facts(session, qtbot, node_uri, images):
