@@ -41,7 +41,8 @@ from vmgui.views.theme import error_style
 FILE = PathFacts(lexists=True, exists=True, is_file=True, readable=True, writable=True)
 DIR = PathFacts(lexists=True, exists=True, is_dir=True, readable=True, writable=True)
 #: hand-made facts of the machine the plan tests pretend to run on; any other path is missing
-WORLD = {"/isos/d.iso": replace(FILE, medium=IsoInfo(DEBIAN_11)), "/img": DIR, "/": DIR, "/boot/vmlinuz": FILE, "/boot/initrd": FILE,
+WORLD = {"/isos/d.iso": replace(FILE, medium=IsoInfo(DEBIAN_11)), "/img": DIR, "/": DIR, "/boot/vmlinuz": FILE,
+         "/boot/initrd": FILE,
          "/disks/q.qcow2": replace(FILE, magic=QCOW2_MAGIC), "/disks/r.raw": replace(FILE, magic=bytes(4)),
          "/isos/secret.iso": replace(FILE, readable=False), "/img/taken.qcow2": FILE,
          "/img/dangling.qcow2": PathFacts(lexists=True), "/mnt/nfs/d.iso": UNANSWERED}
