@@ -67,6 +67,14 @@ class NewVMController(QObject):
         """Names already used on ``uri`` (from the table: no driver call)."""
         return frozenset(self._session.domains.names(uri))
 
+    async def index_osinfo(self) -> None:
+        """Read osinfo-db's media now, while the user types (too slow a disk only delays the naming)."""
+        try:
+            await self._session.index_osinfo()
+        except DriverError as exc:
+            if exc.code is not ErrorCode.OPERATION_TIMEOUT:
+                raise
+
     async def identify(self, medium: IsoInfo) -> OsProfile | None:
         """The system on an installer image by osinfo-db; None when unknown, without osinfo-db, or too slow."""
         try:

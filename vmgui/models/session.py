@@ -477,6 +477,11 @@ class Session(QObject):
         """Facts about local ``paths``, each looked at in a worker with a timeout (a hung mount answers late)."""
         return await look_up(self.bridge.local_files, paths)
 
+    async def index_osinfo(self) -> int:
+        """Index osinfo-db in a worker now (the wizard's first ISO is then named at once); its media count."""
+        db = self.osinfo
+        return await self.bridge.local_files(lambda: len(db.media()), "indexing osinfo-db", OSINFO_TIMEOUT_S)
+
     async def identify_medium(self, medium: IsoInfo) -> OsProfile | None:
         """The system osinfo-db names for an installer image (None: unknown, or no osinfo-db), in a worker."""
         db = self.osinfo

@@ -36,6 +36,7 @@ class NewVMFlow:
         self.flow.created.connect(self._select)
 
     def ask(self) -> None:
+        self._session.spawn(self.flow.index_osinfo(), "Reading osinfo-db")
         self._session.spawn(self._ask(), "Opening the New VM wizard")
 
     async def _ask(self) -> None:
