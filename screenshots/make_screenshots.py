@@ -9,7 +9,7 @@ in vmgui/desktop.py), filters-and-xml.png, connection-error.png, details.png, an
 the console, snapshot, backup, delete, migration, new-VM, edit and XML-diff
 dialogs. Steps run one after another; a dialog is grabbed once it has appeared
 and settled. Needs the Debian packages ``xvfb libxcb-icccm4 libxcb-keysyms1
-libxcb-cursor0 libxkbcommon-x11-0``.
+libxcb-cursor0 libxkbcommon-x11-0`` and ``xorriso`` (the installer image the New VM wizard reads).
 """
 from __future__ import annotations
 
@@ -39,6 +39,17 @@ LAB_HOST = """<node>
   </domain>
 </node>
 """
+
+
+def make_iso(path: Path, volume_id: str, publisher: str = "") -> Path:
+    """A small ISO 9660 image named like a real installer (xorriso), for the New VM wizard to read."""
+    content = path.parent / f"{path.name}.content"
+    content.mkdir(exist_ok=True)
+    (content / "README.TXT").write_text("installer\n")
+    argv = ["xorriso", "-as", "mkisofs", "-quiet", "-V", volume_id, "-o", str(path)]
+    subprocess.run(argv + (["-publisher", publisher] if publisher else []) + [str(content)],
+                   check=True, capture_output=True, timeout=60)
+    return path
 
 
 def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
@@ -222,8 +233,7 @@ def scenario(tmp: Path, lab_uri: str) -> None:
                     prepare=lambda dialog: dialog.resize(dialog.width(), 620))
 
     def newvm_shot(done) -> None:
-        iso = tmp / "debian-12.8-amd64-netinst.iso"
-        iso.write_bytes(bytes(2048))
+        iso = make_iso(tmp / "debian-11.6.0-amd64-netinst.iso", "Debian 11.6.0 amd64 n")
 
         def prepare(dialog) -> None:
             dialog.name.setText("web03")

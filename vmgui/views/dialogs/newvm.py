@@ -253,11 +253,6 @@ class NewVMDialog(QWizard):
             self.devices.addItem(DEVICE_LABELS[devices], devices)
         self.devices.currentIndexChanged.connect(self.refresh)
         page.form.addRow("Devices:", self.devices)
-        self.proposed = QLabel("", page)
-        self.proposed.setObjectName("newVmProposed")
-        self.proposed.setWordWrap(True)
-        page.form.addRow(self.proposed)
-        page.form.setRowVisible(self.proposed, False)
         self.new_disk = QCheckBox("Create a new disk", page)
         name_widget(self.new_disk, "newVmNewDisk")
         self.new_disk.setChecked(True)
@@ -280,6 +275,11 @@ class NewVMDialog(QWizard):
                            self._add_row(page, "Size:", self.disk_size),
                            self._add_row(page, "Format:", self.disk_format),
                            self._add_row(page, "", self.preallocate)]
+        self.proposed = QLabel("", page)  # under the form: a wrapped label there gets its full height
+        self.proposed.setObjectName("newVmProposed")
+        self.proposed.setWordWrap(True)
+        self.proposed.setVisible(False)
+        page.box.addWidget(self.proposed)
         page.finish_layout()
         return page
 
@@ -411,7 +411,7 @@ class NewVMDialog(QWizard):
                               f"disk, {BOOT_LABELS[plan.boot]} firmware{', TPM 2.0' if plan.tpm else ''}, "
                               f"{'virtio' if plan.devices is Devices.VIRTIO else 'SATA and ' + plan.nic_model} "
                               "devices. Change any of them here.")
-        self.resources_page.form.setRowVisible(self.proposed, True)
+        self.proposed.setVisible(True)
 
     # -- Finish -----------------------------------------------------------------
     def accept(self) -> None:

@@ -1,0 +1,96 @@
+"""The New VM wizard's firmware and TPM page: ``python screenshots/newvm_firmware_shot.py`` writes newvm-firmware.png.
+
+Runs the real application under Xvfb (as make_screenshots.py does) on a private
+``qemu:///embed`` host, so the firmware and TPM offered are this machine's
+(OVMF with Secure Boot, swtpm), opens the New VM wizard with its own action,
+chooses a Windows 11 installer image (made by xorriso with the volume id
+Microsoft's ISOs carry), waits until osinfo-db has named it and goes to the
+page with memory, firmware, TPM, devices and disk. No VM is started. Needs
+osinfo-db, ovmf, swtpm, xorriso and the Xvfb packages make_screenshots.py names.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from make_screenshots import HERE, make_iso, start_xvfb
+
+NAME = "newvm-firmware.png"
+WINDOWS_11 = "CCCOMA_X64FRE_EN-US_DV9"
+
+
+def scenario(iso: Path) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from vmgui.actions import ActionId
+
+    app = QApplication.instance()
+
+    def main_window():
+        return next((w for w in app.topLevelWidgets() if w.objectName() == "mainWindow"), None)
+
+    def open_wizard() -> None:
+        w = main_window()
+        if w is None or not w.session.connections.definers():
+            QTimer.singleShot(100, open_wizard)
+            return
+        w.commands.trigger(ActionId.NEW_VM)
+        QTimer.singleShot(100, fill)
+
+    def fill() -> None:
+        dialog = main_window().commands.last_dialog
+        if dialog is None:
+            QTimer.singleShot(100, fill)
+            return
+        dialog.move(main_window().x() + 250, main_window().y() + 60)
+        dialog.name.setText("win11-desktop")
+        dialog.iso.setText(str(iso))
+        QTimer.singleShot(100, lambda: advance(dialog, 0))
+
+    def advance(dialog, waited: int) -> None:  # once the ISO is named and the disk file looked at
+        detected = dialog.detected.text()
+        if (not detected or dialog.checker.busy()) and waited < 20000:
+            QTimer.singleShot(100, lambda: advance(dialog, waited + 100))
+            return
+        if not detected:
+            print("osinfo-db did not name the ISO (is osinfo-db installed?)")
+        dialog.next()
+        QTimer.singleShot(600, lambda: shoot(dialog))
+
+    def shoot(dialog) -> None:
+        dialog.grab().save(str(HERE / NAME))
+        print("wrote", HERE / NAME)
+        dialog.close()
+        main_window().close()
+
+    QTimer.singleShot(300, open_wizard)
+
+
+def main() -> int:
+    base = Path(tempfile.mkdtemp(prefix="vmgui-newvm-", dir="/tmp"))
+    os.chmod(base, 0o700)
+    (base / "run").mkdir(mode=0o700)
+    os.environ.update(XDG_RUNTIME_DIR=str(base / "run"), VMGUI_LOCKSPACE=str(base / "lockspace"))
+    xvfb, display = start_xvfb()
+    try:
+        iso = make_iso(base / "Win11_23H2_English_x64.iso", WINDOWS_11, "MICROSOFT CORPORATION")
+        os.environ.update(DISPLAY=display, QT_QPA_PLATFORM="xcb", VMGUI_SINGLE_INSTANCE="0",
+                          VMGUI_SETTINGS=str(base / "settings.ini"))
+        from PySide6.QtWidgets import QApplication
+        app = QApplication([sys.argv[0]])
+        app.setStyle("Fusion")
+        scenario(iso)
+        from vmgui.app import main as vmgui_main
+        return vmgui_main(["--connect", f"qemu:///embed?root={base / 'root'}"])
+    finally:
+        xvfb.terminate()
+        xvfb.wait(10)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
