@@ -17,12 +17,15 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 SIZE = (1366, 768)
+
+from isoimages import DEBIAN_11, MICROSOFT, WINDOWS_11, build_iso  # noqa: E402, F401 - on sys.path from here on; the other shot scripts import them from here
 
 LAB_HOST = """<node>
   <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
@@ -41,15 +44,25 @@ LAB_HOST = """<node>
 """
 
 
-def make_iso(path: Path, volume_id: str, publisher: str = "") -> Path:
-    """A small ISO 9660 image named like a real installer (xorriso), for the New VM wizard to read."""
-    content = path.parent / f"{path.name}.content"
-    content.mkdir(exist_ok=True)
-    (content / "README.TXT").write_text("installer\n")
-    argv = ["xorriso", "-as", "mkisofs", "-quiet", "-V", volume_id, "-o", str(path)]
-    subprocess.run(argv + (["-publisher", publisher] if publisher else []) + [str(content)],
-                   check=True, capture_output=True, timeout=60)
-    return path
+def private_base(prefix: str) -> Path:
+    """A fresh 0700 folder for one script's hosts, with its own runtime folder and lockspace."""
+    base = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    os.chmod(base, 0o700)
+    (base / "run").mkdir(mode=0o700)
+    os.environ.update(XDG_RUNTIME_DIR=str(base / "run"), VMGUI_LOCKSPACE=str(base / "lockspace"))
+    return base
+
+
+def run_app(display: str, settings: Path, scenario: Callable[[], None], uris: list[str]) -> int:
+    """The real application on ``display`` connected to ``uris``, driven by ``scenario``'s timers."""
+    os.environ.update(DISPLAY=display, QT_QPA_PLATFORM="xcb", VMGUI_SINGLE_INSTANCE="0",
+                      VMGUI_SETTINGS=str(settings))
+    from PySide6.QtWidgets import QApplication
+    app = QApplication([sys.argv[0]])
+    app.setStyle("Fusion")
+    scenario()
+    from vmgui.app import main as vmgui_main
+    return vmgui_main([arg for uri in uris for arg in ("--connect", uri)])
 
 
 def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
@@ -233,7 +246,7 @@ def scenario(tmp: Path, lab_uri: str) -> None:
                     prepare=lambda dialog: dialog.resize(dialog.width(), 620))
 
     def newvm_shot(done) -> None:
-        iso = make_iso(tmp / "debian-11.6.0-amd64-netinst.iso", "Debian 11.6.0 amd64 n")
+        iso = build_iso(tmp / "debian-11.6.0-amd64-netinst.iso", DEBIAN_11)
 
         def prepare(dialog) -> None:
             dialog.name.setText("web03")

@@ -10,16 +10,13 @@ osinfo-db, ovmf, swtpm, xorriso and the Xvfb packages make_screenshots.py names.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
-from make_screenshots import HERE, make_iso, start_xvfb
+from make_screenshots import HERE, MICROSOFT, WINDOWS_11, build_iso, private_base, run_app, start_xvfb
 
 NAME = "newvm-firmware.png"
-WINDOWS_11 = "CCCOMA_X64FRE_EN-US_DV9"
 
 
 def scenario(iso: Path) -> None:
@@ -71,21 +68,11 @@ def scenario(iso: Path) -> None:
 
 
 def main() -> int:
-    base = Path(tempfile.mkdtemp(prefix="vmgui-newvm-", dir="/tmp"))
-    os.chmod(base, 0o700)
-    (base / "run").mkdir(mode=0o700)
-    os.environ.update(XDG_RUNTIME_DIR=str(base / "run"), VMGUI_LOCKSPACE=str(base / "lockspace"))
+    base = private_base("vmgui-newvm-")
     xvfb, display = start_xvfb()
     try:
-        iso = make_iso(base / "Win11_23H2_English_x64.iso", WINDOWS_11, "MICROSOFT CORPORATION")
-        os.environ.update(DISPLAY=display, QT_QPA_PLATFORM="xcb", VMGUI_SINGLE_INSTANCE="0",
-                          VMGUI_SETTINGS=str(base / "settings.ini"))
-        from PySide6.QtWidgets import QApplication
-        app = QApplication([sys.argv[0]])
-        app.setStyle("Fusion")
-        scenario(iso)
-        from vmgui.app import main as vmgui_main
-        return vmgui_main(["--connect", f"qemu:///embed?root={base / 'root'}"])
+        iso = build_iso(base / "Win11_23H2_English_x64.iso", WINDOWS_11, MICROSOFT)
+        return run_app(display, base / "settings.ini", lambda: scenario(iso), [f"qemu:///embed?root={base / 'root'}"])
     finally:
         xvfb.terminate()
         xvfb.wait(10)

@@ -20,10 +20,8 @@ WINDOWS_11 = "CCCOMA_X64FRE_EN-US_DV9"
 MICROSOFT = "MICROSOFT CORPORATION"
 
 
-def make_iso(path: Path, volume_id: str, publisher: str = "") -> Path:
-    """An ISO 9660 image at ``path`` named ``volume_id`` (xorriso's mkisofs mode)."""
-    if shutil.which("xorriso") is None:
-        pytest.skip("xorriso is not installed (Debian: xorriso)")
+def build_iso(path: Path, volume_id: str, publisher: str = "") -> Path:
+    """An ISO 9660 image at ``path`` named ``volume_id`` (xorriso's mkisofs mode; no pytest needed)."""
     content = path.parent / f"{path.name}.content"
     content.mkdir(exist_ok=True)
     (content / "README.TXT").write_text("installer\n")
@@ -31,6 +29,13 @@ def make_iso(path: Path, volume_id: str, publisher: str = "") -> Path:
     subprocess.run(argv + (["-publisher", publisher] if publisher else []) + [str(content)],
                    check=True, capture_output=True, timeout=60)
     return path
+
+
+def make_iso(path: Path, volume_id: str, publisher: str = "") -> Path:
+    """:func:`build_iso` in a test: skipped where xorriso is missing."""
+    if shutil.which("xorriso") is None:
+        pytest.skip("xorriso is not installed (Debian: xorriso)")
+    return build_iso(path, volume_id, publisher)
 
 
 def make_udf(path: Path, label: str, block_size: int = 2048) -> Path:
