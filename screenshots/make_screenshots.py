@@ -26,6 +26,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 SIZE = (1366, 768)
 
 from isoimages import DEBIAN_11, MICROSOFT, WINDOWS_11, build_iso  # noqa: E402, F401 - on sys.path from here on; the other shot scripts import them from here
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from vmgui.app import main as vmgui_main  # noqa: E402
 
 LAB_HOST = """<node>
   <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
@@ -57,11 +60,9 @@ def run_app(display: str, settings: Path, scenario: Callable[[], None], uris: li
     """The real application on ``display`` connected to ``uris``, driven by ``scenario``'s timers."""
     os.environ.update(DISPLAY=display, QT_QPA_PLATFORM="xcb", VMGUI_SINGLE_INSTANCE="0",
                       VMGUI_SETTINGS=str(settings))
-    from PySide6.QtWidgets import QApplication
     app = QApplication([sys.argv[0]])
     app.setStyle("Fusion")
     scenario()
-    from vmgui.app import main as vmgui_main
     return vmgui_main([arg for uri in uris for arg in ("--connect", uri)])
 
 
@@ -313,18 +314,11 @@ def scenario(tmp: Path, lab_uri: str) -> None:
 def main() -> int:
     xvfb, display = start_xvfb()
     try:
-        os.environ.update(DISPLAY=display, QT_QPA_PLATFORM="xcb", VMGUI_SINGLE_INSTANCE="0")
         tmp = Path(tempfile.mkdtemp(prefix="vmgui-shots-"))
-        os.environ["VMGUI_SETTINGS"] = str(tmp / "settings.ini")
         node = tmp / "lab-host.xml"
         node.write_text(LAB_HOST, encoding="utf-8")
         lab_uri = f"test://{node}"
-        from PySide6.QtWidgets import QApplication
-        app = QApplication([sys.argv[0]])
-        app.setStyle("Fusion")
-        scenario(tmp, lab_uri)
-        from vmgui.app import main as vmgui_main
-        return vmgui_main(["--connect", "test:///default", "--connect", lab_uri])
+        return run_app(display, tmp / "settings.ini", lambda: scenario(tmp, lab_uri), ["test:///default", lab_uri])
     finally:
         xvfb.terminate()
         xvfb.wait(10)
