@@ -40,6 +40,7 @@ def test_kvm_and_firmware_come_from_libvirts_domain_capabilities(qconn, libvirtd
     facts = qconn.host_facts()
     vconn = libvirt.open(libvirtd.uri)
     try:
+        memory_mib = vconn.getInfo()[1]
         try:
             vconn.getDomainCapabilities(None, "x86_64", None, "kvm")
             refusal = None
@@ -52,6 +53,7 @@ def test_kvm_and_firmware_come_from_libvirts_domain_capabilities(qconn, libvirtd
         assert refusal in facts.kvm_problem
     assert Firmware(FirmwareInterface.BIOS) in facts.firmware
     assert facts.local is True
+    assert facts.memory_bytes == memory_mib * 1024 * 1024 > 0  # a real host's memory, as libvirt tells it
 
 
 @pytest.mark.parametrize("caps, tpm", [

@@ -456,8 +456,8 @@ class NewVMDialog(QWizard):
                                     "import an existing disk, or boot from an ISO or kernel without a disk.")
         self.resources_page.form.setRowVisible(self.no_disk_create, not can)
         remote = target is not None and target.remote
-        self.remote_note.setText("Paths are on that host: it checks them when the VM is defined and started."
-                                 if remote else "")
+        self.remote_note.setText("Paths are on that host: it checks them when the VM is defined and started, "
+                                 "and the system on an ISO there is not detected from here." if remote else "")
         self.source_page.form.setRowVisible(self.remote_note, remote)
         self._offer_firmware(target or Target("", ""))
         self._disk_changed()
