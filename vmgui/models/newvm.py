@@ -65,10 +65,16 @@ class Devices(enum.Enum):
     EMULATED = "emulated"
 
 
-DEVICE_LABELS = {Devices.VIRTIO: "virtio disk and network (fastest; the system needs virtio drivers)",
-                 Devices.EMULATED: "SATA disk and emulated network card (no extra drivers needed)"}
 #: the network card of :attr:`Devices.EMULATED` unless the system's osinfo entry names another
 EMULATED_NIC = "e1000e"
+
+
+def devices_label(devices: Devices, nic_model: str = EMULATED_NIC) -> str:
+    """How the wizard offers a choice of device models."""
+    if devices is Devices.VIRTIO:
+        return "virtio disk and network (fastest; the system needs virtio drivers)"
+    return f"SATA disk and {nic_model} network card (no extra drivers needed)"
+
 #: the memory a new VM may take of its host before the wizard warns
 HOST_MEMORY_SHARE = 0.9
 

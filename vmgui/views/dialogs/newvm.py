@@ -47,7 +47,6 @@ from drivers.osinfo import OsProfile
 from ...models.format import bytes_text
 from ...models.newvm import (
     BOOT_LABELS,
-    DEVICE_LABELS,
     EMULATED_NIC,
     MAX_MEMORY_MIB,
     MIB,
@@ -61,6 +60,7 @@ from ...models.newvm import (
     Target,
     default_memory_mib,
     default_vcpus,
+    devices_label,
     parse_size,
     propose,
     size_text,
@@ -250,7 +250,7 @@ class NewVMDialog(QWizard):
         name_widget(self.devices, "newVmDevices")
         self.devices.setAccessibleName("Device models")
         for devices in Devices:
-            self.devices.addItem(DEVICE_LABELS[devices], devices)
+            self.devices.addItem(devices_label(devices), devices)
         self.devices.currentIndexChanged.connect(self.refresh)
         page.form.addRow("Devices:", self.devices)
         self.new_disk = QCheckBox("Create a new disk", page)
@@ -403,8 +403,8 @@ class NewVMDialog(QWizard):
         if self.tpm.isEnabled():
             self.tpm.setChecked(plan.tpm)
         self._nic_model = plan.nic_model
-        self.devices.setItemText(1, DEVICE_LABELS[Devices.EMULATED].replace("emulated network card",
-                                                                            f"{plan.nic_model} network card"))
+        emulated = self.devices.findData(Devices.EMULATED)
+        self.devices.setItemText(emulated, devices_label(Devices.EMULATED, plan.nic_model))
         self.devices.setCurrentIndex(max(0, self.devices.findData(plan.devices)))
         name = plan.os.label if plan.os is not None else "this system"
         self.proposed.setText(f"Proposed for {name}: {plan.memory_mib} MiB memory, {size_text(plan.disk_size)} "
@@ -435,6 +435,7 @@ class NewVMDialog(QWizard):
         self.failure.setStyleSheet(error_style())
         self.failure.setText(f"{self._plan.name} was not created: {reason}")
         self.refresh()
+
     def _source_changed(self) -> None:
         source = self.source()
         for kind, rows in self._source_rows.items():
