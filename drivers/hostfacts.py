@@ -2,8 +2,9 @@
 
 The New VM wizard reads these instead of guessing from the URI: where new
 disk images go by default, whether KVM works there (and why not), which
-firmware images the host has, its name, and whether its disk paths are paths
-on this machine (so files can be checked from here).
+firmware images the host has, its name, whether its disk paths are paths
+on this machine (so files can be checked from here), and its memory and the
+free space where new images go (None where the host does not tell).
 """
 from __future__ import annotations
 
@@ -49,6 +50,10 @@ class HostFacts:
     local: bool = True
     #: the host can emulate a TPM 2.0 for a domain (swtpm)
     tpm: bool = False
+    #: the host's physical memory in bytes; None when it does not tell
+    memory_bytes: int | None = None
+    #: bytes free where new images go by default (its nearest existing folder); None when unknown
+    image_free_bytes: int | None = None
 
     @property
     def kvm(self) -> bool:
@@ -61,6 +66,31 @@ class HostFacts:
 
     def firmware_of(self, interface: FirmwareInterface) -> tuple[Firmware, ...]:
         return tuple(f for f in self.firmware if f.interface is interface)
+
+
+def this_machine_memory() -> int | None:
+    """This machine's physical memory in bytes (None where the platform does not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return None
+
+
+def free_bytes(folder: str | None) -> int | None:
+    """Bytes an unprivileged user may still write under ``folder`` (or its nearest existing parent,
+    since the image folder is made on first use); None when nothing there can be read."""
+    path = folder
+    while path:
+        try:
+            st = os.statvfs(path)
+        except FileNotFoundError:
+            parent = os.path.dirname(path)
+            path = parent if parent != path else None
+            continue
+        except (OSError, ValueError):
+            return None
+        return st.f_bavail * st.f_frsize
+    return None
 
 
 def user_data_dir() -> str:

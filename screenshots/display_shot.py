@@ -8,14 +8,12 @@ and the Xvfb packages make_screenshots.py names.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from make_screenshots import HERE, ROOT, start_xvfb
+from make_screenshots import HERE, ROOT, private_base, run_app, start_xvfb
 
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -93,21 +91,11 @@ def scenario(uri: str) -> None:
 
 
 def main() -> int:
-    base = Path(tempfile.mkdtemp(prefix="vmgui-display-", dir="/tmp"))
-    os.chmod(base, 0o700)
-    (base / "run").mkdir(mode=0o700)
-    os.environ.update(XDG_RUNTIME_DIR=str(base / "run"), VMGUI_LOCKSPACE=str(base / "lockspace"))
+    base = private_base("vmgui-display-")
     xvfb, display = start_xvfb()
     try:
         uri = boot_guest(base)
-        os.environ.update(DISPLAY=display, QT_QPA_PLATFORM="xcb", VMGUI_SINGLE_INSTANCE="0",
-                          VMGUI_SETTINGS=str(base / "settings.ini"))
-        from PySide6.QtWidgets import QApplication
-        app = QApplication([sys.argv[0]])
-        app.setStyle("Fusion")
-        scenario(uri)
-        from vmgui.app import main as vmgui_main
-        return vmgui_main(["--connect", uri])
+        return run_app(display, base / "settings.ini", lambda: scenario(uri), [uri])
     finally:
         xvfb.terminate()
         xvfb.wait(10)

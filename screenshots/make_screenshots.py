@@ -9,7 +9,7 @@ in vmgui/desktop.py), filters-and-xml.png, connection-error.png, details.png, an
 the console, snapshot, backup, delete, migration, new-VM, edit and XML-diff
 dialogs. Steps run one after another; a dialog is grabbed once it has appeared
 and settled. Needs the Debian packages ``xvfb libxcb-icccm4 libxcb-keysyms1
-libxcb-cursor0 libxkbcommon-x11-0``.
+libxcb-cursor0 libxkbcommon-x11-0`` and ``xorriso`` (the installer image the New VM wizard reads).
 """
 from __future__ import annotations
 
@@ -17,12 +17,18 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 SIZE = (1366, 768)
+
+from isoimages import DEBIAN_11, MICROSOFT, WINDOWS_11, build_iso  # noqa: E402, F401 - on sys.path from here on; the other shot scripts import them from here
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from vmgui.app import main as vmgui_main  # noqa: E402
 
 LAB_HOST = """<node>
   <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
@@ -39,6 +45,25 @@ LAB_HOST = """<node>
   </domain>
 </node>
 """
+
+
+def private_base(prefix: str) -> Path:
+    """A fresh 0700 folder for one script's hosts, with its own runtime folder and lockspace."""
+    base = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    os.chmod(base, 0o700)
+    (base / "run").mkdir(mode=0o700)
+    os.environ.update(XDG_RUNTIME_DIR=str(base / "run"), VMGUI_LOCKSPACE=str(base / "lockspace"))
+    return base
+
+
+def run_app(display: str, settings: Path, scenario: Callable[[], None], uris: list[str]) -> int:
+    """The real application on ``display`` connected to ``uris``, driven by ``scenario``'s timers."""
+    os.environ.update(DISPLAY=display, QT_QPA_PLATFORM="xcb", VMGUI_SINGLE_INSTANCE="0",
+                      VMGUI_SETTINGS=str(settings))
+    app = QApplication([sys.argv[0]])
+    app.setStyle("Fusion")
+    scenario()
+    return vmgui_main([arg for uri in uris for arg in ("--connect", uri)])
 
 
 def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
@@ -222,8 +247,7 @@ def scenario(tmp: Path, lab_uri: str) -> None:
                     prepare=lambda dialog: dialog.resize(dialog.width(), 620))
 
     def newvm_shot(done) -> None:
-        iso = tmp / "debian-12.8-amd64-netinst.iso"
-        iso.write_bytes(bytes(2048))
+        iso = build_iso(tmp / "debian-11.6.0-amd64-netinst.iso", DEBIAN_11)
 
         def prepare(dialog) -> None:
             dialog.name.setText("web03")
@@ -290,18 +314,11 @@ def scenario(tmp: Path, lab_uri: str) -> None:
 def main() -> int:
     xvfb, display = start_xvfb()
     try:
-        os.environ.update(DISPLAY=display, QT_QPA_PLATFORM="xcb", VMGUI_SINGLE_INSTANCE="0")
         tmp = Path(tempfile.mkdtemp(prefix="vmgui-shots-"))
-        os.environ["VMGUI_SETTINGS"] = str(tmp / "settings.ini")
         node = tmp / "lab-host.xml"
         node.write_text(LAB_HOST, encoding="utf-8")
         lab_uri = f"test://{node}"
-        from PySide6.QtWidgets import QApplication
-        app = QApplication([sys.argv[0]])
-        app.setStyle("Fusion")
-        scenario(tmp, lab_uri)
-        from vmgui.app import main as vmgui_main
-        return vmgui_main(["--connect", "test:///default", "--connect", lab_uri])
+        return run_app(display, tmp / "settings.ini", lambda: scenario(tmp, lab_uri), ["test:///default", lab_uri])
     finally:
         xvfb.terminate()
         xvfb.wait(10)

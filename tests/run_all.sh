@@ -4,7 +4,8 @@
 #   bash tests/run_all.sh [pytest arguments]
 # Debian packages: QEMU (real VMs under TCG), Xvfb and Qt's X11 libraries (screenshots),
 # libvirt (the bridge's tests), desktop-file-utils and appstream (packaging validators), a private
-# session bus and dunst (desktop notifications),
+# session bus and dunst (desktop notifications), osinfo-db (the New VM wizard's OS detection), xorriso
+# and udftools (the CD/DVD images its tests make),
 # and what pip needs to build libvirt-python. Python packages go into .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,7 @@ APT_PACKAGES=(
   openssh-server openssh-client netcat-openbsd
   desktop-file-utils appstream
   dbus-daemon dunst
+  osinfo-db xorriso udftools
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

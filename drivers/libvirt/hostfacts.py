@@ -37,8 +37,11 @@ def host_facts(conn: LibvirtConnection) -> HostFacts:
     vconn = conn.vconn()
     hostname = conn.call("reading the host name", vconn.getHostname)
     caps, kvm_problem = _domain_caps(conn, vconn, hostname)
-    return HostFacts(hostname, _pool_path(conn, vconn), kvm_problem, _firmware(caps),
-                     local=is_local_uri(conn.libvirt_uri), tpm=tpm_emulator(caps))
+    pool, _ = _ask(conn, f"looking up the storage pool {DEFAULT_POOL!r}", vconn.storagePoolLookupByName,
+                   DEFAULT_POOL)
+    return HostFacts(hostname, _pool_path(conn, pool), kvm_problem, _firmware(caps),
+                     local=is_local_uri(conn.libvirt_uri), tpm=tpm_emulator(caps),
+                     memory_bytes=_memory(conn, vconn, hostname), image_free_bytes=_pool_free(conn, pool))
 
 
 def is_local_uri(libvirt_uri: str) -> bool:
@@ -77,9 +80,21 @@ def _domain_caps(conn: LibvirtConnection, vconn: Any, hostname: str) -> tuple[et
     return (parse_xml(text, "domainCapabilities") if text is not None else None), problem
 
 
-def _pool_path(conn: LibvirtConnection, vconn: Any) -> str | None:
-    pool, _ = _ask(conn, f"looking up the storage pool {DEFAULT_POOL!r}", vconn.storagePoolLookupByName,
-                   DEFAULT_POOL)
+def _memory(conn: LibvirtConnection, vconn: Any, hostname: str) -> int | None:
+    """The host's memory (``virNodeGetInfo``: MiB), or None where libvirt refuses to tell."""
+    info, _ = _ask(conn, f"reading {hostname}'s memory", vconn.getInfo)
+    return int(info[1]) * 1024 * 1024 if info and info[1] else None
+
+
+def _pool_free(conn: LibvirtConnection, pool: Any) -> int | None:
+    """The default pool's free bytes (``virStoragePoolGetInfo``), or None without one."""
+    if pool is None:
+        return None
+    info, _ = _ask(conn, f"reading the storage pool {DEFAULT_POOL!r}'s free space", pool.info)
+    return int(info[3]) if info else None
+
+
+def _pool_path(conn: LibvirtConnection, pool: Any) -> str | None:
     if pool is None:
         return None
     text, _ = _ask(conn, f"reading the storage pool {DEFAULT_POOL!r}", pool.XMLDesc, 0)

@@ -15,7 +15,7 @@ import os
 import socket
 from collections.abc import Iterable
 
-from ..hostfacts import Firmware, FirmwareInterface, HostFacts
+from ..hostfacts import Firmware, FirmwareInterface, HostFacts, free_bytes, this_machine_memory
 from .cmdline import kvm_problem
 from .swtpm import swtpm_binary
 
@@ -36,8 +36,10 @@ _INTERFACES = {"bios": FirmwareInterface.BIOS, "uefi": FirmwareInterface.UEFI}
 
 def host_facts(root: str) -> HostFacts:
     """The facts of the root ``root`` on this machine (new images go to ``ROOT/images``)."""
-    return HostFacts(socket.gethostname(), os.path.join(root, "images"), kvm_problem(), find_firmware(),
-                     local=True, tpm=swtpm_binary() is not None)
+    images = os.path.join(root, "images")
+    return HostFacts(socket.gethostname(), images, kvm_problem(), find_firmware(), local=True,
+                     tpm=swtpm_binary() is not None, memory_bytes=this_machine_memory(),
+                     image_free_bytes=free_bytes(images))
 
 
 def descriptor_dirs() -> tuple[str, ...]:

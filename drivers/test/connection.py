@@ -29,7 +29,7 @@ from ..flags import (
     SuspendedDetail,
     UndefinedDetail,
 )
-from ..hostfacts import Firmware, FirmwareInterface, HostFacts, user_image_dir
+from ..hostfacts import Firmware, FirmwareInterface, HostFacts, free_bytes, this_machine_memory, user_image_dir
 from ..jobs import Job
 from ..lifecycle import paused_after_restore
 from ..stateful import StatefulConnection
@@ -70,10 +70,12 @@ class TestConnection(StatefulConnection):
 
     def host_facts(self) -> HostFacts:
         """A simulated host on this machine: its disks are real files here (``create_disk`` writes them),
-        in this user's image folder; it runs no hypervisor, so no KVM and only a built-in BIOS."""
+        in this user's image folder (so its memory and free space are this machine's); it runs no
+        hypervisor, so no KVM and only a built-in BIOS."""
         self._check_open()
-        return HostFacts(self.hostname(), user_image_dir(), SIMULATED_KVM_PROBLEM,
-                         (Firmware(FirmwareInterface.BIOS),), local=True)
+        images = user_image_dir()
+        return HostFacts(self.hostname(), images, SIMULATED_KVM_PROBLEM, (Firmware(FirmwareInterface.BIOS),),
+                         local=True, memory_bytes=this_machine_memory(), image_free_bytes=free_bytes(images))
 
     def domain_handle(self, name: str, uuid: str) -> TestDomain:
         return TestDomain(self, name, uuid)

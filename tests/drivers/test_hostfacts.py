@@ -10,8 +10,9 @@ import pytest
 
 import drivers
 from drivers import DriverError, ErrorCode
-from drivers.hostfacts import Firmware, FirmwareInterface, HostFacts
+from drivers.hostfacts import Firmware, FirmwareInterface, HostFacts, free_bytes
 from drivers.qemu.hostfacts import find_firmware
+from drivers.qemu.hostfacts import host_facts as qemu_host_facts
 
 
 def test_the_simulated_host_keeps_new_images_in_the_users_data_folder(conn, tmp_path, monkeypatch):
@@ -110,3 +111,27 @@ def test_debians_ovmf_descriptors_name_the_variable_templates_and_secure_boot_ne
     assert enrolled.secure_boot and enrolled.enrolled_keys and enrolled.requires_smm
     plain = next(f for f in found if not f.secure_boot)
     assert plain.path == "/usr/share/OVMF/OVMF_CODE_4M.fd" and plain.nvram_template == "/usr/share/OVMF/OVMF_VARS_4M.fd"
+
+
+def test_the_simulated_host_tells_this_machines_memory_and_the_free_space_of_its_image_folder(conn, tmp_path,
+                                                                                              monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # the image folder does not exist yet
+    facts = conn.host_facts()
+    assert facts.memory_bytes == os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    st = os.statvfs(tmp_path)  # its nearest existing folder
+    assert facts.image_free_bytes is not None
+    assert abs(facts.image_free_bytes - st.f_bavail * st.f_frsize) < 256 * 1024 * 1024  # others write meanwhile
+
+
+def test_the_free_space_of_a_folder_nobody_can_reach_is_unknown():
+    assert free_bytes(None) is None
+    assert free_bytes("relative/and/missing") is None
+
+
+def test_an_embedded_root_tells_this_machines_memory_and_the_free_space_under_it(tmp_path):
+    facts = qemu_host_facts(str(tmp_path / "root"))  # the root and its image folder are made on first use
+    assert facts.image_dir == str(tmp_path / "root" / "images")
+    assert facts.memory_bytes == os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    st = os.statvfs(tmp_path)
+    assert facts.image_free_bytes is not None
+    assert abs(facts.image_free_bytes - st.f_bavail * st.f_frsize) < 256 * 1024 * 1024  # others write meanwhile

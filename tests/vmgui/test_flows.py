@@ -8,12 +8,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from isoimages import DEBIAN_11, make_iso
 from test_hung import HungConnection, run
 
 import drivers
 from drivers import DomainState, JobOperation, JobState, UndefineFlags
 from drivers.domxml import DomainXML
 from drivers.hostfacts import HostFacts
+from drivers.osinfo import OsInfoDb
 from vmgui.flows.backup import BackupController
 from vmgui.flows.delete import DeleteController
 from vmgui.flows.newvm import NewVMController
@@ -21,6 +23,7 @@ from vmgui.models.backup import BackupPlan
 from vmgui.models.domains import Key
 from vmgui.models.format import bytes_text
 from vmgui.models.newvm import MIB, NewVMPlan
+from vmgui.models.pathprobe import probe
 from vmgui.models.session import Session
 
 
@@ -40,9 +43,7 @@ def session(aloop, qtbot, node_uri) -> Iterator[Session]:
 
 @pytest.fixture
 def iso(tmp_path: Path) -> str:
-    path = tmp_path / "install.iso"
-    path.write_bytes(b"CD001")
-    return str(path)
+    return str(make_iso(tmp_path / "install.iso", "INSTALLER"))
 
 
 def test_the_wizards_target_comes_from_the_hosts_facts(session, qtbot, node_uri, images):
@@ -54,6 +55,26 @@ def test_the_wizards_target_comes_from_the_hosts_facts(session, qtbot, node_uri,
     assert target.domain_type == "qemu" and target.remote is False
     assert target.can_create_disks and target.graphics
     assert facts.hostname == socket.gethostname()
+
+
+def test_the_wizards_target_tells_the_hosts_memory_and_free_space(session, qtbot, node_uri, images):
+    target = run(qtbot, NewVMController(session).target(node_uri)).result()
+    facts = session.bridge.connection(node_uri).host_facts()
+    assert target.memory_bytes == facts.memory_bytes and target.memory_bytes > 0
+    assert target.image_free_bytes is not None and target.image_free_bytes > 0
+
+
+def test_the_flow_names_the_system_on_an_iso_in_a_worker(session, qtbot, tmp_path):
+    flow = NewVMController(session)
+    if session.osinfo.root is None:
+        pytest.skip("osinfo-db is not installed (Debian: osinfo-db)")
+    run(qtbot, flow.index_osinfo())
+    medium = probe([str(make_iso(tmp_path / "debian.iso", DEBIAN_11))])[str(tmp_path / "debian.iso")].medium
+    profile = run(qtbot, flow.identify(medium)).result()
+    assert profile is not None and profile.label == "Debian 11 (bullseye)"
+    session.osinfo = OsInfoDb(str(tmp_path / "none"))  # no osinfo-db: nothing named, nothing said
+    assert run(qtbot, flow.identify(medium)).result() is None
+    assert session.messages.messages() == []
 
 
 def test_the_new_vm_flow_defines_starts_and_announces_the_planned_domain(session, qtbot, node_uri, images, iso):

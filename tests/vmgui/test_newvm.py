@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from isoimages import DEBIAN_11, make_iso
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QToolButton, QWizard
 from test_hung import StallMeter, run
@@ -17,6 +18,7 @@ from test_hung import StallMeter, run
 from drivers import DomainState, JobOperation, JobState
 from drivers.domxml import DomainXML, Input, Tpm
 from drivers.hostfacts import Firmware, FirmwareInterface, HostFacts
+from drivers.isoinfo import IsoInfo
 from vmgui.models import pathprobe
 from vmgui.models.newvm import (
     GIB,
@@ -39,7 +41,8 @@ from vmgui.views.theme import error_style
 FILE = PathFacts(lexists=True, exists=True, is_file=True, readable=True, writable=True)
 DIR = PathFacts(lexists=True, exists=True, is_dir=True, readable=True, writable=True)
 #: hand-made facts of the machine the plan tests pretend to run on; any other path is missing
-WORLD = {"/isos/d.iso": FILE, "/img": DIR, "/": DIR, "/boot/vmlinuz": FILE, "/boot/initrd": FILE,
+WORLD = {"/isos/d.iso": replace(FILE, medium=IsoInfo(DEBIAN_11)), "/img": DIR, "/": DIR, "/boot/vmlinuz": FILE,
+         "/boot/initrd": FILE,
          "/disks/q.qcow2": replace(FILE, magic=QCOW2_MAGIC), "/disks/r.raw": replace(FILE, magic=bytes(4)),
          "/isos/secret.iso": replace(FILE, readable=False), "/img/taken.qcow2": FILE,
          "/img/dangling.qcow2": PathFacts(lexists=True), "/mnt/nfs/d.iso": UNANSWERED}
@@ -47,10 +50,10 @@ WORLD = {"/isos/d.iso": FILE, "/img": DIR, "/": DIR, "/boot/vmlinuz": FILE, "/bo
 
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, str]:
-    """An ISO, a qcow2 and a raw disk to import, a kernel, an initrd and an image folder."""
-    out = {"images": str(tmp_path / "images")}
+    """An ISO (made by xorriso), a qcow2 and a raw disk to import, a kernel, an initrd and an image folder."""
+    out = {"images": str(tmp_path / "images"), "iso": str(make_iso(tmp_path / "iso", DEBIAN_11))}
     os.mkdir(out["images"])
-    for name, data in (("iso", b"CD001"), ("qcow2", QCOW2_MAGIC + bytes(60)), ("raw", bytes(512)),
+    for name, data in (("qcow2", QCOW2_MAGIC + bytes(60)), ("raw", bytes(512)),
                        ("kernel", b"\x7fELF"), ("initrd", b"initrd")):
         path = tmp_path / name
         path.write_bytes(data)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from borrowed_fixtures import borrow
+from isoimages import make_iso
 from test_newvm import disk_jobs, fill, next_button, open_wizard
 
 import drivers
@@ -80,8 +81,7 @@ def test_kernel_boot_with_a_new_qcow2_disk_runs(env, open_window, qtbot):
 
 
 def test_iso_install_with_a_preallocated_raw_disk_starts(env, open_window, qtbot, tmp_path):
-    iso = tmp_path / "installer.iso"
-    iso.write_bytes(bytes(1024 * 1024))  # not bootable: the VM runs its firmware, which is all this needs
+    iso = make_iso(tmp_path / "installer.iso", "INSTALLER")  # not bootable: the VM runs its firmware, all this needs
     uri = env.uri()
     window = open_window(uri)
     dialog = open_wizard(window, qtbot)
@@ -97,8 +97,7 @@ def test_iso_install_with_a_preallocated_raw_disk_starts(env, open_window, qtbot
 
 
 def test_uefi_with_secure_boot_and_a_tpm_from_the_wizard_runs_under_ovmf(env, open_window, qtbot, tmp_path):
-    iso = tmp_path / "installer.iso"
-    iso.write_bytes(bytes(1024 * 1024))  # not bootable: OVMF itself runs, which is what this checks
+    iso = make_iso(tmp_path / "installer.iso", "INSTALLER")  # not bootable: OVMF itself runs, which this checks
     uri = env.uri()
     window = open_window(uri)
     dialog = open_wizard(window, qtbot)

@@ -7,9 +7,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from isoimages import DEBIAN_11, make_iso
 from test_hung import run
 
 from drivers import DriverError, ErrorCode
+from drivers.isoinfo import IsoInfo
 from vmgui.bridge import Bridge
 from vmgui.models import pathprobe
 from vmgui.models.newvm import QCOW2_MAGIC
@@ -22,11 +24,21 @@ def test_probe_tells_files_folders_and_missing_paths_apart(tmp_path: Path):
     disk.write_bytes(QCOW2_MAGIC + bytes(60))
     (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
     facts = probe([str(disk), str(tmp_path), str(tmp_path / "nowhere"), str(tmp_path / "dangling")])
-    assert facts[str(disk)] == PathFacts(True, True, True, False, True, True, QCOW2_MAGIC)
+    assert facts[str(disk)] == PathFacts(True, True, True, False, True, True, QCOW2_MAGIC, medium_problem=(
+        f"{disk} is not a CD/DVD image (no ISO 9660 or UDF volume descriptor): choose an installer .iso file."))
     folder = facts[str(tmp_path)]
     assert folder.is_dir and not folder.is_file and folder.writable and folder.magic == b""
     assert facts[str(tmp_path / "nowhere")] == PathFacts()
     assert facts[str(tmp_path / "dangling")] == PathFacts(lexists=True)  # a new disk there would clash
+
+
+def test_an_iso_is_read_as_a_cd_image_and_a_folder_tells_its_free_space(tmp_path: Path):
+    iso = make_iso(tmp_path / "debian.iso", DEBIAN_11)
+    facts = probe([str(iso), str(tmp_path)])
+    assert facts[str(iso)].medium == IsoInfo(DEBIAN_11) and facts[str(iso)].medium_problem == ""
+    st = os.statvfs(tmp_path)
+    assert abs(facts[str(tmp_path)].free_bytes - st.f_bavail * st.f_frsize) < 256 * 1024 * 1024
+    assert facts[str(iso)].free_bytes is None
 
 
 def test_a_fifo_is_never_opened(tmp_path: Path):

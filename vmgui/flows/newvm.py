@@ -6,16 +6,21 @@ the job panel by its own JOB events), wait for it to finish, define the XML
 (an imported disk's format comes from the magic the worker read), optionally
 start it, then tell who shows it (``created``). A failed or cancelled disk job
 defines nothing; a failed define removes the disk file this flow just created
-(never an imported one). Failures land in the message area; the UI never waits.
+(never an imported one). Failures land in the message area, and go to the
+``report`` the wizard passes (it stays open with everything typed); the UI
+never waits. The wizard's ISO is named from osinfo-db (:meth:`identify`).
 """
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from drivers import Feature, JobInfo, JobState
+from drivers import DriverError, ErrorCode, Feature, JobInfo, JobState
+from drivers.isoinfo import IsoInfo
+from drivers.osinfo import OsProfile
 
 from ..actions.requests import Start
 from ..models.domains import Key
@@ -55,23 +60,48 @@ class NewVMController(QObject):
         if facts is None:
             return Target(uri, image_dir_for(None), can_create, graphics, "qemu", remote_host(uri) is not None)
         return Target(uri, facts.image_dir or image_dir_for(None), can_create, graphics, facts.domain_type,
-                      not facts.local, boots_of(facts), facts.tpm)
+                      not facts.local, boots_of(facts), facts.tpm, facts.memory_bytes,
+                      facts.image_free_bytes if facts.image_dir else None)
 
     def taken(self, uri: str) -> frozenset[str]:
         """Names already used on ``uri`` (from the table: no driver call)."""
         return frozenset(self._session.domains.names(uri))
 
+    async def index_osinfo(self) -> None:
+        """Read osinfo-db's media now, while the user types (too slow a disk only delays the naming)."""
+        try:
+            await self._session.index_osinfo()
+        except DriverError as exc:
+            if exc.code is not ErrorCode.OPERATION_TIMEOUT:
+                raise
+
+    async def identify(self, medium: IsoInfo) -> OsProfile | None:
+        """The system on an installer image by osinfo-db; None when unknown, without osinfo-db, or too slow."""
+        try:
+            return await self._session.identify_medium(medium)
+        except DriverError as exc:
+            if exc.code is not ErrorCode.OPERATION_TIMEOUT:
+                raise
+            return None
+
     # -- creating --------------------------------------------------------------------
     def create(self, plan: NewVMPlan) -> asyncio.Task[Any] | None:
         return self._session.spawn(self.run(plan), f"Creating {plan.name}")
 
-    async def run(self, plan: NewVMPlan) -> Key | None:
-        """Create ``plan``: its disk (a job), its definition, its start; the new domain's key, or None."""
+    async def run(self, plan: NewVMPlan, report: Callable[[str], None] | None = None) -> Key | None:
+        """Create ``plan``: its disk (a job), its definition, its start; the new domain's key, or None.
+
+        ``report`` gets each reason it was not created, as a sentence (also in the message area).
+        """
         session, uri = self._session, plan.uri
+
+        def failed(text: str) -> None:
+            session.messages.add("error", f"{plan.name} was not created", text, "Nothing was defined.")
+            if report is not None:
+                report(text)
         plan = plan.with_(facts=await session.local_facts(plan.local_paths()))
         if plan.problems():
-            session.messages.add("error", f"{plan.name} was not created", "\n".join(plan.problems()),
-                                 "Nothing was defined.")
+            failed("\n".join(plan.problems()))
             return None
         created = None
         if plan.creates_disk():
@@ -80,15 +110,16 @@ class NewVMController(QObject):
             if info.state is not JobState.COMPLETED:
                 what = ("was cancelled" if info.state is JobState.CANCELLED
                         else f"failed: {info.error or 'no reason given'}")
-                session.messages.add("error", f"{plan.name} was not created",
-                                     f"Creating its disk {path} {what}.", "Nothing was defined.")
+                failed(f"Creating its disk {path} {what}.")
                 return None
             created = path
         try:
             key = await session.define(uri, plan.xml(), plan.name)
-        except BaseException:
+        except BaseException as exc:
             if created is not None:
                 await session.remove_new_disk(uri, created)
+            if report is not None and isinstance(exc, DriverError):
+                report(f"{uri} refused to define it: {exc.message}")
             raise
         session.status.emit(f"Defined {plan.name} on {uri}")
         self.created.emit(key)

@@ -5,7 +5,10 @@ runs it and the tests share one set of rules. File checks (does the ISO exist,
 is the target disk free) read :class:`PathFacts` that a worker gathered for
 :meth:`NewVMPlan.local_paths` (a hung mount must never freeze the window); a
 path without facts yet reads "Checking …". Paths on another host are only
-checked for their form: that host refuses bad ones itself.
+checked for their form: that host refuses bad ones itself. Warnings (the
+memory or disk may not fit the host, the system on the ISO wants more) never
+block Finish; :func:`propose` turns what osinfo-db says about the ISO's system
+into the plan's starting values, which the user may change.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from drivers.diskimage import FORMATS
 from drivers.domxml import MAX_VCPUS, CharDevice, Disk, DomainXML, Graphics, Input, Interface, Tpm, Video
 from drivers.hostfacts import FirmwareInterface, HostFacts
+from drivers.osinfo import OsProfile
 
 from .format import bytes_text
 from .pathprobe import PathFacts, unsettled
@@ -53,9 +57,30 @@ class Boot(enum.Enum):
 
 BOOT_LABELS = {Boot.BIOS: "BIOS", Boot.UEFI: "UEFI", Boot.SECURE_BOOT: "UEFI with Secure Boot"}
 
+
+class Devices(enum.Enum):
+    """The disk and network models: paravirtual, or emulated hardware every system has drivers for."""
+
+    VIRTIO = "virtio"
+    EMULATED = "emulated"
+
+
+#: the network card of :attr:`Devices.EMULATED` unless the system's osinfo entry names another
+EMULATED_NIC = "e1000e"
+
+
+def devices_label(devices: Devices, nic_model: str = EMULATED_NIC) -> str:
+    """How the wizard offers a choice of device models."""
+    if devices is Devices.VIRTIO:
+        return "virtio disk and network (fastest; the system needs virtio drivers)"
+    return f"SATA disk and {nic_model} network card (no extra drivers needed)"
+
+#: the memory a new VM may take of its host before the wizard warns
+HOST_MEMORY_SHARE = 0.9
+
 #: which wizard page shows the problems of which field
 PAGE_FIELDS = {0: frozenset({"name", "connection", "source"}),
-               1: frozenset({"memory", "vcpus", "firmware", "tpm", "disk"})}
+               1: frozenset({"memory", "vcpus", "firmware", "tpm", "devices", "disk"})}
 
 
 @dataclass(frozen=True)
@@ -73,6 +98,9 @@ class Target:
     boots: tuple[Boot, ...] = (Boot.BIOS,)
     #: the host can emulate a TPM 2.0 (swtpm)
     tpm: bool = False
+    #: the host's memory in bytes and the free bytes of its image folder; None when it does not tell
+    memory_bytes: int | None = None
+    image_free_bytes: int | None = None
 
 
 def boots_of(facts: HostFacts) -> tuple[Boot, ...]:
@@ -190,6 +218,10 @@ class NewVMPlan:
     vcpus: int = DEFAULT_VCPUS
     boot: Boot = Boot.BIOS
     tpm: bool = False
+    devices: Devices = Devices.VIRTIO
+    nic_model: str = EMULATED_NIC  # with Devices.EMULATED
+    #: the system osinfo-db names for the ISO (None: not detected)
+    os: OsProfile | None = None
     start: bool = True
     uuid: str = ""  # fixed by the wizard so the preview shows exactly what gets defined
     #: names already used on the target connection (from the domain table)
@@ -279,9 +311,13 @@ class NewVMPlan:
     def _source_problems(self) -> list[str]:
         whats = {Source.ISO: ["ISO image"], Source.IMPORT: ["disk image to import"],
                  Source.KERNEL: ["kernel", "initrd"]}[self.source]
-        out = [file_problem(path, what, self.facts, not self.target.remote)
-               for path, what in zip(self.source_files(), whats, strict=False)]
-        return [why for why in out if why]
+        found = [file_problem(path, what, self.facts, not self.target.remote)
+                 for path, what in zip(self.source_files(), whats, strict=False)]
+        out = [why for why in found if why]
+        medium = self.facts.get(self.iso) if self.source is Source.ISO and not self.target.remote else None
+        if not out and medium is not None and medium.medium_problem:
+            out.append(medium.medium_problem)
+        return out
 
     def _disk_problems(self) -> list[str]:
         if not self.creates_disk():
@@ -314,7 +350,56 @@ class NewVMPlan:
         why = unsettled(self.facts, folder, "The folder")
         if why:
             return why
-        return None if self.facts[folder].is_dir else f"The folder {folder} does not exist."
+        if not self.facts[folder].is_dir:
+            return f"The folder {folder} does not exist."
+        if not self.facts[folder].writable:
+            return f"The folder {folder} cannot be written to (permissions): choose another folder."
+        return None
+
+    # -- warnings ---------------------------------------------------------------
+    def warnings(self) -> list[Issue]:
+        """What may go wrong but does not stop Finish: the host's memory and disk space, the system's needs."""
+        out: list[Issue] = []
+        host = self.target.memory_bytes
+        if host is None:
+            out.append(Issue("memory", f"{self.uri or 'This connection'} does not tell its memory: "
+                             "not checked against it."))
+        elif self.memory_mib * MIB > HOST_MEMORY_SHARE * host:
+            out.append(Issue("memory", f"{self.memory_mib} MiB is more than 90 % of the host's "
+                             f"{bytes_text(host)} of memory: the host may slow down or stop other VMs."))
+        os_ = self.os
+        if os_ is not None and os_.min_ram and self.memory_mib * MIB < os_.min_ram:
+            out.append(Issue("memory", f"{os_.label} needs at least {bytes_text(os_.min_ram)} of memory."))
+        if os_ is not None and os_.needs_uefi and self.boot is Boot.BIOS:
+            out.append(Issue("firmware", f"{os_.label} does not start with BIOS firmware: choose UEFI."))
+        if os_ is not None and os_.secure_boot and self.boot is Boot.UEFI:
+            out.append(Issue("firmware", f"{os_.label} wants Secure Boot: its installer may refuse to go on."))
+        if os_ is not None and os_.tpm and not self.tpm:
+            out.append(Issue("tpm", f"{os_.label} needs a TPM 2.0: its installer refuses to go on without one."))
+        if os_ is not None and self.devices is Devices.VIRTIO and not (os_.virtio_disk and os_.virtio_net):
+            out.append(Issue("devices", f"{os_.label} has no virtio drivers of its own: its installer may not "
+                             "see the disk. Choose the SATA disk, or add a virtio driver disk."))
+        out += self._disk_warnings()
+        return out
+
+    def _disk_warnings(self) -> list[Issue]:
+        if not self.creates_disk() or not MIN_DISK_BYTES <= self.disk_size <= MAX_DISK_BYTES:
+            return []
+        out = []
+        if self.os is not None and self.os.min_storage and self.disk_size < self.os.min_storage:
+            out.append(Issue("disk", f"{self.os.label} needs a disk of at least {bytes_text(self.os.min_storage)}."))
+        folder = os.path.dirname(self.disk_target())
+        facts = None if self.target.remote else self.facts.get(folder)
+        free = facts.free_bytes if facts is not None and facts.is_dir else self.target.image_free_bytes \
+            if folder == self.target.image_dir else None
+        if free is None:
+            if self.target.remote or folder == self.target.image_dir:
+                out.append(Issue("disk", f"{self.uri or 'This connection'} does not tell the free space in "
+                                 f"{folder}: the disk size is not checked against it."))
+        elif self.disk_size > free:
+            out.append(Issue("disk", f"The {size_text(self.disk_size)} disk is larger than the "
+                             f"{bytes_text(free)} free in {folder}: it may run out of space."))
+        return out
 
     # -- the definition ---------------------------------------------------------
     def xml(self) -> str:
@@ -332,7 +417,10 @@ class NewVMPlan:
         else:
             dom.set_direct_boot(self.kernel, self.initrd or None, self.cmdline or None)
         if self.creates_disk():
-            dom.add_disk(Disk("vda", source=self.disk_target(), format=self.disk_format))
+            if self.devices is Devices.VIRTIO:
+                dom.add_disk(Disk("vda", source=self.disk_target(), format=self.disk_format))
+            else:
+                dom.add_disk(Disk("sdb", source=self.disk_target(), format=self.disk_format, bus="sata"))
             if self.source is Source.ISO:
                 boot.append("hd")
         if boot:
@@ -342,7 +430,8 @@ class NewVMPlan:
             dom.firmware = "efi"  # the host picks the image and makes the variable store
             dom.set_firmware_feature("enrolled-keys", secure)
             dom.set_firmware_feature("secure-boot", secure)
-        _add_standard_devices(dom, self.target.graphics)
+        _add_standard_devices(dom, self.target.graphics,
+                              "virtio" if self.devices is Devices.VIRTIO else self.nic_model)
         if self.tpm:
             dom.add_device(Tpm())
         return dom.to_string()
@@ -351,9 +440,13 @@ class NewVMPlan:
         """Lines for the wizard's last page."""
         source = {Source.ISO: f"Install from {self.iso}", Source.IMPORT: f"Boot the existing disk {self.import_path}",
                   Source.KERNEL: f"Boot the kernel {self.kernel}"}[self.source]
+        if self.os is not None:
+            source += f" (detected: {self.os.label})"
         lines = [f"{self.name} on {self.uri}", source,
                  f"{self.memory_mib} MiB memory, {self.vcpus} vCPU{'s' if self.vcpus != 1 else ''}",
-                 f"{BOOT_LABELS[self.boot]} firmware" + (", TPM 2.0" if self.tpm else "")]
+                 f"{BOOT_LABELS[self.boot]} firmware" + (", TPM 2.0" if self.tpm else ""),
+                 "virtio disk and network" if self.devices is Devices.VIRTIO
+                 else f"SATA disk, {self.nic_model} network card"]
         if self.creates_disk():
             alloc = ", allocated now" if self.preallocate else ""
             lines.append(f"New {size_text(self.disk_size)} {self.disk_format} disk {self.disk_target()}{alloc}")
@@ -362,9 +455,36 @@ class NewVMPlan:
         return lines
 
 
-def _add_standard_devices(dom: DomainXML, graphics: bool) -> None:
+def propose(plan: NewVMPlan, profile: OsProfile) -> NewVMPlan:
+    """``plan`` with what ``profile``'s system wants, as far as the target host has it.
+
+    Memory: the recommendation, but at most half the host's memory unless the minimum needs more
+    (rounded up to 256 MiB); disk: the recommendation; UEFI (with Secure Boot where wanted and offered)
+    when BIOS does not boot it; a TPM where needed and emulated; virtio only with virtio drivers.
+    """
+    changes: dict[str, object] = {"os": profile}
+    if profile.ram:
+        ram = profile.ram
+        host = plan.target.memory_bytes
+        if host and ram > host // 2:
+            ram = max(profile.min_ram or 0, host // 2)
+        changes["memory_mib"] = max(MIN_MEMORY_MIB, -(-ram // (256 * MIB)) * 256)
+    if profile.storage:
+        changes["disk_size"] = min(MAX_DISK_BYTES, profile.storage)
+    boots = plan.target.boots
+    if profile.needs_uefi:
+        wanted = [Boot.SECURE_BOOT] if profile.secure_boot else []
+        changes["boot"] = next((b for b in wanted + [Boot.UEFI] if b in boots), plan.boot)
+    changes["tpm"] = profile.tpm and plan.target.tpm
+    virtio = profile.virtio_disk and profile.virtio_net
+    changes["devices"] = Devices.VIRTIO if virtio else Devices.EMULATED
+    changes["nic_model"] = profile.nic_model or EMULATED_NIC
+    return plan.with_(**changes)
+
+
+def _add_standard_devices(dom: DomainXML, graphics: bool, nic_model: str) -> None:
     """What someone who just wants a VM expects: user-mode network, serial console, a screen."""
-    dom.add_device(Interface("user", model="virtio"))
+    dom.add_device(Interface("user", model=nic_model))
     dom.add_device(CharDevice("serial", "pty", target_port=0))
     dom.add_device(CharDevice("console", "pty", target_type="serial", target_port=0))
     if graphics:

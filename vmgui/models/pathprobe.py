@@ -6,7 +6,10 @@ worker, :func:`look_up` runs one probe per path with a timeout, and the plans
 turn the resulting :class:`PathFacts` into sentences without touching the
 disk. A path whose facts are not in yet reads "Checking …" (a wait, not a
 mistake: see :class:`Checking`); one that did not answer in time reads
-"… does not answer (a hung network mount?)". No Qt here.
+"… does not answer (a hung network mount?)". A readable regular file is also
+read as a CD/DVD image (its volume descriptors, a few kB), so an ISO source can
+be named and a file that is none refused; a folder's free space is noted. No
+Qt here.
 """
 from __future__ import annotations
 
@@ -14,10 +17,12 @@ import asyncio
 import os
 import stat
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from drivers import DriverError, ErrorCode
+from drivers.hostfacts import free_bytes
+from drivers.isoinfo import IsoInfo, read_iso_info
 
 #: how long a look at one path may take before it counts as unanswered (a hung mount)
 TIMEOUT_S = 3.0
@@ -39,6 +44,12 @@ class PathFacts:
     magic: bytes = b""  # the first MAGIC_BYTES of a readable regular file
     #: the look did not finish in time: nothing above is known
     unanswered: bool = False
+    #: a readable regular file read as a CD/DVD image: its names, else why it is none
+    medium: IsoInfo | None = None
+    medium_problem: str = ""
+    #: a folder's free bytes (None: not a folder, or not told); it changes all the time, so two looks
+    #: that differ only here are the same facts
+    free_bytes: int | None = field(default=None, compare=False)
 
 
 UNANSWERED = PathFacts(unanswered=True)
@@ -65,7 +76,16 @@ def look(path: str) -> PathFacts:
     readable = os.access(path, os.R_OK)
     writable = os.access(path, os.W_OK | os.X_OK) if is_dir else os.access(path, os.W_OK)
     magic = _magic(path) if is_file and readable else b""
-    return PathFacts(True, True, is_file, is_dir, readable, writable, magic)
+    medium, medium_problem = _medium(path) if is_file and readable else (None, "")
+    return PathFacts(True, True, is_file, is_dir, readable, writable, magic, medium=medium,
+                     medium_problem=medium_problem, free_bytes=free_bytes(path) if is_dir else None)
+
+
+def _medium(path: str) -> tuple[IsoInfo | None, str]:
+    try:
+        return read_iso_info(path), ""
+    except DriverError as exc:
+        return None, exc.message
 
 
 def _magic(path: str) -> bytes:

@@ -32,6 +32,8 @@ from drivers import (
 from drivers.backupcatalog import Backup
 from drivers.base import Screenshot
 from drivers.hostfacts import HostFacts
+from drivers.isoinfo import IsoInfo
+from drivers.osinfo import OsInfoDb, OsProfile
 
 from ..actions import ACTION_OF, ActionId
 from ..actions.requests import DomainRequest
@@ -54,6 +56,8 @@ log = logging.getLogger(__name__)
 OPEN_TIMEOUT_S = 120.0
 #: how long making or removing a backup's folder may take before it counts as a hung mount
 FOLDER_TIMEOUT_S = 20.0
+#: indexing osinfo-db reads ~800 small files (about 0.4 s here; a cold disk cache takes longer)
+OSINFO_TIMEOUT_S = 30.0
 RESYNC_S = 5.0
 FETCH_FEW = 64
 RESYNC_SLICE = 1000  # records merged per event-loop turn
@@ -78,6 +82,8 @@ class Session(QObject):
         self.domains = DomainTableModel(self)
         self.jobs = JobTableModel(self)
         self.messages = MessageModel(self)
+        #: osinfo-db, indexed in a worker on first use (replace it to read another copy)
+        self.osinfo = OsInfoDb()
         self.filters = FilterState(self)
         self.history = History(self)  # CPU/memory graphs of the recently shown domains
         #: shutdowns and reboots asked for and not yet carried out by the guest
@@ -470,6 +476,17 @@ class Session(QObject):
     async def local_facts(self, paths: list[str]) -> Facts:
         """Facts about local ``paths``, each looked at in a worker with a timeout (a hung mount answers late)."""
         return await look_up(self.bridge.local_files, paths)
+
+    async def index_osinfo(self) -> int:
+        """Index osinfo-db in a worker now (the wizard's first ISO is then named at once); its media count."""
+        db = self.osinfo
+        return await self.bridge.local_files(lambda: len(db.media()), "indexing osinfo-db", OSINFO_TIMEOUT_S)
+
+    async def identify_medium(self, medium: IsoInfo) -> OsProfile | None:
+        """The system osinfo-db names for an installer image (None: unknown, or no osinfo-db), in a worker."""
+        db = self.osinfo
+        return await self.bridge.local_files(lambda: db.identify(medium),
+                                             f"looking up {medium.volume_id!r} in osinfo-db", OSINFO_TIMEOUT_S)
 
     async def make_backup_folder(self, path: str) -> None:
         """Create the folder of one backup on this machine (0700: the images hold the guest's data),

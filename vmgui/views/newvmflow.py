@@ -1,8 +1,10 @@
 """The New VM wizard's window side: open :class:`NewVMDialog` with what the flow read, hand Finish to it.
 
-What the hosts offer, the disk job, the definition and the start are
-:class:`vmgui.flows.newvm.NewVMController`'s; this module only shows the
-dialog and selects the new row.
+What the hosts offer, the ISO's system, the disk job, the definition and the
+start are :class:`vmgui.flows.newvm.NewVMController`'s; this module only shows
+the dialog, carries its questions to the flow and the answers back (the
+dialog may be closed meanwhile), closes it once the VM is created (a failure
+leaves it open and says why) and selects the new row.
 """
 from __future__ import annotations
 
@@ -10,6 +12,10 @@ import asyncio
 import os
 from collections.abc import Callable
 from typing import Any
+
+from shiboken6 import isValid
+
+from drivers.isoinfo import IsoInfo
 
 from ..flows.newvm import NewVMController
 from ..models.domains import Key
@@ -30,19 +36,38 @@ class NewVMFlow:
         self.flow.created.connect(self._select)
 
     def ask(self) -> None:
+        self._session.spawn(self.flow.index_osinfo(), "Reading osinfo-db")
         self._session.spawn(self._ask(), "Opening the New VM wizard")
 
     async def _ask(self) -> None:
         targets = await self.flow.targets()
         dialog = NewVMDialog(targets, self.flow.taken, self._parent, host_memory_mib(), os.cpu_count())
         serve(self._session, dialog.checker)
+        dialog.medium_seen.connect(lambda medium: self._session.spawn(
+            self._identify(dialog, medium), "Looking up the system on the ISO image"))
+        dialog.finish_requested.connect(lambda plan: self.create(plan, dialog))
+        self._show(dialog, lambda: None)  # the dialog closes itself once the VM is created
 
-        def accepted() -> None:
-            self.create(dialog.plan())
-        self._show(dialog, accepted)
+    def create(self, plan: NewVMPlan, dialog: NewVMDialog | None = None) -> asyncio.Task[Any] | None:
+        return self._session.spawn(self._finish(plan, dialog), f"Creating {plan.name}")
 
-    def create(self, plan: NewVMPlan) -> asyncio.Task[Any] | None:
-        return self.flow.create(plan)
+    async def _identify(self, dialog: NewVMDialog, medium: IsoInfo) -> None:
+        profile = await self.flow.identify(medium)
+        if isValid(dialog):
+            dialog.detect(medium, profile)
+
+    async def _finish(self, plan: NewVMPlan, dialog: NewVMDialog | None) -> None:
+        """Create ``plan``; the dialog closes when it was created, else it shows every reason."""
+        reasons: list[str] = []
+        key = None
+        try:
+            key = await self.flow.run(plan, reasons.append)
+        finally:
+            if dialog is not None and isValid(dialog):
+                if key is not None:
+                    dialog.created()
+                else:
+                    dialog.failed("\n".join(reasons) or "see the message area.")
 
     def _select(self, key: Key) -> None:
         self._parent.table.select_key(key)  # the main window's table (Commands builds this flow for it)

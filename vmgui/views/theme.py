@@ -110,6 +110,13 @@ def error_style() -> str:
     return f"color: {colours().error_text};"
 
 
+def warning_style() -> str:
+    """How a warning that does not block the dialog looks (a pale box, not red text)."""
+    chosen = colours()
+    return (f"background: {chosen.warning_bg}; border: 1px solid {chosen.warning_border}; border-radius: 3px;"
+            " padding: 4px;")
+
+
 
 class Scheme(enum.StrEnum):
     """The colour scheme a person picks (View ▸ Colours): the desktop's, or light or dark regardless."""

@@ -40,6 +40,7 @@ def test_kvm_and_firmware_come_from_libvirts_domain_capabilities(qconn, libvirtd
     facts = qconn.host_facts()
     vconn = libvirt.open(libvirtd.uri)
     try:
+        memory_mib = vconn.getInfo()[1]
         try:
             vconn.getDomainCapabilities(None, "x86_64", None, "kvm")
             refusal = None
@@ -52,6 +53,7 @@ def test_kvm_and_firmware_come_from_libvirts_domain_capabilities(qconn, libvirtd
         assert refusal in facts.kvm_problem
     assert Firmware(FirmwareInterface.BIOS) in facts.firmware
     assert facts.local is True
+    assert facts.memory_bytes == memory_mib * 1024 * 1024 > 0  # a real host's memory, as libvirt tells it
 
 
 @pytest.mark.parametrize("caps, tpm", [
@@ -101,3 +103,19 @@ def test_a_default_pool_on_the_daemon_gives_its_folder(qconn, libvirtd):
 ])
 def test_disk_paths_are_this_machines_only_when_the_uri_names_no_other_host(uri, local):
     assert is_local_uri(uri) is local
+
+
+def test_the_hosts_memory_and_the_pools_free_space_are_what_libvirt_tells(tmp_path):
+    node = tmp_path / "pool-node.xml"
+    pool = POOL_XML.format(path="/srv/vm-images")
+    node.write_text(f"<node><cpu><nodes>1</nodes><sockets>1</sockets><cores>2</cores><threads>1</threads>"
+                    f"<mhz>2000</mhz><model>i686</model><memory>8388608</memory></cpu>{pool}</node>")
+    with drivers.open(f"libvirt:test://{node}") as conn:
+        facts = conn.host_facts()
+        vconn = conn.vconn()
+        assert facts.memory_bytes == vconn.getInfo()[1] * 1024 * 1024 > 0
+        assert facts.image_free_bytes == vconn.storagePoolLookupByName("default").info()[3] > 0
+
+
+def test_without_a_default_pool_the_free_space_is_unknown(lvconn):
+    assert lvconn.host_facts().image_free_bytes is None

@@ -2,10 +2,15 @@
 
 Every page checks its fields as you type with the rules of
 :class:`vmgui.models.newvm.NewVMPlan` and keeps Next/Finish disabled with the
-reasons written in red under the form. Nothing here calls a driver or looks at
-a file: the connections' facts arrive as :class:`Target` data, the files' as
-answers to ``checker.wanted`` (see :mod:`vmgui.views.pathcheck`), and the
-result is a plan.
+reasons written in red under the form; warnings (the host's memory or disk
+space, what the detected system needs) show in a pale box and never block.
+Nothing here calls a driver or looks at a file: the connections' facts arrive
+as :class:`Target` data, the files' as answers to ``checker.wanted`` (see
+:mod:`vmgui.views.pathcheck`), the ISO's system as the answer to
+``medium_seen`` (:meth:`NewVMDialog.detect`, whose proposals the user may
+change), and Finish hands a plan to ``finish_requested``: the wizard stays open
+until :meth:`NewVMDialog.created`, or shows why it failed
+(:meth:`NewVMDialog.failed`) with everything typed still there.
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import os
 import uuid as uuidlib
 from collections.abc import Callable
 
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -35,26 +41,33 @@ from PySide6.QtWidgets import (
 
 from drivers.diskimage import FORMATS
 from drivers.domxml import MAX_VCPUS
+from drivers.isoinfo import IsoInfo
+from drivers.osinfo import OsProfile
 
 from ...models.format import bytes_text
 from ...models.newvm import (
     BOOT_LABELS,
+    EMULATED_NIC,
     MAX_MEMORY_MIB,
     MIB,
     MIN_MEMORY_MIB,
     PAGE_FIELDS,
     Boot,
+    Devices,
     Issue,
     NewVMPlan,
     Source,
     Target,
     default_memory_mib,
     default_vcpus,
+    devices_label,
     parse_size,
+    propose,
     size_text,
 )
 from ..names import error_label, name_widget
 from ..pathcheck import PathChecker, show_sentences
+from ..theme import error_style, warning_style
 
 SOURCE_LABELS = {Source.ISO: "Install from an ISO image (CD/DVD)", Source.IMPORT: "Import an existing disk image",
                  Source.KERNEL: "Boot a kernel directly (kernel, initrd, command line)"}
@@ -73,9 +86,15 @@ class _Page(QWizardPage):
         self.form = QFormLayout()
         self.box.addLayout(self.form)
         self.error = error_label(self)
+        self.warning = QLabel("", self)
+        self.warning.setObjectName(f"newVmWarnings{'Summary' if index is None else index}")
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet(warning_style())
+        self.warning.setVisible(False)
 
     def finish_layout(self) -> None:
         self.box.addStretch(1)
+        self.box.addWidget(self.warning)
         self.box.addWidget(self.error)
 
     def issues(self, all_issues: list[Issue]) -> list[Issue]:
@@ -83,16 +102,24 @@ class _Page(QWizardPage):
             return all_issues
         return [i for i in all_issues if i.field in PAGE_FIELDS[self._index]]
 
-    def show_issues(self, all_issues: list[Issue]) -> None:
+    def show_issues(self, all_issues: list[Issue], all_warnings: list[Issue]) -> None:
         show_sentences(self.error, [i.text for i in self.issues(all_issues)])
+        warnings = [i.text for i in self.issues(all_warnings)]
+        self.warning.setText("\n".join(warnings))
+        self.warning.setVisible(bool(warnings))
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:
-        return not self.issues(self._wizard.issues())
+        return not self.issues(self._wizard.issues()) and not (self._index is None and self._wizard.creating())
 
 
 class NewVMDialog(QWizard):
     """Three pages; :meth:`plan` is what Finish creates (through :mod:`vmgui.views.newvmflow`)."""
+
+    #: IsoInfo: the chosen ISO's names are in; answer with :meth:`detect`
+    medium_seen = Signal(object)
+    #: NewVMPlan: Finish was pressed; answer with :meth:`created` or :meth:`failed`
+    finish_requested = Signal(object)
 
     def __init__(self, targets: list[Target], taken: Callable[[str], frozenset[str]],
                  parent: QWidget | None = None, host_mib: int | None = None, cpus: int | None = None) -> None:
@@ -106,8 +133,14 @@ class NewVMDialog(QWizard):
         self._uuid = str(uuidlib.uuid4())
         self._host_mib = host_mib
         self._issues: list[Issue] = []
+        self._warnings: list[Issue] = []
         self._plan = NewVMPlan(Target("", ""))  # the plan shown: one read of the fields per edit
         self._unticked_for_host = False  # "Create a new disk" was unticked because a host cannot
+        self._asked: tuple[str, IsoInfo] | None = None  # the ISO (path, names) last handed to medium_seen
+        self._detected: tuple[str, IsoInfo, OsProfile] | None = None  # the system detect() named for it
+        self._proposed_for: tuple[str, str] | None = None  # (ISO, system) whose proposals were applied
+        self._nic_model = EMULATED_NIC
+        self._creating = False
         self.checker = PathChecker(self, lambda: self._plan.local_paths(), self._facts_arrived)
         self.source_page = self._build_source_page([t.uri for t in targets])
         self.resources_page = self._build_resources_page(host_mib, cpus)
@@ -165,8 +198,12 @@ class NewVMDialog(QWizard):
         self.kernel = self._line("newVmKernel", "/path/to/vmlinuz")
         self.initrd = self._line("newVmInitrd", "optional")
         self.cmdline = self._line("newVmCmdline", "optional, e.g. console=ttyS0")
+        self.detected = QLabel("", page)
+        self.detected.setObjectName("newVmDetected")
+        self.detected.setWordWrap(True)
         self._source_rows = {
-            Source.ISO: [self._add_row(page, "ISO image:", self._path_row(self.iso, "Choose an ISO image"))],
+            Source.ISO: [self._add_row(page, "ISO image:", self._path_row(self.iso, "Choose an ISO image")),
+                         self._add_row(page, "", self.detected)],
             Source.IMPORT: [self._add_row(page, "Disk image:", self._path_row(self.import_path, "Choose a disk"))],
             Source.KERNEL: [self._add_row(page, "Kernel:", self._path_row(self.kernel, "Choose a kernel")),
                             self._add_row(page, "Initrd:", self._path_row(self.initrd, "Choose an initrd")),
@@ -209,6 +246,13 @@ class NewVMDialog(QWizard):
         name_widget(self.tpm, "newVmTpm")
         self.tpm.toggled.connect(self.refresh)
         page.form.addRow(self.tpm)
+        self.devices = QComboBox(page)
+        name_widget(self.devices, "newVmDevices")
+        self.devices.setAccessibleName("Device models")
+        for devices in Devices:
+            self.devices.addItem(devices_label(devices), devices)
+        self.devices.currentIndexChanged.connect(self.refresh)
+        page.form.addRow("Devices:", self.devices)
         self.new_disk = QCheckBox("Create a new disk", page)
         name_widget(self.new_disk, "newVmNewDisk")
         self.new_disk.setChecked(True)
@@ -231,6 +275,11 @@ class NewVMDialog(QWizard):
                            self._add_row(page, "Size:", self.disk_size),
                            self._add_row(page, "Format:", self.disk_format),
                            self._add_row(page, "", self.preallocate)]
+        self.proposed = QLabel("", page)  # under the form: a wrapped label there gets its full height
+        self.proposed.setObjectName("newVmProposed")
+        self.proposed.setWordWrap(True)
+        self.proposed.setVisible(False)
+        page.box.addWidget(self.proposed)
         page.finish_layout()
         return page
 
@@ -251,6 +300,10 @@ class NewVMDialog(QWizard):
         name_widget(self.start, "newVmStart")
         self.start.setChecked(True)
         page.form.addRow(self.start)
+        self.failure = QLabel("", page)
+        self.failure.setObjectName("newVmFailure")
+        self.failure.setWordWrap(True)
+        page.form.addRow(self.failure)
         page.finish_layout()
         return page
 
@@ -272,11 +325,19 @@ class NewVMDialog(QWizard):
             disk_size=size if size is not None else -1, disk_format=self.disk_format.currentText(),
             preallocate=self.preallocate.isChecked(), memory_mib=self.memory.value(), vcpus=self.vcpus.value(),
             boot=self.firmware.currentData() or Boot.BIOS, tpm=self.tpm.isChecked(),
+            devices=self.devices.currentData() or Devices.VIRTIO, nic_model=self._nic_model, os=self._system(),
             start=self.start.isChecked(), uuid=self._uuid,
             taken=self._taken(target.uri) if target.uri else frozenset(), facts=dict(self.checker.facts))
 
     def issues(self) -> list[Issue]:
         return self._issues
+
+    def warnings(self) -> list[Issue]:
+        return self._warnings
+
+    def creating(self) -> bool:
+        """Finish was pressed and the flow has not said how it ended."""
+        return self._creating
 
     def refresh(self) -> None:
         """Re-check the plan now and look at its files again once the user pauses."""
@@ -291,11 +352,89 @@ class NewVMDialog(QWizard):
         """Show each page's problems by the facts known now, and the XML that would be defined."""
         self._plan = plan
         self._issues = plan.issues()
+        self._warnings = plan.warnings()
         for page in (self.source_page, self.resources_page, self.summary_page):
-            page.show_issues(self._issues)
+            page.show_issues(self._issues, self._warnings)
         self.disk_path.setPlaceholderText(plan.default_disk_path())
         self.summary.setText("\n".join(plan.summary()) if not self._issues else "")
         self.xml.setPlainText(plan.xml() if not self._issues else "")
+        system = self._system()
+        self.detected.setText(f"Detected: {system.label}" if system is not None else "")
+        medium = self._medium()
+        if medium is not None and medium != self._asked:
+            self._asked = medium
+            self.medium_seen.emit(medium[1])  # last: the answer may come at once and show a newer plan
+
+    # -- the ISO's system -------------------------------------------------------
+    def _medium(self) -> tuple[str, IsoInfo] | None:
+        """The chosen ISO and the names it carries, once the worker read them (never on another host)."""
+        iso = self.iso.text().strip()
+        facts = self.checker.facts.get(iso)
+        if self.source() is not Source.ISO or facts is None or facts.medium is None:
+            return None
+        return iso, facts.medium
+
+    def _system(self) -> OsProfile | None:
+        """The system detected on the ISO chosen now (None once another file is chosen)."""
+        medium = self._medium()
+        if self._detected is None or medium is None or medium != self._detected[:2]:
+            return None
+        return self._detected[2]
+
+    def detect(self, medium: IsoInfo, profile: OsProfile | None) -> None:
+        """osinfo-db's answer for ``medium``: name the system and, the first time, propose what it wants.
+
+        An answer for an ISO no longer chosen is dropped; without a match (or osinfo-db) nothing changes.
+        """
+        current = self._medium()
+        if current is None or current[1] != medium or profile is None:
+            return
+        self._detected = (current[0], medium, profile)
+        if self._proposed_for != (current[0], profile.os_id):
+            self._proposed_for = (current[0], profile.os_id)
+            self._apply(propose(self.plan(), profile))
+        self.refresh()
+
+    def _apply(self, plan: NewVMPlan) -> None:
+        """Set the fields to ``plan``'s proposals (each stays the user's to change) and say what was proposed."""
+        self.memory.setValue(plan.memory_mib)
+        self.disk_size.setText(size_text(plan.disk_size))
+        self.firmware.setCurrentIndex(max(0, self.firmware.findData(plan.boot)))
+        if self.tpm.isEnabled():
+            self.tpm.setChecked(plan.tpm)
+        self._nic_model = plan.nic_model
+        emulated = self.devices.findData(Devices.EMULATED)
+        self.devices.setItemText(emulated, devices_label(Devices.EMULATED, plan.nic_model))
+        self.devices.setCurrentIndex(max(0, self.devices.findData(plan.devices)))
+        name = plan.os.label if plan.os is not None else "this system"
+        self.proposed.setText(f"Proposed for {name}: {plan.memory_mib} MiB memory, {size_text(plan.disk_size)} "
+                              f"disk, {BOOT_LABELS[plan.boot]} firmware{', TPM 2.0' if plan.tpm else ''}, "
+                              f"{'virtio' if plan.devices is Devices.VIRTIO else 'SATA and ' + plan.nic_model} "
+                              "devices. Change any of them here.")
+        self.proposed.setVisible(True)
+
+    # -- Finish -----------------------------------------------------------------
+    def accept(self) -> None:
+        """Finish: hand the plan to ``finish_requested`` and stay open until the flow says how it ended."""
+        if self._creating or self._issues:
+            return
+        self._creating = True
+        self.failure.setStyleSheet("")
+        self.failure.setText(f"Creating {self._plan.name}…")
+        self.summary_page.completeChanged.emit()
+        self.finish_requested.emit(self.plan())
+
+    def created(self) -> None:
+        """The VM was created: close as a finished wizard does."""
+        self._creating = False
+        super().accept()
+
+    def failed(self, reason: str) -> None:
+        """It was not created: say why on the last page, keep every field, and let Finish be pressed again."""
+        self._creating = False
+        self.failure.setStyleSheet(error_style())
+        self.failure.setText(f"{self._plan.name} was not created: {reason}")
+        self.refresh()
 
     def _source_changed(self) -> None:
         source = self.source()
@@ -318,8 +457,8 @@ class NewVMDialog(QWizard):
                                     "import an existing disk, or boot from an ISO or kernel without a disk.")
         self.resources_page.form.setRowVisible(self.no_disk_create, not can)
         remote = target is not None and target.remote
-        self.remote_note.setText("Paths are on that host: it checks them when the VM is defined and started."
-                                 if remote else "")
+        self.remote_note.setText("Paths are on that host: it checks them when the VM is defined and started, "
+                                 "and the system on an ISO there is not detected from here." if remote else "")
         self.source_page.form.setRowVisible(self.remote_note, remote)
         self._offer_firmware(target or Target("", ""))
         self._disk_changed()
