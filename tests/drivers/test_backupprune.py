@@ -1,0 +1,206 @@
+"""Retention and pruning of catalogued backups: the rule keeps exactly its backups, and every kept
+incremental restores byte for byte after the backups it depended on are gone (or a prune was cancelled)."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from jobwait import connection_job_end
+from refusals import refused
+
+from drivers import DriverError, ErrorCode, JobFlags, JobOperation, JobState, backupprune, backupretention
+from drivers import backupcatalog as catalog
+from drivers.backupretention import Retention
+
+MIB = 1 << 20
+DOMAIN_XML = ("<domain type='kvm'><name>vm</name><uuid>6d1f0c3e-5b0a-4c47-9a57-3f4f1d2e8a10</uuid>"
+              "<memory unit='MiB'>64</memory><devices/></domain>")
+UUID = "6d1f0c3e-5b0a-4c47-9a57-3f4f1d2e8a10"
+
+
+def _qemu_io(image: Path, *commands: str) -> None:
+    argv = ["qemu-io", "-f", "qcow2"]
+    for command in commands:
+        argv += ["-c", command]
+    subprocess.run([*argv, str(image)], check=True, capture_output=True)
+
+
+def _catalogue(folder: Path, started: float, parent: str | None = None) -> catalog.Backup:
+    image = folder / "vda.qcow2"
+    [entry] = catalog.describe([catalog.Written("vda", str(image), str(image), "qcow2")])
+    if parent is not None:
+        entry = dataclasses.replace(entry, backing=f"../{parent}/vda.qcow2")
+    return catalog.write_manifest(str(folder), "vm", UUID, DOMAIN_XML, started, [entry],
+                                  kind="incremental" if parent else "full", parent=parent)
+
+
+def _chain(root: Path, length: int = 3) -> list[catalog.Backup]:
+    """A full backup and ``length - 1`` incrementals, each writing its own MiB and overwriting part of the last."""
+    backups: list[catalog.Backup] = []
+    for n in range(length):
+        folder = root / f"vm-{n + 1}"
+        folder.mkdir(parents=True)
+        image = folder / "vda.qcow2"
+        parent = backups[-1].id if backups else None
+        argv = ["qemu-img", "create", "-q", "-f", "qcow2"]
+        if parent:
+            argv += ["-b", f"../{parent}/vda.qcow2", "-F", "qcow2"]
+        subprocess.run([*argv, str(image), str(8 * MIB)], check=True)
+        writes = [f"write -P {n + 1} {n * MIB} {MIB}"]
+        if n:
+            writes.append(f"write -P {0x40 + n} {(n - 1) * MIB + 256 * 1024} 4096")
+        _qemu_io(image, *writes)
+        backups.append(_catalogue(folder, 1000.0 * (n + 1), parent))
+    return backups
+
+
+def _restored(backup: catalog.Backup, into: Path) -> Path:
+    """What a restore of ``backup`` yields: its image with everything it depends on, as one raw file."""
+    [image] = backup.images
+    out = into / f"{backup.id}.raw"
+    subprocess.run(["qemu-img", "convert", "-f", image.format, "-O", "raw", backup.path(image), str(out)],
+                   check=True)
+    return out
+
+
+def _same(a: Path, b: Path) -> bool:
+    return subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "raw", str(a), str(b)],
+                          capture_output=True).returncode == 0
+
+
+def _references(backups: list[catalog.Backup], into: Path) -> dict[str, Path]:
+    into.mkdir(exist_ok=True)
+    return {b.id: _restored(b, into) for b in backups}
+
+
+def _assert_restorable(root: Path, refs: dict[str, Path], scratch: Path) -> list[catalog.Backup]:
+    """Every backup still listed verifies and restores exactly as it did before the prune."""
+    scratch.mkdir(exist_ok=True)
+    found = catalog.find([str(root)], UUID)
+    for backup in found:
+        assert catalog.verify(backup).ok, catalog.verify(backup).summary()
+        assert _same(_restored(backup, scratch), refs[backup.id]), backup.id
+    leftovers = [n for d in root.iterdir() if d.is_dir() for n in os.listdir(d) if n.endswith(".part")]
+    assert leftovers == []
+    return found
+
+
+def _backup(id_: str, started: str) -> catalog.Backup:
+    return catalog.Backup(folder=f"/b/{id_}", id=id_, domain_name="vm", domain_uuid=UUID, domain_xml="",
+                          started=started, ended=started, images=(catalog.Image("vda", "vda.img", "raw", 1, 1, ""),))
+
+
+def test_the_rule_keeps_the_newest_n_and_those_of_the_last_days_and_without_limits_everything():
+    now = catalog.epoch_of("2026-12-10T12:00:00Z")
+    assert now is not None
+    backups = [_backup(f"b{d}", f"2026-12-{d:02d}T12:00:00Z") for d in range(1, 10)]
+    ids = [b.id for b in backups]
+
+    def kept(rule: Retention) -> list[str]:
+        return [b.id for b in backupretention.kept(backups, rule, now)]
+    assert kept(Retention()) == ids
+    assert kept(Retention(keep_last=2)) == ["b8", "b9"]
+    assert kept(Retention(keep_days=3)) == ["b8", "b9"]  # b7 is exactly 3 days old: outside the last 3 days
+    assert kept(Retention(keep_days=4)) == ["b7", "b8", "b9"]
+    assert kept(Retention(keep_last=4, keep_days=2)) == ["b6", "b7", "b8", "b9"]
+    assert kept(Retention(keep_last=1, keep_days=3)) == ["b8", "b9"]
+    assert [b.id for b in backupretention.pruned(backups, Retention(keep_last=7), now)] == ["b1", "b2"]
+    odd = _backup("odd", "yesterday")
+    assert {b.id for b in backupretention.kept([odd, *backups], Retention(keep_last=1), now)} == {"odd", "b9"}
+
+
+def test_a_rule_is_stored_beside_the_backups_and_a_bad_one_is_refused(tmp_path):
+    assert backupretention.load(str(tmp_path), "vm") == Retention()
+    backupretention.save(str(tmp_path), "vm", Retention(keep_last=5, keep_days=14))
+    assert backupretention.load(str(tmp_path), "vm") == Retention(keep_last=5, keep_days=14)
+    assert os.listdir(tmp_path) == ["vm.retention.json"]
+    with refused(ErrorCode.INVALID_ARG, "at least the newest backup"):
+        backupretention.save(str(tmp_path), "vm", Retention(keep_last=0))
+    (tmp_path / "vm.retention.json").write_text('{"keep_last": "many"}')
+    with refused(ErrorCode.INVALID_ARG, "no whole numbers"):
+        backupretention.load(str(tmp_path), "vm")
+    assert Retention(keep_last=3, keep_days=1).describe() == "Keep the newest 3 and those of the last 1 day"
+
+
+def test_pruning_the_full_backup_merges_it_into_its_child_and_every_kept_backup_restores_as_before(conn, tmp_path):
+    root = tmp_path / "backups"
+    full, inc1, inc2 = _chain(root)
+    refs = _references([full, inc1, inc2], tmp_path / "before")
+    info = connection_job_end(conn, conn.backup_prune([full.folder], JobFlags.ASYNC))
+    assert info.state is JobState.COMPLETED and info.operation is JobOperation.BACKUP_PRUNE, info.error
+    assert info.domain == "vm" and info.processed == info.total == 8 * MIB
+    found = _assert_restorable(root, refs, tmp_path / "after")
+    assert [b.id for b in found] == [inc1.id, inc2.id]
+    assert not os.path.exists(full.folder)
+    merged, child = found
+    assert (merged.kind, merged.parent, merged.images[0].backing) == ("full", None, None)
+    assert (child.kind, child.parent, child.images[0].backing) == ("incremental", inc1.id, f"../{inc1.id}/vda.qcow2")
+    assert child.images[0].sha256 == inc2.images[0].sha256  # a child of a kept backup is left as it was
+
+
+def test_pruning_a_middle_incremental_rebases_its_child_onto_the_full_backup(conn, tmp_path):
+    root = tmp_path / "backups"
+    full, inc1, inc2 = _chain(root)
+    refs = _references([full, inc1, inc2], tmp_path / "before")
+    info = connection_job_end(conn, conn.backup_prune([inc1.folder], JobFlags.ASYNC))
+    assert info.state is JobState.COMPLETED, info.error
+    found = _assert_restorable(root, refs, tmp_path / "after")
+    assert [b.id for b in found] == [full.id, inc2.id]
+    child = found[1]
+    assert (child.kind, child.parent, child.images[0].backing) == ("incremental", full.id, f"../{full.id}/vda.qcow2")
+    out = subprocess.run(["qemu-img", "info", child.path(child.images[0])], capture_output=True, text=True,
+                         check=True).stdout
+    assert f"backing file: ../{full.id}/vda.qcow2" in out
+
+
+def test_a_retention_rule_prunes_exactly_the_backups_it_does_not_keep(conn, tmp_path):
+    root = tmp_path / "backups"
+    chain = _chain(root, 4)
+    refs = _references(chain, tmp_path / "before")
+    doomed = backupretention.pruned(catalog.find([str(root)], UUID), Retention(keep_last=1), 1e9)
+    assert [b.id for b in doomed] == [b.id for b in chain[:3]]
+    info = connection_job_end(conn, conn.backup_prune([b.folder for b in doomed], JobFlags.ASYNC))
+    assert info.state is JobState.COMPLETED, info.error
+    assert info.processed == info.total == 3 * 8 * MIB  # the last one is merged once per removed ancestor
+    [last] = _assert_restorable(root, refs, tmp_path / "after")
+    assert (last.id, last.kind, last.parent) == (chain[3].id, "full", None)
+    assert sorted(os.listdir(root)) == [chain[3].id]
+
+
+def test_a_prune_cancelled_at_any_point_leaves_every_backup_it_did_not_remove_restorable(tmp_path):
+    pristine = tmp_path / "pristine"
+    chain = _chain(pristine)
+    refs = _references(chain, tmp_path / "before")
+    stopped_at = []
+    for n in range(1, 200):
+        root = tmp_path / f"run{n}"
+        shutil.copytree(pristine, root)
+        family = catalog.find([str(root)], UUID)
+        doomed = family[:2]  # the full and the first incremental: the last one is merged twice
+        def cancelled(limit: int = n, calls: list[int] = [0]) -> bool:  # noqa: B006 - one count per run
+            calls[0] += 1
+            return calls[0] >= limit
+        try:
+            backupprune.prune(doomed, family, cancelled=cancelled)
+        except DriverError as exc:
+            assert exc.code is ErrorCode.OPERATION_ABORTED, exc
+            stopped_at.append(len(catalog.find([str(root)], UUID)))
+            _assert_restorable(root, refs, tmp_path / f"scratch{n}")
+            shutil.rmtree(root)
+            continue
+        assert [b.id for b in _assert_restorable(root, refs, tmp_path / "final")] == [chain[2].id]
+        break
+    else:
+        pytest.fail("the prune never finished")
+    assert len(stopped_at) > 4 and set(stopped_at) == {3, 2}  # cancelled before and after the first removal
+
+
+def test_a_prune_names_a_folder_without_a_backup_and_asks_for_at_least_one(conn, tmp_path):
+    with refused(ErrorCode.INVALID_ARG, "no finished backup"):
+        conn.backup_prune([str(tmp_path)])
+    with refused(ErrorCode.INVALID_ARG, "at least one backup"):
+        conn.backup_prune([])
