@@ -113,17 +113,11 @@ def test_the_rule_keeps_the_newest_n_and_those_of_the_last_days_and_without_limi
     assert {b.id for b in backupretention.kept([odd, *backups], Retention(keep_last=1), now)} == {"odd", "b9"}
 
 
-def test_a_rule_is_stored_beside_the_backups_and_a_bad_one_is_refused(tmp_path):
-    assert backupretention.load(str(tmp_path), "vm") == Retention()
-    backupretention.save(str(tmp_path), "vm", Retention(keep_last=5, keep_days=14))
-    assert backupretention.load(str(tmp_path), "vm") == Retention(keep_last=5, keep_days=14)
-    assert os.listdir(tmp_path) == ["vm.retention.json"]
-    with refused(ErrorCode.INVALID_ARG, "at least the newest backup"):
-        backupretention.save(str(tmp_path), "vm", Retention(keep_last=0))
-    (tmp_path / "vm.retention.json").write_text('{"keep_last": "many"}')
-    with refused(ErrorCode.INVALID_ARG, "no whole numbers"):
-        backupretention.load(str(tmp_path), "vm")
+def test_a_rule_says_what_it_keeps_and_refuses_a_limit_below_one():
     assert Retention(keep_last=3, keep_days=1).describe() == "Keep the newest 3 and those of the last 1 day"
+    assert Retention().describe() == "Keep every backup" and not Retention().limits
+    assert Retention(keep_last=0).problem() == "Keep at least the newest backup (a count of 1 or more)."
+    assert Retention(keep_days=0).problem() == "Keep backups of at least the last day (1 day or more)."
 
 
 def test_pruning_the_full_backup_merges_it_into_its_child_and_every_kept_backup_restores_as_before(conn, tmp_path):
