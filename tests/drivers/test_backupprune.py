@@ -2,74 +2,22 @@
 incremental restores byte for byte after the backups it depended on are gone (or a prune was cancelled)."""
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from backupchain import MIB, UUID
+from backupchain import chain as _chain
+from backupchain import restored as _restored
+from backupchain import same as _same
 from jobwait import connection_job_end
 from refusals import refused
 
 from drivers import DriverError, ErrorCode, JobFlags, JobOperation, JobState, backupprune, backupretention
 from drivers import backupcatalog as catalog
 from drivers.backupretention import Retention
-
-MIB = 1 << 20
-DOMAIN_XML = ("<domain type='kvm'><name>vm</name><uuid>6d1f0c3e-5b0a-4c47-9a57-3f4f1d2e8a10</uuid>"
-              "<memory unit='MiB'>64</memory><devices/></domain>")
-UUID = "6d1f0c3e-5b0a-4c47-9a57-3f4f1d2e8a10"
-
-
-def _qemu_io(image: Path, *commands: str) -> None:
-    argv = ["qemu-io", "-f", "qcow2"]
-    for command in commands:
-        argv += ["-c", command]
-    subprocess.run([*argv, str(image)], check=True, capture_output=True)
-
-
-def _catalogue(folder: Path, started: float, parent: str | None = None) -> catalog.Backup:
-    image = folder / "vda.qcow2"
-    [entry] = catalog.describe([catalog.Written("vda", str(image), str(image), "qcow2")])
-    if parent is not None:
-        entry = dataclasses.replace(entry, backing=f"../{parent}/vda.qcow2")
-    return catalog.write_manifest(str(folder), "vm", UUID, DOMAIN_XML, started, [entry],
-                                  kind="incremental" if parent else "full", parent=parent)
-
-
-def _chain(root: Path, length: int = 3) -> list[catalog.Backup]:
-    """A full backup and ``length - 1`` incrementals, each writing its own MiB and overwriting part of the last."""
-    backups: list[catalog.Backup] = []
-    for n in range(length):
-        folder = root / f"vm-{n + 1}"
-        folder.mkdir(parents=True)
-        image = folder / "vda.qcow2"
-        parent = backups[-1].id if backups else None
-        argv = ["qemu-img", "create", "-q", "-f", "qcow2"]
-        if parent:
-            argv += ["-b", f"../{parent}/vda.qcow2", "-F", "qcow2"]
-        subprocess.run([*argv, str(image), str(8 * MIB)], check=True)
-        writes = [f"write -P {n + 1} {n * MIB} {MIB}"]
-        if n:
-            writes.append(f"write -P {0x40 + n} {(n - 1) * MIB + 256 * 1024} 4096")
-        _qemu_io(image, *writes)
-        backups.append(_catalogue(folder, 1000.0 * (n + 1), parent))
-    return backups
-
-
-def _restored(backup: catalog.Backup, into: Path) -> Path:
-    """What a restore of ``backup`` yields: its image with everything it depends on, as one raw file."""
-    [image] = backup.images
-    out = into / f"{backup.id}.raw"
-    subprocess.run(["qemu-img", "convert", "-f", image.format, "-O", "raw", backup.path(image), str(out)],
-                   check=True)
-    return out
-
-
-def _same(a: Path, b: Path) -> bool:
-    return subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "raw", str(a), str(b)],
-                          capture_output=True).returncode == 0
 
 
 def _references(backups: list[catalog.Backup], into: Path) -> dict[str, Path]:
