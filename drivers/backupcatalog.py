@@ -227,12 +227,13 @@ def _candidates(folder: str) -> Iterable[str]:
             yield entry.path
 
 
-def find(folders: Sequence[str], domain_uuid: str | None = None) -> list[Backup]:
+def find(folders: Sequence[str], domain_uuid: str | None = None, finished_only: bool = True) -> list[Backup]:
     """The restorable backups in ``folders`` (each folder itself and its sub-folders), oldest first.
 
     ``domain_uuid`` keeps one domain's; without it every domain's backups are
-    listed (a folder the user points at). Unreadable manifests and unfinished
-    backups are left out.
+    listed (a folder the user points at). Unreadable manifests are left out,
+    and so are unfinished backups unless ``finished_only`` is false (what
+    depends on what must see them all).
     """
     found: dict[str, Backup] = {}
     for folder in folders:
@@ -245,7 +246,7 @@ def find(folders: Sequence[str], domain_uuid: str | None = None) -> list[Backup]
                 continue
             if domain_uuid is not None and backup.domain_uuid != domain_uuid:
                 continue
-            if unfinished_reason(backup) is None:
+            if not finished_only or unfinished_reason(backup) is None:
                 found[os.path.realpath(candidate)] = backup
     return sorted(found.values(), key=lambda b: (b.started, b.folder))
 

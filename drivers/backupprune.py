@@ -96,6 +96,7 @@ def merge_into(parent: Backup, child: Backup, family: Sequence[Backup], progress
 
             def report(frac: float, start: int = done, size: int = image.virtual_size) -> None:
                 progress(start + int(frac * size * 0.5), total)
+            backuprestore.discard(part)  # left by a prune that crashed: one prune per folder runs at a time
             backuprestore.copy_file(path, part, report, cancelled)
             parts.append((part, path))
             argv = ["qemu-img", "rebase", "-p", "-f", image.format, "-b", new_backing or ""]

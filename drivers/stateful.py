@@ -285,7 +285,7 @@ class StatefulConnection(Connection):
             raise invalid_arg("name at least one backup folder to remove")
         doomed = [backupcatalog.read(os.path.abspath(p)) for p in paths]
         homes = sorted({backupprune.siblings(b) for b in doomed})
-        family = backupcatalog.find(homes)
+        family = backupcatalog.find(homes, finished_only=False)  # a child left unfinished still depends
         names = sorted({b.domain_name for b in doomed})
         job = self.host.jobs.begin(job_key(homes[0]), ", ".join(names), JobOperation.BACKUP_PRUNE, "remove backups")
 

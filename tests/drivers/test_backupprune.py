@@ -99,6 +99,18 @@ def test_pruning_a_middle_incremental_rebases_its_child_onto_the_full_backup(con
     assert f"backing file: ../{full.id}/vda.qcow2" in out
 
 
+def test_a_child_holding_a_part_file_left_by_a_crash_is_merged_too_never_left_without_its_parent(conn, tmp_path):
+    root = tmp_path / "backups"
+    full, inc1 = _chain(root, 2)
+    refs = _references([full, inc1], tmp_path / "before")
+    (Path(inc1.folder) / "vda.qcow2.part").write_bytes(b"half a merge")
+    assert [b.id for b in catalog.find([str(root)], UUID)] == [full.id]  # unfinished: not listed
+    info = connection_job_end(conn, conn.backup_prune([full.folder], JobFlags.ASYNC))
+    assert info.state is JobState.COMPLETED, info.error
+    [merged] = _assert_restorable(root, refs, tmp_path / "after")
+    assert (merged.id, merged.kind, merged.parent) == (inc1.id, "full", None)
+
+
 def test_a_retention_rule_prunes_exactly_the_backups_it_does_not_keep(conn, tmp_path):
     root = tmp_path / "backups"
     chain = _chain(root, 4)

@@ -7,8 +7,10 @@ is recorded as run *before* its job starts, so no restart or second check
 starts it twice. It backs up the disks a person would tick in the Backup dialog
 into a folder of its own (:class:`vmgui.flows.backup.BackupController`, so it
 shows in the job panel like any backup); when the job ends a desktop
-notification says so, and a completed one is followed by removing the backups
-the VM's retention rule no longer keeps (a BACKUP_PRUNE job).
+notification says so, and a completed one on this machine is followed by
+removing the backups the VM's retention rule no longer keeps (a BACKUP_PRUNE
+job). A push backup needs a running guest: a shut-off VM's scheduled backup
+fails, and the notification says so.
 """
 from __future__ import annotations
 
@@ -116,7 +118,7 @@ class BackupScheduler(QObject):
             self._notify(Notice("Scheduled backup finished",
                                 f"The scheduled backup of {plan.domain} finished: {plan.directory}."))
             schedule = self.store.get(*key)
-            if schedule is not None and schedule.retention.limits:
+            if schedule is not None and schedule.retention.limits and plan.local:  # another host's folder is not ours
                 self._session.spawn(self._prune(key, schedule), f"Removing old backups of {plan.domain}")
         else:
             outcome = "was cancelled" if info.state is JobState.CANCELLED else "failed"
