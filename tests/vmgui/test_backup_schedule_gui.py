@@ -106,3 +106,23 @@ def test_the_schedule_dialog_stores_a_weekly_schedule_with_its_rule_and_removes_
     again.buttons.accepted.emit()
     assert window.scheduler.store.get(*key) is None
     assert dialog.schedule_status.text() == "web01 is not backed up on a schedule."
+
+
+def test_a_vm_shut_off_at_its_time_has_its_disks_copied_as_they_lie(open_window, node_uri, qtbot, tmp_path):
+    window = open_window(f"{node_uri}?rate=4096")
+    select(window, "backup-store")
+    key = window.table.selected_keys()[0]
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    store = ScheduleStore(str(tmp_path / "schedules.json"))
+    store.put(key[0], key[1], Schedule("weekly", 1, 30, weekday=0, folder=str(folder), since=_t("2026-11-30T02:00:00")))
+    scheduler = BackupScheduler(window.session, store, window.announce_now, clock=lambda: _t("2026-12-07T01:30:00"),
+                                tz=BERLIN, interval_s=3600, parent=window)
+    with qtbot.waitSignal(scheduler.started, timeout=10000):
+        scheduler.start()
+    qtbot.waitUntil(lambda: [j.state for j in _jobs(window, JobOperation.BACKUP)] == [JobState.COMPLETED],
+                    timeout=20000)
+    [backup] = catalog.find([str(folder)], key[1])
+    assert backup.id == "backup-store-20261207-013000" and len(backup.images) == 3
+    qtbot.waitUntil(lambda: bool(window.notices), timeout=5000)
+    assert window.notices[-1] == f"The scheduled backup of backup-store finished: {backup.folder}."

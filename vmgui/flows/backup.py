@@ -71,7 +71,7 @@ class BackupController(QObject):
                                            f"The folder {plan.directory} could not be made: {exc.strerror or exc}.")
                 self.backupEnded.emit(key[0], None, plan)
                 return
-        task = self._session.run(Backup(xml=plan.xml()), [key])[0]
+        task = self._session.run(Backup(xml=plan.xml(), shut_off=plan.shut_off), [key])[0]
         try:
             job_id = await task if task is not None else None
         except Exception:  # noqa: BLE001 - the session's task has said why; here only its folder goes

@@ -9,8 +9,8 @@ into a folder of its own (:class:`vmgui.flows.backup.BackupController`, so it
 shows in the job panel like any backup); when the job ends a desktop
 notification says so, and a completed one on this machine is followed by
 removing the backups the VM's retention rule no longer keeps (a BACKUP_PRUNE
-job). A push backup needs a running guest: a shut-off VM's scheduled backup
-fails, and the notification says so.
+job). A VM that is shut off at that time has its disks copied as they lie
+(``BackupFlags.SHUT_OFF``).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from datetime import datetime, tzinfo
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from drivers import DriverError, JobInfo, JobState
+from drivers import DomainState, DriverError, JobInfo, JobState
 from drivers.backupretention import pruned
 
 from ..models.backup import BackupPlan, default_checked
@@ -96,7 +96,9 @@ class BackupScheduler(QObject):
         [(name, disks)] = sources.domains
         targets = tuple(d.target for d in disks if default_checked(d))
         stamp = datetime.fromtimestamp(now, self._tz).strftime("%Y%m%d-%H%M%S")
-        plan = BackupPlan(name, schedule.folder, stamp, targets, name not in sources.remote)
+        row = self._session.domains.get(key)
+        shut_off = row is not None and row.rec.state == DomainState.SHUTOFF
+        plan = BackupPlan(name, schedule.folder, stamp, targets, name not in sources.remote, shut_off)
         if not targets:
             self._running.discard(key)
             self._notify(Notice("Scheduled backup not taken", f"{name} has no disk to back up.", urgency=2))
