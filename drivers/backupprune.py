@@ -3,9 +3,9 @@ is first merged into that child.
 
 An incremental's image is a qcow2 whose backing file is its parent's image
 (``../<parent id>/<file>``). Before the parent goes, each child image is copied
-to a ``.part`` file beside it and ``qemu-img rebase``\\ d there onto the
-parent's own backing (or onto nothing, when the parent is a full backup: the
-child then holds every byte and becomes a full backup itself); the copy is
+to a ``.part`` file beside it, and the copy is rebased (``qemu-img rebase``)
+onto the parent's own backing (or onto nothing, when the parent is a full
+backup: the child then holds every byte and becomes a full backup itself); it is
 synced, hashed and renamed over the child's image only when every image of the
 child is ready, and then the child's manifest is rewritten atomically (new
 sha256 and size, ``kind``/``parent``/``backing`` updated). Only after that is
@@ -14,7 +14,10 @@ removed too is gone before its parent and is never merged for nothing.
 
 A cancel (or a failure) between these steps leaves every backup restorable:
 an unfinished merge leaves only ``.part`` files, which are removed, and the
-parent is deleted only after its children no longer need it.
+parent is deleted only after its children no longer need it. A crash between
+renaming a rebased image and rewriting its manifest leaves the image whole (its
+header names its new backing) but the manifest's checksum stale, which verify
+reports; the parent is still there then.
 """
 from __future__ import annotations
 
