@@ -13,6 +13,7 @@ finished file (one sequential read of each image; the page cache usually still h
 """
 from __future__ import annotations
 
+import calendar
 import hashlib
 import importlib.metadata
 import json
@@ -68,6 +69,14 @@ def iso_time(when: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
 
 
+def epoch_of(iso: str) -> float | None:
+    """The seconds since the epoch of a manifest time (:func:`iso_time`), None when it is not one."""
+    try:
+        return float(calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ")))
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class Image:
     """One disk image of a backup, as the manifest describes it."""
@@ -78,6 +87,8 @@ class Image:
     virtual_size: int
     bytes: int
     sha256: str
+    #: an incremental's image: its qcow2 backing file, ``../<parent id>/<file>`` (None: a whole image)
+    backing: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +117,8 @@ class Backup:
     images: tuple[Image, ...]
     kind: str = "full"
     parent: str | None = None
+    #: the checkpoint an incremental backup after this one starts from (None: there is none)
+    checkpoint: str | None = None
     app_version: str = "unknown"
     verification: Verification | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -119,6 +132,7 @@ class Backup:
 
     def to_json(self) -> dict[str, Any]:
         return {**self.extra, "schema": SCHEMA, "id": self.id, "kind": self.kind, "parent": self.parent,
+                "checkpoint": self.checkpoint,
                 "domain": {"name": self.domain_name, "uuid": self.domain_uuid, "xml": self.domain_xml},
                 "started": self.started, "ended": self.ended, "vmgui_version": self.app_version,
                 "disks": [asdict(i) for i in self.images],
@@ -136,7 +150,8 @@ def _image(folder: str, raw: Any) -> Image:
         raise _bad(folder, "a disk entry is not an object")
     try:
         image = Image(target=str(raw["target"]), file=str(raw["file"]), format=str(raw["format"]),
-                      virtual_size=int(raw["virtual_size"]), bytes=int(raw["bytes"]), sha256=str(raw["sha256"]))
+                      virtual_size=int(raw["virtual_size"]), bytes=int(raw["bytes"]), sha256=str(raw["sha256"]),
+                      backing=None if raw.get("backing") is None else str(raw["backing"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise _bad(folder, f"a disk entry lacks {exc}") from None
     if os.path.basename(image.file) != image.file or image.file in ("", ".", ".."):
@@ -160,13 +175,14 @@ def parse(folder: str, data: dict[str, Any]) -> Backup:
     if isinstance(ver, dict):
         verification = Verification(at=str(ver.get("at", "")), ok=bool(ver.get("ok")),
                                     problems=tuple(str(p) for p in ver.get("problems") or ()))
-    known = {"schema", "id", "kind", "parent", "domain", "started", "ended", "vmgui_version", "disks",
-             "verification"}
+    known = {"schema", "id", "kind", "parent", "checkpoint", "domain", "started", "ended", "vmgui_version",
+             "disks", "verification"}
     return Backup(folder=folder, id=str(data.get("id") or os.path.basename(folder)),
                   domain_name=str(dom.get("name", "")), domain_uuid=str(dom.get("uuid", "")),
                   domain_xml=str(dom.get("xml", "")), started=str(data.get("started", "")),
                   ended=str(data.get("ended", "")), images=tuple(_image(folder, d) for d in disks),
                   kind=kind, parent=None if data.get("parent") is None else str(data["parent"]),
+                  checkpoint=None if data.get("checkpoint") is None else str(data["checkpoint"]),
                   app_version=str(data.get("vmgui_version", "unknown")), verification=verification,
                   extra={k: v for k, v in data.items() if k not in known})
 
@@ -211,12 +227,13 @@ def _candidates(folder: str) -> Iterable[str]:
             yield entry.path
 
 
-def find(folders: Sequence[str], domain_uuid: str | None = None) -> list[Backup]:
+def find(folders: Sequence[str], domain_uuid: str | None = None, finished_only: bool = True) -> list[Backup]:
     """The restorable backups in ``folders`` (each folder itself and its sub-folders), oldest first.
 
     ``domain_uuid`` keeps one domain's; without it every domain's backups are
-    listed (a folder the user points at). Unreadable manifests and unfinished
-    backups are left out.
+    listed (a folder the user points at). Unreadable manifests are left out,
+    and so are unfinished backups unless ``finished_only`` is false (what
+    depends on what must see them all).
     """
     found: dict[str, Backup] = {}
     for folder in folders:
@@ -229,7 +246,7 @@ def find(folders: Sequence[str], domain_uuid: str | None = None) -> list[Backup]
                 continue
             if domain_uuid is not None and backup.domain_uuid != domain_uuid:
                 continue
-            if unfinished_reason(backup) is None:
+            if not finished_only or unfinished_reason(backup) is None:
                 found[os.path.realpath(candidate)] = backup
     return sorted(found.values(), key=lambda b: (b.started, b.folder))
 
@@ -307,6 +324,11 @@ def dedicated_folder(written: Sequence[Written]) -> str | None:
     return folder if names <= ours else None
 
 
+def dumps(backup: Backup) -> str:
+    """The manifest text of ``backup``."""
+    return json.dumps(backup.to_json(), indent=1, sort_keys=True)
+
+
 def write_manifest(folder: str, domain_name: str, domain_uuid: str, domain_xml: str, started: float,
                    images: Sequence[Image], kind: str = "full", parent: str | None = None) -> Backup:
     """Record a finished backup in ``folder`` (atomic, durable, never over an existing manifest)."""
@@ -315,8 +337,7 @@ def write_manifest(folder: str, domain_name: str, domain_uuid: str, domain_xml: 
                     ended=iso_time(time.time()), images=tuple(images), kind=kind, parent=parent,
                     app_version=app_version())
     try:
-        write_atomically(os.path.join(folder, MANIFEST), json.dumps(backup.to_json(), indent=1, sort_keys=True),
-                         mode=0o644, replace=False)
+        write_atomically(os.path.join(folder, MANIFEST), dumps(backup), mode=0o644, replace=False)
     except FileExistsError:
         raise DriverError(ErrorCode.OPERATION_FAILED, f"{folder} already holds a backup manifest") from None
     return backup
@@ -325,8 +346,7 @@ def write_manifest(folder: str, domain_name: str, domain_uuid: str, domain_xml: 
 def record_verification(backup: Backup, result: Verification) -> Backup:
     """Store a verify's outcome in the backup's manifest (atomic replace); the updated backup."""
     updated = replace(backup, verification=result)
-    write_atomically(os.path.join(backup.folder, MANIFEST),
-                     json.dumps(updated.to_json(), indent=1, sort_keys=True), mode=0o644)
+    write_atomically(os.path.join(backup.folder, MANIFEST), dumps(updated), mode=0o644)
     return updated
 
 

@@ -37,14 +37,14 @@ def part_path(dest: str) -> str:
     return dest + PART_SUFFIX
 
 
-def _discard(path: str) -> None:
+def discard(path: str) -> None:
     try:
         os.unlink(path)
     except FileNotFoundError:
         pass
 
 
-def _fsync_file(path: str) -> None:
+def fsync_file(path: str) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -52,7 +52,7 @@ def _fsync_file(path: str) -> None:
         os.close(fd)
 
 
-def _fsync_dir(path: str) -> None:
+def fsync_dir(path: str) -> None:
     fd = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -60,19 +60,17 @@ def _fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def convert(src: str, src_fmt: str, part: str, dest_fmt: str, fraction: Fraction, cancelled: Cancelled) -> None:
-    """``qemu-img convert -p`` of ``src`` into the new file ``part``, made durable; removed on any failure.
+def run_qemu_img(argv: Sequence[str], what: str, fraction: Fraction, cancelled: Cancelled) -> None:
+    """Run a ``qemu-img ... -p`` command to its end, passing on the share it prints as done.
 
-    Zero areas stay holes (qemu-img skips them), so a sparse image copies as
-    fast as its data. OPERATION_ABORTED when ``cancelled()`` turns true.
+    ``what`` names the work in errors. OPERATION_ABORTED once ``cancelled()``
+    turns true (qemu-img is killed), OPERATION_FAILED with qemu-img's last line.
     """
-    if os.path.lexists(part):
-        raise DriverError(ErrorCode.OPERATION_INVALID, f"{part} exists: another restore may be writing it")
     if cancelled():
-        raise DriverError(ErrorCode.OPERATION_ABORTED, f"restore of {os.path.basename(src)} stopped")
-    argv = ["qemu-img", "convert", "-p", "-W", "-f", src_fmt, "-O", dest_fmt, src, part]
+        raise DriverError(ErrorCode.OPERATION_ABORTED, f"{what} stopped")
     try:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL)
     except OSError as exc:
         raise DriverError(ErrorCode.OPERATION_FAILED, f"qemu-img could not run: {exc.strerror}") from None
     seen = [0.0]
@@ -90,7 +88,6 @@ def convert(src: str, src_fmt: str, part: str, dest_fmt: str, fraction: Fraction
     stderr_reader = threading.Thread(target=lambda: errors.append(proc.stderr.read() if proc.stderr else b""),
                                      name="qemu-img-stderr", daemon=True)
     stderr_reader.start()
-    ok = False
     try:
         while True:
             try:
@@ -100,24 +97,37 @@ def convert(src: str, src_fmt: str, part: str, dest_fmt: str, fraction: Fraction
                 pass
             fraction(seen[0])
             if cancelled():
-                proc.kill()
-                proc.wait()
-                raise DriverError(ErrorCode.OPERATION_ABORTED, f"restore of {os.path.basename(src)} stopped")
+                raise DriverError(ErrorCode.OPERATION_ABORTED, f"{what} stopped")
         reader.join(5)
         stderr_reader.join(5)
         if proc.returncode != 0:
             text = b"".join(errors).decode("utf-8", "replace").strip().splitlines()
-            raise DriverError(ErrorCode.OPERATION_FAILED, f"copying {os.path.basename(src)} failed: "
+            raise DriverError(ErrorCode.OPERATION_FAILED, f"{what} failed: "
                               + (text[-1] if text else f"qemu-img exit status {proc.returncode}"))
-        _fsync_file(part)
-        fraction(1.0)
-        ok = True
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def convert(src: str, src_fmt: str, part: str, dest_fmt: str, fraction: Fraction, cancelled: Cancelled) -> None:
+    """``qemu-img convert -p`` of ``src`` into the new file ``part``, made durable; removed on any failure.
+
+    Zero areas stay holes (qemu-img skips them), so a sparse image copies as
+    fast as its data. OPERATION_ABORTED when ``cancelled()`` turns true.
+    """
+    if os.path.lexists(part):
+        raise DriverError(ErrorCode.OPERATION_INVALID, f"{part} exists: another restore may be writing it")
+    argv = ["qemu-img", "convert", "-p", "-W", "-f", src_fmt, "-O", dest_fmt, src, part]
+    ok = False
+    try:
+        run_qemu_img(argv, f"copying {os.path.basename(src)}", fraction, cancelled)
+        fsync_file(part)
+        fraction(1.0)
+        ok = True
+    finally:
         if not ok:
-            _discard(part)
+            discard(part)
 
 
 def copy_file(src: str, part: str, fraction: Fraction, cancelled: Cancelled) -> None:
@@ -158,7 +168,7 @@ def copy_file(src: str, part: str, fraction: Fraction, cancelled: Cancelled) -> 
         finally:
             os.close(fd)
             if not ok:
-                _discard(part)
+                discard(part)
 
 
 def copy_images(backup: Backup, dests: Mapping[str, tuple[str, str]], progress: Callable[[int, int], None],
@@ -186,7 +196,7 @@ def copy_images(backup: Backup, dests: Mapping[str, tuple[str, str]], progress: 
             done += image.virtual_size
     except BaseException:
         for part, _ in parts:
-            _discard(part)
+            discard(part)
         raise
     return parts
 
@@ -202,7 +212,7 @@ def publish(parts: Sequence[tuple[str, str]], replace: bool) -> None:
             except FileExistsError:
                 raise DriverError(ErrorCode.OPERATION_INVALID, f"{dest} appeared meanwhile; nothing was "
                                   "overwritten") from None
-        _fsync_dir(dest)
+        fsync_dir(dest)
 
 
 def random_mac() -> str:

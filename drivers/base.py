@@ -393,6 +393,15 @@ class Connection:
         """
         raise no_support("restoring backups")
 
+    def backup_prune(self, folders: list[str], flags: int = 0) -> int | None:
+        """Delete the catalogued backups in ``folders`` as one BACKUP_PRUNE job, newest first.
+
+        A backup that an incremental staying behind depends on is first merged
+        into it (the child is rebased past it and its manifest rewritten), so
+        every backup left still restores; a cancel leaves them all restorable.
+        """
+        raise no_support("removing backups")
+
     # storage
     def create_disk(self, path: str, size_bytes: int, fmt: str = "qcow2", flags: int = 0) -> int | None:
         """Create an empty disk image at the absolute ``path`` as a DISK_CREATE job (Feature.DISK_CREATE).

@@ -174,6 +174,7 @@ class JobOperation(enum.IntEnum):
     DISK_CREATE = 100  # ours: storage creation through qemu-img
     BACKUP_VERIFY = 101  # ours: a catalogued backup checked against its manifest
     BACKUP_RESTORE = 102  # ours: a catalogued backup copied to a new VM or onto a shut-off one
+    BACKUP_PRUNE = 103  # ours: catalogued backups removed, each merged into the incrementals that stay
 
 
 class JobFlags(enum.IntFlag):

@@ -12,10 +12,10 @@ import os
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
-from . import backupcatalog, backuprestore, diskdelete
+from . import backupcatalog, backupprune, backuprestore, diskdelete
 from .base import Connection, Domain
 from .diskdelete import DomainUse
-from .diskimage import job_key
+from .diskimage import check_path_list, job_key
 from .domainindex import DomainIndex
 from .domxml import DomainXML
 from .errors import DriverError, ErrorCode, check_flags, invalid_arg
@@ -274,6 +274,23 @@ class StatefulConnection(Connection):
                     os.unlink(part)
                 raise
             backuprestore.publish(parts, replace=True)
+
+        return self._job_result(self.run_job(job, worker, bool(flags & JobFlags.ASYNC)))
+
+    def backup_prune(self, folders: list[str], flags: int = 0) -> int | None:
+        flags = check_flags(flags, int(JobFlags.ASYNC), "backup_prune")
+        self._check_open()
+        paths = check_path_list(folders)
+        if not paths:
+            raise invalid_arg("name at least one backup folder to remove")
+        doomed = [backupcatalog.read(os.path.abspath(p)) for p in paths]
+        homes = sorted({backupprune.siblings(b) for b in doomed})
+        family = backupcatalog.find(homes, finished_only=False)  # a child left unfinished still depends
+        names = sorted({b.domain_name for b in doomed})
+        job = self.host.jobs.begin(job_key(homes[0]), ", ".join(names), JobOperation.BACKUP_PRUNE, "remove backups")
+
+        def worker(job: Job) -> None:
+            backupprune.prune(doomed, family, job.progress, lambda: job.cancel_requested)
 
         return self._job_result(self.run_job(job, worker, bool(flags & JobFlags.ASYNC)))
 

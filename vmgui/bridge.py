@@ -40,7 +40,7 @@ from .workers import MAX_WORKERS, WorkerPool
 
 #: jobs cancelled through the connection: they may belong to no domain
 HOST_JOBS = frozenset({drivers.JobOperation.DISK_CREATE, drivers.JobOperation.BACKUP_VERIFY,
-                       drivers.JobOperation.BACKUP_RESTORE})
+                       drivers.JobOperation.BACKUP_RESTORE, drivers.JobOperation.BACKUP_PRUNE})
 
 __all__ = ["Bridge", "CallAbandoned", "default_uri"]
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 
+from backupchain import chain, restored, same
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QPushButton
 from test_window import select
 
@@ -101,3 +102,26 @@ def test_the_backups_dialog_lists_verifies_restores_and_deletes(open_window, nod
     dialog.list.topLevelItem(0).setSelected(True)
     assert not dialog.findChild(QPushButton, "backupRestoreOnto").isEnabled()  # another domain's backup
     assert dialog.findChild(QPushButton, "backupRestoreNew").isEnabled()
+
+
+def test_deleting_a_backup_an_incremental_depends_on_merges_it_into_that_one_first(open_window, node_uri, qtbot,
+                                                                                  tmp_path):
+    window = open_window(node_uri)
+    select(window, "web01")
+    key = window.table.selected_keys()[0]
+    full, inc = chain(tmp_path / "backups", 2, "web01", key[1], _domain_xml("web01", "/nowhere/web01.img"))
+    (tmp_path / "before").mkdir()
+    reference = restored(inc, tmp_path / "before")
+    dialog = window.commands.open_backups(key, [str(tmp_path / "backups")])
+    qtbot.waitUntil(lambda: dialog.list.topLevelItemCount() == 2, timeout=5000)
+    assert [dialog.list.topLevelItem(i).text(1) for i in range(2)] == ["Incremental", "Full"]
+    dialog.list.topLevelItem(1).setSelected(True)
+    _press(dialog, "backupDelete")
+    _answer(dialog, "confirm_delete_backup", "Delete")
+    qtbot.waitUntil(lambda: dialog.list.topLevelItemCount() == 1, timeout=10000)
+    assert dialog.list.topLevelItem(0).text(1) == "Full" and dialog.list.topLevelItem(0).text(4) == inc.folder
+    assert not os.path.exists(full.folder)
+    [job] = [r.info for r in window.session.jobs.rows() if r.info.operation is JobOperation.BACKUP_PRUNE]
+    assert job.state is JobState.COMPLETED, job.error
+    (tmp_path / "after").mkdir()
+    assert same(restored(catalog.read(inc.folder), tmp_path / "after"), reference)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-from drivers import Connection, Domain, DriverError, ErrorCode, Feature, JobFlags, MigrateFlags
+from drivers import BackupFlags, Connection, Domain, DriverError, ErrorCode, Feature, JobFlags, MigrateFlags
 from drivers.domaindelete import DEFAULT_UNDEFINE, delete_domain
 from drivers.domxml import DomainXML
 from drivers.snapxml import BackupDef
@@ -137,10 +137,13 @@ class Backup(DomainRequest):
 
     folder: str = "."
     xml: str | None = None
+    #: the domain is shut off: its disks are copied as they are (BackupFlags.SHUT_OFF)
+    shut_off: bool = False
     verb: ClassVar[str] = "Backing up"
 
     def run(self, dom: Domain, peers: Peers) -> int | None:
-        return job_id(dom.backup_begin(self.xml or self.every_disk(dom), ASYNC))
+        flags = ASYNC | (int(BackupFlags.SHUT_OFF) if self.shut_off else 0)
+        return job_id(dom.backup_begin(self.xml or self.every_disk(dom), flags))
 
     def every_disk(self, dom: Domain) -> str:
         """``<domainbackup>`` writing each disk (not cdroms or floppies) of ``dom`` to a new file in the folder."""

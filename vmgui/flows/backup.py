@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 
 from drivers import JobInfo, JobOperation, JobState
 from drivers.domxml import Disk, DomainXML
@@ -37,6 +37,9 @@ class BackupSources:
 
 class BackupController(QObject):
     """Reads the disks to back up, runs the jobs and lists the finished files."""
+
+    #: (uri, the job's final JobInfo or None when it could not start, BackupPlan) for each plan started here
+    backupEnded = Signal(str, object, object)
 
     def __init__(self, session: Session, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -66,8 +69,9 @@ class BackupController(QObject):
             except OSError as exc:
                 self._session.messages.add("error", f"{plan.domain} was not backed up",
                                            f"The folder {plan.directory} could not be made: {exc.strerror or exc}.")
+                self.backupEnded.emit(key[0], None, plan)
                 return
-        task = self._session.run(Backup(xml=plan.xml()), [key])[0]
+        task = self._session.run(Backup(xml=plan.xml(), shut_off=plan.shut_off), [key])[0]
         try:
             job_id = await task if task is not None else None
         except Exception:  # noqa: BLE001 - the session's task has said why; here only its folder goes
@@ -75,6 +79,7 @@ class BackupController(QObject):
         if not isinstance(job_id, int):  # refused before it began: no job will end it
             if plan.local:
                 await self._session.remove_empty_folder(plan.directory)
+            self.backupEnded.emit(key[0], None, plan)
             return
         self._pending[(key[0], job_id)] = plan
         info = self._done.pop((key[0], job_id), None)
@@ -89,6 +94,7 @@ class BackupController(QObject):
                 while len(self._done) > KEEP_FOREIGN:  # someone else's backups: keep only a few
                     self._done.pop(next(iter(self._done)))
             return
+        self.backupEnded.emit(uri, info, plan)
         if info.state is JobState.COMPLETED:
             self._session.spawn(self._report(uri, plan), f"Reporting the backup of {plan.domain}")
         elif plan.local:

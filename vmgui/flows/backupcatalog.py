@@ -2,7 +2,7 @@
 
 The folders searched are the one backups were last written to plus any the
 person opened (an external disk moved from another machine lists every
-domain's backups found there). Verify and restore run as jobs in the job
+domain's backups found there). Verify, restore and delete run as jobs in the job
 panel; when one this controller started ends, the list is read again so the
 verified column and the domain list are current.
 """
@@ -70,15 +70,9 @@ class CatalogController(QObject):
                             f"Restoring the backup {row.backup.id} onto {self.domain}")
 
     def delete(self, row: CatalogRow) -> None:
-        self._session.spawn(self._delete(row), f"Deleting the backup {row.backup.id}")
-
-    async def _delete(self, row: CatalogRow) -> None:
-        try:
-            await self._session.delete_backup(self.key[0], row.backup)
-        except (DriverError, OSError) as exc:
-            self.problem.emit(exc.message if isinstance(exc, DriverError) else
-                              f"The backup in {row.folder} could not be deleted: {exc.strerror}")
-        await self._reload()
+        """Remove the backup as a job; an incremental that depends on it gets its data first."""
+        self._session.spawn(self._job(self._session.prune_backups(self.key[0], [row.folder])),
+                            f"Deleting the backup {row.backup.id}")
 
     async def _job(self, started: Awaitable[int]) -> None:
         try:
@@ -88,6 +82,9 @@ class CatalogController(QObject):
             return
         self._jobs.add(job_id)
         info = self._session.job_info(self.key[0], job_id)
+        if info is None:  # not in the job panel yet: a job first seen ended announces no end of its own
+            await self._session.refresh_job(self.key[0], job_id)
+            info = self._session.job_info(self.key[0], job_id)
         if info is not None and info.finished:  # it ended before its id came back
             self._finished(self.key[0], info)
 

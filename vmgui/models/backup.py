@@ -63,6 +63,8 @@ class BackupPlan:
     targets: tuple[str, ...]
     #: the domain's host is this machine (else the folder is on that host and not checked here)
     local: bool = True
+    #: the domain is shut off: its disks are copied as they lie (a scheduled backup; the dialog backs up running ones)
+    shut_off: bool = False
 
     @property
     def directory(self) -> str:

@@ -461,8 +461,10 @@ class Session(QObject):
             uri, lambda c: c.backup_restore_onto(folder, domain, int(JobFlags.ASYNC)) or 0,
             f"restoring the backup in {folder} onto {domain}"))
 
-    async def delete_backup(self, uri: str, backup: Backup) -> None:
-        await self.bridge.call(uri, lambda _c: backupcatalog.delete(backup), f"deleting the backup in {backup.folder}")
+    async def prune_backups(self, uri: str, folders: list[str]) -> int:
+        """Start removing the backups in ``folders`` as a job (each merged into the incrementals that stay)."""
+        return int(await self.bridge.call(uri, lambda c: c.backup_prune(folders, int(JobFlags.ASYNC)) or 0,
+                                          f"removing the backups in {', '.join(folders)}"))
 
     async def refresh_job(self, uri: str, job_id: int) -> None:
         """Re-read job ``job_id`` from the driver into the job model (for connections without JOB events)."""

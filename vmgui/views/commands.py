@@ -17,6 +17,7 @@ from drivers import DomainState
 from ..actions import SPECS, ActionId, ActionSpec, ActionState, Asks, Confirm
 from ..actions.requests import DomainRequest, Snapshot
 from ..flows.backupcatalog import CatalogController
+from ..flows.backupschedule import BackupScheduler
 from ..models.domains import Key
 from ..models.session import Session
 from ..models.snapshots import SnapshotTree
@@ -48,6 +49,8 @@ class Commands:
         self.delete = DeleteFlow(session, self._show, parent)
         self.migrate = MigrateFlow(session, self._show, parent)
         self.new_vm = NewVMFlow(session, self._show, parent)
+        #: runs the backup schedules; the Backups dialog edits them (set by the window)
+        self.scheduler: BackupScheduler | None = None
         self.display_windows: dict[Key, DisplayWindow] = {}  # open ones: pressing Display again raises it
         #: what opens for the actions that ask in a dialog or open a window (Asks.DIALOG, Asks.WINDOW)
         self.openers: dict[ActionId, Callable[[list[Key]], object]] = {
@@ -144,7 +147,7 @@ class Commands:
     def open_backups(self, key: Key, folders: list[str] | None = None) -> BackupsDialog:
         """The catalogued backups of ``key`` (in the folder backups were last written to), modeless."""
         flow = CatalogController(self._session, key, folders if folders is not None else [self.backup.folder])
-        dialog = BackupsDialog(flow, self._session.domains.names(key[0]), self._parent)
+        dialog = BackupsDialog(flow, self._session.domains.names(key[0]), self._parent, self.scheduler)
         dialog.finished.connect(lambda _r: dialog.deleteLater())
         self.last_dialog = dialog
         dialog.show()

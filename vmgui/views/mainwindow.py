@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 
 from PySide6.QtCore import QEvent, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QKeySequence, QPalette
@@ -28,9 +29,12 @@ from drivers.jobs import operation_text
 
 from .. import icons
 from ..actions import LAYOUT, MENU_ONLY, SPECS, ActionId, ActionState, context_menu
+from ..flows.backupschedule import BackupScheduler
 from ..models import actions as rules
 from ..models import quitting
 from ..models import settings as store
+from ..models.backupschedule import FILE as SCHEDULES_FILE
+from ..models.backupschedule import ScheduleStore
 from ..models.format import count_text
 from ..models.messages import Message
 from ..models.session import Session
@@ -81,6 +85,11 @@ class MainWindow(QMainWindow):
         self.table = DomainTable(session.domains, self)
         self.domain_actions = DomainActions(self, self.trigger)
         self.commands = Commands(self, session, self.table.selected_keys, self.action_states)
+        schedules = ScheduleStore.opened(os.path.join(os.path.dirname(settings.fileName()), SCHEDULES_FILE))
+        if schedules.unreadable:
+            session.messages.add("error", "Backup schedules not loaded", schedules.unreadable + ".")
+        self.scheduler = BackupScheduler(session, schedules, self.announce_now, parent=self)
+        self.commands.scheduler = self.scheduler
         self.filter_bar = FilterBar(session.filters, session.connections, self)
         self.table.clearFiltersRequested.connect(self.filter_bar.clear_all)
         self.details = DetailsPane(session, self)
@@ -137,6 +146,7 @@ class MainWindow(QMainWindow):
         if store.colour_scheme(self.settings) != theme.Scheme.SYSTEM:
             self.set_colour_scheme(theme.Scheme(store.colour_scheme(self.settings)))
         self.refresh_selection_state()
+        self.scheduler.start()
 
     # -- layout --------------------------------------------------------------------
     def _build_toolbar_and_menus(self) -> None:
@@ -308,6 +318,11 @@ class MainWindow(QMainWindow):
         notice = Notice(summary, text + ".", urgency=2 if info.state is JobState.FAILED else 1)
         self.session.spawn(self._announce(notice), "announcing the end of a job")
         QApplication.alert(self)
+
+    def announce_now(self, notice: Notice) -> None:
+        """Announce ``notice`` whether or not the window is in front (a scheduled backup's end)."""
+        self.notices.append(notice.body)
+        self.session.spawn(self._announce(notice), "announcing the end of a scheduled backup")
 
     async def _announce(self, notice: Notice) -> None:
         """The desktop's notification server first; the tray icon, then the message area, where none answers."""

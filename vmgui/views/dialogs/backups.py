@@ -1,4 +1,4 @@
-"""The Backups dialog of one domain: its catalogued backups, and Restore, Verify, Delete, Open Folder.
+"""The Backups dialog of one domain: its catalogued backups, and Restore, Verify, Delete, Open Folder, Schedule.
 
 Everything runs through :class:`vmgui.flows.backupcatalog.CatalogController`;
 restoring onto the domain and deleting ask first (both discard data).
@@ -19,10 +19,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from drivers import DriverError
+
 from ...flows.backupcatalog import CatalogController
+from ...flows.backupschedule import BackupScheduler
 from ...models.backupcatalog import CatalogRow, restore_name_problem
 from .. import confirm
 from ..names import name_widget
+from .backupschedule import ScheduleDialog
 from .simple import _FormDialog, action_button
 
 
@@ -46,11 +50,13 @@ class RestoreNameDialog(_FormDialog):
 class BackupsDialog(QDialog):
     """``backupsDialog``: the ``backupList`` and its buttons."""
 
-    def __init__(self, flow: CatalogController, taken: set[str], parent: QWidget | None = None) -> None:
+    def __init__(self, flow: CatalogController, taken: set[str], parent: QWidget | None = None,
+                 scheduler: BackupScheduler | None = None) -> None:
         super().__init__(parent)
         name_widget(self, "backupsDialog")
         self.flow = flow
         self.taken = taken
+        self.scheduler = scheduler
         flow.setParent(self)
         self.setWindowTitle(f"Backups of {flow.domain}")
         self.resize(820, 380)
@@ -71,14 +77,21 @@ class BackupsDialog(QDialog):
         self.verify_button = action_button(buttons, "Verify", "backupVerify", self._verify)
         self.delete_button = action_button(buttons, "Delete Backup…", "backupDelete", self._ask_delete)
         self.open_button = action_button(buttons, "Open Folder…", "backupOpenFolder", self._ask_folder)
+        self.schedule_button = action_button(buttons, "Schedule…", "backupSchedule", self._ask_schedule)
+        self.schedule_button.setVisible(scheduler is not None)
+        self.schedule_status = QLabel("", self)
+        name_widget(self.schedule_status, "backupScheduleStatus")
+        self.schedule_status.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.status)
+        layout.addWidget(self.schedule_status)
         layout.addWidget(buttons)
         flow.rowsChanged.connect(self._fill)
         flow.problem.connect(self.status.setText)
         self.list.itemSelectionChanged.connect(self._update_buttons)
         self._update_buttons()
+        self._show_schedule()
         flow.reload()
 
     def selected(self) -> CatalogRow | None:
@@ -147,6 +160,32 @@ class BackupsDialog(QDialog):
             f"Delete the backup of {row.backup.domain_name} taken {row.time} ({row.size})? Its files in "
             f"{row.folder} are removed.",
             "confirm_delete_backup", "Delete", lambda: self.flow.delete(row))
+
+    def _show_schedule(self) -> None:
+        if self.scheduler is None:
+            return
+        schedule = self.scheduler.store.get(*self.flow.key)
+        self.schedule_status.setText(f"{self.flow.domain} is not backed up on a schedule." if schedule is None
+                                     else f"Scheduled: {schedule.describe()}.")
+
+    def _ask_schedule(self) -> None:
+        scheduler = self.scheduler
+        if scheduler is None:
+            return
+        folder = (self.flow.folders or [""])[0]
+        dialog = ScheduleDialog(self.flow.domain, scheduler.store.get(*self.flow.key), folder, self)
+        self.last_dialog = dialog
+
+        def accepted() -> None:
+            try:
+                scheduler.set_schedule(self.flow.key, dialog.schedule())
+            except (DriverError, OSError) as exc:
+                self.status.setText(exc.message if isinstance(exc, DriverError) else
+                                    f"The schedule could not be saved: {exc.strerror or exc}")
+            self._show_schedule()
+        dialog.accepted.connect(accepted)
+        dialog.finished.connect(lambda _r: dialog.deleteLater())
+        dialog.open()
 
     def _ask_folder(self) -> None:
         dialog = QFileDialog(self, "Open a folder with backups")
