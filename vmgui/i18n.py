@@ -1,8 +1,9 @@
-"""Translation helpers: a no-op marker for Qt-free code and the start-up translator.
+"""Translation helpers: the marker for Qt-free code, translation at display time and the start-up translator.
 
 Qt-free modules (the action table, flows) cannot call ``tr()``; they mark their
-strings with ``N_`` so the text stays a plain ``str`` and the views translate it
-at display time with ``translate(context, text)`` under a fixed context.
+strings with ``N_`` (:mod:`vmgui.textmark`) so the text stays a plain English
+``str`` and the views translate it at display time with ``translate(context, text)``
+under a fixed context.
 """
 
 from __future__ import annotations
@@ -11,17 +12,31 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QLocale, QTranslator
 
+from .textmark import N_, NP_, Text
+
 TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "resources" / "translations"
 
-
-def N_(text: str) -> str:
-    """Mark ``text`` for extraction; returns it unchanged (translated later in the views)."""
-    return text
+__all__ = ["NP_", "TRANSLATIONS_DIR", "N_", "Text", "install_locale_translator", "translate"]
 
 
 def translate(context: str, text: str) -> str:
-    """Translate ``text`` under ``context`` with whatever translators the application has installed."""
-    return QCoreApplication.translate(context, text)
+    """``text`` in the installed translation under ``context``. A :class:`Text` is looked up by its
+    source text and filled with its translated arguments; where no translation has it, its English
+    stays (with the English singular or plural)."""
+    if not isinstance(text, Text):
+        return QCoreApplication.translate(context, text)
+    count = -1 if text.number is None else text.number
+    found = QCoreApplication.translate(context, text.source, None, count)
+    untranslated = text.source if text.number is None else text.source.replace("%n", str(text.number))
+    if found == untranslated:
+        if not any(isinstance(value, Text) for value in text.args.values()):
+            return str(text)
+        found = text.singular if text.number == 1 else text.source
+        if text.number is not None:
+            found = found.replace("%n", f"{text.number:,}")
+    args = {name: translate(context, value) if isinstance(value, Text) else value
+            for name, value in text.args.items()}
+    return found.format(**args) if args else found
 
 
 def install_locale_translator(app: QCoreApplication, locale: QLocale | None = None) -> QTranslator | None:
