@@ -27,7 +27,7 @@ from drivers import JobInfo, JobState
 from drivers.jobs import operation_text
 
 from .. import icons
-from ..actions import LAYOUT, MENU_ONLY, SPECS, ActionId, ActionState, context_menu
+from ..actions import LAYOUT, MENU_ONLY, ActionId, ActionState, context_menu
 from ..models import actions as rules
 from ..models import quitting
 from ..models import settings as store
@@ -161,7 +161,7 @@ class MainWindow(QMainWindow):
             action = self.domain_actions[name]
             if name not in MENU_ONLY:
                 toolbar.addAction(action)
-                toolbar.widgetForAction(action).setAccessibleName(SPECS[name].label)
+                toolbar.widgetForAction(action).setAccessibleName(action.text())
             domain_menu.addAction(action)
         self.table.set_menu_actions([None if name is None else self.domain_actions[name] for name in context_menu()])
         view_menu = menu_bar.addMenu("&View")

@@ -13,7 +13,9 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolBut
 
 from .. import icons
 from ..actions import SPECS, ActionId
+from ..i18n import translate
 from ..models.messages import CONNECTION_ACTIONS, Message, MessageModel
+from .actions import CONTEXT
 from .names import name_widget
 
 SHOWN = 3
@@ -74,7 +76,7 @@ class MessageArea(QFrame):
         for action in msg.actions:
             offer = QToolButton(row)
             offer.setObjectName(f"messageAction_{action}")
-            offer.setText(CONNECTION_ACTIONS.get(action) or SPECS[ActionId(action)].label)
+            offer.setText(CONNECTION_ACTIONS.get(action) or translate(CONTEXT, SPECS[ActionId(action)].label))
             offer.clicked.connect(lambda _c=False, a=action, m=msg: self.actionRequested.emit(a, m))
             line.addWidget(offer)
         close = QToolButton(row)
