@@ -28,10 +28,10 @@ from drivers.jobs import operation_text
 
 from .. import icons
 from ..actions import LAYOUT, MENU_ONLY, ActionId, ActionState, context_menu
+from ..i18n import N_, NP_, translate
 from ..models import actions as rules
 from ..models import quitting
 from ..models import settings as store
-from ..models.format import count_text
 from ..models.messages import Message
 from ..models.session import Session
 from ..notifications import Notice, NotificationsUnavailable, announce
@@ -52,6 +52,8 @@ from .statusbar import ConnectionStatus
 
 #: A job that ran at least this long is "long": its end is announced when the window is not focused.
 LONG_JOB_S = 5.0
+#: The translation context of the window's own text (``self.tr`` uses the class name too).
+CONTEXT = "MainWindow"
 log = logging.getLogger(__name__)
 
 
@@ -73,7 +75,7 @@ class MainWindow(QMainWindow):
         self.quit_notice: QuitNotice | None = None
         self._desktop_palette = QApplication.palette()  # before a colour scheme of vmgui's replaces it
         session.pending.timeout_s = store.shutdown_timeout(settings)
-        self.setWindowTitle("vmgui — virtual machines")
+        self.setWindowTitle(self.tr("vmgui — virtual machines"))
         self.setWindowIcon(icons.icon("vmgui"))
         self.tray: QSystemTrayIcon | None = None
         self.notices: list[str] = []  # what was announced (tray or message area), newest last
@@ -106,10 +108,10 @@ class MainWindow(QMainWindow):
         layout.addWidget(splitter, 1)
         self.setCentralWidget(central)
 
-        self.connect_action = QAction(icons.icon("action-connect"), "Connect…", self)
+        self.connect_action = QAction(icons.icon("action-connect"), self.tr("&Connect…"), self)
         name_action(self.connect_action, "actionConnect")
         self.connect_action.setShortcut(QKeySequence("Ctrl+O"))
-        self.connect_action.setToolTip("Connect to another hypervisor (Ctrl+O)")
+        self.connect_action.setToolTip(self.tr("Connect to another hypervisor (Ctrl+O)"))
         self.connect_action.triggered.connect(self.show_connect_dialog)
         self._build_toolbar_and_menus()
 
@@ -140,7 +142,7 @@ class MainWindow(QMainWindow):
 
     # -- layout --------------------------------------------------------------------
     def _build_toolbar_and_menus(self) -> None:
-        toolbar = self.toolbar = QToolBar("Actions", self)
+        toolbar = self.toolbar = QToolBar(self.tr("Actions"), self)
         toolbar.setObjectName("mainToolbar")
         toolbar.setMovable(False)
         toolbar.setIconSize(QSize(22, 22))
@@ -148,11 +150,11 @@ class MainWindow(QMainWindow):
         toolbar.addAction(self.connect_action)
         toolbar.addSeparator()
         menu_bar = self.menuBar()
-        file_menu = menu_bar.addMenu("&File")
+        file_menu = menu_bar.addMenu(self.tr("&File"))
         file_menu.addAction(self.connect_action)
-        quit_action = file_menu.addAction("Quit", self.close)
+        quit_action = file_menu.addAction(self.tr("&Quit"), self.close)
         quit_action.setShortcut(QKeySequence("Ctrl+Q"))
-        domain_menu = menu_bar.addMenu("&Domain")
+        domain_menu = menu_bar.addMenu(self.tr("&Domain"))
         for name in LAYOUT:
             if name is None:
                 toolbar.addSeparator()
@@ -164,16 +166,16 @@ class MainWindow(QMainWindow):
                 toolbar.widgetForAction(action).setAccessibleName(action.text())
             domain_menu.addAction(action)
         self.table.set_menu_actions([None if name is None else self.domain_actions[name] for name in context_menu()])
-        view_menu = menu_bar.addMenu("&View")
+        view_menu = menu_bar.addMenu(self.tr("&View"))
         jobs = self.job_panel.toggleViewAction()
         jobs.setShortcut(QKeySequence("Ctrl+J"))
         name_action(jobs, "actionShowJobs")
         view_menu.addAction(jobs)
-        find = view_menu.addAction("Find", lambda: self.filter_bar.search.setFocus())
+        find = view_menu.addAction(self.tr("&Find"), lambda: self.filter_bar.search.setFocus())
         find.setShortcut(QKeySequence("Ctrl+F"))
-        self._build_colour_menu(view_menu.addMenu("Colours"))
-        help_menu = menu_bar.addMenu("&Help")
-        help_menu.addAction("About vmgui", lambda: show_about(self))
+        self._build_colour_menu(view_menu.addMenu(self.tr("C&olours")))
+        help_menu = menu_bar.addMenu(self.tr("&Help"))
+        help_menu.addAction(self.tr("&About vmgui"), lambda: show_about(self))
         self.addToolBar(toolbar)
 
     def apply_style(self, qss: str) -> None:
@@ -200,8 +202,8 @@ class MainWindow(QMainWindow):
     def _build_colour_menu(self, menu: QMenu) -> None:
         group = QActionGroup(self)
         current = store.colour_scheme(self.settings)
-        for scheme, label in ((theme.Scheme.SYSTEM, "Follow the Desktop"), (theme.Scheme.LIGHT, "Light"),
-                              (theme.Scheme.DARK, "Dark")):
+        for scheme, label in ((theme.Scheme.SYSTEM, self.tr("Follow the &Desktop")),
+                              (theme.Scheme.LIGHT, self.tr("&Light")), (theme.Scheme.DARK, self.tr("D&ark"))):
             action = menu.addAction(label)
             name_action(action, f"scheme{scheme.value.capitalize()}")
             action.setCheckable(True)
@@ -259,9 +261,14 @@ class MainWindow(QMainWindow):
 
     def _update_count(self) -> None:
         shown, total = self.session.domains.rowCount(), self.session.domains.total()
-        text = f"{shown:,} of {count_text(total, 'domain')} shown" if shown != total else count_text(total, "domain")
+        if shown == total:
+            self.count_label.setText(translate(CONTEXT, NP_("%n domain", "%n domains", total)))
+            return
+        text = NP_("{shown} of %n domain shown", "{shown} of %n domains shown", total, shown=f"{shown:,}")
         described = self.session.filters.describe()
-        self.count_label.setText(f"{text}  ({described})" if described and shown != total else text)
+        if described:
+            text = N_("{count}  ({filters})", count=text, filters=described)
+        self.count_label.setText(translate(CONTEXT, text))
 
     # -- connections -------------------------------------------------------------------
     def show_connect_dialog(self) -> None:
@@ -277,7 +284,7 @@ class MainWindow(QMainWindow):
             opened = store.open_uris(self.settings)
             if uri not in opened:
                 store.set_open_uris(self.settings, opened + [uri])
-        self.session.spawn(self.session.open(uri), f"Connecting to {uri}")
+        self.session.spawn(self.session.open(uri), translate(CONTEXT, N_("Connecting to {uri}", uri=uri)))
 
     def _message_action(self, name: str, msg: Message) -> None:
         """A message's button: a connection's Retry or Forget, or a domain action (it asks first where it must)."""
@@ -325,10 +332,10 @@ class MainWindow(QMainWindow):
         """The tray icon, made when first needed, with a menu to bring the window back or quit."""
         if self.tray is None:
             self.tray = QSystemTrayIcon(icons.icon("vmgui"), self)
-            self.tray.setToolTip("vmgui — virtual machines")
+            self.tray.setToolTip(self.tr("vmgui — virtual machines"))
             menu = QMenu(self)
-            name_action(menu.addAction("Show vmgui", lambda: raise_window(self)), "trayShow")
-            name_action(menu.addAction("Quit", self.close), "trayQuit")
+            name_action(menu.addAction(self.tr("Show vmgui"), lambda: raise_window(self)), "trayShow")
+            name_action(menu.addAction(self.tr("Quit"), self.close), "trayQuit")
             self.tray.setContextMenu(menu)
             self.tray.activated.connect(lambda _reason: raise_window(self))
             self.tray.show()
