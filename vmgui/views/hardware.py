@@ -40,7 +40,7 @@ class HardwareView(QScrollArea):
     def show_key(self, key: Key | None) -> None:
         if key != self.key:
             self.key, self._loaded_for = key, None
-            self.label.setText("" if key is None else "Loading…")
+            self.label.setText("" if key is None else self.tr("Loading…"))
 
     def reload(self) -> None:
         """Read again at the next :meth:`maybe_fetch` (the definition changed)."""
