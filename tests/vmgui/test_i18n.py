@@ -5,16 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QLocale, QTranslator
+from pseudo_translation import BracketTranslator
+from PySide6.QtCore import QCoreApplication, QLocale
 
 from vmgui.i18n import N_, NP_, install_locale_translator, translate
-
-
-class BracketTranslator(QTranslator):
-    """Pseudo-translation: wraps every source text in markers."""
-
-    def translate(self, context: str, source: str, disambiguation: str | None = None, n: int = -1) -> str:
-        return f"\u27e6{source}\u27e7"
 
 
 @pytest.fixture
