@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer
 from PySide6.QtWidgets import (
-    QButtonGroup,
     QComboBox,
     QFrame,
     QHBoxLayout,
@@ -93,6 +92,8 @@ class FilterBar(QWidget):
         self.sync()
 
     def _group_box(self, title: str, group: int) -> QWidget:
+        """The toggles of one group side by side. Plain buttons, no QButtonGroup: a group gives only one of
+        its buttons a Tab stop, and non-exclusive ones no arrow keys, so the others were out of keyboard reach."""
         box = QFrame(self)
         box.setObjectName("filterGroup")
         row = QHBoxLayout(box)
@@ -100,8 +101,6 @@ class FilterBar(QWidget):
         row.setSpacing(0)
         title = translate(CONTEXT, title)
         box.setToolTip(title)
-        exclusive = QButtonGroup(box)
-        exclusive.setExclusive(False)
         for flag in group_bits(group):
             button = QToolButton(box)
             name_widget(button, object_name(flag))
@@ -112,7 +111,6 @@ class FilterBar(QWidget):
                                       "OR, groups with AND; none checked = no filter")
                               .format(group=title, caption=translate(CONTEXT, N_(CAPTIONS[flag].lower()))))
             button.toggled.connect(lambda on, f=flag: self._filters.set_flag(f, on))
-            exclusive.addButton(button)
             row.addWidget(button)
             self.buttons[flag] = button
         return box
