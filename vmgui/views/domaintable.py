@@ -57,6 +57,7 @@ class DomainTable(QTableView):
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setAlternatingRowColors(True)
+        self.setTabKeyNavigation(False)  # Tab leaves the table for the details (arrows move between rows)
         self.setShowGrid(False)
         self.setWordWrap(False)
         self.setSortingEnabled(True)

@@ -7,6 +7,7 @@ The caller shows the diff and applies through the session.
 """
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeVar
@@ -176,7 +177,8 @@ class EditDialog(QDialog):
 
     # -- the disk and NIC lists ----------------------------------------------------
     def _list_box(self, name: str, height: int, *rows: list[QWidget]) -> tuple[QWidget, QListWidget]:
-        """A list with rows of controls under it."""
+        """A list with rows of controls under it; Tab goes from the list down through the rows (the controls
+        exist before the list does, so without help Tab would reach them first)."""
         box = QWidget(self)
         col = QVBoxLayout(box)
         col.setContentsMargins(0, 0, 0, 0)
@@ -190,6 +192,8 @@ class EditDialog(QDialog):
                 widget.setParent(box)
                 row.addWidget(widget)
             col.addLayout(row)
+        for first, second in itertools.pairwise([items, *(w for widgets in rows for w in widgets)]):
+            QWidget.setTabOrder(first, second)
         return box, items
 
     def _buttons(self, *specs: tuple[str, str, Callable[[], None]]) -> list[QWidget]:

@@ -74,6 +74,7 @@ class JobPanel(QDockWidget):
         self.view.setModel(model)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setAlternatingRowColors(True)
+        self.view.setTabKeyNavigation(False)  # Tab leaves the list (arrows move between rows)
         self.view.setWordWrap(False)
         self.view.verticalHeader().hide()
         self.view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
@@ -103,6 +104,7 @@ class JobPanel(QDockWidget):
         layout.addLayout(bar)
         layout.addWidget(self.view)
         self.setWidget(body)
+        QWidget.setTabOrder(self.clear_button, self.view)  # as shown: the bar above the list
 
         model.rowsInserted.connect(self._inserted)
         model.rowsRemoved.connect(self._removed)

@@ -6,6 +6,7 @@ It arranges views over the session's models and wires signals; the rules
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 
 from PySide6.QtCore import QEvent, QSettings, QSize, Qt, QTimer, Signal
@@ -134,6 +135,7 @@ class MainWindow(QMainWindow):
             signal.connect(lambda *_: self._refresh_timer.start())
         session.domains.layoutChanged.connect(self._update_count)
         session.jobs.jobFinished.connect(self._job_finished)
+        self._set_tab_order()
         self.resize(1366, 768)
         self._restore()
         if store.colour_scheme(self.settings) != theme.Scheme.SYSTEM:
@@ -177,6 +179,15 @@ class MainWindow(QMainWindow):
         help_menu = menu_bar.addMenu(self.tr("&Help"))
         help_menu.addAction(self.tr("&About vmgui"), lambda: show_about(self))
         self.addToolBar(toolbar)
+
+    def _set_tab_order(self) -> None:
+        """Tab follows the window from the top: the filter bar (search first), the table, then the details
+        (their tabs and Edit…, then the page); the job panel and the status bar keep their places after."""
+        bar = self.filter_bar
+        chain = [bar.search, bar.conn_combo, bar.clear_button, *bar.buttons.values(), self.table]
+        for first, second in itertools.pairwise(chain):
+            QWidget.setTabOrder(first, second)
+        QWidget.setTabOrder(self.details.edit_button, self.details.overview)
 
     def apply_style(self, qss: str) -> None:
         """Style every part but the domain table, which gets a palette instead; ``qss`` names
