@@ -12,21 +12,22 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QLocale, QTranslator
 
+from .textmark import CONTEXT as MARKED_CONTEXT
 from .textmark import N_, NP_, Text
 
 TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "resources" / "translations"
 
-__all__ = ["NP_", "TRANSLATIONS_DIR", "N_", "Text", "install_locale_translator", "translate"]
+__all__ = ["MARKED_CONTEXT", "NP_", "TRANSLATIONS_DIR", "N_", "Text", "install_locale_translator", "translate"]
 
 
 def translate(context: str, text: str) -> str:
-    """``text`` in the installed translation under ``context``. A :class:`Text` is looked up by its
-    source text and filled with its translated arguments; where no translation has it, its English
-    stays (with the English singular or plural)."""
+    """``text`` in the installed translation: a plain string under ``context``; a :class:`Text` under
+    its own fixed context (:data:`MARKED_CONTEXT`) by its source text, filled with its translated
+    arguments. Where no translation has it, its English stays (with the English singular or plural)."""
     if not isinstance(text, Text):
         return QCoreApplication.translate(context, text)
     count = -1 if text.number is None else text.number
-    found = QCoreApplication.translate(context, text.source, None, count)
+    found = QCoreApplication.translate(MARKED_CONTEXT, text.source, None, count)
     untranslated = text.source if text.number is None else text.source.replace("%n", str(text.number))
     if found == untranslated:
         if not any(isinstance(value, Text) for value in text.args.values()):

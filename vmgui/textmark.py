@@ -5,10 +5,15 @@ with :func:`N_` (and :func:`NP_` where a count decides the wording, ``number``):
 is the finished English ``str`` that code and tests compare as before, and it
 remembers its source text and arguments, so :func:`vmgui.i18n.translate` can
 look the source text up in a translation and fill in the (translated) arguments.
+Every marked text has the one translation context :data:`CONTEXT`, wherever it is
+shown, so a translator translates it once; ``vmgui.translations`` extracts them.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
+
+#: The translation context of every marked text.
+CONTEXT = "vmgui"
 
 
 class Text(str):

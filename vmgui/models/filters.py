@@ -28,8 +28,15 @@ CAPTIONS: dict[ListFlags, str] = {
     ListFlags.HAS_SNAPSHOT: N_("With snapshots"), ListFlags.NO_SNAPSHOT: N_("No snapshots"),
     ListFlags.MANAGEDSAVE: N_("Saved state"), ListFlags.NO_MANAGEDSAVE: N_("No saved state"),
 }
-#: In the filter captions' lower case, for the status bar's summary of the filters.
-_SUMMARY = {flag: N_(caption.lower()) for flag, caption in CAPTIONS.items()}
+#: The captions as words inside a sentence ("show running domains", "running or paused").
+IN_SENTENCE: dict[ListFlags, Text] = {
+    ListFlags.RUNNING: N_("running"), ListFlags.PAUSED: N_("paused"), ListFlags.SHUTOFF: N_("shut off"),
+    ListFlags.OTHER: N_("other"), ListFlags.ACTIVE: N_("active"), ListFlags.INACTIVE: N_("inactive"),
+    ListFlags.PERSISTENT: N_("persistent"), ListFlags.TRANSIENT: N_("transient"),
+    ListFlags.AUTOSTART: N_("autostart"), ListFlags.NO_AUTOSTART: N_("no autostart"),
+    ListFlags.HAS_SNAPSHOT: N_("with snapshots"), ListFlags.NO_SNAPSHOT: N_("no snapshots"),
+    ListFlags.MANAGEDSAVE: N_("saved state"), ListFlags.NO_MANAGEDSAVE: N_("no saved state"),
+}
 GROUP_NAMES = (N_("State"), N_("Active"), N_("Persistence"), N_("Autostart"), N_("Snapshots"), N_("Saved state"))
 
 
@@ -112,7 +119,7 @@ class FilterState(QObject):
         for group in LIST_GROUPS:
             chosen = self._flags & group
             if chosen and chosen != group:
-                parts.append(_joined(N_("{first} or {rest}"), [_SUMMARY[f] for f in group_bits(chosen)]))
+                parts.append(_joined(N_("{first} or {rest}"), [IN_SENTENCE[f] for f in group_bits(chosen)]))
         if self._search:
             parts.append(N_("matching “{search}”", search=self._search))
         if self._only_uri:

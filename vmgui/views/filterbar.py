@@ -16,9 +16,9 @@ from PySide6.QtWidgets import (
 from drivers import ListFlags
 from drivers.flags import LIST_GROUPS
 
-from ..i18n import N_, translate
+from ..i18n import translate
 from ..models.connections import ConnectionModel
-from ..models.filters import CAPTIONS, GROUP_NAMES, FilterState, group_bits, object_name
+from ..models.filters import CAPTIONS, GROUP_NAMES, IN_SENTENCE, FilterState, group_bits, object_name
 from .names import name_widget
 
 #: The translation context of the filter captions (the same as ``self.tr`` here).
@@ -109,7 +109,7 @@ class FilterBar(QWidget):
             button.setCheckable(True)
             button.setToolTip(self.tr("{group}: show {caption} domains. Checked buttons of one group combine with "
                                       "OR, groups with AND; none checked = no filter")
-                              .format(group=title, caption=translate(CONTEXT, N_(CAPTIONS[flag].lower()))))
+                              .format(group=title, caption=translate(CONTEXT, IN_SENTENCE[flag])))
             button.toggled.connect(lambda on, f=flag: self._filters.set_flag(f, on))
             row.addWidget(button)
             self.buttons[flag] = button
