@@ -1,0 +1,104 @@
+"""Keeping the translation sources (``resources/translations/vmgui_<lang>.ts``) up to date.
+
+``pyside6-lupdate`` finds the ``tr()`` and ``QCoreApplication.translate()`` calls
+of the views itself. The texts the Qt-free code marks with ``N_``/``NP_`` it cannot
+see, so :func:`update` writes them as ``translate()`` calls under their fixed
+context into a scratch file and hands that to lupdate with the sources: one
+``.ts`` per language with every string, merged by lupdate as usual (translations
+already made are kept). ``pyside6-lrelease`` then makes the ``.qm`` that
+:func:`vmgui.i18n.install_locale_translator` loads.
+
+    python -m vmgui.translations resources/translations/vmgui_de.ts
+"""
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from drivers.errors import DriverError, ErrorCode
+
+from .textmark import CONTEXT
+
+SOURCES = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Marked:
+    """One marked text: its source text, whether a count picks its form (``NP_``), where it is."""
+
+    source: str
+    numerus: bool
+    where: str
+
+
+def marked_texts(paths: Iterable[Path]) -> Iterator[Marked]:
+    """Every ``N_("…")`` and ``NP_("…", "…%n…", n)`` with literal text in ``paths`` (a call that re-marks
+    text marked elsewhere, ``N_(pattern.source, …)``, has no literal and adds nothing)."""
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+                continue
+            index = {"N_": 0, "NP_": 1}.get(node.func.id)
+            if index is None or len(node.args) <= index:
+                continue
+            arg = node.args[index]
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                yield Marked(arg.value, node.func.id == "NP_", f"{path.name}:{node.lineno}")
+
+
+def stub(texts: Iterable[Marked]) -> str:
+    """Python source lupdate reads: one ``translate()`` call per distinct marked text."""
+    lines = ["from PySide6.QtCore import QCoreApplication", ""]
+    seen: set[str] = set()
+    for text in texts:
+        if text.source not in seen:
+            seen.add(text.source)
+            count = ", None, 1" if text.numerus else ""
+            lines.append(f"QCoreApplication.translate({CONTEXT!r}, {text.source!r}{count})  # {text.where}")
+    return "\n".join(lines) + "\n"
+
+
+def tool(name: str) -> str:
+    """A PySide6 command-line tool: beside this Python (a virtualenv's bin), else on PATH."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if found is None:
+        raise DriverError(ErrorCode.INTERNAL_ERROR, f"{name} is not installed: install PySide6's tools "
+                                                    "(pip install pyside6) to update translations")
+    return found
+
+
+def update(ts: Path, sources: Path = SOURCES) -> None:
+    """Create or refresh ``ts`` with every translatable string of the Python files under ``sources``."""
+    files = sorted(sources.rglob("*.py"))
+    with tempfile.TemporaryDirectory(prefix="vmgui-lupdate-") as scratch:
+        marked = Path(scratch) / "marked_texts.py"
+        marked.write_text(stub(marked_texts(files)), encoding="utf-8")
+        subprocess.run([tool("pyside6-lupdate"), "-locations", "none", *map(str, files),
+                        str(marked), "-ts", str(ts)], check=True, capture_output=True, text=True)
+
+
+def release(ts: Path, qm: Path) -> None:
+    """Compile ``ts`` into ``qm`` (what the application loads)."""
+    subprocess.run([tool("pyside6-lrelease"), str(ts), "-qm", str(qm)], check=True, capture_output=True,
+                   text=True)
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print("usage: python -m vmgui.translations resources/translations/vmgui_<lang>.ts ...", file=sys.stderr)
+        return 2
+    for name in argv:
+        update(Path(name))
+        print(name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
