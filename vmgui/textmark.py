@@ -34,11 +34,11 @@ class Text(str):
         return text
 
 
-def N_(source: str, **args: object) -> Text:
+def N_(source: str, /, **args: object) -> Text:
     """Mark ``source`` for translation; ``args`` fill its ``{name}`` fields (they are data or Text)."""
     return Text(source, args)
 
 
-def NP_(singular: str, plural: str, count: int, **args: object) -> Text:
+def NP_(singular: str, plural: str, count: int, /, **args: object) -> Text:
     """A sentence with a count: ``plural`` holds ``%n`` and is the source a translation gives every form of."""
     return Text(plural, args, count, singular)
