@@ -10,6 +10,8 @@ column titles of tables.
 """
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -54,6 +56,11 @@ def translated(text: str) -> bool:
     """Went through a translation: the whole text (around its indentation) is one translated string."""
     text = text.strip()
     return text.startswith(OPEN) and text.endswith(CLOSE)
+
+
+def fragments(rich: str) -> list[str]:
+    """The texts between the tags of rich text (a table of translated headings and values), unescaped."""
+    return [html.unescape(part) for part in re.split(r"<[^>]*>", rich) if part.strip()]
 
 
 def is_data(text: str, data: Iterable[str]) -> bool:
@@ -149,5 +156,10 @@ def untranslated(top: QWidget, data: Iterable[str], skipped: Callable[[QObject],
                  ) -> list[str]:
     """``where what: text`` for each shown string that is neither translated nor data."""
     values = set(data)
-    return [f"{s.where} {s.what}: {s.text!r}" for s in shown_texts(top, skipped)
-            if not translated(s.text) and not is_data(s.text, values)]
+
+    def passes(text: str) -> bool:
+        if translated(text) or is_data(text, values):
+            return True
+        rich = re.search(r"<[a-zA-Z/][^>]*>", text) is not None
+        return rich and all(passes(part) for part in fragments(text))
+    return [f"{s.where} {s.what}: {s.text!r}" for s in shown_texts(top, skipped) if not passes(s.text)]

@@ -30,10 +30,7 @@ from vmgui.views.editform import EditDialog
 #: objectName -> what it is and why it is not translated yet; the walk leaves these (and their children) out.
 NOT_YET_WRAPPED = {
     "displayPane": "the Display tab and window (vmgui/views/display.py, displaywin.py), being reworked elsewhere",
-    "hardwareSummary": "the Hardware tab's rows come from vmgui.models.hardware, not marked yet",
-    "detail_state": "the State field repeats the table's state text (vmgui.models.domainrow), not marked yet",
-    "editDisks": "the Edit dialog's disk lines come from vmgui.models.hardware, not marked yet",
-    "editNics": "the Edit dialog's interface lines come from vmgui.models.hardware, not marked yet",
+    "detail_state": "the State field repeats the table's state text, the driver core's describe_state()",
 }
 #: Windows the walk does not open yet: their text is not wrapped (they are being edited elsewhere now).
 NOT_YET_WALKED = {
@@ -91,7 +88,9 @@ def test_the_pseudo_translation_reaches_qt_and_vmgui(pseudo) -> None:
 def test_the_walk_reports_words_that_missed_the_translation(qtbot) -> None:
     top = QWidget()
     qtbot.addWidget(top)
-    for text in ("Plain words", "web01", "\u27e6Start\u27e7", "1,024", "  \u27e6indented\u27e7"):
+    for text in ("Plain words", "web01", "\u27e6Start\u27e7", "1,024", "  \u27e6indented\u27e7",
+                 "<table><tr><td><b>\u27e6Disk vda\u27e7</b></td><td>web01</td></tr></table>",
+                 "<b>\u27e6A\u27e7</b> words"):
         QLabel(text, top)
     QLineEdit("typed by a person", top).setPlaceholderText("Search")
     quit_action = QAction("Quit", top)
@@ -99,7 +98,8 @@ def test_the_walk_reports_words_that_missed_the_translation(qtbot) -> None:
     top.addAction(quit_action)
     hidden = QLabel("inside a skipped part", QWidget(top, objectName="skipped"))
     assert hidden.text() and sorted(untranslated(top, {"web01"}, lambda o: o.objectName() == "skipped")) == [
-        "QWidget/QAction text: 'Quit'", "QWidget/QLabel text: 'Plain words'",
+        "QWidget/QAction text: 'Quit'", "QWidget/QLabel text: '<b>\u27e6A\u27e7</b> words'",
+        "QWidget/QLabel text: 'Plain words'",
         "QWidget/QLineEdit placeholderText: 'Search'"]
 
 
@@ -113,7 +113,7 @@ def test_the_main_window_shows_only_translated_text(pseudo, open_window, node_ur
     window.details.setCurrentWidget(window.details.xml)
     qtbot.waitUntil(lambda: "<domain" in window.details.xml.toPlainText(), timeout=10000)
     assert_translated(window, window)
-    assert_still_untranslated(window, window, "displayPane", "hardwareSummary", "detail_state")
+    assert_still_untranslated(window, window, "displayPane", "detail_state")
     select(window, "test", "web01", "db01")  # several: "Applies to 1 of 3 selected", "… (and 2 more cannot either)"
     window.filter_bar.buttons[next(iter(window.filter_bar.buttons))].setChecked(True)  # a filter: the count's note
     qtbot.waitUntil(lambda: "(" in window.count_label.text(), timeout=5000)
@@ -165,7 +165,7 @@ def test_the_edit_dialog_and_its_diff_show_only_translated_text(pseudo, open_win
     dialog.memory.setValue(0)
     assert dialog.error.text()  # the reason OK is disabled, translated
     assert_translated(dialog, window)
-    assert_still_untranslated(dialog, window, "editDisks", "editNics")
+    assert dialog.disk_list.count() and dialog.nic_list.count()
     dialog.memory.setValue(dialog.before.memory_mib + 256)
     dialog.ok.click()
     qtbot.waitUntil(lambda: window.details.flow.diff is not None and window.details.flow.diff.isVisible())

@@ -98,7 +98,7 @@ class EditDialog(QDialog):
         form.addRow(self.tr("&vCPUs:"), self.vcpus)
         form.addRow(self.tr("Autostart:"), self.autostart)
         self.firmware = QLabel(self.tr("{firmware} (chosen when the VM was created)").format(
-            firmware=firmware_text(xml)), self)
+            firmware=translate(CONTEXT, firmware_text(xml))), self)
         self.firmware.setObjectName("editFirmware")
         self.firmware.setAccessibleName(self.tr("Firmware"))
         form.addRow(self.tr("Firmware:"), self.firmware)
@@ -207,9 +207,11 @@ class EditDialog(QDialog):
     def _changed(self) -> None:
         """Show the current disks and NICs, then check everything again."""
         self.disk_list.clear()
-        self.disk_list.addItems([f"{disk.target}: {disk_text(disk)}" for disk in self._disks])
+        self.disk_list.addItems([self.tr("{target}: {disk}").format(target=disk.target,
+                                                                    disk=translate(CONTEXT, disk_text(disk)))
+                                 for disk in self._disks])
         self.nic_list.clear()
-        self.nic_list.addItems([nic.text() for nic in self._nics])
+        self.nic_list.addItems([translate(CONTEXT, nic.text()) for nic in self._nics])
         self.validate()
 
     # -- disks -------------------------------------------------------------------

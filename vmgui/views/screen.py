@@ -75,7 +75,7 @@ class ScreenThumbnail(QLabel):
                 or not self._supported(key[0])):
             return
         self._busy = True
-        self._spawn(self._load(key), "Taking a screenshot")
+        self._spawn(self._load(key), self.tr("Taking a screenshot"))
 
     async def _load(self, key: Key) -> None:
         try:

@@ -134,7 +134,7 @@ class XmlPane(QPlainTextEdit):
         if self.key is not None and self.editing is None and self._loaded_for != self.key and self.isVisible():
             self._loaded_for = self.key
             self.setPlainText(self.tr("Loading…"))
-            self._session.spawn(self._load(self.key), "Reading the domain XML")
+            self._session.spawn(self._load(self.key), self.tr("Reading the domain XML"))
 
     async def _load(self, key: Key) -> None:
         try:
@@ -148,7 +148,7 @@ class XmlPane(QPlainTextEdit):
     # -- editing ---------------------------------------------------------------------
     def start_edit(self) -> None:
         if self.key is not None:
-            self._session.spawn(self._start(self.key), "Reading the definition to edit")
+            self._session.spawn(self._start(self.key), self.tr("Reading the definition to edit"))
 
     async def _start(self, key: Key) -> None:
         text = await self._session.inactive_xml(key)
