@@ -256,8 +256,7 @@ class EditDialog(QDialog):
         name_widget(self.nic_source, "editNicSource", self.tr("Network or bridge"))
         self.nic_source.setPlaceholderText(self.tr("network or bridge name (e.g. default, br0)"))
         box, self.nic_list = self._list_box("editNics", 72, [self.nic_type, self.nic_source, *self._buttons(
-            (self.tr("Add &interface"), "editNicAdd", self.add_nic),
-            (self.tr("R&emove interface"), "editNicRemove", self.remove_nic))])
+            (self.tr("Add"), "editNicAdd", self.add_nic), (self.tr("Remove"), "editNicRemove", self.remove_nic))])
         self.nic_list.setAccessibleName(self.tr("Network interfaces"))
         return box
 
