@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QPlainTextEdit,
     QSpinBox,
+    QStatusBar,
     QTableView,
     QTabWidget,
     QTextEdit,
@@ -116,6 +117,8 @@ def _widget_texts(w: QWidget) -> Iterator[tuple[str, str]]:
         yield "title", w.title()
     elif isinstance(w, QMenu):
         yield "title", w.title()
+    elif isinstance(w, QStatusBar):
+        yield "message", w.currentMessage()
     if isinstance(w, QComboBox):
         for i in range(w.count()):
             yield f"item {i}", w.itemText(i)

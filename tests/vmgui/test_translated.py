@@ -105,6 +105,8 @@ def test_the_walk_reports_words_that_missed_the_translation(qtbot) -> None:
 
 def test_the_main_window_shows_only_translated_text(pseudo, open_window, node_uri, qtbot):
     window = open_window(node_uri)
+    window.session.give_up(node_uri)  # a status bar sentence from the session, with a count
+    assert window.statusBar().currentMessage() == f"\u27e6Stopped waiting for 0 requests to {node_uri}\u27e7"
     assert_translated(window, window)  # nothing selected: the placeholder, every action's "Select … first"
     select(window, "test")  # a running domain: the overview's fields, enabled actions' tooltips
     window.details.setCurrentWidget(window.details.hardware)

@@ -121,7 +121,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.count_label)
         self.conn_status = ConnectionStatus(self.statusBar(), session.connections, session.give_up,
                                             self.close_connection, self.connect_uri)
-        session.status.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        session.status.connect(lambda text: self.statusBar().showMessage(translate(CONTEXT, text), 8000))
 
         self._refresh_timer = QTimer(self)  # coalesces bursts of model changes into one update
         self._refresh_timer.setSingleShot(True)
