@@ -316,15 +316,20 @@ class MainWindow(QMainWindow):
     def _job_finished(self, uri: str, info: JobInfo) -> None:
         if info.elapsed < LONG_JOB_S or self.isActiveWindow():
             return
-        outcome = {JobState.COMPLETED: "finished", JobState.FAILED: "failed",
-                   JobState.CANCELLED: "was cancelled"}.get(info.state, "ended")
-        text = f"The {operation_text(info.operation)} of {info.domain} {outcome}"
-        if info.error and info.state is JobState.FAILED:
-            text += f": {info.error}"
+        what = {"operation": operation_text(info.operation), "domain": info.domain}
+        if info.state is JobState.FAILED:
+            text = self.tr("The {operation} of {domain} failed: {why}").format(**what, why=info.error) \
+                if info.error else self.tr("The {operation} of {domain} failed").format(**what)
+        else:
+            text = {JobState.COMPLETED: self.tr("The {operation} of {domain} finished"),
+                    JobState.CANCELLED: self.tr("The {operation} of {domain} was cancelled")}.get(
+                info.state, self.tr("The {operation} of {domain} ended")).format(**what)
         self.notices.append(text)
-        summary = {JobState.COMPLETED: "Job finished", JobState.FAILED: "Job failed"}.get(info.state, "Job ended")
-        notice = Notice(summary, text + ".", urgency=2 if info.state is JobState.FAILED else 1)
-        self.session.spawn(self._announce(notice), "announcing the end of a job")
+        summary = {JobState.COMPLETED: self.tr("Job finished"), JobState.FAILED: self.tr("Job failed")}.get(
+            info.state, self.tr("Job ended"))
+        notice = Notice(summary, self.tr("{sentence}.").format(sentence=text),
+                        urgency=2 if info.state is JobState.FAILED else 1)
+        self.session.spawn(self._announce(notice), self.tr("announcing the end of a job"))
         QApplication.alert(self)
 
     async def _announce(self, notice: Notice) -> None:
@@ -337,7 +342,8 @@ class MainWindow(QMainWindow):
         if QSystemTrayIcon.isSystemTrayAvailable():
             self._tray().showMessage(notice.summary, notice.body, QSystemTrayIcon.MessageIcon.Information, 10000)
         else:
-            self.session.messages.add("info", f"{notice.summary} while you were away", notice.body)
+            self.session.messages.add("info", self.tr("{summary} while you were away").format(summary=notice.summary),
+                                      notice.body)
 
     def _tray(self) -> QSystemTrayIcon:
         """The tray icon, made when first needed, with a menu to bring the window back or quit."""
