@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtTest import QTest
@@ -87,6 +88,22 @@ def test_main_window_filters_search_table_then_details(open_window, node_uri, qt
     expected = [bar.search, bar.conn_combo, bar.clear_button, *bar.buttons.values(), window.table,
                 details.tabBar(), details.edit_button, details.overview, window.job_panel.clear_button,
                 window.job_panel.view, chip.close_button]
+    assert_order(window, expected, qtbot)
+
+
+@pytest.mark.parametrize("page", ["hardware", "xml"])
+def test_each_details_page_comes_after_the_tabs(open_window, node_uri, qtbot, page):
+    window = open_window(node_uri)
+    select(window, "test")
+    details = window.details
+    shown = getattr(details, page)
+    details.setCurrentWidget(shown)
+    inside = [shown.edit_button] if page == "xml" else []  # the XML page's Edit XML (the others show while editing)
+    qtbot.waitUntil(lambda: all(w.isVisible() for w in [shown, *inside]))
+    bar, chip = window.filter_bar, window.conn_status.chips[node_uri]
+    expected = [bar.search, bar.conn_combo, *bar.buttons.values(), window.table, details.tabBar(),
+                details.edit_button, shown, *inside, window.job_panel.clear_button, window.job_panel.view,
+                chip.close_button]
     assert_order(window, expected, qtbot)
 
 
