@@ -76,7 +76,7 @@ class MessageArea(QFrame):
         for action in msg.actions:
             offer = QToolButton(row)
             offer.setObjectName(f"messageAction_{action}")
-            offer.setText(CONNECTION_ACTIONS.get(action) or translate(CONTEXT, SPECS[ActionId(action)].label))
+            offer.setText(translate(CONTEXT, CONNECTION_ACTIONS.get(action) or SPECS[ActionId(action)].label))
             offer.clicked.connect(lambda _c=False, a=action, m=msg: self.actionRequested.emit(a, m))
             line.addWidget(offer)
         close = QToolButton(row)
