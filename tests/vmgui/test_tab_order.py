@@ -135,7 +135,9 @@ def test_delete_dialog(open_window, node_uri, qtbot):
                     window.commands.last_dialog.isVisible(), timeout=10000)
     dialog = window.commands.last_dialog
     dialog.force.setChecked(True)  # Delete is enabled
-    expected = [*dialog.file_checks.values(), dialog.force, *buttons_left_to_right(dialog.buttons)]
+    # a file the driver keeps (or whose use it could not tell in time, on a busy machine) has a disabled box
+    ticks = [box for box in dialog.file_checks.values() if box.isEnabled()]
+    expected = [*ticks, dialog.force, *buttons_left_to_right(dialog.buttons)]
     assert_order(dialog, expected, qtbot)
 
 
