@@ -8,6 +8,7 @@ under a fixed context.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QLocale, QTranslator
@@ -16,6 +17,7 @@ from .textmark import CONTEXT as MARKED_CONTEXT
 from .textmark import N_, NP_, Text
 
 TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "resources" / "translations"
+log = logging.getLogger(__name__)
 
 __all__ = ["MARKED_CONTEXT", "NP_", "TRANSLATIONS_DIR", "N_", "Text", "install_locale_translator", "translate"]
 
@@ -37,7 +39,13 @@ def translate(context: str, text: str) -> str:
             found = found.replace("%n", f"{text.number:,}")
     args = {name: translate(context, value) if isinstance(value, Text) else value
             for name, value in text.args.items()}
-    return found.format(**args) if args else found
+    if not args:
+        return found
+    try:
+        return found.format(**args)
+    except (KeyError, IndexError, ValueError):  # a translation that names a field the text has not
+        log.warning("translation of %r does not fit its fields %s: %r", text.source, sorted(args), found)
+        return str(text)
 
 
 def install_locale_translator(app: QCoreApplication, locale: QLocale | None = None) -> QTranslator | None:

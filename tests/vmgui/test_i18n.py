@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from pseudo_translation import BracketTranslator
-from PySide6.QtCore import QCoreApplication, QLocale
+from PySide6.QtCore import QCoreApplication, QLocale, QTranslator
 
 from vmgui.i18n import N_, NP_, install_locale_translator, translate
 
@@ -60,3 +60,20 @@ def test_data_with_braces_is_not_a_field() -> None:
 
 def test_no_translator_when_no_qm_ships(qapp: QCoreApplication) -> None:
     assert install_locale_translator(qapp, QLocale("xx_YY")) is None
+
+
+class MisspeltTranslator(QTranslator):
+    """A translation whose sentence names a field the text does not have."""
+
+    def translate(self, context: str, source: str, disambiguation: str | None = None, n: int = -1) -> str:
+        return "{nmae} läuft nicht" if source == "{name} is not running" else ""
+
+
+def test_a_translation_with_a_wrong_field_shows_the_english(qapp: QCoreApplication, caplog) -> None:
+    translator = MisspeltTranslator()
+    qapp.installTranslator(translator)
+    try:
+        assert translate("Actions", N_("{name} is not running", name="web01")) == "web01 is not running"
+    finally:
+        qapp.removeTranslator(translator)
+    assert "does not fit its fields" in caplog.text
