@@ -13,6 +13,7 @@ already made are kept). ``pyside6-lrelease`` then makes the ``.qm`` that
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -21,11 +22,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from drivers import xmlutil
 from drivers.errors import DriverError, ErrorCode
 
 from .textmark import CONTEXT
 
 SOURCES = Path(__file__).resolve().parent
+_FIELD = re.compile(r"\{(\w+)\}")
+_DOCTYPE = re.compile(r"<!DOCTYPE TS>")  # lupdate's, naming no DTD; the hardened parser refuses any DOCTYPE
 
 
 @dataclass(frozen=True)
@@ -84,8 +88,31 @@ def update(ts: Path, sources: Path = SOURCES) -> None:
                         str(marked), "-ts", str(ts)], check=True, capture_output=True, text=True)
 
 
+def _fields(text: str) -> set[str]:
+    return set(_FIELD.findall(text))
+
+
+def field_problems(ts: Path) -> list[str]:
+    """The translations in ``ts`` whose ``{fields}`` differ from their source text's (the text would not
+    fill in, or would lose a value): "source -> translation" for each."""
+    data = _DOCTYPE.sub("", ts.read_text(encoding="utf-8"), count=1)
+    problems = []
+    for message in xmlutil.parse(data, "TS", str(ts)).iter("message"):
+        source, translation = message.findtext("source") or "", message.find("translation")
+        if translation is None or translation.get("type") in ("unfinished", "vanished", "obsolete"):
+            continue
+        forms = [form.text or "" for form in translation.iter("numerusform")] or [translation.text or ""]
+        problems += [f"{source!r} -> {form!r}" for form in forms if _fields(form) != _fields(source)]
+    return problems
+
+
 def release(ts: Path, qm: Path) -> None:
-    """Compile ``ts`` into ``qm`` (what the application loads)."""
+    """Compile ``ts`` into ``qm`` (what the application loads), after checking every translation keeps
+    the fields of its text."""
+    problems = field_problems(ts)
+    if problems:
+        raise DriverError(ErrorCode.INVALID_ARG, f"{ts}: {len(problems)} translation(s) do not keep the "
+                          "{fields} of their text; correct them first: " + "; ".join(problems))
     subprocess.run([tool("pyside6-lrelease"), str(ts), "-qm", str(qm)], check=True, capture_output=True,
                    text=True)
 

@@ -13,6 +13,7 @@ from PySide6.QtCore import QLocale, QTranslator
 from test_translated import assert_translated
 from test_window import select
 
+from drivers.errors import DriverError, ErrorCode
 from vmgui import i18n, translations
 from vmgui.textmark import CONTEXT
 
@@ -100,3 +101,20 @@ def test_the_application_finds_a_shipped_catalogue(qapp, tmp_path: Path, monkeyp
         assert i18n.translate("MainWindow", i18n.N_("Start")) == f"{OPEN}Start{CLOSE}"
     finally:
         qapp.removeTranslator(installed)
+
+
+def test_a_translation_that_loses_a_field_is_not_compiled(qapp, tmp_path: Path) -> None:
+    ts = tmp_path / "vmgui_de.ts"
+    translations.update(ts)
+    translate_everything(ts)
+    text = ts.read_text(encoding="utf-8")
+    good = (f"<source>Connected to {{uri}}</source>\n        "
+            f"<translation>{OPEN}Connected to {{uri}}{CLOSE}</translation>")
+    assert good in text
+    ts.write_text(text.replace(good, good.replace(f"{OPEN}Connected to {{uri}}", "Verbunden mit {url}")),
+                  encoding="utf-8")
+    with pytest.raises(DriverError) as refused:
+        translations.release(ts, tmp_path / "vmgui_de.qm")
+    assert refused.value.code is ErrorCode.INVALID_ARG
+    assert "'Connected to {uri}' -> 'Verbunden mit {url}\u27e7'" in refused.value.message
+    assert not (tmp_path / "vmgui_de.qm").exists()
