@@ -8,7 +8,8 @@ context into a scratch file and hands that to lupdate with the sources: one
 already made are kept). ``pyside6-lrelease`` then makes the ``.qm`` that
 :func:`vmgui.i18n.install_locale_translator` loads.
 
-    python -m vmgui.translations resources/translations/vmgui_de.ts
+    python -m vmgui.translations resources/translations/vmgui_de.ts            # update
+    python -m vmgui.translations --release resources/translations/vmgui_de.ts  # check, then make the .qm
 """
 from __future__ import annotations
 
@@ -118,12 +119,23 @@ def release(ts: Path, qm: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if not argv:
-        print("usage: python -m vmgui.translations resources/translations/vmgui_<lang>.ts ...", file=sys.stderr)
+    """``LANG.ts ...`` updates them; ``--release LANG.ts ...`` checks and compiles each into LANG.qm beside it."""
+    compile_them = argv[:1] == ["--release"]
+    names = argv[1:] if compile_them else argv
+    if not names:
+        print("usage: python -m vmgui.translations [--release] resources/translations/vmgui_<lang>.ts ...",
+              file=sys.stderr)
         return 2
-    for name in argv:
-        update(Path(name))
-        print(name)
+    for name in names:
+        try:
+            if compile_them:
+                release(Path(name), Path(name).with_suffix(".qm"))
+            else:
+                update(Path(name))
+        except DriverError as exc:
+            print(exc.message, file=sys.stderr)
+            return 1
+        print(Path(name).with_suffix(".qm") if compile_them else name)
     return 0
 
 

@@ -103,7 +103,7 @@ def test_the_application_finds_a_shipped_catalogue(qapp, tmp_path: Path, monkeyp
         qapp.removeTranslator(installed)
 
 
-def test_a_translation_that_loses_a_field_is_not_compiled(qapp, tmp_path: Path) -> None:
+def test_a_translation_that_loses_a_field_is_not_compiled(qapp, tmp_path: Path, capsys) -> None:
     ts = tmp_path / "vmgui_de.ts"
     translations.update(ts)
     translate_everything(ts)
@@ -117,4 +117,6 @@ def test_a_translation_that_loses_a_field_is_not_compiled(qapp, tmp_path: Path) 
         translations.release(ts, tmp_path / "vmgui_de.qm")
     assert refused.value.code is ErrorCode.INVALID_ARG
     assert "'Connected to {uri}' -> 'Verbunden mit {url}\u27e7'" in refused.value.message
+    assert translations.main(["--release", str(ts)]) == 1  # the command says the same, and makes nothing
+    assert "Verbunden mit {url}" in capsys.readouterr().err
     assert not (tmp_path / "vmgui_de.qm").exists()
