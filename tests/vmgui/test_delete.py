@@ -40,7 +40,7 @@ def test_warnings_and_the_explicit_snapshot_tick(open_window, node_uri, qtbot):
     dialog.reject()
     key = (node_uri, _uuid(window, node_uri, "legacy-app"))
     dialog = open_delete(window, node_uri, "legacy-app", qtbot)
-    assert "1 snapshot(s)" in dialog.warning.text()
+    assert "⚠ legacy-app has 1 snapshot: its metadata would be removed" in dialog.warning.text()
     dialog.ok.click()  # without the tick: libvirt refuses
     qtbot.waitUntil(lambda: any(m.level == "error" and "legacy-app" in m.title
                                 for m in window.session.messages.messages()))

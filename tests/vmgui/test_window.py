@@ -256,7 +256,7 @@ def test_actions_follow_a_new_selection_immediately(open_window, node_uri, qtbot
 def test_help_about_names_version_licence_and_log(open_window, node_uri, qtbot):
     window = open_window(node_uri)
     help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
-    next(a for a in help_menu.actions() if a.text() == "About vmgui").trigger()
+    next(a for a in help_menu.actions() if a.text() == "&About vmgui").trigger()
     qtbot.waitUntil(lambda: window.findChild(QMessageBox, "aboutDialog") is not None)
     box = window.findChild(QMessageBox, "aboutDialog")
     text = box.informativeText()

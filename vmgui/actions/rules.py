@@ -1,7 +1,7 @@
 """The facts an action's rules read, and the rules several actions share. Plain data, no Qt.
 
 A rule returns None when the action may run, else the reason a person reads,
-phrased to follow the domain's name ("'web01' is not running").
+phrased to follow the domain's name ("'web01' is not running") and marked for translation (N_).
 """
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from drivers import DomainRecord, DomainState, Feature, JobInfo
+
+from ..textmark import N_
 
 Key = tuple[str, str]  # (connection uri, domain uuid)
 
@@ -51,38 +53,38 @@ def always(_rec: DomainRecord) -> str | None:
 
 
 def running(rec: DomainRecord) -> str | None:
-    return None if rec.state in _RUNNING else "is not running"
+    return None if rec.state in _RUNNING else N_("is not running")
 
 
 def running_or_paused(rec: DomainRecord) -> str | None:
-    return None if rec.state in (*_RUNNING, DomainState.PAUSED) else "is not running"
+    return None if rec.state in (*_RUNNING, DomainState.PAUSED) else N_("is not running")
 
 
 def active(rec: DomainRecord) -> str | None:
     """Any state with a process (crashed and paused ones too)."""
-    return None if rec.id is not None else "is not running"
+    return None if rec.id is not None else N_("is not running")
 
 
 def inactive(rec: DomainRecord) -> str | None:
-    return None if rec.id is None else "is already running"
+    return None if rec.id is None else N_("is already running")
 
 
 def paused(rec: DomainRecord) -> str | None:
-    return None if rec.state == DomainState.PAUSED else "is not paused"
+    return None if rec.state == DomainState.PAUSED else N_("is not paused")
 
 
 def savable(rec: DomainRecord) -> str | None:
     if rec.state not in (DomainState.RUNNING, DomainState.PAUSED):
-        return "is not running"
-    return None if rec.persistent else "is transient (only persistent domains keep a saved state)"
+        return N_("is not running")
+    return None if rec.persistent else N_("is transient (only persistent domains keep a saved state)")
 
 
 def backed_up_live(rec: DomainRecord) -> str | None:
-    return None if rec.id is not None else "is not running (a push backup needs a running guest)"
+    return None if rec.id is not None else N_("is not running (a push backup needs a running guest)")
 
 
 def persistent(rec: DomainRecord) -> str | None:
-    return None if rec.persistent else "is transient: it disappears when it stops"
+    return None if rec.persistent else N_("is transient: it disappears when it stops")
 
 
 def can_migrate(features: frozenset[Feature]) -> bool:
@@ -101,18 +103,18 @@ def migratable(sel: Selected, ctx: Context) -> str | None:
     """Running domains move live; a shut-off persistent one moves offline where both ends can."""
     feats = ctx.features_of(sel.uri)
     if not can_migrate(feats):
-        return f"{sel.uri} cannot migrate domains"
+        return N_("{uri} cannot migrate domains", uri=sel.uri)
     dests = migration_targets(sel.uri, ctx.features)
     if not dests:
-        return "no other open connection can receive it (connect to a destination first)"
+        return N_("no other open connection can receive it (connect to a destination first)")
     if sel.record.id is not None:
         return None
     if not sel.record.persistent:
-        return "is not running"
+        return N_("is not running")
     if Feature.MIGRATION_OFFLINE not in feats:
-        return f"is shut off, and {sel.uri} cannot migrate a definition offline (start it first)"
+        return N_("is shut off, and {uri} cannot migrate a definition offline (start it first)", uri=sel.uri)
     if not any(Feature.MIGRATION_OFFLINE in ctx.features[d] for d in dests):
-        return "is shut off, and no open destination accepts an offline migration (start it first)"
+        return N_("is shut off, and no open destination accepts an offline migration (start it first)")
     return None
 
 
@@ -122,10 +124,10 @@ def viewable(sel: Selected, ctx: Context) -> str | None:
 
 
 def viewer_text(sel: Selected, ctx: Context) -> str:
-    return f"Open the graphical console in {ctx.viewer_name(sel.uri)}"
+    return N_("Open the graphical console in {viewer}", viewer=ctx.viewer_name(sel.uri))
 
 
 def can_define_somewhere(ctx: Context) -> str | None:
     if any(Feature.DEFINE in feats for feats in ctx.features.values()):
         return None
-    return "No open connection can define domains: connect to one first"
+    return N_("No open connection can define domains: connect to one first")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from drivers import Feature
 from drivers.jobs import operation_text
 
+from ..textmark import N_
 from . import requests as rq
 from . import rules
 from .ids import ActionId
@@ -33,13 +34,13 @@ class Asks(enum.Enum):
 class Confirm:
     """The question before an action that loses data; ``{what}`` becomes the domains' names."""
 
-    title: str  # the box's title and its button
-    question: str
+    title: str  # the box's title and its button (marked with N_)
+    question: str  # marked with N_; ``{what}`` is filled in when it is asked
 
 
 #: What a missing feature is called in "… does not support backups".
-FEATURE_TEXT = {Feature.MANAGED_SAVE: "saving", Feature.SNAPSHOTS: "snapshots", Feature.BACKUP: "backups",
-                Feature.DEFINE: "defining and deleting domains", Feature.SERIAL_CONSOLE: "serial consoles"}
+FEATURE_TEXT = {Feature.MANAGED_SAVE: N_("saving"), Feature.SNAPSHOTS: N_("snapshots"), Feature.BACKUP: N_("backups"),
+                Feature.DEFINE: N_("defining and deleting domains"), Feature.SERIAL_CONSOLE: N_("serial consoles")}
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class ActionSpec:
     ``state_rule`` on its record. A host action (``host_rule``) needs no selection."""
 
     id: ActionId
-    label: str  # what the button, the menu item and assistive technology say
+    label: str  # (marked with N_, like every sentence here) what the button, the menu item and assistive technology say
     object_name: str  # what tests and the screenshot script find the QAction by
     icon: str  # a file name in resources/icons, without .svg
     shortcut: str
@@ -77,82 +78,84 @@ class ActionSpec:
         rec = sel.record
         feats = ctx.features_of(sel.uri)
         if not feats:
-            return f"its connection {sel.uri} is not connected"
+            return N_("its connection {uri} is not connected", uri=sel.uri)
         if sel.busy:
-            return "is busy with another request"
+            return N_("is busy with another request")
         if rec.broken and not self.for_broken:
-            return f"is broken: {rec.problem}"
+            return N_("is broken: {problem}", problem=rec.problem)
         if self.feature is not None and self.feature not in feats:
-            return f"{sel.uri} does not support {FEATURE_TEXT[self.feature]}"
+            return N_("{uri} does not support {feature}", uri=sel.uri, feature=FEATURE_TEXT[self.feature])
         if self.needs is not None:
             why = self.needs(sel, ctx)
             if why:
                 return why
         if sel.job is not None and self.job_blocks:
-            return f"its {operation_text(sel.job.operation)} job {sel.job.id} is running"
+            return N_("its {operation} job {job} is running", operation=operation_text(sel.job.operation),
+                      job=sel.job.id)
         return self.state_rule(rec)
 
 
 _SPECS = (
-    ActionSpec(ActionId.NEW_VM, "New VM", "actionNewVM", "action-new-vm", "Ctrl+N",
-               "Define a new virtual machine", host_rule=rules.can_define_somewhere, asks=Asks.DIALOG),
-    ActionSpec(ActionId.START, "Start", "actionStart", "action-start", "Ctrl+Return",
-               "Start the selected domains", rules.inactive, job_blocks=True, request=rq.Start),
-    ActionSpec(ActionId.PAUSE, "Pause", "actionPause", "action-pause", "Ctrl+P",
-               "Pause the selected domains (their vCPUs stop; memory stays)", rules.running, job_blocks=True,
+    ActionSpec(ActionId.NEW_VM, N_("New VM"), "actionNewVM", "action-new-vm", "Ctrl+N",
+               N_("Define a new virtual machine"), host_rule=rules.can_define_somewhere, asks=Asks.DIALOG),
+    ActionSpec(ActionId.START, N_("Start"), "actionStart", "action-start", "Ctrl+Return",
+               N_("Start the selected domains"), rules.inactive, job_blocks=True, request=rq.Start),
+    ActionSpec(ActionId.PAUSE, N_("Pause"), "actionPause", "action-pause", "Ctrl+P",
+               N_("Pause the selected domains (their vCPUs stop; memory stays)"), rules.running, job_blocks=True,
                request=rq.Pause),
-    ActionSpec(ActionId.RESUME, "Resume", "actionResume", "action-resume", "Ctrl+Shift+P",
-               "Resume the selected paused domains", rules.paused, job_blocks=True, request=rq.Resume),
-    ActionSpec(ActionId.SHUTDOWN, "Shut Down", "actionShutdown", "action-shutdown", "Ctrl+D",
-               "Ask the guests to shut down (ACPI power button). A guest without ACPI ignores it: use Force Off then",
+    ActionSpec(ActionId.RESUME, N_("Resume"), "actionResume", "action-resume", "Ctrl+Shift+P",
+               N_("Resume the selected paused domains"), rules.paused, job_blocks=True, request=rq.Resume),
+    ActionSpec(ActionId.SHUTDOWN, N_("Shut Down"), "actionShutdown", "action-shutdown", "Ctrl+D",
+               N_("Ask the guests to shut down (ACPI power button). "
+                  "A guest without ACPI ignores it: use Force Off then"),
                rules.running, job_blocks=True, request=rq.Shutdown, fallback=ActionId.FORCE_OFF),
-    ActionSpec(ActionId.REBOOT, "Reboot", "actionReboot", "action-reboot", "Ctrl+Shift+R",
-               "Ask the guests to reboot (ACPI power button: they shut down and start again). "
-               "A guest without ACPI ignores it: use Reset then",
+    ActionSpec(ActionId.REBOOT, N_("Reboot"), "actionReboot", "action-reboot", "Ctrl+Shift+R",
+               N_("Ask the guests to reboot (ACPI power button: they shut down and start again). "
+                  "A guest without ACPI ignores it: use Reset then"),
                rules.running, job_blocks=True, request=rq.Reboot, fallback=ActionId.RESET),
-    ActionSpec(ActionId.RESET, "Reset", "actionReset", "action-reset", "Ctrl+Alt+R",
-               "Reset at once, like the reset button: the guest starts again without shutting down "
-               "(unsaved guest data is lost)",
+    ActionSpec(ActionId.RESET, N_("Reset"), "actionReset", "action-reset", "Ctrl+Alt+R",
+               N_("Reset at once, like the reset button: the guest starts again without shutting down "
+                  "(unsaved guest data is lost)"),
                rules.running_or_paused, job_blocks=True, request=rq.Reset, asks=Asks.CONFIRM,
-               confirm=Confirm("Reset", "Reset {what} at once? The guest starts again without shutting down: "
-                                        "unsaved data in it is lost.")),
-    ActionSpec(ActionId.FORCE_OFF, "Force Off", "actionForceOff", "action-force-off", "Ctrl+Shift+D",
-               "Power off at once, like pulling the plug (unsaved guest data is lost)",
+               confirm=Confirm(N_("Reset"), N_("Reset {what} at once? The guest starts again without shutting "
+                                              "down: unsaved data in it is lost."))),
+    ActionSpec(ActionId.FORCE_OFF, N_("Force Off"), "actionForceOff", "action-force-off", "Ctrl+Shift+D",
+               N_("Power off at once, like pulling the plug (unsaved guest data is lost)"),
                rules.active, for_broken=True, request=rq.ForceOff, asks=Asks.CONFIRM,
-               confirm=Confirm("Force off", "Power off {what} at once? Unsaved data in the guest is lost.")),
-    ActionSpec(ActionId.SAVE, "Save", "actionSave", "action-save", "Ctrl+S",
-               "Save the guests' memory to disk and stop them; Start restores them",
+               confirm=Confirm(N_("Force off"), N_("Power off {what} at once? Unsaved data in the guest is lost."))),
+    ActionSpec(ActionId.SAVE, N_("Save"), "actionSave", "action-save", "Ctrl+S",
+               N_("Save the guests' memory to disk and stop them; Start restores them"),
                rules.savable, Feature.MANAGED_SAVE, job_blocks=True, request=rq.Save),
-    ActionSpec(ActionId.SNAPSHOT, "Snapshot", "actionSnapshot", "action-snapshot", "Ctrl+Shift+S",
-               "Take a named snapshot of the selected domains", feature=Feature.SNAPSHOTS, job_blocks=True,
+    ActionSpec(ActionId.SNAPSHOT, N_("Snapshot"), "actionSnapshot", "action-snapshot", "Ctrl+Shift+S",
+               N_("Take a named snapshot of the selected domains"), feature=Feature.SNAPSHOTS, job_blocks=True,
                request=rq.Snapshot, asks=Asks.DIALOG),
-    ActionSpec(ActionId.BACKUP, "Backup", "actionBackup", "action-backup", "Ctrl+B",
-               "Back up the disks of the selected running domains into a folder",
+    ActionSpec(ActionId.BACKUP, N_("Backup"), "actionBackup", "action-backup", "Ctrl+B",
+               N_("Back up the disks of the selected running domains into a folder"),
                rules.backed_up_live, Feature.BACKUP, job_blocks=True, request=rq.Backup, asks=Asks.DIALOG),
-    ActionSpec(ActionId.MIGRATE, "Migrate", "actionMigrate", "action-migrate", "Ctrl+M",
-               "Move the selected domains to another open connection: running ones live, "
-               "shut-off ones as their definition (offline migration)",
+    ActionSpec(ActionId.MIGRATE, N_("Migrate"), "actionMigrate", "action-migrate", "Ctrl+M",
+               N_("Move the selected domains to another open connection: running ones live, "
+                  "shut-off ones as their definition (offline migration)"),
                needs=rules.migratable, job_blocks=True, request=rq.Migrate, asks=Asks.DIALOG),
-    ActionSpec(ActionId.DELETE, "Delete", "actionDelete", "action-delete", "Del",
-               "Delete the definitions of the selected domains (disk files only when ticked in the dialog)",
+    ActionSpec(ActionId.DELETE, N_("Delete"), "actionDelete", "action-delete", "Del",
+               N_("Delete the definitions of the selected domains (disk files only when ticked in the dialog)"),
                # running ones too: the dialog asks for an explicit "Force off" tick
                rules.persistent, Feature.DEFINE, job_blocks=True, for_broken=True, request=rq.Delete,
                asks=Asks.DIALOG),
-    ActionSpec(ActionId.CONSOLE, "Console", "actionConsole", "action-console", "Ctrl+Shift+C",
-               "Open the serial console of the selected running domain", rules.running, Feature.SERIAL_CONSOLE,
+    ActionSpec(ActionId.CONSOLE, N_("Console"), "actionConsole", "action-console", "Ctrl+Shift+C",
+               N_("Open the serial console of the selected running domain"), rules.running, Feature.SERIAL_CONSOLE,
                asks=Asks.WINDOW),
-    ActionSpec(ActionId.SNAPSHOTS, "Snapshots", "actionSnapshots", "action-snapshots", "Ctrl+Shift+T",
-               "Show the snapshot tree of the selected domain: create, revert, delete", feature=Feature.SNAPSHOTS,
+    ActionSpec(ActionId.SNAPSHOTS, N_("Snapshots"), "actionSnapshots", "action-snapshots", "Ctrl+Shift+T",
+               N_("Show the snapshot tree of the selected domain: create, revert, delete"), feature=Feature.SNAPSHOTS,
                asks=Asks.WINDOW),
-    ActionSpec(ActionId.GRAPHICAL_CONSOLE, "Display", "actionGraphicalConsole", "action-graphical-console",
-               "Ctrl+Shift+G", "Show the screen of the selected running domain in its own window",
+    ActionSpec(ActionId.GRAPHICAL_CONSOLE, N_("Display"), "actionGraphicalConsole", "action-graphical-console",
+               "Ctrl+Shift+G", N_("Show the screen of the selected running domain in its own window"),
                rules.active, asks=Asks.WINDOW),
-    ActionSpec(ActionId.EXTERNAL_VIEWER, "Open in External Viewer", "actionExternalViewer",
+    ActionSpec(ActionId.EXTERNAL_VIEWER, N_("Open in External Viewer"), "actionExternalViewer",
                "action-graphical-console", "Ctrl+Shift+E",
-               "Open the graphical console of the selected running domain in a VNC or SPICE viewer",
+               N_("Open the graphical console of the selected running domain in a VNC or SPICE viewer"),
                rules.active, needs=rules.viewable, enabled_text=rules.viewer_text, asks=Asks.WINDOW),
-    ActionSpec(ActionId.BACKUPS, "Backups", "actionBackups", "action-backup", "Ctrl+Shift+B",
-               "List the backups of the selected domain: verify them, restore one or delete it",
+    ActionSpec(ActionId.BACKUPS, N_("Backups"), "actionBackups", "action-backup", "Ctrl+Shift+B",
+               N_("List the backups of the selected domain: verify them, restore one or delete it"),
                feature=Feature.BACKUP, asks=Asks.WINDOW),
 )
 #: Every action by id, in the order of :class:`ActionId`.

@@ -14,6 +14,7 @@ from ..models.deletion import DeleteEntry
 from ..models.domains import Key
 from ..models.hosts import remote_host
 from ..models.session import Session
+from ..textmark import N_
 
 
 class DeleteController:
@@ -49,7 +50,8 @@ class DeleteController:
         try:
             found = await self._session.delete_refusals(key, paths)
         except DriverError as exc:  # no answer is no permission: the files are kept
-            return {path: f"cannot tell whether {path} is in use: {exc.message}" for path in paths}
+            return {path: N_("cannot tell whether {path} is in use: {why}", path=path, why=exc.message)
+                    for path in paths}
         return {path: error.message for path, error in found.items()}
 
 

@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, Signal
 from drivers import Feature
 from drivers.domxml import DomainXML
 
+from ..i18n import N_, translate
 from ..models import editing
 from ..models.domains import Key
 from ..models.editing import NEXT_START, EditContext, EditPlan
@@ -20,6 +21,8 @@ from ..models.session import Session
 
 #: called with None after a successful apply, or with the exception that stopped it
 Done = Callable[[BaseException | None], None]
+#: The translation context of the edit dialogs' text.
+CONTEXT = "EditDialog"
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class EditController(QObject):
         return EditSource(DomainXML.parse(text), autostart, ctx, session.supports(uri, Feature.AUTOSTART))
 
     def nothing_changed(self) -> None:
-        self._session.status.emit("Nothing changed")
+        self._session.status.emit(translate(CONTEXT, N_("Nothing changed")))
 
     @staticmethod
     def diff(original: DomainXML, xml: str) -> list[str]:
@@ -65,11 +68,13 @@ class EditController(QObject):
     def note(self, key: Key, name: str) -> str:
         """What the diff dialog says besides the diff: a running domain takes the change at its next start."""
         row = self._session.domains.get(key)
-        return f"{name} is running: {NEXT_START}" if row is not None and row.rec.id is not None else ""
+        return translate(CONTEXT, N_("{name} is running: {then}", name=name, then=NEXT_START)) \
+            if row is not None and row.rec.id is not None else ""
 
     def apply(self, key: Key, steps: EditPlan, done: Done | None = None) -> None:
         name = self._session.domains.name_of(key)
-        self._session.spawn(self._apply(key, steps, done), f"Applying the changes to {name}")
+        self._session.spawn(self._apply(key, steps, done), translate(CONTEXT, N_("Applying the changes to {name}",
+                                                                                 name=name)))
 
     async def _apply(self, key: Key, steps: EditPlan, done: Done | None) -> None:
         try:

@@ -12,6 +12,7 @@ from ..models import actions as rules
 from ..models.domains import Key
 from ..models.migration import Check, check_all
 from ..models.session import Session
+from ..textmark import NP_
 
 
 class MigrateController:
@@ -44,7 +45,8 @@ class MigrateController:
         for check, flags in runs:
             self._session.run(Migrate(dest, flags), [check.key])
         if skipped:
-            self._session.messages.add("warning", f"Not migrated to {dest}: {len(skipped)} domain(s)",
+            self._session.messages.add("warning", NP_("Not migrated to {dest}: %n domain",
+                                                      "Not migrated to {dest}: %n domains", len(skipped), dest=dest),
                                        "\n".join(skip_line(c) for c in skipped))
 
 

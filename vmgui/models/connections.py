@@ -15,6 +15,8 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 
 from drivers import Feature
 
+from ..i18n import N_, NP_, Text, translate
+
 DISPLAY = Qt.ItemDataRole.DisplayRole.value
 TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
 URI_ROLE = Qt.ItemDataRole.UserRole.value + 1
@@ -29,6 +31,13 @@ class ConnState(enum.Enum):
     CONNECTED = "connected"
     FAILED = "failed"
     DISCONNECTED = "disconnected"
+
+
+#: What each state is called, marked for translation.
+STATE_TEXT = {ConnState.CONNECTING: N_("connecting"), ConnState.CONNECTED: N_("connected"),
+              ConnState.FAILED: N_("failed"), ConnState.DISCONNECTED: N_("disconnected")}
+#: The translation context of connection text (the status bar's chips use it too).
+CONTEXT = "ConnectionStatus"
 
 
 def short_label(uri: str) -> str:
@@ -68,14 +77,15 @@ class ConnRow:
     def ready(self) -> bool:
         return self.state is ConnState.CONNECTED
 
-    def status_text(self) -> str:
+    def status_text(self) -> Text:
+        """What the status bar says of it (marked for translation; the views translate it)."""
         if self.busy:
-            return f"busy: {self.busy}"
-        state: str = self.state.value  # read before the check below narrows self.state (mypy loses the type)
+            return N_("busy: {what}", what=self.busy)
+        state = STATE_TEXT[self.state]  # read before the check below narrows self.state (mypy loses the type)
         if self.state is ConnState.CONNECTED:
-            return f"{self.domains} domain{'s' if self.domains != 1 else ''}"
+            return NP_("%n domain", "%n domains", self.domains)
         if self.message:
-            return f"{state}: {self.message}"
+            return N_("{state}: {message}", state=state, message=self.message)
         return state
 
 
@@ -97,7 +107,7 @@ class ConnectionModel(QAbstractListModel):
             return None
         row = self._rows[index.row()]
         if role == DISPLAY:
-            return f"{row.label} — {row.status_text()}"
+            return translate(CONTEXT, N_("{label} — {status}", label=row.label, status=row.status_text()))
         if role == TOOLTIP:
             return row.uri
         if role == URI_ROLE:

@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 
 from drivers.domxml import Disk
 
+from ..textmark import N_, NP_, Text
+
 
 @dataclass(frozen=True)
 class DeleteEntry:
@@ -34,20 +36,25 @@ class DeleteEntry:
     def needs_metadata_flags(self) -> bool:
         return self.managed_save or self.snapshot_count > 0
 
-    def warnings(self) -> list[str]:
+    def warnings(self) -> list[Text]:
+        """What deleting it discards or leaves behind (marked for translation; the dialog translates them)."""
         out = []
         if self.snapshot_count:
-            out.append(f"{self.name} has {self.snapshot_count} snapshot(s): their metadata would be removed")
+            out.append(NP_("{name} has %n snapshot: its metadata would be removed",
+                           "{name} has %n snapshots: their metadata would be removed", self.snapshot_count,
+                           name=self.name))
         if self.managed_save:
-            out.append(f"{self.name} has a saved state (managed save) that would be discarded")
+            out.append(N_("{name} has a saved state (managed save) that would be discarded", name=self.name))
         if self.running:
-            out.append(f"{self.name} is running")
+            out.append(N_("{name} is running", name=self.name))
         for disk in self.disks:
             if disk.shareable:
-                out.append(f"{self.name}: disk {disk.target} is marked shareable")
+                out.append(N_("{name}: disk {target} is marked shareable", name=self.name, target=disk.target))
             others = [n for n in self.users.get(disk.source or "", []) if n != self.name]
             if others:
-                out.append(f"{self.name}: disk {disk.target} ({disk.source}) is also used by {', '.join(others)}")
+                out.append(N_("{name}: disk {target} ({path}) is also used by {others}", name=self.name,
+                              target=disk.target, path=disk.source, others=", ".join(others)))
         if self.remote and any(d.type == "file" and d.source for d in self.disks):
-            out.append(f"{self.name}'s disk files stay on {self.remote}: delete them there if you no longer need them")
+            out.append(N_("{name}'s disk files stay on {host}: delete them there if you no longer need them",
+                          name=self.name, host=self.remote))
         return out

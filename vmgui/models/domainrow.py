@@ -18,6 +18,7 @@ from drivers import DomainRecord, DomainState
 from drivers.flags import describe_state
 from drivers.records import filter_bits
 
+from ..textmark import N_
 from .format import bytes_text
 from .problems import state_suffix
 
@@ -38,8 +39,9 @@ class Col(enum.IntEnum):
     CONNECTION = 9
 
 
-HEADERS = ("Name", "State", "vCPUs", "Memory", "CPU", "Persistent", "Autostart", "Snapshots",
-           "Saved state", "Connection")
+#: The column titles (marked for translation: the table model translates them for the header).
+HEADERS = (N_("Name"), N_("State"), N_("vCPUs"), N_("Memory"), N_("CPU"), N_("Persistent"), N_("Autostart"),
+           N_("Snapshots"), N_("Saved state"), N_("Connection"))
 RIGHT_ALIGNED = frozenset({Col.VCPUS, Col.MEMORY, Col.CPU, Col.SNAPSHOTS})
 _STATE_ORDER = {DomainState.RUNNING: 0, DomainState.BLOCKED: 1, DomainState.PAUSED: 2,
                 DomainState.PMSUSPENDED: 3, DomainState.SHUTDOWN: 4, DomainState.CRASHED: 5,

@@ -18,6 +18,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from drivers import DomainRecord
 
 from .. import icons
+from ..i18n import translate
 from .domainrow import (
     ALIGN,
     ALIGN_RIGHT,
@@ -102,7 +103,7 @@ class DomainTableModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = DISPLAY) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == DISPLAY and 0 <= section < len(HEADERS):
-            return HEADERS[section]
+            return translate("DomainTable", HEADERS[section])
         return None
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:

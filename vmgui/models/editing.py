@@ -17,6 +17,7 @@ from drivers.domxml import MAX_VCPUS, Disk, DomainXML, Interface
 from drivers.errors import DriverError
 from drivers.flags import DomainXMLFlags
 
+from ..textmark import N_
 from .hardware import nic_text
 from .validation import name_problem
 
@@ -25,7 +26,7 @@ XML_INACTIVE = int(DomainXMLFlags.INACTIVE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 BOOT_DEVICES = ("hd", "cdrom", "network")
 NIC_TYPES = ("user", "network", "bridge")
-NEXT_START = "Changes apply at the next start."
+NEXT_START = N_("Changes apply at the next start.")
 
 
 @dataclass(frozen=True)
@@ -112,38 +113,39 @@ def new_nic(nic_type: str, source: str = "") -> Nic:
 
 # -- rules -------------------------------------------------------------------------
 def problem(values: EditValues, original: EditValues, ctx: EditContext) -> str | None:
-    """The first reason these values cannot be applied, as a sentence; None when they can."""
+    """The first reason these values cannot be applied, as a sentence (marked for translation); None when they can."""
     if values.name != original.name:
         why = name_problem(values.name, "domain")
         if why:
             return why
         if values.name in ctx.taken_names:
-            return f"Another domain on this connection is already called {values.name}."
+            return N_("Another domain on this connection is already called {name}.", name=values.name)
         if ctx.running:
-            return "Shut the domain off to rename it."
+            return N_("Shut the domain off to rename it.")
         if not ctx.can_rename:
-            return "This connection cannot rename domains."
-    texts = [("The title", values.title)] + [(f"The path of disk {d.target}", d.source or "") for d in values.disks]
-    texts += [("The network or bridge name", n.source or "") for n in values.nics]
+            return N_("This connection cannot rename domains.")
+    texts = [(N_("The title"), values.title)]
+    texts += [(N_("The path of disk {target}", target=d.target), d.source or "") for d in values.disks]
+    texts += [(N_("The network or bridge name"), n.source or "") for n in values.nics]
     for what, text in texts:
         if _CONTROL.search(text):
-            return f"{what} contains a control character; XML cannot hold it."
+            return N_("{what} contains a control character; XML cannot hold it.", what=what)
     if values.memory_mib < 1:
-        return "Memory must be at least 1 MiB."
+        return N_("Memory must be at least 1 MiB.")
     if not 1 <= values.vcpus <= ctx.max_vcpus:
-        return f"vCPUs must be between 1 and {ctx.max_vcpus}."
+        return N_("vCPUs must be between 1 and {most}.", most=ctx.max_vcpus)
     if len(set(values.boot)) != len(values.boot) or not set(values.boot) <= set(BOOT_DEVICES):
-        return "Each boot device (hd, cdrom, network) may appear once."
+        return N_("Each boot device (hd, cdrom, network) may appear once.")
     for disk in values.disks:
         if disk.source and not os.path.isabs(disk.source):
-            return f"The path of disk {disk.target} must be absolute: {disk.source}"
+            return N_("The path of disk {target} must be absolute: {path}", target=disk.target, path=disk.source)
         if disk.type == "file" and disk.device == "disk" and not disk.source:
-            return f"Disk {disk.target} needs a file."
+            return N_("Disk {target} needs a file.", target=disk.target)
     for nic in values.nics:
         if nic.type not in NIC_TYPES and nic.index is None:
-            return f"Unknown network type {nic.type!r}."
+            return N_("Unknown network type {type}.", type=repr(nic.type))
         if nic.type in ("network", "bridge") and not nic.source:
-            return f"Name the {nic.type} the new interface connects to."
+            return N_("Name the {type} the new interface connects to.", type=nic.type)
     return None
 
 

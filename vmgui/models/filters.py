@@ -16,16 +16,36 @@ from drivers import ListFlags
 from drivers.flags import LIST_ALL, LIST_GROUPS
 from drivers.listfilter import compile_filter
 
+from ..textmark import N_, Text
+
 #: Short button captions, by flag.
+#: The toggles' captions and their groups' names, marked for translation (the filter bar translates them).
 CAPTIONS: dict[ListFlags, str] = {
-    ListFlags.RUNNING: "Running", ListFlags.PAUSED: "Paused", ListFlags.SHUTOFF: "Shut off",
-    ListFlags.OTHER: "Other", ListFlags.ACTIVE: "Active", ListFlags.INACTIVE: "Inactive",
-    ListFlags.PERSISTENT: "Persistent", ListFlags.TRANSIENT: "Transient",
-    ListFlags.AUTOSTART: "Autostart", ListFlags.NO_AUTOSTART: "No autostart",
-    ListFlags.HAS_SNAPSHOT: "With snapshots", ListFlags.NO_SNAPSHOT: "No snapshots",
-    ListFlags.MANAGEDSAVE: "Saved state", ListFlags.NO_MANAGEDSAVE: "No saved state",
+    ListFlags.RUNNING: N_("Running"), ListFlags.PAUSED: N_("Paused"), ListFlags.SHUTOFF: N_("Shut off"),
+    ListFlags.OTHER: N_("Other"), ListFlags.ACTIVE: N_("Active"), ListFlags.INACTIVE: N_("Inactive"),
+    ListFlags.PERSISTENT: N_("Persistent"), ListFlags.TRANSIENT: N_("Transient"),
+    ListFlags.AUTOSTART: N_("Autostart"), ListFlags.NO_AUTOSTART: N_("No autostart"),
+    ListFlags.HAS_SNAPSHOT: N_("With snapshots"), ListFlags.NO_SNAPSHOT: N_("No snapshots"),
+    ListFlags.MANAGEDSAVE: N_("Saved state"), ListFlags.NO_MANAGEDSAVE: N_("No saved state"),
 }
-GROUP_NAMES = ("State", "Active", "Persistence", "Autostart", "Snapshots", "Saved state")
+#: The captions as words inside a sentence ("show running domains", "running or paused").
+IN_SENTENCE: dict[ListFlags, Text] = {
+    ListFlags.RUNNING: N_("running"), ListFlags.PAUSED: N_("paused"), ListFlags.SHUTOFF: N_("shut off"),
+    ListFlags.OTHER: N_("other"), ListFlags.ACTIVE: N_("active"), ListFlags.INACTIVE: N_("inactive"),
+    ListFlags.PERSISTENT: N_("persistent"), ListFlags.TRANSIENT: N_("transient"),
+    ListFlags.AUTOSTART: N_("autostart"), ListFlags.NO_AUTOSTART: N_("no autostart"),
+    ListFlags.HAS_SNAPSHOT: N_("with snapshots"), ListFlags.NO_SNAPSHOT: N_("no snapshots"),
+    ListFlags.MANAGEDSAVE: N_("saved state"), ListFlags.NO_MANAGEDSAVE: N_("no saved state"),
+}
+GROUP_NAMES = (N_("State"), N_("Active"), N_("Persistence"), N_("Autostart"), N_("Snapshots"), N_("Saved state"))
+
+
+def _joined(pattern: Text, parts: list[Text]) -> Text:
+    """``parts`` joined by ``pattern`` ("{first} or {rest}"), each part translatable on its own."""
+    text = parts[-1]
+    for part in reversed(parts[:-1]):
+        text = N_(pattern.source, first=part, rest=text)
+    return text
 
 
 def group_bits(group: int) -> list[ListFlags]:
@@ -95,16 +115,16 @@ class FilterState(QObject):
 
     def describe(self) -> str:
         """One line for the status bar, e.g. 'running or paused, autostart'."""
-        parts = []
+        parts: list[Text] = []
         for group in LIST_GROUPS:
             chosen = self._flags & group
             if chosen and chosen != group:
-                parts.append(" or ".join(CAPTIONS[f].lower() for f in group_bits(chosen)))
+                parts.append(_joined(N_("{first} or {rest}"), [IN_SENTENCE[f] for f in group_bits(chosen)]))
         if self._search:
-            parts.append(f"matching “{self._search}”")
+            parts.append(N_("matching “{search}”", search=self._search))
         if self._only_uri:
-            parts.append(f"on {self._only_uri}")
-        return ", ".join(parts)
+            parts.append(N_("on {uri}", uri=self._only_uri))
+        return _joined(N_("{first}, {rest}"), parts) if parts else ""
 
     # -- persistence -------------------------------------------------------------
     def save(self, settings: QSettings) -> None:

@@ -15,6 +15,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from drivers import JobInfo, JobOperation, JobState
 from drivers.jobs import UNCANCELLABLE, operation_text
 
+from ..i18n import N_, translate
 from .format import DASH, bytes_text, duration_text, rate_text
 from .jobstats import JobStats
 
@@ -38,8 +39,9 @@ class JobCol(enum.IntEnum):
     CANCEL = 9
 
 
-JOB_HEADERS = ("Domain", "Operation", "Progress", "Transferred", "Rate", "Elapsed", "ETA", "State",
-               "Details", "")
+#: The job table's column titles, translated when the header shows them.
+JOB_HEADERS = (N_("Domain"), N_("Operation"), N_("Progress"), N_("Transferred"), N_("Rate"), N_("Elapsed"),
+               N_("ETA"), N_("State"), N_("Details"), "")
 DISPLAY = Qt.ItemDataRole.DisplayRole.value
 TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
 PERCENT_ROLE = Qt.ItemDataRole.UserRole.value + 1  # int 0-100, or -1 while the total is unknown
@@ -162,7 +164,7 @@ class JobTableModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = DISPLAY) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == DISPLAY and 0 <= section < len(JOB_HEADERS):
-            return JOB_HEADERS[section]
+            return translate("JobPanel", JOB_HEADERS[section]) if JOB_HEADERS[section] else ""
         return None
 
     # -- queries -----------------------------------------------------------------

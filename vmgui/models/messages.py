@@ -17,12 +17,13 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from drivers import DriverError, ErrorCode
 
 from ..bridge import CallAbandoned
+from ..textmark import N_
 
 log = logging.getLogger(__name__)
 DISPLAY = Qt.ItemDataRole.DisplayRole.value
 MAX_MESSAGES = 50
 #: What a failed connection's message offers: open it again, or stop opening it at each start.
-CONNECTION_ACTIONS = {"retry_connection": "Retry", "forget_connection": "Forget"}
+CONNECTION_ACTIONS = {"retry_connection": N_("Retry"), "forget_connection": N_("Forget")}
 
 _HINTS = {
     ErrorCode.NO_SUPPORT: "This connection cannot do that; another connection or driver may.",

@@ -22,6 +22,7 @@ from drivers.jobs import operation_text
 from drivers.migration import peers_compatible
 
 from ..bridge import CallAbandoned
+from ..textmark import N_, NP_
 from .actions import can_migrate
 from .domains import Key
 from .validation import migrate_flags
@@ -49,7 +50,7 @@ class Mode(enum.Enum):
 @dataclass(frozen=True)
 class Finding:
     level: Level
-    text: str
+    text: str  # marked for translation (a vmgui.textmark.Text where vmgui says it)
 
 
 @dataclass(frozen=True)
@@ -103,59 +104,68 @@ def _protocol(src: frozenset[Feature], dest: frozenset[Feature]) -> str | None:
 def _protocol_findings(f: Facts) -> list[Finding]:
     src_uri = f.key[0]
     if not can_migrate(f.src_features):
-        return [Finding(Level.BLOCKED, f"{src_uri} cannot migrate domains")]
+        return [Finding(Level.BLOCKED, N_("{uri} cannot migrate domains", uri=src_uri))]
     if not can_migrate(f.dest_features):
-        return [Finding(Level.BLOCKED, f"the destination {f.dest} cannot receive migrations")]
+        return [Finding(Level.BLOCKED, N_("the destination {dest} cannot receive migrations", dest=f.dest))]
     protocol = _protocol(f.src_features, f.dest_features)
     if protocol is None:
-        return [Finding(Level.BLOCKED, f"{src_uri} and {f.dest} share no migration protocol (V3 or V2)")]
+        return [Finding(Level.BLOCKED, N_("{uri} and {dest} share no migration protocol (V3 or V2)", uri=src_uri,
+                                          dest=f.dest))]
     if not f.peer_ok:
-        return [Finding(Level.BLOCKED, f"{src_uri} and {f.dest} run different kinds of hypervisor")]
+        return [Finding(Level.BLOCKED, N_("{uri} and {dest} run different kinds of hypervisor", uri=src_uri,
+                                          dest=f.dest))]
     if f.same_host:
-        return [Finding(Level.BLOCKED, f"{src_uri} and {f.dest} are the same host (they manage the same "
-                                       "domains)")]
-    return [Finding(Level.OK, f"migration protocol {protocol}, supported by both")]
+        return [Finding(Level.BLOCKED, N_("{uri} and {dest} are the same host (they manage the same domains)",
+                                          uri=src_uri, dest=f.dest))]
+    return [Finding(Level.OK, N_("migration protocol {protocol}, supported by both", protocol=protocol))]
 
 
 def _mode(f: Facts) -> tuple[Mode, Finding]:
     if f.state not in (DomainState.SHUTOFF, DomainState.NOSTATE):
         if f.live_problem is not None:
-            return Mode.LIVE, Finding(Level.WARNING, f"{f.name} moves paused, not live: {f.live_problem}")
-        how = "paused" if f.state is DomainState.PAUSED else "running"
-        return Mode.LIVE, Finding(Level.OK, f"{f.name} is {how}: its memory moves with it")
+            return Mode.LIVE, Finding(Level.WARNING, N_("{name} moves paused, not live: {why}", name=f.name,
+                                                        why=f.live_problem))
+        said = N_("{name} is paused: its memory moves with it") if f.state is DomainState.PAUSED \
+            else N_("{name} is running: its memory moves with it")
+        return Mode.LIVE, Finding(Level.OK, N_(said, name=f.name))
     if not f.persistent:
-        return Mode.NONE, Finding(Level.BLOCKED, f"{f.name} is not running and has no definition to move")
+        return Mode.NONE, Finding(Level.BLOCKED, N_("{name} is not running and has no definition to move",
+                                                    name=f.name))
     missing = [uri for uri, feats in ((f.key[0], f.src_features), (f.dest, f.dest_features))
                if Feature.MIGRATION_OFFLINE not in feats]
     if missing:
-        return Mode.NONE, Finding(Level.BLOCKED, f"{f.name} is shut off and {' and '.join(missing)} cannot "
-                                                 "migrate a definition offline (start it first)")
-    return Mode.OFFLINE, Finding(Level.OK, f"{f.name} is shut off: only its definition moves (offline migration)")
+        return Mode.NONE, Finding(Level.BLOCKED, N_(
+            "{name} is shut off and {hosts} cannot migrate a definition offline (start it first)", name=f.name,
+            hosts=" and ".join(missing)))
+    return Mode.OFFLINE, Finding(Level.OK, N_("{name} is shut off: only its definition moves (offline migration)",
+                                              name=f.name))
 
 
 def _name_findings(f: Facts) -> list[Finding]:
     if f.dest_uuid is None:
-        return [Finding(Level.OK, f"the name {f.name} is free on {f.dest}")]
+        return [Finding(Level.OK, N_("the name {name} is free on {dest}", name=f.name, dest=f.dest))]
     if f.dest_uuid != f.key[1]:
-        return [Finding(Level.BLOCKED, f"a domain named {f.name} already exists on {f.dest}")]
+        return [Finding(Level.BLOCKED, N_("a domain named {name} already exists on {dest}", name=f.name, dest=f.dest))]
     if f.dest_active:
-        return [Finding(Level.BLOCKED, f"{f.name} is already running on {f.dest}")]
-    return [Finding(Level.WARNING, f"{f.dest} already holds a definition of {f.name} (same UUID); "
-                                   "the migration replaces it")]
+        return [Finding(Level.BLOCKED, N_("{name} is already running on {dest}", name=f.name, dest=f.dest))]
+    return [Finding(Level.WARNING, N_("{dest} already holds a definition of {name} (same UUID); the migration "
+                                      "replaces it", name=f.name, dest=f.dest))]
 
 
 def _disk_findings(f: Facts) -> list[Finding]:
     if not f.disks:
-        return [Finding(Level.OK, f"{f.name} has no disk files to check")]
+        return [Finding(Level.OK, N_("{name} has no disk files to check", name=f.name))]
     found = []
     for path, seen in f.disks.items():
         if seen is False:
-            found.append(Finding(Level.BLOCKED, f"the destination {f.dest} cannot see {path}"))
+            found.append(Finding(Level.BLOCKED, N_("the destination {dest} cannot see {path}", dest=f.dest,
+                                                   path=path)))
         elif seen is None:
-            found.append(Finding(Level.WARNING, f"cannot tell whether the destination {f.dest} sees {path}"))
+            found.append(Finding(Level.WARNING, N_("cannot tell whether the destination {dest} sees {path}",
+                                                   dest=f.dest, path=path)))
     if not found:
-        count = len(f.disks)
-        found.append(Finding(Level.OK, f"{f.dest} sees {'its disk' if count == 1 else f'all {count} disks'}"))
+        found.append(Finding(Level.OK, NP_("{dest} sees its disk", "{dest} sees all %n disks", len(f.disks),
+                                           dest=f.dest)))
     return found
 
 
@@ -165,11 +175,12 @@ def evaluate(f: Facts) -> Check:
         return Check(f.key, f.name, f.dest, Mode.NONE, (Finding(Level.BLOCKED, f.error),))
     if f.key[0] == f.dest:
         return Check(f.key, f.name, f.dest, Mode.NONE,
-                     (Finding(Level.BLOCKED, f"{f.name} already lives on {f.dest}"),))
+                     (Finding(Level.BLOCKED, N_("{name} already lives on {dest}", name=f.name, dest=f.dest)),))
     findings: list[Finding] = []
     if f.job is not None:
-        findings.append(Finding(Level.BLOCKED, f"{f.name} is busy: its {operation_text(f.job.operation)} "
-                                               f"job {f.job.id} is running"))
+        findings.append(Finding(Level.BLOCKED, N_("{name} is busy: its {operation} job {job} is running",
+                                                  name=f.name, operation=operation_text(f.job.operation),
+                                                  job=f.job.id)))
     findings += _protocol_findings(f)
     mode, said = _mode(f)
     findings.append(said)
@@ -225,7 +236,8 @@ async def gather(session: Session, key: Key, dest: str) -> Facts:
     row = session.domains.get(key)
     name = session.domains.name_of(key)
     if row is None:
-        return Facts(key, name, dest, DomainState.NOSTATE, False, error=f"{name} is gone from {key[0]}")
+        return Facts(key, name, dest, DomainState.NOSTATE, False,
+                     error=N_("{name} is gone from {uri}", name=name, uri=key[0]))
     features = session.connections.features()
     base = Facts(key, name, dest, row.rec.state, row.rec.persistent, features.get(key[0], frozenset()),
                  features.get(dest, frozenset()), session.jobs.running_job(key[0], key[1], name))
@@ -234,7 +246,7 @@ async def gather(session: Session, key: Key, dest: str) -> Facts:
     bridge = session.bridge
     dest_conn = bridge.connection(dest)
     if dest_conn is None or not base.dest_features:
-        return replace(base, error=f"the destination {dest} is not connected")
+        return replace(base, error=N_("the destination {dest} is not connected", dest=dest))
     try:
         paths = disk_paths(await session.domain_xml(key))
         running = base.state in (DomainState.RUNNING, DomainState.BLOCKED)
@@ -244,7 +256,8 @@ async def gather(session: Session, key: Key, dest: str) -> Facts:
             bridge.call(dest, lambda c: _dest_facts(c, name, paths), f"checking {dest} for {name}",
                         CHECK_TIMEOUT_S))
     except (DriverError, CallAbandoned) as exc:
-        return replace(base, error=f"cannot check {name}: {getattr(exc, 'message', None) or exc}")
+        return replace(base, error=N_("cannot check {name}: {why}", name=name,
+                                      why=getattr(exc, "message", None) or str(exc)))
     return replace(base, peer_ok=peer[0], same_host=peer[1], live_problem=peer[2], dest_uuid=dest_side[0],
                    dest_active=dest_side[1], disks=dest_side[2])
 

@@ -38,6 +38,7 @@ from drivers.osinfo import OsInfoDb, OsProfile
 from ..actions import ACTION_OF, ActionId
 from ..actions.requests import DomainRequest
 from ..bridge import Bridge, CallAbandoned
+from ..textmark import N_, NP_
 from .connections import ConnectionModel, ConnState
 from .console import ConsoleModel
 from .display import DisplayModel
@@ -67,8 +68,9 @@ EARLY_SAMPLE_MAX = 2000  # above this many dirty domains, one bulk listing is ch
 class Session(QObject):
     """Owns the bridge and the models; the window only talks to this."""
 
-    #: a sentence for the status bar
-    status = Signal(str)
+    #: a sentence for the status bar (str; an object signal, so a marked Text reaches the view whole and is
+    #: translated there: a str signal would hand over a plain copy)
+    status = Signal(object)
     #: uri: its domains and jobs are loaded (a moment to tidy memory up)
     loaded = Signal(str)
     #: list[str]: the libvirt daemons of this machine found at start and being opened (maybe none)
@@ -156,7 +158,7 @@ class Session(QObject):
         try:
             existing = self.connections.get(uri)
             if existing is not None and existing.state in (ConnState.CONNECTED, ConnState.CONNECTING):
-                self.status.emit(f"{uri} is already open")
+                self.status.emit(N_("{uri} is already open", uri=uri))
                 return True
             if existing is not None:
                 self.bridge.forget(uri)  # a retry: drop the dead connection object first
@@ -187,7 +189,7 @@ class Session(QObject):
             self.bridge.forget(uri)
             return False
         self.connections.update(uri, state=ConnState.CONNECTED, message="")
-        self.status.emit(f"Connected to {uri}")
+        self.status.emit(N_("Connected to {uri}", uri=uri))
         self.loaded.emit(uri)
         # a second sample soon gives the CPU column figures without waiting a full re-sync
         # period (on big hosts the regular re-sync will do: an extra bulk listing costs there)
@@ -253,7 +255,8 @@ class Session(QObject):
         count = self.bridge.give_up(uri)
         if row is not None and row.state is ConnState.CONNECTING:
             self.connections.update(uri, state=ConnState.FAILED, message="gave up connecting")
-        self.status.emit(f"Stopped waiting for {count} request(s) to {uri}")
+        self.status.emit(NP_("Stopped waiting for %n request to {uri}", "Stopped waiting for %n requests to {uri}",
+                             count, uri=uri))
 
     def _on_busy(self, uri: str, text: str) -> None:
         self.connections.update(uri, busy=text)
@@ -373,9 +376,11 @@ class Session(QObject):
                 self.mark_dirty(uri, {uuid})
         if asked is not None:
             if key in self.pending:
-                self.status.emit(f"Asked {name} to {_ASKED[asked]}; waiting for its guest")
+                self.status.emit(N_("Asked {name} to {what}; waiting for its guest", name=name, what=_ASKED[asked]))
+        elif result is not None:
+            self.status.emit(N_("{verb} {name}: started as job {job}", verb=verb, name=name, job=result))
         else:
-            self.status.emit(f"{verb} {name}: " + (f"started as job {result}" if result is not None else "done"))
+            self.status.emit(N_("{verb} {name}: done", verb=verb, name=name))
         return result  # the job id of an ASYNC job
 
     def _request_done(self, key: Key, sentence: str) -> None:
@@ -555,10 +560,10 @@ class Session(QObject):
             self.domains.set_busy(key, "")
             if self.connections.get(key[0]) is not None:
                 self.mark_dirty(key[0], {key[1]})
-        self.status.emit(f"Applied the changes to {plan.rename_to or name}")
+        self.status.emit(N_("Applied the changes to {name}", name=plan.rename_to or name))
 
 
-_ASKED = {ActionId.SHUTDOWN: "shut down", ActionId.REBOOT: "reboot"}
+_ASKED = {ActionId.SHUTDOWN: N_("shut down"), ActionId.REBOOT: N_("reboot")}
 
 
 def _inactive_xml(dom: Domain) -> str:

@@ -1,6 +1,6 @@
 """The domain actions as QActions, rendered from :data:`vmgui.actions.SPECS`, with live enablement.
 
-Labels, icons, shortcuts, names and tooltips come from the spec table and
+Labels, icons, shortcuts, names and tooltips come from the spec table (translated here) and
 enablement from :func:`vmgui.models.actions.compute` (plain data, tested
 without widgets); this module only copies them onto QActions.
 """
@@ -13,7 +13,11 @@ from PySide6.QtWidgets import QWidget
 
 from .. import icons
 from ..actions import SPECS, ActionId, ActionState
+from ..i18n import N_, translate
 from .names import name_action
+
+#: The translation context of the action table's text (labels, tooltips, reasons, confirmations).
+CONTEXT = "Actions"
 
 
 class DomainActions:
@@ -22,11 +26,11 @@ class DomainActions:
     def __init__(self, window: QWidget, trigger: Callable[[ActionId], None]) -> None:
         self.actions: dict[ActionId, QAction] = {}
         for spec in SPECS.values():
-            action = QAction(icons.icon(spec.icon), spec.label, window)
+            action = QAction(icons.icon(spec.icon), translate(CONTEXT, spec.label), window)
             name_action(action, spec.object_name)
             action.setShortcut(QKeySequence(spec.shortcut))
-            action.setToolTip(spec.description)
-            action.setStatusTip(spec.description)
+            action.setToolTip(translate(CONTEXT, spec.description))
+            action.setStatusTip(translate(CONTEXT, spec.description))
             action.triggered.connect(lambda _checked=False, n=spec.id: trigger(n))
             window.addAction(action)
             self.actions[spec.id] = action
@@ -39,6 +43,7 @@ class DomainActions:
             action = self.actions[name]
             action.setEnabled(state.enabled)
             shortcut = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-            tip = f"{state.reason} ({shortcut})" if shortcut else state.reason
-            action.setToolTip(tip)
-            action.setStatusTip(state.reason)
+            reason = translate(CONTEXT, state.reason)
+            action.setToolTip(translate(CONTEXT, N_("{reason} ({shortcut})", reason=reason, shortcut=shortcut))
+                              if shortcut else reason)
+            action.setStatusTip(reason)

@@ -18,11 +18,13 @@ from ..actions import SPECS, ActionId, ActionSpec, ActionState, Asks, Confirm
 from ..actions.requests import DomainRequest, Snapshot
 from ..flows.backupcatalog import CatalogController
 from ..flows.backupschedule import BackupScheduler
+from ..i18n import N_, NP_, translate
 from ..models.domains import Key
 from ..models.session import Session
 from ..models.snapshots import SnapshotTree
 from ..models.vnc import open_graphical_console
 from . import confirm
+from .actions import CONTEXT
 from .backupflow import BackupFlow
 from .console import ConsoleDialog
 from .deleteflow import DeleteFlow
@@ -95,8 +97,9 @@ class Commands:
     def _what(self, targets: list[Key]) -> str:
         names = self._names(targets)
         if len(names) == 1:
-            return f"“{names[0]}”"
-        return f"{len(names)} domains ({', '.join(names[:3])}{', …' if len(names) > 3 else ''})"
+            return translate(CONTEXT, N_("“{name}”", name=names[0]))
+        listed = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
+        return translate(CONTEXT, NP_("%n domain ({names})", "%n domains ({names})", len(names), names=listed))
 
     def _names(self, targets: list[Key]) -> list[str]:
         rows = [self._session.domains.get(k) for k in targets]
@@ -109,8 +112,10 @@ class Commands:
         dialog.open()  # type: ignore[attr-defined]
 
     def _confirm(self, question: Confirm, object_name: str, request: DomainRequest, targets: list[Key]) -> None:
-        self.last_dialog = confirm.ask(self._parent, question.title, question.question.format(what=self._what(targets)),
-                                       object_name, question.title, lambda: self.run(request, targets))
+        title = translate(CONTEXT, question.title)
+        text = translate(CONTEXT, N_(question.question, what=self._what(targets)))
+        self.last_dialog = confirm.ask(self._parent, title, text, object_name, title,
+                                       lambda: self.run(request, targets))
 
     def _ask_snapshot(self, targets: list[Key]) -> None:
         dialog = SnapshotDialog(len(targets), time.strftime("snap-%Y%m%d-%H%M%S"), self._parent)
@@ -118,7 +123,7 @@ class Commands:
 
     def _open_graphical_console(self, targets: list[Key]) -> None:
         self._session.spawn(open_graphical_console(self._session, targets[0]),
-                            f"Opening the graphical console of {self._what(targets)}")
+                            translate(CONTEXT, N_("Opening the graphical console of {what}", what=self._what(targets))))
 
     def open_display(self, key: Key, full_screen: bool = False) -> DisplayWindow:
         """The display window of ``key``: one per domain, brought to the front when it is open already."""

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..flows.delete import DeleteController
+from ..i18n import N_, translate
 from ..models.domains import Key
 from ..models.session import Session
 from .dialogs.delete import DeleteDialog
@@ -20,7 +21,8 @@ class DeleteFlow:
         self.flow = DeleteController(session)
 
     def ask(self, targets: list[Key]) -> None:
-        self._session.spawn(self._ask(targets), "Reading the disks of the domains to delete")
+        self._session.spawn(self._ask(targets),
+                            translate("DeleteDialog", N_("Reading the disks of the domains to delete")))
 
     async def _ask(self, targets: list[Key]) -> None:
         entries = await self.flow.entries(targets)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from drivers import DomainRecord, Feature, JobInfo
 from drivers.jobs import operation_text
 
+from ..i18n import N_, translate
 from ..models.domains import Col, DomainRow, Key
 from ..models.format import DASH, bytes_text, duration_text
 from ..models.problems import problem_text
@@ -39,8 +40,11 @@ from .names import error_label, name_widget
 from .screen import ScreenThumbnail
 from .xmltab import XmlPane
 
-FIELDS = ("Name", "Title", "UUID", "State", "Uptime", "Connection", "vCPUs", "Memory", "CPU usage", "Persistent",
-          "Autostart", "Snapshots", "Saved state", "Job")
+#: The overview's fields (the keys of ``DetailsPane.values``; their labels are translated).
+FIELDS = (N_("Name"), N_("Title"), N_("UUID"), N_("State"), N_("Uptime"), N_("Connection"), N_("vCPUs"),
+          N_("Memory"), N_("CPU usage"), N_("Persistent"), N_("Autostart"), N_("Snapshots"), N_("Saved state"),
+          N_("Job"))
+CONTEXT = "DetailsPane"
 #: how often the shown running domain is re-read for its graphs
 SAMPLE_S = 1.0
 
@@ -52,8 +56,9 @@ def uptime_text(rec: DomainRecord, now: float) -> str:
     if seconds is None:
         return DASH
     days, rest = divmod(seconds, 86400)
-    text = f"{int(days)} d {duration_text(rest)}" if days else duration_text(rest)
-    return f"{text} (paused)" if rec.paused_since is not None else text
+    text = translate(CONTEXT, N_("{days} d {time}", days=int(days), time=duration_text(rest))) if days \
+        else duration_text(rest)
+    return translate(CONTEXT, N_("{uptime} (paused)", uptime=text)) if rec.paused_since is not None else text
 
 
 class DetailsPane(QTabWidget):
@@ -74,17 +79,17 @@ class DetailsPane(QTabWidget):
         scroller.setWidget(overview)
         self.overview = scroller
         form = QFormLayout(overview)
-        self.placeholder = QLabel("Select a domain to see its details.", overview)
+        self.placeholder = QLabel(self.tr("Select a domain to see its details."), overview)
         self.placeholder.setObjectName("detailsPlaceholder")
         form.addRow(self.placeholder)
         #: what is wrong with the domain's files and the way out; shown only when something is
         self.problem = error_label(overview, "detailProblem")
-        self.problem.setAccessibleName("Problem")
+        self.problem.setAccessibleName(self.tr("Problem"))
         self.problem.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.problem.setVisible(False)
         form.addRow(self.problem)
-        self.cpu_graph = Graph("cpuGraph", "CPU", lambda v: f"{v:.0f} %", "#1570ef", overview)
-        self.memory_graph = Graph("memoryGraph", "Memory", bytes_text, "#7a5af8", overview)
+        self.cpu_graph = Graph("cpuGraph", self.tr("CPU"), lambda v: f"{v:.0f} %", "#1570ef", overview)
+        self.memory_graph = Graph("memoryGraph", self.tr("Memory"), bytes_text, "#7a5af8", overview)
         self.values: dict[str, QLabel] = {}
         for field in FIELDS:
             label = QLabel(DASH, overview)
@@ -95,13 +100,13 @@ class DetailsPane(QTabWidget):
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setObjectName(f"detail_{field.lower().replace(' ', '_')}")
             self.values[field] = label
-            form.addRow(f"{field}:", label)
+            form.addRow(translate(CONTEXT, N_("{field}:", field=field)), label)
             if field == "Uptime":  # live figures next to the state, static facts below
                 graphs = QHBoxLayout()
                 graphs.addWidget(self.cpu_graph)
                 graphs.addWidget(self.memory_graph)
                 form.addRow(graphs)
-        self.edit_button = QPushButton("Edit…", self)
+        self.edit_button = QPushButton(self.tr("&Edit…"), self)
         name_widget(self.edit_button, "editDomain")
         self.edit_button.clicked.connect(self.edit)
         self.setCornerWidget(self.edit_button, Qt.Corner.TopRightCorner)
@@ -112,11 +117,11 @@ class DetailsPane(QTabWidget):
 
         self.hardware = HardwareView(session, self)
         self.xml = XmlPane(session, self.flow, self)
-        self.addTab(scroller, "Overview")
-        self.addTab(self.hardware, "Hardware")
-        self.addTab(self.xml, "XML")
+        self.addTab(scroller, self.tr("Overview"))
+        self.addTab(self.hardware, self.tr("Hardware"))
+        self.addTab(self.xml, self.tr("XML"))
         self.display = DisplayTab(session, self)
-        self.addTab(self.display, "Display")
+        self.addTab(self.display, self.tr("Display"))
         self.currentChanged.connect(lambda _i: self._tab_shown())
         self._sampler = QTimer(self)
         self._sampler.setInterval(int(sample_s * 1000))
@@ -154,11 +159,13 @@ class DetailsPane(QTabWidget):
             "Uptime": uptime_text(rec, time.time()),
             "Connection": row.uri, "vCPUs": row.texts[Col.VCPUS],
             "Memory": DASH if row.texts[Col.MEMORY] == DASH else
-            f"{bytes_text(rec.memory_kib * 1024)} of {bytes_text(rec.max_memory_kib * 1024)}",
-            "CPU usage": row.texts[4], "Persistent": "yes" if rec.persistent else "no (transient)",
-            "Autostart": "yes" if rec.autostart else "no", "Snapshots": str(rec.snapshot_count),
-            "Saved state": "yes (Start restores it)" if rec.managed_save else "no",
-            "Job": f"{operation_text(job.operation)} (job {job.id}) running" if job else "none",
+            self.tr("{used} of {maximum}").format(used=bytes_text(rec.memory_kib * 1024),
+                                                  maximum=bytes_text(rec.max_memory_kib * 1024)),
+            "CPU usage": row.texts[4], "Persistent": self.tr("yes") if rec.persistent else self.tr("no (transient)"),
+            "Autostart": self.tr("yes") if rec.autostart else self.tr("no"), "Snapshots": str(rec.snapshot_count),
+            "Saved state": self.tr("yes (Start restores it)") if rec.managed_save else self.tr("no"),
+            "Job": self.tr("{operation} (job {job}) running").format(operation=operation_text(job.operation),
+                                                                     job=job.id) if job else self.tr("none"),
         }
         for field, text in values.items():
             self.values[field].setText(text)
@@ -175,10 +182,10 @@ class DetailsPane(QTabWidget):
         ok = row is not None and not broken and self._session.supports(row.uri, Feature.DEFINE)
         self.edit_button.setEnabled(ok)
         self.edit_button.setToolTip(
-            "Change name, memory, vCPUs, boot order, disks and network" if ok
-            else "Select one domain to edit it" if row is None
-            else "Its definition cannot be read: correct it in the XML tab (Edit XML)" if broken
-            else f"{row.uri} cannot change definitions")
+            self.tr("Change name, memory, vCPUs, boot order, disks and network") if ok
+            else self.tr("Select one domain to edit it") if row is None
+            else self.tr("Its definition cannot be read: correct it in the XML tab (Edit XML)") if broken
+            else self.tr("{uri} cannot change definitions").format(uri=row.uri))
 
     def edit(self) -> None:
         if self._key is not None:
@@ -236,9 +243,9 @@ class DetailsPane(QTabWidget):
             self.memory_graph.set_values([], note=DASH)
             return
         points = self._session.history.points(row.key)
-        note = "" if row.rec.id is not None else "not running"
+        note = "" if row.rec.id is not None else self.tr("not running")
         if not note and len(points) < 2:
-            note = "collecting…" if not points or points[-1].cpu is None else ""
+            note = self.tr("collecting…") if not points or points[-1].cpu is None else ""
         self.cpu_graph.set_values([p.cpu for p in points], 100.0, note)
         self.memory_graph.set_values([p.memory_kib * 1024 for p in points], row.rec.max_memory_kib * 1024,
                                      "" if points and row.rec.id is not None else note)

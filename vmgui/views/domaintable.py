@@ -5,13 +5,15 @@ from PySide6.QtCore import QItemSelection, QItemSelectionModel, QPoint, Qt, Sign
 from PySide6.QtGui import QAction, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QMenu, QTableView, QWidget
 
+from ..i18n import N_, translate
 from ..models.domains import Col, DomainTableModel, Key
 from .names import name_widget
 
 WIDTHS = {Col.NAME: 160, Col.STATE: 130, Col.VCPUS: 58, Col.MEMORY: 80, Col.CPU: 58, Col.PERSISTENT: 84,
           Col.AUTOSTART: 78, Col.SNAPSHOTS: 80, Col.MANAGED_SAVE: 86, Col.CONNECTION: 150}
 ROW_HEIGHT = 26
-NO_MATCH = "No domain matches these filters — Clear filters"
+CONTEXT = "NoMatchHint"
+NO_MATCH = N_("No domain matches these filters — Clear filters")
 
 
 class NoMatchHint(QLabel):
@@ -19,8 +21,8 @@ class NoMatchHint(QLabel):
 
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
-        name_widget(self, "noMatchHint", NO_MATCH)
-        self.setText('No domain matches these filters — <a href="clear">Clear filters</a>')
+        name_widget(self, "noMatchHint", translate(CONTEXT, NO_MATCH))
+        self.setText(self.tr('No domain matches these filters — <a href="clear">Clear filters</a>'))
         self.setTextFormat(Qt.TextFormat.RichText)
         self.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
                                      | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
@@ -40,7 +42,7 @@ class DomainTable(QTableView):
 
     def __init__(self, model: DomainTableModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        name_widget(self, "domainTable", "Domains")
+        name_widget(self, "domainTable", self.tr("Domains"))
         self.setModel(model)
         self._model = model
         self._menu_actions: list[QAction | None] = []
@@ -55,6 +57,7 @@ class DomainTable(QTableView):
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setAlternatingRowColors(True)
+        self.setTabKeyNavigation(False)  # Tab leaves the table for the details (arrows move between rows)
         self.setShowGrid(False)
         self.setWordWrap(False)
         self.setSortingEnabled(True)

@@ -9,7 +9,8 @@ from collections.abc import Callable
 
 from PySide6.QtWidgets import QDialog, QWidget
 
-from ..flows.edit import Done, EditController
+from ..flows.edit import CONTEXT, Done, EditController
+from ..i18n import N_, translate
 from ..models.domains import Key
 from ..models.editing import EditPlan
 from ..models.session import Session
@@ -29,7 +30,7 @@ class EditFlow:
         self.diff: XmlDiffDialog | None = None
 
     def edit(self, key: Key) -> None:
-        self._session.spawn(self._edit(key), "Opening the definition to edit")
+        self._session.spawn(self._edit(key), translate(CONTEXT, N_("Opening the definition to edit")))
 
     async def _edit(self, key: Key) -> None:
         source = await self.flow.source(key)

@@ -7,6 +7,7 @@ The caller shows the diff and applies through the session.
 """
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeVar
@@ -31,6 +32,8 @@ from PySide6.QtWidgets import (
 
 from drivers.domxml import MAX_VCPUS, DomainXML
 
+from ..flows.edit import CONTEXT
+from ..i18n import translate
 from ..models import editing
 from ..models.editing import BOOT_DEVICES, NEXT_START, NIC_TYPES, EditContext, EditPlan, EditValues
 from ..models.hardware import disk_text, firmware_text
@@ -58,7 +61,7 @@ class EditDialog(QDialog):
                  can_autostart: bool = True) -> None:
         super().__init__(parent)
         name_widget(self, "editDialog")
-        self.setWindowTitle(f"Edit {xml.name}")
+        self.setWindowTitle(self.tr("Edit {name}").format(name=xml.name))
         self.setMinimumWidth(560)
         self.original = xml
         self.before = editing.values_of(xml, autostart)
@@ -71,36 +74,37 @@ class EditDialog(QDialog):
         name_widget(self.name, "editName")
         if ctx.running or not ctx.can_rename:
             self.name.setEnabled(False)
-            self.name.setToolTip("Shut the domain off to rename it." if ctx.running
-                                 else "This connection cannot rename domains.")
+            self.name.setToolTip(self.tr("Shut the domain off to rename it.") if ctx.running
+                                 else self.tr("This connection cannot rename domains."))
         self.title_edit = QLineEdit(xml.title, self)
         name_widget(self.title_edit, "editTitle")
         self.memory = QSpinBox(self)
         name_widget(self.memory, "editMemory")
         self.memory.setRange(0, MAX_MEMORY_MIB)
         self.memory.setSingleStep(256)
-        self.memory.setSuffix(" MiB")
+        self.memory.setSuffix(self.tr(" MiB"))
         self.memory.setValue(self.before.memory_mib)
         self.vcpus = QSpinBox(self)
         name_widget(self.vcpus, "editVcpus")
         self.vcpus.setRange(0, 2 * MAX_VCPUS)  # beyond the maximum: the rule says why, no silent clamp
         self.vcpus.setValue(self.before.vcpus)
-        self.autostart = QCheckBox("Start with the host", self)
+        self.autostart = QCheckBox(self.tr("Start with the &host"), self)
         name_widget(self.autostart, "editAutostart")
         self.autostart.setChecked(autostart)
         self.autostart.setEnabled(can_autostart)
-        form.addRow("Name:", self.name)
-        form.addRow("Title:", self.title_edit)
-        form.addRow("Memory:", self.memory)
-        form.addRow("vCPUs:", self.vcpus)
-        form.addRow("Autostart:", self.autostart)
-        self.firmware = QLabel(firmware_text(xml) + " (chosen when the VM was created)", self)
+        form.addRow(self.tr("&Name:"), self.name)
+        form.addRow(self.tr("&Title:"), self.title_edit)
+        form.addRow(self.tr("&Memory:"), self.memory)
+        form.addRow(self.tr("&vCPUs:"), self.vcpus)
+        form.addRow(self.tr("Autostart:"), self.autostart)
+        self.firmware = QLabel(self.tr("{firmware} (chosen when the VM was created)").format(
+            firmware=translate(CONTEXT, firmware_text(xml))), self)
         self.firmware.setObjectName("editFirmware")
-        self.firmware.setAccessibleName("Firmware")
-        form.addRow("Firmware:", self.firmware)
-        form.addRow("Boot order:", self._boot_box())
-        form.addRow("Disks:", self._disk_box())
-        form.addRow("Network:", self._nic_box())
+        self.firmware.setAccessibleName(self.tr("Firmware"))
+        form.addRow(self.tr("Firmware:"), self.firmware)
+        form.addRow(self.tr("&Boot order:"), self._boot_box())
+        form.addRow(self.tr("Dis&ks:"), self._disk_box())
+        form.addRow(self.tr("Net&work:"), self._nic_box())
 
         self.notice = QLabel(self._notice_text(), self)
         self.notice.setObjectName("editNotice")
@@ -111,7 +115,7 @@ class EditDialog(QDialog):
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Cancel, self)
         self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok.setText("Apply…")
+        self.ok.setText(self.tr("&Apply…"))
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         form.addRow(self.buttons)
@@ -125,11 +129,12 @@ class EditDialog(QDialog):
     def _notice_text(self) -> str:
         parts = []
         if not self.ctx.persistent:
-            parts.append("The domain is transient: applying changes gives it a persistent definition.")
+            parts.append(self.tr("The domain is transient: applying changes gives it a persistent definition."))
         if self.ctx.running:
-            parts.append(f"The domain is running: {NEXT_START} Shut it off to rename it.")
+            parts.append(self.tr("The domain is running: {then} Shut it off to rename it.").format(
+                then=translate(CONTEXT, NEXT_START)))
         elif not self.ctx.can_rename:
-            parts.append("This connection cannot rename domains.")
+            parts.append(self.tr("This connection cannot rename domains."))
         return " ".join(parts)
 
     # -- boot order ------------------------------------------------------------
@@ -138,7 +143,7 @@ class EditDialog(QDialog):
         row = QHBoxLayout(box)
         row.setContentsMargins(0, 0, 0, 0)
         self.boot = QListWidget(box)
-        name_widget(self.boot, "editBoot", "Boot order")
+        name_widget(self.boot, "editBoot", self.tr("Boot order"))
         self.boot.setMaximumHeight(72)
         order = list(self.before.boot) + [d for d in BOOT_DEVICES if d not in self.before.boot]
         for dev in order:
@@ -147,7 +152,7 @@ class EditDialog(QDialog):
             item.setCheckState(Qt.CheckState.Checked if dev in self.before.boot else Qt.CheckState.Unchecked)
         self.boot.itemChanged.connect(lambda _i: self.validate())
         buttons = QVBoxLayout()
-        for text, name, step in (("Up", "editBootUp", -1), ("Down", "editBootDown", 1)):
+        for text, name, step in ((self.tr("U&p"), "editBootUp", -1), (self.tr("D&own"), "editBootDown", 1)):
             button = _button(text, name, box)
             button.clicked.connect(lambda _c=False, s=step: self.move_boot(s))
             buttons.addWidget(button)
@@ -172,7 +177,8 @@ class EditDialog(QDialog):
 
     # -- the disk and NIC lists ----------------------------------------------------
     def _list_box(self, name: str, height: int, *rows: list[QWidget]) -> tuple[QWidget, QListWidget]:
-        """A list with rows of controls under it."""
+        """A list with rows of controls under it; Tab goes from the list down through the rows (the controls
+        exist before the list does, so without help Tab would reach them first)."""
         box = QWidget(self)
         col = QVBoxLayout(box)
         col.setContentsMargins(0, 0, 0, 0)
@@ -186,6 +192,8 @@ class EditDialog(QDialog):
                 widget.setParent(box)
                 row.addWidget(widget)
             col.addLayout(row)
+        for first, second in itertools.pairwise([items, *(w for widgets in rows for w in widgets)]):
+            QWidget.setTabOrder(first, second)
         return box, items
 
     def _buttons(self, *specs: tuple[str, str, Callable[[], None]]) -> list[QWidget]:
@@ -199,20 +207,23 @@ class EditDialog(QDialog):
     def _changed(self) -> None:
         """Show the current disks and NICs, then check everything again."""
         self.disk_list.clear()
-        self.disk_list.addItems([f"{disk.target}: {disk_text(disk)}" for disk in self._disks])
+        self.disk_list.addItems([self.tr("{target}: {disk}").format(target=disk.target,
+                                                                    disk=translate(CONTEXT, disk_text(disk)))
+                                 for disk in self._disks])
         self.nic_list.clear()
-        self.nic_list.addItems([nic.text() for nic in self._nics])
+        self.nic_list.addItems([translate(CONTEXT, nic.text()) for nic in self._nics])
         self.validate()
 
     # -- disks -------------------------------------------------------------------
     def _disk_box(self) -> QWidget:
         self.disk_path = QLineEdit(self)
-        name_widget(self.disk_path, "editDiskPath", "Disk image or medium path")
-        self.disk_path.setPlaceholderText("/absolute/path/to/image.qcow2 or .iso")
+        name_widget(self.disk_path, "editDiskPath", self.tr("Disk image or medium path"))
+        self.disk_path.setPlaceholderText(self.tr("/absolute/path/to/image.qcow2 or .iso"))
         box, self.disk_list = self._list_box("editDisks", 90, [self.disk_path], self._buttons(
-            ("Add as disk", "editDiskAdd", self.add_disk), ("Use as CD-ROM medium", "editCdromSet", self.set_cdrom),
-            ("Remove", "editDiskRemove", self.remove_disk)))
-        self.disk_list.setAccessibleName("Disks")
+            (self.tr("A&dd as disk"), "editDiskAdd", self.add_disk),
+            (self.tr("Use as &CD-ROM medium"), "editCdromSet", self.set_cdrom),
+            (self.tr("&Remove"), "editDiskRemove", self.remove_disk)))
+        self.disk_list.setAccessibleName(self.tr("Disks"))
         return box
 
     def add_disk(self) -> None:
@@ -225,7 +236,7 @@ class EditDialog(QDialog):
         """The path field becomes the medium of the selected CD-ROM (empty: eject)."""
         i = self.disk_list.currentRow()
         if i < 0 or self._disks[i].device != "cdrom":
-            self.error.setText("Select a CD-ROM in the list first.")
+            self.error.setText(self.tr("Select a CD-ROM in the list first."))
             return
         disks = list(self._disks)
         disks[i] = replace(disks[i], source=self.disk_path.text().strip() or None)
@@ -239,14 +250,14 @@ class EditDialog(QDialog):
     # -- network -----------------------------------------------------------------
     def _nic_box(self) -> QWidget:
         self.nic_type = QComboBox(self)
-        name_widget(self.nic_type, "editNicType", "Network interface type")
+        name_widget(self.nic_type, "editNicType", self.tr("Network interface type"))
         self.nic_type.addItems(NIC_TYPES)
         self.nic_source = QLineEdit(self)
-        name_widget(self.nic_source, "editNicSource", "Network or bridge")
-        self.nic_source.setPlaceholderText("network or bridge name (e.g. default, br0)")
+        name_widget(self.nic_source, "editNicSource", self.tr("Network or bridge"))
+        self.nic_source.setPlaceholderText(self.tr("network or bridge name (e.g. default, br0)"))
         box, self.nic_list = self._list_box("editNics", 72, [self.nic_type, self.nic_source, *self._buttons(
-            ("Add", "editNicAdd", self.add_nic), ("Remove", "editNicRemove", self.remove_nic))])
-        self.nic_list.setAccessibleName("Network interfaces")
+            (self.tr("Add"), "editNicAdd", self.add_nic), (self.tr("Remove"), "editNicRemove", self.remove_nic))])
+        self.nic_list.setAccessibleName(self.tr("Network interfaces"))
         return box
 
     def add_nic(self) -> None:
@@ -267,10 +278,11 @@ class EditDialog(QDialog):
 
     def validate(self) -> None:
         """OK is enabled only for values that can be applied; the reason otherwise, in red."""
-        why = self.problem()
+        problem = self.problem()
+        why = translate(CONTEXT, problem) if problem is not None else None
         self.error.setText(why or "")
         self.ok.setEnabled(why is None)
-        self.ok.setToolTip(why or "Show the changes, then apply them")
+        self.ok.setToolTip(why or self.tr("Show the changes, then apply them"))
 
     def plan(self) -> EditPlan:
         return editing.plan(self.original, self.values(), self.before)

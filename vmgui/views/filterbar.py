@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer
 from PySide6.QtWidgets import (
-    QButtonGroup,
     QComboBox,
     QFrame,
     QHBoxLayout,
@@ -17,9 +16,13 @@ from PySide6.QtWidgets import (
 from drivers import ListFlags
 from drivers.flags import LIST_GROUPS
 
+from ..i18n import translate
 from ..models.connections import ConnectionModel
-from ..models.filters import CAPTIONS, GROUP_NAMES, FilterState, group_bits, object_name
+from ..models.filters import CAPTIONS, GROUP_NAMES, IN_SENTENCE, FilterState, group_bits, object_name
 from .names import name_widget
+
+#: The translation context of the filter captions (the same as ``self.tr`` here).
+CONTEXT = "FilterBar"
 
 SEARCH_DELAY_MS = 120
 
@@ -35,8 +38,8 @@ class FilterBar(QWidget):
         self.buttons: dict[ListFlags, QToolButton] = {}
 
         self.search = QLineEdit(self)
-        name_widget(self.search, "domainSearch", "Search domains")
-        self.search.setPlaceholderText("Search by name, title or UUID  (Ctrl+F)")
+        name_widget(self.search, "domainSearch", self.tr("Search domains"))
+        self.search.setPlaceholderText(self.tr("Search by name, title or UUID  (Ctrl+F)"))
         self.search.setClearButtonEnabled(True)
         self.search.setMinimumWidth(240)
         self._search_timer = QTimer(self)
@@ -47,7 +50,7 @@ class FilterBar(QWidget):
 
         self.conn_combo = QComboBox(self)
         name_widget(self.conn_combo, "connectionFilter")
-        self.conn_combo.setToolTip("Show the domains of one connection only")
+        self.conn_combo.setToolTip(self.tr("Show the domains of one connection only"))
         self.conn_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.conn_combo.currentIndexChanged.connect(self._conn_chosen)
         connections.rowsInserted.connect(self._fill_connections)
@@ -55,21 +58,23 @@ class FilterBar(QWidget):
 
         self.clear_button = QToolButton(self)
         name_widget(self.clear_button, "clearFilters")
-        self.clear_button.setText("Clear filters")
-        self.clear_button.setToolTip("Show every domain again")
+        self.clear_button.setText(self.tr("Clear filters"))
+        self.clear_button.setToolTip(self.tr("Show every domain again"))
         self.clear_button.clicked.connect(self.clear_all)
 
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.search, 3)
-        top.addWidget(QLabel("Connection:", self))
+        connection = QLabel(self.tr("Co&nnection:"), self)
+        connection.setBuddy(self.conn_combo)
+        top.addWidget(connection)
         top.addWidget(self.conn_combo, 1)
         top.addWidget(self.clear_button)
 
         groups = QHBoxLayout()
         groups.setContentsMargins(0, 0, 0, 0)
         groups.setSpacing(12)
-        caption = QLabel("Show:", self)
+        caption = QLabel(self.tr("Show:"), self)
         caption.setObjectName("filterGroupLabel")
         groups.addWidget(caption)
         for title, group in zip(GROUP_NAMES, LIST_GROUPS, strict=False):
@@ -87,23 +92,25 @@ class FilterBar(QWidget):
         self.sync()
 
     def _group_box(self, title: str, group: int) -> QWidget:
+        """The toggles of one group side by side. Plain buttons, no QButtonGroup: a group gives only one of
+        its buttons a Tab stop, and non-exclusive ones no arrow keys, so the others were out of keyboard reach."""
         box = QFrame(self)
         box.setObjectName("filterGroup")
         row = QHBoxLayout(box)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(0)
+        title = translate(CONTEXT, title)
         box.setToolTip(title)
-        exclusive = QButtonGroup(box)
-        exclusive.setExclusive(False)
         for flag in group_bits(group):
             button = QToolButton(box)
             name_widget(button, object_name(flag))
-            button.setText(CAPTIONS[flag])
+            caption = translate(CONTEXT, CAPTIONS[flag])
+            button.setText(caption)
             button.setCheckable(True)
-            button.setToolTip(f"{title}: show {CAPTIONS[flag].lower()} domains. Checked buttons of one "
-                              "group combine with OR, groups with AND; none checked = no filter")
+            button.setToolTip(self.tr("{group}: show {caption} domains. Checked buttons of one group combine with "
+                                      "OR, groups with AND; none checked = no filter")
+                              .format(group=title, caption=translate(CONTEXT, IN_SENTENCE[flag])))
             button.toggled.connect(lambda on, f=flag: self._filters.set_flag(f, on))
-            exclusive.addButton(button)
             row.addWidget(button)
             self.buttons[flag] = button
         return box
@@ -133,7 +140,7 @@ class FilterBar(QWidget):
         current = self._filters.only_uri
         with QSignalBlocker(self.conn_combo):
             self.conn_combo.clear()
-            self.conn_combo.addItem("All connections", None)
+            self.conn_combo.addItem(self.tr("All connections"), None)
             for row in self._connections.rows():
                 self.conn_combo.addItem(row.label, row.uri)
                 self.conn_combo.setItemData(self.conn_combo.count() - 1, row.uri, Qt.ItemDataRole.ToolTipRole)

@@ -44,7 +44,7 @@ class Graph(QWidget):
 
     def set_values(self, values: Sequence[float | None], ceiling: float | None = None, note: str = "") -> None:
         self.values, self.ceiling, self.note = list(values), ceiling, note
-        self.setAccessibleDescription(f"{self.title}: {self.last_text()}")
+        self.setAccessibleDescription(self.tr("{title}: {figure}").format(title=self.title, figure=self.last_text()))
         self.update()
 
     def paintEvent(self, _event: QPaintEvent) -> None:

@@ -14,11 +14,14 @@ from PySide6.QtWidgets import QLabel, QScrollArea, QWidget
 
 from drivers.domxml import DomainXML
 
+from ..i18n import translate
 from ..models.domains import Key
 from ..models.hardware import summary
 from ..models.messages import explain
 from ..models.session import Session
 from .names import name_widget
+
+CONTEXT = "HardwareView"
 
 
 class HardwareView(QScrollArea):
@@ -40,7 +43,7 @@ class HardwareView(QScrollArea):
     def show_key(self, key: Key | None) -> None:
         if key != self.key:
             self.key, self._loaded_for = key, None
-            self.label.setText("" if key is None else "Loading…")
+            self.label.setText("" if key is None else self.tr("Loading…"))
 
     def reload(self) -> None:
         """Read again at the next :meth:`maybe_fetch` (the definition changed)."""
@@ -49,13 +52,14 @@ class HardwareView(QScrollArea):
     def maybe_fetch(self) -> None:
         if self.key is not None and self._loaded_for != self.key:
             self._loaded_for = self.key
-            self._session.spawn(self._load(self.key), "Reading the hardware of the domain")
+            self._session.spawn(self._load(self.key), self.tr("Reading the hardware of the domain"))
 
     async def _load(self, key: Key) -> None:
         try:
             rows = summary(DomainXML.parse(await self._session.domain_xml(key)))
             text = "<table cellspacing='3'>" + "".join(
-                f"<tr><td><b>{escape(head)}</b></td><td>{escape(value)}</td></tr>" for head, value in rows) + "</table>"
+                f"<tr><td><b>{escape(translate(CONTEXT, head))}</b></td>"
+                f"<td>{escape(translate(CONTEXT, value))}</td></tr>" for head, value in rows) + "</table>"
         except Exception as exc:  # noqa: BLE001 - shown in place, not as a dialog
             text = escape(" ".join(explain(exc, "Reading the hardware")))
         if key == self.key:

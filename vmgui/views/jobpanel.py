@@ -58,7 +58,7 @@ class JobPanel(QDockWidget):
 
     def __init__(self, model: JobTableModel, connections: ConnectionModel,
                  cancel: Callable[[str, int], None], parent: QWidget | None = None) -> None:
-        super().__init__("Jobs", parent)
+        super().__init__(self.tr("Jobs"), parent)
         name_widget(self, "jobPanel")
         self.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable
@@ -70,10 +70,11 @@ class JobPanel(QDockWidget):
         self._buttons: dict[JobKey, QToolButton] = {}
 
         self.view = QTableView(self)
-        name_widget(self.view, "jobView", "Jobs")
+        name_widget(self.view, "jobView", self.tr("Jobs"))
         self.view.setModel(model)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setAlternatingRowColors(True)
+        self.view.setTabKeyNavigation(False)  # Tab leaves the list (arrows move between rows)
         self.view.setWordWrap(False)
         self.view.verticalHeader().hide()
         self.view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
@@ -84,12 +85,12 @@ class JobPanel(QDockWidget):
             self.view.setColumnWidth(col, width)
         header.setSectionResizeMode(JobCol.DETAILS, QHeaderView.ResizeMode.Stretch)
 
-        self.summary = QLabel("No jobs yet. Backups, saves and migrations show their progress here.", self)
+        self.summary = QLabel(self.tr("No jobs yet. Backups, saves and migrations show their progress here."), self)
         self.summary.setObjectName("jobSummary")
         self.clear_button = QToolButton(self)
         name_widget(self.clear_button, "clearJobs")
-        self.clear_button.setText("Clear finished")
-        self.clear_button.setToolTip("Remove completed, failed and cancelled jobs from the list")
+        self.clear_button.setText(self.tr("C&lear finished"))
+        self.clear_button.setToolTip(self.tr("Remove completed, failed and cancelled jobs from the list"))
         self.clear_button.clicked.connect(lambda: model.clear_finished())
 
         bar = QHBoxLayout()
@@ -103,6 +104,7 @@ class JobPanel(QDockWidget):
         layout.addLayout(bar)
         layout.addWidget(self.view)
         self.setWidget(body)
+        QWidget.setTabOrder(self.clear_button, self.view)  # as shown: the bar above the list
 
         model.rowsInserted.connect(self._inserted)
         model.rowsRemoved.connect(self._removed)
@@ -124,7 +126,7 @@ class JobPanel(QDockWidget):
             bar.setMaximumHeight(20)
             button = QToolButton(self.view)
             button.setIcon(icons.icon("cancel"))
-            button.setText("Cancel")
+            button.setText(self.tr("Cancel"))
             button.setAutoRaise(True)
             button.clicked.connect(lambda _c=False, k=key: self._cancel(*k))
             self.view.setIndexWidget(self._model.index(i, JobCol.PROGRESS), bar)
@@ -175,9 +177,10 @@ class JobPanel(QDockWidget):
         refusal = cancel_refusal(row.info)
         button.setEnabled(refusal is None)
         button.setIcon(icons.icon("cancel") if refusal is None else QIcon())
-        button.setText("Cancel" if refusal is None else "")
-        button.setToolTip(f"Cancel the {row.texts[JobCol.OPERATION]} of {row.info.domain}" if refusal is None
-                          else f"Cannot cancel here: {refusal}")
+        button.setText(self.tr("Cancel") if refusal is None else "")
+        button.setToolTip(self.tr("Cancel the {operation} of {domain}").format(
+            operation=row.texts[JobCol.OPERATION], domain=row.info.domain) if refusal is None
+            else self.tr("Cannot cancel here: {why}").format(why=refusal))
 
     def _rename(self) -> None:
         def ordinal(uri: str) -> int:
@@ -191,15 +194,15 @@ class JobPanel(QDockWidget):
     def _summarize(self) -> None:
         rows = self._model.rows()
         if not rows:
-            self.summary.setText("No jobs yet. Backups, saves and migrations show their progress here.")
+            self.summary.setText(self.tr("No jobs yet. Backups, saves and migrations show their progress here."))
             return
         running = sum(1 for r in rows if not r.info.finished)
         failed = sum(1 for r in rows if r.info.state.name == "FAILED")
-        text = f"{running} running, {len(rows) - running} finished"
+        text = self.tr("{running} running, {finished} finished").format(running=running, finished=len(rows) - running)
         if failed:
-            text += f" ({failed} failed)"
+            text = self.tr("{summary} ({failed} failed)").format(summary=text, failed=failed)
         self.summary.setText(text)
         self.clear_button.setEnabled(running < len(rows))
-        self.setWindowTitle(f"Jobs ({running} running)" if running else "Jobs")
+        self.setWindowTitle(self.tr("Jobs ({running} running)").format(running=running) if running else self.tr("Jobs"))
 
 

@@ -6,6 +6,7 @@ It arranges views over the session's models and wires signals; the rules
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import os
 
@@ -28,14 +29,14 @@ from drivers import JobInfo, JobState
 from drivers.jobs import operation_text
 
 from .. import icons
-from ..actions import LAYOUT, MENU_ONLY, SPECS, ActionId, ActionState, context_menu
+from ..actions import LAYOUT, MENU_ONLY, ActionId, ActionState, context_menu
 from ..flows.backupschedule import BackupScheduler
+from ..i18n import N_, NP_, translate
 from ..models import actions as rules
 from ..models import quitting
 from ..models import settings as store
 from ..models.backupschedule import FILE as SCHEDULES_FILE
 from ..models.backupschedule import ScheduleStore
-from ..models.format import count_text
 from ..models.messages import Message
 from ..models.session import Session
 from ..notifications import Notice, NotificationsUnavailable, announce
@@ -56,6 +57,8 @@ from .statusbar import ConnectionStatus
 
 #: A job that ran at least this long is "long": its end is announced when the window is not focused.
 LONG_JOB_S = 5.0
+#: The translation context of the window's own text (``self.tr`` uses the class name too).
+CONTEXT = "MainWindow"
 log = logging.getLogger(__name__)
 
 
@@ -77,7 +80,7 @@ class MainWindow(QMainWindow):
         self.quit_notice: QuitNotice | None = None
         self._desktop_palette = QApplication.palette()  # before a colour scheme of vmgui's replaces it
         session.pending.timeout_s = store.shutdown_timeout(settings)
-        self.setWindowTitle("vmgui — virtual machines")
+        self.setWindowTitle(self.tr("vmgui — virtual machines"))
         self.setWindowIcon(icons.icon("vmgui"))
         self.tray: QSystemTrayIcon | None = None
         self.notices: list[str] = []  # what was announced (tray or message area), newest last
@@ -115,10 +118,10 @@ class MainWindow(QMainWindow):
         layout.addWidget(splitter, 1)
         self.setCentralWidget(central)
 
-        self.connect_action = QAction(icons.icon("action-connect"), "Connect…", self)
+        self.connect_action = QAction(icons.icon("action-connect"), self.tr("&Connect…"), self)
         name_action(self.connect_action, "actionConnect")
         self.connect_action.setShortcut(QKeySequence("Ctrl+O"))
-        self.connect_action.setToolTip("Connect to another hypervisor (Ctrl+O)")
+        self.connect_action.setToolTip(self.tr("Connect to another hypervisor (Ctrl+O)"))
         self.connect_action.triggered.connect(self.show_connect_dialog)
         self._build_toolbar_and_menus()
 
@@ -127,7 +130,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.count_label)
         self.conn_status = ConnectionStatus(self.statusBar(), session.connections, session.give_up,
                                             self.close_connection, self.connect_uri)
-        session.status.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        session.status.connect(lambda text: self.statusBar().showMessage(translate(CONTEXT, text), 8000))
 
         self._refresh_timer = QTimer(self)  # coalesces bursts of model changes into one update
         self._refresh_timer.setSingleShot(True)
@@ -141,6 +144,7 @@ class MainWindow(QMainWindow):
             signal.connect(lambda *_: self._refresh_timer.start())
         session.domains.layoutChanged.connect(self._update_count)
         session.jobs.jobFinished.connect(self._job_finished)
+        self._set_tab_order()
         self.resize(1366, 768)
         self._restore()
         if store.colour_scheme(self.settings) != theme.Scheme.SYSTEM:
@@ -150,7 +154,7 @@ class MainWindow(QMainWindow):
 
     # -- layout --------------------------------------------------------------------
     def _build_toolbar_and_menus(self) -> None:
-        toolbar = self.toolbar = QToolBar("Actions", self)
+        toolbar = self.toolbar = QToolBar(self.tr("Actions"), self)
         toolbar.setObjectName("mainToolbar")
         toolbar.setMovable(False)
         toolbar.setIconSize(QSize(22, 22))
@@ -158,11 +162,11 @@ class MainWindow(QMainWindow):
         toolbar.addAction(self.connect_action)
         toolbar.addSeparator()
         menu_bar = self.menuBar()
-        file_menu = menu_bar.addMenu("&File")
+        file_menu = menu_bar.addMenu(self.tr("&File"))
         file_menu.addAction(self.connect_action)
-        quit_action = file_menu.addAction("Quit", self.close)
+        quit_action = file_menu.addAction(self.tr("&Quit"), self.close)
         quit_action.setShortcut(QKeySequence("Ctrl+Q"))
-        domain_menu = menu_bar.addMenu("&Domain")
+        domain_menu = menu_bar.addMenu(self.tr("&Domain"))
         for name in LAYOUT:
             if name is None:
                 toolbar.addSeparator()
@@ -171,20 +175,29 @@ class MainWindow(QMainWindow):
             action = self.domain_actions[name]
             if name not in MENU_ONLY:
                 toolbar.addAction(action)
-                toolbar.widgetForAction(action).setAccessibleName(SPECS[name].label)
+                toolbar.widgetForAction(action).setAccessibleName(action.text())
             domain_menu.addAction(action)
         self.table.set_menu_actions([None if name is None else self.domain_actions[name] for name in context_menu()])
-        view_menu = menu_bar.addMenu("&View")
+        view_menu = menu_bar.addMenu(self.tr("&View"))
         jobs = self.job_panel.toggleViewAction()
         jobs.setShortcut(QKeySequence("Ctrl+J"))
         name_action(jobs, "actionShowJobs")
         view_menu.addAction(jobs)
-        find = view_menu.addAction("Find", lambda: self.filter_bar.search.setFocus())
+        find = view_menu.addAction(self.tr("&Find"), lambda: self.filter_bar.search.setFocus())
         find.setShortcut(QKeySequence("Ctrl+F"))
-        self._build_colour_menu(view_menu.addMenu("Colours"))
-        help_menu = menu_bar.addMenu("&Help")
-        help_menu.addAction("About vmgui", lambda: show_about(self))
+        self._build_colour_menu(view_menu.addMenu(self.tr("C&olours")))
+        help_menu = menu_bar.addMenu(self.tr("&Help"))
+        help_menu.addAction(self.tr("&About vmgui"), lambda: show_about(self))
         self.addToolBar(toolbar)
+
+    def _set_tab_order(self) -> None:
+        """Tab follows the window from the top: the filter bar (search first), the table, then the details
+        (their tabs and Edit…, then the page); the job panel and the status bar keep their places after."""
+        bar = self.filter_bar
+        chain = [bar.search, bar.conn_combo, bar.clear_button, *bar.buttons.values(), self.table]
+        for first, second in itertools.pairwise(chain):
+            QWidget.setTabOrder(first, second)
+        QWidget.setTabOrder(self.details.edit_button, self.details.overview)
 
     def apply_style(self, qss: str) -> None:
         """Style every part but the domain table, which gets a palette instead; ``qss`` names
@@ -210,8 +223,8 @@ class MainWindow(QMainWindow):
     def _build_colour_menu(self, menu: QMenu) -> None:
         group = QActionGroup(self)
         current = store.colour_scheme(self.settings)
-        for scheme, label in ((theme.Scheme.SYSTEM, "Follow the Desktop"), (theme.Scheme.LIGHT, "Light"),
-                              (theme.Scheme.DARK, "Dark")):
+        for scheme, label in ((theme.Scheme.SYSTEM, self.tr("Follow the &Desktop")),
+                              (theme.Scheme.LIGHT, self.tr("&Light")), (theme.Scheme.DARK, self.tr("D&ark"))):
             action = menu.addAction(label)
             name_action(action, f"scheme{scheme.value.capitalize()}")
             action.setCheckable(True)
@@ -269,9 +282,14 @@ class MainWindow(QMainWindow):
 
     def _update_count(self) -> None:
         shown, total = self.session.domains.rowCount(), self.session.domains.total()
-        text = f"{shown:,} of {count_text(total, 'domain')} shown" if shown != total else count_text(total, "domain")
+        if shown == total:
+            self.count_label.setText(translate(CONTEXT, NP_("%n domain", "%n domains", total)))
+            return
+        text = NP_("{shown} of %n domain shown", "{shown} of %n domains shown", total, shown=f"{shown:,}")
         described = self.session.filters.describe()
-        self.count_label.setText(f"{text}  ({described})" if described and shown != total else text)
+        if described:
+            text = N_("{count}  ({filters})", count=text, filters=described)
+        self.count_label.setText(translate(CONTEXT, text))
 
     # -- connections -------------------------------------------------------------------
     def show_connect_dialog(self) -> None:
@@ -287,7 +305,7 @@ class MainWindow(QMainWindow):
             opened = store.open_uris(self.settings)
             if uri not in opened:
                 store.set_open_uris(self.settings, opened + [uri])
-        self.session.spawn(self.session.open(uri), f"Connecting to {uri}")
+        self.session.spawn(self.session.open(uri), translate(CONTEXT, N_("Connecting to {uri}", uri=uri)))
 
     def _message_action(self, name: str, msg: Message) -> None:
         """A message's button: a connection's Retry or Forget, or a domain action (it asks first where it must)."""
@@ -308,15 +326,20 @@ class MainWindow(QMainWindow):
     def _job_finished(self, uri: str, info: JobInfo) -> None:
         if info.elapsed < LONG_JOB_S or self.isActiveWindow():
             return
-        outcome = {JobState.COMPLETED: "finished", JobState.FAILED: "failed",
-                   JobState.CANCELLED: "was cancelled"}.get(info.state, "ended")
-        text = f"The {operation_text(info.operation)} of {info.domain} {outcome}"
-        if info.error and info.state is JobState.FAILED:
-            text += f": {info.error}"
+        what = {"operation": operation_text(info.operation), "domain": info.domain}
+        if info.state is JobState.FAILED:
+            text = self.tr("The {operation} of {domain} failed: {why}").format(**what, why=info.error) \
+                if info.error else self.tr("The {operation} of {domain} failed").format(**what)
+        else:
+            text = {JobState.COMPLETED: self.tr("The {operation} of {domain} finished"),
+                    JobState.CANCELLED: self.tr("The {operation} of {domain} was cancelled")}.get(
+                info.state, self.tr("The {operation} of {domain} ended")).format(**what)
         self.notices.append(text)
-        summary = {JobState.COMPLETED: "Job finished", JobState.FAILED: "Job failed"}.get(info.state, "Job ended")
-        notice = Notice(summary, text + ".", urgency=2 if info.state is JobState.FAILED else 1)
-        self.session.spawn(self._announce(notice), "announcing the end of a job")
+        summary = {JobState.COMPLETED: self.tr("Job finished"), JobState.FAILED: self.tr("Job failed")}.get(
+            info.state, self.tr("Job ended"))
+        notice = Notice(summary, self.tr("{sentence}.").format(sentence=text),
+                        urgency=2 if info.state is JobState.FAILED else 1)
+        self.session.spawn(self._announce(notice), self.tr("announcing the end of a job"))
         QApplication.alert(self)
 
     def announce_now(self, notice: Notice) -> None:
@@ -334,16 +357,17 @@ class MainWindow(QMainWindow):
         if QSystemTrayIcon.isSystemTrayAvailable():
             self._tray().showMessage(notice.summary, notice.body, QSystemTrayIcon.MessageIcon.Information, 10000)
         else:
-            self.session.messages.add("info", f"{notice.summary} while you were away", notice.body)
+            self.session.messages.add("info", self.tr("{summary} while you were away").format(summary=notice.summary),
+                                      notice.body)
 
     def _tray(self) -> QSystemTrayIcon:
         """The tray icon, made when first needed, with a menu to bring the window back or quit."""
         if self.tray is None:
             self.tray = QSystemTrayIcon(icons.icon("vmgui"), self)
-            self.tray.setToolTip("vmgui — virtual machines")
+            self.tray.setToolTip(self.tr("vmgui — virtual machines"))
             menu = QMenu(self)
-            name_action(menu.addAction("Show vmgui", lambda: raise_window(self)), "trayShow")
-            name_action(menu.addAction("Quit", self.close), "trayQuit")
+            name_action(menu.addAction(self.tr("Show vmgui"), lambda: raise_window(self)), "trayShow")
+            name_action(menu.addAction(self.tr("Quit"), self.close), "trayQuit")
             self.tray.setContextMenu(menu)
             self.tray.activated.connect(lambda _reason: raise_window(self))
             self.tray.show()

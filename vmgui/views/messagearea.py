@@ -13,7 +13,9 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolBut
 
 from .. import icons
 from ..actions import SPECS, ActionId
+from ..i18n import translate
 from ..models.messages import CONNECTION_ACTIONS, Message, MessageModel
+from .actions import CONTEXT
 from .names import name_widget
 
 SHOWN = 3
@@ -49,9 +51,9 @@ class MessageArea(QFrame):
             more = QWidget(self)
             line = QHBoxLayout(more)
             line.setContentsMargins(0, 0, 0, 0)
-            line.addWidget(QLabel(f"{len(messages) - SHOWN} more", more), 1)
+            line.addWidget(QLabel(self.tr("{count} more").format(count=len(messages) - SHOWN), more), 1)
             clear = QToolButton(more)
-            clear.setText("Dismiss all")
+            clear.setText(self.tr("Dismiss all"))
             clear.clicked.connect(self._model.clear)
             line.addWidget(clear)
             self._layout.addWidget(more)
@@ -74,13 +76,13 @@ class MessageArea(QFrame):
         for action in msg.actions:
             offer = QToolButton(row)
             offer.setObjectName(f"messageAction_{action}")
-            offer.setText(CONNECTION_ACTIONS.get(action) or SPECS[ActionId(action)].label)
+            offer.setText(translate(CONTEXT, CONNECTION_ACTIONS.get(action) or SPECS[ActionId(action)].label))
             offer.clicked.connect(lambda _c=False, a=action, m=msg: self.actionRequested.emit(a, m))
             line.addWidget(offer)
         close = QToolButton(row)
         close.setText("✕")
         close.setAutoRaise(True)
-        close.setToolTip("Dismiss this message")
+        close.setToolTip(self.tr("Dismiss this message"))
         close.clicked.connect(lambda _c=False, i=msg.id: self._model.dismiss(i))
         line.addWidget(close)
         return row

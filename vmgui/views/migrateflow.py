@@ -11,9 +11,10 @@ from typing import Any
 from shiboken6 import isValid
 
 from ..flows.migrate import MigrateController
+from ..i18n import N_, translate
 from ..models.domains import Key
 from ..models.session import Session
-from .dialogs.migrate import MigrateDialog
+from .dialogs.migrate import CONTEXT, MigrateDialog
 
 
 class MigrateFlow:
@@ -38,7 +39,8 @@ class MigrateFlow:
         return dialog
 
     def _check(self, dialog: MigrateDialog, targets: list[Key], dest: str) -> None:
-        self._session.spawn(self._fill(dialog, targets, dest), f"Checking whether {dest} can receive the domains")
+        self._session.spawn(self._fill(dialog, targets, dest),
+                            translate(CONTEXT, N_("Checking whether {dest} can receive the domains", dest=dest)))
 
     async def _fill(self, dialog: MigrateDialog, targets: list[Key], dest: str) -> None:
         checks = await self.flow.checks(targets, dest)

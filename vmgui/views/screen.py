@@ -33,7 +33,7 @@ class ScreenThumbnail(QLabel):
                  refresh_s: float = REFRESH_S) -> None:
         super().__init__(parent)
         self.setObjectName("screenThumbnail")
-        self.setAccessibleName("Screen")
+        self.setAccessibleName(self.tr("Screen"))
         self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.setMinimumHeight(80)
         self.setWordWrap(True)
@@ -61,12 +61,12 @@ class ScreenThumbnail(QLabel):
             return
         self.setVisible(True)
         if not self._supported(row.uri):
-            self._say(f"{row.uri} does not provide screenshots")
+            self._say(self.tr("{uri} does not provide screenshots").format(uri=row.uri))
         elif state not in ACTIVE:
-            self._say("No picture: the domain is not running")
+            self._say(self.tr("No picture: the domain is not running"))
         else:
             if moved:
-                self._say("Loading the screen…")
+                self._say(self.tr("Loading the screen…"))
             self.refresh()
 
     def refresh(self) -> None:
@@ -75,13 +75,13 @@ class ScreenThumbnail(QLabel):
                 or not self._supported(key[0])):
             return
         self._busy = True
-        self._spawn(self._load(key), "Taking a screenshot")
+        self._spawn(self._load(key), self.tr("Taking a screenshot"))
 
     async def _load(self, key: Key) -> None:
         try:
             shot = await self._fetch(key)
             image = QImage.fromData(shot.data)
-            problem = "" if not image.isNull() else f"unreadable picture ({shot.mime})"
+            problem = "" if not image.isNull() else self.tr("unreadable picture ({mime})").format(mime=shot.mime)
         except Exception as exc:  # noqa: BLE001 - shown in place of the picture
             image, problem = QImage(), " ".join(explain(exc, "Taking a screenshot")[:2])
         finally:
@@ -95,8 +95,8 @@ class ScreenThumbnail(QLabel):
                                                        Qt.TransformationMode.SmoothTransformation)))
         self.has_picture = True
         self.frames += 1
-        self.setToolTip(f"The screen, {shot.width}×{shot.height}, refreshed every "
-                        f"{self._timer.interval() / 1000:g} s while it is shown")
+        self.setToolTip(self.tr("The screen, {width}×{height}, refreshed every {seconds} s while it is shown").format(
+            width=shot.width, height=shot.height, seconds=f"{self._timer.interval() / 1000:g}"))
 
     def _say(self, text: str) -> None:
         self.has_picture = False

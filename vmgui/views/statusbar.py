@@ -6,7 +6,8 @@ from collections.abc import Callable
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStatusBar, QToolButton, QWidget
 
 from .. import icons
-from ..models.connections import ConnectionModel, ConnRow, ConnState
+from ..i18n import N_, translate
+from ..models.connections import CONTEXT, ConnectionModel, ConnRow, ConnState
 from .names import name_widget
 
 _ICON = {ConnState.CONNECTED: "conn-ok", ConnState.CONNECTING: "conn-busy", ConnState.FAILED: "conn-failed",
@@ -25,17 +26,18 @@ class ConnectionChip(QWidget):
         self.icon = QLabel(self)
         self.text = QLabel(self)
         self.give_up = QToolButton(self)
-        self.give_up.setText("Give up")
-        self.give_up.setToolTip("Stop waiting for this host; the window and other connections are not affected")
+        self.give_up.setText(self.tr("Give up"))
+        self.give_up.setToolTip(self.tr("Stop waiting for this host; the window and other connections are not "
+                                        "affected"))
         self.give_up.clicked.connect(lambda: give_up(self.uri))
         self.retry = QToolButton(self)
-        self.retry.setText("Retry")
-        self.retry.setToolTip("Try to connect again")
+        self.retry.setText(self.tr("Retry"))
+        self.retry.setToolTip(self.tr("Try to connect again"))
         self.retry.clicked.connect(lambda: retry(self.uri))
         self.close_button = QToolButton(self)
         self.close_button.setText("✕")
         self.close_button.setAutoRaise(True)
-        self.close_button.setToolTip(f"Close the connection to {row.uri}")
+        self.close_button.setToolTip(self.tr("Close the connection to {uri}").format(uri=row.uri))
         self.close_button.clicked.connect(lambda: close(self.uri))
         for w in (self.icon, self.text, self.give_up, self.retry, self.close_button):
             line.addWidget(w)
@@ -44,9 +46,10 @@ class ConnectionChip(QWidget):
     def show_row(self, row: ConnRow) -> None:
         busy = bool(row.busy) or row.state is ConnState.CONNECTING
         self.icon.setPixmap(icons.icon("conn-busy" if row.busy else _ICON[row.state]).pixmap(14, 14))
-        status = row.status_text() if row.state is not ConnState.FAILED or row.busy else "failed (see message)"
+        failed = row.state is ConnState.FAILED and not row.busy
+        status = translate(CONTEXT, N_("failed (see message)") if failed else row.status_text())
         self.icon.setAccessibleName(status)
-        self.text.setText(f"{row.label}: {status}")
+        self.text.setText(translate(CONTEXT, N_("{label}: {status}", label=row.label, status=status)))
         self.setToolTip(f"{row.uri}\n{row.message}" if row.message else row.uri)
         self.give_up.setVisible(busy)
         self.retry.setVisible(not busy and row.state in (ConnState.FAILED, ConnState.DISCONNECTED))

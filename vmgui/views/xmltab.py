@@ -40,7 +40,7 @@ class XmlPane(QPlainTextEdit):
 
     def __init__(self, session: Session, flow: EditFlow, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        name_widget(self, "domainXml", "Domain XML")
+        name_widget(self, "domainXml", self.tr("Domain XML"))
         self._session, self._flow = session, flow
         self.setReadOnly(True)
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
@@ -60,10 +60,10 @@ class XmlPane(QPlainTextEdit):
         row = QHBoxLayout()
         row.addStretch(1)
         column.addLayout(row)
-        self.edit_button = self._button("Edit XML", "editXml", self.start_edit)
-        self.validate_button = self._button("Validate", "validateXml", self.validate)
-        self.apply_button = self._button("Apply…", "applyXml", self.apply)
-        self.discard_button = self._button("Discard", "discardXml", self.discard)
+        self.edit_button = self._button(self.tr("Edit &XML"), "editXml", self.start_edit)
+        self.validate_button = self._button(self.tr("Valida&te"), "validateXml", self.validate)
+        self.apply_button = self._button(self.tr("A&pply…"), "applyXml", self.apply)
+        self.discard_button = self._button(self.tr("Disc&ard"), "discardXml", self.discard)
         for button in (self.edit_button, self.validate_button, self.apply_button, self.discard_button):
             row.addWidget(button)
         self._timer = QTimer(self)
@@ -113,14 +113,14 @@ class XmlPane(QPlainTextEdit):
             self.editing.text = self.toPlainText()
             if self.editing.text != self.editing.base:
                 self.drafts[self.key] = self.editing
-                self._session.status.emit("Your unsaved XML edits are kept; select the domain again "
-                                          "to apply or discard them")
+                self._session.status.emit(self.tr("Your unsaved XML edits are kept; select the domain again "
+                                              "to apply or discard them"))
         self.editing = None
         self.key = key
         self._loaded_for = None
         draft = self.drafts.pop(key, None) if key is not None else None
         if draft is not None:
-            self._begin(draft, "Your unsaved edits from before: apply or discard them.")
+            self._begin(draft, self.tr("Your unsaved edits from before: apply or discard them."))
             return
         self.setPlainText("")
         self._set_mode()
@@ -133,8 +133,8 @@ class XmlPane(QPlainTextEdit):
         """Load the XML when the tab is shown (and not while editing)."""
         if self.key is not None and self.editing is None and self._loaded_for != self.key and self.isVisible():
             self._loaded_for = self.key
-            self.setPlainText("Loading…")
-            self._session.spawn(self._load(self.key), "Reading the domain XML")
+            self.setPlainText(self.tr("Loading…"))
+            self._session.spawn(self._load(self.key), self.tr("Reading the domain XML"))
 
     async def _load(self, key: Key) -> None:
         try:
@@ -148,7 +148,7 @@ class XmlPane(QPlainTextEdit):
     # -- editing ---------------------------------------------------------------------
     def start_edit(self) -> None:
         if self.key is not None:
-            self._session.spawn(self._start(self.key), "Reading the definition to edit")
+            self._session.spawn(self._start(self.key), self.tr("Reading the definition to edit"))
 
     async def _start(self, key: Key) -> None:
         text = await self._session.inactive_xml(key)
@@ -185,7 +185,7 @@ class XmlPane(QPlainTextEdit):
         self.error.setStyleSheet(error_style())
         if why is None and text == self.editing.base:
             self.error.setStyleSheet("")
-            self.error.setText("No changes yet.")
+            self.error.setText(self.tr("No changes yet."))
         else:
             self.error.setText(why or "")
         self.apply_button.setEnabled(why is None and text != self.editing.base)

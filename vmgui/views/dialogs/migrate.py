@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ... import icons
+from ...i18n import N_, translate
 from ...models.migration import Check, Level, Mode, flags_for
 from ...models.pathprobe import Checking
 from ..names import error_label, name_widget
@@ -33,14 +34,18 @@ from ..pathcheck import show_sentences
 from ..theme import error_style
 
 _ICONS = {Level.OK: "check-ok", Level.WARNING: "msg-warning", Level.BLOCKED: "msg-error"}
-UNDEFINE_WARNING = ("The source keeps no definition afterwards: the domain can then only be started "
-                    "on the destination.")
-OFFLINE_NOTE = ("Shut-off domains move offline: only their definition moves, and it is always kept "
-                "persistent on the destination.")
+UNDEFINE_WARNING = N_("The source keeps no definition afterwards: the domain can then only be started "
+                      "on the destination.")
+OFFLINE_NOTE = N_("Shut-off domains move offline: only their definition moves, and it is always kept "
+                  "persistent on the destination.")
+#: The translation context of the dialog's text (``self.tr`` here uses it too).
+CONTEXT = "MigrateDialog"
 
 
 def _shown(names: list[str]) -> str:
-    return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    if len(names) <= 4:
+        return ", ".join(names)
+    return translate(CONTEXT, N_("{names} and {more} more", names=", ".join(names[:4]), more=len(names) - 4))
 
 
 class MigrateDialog(QDialog):
@@ -53,16 +58,16 @@ class MigrateDialog(QDialog):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         name_widget(self, "migrateDialog")
-        self.setWindowTitle("Migrate")
+        self.setWindowTitle(self.tr("Migrate"))
         self.setMinimumWidth(600)
         self._checks: list[Check] | None = None  # for the current destination; None while checking
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"Move {_shown(names)} to another connection.", self))
+        layout.addWidget(QLabel(self.tr("Move {names} to another connection.").format(names=_shown(names)), self))
         form = QFormLayout()
         self.dest = QComboBox(self)
         name_widget(self.dest, "migrateDestination")
         self.dest.addItems(destinations)
-        form.addRow("Destination:", self.dest)
+        form.addRow(self.tr("&Destination:"), self.dest)
         layout.addLayout(form)
 
         self.checking = QProgressBar(self)
@@ -73,7 +78,7 @@ class MigrateDialog(QDialog):
         self.checking.hide()
         layout.addWidget(self.checking)
         self.check_list = QListWidget(self)
-        name_widget(self.check_list, "migrateCheck", "Checks")
+        name_widget(self.check_list, "migrateCheck", self.tr("Checks"))
         self.check_list.setMinimumHeight(140)
         # a reason is read whole: long findings wrap instead of running off to the right
         self.check_list.setWordWrap(True)
@@ -81,24 +86,24 @@ class MigrateDialog(QDialog):
         self.check_list.setResizeMode(QListWidget.ResizeMode.Adjust)
         layout.addWidget(self.check_list, 1)
 
-        self.live = QCheckBox("Live: the guest keeps running while its memory is copied "
-                              "(unticked: paused during the copy, which converges sooner)", self)
+        self.live = QCheckBox(self.tr("&Live: the guest keeps running while its memory is copied "
+                                      "(unticked: paused during the copy, which converges sooner)"), self)
         name_widget(self.live, "migrateLive")
         self.live.setChecked(any_running)
         self._live_wanted: bool | None = None  # the user's choice while no guest can copy live
-        self.persist = QCheckBox("Persist on the destination (keep a definition there, not just the running guest)",
-                                 self)
+        self.persist = QCheckBox(self.tr("&Persist on the destination (keep a definition there, not just the "
+                                         "running guest)"), self)
         name_widget(self.persist, "migratePersist")
         self.persist.setChecked(True)
-        self.undefine = QCheckBox("Undefine the source afterwards", self)
+        self.undefine = QCheckBox(self.tr("&Undefine the source afterwards"), self)
         name_widget(self.undefine, "migrateUndefine")
-        self.undefine_warning = QLabel(UNDEFINE_WARNING, self)
+        self.undefine_warning = QLabel(translate(CONTEXT, UNDEFINE_WARNING), self)
         name_widget(self.undefine_warning, "migrateUndefineWarning")
         self.undefine_warning.setWordWrap(True)
         self.undefine_warning.setStyleSheet(error_style())
         self.undefine_warning.setVisible(False)
         self.undefine.toggled.connect(self.undefine_warning.setVisible)
-        self.offline_note = QLabel(OFFLINE_NOTE, self)
+        self.offline_note = QLabel(translate(CONTEXT, OFFLINE_NOTE), self)
         name_widget(self.offline_note, "migrateOfflineNote")
         self.offline_note.setWordWrap(True)
         self.offline_note.hide()
@@ -112,7 +117,8 @@ class MigrateDialog(QDialog):
         self.note.setWordWrap(True)
         layout.addWidget(self.note)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
-        self.start: QPushButton = self.buttons.addButton("Start", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.start: QPushButton = self.buttons.addButton(self.tr("&Start"),
+                                                                QDialogButtonBox.ButtonRole.AcceptRole)
         name_widget(self.start, "migrateStart")
         self.buttons.accepted.connect(self._accept)
         self.buttons.rejected.connect(self.reject)
@@ -130,7 +136,8 @@ class MigrateDialog(QDialog):
         self.check_list.clear()
         if dest:
             self.checking.show()
-            self.check_list.addItem(QListWidgetItem(f"Checking whether {dest} can receive them…"))
+            self.check_list.addItem(QListWidgetItem(self.tr("Checking whether {dest} can receive them…").format(
+                dest=dest)))
             self.destinationChanged.emit(dest)
         self.validate()
 
@@ -144,15 +151,16 @@ class MigrateDialog(QDialog):
         many = len(checks) > 1
         for check in checks:
             if many:
-                verdict = "skipped" if check.blocked else "can move"
-                head = QListWidgetItem(icons.icon(_ICONS[check.level]), f"{check.name}: {verdict}")
+                verdict = self.tr("{name}: skipped") if check.blocked else self.tr("{name}: can move")
+                head = QListWidgetItem(icons.icon(_ICONS[check.level]), verdict.format(name=check.name))
                 font = head.font()
                 font.setBold(True)
                 head.setFont(font)
                 self.check_list.addItem(head)
             for finding in check.findings:
                 prefix = "    " if many else ""
-                self.check_list.addItem(QListWidgetItem(icons.icon(_ICONS[finding.level]), prefix + finding.text))
+                self.check_list.addItem(QListWidgetItem(icons.icon(_ICONS[finding.level]),
+                                                        prefix + translate(CONTEXT, finding.text)))
         movable = self.runnable()
         self._offer_live([c for c in movable if c.mode is Mode.LIVE])
         offline = [c for c in movable if c.mode is Mode.OFFLINE]
@@ -168,7 +176,7 @@ class MigrateDialog(QDialog):
                 self._live_wanted = self.live.isChecked()
             self.live.setChecked(False)
             self.live.setEnabled(False)
-            self.live.setToolTip(f"Not available: {problems[0]}.")
+            self.live.setToolTip(self.tr("Not available: {why}.").format(why=problems[0]))
             return
         if not self.live.isEnabled() and self._live_wanted is not None:
             self.live.setChecked(self._live_wanted)
@@ -193,15 +201,17 @@ class MigrateDialog(QDialog):
     def problem(self) -> str | None:
         dest = self.dest.currentText()
         if not dest:
-            return "Open a destination connection first (Connection ▸ Connect)."
+            return self.tr("Open a destination connection first (File ▸ Connect).")
         if self._checks is None:
-            return Checking(f"Checking {dest}…")  # a wait, shown in the normal colour
+            return Checking(self.tr("Checking {dest}…").format(dest=dest))  # a wait, shown in the normal colour
         if not self.runnable():
             first = self._checks[0] if self._checks else None
-            why = first.reasons()[0] if first is not None and first.reasons() else "nothing to migrate"
+            why = translate(CONTEXT, first.reasons()[0]) if first is not None and first.reasons() \
+                else self.tr("nothing to migrate")
             if len(self._checks) > 1:
-                return f"None of the selected domains can move to {dest}: {why}, and more."
-            return f"Cannot migrate to {dest}: {why}."
+                return self.tr("None of the selected domains can move to {dest}: {why}, and more.").format(
+                    dest=dest, why=why)
+            return self.tr("Cannot migrate to {dest}: {why}.").format(dest=dest, why=why)
         return None
 
     def summary(self) -> str:
@@ -209,8 +219,8 @@ class MigrateDialog(QDialog):
         skipped = self.skipped()
         if not skipped or not self.runnable():
             return ""
-        return (f"Start migrates {len(self.runnable())} of {len(self._checks or [])}; "
-                f"skipped: {', '.join(c.name for c in skipped)}.")
+        return self.tr("Start migrates {runnable} of {checked}; skipped: {names}.").format(
+            runnable=len(self.runnable()), checked=len(self._checks or []), names=", ".join(c.name for c in skipped))
 
     def validate(self) -> None:
         why = self.problem()

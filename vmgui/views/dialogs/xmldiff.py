@@ -9,6 +9,7 @@ from html import escape
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTextEdit, QVBoxLayout, QWidget
 
+from ...i18n import NP_, translate
 from ...models.editing import changed_lines, is_header
 from .. import theme
 from ..names import fixed_font, name_widget
@@ -28,16 +29,23 @@ def diff_html(lines: list[str]) -> str:
     return "".join(out)
 
 
+#: The translation context of the dialog's text (``self.tr`` here uses it too).
+CONTEXT = "XmlDiffDialog"
+
+
 class XmlDiffDialog(QDialog):
     """Apply (``diffApply``) accepts, Cancel rejects; ``lines`` are the unified diff shown."""
 
     def __init__(self, name: str, lines: list[str], note: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         name_widget(self, "xmlDiffDialog")
-        self.setWindowTitle(f"Apply these changes to {name}?")
+        self.setWindowTitle(self.tr("Apply these changes to {name}?").format(name=name))
         self.lines = lines
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"The new definition of {name} changes {len(changed_lines(lines))} line(s):", self))
+        changed = len(changed_lines(lines))
+        layout.addWidget(QLabel(translate(CONTEXT, NP_("The new definition of {name} changes %n line:",
+                                                       "The new definition of {name} changes %n lines:", changed,
+                                                       name=name)), self))
         view = QTextEdit(self)
         name_widget(view, "xmlDiff")
         view.setReadOnly(True)
@@ -51,7 +59,7 @@ class XmlDiffDialog(QDialog):
             notice.setWordWrap(True)
             layout.addWidget(notice)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
-        self.apply = buttons.addButton("Apply", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.apply = buttons.addButton(self.tr("&Apply"), QDialogButtonBox.ButtonRole.AcceptRole)
         name_widget(self.apply, "diffApply")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
