@@ -64,7 +64,8 @@ class RfbClient:
     def __init__(self, sock: socket.socket, encodings: tuple[int, ...] = DEFAULT_ENCODINGS) -> None:
         self._sock = sock
         self._rfile: io.BufferedReader = sock.makefile("rb")
-        self._send_lock = threading.Lock()
+        self._send_lock = threading.Lock()  # one message at a time; close() takes it to close the socket
+        self._close_lock = threading.Lock()
         self._encodings = list(encodings)
         self._zrle = decoders.ZrleDecoder()
         self._closed = False
@@ -218,14 +219,27 @@ class RfbClient:
         x, y = (max(0, min(0xFFFF, 0x7FFF + d)) for d in (dx, dy))
         self._send(protocol.pointer_event(buttons, x, y))
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
-        """End the session; a reader blocked in :meth:`run` returns."""
-        self._closed = True
+        """End the session; a reader blocked in :meth:`run` returns. Any thread, any number of times.
+
+        The shutdown wakes a sender blocked in ``sendall`` (so taking the send lock never waits on the
+        server); the socket is closed only under that lock, so no input is ever written to a closed
+        descriptor, or to whatever file took its number since.
+        """
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
         try:
             self._sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-        self._sock.close()
+        with self._send_lock:
+            self._sock.close()
         if not self._running:
             self._rfile.close()
 
@@ -247,7 +261,10 @@ class RfbClient:
         return self._read(length).decode("latin-1")
 
     def _send(self, data: bytes) -> None:
+        """Send ``data``; on a closed session nothing happens (input after the end goes nowhere)."""
         with self._send_lock:
+            if self._closed:
+                return
             try:
                 self._sock.sendall(data)
             except OSError as exc:
