@@ -30,12 +30,15 @@ class RfbSession:
     """Owns ``sock`` from now on; :meth:`start` once, :meth:`close` when done."""
 
     def __init__(self, sock: socket.socket, listener: SessionListener,
-                 encodings: tuple[int, ...] = DEFAULT_ENCODINGS, name: str = "display") -> None:
-        self.client = RfbClient(sock, encodings)
+                 encodings: tuple[int, ...] = DEFAULT_ENCODINGS, name: str = "display",
+                 password: str | None = None) -> None:
+        self.client = RfbClient(sock, encodings, password)
         self._listener = listener
         self._outbox: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._closed = threading.Event()
         self._close_lock = threading.Lock()  # close() and the reader's end race: one of them ends the session
+        #: what ended the session when the server or the stream did (a PasswordRequired asks for a password)
+        self.failure: RfbError | None = None
         self._reader = threading.Thread(target=self._read, name=f"vmgui-rfb-{name}", daemon=True)
         self._writer = threading.Thread(target=self._write, name=f"vmgui-rfb-in-{name}", daemon=True)
 
@@ -83,6 +86,7 @@ class RfbSession:
             why = "" if self._closed.is_set() else "the VNC server closed the connection"
         except RfbError as exc:
             why = "" if self._closed.is_set() else str(exc)
+            self.failure = exc
         except Exception as exc:  # a decoder bug ends the session with a sentence instead of killing the thread
             log.exception("the display reader failed")
             why = f"unexpected {type(exc).__name__}: {exc}"
