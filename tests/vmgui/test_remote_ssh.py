@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from libvirt_hosts import running_libvirtd
 from private_sshd import PrivateSshd, unavailable_reason
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QImage
 from PySide6.QtWidgets import QProgressBar
 from rfbwatch import Watcher, qimage_rgb, wait_until_equal
@@ -249,3 +250,46 @@ def test_a_host_whose_sshd_forwards_nothing_says_so_in_a_sentence(remote):
         conn.close()
         closed.stop()
         closed.remove()
+
+
+def test_the_display_window_asks_for_the_password_of_a_vm_on_a_host_over_ssh(open_window, qtbot, remote, tmp_path):
+    daemon, sshd = remote
+    uri = sshd.libvirt_uri(daemon.sock)
+    conn = drivers.open(uri)
+    dom = conn.define_xml(daemon.domain_xml("ssh-pw", memory_mib=64).replace(
+        "</devices>", "<graphics type='vnc' passwd='secret12'><listen type='socket'/></graphics></devices>"))
+    dom.create()
+    try:
+        window = open_window(uri)
+        key = (uri, dom.uuid)
+        qtbot.waitUntil(lambda: record(window, key) is not None and record(window, key).active, timeout=30000)
+        win = window.commands.open_display(key)
+        pane = win.pane
+        notice = pane.notice
+        qtbot.waitUntil(lambda: notice.text.text() == "The display of ssh-pw asks for a password.", timeout=60000)
+        assert notice.password.isVisible() and notice.password.accessibleName() == "Display password"
+        assert notice.button.text() == "Connect"
+
+        qtbot.keyClicks(notice.password, "wrong")
+        qtbot.keyClick(notice.password, Qt.Key.Key_Return)  # Return connects, as the button does
+        qtbot.waitUntil(lambda: notice.text.text() == "The display of ssh-pw did not accept the password.",
+                        timeout=60000)
+        assert notice.password.isVisible() and notice.password.text() == "", "asked again, the field empty"
+
+        qtbot.keyClicks(notice.password, "secret12")
+        notice.button.click()
+        qtbot.waitUntil(lambda: pane.model.open and not pane.view.framebuffer_image().isNull(), timeout=60000)
+        assert not notice.isVisible()
+        last = [time.monotonic()]
+        pane.model.frameChanged.connect(lambda _r: last.__setitem__(0, time.monotonic()))
+        wait_until_equal(lambda: qimage_rgb(pane.view.framebuffer_image()), lambda: screendump(daemon, "ssh-pw"),
+                         lambda: last[0], sleep=lambda s: qtbot.wait(int(s * 1000)))
+        win.close()
+        qtbot.waitUntil(lambda: not tunnels(sshd), timeout=30000)
+        stored = b"".join(p.read_bytes() for p in tmp_path.rglob("*.ini"))
+        assert b"secret12" not in stored, "the password is not written anywhere"
+        window.session.close(uri)
+    finally:
+        dom.destroy()
+        dom.undefine()
+        conn.close()
