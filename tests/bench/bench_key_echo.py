@@ -21,10 +21,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,16 +32,13 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(1, str(REPO / "tests"))
 sys.path.insert(2, str(REPO / "tests" / "bench"))
 
-import qasync  # noqa: E402
 from bench_display import type_into  # noqa: E402
-from bench_display_gui import boot  # noqa: E402
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from bench_display_gui import run_with_guest  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
 
 import drivers  # noqa: E402
-from vmgui.app import start  # noqa: E402
 
 #: letters with many lit pixels in the console font: an echo changes far more than ECHO_PIXELS
 KEYS = "mwqgbdpkhae"
@@ -155,27 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--keys", type=int, default=100)
     args = parser.parse_args(argv)
-    if not shutil.which("qemu-system-x86_64"):
-        print("qemu-system-x86_64 is not installed")
-        return 1
-    base = Path(tempfile.mkdtemp(prefix="vqk-", dir="/tmp"))
-    os.chmod(base, 0o700)
-    (base / "run").mkdir(mode=0o700)
-    os.environ.update(XDG_RUNTIME_DIR=str(base / "run"), VMGUI_LOCKSPACE=str(base / "lockspace"))
-    uri, dom = boot(base)
-    app = QApplication([sys.argv[0]])
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    window = start([uri], QSettings(str(base / "settings.ini"), QSettings.Format.IniFormat))
-    window.show()
-    try:
-        with loop:
-            loop.run_until_complete(scenario(window, uri, dom, args.keys))
-    finally:
-        dom.destroy()
-        window.session.stop()
-        shutil.rmtree(base, ignore_errors=True)
-    return 0
+    return run_with_guest("vqk-", lambda window, uri, dom: scenario(window, uri, dom, args.keys))
 
 
 if __name__ == "__main__":

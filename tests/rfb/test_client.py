@@ -17,13 +17,13 @@ from vmgui.rfb.protocol import PIXEL_FORMAT
 SERVER_INIT = struct.pack(">HH", 640, 480) + PIXEL_FORMAT + struct.pack(">I", 4) + b"demo"
 
 
-def handshake(server_bytes: bytes) -> tuple[object, bytes]:
+def handshake(server_bytes: bytes, password: str | None = None) -> tuple[object, bytes]:
     """Run the client's handshake against ``server_bytes``; (result or RfbError, what the client sent)."""
     ours, theirs = socket.socketpair()
     theirs.sendall(server_bytes)
     theirs.shutdown(socket.SHUT_WR)
     result: list[object] = []
-    client = RfbClient(ours)
+    client = RfbClient(ours, password=password)
 
     def run() -> None:
         try:
@@ -96,24 +96,6 @@ CHALLENGE = bytes(range(16))
 RESPONSE = bytes.fromhex("adcd997f8e16fee575e973f93c2b62b4")
 
 
-def handshake_with_password(server_bytes: bytes, password: str) -> tuple[object, bytes]:
-    ours, theirs = socket.socketpair()
-    theirs.sendall(server_bytes)
-    theirs.shutdown(socket.SHUT_WR)
-    client = RfbClient(ours, password=password)
-    try:
-        result: object = client.handshake()
-    except RfbError as exc:
-        result = exc
-    client.close()
-    theirs.settimeout(5)
-    sent = b""
-    while chunk := theirs.recv(65536):
-        sent += chunk
-    theirs.close()
-    return result, sent
-
-
 @pytest.mark.parametrize(("banner", "offer", "chosen"), [
     (b"RFB 003.008\n", b"\x02\x10\x02", b"\x02"),  # 3.8 and 3.7: the client picks type 2 from a list
     (b"RFB 003.007\n", b"\x01\x02", b"\x02"),
@@ -121,7 +103,7 @@ def handshake_with_password(server_bytes: bytes, password: str) -> tuple[object,
 ])
 def test_vnc_authentication_answers_the_challenge_with_des_of_the_password(banner: bytes, offer: bytes,
                                                                             chosen: bytes) -> None:
-    init, sent = handshake_with_password(banner + offer + CHALLENGE + b"\x00\x00\x00\x00" + SERVER_INIT, "secret12")
+    init, sent = handshake(banner + offer + CHALLENGE + b"\x00\x00\x00\x00" + SERVER_INIT, "secret12")
     assert not isinstance(init, RfbError), init
     assert init.name == "demo"
     version = b"RFB 003.003\n" if banner == b"RFB 003.003\n" else banner
@@ -130,7 +112,7 @@ def test_vnc_authentication_answers_the_challenge_with_des_of_the_password(banne
 
 def test_a_wrong_password_is_refused_with_the_servers_reason() -> None:
     why = b"Authentication failed"
-    err, sent = handshake_with_password(b"RFB 003.008\n\x01\x02" + CHALLENGE + b"\x00\x00\x00\x01"
+    err, sent = handshake(b"RFB 003.008\n\x01\x02" + CHALLENGE + b"\x00\x00\x00\x01"
                                         + struct.pack(">I", len(why)) + why, "secret12")
     assert isinstance(err, PasswordRequired) and err.refused
     assert str(err) == "the VNC server refused the password: Authentication failed"
@@ -138,7 +120,7 @@ def test_a_wrong_password_is_refused_with_the_servers_reason() -> None:
 
 
 def test_a_server_offering_none_too_is_joined_without_the_password() -> None:
-    init, sent = handshake_with_password(b"RFB 003.008\n\x02\x02\x01\x00\x00\x00\x00" + SERVER_INIT, "x")
+    init, sent = handshake(b"RFB 003.008\n\x02\x02\x01\x00\x00\x00\x00" + SERVER_INIT, "x")
     assert not isinstance(init, RfbError), init
     assert sent.startswith(b"RFB 003.008\n\x01\x01")
 
