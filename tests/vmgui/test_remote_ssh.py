@@ -230,11 +230,13 @@ def tunnels(sshd: PrivateSshd) -> list[int]:
     return found
 
 
-def test_a_host_whose_sshd_forwards_nothing_says_so_in_a_sentence(remote):
-    daemon, sshd = remote
+def test_a_host_whose_sshd_forwards_nothing_says_so_in_a_sentence_and_offers_the_external_viewer(
+        open_window, qtbot, remote):
+    daemon, _sshd = remote
     closed = PrivateSshd(forwarding="no")
     closed.start()
-    conn = drivers.open(closed.libvirt_uri(daemon.sock))
+    uri = closed.libvirt_uri(daemon.sock)
+    conn = drivers.open(uri)
     try:
         dom = conn.create_xml(daemon.domain_xml("ssh-closed", memory_mib=64).replace(
             "</devices>", "<graphics type='vnc'><listen type='socket'/></graphics></devices>"))
@@ -243,9 +245,19 @@ def test_a_host_whose_sshd_forwards_nothing_says_so_in_a_sentence(remote):
         assert err.value.code is ErrorCode.OPERATION_FAILED
         assert err.value.message.startswith("ssh to 127.0.0.1 could not reach the display of 'ssh-closed': "), \
             err.value.message
-        assert "open failed" in err.value.message, err.value.message
-        dom.destroy()
+        assert "open failed" in err.value.message, err.value.message  # sshd refused the forward
         assert not tunnels(closed), "the failed ssh was ended"
+
+        window = open_window(uri)
+        key = (uri, dom.uuid)
+        qtbot.waitUntil(lambda: record(window, key) is not None, timeout=30000)
+        notice = window.commands.open_display(key).pane.notice
+        qtbot.waitUntil(lambda: notice.text.text().startswith("Opening the display of ssh-closed failed: "),
+                        timeout=60000)
+        assert "open failed" in notice.text.text() and "Traceback" not in notice.text.text()
+        assert notice.button.text() == "Open in External Viewer" and notice.button.isVisible()
+        window.session.close(uri)
+        dom.destroy()
     finally:
         conn.close()
         closed.stop()
