@@ -7,7 +7,7 @@ import e2e_helpers as h
 import pytest
 from rfbwatch import Watcher, wait_until_equal
 
-from drivers import DriverError, ErrorCode
+from drivers import DomainXMLFlags, DriverError, ErrorCode
 from drivers.domxml import DomainXML
 from vmgui.rfb import PasswordRequired, RfbClient
 from vmgui.rfb.client import DEFAULT_ENCODINGS, ZRLE_FIRST
@@ -103,6 +103,8 @@ def test_a_vnc_password_from_the_xml_guards_the_socket_and_the_client_answers_it
     h.wait_heartbeat(env.serial("pw"), 1)
     (graphics,) = DomainXML.parse(dom.xml_desc()).graphics()
     assert graphics.socket, "QEMU's VNC socket is in the live XML"
+    assert graphics.passwd is None, "a plain read hides the password, as libvirt's does"
+    assert [g.passwd for g in DomainXML.parse(dom.xml_desc(DomainXMLFlags.SECURE)).graphics()] == ["secret12"]
 
     def connect(password: str | None) -> RfbClient:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -40,7 +40,7 @@ from .connections import ConnectionModel, ConnState
 from .console import ConsoleModel
 from .display import DisplayModel
 from .domains import DomainTableModel, Key
-from .editing import XML_INACTIVE, EditPlan
+from .editing import XML_SECURE, XML_TO_EDIT, EditPlan
 from .filters import FilterState
 from .history import History
 from .jobs import JobTableModel
@@ -543,7 +543,7 @@ _ASKED = {ActionId.SHUTDOWN: "shut down", ActionId.REBOOT: "reboot"}
 
 
 def _inactive_xml(dom: Domain) -> str:
-    return dom.xml_desc(XML_INACTIVE if dom.is_persistent() else 0)
+    return dom.xml_desc(XML_TO_EDIT if dom.is_persistent() else XML_SECURE)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
