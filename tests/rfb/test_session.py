@@ -6,6 +6,7 @@ while its window closes.
 """
 from __future__ import annotations
 
+import gc
 import socket
 import struct
 import threading
@@ -70,13 +71,22 @@ class DrawingServer:
 
 @pytest.fixture
 def thread_failures() -> Iterator[list[str]]:
-    """Every exception that escapes a thread during the test (the default hook only prints them)."""
+    """Every exception that escapes a thread during the test (the default hook only prints them).
+
+    What earlier tests left for the garbage collector is collected here first, on this thread, and
+    automatic collection waits until the end: a Qt object of theirs must not be freed on a storm thread.
+    """
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
     failures: list[str] = []
     previous = threading.excepthook
     threading.excepthook = lambda args: failures.append(f"{args.thread.name if args.thread else '?'}: "
                                                         f"{args.exc_type.__name__}: {args.exc_value}")
     yield failures
     threading.excepthook = previous
+    if enabled:
+        gc.enable()
 
 
 def test_closing_during_a_pointer_and_key_storm_ends_every_thread_quietly(thread_failures: list[str]) -> None:
