@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from .base import Connection, Domain
 from .errors import DriverError, ErrorCode, check_flags, invalid_arg, no_support
-from .flags import Feature, JobFlags, MigrateFlags
+from .flags import DomainXMLFlags, Feature, JobFlags, MigrateFlags
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,8 @@ def migrate(dom: Domain, dest: Connection, flags: int = MigrateFlags.LIVE,
 def _run_phases(protocol: str, dom: Domain, dest: Connection, flags: int,
                 params: dict[str, Any], job: Any) -> Domain:
     src, dest_end = _phases(dom.connection), _phases(dest)
-    xml = src.migrate_begin(dom, flags, params) if protocol == "v3" else dom.xml_desc()
+    # v2: the whole definition, a display's password too (libvirt's v2 asks for SECURE as well)
+    xml = src.migrate_begin(dom, flags, params) if protocol == "v3" else dom.xml_desc(int(DomainXMLFlags.SECURE))
     job.raise_if_cancelled()
     cookie = dest_end.migrate_prepare(xml, flags, params)
     try:

@@ -1,10 +1,13 @@
-"""The display window's screenshot: ``python screenshots/display_shot.py`` writes display.png.
+"""Screenshots with a real guest: ``python screenshots/display_shot.py`` writes display.png,
+display-tab.png and console.png.
 
-Boots the Linux test guest (tests/linuxguest; a shell on its VGA console) on a
-private ``qemu:///embed`` host, runs the real application under Xvfb (as
-make_screenshots.py does), opens the guest's display window with the Display
-action, types a command into it and grabs the window. Needs qemu-system-x86_64
-and the Xvfb packages make_screenshots.py names.
+Boots the Linux test guest (tests/linuxguest; a shell on its VGA console and one on
+its serial port) on a private ``qemu:///embed`` host, runs the real application
+under Xvfb (as make_screenshots.py does), opens the guest's display window with the
+Display action, types a command into it and grabs the window; then the main window
+with the details pane's Display tab; then the serial console (the terminal) with a
+few commands run in the guest's shell. Needs qemu-system-x86_64 and the Xvfb
+packages make_screenshots.py names.
 """
 from __future__ import annotations
 
@@ -28,11 +31,11 @@ NAME = "debian-console"
 def boot_guest(base: Path) -> str:
     """Define and start the guest on a private embedded host; its URI once the shell is up."""
     guest = linuxguest.build()
-    serial = base / "serial.log"
+    serial = base / "root" / "logs" / f"{NAME}.serial.log"  # where the driver logs a pty serial port
     uri = f"qemu:///embed?root={base / 'root'}"
     dom = DomainXML.new(NAME, 256 * 1024)
     dom.set_direct_boot(guest.kernel, guest.initrd, guest.cmdline("tty1"))
-    for device in (CharDevice("serial", "file", path=str(serial), target_port=0), Graphics("vnc"), Video("vga"),
+    for device in (CharDevice("serial", "pty", target_port=0), Graphics("vnc"), Video("vga"),
                    Input("tablet", "usb")):
         dom.add_device(device)
     conn = drivers.open(uri)
@@ -49,7 +52,7 @@ def boot_guest(base: Path) -> str:
 def scenario(uri: str) -> None:
     from PySide6.QtCore import Qt, QTimer
     from PySide6.QtTest import QTest
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QSplitter
 
     from vmgui.actions import ActionId
 
@@ -82,6 +85,37 @@ def scenario(uri: str) -> None:
     def shoot(win) -> None:
         win.grab().save(str(HERE / "display.png"))
         print("wrote", HERE / "display.png")
+        win.close()
+        QTimer.singleShot(500, display_tab)
+
+    def display_tab() -> None:
+        w = main_window()
+        w.resize(1280, 720)
+        w.job_panel.hide()  # no jobs: the screen gets the height
+        w.findChild(QSplitter, "mainSplitter").setSizes([500, 780])
+        w.details.setCurrentWidget(w.details.display)
+        QTimer.singleShot(4000, lambda: grab(w, "display-tab.png", console))
+
+    def console() -> None:
+        w = main_window()
+        key = next(k for k in w.session.domains.visible_keys() if w.session.domains.name_of(k) == NAME)
+        dialog = w.commands.open_console(key)
+        dialog.resize(760, 480)
+        dialog.move(w.x() + 260, w.y() + 140)
+
+        def type_some() -> None:
+            dialog.model.send(b"clear; uname -sr; grep -m1 'model name' /proc/cpuinfo; free -m\r")
+            dialog.model.send(b"ls --color=always / /sys/class\r")
+        QTimer.singleShot(1500, type_some)
+        QTimer.singleShot(4500, lambda: grab(dialog, "console.png", finish))
+
+    def grab(widget, name: str, then) -> None:
+        widget.repaint()
+        widget.grab().save(str(HERE / name))
+        print("wrote", HERE / name)
+        QTimer.singleShot(200, then)
+
+    def finish() -> None:
         for d in main_window().session.bridge.connection(uri).list_all_domains():
             if d.is_active():
                 d.destroy()

@@ -41,6 +41,8 @@ class Graphics:
     listen: str | None = None
     socket: str | None = None
     port: int | None = None
+    #: the VNC password a client must give (libvirt's ``passwd``; shown only with DomainXMLFlags.SECURE)
+    passwd: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,7 @@ class GraphicsNode(XMLNode):
     listen = XMLProperty[str | None]("@listen")
     socket = XMLProperty[str | None]("@socket")
     port = XMLProperty[int | None]("@port", kind=int, lenient=True)
+    passwd = XMLProperty[str | None]("@passwd")
 
 
 class CharDeviceNode(XMLNode):

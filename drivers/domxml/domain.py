@@ -128,6 +128,16 @@ class DomainXML(XMLNode):
     def copy(self) -> DomainXML:
         return DomainXML(copy.deepcopy(self.el))
 
+    def shown(self, secure: bool) -> str:
+        """The XML text as a driver's ``xml_desc`` gives it: a display's password only when ``secure``
+        (libvirt's DomainXMLFlags.SECURE), as libvirt hides it from plain reads."""
+        if secure or not any(node.passwd for node in self.graphics_nodes()):
+            return self.to_string()
+        hidden = self.copy()
+        for node in hidden.graphics_nodes():
+            node.passwd = None
+        return hidden.to_string()
+
     def to_string(self, reindent: bool = False) -> str:
         """The XML text; ``reindent`` lines added elements up with the old ones (for a diff)."""
         if not reindent:

@@ -27,6 +27,7 @@ from ..flags import (
 from ..jobs import Job
 from ..migration import choose_protocol, live_copy_problem
 from ..records import DomainEvent, DomainInfo, DomainRecord, JobInfo
+from ..sshtunnel import SshTarget, open_tunnel, vnc_endpoint
 from .jobs import JOB_BOUNDED, JOB_UNBOUNDED, operation_of
 
 if TYPE_CHECKING:
@@ -322,15 +323,29 @@ class LibvirtDomain(Domain):
     def open_graphics(self, index: int = 0) -> socket.socket:
         """virDomainOpenGraphicsFD without the display's password, as virt-viewer's --attach asks.
 
-        libvirt passes the descriptor only over a local unix connection to its daemon;
-        elsewhere it answers with an error that says so.
+        libvirt passes the descriptor only over a local unix connection to its daemon. Over
+        ``+ssh`` the VNC endpoint of the live XML is reached through ssh instead (the server then
+        asks for the display's password, if it has one); other remote transports get libvirt's
+        error that says so.
         """
         if index < 0:
             raise DriverError(ErrorCode.INVALID_ARG, f"display index {index} is negative")
+        target = SshTarget.from_uri(self._conn.libvirt_uri)
+        if target is not None:
+            return self._open_graphics_over_ssh(target, index)
         fd = self._call("opening the display of", "openGraphicsFD", index, _OPEN_GRAPHICS_SKIPAUTH)
         sock = socket.socket(fileno=fd)
         sock.setblocking(True)
         return sock
+
+    def _open_graphics_over_ssh(self, target: SshTarget, index: int) -> socket.socket:
+        if not self.is_active():
+            raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{self._name}' is not running")
+        graphics = DomainXML.read(self.xml_desc()).graphics()
+        if index >= len(graphics):
+            raise DriverError(ErrorCode.NO_SUPPORT, f"domain '{self._name}' has no display {index}"
+                              + ("" if graphics else "; add <graphics type='vnc'/> to its XML"))
+        return open_tunnel(target, vnc_endpoint(graphics[index], self._name), self._name)
 
     # -- backup and jobs --------------------------------------------------------
     def backup_begin(self, backup_xml: str, flags: int = 0) -> int:

@@ -95,6 +95,8 @@ class CommandLine:
     vnc_socket: str | None = None
     #: the socket serving serial port 0 as the driver's console (see console.py)
     console_socket: str | None = None
+    #: the VNC password to set over QMP once QEMU runs (``password=on`` refuses every client until then)
+    vnc_password: str | None = None
 
 
 def build(definition: DomainXML, *, qmp_socket: str, vnc_socket: str | None = None,
@@ -166,7 +168,9 @@ def build(definition: DomainXML, *, qmp_socket: str, vnc_socket: str | None = No
         argv.append("-S")
     if incoming:
         argv += ["-incoming", incoming]
-    return CommandLine(argv, disks, serial_log, vnc_used, console_used)
+    graphics = d.graphics()
+    password = graphics[0].passwd if graphics else None
+    return CommandLine(argv, disks, serial_log, vnc_used, console_used, password)
 
 
 def _disks(d: DomainXML, machine: str, argv: list[str]) -> list[BlockNode]:
@@ -320,16 +324,17 @@ def _graphics(d: DomainXML, argv: list[str], vnc_socket: str | None) -> str | No
     g = graphics[0]
     if g.type != "vnc":
         raise _unsupported(f"/domain/devices/graphics: type {g.type!r} is not supported; use vnc")
+    password = ",password=on" if g.passwd else ""
     if g.socket or not g.listen and vnc_socket and g.port is None:
         path = _xml_path(g.socket, "/domain/devices/graphics/@socket") if g.socket else str(vnc_socket)
-        argv += ["-vnc", f"unix:{_esc(path)}"]
+        argv += ["-vnc", f"unix:{_esc(path)}{password}"]
         return None if g.socket else path
     listen = g.listen or "127.0.0.1"
     if listen not in ("127.0.0.1", "::1", "localhost"):
         raise _unsupported("/domain/devices/graphics/@listen: VNC listens on loopback or a unix socket only")
     port = g.port if g.port is not None and g.port >= 5900 else None
     display = (port - 5900) if port is not None else 0
-    argv += ["-vnc", f"{listen}:{display}" if port is not None else f"{listen}:0,to=99"]
+    argv += ["-vnc", (f"{listen}:{display}" if port is not None else f"{listen}:0,to=99") + password]
     return None
 
 

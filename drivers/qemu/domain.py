@@ -117,15 +117,17 @@ class QemuDomain(StatefulDomain):
         return self._query(QDom.record)
 
     def xml_desc(self, flags: int = 0) -> str:
-        """The live definition; with INACTIVE (2) the persistent one the next start uses."""
+        """The live definition; with INACTIVE (2) the persistent one the next start uses. A display's
+        password (``<graphics passwd>``) only with SECURE (1), as libvirt shows it."""
         check_flags(flags, 0b111, "xml_desc")
         with self._host.lock:
             dom = self._dom()
+            secure = bool(flags & DomainXMLFlags.SECURE)
             if flags & DomainXMLFlags.INACTIVE and dom.config is not None:
-                return dom.config.to_string()
+                return dom.config.shown(secure)
             if dom.live is None and dom.config is None and dom.salvaged is not None:
                 return dom.salvaged.to_string()  # a broken definition: what could be read of it
-            return dom.definition.to_string()
+            return dom.definition.shown(secure)
 
     def set_autostart(self, value: bool) -> None:
         with self._host.lock:

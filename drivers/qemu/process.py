@@ -162,6 +162,8 @@ class ProcessHost(DomainStore):
         vm = LiveVM(self.next_id(), definition, sup, qmp, cmd.disks, cmd.serial_log, cmd.console_socket)
         try:
             self.connect_monitor(dom, vm)
+            if cmd.vnc_password and vm.mon is not None:
+                vm.mon.execute("set_password", {"protocol": "vnc", "password": cmd.vnc_password})
         except DriverError as exc:
             try:
                 sup.shutdown(5)

@@ -101,12 +101,13 @@ class TestDomain(StatefulDomain):
             return self._sim().record(time.monotonic())
 
     def xml_desc(self, flags: int = 0) -> str:
-        """The live definition; with INACTIVE the persistent one the next start uses."""
+        """The live definition; with INACTIVE the persistent one the next start uses; a display's password
+        only with SECURE."""
         check_flags(flags, 0b111, "xml_desc")
         with self._host.lock:
             sim = self._sim()
             inactive = flags & DomainXMLFlags.INACTIVE and sim.persistent
-            return (sim.config if inactive else sim.definition).to_string()
+            return (sim.config if inactive else sim.definition).shown(bool(flags & DomainXMLFlags.SECURE))
 
     def set_autostart(self, value: bool) -> None:
         with self._host.lock:

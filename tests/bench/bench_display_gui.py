@@ -20,6 +20,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -90,14 +91,13 @@ async def scenario(window, uri: str, dom: drivers.Domain, seconds: float) -> Non
               f"vmgui CPU {f['cpu']:5.1f} %")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=6.0)
-    args = parser.parse_args(argv)
+def run_with_guest(prefix: str, scenario: Callable[[object, str, drivers.Domain], Awaitable[None]]) -> int:
+    """Boot the guest on a private host, start the window (offscreen) on it, run ``scenario(window, uri,
+    dom)`` in its event loop, then clean up. Shared by the display benches that need the real window."""
     if not shutil.which("qemu-system-x86_64"):
         print("qemu-system-x86_64 is not installed")
         return 1
-    base = Path(tempfile.mkdtemp(prefix="vqg-", dir="/tmp"))
+    base = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     os.chmod(base, 0o700)
     (base / "run").mkdir(mode=0o700)
     os.environ.update(XDG_RUNTIME_DIR=str(base / "run"), VMGUI_LOCKSPACE=str(base / "lockspace"))
@@ -109,12 +109,19 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     try:
         with loop:
-            loop.run_until_complete(scenario(window, uri, dom, args.seconds))
+            loop.run_until_complete(scenario(window, uri, dom))
     finally:
         dom.destroy()
         window.session.stop()
         shutil.rmtree(base, ignore_errors=True)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=6.0)
+    args = parser.parse_args(argv)
+    return run_with_guest("vqg-", lambda window, uri, dom: scenario(window, uri, dom, args.seconds))
 
 
 if __name__ == "__main__":

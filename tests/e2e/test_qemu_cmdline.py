@@ -150,3 +150,16 @@ def test_a_usb_tablet_gets_one_xhci_controller_and_ps2_devices_are_the_machine_s
     with pytest.raises(DriverError) as err:
         _argv(_dom("<input type='passthrough' bus='virtio'/>"))
     assert err.value.code == ErrorCode.NO_SUPPORT and "passthrough" in err.value.message
+
+
+def test_a_vnc_password_turns_on_qemus_password_check_and_stays_off_the_command_line():
+    for graphics, vnc in (("<graphics type='vnc' passwd='s3cret'/>", "unix:/run/x/v.vnc,password=on"),
+                          ("<graphics type='vnc' port='5907' listen='127.0.0.1' passwd='s3cret'/>",
+                           "127.0.0.1:7,password=on")):
+        built = cmdline.build(_dom(graphics), qmp_socket="/run/x/q.qmp", binary=BIN, vnc_socket="/run/x/v.vnc")
+        assert built.argv[built.argv.index("-vnc") + 1] == vnc
+        assert built.vnc_password == "s3cret", "set over QMP once QEMU runs"
+        assert not any("s3cret" in arg for arg in built.argv), "other users can read a command line"
+    plain = cmdline.build(_dom("<graphics type='vnc'/>"), qmp_socket="/run/x/q.qmp", binary=BIN,
+                          vnc_socket="/run/x/v.vnc")
+    assert plain.argv[plain.argv.index("-vnc") + 1] == "unix:/run/x/v.vnc" and plain.vnc_password is None

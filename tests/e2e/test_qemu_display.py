@@ -1,12 +1,15 @@
 """The display of real QEMU guests through Domain.open_graphics and the RFB client."""
 from __future__ import annotations
 
+import socket
+
 import e2e_helpers as h
 import pytest
 from rfbwatch import Watcher, wait_until_equal
 
-from drivers import DriverError, ErrorCode
-from vmgui.rfb import RfbClient
+from drivers import DomainXMLFlags, DriverError, ErrorCode
+from drivers.domxml import DomainXML
+from vmgui.rfb import PasswordRequired, RfbClient
 from vmgui.rfb.client import DEFAULT_ENCODINGS, ZRLE_FIRST
 
 pytestmark = pytest.mark.qemu
@@ -90,3 +93,40 @@ def test_the_frame_follows_the_guest_into_a_1024x768_mode(env, linux_guest):
     finally:
         watcher.stop()
     assert watcher.error is None
+
+
+def test_a_vnc_password_from_the_xml_guards_the_socket_and_the_client_answers_it(env):
+    """<graphics passwd=...>: QEMU's socket asks for the password (what an ssh tunnel or an external viewer
+    reaches); open_graphics hands over a stream that skips it, as libvirt's SKIPAUTH does."""
+    conn = env.open()
+    dom = conn.create_xml(env.xml("pw", extra_devices="<graphics type='vnc' passwd='secret12'/>"))
+    h.wait_heartbeat(env.serial("pw"), 1)
+    (graphics,) = DomainXML.parse(dom.xml_desc()).graphics()
+    assert graphics.socket, "QEMU's VNC socket is in the live XML"
+    assert graphics.passwd is None, "a plain read hides the password, as libvirt's does"
+    assert [g.passwd for g in DomainXML.parse(dom.xml_desc(DomainXMLFlags.SECURE)).graphics()] == ["secret12"]
+
+    def connect(password: str | None) -> RfbClient:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(30)
+        sock.connect(graphics.socket)
+        return RfbClient(sock, password=password)
+
+    for password, refused in ((None, False), ("wrong", True), ("", True)):
+        client = connect(password)
+        with pytest.raises(PasswordRequired) as err:
+            client.handshake()
+        client.close()
+        assert err.value.refused is refused
+    client = connect("secret12")
+    client.handshake()
+    watcher = Watcher(client)
+    try:
+        watcher.wait_updates(1)
+        wait_until_equal(watcher.frame_rgb, dom.screenshot, lambda: watcher.last_update)
+    finally:
+        watcher.stop()
+    assert watcher.error is None
+    inside = RfbClient(dom.open_graphics())  # no password: the driver's own stream skips it
+    assert inside.handshake().name == "QEMU (pw)"
+    inside.close()

@@ -11,19 +11,19 @@ import threading
 
 import pytest
 
-from vmgui.rfb import Encoding, Rect, RfbClient, RfbError, RfbListener
+from vmgui.rfb import Encoding, PasswordRequired, Rect, RfbClient, RfbError, RfbListener
 from vmgui.rfb.protocol import PIXEL_FORMAT
 
 SERVER_INIT = struct.pack(">HH", 640, 480) + PIXEL_FORMAT + struct.pack(">I", 4) + b"demo"
 
 
-def handshake(server_bytes: bytes) -> tuple[object, bytes]:
+def handshake(server_bytes: bytes, password: str | None = None) -> tuple[object, bytes]:
     """Run the client's handshake against ``server_bytes``; (result or RfbError, what the client sent)."""
     ours, theirs = socket.socketpair()
     theirs.sendall(server_bytes)
     theirs.shutdown(socket.SHUT_WR)
     result: list[object] = []
-    client = RfbClient(ours)
+    client = RfbClient(ours, password=password)
 
     def run() -> None:
         try:
@@ -77,11 +77,52 @@ def test_refusals_carry_the_servers_reason() -> None:
     assert isinstance(err, RfbError) and str(err).endswith("refused the connection: denied")
 
 
-def test_a_password_protected_server_is_refused_with_a_sentence() -> None:
+def test_a_password_protected_server_without_a_password_given_asks_for_one() -> None:
     err, sent = handshake(b"RFB 003.008\n" + b"\x01\x02")
-    assert isinstance(err, RfbError)
-    assert "asks for a password or another authentication (security types 2)" in str(err)
+    assert isinstance(err, PasswordRequired) and not err.refused
+    assert str(err) == "the VNC server asks for a password"
     assert sent == b"RFB 003.008\n", "nothing is chosen"
+
+
+def test_an_authentication_vmgui_does_not_speak_is_refused_with_a_sentence() -> None:
+    err, sent = handshake(b"RFB 003.008\n" + b"\x02\x12\x13")
+    assert isinstance(err, RfbError) and not isinstance(err, PasswordRequired)
+    assert "authentication vmgui does not speak (security types 18, 19)" in str(err)
+    assert sent == b"RFB 003.008\n"
+
+
+CHALLENGE = bytes(range(16))
+#: vnc_response("secret12", CHALLENGE), computed with OpenSSL's DES (tests/rfb/test_des.py)
+RESPONSE = bytes.fromhex("adcd997f8e16fee575e973f93c2b62b4")
+
+
+@pytest.mark.parametrize(("banner", "offer", "chosen"), [
+    (b"RFB 003.008\n", b"\x02\x10\x02", b"\x02"),  # 3.8 and 3.7: the client picks type 2 from a list
+    (b"RFB 003.007\n", b"\x01\x02", b"\x02"),
+    (b"RFB 003.003\n", b"\x00\x00\x00\x02", b""),  # 3.3: the server decides, nothing is chosen
+])
+def test_vnc_authentication_answers_the_challenge_with_des_of_the_password(banner: bytes, offer: bytes,
+                                                                            chosen: bytes) -> None:
+    init, sent = handshake(banner + offer + CHALLENGE + b"\x00\x00\x00\x00" + SERVER_INIT, "secret12")
+    assert not isinstance(init, RfbError), init
+    assert init.name == "demo"
+    version = b"RFB 003.003\n" if banner == b"RFB 003.003\n" else banner
+    assert sent.startswith(version + chosen + RESPONSE + b"\x01"), "version, type, answer, then ClientInit"
+
+
+def test_a_wrong_password_is_refused_with_the_servers_reason() -> None:
+    why = b"Authentication failed"
+    err, sent = handshake(b"RFB 003.008\n\x01\x02" + CHALLENGE + b"\x00\x00\x00\x01"
+                                        + struct.pack(">I", len(why)) + why, "secret12")
+    assert isinstance(err, PasswordRequired) and err.refused
+    assert str(err) == "the VNC server refused the password: Authentication failed"
+    assert sent == b"RFB 003.008\n\x02" + RESPONSE
+
+
+def test_a_server_offering_none_too_is_joined_without_the_password() -> None:
+    init, sent = handshake(b"RFB 003.008\n\x02\x02\x01\x00\x00\x00\x00" + SERVER_INIT, "x")
+    assert not isinstance(init, RfbError), init
+    assert sent.startswith(b"RFB 003.008\n\x01\x01")
 
 
 @pytest.mark.parametrize("banner", [b"SSH-2.0-OpenSSH\n", b"RFB 003.00x\n", b"RFB 002.000\n", b""])

@@ -58,7 +58,9 @@ def _children(pid: int) -> list[int]:
 
 
 class PrivateSshd:
-    def __init__(self, root: str | None = None) -> None:
+    def __init__(self, root: str | None = None, forwarding: str = "local") -> None:
+        #: sshd's AllowTcpForwarding: "local" lets a client reach the host's displays (-W, -L), "no" refuses
+        self.forwarding = forwarding
         self.root = Path(root or tempfile.mkdtemp(prefix="vmgui-sshd-", dir="/tmp"))
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -80,7 +82,7 @@ class PrivateSshd:
             f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {host_key}\nPidFile {self.root}/sshd.pid\n"
             f"AuthorizedKeysFile {self.root}/authorized_keys\nStrictModes no\nUsePAM no\n"
             "PubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-            "PermitRootLogin prohibit-password\nAllowTcpForwarding no\nX11Forwarding no\nPrintMotd no\n"
+            f"PermitRootLogin prohibit-password\nAllowTcpForwarding {self.forwarding}\nX11Forwarding no\nPrintMotd no\n"
             "ClientAliveInterval 0\nLogLevel VERBOSE\n")
         host_pub = (self.root / "host_ed25519.pub").read_text().split()
         (self.root / "known_hosts").write_text(f"[127.0.0.1]:{self.port} {host_pub[0]} {host_pub[1]}\n")

@@ -9,11 +9,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QPushButton
 from test_window import names, select
 
-from drivers.domxml import DomainXML
+from drivers.domxml import DomainXML, Graphics
 from vmgui.models.editing import changed_lines
 from vmgui.models.hardware import summary
 
 INACTIVE = 2
+SECURE = 1
 
 
 def conn(window, uri):
@@ -252,3 +253,36 @@ def test_uptime_is_frozen_and_says_paused_while_paused_and_restarts_at_a_guest_r
     dom.resume()
     dom.reset()  # the guest boots again: its uptime starts from 0
     qtbot.waitUntil(lambda: uptime.text() == "0:00", timeout=5000)
+
+
+def test_a_display_password_is_hidden_from_the_xml_tab_and_kept_by_edits(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    dom = conn(window, node_uri).lookup_by_name("backup-store")
+    with_password = DomainXML.parse(dom.xml_desc(INACTIVE | SECURE))
+    with_password.add_device(Graphics("vnc", passwd="s3cret"))
+    conn(window, node_uri).define_xml(with_password.to_string())
+    assert "s3cret" not in dom.xml_desc(INACTIVE) and "passwd" not in dom.xml_desc(), "hidden from plain reads"
+    select(window, "backup-store")
+    pane = window.details.xml
+    window.details.setCurrentWidget(pane)
+    qtbot.waitUntil(lambda: "<graphics" in pane.toPlainText())
+    assert "s3cret" not in pane.toPlainText(), "the XML tab shows what a plain read shows"
+
+    pane = start_xml_edit(window, qtbot, "backup-store")
+    assert "passwd=\"s3cret\"" in pane.toPlainText() or "passwd='s3cret'" in pane.toPlainText(), \
+        "an edit starts from the whole definition, so applying it keeps the password"
+    pane.setPlainText(pane.toPlainText().replace("<vcpu>1</vcpu>", "<vcpu>2</vcpu>"))
+    qtbot.waitUntil(lambda: pane.apply_button.isEnabled())
+    pane.apply_button.click()
+    window.details.flow.diff.findChild(QPushButton, "diffApply").click()
+    qtbot.waitUntil(lambda: definition(window, node_uri, "backup-store").vcpus == 2)
+
+    dialog = open_form(window, qtbot, "backup-store")  # the form too
+    memory_kib = definition(window, node_uri, "backup-store").memory_kib
+    dialog.memory.setValue(memory_kib // 1024 + 256)
+    dialog.ok.click()
+    window.details.flow.diff.findChild(QPushButton, "diffApply").click()
+    qtbot.waitUntil(lambda: definition(window, node_uri, "backup-store").memory_kib == memory_kib + 256 * 1024)
+    saved = DomainXML.parse(dom.xml_desc(INACTIVE | SECURE))
+    assert [g.passwd for g in saved.graphics()] == [g.passwd for g in with_password.graphics()]
+    assert "s3cret" in [g.passwd for g in saved.graphics()] and saved.vcpus == 2

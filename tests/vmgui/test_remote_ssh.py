@@ -5,16 +5,25 @@ connecting again works once sshd is back. A host that stops answering without cl
 (sshd frozen) is found out by libvirt's keepalive, while the other connections go on working."""
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 from libvirt_hosts import running_libvirtd
 from private_sshd import PrivateSshd, unavailable_reason
-from PySide6.QtGui import QAction
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QImage
 from PySide6.QtWidgets import QProgressBar
+from rfbwatch import Watcher, qimage_rgb, wait_until_equal
 from test_hung import StallMeter
 
-from drivers import DomainState, EventType, JobOperation, JobState
+import drivers
+from drivers import DomainState, DriverError, ErrorCode, EventType, JobOperation, JobState
+from drivers.base import Screenshot
+from drivers.domxml import DomainXML
 from drivers.flags import JobEventDetail
 from vmgui.models.connections import ConnState
+from vmgui.rfb import PasswordRequired, RfbClient
 
 pytestmark = [pytest.mark.libvirt, pytest.mark.qemu, pytest.mark.slow]
 libvirt = pytest.importorskip("libvirt")
@@ -147,3 +156,152 @@ def test_a_host_that_stops_answering_is_dropped_by_keepalive_and_nothing_waits(o
         meter.timer.stop()
         meter.timer.deleteLater()
     window.session.close(uri)
+
+
+def test_the_display_of_a_vm_on_a_host_over_ssh_comes_through_an_ssh_tunnel(remote):
+    """libvirt cannot pass a descriptor over ssh: the VNC endpoint of the live XML is reached through ssh
+    (a unix socket with -L, a TCP port with -W), the frame equals QEMU's screendump, and the display's
+    password is asked for."""
+    daemon, sshd = remote
+    conn = drivers.open(sshd.libvirt_uri(daemon.sock))
+    try:
+        for name, graphics_xml in (
+                ("ssh-socket", "<graphics type='vnc' passwd='secret12'><listen type='socket'/></graphics>"),
+                ("ssh-tcp", "<graphics type='vnc' autoport='yes' listen='127.0.0.1' passwd='secret12'/>")):
+            dom = conn.define_xml(daemon.domain_xml(name, memory_mib=64).replace(
+                "</devices>", graphics_xml + "</devices>"))
+            dom.create()
+            (graphics,) = DomainXML.parse(dom.xml_desc()).graphics()
+            assert graphics.socket or graphics.port, "libvirt names the display's socket or port in the live XML"
+            asking = RfbClient(dom.open_graphics())
+            with pytest.raises(PasswordRequired):
+                asking.handshake()
+            asking.close()
+            client = RfbClient(dom.open_graphics(), password="secret12")
+            assert client.handshake().version == (3, 8)
+            watcher = Watcher(client)
+            try:
+                watcher.wait_updates(1)
+                wait_until_equal(watcher.frame_rgb, lambda name=name: screendump(daemon, name),
+                                 lambda watcher=watcher: watcher.last_update)
+            finally:
+                watcher.stop()
+            assert watcher.error is None
+            dom.destroy()
+            with pytest.raises(DriverError) as err:
+                dom.open_graphics()
+            assert err.value.code is ErrorCode.OPERATION_INVALID, err.value
+            dom.undefine()
+        deadline = time.monotonic() + 30
+        while tunnels(sshd) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not tunnels(sshd), "closing the display ended its ssh"
+    finally:
+        conn.close()
+
+
+def screendump(daemon, name: str) -> Screenshot:
+    """QEMU's picture of ``name``'s screen, asked of the daemon on its own socket (virDomainScreenshot)."""
+    vconn = libvirt.open(daemon.uri)
+    try:
+        stream = vconn.newStream(0)
+        vconn.lookupByName(name).screenshot(stream, 0, 0)
+        chunks: list[bytes] = []
+        stream.recvAll(lambda _s, data, acc: acc.append(data), chunks)
+        stream.finish()
+    finally:
+        vconn.close()
+    image = QImage.fromData(b"".join(chunks))  # libvirt asks QEMU for PNG
+    assert not image.isNull()
+    width, height, rgb = qimage_rgb(image)
+    return Screenshot("image/x-portable-pixmap", f"P6\n{width} {height}\n255\n".encode() + rgb, width, height)
+
+
+def tunnels(sshd: PrivateSshd) -> list[int]:
+    """The ssh client processes carrying displays to ``sshd`` (their argv names its port and -W or -L)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if str(sshd.port).encode() in argv and (b"-W" in argv or b"-L" in argv):
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_host_whose_sshd_forwards_nothing_says_so_in_a_sentence_and_offers_the_external_viewer(
+        open_window, qtbot, remote):
+    daemon, _sshd = remote
+    closed = PrivateSshd(forwarding="no")
+    closed.start()
+    uri = closed.libvirt_uri(daemon.sock)
+    conn = drivers.open(uri)
+    try:
+        dom = conn.create_xml(daemon.domain_xml("ssh-closed", memory_mib=64).replace(
+            "</devices>", "<graphics type='vnc'><listen type='socket'/></graphics></devices>"))
+        with pytest.raises(DriverError) as err:
+            dom.open_graphics()
+        assert err.value.code is ErrorCode.OPERATION_FAILED
+        assert err.value.message.startswith("ssh to 127.0.0.1 could not reach the display of 'ssh-closed': "), \
+            err.value.message
+        assert "open failed" in err.value.message, err.value.message  # sshd refused the forward
+        assert not tunnels(closed), "the failed ssh was ended"
+
+        window = open_window(uri)
+        key = (uri, dom.uuid)
+        qtbot.waitUntil(lambda: record(window, key) is not None, timeout=30000)
+        notice = window.commands.open_display(key).pane.notice
+        qtbot.waitUntil(lambda: notice.text.text().startswith("Opening the display of ssh-closed failed: "),
+                        timeout=60000)
+        assert "open failed" in notice.text.text() and "Traceback" not in notice.text.text()
+        assert notice.button.text() == "Open in External Viewer" and notice.button.isVisible()
+        window.session.close(uri)
+        dom.destroy()
+    finally:
+        conn.close()
+        closed.stop()
+        closed.remove()
+
+
+def test_the_display_window_asks_for_the_password_of_a_vm_on_a_host_over_ssh(open_window, qtbot, remote, tmp_path):
+    daemon, sshd = remote
+    uri = sshd.libvirt_uri(daemon.sock)
+    conn = drivers.open(uri)
+    dom = conn.define_xml(daemon.domain_xml("ssh-pw", memory_mib=64).replace(
+        "</devices>", "<graphics type='vnc' passwd='secret12'><listen type='socket'/></graphics></devices>"))
+    dom.create()
+    try:
+        window = open_window(uri)
+        key = (uri, dom.uuid)
+        qtbot.waitUntil(lambda: record(window, key) is not None and record(window, key).active, timeout=30000)
+        win = window.commands.open_display(key)
+        pane = win.pane
+        notice = pane.notice
+        qtbot.waitUntil(lambda: notice.text.text() == "The display of ssh-pw asks for a password.", timeout=60000)
+        assert notice.password.isVisible() and notice.password.accessibleName() == "Display password"
+        assert notice.button.text() == "Connect"
+
+        qtbot.keyClicks(notice.password, "wrong")
+        qtbot.keyClick(notice.password, Qt.Key.Key_Return)  # Return connects, as the button does
+        qtbot.waitUntil(lambda: notice.text.text() == "The display of ssh-pw did not accept the password.",
+                        timeout=60000)
+        assert notice.password.isVisible() and notice.password.text() == "", "asked again, the field empty"
+
+        qtbot.keyClicks(notice.password, "secret12")
+        notice.button.click()
+        qtbot.waitUntil(lambda: pane.model.open and not pane.view.framebuffer_image().isNull(), timeout=60000)
+        assert not notice.isVisible()
+        last = [time.monotonic()]
+        pane.model.frameChanged.connect(lambda _r: last.__setitem__(0, time.monotonic()))
+        wait_until_equal(lambda: qimage_rgb(pane.view.framebuffer_image()), lambda: screendump(daemon, "ssh-pw"),
+                         lambda: last[0], sleep=lambda s: qtbot.wait(int(s * 1000)))
+        win.close()
+        qtbot.waitUntil(lambda: not tunnels(sshd), timeout=30000)
+        stored = b"".join(p.read_bytes() for p in tmp_path.rglob("*.ini"))
+        assert b"secret12" not in stored, "the password is not written anywhere"
+        window.session.close(uri)
+    finally:
+        dom.destroy()
+        dom.undefine()
+        conn.close()

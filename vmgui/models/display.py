@@ -22,7 +22,7 @@ from drivers.errors import DriverError, ErrorCode
 from drivers.fsutil import write_atomically
 
 from ..bridge import SPICE_ONLY, Bridge
-from ..rfb import Cursor, Rect, RfbSession, ServerInit
+from ..rfb import Cursor, PasswordRequired, Rect, RfbSession, ServerInit
 from ..rfb.keys import evdev_to_xt
 from ..rfb.session import SessionListener
 from .messages import explain
@@ -85,17 +85,23 @@ class DisplayModel(QObject):
         self.end_reason = ""
         self.closed_by_vm = False  # the stream ended from the other side (not closed here, not refused)
         self.spice_only = False  # refused: the domain's only display is SPICE
+        #: the VNC server asked for a password (none given, or ``password_refused``): ask the user
+        self.needs_password = self.password_refused = False
+        #: the password given for this display: kept in memory for reconnecting, never written anywhere
+        self.password: str | None = None
         self.frames = 0  # frames taken by the UI (for tests and figures)
         self._wake.connect(self._deliver)
         self._posted.connect(self._run_posted)
         self._attempt = 0  # which start() an answer of the bridge belongs to
 
     # -- life ------------------------------------------------------------------------
-    def start(self) -> None:
-        """Open (or open again) the display through the bridge."""
+    def start(self, password: str | None = None) -> None:
+        """Open (or open again) the display through the bridge; ``password`` answers a VNC server that asks."""
         self.close()
+        if password is not None:
+            self.password = password
         self.end_reason = ""
-        self.closed_by_vm = self.spice_only = False
+        self.closed_by_vm = self.spice_only = self.needs_password = self.password_refused = False
         self.connecting = True
         self._attempt += 1
         self.status.emit(f"Connecting to the display of {self.name}…")
@@ -114,7 +120,7 @@ class DisplayModel(QObject):
             _close_quietly(sock)
             return
         self._relay = _Relay(self)
-        self._session = RfbSession(sock, self._relay, name=self.name)
+        self._session = RfbSession(sock, self._relay, name=self.name, password=self.password)
         self._session.start()
 
     def close(self) -> None:
@@ -179,6 +185,15 @@ class DisplayModel(QObject):
     def _ended(self, relay: _Relay, why: str) -> None:
         if relay is not self._relay:
             return  # closed by us
+        failure = self._session.failure if self._session is not None else None
+        if isinstance(failure, PasswordRequired):
+            self.needs_password, self.password_refused = True, failure.refused
+            if failure.refused:
+                self.password = None
+                self._finish(f"The display of {self.name} did not accept the password.")
+            else:
+                self._finish(f"The display of {self.name} asks for a password.")
+            return
         self.closed_by_vm = True
         self._finish(f"The display of {self.name} closed: {why}" if why else f"The display of {self.name} closed")
 

@@ -22,6 +22,9 @@ from .hardware import nic_text
 from .validation import name_problem
 
 XML_INACTIVE = int(DomainXMLFlags.INACTIVE)
+#: the definition an edit starts from and writes back: with what a plain read hides (a display's password)
+XML_SECURE = int(DomainXMLFlags.SECURE)
+XML_TO_EDIT = XML_INACTIVE | XML_SECURE
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 BOOT_DEVICES = ("hd", "cdrom", "network")

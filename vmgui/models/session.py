@@ -43,7 +43,7 @@ from .connections import ConnectionModel, ConnState
 from .console import ConsoleModel
 from .display import DisplayModel
 from .domains import DomainTableModel, Key
-from .editing import XML_INACTIVE, EditPlan
+from .editing import XML_SECURE, XML_TO_EDIT, EditPlan
 from .filters import FilterState
 from .history import History
 from .jobs import JobTableModel
@@ -567,7 +567,7 @@ _ASKED = {ActionId.SHUTDOWN: N_("shut down"), ActionId.REBOOT: N_("reboot")}
 
 
 def _inactive_xml(dom: Domain) -> str:
-    return dom.xml_desc(XML_INACTIVE if dom.is_persistent() else 0)
+    return dom.xml_desc(XML_TO_EDIT if dom.is_persistent() else XML_SECURE)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -1,7 +1,7 @@
 """A blocking RFB 3.3/3.7/3.8 client for one reader thread (RFC 6143).
 
-:meth:`RfbClient.handshake` negotiates version, security (None only; VNC
-authentication needs DES, which the standard library lacks) and our pixel
+:meth:`RfbClient.handshake` negotiates version, security (None, or VNC
+authentication with the password given, through :mod:`.des`) and our pixel
 format; :meth:`RfbClient.run` then reads server messages until the stream ends,
 applying each rectangle to :attr:`RfbClient.framebuffer` under
 :attr:`RfbClient.lock` and telling the listener what changed. Input (keys,
@@ -17,9 +17,9 @@ import struct
 import threading
 from dataclasses import dataclass
 
-from . import decoders, protocol
+from . import decoders, des, protocol
 from .framebuffer import Cursor, Framebuffer, Rect
-from .protocol import Encoding, RfbError, ServerMessage
+from .protocol import Encoding, PasswordRequired, RfbError, ServerMessage
 
 #: Preference order sent in SetEncodings. Raw first: on the local socket QEMU hands out, ZRLE costs
 #: QEMU its compression and us the decoding for bytes that cost nothing to move (measured at
@@ -59,12 +59,18 @@ class RfbListener:
 
 
 class RfbClient:
-    """One RFB session over ``sock``, a connected stream (the caller gave up ownership of it)."""
+    """One RFB session over ``sock``, a connected stream (the caller gave up ownership of it).
 
-    def __init__(self, sock: socket.socket, encodings: tuple[int, ...] = DEFAULT_ENCODINGS) -> None:
+    ``password`` answers VNC authentication; it is kept only as long as this client.
+    """
+
+    def __init__(self, sock: socket.socket, encodings: tuple[int, ...] = DEFAULT_ENCODINGS,
+                 password: str | None = None) -> None:
         self._sock = sock
+        self._password = password
         self._rfile: io.BufferedReader = sock.makefile("rb")
-        self._send_lock = threading.Lock()
+        self._send_lock = threading.Lock()  # one message at a time; close() takes it to close the socket
+        self._close_lock = threading.Lock()
         self._encodings = list(encodings)
         self._zrle = decoders.ZrleDecoder()
         self._closed = False
@@ -103,15 +109,27 @@ class RfbClient:
             offered = list(self._read(count))
         if not offered:
             raise RfbError(f"the VNC server refused the connection: {self._reason()}")
-        if protocol.SECURITY_NONE not in offered:
-            raise RfbError("the VNC server asks for a password or another authentication "
-                           f"(security types {', '.join(map(str, offered))}); vmgui connects only without one")
+        if protocol.SECURITY_NONE in offered:
+            kind = protocol.SECURITY_NONE
+        elif protocol.SECURITY_VNC_AUTH in offered:
+            kind = protocol.SECURITY_VNC_AUTH
+            if self._password is None:
+                raise PasswordRequired("the VNC server asks for a password", refused=False)
+        else:
+            raise RfbError("the VNC server asks for an authentication vmgui does not speak "
+                           f"(security types {', '.join(map(str, offered))}); vmgui speaks none and VNC password")
         if version != (3, 3):
-            self._send(bytes([protocol.SECURITY_NONE]))
-        if version == (3, 8):
+            self._send(bytes([kind]))
+        if kind == protocol.SECURITY_VNC_AUTH:
+            challenge = self._read(protocol.VNC_CHALLENGE_BYTES)
+            self._send(des.vnc_response(self._password or "", challenge))
+        if version == (3, 8) or kind == protocol.SECURITY_VNC_AUTH:  # 3.3 and 3.7 send a result after a password
             (result,) = struct.unpack(">I", self._read(4))
             if result != 0:
-                raise RfbError(f"the VNC server refused the connection: {self._reason()}")
+                reason = self._reason() if version == (3, 8) else "it gave no reason"
+                if kind == protocol.SECURITY_VNC_AUTH:
+                    raise PasswordRequired(f"the VNC server refused the password: {reason}", refused=True)
+                raise RfbError(f"the VNC server refused the connection: {reason}")
 
     def _reason(self) -> str:
         (length,) = struct.unpack(">I", self._read(4))
@@ -218,14 +236,27 @@ class RfbClient:
         x, y = (max(0, min(0xFFFF, 0x7FFF + d)) for d in (dx, dy))
         self._send(protocol.pointer_event(buttons, x, y))
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
-        """End the session; a reader blocked in :meth:`run` returns."""
-        self._closed = True
+        """End the session; a reader blocked in :meth:`run` returns. Any thread, any number of times.
+
+        The shutdown wakes a sender blocked in ``sendall`` (so taking the send lock never waits on the
+        server); the socket is closed only under that lock, so no input is ever written to a closed
+        descriptor, or to whatever file took its number since.
+        """
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
         try:
             self._sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-        self._sock.close()
+        with self._send_lock:
+            self._sock.close()
         if not self._running:
             self._rfile.close()
 
@@ -247,7 +278,10 @@ class RfbClient:
         return self._read(length).decode("latin-1")
 
     def _send(self, data: bytes) -> None:
+        """Send ``data``; on a closed session nothing happens (input after the end goes nowhere)."""
         with self._send_lock:
+            if self._closed:
+                return
             try:
                 self._sock.sendall(data)
             except OSError as exc:

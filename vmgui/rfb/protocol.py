@@ -9,6 +9,15 @@ class RfbError(Exception):
     """The server broke the protocol, refused us, or the connection ended; the message says which."""
 
 
+class PasswordRequired(RfbError):
+    """The server wants VNC authentication and no password was given, or it refused the one given."""
+
+    def __init__(self, message: str, refused: bool) -> None:
+        super().__init__(message)
+        #: a password was sent and the server said no (else none was given)
+        self.refused = refused
+
+
 class Encoding(enum.IntEnum):
     """Rectangle encodings and pseudo-encodings (signed 32-bit on the wire)."""
 
@@ -32,6 +41,7 @@ class ServerMessage(enum.IntEnum):
 SECURITY_INVALID = 0
 SECURITY_NONE = 1
 SECURITY_VNC_AUTH = 2
+VNC_CHALLENGE_BYTES = 16
 
 #: 32 bits per pixel, depth 24, little-endian, true colour, 8 bits a channel at shifts 16/8/0:
 #: every pixel arrives as the bytes B, G, R, X, which is what QImage.Format_RGB32 stores.

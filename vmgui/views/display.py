@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QMenu,
     QPushButton,
     QScrollArea,
@@ -326,18 +327,34 @@ class DisplayNotice(QFrame):
         self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.button = QPushButton("", self)
         self.button.setObjectName("displayNoticeButton")
+        #: the display's VNC password, shown when the server asks for one (its text is never kept here)
+        self.password = QLineEdit(self)
+        self.password.setObjectName("displayPassword")
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password.setPlaceholderText("Password")
+        self.password.setAccessibleName("Display password")
+        self.password.returnPressed.connect(self.button.click)
+        self.password.hide()
         layout = QVBoxLayout(self)
         layout.addWidget(self.text)
+        layout.addWidget(self.password, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignHCenter)
 
-    def say(self, text: str, button: str = "") -> None:
-        """Show ``text`` (empty: hide) and a button labelled ``button`` (empty: none)."""
+    def say(self, text: str, button: str = "", ask_password: bool = False) -> None:
+        """Show ``text`` (empty: hide) and a button labelled ``button`` (empty: none), with the password
+        field above it when ``ask_password``."""
         self.text.setText(text)
         self.setAccessibleName(text)
         self.button.setText(button)
         self.button.setAccessibleName(button)
         self.button.setVisible(bool(button))
+        if not ask_password:
+            self.password.clear()
+        was_asking = self.password.isVisible()
+        self.password.setVisible(ask_password)
         self.setVisible(bool(text))
+        if ask_password and not was_asking:
+            self.password.setFocus()
         self.adjustSize()
         self._place()
 
@@ -625,6 +642,8 @@ class DisplayTab(DisplayPane):
             return f"Connecting to the display of {name}…", ""
         if model.open:
             return "", ""
+        if model.needs_password:
+            return model.end_reason, "Connect"
         if model.closed_by_vm:
             return f"The display was closed by the VM {name}.", "Connect"
         if model.end_reason and model.end_reason != "closed":
@@ -632,7 +651,10 @@ class DisplayTab(DisplayPane):
         return f"Not connected to the display of {name}.", "Connect"
 
     def _update_notice(self, *_args: object) -> None:
-        self.notice.say(*self.notice_state())
+        text, button = self.notice_state()
+        model = self.model
+        self.notice.say(text, button, ask_password=bool(text) and model is not None and model.needs_password
+                        and not model.busy and self._row is not None and self._row.rec.active)
 
     def _notice_pressed(self) -> None:
         row, label = self._row, self.notice.button.text()
@@ -645,7 +667,13 @@ class DisplayTab(DisplayPane):
         elif label == "Connect":
             self._declined = False
             self._run_id, self._given_up_id = row.rec.id, None
-            self.connect_display()
+            if self.notice.password.isVisible() and self.model is not None:
+                password = self.notice.password.text()
+                self.notice.password.clear()
+                self.model.start(password)
+                self.connect_button.setText("Disconnect")
+            else:
+                self.connect_display()
         elif label == "Open in External Viewer":
             self._session.spawn(open_graphical_console(self._session, row.key),
                                 f"Opening the graphical console of {row.rec.name}")
