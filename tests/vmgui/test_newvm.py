@@ -565,3 +565,18 @@ def test_the_wizard_offers_only_what_the_host_has(qtbot, files):
     rich.tpm.setChecked(True)
     plan = rich.plan()
     assert (plan.boot, plan.tpm) == (Boot.SECURE_BOOT, True)
+
+
+def test_a_finish_that_creates_the_vm_dismisses_the_earlier_failure(open_window, node_uri, files, images, qtbot):
+    """The message area must not go on saying the VM was not created once it was."""
+    window = open_window(node_uri)
+    dialog = open_wizard(window, qtbot)
+    fill(qtbot, dialog, "second", files["iso"])
+    images.mkdir(parents=True, exist_ok=True)
+    (images / "second.qcow2").write_bytes(b"mine")
+    dialog.accept()
+    qtbot.waitUntil(lambda: any(m.title == "second was not created" for m in window.session.messages.messages()))
+    (images / "second.qcow2").unlink()  # the user moves the file away and presses Finish again
+    dialog.accept()
+    qtbot.waitUntil(lambda: shown(window, node_uri, "second"), timeout=10000)
+    assert [m.title for m in window.session.messages.messages() if m.level == "error"] == []
