@@ -580,3 +580,20 @@ def test_a_finish_that_creates_the_vm_dismisses_the_earlier_failure(open_window,
     dialog.accept()
     qtbot.waitUntil(lambda: shown(window, node_uri, "second"), timeout=10000)
     assert [m.title for m in window.session.messages.messages() if m.level == "error"] == []
+
+
+def test_a_long_failure_on_the_summary_page_pushes_nothing_under_the_xml(qtbot, files):
+    dialog = make_dialog(qtbot, files)
+    dialog.name.setText("vm1")
+    dialog.iso.setText(files["iso"])
+    settle(qtbot, dialog)
+    dialog.next()
+    dialog.next()
+    assert dialog.currentPage() is dialog.summary_page
+    qtbot.waitExposed(dialog)
+    path = os.path.join(files["images"], "vm1.qcow2")
+    dialog.failed(f"Creating its disk {path} failed: cannot create {path}: Operation not permitted.")
+    qtbot.wait(50)  # the layout settles
+    start, xml, failure = dialog.start.geometry(), dialog.xml.geometry(), dialog.failure.geometry()
+    assert start.top() > xml.bottom(), (start, xml)
+    assert failure.top() > start.bottom() and failure.height() >= dialog.failure.heightForWidth(failure.width())

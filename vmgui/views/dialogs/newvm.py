@@ -19,7 +19,7 @@ import uuid as uuidlib
 from collections.abc import Callable
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QFontDatabase, QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -107,7 +107,18 @@ class _Page(QWizardPage):
         warnings = [i.text for i in self.issues(all_warnings)]
         self.warning.setText("\n".join(warnings))
         self.warning.setVisible(bool(warnings))
+        self.fit()
         self.completeChanged.emit()
+
+    def fit(self) -> None:
+        """Be as tall as the wrapped sentences need at the shown width: the wizard sizes pages by their
+        unwrapped height, and a page shorter than its text lays the rows over one another."""
+        if self.isVisible():
+            self.setMinimumHeight(self.box.totalHeightForWidth(self.width()))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.fit()
 
     def isComplete(self) -> bool:
         return not self.issues(self._wizard.issues()) and not (self._index is None and self._wizard.creating())
