@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 from isoimages import DEBIAN_11, make_iso
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QLabel, QToolButton, QWizard
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QToolButton, QWizard
 from test_hung import StallMeter, run
 
 from drivers import DomainState, JobOperation, JobState
@@ -597,3 +599,43 @@ def test_a_long_failure_on_the_summary_page_pushes_nothing_under_the_xml(qtbot, 
     start, xml, failure = dialog.start.geometry(), dialog.xml.geometry(), dialog.failure.geometry()
     assert start.top() > xml.bottom(), (start, xml)
     assert failure.top() > start.bottom() and failure.height() >= dialog.failure.heightForWidth(failure.width())
+
+
+def alt_keys(dialog: NewVMDialog) -> list[str]:
+    """The Alt letters of the shown page's labels and buttons and of the wizard's buttons, one per control."""
+    page = dialog.currentPage()
+    texts = [w.text() for w in page.findChildren(QLabel) if w.isVisibleTo(dialog) and w.buddy() is not None]
+    texts += [w.text() for w in page.findChildren(QAbstractButton) if w.isVisibleTo(dialog)]
+    texts += [dialog.button(b).text() for b in (QWizard.WizardButton.BackButton, QWizard.WizardButton.NextButton,
+                                                QWizard.WizardButton.FinishButton) if dialog.button(b).isVisible()]
+    return [t[t.index("&") + 1].lower() for t in texts if "&" in t]
+
+
+def test_every_field_of_the_wizard_has_its_own_alt_key(qtbot, files):
+    dialog = make_dialog(qtbot, files)
+    dialog.activateWindow()  # Alt keys go to the active window
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog)
+    dialog.cmdline.setFocus()
+    for source in (Source.KERNEL, Source.IMPORT, Source.ISO):
+        dialog.source_buttons[source].setChecked(True)
+        keys = alt_keys(dialog)
+        assert len(keys) == len(set(keys)) and len(keys) >= 7, keys
+    QTest.keyClick(dialog, Qt.Key.Key_M, Qt.KeyboardModifier.AltModifier)
+    assert dialog.focusWidget() is dialog.name
+    QTest.keyClicks(dialog.name, "vm1")
+    QTest.keyClick(dialog, Qt.Key.Key_O, Qt.KeyboardModifier.AltModifier)
+    assert dialog.focusWidget() is dialog.iso  # through the row with its Browse button
+    QTest.keyClicks(dialog.iso, files["iso"])
+    qtbot.waitUntil(next_button(dialog).isEnabled)
+    QTest.keyClick(dialog, Qt.Key.Key_N, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: dialog.currentPage() is dialog.resources_page)  # a button's Alt key clicks it
+    keys = alt_keys(dialog)
+    assert len(keys) == len(set(keys)) and len(keys) >= 11, keys
+    QTest.keyClick(dialog, Qt.Key.Key_S, Qt.KeyboardModifier.AltModifier)
+    assert dialog.focusWidget() is dialog.disk_size
+    QTest.keyClick(dialog, Qt.Key.Key_N, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: dialog.currentPage() is dialog.summary_page)
+    keys = alt_keys(dialog)
+    assert len(keys) == len(set(keys)) and {"x", "s", "f", "b"} <= set(keys), keys
+    QTest.keyClick(dialog, Qt.Key.Key_S, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: not dialog.start.isChecked())
