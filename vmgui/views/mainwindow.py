@@ -78,10 +78,10 @@ class MainWindow(QMainWindow):
         self.tray: QSystemTrayIcon | None = None
         self.notices: list[str] = []  # what was announced (tray or message area), newest last
 
+        self.filter_bar = FilterBar(session.filters, session.connections, self)  # first: Tab goes top to bottom
         self.table = DomainTable(session.domains, self)
         self.domain_actions = DomainActions(self, self.trigger)
         self.commands = Commands(self, session, self.table.selected_keys, self.action_states)
-        self.filter_bar = FilterBar(session.filters, session.connections, self)
         self.table.clearFiltersRequested.connect(self.filter_bar.clear_all)
         self.details = DetailsPane(session, self)
         self.details.display.fullScreenRequested.connect(self._display_full_screen)
