@@ -81,6 +81,7 @@ class MessageArea(QFrame):
         close.setText("✕")
         close.setAutoRaise(True)
         close.setToolTip("Dismiss this message")
+        close.setAccessibleName("Dismiss this message")  # not "✕"
         close.clicked.connect(lambda _c=False, i=msg.id: self._model.dismiss(i))
         line.addWidget(close)
         return row

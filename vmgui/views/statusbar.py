@@ -36,6 +36,7 @@ class ConnectionChip(QWidget):
         self.close_button.setText("✕")
         self.close_button.setAutoRaise(True)
         self.close_button.setToolTip(f"Close the connection to {row.uri}")
+        self.close_button.setAccessibleName(f"Close the connection to {row.label}")  # not "✕"
         self.close_button.clicked.connect(lambda: close(self.uri))
         for w in (self.icon, self.text, self.give_up, self.retry, self.close_button):
             line.addWidget(w)
