@@ -315,6 +315,7 @@ def test_tab_goes_through_the_window_from_top_to_bottom(open_window, node_uri, q
     window = open_window(node_uri)
     window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    assert QApplication.focusWidget() is window.table  # where the domain shortcuts and the arrow keys act
     window.filter_bar.search.setFocus()
     qtbot.waitUntil(lambda: QApplication.focusWidget() is window.filter_bar.search)
     order = []

@@ -105,6 +105,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.filter_bar)
         layout.addWidget(splitter, 1)
         self.setCentralWidget(central)
+        self.table.setFocus()  # the window opens (and comes back from a dialog) on the domains, not the search
 
         self.connect_action = QAction(icons.icon("action-connect"), "Connect…", self)
         name_action(self.connect_action, "actionConnect")
