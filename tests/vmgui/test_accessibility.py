@@ -18,6 +18,8 @@ NAMED_ROLES = {
 }
 #: an identifier: camelCase, snake_case or a single lower-case word with digits (``editMemory``, ``job_3``)
 IDENTIFIER = re.compile(r"^[a-z]+([A-Z][a-z0-9]*)+$|^[a-z0-9]+(_[a-z0-9]+)+$")
+#: a name a person says has a letter or digit in it: "✕" or "…" alone is read as a symbol's name
+SAYS_A_WORD = re.compile(r"\w")
 
 
 def spoken(root: QWidget) -> tuple[list[str], set[str]]:
@@ -39,7 +41,7 @@ def spoken(root: QWidget) -> tuple[list[str], set[str]]:
         name = face.text(QAccessible.Text.Name).strip()
         if visible and name:
             names.add(name)
-        if visible and role in NAMED_ROLES and (not name or IDENTIFIER.match(name)
+        if visible and role in NAMED_ROLES and (not name or IDENTIFIER.match(name) or not SAYS_A_WORD.search(name)
                                                  or (widget is not None and name == widget.objectName())):
             what = widget.objectName() if widget is not None else type(face.object()).__name__
             problems.append(f"{what or type(face.object()).__name__} ({role.name}): {name!r}")

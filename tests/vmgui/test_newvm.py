@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 from isoimages import DEBIAN_11, make_iso
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QLabel, QToolButton, QWizard
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QToolButton, QWizard
 from test_hung import StallMeter, run
 
 from drivers import DomainState, JobOperation, JobState
@@ -83,7 +85,8 @@ def test_a_plain_plan_has_sensible_defaults_and_no_problem():
 
 
 @pytest.mark.parametrize("changes, expected", [
-    ({"name": ""}, "Invalid domain name"),
+    ({"name": ""}, "Type a name for the domain."),
+    ({"name": "   "}, "Type a name for the domain."),
     ({"name": "bad/name"}, "Invalid domain name"),
     ({"name": "web01"}, "“web01” already exists on test:///x"),
     ({"iso": ""}, "Choose the ISO image."),
@@ -226,7 +229,7 @@ def test_next_stays_disabled_with_the_reason_until_name_and_iso_are_right(qtbot,
     error = dialog.source_page.findChild(QLabel, "dialogError")
     settle(qtbot, dialog)
     assert not next_button(dialog).isEnabled()
-    assert "Invalid domain name" in error.text() and "Choose the ISO image." in error.text()
+    assert error.text() == "Type a name for the domain.\nChoose the ISO image."  # what to do, not "invalid ''"
     dialog.name.setText("web01")
     assert not next_button(dialog).isEnabled() and "“web01” already exists" in error.text()
     dialog.name.setText("web02")
@@ -565,3 +568,75 @@ def test_the_wizard_offers_only_what_the_host_has(qtbot, files):
     rich.tpm.setChecked(True)
     plan = rich.plan()
     assert (plan.boot, plan.tpm) == (Boot.SECURE_BOOT, True)
+
+
+def test_a_finish_that_creates_the_vm_dismisses_the_earlier_failure(open_window, node_uri, files, images, qtbot):
+    """The message area must not go on saying the VM was not created once it was."""
+    window = open_window(node_uri)
+    dialog = open_wizard(window, qtbot)
+    fill(qtbot, dialog, "second", files["iso"])
+    images.mkdir(parents=True, exist_ok=True)
+    (images / "second.qcow2").write_bytes(b"mine")
+    dialog.accept()
+    qtbot.waitUntil(lambda: any(m.title == "second was not created" for m in window.session.messages.messages()))
+    (images / "second.qcow2").unlink()  # the user moves the file away and presses Finish again
+    dialog.accept()
+    qtbot.waitUntil(lambda: shown(window, node_uri, "second"), timeout=10000)
+    assert [m.title for m in window.session.messages.messages() if m.level == "error"] == []
+
+
+def test_a_long_failure_on_the_summary_page_pushes_nothing_under_the_xml(qtbot, files):
+    dialog = make_dialog(qtbot, files)
+    dialog.name.setText("vm1")
+    dialog.iso.setText(files["iso"])
+    settle(qtbot, dialog)
+    dialog.next()
+    dialog.next()
+    assert dialog.currentPage() is dialog.summary_page
+    qtbot.waitExposed(dialog)
+    path = os.path.join(files["images"], "vm1.qcow2")
+    dialog.failed(f"Creating its disk {path} failed: cannot create {path}: Operation not permitted.")
+    qtbot.wait(50)  # the layout settles
+    start, xml, failure = dialog.start.geometry(), dialog.xml.geometry(), dialog.failure.geometry()
+    assert start.top() > xml.bottom(), (start, xml)
+    assert failure.top() > start.bottom() and failure.height() >= dialog.failure.heightForWidth(failure.width())
+
+
+def alt_keys(dialog: NewVMDialog) -> list[str]:
+    """The Alt letters of the shown page's labels and buttons and of the wizard's buttons, one per control."""
+    page = dialog.currentPage()
+    texts = [w.text() for w in page.findChildren(QLabel) if w.isVisibleTo(dialog) and w.buddy() is not None]
+    texts += [w.text() for w in page.findChildren(QAbstractButton) if w.isVisibleTo(dialog)]
+    texts += [dialog.button(b).text() for b in (QWizard.WizardButton.BackButton, QWizard.WizardButton.NextButton,
+                                                QWizard.WizardButton.FinishButton) if dialog.button(b).isVisible()]
+    return [t[t.index("&") + 1].lower() for t in texts if "&" in t]
+
+
+def test_every_field_of_the_wizard_has_its_own_alt_key(qtbot, files):
+    dialog = make_dialog(qtbot, files)
+    dialog.activateWindow()  # Alt keys go to the active window
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog)
+    dialog.cmdline.setFocus()
+    for source in (Source.KERNEL, Source.IMPORT, Source.ISO):
+        dialog.source_buttons[source].setChecked(True)
+        keys = alt_keys(dialog)
+        assert len(keys) == len(set(keys)) and len(keys) >= 7, keys
+    QTest.keyClick(dialog, Qt.Key.Key_M, Qt.KeyboardModifier.AltModifier)
+    assert dialog.focusWidget() is dialog.name
+    QTest.keyClicks(dialog.name, "vm1")
+    QTest.keyClick(dialog, Qt.Key.Key_O, Qt.KeyboardModifier.AltModifier)
+    assert dialog.focusWidget() is dialog.iso  # through the row with its Browse button
+    QTest.keyClicks(dialog.iso, files["iso"])
+    qtbot.waitUntil(next_button(dialog).isEnabled)
+    QTest.keyClick(dialog, Qt.Key.Key_N, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: dialog.currentPage() is dialog.resources_page)  # a button's Alt key clicks it
+    keys = alt_keys(dialog)
+    assert len(keys) == len(set(keys)) and len(keys) >= 11, keys
+    QTest.keyClick(dialog, Qt.Key.Key_S, Qt.KeyboardModifier.AltModifier)
+    assert dialog.focusWidget() is dialog.disk_size
+    QTest.keyClick(dialog, Qt.Key.Key_N, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: dialog.currentPage() is dialog.summary_page)
+    keys = alt_keys(dialog)
+    assert len(keys) == len(set(keys)) and {"x", "s", "f", "b"} <= set(keys), keys
+    QTest.keyClick(dialog, Qt.Key.Key_S, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: not dialog.start.isChecked())

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDialog, QDockWidget, QLineEdit, QMessageBox, QTableView
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QDialog, QDockWidget, QLineEdit, QMessageBox, QTableView
 
 from drivers import DomainState
 from vmgui.actions import SPECS
@@ -307,3 +308,21 @@ def test_view_jobs_hides_and_shows_the_job_panel(open_window, node_uri, qtbot):
     qtbot.waitUntil(lambda: not window.job_panel.isVisible())
     toggle.trigger()
     qtbot.waitUntil(lambda: window.job_panel.isVisible())
+
+
+def test_tab_goes_through_the_window_from_top_to_bottom(open_window, node_uri, qtbot):
+    """Search, connection and filters, then the domain table, then the details and the jobs."""
+    window = open_window(node_uri)
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    assert QApplication.focusWidget() is window.table  # where the domain shortcuts and the arrow keys act
+    window.filter_bar.search.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.filter_bar.search)
+    order = []
+    while QApplication.focusWidget() not in order:
+        order.append(QApplication.focusWidget())
+        QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+    filters = [w for w in order if window.filter_bar.isAncestorOf(w)]
+    position = order.index
+    assert filters and max(map(position, filters)) < position(window.table)
+    assert position(window.table) < position(window.details.tabBar()) < position(window.job_panel.view)

@@ -6,9 +6,10 @@ the job panel by its own JOB events), wait for it to finish, define the XML
 (an imported disk's format comes from the magic the worker read), optionally
 start it, then tell who shows it (``created``). A failed or cancelled disk job
 defines nothing; a failed define removes the disk file this flow just created
-(never an imported one). Failures land in the message area, and go to the
-``report`` the wizard passes (it stays open with everything typed); the UI
-never waits. The wizard's ISO is named from osinfo-db (:meth:`identify`).
+(never an imported one). Failures land in the message area (a later Finish
+that creates the VM dismisses them), and go to the ``report`` the wizard
+passes (it stays open with everything typed); the UI never waits. The
+wizard's ISO is named from osinfo-db (:meth:`identify`).
 """
 from __future__ import annotations
 
@@ -95,8 +96,10 @@ class NewVMController(QObject):
         """
         session, uri = self._session, plan.uri
 
+        title = f"{plan.name} was not created"
+
         def failed(text: str) -> None:
-            session.messages.add("error", f"{plan.name} was not created", text, "Nothing was defined.")
+            session.messages.add("error", title, text, "Nothing was defined.")
             if report is not None:
                 report(text)
         plan = plan.with_(facts=await session.local_facts(plan.local_paths()))
@@ -122,6 +125,9 @@ class NewVMController(QObject):
                 report(f"{uri} refused to define it: {exc.message}")
             raise
         session.status.emit(f"Defined {plan.name} on {uri}")
+        for msg in session.messages.messages():
+            if msg.level == "error" and msg.title == title:
+                session.messages.dismiss(msg.id)  # an earlier Finish's failure no longer holds
         self.created.emit(key)
         if plan.start:
             session.run(Start(), [key])

@@ -171,8 +171,7 @@ class ConsoleModel(QObject):
     def _on_end(self, why: str) -> None:
         if self._stream is None:
             return
-        self._finish(f"VM stopped: the console of {self.name} closed ({why}). "
-                     f"It opens again by itself when {self.name} runs again.")
+        self._finish(f"VM stopped: {why}. It opens again by itself when {self.name} runs again.")
         if self._restarted:  # the domain started again before its old console hung up
             self.start()
 

@@ -7,7 +7,12 @@ from drivers.errors import DriverError
 
 
 def name_problem(name: str, what: str) -> str | None:
-    """Why ``name`` is not a valid domain/snapshot name (the driver's sentence), or None."""
+    """Why ``name`` is not a valid domain/snapshot name (the driver's sentence), or None.
+
+    An empty field is a name not typed yet, not an invalid one: say what to do.
+    """
+    if not name.strip():
+        return f"Type a name for the {what}."
     try:
         validate_name(name, what)
     except DriverError as exc:

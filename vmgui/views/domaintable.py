@@ -60,6 +60,7 @@ class DomainTable(QTableView):
         self.setTabKeyNavigation(False)  # Tab leaves the table for the details (arrows move between rows)
         self.setShowGrid(False)
         self.setWordWrap(False)
+        self.setTabKeyNavigation(False)  # Tab leaves for the details; the arrow keys move between rows
         self.setSortingEnabled(True)
         self.sortByColumn(Col.NAME, Qt.SortOrder.AscendingOrder)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)

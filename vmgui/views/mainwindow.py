@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
         self.tray: QSystemTrayIcon | None = None
         self.notices: list[str] = []  # what was announced (tray or message area), newest last
 
+        self.filter_bar = FilterBar(session.filters, session.connections, self)  # first: Tab goes top to bottom
         self.table = DomainTable(session.domains, self)
         self.domain_actions = DomainActions(self, self.trigger)
         self.commands = Commands(self, session, self.table.selected_keys, self.action_states)
@@ -93,7 +94,6 @@ class MainWindow(QMainWindow):
             session.messages.add("error", "Backup schedules not loaded", schedules.unreadable + ".")
         self.scheduler = BackupScheduler(session, schedules, self.announce_now, parent=self)
         self.commands.scheduler = self.scheduler
-        self.filter_bar = FilterBar(session.filters, session.connections, self)
         self.table.clearFiltersRequested.connect(self.filter_bar.clear_all)
         self.details = DetailsPane(session, self)
         self.details.display.fullScreenRequested.connect(self._display_full_screen)
@@ -117,6 +117,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.filter_bar)
         layout.addWidget(splitter, 1)
         self.setCentralWidget(central)
+        self.table.setFocus()  # the window opens (and comes back from a dialog) on the domains, not the search
 
         self.connect_action = QAction(icons.icon("action-connect"), self.tr("&Connect…"), self)
         name_action(self.connect_action, "actionConnect")

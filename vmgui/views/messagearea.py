@@ -83,6 +83,7 @@ class MessageArea(QFrame):
         close.setText("✕")
         close.setAutoRaise(True)
         close.setToolTip(self.tr("Dismiss this message"))
+        close.setAccessibleName(self.tr("Dismiss this message"))  # not "✕"
         close.clicked.connect(lambda _c=False, i=msg.id: self._model.dismiss(i))
         line.addWidget(close)
         return row

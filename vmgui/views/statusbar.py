@@ -38,6 +38,7 @@ class ConnectionChip(QWidget):
         self.close_button.setText("✕")
         self.close_button.setAutoRaise(True)
         self.close_button.setToolTip(self.tr("Close the connection to {uri}").format(uri=row.uri))
+        self.close_button.setAccessibleName(self.tr("Close the connection to {label}").format(label=row.label))
         self.close_button.clicked.connect(lambda: close(self.uri))
         for w in (self.icon, self.text, self.give_up, self.retry, self.close_button):
             line.addWidget(w)

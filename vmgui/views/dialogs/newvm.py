@@ -19,7 +19,7 @@ import uuid as uuidlib
 from collections.abc import Callable
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QFontDatabase, QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -69,8 +69,9 @@ from ..names import error_label, name_widget
 from ..pathcheck import PathChecker, show_sentences
 from ..theme import error_style, warning_style
 
-SOURCE_LABELS = {Source.ISO: "Install from an ISO image (CD/DVD)", Source.IMPORT: "Import an existing disk image",
-                 Source.KERNEL: "Boot a kernel directly (kernel, initrd, command line)"}
+#: each label's & marks its Alt key; Alt+N, Alt+B and Alt+F are the wizard's Next, Back and Finish
+SOURCE_LABELS = {Source.ISO: "&Install from an ISO image (CD/DVD)", Source.IMPORT: "Im&port an existing disk image",
+                 Source.KERNEL: "Boot a &kernel directly (kernel, initrd, command line)"}
 SOURCE_NAMES = {Source.ISO: "newVmSourceIso", Source.IMPORT: "newVmSourceImport", Source.KERNEL: "newVmSourceKernel"}
 
 
@@ -107,7 +108,18 @@ class _Page(QWizardPage):
         warnings = [i.text for i in self.issues(all_warnings)]
         self.warning.setText("\n".join(warnings))
         self.warning.setVisible(bool(warnings))
+        self.fit()
         self.completeChanged.emit()
+
+    def fit(self) -> None:
+        """Be as tall as the wrapped sentences need at the shown width: the wizard sizes pages by their
+        unwrapped height, and a page shorter than its text lays the rows over one another."""
+        if self.isVisible():
+            self.setMinimumHeight(self.box.totalHeightForWidth(self.width()))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.fit()
 
     def isComplete(self) -> bool:
         return not self.issues(self._wizard.issues()) and not (self._index is None and self._wizard.creating())
@@ -165,6 +177,7 @@ class NewVMDialog(QWizard):
         layout = QHBoxLayout(row)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(edit, 1)
+        row.setFocusProxy(edit)
         browse = QPushButton("Browse…", row)
         name_widget(browse, f"{edit.objectName()}Browse")
         browse.clicked.connect(lambda: self._browse(edit, title, save))
@@ -177,8 +190,8 @@ class NewVMDialog(QWizard):
         self.conn = QComboBox(page)
         name_widget(self.conn, "newVmConnection")
         self.conn.addItems(uris)
-        page.form.addRow("Name:", self.name)
-        page.form.addRow("Connection:", self.conn)
+        page.form.addRow("Na&me:", self.name)
+        page.form.addRow("&Connection:", self.conn)
         self.remote_note = QLabel("", page)
         self.remote_note.setObjectName("newVmRemoteNote")
         self.remote_note.setWordWrap(True)
@@ -202,12 +215,12 @@ class NewVMDialog(QWizard):
         self.detected.setObjectName("newVmDetected")
         self.detected.setWordWrap(True)
         self._source_rows = {
-            Source.ISO: [self._add_row(page, "ISO image:", self._path_row(self.iso, "Choose an ISO image")),
+            Source.ISO: [self._add_row(page, "IS&O image:", self._path_row(self.iso, "Choose an ISO image")),
                          self._add_row(page, "", self.detected)],
-            Source.IMPORT: [self._add_row(page, "Disk image:", self._path_row(self.import_path, "Choose a disk"))],
-            Source.KERNEL: [self._add_row(page, "Kernel:", self._path_row(self.kernel, "Choose a kernel")),
-                            self._add_row(page, "Initrd:", self._path_row(self.initrd, "Choose an initrd")),
-                            self._add_row(page, "Command line:", self.cmdline)],
+            Source.IMPORT: [self._add_row(page, "&Disk image:", self._path_row(self.import_path, "Choose a disk"))],
+            Source.KERNEL: [self._add_row(page, "K&ernel:", self._path_row(self.kernel, "Choose a kernel")),
+                            self._add_row(page, "Ini&trd:", self._path_row(self.initrd, "Choose an initrd")),
+                            self._add_row(page, "Command &line:", self.cmdline)],
         }
         page.finish_layout()
         return page
@@ -215,6 +228,9 @@ class NewVMDialog(QWizard):
     @staticmethod
     def _add_row(page: _Page, label: str, field: QWidget) -> QWidget:
         page.form.addRow(label, field)
+        buddy, proxy = page.form.labelForField(field), field.focusProxy()
+        if isinstance(buddy, QLabel) and proxy is not None:
+            buddy.setBuddy(proxy)  # a path row's Alt key lands in its field, not on the row
         return field
 
     def _build_resources_page(self, host_mib: int | None, cpus: int | None) -> _Page:
@@ -231,18 +247,18 @@ class NewVMDialog(QWizard):
         self.vcpus.setRange(1, MAX_VCPUS)
         self.vcpus.setValue(default_vcpus(cpus))
         self.vcpus.valueChanged.connect(self.refresh)
-        page.form.addRow("Memory:", self.memory)
+        page.form.addRow("&Memory:", self.memory)
         if host_mib:
             hint = QLabel(f"This machine has {bytes_text(host_mib * MIB)} of memory.", page)
             hint.setObjectName("newVmMemoryHint")
             page.form.addRow("", hint)
-        page.form.addRow("vCPUs:", self.vcpus)
+        page.form.addRow("v&CPUs:", self.vcpus)
         self.firmware = QComboBox(page)
         name_widget(self.firmware, "newVmFirmware")
         self.firmware.setAccessibleName("Firmware")
         self.firmware.currentIndexChanged.connect(self.refresh)
-        page.form.addRow("Firmware:", self.firmware)
-        self.tpm = QCheckBox("Emulated TPM 2.0", page)
+        page.form.addRow("Fi&rmware:", self.firmware)
+        self.tpm = QCheckBox("Emulated &TPM 2.0", page)
         name_widget(self.tpm, "newVmTpm")
         self.tpm.toggled.connect(self.refresh)
         page.form.addRow(self.tpm)
@@ -252,8 +268,8 @@ class NewVMDialog(QWizard):
         for devices in Devices:
             self.devices.addItem(devices_label(devices), devices)
         self.devices.currentIndexChanged.connect(self.refresh)
-        page.form.addRow("Devices:", self.devices)
-        self.new_disk = QCheckBox("Create a new disk", page)
+        page.form.addRow("D&evices:", self.devices)
+        self.new_disk = QCheckBox("Create a ne&w disk", page)
         name_widget(self.new_disk, "newVmNewDisk")
         self.new_disk.setChecked(True)
         self.new_disk.toggled.connect(self._disk_changed)
@@ -266,14 +282,14 @@ class NewVMDialog(QWizard):
         name_widget(self.disk_format, "newVmDiskFormat")
         self.disk_format.addItems(list(FORMATS))
         self.disk_format.currentTextChanged.connect(self.refresh)
-        self.preallocate = QCheckBox("Allocate all of it now (slower to create, never runs out later)", page)
+        self.preallocate = QCheckBox("&Allocate all of it now (slower to create, never runs out later)", page)
         name_widget(self.preallocate, "newVmPreallocate")
         self.preallocate.toggled.connect(self.refresh)
         page.form.addRow(self.new_disk)
         page.form.addRow(self.no_disk_create)
-        self._disk_rows = [self._add_row(page, "Disk file:", self._path_row(self.disk_path, "New disk file", True)),
-                           self._add_row(page, "Size:", self.disk_size),
-                           self._add_row(page, "Format:", self.disk_format),
+        self._disk_rows = [self._add_row(page, "Disk f&ile:", self._path_row(self.disk_path, "New disk file", True)),
+                           self._add_row(page, "&Size:", self.disk_size),
+                           self._add_row(page, "F&ormat:", self.disk_format),
                            self._add_row(page, "", self.preallocate)]
         self.proposed = QLabel("", page)  # under the form: a wrapped label there gets its full height
         self.proposed.setObjectName("newVmProposed")
@@ -294,9 +310,11 @@ class NewVMDialog(QWizard):
         self.xml.setReadOnly(True)
         self.xml.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.xml.setMinimumHeight(260)
-        page.form.addRow(QLabel("Domain XML to define:", page))
+        xml_label = QLabel("Domain &XML to define:", page)
+        xml_label.setBuddy(self.xml)
+        page.form.addRow(xml_label)
         page.form.addRow(self.xml)
-        self.start = QCheckBox("Start it now", page)
+        self.start = QCheckBox("&Start it now", page)
         name_widget(self.start, "newVmStart")
         self.start.setChecked(True)
         page.form.addRow(self.start)
