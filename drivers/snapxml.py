@@ -85,6 +85,8 @@ class BackupDisk:
 class BackupDef:
     mode: str
     disks: tuple[BackupDisk, ...]
+    #: the checkpoint whose changes since are copied (libvirt's ``<incremental>``); None: every block
+    incremental: str | None = None
 
     @classmethod
     def into_folder(cls, domain: str, disks: Sequence[str], folder: str, stamp: str) -> BackupDef:
@@ -136,10 +138,15 @@ class BackupDef:
         targets = [d.target for d in disks]
         if len(set(targets)) != len(targets):
             raise DriverError(ErrorCode.INVALID_ARG, "two disks of the backup share one target file")
-        return cls(mode=mode, disks=tuple(disks))
+        incremental = child_text(root, "incremental")
+        if incremental is not None and not incremental.strip():
+            raise xml_error("/domainbackup/incremental: name the checkpoint the backup copies the changes since")
+        return cls(mode=mode, disks=tuple(disks), incremental=incremental.strip() if incremental else None)
 
     def to_xml(self) -> str:
         root = etree.Element("domainbackup", mode=self.mode)
+        if self.incremental:
+            etree.SubElement(root, "incremental").text = self.incremental
         disks = etree.SubElement(root, "disks")
         for d in self.disks:
             el = etree.SubElement(disks, "disk", name=d.name, type="file")

@@ -30,7 +30,7 @@ from ..flags import (
 from ..jobs import Job
 from ..lifecycle import find_snapshot
 from ..snapxml import SnapshotDef, snapshot_request
-from . import snapjournal, storage
+from . import checkpoints, diskstamps, snapjournal, storage
 from .context import DomainOps
 from .guard import guarded
 from .qemujob import run_qemu_job
@@ -149,6 +149,11 @@ class QemuSnapshot(Snapshot):
             job = host.jobs.begin(dom.uuid, dom.name, JobOperation.SNAPSHOT_REVERT, "revert")
 
         def worker(job: Job) -> None:
+            # QEMU refuses to load a snapshot under active bitmaps, and after the load they would no longer
+            # tell what changed since each checkpoint: the checkpoints go, and the next backup is full
+            with host.lock:
+                diskstamps.mark_broken(host.layout, dom.uuid, f"the VM was reverted to snapshot '{snap.name}'")
+                checkpoints.remove_bitmaps(host, dom, vm)
             live_target = snap.state in ("running", "paused")
             if live_target:
                 job.steps(0, 1)
