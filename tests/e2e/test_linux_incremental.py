@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import time
 
 import e2e_helpers as h
 import pytest
 from jobwait import connection_job_end, domain_job_end
 from linuxguest.records import read_records
 
-from drivers import JobFlags, JobState
+from drivers import DomainState, JobFlags, JobState
 from drivers import backupcatalog as catalog
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
@@ -111,3 +113,106 @@ def test_a_full_and_two_incrementals_each_restore_to_the_disk_at_their_start(env
     env.guest("inc-copy").wait_for(b"VMGUI READY", timeout=120)
     assert not env.guest("inc-copy").kernel_trouble()
     assert not serial.kernel_trouble()
+
+
+def _bitmaps(path: str) -> list[dict]:
+    info = json.loads(subprocess.run(["qemu-img", "info", "-U", "--output=json", path], capture_output=True,
+                                     check=True).stdout)
+    return (info.get("format-specific") or {}).get("data", {}).get("bitmaps") or []
+
+
+def _wait_shut_off(dom, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while dom.state()[0] != DomainState.SHUTOFF and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert dom.state()[0] == DomainState.SHUTOFF
+
+
+def _start_again(env, dom, serial, disk: str) -> None:
+    """Boot the shut-off guest again and wait until it wrote past every record of its previous boots.
+
+    From then on its disk holds records of this boot only, so a backup's records tell its point in time.
+    """
+    old = read_records(disk).count
+    env.serial(dom.name).unlink()  # the log of this boot alone
+    dom.create()
+    serial.wait_for(b"VMGUI READY", timeout=120)
+    serial.wait_disk_record(old + 1, timeout=180)
+
+
+def test_bitmaps_survive_destroy_start_and_a_new_connection(env, linux_guest):
+    disk = h.make_qcow2(env.base / "keep.qcow2", 64)
+    conn, dom, serial = _boot_guest(env, "keep", disk)
+    backups = env.base / "backups"
+    full, _, _ = _back_up(dom, serial, backups, "keep-1", None, "k1")
+    dom.destroy()
+    # QEMU stored the bitmap in the qcow2 when it closed the image: clean, not in use
+    [bitmap] = _bitmaps(disk)
+    assert bitmap["name"] == "k1" and "in-use" not in bitmap["flags"], bitmap
+    _start_again(env, dom, serial, disk)
+    conn.close()
+
+    conn = env.open()  # a new connection, the VM running on
+    dom = conn.lookup_by_name("keep")
+    assert [c.name for c in dom.list_all_checkpoints()] == ["k1"]
+    inc, info, found = _back_up(dom, serial, backups, "keep-2", "k1", "k2")
+    assert info.note is None, info.note
+    assert (inc.kind, inc.parent, inc.full_reason) == ("incremental", "keep-1", None)
+    assert found.boot_id != read_records(full.path(full.images[0])).boot_id  # written after the restart
+    assert catalog.verify(inc).ok
+    assert not serial.kernel_trouble()
+
+
+def test_a_snapshot_revert_makes_the_next_backup_full_and_says_why(env, linux_guest):
+    disk = h.make_qcow2(env.base / "rev.qcow2", 64)
+    conn, dom, serial = _boot_guest(env, "rev", disk)
+    dom.destroy()
+    dom.snapshot_create("clean")  # offline, qemu-img
+    _start_again(env, dom, serial, disk)
+    backups = env.base / "backups"
+    _back_up(dom, serial, backups, "rev-1", None, "r1")
+    dom.destroy()
+    dom.snapshot_lookup("clean").revert()  # QEMU refuses a revert under active bitmaps: they are removed first
+    assert _bitmaps(disk) == []
+    _start_again(env, dom, serial, disk)
+    again, info, _ = _back_up(dom, serial, backups, "rev-2", "r1", "r2")
+    assert info.note == "full: the VM was reverted to snapshot 'clean'"
+    assert (again.kind, again.parent, again.full_reason) == ("full", None, "the VM was reverted to snapshot 'clean'")
+    assert again.images[0].backing is None
+    # the untrustworthy checkpoint is gone; the new one starts a new chain
+    assert [(c.name, c.parent_name()) for c in dom.list_all_checkpoints()] == [("r2", None)]
+    after, info, _ = _back_up(dom, serial, backups, "rev-3", "r2", "r3")
+    assert info.note is None and (after.kind, after.parent) == ("incremental", "rev-2")
+
+
+def test_a_disk_written_by_another_tool_while_shut_off_makes_the_next_backup_full(env, linux_guest):
+    disk = h.make_qcow2(env.base / "edit.qcow2", 64)
+    conn, dom, serial = _boot_guest(env, "edit", disk)
+    backups = env.base / "backups"
+    _back_up(dom, serial, backups, "edit-1", None, "e1")
+    dom.shutdown()
+    _wait_shut_off(dom)
+    with open(disk, "r+b") as fh:  # a tool that knows nothing of bitmaps writes into the image
+        fh.seek(0, os.SEEK_END)
+        fh.write(b"\0" * 65536)
+    _start_again(env, dom, serial, disk)
+    again, info, _ = _back_up(dom, serial, backups, "edit-2", "e1", "e2")
+    assert info.note is not None and info.note.startswith("full: disk vda ("), info.note
+    assert "changed or replaced while the VM was shut off" in info.note
+    assert again.kind == "full" and again.full_reason == info.note[len("full: "):]
+
+
+def test_a_crash_of_qemu_makes_the_next_backup_full_and_says_why(env, linux_guest):
+    disk = h.make_qcow2(env.base / "crash.qcow2", 64)
+    conn, dom, serial = _boot_guest(env, "crash", disk)
+    backups = env.base / "backups"
+    _back_up(dom, serial, backups, "crash-1", None, "x1")
+    os.kill(dom.qemu_pid(), signal.SIGKILL)
+    _wait_shut_off(dom)
+    # QEMU stores a new bitmap when it closes the image, and marks a loaded one in use: nothing clean is left
+    assert all("in-use" in b["flags"] for b in _bitmaps(disk)), _bitmaps(disk)
+    _start_again(env, dom, serial, disk)
+    again, info, _ = _back_up(dom, serial, backups, "crash-2", "x1", "x2")
+    assert info.note is not None and "QEMU ended unexpectedly" in info.note, info.note
+    assert (again.kind, again.parent) == ("full", None)
+    assert [c.name for c in dom.list_all_checkpoints()] == ["x2"]
