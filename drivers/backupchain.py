@@ -23,9 +23,6 @@ def parent_backup(domain_uuid: str, spec: BackupDef) -> tuple[Backup | None, str
     """
     if spec.incremental is None:
         return None, None
-    raw = [d.name for d in spec.disks if d.format != "qcow2"]
-    if raw:
-        return None, f"the backup of disk {raw[0]} is raw; an incremental image must be qcow2"
     folders = {os.path.dirname(d.target) for d in spec.disks}
     folder = folders.pop() if len(folders) == 1 else None
     try:
@@ -44,6 +41,14 @@ def parent_backup(domain_uuid: str, spec: BackupDef) -> tuple[Backup | None, str
         return None, (f"the backup {parent.id} taken at checkpoint '{spec.incremental}' holds no copy of "
                       f"disk {missing[0]}")
     return parent, None
+
+
+def raw_target(spec: BackupDef) -> str | None:
+    """Why an incremental ``spec`` cannot be one on a real host: a raw target has no backing file."""
+    raw = [d.name for d in spec.disks if d.format != "qcow2"]
+    if spec.incremental is None or not raw:
+        return None
+    return f"the backup of disk {raw[0]} is raw; an incremental image must be qcow2"
 
 
 def backing_files(parent: Backup | None, spec: BackupDef) -> dict[str, tuple[str, str]]:

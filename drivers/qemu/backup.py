@@ -70,6 +70,7 @@ def begin(ops: DomainOps, backup_xml: str, flags: int = 0, checkpoint_xml: str |
         nodes = {d.target: d for d in vm.disks}
         spec = BackupDef.parse(backup_xml, list(nodes))
         parent, chain_problem = backupchain.parent_backup(dom.uuid, spec)
+        chain_problem = backupchain.raw_target(spec) or chain_problem
         plan = checkpoints.plan(host, dom, vm, spec.incremental, checkpoint_xml, [nodes[d.name] for d in spec.disks],
                                 chain_problem)
         job = host.jobs.begin(dom.uuid, dom.name, JobOperation.BACKUP, "back up")
