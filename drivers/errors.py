@@ -25,7 +25,7 @@ class ErrorCode(enum.IntEnum):
     OPERATION_ABORTED = 78
     RESOURCE_BUSY = 87
     ACCESS_DENIED = 88  # not allowed: read-only connection, failed authentication, ACL
-    NO_DOMAIN_CHECKPOINT = 102
+    NO_DOMAIN_CHECKPOINT = 103
     NO_JOB = 1000  # libvirt has no code for an unknown job id
 
 
