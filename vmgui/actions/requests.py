@@ -137,10 +137,12 @@ class Backup(DomainRequest):
 
     folder: str = "."
     xml: str | None = None
+    #: ``<domaincheckpoint>`` created at the backup's point in time (the next backup can be incremental)
+    checkpoint_xml: str | None = None
     verb: ClassVar[str] = "Backing up"
 
     def run(self, dom: Domain, peers: Peers) -> int | None:
-        return job_id(dom.backup_begin(self.xml or self.every_disk(dom), ASYNC))
+        return job_id(dom.backup_begin(self.xml or self.every_disk(dom), ASYNC, self.checkpoint_xml))
 
     def every_disk(self, dom: Domain) -> str:
         """``<domainbackup>`` writing each disk (not cdroms or floppies) of ``dom`` to a new file in the folder."""
