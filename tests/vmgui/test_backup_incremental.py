@@ -17,6 +17,7 @@ from test_backup import open_backup
 from drivers import JobOperation, JobState
 from drivers import backupcatalog as catalog
 from vmgui.models.backup import INCREMENTAL_TEXT, BackupKind, backup_kind
+from vmgui.models.jobs import JOB_HEADERS
 
 
 def _run_backup(window, uri: str, qtbot, folder: Path, incremental: bool | None):
@@ -73,6 +74,8 @@ def test_the_backup_dialog_offers_incremental_after_a_backup_with_a_checkpoint(o
     third, _ = _run_backup(window, uri, qtbot, out, True)
     assert (third.kind, third.full_reason) == ("full", "the VM was reverted to snapshot 'before'")
     assert _report(window, qtbot, 3).startswith("full: the VM was reverted to snapshot 'before'\n")
+    row = [r for r in window.session.jobs.rows() if r.info.operation is JobOperation.BACKUP][-1]
+    assert row.texts[JOB_HEADERS.index("Details")] == "full: the VM was reverted to snapshot 'before'"
 
     key = window.table.selected_keys()[0]
     dialog = window.commands.open_backups(key, [str(out)])
