@@ -292,7 +292,7 @@ def follow(host: EventHost, dom: QDom, vm: LiveVM, job: Job, job_ids: list[str],
                     except DriverError:
                         pass
                 applied_speed = speed
-            current = 0
+            current = counted = 0
             infos = {i.get("id"): i for i in vm.execute("query-jobs")}
             for jid in job_ids:
                 info = infos.get(jid)
@@ -302,10 +302,13 @@ def follow(host: EventHost, dom: QDom, vm: LiveVM, job: Job, job_ids: list[str],
                         errors.append(f"{jid}: QEMU lost the job")
                     continue
                 current += int(info.get("current-progress") or 0)
+                counted += int(info.get("total-progress") or 0)
                 if info.get("status") == "concluded" and jid in pending:
                     pending.discard(jid)
                     if info.get("error"):
                         errors.append(f"disk {_disk_of(jid)}: {info['error']}")
+            if counted and len(infos.keys() & set(job_ids)) == len(job_ids):
+                total = counted  # QEMU's own count: an incremental copies the changed clusters only
             job.progress(min(current, total), total)
             if pending:
                 if host.leaving.is_set() and not job.cancel_requested:
