@@ -11,9 +11,10 @@ one that says so. A crash of QEMU does the same at once.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from .cmdline import BlockNode
 from .layout import RootLayout, unlink, write_json
@@ -72,19 +73,52 @@ def record_stop(layout: RootLayout, uuid: str, disks: Sequence[BlockNode], crash
                {d.target: {"path": d.path, "stamp": _stamp(d.path)} for d in _tracked(disks)})
 
 
+def _stopped(layout: RootLayout, uuid: str) -> dict[str, dict[str, object]]:
+    try:
+        with open(layout.checkpoint_dir(uuid) / STOPPED, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return {}
+    return {str(k): v for k, v in data.items() if isinstance(v, dict)} if isinstance(data, dict) else {}
+
+
+def _changed(stopped: dict[str, dict[str, object]], targets: Sequence[tuple[str, str]]) -> str | None:
+    """Why the checkpoints no longer hold: the first disk (target, path) that differs from its stamp."""
+    for target, path in targets:
+        before = stopped.get(target)
+        if before is None or before.get("path") != path or before.get("stamp") != _stamp(path):
+            return f"disk {target} ({path}) was changed or replaced while the VM was shut off"
+    return None
+
+
 def check_before_start(layout: RootLayout, uuid: str, disks: Sequence[BlockNode]) -> None:
     """Before QEMU opens the disks: one changed since the VM stopped marks the checkpoints broken."""
-    path = layout.checkpoint_dir(uuid) / STOPPED
-    try:
-        with open(path, encoding="utf-8") as fh:
-            stopped = json.load(fh)
-    except (OSError, ValueError):
+    stopped = _stopped(layout, uuid)
+    if not stopped:
         return
-    for disk in _tracked(disks):
-        before = stopped.get(disk.target) if isinstance(stopped, dict) else None
-        if not isinstance(before, dict) or before.get("path") != disk.path or before.get("stamp") != _stamp(disk.path):
-            mark_broken(layout, uuid, f"disk {disk.target} ({disk.path}) was changed or replaced while the VM "
-                        "was shut off")
-            break
-    unlink(path)
+    why = _changed(stopped, [(d.target, d.path) for d in _tracked(disks)])
+    if why:
+        mark_broken(layout, uuid, why)
+    unlink(layout.checkpoint_dir(uuid) / STOPPED)
+
+
+@contextlib.contextmanager
+def own_change(layout: RootLayout, uuid: str, targets: Sequence[tuple[str, str]]) -> Iterator[None]:
+    """Around our own qemu-img work on the shut-off disks (a snapshot taken or deleted): the data stays.
+
+    qemu-img keeps the bitmaps, so afterwards the disks get new stamps; a disk
+    that had changed before (another tool) still marks the checkpoints broken.
+    """
+    stopped = _stopped(layout, uuid)
+    why = _changed(stopped, targets) if stopped else None
+    try:
+        yield
+    finally:
+        if stopped:
+            if why:
+                mark_broken(layout, uuid, why)
+            for target, path in targets:
+                if target in stopped:
+                    stopped[target] = {"path": path, "stamp": _stamp(path)}
+            write_json(layout.checkpoint_dir(uuid) / STOPPED, stopped)
 

@@ -85,7 +85,8 @@ def create(ops: DomainOps, xml_or_name: str, flags: int = 0) -> QemuSnapshot | i
                     storage.snapshot("c", path, request.name)
                     done.append(path)
                 try:
-                    _each_disk(job, [path for _, path in disks], take)
+                    with diskstamps.own_change(host.layout, dom.uuid, disks):
+                        _each_disk(job, [path for _, path in disks], take)
                 except DriverError:
                     for path in done:
                         try:
@@ -217,6 +218,7 @@ class QemuSnapshot(Snapshot):
             vm = dom.live
             # unlike a revert, a delete skips a disk that is not qcow2: it cannot hold the snapshot anyway
             paths = snapshot_paths(dom.definition)
+            targets = [(d.target, d.source) for d in dom.definition.disks() if d.source in paths]
             job = host.jobs.begin(dom.uuid, dom.name, JobOperation.SNAPSHOT_DELETE, "delete a snapshot of")
 
         def worker(job: Job) -> None:
@@ -230,7 +232,8 @@ class QemuSnapshot(Snapshot):
                     def remove(path: str) -> None:
                         if snap.name in storage.snapshot_names(path):
                             storage.snapshot("d", path, snap.name)
-                    _each_disk(job, paths, remove)
+                    with diskstamps.own_change(host.layout, dom.uuid, targets):
+                        _each_disk(job, paths, remove)
                 with host.lock:
                     forget_metadata(host, dom, snap)
 

@@ -141,7 +141,7 @@ def _start_again(env, dom, serial, disk: str) -> None:
     serial.wait_disk_record(old + 1, timeout=180)
 
 
-def test_bitmaps_survive_destroy_start_and_a_new_connection(env, linux_guest):
+def test_bitmaps_survive_destroy_an_offline_snapshot_start_and_a_new_connection(env, linux_guest):
     disk = h.make_qcow2(env.base / "keep.qcow2", 64)
     conn, dom, serial = _boot_guest(env, "keep", disk)
     backups = env.base / "backups"
@@ -150,6 +150,7 @@ def test_bitmaps_survive_destroy_start_and_a_new_connection(env, linux_guest):
     # QEMU stored the bitmap in the qcow2 when it closed the image: clean, not in use
     [bitmap] = _bitmaps(disk)
     assert bitmap["name"] == "k1" and "in-use" not in bitmap["flags"], bitmap
+    dom.snapshot_create("while-off")  # qemu-img on the shut-off disk keeps the bitmap: no reason for a full
     _start_again(env, dom, serial, disk)
     conn.close()
 
