@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from .errors import DriverError, ErrorCode, no_support
 from .flags import Feature, ListFlags, MigrateFlags
@@ -58,8 +58,11 @@ class Screenshot:
     height: int
 
 
-class Snapshot:
-    """A named snapshot of one domain."""
+class OfDomain:
+    """Something named that belongs to one domain (a snapshot, a checkpoint); compares by kind, domain, name."""
+
+    #: what a person calls it ("Snapshot"): its repr, and no snapshot equals a checkpoint of the same name
+    KIND: ClassVar[str] = "object"
 
     def __init__(self, domain: Domain, name: str) -> None:
         self._domain = domain
@@ -72,6 +75,22 @@ class Snapshot:
     @property
     def domain(self) -> Domain:
         return self._domain
+
+    def __repr__(self) -> str:
+        return f"<{self.KIND} {self._name!r} of {self._domain.name!r}>"
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, OfDomain) and other.KIND == self.KIND
+                and (other._domain, other._name) == (self._domain, self._name))
+
+    def __hash__(self) -> int:
+        return hash((self._domain, self._name))
+
+
+class Snapshot(OfDomain):
+    """A named snapshot of one domain."""
+
+    KIND = "Snapshot"
 
     def xml_desc(self) -> str:
         raise no_support("snapshot XML")
@@ -93,30 +112,11 @@ class Snapshot:
     def parent_name(self) -> str | None:
         return None
 
-    def __repr__(self) -> str:
-        return f"<Snapshot {self._name!r} of {self._domain.name!r}>"
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Snapshot) and (other._domain, other._name) == (self._domain, self._name)
-
-    def __hash__(self) -> int:
-        return hash((self._domain, self._name))
-
-
-class Checkpoint:
+class Checkpoint(OfDomain):
     """A named point in time of one domain's disks: an incremental backup copies what changed since."""
 
-    def __init__(self, domain: Domain, name: str) -> None:
-        self._domain = domain
-        self._name = name
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def domain(self) -> Domain:
-        return self._domain
+    KIND = "Checkpoint"
 
     def xml_desc(self, flags: int = 0) -> str:
         """libvirt's ``<domaincheckpoint>``: name, parent, creationTime, the disks it tracks."""
@@ -129,15 +129,6 @@ class Checkpoint:
     def delete(self, flags: int = 0) -> None:
         """Remove the checkpoint; its changes go to its parent, so backups since the parent stay whole."""
         raise no_support("checkpoint delete")
-
-    def __repr__(self) -> str:
-        return f"<Checkpoint {self._name!r} of {self._domain.name!r}>"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Checkpoint) and (other._domain, other._name) == (self._domain, self._name)
-
-    def __hash__(self) -> int:
-        return hash((self._domain, self._name))
 
 
 class Domain:

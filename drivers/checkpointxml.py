@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from .domxml import validate_name
 from .errors import DriverError, ErrorCode
-from .xmlutil import child_text, parse, to_string, xml_error
+from .snapxml import Header
+from .xmlutil import parse, to_string
 
 
 @dataclass(frozen=True)
@@ -36,19 +36,11 @@ class CheckpointDef:
     def parse(cls, text: str) -> CheckpointDef:
         """A checkpoint request (name, description) or a stored checkpoint; a missing name gets one."""
         root = parse(text, "domaincheckpoint")
-        name = child_text(root, "name") or str(int(time.time()))
-        try:
-            validate_name(name, "checkpoint")
-        except DriverError as exc:
-            raise xml_error(f"/domaincheckpoint/name: {exc.message}") from None
-        created = child_text(root, "creationTime")
-        parent = root.find("parent")
-        disks = tuple(CheckpointDisk(name=str(d.get("name")), bitmap=str(d.get("bitmap") or name))
+        head = Header.of(root, "checkpoint")
+        disks = tuple(CheckpointDisk(name=str(d.get("name")), bitmap=str(d.get("bitmap") or head.name))
                       for d in root.iterfind("disks/disk") if d.get("name") and d.get("checkpoint") != "no")
-        return cls(name=name, description=child_text(root, "description", "") or "",
-                   parent=child_text(parent, "name") if parent is not None else None,
-                   creation_time=int(created) if created and created.isdigit() else int(time.time()),
-                   disks=disks)
+        return cls(name=head.name, description=head.description, parent=head.parent,
+                   creation_time=head.creation_time, disks=disks)
 
     def to_xml(self) -> str:
         root = etree.Element("domaincheckpoint")

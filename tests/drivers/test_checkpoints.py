@@ -6,6 +6,7 @@ import os
 import shutil
 
 import pytest
+from backupxml import backup_xml, checkpoint_xml
 from jobwait import connection_job_end, domain_job_end
 from refusals import refused
 
@@ -16,24 +17,16 @@ from drivers.domxml import DomainXML
 from drivers.test.domain import DISK_BYTES
 
 
-def _cp(name: str, description: str = "") -> str:
-    desc = f"<description>{description}</description>" if description else ""
-    return f"<domaincheckpoint><name>{name}</name>{desc}</domaincheckpoint>"
-
-
 def _backup_xml(dom, folder: str, since: str | None = None) -> str:
     """Raw targets: the test driver writes a short text for each, which only a raw image can be."""
     devs = [d.target for d in DomainXML.parse(dom.xml_desc()).disks()]
-    disks = "".join(f"<disk name='{d}' type='file'><target file='{folder}/{d}.img'/><driver type='raw'/></disk>"
-                    for d in devs)
-    inc = f"<incremental>{since}</incremental>" if since else ""
-    return f"<domainbackup mode='push'>{inc}<disks>{disks}</disks></domainbackup>"
+    return backup_xml({d: f"{folder}/{d}.img" for d in devs}, since, "raw")
 
 
 def _back_up(dom, backups, run: str, since: str | None = None, checkpoint: str | None = None):
     folder = os.path.join(str(backups), run)
     os.makedirs(folder)
-    job_id = dom.backup_begin(_backup_xml(dom, folder, since), 0, _cp(checkpoint) if checkpoint else None)
+    job_id = dom.backup_begin(_backup_xml(dom, folder, since), 0, checkpoint_xml(checkpoint) if checkpoint else None)
     info = domain_job_end(dom, job_id)
     assert info.state is JobState.COMPLETED, info.error
     return catalog.read(folder), info
@@ -42,9 +35,9 @@ def _back_up(dom, backups, run: str, since: str | None = None, checkpoint: str |
 def test_checkpoints_are_created_listed_described_and_deleted_into_their_parent(conn):
     assert conn.supports_feature(Feature.INCREMENTAL_BACKUP)
     dom = conn.lookup_by_name("test")
-    first = dom.checkpoint_create(_cp("monday", "before the upgrade"))
-    dom.checkpoint_create(_cp("tuesday"))
-    dom.checkpoint_create(_cp("wednesday"))
+    first = dom.checkpoint_create(checkpoint_xml("monday", "before the upgrade"))
+    dom.checkpoint_create(checkpoint_xml("tuesday"))
+    dom.checkpoint_create(checkpoint_xml("wednesday"))
     assert [c.name for c in dom.list_all_checkpoints()] == ["monday", "tuesday", "wednesday"]
     assert first.parent_name() is None and dom.checkpoint_lookup_by_name("tuesday").parent_name() == "monday"
     xml = first.xml_desc()
@@ -57,7 +50,7 @@ def test_checkpoints_are_created_listed_described_and_deleted_into_their_parent(
     with refused(ErrorCode.NO_DOMAIN_CHECKPOINT, "no checkpoint 'tuesday'"):
         dom.checkpoint_lookup_by_name("tuesday")
     with refused(ErrorCode.OPERATION_INVALID, "already has a checkpoint named 'monday'"):
-        dom.checkpoint_create(_cp("monday"))
+        dom.checkpoint_create(checkpoint_xml("monday"))
     for bad in ("", "<domaincheckpoint><name>a/b</name></domaincheckpoint>", "<domainsnapshot/>"):
         with pytest.raises(Exception) as err:
             dom.checkpoint_create(bad)
@@ -121,7 +114,7 @@ def test_an_unknown_or_empty_incremental_checkpoint_is_refused_before_anything_i
 
 def test_an_incremental_without_its_parent_backup_or_after_a_revert_is_full_and_says_why(conn, tmp_path):
     dom = conn.lookup_by_name("test")
-    dom.checkpoint_create(_cp("lonely"))  # a checkpoint no backup was taken at
+    dom.checkpoint_create(checkpoint_xml("lonely"))  # a checkpoint no backup was taken at
     alone, info = _back_up(dom, tmp_path / "backups", "test-1", since="lonely", checkpoint="c1")
     assert info.note == f"full: no finished backup taken at checkpoint 'lonely' is in {tmp_path / 'backups'}"
     assert (alone.kind, alone.parent, alone.full_reason) == ("full", None, info.note[len("full: "):])

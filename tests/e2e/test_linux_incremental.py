@@ -15,6 +15,7 @@ import time
 
 import e2e_helpers as h
 import pytest
+from backupxml import backup_xml, checkpoint_xml
 from jobwait import connection_job_end, domain_job_end
 from linuxguest.records import read_records
 
@@ -24,23 +25,13 @@ from drivers import backupcatalog as catalog
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 
 
-def _backup_xml(target: str, incremental: str | None = None) -> str:
-    inc = f"<incremental>{incremental}</incremental>" if incremental else ""
-    return (f"<domainbackup mode='push'>{inc}<disks><disk name='vda' type='file'><target file='{target}'/>"
-            "<driver type='qcow2'/></disk></disks></domainbackup>")
-
-
-def _checkpoint_xml(name: str) -> str:
-    return f"<domaincheckpoint><name>{name}</name></domaincheckpoint>"
-
-
 def _back_up(dom, serial, backups, run: str, since: str | None, checkpoint: str):
     """One backup into ``backups/<run>`` while the guest writes; checks its records' point in time."""
     folder = backups / run
     folder.mkdir(parents=True)
     serial.wait_disk_record(serial.last_disk_record() + 3)  # the guest is writing while the backup begins
     before = serial.last_disk_record()
-    job_id = dom.backup_begin(_backup_xml(str(folder / "vda.qcow2"), since), 0, _checkpoint_xml(checkpoint))
+    job_id = dom.backup_begin(backup_xml({"vda": str(folder / "vda.qcow2")}, since), 0, checkpoint_xml(checkpoint))
     after = serial.last_disk_record()
     info = domain_job_end(dom, job_id, timeout=180)
     assert info.state == JobState.COMPLETED, info.error

@@ -5,6 +5,7 @@ import json
 import subprocess
 
 import pytest
+from backupxml import backup_xml, checkpoint_xml
 from jobwait import domain_job_end
 from refusals import refused
 
@@ -13,19 +14,9 @@ from drivers import ErrorCode, Feature, JobState
 pytestmark = [pytest.mark.libvirt, pytest.mark.slow]
 
 
-def _backup_xml(target: str, since: str | None = None) -> str:
-    inc = f"<incremental>{since}</incremental>" if since else ""
-    return (f"<domainbackup mode='push'>{inc}<disks><disk name='vda' type='file'><target file='{target}'/>"
-            "<driver type='qcow2'/></disk></disks></domainbackup>")
-
-
 def _allocated(path: str) -> int:
     return int(json.loads(subprocess.run(["qemu-img", "info", "-U", "--output=json", path], capture_output=True,
                                          check=True).stdout)["actual-size"])
-
-
-def _cp(name: str) -> str:
-    return f"<domaincheckpoint><name>{name}</name></domaincheckpoint>"
 
 
 def test_libvirt_checkpoints_and_an_incremental_backup_through_the_bridge(qconn, libvirtd, unique):
@@ -34,14 +25,14 @@ def test_libvirt_checkpoints_and_an_incremental_backup_through_the_bridge(qconn,
     dom = qconn.define_xml(libvirtd.domain_xml(f"cp-{unique}", disk))
     dom.create()
     full = str(libvirtd.images / f"cp-{unique}-full.qcow2")
-    job_id = dom.backup_begin(_backup_xml(full), 0, _cp("first"))
+    job_id = dom.backup_begin(backup_xml({"vda": full}), 0, checkpoint_xml("first"))
     assert domain_job_end(dom, job_id, timeout=120).state is JobState.COMPLETED
     assert [c.name for c in dom.list_all_checkpoints()] == ["first"]
     first = dom.checkpoint_lookup_by_name("first")
     assert first.parent_name() is None and "<name>first</name>" in first.xml_desc()
 
     inc = str(libvirtd.images / f"cp-{unique}-inc.qcow2")
-    job_id = dom.backup_begin(_backup_xml(inc, "first"), 0, _cp("second"))
+    job_id = dom.backup_begin(backup_xml({"vda": inc}, "first"), 0, checkpoint_xml("second"))
     info = domain_job_end(dom, job_id, timeout=120)
     assert info.state is JobState.COMPLETED, info.error
     assert _allocated(inc) < _allocated(full) / 4, "libvirt copied the blocks changed since 'first' only"
@@ -52,7 +43,7 @@ def test_libvirt_checkpoints_and_an_incremental_backup_through_the_bridge(qconn,
         dom.checkpoint_lookup_by_name("never")
     second.delete()
     assert [c.name for c in dom.list_all_checkpoints()] == ["first"]
-    dom.checkpoint_create(_cp("third"))
+    dom.checkpoint_create(checkpoint_xml("third"))
     assert dom.checkpoint_lookup_by_name("third").parent_name() == "first"
     dom.destroy()
     with refused(ErrorCode.NO_SUPPORT, "inactive domain"):  # libvirt merges bitmaps in the running QEMU only
