@@ -245,7 +245,8 @@ class ProcessHost(DomainStore):
             if not dom.persistent:
                 self.remove(dom)
                 sdir = self.layout.snapshot_dir(dom.uuid)
-                if sdir.is_dir() or self.layout.tpm_dir(dom.uuid).is_dir():
+                if sdir.is_dir() or self.layout.tpm_dir(dom.uuid).is_dir() or \
+                        self.layout.checkpoint_dir(dom.uuid).is_dir():
                     self.forget_files(dom, keep_nvram=True)
 
     def set_run_state(self, dom: QDom, state: DomainState, reason: int, event: EventType | None,

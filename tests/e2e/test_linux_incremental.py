@@ -97,6 +97,8 @@ def test_a_full_and_two_incrementals_each_restore_to_the_disk_at_their_start(env
         got = read_records(path)
         assert (got.count, got.boot_id, got.torn, got.after_gap) == (found.count, found.boot_id, [], []), backup.id
     dom.destroy()
+    dom.undefine()  # its checkpoint metadata goes with its folder
+    assert not (env.root() / "domains" / dom.uuid).exists()
 
     copy = conn.lookup_by_name(f"r-{second.id}")
     # its own serial log, so the two guests can be told apart
