@@ -34,6 +34,7 @@ from dataclasses import asdict
 from typing import Any
 
 from .. import backupcatalog, backupchain, backuprestore
+from ..checkpointxml import no_checkpoint
 from ..diskimage import already_exists
 from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import BackupFlags, JobFlags, JobOperation
@@ -118,7 +119,15 @@ def _begin_offline(ops: DomainOps, dom: QDom, backup_xml: str) -> int:
     definition = dom.config
     sources = {n.target: (n.source, n.format or "raw") for n in definition.disk_nodes() if n.source}
     spec = BackupDef.parse(backup_xml, list(sources))
+    if spec.incremental is not None and spec.incremental not in checkpoints.load(host, dom.uuid):
+        raise no_checkpoint(dom.name, spec.incremental)
     job = host.jobs.begin(dom.uuid, dom.name, JobOperation.BACKUP, "back up")
+    # qemu-img reads no bitmap: a shut-off domain's copy is whole
+    lineage = backupcatalog.Lineage(full_reason="the VM is shut off, and its disks are copied whole"
+                                    if spec.incremental else None)
+    if lineage.full_reason:
+        job.set_note(f"full: {lineage.full_reason}")
+    spec = BackupDef(spec.mode, spec.disks)
     host.backups[job.id] = spec.to_xml()
     written = [backupcatalog.Written(target=d.name, path=partfiles.part_name(d.target), final=d.target,
                                      format=d.format) for d in spec.disks]
@@ -141,7 +150,7 @@ def _begin_offline(ops: DomainOps, dom: QDom, backup_xml: str) -> int:
             images = backupcatalog.describe(written, cancelled=lambda: job.cancel_requested) if folder else []
             publish([(w.path, w.final) for w in written])
             if folder is not None:
-                backupcatalog.write_manifest(folder, name, uuid, xml, started, images)
+                backupcatalog.write_manifest(folder, name, uuid, xml, started, images, lineage)
         finally:
             for w in written:
                 partfiles.discard(w.path)  # gone once published; what a failure or cancel left

@@ -19,7 +19,7 @@ from backupxml import backup_xml, checkpoint_xml
 from jobwait import connection_job_end, domain_job_end
 from linuxguest.records import read_records
 
-from drivers import DomainState, JobFlags, JobState
+from drivers import BackupFlags, DomainState, ErrorCode, JobFlags, JobState
 from drivers import backupcatalog as catalog
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
@@ -85,6 +85,12 @@ def test_a_full_and_two_incrementals_each_restore_to_the_disk_at_their_start(env
 
     result = catalog.verify(second)  # every image of the chain: sha256 and qemu-img check
     assert result.ok, result.problems
+
+    # deleting c2 merges its bitmap into c1's: a backup since c1 still holds every change since inc-1
+    dom.checkpoint_lookup_by_name("c2").delete()
+    assert [(c.name, c.parent_name()) for c in dom.list_all_checkpoints()] == [("c1", None), ("c3", "c1")]
+    since_c1, info, _ = _back_up(dom, serial, backups, "inc-4", "c1", "c4")
+    assert (since_c1.kind, since_c1.parent, info.note) == ("incremental", "inc-1", None)
 
     for backup, found in ((full, full_found), (first, first_found), (second, second_found)):
         name = f"r-{backup.id}"
@@ -211,3 +217,27 @@ def test_a_crash_of_qemu_makes_the_next_backup_full_and_says_why(env, linux_gues
     assert info.note is not None and "QEMU ended unexpectedly" in info.note, info.note
     assert (again.kind, again.parent) == ("full", None)
     assert [c.name for c in dom.list_all_checkpoints()] == ["x2"]
+
+
+def test_a_shut_off_vm_is_backed_up_whole_and_says_so(env, tmp_path):
+    disk = h.make_qcow2(env.base / "off.qcow2", 16, fill_mib=2)
+    conn = env.open()
+    dom = conn.define_xml(env.xml("offinc", disks=[{"path": disk}]))
+    dom.create()
+    dom.checkpoint_create(checkpoint_xml("k1"))
+    dom.destroy()
+    with h.refused(ErrorCode.OPERATION_INVALID, "not running; start it to delete a checkpoint"):
+        dom.checkpoint_lookup_by_name("k1").delete()
+    folder = env.base / "backups" / "offinc-1"
+    folder.mkdir(parents=True)
+    target = {"vda": str(folder / "vda.qcow2")}
+    with h.refused(ErrorCode.NO_DOMAIN_CHECKPOINT, "no checkpoint 'k0'"):
+        dom.backup_begin(backup_xml(target, "k0"), BackupFlags.SHUT_OFF)
+    with h.refused(ErrorCode.OPERATION_INVALID, "a checkpoint is created with a backup of the running VM"):
+        dom.backup_begin(backup_xml(target), BackupFlags.SHUT_OFF, checkpoint_xml("k2"))
+    info = domain_job_end(dom, dom.backup_begin(backup_xml(target, "k1"), BackupFlags.SHUT_OFF), timeout=120)
+    assert info.state == JobState.COMPLETED, info.error
+    assert info.note == "full: the VM is shut off, and its disks are copied whole"
+    backup = catalog.read(str(folder))
+    assert (backup.kind, backup.full_reason, backup.images[0].backing) == (
+        "full", "the VM is shut off, and its disks are copied whole", None)
