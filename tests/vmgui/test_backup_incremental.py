@@ -16,7 +16,8 @@ from test_backup import open_backup
 
 from drivers import JobOperation, JobState
 from drivers import backupcatalog as catalog
-from vmgui.models.backup import INCREMENTAL_TEXT, BackupKind, backup_kind
+from drivers.domxml import Disk
+from vmgui.models.backup import INCREMENTAL_TEXT, BackupKind, backup_kind, keeps_changes
 from vmgui.models.jobs import JOB_HEADERS
 
 
@@ -104,3 +105,7 @@ def test_the_offer_follows_the_host_the_catalog_and_the_checkpoints():
     assert backup_kind(True, True, [old], {"c1"}) == BackupKind(True, since="c1")
     assert backup_kind(True, True, [old], set()).reason == "Full: the checkpoint of the last backup (x-1) is gone."
     assert backup_kind(True, False, [old], {"c1"}).since is None
+    assert backup_kind(True, True, [old], {"c1"}, qcow2=False) == BackupKind(
+        False, reason="Full: only qcow2 disks keep a record of their changes.")
+    raw, cdrom = Disk(target="vda", format="raw"), Disk(target="hdc", device="cdrom", format="qcow2")
+    assert not keeps_changes([raw, cdrom]) and keeps_changes([raw, Disk(target="vdb", format="qcow2")])

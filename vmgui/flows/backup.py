@@ -16,7 +16,7 @@ from drivers import DriverError, Feature, JobInfo, JobOperation, JobState
 from drivers.domxml import Disk, DomainXML
 
 from ..actions.requests import Backup
-from ..models.backup import BackupKind, BackupPlan, backup_kind
+from ..models.backup import BackupKind, BackupPlan, backup_kind, keeps_changes
 from ..models.domains import Key
 from ..models.format import bytes_text
 from ..models.hosts import remote_host
@@ -54,14 +54,15 @@ class BackupController(QObject):
         names = [session.domains.name_of(k) for k in targets]
         domains = [(name, DomainXML.parse(x).disks()) for name, x in zip(names, xmls, strict=True)]
         remote = {name: host for name, k in zip(names, targets, strict=True) if (host := remote_host(k[0]))}
-        kinds = await asyncio.gather(*(self._kind(k, folder, not remote_host(k[0])) for k in targets))
+        kinds = await asyncio.gather(*(self._kind(k, folder, not remote_host(k[0]), keeps_changes(disks))
+                                       for k, (_n, disks) in zip(targets, domains, strict=True)))
         return BackupSources(domains, remote, dict(zip(names, targets, strict=True)),
                              dict(zip(names, kinds, strict=True)))
 
-    async def _kind(self, key: Key, folder: str, local: bool) -> BackupKind:
+    async def _kind(self, key: Key, folder: str, local: bool, qcow2: bool) -> BackupKind:
         supported = self._session.supports(key[0], Feature.INCREMENTAL_BACKUP)
-        if not supported or not local:
-            return backup_kind(supported, local, [], set())
+        if not supported or not local or not qcow2:
+            return backup_kind(supported, local, [], set(), qcow2)
         try:
             backups = await self._session.list_backups(key[0], [folder], key[1]) if folder else []
             names = await self._session.checkpoint_names(key)

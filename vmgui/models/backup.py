@@ -62,13 +62,21 @@ class BackupKind:
     reason: str = ""
 
 
-def backup_kind(supported: bool, local: bool, backups: list[Backup], checkpoints: set[str]) -> BackupKind:
+def keeps_changes(disks: list[Disk]) -> bool:
+    """Whether a checkpoint can track the domain: it has a writable qcow2 disk (the record lives in the image)."""
+    return any(d.device == "disk" and not d.readonly and d.format == "qcow2" for d in disks)
+
+
+def backup_kind(supported: bool, local: bool, backups: list[Backup], checkpoints: set[str],
+                qcow2: bool = True) -> BackupKind:
     """Incremental when the host can, an earlier catalogued backup has a checkpoint and the domain still has it.
 
-    ``backups`` are the domain's catalogued backups, oldest first.
+    ``backups`` are the domain's catalogued backups, oldest first; ``qcow2``: see :func:`keeps_changes`.
     """
     if not supported:
         return BackupKind(False, reason="Full: this host cannot take incremental backups.")
+    if not qcow2:
+        return BackupKind(False, reason="Full: only qcow2 disks keep a record of their changes.")
     if not local:
         return BackupKind(True, reason="Full: the backups of a domain on another host are not catalogued here.")
     last = next((b for b in reversed(backups) if b.checkpoint), None)
