@@ -3,7 +3,10 @@
 A backup is a folder (``<folder>/<domain>-<stamp>/`` by :func:`backup_folder`) holding the
 disk images and a manifest naming the domain (name, uuid, its XML at backup time), the start
 and end time, the kind (``full``; an ``incremental`` one names its ``parent`` backup by id),
-each image's target, file, format, virtual size, bytes and sha256, and the vmgui version. The
+the ``checkpoint`` taken with it (null without), each image's target, file, format, virtual size,
+bytes, sha256 and ``backing`` (an incremental image's parent image, ``../<parent-id>/<file>``,
+also written as the qcow2's backing file; null in a full), and the vmgui version. A full backup
+asked to be incremental says why in ``full_reason``. The
 manifest is written last and atomically, so a folder without one (or still holding ``.part``
 files) is a backup that never finished and is never listed as restorable. Backups are found by
 their manifests alone: a folder moved to another disk or machine lists as it did.
@@ -87,7 +90,7 @@ class Image:
     virtual_size: int
     bytes: int
     sha256: str
-    #: an incremental's image: its qcow2 backing file, ``../<parent id>/<file>`` (None: a whole image)
+    #: an incremental image's parent image, relative to this backup's folder (``../<parent-id>/<file>``)
     backing: str | None = None
 
 
@@ -117,8 +120,10 @@ class Backup:
     images: tuple[Image, ...]
     kind: str = "full"
     parent: str | None = None
-    #: the checkpoint an incremental backup after this one starts from (None: there is none)
+    #: the checkpoint created at this backup's point in time (the next incremental starts from it)
     checkpoint: str | None = None
+    #: why a backup asked to be incremental copied every block
+    full_reason: str | None = None
     app_version: str = "unknown"
     verification: Verification | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -132,7 +137,7 @@ class Backup:
 
     def to_json(self) -> dict[str, Any]:
         return {**self.extra, "schema": SCHEMA, "id": self.id, "kind": self.kind, "parent": self.parent,
-                "checkpoint": self.checkpoint,
+                "checkpoint": self.checkpoint, "full_reason": self.full_reason,
                 "domain": {"name": self.domain_name, "uuid": self.domain_uuid, "xml": self.domain_xml},
                 "started": self.started, "ended": self.ended, "vmgui_version": self.app_version,
                 "disks": [asdict(i) for i in self.images],
@@ -156,7 +161,15 @@ def _image(folder: str, raw: Any) -> Image:
         raise _bad(folder, f"a disk entry lacks {exc}") from None
     if os.path.basename(image.file) != image.file or image.file in ("", ".", ".."):
         raise _bad(folder, f"disk file {image.file!r} is not a plain file name")
+    if image.backing is not None and not _sibling_image(image.backing):
+        raise _bad(folder, f"disk file {image.file!r} has the backing {image.backing!r}, not ../<backup>/<file>")
     return image
+
+
+def _sibling_image(backing: str) -> bool:
+    """Whether ``backing`` is ``../<folder>/<file>``: an image in a sibling backup folder, nothing else."""
+    parts = backing.split("/")
+    return len(parts) == 3 and parts[0] == ".." and all(p not in ("", ".", "..") for p in parts[1:])
 
 
 def parse(folder: str, data: dict[str, Any]) -> Backup:
@@ -175,14 +188,18 @@ def parse(folder: str, data: dict[str, Any]) -> Backup:
     if isinstance(ver, dict):
         verification = Verification(at=str(ver.get("at", "")), ok=bool(ver.get("ok")),
                                     problems=tuple(str(p) for p in ver.get("problems") or ()))
-    known = {"schema", "id", "kind", "parent", "checkpoint", "domain", "started", "ended", "vmgui_version",
-             "disks", "verification"}
+    known = {"schema", "id", "kind", "parent", "domain", "started", "ended", "vmgui_version", "disks",
+             "verification", "checkpoint", "full_reason"}
+    parent = None if data.get("parent") is None else str(data["parent"])
+    if kind == "incremental" and not parent:
+        raise _bad(folder, "an incremental backup names no parent backup")
     return Backup(folder=folder, id=str(data.get("id") or os.path.basename(folder)),
                   domain_name=str(dom.get("name", "")), domain_uuid=str(dom.get("uuid", "")),
                   domain_xml=str(dom.get("xml", "")), started=str(data.get("started", "")),
                   ended=str(data.get("ended", "")), images=tuple(_image(folder, d) for d in disks),
-                  kind=kind, parent=None if data.get("parent") is None else str(data["parent"]),
+                  kind=kind, parent=parent,
                   checkpoint=None if data.get("checkpoint") is None else str(data["checkpoint"]),
+                  full_reason=None if data.get("full_reason") is None else str(data["full_reason"]),
                   app_version=str(data.get("vmgui_version", "unknown")), verification=verification,
                   extra={k: v for k, v in data.items() if k not in known})
 
@@ -214,6 +231,53 @@ def unfinished_reason(backup: Backup) -> str | None:
     if missing:
         return "image missing: " + ", ".join(missing)
     return None
+
+
+def parent_folder(backup: Backup) -> str | None:
+    """Where an incremental backup's parent lies: the sibling folder named by its id (None for a full)."""
+    return os.path.join(os.path.dirname(backup.folder), backup.parent) if backup.parent else None
+
+
+def chain(backup: Backup) -> list[Backup]:
+    """The backup and its parents back to the full one, newest first.
+
+    OPERATION_INVALID naming the missing or unusable parent: such an incremental cannot be restored.
+    """
+    out = [backup]
+    seen = {os.path.realpath(backup.folder)}
+    while (folder := parent_folder(out[-1])) is not None:
+        child = out[-1]
+        try:
+            parent = read(folder)
+        except DriverError:
+            raise DriverError(ErrorCode.OPERATION_INVALID, f"the backup {child.id} is incremental and its parent "
+                              f"backup {child.parent} is missing from {os.path.dirname(folder)}") from None
+        why = unfinished_reason(parent)
+        if why or parent.domain_uuid != backup.domain_uuid or os.path.realpath(folder) in seen:
+            raise DriverError(ErrorCode.OPERATION_INVALID, f"the backup {child.id} is incremental and its parent "
+                              f"backup {child.parent} cannot be used: "
+                              + (why or "it is another domain's backup or part of a loop"))
+        seen.add(os.path.realpath(folder))
+        out.append(parent)
+    return out
+
+
+def restore_problem(backup: Backup) -> str | None:
+    """Why the backup cannot be restored (unfinished, an image or a parent backup missing), or None."""
+    why = unfinished_reason(backup)
+    if why:
+        return why
+    try:
+        chain(backup)
+    except DriverError as exc:
+        return exc.message
+    return None
+
+
+def checkpoint_backup(folder: str, domain_uuid: str, checkpoint: str) -> Backup | None:
+    """The finished backup in the backups folder ``folder`` (its sub-folders) taken with ``checkpoint``."""
+    found = [b for b in find([folder], domain_uuid) if b.checkpoint == checkpoint and restore_problem(b) is None]
+    return found[-1] if found else None
 
 
 def _candidates(folder: str) -> Iterable[str]:
@@ -249,6 +313,15 @@ def find(folders: Sequence[str], domain_uuid: str | None = None, finished_only: 
             if not finished_only or unfinished_reason(backup) is None:
                 found[os.path.realpath(candidate)] = backup
     return sorted(found.values(), key=lambda b: (b.started, b.folder))
+
+
+def is_qcow2(path: str) -> bool:
+    """Whether the file starts with the qcow2 magic (only a qcow2 image has a backing file to follow)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == _QCOW2_MAGIC
+    except OSError:
+        return False
 
 
 def virtual_size(path: str, fmt: str) -> int:
@@ -291,8 +364,12 @@ class Written:
     virtual_size: int | None = None
 
 
-def describe(written: Sequence[Written], progress: Progress = _silent, cancelled: Cancelled = _never) -> list[Image]:
-    """Hash and measure the finished images of a backup: the disk entries of its manifest."""
+def describe(written: Sequence[Written], progress: Progress = _silent, cancelled: Cancelled = _never,
+             backing: dict[str, str] | None = None) -> list[Image]:
+    """Hash and measure the finished images of a backup: the disk entries of its manifest.
+
+    ``backing`` maps a target to its image's backing (``../<parent-id>/<file>``) in an incremental.
+    """
     total = sum(os.stat(w.path).st_size for w in written)
     done = 0
     images = []
@@ -302,7 +379,8 @@ def describe(written: Sequence[Written], progress: Progress = _silent, cancelled
         done += size
         vsize = w.virtual_size if w.virtual_size is not None else virtual_size(w.path, w.format)
         images.append(Image(target=w.target, file=os.path.basename(w.final), format=w.format,
-                            virtual_size=vsize, bytes=size, sha256=digest))
+                            virtual_size=vsize, bytes=size, sha256=digest,
+                            backing=(backing or {}).get(w.target)))
     return images
 
 
@@ -329,13 +407,23 @@ def dumps(backup: Backup) -> str:
     return json.dumps(backup.to_json(), indent=1, sort_keys=True)
 
 
+@dataclass(frozen=True)
+class Lineage:
+    """What a backup job knows of its place in a chain: the manifest's kind, parent, checkpoint, reason."""
+
+    kind: str = "full"
+    parent: str | None = None
+    checkpoint: str | None = None
+    full_reason: str | None = None
+
+
 def write_manifest(folder: str, domain_name: str, domain_uuid: str, domain_xml: str, started: float,
-                   images: Sequence[Image], kind: str = "full", parent: str | None = None) -> Backup:
+                   images: Sequence[Image], lineage: Lineage = Lineage()) -> Backup:
     """Record a finished backup in ``folder`` (atomic, durable, never over an existing manifest)."""
     backup = Backup(folder=folder, id=os.path.basename(folder), domain_name=domain_name,
                     domain_uuid=domain_uuid, domain_xml=domain_xml, started=iso_time(started),
-                    ended=iso_time(time.time()), images=tuple(images), kind=kind, parent=parent,
-                    app_version=app_version())
+                    ended=iso_time(time.time()), images=tuple(images), kind=lineage.kind, parent=lineage.parent,
+                    checkpoint=lineage.checkpoint, full_reason=lineage.full_reason, app_version=app_version())
     try:
         write_atomically(os.path.join(folder, MANIFEST), dumps(backup), mode=0o644, replace=False)
     except FileExistsError:
@@ -367,22 +455,28 @@ def qemu_img_check(path: str, fmt: str) -> str | None:
 
 
 def verify(backup: Backup, progress: Progress = _silent, cancelled: Cancelled = _never) -> Verification:
-    """Check every image against its manifest entry: its sha256, then ``qemu-img check``.
+    """Check every image of the backup and of its parents against its manifest entry: sha256, ``qemu-img check``.
 
     OPERATION_ABORTED when cancelled (nothing recorded); the caller records
     the outcome with :func:`record_verification`.
     """
     problems: list[str] = []
+    try:
+        backups = chain(backup)
+    except DriverError as exc:
+        backups = [backup]
+        problems.append(exc.message)
     present = []
-    for image in backup.images:
-        if os.path.isfile(backup.path(image)):
-            present.append(image)
-        else:
-            problems.append(f"image {image.file} of disk {image.target} is missing")
-    total = sum(os.stat(backup.path(i)).st_size for i in present)
+    for member in backups:
+        for image in member.images:
+            if os.path.isfile(member.path(image)):
+                present.append((member, image))
+            else:
+                problems.append(f"image {image.file} of disk {image.target} is missing")
+    total = sum(os.stat(m.path(i)).st_size for m, i in present)
     done = 0
-    for image in present:
-        path = backup.path(image)
+    for member, image in present:
+        path = member.path(image)
         size = os.stat(path).st_size
         digest = sha256_of(path, progress, cancelled, done, total)
         done += size

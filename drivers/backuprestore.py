@@ -1,8 +1,10 @@
 """Restoring a catalogued backup: image copies and the new VM's definition.
 
 An image restored in its own format is copied as a file (its data extents,
-in the kernel: as fast as ``cp``); into another format it goes through
-``qemu-img convert -p``. Each copy goes to a ``.part`` file beside its destination and gets its name
+in the kernel: as fast as ``cp``); into another format, or an incremental
+image (a qcow2 whose backing file is its parent backup's image), it goes
+through ``qemu-img convert -p``, which reads the whole chain into one
+standalone image. Each copy goes to a ``.part`` file beside its destination and gets its name
 only once it is complete and on disk, so a cancelled or failed restore leaves
 no partial file and, restoring onto a VM, its old disks untouched until every
 copy is done. Progress (bytes of virtual size) is the share of the file copied, or what
@@ -18,7 +20,7 @@ import threading
 import uuid as uuidlib
 from collections.abc import Callable, Mapping, Sequence
 
-from .backupcatalog import PART_SUFFIX, Backup, Cancelled
+from .backupcatalog import PART_SUFFIX, Backup, Cancelled, is_qcow2
 from .domxml import DomainXML
 from .errors import DriverError, ErrorCode
 from .fsutil import publish_new
@@ -189,7 +191,8 @@ def copy_images(backup: Backup, dests: Mapping[str, tuple[str, str]], progress: 
             def report(frac: float, base: int = done, size: int = image.virtual_size) -> None:
                 progress(base + int(frac * size), total)
             parts.append((part, dest))
-            if fmt == image.format:
+            chained = image.backing is not None and is_qcow2(backup.path(image))
+            if fmt == image.format and not chained:
                 copy_file(backup.path(image), part, report, cancelled)
             else:
                 convert(backup.path(image), image.format, part, fmt, report, cancelled)

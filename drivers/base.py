@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from .errors import DriverError, ErrorCode, no_support
 from .flags import Feature, ListFlags, MigrateFlags
@@ -58,8 +58,11 @@ class Screenshot:
     height: int
 
 
-class Snapshot:
-    """A named snapshot of one domain."""
+class OfDomain:
+    """Something named that belongs to one domain (a snapshot, a checkpoint); compares by kind, domain, name."""
+
+    #: what a person calls it ("Snapshot"): its repr, and no snapshot equals a checkpoint of the same name
+    KIND: ClassVar[str] = "object"
 
     def __init__(self, domain: Domain, name: str) -> None:
         self._domain = domain
@@ -72,6 +75,22 @@ class Snapshot:
     @property
     def domain(self) -> Domain:
         return self._domain
+
+    def __repr__(self) -> str:
+        return f"<{self.KIND} {self._name!r} of {self._domain.name!r}>"
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, OfDomain) and other.KIND == self.KIND
+                and (other._domain, other._name) == (self._domain, self._name))
+
+    def __hash__(self) -> int:
+        return hash((self._domain, self._name))
+
+
+class Snapshot(OfDomain):
+    """A named snapshot of one domain."""
+
+    KIND = "Snapshot"
 
     def xml_desc(self) -> str:
         raise no_support("snapshot XML")
@@ -93,14 +112,23 @@ class Snapshot:
     def parent_name(self) -> str | None:
         return None
 
-    def __repr__(self) -> str:
-        return f"<Snapshot {self._name!r} of {self._domain.name!r}>"
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Snapshot) and (other._domain, other._name) == (self._domain, self._name)
+class Checkpoint(OfDomain):
+    """A named point in time of one domain's disks: an incremental backup copies what changed since."""
 
-    def __hash__(self) -> int:
-        return hash((self._domain, self._name))
+    KIND = "Checkpoint"
+
+    def xml_desc(self, flags: int = 0) -> str:
+        """libvirt's ``<domaincheckpoint>``: name, parent, creationTime, the disks it tracks."""
+        raise no_support("checkpoint XML")
+
+    def parent_name(self) -> str | None:
+        """The checkpoint taken before this one, None for the first."""
+        raise no_support("checkpoints")
+
+    def delete(self, flags: int = 0) -> None:
+        """Remove the checkpoint; its changes go to its parent, so backups since the parent stay whole."""
+        raise no_support("checkpoint delete")
 
 
 class Domain:
@@ -251,8 +279,25 @@ class Domain:
         raise no_support("a display stream", "An external VNC viewer can still open the display")
 
     # jobs
-    def backup_begin(self, backup_xml: str, flags: int = 0) -> int:
+    def backup_begin(self, backup_xml: str, flags: int = 0, checkpoint_xml: str | None = None) -> int:
+        """Start a push backup; ``<incremental>NAME</incremental>`` copies only the changes since that
+        checkpoint, and ``checkpoint_xml`` (``<domaincheckpoint>``) creates a checkpoint at the backup's
+        point in time, together with its start. A checkpoint that cannot be trusted any more makes the
+        backup a full one; the job's note says why."""
         raise no_support("backup")
+
+    # checkpoints (Feature.INCREMENTAL_BACKUP)
+    def checkpoint_create(self, xml: str, flags: int = 0) -> Checkpoint:
+        raise no_support("checkpoints")
+
+    def list_all_checkpoints(self, flags: int = 0) -> list[Checkpoint]:
+        raise no_support("checkpoints")
+
+    def checkpoint_lookup_by_name(self, name: str, flags: int = 0) -> Checkpoint:
+        for cp in self.list_all_checkpoints():
+            if cp.name == name:
+                return cp
+        raise DriverError(ErrorCode.NO_DOMAIN_CHECKPOINT, f"domain '{self.name}' has no checkpoint '{name}'")
 
     def backup_get_xml_desc(self, job_id: int = 0) -> str:
         raise no_support("backup")

@@ -25,6 +25,7 @@ class ErrorCode(enum.IntEnum):
     OPERATION_ABORTED = 78
     RESOURCE_BUSY = 87
     ACCESS_DENIED = 88  # not allowed: read-only connection, failed authentication, ACL
+    NO_DOMAIN_CHECKPOINT = 103
     NO_JOB = 1000  # libvirt has no code for an unknown job id
 
 
@@ -41,6 +42,7 @@ _PREFIX = {
     ErrorCode.OPERATION_ABORTED: "operation aborted",
     ErrorCode.RESOURCE_BUSY: "resource busy",
     ErrorCode.ACCESS_DENIED: "access denied",
+    ErrorCode.NO_DOMAIN_CHECKPOINT: "checkpoint not found",
     ErrorCode.NO_JOB: "job not found",
 }
 

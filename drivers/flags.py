@@ -275,6 +275,7 @@ class Feature(enum.IntEnum):
     RENAME = 110  # Domain.rename (libvirt: virDomainRename)
     DELETE_DISKS = 111  # Connection.delete_disks / check_delete_disks
     GUESTS_OUTLIVE_CLIENT = 112  # running guests go on when this process ends (a daemon or supervisors hold them)
+    INCREMENTAL_BACKUP = 113  # checkpoints and backup_begin(<incremental>, checkpoint_xml)
 
 
 class EventType(enum.IntEnum):

@@ -100,6 +100,7 @@ class Job:
         self._details: dict[str, float] = {}
         self._state = JobState.RUNNING
         self._error: str | None = None
+        self._note: str | None = None
         self._meter = RateMeter()
         self._final_rate: float | None = None
         self._last_event = 0.0
@@ -109,6 +110,11 @@ class Job:
     def progress(self, processed: int, total: int | None = None, **details: float) -> None:
         """Report bytes processed (of ``total``); emits a throttled JOB progress event."""
         self._report(JobUnit.BYTES, processed, total, details)
+
+    def set_note(self, text: str | None) -> None:
+        """Say how the job runs (shown with it, kept after it ends)."""
+        with self._lock:
+            self._note = text
 
     def steps(self, done: int, total: int) -> None:
         """Report progress that is not data moved: ``done`` of ``total`` stages (no rate follows)."""
@@ -211,7 +217,7 @@ class Job:
                 started=self._started_wall, elapsed=elapsed, remaining=remaining,
                 processed=self._processed, total=total, rate=rate, percent=percent,
                 error=self._error, details=tuple(sorted(self._details.items())),
-                domain_uuid=self.domain_uuid, unit=self._unit,
+                domain_uuid=self.domain_uuid, unit=self._unit, note=self._note,
             )
 
 

@@ -130,6 +130,8 @@ class JobInfo:
     details: tuple[tuple[str, float], ...] = ()
     domain_uuid: str = ""
     unit: JobUnit = JobUnit.BYTES
+    #: a sentence about how the job runs (a backup made full: why), for the person watching it
+    note: str | None = None
 
     @property
     def in_bytes(self) -> bool:

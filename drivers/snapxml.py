@@ -14,6 +14,30 @@ from .errors import DriverError, ErrorCode
 from .xmlutil import child_text, parse, path_of, to_string, xml_error
 
 
+@dataclass(frozen=True)
+class Header:
+    """What ``<domainsnapshot>`` and ``<domaincheckpoint>`` share: name, description, creationTime, parent."""
+
+    name: str
+    description: str
+    creation_time: int
+    parent: str | None
+
+    @classmethod
+    def of(cls, root: etree._Element, what: str) -> Header:
+        """Read from the document's root; a missing name is the current time, a bad one INVALID_XML."""
+        name = child_text(root, "name") or str(int(time.time()))
+        try:
+            validate_name(name, what)
+        except DriverError as exc:
+            raise xml_error(f"/{root.tag}/name: {exc.message}") from None
+        created = child_text(root, "creationTime")
+        parent = root.find("parent")
+        return cls(name=name, description=child_text(root, "description", "") or "",
+                   creation_time=int(created) if created and created.isdigit() else int(time.time()),
+                   parent=child_text(parent, "name") if parent is not None else None)
+
+
 @dataclass
 class SnapshotDef:
     """What a snapshot records: the guest's state then and its definition then."""
@@ -29,19 +53,12 @@ class SnapshotDef:
     def parse(cls, text: str) -> SnapshotDef:
         """A user's snapshot request or a stored snapshot; a missing name gets one."""
         root = parse(text, "domainsnapshot")
-        name = child_text(root, "name") or str(int(time.time()))
-        try:
-            validate_name(name, "snapshot")
-        except DriverError as exc:
-            raise xml_error(f"/domainsnapshot/name: {exc.message}") from None
-        created = child_text(root, "creationTime")
-        parent = root.find("parent")
+        head = Header.of(root, "snapshot")
         domain = root.find("domain")
         return cls(
-            name=name, description=child_text(root, "description", "") or "",
+            name=head.name, description=head.description,
             state=child_text(root, "state", "shutoff") or "shutoff",
-            creation_time=int(created) if created and created.isdigit() else int(time.time()),
-            parent=child_text(parent, "name") if parent is not None else None,
+            creation_time=head.creation_time, parent=head.parent,
             domain_xml=to_string(domain) if domain is not None else None,
         )
 
@@ -85,6 +102,8 @@ class BackupDisk:
 class BackupDef:
     mode: str
     disks: tuple[BackupDisk, ...]
+    #: the checkpoint whose changes since are copied (libvirt's ``<incremental>``); None: every block
+    incremental: str | None = None
 
     @classmethod
     def into_folder(cls, domain: str, disks: Sequence[str], folder: str, stamp: str) -> BackupDef:
@@ -136,10 +155,15 @@ class BackupDef:
         targets = [d.target for d in disks]
         if len(set(targets)) != len(targets):
             raise DriverError(ErrorCode.INVALID_ARG, "two disks of the backup share one target file")
-        return cls(mode=mode, disks=tuple(disks))
+        incremental = child_text(root, "incremental")
+        if incremental is not None and not incremental.strip():
+            raise xml_error("/domainbackup/incremental: name the checkpoint the backup copies the changes since")
+        return cls(mode=mode, disks=tuple(disks), incremental=incremental.strip() if incremental else None)
 
     def to_xml(self) -> str:
         root = etree.Element("domainbackup", mode=self.mode)
+        if self.incremental:
+            etree.SubElement(root, "incremental").text = self.incremental
         disks = etree.SubElement(root, "disks")
         for d in self.disks:
             el = etree.SubElement(disks, "disk", name=d.name, type="file")

@@ -183,7 +183,9 @@ class StatefulConnection(Connection):
                     uuid: str | None = None, name: str | None = None) -> tuple[backupcatalog.Backup, Job]:
         self._check_open()
         backup = backupcatalog.read(os.path.abspath(folder))
-        why = backupcatalog.unfinished_reason(backup)
+        # a verify reports a broken chain as its finding; a restore cannot start without the whole chain
+        why = (backupcatalog.unfinished_reason(backup) if operation is JobOperation.BACKUP_VERIFY
+               else backupcatalog.restore_problem(backup))
         if why:
             raise DriverError(ErrorCode.OPERATION_INVALID, f"the backup in {backup.folder} cannot be used: {why}")
         job = self.host.jobs.begin(uuid or job_key(backup.folder), name or backup.id, operation, action)

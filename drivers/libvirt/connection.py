@@ -53,6 +53,8 @@ _TYPE_FEATURES = {
     "LXC": frozenset({Feature.AUTOSTART, Feature.DEFINE, Feature.GUESTS_OUTLIVE_CLIENT}),
 }
 _DEFAULT_TYPE_FEATURES = frozenset({Feature.AUTOSTART, Feature.DEFINE})
+#: libvirt's QEMU driver offers checkpoints and incremental backup by default from 7.6.0 on
+_INCREMENTAL_BACKUP_VERSION = 7_006_000
 # virErrorNumber VIR_ERR_NO_STORAGE_VOL: the path is in no storage pool of the host
 _NO_STORAGE_VOL = 50
 
@@ -373,7 +375,18 @@ class LibvirtConnection(Connection):
             with self._lock:
                 self._features[feature] = answer
             return answer
+        if feature is Feature.INCREMENTAL_BACKUP:
+            return self._type == "QEMU" and self._lib_version() >= _INCREMENTAL_BACKUP_VERSION
         return feature in _TYPE_FEATURES.get(self._type, _DEFAULT_TYPE_FEATURES)
+
+    def _lib_version(self) -> int:
+        """The daemon's libvirt version (major * 1000000 + minor * 1000 + micro); 0 when not known."""
+        with self._lock:
+            vconn = self._vconn
+        try:
+            return int(vconn.getLibVersion()) if vconn is not None else 0
+        except Exception:  # noqa: BLE001 - any failure: not known
+            return 0
 
     def _feature_from_capabilities(self, vconn: Any, feature: Feature) -> bool:
         """Fallback when virConnectSupportsFeature cannot be called: the host capabilities."""

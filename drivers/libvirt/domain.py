@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
-from ..base import Domain, Snapshot
+from ..base import Checkpoint, Domain, Snapshot
 from ..diskimage import check_new_file
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode, check_flags
@@ -28,6 +28,7 @@ from ..jobs import Job
 from ..migration import choose_protocol, live_copy_problem
 from ..records import DomainEvent, DomainInfo, DomainRecord, JobInfo
 from ..sshtunnel import SshTarget, open_tunnel, vnc_endpoint
+from ..xmlutil import parse as parse_xml
 from .jobs import JOB_BOUNDED, JOB_UNBOUNDED, operation_of
 
 if TYPE_CHECKING:
@@ -319,6 +320,21 @@ class LibvirtDomain(Domain):
         vsnap = self._call(f"snapshot '{name}' of", "snapshotLookupByName", name, 0)
         return LibvirtSnapshot(self, vsnap.getName())
 
+    # -- checkpoints (libvirt's own, on the host's dirty bitmaps) ---------------------
+    def checkpoint_create(self, xml: str, flags: int = 0) -> Checkpoint:
+        check_flags(flags, 0, "checkpoint_create")
+        parse_xml(xml, "domaincheckpoint")
+        vcp = self._call("checkpoint of", "checkpointCreateXML", xml, 0)
+        return LibvirtCheckpoint(self, vcp.getName())
+
+    def list_all_checkpoints(self, flags: int = 0) -> list[Checkpoint]:
+        check_flags(flags, 0, "list_all_checkpoints")
+        return [LibvirtCheckpoint(self, c.getName()) for c in self._call("checkpoints of", "listAllCheckpoints", 0)]
+
+    def checkpoint_lookup_by_name(self, name: str, flags: int = 0) -> Checkpoint:
+        vcp = self._call(f"checkpoint '{name}' of", "checkpointLookupByName", name, 0)
+        return LibvirtCheckpoint(self, vcp.getName())
+
     # -- display --------------------------------------------------------------
     def open_graphics(self, index: int = 0) -> socket.socket:
         """virDomainOpenGraphicsFD without the display's password, as virt-viewer's --attach asks.
@@ -348,15 +364,17 @@ class LibvirtDomain(Domain):
         return open_tunnel(target, vnc_endpoint(graphics[index], self._name), self._name)
 
     # -- backup and jobs --------------------------------------------------------
-    def backup_begin(self, backup_xml: str, flags: int = 0) -> int:
+    def backup_begin(self, backup_xml: str, flags: int = 0, checkpoint_xml: str | None = None) -> int:
         check_flags(flags, int(JobFlags.ASYNC), "backup_begin")  # always asynchronous
         from .connection import check_xml
         check_xml(backup_xml, "domainbackup")
+        if checkpoint_xml is not None:
+            parse_xml(checkpoint_xml, "domaincheckpoint")  # the hardened parser, as check_xml
         conn = self._conn
         self._idle("back up")
         vdom = self.vdom()
         with conn.tracker.lock:  # a fast backup's JOB_COMPLETED waits until it is tracked
-            conn.call(f"backup of '{self._name}'", vdom.backupBegin, backup_xml, None, 0)
+            conn.call(f"backup of '{self._name}'", vdom.backupBegin, backup_xml, checkpoint_xml, 0)
             job = conn.jobs.begin(self._uuid, self._name, JobOperation.BACKUP, "back up")
             try:
                 conn.backups[job.id] = vdom.backupGetXMLDesc(0)
@@ -589,3 +607,29 @@ class LibvirtSnapshot(Snapshot):
             call()
             return None
         return domain._job(operation, action, call, True)
+
+
+class LibvirtCheckpoint(Checkpoint):
+    """virDomainCheckpoint: libvirt keeps the bitmaps and the metadata."""
+
+    _domain: LibvirtDomain
+
+    def _vcp(self) -> Any:
+        return self._domain._call(f"checkpoint '{self._name}' of", "checkpointLookupByName", self._name, 0)
+
+    def xml_desc(self, flags: int = 0) -> str:
+        return str(self._domain._conn.call(f"checkpoint '{self._name}'", self._vcp().getXMLDesc, 0))
+
+    def parent_name(self) -> str | None:
+        try:
+            return str(self._domain._conn.call(f"parent of checkpoint '{self._name}'", self._vcp().getParent, 0)
+                       .getName())
+        except DriverError as exc:
+            if exc.code is ErrorCode.NO_DOMAIN_CHECKPOINT:
+                return None
+            raise
+
+    def delete(self, flags: int = 0) -> None:
+        check_flags(flags, 0, "checkpoint delete")
+        self._domain._idle("delete a checkpoint of")
+        self._domain._conn.call(f"deletion of checkpoint '{self._name}'", self._vcp().delete, 0)

@@ -40,7 +40,8 @@ _CODE_MAP: dict[int, ErrorCode] = {
     87: ErrorCode.RESOURCE_BUSY,        # RESOURCE_BUSY
     88: ErrorCode.ACCESS_DENIED,       # ACCESS_DENIED
     92: ErrorCode.INVALID_XML,          # XML_INVALID_SCHEMA
-    102: ErrorCode.NO_SNAPSHOT,         # NO_DOMAIN_CHECKPOINT
+    102: ErrorCode.INVALID_ARG,         # INVALID_DOMAIN_CHECKPOINT
+    103: ErrorCode.NO_DOMAIN_CHECKPOINT,  # NO_DOMAIN_CHECKPOINT
     104: ErrorCode.NO_JOB,              # NO_DOMAIN_BACKUP
     112: ErrorCode.OPERATION_TIMEOUT,   # AGENT_COMMAND_TIMEOUT
 }

@@ -15,21 +15,32 @@ disk. QEMU runs the copy on its own: when the connection closes or the
 process dies, the backup goes on, and the next connection to the root takes
 it over (:func:`adopt`); a backup whose VM stopped meanwhile cannot be proven
 complete, and the next connection removes its ``.part`` files.
+
+Incremental (``<incremental>C</incremental>``): each disk's copy is
+``sync=bitmap`` over checkpoint C's bitmap (``bitmap-mode=never``: C keeps
+recording), into a qcow2 whose backing file is the image of the same disk in
+the backup taken at C (``../<parent-id>/<file>``: the catalog's chain). A
+``checkpoint_xml`` adds the new checkpoint's bitmaps in the same transaction,
+so it marks exactly the backup's point in time (:mod:`checkpoints`). When the
+bitmaps or the parent backup cannot be used the backup is full and its job
+note and manifest say why.
 """
 from __future__ import annotations
 
 import functools
 import os
 import time
+from dataclasses import asdict
 from typing import Any
 
-from .. import backupcatalog, backuprestore
+from .. import backupcatalog, backupchain, backuprestore
+from ..checkpointxml import no_checkpoint
 from ..diskimage import already_exists
 from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import BackupFlags, JobFlags, JobOperation
 from ..jobs import Job
 from ..snapxml import BackupDef, BackupDisk
-from . import partfiles, storage
+from . import checkpoints, partfiles, storage
 from .cmdline import BlockNode
 from .context import DomainOps
 from .events import EventHost
@@ -42,13 +53,16 @@ POLL = 0.25
 X_PERF = {"use-copy-range": True}
 
 
-def begin(ops: DomainOps, backup_xml: str, flags: int = 0) -> int:
+def begin(ops: DomainOps, backup_xml: str, flags: int = 0, checkpoint_xml: str | None = None) -> int:
     check_flags(flags, int(JobFlags.ASYNC | BackupFlags.SHUT_OFF), "backup_begin")
     host = ops.host
     with host.lock:
         dom = ops.idle("back up")
         vm = dom.live
         if vm is None and flags & BackupFlags.SHUT_OFF:
+            if checkpoint_xml is not None:
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' is shut off; a checkpoint "
+                                  "is created with a backup of the running VM")
             return _begin_offline(ops, dom, backup_xml)
         if vm is None:
             raise DriverError(ErrorCode.OPERATION_INVALID,
@@ -56,16 +70,28 @@ def begin(ops: DomainOps, backup_xml: str, flags: int = 0) -> int:
                               "(BackupFlags.SHUT_OFF backs up a shut-off one)")
         nodes = {d.target: d for d in vm.disks}
         spec = BackupDef.parse(backup_xml, list(nodes))
+        parent, chain_problem = backupchain.parent_backup(dom.uuid, spec)
+        chain_problem = backupchain.raw_target(spec) or chain_problem
+        plan = checkpoints.plan(host, dom, vm, spec.incremental, checkpoint_xml, [nodes[d.name] for d in spec.disks],
+                                chain_problem)
         job = host.jobs.begin(dom.uuid, dom.name, JobOperation.BACKUP, "back up")
-        host.backups[job.id] = spec.to_xml()
+        if plan.full_reason:
+            job.set_note(f"full: {plan.full_reason}")
+        host.backups[job.id] = BackupDef(spec.mode, spec.disks, plan.incremental).to_xml()
         targets = {d.name: (partfiles.part_name(d.target), d.target) for d in spec.disks}
+        lineage = backupcatalog.Lineage(
+            kind="incremental" if plan.incremental else "full",
+            parent=parent.id if plan.incremental and parent else None,
+            checkpoint=plan.checkpoint.name if plan.checkpoint else None, full_reason=plan.full_reason)
+        backing = backupchain.backing_files(parent if plan.incremental else None, spec)
         started = time.time()
         # before any file exists: whoever finds the note knows which files are unfinished
-        _note(host, dom, vm, {"kind": "backup", "key": str(job.id), "targets": targets, "started": started})
+        _note(host, dom, vm, {"kind": "backup", "key": str(job.id), "targets": targets, "started": started,
+                              "lineage": asdict(lineage), "backing": {t: b[0] for t, b in backing.items()}})
     # QEMU's copy starts before the call returns: the point in time is the call, not some moment
     # after it, and a backup that cannot start fails here (the job ends failed too)
     try:
-        job_ids, added, total = start(host, dom, vm, spec, nodes, targets, job)
+        job_ids, added, total = start(host, dom, vm, spec, nodes, targets, job, plan, backing)
     except BaseException as exc:  # noqa: BLE001 - the job ends failed whatever stopped the start
         error = translate(exc, "backup")
         host.jobs.end(job, error)
@@ -93,7 +119,15 @@ def _begin_offline(ops: DomainOps, dom: QDom, backup_xml: str) -> int:
     definition = dom.config
     sources = {n.target: (n.source, n.format or "raw") for n in definition.disk_nodes() if n.source}
     spec = BackupDef.parse(backup_xml, list(sources))
+    if spec.incremental is not None and spec.incremental not in checkpoints.load(host, dom.uuid):
+        raise no_checkpoint(dom.name, spec.incremental)
     job = host.jobs.begin(dom.uuid, dom.name, JobOperation.BACKUP, "back up")
+    # qemu-img reads no bitmap: a shut-off domain's copy is whole
+    lineage = backupcatalog.Lineage(full_reason="the VM is shut off, and its disks are copied whole"
+                                    if spec.incremental else None)
+    if lineage.full_reason:
+        job.set_note(f"full: {lineage.full_reason}")
+    spec = BackupDef(spec.mode, spec.disks)
     host.backups[job.id] = spec.to_xml()
     written = [backupcatalog.Written(target=d.name, path=partfiles.part_name(d.target), final=d.target,
                                      format=d.format) for d in spec.disks]
@@ -116,7 +150,7 @@ def _begin_offline(ops: DomainOps, dom: QDom, backup_xml: str) -> int:
             images = backupcatalog.describe(written, cancelled=lambda: job.cancel_requested) if folder else []
             publish([(w.path, w.final) for w in written])
             if folder is not None:
-                backupcatalog.write_manifest(folder, name, uuid, xml, started, images)
+                backupcatalog.write_manifest(folder, name, uuid, xml, started, images, lineage)
         finally:
             for w in written:
                 partfiles.discard(w.path)  # gone once published; what a failure or cancel left
@@ -162,10 +196,13 @@ def _virtual_sizes(vm: LiveVM, disks: list[BlockNode]) -> dict[str, int]:
 
 
 def start(host: EventHost, dom: QDom, vm: LiveVM, spec: BackupDef, nodes: dict[str, BlockNode],
-          targets: dict[str, tuple[str, str]], job: Job) -> tuple[list[str], list[str], int]:
+          targets: dict[str, tuple[str, str]], job: Job, plan: checkpoints.Plan,
+          backing: dict[str, tuple[str, str]]) -> tuple[list[str], list[str], int]:
     """Create the targets (as .part files) and start QEMU's copies in one transaction: the point in time.
 
-    Returns (QEMU job ids, target nodes, total bytes) for :func:`follow`; on failure nothing is left.
+    ``backing`` gives an incremental target its backing file (relative path, format). The
+    transaction also adds the plan's new checkpoint. Returns (QEMU job ids, target nodes,
+    total bytes) for :func:`follow`; on failure nothing is left.
     """
     created: list[str] = []
     added: list[str] = []
@@ -179,33 +216,44 @@ def start(host: EventHost, dom: QDom, vm: LiveVM, spec: BackupDef, nodes: dict[s
             if os.path.lexists(disk.target):
                 raise already_exists(disk.target)
             part = targets[disk.name][0]
-            # qcow2 metadata laid out up front: the copy then never stops to allocate clusters
-            opts = ["-o", "preallocation=metadata"] if disk.format == "qcow2" else []
+            if plan.incremental:  # clusters left unallocated read through to the parent backup's image
+                opts = ["-b", backing[disk.name][0], "-F", backing[disk.name][1]] if disk.name in backing else []
+            else:  # qcow2 metadata laid out up front: the copy then never stops to allocate clusters
+                opts = ["-o", "preallocation=metadata"] if disk.format == "qcow2" else []
             created.append(part)
             storage.run(["create", "-q", "-f", disk.format, *opts, part, str(sizes[disk.name])],
                         f"creating backup target {disk.target}")
         job.raise_if_cancelled()
         actions = []
+        sync: dict[str, Any] = {"sync": "full"}
+        if plan.incremental:
+            sync = {"sync": "bitmap", "bitmap": plan.incremental, "bitmap-mode": "never"}
         for disk in spec.disks:
             tnode = f"bk{job.id}-{disk.name}"
-            vm.execute("blockdev-add", {"driver": disk.format, "node-name": tnode,
-                                        "cache": {"no-flush": True},
-                                        "file": {"driver": "file", "filename": targets[disk.name][0],
-                                                 "cache": {"no-flush": True}}})
+            node: dict[str, Any] = {"driver": disk.format, "node-name": tnode, "cache": {"no-flush": True},
+                                    "file": {"driver": "file", "filename": targets[disk.name][0],
+                                             "cache": {"no-flush": True}}}
+            if plan.incremental:
+                node["backing"] = None  # QEMU writes the changed clusters only; the chain is for readers
+            vm.execute("blockdev-add", node)
             added.append(tnode)
             jid = f"backup{job.id}-{disk.name}"
             job_ids.append(jid)
             actions.append({"type": "blockdev-backup",
                             "data": {"job-id": jid, "device": nodes[disk.name].node, "target": tnode,
-                                     "sync": "full", "auto-dismiss": False, "auto-finalize": True,
+                                     **sync, "auto-dismiss": False, "auto-finalize": True,
                                      "speed": int(host.job_speed.get(job.id, 0))}})
+        marks = checkpoints.add_actions(plan.checkpoint.name, checkpoints.tracked(vm.disks)) if plan.checkpoint else []
         try:
-            vm.execute("transaction", {"actions": [_with_perf(a) for a in actions]})
+            vm.execute("transaction", {"actions": marks + [_with_perf(a) for a in actions]})
         except DriverError as exc:
             if "x-perf" not in exc.message and "use-copy-range" not in exc.message:
                 raise
-            vm.execute("transaction", {"actions": actions})  # a QEMU without the tuning knob
+            vm.execute("transaction", {"actions": marks + actions})  # a QEMU without the tuning knob
         started = True
+        if plan.checkpoint is not None:
+            with host.lock:
+                checkpoints.record(host, dom, plan.checkpoint)
     finally:
         if not started:
             _delete_nodes(vm, added)
@@ -253,7 +301,7 @@ def follow(host: EventHost, dom: QDom, vm: LiveVM, job: Job, job_ids: list[str],
                     except DriverError:
                         pass
                 applied_speed = speed
-            current = 0
+            current = counted = 0
             infos = {i.get("id"): i for i in vm.execute("query-jobs")}
             for jid in job_ids:
                 info = infos.get(jid)
@@ -263,10 +311,13 @@ def follow(host: EventHost, dom: QDom, vm: LiveVM, job: Job, job_ids: list[str],
                         errors.append(f"{jid}: QEMU lost the job")
                     continue
                 current += int(info.get("current-progress") or 0)
+                counted += int(info.get("total-progress") or 0)
                 if info.get("status") == "concluded" and jid in pending:
                     pending.discard(jid)
                     if info.get("error"):
                         errors.append(f"disk {_disk_of(jid)}: {info['error']}")
+            if counted and len(infos.keys() & set(job_ids)) == len(job_ids):
+                total = counted  # QEMU's own count: an incremental copies the changed clusters only
             job.progress(min(current, total), total)
             if pending:
                 if host.leaving.is_set() and not job.cancel_requested:
@@ -291,11 +342,12 @@ def follow(host: EventHost, dom: QDom, vm: LiveVM, job: Job, job_ids: list[str],
         catalog_folder = backupcatalog.dedicated_folder(written)
         images = []
         if catalog_folder is not None:
-            images = backupcatalog.describe(written, cancelled=lambda: job.cancel_requested)
+            backing = {str(t): str(b) for t, b in (vm.job_note.get("backing") or {}).items()}
+            images = backupcatalog.describe(written, cancelled=lambda: job.cancel_requested, backing=backing)
         publish(targets)
         if catalog_folder is not None:
             backupcatalog.write_manifest(catalog_folder, dom.name, dom.uuid, vm.definition.to_string(),
-                                         started, images)
+                                         started, images, _lineage(vm.job_note))
         ok = True
     finally:
         if not left:
@@ -309,7 +361,17 @@ def follow(host: EventHost, dom: QDom, vm: LiveVM, job: Job, job_ids: list[str],
             if not ok:
                 for part, _ in targets:
                     partfiles.discard(part)
+                new = _lineage(vm.job_note).checkpoint
+                if new:  # a checkpoint no backup stands for would only make the next backup full
+                    checkpoints.forget_new(host, dom, vm, new)
             _note(host, dom, vm, {})
+
+
+def _lineage(note: dict[str, Any]) -> backupcatalog.Lineage:
+    """The chain facts a backup's note carries into its manifest."""
+    raw = note.get("lineage") or {}
+    return backupcatalog.Lineage(kind=str(raw.get("kind") or "full"), parent=raw.get("parent"),
+                                 checkpoint=raw.get("checkpoint"), full_reason=raw.get("full_reason"))
 
 
 def _disk_of(jid: str) -> str:

@@ -43,7 +43,8 @@ register_adopter(recovery.ADOPTER)
 register_adopter(snapjournal.ADOPTER)
 
 FEATURES = frozenset({
-    Feature.JOBS, Feature.BACKUP, Feature.SNAPSHOTS, Feature.MANAGED_SAVE, Feature.SAVE_RESTORE,
+    Feature.JOBS, Feature.BACKUP, Feature.INCREMENTAL_BACKUP, Feature.SNAPSHOTS, Feature.MANAGED_SAVE,
+    Feature.SAVE_RESTORE,
     Feature.AUTOSTART, Feature.DEFINE, Feature.DISK_CREATE, Feature.RENAME, Feature.TYPED_PARAM_STRING,
     Feature.MIGRATION_V3, Feature.MIGRATION_V2, Feature.MIGRATION_PARAMS, Feature.MIGRATION_OFFLINE,
     Feature.FD_PASSING,

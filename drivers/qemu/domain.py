@@ -13,7 +13,7 @@ import socket
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar, cast
 
-from ..base import Console, Screenshot, Snapshot
+from ..base import Checkpoint, Console, Screenshot, Snapshot
 from ..diskimage import check_new_file
 from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
 from ..flags import (
@@ -44,9 +44,9 @@ from ..lifecycle import (
 from ..records import DomainRecord
 from ..stateful import StatefulDomain
 from . import backup as backup_mod
+from . import checkpoints, migration, salvage, saveops, snapshots, streams
 from . import console as console_mod
 from . import graphics as graphics_mod
-from . import migration, salvage, saveops, snapshots, streams
 from .context import DomainOps
 from .events import EventHost
 from .guard import guarded
@@ -382,8 +382,16 @@ class QemuDomain(StatefulDomain):
             return [snapshots.QemuSnapshot(self._ops(), name) for name in self._dom().snapshots]
 
     # -- backup and jobs ---------------------------------------------------------
-    def backup_begin(self, backup_xml: str, flags: int = 0) -> int:
-        return backup_mod.begin(self._ops(), backup_xml, flags)
+    def backup_begin(self, backup_xml: str, flags: int = 0, checkpoint_xml: str | None = None) -> int:
+        return backup_mod.begin(self._ops(), backup_xml, flags, checkpoint_xml)
+
+    # -- checkpoints (persistent dirty bitmaps) -------------------------------------
+    def checkpoint_create(self, xml: str, flags: int = 0) -> Checkpoint:
+        return checkpoints.create(self._ops(), xml, flags)
+
+    def list_all_checkpoints(self, flags: int = 0) -> list[Checkpoint]:
+        check_flags(flags, 0, "list_all_checkpoints")
+        return list(checkpoints.listing(self._ops()))
 
     def job_set_speed(self, bytes_per_second: int, job_id: int = 0) -> None:
         """Throttle a running backup or outgoing migration (0 = unlimited); takes effect at once."""

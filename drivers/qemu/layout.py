@@ -125,6 +125,10 @@ class RootLayout:
     def snapshot_dir(self, uuid: str) -> Path:
         return self.domain_dir(uuid) / "snapshots"
 
+    def checkpoint_dir(self, uuid: str) -> Path:
+        """Checkpoint metadata (``<name>.xml``) and whether their bitmaps can be trusted."""
+        return self.domain_dir(uuid) / "checkpoints"
+
     def state(self, uuid: str) -> Path:
         return self.root / "state" / f"{uuid}.json"
 

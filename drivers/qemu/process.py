@@ -28,7 +28,7 @@ from ..flags import (
     StartedDetail,
     SuspendedDetail,
 )
-from . import cmdline, firmware, leases, swtpm
+from . import cmdline, diskstamps, firmware, leases, swtpm
 from .layout import RootLayout, unlink
 from .monitor import LoopThread, Monitor
 from .state import LiveVM, QDom
@@ -129,6 +129,7 @@ class ProcessHost(DomainStore):
         cmd = cmdline.build(definition, qmp_socket=qmp, vnc_socket=vnc, incoming=incoming, paused=paused,
                             console_socket=con, pty_log=str(lay.serial_log(dom.name)), tpm_socket=tpm)
         firmware.prepare_nvram(definition)
+        diskstamps.check_before_start(lay, dom.uuid, cmd.disks)
         argv = cmd.argv + list(extra_args or [])
         if cmd.vnc_socket:  # tell clients (xml_desc) where the display is
             el = definition.root.find("devices/graphics")
@@ -238,6 +239,7 @@ class ProcessHost(DomainStore):
             dom.state = DomainState.SHUTOFF
             dom.reason = int(reason)
             unlink(self.layout.state(dom.uuid))
+            diskstamps.record_stop(self.layout, dom.uuid, vm.disks, crashed)
             dom.touch()
             if crashed:
                 self.emit(dom, EventType.CRASHED, 0, "the QEMU process ended unexpectedly")
@@ -245,7 +247,8 @@ class ProcessHost(DomainStore):
             if not dom.persistent:
                 self.remove(dom)
                 sdir = self.layout.snapshot_dir(dom.uuid)
-                if sdir.is_dir() or self.layout.tpm_dir(dom.uuid).is_dir():
+                if sdir.is_dir() or self.layout.tpm_dir(dom.uuid).is_dir() or \
+                        self.layout.checkpoint_dir(dom.uuid).is_dir():
                     self.forget_files(dom, keep_nvram=True)
 
     def set_run_state(self, dom: QDom, state: DomainState, reason: int, event: EventType | None,

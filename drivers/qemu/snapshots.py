@@ -30,7 +30,7 @@ from ..flags import (
 from ..jobs import Job
 from ..lifecycle import find_snapshot
 from ..snapxml import SnapshotDef, snapshot_request
-from . import snapjournal, storage
+from . import checkpoints, diskstamps, snapjournal, storage
 from .context import DomainOps
 from .guard import guarded
 from .qemujob import run_qemu_job
@@ -85,7 +85,8 @@ def create(ops: DomainOps, xml_or_name: str, flags: int = 0) -> QemuSnapshot | i
                     storage.snapshot("c", path, request.name)
                     done.append(path)
                 try:
-                    _each_disk(job, [path for _, path in disks], take)
+                    with diskstamps.own_change(host.layout, dom.uuid, disks):
+                        _each_disk(job, [path for _, path in disks], take)
                 except DriverError:
                     for path in done:
                         try:
@@ -149,6 +150,11 @@ class QemuSnapshot(Snapshot):
             job = host.jobs.begin(dom.uuid, dom.name, JobOperation.SNAPSHOT_REVERT, "revert")
 
         def worker(job: Job) -> None:
+            # QEMU refuses to load a snapshot under active bitmaps, and after the load they would no longer
+            # tell what changed since each checkpoint: the checkpoints go, and the next backup is full
+            with host.lock:
+                diskstamps.mark_broken(host.layout, dom.uuid, f"the VM was reverted to snapshot '{snap.name}'")
+                checkpoints.remove_bitmaps(host, dom, vm)
             live_target = snap.state in ("running", "paused")
             if live_target:
                 job.steps(0, 1)
@@ -212,6 +218,7 @@ class QemuSnapshot(Snapshot):
             vm = dom.live
             # unlike a revert, a delete skips a disk that is not qcow2: it cannot hold the snapshot anyway
             paths = snapshot_paths(dom.definition)
+            targets = [(d.target, d.source) for d in dom.definition.disks() if d.source in paths]
             job = host.jobs.begin(dom.uuid, dom.name, JobOperation.SNAPSHOT_DELETE, "delete a snapshot of")
 
         def worker(job: Job) -> None:
@@ -225,7 +232,8 @@ class QemuSnapshot(Snapshot):
                     def remove(path: str) -> None:
                         if snap.name in storage.snapshot_names(path):
                             storage.snapshot("d", path, snap.name)
-                    _each_disk(job, paths, remove)
+                    with diskstamps.own_change(host.layout, dom.uuid, targets):
+                        _each_disk(job, paths, remove)
                 with host.lock:
                     forget_metadata(host, dom, snap)
 

@@ -74,7 +74,7 @@ class DomainStore(StatefulHost[QDom]):
         nvram = dom.config.nvram if dom.config is not None else None
         if nvram and not keep_nvram:
             unlink(nvram)
-        for sub in (d / "snapshots", self.layout.tpm_dir(dom.uuid)):
+        for sub in (d / "snapshots", self.layout.checkpoint_dir(dom.uuid), self.layout.tpm_dir(dom.uuid)):
             if sub.is_dir():
                 for f in sub.iterdir():
                     unlink(f)

@@ -38,7 +38,8 @@ from .domain import TestDomain, restore_payload
 from .world import SimDomain, TestHost
 
 BASE_FEATURES = frozenset({
-    Feature.JOBS, Feature.BACKUP, Feature.SNAPSHOTS, Feature.MANAGED_SAVE, Feature.SAVE_RESTORE,
+    Feature.JOBS, Feature.BACKUP, Feature.INCREMENTAL_BACKUP, Feature.SNAPSHOTS, Feature.MANAGED_SAVE,
+    Feature.SAVE_RESTORE,
     Feature.AUTOSTART, Feature.DEFINE, Feature.TYPED_PARAM_STRING, Feature.SERIAL_CONSOLE,
     Feature.SCREENSHOT, Feature.DISK_CREATE, Feature.RENAME, Feature.DELETE_DISKS,
 })

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .. import backupcatalog
-from ..base import Screenshot, Snapshot
+from .. import backupcatalog, backupchain
+from ..base import Checkpoint, Screenshot, Snapshot
 from ..diskimage import already_exists, check_guest_files, check_new_file
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
@@ -54,7 +54,7 @@ from ..lifecycle import (
 from ..records import DomainRecord
 from ..snapxml import BackupDef, SnapshotDef, snapshot_request
 from ..stateful import StatefulDomain
-from . import jobsim
+from . import checkpoints, jobsim
 from .console import TestConsole, render_screen
 from .world import SimDomain, TestHost
 
@@ -347,7 +347,9 @@ class TestDomain(StatefulDomain):
         return render_screen(name, uuid, state)
 
     # -- backup and jobs ---------------------------------------------------
-    def backup_begin(self, backup_xml: str, flags: int = 0) -> int:
+    def backup_begin(self, backup_xml: str, flags: int = 0, checkpoint_xml: str | None = None) -> int:
+        """A simulated push backup: its images are one line of text. ``<incremental>`` copies a
+        share of each disk (:data:`checkpoints.CHANGED_SHARE`) and joins the catalog's chain."""
         check_flags(flags, int(JobFlags.ASYNC | BackupFlags.SHUT_OFF), "backup_begin")
         with self._host.lock:
             sim = self._idle("back up")
@@ -355,19 +357,33 @@ class TestDomain(StatefulDomain):
                 raise DriverError(ErrorCode.OPERATION_INVALID,
                                   f"domain '{sim.name}' is not running; a push backup needs a running guest")
             spec = BackupDef.parse(backup_xml, [d.target for d in sim.definition.disks()])
+            parent, chain_problem = backupchain.parent_backup(sim.uuid, spec)
+            full_reason = checkpoints.plan(sim, spec.incremental, chain_problem)
+            incremental = None if full_reason else spec.incremental
+            new_cp = checkpoints.new_checkpoint(sim, checkpoint_xml) if checkpoint_xml is not None else None
             job = self._host.jobs.begin(sim.uuid, sim.name, JobOperation.BACKUP, "back up")
-            self._host.backups[job.id] = spec.to_xml()
+            if full_reason:
+                job.set_note(f"full: {full_reason}")
+            self._host.backups[job.id] = BackupDef(spec.mode, spec.disks, incremental).to_xml()
+            if new_cp is not None:  # the backup's point in time: its start
+                sim.checkpoints[new_cp.name] = new_cp
             uuid, domain_xml = sim.uuid, sim.definition.to_string()
         started = time.time()
         images = [backupcatalog.Written(target=d.name, path=d.target, final=d.target, format=d.format,
                                         virtual_size=DISK_BYTES) for d in spec.disks]
+        backing = {t: b[0] for t, b in backupchain.backing_files(parent if incremental else None, spec).items()}
+        lineage = backupcatalog.Lineage(kind="incremental" if incremental else "full",
+                                        parent=parent.id if incremental and parent else None,
+                                        checkpoint=new_cp.name if new_cp else None, full_reason=full_reason)
+        copied = DISK_BYTES // checkpoints.CHANGED_SHARE if incremental else DISK_BYTES
 
         def worker(job: Job) -> None:
             written: list[str] = []
             try:
-                jobsim.transfer(job, DISK_BYTES * len(spec.disks), self._conn.rate)
+                jobsim.transfer(job, copied * len(spec.disks), self._conn.rate)
                 for disk in spec.disks:
-                    header = f"vmgui test-driver backup of {self._name}/{disk.name} ({disk.format})\n"
+                    kind = f"changes since {incremental}" if incremental else "full"
+                    header = f"vmgui test-driver backup of {self._name}/{disk.name} ({disk.format}, {kind})\n"
                     try:
                         write_atomically(disk.target, header.encode(), replace=False)
                     except FileExistsError:
@@ -375,18 +391,37 @@ class TestDomain(StatefulDomain):
                     written.append(disk.target)
                 folder = backupcatalog.dedicated_folder(images)
                 if folder is not None:  # a folder of its own: a catalog entry, like the qemu driver's
-                    entries = backupcatalog.describe(images, cancelled=lambda: job.cancel_requested)
-                    backupcatalog.write_manifest(folder, self._name, uuid, domain_xml, started, entries)
+                    entries = backupcatalog.describe(images, cancelled=lambda: job.cancel_requested,
+                                                     backing=backing)
+                    backupcatalog.write_manifest(folder, self._name, uuid, domain_xml, started, entries, lineage)
             except BaseException:
                 for path in written:  # all or nothing: no partial backup stays behind
                     try:
                         os.unlink(path)
                     except FileNotFoundError:
                         pass
+                if new_cp is not None:  # no backup stands for it
+                    with self._host.lock:
+                        self._sim().checkpoints.pop(new_cp.name, None)
                 raise
 
         self._conn.run_job(job, worker, True)
         return job.id
+
+
+    # -- checkpoints -------------------------------------------------------
+    def checkpoint_create(self, xml: str, flags: int = 0) -> Checkpoint:
+        check_flags(flags, 0, "checkpoint_create")
+        with self._host.lock:
+            sim = self._idle("create a checkpoint of")
+            cp = checkpoints.new_checkpoint(sim, xml)
+            sim.checkpoints[cp.name] = cp
+        return checkpoints.TestCheckpoint(self, cp.name)
+
+    def list_all_checkpoints(self, flags: int = 0) -> list[Checkpoint]:
+        check_flags(flags, 0, "list_all_checkpoints")
+        with self._host.lock:
+            return [checkpoints.TestCheckpoint(self, name) for name in self._sim().checkpoints]
 
 
 def _snapshot_state(state: DomainState) -> str:
@@ -477,6 +512,8 @@ class TestSnapshot(Snapshot):
                 sim.set_state(DomainState.PAUSED, PausedReason.FROM_SNAPSHOT)
                 host.emit(sim, EventType.SUSPENDED, SuspendedDetail.FROM_SNAPSHOT)
         sim.current_snapshot = snap.name
+        if sim.checkpoints and sim.checkpoints_broken is None:
+            sim.checkpoints_broken = f"the VM was reverted to snapshot '{snap.name}'"
         sim.touch()
         host.emit(sim, EventType.SNAPSHOT, SnapshotEventDetail.REVERTED, snap.name)
 

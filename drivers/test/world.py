@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from math import sin as _sin
 
+from ..checkpointxml import CheckpointDef
 from ..diskdelete import DomainUse
 from ..diskimage import guest_file_paths
 from ..domxml import DomainXML
@@ -34,7 +35,7 @@ class SimDomain:
     __slots__ = ("config", "live", "name", "uuid", "id", "state", "reason", "persistent",
                  "autostart", "managed_save", "managed_save_paused", "snapshots", "current_snapshot",
                  "cpu_ns", "run_since", "clock", "load", "rss_shape", "bits", "title", "incoming", "sizes",
-                 "sizes_of", "serial")
+                 "sizes_of", "serial", "checkpoints", "checkpoints_broken")
 
     def __init__(self, definition: DomainXML, persistent: bool = True) -> None:
         self.config = definition
@@ -51,6 +52,9 @@ class SimDomain:
         self.managed_save_paused = False
         self.snapshots: OrderedDict[str, SnapshotDef] = OrderedDict()
         self.current_snapshot: str | None = None
+        self.checkpoints: OrderedDict[str, CheckpointDef] = OrderedDict()
+        #: why the checkpoints no longer tell what changed (a revert): the next backup is full
+        self.checkpoints_broken: str | None = None
         self.cpu_ns = 0
         self.run_since: float | None = None
         self.clock: GuestClock | None = None  # the guest's uptime while it is active

@@ -139,11 +139,13 @@ class Backup(DomainRequest):
     xml: str | None = None
     #: the domain is shut off: its disks are copied as they are (BackupFlags.SHUT_OFF)
     shut_off: bool = False
+    #: ``<domaincheckpoint>`` created at the backup's point in time (the next backup can be incremental)
+    checkpoint_xml: str | None = None
     verb: ClassVar[str] = "Backing up"
 
     def run(self, dom: Domain, peers: Peers) -> int | None:
         flags = ASYNC | (int(BackupFlags.SHUT_OFF) if self.shut_off else 0)
-        return job_id(dom.backup_begin(self.xml or self.every_disk(dom), flags))
+        return job_id(dom.backup_begin(self.xml or self.every_disk(dom), flags, self.checkpoint_xml))
 
     def every_disk(self, dom: Domain) -> str:
         """``<domainbackup>`` writing each disk (not cdroms or floppies) of ``dom`` to a new file in the folder."""

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
-from drivers import JobInfo, JobOperation, JobState
+from drivers import DriverError, Feature, JobInfo, JobOperation, JobState
 from drivers.domxml import Disk, DomainXML
 
 from ..actions.requests import Backup
-from ..models.backup import BackupPlan
+from ..models.backup import BackupKind, BackupPlan, backup_kind, keeps_changes
 from ..models.domains import Key
 from ..models.format import bytes_text
 from ..models.hosts import remote_host
@@ -33,6 +33,8 @@ class BackupSources:
     domains: list[tuple[str, list[Disk]]]
     remote: dict[str, str]  # domain name -> the other host it lives on
     keys: dict[str, Key]  # domain name -> its key
+    #: domain name -> whether its next backup can be incremental (and from which checkpoint)
+    kinds: dict[str, BackupKind]
 
 
 class BackupController(QObject):
@@ -48,13 +50,28 @@ class BackupController(QObject):
         self._done: dict[tuple[str, int], JobInfo] = {}  # finished before the job id came back
         session.jobs.jobFinished.connect(self._finished)
 
-    async def sources(self, targets: list[Key]) -> BackupSources:
+    async def sources(self, targets: list[Key], folder: str = "") -> BackupSources:
+        """The disks of each domain, and whether its backup into ``folder`` can be incremental."""
         session = self._session
         xmls = await asyncio.gather(*(session.domain_xml(k) for k in targets))
         names = [session.domains.name_of(k) for k in targets]
         domains = [(name, DomainXML.parse(x).disks()) for name, x in zip(names, xmls, strict=True)]
         remote = {name: host for name, k in zip(names, targets, strict=True) if (host := remote_host(k[0]))}
-        return BackupSources(domains, remote, dict(zip(names, targets, strict=True)))
+        kinds = await asyncio.gather(*(self._kind(k, folder, not remote_host(k[0]), keeps_changes(disks))
+                                       for k, (_n, disks) in zip(targets, domains, strict=True)))
+        return BackupSources(domains, remote, dict(zip(names, targets, strict=True)),
+                             dict(zip(names, kinds, strict=True)))
+
+    async def _kind(self, key: Key, folder: str, local: bool, qcow2: bool) -> BackupKind:
+        supported = self._session.supports(key[0], Feature.INCREMENTAL_BACKUP)
+        if not supported or not local or not qcow2:
+            return backup_kind(supported, local, [], set(), qcow2)
+        try:
+            backups = await self._session.list_backups(key[0], [folder], key[1]) if folder else []
+            names = await self._session.checkpoint_names(key)
+        except DriverError as exc:
+            return BackupKind(True, reason=f"Full: {exc.message}")
+        return backup_kind(True, True, backups, names)
 
     def start(self, sources: BackupSources, plans: list[BackupPlan]) -> None:
         """One backup job per plan (each domain on its own)."""
@@ -71,7 +88,8 @@ class BackupController(QObject):
                                            f"The folder {plan.directory} could not be made: {exc.strerror or exc}.")
                 self.backupEnded.emit(key[0], None, plan)
                 return
-        task = self._session.run(Backup(xml=plan.xml(), shut_off=plan.shut_off), [key])[0]
+        task = self._session.run(Backup(xml=plan.xml(), shut_off=plan.shut_off,
+                                        checkpoint_xml=plan.checkpoint_xml()), [key])[0]
         try:
             job_id = await task if task is not None else None
         except Exception:  # noqa: BLE001 - the session's task has said why; here only its folder goes
@@ -96,17 +114,19 @@ class BackupController(QObject):
             return
         self.backupEnded.emit(uri, info, plan)
         if info.state is JobState.COMPLETED:
-            self._session.spawn(self._report(uri, plan), f"Reporting the backup of {plan.domain}")
+            self._session.spawn(self._report(uri, plan, info.note), f"Reporting the backup of {plan.domain}")
         elif plan.local:
             self._session.spawn(self._session.remove_empty_folder(plan.directory),
                                 f"Tidying up after the backup of {plan.domain}")
 
-    async def _report(self, uri: str, plan: BackupPlan) -> None:
+    async def _report(self, uri: str, plan: BackupPlan, note: str | None) -> None:
+        """The files written; first how the backup ran when it was not what was asked ("full: <reason>")."""
+        head = [note] if note else []
         if not plan.local:
             self._session.messages.add("info", f"Backup of {plan.domain} finished",
-                                       "\n".join(f"{path} on {remote_host(uri)}" for path in plan.paths()))
+                                       "\n".join(head + [f"{path} on {remote_host(uri)}" for path in plan.paths()]))
             return
         sizes = await self._session.file_sizes(uri, plan.paths())
         lines = [f"{path} ({bytes_text(size) if size is not None else 'not found on this machine'})"
                  for path, size in sizes.items()]
-        self._session.messages.add("info", f"Backup of {plan.domain} finished", "\n".join(lines))
+        self._session.messages.add("info", f"Backup of {plan.domain} finished", "\n".join(head + lines))

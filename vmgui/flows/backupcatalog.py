@@ -49,7 +49,13 @@ class CatalogController(QObject):
             self.problem.emit(exc.message)
             return
         seen = {b.folder for b in own}
-        self.rows = catalog_rows(own + [b for b in other if b.folder not in seen])
+        listed = own + [b for b in other if b.folder not in seen]
+        try:
+            problems = await self._session.restore_problems(uri, listed)
+        except DriverError as exc:
+            self.problem.emit(exc.message)
+            return
+        self.rows = catalog_rows(listed, problems)
         self.rowsChanged.emit(self.rows)
 
     def open_folder(self, folder: str) -> None:

@@ -98,7 +98,7 @@ class BackupScheduler(QObject):
         stamp = datetime.fromtimestamp(now, self._tz).strftime("%Y%m%d-%H%M%S")
         row = self._session.domains.get(key)
         shut_off = row is not None and row.rec.state == DomainState.SHUTOFF
-        plan = BackupPlan(name, schedule.folder, stamp, targets, name not in sources.remote, shut_off)
+        plan = BackupPlan(name, schedule.folder, stamp, targets, local=name not in sources.remote, shut_off=shut_off)
         if not targets:
             self._running.discard(key)
             self._notify(Notice("Scheduled backup not taken", f"{name} has no disk to back up.", urgency=2))

@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
-from drivers.backupcatalog import backup_folder
+from drivers.backupcatalog import Backup, backup_folder
 from drivers.domxml import Disk
 from drivers.snapxml import backup_file
 
@@ -47,6 +47,46 @@ def folder_problem(folder: str, facts: Mapping[str, PathFacts], local: bool = Tr
     return None
 
 
+INCREMENTAL_TEXT = "Incremental (changes since the last backup)"
+
+
+@dataclass(frozen=True)
+class BackupKind:
+    """What a domain's next backup can be: incremental since ``since``, or full for ``reason``.
+
+    ``checkpoints``: its host keeps checkpoints, so each backup creates one for the next to start from.
+    """
+
+    checkpoints: bool
+    since: str | None = None
+    reason: str = ""
+
+
+def keeps_changes(disks: list[Disk]) -> bool:
+    """Whether a checkpoint can track the domain: it has a writable qcow2 disk (the record lives in the image)."""
+    return any(d.device == "disk" and not d.readonly and d.format == "qcow2" for d in disks)
+
+
+def backup_kind(supported: bool, local: bool, backups: list[Backup], checkpoints: set[str],
+                qcow2: bool = True) -> BackupKind:
+    """Incremental when the host can, an earlier catalogued backup has a checkpoint and the domain still has it.
+
+    ``backups`` are the domain's catalogued backups, oldest first; ``qcow2``: see :func:`keeps_changes`.
+    """
+    if not supported:
+        return BackupKind(False, reason="Full: this host cannot take incremental backups.")
+    if not qcow2:
+        return BackupKind(False, reason="Full: only qcow2 disks keep a record of their changes.")
+    if not local:
+        return BackupKind(True, reason="Full: the backups of a domain on another host are not catalogued here.")
+    last = next((b for b in reversed(backups) if b.checkpoint), None)
+    if last is None:
+        return BackupKind(True, reason="Full: there is no earlier backup to build on.")
+    if last.checkpoint not in checkpoints:
+        return BackupKind(True, reason=f"Full: the checkpoint of the last backup ({last.id}) is gone.")
+    return BackupKind(True, since=last.checkpoint)
+
+
 @dataclass(frozen=True)
 class BackupPlan:
     """One domain's backup: the chosen disk targets written as new qcow2 files.
@@ -65,6 +105,10 @@ class BackupPlan:
     local: bool = True
     #: the domain is shut off: its disks are copied as they lie (a scheduled backup; the dialog backs up running ones)
     shut_off: bool = False
+    #: the checkpoint whose changes since are copied (an incremental backup); None: every block
+    since: str | None = None
+    #: create a checkpoint at the backup's point in time, for the next backup to start from
+    checkpoint: bool = False
 
     @property
     def directory(self) -> str:
@@ -106,4 +150,11 @@ class BackupPlan:
         entries = "".join(
             f"<disk name={quoteattr(t)} type='file'><target file={quoteattr(p)}/><driver type='qcow2'/></disk>"
             for t, p in zip(self.targets, self.paths(), strict=False))
-        return f"<domainbackup mode='push'><disks>{entries}</disks></domainbackup>"
+        since = f"<incremental>{escape(self.since)}</incremental>" if self.since else ""
+        return f"<domainbackup mode='push'>{since}<disks>{entries}</disks></domainbackup>"
+
+    def checkpoint_xml(self) -> str | None:
+        """The checkpoint this backup creates (named after its stamp), or None."""
+        if not self.checkpoint:
+            return None
+        return f"<domaincheckpoint><name>backup-{escape(self.stamp)}</name></domaincheckpoint>"

@@ -10,13 +10,17 @@ from .format import bytes_text
 
 @dataclass(frozen=True)
 class CatalogRow:
-    """One backup as a person reads it: when, what kind, how big, whether and when it was verified."""
+    """One backup as a person reads it: when, what kind (and what it builds on), how big, whether verified.
+
+    ``problem`` says why it cannot be restored (an incremental whose parent backup is gone), else None.
+    """
 
     backup: Backup
     time: str
     kind: str
     size: str
     verified: str
+    problem: str | None = None
 
     @property
     def folder(self) -> str:
@@ -31,11 +35,19 @@ def verified_text(backup: Backup) -> str:
     return f"OK ({when})" if ver.ok else f"Damaged ({when}): {'; '.join(ver.problems)}"
 
 
-def catalog_rows(backups: list[Backup]) -> list[CatalogRow]:
-    """Newest first: the backup a person most likely wants is on top."""
+def kind_text(backup: Backup) -> str:
+    """"Full", "Full: <why it was not incremental>" or "Incremental, after <parent id>"."""
+    if backup.kind == "incremental":
+        return f"Incremental, after {backup.parent}"
+    return f"Full: {backup.full_reason}" if backup.full_reason else "Full"
+
+
+def catalog_rows(backups: list[Backup], problems: dict[str, str] | None = None) -> list[CatalogRow]:
+    """Newest first: the backup a person most likely wants is on top. ``problems``: by folder."""
     ordered = sorted(backups, key=lambda b: (b.started, b.folder), reverse=True)
-    return [CatalogRow(b, b.started.replace("T", " ").replace("Z", " UTC"), b.kind.capitalize(),
-                       bytes_text(b.size), verified_text(b)) for b in ordered]
+    problems = problems or {}
+    return [CatalogRow(b, b.started.replace("T", " ").replace("Z", " UTC"), kind_text(b),
+                       bytes_text(b.size), verified_text(b), problems.get(b.folder)) for b in ordered]
 
 
 def restore_name_problem(name: str, taken: set[str]) -> str | None:

@@ -449,6 +449,17 @@ class Session(QObject):
         return await self.bridge.call(uri, lambda _c: backupcatalog.find(folders, uuid),
                                       f"reading the backups in {', '.join(folders)}")
 
+    async def restore_problems(self, uri: str, backups: list[Backup]) -> dict[str, str]:
+        """Why each backup that cannot be restored cannot (an incremental whose parent is gone), by folder."""
+        def ask(_c: object) -> dict[str, str]:
+            return {b.folder: why for b in backups if (why := backupcatalog.restore_problem(b))}
+        return await self.bridge.call(uri, ask, "checking the backups' chains")
+
+    async def checkpoint_names(self, key: Key) -> set[str]:
+        """The names of a domain's checkpoints (an incremental backup starts from one)."""
+        return await self.bridge.call_domain(*key, lambda d: {c.name for c in d.list_all_checkpoints()},
+                                             f"listing the checkpoints of {self.domains.name_of(key)}")
+
     async def verify_backup(self, uri: str, folder: str) -> int:
         """Start verifying the backup in ``folder`` as a job; its id."""
         return int(await self.bridge.call(uri, lambda c: c.backup_verify(folder, int(JobFlags.ASYNC)) or 0,

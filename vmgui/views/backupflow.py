@@ -25,8 +25,8 @@ class BackupFlow:
         self._session.spawn(self._ask(targets), "Reading the disks to back up")
 
     async def _ask(self, targets: list[Key]) -> None:
-        sources = await self.flow.sources(targets)
-        dialog = BackupDialog(sources.domains, self.folder, self._parent, sources.remote)
+        sources = await self.flow.sources(targets, self.folder)
+        dialog = BackupDialog(sources.domains, self.folder, self._parent, sources.remote, sources.kinds)
         serve(self._session, dialog.checker)
 
         def start() -> None:

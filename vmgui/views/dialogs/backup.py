@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from drivers.domxml import Disk
 
-from ...models.backup import BackupPlan, default_checked
+from ...models.backup import INCREMENTAL_TEXT, BackupKind, BackupPlan, default_checked
 from ..names import error_label, name_widget
 from ..pathcheck import PathChecker, show_sentences
 
@@ -34,7 +34,7 @@ class BackupDialog(QDialog):
     """One checkbox per disk of each domain; OK stays disabled (with the reason) until the plan is valid."""
 
     def __init__(self, domains: list[tuple[str, list[Disk]]], folder: str, parent: QWidget | None = None,
-                 remote: Mapping[str, str] | None = None) -> None:
+                 remote: Mapping[str, str] | None = None, kinds: Mapping[str, BackupKind] | None = None) -> None:
         super().__init__(parent)
         name_widget(self, "backupDialog")
         self.setWindowTitle("Back up")
@@ -42,6 +42,9 @@ class BackupDialog(QDialog):
         self.stamp = time.strftime("%Y%m%d-%H%M%S")
         layout = QVBoxLayout(self)
         self.checks: dict[tuple[str, str], QCheckBox] = {}
+        self.kinds = dict(kinds or {})
+        #: domain name -> its "Incremental" box, where an incremental backup is possible
+        self.incremental: dict[str, QCheckBox] = {}
         for name, disks in domains:
             layout.addWidget(QLabel(f"Disks of {name}:", self))
             for disk in disks:
@@ -54,6 +57,7 @@ class BackupDialog(QDialog):
                 box.toggled.connect(self.validate)
                 self.checks[(name, disk.target)] = box
                 layout.addWidget(box)
+            self._add_kind(layout, name)
         self._names = [name for name, _ in domains]
         self._remote = dict(remote or {})  # domain name -> the other host its folder is on
         self.checker = PathChecker(self, self._local_paths, self._recheck)
@@ -87,14 +91,35 @@ class BackupDialog(QDialog):
         layout.addWidget(self.buttons)
         self.validate()
 
+    def _add_kind(self, layout: QVBoxLayout, name: str) -> None:
+        """"Incremental" where the domain's last backup left a checkpoint, else a line saying why it is full."""
+        kind = self.kinds.get(name)
+        if kind is None:
+            return
+        if kind.since is not None:
+            box = QCheckBox(INCREMENTAL_TEXT, self)
+            name_widget(box, f"backupIncremental_{name}", f"{INCREMENTAL_TEXT} of {name}")
+            box.setChecked(True)
+            self.incremental[name] = box
+            layout.addWidget(box)
+            return
+        label = QLabel(kind.reason, self)
+        name_widget(label, f"backupKind_{name}")
+        label.setWordWrap(True)
+        layout.addWidget(label)
+
     def plans(self) -> list[BackupPlan]:
         """One plan per domain that has at least one ticked disk."""
         folder = self.folder.text().strip()
         result = []
         for name in self._names:
             targets = tuple(t for (n, t), box in self.checks.items() if n == name and box.isChecked())
+            kind = self.kinds.get(name)
+            box = self.incremental.get(name)
+            since = kind.since if kind is not None and box is not None and box.isChecked() else None
             if targets:
-                result.append(BackupPlan(name, folder, self.stamp, targets, name not in self._remote))
+                result.append(BackupPlan(name, folder, self.stamp, targets, local=name not in self._remote,
+                                         since=since, checkpoint=kind is not None and kind.checkpoints))
         return result
 
     def _local_paths(self) -> list[str]:

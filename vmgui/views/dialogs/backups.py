@@ -108,6 +108,9 @@ class BackupsDialog(QDialog):
             item = QTreeWidgetItem(self.list, [row.time, row.kind, row.size, row.verified, row.folder])
             item.setData(0, Qt.ItemDataRole.UserRole, row)
             item.setToolTip(3, row.verified)
+            item.setToolTip(1, f"Not restorable: {row.problem}" if row.problem else row.kind)
+            if row.problem:
+                item.setText(1, f"{row.kind} (not restorable)")
             if row.backup.domain_uuid != self.flow.key[1]:
                 item.setToolTip(0, f"A backup of {row.backup.domain_name}")
             if keep is not None and keep.folder == row.folder:
@@ -120,9 +123,15 @@ class BackupsDialog(QDialog):
 
     def _update_buttons(self) -> None:
         row = self.selected()
-        for button in (self.restore_new_button, self.verify_button, self.delete_button):
+        for button in (self.verify_button, self.delete_button):
             button.setEnabled(row is not None)
-        self.restore_onto_button.setEnabled(row is not None and row.backup.domain_uuid == self.flow.key[1])
+        restorable = row is not None and row.problem is None
+        self.restore_new_button.setEnabled(restorable)
+        self.restore_onto_button.setEnabled(restorable and row is not None
+                                            and row.backup.domain_uuid == self.flow.key[1])
+        why = f"Not restorable: {row.problem}" if row is not None and row.problem else ""
+        for button in (self.restore_new_button, self.restore_onto_button):
+            button.setToolTip(why)
 
     def _ask_new(self) -> None:
         row = self.selected()
