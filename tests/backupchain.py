@@ -27,8 +27,8 @@ def catalogue(folder: Path, started: float, parent: str | None, name: str, uuid:
     [entry] = catalog.describe([catalog.Written("vda", str(image), str(image), "qcow2")])
     if parent is not None:
         entry = dataclasses.replace(entry, backing=f"../{parent}/vda.qcow2")
-    return catalog.write_manifest(str(folder), name, uuid, xml, started, [entry],
-                                  kind="incremental" if parent else "full", parent=parent)
+    lineage = catalog.Lineage(kind="incremental" if parent else "full", parent=parent)
+    return catalog.write_manifest(str(folder), name, uuid, xml, started, [entry], lineage)
 
 
 def chain(root: Path, length: int = 3, name: str = "vm", uuid: str = UUID,

@@ -114,7 +114,7 @@ def test_deleting_a_backup_an_incremental_depends_on_merges_it_into_that_one_fir
     reference = restored(inc, tmp_path / "before")
     dialog = window.commands.open_backups(key, [str(tmp_path / "backups")])
     qtbot.waitUntil(lambda: dialog.list.topLevelItemCount() == 2, timeout=5000)
-    assert [dialog.list.topLevelItem(i).text(1) for i in range(2)] == ["Incremental", "Full"]
+    assert [dialog.list.topLevelItem(i).text(1) for i in range(2)] == [f"Incremental, after {full.id}", "Full"]
     dialog.list.topLevelItem(1).setSelected(True)
     _press(dialog, "backupDelete")
     _answer(dialog, "confirm_delete_backup", "Delete")
