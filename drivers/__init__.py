@@ -10,6 +10,7 @@ from .errors import DriverError, ErrorCode
 from .flags import (
     BackupFlags,
     CreateFlags,
+    DeviceModifyFlags,
     DiskCreateFlags,
     DomainState,
     DomainXMLFlags,
@@ -34,4 +35,5 @@ __all__ = [
     "DomainState", "JobType", "JobUnit", "JobState", "JobOperation", "JobFlags", "MigrateFlags", "Feature",
     "EventType", "DomainEvent", "DomainRecord", "DomainInfo", "JobInfo", "CreateFlags",
     "SaveFlags", "UndefineFlags", "DiskCreateFlags", "BackupFlags", "DomainXMLFlags",
+    "DeviceModifyFlags",
 ]

@@ -211,6 +211,17 @@ class Domain:
         """
         raise no_support("renaming a domain")
 
+    def update_device_flags(self, xml: str, flags: int = 0) -> None:
+        """Change a device in place (Feature.CHANGE_MEDIA): a CD-ROM's medium, as virDomainUpdateDeviceFlags.
+
+        ``xml`` is a ``<disk device='cdrom'>`` naming the drive by its target;
+        its ``<source>`` is the new medium, none ejects it (the drive stays).
+        ``DeviceModifyFlags`` LIVE / CONFIG (CURRENT: the running domain if it
+        runs, else the persistent definition), FORCE opens a tray the guest
+        locked. INVALID_ARG for a medium that does not exist or cannot be read.
+        """
+        raise no_support("changing removable media")
+
     # save and snapshots
     def managed_save(self, flags: int = 0) -> int | None:
         raise no_support("managed save")

@@ -229,6 +229,18 @@ class SnapshotCreateFlags(enum.IntFlag):
     LIVE = 1 << 8
 
 
+class DeviceModifyFlags(enum.IntFlag):
+    """For ``Domain.update_device_flags`` (libvirt's virDomainDeviceModifyFlags).
+
+    CURRENT (0) is the running domain when it runs, else its persistent definition.
+    """
+
+    CURRENT = 0
+    LIVE = 1 << 0
+    CONFIG = 1 << 1
+    FORCE = 1 << 2  # open a CD tray the guest locked
+
+
 class MigrateFlags(enum.IntFlag):
     LIVE = 1 << 0
     PEER2PEER = 1 << 1
@@ -274,6 +286,7 @@ class Feature(enum.IntEnum):
     RENAME = 110  # Domain.rename (libvirt: virDomainRename)
     DELETE_DISKS = 111  # Connection.delete_disks / check_delete_disks
     GUESTS_OUTLIVE_CLIENT = 112  # running guests go on when this process ends (a daemon or supervisors hold them)
+    CHANGE_MEDIA = 113  # Domain.update_device_flags changes or ejects a CD-ROM's medium
 
 
 class EventType(enum.IntEnum):

@@ -47,7 +47,7 @@ FEATURES = frozenset({
     Feature.AUTOSTART, Feature.DEFINE, Feature.DISK_CREATE, Feature.RENAME, Feature.TYPED_PARAM_STRING,
     Feature.MIGRATION_V3, Feature.MIGRATION_V2, Feature.MIGRATION_PARAMS, Feature.MIGRATION_OFFLINE,
     Feature.FD_PASSING,
-    Feature.SERIAL_CONSOLE, Feature.SCREENSHOT, Feature.DELETE_DISKS,
+    Feature.SERIAL_CONSOLE, Feature.SCREENSHOT, Feature.DELETE_DISKS, Feature.CHANGE_MEDIA,
     Feature.GUESTS_OUTLIVE_CLIENT,  # each VM runs under its own supervisor, not in this process
 })
 

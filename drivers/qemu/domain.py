@@ -13,11 +13,13 @@ import socket
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar, cast
 
+from .. import media
 from ..base import Console, Screenshot, Snapshot
 from ..diskimage import check_new_file
 from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
 from ..flags import (
     CreateFlags,
+    DefinedDetail,
     DomainState,
     DomainXMLFlags,
     EventType,
@@ -44,9 +46,9 @@ from ..lifecycle import (
 from ..records import DomainRecord
 from ..stateful import StatefulDomain
 from . import backup as backup_mod
+from . import cdrom, migration, salvage, saveops, snapshots, streams
 from . import console as console_mod
 from . import graphics as graphics_mod
-from . import migration, salvage, saveops, snapshots, streams
 from .context import DomainOps
 from .events import EventHost
 from .guard import guarded
@@ -327,6 +329,39 @@ class QemuDomain(StatefulDomain):
         host.rename_files(old_name, dom.name)
 
     # -- save --------------------------------------------------------------------
+    # -- removable media -------------------------------------------------------
+    def update_device_flags(self, xml: str, flags: int = 0) -> None:
+        """Insert, change or eject a CD (see Domain.update_device_flags and cdrom)."""
+        req = media.parse_change(xml, flags)
+        host = self._host
+        with host.lock:
+            dom = self._idle("change the CD")
+            scope = media.impact(flags, dom.name, dom.live is not None, dom.persistent)
+            config = media.with_medium(dom.config, req) if scope.config and dom.config is not None else None
+            vm = dom.live if scope.live else None
+            block_device = vm is not None and media.cdrom_of(vm.definition, req.target).type == "block"
+        if vm is not None:
+            with transition(host, dom, "change the CD"):
+                try:
+                    cdrom.change(vm, req, block_device)
+                finally:
+                    with host.lock:
+                        held = next((d for d in vm.disks if d.target == req.target), None)
+                        now = media.MediaChange(req.target, held.path if held else None,
+                                                held.format if held else req.format, req.force)
+                        vm.definition = media.with_medium(vm.definition, now)
+                        host.write_state(dom)
+        if config is not None:
+            with host.lock:
+                before, dom.config = dom.config, config
+                try:
+                    host.save_config(dom)
+                except DriverError:
+                    dom.config = before
+                    raise
+                dom.touch()
+                host.emit(dom, EventType.DEFINED, DefinedDetail.UPDATED)
+
     def _begin_save(self, action: str) -> tuple[QDom, Job]:
         with self._host.lock:
             dom = self._idle(action)

@@ -40,7 +40,7 @@ from .world import SimDomain, TestHost
 BASE_FEATURES = frozenset({
     Feature.JOBS, Feature.BACKUP, Feature.SNAPSHOTS, Feature.MANAGED_SAVE, Feature.SAVE_RESTORE,
     Feature.AUTOSTART, Feature.DEFINE, Feature.TYPED_PARAM_STRING, Feature.SERIAL_CONSOLE,
-    Feature.SCREENSHOT, Feature.DISK_CREATE, Feature.RENAME, Feature.DELETE_DISKS,
+    Feature.SCREENSHOT, Feature.DISK_CREATE, Feature.RENAME, Feature.DELETE_DISKS, Feature.CHANGE_MEDIA,
 })
 # offline migration (definition only, drivers.test.offline) needs no memory stream: any protocol carries it
 MIGRATION_FEATURES = {
