@@ -12,12 +12,14 @@ import os
 import stat
 from dataclasses import dataclass
 
+from lxml import etree
+
 from .diskimage import READ_ONLY_REFUSED_DIRS, check_path, unsafe_source
 from .domxml import DomainXML
 from .domxml.devices import DiskNode
 from .errors import DriverError, ErrorCode, check_flags, invalid_arg
 from .flags import DeviceModifyFlags
-from .xmlutil import parse
+from .xmlutil import parse, to_string
 
 ALL_FLAGS = int(DeviceModifyFlags.LIVE | DeviceModifyFlags.CONFIG | DeviceModifyFlags.FORCE)
 MEDIA_FORMATS = ("raw", "qcow2")
@@ -123,3 +125,14 @@ def with_medium(definition: DomainXML, change: MediaChange) -> DomainXML:
 
 def current_medium(definition: DomainXML, target: str) -> str | None:
     return cdrom_of(definition, target).source
+
+
+def request_xml(target: str, source: str | None, fmt: str = "raw") -> str:
+    """The ``<disk device='cdrom'>`` that asks drive ``target`` to hold ``source`` (None: eject)."""
+    node = DiskNode(etree.Element("disk"))
+    node.type, node.device = "file", "cdrom"
+    if source is not None:
+        node.driver_name, node.format = "qemu", fmt
+        node.source = source
+    node.target = target
+    return to_string(node.el)

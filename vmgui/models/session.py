@@ -32,6 +32,7 @@ from drivers import (
 from drivers.backupcatalog import Backup
 from drivers.base import Screenshot
 from drivers.hostfacts import HostFacts
+from drivers.media import request_xml
 
 from ..actions import ACTION_OF, ActionId
 from ..actions.requests import DomainRequest
@@ -44,6 +45,7 @@ from .editing import XML_INACTIVE, EditPlan
 from .filters import FilterState
 from .history import History
 from .jobs import JobTableModel
+from .media import CDDrive, change_flags, done_text
 from .messages import CONNECTION_ACTIONS, MessageModel
 from .newvm import NewVMPlan
 from .pathprobe import Facts, look_up
@@ -538,6 +540,17 @@ class Session(QObject):
                 self.mark_dirty(key[0], {key[1]})
         self.status.emit(f"Applied the changes to {plan.rename_to or name}")
 
+
+    async def change_media(self, key: Key, drive: CDDrive, source: str | None) -> None:
+        """Put ``source`` into ``drive`` (None: eject); a running persistent domain keeps it at its next start too."""
+        row = self.domains.get(key)
+        flags = change_flags(row is not None and row.rec.active, row is not None and row.rec.persistent)
+        xml, name = request_xml(drive.target, source), self.domains.name_of(key)
+        await self.bridge.call_domain(key[0], key[1], lambda dom: dom.update_device_flags(xml, flags),
+                                      f"changing the CD of {name}")
+        if self.connections.get(key[0]) is not None:
+            self.mark_dirty(key[0], {key[1]})
+        self.status.emit(done_text(name, drive, source))
 
 _ASKED = {ActionId.SHUTDOWN: "shut down", ActionId.REBOOT: "reboot"}
 
