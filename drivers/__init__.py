@@ -9,6 +9,7 @@ from .base import Connection, Domain, Snapshot
 from .errors import DriverError, ErrorCode
 from .flags import (
     BackupFlags,
+    CloneFlags,
     CreateFlags,
     DeviceModifyFlags,
     DiskCreateFlags,
@@ -35,5 +36,5 @@ __all__ = [
     "DomainState", "JobType", "JobUnit", "JobState", "JobOperation", "JobFlags", "MigrateFlags", "Feature",
     "EventType", "DomainEvent", "DomainRecord", "DomainInfo", "JobInfo", "CreateFlags",
     "SaveFlags", "UndefineFlags", "DiskCreateFlags", "BackupFlags", "DomainXMLFlags",
-    "DeviceModifyFlags",
+    "DeviceModifyFlags", "CloneFlags",
 ]

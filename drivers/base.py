@@ -405,6 +405,14 @@ class Connection:
         raise no_support("restoring backups")
 
     # storage
+    def clone_domain(self, domain: str | Domain, new_name: str, flags: int = 0) -> int | None:
+        """Copy a shut-off domain to a new one (Feature.CLONE): new name, uuid and MACs, its own disks.
+
+        A CLONE job on the original (``JobFlags.ASYNC``: returns its id); ``CloneFlags.LINKED``
+        makes the clone's disks overlays on the original's images, which become read-only.
+        """
+        raise no_support("cloning domains")
+
     def create_disk(self, path: str, size_bytes: int, fmt: str = "qcow2", flags: int = 0) -> int | None:
         """Create an empty disk image at the absolute ``path`` as a DISK_CREATE job (Feature.DISK_CREATE).
 

@@ -174,6 +174,7 @@ class JobOperation(enum.IntEnum):
     DISK_CREATE = 100  # ours: storage creation through qemu-img
     BACKUP_VERIFY = 101  # ours: a catalogued backup checked against its manifest
     BACKUP_RESTORE = 102  # ours: a catalogued backup copied to a new VM or onto a shut-off one
+    CLONE = 103  # ours: a domain copied to a new one (new name, uuid, MACs; its disks copied or overlaid)
 
 
 class JobFlags(enum.IntFlag):
@@ -227,6 +228,13 @@ class SaveFlags(enum.IntFlag):
 class SnapshotCreateFlags(enum.IntFlag):
     HALT = 1 << 3
     LIVE = 1 << 8
+
+
+class CloneFlags(enum.IntFlag):
+    """For ``Connection.clone_domain`` (combine with ``JobFlags.ASYNC``)."""
+
+    #: the clone's disks are qcow2 overlays on the original's images, which become its read-only base
+    LINKED = 1 << 0
 
 
 class DeviceModifyFlags(enum.IntFlag):
@@ -287,6 +295,7 @@ class Feature(enum.IntEnum):
     DELETE_DISKS = 111  # Connection.delete_disks / check_delete_disks
     GUESTS_OUTLIVE_CLIENT = 112  # running guests go on when this process ends (a daemon or supervisors hold them)
     CHANGE_MEDIA = 113  # Domain.update_device_flags changes or ejects a CD-ROM's medium
+    CLONE = 114  # Connection.clone_domain
 
 
 class EventType(enum.IntEnum):

@@ -38,6 +38,7 @@ _OPERATION_TEXT = {
     JobOperation.SNAPSHOT_DELETE: "snapshot delete", JobOperation.BACKUP: "backup",
     JobOperation.DUMP: "dump", JobOperation.START: "start", JobOperation.DISK_CREATE: "disk creation",
     JobOperation.BACKUP_VERIFY: "backup verify", JobOperation.BACKUP_RESTORE: "backup restore",
+    JobOperation.CLONE: "clone",
 }
 
 

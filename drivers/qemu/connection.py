@@ -7,6 +7,7 @@ import socket
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from .. import clone
 from ..base import Connection, Domain
 from ..diskimage import check_create_args, check_guest_files, check_path_list, job_key, locally_visible
 from ..domxml import DomainXML
@@ -47,7 +48,7 @@ FEATURES = frozenset({
     Feature.AUTOSTART, Feature.DEFINE, Feature.DISK_CREATE, Feature.RENAME, Feature.TYPED_PARAM_STRING,
     Feature.MIGRATION_V3, Feature.MIGRATION_V2, Feature.MIGRATION_PARAMS, Feature.MIGRATION_OFFLINE,
     Feature.FD_PASSING,
-    Feature.SERIAL_CONSOLE, Feature.SCREENSHOT, Feature.DELETE_DISKS, Feature.CHANGE_MEDIA,
+    Feature.SERIAL_CONSOLE, Feature.SCREENSHOT, Feature.DELETE_DISKS, Feature.CHANGE_MEDIA, Feature.CLONE,
     Feature.GUESTS_OUTLIVE_CLIENT,  # each VM runs under its own supervisor, not in this process
 })
 
@@ -87,6 +88,23 @@ class QemuConnection(StatefulConnection):
 
     def domain_handle(self, name: str, uuid: str) -> QemuDomain:
         return QemuDomain(self, name, uuid)
+
+    # -- clones ----------------------------------------------------------------------
+    def _clone_extras(self, uuid: str, copy: clone.ClonePlan) -> None:
+        """The clone's own UEFI variable store and TPM state, copied from the original's folder."""
+        layout = self.host.layout
+        old_nvram, new_nvram = str(layout.nvram(uuid)), str(layout.nvram(copy.uuid))
+        copy.dirs.append(str(layout.domain_dir(copy.uuid)))
+        if copy.definition.nvram == old_nvram:
+            copy.definition.set_nvram(new_nvram, copy.definition.nvram_template)
+            if os.path.exists(old_nvram):
+                copy.files.append((old_nvram, new_nvram))
+        if layout.tpm_dir(uuid).is_dir():
+            copy.trees.append((str(layout.tpm_dir(uuid)), str(layout.tpm_dir(copy.uuid))))
+
+    def _redefine_busy(self, dom: Domain, definition: DomainXML) -> None:
+        with self.host.lock:
+            self.host.replace_config(self.host.get(dom.uuid, dom.name), definition)
 
     # -- definitions -----------------------------------------------------------------
     def _parse(self, xml: str) -> DomainXML:

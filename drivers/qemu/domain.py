@@ -19,7 +19,6 @@ from ..diskimage import check_new_file
 from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
 from ..flags import (
     CreateFlags,
-    DefinedDetail,
     DomainState,
     DomainXMLFlags,
     EventType,
@@ -353,14 +352,7 @@ class QemuDomain(StatefulDomain):
                         host.write_state(dom)
         if config is not None:
             with host.lock:
-                before, dom.config = dom.config, config
-                try:
-                    host.save_config(dom)
-                except DriverError:
-                    dom.config = before
-                    raise
-                dom.touch()
-                host.emit(dom, EventType.DEFINED, DefinedDetail.UPDATED)
+                host.replace_config(dom, config)
 
     def _begin_save(self, action: str) -> tuple[QDom, Job]:
         with self._host.lock:

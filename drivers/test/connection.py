@@ -41,6 +41,7 @@ BASE_FEATURES = frozenset({
     Feature.JOBS, Feature.BACKUP, Feature.SNAPSHOTS, Feature.MANAGED_SAVE, Feature.SAVE_RESTORE,
     Feature.AUTOSTART, Feature.DEFINE, Feature.TYPED_PARAM_STRING, Feature.SERIAL_CONSOLE,
     Feature.SCREENSHOT, Feature.DISK_CREATE, Feature.RENAME, Feature.DELETE_DISKS, Feature.CHANGE_MEDIA,
+    Feature.CLONE,
 })
 # offline migration (definition only, drivers.test.offline) needs no memory stream: any protocol carries it
 MIGRATION_FEATURES = {
@@ -173,6 +174,15 @@ class TestConnection(StatefulConnection):
             storage.create(job, path, size, self.rate, bool(flags & DiskCreateFlags.PREALLOCATE))
 
         return self.run_job(job, worker, bool(flags & JobFlags.ASYNC))
+
+    def _redefine_busy(self, dom: Domain, definition: DomainXML) -> None:
+        with self.host.lock:
+            sim = self.host.get(dom.uuid, dom.name)
+            sim.config = definition
+            if not sim.active:
+                sim.live = None
+            sim.touch()
+            self.host.emit(sim, EventType.DEFINED, DefinedDetail.UPDATED)
 
     def _forget_missing_disk(self, path: str) -> bool:
         """A simulated disk (demo image, pool volume) has no file: deleting it forgets it."""
