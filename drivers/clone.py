@@ -1,6 +1,7 @@
 """Cloning a shut-off domain: the new definition and its disk copies, shared by the stateful drivers.
 
-A clone gets a new name, uuid and MAC addresses. Each writable image disk
+A clone gets a new name, uuid and MAC addresses, and serial logs of its own
+(the original's name in the file name replaced by the clone's). Each writable image disk
 gets its own image beside the original, ``<dir>/<new name>-<target>.<fmt>``:
 a full copy (the file's data extents copied in the kernel, as a restore does)
 or, linked, a qcow2 overlay whose backing file is the original image. The
@@ -82,6 +83,9 @@ def plan(definition: DomainXML, new_name: str, linked: bool) -> ClonePlan:
         del clone.root.attrib["id"]
     for iface in clone.interface_nodes():
         iface.mac = random_mac()
+    for port in clone.char_device_nodes():
+        if port.type == "file" and port.path:
+            port.path = own_log(port.path, definition.name, new_name)
     copies = []
     for target, source, fmt in cloned_disks(definition):
         if linked and fmt != "qcow2" and fmt != "raw":
@@ -99,6 +103,13 @@ def plan(definition: DomainXML, new_name: str, linked: bool) -> ClonePlan:
         if linked:
             _name_backing(node.el, source, fmt)
     return ClonePlan(clone, copies, linked)
+
+
+def own_log(path: str, old_name: str, new_name: str) -> str:
+    """The clone's own serial log beside ``path``: the original's name in the file name replaced, else prefixed."""
+    folder, base = os.path.split(path)
+    base = base.replace(old_name, new_name) if old_name in base else f"{new_name}-{base}"
+    return os.path.join(folder, base)
 
 
 def _name_backing(disk: etree._Element, base: str, fmt: str) -> None:

@@ -1,0 +1,78 @@
+"""Real QEMU, real Linux: a clone boots as a machine of its own, holding exactly the records of clone time."""
+from __future__ import annotations
+
+import re
+
+import e2e_helpers as h
+import pytest
+from linuxguest.records import read_records
+from refusals import refused
+
+from drivers import CloneFlags, DomainState, DomainXMLFlags, ErrorCode, JobOperation, JobState
+from drivers.domxml import DomainXML
+
+pytestmark = [pytest.mark.qemu, pytest.mark.slow]
+
+NIC = "<interface type='user'><mac address='52:54:00:12:34:56'/><model type='virtio'/></interface>"
+_IDENTITY = re.compile(rb"VMGUI ID ([0-9a-fA-F-]{36}) ([0-9a-f:]{17})")
+
+
+def identity(dom, serial, times: int) -> tuple[str, str]:
+    """(SMBIOS uuid, eth0 MAC) as the guest reads them, the ``times``-th answer in its serial log."""
+    with dom.open_console() as console:
+        console.write(b'echo "VMGUI I""D $(cat /sys/class/dmi/id/product_uuid) $(cat /sys/class/net/eth0/address)"\r')
+        serial.wait_for(b"VMGUI ID ", timeout=60, count=times)
+    uuid, mac = _IDENTITY.findall(serial.text())[times - 1]
+    return uuid.decode().lower(), mac.decode()
+
+
+def power_off(dom, serial) -> None:
+    dom.shutdown()
+    serial.wait_for(b"VMGUI POWEROFF", timeout=60)
+    assert h.wait_until(lambda: dom.state()[0] is DomainState.SHUTOFF, timeout=60)
+
+
+def test_clones_boot_with_their_own_identity_and_the_records_of_clone_time(env, linux_guest, tmp_path):
+    disk = h.make_qcow2(tmp_path / "orig.qcow2", 16)
+    conn = env.open()
+    dom = conn.define_xml(env.linux_xml("orig", "disk", disks=[{"path": disk}], extra_devices=NIC))
+    dom.create()
+    serial = env.guest("orig")
+    serial.wait_for(b"VMGUI READY", timeout=90)
+    serial.wait_disk_record(10)
+    assert identity(dom, serial, 1) == (dom.uuid, "52:54:00:12:34:56")
+    power_off(dom, serial)
+    at_clone = read_records(disk)
+    assert at_clone.count > 10 and not at_clone.torn
+
+    assert conn.clone_domain("orig", "full") is None
+    job = [j for j in conn.list_all_jobs() if j.operation is JobOperation.CLONE][-1]
+    assert job.state is JobState.COMPLETED and job.processed == job.total > 0
+    full = conn.lookup_by_name("full")
+    full_disk = str(tmp_path / "full-vda.qcow2")
+    copied = read_records(full_disk)
+    assert (copied.count, copied.boot_id, copied.torn) == (at_clone.count, at_clone.boot_id, []), \
+        "the full clone holds exactly the records written before it was made"
+
+    conn.clone_domain(dom, "thin", CloneFlags.LINKED)
+    thin = conn.lookup_by_name("thin")
+    assert DomainXML.parse(dom.xml_desc(DomainXMLFlags.INACTIVE)).disk("vda").readonly
+    with refused(ErrorCode.RESOURCE_BUSY, "'thin'"):
+        conn.delete_disks([disk])
+
+    for clone, name, times in ((full, "full", 1), (thin, "thin", 1)):
+        clone.create()
+        out = env.guest(name)
+        out.wait_for(b"VMGUI READY", timeout=90)
+        uuid, mac = identity(clone, out, times)
+        assert uuid == clone.uuid != dom.uuid and mac != "52:54:00:12:34:56", f"{name} is a machine of its own"
+        assert mac == DomainXML.parse(clone.xml_desc()).interfaces()[0].mac
+        out.wait_disk_record(at_clone.count + 5)
+        assert not out.kernel_trouble()
+        power_off(clone, out)
+
+    base = read_records(disk)
+    assert (base.count, base.boot_id) == (at_clone.count, at_clone.boot_id), \
+        "the linked clone's writes never reach its base"
+    thin_view = read_records(str(tmp_path / "thin-vda.qcow2"))
+    assert thin_view.count > at_clone.count + 5 and thin_view.boot_id != at_clone.boot_id and not thin_view.torn
