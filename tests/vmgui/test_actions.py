@@ -28,7 +28,8 @@ def enabled(states: dict) -> set[str]:
                            "console", "snapshots", "delete", "graphical_console", "external_viewer", "backups"}),
     (DomainState.PAUSED, {"resume", "reset", "force_off", "save", "snapshot", "backup", "migrate", "snapshots",
                           "delete", "graphical_console", "external_viewer", "backups"}),
-    (DomainState.SHUTOFF, {"start", "snapshot", "delete", "snapshots", "migrate", "backups"}),  # migrate: offline
+    (DomainState.SHUTOFF, {"start", "snapshot", "delete", "snapshots", "migrate", "backups",  # migrate: offline
+                           "clone"}),
     (DomainState.CRASHED, {"force_off", "snapshot", "backup", "migrate", "snapshots", "delete",
                            "graphical_console", "external_viewer", "backups"}),
 ])

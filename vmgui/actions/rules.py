@@ -81,6 +81,11 @@ def backed_up_live(rec: DomainRecord) -> str | None:
     return None if rec.id is not None else "is not running (a push backup needs a running guest)"
 
 
+def clonable(rec: DomainRecord) -> str | None:
+    """Only a shut-off domain is cloned: its disks do not change while they are copied."""
+    return None if rec.id is None else "is running: shut it down to clone it"
+
+
 def persistent(rec: DomainRecord) -> str | None:
     return None if rec.persistent else "is transient: it disappears when it stops"
 

@@ -39,7 +39,8 @@ class Confirm:
 
 #: What a missing feature is called in "… does not support backups".
 FEATURE_TEXT = {Feature.MANAGED_SAVE: "saving", Feature.SNAPSHOTS: "snapshots", Feature.BACKUP: "backups",
-                Feature.DEFINE: "defining and deleting domains", Feature.SERIAL_CONSOLE: "serial consoles"}
+                Feature.DEFINE: "defining and deleting domains", Feature.SERIAL_CONSOLE: "serial consoles",
+                Feature.CLONE: "cloning"}
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,10 @@ _SPECS = (
                "Move the selected domains to another open connection: running ones live, "
                "shut-off ones as their definition (offline migration)",
                needs=rules.migratable, job_blocks=True, request=rq.Migrate, asks=Asks.DIALOG),
+    ActionSpec(ActionId.CLONE, "Clone", "actionClone", "action-clone", "Ctrl+Shift+N",
+               "Copy the selected shut-off domain to a new one (new name, UUID and MAC addresses; "
+               "its disks copied, or linked to the original's)",
+               rules.clonable, Feature.CLONE, job_blocks=True, request=rq.Clone, asks=Asks.DIALOG),
     ActionSpec(ActionId.DELETE, "Delete", "actionDelete", "action-delete", "Del",
                "Delete the definitions of the selected domains (disk files only when ticked in the dialog)",
                # running ones too: the dialog asks for an explicit "Force off" tick
@@ -162,12 +167,13 @@ SPECS: dict[ActionId, ActionSpec] = {s.id: s for s in _SPECS}
 LAYOUT: tuple[ActionId | None, ...] = (
     ActionId.NEW_VM, None, ActionId.START, ActionId.PAUSE, ActionId.RESUME, ActionId.SHUTDOWN, ActionId.REBOOT,
     ActionId.RESET, ActionId.FORCE_OFF, None, ActionId.SAVE, ActionId.SNAPSHOT, ActionId.BACKUP, ActionId.BACKUPS,
-    ActionId.MIGRATE,
+    ActionId.MIGRATE, ActionId.CLONE,
     None, ActionId.SNAPSHOTS, ActionId.CONSOLE, ActionId.GRAPHICAL_CONSOLE, ActionId.EXTERNAL_VIEWER, None,
     ActionId.DELETE,
 )
-#: In the Domain menu and the context menu but not on the toolbar (the Display and Backup buttons lead to them).
-MENU_ONLY: frozenset[ActionId] = frozenset({ActionId.EXTERNAL_VIEWER, ActionId.BACKUPS})
+#: In the Domain menu and the context menu but not on the toolbar (the Display and Backup buttons lead to the
+#: first two; Clone is for a shut-off domain now and then).
+MENU_ONLY: frozenset[ActionId] = frozenset({ActionId.EXTERNAL_VIEWER, ActionId.BACKUPS, ActionId.CLONE})
 
 
 def context_menu(layout: Sequence[ActionId | None] = LAYOUT) -> list[ActionId | None]:

@@ -17,6 +17,7 @@ from drivers import DomainState
 from ..actions import SPECS, ActionId, ActionSpec, ActionState, Asks, Confirm
 from ..actions.requests import DomainRequest, Snapshot
 from ..flows.backupcatalog import CatalogController
+from ..flows.clone import CloneController
 from ..models.domains import Key
 from ..models.session import Session
 from ..models.snapshots import SnapshotTree
@@ -26,6 +27,7 @@ from .backupflow import BackupFlow
 from .console import ConsoleDialog
 from .deleteflow import DeleteFlow
 from .dialogs.backups import BackupsDialog
+from .dialogs.clone import CloneDialog
 from .dialogs.simple import SnapshotDialog
 from .dialogs.snapshots import SnapshotTreeDialog
 from .displaywin import DisplayWindow
@@ -48,6 +50,7 @@ class Commands:
         self.delete = DeleteFlow(session, self._show, parent)
         self.migrate = MigrateFlow(session, self._show, parent)
         self.new_vm = NewVMFlow(session, self._show, parent)
+        self.clone = CloneController(session)
         self.display_windows: dict[Key, DisplayWindow] = {}  # open ones: pressing Display again raises it
         #: what opens for the actions that ask in a dialog or open a window (Asks.DIALOG, Asks.WINDOW)
         self.openers: dict[ActionId, Callable[[list[Key]], object]] = {
@@ -55,6 +58,7 @@ class Commands:
             ActionId.SNAPSHOT: self._ask_snapshot,
             ActionId.BACKUP: self.backup.ask,
             ActionId.MIGRATE: self.migrate.ask,
+            ActionId.CLONE: lambda targets: self.ask_clone(targets[0]),
             ActionId.DELETE: self.delete.ask,
             ActionId.CONSOLE: lambda targets: self.open_console(targets[0]),
             ActionId.SNAPSHOTS: lambda targets: self.open_snapshots(targets[0]),
@@ -112,6 +116,13 @@ class Commands:
     def _ask_snapshot(self, targets: list[Key]) -> None:
         dialog = SnapshotDialog(len(targets), time.strftime("snap-%Y%m%d-%H%M%S"), self._parent)
         self._show(dialog, lambda: self.run(Snapshot(dialog.name.text()), targets))
+
+    def ask_clone(self, key: Key) -> CloneDialog:
+        flow = self.clone
+        dialog = CloneDialog(flow.name_of(key), flow.suggested_name(key), lambda name: flow.problem(key, name),
+                             self._parent)
+        self._show(dialog, lambda: flow.start(key, dialog.name.text(), dialog.linked.isChecked()))
+        return dialog
 
     def _open_graphical_console(self, targets: list[Key]) -> None:
         self._session.spawn(open_graphical_console(self._session, targets[0]),
