@@ -7,8 +7,9 @@ import e2e_helpers as h
 import pytest
 from linuxguest.records import read_records
 from refusals import refused
+from test_qemu_firmware import needs_ovmf, uefi_xml
 
-from drivers import CloneFlags, DomainState, DomainXMLFlags, ErrorCode, JobOperation, JobState
+from drivers import CloneFlags, DomainState, DomainXMLFlags, ErrorCode, JobFlags, JobOperation, JobState
 from drivers.domxml import DomainXML
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
@@ -76,3 +77,42 @@ def test_clones_boot_with_their_own_identity_and_the_records_of_clone_time(env, 
         "the linked clone's writes never reach its base"
     thin_view = read_records(str(tmp_path / "thin-vda.qcow2"))
     assert thin_view.count > at_clone.count + 5 and thin_view.boot_id != at_clone.boot_id and not thin_view.torn
+
+
+def test_a_cancelled_clone_leaves_no_file_and_no_domain(env, tmp_path):
+    disk = h.make_qcow2(tmp_path / "big.qcow2", 768, fill_mib=768)
+    conn = env.open()
+    dom = conn.define_xml(env.xml("big", disks=[{"path": disk}]))
+    before = sorted(p.name for p in (env.root() / "domains").iterdir())
+    job_id = conn.clone_domain(dom, "bigcopy", JobFlags.ASYNC)
+    assert h.wait_until(lambda: dom.get_job_info(job_id).processed > 0, timeout=60)
+    dom.abort_job(job_id)
+    assert h.wait_until(lambda: dom.get_job_info(job_id).state is not JobState.RUNNING, timeout=60)
+    assert dom.get_job_info(job_id).state is JobState.CANCELLED
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.qcow2"], "no copy and no .part file is left"
+    assert sorted(p.name for p in (env.root() / "domains").iterdir()) == before, "no folder for the clone"
+    with refused(ErrorCode.NO_DOMAIN):
+        conn.lookup_by_name("bigcopy")
+    dom.create()  # the original is free again
+    dom.destroy()
+
+
+@needs_ovmf
+def test_a_uefi_clone_has_its_own_copy_of_the_variable_store_and_the_tpm_state(env, linux_guest):
+    conn = env.open()
+    dom = conn.define_xml(uefi_xml(env, "efi", tpm=True))
+    dom.create()
+    tpm = env.root() / "domains" / dom.uuid / "tpm"
+    assert h.wait_until(lambda: tpm.is_dir() and any(tpm.iterdir()), timeout=120), "swtpm wrote its state"
+    dom.destroy()
+    nvram = env.root() / "domains" / dom.uuid / "VARS.fd"
+
+    conn.clone_domain("efi", "efi2")
+    twin = conn.lookup_by_name("efi2")
+    own = env.root() / "domains" / twin.uuid
+    assert DomainXML.parse(twin.xml_desc(DomainXMLFlags.INACTIVE)).nvram == str(own / "VARS.fd")
+    assert (own / "VARS.fd").read_bytes() == nvram.read_bytes()
+    assert {p.name: p.read_bytes() for p in (own / "tpm").iterdir()} == {p.name: p.read_bytes() for p in tpm.iterdir()}
+    assert (own / "tpm").stat().st_mode & 0o777 == 0o700
+    twin.create()
+    twin.destroy()
