@@ -22,8 +22,6 @@ import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from lxml import etree
-
 from .backupcatalog import Cancelled
 from .backuprestore import copy_file, part_path, publish, random_mac
 from .diskimage import already_exists
@@ -74,8 +72,12 @@ def cloned_disks(definition: DomainXML) -> list[tuple[str, str, str]]:
             if n.device == "disk" and n.type == "file" and n.source and not n.readonly and not n.shareable]
 
 
-def plan(definition: DomainXML, new_name: str, linked: bool) -> ClonePlan:
-    """The clone of ``definition`` called ``new_name``; INVALID_ARG / OPERATION_INVALID before anything is written."""
+def plan(definition: DomainXML, new_name: str, linked: bool,
+         exists: Callable[[str], bool] = os.path.isfile) -> ClonePlan:
+    """The clone of ``definition`` called ``new_name``; INVALID_ARG / OPERATION_INVALID before anything is written.
+
+    ``exists`` says whether a disk image is there to copy (a simulated host has images without files).
+    """
     new_name = validate_name(new_name)
     clone = definition.copy()
     clone.name, clone.uuid = new_name, str(uuidlib.uuid4())
@@ -94,14 +96,14 @@ def plan(definition: DomainXML, new_name: str, linked: bool) -> ClonePlan:
         dest = os.path.join(os.path.dirname(source), f"{new_name}-{target}.{dest_fmt}")
         if os.path.lexists(dest) or os.path.lexists(part_path(dest)):
             raise already_exists(dest)
-        if not os.path.isfile(source):
+        if not exists(source):
             raise DriverError(ErrorCode.OPERATION_INVALID, f"disk {target} of '{definition.name}' ({source}) "
                               "does not exist; nothing to clone it from")
         copies.append(DiskCopy(target, source, fmt, dest, dest_fmt))
         node = clone.disk(target)
         node.source, node.format = dest, dest_fmt
         if linked:
-            _name_backing(node.el, source, fmt)
+            node.set_backing(source, fmt)
     return ClonePlan(clone, copies, linked)
 
 
@@ -110,15 +112,6 @@ def own_log(path: str, old_name: str, new_name: str) -> str:
     folder, base = os.path.split(path)
     base = base.replace(old_name, new_name) if old_name in base else f"{new_name}-{base}"
     return os.path.join(folder, base)
-
-
-def _name_backing(disk: etree._Element, base: str, fmt: str) -> None:
-    """libvirt's ``<backingStore>``: the base image under an overlay, for whoever reads the definition."""
-    for old in disk.findall("backingStore"):
-        disk.remove(old)
-    store = etree.SubElement(disk, "backingStore", type="file")
-    etree.SubElement(store, "format", type=fmt)
-    etree.SubElement(store, "source", file=base)
 
 
 def as_base(definition: DomainXML, clone: ClonePlan) -> DomainXML:

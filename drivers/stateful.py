@@ -300,7 +300,7 @@ class StatefulConnection(Connection):
                 raise DriverError(ErrorCode.OPERATION_INVALID, f"'{dom.name}' is not shut off; shut it down to "
                                   "clone it")
             original = DomainXML.parse(dom.xml_desc(int(DomainXMLFlags.INACTIVE)))
-            copy = clone.plan(original, new_name, linked)
+            copy = clone.plan(original, new_name, linked, self._disk_exists)
             self._clone_extras(dom.uuid, copy)
         except DriverError as exc:
             self.host.jobs.end(job, exc)
@@ -313,7 +313,7 @@ class StatefulConnection(Connection):
             parts: list[tuple[str, str]] = []
             published: list[str] = []
             try:
-                parts = clone.write_images(copy, job.progress, lambda: job.cancel_requested)
+                parts = self._write_clone_images(copy, job)
                 job.raise_if_cancelled()
                 clone.finish(parts, published)
                 clone.copy_trees(copy)
@@ -326,6 +326,14 @@ class StatefulConnection(Connection):
                 self._redefine_busy(dom, clone.as_base(original, copy))
 
         return self._job_result(self.run_job(job, worker, bool(flags & JobFlags.ASYNC)))
+
+    def _disk_exists(self, path: str) -> bool:
+        """Whether a disk image is there to be cloned (a file; a simulated host knows more)."""
+        return os.path.isfile(path)
+
+    def _write_clone_images(self, copy: clone.ClonePlan, job: Job) -> list[tuple[str, str]]:
+        """Write the clone's images as ``.part`` files (see clone.write_images)."""
+        return clone.write_images(copy, job.progress, lambda: job.cancel_requested)
 
     def _clone_extras(self, uuid: str, copy: clone.ClonePlan) -> None:
         """Add what else the driver keeps of domain ``uuid`` to ``copy`` (files, folders); nothing by default."""

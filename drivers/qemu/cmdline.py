@@ -95,6 +95,8 @@ class CommandLine:
     vnc_socket: str | None = None
     #: the socket serving serial port 0 as the driver's console (see console.py)
     console_socket: str | None = None
+    #: base images under the disks' overlays (``<backingStore>``): QEMU reads them, nobody may write them
+    bases: list[str] = field(default_factory=list)
 
 
 def build(definition: DomainXML, *, qmp_socket: str, vnc_socket: str | None = None,
@@ -166,7 +168,8 @@ def build(definition: DomainXML, *, qmp_socket: str, vnc_socket: str | None = No
         argv.append("-S")
     if incoming:
         argv += ["-incoming", incoming]
-    return CommandLine(argv, disks, serial_log, vnc_used, console_used)
+    bases = [b for node in d.disk_nodes() if node.source for b in node.backing_files]
+    return CommandLine(argv, disks, serial_log, vnc_used, console_used, bases)
 
 
 def _disks(d: DomainXML, machine: str, argv: list[str]) -> list[BlockNode]:

@@ -98,3 +98,16 @@ def test_clone_refusals_name_what_to_do(conn, original, tmp_path):
     with refused(ErrorCode.INVALID_ARG, "unsupported flags"):
         conn.clone_domain("orig", "x", 1 << 5)
     assert {d.name for d in conn.list_all_domains()}.isdisjoint({"taken", "live", "x"})
+
+
+def test_a_demo_domain_with_simulated_disks_clones_at_the_hosts_rate(conn):
+    legacy = DomainXML.parse(conn.lookup_by_name("legacy-app").xml_desc(DomainXMLFlags.INACTIVE))
+    disks = [d.source for d in legacy.disks() if d.device == "disk" and not d.readonly]
+    assert disks and not any(os.path.exists(p) for p in disks), "the demo's images exist only in the simulation"
+    conn.clone_domain("legacy-app", "legacy-twin")
+    twin = DomainXML.parse(conn.lookup_by_name("legacy-twin").xml_desc())
+    copies = [d.source for d in twin.disks() if d.device == "disk" and not d.readonly]
+    assert len(copies) == len(disks) and not set(copies) & set(disks)
+    assert conn.storage_visible(copies) == dict.fromkeys(copies, True)
+    job = last_job(conn)
+    assert job.state is JobState.COMPLETED and job.processed == job.total == len(disks) * 1024 ** 3

@@ -116,3 +116,20 @@ def test_a_uefi_clone_has_its_own_copy_of_the_variable_store_and_the_tpm_state(e
     assert (own / "tpm").stat().st_mode & 0o777 == 0o700
     twin.create()
     twin.destroy()
+
+
+def test_no_vm_writes_a_base_while_a_linked_clone_reads_it(env, tmp_path):
+    disk = h.make_qcow2(tmp_path / "base.qcow2", 16, fill_mib=1)
+    conn = env.open()
+    dom = conn.define_xml(env.xml("base", disks=[{"path": disk}]))
+    conn.clone_domain(dom, "reader", CloneFlags.LINKED)
+    reader = conn.lookup_by_name("reader")
+    reader.create()
+    writable = DomainXML.parse(dom.xml_desc(DomainXMLFlags.INACTIVE))
+    writable.disk("vda").readonly = False  # undoing the base's read-only mark by hand
+    conn.define_xml(writable.to_string())
+    with refused(ErrorCode.RESOURCE_BUSY, "'reader'"):
+        dom.create()
+    reader.destroy()
+    dom.create()  # with no clone running, the base is the original's again
+    dom.destroy()
