@@ -406,10 +406,11 @@ class Connection:
 
     # storage
     def clone_domain(self, domain: str | Domain, new_name: str, flags: int = 0) -> int | None:
-        """Copy a shut-off domain to a new one (Feature.CLONE): new name, uuid and MACs, its own disks.
+        """Copy a domain to a new one (Feature.CLONE): new name, uuid and MACs, its own disks.
 
         A CLONE job on the original (``JobFlags.ASYNC``: returns its id); ``CloneFlags.LINKED``
-        makes the clone's disks overlays on the original's images, which become read-only.
+        makes the clone's disks overlays on the original's images, which become read-only (a shut-off
+        original only). Drivers that can copy a running guest's disks at one instant clone it too.
         """
         raise no_support("cloning domains")
 

@@ -28,6 +28,7 @@ from .diskimage import already_exists
 from .domxml import DomainXML
 from .domxml.checks import validate_name
 from .errors import DriverError, ErrorCode
+from .snapxml import BackupDef, BackupDisk
 
 #: bytes done and in all
 Progress = Callable[[int, int], None]
@@ -191,3 +192,8 @@ def discard(paths: list[str]) -> None:
             os.unlink(path)
         except FileNotFoundError:
             pass
+
+
+def push_backup(clone: ClonePlan) -> str:
+    """The ``<domainbackup>`` that copies a running original's disks, as of one instant, to the clone's images."""
+    return BackupDef("push", tuple(BackupDisk(c.target, c.dest, c.dest_format) for c in clone.disks)).to_xml()

@@ -296,6 +296,7 @@ class Feature(enum.IntEnum):
     GUESTS_OUTLIVE_CLIENT = 112  # running guests go on when this process ends (a daemon or supervisors hold them)
     CHANGE_MEDIA = 113  # Domain.update_device_flags changes or ejects a CD-ROM's medium
     CLONE = 114  # Connection.clone_domain
+    CLONE_RUNNING = 115  # clone_domain copies a running domain too (its disks as of one instant)
 
 
 class EventType(enum.IntEnum):

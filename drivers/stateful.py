@@ -8,6 +8,7 @@ answer them exactly alike.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
@@ -282,7 +283,8 @@ class StatefulConnection(Connection):
                               f"choose another name for {what}")
 
     def clone_domain(self, domain: str | Domain, new_name: str, flags: int = 0) -> int | None:
-        """Copy a shut-off domain to a new one ``new_name`` as a CLONE job on the original (see drivers.clone).
+        """Copy a shut-off domain to a new one ``new_name`` as a CLONE job on the original (see drivers.clone;
+        the qemu driver clones a running one too).
 
         ``CloneFlags.LINKED``: the clone's disks are overlays on the original's
         images, which become its read-only base. The original stays busy (it
@@ -307,25 +309,33 @@ class StatefulConnection(Connection):
             raise
 
         def worker(job: Job) -> None:
-            made = [d for d in copy.dirs if not os.path.isdir(d)]
-            for folder in made:
-                os.makedirs(folder, mode=0o700)
-            parts: list[tuple[str, str]] = []
-            published: list[str] = []
-            try:
-                parts = self._write_clone_images(copy, job)
-                job.raise_if_cancelled()
-                clone.finish(parts, published)
-                clone.copy_trees(copy)
-                self.define_xml(copy.definition.to_string())
-            except BaseException:
-                clone.discard([part for part, _ in parts] + published)
-                clone.remove_folders([dest for _, dest in copy.trees] + made[::-1])
-                raise
+            parts = self._write_clone_images(dataclasses.replace(copy, files=[]), job)
+            self._complete_clone(copy, job, parts, [])
             if linked:
                 self._redefine_busy(dom, clone.as_base(original, copy))
 
         return self._job_result(self.run_job(job, worker, bool(flags & JobFlags.ASYNC)))
+
+    def _complete_clone(self, copy: clone.ClonePlan, job: Job, parts: list[tuple[str, str]],
+                        published: list[str]) -> None:
+        """Copy the extra files and folders, name every copy, define the clone; on failure remove all of it.
+
+        ``parts`` are the disk copies still under their temporary names, ``published`` those already named.
+        """
+        made = [d for d in copy.dirs if not os.path.isdir(d)]
+        try:
+            for folder in made:
+                os.makedirs(folder, mode=0o700)
+            parts = parts + clone.write_images(dataclasses.replace(copy, disks=[]), lambda _d, _t: None,
+                                               lambda: job.cancel_requested)
+            job.raise_if_cancelled()
+            clone.finish(parts, published)
+            clone.copy_trees(copy)
+            self.define_xml(copy.definition.to_string())
+        except BaseException:
+            clone.discard([part for part, _ in parts] + published)
+            clone.remove_folders([dest for _, dest in copy.trees] + made[::-1])
+            raise
 
     def _disk_exists(self, path: str) -> bool:
         """Whether a disk image is there to be cloned (a file; a simulated host knows more)."""

@@ -21,13 +21,14 @@ from __future__ import annotations
 import functools
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .. import backupcatalog, backuprestore
 from ..diskimage import already_exists
 from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import BackupFlags, JobFlags, JobOperation
-from ..jobs import Job
+from ..jobs import Job, operation_text
 from ..snapxml import BackupDef, BackupDisk
 from . import partfiles, storage
 from .cmdline import BlockNode
@@ -44,20 +45,33 @@ X_PERF = {"use-copy-range": True}
 
 def begin(ops: DomainOps, backup_xml: str, flags: int = 0) -> int:
     check_flags(flags, int(JobFlags.ASYNC | BackupFlags.SHUT_OFF), "backup_begin")
+    with ops.host.lock:
+        dom = ops.idle("back up")
+        if dom.live is None and flags & BackupFlags.SHUT_OFF:
+            return _begin_offline(ops, dom, backup_xml)
+    return begin_live(ops, backup_xml, JobOperation.BACKUP, "back up")
+
+
+def begin_live(ops: DomainOps, backup_xml: str, operation: JobOperation, action: str,
+               then: Callable[[Job], None] | None = None) -> int:
+    """A push backup of the running domain as a job of ``operation`` (a BACKUP, or a CLONE's copy).
+
+    ``then(job)`` runs in the job once every copy is whole and under its name;
+    whatever it raises fails the job (it removes what it made itself).
+    """
     host = ops.host
     with host.lock:
-        dom = ops.idle("back up")
+        dom = ops.idle(action)
         vm = dom.live
-        if vm is None and flags & BackupFlags.SHUT_OFF:
-            return _begin_offline(ops, dom, backup_xml)
         if vm is None:
             raise DriverError(ErrorCode.OPERATION_INVALID,
                               f"domain '{dom.name}' is not running; a push backup needs a running guest "
                               "(BackupFlags.SHUT_OFF backs up a shut-off one)")
         nodes = {d.target: d for d in vm.disks}
         spec = BackupDef.parse(backup_xml, list(nodes))
-        job = host.jobs.begin(dom.uuid, dom.name, JobOperation.BACKUP, "back up")
-        host.backups[job.id] = spec.to_xml()
+        job = host.jobs.begin(dom.uuid, dom.name, operation, action)
+        if operation is JobOperation.BACKUP:
+            host.backups[job.id] = spec.to_xml()
         targets = {d.name: (partfiles.part_name(d.target), d.target) for d in spec.disks}
         started = time.time()
         # before any file exists: whoever finds the note knows which files are unfinished
@@ -67,7 +81,7 @@ def begin(ops: DomainOps, backup_xml: str, flags: int = 0) -> int:
     try:
         job_ids, added, total = start(host, dom, vm, spec, nodes, targets, job)
     except BaseException as exc:  # noqa: BLE001 - the job ends failed whatever stopped the start
-        error = translate(exc, "backup")
+        error = translate(exc, operation_text(operation))
         host.jobs.end(job, error)
         raise error from None
 
@@ -76,6 +90,8 @@ def begin(ops: DomainOps, backup_xml: str, flags: int = 0) -> int:
 
     def worker(job: Job) -> None:
         follow(host, dom, vm, job, job_ids, added, written, total, started)
+        if then is not None:
+            then(job)
 
     ops.run_job(job, worker, True)
     return job.id

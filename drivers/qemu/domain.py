@@ -410,6 +410,11 @@ class QemuDomain(StatefulDomain):
     def backup_begin(self, backup_xml: str, flags: int = 0) -> int:
         return backup_mod.begin(self._ops(), backup_xml, flags)
 
+    def copy_disks_live(self, backup_xml: str, then: Callable[[Job], None]) -> int:
+        """The running domain's disks copied as of now into the ``<domainbackup>`` targets, as a CLONE job;
+        ``then(job)`` finishes the clone once the copies have their names (see Connection.clone_domain)."""
+        return backup_mod.begin_live(self._ops(), backup_xml, JobOperation.CLONE, "clone", then)
+
     def job_set_speed(self, bytes_per_second: int, job_id: int = 0) -> None:
         """Throttle a running backup or outgoing migration (0 = unlimited); takes effect at once."""
         if isinstance(bytes_per_second, bool) or not isinstance(bytes_per_second, int) or bytes_per_second < 0:

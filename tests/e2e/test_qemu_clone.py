@@ -133,3 +133,33 @@ def test_no_vm_writes_a_base_while_a_linked_clone_reads_it(env, tmp_path):
     reader.destroy()
     dom.create()  # with no clone running, the base is the original's again
     dom.destroy()
+
+
+def test_a_running_guest_is_cloned_as_of_the_call_and_keeps_running(env, linux_guest, tmp_path):
+    disk = h.make_qcow2(tmp_path / "live.qcow2", 16)
+    conn = env.open()
+    dom = conn.define_xml(env.linux_xml("live", "disk", disks=[{"path": disk}], extra_devices=NIC))
+    dom.create()
+    serial = env.guest("live")
+    serial.wait_for(b"VMGUI READY", timeout=90)
+    synced = serial.wait_disk_record(10)  # synced before the call: the copy holds it
+    with refused(ErrorCode.OPERATION_INVALID, "shut it down first (or make a full copy)"):
+        conn.clone_domain(dom, "nope", CloneFlags.LINKED)
+
+    assert conn.clone_domain(dom, "snap") is None
+    after = serial.last_disk_record()
+    assert dom.state()[0] is DomainState.RUNNING, "the original runs on while it is copied"
+    job = [j for j in conn.list_all_jobs() if j.operation is JobOperation.CLONE][-1]
+    assert job.state is JobState.COMPLETED and job.processed == job.total > 0
+    copied = read_records(str(tmp_path / "snap-vda.qcow2"))
+    assert not copied.torn and not copied.after_gap, "the copy is one point in time, no record half written"
+    assert synced + 1 <= copied.count <= after + 1 and copied.boot_id == read_records(disk).boot_id
+
+    snap = conn.lookup_by_name("snap")
+    snap.create()
+    out = env.guest("snap")
+    out.wait_for(b"VMGUI READY", timeout=90)
+    uuid, mac = identity(snap, out, 1)
+    assert uuid == snap.uuid != dom.uuid and mac != "52:54:00:12:34:56"
+    snap.destroy()
+    assert not serial.kernel_trouble()

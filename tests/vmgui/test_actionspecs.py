@@ -129,10 +129,10 @@ def test_the_package_needs_no_qt():
 
 # -- enabling rules over sample records ------------------------------------------------------------------------
 @pytest.mark.parametrize(("state", "expected"), [
-    (DomainState.RUNNING, set(DOMAIN_ACTIONS) - {ActionId.START, ActionId.RESUME, ActionId.CLONE}),
+    (DomainState.RUNNING, set(DOMAIN_ACTIONS) - {ActionId.START, ActionId.RESUME}),
     (DomainState.PAUSED, {ActionId.RESUME, ActionId.RESET, ActionId.FORCE_OFF, ActionId.SAVE, ActionId.SNAPSHOT,
                           ActionId.BACKUP, ActionId.MIGRATE, ActionId.DELETE, ActionId.SNAPSHOTS,
-                          ActionId.GRAPHICAL_CONSOLE, ActionId.EXTERNAL_VIEWER, ActionId.BACKUPS}),
+                          ActionId.GRAPHICAL_CONSOLE, ActionId.EXTERNAL_VIEWER, ActionId.BACKUPS, ActionId.CLONE}),
     (DomainState.SHUTOFF, {ActionId.START, ActionId.SNAPSHOT, ActionId.MIGRATE, ActionId.DELETE,
                            ActionId.SNAPSHOTS, ActionId.BACKUPS,  # a shut-off VM's backups: to restore one
                            ActionId.CLONE}),
@@ -344,3 +344,11 @@ def test_a_migration_to_a_connection_not_open_is_refused_by_name(bridge, qtbot):
     err = task.exception()
     assert isinstance(err, drivers.DriverError) and err.message == "destination test:///nowhere is not open"
     assert dom.is_active()
+
+
+def test_clone_of_a_running_domain_needs_a_driver_that_copies_it_as_of_one_instant():
+    running = Selected("a", rec(DomainState.RUNNING))
+    clone = SPECS[ActionId.CLONE]
+    assert clone.why_not(running, ctx({"a": ALL - {Feature.CLONE_RUNNING}})) == "is running: shut it down to clone it"
+    assert clone.why_not(running, ctx({"a": ALL})) is None
+    assert "does not support cloning" in clone.why_not(running, ctx({"a": ALL - {Feature.CLONE}}))

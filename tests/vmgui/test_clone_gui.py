@@ -9,6 +9,7 @@ from test_window import select
 
 from drivers import JobOperation, JobState
 from drivers.domxml import Disk, DomainXML
+from vmgui.views.dialogs.clone import CloneDialog
 
 INACTIVE = 2
 
@@ -66,3 +67,11 @@ def test_clone_is_for_a_shut_off_domain_and_says_so(open_window, node_uri):
     select(window, "web01")  # running in the demo host
     action = window.findChild(QAction, "actionClone")
     assert not action.isEnabled() and "is running: shut it down to clone it" in action.toolTip()
+
+
+def test_the_dialog_offers_only_a_full_copy_of_a_running_domain(qtbot):
+    dialog = CloneDialog("web01", "web01-clone", lambda _name: None, running=True)
+    qtbot.addWidget(dialog)
+    assert dialog.full.isChecked() and not dialog.linked.isEnabled()
+    assert dialog.linked.toolTip() == "web01 is running: shut it down for a linked clone"
+    assert dialog.linked.accessibleName() == "Linked" and dialog.full.accessibleName() == "Full copy"

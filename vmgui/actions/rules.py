@@ -81,9 +81,11 @@ def backed_up_live(rec: DomainRecord) -> str | None:
     return None if rec.id is not None else "is not running (a push backup needs a running guest)"
 
 
-def clonable(rec: DomainRecord) -> str | None:
-    """Only a shut-off domain is cloned: its disks do not change while they are copied."""
-    return None if rec.id is None else "is running: shut it down to clone it"
+def clonable(sel: Selected, ctx: Context) -> str | None:
+    """A shut-off domain, or a running one where the driver copies its disks as of one instant."""
+    if sel.record.id is None or Feature.CLONE_RUNNING in ctx.features_of(sel.uri):
+        return None
+    return "is running: shut it down to clone it"
 
 
 def persistent(rec: DomainRecord) -> str | None:

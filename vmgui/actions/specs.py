@@ -135,9 +135,9 @@ _SPECS = (
                "shut-off ones as their definition (offline migration)",
                needs=rules.migratable, job_blocks=True, request=rq.Migrate, asks=Asks.DIALOG),
     ActionSpec(ActionId.CLONE, "Clone", "actionClone", "action-clone", "Ctrl+Shift+N",
-               "Copy the selected shut-off domain to a new one (new name, UUID and MAC addresses; "
+               "Copy the selected domain to a new one (new name, UUID and MAC addresses; "
                "its disks copied, or linked to the original's)",
-               rules.clonable, Feature.CLONE, job_blocks=True, request=rq.Clone, asks=Asks.DIALOG),
+               feature=Feature.CLONE, needs=rules.clonable, job_blocks=True, request=rq.Clone, asks=Asks.DIALOG),
     ActionSpec(ActionId.DELETE, "Delete", "actionDelete", "action-delete", "Del",
                "Delete the definitions of the selected domains (disk files only when ticked in the dialog)",
                # running ones too: the dialog asks for an explicit "Force off" tick

@@ -20,6 +20,10 @@ class CloneController:
     def name_of(self, key: Key) -> str:
         return self._session.domains.name_of(key)
 
+    def running(self, key: Key) -> bool:
+        row = self._session.domains.get(key)
+        return row is not None and row.rec.id is not None
+
     def suggested_name(self, key: Key) -> str:
         """``<name>-clone``, numbered when that is taken on the domain's connection."""
         taken = self._session.domains.names(key[0])

@@ -120,7 +120,7 @@ class Commands:
     def ask_clone(self, key: Key) -> CloneDialog:
         flow = self.clone
         dialog = CloneDialog(flow.name_of(key), flow.suggested_name(key), lambda name: flow.problem(key, name),
-                             self._parent)
+                             flow.running(key), self._parent)
         self._show(dialog, lambda: flow.start(key, dialog.name.text(), dialog.linked.isChecked()))
         return dialog
 

@@ -16,7 +16,7 @@ LINKED_TEXT = ("Linked: the clone's disks record only its changes to the origina
 
 class CloneDialog(_FormDialog):
     def __init__(self, original: str, suggested: str, problem: Callable[[str], str | None],
-                 parent: QWidget | None = None) -> None:
+                 running: bool = False, parent: QWidget | None = None) -> None:
         super().__init__(f"Clone {original}", "cloneDialog", parent)
         self._problem = problem
         intro = QLabel(f"A new domain from “{original}”, with a new UUID and new MAC addresses.", self)
@@ -30,6 +30,9 @@ class CloneDialog(_FormDialog):
         self.linked = QRadioButton(LINKED_TEXT, self)
         name_widget(self.linked, "cloneLinked", "Linked")
         self.full.setChecked(True)
+        if running:  # its images cannot become a read-only base while it writes them
+            self.linked.setEnabled(False)
+            self.linked.setToolTip(f"{original} is running: shut it down for a linked clone")
         self.form.addRow(self.full)
         self.form.addRow(self.linked)
         self.name.textChanged.connect(lambda _t: self.error.setText(""))
