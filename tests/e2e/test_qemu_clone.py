@@ -33,13 +33,19 @@ def power_off(dom, serial) -> None:
     assert h.wait_until(lambda: dom.state()[0] is DomainState.SHUTOFF, timeout=60)
 
 
-def test_clones_boot_with_their_own_identity_and_the_records_of_clone_time(env, linux_guest, tmp_path):
-    disk = h.make_qcow2(tmp_path / "orig.qcow2", 16)
+def recording_guest(env, tmp_path, name: str):
+    """A started Linux guest with a NIC, writing records to its qcow2 disk: (connection, domain, disk, serial)."""
+    disk = h.make_qcow2(tmp_path / f"{name}.qcow2", 16)
     conn = env.open()
-    dom = conn.define_xml(env.linux_xml("orig", "disk", disks=[{"path": disk}], extra_devices=NIC))
+    dom = conn.define_xml(env.linux_xml(name, "disk", disks=[{"path": disk}], extra_devices=NIC))
     dom.create()
-    serial = env.guest("orig")
+    serial = env.guest(name)
     serial.wait_for(b"VMGUI READY", timeout=90)
+    return conn, dom, disk, serial
+
+
+def test_clones_boot_with_their_own_identity_and_the_records_of_clone_time(env, linux_guest, tmp_path):
+    conn, dom, disk, serial = recording_guest(env, tmp_path, "orig")
     serial.wait_disk_record(10)
     assert identity(dom, serial, 1) == (dom.uuid, "52:54:00:12:34:56")
     power_off(dom, serial)
@@ -136,12 +142,7 @@ def test_no_vm_writes_a_base_while_a_linked_clone_reads_it(env, tmp_path):
 
 
 def test_a_running_guest_is_cloned_as_of_the_call_and_keeps_running(env, linux_guest, tmp_path):
-    disk = h.make_qcow2(tmp_path / "live.qcow2", 16)
-    conn = env.open()
-    dom = conn.define_xml(env.linux_xml("live", "disk", disks=[{"path": disk}], extra_devices=NIC))
-    dom.create()
-    serial = env.guest("live")
-    serial.wait_for(b"VMGUI READY", timeout=90)
+    conn, dom, disk, serial = recording_guest(env, tmp_path, "live")
     synced = serial.wait_disk_record(10)  # synced before the call: the copy holds it
     with refused(ErrorCode.OPERATION_INVALID, "shut it down first (or make a full copy)"):
         conn.clone_domain(dom, "nope", CloneFlags.LINKED)
