@@ -301,6 +301,10 @@ class StatefulConnection(Connection):
             if dom.state()[0] is not DomainState.SHUTOFF:
                 raise DriverError(ErrorCode.OPERATION_INVALID, f"'{dom.name}' is not shut off; shut it down to "
                                   "clone it")
+            if linked and dom.has_managed_save():
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"'{dom.name}' has a saved state that goes on "
+                                  "writing its disks; start it and shut it down (or discard the saved state) "
+                                  "before its disks become a linked clone's read-only base")
             original = DomainXML.parse(dom.xml_desc(int(DomainXMLFlags.INACTIVE)))
             copy = clone.plan(original, new_name, linked, self._disk_exists)
             self._clone_extras(dom.uuid, copy)

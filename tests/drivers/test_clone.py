@@ -111,3 +111,14 @@ def test_a_demo_domain_with_simulated_disks_clones_at_the_hosts_rate(conn):
     assert conn.storage_visible(copies) == dict.fromkeys(copies, True)
     job = last_job(conn)
     assert job.state is JobState.COMPLETED and job.processed == job.total == len(disks) * 1024 ** 3
+
+
+def test_a_saved_domain_is_not_made_a_linked_base(conn, original):
+    dom, disk, _cd = original
+    dom.create()
+    dom.managed_save()
+    with refused(ErrorCode.OPERATION_INVALID, "'orig' has a saved state that goes on writing its disks"):
+        conn.clone_domain("orig", "thin", CloneFlags.LINKED)
+    assert not DomainXML.parse(dom.xml_desc(DomainXMLFlags.INACTIVE)).disk("vda").readonly
+    conn.clone_domain("orig", "full")  # a full copy leaves the original as it is
+    assert conn.lookup_by_name("full").uuid != dom.uuid and dom.has_managed_save()
