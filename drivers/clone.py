@@ -1,4 +1,4 @@
-"""Cloning a shut-off domain: the new definition and its disk copies, shared by the stateful drivers.
+"""Cloning a domain: the new definition and its disk copies, shared by the stateful drivers.
 
 A clone gets a new name, uuid and MAC addresses, and serial logs of its own
 (the original's name in the file name replaced by the clone's). Each writable image disk
@@ -91,8 +91,6 @@ def plan(definition: DomainXML, new_name: str, linked: bool,
             port.path = own_log(port.path, definition.name, new_name)
     copies = []
     for target, source, fmt in cloned_disks(definition):
-        if linked and fmt != "qcow2" and fmt != "raw":
-            raise DriverError(ErrorCode.NO_SUPPORT, f"disk {target} is {fmt}: a linked clone needs raw or qcow2")
         dest_fmt = "qcow2" if linked else fmt
         dest = os.path.join(os.path.dirname(source), f"{new_name}-{target}.{dest_fmt}")
         if os.path.lexists(dest) or os.path.lexists(part_path(dest)):
