@@ -9,7 +9,9 @@ from .base import Connection, Domain, Snapshot
 from .errors import DriverError, ErrorCode
 from .flags import (
     BackupFlags,
+    CloneFlags,
     CreateFlags,
+    DeviceModifyFlags,
     DiskCreateFlags,
     DomainState,
     DomainXMLFlags,
@@ -34,4 +36,5 @@ __all__ = [
     "DomainState", "JobType", "JobUnit", "JobState", "JobOperation", "JobFlags", "MigrateFlags", "Feature",
     "EventType", "DomainEvent", "DomainRecord", "DomainInfo", "JobInfo", "CreateFlags",
     "SaveFlags", "UndefineFlags", "DiskCreateFlags", "BackupFlags", "DomainXMLFlags",
+    "DeviceModifyFlags", "CloneFlags",
 ]

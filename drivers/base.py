@@ -239,6 +239,17 @@ class Domain:
         """
         raise no_support("renaming a domain")
 
+    def update_device_flags(self, xml: str, flags: int = 0) -> None:
+        """Change a device in place (Feature.CHANGE_MEDIA): a CD-ROM's medium, as virDomainUpdateDeviceFlags.
+
+        ``xml`` is a ``<disk device='cdrom'>`` naming the drive by its target;
+        its ``<source>`` is the new medium, none ejects it (the drive stays).
+        ``DeviceModifyFlags`` LIVE / CONFIG (CURRENT: the running domain if it
+        runs, else the persistent definition), FORCE opens a tray the guest
+        locked. INVALID_ARG for a medium that does not exist or cannot be read.
+        """
+        raise no_support("changing removable media")
+
     # save and snapshots
     def managed_save(self, flags: int = 0) -> int | None:
         raise no_support("managed save")
@@ -448,6 +459,15 @@ class Connection:
         raise no_support("removing backups")
 
     # storage
+    def clone_domain(self, domain: str | Domain, new_name: str, flags: int = 0) -> int | None:
+        """Copy a domain to a new one (Feature.CLONE): new name, uuid and MACs, its own disks.
+
+        A CLONE job on the original (``JobFlags.ASYNC``: returns its id); ``CloneFlags.LINKED``
+        makes the clone's disks overlays on the original's images, which become read-only (a shut-off
+        original only). Drivers that can copy a running guest's disks at one instant clone it too.
+        """
+        raise no_support("cloning domains")
+
     def create_disk(self, path: str, size_bytes: int, fmt: str = "qcow2", flags: int = 0) -> int | None:
         """Create an empty disk image at the absolute ``path`` as a DISK_CREATE job (Feature.DISK_CREATE).
 

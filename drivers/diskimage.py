@@ -173,10 +173,12 @@ def guest_files(definition: DomainXML) -> list[tuple[str, str, tuple[str, ...]]]
     return found
 
 
-#: The same files as :func:`guest_files`, in one XPath: what the deletion checks read of every
-#: domain of every open host, so it must stay cheap at 10,000 domains.
+#: The same files as :func:`guest_files` and the base images under overlays (``<backingStore>``),
+#: in one XPath: what the deletion checks read of every domain of every open host, so it must
+#: stay cheap at 10,000 domains.
 _GUEST_FILES = etree.XPath("os/kernel/text() | os/initrd/text() | devices/disk/source/@file"
-                           " | devices/disk/source/@dev | devices/serial[@type='file']/source/@path"
+                           " | devices/disk/source/@dev | devices/disk//backingStore/source/@file"
+                           " | devices/serial[@type='file']/source/@path"
                            " | devices/console[@type='file']/source/@path")
 
 

@@ -175,6 +175,7 @@ class JobOperation(enum.IntEnum):
     BACKUP_VERIFY = 101  # ours: a catalogued backup checked against its manifest
     BACKUP_RESTORE = 102  # ours: a catalogued backup copied to a new VM or onto a shut-off one
     BACKUP_PRUNE = 103  # ours: catalogued backups removed, each merged into the incrementals that stay
+    CLONE = 104  # ours: a domain copied to a new one (new name, uuid, MACs; its disks copied or overlaid)
 
 
 class JobFlags(enum.IntFlag):
@@ -230,6 +231,25 @@ class SnapshotCreateFlags(enum.IntFlag):
     LIVE = 1 << 8
 
 
+class CloneFlags(enum.IntFlag):
+    """For ``Connection.clone_domain`` (combine with ``JobFlags.ASYNC``)."""
+
+    #: the clone's disks are qcow2 overlays on the original's images, which become its read-only base
+    LINKED = 1 << 0
+
+
+class DeviceModifyFlags(enum.IntFlag):
+    """For ``Domain.update_device_flags`` (libvirt's virDomainDeviceModifyFlags).
+
+    CURRENT (0) is the running domain when it runs, else its persistent definition.
+    """
+
+    CURRENT = 0
+    LIVE = 1 << 0
+    CONFIG = 1 << 1
+    FORCE = 1 << 2  # open a CD tray the guest locked
+
+
 class MigrateFlags(enum.IntFlag):
     LIVE = 1 << 0
     PEER2PEER = 1 << 1
@@ -276,6 +296,9 @@ class Feature(enum.IntEnum):
     DELETE_DISKS = 111  # Connection.delete_disks / check_delete_disks
     GUESTS_OUTLIVE_CLIENT = 112  # running guests go on when this process ends (a daemon or supervisors hold them)
     INCREMENTAL_BACKUP = 113  # checkpoints and backup_begin(<incremental>, checkpoint_xml)
+    CHANGE_MEDIA = 114  # Domain.update_device_flags changes or ejects a CD-ROM's medium
+    CLONE = 115  # Connection.clone_domain
+    CLONE_RUNNING = 116  # clone_domain copies a running domain too (its disks as of one instant)
 
 
 class EventType(enum.IntEnum):

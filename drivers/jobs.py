@@ -39,6 +39,7 @@ _OPERATION_TEXT = {
     JobOperation.DUMP: "dump", JobOperation.START: "start", JobOperation.DISK_CREATE: "disk creation",
     JobOperation.BACKUP_VERIFY: "backup verify", JobOperation.BACKUP_RESTORE: "backup restore",
     JobOperation.BACKUP_PRUNE: "backup removal",
+    JobOperation.CLONE: "clone",
 }
 
 

@@ -8,11 +8,12 @@ answer them exactly alike.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
-from . import backupcatalog, backupprune, backuprestore, diskdelete
+from . import backupcatalog, backupprune, backuprestore, clone, diskdelete
 from .base import Connection, Domain
 from .diskdelete import DomainUse
 from .diskimage import check_path_list, job_key
@@ -21,6 +22,7 @@ from .domxml import DomainXML
 from .errors import DriverError, ErrorCode, check_flags, invalid_arg
 from .events import EventBus
 from .flags import (
+    CloneFlags,
     DefinedDetail,
     DomainState,
     DomainXMLFlags,
@@ -207,14 +209,7 @@ class StatefulConnection(Connection):
     def backup_restore(self, folder: str, name: str, image_dir: str | None = None, flags: int = 0) -> int | None:
         flags = check_flags(flags, int(JobFlags.ASYNC), "backup_restore")
         self._check_open()
-        try:
-            self.lookup_by_name(name)
-        except DriverError as exc:
-            if exc.code is not ErrorCode.NO_DOMAIN:
-                raise
-        else:
-            raise DriverError(ErrorCode.OPERATION_INVALID, f"a domain named '{name}' already exists; "
-                              "choose another name for the restored VM")
+        self._check_name_free(name, "the restored VM")
         folder_for_images = image_dir or self.host_facts().image_dir
         if not folder_for_images:
             raise DriverError(ErrorCode.INVALID_ARG, "this host names no image folder; choose one for the restore")
@@ -295,6 +290,90 @@ class StatefulConnection(Connection):
             backupprune.prune(doomed, family, job.progress, lambda: job.cancel_requested)
 
         return self._job_result(self.run_job(job, worker, bool(flags & JobFlags.ASYNC)))
+
+    def _check_name_free(self, name: str, what: str) -> None:
+        try:
+            self.lookup_by_name(name)
+        except DriverError as exc:
+            if exc.code is not ErrorCode.NO_DOMAIN:
+                raise
+        else:
+            raise DriverError(ErrorCode.OPERATION_INVALID, f"a domain named '{name}' already exists; "
+                              f"choose another name for {what}")
+
+    def clone_domain(self, domain: str | Domain, new_name: str, flags: int = 0) -> int | None:
+        """Copy a shut-off domain to a new one ``new_name`` as a CLONE job on the original (see drivers.clone;
+        the qemu driver clones a running one too).
+
+        ``CloneFlags.LINKED``: the clone's disks are overlays on the original's
+        images, which become its read-only base. The original stays busy (it
+        cannot start) while its images are copied. OPERATION_INVALID for a
+        taken name or a domain that is not shut off.
+        """
+        flags = check_flags(flags, int(CloneFlags.LINKED | JobFlags.ASYNC), "clone_domain")
+        self._check_open()
+        dom = domain if isinstance(domain, Domain) else self.lookup_by_name(domain)
+        self._check_name_free(new_name, "the clone")
+        linked = bool(flags & CloneFlags.LINKED)
+        job = self.host.jobs.begin(dom.uuid, dom.name, JobOperation.CLONE, "clone")
+        try:  # the job makes the original busy: from here on nothing starts it until the clone is made
+            if dom.state()[0] is not DomainState.SHUTOFF:
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"'{dom.name}' is not shut off; shut it down to "
+                                  "clone it")
+            if linked and dom.has_managed_save():
+                raise DriverError(ErrorCode.OPERATION_INVALID, f"'{dom.name}' has a saved state that goes on "
+                                  "writing its disks; start it and shut it down (or discard the saved state) "
+                                  "before its disks become a linked clone's read-only base")
+            original = DomainXML.parse(dom.xml_desc(int(DomainXMLFlags.INACTIVE)))
+            copy = clone.plan(original, new_name, linked, self._disk_exists)
+            self._clone_extras(dom.uuid, copy)
+        except DriverError as exc:
+            self.host.jobs.end(job, exc)
+            raise
+
+        def worker(job: Job) -> None:
+            parts = self._write_clone_images(dataclasses.replace(copy, files=[]), job)
+            self._complete_clone(copy, job, parts, [])
+            if linked:
+                self._redefine_busy(dom, clone.as_base(original, copy))
+
+        return self._job_result(self.run_job(job, worker, bool(flags & JobFlags.ASYNC)))
+
+    def _complete_clone(self, copy: clone.ClonePlan, job: Job, parts: list[tuple[str, str]],
+                        published: list[str]) -> None:
+        """Copy the extra files and folders, name every copy, define the clone; on failure remove all of it.
+
+        ``parts`` are the disk copies still under their temporary names, ``published`` those already named.
+        """
+        made = [d for d in copy.dirs if not os.path.isdir(d)]
+        try:
+            for folder in made:
+                os.makedirs(folder, mode=0o700)
+            parts = parts + clone.write_images(dataclasses.replace(copy, disks=[]), lambda _d, _t: None,
+                                               lambda: job.cancel_requested)
+            job.raise_if_cancelled()
+            clone.finish(parts, published)
+            clone.copy_trees(copy)
+            self.define_xml(copy.definition.to_string())
+        except BaseException:
+            clone.discard([part for part, _ in parts] + published)
+            clone.remove_folders([dest for _, dest in copy.trees] + made[::-1])
+            raise
+
+    def _disk_exists(self, path: str) -> bool:
+        """Whether a disk image is there to be cloned (a file; a simulated host knows more)."""
+        return os.path.isfile(path)
+
+    def _write_clone_images(self, copy: clone.ClonePlan, job: Job) -> list[tuple[str, str]]:
+        """Write the clone's images as ``.part`` files (see clone.write_images)."""
+        return clone.write_images(copy, job.progress, lambda: job.cancel_requested)
+
+    def _clone_extras(self, uuid: str, copy: clone.ClonePlan) -> None:
+        """Add what else the driver keeps of domain ``uuid`` to ``copy`` (files, folders); nothing by default."""
+
+    def _redefine_busy(self, dom: Domain, definition: DomainXML) -> None:
+        """Replace the persistent definition of ``dom`` while its own job runs (DEFINED/UPDATED)."""
+        raise NotImplementedError
 
     @staticmethod
     def _job_result(outcome: object) -> int | None:

@@ -15,7 +15,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 APT_PACKAGES=(
   python3 python3-venv python3-dev gcc pkg-config
-  qemu-system-x86 qemu-utils ovmf swtpm swtpm-tools
+  qemu-system-x86 qemu-utils ovmf swtpm swtpm-tools xorriso
   xvfb libegl1 libgl1 libfontconfig1 libdbus-1-3 libxkbcommon-x11-0
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-randr0 libxcb-render-util0
   libxcb-image0 libxcb-xkb1

@@ -112,6 +112,20 @@ class DiskNode(XMLNode):
         drop_attributes(src, "dev", "file")
         src.set("dev" if self.el.get("type") == "block" else "file", path)
 
+    @property
+    def backing_files(self) -> list[str]:
+        """The base images under this disk's image (libvirt's ``<backingStore>`` chain, nearest first)."""
+        found = (store.find("source") for store in self.el.iter("backingStore"))
+        return [src.get("file", "") for src in found if src is not None and src.get("file")]
+
+    def set_backing(self, path: str, fmt: str) -> None:
+        """Name ``path`` (format ``fmt``) as the one base image under this disk's overlay."""
+        for old in self.el.findall("backingStore"):
+            self.el.remove(old)
+        store = etree.SubElement(self.el, "backingStore", type="file")
+        etree.SubElement(store, "format", type=fmt)
+        etree.SubElement(store, "source", file=path)
+
     def assign(self, disk: object) -> None:
         """Fill a new, empty ``<disk>`` element: driver, source, target, flags."""
         if not isinstance(disk, Disk):

@@ -45,7 +45,7 @@ _EV_LIFECYCLE, _EV_REBOOT, _EV_JOB_COMPLETED = 0, 1, 21
 # RENAME: the drivers that implement virDomainRename.
 _QEMU_FEATURES = frozenset({Feature.JOBS, Feature.BACKUP, Feature.SNAPSHOTS, Feature.MANAGED_SAVE,
                             Feature.SAVE_RESTORE, Feature.AUTOSTART, Feature.DEFINE, Feature.RENAME,
-                            Feature.DELETE_DISKS, Feature.GUESTS_OUTLIVE_CLIENT})
+                            Feature.DELETE_DISKS, Feature.GUESTS_OUTLIVE_CLIENT, Feature.CHANGE_MEDIA})
 _TYPE_FEATURES = {
     "QEMU": _QEMU_FEATURES,
     "TEST": frozenset({Feature.SNAPSHOTS, Feature.MANAGED_SAVE, Feature.SAVE_RESTORE,

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
+from .. import media
 from ..base import Checkpoint, Domain, Snapshot
 from ..diskimage import check_new_file
 from ..domxml import DomainXML
@@ -255,6 +256,12 @@ class LibvirtDomain(Domain):
         self._vdom = None  # libvirt-python's handle may keep the old name; find it again by uuid
 
     # -- save -------------------------------------------------------------------
+    def update_device_flags(self, xml: str, flags: int = 0) -> None:
+        """virDomainUpdateDeviceFlags: libvirt checks the medium where the domain runs (it may be remote)."""
+        flags = check_flags(flags, media.ALL_FLAGS, "update_device_flags")
+        self._idle("change the CD")
+        self._call("changing the CD of", "updateDeviceFlags", xml, flags)
+
     def managed_save(self, flags: int = 0) -> int | None:
         flags = check_flags(flags, _SAVE_FLAGS | int(JobFlags.ASYNC), "managed_save")
         self._idle("save")

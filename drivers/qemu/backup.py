@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -38,7 +39,7 @@ from ..checkpointxml import no_checkpoint
 from ..diskimage import already_exists
 from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import BackupFlags, JobFlags, JobOperation
-from ..jobs import Job
+from ..jobs import Job, operation_text
 from ..snapxml import BackupDef, BackupDisk
 from . import checkpoints, partfiles, storage
 from .cmdline import BlockNode
@@ -55,29 +56,46 @@ X_PERF = {"use-copy-range": True}
 
 def begin(ops: DomainOps, backup_xml: str, flags: int = 0, checkpoint_xml: str | None = None) -> int:
     check_flags(flags, int(JobFlags.ASYNC | BackupFlags.SHUT_OFF), "backup_begin")
-    host = ops.host
-    with host.lock:
+    with ops.host.lock:
         dom = ops.idle("back up")
-        vm = dom.live
-        if vm is None and flags & BackupFlags.SHUT_OFF:
+        if dom.live is None and flags & BackupFlags.SHUT_OFF:
             if checkpoint_xml is not None:
                 raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' is shut off; a checkpoint "
                                   "is created with a backup of the running VM")
             return _begin_offline(ops, dom, backup_xml)
+    return begin_live(ops, backup_xml, JobOperation.BACKUP, "back up", checkpoint_xml=checkpoint_xml)
+
+
+def begin_live(ops: DomainOps, backup_xml: str, operation: JobOperation, action: str,
+               then: Callable[[Job], None] | None = None, checkpoint_xml: str | None = None) -> int:
+    """A push backup of the running domain as a job of ``operation`` (a BACKUP, or a CLONE's copy).
+
+    ``then(job)`` runs in the job once every copy is whole and under its name;
+    whatever it raises fails the job (it removes what it made itself). ``checkpoint_xml``
+    (a BACKUP only) creates that checkpoint in the backup's transaction.
+    """
+    host = ops.host
+    with host.lock:
+        dom = ops.idle(action)
+        vm = dom.live
         if vm is None:
             raise DriverError(ErrorCode.OPERATION_INVALID,
                               f"domain '{dom.name}' is not running; a push backup needs a running guest "
                               "(BackupFlags.SHUT_OFF backs up a shut-off one)")
         nodes = {d.target: d for d in vm.disks}
         spec = BackupDef.parse(backup_xml, list(nodes))
-        parent, chain_problem = backupchain.parent_backup(dom.uuid, spec)
-        chain_problem = backupchain.raw_target(spec) or chain_problem
-        plan = checkpoints.plan(host, dom, vm, spec.incremental, checkpoint_xml, [nodes[d.name] for d in spec.disks],
-                                chain_problem)
-        job = host.jobs.begin(dom.uuid, dom.name, JobOperation.BACKUP, "back up")
+        if operation is JobOperation.BACKUP:
+            parent, chain_problem = backupchain.parent_backup(dom.uuid, spec)
+            chain_problem = backupchain.raw_target(spec) or chain_problem
+            plan = checkpoints.plan(host, dom, vm, spec.incremental, checkpoint_xml,
+                                    [nodes[d.name] for d in spec.disks], chain_problem)
+        else:  # a clone's copy: every block, and the domain's checkpoints are left as they are
+            parent, plan = None, checkpoints.Plan(incremental=None, full_reason=None, checkpoint=None)
+        job = host.jobs.begin(dom.uuid, dom.name, operation, action)
         if plan.full_reason:
             job.set_note(f"full: {plan.full_reason}")
-        host.backups[job.id] = BackupDef(spec.mode, spec.disks, plan.incremental).to_xml()
+        if operation is JobOperation.BACKUP:
+            host.backups[job.id] = BackupDef(spec.mode, spec.disks, plan.incremental).to_xml()
         targets = {d.name: (partfiles.part_name(d.target), d.target) for d in spec.disks}
         lineage = backupcatalog.Lineage(
             kind="incremental" if plan.incremental else "full",
@@ -93,7 +111,7 @@ def begin(ops: DomainOps, backup_xml: str, flags: int = 0, checkpoint_xml: str |
     try:
         job_ids, added, total = start(host, dom, vm, spec, nodes, targets, job, plan, backing)
     except BaseException as exc:  # noqa: BLE001 - the job ends failed whatever stopped the start
-        error = translate(exc, "backup")
+        error = translate(exc, operation_text(operation))
         host.jobs.end(job, error)
         raise error from None
 
@@ -102,6 +120,8 @@ def begin(ops: DomainOps, backup_xml: str, flags: int = 0, checkpoint_xml: str |
 
     def worker(job: Job) -> None:
         follow(host, dom, vm, job, job_ids, added, written, total, started)
+        if then is not None:
+            then(job)
 
     ops.run_job(job, worker, True)
     return job.id

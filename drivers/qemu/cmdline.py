@@ -97,6 +97,8 @@ class CommandLine:
     console_socket: str | None = None
     #: the VNC password to set over QMP once QEMU runs (``password=on`` refuses every client until then)
     vnc_password: str | None = None
+    #: base images under the disks' overlays (``<backingStore>``): QEMU reads them, nobody may write them
+    bases: list[str] = field(default_factory=list)
 
 
 def build(definition: DomainXML, *, qmp_socket: str, vnc_socket: str | None = None,
@@ -170,7 +172,8 @@ def build(definition: DomainXML, *, qmp_socket: str, vnc_socket: str | None = No
         argv += ["-incoming", incoming]
     graphics = d.graphics()
     password = graphics[0].passwd if graphics else None
-    return CommandLine(argv, disks, serial_log, vnc_used, console_used, password)
+    bases = [b for node in d.disk_nodes() if node.source for b in node.backing_files]
+    return CommandLine(argv, disks, serial_log, vnc_used, console_used, vnc_password=password, bases=bases)
 
 
 def _disks(d: DomainXML, machine: str, argv: list[str]) -> list[BlockNode]:
@@ -196,13 +199,10 @@ def _disks(d: DomainXML, machine: str, argv: list[str]) -> list[BlockNode]:
             path = _xml_path(disk.source, f"{where}/source")
             if not os.path.exists(path):
                 raise DriverError(ErrorCode.INVALID_ARG, f"{where}/source: disk image {path} does not exist")
-            file_drv = "host_device" if disk.type == "block" else "file"
-            argv += ["-blockdev", json.dumps({"driver": file_drv, "filename": path, "node-name": f"file-{dev_id}",
-                                              "read-only": readonly, "auto-read-only": True,
-                                              "discard": "unmap"}, separators=(",", ":")),
-                     "-blockdev", json.dumps({"driver": fmt, "file": f"file-{dev_id}", "node-name": node,
-                                              "read-only": readonly}, separators=(",", ":"))]
-            nodes.append(BlockNode(dev_id, node, f"file-{dev_id}", path, fmt, readonly, disk.shareable, disk.device))
+            block = BlockNode(dev_id, node, f"file-{dev_id}", path, fmt, readonly, disk.shareable, disk.device)
+            for spec in blockdev_specs(block, disk.type == "block"):
+                argv += ["-blockdev", json.dumps(spec, separators=(",", ":"))]
+            nodes.append(block)
         elif disk.device != "cdrom":
             raise DriverError(ErrorCode.INVALID_XML, f"{where}/source: a disk needs a source file")
         drive = f",drive={node}" if disk.source else ""
@@ -218,6 +218,13 @@ def _disks(d: DomainXML, machine: str, argv: list[str]) -> list[BlockNode]:
         else:
             raise _unsupported(f"{where}/target: bus {disk.bus!r} is not supported; use virtio, sata or ide")
     return nodes
+
+
+def blockdev_specs(disk: BlockNode, block_device: bool) -> list[dict[str, object]]:
+    """The protocol node, then the format node on it, holding ``disk``'s image (``-blockdev``, ``blockdev-add``)."""
+    return [{"driver": "host_device" if block_device else "file", "filename": disk.path,
+             "node-name": disk.file_node, "read-only": disk.readonly, "auto-read-only": True, "discard": "unmap"},
+            {"driver": disk.format, "file": disk.file_node, "node-name": disk.node, "read-only": disk.readonly}]
 
 
 def _firmware(d: DomainXML) -> tuple[list[str], str]:

@@ -7,19 +7,23 @@ import socket
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from .. import clone
 from ..base import Connection, Domain
 from ..diskimage import check_create_args, check_guest_files, check_path_list, job_key, locally_visible
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import (
+    CloneFlags,
     CreateFlags,
     DefinedDetail,
     DiskCreateFlags,
     DomainState,
+    DomainXMLFlags,
     EventType,
     Feature,
     JobFlags,
     JobOperation,
+    JobState,
     SaveFlags,
     StartedDetail,
 )
@@ -48,7 +52,8 @@ FEATURES = frozenset({
     Feature.AUTOSTART, Feature.DEFINE, Feature.DISK_CREATE, Feature.RENAME, Feature.TYPED_PARAM_STRING,
     Feature.MIGRATION_V3, Feature.MIGRATION_V2, Feature.MIGRATION_PARAMS, Feature.MIGRATION_OFFLINE,
     Feature.FD_PASSING,
-    Feature.SERIAL_CONSOLE, Feature.SCREENSHOT, Feature.DELETE_DISKS,
+    Feature.SERIAL_CONSOLE, Feature.SCREENSHOT, Feature.DELETE_DISKS, Feature.CHANGE_MEDIA, Feature.CLONE,
+    Feature.CLONE_RUNNING,
     Feature.GUESTS_OUTLIVE_CLIENT,  # each VM runs under its own supervisor, not in this process
 })
 
@@ -88,6 +93,52 @@ class QemuConnection(StatefulConnection):
 
     def domain_handle(self, name: str, uuid: str) -> QemuDomain:
         return QemuDomain(self, name, uuid)
+
+    # -- clones ----------------------------------------------------------------------
+    def clone_domain(self, domain: str | Domain, new_name: str, flags: int = 0) -> int | None:
+        """A shut-off domain as the core clones it; a running one through a push backup of its disks
+        (QEMU's blockdev-backup: the clone holds the disks as they were when the call returned)."""
+        flags = check_flags(flags, int(CloneFlags.LINKED | JobFlags.ASYNC), "clone_domain")
+        self._check_open()
+        dom = domain if isinstance(domain, Domain) else self.lookup_by_name(domain)
+        if not dom.is_active():
+            return super().clone_domain(dom, new_name, flags)
+        if flags & CloneFlags.LINKED:
+            raise DriverError(ErrorCode.OPERATION_INVALID, f"'{dom.name}' is running: a linked clone makes its "
+                              "images a read-only base, so shut it down first (or make a full copy)")
+        self._check_name_free(new_name, "the clone")
+        handle = self.domain_handle(dom.name, dom.uuid)
+        original = DomainXML.parse(handle.xml_desc(int(DomainXMLFlags.INACTIVE)))
+        copy = clone.plan(original, new_name, False)
+        self._clone_extras(dom.uuid, copy)
+        job_id = handle.copy_disks_live(clone.push_backup(copy),
+                                        lambda job: self._complete_clone(copy, job, [], [c.dest for c in copy.disks]))
+        if flags & JobFlags.ASYNC:
+            return job_id
+        job = self.host.jobs.by_id(job_id)
+        job.wait()
+        info = job.info()
+        if info.state is JobState.CANCELLED:
+            raise DriverError(ErrorCode.OPERATION_ABORTED, f"the clone {new_name} was cancelled")
+        if info.state is not JobState.COMPLETED:
+            raise DriverError(ErrorCode.OPERATION_FAILED, info.error or f"the clone {new_name} failed")
+        return None
+
+    def _clone_extras(self, uuid: str, copy: clone.ClonePlan) -> None:
+        """The clone's own UEFI variable store and TPM state, copied from the original's folder."""
+        layout = self.host.layout
+        old_nvram, new_nvram = str(layout.nvram(uuid)), str(layout.nvram(copy.uuid))
+        copy.dirs.append(str(layout.domain_dir(copy.uuid)))
+        if copy.definition.nvram == old_nvram:
+            copy.definition.set_nvram(new_nvram, copy.definition.nvram_template)
+            if os.path.exists(old_nvram):
+                copy.files.append((old_nvram, new_nvram))
+        if layout.tpm_dir(uuid).is_dir():
+            copy.trees.append((str(layout.tpm_dir(uuid)), str(layout.tpm_dir(copy.uuid))))
+
+    def _redefine_busy(self, dom: Domain, definition: DomainXML) -> None:
+        with self.host.lock:
+            self.host.replace_config(self.host.get(dom.uuid, dom.name), definition)
 
     # -- definitions -----------------------------------------------------------------
     def _parse(self, xml: str) -> DomainXML:

@@ -13,6 +13,7 @@ import socket
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar, cast
 
+from .. import media
 from ..base import Checkpoint, Console, Screenshot, Snapshot
 from ..diskimage import check_new_file
 from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
@@ -44,7 +45,7 @@ from ..lifecycle import (
 from ..records import DomainRecord
 from ..stateful import StatefulDomain
 from . import backup as backup_mod
-from . import checkpoints, migration, salvage, saveops, snapshots, streams
+from . import cdrom, checkpoints, migration, salvage, saveops, snapshots, streams
 from . import console as console_mod
 from . import graphics as graphics_mod
 from .context import DomainOps
@@ -329,6 +330,32 @@ class QemuDomain(StatefulDomain):
         host.rename_files(old_name, dom.name)
 
     # -- save --------------------------------------------------------------------
+    # -- removable media -------------------------------------------------------
+    def update_device_flags(self, xml: str, flags: int = 0) -> None:
+        """Insert, change or eject a CD (see Domain.update_device_flags and cdrom)."""
+        req = media.parse_change(xml, flags)
+        host = self._host
+        with host.lock:
+            dom = self._idle("change the CD")
+            scope = media.impact(flags, dom.name, dom.live is not None, dom.persistent)
+            config = media.with_medium(dom.config, req) if scope.config and dom.config is not None else None
+            vm = dom.live if scope.live else None
+            block_device = vm is not None and media.cdrom_of(vm.definition, req.target).type == "block"
+        if vm is not None:
+            with transition(host, dom, "change the CD"):
+                try:
+                    cdrom.change(vm, req, block_device)
+                finally:
+                    with host.lock:
+                        held = next((d for d in vm.disks if d.target == req.target), None)
+                        now = media.MediaChange(req.target, held.path if held else None,
+                                                held.format if held else req.format, req.force)
+                        vm.definition = media.with_medium(vm.definition, now)
+                        host.write_state(dom)
+        if config is not None:
+            with host.lock:
+                host.replace_config(dom, config)
+
     def _begin_save(self, action: str) -> tuple[QDom, Job]:
         with self._host.lock:
             dom = self._idle(action)
@@ -392,6 +419,11 @@ class QemuDomain(StatefulDomain):
     def list_all_checkpoints(self, flags: int = 0) -> list[Checkpoint]:
         check_flags(flags, 0, "list_all_checkpoints")
         return list(checkpoints.listing(self._ops()))
+
+    def copy_disks_live(self, backup_xml: str, then: Callable[[Job], None]) -> int:
+        """The running domain's disks copied as of now into the ``<domainbackup>`` targets, as a CLONE job;
+        ``then(job)`` finishes the clone once the copies have their names (see Connection.clone_domain)."""
+        return backup_mod.begin_live(self._ops(), backup_xml, JobOperation.CLONE, "clone", then)
 
     def job_set_speed(self, bytes_per_second: int, job_id: int = 0) -> None:
         """Throttle a running backup or outgoing migration (0 = unlimited); takes effect at once."""

@@ -1,7 +1,8 @@
 """The lock manager (drivers.locking) as the QEMU driver uses it.
 
 Every VM runs under a supervisor holding its disk leases: writable disks
-EXCLUSIVE, ``<shareable/>`` SHARED, ``<readonly/>`` and CD-ROMs READONLY.
+EXCLUSIVE, ``<shareable/>`` SHARED, ``<readonly/>``, CD-ROMs and the base images under overlays
+READONLY.
 Each root passes its own supervisor runtime directory and holder host name,
 so two roots on one machine behave as two hosts sharing one lockspace.
 """
@@ -27,11 +28,17 @@ def mode_of(disk: BlockNode) -> LeaseMode:
     return LeaseMode.for_disk(readonly=disk.readonly, shareable=disk.shareable)
 
 
-def manager(uuid: str, name: str, disks: list[BlockNode], space: Lockspace, host: str, runtime: Path) -> LockManager:
-    """The leases a VM starts with: one per disk, held under ``host`` by supervisors in ``runtime``."""
+def manager(uuid: str, name: str, disks: list[BlockNode], space: Lockspace, host: str, runtime: Path,
+            bases: list[str] | None = None) -> LockManager:
+    """The leases a VM starts with: one per disk, and READONLY on each base image under an overlay
+    (a linked clone's: no VM may write it while a clone reads it), held under ``host`` by
+    supervisors in ``runtime``."""
     mgr = LockManager(uuid, name, space, host=host, runtime_dir=runtime)
     for disk in disks:
         mgr.add_resource(disk.path, mode_of(disk))
+    for base in dict.fromkeys(bases or []):
+        if all(base != disk.path for disk in disks):
+            mgr.add_resource(base, LeaseMode.READONLY)
     return mgr
 
 

@@ -141,7 +141,8 @@ class ProcessHost(DomainStore):
         if prev is not None and prev.wait(10.0) is None:  # a previous QEMU still on its way out
             raise DriverError(ErrorCode.OPERATION_INVALID,
                               f"the previous QEMU process of '{dom.name}' (pid {prev.vm_pid}) is still stopping")
-        mgr = leases.manager(dom.uuid, dom.name, cmd.disks, self.lockspace, self.host_key, lay.supervisors)
+        mgr = leases.manager(dom.uuid, dom.name, cmd.disks, self.lockspace, self.host_key, lay.supervisors,
+                             cmd.bases)
         logfile = lay.log(dom.name)
         try:
             log_start = os.path.getsize(logfile)

@@ -15,7 +15,7 @@ from ..diskdelete import DomainUse
 from ..diskimage import guest_file_paths
 from ..domxml import DomainXML
 from ..errors import DriverError
-from ..flags import ShutoffReason
+from ..flags import DefinedDetail, EventType, ShutoffReason
 from ..fsutil import read_json
 from ..snapxml import SnapshotDef
 from ..stateful import StatefulHost
@@ -48,6 +48,20 @@ class DomainStore(StatefulHost[QDom]):
         write_file(self.layout.config(dom.uuid), dom.config.to_string())
         dom.config_problem, dom.salvaged = "", None  # the file is whole again
         self.save_meta(dom)
+
+    def replace_config(self, dom: QDom, definition: DomainXML) -> None:
+        """Make ``definition`` the persistent one (written first; kept in memory only once it is), DEFINED/UPDATED.
+
+        Call under the lock; for changes that are not a define_xml (a CD changed, a linked clone's base).
+        """
+        before, dom.config = dom.config, definition
+        try:
+            self.save_config(dom)
+        except DriverError:
+            dom.config = before
+            raise
+        dom.touch()
+        self.emit(dom, EventType.DEFINED, DefinedDetail.UPDATED)
 
     def save_meta(self, dom: QDom) -> None:
         if not dom.persistent and not dom.snapshots:

@@ -1,10 +1,12 @@
 """``test:///`` connections: listing, definitions, restore and migration phases."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from typing import Any
 
+from .. import clone
 from ..base import Connection, Domain
 from ..diskimage import check_create_args, check_guest_files, check_path_list, job_key
 from ..domxml import DomainXML
@@ -34,14 +36,15 @@ from ..jobs import Job
 from ..lifecycle import paused_after_restore
 from ..stateful import StatefulConnection
 from . import jobsim, offline, storage
-from .domain import TestDomain, restore_payload
+from .domain import DISK_BYTES, TestDomain, restore_payload
 from .world import SimDomain, TestHost
 
 BASE_FEATURES = frozenset({
     Feature.JOBS, Feature.BACKUP, Feature.INCREMENTAL_BACKUP, Feature.SNAPSHOTS, Feature.MANAGED_SAVE,
     Feature.SAVE_RESTORE,
     Feature.AUTOSTART, Feature.DEFINE, Feature.TYPED_PARAM_STRING, Feature.SERIAL_CONSOLE,
-    Feature.SCREENSHOT, Feature.DISK_CREATE, Feature.RENAME, Feature.DELETE_DISKS,
+    Feature.SCREENSHOT, Feature.DISK_CREATE, Feature.RENAME, Feature.DELETE_DISKS, Feature.CHANGE_MEDIA,
+    Feature.CLONE,
 })
 # offline migration (definition only, drivers.test.offline) needs no memory stream: any protocol carries it
 MIGRATION_FEATURES = {
@@ -176,6 +179,32 @@ class TestConnection(StatefulConnection):
             storage.create(job, path, size, self.rate, bool(flags & DiskCreateFlags.PREALLOCATE))
 
         return self.run_job(job, worker, bool(flags & JobFlags.ASYNC))
+
+    def _disk_exists(self, path: str) -> bool:
+        return os.path.isfile(path) or bool(storage.visible([path])[path])
+
+    def _write_clone_images(self, copy: clone.ClonePlan, job: Job) -> list[tuple[str, str]]:
+        """Real image files are copied; a simulated disk's copy takes DISK_BYTES at the host's rate."""
+        simulated = [c for c in copy.disks if not os.path.isfile(c.source)]
+        real = dataclasses.replace(copy, disks=[c for c in copy.disks if c not in simulated])
+        parts = clone.write_images(real, job.progress, lambda: job.cancel_requested)
+        if simulated:
+            try:
+                jobsim.transfer(job, DISK_BYTES * len(simulated), self.rate)
+            except BaseException:
+                clone.discard([part for part, _ in parts])
+                raise
+            storage.register(c.dest for c in simulated)
+        return parts
+
+    def _redefine_busy(self, dom: Domain, definition: DomainXML) -> None:
+        with self.host.lock:
+            sim = self.host.get(dom.uuid, dom.name)
+            sim.config = definition
+            if not sim.active:
+                sim.live = None
+            sim.touch()
+            self.host.emit(sim, EventType.DEFINED, DefinedDetail.UPDATED)
 
     def _forget_missing_disk(self, path: str) -> bool:
         """A simulated disk (demo image, pool volume) has no file: deleting it forgets it."""

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .. import backupcatalog, backupchain
+from .. import backupcatalog, backupchain, media
 from ..base import Checkpoint, Screenshot, Snapshot
 from ..diskimage import already_exists, check_guest_files, check_new_file
 from ..domxml import DomainXML
@@ -21,6 +21,7 @@ from ..errors import DriverError, ErrorCode, check_flags, invalid_arg
 from ..flags import (
     BackupFlags,
     CreateFlags,
+    DefinedDetail,
     DomainState,
     DomainXMLFlags,
     EventType,
@@ -229,6 +230,23 @@ class TestDomain(StatefulDomain):
             else:
                 self._host.remove(sim)
             self._host.emit(sim, EventType.UNDEFINED, UndefinedDetail.REMOVED)
+
+    # -- removable media ---------------------------------------------------
+    def update_device_flags(self, xml: str, flags: int = 0) -> None:
+        """Insert, change or eject a CD (see Domain.update_device_flags); a simulated tray never locks."""
+        change = media.parse_change(xml, flags)
+        with self._host.lock:
+            sim = self._idle("change the CD")
+            scope = media.impact(flags, sim.name, sim.active, sim.persistent)
+            live = media.with_medium(sim.definition, change) if scope.live else None
+            config = media.with_medium(sim.config, change) if scope.config else None
+            if live is not None:
+                sim.live = live
+            if config is not None:
+                sim.config = config
+            sim.touch()
+            if config is not None:
+                self._host.emit(sim, EventType.DEFINED, DefinedDetail.UPDATED)
 
     # -- save --------------------------------------------------------------
     def _begin_save(self, action: str, operation: JobOperation) -> tuple[SimDomain, Job]:

@@ -25,12 +25,14 @@ def enabled(states: dict) -> set[str]:
 
 @pytest.mark.parametrize(("state", "expected"), [
     (DomainState.RUNNING, {"pause", "shutdown", "reboot", "reset", "force_off", "save", "snapshot", "backup", "migrate",
-                           "console", "snapshots", "delete", "graphical_console", "external_viewer", "backups"}),
+                           "console", "snapshots", "delete", "graphical_console", "external_viewer", "backups",
+                           "clone"}),
     (DomainState.PAUSED, {"resume", "reset", "force_off", "save", "snapshot", "backup", "migrate", "snapshots",
-                          "delete", "graphical_console", "external_viewer", "backups"}),
-    (DomainState.SHUTOFF, {"start", "snapshot", "delete", "snapshots", "migrate", "backups"}),  # migrate: offline
+                          "delete", "graphical_console", "external_viewer", "backups", "clone"}),
+    (DomainState.SHUTOFF, {"start", "snapshot", "delete", "snapshots", "migrate", "backups",  # migrate: offline
+                           "clone"}),
     (DomainState.CRASHED, {"force_off", "snapshot", "backup", "migrate", "snapshots", "delete",
-                           "graphical_console", "external_viewer", "backups"}),
+                           "graphical_console", "external_viewer", "backups", "clone"}),
 ])
 def test_actions_follow_the_domain_state(state, expected):
     features = {"a": ALL, "b": ALL}

@@ -132,9 +132,10 @@ def test_the_package_needs_no_qt():
     (DomainState.RUNNING, set(DOMAIN_ACTIONS) - {ActionId.START, ActionId.RESUME}),
     (DomainState.PAUSED, {ActionId.RESUME, ActionId.RESET, ActionId.FORCE_OFF, ActionId.SAVE, ActionId.SNAPSHOT,
                           ActionId.BACKUP, ActionId.MIGRATE, ActionId.DELETE, ActionId.SNAPSHOTS,
-                          ActionId.GRAPHICAL_CONSOLE, ActionId.EXTERNAL_VIEWER, ActionId.BACKUPS}),
+                          ActionId.GRAPHICAL_CONSOLE, ActionId.EXTERNAL_VIEWER, ActionId.BACKUPS, ActionId.CLONE}),
     (DomainState.SHUTOFF, {ActionId.START, ActionId.SNAPSHOT, ActionId.MIGRATE, ActionId.DELETE,
-                           ActionId.SNAPSHOTS, ActionId.BACKUPS}),  # a shut-off VM's backups: to restore one
+                           ActionId.SNAPSHOTS, ActionId.BACKUPS,  # a shut-off VM's backups: to restore one
+                           ActionId.CLONE}),
 ])
 def test_each_state_enables_what_it_allows(state, expected):
     context = ctx({"a": ALL, "b": ALL})
@@ -271,6 +272,9 @@ RUNS: dict[ActionId, Run] = {
     ActionId.DELETE: Run("owner", lambda t, _d: rq.Delete(files=(str(t / "owned.qcow2"),)),
                          lambda c, _d, t, _e: "owner" not in {x.name for x in c.list_all_domains()}
                          and not (t / "owned.qcow2").exists()),
+    ActionId.CLONE: Run("owner", lambda _t, _d: rq.Clone("owner-copy"),
+                        lambda c, _d, t, _e: "owner-copy" in {x.name for x in c.list_all_domains()}
+                        and (t / "owner-copy-vda.qcow2").read_bytes() == (t / "owned.qcow2").read_bytes()),
 }
 
 
@@ -299,7 +303,7 @@ def bridge(aloop, qtbot, node_uri, make_node):
 def test_the_bridge_runs_the_request_of(action, bridge, qtbot, tmp_path):
     bridge, src, dest = bridge
     conn, dest_conn = bridge.connection(src), bridge.connection(dest)
-    if action is ActionId.DELETE:
+    if action in (ActionId.DELETE, ActionId.CLONE):
         _disk_owner(conn, tmp_path)
     run = RUNS[action]
     request = run.request(tmp_path, dest)
@@ -340,3 +344,11 @@ def test_a_migration_to_a_connection_not_open_is_refused_by_name(bridge, qtbot):
     err = task.exception()
     assert isinstance(err, drivers.DriverError) and err.message == "destination test:///nowhere is not open"
     assert dom.is_active()
+
+
+def test_clone_of_a_running_domain_needs_a_driver_that_copies_it_as_of_one_instant():
+    running = Selected("a", rec(DomainState.RUNNING))
+    clone = SPECS[ActionId.CLONE]
+    assert clone.why_not(running, ctx({"a": ALL - {Feature.CLONE_RUNNING}})) == "is running: shut it down to clone it"
+    assert clone.why_not(running, ctx({"a": ALL})) is None
+    assert "does not support cloning" in clone.why_not(running, ctx({"a": ALL - {Feature.CLONE}}))

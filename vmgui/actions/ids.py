@@ -23,6 +23,7 @@ class ActionId(enum.StrEnum):
     SNAPSHOT = "snapshot"
     BACKUP = "backup"
     MIGRATE = "migrate"
+    CLONE = "clone"
     DELETE = "delete"
     CONSOLE = "console"
     SNAPSHOTS = "snapshots"

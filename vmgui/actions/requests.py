@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-from drivers import BackupFlags, Connection, Domain, DriverError, ErrorCode, Feature, JobFlags, MigrateFlags
+from drivers import BackupFlags, CloneFlags, Connection, Domain, DriverError, ErrorCode, Feature, JobFlags, MigrateFlags
 from drivers.domaindelete import DEFAULT_UNDEFINE, delete_domain
 from drivers.domxml import DomainXML
 from drivers.snapxml import BackupDef
@@ -166,6 +166,19 @@ class Migrate(DomainRequest):
         if dest is None:
             raise DriverError(ErrorCode.OPERATION_INVALID, f"destination {self.dest} is not open")
         return job_id(dom.migrate(dest, int(self.flags) | ASYNC))
+
+
+@dataclass(frozen=True)
+class Clone(DomainRequest):
+    """A new domain ``name`` copied from a shut-off one; ``linked``: its disks are overlays on the original's."""
+
+    name: str = ""
+    linked: bool = False
+    verb: ClassVar[str] = "Cloning"
+
+    def run(self, dom: Domain, peers: Peers) -> int | None:
+        flags = (int(CloneFlags.LINKED) if self.linked else 0) | ASYNC
+        return job_id(dom.connection.clone_domain(dom, self.name, flags))
 
 
 @dataclass(frozen=True)

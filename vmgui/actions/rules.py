@@ -83,6 +83,13 @@ def backed_up_live(rec: DomainRecord) -> str | None:
     return None if rec.id is not None else N_("is not running (a push backup needs a running guest)")
 
 
+def clonable(sel: Selected, ctx: Context) -> str | None:
+    """A shut-off domain, or a running one where the driver copies its disks as of one instant."""
+    if sel.record.id is None or Feature.CLONE_RUNNING in ctx.features_of(sel.uri):
+        return None
+    return "is running: shut it down to clone it"
+
+
 def persistent(rec: DomainRecord) -> str | None:
     return None if rec.persistent else N_("is transient: it disappears when it stops")
 

@@ -40,7 +40,8 @@ class Confirm:
 
 #: What a missing feature is called in "… does not support backups".
 FEATURE_TEXT = {Feature.MANAGED_SAVE: N_("saving"), Feature.SNAPSHOTS: N_("snapshots"), Feature.BACKUP: N_("backups"),
-                Feature.DEFINE: N_("defining and deleting domains"), Feature.SERIAL_CONSOLE: N_("serial consoles")}
+                Feature.DEFINE: N_("defining and deleting domains"), Feature.SERIAL_CONSOLE: N_("serial consoles"),
+                Feature.CLONE: N_("cloning")}
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,10 @@ _SPECS = (
                N_("Move the selected domains to another open connection: running ones live, "
                   "shut-off ones as their definition (offline migration)"),
                needs=rules.migratable, job_blocks=True, request=rq.Migrate, asks=Asks.DIALOG),
+    ActionSpec(ActionId.CLONE, N_("Clone"), "actionClone", "action-clone", "Ctrl+Shift+N",
+               N_("Copy the selected domain to a new one (new name, UUID and MAC addresses; "
+                  "its disks copied, or linked to the original's)"),
+               feature=Feature.CLONE, needs=rules.clonable, job_blocks=True, request=rq.Clone, asks=Asks.DIALOG),
     ActionSpec(ActionId.DELETE, N_("Delete"), "actionDelete", "action-delete", "Del",
                N_("Delete the definitions of the selected domains (disk files only when ticked in the dialog)"),
                # running ones too: the dialog asks for an explicit "Force off" tick
@@ -165,12 +170,13 @@ SPECS: dict[ActionId, ActionSpec] = {s.id: s for s in _SPECS}
 LAYOUT: tuple[ActionId | None, ...] = (
     ActionId.NEW_VM, None, ActionId.START, ActionId.PAUSE, ActionId.RESUME, ActionId.SHUTDOWN, ActionId.REBOOT,
     ActionId.RESET, ActionId.FORCE_OFF, None, ActionId.SAVE, ActionId.SNAPSHOT, ActionId.BACKUP, ActionId.BACKUPS,
-    ActionId.MIGRATE,
+    ActionId.MIGRATE, ActionId.CLONE,
     None, ActionId.SNAPSHOTS, ActionId.CONSOLE, ActionId.GRAPHICAL_CONSOLE, ActionId.EXTERNAL_VIEWER, None,
     ActionId.DELETE,
 )
-#: In the Domain menu and the context menu but not on the toolbar (the Display and Backup buttons lead to them).
-MENU_ONLY: frozenset[ActionId] = frozenset({ActionId.EXTERNAL_VIEWER, ActionId.BACKUPS})
+#: In the Domain menu and the context menu but not on the toolbar (the Display and Backup buttons lead to the
+#: first two; Clone is for a shut-off domain now and then).
+MENU_ONLY: frozenset[ActionId] = frozenset({ActionId.EXTERNAL_VIEWER, ActionId.BACKUPS, ActionId.CLONE})
 
 
 def context_menu(layout: Sequence[ActionId | None] = LAYOUT) -> list[ActionId | None]:

@@ -33,6 +33,7 @@ from drivers.backupcatalog import Backup
 from drivers.base import Screenshot
 from drivers.hostfacts import HostFacts
 from drivers.isoinfo import IsoInfo
+from drivers.media import request_xml
 from drivers.osinfo import OsInfoDb, OsProfile
 
 from ..actions import ACTION_OF, ActionId
@@ -47,6 +48,7 @@ from .editing import XML_SECURE, XML_TO_EDIT, EditPlan
 from .filters import FilterState
 from .history import History
 from .jobs import JobTableModel
+from .media import CDDrive, change_flags, done_text
 from .messages import CONNECTION_ACTIONS, MessageModel
 from .newvm import NewVMPlan
 from .pathprobe import Facts, look_up
@@ -572,6 +574,17 @@ class Session(QObject):
             if self.connections.get(key[0]) is not None:
                 self.mark_dirty(key[0], {key[1]})
         self.status.emit(N_("Applied the changes to {name}", name=plan.rename_to or name))
+
+    async def change_media(self, key: Key, drive: CDDrive, source: str | None) -> None:
+        """Put ``source`` into ``drive`` (None: eject); a running persistent domain keeps it at its next start too."""
+        row = self.domains.get(key)
+        flags = change_flags(row is not None and row.rec.active, row is not None and row.rec.persistent)
+        xml, name = request_xml(drive.target, source), self.domains.name_of(key)
+        await self.bridge.call_domain(key[0], key[1], lambda dom: dom.update_device_flags(xml, flags),
+                                      f"changing the CD of {name}")
+        if self.connections.get(key[0]) is not None:
+            self.mark_dirty(key[0], {key[1]})
+        self.status.emit(done_text(name, drive, source))
 
 
 _ASKED = {ActionId.SHUTDOWN: N_("shut down"), ActionId.REBOOT: N_("reboot")}

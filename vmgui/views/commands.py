@@ -18,6 +18,7 @@ from ..actions import SPECS, ActionId, ActionSpec, ActionState, Asks, Confirm
 from ..actions.requests import DomainRequest, Snapshot
 from ..flows.backupcatalog import CatalogController
 from ..flows.backupschedule import BackupScheduler
+from ..flows.clone import CloneController
 from ..i18n import N_, NP_, translate
 from ..models.domains import Key
 from ..models.session import Session
@@ -29,6 +30,7 @@ from .backupflow import BackupFlow
 from .console import ConsoleDialog
 from .deleteflow import DeleteFlow
 from .dialogs.backups import BackupsDialog
+from .dialogs.clone import CloneDialog
 from .dialogs.simple import SnapshotDialog
 from .dialogs.snapshots import SnapshotTreeDialog
 from .displaywin import DisplayWindow
@@ -53,6 +55,7 @@ class Commands:
         self.new_vm = NewVMFlow(session, self._show, parent)
         #: runs the backup schedules; the Backups dialog edits them (set by the window)
         self.scheduler: BackupScheduler | None = None
+        self.clone = CloneController(session)
         self.display_windows: dict[Key, DisplayWindow] = {}  # open ones: pressing Display again raises it
         #: what opens for the actions that ask in a dialog or open a window (Asks.DIALOG, Asks.WINDOW)
         self.openers: dict[ActionId, Callable[[list[Key]], object]] = {
@@ -60,6 +63,7 @@ class Commands:
             ActionId.SNAPSHOT: self._ask_snapshot,
             ActionId.BACKUP: self.backup.ask,
             ActionId.MIGRATE: self.migrate.ask,
+            ActionId.CLONE: lambda targets: self.ask_clone(targets[0]),
             ActionId.DELETE: self.delete.ask,
             ActionId.CONSOLE: lambda targets: self.open_console(targets[0]),
             ActionId.SNAPSHOTS: lambda targets: self.open_snapshots(targets[0]),
@@ -120,6 +124,13 @@ class Commands:
     def _ask_snapshot(self, targets: list[Key]) -> None:
         dialog = SnapshotDialog(len(targets), time.strftime("snap-%Y%m%d-%H%M%S"), self._parent)
         self._show(dialog, lambda: self.run(Snapshot(dialog.name.text()), targets))
+
+    def ask_clone(self, key: Key) -> CloneDialog:
+        flow = self.clone
+        dialog = CloneDialog(flow.name_of(key), flow.suggested_name(key), lambda name: flow.problem(key, name),
+                             flow.running(key), self._parent)
+        self._show(dialog, lambda: flow.start(key, dialog.name.text(), dialog.linked.isChecked()))
+        return dialog
 
     def _open_graphical_console(self, targets: list[Key]) -> None:
         self._session.spawn(open_graphical_console(self._session, targets[0]),

@@ -12,7 +12,8 @@ from qemuversion import binary_version, live_copy_sentence
 
 import drivers
 from drivers import DriverError, ErrorCode, EventType, Feature, JobFlags, JobOperation, JobState, ListFlags
-from drivers.flags import JobEventDetail, MigrateFlags
+from drivers.domxml import DomainXML
+from drivers.flags import DeviceModifyFlags, DomainXMLFlags, JobEventDetail, MigrateFlags
 
 pytestmark = [pytest.mark.libvirt, pytest.mark.slow]
 
@@ -493,3 +494,33 @@ def test_embedded_to_libvirt_migration_is_refused_before_anything(qconn, tmp_pat
         assert err.value.code is ErrorCode.NO_SUPPORT
         assert embedded.list_all_jobs() == [] and dom.is_active()
         assert qconn.list_all_jobs() == [] and "emb1" not in {d.name for d in qconn.list_all_domains()}
+
+
+def test_a_cd_is_changed_through_libvirts_update_device(qconn, libvirtd, unique):
+    """CURRENT on a shut-off domain is its definition, on a running one the live domain; an eject keeps the drive."""
+    assert qconn.supports_feature(Feature.CHANGE_MEDIA)
+    isos = []
+    for name in ("one", "two"):
+        iso = libvirtd.images / f"{name}-{unique}.iso"
+        iso.write_bytes(name.encode() * 8192)
+        libvirtd._own(iso)
+        isos.append(str(iso))
+    drive = "<disk type='file' device='cdrom'><driver name='qemu' type='raw'/>{}<target dev='sda' bus='sata'/></disk>"
+    xml = libvirtd.domain_xml(f"cd-{unique}").replace("</devices>", drive.format("") + "</devices>")
+    dom = qconn.define_xml(xml.replace("<type arch='x86_64'>", "<type arch='x86_64' machine='q35'>"))
+
+    def medium(flags: int = 0) -> str | None:
+        return DomainXML.parse(dom.xml_desc(flags)).disk("sda").source
+
+    dom.update_device_flags(drive.format(f"<source file='{isos[0]}'/>"))
+    assert medium() == isos[0]
+    dom.create()
+    dom.update_device_flags(drive.format(f"<source file='{isos[1]}'/>"))
+    assert medium() == isos[1] and medium(DomainXMLFlags.INACTIVE) == isos[0]
+    dom.update_device_flags(drive.format(""), DeviceModifyFlags.LIVE | DeviceModifyFlags.CONFIG)
+    assert medium() is None and medium(DomainXMLFlags.INACTIVE) is None
+    with pytest.raises(DriverError) as err:
+        dom.update_device_flags(drive.format(f"<source file='{libvirtd.images}/gone-{unique}.iso'/>"))
+    assert "gone-" in err.value.message and medium() is None
+    dom.destroy()
+    dom.undefine()
