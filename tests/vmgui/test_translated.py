@@ -37,6 +37,8 @@ NOT_YET_WALKED = {
     "newVmWizard": "vmgui/views/dialogs/newvm.py",
     "backupDialog": "vmgui/views/dialogs/backup.py",
     "backupsDialog": "vmgui/views/dialogs/backups.py",
+    "scheduleDialog": "vmgui/views/dialogs/backupschedule.py",
+    "cloneDialog": "vmgui/views/dialogs/clone.py",
     "displayWindow": "vmgui/views/displaywin.py",
     "snapshot dialogs": "vmgui/views/dialogs/simple.py, snapshots.py",
     "consoleDialog": "vmgui/views/console.py",

@@ -15,6 +15,7 @@ from drivers import Feature
 from ..models.domains import Key
 from ..models.media import CDDrive
 from ..models.session import Session
+from ..textmark import N_
 
 
 class MediaController(QObject):
@@ -29,10 +30,10 @@ class MediaController(QObject):
     def refusal(self, key: Key) -> str | None:
         """Why the CDs of ``key`` cannot change from here, or None."""
         if not self._session.supports(key[0], Feature.CHANGE_MEDIA):
-            return f"{key[0]} cannot change CDs"
+            return N_("{uri} cannot change CDs", uri=key[0])
         row = self._session.domains.get(key)
         if row is not None and row.rec.broken:
-            return "Its definition cannot be read: correct it in the XML tab first"
+            return N_("Its definition cannot be read: correct it in the XML tab first")
         return None
 
     @staticmethod

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from drivers import DeviceModifyFlags
 from drivers.domxml import DomainXML
 
+from ..textmark import N_, Text
+
 
 @dataclass(frozen=True)
 class CDDrive:
@@ -20,7 +22,7 @@ class CDDrive:
 
     @property
     def text(self) -> str:
-        return self.source or "empty"
+        return self.source or N_("empty")
 
 
 def cd_drives(xml: DomainXML) -> list[CDDrive]:
@@ -34,8 +36,8 @@ def change_flags(running: bool, persistent: bool) -> int:
     return int(DeviceModifyFlags.CURRENT)
 
 
-def done_text(name: str, drive: CDDrive, source: str | None) -> str:
+def done_text(name: str, drive: CDDrive, source: str | None) -> Text:
     """The status line once a change is through."""
     if source is None:
-        return f"Ejected the CD of {name} (drive {drive.target})"
-    return f"{name} has {source} in drive {drive.target}"
+        return N_("Ejected the CD of {name} (drive {target})", name=name, target=drive.target)
+    return N_("{name} has {image} in drive {target}", name=name, image=source, target=drive.target)

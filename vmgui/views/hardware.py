@@ -45,7 +45,7 @@ class HardwareView(QScrollArea):
         self.label.setMargin(6)
         column.addWidget(self.label)
         self.media = QWidget(page)
-        name_widget(self.media, "removableMedia", "Removable media")
+        name_widget(self.media, "removableMedia", self.tr("Removable media"))
         self._media_rows = QGridLayout(self.media)
         column.addWidget(self.media)
         column.addStretch(1)
@@ -96,20 +96,26 @@ class HardwareView(QScrollArea):
         self.drives = drives
         refusal = self.controller.refusal(self.key) if self.key is not None and drives else None
         for i, drive in enumerate(drives):
-            label = QLabel(f"CD {drive.target}: {drive.text}", self.media)
+            medium = drive.source or translate(CONTEXT, drive.text)
+            label = QLabel(self.tr("CD {target}: {medium}").format(target=drive.target, medium=medium), self.media)
             name_widget(label, f"cdMedium_{drive.target}")
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            change = QPushButton("Change…", self.media)
-            name_widget(change, f"changeCd_{drive.target}", f"Change the CD in drive {drive.target}")
+            change = QPushButton(self.tr("Change…"), self.media)
+            name_widget(change, f"changeCd_{drive.target}",
+                        self.tr("Change the CD in drive {target}").format(target=drive.target))
             change.clicked.connect(lambda _c=False, d=drive: self.choose_image(d))
-            eject = QPushButton("Eject", self.media)
-            name_widget(eject, f"ejectCd_{drive.target}", f"Eject the CD from drive {drive.target}")
+            eject = QPushButton(self.tr("Eject"), self.media)
+            name_widget(eject, f"ejectCd_{drive.target}",
+                        self.tr("Eject the CD from drive {target}").format(target=drive.target))
             eject.clicked.connect(lambda _c=False, d=drive: self.eject(d))
             change.setEnabled(refusal is None)
             eject.setEnabled(refusal is None and drive.source is not None)
-            change.setToolTip(refusal or f"Choose the image file for drive {drive.target}")
-            eject.setToolTip(refusal or (f"Take the CD out of drive {drive.target}; the drive stays"
-                                         if drive.source else f"Drive {drive.target} is empty"))
+            why_not = translate(CONTEXT, refusal) if refusal else None
+            change.setToolTip(why_not or self.tr("Choose the image file for drive {target}").format(
+                target=drive.target))
+            eject.setToolTip(why_not or (self.tr("Take the CD out of drive {target}; the drive stays")
+                                         if drive.source else self.tr("Drive {target} is empty")).format(
+                                             target=drive.target))
             self._media_rows.addWidget(label, i, 0)
             self._media_rows.addWidget(change, i, 1)
             self._media_rows.addWidget(eject, i, 2)
@@ -119,8 +125,8 @@ class HardwareView(QScrollArea):
     def choose_image(self, drive: CDDrive) -> QFileDialog:
         """Open the file chooser for ``drive``; the chosen image goes in when the chooser is accepted."""
         key = self.key
-        chooser = QFileDialog(self, f"Choose the CD for drive {drive.target}", self.controller.start_folder(drive),
-                              CD_IMAGES)
+        chooser = QFileDialog(self, self.tr("Choose the CD for drive {target}").format(target=drive.target),
+                              self.controller.start_folder(drive), self.tr(CD_IMAGES))
         chooser.setObjectName("cdImageChooser")
         chooser.setFileMode(QFileDialog.FileMode.ExistingFile)
         chooser.setOption(QFileDialog.Option.DontUseNativeDialog, True)
