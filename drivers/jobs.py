@@ -103,6 +103,7 @@ class Job:
         self._final_rate: float | None = None
         self._last_event = 0.0
         self._cancel_hooks: list[Callable[[], None]] = []
+        self._note = ""
 
     # -- worker side -------------------------------------------------------
     def progress(self, processed: int, total: int | None = None, **details: float) -> None:
@@ -129,6 +130,12 @@ class Job:
                 self._last_event = now
         if due:
             self._table._notify(self, JobEventDetail.PROGRESS)
+
+    def note(self, text: str) -> None:
+        """Say how the job goes in a sentence (JobInfo.note), replacing the last one; emits a JOB event."""
+        with self._lock:
+            self._note = text
+        self._table._notify(self, JobEventDetail.PROGRESS)
 
     @property
     def cancel_requested(self) -> bool:
@@ -210,7 +217,7 @@ class Job:
                 started=self._started_wall, elapsed=elapsed, remaining=remaining,
                 processed=self._processed, total=total, rate=rate, percent=percent,
                 error=self._error, details=tuple(sorted(self._details.items())),
-                domain_uuid=self.domain_uuid, unit=self._unit,
+                domain_uuid=self.domain_uuid, unit=self._unit, note=self._note,
             )
 
 

@@ -130,6 +130,9 @@ class JobInfo:
     details: tuple[tuple[str, float], ...] = ()
     domain_uuid: str = ""
     unit: JobUnit = JobUnit.BYTES
+    #: a sentence about how the job went that is no figure, e.g. whether a backup froze the guest's
+    #: file systems for its point in time ("" when there is nothing to say)
+    note: str = ""
 
     @property
     def in_bytes(self) -> bool:

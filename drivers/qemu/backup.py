@@ -18,9 +18,12 @@ complete, and the next connection removes its ``.part`` files.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from .. import backupcatalog, backuprestore
@@ -29,7 +32,7 @@ from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import BackupFlags, JobFlags, JobOperation
 from ..jobs import Job
 from ..snapxml import BackupDef, BackupDisk
-from . import partfiles, storage
+from . import agent, partfiles, storage
 from .cmdline import BlockNode
 from .context import DomainOps
 from .events import EventHost
@@ -43,7 +46,7 @@ X_PERF = {"use-copy-range": True}
 
 
 def begin(ops: DomainOps, backup_xml: str, flags: int = 0) -> int:
-    check_flags(flags, int(JobFlags.ASYNC | BackupFlags.SHUT_OFF), "backup_begin")
+    check_flags(flags, int(JobFlags.ASYNC | BackupFlags.SHUT_OFF | BackupFlags.QUIESCE), "backup_begin")
     host = ops.host
     with host.lock:
         dom = ops.idle("back up")
@@ -65,7 +68,8 @@ def begin(ops: DomainOps, backup_xml: str, flags: int = 0) -> int:
     # QEMU's copy starts before the call returns: the point in time is the call, not some moment
     # after it, and a backup that cannot start fails here (the job ends failed too)
     try:
-        job_ids, added, total = start(host, dom, vm, spec, nodes, targets, job)
+        job_ids, added, total = start(host, dom, vm, spec, nodes, targets, job, functools.partial(
+            agent.frozen_for, host, dom, job, bool(flags & BackupFlags.QUIESCE)))
     except BaseException as exc:  # noqa: BLE001 - the job ends failed whatever stopped the start
         error = translate(exc, "backup")
         host.jobs.end(job, error)
@@ -162,10 +166,14 @@ def _virtual_sizes(vm: LiveVM, disks: list[BlockNode]) -> dict[str, int]:
 
 
 def start(host: EventHost, dom: QDom, vm: LiveVM, spec: BackupDef, nodes: dict[str, BlockNode],
-          targets: dict[str, tuple[str, str]], job: Job) -> tuple[list[str], list[str], int]:
+          targets: dict[str, tuple[str, str]], job: Job,
+          point_in_time: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext
+          ) -> tuple[list[str], list[str], int]:
     """Create the targets (as .part files) and start QEMU's copies in one transaction: the point in time.
 
-    Returns (QEMU job ids, target nodes, total bytes) for :func:`follow`; on failure nothing is left.
+    The transaction runs inside ``point_in_time()`` (the guest's file systems frozen
+    around it). Returns (QEMU job ids, target nodes, total bytes) for :func:`follow`;
+    on failure nothing is left.
     """
     created: list[str] = []
     added: list[str] = []
@@ -199,12 +207,13 @@ def start(host: EventHost, dom: QDom, vm: LiveVM, spec: BackupDef, nodes: dict[s
                             "data": {"job-id": jid, "device": nodes[disk.name].node, "target": tnode,
                                      "sync": "full", "auto-dismiss": False, "auto-finalize": True,
                                      "speed": int(host.job_speed.get(job.id, 0))}})
-        try:
-            vm.execute("transaction", {"actions": [_with_perf(a) for a in actions]})
-        except DriverError as exc:
-            if "x-perf" not in exc.message and "use-copy-range" not in exc.message:
-                raise
-            vm.execute("transaction", {"actions": actions})  # a QEMU without the tuning knob
+        with point_in_time():
+            try:
+                vm.execute("transaction", {"actions": [_with_perf(a) for a in actions]})
+            except DriverError as exc:
+                if "x-perf" not in exc.message and "use-copy-range" not in exc.message:
+                    raise
+                vm.execute("transaction", {"actions": actions})  # a QEMU without the tuning knob
         started = True
     finally:
         if not started:

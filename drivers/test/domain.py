@@ -31,6 +31,7 @@ from ..flags import (
     RunningReason,
     SaveFlags,
     ShutdownDetail,
+    ShutdownFlags,
     ShutoffReason,
     SnapshotCreateFlags,
     SnapshotEventDetail,
@@ -41,6 +42,7 @@ from ..flags import (
     UndefineFlags,
 )
 from ..fsutil import write_atomically
+from ..guestagent import not_connected
 from ..jobs import Job, operation_text
 from ..lifecycle import (
     check_autostart_allowed,
@@ -164,7 +166,18 @@ class TestDomain(StatefulDomain):
             self._host.stop(sim, ShutoffReason.SHUTDOWN)
             self._host.emit(sim, EventType.STOPPED, StoppedDetail.SHUTDOWN)
 
-    def reboot(self) -> None:
+    def shutdown_flags(self, flags: int = 0) -> None:
+        """As :meth:`shutdown`: a simulated guest runs no agent, so GUEST_AGENT alone is refused."""
+        self._check_agentless(flags, "shutdown_flags")
+        self.shutdown()
+
+    def _check_agentless(self, flags: int, api: str) -> None:
+        flags = check_flags(flags, int(ShutdownFlags.ACPI_POWER_BTN | ShutdownFlags.GUEST_AGENT), api)
+        if flags == ShutdownFlags.GUEST_AGENT:
+            raise not_connected(self._name)
+
+    def reboot(self, flags: int = 0) -> None:
+        self._check_agentless(flags, "reboot")
         with self._host.lock:
             sim = self._idle("reboot")
             if sim.state != DomainState.RUNNING:
