@@ -15,7 +15,7 @@ from jobwait import domain_job_end
 
 from drivers import DomainState, DriverError, ErrorCode, JobState
 from drivers.domxml import DomainXML
-from drivers.flags import AgentDetail, BackupFlags, ShutdownFlags
+from drivers.flags import AgentDetail, BackupFlags, MigrateFlags, ShutdownFlags
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 
@@ -64,6 +64,23 @@ def test_the_agent_reports_addresses_host_name_os_and_file_systems(env, linux_gu
     assert mounts["/mnt/data"].type == "ext2"
     assert mounts["/mnt/data"].total_bytes and mounts["/mnt/data"].total_bytes > 8 << 20
     assert not serial.kernel_trouble()
+
+
+def test_the_agent_answers_after_a_re_attach_and_a_migration(env, linux_guest):
+    conn, dom, serial = start_with_agent(env, linux_guest, "ga-moves")
+    conn.close()
+    again = env.open()  # a new process's view: QEMU says whether the port is open
+    dom = again.lookup_by_name("ga-moves")
+    assert dom.agent_connected()
+    assert dom.guest_info().hostname == "vmguest"
+    source_channel = DomainXML.parse(dom.xml_desc()).guest_agent_channel()
+    moved = dom.migrate(env.open("dst"), MigrateFlags.LIVE)
+    assert moved.agent_connected()
+    assert moved.guest_info().hostname == "vmguest"
+    channel = DomainXML.parse(moved.xml_desc()).guest_agent_channel()
+    assert channel is not None and channel.state == "connected"
+    assert source_channel is not None and channel.path and channel.path != source_channel.path, \
+        "the destination serves the channel in its own runtime folder"
 
 
 def test_shut_down_goes_through_the_agent_when_the_guest_ignores_acpi(env, linux_guest):

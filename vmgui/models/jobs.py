@@ -60,10 +60,12 @@ _KNOWN_DETAILS = frozenset(key for key, _ in _DETAIL_TEXT)
 
 
 def details_text(info: JobInfo) -> str:
-    """Migration figures, or the error of a failed or cancelled job."""
+    """The job's note (e.g. whether a backup froze the guest's file systems), migration figures,
+    or the error of a failed or cancelled job."""
     if info.error and info.finished:
         return info.error
-    parts = [text(value) for key, text in _DETAIL_TEXT if (value := info.detail(key)) is not None]
+    parts = [info.note] if info.note else []
+    parts += [text(value) for key, text in _DETAIL_TEXT if (value := info.detail(key)) is not None]
     parts += [f"{k.replace('_', ' ')} {v:g}" for k, v in info.details if k not in _KNOWN_DETAILS]
     return " · ".join(parts)
 
