@@ -9,7 +9,9 @@ import pytest
 from borrowed_fixtures import borrow
 from test_window import select
 
+from drivers import JobState
 from vmgui.models.guestinfo import NO_AGENT
+from vmgui.models.jobs import JobCol
 
 _e2e = borrow("e2e")  # also puts tests/e2e on sys.path
 env, guest_kernel, linux_guest = _e2e.env, _e2e.guest_kernel, _e2e.linux_guest
@@ -43,6 +45,11 @@ def test_the_details_show_what_the_agent_reports_once_it_connects(env, linux_gue
     assert shown["File system /mnt/data"].startswith("ext2 on vda, "), shown
     assert "10.0.2.15/24" in view.text() and view.accessibleName() == "Guest agent"
     assert window.details.findChild(type(view), "guestAgent") is view
+
+    dom.backup_begin(h.backup_xml(env.base / "backup.qcow2"))  # the job panel says how its point in time was taken
+    qtbot.waitUntil(lambda: [r.texts[JobCol.DETAILS] for r in window.session.jobs.rows()
+                             if r.info.state is JobState.COMPLETED]
+                    == ["guest file systems frozen for the point in time (1)"], timeout=120000)
 
     dom.destroy()
     qtbot.waitUntil(lambda: view.text() == "not running", timeout=30000)

@@ -18,8 +18,8 @@ pytestmark = pytest.mark.libvirt
 
 
 def running(lvconn):
-    dom = next(d for d in lvconn.list_all_domains() if d.state()[0] == DomainState.RUNNING)
-    return dom
+    """A running persistent domain (a transient one is gone once shut down)."""
+    return next(d for d in lvconn.list_all_domains() if d.state()[0] == DomainState.RUNNING and d.is_persistent())
 
 
 def test_interface_addresses_come_back_as_the_cores_values():
