@@ -25,8 +25,9 @@ from typing import Any
 
 from .errors import DriverError, ErrorCode
 
-#: how long the handshake and a command may take before the agent counts as unresponsive
-SYNC_TIMEOUT_S = 3.0
+#: how long the handshake (5 s, as libvirt waits for guest-sync) and a command may take before the
+#: agent counts as unresponsive
+SYNC_TIMEOUT_S = 5.0
 COMMAND_TIMEOUT_S = 5.0
 #: freezing waits for every file system to flush its dirty data
 FREEZE_TIMEOUT_S = 10.0

@@ -40,7 +40,8 @@ def read_guest(dom: Domain) -> GuestReport:
     except DriverError as exc:
         if exc.code not in _NO_AGENT_CODES:
             raise
-        return GuestReport(why_not=exc.message)
+        return GuestReport(why_not="this connection cannot ask guest agents" if exc.code == ErrorCode.NO_SUPPORT
+                           else exc.message)
     try:
         info = dom.guest_info()
     except DriverError as exc:
