@@ -168,6 +168,22 @@ class AgentClient:
             except OSError:
                 pass
 
+    def disconnect(self) -> None:
+        """The guest closed the agent's port (another thread): a command under way ends at once with
+        "closed the channel" and closes the connection itself; otherwise it is closed here."""
+        if self._lock.acquire(blocking=False):
+            try:
+                self.close()
+            finally:
+                self._lock.release()
+            return
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def execute(self, command: str, arguments: dict[str, Any] | None = None,
                 timeout: float = COMMAND_TIMEOUT_S, answers: bool = True) -> Any:
         """Run ``command`` and return its ``return`` value.

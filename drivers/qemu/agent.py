@@ -65,7 +65,7 @@ def port_changed(host: DomainStore, dom: QDom, vm: LiveVM, connected: bool) -> N
             host.write_state(dom)
             host.emit(dom, EventType.AGENT, AgentDetail.CONNECTED if connected else AgentDetail.DISCONNECTED)
     if not connected:
-        vm.agent.close()  # a later agent starts on a clean connection
+        vm.agent.disconnect()  # a later agent starts on a clean connection
 
 
 def read_port_state(host: DomainStore, dom: QDom, vm: LiveVM) -> None:

@@ -105,7 +105,7 @@ class LiveVM:
         if self.hub is not None:
             self.hub.hang_up()
         if self.agent is not None:
-            self.agent.close()
+            self.agent.disconnect()
         if self.mon is not None:
             self.mon.close()
         try:

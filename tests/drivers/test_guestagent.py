@@ -115,6 +115,21 @@ def test_a_second_caller_waits_its_deadline_then_hears_the_agent_is_busy(sock):
         peer.close()
 
 
+def test_the_port_closing_during_a_command_ends_it_at_once(sock):
+    peer = Peer(sock, lambda request: None)
+    try:
+        client = AgentClient(str(sock), "web01")
+        threading.Timer(0.5, client.disconnect).start()  # the guest closed its port (QEMU's event thread)
+        began = time.monotonic()
+        with pytest.raises(DriverError) as err:
+            client.execute("guest-ping")
+        assert err.value.code == ErrorCode.AGENT_UNRESPONSIVE
+        assert err.value.message == "the guest agent of 'web01' closed the channel during guest-sync-delimited"
+        assert time.monotonic() - began < SYNC_TIMEOUT_S - 1
+    finally:
+        peer.close()
+
+
 def test_a_refusal_is_the_agents_reason(sock):
     peer = Peer(sock, well_behaved)
     try:

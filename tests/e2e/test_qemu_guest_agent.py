@@ -160,3 +160,25 @@ def test_a_backup_without_an_agent_says_why_it_did_not_freeze(env, linux_guest):
     info = domain_job_end(dom, job_id, timeout=120)
     assert info.state == JobState.COMPLETED, info.error
     assert info.note.startswith("guest file systems not frozen: the guest agent of 'ga-nofreeze' is not connected")
+
+
+def test_an_agent_that_never_answers_costs_seconds_and_shut_down_falls_back_to_acpi(env, linux_guest):
+    conn = env.open()
+    events = h.EventLog(conn)
+    dom = conn.define_xml(agent_xml(env, linux_guest, "ga-deaf", extra="vmgui.agent=deaf"))
+    dom.create()
+    serial = env.guest("ga-deaf")
+    serial.wait_for(b"VMGUI AGENT deaf", timeout=120)
+    events.wait_for("AGENT", AgentDetail.CONNECTED, timeout=60)
+    serial.wait_for(b"VMGUI READY", timeout=60)
+    began = time.monotonic()
+    with pytest.raises(DriverError) as err:
+        dom.guest_info()
+    took = time.monotonic() - began
+    assert err.value.code == ErrorCode.AGENT_UNRESPONSIVE
+    assert err.value.message == "the guest agent of 'ga-deaf' did not answer guest-sync-delimited in time", \
+        (events.kinds(), serial.text()[-600:])
+    assert took < 10, f"an agent that never answers cost {took:.1f} s"
+    dom.shutdown()  # the agent misses its deadline: the power button instead
+    serial.wait_for(b"VMGUI POWEROFF", timeout=60)
+    assert h.wait_until(lambda: dom.state()[0] == DomainState.SHUTOFF, timeout=60)

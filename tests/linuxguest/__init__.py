@@ -13,7 +13,8 @@ Debian's kernel (``linux-image-amd64``) and a ``busybox-static`` initramfs whose
   ``org.qemu.guest_agent.0``, gives ``eth0`` the address ``vmgui.ip=10.0.2.15/24`` and, with
   ``vmgui.fs=/dev/vdb``, makes and mounts an ext2 file system there (at ``/mnt/data``) for the
   agent to report and freeze. It prints ``VMGUI AGENT FSFREEZE freeze|thaw`` from the agent's
-  freeze hook and ``VMGUI AGENT SHUTDOWN <args>`` when the agent shuts the guest down.
+  freeze hook and ``VMGUI AGENT SHUTDOWN <args>`` when the agent shuts the guest down;
+  ``vmgui.agent=deaf`` opens the agent's port instead and never answers (``VMGUI AGENT deaf``).
 
 The packages are fetched with ``apt-get download`` (no root, nothing installed) and the
 result is cached under ``$VMGUI_TEST_CACHE`` or ``~/.cache/vmgui-tests``. ``qemu-ga`` gets the

@@ -112,6 +112,11 @@ agent_work() { # the QEMU guest agent, with an address to report and a file syst
         [ -n "$port" ] || sleep 0.05; i=$((i + 1))
     done
     [ -n "$port" ] || { say "AGENT no port"; return; }
+    if [ "$(arg agent run)" = deaf ]; then  # vmgui.agent=deaf: the port is open, nobody answers
+        (exec 3< "$port"; while :; do sleep 3600; done) &  # reading would end at the host's EOF
+        say "AGENT deaf $port"
+        return
+    fi
     mkdir -p /var/run
     qemu-ga -m virtio-serial -p "$port" -f /tmp/qemu-ga.pid -t /tmp --fsfreeze-hook=/etc/fsfreeze-hook \
         > /tmp/qemu-ga.log 2>&1 &
