@@ -13,6 +13,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from make_screenshots import HERE, ROOT, start_xvfb
@@ -92,26 +93,32 @@ def scenario(uri: str) -> None:
     QTimer.singleShot(500, open_display)
 
 
-def main() -> int:
-    base = Path(tempfile.mkdtemp(prefix="vmgui-display-", dir="/tmp"))
+def run_on_guest(prefix: str, boot: Callable[[Path], str], drive: Callable[[str], None]) -> int:
+    """Boot a guest with ``boot(base)`` on a private host, then run the real app under Xvfb on its
+    URI with ``drive(uri)`` scheduling what to grab; the app's exit status."""
+    base = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     os.chmod(base, 0o700)
     (base / "run").mkdir(mode=0o700)
     os.environ.update(XDG_RUNTIME_DIR=str(base / "run"), VMGUI_LOCKSPACE=str(base / "lockspace"))
     xvfb, display = start_xvfb()
     try:
-        uri = boot_guest(base)
+        uri = boot(base)
         os.environ.update(DISPLAY=display, QT_QPA_PLATFORM="xcb", VMGUI_SINGLE_INSTANCE="0",
                           VMGUI_SETTINGS=str(base / "settings.ini"))
         from PySide6.QtWidgets import QApplication
         app = QApplication([sys.argv[0]])
         app.setStyle("Fusion")
-        scenario(uri)
+        drive(uri)
         from vmgui.app import main as vmgui_main
         return vmgui_main(["--connect", uri])
     finally:
         xvfb.terminate()
         xvfb.wait(10)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def main() -> int:
+    return run_on_guest("vmgui-display-", boot_guest, scenario)
 
 
 if __name__ == "__main__":

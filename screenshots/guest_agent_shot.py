@@ -9,15 +9,13 @@ qemu-system-x86_64, qemu-img and the Xvfb packages make_screenshots.py names.
 """
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from make_screenshots import HERE, ROOT, start_xvfb
+from display_shot import run_on_guest
+from make_screenshots import HERE, ROOT
 
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -95,25 +93,7 @@ def scenario() -> None:
 
 
 def main() -> int:
-    base = Path(tempfile.mkdtemp(prefix="vmgui-agent-", dir="/tmp"))
-    os.chmod(base, 0o700)
-    (base / "run").mkdir(mode=0o700)
-    os.environ.update(XDG_RUNTIME_DIR=str(base / "run"), VMGUI_LOCKSPACE=str(base / "lockspace"))
-    xvfb, display = start_xvfb()
-    try:
-        uri = boot_guest(base)
-        os.environ.update(DISPLAY=display, QT_QPA_PLATFORM="xcb", VMGUI_SINGLE_INSTANCE="0",
-                          VMGUI_SETTINGS=str(base / "settings.ini"))
-        from PySide6.QtWidgets import QApplication
-        app = QApplication([sys.argv[0]])
-        app.setStyle("Fusion")
-        scenario()
-        from vmgui.app import main as vmgui_main
-        return vmgui_main(["--connect", uri])
-    finally:
-        xvfb.terminate()
-        xvfb.wait(10)
-        shutil.rmtree(base, ignore_errors=True)
+    return run_on_guest("vmgui-agent-", boot_guest, lambda _uri: scenario())
 
 
 if __name__ == "__main__":
