@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from .errors import DriverError, ErrorCode, no_support
-from .flags import Feature, ListFlags, MigrateFlags
+from .flags import Feature, InterfaceSource, ListFlags, MigrateFlags
+from .guestagent import GuestInfo, GuestInterface
 from .hostfacts import HostFacts
 from .jobs import Job
 from .records import DomainInfo, DomainRecord, JobInfo
@@ -208,6 +209,12 @@ class Domain:
     def shutdown(self) -> None:
         raise no_support("shutdown")
 
+    def shutdown_flags(self, flags: int = 0) -> None:
+        """Ask the guest to power off the way ``flags`` (ShutdownFlags) say; 0 is :meth:`shutdown`."""
+        if flags:
+            raise no_support("choosing how the guest is asked to shut down")
+        self.shutdown()
+
     def destroy(self) -> None:
         raise no_support("destroy")
 
@@ -217,8 +224,9 @@ class Domain:
     def resume(self) -> None:
         raise no_support("resume")
 
-    def reboot(self) -> None:
-        """Ask the guest to reboot (gracefully: it shuts down, then starts again)."""
+    def reboot(self, flags: int = 0) -> None:
+        """Ask the guest to reboot (gracefully: it shuts down, then starts again); ``flags`` as
+        :meth:`shutdown_flags` (0: the guest agent when it answers, else the ACPI power button)."""
         raise no_support("reboot")
 
     def reset(self) -> None:
@@ -249,6 +257,37 @@ class Domain:
         locked. INVALID_ARG for a medium that does not exist or cannot be read.
         """
         raise no_support("changing removable media")
+
+    # the guest agent (drivers.guestagent)
+    def agent_connected(self) -> bool | None:
+        """Whether the guest agent's port is open in the running guest; None when this driver cannot tell."""
+        return None
+
+    def interface_addresses(self, source: int = InterfaceSource.AGENT) -> list[GuestInterface]:
+        """The guest's network interfaces and their addresses (libvirt's virDomainInterfaceAddresses).
+
+        AGENT_UNRESPONSIVE when the guest agent is not connected or does not answer in time.
+        """
+        raise no_support("reading the guest's addresses")
+
+    def guest_info(self, types: int = 0) -> GuestInfo:
+        """Host name, operating system and file systems as the guest agent reports them
+        (``types``: GuestInfoTypes bits, 0 for all); AGENT_UNRESPONSIVE without an agent that answers."""
+        raise no_support("reading guest information")
+
+    def fs_freeze(self, mountpoints: list[str] | None = None) -> int:
+        """Freeze the guest's file systems (all, or those mounted at ``mountpoints``) through the
+        guest agent: their data is on the disks and no write reaches them until :meth:`fs_thaw`.
+        Returns how many were frozen."""
+        raise no_support("freezing the guest's file systems")
+
+    def fs_thaw(self, mountpoints: list[str] | None = None) -> int:
+        """Let the guest write to its file systems again; returns how many were thawed."""
+        raise no_support("thawing the guest's file systems")
+
+    def fs_frozen(self) -> bool:
+        """Whether the guest's file systems are frozen now, as its agent says."""
+        raise no_support("asking whether the guest's file systems are frozen")
 
     # save and snapshots
     def managed_save(self, flags: int = 0) -> int | None:

@@ -23,6 +23,7 @@ class ErrorCode(enum.IntEnum):
     OPERATION_TIMEOUT = 68
     NO_SNAPSHOT = 72
     OPERATION_ABORTED = 78
+    AGENT_UNRESPONSIVE = 86  # the guest agent is not there, not connected, or did not answer in time
     RESOURCE_BUSY = 87
     ACCESS_DENIED = 88  # not allowed: read-only connection, failed authentication, ACL
     NO_DOMAIN_CHECKPOINT = 103
@@ -40,6 +41,7 @@ _PREFIX = {
     ErrorCode.OPERATION_TIMEOUT: "timed out",
     ErrorCode.NO_SNAPSHOT: "snapshot not found",
     ErrorCode.OPERATION_ABORTED: "operation aborted",
+    ErrorCode.AGENT_UNRESPONSIVE: "guest agent not responding",
     ErrorCode.RESOURCE_BUSY: "resource busy",
     ErrorCode.ACCESS_DENIED: "access denied",
     ErrorCode.NO_DOMAIN_CHECKPOINT: "checkpoint not found",

@@ -201,6 +201,38 @@ class BackupFlags(enum.IntFlag):
     #: ours: a shut-off domain is backed up too (its disks copied with qemu-img); without it only a
     #: running one, as libvirt's push backup
     SHUT_OFF = 1 << 16
+    #: ours: the guest agent must freeze the guest's file systems for the point in time, else the
+    #: backup fails before it starts; without it the freeze is tried whenever the agent is
+    #: connected and a failure is only noted in the job (as libvirt's snapshot QUIESCE flag)
+    QUIESCE = 1 << 17
+
+
+class ShutdownFlags(enum.IntFlag):
+    """How ``Domain.shutdown_flags`` and ``Domain.reboot`` ask the guest (libvirt's values).
+
+    0 (the default) uses the guest agent when it answers and the ACPI power
+    button otherwise; GUEST_AGENT alone fails when the agent does not answer;
+    both bits try the agent first, then ACPI.
+    """
+
+    ACPI_POWER_BTN = 1 << 0
+    GUEST_AGENT = 1 << 1
+
+
+class InterfaceSource(enum.IntEnum):
+    """Where ``Domain.interface_addresses`` learns the guest's addresses (libvirt's values)."""
+
+    LEASE = 0  # the host's DHCP server
+    AGENT = 1  # the guest agent, from inside the guest
+    ARP = 2  # the host's ARP table
+
+
+class GuestInfoTypes(enum.IntFlag):
+    """What ``Domain.guest_info`` asks the guest agent (libvirt's values; 0: all of them)."""
+
+    OS = 1 << 1
+    HOSTNAME = 1 << 3
+    FILESYSTEM = 1 << 4
 
 
 class DiskCreateFlags(enum.IntFlag):
@@ -318,6 +350,7 @@ class EventType(enum.IntEnum):
     DISCONNECTED = 102  # the connection to a (remote) host was lost; calls reconnect on demand
     REBOOT = 103
     RECONNECTED = 104  # a lost connection is back: re-read the domain list
+    AGENT = 105  # the guest agent connected or went away (detail: AgentDetail)
 
 
 class DefinedDetail(enum.IntEnum):
@@ -370,6 +403,13 @@ class ShutdownDetail(enum.IntEnum):
     FINISHED = 0
     GUEST = 1
     HOST = 2
+
+
+class AgentDetail(enum.IntEnum):
+    """libvirt's agent lifecycle states: the guest opened or closed the agent's port."""
+
+    CONNECTED = 1
+    DISCONNECTED = 2
 
 
 class JobEventDetail(enum.IntEnum):

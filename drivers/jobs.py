@@ -112,11 +112,6 @@ class Job:
         """Report bytes processed (of ``total``); emits a throttled JOB progress event."""
         self._report(JobUnit.BYTES, processed, total, details)
 
-    def set_note(self, text: str | None) -> None:
-        """Say how the job runs (shown with it, kept after it ends)."""
-        with self._lock:
-            self._note = text
-
     def steps(self, done: int, total: int) -> None:
         """Report progress that is not data moved: ``done`` of ``total`` stages (no rate follows)."""
         self._report(JobUnit.STEPS, done, total, {})
@@ -137,6 +132,13 @@ class Job:
                 self._last_event = now
         if due:
             self._table._notify(self, JobEventDetail.PROGRESS)
+
+    def note(self, text: str) -> None:
+        """Say how the job runs in a sentence (JobInfo.note, after those said before; shown with the job
+        and kept after it ends); emits a JOB event."""
+        with self._lock:
+            self._note = text if not self._note else f"{self._note}; {text}"
+        self._table._notify(self, JobEventDetail.PROGRESS)
 
     @property
     def cancel_requested(self) -> bool:

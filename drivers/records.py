@@ -130,7 +130,8 @@ class JobInfo:
     details: tuple[tuple[str, float], ...] = ()
     domain_uuid: str = ""
     unit: JobUnit = JobUnit.BYTES
-    #: a sentence about how the job runs (a backup made full: why), for the person watching it
+    #: sentences about how the job runs that are no figure, joined by "; ": a backup made full (why),
+    #: whether it froze the guest's file systems for its point in time (None: nothing to say)
     note: str | None = None
 
     @property

@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from make_screenshots import HERE, ROOT, private_base, run_app, start_xvfb
@@ -124,16 +125,22 @@ def scenario(uri: str) -> None:
     QTimer.singleShot(500, open_display)
 
 
-def main() -> int:
-    base = private_base("vmgui-display-")
+def run_on_guest(prefix: str, boot: Callable[[Path], str], drive: Callable[[str], None]) -> int:
+    """Boot a guest with ``boot(base)`` on a private host, then run the real app under Xvfb on its
+    URI with ``drive(uri)`` scheduling what to grab; the app's exit status."""
+    base = private_base(prefix)
     xvfb, display = start_xvfb()
     try:
-        uri = boot_guest(base)
-        return run_app(display, base / "settings.ini", lambda: scenario(uri), [uri])
+        uri = boot(base)
+        return run_app(display, base / "settings.ini", lambda: drive(uri), [uri])
     finally:
         xvfb.terminate()
         xvfb.wait(10)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def main() -> int:
+    return run_on_guest("vmgui-display-", boot_guest, scenario)
 
 
 if __name__ == "__main__":

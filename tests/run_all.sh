@@ -29,9 +29,9 @@ missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
-# The Linux test guest is made from Debian's kernel and busybox packages, fetched with
-# apt-get download at test time: the package lists must know them.
-if [ "${#missing[@]}" -gt 0 ] || ! apt-cache show linux-image-amd64 busybox-static >/dev/null 2>&1; then
+# The Linux test guest is made from Debian's kernel, busybox and qemu-guest-agent packages,
+# fetched with apt-get download at test time: the package lists must know them.
+if [ "${#missing[@]}" -gt 0 ] || ! apt-cache show linux-image-amd64 busybox-static qemu-guest-agent >/dev/null 2>&1; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
 fi
 # Debian 13 ships libvirt's storage driver as a package of its own (Debian 12: inside libvirt-daemon)

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from .checks import DISK_BUSES, DISK_DEVICES, MAX_VCPUS, validate_name, validate_uuid
 from .devices import (
+    GUEST_AGENT_CHANNEL,
+    Channel,
+    ChannelNode,
     CharDevice,
     CharDeviceNode,
     Device,
@@ -31,8 +34,8 @@ from .domain import FIRMWARE_FEATURES, LIFECYCLE_ACTIONS, DomainXML
 from .props import XMLNode, XMLProperty, to_kib
 
 __all__ = [
-    "DISK_BUSES", "DISK_DEVICES", "FIRMWARE_FEATURES", "LIFECYCLE_ACTIONS", "MAX_VCPUS", "CharDevice",
-    "CharDeviceNode", "Device", "Disk", "DiskNode", "DomainXML", "Graphics", "GraphicsNode", "Input", "InputNode",
-    "Interface", "InterfaceNode", "Tpm", "TpmNode", "Video", "VideoNode", "XMLNode", "XMLProperty", "to_kib",
-    "validate_name", "validate_uuid",
+    "DISK_BUSES", "DISK_DEVICES", "FIRMWARE_FEATURES", "GUEST_AGENT_CHANNEL", "LIFECYCLE_ACTIONS", "MAX_VCPUS",
+    "Channel", "ChannelNode", "CharDevice", "CharDeviceNode", "Device", "Disk", "DiskNode", "DomainXML", "Graphics",
+    "GraphicsNode", "Input", "InputNode", "Interface", "InterfaceNode", "Tpm", "TpmNode", "Video", "VideoNode",
+    "XMLNode", "XMLProperty", "to_kib", "validate_name", "validate_uuid",
 ]

@@ -57,6 +57,27 @@ class CharDevice:
     target_port: int | None = None
 
 
+#: the name of the virtio-serial port the QEMU guest agent listens on
+GUEST_AGENT_CHANNEL = "org.qemu.guest_agent.0"
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A host-guest channel, e.g. the guest agent's virtio-serial port ``org.qemu.guest_agent.0``.
+
+    ``path`` is the host's socket (None: the driver picks one in its private
+    run folder); ``state`` is what a live definition reports (connected or
+    disconnected), never written by a definition of ours.
+    """
+
+    type: str = "unix"
+    target_type: str = "virtio"
+    name: str | None = None
+    path: str | None = None
+    mode: str | None = None
+    state: str | None = None
+
+
 @dataclass(frozen=True)
 class Video:
     model: str | None = None
@@ -192,6 +213,18 @@ class CharDeviceNode(XMLNode):
             raise ValueError(f"a <{self.el.tag}> element cannot become a <{tag}>")
 
 
+class ChannelNode(XMLNode):
+    """A ``<channel>`` element."""
+
+    FIELD_ORDER = ("type", "mode", "path", "target_type", "name", "state")
+    type = XMLProperty[str]("@type", default="pty")
+    mode = XMLProperty[str | None]("source/@mode")
+    path = XMLProperty[str | None]("source/@path")
+    target_type = XMLProperty[str | None]("target/@type")
+    name = XMLProperty[str | None]("target/@name")
+    state = XMLProperty[str | None]("target/@state")
+
+
 class VideoNode(XMLNode):
     """A ``<video>`` element."""
 
@@ -228,9 +261,9 @@ def tag_of(value: Device) -> str:
 
 
 CHAR_KINDS = ("serial", "console")
-Device = Disk | Interface | Graphics | CharDevice | Video | Tpm | Input
+Device = Disk | Interface | Graphics | CharDevice | Channel | Video | Tpm | Input
 _NODES: dict[type, tuple[str, type[XMLNode]]] = {
     Disk: ("disk", DiskNode), Interface: ("interface", InterfaceNode), Graphics: ("graphics", GraphicsNode),
-    CharDevice: ("", CharDeviceNode), Video: ("video", VideoNode), Tpm: ("tpm", TpmNode),
-    Input: ("input", InputNode),
+    CharDevice: ("", CharDeviceNode), Channel: ("channel", ChannelNode), Video: ("video", VideoNode),
+    Tpm: ("tpm", TpmNode), Input: ("input", InputNode),
 }

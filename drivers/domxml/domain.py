@@ -13,6 +13,9 @@ from ..xmlutil import parse, to_string
 from .checks import validate_disks, validate_domain, validate_name, validate_uuid, validate_vcpus
 from .devices import (
     CHAR_KINDS,
+    GUEST_AGENT_CHANNEL,
+    Channel,
+    ChannelNode,
     CharDevice,
     CharDeviceNode,
     Device,
@@ -308,6 +311,19 @@ class DomainXML(XMLNode):
     def char_device_nodes(self) -> list[CharDeviceNode]:
         """Serial ports first, then consoles."""
         return [CharDeviceNode(el) for kind in CHAR_KINDS for el in self._device_elements(kind)]
+
+    def channel_nodes(self) -> list[ChannelNode]:
+        return [ChannelNode(el) for el in self._device_elements("channel")]
+
+    def channels(self) -> list[Channel]:
+        return [node.values(Channel) for node in self.channel_nodes()]
+
+    def guest_agent_channel(self) -> Channel | None:
+        """The virtio channel the QEMU guest agent talks over, if the domain has one."""
+        for channel in self.channels():
+            if channel.target_type == "virtio" and channel.name == GUEST_AGENT_CHANNEL:
+                return channel
+        return None
 
     def video_nodes(self) -> list[VideoNode]:
         return [VideoNode(el) for el in self._device_elements("video")]

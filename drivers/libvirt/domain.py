@@ -12,24 +12,29 @@ from .. import media
 from ..base import Checkpoint, Domain, Snapshot
 from ..diskimage import check_new_file
 from ..domxml import DomainXML
-from ..errors import DriverError, ErrorCode, check_flags
+from ..errors import DriverError, ErrorCode, check_flags, no_support
 from ..flags import (
     DomainState,
     DomainXMLFlags,
     EventType,
     Feature,
+    GuestInfoTypes,
+    InterfaceSource,
     JobFlags,
     JobOperation,
     MigrateFlags,
     SaveFlags,
+    ShutdownFlags,
     SnapshotEventDetail,
     UndefineFlags,
 )
+from ..guestagent import GuestInfo, GuestInterface
 from ..jobs import Job
 from ..migration import choose_protocol, live_copy_problem
 from ..records import DomainEvent, DomainInfo, DomainRecord, JobInfo
 from ..sshtunnel import SshTarget, open_tunnel, vnc_endpoint
 from ..xmlutil import parse as parse_xml
+from . import guest
 from .jobs import JOB_BOUNDED, JOB_UNBOUNDED, operation_of
 
 if TYPE_CHECKING:
@@ -42,6 +47,8 @@ _SAVE_FLAGS = int(SaveFlags.BYPASS_CACHE | SaveFlags.RUNNING | SaveFlags.PAUSED)
 _SNAPSHOT_CREATE_FLAGS = 0x3FF
 _MIGRATE_FLAGS = (1 << 21) - 1  # every virDomainMigrateFlags bit up to ZEROCOPY
 _OPEN_GRAPHICS_SKIPAUTH = 1  # VIR_DOMAIN_OPEN_GRAPHICS_SKIPAUTH
+_SHUTDOWN_FLAGS = int(ShutdownFlags.ACPI_POWER_BTN | ShutdownFlags.GUEST_AGENT)
+_GUEST_INFO = int(GuestInfoTypes.OS | GuestInfoTypes.HOSTNAME | GuestInfoTypes.FILESYSTEM)
 
 
 def _state(value: int) -> DomainState:
@@ -224,11 +231,50 @@ class LibvirtDomain(Domain):
         self._idle("resume")
         self._call("resume of", "resume")
 
-    def reboot(self) -> None:
+    def shutdown_flags(self, flags: int = 0) -> None:
+        """virDomainShutdownFlags: ShutdownFlags have libvirt's values (0: agent if it answers, else ACPI)."""
+        flags = check_flags(flags, _SHUTDOWN_FLAGS, "shutdown_flags")
+        self._idle("shut down")
+        self._call("shutdown of", "shutdownFlags", flags)
+
+    def reboot(self, flags: int = 0) -> None:
         """virDomainReboot with libvirt's default method: for QEMU the guest agent if configured, else
         the ACPI power button, then a reset and continue once the guest shut down (a graceful reboot)."""
+        flags = check_flags(flags, _SHUTDOWN_FLAGS, "reboot")
         self._idle("reboot")
-        self._call("reboot of", "reboot", 0)
+        self._call("reboot of", "reboot", flags)
+
+    # -- the guest agent, through libvirt -----------------------------------------
+    def _agent_call(self, what: str, method: str, *args: Any) -> Any:
+        """A libvirt API that talks to the guest agent; NO_SUPPORT where libvirt-python lacks it."""
+        vdom = self.vdom()
+        api = getattr(vdom, method, None)
+        if api is None:
+            raise no_support(what, "The libvirt Python binding on this machine is too old for it.")
+        return self._conn.call(f"{what} of '{self._name}'", api, *args)
+
+    def agent_connected(self) -> bool | None:
+        """From the live XML: libvirt reports the agent channel's ``target/@state`` (None: no channel)."""
+        channel = DomainXML.parse(self.xml_desc()).guest_agent_channel()
+        return None if channel is None or channel.state is None else channel.state == "connected"
+
+    def interface_addresses(self, source: int = InterfaceSource.AGENT) -> list[GuestInterface]:
+        """virDomainInterfaceAddresses (sources: LEASE, AGENT, ARP as libvirt)."""
+        source = InterfaceSource(source)
+        return guest.interfaces(self._agent_call("reading the addresses", "interfaceAddresses", int(source), 0))
+
+    def guest_info(self, types: int = 0) -> GuestInfo:
+        """virDomainGetGuestInfo for the host name, OS and file systems (libvirt 5.7 and later)."""
+        types = check_flags(types, _GUEST_INFO, "guest_info") or _GUEST_INFO
+        params = self._agent_call("reading guest information", "guestInfo", types, 0)
+        return guest.info(params or {}, bool(types & GuestInfoTypes.OS), bool(types & GuestInfoTypes.HOSTNAME),
+                          bool(types & GuestInfoTypes.FILESYSTEM))
+
+    def fs_freeze(self, mountpoints: list[str] | None = None) -> int:
+        return int(self._agent_call("freezing the file systems", "fsFreeze", mountpoints or None, 0))
+
+    def fs_thaw(self, mountpoints: list[str] | None = None) -> int:
+        return int(self._agent_call("thawing the file systems", "fsThaw", mountpoints or None, 0))
 
     def reset(self) -> None:
         """virDomainReset: a hard reset, the guest's unsaved state is lost."""

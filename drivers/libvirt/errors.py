@@ -36,14 +36,14 @@ _CODE_MAP: dict[int, ErrorCode] = {
     79: ErrorCode.ACCESS_DENIED,       # AUTH_CANCELLED
     81: ErrorCode.OPERATION_INVALID,    # MIGRATE_UNSAFE
     84: ErrorCode.NO_SUPPORT,           # OPERATION_UNSUPPORTED
-    86: ErrorCode.OPERATION_TIMEOUT,    # AGENT_UNRESPONSIVE
+    86: ErrorCode.AGENT_UNRESPONSIVE,   # AGENT_UNRESPONSIVE
     87: ErrorCode.RESOURCE_BUSY,        # RESOURCE_BUSY
     88: ErrorCode.ACCESS_DENIED,       # ACCESS_DENIED
     92: ErrorCode.INVALID_XML,          # XML_INVALID_SCHEMA
     102: ErrorCode.INVALID_ARG,         # INVALID_DOMAIN_CHECKPOINT
     103: ErrorCode.NO_DOMAIN_CHECKPOINT,  # NO_DOMAIN_CHECKPOINT
     104: ErrorCode.NO_JOB,              # NO_DOMAIN_BACKUP
-    112: ErrorCode.OPERATION_TIMEOUT,   # AGENT_COMMAND_TIMEOUT
+    112: ErrorCode.AGENT_UNRESPONSIVE,  # AGENT_COMMAND_TIMEOUT
 }
 
 #: Codes (and the RPC error domain 7) that mean the connection itself failed.

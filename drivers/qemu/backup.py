@@ -27,10 +27,12 @@ note and manifest say why.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict
 from typing import Any
 
@@ -41,7 +43,7 @@ from ..errors import DriverError, ErrorCode, check_flags
 from ..flags import BackupFlags, JobFlags, JobOperation
 from ..jobs import Job, operation_text
 from ..snapxml import BackupDef, BackupDisk
-from . import checkpoints, partfiles, storage
+from . import agent, checkpoints, partfiles, storage
 from .cmdline import BlockNode
 from .context import DomainOps
 from .events import EventHost
@@ -55,7 +57,7 @@ X_PERF = {"use-copy-range": True}
 
 
 def begin(ops: DomainOps, backup_xml: str, flags: int = 0, checkpoint_xml: str | None = None) -> int:
-    check_flags(flags, int(JobFlags.ASYNC | BackupFlags.SHUT_OFF), "backup_begin")
+    check_flags(flags, int(JobFlags.ASYNC | BackupFlags.SHUT_OFF | BackupFlags.QUIESCE), "backup_begin")
     with ops.host.lock:
         dom = ops.idle("back up")
         if dom.live is None and flags & BackupFlags.SHUT_OFF:
@@ -63,16 +65,20 @@ def begin(ops: DomainOps, backup_xml: str, flags: int = 0, checkpoint_xml: str |
                 raise DriverError(ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' is shut off; a checkpoint "
                                   "is created with a backup of the running VM")
             return _begin_offline(ops, dom, backup_xml)
-    return begin_live(ops, backup_xml, JobOperation.BACKUP, "back up", checkpoint_xml=checkpoint_xml)
+    return begin_live(ops, backup_xml, JobOperation.BACKUP, "back up", checkpoint_xml=checkpoint_xml,
+                      quiesce=bool(flags & BackupFlags.QUIESCE))
 
 
 def begin_live(ops: DomainOps, backup_xml: str, operation: JobOperation, action: str,
-               then: Callable[[Job], None] | None = None, checkpoint_xml: str | None = None) -> int:
+               then: Callable[[Job], None] | None = None, checkpoint_xml: str | None = None,
+               quiesce: bool = False) -> int:
     """A push backup of the running domain as a job of ``operation`` (a BACKUP, or a CLONE's copy).
 
     ``then(job)`` runs in the job once every copy is whole and under its name;
     whatever it raises fails the job (it removes what it made itself). ``checkpoint_xml``
-    (a BACKUP only) creates that checkpoint in the backup's transaction.
+    (a BACKUP only) creates that checkpoint in the backup's transaction. The guest's file
+    systems are frozen around the point in time where its agent answers; ``quiesce``: the
+    job fails to start unless they are (libvirt's QUIESCE flag).
     """
     host = ops.host
     with host.lock:
@@ -93,7 +99,7 @@ def begin_live(ops: DomainOps, backup_xml: str, operation: JobOperation, action:
             parent, plan = None, checkpoints.Plan(incremental=None, full_reason=None, checkpoint=None)
         job = host.jobs.begin(dom.uuid, dom.name, operation, action)
         if plan.full_reason:
-            job.set_note(f"full: {plan.full_reason}")
+            job.note(f"full: {plan.full_reason}")
         if operation is JobOperation.BACKUP:
             host.backups[job.id] = BackupDef(spec.mode, spec.disks, plan.incremental).to_xml()
         targets = {d.name: (partfiles.part_name(d.target), d.target) for d in spec.disks}
@@ -109,7 +115,8 @@ def begin_live(ops: DomainOps, backup_xml: str, operation: JobOperation, action:
     # QEMU's copy starts before the call returns: the point in time is the call, not some moment
     # after it, and a backup that cannot start fails here (the job ends failed too)
     try:
-        job_ids, added, total = start(host, dom, vm, spec, nodes, targets, job, plan, backing)
+        job_ids, added, total = start(host, dom, vm, spec, nodes, targets, job, plan, backing, functools.partial(
+            agent.frozen_for, host, dom, job, quiesce))
     except BaseException as exc:  # noqa: BLE001 - the job ends failed whatever stopped the start
         error = translate(exc, operation_text(operation))
         host.jobs.end(job, error)
@@ -146,7 +153,7 @@ def _begin_offline(ops: DomainOps, dom: QDom, backup_xml: str) -> int:
     lineage = backupcatalog.Lineage(full_reason="the VM is shut off, and its disks are copied whole"
                                     if spec.incremental else None)
     if lineage.full_reason:
-        job.set_note(f"full: {lineage.full_reason}")
+        job.note(f"full: {lineage.full_reason}")
     spec = BackupDef(spec.mode, spec.disks)
     host.backups[job.id] = spec.to_xml()
     written = [backupcatalog.Written(target=d.name, path=partfiles.part_name(d.target), final=d.target,
@@ -217,12 +224,15 @@ def _virtual_sizes(vm: LiveVM, disks: list[BlockNode]) -> dict[str, int]:
 
 def start(host: EventHost, dom: QDom, vm: LiveVM, spec: BackupDef, nodes: dict[str, BlockNode],
           targets: dict[str, tuple[str, str]], job: Job, plan: checkpoints.Plan,
-          backing: dict[str, tuple[str, str]]) -> tuple[list[str], list[str], int]:
+          backing: dict[str, tuple[str, str]],
+          point_in_time: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext
+          ) -> tuple[list[str], list[str], int]:
     """Create the targets (as .part files) and start QEMU's copies in one transaction: the point in time.
 
     ``backing`` gives an incremental target its backing file (relative path, format). The
-    transaction also adds the plan's new checkpoint. Returns (QEMU job ids, target nodes,
-    total bytes) for :func:`follow`; on failure nothing is left.
+    transaction also adds the plan's new checkpoint, and runs inside ``point_in_time()`` (the
+    guest's file systems frozen around it). Returns (QEMU job ids, target nodes, total bytes)
+    for :func:`follow`; on failure nothing is left.
     """
     created: list[str] = []
     added: list[str] = []
@@ -264,12 +274,13 @@ def start(host: EventHost, dom: QDom, vm: LiveVM, spec: BackupDef, nodes: dict[s
                                      **sync, "auto-dismiss": False, "auto-finalize": True,
                                      "speed": int(host.job_speed.get(job.id, 0))}})
         marks = checkpoints.add_actions(plan.checkpoint.name, checkpoints.tracked(vm.disks)) if plan.checkpoint else []
-        try:
-            vm.execute("transaction", {"actions": marks + [_with_perf(a) for a in actions]})
-        except DriverError as exc:
-            if "x-perf" not in exc.message and "use-copy-range" not in exc.message:
-                raise
-            vm.execute("transaction", {"actions": marks + actions})  # a QEMU without the tuning knob
+        with point_in_time():
+            try:
+                vm.execute("transaction", {"actions": marks + [_with_perf(a) for a in actions]})
+            except DriverError as exc:
+                if "x-perf" not in exc.message and "use-copy-range" not in exc.message:
+                    raise
+                vm.execute("transaction", {"actions": marks + actions})  # a QEMU without the tuning knob
         started = True
         if plan.checkpoint is not None:
             with host.lock:

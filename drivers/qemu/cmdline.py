@@ -14,7 +14,7 @@ import shutil
 from dataclasses import dataclass, field
 
 from ..diskimage import check_path
-from ..domxml import DomainXML
+from ..domxml import GUEST_AGENT_CHANNEL, DomainXML
 from ..errors import DriverError, ErrorCode
 
 QEMU_BINARY = "qemu-system-x86_64"
@@ -23,6 +23,9 @@ _NIC_MODELS = {None: "virtio-net-pci", "virtio": "virtio-net-pci", "e1000": "e10
                "rtl8139": "rtl8139"}
 _KVM_GET_API_VERSION = 0xAE00
 _KVM_CREATE_VM = 0xAE01
+#: QEMU ids of the guest agent's channel: its chardev (query-chardev) and port (VSERPORT_CHANGE)
+AGENT_CHARDEV = "charagent0"
+AGENT_PORT = "agent0"
 
 
 def qemu_binary() -> str | None:
@@ -99,12 +102,14 @@ class CommandLine:
     vnc_password: str | None = None
     #: base images under the disks' overlays (``<backingStore>``): QEMU reads them, nobody may write them
     bases: list[str] = field(default_factory=list)
+    #: the host end of the guest agent's channel (None: the domain has none)
+    agent_socket: str | None = None
 
 
 def build(definition: DomainXML, *, qmp_socket: str, vnc_socket: str | None = None,
           incoming: str | None = None, paused: bool = False, binary: str | None = None,
           console_socket: str | None = None, pty_log: str | None = None,
-          tpm_socket: str | None = None) -> CommandLine:
+          tpm_socket: str | None = None, agent_socket: str | None = None) -> CommandLine:
     """The argument list that runs ``definition``.
 
     ``incoming``: a migration URI, or ``defer`` to take it later over QMP.
@@ -112,6 +117,7 @@ def build(definition: DomainXML, *, qmp_socket: str, vnc_socket: str | None = No
     ``console_socket``: serve serial port 0 (type file or pty) on this unix
     socket, QEMU logging its output to the file (``pty_log`` for a pty).
     ``tpm_socket``: the control socket of the swtpm serving the domain's TPM.
+    ``agent_socket``: where the guest agent's channel listens when its XML names no path.
     """
     d = definition
     binary = binary or qemu_binary()
@@ -164,6 +170,7 @@ def build(definition: DomainXML, *, qmp_socket: str, vnc_socket: str | None = No
     _tpm(d, argv, tpm_socket)
     _nics(d, argv)
     serial_log, console_used = _serials(d, argv, console_socket, pty_log)
+    agent_used = _channels(d, argv, agent_socket)
     vnc_used = _graphics(d, argv, vnc_socket)
     _inputs(d, argv)
     if paused or incoming:
@@ -173,7 +180,8 @@ def build(definition: DomainXML, *, qmp_socket: str, vnc_socket: str | None = No
     graphics = d.graphics()
     password = graphics[0].passwd if graphics else None
     bases = [b for node in d.disk_nodes() if node.source for b in node.backing_files]
-    return CommandLine(argv, disks, serial_log, vnc_used, console_used, vnc_password=password, bases=bases)
+    return CommandLine(argv, disks, serial_log, vnc_used, console_used, vnc_password=password, bases=bases,
+                       agent_socket=agent_used)
 
 
 def _disks(d: DomainXML, machine: str, argv: list[str]) -> list[BlockNode]:
@@ -317,6 +325,34 @@ def _serials(d: DomainXML, argv: list[str], console_socket: str | None,
         argv += ["-serial", f"chardev:{cid}"]
         index += 1
     return log, console
+
+
+def _channels(d: DomainXML, argv: list[str], agent_socket: str | None) -> str | None:
+    """The guest agent's virtio-serial port, served on a unix socket; returns that socket's path.
+
+    ``agent_socket`` is used unless the XML names a path of its own. Other channels are refused.
+    """
+    channels = d.channels()
+    for i, ch in enumerate(channels):
+        if (ch.type, ch.target_type, ch.name) != ("unix", "virtio", GUEST_AGENT_CHANNEL) or i:
+            raise _unsupported(f"/domain/devices/channel[{i + 1}]: only the guest agent's channel (type 'unix', "
+                               f"target virtio '{GUEST_AGENT_CHANNEL}') is supported, once")
+    if not channels:
+        return None
+    ch = channels[0]
+    if ch.mode not in (None, "bind"):
+        raise _unsupported("/domain/devices/channel/source/@mode: QEMU serves the agent's channel (mode 'bind')")
+    path = _xml_path(ch.path, "/domain/devices/channel/source/@path") if ch.path else agent_socket
+    if path is None:
+        raise DriverError(ErrorCode.OPERATION_INVALID, "/domain/devices/channel: no socket for the guest agent")
+    if len(path.encode()) > 107:
+        raise DriverError(ErrorCode.INVALID_XML,
+                          f"/domain/devices/channel/source/@path: {path} is too long for a socket")
+    argv += ["-device", "virtio-serial-pci,id=virtio-serial0",
+             "-chardev", f"socket,id={AGENT_CHARDEV},path={_esc(path)},server=on,wait=off",
+             "-device", f"virtserialport,bus=virtio-serial0.0,nr=1,chardev={AGENT_CHARDEV},id={AGENT_PORT},"
+                        f"name={GUEST_AGENT_CHANNEL}"]
+    return path
 
 
 def _graphics(d: DomainXML, argv: list[str], vnc_socket: str | None) -> str | None:

@@ -8,6 +8,7 @@ taken from QEMU.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 from collections.abc import Callable, Iterator
@@ -22,18 +23,21 @@ from ..flags import (
     DomainState,
     DomainXMLFlags,
     EventType,
+    InterfaceSource,
     JobFlags,
     JobOperation,
     PausedReason,
     ResumedDetail,
     RunningReason,
     SaveFlags,
+    ShutdownFlags,
     ShutoffReason,
     StoppedDetail,
     SuspendedDetail,
     UndefinedDetail,
     UndefineFlags,
 )
+from ..guestagent import GuestInfo, GuestInterface
 from ..jobs import Job
 from ..lifecycle import (
     check_autostart_allowed,
@@ -44,8 +48,8 @@ from ..lifecycle import (
 )
 from ..records import DomainRecord
 from ..stateful import StatefulDomain
+from . import agent, cdrom, checkpoints, migration, salvage, saveops, snapshots, streams
 from . import backup as backup_mod
-from . import cdrom, checkpoints, migration, salvage, saveops, snapshots, streams
 from . import console as console_mod
 from . import graphics as graphics_mod
 from .context import DomainOps
@@ -57,7 +61,9 @@ from .state import LiveVM, QDom
 if TYPE_CHECKING:
     from ..domxml import DomainXML
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
+_SHUTDOWN_FLAGS = int(ShutdownFlags.ACPI_POWER_BTN | ShutdownFlags.GUEST_AGENT)
 _SAVE_FLAGS = int(SaveFlags.BYPASS_CACHE | SaveFlags.RUNNING | SaveFlags.PAUSED | JobFlags.ASYNC)
 
 
@@ -164,6 +170,37 @@ class QemuDomain(StatefulDomain):
         """A stream speaking RFB from the VM's VNC server (a socket pair QEMU's ``add_client`` took)."""
         return graphics_mod.open_graphics(self._host, self._dom(), index)
 
+    # -- the guest agent -----------------------------------------------------------
+    def agent_connected(self) -> bool:
+        """Whether the running guest has its agent's port open (False when shut off or without a channel)."""
+        with self._host.lock:
+            vm = self._dom().live
+            return vm is not None and vm.agent is not None and vm.agent_connected
+
+    def interface_addresses(self, source: int = InterfaceSource.AGENT) -> list[GuestInterface]:
+        """The guest's interfaces and addresses as its agent reports them (the only source here)."""
+        if source != InterfaceSource.AGENT:
+            raise DriverError(ErrorCode.NO_SUPPORT, "user-mode networking keeps no lease or ARP table: "
+                              "only the guest agent can report the guest's addresses (InterfaceSource.AGENT)")
+        return agent.interface_addresses(self._host, self._dom())
+
+    def guest_info(self, types: int = 0) -> GuestInfo:
+        """Host name, OS and file systems from the guest agent (``types``: GuestInfoTypes, 0: all)."""
+        types = check_flags(types, agent.ALL_INFO, "guest_info")
+        return agent.guest_info(self._host, self._dom(), types)
+
+    def fs_freeze(self, mountpoints: list[str] | None = None) -> int:
+        """Freeze the guest's file systems through its agent; how many it froze."""
+        return agent.freeze(self._host, self._dom(), mountpoints)
+
+    def fs_thaw(self, mountpoints: list[str] | None = None) -> int:
+        """Thaw the guest's file systems (the agent thaws all of them); how many it thawed."""
+        return agent.thaw(self._host, self._dom())
+
+    def fs_frozen(self) -> bool:
+        """Whether the guest's file systems are frozen now, as its agent says (guest-fsfreeze-status)."""
+        return agent.frozen(self._host, self._dom())
+
     def qemu_pid(self) -> int | None:
         """The pid of the running QEMU process (None when shut off)."""
         with self._host.lock:
@@ -210,32 +247,64 @@ class QemuDomain(StatefulDomain):
         return None
 
     def shutdown(self) -> None:
-        """Ask the guest to power off (ACPI power button); a pending reboot becomes a shutdown.
+        """Ask the guest to power off: through its agent when that answers, else the ACPI power button."""
+        self.shutdown_flags(0)
 
-        A guest without ACPI support ignores the request and keeps running;
-        use destroy (force off) for it.
+    def shutdown_flags(self, flags: int = 0) -> None:
+        """Ask the guest to power off the way ``flags`` (ShutdownFlags) say; a pending reboot becomes a shutdown.
+
+        0 uses the guest agent (guest-shutdown) when it answers and the ACPI
+        power button otherwise. A guest without ACPI support ignores the button
+        and keeps running; use destroy (force off) for it.
         """
+        flags = check_flags(flags, _SHUTDOWN_FLAGS, "shutdown_flags")
         vm = self._live("shut down")
         if vm.reboot_pending:
             self._host.expect_reboot(self._dom(), vm, False)
-        vm.execute("system_powerdown")
+        if not self._by_agent(flags, reboot=False):
+            vm.execute("system_powerdown")
 
-    def reboot(self) -> None:
+    def reboot(self, flags: int = 0) -> None:
         """Ask the guest to reboot, as libvirt's QEMU driver does by default.
 
-        The ACPI power button is pressed; once the guest has shut down, QEMU
+        The guest agent reboots the guest when it answers (guest-shutdown
+        mode reboot; QEMU sees the reset and the domain runs on). Otherwise
+        the ACPI power button is pressed; once the guest has shut down, QEMU
         resets and continues it (REBOOT event) instead of exiting. A guest
-        without ACPI ignores it (use reset). With ``<on_reboot>destroy`` the
-        guest just shuts down.
+        without ACPI ignores that (use reset). With ``<on_reboot>destroy`` the
+        guest just shuts down. ``flags``: ShutdownFlags, as :meth:`shutdown_flags`.
         """
+        flags = check_flags(flags, _SHUTDOWN_FLAGS, "reboot")
         with self._host.lock:
             dom = self._idle("reboot")
             if dom.live is None or dom.state != DomainState.RUNNING:
                 raise not_running(dom.name)
             vm = dom.live
             graceful = dom.definition.lifecycle_action("on_reboot") != "destroy"
+        if vm.reboot_pending:
+            self._host.expect_reboot(dom, vm, False)
+        if self._by_agent(flags, reboot=True):
+            return
         self._host.expect_reboot(dom, vm, graceful)
         vm.execute("system_powerdown")
+
+    def _by_agent(self, flags: int, reboot: bool) -> bool:
+        """Ask the guest agent to power off or reboot, when ``flags`` allow; False: use ACPI instead.
+
+        With GUEST_AGENT alone the agent's failure is the caller's; by default (or
+        with ACPI_POWER_BTN too) it only means the power button is pressed instead.
+        """
+        if flags and not flags & ShutdownFlags.GUEST_AGENT:
+            return False
+        try:
+            agent.shutdown(self._host, self._dom(), reboot)
+        except DriverError as exc:
+            if flags == ShutdownFlags.GUEST_AGENT:
+                raise
+            log.info("%s '%s' with the ACPI power button: %s", "rebooting" if reboot else "shutting down",
+                     self._name, exc.message)
+            return False
+        return True
 
     def reset(self) -> None:
         """Reset the guest at once (QMP system_reset): what it had not saved is lost; a pending reboot is dropped."""

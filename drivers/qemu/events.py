@@ -1,4 +1,5 @@
-"""QMP events to domain state: pauses and resumes, guest shutdowns and graceful reboots, crashes.
+"""QMP events to domain state: pauses and resumes, guest shutdowns and graceful reboots, crashes,
+the guest agent's port opening and closing.
 
 Handlers run on the host's dispatcher thread, in the order QEMU sent the
 events; they may take the host lock and issue QMP commands.
@@ -22,7 +23,8 @@ from ..flags import (
     StoppedDetail,
     SuspendedDetail,
 )
-from . import leases
+from . import agent, leases
+from .cmdline import AGENT_PORT
 from .process import ProcessHost
 from .state import LiveVM, QDom
 
@@ -109,6 +111,8 @@ class EventHost(ProcessHost):
                     if now - vm.last_reset > 5.0:
                         self.emit(dom, EventType.REBOOT)
                 vm.last_reset = now
+        elif name == "VSERPORT_CHANGE" and data.get("id") == AGENT_PORT:
+            agent.port_changed(self, dom, vm, bool(data.get("open")))
         elif name == "GUEST_PANICKED":
             with self.lock:
                 if dom.live is vm:

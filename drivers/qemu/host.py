@@ -30,7 +30,7 @@ from ..errors import DriverError, ErrorCode
 from ..flags import DomainState, JobOperation, RunningReason, ShutoffReason
 from ..fsutil import read_json
 from ..guestclock import GuestClock
-from . import leases, salvage
+from . import agent, leases, salvage
 from .adopters import registered
 from .cmdline import BlockNode
 from .events import EventHost
@@ -133,6 +133,7 @@ class QemuHost(EventHost):
         vm = LiveVM(int(data.get("id") or self.next_id()), definition, sup, str(data["qmp"]), disks,
                     data.get("serial_log"), data.get("console"))
         vm.clock = GuestClock.from_state(data)
+        agent.attach(vm, dom.name)
         with self.lock:
             if dom.uuid not in self.by_uuid:
                 self.add(dom)
@@ -148,6 +149,7 @@ class QemuHost(EventHost):
         except DriverError as exc:
             log.warning("re-attached to '%s' without a monitor: %s", dom.name, exc)
             return
+        agent.read_port_state(self, dom, vm)
         for adopter in registered():  # finish or roll back what the jobs of a process that died left in QEMU
             if adopter.reattached is not None and not vm.finished:
                 adopter.reattached(self, dom, vm)

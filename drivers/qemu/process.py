@@ -28,11 +28,11 @@ from ..flags import (
     StartedDetail,
     SuspendedDetail,
 )
-from . import cmdline, diskstamps, firmware, leases, swtpm
+from . import agent, cmdline, diskstamps, firmware, leases, swtpm
 from .layout import RootLayout, unlink
 from .monitor import LoopThread, Monitor
 from .state import LiveVM, QDom
-from .store import DomainStore
+from .store import DomainStore, drop_runtime_sockets
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +126,11 @@ class ProcessHost(DomainStore):
         vnc = lay.socket(dom.uuid, "vnc")
         con = lay.socket(dom.uuid, "con")
         tpm = lay.socket(dom.uuid, "tpm") if definition.tpms() else None
+        qga = lay.socket(dom.uuid, "qga")
+        drop_runtime_sockets(definition)  # sockets chosen for an earlier run (or another root) are chosen again
         cmd = cmdline.build(definition, qmp_socket=qmp, vnc_socket=vnc, incoming=incoming, paused=paused,
-                            console_socket=con, pty_log=str(lay.serial_log(dom.name)), tpm_socket=tpm)
+                            console_socket=con, pty_log=str(lay.serial_log(dom.name)), tpm_socket=tpm,
+                            agent_socket=qga)
         firmware.prepare_nvram(definition)
         diskstamps.check_before_start(lay, dom.uuid, cmd.disks)
         argv = cmd.argv + list(extra_args or [])
@@ -135,7 +138,8 @@ class ProcessHost(DomainStore):
             el = definition.root.find("devices/graphics")
             if el is not None:
                 el.set("socket", cmd.vnc_socket)
-        for path in (qmp, vnc, con):
+        agent.show_channel(definition, cmd.agent_socket)
+        for path in (qmp, vnc, con, qga):
             unlink(path)
         prev = leases.attach(dom.uuid, lay.supervisors)
         if prev is not None and prev.wait(10.0) is None:  # a previous QEMU still on its way out
@@ -162,6 +166,7 @@ class ProcessHost(DomainStore):
                 swtpm.stop(tpm_pid)
             raise
         vm = LiveVM(self.next_id(), definition, sup, qmp, cmd.disks, cmd.serial_log, cmd.console_socket)
+        agent.attach(vm, dom.name)
         try:
             self.connect_monitor(dom, vm)
             if cmd.vnc_password and vm.mon is not None:

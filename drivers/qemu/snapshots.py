@@ -73,6 +73,9 @@ def create(ops: DomainOps, xml_or_name: str, flags: int = 0) -> QemuSnapshot | i
                            domain_xml=definition.to_string())
         with snapjournal.noted(host, dom, "create", snap):
             if vm is not None:
+                if vm.agent is not None:  # a revert would bring back a guest whose file systems stay frozen
+                    job.note("guest file systems not frozen: the snapshot keeps the guest's memory, "
+                             "which matches its disks")
                 nodes = _nodes(vm)
                 job.steps(0, 1)
                 run_qemu_job(vm, f"snap-save-{job.id}", "snapshot-save",

@@ -15,6 +15,7 @@ from typing import Any
 from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode
 from ..flags import DomainState, NostateReason, ShutoffReason
+from ..guestagent import AgentClient
 from ..guestclock import GuestClock
 from ..records import DomainRecord, filter_bits
 from ..snapxml import SnapshotDef
@@ -65,6 +66,10 @@ class LiveVM:
     engine: tuple[tuple[int, int, int], str] | None = None
     #: an outgoing migration found the guest paused: a cancelled one leaves it paused
     migration_was_paused: bool = False
+    #: the host end of the guest agent's channel (None: the domain has none), and whether the
+    #: guest has the port open (QEMU's VSERPORT_CHANGE; query-chardev on re-attach)
+    agent: AgentClient | None = None
+    agent_connected: bool = False
 
     @property
     def pid(self) -> int | None:
@@ -95,9 +100,12 @@ class LiveVM:
         return resident * _PAGE_KIB
 
     def detach(self) -> None:
-        """Drop our ties to the process: consoles hang up (after their buffered output), QMP, supervisor."""
+        """Drop our ties to the process: consoles hang up (after their buffered output), the guest
+        agent's channel, QMP, supervisor."""
         if self.hub is not None:
             self.hub.hang_up()
+        if self.agent is not None:
+            self.agent.disconnect()
         if self.mon is not None:
             self.mon.close()
         try:

@@ -166,10 +166,24 @@ class DomainStore(StatefulHost[QDom]):
         return sdir.is_dir() and any(sdir.glob(f"*{PENDING_SUFFIX}"))
 
 
-def drop_runtime_sockets(definition: DomainXML) -> None:
-    """Forget VNC sockets a driver chose in a root's runtime directory (they mean nothing elsewhere)."""
+def runtime_socket(path: str | None) -> bool:
+    """Whether ``path`` is a socket a driver chose in a root's runtime directory (meaningless elsewhere)."""
     base = str(base_runtime_dir()) + os.sep
+    return bool(path) and str(path).startswith(base) and \
+        os.path.basename(os.path.dirname(str(path))).startswith("q-")
+
+
+def drop_runtime_sockets(definition: DomainXML) -> None:
+    """Forget the VNC and guest agent sockets a driver chose in a root's runtime directory, and the
+    agent's connection state: what only a running VM of this root means."""
     for el in definition.root.iterfind("devices/graphics"):
-        sock = el.get("socket")
-        if sock and sock.startswith(base) and os.path.basename(os.path.dirname(sock)).startswith("q-"):
+        if runtime_socket(el.get("socket")):
             del el.attrib["socket"]
+    for node in definition.channel_nodes():
+        if runtime_socket(node.path):
+            node.path = None
+            node.mode = None
+            source = node.el.find("source")
+            if source is not None and not source.attrib and not len(source):
+                node.el.remove(source)
+        node.state = None

@@ -32,6 +32,7 @@ from ..flags import (
     RunningReason,
     SaveFlags,
     ShutdownDetail,
+    ShutdownFlags,
     ShutoffReason,
     SnapshotCreateFlags,
     SnapshotEventDetail,
@@ -42,6 +43,7 @@ from ..flags import (
     UndefineFlags,
 )
 from ..fsutil import write_atomically
+from ..guestagent import not_connected
 from ..jobs import Job, operation_text
 from ..lifecycle import (
     check_autostart_allowed,
@@ -166,7 +168,18 @@ class TestDomain(StatefulDomain):
             self._host.stop(sim, ShutoffReason.SHUTDOWN)
             self._host.emit(sim, EventType.STOPPED, StoppedDetail.SHUTDOWN)
 
-    def reboot(self) -> None:
+    def shutdown_flags(self, flags: int = 0) -> None:
+        """As :meth:`shutdown`: a simulated guest runs no agent, so GUEST_AGENT alone is refused."""
+        self._check_agentless(flags, "shutdown_flags")
+        self.shutdown()
+
+    def _check_agentless(self, flags: int, api: str) -> None:
+        flags = check_flags(flags, int(ShutdownFlags.ACPI_POWER_BTN | ShutdownFlags.GUEST_AGENT), api)
+        if flags == ShutdownFlags.GUEST_AGENT:
+            raise not_connected(self._name)
+
+    def reboot(self, flags: int = 0) -> None:
+        self._check_agentless(flags, "reboot")
         with self._host.lock:
             sim = self._idle("reboot")
             if sim.state != DomainState.RUNNING:
@@ -381,7 +394,7 @@ class TestDomain(StatefulDomain):
             new_cp = checkpoints.new_checkpoint(sim, checkpoint_xml) if checkpoint_xml is not None else None
             job = self._host.jobs.begin(sim.uuid, sim.name, JobOperation.BACKUP, "back up")
             if full_reason:
-                job.set_note(f"full: {full_reason}")
+                job.note(f"full: {full_reason}")
             self._host.backups[job.id] = BackupDef(spec.mode, spec.disks, incremental).to_xml()
             if new_cp is not None:  # the backup's point in time: its start
                 sim.checkpoints[new_cp.name] = new_cp

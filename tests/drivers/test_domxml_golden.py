@@ -11,7 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from drivers.domxml import CharDevice, Disk, DomainXML, Graphics, Input, Interface, Tpm, Video
+from drivers.domxml import (
+    GUEST_AGENT_CHANNEL,
+    Channel,
+    CharDevice,
+    Disk,
+    DomainXML,
+    Graphics,
+    Input,
+    Interface,
+    Tpm,
+    Video,
+)
 
 GOLDEN = Path(__file__).with_name("domxml_golden")
 INPUTS = sorted(p.stem for p in GOLDEN.glob("*.xml") if "." not in p.stem)
@@ -118,6 +129,23 @@ def _(dom):
     dom.boot_devices = ["hd"]
     dom.add_disk(Disk("vda", source="/srv/tiny.img"))
     dom.add_device(Interface("user", model="virtio"))
+
+
+@edit("minimal.guest-agent")
+def _(dom):
+    assert dom.guest_agent_channel() is None
+    dom.add_device(Channel(name=GUEST_AGENT_CHANNEL))
+    assert dom.guest_agent_channel() == Channel("unix", "virtio", GUEST_AGENT_CHANNEL)
+
+
+@edit("agentlive.drop-agent")
+def _(dom):
+    assert dom.guest_agent_channel() == Channel(
+        "unix", "virtio", GUEST_AGENT_CHANNEL, "/run/libvirt/qemu/channel/7-web01/org.qemu.guest_agent.0", "bind",
+        "connected")
+    assert dom.channels()[1] == Channel("spicevmc", "virtio", "com.redhat.spice.0", state="disconnected")
+    dom.remove_device(dom.channel_nodes()[0])
+    assert dom.guest_agent_channel() is None
 
 
 @edit("minimal.secure-boot-tpm")

@@ -39,12 +39,14 @@ while [ $i -lt 100 ]; do
     grep -q "Power Button" /proc/bus/input/devices && [ $missing = 0 ] && break
     sleep 0.05; i=$((i + 1))
 done
+if [ "$(arg acpi on)" != ignore ]; then  # vmgui.acpi=ignore: a guest that never hears the power button
 acpid -f -c /etc/acpi -l /tmp/acpid.log &
 # a power button pressed before acpid has opened the input devices would go unheard
 i=0
 while [ $i -lt 100 ] && ! ls -l /proc/$!/fd 2>/dev/null | grep -q /dev/input/event; do
     sleep 0.05; i=$((i + 1))
 done
+fi
 
 ram_work() { # copy a random buffer back and forth in RAM, checking its md5 after each copy
     dd if=/dev/urandom of=/tmp/ram.0 bs=1M count="$RAM_MIB" 2>/dev/null
@@ -87,11 +89,46 @@ firmware_report() { # "EFI yes secureboot 1" under UEFI (Secure Boot state from 
     fi
 }
 
+agent_work() { # the QEMU guest agent, with an address to report and a file system to freeze
+    ip link set lo up
+    ip link set eth0 up 2>/dev/null && ip addr add "$(arg ip 10.0.2.15/24)" dev eth0
+    printf 'ID=vmgui\nNAME="VMGUI test guest"\nPRETTY_NAME="VMGUI test guest 1.0"\nVERSION_ID=1.0\n' > /etc/os-release
+    fs=$(arg fs "")
+    if [ -n "$fs" ] && [ -b "$fs" ]; then
+        mkdir -p /mnt/data
+        mke2fs -q "$fs" >/dev/null 2>&1; mount "$fs" /mnt/data && echo "mounted" > /mnt/data/hello
+    fi
+    # what qemu-ga runs: its freeze hook, and shutdown(8) for guest-shutdown (-r: reboot)
+    printf '#!/bin/sh\necho "VMGUI AGENT FSFREEZE $1" > /dev/console\n' > /etc/fsfreeze-hook
+    mkdir -p /sbin
+    printf '#!/bin/sh\necho "VMGUI AGENT SHUTDOWN $*" > /dev/console\ncase " $* " in *" -r "*) act=reboot;; *) act=poweroff;; esac\n(sleep 0.5; sync; $act -f) &\n' > /sbin/shutdown
+    chmod +x /etc/fsfreeze-hook /sbin/shutdown
+    port=""
+    i=0
+    while [ -z "$port" ] && [ $i -lt 200 ]; do
+        for p in /sys/class/virtio-ports/*; do
+            [ "$(cat "$p/name" 2>/dev/null)" = org.qemu.guest_agent.0 ] && [ -e "/dev/${p##*/}" ] && port="/dev/${p##*/}"
+        done
+        [ -n "$port" ] || sleep 0.05; i=$((i + 1))
+    done
+    [ -n "$port" ] || { say "AGENT no port"; return; }
+    if [ "$(arg agent run)" = deaf ]; then  # vmgui.agent=deaf: the port is open, nobody answers
+        (exec 3< "$port"; while :; do sleep 3600; done) &  # reading would end at the host's EOF
+        say "AGENT deaf $port"
+        return
+    fi
+    mkdir -p /var/run
+    qemu-ga -m virtio-serial -p "$port" -f /tmp/qemu-ga.pid -t /tmp --fsfreeze-hook=/etc/fsfreeze-hook \
+        > /tmp/qemu-ga.log 2>&1 &
+    say "AGENT started $port"
+}
+
 say "BOOT $BOOT"
 say "$(firmware_report)"
 if [ -e /sys/class/tpm/tpm0 ]; then say "TPM yes $(cat /sys/class/tpm/tpm0/tpm_version_major 2>/dev/null)"; else say "TPM no"; fi
 case ",$WORK," in *,ram,*) ram_work & ;; esac
 case ",$WORK," in *,disk,*) disk_work & ;; esac
 case ",$WORK," in *,tty1,*) tty1_shell & ;; esac
+case ",$WORK," in *,agent,*) agent_work ;; esac
 say "READY"
 while :; do setsid cttyhack sh -l; done

@@ -121,6 +121,15 @@ def test_migration_figures_read_in_order_and_a_failure_shows_its_error():
     assert details_text(job(figures, JobState.FAILED, "connection lost")) == "connection lost"
 
 
+def test_a_backups_note_on_its_freeze_is_in_the_details():
+    from drivers import JobInfo, JobType
+    from vmgui.models.jobs import details_text
+
+    info = JobInfo(4, "web01", JobOperation.BACKUP, JobType.BOUNDED, JobState.COMPLETED, 0, 1, None, 1, 1, None,
+                   100.0, note="guest file systems frozen for the point in time (1)")
+    assert details_text(info) == "guest file systems frozen for the point in time (1)"
+
+
 def test_widget_names_of_colliding_job_ids():
     ordinal = {"a": 1, "b": 2, "c": 3}.__getitem__
     assert widget_suffixes([("c", 1), ("b", 1), ("a", 2)], ordinal) == {("b", 1): "", ("c", 1): "_3",

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QToolButton
 from test_hung import StallMeter, run
 
 from drivers import DomainState, JobOperation, JobState
-from drivers.domxml import DomainXML, Input, Tpm
+from drivers.domxml import GUEST_AGENT_CHANNEL, Channel, DomainXML, Input, Tpm
 from drivers.hostfacts import Firmware, FirmwareInterface, HostFacts
 from drivers.isoinfo import IsoInfo
 from vmgui.models import pathprobe
@@ -165,6 +165,7 @@ def test_iso_xml_boots_the_cd_first_then_the_new_disk():
     assert [(c.kind, c.type) for c in dom.char_devices()] == [("serial", "pty"), ("console", "pty")]
     assert [g.type for g in dom.graphics()] == ["vnc"]
     assert dom.inputs() == [Input("tablet", "usb")], "an absolute pointer: the display never grabs the mouse"
+    assert dom.guest_agent_channel() == Channel("unix", "virtio", GUEST_AGENT_CHANNEL), "the guest agent's port"
 
 
 def test_an_iso_without_a_disk_and_no_screen_where_the_driver_has_none():

@@ -62,7 +62,8 @@ _KNOWN_DETAILS = frozenset(key for key, _ in _DETAIL_TEXT)
 
 
 def details_text(info: JobInfo) -> str:
-    """The job's note (a backup made full: why), migration figures, or the error of a failed or cancelled job."""
+    """The job's note (a backup made full: why; whether it froze the guest's file systems), migration
+    figures, or the error of a failed or cancelled job."""
     if info.error and info.finished:
         return info.error
     parts = [info.note] if info.note else []

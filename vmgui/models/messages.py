@@ -36,6 +36,8 @@ _HINTS = {
     ErrorCode.OPERATION_FAILED: "Nothing else was changed; fix the cause named above and retry.",
     ErrorCode.OPERATION_ABORTED: "It was cancelled; the domain was left as it was.",
     ErrorCode.OPERATION_TIMEOUT: "The host may be unreachable: check it, or give up on the connection.",
+    ErrorCode.AGENT_UNRESPONSIVE: "Start the guest agent in the guest (package qemu-guest-agent), or wait until "
+                                  "the guest has booted.",
     ErrorCode.RESOURCE_BUSY: "Something else holds the resource: stop it or choose another one.",
     ErrorCode.INTERNAL_ERROR: "This is a bug; please report it with the log.",
 }

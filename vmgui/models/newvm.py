@@ -19,7 +19,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from drivers.diskimage import FORMATS
-from drivers.domxml import MAX_VCPUS, CharDevice, Disk, DomainXML, Graphics, Input, Interface, Tpm, Video
+from drivers.domxml import (
+    GUEST_AGENT_CHANNEL,
+    MAX_VCPUS,
+    Channel,
+    CharDevice,
+    Disk,
+    DomainXML,
+    Graphics,
+    Input,
+    Interface,
+    Tpm,
+    Video,
+)
 from drivers.hostfacts import FirmwareInterface, HostFacts
 from drivers.osinfo import OsProfile
 
@@ -483,10 +495,12 @@ def propose(plan: NewVMPlan, profile: OsProfile) -> NewVMPlan:
 
 
 def _add_standard_devices(dom: DomainXML, graphics: bool, nic_model: str) -> None:
-    """What someone who just wants a VM expects: user-mode network, serial console, a screen."""
+    """What someone who just wants a VM expects: user-mode network, serial console, the guest agent's
+    channel (host name, addresses, clean shutdowns and backups when the guest runs qemu-ga), a screen."""
     dom.add_device(Interface("user", model=nic_model))
     dom.add_device(CharDevice("serial", "pty", target_port=0))
     dom.add_device(CharDevice("console", "pty", target_type="serial", target_port=0))
+    dom.add_device(Channel(name=GUEST_AGENT_CHANNEL))
     if graphics:
         dom.add_device(Graphics("vnc"))
         dom.add_device(Video("vga"))

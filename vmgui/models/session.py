@@ -46,6 +46,7 @@ from .display import DisplayModel
 from .domains import DomainTableModel, Key
 from .editing import XML_SECURE, XML_TO_EDIT, EditPlan
 from .filters import FilterState
+from .guestinfo import GuestReport, read_guest
 from .history import History
 from .jobs import JobTableModel
 from .media import CDDrive, change_flags, done_text
@@ -77,6 +78,8 @@ class Session(QObject):
     loaded = Signal(str)
     #: list[str]: the libvirt daemons of this machine found at start and being opened (maybe none)
     discovered = Signal(list)
+    #: (uri, uuid): the domain's guest agent connected or went away (its report is worth reading again)
+    agentChanged = Signal(str, str)
 
     def __init__(self, bridge: Bridge | None = None, parent: QObject | None = None,
                  resync_s: float = RESYNC_S) -> None:
@@ -342,6 +345,8 @@ class Session(QObject):
                 self.connections.update(uri, state=ConnState.DISCONNECTED, message=event.message)
                 self.messages.add("error", f"Lost the connection to {uri}", event.message or "the host went away.",
                                   "Reconnect from Connection ▸ Connect when it is back.")
+            if event.type == EventType.AGENT and event.domain_uuid:
+                self.agentChanged.emit(uri, event.domain_uuid)
             if event.domain_uuid and event.type != EventType.JOB:
                 dirty.add(event.domain_uuid)
                 self.pending.on_event((uri, event.domain_uuid), event.type, event.detail)
@@ -414,6 +419,11 @@ class Session(QObject):
 
     async def screenshot(self, key: Key) -> Screenshot:
         return await self.bridge.screenshot(*key)
+
+    async def guest_report(self, key: Key) -> GuestReport:
+        """What the domain's guest agent reports, asked in a worker (an agent that does not answer
+        costs that worker its deadline of a few seconds, never the UI)."""
+        return await self.bridge.call_domain(*key, read_guest, "asking the guest agent")
 
     def supports(self, uri: str, feature: Feature) -> bool:
         """From the features cached at connect time: no driver call."""

@@ -1,4 +1,5 @@
-"""The details pane: overview (with uptime, CPU and memory graphs and a screen thumbnail),
+"""The details pane: overview (with uptime, CPU and memory graphs, what the guest agent reports and
+a screen thumbnail),
 hardware summary, XML (viewable, editable with a diff before applying) and the display.
 
 The overview comes from the row already in the table (no driver call). While
@@ -35,6 +36,7 @@ from ..models.session import Session
 from .display import DisplayTab
 from .editflow import EditFlow
 from .graphs import Graph
+from .guestview import GuestAgentView
 from .hardware import HardwareView
 from .names import error_label, name_widget
 from .screen import ScreenThumbnail
@@ -110,6 +112,9 @@ class DetailsPane(QTabWidget):
         name_widget(self.edit_button, "editDomain")
         self.edit_button.clicked.connect(self.edit)
         self.setCornerWidget(self.edit_button, Qt.Corner.TopRightCorner)
+        #: what the guest agent reports (host name, OS, addresses, file systems), or that there is none
+        self.guest = GuestAgentView(session, overview)
+        form.addRow("Guest agent:", self.guest)
         self.thumbnail = ScreenThumbnail(session.screenshot, lambda uri: session.supports(uri, Feature.SCREENSHOT),
                                          session.spawn, overview)
         self.thumbnail.setVisible(False)
@@ -137,6 +142,7 @@ class DetailsPane(QTabWidget):
         self._key, self._row = key, row
         self.placeholder.setVisible(row is None)
         self.thumbnail.show_row(row)
+        self.guest.show_row(row)
         self.display.show_row(row)
         if changed:
             self.hardware.show_key(key)
@@ -204,6 +210,8 @@ class DetailsPane(QTabWidget):
             self.xml.maybe_fetch()
         elif self.currentWidget() is self.hardware:
             self.hardware.maybe_fetch()
+        elif self.currentWidget() is self.overview:
+            self.guest.refresh()  # hidden while another tab showed: read again now
         self.display.set_shown(self.currentWidget() is self.display)
         self._update_sampler()
 
