@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from drivers import Domain, DriverError, ErrorCode
 from drivers.guestagent import GuestFilesystem, GuestInterface
 
+from ..textmark import N_
 from .format import bytes_text
 
-NO_AGENT = "No guest agent"
+NO_AGENT = N_("No guest agent")
 #: refusals that mean "no agent to ask" rather than a fault to report
 _NO_AGENT_CODES = (ErrorCode.AGENT_UNRESPONSIVE, ErrorCode.NO_SUPPORT, ErrorCode.OPERATION_INVALID)
 
@@ -33,14 +34,14 @@ class GuestReport:
 def read_guest(dom: Domain) -> GuestReport:
     """Ask ``dom``'s guest agent for its addresses, host name, OS and file systems (worker thread)."""
     if dom.agent_connected() is False:
-        return GuestReport(why_not="the guest has not started qemu-ga (package qemu-guest-agent), or has no "
-                                   "channel for it")
+        return GuestReport(why_not=N_("the guest has not started qemu-ga (package qemu-guest-agent), or has no "
+                                      "channel for it"))
     try:
         interfaces = tuple(dom.interface_addresses())
     except DriverError as exc:
         if exc.code not in _NO_AGENT_CODES:
             raise
-        return GuestReport(why_not="this connection cannot ask guest agents" if exc.code == ErrorCode.NO_SUPPORT
+        return GuestReport(why_not=N_("this connection cannot ask guest agents") if exc.code == ErrorCode.NO_SUPPORT
                            else exc.message)
     try:
         info = dom.guest_info()
@@ -53,7 +54,7 @@ def read_guest(dom: Domain) -> GuestReport:
 
 
 def _addresses(interface: GuestInterface) -> str:
-    return ", ".join(f"{a.address}/{a.prefix}" for a in interface.addresses) or "no address"
+    return ", ".join(f"{a.address}/{a.prefix}" for a in interface.addresses) or N_("no address")
 
 
 def _filesystem(fs: GuestFilesystem) -> str:
@@ -66,7 +67,9 @@ def guest_rows(report: GuestReport) -> list[tuple[str, str]]:
     """(heading, text): host name, OS, one row per interface (loopback left out) and per file system."""
     if report.why_not:
         return [(NO_AGENT, report.why_not)]
-    rows = [("Host name", report.hostname or "not reported"), ("OS", report.os_text or "not reported")]
-    rows += [(f"Interface {i.name}", _addresses(i)) for i in report.interfaces if i.name != "lo"]
-    rows += [(f"File system {fs.mountpoint}", _filesystem(fs)) for fs in report.filesystems]
+    rows: list[tuple[str, str]] = [(N_("Host name"), report.hostname or N_("not reported")),
+                                   (N_("OS"), report.os_text or N_("not reported"))]
+    rows += [(N_("Interface {name}", name=i.name), _addresses(i)) for i in report.interfaces if i.name != "lo"]
+    rows += [(N_("File system {mountpoint}", mountpoint=fs.mountpoint), _filesystem(fs))
+             for fs in report.filesystems]
     return rows

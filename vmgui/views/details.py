@@ -114,7 +114,7 @@ class DetailsPane(QTabWidget):
         self.setCornerWidget(self.edit_button, Qt.Corner.TopRightCorner)
         #: what the guest agent reports (host name, OS, addresses, file systems), or that there is none
         self.guest = GuestAgentView(session, overview)
-        form.addRow("Guest agent:", self.guest)
+        form.addRow(self.tr("Guest agent:"), self.guest)
         self.thumbnail = ScreenThumbnail(session.screenshot, lambda uri: session.supports(uri, Feature.SCREENSHOT),
                                          session.spawn, overview)
         self.thumbnail.setVisible(False)

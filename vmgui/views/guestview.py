@@ -13,6 +13,7 @@ from html import escape
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel, QWidget
 
+from ..i18n import translate
 from ..models.actions import ACTIVE
 from ..models.domains import DomainRow, Key
 from ..models.format import DASH
@@ -22,6 +23,7 @@ from ..models.session import Session
 from .names import name_widget
 
 REFRESH_S = 10.0
+CONTEXT = "GuestAgentView"
 
 
 class GuestAgentView(QLabel):
@@ -30,7 +32,7 @@ class GuestAgentView(QLabel):
     def __init__(self, session: Session, parent: QWidget | None = None, refresh_s: float = REFRESH_S) -> None:
         super().__init__(parent)
         name_widget(self, "guestAgent")
-        self.setAccessibleName("Guest agent")
+        self.setAccessibleName(self.tr("Guest agent"))
         self.setWordWrap(True)
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._session = session
@@ -53,10 +55,10 @@ class GuestAgentView(QLabel):
         moved = key != self._key
         self._key, self._state = key, state
         if row is None or state not in ACTIVE:
-            self._show([], "" if row is None else "not running")
+            self._show([], "" if row is None else self.tr("not running"))
             return
         if moved:
-            self._show([], "asking the guest agent…")
+            self._show([], self.tr("asking the guest agent…"))
         self.refresh()
 
     def refresh(self) -> None:
@@ -87,8 +89,8 @@ class GuestAgentView(QLabel):
     def _show(self, rows: list[tuple[str, str]], sentence: str) -> None:
         self.rows = rows
         if not rows:
-            self.setText(escape(sentence) or DASH)
+            self.setText(escape(translate(CONTEXT, sentence)) if sentence else DASH)
             return
+        cells = ((escape(translate(CONTEXT, head)), escape(translate(CONTEXT, text))) for head, text in rows)
         self.setText("<table cellspacing='2'>" + "".join(
-            f"<tr><td><b>{escape(head)}</b>&nbsp;</td><td>{escape(text)}</td></tr>" for head, text in rows)
-            + "</table>")
+            f"<tr><td><b>{head}</b>&nbsp;</td><td>{text}</td></tr>" for head, text in cells) + "</table>")
