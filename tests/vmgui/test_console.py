@@ -201,6 +201,20 @@ def test_console_action_follows_state_and_feature(open_window, node_uri):
     assert action in window.table._menu_actions  # the context menu has it too
 
 
+def test_console_shortcut_works_from_the_search_field_on_the_match(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    window.activateWindow()
+    search = window.filter_bar.search
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(search.hasFocus)
+    qtbot.keyClicks(search, "web01")
+    qtbot.waitUntil(lambda: window.session.domains.rowCount() == 1)
+    qtbot.keyClick(search, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    dialog = window.commands.last_dialog
+    assert isinstance(dialog, ConsoleDialog) and "web01" in dialog.windowTitle()
+    assert search.text() == "web01"  # the key went to the action, not into the field
+
+
 def test_console_needs_the_feature_and_says_so():
     from drivers import DomainRecord, DomainState, Feature
     from vmgui.models.actions import Selected, compute
