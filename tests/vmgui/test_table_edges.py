@@ -5,6 +5,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QLabel
 
 from drivers import ListFlags
+from vmgui.models.domains import Col
 from vmgui.models.filters import object_name
 
 
@@ -106,3 +107,15 @@ def test_a_search_that_hides_the_selection_selects_its_first_match(open_window, 
     search.clear()
     qtbot.waitUntil(lambda: "db01" in names(window))
     assert selected_names(window) == ["db01"]  # the choice the search hid comes back
+
+
+def test_a_state_cut_by_its_column_reads_whole_in_its_tooltip(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    model = window.session.domains
+    key = (node_uri, window.session.bridge.connection(node_uri).lookup_by_name("test").uuid)
+    model.set_pending(key, "shutting down…")
+    cell = model.index(model.find(key), Col.STATE)
+    text = cell.data()
+    assert text.endswith(" — shutting down…")
+    assert window.table.fontMetrics().horizontalAdvance(text) > window.table.columnWidth(Col.STATE)  # it is cut
+    assert cell.data(Qt.ItemDataRole.ToolTipRole) == text
