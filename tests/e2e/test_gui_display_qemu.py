@@ -38,6 +38,8 @@ def test_the_display_tab_shows_the_screen_and_types_into_the_guest(env, linux_gu
     qtbot.waitUntil(lambda: tab.model is not None and tab.model.open
                     and not tab.view.framebuffer_image().isNull(), timeout=30000)
     assert tab.status.text() == "Connected to the display of screen (720×400)"
+    assert tab.status.isVisible() and not tab.notice.isVisible()  # the live picture: the status line says it
+    assert all(button.isEnabled() for button in tab.menu_buttons)  # View and Send Key
     tab.fit.setChecked(False)  # 1:1
     last_frame = [time.monotonic()]
     tab.model.frameChanged.connect(lambda _r: last_frame.__setitem__(0, time.monotonic()))

@@ -201,6 +201,20 @@ def test_console_action_follows_state_and_feature(open_window, node_uri):
     assert action in window.table._menu_actions  # the context menu has it too
 
 
+def test_console_shortcut_works_from_the_search_field_on_the_match(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    window.activateWindow()
+    search = window.filter_bar.search
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(search.hasFocus)
+    qtbot.keyClicks(search, "web01")
+    qtbot.waitUntil(lambda: window.session.domains.rowCount() == 1)
+    qtbot.keyClick(search, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    dialog = window.commands.last_dialog
+    assert isinstance(dialog, ConsoleDialog) and "web01" in dialog.windowTitle()
+    assert search.text() == "web01"  # the key went to the action, not into the field
+
+
 def test_console_needs_the_feature_and_says_so():
     from drivers import DomainRecord, DomainState, Feature
     from vmgui.models.actions import Selected, compute
@@ -233,6 +247,8 @@ def test_type_into_the_guest_see_it_stop_and_reconnect_by_itself(open_window, no
                              "It opens again by itself when web01 runs again.")  # the reason said once
     assert not dialog.model.open
     assert window.session.messages.messages() == []  # a hang-up is not an error
+    assert status.styleSheet() == ""  # plain text, not the red bold of a failure
+    assert not dialog.findChild(QPushButton, "consoleReconnect").isVisible()  # it reopens by itself
     assert "hostname\nweb01" in dialog.model.text()  # the screen stays readable
 
     window.session.bridge.connection(node_uri).lookup_by_name("web01").create()
@@ -245,6 +261,23 @@ def test_type_into_the_guest_see_it_stop_and_reconnect_by_itself(open_window, no
     qtbot.keyClick(term, K.Key_Escape)  # the guest's key: the window stays open
     qtbot.keyClick(term, K.Key_Tab)
     assert dialog.isVisible() and term.hasFocus()
+    dialog.close()
+
+
+def test_a_console_that_failed_to_open_says_so_in_red_and_offers_reconnect(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    dom = window.session.bridge.connection(node_uri).lookup_by_name("web01")
+    dom.destroy()
+    dialog = window.commands.open_console((node_uri, dom.uuid))
+    status = dialog.findChild(QLabel, "consoleStatus")
+    reconnect = dialog.findChild(QPushButton, "consoleReconnect")
+    qtbot.waitUntil(reconnect.isVisible, timeout=5000)
+    assert not dialog.model.open and status.text() == dialog.model.end_reason
+    assert "VM stopped" not in status.text() and "font-weight: 600" in status.styleSheet()
+    dom.create()
+    reconnect.click()
+    qtbot.waitUntil(lambda: dialog.model.open, timeout=5000)
+    assert "Connected" in status.text() and status.styleSheet() == "" and not reconnect.isVisible()
     dialog.close()
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QAction, QKeyEvent
+from PySide6.QtWidgets import QLabel
 
 from vmgui.models.display import DisplayModel
 from vmgui.rfb.keys import evdev_to_xt
@@ -118,3 +119,41 @@ def test_an_answer_for_a_display_closed_while_opening_is_dropped(open_window, no
     qtbot.waitUntil(lambda: len(said) == 3, timeout=5000)
     assert said[2].startswith("Opening the display of web01 failed: not supported")
     assert not model.busy
+
+
+def _menu_buttons(tab) -> dict[str, object]:
+    return {button.text(): button for button in tab.menu_buttons}
+
+
+def test_view_and_send_key_wait_for_a_running_domain_and_say_why(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    tab = _show(window, qtbot, node_uri, "win11")  # shut off
+    for button in _menu_buttons(tab).values():
+        assert not button.isEnabled()
+        assert button.toolTip() == "Not possible: win11 is not running: start it to see its screen here."
+    assert not tab.view_menu.menuAction().isEnabled() and not tab.send_key_menu.menuAction().isEnabled()
+    window.table.clearSelection()
+    window.refresh_selection_state()
+    assert tab.key is None
+    for button in _menu_buttons(tab).values():
+        assert not button.isEnabled() and button.toolTip() == "Not possible: Select a domain to see its screen."
+    tab = _show(window, qtbot, node_uri, "web01")  # running
+    buttons = _menu_buttons(tab)
+    assert all(button.isEnabled() for button in buttons.values())
+    assert buttons["Send Key"].toolTip() == "Send a key combination the host would keep, such as Ctrl+Alt+Del"
+
+
+def test_the_status_line_is_one_line_and_does_not_repeat_the_notice(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    window.details.resize(420, 500)  # a narrow details pane
+    tab = _show(window, qtbot, node_uri, "win11")
+    notice = tab.findChild(QLabel, "displayNoticeText")
+    assert notice.isVisible() and notice.text() == "win11 is not running."
+    assert not tab.status.isVisible()  # said once, over the picture
+    tab.notice.hide()
+    tab.status.show()
+    long = "Connected to the display of a domain with a long name on a far host (1920×1080)"
+    tab.status.setText(long)
+    qtbot.waitUntil(lambda: tab.status.width() > 0)
+    assert tab.status.height() < 2 * tab.status.fontMetrics().height()  # one line, however narrow
+    assert tab.status.toolTip() == long and tab.status.accessibleName() == long  # all of it, on demand

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from isoimages import DEBIAN_11, make_iso
+from PySide6.QtCore import Qt
 from test_hung import HungConnection, run
 
 import drivers
@@ -22,6 +23,7 @@ from vmgui.flows.newvm import NewVMController
 from vmgui.models.backup import BackupPlan
 from vmgui.models.domains import Key
 from vmgui.models.format import bytes_text
+from vmgui.models.jobs import JobCol
 from vmgui.models.newvm import MIB, NewVMPlan
 from vmgui.models.pathprobe import probe
 from vmgui.models.session import Session
@@ -97,6 +99,21 @@ def test_the_new_vm_flow_defines_starts_and_announces_the_planned_domain(session
     assert len(jobs) == 1 and jobs[0].state is JobState.COMPLETED
     assert session.domains.get(key) is not None  # its row is in the table already
     qtbot.waitUntil(lambda: dom.state()[0] is DomainState.RUNNING, timeout=10000)
+
+
+def test_the_job_list_shows_a_new_disk_under_the_domain_it_is_for(session, qtbot, node_uri, images, iso, tmp_path):
+    flow = NewVMController(session)
+    target = run(qtbot, flow.target(node_uri)).result()
+    plan = NewVMPlan(target, name="imp1", iso=iso, disk_size=8 * MIB, memory_mib=256, vcpus=1,
+                     taken=flow.taken(node_uri))
+    assert run(qtbot, flow.run(plan)).result() is not None
+    model = session.jobs
+    [row] = [i for i in range(model.rowCount()) if model.row_at(i).info.operation is JobOperation.DISK_CREATE]
+    assert model.index(row, JobCol.DOMAIN).data() == "imp1"
+    assert model.index(row, JobCol.DOMAIN).data(Qt.ItemDataRole.ToolTipRole).startswith("disk imp1.qcow2 for imp1")
+    session.bridge.connection(node_uri).create_disk(str(tmp_path / "loose.qcow2"), MIB)  # made for no domain
+    qtbot.waitUntil(lambda: model.rowCount() == 2, timeout=10000)
+    assert model.index(1, JobCol.DOMAIN).data() == "disk loose.qcow2"
 
 
 def test_a_name_already_taken_defines_nothing_and_says_why(session, qtbot, node_uri, images, iso):

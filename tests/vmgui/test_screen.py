@@ -13,6 +13,8 @@ def colour(thumb: QLabel):
 def test_thumbnail_follows_selection_and_state(open_window, node_uri, qtbot):
     window = open_window(node_uri)
     thumb = window.findChild(QLabel, "screenThumbnail")
+    window.table.clearSelection()  # the first row is selected at start
+    window.refresh_selection_state()
     assert thumb is not None and not thumb.isVisible()
     select(window, "web01")
     qtbot.waitUntil(lambda: thumb.has_picture, timeout=5000)

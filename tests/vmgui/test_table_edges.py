@@ -5,6 +5,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QLabel
 
 from drivers import ListFlags
+from vmgui.models.domains import Col
 from vmgui.models.filters import object_name
 
 
@@ -73,3 +74,48 @@ def test_the_status_bar_counts_a_new_domain_as_soon_as_the_table_shows_it(open_w
     qtbot.wait(50)
     assert chip.text.text().endswith("3 domains")
     assert window.count_label.text() == "3 domains"
+
+
+def test_the_first_row_is_selected_at_start_and_the_arrow_keys_move_from_it(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    first, second = names(window)[:2]
+    assert selected_names(window) == [first]
+    assert window.table.currentIndex().row() == 0
+    qtbot.keyClick(window.table, Qt.Key.Key_Down)
+    assert selected_names(window) == [second]
+
+
+def test_a_new_domain_does_not_take_the_selection_the_user_made(open_window, make_node, qtbot):
+    uri = make_node(3)
+    window = open_window(uri)
+    last = names(window)[-1]
+    click_row(window, qtbot, last)
+    conn = window.session.bridge.connection(uri)
+    conn.define_xml("<domain type='test'><name>aaa-first</name><memory>65536</memory></domain>")
+    qtbot.waitUntil(lambda: "aaa-first" in names(window), timeout=10000)
+    assert names(window)[0] == "aaa-first" and selected_names(window) == [last]
+
+
+def test_a_search_that_hides_the_selection_selects_its_first_match(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    click_row(window, qtbot, "db01")
+    search = window.filter_bar.search
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(search, "web01")
+    qtbot.waitUntil(lambda: names(window) == ["web01"])
+    assert selected_names(window) == ["web01"]
+    search.clear()
+    qtbot.waitUntil(lambda: "db01" in names(window))
+    assert selected_names(window) == ["db01"]  # the choice the search hid comes back
+
+
+def test_a_state_cut_by_its_column_reads_whole_in_its_tooltip(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    model = window.session.domains
+    key = (node_uri, window.session.bridge.connection(node_uri).lookup_by_name("test").uuid)
+    model.set_pending(key, "shutting down…")
+    cell = model.index(model.find(key), Col.STATE)
+    text = cell.data()
+    assert text.endswith(" — shutting down…")
+    assert window.table.fontMetrics().horizontalAdvance(text) > window.table.columnWidth(Col.STATE)  # it is cut
+    assert cell.data(Qt.ItemDataRole.ToolTipRole) == text

@@ -48,8 +48,10 @@ class ConsoleModel(QObject):
     changed = Signal()
     #: a sentence: the console is open, or why it is not (any more)
     status = Signal(str)
-    ended = Signal(str)
-    #: the console is open again after it ended (opened by itself or by a Reconnect)
+    #: the sentence, and whether opening failed (True: only a Reconnect tries again) or the VM stopped
+    #: (False: the console opens again by itself when the VM runs)
+    ended = Signal(str, bool)
+    #: the console is open again after it ended or failed to open (opened by itself or by a Reconnect)
     reopened = Signal()
     #: bool: the domain is paused (the screen stays, typed keys wait)
     paused = Signal(bool)
@@ -67,6 +69,7 @@ class ConsoleModel(QObject):
         self._closed = False  # by the user: never opened again
         self._opening = False
         self._was_open = False
+        self._after_end = False
         self._restarted = False  # the domain ran again while the old stream was still open
         self._outbox: list[bytes] = []  # typed, not yet handed to the driver
         self._writing = False
@@ -85,6 +88,7 @@ class ConsoleModel(QObject):
         """Open (or re-open, after a hang-up) the console through the bridge."""
         if self._closed or self._opening or self.open:
             return
+        self._after_end = bool(self.end_reason)  # a retry: its success says "reopened" too
         self.end_reason = ""
         self._opening = True
         self._restarted = False
@@ -98,7 +102,7 @@ class ConsoleModel(QObject):
             self._opening = False
             if not self._closed:
                 title, message, _hint = explain(exc, f"Opening the console of {self.name}")
-                self._finish(f"{title}: {message}")
+                self._finish(f"{title}: {message}", failed=True)
             return
         self._opening = False
         if self._closed:  # closed while opening
@@ -111,7 +115,7 @@ class ConsoleModel(QObject):
         stream.on_end = self._on_end
         self.open = True
         self._show_state()
-        if reopened:
+        if reopened or self._after_end:
             self.reopened.emit()
         stream.start()
         self._drain()  # what was typed while connecting
@@ -171,17 +175,17 @@ class ConsoleModel(QObject):
     def _on_end(self, why: str) -> None:
         if self._stream is None:
             return
-        self._finish(f"VM stopped: {why}. It opens again by itself when {self.name} runs again.")
+        self._finish(f"VM stopped: {why}. It opens again by itself when {self.name} runs again.", failed=False)
         if self._restarted:  # the domain started again before its old console hung up
             self.start()
 
-    def _finish(self, sentence: str) -> None:
+    def _finish(self, sentence: str, *, failed: bool) -> None:
         self._outbox.clear()  # nobody is there to read it
         self.open = False
         self.end_reason = sentence
         self._stream = None
         self.status.emit(sentence)
-        self.ended.emit(sentence)
+        self.ended.emit(sentence, failed)
 
     def _on_events(self, uri: str, events: list[DomainEvent]) -> None:
         if uri != self.uri or self._closed:

@@ -97,8 +97,8 @@ class DomainTableModel(QAbstractTableModel):
             return f"{bytes_text(rec.memory_kib * 1024)} in use of {bytes_text(rec.max_memory_kib * 1024)} maximum"
         if col == Col.CONNECTION:
             return row.uri
-        if col == Col.STATE and rec.problem:
-            return problem_text(rec)
+        if col == Col.STATE:  # all of it: "running (booted) — shutting down…" is cut in a column of usual width
+            return problem_text(rec) if rec.problem else row.texts[Col.STATE]
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = DISPLAY) -> Any:

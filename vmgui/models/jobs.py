@@ -97,11 +97,20 @@ def cancel_refusal(info: JobInfo) -> str | None:
     return None
 
 
-class JobRow:
-    __slots__ = ("key", "stats", "texts")
+def domain_text(info: JobInfo, owner: str) -> str:
+    """The Domain cell: a disk creation job names its disk file, so it shows the domain the disk is for
+    when that is known, and says it is a disk otherwise."""
+    if info.operation is not JobOperation.DISK_CREATE:
+        return info.domain
+    return owner or f"disk {info.domain}"
 
-    def __init__(self, key: JobKey, info: JobInfo, now: float) -> None:
+
+class JobRow:
+    __slots__ = ("key", "owner", "stats", "texts")
+
+    def __init__(self, key: JobKey, info: JobInfo, now: float, owner: str = "") -> None:
         self.key = key
+        self.owner = owner  # the domain a disk creation job makes its disk for ("" when not told)
         self.stats = JobStats(info, now)
         self.texts: list[str] = []
         self.format(now)
@@ -114,7 +123,7 @@ class JobRow:
         info, stats = self.info, self.stats
         percent = stats.percent()
         self.texts = [
-            info.domain, operation_text(info.operation),
+            domain_text(info, self.owner), operation_text(info.operation),
             DASH if percent is None else f"{percent:.0f} %", transferred_text(info), rate_text(stats.rate()),
             duration_text(stats.elapsed(now)),
             duration_text(stats.eta(now)) if not info.finished else DASH,
@@ -139,6 +148,7 @@ class JobTableModel(QAbstractTableModel):
         self._rows: list[JobRow] = []
         self._pos: dict[JobKey, int] = {}
         self._running_on: dict[tuple[str, str], JobKey] = {}  # (uri, domain uuid or name) -> job
+        self._owners: dict[JobKey, str] = {}  # disk creation jobs told their domain before their first event
 
     # -- Qt interface ------------------------------------------------------------
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
@@ -161,6 +171,8 @@ class JobTableModel(QAbstractTableModel):
             if index.column() == JobCol.DETAILS:
                 return row.texts[JobCol.DETAILS] or None
             if index.column() == JobCol.DOMAIN:
+                if row.info.operation is JobOperation.DISK_CREATE and row.owner:
+                    return f"disk {row.info.domain} for {row.owner}, job {row.key[1]} on {row.key[0]}"
                 return f"job {row.key[1]} on {row.key[0]}"
         return None
 
@@ -186,6 +198,18 @@ class JobTableModel(QAbstractTableModel):
         return self._rows[pos].info if pos is not None else None
 
     # -- updates -----------------------------------------------------------------
+    def set_owner(self, uri: str, job_id: int, domain: str) -> None:
+        """Name the domain a disk creation job makes its disk for (the job itself knows only the file)."""
+        key = (uri, job_id)
+        pos = self._pos.get(key)
+        if pos is None:
+            self._owners[key] = domain  # its first event has not come yet
+            return
+        row = self._rows[pos]
+        row.owner = domain
+        row.format(time.monotonic())
+        self.dataChanged.emit(self.index(pos, JobCol.DOMAIN), self.index(pos, JobCol.DOMAIN))
+
     def update(self, uri: str, infos: Iterable[JobInfo], now: float | None = None) -> None:
         """Merge job snapshots; the newest snapshot of each job wins."""
         now = time.monotonic() if now is None else now
@@ -198,7 +222,7 @@ class JobTableModel(QAbstractTableModel):
             key = (uri, job_id)
             pos = self._pos.get(key)
             if pos is None:
-                new.append(JobRow(key, info, now))
+                new.append(JobRow(key, info, now, self._owners.pop(key, "")))
                 self._track(uri, info, key)
                 continue
             row = self._rows[pos]
@@ -249,6 +273,7 @@ class JobTableModel(QAbstractTableModel):
     def remove_connection(self, uri: str) -> None:
         self._remove([i for i, row in enumerate(self._rows) if row.key[0] == uri])
         self._running_on = {k: v for k, v in self._running_on.items() if k[0] != uri}
+        self._owners = {k: v for k, v in self._owners.items() if k[0] != uri}
 
     def _remove(self, positions: list[int]) -> None:
         for i in reversed(positions):  # one signal pair per row keeps views simple and correct

@@ -441,8 +441,11 @@ class Session(QObject):
             return None
 
     async def create_disk(self, uri: str, plan: NewVMPlan) -> int:
-        """Start creating ``plan``'s new disk as a DISK_CREATE job; its id (the job panel shows it by events)."""
-        return await self.bridge.call(uri, lambda c: create_disk(c, plan), f"creating the disk {plan.disk_target()}")
+        """Start creating ``plan``'s new disk as a DISK_CREATE job; its id (the job panel shows it by events,
+        under the name of the domain the disk is for)."""
+        job_id = await self.bridge.call(uri, lambda c: create_disk(c, plan), f"creating the disk {plan.disk_target()}")
+        self.jobs.set_owner(uri, job_id, plan.name)
+        return job_id
 
     async def remove_new_disk(self, uri: str, path: str) -> None:
         """Delete the disk made for a definition that failed (a refusal keeps it and is only logged)."""

@@ -5,7 +5,8 @@ terminal (:mod:`vmgui.views.terminal`) takes every key while it has focus, so
 Escape, Tab and Ctrl+C reach the guest instead of closing the window or moving
 focus. The bar under it says whether the console is connected, the VM paused
 or stopped; the console opens again by itself when the VM runs again, and
-Reconnect is there for when that cannot happen (opening failed).
+Reconnect is there for when that cannot happen (opening failed). A VM that
+stopped is not an error: that sentence is plain, only a failure is red.
 All I/O goes through :class:`vmgui.models.console.ConsoleModel`.
 """
 from __future__ import annotations
@@ -69,9 +70,9 @@ class ConsoleDialog(QDialog):
         model.paused.connect(self._paused)
         self.terminal.setFocus()
 
-    def _ended(self, _sentence: str) -> None:
-        self.reconnect.setVisible(True)
-        self.status.setStyleSheet(f"{error_style()} font-weight: 600;")
+    def _ended(self, _sentence: str, failed: bool) -> None:
+        self.reconnect.setVisible(failed)
+        self.status.setStyleSheet(f"{error_style()} font-weight: 600;" if failed else "")
 
     def _reopened(self) -> None:
         self.reconnect.setVisible(False)

@@ -38,7 +38,6 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -54,6 +53,7 @@ from ..models.session import Session
 from ..models.vnc import open_graphical_console
 from ..rfb.keys import KEY_COMBOS, evdev_to_xt
 from .displaykeys import SHIFT, KeyCode, key_code
+from .messagearea import OneLineLabel
 
 _CTRL_ALT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
 _BUTTONS = {Qt.MouseButton.LeftButton: 1, Qt.MouseButton.MiddleButton: 2, Qt.MouseButton.RightButton: 4}
@@ -380,6 +380,11 @@ FULL_SCREEN_KEYS = (QKeyCombination(Qt.Key.Key_F11),
 FULL_SCREEN_HINT = "Full screen: press F11, Ctrl+Alt+F or Esc to leave."
 
 
+#: What the View and Send Key buttons offer, said in their tooltips while they can be used.
+MENU_TIPS = ("Scale to fit, actual size, full screen and screenshot",
+             "Send a key combination the host would keep, such as Ctrl+Alt+Del")
+
+
 class DisplayPane(QWidget):
     """A status line, the View and Send Key menus, Connect/Disconnect, and the view in a scroll area (for 1:1)."""
 
@@ -389,10 +394,8 @@ class DisplayPane(QWidget):
         super().__init__(parent)
         self.setObjectName("displayPane")
         self.model: DisplayModel | None = None
-        self.status = QLabel("", self)
+        self.status = OneLineLabel("", self)  # one line beside the buttons, however narrow the pane
         self.status.setObjectName("displayStatus")
-        self.status.setWordWrap(True)
-        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.connect_button = QPushButton("Connect", self)
         self.connect_button.setObjectName("displayConnect")
         self.connect_button.setToolTip("Show the screen of the virtual machine here")
@@ -418,8 +421,9 @@ class DisplayPane(QWidget):
         bar = QHBoxLayout()
         bar.addWidget(self.status, 1)
         self.menu_buttons: list[QToolButton] = []  # the menus in the bar (a window with a menu bar hides them)
-        for menu in (self.view_menu, self.send_key_menu):
+        for menu, tip in ((self.view_menu, MENU_TIPS[0]), (self.send_key_menu, MENU_TIPS[1])):
             button = QToolButton(self)
+            button.setToolTip(tip)
             self.menu_buttons.append(button)
             button.setText(menu.title().replace("&", ""))
             button.setAccessibleName(button.text())
@@ -558,7 +562,8 @@ class DisplayTab(DisplayPane):
         self.notice.button.clicked.connect(self._notice_pressed)
         self.screenshot_action.triggered.connect(self.ask_screenshot)
         self.status.setText("Select a domain to see its screen.")
-        self.notice.say("Select a domain to see its screen.")
+        self._enable_menus(None)
+        self._update_notice()
         self.screenshot_folder = os.path.expanduser("~")
 
     @property
@@ -584,8 +589,22 @@ class DisplayTab(DisplayPane):
             self.status.setText(f"{row.rec.name} is not running: start it to see its screen here.")
         elif row is not None:
             self.connect_button.setEnabled(True)
+        self._enable_menus(row)
         self._follow()
         self._update_notice()
+
+    def _enable_menus(self, row: DomainRow | None) -> None:
+        """View and Send Key act on a running domain's screen; otherwise their tooltip says why not."""
+        if row is None:
+            reason = "Select a domain to see its screen."
+        elif not row.rec.active:
+            reason = f"{row.rec.name} is not running: start it to see its screen here."
+        else:
+            reason = ""
+        for menu, button, tip in zip((self.view_menu, self.send_key_menu), self.menu_buttons, MENU_TIPS, strict=True):
+            menu.menuAction().setEnabled(not reason)  # in a detached window's menu bar
+            button.setEnabled(not reason)
+            button.setToolTip(f"Not possible: {reason}" if reason else tip)
 
     def set_shown(self, shown: bool) -> None:
         """The tab came into view (connect if it can) or left it (disconnect: nobody looks)."""
@@ -652,6 +671,7 @@ class DisplayTab(DisplayPane):
 
     def _update_notice(self, *_args: object) -> None:
         text, button = self.notice_state()
+        self.status.setVisible(not text)  # the notice over the picture says it; once is enough
         model = self.model
         self.notice.say(text, button, ask_password=bool(text) and model is not None and model.needs_password
                         and not model.busy and self._row is not None and self._row.rec.active)

@@ -34,7 +34,9 @@ class DomainTable(QTableView):
     """``domainTable``: sortable, multi-select; the model's rows are the visible domains.
 
     The selection is the user's: a selected domain that a filter hides is selected again
-    when it shows again (a selection the user makes replaces it).
+    when it shows again (a selection the user makes replaces it). While nothing chosen
+    shows (at start, or when a search hides the choice), the first row stands in for it,
+    so the details, the actions and their shortcuts work at once on what is shown.
     """
 
     #: the empty table's "Clear filters" link was followed
@@ -87,6 +89,8 @@ class DomainTable(QTableView):
         """Select again what the user chose and the filters show again; show the hint when empty."""
         try:
             wanted = sorted(p for p in (self._model.find(k) for k in self._chosen) if p is not None)
+            if not wanted and self._model.rowCount() > 0:
+                wanted = [0]  # a stand-in: the choice itself is kept for when it shows again
             selection = self.selectionModel()
             if wanted != sorted({i.row() for i in selection.selectedRows()}):
                 ranges = QItemSelection()
@@ -94,6 +98,8 @@ class DomainTable(QTableView):
                 for row in wanted:
                     ranges.select(self._model.index(row, 0), self._model.index(row, last))
                 selection.select(ranges, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            if wanted and selection.currentIndex().row() not in wanted:  # the arrow keys move from the selection
+                selection.setCurrentIndex(self._model.index(wanted[0], 0), QItemSelectionModel.SelectionFlag.NoUpdate)
         finally:
             self._relayout = False
         self._place_hint()

@@ -100,6 +100,11 @@ class OneLineLabel(QLabel):
         self.setAccessibleName(text)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
 
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(text)
+        self.setAccessibleName(text)
+
     def minimumSizeHint(self) -> QSize:
         return QSize(0, self.fontMetrics().height())
 
