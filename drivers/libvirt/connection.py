@@ -96,6 +96,13 @@ def concurrently(calls: list[Any], parallel: bool = True) -> list[Any]:
     return results
 
 
+def _close_quietly(lv: Any, vconn: Any) -> None:
+    try:
+        vconn.close()
+    except lv.libvirtError:
+        pass
+
+
 def _raise(exc: BaseException) -> None:
     """Re-raise ``exc`` inside :meth:`LibvirtConnection.call`, which maps it (and notices a lost link)."""
     raise exc
@@ -135,6 +142,10 @@ class LibvirtConnection(Connection):
         self._gen = 0
         self._callback_ids: dict[int, list[int]] = {}
         self._dead: list[Any] = []  # lost libvirt connections, released on close()
+        # libvirt frees a virConnect on close even while another thread is inside a call on it
+        # (a crash): close() leaves those to the last call in flight to close
+        self._in_flight = 0
+        self._closing: list[Any] = []
         self._disconnect_reason: str | None = None
         self._features: dict[int, bool] = {}
         self._type = ""
@@ -201,10 +212,11 @@ class LibvirtConnection(Connection):
             vconn.unregisterCloseCallback()
         except lv.libvirtError:
             pass
-        try:
-            vconn.close()
-        except lv.libvirtError:
-            pass
+        with self._lock:
+            if self._in_flight:  # the last call to return closes it (a hung one: never, which is safe)
+                self._closing.append(vconn)
+                return
+        _close_quietly(lv, vconn)
 
     @property
     def connected(self) -> bool:
@@ -264,6 +276,8 @@ class LibvirtConnection(Connection):
     def call(self, what: str, fn: Any, *args: Any) -> Any:
         """Run a libvirt call; libvirt errors become DriverError, a broken link a disconnect."""
         lv = self._lv
+        with self._lock:
+            self._in_flight += 1
         try:
             return fn(*args)
         except lv.libvirtError as exc:
@@ -274,6 +288,13 @@ class LibvirtConnection(Connection):
                                     f"lost the connection to {self.libvirt_uri}: {error.message}; "
                                     "it is reopened on the next call")
             raise error from None
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                last = self._in_flight == 0
+                closing, self._closing = (self._closing, []) if last else ([], self._closing)
+            for vconn in closing:
+                _close_quietly(lv, vconn)
 
     def _alive(self) -> bool:
         with self._lock:

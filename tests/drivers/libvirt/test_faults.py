@@ -178,3 +178,36 @@ def test_without_libvirt_python_no_support_says_how_to_install():
                          env=dict(os.environ, PYTHONPATH=root))
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_closing_waits_for_calls_in_flight_before_libvirt_frees_the_connection():
+    """libvirt frees a virConnect that is closed while another thread is inside a call on it (the
+    app crashed when a window closed during a listing): the last call to return closes it."""
+    conn = drivers.open("libvirt:test:///default")
+    vconn = conn.vconn()
+    inside, release = threading.Event(), threading.Event()
+    answer: list[object] = []
+
+    def slow_call() -> str:
+        inside.set()
+        release.wait(10)
+        return vconn.getHostname()  # still on the open connection, though close() has run
+
+    caller = threading.Thread(target=lambda: answer.append(conn.call("reading the host name", slow_call)))
+    caller.start()
+    assert inside.wait(10)
+    conn.close()
+    assert vconn.isAlive()  # not closed under the call
+    release.set()
+    caller.join(10)
+    assert answer and isinstance(answer[0], str) and answer[0]
+    with pytest.raises(Exception, match="invalid connection pointer"):
+        vconn.isAlive()  # closed once the call returned
+
+
+def test_closing_with_no_call_in_flight_closes_the_libvirt_connection_at_once():
+    conn = drivers.open("libvirt:test:///default")
+    vconn = conn.vconn()
+    conn.close()
+    with pytest.raises(Exception, match="invalid connection pointer"):
+        vconn.isAlive()
