@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
-#: volume ids of real installers that the osinfo-db on Debian 12 (0.20221130) knows
+from drivers.xmlutil import parse
+
+#: volume ids of real installers that the osinfo-db of Debian 12 (0.20221130) and 13 knows
+DEBIAN_11_FILE = "debian.org/debian-11.xml"
 DEBIAN_11 = "Debian 11.6.0 amd64 n"
 UBUNTU_SERVER_22_04 = "Ubuntu-Server 22.04.1 LTS amd64"
 FEDORA_WS_37 = "Fedora-WS-Live-37-1-7"
@@ -47,3 +50,17 @@ def make_udf(path: Path, label: str, block_size: int = 2048) -> Path:
     subprocess.run(["mkudffs", f"--label={label}", f"--blocksize={block_size}", str(path)],
                    check=True, capture_output=True, timeout=60)
     return path
+
+
+def stated_ram_and_storage(db_root: str, os_file: str) -> tuple[int, int, int, int]:
+    """(recommended RAM, minimum RAM, recommended storage, minimum storage) in bytes, as the installed
+    osinfo-db's ``os/<os_file>`` states them for every architecture: read here on their own, so tests
+    follow the db's figures (they change between osinfo-db releases) rather than restate them."""
+    root = parse(Path(db_root, "os", os_file).read_bytes(), "libosinfo")
+    resources = root.find("os/resources[@arch='all']")
+    assert resources is not None, f"{os_file} states no resources for every architecture"
+
+    def figure(path: str) -> int:
+        return int(resources.findtext(path) or 0)
+    return (figure("recommended/ram"), figure("minimum/ram"), figure("recommended/storage"),
+            figure("minimum/storage"))

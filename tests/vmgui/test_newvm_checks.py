@@ -4,13 +4,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from isoimages import DEBIAN_11, MICROSOFT, WINDOWS_11
+from isoimages import DEBIAN_11, DEBIAN_11_FILE, MICROSOFT, WINDOWS_11, stated_ram_and_storage
 from test_newvm import DIR, WORLD, plan_of, seen
 
 from drivers.domxml import DomainXML
 from drivers.isoinfo import IsoInfo
 from drivers.osinfo import OsInfoDb
-from vmgui.models.newvm import GIB, Boot, Devices, NewVMPlan, Target, propose
+from vmgui.models.newvm import GIB, MIB, Boot, Devices, NewVMPlan, Target, propose
 
 needs_db = pytest.mark.skipif(OsInfoDb().root is None, reason="osinfo-db is not installed (Debian: osinfo-db)")
 NOT_A_CD = "/etc/passwd is not a CD/DVD image (no ISO 9660 or UDF volume descriptor): choose an installer .iso file."
@@ -84,9 +84,10 @@ def test_a_taken_name_is_a_problem_of_the_first_page():
 @needs_db
 def test_debian_gets_its_recommendations_and_virtio(db):
     profile = db.identify(IsoInfo(DEBIAN_11))
-    plan = propose(on(HOST, memory_mib=2048, disk_size=8 * GIB), profile)
+    ram, _, storage, _ = stated_ram_and_storage(db.root, DEBIAN_11_FILE)
+    plan = propose(on(HOST, memory_mib=512, disk_size=8 * GIB), profile)
     assert (plan.memory_mib, plan.disk_size, plan.boot, plan.tpm, plan.devices) == \
-        (1024, 20 * GIB, Boot.BIOS, False, Devices.VIRTIO)
+        (ram // MIB, storage, Boot.BIOS, False, Devices.VIRTIO)
     assert plan.issues() == [] and plan.warnings() == []
     assert "Install from /isos/d.iso (detected: Debian 11 (bullseye))" in plan.summary()
 
