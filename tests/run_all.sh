@@ -23,7 +23,7 @@ APT_PACKAGES=(
   openssh-server openssh-client netcat-openbsd
   desktop-file-utils appstream
   dbus-daemon dunst
-  osinfo-db xorriso udftools
+  osinfo-db udftools
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -82,9 +82,10 @@ def test_nothing_selected_or_not_connected():
     assert enabled(states) == set() and "not connected" in states["start"].reason
 
 
-def test_shutdown_tooltip_warns_about_guests_without_acpi():
+def test_shutdown_tooltip_warns_about_guests_without_an_agent_or_acpi():
     states = compute([Selected("a", rec(DomainState.RUNNING))], {"a": ALL})
-    assert "without ACPI ignores it" in states["shutdown"].reason
+    reason = states["shutdown"].reason
+    assert "guest agent" in reason and "ACPI power button" in reason and "use Force Off then" in reason
 
 
 def test_transient_domains_cannot_be_saved_or_deleted():

@@ -77,7 +77,9 @@ def test_reboot_then_shut_down_of_a_linux_guest_end_when_the_guest_did_them(
     assert "rebooting" not in row_state(window, "lin") and dom.state()[0] == DomainState.RUNNING
     serial.wait_for(b"VMGUI READY", count=2, timeout=60)
 
-    window.findChild(QAction, "actionShutdown").trigger()
+    shutdown = window.findChild(QAction, "actionShutdown")
+    qtbot.waitUntil(shutdown.isEnabled, timeout=15000)  # as a person clicks: once the window offers it
+    shutdown.trigger()
     qtbot.waitUntil(lambda: "lin shut down" in said, timeout=90000)
     assert dom.state()[0] == DomainState.SHUTOFF
     assert window.session.messages.messages() == []

@@ -74,7 +74,7 @@ class Resume(DomainRequest):
 
 @dataclass(frozen=True)
 class Shutdown(DomainRequest):
-    """Asks the guest (ACPI power button); done once the guest did it, which the window follows."""
+    """Asks the guest (its agent, else the ACPI power button); done once the guest did it, which the window follows."""
 
     verb: ClassVar[str] = "Shutting down"
 

@@ -107,12 +107,12 @@ _SPECS = (
     ActionSpec(ActionId.RESUME, N_("Resume"), "actionResume", "action-resume", "Ctrl+Shift+P",
                N_("Resume the selected paused domains"), rules.paused, job_blocks=True, request=rq.Resume),
     ActionSpec(ActionId.SHUTDOWN, N_("Shut Down"), "actionShutdown", "action-shutdown", "Ctrl+D",
-               N_("Ask the guests to shut down (ACPI power button). "
-                  "A guest without ACPI ignores it: use Force Off then"),
+               N_("Ask the guests to shut down (through the guest agent where it answers, else the ACPI power "
+                  "button). A guest without either ignores it: use Force Off then"),
                rules.running, job_blocks=True, request=rq.Shutdown, fallback=ActionId.FORCE_OFF),
     ActionSpec(ActionId.REBOOT, N_("Reboot"), "actionReboot", "action-reboot", "Ctrl+Shift+R",
-               N_("Ask the guests to reboot (ACPI power button: they shut down and start again). "
-                  "A guest without ACPI ignores it: use Reset then"),
+               N_("Ask the guests to reboot (through the guest agent where it answers, else the ACPI power "
+                  "button: they shut down and start again). A guest without either ignores it: use Reset then"),
                rules.running, job_blocks=True, request=rq.Reboot, fallback=ActionId.RESET),
     ActionSpec(ActionId.RESET, N_("Reset"), "actionReset", "action-reset", "Ctrl+Alt+R",
                N_("Reset at once, like the reset button: the guest starts again without shutting down "
