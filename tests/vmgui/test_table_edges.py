@@ -96,6 +96,19 @@ def test_a_new_domain_does_not_take_the_selection_the_user_made(open_window, mak
     assert names(window)[0] == "aaa-first" and selected_names(window) == [last]
 
 
+def test_the_row_selected_at_start_stays_selected_when_a_domain_sorting_before_it_appears(open_window, make_node,
+                                                                                          qtbot):
+    """Hosts answering one after the other at start must not move the details from domain to domain."""
+    uri = make_node(3)
+    window = open_window(uri)
+    first = names(window)[0]
+    qtbot.waitUntil(lambda: selected_names(window) == [first], timeout=10000)
+    conn = window.session.bridge.connection(uri)
+    conn.define_xml("<domain type='test'><name>aaa-first</name><memory>65536</memory></domain>")
+    qtbot.waitUntil(lambda: "aaa-first" in names(window), timeout=10000)
+    assert names(window)[0] == "aaa-first" and selected_names(window) == [first]
+
+
 def test_a_search_that_hides_the_selection_selects_its_first_match(open_window, node_uri, qtbot):
     window = open_window(node_uri)
     click_row(window, qtbot, "db01")

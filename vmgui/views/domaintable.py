@@ -89,9 +89,11 @@ class DomainTable(QTableView):
         """Select again what the user chose and the filters show again; show the hint when empty."""
         try:
             wanted = sorted(p for p in (self._model.find(k) for k in self._chosen) if p is not None)
-            if not wanted and self._model.rowCount() > 0:
-                wanted = [0]  # a stand-in: the choice itself is kept for when it shows again
             selection = self.selectionModel()
+            if not wanted and self._model.rowCount() > 0:
+                # a stand-in, kept while it is shown (rows merging in must not move the details from
+                # domain to domain); the choice itself is kept for when it shows again
+                wanted = sorted({i.row() for i in selection.selectedRows()}) or [0]
             if wanted != sorted({i.row() for i in selection.selectedRows()}):
                 ranges = QItemSelection()
                 last = self._model.columnCount() - 1
