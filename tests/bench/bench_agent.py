@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +28,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(1, str(REPO / "tests"))  # after the repository: tests/drivers must not shadow drivers
 
 import linuxguest  # noqa: E402
+from embedhost import private_embed_host  # noqa: E402
 
 import drivers  # noqa: E402
 from drivers.domxml import GUEST_AGENT_CHANNEL, Channel, CharDevice, Disk, DomainXML, Interface  # noqa: E402
@@ -67,12 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args(argv)
-    base = Path(tempfile.mkdtemp(prefix="vmgui-bench-agent-"))
-    os.chmod(base, 0o700)
-    (base / "run").mkdir(mode=0o700)
-    os.environ.update(XDG_RUNTIME_DIR=str(base / "run"), VMGUI_LOCKSPACE=str(base / "lockspace"))
-    conn = drivers.open(f"qemu:///embed?root={base / 'root'}")
-    try:
+    with private_embed_host("vmgui-bench-agent-") as (base, conn):
         dom = conn.define_xml(_domain("agent", base, "agent"))
         silent = conn.define_xml(_domain("silent", base, ""))
         dom.create()
@@ -95,12 +89,6 @@ def main(argv: list[str] | None = None) -> int:
                 pass
         print(f"no agent (refused):  {_fmt(_times(refused, args.runs))}")
         print(f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; the guest runs under TCG)")
-    finally:
-        for d in conn.list_all_domains():
-            if d.is_active():
-                d.destroy()
-        conn.close()
-        shutil.rmtree(base, ignore_errors=True)
     return 0
 
 

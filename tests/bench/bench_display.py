@@ -22,7 +22,6 @@ import argparse
 import os
 import shutil
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -32,6 +31,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(1, str(REPO / "tests"))
 
 import linuxguest  # noqa: E402
+from embedhost import private_embed_host  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 
 import drivers  # noqa: E402
@@ -119,11 +119,12 @@ def main(argv: list[str] | None = None) -> int:
         print("qemu-system-x86_64 is not installed")
         return 1
     guest = linuxguest.build()
-    base = Path(tempfile.mkdtemp(prefix="vqd-", dir="/tmp"))
-    os.chmod(base, 0o700)
-    (base / "run").mkdir(mode=0o700)
-    os.environ["XDG_RUNTIME_DIR"] = str(base / "run")
-    os.environ["VMGUI_LOCKSPACE"] = str(base / "lockspace")
+    with private_embed_host("vqd-") as (base, conn):
+        return _bench(args, guest, base, conn)
+
+
+def _bench(args: argparse.Namespace, guest: linuxguest.LinuxGuest, base: Path, conn: drivers.Connection) -> int:
+    """Boot the guest on ``conn`` and print the figures of each scene."""
     serial = base / "serial.log"
     cmdline = guest.cmdline("tty1", extra="vga=0x318")
     xml = (f"<domain type='qemu'><name>bench-display</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>"
@@ -131,38 +132,30 @@ def main(argv: list[str] | None = None) -> int:
            f"<initrd>{guest.initrd}</initrd><cmdline>{cmdline}</cmdline></os>"
            f"<devices><serial type='file'><source path='{serial}'/></serial><graphics type='vnc'/></devices>"
            f"</domain>")
-    conn = drivers.open(f"qemu:///embed?root={base / 'root'}")
-    try:
-        dom = conn.create_xml(xml)
-        assert isinstance(dom, QemuDomain)
-        deadline = time.monotonic() + 120
-        while b"VMGUI READY" not in (serial.read_bytes() if serial.exists() else b""):
-            if time.monotonic() > deadline:
-                print("the guest did not boot")
-                return 1
-            time.sleep(0.2)
-        time.sleep(1.0)
-        print(f"QImage copy of a 1024x768 frame: {qimage_copy_ms():.2f} ms")
-        shot = dom.screenshot()
-        print(f"guest screen {shot.width}x{shot.height}; {args.seconds:.0f} s a figure; unix socket pair to QEMU")
-        for label, enc in (("idle, Raw preferred", DEFAULT_ENCODINGS), ("idle, ZRLE preferred", ZRLE_FIRST)):
-            report(label, measure(dom, enc, args.seconds))
-        type_into(dom, "while :; do cat /dev/urandom > /dev/fb0 2>/dev/null; done &")
-        time.sleep(1.0)
-        for label, enc in (("full-screen random, Raw preferred", DEFAULT_ENCODINGS),
-                           ("full-screen random, ZRLE preferred", ZRLE_FIRST)):
-            report(label, measure(dom, enc, args.seconds))
-        type_into(dom, "kill %1; while :; do cat /proc/cpuinfo > /dev/tty1; done &")
-        time.sleep(1.0)
-        for label, enc in (("scrolling text, Raw preferred", DEFAULT_ENCODINGS),
-                           ("scrolling text, ZRLE preferred", ZRLE_FIRST)):
-            report(label, measure(dom, enc, args.seconds))
-    finally:
-        for d in conn.list_all_domains():
-            if d.is_active():
-                d.destroy()
-        conn.close()
-        shutil.rmtree(base, ignore_errors=True)
+    dom = conn.create_xml(xml)
+    assert isinstance(dom, QemuDomain)
+    deadline = time.monotonic() + 120
+    while b"VMGUI READY" not in (serial.read_bytes() if serial.exists() else b""):
+        if time.monotonic() > deadline:
+            print("the guest did not boot")
+            return 1
+        time.sleep(0.2)
+    time.sleep(1.0)
+    print(f"QImage copy of a 1024x768 frame: {qimage_copy_ms():.2f} ms")
+    shot = dom.screenshot()
+    print(f"guest screen {shot.width}x{shot.height}; {args.seconds:.0f} s a figure; unix socket pair to QEMU")
+    for label, enc in (("idle, Raw preferred", DEFAULT_ENCODINGS), ("idle, ZRLE preferred", ZRLE_FIRST)):
+        report(label, measure(dom, enc, args.seconds))
+    type_into(dom, "while :; do cat /dev/urandom > /dev/fb0 2>/dev/null; done &")
+    time.sleep(1.0)
+    for label, enc in (("full-screen random, Raw preferred", DEFAULT_ENCODINGS),
+                       ("full-screen random, ZRLE preferred", ZRLE_FIRST)):
+        report(label, measure(dom, enc, args.seconds))
+    type_into(dom, "kill %1; while :; do cat /proc/cpuinfo > /dev/tty1; done &")
+    time.sleep(1.0)
+    for label, enc in (("scrolling text, Raw preferred", DEFAULT_ENCODINGS),
+                       ("scrolling text, ZRLE preferred", ZRLE_FIRST)):
+        report(label, measure(dom, enc, args.seconds))
     return 0
 
 

@@ -18,7 +18,6 @@ from drivers.listfilter import compile_filter
 
 from ..textmark import N_, Text
 
-#: Short button captions, by flag.
 #: The toggles' captions and their groups' names, marked for translation (the filter bar translates them).
 CAPTIONS: dict[ListFlags, str] = {
     ListFlags.RUNNING: N_("Running"), ListFlags.PAUSED: N_("Paused"), ListFlags.SHUTOFF: N_("Shut off"),
