@@ -1,8 +1,15 @@
-"""Human text for sizes, rates and durations; ``None`` (unknown) shows as a dash."""
+"""Human text for sizes, rates and durations; ``None`` (unknown) shows as a dash.
+
+Sizes and rates are marked for translation (a unit is written differently in
+some languages, "Mio" in French): the views translate them where they show them.
+"""
 from __future__ import annotations
 
+from ..textmark import N_
+
 DASH = "—"
-_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+_UNITS = (N_("{value} B"), N_("{value} KiB"), N_("{value} MiB"), N_("{value} GiB"), N_("{value} TiB"),
+          N_("{value} PiB"))
 
 
 def bytes_text(value: float | None) -> str:
@@ -10,10 +17,9 @@ def bytes_text(value: float | None) -> str:
         return DASH
     value = float(value)
     for unit in _UNITS:
-        if abs(value) < 1024 or unit == _UNITS[-1]:
-            if unit == "B":
-                return f"{value:.0f} B"
-            return f"{value:.1f} {unit}" if abs(value) < 100 else f"{value:.0f} {unit}"
+        if abs(value) < 1024 or unit is _UNITS[-1]:
+            whole = unit is _UNITS[0] or abs(value) >= 100
+            return N_(unit.source, value=f"{value:.0f}" if whole else f"{value:.1f}")
         value /= 1024
     return DASH  # pragma: no cover - the loop always returns
 
@@ -24,7 +30,7 @@ def count_text(count: int, noun: str, plural: str | None = None) -> str:
 
 
 def rate_text(bytes_per_s: float | None) -> str:
-    return DASH if bytes_per_s is None else f"{bytes_text(bytes_per_s)}/s"
+    return DASH if bytes_per_s is None else N_("{size}/s", size=bytes_text(bytes_per_s))
 
 
 def duration_text(seconds: float | None) -> str:
