@@ -15,12 +15,13 @@ from typing import Any
 from PySide6.QtCore import Qt
 
 from drivers import DomainRecord, DomainState
-from drivers.flags import describe_state
 from drivers.records import filter_bits
 
+from ..i18n import translate
 from ..textmark import N_
-from .format import bytes_text
-from .problems import state_suffix
+from .format import DASH, bytes_text
+from .problems import with_attention
+from .statewords import state_words
 
 Key = tuple[str, str]  # (connection uri, domain uuid)
 Accepts = Callable[[int], bool]
@@ -53,6 +54,9 @@ TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
 ALIGN = Qt.ItemDataRole.TextAlignmentRole.value
 KEY_ROLE = Qt.ItemDataRole.UserRole.value + 1
 ALIGN_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+#: The translation context of the cells' texts.
+CONTEXT = "DomainTable"
+YES, TRANSIENT, SAVED = N_("yes"), N_("transient"), N_("saved")
 
 
 _BITS: dict[tuple[bool, bool, int, bool, bool, bool], int] = {}
@@ -70,10 +74,11 @@ def record_bits(rec: DomainRecord) -> int:
 
 
 def state_text(state: int, reason: int) -> str:
+    """The state and its reason in English, marked for translation (the cell translates it)."""
     key = (int(state), int(reason))
     text = _STATE_TEXT.get(key)
     if text is None:
-        text = _STATE_TEXT[key] = describe_state(state, reason)
+        text = _STATE_TEXT[key] = state_words(state, reason)
     return text
 
 
@@ -140,20 +145,22 @@ class DomainRow:
         return texts
 
     def _format(self) -> tuple[str, ...]:
+        """The cells in the installed translation (the English where none is)."""
         rec = self.rec
-        state = state_text(rec.state, rec.reason) + state_suffix(rec)
+        state = with_attention(state_text(rec.state, rec.reason), rec)
         if self.busy:
-            state = f"{state} — {self.busy}…"
+            state = N_("{state} — {doing}…", state=state, doing=self.busy)
         elif self.pending:
-            state = f"{state} — {self.pending}"
-        cpu = "—" if self.cpu is None else f"{self.cpu:.0f} %"
+            state = N_("{state} — {doing}", state=state, doing=self.pending)
+        cpu = DASH if self.cpu is None else f"{self.cpu:.0f} %"
         unknown = rec.broken and not rec.vcpus  # no definition to read the figures from
         return (
-            rec.name, state, "—" if unknown else _shared(rec.vcpus, str),
-            "—" if unknown else _shared(rec.memory_kib * 1024, bytes_text), cpu,
-            "yes" if rec.persistent else "transient", "yes" if rec.autostart else "—",
-            _shared(rec.snapshot_count, str) if rec.snapshot_count else "—",
-            "saved" if rec.managed_save else "—", self.label,
+            rec.name, translate(CONTEXT, state), DASH if unknown else _shared(rec.vcpus, str),
+            DASH if unknown else translate(CONTEXT, _shared(rec.memory_kib * 1024, bytes_text)), cpu,
+            translate(CONTEXT, YES if rec.persistent else TRANSIENT),
+            translate(CONTEXT, YES) if rec.autostart else DASH,
+            _shared(rec.snapshot_count, str) if rec.snapshot_count else DASH,
+            translate(CONTEXT, SAVED) if rec.managed_save else DASH, self.label,
         )
 
     def set_busy(self, text: str) -> None:

@@ -18,10 +18,11 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from drivers import DomainRecord
 
 from .. import icons
-from ..i18n import translate
+from ..i18n import N_, translate
 from .domainrow import (
     ALIGN,
     ALIGN_RIGHT,
+    CONTEXT,
     DECORATION,
     DISPLAY,
     HEADERS,
@@ -94,16 +95,17 @@ class DomainTableModel(QAbstractTableModel):
         if col == Col.NAME:
             return f"{rec.title}\n{rec.uuid}" if rec.title else rec.uuid
         if col == Col.MEMORY:
-            return f"{bytes_text(rec.memory_kib * 1024)} in use of {bytes_text(rec.max_memory_kib * 1024)} maximum"
+            return translate(CONTEXT, N_("{used} in use of {maximum} maximum", used=bytes_text(rec.memory_kib * 1024),
+                                         maximum=bytes_text(rec.max_memory_kib * 1024)))
         if col == Col.CONNECTION:
             return row.uri
         if col == Col.STATE:  # all of it: "running (booted) — shutting down…" is cut in a column of usual width
-            return problem_text(rec) if rec.problem else row.texts[Col.STATE]
+            return translate(CONTEXT, problem_text(rec)) if rec.problem else row.texts[Col.STATE]
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = DISPLAY) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == DISPLAY and 0 <= section < len(HEADERS):
-            return translate("DomainTable", HEADERS[section])
+            return translate(CONTEXT, HEADERS[section])
         return None
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
