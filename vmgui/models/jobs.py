@@ -13,11 +13,12 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 
 from drivers import JobInfo, JobOperation, JobState
-from drivers.jobs import UNCANCELLABLE, operation_text
+from drivers.jobs import UNCANCELLABLE
 
-from ..i18n import N_, translate
+from ..i18n import N_, Text, translate
 from .format import DASH, bytes_text, duration_text, rate_text
 from .jobstats import JobStats
+from .statewords import operation_words
 
 JobKey = tuple[str, int]
 
@@ -46,28 +47,31 @@ DISPLAY = Qt.ItemDataRole.DisplayRole.value
 TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
 PERCENT_ROLE = Qt.ItemDataRole.UserRole.value + 1  # int 0-100, or -1 while the total is unknown
 KEY_ROLE = Qt.ItemDataRole.UserRole.value + 2
-_STATE_TEXT = {JobState.RUNNING: "running", JobState.COMPLETED: "completed", JobState.FAILED: "failed",
-               JobState.CANCELLED: "cancelled"}
+#: The translation context of the cells' texts (the job panel's).
+CONTEXT = "JobPanel"
+_STATE_TEXT = {JobState.RUNNING: N_("running"), JobState.COMPLETED: N_("completed"), JobState.FAILED: N_("failed"),
+               JobState.CANCELLED: N_("cancelled")}
 
 
 #: The convergence figures a migration job reports, in the order shown, and how each reads.
 _DETAIL_TEXT: tuple[tuple[str, Callable[[float], str]], ...] = (
-    ("iteration", lambda v: f"pass {v:.0f}"),
-    ("remaining_bytes", lambda v: f"{bytes_text(v)} left"),
-    ("dirty_rate", lambda v: f"dirtying {rate_text(v)}"),
-    ("expected_downtime_ms", lambda v: f"downtime ≈ {v:.0f} ms"),
-    ("paused_copy", lambda v: "copied paused (a live copy would lose guest writes here)"),
+    ("iteration", lambda v: N_("pass {number}", number=f"{v:.0f}")),
+    ("remaining_bytes", lambda v: N_("{size} left", size=bytes_text(v))),
+    ("dirty_rate", lambda v: N_("dirtying {rate}", rate=rate_text(v))),
+    ("expected_downtime_ms", lambda v: N_("downtime ≈ {ms} ms", ms=f"{v:.0f}")),
+    ("paused_copy", lambda v: N_("copied paused (a live copy would lose guest writes here)")),
 )
 _KNOWN_DETAILS = frozenset(key for key, _ in _DETAIL_TEXT)
 
 
 def details_text(info: JobInfo) -> str:
     """The job's note (a backup made full: why; whether it froze the guest's file systems), migration
-    figures, or the error of a failed or cancelled job."""
+    figures, or the error of a failed or cancelled job; the window's own words in the installed translation,
+    the driver's (its note and error, figures it names) as it says them."""
     if info.error and info.finished:
         return info.error
     parts = [info.note] if info.note else []
-    parts += [text(value) for key, text in _DETAIL_TEXT if (value := info.detail(key)) is not None]
+    parts += [translate(CONTEXT, text(value)) for key, text in _DETAIL_TEXT if (value := info.detail(key)) is not None]
     parts += [f"{k.replace('_', ' ')} {v:g}" for k, v in info.details if k not in _KNOWN_DETAILS]
     return " · ".join(parts)
 
@@ -77,7 +81,7 @@ def transferred_text(info: JobInfo) -> str:
     if not info.in_bytes or (info.total is None and not info.processed):
         return DASH
     done = bytes_text(info.processed)
-    return done if info.total is None else f"{done} / {bytes_text(info.total)}"
+    return done if info.total is None else N_("{done} / {total}", done=done, total=bytes_text(info.total))
 
 
 def cancel_refusal(info: JobInfo) -> str | None:
@@ -88,12 +92,12 @@ def cancel_refusal(info: JobInfo) -> str | None:
     those rows offer no active button, just this sentence.
     """
     if info.finished:
-        return f"the {operation_text(info.operation)} already ended"
+        return N_("the {operation} already ended", operation=operation_words(info.operation))
     if info.operation is JobOperation.MIGRATION_IN:
-        return (f"an incoming migration is cancelled on its source: cancel the outgoing migration of "
-                f"{info.domain} there")
+        return N_("an incoming migration is cancelled on its source: cancel the outgoing migration of {domain} "
+                  "there", domain=info.domain)
     if info.operation in UNCANCELLABLE:
-        return f"a {operation_text(info.operation)} cannot stop half-way; it ends on its own"
+        return N_("a {operation} cannot stop half-way; it ends on its own", operation=operation_words(info.operation))
     return None
 
 
@@ -102,7 +106,12 @@ def domain_text(info: JobInfo, owner: str) -> str:
     when that is known, and says it is a disk otherwise."""
     if info.operation is not JobOperation.DISK_CREATE:
         return info.domain
-    return owner or f"disk {info.domain}"
+    return owner or N_("disk {name}", name=info.domain)
+
+
+def _said(text: str) -> str:
+    """A cell's text in the installed translation where the window marked it; data (a name) as it is."""
+    return translate(CONTEXT, text) if isinstance(text, Text) else text
 
 
 class JobRow:
@@ -120,14 +129,15 @@ class JobRow:
         return self.stats.info
 
     def format(self, now: float) -> None:
+        """The cells in the installed translation (the English where none is)."""
         info, stats = self.info, self.stats
         percent = stats.percent()
         self.texts = [
-            domain_text(info, self.owner), operation_text(info.operation),
-            DASH if percent is None else f"{percent:.0f} %", transferred_text(info), rate_text(stats.rate()),
-            duration_text(stats.elapsed(now)),
+            _said(domain_text(info, self.owner)), translate(CONTEXT, operation_words(info.operation)),
+            DASH if percent is None else f"{percent:.0f} %", _said(transferred_text(info)),
+            _said(rate_text(stats.rate())), duration_text(stats.elapsed(now)),
             duration_text(stats.eta(now)) if not info.finished else DASH,
-            _STATE_TEXT.get(info.state, info.state.name.lower()), details_text(info), "",
+            translate(CONTEXT, _STATE_TEXT.get(info.state) or info.state.name.lower()), details_text(info), "",
         ]
 
     def percent_value(self) -> int:
@@ -172,13 +182,14 @@ class JobTableModel(QAbstractTableModel):
                 return row.texts[JobCol.DETAILS] or None
             if index.column() == JobCol.DOMAIN:
                 if row.info.operation is JobOperation.DISK_CREATE and row.owner:
-                    return f"disk {row.info.domain} for {row.owner}, job {row.key[1]} on {row.key[0]}"
-                return f"job {row.key[1]} on {row.key[0]}"
+                    return translate(CONTEXT, N_("disk {name} for {domain}, job {job} on {uri}", name=row.info.domain,
+                                                 domain=row.owner, job=row.key[1], uri=row.key[0]))
+                return translate(CONTEXT, N_("job {job} on {uri}", job=row.key[1], uri=row.key[0]))
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = DISPLAY) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == DISPLAY and 0 <= section < len(JOB_HEADERS):
-            return translate("JobPanel", JOB_HEADERS[section]) if JOB_HEADERS[section] else ""
+            return translate(CONTEXT, JOB_HEADERS[section]) if JOB_HEADERS[section] else ""
         return None
 
     # -- queries -----------------------------------------------------------------

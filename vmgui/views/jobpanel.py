@@ -26,9 +26,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from drivers import JobState
+
 from .. import icons
+from ..i18n import translate
 from ..models.connections import ConnectionModel
-from ..models.jobs import JobCol, JobKey, JobTableModel, cancel_refusal
+from ..models.jobs import CONTEXT, JobCol, JobKey, JobTableModel, cancel_refusal
 from .names import name_widget
 
 _WIDTHS = {JobCol.DOMAIN: 130, JobCol.OPERATION: 140, JobCol.PROGRESS: 150, JobCol.DONE: 170,
@@ -36,7 +39,8 @@ _WIDTHS = {JobCol.DOMAIN: 130, JobCol.OPERATION: 140, JobCol.PROGRESS: 150, JobC
            JobCol.CANCEL: 36}
 
 
-_CHUNK = {"running": "#2f6fdb", "completed": "#2e9d4f", "failed": "#d23b3b", "cancelled": "#8a8f98"}
+_CHUNK = {JobState.RUNNING: "#2f6fdb", JobState.COMPLETED: "#2e9d4f", JobState.FAILED: "#d23b3b",
+          JobState.CANCELLED: "#8a8f98"}
 
 
 def widget_suffixes(keys: list[JobKey], ordinal: Callable[[str], int]) -> dict[JobKey, str]:
@@ -169,10 +173,11 @@ class JobPanel(QDockWidget):
             return  # only the value moved; everything below changes with the state alone
         bar.setFormat("%p %" if not row.info.finished else f"{state} · %p %")
         bar.setProperty("jobState", state)
-        bar.setToolTip(f"{row.texts[JobCol.OPERATION]} of {row.info.domain}: {state}")
+        bar.setToolTip(self.tr("{operation} of {domain}: {state}").format(
+            operation=row.texts[JobCol.OPERATION], domain=row.info.domain, state=state))
         # a palette, not a style sheet: re-polishing styled bars cost tens of ms per change
         palette = bar.palette()
-        palette.setColor(QPalette.ColorRole.Highlight, QColor(_CHUNK.get(state, _CHUNK["running"])))
+        palette.setColor(QPalette.ColorRole.Highlight, QColor(_CHUNK.get(row.info.state, _CHUNK[JobState.RUNNING])))
         bar.setPalette(palette)
         refusal = cancel_refusal(row.info)
         button.setEnabled(refusal is None)
@@ -180,7 +185,7 @@ class JobPanel(QDockWidget):
         button.setText(self.tr("Cancel") if refusal is None else "")
         button.setToolTip(self.tr("Cancel the {operation} of {domain}").format(
             operation=row.texts[JobCol.OPERATION], domain=row.info.domain) if refusal is None
-            else self.tr("Cannot cancel here: {why}").format(why=refusal))
+            else self.tr("Cannot cancel here: {why}").format(why=translate(CONTEXT, refusal)))
 
     def _rename(self) -> None:
         def ordinal(uri: str) -> int:
