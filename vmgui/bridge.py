@@ -36,6 +36,7 @@ from .actions.requests import DomainRequest
 from .calls import CallAbandoned, CallQueue
 from .snapshots import SnapshotInfo, read_snapshots
 from .streams import ConsoleStream
+from .textmark import N_
 from .workers import MAX_WORKERS, WorkerPool
 
 #: jobs cancelled through the connection: they may belong to no domain
@@ -67,7 +68,7 @@ def default_uri() -> tuple[str, str]:
 
 
 #: What the Display tab says of a domain whose only display speaks SPICE (vmgui draws VNC only).
-SPICE_ONLY = "This VM's display is SPICE: open it in an external viewer"
+SPICE_ONLY = N_("This VM's display is SPICE: open it in an external viewer")
 
 
 def open_vnc(dom: drivers.Domain) -> socket.socket:

@@ -6,16 +6,21 @@ The cells are read as the views read them, through the models' DisplayRole and T
 from __future__ import annotations
 
 import test_translated
-from pseudo_translation import CLOSE, OPEN, is_data, translated
+from pseudo_translation import CLOSE, OPEN, is_data, translated, untranslated
 from PySide6.QtCore import QAbstractItemModel, Qt
+from PySide6.QtWidgets import QComboBox
+from test_display import _show
+from test_display_window import _open
 from test_translated import assert_translated, data_of
 
 from drivers import DomainState, JobOperation, JobState
 from drivers.flags import REASONS, describe_state
 from drivers.jobs import operation_text
+from drivers.test import DEFAULT_NODE_XML
 from vmgui.actions.requests import Backup
 from vmgui.models import statewords
 from vmgui.textmark import Text
+from vmgui.views.display import DisplayTab
 
 pseudo = test_translated.pseudo
 ROLES = (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole)
@@ -89,3 +94,55 @@ def test_the_job_panels_cells_show_only_translated_text(pseudo, open_window, nod
     assert said_by_the_driver  # the cancelled backup's error, shown as the driver's core says it
     assert untranslated_cells(model, data_of(window) | said_by_the_driver) == []
     assert_translated(window.job_panel, window)
+
+
+def notice_of(tab: DisplayTab) -> tuple[str, str]:
+    return tab.notice.text.text(), tab.notice.button.text()
+
+
+def test_the_display_tab_of_a_running_and_a_stopped_domain_shows_only_translated_text(pseudo, open_window,
+                                                                                        make_node, qtbot):
+    uri = make_node(xml=DEFAULT_NODE_XML, rate=1000)  # jobs (starting win11 from its saved state) end at once
+    window = open_window(uri)
+    tab = _show(window, qtbot, uri, "web01")  # running; the test driver has no display stream, and says so
+    qtbot.waitUntil(lambda: "not supported" in tab.notice.text.text(), timeout=10000)
+    assert notice_of(tab)[1] == f"{OPEN}Open in External Viewer{CLOSE}"
+    assert_translated(tab, window)  # the View and Send Key menus and their tooltips too
+    assert [a.text() for a in tab.send_key_menu.actions()][:2] == [f"{OPEN}Ctrl+Alt+Del{CLOSE}",
+                                                                   f"{OPEN}Ctrl+Alt+Backspace{CLOSE}"]
+    tab.connect_button.click()  # connects again, then Disconnect: the status line says so
+    tab.connect_button.click()
+    assert tab.status.text() == f"{OPEN}Not connected to the display of {{name}}{CLOSE}".format(name="web01")
+    assert_translated(tab, window)
+    tab = _show(window, qtbot, uri, "win11")  # shut off: the notice offers Start, the menus say why not
+    assert notice_of(tab) == (f"{OPEN}{{name}} is not running.{CLOSE}".format(name="win11"), f"{OPEN}Start{CLOSE}")
+    assert tab.menu_buttons[0].toolTip().startswith(f"{OPEN}Not possible: ")
+    assert_translated(tab, window)
+    tab.notice.button.click()  # Start, known by what it does, not by its translated label
+    qtbot.waitUntil(lambda: window.session.domains.get(tab.key).rec.active, timeout=10000)
+
+
+def test_the_screenshot_dialog_shows_only_translated_text(pseudo, open_window, node_uri, qtbot, tmp_path):
+    window = open_window(node_uri)
+    tab = _show(window, qtbot, node_uri, "web01")
+    tab.screenshot_folder = str(tmp_path)
+    dialog = tab.ask_screenshot()
+    assert dialog.windowTitle() == f"{OPEN}Take Screenshot{CLOSE}"
+    folders = {combo.itemText(i) for combo in dialog.findChildren(QComboBox) for i in range(combo.count())
+               if combo.itemText(i).startswith("/")}  # where it looks: the person's folders
+    assert untranslated(dialog, data_of(window) | folders) == []
+    dialog.reject()
+
+
+def test_the_display_window_and_its_menus_show_only_translated_text(pseudo, open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    win = _open(window, qtbot, node_uri, "web01")
+    qtbot.waitUntil(lambda: "not supported" in win.pane.notice.text.text(), timeout=10000)
+    assert win.windowTitle() == f"{OPEN}{{name}} \u2014 Display{CLOSE}".format(name="web01")
+    assert [a.text() for a in win.menuBar().actions()] == [f"{OPEN}&Domain{CLOSE}", f"{OPEN}&View{CLOSE}",
+                                                           f"{OPEN}Send &Key{CLOSE}"]
+    win.pane.full_screen_action.trigger()  # the hint says how to leave
+    qtbot.waitUntil(win.hint.isVisible)
+    assert_translated(win, window)
+    win.pane.full_screen_action.trigger()
+

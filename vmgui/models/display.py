@@ -25,6 +25,7 @@ from ..bridge import SPICE_ONLY, Bridge
 from ..rfb import Cursor, PasswordRequired, Rect, RfbSession, ServerInit
 from ..rfb.keys import evdev_to_xt
 from ..rfb.session import SessionListener
+from ..textmark import N_
 from .messages import explain
 
 __all__ = ["SPICE_ONLY", "DisplayModel", "save_png", "screenshot_png", "write_screenshot"]
@@ -60,8 +61,9 @@ class DisplayModel(QObject):
     frameChanged = Signal(QRect)
     cursorChanged = Signal()
     pointerModeChanged = Signal()  # the guest's pointer turned out (or became) absolute or relative
-    status = Signal(str)
-    ended = Signal(str)
+    #: sentences (str; object signals, so a marked Text reaches the view whole and is translated there)
+    status = Signal(object)
+    ended = Signal(object)
     _wake = Signal()
     _posted = Signal(object)
 
@@ -104,8 +106,8 @@ class DisplayModel(QObject):
         self.closed_by_vm = self.spice_only = self.needs_password = self.password_refused = False
         self.connecting = True
         self._attempt += 1
-        self.status.emit(f"Connecting to the display of {self.name}…")
-        self._spawn(self._open(self._attempt), f"Opening the display of {self.name}")
+        self.status.emit(N_("Connecting to the display of {name}…", name=self.name))
+        self._spawn(self._open(self._attempt), N_("Opening the display of {name}", name=self.name))
 
     async def _open(self, attempt: int) -> None:
         try:
@@ -113,8 +115,8 @@ class DisplayModel(QObject):
         except Exception as exc:  # noqa: BLE001 - shown as the view's status line
             if attempt == self._attempt and self.connecting:
                 self.spice_only = isinstance(exc, DriverError) and exc.message == SPICE_ONLY
-                title, message, _hint = explain(exc, f"Opening the display of {self.name}")
-                self._finish(f"{title}: {message}")
+                title, message, _hint = explain(exc, N_("Opening the display of {name}", name=self.name))
+                self._finish(N_("{title}: {message}", title=title, message=message))
             return
         if attempt != self._attempt or not self.connecting:  # closed, or started again, while opening
             _close_quietly(sock)
@@ -174,7 +176,8 @@ class DisplayModel(QObject):
         if relay is not self._relay:
             return
         self.open, self.connecting = True, False
-        self.status.emit(f"Connected to the display of {self.name} ({init.width}×{init.height})")
+        self.status.emit(N_("Connected to the display of {name} ({width}×{height})", name=self.name,
+                            width=init.width, height=init.height))
 
     def _cursor(self, relay: _Relay, cursor: Cursor) -> None:
         if relay is not self._relay:
@@ -190,12 +193,13 @@ class DisplayModel(QObject):
             self.needs_password, self.password_refused = True, failure.refused
             if failure.refused:
                 self.password = None
-                self._finish(f"The display of {self.name} did not accept the password.")
+                self._finish(N_("The display of {name} did not accept the password.", name=self.name))
             else:
-                self._finish(f"The display of {self.name} asks for a password.")
+                self._finish(N_("The display of {name} asks for a password.", name=self.name))
             return
         self.closed_by_vm = True
-        self._finish(f"The display of {self.name} closed: {why}" if why else f"The display of {self.name} closed")
+        self._finish(N_("The display of {name} closed: {why}", name=self.name, why=why) if why
+                     else N_("The display of {name} closed", name=self.name))
 
     @Slot()
     def _deliver(self) -> None:
@@ -252,7 +256,8 @@ class DisplayModel(QObject):
 def screenshot_png(image: QImage) -> bytes:
     """``image`` (the framebuffer at 1:1) as PNG bytes; a display that has shown nothing has no picture."""
     if image.isNull():
-        raise DriverError(ErrorCode.OPERATION_INVALID, "the display has not shown a picture yet: connect first")
+        raise DriverError(ErrorCode.OPERATION_INVALID,
+                          N_("the display has not shown a picture yet: connect first"))
     buffer = QBuffer()
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
     if not QImageWriter(buffer, QByteArray(b"PNG")).write(image):

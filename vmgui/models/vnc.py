@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from drivers import DriverError, ErrorCode
 from drivers.domxml import DomainXML
 
+from ..textmark import N_
 from .domains import Key
 from .hosts import LIBVIRT_PREFIX, remote_host
 
@@ -231,9 +232,9 @@ def why_no_viewer(uri: str, viewers: Sequence[tuple[str, str]], key: Key) -> str
     Phrased to follow the domain's name, as the other action tooltips are.
     """
     if not viewers:
-        return "cannot be shown: no VNC viewer is installed (install virt-viewer or TigerVNC)"
+        return N_("cannot be shown: no VNC viewer is installed (install virt-viewer or TigerVNC)")
     if known_without_vnc(key):
-        return "has no VNC graphics (add <graphics type='vnc'/> to its definition)"
+        return N_("has no VNC graphics (add <graphics type='vnc'/> to its definition)")
     return _viewer_problem(uri, tuple(viewers))
 
 
@@ -244,9 +245,9 @@ def _viewer_problem(uri: str, viewers: tuple[tuple[str, str], ...]) -> str | Non
     if any(BUILDERS[n](exe, target) is not None for n, exe in viewers):
         return None
     if target.remote:
-        return "runs on another machine: only virt-viewer reaches its display (install virt-viewer)"
-    return (f"cannot be shown: {', '.join(n for n, _exe in viewers)} cannot open a display of {uri} "
-            "(install remote-viewer or TigerVNC)")
+        return N_("runs on another machine: only virt-viewer reaches its display (install virt-viewer)")
+    return N_("cannot be shown: {viewers} cannot open a display of {uri} (install remote-viewer or TigerVNC)",
+              viewers=", ".join(n for n, _exe in viewers), uri=uri)
 
 
 def plan(xml: str, uri: str, name: str, viewers: Sequence[tuple[str, str]]) -> tuple[list[str] | None, str]:

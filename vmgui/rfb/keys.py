@@ -7,6 +7,8 @@ keys are sent as one byte with bit 7 set (E0 48 -> 0xC8), as QEMU expects.
 """
 from __future__ import annotations
 
+from ..textmark import N_
+
 #: evdev codes 1 (Esc) to 88 (F12) are their XT set 1 codes; the rest, where the PC keyboard has them
 _EVDEV_TO_XT_EXTRA = {
     89: 0x73,  # RO
@@ -73,10 +75,11 @@ US_LAYOUT[" "] = (57, False)
 _CTRL, _ALT = (0xFFE3, 29), (0xFFE9, 56)
 _F_KEYS = [(0xFFBE + i, 59 + i) for i in range(10)] + [(0xFFC8, 87), (0xFFC9, 88)]
 
-#: What the Send Key menu offers: (label, keys pressed in order and released in reverse).
+#: What the Send Key menu offers: (label, marked for translation: key names are written differently in some
+#: languages; keys pressed in order and released in reverse).
 KEY_COMBOS: tuple[tuple[str, tuple[tuple[int, int], ...]], ...] = (
-    ("Ctrl+Alt+Del", (_CTRL, _ALT, (0xFFFF, 111))),
-    ("Ctrl+Alt+Backspace", (_CTRL, _ALT, (0xFF08, 14))),
-    *((f"Ctrl+Alt+F{i + 1}", (_CTRL, _ALT, key)) for i, key in enumerate(_F_KEYS)),
-    ("PrintScreen", ((0xFF61, 99),)),
+    (N_("Ctrl+Alt+Del"), (_CTRL, _ALT, (0xFFFF, 111))),
+    (N_("Ctrl+Alt+Backspace"), (_CTRL, _ALT, (0xFF08, 14))),
+    *((N_("Ctrl+Alt+F{number}", number=i + 1), (_CTRL, _ALT, key)) for i, key in enumerate(_F_KEYS)),
+    (N_("PrintScreen"), ((0xFF61, 99),)),
 )

@@ -47,6 +47,7 @@ from drivers.errors import DriverError
 
 from ..actions import rules
 from ..actions.requests import Resume, Start
+from ..i18n import N_, Text, translate
 from ..models.display import SPICE_ONLY, DisplayModel, screenshot_png, write_screenshot
 from ..models.domains import DomainRow, Key
 from ..models.session import Session
@@ -58,6 +59,8 @@ from .messagearea import OneLineLabel
 _CTRL_ALT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
 _BUTTONS = {Qt.MouseButton.LeftButton: 1, Qt.MouseButton.MiddleButton: 2, Qt.MouseButton.RightButton: 4}
 WHEEL_UP, WHEEL_DOWN = 8, 16
+#: The translation context of the marked texts the pane shows (``self.tr`` in DisplayPane uses it too).
+CONTEXT = "DisplayPane"
 
 
 class DisplayView(QWidget):
@@ -71,7 +74,7 @@ class DisplayView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("displayView")
-        self.setAccessibleName("Virtual machine screen")
+        self.setAccessibleName(self.tr("Virtual machine screen"))
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
@@ -96,7 +99,7 @@ class DisplayView(QWidget):
         self.unsetCursor()
         if model is not None:
             name = model.name
-            self.setAccessibleName(f"Screen of {name}")
+            self.setAccessibleName(self.tr("Screen of {name}").format(name=name))
             model.frameChanged.connect(self._frame)
             model.cursorChanged.connect(self._cursor)
         self.updateGeometry()
@@ -331,22 +334,27 @@ class DisplayNotice(QFrame):
         self.password = QLineEdit(self)
         self.password.setObjectName("displayPassword")
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.password.setPlaceholderText("Password")
-        self.password.setAccessibleName("Display password")
+        self.password.setPlaceholderText(self.tr("Password"))
+        self.password.setAccessibleName(self.tr("Display password"))
         self.password.returnPressed.connect(self.button.click)
         self.password.hide()
         layout = QVBoxLayout(self)
         layout.addWidget(self.text)
         layout.addWidget(self.password, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignHCenter)
+        #: the button's label in English (what it does, whatever language it is shown in)
+        self.offer = ""
 
     def say(self, text: str, button: str = "", ask_password: bool = False) -> None:
         """Show ``text`` (empty: hide) and a button labelled ``button`` (empty: none), with the password
-        field above it when ``ask_password``."""
+        field above it when ``ask_password``; both translated (marked texts; a plain one is data)."""
+        text = translate(CONTEXT, text) if isinstance(text, Text) else text
+        self.offer = button
+        label = translate(CONTEXT, button) if button else ""
         self.text.setText(text)
         self.setAccessibleName(text)
-        self.button.setText(button)
-        self.button.setAccessibleName(button)
+        self.button.setText(label)
+        self.button.setAccessibleName(label)
         self.button.setVisible(bool(button))
         if not ask_password:
             self.password.clear()
@@ -377,12 +385,20 @@ class DisplayNotice(QFrame):
 FULL_SCREEN_KEYS = (QKeyCombination(Qt.Key.Key_F11),
                     QKeyCombination(Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier,
                                     Qt.Key.Key_F))
-FULL_SCREEN_HINT = "Full screen: press F11, Ctrl+Alt+F or Esc to leave."
+FULL_SCREEN_HINT = N_("Full screen: press F11, Ctrl+Alt+F or Esc to leave.")
 
 
 #: What the View and Send Key buttons offer, said in their tooltips while they can be used.
-MENU_TIPS = ("Scale to fit, actual size, full screen and screenshot",
-             "Send a key combination the host would keep, such as Ctrl+Alt+Del")
+MENU_TIPS = (N_("Scale to fit, actual size, full screen and screenshot"),
+             N_("Send a key combination the host would keep, such as Ctrl+Alt+Del"))
+#: What the notice over the picture offers (its button's label).
+START, RESUME, CONNECT, EXTERNAL_VIEWER = N_("Start"), N_("Resume"), N_("Connect"), N_("Open in External Viewer")
+SELECT_A_DOMAIN = N_("Select a domain to see its screen.")
+
+
+def not_running(name: str) -> Text:
+    """The status line and the menus' reason while the domain is not running."""
+    return N_("{name} is not running: start it to see its screen here.", name=name)
 
 
 class DisplayPane(QWidget):
@@ -396,11 +412,11 @@ class DisplayPane(QWidget):
         self.model: DisplayModel | None = None
         self.status = OneLineLabel("", self)  # one line beside the buttons, however narrow the pane
         self.status.setObjectName("displayStatus")
-        self.connect_button = QPushButton("Connect", self)
+        self.connect_button = QPushButton(self.tr("Connect"), self)
         self.connect_button.setObjectName("displayConnect")
-        self.connect_button.setToolTip("Show the screen of the virtual machine here")
+        self.connect_button.setToolTip(self.tr("Show the screen of the virtual machine here"))
         self.connect_button.clicked.connect(self._toggle)
-        self.fit = QCheckBox("Scale to fit", self)
+        self.fit = QCheckBox(self.tr("Scale to fit"), self)
         self.fit.setObjectName("displayScaleToFit")
         self.fit.setChecked(True)
         self.fit.toggled.connect(self._set_fit)
@@ -423,7 +439,7 @@ class DisplayPane(QWidget):
         self.menu_buttons: list[QToolButton] = []  # the menus in the bar (a window with a menu bar hides them)
         for menu, tip in ((self.view_menu, MENU_TIPS[0]), (self.send_key_menu, MENU_TIPS[1])):
             button = QToolButton(self)
-            button.setToolTip(tip)
+            button.setToolTip(translate(CONTEXT, tip))
             self.menu_buttons.append(button)
             button.setText(menu.title().replace("&", ""))
             button.setAccessibleName(button.text())
@@ -440,27 +456,29 @@ class DisplayPane(QWidget):
 
     def _build_actions(self) -> None:
         """View ▸ Scale to Fit / Actual Size / Full Screen / Take Screenshot…, and Send Key ▸ the combinations."""
-        self.view_menu = QMenu("&View", self)
+        self.view_menu = QMenu(self.tr("&View"), self)
         group = QActionGroup(self)
-        self.fit_action = self._action(self.view_menu, "Scale to Fit", "displayActionFit", checkable=True)
-        self.actual_action = self._action(self.view_menu, "Actual Size (1:1)", "displayActionActual", checkable=True)
+        self.fit_action = self._action(self.view_menu, self.tr("Scale to Fit"), "displayActionFit", checkable=True)
+        self.actual_action = self._action(self.view_menu, self.tr("Actual Size (1:1)"), "displayActionActual",
+                                          checkable=True)
         for action in (self.fit_action, self.actual_action):
             group.addAction(action)
         self.fit_action.setChecked(True)
         self.fit_action.toggled.connect(self.fit.setChecked)
         self.fit.toggled.connect(lambda fit: (self.fit_action if fit else self.actual_action).setChecked(True))
-        self.full_screen_action = self._action(self.view_menu, "Full Screen", "displayActionFullScreen",
+        self.full_screen_action = self._action(self.view_menu, self.tr("Full Screen"), "displayActionFullScreen",
                                                checkable=True)
         self.full_screen_action.setShortcuts([QKeySequence(k) for k in FULL_SCREEN_KEYS])
         self.full_screen_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.full_screen_action.toggled.connect(self.fullScreenRequested)
         self.addAction(self.full_screen_action)
         self.view_menu.addSeparator()
-        self.screenshot_action = self._action(self.view_menu, "Take Screenshot…", "displayActionScreenshot")
-        self.send_key_menu = QMenu("Send &Key", self)
-        self.send_key_actions: dict[str, QAction] = {}
+        self.screenshot_action = self._action(self.view_menu, self.tr("Take Screenshot…"), "displayActionScreenshot")
+        self.send_key_menu = QMenu(self.tr("Send &Key"), self)
+        self.send_key_actions: dict[str, QAction] = {}  # by the combination's English name
         for label, keys in KEY_COMBOS:
-            action = self._action(self.send_key_menu, label, f"displaySendKey{label.replace('+', '')}")
+            action = self._action(self.send_key_menu, translate(CONTEXT, label),
+                                  f"displaySendKey{label.replace('+', '')}")
             action.triggered.connect(lambda _c=False, k=keys: self.send_keys(k))
             self.send_key_actions[label] = action
 
@@ -473,9 +491,9 @@ class DisplayPane(QWidget):
     def _show_pointer_hint(self, *_args: object) -> None:
         """Said only where the guest has no tablet: how its pointer is taken and given back."""
         if self.view.grabbed:
-            text = "The VM has the pointer: press Ctrl+Alt to release it."
+            text = self.tr("The VM has the pointer: press Ctrl+Alt to release it.")
         elif self.view.relative and self.model is not None and self.model.open:
-            text = "This VM has no tablet: click into the screen to move its pointer; Ctrl+Alt releases it."
+            text = self.tr("This VM has no tablet: click into the screen to move its pointer; Ctrl+Alt releases it.")
         else:
             text = ""
         self.pointer_hint.setText(text)
@@ -508,19 +526,19 @@ class DisplayPane(QWidget):
         model.ended.connect(self._ended)
         model.pointerModeChanged.connect(self._show_pointer_hint)
         self.connect_button.setEnabled(True)
-        self.connect_button.setText("Connect")
+        self.connect_button.setText(self.tr("Connect"))
 
     def connect_display(self) -> None:
         if self.model is not None:
             self.model.start()
-            self.connect_button.setText("Disconnect")
+            self.connect_button.setText(self.tr("Disconnect"))
 
     def disconnect_display(self) -> None:
         if self.model is not None:
             self.view.release_all()
             self.model.close()
-            self.connect_button.setText("Connect")
-            self.status.setText(f"Not connected to the display of {self.model.name}")
+            self.connect_button.setText(self.tr("Connect"))
+            self.status.setText(self.tr("Not connected to the display of {name}").format(name=self.model.name))
 
     def _toggle(self) -> None:
         if self.model is not None and self.model.busy:
@@ -529,11 +547,11 @@ class DisplayPane(QWidget):
             self.connect_display()
 
     def _status(self, text: str) -> None:
-        self.status.setText(text)
+        self.status.setText(translate(CONTEXT, text))
         self._show_pointer_hint()
 
     def _ended(self, _sentence: str) -> None:
-        self.connect_button.setText("Connect")
+        self.connect_button.setText(self.tr("Connect"))
 
     def _set_fit(self, fit: bool) -> None:
         self.view.set_scale_to_fit(fit)
@@ -561,7 +579,7 @@ class DisplayTab(DisplayPane):
         self.connect_button.setEnabled(False)
         self.notice.button.clicked.connect(self._notice_pressed)
         self.screenshot_action.triggered.connect(self.ask_screenshot)
-        self.status.setText("Select a domain to see its screen.")
+        self.status.setText(translate(CONTEXT, SELECT_A_DOMAIN))
         self._enable_menus(None)
         self._update_notice()
         self.screenshot_folder = os.path.expanduser("~")
@@ -579,14 +597,14 @@ class DisplayTab(DisplayPane):
                 self.model.status.connect(self._update_notice)
                 self.model.ended.connect(self._model_ended)
             if row is None:
-                self.status.setText("Select a domain to see its screen.")
+                self.status.setText(translate(CONTEXT, SELECT_A_DOMAIN))
         self._row = row
         was_active, self._active = self._active, row is not None and row.rec.active
         if row is not None and not self._active:
             self.connect_button.setEnabled(False)
             if was_active and self.model is not None and self.model.busy:
                 self.disconnect_display()
-            self.status.setText(f"{row.rec.name} is not running: start it to see its screen here.")
+            self.status.setText(translate(CONTEXT, not_running(row.rec.name)))
         elif row is not None:
             self.connect_button.setEnabled(True)
         self._enable_menus(row)
@@ -596,15 +614,15 @@ class DisplayTab(DisplayPane):
     def _enable_menus(self, row: DomainRow | None) -> None:
         """View and Send Key act on a running domain's screen; otherwise their tooltip says why not."""
         if row is None:
-            reason = "Select a domain to see its screen."
+            reason: str = SELECT_A_DOMAIN
         elif not row.rec.active:
-            reason = f"{row.rec.name} is not running: start it to see its screen here."
+            reason = not_running(row.rec.name)
         else:
             reason = ""
         for menu, button, tip in zip((self.view_menu, self.send_key_menu), self.menu_buttons, MENU_TIPS, strict=True):
             menu.menuAction().setEnabled(not reason)  # in a detached window's menu bar
             button.setEnabled(not reason)
-            button.setToolTip(f"Not possible: {reason}" if reason else tip)
+            button.setToolTip(translate(CONTEXT, N_("Not possible: {reason}", reason=reason) if reason else tip))
 
     def set_shown(self, shown: bool) -> None:
         """The tab came into view (connect if it can) or left it (disconnect: nobody looks)."""
@@ -646,28 +664,29 @@ class DisplayTab(DisplayPane):
 
     # -- what is said over the picture ------------------------------------------------------
     def notice_state(self) -> tuple[str, str]:
-        """(sentence, button) for the domain and its display now; an empty sentence: the picture says it."""
+        """(sentence, button) for the domain and its display now, in English and marked for translation; an
+        empty sentence: the picture says it."""
         row, model = self._row, self.model
         if row is None or model is None:
-            return "Select a domain to see its screen.", ""
+            return SELECT_A_DOMAIN, ""
         name = row.rec.name
         if not row.rec.active:
-            return f"{name} is not running.", "Start"
+            return N_("{name} is not running.", name=name), START
         if model.spice_only:
-            return SPICE_ONLY + ".", "Open in External Viewer"
+            return N_("{sentence}.", sentence=SPICE_ONLY), EXTERNAL_VIEWER
         if rules.paused(row.rec) is None:
-            return f"{name} is paused.", "Resume"
+            return N_("{name} is paused.", name=name), RESUME
         if model.connecting:
-            return f"Connecting to the display of {name}…", ""
+            return N_("Connecting to the display of {name}…", name=name), ""
         if model.open:
             return "", ""
         if model.needs_password:
-            return model.end_reason, "Connect"
+            return model.end_reason, CONNECT
         if model.closed_by_vm:
-            return f"The display was closed by the VM {name}.", "Connect"
+            return N_("The display was closed by the VM {name}.", name=name), CONNECT
         if model.end_reason and model.end_reason != "closed":
-            return model.end_reason, "Open in External Viewer"
-        return f"Not connected to the display of {name}.", "Connect"
+            return model.end_reason, EXTERNAL_VIEWER
+        return N_("Not connected to the display of {name}.", name=name), CONNECT
 
     def _update_notice(self, *_args: object) -> None:
         text, button = self.notice_state()
@@ -677,26 +696,26 @@ class DisplayTab(DisplayPane):
                         and not model.busy and self._row is not None and self._row.rec.active)
 
     def _notice_pressed(self) -> None:
-        row, label = self._row, self.notice.button.text()
+        row, label = self._row, self.notice.offer
         if row is None:
             return
-        if label == "Start":
+        if label == START:
             self._session.run(Start(), [row.key])
-        elif label == "Resume":
+        elif label == RESUME:
             self._session.run(Resume(), [row.key])
-        elif label == "Connect":
+        elif label == CONNECT:
             self._declined = False
             self._run_id, self._given_up_id = row.rec.id, None
             if self.notice.password.isVisible() and self.model is not None:
                 password = self.notice.password.text()
                 self.notice.password.clear()
                 self.model.start(password)
-                self.connect_button.setText("Disconnect")
+                self.connect_button.setText(self.tr("Disconnect"))
             else:
                 self.connect_display()
-        elif label == "Open in External Viewer":
+        elif label == EXTERNAL_VIEWER:
             self._session.spawn(open_graphical_console(self._session, row.key),
-                                f"Opening the graphical console of {row.rec.name}")
+                                N_("Opening the graphical console of {name}", name=row.rec.name))
         self._update_notice()
 
     # -- screenshot ---------------------------------------------------------------------------
@@ -704,8 +723,8 @@ class DisplayTab(DisplayPane):
         """Ask where the PNG goes (a modeless dialog), then write it."""
         name = self._row.rec.name if self._row is not None else "screen"
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        dialog = QFileDialog(self, "Take Screenshot", os.path.join(self.screenshot_folder, f"{name}-{stamp}.png"),
-                             "PNG images (*.png)")
+        dialog = QFileDialog(self, self.tr("Take Screenshot"),
+                             os.path.join(self.screenshot_folder, f"{name}-{stamp}.png"), self.tr("PNG images (*.png)"))
         dialog.setObjectName("displayScreenshotDialog")
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
         dialog.setDefaultSuffix("png")
@@ -717,8 +736,9 @@ class DisplayTab(DisplayPane):
 
     def save_screenshot(self, path: str) -> None:
         """The framebuffer at 1:1 as PNG to ``path``, written atomically off the UI thread."""
-        name = self._row.rec.name if self._row is not None else "the domain"
-        doing = f"Saving a screenshot of {name}"
+        doing = N_("Saving a screenshot of {name}", name=self._row.rec.name) if self._row is not None \
+            else N_("Saving a screenshot")
+        name = self._row.rec.name if self._row is not None else ""
         try:
             data = screenshot_png(self.view.framebuffer_image())
         except DriverError as exc:
@@ -729,4 +749,5 @@ class DisplayTab(DisplayPane):
 
     async def _write(self, path: str, data: bytes, name: str) -> None:
         await write_screenshot(path, data)
-        self.status.setText(f"Saved a screenshot of {name} to {path}")
+        self.status.setText(self.tr("Saved a screenshot of {name} to {path}").format(name=name, path=path) if name
+                            else self.tr("Saved a screenshot to {path}").format(path=path))

@@ -13,12 +13,15 @@ from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import QLabel, QMainWindow, QWidget
 
 from ..actions import SPECS, ActionId
+from ..i18n import N_, translate
 from ..models import vnc
 from ..models.domains import Key
 from ..models.session import Session
 from .display import FULL_SCREEN_HINT, DisplayTab
 
 HINT_MS = 4000
+#: The translation context of the marked texts the window shows.
+CONTEXT = "DisplayWindow"
 
 
 class DisplayWindow(QMainWindow):
@@ -32,18 +35,19 @@ class DisplayWindow(QMainWindow):
         self.pane = DisplayTab(session, self)
         self.setCentralWidget(self.pane)
         menus = self.menuBar()
-        domain_menu = menus.addMenu("&Domain")
-        self.external_viewer = domain_menu.addAction(SPECS[ActionId.EXTERNAL_VIEWER].label, self.open_external)
+        domain_menu = menus.addMenu(self.tr("&Domain"))
+        self.external_viewer = domain_menu.addAction(translate(CONTEXT, SPECS[ActionId.EXTERNAL_VIEWER].label),
+                                                     self.open_external)
         self.external_viewer.setObjectName("displayActionExternalViewer")
         domain_menu.addAction(self.pane.screenshot_action)
         domain_menu.addSeparator()
-        close = domain_menu.addAction("Close", self.close)
+        close = domain_menu.addAction(self.tr("Close"), self.close)
         close.setShortcut(QKeySequence("Ctrl+W"))
         menus.addMenu(self.pane.view_menu)
         menus.addMenu(self.pane.send_key_menu)
         for button in self.pane.menu_buttons:  # the menu bar has them
             button.hide()
-        self.hint = QLabel(FULL_SCREEN_HINT, self)
+        self.hint = QLabel(translate(CONTEXT, FULL_SCREEN_HINT), self)
         self.hint.setObjectName("displayFullScreenHint")
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.hint.setStyleSheet("background: rgba(0, 0, 0, 180); color: white; padding: 6px; border-radius: 4px;")
@@ -67,10 +71,11 @@ class DisplayWindow(QMainWindow):
         """Take the domain's row as the session has it now (its state, its name, its run)."""
         row = self.session.domains.get(self.key)
         name = row.rec.name if row is not None else self.key[1]
-        self.setWindowTitle(f"{name} — Display")
+        self.setWindowTitle(self.tr("{name} — Display").format(name=name))
         if row is None:
-            self.pane.status.setText(f"{name} is no longer defined on {self.key[0]}.")
-            self.pane.notice.say(f"{name} is no longer defined on {self.key[0]}.")
+            gone = N_("{name} is no longer defined on {uri}.", name=name, uri=self.key[0])
+            self.pane.status.setText(translate(CONTEXT, gone))
+            self.pane.notice.say(gone)
             self.pane.set_shown(False)
             return
         self.pane.show_row(row)
@@ -79,18 +84,19 @@ class DisplayWindow(QMainWindow):
 
     def _update_external_viewer(self) -> None:
         """Enabled where an installed viewer can reach the domain's display; else disabled, saying why."""
-        name = self.windowTitle().removesuffix(" — Display")
+        name = self.session.domains.name_of(self.key)
         why = vnc.why_no_viewer(self.key[0], vnc.installed_viewers(), self.key)
         self.external_viewer.setEnabled(why is None)
-        tip = (f"Open the graphical console in {vnc.viewer_for(self.key[0], vnc.installed_viewers())}"
-               if why is None else f"Not possible: {name} {why}")
+        tip = translate(CONTEXT, N_("Open the graphical console in {viewer}",
+                                    viewer=vnc.viewer_for(self.key[0], vnc.installed_viewers()))
+                        if why is None else N_("Not possible: {name} {why}", name=name, why=why))
         self.external_viewer.setToolTip(tip)
         self.external_viewer.setStatusTip(tip)
 
     def open_external(self) -> None:
         name = self.session.domains.name_of(self.key)
         self.session.spawn(vnc.open_graphical_console(self.session, self.key),
-                           f"Opening the graphical console of {name}")
+                           N_("Opening the graphical console of {name}", name=name))
 
     def present(self) -> None:
         """Show it, or bring it to the front if it is open already."""

@@ -83,7 +83,7 @@ class ScreenThumbnail(QLabel):
             image = QImage.fromData(shot.data)
             problem = "" if not image.isNull() else self.tr("unreadable picture ({mime})").format(mime=shot.mime)
         except Exception as exc:  # noqa: BLE001 - shown in place of the picture
-            image, problem = QImage(), " ".join(explain(exc, "Taking a screenshot")[:2])
+            image, problem = QImage(), " ".join(explain(exc, self.tr("Taking a screenshot"))[:2])
         finally:
             self._busy = False
         if key != self._key or self._state not in ACTIVE:
