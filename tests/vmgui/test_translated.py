@@ -38,7 +38,6 @@ NOT_YET_WALKED = {
     "scheduleDialog": "vmgui/views/dialogs/backupschedule.py",
     "cloneDialog": "vmgui/views/dialogs/clone.py",
     "snapshot dialogs": "vmgui/views/dialogs/simple.py, snapshots.py",
-    "consoleDialog": "vmgui/views/console.py",
     "aboutDialog, quitNotice": "vmgui/views/dialogs/about.py, quitnotice.py",
     "message area rows": "vmgui/models/messages.py (explain(): the sentences of failures)",
 }

@@ -20,6 +20,7 @@ from drivers.test import DEFAULT_NODE_XML
 from vmgui.actions.requests import Backup
 from vmgui.models import statewords
 from vmgui.textmark import Text
+from vmgui.views.console import ConsoleDialog
 from vmgui.views.display import DisplayTab
 
 pseudo = test_translated.pseudo
@@ -146,3 +147,20 @@ def test_the_display_window_and_its_menus_show_only_translated_text(pseudo, open
     assert_translated(win, window)
     win.pane.full_screen_action.trigger()
 
+
+def test_the_serial_console_of_a_running_domain_shows_only_translated_text(pseudo, open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    dom = window.session.bridge.connection(node_uri).lookup_by_name("web01")
+    dialog = window.commands.open_console((node_uri, dom.uuid))
+    assert isinstance(dialog, ConsoleDialog)
+    qtbot.waitUntil(lambda: dialog.model.open and "root@web01:~#" in dialog.model.text(), timeout=5000)
+    assert dialog.status.text() == f"{OPEN}Connected to the serial console of {{name}} (ttyS0){CLOSE}".format(
+        name="web01")
+    assert_translated(dialog, window)
+    dom.suspend()
+    qtbot.waitUntil(lambda: "paused" in dialog.status.text(), timeout=5000)
+    assert_translated(dialog, window)
+    dom.destroy()  # stopped: the sentence frames the driver's reason
+    qtbot.waitUntil(lambda: "VM stopped" in dialog.status.text(), timeout=5000)
+    assert_translated(dialog, window)
+    dialog.close()

@@ -31,6 +31,7 @@ from drivers import DomainEvent, EventType
 from ..bridge import Bridge
 from ..models.messages import explain
 from ..streams import ConsoleStream
+from ..textmark import N_
 from .terminal import SCROLLBACK, TerminalScreen
 
 MAX_LINES = SCROLLBACK
@@ -46,11 +47,12 @@ class ConsoleModel(QObject):
     """The console of one domain: ``terminal`` holds the screen; ``changed`` says it moved on."""
 
     changed = Signal()
-    #: a sentence: the console is open, or why it is not (any more)
-    status = Signal(str)
+    #: a sentence: the console is open, or why it is not (any more); str, an object signal, so a marked Text
+    #: reaches the view whole and is translated there
+    status = Signal(object)
     #: the sentence, and whether opening failed (True: only a Reconnect tries again) or the VM stopped
     #: (False: the console opens again by itself when the VM runs)
-    ended = Signal(str, bool)
+    ended = Signal(object, bool)
     #: the console is open again after it ended or failed to open (opened by itself or by a Reconnect)
     reopened = Signal()
     #: bool: the domain is paused (the screen stays, typed keys wait)
@@ -92,8 +94,8 @@ class ConsoleModel(QObject):
         self.end_reason = ""
         self._opening = True
         self._restarted = False
-        self.status.emit(f"Connecting to the serial console of {self.name}…")
-        self._spawn(self._open(), f"Opening the console of {self.name}")
+        self.status.emit(N_("Connecting to the serial console of {name}…", name=self.name))
+        self._spawn(self._open(), N_("Opening the console of {name}", name=self.name))
 
     async def _open(self) -> None:
         try:
@@ -101,8 +103,8 @@ class ConsoleModel(QObject):
         except Exception as exc:  # noqa: BLE001 - shown in the dialog
             self._opening = False
             if not self._closed:
-                title, message, _hint = explain(exc, f"Opening the console of {self.name}")
-                self._finish(f"{title}: {message}", failed=True)
+                title, message, _hint = explain(exc, N_("Opening the console of {name}", name=self.name))
+                self._finish(N_("{title}: {message}", title=title, message=message), failed=True)
             return
         self._opening = False
         if self._closed:  # closed while opening
@@ -122,10 +124,10 @@ class ConsoleModel(QObject):
 
     def _show_state(self) -> None:
         if self.is_paused:
-            self.status.emit(f"{self.name} is paused: the screen and scrollback stay, "
-                             "and what you type reaches the guest when it runs again")
+            self.status.emit(N_("{name} is paused: the screen and scrollback stay, and what you type reaches the "
+                                "guest when it runs again", name=self.name))
         elif self.open:
-            self.status.emit(f"Connected to the serial console of {self.name} (ttyS0)")
+            self.status.emit(N_("Connected to the serial console of {name} (ttyS0)", name=self.name))
 
     def _on_data(self, data: bytes) -> None:
         if self._stream is None:
@@ -175,7 +177,8 @@ class ConsoleModel(QObject):
     def _on_end(self, why: str) -> None:
         if self._stream is None:
             return
-        self._finish(f"VM stopped: {why}. It opens again by itself when {self.name} runs again.", failed=False)
+        self._finish(N_("VM stopped: {why}. It opens again by itself when {name} runs again.", why=why,
+                        name=self.name), failed=False)
         if self._restarted:  # the domain started again before its old console hung up
             self.start()
 
@@ -219,14 +222,14 @@ class ConsoleModel(QObject):
         if self.end_reason or self._closed:
             return  # closed or hung up: nothing reads it
         if self.is_paused:
-            self.status.emit(f"{self.name} is paused: what you type reaches the guest when it runs again")
+            self.status.emit(N_("{name} is paused: what you type reaches the guest when it runs again", name=self.name))
         self._outbox.append(data)
         self._drain()
 
     def _drain(self) -> None:
         if self._stream is not None and self._outbox and not self._writing:
             self._writing = True
-            self._spawn(self._write(self._stream), f"Typing into the console of {self.name}")
+            self._spawn(self._write(self._stream), N_("Typing into the console of {name}", name=self.name))
 
     async def _write(self, stream: ConsoleStream) -> None:
         """Hand the outbox to the driver, oldest first, until it is empty (one writer at a time)."""
@@ -238,8 +241,8 @@ class ConsoleModel(QObject):
                     await self.bridge.console_write(stream, data)
                 except Exception as exc:  # noqa: BLE001 - the guest went away between two keys
                     if self.open:
-                        title, message, _hint = explain(exc, "Typing into the console")
-                        self.status.emit(f"{title}: {message}")
+                        title, message, _hint = explain(exc, N_("Typing into the console"))
+                        self.status.emit(N_("{title}: {message}", title=title, message=message))
                     return
         finally:
             self._writing = False

@@ -15,10 +15,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from ..i18n import translate
 from ..models.console import ConsoleModel
 from .names import name_widget
 from .terminal import BACKGROUND, TerminalView
 from .theme import error_style
+
+#: The translation context of the console's marked sentences (``self.tr`` here uses it too).
+CONTEXT = "ConsoleDialog"
 
 
 class ConsoleDialog(QDialog):
@@ -29,18 +33,18 @@ class ConsoleDialog(QDialog):
         name_widget(self, "consoleDialog")
         self.model = model
         model.setParent(self)
-        self.setWindowTitle(f"{model.name} — serial console")
+        self.setWindowTitle(self.tr("{name} — serial console").format(name=model.name))
         self.setModal(False)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.resize(760, 480)
 
         self.terminal = TerminalView(model, self)
         self.status = QLabel("", self)
-        name_widget(self.status, "consoleStatus", "Console status")
+        name_widget(self.status, "consoleStatus", self.tr("Console status"))
         self.status.setWordWrap(True)
-        self.reconnect = QPushButton("Reconnect", self)
+        self.reconnect = QPushButton(self.tr("Reconnect"), self)
         self.reconnect.setObjectName("consoleReconnect")
-        self.reconnect.setToolTip("Open the console again")
+        self.reconnect.setToolTip(self.tr("Open the console again"))
         self.reconnect.setAutoDefault(False)
         self.reconnect.setVisible(False)
         self.reconnect.clicked.connect(self._reconnect)
@@ -48,8 +52,8 @@ class ConsoleDialog(QDialog):
         row.addWidget(self.status, 1)
         row.addWidget(self.reconnect)
         for name, label, tip, slot in (
-                ("consoleCopy", "Copy", "Copy the selected text (Ctrl+Shift+C)", self.terminal.copy),
-                ("consolePaste", "Paste", "Type the clipboard into the console (Ctrl+Shift+V)",
+                ("consoleCopy", self.tr("Copy"), self.tr("Copy the selected text (Ctrl+Shift+C)"), self.terminal.copy),
+                ("consolePaste", self.tr("Paste"), self.tr("Type the clipboard into the console (Ctrl+Shift+V)"),
                  self.terminal.paste_clipboard)):
             button = QPushButton(label, self)
             button.setObjectName(name)
@@ -64,11 +68,14 @@ class ConsoleDialog(QDialog):
         self.setStyleSheet(f"QDialog#consoleDialog {{ background: {BACKGROUND}; }}"
                            "QLabel#consoleStatus { color: #d8dee9; }")
 
-        model.status.connect(self.status.setText)
+        model.status.connect(self._status)
         model.ended.connect(self._ended)
         model.reopened.connect(self._reopened)
         model.paused.connect(self._paused)
         self.terminal.setFocus()
+
+    def _status(self, sentence: str) -> None:
+        self.status.setText(translate(CONTEXT, sentence))
 
     def _ended(self, _sentence: str, failed: bool) -> None:
         self.reconnect.setVisible(failed)

@@ -57,7 +57,7 @@ class TerminalView(QWidget):
 
     def __init__(self, model: ConsoleModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        name_widget(self, "consoleTerminal", "Console")
+        name_widget(self, "consoleTerminal", self.tr("Console"))
         self.model = model
         self.term = model.terminal
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
