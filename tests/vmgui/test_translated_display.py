@@ -17,6 +17,7 @@ from drivers import DomainState, JobOperation, JobState
 from drivers.flags import REASONS, describe_state
 from drivers.jobs import operation_text
 from drivers.test import DEFAULT_NODE_XML
+from vmgui.actions import ActionId
 from vmgui.actions.requests import Backup
 from vmgui.models import statewords
 from vmgui.textmark import Text
@@ -72,6 +73,10 @@ def test_the_domain_tables_cells_show_only_translated_text(pseudo, open_window, 
     assert memory.data().startswith(OPEN) and "MiB" in memory.data()
     assert " in use of " in memory.data(Qt.ItemDataRole.ToolTipRole)
     assert_translated(window.table, window)
+    running = next(r for r in range(model.rowCount()) if model.row_at(r).rec.active)
+    window.session.pending.begin(model.row_at(running).key, ActionId.SHUTDOWN, model.row_at(running).rec.name)
+    assert f" \u2014 {OPEN}{OPEN}shutting down{CLOSE}\u2026{CLOSE}" in model.index(running, 1).data()
+    assert untranslated_cells(model, data_of(window)) == []
 
 
 def test_the_job_panels_cells_show_only_translated_text(pseudo, open_window, node_uri, tmp_path, qtbot):

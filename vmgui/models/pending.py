@@ -19,12 +19,14 @@ from drivers import DomainRecord, EventType
 from drivers.flags import ShutoffReason, StoppedDetail
 
 from ..actions import SPECS, ActionId
+from ..textmark import N_
 from .domainrow import Key
 
 DEFAULT_TIMEOUT_S = 60.0
 #: the requests a guest may ignore, and the hard way the window offers once one is overdue
 FALLBACK = {spec.id: spec.fallback for spec in SPECS.values() if spec.fallback is not None}
-DOING = {"shutdown": "shutting down", "reboot": "rebooting"}
+#: what the table's State cell adds while a request waits for the guest (marked: the cell translates it)
+DOING = {"shutdown": N_("shutting down"), "reboot": N_("rebooting")}
 _DONE = {"shutdown": "{name} shut down", "reboot": "{name} rebooted"}
 _OVERDUE = {
     "shutdown": "{name} is still running {secs} s after it was asked to shut down; its guest may ignore "
@@ -90,8 +92,8 @@ class PendingRequests(QObject):
         if req is None:
             return ""
         if req.overdue:
-            return f"{DOING[req.action]}, no answer after {self._secs()} s"
-        return f"{DOING[req.action]}…"
+            return N_("{doing}, no answer after {secs} s", doing=DOING[req.action], secs=self._secs())
+        return N_("{doing}…", doing=DOING[req.action])
 
     def on_event(self, key: Key, kind: EventType, detail: int = 0) -> None:
         req = self._requests.get(key)
