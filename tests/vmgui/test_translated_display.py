@@ -6,6 +6,7 @@ The cells are read as the views read them, through the models' DisplayRole and T
 from __future__ import annotations
 
 import test_translated
+import test_translation_catalog
 from pseudo_translation import CLOSE, OPEN, is_data, translated, untranslated
 from PySide6.QtCore import QAbstractItemModel, Qt
 from PySide6.QtWidgets import QComboBox
@@ -25,18 +26,20 @@ from vmgui.views.console import ConsoleDialog
 from vmgui.views.display import DisplayTab
 
 pseudo = test_translated.pseudo
+catalogue = test_translation_catalog.catalogue
 ROLES = (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole)
 
 
 def untranslated_cells(model: QAbstractItemModel, data: set[str]) -> list[str]:
     """``row,column role: text`` for each cell text that is neither translated nor data (a cell listing
-    several facts, "a · b", is read fact by fact)."""
+    several facts, "a · b" or one a line, is read fact by fact)."""
     found = []
     for row in range(model.rowCount()):
         for col in range(model.columnCount()):
             for role in ROLES:
                 text = model.index(row, col).data(role)
-                if text and not all(translated(part) or is_data(part, data) for part in text.split(" \u00b7 ")):
+                parts = [part for line in (text or "").split("\n") for part in line.split(" \u00b7 ")]
+                if text and not all(translated(part) or is_data(part, data) for part in parts):
                     found.append(f"{row},{col} {role.name}: {text!r}")
     return found
 
@@ -167,5 +170,24 @@ def test_the_serial_console_of_a_running_domain_shows_only_translated_text(pseud
     assert_translated(dialog, window)
     dom.destroy()  # stopped: the sentence frames the driver's reason
     qtbot.waitUntil(lambda: "VM stopped" in dialog.status.text(), timeout=5000)
+    assert_translated(dialog, window)
+    dialog.close()
+
+
+def test_in_a_compiled_catalogue_the_display_and_the_console_show_nothing_untranslated(catalogue, open_window,
+                                                                                         node_uri, qtbot):
+    """What lupdate extracted is looked up under the contexts the running code uses (a subclass's tr() too)."""
+    window = open_window(node_uri)
+    model = window.table.model()
+    assert untranslated_cells(model, data_of(window)) == []
+    win = _open(window, qtbot, node_uri, "web01")
+    qtbot.waitUntil(lambda: "not supported" in win.pane.notice.text.text(), timeout=10000)
+    assert_translated(win, window)
+    tab = _show(window, qtbot, node_uri, "win11")
+    assert notice_of(tab)[1] == f"{OPEN}Start{CLOSE}"
+    assert_translated(window, window)
+    dom = window.session.bridge.connection(node_uri).lookup_by_name("web01")
+    dialog = window.commands.open_console((node_uri, dom.uuid))
+    qtbot.waitUntil(lambda: dialog.model.open, timeout=5000)
     assert_translated(dialog, window)
     dialog.close()
