@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QComboBox
 from test_display import _show
 from test_display_window import _open
 from test_translated import assert_translated, data_of
+from test_window import select
 
 from drivers import DomainState, JobOperation, JobState
 from drivers.flags import REASONS, describe_state
@@ -103,6 +104,10 @@ def test_the_job_panels_cells_show_only_translated_text(pseudo, open_window, nod
     assert said_by_the_driver  # the cancelled backup's error, shown as the driver's core says it
     assert untranslated_cells(model, data_of(window) | said_by_the_driver) == []
     assert_translated(window.job_panel, window)
+    select(window, "web01")  # the details pane names its running job and says its memory in translated units
+    assert f"{OPEN}{OPEN}backup{CLOSE} (job " in window.details.values["Job"].text()
+    assert f"{OPEN}{OPEN}" in window.details.values["Memory"].text()
+    assert_translated(window.details, window)
 
 
 def notice_of(tab: DisplayTab) -> tuple[str, str]:

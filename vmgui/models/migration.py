@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING
 import drivers
 from drivers import DomainState, DriverError, ErrorCode, Feature, JobInfo
 from drivers.domxml import DomainXML
-from drivers.jobs import operation_text
 from drivers.migration import peers_compatible
 
 from ..bridge import CallAbandoned
 from ..textmark import N_, NP_
 from .actions import can_migrate
 from .domains import Key
+from .statewords import operation_words
 from .validation import migrate_flags
 
 if TYPE_CHECKING:
@@ -179,7 +179,7 @@ def evaluate(f: Facts) -> Check:
     findings: list[Finding] = []
     if f.job is not None:
         findings.append(Finding(Level.BLOCKED, N_("{name} is busy: its {operation} job {job} is running",
-                                                  name=f.name, operation=operation_text(f.job.operation),
+                                                  name=f.name, operation=operation_words(f.job.operation),
                                                   job=f.job.id)))
     findings += _protocol_findings(f)
     mode, said = _mode(f)

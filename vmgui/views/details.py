@@ -26,13 +26,13 @@ from PySide6.QtWidgets import (
 )
 
 from drivers import DomainRecord, Feature, JobInfo
-from drivers.jobs import operation_text
 
 from ..i18n import N_, translate
 from ..models.domains import Col, DomainRow, Key
 from ..models.format import DASH, bytes_text, duration_text
 from ..models.problems import problem_text
 from ..models.session import Session
+from ..models.statewords import operation_words
 from .display import DisplayTab
 from .editflow import EditFlow
 from .graphs import Graph
@@ -165,13 +165,13 @@ class DetailsPane(QTabWidget):
             "Uptime": uptime_text(rec, time.time()),
             "Connection": row.uri, "vCPUs": row.texts[Col.VCPUS],
             "Memory": DASH if row.texts[Col.MEMORY] == DASH else
-            self.tr("{used} of {maximum}").format(used=bytes_text(rec.memory_kib * 1024),
-                                                  maximum=bytes_text(rec.max_memory_kib * 1024)),
+            self.tr("{used} of {maximum}").format(used=translate(CONTEXT, bytes_text(rec.memory_kib * 1024)),
+                                                  maximum=translate(CONTEXT, bytes_text(rec.max_memory_kib * 1024))),
             "CPU usage": row.texts[4], "Persistent": self.tr("yes") if rec.persistent else self.tr("no (transient)"),
             "Autostart": self.tr("yes") if rec.autostart else self.tr("no"), "Snapshots": str(rec.snapshot_count),
             "Saved state": self.tr("yes (Start restores it)") if rec.managed_save else self.tr("no"),
-            "Job": self.tr("{operation} (job {job}) running").format(operation=operation_text(job.operation),
-                                                                     job=job.id) if job else self.tr("none"),
+            "Job": self.tr("{operation} (job {job}) running").format(
+                operation=translate(CONTEXT, operation_words(job.operation)), job=job.id) if job else self.tr("none"),
         }
         for field, text in values.items():
             self.values[field].setText(text)

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
 )
 
 from drivers import JobInfo, JobState
-from drivers.jobs import operation_text
 
 from .. import icons
 from ..actions import LAYOUT, MENU_ONLY, ActionId, ActionState, context_menu
@@ -39,6 +38,7 @@ from ..models.backupschedule import FILE as SCHEDULES_FILE
 from ..models.backupschedule import ScheduleStore
 from ..models.messages import Message
 from ..models.session import Session
+from ..models.statewords import operation_words
 from ..notifications import Notice, NotificationsUnavailable, announce
 from ..single_instance import raise_window
 from . import theme
@@ -327,7 +327,7 @@ class MainWindow(QMainWindow):
     def _job_finished(self, uri: str, info: JobInfo) -> None:
         if info.elapsed < LONG_JOB_S or self.isActiveWindow():
             return
-        what = {"operation": operation_text(info.operation), "domain": info.domain}
+        what = {"operation": translate(CONTEXT, operation_words(info.operation)), "domain": info.domain}
         if info.state is JobState.FAILED:
             text = self.tr("The {operation} of {domain} failed: {why}").format(**what, why=info.error) \
                 if info.error else self.tr("The {operation} of {domain} failed").format(**what)
