@@ -1,12 +1,16 @@
 """Under a pseudo-translation, the domain table's and the job panel's cells, the Display tab and window and
 the serial console show only translated text and data (see test_translated for what counts as data).
 
-The cells are read as the views read them, through the models' DisplayRole and ToolTipRole.
+The cells are read as the views read them, through the models' DisplayRole and ToolTipRole. The test
+driver has no display stream (the tab says so); a real QEMU display shows the connected state and the
+pointer hints of a guest without a tablet.
 """
 from __future__ import annotations
 
+import pytest
 import test_translated
 import test_translation_catalog
+from borrowed_fixtures import borrow
 from pseudo_translation import CLOSE, OPEN, is_data, translated, untranslated
 from PySide6.QtCore import QAbstractItemModel, Qt
 from PySide6.QtWidgets import QComboBox
@@ -28,6 +32,10 @@ from vmgui.views.display import DisplayTab
 
 pseudo = test_translated.pseudo
 catalogue = test_translation_catalog.catalogue
+_e2e = borrow("e2e")  # a real QEMU display for the connected state (also puts tests/e2e on sys.path)
+env, guest_kernel = _e2e.env, _e2e.guest_kernel
+import e2e_helpers as h  # noqa: E402
+
 ROLES = (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole)
 
 
@@ -134,6 +142,30 @@ def test_the_display_tab_of_a_running_and_a_stopped_domain_shows_only_translated
     assert_translated(tab, window)
     tab.notice.button.click()  # Start, known by what it does, not by its translated label
     qtbot.waitUntil(lambda: window.session.domains.get(tab.key).rec.active, timeout=10000)
+
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(not h.QEMU, reason="qemu-system-x86_64 is not installed")
+def test_a_connected_display_and_its_pointer_hints_show_only_translated_text(pseudo, env, open_window, qtbot):
+    conn = env.open()
+    conn.define_xml(env.xml("screen", extra_devices="<graphics type='vnc'/>")).create()  # a PS/2 mouse, no tablet
+    h.wait_heartbeat(env.serial("screen"), 1)
+    window = open_window(env.uri())
+    tab = _show(window, qtbot, env.uri(), "screen")
+    qtbot.waitUntil(lambda: tab.model is not None and tab.model.open and tab.model.absolute_pointer is False,
+                    timeout=30000)
+    assert tab.status.text().startswith(f"{OPEN}Connected to the display of screen (")
+    assert tab.connect_button.text() == f"{OPEN}Disconnect{CLOSE}"
+    assert tab.pointer_hint.isVisible() and tab.pointer_hint.text().startswith(f"{OPEN}This VM has no tablet")
+    assert_translated(tab, window)
+    view = tab.view
+    view.grab_pointer()
+    assert view.grabbed and tab.pointer_hint.text() == (f"{OPEN}The VM has the pointer: press Ctrl+Alt to release "
+                                                        f"it.{CLOSE}")
+    assert_translated(tab, window)
+    view.release_pointer()
+    conn.lookup_by_name("screen").destroy()
 
 
 def test_the_screenshot_dialog_shows_only_translated_text(pseudo, open_window, node_uri, qtbot, tmp_path):
