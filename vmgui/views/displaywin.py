@@ -93,7 +93,9 @@ class DisplayWindow(QMainWindow):
                            f"Opening the graphical console of {name}")
 
     def present(self) -> None:
-        """Show it, or bring it to the front if it is open already."""
+        """Show it, or bring it to the front if it is open already, with the keyboard on the screen: typing
+        goes to the guest, not to the Disconnect button (whose Space would end the session)."""
+        self.pane.view.setFocus(Qt.FocusReason.ActiveWindowFocusReason)
         self.show()
         self.raise_()
         self.activateWindow()
