@@ -517,6 +517,7 @@ class DisplayPane(QWidget):
 
     def disconnect_display(self) -> None:
         if self.model is not None:
+            self.view.release_pointer()
             self.view.release_all()
             self.model.close()
             self.connect_button.setText("Connect")
@@ -533,6 +534,7 @@ class DisplayPane(QWidget):
         self._show_pointer_hint()
 
     def _ended(self, _sentence: str) -> None:
+        self.view.release_pointer()  # nothing is there to move it in any more
         self.connect_button.setText("Connect")
 
     def _set_fit(self, fit: bool) -> None:
