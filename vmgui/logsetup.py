@@ -35,6 +35,7 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
 from vmgui.appid import APP_NAME, DIR_NAME
+from vmgui.textmark import NP_
 
 if TYPE_CHECKING:  # Qt is imported where it is used: logging starts before Qt does
     from asyncio import AbstractEventLoop
@@ -180,6 +181,10 @@ def format_exception(exc_type: type[BaseException], exc: BaseException,
     return summary, details
 
 
+#: The translation context of the error windows' text.
+ERROR_CONTEXT = "ErrorWindow"
+
+
 class _ErrorReporter:
     """Shows error boxes from the GUI thread; one box at a time."""
 
@@ -231,27 +236,30 @@ class _ErrorReporter:
                 self.bridge = bridge
             return self.bridge
 
-    def _text(self, summary: str) -> str:
+    def _text(self, summary: str, in_log: str) -> str:
+        """``summary``, or ``in_log`` (a translated ``{summary}``, ``{path}`` sentence) once there is a log file."""
         path = log_file_path()
-        text = f"{summary}"
-        if path is not None:
-            text += f"\n\nThe details are in the log file:\n{path}"
-        return text
+        return summary if path is None else in_log.format(summary=summary, path=path)
 
     def _show(self, summary: str, details: str) -> None:
         from PySide6.QtCore import QCoreApplication, Qt
         from PySide6.QtWidgets import QMessageBox
 
+        from .i18n import translate  # Qt's, so imported where it is used as Qt is
+
         if self.box is not None:
             self.extra += 1
-            self.box.setInformativeText(
-                f"{self.text}\n\n{self.extra} more error{'s' if self.extra > 1 else ''} "
-                "occurred since; they are in the log file too.")
+            self.box.setInformativeText(translate(ERROR_CONTEXT, NP_(
+                "{text}\n\n%n more error occurred since; it is in the log file too.",
+                "{text}\n\n%n more errors occurred since; they are in the log file too.", self.extra, text=self.text)))
             return
-        box = QMessageBox(QMessageBox.Icon.Critical, f"{APP_NAME}: unexpected error",
-                          f"{APP_NAME} hit an error it did not expect. You can go on "
-                          "working, but what you were doing may not have completed.")
-        self.text = self._text(summary)
+        box = QMessageBox(QMessageBox.Icon.Critical,
+                          QCoreApplication.translate(ERROR_CONTEXT, "{app}: unexpected error").format(app=APP_NAME),
+                          QCoreApplication.translate(ERROR_CONTEXT, "{app} hit an error it did not expect. You can "
+                                                     "go on working, but what you were doing may not have "
+                                                     "completed.").format(app=APP_NAME))
+        self.text = self._text(summary, QCoreApplication.translate(
+            ERROR_CONTEXT, "{summary}\n\nThe details are in the log file:\n{path}"))
         box.setInformativeText(self.text)
         box.setDetailedText(details)
         box.setStandardButtons(QMessageBox.StandardButton.Close)
@@ -294,12 +302,16 @@ class _ErrorReporter:
         if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
                 or os.environ.get("QT_QPA_PLATFORM")):
             return  # no display: creating a QApplication would abort the process
+        from PySide6.QtCore import QCoreApplication
         from PySide6.QtWidgets import QApplication, QMessageBox
 
         app = QApplication([sys.argv[0] if sys.argv else APP_NAME])  # noqa: F841
-        box = QMessageBox(QMessageBox.Icon.Critical, f"{APP_NAME} could not start",
-                          f"{APP_NAME} could not start because of an error.")
-        box.setInformativeText(self._text(summary))
+        box = QMessageBox(QMessageBox.Icon.Critical,
+                          QCoreApplication.translate(ERROR_CONTEXT, "{app} could not start").format(app=APP_NAME),
+                          QCoreApplication.translate(ERROR_CONTEXT, "{app} could not start because of an error.")
+                          .format(app=APP_NAME))
+        box.setInformativeText(self._text(summary, QCoreApplication.translate(
+            ERROR_CONTEXT, "{summary}\n\nThe details are in the log file:\n{path}")))
         box.setDetailedText(details)
         box.setObjectName("vmgui-error-box")
         self.shown += 1
