@@ -35,7 +35,7 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
 from vmgui.appid import APP_NAME, DIR_NAME
-from vmgui.textmark import NP_
+from vmgui.textmark import N_, NP_
 
 if TYPE_CHECKING:  # Qt is imported where it is used: logging starts before Qt does
     from asyncio import AbstractEventLoop
@@ -236,10 +236,11 @@ class _ErrorReporter:
                 self.bridge = bridge
             return self.bridge
 
-    def _text(self, summary: str, in_log: str) -> str:
-        """``summary``, or ``in_log`` (a translated ``{summary}``, ``{path}`` sentence) once there is a log file."""
+    def _text(self, summary: str) -> str:
+        """``summary``, and where the details are once there is a log file (marked text)."""
         path = log_file_path()
-        return summary if path is None else in_log.format(summary=summary, path=path)
+        return summary if path is None else N_("{summary}\n\nThe details are in the log file:\n{path}",
+                                               summary=summary, path=str(path))
 
     def _show(self, summary: str, details: str) -> None:
         from PySide6.QtCore import QCoreApplication, Qt
@@ -254,12 +255,11 @@ class _ErrorReporter:
                 "{text}\n\n%n more errors occurred since; they are in the log file too.", self.extra, text=self.text)))
             return
         box = QMessageBox(QMessageBox.Icon.Critical,
-                          QCoreApplication.translate(ERROR_CONTEXT, "{app}: unexpected error").format(app=APP_NAME),
-                          QCoreApplication.translate(ERROR_CONTEXT, "{app} hit an error it did not expect. You can "
-                                                     "go on working, but what you were doing may not have "
-                                                     "completed.").format(app=APP_NAME))
-        self.text = self._text(summary, QCoreApplication.translate(
-            ERROR_CONTEXT, "{summary}\n\nThe details are in the log file:\n{path}"))
+                          translate(ERROR_CONTEXT, N_("{app}: unexpected error", app=APP_NAME)),
+                          translate(ERROR_CONTEXT, N_("{app} hit an error it did not expect. You can go on working, "
+                                                      "but what you were doing may not have completed.",
+                                                      app=APP_NAME)))
+        self.text = translate(ERROR_CONTEXT, self._text(summary))
         box.setInformativeText(self.text)
         box.setDetailedText(details)
         box.setStandardButtons(QMessageBox.StandardButton.Close)
@@ -302,16 +302,15 @@ class _ErrorReporter:
         if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
                 or os.environ.get("QT_QPA_PLATFORM")):
             return  # no display: creating a QApplication would abort the process
-        from PySide6.QtCore import QCoreApplication
         from PySide6.QtWidgets import QApplication, QMessageBox
+
+        from .i18n import translate  # Qt's, so imported where it is used as Qt is
 
         app = QApplication([sys.argv[0] if sys.argv else APP_NAME])  # noqa: F841
         box = QMessageBox(QMessageBox.Icon.Critical,
-                          QCoreApplication.translate(ERROR_CONTEXT, "{app} could not start").format(app=APP_NAME),
-                          QCoreApplication.translate(ERROR_CONTEXT, "{app} could not start because of an error.")
-                          .format(app=APP_NAME))
-        box.setInformativeText(self._text(summary, QCoreApplication.translate(
-            ERROR_CONTEXT, "{summary}\n\nThe details are in the log file:\n{path}")))
+                          translate(ERROR_CONTEXT, N_("{app} could not start", app=APP_NAME)),
+                          translate(ERROR_CONTEXT, N_("{app} could not start because of an error.", app=APP_NAME)))
+        box.setInformativeText(translate(ERROR_CONTEXT, self._text(summary)))
         box.setDetailedText(details)
         box.setObjectName("vmgui-error-box")
         self.shown += 1
