@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 
-from PySide6.QtCore import QEvent, QKeyCombination, QObject, QPoint, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QKeyCombination, QObject, QPoint, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -240,12 +240,15 @@ class DisplayView(QWidget):
 
     # -- pointer --------------------------------------------------------------------------
     def to_framebuffer(self, pos: QPoint) -> tuple[int, int] | None:
-        """The framebuffer pixel under widget position ``pos`` (None outside the frame)."""
+        """The framebuffer pixel under widget position ``pos`` (None outside the frame), found from the
+        centre of the widget pixel: a scaled frame's edge falls inside a pixel, which counts where its
+        centre lies."""
         t = self.target()
-        if t.isEmpty() or not t.contains(pos.toPointF()):
+        centre = QPointF(pos.x() + 0.5, pos.y() + 0.5)
+        if t.isEmpty() or not t.contains(centre):
             return None
-        x = int((pos.x() - t.x()) * self._image.width() / t.width())
-        y = int((pos.y() - t.y()) * self._image.height() / t.height())
+        x = int((centre.x() - t.x()) * self._image.width() / t.width())
+        y = int((centre.y() - t.y()) * self._image.height() / t.height())
         return min(x, self._image.width() - 1), min(y, self._image.height() - 1)
 
     def _pointer(self, pos: QPoint, buttons: int) -> None:
@@ -416,6 +419,7 @@ class DisplayPane(QWidget):
         self.notice.hide()
         self.pointer_hint = QLabel("", self)
         self.pointer_hint.setObjectName("displayPointerHint")
+        self.pointer_hint.setWordWrap(True)  # in a narrow details pane it takes two lines, not the table's width
         self.pointer_hint.hide()
         self.view.grabChanged.connect(self._show_pointer_hint)
         bar = QHBoxLayout()
