@@ -35,16 +35,12 @@ NOT_YET_WRAPPED = {
 #: Windows the walk does not open yet: their text is not wrapped (they are being edited elsewhere now).
 NOT_YET_WALKED = {
     "newVmWizard": "vmgui/views/dialogs/newvm.py",
-    "backupDialog": "vmgui/views/dialogs/backup.py",
-    "backupsDialog": "vmgui/views/dialogs/backups.py",
-    "scheduleDialog": "vmgui/views/dialogs/backupschedule.py",
     "cloneDialog": "vmgui/views/dialogs/clone.py",
     "displayWindow": "vmgui/views/displaywin.py",
     "snapshot dialogs": "vmgui/views/dialogs/simple.py, snapshots.py",
     "consoleDialog": "vmgui/views/console.py",
     "aboutDialog, quitNotice": "vmgui/views/dialogs/about.py, quitnotice.py",
     "domainTable and jobView cells": "vmgui/models/domainrow.py, jobs.py (the walk reads only their column titles)",
-    "message area rows": "vmgui/models/messages.py (explain(): the sentences of failures)",
 }
 
 
