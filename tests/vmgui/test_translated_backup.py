@@ -8,6 +8,8 @@ and the sentence a driver error carries (the message area puts it into a transla
 """
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from backupchain import chain
 from pseudo_translation import CLOSE, OPEN, is_data, translated, untranslated
@@ -19,12 +21,15 @@ from test_translated import data_of, pseudo  # noqa: F401 - pseudo: the fixture 
 from test_window import select
 
 from drivers import JobOperation, JobState, UndefineFlags
+from vmgui.models.backupschedule import Schedule
 from vmgui.views.dialogs.backup import BackupDialog
 from vmgui.views.dialogs.backups import BackupsDialog, RestoreNameDialog
 from vmgui.views.dialogs.backupschedule import ScheduleDialog
 from vmgui.views.messagearea import OneLineLabel
 
 pytestmark = pytest.mark.usefixtures("pseudo")
+#: a domain the test host does not have, whose backup is on a disk brought from elsewhere
+OTHER_UUID = "0f0e0d0c-0b0a-4908-8706-050403020100"
 
 
 def tree_untranslated(tree: QTreeWidget, data: set[str]) -> list[str]:
@@ -142,6 +147,16 @@ def test_the_backups_and_schedule_dialogs_show_only_translated_text(open_window,
     assert status.startswith(f"{OPEN}Scheduled: {OPEN}{OPEN}Every {OPEN}Sunday{CLOSE}{CLOSE} at 23:15 into {root}; ")
     assert untranslated(dialog, data()) == []
 
+    shutil.rmtree(full.folder)  # the incremental cannot be restored without it
+    chain(tmp_path / "usb", 1, "elsewhere", OTHER_UUID)
+    dialog.flow.open_folder(str(tmp_path / "usb"))  # what choosing a folder in Open Folder… does
+    qtbot.waitUntil(lambda: dialog.list.topLevelItemCount() == 2 and "not restorable" in dialog.list.topLevelItem(
+        0).text(1), timeout=10000)  # newest first: the incremental, then the other domain's full backup
+    dialog.list.topLevelItem(0).setSelected(True)
+    assert translated(dialog.findChild(QPushButton, "backupRestoreNew").toolTip())  # "Not restorable: …"
+    assert translated(dialog.list.topLevelItem(1).toolTip(0))  # "A backup of elsewhere"
+    assert tree_untranslated(dialog.list, data()) == [] and untranslated(dialog, data()) == []
+
 
 def test_a_failure_in_the_message_area_shows_only_translated_text(open_window, node_uri, qtbot):
     window = open_window(node_uri)
@@ -157,3 +172,20 @@ def test_a_failure_in_the_message_area_shows_only_translated_text(open_window, n
     assert row.text().startswith(f"{OPEN}{OPEN}{OPEN}Reading the disks to back up{CLOSE} failed{CLOSE} \u2014 {OPEN}")
     assert row.text().endswith(f"{OPEN}It was removed meanwhile; the table shows the current list.{CLOSE}{CLOSE}")
     assert untranslated(window.message_area, data_of(window)) == []  # the Error icon's name, Dismiss
+
+
+def test_a_scheduled_backup_that_cannot_start_says_so_in_translated_words(open_window, node_uri, qtbot, tmp_path):
+    window = open_window(node_uri)
+    select(window, "web01")
+    key = window.table.selected_keys()[0]
+    (tmp_path / "a-file").write_text("not a folder\n", encoding="utf-8")
+    folder = str(tmp_path / "a-file" / "backups")  # no backup's folder can be made in it
+    window.scheduler.set_schedule(key, Schedule(folder=folder, since=1.0))  # due since 1970
+    window.scheduler.check()
+    qtbot.waitUntil(lambda: len(window.notices) == 1, timeout=10000)
+    assert window.notices == [f"{OPEN}The scheduled backup of web01 could not start; the message area says why.{CLOSE}"]
+    qtbot.waitUntil(lambda: len(window.session.messages.messages()) == 2, timeout=10000)
+    texts = [label.text() for label in window.message_area.findChildren(OneLineLabel) if label.isVisibleTo(window)]
+    assert texts[0].startswith(f"{OPEN}{OPEN}web01 was not backed up{CLOSE} \u2014 {OPEN}The folder {folder}/web01-")
+    assert texts[1].startswith(f"{OPEN}{OPEN}{OPEN}Scheduled backup failed{CLOSE} while you were away{CLOSE} \u2014 ")
+    assert untranslated(window.message_area, data_of(window)) == []
