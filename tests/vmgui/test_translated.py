@@ -34,13 +34,9 @@ NOT_YET_WRAPPED = {
 }
 #: Windows the walk does not open yet: their text is not wrapped (they are being edited elsewhere now).
 NOT_YET_WALKED = {
-    "backupDialog": "vmgui/views/dialogs/backup.py",
-    "backupsDialog": "vmgui/views/dialogs/backups.py",
-    "scheduleDialog": "vmgui/views/dialogs/backupschedule.py",
     "displayWindow": "vmgui/views/displaywin.py",
     "consoleDialog": "vmgui/views/console.py",
     "domainTable and jobView cells": "vmgui/models/domainrow.py, jobs.py (the walk reads only their column titles)",
-    "message area rows": "vmgui/models/messages.py (explain(): the sentences of failures)",
 }
 
 
