@@ -39,6 +39,12 @@ if apt-cache show libvirt-daemon-driver-storage >/dev/null 2>&1 \
     && ! dpkg-query -W -f='${Status}' libvirt-daemon-driver-storage 2>/dev/null | grep -q "install ok installed"; then
   missing+=(libvirt-daemon-driver-storage)
 fi
+# Debian 13 ships QEMU's D-Bus display (which keeps its VNC refresh steady) in a package of its own
+# (Debian 12: inside qemu-system-common)
+if apt-cache show qemu-system-modules-opengl >/dev/null 2>&1 \
+    && ! dpkg-query -W -f='${Status}' qemu-system-modules-opengl 2>/dev/null | grep -q "install ok installed"; then
+  missing+=(qemu-system-modules-opengl)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "== installing Debian packages: ${missing[*]}"
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib.metadata
 
+from .textmark import N_
+
 #: Reverse-DNS application id (``.desktop`` base name, AppStream id, icon name).
 APP_ID = "org.vmgui.VMGui"
 
@@ -25,8 +27,8 @@ EXECUTABLE = "vmgui"
 #: Directory name under the XDG base directories (state, runtime, config).
 DIR_NAME = "vmgui"
 
-#: One-line description (``.desktop`` Comment and AppStream summary).
-SUMMARY = "Manage virtual machines, local and remote, without waiting"
+#: One-line description (``.desktop`` Comment and AppStream summary; Help ▸ About shows it translated).
+SUMMARY = N_("Manage virtual machines, local and remote, without waiting")
 
 #: Project home; AppStream screenshot URLs live under it.
 HOMEPAGE = "https://vmgui.org/"

@@ -35,6 +35,7 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
 from vmgui.appid import APP_NAME, DIR_NAME
+from vmgui.textmark import N_, NP_
 
 if TYPE_CHECKING:  # Qt is imported where it is used: logging starts before Qt does
     from asyncio import AbstractEventLoop
@@ -180,6 +181,10 @@ def format_exception(exc_type: type[BaseException], exc: BaseException,
     return summary, details
 
 
+#: The translation context of the error windows' text.
+ERROR_CONTEXT = "ErrorWindow"
+
+
 class _ErrorReporter:
     """Shows error boxes from the GUI thread; one box at a time."""
 
@@ -232,26 +237,29 @@ class _ErrorReporter:
             return self.bridge
 
     def _text(self, summary: str) -> str:
+        """``summary``, and where the details are once there is a log file (marked text)."""
         path = log_file_path()
-        text = f"{summary}"
-        if path is not None:
-            text += f"\n\nThe details are in the log file:\n{path}"
-        return text
+        return summary if path is None else N_("{summary}\n\nThe details are in the log file:\n{path}",
+                                               summary=summary, path=str(path))
 
     def _show(self, summary: str, details: str) -> None:
         from PySide6.QtCore import QCoreApplication, Qt
         from PySide6.QtWidgets import QMessageBox
 
+        from .i18n import translate  # Qt's, so imported where it is used as Qt is
+
         if self.box is not None:
             self.extra += 1
-            self.box.setInformativeText(
-                f"{self.text}\n\n{self.extra} more error{'s' if self.extra > 1 else ''} "
-                "occurred since; they are in the log file too.")
+            self.box.setInformativeText(translate(ERROR_CONTEXT, NP_(
+                "{text}\n\n%n more error occurred since; it is in the log file too.",
+                "{text}\n\n%n more errors occurred since; they are in the log file too.", self.extra, text=self.text)))
             return
-        box = QMessageBox(QMessageBox.Icon.Critical, f"{APP_NAME}: unexpected error",
-                          f"{APP_NAME} hit an error it did not expect. You can go on "
-                          "working, but what you were doing may not have completed.")
-        self.text = self._text(summary)
+        box = QMessageBox(QMessageBox.Icon.Critical,
+                          translate(ERROR_CONTEXT, N_("{app}: unexpected error", app=APP_NAME)),
+                          translate(ERROR_CONTEXT, N_("{app} hit an error it did not expect. You can go on working, "
+                                                      "but what you were doing may not have completed.",
+                                                      app=APP_NAME)))
+        self.text = translate(ERROR_CONTEXT, self._text(summary))
         box.setInformativeText(self.text)
         box.setDetailedText(details)
         box.setStandardButtons(QMessageBox.StandardButton.Close)
@@ -296,10 +304,13 @@ class _ErrorReporter:
             return  # no display: creating a QApplication would abort the process
         from PySide6.QtWidgets import QApplication, QMessageBox
 
+        from .i18n import translate  # Qt's, so imported where it is used as Qt is
+
         app = QApplication([sys.argv[0] if sys.argv else APP_NAME])  # noqa: F841
-        box = QMessageBox(QMessageBox.Icon.Critical, f"{APP_NAME} could not start",
-                          f"{APP_NAME} could not start because of an error.")
-        box.setInformativeText(self._text(summary))
+        box = QMessageBox(QMessageBox.Icon.Critical,
+                          translate(ERROR_CONTEXT, N_("{app} could not start", app=APP_NAME)),
+                          translate(ERROR_CONTEXT, N_("{app} could not start because of an error.", app=APP_NAME)))
+        box.setInformativeText(translate(ERROR_CONTEXT, self._text(summary)))
         box.setDetailedText(details)
         box.setObjectName("vmgui-error-box")
         self.shown += 1

@@ -11,9 +11,10 @@ key press and release into the display widget (as Qt delivers a typed key) and w
 frame the window takes in which more than a handful of pixels differ from the frame before the key:
 the character the guest's shell echoed. The time includes the guest (under TCG here), QEMU's VNC
 update interval, the RFB client and the hand-over to the UI thread; the last part, vmgui's own, is
-printed too. QEMU lengthens its VNC update interval by 50 ms each time it finds nothing changed (up
-to 3 s) and halves it on each change, so a key after a pause waits longer for QEMU to look: keys
-come at a typist's pace (0.15 s after the echo) and after a second of nothing. Target: at most 50 ms.
+printed too. Alone, QEMU's VNC server lengthens its update interval by 50 ms each time it finds
+nothing changed (up to 3 s), so a key after a pause would wait longer for QEMU to look; the qemu
+driver's D-Bus display beside it keeps the refresh at 30 ms. Keys come at a typist's pace (0.15 s
+after the echo) and after a second of nothing. Target: at most 50 ms.
 Not collected by pytest.
 """
 from __future__ import annotations

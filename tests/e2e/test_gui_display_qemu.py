@@ -10,6 +10,7 @@ import time
 import pytest
 from borrowed_fixtures import borrow
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QSplitter
 from rfbwatch import qimage_rgb, wait_until_equal
 
 _gui = borrow("vmgui")
@@ -34,9 +35,19 @@ def test_the_display_tab_shows_the_screen_and_types_into_the_guest(env, linux_gu
     details = window.details
     tab = details.display
     assert tab.model is None or not tab.model.busy, "the tab connects only when it is in view"
+    splitter = window.findChild(QSplitter, "mainSplitter")
+    window.resize(1280, 720)
+    splitter.setSizes([900, 380])  # a narrow details pane, as a wide table leaves it
+    qtbot.wait(200)
     details.setCurrentWidget(tab)
+    qtbot.wait(200)
+    sizes = splitter.sizes()
     qtbot.waitUntil(lambda: tab.model is not None and tab.model.open
                     and not tab.view.framebuffer_image().isNull(), timeout=30000)
+    qtbot.waitUntil(lambda: tab.model.absolute_pointer is False, timeout=10000)  # the busybox guest: PS/2
+    qtbot.waitUntil(tab.pointer_hint.isVisible)
+    qtbot.wait(200)
+    assert splitter.sizes() == sizes, "the pointer hint wraps in the pane: the table keeps its width"
     assert tab.status.text() == "Connected to the display of screen (720×400)"
     assert tab.status.isVisible() and not tab.notice.isVisible()  # the live picture: the status line says it
     assert all(button.isEnabled() for button in tab.menu_buttons)  # View and Send Key

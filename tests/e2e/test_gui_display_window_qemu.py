@@ -141,4 +141,10 @@ def test_a_vm_with_only_a_mouse_gets_the_pointer_on_a_click_and_ctrl_alt_takes_i
     assert pane.model.open, "motion of a held pointer keeps the session open"
     qtbot.keyClick(view, Qt.Key.Key_Alt, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
     assert not view.grabbed and pane.pointer_hint.text().startswith("This VM has no tablet")
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.rect().center())
+    assert view.grabbed
+    dom.destroy()
+    qtbot.waitUntil(lambda: pane.notice.isVisible() and "not running" in pane.notice.text.text(), timeout=30000)
+    assert not view.grabbed, "a VM that stopped gives the pointer back"
+    assert not pane.pointer_hint.text().startswith("The VM has the pointer")
     win.close()

@@ -163,3 +163,29 @@ def test_a_vnc_password_turns_on_qemus_password_check_and_stays_off_the_command_
     plain = cmdline.build(_dom("<graphics type='vnc'/>"), qmp_socket="/run/x/q.qmp", binary=BIN,
                           vnc_socket="/run/x/v.vnc")
     assert plain.argv[plain.argv.index("-vnc") + 1] == "unix:/run/x/v.vnc" and plain.vnc_password is None
+
+
+def test_a_vnc_guest_gets_a_listening_dbus_display_so_qemu_looks_for_changes_every_30_ms():
+    """Alone, QEMU's VNC server looks for screen changes less often after each idle look (up to every 3 s),
+    so a key typed after a pause echoes late; a p2p D-Bus display keeps the refresh at 30 ms."""
+    assert "dbus" in cmdline.display_types(BIN), \
+        "this QEMU lacks its D-Bus display (Debian 13: apt-get install qemu-system-modules-opengl)"
+    for graphics in ("<graphics type='vnc'/>", "<graphics type='vnc' port='5907' listen='127.0.0.1'/>"):
+        argv = _argv(_dom(graphics), vnc_socket="/run/x/v.vnc")
+        assert argv[argv.index("-display") + 1] == "dbus,p2p=on"
+    bare = _argv(_dom())
+    assert bare[bare.index("-display") + 1] == "none", "no graphics: no display at all"
+
+
+def test_a_qemu_without_the_dbus_display_module_runs_vnc_alone(tmp_path):
+    """What Debian 13's QEMU prints without qemu-system-modules-opengl; a binary that is no QEMU offers none."""
+    without = tmp_path / "qemu-without-dbus"
+    without.write_text("#!/bin/sh\nprintf 'Available display backend types:\\nnone\\ncurses\\n\\n"
+                       "Some display backends support suboptions\\n'\n")
+    without.chmod(0o755)
+    assert cmdline.display_types(str(without)) == {"none", "curses"}
+    built = cmdline.build(_dom("<graphics type='vnc'/>"), qmp_socket="/run/x/q.qmp", binary=str(without),
+                          vnc_socket="/run/x/v.vnc")
+    assert "-display" not in built.argv and "unix:/run/x/v.vnc" in built.argv
+    assert cmdline.display_types("/bin/true") == frozenset()
+    assert cmdline.display_types(str(tmp_path / "missing")) == frozenset()

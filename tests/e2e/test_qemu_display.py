@@ -27,6 +27,8 @@ def test_open_graphics_speaks_rfb_and_the_frame_equals_the_screendump(env, encod
     assert init.version == (3, 8)
     assert (init.width, init.height) == (720, 400)  # VGA text mode, as the screendump
     assert init.name == "QEMU (scr)"
+    assert dom._dom().live.mon.execute("query-display-options") == {"type": "dbus", "p2p": True}, \
+        "the D-Bus display that keeps QEMU's refresh at 30 ms runs beside VNC"
     watcher = Watcher(client)
     try:
         watcher.wait_updates(1)

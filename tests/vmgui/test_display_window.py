@@ -46,7 +46,10 @@ def test_display_opens_one_window_per_domain_and_brings_it_back(open_window, nod
     window = open_window(node_uri)
     first = _open(window, qtbot, node_uri, "web01")
     assert first.windowTitle() == "web01 — Display"
+    assert first.focusWidget() is first.pane.view, "typing goes to the guest, not to the Disconnect button"
+    first.pane.connect_button.setFocus()
     assert _open(window, qtbot, node_uri, "web01") is first, "pressed again: the same window"
+    assert first.focusWidget() is first.pane.view
     other = _open(window, qtbot, node_uri, "db01")
     assert other is not first and other.windowTitle() == "db01 — Display"
     first.close()

@@ -84,7 +84,7 @@ def test_tree_create_revert_delete(open_window, node_uri, qtbot):
     qtbot.waitUntil(lambda: "Running as job" in dialog.status.text(), timeout=5000)
     qtbot.waitUntil(lambda: shape(tree).get("nightly" + CURRENT) == "after-upgrade", timeout=5000)
     assert window.session.jobs.rowCount() >= 1  # the live snapshot ran as a job
-    qtbot.waitUntil(lambda: "now has 3 snapshot(s)" in dialog.status.text(), timeout=5000)
+    qtbot.waitUntil(lambda: "now has 3 snapshots" in dialog.status.text(), timeout=5000)
     item = tree.findItems("nightly" + CURRENT, FIND)[0]
     assert item.text(3) == "before <the> weekend & more" and item.text(2) == "running"
 

@@ -32,14 +32,6 @@ NOT_YET_WRAPPED = {
 }
 #: Windows the walk does not open yet: their text is not wrapped (they are being edited elsewhere now).
 NOT_YET_WALKED = {
-    "newVmWizard": "vmgui/views/dialogs/newvm.py",
-    "backupDialog": "vmgui/views/dialogs/backup.py",
-    "backupsDialog": "vmgui/views/dialogs/backups.py",
-    "scheduleDialog": "vmgui/views/dialogs/backupschedule.py",
-    "cloneDialog": "vmgui/views/dialogs/clone.py",
-    "snapshot dialogs": "vmgui/views/dialogs/simple.py, snapshots.py",
-    "aboutDialog, quitNotice": "vmgui/views/dialogs/about.py, quitnotice.py",
-    "message area rows": "vmgui/models/messages.py (explain(): the sentences of failures)",
 }
 
 

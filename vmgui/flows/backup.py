@@ -21,6 +21,7 @@ from ..models.domains import Key
 from ..models.format import bytes_text
 from ..models.hosts import remote_host
 from ..models.session import Session
+from ..textmark import N_
 
 #: finished backups nobody here started, kept in case their id is one of ours still on its way
 KEEP_FOREIGN = 64
@@ -70,22 +71,23 @@ class BackupController(QObject):
             backups = await self._session.list_backups(key[0], [folder], key[1]) if folder else []
             names = await self._session.checkpoint_names(key)
         except DriverError as exc:
-            return BackupKind(True, reason=f"Full: {exc.message}")
+            return BackupKind(True, reason=N_("Full: {why}", why=exc.message))
         return backup_kind(True, True, backups, names)
 
     def start(self, sources: BackupSources, plans: list[BackupPlan]) -> None:
         """One backup job per plan (each domain on its own)."""
         for plan in plans:
             key = sources.keys[plan.domain]
-            self._session.spawn(self._start(key, plan), f"Backing up {plan.domain}")
+            self._session.spawn(self._start(key, plan), N_("Backing up {domain}", domain=plan.domain))
 
     async def _start(self, key: Key, plan: BackupPlan) -> None:
         if plan.local:
             try:
                 await self._session.make_backup_folder(plan.directory)
             except OSError as exc:
-                self._session.messages.add("error", f"{plan.domain} was not backed up",
-                                           f"The folder {plan.directory} could not be made: {exc.strerror or exc}.")
+                self._session.messages.add("error", N_("{domain} was not backed up", domain=plan.domain),
+                                           N_("The folder {folder} could not be made: {why}.", folder=plan.directory,
+                                              why=exc.strerror or exc))
                 self.backupEnded.emit(key[0], None, plan)
                 return
         task = self._session.run(Backup(xml=plan.xml(), shut_off=plan.shut_off,
@@ -114,19 +116,23 @@ class BackupController(QObject):
             return
         self.backupEnded.emit(uri, info, plan)
         if info.state is JobState.COMPLETED:
-            self._session.spawn(self._report(uri, plan, info.note), f"Reporting the backup of {plan.domain}")
+            self._session.spawn(self._report(uri, plan, info.note),
+                                N_("Reporting the backup of {domain}", domain=plan.domain))
         elif plan.local:
             self._session.spawn(self._session.remove_empty_folder(plan.directory),
-                                f"Tidying up after the backup of {plan.domain}")
+                                N_("Tidying up after the backup of {domain}", domain=plan.domain))
 
     async def _report(self, uri: str, plan: BackupPlan, note: str | None) -> None:
         """The files written; first how the backup ran when it was not what was asked ("full: <reason>")."""
         head = [note] if note else []
         if not plan.local:
-            self._session.messages.add("info", f"Backup of {plan.domain} finished",
-                                       "\n".join(head + [f"{path} on {remote_host(uri)}" for path in plan.paths()]))
+            self._session.messages.add("info", N_("Backup of {domain} finished", domain=plan.domain),
+                                       "\n".join(head + [N_("{path} on {host}", path=path, host=remote_host(uri))
+                                                         for path in plan.paths()]))
             return
         sizes = await self._session.file_sizes(uri, plan.paths())
-        lines = [f"{path} ({bytes_text(size) if size is not None else 'not found on this machine'})"
-                 for path, size in sizes.items()]
-        self._session.messages.add("info", f"Backup of {plan.domain} finished", "\n".join(head + lines))
+        lines: list[str] = [N_("{path} ({size})", path=path,
+                               size=bytes_text(size) if size is not None else N_("not found on this machine"))
+                            for path, size in sizes.items()]
+        self._session.messages.add("info", N_("Backup of {domain} finished", domain=plan.domain),
+                                   "\n".join(head + lines))

@@ -17,6 +17,7 @@ from drivers import DriverError, JobInfo, JobState
 from ..models.backupcatalog import CatalogRow, catalog_rows
 from ..models.domains import Key
 from ..models.session import Session
+from ..textmark import N_
 
 
 class CatalogController(QObject):
@@ -38,7 +39,7 @@ class CatalogController(QObject):
         session.jobs.jobFinished.connect(self._finished)
 
     def reload(self) -> None:
-        self._session.spawn(self._reload(), f"Reading the backups of {self.domain}")
+        self._session.spawn(self._reload(), N_("Reading the backups of {domain}", domain=self.domain))
 
     async def _reload(self) -> None:
         uri, uuid = self.key
@@ -65,20 +66,20 @@ class CatalogController(QObject):
 
     def verify(self, row: CatalogRow) -> None:
         self._session.spawn(self._job(self._session.verify_backup(self.key[0], row.folder)),
-                            f"Verifying the backup {row.backup.id}")
+                            N_("Verifying the backup {id}", id=row.backup.id))
 
     def restore_new(self, row: CatalogRow, name: str) -> None:
         self._session.spawn(self._job(self._session.restore_backup(self.key[0], row.folder, name)),
-                            f"Restoring the backup {row.backup.id} as {name}")
+                            N_("Restoring the backup {id} as {name}", id=row.backup.id, name=name))
 
     def restore_onto(self, row: CatalogRow) -> None:
         self._session.spawn(self._job(self._session.restore_backup_onto(self.key[0], row.folder, self.domain)),
-                            f"Restoring the backup {row.backup.id} onto {self.domain}")
+                            N_("Restoring the backup {id} onto {domain}", id=row.backup.id, domain=self.domain))
 
     def delete(self, row: CatalogRow) -> None:
         """Remove the backup as a job; an incremental that depends on it gets its data first."""
         self._session.spawn(self._job(self._session.prune_backups(self.key[0], [row.folder])),
-                            f"Deleting the backup {row.backup.id}")
+                            N_("Deleting the backup {id}", id=row.backup.id))
 
     async def _job(self, started: Awaitable[int]) -> None:
         try:

@@ -30,6 +30,7 @@ from ..models.backupschedule import Schedule, ScheduleStore, is_due, ran
 from ..models.domains import Key
 from ..models.session import Session
 from ..notifications import Notice
+from ..textmark import N_
 from .backup import BackupController
 
 log = logging.getLogger(__name__)
@@ -84,8 +85,8 @@ class BackupScheduler(QObject):
                 log.warning("the schedule of %s could not be updated: %s", key, exc)
                 continue
             self._running.add(key)
-            self._session.spawn(self._start(key, schedule, now),
-                                f"Starting the scheduled backup of {self._session.domains.name_of(key)}")
+            doing = N_("Starting the scheduled backup of {domain}", domain=self._session.domains.name_of(key))
+            self._session.spawn(self._start(key, schedule, now), doing)
 
     async def _start(self, key: Key, schedule: Schedule, now: float) -> None:
         try:
@@ -101,7 +102,8 @@ class BackupScheduler(QObject):
         plan = BackupPlan(name, schedule.folder, stamp, targets, local=name not in sources.remote, shut_off=shut_off)
         if not targets:
             self._running.discard(key)
-            self._notify(Notice("Scheduled backup not taken", f"{name} has no disk to back up.", urgency=2))
+            self._notify(Notice(N_("Scheduled backup not taken"), N_("{domain} has no disk to back up.", domain=name),
+                                urgency=2))
             return
         self._backups.start(sources, [plan])
         self.started.emit(key[0], name)
@@ -113,20 +115,26 @@ class BackupScheduler(QObject):
             return  # a backup someone started from the Backup dialog
         self._running.discard(key)
         if info is None:
-            self._notify(Notice("Scheduled backup failed", f"The scheduled backup of {plan.domain} could not "
-                                "start; the message area says why.", urgency=2))
+            self._notify(Notice(N_("Scheduled backup failed"),
+                                N_("The scheduled backup of {domain} could not start; the message area says why.",
+                                   domain=plan.domain), urgency=2))
             return
         if info.state is JobState.COMPLETED:
-            self._notify(Notice("Scheduled backup finished",
-                                f"The scheduled backup of {plan.domain} finished: {plan.directory}."))
+            self._notify(Notice(N_("Scheduled backup finished"),
+                                N_("The scheduled backup of {domain} finished: {folder}.", domain=plan.domain,
+                                   folder=plan.directory)))
             schedule = self.store.get(*key)
             if schedule is not None and schedule.retention.limits and plan.local:  # another host's folder is not ours
-                self._session.spawn(self._prune(key, schedule), f"Removing old backups of {plan.domain}")
+                self._session.spawn(self._prune(key, schedule),
+                                    N_("Removing old backups of {domain}", domain=plan.domain))
+        elif info.state is JobState.CANCELLED:
+            self._notify(Notice(N_("Scheduled backup cancelled"),
+                                N_("The scheduled backup of {domain} was cancelled.", domain=plan.domain), urgency=2))
         else:
-            outcome = "was cancelled" if info.state is JobState.CANCELLED else "failed"
-            why = f": {info.error}" if info.error and info.state is JobState.FAILED else ""
-            self._notify(Notice(f"Scheduled backup {outcome.split()[-1]}",
-                                f"The scheduled backup of {plan.domain} {outcome}{why}.", urgency=2))
+            body = (N_("The scheduled backup of {domain} failed: {why}.", domain=plan.domain, why=info.error)
+                    if info.error and info.state is JobState.FAILED
+                    else N_("The scheduled backup of {domain} failed.", domain=plan.domain))
+            self._notify(Notice(N_("Scheduled backup failed"), body, urgency=2))
 
     async def _prune(self, key: Key, schedule: Schedule) -> None:
         backups = await self._session.list_backups(key[0], [schedule.folder], key[1])

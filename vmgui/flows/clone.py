@@ -9,6 +9,7 @@ from ..actions.requests import Clone
 from ..models.domains import Key
 from ..models.session import Session
 from ..models.validation import name_problem
+from ..textmark import N_
 
 
 class CloneController:
@@ -39,7 +40,7 @@ class CloneController:
         if why:
             return why
         if name in self._session.domains.names(key[0]):
-            return f"A domain on {key[0]} is already called {name}."
+            return N_("A domain on {uri} is already called {name}.", uri=key[0], name=name)
         return None
 
     def start(self, key: Key, name: str, linked: bool) -> None:

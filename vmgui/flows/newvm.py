@@ -28,6 +28,7 @@ from ..models.domains import Key
 from ..models.hosts import remote_host
 from ..models.newvm import NewVMPlan, Target, boots_of, image_dir_for
 from ..models.session import Session
+from ..textmark import N_
 
 #: how often the flow looks at the job model for the disk job's end (no driver call)
 WATCH_S = 0.3
@@ -87,7 +88,7 @@ class NewVMController(QObject):
 
     # -- creating --------------------------------------------------------------------
     def create(self, plan: NewVMPlan) -> asyncio.Task[Any] | None:
-        return self._session.spawn(self.run(plan), f"Creating {plan.name}")
+        return self._session.spawn(self.run(plan), N_("Creating {name}", name=plan.name))
 
     async def run(self, plan: NewVMPlan, report: Callable[[str], None] | None = None) -> Key | None:
         """Create ``plan``: its disk (a job), its definition, its start; the new domain's key, or None.
@@ -96,24 +97,25 @@ class NewVMController(QObject):
         """
         session, uri = self._session, plan.uri
 
-        title = f"{plan.name} was not created"
+        title = N_("{name} was not created", name=plan.name)
 
-        def failed(text: str) -> None:
-            session.messages.add("error", title, text, "Nothing was defined.")
+        def failed(*texts: str) -> None:
+            session.messages.add("error", title, "\n".join(texts), N_("Nothing was defined."))
             if report is not None:
-                report(text)
+                for text in texts:
+                    report(text)
         plan = plan.with_(facts=await session.local_facts(plan.local_paths()))
         if plan.problems():
-            failed("\n".join(plan.problems()))
+            failed(*plan.problems())
             return None
         created = None
         if plan.creates_disk():
             path = plan.disk_target()
             info = await self.wait_job(uri, await session.create_disk(uri, plan))
             if info.state is not JobState.COMPLETED:
-                what = ("was cancelled" if info.state is JobState.CANCELLED
-                        else f"failed: {info.error or 'no reason given'}")
-                failed(f"Creating its disk {path} {what}.")
+                failed(N_("Creating its disk {path} was cancelled.", path=path) if info.state is JobState.CANCELLED
+                       else N_("Creating its disk {path} failed: {why}.", path=path,
+                               why=info.error or N_("no reason given")))
                 return None
             created = path
         try:
@@ -122,9 +124,9 @@ class NewVMController(QObject):
             if created is not None:
                 await session.remove_new_disk(uri, created)
             if report is not None and isinstance(exc, DriverError):
-                report(f"{uri} refused to define it: {exc.message}")
+                report(N_("{uri} refused to define it: {why}", uri=uri, why=exc.message))
             raise
-        session.status.emit(f"Defined {plan.name} on {uri}")
+        session.status.emit(N_("Defined {name} on {uri}", name=plan.name, uri=uri))
         for msg in session.messages.messages():
             if msg.level == "error" and msg.title == title:
                 session.messages.dismiss(msg.id)  # an earlier Finish's failure no longer holds

@@ -15,6 +15,7 @@ from drivers.backupcatalog import Backup, backup_folder
 from drivers.domxml import Disk
 from drivers.snapxml import backup_file
 
+from ..textmark import N_
 from .pathprobe import PathFacts, unsettled
 
 
@@ -26,9 +27,9 @@ def default_checked(disk: Disk) -> bool:
 def folder_form_problem(folder: str) -> str | None:
     """Why ``folder`` is not even a folder name backups can use (no file system look), or None."""
     if not folder.strip():
-        return "Choose a target folder."
+        return N_("Choose a target folder.")
     if not os.path.isabs(folder):
-        return f"The folder must be an absolute path: {folder}"
+        return N_("The folder must be an absolute path: {folder}", folder=folder)
     return None
 
 
@@ -41,13 +42,13 @@ def folder_problem(folder: str, facts: Mapping[str, PathFacts], local: bool = Tr
     if why:
         return why
     if not facts[folder].is_dir:
-        return f"No such folder: {folder}"
+        return N_("No such folder: {folder}", folder=folder)
     if not facts[folder].writable:
-        return f"The folder is not writable: {folder}"
+        return N_("The folder is not writable: {folder}", folder=folder)
     return None
 
 
-INCREMENTAL_TEXT = "Incremental (changes since the last backup)"
+INCREMENTAL_TEXT = N_("Incremental (changes since the last backup)")
 
 
 @dataclass(frozen=True)
@@ -74,16 +75,16 @@ def backup_kind(supported: bool, local: bool, backups: list[Backup], checkpoints
     ``backups`` are the domain's catalogued backups, oldest first; ``qcow2``: see :func:`keeps_changes`.
     """
     if not supported:
-        return BackupKind(False, reason="Full: this host cannot take incremental backups.")
+        return BackupKind(False, reason=N_("Full: this host cannot take incremental backups."))
     if not qcow2:
-        return BackupKind(False, reason="Full: only qcow2 disks keep a record of their changes.")
+        return BackupKind(False, reason=N_("Full: only qcow2 disks keep a record of their changes."))
     if not local:
-        return BackupKind(True, reason="Full: the backups of a domain on another host are not catalogued here.")
+        return BackupKind(True, reason=N_("Full: the backups of a domain on another host are not catalogued here."))
     last = next((b for b in reversed(backups) if b.checkpoint), None)
     if last is None:
-        return BackupKind(True, reason="Full: there is no earlier backup to build on.")
+        return BackupKind(True, reason=N_("Full: there is no earlier backup to build on."))
     if last.checkpoint not in checkpoints:
-        return BackupKind(True, reason=f"Full: the checkpoint of the last backup ({last.id}) is gone.")
+        return BackupKind(True, reason=N_("Full: the checkpoint of the last backup ({id}) is gone.", id=last.id))
     return BackupKind(True, since=last.checkpoint)
 
 
@@ -129,7 +130,7 @@ class BackupPlan:
     def problem(self, facts: Mapping[str, PathFacts]) -> str | None:
         """The first reason this backup cannot start, by ``facts`` about :meth:`local_paths`; None if none."""
         if not self.targets:
-            return f"Tick at least one disk of {self.domain}."
+            return N_("Tick at least one disk of {domain}.", domain=self.domain)
         why = folder_problem(self.folder, facts, self.local)
         if why or not self.local:
             return why
@@ -137,13 +138,14 @@ class BackupPlan:
         if why:
             return why
         if facts[self.directory].lexists:
-            return f"A backup of {self.domain} taken at this second is already there: {self.directory}"
+            return N_("A backup of {domain} taken at this second is already there: {folder}", domain=self.domain,
+                      folder=self.directory)
         for path in self.paths():
             why = unsettled(facts, path, "The target file")
             if why:
                 return why
             if facts[path].lexists:
-                return f"The target file already exists: {path}"
+                return N_("The target file already exists: {path}", path=path)
         return None
 
     def xml(self) -> str:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from drivers.backupcatalog import Backup
 
+from ..textmark import N_
 from .format import bytes_text
 
 
@@ -30,16 +31,17 @@ class CatalogRow:
 def verified_text(backup: Backup) -> str:
     ver = backup.verification
     if ver is None:
-        return "Not verified"
+        return N_("Not verified")
     when = ver.at.replace("T", " ").replace("Z", " UTC")
-    return f"OK ({when})" if ver.ok else f"Damaged ({when}): {'; '.join(ver.problems)}"
+    return N_("OK ({when})", when=when) if ver.ok else N_("Damaged ({when}): {problems}", when=when,
+                                                            problems="; ".join(ver.problems))
 
 
 def kind_text(backup: Backup) -> str:
     """"Full", "Full: <why it was not incremental>" or "Incremental, after <parent id>"."""
     if backup.kind == "incremental":
-        return f"Incremental, after {backup.parent}"
-    return f"Full: {backup.full_reason}" if backup.full_reason else "Full"
+        return N_("Incremental, after {parent}", parent=backup.parent)
+    return N_("Full: {why}", why=backup.full_reason) if backup.full_reason else N_("Full")
 
 
 def catalog_rows(backups: list[Backup], problems: dict[str, str] | None = None) -> list[CatalogRow]:
@@ -53,7 +55,7 @@ def catalog_rows(backups: list[Backup], problems: dict[str, str] | None = None) 
 def restore_name_problem(name: str, taken: set[str]) -> str | None:
     """Why ``name`` cannot name the VM a backup is restored to, or None."""
     if not name.strip():
-        return "Type a name for the new VM."
+        return N_("Type a name for the new VM.")
     if name in taken:
-        return f"A domain named {name} already exists."
+        return N_("A domain named {name} already exists.", name=name)
     return None

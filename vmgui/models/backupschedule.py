@@ -23,8 +23,10 @@ from drivers.backupretention import Retention
 from drivers.errors import DriverError, ErrorCode
 from drivers.fsutil import write_atomically
 
+from ..textmark import N_
+
 PERIODS = ("daily", "weekly")
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+WEEKDAYS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"), N_("Sunday"))
 #: file name of the schedules, beside vmgui's settings file
 FILE = "backup-schedules.json"
 
@@ -52,19 +54,20 @@ class Schedule:
     def problem(self) -> str | None:
         """Why the schedule cannot be used, as a sentence a person can act on, or None."""
         if self.period not in PERIODS:
-            return f"Choose daily or weekly, not {self.period}."
+            return N_("Choose daily or weekly, not {period}.", period=self.period)
         if not (0 <= self.hour < 24 and 0 <= self.minute < 60):
-            return f"{self.hour:02d}:{self.minute:02d} is not a time of day."
+            return N_("{time} is not a time of day.", time=f"{self.hour:02d}:{self.minute:02d}")
         if not 0 <= self.weekday < 7:
-            return "Choose a day of the week."
+            return N_("Choose a day of the week.")
         if not self.folder.strip() or not os.path.isabs(self.folder):
-            return "Choose the folder the backups go into (an absolute path)."
+            return N_("Choose the folder the backups go into (an absolute path).")
         return self.retention.problem()
 
     def describe(self) -> str:
         when = f"{self.hour:02d}:{self.minute:02d}"
-        day = "Every day" if self.period == "daily" else f"Every {WEEKDAYS[self.weekday]}"
-        return f"{day} at {when} into {self.folder}; {self.retention.describe().lower()}"
+        day = N_("Every day") if self.period == "daily" else N_("Every {weekday}", weekday=WEEKDAYS[self.weekday])
+        return N_("{day} at {time} into {folder}; {rule}", day=day, time=when, folder=self.folder,
+                  rule=self.retention.describe().lower())
 
 
 def next_run(schedule: Schedule, after: float, tz: tzinfo | None = None) -> float:

@@ -26,20 +26,20 @@ MAX_MESSAGES = 50
 CONNECTION_ACTIONS = {"retry_connection": N_("Retry"), "forget_connection": N_("Forget")}
 
 _HINTS = {
-    ErrorCode.NO_SUPPORT: "This connection cannot do that; another connection or driver may.",
-    ErrorCode.INVALID_ARG: "Check the values you entered and try again.",
-    ErrorCode.INVALID_XML: "Fix the XML at the element named above and try again.",
-    ErrorCode.OPERATION_INVALID: "Wait until the domain is in a state that allows it, then try again.",
-    ErrorCode.NO_DOMAIN: "It was removed meanwhile; the table shows the current list.",
-    ErrorCode.NO_SNAPSHOT: "It was removed meanwhile; refresh and pick another.",
-    ErrorCode.NO_JOB: "The job has already ended.",
-    ErrorCode.OPERATION_FAILED: "Nothing else was changed; fix the cause named above and retry.",
-    ErrorCode.OPERATION_ABORTED: "It was cancelled; the domain was left as it was.",
-    ErrorCode.OPERATION_TIMEOUT: "The host may be unreachable: check it, or give up on the connection.",
-    ErrorCode.AGENT_UNRESPONSIVE: "Start the guest agent in the guest (package qemu-guest-agent), or wait until "
-                                  "the guest has booted.",
-    ErrorCode.RESOURCE_BUSY: "Something else holds the resource: stop it or choose another one.",
-    ErrorCode.INTERNAL_ERROR: "This is a bug; please report it with the log.",
+    ErrorCode.NO_SUPPORT: N_("This connection cannot do that; another connection or driver may."),
+    ErrorCode.INVALID_ARG: N_("Check the values you entered and try again."),
+    ErrorCode.INVALID_XML: N_("Fix the XML at the element named above and try again."),
+    ErrorCode.OPERATION_INVALID: N_("Wait until the domain is in a state that allows it, then try again."),
+    ErrorCode.NO_DOMAIN: N_("It was removed meanwhile; the table shows the current list."),
+    ErrorCode.NO_SNAPSHOT: N_("It was removed meanwhile; refresh and pick another."),
+    ErrorCode.NO_JOB: N_("The job has already ended."),
+    ErrorCode.OPERATION_FAILED: N_("Nothing else was changed; fix the cause named above and retry."),
+    ErrorCode.OPERATION_ABORTED: N_("It was cancelled; the domain was left as it was."),
+    ErrorCode.OPERATION_TIMEOUT: N_("The host may be unreachable: check it, or give up on the connection."),
+    ErrorCode.AGENT_UNRESPONSIVE: N_("Start the guest agent in the guest (package qemu-guest-agent), or wait until "
+                                     "the guest has booted."),
+    ErrorCode.RESOURCE_BUSY: N_("Something else holds the resource: stop it or choose another one."),
+    ErrorCode.INTERNAL_ERROR: N_("This is a bug; please report it with the log."),
 }
 
 
@@ -70,13 +70,15 @@ class Message:
 def explain(exc: BaseException, doing: str) -> tuple[str, str, str]:
     """(title, text, hint) for a failure while ``doing`` something (e.g. "Start web01")."""
     if isinstance(exc, DriverError):
-        return f"{doing} failed", f"{exc.summary}: {exc.message}.".replace("..", "."), _HINTS.get(exc.code, "")
+        return (N_("{doing} failed", doing=doing),
+                N_("{summary}: {message}.", summary=exc.summary, message=exc.message.removesuffix(".")),
+                _HINTS.get(exc.code, ""))
     if isinstance(exc, CallAbandoned):
-        return (f"{doing}: stopped waiting", str(exc) + ".",
-                "The request may still complete on the host; the table will show it if it does.")
+        return (N_("{doing}: stopped waiting", doing=doing), str(exc) + ".",
+                N_("The request may still complete on the host; the table will show it if it does."))
     log.error("%s failed unexpectedly", doing, exc_info=exc)
-    return (f"{doing} failed", f"unexpected {type(exc).__name__}: {exc}.",
-            "This is a bug in vmgui or its driver; details are in the log.")
+    return (N_("{doing} failed", doing=doing), N_("unexpected {kind}: {why}.", kind=type(exc).__name__, why=exc),
+            N_("This is a bug in vmgui or its driver; details are in the log."))
 
 
 class MessageModel(QAbstractListModel):

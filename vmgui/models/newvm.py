@@ -35,6 +35,7 @@ from drivers.domxml import (
 from drivers.hostfacts import FirmwareInterface, HostFacts
 from drivers.osinfo import OsProfile
 
+from ..textmark import N_, NP_
 from .format import bytes_text
 from .pathprobe import PathFacts, unsettled
 from .validation import name_problem
@@ -67,7 +68,7 @@ class Boot(enum.Enum):
     SECURE_BOOT = "secure-boot"  # UEFI with Secure Boot on and Microsoft's keys enrolled
 
 
-BOOT_LABELS = {Boot.BIOS: "BIOS", Boot.UEFI: "UEFI", Boot.SECURE_BOOT: "UEFI with Secure Boot"}
+BOOT_LABELS = {Boot.BIOS: N_("BIOS"), Boot.UEFI: N_("UEFI"), Boot.SECURE_BOOT: N_("UEFI with Secure Boot")}
 
 
 class Devices(enum.Enum):
@@ -84,8 +85,8 @@ EMULATED_NIC = "e1000e"
 def devices_label(devices: Devices, nic_model: str = EMULATED_NIC) -> str:
     """How the wizard offers a choice of device models."""
     if devices is Devices.VIRTIO:
-        return "virtio disk and network (fastest; the system needs virtio drivers)"
-    return f"SATA disk and {nic_model} network card (no extra drivers needed)"
+        return N_("virtio disk and network (fastest; the system needs virtio drivers)")
+    return N_("SATA disk and {nic} network card (no extra drivers needed)", nic=nic_model)
 
 #: the memory a new VM may take of its host before the wizard warns
 HOST_MEMORY_SHARE = 0.9
@@ -191,21 +192,21 @@ def file_problem(path: str, what: str, facts: Mapping[str, PathFacts], local: bo
     On another host only the form is checked: a local look would test the wrong machine.
     """
     if not path:
-        return f"Choose the {what}."
+        return N_("Choose the {what}.", what=what)
     if not os.path.isabs(path):
-        return f"The {what} must be an absolute path: {path}"
+        return N_("The {what} must be an absolute path: {path}", what=what, path=path)
     if not local:
         return None
-    why = unsettled(facts, path, f"The {what}")
+    why = unsettled(facts, path, N_("The {what}", what=what))
     if why:
         return why
     found = facts[path]
     if not found.exists:
-        return f"The {what} {path} does not exist."
+        return N_("The {what} {path} does not exist.", what=what, path=path)
     if not found.is_file:
-        return f"The {what} {path} is not a file."
+        return N_("The {what} {path} is not a file.", what=what, path=path)
     if not found.readable:
-        return f"The {what} {path} cannot be read (permissions)."
+        return N_("The {what} {path} cannot be read (permissions).", what=what, path=path)
     return None
 
 
@@ -303,26 +304,33 @@ class NewVMPlan:
         if why:
             out.append(Issue("name", why))
         elif self.name in self.taken:
-            out.append(Issue("name", f"A domain named “{self.name}” already exists on {self.uri}."))
+            out.append(Issue("name", N_("A domain named “{name}” already exists on {uri}.", name=self.name,
+                                        uri=self.uri)))
         if not self.uri:
-            out.append(Issue("connection", "Open a connection that can define domains first."))
+            out.append(Issue("connection", N_("Open a connection that can define domains first.")))
         out += [Issue("source", text) for text in self._source_problems()]
         if not MIN_MEMORY_MIB <= self.memory_mib <= MAX_MEMORY_MIB:
-            out.append(Issue("memory", f"Memory must be {MIN_MEMORY_MIB} MiB to {bytes_text(MAX_MEMORY_MIB * MIB)}."))
+            out.append(Issue("memory", N_("Memory must be {least} MiB to {most}.", least=MIN_MEMORY_MIB,
+                                          most=bytes_text(MAX_MEMORY_MIB * MIB))))
         if not 1 <= self.vcpus <= MAX_VCPUS:
-            out.append(Issue("vcpus", f"vCPUs must be 1 to {MAX_VCPUS}."))
+            out.append(Issue("vcpus", N_("vCPUs must be 1 to {most}.", most=MAX_VCPUS)))
         if self.boot not in self.target.boots:
-            out.append(Issue("firmware", f"{self.uri or 'This connection'} has no {BOOT_LABELS[self.boot]} "
-                             "firmware: choose BIOS, or install OVMF (Debian: ovmf) on that host."))
+            out.append(Issue("firmware", N_("{connection} has no {firmware} firmware: choose BIOS, or install OVMF "
+                                            "(Debian: ovmf) on that host.", connection=self._connection(),
+                                            firmware=BOOT_LABELS[self.boot])))
         if self.tpm and not self.target.tpm:
-            out.append(Issue("tpm", f"{self.uri or 'This connection'} cannot emulate a TPM: untick it, or install "
-                             "swtpm (Debian: swtpm swtpm-tools) on that host."))
+            out.append(Issue("tpm", N_("{connection} cannot emulate a TPM: untick it, or install swtpm "
+                                       "(Debian: swtpm swtpm-tools) on that host.", connection=self._connection())))
         out += [Issue("disk", text) for text in self._disk_problems()]
         return out
 
+    def _connection(self) -> str:
+        """The connection as a sentence names it."""
+        return self.uri or N_("This connection")
+
     def _source_problems(self) -> list[str]:
-        whats = {Source.ISO: ["ISO image"], Source.IMPORT: ["disk image to import"],
-                 Source.KERNEL: ["kernel", "initrd"]}[self.source]
+        whats = {Source.ISO: [N_("ISO image")], Source.IMPORT: [N_("disk image to import")],
+                 Source.KERNEL: [N_("kernel"), N_("initrd")]}[self.source]
         found = [file_problem(path, what, self.facts, not self.target.remote)
                  for path, what in zip(self.source_files(), whats, strict=False)]
         out = [why for why in found if why]
@@ -335,37 +343,40 @@ class NewVMPlan:
         if not self.creates_disk():
             return []
         if not self.target.can_create_disks:
-            return [f"{self.uri} cannot create disk images: untick “Create a new disk”, or import an existing disk."]
-        out = []
+            return [N_("{uri} cannot create disk images: untick “Create a new disk”, or import an existing disk.",
+                       uri=self.uri)]
+        out: list[str] = []
         if self.disk_format not in FORMATS:
-            out.append(f"Unknown disk format “{self.disk_format}”: use {' or '.join(FORMATS)}.")
+            out.append(N_("Unknown disk format “{format}”: use {formats}.", format=self.disk_format,
+                          formats=" or ".join(FORMATS)))
         if not MIN_DISK_BYTES <= self.disk_size <= MAX_DISK_BYTES:
-            out.append(f"The disk size must be {bytes_text(MIN_DISK_BYTES)} to {bytes_text(MAX_DISK_BYTES)}.")
+            out.append(N_("The disk size must be {least} to {most}.", least=bytes_text(MIN_DISK_BYTES),
+                          most=bytes_text(MAX_DISK_BYTES)))
         if not self.disk_path and name_problem(self.name, "domain"):
             return out  # the default file is named after the VM: fix the name first
         path = self.disk_target()
         if not os.path.isabs(path):
-            out.append(f"The new disk file must be an absolute path: {path}")
+            out.append(N_("The new disk file must be an absolute path: {path}", path=path))
         elif not self.target.remote and (why := self._disk_file_problem(path)):
             out.append(why)  # (another host refuses an existing file or a missing folder itself)
         return out
 
     def _disk_file_problem(self, path: str) -> str | None:
-        why = unsettled(self.facts, path, "The new disk file")
+        why = unsettled(self.facts, path, N_("The new disk file"))
         if why:
             return why
         if self.facts[path].lexists:
-            return f"{path} already exists: choose another file name, or import it."
+            return N_("{path} already exists: choose another file name, or import it.", path=path)
         if self.needs_image_dir():
             return None  # the flow creates the default image folder
         folder = os.path.dirname(path)
-        why = unsettled(self.facts, folder, "The folder")
+        why = unsettled(self.facts, folder, N_("The folder"))
         if why:
             return why
         if not self.facts[folder].is_dir:
-            return f"The folder {folder} does not exist."
+            return N_("The folder {folder} does not exist.", folder=folder)
         if not self.facts[folder].writable:
-            return f"The folder {folder} cannot be written to (permissions): choose another folder."
+            return N_("The folder {folder} cannot be written to (permissions): choose another folder.", folder=folder)
         return None
 
     # -- warnings ---------------------------------------------------------------
@@ -374,23 +385,29 @@ class NewVMPlan:
         out: list[Issue] = []
         host = self.target.memory_bytes
         if host is None:
-            out.append(Issue("memory", f"{self.uri or 'This connection'} does not tell its memory: "
-                             "not checked against it."))
+            out.append(Issue("memory", N_("{connection} does not tell its memory: not checked against it.",
+                                          connection=self._connection())))
         elif self.memory_mib * MIB > HOST_MEMORY_SHARE * host:
-            out.append(Issue("memory", f"{self.memory_mib} MiB is more than 90 % of the host's "
-                             f"{bytes_text(host)} of memory: the host may slow down or stop other VMs."))
+            out.append(Issue("memory", N_("{memory} MiB is more than 90 % of the host's {host} of memory: the host "
+                                          "may slow down or stop other VMs.", memory=self.memory_mib,
+                                          host=bytes_text(host))))
         os_ = self.os
         if os_ is not None and os_.min_ram and self.memory_mib * MIB < os_.min_ram:
-            out.append(Issue("memory", f"{os_.label} needs at least {bytes_text(os_.min_ram)} of memory."))
+            out.append(Issue("memory", N_("{system} needs at least {least} of memory.", system=os_.label,
+                                          least=bytes_text(os_.min_ram))))
         if os_ is not None and os_.needs_uefi and self.boot is Boot.BIOS:
-            out.append(Issue("firmware", f"{os_.label} does not start with BIOS firmware: choose UEFI."))
+            out.append(Issue("firmware", N_("{system} does not start with BIOS firmware: choose UEFI.",
+                                            system=os_.label)))
         if os_ is not None and os_.secure_boot and self.boot is Boot.UEFI:
-            out.append(Issue("firmware", f"{os_.label} wants Secure Boot: its installer may refuse to go on."))
+            out.append(Issue("firmware", N_("{system} wants Secure Boot: its installer may refuse to go on.",
+                                            system=os_.label)))
         if os_ is not None and os_.tpm and not self.tpm:
-            out.append(Issue("tpm", f"{os_.label} needs a TPM 2.0: its installer refuses to go on without one."))
+            out.append(Issue("tpm", N_("{system} needs a TPM 2.0: its installer refuses to go on without one.",
+                                       system=os_.label)))
         if os_ is not None and self.devices is Devices.VIRTIO and not (os_.virtio_disk and os_.virtio_net):
-            out.append(Issue("devices", f"{os_.label} has no virtio drivers of its own: its installer may not "
-                             "see the disk. Choose the SATA disk, or add a virtio driver disk."))
+            out.append(Issue("devices", N_("{system} has no virtio drivers of its own: its installer may not see "
+                                           "the disk. Choose the SATA disk, or add a virtio driver disk.",
+                                           system=os_.label)))
         out += self._disk_warnings()
         return out
 
@@ -399,18 +416,21 @@ class NewVMPlan:
             return []
         out = []
         if self.os is not None and self.os.min_storage and self.disk_size < self.os.min_storage:
-            out.append(Issue("disk", f"{self.os.label} needs a disk of at least {bytes_text(self.os.min_storage)}."))
+            out.append(Issue("disk", N_("{system} needs a disk of at least {least}.", system=self.os.label,
+                                        least=bytes_text(self.os.min_storage))))
         folder = os.path.dirname(self.disk_target())
         facts = None if self.target.remote else self.facts.get(folder)
         free = facts.free_bytes if facts is not None and facts.is_dir else self.target.image_free_bytes \
             if folder == self.target.image_dir else None
         if free is None:
             if self.target.remote or folder == self.target.image_dir:
-                out.append(Issue("disk", f"{self.uri or 'This connection'} does not tell the free space in "
-                                 f"{folder}: the disk size is not checked against it."))
+                out.append(Issue("disk", N_("{connection} does not tell the free space in {folder}: the disk size "
+                                            "is not checked against it.", connection=self._connection(),
+                                            folder=folder)))
         elif self.disk_size > free:
-            out.append(Issue("disk", f"The {size_text(self.disk_size)} disk is larger than the "
-                             f"{bytes_text(free)} free in {folder}: it may run out of space."))
+            out.append(Issue("disk", N_("The {size} disk is larger than the {free} free in {folder}: it may run out "
+                                        "of space.", size=size_text(self.disk_size), free=bytes_text(free),
+                                        folder=folder)))
         return out
 
     # -- the definition ---------------------------------------------------------
@@ -450,20 +470,24 @@ class NewVMPlan:
 
     def summary(self) -> list[str]:
         """Lines for the wizard's last page."""
-        source = {Source.ISO: f"Install from {self.iso}", Source.IMPORT: f"Boot the existing disk {self.import_path}",
-                  Source.KERNEL: f"Boot the kernel {self.kernel}"}[self.source]
+        source = {Source.ISO: N_("Install from {path}", path=self.iso),
+                  Source.IMPORT: N_("Boot the existing disk {path}", path=self.import_path),
+                  Source.KERNEL: N_("Boot the kernel {path}", path=self.kernel)}[self.source]
         if self.os is not None:
-            source += f" (detected: {self.os.label})"
-        lines = [f"{self.name} on {self.uri}", source,
-                 f"{self.memory_mib} MiB memory, {self.vcpus} vCPU{'s' if self.vcpus != 1 else ''}",
-                 f"{BOOT_LABELS[self.boot]} firmware" + (", TPM 2.0" if self.tpm else ""),
-                 "virtio disk and network" if self.devices is Devices.VIRTIO
-                 else f"SATA disk, {self.nic_model} network card"]
+            source = N_("{source} (detected: {system})", source=source, system=self.os.label)
+        lines: list[str] = [
+            N_("{name} on {uri}", name=self.name, uri=self.uri), source,
+            NP_("{memory} MiB memory, %n vCPU", "{memory} MiB memory, %n vCPUs", self.vcpus, memory=self.memory_mib),
+            N_("{firmware} firmware, TPM 2.0", firmware=BOOT_LABELS[self.boot]) if self.tpm
+            else N_("{firmware} firmware", firmware=BOOT_LABELS[self.boot]),
+            N_("virtio disk and network") if self.devices is Devices.VIRTIO
+            else N_("SATA disk, {nic} network card", nic=self.nic_model)]
         if self.creates_disk():
-            alloc = ", allocated now" if self.preallocate else ""
-            lines.append(f"New {size_text(self.disk_size)} {self.disk_format} disk {self.disk_target()}{alloc}")
+            disk = {"size": size_text(self.disk_size), "format": self.disk_format, "path": self.disk_target()}
+            lines.append(N_("New {size} {format} disk {path}, allocated now", **disk) if self.preallocate
+                         else N_("New {size} {format} disk {path}", **disk))
         elif self.source is not Source.IMPORT:
-            lines.append("No disk")
+            lines.append(N_("No disk"))
         return lines
 
 

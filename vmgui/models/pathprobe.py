@@ -18,11 +18,13 @@ import os
 import stat
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from drivers import DriverError, ErrorCode
 from drivers.hostfacts import free_bytes
 from drivers.isoinfo import IsoInfo, read_iso_info
+
+from ..textmark import N_, Text
 
 #: how long a look at one path may take before it counts as unanswered (a hung mount)
 TIMEOUT_S = 3.0
@@ -58,8 +60,17 @@ Facts = Mapping[str, PathFacts]
 Runner = Callable[[Callable[[], Any], str, float], Awaitable[Any]]
 
 
-class Checking(str):
-    """A sentence that only says the facts are not in yet: blocks OK, but is not shown as an error."""
+class Checking(Text):
+    """A sentence that only says the facts are not in yet: blocks OK, but is not shown as an error.
+
+    Made from marked text it stays marked (a view translates it when it shows it); made from a sentence a
+    view already translated it is shown as it is.
+    """
+
+    def __new__(cls, text: str) -> Checking:
+        if isinstance(text, Text):
+            return cast(Checking, super().__new__(cls, text.source, text.args, text.number, text.singular))
+        return cast(Checking, super().__new__(cls, text, {}))
 
 
 def look(path: str) -> PathFacts:
@@ -123,13 +134,14 @@ async def look_up(run: Runner, paths: Iterable[str], timeout: float | None = Non
 def unsettled(facts: Facts, path: str, what: str) -> str | None:
     """A "Checking …" wait while ``path``'s facts are not in, the no-answer sentence after a timeout, else None.
 
-    ``what`` names the path in a sentence, e.g. "The folder" or "The ISO image".
+    ``what`` names the path in a sentence, e.g. "The folder" or "The ISO image" (marked text, or words shown
+    as they are).
     """
     known = facts.get(path)
     if known is None:
-        return Checking(f"Checking {path}…")
+        return Checking(N_("Checking {path}…", path=path))
     if known.unanswered:
-        return f"{what} {path} does not answer (a hung network mount?)"
+        return N_("{what} {path} does not answer (a hung network mount?)", what=what, path=path)
     return None
 
 

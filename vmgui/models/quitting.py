@@ -12,8 +12,8 @@ from PySide6.QtCore import QSettings
 
 from drivers import Feature
 
+from ..textmark import N_, NP_
 from .domains import DomainTableModel
-from .format import count_text
 
 SETTING = "notices/quit_with_running_guests"
 NAMES_SHOWN = 4
@@ -29,14 +29,13 @@ def notice_text(names: list[str]) -> str:
     """ "web01 and db01 keep running after vmgui quits." with at most a few names spelled out."""
     shown = names[:NAMES_SHOWN]
     rest = len(names) - len(shown)
+    listed: str = shown[0]
     if rest:
-        listed = ", ".join(shown) + f" and {count_text(rest, 'other')}"
+        listed = N_("{names} and {others}", names=", ".join(shown), others=NP_("%n other", "%n others", rest))
     elif len(shown) > 1:
-        listed = ", ".join(shown[:-1]) + f" and {shown[-1]}"
-    else:
-        listed = shown[0]
-    verb = "keeps" if len(names) == 1 else "keep"
-    return f"{listed} {verb} running after vmgui quits."
+        listed = N_("{names} and {last}", names=", ".join(shown[:-1]), last=shown[-1])
+    return NP_("{listed} keeps running after vmgui quits.", "{listed} keep running after vmgui quits.", len(names),
+               listed=listed)
 
 
 def wanted(settings: QSettings) -> bool:

@@ -22,6 +22,7 @@ from drivers.jobs import operation_text
 
 from ..actions.requests import CreateSnapshot, DeleteSnapshot, DomainRequest, RevertSnapshot
 from ..snapshots import SnapshotInfo, snapshot_xml
+from ..textmark import N_, NP_
 from .domains import Key
 from .messages import explain
 from .session import Session
@@ -32,10 +33,13 @@ SNAPSHOT_JOBS = frozenset({JobOperation.SNAPSHOT, JobOperation.SNAPSHOT_REVERT, 
 
 def ended_text(info: JobInfo) -> str:
     """'Snapshot revert job 7 finished.', or how it failed or was cancelled."""
-    what = f"{operation_text(info.operation).capitalize()} job {info.id}"
+    what = operation_text(info.operation).capitalize()
     if info.state is JobState.COMPLETED:
-        return f"{what} finished."
-    return f"{what} {info.state.name.lower()}: {info.error or 'no reason given'}"
+        return N_("{what} job {id} finished.", what=what, id=info.id)
+    why = info.error or N_("no reason given")
+    if info.state is JobState.CANCELLED:
+        return N_("{what} job {id} cancelled: {why}", what=what, id=info.id, why=why)
+    return N_("{what} job {id} failed: {why}", what=what, id=info.id, why=why)
 
 
 class SnapshotMode(enum.Enum):
@@ -46,10 +50,10 @@ class SnapshotMode(enum.Enum):
 
 
 class SnapshotTree(QObject):
-    """``loaded`` carries the snapshots (oldest first); ``status`` a sentence."""
+    """``loaded`` carries the snapshots (oldest first); ``status`` a sentence (marked text, kept whole)."""
 
     loaded = Signal(list)
-    status = Signal(str)
+    status = Signal(object)
 
     def __init__(self, session: Session, key: Key, name: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -71,7 +75,8 @@ class SnapshotTree(QObject):
         if count != self._count:
             self._count = count
             if not self._closed:
-                self.status.emit(f"{self.name} now has {count} snapshot(s).")
+                self.status.emit(NP_("{name} now has %n snapshot.", "{name} now has %n snapshots.", count or 0,
+                                     name=self.name))
             self.reload()
 
     # -- following this domain's snapshot jobs ----------------------------------------
@@ -101,18 +106,18 @@ class SnapshotTree(QObject):
         info = self.session.jobs.row_at(pos).info if pos is not None else None
         if info is not None and info.finished:
             return ended_text(info)
-        return f"Running as job {job_id} (see the job panel); the tree follows when it ends."
+        return N_("Running as job {id} (see the job panel); the tree follows when it ends.", id=job_id)
 
     def reload(self) -> None:
         if not self._closed:
-            self.session.spawn(self._load(), f"Listing the snapshots of {self.name}")
+            self.session.spawn(self._load(), N_("Listing the snapshots of {name}", name=self.name))
 
     async def _load(self) -> None:
         try:
             snapshots = await self.session.bridge.list_snapshots(*self.key)
         except Exception as exc:  # noqa: BLE001 - shown in the dialog
             if not self._closed:
-                self.status.emit(" ".join(explain(exc, f"Listing the snapshots of {self.name}")[:2]))
+                self.status.emit(" ".join(explain(exc, N_("Listing the snapshots of {name}", name=self.name))[:2]))
             return
         if not self._closed:
             self.snapshots = snapshots
@@ -129,13 +134,13 @@ class SnapshotTree(QObject):
 
     def create(self, name: str, description: str, mode: SnapshotMode = SnapshotMode.LIVE) -> None:
         flags = mode.value if self.active() else 0
-        self._run(CreateSnapshot(snapshot_xml(name, description), flags), f"Taking snapshot “{name}”…")
+        self._run(CreateSnapshot(snapshot_xml(name, description), flags), N_("Taking snapshot “{name}”…", name=name))
 
     def revert(self, snapshot: str) -> None:
-        self._run(RevertSnapshot(snapshot), f"Reverting to “{snapshot}”…")
+        self._run(RevertSnapshot(snapshot), N_("Reverting to “{name}”…", name=snapshot))
 
     def delete(self, snapshot: str) -> None:
-        self._run(DeleteSnapshot(snapshot), f"Deleting “{snapshot}”…")
+        self._run(DeleteSnapshot(snapshot), N_("Deleting “{name}”…", name=snapshot))
 
     def _run(self, request: DomainRequest, doing: str) -> None:
         self.status.emit(doing)
@@ -148,9 +153,9 @@ class SnapshotTree(QObject):
             return
         failed = task.cancelled() or task.exception() is not None
         job = None if failed else task.result()
-        self.status.emit("That failed: see the message above the table." if failed
+        self.status.emit(N_("That failed: see the message above the table.") if failed
                          else self._job_text(job) if isinstance(job, int) and not isinstance(job, bool)
-                         else "Done.")
+                         else N_("Done."))
         self.reload()
 
     def close(self) -> None:

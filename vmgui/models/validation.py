@@ -5,6 +5,11 @@ from drivers import MigrateFlags
 from drivers.domxml import validate_name
 from drivers.errors import DriverError
 
+from ..textmark import N_
+
+#: what to do with an empty name field, by what the name is for
+TYPE_A_NAME = {"domain": N_("Type a name for the domain."), "snapshot": N_("Type a name for the snapshot.")}
+
 
 def name_problem(name: str, what: str) -> str | None:
     """Why ``name`` is not a valid domain/snapshot name (the driver's sentence), or None.
@@ -12,7 +17,7 @@ def name_problem(name: str, what: str) -> str | None:
     An empty field is a name not typed yet, not an invalid one: say what to do.
     """
     if not name.strip():
-        return f"Type a name for the {what}."
+        return TYPE_A_NAME.get(what) or N_("Type a name for the {what}.", what=what)
     try:
         validate_name(name, what)
     except DriverError as exc:

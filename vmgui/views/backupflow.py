@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..flows.backup import BackupController
+from ..i18n import N_, translate
 from ..models.domains import Key
 from ..models.session import Session
 from .dialogs.backup import BackupDialog
@@ -22,7 +23,7 @@ class BackupFlow:
         self.flow = BackupController(session)
 
     def ask(self, targets: list[Key]) -> None:
-        self._session.spawn(self._ask(targets), "Reading the disks to back up")
+        self._session.spawn(self._ask(targets), translate("BackupDialog", N_("Reading the disks to back up")))
 
     async def _ask(self, targets: list[Key]) -> None:
         sources = await self.flow.sources(targets, self.folder)

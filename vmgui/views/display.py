@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 
-from PySide6.QtCore import QEvent, QKeyCombination, QObject, QPoint, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QKeyCombination, QObject, QPoint, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -243,12 +243,15 @@ class DisplayView(QWidget):
 
     # -- pointer --------------------------------------------------------------------------
     def to_framebuffer(self, pos: QPoint) -> tuple[int, int] | None:
-        """The framebuffer pixel under widget position ``pos`` (None outside the frame)."""
+        """The framebuffer pixel under widget position ``pos`` (None outside the frame), found from the
+        centre of the widget pixel: a scaled frame's edge falls inside a pixel, which counts where its
+        centre lies."""
         t = self.target()
-        if t.isEmpty() or not t.contains(pos.toPointF()):
+        centre = QPointF(pos.x() + 0.5, pos.y() + 0.5)
+        if t.isEmpty() or not t.contains(centre):
             return None
-        x = int((pos.x() - t.x()) * self._image.width() / t.width())
-        y = int((pos.y() - t.y()) * self._image.height() / t.height())
+        x = int((centre.x() - t.x()) * self._image.width() / t.width())
+        y = int((centre.y() - t.y()) * self._image.height() / t.height())
         return min(x, self._image.width() - 1), min(y, self._image.height() - 1)
 
     def _pointer(self, pos: QPoint, buttons: int) -> None:
@@ -432,6 +435,7 @@ class DisplayPane(QWidget):
         self.notice.hide()
         self.pointer_hint = QLabel("", self)
         self.pointer_hint.setObjectName("displayPointerHint")
+        self.pointer_hint.setWordWrap(True)  # in a narrow details pane it takes two lines, not the table's width
         self.pointer_hint.hide()
         self.view.grabChanged.connect(self._show_pointer_hint)
         bar = QHBoxLayout()
@@ -535,6 +539,7 @@ class DisplayPane(QWidget):
 
     def disconnect_display(self) -> None:
         if self.model is not None:
+            self.view.release_pointer()
             self.view.release_all()
             self.model.close()
             self.connect_button.setText(self.tr("Connect"))
@@ -551,6 +556,7 @@ class DisplayPane(QWidget):
         self._show_pointer_hint()
 
     def _ended(self, _sentence: str) -> None:
+        self.view.release_pointer()  # nothing is there to move it in any more
         self.connect_button.setText(self.tr("Connect"))
 
     def _set_fit(self, fit: bool) -> None:

@@ -99,7 +99,9 @@ class DisplayWindow(QMainWindow):
                            N_("Opening the graphical console of {name}", name=name))
 
     def present(self) -> None:
-        """Show it, or bring it to the front if it is open already."""
+        """Show it, or bring it to the front if it is open already, with the keyboard on the screen: typing
+        goes to the guest, not to the Disconnect button (whose Space would end the session)."""
+        self.pane.view.setFocus(Qt.FocusReason.ActiveWindowFocusReason)
         self.show()
         self.raise_()
         self.activateWindow()

@@ -91,7 +91,7 @@ class MainWindow(QMainWindow):
         self.commands = Commands(self, session, self.table.selected_keys, self.action_states)
         schedules = ScheduleStore.opened(os.path.join(os.path.dirname(settings.fileName()), SCHEDULES_FILE))
         if schedules.unreadable:
-            session.messages.add("error", "Backup schedules not loaded", schedules.unreadable + ".")
+            session.messages.add("error", self.tr("Backup schedules not loaded"), schedules.unreadable + ".")
         self.scheduler = BackupScheduler(session, schedules, self.announce_now, parent=self)
         self.commands.scheduler = self.scheduler
         self.table.clearFiltersRequested.connect(self.filter_bar.clear_all)
@@ -345,8 +345,9 @@ class MainWindow(QMainWindow):
 
     def announce_now(self, notice: Notice) -> None:
         """Announce ``notice`` whether or not the window is in front (a scheduled backup's end)."""
+        notice = Notice(translate(CONTEXT, notice.summary), translate(CONTEXT, notice.body), notice.urgency)
         self.notices.append(notice.body)
-        self.session.spawn(self._announce(notice), "announcing the end of a scheduled backup")
+        self.session.spawn(self._announce(notice), self.tr("announcing the end of a scheduled backup"))
 
     async def _announce(self, notice: Notice) -> None:
         """The desktop's notification server first; the tray icon, then the message area, where none answers."""

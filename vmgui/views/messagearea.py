@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolBut
 
 from .. import icons
 from ..actions import SPECS, ActionId
-from ..i18n import translate
+from ..i18n import Text, translate
 from ..models.messages import CONNECTION_ACTIONS, Message, MessageModel
 from .actions import CONTEXT
 from .names import name_widget
@@ -67,10 +67,14 @@ class MessageArea(QFrame):
         line.setContentsMargins(6, 3, 3, 3)
         icon = QLabel(row)
         icon.setPixmap(icons.icon(f"msg-{msg.level}").pixmap(18, 18))
-        icon.setAccessibleName(msg.level.capitalize())  # "Error", "Warning", "Info"
+        levels = {"error": self.tr("Error"), "warning": self.tr("Warning"), "info": self.tr("Info")}
+        icon.setAccessibleName(levels.get(msg.level, msg.level))
         line.addWidget(icon)
-        repeat = f" (×{msg.count})" if msg.count > 1 else ""
-        text = OneLineLabel(f"{msg.title}{repeat} — {msg.text}" + (f" {msg.hint}" if msg.hint else ""), row)
+        title = _shown(msg.title)
+        if msg.count > 1:
+            title = self.tr("{title} (×{count})").format(title=title, count=msg.count)
+        sentence = self.tr("{title} — {text} {hint}") if msg.hint else self.tr("{title} — {text}")
+        text = OneLineLabel(sentence.format(title=title, text=_shown(msg.text), hint=_shown(msg.hint)), row)
         text.setObjectName("messageText")
         line.addWidget(text, 1)
         for action in msg.actions:
@@ -87,6 +91,11 @@ class MessageArea(QFrame):
         close.clicked.connect(lambda _c=False, i=msg.id: self._model.dismiss(i))
         line.addWidget(close)
         return row
+
+
+def _shown(text: str) -> str:
+    """A message's own words translated; what it quotes from elsewhere (a driver's sentence, a path) as it is."""
+    return translate(CONTEXT, text) if isinstance(text, Text) else text
 
 
 class OneLineLabel(QLabel):

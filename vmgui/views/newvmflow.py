@@ -18,11 +18,15 @@ from shiboken6 import isValid
 from drivers.isoinfo import IsoInfo
 
 from ..flows.newvm import NewVMController
+from ..i18n import N_, translate
 from ..models.domains import Key
 from ..models.newvm import NewVMPlan, host_memory_mib
 from ..models.session import Session
 from .dialogs.newvm import NewVMDialog
 from .pathcheck import serve
+
+#: The translation context of what this flow says (the wizard's own).
+CONTEXT = "NewVMDialog"
 
 
 class NewVMFlow:
@@ -36,20 +40,21 @@ class NewVMFlow:
         self.flow.created.connect(self._select)
 
     def ask(self) -> None:
-        self._session.spawn(self.flow.index_osinfo(), "Reading osinfo-db")
-        self._session.spawn(self._ask(), "Opening the New VM wizard")
+        self._session.spawn(self.flow.index_osinfo(), translate(CONTEXT, N_("Reading osinfo-db")))
+        self._session.spawn(self._ask(), translate(CONTEXT, N_("Opening the New VM wizard")))
 
     async def _ask(self) -> None:
         targets = await self.flow.targets()
         dialog = NewVMDialog(targets, self.flow.taken, self._parent, host_memory_mib(), os.cpu_count())
         serve(self._session, dialog.checker)
         dialog.medium_seen.connect(lambda medium: self._session.spawn(
-            self._identify(dialog, medium), "Looking up the system on the ISO image"))
+            self._identify(dialog, medium), translate(CONTEXT, N_("Looking up the system on the ISO image"))))
         dialog.finish_requested.connect(lambda plan: self.create(plan, dialog))
         self._show(dialog, lambda: None)  # the dialog closes itself once the VM is created
 
     def create(self, plan: NewVMPlan, dialog: NewVMDialog | None = None) -> asyncio.Task[Any] | None:
-        return self._session.spawn(self._finish(plan, dialog), f"Creating {plan.name}")
+        return self._session.spawn(self._finish(plan, dialog),
+                                   translate(CONTEXT, N_("Creating {name}", name=plan.name)))
 
     async def _identify(self, dialog: NewVMDialog, medium: IsoInfo) -> None:
         profile = await self.flow.identify(medium)
@@ -67,7 +72,8 @@ class NewVMFlow:
                 if key is not None:
                     dialog.created()
                 else:
-                    dialog.failed("\n".join(reasons) or "see the message area.")
+                    dialog.failed("\n".join(translate(CONTEXT, r) for r in reasons)
+                                  or translate(CONTEXT, N_("see the message area.")))
 
     def _select(self, key: Key) -> None:
         self._parent.table.select_key(key)  # the main window's table (Commands builds this flow for it)

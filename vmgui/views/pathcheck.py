@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel
 from shiboken6 import isValid
 
+from ..i18n import translate
 from ..models.pathprobe import FactBook, Facts, PathFacts, is_checking
 from .theme import error_style
 
@@ -73,7 +74,11 @@ def serve(session: Session, checker: PathChecker) -> None:
     checker.wanted.connect(lambda round_, paths: session.spawn(answer(round_, paths), "Looking at local files"))
 
 
-def show_sentences(label: QLabel, sentences: list[str]) -> None:
-    """Problems in red; "Checking …" waits alone in the normal colour (they are not the user's mistake)."""
-    label.setText("\n".join(sentences))
+def show_sentences(label: QLabel, sentences: list[str], context: str | None = None) -> None:
+    """Problems in red; "Checking …" waits alone in the normal colour (they are not the user's mistake).
+
+    With a translation ``context`` each sentence is translated as it is shown (marked text, or words
+    from elsewhere such as a driver's); without one they are shown as they are.
+    """
+    label.setText("\n".join(sentences if context is None else [translate(context, s) for s in sentences]))
     label.setStyleSheet("" if sentences and all(is_checking(s) for s in sentences) else error_style())

@@ -25,9 +25,14 @@ from PySide6.QtWidgets import (
 
 from drivers.domxml import Disk
 
+from ...i18n import translate
 from ...models.backup import INCREMENTAL_TEXT, BackupKind, BackupPlan, default_checked
+from ...models.pathprobe import is_checking
 from ..names import error_label, name_widget
 from ..pathcheck import PathChecker, show_sentences
+
+#: The translation context of the dialog's text (``self.tr`` here uses it too).
+CONTEXT = "BackupDialog"
 
 
 class BackupDialog(QDialog):
@@ -37,7 +42,7 @@ class BackupDialog(QDialog):
                  remote: Mapping[str, str] | None = None, kinds: Mapping[str, BackupKind] | None = None) -> None:
         super().__init__(parent)
         name_widget(self, "backupDialog")
-        self.setWindowTitle("Back up")
+        self.setWindowTitle(self.tr("Back up"))
         self.setMinimumWidth(560)  # room for a full folder path
         self.stamp = time.strftime("%Y%m%d-%H%M%S")
         layout = QVBoxLayout(self)
@@ -46,11 +51,12 @@ class BackupDialog(QDialog):
         #: domain name -> its "Incremental" box, where an incremental backup is possible
         self.incremental: dict[str, QCheckBox] = {}
         for name, disks in domains:
-            layout.addWidget(QLabel(f"Disks of {name}:", self))
+            layout.addWidget(QLabel(self.tr("Disks of {name}:").format(name=name), self))
             for disk in disks:
-                label = f"{disk.target} ({disk.device}) {disk.source or 'no source'}"
+                label = self.tr("{target} ({device}) {source}").format(
+                    target=disk.target, device=disk.device, source=disk.source or self.tr("no source"))
                 if disk.readonly:
-                    label += " [read-only]"
+                    label = self.tr("{disk} [read-only]").format(disk=label)
                 box = QCheckBox(label, self)
                 name_widget(box, f"backupDisk_{name}_{disk.target}")
                 box.setChecked(default_checked(disk))
@@ -62,22 +68,22 @@ class BackupDialog(QDialog):
         self._remote = dict(remote or {})  # domain name -> the other host its folder is on
         self.checker = PathChecker(self, self._local_paths, self._recheck)
         row = QHBoxLayout()
-        folder_label = QLabel("Target &folder:", self)
+        folder_label = QLabel(self.tr("Target &folder:"), self)
         row.addWidget(folder_label)
         self.folder = QLineEdit(folder, self)
         name_widget(self.folder, "backupFolder")
         folder_label.setBuddy(self.folder)
         self.folder.textChanged.connect(self.validate)
-        self.browse = QPushButton("Browse…", self)
+        self.browse = QPushButton(self.tr("Browse…"), self)
         name_widget(self.browse, "backupBrowse")
         self.browse.clicked.connect(self._browse)
         row.addWidget(self.folder, 1)
         row.addWidget(self.browse)
         layout.addLayout(row)
         if self._remote:
-            where = ", ".join(f"{n} on {h}" for n, h in self._remote.items())
-            note = QLabel(f"The folder is on the domain's host ({where}); that host checks it when the backup "
-                          "starts.", self)
+            where = ", ".join(self.tr("{name} on {host}").format(name=n, host=h) for n, h in self._remote.items())
+            note = QLabel(self.tr("The folder is on the domain's host ({where}); that host checks it when the backup "
+                                  "starts.").format(where=where), self)
             note.setObjectName("backupRemoteNote")
             note.setWordWrap(True)
             layout.addWidget(note)
@@ -97,13 +103,15 @@ class BackupDialog(QDialog):
         if kind is None:
             return
         if kind.since is not None:
-            box = QCheckBox(INCREMENTAL_TEXT, self)
-            name_widget(box, f"backupIncremental_{name}", f"{INCREMENTAL_TEXT} of {name}")
+            incremental = translate(CONTEXT, INCREMENTAL_TEXT)
+            box = QCheckBox(incremental, self)
+            name_widget(box, f"backupIncremental_{name}", self.tr("{incremental} of {name}").format(
+                incremental=incremental, name=name))
             box.setChecked(True)
             self.incremental[name] = box
             layout.addWidget(box)
             return
-        label = QLabel(kind.reason, self)
+        label = QLabel(translate(CONTEXT, kind.reason), self)
         name_widget(label, f"backupKind_{name}")
         label.setWordWrap(True)
         layout.addWidget(label)
@@ -128,9 +136,10 @@ class BackupDialog(QDialog):
     def problem(self) -> str | None:
         plans = self.plans()
         if not plans:
-            return "Tick at least one disk."
+            return self.tr("Tick at least one disk.")
         facts = self.checker.facts
-        return next((why for why in (p.problem(facts) for p in plans) if why), None)
+        why = next((why for why in (p.problem(facts) for p in plans) if why), None)
+        return why if why is None or is_checking(why) else translate(CONTEXT, why)
 
     def validate(self) -> None:
         """Re-check now by the facts known, and look at the files again once the user pauses."""
@@ -149,7 +158,7 @@ class BackupDialog(QDialog):
             self.accept()
 
     def _browse(self) -> None:
-        chooser = QFileDialog(self, "Back up into folder", self.folder.text())
+        chooser = QFileDialog(self, self.tr("Back up into folder"), self.folder.text())
         chooser.setObjectName("backupFolderChooser")
         chooser.setFileMode(QFileDialog.FileMode.Directory)
         chooser.setOption(QFileDialog.Option.ShowDirsOnly, True)

@@ -23,28 +23,33 @@ from drivers import DriverError
 
 from ...flows.backupcatalog import CatalogController
 from ...flows.backupschedule import BackupScheduler
+from ...i18n import NP_, translate
 from ...models.backupcatalog import CatalogRow, restore_name_problem
 from .. import confirm
 from ..names import name_widget
 from .backupschedule import ScheduleDialog
 from .simple import _FormDialog, action_button
 
+#: The translation context of the Backups dialog's text (``self.tr`` there uses it too).
+CONTEXT = "BackupsDialog"
+
 
 class RestoreNameDialog(_FormDialog):
     """The name of the new VM a backup is restored to."""
 
     def __init__(self, default: str, taken: set[str], parent: QWidget | None = None) -> None:
-        super().__init__("Restore to a new VM", "restoreNameDialog", parent)
+        super().__init__(self.tr("Restore to a new VM"), "restoreNameDialog", parent)
         self.taken = taken
         self.name = QLineEdit(default, self)
-        name_widget(self.name, "restoreName", "New VM name")
-        self.form.addRow("New VM name:", self.name)
-        self.form.addRow(QLabel("The disks are copied to the host's image folder; the new VM gets a new "
-                                "identity and new network addresses.", self))
+        name_widget(self.name, "restoreName", self.tr("New VM name"))
+        self.form.addRow(self.tr("New VM name:"), self.name)
+        self.form.addRow(QLabel(self.tr("The disks are copied to the host's image folder; the new VM gets a new "
+                                        "identity and new network addresses."), self))
         self.finish_layout()
 
     def problem(self) -> str | None:
-        return restore_name_problem(self.name.text().strip(), self.taken)
+        why = restore_name_problem(self.name.text().strip(), self.taken)
+        return None if why is None else translate("RestoreNameDialog", why)
 
 
 class BackupsDialog(QDialog):
@@ -58,26 +63,28 @@ class BackupsDialog(QDialog):
         self.taken = taken
         self.scheduler = scheduler
         flow.setParent(self)
-        self.setWindowTitle(f"Backups of {flow.domain}")
+        self.setWindowTitle(self.tr("Backups of {domain}").format(domain=flow.domain))
         self.resize(820, 380)
         self.last_dialog: QWidget | None = None
         self.list = QTreeWidget(self)
-        name_widget(self.list, "backupList", "Backups")
-        self.list.setHeaderLabels(["Taken", "Kind", "Size", "Verified", "Folder"])
+        name_widget(self.list, "backupList", self.tr("Backups"))
+        self.list.setHeaderLabels([self.tr("Taken"), self.tr("Kind"), self.tr("Size"), self.tr("Verified"),
+                                   self.tr("Folder")])
         self.list.setRootIsDecorated(False)
         self.list.setColumnWidth(0, 170)
-        self.status = QLabel("Loading…", self)
+        self.status = QLabel(self.tr("Loading…"), self)
         name_widget(self.status, "backupStatus")
         self.status.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
-        self.restore_new_button = action_button(buttons, "Restore to New VM…", "backupRestoreNew", self._ask_new)
-        self.restore_onto_button = action_button(buttons, f"Restore onto {flow.domain}…", "backupRestoreOnto",
-                                                self._ask_onto)
-        self.verify_button = action_button(buttons, "Verify", "backupVerify", self._verify)
-        self.delete_button = action_button(buttons, "Delete Backup…", "backupDelete", self._ask_delete)
-        self.open_button = action_button(buttons, "Open Folder…", "backupOpenFolder", self._ask_folder)
-        self.schedule_button = action_button(buttons, "Schedule…", "backupSchedule", self._ask_schedule)
+        self.restore_new_button = action_button(buttons, self.tr("Restore to New VM…"), "backupRestoreNew",
+                                                self._ask_new)
+        onto = self.tr("Restore onto {domain}…").format(domain=flow.domain)
+        self.restore_onto_button = action_button(buttons, onto, "backupRestoreOnto", self._ask_onto)
+        self.verify_button = action_button(buttons, self.tr("Verify"), "backupVerify", self._verify)
+        self.delete_button = action_button(buttons, self.tr("Delete Backup…"), "backupDelete", self._ask_delete)
+        self.open_button = action_button(buttons, self.tr("Open Folder…"), "backupOpenFolder", self._ask_folder)
+        self.schedule_button = action_button(buttons, self.tr("Schedule…"), "backupSchedule", self._ask_schedule)
         self.schedule_button.setVisible(scheduler is not None)
         self.schedule_status = QLabel("", self)
         name_widget(self.schedule_status, "backupScheduleStatus")
@@ -105,20 +112,22 @@ class BackupsDialog(QDialog):
         keep = self.selected()
         self.list.clear()
         for row in rows:
-            item = QTreeWidgetItem(self.list, [row.time, row.kind, row.size, row.verified, row.folder])
+            kind, verified = translate(CONTEXT, row.kind), translate(CONTEXT, row.verified)
+            item = QTreeWidgetItem(self.list, [row.time, kind, row.size, verified, row.folder])
             item.setData(0, Qt.ItemDataRole.UserRole, row)
-            item.setToolTip(3, row.verified)
-            item.setToolTip(1, f"Not restorable: {row.problem}" if row.problem else row.kind)
+            item.setToolTip(3, verified)
+            item.setToolTip(1, self.tr("Not restorable: {why}").format(why=row.problem) if row.problem else kind)
             if row.problem:
-                item.setText(1, f"{row.kind} (not restorable)")
+                item.setText(1, self.tr("{kind} (not restorable)").format(kind=kind))
             if row.backup.domain_uuid != self.flow.key[1]:
-                item.setToolTip(0, f"A backup of {row.backup.domain_name}")
+                item.setToolTip(0, self.tr("A backup of {domain}").format(domain=row.backup.domain_name))
             if keep is not None and keep.folder == row.folder:
                 item.setSelected(True)
-        folders = ", ".join(self.flow.folders + self.flow.opened) or "no folder yet"
-        self.status.setText(f"{len(rows)} backup(s) in {folders}." if rows else
-                            f"No finished backups of {self.flow.domain} in {folders}. Use Open Folder… to look "
-                            "somewhere else.")
+        folders = ", ".join(self.flow.folders + self.flow.opened) or self.tr("no folder yet")
+        self.status.setText(translate(CONTEXT, NP_("%n backup in {folders}.", "%n backups in {folders}.", len(rows),
+                                                   folders=folders)) if rows else
+                            self.tr("No finished backups of {domain} in {folders}. Use Open Folder… to look "
+                                    "somewhere else.").format(domain=self.flow.domain, folders=folders))
         self._update_buttons()
 
     def _update_buttons(self) -> None:
@@ -129,7 +138,7 @@ class BackupsDialog(QDialog):
         self.restore_new_button.setEnabled(restorable)
         self.restore_onto_button.setEnabled(restorable and row is not None
                                             and row.backup.domain_uuid == self.flow.key[1])
-        why = f"Not restorable: {row.problem}" if row is not None and row.problem else ""
+        why = self.tr("Not restorable: {why}").format(why=row.problem) if row is not None and row.problem else ""
         for button in (self.restore_new_button, self.restore_onto_button):
             button.setToolTip(why)
 
@@ -148,34 +157,35 @@ class BackupsDialog(QDialog):
         if row is None:
             return
         self.last_dialog = confirm.ask(
-            self, "Restore backup",
-            f"Replace the disks of {self.flow.domain} with the backup taken {row.time}? Everything written to "
-            f"them since is lost. {self.flow.domain} must be shut off; its disks are replaced only once the "
-            "copy is complete.",
-            "confirm_restore_backup", "Restore", lambda: self.flow.restore_onto(row))
+            self, self.tr("Restore backup"),
+            self.tr("Replace the disks of {domain} with the backup taken {time}? Everything written to "
+                    "them since is lost. {domain} must be shut off; its disks are replaced only once the "
+                    "copy is complete.").format(domain=self.flow.domain, time=row.time),
+            "confirm_restore_backup", self.tr("Restore"), lambda: self.flow.restore_onto(row))
 
     def _verify(self) -> None:
         row = self.selected()
         if row is not None:
             self.flow.verify(row)
-            self.status.setText(f"Verifying the backup taken {row.time}: see the job panel.")
+            self.status.setText(self.tr("Verifying the backup taken {time}: see the job panel.").format(time=row.time))
 
     def _ask_delete(self) -> None:
         row = self.selected()
         if row is None:
             return
         self.last_dialog = confirm.ask(
-            self, "Delete backup",
-            f"Delete the backup of {row.backup.domain_name} taken {row.time} ({row.size})? Its files in "
-            f"{row.folder} are removed.",
-            "confirm_delete_backup", "Delete", lambda: self.flow.delete(row))
+            self, self.tr("Delete backup"),
+            self.tr("Delete the backup of {domain} taken {time} ({size})? Its files in {folder} are removed.").format(
+                domain=row.backup.domain_name, time=row.time, size=row.size, folder=row.folder),
+            "confirm_delete_backup", self.tr("Delete"), lambda: self.flow.delete(row))
 
     def _show_schedule(self) -> None:
         if self.scheduler is None:
             return
         schedule = self.scheduler.store.get(*self.flow.key)
-        self.schedule_status.setText(f"{self.flow.domain} is not backed up on a schedule." if schedule is None
-                                     else f"Scheduled: {schedule.describe()}.")
+        self.schedule_status.setText(
+            self.tr("{domain} is not backed up on a schedule.").format(domain=self.flow.domain) if schedule is None
+            else self.tr("Scheduled: {schedule}.").format(schedule=translate(CONTEXT, schedule.describe())))
 
     def _ask_schedule(self) -> None:
         scheduler = self.scheduler
@@ -190,14 +200,14 @@ class BackupsDialog(QDialog):
                 scheduler.set_schedule(self.flow.key, dialog.schedule())
             except (DriverError, OSError) as exc:
                 self.status.setText(exc.message if isinstance(exc, DriverError) else
-                                    f"The schedule could not be saved: {exc.strerror or exc}")
+                                    self.tr("The schedule could not be saved: {why}").format(why=exc.strerror or exc))
             self._show_schedule()
         dialog.accepted.connect(accepted)
         dialog.finished.connect(lambda _r: dialog.deleteLater())
         dialog.open()
 
     def _ask_folder(self) -> None:
-        dialog = QFileDialog(self, "Open a folder with backups")
+        dialog = QFileDialog(self, self.tr("Open a folder with backups"))
         dialog.setObjectName("backupFolderChooser")
         dialog.setFileMode(QFileDialog.FileMode.Directory)
         dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)

@@ -8,9 +8,13 @@ from __future__ import annotations
 from PySide6.QtCore import QTime
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QSpinBox, QTimeEdit, QWidget
 
+from ...i18n import translate
 from ...models.backupschedule import PERIODS, WEEKDAYS, Schedule
 from ..names import name_widget
 from .simple import _FormDialog
+
+#: The translation context of the dialog's text (``self.tr`` here uses it too).
+CONTEXT = "ScheduleDialog"
 
 
 def _limit(box: QSpinBox, name: str, spoken: str, none_text: str, value: int | None, parent: QWidget) -> QSpinBox:
@@ -26,40 +30,42 @@ class ScheduleDialog(_FormDialog):
     """``scheduleDialog``: whether, when and where the VM is backed up, and the retention rule."""
 
     def __init__(self, domain: str, current: Schedule | None, folder: str, parent: QWidget | None = None) -> None:
-        super().__init__(f"Backup schedule of {domain}", "scheduleDialog", parent)
+        super().__init__(self.tr("Backup schedule of {domain}").format(domain=domain), "scheduleDialog", parent)
         self.current = current
         shown = current or Schedule(folder=folder)
-        self.enabled = QCheckBox(f"Back up {domain} automatically", self)
-        name_widget(self.enabled, "scheduleEnabled", f"Back up {domain} automatically")
+        automatically = self.tr("Back up {domain} automatically").format(domain=domain)
+        self.enabled = QCheckBox(automatically, self)
+        name_widget(self.enabled, "scheduleEnabled", automatically)
         self.enabled.setChecked(current is not None)
         self.period = QComboBox(self)
-        name_widget(self.period, "schedulePeriod", "Repeat")
-        self.period.addItems([p.capitalize() for p in PERIODS])
+        name_widget(self.period, "schedulePeriod", self.tr("Repeat"))
+        periods = {"daily": self.tr("Daily"), "weekly": self.tr("Weekly")}
+        self.period.addItems([periods[p] for p in PERIODS])
         self.period.setCurrentIndex(PERIODS.index(shown.period))
         self.weekday = QComboBox(self)
-        name_widget(self.weekday, "scheduleWeekday", "Day of the week")
-        self.weekday.addItems(list(WEEKDAYS))
+        name_widget(self.weekday, "scheduleWeekday", self.tr("Day of the week"))
+        self.weekday.addItems([translate(CONTEXT, day) for day in WEEKDAYS])
         self.weekday.setCurrentIndex(shown.weekday)
         self.at = QTimeEdit(QTime(shown.hour, shown.minute), self)
-        name_widget(self.at, "scheduleTime", "Time of day")
+        name_widget(self.at, "scheduleTime", self.tr("Time of day"))
         self.at.setDisplayFormat("HH:mm")
         self.folder = QLineEdit(shown.folder, self)
-        name_widget(self.folder, "scheduleFolder", "Backup folder")
-        self.keep_last = _limit(QSpinBox(self), "scheduleKeepLast", "Keep the newest backups",
-                                "every backup", shown.keep_last, self)
-        self.keep_days = _limit(QSpinBox(self), "scheduleKeepDays", "Keep the backups of the last days",
-                                "no day limit", shown.keep_days, self)
-        self.keep_days.setSuffix(" days")
+        name_widget(self.folder, "scheduleFolder", self.tr("Backup folder"))
+        self.keep_last = _limit(QSpinBox(self), "scheduleKeepLast", self.tr("Keep the newest backups"),
+                                self.tr("every backup"), shown.keep_last, self)
+        self.keep_days = _limit(QSpinBox(self), "scheduleKeepDays", self.tr("Keep the backups of the last days"),
+                                self.tr("no day limit"), shown.keep_days, self)
+        self.keep_days.setSuffix(self.tr(" days"))
         self.form.addRow(self.enabled)
-        self.form.addRow("Repeat:", self.period)
-        self.form.addRow("On:", self.weekday)
-        self.form.addRow("At:", self.at)
-        self.form.addRow("Into folder:", self.folder)
-        self.form.addRow("Keep the newest:", self.keep_last)
-        self.form.addRow("And those of the last:", self.keep_days)
-        note = QLabel("Backups run while vmgui runs; one missed while it was closed runs at the next start. "
-                      "After each, older backups the rule does not keep are removed (an incremental that "
-                      "depends on one gets its data first).", self)
+        self.form.addRow(self.tr("Repeat:"), self.period)
+        self.form.addRow(self.tr("On:"), self.weekday)
+        self.form.addRow(self.tr("At:"), self.at)
+        self.form.addRow(self.tr("Into folder:"), self.folder)
+        self.form.addRow(self.tr("Keep the newest:"), self.keep_last)
+        self.form.addRow(self.tr("And those of the last:"), self.keep_days)
+        note = QLabel(self.tr("Backups run while vmgui runs; one missed while it was closed runs at the next start. "
+                              "After each, older backups the rule does not keep are removed (an incremental that "
+                              "depends on one gets its data first)."), self)
         note.setWordWrap(True)
         self.form.addRow(note)
         self.finish_layout()
@@ -86,4 +92,5 @@ class ScheduleDialog(_FormDialog):
 
     def problem(self) -> str | None:
         schedule = self.schedule()
-        return None if schedule is None else schedule.problem()
+        why = None if schedule is None else schedule.problem()
+        return None if why is None else translate(CONTEXT, why)

@@ -71,7 +71,7 @@ class MigrateDialog(QDialog):
         layout.addLayout(form)
 
         self.checking = QProgressBar(self)
-        name_widget(self.checking, "migrateChecking")
+        name_widget(self.checking, "migrateChecking", self.tr("Checking the destination"))
         self.checking.setRange(0, 0)  # a spinner while the check runs
         self.checking.setMaximumHeight(14)
         self.checking.setTextVisible(False)

@@ -44,6 +44,7 @@ from drivers.domxml import MAX_VCPUS
 from drivers.isoinfo import IsoInfo
 from drivers.osinfo import OsProfile
 
+from ...i18n import N_, translate
 from ...models.format import bytes_text
 from ...models.newvm import (
     BOOT_LABELS,
@@ -69,9 +70,12 @@ from ..names import error_label, name_widget
 from ..pathcheck import PathChecker, show_sentences
 from ..theme import error_style, warning_style
 
+#: The translation context of the wizard's text (``self.tr`` in the wizard uses it too).
+CONTEXT = "NewVMDialog"
 #: each label's & marks its Alt key; Alt+N, Alt+B and Alt+F are the wizard's Next, Back and Finish
-SOURCE_LABELS = {Source.ISO: "&Install from an ISO image (CD/DVD)", Source.IMPORT: "Im&port an existing disk image",
-                 Source.KERNEL: "Boot a &kernel directly (kernel, initrd, command line)"}
+SOURCE_LABELS = {Source.ISO: N_("&Install from an ISO image (CD/DVD)"),
+                 Source.IMPORT: N_("Im&port an existing disk image"),
+                 Source.KERNEL: N_("Boot a &kernel directly (kernel, initrd, command line)")}
 SOURCE_NAMES = {Source.ISO: "newVmSourceIso", Source.IMPORT: "newVmSourceImport", Source.KERNEL: "newVmSourceKernel"}
 
 
@@ -104,8 +108,8 @@ class _Page(QWizardPage):
         return [i for i in all_issues if i.field in PAGE_FIELDS[self._index]]
 
     def show_issues(self, all_issues: list[Issue], all_warnings: list[Issue]) -> None:
-        show_sentences(self.error, [i.text for i in self.issues(all_issues)])
-        warnings = [i.text for i in self.issues(all_warnings)]
+        show_sentences(self.error, [i.text for i in self.issues(all_issues)], CONTEXT)
+        warnings = [translate(CONTEXT, i.text) for i in self.issues(all_warnings)]
         self.warning.setText("\n".join(warnings))
         self.warning.setVisible(bool(warnings))
         self.fit()
@@ -137,7 +141,7 @@ class NewVMDialog(QWizard):
                  parent: QWidget | None = None, host_mib: int | None = None, cpus: int | None = None) -> None:
         super().__init__(parent)
         name_widget(self, "newVmDialog")
-        self.setWindowTitle("New virtual machine")
+        self.setWindowTitle(self.tr("New virtual machine"))
         self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage, True)
         self.setMinimumWidth(620)
         self._targets = {t.uri: t for t in targets}
@@ -178,20 +182,20 @@ class NewVMDialog(QWizard):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(edit, 1)
         row.setFocusProxy(edit)
-        browse = QPushButton("Browse…", row)
+        browse = QPushButton(self.tr("Browse…"), row)
         name_widget(browse, f"{edit.objectName()}Browse")
         browse.clicked.connect(lambda: self._browse(edit, title, save))
         layout.addWidget(browse)
         return row
 
     def _build_source_page(self, uris: list[str]) -> _Page:
-        page = _Page(self, 0, "Name and operating system")
-        self.name = self._line("newVmName", "e.g. web02")
+        page = _Page(self, 0, self.tr("Name and operating system"))
+        self.name = self._line("newVmName", self.tr("e.g. web02"))
         self.conn = QComboBox(page)
         name_widget(self.conn, "newVmConnection")
         self.conn.addItems(uris)
-        page.form.addRow("Na&me:", self.name)
-        page.form.addRow("&Connection:", self.conn)
+        page.form.addRow(self.tr("Na&me:"), self.name)
+        page.form.addRow(self.tr("&Connection:"), self.conn)
         self.remote_note = QLabel("", page)
         self.remote_note.setObjectName("newVmRemoteNote")
         self.remote_note.setWordWrap(True)
@@ -199,28 +203,32 @@ class NewVMDialog(QWizard):
         self.sources = QButtonGroup(page)
         self.source_buttons: dict[Source, QRadioButton] = {}
         for source in Source:
-            button = QRadioButton(SOURCE_LABELS[source], page)
+            button = QRadioButton(translate(CONTEXT, SOURCE_LABELS[source]), page)
             name_widget(button, SOURCE_NAMES[source])
             self.sources.addButton(button)
             self.source_buttons[source] = button
             page.form.addRow(button)
         self.source_buttons[Source.ISO].setChecked(True)
         self.sources.buttonToggled.connect(lambda _b, on: self._source_changed() if on else None)
-        self.iso = self._line("newVmIso", "/path/to/installer.iso")
-        self.import_path = self._line("newVmImport", "/path/to/disk.qcow2")
-        self.kernel = self._line("newVmKernel", "/path/to/vmlinuz")
-        self.initrd = self._line("newVmInitrd", "optional")
-        self.cmdline = self._line("newVmCmdline", "optional, e.g. console=ttyS0")
+        self.iso = self._line("newVmIso", self.tr("/path/to/installer.iso"))
+        self.import_path = self._line("newVmImport", self.tr("/path/to/disk.qcow2"))
+        self.kernel = self._line("newVmKernel", self.tr("/path/to/vmlinuz"))
+        self.initrd = self._line("newVmInitrd", self.tr("optional"))
+        self.cmdline = self._line("newVmCmdline", self.tr("optional, e.g. console=ttyS0"))
         self.detected = QLabel("", page)
         self.detected.setObjectName("newVmDetected")
         self.detected.setWordWrap(True)
         self._source_rows = {
-            Source.ISO: [self._add_row(page, "IS&O image:", self._path_row(self.iso, "Choose an ISO image")),
+            Source.ISO: [self._add_row(page, self.tr("IS&O image:"),
+                                       self._path_row(self.iso, self.tr("Choose an ISO image"))),
                          self._add_row(page, "", self.detected)],
-            Source.IMPORT: [self._add_row(page, "&Disk image:", self._path_row(self.import_path, "Choose a disk"))],
-            Source.KERNEL: [self._add_row(page, "K&ernel:", self._path_row(self.kernel, "Choose a kernel")),
-                            self._add_row(page, "Ini&trd:", self._path_row(self.initrd, "Choose an initrd")),
-                            self._add_row(page, "Command &line:", self.cmdline)],
+            Source.IMPORT: [self._add_row(page, self.tr("&Disk image:"),
+                                          self._path_row(self.import_path, self.tr("Choose a disk")))],
+            Source.KERNEL: [self._add_row(page, self.tr("K&ernel:"),
+                                          self._path_row(self.kernel, self.tr("Choose a kernel"))),
+                            self._add_row(page, self.tr("Ini&trd:"),
+                                          self._path_row(self.initrd, self.tr("Choose an initrd"))),
+                            self._add_row(page, self.tr("Command &line:"), self.cmdline)],
         }
         page.finish_layout()
         return page
@@ -234,12 +242,12 @@ class NewVMDialog(QWizard):
         return field
 
     def _build_resources_page(self, host_mib: int | None, cpus: int | None) -> _Page:
-        page = _Page(self, 1, "Memory, processors and disk")
+        page = _Page(self, 1, self.tr("Memory, processors and disk"))
         self.memory = QSpinBox(page)
         name_widget(self.memory, "newVmMemory")
         self.memory.setRange(MIN_MEMORY_MIB, MAX_MEMORY_MIB)
         self.memory.setSingleStep(256)
-        self.memory.setSuffix(" MiB")
+        self.memory.setSuffix(self.tr(" MiB"))
         self.memory.setValue(default_memory_mib(host_mib))
         self.memory.valueChanged.connect(self.refresh)
         self.vcpus = QSpinBox(page)
@@ -247,29 +255,30 @@ class NewVMDialog(QWizard):
         self.vcpus.setRange(1, MAX_VCPUS)
         self.vcpus.setValue(default_vcpus(cpus))
         self.vcpus.valueChanged.connect(self.refresh)
-        page.form.addRow("&Memory:", self.memory)
+        page.form.addRow(self.tr("&Memory:"), self.memory)
         if host_mib:
-            hint = QLabel(f"This machine has {bytes_text(host_mib * MIB)} of memory.", page)
+            hint = QLabel(self.tr("This machine has {memory} of memory.").format(memory=bytes_text(host_mib * MIB)),
+                          page)
             hint.setObjectName("newVmMemoryHint")
             page.form.addRow("", hint)
-        page.form.addRow("v&CPUs:", self.vcpus)
+        page.form.addRow(self.tr("v&CPUs:"), self.vcpus)
         self.firmware = QComboBox(page)
         name_widget(self.firmware, "newVmFirmware")
-        self.firmware.setAccessibleName("Firmware")
+        self.firmware.setAccessibleName(self.tr("Firmware"))
         self.firmware.currentIndexChanged.connect(self.refresh)
-        page.form.addRow("Fi&rmware:", self.firmware)
-        self.tpm = QCheckBox("Emulated &TPM 2.0", page)
+        page.form.addRow(self.tr("Fi&rmware:"), self.firmware)
+        self.tpm = QCheckBox(self.tr("Emulated &TPM 2.0"), page)
         name_widget(self.tpm, "newVmTpm")
         self.tpm.toggled.connect(self.refresh)
         page.form.addRow(self.tpm)
         self.devices = QComboBox(page)
         name_widget(self.devices, "newVmDevices")
-        self.devices.setAccessibleName("Device models")
+        self.devices.setAccessibleName(self.tr("Device models"))
         for devices in Devices:
-            self.devices.addItem(devices_label(devices), devices)
+            self.devices.addItem(translate(CONTEXT, devices_label(devices)), devices)
         self.devices.currentIndexChanged.connect(self.refresh)
-        page.form.addRow("D&evices:", self.devices)
-        self.new_disk = QCheckBox("Create a ne&w disk", page)
+        page.form.addRow(self.tr("D&evices:"), self.devices)
+        self.new_disk = QCheckBox(self.tr("Create a ne&w disk"), page)
         name_widget(self.new_disk, "newVmNewDisk")
         self.new_disk.setChecked(True)
         self.new_disk.toggled.connect(self._disk_changed)
@@ -277,19 +286,20 @@ class NewVMDialog(QWizard):
         self.no_disk_create.setObjectName("newVmNoDiskCreate")
         self.no_disk_create.setWordWrap(True)
         self.disk_path = self._line("newVmDiskPath")
-        self.disk_size = self._line("newVmDiskSize", "e.g. 20 GiB", size_text(NewVMPlan.disk_size))
+        self.disk_size = self._line("newVmDiskSize", self.tr("e.g. 20 GiB"), size_text(NewVMPlan.disk_size))
         self.disk_format = QComboBox(page)
         name_widget(self.disk_format, "newVmDiskFormat")
         self.disk_format.addItems(list(FORMATS))
         self.disk_format.currentTextChanged.connect(self.refresh)
-        self.preallocate = QCheckBox("&Allocate all of it now (slower to create, never runs out later)", page)
+        self.preallocate = QCheckBox(self.tr("&Allocate all of it now (slower to create, never runs out later)"), page)
         name_widget(self.preallocate, "newVmPreallocate")
         self.preallocate.toggled.connect(self.refresh)
         page.form.addRow(self.new_disk)
         page.form.addRow(self.no_disk_create)
-        self._disk_rows = [self._add_row(page, "Disk f&ile:", self._path_row(self.disk_path, "New disk file", True)),
-                           self._add_row(page, "&Size:", self.disk_size),
-                           self._add_row(page, "F&ormat:", self.disk_format),
+        self._disk_rows = [self._add_row(page, self.tr("Disk f&ile:"),
+                                         self._path_row(self.disk_path, self.tr("New disk file"), True)),
+                           self._add_row(page, self.tr("&Size:"), self.disk_size),
+                           self._add_row(page, self.tr("F&ormat:"), self.disk_format),
                            self._add_row(page, "", self.preallocate)]
         self.proposed = QLabel("", page)  # under the form: a wrapped label there gets its full height
         self.proposed.setObjectName("newVmProposed")
@@ -300,7 +310,7 @@ class NewVMDialog(QWizard):
         return page
 
     def _build_summary_page(self) -> _Page:
-        page = _Page(self, None, "Summary")
+        page = _Page(self, None, self.tr("Summary"))
         self.summary = QLabel("", page)
         self.summary.setObjectName("newVmSummary")
         self.summary.setWordWrap(True)
@@ -310,11 +320,11 @@ class NewVMDialog(QWizard):
         self.xml.setReadOnly(True)
         self.xml.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.xml.setMinimumHeight(260)
-        xml_label = QLabel("Domain &XML to define:", page)
+        xml_label = QLabel(self.tr("Domain &XML to define:"), page)
         xml_label.setBuddy(self.xml)
         page.form.addRow(xml_label)
         page.form.addRow(self.xml)
-        self.start = QCheckBox("&Start it now", page)
+        self.start = QCheckBox(self.tr("&Start it now"), page)
         name_widget(self.start, "newVmStart")
         self.start.setChecked(True)
         page.form.addRow(self.start)
@@ -374,10 +384,10 @@ class NewVMDialog(QWizard):
         for page in (self.source_page, self.resources_page, self.summary_page):
             page.show_issues(self._issues, self._warnings)
         self.disk_path.setPlaceholderText(plan.default_disk_path())
-        self.summary.setText("\n".join(plan.summary()) if not self._issues else "")
+        self.summary.setText("\n".join(translate(CONTEXT, line) for line in plan.summary()) if not self._issues else "")
         self.xml.setPlainText(plan.xml() if not self._issues else "")
         system = self._system()
-        self.detected.setText(f"Detected: {system.label}" if system is not None else "")
+        self.detected.setText(self.tr("Detected: {system}").format(system=system.label) if system is not None else "")
         medium = self._medium()
         if medium is not None and medium != self._asked:
             self._asked = medium
@@ -422,13 +432,15 @@ class NewVMDialog(QWizard):
             self.tpm.setChecked(plan.tpm)
         self._nic_model = plan.nic_model
         emulated = self.devices.findData(Devices.EMULATED)
-        self.devices.setItemText(emulated, devices_label(Devices.EMULATED, plan.nic_model))
+        self.devices.setItemText(emulated, translate(CONTEXT, devices_label(Devices.EMULATED, plan.nic_model)))
         self.devices.setCurrentIndex(max(0, self.devices.findData(plan.devices)))
-        name = plan.os.label if plan.os is not None else "this system"
-        self.proposed.setText(f"Proposed for {name}: {plan.memory_mib} MiB memory, {size_text(plan.disk_size)} "
-                              f"disk, {BOOT_LABELS[plan.boot]} firmware{', TPM 2.0' if plan.tpm else ''}, "
-                              f"{'virtio' if plan.devices is Devices.VIRTIO else 'SATA and ' + plan.nic_model} "
-                              "devices. Change any of them here.")
+        self.proposed.setText(self.tr("Proposed for {system}: {memory} MiB memory, {disk} disk, {firmware} firmware"
+                                      "{tpm}, {devices} devices. Change any of them here.").format(
+            system=plan.os.label if plan.os is not None else self.tr("this system"), memory=plan.memory_mib,
+            disk=size_text(plan.disk_size), firmware=translate(CONTEXT, BOOT_LABELS[plan.boot]),
+            tpm=self.tr(", TPM 2.0") if plan.tpm else "",
+            devices="virtio" if plan.devices is Devices.VIRTIO
+            else self.tr("SATA and {nic}").format(nic=plan.nic_model)))
         self.proposed.setVisible(True)
 
     # -- Finish -----------------------------------------------------------------
@@ -438,7 +450,7 @@ class NewVMDialog(QWizard):
             return
         self._creating = True
         self.failure.setStyleSheet("")
-        self.failure.setText(f"Creating {self._plan.name}…")
+        self.failure.setText(self.tr("Creating {name}…").format(name=self._plan.name))
         self.summary_page.completeChanged.emit()
         self.finish_requested.emit(self.plan())
 
@@ -448,10 +460,11 @@ class NewVMDialog(QWizard):
         super().accept()
 
     def failed(self, reason: str) -> None:
-        """It was not created: say why on the last page, keep every field, and let Finish be pressed again."""
+        """It was not created: say why (translated) on the last page, keep every field, and let Finish be pressed
+        again."""
         self._creating = False
         self.failure.setStyleSheet(error_style())
-        self.failure.setText(f"{self._plan.name} was not created: {reason}")
+        self.failure.setText(self.tr("{name} was not created: {reason}").format(name=self._plan.name, reason=reason))
         self.refresh()
 
     def _source_changed(self) -> None:
@@ -471,12 +484,13 @@ class NewVMDialog(QWizard):
             self._unticked_for_host = False
             self.new_disk.setChecked(True)  # the user never chose "no disk": back to the default
         self.new_disk.setEnabled(can)
-        self.no_disk_create.setText("" if can else f"{target.uri} cannot create disk images here: "  # type: ignore
-                                    "import an existing disk, or boot from an ISO or kernel without a disk.")
+        self.no_disk_create.setText("" if can else self.tr(
+            "{uri} cannot create disk images here: import an existing disk, or boot from an ISO or kernel without "
+            "a disk.").format(uri=target.uri))  # type: ignore[union-attr]
         self.resources_page.form.setRowVisible(self.no_disk_create, not can)
         remote = target is not None and target.remote
-        self.remote_note.setText("Paths are on that host: it checks them when the VM is defined and started, "
-                                 "and the system on an ISO there is not detected from here." if remote else "")
+        self.remote_note.setText(self.tr("Paths are on that host: it checks them when the VM is defined and started, "
+                                         "and the system on an ISO there is not detected from here.") if remote else "")
         self.source_page.form.setRowVisible(self.remote_note, remote)
         self._offer_firmware(target or Target("", ""))
         self._disk_changed()
@@ -487,13 +501,13 @@ class NewVMDialog(QWizard):
         self.firmware.blockSignals(True)
         self.firmware.clear()
         for boot in target.boots:
-            self.firmware.addItem(BOOT_LABELS[boot], boot)
+            self.firmware.addItem(translate(CONTEXT, BOOT_LABELS[boot]), boot)
         self.firmware.setCurrentIndex(max(0, self.firmware.findData(chosen)))
         self.firmware.blockSignals(False)
         if not target.tpm:
             self.tpm.setChecked(False)
         self.tpm.setEnabled(target.tpm)
-        self.tpm.setToolTip("" if target.tpm else "This host has no TPM emulator (swtpm).")
+        self.tpm.setToolTip("" if target.tpm else self.tr("This host has no TPM emulator (swtpm)."))
 
     def _disk_changed(self) -> None:
         importing = self.source() is Source.IMPORT

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
+from ...i18n import translate
 from ..names import name_widget
+
+#: The translation context of the notice's text (``self.tr`` here uses it too).
+CONTEXT = "QuitNotice"
 
 
 class QuitNotice(QDialog):
@@ -12,17 +16,18 @@ class QuitNotice(QDialog):
     def __init__(self, text: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         name_widget(self, "quitNotice")
-        self.setWindowTitle("Quit vmgui?")
+        self.setWindowTitle(self.tr("Quit vmgui?"))
         layout = QVBoxLayout(self)
-        message = QLabel(f"{text}\nOpen vmgui again to see and manage them.", self)
+        message = QLabel(self.tr("{notice}\nOpen vmgui again to see and manage them.").format(
+            notice=translate(CONTEXT, text)), self)
         message.setObjectName("quitNoticeText")
         message.setWordWrap(True)
         layout.addWidget(message)
-        self.again = QCheckBox("Don't show this again", self)
+        self.again = QCheckBox(self.tr("Don't show this again"), self)
         name_widget(self.again, "quitNoticeNever")
         layout.addWidget(self.again)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
-        self.quit = buttons.addButton("Quit", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.quit = buttons.addButton(self.tr("Quit"), QDialogButtonBox.ButtonRole.AcceptRole)
         name_widget(self.quit, "quitAnyway")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)

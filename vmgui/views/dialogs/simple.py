@@ -17,8 +17,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...i18n import NP_, translate
 from ...models.validation import name_problem
 from ..names import error_label, name_widget
+
+#: The translation context of the form dialogs' own sentences (``self.tr`` in each dialog uses its class name).
+CONTEXT = "FormDialog"
 
 
 def action_button(box: QDialogButtonBox, text: str, name: str, slot: Callable[[], None]) -> QPushButton:
@@ -52,17 +56,18 @@ class _FormDialog(QDialog):
     def _check(self) -> None:
         why = self.problem()
         if why:
-            self.error.setText(why)
+            self.error.setText(translate(CONTEXT, why))
             return
         self.accept()
 
 
 class SnapshotDialog(_FormDialog):
     def __init__(self, count: int, default: str, parent: QWidget | None = None) -> None:
-        super().__init__("Take snapshot", "snapshotDialog", parent)
+        super().__init__(self.tr("Take snapshot"), "snapshotDialog", parent)
         self.name = QLineEdit(default, self)
         name_widget(self.name, "snapshotName")
-        self.form.addRow(f"Snapshot name ({count} domain{'s' if count != 1 else ''}):", self.name)
+        self.form.addRow(translate(CONTEXT, NP_("Snapshot name (%n domain):", "Snapshot name (%n domains):", count)),
+                         self.name)
         self.finish_layout()
 
     def problem(self) -> str | None:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...i18n import N_, NP_, translate
 from ...models.snapshots import SnapshotMode, SnapshotTree
 from ...models.validation import name_problem
 from ...snapshots import SnapshotInfo
@@ -31,33 +32,37 @@ from .. import confirm
 from ..names import name_widget
 from .simple import _FormDialog, action_button
 
-CURRENT = " (current)"
+#: The translation context of the dialogs' text (``self.tr`` here uses the class names).
+CONTEXT = "SnapshotTreeDialog"
+#: after the current snapshot's name in the tree
+CURRENT = N_(" (current)")
 
 
 class NewSnapshotDialog(_FormDialog):
     """Name, description and, for an active domain, live (keeps running) or offline (shut off afterwards)."""
 
     def __init__(self, domain: str, active: bool = False, parent: QWidget | None = None) -> None:
-        super().__init__(f"New snapshot of {domain}", "newSnapshotDialog", parent)
+        super().__init__(self.tr("New snapshot of {domain}").format(domain=domain), "newSnapshotDialog", parent)
         self.name = QLineEdit(time.strftime("snap-%Y%m%d-%H%M%S"), self)
         name_widget(self.name, "newSnapshotName")
         self.description = QPlainTextEdit(self)
         name_widget(self.description, "newSnapshotDescription")
         self.description.setFixedHeight(72)
-        self.form.addRow("Name:", self.name)
-        self.form.addRow("Description:", self.description)
-        self.live = QRadioButton("Live: memory and disks; the guest runs on afterwards", self)
+        self.form.addRow(self.tr("Name:"), self.name)
+        self.form.addRow(self.tr("Description:"), self.description)
+        self.live = QRadioButton(self.tr("Live: memory and disks; the guest runs on afterwards"), self)
         name_widget(self.live, "newSnapshotLive")
-        self.offline = QRadioButton("Offline: memory and disks, then the guest is shut off", self)
+        self.offline = QRadioButton(self.tr("Offline: memory and disks, then the guest is shut off"), self)
         name_widget(self.offline, "newSnapshotOffline")
         self.live.setChecked(True)
         if active:
-            self.form.addRow("Mode:", self.live)
+            self.form.addRow(self.tr("Mode:"), self.live)
             self.form.addRow("", self.offline)
         else:
             self.live.hide()
             self.offline.hide()
-            self.form.addRow("Mode:", QLabel(f"{domain} is shut off: the snapshot holds its disks.", self))
+            self.form.addRow(self.tr("Mode:"), QLabel(self.tr("{domain} is shut off: the snapshot holds its disks.")
+                                                      .format(domain=domain), self))
         self.finish_layout()
 
     def problem(self) -> str | None:
@@ -75,28 +80,29 @@ class SnapshotTreeDialog(QDialog):
         name_widget(self, "snapshotTreeDialog")
         self.model = model
         model.setParent(self)
-        self.setWindowTitle(f"Snapshots of {model.name}")
+        self.setWindowTitle(self.tr("Snapshots of {name}").format(name=model.name))
         self.resize(760, 400)
         self.last_dialog: QDialog | None = None
         self.tree = QTreeWidget(self)
-        name_widget(self.tree, "snapshotTree", "Snapshots")
-        self.tree.setHeaderLabels(["Name", "Taken", "Guest was", "Description"])
+        name_widget(self.tree, "snapshotTree", self.tr("Snapshots"))
+        self.tree.setHeaderLabels([self.tr("Name"), self.tr("Taken"), self.tr("Guest was"), self.tr("Description")])
         self.tree.setColumnWidth(0, 230)
         self.tree.setColumnWidth(1, 130)
-        self.status = QLabel("Loading…", self)
+        self.loading = self.tr("Loading…")
+        self.status = QLabel(self.loading, self)
         self.status.setObjectName("snapshotStatus")
         self.status.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
-        self.create_button = action_button(buttons, "Create…", "snapshotCreate", self._ask_create)
-        self.revert_button = action_button(buttons, "Revert", "snapshotRevert", self._revert)
-        self.delete_button = action_button(buttons, "Delete…", "snapshotDelete", self._ask_delete)
+        self.create_button = action_button(buttons, self.tr("Create…"), "snapshotCreate", self._ask_create)
+        self.revert_button = action_button(buttons, self.tr("Revert"), "snapshotRevert", self._revert)
+        self.delete_button = action_button(buttons, self.tr("Delete…"), "snapshotDelete", self._ask_delete)
         layout = QVBoxLayout(self)
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.status)
         layout.addWidget(buttons)
         model.loaded.connect(self._fill)
-        model.status.connect(self.status.setText)
+        model.status.connect(lambda text: self.status.setText(translate(CONTEXT, text)))
         self.tree.itemSelectionChanged.connect(self._update_buttons)
         self.finished.connect(lambda _r: model.close())
         self._update_buttons()
@@ -111,14 +117,14 @@ class SnapshotTreeDialog(QDialog):
         self.tree.clear()
 
         def add(parent: QTreeWidget | QTreeWidgetItem, snap: SnapshotInfo) -> None:
-            item = QTreeWidgetItem(parent, [snap.name + (CURRENT if snap.current else ""), snap.created_text,
-                                            snap.state, snap.description])
+            item = QTreeWidgetItem(parent, [snap.name + (translate(CONTEXT, CURRENT) if snap.current else ""),
+                                            snap.created_text, snap.state, snap.description])
             item.setData(0, Qt.ItemDataRole.UserRole, snap.name)
             if snap.current:
                 font = QFont(item.font(0))
                 font.setBold(True)
                 item.setFont(0, font)
-                item.setToolTip(0, "The current snapshot: new snapshots become its children")
+                item.setToolTip(0, self.tr("The current snapshot: new snapshots become its children"))
             if snap.name == keep:
                 item.setSelected(True)
             for child in self.model.children_of(snap.name):
@@ -127,9 +133,9 @@ class SnapshotTreeDialog(QDialog):
             add(self.tree, root)
         self.tree.expandAll()
         if not snapshots:
-            self.status.setText(f"{self.model.name} has no snapshots yet.")
-        elif self.status.text() == "Loading…":
-            self.status.setText(f"{len(snapshots)} snapshot(s).")
+            self.status.setText(self.tr("{name} has no snapshots yet.").format(name=self.model.name))
+        elif self.status.text() == self.loading:
+            self.status.setText(translate(CONTEXT, NP_("%n snapshot.", "%n snapshots.", len(snapshots))))
         self._update_buttons()
 
     def _update_buttons(self) -> None:
@@ -150,16 +156,17 @@ class SnapshotTreeDialog(QDialog):
         if name is None:
             return
         self.last_dialog = confirm.ask(
-            self, "Revert to snapshot",
-            f"Revert {self.model.name} to the snapshot “{name}”? Its current state (what runs now and "
-            "everything written to its disks since) is discarded.",
-            "confirm_revert_snapshot", "Revert", lambda: self.model.revert(name))
+            self, self.tr("Revert to snapshot"),
+            self.tr("Revert {domain} to the snapshot “{name}”? Its current state (what runs now and "
+                    "everything written to its disks since) is discarded.").format(domain=self.model.name, name=name),
+            "confirm_revert_snapshot", self.tr("Revert"), lambda: self.model.revert(name))
 
     def _ask_delete(self) -> None:
         name = self.selected()
         if name is None:
             return
         self.last_dialog = confirm.ask(
-            self, "Delete snapshot",
-            f"Delete the snapshot “{name}” of {self.model.name}? Its children are kept and move up to its parent.",
-            "confirm_delete_snapshot", "Delete", lambda: self.model.delete(name))
+            self, self.tr("Delete snapshot"),
+            self.tr("Delete the snapshot “{name}” of {domain}? Its children are kept and move up to its parent.")
+            .format(name=name, domain=self.model.name),
+            "confirm_delete_snapshot", self.tr("Delete"), lambda: self.model.delete(name))
