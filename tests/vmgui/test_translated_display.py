@@ -24,7 +24,7 @@ from drivers.flags import REASONS, describe_state
 from drivers.jobs import operation_text
 from drivers.test import DEFAULT_NODE_XML
 from vmgui.actions import ActionId
-from vmgui.actions.requests import Backup
+from vmgui.actions.requests import Backup, Migrate
 from vmgui.models import statewords
 from vmgui.textmark import Text
 from vmgui.views.console import ConsoleDialog
@@ -116,6 +116,23 @@ def test_the_job_panels_cells_show_only_translated_text(pseudo, open_window, nod
     assert f"{OPEN}{OPEN}backup{CLOSE} (job " in window.details.values["Job"].text()
     assert f"{OPEN}{OPEN}" in window.details.values["Memory"].text()
     assert_translated(window.details, window)
+
+
+
+def test_a_migrations_figures_in_the_job_panel_are_translated(pseudo, open_window, node_uri, make_node, qtbot):
+    src, dest = f"{node_uri}?rate=1024", make_node(2)
+    window = open_window(src, dest)
+    conn = window.session.bridge.connection(src)
+    window.commands.run(Migrate(dest, flags=1 | 8), [(src, conn.lookup_by_name("test").uuid)])  # LIVE|PERSIST_DEST
+    model = window.session.jobs
+
+    def figures_shown() -> bool:  # pass N · X left · dirtying Y/s · downtime ≈ Z ms, and the destination's job
+        details = " ".join(cell_texts(model, 8))
+        return f"{OPEN}pass " in details and f" left{CLOSE}" in details and model.rowCount() == 2
+    qtbot.waitUntil(figures_shown, timeout=10000)
+    assert set(cell_texts(model, 1)) == {f"{OPEN}outgoing migration{CLOSE}", f"{OPEN}incoming migration{CLOSE}"}
+    assert untranslated_cells(model, data_of(window)) == []
+    assert_translated(window.job_panel, window)
 
 
 def notice_of(tab: DisplayTab) -> tuple[str, str]:
