@@ -118,7 +118,6 @@ def test_the_job_panels_cells_show_only_translated_text(pseudo, open_window, nod
     assert_translated(window.details, window)
 
 
-
 def test_a_migrations_figures_in_the_job_panel_are_translated(pseudo, open_window, node_uri, make_node, qtbot):
     src, dest = f"{node_uri}?rate=1024", make_node(2)
     window = open_window(src, dest)
