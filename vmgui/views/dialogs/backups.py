@@ -48,8 +48,7 @@ class RestoreNameDialog(_FormDialog):
         self.finish_layout()
 
     def problem(self) -> str | None:
-        why = restore_name_problem(self.name.text().strip(), self.taken)
-        return None if why is None else translate("RestoreNameDialog", why)
+        return restore_name_problem(self.name.text().strip(), self.taken)  # marked text: shown translated
 
 
 class BackupsDialog(QDialog):

@@ -92,5 +92,4 @@ class ScheduleDialog(_FormDialog):
 
     def problem(self) -> str | None:
         schedule = self.schedule()
-        why = None if schedule is None else schedule.problem()
-        return None if why is None else translate(CONTEXT, why)
+        return None if schedule is None else schedule.problem()  # marked text: shown translated
