@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from .backupcatalog import PART_SUFFIX, Backup, Cancelled, is_qcow2
 from .domxml import DomainXML
 from .errors import DriverError, ErrorCode
-from .fsutil import publish_new
+from .fsutil import fsync_file, publish_new
 
 #: how often the copy loop looks at the cancel flag and reports progress
 TICK = 0.1
@@ -44,14 +44,6 @@ def discard(path: str) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
-
-
-def fsync_file(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def fsync_dir(path: str) -> None:
@@ -112,11 +104,13 @@ def run_qemu_img(argv: Sequence[str], what: str, fraction: Fraction, cancelled: 
             proc.wait()
 
 
-def convert(src: str, src_fmt: str, part: str, dest_fmt: str, fraction: Fraction, cancelled: Cancelled) -> None:
+def convert(src: str, src_fmt: str, part: str, dest_fmt: str, fraction: Fraction, cancelled: Cancelled,
+            durable: bool = True) -> None:
     """``qemu-img convert -p`` of ``src`` into the new file ``part``, made durable; removed on any failure.
 
     Zero areas stay holes (qemu-img skips them), so a sparse image copies as
     fast as its data. OPERATION_ABORTED when ``cancelled()`` turns true.
+    ``durable=False`` leaves the fsync to the caller (a backup's, while it hashes the copy).
     """
     if os.path.lexists(part):
         raise DriverError(ErrorCode.OPERATION_INVALID, f"{part} exists: another restore may be writing it")
@@ -124,7 +118,8 @@ def convert(src: str, src_fmt: str, part: str, dest_fmt: str, fraction: Fraction
     ok = False
     try:
         run_qemu_img(argv, f"copying {os.path.basename(src)}", fraction, cancelled)
-        fsync_file(part)
+        if durable:
+            fsync_file(part)
         fraction(1.0)
         ok = True
     finally:

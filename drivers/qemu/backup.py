@@ -170,11 +170,14 @@ def _begin_offline(ops: DomainOps, dom: QDom, backup_xml: str) -> int:
 
                 def report(frac: float, base: int = done, size: int = size) -> None:
                     job.progress(base + int(frac * size), total)
-                backuprestore.convert(str(src), fmt, w.path, w.format, report, lambda: job.cancel_requested)
+                # made durable below: while it is hashed, or else as it is published
+                backuprestore.convert(str(src), fmt, w.path, w.format, report, lambda: job.cancel_requested,
+                                      durable=False)
                 done += size
             job.raise_if_cancelled()
             folder = backupcatalog.dedicated_folder(written)
-            images = backupcatalog.describe(written, cancelled=lambda: job.cancel_requested) if folder else []
+            images = backupcatalog.describe(written, cancelled=lambda: job.cancel_requested,
+                                            flush=True) if folder else []
             publish([(w.path, w.final) for w in written])
             if folder is not None:
                 backupcatalog.write_manifest(folder, name, uuid, xml, started, images, lineage)
@@ -374,7 +377,8 @@ def follow(host: EventHost, dom: QDom, vm: LiveVM, job: Job, job_ids: list[str],
         images = []
         if catalog_folder is not None:
             backing = {str(t): str(b) for t, b in (vm.job_note.get("backing") or {}).items()}
-            images = backupcatalog.describe(written, cancelled=lambda: job.cancel_requested, backing=backing)
+            images = backupcatalog.describe(written, cancelled=lambda: job.cancel_requested, backing=backing,
+                                            flush=True)
         publish(targets)
         if catalog_folder is not None:
             backupcatalog.write_manifest(catalog_folder, dom.name, dom.uuid, vm.definition.to_string(),
