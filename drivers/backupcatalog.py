@@ -28,7 +28,7 @@ import struct
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -398,23 +398,29 @@ class Written:
 
 
 def describe(written: Sequence[Written], progress: Progress = _silent, cancelled: Cancelled = _never,
-             backing: dict[str, str] | None = None, flush: bool = False) -> list[Image]:
+             backing: dict[str, str] | None = None, flush: bool = False,
+             hashed: Mapping[str, str] | None = None) -> list[Image]:
     """Hash and measure the finished images of a backup: the disk entries of its manifest.
 
     ``backing`` maps a target to its image's backing (``../<parent-id>/<file>``) in an incremental.
     ``flush``: the images are also made durable (fsync), in a second thread while they are hashed;
-    on return that write-back is over (OPERATION_FAILED if it failed).
+    on return that write-back is over (OPERATION_FAILED if it failed). ``hashed``: the sha256 of
+    images hashed while they were copied (:mod:`drivers.hashcopy`; durable already), by target.
     """
-    total = sum(os.stat(w.path).st_size for w in written)
+    known = dict(hashed or {})
+    todo = [w for w in written if w.target not in known]
+    total = sum(os.stat(w.path).st_size for w in todo)
     done = 0
     images = []
     # a cancel does not wait for the write-back: the caller removes the files, which the thread may
     # still hold open for a moment (the kernel frees them once it lets go)
-    write_back = _WriteBack([w.path for w in written]) if flush else None
+    write_back = _WriteBack([w.path for w in todo]) if flush else None
     for w in written:
         size = os.stat(w.path).st_size
-        digest = sha256_of(w.path, progress, cancelled, done, total)
-        done += size
+        digest = known.get(w.target)
+        if digest is None:
+            digest = sha256_of(w.path, progress, cancelled, done, total)
+            done += size
         vsize = w.virtual_size if w.virtual_size is not None else virtual_size(w.path, w.format)
         images.append(Image(target=w.target, file=os.path.basename(w.final), format=w.format,
                             virtual_size=vsize, bytes=size, sha256=digest,
