@@ -24,6 +24,7 @@ from .backupcatalog import PART_SUFFIX, Backup, Cancelled, is_qcow2
 from .domxml import DomainXML
 from .errors import DriverError, ErrorCode
 from .fsutil import fsync_file, publish_new
+from .hashcopy import Flusher
 
 #: how often the copy loop looks at the cancel flag and reports progress
 TICK = 0.1
@@ -131,12 +132,14 @@ def copy_file(src: str, part: str, fraction: Fraction, cancelled: Cancelled) -> 
     """Copy the image file ``src`` as it is into the new file ``part`` (same format: no conversion).
 
     Only the data extents are copied (SEEK_DATA/SEEK_HOLE), in the kernel
-    (copy_file_range), so holes stay holes; made durable; removed on failure.
+    (copy_file_range), so holes stay holes; made durable (written back while it
+    grows: :class:`drivers.hashcopy.Flusher`); removed on failure.
     """
     size = os.stat(src).st_size
     ok = False
     with open(src, "rb") as fin:
         fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        flusher = Flusher(fd)
         try:
             os.ftruncate(fd, size)
             pos = 0
@@ -156,6 +159,7 @@ def copy_file(src: str, part: str, fraction: Fraction, cancelled: Cancelled) -> 
                     start += n
                     fraction(start / size)
                 pos = end
+            flusher.stop()
             os.fsync(fd)
             fraction(1.0)
             ok = True
@@ -163,6 +167,7 @@ def copy_file(src: str, part: str, fraction: Fraction, cancelled: Cancelled) -> 
             raise DriverError(ErrorCode.OPERATION_FAILED,
                               f"copying {os.path.basename(src)} failed: {exc.strerror}") from None
         finally:
+            flusher.stop()
             os.close(fd)
             if not ok:
                 discard(part)
@@ -197,6 +202,29 @@ def copy_images(backup: Backup, dests: Mapping[str, tuple[str, str]], progress: 
             discard(part)
         raise
     return parts
+
+
+def drop_cached(paths: Sequence[str]) -> threading.Thread:
+    """Have the kernel drop its cached pages of files about to be replaced, in a thread of its own.
+
+    The rename that replaces a file frees its cached pages, which takes a while
+    for a large disk; done while the copies are made, that work is off the
+    restore's path. The files themselves are not changed. Join the thread before
+    replacing them.
+    """
+    def drop() -> None:
+        for path in paths:
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                continue  # nothing to drop; the restore itself says what is wrong with the file
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+    thread = threading.Thread(target=drop, name="restore-drop-cache", daemon=True)
+    thread.start()
+    return thread
 
 
 def publish(parts: Sequence[tuple[str, str]], replace: bool) -> None:
