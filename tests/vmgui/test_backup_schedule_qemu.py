@@ -31,9 +31,9 @@ pytestmark = [pytest.mark.qemu,
 UTC = ZoneInfo("UTC")
 
 
-@pytest.mark.slow
-def test_a_due_schedule_backs_up_a_running_linux_guest_that_keeps_writing(env, linux_guest, open_window, qtbot,
-                                                                         tmp_path):
+def _daily_backups_of_a_writing_guest(env, open_window, tmp_path, clock):
+    """A running Linux guest writing disk records ("lin", a qcow2 disk) in the window, with a daily
+    schedule at 02:00 set a day before ``clock()``: (connection, serial, window, key, folder, scheduler)."""
     disk = h.make_qcow2(tmp_path / "rec.qcow2", 64)
     conn = env.open()
     dom = conn.define_xml(env.linux_xml("lin", "disk", disks=[{"path": disk}]))
@@ -46,10 +46,18 @@ def test_a_due_schedule_backs_up_a_running_linux_guest_that_keeps_writing(env, l
     folder = tmp_path / "backups"
     folder.mkdir()
     store = ScheduleStore(str(tmp_path / "schedules.json"))
-    now = datetime(2026, 12, 7, 3, 0, tzinfo=UTC).timestamp()
-    store.put(key[0], key[1], Schedule("daily", 2, 0, folder=str(folder), since=now - 86400))
-    scheduler = BackupScheduler(window.session, store, window.announce_now, clock=lambda: now, tz=UTC,
+    store.put(key[0], key[1], Schedule("daily", 2, 0, folder=str(folder), since=clock() - 86400))
+    scheduler = BackupScheduler(window.session, store, window.announce_now, clock=clock, tz=UTC,
                                 interval_s=3600, parent=window)
+    return conn, serial, window, key, folder, scheduler
+
+
+@pytest.mark.slow
+def test_a_due_schedule_backs_up_a_running_linux_guest_that_keeps_writing(env, linux_guest, open_window, qtbot,
+                                                                         tmp_path):
+    now = datetime(2026, 12, 7, 3, 0, tzinfo=UTC).timestamp()
+    conn, serial, window, key, folder, scheduler = _daily_backups_of_a_writing_guest(env, open_window, tmp_path,
+                                                                                   lambda: now)
     synced = serial.wait_disk_record(5)
     with qtbot.waitSignal(scheduler.started, timeout=30000):
         scheduler.start()
@@ -72,22 +80,9 @@ def test_a_due_schedule_backs_up_a_running_linux_guest_that_keeps_writing(env, l
 @pytest.mark.slow
 def test_the_next_scheduled_run_after_a_full_one_is_an_incremental_that_restores(env, linux_guest, open_window,
                                                                                qtbot, tmp_path):
-    disk = h.make_qcow2(tmp_path / "rec.qcow2", 64)
-    conn = env.open()
-    dom = conn.define_xml(env.linux_xml("lin", "disk", disks=[{"path": disk}]))
-    dom.create()
-    serial = env.guest("lin")
-    serial.wait_for(b"VMGUI READY", timeout=90)
-    window = open_window(env.uri())
-    select(window, "lin")
-    key = window.table.selected_keys()[0]
-    folder = tmp_path / "backups"
-    folder.mkdir()
-    store = ScheduleStore(str(tmp_path / "schedules.json"))
     now = [datetime(2026, 12, 7, 3, 0, tzinfo=UTC).timestamp()]
-    store.put(key[0], key[1], Schedule("daily", 2, 0, folder=str(folder), since=now[0] - 86400))
-    scheduler = BackupScheduler(window.session, store, window.announce_now, clock=lambda: now[0], tz=UTC,
-                                interval_s=3600, parent=window)
+    conn, serial, window, key, folder, scheduler = _daily_backups_of_a_writing_guest(env, open_window, tmp_path,
+                                                                                   lambda: now[0])
 
     def completed() -> list[JobState]:
         return [r.info.state for r in window.session.jobs.rows() if r.info.operation is JobOperation.BACKUP]
