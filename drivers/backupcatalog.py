@@ -12,7 +12,10 @@ files) is a backup that never finished and is never listed as restorable. Backup
 their manifests alone: a folder moved to another disk or machine lists as it did.
 
 The sha256 of each image is computed right after the copy, as part of the backup job, from the
-finished file (one sequential read of each image; the page cache usually still holds it).
+finished file (one sequential read of each image; the page cache usually still holds it), while
+a second thread has the kernel write the same image back to disk (fsync; hashlib lets go of the
+GIL while it hashes): the checksum then takes the time of the write-back the backup waits for
+anyway, not that time again.
 """
 from __future__ import annotations
 
@@ -23,13 +26,14 @@ import json
 import os
 import struct
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .errors import DriverError, ErrorCode
-from .fsutil import write_atomically
+from .fsutil import fsync_file, write_atomically
 
 MANIFEST = "manifest.json"
 #: manifest layout version: readers refuse a newer one rather than misread it
@@ -336,9 +340,14 @@ def virtual_size(path: str, fmt: str) -> int:
 
 def sha256_of(path: str, progress: Progress = _silent, cancelled: Cancelled = _never, done: int = 0,
               total: int = 0) -> str:
-    """The sha256 of a file, read in large chunks; OPERATION_ABORTED once ``cancelled()`` turns true."""
+    """The sha256 of a file, read in large chunks; OPERATION_ABORTED once ``cancelled()`` turns true.
+
+    Read into one reused buffer rather than mapped: a file truncated by someone
+    else while it is read must end in an error, not a SIGBUS of the whole process.
+    """
     digest = hashlib.sha256()
     with open(path, "rb", buffering=0) as fh:
+        os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)  # a larger read-ahead from disk
         buf = bytearray(CHUNK)
         view = memoryview(buf)
         while True:
@@ -353,6 +362,30 @@ def sha256_of(path: str, progress: Progress = _silent, cancelled: Cancelled = _n
     return digest.hexdigest()
 
 
+class _WriteBack:
+    """fsync of some files in a thread of its own: the kernel writes them back while the caller reads them."""
+
+    def __init__(self, paths: Sequence[str]) -> None:
+        self.error: OSError | None = None
+        self._paths = list(paths)
+        self._thread = threading.Thread(target=self._run, name="backup-fsync", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for path in self._paths:
+                fsync_file(path)
+        except OSError as exc:
+            self.error = exc
+
+    def wait(self) -> None:
+        """Return once every file is on disk; OPERATION_FAILED naming why one could not be written."""
+        self._thread.join()
+        if self.error is not None:
+            raise DriverError(ErrorCode.OPERATION_FAILED, f"the backup could not be written to disk: "
+                              f"{self.error.strerror or self.error}")
+
+
 @dataclass(frozen=True)
 class Written:
     """One image a backup job finished: where it is now (maybe a .part file) and its final name."""
@@ -365,22 +398,35 @@ class Written:
 
 
 def describe(written: Sequence[Written], progress: Progress = _silent, cancelled: Cancelled = _never,
-             backing: dict[str, str] | None = None) -> list[Image]:
+             backing: dict[str, str] | None = None, flush: bool = False,
+             hashed: Mapping[str, str] | None = None) -> list[Image]:
     """Hash and measure the finished images of a backup: the disk entries of its manifest.
 
     ``backing`` maps a target to its image's backing (``../<parent-id>/<file>``) in an incremental.
+    ``flush``: the images are also made durable (fsync), in a second thread while they are hashed;
+    on return that write-back is over (OPERATION_FAILED if it failed). ``hashed``: the sha256 of
+    images hashed while they were copied (:mod:`drivers.hashcopy`; durable already), by target.
     """
-    total = sum(os.stat(w.path).st_size for w in written)
+    known = dict(hashed or {})
+    todo = [w for w in written if w.target not in known]
+    total = sum(os.stat(w.path).st_size for w in todo)
     done = 0
     images = []
+    # a cancel does not wait for the write-back: the caller removes the files, which the thread may
+    # still hold open for a moment (the kernel frees them once it lets go)
+    write_back = _WriteBack([w.path for w in todo]) if flush else None
     for w in written:
         size = os.stat(w.path).st_size
-        digest = sha256_of(w.path, progress, cancelled, done, total)
-        done += size
+        digest = known.get(w.target)
+        if digest is None:
+            digest = sha256_of(w.path, progress, cancelled, done, total)
+            done += size
         vsize = w.virtual_size if w.virtual_size is not None else virtual_size(w.path, w.format)
         images.append(Image(target=w.target, file=os.path.basename(w.final), format=w.format,
                             virtual_size=vsize, bytes=size, sha256=digest,
                             backing=(backing or {}).get(w.target)))
+    if write_back is not None:
+        write_back.wait()
     return images
 
 

@@ -28,7 +28,7 @@ from dataclasses import replace
 from . import backupcatalog, backuprestore
 from .backupcatalog import MANIFEST, Backup, Cancelled, Image
 from .errors import DriverError, ErrorCode
-from .fsutil import write_atomically
+from .fsutil import fsync_file, write_atomically
 
 #: called with (bytes done, bytes in all): the virtual size of the images merged so far
 Progress = Callable[[int, int], None]
@@ -109,7 +109,7 @@ def merge_into(parent: Backup, child: Backup, family: Sequence[Backup], progress
             def report_rebase(frac: float, start: int = done, size: int = image.virtual_size) -> None:
                 progress(start + int(size * 0.5 + frac * size * 0.5), total)
             backuprestore.run_qemu_img([*argv, part], what, report_rebase, cancelled)
-            backuprestore.fsync_file(part)
+            fsync_file(part)
             digest = backupcatalog.sha256_of(part, cancelled=cancelled)
             done += image.virtual_size
             progress(done, total)

@@ -23,7 +23,8 @@ from collections.abc import Callable, Mapping, Sequence
 from .backupcatalog import PART_SUFFIX, Backup, Cancelled, is_qcow2
 from .domxml import DomainXML
 from .errors import DriverError, ErrorCode
-from .fsutil import publish_new
+from .fsutil import fsync_file, publish_new
+from .hashcopy import Flusher
 
 #: how often the copy loop looks at the cancel flag and reports progress
 TICK = 0.1
@@ -44,14 +45,6 @@ def discard(path: str) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
-
-
-def fsync_file(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def fsync_dir(path: str) -> None:
@@ -112,11 +105,13 @@ def run_qemu_img(argv: Sequence[str], what: str, fraction: Fraction, cancelled: 
             proc.wait()
 
 
-def convert(src: str, src_fmt: str, part: str, dest_fmt: str, fraction: Fraction, cancelled: Cancelled) -> None:
+def convert(src: str, src_fmt: str, part: str, dest_fmt: str, fraction: Fraction, cancelled: Cancelled,
+            durable: bool = True) -> None:
     """``qemu-img convert -p`` of ``src`` into the new file ``part``, made durable; removed on any failure.
 
     Zero areas stay holes (qemu-img skips them), so a sparse image copies as
     fast as its data. OPERATION_ABORTED when ``cancelled()`` turns true.
+    ``durable=False`` leaves the fsync to the caller (a backup's, while it hashes the copy).
     """
     if os.path.lexists(part):
         raise DriverError(ErrorCode.OPERATION_INVALID, f"{part} exists: another restore may be writing it")
@@ -124,7 +119,8 @@ def convert(src: str, src_fmt: str, part: str, dest_fmt: str, fraction: Fraction
     ok = False
     try:
         run_qemu_img(argv, f"copying {os.path.basename(src)}", fraction, cancelled)
-        fsync_file(part)
+        if durable:
+            fsync_file(part)
         fraction(1.0)
         ok = True
     finally:
@@ -136,12 +132,14 @@ def copy_file(src: str, part: str, fraction: Fraction, cancelled: Cancelled) -> 
     """Copy the image file ``src`` as it is into the new file ``part`` (same format: no conversion).
 
     Only the data extents are copied (SEEK_DATA/SEEK_HOLE), in the kernel
-    (copy_file_range), so holes stay holes; made durable; removed on failure.
+    (copy_file_range), so holes stay holes; made durable (written back while it
+    grows: :class:`drivers.hashcopy.Flusher`); removed on failure.
     """
     size = os.stat(src).st_size
     ok = False
     with open(src, "rb") as fin:
         fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        flusher = Flusher(fd)
         try:
             os.ftruncate(fd, size)
             pos = 0
@@ -161,6 +159,7 @@ def copy_file(src: str, part: str, fraction: Fraction, cancelled: Cancelled) -> 
                     start += n
                     fraction(start / size)
                 pos = end
+            flusher.stop()
             os.fsync(fd)
             fraction(1.0)
             ok = True
@@ -168,6 +167,7 @@ def copy_file(src: str, part: str, fraction: Fraction, cancelled: Cancelled) -> 
             raise DriverError(ErrorCode.OPERATION_FAILED,
                               f"copying {os.path.basename(src)} failed: {exc.strerror}") from None
         finally:
+            flusher.stop()
             os.close(fd)
             if not ok:
                 discard(part)
@@ -202,6 +202,29 @@ def copy_images(backup: Backup, dests: Mapping[str, tuple[str, str]], progress: 
             discard(part)
         raise
     return parts
+
+
+def drop_cached(paths: Sequence[str]) -> threading.Thread:
+    """Have the kernel drop its cached pages of files about to be replaced, in a thread of its own.
+
+    The rename that replaces a file frees its cached pages, which takes a while
+    for a large disk; done while the copies are made, that work is off the
+    restore's path. The files themselves are not changed. Join the thread before
+    replacing them.
+    """
+    def drop() -> None:
+        for path in paths:
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                continue  # nothing to drop; the restore itself says what is wrong with the file
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+    thread = threading.Thread(target=drop, name="restore-drop-cache", daemon=True)
+    thread.start()
+    return thread
 
 
 def publish(parts: Sequence[tuple[str, str]], replace: bool) -> None:

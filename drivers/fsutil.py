@@ -69,6 +69,15 @@ def write_atomically(path: str | os.PathLike[str], data: bytes | str, mode: int 
         os.close(dir_fd)
 
 
+def fsync_file(path: str | os.PathLike[str]) -> None:
+    """Wait until the kernel has written the file's data to disk (it may already be closed)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_json(path: str | os.PathLike[str], data: dict[str, Any], durable: bool = True) -> None:
     write_atomically(path, json.dumps(data, indent=1, sort_keys=True), durable=durable)
 

@@ -263,7 +263,11 @@ class StatefulConnection(Connection):
             raise
 
         def worker(job: Job) -> None:
-            parts = backuprestore.copy_images(backup, dests, job.progress, lambda: job.cancel_requested)
+            dropping = backuprestore.drop_cached([path for path, _ in dests.values()])
+            try:
+                parts = backuprestore.copy_images(backup, dests, job.progress, lambda: job.cancel_requested)
+            finally:
+                dropping.join()
             try:
                 job.raise_if_cancelled()
             except BaseException:

@@ -36,7 +36,7 @@ from contextlib import AbstractContextManager
 from dataclasses import asdict
 from typing import Any
 
-from .. import backupcatalog, backupchain, backuprestore
+from .. import backupcatalog, backupchain, backuprestore, hashcopy
 from ..checkpointxml import no_checkpoint
 from ..diskimage import already_exists
 from ..errors import DriverError, ErrorCode, check_flags
@@ -135,7 +135,11 @@ def begin_live(ops: DomainOps, backup_xml: str, operation: JobOperation, action:
 
 
 def _begin_offline(ops: DomainOps, dom: QDom, backup_xml: str) -> int:
-    """Back up a shut-off domain (under the host lock): qemu-img copies of its disks, as one job.
+    """Back up a shut-off domain (under the host lock): copies of its disks, as one job.
+
+    A disk whose image file can be the backup as it lies (:func:`copies_as_file`) is copied
+    as a file and hashed on the way (:mod:`drivers.hashcopy`: at the speed of ``cp``); any
+    other is converted by qemu-img into a standalone image of the target's format.
 
     The job keeps the domain busy, so nothing starts it (and writes its disks)
     until the copies are done; they are ``.part`` files until then.
@@ -162,19 +166,26 @@ def _begin_offline(ops: DomainOps, dom: QDom, backup_xml: str) -> int:
 
     def worker(job: Job) -> None:
         try:
-            sizes = [int(storage.info(str(sources[w.target][0]))["virtual-size"]) for w in written]
+            infos = {w.target: storage.info(str(sources[w.target][0])) for w in written}
+            sizes = [int(infos[w.target]["virtual-size"]) for w in written]
             total, done = sum(sizes), 0
             job.progress(0, total)
+            hashed: dict[str, str] = {}
             for w, size in zip(written, sizes, strict=True):
                 src, fmt = sources[w.target]
 
                 def report(frac: float, base: int = done, size: int = size) -> None:
                     job.progress(base + int(frac * size), total)
-                backuprestore.convert(str(src), fmt, w.path, w.format, report, lambda: job.cancel_requested)
+                if copies_as_file(infos[w.target], fmt, w.format):  # hashed as it is copied, made durable
+                    hashed[w.target] = hashcopy.copy_hashed(str(src), w.path, report, lambda: job.cancel_requested)
+                else:  # made durable below: while it is hashed, or else as it is published
+                    backuprestore.convert(str(src), fmt, w.path, w.format, report, lambda: job.cancel_requested,
+                                          durable=False)
                 done += size
             job.raise_if_cancelled()
             folder = backupcatalog.dedicated_folder(written)
-            images = backupcatalog.describe(written, cancelled=lambda: job.cancel_requested) if folder else []
+            images = backupcatalog.describe(written, cancelled=lambda: job.cancel_requested, flush=True,
+                                            hashed=hashed) if folder else []
             publish([(w.path, w.final) for w in written])
             if folder is not None:
                 backupcatalog.write_manifest(folder, name, uuid, xml, started, images, lineage)
@@ -184,6 +195,24 @@ def _begin_offline(ops: DomainOps, dom: QDom, backup_xml: str) -> int:
 
     ops.run_job(job, worker, True)
     return job.id
+
+
+def copies_as_file(info: dict[str, Any], fmt: str, target_format: str) -> bool:
+    """Whether a shut-off disk's backup can be its image file as it lies (``info``: qemu-img info's JSON).
+
+    So it is when the target has the disk's format and the file holds the disk's data and
+    nothing else: a raw image, or a qcow2 without a backing file, an external data file,
+    internal snapshots or bitmaps (those belong to the VM's own history), neither marked
+    corrupt nor left dirty. Anything else is converted by qemu-img into a standalone image.
+    """
+    if fmt != target_format:
+        return False
+    if fmt == "raw":
+        return True
+    data = (info.get("format-specific") or {}).get("data") or {}
+    return (fmt == "qcow2" and info.get("format") == "qcow2" and not info.get("backing-filename")
+            and not info.get("snapshots") and not data.get("bitmaps") and not data.get("data-file")
+            and not data.get("corrupt") and not info.get("dirty-flag"))
 
 
 def _delete_nodes(vm: LiveVM, nodes: list[str]) -> None:
@@ -374,7 +403,8 @@ def follow(host: EventHost, dom: QDom, vm: LiveVM, job: Job, job_ids: list[str],
         images = []
         if catalog_folder is not None:
             backing = {str(t): str(b) for t, b in (vm.job_note.get("backing") or {}).items()}
-            images = backupcatalog.describe(written, cancelled=lambda: job.cancel_requested, backing=backing)
+            images = backupcatalog.describe(written, cancelled=lambda: job.cancel_requested, backing=backing,
+                                            flush=True)
         publish(targets)
         if catalog_folder is not None:
             backupcatalog.write_manifest(catalog_folder, dom.name, dom.uuid, vm.definition.to_string(),

@@ -4,10 +4,12 @@
     python tests/bench/bench_backup.py [--runs N] [--disk-mib M]
 
 * full backup of a running VM into a catalogued folder (QEMU's blockdev-backup,
-  then the sha256 of the image and the manifest, all inside the job);
-* full backup of a shut-off VM (qemu-img convert, sha256, manifest);
-* restore to a new VM and onto the shut-off VM (qemu-img convert -p into
-  ``.part`` files, fsync, rename; the new VM defined);
+  then the sha256 of the image while the kernel writes it back, and the manifest,
+  all inside the job);
+* full backup of a shut-off VM (its qcow2 copied as a file and hashed on the way,
+  manifest);
+* restore to a new VM and onto the shut-off VM (a file copy into ``.part`` files,
+  written back while it grows, fsync, rename; the new VM defined);
 * the sha256 pass alone, to show what it adds to a backup.
 
 Each is timed from the call to the job's end plus a ``sync``, against ``cp``

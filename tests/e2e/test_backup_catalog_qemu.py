@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 
@@ -110,7 +111,7 @@ def test_a_backup_restores_to_a_new_vm_and_onto_the_vm_with_exactly_its_records_
     assert not serial.kernel_trouble()
 
 
-def test_a_shut_off_vm_is_backed_up_with_qemu_img_into_a_catalogued_folder(env):
+def test_a_shut_off_vm_is_backed_up_into_a_catalogued_folder(env):
     disk = h.make_qcow2(env.base / "off.qcow2", 32, fill_mib=8)
     conn = env.open()
     dom = conn.define_xml(env.xml("bkoff", disks=[{"path": disk}]))
@@ -128,3 +129,23 @@ def test_a_shut_off_vm_is_backed_up_with_qemu_img_into_a_catalogued_folder(env):
     assert catalog.verify(backup).ok
     dom.create()  # the job is over: the domain is free again
     assert dom.is_active()
+
+
+def test_a_shut_off_disk_with_an_internal_snapshot_is_backed_up_without_it(env):
+    disk = h.make_qcow2(env.base / "snap.qcow2", 32, fill_mib=8)
+    subprocess.run([h.QEMU_IMG, "snapshot", "-c", "old", disk], check=True)
+    conn = env.open()
+    dom = conn.define_xml(env.xml("bksnap", disks=[{"path": disk}]))
+    folder = env.base / "backups" / "bksnap-1"
+    folder.mkdir(parents=True)
+    info = domain_job_end(dom, dom.backup_begin(h.backup_xml(f"{folder}/vda.qcow2"), BackupFlags.SHUT_OFF),
+                          timeout=120)
+    assert info.state == JobState.COMPLETED, info.error
+    image = str(folder / "vda.qcow2")
+    facts = json.loads(subprocess.run([h.QEMU_IMG, "info", "--output=json", image], capture_output=True,
+                                      text=True, check=True).stdout)
+    assert not facts.get("snapshots")  # the VM's own history stays with the VM
+    cmp = subprocess.run([h.QEMU_IMG, "compare", disk, image], capture_output=True, text=True)
+    assert cmp.returncode == 0, cmp.stdout + cmp.stderr
+    [backup] = catalog.find([str(folder)])
+    assert catalog.verify(backup).ok

@@ -16,6 +16,7 @@ from test_backup import open_backup
 
 from drivers import JobOperation, JobState
 from drivers import backupcatalog as catalog
+from drivers.backupretention import Retention
 from drivers.domxml import Disk
 from vmgui.models.backup import INCREMENTAL_TEXT, BackupKind, backup_kind, keeps_changes
 from vmgui.models.jobs import JOB_HEADERS
@@ -109,3 +110,27 @@ def test_the_offer_follows_the_host_the_catalog_and_the_checkpoints():
         False, reason="Full: only qcow2 disks keep a record of their changes.")
     raw, cdrom = Disk(target="vda", format="raw"), Disk(target="hdc", device="cdrom", format="qcow2")
     assert not keeps_changes([raw, cdrom]) and keeps_changes([raw, Disk(target="vdb", format="qcow2")])
+
+
+def test_a_schedules_rule_ends_the_chain_before_it_would_remove_the_chains_full_backup():
+    day = 86400.0
+
+    def taken(n: int, parent: str | None) -> catalog.Backup:
+        return catalog.Backup(f"/b/x-{n}", f"x-{n}", "x", "u", "", catalog.iso_time(n * day), "", (),
+                              kind="incremental" if parent else "full", parent=parent, checkpoint=f"c{n}")
+    chain = [taken(0, None), taken(1, "x-0"), taken(2, "x-1")]
+    names = {"c0", "c1", "c2"}
+    # the newest 4 keep x-0 once x-3 is taken; the newest 3 would remove it
+    assert backup_kind(True, True, chain, names, retention=Retention(keep_last=4), now=3 * day).since == "c2"
+    full = backup_kind(True, True, chain, names, retention=Retention(keep_last=3), now=3 * day)
+    assert full == BackupKind(True, reason="Full: the rule to keep the newest 3 would remove x-0, the full backup "
+                              "the incremental ones build on; a new chain starts.")
+    # by age: x-0 is still in the last 4 days on day 3, not on day 4
+    assert backup_kind(True, True, chain, names, retention=Retention(keep_days=4), now=3 * day).since == "c2"
+    assert backup_kind(True, True, chain, names, retention=Retention(keep_days=4), now=4 * day).since is None
+    # after a new full one, the chain counts from it
+    fresh = [*chain, taken(3, None)]
+    assert backup_kind(True, True, fresh, names | {"c3"}, retention=Retention(keep_last=3), now=4 * day).since == "c3"
+    # no rule, or one that keeps everything: the chain goes on
+    assert backup_kind(True, True, chain, names, retention=Retention(), now=30 * day).since == "c2"
+    assert backup_kind(True, True, chain, names).since == "c2"

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from drivers import DriverError, Feature, JobInfo, JobOperation, JobState
+from drivers.backupretention import Retention
 from drivers.domxml import Disk, DomainXML
 
 from ..actions.requests import Backup
@@ -50,20 +52,27 @@ class BackupController(QObject):
         self._pending: dict[tuple[str, int], BackupPlan] = {}  # (uri, job id) -> its plan
         self._done: dict[tuple[str, int], JobInfo] = {}  # finished before the job id came back
         session.jobs.jobFinished.connect(self._finished)
+        session.jobs.rowsInserted.connect(self._jobs_inserted)
 
-    async def sources(self, targets: list[Key], folder: str = "") -> BackupSources:
-        """The disks of each domain, and whether its backup into ``folder`` can be incremental."""
+    async def sources(self, targets: list[Key], folder: str = "", retention: Retention | None = None,
+                      now: float = 0.0) -> BackupSources:
+        """The disks of each domain, and whether its backup into ``folder`` can be incremental.
+
+        ``retention``: the rule applied after the backup taken at ``now`` (see :func:`backup_kind`).
+        """
         session = self._session
         xmls = await asyncio.gather(*(session.domain_xml(k) for k in targets))
         names = [session.domains.name_of(k) for k in targets]
         domains = [(name, DomainXML.parse(x).disks()) for name, x in zip(names, xmls, strict=True)]
         remote = {name: host for name, k in zip(names, targets, strict=True) if (host := remote_host(k[0]))}
-        kinds = await asyncio.gather(*(self._kind(k, folder, not remote_host(k[0]), keeps_changes(disks))
+        kinds = await asyncio.gather(*(self._kind(k, folder, not remote_host(k[0]), keeps_changes(disks),
+                                                  retention, now)
                                        for k, (_n, disks) in zip(targets, domains, strict=True)))
         return BackupSources(domains, remote, dict(zip(names, targets, strict=True)),
                              dict(zip(names, kinds, strict=True)))
 
-    async def _kind(self, key: Key, folder: str, local: bool, qcow2: bool) -> BackupKind:
+    async def _kind(self, key: Key, folder: str, local: bool, qcow2: bool, retention: Retention | None,
+                    now: float) -> BackupKind:
         supported = self._session.supports(key[0], Feature.INCREMENTAL_BACKUP)
         if not supported or not local or not qcow2:
             return backup_kind(supported, local, [], set(), qcow2)
@@ -72,7 +81,7 @@ class BackupController(QObject):
             names = await self._session.checkpoint_names(key)
         except DriverError as exc:
             return BackupKind(True, reason=N_("Full: {why}", why=exc.message))
-        return backup_kind(True, True, backups, names)
+        return backup_kind(True, True, backups, names, retention=retention, now=now)
 
     def start(self, sources: BackupSources, plans: list[BackupPlan]) -> None:
         """One backup job per plan (each domain on its own)."""
@@ -106,6 +115,14 @@ class BackupController(QObject):
         if info is not None:
             self._finished(key[0], info)
 
+    def _jobs_inserted(self, _parent: Any, first: int, last: int) -> None:
+        """A job whose start and end reached the job model in one batch (a small incremental backup)
+        arrives finished, without a jobFinished: it ends here all the same."""
+        for i in range(first, last + 1):
+            row = self._session.jobs.row_at(i)
+            if row.info.finished:
+                self._finished(row.key[0], row.info)
+
     def _finished(self, uri: str, info: JobInfo) -> None:
         plan = self._pending.pop((uri, info.id), None)
         if plan is None:
@@ -123,8 +140,8 @@ class BackupController(QObject):
                                 N_("Tidying up after the backup of {domain}", domain=plan.domain))
 
     async def _report(self, uri: str, plan: BackupPlan, note: str | None) -> None:
-        """The files written; first how the backup ran when it was not what was asked ("full: <reason>")."""
-        head = [note] if note else []
+        """The files written; first why the backup is full when it could have been incremental ("full: <reason>")."""
+        head = [note] if note else [plan.full_reason] if plan.full_reason else []
         if not plan.local:
             self._session.messages.add("info", N_("Backup of {domain} finished", domain=plan.domain),
                                        "\n".join(head + [N_("{path} on {host}", path=path, host=remote_host(uri))

@@ -6,7 +6,9 @@ stored schedule whose VM is known is checked against the clock. A due backup
 is recorded as run *before* its job starts, so no restart or second check
 starts it twice. It backs up the disks a person would tick in the Backup dialog
 into a folder of its own (:class:`vmgui.flows.backup.BackupController`, so it
-shows in the job panel like any backup); when the job ends a desktop
+shows in the job panel like any backup), incremental on top of the last backup
+where the dialog would offer that, and full (saying why) where not or where the
+retention rule would otherwise remove the chain's full backup; when the job ends a desktop
 notification says so, and a completed one on this machine is followed by
 removing the backups the VM's retention rule no longer keeps (a BACKUP_PRUNE
 job). A VM that is shut off at that time has its disks copied as they lie
@@ -90,7 +92,7 @@ class BackupScheduler(QObject):
 
     async def _start(self, key: Key, schedule: Schedule, now: float) -> None:
         try:
-            sources = await self._backups.sources([key])
+            sources = await self._backups.sources([key], schedule.folder, schedule.retention, now)
         except BaseException:
             self._running.discard(key)
             raise
@@ -99,7 +101,12 @@ class BackupScheduler(QObject):
         stamp = datetime.fromtimestamp(now, self._tz).strftime("%Y%m%d-%H%M%S")
         row = self._session.domains.get(key)
         shut_off = row is not None and row.rec.state == DomainState.SHUTOFF
-        plan = BackupPlan(name, schedule.folder, stamp, targets, local=name not in sources.remote, shut_off=shut_off)
+        # incremental on top of the last backup where the Backup dialog would offer it (a shut-off VM
+        # gets a full copy and no checkpoint; its driver says why in the job's note)
+        kind = sources.kinds[name]
+        plan = BackupPlan(name, schedule.folder, stamp, targets, local=name not in sources.remote, shut_off=shut_off,
+                          since=kind.since, checkpoint=kind.checkpoints and not shut_off,
+                          full_reason=kind.reason if kind.checkpoints else "")
         if not targets:
             self._running.discard(key)
             self._notify(Notice(N_("Scheduled backup not taken"), N_("{domain} has no disk to back up.", domain=name),

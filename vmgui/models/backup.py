@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from xml.sax.saxutils import escape, quoteattr
 
-from drivers.backupcatalog import Backup, backup_folder
+from drivers.backupcatalog import Backup, backup_folder, iso_time
+from drivers.backupretention import Retention, kept
 from drivers.domxml import Disk
 from drivers.snapxml import backup_file
 
@@ -69,10 +70,13 @@ def keeps_changes(disks: list[Disk]) -> bool:
 
 
 def backup_kind(supported: bool, local: bool, backups: list[Backup], checkpoints: set[str],
-                qcow2: bool = True) -> BackupKind:
+                qcow2: bool = True, retention: Retention | None = None, now: float = 0.0) -> BackupKind:
     """Incremental when the host can, an earlier catalogued backup has a checkpoint and the domain still has it.
 
     ``backups`` are the domain's catalogued backups, oldest first; ``qcow2``: see :func:`keeps_changes`.
+    ``retention`` (a schedule's rule, applied after the backup taken at ``now``): full once that rule
+    would remove the chain's full backup, so a chain ends before its base goes and is never rebuilt
+    by merging the base into the next backup, run after run.
     """
     if not supported:
         return BackupKind(False, reason=N_("Full: this host cannot take incremental backups."))
@@ -85,7 +89,27 @@ def backup_kind(supported: bool, local: bool, backups: list[Backup], checkpoints
         return BackupKind(True, reason=N_("Full: there is no earlier backup to build on."))
     if last.checkpoint not in checkpoints:
         return BackupKind(True, reason=N_("Full: the checkpoint of the last backup ({id}) is gone.", id=last.id))
+    if retention is not None and retention.limits:
+        base = chain_base(last, backups)
+        after = [*backups, replace(last, folder=f"{last.folder}.next", id="", started=iso_time(now))]
+        if base.folder not in {b.folder for b in kept(after, retention, now)}:
+            return BackupKind(True, reason=N_("Full: the rule to {rule} would remove {id}, the full backup the "
+                                              "incremental ones build on; a new chain starts.",
+                                              rule=retention.describe().lower(), id=base.id))
     return BackupKind(True, since=last.checkpoint)
+
+
+def chain_base(backup: Backup, backups: list[Backup]) -> Backup:
+    """The full backup at the start of ``backup``'s chain, by the parents found in ``backups``.
+
+    Where a parent is not among them, the oldest one found (the driver says why the chain is broken).
+    """
+    by_id = {b.id: b for b in backups}
+    seen = {backup.id}
+    while backup.parent is not None and backup.parent in by_id and backup.parent not in seen:
+        backup = by_id[backup.parent]
+        seen.add(backup.id)
+    return backup
 
 
 @dataclass(frozen=True)
@@ -110,6 +134,8 @@ class BackupPlan:
     since: str | None = None
     #: create a checkpoint at the backup's point in time, for the next backup to start from
     checkpoint: bool = False
+    #: why a backup that could have been incremental is full (said with the finished files)
+    full_reason: str = ""
 
     @property
     def directory(self) -> str:

@@ -1,0 +1,68 @@
+"""Copying a file while hashing the copy: the bytes, the holes, the checksum sha256sum prints, a cancel."""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+
+from refusals import refused
+
+from drivers import hashcopy
+from drivers.errors import ErrorCode
+
+MIB = 1 << 20
+
+
+def _sparse(path, layout):
+    """A file of (offset, bytes) pieces with holes between them, and a hole at its end."""
+    with open(path, "wb") as fh:
+        for offset, data in layout:
+            fh.seek(offset)
+            fh.write(data)
+        fh.truncate(40 * MIB)
+    return str(path)
+
+
+def test_the_copy_holds_the_same_bytes_and_holes_and_its_sha256_is_what_sha256sum_prints(tmp_path):
+    src = _sparse(tmp_path / "src.img", [(3 * MIB, os.urandom(5 * MIB + 123)), (20 * MIB, b"\x07" * (9 * MIB))])
+    part = str(tmp_path / "copy.part")
+    seen = []
+    digest = hashcopy.copy_hashed(src, part, seen.append, lambda: False)
+    with open(src, "rb") as a, open(part, "rb") as b:
+        assert a.read() == b.read()
+    printed = subprocess.run(["sha256sum", part], capture_output=True, text=True, check=True).stdout.split()[0]
+    assert digest == printed == hashlib.sha256(open(src, "rb").read()).hexdigest()
+    assert os.stat(part).st_blocks * 512 < 20 * MIB  # the holes were not written
+    assert seen[-1] == 1.0 and seen == sorted(seen)
+
+
+def test_an_empty_file_and_one_without_holes(tmp_path):
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    assert hashcopy.copy_hashed(str(empty), str(tmp_path / "e.part"), lambda f: None, lambda: False) == \
+        hashlib.sha256(b"").hexdigest()
+    dense = tmp_path / "dense"
+    data = os.urandom(3 * MIB + 1)
+    dense.write_bytes(data)
+    assert hashcopy.copy_hashed(str(dense), str(tmp_path / "d.part"), lambda f: None, lambda: False) == \
+        hashlib.sha256(data).hexdigest()
+    assert (tmp_path / "d.part").read_bytes() == data
+
+
+def test_a_cancel_leaves_no_copy_and_an_existing_file_is_never_written_over(tmp_path):
+    src = _sparse(tmp_path / "src.img", [(0, os.urandom(12 * MIB))])
+    part = tmp_path / "copy.part"
+    seen = []
+    with refused(ErrorCode.OPERATION_ABORTED, "stopped"):
+        hashcopy.copy_hashed(src, str(part), seen.append, lambda: len(seen) >= 2)
+    assert not part.exists() and seen
+    part.write_bytes(b"someone else's")
+    with refused(ErrorCode.OPERATION_INVALID, str(part)):
+        hashcopy.copy_hashed(src, str(part), lambda f: None, lambda: False)
+    assert part.read_bytes() == b"someone else's"
+
+
+def test_a_source_that_cannot_be_read_is_named(tmp_path):
+    with refused(ErrorCode.OPERATION_FAILED, str(tmp_path / "src")):
+        hashcopy.copy_hashed(str(tmp_path / "src"), str(tmp_path / "p"), lambda f: None, lambda: False)
+    assert not (tmp_path / "p").exists()
