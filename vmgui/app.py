@@ -82,13 +82,14 @@ def start(uris: list[str], settings: QSettings, session: Session | None = None) 
     session.spawn(_open_default(session, uri), f"Connecting to {uri}")
     opened = {uri, FALLBACK_URI}
     from_env = libvirt_default_uri()
-    load_drivers([u for u in [from_env, *store.open_uris(settings)] if u is not None])
+    remembered = store.open_uris(settings)
+    load_drivers([uri, *([from_env] if from_env is not None else []), *remembered])
     if from_env is not None:
         window.connect_uri(from_env)
         opened.add(from_env)
-    for remembered in store.open_uris(settings):
-        if remembered not in opened:
-            window.connect_uri(remembered)
+    for other in remembered:
+        if other not in opened:
+            window.connect_uri(other)
     if store.discover_libvirt(settings):
         session.spawn(open_discovered(session, settings.fileName()), "Looking for this machine's libvirt daemons")
     return window
