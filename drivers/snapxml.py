@@ -52,7 +52,11 @@ class SnapshotDef:
     @classmethod
     def parse(cls, text: str) -> SnapshotDef:
         """A user's snapshot request or a stored snapshot; a missing name gets one."""
-        root = parse(text, "domainsnapshot")
+        return cls.of(parse(text, "domainsnapshot"))
+
+    @classmethod
+    def of(cls, root: etree._Element) -> SnapshotDef:
+        """Read a ``<domainsnapshot>`` element already parsed (a node file's: parsing it again costs)."""
         head = Header.of(root, "snapshot")
         domain = root.find("domain")
         return cls(

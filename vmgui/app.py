@@ -22,7 +22,7 @@ from drivers import DriverError
 
 from . import i18n, icons, logsetup
 from .appid import APP_ID, EXECUTABLE, version
-from .bridge import FALLBACK_URI, default_uri
+from .bridge import FALLBACK_URI, default_uri, load_drivers
 from .gcguard import MainThreadGC
 from .models import settings as store
 from .models.session import Session
@@ -70,6 +70,7 @@ def start(uris: list[str], settings: QSettings, session: Session | None = None) 
     window = MainWindow(session, settings)
     window.apply_style(icons.style_sheet())
     if uris:
+        load_drivers(uris)
         for uri in uris:
             window.connect_uri(uri)
         return window
@@ -81,12 +82,14 @@ def start(uris: list[str], settings: QSettings, session: Session | None = None) 
     session.spawn(_open_default(session, uri), f"Connecting to {uri}")
     opened = {uri, FALLBACK_URI}
     from_env = libvirt_default_uri()
+    remembered = store.open_uris(settings)
+    load_drivers([uri, *([from_env] if from_env is not None else []), *remembered])
     if from_env is not None:
         window.connect_uri(from_env)
         opened.add(from_env)
-    for remembered in store.open_uris(settings):
-        if remembered not in opened:
-            window.connect_uri(remembered)
+    for other in remembered:
+        if other not in opened:
+            window.connect_uri(other)
     if store.discover_libvirt(settings):
         session.spawn(open_discovered(session, settings.fileName()), "Looking for this machine's libvirt daemons")
     return window

@@ -20,7 +20,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
@@ -30,7 +30,7 @@ from drivers import DomainEvent, DriverError, ErrorCode, Feature
 from drivers.base import Console, Screenshot
 from drivers.discovery import Candidate, discover_local
 from drivers.domxml import DomainXML
-from drivers.registry import driver_problem
+from drivers.registry import driver_for, driver_problem
 
 from .actions.requests import DomainRequest
 from .calls import CallAbandoned, CallQueue
@@ -65,6 +65,17 @@ def default_uri() -> tuple[str, str]:
     if problem is not None:
         return FALLBACK_URI, f"the QEMU driver is not available ({problem}): showing the demo host test:///default"
     return EMBEDDED_URI, "embedded QEMU (qemu:///embed)"
+
+
+def load_drivers(uris: Iterable[str]) -> None:
+    """Import the drivers that open ``uris`` on this (the UI) thread, before the event loop runs.
+
+    Imported by the first worker to open one instead, a driver's tens of milliseconds of Python
+    would hold the GIL against the window's first paint. A driver that cannot be imported is
+    left for opening its URI to report.
+    """
+    for name in sorted({n for n in map(driver_for, uris) if n is not None}):
+        driver_problem(name)
 
 
 #: What the Display tab says of a domain whose only display speaks SPICE (vmgui draws VNC only).

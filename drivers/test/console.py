@@ -22,13 +22,14 @@ COMMANDS = ("help", "hostname", "uptime", "uname", "clear")
 class SerialPort:
     """The guest side of one domain's serial port: output buffer and shell."""
 
-    def __init__(self, hostname: str) -> None:
+    def __init__(self, hostname: str, booted: float | None = None) -> None:
+        """``booted``: when the guest started (``time.monotonic()``), if that was before now."""
         self._hostname = hostname
         self._cond = threading.Condition()
         self._output = bytearray()  # everything printed, bounded to SCROLLBACK
         self._dropped = 0  # bytes dropped from the front of _output
         self._line = bytearray()
-        self._booted = time.monotonic()
+        self._booted = time.monotonic() if booted is None else booted
         self._alive = True
         self._emit(f"\r\n{hostname} (vmgui simulated guest) ttyS0\r\n\r\n{self._prompt()}".encode())
 

@@ -365,9 +365,10 @@ class TestDomain(StatefulDomain):
     def open_console(self) -> TestConsole:
         with self._host.lock:
             sim = self._sim()
-            if sim.serial is None:
+            port = sim.serial_port()
+            if port is None:
                 raise not_running(sim.name)
-            return TestConsole(sim.serial)
+            return TestConsole(port)
 
     def screenshot(self) -> Screenshot:
         with self._host.lock:

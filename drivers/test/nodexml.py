@@ -17,9 +17,10 @@ from ..domxml import DomainXML
 from ..errors import DriverError, ErrorCode
 from ..flags import DomainState
 from ..snapxml import SnapshotDef
-from ..xmlutil import parse, path_of, to_string, xml_error
+from ..xmlutil import parse, path_of, xml_error
 
 TEST_NS = "http://libvirt.org/schemas/domain/test/1.0"
+TEST_PREFIX = f"{{{TEST_NS}}}"  # of the test: elements' tags (Clark notation)
 MAX_NODE_BYTES = 64 * 1024 * 1024  # a node file may hold thousands of domains
 
 
@@ -32,10 +33,6 @@ class NodeDomain:
     autostart: bool = False
     snapshots: list[SnapshotDef] = field(default_factory=list)
     current_snapshot: str | None = None
-
-
-def _q(tag: str) -> str:
-    return f"{{{TEST_NS}}}{tag}"
 
 
 def _load_ref(el: etree._Element, base_dir: str | None, root_tag: str) -> etree._Element:
@@ -57,10 +54,10 @@ def _snapshot_of(el: etree._Element, base_dir: str | None) -> tuple[SnapshotDef,
     """A ``<test:domainsnapshot>``: libvirt's form (snapshot children and ``<active>1</active>``
     for the current one), or a nested ``<domainsnapshot>``, or ``file=``."""
     if el.get("file") is not None:
-        return SnapshotDef.parse(to_string(_load_ref(el, base_dir, "domainsnapshot"))), False
+        return SnapshotDef.of(_load_ref(el, base_dir, "domainsnapshot")), False
     nested = el.find("domainsnapshot")
     if nested is not None:
-        return SnapshotDef.parse(to_string(nested)), False
+        return SnapshotDef.of(nested), False
     snap = etree.Element("domainsnapshot")
     active = False
     for child in el:
@@ -72,23 +69,26 @@ def _snapshot_of(el: etree._Element, base_dir: str | None) -> tuple[SnapshotDef,
         snap.append(copy.deepcopy(child))
     if snap.find("name") is None:
         raise xml_error(f"{path_of(el)}: a snapshot needs a <name>")
-    return SnapshotDef.parse(to_string(snap)), active
+    return SnapshotDef.of(snap), active
 
 
 def _domain_of(el: etree._Element, base_dir: str | None) -> NodeDomain:
     el = _load_ref(el, base_dir, "domain")
-    runstate_el = el.find(_q("runstate"))
+    marks: dict[str, list[etree._Element]] = {}  # the test: elements by local name, read in one pass
+    for child in el.iterchildren(TEST_PREFIX + "*"):
+        marks.setdefault(child.tag[len(TEST_PREFIX):], []).append(child)
+    runstate_el = marks["runstate"][0] if "runstate" in marks else None
     runstate = DomainState.RUNNING
     if runstate_el is not None:
         try:
             runstate = DomainState(int((runstate_el.text or "").strip()))
         except ValueError:
             raise xml_error(f"{path_of(runstate_el)}: unknown runstate {runstate_el.text!r}") from None
-    transient = el.find(_q("transient")) is not None
-    managed_save = el.find(_q("hasmanagedsave")) is not None
-    autostart = el.find(_q("autostart")) is not None
+    transient = "transient" in marks
+    managed_save = "hasmanagedsave" in marks
+    autostart = "autostart" in marks
     snapshots, current = [], None
-    for snap_el in el.findall(_q("domainsnapshot")):
+    for snap_el in marks.get("domainsnapshot", []):
         snap, is_current = _snapshot_of(snap_el, base_dir)
         snapshots.append(snap)
         if is_current or current is None:
@@ -100,8 +100,9 @@ def _domain_of(el: etree._Element, base_dir: str | None) -> NodeDomain:
         raise xml_error(f"domain '{name}': a managed save image needs runstate 5 (shut off)")
     if transient and autostart:
         raise xml_error(f"domain '{name}': a transient domain cannot autostart")
-    for child in el.findall(f"{{{TEST_NS}}}*"):
-        el.remove(child)
+    for found in marks.values():
+        for child in found:
+            el.remove(child)
     etree.cleanup_namespaces(el)
     definition = DomainXML(el)
     definition.validate()

@@ -35,7 +35,7 @@ class SimDomain:
     __slots__ = ("config", "live", "name", "uuid", "id", "state", "reason", "persistent",
                  "autostart", "managed_save", "managed_save_paused", "snapshots", "current_snapshot",
                  "cpu_ns", "run_since", "clock", "load", "rss_shape", "bits", "title", "incoming", "sizes",
-                 "sizes_of", "serial", "checkpoints", "checkpoints_broken")
+                 "sizes_of", "serial", "serial_boot", "checkpoints", "checkpoints_broken")
 
     def __init__(self, definition: DomainXML, persistent: bool = True) -> None:
         self.config = definition
@@ -64,6 +64,8 @@ class SimDomain:
         self.rss_shape = (0.55 + 0.25 * self.load, self.load * 40)
         self.incoming = False  # a half-built guest of an incoming migration
         self.serial: SerialPort | None = None
+        #: while active: the name it booted with and when (monotonic), for its serial port made on first use
+        self.serial_boot: tuple[str, float] | None = None
         self.sizes_of: DomainXML | None = None
         self.bits = 0
         self.touch()
@@ -71,6 +73,13 @@ class SimDomain:
     @property
     def active(self) -> bool:
         return self.id is not None
+
+    def serial_port(self) -> SerialPort | None:
+        """The running guest's serial port (None while shut off), made when first asked for: a host
+        opens with hundreds of running domains whose consoles nobody may ever read."""
+        if self.serial is None and self.serial_boot is not None:
+            self.serial = SerialPort(*self.serial_boot)
+        return self.serial
 
     @property
     def definition(self) -> DomainXML:
@@ -159,7 +168,7 @@ class TestHost(StatefulHost[SimDomain]):
         dom.id = self.next_id()
         dom.clock = GuestClock()
         dom.live = live if live is not None else dom.config
-        dom.serial = SerialPort(dom.name)
+        dom.serial, dom.serial_boot = None, (dom.name, time.monotonic())
         dom.touch()
         dom.set_state(state, reason)
         dom.touch()
@@ -177,7 +186,7 @@ class TestHost(StatefulHost[SimDomain]):
         dom.live = None
         if dom.serial is not None:
             dom.serial.hang_up()
-            dom.serial = None
+        dom.serial, dom.serial_boot = None, None
         dom.incoming = False
         dom.set_state(DomainState.SHUTOFF, reason)
         dom.touch()

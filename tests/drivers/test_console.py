@@ -1,6 +1,9 @@
 """The simulated guest's serial console and screen."""
 from __future__ import annotations
 
+import re
+import time
+
 import pytest
 
 import drivers
@@ -25,6 +28,19 @@ def test_console_echoes_and_runs_commands(conn):
         assert b"hostname\r\ntest\r\nroot@test:~# " in out.replace(b"x\b \b", b"")
         console.write(b"reboot-the-world\n")
         assert b"command not found" in read_until(console, b"found")
+
+
+def test_uptime_counts_from_the_guest_start_not_from_the_first_console(conn):
+    dom = conn.lookup_by_name("test")
+    dom.destroy()
+    dom.create()
+    time.sleep(1.2)
+    with dom.open_console() as console, dom.open_console() as second:
+        assert b"(vmgui simulated guest) ttyS0" in console.history()  # the boot banner, printed at the start
+        console.write(b"uptime\r")
+        out = read_until(console, b" s\r\n")
+        assert b"uptime" in read_until(second, b" s\r\n")  # one port: both consoles see the command
+    assert re.search(rb"up [1-9]\d* s", out), out
 
 
 def test_console_hangs_up_when_the_domain_stops(conn):

@@ -102,6 +102,16 @@ def test_invalid_xml_names_the_element(broken, where):
     assert where in info.value.message
 
 
+def test_a_field_reads_its_own_element_only():
+    """Not a namesake in another namespace, nor one deeper down, nor a comment before it."""
+    dom = DomainXML.read("<domain xmlns:app='http://example.org/app'><metadata><name>inner</name></metadata>"
+                         "<app:name>other</app:name><!-- <name>comment</name> --><name> real </name>"
+                         "<name>second</name><vcpu>2</vcpu></domain>")
+    assert dom.name == "real"
+    assert dom.vcpus == 2
+    assert dom.title == ""
+
+
 def test_memory_is_written_in_kib_whatever_unit_it_was_read_in():
     dom = DomainXML.parse(VIRSH_DUMP)  # <memory unit='GiB'>4</memory>, <currentMemory unit='MiB'>
     dom.memory_kib = 3 * 1024 * 1024

@@ -185,3 +185,27 @@ def test_quitting_never_waits_for_a_hung_driver_call(node_uri, tmp_path):
     result = subprocess.run([sys.executable, "-c", EXIT_WITH_A_HUNG_CALL, node_uri], env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+DRIVERS_BEFORE_THE_LOOP = r"""
+import asyncio, os, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+import qasync
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from vmgui import app as vmgui_app
+asyncio.set_event_loop(qasync.QEventLoop(app))
+window = vmgui_app.start([sys.argv[1], "nosuch:///x"], vmgui_app.open_settings())
+print("IMPORTED", *(name for name in ("drivers.test", "drivers.qemu", "drivers.libvirt") if name in sys.modules))
+window.session.stop()
+"""
+
+
+def test_the_drivers_of_the_uris_to_open_are_imported_before_the_loop_runs(node_uri, tmp_path):
+    """Imported by the first worker instead, a driver's Python would hold the GIL while the window
+    first paints; a URI no driver claims is left for opening it to report."""
+    env = {**os.environ, "VMGUI_SETTINGS": str(tmp_path / "s.ini"), "VMGUI_SINGLE_INSTANCE": "0"}
+    result = subprocess.run([sys.executable, "-c", DRIVERS_BEFORE_THE_LOOP, node_uri], capture_output=True,
+                            text=True, timeout=120, env=env, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "IMPORTED drivers.test\n" in result.stdout, result.stdout + result.stderr

@@ -78,6 +78,11 @@ class DomainTable(QTableView):
         for col, width in WIDTHS.items():
             self.setColumnWidth(col, width)
 
+    @property
+    def reselecting(self) -> bool:
+        """Whether the table itself is selecting again after its rows changed: no user's choice."""
+        return self._relayout
+
     def _layout_begins(self) -> None:
         self._relayout = True
 

@@ -137,9 +137,9 @@ class MainWindow(QMainWindow):
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(30)
         self._refresh_timer.timeout.connect(self.refresh_selection_state)
-        # a selection change updates the actions at once (a click then a shortcut must just work);
-        # bursts of data changes are coalesced by the timer
-        self.table.selectionModel().selectionChanged.connect(lambda *_: self.refresh_selection_state())
+        # a selection the user makes updates the actions at once (a click then a shortcut must just work);
+        # bursts of data changes, and the table selecting again as rows merge in, are coalesced by the timer
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         for signal in (session.domains.dataChanged, session.domains.layoutChanged, session.jobs.dataChanged,
                        session.jobs.rowsInserted, session.connections.connectionChanged):
             signal.connect(lambda *_: self._refresh_timer.start())
@@ -271,6 +271,16 @@ class MainWindow(QMainWindow):
             return
         tab.full_screen_action.setChecked(False)
         self.commands.open_display(tab.key, full_screen=True)
+
+    def _selection_changed(self) -> None:
+        """Everything at once for the user's choice. When the table selects again as rows merge in or
+        filters change, the actions follow at once (a shortcut works on the stand-in) and the details
+        pane with the layout change's coalesced refresh, after the rows are laid out and painted."""
+        if self.table.reselecting:
+            self.domain_actions.apply(self.action_states())
+            self._refresh_timer.start()
+        else:
+            self.refresh_selection_state()
 
     def refresh_selection_state(self) -> None:
         """Action enablement and the details pane follow the selection and the data."""
