@@ -39,7 +39,7 @@ from drivers.osinfo import OsInfoDb, OsProfile
 from ..actions import ACTION_OF, ActionId
 from ..actions.requests import DomainRequest
 from ..bridge import Bridge, CallAbandoned
-from ..textmark import N_, NP_
+from ..textmark import N_, NP_, Text
 from .connections import ConnectionModel, ConnState
 from .console import ConsoleModel
 from .display import DisplayModel
@@ -181,8 +181,8 @@ class Session(QObject):
             except DriverError as exc:
                 if exc.code is not ErrorCode.NO_SUPPORT:
                     raise
-                self.messages.add("warning", f"{uri} sends no events",
-                                  f"changes show up within {self._resync.interval() // 1000} s instead.")
+                self.messages.add("warning", N_("{uri} sends no events", uri=uri),
+                                  N_("changes show up within {secs} s instead.", secs=self._resync.interval() // 1000))
             await self.resync(uri)
             if Feature.JOBS in features:
                 self.jobs.update(uri, await self.bridge.list_jobs(uri))
@@ -190,7 +190,7 @@ class Session(QObject):
             if self.connections.get(uri) is None:
                 return False  # closed meanwhile
             self.connections.update(uri, state=ConnState.FAILED, message=str(exc))
-            self.messages.error(exc, f"Connecting to {uri}", actions=tuple(CONNECTION_ACTIONS), target=uri)
+            self.messages.error(exc, N_("Connecting to {uri}", uri=uri), actions=tuple(CONNECTION_ACTIONS), target=uri)
             self.bridge.forget(uri)
             return False
         self.connections.update(uri, state=ConnState.CONNECTED, message="")
@@ -301,13 +301,13 @@ class Session(QObject):
         """Bulk re-sync unless the connection is gone, not ready or still busy with earlier calls."""
         row = self.connections.get(uri)
         if row is not None and row.ready and self.bridge.pending(uri) == 0 and not self._stopped:
-            self.spawn(self.resync(uri), f"Refreshing {uri}")
+            self.spawn(self.resync(uri), N_("Refreshing {uri}", uri=uri))
 
     def mark_dirty(self, uri: str, uuids: set[str]) -> None:
         self._dirty.setdefault(uri, set()).update(uuids)
         if uri not in self._refreshing:
             self._refreshing.add(uri)
-            self.spawn(self._refresh(uri), f"Refreshing {uri}")
+            self.spawn(self._refresh(uri), N_("Refreshing {uri}", uri=uri))
 
     async def _refresh(self, uri: str) -> None:
         """Re-read dirty domains until none are left (events keep coming meanwhile)."""
@@ -343,8 +343,9 @@ class Session(QObject):
                 jobs.append(event.job)
             elif event.type == EventType.DISCONNECTED:
                 self.connections.update(uri, state=ConnState.DISCONNECTED, message=event.message)
-                self.messages.add("error", f"Lost the connection to {uri}", event.message or "the host went away.",
-                                  "Reconnect from Connection ▸ Connect when it is back.")
+                self.messages.add("error", N_("Lost the connection to {uri}", uri=uri),
+                                  event.message or N_("the host went away."),
+                                  N_("Reconnect from Connection ▸ Connect when it is back."))
             if event.type == EventType.AGENT and event.domain_uuid:
                 self.agentChanged.emit(uri, event.domain_uuid)
             if event.domain_uuid and event.type != EventType.JOB:
@@ -358,7 +359,8 @@ class Session(QObject):
     # -- actions -----------------------------------------------------------------
     def run(self, request: DomainRequest, keys: list[Key]) -> list[asyncio.Task[Any] | None]:
         """Run ``request`` on every domain in ``keys`` (bulk), each call on its own."""
-        return [self.spawn(self._run_one(request, key), f"{request.verb} {self.domains.name_of(key)}")
+        return [self.spawn(self._run_one(request, key), N_("{verb} {name}", verb=request.verb,
+                                                           name=self.domains.name_of(key)))
                 for key in keys]
 
     async def _run_one(self, request: DomainRequest, key: Key) -> int | None:
@@ -372,7 +374,7 @@ class Session(QObject):
             self.pending.begin(key, asked, name)
         self.domains.set_busy(key, verb.lower())
         try:
-            result = await self.bridge.run_action(uri, uuid, request, f"{verb} {name}")
+            result = await self.bridge.run_action(uri, uuid, request, N_("{verb} {name}", verb=verb, name=name))
         except BaseException:
             if asked is not None:
                 self.pending.cancel(key)
@@ -390,19 +392,22 @@ class Session(QObject):
             self.status.emit(N_("{verb} {name}: done", verb=verb, name=name))
         return result  # the job id of an ASYNC job
 
-    def _request_done(self, key: Key, sentence: str) -> None:
+    def _request_done(self, key: Key, sentence: Text) -> None:
         """A shutdown or reboot happened: say so, and drop the offer of the hard way."""
         self.status.emit(sentence)
         msg_id = self._overdue_messages.pop(key, None)
         if msg_id is not None:
             self.messages.dismiss(msg_id)
 
-    def _request_overdue(self, key: Key, fallback: str, sentence: str) -> None:
+    def _request_overdue(self, key: Key, fallback: str, sentence: Text) -> None:
         name = self.domains.name_of(key)
-        what = "shut down" if fallback == ActionId.FORCE_OFF else "reboot"
-        hint = ("Force Off powers it off at once" if fallback == ActionId.FORCE_OFF
-                else "Reset restarts it at once, without shutting down") + " (unsaved data in the guest is lost)."
-        msg = self.messages.add("warning", f"{name} did not {what}", sentence + ".", hint,
+        if fallback == ActionId.FORCE_OFF:
+            title = N_("{name} did not shut down", name=name)
+            hint = N_("Force Off powers it off at once (unsaved data in the guest is lost).")
+        else:
+            title = N_("{name} did not reboot", name=name)
+            hint = N_("Reset restarts it at once, without shutting down (unsaved data in the guest is lost).")
+        msg = self.messages.add("warning", title, N_("{sentence}.", sentence=sentence), hint,
                                 actions=(fallback,), target=key)
         self._overdue_messages[key] = msg.id
         self.status.emit(sentence)
@@ -412,7 +417,7 @@ class Session(QObject):
         if pos is None:
             return
         info = self.jobs.row_at(pos).info
-        self.spawn(self.bridge.abort_job(uri, info), f"Cancelling the {info.domain} job")
+        self.spawn(self.bridge.abort_job(uri, info), N_("Cancelling the {domain} job", domain=info.domain))
 
     async def domain_xml(self, key: Key) -> str:
         return await self.bridge.xml_desc(*key)
