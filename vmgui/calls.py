@@ -19,13 +19,16 @@ from typing import Any
 
 from drivers import DriverError, ErrorCode
 
+from .textmark import N_
 from .workers import WorkerPool
 
 Post = Callable[[Callable[[], None]], None]
 
 
 class CallAbandoned(Exception):
-    """The user gave up waiting on a call; its thread may still be stuck in the driver."""
+    """The user gave up waiting on a call; its thread may still be stuck in the driver.
+
+    Its one argument is the sentence saying so, marked for translation (``str(exc)`` is the English)."""
 
 
 @dataclass(eq=False)
@@ -125,7 +128,7 @@ class CallQueue:
         slots.waiting.clear()
         for call in calls:
             if not call.future.done():
-                call.future.set_exception(CallAbandoned(f"gave up waiting for {call.what}"))
+                call.future.set_exception(CallAbandoned(N_("gave up waiting for {what}", what=call.what)))
         return len(calls)
 
     def pending(self, key: str) -> int:
