@@ -36,6 +36,7 @@ from .actions.requests import DomainRequest
 from .calls import CallAbandoned, CallQueue
 from .snapshots import SnapshotInfo, read_snapshots
 from .streams import ConsoleStream
+from .textmark import N_, Text
 from .workers import MAX_WORKERS, WorkerPool
 
 #: jobs cancelled through the connection: they may belong to no domain
@@ -56,14 +57,15 @@ EMBEDDED_URI = "qemu:///embed"
 FALLBACK_URI = "test:///default"
 
 
-def default_uri() -> tuple[str, str]:
-    """The embedded default connection and a sentence saying why it was chosen."""
+def default_uri() -> tuple[str, Text]:
+    """The embedded default connection and a sentence saying why it was chosen (marked for translation)."""
     if shutil.which("qemu-system-x86_64") is None:
-        return FALLBACK_URI, "qemu-system-x86_64 is not installed: showing the demo host test:///default"
+        return FALLBACK_URI, N_("qemu-system-x86_64 is not installed: showing the demo host {uri}", uri=FALLBACK_URI)
     problem = driver_problem("qemu")
     if problem is not None:
-        return FALLBACK_URI, f"the QEMU driver is not available ({problem}): showing the demo host test:///default"
-    return EMBEDDED_URI, "embedded QEMU (qemu:///embed)"
+        return FALLBACK_URI, N_("the QEMU driver is not available ({problem}): showing the demo host {uri}",
+                                problem=problem, uri=FALLBACK_URI)
+    return EMBEDDED_URI, N_("embedded QEMU ({uri})", uri=EMBEDDED_URI)
 
 
 #: What the Display tab says of a domain whose only display speaks SPICE (vmgui draws VNC only).
