@@ -23,7 +23,7 @@ from drivers.backupretention import Retention
 from drivers.errors import DriverError, ErrorCode
 from drivers.fsutil import write_atomically
 
-from ..textmark import N_
+from ..textmark import N_, NP_, Text
 
 PERIODS = ("daily", "weekly")
 WEEKDAYS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"), N_("Sunday"))
@@ -66,8 +66,20 @@ class Schedule:
     def describe(self) -> str:
         when = f"{self.hour:02d}:{self.minute:02d}"
         day = N_("Every day") if self.period == "daily" else N_("Every {weekday}", weekday=WEEKDAYS[self.weekday])
-        return N_("{day} at {time} into {folder}; {rule}", day=day, time=when, folder=self.folder,
-                  rule=self.retention.describe().lower())
+        what = _kept(self.retention)
+        rule = N_("keep {what}", what=what) if what is not None else N_("keep every backup")
+        return N_("{day} at {time} into {folder}; {rule}", day=day, time=when, folder=self.folder, rule=rule)
+
+
+def _kept(rule: Retention) -> Text | None:
+    """What ``rule`` keeps ("the newest 3 and those of the last 7 days") in words to translate, None when it
+    keeps every backup (``Retention.describe()`` is the driver core's English, for logs and the command line)."""
+    newest = None if rule.keep_last is None else NP_("the newest %n", "the newest %n", rule.keep_last)
+    recent = None if rule.keep_days is None else NP_("those of the last %n day", "those of the last %n days",
+                                                     rule.keep_days)
+    if newest is not None and recent is not None:
+        return N_("{newest} and {recent}", newest=newest, recent=recent)
+    return newest or recent
 
 
 def next_run(schedule: Schedule, after: float, tz: tzinfo | None = None) -> float:
