@@ -98,7 +98,7 @@ class DomainTableModel(QAbstractTableModel):
         if col == Col.CONNECTION:
             return row.uri
         if col == Col.STATE:  # all of it: "running (booted) — shutting down…" is cut in a column of usual width
-            return problem_text(rec) if rec.problem else row.texts[Col.STATE]
+            return translate("DomainTable", problem_text(rec)) if rec.problem else row.texts[Col.STATE]
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = DISPLAY) -> Any:

@@ -8,21 +8,24 @@ from __future__ import annotations
 
 from drivers import DomainRecord
 
+from ..textmark import N_
+
 
 def way_out(rec: DomainRecord) -> str:
-    """The next step for a domain with a problem ("" when it has none)."""
+    """The next step for a domain with a problem ("" when it has none), marked for translation."""
     if not rec.problem:
         return ""
     if rec.broken and rec.id is not None:
-        return "Force Off stops the process that still runs; then the domain can be started again."
+        return N_("Force Off stops the process that still runs; then the domain can be started again.")
     if rec.broken:
-        return "Correct the definition in the XML tab (Edit XML, then Apply…), or delete the domain."
-    return "It runs on the definition it started with: correct the definition in the XML tab before it stops."
+        return N_("Correct the definition in the XML tab (Edit XML, then Apply…), or delete the domain.")
+    return N_("It runs on the definition it started with: correct the definition in the XML tab before it stops.")
 
 
 def problem_text(rec: DomainRecord) -> str:
-    """The problem and the way out, for the details pane and the table's tooltip."""
-    return f"{rec.problem} {way_out(rec)}" if rec.problem else ""
+    """The problem (the driver's sentence, as it is) and the way out, for the details pane and the table's
+    tooltip."""
+    return N_("{problem} {way_out}", problem=rec.problem, way_out=way_out(rec)) if rec.problem else ""
 
 
 def state_suffix(rec: DomainRecord) -> str:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from drivers import DriverError, ErrorCode
 from drivers.domxml import DomainXML
 
+from ..textmark import N_
 from .domains import Key
 from .hosts import LIBVIRT_PREFIX, remote_host
 
@@ -222,7 +223,7 @@ def viewer_for(uri: str, viewers: Sequence[tuple[str, str]]) -> str:
     """The name of the viewer a domain of ``uri`` would most likely open in."""
     target = _probe(uri)
     return next((name for name, exe in viewers if BUILDERS[name](exe, target) is not None),
-                viewers[0][0] if viewers else "a VNC viewer")
+                viewers[0][0] if viewers else N_("a VNC viewer"))
 
 
 def why_no_viewer(uri: str, viewers: Sequence[tuple[str, str]], key: Key) -> str | None:
@@ -231,9 +232,9 @@ def why_no_viewer(uri: str, viewers: Sequence[tuple[str, str]], key: Key) -> str
     Phrased to follow the domain's name, as the other action tooltips are.
     """
     if not viewers:
-        return "cannot be shown: no VNC viewer is installed (install virt-viewer or TigerVNC)"
+        return N_("cannot be shown: no VNC viewer is installed (install virt-viewer or TigerVNC)")
     if known_without_vnc(key):
-        return "has no VNC graphics (add <graphics type='vnc'/> to its definition)"
+        return N_("has no VNC graphics (add <graphics type='vnc'/> to its definition)")
     return _viewer_problem(uri, tuple(viewers))
 
 
@@ -244,9 +245,9 @@ def _viewer_problem(uri: str, viewers: tuple[tuple[str, str], ...]) -> str | Non
     if any(BUILDERS[n](exe, target) is not None for n, exe in viewers):
         return None
     if target.remote:
-        return "runs on another machine: only virt-viewer reaches its display (install virt-viewer)"
-    return (f"cannot be shown: {', '.join(n for n, _exe in viewers)} cannot open a display of {uri} "
-            "(install remote-viewer or TigerVNC)")
+        return N_("runs on another machine: only virt-viewer reaches its display (install virt-viewer)")
+    return N_("cannot be shown: {viewers} cannot open a display of {uri} (install remote-viewer or TigerVNC)",
+              viewers=", ".join(n for n, _exe in viewers), uri=uri)
 
 
 def plan(xml: str, uri: str, name: str, viewers: Sequence[tuple[str, str]]) -> tuple[list[str] | None, str]:
@@ -274,17 +275,18 @@ async def open_graphical_console(session: Session, key: Key) -> list[str] | None
     try:
         xml = await session.domain_xml(key)
     except DriverError as exc:
-        session.messages.error(exc, f"Opening the graphical console of {name}")
+        session.messages.error(exc, N_("Opening the graphical console of {name}", name=name))
         return None
     _remember(key, has_vnc(xml) or spice_uri(xml) is not None)
     argv, why = plan(xml, key[0], name, installed_viewers())
     if argv is None:
-        session.messages.add("warning", f"Cannot open the graphical console of {name}", why[0].upper() + why[1:] + ".")
+        session.messages.add("warning", N_("Cannot open the graphical console of {name}", name=name),
+                             why[0].upper() + why[1:] + ".")
         return None
     try:
         launch(argv)
     except DriverError as exc:
-        session.messages.error(exc, f"Opening the graphical console of {name}")
+        session.messages.error(exc, N_("Opening the graphical console of {name}", name=name))
         return None
-    session.status.emit(f"Opened the graphical console of {name} in {why}")
+    session.status.emit(N_("Opened the graphical console of {name} in {viewer}", name=name, viewer=why))
     return argv

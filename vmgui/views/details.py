@@ -150,7 +150,7 @@ class DetailsPane(QTabWidget):
             if key is not None:
                 self._session.history.track(key)
         self._set_edit_enabled()
-        self.problem.setText(problem_text(row.rec) if row is not None else "")
+        self.problem.setText(translate(CONTEXT, problem_text(row.rec)) if row is not None else "")
         self.problem.setVisible(bool(self.problem.text()))
         if row is None:
             for label in self.values.values():

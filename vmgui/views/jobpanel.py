@@ -169,7 +169,8 @@ class JobPanel(QDockWidget):
             return  # only the value moved; everything below changes with the state alone
         bar.setFormat("%p %" if not row.info.finished else f"{state} · %p %")
         bar.setProperty("jobState", state)
-        bar.setToolTip(f"{row.texts[JobCol.OPERATION]} of {row.info.domain}: {state}")
+        bar.setToolTip(self.tr("{operation} of {domain}: {state}").format(
+            operation=row.texts[JobCol.OPERATION], domain=row.info.domain, state=state))
         # a palette, not a style sheet: re-polishing styled bars cost tens of ms per change
         palette = bar.palette()
         palette.setColor(QPalette.ColorRole.Highlight, QColor(_CHUNK.get(state, _CHUNK["running"])))
