@@ -101,6 +101,18 @@ def test_schedules_are_stored_per_vm_atomically_and_a_bad_one_is_refused(tmp_pat
         ScheduleStore(path)
 
 
+@pytest.mark.parametrize(("keep_last", "keep_days", "rule"), [
+    (None, None, "keep every backup"),
+    (1, None, "keep the newest 1"),
+    (None, 1, "keep those of the last 1 day"),
+    (3, 7, "keep the newest 3 and those of the last 7 days"),
+])
+def test_the_retention_rule_is_said_in_the_schedules_own_words(keep_last, keep_days, rule):
+    schedule = Schedule(folder="/backups", keep_last=keep_last, keep_days=keep_days)
+    assert schedule.describe() == f"Every day at 02:00 into /backups; {rule}"
+    assert rule == schedule.retention.describe().lower()  # the driver core's English, word for word
+
+
 @pytest.mark.parametrize("text", ["{", "[]"])
 def test_an_unreadable_schedules_file_is_named(tmp_path, text):
     path = tmp_path / "backup-schedules.json"
