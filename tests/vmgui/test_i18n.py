@@ -76,7 +76,8 @@ def test_a_call_given_up_on_is_explained_in_translated_words(bracketed: None) ->
     assert str(exc) == "gave up waiting for Starting web01"
     title, text, _hint = explain(exc, N_("{verb} {name}", verb=N_("Starting"), name="web01"))
     assert translate("Any", title) == "\u27e6\u27e6\u27e6Starting\u27e7 web01\u27e7: stopped waiting\u27e7"
-    assert translate("Any", text) == "\u27e6\u27e6gave up waiting for \u27e6\u27e6Starting\u27e7 web01\u27e7\u27e7.\u27e7"
+    assert translate("Any", text) == ("\u27e6\u27e6gave up waiting for \u27e6\u27e6Starting\u27e7 web01\u27e7\u27e7"
+                                      ".\u27e7")
 
 
 def test_data_with_braces_is_not_a_field() -> None:
