@@ -19,7 +19,7 @@ from typing import Any
 
 from drivers import DriverError, ErrorCode
 
-from .textmark import N_
+from .textmark import N_, NP_
 from .workers import WorkerPool
 
 Post = Callable[[Callable[[], None]], None]
@@ -138,7 +138,7 @@ class CallQueue:
     def busy_changes(self, after_s: float) -> list[tuple[str, str]]:
         """(key, text) for every connection whose "slow call" description changed.
 
-        The text names the oldest call running for at least ``after_s``, or is
+        The text (marked for translation) names the oldest call running for at least ``after_s``, or is
         empty when none is.
         """
         now = time.monotonic()
@@ -148,9 +148,9 @@ class CallQueue:
             text = ""
             if slow:
                 oldest = min(slow, key=lambda c: c.started)
-                text = f"{oldest.what} ({now - oldest.started:.0f} s)"
+                text = N_("{what} ({secs} s)", what=oldest.what, secs=f"{now - oldest.started:.0f}")
                 if len(slow) > 1:
-                    text += f" and {len(slow) - 1} more"
+                    text = NP_("{call} and %n more", "{call} and %n more", len(slow) - 1, call=text)
             if text != slots.busy_text:
                 slots.busy_text = text
                 changes.append((key, text))

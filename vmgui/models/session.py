@@ -259,7 +259,7 @@ class Session(QObject):
         row = self.connections.get(uri)
         count = self.bridge.give_up(uri)
         if row is not None and row.state is ConnState.CONNECTING:
-            self.connections.update(uri, state=ConnState.FAILED, message="gave up connecting")
+            self.connections.update(uri, state=ConnState.FAILED, message=N_("gave up connecting"))
         self.status.emit(NP_("Stopped waiting for %n request to {uri}", "Stopped waiting for %n requests to {uri}",
                              count, uri=uri))
 
@@ -428,7 +428,7 @@ class Session(QObject):
     async def guest_report(self, key: Key) -> GuestReport:
         """What the domain's guest agent reports, asked in a worker (an agent that does not answer
         costs that worker its deadline of a few seconds, never the UI)."""
-        return await self.bridge.call_domain(*key, read_guest, "asking the guest agent")
+        return await self.bridge.call_domain(*key, read_guest, N_("asking the guest agent"))
 
     def supports(self, uri: str, feature: Feature) -> bool:
         """From the features cached at connect time: no driver call."""
@@ -439,7 +439,8 @@ class Session(QObject):
         """What ``uri``'s host offers a new domain (``Connection.host_facts``); None when it cannot tell
         within ``timeout`` (a driver without host facts, a busy or hung host, a call given up on)."""
         try:
-            return await self.bridge.call(uri, lambda c: c.host_facts(), f"reading what {uri} offers a new domain",
+            return await self.bridge.call(uri, lambda c: c.host_facts(),
+                                          N_("reading what {uri} offers a new domain", uri=uri),
                                           timeout=timeout)
         except (DriverError, CallAbandoned) as exc:
             log.info("no host facts from %s: %s", uri, exc)
@@ -448,17 +449,19 @@ class Session(QObject):
     async def create_disk(self, uri: str, plan: NewVMPlan) -> int:
         """Start creating ``plan``'s new disk as a DISK_CREATE job; its id (the job panel shows it by events,
         under the name of the domain the disk is for)."""
-        job_id = await self.bridge.call(uri, lambda c: create_disk(c, plan), f"creating the disk {plan.disk_target()}")
+        job_id = await self.bridge.call(uri, lambda c: create_disk(c, plan), N_("creating the disk {path}",
+                                                                                 path=plan.disk_target()))
         self.jobs.set_owner(uri, job_id, plan.name)
         return job_id
 
     async def remove_new_disk(self, uri: str, path: str) -> None:
         """Delete the disk made for a definition that failed (a refusal keeps it and is only logged)."""
-        await self.bridge.call(uri, lambda c: remove_new_disk(c, path), f"removing the new disk {path}")
+        await self.bridge.call(uri, lambda c: remove_new_disk(c, path), N_("removing the new disk {path}", path=path))
 
     async def define(self, uri: str, xml: str, name: str) -> Key:
         """Define ``xml`` (a persistent domain named ``name``) and show its row at once; its key."""
-        uuid = await self.bridge.call(uri, lambda c: c.define_xml(xml).uuid, f"defining {name} on {uri}")
+        uuid = await self.bridge.call(uri, lambda c: c.define_xml(xml).uuid,
+                                      N_("defining {name} on {uri}", name=name, uri=uri))
         records, _gone = await self.bridge.fetch_records(uri, [uuid])
         self.domains.apply(uri, records)
         return uri, uuid
@@ -467,40 +470,40 @@ class Session(QObject):
     async def list_backups(self, uri: str, folders: list[str], uuid: str | None) -> list[Backup]:
         """The restorable backups in ``folders`` (of domain ``uuid``, or of any domain when None)."""
         return await self.bridge.call(uri, lambda _c: backupcatalog.find(folders, uuid),
-                                      f"reading the backups in {', '.join(folders)}")
+                                      N_("reading the backups in {folders}", folders=", ".join(folders)))
 
     async def restore_problems(self, uri: str, backups: list[Backup]) -> dict[str, str]:
         """Why each backup that cannot be restored cannot (an incremental whose parent is gone), by folder."""
         def ask(_c: object) -> dict[str, str]:
             return {b.folder: why for b in backups if (why := backupcatalog.restore_problem(b))}
-        return await self.bridge.call(uri, ask, "checking the backups' chains")
+        return await self.bridge.call(uri, ask, N_("checking the backups' chains"))
 
     async def checkpoint_names(self, key: Key) -> set[str]:
         """The names of a domain's checkpoints (an incremental backup starts from one)."""
         return await self.bridge.call_domain(*key, lambda d: {c.name for c in d.list_all_checkpoints()},
-                                             f"listing the checkpoints of {self.domains.name_of(key)}")
+                                             N_("listing the checkpoints of {name}", name=self.domains.name_of(key)))
 
     async def verify_backup(self, uri: str, folder: str) -> int:
         """Start verifying the backup in ``folder`` as a job; its id."""
         return int(await self.bridge.call(uri, lambda c: c.backup_verify(folder, int(JobFlags.ASYNC)) or 0,
-                                          f"verifying the backup in {folder}"))
+                                          N_("verifying the backup in {folder}", folder=folder)))
 
     async def restore_backup(self, uri: str, folder: str, name: str) -> int:
         """Start restoring the backup in ``folder`` as the new VM ``name`` (images in the host's image folder)."""
         return int(await self.bridge.call(
             uri, lambda c: c.backup_restore(folder, name, None, int(JobFlags.ASYNC)) or 0,
-            f"restoring the backup in {folder} as {name}"))
+            N_("restoring the backup in {folder} as {name}", folder=folder, name=name)))
 
     async def restore_backup_onto(self, uri: str, folder: str, domain: str) -> int:
         """Start restoring the backup in ``folder`` onto the disks of the shut-off ``domain``; the job id."""
         return int(await self.bridge.call(
             uri, lambda c: c.backup_restore_onto(folder, domain, int(JobFlags.ASYNC)) or 0,
-            f"restoring the backup in {folder} onto {domain}"))
+            N_("restoring the backup in {folder} onto {domain}", folder=folder, domain=domain)))
 
     async def prune_backups(self, uri: str, folders: list[str]) -> int:
         """Start removing the backups in ``folders`` as a job (each merged into the incrementals that stay)."""
         return int(await self.bridge.call(uri, lambda c: c.backup_prune(folders, int(JobFlags.ASYNC)) or 0,
-                                          f"removing the backups in {', '.join(folders)}"))
+                                          N_("removing the backups in {folders}", folders=", ".join(folders))))
 
     async def refresh_job(self, uri: str, job_id: int) -> None:
         """Re-read job ``job_id`` from the driver into the job model (for connections without JOB events)."""
@@ -518,24 +521,26 @@ class Session(QObject):
     async def index_osinfo(self) -> int:
         """Index osinfo-db in a worker now (the wizard's first ISO is then named at once); its media count."""
         db = self.osinfo
-        return await self.bridge.local_files(lambda: len(db.media()), "indexing osinfo-db", OSINFO_TIMEOUT_S)
+        return await self.bridge.local_files(lambda: len(db.media()), N_("indexing osinfo-db"), OSINFO_TIMEOUT_S)
 
     async def identify_medium(self, medium: IsoInfo) -> OsProfile | None:
         """The system osinfo-db names for an installer image (None: unknown, or no osinfo-db), in a worker."""
         db = self.osinfo
         return await self.bridge.local_files(lambda: db.identify(medium),
-                                             f"looking up {medium.volume_id!r} in osinfo-db", OSINFO_TIMEOUT_S)
+                                             N_("looking up {label} in osinfo-db", label=repr(medium.volume_id)),
+                                             OSINFO_TIMEOUT_S)
 
     async def make_backup_folder(self, path: str) -> None:
         """Create the folder of one backup on this machine (0700: the images hold the guest's data),
         in a worker; OSError when it cannot be made (it exists, no permission)."""
-        await self.bridge.local_files(functools.partial(os.mkdir, path, 0o700), f"creating {path}",
+        await self.bridge.local_files(functools.partial(os.mkdir, path, 0o700), N_("creating {path}", path=path),
                                       FOLDER_TIMEOUT_S)
 
     async def remove_empty_folder(self, path: str) -> None:
         """Remove a backup's folder that a failed or cancelled job left empty (a full one stays)."""
         try:
-            await self.bridge.local_files(functools.partial(os.rmdir, path), f"removing {path}", FOLDER_TIMEOUT_S)
+            await self.bridge.local_files(functools.partial(os.rmdir, path), N_("removing {path}", path=path),
+                                          FOLDER_TIMEOUT_S)
         except OSError as exc:
             log.info("left %s: %s", path, exc)
 
@@ -560,7 +565,7 @@ class Session(QObject):
 
     async def inactive_xml(self, key: Key) -> str:
         """The definition the next start uses (the live one of a transient domain)."""
-        return await self.bridge.call_domain(*key, _inactive_xml, "reading the definition to edit")
+        return await self.bridge.call_domain(*key, _inactive_xml, N_("reading the definition to edit"))
 
     async def edit_source(self, key: Key) -> tuple[str, bool, frozenset[str]]:
         """The definition the next start uses, the autostart flag, and the other domains' names.
@@ -570,7 +575,7 @@ class Session(QObject):
         """
         def read(dom: Domain) -> tuple[str, str, bool]:
             return dom.name, _inactive_xml(dom), bool(dom.autostart)
-        name, text, autostart = await self.bridge.call_domain(*key, read, "reading the definition to edit")
+        name, text, autostart = await self.bridge.call_domain(*key, read, N_("reading the definition to edit"))
         return text, autostart, frozenset(self.domains.names(key[0]) - {name})
 
     async def apply_edit(self, key: Key, plan: EditPlan) -> None:
@@ -586,7 +591,7 @@ class Session(QObject):
                 dom.set_autostart(plan.autostart)
         self.domains.set_busy(key, "applying changes")
         try:
-            await self.bridge.call_domain(key[0], key[1], apply, f"applying changes to {name}")
+            await self.bridge.call_domain(key[0], key[1], apply, N_("applying changes to {name}", name=name))
         finally:
             self.domains.set_busy(key, "")
             if self.connections.get(key[0]) is not None:
@@ -599,7 +604,7 @@ class Session(QObject):
         flags = change_flags(row is not None and row.rec.active, row is not None and row.rec.persistent)
         xml, name = request_xml(drive.target, source), self.domains.name_of(key)
         await self.bridge.call_domain(key[0], key[1], lambda dom: dom.update_device_flags(xml, flags),
-                                      f"changing the CD of {name}")
+                                      N_("changing the CD of {name}", name=name))
         if self.connections.get(key[0]) is not None:
             self.mark_dirty(key[0], {key[1]})
         self.status.emit(done_text(name, drive, source))
