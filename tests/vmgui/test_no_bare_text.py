@@ -48,6 +48,10 @@ APP_SINKS: dict[str, tuple[int, ...]] = {
     "CallAbandoned": (0,),
     "_request_done": (1,),
 }
+#: The bridge's calls, whose description (``what``) the status bar shows while a call is slow ("busy: listing
+#: domains of … (12 s)") and a given-up call's message repeats: every literal among their arguments is one (but
+#: ``_submit``'s first, the queue's key: "local files").
+CALL_SINKS = {"call", "call_domain", "local_files", "_submit"}
 #: ``<x>.status.emit(text)`` and ``<x>.messages.add(level, title, text, hint)``: the attribute chain and positions.
 CHAINED_SINKS: dict[tuple[str, str], tuple[int, ...]] = {
     ("status", "emit"): (0,), ("message", "emit"): (0,), ("messages", "add"): (1, 2, 3),
@@ -141,6 +145,8 @@ def _texts_given(call: ast.Call) -> Iterator[tuple[str, ast.expr]]:
     positions: tuple[int, ...] = ()
     if chain in CHAINED_SINKS:
         positions = CHAINED_SINKS[chain]  # type: ignore[index]
+    elif chain is not None and chain[0] in ("bridge", "self") and name in CALL_SINKS:
+        positions = tuple(range(name == "_submit", len(call.args)))
     elif (isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name)
           and call.func.value.id == "QMessageBox" and name in MESSAGE_BOX_HELPERS):
         positions = (1, 2)
@@ -210,6 +216,7 @@ self.status.emit("Connected to " + uri)
 session.messages.add("error", "Lost the connection", why)
 raise CallAbandoned(f"gave up waiting for {what}")
 self.messages.error(exc, "Deleting" if one else "Deleting all")
+await self.bridge.call_domain(*key, read, f"reading the XML of {name}")
 class Start(DomainRequest):
     verb: ClassVar[str] = "Starting"
 '''
@@ -218,7 +225,7 @@ class Start(DomainRequest):
                      ("addItems", "Daily"), ("warning", "Cannot quit"), ("spawn", "Looking at files"),
                      ("status.emit", "Connected to "), ("messages.add", "Lost the connection"),
                      ("CallAbandoned", "f'gave up waiting for {what}'"), ("messages.error", "Deleting"),
-                     ("verb =", "Starting")]
+                     ("verb =", "Starting"), ("call_domain", "f'reading the XML of {name}'")]
 
 
 def test_translated_text_data_and_symbols_pass() -> None:
