@@ -1,13 +1,16 @@
 """Under a pseudo-translation, what the session says of a domain request comes out translated: the failure's
-heading in the message area ("Starting web01 failed") with its verb, and the status bar's "… done"."""
+heading in the message area ("Starting web01 failed") with its verb, the status bar's "… done", and what a
+connection is busy with while a call hangs."""
 from __future__ import annotations
 
 import pytest
 from pseudo_translation import CLOSE, OPEN, untranslated
+from test_hung import HUNG, release  # noqa: F401 - release: the fixture that makes hung:/// hang
 from test_translated import data_of, pseudo  # noqa: F401 - pseudo: the fixture every test here uses
 from test_window import select
 
 from drivers import DomainState, UndefineFlags
+from vmgui.models.connections import ConnState
 from vmgui.actions import requests as rq
 from vmgui.views.messagearea import OneLineLabel
 
@@ -38,3 +41,18 @@ def test_a_finished_request_says_so_in_the_status_bar_translated(open_window, no
     window.session.run(rq.Pause(), [key])
     qtbot.waitUntil(lambda: "web01" in window.statusBar().currentMessage(), timeout=10000)
     assert window.statusBar().currentMessage() == f"{OPEN}{OPEN}Pausing{CLOSE} web01: done{CLOSE}"
+
+
+def test_a_hung_call_is_named_in_translated_words(open_window, node_uri, release, qtbot):
+    window = open_window(node_uri, HUNG, wait=False)
+    conns = window.session.connections
+    qtbot.waitUntil(lambda: conns.get(HUNG) is not None, timeout=10000)  # after the demo host's setup turn
+    qtbot.waitUntil(lambda: "listing domains of hung:///nowhere" in conns.get(HUNG).busy, timeout=10000)
+    chip = window.conn_status.chips[HUNG]
+    # the chip's frame, "busy: …", the call's slow-for frame and the call's own description, each translated
+    qtbot.waitUntil(lambda: chip.text.text().startswith(
+        f"{OPEN}{conns.get(HUNG).label}: {OPEN}busy: {OPEN}{OPEN}listing domains of hung:///nowhere{CLOSE} ("), timeout=5000)
+    chip.give_up.click()
+    qtbot.waitUntil(lambda: conns.get(HUNG).state is ConnState.FAILED, timeout=10000)
+    assert conns.get(HUNG).message == "gave up connecting"
+    assert chip.toolTip() == f"{HUNG}\n{OPEN}gave up connecting{CLOSE}"
