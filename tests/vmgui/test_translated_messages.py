@@ -10,8 +10,8 @@ from test_translated import data_of, pseudo  # noqa: F401 - pseudo: the fixture 
 from test_window import select
 
 from drivers import DomainState, UndefineFlags
-from vmgui.models.connections import ConnState
 from vmgui.actions import requests as rq
+from vmgui.models.connections import ConnState
 from vmgui.views.messagearea import OneLineLabel
 
 pytestmark = pytest.mark.usefixtures("pseudo")
@@ -43,15 +43,16 @@ def test_a_finished_request_says_so_in_the_status_bar_translated(open_window, no
     assert window.statusBar().currentMessage() == f"{OPEN}{OPEN}Pausing{CLOSE} web01: done{CLOSE}"
 
 
-def test_a_hung_call_is_named_in_translated_words(open_window, node_uri, release, qtbot):
+@pytest.mark.usefixtures("release")
+def test_a_hung_call_is_named_in_translated_words(open_window, node_uri, qtbot):
     window = open_window(node_uri, HUNG, wait=False)
     conns = window.session.connections
     qtbot.waitUntil(lambda: conns.get(HUNG) is not None, timeout=10000)  # after the demo host's setup turn
     qtbot.waitUntil(lambda: "listing domains of hung:///nowhere" in conns.get(HUNG).busy, timeout=10000)
     chip = window.conn_status.chips[HUNG]
     # the chip's frame, "busy: …", the call's slow-for frame and the call's own description, each translated
-    qtbot.waitUntil(lambda: chip.text.text().startswith(
-        f"{OPEN}{conns.get(HUNG).label}: {OPEN}busy: {OPEN}{OPEN}listing domains of hung:///nowhere{CLOSE} ("), timeout=5000)
+    busy = f"{OPEN}{conns.get(HUNG).label}: {OPEN}busy: {OPEN}{OPEN}listing domains of hung:///nowhere{CLOSE} ("
+    qtbot.waitUntil(lambda: chip.text.text().startswith(busy), timeout=5000)
     chip.give_up.click()
     qtbot.waitUntil(lambda: conns.get(HUNG).state is ConnState.FAILED, timeout=10000)
     assert conns.get(HUNG).message == "gave up connecting"
