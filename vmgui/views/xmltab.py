@@ -188,7 +188,7 @@ class XmlPane(QPlainTextEdit):
             self.error.setStyleSheet("")
             self.error.setText(self.tr("No changes yet."))
         else:
-            self.error.setText(why or "")
+            self.error.setText(translate(MARKED_CONTEXT, why) if why else "")  # marked, or the parser's sentence
         self.apply_button.setEnabled(why is None and text != self.editing.base)
         self._place_bar()
         return why is None
