@@ -18,7 +18,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from drivers import DomainRecord
 
 from .. import icons
-from ..i18n import translate
+from ..i18n import N_, translate
 from .domainrow import (
     ALIGN,
     ALIGN_RIGHT,
@@ -94,7 +94,9 @@ class DomainTableModel(QAbstractTableModel):
         if col == Col.NAME:
             return f"{rec.title}\n{rec.uuid}" if rec.title else rec.uuid
         if col == Col.MEMORY:
-            return f"{bytes_text(rec.memory_kib * 1024)} in use of {bytes_text(rec.max_memory_kib * 1024)} maximum"
+            return translate("DomainTable", N_("{used} in use of {maximum} maximum",
+                                               used=bytes_text(rec.memory_kib * 1024),
+                                               maximum=bytes_text(rec.max_memory_kib * 1024)))
         if col == Col.CONNECTION:
             return row.uri
         if col == Col.STATE:  # all of it: "running (booted) — shutting down…" is cut in a column of usual width
