@@ -66,21 +66,15 @@ TEXT_KEYWORDS = {"text", "title", "hint", "doing", "label", "tooltip", "sentence
 #: (module path under vmgui/, literal) that a sink may show as it is, each with the reason.
 ALLOWED: dict[tuple[str, str], str] = {}
 
-#: Modules wrapped at this moment in another branch (the Display tab and window, the serial console and
-#: terminal, the domain-table and job-panel cells): the check leaves them out until that work is merged.
+#: Modules wrapped at this moment in another branch (the Display tab and window, the serial console): the check
+#: leaves them out until that work is merged. Each must still hand bare text to a sink, so the list only shrinks.
 NOT_YET_CHECKED: dict[str, str] = {
     "views/display.py": "the Display tab, being wrapped with the display window",
     "views/displaywin.py": "the Display window, being wrapped",
-    "views/displaykeys.py": "the Display window's key menu, being wrapped",
     "views/screen.py": "the screenshot pane, being wrapped with the Display tab",
     "views/console.py": "the serial console window, being wrapped",
-    "views/terminal.py": "the terminal widget, being wrapped with the console",
-    "views/terminalkeys.py": "the terminal's keys, being wrapped with the console",
     "models/console.py": "the serial console's status sentences, being wrapped with the console window",
-    "models/terminal.py": "the terminal model, being wrapped with the console window",
     "models/display.py": "the display's status sentences, being wrapped with the Display tab",
-    "models/domainrow.py": "the domain table's cells, being wrapped",
-    "models/jobs.py": "the job panel's cells, being wrapped",
 }
 
 _LETTER = re.compile(r"[^\W\d_]")
@@ -247,5 +241,7 @@ class Pause(DomainRequest):
     assert list(bare_texts(source, "example.py")) == []
 
 
-def test_every_module_left_out_exists() -> None:
-    assert [rel for rel in NOT_YET_CHECKED if not (SOURCES / rel).is_file()] == []
+def test_every_module_left_out_still_has_bare_text() -> None:
+    wrapped = [rel for rel in NOT_YET_CHECKED
+               if not list(bare_texts((SOURCES / rel).read_text(encoding="utf-8"), rel))]
+    assert wrapped == [], f"these are wrapped now: remove them from NOT_YET_CHECKED: {wrapped}"
