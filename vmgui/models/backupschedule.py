@@ -27,6 +27,9 @@ from ..textmark import N_, NP_, Text
 
 PERIODS = ("daily", "weekly")
 WEEKDAYS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"), N_("Sunday"))
+#: What the Schedule dialog says of a retention rule the driver core refuses: a count or a day limit below 1.
+_KEEP_PROBLEM = {"count": N_("Keep at least the newest backup (a count of 1 or more)."),
+                 "days": N_("Keep backups of at least the last day (1 day or more).")}
 #: file name of the schedules, beside vmgui's settings file
 FILE = "backup-schedules.json"
 
@@ -61,7 +64,10 @@ class Schedule:
             return N_("Choose a day of the week.")
         if not self.folder.strip() or not os.path.isabs(self.folder):
             return N_("Choose the folder the backups go into (an absolute path).")
-        return self.retention.problem()
+        if self.retention.problem() is None:
+            return None
+        # the driver core decides what is wrong; the dialog says it in words to translate
+        return _KEEP_PROBLEM["count" if Retention(keep_last=self.keep_last).problem() else "days"]
 
     def describe(self) -> str:
         when = f"{self.hour:02d}:{self.minute:02d}"
