@@ -11,6 +11,7 @@ from test_window import select
 
 from drivers import DomainState, UndefineFlags
 from vmgui.actions import requests as rq
+from vmgui.models import vnc
 from vmgui.models.connections import ConnState
 from vmgui.views.messagearea import OneLineLabel
 
@@ -57,3 +58,17 @@ def test_a_hung_call_is_named_in_translated_words(open_window, node_uri, qtbot):
     qtbot.waitUntil(lambda: conns.get(HUNG).state is ConnState.FAILED, timeout=10000)
     assert conns.get(HUNG).message == "gave up connecting"
     assert chip.toolTip() == f"{HUNG}\n{OPEN}gave up connecting{CLOSE}"
+
+
+def test_why_the_graphical_console_cannot_open_is_translated(open_window, make_node, qtbot):
+    uri = make_node(1)  # vm00000: running, no <graphics>
+    window = open_window(uri)
+    key = (uri, window.session.bridge.connection(uri).lookup_by_name("vm00000").uuid)
+    window.session.spawn(vnc.open_graphical_console(window.session, key), "opening the display")
+    qtbot.waitUntil(lambda: bool(window.session.messages.messages()), timeout=10000)
+    [msg] = window.session.messages.messages()
+    assert msg.text == "vm00000 has no VNC graphics (add <graphics type='vnc'/> to its definition)."
+    [row] = [label for label in window.message_area.findChildren(OneLineLabel) if label.isVisibleTo(window)]
+    assert row.text() == (f"{OPEN}{OPEN}Cannot open the graphical console of vm00000{CLOSE} \u2014 "
+                          f"{OPEN}{OPEN}vm00000 has no VNC graphics (add <graphics type='vnc'/> to its "
+                          f"definition){CLOSE}.{CLOSE}{CLOSE}")
