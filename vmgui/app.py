@@ -27,6 +27,7 @@ from .gcguard import MainThreadGC
 from .models import settings as store
 from .models.session import Session
 from .single_instance import SingleInstance, raise_window
+from .textmark import N_
 from .views.mainwindow import MainWindow
 
 log = logging.getLogger(__name__)
@@ -75,11 +76,12 @@ def start(uris: list[str], settings: QSettings, session: Session | None = None) 
             window.connect_uri(uri)
         return window
     uri, why = default_uri()
-    window.statusBar().showMessage(f"Default connection: {why}", 15000)
+    window.statusBar().showMessage(i18n.translate(i18n.MARKED_CONTEXT, N_("Default connection: {why}", why=why)),
+                                   15000)
     if uri == FALLBACK_URI and "not" in why:
-        session.messages.add("info", "Showing the demo host", why + ".",
-                             "Use File ▸ Connect to open another hypervisor.")
-    session.spawn(_open_default(session, uri), f"Connecting to {uri}")
+        session.messages.add("info", N_("Showing the demo host"), N_("{sentence}.", sentence=why),
+                             N_("Use File ▸ Connect to open another hypervisor."))
+    session.spawn(_open_default(session, uri), N_("Connecting to {uri}", uri=uri))
     opened = {uri, FALLBACK_URI}
     from_env = libvirt_default_uri()
     remembered = store.open_uris(settings)
@@ -91,7 +93,8 @@ def start(uris: list[str], settings: QSettings, session: Session | None = None) 
         if other not in opened:
             window.connect_uri(other)
     if store.discover_libvirt(settings):
-        session.spawn(open_discovered(session, settings.fileName()), "Looking for this machine's libvirt daemons")
+        session.spawn(open_discovered(session, settings.fileName()),
+                      N_("Looking for this machine's libvirt daemons"))
     return window
 
 
@@ -126,12 +129,13 @@ async def open_discovered(session: Session, settings_file: str) -> None:
     session.discovered.emit([c.uri for c in chosen])
     if not chosen:
         return
-    session.messages.add("info", "Opened this machine's libvirt connections",
-                         "; ".join(c.sentence() for c in chosen) + ".",
-                         f"To stop this, set discover_libvirt = false under [connections] in {settings_file}.")
+    session.messages.add("info", N_("Opened this machine's libvirt connections"),
+                         "; ".join(c.sentence() for c in chosen) + ".",  # the driver core's sentences: data
+                         N_("To stop this, set discover_libvirt = false under [connections] in {settings_file}.",
+                            settings_file=settings_file))
     for candidate in chosen:
         session.spawn(_open_candidate(session, candidate.uri, candidate.sentence()),
-                      f"Connecting to {candidate.uri}")
+                      N_("Connecting to {uri}", uri=candidate.uri))
 
 
 async def _open_candidate(session: Session, uri: str, sentence: str) -> None:
@@ -143,8 +147,9 @@ async def _open_default(session: Session, uri: str) -> None:
     if await session.open(uri) or uri == FALLBACK_URI:
         return
     session.close(uri)
-    session.messages.add("warning", f"Could not open {uri}", f"showing the demo host {FALLBACK_URI} instead.",
-                         "The embedded QEMU driver may not be ready on this system.")
+    session.messages.add("warning", N_("Could not open {uri}", uri=uri),
+                         N_("showing the demo host {uri} instead.", uri=FALLBACK_URI),
+                         N_("The embedded QEMU driver may not be ready on this system."))
     await session.open(FALLBACK_URI)
 
 

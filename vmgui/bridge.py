@@ -36,7 +36,7 @@ from .actions.requests import DomainRequest
 from .calls import CallAbandoned, CallQueue
 from .snapshots import SnapshotInfo, read_snapshots
 from .streams import ConsoleStream
-from .textmark import N_
+from .textmark import N_, NP_, Text
 from .workers import MAX_WORKERS, WorkerPool
 
 #: jobs cancelled through the connection: they may belong to no domain
@@ -57,14 +57,15 @@ EMBEDDED_URI = "qemu:///embed"
 FALLBACK_URI = "test:///default"
 
 
-def default_uri() -> tuple[str, str]:
-    """The embedded default connection and a sentence saying why it was chosen."""
+def default_uri() -> tuple[str, Text]:
+    """The embedded default connection and a sentence saying why it was chosen (marked for translation)."""
     if shutil.which("qemu-system-x86_64") is None:
-        return FALLBACK_URI, "qemu-system-x86_64 is not installed: showing the demo host test:///default"
+        return FALLBACK_URI, N_("qemu-system-x86_64 is not installed: showing the demo host {uri}", uri=FALLBACK_URI)
     problem = driver_problem("qemu")
     if problem is not None:
-        return FALLBACK_URI, f"the QEMU driver is not available ({problem}): showing the demo host test:///default"
-    return EMBEDDED_URI, "embedded QEMU (qemu:///embed)"
+        return FALLBACK_URI, N_("the QEMU driver is not available ({problem}): showing the demo host {uri}",
+                                problem=problem, uri=FALLBACK_URI)
+    return EMBEDDED_URI, N_("embedded QEMU ({uri})", uri=EMBEDDED_URI)
 
 
 def load_drivers(uris: Iterable[str]) -> None:
@@ -96,7 +97,7 @@ class Bridge(QObject):
     #: uri, list[DomainEvent] in arrival order (already on the UI thread)
     eventsArrived = Signal(str, list)
     #: uri, "" when idle or a description of the call that is taking long
-    busyChanged = Signal(str, str)
+    busyChanged = Signal(str, object)  # the text is marked for translation: a str signal would drop that
     _post = Signal(object)
 
     def __init__(self, parent: QObject | None = None, max_workers: int = MAX_WORKERS,
@@ -124,7 +125,7 @@ class Bridge(QObject):
 
     async def open(self, uri: str, timeout: float | None = None) -> drivers.Connection:
         """Open ``uri`` in the pool; the connection is then addressed by its URI."""
-        conn = await self._submit(uri, f"connecting to {uri}", lambda: drivers.open(uri), timeout,
+        conn = await self._submit(uri, N_("connecting to {uri}", uri=uri), lambda: drivers.open(uri), timeout,
                                   orphan=lambda late: self._pool.submit(lambda: _quiet_close(late)))
         self._conns[uri] = conn
         return conn
@@ -146,7 +147,7 @@ class Bridge(QObject):
         """Every Feature the connection supports, asked once so the UI never has to."""
         def ask(conn: drivers.Connection) -> frozenset[Feature]:
             return frozenset(f for f in Feature if conn.supports_feature(f))
-        return await self.call(uri, ask, f"asking {uri} what it supports")
+        return await self.call(uri, ask, N_("asking {uri} what it supports", uri=uri))
 
     def _submit(self, key: str, what: str, work: Callable[[], T], timeout: float | None,
                 orphan: Callable[[T], None] | None = None) -> asyncio.Future[T]:
@@ -164,7 +165,7 @@ class Bridge(QObject):
     # -- the driver API the models use -------------------------------------------
     async def list_records(self, uri: str) -> list[drivers.DomainRecord]:
         """One bulk snapshot of every domain of ``uri``."""
-        return await self.call(uri, lambda c: c.get_all_domain_stats(), f"listing domains of {uri}")
+        return await self.call(uri, lambda c: c.get_all_domain_stats(), N_("listing domains of {uri}", uri=uri))
 
     async def fetch_records(self, uri: str, uuids: list[str]) -> tuple[list[drivers.DomainRecord], list[str]]:
         """Fresh records of a few domains, and the uuids that no longer exist."""
@@ -178,10 +179,11 @@ class Bridge(QObject):
                         raise
                     gone.append(uuid)
             return records, gone
-        return await self.call(uri, fetch, f"refreshing {len(uuids)} domain(s) of {uri}")
+        return await self.call(uri, fetch, NP_("refreshing %n domain of {uri}", "refreshing %n domains of {uri}",
+                                               len(uuids), uri=uri))
 
     async def list_jobs(self, uri: str) -> list[drivers.JobInfo]:
-        return await self.call(uri, lambda c: c.list_all_jobs(), f"listing jobs of {uri}")
+        return await self.call(uri, lambda c: c.list_all_jobs(), N_("listing jobs of {uri}", uri=uri))
 
     async def abort_job(self, uri: str, info: drivers.JobInfo) -> None:
         def abort(conn: drivers.Connection) -> None:
@@ -190,10 +192,10 @@ class Bridge(QObject):
                 return
             dom = conn.lookup_by_uuid(info.domain_uuid) if info.domain_uuid else conn.lookup_by_name(info.domain)
             dom.abort_job(info.id)
-        await self.call(uri, abort, f"cancelling job {info.id} of {info.domain}")
+        await self.call(uri, abort, N_("cancelling job {id} of {domain}", id=info.id, domain=info.domain))
 
     async def xml_desc(self, uri: str, uuid: str) -> str:
-        return await self.call_domain(uri, uuid, lambda d: d.xml_desc(), "reading the domain XML")
+        return await self.call_domain(uri, uuid, lambda d: d.xml_desc(), N_("reading the domain XML"))
 
     async def run_action(self, uri: str, uuid: str, request: DomainRequest, what: str) -> int | None:
         """Run ``request`` on domain ``uuid`` in the pool; the job id of an ASYNC job, else None."""
@@ -205,7 +207,7 @@ class Bridge(QObject):
         def sizes() -> dict[str, int | None]:
             import os
             return {p: (os.path.getsize(p) if os.path.isfile(p) else None) for p in paths}
-        return await self._submit(uri, "reading backup file sizes", sizes, None)
+        return await self._submit(uri, N_("reading backup file sizes"), sizes, None)
 
     async def local_files(self, work: Callable[[], T], what: str, timeout: float) -> T:
         """Run a blocking look at this machine's files (stat, a few bytes) in the pool, under a key of its
@@ -226,22 +228,22 @@ class Bridge(QObject):
                     if disk.source:
                         result.setdefault(disk.source, []).append(dom.name)
             return result
-        return await self.call(uri, users, f"reading the disks of every domain of {uri}")
+        return await self.call(uri, users, N_("reading the disks of every domain of {uri}", uri=uri))
 
     async def check_delete_disks(self, uri: str, uuid: str, paths: list[str]) -> dict[str, DriverError]:
         """Why the driver would refuse to delete each of ``paths`` of domain ``uuid`` (absent: it would not)."""
         return await self.call(uri, lambda c: c.check_delete_disks(paths, c.lookup_by_uuid(uuid)),
-                               f"asking {uri} whether the disk files may be deleted")
+                               N_("asking {uri} whether the disk files may be deleted", uri=uri))
 
     async def list_snapshots(self, uri: str, uuid: str) -> list[SnapshotInfo]:
-        return await self.call_domain(uri, uuid, read_snapshots, "listing snapshots")
+        return await self.call_domain(uri, uuid, read_snapshots, N_("listing snapshots"))
 
     async def discover_libvirt(self) -> list[Candidate]:
         """This machine's libvirt daemons, probed in the pool (:func:`drivers.discovery.discover_local`).
 
         The driver's code is imported there too: the window never waits for it.
         """
-        return await self._submit("libvirt discovery", "looking for libvirt daemons", discover_local,
+        return await self._submit("libvirt discovery", N_("looking for libvirt daemons"), discover_local,
                                   DISCOVERY_DEADLINE_S)
 
     # -- console and screen ------------------------------------------------------
@@ -253,7 +255,7 @@ class Bridge(QObject):
         def open_it(dom: drivers.Domain) -> tuple[Console, bytes]:
             console = dom.open_console()
             return console, console.history()
-        console, history = await self.call_domain(uri, uuid, open_it, f"opening the console of {name}")
+        console, history = await self.call_domain(uri, uuid, open_it, N_("opening the console of {name}", name=name))
         stream = ConsoleStream(uri, console, self._post_from_thread, f"console-{name}", history)
         self._streams.add(stream)
         return stream
@@ -263,14 +265,14 @@ class Bridge(QObject):
         stream.close()
 
     async def console_write(self, stream: ConsoleStream, data: bytes) -> None:
-        await self._submit(stream.uri, "typing into a console", lambda: stream.console.write(data), None)
+        await self._submit(stream.uri, N_("typing into a console"), lambda: stream.console.write(data), None)
 
     async def screenshot(self, uri: str, uuid: str) -> Screenshot:
-        return await self.call_domain(uri, uuid, lambda d: d.screenshot(), "taking a screenshot")
+        return await self.call_domain(uri, uuid, lambda d: d.screenshot(), N_("taking a screenshot"))
 
     async def open_graphics(self, uri: str, uuid: str, name: str) -> socket.socket:
         """A connected stream to ``uuid``'s display; the caller owns it (and reads it on a thread of its own)."""
-        return await self.call_domain(uri, uuid, open_vnc, f"opening the display of {name}")
+        return await self.call_domain(uri, uuid, open_vnc, N_("opening the display of {name}", name=name))
 
     # -- busy ------------------------------------------------------------------
     @Slot()
@@ -284,7 +286,7 @@ class Bridge(QObject):
         def callback(_conn: Any, _dom: Any, event: DomainEvent) -> None:
             self._queue_event(uri, event)
         self._handles[uri] = await self.call(uri, lambda c: c.register_event_callback(callback),
-                                             f"subscribing to events of {uri}")
+                                             N_("subscribing to events of {uri}", uri=uri))
 
     def _queue_event(self, uri: str, event: DomainEvent) -> None:
         """Driver thread: queue and post at most one flush."""

@@ -19,13 +19,16 @@ from typing import Any
 
 from drivers import DriverError, ErrorCode
 
+from .textmark import N_, NP_
 from .workers import WorkerPool
 
 Post = Callable[[Callable[[], None]], None]
 
 
 class CallAbandoned(Exception):
-    """The user gave up waiting on a call; its thread may still be stuck in the driver."""
+    """The user gave up waiting on a call; its thread may still be stuck in the driver.
+
+    Its one argument is the sentence saying so, marked for translation (``str(exc)`` is the English)."""
 
 
 @dataclass(eq=False)
@@ -125,7 +128,7 @@ class CallQueue:
         slots.waiting.clear()
         for call in calls:
             if not call.future.done():
-                call.future.set_exception(CallAbandoned(f"gave up waiting for {call.what}"))
+                call.future.set_exception(CallAbandoned(N_("gave up waiting for {what}", what=call.what)))
         return len(calls)
 
     def pending(self, key: str) -> int:
@@ -135,7 +138,7 @@ class CallQueue:
     def busy_changes(self, after_s: float) -> list[tuple[str, str]]:
         """(key, text) for every connection whose "slow call" description changed.
 
-        The text names the oldest call running for at least ``after_s``, or is
+        The text (marked for translation) names the oldest call running for at least ``after_s``, or is
         empty when none is.
         """
         now = time.monotonic()
@@ -145,9 +148,9 @@ class CallQueue:
             text = ""
             if slow:
                 oldest = min(slow, key=lambda c: c.started)
-                text = f"{oldest.what} ({now - oldest.started:.0f} s)"
+                text = N_("{what} ({secs} s)", what=oldest.what, secs=f"{now - oldest.started:.0f}")
                 if len(slow) > 1:
-                    text += f" and {len(slow) - 1} more"
+                    text = NP_("{call} and %n more", "{call} and %n more", len(slow) - 1, call=text)
             if text != slots.busy_text:
                 slots.busy_text = text
                 changes.append((key, text))

@@ -10,7 +10,7 @@ shown, so a translator translates it once; ``vmgui.translations`` extracts them.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 #: The translation context of every marked text.
 CONTEXT = "vmgui"
@@ -42,3 +42,11 @@ def N_(source: str, /, **args: object) -> Text:
 def NP_(singular: str, plural: str, count: int, /, **args: object) -> Text:
     """A sentence with a count: ``plural`` holds ``%n`` and is the source a translation gives every form of."""
     return Text(plural, args, count, singular)
+
+
+def joined(separator: str, parts: Sequence[str], /) -> Text:
+    """``separator.join(parts)`` that still translates each marked part where it is shown (the lines of a
+    report, a title and its sentence). A ``str.join`` would give plain English that no view can translate."""
+    fields = {f"part{i}": part for i, part in enumerate(parts)}
+    pattern = separator.replace("{", "{{").replace("}", "}}").join(f"{{{name}}}" for name in fields)
+    return Text(pattern, fields)

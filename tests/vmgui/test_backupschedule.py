@@ -12,6 +12,7 @@ from refusals import refused
 
 from drivers import ErrorCode
 from vmgui.models.backupschedule import Schedule, ScheduleStore, due_at, is_due, next_run, ran
+from vmgui.textmark import Text
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -99,6 +100,26 @@ def test_schedules_are_stored_per_vm_atomically_and_a_bad_one_is_refused(tmp_pat
         json.dump({"qemu:///embed u-1": {"period": "monthly", "folder": "/b"}}, fh)
     with refused(ErrorCode.INVALID_ARG, "Choose daily or weekly"):
         ScheduleStore(path)
+
+
+@pytest.mark.parametrize(("keep_last", "keep_days", "rule"), [
+    (None, None, "keep every backup"),
+    (1, None, "keep the newest 1"),
+    (None, 1, "keep those of the last 1 day"),
+    (3, 7, "keep the newest 3 and those of the last 7 days"),
+])
+def test_the_retention_rule_is_said_in_the_schedules_own_words(keep_last, keep_days, rule):
+    schedule = Schedule(folder="/backups", keep_last=keep_last, keep_days=keep_days)
+    assert schedule.describe() == f"Every day at 02:00 into /backups; {rule}"
+    assert rule == schedule.retention.describe().lower()  # the driver core's English, word for word
+
+
+def test_a_retention_rule_the_driver_core_refuses_is_named_in_the_schedules_own_words():
+    for keep_last, keep_days in ((0, None), (None, 0), (0, 0), (2, 0)):
+        schedule = Schedule(folder="/backups", keep_last=keep_last, keep_days=keep_days)
+        why = schedule.problem()
+        assert isinstance(why, Text) and why == schedule.retention.problem()  # its English, word for word
+    assert Schedule(folder="/backups", keep_last=1, keep_days=1).problem() is None
 
 
 @pytest.mark.parametrize("text", ["{", "[]"])

@@ -8,7 +8,10 @@ import pytest
 from pseudo_translation import BracketTranslator
 from PySide6.QtCore import QCoreApplication, QLocale, QTranslator
 
+from vmgui.calls import CallAbandoned
 from vmgui.i18n import N_, NP_, install_locale_translator, translate
+from vmgui.models.messages import explain
+from vmgui.textmark import joined
 
 
 @pytest.fixture
@@ -52,6 +55,29 @@ def test_fields_are_translated_inside_the_translated_sentence(bracketed: None) -
 
 def test_a_translated_plural_gets_the_count(bracketed: None) -> None:
     assert translate("Actions", NP_("%n domain", "%n domains", 3)) == "\u27e63 domains\u27e7"
+
+
+def test_joined_texts_are_each_translated_and_data_stays(bracketed: None) -> None:
+    report = joined("\n", ["full: no checkpoint", N_("{path} on {host}", path="/b/vda.qcow2", host="h1"),
+                           N_("{path} ({size})", path="/b/{x}.qcow2", size=N_("not found on this machine"))])
+    assert report == "full: no checkpoint\n/b/vda.qcow2 on h1\n/b/{x}.qcow2 (not found on this machine)"
+    assert translate("Any", report) == ("\u27e6full: no checkpoint\n\u27e6/b/vda.qcow2 on h1\u27e7\n"
+                                        "\u27e6/b/{x}.qcow2 (\u27e6not found on this machine\u27e7)\u27e7\u27e7")
+
+
+def test_joined_texts_without_a_translation_are_the_english(qapp: QCoreApplication) -> None:
+    assert translate("Any", joined(" ", [N_("Reading the XML failed"), "no such domain."])) \
+        == "Reading the XML failed no such domain."
+    assert joined("; ", []) == ""
+
+
+def test_a_call_given_up_on_is_explained_in_translated_words(bracketed: None) -> None:
+    exc = CallAbandoned(N_("gave up waiting for {what}", what=N_("{verb} {name}", verb=N_("Starting"), name="web01")))
+    assert str(exc) == "gave up waiting for Starting web01"
+    title, text, _hint = explain(exc, N_("{verb} {name}", verb=N_("Starting"), name="web01"))
+    assert translate("Any", title) == "\u27e6\u27e6\u27e6Starting\u27e7 web01\u27e7: stopped waiting\u27e7"
+    assert translate("Any", text) == ("\u27e6\u27e6gave up waiting for \u27e6\u27e6Starting\u27e7 web01\u27e7\u27e7"
+                                      ".\u27e7")
 
 
 def test_data_with_braces_is_not_a_field() -> None:

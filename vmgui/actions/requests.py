@@ -19,6 +19,8 @@ from drivers.domaindelete import DEFAULT_UNDEFINE, delete_domain
 from drivers.domxml import DomainXML
 from drivers.snapxml import BackupDef
 
+from ..textmark import N_, Text
+
 #: The open connections by URI, as the bridge holds them when the request is sent.
 Peers = Mapping[str, Connection]
 ASYNC = int(JobFlags.ASYNC)
@@ -38,8 +40,8 @@ def job_id(result: object) -> int | None:
 class DomainRequest(ABC):
     """One operation on one domain, with its parameters."""
 
-    #: How a busy row and a failure name it: "Starting" web01, "Starting web01 failed".
-    verb: ClassVar[str]
+    #: How a busy row and a failure name it: "Starting" web01, "Starting web01 failed" (marked for translation).
+    verb: ClassVar[Text]
 
     @abstractmethod
     def run(self, dom: Domain, peers: Peers) -> int | None:
@@ -48,7 +50,7 @@ class DomainRequest(ABC):
 
 @dataclass(frozen=True)
 class Start(DomainRequest):
-    verb: ClassVar[str] = "Starting"
+    verb: ClassVar[Text] = N_("Starting")
 
     def run(self, dom: Domain, peers: Peers) -> int | None:
         return job_id(dom.create(async_if_jobs(dom)))
@@ -56,7 +58,7 @@ class Start(DomainRequest):
 
 @dataclass(frozen=True)
 class Pause(DomainRequest):
-    verb: ClassVar[str] = "Pausing"
+    verb: ClassVar[Text] = N_("Pausing")
 
     def run(self, dom: Domain, peers: Peers) -> int | None:
         dom.suspend()
@@ -65,7 +67,7 @@ class Pause(DomainRequest):
 
 @dataclass(frozen=True)
 class Resume(DomainRequest):
-    verb: ClassVar[str] = "Resuming"
+    verb: ClassVar[Text] = N_("Resuming")
 
     def run(self, dom: Domain, peers: Peers) -> int | None:
         dom.resume()
@@ -76,7 +78,7 @@ class Resume(DomainRequest):
 class Shutdown(DomainRequest):
     """Asks the guest (its agent, else the ACPI power button); done once the guest did it, which the window follows."""
 
-    verb: ClassVar[str] = "Shutting down"
+    verb: ClassVar[Text] = N_("Shutting down")
 
     def run(self, dom: Domain, peers: Peers) -> int | None:
         dom.shutdown()
@@ -85,7 +87,7 @@ class Shutdown(DomainRequest):
 
 @dataclass(frozen=True)
 class Reboot(DomainRequest):
-    verb: ClassVar[str] = "Rebooting"
+    verb: ClassVar[Text] = N_("Rebooting")
 
     def run(self, dom: Domain, peers: Peers) -> int | None:
         dom.reboot()
@@ -94,7 +96,7 @@ class Reboot(DomainRequest):
 
 @dataclass(frozen=True)
 class Reset(DomainRequest):
-    verb: ClassVar[str] = "Resetting"
+    verb: ClassVar[Text] = N_("Resetting")
 
     def run(self, dom: Domain, peers: Peers) -> int | None:
         dom.reset()
@@ -103,7 +105,7 @@ class Reset(DomainRequest):
 
 @dataclass(frozen=True)
 class ForceOff(DomainRequest):
-    verb: ClassVar[str] = "Forcing off"
+    verb: ClassVar[Text] = N_("Forcing off")
 
     def run(self, dom: Domain, peers: Peers) -> int | None:
         dom.destroy()
@@ -114,7 +116,7 @@ class ForceOff(DomainRequest):
 class Save(DomainRequest):
     """Managed save: memory to disk, the domain stops; the next start restores it."""
 
-    verb: ClassVar[str] = "Saving"
+    verb: ClassVar[Text] = N_("Saving")
 
     def run(self, dom: Domain, peers: Peers) -> int | None:
         return job_id(dom.managed_save(ASYNC))
@@ -125,7 +127,7 @@ class Snapshot(DomainRequest):
     """A snapshot by name (the toolbar's); the snapshot tree's richer one is :class:`CreateSnapshot`."""
 
     name: str
-    verb: ClassVar[str] = "Snapshotting"
+    verb: ClassVar[Text] = N_("Snapshotting")
 
     def run(self, dom: Domain, peers: Peers) -> int | None:
         return job_id(dom.snapshot_create(self.name, async_if_jobs(dom)))
@@ -141,7 +143,7 @@ class Backup(DomainRequest):
     shut_off: bool = False
     #: ``<domaincheckpoint>`` created at the backup's point in time (the next backup can be incremental)
     checkpoint_xml: str | None = None
-    verb: ClassVar[str] = "Backing up"
+    verb: ClassVar[Text] = N_("Backing up")
 
     def run(self, dom: Domain, peers: Peers) -> int | None:
         flags = ASYNC | (int(BackupFlags.SHUT_OFF) if self.shut_off else 0)
@@ -159,7 +161,7 @@ class Migrate(DomainRequest):
 
     dest: str
     flags: int = MigrateFlags.LIVE
-    verb: ClassVar[str] = "Migrating"
+    verb: ClassVar[Text] = N_("Migrating")
 
     def run(self, dom: Domain, peers: Peers) -> int | None:
         dest = peers.get(self.dest)
@@ -174,7 +176,7 @@ class Clone(DomainRequest):
 
     name: str = ""
     linked: bool = False
-    verb: ClassVar[str] = "Cloning"
+    verb: ClassVar[Text] = N_("Cloning")
 
     def run(self, dom: Domain, peers: Peers) -> int | None:
         flags = (int(CloneFlags.LINKED) if self.linked else 0) | ASYNC
@@ -188,7 +190,7 @@ class Delete(DomainRequest):
     flags: int = DEFAULT_UNDEFINE
     force_off: bool = False
     files: tuple[str, ...] = ()
-    verb: ClassVar[str] = "Deleting"
+    verb: ClassVar[Text] = N_("Deleting")
 
     def run(self, dom: Domain, peers: Peers) -> int | None:
         delete_domain(dom, self.flags, self.force_off, self.files)
@@ -202,7 +204,7 @@ class CreateSnapshot(DomainRequest):
 
     xml: str
     flags: int = 0
-    verb: ClassVar[str] = "Snapshotting"
+    verb: ClassVar[Text] = N_("Snapshotting")
 
     def run(self, dom: Domain, peers: Peers) -> int | None:
         return job_id(dom.snapshot_create(self.xml, int(self.flags) | async_if_jobs(dom)))
@@ -211,7 +213,7 @@ class CreateSnapshot(DomainRequest):
 @dataclass(frozen=True)
 class RevertSnapshot(DomainRequest):
     snapshot: str
-    verb: ClassVar[str] = "Reverting"
+    verb: ClassVar[Text] = N_("Reverting")
 
     def run(self, dom: Domain, peers: Peers) -> int | None:
         return job_id(dom.snapshot_lookup(self.snapshot).revert(async_if_jobs(dom)))
@@ -220,7 +222,7 @@ class RevertSnapshot(DomainRequest):
 @dataclass(frozen=True)
 class DeleteSnapshot(DomainRequest):
     snapshot: str
-    verb: ClassVar[str] = "Deleting a snapshot of"
+    verb: ClassVar[Text] = N_("Deleting a snapshot of")
 
     def run(self, dom: Domain, peers: Peers) -> int | None:
         return job_id(dom.snapshot_lookup(self.snapshot).delete(async_if_jobs(dom)))

@@ -87,7 +87,7 @@ def clonable(sel: Selected, ctx: Context) -> str | None:
     """A shut-off domain, or a running one where the driver copies its disks as of one instant."""
     if sel.record.id is None or Feature.CLONE_RUNNING in ctx.features_of(sel.uri):
         return None
-    return "is running: shut it down to clone it"
+    return N_("is running: shut it down to clone it")
 
 
 def persistent(rec: DomainRecord) -> str | None:

@@ -23,7 +23,7 @@ from ..models.domains import Key
 from ..models.format import bytes_text
 from ..models.hosts import remote_host
 from ..models.session import Session
-from ..textmark import N_
+from ..textmark import N_, joined
 
 #: finished backups nobody here started, kept in case their id is one of ours still on its way
 KEEP_FOREIGN = 64
@@ -144,12 +144,12 @@ class BackupController(QObject):
         head = [note] if note else [plan.full_reason] if plan.full_reason else []
         if not plan.local:
             self._session.messages.add("info", N_("Backup of {domain} finished", domain=plan.domain),
-                                       "\n".join(head + [N_("{path} on {host}", path=path, host=remote_host(uri))
-                                                         for path in plan.paths()]))
+                                       joined("\n", head + [N_("{path} on {host}", path=path, host=remote_host(uri))
+                                                             for path in plan.paths()]))
             return
         sizes = await self._session.file_sizes(uri, plan.paths())
         lines: list[str] = [N_("{path} ({size})", path=path,
                                size=bytes_text(size) if size is not None else N_("not found on this machine"))
                             for path, size in sizes.items()]
         self._session.messages.add("info", N_("Backup of {domain} finished", domain=plan.domain),
-                                   "\n".join(head + lines))
+                                   joined("\n", head + lines))

@@ -44,7 +44,7 @@ class MediaController(QObject):
     def change(self, key: Key, drive: CDDrive, source: str | None) -> None:
         """Put ``source`` into ``drive``; None ejects its CD."""
         name = self._session.domains.name_of(key)
-        self._session.spawn(self._change(key, drive, source), f"Changing the CD of {name}")
+        self._session.spawn(self._change(key, drive, source), N_("Changing the CD of {name}", name=name))
 
     async def _change(self, key: Key, drive: CDDrive, source: str | None) -> None:
         await self._session.change_media(key, drive, source)

@@ -39,7 +39,7 @@ def folder_problem(folder: str, facts: Mapping[str, PathFacts], local: bool = Tr
     why = folder_form_problem(folder)
     if why or not local:
         return why  # the remote host itself refuses a bad folder when the job starts
-    why = unsettled(facts, folder, "The folder")
+    why = unsettled(facts, folder, N_("The folder"))
     if why:
         return why
     if not facts[folder].is_dir:
@@ -160,14 +160,14 @@ class BackupPlan:
         why = folder_problem(self.folder, facts, self.local)
         if why or not self.local:
             return why
-        why = unsettled(facts, self.directory, "The backup's folder")
+        why = unsettled(facts, self.directory, N_("The backup's folder"))
         if why:
             return why
         if facts[self.directory].lexists:
             return N_("A backup of {domain} taken at this second is already there: {folder}", domain=self.domain,
                       folder=self.directory)
         for path in self.paths():
-            why = unsettled(facts, path, "The target file")
+            why = unsettled(facts, path, N_("The target file"))
             if why:
                 return why
             if facts[path].lexists:

@@ -23,10 +23,13 @@ from drivers.backupretention import Retention
 from drivers.errors import DriverError, ErrorCode
 from drivers.fsutil import write_atomically
 
-from ..textmark import N_
+from ..textmark import N_, NP_, Text
 
 PERIODS = ("daily", "weekly")
 WEEKDAYS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"), N_("Sunday"))
+#: What the Schedule dialog says of a retention rule the driver core refuses: a count or a day limit below 1.
+_KEEP_PROBLEM = {"count": N_("Keep at least the newest backup (a count of 1 or more)."),
+                 "days": N_("Keep backups of at least the last day (1 day or more).")}
 #: file name of the schedules, beside vmgui's settings file
 FILE = "backup-schedules.json"
 
@@ -61,13 +64,28 @@ class Schedule:
             return N_("Choose a day of the week.")
         if not self.folder.strip() or not os.path.isabs(self.folder):
             return N_("Choose the folder the backups go into (an absolute path).")
-        return self.retention.problem()
+        if self.retention.problem() is None:
+            return None
+        # the driver core decides what is wrong; the dialog says it in words to translate
+        return _KEEP_PROBLEM["count" if Retention(keep_last=self.keep_last).problem() else "days"]
 
     def describe(self) -> str:
         when = f"{self.hour:02d}:{self.minute:02d}"
         day = N_("Every day") if self.period == "daily" else N_("Every {weekday}", weekday=WEEKDAYS[self.weekday])
-        return N_("{day} at {time} into {folder}; {rule}", day=day, time=when, folder=self.folder,
-                  rule=self.retention.describe().lower())
+        what = _kept(self.retention)
+        rule = N_("keep {what}", what=what) if what is not None else N_("keep every backup")
+        return N_("{day} at {time} into {folder}; {rule}", day=day, time=when, folder=self.folder, rule=rule)
+
+
+def _kept(rule: Retention) -> Text | None:
+    """What ``rule`` keeps ("the newest 3 and those of the last 7 days") in words to translate, None when it
+    keeps every backup (``Retention.describe()`` is the driver core's English, for logs and the command line)."""
+    newest = None if rule.keep_last is None else NP_("the newest %n", "the newest %n", rule.keep_last)
+    recent = None if rule.keep_days is None else NP_("those of the last %n day", "those of the last %n days",
+                                                     rule.keep_days)
+    if newest is not None and recent is not None:
+        return N_("{newest} and {recent}", newest=newest, recent=recent)
+    return newest or recent
 
 
 def next_run(schedule: Schedule, after: float, tz: tzinfo | None = None) -> float:

@@ -236,10 +236,10 @@ def check_edited_xml(text: str, uuid: str, name: str) -> tuple[DomainXML | None,
     except DriverError as exc:
         return None, _sentence(exc)
     if xml.uuid != uuid:
-        return None, (f"/domain/uuid: the UUID must stay {uuid}; "
-                      "another UUID would define a different domain.")
+        return None, N_("/domain/uuid: the UUID must stay {uuid}; another UUID would define a different domain.",
+                        uuid=uuid)
     if xml.name != name:
-        return None, f"/domain/name: the name must stay {name}; rename the domain with Edit… instead."
+        return None, N_("/domain/name: the name must stay {name}; rename the domain with Edit… instead.", name=name)
     return xml, None
 
 

@@ -58,9 +58,11 @@ def _addresses(interface: GuestInterface) -> str:
 
 
 def _filesystem(fs: GuestFilesystem) -> str:
-    used = (f", {bytes_text(fs.used_bytes)} of {bytes_text(fs.total_bytes)} used"
-            if fs.used_bytes is not None and fs.total_bytes else "")
-    return f"{fs.type or 'unknown type'} on {fs.name or 'unknown device'}{used}"
+    kind, device = fs.type or N_("unknown type"), fs.name or N_("unknown device")
+    if fs.used_bytes is not None and fs.total_bytes:
+        return N_("{kind} on {device}, {used} of {total} used", kind=kind, device=device,
+                  used=bytes_text(fs.used_bytes), total=bytes_text(fs.total_bytes))
+    return N_("{kind} on {device}", kind=kind, device=device)
 
 
 def guest_rows(report: GuestReport) -> list[tuple[str, str]]:

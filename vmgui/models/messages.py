@@ -74,7 +74,8 @@ def explain(exc: BaseException, doing: str) -> tuple[str, str, str]:
                 N_("{summary}: {message}.", summary=exc.summary, message=exc.message.removesuffix(".")),
                 _HINTS.get(exc.code, ""))
     if isinstance(exc, CallAbandoned):
-        return (N_("{doing}: stopped waiting", doing=doing), str(exc) + ".",
+        reason = exc.args[0] if exc.args else str(exc)  # a Text: CallQueue says whom it gave up on
+        return (N_("{doing}: stopped waiting", doing=doing), N_("{sentence}.", sentence=reason),
                 N_("The request may still complete on the host; the table will show it if it does."))
     log.error("%s failed unexpectedly", doing, exc_info=exc)
     return (N_("{doing} failed", doing=doing), N_("unexpected {kind}: {why}.", kind=type(exc).__name__, why=exc),

@@ -252,8 +252,9 @@ async def gather(session: Session, key: Key, dest: str) -> Facts:
         running = base.state in (DomainState.RUNNING, DomainState.BLOCKED)
         peer, dest_side = await asyncio.gather(
             bridge.call(key[0], lambda c: _source_facts(c, dest_conn, key[1], running),
-                        f"checking {dest} as a destination", CHECK_TIMEOUT_S),
-            bridge.call(dest, lambda c: _dest_facts(c, name, paths), f"checking {dest} for {name}",
+                        N_("checking {dest} as a destination", dest=dest), CHECK_TIMEOUT_S),
+            bridge.call(dest, lambda c: _dest_facts(c, name, paths),
+                        N_("checking {dest} for {name}", dest=dest, name=name),
                         CHECK_TIMEOUT_S))
     except (DriverError, CallAbandoned) as exc:
         return replace(base, error=N_("cannot check {name}: {why}", name=name,

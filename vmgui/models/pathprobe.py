@@ -122,7 +122,7 @@ async def look_up(run: Runner, paths: Iterable[str], timeout: float | None = Non
 
     async def one(path: str) -> PathFacts:
         try:
-            facts = await run(lambda: probe([path]), f"looking at {path}", limit)
+            facts = await run(lambda: probe([path]), N_("looking at {path}", path=path), limit)
         except DriverError as exc:
             if exc.code is not ErrorCode.OPERATION_TIMEOUT:
                 raise

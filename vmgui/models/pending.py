@@ -19,7 +19,7 @@ from drivers import DomainRecord, EventType
 from drivers.flags import ShutoffReason, StoppedDetail
 
 from ..actions import SPECS, ActionId
-from ..textmark import N_
+from ..textmark import N_, Text
 from .domainrow import Key
 
 DEFAULT_TIMEOUT_S = 60.0
@@ -27,13 +27,15 @@ DEFAULT_TIMEOUT_S = 60.0
 FALLBACK = {spec.id: spec.fallback for spec in SPECS.values() if spec.fallback is not None}
 #: what the table's State cell adds while a request waits for the guest (marked: the cell translates it)
 DOING = {"shutdown": N_("shutting down"), "reboot": N_("rebooting")}
-_DONE = {"shutdown": "{name} shut down", "reboot": "{name} rebooted"}
-_OVERDUE = {
-    "shutdown": "{name} is still running {secs} s after it was asked to shut down; its guest may ignore "
-                "the ACPI power button",
-    "reboot": "{name} has not rebooted {secs} s after it was asked to; its guest may ignore the ACPI "
-              "power button",
-}
+
+
+def _overdue_sentence(action: ActionId, name: str, secs: str) -> Text:
+    """What did not happen, for the status bar and the message that offers the hard way."""
+    if action == "shutdown":
+        return N_("{name} is still running {secs} s after it was asked to shut down; its guest may ignore "
+                  "the ACPI power button", name=name, secs=secs)
+    return N_("{name} has not rebooted {secs} s after it was asked to; its guest may ignore the ACPI "
+              "power button", name=name, secs=secs)
 
 
 @dataclass
@@ -50,9 +52,9 @@ class PendingRequests(QObject):
     #: key: what the domain's row shows changed
     changed = Signal(object)
     #: key, a sentence: the request was carried out (or the domain went off instead)
-    finished = Signal(object, str)
+    finished = Signal(object, object)  # the sentence is a Text: a str signal would drop what translates it
     #: key, the fallback action name, a sentence saying what did not happen
-    overdue = Signal(object, str, str)
+    overdue = Signal(object, str, object)
 
     def __init__(self, parent: QObject | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -101,12 +103,13 @@ class PendingRequests(QObject):
             return
         if kind == EventType.STOPPED:
             if detail == StoppedDetail.DESTROYED:
-                self._finish(key, f"{req.name} was forced off")
+                self._finish(key, N_("{name} was forced off", name=req.name))
+            elif req.action == "shutdown":
+                self._finish(key, N_("{name} shut down", name=req.name))
             else:
-                self._finish(key, _DONE["shutdown"].format(name=req.name)
-                             + ("" if req.action == "shutdown" else " instead of rebooting"))
+                self._finish(key, N_("{name} shut down instead of rebooting", name=req.name))
         elif kind == EventType.REBOOT and req.action == "reboot":
-            self._finish(key, _DONE["reboot"].format(name=req.name))
+            self._finish(key, N_("{name} rebooted", name=req.name))
 
     def on_records(self, uri: str, records: Iterable[DomainRecord], gone: Iterable[str] = ()) -> None:
         """Fresh records (the only news from a connection without events): off is off."""
@@ -128,12 +131,11 @@ class PendingRequests(QObject):
             if not req.overdue and now - req.since >= self.timeout_s:
                 req.overdue = True
                 self.changed.emit(key)
-                self.overdue.emit(key, FALLBACK[req.action],
-                                  _OVERDUE[req.action].format(name=req.name, secs=self._secs()))
+                self.overdue.emit(key, FALLBACK[req.action], _overdue_sentence(req.action, req.name, self._secs()))
         if not self._requests:
             self._timer.stop()
 
-    def _finish(self, key: Key, sentence: str) -> None:
+    def _finish(self, key: Key, sentence: Text) -> None:
         del self._requests[key]
         self.changed.emit(key)
         self.finished.emit(key, sentence)

@@ -12,7 +12,7 @@ from ..textmark import N_
 
 
 def way_out(rec: DomainRecord) -> str:
-    """The next step for a domain with a problem ("" when it has none)."""
+    """The next step for a domain with a problem ("" when it has none), marked for translation."""
     if not rec.problem:
         return ""
     if rec.broken and rec.id is not None:
@@ -23,7 +23,8 @@ def way_out(rec: DomainRecord) -> str:
 
 
 def problem_text(rec: DomainRecord) -> str:
-    """The problem (the driver's sentence) and the way out, for the details pane and the table's tooltip."""
+    """The problem (the driver's sentence, as it is) and the way out, for the details pane and the table's
+    tooltip."""
     return N_("{problem} {way_out}", problem=rec.problem, way_out=way_out(rec)) if rec.problem else ""
 
 

@@ -39,7 +39,7 @@ from drivers.osinfo import OsInfoDb, OsProfile
 from ..actions import ACTION_OF, ActionId
 from ..actions.requests import DomainRequest
 from ..bridge import Bridge, CallAbandoned
-from ..textmark import N_, NP_
+from ..textmark import N_, NP_, Text
 from .connections import ConnectionModel, ConnState
 from .console import ConsoleModel
 from .display import DisplayModel
@@ -181,8 +181,8 @@ class Session(QObject):
             except DriverError as exc:
                 if exc.code is not ErrorCode.NO_SUPPORT:
                     raise
-                self.messages.add("warning", f"{uri} sends no events",
-                                  f"changes show up within {self._resync.interval() // 1000} s instead.")
+                self.messages.add("warning", N_("{uri} sends no events", uri=uri),
+                                  N_("changes show up within {secs} s instead.", secs=self._resync.interval() // 1000))
             await self.resync(uri)
             if Feature.JOBS in features:
                 self.jobs.update(uri, await self.bridge.list_jobs(uri))
@@ -190,7 +190,7 @@ class Session(QObject):
             if self.connections.get(uri) is None:
                 return False  # closed meanwhile
             self.connections.update(uri, state=ConnState.FAILED, message=str(exc))
-            self.messages.error(exc, f"Connecting to {uri}", actions=tuple(CONNECTION_ACTIONS), target=uri)
+            self.messages.error(exc, N_("Connecting to {uri}", uri=uri), actions=tuple(CONNECTION_ACTIONS), target=uri)
             self.bridge.forget(uri)
             return False
         self.connections.update(uri, state=ConnState.CONNECTED, message="")
@@ -259,7 +259,7 @@ class Session(QObject):
         row = self.connections.get(uri)
         count = self.bridge.give_up(uri)
         if row is not None and row.state is ConnState.CONNECTING:
-            self.connections.update(uri, state=ConnState.FAILED, message="gave up connecting")
+            self.connections.update(uri, state=ConnState.FAILED, message=N_("gave up connecting"))
         self.status.emit(NP_("Stopped waiting for %n request to {uri}", "Stopped waiting for %n requests to {uri}",
                              count, uri=uri))
 
@@ -301,13 +301,13 @@ class Session(QObject):
         """Bulk re-sync unless the connection is gone, not ready or still busy with earlier calls."""
         row = self.connections.get(uri)
         if row is not None and row.ready and self.bridge.pending(uri) == 0 and not self._stopped:
-            self.spawn(self.resync(uri), f"Refreshing {uri}")
+            self.spawn(self.resync(uri), N_("Refreshing {uri}", uri=uri))
 
     def mark_dirty(self, uri: str, uuids: set[str]) -> None:
         self._dirty.setdefault(uri, set()).update(uuids)
         if uri not in self._refreshing:
             self._refreshing.add(uri)
-            self.spawn(self._refresh(uri), f"Refreshing {uri}")
+            self.spawn(self._refresh(uri), N_("Refreshing {uri}", uri=uri))
 
     async def _refresh(self, uri: str) -> None:
         """Re-read dirty domains until none are left (events keep coming meanwhile)."""
@@ -343,8 +343,9 @@ class Session(QObject):
                 jobs.append(event.job)
             elif event.type == EventType.DISCONNECTED:
                 self.connections.update(uri, state=ConnState.DISCONNECTED, message=event.message)
-                self.messages.add("error", f"Lost the connection to {uri}", event.message or "the host went away.",
-                                  "Reconnect from Connection ▸ Connect when it is back.")
+                self.messages.add("error", N_("Lost the connection to {uri}", uri=uri),
+                                  event.message or N_("the host went away."),
+                                  N_("Reconnect from Connection ▸ Connect when it is back."))
             if event.type == EventType.AGENT and event.domain_uuid:
                 self.agentChanged.emit(uri, event.domain_uuid)
             if event.domain_uuid and event.type != EventType.JOB:
@@ -358,7 +359,8 @@ class Session(QObject):
     # -- actions -----------------------------------------------------------------
     def run(self, request: DomainRequest, keys: list[Key]) -> list[asyncio.Task[Any] | None]:
         """Run ``request`` on every domain in ``keys`` (bulk), each call on its own."""
-        return [self.spawn(self._run_one(request, key), f"{request.verb} {self.domains.name_of(key)}")
+        return [self.spawn(self._run_one(request, key), N_("{verb} {name}", verb=request.verb,
+                                                           name=self.domains.name_of(key)))
                 for key in keys]
 
     async def _run_one(self, request: DomainRequest, key: Key) -> int | None:
@@ -372,7 +374,7 @@ class Session(QObject):
             self.pending.begin(key, asked, name)
         self.domains.set_busy(key, verb.lower())
         try:
-            result = await self.bridge.run_action(uri, uuid, request, f"{verb} {name}")
+            result = await self.bridge.run_action(uri, uuid, request, N_("{verb} {name}", verb=verb, name=name))
         except BaseException:
             if asked is not None:
                 self.pending.cancel(key)
@@ -390,19 +392,22 @@ class Session(QObject):
             self.status.emit(N_("{verb} {name}: done", verb=verb, name=name))
         return result  # the job id of an ASYNC job
 
-    def _request_done(self, key: Key, sentence: str) -> None:
+    def _request_done(self, key: Key, sentence: Text) -> None:
         """A shutdown or reboot happened: say so, and drop the offer of the hard way."""
         self.status.emit(sentence)
         msg_id = self._overdue_messages.pop(key, None)
         if msg_id is not None:
             self.messages.dismiss(msg_id)
 
-    def _request_overdue(self, key: Key, fallback: str, sentence: str) -> None:
+    def _request_overdue(self, key: Key, fallback: str, sentence: Text) -> None:
         name = self.domains.name_of(key)
-        what = "shut down" if fallback == ActionId.FORCE_OFF else "reboot"
-        hint = ("Force Off powers it off at once" if fallback == ActionId.FORCE_OFF
-                else "Reset restarts it at once, without shutting down") + " (unsaved data in the guest is lost)."
-        msg = self.messages.add("warning", f"{name} did not {what}", sentence + ".", hint,
+        if fallback == ActionId.FORCE_OFF:
+            title = N_("{name} did not shut down", name=name)
+            hint = N_("Force Off powers it off at once (unsaved data in the guest is lost).")
+        else:
+            title = N_("{name} did not reboot", name=name)
+            hint = N_("Reset restarts it at once, without shutting down (unsaved data in the guest is lost).")
+        msg = self.messages.add("warning", title, N_("{sentence}.", sentence=sentence), hint,
                                 actions=(fallback,), target=key)
         self._overdue_messages[key] = msg.id
         self.status.emit(sentence)
@@ -412,7 +417,7 @@ class Session(QObject):
         if pos is None:
             return
         info = self.jobs.row_at(pos).info
-        self.spawn(self.bridge.abort_job(uri, info), f"Cancelling the {info.domain} job")
+        self.spawn(self.bridge.abort_job(uri, info), N_("Cancelling the {domain} job", domain=info.domain))
 
     async def domain_xml(self, key: Key) -> str:
         return await self.bridge.xml_desc(*key)
@@ -423,7 +428,7 @@ class Session(QObject):
     async def guest_report(self, key: Key) -> GuestReport:
         """What the domain's guest agent reports, asked in a worker (an agent that does not answer
         costs that worker its deadline of a few seconds, never the UI)."""
-        return await self.bridge.call_domain(*key, read_guest, "asking the guest agent")
+        return await self.bridge.call_domain(*key, read_guest, N_("asking the guest agent"))
 
     def supports(self, uri: str, feature: Feature) -> bool:
         """From the features cached at connect time: no driver call."""
@@ -434,7 +439,8 @@ class Session(QObject):
         """What ``uri``'s host offers a new domain (``Connection.host_facts``); None when it cannot tell
         within ``timeout`` (a driver without host facts, a busy or hung host, a call given up on)."""
         try:
-            return await self.bridge.call(uri, lambda c: c.host_facts(), f"reading what {uri} offers a new domain",
+            return await self.bridge.call(uri, lambda c: c.host_facts(),
+                                          N_("reading what {uri} offers a new domain", uri=uri),
                                           timeout=timeout)
         except (DriverError, CallAbandoned) as exc:
             log.info("no host facts from %s: %s", uri, exc)
@@ -443,17 +449,19 @@ class Session(QObject):
     async def create_disk(self, uri: str, plan: NewVMPlan) -> int:
         """Start creating ``plan``'s new disk as a DISK_CREATE job; its id (the job panel shows it by events,
         under the name of the domain the disk is for)."""
-        job_id = await self.bridge.call(uri, lambda c: create_disk(c, plan), f"creating the disk {plan.disk_target()}")
+        job_id = await self.bridge.call(uri, lambda c: create_disk(c, plan), N_("creating the disk {path}",
+                                                                                 path=plan.disk_target()))
         self.jobs.set_owner(uri, job_id, plan.name)
         return job_id
 
     async def remove_new_disk(self, uri: str, path: str) -> None:
         """Delete the disk made for a definition that failed (a refusal keeps it and is only logged)."""
-        await self.bridge.call(uri, lambda c: remove_new_disk(c, path), f"removing the new disk {path}")
+        await self.bridge.call(uri, lambda c: remove_new_disk(c, path), N_("removing the new disk {path}", path=path))
 
     async def define(self, uri: str, xml: str, name: str) -> Key:
         """Define ``xml`` (a persistent domain named ``name``) and show its row at once; its key."""
-        uuid = await self.bridge.call(uri, lambda c: c.define_xml(xml).uuid, f"defining {name} on {uri}")
+        uuid = await self.bridge.call(uri, lambda c: c.define_xml(xml).uuid,
+                                      N_("defining {name} on {uri}", name=name, uri=uri))
         records, _gone = await self.bridge.fetch_records(uri, [uuid])
         self.domains.apply(uri, records)
         return uri, uuid
@@ -462,40 +470,40 @@ class Session(QObject):
     async def list_backups(self, uri: str, folders: list[str], uuid: str | None) -> list[Backup]:
         """The restorable backups in ``folders`` (of domain ``uuid``, or of any domain when None)."""
         return await self.bridge.call(uri, lambda _c: backupcatalog.find(folders, uuid),
-                                      f"reading the backups in {', '.join(folders)}")
+                                      N_("reading the backups in {folders}", folders=", ".join(folders)))
 
     async def restore_problems(self, uri: str, backups: list[Backup]) -> dict[str, str]:
         """Why each backup that cannot be restored cannot (an incremental whose parent is gone), by folder."""
         def ask(_c: object) -> dict[str, str]:
             return {b.folder: why for b in backups if (why := backupcatalog.restore_problem(b))}
-        return await self.bridge.call(uri, ask, "checking the backups' chains")
+        return await self.bridge.call(uri, ask, N_("checking the backups' chains"))
 
     async def checkpoint_names(self, key: Key) -> set[str]:
         """The names of a domain's checkpoints (an incremental backup starts from one)."""
         return await self.bridge.call_domain(*key, lambda d: {c.name for c in d.list_all_checkpoints()},
-                                             f"listing the checkpoints of {self.domains.name_of(key)}")
+                                             N_("listing the checkpoints of {name}", name=self.domains.name_of(key)))
 
     async def verify_backup(self, uri: str, folder: str) -> int:
         """Start verifying the backup in ``folder`` as a job; its id."""
         return int(await self.bridge.call(uri, lambda c: c.backup_verify(folder, int(JobFlags.ASYNC)) or 0,
-                                          f"verifying the backup in {folder}"))
+                                          N_("verifying the backup in {folder}", folder=folder)))
 
     async def restore_backup(self, uri: str, folder: str, name: str) -> int:
         """Start restoring the backup in ``folder`` as the new VM ``name`` (images in the host's image folder)."""
         return int(await self.bridge.call(
             uri, lambda c: c.backup_restore(folder, name, None, int(JobFlags.ASYNC)) or 0,
-            f"restoring the backup in {folder} as {name}"))
+            N_("restoring the backup in {folder} as {name}", folder=folder, name=name)))
 
     async def restore_backup_onto(self, uri: str, folder: str, domain: str) -> int:
         """Start restoring the backup in ``folder`` onto the disks of the shut-off ``domain``; the job id."""
         return int(await self.bridge.call(
             uri, lambda c: c.backup_restore_onto(folder, domain, int(JobFlags.ASYNC)) or 0,
-            f"restoring the backup in {folder} onto {domain}"))
+            N_("restoring the backup in {folder} onto {domain}", folder=folder, domain=domain)))
 
     async def prune_backups(self, uri: str, folders: list[str]) -> int:
         """Start removing the backups in ``folders`` as a job (each merged into the incrementals that stay)."""
         return int(await self.bridge.call(uri, lambda c: c.backup_prune(folders, int(JobFlags.ASYNC)) or 0,
-                                          f"removing the backups in {', '.join(folders)}"))
+                                          N_("removing the backups in {folders}", folders=", ".join(folders))))
 
     async def refresh_job(self, uri: str, job_id: int) -> None:
         """Re-read job ``job_id`` from the driver into the job model (for connections without JOB events)."""
@@ -513,24 +521,26 @@ class Session(QObject):
     async def index_osinfo(self) -> int:
         """Index osinfo-db in a worker now (the wizard's first ISO is then named at once); its media count."""
         db = self.osinfo
-        return await self.bridge.local_files(lambda: len(db.media()), "indexing osinfo-db", OSINFO_TIMEOUT_S)
+        return await self.bridge.local_files(lambda: len(db.media()), N_("indexing osinfo-db"), OSINFO_TIMEOUT_S)
 
     async def identify_medium(self, medium: IsoInfo) -> OsProfile | None:
         """The system osinfo-db names for an installer image (None: unknown, or no osinfo-db), in a worker."""
         db = self.osinfo
         return await self.bridge.local_files(lambda: db.identify(medium),
-                                             f"looking up {medium.volume_id!r} in osinfo-db", OSINFO_TIMEOUT_S)
+                                             N_("looking up {label} in osinfo-db", label=repr(medium.volume_id)),
+                                             OSINFO_TIMEOUT_S)
 
     async def make_backup_folder(self, path: str) -> None:
         """Create the folder of one backup on this machine (0700: the images hold the guest's data),
         in a worker; OSError when it cannot be made (it exists, no permission)."""
-        await self.bridge.local_files(functools.partial(os.mkdir, path, 0o700), f"creating {path}",
+        await self.bridge.local_files(functools.partial(os.mkdir, path, 0o700), N_("creating {path}", path=path),
                                       FOLDER_TIMEOUT_S)
 
     async def remove_empty_folder(self, path: str) -> None:
         """Remove a backup's folder that a failed or cancelled job left empty (a full one stays)."""
         try:
-            await self.bridge.local_files(functools.partial(os.rmdir, path), f"removing {path}", FOLDER_TIMEOUT_S)
+            await self.bridge.local_files(functools.partial(os.rmdir, path), N_("removing {path}", path=path),
+                                          FOLDER_TIMEOUT_S)
         except OSError as exc:
             log.info("left %s: %s", path, exc)
 
@@ -555,7 +565,7 @@ class Session(QObject):
 
     async def inactive_xml(self, key: Key) -> str:
         """The definition the next start uses (the live one of a transient domain)."""
-        return await self.bridge.call_domain(*key, _inactive_xml, "reading the definition to edit")
+        return await self.bridge.call_domain(*key, _inactive_xml, N_("reading the definition to edit"))
 
     async def edit_source(self, key: Key) -> tuple[str, bool, frozenset[str]]:
         """The definition the next start uses, the autostart flag, and the other domains' names.
@@ -565,7 +575,7 @@ class Session(QObject):
         """
         def read(dom: Domain) -> tuple[str, str, bool]:
             return dom.name, _inactive_xml(dom), bool(dom.autostart)
-        name, text, autostart = await self.bridge.call_domain(*key, read, "reading the definition to edit")
+        name, text, autostart = await self.bridge.call_domain(*key, read, N_("reading the definition to edit"))
         return text, autostart, frozenset(self.domains.names(key[0]) - {name})
 
     async def apply_edit(self, key: Key, plan: EditPlan) -> None:
@@ -581,7 +591,7 @@ class Session(QObject):
                 dom.set_autostart(plan.autostart)
         self.domains.set_busy(key, "applying changes")
         try:
-            await self.bridge.call_domain(key[0], key[1], apply, f"applying changes to {name}")
+            await self.bridge.call_domain(key[0], key[1], apply, N_("applying changes to {name}", name=name))
         finally:
             self.domains.set_busy(key, "")
             if self.connections.get(key[0]) is not None:
@@ -594,7 +604,7 @@ class Session(QObject):
         flags = change_flags(row is not None and row.rec.active, row is not None and row.rec.persistent)
         xml, name = request_xml(drive.target, source), self.domains.name_of(key)
         await self.bridge.call_domain(key[0], key[1], lambda dom: dom.update_device_flags(xml, flags),
-                                      f"changing the CD of {name}")
+                                      N_("changing the CD of {name}", name=name))
         if self.connections.get(key[0]) is not None:
             self.mark_dirty(key[0], {key[1]})
         self.status.emit(done_text(name, drive, source))

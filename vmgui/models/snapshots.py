@@ -22,7 +22,7 @@ from drivers.jobs import operation_text
 
 from ..actions.requests import CreateSnapshot, DeleteSnapshot, DomainRequest, RevertSnapshot
 from ..snapshots import SnapshotInfo, snapshot_xml
-from ..textmark import N_, NP_
+from ..textmark import N_, NP_, joined
 from .domains import Key
 from .messages import explain
 from .session import Session
@@ -117,7 +117,7 @@ class SnapshotTree(QObject):
             snapshots = await self.session.bridge.list_snapshots(*self.key)
         except Exception as exc:  # noqa: BLE001 - shown in the dialog
             if not self._closed:
-                self.status.emit(" ".join(explain(exc, N_("Listing the snapshots of {name}", name=self.name))[:2]))
+                self.status.emit(joined(" ", explain(exc, N_("Listing the snapshots of {name}", name=self.name))[:2]))
             return
         if not self._closed:
             self.snapshots = snapshots

@@ -105,7 +105,8 @@ def plan_spice(xml: str, uri: str, name: str, viewers: Sequence[tuple[str, str]]
             return [exe, address], viewer
         if viewer == "virt-viewer" and libvirt_uri is not None:
             return [exe, "--connect", libvirt_uri, name], viewer
-    return None, f"{name}'s display is SPICE: only remote-viewer or virt-viewer opens it (install virt-viewer)"
+    return None, N_("{name}'s display is SPICE: only remote-viewer or virt-viewer opens it (install virt-viewer)",
+                    name=name)
 
 
 def libvirt_target(uri: str) -> tuple[str | None, bool]:
@@ -184,17 +185,19 @@ def installed_viewers() -> tuple[tuple[str, str], ...]:
 def choose(viewers: Sequence[tuple[str, str]], target: Target) -> tuple[list[str] | None, str]:
     """The argv of the first viewer that can reach ``target``, or (None, why not)."""
     if not viewers:
-        return None, "no VNC viewer is installed (install virt-viewer or TigerVNC)"
+        return None, N_("no VNC viewer is installed (install virt-viewer or TigerVNC)")
     for name, exe in viewers:
         argv = BUILDERS[name](exe, target)
         if argv is not None:
             return argv, name
     names = ", ".join(name for name, _exe in viewers)
     if target.remote:
-        return None, f"{target.domain} runs on another machine: only virt-viewer reaches its display (found {names})"
+        return None, N_("{name} runs on another machine: only virt-viewer reaches its display (found {viewers})",
+                        name=target.domain, viewers=names)
     if target.address is None:
-        return None, f"{target.domain} has no VNC address to connect to"
-    return None, f"none of the installed viewers ({names}) can open {target.address.describe()}"
+        return None, N_("{name} has no VNC address to connect to", name=target.domain)
+    return None, N_("none of the installed viewers ({viewers}) can open {address}", viewers=names,
+                    address=target.address.describe())
 
 
 #: (uri, uuid) of domains whose live XML had no VNC graphics when last read: the action says so.
@@ -223,7 +226,7 @@ def viewer_for(uri: str, viewers: Sequence[tuple[str, str]]) -> str:
     """The name of the viewer a domain of ``uri`` would most likely open in."""
     target = _probe(uri)
     return next((name for name, exe in viewers if BUILDERS[name](exe, target) is not None),
-                viewers[0][0] if viewers else "a VNC viewer")
+                viewers[0][0] if viewers else N_("a VNC viewer"))
 
 
 def why_no_viewer(uri: str, viewers: Sequence[tuple[str, str]], key: Key) -> str | None:
@@ -255,7 +258,7 @@ def plan(xml: str, uri: str, name: str, viewers: Sequence[tuple[str, str]]) -> t
     if not has_vnc(xml):
         if any(g.type == "spice" for g in DomainXML.parse(xml).graphics()):
             return plan_spice(xml, uri, name, viewers)
-        return None, f"{name} has no VNC graphics (add <graphics type='vnc'/> to its definition)"
+        return None, N_("{name} has no VNC graphics (add <graphics type='vnc'/> to its definition)", name=name)
     libvirt_uri, remote = libvirt_target(uri)
     return choose(viewers, Target(vnc_address(xml), libvirt_uri, remote, name))
 
@@ -275,17 +278,19 @@ async def open_graphical_console(session: Session, key: Key) -> list[str] | None
     try:
         xml = await session.domain_xml(key)
     except DriverError as exc:
-        session.messages.error(exc, f"Opening the graphical console of {name}")
+        session.messages.error(exc, N_("Opening the graphical console of {name}", name=name))
         return None
     _remember(key, has_vnc(xml) or spice_uri(xml) is not None)
     argv, why = plan(xml, key[0], name, installed_viewers())
     if argv is None:
-        session.messages.add("warning", f"Cannot open the graphical console of {name}", why[0].upper() + why[1:] + ".")
+        # the reason as it follows the heading ("… — vm1 has no VNC graphics …"): a domain name keeps its case
+        session.messages.add("warning", N_("Cannot open the graphical console of {name}", name=name),
+                             N_("{sentence}.", sentence=why))
         return None
     try:
         launch(argv)
     except DriverError as exc:
-        session.messages.error(exc, f"Opening the graphical console of {name}")
+        session.messages.error(exc, N_("Opening the graphical console of {name}", name=name))
         return None
-    session.status.emit(f"Opened the graphical console of {name} in {why}")
+    session.status.emit(N_("Opened the graphical console of {name} in {viewer}", name=name, viewer=why))
     return argv

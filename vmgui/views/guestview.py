@@ -13,7 +13,7 @@ from html import escape
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel, QWidget
 
-from ..i18n import translate
+from ..i18n import N_, translate
 from ..models.actions import ACTIVE
 from ..models.domains import DomainRow, Key
 from ..models.format import DASH
@@ -24,6 +24,9 @@ from .names import name_widget
 
 REFRESH_S = 10.0
 CONTEXT = "GuestAgentView"
+#: The HTML the report is laid out in (markup, no words).
+_TABLE = "<table cellspacing='2'>{rows}</table>"
+_ROW = "<tr><td><b>{head}</b>&nbsp;</td><td>{text}</td></tr>"
 
 
 class GuestAgentView(QLabel):
@@ -66,7 +69,7 @@ class GuestAgentView(QLabel):
         if key is None or self._busy or not self.isVisible() or self._state not in ACTIVE:
             return
         self._busy = True
-        self._session.spawn(self._load(key), "Asking the guest agent")
+        self._session.spawn(self._load(key), N_("Asking the guest agent"))
 
     def _agent_changed(self, uri: str, uuid: str) -> None:
         if (uri, uuid) == self._key:
@@ -77,7 +80,8 @@ class GuestAgentView(QLabel):
         try:
             rows, problem = guest_rows(await self._session.guest_report(key)), ""
         except Exception as exc:  # noqa: BLE001 - shown in place, not as a dialog
-            rows, problem = [], " ".join(explain(exc, "Asking the guest agent")[:2])
+            title, text, _hint = explain(exc, N_("Asking the guest agent"))
+            rows, problem = [], f"{translate(CONTEXT, title)} {translate(CONTEXT, text)}"
         finally:
             self._busy = False
         if key == self._key and self._state in ACTIVE:
@@ -89,8 +93,7 @@ class GuestAgentView(QLabel):
     def _show(self, rows: list[tuple[str, str]], sentence: str) -> None:
         self.rows = rows
         if not rows:
-            self.setText(escape(translate(CONTEXT, sentence)) if sentence else DASH)
+            self.setText(escape(sentence) if sentence else DASH)  # translated by the caller
             return
         cells = ((escape(translate(CONTEXT, head)), escape(translate(CONTEXT, text))) for head, text in rows)
-        self.setText("<table cellspacing='2'>" + "".join(
-            f"<tr><td><b>{head}</b>&nbsp;</td><td>{text}</td></tr>" for head, text in cells) + "</table>")
+        self.setText(_TABLE.format(rows="".join(_ROW.format(head=head, text=text) for head, text in cells)))

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QFileDialog, QGridLayout, QLabel, QPushButton, QSc
 from drivers.domxml import DomainXML
 
 from ..flows.media import MediaController
-from ..i18n import translate
+from ..i18n import N_, translate
 from ..models.domains import Key
 from ..models.hardware import summary
 from ..models.media import CDDrive, cd_drives
@@ -81,7 +81,7 @@ class HardwareView(QScrollArea):
                 f"<tr><td><b>{escape(translate(CONTEXT, head))}</b></td>"
                 f"<td>{escape(translate(CONTEXT, value))}</td></tr>" for head, value in rows) + "</table>"
         except Exception as exc:  # noqa: BLE001 - shown in place, not as a dialog
-            text = escape(" ".join(explain(exc, "Reading the hardware")))
+            text = escape(" ".join(translate(CONTEXT, part) for part in explain(exc, N_("Reading the hardware"))))
         if key == self.key:
             self.label.setText(text)
             self._show_drives(drives)

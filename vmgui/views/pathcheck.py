@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel
 from shiboken6 import isValid
 
-from ..i18n import translate
+from ..i18n import N_, translate
 from ..models.pathprobe import FactBook, Facts, PathFacts, is_checking
 from .theme import error_style
 
@@ -71,7 +71,8 @@ def serve(session: Session, checker: PathChecker) -> None:
         facts = await session.local_facts(paths)
         if isValid(checker):  # the dialog may be gone meanwhile: nobody to tell
             checker.take(round_, facts)
-    checker.wanted.connect(lambda round_, paths: session.spawn(answer(round_, paths), "Looking at local files"))
+    checker.wanted.connect(lambda round_, paths: session.spawn(answer(round_, paths),
+                                                                            N_("Looking at local files")))
 
 
 def show_sentences(label: QLabel, sentences: list[str], context: str | None = None) -> None:

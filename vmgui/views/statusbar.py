@@ -6,7 +6,7 @@ from collections.abc import Callable
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStatusBar, QToolButton, QWidget
 
 from .. import icons
-from ..i18n import N_, translate
+from ..i18n import N_, Text, translate
 from ..models.connections import CONTEXT, ConnectionModel, ConnRow, ConnState
 from .names import name_widget
 
@@ -51,7 +51,8 @@ class ConnectionChip(QWidget):
         status = translate(CONTEXT, N_("failed (see message)") if failed else row.status_text())
         self.icon.setAccessibleName(status)
         self.text.setText(translate(CONTEXT, N_("{label}: {status}", label=row.label, status=status)))
-        self.setToolTip(f"{row.uri}\n{row.message}" if row.message else row.uri)
+        message = translate(CONTEXT, row.message) if isinstance(row.message, Text) else row.message  # or a driver's
+        self.setToolTip(f"{row.uri}\n{message}" if row.message else row.uri)
         self.give_up.setVisible(busy)
         self.retry.setVisible(not busy and row.state in (ConnState.FAILED, ConnState.DISCONNECTED))
 

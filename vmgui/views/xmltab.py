@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QHBoxLayout, QPlainTextEdit, QPushButton, QVBoxLay
 
 from drivers.domxml import DomainXML
 
+from ..i18n import MARKED_CONTEXT, N_, translate
 from ..models import editing
 from ..models.domains import Key
 from ..models.editing import EditPlan
@@ -140,7 +141,7 @@ class XmlPane(QPlainTextEdit):
         try:
             text = await self._session.domain_xml(key)
         except Exception as exc:  # noqa: BLE001 - shown in place, not as a dialog
-            title, message, hint = explain(exc, "Reading the XML")
+            title, message, hint = (translate(MARKED_CONTEXT, part) for part in explain(exc, N_("Reading the XML")))
             text = f"<!-- {title}: {message} {hint} -->"
         if self.key == key and self.editing is None:
             self.setPlainText(text)
@@ -187,7 +188,7 @@ class XmlPane(QPlainTextEdit):
             self.error.setStyleSheet("")
             self.error.setText(self.tr("No changes yet."))
         else:
-            self.error.setText(why or "")
+            self.error.setText(translate(MARKED_CONTEXT, why) if why else "")  # marked, or the parser's sentence
         self.apply_button.setEnabled(why is None and text != self.editing.base)
         self._place_bar()
         return why is None
@@ -207,7 +208,7 @@ class XmlPane(QPlainTextEdit):
         if key != self.key:
             return
         if exc is not None:
-            title, message, hint = explain(exc, "Applying the XML")
+            title, message, hint = (translate(MARKED_CONTEXT, part) for part in explain(exc, N_("Applying the XML")))
             self.error.setStyleSheet(error_style())
             self.error.setText(f"{message} {hint}".strip())
             self._place_bar()

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...i18n import NP_, translate
+from ...i18n import NP_, Text, translate
 from ...models.validation import name_problem
 from ..names import error_label, name_widget
 
@@ -56,7 +56,8 @@ class _FormDialog(QDialog):
     def _check(self) -> None:
         why = self.problem()
         if why:
-            self.error.setText(translate(CONTEXT, why))
+            # a marked text is translated here; one a subclass translated itself (tr()) is shown as it is
+            self.error.setText(translate(CONTEXT, why) if isinstance(why, Text) else why)
             return
         self.accept()
 
