@@ -24,24 +24,11 @@ K = Qt.Key
 WAIT_MS = 60_000  # TCG on a shared machine: generous for waiting, strict for what is checked
 
 
-@pytest.fixture(scope="module")
-def shell_vm(module_env):
-    """The Linux guest at its root shell, booted once for the module's tests (its boot is a good part of each).
-
-    A test that finds it stopped starts it again.
-    """
-    conn = module_env.open()
-    dom = conn.define_xml(module_env.linux_xml("tty"))
+def open_console(env, open_window, qtbot, name: str):
+    conn = env.open()
+    dom = conn.define_xml(env.linux_xml(name))
     dom.create()
-    module_env.guest("tty").wait_for(b"VMGUI READY", timeout=120)
-    return dom
-
-
-def open_console(env, open_window, qtbot, dom):
-    if not dom.is_active():
-        boots = env.guest(dom.name).boots()
-        dom.create()
-        env.guest(dom.name).wait_for(b"VMGUI READY", timeout=120, count=boots + 1)
+    env.guest(name).wait_for(b"VMGUI READY", timeout=120)
     window = open_window(env.uri())
     dialog = window.commands.open_console((env.uri(), dom.uuid))
     term = dialog.findChild(TerminalView, "consoleTerminal")
@@ -66,8 +53,8 @@ def wait_line(qtbot, dialog, text: str, count: int = 1) -> None:
                              + "\n".join(dialog.model.terminal.display())) from None
 
 
-def test_the_console_is_a_terminal_on_the_guest_shell(module_env, shell_vm, open_window, qtbot):
-    _dom, dialog, term = open_console(module_env, open_window, qtbot, shell_vm)
+def test_the_console_is_a_terminal_on_the_guest_shell(env, linux_guest, open_window, qtbot):
+    _dom, dialog, term = open_console(env, open_window, qtbot, "tty")
     screen = dialog.model.terminal
     run(qtbot, term, "")  # a fresh prompt
     run(qtbot, term, "echo TYPED-$((6*7))")
@@ -123,8 +110,8 @@ def test_the_console_is_a_terminal_on_the_guest_shell(module_env, shell_vm, open
     dialog.close()
 
 
-def test_the_console_opens_again_by_itself_when_the_vm_runs_again(module_env, shell_vm, open_window, qtbot):
-    dom, dialog, term = open_console(module_env, open_window, qtbot, shell_vm)
+def test_the_console_opens_again_by_itself_when_the_vm_runs_again(env, linux_guest, open_window, qtbot):
+    dom, dialog, term = open_console(env, open_window, qtbot, "again")
     status = dialog.findChild(QLabel, "consoleStatus")
     run(qtbot, term, "echo FIRST-$((3*3))")
     wait_line(qtbot, dialog, "FIRST-9")
@@ -138,9 +125,7 @@ def test_the_console_opens_again_by_itself_when_the_vm_runs_again(module_env, sh
     qtbot.waitUntil(lambda: "Connected" in status.text(), timeout=WAIT_MS)
     qtbot.keyClick(term, K.Key_Return)
     wait_line(qtbot, dialog, "PAUSED-10")
-    # the guest may have run other tests' commands: its boots and prompts are counted from here
     boots = dialog.model.text().count("VMGUI BOOT")
-    ready = dialog.model.text().splitlines().count("VMGUI READY")
 
     dom.destroy()
     qtbot.waitUntil(lambda: status.text().startswith("VM stopped"), timeout=WAIT_MS)
@@ -152,14 +137,14 @@ def test_the_console_opens_again_by_itself_when_the_vm_runs_again(module_env, sh
     except WaitTimedOut:
         raise AssertionError(f"the second boot never showed after {boots} boot(s); the console:\n"
                              + dialog.model.text()[-3000:]) from None
-    wait_line(qtbot, dialog, "VMGUI READY", count=ready + 1)
+    wait_line(qtbot, dialog, "VMGUI READY", count=2)
     lines = dialog.model.text().splitlines()
     assert lines.count("FIRST-9") == 1, "what was on screen is not printed a second time from the log"
     run(qtbot, term, "echo SECOND-$((4*4))")
     wait_line(qtbot, dialog, "SECOND-16")
 
     dom.reboot()  # the guest restarts inside the same QEMU: the console stays open
-    wait_line(qtbot, dialog, "VMGUI READY", count=ready + 2)
+    wait_line(qtbot, dialog, "VMGUI READY", count=3)
     run(qtbot, term, "echo THIRD-$((5*5))")
     wait_line(qtbot, dialog, "THIRD-25")
     assert dialog.model.open and "Connected" in status.text()
