@@ -65,32 +65,55 @@ def test_reboot_powers_the_guest_off_and_boots_it_again_in_the_same_qemu(env, li
     assert log.kinds("rb")[-2:] == [("SHUTDOWN", ShutdownDetail.GUEST), ("STOPPED", StoppedDetail.SHUTDOWN)]
 
 
-def test_reset_boots_again_without_the_guest_shutting_down(env, linux_guest):
-    conn, log, dom, serial = linux_ready(env, "rs")
+SHARED = "up"
+
+
+@pytest.fixture(scope="module")
+def shared_guest(module_env):
+    """The module's Linux guest: the tests below reset or reboot it and need no fresh one for that."""
+    conn = module_env.open()
+    conn.define_xml(module_env.linux_xml(SHARED))
+    conn.close()
+    return module_env
+
+
+@pytest.fixture
+def guest_up(shared_guest):
+    """(env, serial, boots so far) with the shared guest running at its shell and no connection open.
+
+    A test that left it stopped has it started again; the connections a test opens close after it,
+    so that nothing watches the guest while a test has its own connection closed.
+    """
+    env = shared_guest
+    serial = env.guest(SHARED)
+    conn = env.open()
+    dom = conn.lookup_by_name(SHARED)
+    if not dom.is_active():
+        boots = serial.boots()
+        dom.create()
+        serial.wait_for(b"VMGUI BOOT", count=boots + 1, timeout=90)
+    serial.wait_for(b"VMGUI READY", count=serial.boots(), timeout=90)  # every boot so far is at its shell
+    conn.close()
+    opened = len(env.conns)
+    yield env, serial, serial.boots()
+    for conn in env.conns[opened:]:
+        conn.close()
+
+
+def test_reset_boots_again_without_the_guest_shutting_down(guest_up):
+    env, serial, boots = guest_up
+    conn = env.open()
+    log = h.EventLog(conn)
+    dom = conn.lookup_by_name(SHARED)
+    mark = len(serial.text())
     dom.reset()
-    serial.wait_for(b"VMGUI BOOT", count=2, timeout=90)
-    assert b"VMGUI POWEROFF" not in serial.text(), "a reset does not ask the guest"
-    assert len(set(boot_ids(serial))) == 2
+    serial.wait_for(b"VMGUI BOOT", count=boots + 1, timeout=90)
+    assert b"VMGUI POWEROFF" not in serial.text()[mark:], "a reset does not ask the guest"
+    assert len(set(boot_ids(serial))) == boots + 1, "a new boot of the kernel (a new boot id)"
     assert dom.state()[0] == DomainState.RUNNING
     log.wait_for("REBOOT")
     conn.host.bus.flush()
-    assert "SHUTDOWN" not in [k for k, _ in log.kinds("rs")]
-
-
-def test_a_reboot_asked_while_vmgui_was_closed_finishes_when_it_comes_back(env, linux_guest):
-    conn, _log, dom, serial = linux_ready(env, "away")
-    dom.reboot()
-    conn.close()  # nobody watches while the guest shuts down: QEMU waits, stopped, for the reset
-    serial.wait_for(b"VMGUI POWEROFF", timeout=60)
-    time.sleep(1.0)
-    assert serial.boots() == 1
-    conn = env.open()  # re-attach: the pending reboot is carried out
-    dom = conn.lookup_by_name("away")
-    serial.wait_for(b"VMGUI BOOT", count=2, timeout=90)
-    assert dom.state()[0] == DomainState.RUNNING
-    serial.wait_for(b"VMGUI READY", count=2, timeout=60)
-    dom.shutdown()
-    wait_state(dom, DomainState.SHUTOFF, 60)
+    assert "SHUTDOWN" not in [k for k, _ in log.kinds(SHARED)]
 
 
 def qmp(path: str, *commands: str) -> None:
@@ -106,18 +129,40 @@ def qmp(path: str, *commands: str) -> None:
                 assert line and b'"error"' not in line, line
 
 
-def test_a_reboot_cut_short_after_the_reset_is_finished_on_re_attach(env, linux_guest):
-    conn, _log, dom, serial = linux_ready(env, "cut")
+def test_a_reboot_cut_short_after_the_reset_is_finished_on_re_attach(guest_up):
+    env, serial, boots = guest_up
+    conn = env.open()
+    dom = conn.lookup_by_name(SHARED)
     path = dom._dom().live.qmp_path
+    powered_off = serial.text().count(b"VMGUI POWEROFF")
     dom.reboot()
     conn.close()
-    serial.wait_for(b"VMGUI POWEROFF", timeout=60)
+    serial.wait_for(b"VMGUI POWEROFF", count=powered_off + 1, timeout=60)
     qmp(path, "system_reset")  # what the driver did before it let go: the guest now waits to be continued
     time.sleep(1.0)
-    assert serial.boots() == 1
-    dom = env.open().lookup_by_name("cut")
-    serial.wait_for(b"VMGUI BOOT", count=2, timeout=90)
+    assert serial.boots() == boots
+    dom = env.open().lookup_by_name(SHARED)
+    serial.wait_for(b"VMGUI BOOT", count=boots + 1, timeout=90)
     assert dom.state()[0] == DomainState.RUNNING
+
+
+def test_a_reboot_asked_while_vmgui_was_closed_finishes_when_it_comes_back(guest_up):
+    env, serial, boots = guest_up
+    conn = env.open()
+    dom = conn.lookup_by_name(SHARED)
+    powered_off = serial.text().count(b"VMGUI POWEROFF")
+    dom.reboot()
+    conn.close()  # nobody watches while the guest shuts down: QEMU waits, stopped, for the reset
+    serial.wait_for(b"VMGUI POWEROFF", count=powered_off + 1, timeout=60)
+    time.sleep(1.0)
+    assert serial.boots() == boots
+    conn = env.open()  # re-attach: the pending reboot is carried out
+    dom = conn.lookup_by_name(SHARED)
+    serial.wait_for(b"VMGUI BOOT", count=boots + 1, timeout=90)
+    assert dom.state()[0] == DomainState.RUNNING
+    serial.wait_for(b"VMGUI READY", count=boots + 1, timeout=60)
+    dom.shutdown()
+    wait_state(dom, DomainState.SHUTOFF, 60)
 
 
 def test_a_guest_that_ignores_the_reboot_keeps_running_and_still_resets_and_forces_off(env):
