@@ -147,7 +147,8 @@ class LibvirtConnection(Connection):
         self._in_flight = 0
         self._closing: list[Any] = []
         # connections whose virConnectClose runs now: libvirt-python clears its pointer only after
-        # that returns, so a call started meanwhile would still reach the connection being freed
+        # that returns, so a call started meanwhile would still reach the connection being freed.
+        # call() starts nothing on these nor on those in _closing (new calls would keep them open)
         self._shutting: list[Any] = []
         self._disconnect_reason: str | None = None
         self._features: dict[int, bool] = {}
@@ -289,7 +290,7 @@ class LibvirtConnection(Connection):
         lv = self._lv
         target = getattr(fn, "__self__", None)
         with self._lock:
-            if target is not None and any(target is v for v in self._shutting):
+            if target is not None and any(target is v for v in [*self._closing, *self._shutting]):
                 raise DriverError(ErrorCode.OPERATION_FAILED,
                                   f"{what}: the connection to {self.libvirt_uri} was closed")
             self._in_flight += 1
