@@ -44,43 +44,61 @@ class EventBus:
             handle = next(self._ids)
             self._callbacks[handle] = (conn, callback)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread = threading.Thread(target=self._run, args=(self._queue,), name=self._name,
+                                                daemon=True)
                 self._thread.start()
         return handle
 
     def deregister(self, handle: int) -> bool:
         with self._lock:
-            return self._callbacks.pop(handle, None) is not None
+            found = self._callbacks.pop(handle, None) is not None
+            self._stop_when_idle()
+            return found
 
     def deregister_conn(self, conn: Any) -> None:
         """Drop every callback registered through ``conn`` (on close)."""
         with self._lock:
             for handle in [h for h, (c, _) in self._callbacks.items() if c is conn]:
                 del self._callbacks[handle]
+            self._stop_when_idle()
+
+    def _stop_when_idle(self) -> None:
+        """With no callback left the thread ends (a host that outlives its connections keeps none).
+
+        Lock held. The thread gets a queue of its own: what was queued before is still
+        delivered, and a later :meth:`register` starts a new thread on a new queue.
+        """
+        if self._callbacks or self._thread is None:
+            return
+        self._queue.put(_STOP)
+        self._thread = None
+        self._queue = queue.SimpleQueue()
 
     def emit(self, domain_factory: Callable[[Any], Any] | None, event: DomainEvent) -> None:
         """Queue ``event``; ``domain_factory(conn)`` builds the domain handle per connection."""
-        if self._callbacks:
-            self._queue.put((domain_factory, event))
+        with self._lock:
+            if self._callbacks:
+                self._queue.put((domain_factory, event))
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything emitted so far was delivered (for tests and close)."""
         if self._thread is None:
             return True
         done = threading.Event()
-        self._queue.put(done)
+        with self._lock:
+            if self._thread is None:
+                return True
+            self._queue.put(done)
         return done.wait(timeout)
 
     def close(self) -> None:
         with self._lock:
             self._callbacks.clear()
-            thread, self._thread = self._thread, None
-        if thread is not None:
-            self._queue.put(_STOP)
+            self._stop_when_idle()
 
-    def _run(self) -> None:
+    def _run(self, items: queue.SimpleQueue[Any]) -> None:
         while True:
-            item = self._queue.get()
+            item = items.get()
             if item is _STOP:
                 return
             if isinstance(item, threading.Event):

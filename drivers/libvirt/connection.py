@@ -146,6 +146,10 @@ class LibvirtConnection(Connection):
         # (a crash): close() leaves those to the last call in flight to close
         self._in_flight = 0
         self._closing: list[Any] = []
+        # connections whose virConnectClose runs now: libvirt-python clears its pointer only after
+        # that returns, so a call started meanwhile would still reach the connection being freed.
+        # call() starts nothing on these nor on those in _closing (new calls would keep them open)
+        self._shutting: list[Any] = []
         self._disconnect_reason: str | None = None
         self._features: dict[int, bool] = {}
         self._type = ""
@@ -216,7 +220,15 @@ class LibvirtConnection(Connection):
             if self._in_flight:  # the last call to return closes it (a hung one: never, which is safe)
                 self._closing.append(vconn)
                 return
-        _close_quietly(lv, vconn)
+            self._shutting.append(vconn)
+        self._shut([vconn])
+
+    def _shut(self, vconns: list[Any]) -> None:
+        """Close ``vconns`` (already in :attr:`_shutting`, so no call on them starts meanwhile)."""
+        for vconn in vconns:
+            _close_quietly(self._lv, vconn)
+        with self._lock:
+            self._shutting = [v for v in self._shutting if all(v is not done for done in vconns)]
 
     @property
     def connected(self) -> bool:
@@ -276,7 +288,11 @@ class LibvirtConnection(Connection):
     def call(self, what: str, fn: Any, *args: Any) -> Any:
         """Run a libvirt call; libvirt errors become DriverError, a broken link a disconnect."""
         lv = self._lv
+        target = getattr(fn, "__self__", None)
         with self._lock:
+            if target is not None and any(target is v for v in [*self._closing, *self._shutting]):
+                raise DriverError(ErrorCode.OPERATION_FAILED,
+                                  f"{what}: the connection to {self.libvirt_uri} was closed")
             self._in_flight += 1
         try:
             return fn(*args)
@@ -293,8 +309,9 @@ class LibvirtConnection(Connection):
                 self._in_flight -= 1
                 last = self._in_flight == 0
                 closing, self._closing = (self._closing, []) if last else ([], self._closing)
-            for vconn in closing:
-                _close_quietly(lv, vconn)
+                self._shutting.extend(closing)
+            if closing:
+                self._shut(closing)
 
     def _alive(self) -> bool:
         with self._lock:

@@ -211,3 +211,45 @@ def test_closing_with_no_call_in_flight_closes_the_libvirt_connection_at_once():
     conn.close()
     with pytest.raises(Exception, match="invalid connection pointer"):
         vconn.isAlive()
+
+
+_LIST_WHILE_CLOSING = """
+import faulthandler, sys, threading
+faulthandler.enable()
+import drivers
+for _ in range(int(sys.argv[2])):
+    conn = drivers.open(sys.argv[1])
+    vconn = conn.vconn()
+    go = threading.Barrier(4)
+
+    def lister():
+        go.wait()
+        while True:
+            try:
+                conn.call("listing", vconn.listAllDomains, 0)
+            except drivers.DriverError:
+                return
+
+    threads = [threading.Thread(target=lister, daemon=True) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    go.wait()
+    conn.close()
+    for thread in threads:
+        thread.join(30)
+        assert not thread.is_alive()
+print("ok")
+"""
+
+
+def test_listing_from_three_threads_while_the_connection_closes_never_touches_a_freed_connection(spare_daemon):
+    """Three threads list on the libvirt connection they hold while it is closed, 150 times: libvirt
+    logs 'is not a virObjectLockable instance' for a call on a connection being freed (or crashes)."""
+    import os
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    out = subprocess.run([sys.executable, "-c", _LIST_WHILE_CLOSING, f"libvirt:{spare_daemon.uri}", "150"],
+                         capture_output=True, text=True, cwd=root, timeout=300,
+                         env=dict(os.environ, PYTHONPATH=root))
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip() == "ok"
+    assert "virObjectLockable" not in out.stderr, out.stderr[-3000:]
