@@ -75,10 +75,14 @@ class EventBus:
         self._queue = queue.SimpleQueue()
 
     def emit(self, domain_factory: Callable[[Any], Any] | None, event: DomainEvent) -> None:
-        """Queue ``event``; ``domain_factory(conn)`` builds the domain handle per connection."""
+        """Queue ``event``; ``domain_factory(conn)`` builds the domain handle per connection.
+
+        Only callbacks registered now hear it: one registered later could otherwise
+        hear it from an ending thread after newer events from the new one.
+        """
         with self._lock:
             if self._callbacks:
-                self._queue.put((domain_factory, event))
+                self._queue.put((domain_factory, event, tuple(self._callbacks)))
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything emitted so far was delivered (for tests and close)."""
@@ -104,9 +108,9 @@ class EventBus:
             if isinstance(item, threading.Event):
                 item.set()
                 continue
-            factory, event = item
-            with self._lock:
-                targets = list(self._callbacks.values())
+            factory, event, handles = item
+            with self._lock:  # registered when it happened and still registered now
+                targets = [self._callbacks[h] for h in handles if h in self._callbacks]
             for conn, callback in targets:
                 try:
                     domain = factory(conn) if factory is not None else None

@@ -49,9 +49,36 @@ def test_a_bus_without_callbacks_ends_its_thread_and_a_new_callback_hears_later_
     while len(_threads("bus-under-test")) > 1 and time.monotonic() < deadline:
         time.sleep(0.01)  # the first thread ends once it delivered what it had
     assert "after" not in first  # it had gone by then
-    assert second[-1:] == ["after"]  # ("before" too when the old thread delivered it after the new one came)
+    assert second == ["after"]  # "before" happened before it registered
     assert len(_threads("bus-under-test")) == 1
     bus.close()
     for thread in _threads("bus-under-test"):
         thread.join(10)
     assert _threads("bus-under-test") == []
+
+
+def test_an_event_queued_before_a_callback_registered_never_reaches_it_even_from_an_ending_thread():
+    bus = EventBus("bus-in-order")
+    busy = threading.Event()
+    release = threading.Event()
+
+    def slow(_c, _d, event) -> None:
+        if event.message == "first":
+            busy.set()
+            release.wait(10)  # the old thread is still delivering when the new callback arrives
+
+    handle = bus.register(None, slow)
+    bus.emit(None, DomainEvent.now(EventType.DEFINED, 0, message="first"))
+    assert busy.wait(10)
+    bus.emit(None, DomainEvent.now(EventType.DEFINED, 0, message="before"))
+    bus.deregister(handle)
+    heard: list[str] = []
+    bus.register(None, lambda _c, _d, event: heard.append(event.message))
+    bus.emit(None, DomainEvent.now(EventType.DEFINED, 0, message="after"))
+    assert bus.flush(10)
+    release.set()
+    deadline = time.monotonic() + 10
+    while len(_threads("bus-in-order")) > 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert heard == ["after"]  # not "after" then the older "before"
+    bus.close()
