@@ -4,23 +4,22 @@ A backup is a folder (``<folder>/<domain>-<stamp>/`` by :func:`backup_folder`) h
 disk images and a manifest naming the domain (name, uuid, its XML at backup time), the start
 and end time, the kind (``full``; an ``incremental`` one names its ``parent`` backup by id),
 the ``checkpoint`` taken with it (null without), each image's target, file, format, virtual size,
-bytes, sha256 and ``backing`` (an incremental image's parent image, ``../<parent-id>/<file>``,
-also written as the qcow2's backing file; null in a full), and the vmgui version. A full backup
-asked to be incremental says why in ``full_reason``. The
+bytes, checksum (keyed by its algorithm, :mod:`drivers.checksum`) and ``backing`` (an incremental
+image's parent image, ``../<parent-id>/<file>``, also written as the qcow2's backing file; null in
+a full), and the vmgui version. A full backup asked to be incremental says why in ``full_reason``. The
 manifest is written last and atomically, so a folder without one (or still holding ``.part``
 files) is a backup that never finished and is never listed as restorable. Backups are found by
 their manifests alone: a folder moved to another disk or machine lists as it did.
 
-The sha256 of each image is computed right after the copy, as part of the backup job, from the
+The checksum of each image is computed right after the copy, as part of the backup job, from the
 finished file (one sequential read of each image; the page cache usually still holds it), while
-a second thread has the kernel write the same image back to disk (fsync; hashlib lets go of the
+a second thread has the kernel write the same image back to disk (fsync; the hash lets go of the
 GIL while it hashes): the checksum then takes the time of the write-back the backup waits for
 anyway, not that time again.
 """
 from __future__ import annotations
 
 import calendar
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -28,35 +27,22 @@ import struct
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .checksum import ALGORITHM, ALGORITHMS, Cancelled, Progress, no_progress, not_cancelled, of_file
 from .errors import DriverError, ErrorCode
 from .fsutil import fsync_file, write_atomically
 
 MANIFEST = "manifest.json"
-#: manifest layout version: readers refuse a newer one rather than misread it
-SCHEMA = 1
+#: manifest layout version: readers refuse a newer one rather than misread it (2: checksums
+#: keyed by their algorithm; 1 knew only ``sha256``)
+SCHEMA = 2
 KINDS = ("full", "incremental")
-#: read size for hashing: large enough that the hash, not the system calls, sets the pace
-CHUNK = 4 << 20
 #: suffix of job outputs not finished yet (drivers.qemu.partfiles uses the same)
 PART_SUFFIX = ".part"
 _QCOW2_MAGIC = b"QFI\xfb"
-
-#: called with (bytes done, bytes in all) while hashing
-Progress = Callable[[int, int], None]
-#: true once the caller wants the work stopped
-Cancelled = Callable[[], bool]
-
-
-def _never() -> bool:
-    return False
-
-
-def _silent(done: int, total: int) -> None:
-    pass
 
 
 def app_version() -> str:
@@ -93,9 +79,16 @@ class Image:
     format: str
     virtual_size: int
     bytes: int
-    sha256: str
+    #: hex digest of the image file, by ``algorithm`` (one of :data:`drivers.ALGORITHMS`)
+    checksum: str
     #: an incremental image's parent image, relative to this backup's folder (``../<parent-id>/<file>``)
     backing: str | None = None
+    algorithm: str = ALGORITHM
+
+    def to_json(self) -> dict[str, Any]:
+        return {"target": self.target, "file": self.file, "format": self.format,
+                "virtual_size": self.virtual_size, "bytes": self.bytes, self.algorithm: self.checksum,
+                "backing": self.backing}
 
 
 @dataclass(frozen=True)
@@ -144,7 +137,7 @@ class Backup:
                 "checkpoint": self.checkpoint, "full_reason": self.full_reason,
                 "domain": {"name": self.domain_name, "uuid": self.domain_uuid, "xml": self.domain_xml},
                 "started": self.started, "ended": self.ended, "vmgui_version": self.app_version,
-                "disks": [asdict(i) for i in self.images],
+                "disks": [i.to_json() for i in self.images],
                 "verification": None if self.verification is None else {
                     "at": self.verification.at, "ok": self.verification.ok,
                     "problems": list(self.verification.problems)}}
@@ -157,10 +150,13 @@ def _bad(folder: str, why: str) -> DriverError:
 def _image(folder: str, raw: Any) -> Image:
     if not isinstance(raw, dict):
         raise _bad(folder, "a disk entry is not an object")
+    algorithm = next((a for a in ALGORITHMS if a in raw), None)
+    if algorithm is None:
+        raise _bad(folder, f"a disk entry has no checksum ({' or '.join(ALGORITHMS)})")
     try:
         image = Image(target=str(raw["target"]), file=str(raw["file"]), format=str(raw["format"]),
-                      virtual_size=int(raw["virtual_size"]), bytes=int(raw["bytes"]), sha256=str(raw["sha256"]),
-                      backing=None if raw.get("backing") is None else str(raw["backing"]))
+                      virtual_size=int(raw["virtual_size"]), bytes=int(raw["bytes"]), checksum=str(raw[algorithm]),
+                      algorithm=algorithm, backing=None if raw.get("backing") is None else str(raw["backing"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise _bad(folder, f"a disk entry lacks {exc}") from None
     if os.path.basename(image.file) != image.file or image.file in ("", ".", ".."):
@@ -338,30 +334,6 @@ def virtual_size(path: str, fmt: str) -> int:
     return os.stat(path).st_size
 
 
-def sha256_of(path: str, progress: Progress = _silent, cancelled: Cancelled = _never, done: int = 0,
-              total: int = 0) -> str:
-    """The sha256 of a file, read in large chunks; OPERATION_ABORTED once ``cancelled()`` turns true.
-
-    Read into one reused buffer rather than mapped: a file truncated by someone
-    else while it is read must end in an error, not a SIGBUS of the whole process.
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb", buffering=0) as fh:
-        os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)  # a larger read-ahead from disk
-        buf = bytearray(CHUNK)
-        view = memoryview(buf)
-        while True:
-            if cancelled():
-                raise DriverError(ErrorCode.OPERATION_ABORTED, f"stopped while reading {path}")
-            n = fh.readinto(buf)
-            if not n:
-                break
-            digest.update(view[:n])
-            done += n
-            progress(done, total)
-    return digest.hexdigest()
-
-
 class _WriteBack:
     """fsync of some files in a thread of its own: the kernel writes them back while the caller reads them."""
 
@@ -397,15 +369,17 @@ class Written:
     virtual_size: int | None = None
 
 
-def describe(written: Sequence[Written], progress: Progress = _silent, cancelled: Cancelled = _never,
+def describe(written: Sequence[Written], progress: Progress = no_progress,
+             cancelled: Cancelled = not_cancelled,
              backing: dict[str, str] | None = None, flush: bool = False,
              hashed: Mapping[str, str] | None = None) -> list[Image]:
     """Hash and measure the finished images of a backup: the disk entries of its manifest.
 
     ``backing`` maps a target to its image's backing (``../<parent-id>/<file>``) in an incremental.
     ``flush``: the images are also made durable (fsync), in a second thread while they are hashed;
-    on return that write-back is over (OPERATION_FAILED if it failed). ``hashed``: the sha256 of
-    images hashed while they were copied (:mod:`drivers.hashcopy`; durable already), by target.
+    on return that write-back is over (OPERATION_FAILED if it failed). ``hashed``: the checksum
+    (:data:`drivers.checksum.ALGORITHM`) of images hashed while they were copied (:mod:`drivers.hashcopy`;
+    durable already), by target.
     """
     known = dict(hashed or {})
     todo = [w for w in written if w.target not in known]
@@ -419,11 +393,11 @@ def describe(written: Sequence[Written], progress: Progress = _silent, cancelled
         size = os.stat(w.path).st_size
         digest = known.get(w.target)
         if digest is None:
-            digest = sha256_of(w.path, progress, cancelled, done, total)
+            digest = of_file(w.path, ALGORITHM, progress, cancelled, done, total)
             done += size
         vsize = w.virtual_size if w.virtual_size is not None else virtual_size(w.path, w.format)
         images.append(Image(target=w.target, file=os.path.basename(w.final), format=w.format,
-                            virtual_size=vsize, bytes=size, sha256=digest,
+                            virtual_size=vsize, bytes=size, checksum=digest,
                             backing=(backing or {}).get(w.target)))
     if write_back is not None:
         write_back.wait()
@@ -500,8 +474,8 @@ def qemu_img_check(path: str, fmt: str) -> str | None:
             + (f": {detail[-1]}" if detail else f" (exit status {proc.returncode})"))
 
 
-def verify(backup: Backup, progress: Progress = _silent, cancelled: Cancelled = _never) -> Verification:
-    """Check every image of the backup and of its parents against its manifest entry: sha256, ``qemu-img check``.
+def verify(backup: Backup, progress: Progress = no_progress, cancelled: Cancelled = not_cancelled) -> Verification:
+    """Check every image of the backup and of its parents against its manifest entry: checksum, ``qemu-img check``.
 
     OPERATION_ABORTED when cancelled (nothing recorded); the caller records
     the outcome with :func:`record_verification`.
@@ -524,9 +498,9 @@ def verify(backup: Backup, progress: Progress = _silent, cancelled: Cancelled = 
     for member, image in present:
         path = member.path(image)
         size = os.stat(path).st_size
-        digest = sha256_of(path, progress, cancelled, done, total)
+        digest = of_file(path, image.algorithm, progress, cancelled, done, total)
         done += size
-        if size != image.bytes or digest != image.sha256:
+        if size != image.bytes or digest != image.checksum:
             problems.append(f"image {image.file} of disk {image.target} does not match the backup's checksum: "
                             "it changed or was damaged after the backup was taken")
             continue

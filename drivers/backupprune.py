@@ -8,7 +8,7 @@ onto the parent's own backing (or onto nothing, when the parent is a full
 backup: the child then holds every byte and becomes a full backup itself); it is
 synced, hashed and renamed over the child's image only when every image of the
 child is ready, and then the child's manifest is rewritten atomically (new
-sha256 and size, ``kind``/``parent``/``backing`` updated). Only after that is
+checksum and size, ``kind``/``parent``/``backing`` updated). Only after that is
 the parent deleted. Backups are removed newest first, so a child that is
 removed too is gone before its parent and is never merged for nothing.
 
@@ -25,21 +25,14 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from . import backupcatalog, backuprestore
-from .backupcatalog import MANIFEST, Backup, Cancelled, Image
+from . import backupcatalog, backuprestore, checksum
+from .backupcatalog import MANIFEST, Backup, Image
+from .checksum import Cancelled, no_progress, not_cancelled
 from .errors import DriverError, ErrorCode
 from .fsutil import fsync_file, write_atomically
 
 #: called with (bytes done, bytes in all): the virtual size of the images merged so far
 Progress = Callable[[int, int], None]
-
-
-def _silent(done: int, total: int) -> None:
-    pass
-
-
-def _never() -> bool:
-    return False
 
 
 def siblings(backup: Backup) -> str:
@@ -75,8 +68,8 @@ def _grandparent_image(parent: Backup, image: Image, family: Sequence[Backup]) -
                       "not a catalogued backup beside it; its children cannot be merged")
 
 
-def merge_into(parent: Backup, child: Backup, family: Sequence[Backup], progress: Progress = _silent,
-               cancelled: Cancelled = _never, done: int = 0, total: int = 0) -> Backup:
+def merge_into(parent: Backup, child: Backup, family: Sequence[Backup], progress: Progress = no_progress,
+               cancelled: Cancelled = not_cancelled, done: int = 0, total: int = 0) -> Backup:
     """Make ``child`` independent of ``parent``: each image that ``parent`` backs is rebased past it.
 
     Returns the child as its rewritten manifest describes it. The child's
@@ -110,10 +103,11 @@ def merge_into(parent: Backup, child: Backup, family: Sequence[Backup], progress
                 progress(start + int(size * 0.5 + frac * size * 0.5), total)
             backuprestore.run_qemu_img([*argv, part], what, report_rebase, cancelled)
             fsync_file(part)
-            digest = backupcatalog.sha256_of(part, cancelled=cancelled)
+            digest = checksum.of_file(part, checksum.ALGORITHM, cancelled=cancelled)
             done += image.virtual_size
             progress(done, total)
-            images.append(replace(image, backing=new_backing, sha256=digest, bytes=os.stat(part).st_size))
+            images.append(replace(image, backing=new_backing, checksum=digest, algorithm=checksum.ALGORITHM,
+                                  bytes=os.stat(part).st_size))
         if cancelled():
             raise _stopped(f"merging {parent.id} into {child.id}")
     except BaseException:
@@ -155,8 +149,8 @@ def merge_size(doomed: Sequence[Backup], family: Sequence[Backup]) -> int:
     return total
 
 
-def prune(doomed: Sequence[Backup], family: Sequence[Backup], progress: Progress = _silent,
-          cancelled: Cancelled = _never) -> list[str]:
+def prune(doomed: Sequence[Backup], family: Sequence[Backup], progress: Progress = no_progress,
+          cancelled: Cancelled = not_cancelled) -> list[str]:
     """Delete the backups ``doomed``, newest first, merging each into its children that stay.
 
     ``family`` is every catalogued backup beside them (their parents and

@@ -20,7 +20,8 @@ import threading
 import uuid as uuidlib
 from collections.abc import Callable, Mapping, Sequence
 
-from .backupcatalog import PART_SUFFIX, Backup, Cancelled, is_qcow2
+from .backupcatalog import PART_SUFFIX, Backup, is_qcow2
+from .checksum import Cancelled
 from .domxml import DomainXML
 from .errors import DriverError, ErrorCode
 from .fsutil import fsync_file, publish_new

@@ -465,7 +465,7 @@ class Connection:
 
     # backups (drivers.backupcatalog)
     def backup_verify(self, folder: str, flags: int = 0) -> int | None:
-        """Check the catalogued backup in ``folder`` (sha256 and qemu-img check) as a BACKUP_VERIFY job.
+        """Check the catalogued backup in ``folder`` (checksums, qemu-img check) as a BACKUP_VERIFY job.
 
         The outcome and its time are recorded in the backup's manifest; the job
         fails naming each damaged image. ``JobFlags.ASYNC`` returns the job id.

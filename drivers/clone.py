@@ -22,8 +22,8 @@ import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .backupcatalog import Cancelled
 from .backuprestore import copy_file, part_path, publish, random_mac
+from .checksum import Cancelled
 from .diskimage import already_exists
 from .domxml import DomainXML
 from .domxml.checks import validate_name

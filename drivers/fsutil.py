@@ -1,7 +1,10 @@
 """File writes that never leave half a file behind (configs, save images, state)."""
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import errno
+import functools
 import json
 import os
 import tempfile
@@ -76,6 +79,39 @@ def fsync_file(path: str | os.PathLike[str]) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+#: sync_file_range(2) flag: start writing back the dirty pages, wait for none of them
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+@functools.cache
+def _sync_file_range() -> Any:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        call = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    call.restype = ctypes.c_int
+    return call
+
+
+def start_write_back(fd: int) -> None:
+    """Have the kernel start writing the file's dirty pages to disk, without waiting for them.
+
+    Unlike fsync this commits no journal and waits for no page, so a writer of the
+    same file (QEMU's backup, a copy) goes on at full speed while the disk catches up;
+    the final fsync then has little left to do. Where sync_file_range is missing
+    (no Linux libc), an fsync does the same job, more slowly.
+    """
+    call = _sync_file_range()
+    if call is None:
+        os.fsync(fd)
+        return
+    if call(fd, 0, 0, _SYNC_FILE_RANGE_WRITE) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
 
 
 def write_json(path: str | os.PathLike[str], data: dict[str, Any], durable: bool = True) -> None:

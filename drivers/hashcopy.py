@@ -1,29 +1,31 @@
-"""Copying a file and hashing the copy in one pass: a backup image and its sha256 at the speed of ``cp``.
+"""Copying a file and hashing the copy in one pass: a backup image and its checksum at the speed of ``cp``.
 
 The source's data extents (SEEK_DATA/SEEK_HOLE) are read into a few reused
 buffers and written at the same offsets, so holes stay holes. A second thread
-hashes each buffer once it is written (zeros for a hole: the sha256 is that of
-the file as any reader sees it, what ``sha256sum`` prints), and a third has the
-kernel write the copy back to disk while it grows (fsync after fsync), so the
+hashes each buffer once it is written (zeros for a hole: the checksum is that of
+the file as any reader sees it, what ``b3sum`` prints), and a third has the
+kernel write the copy back to disk while it grows (:func:`drivers.fsutil.start_write_back`), so the
 final fsync has little left to wait for. That is one pass over the data where
 a copy, then a hash of the copy, then its write-back would be three.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
-import hashlib
 import os
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 
+from . import checksum
 from .errors import DriverError, ErrorCode
+from .fsutil import start_write_back
 
 #: bytes per read and write; a cancel is seen within one of them
 CHUNK = 1 << 20
 #: buffers in flight between the copy and the hash
 DEPTH = 8
-#: pause between two fsyncs of the growing copy
+#: pause between two write-back starts of the growing copy
 FLUSH_EVERY_S = 0.05
 _ZEROS = bytes(CHUNK)
 
@@ -34,10 +36,10 @@ Cancelled = Callable[[], bool]
 
 
 class _Hasher:
-    """The sha256 of what the copy wrote, in the order written, in a thread of its own."""
+    """The checksum of what the copy wrote, in the order written, in a thread of its own."""
 
     def __init__(self, free: queue.Queue[bytearray]) -> None:
-        self.digest = hashlib.sha256()
+        self.digest = checksum.new(checksum.ALGORITHM)
         self.todo: queue.Queue[tuple[bytearray | None, int] | None] = queue.Queue()
         self._free = free
         self._thread = threading.Thread(target=self._run, name="hashcopy-hash", daemon=True)
@@ -65,25 +67,48 @@ class _Hasher:
 
 
 class Flusher:
-    """fsync of a file over and over while it is written (a copy of any kind): the kernel writes it back
-    as it grows, so the final fsync has little left to wait for."""
+    """Write-back of files started over and over while they are written (a copy of any kind, or QEMU's
+    backup): the kernel writes them back as they grow, so the final fsync has little left to wait for."""
 
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
+    def __init__(self, *fds: int) -> None:
+        self._fds = fds
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="hashcopy-fsync", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="write-back", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.wait(FLUSH_EVERY_S):
-            try:
-                os.fsync(self._fd)
-            except OSError:
-                return  # the final fsync, in the copying thread, reports it
+            for fd in self._fds:
+                try:
+                    start_write_back(fd)
+                except OSError:
+                    return  # the final fsync, by whoever wrote the file, reports it
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
+
+
+@contextlib.contextmanager
+def written_back(paths: Sequence[str]) -> Iterator[None]:
+    """Have the kernel write ``paths`` back while another process (QEMU) writes them.
+
+    Only a head start for the final fsync, which still decides: a file that
+    cannot be opened here is simply left to it.
+    """
+    fds = []
+    for path in paths:
+        try:
+            fds.append(os.open(path, os.O_RDONLY | os.O_CLOEXEC))
+        except OSError:
+            pass
+    flusher = Flusher(*fds)
+    try:
+        yield
+    finally:
+        flusher.stop()
+        for fd in fds:
+            os.close(fd)
 
 
 def _write_all(fd: int, view: memoryview, offset: int) -> None:
@@ -93,7 +118,8 @@ def _write_all(fd: int, view: memoryview, offset: int) -> None:
 
 
 def copy_hashed(src: str, part: str, fraction: Fraction, cancelled: Cancelled) -> str:
-    """Copy ``src`` into the new file ``part``, made durable, and return the copy's sha256.
+    """Copy ``src`` into the new file ``part``, made durable, and return the copy's checksum
+    (:data:`drivers.checksum.ALGORITHM`).
 
     OPERATION_ABORTED once ``cancelled()`` turns true, OPERATION_FAILED when
     a read or write fails; ``part`` is removed then.

@@ -5,7 +5,7 @@
 # Debian packages: QEMU (real VMs under TCG), Xvfb and Qt's X11 libraries (screenshots),
 # libvirt (the bridge's tests), desktop-file-utils and appstream (packaging validators), a private
 # session bus and dunst (desktop notifications), osinfo-db (the New VM wizard's OS detection), xorriso
-# and udftools (the CD/DVD images its tests make),
+# and udftools (the CD/DVD images its tests make), b3sum (the backup checksums, checked by another program),
 # and what pip needs to build libvirt-python. Python packages go into .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +23,7 @@ APT_PACKAGES=(
   openssh-server openssh-client netcat-openbsd
   desktop-file-utils appstream
   dbus-daemon dunst
-  osinfo-db udftools
+  osinfo-db udftools b3sum
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 
+import blake3
 import pytest
 from jobwait import connection_job_end, domain_job_end
 from refusals import refused
@@ -53,7 +54,7 @@ def test_a_backup_into_its_own_folder_gets_a_manifest_naming_domain_times_and_ea
         path = os.path.join(folder, disk["file"])
         with open(path, "rb") as fh:
             content = fh.read()
-        assert disk["sha256"] == hashlib.sha256(content).hexdigest()
+        assert disk["blake3"] == blake3.blake3(content).hexdigest() and "sha256" not in disk
         assert disk["bytes"] == len(content) and disk["format"] == "raw"
         assert disk["virtual_size"] == DISK_BYTES
     [found] = catalog.find([str(tmp_path)], dom.uuid)
@@ -130,6 +131,34 @@ def test_verify_records_its_result_in_the_manifest_and_a_flipped_byte_fails_with
     assert catalog.verify(catalog.read(folder)).problems == (f"image {dev}.img of disk {dev} is missing",)
 
 
+def test_a_backup_an_earlier_vmgui_checksummed_with_sha256_still_lists_and_verifies(conn, tmp_path):
+    dev = _disk_devs(conn)[0]
+    folder = catalog.backup_folder(str(tmp_path), "test", "old")
+    _back_up(conn, folder, devs=(dev,))
+    path = os.path.join(folder, catalog.MANIFEST)
+    with open(path, encoding="utf-8") as fh:
+        data = json.load(fh)
+    image = os.path.join(folder, f"{dev}.img")
+    with open(image, "rb") as fh:
+        sha256 = hashlib.sha256(fh.read()).hexdigest()
+    for disk in data["disks"]:  # the layout an earlier vmgui wrote
+        del disk["blake3"]
+        disk["sha256"] = sha256
+    data["schema"] = 1
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+    [found] = catalog.find([str(tmp_path)], data["domain"]["uuid"])
+    assert (found.images[0].algorithm, found.images[0].checksum) == ("sha256", sha256)
+    assert catalog.verify(found).ok
+    catalog.record_verification(found, catalog.verify(found))
+    assert catalog.read(folder).images == found.images  # still the sha256 it was written with
+    with open(image, "r+b") as fh:
+        first = fh.read(1)
+        fh.seek(0)
+        fh.write(bytes([first[0] ^ 0x01]))
+    assert not catalog.verify(catalog.read(folder)).ok
+
+
 def test_a_cancelled_verify_records_nothing_and_leaves_no_file(conn, tmp_path):
     dev = _disk_devs(conn)[0]
     folder = catalog.backup_folder(str(tmp_path), "test", "x")
@@ -144,12 +173,16 @@ def test_a_cancelled_verify_records_nothing_and_leaves_no_file(conn, tmp_path):
 
 
 def test_a_manifest_from_a_newer_layout_or_with_a_path_for_a_file_name_is_refused(tmp_path):
-    good = {"schema": 1, "kind": "full", "parent": None, "domain": {"name": "a", "uuid": "u", "xml": "<domain/>"},
+    good = {"schema": catalog.SCHEMA, "kind": "full", "parent": None,
+            "domain": {"name": "a", "uuid": "u", "xml": "<domain/>"},
             "disks": [{"target": "vda", "file": "vda.qcow2", "format": "qcow2", "virtual_size": 1, "bytes": 1,
-                       "sha256": "0"}]}
+                       "blake3": "0"}]}
     assert catalog.parse(str(tmp_path), good).images[0].file == "vda.qcow2"
+    unchecked = {**good, "disks": [{k: v for k, v in good["disks"][0].items() if k != "blake3"}]}
+    with refused(ErrorCode.INVALID_ARG, "no checksum"):
+        catalog.parse(str(tmp_path), unchecked)
     with refused(ErrorCode.INVALID_ARG, "newer vmgui"):
-        catalog.parse(str(tmp_path), {**good, "schema": 2})
+        catalog.parse(str(tmp_path), {**good, "schema": catalog.SCHEMA + 1})
     escaping = {**good, "disks": [{**good["disks"][0], "file": "../../etc/passwd"}]}
     with refused(ErrorCode.INVALID_ARG, "not a plain file name"):
         catalog.parse(str(tmp_path), escaping)

@@ -81,7 +81,7 @@ def test_pruning_the_full_backup_merges_it_into_its_child_and_every_kept_backup_
     merged, child = found
     assert (merged.kind, merged.parent, merged.images[0].backing) == ("full", None, None)
     assert (child.kind, child.parent, child.images[0].backing) == ("incremental", inc1.id, f"../{inc1.id}/vda.qcow2")
-    assert child.images[0].sha256 == inc2.images[0].sha256  # a child of a kept backup is left as it was
+    assert child.images[0].checksum == inc2.images[0].checksum  # a child of a kept backup is left as it was
 
 
 def test_pruning_a_middle_incremental_rebases_its_child_onto_the_full_backup(conn, tmp_path):

@@ -1,10 +1,10 @@
-"""Copying a file while hashing the copy: the bytes, the holes, the checksum sha256sum prints, a cancel."""
+"""Copying a file while hashing the copy: the bytes, the holes, the checksum b3sum prints, a cancel."""
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 
+import blake3
 from refusals import refused
 
 from drivers import hashcopy
@@ -23,15 +23,15 @@ def _sparse(path, layout):
     return str(path)
 
 
-def test_the_copy_holds_the_same_bytes_and_holes_and_its_sha256_is_what_sha256sum_prints(tmp_path):
+def test_the_copy_holds_the_same_bytes_and_holes_and_its_checksum_is_what_b3sum_prints(tmp_path):
     src = _sparse(tmp_path / "src.img", [(3 * MIB, os.urandom(5 * MIB + 123)), (20 * MIB, b"\x07" * (9 * MIB))])
     part = str(tmp_path / "copy.part")
     seen = []
     digest = hashcopy.copy_hashed(src, part, seen.append, lambda: False)
     with open(src, "rb") as a, open(part, "rb") as b:
         assert a.read() == b.read()
-    printed = subprocess.run(["sha256sum", part], capture_output=True, text=True, check=True).stdout.split()[0]
-    assert digest == printed == hashlib.sha256(open(src, "rb").read()).hexdigest()
+    printed = subprocess.run(["b3sum", part], capture_output=True, text=True, check=True).stdout.split()[0]
+    assert digest == printed == blake3.blake3(open(src, "rb").read()).hexdigest()
     assert os.stat(part).st_blocks * 512 < 20 * MIB  # the holes were not written
     assert seen[-1] == 1.0 and seen == sorted(seen)
 
@@ -40,12 +40,12 @@ def test_an_empty_file_and_one_without_holes(tmp_path):
     empty = tmp_path / "empty"
     empty.write_bytes(b"")
     assert hashcopy.copy_hashed(str(empty), str(tmp_path / "e.part"), lambda f: None, lambda: False) == \
-        hashlib.sha256(b"").hexdigest()
+        blake3.blake3(b"").hexdigest()
     dense = tmp_path / "dense"
     data = os.urandom(3 * MIB + 1)
     dense.write_bytes(data)
     assert hashcopy.copy_hashed(str(dense), str(tmp_path / "d.part"), lambda f: None, lambda: False) == \
-        hashlib.sha256(data).hexdigest()
+        blake3.blake3(data).hexdigest()
     assert (tmp_path / "d.part").read_bytes() == data
 
 

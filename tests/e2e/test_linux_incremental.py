@@ -83,7 +83,7 @@ def test_a_full_and_two_incrementals_each_restore_to_the_disk_at_their_start(env
     assert dom.checkpoint_lookup_by_name("c2").parent_name() == "c1"
     assert "<name>c3</name>" in dom.checkpoint_lookup_by_name("c3").xml_desc()
 
-    result = catalog.verify(second)  # every image of the chain: sha256 and qemu-img check
+    result = catalog.verify(second)  # every image of the chain: checksum and qemu-img check
     assert result.ok, result.problems
 
     # deleting c2 merges its bitmap into c1's: a backup since c1 still holds every change since inc-1
