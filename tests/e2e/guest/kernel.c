@@ -5,7 +5,7 @@
  * Serial input: every byte received on COM1 is echoed back (polled LSR data-ready bit).
  * Kernel command line (multiboot): "poweroff=<n>" powers off through ACPI
  * after heartbeat n (a guest-initiated shutdown), "quiet" prints only every
- * tenth heartbeat.
+ * tenth heartbeat, "idle" halts after FILLED (a guest that takes no CPU).
  */
 typedef unsigned int u32;
 typedef unsigned short u16;
@@ -74,6 +74,8 @@ void kmain(u32 magic, struct mb_info *mb) {
     /* fill: a pattern in every word, so no page is left zero */
     for (u32 a = LOW; a < top; a += 4) ram[a / 4] = a ^ 0x5a5a5a5au;
     puts("FILLED\n");
+    if (has_word(cmd, "idle"))
+        for (;;) __asm__ volatile("cli; hlt");
 
     u32 hb = 0, cursor = 0, round = 0;
     u64 last = rdtsc();
