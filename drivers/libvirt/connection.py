@@ -1,9 +1,10 @@
 """A vmgui connection backed by one libvirt connection (any libvirt URI)."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from .. import diskdelete
@@ -285,25 +286,21 @@ class LibvirtConnection(Connection):
     def generation(self) -> int:
         return self._gen
 
-    def call(self, what: str, fn: Any, *args: Any) -> Any:
-        """Run a libvirt call; libvirt errors become DriverError, a broken link a disconnect."""
-        lv = self._lv
-        target = getattr(fn, "__self__", None)
+    @contextlib.contextmanager
+    def using(self, vconn: Any, what: str) -> Iterator[Any]:
+        """Count what runs inside as a call on ``vconn``: close() leaves freeing it to the last one.
+
+        Every use of a ``virConnect`` goes through here (or :meth:`call`): libvirt frees
+        it on close even while another thread is inside a call on it. OPERATION_FAILED
+        when ``vconn`` is already set aside to be closed.
+        """
         with self._lock:
-            if target is not None and any(target is v for v in [*self._closing, *self._shutting]):
+            if vconn is not None and any(vconn is v for v in [*self._closing, *self._shutting]):
                 raise DriverError(ErrorCode.OPERATION_FAILED,
                                   f"{what}: the connection to {self.libvirt_uri} was closed")
             self._in_flight += 1
         try:
-            return fn(*args)
-        except lv.libvirtError as exc:
-            error = translate(exc, what)
-            if is_connection_error(exc) or not self._alive():
-                self._lost(error.message)
-                error = DriverError(ErrorCode.OPERATION_FAILED,
-                                    f"lost the connection to {self.libvirt_uri}: {error.message}; "
-                                    "it is reopened on the next call")
-            raise error from None
+            yield vconn
         finally:
             with self._lock:
                 self._in_flight -= 1
@@ -312,6 +309,21 @@ class LibvirtConnection(Connection):
                 self._shutting.extend(closing)
             if closing:
                 self._shut(closing)
+
+    def call(self, what: str, fn: Any, *args: Any) -> Any:
+        """Run a libvirt call; libvirt errors become DriverError, a broken link a disconnect."""
+        lv = self._lv
+        with self.using(getattr(fn, "__self__", None), what):
+            try:
+                return fn(*args)
+            except lv.libvirtError as exc:
+                error = translate(exc, what)
+                if is_connection_error(exc) or not self._alive():
+                    self._lost(error.message)
+                    error = DriverError(ErrorCode.OPERATION_FAILED,
+                                        f"lost the connection to {self.libvirt_uri}: {error.message}; "
+                                        "it is reopened on the next call")
+                raise error from None
 
     def _alive(self) -> bool:
         with self._lock:
@@ -407,9 +419,13 @@ class LibvirtConnection(Connection):
                 vconn = self._vconn
             if vconn is None:  # not connected: no answer, and no reconnect from a query
                 return False
-            answer = runtime.driver_supports_feature(vconn, int(feature))
-            if answer is None:
-                answer = self._feature_from_capabilities(vconn, feature)
+            try:
+                with self.using(vconn, "asking for a feature"):
+                    answer = runtime.driver_supports_feature(vconn, int(feature))
+                    if answer is None:
+                        answer = self._feature_from_capabilities(vconn, feature)
+            except DriverError:  # closed meanwhile
+                return False
             with self._lock:
                 self._features[feature] = answer
             return answer
@@ -421,9 +437,12 @@ class LibvirtConnection(Connection):
         """The daemon's libvirt version (major * 1000000 + minor * 1000 + micro); 0 when not known."""
         with self._lock:
             vconn = self._vconn
+        if vconn is None:
+            return 0
         try:
-            return int(vconn.getLibVersion()) if vconn is not None else 0
-        except Exception:  # noqa: BLE001 - any failure: not known
+            with self.using(vconn, "asking for libvirt's version"):
+                return int(vconn.getLibVersion())
+        except Exception:  # noqa: BLE001 - any failure (closed meanwhile too): not known
             return 0
 
     def _feature_from_capabilities(self, vconn: Any, feature: Feature) -> bool:
@@ -542,7 +561,8 @@ class LibvirtConnection(Connection):
         def ask(path: str) -> Any:
             def lookup() -> bool | None:
                 try:
-                    vconn.storageVolLookupByPath(path)
+                    with self.using(vconn, f"looking up {path}"):
+                        vconn.storageVolLookupByPath(path)
                     return True
                 except lv.libvirtError as exc:
                     if exc.get_error_code() == _NO_STORAGE_VOL:
@@ -597,7 +617,8 @@ class LibvirtConnection(Connection):
     def _volume(self, vconn: Any, path: str) -> Any:
         """The storage volume at ``path``, or None when no pool of the host has it."""
         try:
-            return vconn.storageVolLookupByPath(path)
+            with self.using(vconn, f"looking up {path}"):
+                return vconn.storageVolLookupByPath(path)
         except self._lv.libvirtError as exc:
             if exc.get_error_code() == _NO_STORAGE_VOL:
                 return None
@@ -678,9 +699,12 @@ class LibvirtConnection(Connection):
         def get_vdom() -> Any:
             with self._lock:
                 live = self._vconn
+            if live is None or len(uuid) != 36:
+                return None
             try:
-                return live.lookupByUUIDString(uuid) if live is not None and len(uuid) == 36 else None
-            except self._lv.libvirtError:
+                with self.using(live, "looking up the restored domain"):
+                    return live.lookupByUUIDString(uuid)
+            except (self._lv.libvirtError, DriverError):
                 return None
 
         self.tracker.track(job, get_vdom)
@@ -694,7 +718,9 @@ class LibvirtConnection(Connection):
     def _save_image_identity(self, vconn: Any, path: str) -> tuple[str, str]:
         """(name, uuid) of the domain in a save image; the path when libvirt cannot tell."""
         try:
-            root = parse_xml(vconn.saveImageGetXMLDesc(path, 0), "domain")
+            with self.using(vconn, f"reading {path}"):
+                text = vconn.saveImageGetXMLDesc(path, 0)
+            root = parse_xml(text, "domain")
             name, uuid = root.findtext("name"), root.findtext("uuid")
             if name and uuid:
                 return name, uuid.lower()

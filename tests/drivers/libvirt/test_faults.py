@@ -253,3 +253,42 @@ def test_listing_from_three_threads_while_the_connection_closes_never_touches_a_
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip() == "ok"
     assert "virObjectLockable" not in out.stderr, out.stderr[-3000:]
+
+
+
+@pytest.mark.parametrize("where, ask", [
+    ("driver_supports_feature", lambda conn: conn.supports_feature(drivers.Feature.MIGRATION_P2P)),
+    ("storageVolLookupByPath", lambda conn: conn.storage_visible(["/nowhere/disk.qcow2"])),
+    ("saveImageGetXMLDesc", lambda conn: conn.restore("/nowhere/saved.img")),
+], ids=["feature", "storage volume", "save image"])
+def test_closing_waits_for_questions_asked_of_the_libvirt_connection_itself(where, ask, monkeypatch):
+    """Questions that reach the virConnect outside conn.call() count as calls in flight too."""
+    conn = drivers.open("libvirt:test:///default")
+    vconn = conn.vconn()
+    owner = drivers.libvirt.runtime if where == "driver_supports_feature" else vconn
+    real = getattr(owner, where)
+    inside, release = threading.Event(), threading.Event()
+
+    def slow(*args):
+        inside.set()
+        release.wait(10)
+        return real(*args)  # on the open connection, though close() has run
+
+    monkeypatch.setattr(owner, where, slow)
+    done = threading.Event()
+
+    def asker() -> None:
+        try:
+            ask(conn)
+        except DriverError:
+            pass  # the question's own answer (no volume, no image) does not matter here
+        done.set()
+
+    threading.Thread(target=asker, daemon=True).start()
+    assert inside.wait(10)
+    conn.close()
+    assert vconn.isAlive()  # not closed under the question
+    release.set()
+    assert done.wait(10)
+    with pytest.raises(Exception, match="invalid connection pointer"):
+        vconn.isAlive()  # closed once it returned
