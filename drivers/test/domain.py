@@ -57,7 +57,7 @@ from ..lifecycle import (
 from ..records import DomainRecord
 from ..snapxml import BackupDef, SnapshotDef, snapshot_request
 from ..stateful import StatefulDomain
-from . import checkpoints, jobsim
+from . import checkpoints, jobsim, simimage
 from .console import TestConsole, render_screen
 from .world import SimDomain, TestHost
 
@@ -380,7 +380,7 @@ class TestDomain(StatefulDomain):
 
     # -- backup and jobs ---------------------------------------------------
     def backup_begin(self, backup_xml: str, flags: int = 0, checkpoint_xml: str | None = None) -> int:
-        """A simulated push backup: its images are one line of text. ``<incremental>`` copies a
+        """A simulated push backup: its images are tiny, empty ones (:mod:`.simimage`). ``<incremental>`` copies a
         share of each disk (:data:`checkpoints.CHANGED_SHARE`) and joins the catalog's chain."""
         check_flags(flags, int(JobFlags.ASYNC | BackupFlags.SHUT_OFF), "backup_begin")
         with self._host.lock:
@@ -415,9 +415,10 @@ class TestDomain(StatefulDomain):
                 jobsim.transfer(job, copied * len(spec.disks), self._conn.rate)
                 for disk in spec.disks:
                     kind = f"changes since {incremental}" if incremental else "full"
-                    header = f"vmgui test-driver backup of {self._name}/{disk.name} ({disk.format}, {kind})\n"
+                    note = f"vmgui test-driver backup of {self._name}/{disk.name} ({disk.format}, {kind})\n"
+                    image = simimage.image_bytes(disk.format, DISK_BYTES, note, backing.get(disk.name))
                     try:
-                        write_atomically(disk.target, header.encode(), replace=False)
+                        write_atomically(disk.target, image, replace=False)
                     except FileExistsError:
                         raise DriverError(ErrorCode.OPERATION_FAILED, f"{disk.target} appeared meanwhile") from None
                     written.append(disk.target)

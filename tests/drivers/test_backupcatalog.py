@@ -18,9 +18,9 @@ from drivers.domxml import DomainXML
 from drivers.test.domain import DISK_BYTES
 
 
-def _backup_xml(*targets: tuple[str, str]) -> str:
-    """Raw targets: the test driver writes a short text for each, which only a raw image can be."""
-    disks = "".join(f"<disk name='{dev}' type='file'><target file='{path}'/><driver type='raw'/></disk>"
+def _backup_xml(*targets: tuple[str, str], fmt: str = "raw") -> str:
+    """Raw targets by default: the test driver writes a short text for each."""
+    disks = "".join(f"<disk name='{dev}' type='file'><target file='{path}'/><driver type='{fmt}'/></disk>"
                     for dev, path in targets)
     return f"<domainbackup mode='push'><disks>{disks}</disks></domainbackup>"
 
@@ -129,6 +129,28 @@ def test_verify_records_its_result_in_the_manifest_and_a_flipped_byte_fails_with
     assert catalog.read(folder).verification == bad
     os.unlink(image)
     assert catalog.verify(catalog.read(folder)).problems == (f"image {dev}.img of disk {dev} is missing",)
+
+
+def test_a_simulated_qcow2_backup_and_its_incremental_are_real_images_that_verify(conn, tmp_path):
+    """The test driver's qcow2 images pass qemu-img check, so a newcomer's first backup verifies."""
+    dev = _disk_devs(conn)[0]
+    dom = conn.lookup_by_name("test")
+    for n, incremental in enumerate(("", "<incremental>backup-0</incremental>")):
+        folder = catalog.backup_folder(str(tmp_path), "test", str(n))
+        os.makedirs(folder)
+        xml = _backup_xml((dev, os.path.join(folder, f"{dev}.qcow2")), fmt="qcow2").replace(
+            "<disks>", f"{incremental}<disks>")
+        info = domain_job_end(dom, dom.backup_begin(xml, checkpoint_xml=f"<domaincheckpoint><name>backup-{n}"
+                                                                        "</name></domaincheckpoint>"))
+        assert info.state is JobState.COMPLETED, info.error
+    full, inc = catalog.read(os.path.join(str(tmp_path), "test-0")), catalog.read(os.path.join(str(tmp_path), "test-1"))
+    assert (full.kind, inc.kind, inc.parent) == ("full", "incremental", full.id)
+    info = subprocess.run(["qemu-img", "info", "--output=json", inc.path(inc.images[0])], capture_output=True,
+                          text=True, check=True).stdout
+    assert json.loads(info)["backing-filename"] == f"../{full.id}/{dev}.qcow2"
+    assert json.loads(info)["virtual-size"] == DISK_BYTES
+    result = catalog.verify(inc)  # the whole chain: checksums and qemu-img check
+    assert result.ok, result.problems
 
 
 def test_a_backup_an_earlier_vmgui_checksummed_with_sha256_still_lists_and_verifies(conn, tmp_path):

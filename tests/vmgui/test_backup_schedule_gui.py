@@ -165,9 +165,12 @@ def test_a_daily_schedule_builds_on_the_last_backup_and_starts_a_new_chain_befor
     assert not reports[1].startswith(("Full", "full")) and not reports[2].startswith(("Full", "full"))
     assert reports[3].startswith(f"Full: the rule to keep the newest 3 would remove {ids[0]}, the full backup the "
                                  "incremental ones build on; a new chain starts.\n")
-    # the rule then removes the first chain's full backup, merged into its child first: the test
-    # driver's images are no qcow2 (qemu-img cannot rebase them), so here that merge fails, and a
-    # failed merge leaves every backup as it was and restorable
-    qtbot.waitUntil(lambda: [j.finished for j in _jobs(window, JobOperation.BACKUP_PRUNE)] == [True], timeout=20000)
-    assert [b.id for b in catalog.find([str(folder)], key[1])] == ids
-    assert all(catalog.restore_problem(b) is None for b in catalog.find([str(folder)], key[1]))
+    # the rule then removes the first chain's full backup, merged into its child first, which
+    # becomes the full backup its own child builds on
+    qtbot.waitUntil(lambda: [j.state for j in _jobs(window, JobOperation.BACKUP_PRUNE)] == [JobState.COMPLETED],
+                    timeout=20000)
+    kept = catalog.find([str(folder)], key[1])
+    assert sorted(b.id for b in kept) == sorted(ids[1:])
+    assert {b.id: (b.kind, b.parent) for b in kept}[ids[1]] == ("full", None)
+    assert all(catalog.restore_problem(b) is None for b in kept)
+    assert all(catalog.verify(b).ok for b in kept)
