@@ -16,6 +16,13 @@ def _threads(name: str) -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == name]
 
 
+def _until_one_thread(name: str) -> None:
+    """Wait (10 s at most) until an ending delivery thread has delivered what it had and gone."""
+    deadline = time.monotonic() + 10
+    while len(_threads(name)) > 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_a_closed_connection_to_a_private_test_host_leaves_no_event_thread(tmp_path):
     node = tmp_path / "private-node.xml"
     node.write_text(node_xml([{"name": "vm1", "runstate": 5}]))
@@ -45,9 +52,7 @@ def test_a_bus_without_callbacks_ends_its_thread_and_a_new_callback_hears_later_
     bus.register(None, lambda _c, _d, event: second.append(event.message))
     bus.emit(None, DomainEvent.now(EventType.DEFINED, 0, message="after"))
     assert bus.flush(10)
-    deadline = time.monotonic() + 10
-    while len(_threads("bus-under-test")) > 1 and time.monotonic() < deadline:
-        time.sleep(0.01)  # the first thread ends once it delivered what it had
+    _until_one_thread("bus-under-test")
     assert "after" not in first  # it had gone by then
     assert second == ["after"]  # "before" happened before it registered
     assert len(_threads("bus-under-test")) == 1
@@ -77,8 +82,6 @@ def test_an_event_queued_before_a_callback_registered_never_reaches_it_even_from
     bus.emit(None, DomainEvent.now(EventType.DEFINED, 0, message="after"))
     assert bus.flush(10)
     release.set()
-    deadline = time.monotonic() + 10
-    while len(_threads("bus-in-order")) > 1 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    _until_one_thread("bus-in-order")
     assert heard == ["after"]  # not "after" then the older "before"
     bus.close()
