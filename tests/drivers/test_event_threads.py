@@ -16,6 +16,17 @@ def _threads(name: str) -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == name]
 
 
+def _handed_over(bus: EventBus, handle: int) -> list[str]:
+    """Emit "before", drop the bus's only callback, register a new one, emit "after": the list it hears into."""
+    bus.emit(None, DomainEvent.now(EventType.DEFINED, 0, message="before"))
+    bus.deregister(handle)
+    heard: list[str] = []
+    bus.register(None, lambda _c, _d, event: heard.append(event.message))
+    bus.emit(None, DomainEvent.now(EventType.DEFINED, 0, message="after"))
+    assert bus.flush(10)
+    return heard
+
+
 def _until_one_thread(name: str) -> None:
     """Wait (10 s at most) until an ending delivery thread has delivered what it had and gone."""
     deadline = time.monotonic() + 10
@@ -45,13 +56,7 @@ def test_a_closed_connection_to_a_private_test_host_leaves_no_event_thread(tmp_p
 def test_a_bus_without_callbacks_ends_its_thread_and_a_new_callback_hears_later_events():
     bus = EventBus("bus-under-test")
     first: list[str] = []
-    handle = bus.register(None, lambda _c, _d, event: first.append(event.message))
-    bus.emit(None, DomainEvent.now(EventType.DEFINED, 0, message="before"))
-    bus.deregister(handle)
-    second: list[str] = []
-    bus.register(None, lambda _c, _d, event: second.append(event.message))
-    bus.emit(None, DomainEvent.now(EventType.DEFINED, 0, message="after"))
-    assert bus.flush(10)
+    second = _handed_over(bus, bus.register(None, lambda _c, _d, event: first.append(event.message)))
     _until_one_thread("bus-under-test")
     assert "after" not in first  # it had gone by then
     assert second == ["after"]  # "before" happened before it registered
@@ -75,12 +80,7 @@ def test_an_event_queued_before_a_callback_registered_never_reaches_it_even_from
     handle = bus.register(None, slow)
     bus.emit(None, DomainEvent.now(EventType.DEFINED, 0, message="first"))
     assert busy.wait(10)
-    bus.emit(None, DomainEvent.now(EventType.DEFINED, 0, message="before"))
-    bus.deregister(handle)
-    heard: list[str] = []
-    bus.register(None, lambda _c, _d, event: heard.append(event.message))
-    bus.emit(None, DomainEvent.now(EventType.DEFINED, 0, message="after"))
-    assert bus.flush(10)
+    heard = _handed_over(bus, handle)
     release.set()
     _until_one_thread("bus-in-order")
     assert heard == ["after"]  # not "after" then the older "before"
