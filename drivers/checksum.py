@@ -36,10 +36,14 @@ class Hasher(Protocol):
     def hexdigest(self) -> str: ...
 
 
-def new(algorithm: str = ALGORITHM) -> Hasher:
-    """A hasher of ``algorithm``; INVALID_ARG for one vmgui does not know."""
+def new(algorithm: str = ALGORITHM, threads: bool = False) -> Hasher:
+    """A hasher of ``algorithm``; INVALID_ARG for one vmgui does not know.
+
+    ``threads``: BLAKE3 may hash each large buffer on every core (a file read into big
+    buffers: about 105 ms instead of 135 ms for 512 MiB here); SHA-256 cannot.
+    """
     if algorithm == "blake3":
-        return blake3.blake3()
+        return blake3.blake3(max_threads=blake3.blake3.AUTO if threads else 1)
     if algorithm == "sha256":
         return hashlib.sha256()
     raise DriverError(ErrorCode.INVALID_ARG, f"unknown checksum algorithm {algorithm!r}")
@@ -60,7 +64,7 @@ def of_file(path: str, algorithm: str = ALGORITHM, progress: Progress = no_progr
     Read into one reused buffer rather than mapped: a file truncated by someone
     else while it is read must end in an error, not a SIGBUS of the whole process.
     """
-    digest = new(algorithm)
+    digest = new(algorithm, threads=True)
     with open(path, "rb", buffering=0) as fh:
         os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)  # a larger read-ahead from disk
         buf = bytearray(CHUNK)
