@@ -53,6 +53,19 @@ def wait_line(qtbot, dialog, text: str, count: int = 1) -> None:
                              + "\n".join(dialog.model.terminal.display())) from None
 
 
+def wait_prompt(qtbot, dialog, after: str) -> None:
+    """Until a bare prompt follows a line ending in ``after``: the shell waits for the next command,
+    and its cursor position query (sent with every prompt) has been answered, ahead of what is typed next."""
+    def ready() -> bool:
+        lines = dialog.model.text().splitlines()
+        return len(lines) >= 2 and lines[-2].endswith(after) and lines[-1].endswith("#") and len(lines[-1]) < 8
+    try:
+        qtbot.waitUntil(ready, timeout=WAIT_MS)
+    except WaitTimedOut:
+        raise AssertionError(f"no prompt after {after!r}; the screen:\n"
+                             + "\n".join(dialog.model.terminal.display())) from None
+
+
 def test_the_console_is_a_terminal_on_the_guest_shell(env, linux_guest, open_window, qtbot):
     _dom, dialog, term = open_console(env, open_window, qtbot, "tty")
     screen = dialog.model.terminal
@@ -72,10 +85,18 @@ def test_the_console_is_a_terminal_on_the_guest_shell(env, linux_guest, open_win
     cells = screen.screen.buffer[4]
     assert [cells[x].fg for x in range(9, 16)] == ["default"] * 4 + ["red"] * 3, "colours are kept per cell"
 
-    run(qtbot, term, r"printf 'alpha\nbeta\ngamma\n' > /tmp/f; vi /tmp/f")
+    # a serial line carries no terminal size: without one vi asks the terminal (a cursor position
+    # report) and gives up after 100 ms, which a loaded machine misses, and then reads the late
+    # answer as keys. The size is set as on any serial console, and vi starts only once the prompt
+    # is on screen, when the answer to the shell's own cursor query has gone out ahead of the keys.
+    setup = f"stty rows {screen.rows} cols {screen.columns}; printf 'alpha\\nbeta\\ngamma\\n' > /tmp/f"
+    run(qtbot, term, setup)
+    wait_prompt(qtbot, dialog, setup)
+    run(qtbot, term, "vi /tmp/f")
     qtbot.waitUntil(lambda: [ln.rstrip() for ln in screen.display()[:3]] == ["alpha", "beta", "gamma"],
                     timeout=WAIT_MS)
     assert screen.display()[3].startswith("~"), "vi marks the lines past the end"
+    qtbot.waitUntil(lambda: "/tmp/f" in screen.display()[-1], timeout=WAIT_MS)  # vi fills the whole view
     # vi draws the file, then its status line, and only then puts the cursor home: a loaded
     # machine shows the text before the last of that has arrived
     try:
@@ -97,6 +118,7 @@ def test_the_console_is_a_terminal_on_the_guest_shell(env, linux_guest, open_win
     assert dialog.isVisible()
     run(qtbot, term, "echo AFTER-$((2+2))")
     qtbot.waitUntil(lambda: "AFTER-4" in dialog.model.text().splitlines(), timeout=20_000)  # not 100 s later
+    wait_prompt(qtbot, dialog, "AFTER-4")  # an answer that came after the next command would be echoed into its output
 
     run(qtbot, term, "seq 12000; echo SEQ-$((1*1))-DONE")
     qtbot.waitUntil(lambda: "SEQ-1-DONE" in dialog.model.text().splitlines(), timeout=180_000)
