@@ -15,7 +15,11 @@
 Each is timed from the call to the job's end plus a ``sync``, against ``cp``
 of the same image plus ``sync`` under the same load (the running backup against
 a ``cp`` while the guest runs: the bench guest keeps one CPU busy), interleaved
-run by run. Target: at least 0.9x.
+run by run; each ratio is the median of the runs' own ratios. Nothing written is
+removed before the end, so every copy lands on blocks the file system never gave
+out before: a disk that is fast on blocks just freed and slow on new ones (a
+thin-provisioned cloud disk with online discard) otherwise favours whichever case
+writes where another just deleted. Target: at least 0.9x.
 Not collected by pytest (no test_ functions). Needs qemu-system-x86_64,
 qemu-img and gcc (the tiny test guest is built on the fly).
 """
@@ -48,6 +52,11 @@ def _timed(fn: Callable[[], None]) -> float:
     fn()
     subprocess.run(["sync"], check=True)
     return time.perf_counter() - t0
+
+
+def paired_ratio(baseline: list[float], times: list[float]) -> float:
+    """Throughput against the baseline: the median over runs of baseline time / time, run by run."""
+    return statistics.median(b / t for b, t in zip(baseline, times, strict=True))
 
 
 def _cp(src: str, dst: Path) -> Callable[[], None]:
@@ -94,14 +103,11 @@ def main(argv: list[str] | None = None) -> int:
                 _wait_serial(base / "idle.serial", b"FILLED")
                 figures["running, idle guest"].append(_timed(backup(base / "bk" / f"idle-{run}", idle)))
                 idle.destroy()
-                shutil.rmtree(base / "bk" / f"idle-{run}")
                 dom.create()
-                figures["cp + sync, VM running"].append(_timed(_cp(disk, base / "cp.qcow2")))
-                (base / "cp.qcow2").unlink()
+                figures["cp + sync, VM running"].append(_timed(_cp(disk, base / f"cp-running-{run}.qcow2")))
                 figures["running"].append(_timed(backup(base / "bk" / f"run-{run}")))
                 dom.destroy()
-                figures["cp + sync"].append(_timed(_cp(disk, base / "cp.qcow2")))
-                (base / "cp.qcow2").unlink()
+                figures["cp + sync"].append(_timed(_cp(disk, base / f"cp-{run}.qcow2")))
                 figures["shut-off"].append(_timed(backup(base / "bk" / f"off-{run}")))
                 folder = str(base / "bk" / f"run-{run}")
                 image = str(Path(folder) / "vda.qcow2")
@@ -109,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                     figures[algorithm].append(_timed(lambda a=algorithm: checksum.of_file(image, a)))  # noqa: B023
 
                 def restore_new() -> None:
-                    job = conn.backup_restore(folder, f"copy-{run}", str(base / "images"),  # noqa: B023
+                    job = conn.backup_restore(folder, f"copy-{run}", str(base / "images" / str(run)),  # noqa: B023
                                               drivers.JobFlags.ASYNC)
                     while not (info := next(j for j in conn.list_all_jobs() if j.id == job)).finished:
                         time.sleep(0.005)
@@ -121,8 +127,6 @@ def main(argv: list[str] | None = None) -> int:
                     assert info.state == drivers.JobState.COMPLETED, info.error
                 figures["onto VM"].append(_timed(restore_onto))
                 conn.lookup_by_name(f"copy-{run}").undefine()
-                shutil.rmtree(base / "images")
-                shutil.rmtree(base / "bk")
         finally:
             conn.close()
         mib = args.disk_mib
@@ -131,12 +135,17 @@ def main(argv: list[str] | None = None) -> int:
         print("running: a guest that keeps one CPU busy, compared with cp + sync while it runs")
         rates = {name: mib / statistics.median(times) for name, times in figures.items()}
         for name, rate in rates.items():
+            times = figures[name]
+            spread = f"{min(times) * 1000:.0f}-{max(times) * 1000:.0f} ms"
             baseline = BASELINES.get(name)
-            verdict = "" if baseline is None else \
-                f"   {rate / rates[baseline]:.2f}x {baseline}  target >= 0.9x: " \
-                f"{'OK' if rate / rates[baseline] >= 0.9 else 'MISSED'}"
-            print(f"{name + ':':<23} {rate:7.0f} MiB/s  ({mib / rate * 1000:.0f} ms){verdict}")
-        print(f"running against cp + sync with no VM: {rates['running'] / rates['cp + sync']:.2f}x")
+            verdict = ""
+            if baseline is not None:
+                ratio = paired_ratio(figures[baseline], times)
+                verdict = f"   {ratio:.2f}x {baseline}  target >= 0.9x: {'OK' if ratio >= 0.9 else 'MISSED'}"
+            print(f"{name + ':':<23} {rate:7.0f} MiB/s  ({mib / rate * 1000:.0f} ms, {spread}){verdict}")
+        print(f"running against cp + sync with no VM: {paired_ratio(figures['cp + sync'], figures['running']):.2f}x")
+        print("ratios: the median of each run's ratio to the baseline timed next to it (a disk whose speed drifts "
+              "between runs, a cloud disk's burst credit, moves both alike)")
     finally:
         shutil.rmtree(base, ignore_errors=True)
     return 0
