@@ -22,17 +22,14 @@ reports; the parent is still there then.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
 from . import backupcatalog, backuprestore, checksum
 from .backupcatalog import MANIFEST, Backup, Image
-from .checksum import Cancelled, no_progress, not_cancelled
+from .checksum import Cancelled, Progress, no_progress, not_cancelled
 from .errors import DriverError, ErrorCode
 from .fsutil import fsync_file, write_atomically
-
-#: called with (bytes done, bytes in all): the virtual size of the images merged so far
-Progress = Callable[[int, int], None]
 
 
 def siblings(backup: Backup) -> str:

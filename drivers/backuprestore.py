@@ -21,7 +21,7 @@ import uuid as uuidlib
 from collections.abc import Callable, Mapping, Sequence
 
 from .backupcatalog import PART_SUFFIX, Backup, is_qcow2
-from .checksum import Cancelled
+from .checksum import Cancelled, Fraction
 from .domxml import DomainXML
 from .errors import DriverError, ErrorCode
 from .fsutil import fsync_file, publish_new
@@ -33,8 +33,6 @@ _PERCENT = re.compile(rb"\((\d+(?:\.\d+)?)/100%\)")
 
 #: bytes per copy_file_range call: a cancel is seen within one of them
 COPY_STEP = 16 << 20
-#: called with the fraction (0..1) of the current image copied
-Fraction = Callable[[float], None]
 
 
 def part_path(dest: str) -> str:

@@ -26,6 +26,8 @@ CHUNK = 4 << 20
 
 #: called with (bytes done, bytes in all)
 Progress = Callable[[int, int], None]
+#: called with the fraction (0..1) of a file done (a copy's progress)
+Fraction = Callable[[float], None]
 #: true once the caller wants the work stopped
 Cancelled = Callable[[], bool]
 

@@ -103,11 +103,11 @@ def start_write_back(fd: int) -> None:
     Unlike fsync this commits no journal and waits for no page, so a writer of the
     same file (QEMU's backup, a copy) goes on at full speed while the disk catches up;
     the final fsync then has little left to do. Where sync_file_range is missing
-    (no Linux libc), an fsync does the same job, more slowly.
+    (no Linux libc) nothing is started and the final fsync does all the work: an
+    fsync here would take a write error the kernel reports once per file away from it.
     """
     call = _sync_file_range()
     if call is None:
-        os.fsync(fd)
         return
     if call(fd, 0, 0, _SYNC_FILE_RANGE_WRITE) != 0:
         err = ctypes.get_errno()

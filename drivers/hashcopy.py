@@ -15,9 +15,10 @@ import errno
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from . import checksum
+from .checksum import Cancelled, Fraction
 from .errors import DriverError, ErrorCode
 from .fsutil import start_write_back
 
@@ -28,11 +29,6 @@ DEPTH = 8
 #: pause between two write-back starts of the growing copy
 FLUSH_EVERY_S = 0.05
 _ZEROS = bytes(CHUNK)
-
-#: called with the fraction (0..1) of the file copied
-Fraction = Callable[[float], None]
-#: true once the caller wants the work stopped
-Cancelled = Callable[[], bool]
 
 
 class _Hasher:
@@ -77,12 +73,15 @@ class Flusher:
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(FLUSH_EVERY_S):
-            for fd in self._fds:
+        fds = list(self._fds)
+        while fds and not self._stop.wait(FLUSH_EVERY_S):
+            for fd in list(fds):
                 try:
                     start_write_back(fd)
+                except InterruptedError:
+                    pass  # the next round starts it
                 except OSError:
-                    return  # the final fsync, by whoever wrote the file, reports it
+                    fds.remove(fd)  # the final fsync, by whoever wrote the file, reports it; the others go on
 
     def stop(self) -> None:
         self._stop.set()

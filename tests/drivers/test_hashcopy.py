@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 import blake3
 from refusals import refused
 
-from drivers import hashcopy
+from drivers import fsutil, hashcopy
 from drivers.errors import ErrorCode
 
 MIB = 1 << 20
@@ -67,3 +68,41 @@ def test_a_source_that_cannot_be_read_is_named(tmp_path):
     with refused(ErrorCode.OPERATION_FAILED, str(tmp_path / "src")):
         hashcopy.copy_hashed(str(tmp_path / "src"), str(tmp_path / "p"), lambda f: None, lambda: False)
     assert not (tmp_path / "p").exists()
+
+
+def test_a_file_that_cannot_be_written_back_leaves_the_others_written_back(tmp_path, monkeypatch):
+    started: list[int] = []
+    real = hashcopy.start_write_back
+
+    def spy(fd: int) -> None:
+        started.append(fd)
+        real(fd)
+    monkeypatch.setattr(hashcopy, "start_write_back", spy)
+    monkeypatch.setattr(hashcopy, "FLUSH_EVERY_S", 0.01)
+    good = os.open(tmp_path / "good", os.O_WRONLY | os.O_CREAT, 0o600)
+    closed = os.open(tmp_path / "gone", os.O_WRONLY | os.O_CREAT, 0o600)
+    os.close(closed)  # EBADF from then on
+    try:
+        flusher = hashcopy.Flusher(closed, good)
+        deadline = time.monotonic() + 10
+        while started.count(good) < 3 and time.monotonic() < deadline:
+            os.write(good, b"x" * 4096)
+            time.sleep(0.01)
+        flusher.stop()
+    finally:
+        os.close(good)
+    assert started.count(closed) == 1, "a file that failed once is left to its final fsync"
+    assert started.count(good) >= 3, "the other file is still written back as it grows"
+
+
+def test_without_sync_file_range_nothing_is_synced_early(tmp_path, monkeypatch):
+    synced: list[int] = []
+    monkeypatch.setattr(fsutil, "_sync_file_range", lambda: None)
+    monkeypatch.setattr(fsutil.os, "fsync", synced.append)
+    fd = os.open(tmp_path / "f", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fsutil.start_write_back(fd)
+    finally:
+        os.close(fd)
+    # an fsync here would see a write error the kernel reports once per file, and the writer's own would not
+    assert synced == []
