@@ -79,7 +79,7 @@ class Image:
     format: str
     virtual_size: int
     bytes: int
-    #: hex digest of the image file, by ``algorithm`` (one of :data:`drivers.ALGORITHMS`)
+    #: hex digest of the image file, by ``algorithm`` (one of :data:`drivers.checksum.ALGORITHMS`)
     checksum: str
     #: an incremental image's parent image, relative to this backup's folder (``../<parent-id>/<file>``)
     backing: str | None = None
@@ -132,8 +132,14 @@ class Backup:
     def path(self, image: Image) -> str:
         return os.path.join(self.folder, image.file)
 
+    @property
+    def schema(self) -> int:
+        """The oldest layout that holds this backup: a backup of SHA-256 images stays readable by the vmgui
+        that wrote it, also once a verify recorded its outcome."""
+        return 1 if all(i.algorithm == "sha256" for i in self.images) else SCHEMA
+
     def to_json(self) -> dict[str, Any]:
-        return {**self.extra, "schema": SCHEMA, "id": self.id, "kind": self.kind, "parent": self.parent,
+        return {**self.extra, "schema": self.schema, "id": self.id, "kind": self.kind, "parent": self.parent,
                 "checkpoint": self.checkpoint, "full_reason": self.full_reason,
                 "domain": {"name": self.domain_name, "uuid": self.domain_uuid, "xml": self.domain_xml},
                 "started": self.started, "ended": self.ended, "vmgui_version": self.app_version,
@@ -448,13 +454,18 @@ def write_manifest(folder: str, domain_name: str, domain_uuid: str, domain_xml: 
         write_atomically(os.path.join(folder, MANIFEST), dumps(backup), mode=0o644, replace=False)
     except FileExistsError:
         raise DriverError(ErrorCode.OPERATION_FAILED, f"{folder} already holds a backup manifest") from None
+    fsync_file(os.path.dirname(os.path.abspath(folder)))  # the folder's own name, made just before the backup
     return backup
 
 
 def record_verification(backup: Backup, result: Verification) -> Backup:
     """Store a verify's outcome in the backup's manifest (atomic replace); the updated backup."""
     updated = replace(backup, verification=result)
-    write_atomically(os.path.join(backup.folder, MANIFEST), dumps(updated), mode=0o644)
+    try:
+        write_atomically(os.path.join(backup.folder, MANIFEST), dumps(updated), mode=0o644)
+    except OSError as exc:
+        raise DriverError(ErrorCode.OPERATION_FAILED, f"the outcome of the verify could not be recorded in "
+                          f"{backup.folder}: {exc.strerror or exc}") from None
     return updated
 
 
@@ -489,17 +500,23 @@ def verify(backup: Backup, progress: Progress = no_progress, cancelled: Cancelle
     present = []
     for member in backups:
         for image in member.images:
-            if os.path.isfile(member.path(image)):
-                present.append((member, image))
-            else:
+            try:
+                present.append((member, image, os.stat(member.path(image)).st_size))
+            except FileNotFoundError:
                 problems.append(f"image {image.file} of disk {image.target} is missing")
-    total = sum(os.stat(m.path(i)).st_size for m, i in present)
+            except OSError as exc:
+                problems.append(_unreadable(image, exc))
+    total = sum(size for _m, _i, size in present)
     done = 0
-    for member, image in present:
+    for member, image, size in present:
         path = member.path(image)
-        size = os.stat(path).st_size
-        digest = of_file(path, image.algorithm, progress, cancelled, done, total)
-        done += size
+        try:
+            digest = of_file(path, image.algorithm, progress, cancelled, done, total)
+        except OSError as exc:
+            problems.append(_unreadable(image, exc))
+            continue
+        finally:
+            done += size
         if size != image.bytes or digest != image.checksum:
             problems.append(f"image {image.file} of disk {image.target} does not match the backup's checksum: "
                             "it changed or was damaged after the backup was taken")
@@ -510,6 +527,10 @@ def verify(backup: Backup, progress: Progress = no_progress, cancelled: Cancelle
     if cancelled():
         raise DriverError(ErrorCode.OPERATION_ABORTED, f"verify of the backup in {backup.folder} stopped")
     return Verification(at=iso_time(time.time()), ok=not problems, problems=tuple(problems))
+
+
+def _unreadable(image: Image, exc: OSError) -> str:
+    return f"image {image.file} of disk {image.target} cannot be read: {exc.strerror or exc}"
 
 
 def delete(backup: Backup) -> None:

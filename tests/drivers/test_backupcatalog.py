@@ -1,6 +1,7 @@
 """The backup catalog: manifests written as a backup job's last step, found by their manifests, verified."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -174,11 +175,43 @@ def test_a_backup_an_earlier_vmgui_checksummed_with_sha256_still_lists_and_verif
     assert catalog.verify(found).ok
     catalog.record_verification(found, catalog.verify(found))
     assert catalog.read(folder).images == found.images  # still the sha256 it was written with
+    with open(path, encoding="utf-8") as fh:
+        assert json.load(fh)["schema"] == 1, "the vmgui that wrote it can still read it"
     with open(image, "r+b") as fh:
         first = fh.read(1)
         fh.seek(0)
         fh.write(bytes([first[0] ^ 0x01]))
     assert not catalog.verify(catalog.read(folder)).ok
+
+
+def test_an_image_that_cannot_be_read_is_a_problem_of_the_verify_not_an_error(conn, tmp_path, monkeypatch):
+    dev = _disk_devs(conn)[0]
+    folder = catalog.backup_folder(str(tmp_path), "test", "eio")
+    _back_up(conn, folder, devs=(dev,))
+    backup = catalog.read(folder)
+
+    def broken_disk(path, *args, **kwargs):
+        raise OSError(errno.EIO, os.strerror(errno.EIO), path)
+    monkeypatch.setattr(catalog, "of_file", broken_disk)
+    result = catalog.verify(backup)
+    assert not result.ok
+    assert result.problems == (f"image {dev}.img of disk {dev} cannot be read: {os.strerror(errno.EIO)}",)
+
+
+def test_a_verify_that_cannot_be_recorded_says_where(conn, tmp_path, monkeypatch):
+    dev = _disk_devs(conn)[0]
+    folder = catalog.backup_folder(str(tmp_path), "test", "ro")
+    _back_up(conn, folder, devs=(dev,))
+    backup = catalog.read(folder)
+    result = catalog.verify(backup)
+
+    def read_only_medium(path, *args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), path)
+    monkeypatch.setattr(catalog, "write_atomically", read_only_medium)
+    with pytest.raises(catalog.DriverError) as err:
+        catalog.record_verification(backup, result)
+    assert err.value.code is ErrorCode.OPERATION_FAILED
+    assert folder in err.value.message and os.strerror(errno.EROFS) in err.value.message
 
 
 def test_a_cancelled_verify_records_nothing_and_leaves_no_file(conn, tmp_path):
