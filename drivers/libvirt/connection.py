@@ -427,7 +427,8 @@ class LibvirtConnection(Connection):
             except DriverError:  # closed meanwhile
                 return False
             with self._lock:
-                self._features[feature] = answer
+                if self._vconn is vconn:  # a connection replaced meanwhile may have answered for its failure
+                    self._features[feature] = answer
             return answer
         if feature is Feature.INCREMENTAL_BACKUP:
             return self._type == "QEMU" and self._lib_version() >= _INCREMENTAL_BACKUP_VERSION
