@@ -65,8 +65,9 @@ class EventBus:
     def _stop_when_idle(self) -> None:
         """With no callback left the thread ends (a host that outlives its connections keeps none).
 
-        Lock held. The thread gets a queue of its own: what was queued before is still
-        delivered, and a later :meth:`register` starts a new thread on a new queue.
+        Lock held. The old thread ends on its own queue, where what was still queued
+        reaches no one (no callback is left to take it); a later :meth:`register` starts
+        a new thread on a new queue.
         """
         if self._callbacks or self._thread is None:
             return

@@ -13,7 +13,7 @@ import secrets
 
 from ..diskimage import already_exists
 from ..errors import DriverError, ErrorCode
-from ..fsutil import publish_new
+from ..fsutil import fsync_file, publish_new
 
 SUFFIX = ".part"
 
@@ -32,14 +32,6 @@ def _sync_dir(folder: str) -> None:
         os.close(fd)
 
 
-def sync_file(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def publish(part: str, final: str, *, replace: bool) -> None:
     """Make the complete ``part`` file durable and give it its final name.
 
@@ -48,7 +40,7 @@ def publish(part: str, final: str, *, replace: bool) -> None:
     and ``part`` stays for the caller to discard.
     """
     try:
-        sync_file(part)
+        fsync_file(part)
         if replace:
             os.replace(part, final)
         else:
