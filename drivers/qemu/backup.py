@@ -1,7 +1,7 @@
 """Push-mode backup (libvirt ``<domainbackup>``) through QEMU's blockdev-backup.
 
-For every selected disk the driver creates the target image with qemu-img
-(same virtual size), attaches it as a block node and starts one
+For every selected disk the driver has QEMU create the target image
+(blockdev-create, same virtual size), attaches it as a block node and starts one
 ``blockdev-backup sync=full`` per disk in a single transaction, so all disks
 are copied as of the same instant (copy-before-write keeps that point in
 time while the guest writes on). That transaction runs before ``backup_begin``
@@ -245,11 +245,19 @@ def _create_image(vm: LiveVM, name: str, part: str, fmt: str, size: int, target:
                                 "cache": {"no-flush": True}})  # made durable with the copy
     try:
         run_qemu_job(vm, f"mk{name}", "blockdev-create", {"options": options}, None, what)
-    finally:
+    except BaseException:
         _delete_nodes(vm, [f"mk{name}"])
+        raise
+    if _delete_nodes(vm, [f"mk{name}"]):
+        raise DriverError(ErrorCode.OPERATION_FAILED, f"{what}: QEMU did not close the new image")
 
 
-def _delete_nodes(vm: LiveVM, nodes: list[str]) -> None:
+def _delete_nodes(vm: LiveVM, nodes: list[str]) -> list[str]:
+    """Close QEMU's nodes of a backup's images; the names of those still open after a second of trying.
+
+    Closing a qcow2 node is what writes its last metadata (cached tables) to the file.
+    """
+    left = []
     for tnode in nodes:
         for _ in range(50):
             try:
@@ -260,6 +268,9 @@ def _delete_nodes(vm: LiveVM, nodes: list[str]) -> None:
                         not vm.mon.connected:
                     break
                 time.sleep(0.02)  # the job may still hold the node for a moment
+        else:
+            left.append(tnode)
+    return left
 
 
 def _note(host: EventHost, dom: QDom, vm: LiveVM, note: dict[str, Any]) -> None:
@@ -444,7 +455,10 @@ def follow(host: EventHost, dom: QDom, vm: LiveVM, job: Job, job_ids: list[str],
                 vm.execute("job-dismiss", {"id": jid})
             except DriverError:
                 pass
-        _delete_nodes(vm, added)
+        still_open = _delete_nodes(vm, added)
+        if still_open:  # an image QEMU has not closed may lack its last metadata: never hashed nor published
+            raise DriverError(ErrorCode.OPERATION_FAILED, "backup failed: QEMU did not close the backup image "
+                              f"{', '.join(still_open)}")
         added = []
         catalog_folder = backupcatalog.dedicated_folder(written)
         images = []

@@ -189,11 +189,12 @@ def _cancel_qemu_jobs(vm: LiveVM, adopted: set[str]) -> None:
 
 
 def _drop_backup_nodes(vm: LiveVM, adopted: set[str], keep: set[str]) -> None:
-    """Detach the target nodes of backups not taken over and remove their files (but those in ``keep``)."""
+    """Detach the target nodes of backups not taken over (and of target images being made when the process
+    died) and remove their files (but those in ``keep``)."""
     busy = {f"bk{jid[len('backup'):]}" for jid in adopted}
     for node in vm.execute("query-named-block-nodes", {"flat": True}):
         name = str(node.get("node-name", ""))
-        if name.startswith("bk") and "-" in name and name not in busy:
+        if name.startswith(("bk", "mk")) and "-" in name and name not in busy:  # targets and their making
             target = (node.get("image") or {}).get("filename") or node.get("file")
             try:
                 vm.execute("blockdev-del", {"node-name": name})

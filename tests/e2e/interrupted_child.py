@@ -3,7 +3,8 @@
 Run by test_qemu_interrupted_jobs.py as ``python interrupted_child.py JSON``, JSON holding:
 ``uri``, ``name`` (a running domain), ``job`` (save, managed_save, backup, migrate), ``stop``
 (where to wait: ``progress`` once ``fraction`` of the job is done, or in front of a driver step:
-``before_stream``, ``before_transaction``, ``before_publish``, ``before_finish``, ``before_confirm``),
+``before_stream``, ``while_creating`` (a backup's image made by QEMU), ``before_transaction``,
+``before_publish``, ``before_finish``, ``before_confirm``),
 ``speed`` (bytes/s the copy is throttled to), ``target`` (save image), ``backup_xml``, ``dest_uri``
 and ``live`` (migration, live unless false). It prints ``stopped`` once there and sleeps until killed.
 """
@@ -55,6 +56,8 @@ def main(spec: dict[str, Any]) -> None:
     stop = spec["stop"]
     if stop == "before_stream":
         _halt_before(streams, "run_outgoing", reached)
+    elif stop == "while_creating":  # the node QEMU makes the image through is open
+        _halt_before(backup, "run_qemu_job", reached)
     elif stop == "before_transaction":
         _halt_before(backup, "_with_perf", reached)
     elif stop == "before_publish":

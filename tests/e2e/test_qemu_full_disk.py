@@ -81,3 +81,21 @@ def test_a_disk_creation_that_runs_out_of_space_leaves_no_file(env, small_fs):
     with h.refused(ErrorCode.OPERATION_FAILED, "No space left"):
         conn.create_disk(str(full / "new.qcow2"), 64 * MIB)
     assert os.listdir(full) == ["filler"]
+
+
+def test_a_backup_whose_image_cannot_be_made_leaves_nothing_open_or_on_disk(env, small_fs):
+    conn = env.open()
+    disk = h.make_qcow2(env.base / "data.qcow2", size_mib=16, fill_mib=4)
+    dom = conn.define_xml(env.xml("mk", disks=[{"path": disk}]))
+    dom.create()
+    full = small_fs(1)
+    _fill(full)  # QEMU cannot even write the new image's header
+    with h.refused(ErrorCode.OPERATION_FAILED, "No space left"):
+        dom.backup_begin(h.backup_xml(str(full / "backup.qcow2")))
+    assert os.listdir(full) == ["filler"]
+    held = [os.readlink(f"/proc/{dom.qemu_pid()}/fd/{fd}") for fd in os.listdir(f"/proc/{dom.qemu_pid()}/fd")]
+    assert not [f for f in held if f.startswith(str(full))], "QEMU let go of the image it could not make"
+    assert dom.state()[0] == DomainState.RUNNING
+    again = env.base / "backup.qcow2"
+    assert connection_job_end(conn, dom.backup_begin(h.backup_xml(str(again))), timeout=120).state \
+        is JobState.COMPLETED

@@ -27,6 +27,18 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 
 
+def _open_files(pid: int) -> list[str]:
+    """What the process has open, as /proc names it (a removed file ends in " (deleted)")."""
+    fds = f"/proc/{pid}/fd"
+    out = []
+    for fd in os.listdir(fds):
+        try:
+            out.append(os.readlink(os.path.join(fds, fd)))
+        except OSError:
+            pass  # closed meanwhile
+    return out
+
+
 def _interrupt(env, **spec) -> None:
     """Run interrupted_child.py with ``spec`` until it stops where asked, then SIGKILL it."""
     spec.setdefault("uri", env.uri())
@@ -279,6 +291,17 @@ def test_an_interrupted_backup_is_taken_over_or_removed_never_left_under_its_nam
     _leases_held(env, disk, "bk")
     written = guest.last_disk_record()
     guest.wait_disk_record(written)
+    conn.close()
+
+    # while QEMU makes the image: the next process has QEMU let go of the file and removes it
+    making = env.base / "making.qcow2"
+    back_up(making, stop="while_creating")
+    conn = env.open()
+    assert conn.lookup_by_name("bk").state()[0] == DomainState.RUNNING
+    assert not making.exists()
+    _no_part_files(env.base)
+    assert not [f for f in _open_files(pid) if ".part" in f], "QEMU holds no removed copy (its space is freed)"
+    _leases_held(env, disk, "bk")
     conn.close()
 
     # midway, then the VM stops while no process watches: the copy cannot be proven complete, it is removed
