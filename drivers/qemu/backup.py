@@ -449,7 +449,7 @@ def follow(host: EventHost, dom: QDom, vm: LiveVM, job: Job, job_ids: list[str],
         if errors:
             raise DriverError(ErrorCode.OPERATION_FAILED, "backup failed: " + "; ".join(errors))
         # QEMU copied every disk: from here on a successor finishes the backup rather than removing it
-        _note(host, dom, vm, {**vm.job_note, "copied": True})
+        _note(host, dom, vm, {**vm.job_note, "copied": True, "formats": {w.target: w.format for w in written}})
         for jid in job_ids:
             try:
                 vm.execute("job-dismiss", {"id": jid})
@@ -460,16 +460,7 @@ def follow(host: EventHost, dom: QDom, vm: LiveVM, job: Job, job_ids: list[str],
             raise DriverError(ErrorCode.OPERATION_FAILED, "backup failed: QEMU did not close the backup image "
                               f"{', '.join(still_open)}")
         added = []
-        catalog_folder = backupcatalog.dedicated_folder(written)
-        images = []
-        if catalog_folder is not None:
-            backing = {str(t): str(b) for t, b in (vm.job_note.get("backing") or {}).items()}
-            images = backupcatalog.describe(written, cancelled=lambda: job.cancel_requested, backing=backing,
-                                            flush=True)
-        publish(targets)
-        if catalog_folder is not None:
-            backupcatalog.write_manifest(catalog_folder, dom.name, dom.uuid, vm.definition.to_string(),
-                                         started, images, _lineage(vm.job_note))
+        store(dom, vm.definition.to_string(), written, vm.job_note, started, lambda: job.cancel_requested)
         ok = True
     finally:
         if not left:
@@ -487,6 +478,37 @@ def follow(host: EventHost, dom: QDom, vm: LiveVM, job: Job, job_ids: list[str],
                 if new:  # a checkpoint no backup stands for would only make the next backup full
                     checkpoints.forget_new(host, dom, vm, new)
             _note(host, dom, vm, {})
+
+
+def store(dom: QDom, domain_xml: str, written: list[backupcatalog.Written], note: dict[str, Any], started: float,
+          cancelled: Callable[[], bool]) -> None:
+    """Give the copies QEMU completed their final names; in a folder of their own they also become a
+    catalog entry: each image hashed and made durable first, the manifest (``domain_xml``) last."""
+    catalog_folder = backupcatalog.dedicated_folder(written)
+    images: list[backupcatalog.Image] = []
+    if catalog_folder is not None:
+        backing = {str(t): str(b) for t, b in (note.get("backing") or {}).items()}
+        images = backupcatalog.describe(written, cancelled=cancelled, backing=backing, flush=True)
+    publish([(w.path, w.final) for w in written])
+    if catalog_folder is not None:
+        backupcatalog.write_manifest(catalog_folder, dom.name, dom.uuid, domain_xml, started, images,
+                                     _lineage(note))
+
+
+def copied_written(note: dict[str, Any]) -> list[backupcatalog.Written] | None:
+    """The images of a backup whose note says QEMU copied them: each under its .part name, or its final
+    one if it was published already; None for a note without their formats (written by an older vmgui),
+    which are never guessed from a file's first bytes (a raw disk's guest can write any)."""
+    formats = note.get("formats")
+    if not isinstance(formats, dict):
+        return None
+    out = []
+    for dev, (part, final) in (note.get("targets") or {}).items():
+        if str(dev) not in formats:
+            return None
+        path = str(part) if os.path.exists(str(part)) else str(final)
+        out.append(backupcatalog.Written(target=str(dev), path=path, final=str(final), format=str(formats[dev])))
+    return out
 
 
 def _lineage(note: dict[str, Any]) -> backupcatalog.Lineage:

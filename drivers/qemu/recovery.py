@@ -30,10 +30,11 @@ from typing import Any
 
 from ..errors import DriverError, ErrorCode
 from ..flags import JobOperation, ResumedDetail, RunningReason, ShutoffReason, StoppedDetail
-from ..jobs import operation_text
+from ..jobs import Job, operation_text
 from . import backup, leases, partfiles, saveimg
 from .adopters import Adopter
 from .events import EventHost
+from .guard import guard_worker
 from .layout import unlink
 from .saveops import stop_saved
 from .state import LiveVM, QDom
@@ -76,7 +77,7 @@ def reattached(host: EventHost, dom: QDom, vm: LiveVM) -> None:
         _drop_backup_nodes(vm, adopted, {part for part, _ in backup.noted_targets(note)} if copied else set())
         if copied:
             _forget(host, dom, vm)
-            _finish_backup(host, dom, note)
+            _finish_backup(host, dom, note, vm.definition.to_string())
         elif kind == "backup" and not adopted:
             gone = _discard_backup(note)
             _forget(host, dom, vm)
@@ -112,7 +113,7 @@ def vm_gone(host: EventHost, dom: QDom, data: dict[str, Any]) -> None:
         report(host, dom, JobOperation.SAVE, f"the save of '{dom.name}' was interrupted and its QEMU process "
                                              f"ended; the unfinished image was removed{_listed(gone)}")
     elif kind == "backup" and note.get("copied"):
-        _finish_backup(host, dom, note)
+        _finish_backup(host, dom, note, str(data.get("xml") or ""))
     elif kind == "backup":
         report(host, dom, JobOperation.BACKUP, f"the backup of '{dom.name}' was interrupted: its VM stopped "
                                                f"before the copy was complete; the unfinished copies were "
@@ -141,14 +142,42 @@ def _discard_backup(note: dict[str, Any]) -> list[str]:
     return [part for part, _ in backup.noted_targets(note) if partfiles.discard(part)]
 
 
-def _finish_backup(host: EventHost, dom: QDom, note: dict[str, Any]) -> None:
-    """QEMU had copied every disk when the process died: the copies get their final names."""
-    try:
-        backup.publish(backup.noted_targets(note))
-    except DriverError as exc:
-        report(host, dom, JobOperation.BACKUP, f"the backup of '{dom.name}' was copied but not stored: {exc.message}")
+def _finish_backup(host: EventHost, dom: QDom, note: dict[str, Any], domain_xml: str) -> None:
+    """QEMU had copied every disk when the process died: the backup is finished as its own job would
+    have, in a job of this process (hashing the images takes as long as reading them): the copies get
+    their final names and, in a folder of their own, the catalog entry that lists them for restore."""
+    written = backup.copied_written(note)
+    if written is None or not domain_xml:  # a note of an older vmgui: the images only get their names
+        try:
+            backup.publish(backup.noted_targets(note))
+        except DriverError as exc:
+            report(host, dom, JobOperation.BACKUP, _not_stored(dom, exc))
+            return
+        report(host, dom, JobOperation.BACKUP, None)
         return
-    report(host, dom, JobOperation.BACKUP, None)
+    try:
+        job = host.jobs.begin(dom.uuid, dom.name, JobOperation.BACKUP, "back up")
+    except DriverError as exc:
+        log.warning("'%s': the copied backup was left unfinished: %s", dom.name, exc.message)
+        return
+    started = float(note.get("started") or time.time())
+
+    def finish(job: Job) -> None:
+        try:
+            backup.store(dom, domain_xml, written, note, started, lambda: job.cancel_requested)
+        except DriverError as exc:
+            for w in written:
+                if w.path != w.final:
+                    partfiles.discard(w.path)
+            if exc.code is ErrorCode.OPERATION_ABORTED:
+                raise
+            raise DriverError(ErrorCode.OPERATION_FAILED, _not_stored(dom, exc)) from None
+        log.info("'%s': the interrupted back up was finished", dom.name)
+    host.jobs.run(job, guard_worker(finish, "backup"), True)
+
+
+def _not_stored(dom: QDom, exc: DriverError) -> str:
+    return f"the backup of '{dom.name}' was copied but not stored: {exc.message}"
 
 
 def _listed(paths: list[str]) -> str:

@@ -18,7 +18,7 @@ import e2e_helpers as h
 import pytest
 from linuxguest.records import read_records
 
-from drivers import DomainState, ErrorCode, JobOperation, JobState
+from drivers import DomainState, ErrorCode, JobOperation, JobState, backupcatalog
 from drivers.flags import ShutoffReason
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
@@ -267,8 +267,11 @@ def test_an_interrupted_backup_is_taken_over_or_removed_never_left_under_its_nam
     _leases_held(env, disk, "bk")
     conn.close()
 
-    # near the end: QEMU finished copying, the target was not renamed yet: the next process completes it
-    second = env.base / "second.qcow2"
+    # near the end: QEMU finished copying, the target was not renamed yet: the next process completes it,
+    # in a folder of its own as a catalog entry, hashed, that lists and verifies like any other
+    catalogued = env.base / "catalogued"
+    catalogued.mkdir()
+    second = catalogued / "vda.qcow2"
     synced = back_up(second, stop="before_publish")
     conn = env.open()
     dom = conn.lookup_by_name("bk")
@@ -276,6 +279,9 @@ def test_an_interrupted_backup_is_taken_over_or_removed_never_left_under_its_nam
     assert dom.get_job_info().state is JobState.COMPLETED, dom.get_job_info().error
     _no_part_files(env.base)
     records_whole(second, synced)
+    [entry] = backupcatalog.find([str(env.base)], dom.uuid)
+    assert entry.folder == str(catalogued) and [i.file for i in entry.images] == ["vda.qcow2"]
+    assert backupcatalog.verify(entry).ok, "its checksum is that of the finished image"
     _leases_held(env, disk, "bk")
     pid = dom.qemu_pid()
     conn.close()
