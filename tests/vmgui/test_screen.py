@@ -4,6 +4,8 @@ from __future__ import annotations
 from PySide6.QtWidgets import QLabel
 from test_window import select
 
+from drivers.errors import DriverError, ErrorCode
+
 
 def colour(thumb: QLabel):
     image = thumb.pixmap().toImage()
@@ -50,3 +52,16 @@ def test_a_connection_without_screenshots_gets_a_sentence(open_window, node_uri)
     thumb._supported = lambda uri: False
     select(window, "web01")
     assert not thumb.has_picture and "does not provide screenshots" in thumb.text()
+
+
+def test_a_screenshot_that_fails_says_why_in_one_sentence(open_window, node_uri, qtbot):
+    window = open_window(node_uri)
+    thumb = window.findChild(QLabel, "screenThumbnail")
+
+    async def refused(key):
+        raise DriverError(ErrorCode.NO_SUPPORT, "the domain has no graphics device")
+    thumb._fetch = refused
+    select(window, "web01")
+    qtbot.waitUntil(lambda: "graphics" in thumb.text(), timeout=5000)
+    assert not thumb.has_picture
+    assert thumb.text().startswith("No picture: ") and "failed" not in thumb.text(), thumb.text()

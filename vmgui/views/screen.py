@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QLabel, QWidget
 
 from drivers.base import Screenshot
 
+from ..i18n import MARKED_CONTEXT, N_, translate
 from ..models.actions import ACTIVE
 from ..models.domains import DomainRow, Key
 from ..models.messages import explain
@@ -83,7 +84,9 @@ class ScreenThumbnail(QLabel):
             image = QImage.fromData(shot.data)
             problem = "" if not image.isNull() else self.tr("unreadable picture ({mime})").format(mime=shot.mime)
         except Exception as exc:  # noqa: BLE001 - shown in place of the picture
-            image, problem = QImage(), " ".join(explain(exc, self.tr("Taking a screenshot"))[:2])
+            _title, reason, _hint = explain(exc, N_("Taking a screenshot"))
+            image, problem = QImage(), self.tr("No picture: {reason}").format(
+                reason=translate(MARKED_CONTEXT, reason))
         finally:
             self._busy = False
         if key != self._key or self._state not in ACTIVE:
