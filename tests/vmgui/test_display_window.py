@@ -66,7 +66,8 @@ def test_the_window_s_menus_offer_views_keys_a_screenshot_and_the_external_viewe
     assert _menu(win, "&View") == ["Scale to Fit", "Actual Size (1:1)", "Full Screen", "Take Screenshot…"]
     assert _menu(win, "Send &Key") == (["Ctrl+Alt+Del", "Ctrl+Alt+Backspace"]
                                        + [f"Ctrl+Alt+F{i}" for i in range(1, 13)] + ["PrintScreen"])
-    assert _menu(win, "&Domain") == ["Open in External Viewer", "Take Screenshot…", "Close"]
+    assert _menu(win, "&Domain") == ["Start", "Pause", "Resume", "Shut Down", "Reboot", "Force Off",
+                                     "Open in External Viewer", "Take Screenshot…", "Close"]
     assert win.pane.full_screen_action.shortcuts() == [QKeySequence("F11"), QKeySequence("Ctrl+Alt+F")]
     viewer = win.external_viewer
     assert not viewer.isEnabled()
@@ -123,6 +124,34 @@ def test_a_shut_off_domain_offers_start_and_a_paused_one_resume(open_window, mak
     notice.button.click()
     qtbot.waitUntil(lambda: "not supported" in notice.text.text(), timeout=10000)
     assert window.session.domains.get(key).rec.active
+
+
+def test_the_domain_menu_starts_pauses_and_stops_its_domain_as_the_toolbar_does(open_window, make_node, qtbot):
+    uri = make_node(xml=DEMO_NODE_XML, rate=1000)  # jobs (a start) finish at once
+    window = open_window(uri)
+    key = _select(window, qtbot, uri, "win11")
+    win = window.commands.open_display(key)
+    dom = window.session.bridge.connection(uri).lookup_by_uuid(key[1])
+
+    def enabled() -> set[str]:
+        return {a.text() for a in win.lifecycle.actions.values() if a.isEnabled()}
+    assert enabled() == {"Start"}
+    assert all(a.shortcut().isEmpty() for a in win.lifecycle.actions.values()), "the guest's keys stay the guest's"
+    win.findChild(QAction, "displayActionStart").trigger()
+    qtbot.waitUntil(lambda: dom.is_active() and "Pause" in enabled(), timeout=10000)
+    assert "Start" not in enabled() and {"Shut Down", "Reboot", "Force Off"} <= enabled()
+    win.findChild(QAction, "displayActionPause").trigger()
+    qtbot.waitUntil(lambda: enabled() >= {"Resume"} and "Pause" not in enabled(), timeout=10000)
+    win.findChild(QAction, "displayActionResume").trigger()
+    qtbot.waitUntil(lambda: "Pause" in enabled(), timeout=10000)
+    win.findChild(QAction, "displayActionForceOff").trigger()  # asked first, as from the toolbar
+    qtbot.waitUntil(lambda: window.commands.last_dialog is not None and window.commands.last_dialog.isVisible())
+    question = window.commands.last_dialog
+    assert question.parent() is win, "asked over the window it was chosen in"
+    assert dom.is_active(), "nothing happens before the answer"
+    next(b for b in question.buttons() if b.text() == "Force off").click()
+    qtbot.waitUntil(lambda: not dom.is_active() and enabled() == {"Start"}, timeout=10000)
+    assert window.findChild(QAction, "actionStart") is window.domain_actions["start"], "the main window's own"
 
 
 def test_a_spice_only_domain_says_so_and_its_button_opens_remote_viewer(open_window, make_node, qtbot, tmp_path,

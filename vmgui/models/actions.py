@@ -7,6 +7,7 @@ enabled, which domains it applies to and a sentence saying why not.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from drivers import DomainState, Feature
 
@@ -15,7 +16,11 @@ from ..actions import compute as compute_states
 from ..actions.rules import can_migrate, migration_targets
 from . import vnc
 
-__all__ = ["ACTIVE", "ActionState", "Selected", "can_migrate", "compute", "context", "migration_targets"]
+if TYPE_CHECKING:  # the session holds the models this reads; it imports the action table itself
+    from .domains import Key
+    from .session import Session
+
+__all__ = ["ACTIVE", "ActionState", "Selected", "can_migrate", "compute", "context", "migration_targets", "selected"]
 
 #: The states with a guest process (its screen can be shown).
 ACTIVE = frozenset({DomainState.RUNNING, DomainState.BLOCKED, DomainState.PAUSED, DomainState.SHUTDOWN,
@@ -29,6 +34,17 @@ def context(features: Mapping[str, frozenset[Feature]],
     found = vnc.installed_viewers() if viewers is None else tuple(viewers)
     return Context(features, lambda uri, key: vnc.why_no_viewer(uri, found, key),
                    lambda uri: vnc.viewer_for(uri, found))
+
+
+def selected(session: Session, keys: Sequence[Key]) -> list[Selected]:
+    """The domains of ``keys`` the session has rows for, as the rules see them (record, running job, busy)."""
+    result = []
+    for key in keys:
+        row = session.domains.get(key)
+        if row is not None:
+            job = session.jobs.running_job(key[0], key[1], row.rec.name)
+            result.append(Selected(key[0], row.rec, job, bool(row.busy)))
+    return result
 
 
 def compute(selection: Sequence[Selected], features: Mapping[str, frozenset[Feature]],

@@ -6,7 +6,7 @@ without widgets); this module only copies them onto QActions.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
@@ -21,14 +21,19 @@ CONTEXT = "Actions"
 
 
 class DomainActions:
-    """One QAction per domain action, parented to ``window``."""
+    """One QAction per domain action (or per one of ``ids``), parented to ``window``.
 
-    def __init__(self, window: QWidget, trigger: Callable[[ActionId], None]) -> None:
+    ``shortcuts=False`` leaves the keys to a window whose keyboard belongs to a guest (the display's).
+    """
+
+    def __init__(self, window: QWidget, trigger: Callable[[ActionId], None],
+                 ids: Sequence[ActionId] | None = None, shortcuts: bool = True) -> None:
         self.actions: dict[ActionId, QAction] = {}
-        for spec in SPECS.values():
+        for spec in SPECS.values() if ids is None else (SPECS[i] for i in ids):
             action = QAction(icons.icon(spec.icon), translate(CONTEXT, spec.label), window)
             name_action(action, spec.object_name)
-            action.setShortcut(QKeySequence(spec.shortcut))
+            if shortcuts:
+                action.setShortcut(QKeySequence(spec.shortcut))
             action.setToolTip(translate(CONTEXT, spec.description))
             action.setStatusTip(translate(CONTEXT, spec.description))
             action.triggered.connect(lambda _checked=False, n=spec.id: trigger(n))

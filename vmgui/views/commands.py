@@ -6,6 +6,7 @@ on every selected domain the action applies to.
 """
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -79,19 +80,23 @@ class Commands:
         keys = self._selection()
         self._start(SPECS[name], [keys[i] for i in state.targets])
 
-    def offer(self, name: ActionId, targets: list[Key]) -> None:
-        """An action a message offers (Force Off after an unanswered shutdown): confirmed like the toolbar's."""
+    def offer(self, name: ActionId, targets: list[Key], over: QWidget | None = None) -> None:
+        """An action a message or another window offers (Force Off after an unanswered shutdown, the
+        display window's Domain menu): confirmed like the toolbar's, the question ``over`` that window."""
         targets = [k for k in targets if self._session.domains.get(k) is not None]
         if targets:
-            self._start(SPECS[name], targets)
+            self._start(SPECS[name], targets, over)
 
-    def _start(self, spec: ActionSpec, targets: list[Key]) -> None:
+    def _offer_from(self, window: DisplayWindow, name: ActionId) -> None:
+        self.offer(name, [window.key], over=window)
+
+    def _start(self, spec: ActionSpec, targets: list[Key], over: QWidget | None = None) -> None:
         if spec.asks in (Asks.DIALOG, Asks.WINDOW):
             self.openers[spec.id](targets)
         elif spec.request is None:
             return
         elif spec.confirm is not None:
-            self._confirm(spec.confirm, spec.confirm_name, spec.request(), targets)
+            self._confirm(spec.confirm, spec.confirm_name, spec.request(), targets, over)
         else:
             self.run(spec.request(), targets)
 
@@ -115,10 +120,11 @@ class Commands:
         dialog.finished.connect(lambda _r: dialog.deleteLater())  # type: ignore[attr-defined]
         dialog.open()  # type: ignore[attr-defined]
 
-    def _confirm(self, question: Confirm, object_name: str, request: DomainRequest, targets: list[Key]) -> None:
+    def _confirm(self, question: Confirm, object_name: str, request: DomainRequest, targets: list[Key],
+                 over: QWidget | None = None) -> None:
         title = translate(CONTEXT, question.title)
         text = translate(CONTEXT, N_(question.question, what=self._what(targets)))
-        self.last_dialog = confirm.ask(self._parent, title, text, object_name, title,
+        self.last_dialog = confirm.ask(over or self._parent, title, text, object_name, title,
                                        lambda: self.run(request, targets))
 
     def _ask_snapshot(self, targets: list[Key]) -> None:
@@ -141,6 +147,7 @@ class Commands:
         window = self.display_windows.get(key)
         if window is None:
             window = DisplayWindow(self._session, key, self._parent)
+            window.act = functools.partial(self._offer_from, window)
             self.display_windows[key] = window
             window.destroyed.connect(lambda _o=None, k=key: self.display_windows.pop(k, None))
         window.present()

@@ -8,18 +8,24 @@ says for a few seconds.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import QLabel, QMainWindow, QWidget
 
 from ..actions import SPECS, ActionId
 from ..i18n import N_, translate
+from ..models import actions as rules
 from ..models import vnc
 from ..models.domains import Key
 from ..models.session import Session
+from .actions import DomainActions
 from .display import FULL_SCREEN_HINT, DisplayTab
 
 HINT_MS = 4000
+#: the Domain menu's actions on the domain itself, as in virt-manager's console window
+LIFECYCLE = (ActionId.START, ActionId.PAUSE, ActionId.RESUME, ActionId.SHUTDOWN, ActionId.REBOOT, ActionId.FORCE_OFF)
 #: The translation context of the marked texts the window shows.
 CONTEXT = "DisplayWindow"
 
@@ -36,6 +42,16 @@ class DisplayWindow(QMainWindow):
         self.setCentralWidget(self.pane)
         menus = self.menuBar()
         domain_menu = menus.addMenu(self.tr("&Domain"))
+        # no shortcuts: while the screen has the keyboard, its keys are the guest's
+        #: runs a lifecycle action of the Domain menu on this domain, confirmed as the main window's toolbar
+        #: does (set by whoever opens the window)
+        self.act: Callable[[ActionId], None] = lambda _action: None
+        self.lifecycle = DomainActions(self, lambda action: self.act(action), LIFECYCLE, shortcuts=False)
+        for action_id in LIFECYCLE:
+            action = self.lifecycle[action_id]
+            action.setObjectName("displayA" + action.objectName()[1:])  # actionStart: displayActionStart
+            domain_menu.addAction(action)
+        domain_menu.addSeparator()
         self.external_viewer = domain_menu.addAction(translate(CONTEXT, SPECS[ActionId.EXTERNAL_VIEWER].label),
                                                      self.open_external)
         self.external_viewer.setObjectName("displayActionExternalViewer")
@@ -77,10 +93,14 @@ class DisplayWindow(QMainWindow):
             self.pane.status.setText(translate(CONTEXT, gone))
             self.pane.notice.say(gone)
             self.pane.set_shown(False)
+            for action in self.lifecycle.actions.values():
+                action.setEnabled(False)
             return
         self.pane.show_row(row)
         self.pane.set_shown(True)
         self._update_external_viewer()
+        states = rules.compute(rules.selected(self.session, [self.key]), self.session.connections.features())
+        self.lifecycle.apply({action_id: states[action_id] for action_id in LIFECYCLE})
 
     def _update_external_viewer(self) -> None:
         """Enabled where an installed viewer can reach the domain's display; else disabled, saying why."""

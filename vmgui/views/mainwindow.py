@@ -250,13 +250,7 @@ class MainWindow(QMainWindow):
 
     # -- actions ---------------------------------------------------------------------
     def selection(self) -> list[rules.Selected]:
-        result = []
-        for key in self.table.selected_keys():
-            row = self.session.domains.get(key)
-            if row is not None:
-                job = self.session.jobs.running_job(key[0], key[1], row.rec.name)
-                result.append(rules.Selected(key[0], row.rec, job, bool(row.busy)))
-        return result
+        return rules.selected(self.session, self.table.selected_keys())
 
     def action_states(self) -> dict[ActionId, ActionState]:
         return rules.compute(self.selection(), self.session.connections.features())
