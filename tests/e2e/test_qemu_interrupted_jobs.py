@@ -287,12 +287,15 @@ def test_an_interrupted_backup_is_taken_over_or_removed_never_left_under_its_nam
     conn.close()
 
     # early: the copies are created and attached, QEMU has not begun: they are removed, the guest writes on
-    early = env.base / "early.qcow2"
-    back_up(early, stop="before_transaction")
-    conn = env.open()
-    assert conn.lookup_by_name("bk").state()[0] == DomainState.RUNNING
-    assert not early.exists()
-    _no_part_files(env.base)
+    def removed_by_the_next_process(target: Path, stop: str):
+        back_up(target, stop=stop)
+        conn = env.open()
+        assert conn.lookup_by_name("bk").state()[0] == DomainState.RUNNING
+        assert not target.exists()
+        _no_part_files(env.base)
+        return conn
+
+    conn = removed_by_the_next_process(env.base / "early.qcow2", "before_transaction")
     _outcome(conn, JobOperation.BACKUP, JobState.FAILED, "before QEMU could go on with it")
     _leases_held(env, disk, "bk")
     written = guest.last_disk_record()
@@ -300,12 +303,7 @@ def test_an_interrupted_backup_is_taken_over_or_removed_never_left_under_its_nam
     conn.close()
 
     # while QEMU makes the image: the next process has QEMU let go of the file and removes it
-    making = env.base / "making.qcow2"
-    back_up(making, stop="while_creating")
-    conn = env.open()
-    assert conn.lookup_by_name("bk").state()[0] == DomainState.RUNNING
-    assert not making.exists()
-    _no_part_files(env.base)
+    conn = removed_by_the_next_process(env.base / "making.qcow2", "while_creating")
     assert not [f for f in _open_files(pid) if ".part" in f], "QEMU holds no removed copy (its space is freed)"
     _leases_held(env, disk, "bk")
     conn.close()
