@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
 from . import backupcatalog, backupprune, backuprestore, clone, diskdelete
+from .backupclaims import BackupClaims, Claim
 from .base import Connection, Domain
 from .diskdelete import DomainUse
 from .diskimage import check_path_list, job_key
@@ -64,6 +65,7 @@ class StatefulHost(DomainIndex[D], Generic[D]):
         self.bus = EventBus(label)
         self.jobs = JobTable(self._job_event)
         self.backups: dict[int, str] = {}  # job id -> backup XML
+        self.backup_claims = BackupClaims()  # the backup folders running jobs depend on
 
     def disk_uses(self) -> list[DomainUse]:
         """The host files every domain uses (for the deletion checks of every open connection)."""
@@ -182,7 +184,8 @@ class StatefulConnection(Connection):
 
     # -- backups -----------------------------------------------------------------
     def _backup_job(self, folder: str, operation: JobOperation, action: str,
-                    uuid: str | None = None, name: str | None = None) -> tuple[backupcatalog.Backup, Job]:
+                    uuid: str | None = None, name: str | None = None) -> tuple[backupcatalog.Backup, Job, Claim]:
+        """The backup in ``folder`` and a job on it, holding the folders of its chain until the job ends."""
         self._check_open()
         backup = backupcatalog.read(os.path.abspath(folder))
         # a verify reports a broken chain as its finding; a restore cannot start without the whole chain
@@ -190,12 +193,21 @@ class StatefulConnection(Connection):
                else backupcatalog.restore_problem(backup))
         if why:
             raise DriverError(ErrorCode.OPERATION_INVALID, f"the backup in {backup.folder} cannot be used: {why}")
-        job = self.host.jobs.begin(uuid or job_key(backup.folder), name or backup.id, operation, action)
-        return backup, job
+        try:
+            reads = [b.folder for b in backupcatalog.chain(backup)]
+        except DriverError:  # a verify of a broken chain reads what there is
+            reads = [backup.folder]
+        claim = self.host.backup_claims.claim(reads, f"a {action} of the backup {backup.id}")
+        try:
+            job = self.host.jobs.begin(uuid or job_key(backup.folder), name or backup.id, operation, action)
+        except BaseException:
+            claim.release()
+            raise
+        return backup, job, claim
 
     def backup_verify(self, folder: str, flags: int = 0) -> int | None:
         flags = check_flags(flags, int(JobFlags.ASYNC), "backup_verify")
-        backup, job = self._backup_job(folder, JobOperation.BACKUP_VERIFY, "verify")
+        backup, job, claim = self._backup_job(folder, JobOperation.BACKUP_VERIFY, "verify")
 
         def worker(job: Job) -> None:
             result = backupcatalog.verify(backup, job.progress, lambda: job.cancel_requested)
@@ -204,7 +216,7 @@ class StatefulConnection(Connection):
                 raise DriverError(ErrorCode.OPERATION_FAILED,
                                   f"the backup {backup.id} is damaged: {result.summary()}")
 
-        return self._job_result(self.run_job(job, worker, bool(flags & JobFlags.ASYNC)))
+        return self._job_result(self.run_job(job, claim.around(worker), bool(flags & JobFlags.ASYNC)))
 
     def backup_restore(self, folder: str, name: str, image_dir: str | None = None, flags: int = 0) -> int | None:
         flags = check_flags(flags, int(JobFlags.ASYNC), "backup_restore")
@@ -220,7 +232,7 @@ class StatefulConnection(Connection):
         for path, _ in dests.values():
             if os.path.lexists(path):
                 raise DriverError(ErrorCode.OPERATION_INVALID, f"{path} already exists; nothing was overwritten")
-        backup, job = self._backup_job(folder, JobOperation.BACKUP_RESTORE, "restore", name=name)
+        backup, job, claim = self._backup_job(folder, JobOperation.BACKUP_RESTORE, "restore", name=name)
 
         def worker(job: Job) -> None:
             os.makedirs(folder_for_images, mode=0o700, exist_ok=True)
@@ -238,7 +250,7 @@ class StatefulConnection(Connection):
                             pass
                 raise
 
-        return self._job_result(self.run_job(job, worker, bool(flags & JobFlags.ASYNC)))
+        return self._job_result(self.run_job(job, claim.around(worker), bool(flags & JobFlags.ASYNC)))
 
     def backup_restore_onto(self, folder: str, domain: str, flags: int = 0) -> int | None:
         flags = check_flags(flags, int(JobFlags.ASYNC), "backup_restore_onto")
@@ -246,7 +258,7 @@ class StatefulConnection(Connection):
         dom = self.lookup_by_name(domain)
         definition = DomainXML.parse(dom.xml_desc(int(DomainXMLFlags.INACTIVE)))
         # the job makes the domain busy: from here on nothing starts it until the restore ends
-        backup, job = self._backup_job(folder, JobOperation.BACKUP_RESTORE, "restore", dom.uuid, dom.name)
+        backup, job, claim = self._backup_job(folder, JobOperation.BACKUP_RESTORE, "restore", dom.uuid, dom.name)
         try:
             if dom.state()[0] is not DomainState.SHUTOFF:
                 raise DriverError(ErrorCode.OPERATION_INVALID, f"'{domain}' is not shut off; shut it down before "
@@ -259,6 +271,7 @@ class StatefulConnection(Connection):
                                   "disks; delete them before restoring a backup onto them")
             dests = backuprestore.onto_paths(backup, definition)
         except DriverError as exc:
+            claim.release()
             self.host.jobs.end(job, exc)
             raise
 
@@ -276,7 +289,7 @@ class StatefulConnection(Connection):
                 raise
             backuprestore.publish(parts, replace=True)
 
-        return self._job_result(self.run_job(job, worker, bool(flags & JobFlags.ASYNC)))
+        return self._job_result(self.run_job(job, claim.around(worker), bool(flags & JobFlags.ASYNC)))
 
     def backup_prune(self, folders: list[str], flags: int = 0) -> int | None:
         flags = check_flags(flags, int(JobFlags.ASYNC), "backup_prune")
@@ -288,12 +301,21 @@ class StatefulConnection(Connection):
         homes = sorted({backupprune.siblings(b) for b in doomed})
         family = backupcatalog.find(homes, finished_only=False)  # a child left unfinished still depends
         names = sorted({b.domain_name for b in doomed})
-        job = self.host.jobs.begin(job_key(homes[0]), ", ".join(names), JobOperation.BACKUP_PRUNE, "remove backups")
+        domains = {b.domain_uuid for b in doomed}
+        # the removed backups, and those of their domains beside them: the children a merge rewrites
+        changes = [b.folder for b in doomed] + [b.folder for b in family if b.domain_uuid in domains]
+        claim = self.host.backup_claims.claim(changes, "the removal of the backup " + ", ".join(b.id for b in doomed))
+        try:
+            job = self.host.jobs.begin(job_key(homes[0]), ", ".join(names), JobOperation.BACKUP_PRUNE,
+                                       "remove backups")
+        except BaseException:
+            claim.release()
+            raise
 
         def worker(job: Job) -> None:
             backupprune.prune(doomed, family, job.progress, lambda: job.cancel_requested)
 
-        return self._job_result(self.run_job(job, worker, bool(flags & JobFlags.ASYNC)))
+        return self._job_result(self.run_job(job, claim.around(worker), bool(flags & JobFlags.ASYNC)))
 
     def _check_name_free(self, name: str, what: str) -> None:
         try:

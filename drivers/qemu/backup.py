@@ -98,7 +98,14 @@ def begin_live(ops: DomainOps, backup_xml: str, operation: JobOperation, action:
                                     [nodes[d.name] for d in spec.disks], chain_problem)
         else:  # a clone's copy: every block, and the domain's checkpoints are left as they are
             parent, plan = None, checkpoints.Plan(incremental=None, full_reason=None, checkpoint=None)
-        job = host.jobs.begin(dom.uuid, dom.name, operation, action)
+        # an incremental builds on its parent's chain: no prune may remove or rewrite it meanwhile
+        claim = host.backup_claims.claim(_chain_folders(parent) if plan.incremental else [],
+                                         f"a backup of '{dom.name}'")
+        try:
+            job = host.jobs.begin(dom.uuid, dom.name, operation, action)
+        except BaseException:
+            claim.release()
+            raise
         if plan.full_reason:
             job.note(f"full: {plan.full_reason}")
         if operation is JobOperation.BACKUP:
@@ -119,6 +126,7 @@ def begin_live(ops: DomainOps, backup_xml: str, operation: JobOperation, action:
         job_ids, added, total = start(host, dom, vm, spec, nodes, targets, job, plan, backing, functools.partial(
             agent.frozen_for, host, dom, job, quiesce))
     except BaseException as exc:  # noqa: BLE001 - the job ends failed whatever stopped the start
+        claim.release()
         error = translate(exc, operation_text(operation))
         host.jobs.end(job, error)
         raise error from None
@@ -131,8 +139,18 @@ def begin_live(ops: DomainOps, backup_xml: str, operation: JobOperation, action:
         if then is not None:
             then(job)
 
-    ops.run_job(job, worker, True)
+    ops.run_job(job, claim.around(worker), True)
     return job.id
+
+
+def _chain_folders(parent: backupcatalog.Backup | None) -> list[str]:
+    """The folders of ``parent`` and its own parents, which an incremental on top of it depends on."""
+    if parent is None:
+        return []
+    try:
+        return [b.folder for b in backupcatalog.chain(parent)]
+    except DriverError:
+        return [parent.folder]
 
 
 def _begin_offline(ops: DomainOps, dom: QDom, backup_xml: str) -> int:

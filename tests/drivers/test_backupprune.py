@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,48 @@ def test_a_prune_names_a_folder_without_a_backup_and_asks_for_at_least_one(conn,
         conn.backup_prune([str(tmp_path)])
     with refused(ErrorCode.INVALID_ARG, "at least one backup"):
         conn.backup_prune([])
+
+
+def test_a_backup_a_verify_reads_is_not_pruned_under_it_and_is_pruned_once_it_ends(conn, tmp_path, monkeypatch):
+    root = tmp_path / "backups"
+    full, inc1 = _chain(root, 2)
+    reading, go_on = threading.Event(), threading.Event()
+    real_verify = catalog.verify
+
+    def slow_verify(*args, **kwargs):
+        reading.set()
+        go_on.wait(30)
+        return real_verify(*args, **kwargs)
+    monkeypatch.setattr(catalog, "verify", slow_verify)
+    verify_job = conn.backup_verify(inc1.folder, JobFlags.ASYNC)  # reads the incremental and its full parent
+    assert reading.wait(30)
+    # the prune would merge the full backup into inc1 while the verify reads both, and the verify would then
+    # write back inc1's old manifest, naming a parent that is gone
+    with refused(ErrorCode.OPERATION_INVALID, f"in use by a verify of the backup {inc1.id}"):
+        conn.backup_prune([full.folder])
+    go_on.set()
+    assert connection_job_end(conn, verify_job).state is JobState.COMPLETED
+    info = connection_job_end(conn, conn.backup_prune([full.folder], JobFlags.ASYNC))
+    assert info.state is JobState.COMPLETED, info.error
+    [merged] = catalog.find([str(root)], UUID)
+    assert (merged.id, merged.kind, merged.parent) == (inc1.id, "full", None)
+    assert catalog.verify(merged).ok
+
+
+def test_a_restore_is_refused_while_a_prune_rewrites_its_backup(conn, tmp_path, monkeypatch):
+    root = tmp_path / "backups"
+    full, inc1 = _chain(root, 2)
+    merging, go_on = threading.Event(), threading.Event()
+    real_merge = backupprune.merge_into
+
+    def slow_merge(*args, **kwargs):
+        merging.set()
+        go_on.wait(30)
+        return real_merge(*args, **kwargs)
+    monkeypatch.setattr(backupprune, "merge_into", slow_merge)
+    prune_job = conn.backup_prune([full.folder], JobFlags.ASYNC)
+    assert merging.wait(30)
+    with refused(ErrorCode.OPERATION_INVALID, f"in use by the removal of the backup {full.id}"):
+        conn.backup_restore(inc1.folder, "copy", str(tmp_path / "images"))
+    go_on.set()
+    assert connection_job_end(conn, prune_job).state is JobState.COMPLETED

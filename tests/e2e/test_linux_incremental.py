@@ -21,6 +21,7 @@ from linuxguest.records import read_records
 
 from drivers import BackupFlags, DomainState, ErrorCode, JobFlags, JobState
 from drivers import backupcatalog as catalog
+from drivers.qemu import backup as qemu_backup
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 
@@ -241,3 +242,31 @@ def test_a_shut_off_vm_is_backed_up_whole_and_says_so(env, tmp_path):
     backup = catalog.read(str(folder))
     assert (backup.kind, backup.full_reason, backup.images[0].backing) == (
         "full", "the VM is shut off, and its disks are copied whole", None)
+
+
+def test_the_parent_of_an_incremental_being_written_is_not_removed_until_it_ends(env, linux_guest, monkeypatch):
+    disk = h.make_qcow2(env.base / "hold.qcow2", 64)
+    conn, dom, serial = _boot_guest(env, "hold", disk)
+    backups = env.base / "backups"
+    full, _, _ = _back_up(dom, serial, backups, "hold-1", None, "h1")
+    serial.wait_disk_record(serial.last_disk_record() + 3)
+    throttle = qemu_backup._with_perf
+
+    def slowly(action):  # a copy that runs long enough to try a prune meanwhile
+        action["data"]["speed"] = 64 << 10
+        return throttle(action)
+    monkeypatch.setattr(qemu_backup, "_with_perf", slowly)
+    folder = backups / "hold-2"
+    folder.mkdir()
+    job_id = dom.backup_begin(backup_xml({"vda": str(folder / "vda.qcow2")}, "h1"), 0, checkpoint_xml("h2"))
+    # removing the full backup now would leave the incremental's image backed by a file that is gone
+    with h.refused(ErrorCode.OPERATION_INVALID, "in use by a backup of 'hold'"):
+        conn.backup_prune([full.folder])
+    assert os.path.exists(full.path(full.images[0]))
+    dom.job_set_speed(0, job_id)
+    assert domain_job_end(dom, job_id, timeout=180).state is JobState.COMPLETED
+    info = connection_job_end(conn, conn.backup_prune([full.folder], JobFlags.ASYNC), timeout=180)
+    assert info.state is JobState.COMPLETED, info.error
+    [merged] = catalog.find([str(backups)], dom.uuid)
+    assert (merged.id, merged.kind, merged.parent) == ("hold-2", "full", None)
+    assert catalog.verify(merged).ok
