@@ -161,17 +161,23 @@ def test_a_prune_names_a_folder_without_a_backup_and_asks_for_at_least_one(conn,
         conn.backup_prune([])
 
 
+def _held_at(monkeypatch, module, name: str) -> tuple[threading.Event, threading.Event]:
+    """``module.name`` waits, once called, until the second event is set; the first says it was called."""
+    reached, go_on = threading.Event(), threading.Event()
+    real = getattr(module, name)
+
+    def held(*args, **kwargs):
+        reached.set()
+        go_on.wait(30)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(module, name, held)
+    return reached, go_on
+
+
 def test_a_backup_a_verify_reads_is_not_pruned_under_it_and_is_pruned_once_it_ends(conn, tmp_path, monkeypatch):
     root = tmp_path / "backups"
     full, inc1 = _chain(root, 2)
-    reading, go_on = threading.Event(), threading.Event()
-    real_verify = catalog.verify
-
-    def slow_verify(*args, **kwargs):
-        reading.set()
-        go_on.wait(30)
-        return real_verify(*args, **kwargs)
-    monkeypatch.setattr(catalog, "verify", slow_verify)
+    reading, go_on = _held_at(monkeypatch, catalog, "verify")
     verify_job = conn.backup_verify(inc1.folder, JobFlags.ASYNC)  # reads the incremental and its full parent
     assert reading.wait(30)
     # the prune would merge the full backup into inc1 while the verify reads both, and the verify would then
@@ -190,14 +196,7 @@ def test_a_backup_a_verify_reads_is_not_pruned_under_it_and_is_pruned_once_it_en
 def test_a_restore_is_refused_while_a_prune_rewrites_its_backup(conn, tmp_path, monkeypatch):
     root = tmp_path / "backups"
     full, inc1 = _chain(root, 2)
-    merging, go_on = threading.Event(), threading.Event()
-    real_merge = backupprune.merge_into
-
-    def slow_merge(*args, **kwargs):
-        merging.set()
-        go_on.wait(30)
-        return real_merge(*args, **kwargs)
-    monkeypatch.setattr(backupprune, "merge_into", slow_merge)
+    merging, go_on = _held_at(monkeypatch, backupprune, "merge_into")
     prune_job = conn.backup_prune([full.folder], JobFlags.ASYNC)
     assert merging.wait(30)
     with refused(ErrorCode.OPERATION_INVALID, f"in use by the removal of the backup {full.id}"):
