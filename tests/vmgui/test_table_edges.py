@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QLabel
 from drivers import ListFlags
 from vmgui.models.domains import Col
 from vmgui.models.filters import object_name
+from vmgui.views.dialogs.newvm import NewVMDialog
 
 
 def names(window) -> list[str]:
@@ -53,13 +54,36 @@ def test_an_empty_filter_result_says_so_and_offers_to_clear_the_filters(open_win
     assert hint.isVisible()
     assert hint.accessibleName() == "No domain matches these filters — Clear filters"
     assert hint.geometry().intersects(window.table.viewport().rect())
-    metrics = hint.fontMetrics()  # the centred line ends with the link: click its middle
-    end = (hint.width() + metrics.horizontalAdvance(hint.accessibleName())) // 2
-    qtbot.mouseClick(hint, Qt.MouseButton.LeftButton,
-                     pos=QPoint(end - metrics.horizontalAdvance("Clear filters") // 2, hint.height() // 2))
+    _click_link(qtbot, hint, "Clear filters")
     assert window.filter_bar.search.text() == ""
     assert window.table.model().rowCount() == window.session.domains.total()
     assert not hint.isVisible()
+
+
+def _click_link(qtbot, hint: QLabel, link: str, after: str = "") -> None:
+    """Click the middle of ``link`` in the hint's centred line, which ends with ``after``."""
+    metrics = hint.fontMetrics()
+    end = (hint.width() + metrics.horizontalAdvance(hint.accessibleName())) // 2 - metrics.horizontalAdvance(after)
+    qtbot.mouseClick(hint, Qt.MouseButton.LeftButton,
+                     pos=QPoint(end - metrics.horizontalAdvance(link) // 2, hint.height() // 2))
+
+
+def test_a_host_without_vms_says_so_and_offers_the_new_vm_wizard(open_window, make_node, qtbot):
+    uri = make_node(0)
+    window = open_window(uri)
+    hint = window.table.findChild(QLabel, "noMatchHint")
+    qtbot.waitUntil(hint.isVisible, timeout=5000)  # once the host answered: not while it is asked
+    assert hint.accessibleName() == "No virtual machines yet — New VM… creates one"
+    _click_link(qtbot, hint, "New VM…", after=" creates one")
+    qtbot.waitUntil(lambda: isinstance(window.commands.last_dialog, NewVMDialog), timeout=5000)
+    window.commands.last_dialog.reject()
+    window.session.bridge.connection(uri).define_xml(
+        "<domain type='test'><name>first</name><memory unit='MiB'>64</memory><os><type>hvm</type></os></domain>")
+    qtbot.waitUntil(lambda: "first" in names(window), timeout=3000)
+    assert not hint.isVisible()
+    window.filter_bar.search.setText("no such domain anywhere")
+    qtbot.waitUntil(lambda: window.table.model().rowCount() == 0, timeout=3000)
+    assert hint.accessibleName() == "No domain matches these filters — Clear filters", "filters, not an empty host"
 
 
 def test_the_status_bar_counts_a_new_domain_as_soon_as_the_table_shows_it(open_window, make_node, qtbot):

@@ -14,20 +14,30 @@ WIDTHS = {Col.NAME: 160, Col.STATE: 130, Col.VCPUS: 58, Col.MEMORY: 80, Col.CPU:
 ROW_HEIGHT = 26
 CONTEXT = "NoMatchHint"
 NO_MATCH = N_("No domain matches these filters — Clear filters")
+NOTHING_DEFINED = N_("No virtual machines yet — New VM… creates one")
 
 
 class NoMatchHint(QLabel):
-    """``noMatchHint``: shown in the empty table when filters hide every domain; its link clears them."""
+    """``noMatchHint``: shown in the empty table: when filters hide every domain (its link clears them),
+    or when the connected hosts have none at all (its link opens the New VM wizard)."""
 
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
-        name_widget(self, "noMatchHint", translate(CONTEXT, NO_MATCH))
-        self.setText(self.tr('No domain matches these filters — <a href="clear">Clear filters</a>'))
+        name_widget(self, "noMatchHint")
         self.setTextFormat(Qt.TextFormat.RichText)
         self.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
                                      | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.say_no_match()
         self.hide()
+
+    def say_no_match(self) -> None:
+        self.setAccessibleName(translate(CONTEXT, NO_MATCH))
+        self.setText(self.tr('No domain matches these filters — <a href="clear">Clear filters</a>'))
+
+    def say_nothing_defined(self) -> None:
+        self.setAccessibleName(translate(CONTEXT, NOTHING_DEFINED))
+        self.setText(self.tr('No virtual machines yet — <a href="new">New VM…</a> creates one'))
 
 
 class DomainTable(QTableView):
@@ -41,6 +51,8 @@ class DomainTable(QTableView):
 
     #: the empty table's "Clear filters" link was followed
     clearFiltersRequested = Signal()
+    #: the empty table's "New VM…" link was followed
+    newVmRequested = Signal()
 
     def __init__(self, model: DomainTableModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -51,7 +63,9 @@ class DomainTable(QTableView):
         self._chosen: list[Key] = []  # what the user selected, kept while filters hide some of it
         self._relayout = False
         self.no_match = NoMatchHint(self.viewport())
-        self.no_match.linkActivated.connect(lambda _link: self.clearFiltersRequested.emit())
+        self.no_match.linkActivated.connect(self._hint_link)
+        #: a host has answered and vmgui may define VMs there: an empty table then offers the New VM wizard
+        self.offers_new_vm = False
         model.layoutAboutToBeChanged.connect(self._layout_begins)
         model.layoutChanged.connect(self._layout_done)  # after the selection model's own handler
         self.selectionModel().selectionChanged.connect(self._selection_changed)
@@ -111,11 +125,22 @@ class DomainTable(QTableView):
             self._relayout = False
         self._place_hint()
 
+    def _hint_link(self, link: str) -> None:
+        (self.newVmRequested if link == "new" else self.clearFiltersRequested).emit()
+
+    def set_offers_new_vm(self, offers: bool) -> None:
+        self.offers_new_vm = offers
+        self._place_hint()
+
     def _place_hint(self) -> None:
-        empty = self._model.rowCount() == 0 and self._model.total() > 0
-        if empty:
+        shown = self._model.rowCount() == 0 and (self._model.total() > 0 or self.offers_new_vm)
+        if shown:
+            if self._model.total() > 0:
+                self.no_match.say_no_match()
+            else:
+                self.no_match.say_nothing_defined()
             self.no_match.setGeometry(0, 0, self.viewport().width(), 3 * ROW_HEIGHT)
-        self.no_match.setVisible(empty)
+        self.no_match.setVisible(shown)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

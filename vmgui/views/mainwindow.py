@@ -95,6 +95,8 @@ class MainWindow(QMainWindow):
         self.scheduler = BackupScheduler(session, schedules, self.announce_now, parent=self)
         self.commands.scheduler = self.scheduler
         self.table.clearFiltersRequested.connect(self.filter_bar.clear_all)
+        self.table.newVmRequested.connect(lambda: self.trigger(ActionId.NEW_VM))
+        session.connections.connectionChanged.connect(self._offer_new_vm_when_empty)
         self.details = DetailsPane(session, self)
         self.details.display.fullScreenRequested.connect(self._display_full_screen)
         self.message_area = MessageArea(session.messages, self)
@@ -284,6 +286,10 @@ class MainWindow(QMainWindow):
         job = self.session.jobs.running_job(row.uri, row.rec.uuid, row.rec.name) if row else None
         self.details.show_row(row, job)
         self._update_count()
+
+    def _offer_new_vm_when_empty(self, _uri: str = "") -> None:
+        """An empty table says there are no VMs yet only once a host that can define them has answered."""
+        self.table.set_offers_new_vm(bool(self.session.connections.definers()))  # connected ones only
 
     def _update_count(self) -> None:
         shown, total = self.session.domains.rowCount(), self.session.domains.total()
