@@ -41,18 +41,51 @@ def resolve(definition: DomainXML, available: Sequence[Firmware], nvram_path: st
         if d.smm is False:
             raise DriverError(ErrorCode.INVALID_ARG, "/domain/features/smm: a Secure Boot firmware needs SMM; "
                               "set <smm state='on'/> or choose UEFI without Secure Boot")
-        if (d.machine or "q35").startswith("pc") and not (d.machine or "").startswith("pc-q35"):
+        if _i440fx(d.machine):
             raise DriverError(ErrorCode.INVALID_ARG, "/domain/os/type/@machine: Secure Boot needs the q35 "
                               f"machine, not {d.machine!r}")
+    _store_in_a_file(d)
     if not d.nvram:
         template = d.nvram_template or _template_of(d.loader, available)
         d.set_nvram(nvram_path, template)
 
 
+def _i440fx(machine: str | None) -> bool:
+    """Whether ``machine`` is the older PC (i440FX) machine, which has no SMM for Secure Boot (None: q35)."""
+    return machine is not None and machine.startswith("pc") and not machine.startswith("pc-q35")
+
+
+def _store_in_a_file(d: DomainXML) -> None:
+    """A variable store given as ``<nvram type='file'><source file=…/></nvram>`` is written as libvirt's
+    other form, the path as the element's text; one on a network (NBD, iSCSI) is refused: QEMU here
+    keeps each domain's variables in a file of its own."""
+    os_el = d.root.find("os")
+    nvram = os_el.find("nvram") if os_el is not None else None
+    source = nvram.find("source") if nvram is not None else None
+    if nvram is None or source is None:
+        return
+    path = source.get("file")
+    if nvram.get("type", "file") != "file" or source.get("protocol") or not path:
+        raise DriverError(ErrorCode.NO_SUPPORT, "/domain/os/nvram: a UEFI variable store on a network "
+                          "(NBD, iSCSI) or a block device is not supported here; name a file")
+    nvram.remove(source)
+    if "type" in nvram.attrib:
+        del nvram.attrib["type"]
+    d.nvram = path
+
+
 def _choose(d: DomainXML, available: Sequence[Firmware]) -> Firmware:
+    """The first UEFI descriptor with the firmware features asked for, that the machine and the domain's
+    SMM and loader settings can run (as libvirt picks: no SMM-guarded firmware for i440FX, ``<smm
+    state='off'/>`` or ``<loader secure='no'/>``)."""
     wanted = {f: d.firmware_feature(f) for f in FIRMWARE_FEATURES}
+    # Secure Boot asked for in so many words goes on to say why it cannot run here
+    without_smm = wanted["secure-boot"] is not True and (d.smm is False or d.loader_secure == "no"
+                                                         or _i440fx(d.machine))
     for fw in available:
         if fw.interface is not FirmwareInterface.UEFI or not fw.path or not fw.nvram_template:
+            continue
+        if fw.requires_smm and without_smm:
             continue
         has = {"secure-boot": fw.secure_boot, "enrolled-keys": fw.enrolled_keys}
         if all(want is None or has[f] == want for f, want in wanted.items()):

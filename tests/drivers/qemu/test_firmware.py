@@ -59,6 +59,37 @@ def test_secure_boot_needs_q35_smm_and_an_installed_image(images):
     assert bios.loader is None and bios.nvram is None
 
 
+def test_unless_secure_boot_is_asked_for_a_machine_without_smm_gets_the_firmware_it_can_run(images):
+    folder, found = images
+    older_pc = _efi("pc-i440fx-7.2")
+    smm_off = _efi()
+    smm_off.smm = False
+    insecure = DomainXML.parse("<domain type='qemu'><name>u</name><memory>65536</memory><os firmware='efi'>"
+                               "<type machine='q35'>hvm</type><loader secure='no'/></os></domain>")
+    for dom in (older_pc, smm_off, insecure):
+        firmware.resolve(dom, found, "/root/d/VARS.fd")
+        assert (dom.loader, dom.loader_secure) == (str(folder / "CODE.fd"), "no"), dom.to_string()
+        assert dom.smm is not True and dom.firmware_feature("secure-boot") is False
+
+
+def test_a_variable_store_named_by_a_source_element_is_kept_and_one_on_a_network_refused(images):
+    folder, found = images
+
+    def with_nvram(nvram: str) -> DomainXML:
+        return DomainXML.parse(f"<domain type='qemu'><name>u</name><memory>65536</memory><os>"
+                               f"<type machine='q35'>hvm</type><loader readonly='yes' type='pflash'>"
+                               f"{folder / 'CODE.fd'}</loader>{nvram}</os></domain>")
+    given = with_nvram("<nvram type='file'><source file='/srv/vars/u_VARS.fd'/></nvram>")
+    firmware.resolve(given, found, "/root/d/VARS.fd")
+    assert given.nvram == "/srv/vars/u_VARS.fd", "the store the user chose, not one of the driver's"
+    assert "<source" not in given.to_string() and "/root/d" not in given.to_string()
+    for network in ("<nvram type='network'><source protocol='nbd' name='vars'><host name='h'/></source></nvram>",
+                    "<nvram type='block'><source dev='/dev/vg/vars'/></nvram>"):
+        with pytest.raises(DriverError) as refused:
+            firmware.resolve(with_nvram(network), found, "/root/d/VARS.fd")
+        assert refused.value.code is ErrorCode.NO_SUPPORT and "/domain/os/nvram" in refused.value.message
+
+
 def test_the_variable_store_is_copied_once_and_then_kept(images):
     folder, found = images
     dom = _efi(secure_boot=False)
