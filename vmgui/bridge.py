@@ -126,9 +126,17 @@ class Bridge(QObject):
     async def open(self, uri: str, timeout: float | None = None) -> drivers.Connection:
         """Open ``uri`` in the pool; the connection is then addressed by its URI."""
         conn = await self._submit(uri, N_("connecting to {uri}", uri=uri), lambda: drivers.open(uri), timeout,
-                                  orphan=lambda late: self._pool.submit(lambda: _quiet_close(late)))
+                                  orphan=self._close_late)
         self._conns[uri] = conn
         return conn
+
+    def _close_late(self, late: drivers.Connection) -> None:
+        """Close a connection that opened after nobody wanted it any more: in a worker, or, once the pool
+        has shut down (the window closed meanwhile), in a thread of its own; never on the UI thread."""
+        try:
+            self._pool.submit(lambda: _quiet_close(late))
+        except RuntimeError:  # the pool is shut down
+            threading.Thread(target=_quiet_close, args=(late,), name="vmgui-late-close", daemon=True).start()
 
     async def call(self, uri: str, fn: Callable[[drivers.Connection], T], what: str,
                    timeout: float | None = None) -> T:

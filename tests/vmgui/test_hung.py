@@ -134,3 +134,19 @@ def test_bridge_timeout_and_per_connection_share(aloop, qtbot, node_uri, release
     finally:
         bridge.shutdown()
         bridge.deleteLater()  # on this thread: a QObject with timers must not die in a GC run elsewhere
+
+
+def test_a_connection_that_opens_after_the_window_closed_is_closed_and_nothing_fails(aloop, qtbot, release,
+                                                                                     monkeypatch):
+    closed: list[str] = []
+    monkeypatch.setattr(HungConnection, "close", lambda self: closed.append(self.uri), raising=False)
+    bridge = Bridge()
+    try:
+        late = run(qtbot, bridge.open("hang-open:///late", timeout=0.2))  # the user gave up on it
+        assert isinstance(late.exception(), DriverError)
+        release.set()  # the host answers: the worker hands the late connection to the UI thread, queued...
+        time.sleep(2)  # (no Qt events processed here: the hand-over waits in the queue)
+        bridge.shutdown()  # ...and the window closes, the pool with it, before the UI thread takes it
+        qtbot.waitUntil(lambda: closed == ["hang-open:///late"], timeout=5000)  # no traceback in the event loop
+    finally:
+        bridge.deleteLater()
