@@ -6,8 +6,9 @@ read, a restore copies a chain, and an incremental backup builds on its parent.
 Run at the same time on the same folders, a prune could delete the parent of a
 backup being written, or a verify write back a manifest the prune had just
 replaced, leaving a backup whose catalog entry names a parent that is gone. So
-each of them claims the folders it depends on before its job starts, and a job
-whose folders are claimed is refused at once, saying which job has them.
+each of them claims the folders it depends on before its job starts (readers
+together, a prune alone), and a job that would conflict is refused at once, saying
+which job has them.
 """
 from __future__ import annotations
 
@@ -41,27 +42,39 @@ class Claim:
 
 
 class BackupClaims:
-    """The folders every running backup job of a host depends on."""
+    """The folders every running backup job of a host depends on.
+
+    Jobs that only read a backup (verify, restore, an incremental on top of it) share it;
+    a prune, which rewrites or removes, holds its folders alone.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._held: dict[str, str] = {}  # real path -> what holds it ("a verify of …")
+        # real path -> (claim, what holds it: "a verify of …", whether it holds the folder alone)
+        self._held: dict[str, list[tuple[Claim, str, bool]]] = {}
 
-    def claim(self, folders: Iterable[str], holder: str) -> Claim:
-        """Hold ``folders`` for ``holder`` (a sentence naming the job); OPERATION_INVALID if one is held."""
+    def claim(self, folders: Iterable[str], holder: str, *, alone: bool = False) -> Claim:
+        """Hold ``folders`` for ``holder`` (a sentence naming the job), ``alone`` to change them;
+        OPERATION_INVALID if another job holds one in a way that excludes this one."""
         wanted = frozenset(os.path.realpath(f) for f in folders)
+        claim = Claim(self, wanted)
         with self._lock:
-            busy = sorted(f for f in wanted if f in self._held)
-            if busy:
-                raise DriverError(ErrorCode.OPERATION_INVALID,
-                                  f"the backup in {busy[0]} is in use by {self._held[busy[0]]}; wait for it to "
-                                  "finish or cancel it")
+            for folder in sorted(wanted):
+                blocking = [what for _c, what, excl in self._held.get(folder, []) if excl or alone]
+                if blocking:
+                    raise DriverError(ErrorCode.OPERATION_INVALID,
+                                      f"the backup in {folder} is in use by {blocking[0]}; wait for it to "
+                                      "finish or cancel it")
             for folder in wanted:
-                self._held[folder] = holder
-        return Claim(self, wanted)
+                self._held.setdefault(folder, []).append((claim, holder, alone))
+        return claim
 
     def _release(self, claim: Claim) -> None:
         with self._lock:
             for folder in claim.folders:
-                self._held.pop(folder, None)
+                left = [entry for entry in self._held.get(folder, []) if entry[0] is not claim]
+                if left:
+                    self._held[folder] = left
+                else:
+                    self._held.pop(folder, None)
         claim.folders = frozenset()

@@ -304,7 +304,8 @@ class StatefulConnection(Connection):
         domains = {b.domain_uuid for b in doomed}
         # the removed backups, and those of their domains beside them: the children a merge rewrites
         changes = [b.folder for b in doomed] + [b.folder for b in family if b.domain_uuid in domains]
-        claim = self.host.backup_claims.claim(changes, "the removal of the backup " + ", ".join(b.id for b in doomed))
+        claim = self.host.backup_claims.claim(changes, "the removal of the backup " + ", ".join(b.id for b in doomed),
+                                              alone=True)
         try:
             job = self.host.jobs.begin(job_key(homes[0]), ", ".join(names), JobOperation.BACKUP_PRUNE,
                                        "remove backups")

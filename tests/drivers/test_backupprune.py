@@ -184,6 +184,8 @@ def test_a_backup_a_verify_reads_is_not_pruned_under_it_and_is_pruned_once_it_en
     # write back inc1's old manifest, naming a parent that is gone
     with refused(ErrorCode.OPERATION_INVALID, f"in use by a verify of the backup {inc1.id}"):
         conn.backup_prune([full.folder])
+    conn.backup_restore(full.folder, "copy", str(tmp_path / "images"))  # readers share the backups they read
+    assert conn.lookup_by_name("copy") is not None
     go_on.set()
     assert connection_job_end(conn, verify_job).state is JobState.COMPLETED
     info = connection_job_end(conn, conn.backup_prune([full.folder], JobFlags.ASYNC))
