@@ -507,7 +507,7 @@ def store(dom: QDom, domain_xml: str, written: list[backupcatalog.Written], note
     if catalog_folder is not None:
         backing = {str(t): str(b) for t, b in (note.get("backing") or {}).items()}
         images = backupcatalog.describe(written, cancelled=cancelled, backing=backing, flush=True)
-    publish([(w.path, w.final) for w in written])
+    publish([(w.path, w.final) for w in written if w.path != w.final])  # some may have their names already
     if catalog_folder is not None:
         backupcatalog.write_manifest(catalog_folder, dom.name, dom.uuid, domain_xml, started, images,
                                      _lineage(note))

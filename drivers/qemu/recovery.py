@@ -166,11 +166,15 @@ def _finish_backup(host: EventHost, dom: QDom, note: dict[str, Any], domain_xml:
         try:
             backup.store(dom, domain_xml, written, note, started, lambda: job.cancel_requested)
         except DriverError as exc:
-            for w in written:
-                if w.path != w.final:
-                    partfiles.discard(w.path)
-            if exc.code is ErrorCode.OPERATION_ABORTED:
+            if exc.code is ErrorCode.OPERATION_ABORTED:  # the user cancelled the backup: its copies go
+                for w in written:
+                    if w.path != w.final:
+                        partfiles.discard(w.path)
                 raise
+            try:  # complete copies are never removed for a step after the copy: they keep their names
+                backup.publish(backup.noted_targets(note))
+            except DriverError:
+                pass
             raise DriverError(ErrorCode.OPERATION_FAILED, _not_stored(dom, exc)) from None
         log.info("'%s': the interrupted back up was finished", dom.name)
     host.jobs.run(job, guard_worker(finish, "backup"), True)
