@@ -64,6 +64,12 @@ def _store_in_a_file(d: DomainXML) -> None:
     source = nvram.find("source") if nvram is not None else None
     if nvram is None or source is None:
         return
+    if (nvram.text or "").strip():  # both forms (an earlier vmgui wrote its own path beside the source):
+        nvram.remove(source)        # the text is the store the domain has been running on
+        nvram.text = (nvram.text or "").strip()
+        if "type" in nvram.attrib:
+            del nvram.attrib["type"]
+        return
     path = source.get("file")
     if nvram.get("type", "file") != "file" or source.get("protocol") or not path:
         raise DriverError(ErrorCode.NO_SUPPORT, "/domain/os/nvram: a UEFI variable store on a network "

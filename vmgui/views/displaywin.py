@@ -78,7 +78,9 @@ class DisplayWindow(QMainWindow):
         self._follow_timer.setSingleShot(True)
         self._follow_timer.setInterval(30)
         self._follow_timer.timeout.connect(self.follow)
-        for signal in (session.domains.dataChanged, session.domains.layoutChanged):
+        # the lifecycle actions also follow jobs (a running one blocks them) and the connection's state
+        for signal in (session.domains.dataChanged, session.domains.layoutChanged, session.jobs.dataChanged,
+                       session.jobs.rowsInserted, session.connections.connectionChanged):
             signal.connect(self._follow_timer.start)
         self.resize(800, 520)
         self.follow()

@@ -83,6 +83,9 @@ def test_a_variable_store_named_by_a_source_element_is_kept_and_one_on_a_network
     firmware.resolve(given, found, "/root/d/VARS.fd")
     assert given.nvram == "/srv/vars/u_VARS.fd", "the store the user chose, not one of the driver's"
     assert "<source" not in given.to_string() and "/root/d" not in given.to_string()
+    both = with_nvram("<nvram type='file'>/root/d/VARS.fd<source file='/srv/vars/u_VARS.fd'/>\n    </nvram>")
+    firmware.resolve(both, found, "/root/d/VARS.fd")  # as an earlier vmgui wrote it: the text is what ran
+    assert both.nvram == "/root/d/VARS.fd" and "<source" not in both.to_string()
     for network in ("<nvram type='network'><source protocol='nbd' name='vars'><host name='h'/></source></nvram>",
                     "<nvram type='block'><source dev='/dev/vg/vars'/></nvram>"):
         with pytest.raises(DriverError) as refused:
