@@ -267,7 +267,11 @@ class TestDomain(StatefulDomain):
             sim = self._idle(action)
             if not sim.active or sim.state not in (DomainState.RUNNING, DomainState.PAUSED):
                 raise not_running(sim.name)
-            return sim, self._host.jobs.begin(sim.uuid, sim.name, operation, action)
+            job = self._host.jobs.begin(sim.uuid, sim.name, operation, action)
+        # the size is known from the start: a job info asked right after the call has it, not only once
+        # the worker thread has begun
+        job.progress(0, sim.definition.current_memory_kib * 1024)
+        return sim, job
 
     def _after_save(self, sim: SimDomain) -> None:
         self._host.stop(sim, ShutoffReason.SAVED)
