@@ -64,19 +64,14 @@ def _store_in_a_file(d: DomainXML) -> None:
     source = nvram.find("source") if nvram is not None else None
     if nvram is None or source is None:
         return
-    if (nvram.text or "").strip():  # both forms (an earlier vmgui wrote its own path beside the source):
-        nvram.remove(source)        # the text is the store the domain has been running on
-        nvram.text = (nvram.text or "").strip()
-        if "type" in nvram.attrib:
-            del nvram.attrib["type"]
-        return
-    path = source.get("file")
-    if nvram.get("type", "file") != "file" or source.get("protocol") or not path:
+    # both forms (an earlier vmgui wrote its own path beside the source): the text is the store it ran on
+    path = (nvram.text or "").strip() or source.get("file")
+    if not (nvram.text or "").strip() and (nvram.get("type", "file") != "file" or source.get("protocol")
+                                           or not path):
         raise DriverError(ErrorCode.NO_SUPPORT, "/domain/os/nvram: a UEFI variable store on a network "
                           "(NBD, iSCSI) or a block device is not supported here; name a file")
     nvram.remove(source)
-    if "type" in nvram.attrib:
-        del nvram.attrib["type"]
+    nvram.attrib.pop("type", "")
     d.nvram = path
 
 
